@@ -1,0 +1,106 @@
+import { randomUUID } from "node:crypto";
+import type { MessageDefinition } from "./message.ts";
+
+/** CloudEvents 1.0 attributes dbplane sets on every message, plus its two extensions. */
+export interface CloudEventAttributes {
+  readonly id: string;
+  readonly type: string;
+  readonly source: string;
+  /** The aggregate the message is about (a database, a shard, a job). */
+  readonly subject: string;
+  readonly time: string;
+  readonly specversion: "1.0";
+  readonly datacontenttype: "application/json";
+  /** The HTTP operation (or first message) that caused this chain. */
+  readonly correlationid?: string | undefined;
+  /** The id of the message that directly caused this one. */
+  readonly causationid?: string | undefined;
+}
+
+export interface CloudEvent<T = unknown> extends CloudEventAttributes {
+  readonly data: T;
+}
+
+export const CE_HEADER_PREFIX = "ce-";
+/** Header names of the NATS protocol binding, binary mode. */
+export const CE_HEADERS = [
+  "id",
+  "type",
+  "source",
+  "subject",
+  "time",
+  "specversion",
+  "datacontenttype",
+  "correlationid",
+  "causationid",
+] as const;
+
+export interface EnvelopeOptions {
+  /** Deterministic id derived from the fact (e.g. `<jobId>:<scheduledAt>`); random UUID if absent. */
+  readonly id?: string;
+  readonly source: string;
+  readonly subject: string;
+  readonly time?: Date;
+  readonly correlationid?: string;
+  readonly causationid?: string;
+}
+
+export class InvalidEnvelopeError extends Error {
+  override readonly name = "InvalidEnvelopeError";
+  readonly code = "invalid_envelope";
+}
+
+/** Builds the envelope of a message; `data` must already be validated against its schema. */
+export function createEnvelope<T>(def: MessageDefinition, data: T, options: EnvelopeOptions): CloudEvent<T> {
+  return {
+    id: options.id ?? randomUUID(),
+    type: def.type,
+    source: options.source,
+    subject: options.subject,
+    time: (options.time ?? new Date()).toISOString(),
+    specversion: "1.0",
+    datacontenttype: "application/json",
+    correlationid: options.correlationid,
+    causationid: options.causationid,
+    data,
+  };
+}
+
+/** The `ce-*` headers of the binary-mode binding. Undefined extensions are omitted. */
+export function toBinaryHeaders(event: CloudEventAttributes): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const name of CE_HEADERS) {
+    const value = event[name];
+    if (value !== undefined) headers[`${CE_HEADER_PREFIX}${name}`] = value;
+  }
+  return headers;
+}
+
+/**
+ * Reads the attributes back from `ce-*` headers. Throws InvalidEnvelopeError naming every
+ * missing required attribute, so a DLQ entry says exactly what was wrong.
+ */
+export function fromBinaryHeaders(get: (name: string) => string | undefined): CloudEventAttributes {
+  const read = (name: string) => {
+    const value = get(`${CE_HEADER_PREFIX}${name}`);
+    return value === undefined || value === "" ? undefined : value;
+  };
+  const missing = ["id", "type", "source", "subject", "time", "specversion"].filter((n) => !read(n));
+  if (missing.length > 0) {
+    throw new InvalidEnvelopeError(`missing CloudEvents header(s): ${missing.map((n) => `ce-${n}`).join(", ")}`);
+  }
+  if (read("specversion") !== "1.0") {
+    throw new InvalidEnvelopeError(`unsupported ce-specversion "${read("specversion")}", expected "1.0"`);
+  }
+  return {
+    id: read("id")!,
+    type: read("type")!,
+    source: read("source")!,
+    subject: read("subject")!,
+    time: read("time")!,
+    specversion: "1.0",
+    datacontenttype: "application/json",
+    correlationid: read("correlationid"),
+    causationid: read("causationid"),
+  };
+}

@@ -1,0 +1,104 @@
+import type { z } from "zod";
+
+/** The services that issue commands and events, as named in DESIGN.md. */
+export const SERVICES = [
+  "discovery",
+  "provisioner",
+  "router",
+  "scheduler",
+  "projection-coordinator",
+  "collector",
+] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+export const MESSAGE_KINDS = ["command", "event"] as const;
+export type MessageKind = (typeof MESSAGE_KINDS)[number];
+
+/**
+ * One message of the catalog: where it travels (subject), what it is called (CloudEvents type)
+ * and what its `data` must look like (zod schema). Read-only by construction.
+ */
+export interface MessageDefinition<Schema extends z.ZodType = z.ZodType> {
+  readonly kind: MessageKind;
+  readonly service: ServiceName;
+  /** `verb-noun` for commands (`create-database`), `entity.past-verb` for events (`shard.ready`). */
+  readonly name: string;
+  readonly version: number;
+  /** `dbplane.cmd.<service>.<verb-noun>` or `dbplane.evt.<service>.<entity>.<past-verb>`, unprefixed. */
+  readonly subject: string;
+  /** `io.dbplane.<service>.<name>.v<N>` */
+  readonly type: string;
+  readonly schema: Schema;
+  readonly summary: string;
+}
+
+export type MessageData<D extends MessageDefinition> = z.output<D["schema"]>;
+export type MessageInput<D extends MessageDefinition> = z.input<D["schema"]>;
+
+const SEGMENT = /^[a-z][a-z0-9-]*$/;
+
+function assertSegments(what: string, value: string, count: number): void {
+  const parts = value.split(".");
+  if (parts.length !== count || !parts.every((p) => SEGMENT.test(p))) {
+    throw new Error(`${what} "${value}" must be ${count} dot-separated kebab-case segment(s)`);
+  }
+}
+
+/** `dbplane.cmd.<service>.<verb-noun>` */
+export function commandSubject(service: ServiceName, verbNoun: string): string {
+  assertSegments("command name", verbNoun, 1);
+  return `dbplane.cmd.${service}.${verbNoun}`;
+}
+
+/** `dbplane.evt.<service>.<entity>.<past-verb>` */
+export function eventSubject(service: ServiceName, entityPastVerb: string): string {
+  assertSegments("event name", entityPastVerb, 2);
+  return `dbplane.evt.${service}.${entityPastVerb}`;
+}
+
+/** `io.dbplane.<service>.<name>.v<N>` */
+export function cloudEventType(service: ServiceName, name: string, version: number): string {
+  return `io.dbplane.${service}.${name}.v${version}`;
+}
+
+interface DefineOptions<Schema extends z.ZodType> {
+  readonly service: ServiceName;
+  readonly name: string;
+  readonly version?: number;
+  readonly schema: Schema;
+  readonly summary: string;
+}
+
+/** Declares a command: handled by exactly one replica of `service`, via `DBPLANE_CMD`. */
+export function defineCommand<Schema extends z.ZodType>(
+  options: DefineOptions<Schema>,
+): MessageDefinition<Schema> {
+  const version = options.version ?? 1;
+  return Object.freeze({
+    kind: "command",
+    service: options.service,
+    name: options.name,
+    version,
+    subject: commandSubject(options.service, options.name),
+    type: cloudEventType(options.service, options.name, version),
+    schema: options.schema,
+    summary: options.summary,
+  });
+}
+
+/** Declares an event: a fact emitted by `service`, kept in `DBPLANE_EVT`. */
+export function defineEvent<Schema extends z.ZodType>(
+  options: DefineOptions<Schema>,
+): MessageDefinition<Schema> {
+  const version = options.version ?? 1;
+  return Object.freeze({
+    kind: "event",
+    service: options.service,
+    name: options.name,
+    version,
+    subject: eventSubject(options.service, options.name),
+    type: cloudEventType(options.service, options.name, version),
+    schema: options.schema,
+    summary: options.summary,
+  });
+}

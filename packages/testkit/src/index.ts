@@ -1,0 +1,16 @@
+export { startChildService } from "./child-service.ts";
+export type { ChildService, ChildServiceOptions } from "./child-service.ts";
+export { testServerUrls } from "./env.ts";
+export type { TestServerUrls } from "./env.ts";
+export { freePort } from "./free-port.ts";
+export { createTestNats, deleteNamespace } from "./nats.ts";
+export type { TestNats } from "./nats.ts";
+export { startPrivateNatsServer } from "./nats-server.ts";
+export type { PrivateNatsServer } from "./nats-server.ts";
+export { createTestDatabase, createTestSchema } from "./postgres.ts";
+export type { TestDatabase, TestSchema } from "./postgres.ts";
+export { createTestRedis } from "./redis.ts";
+export type { TestRedis } from "./redis.ts";
+export { uniqueName } from "./unique-name.ts";
+export { waitFor, WaitTimeoutError } from "./wait-for.ts";
+export type { WaitForOptions } from "./wait-for.ts";

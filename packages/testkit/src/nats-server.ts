@@ -1,0 +1,76 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect } from "@nats-io/transport-node";
+import { freePort } from "./free-port.ts";
+import { waitFor } from "./wait-for.ts";
+
+export interface PrivateNatsServer {
+  readonly url: string;
+  readonly port: number;
+  /** Stops the server (SIGTERM, or SIGKILL if `hard`), keeping its JetStream store. */
+  stop(options?: { hard?: boolean }): Promise<void>;
+  /** Starts it again on the same port with the same store. */
+  start(): Promise<void>;
+  /** Stops it and deletes the store. */
+  dispose(): Promise<void>;
+}
+
+const NATS_SERVER = process.env.DBPLANE_NATS_SERVER_BIN ?? "nats-server";
+
+/**
+ * A nats-server with JetStream of the test's own, on a free port, so that a test may stop and
+ * restart it without touching the shared server other tests use.
+ */
+export async function startPrivateNatsServer(): Promise<PrivateNatsServer> {
+  const port = await freePort();
+  const storeDir = await mkdtemp(join(tmpdir(), "dbplane-nats-"));
+  const url = `nats://127.0.0.1:${port}`;
+  let child: ChildProcess | undefined;
+  let output = "";
+
+  const start = async () => {
+    output = "";
+    const proc = spawn(NATS_SERVER, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    proc.stdout?.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    proc.stderr?.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child = proc;
+    await waitFor(
+      async () => {
+        if (proc.exitCode !== null) throw new Error(`nats-server exited ${proc.exitCode}: ${output}`);
+        const nc = await connect({ servers: url, reconnect: false });
+        await nc.close();
+        return true;
+      },
+      { what: `private nats-server on ${url}`, timeoutMs: 15_000 },
+    );
+  };
+
+  const stop = async (options: { hard?: boolean } = {}) => {
+    const proc = child;
+    child = undefined;
+    if (!proc || proc.exitCode !== null) return;
+    const exited = new Promise((resolve) => proc.once("exit", resolve));
+    proc.kill(options.hard ? "SIGKILL" : "SIGTERM");
+    await exited;
+  };
+
+  await start();
+  return {
+    url,
+    port,
+    stop,
+    start,
+    async dispose() {
+      await stop({ hard: true });
+      await rm(storeDir, { recursive: true, force: true });
+    },
+  };
+}
