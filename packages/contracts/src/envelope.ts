@@ -35,6 +35,12 @@ export const CE_HEADERS = [
   "causationid",
 ] as const;
 
+/** Attributes without which a message is rejected (the extensions are optional). */
+export const CE_REQUIRED_HEADERS = ["id", "type", "source", "subject", "time", "specversion"] as const;
+
+// RFC 3339 date-time, as CloudEvents requires for `time`.
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
+
 export interface EnvelopeOptions {
   /** Deterministic id derived from the fact (e.g. `<jobId>:<scheduledAt>`); random UUID if absent. */
   readonly id?: string;
@@ -85,19 +91,31 @@ export function fromBinaryHeaders(get: (name: string) => string | undefined): Cl
     const value = get(`${CE_HEADER_PREFIX}${name}`);
     return value === undefined || value === "" ? undefined : value;
   };
-  const missing = ["id", "type", "source", "subject", "time", "specversion"].filter((n) => !read(n));
+  const missing = CE_REQUIRED_HEADERS.filter((n) => !read(n));
   if (missing.length > 0) {
-    throw new InvalidEnvelopeError(`missing CloudEvents header(s): ${missing.map((n) => `ce-${n}`).join(", ")}`);
+    throw new InvalidEnvelopeError(
+      `missing CloudEvents header(s): ${missing.map((n) => `ce-${n}`).join(", ")}`,
+    );
   }
   if (read("specversion") !== "1.0") {
     throw new InvalidEnvelopeError(`unsupported ce-specversion "${read("specversion")}", expected "1.0"`);
+  }
+  const time = read("time")!;
+  if (!RFC3339.test(time) || Number.isNaN(Date.parse(time))) {
+    throw new InvalidEnvelopeError(`invalid ce-time "${time}", expected an RFC 3339 timestamp`);
+  }
+  const contentType = read("datacontenttype");
+  if (contentType !== undefined && contentType !== "application/json") {
+    throw new InvalidEnvelopeError(
+      `unsupported ce-datacontenttype "${contentType}", expected "application/json"`,
+    );
   }
   return {
     id: read("id")!,
     type: read("type")!,
     source: read("source")!,
     subject: read("subject")!,
-    time: read("time")!,
+    time,
     specversion: "1.0",
     datacontenttype: "application/json",
     correlationid: read("correlationid"),

@@ -1,19 +1,89 @@
+export type { AsyncApiDocument } from "./asyncapi.ts";
+export { buildAsyncApiDocument, renderAsyncApiYaml } from "./asyncapi.ts";
+export { catalog, findMessageBySubject, findMessageByType } from "./catalog.ts";
+export type { CloudEvent, CloudEventAttributes, EnvelopeOptions } from "./envelope.ts";
 export {
   CE_HEADER_PREFIX,
   CE_HEADERS,
+  CE_REQUIRED_HEADERS,
   createEnvelope,
   fromBinaryHeaders,
   InvalidEnvelopeError,
   toBinaryHeaders,
 } from "./envelope.ts";
-export type { CloudEvent, CloudEventAttributes, EnvelopeOptions } from "./envelope.ts";
+export type { JsonValue } from "./field-types.ts";
+export {
+  databaseName,
+  endpoint,
+  identifier,
+  isJsonValue,
+  jsonValue,
+  passwordRef,
+  quantity,
+  reason,
+  shardEndpoint,
+  shardIndex,
+  sqlIdentifier,
+  sqlTableName,
+  timestamp,
+} from "./field-types.ts";
+export type { MessageData, MessageDefinition, MessageInput, MessageKind, ServiceName } from "./message.ts";
 export {
   cloudEventType,
   commandSubject,
   defineCommand,
   defineEvent,
   eventSubject,
+  InvalidMessageNameError,
   MESSAGE_KINDS,
   SERVICES,
 } from "./message.ts";
-export type { MessageData, MessageDefinition, MessageInput, MessageKind, ServiceName } from "./message.ts";
+export type { ShardLoadSampled, TargetHealthChanged } from "./messages/collector.ts";
+export { shardLoadSampled, targetHealthChanged } from "./messages/collector.ts";
+export type { AppLost, DatabaseLost, DiscoveredApp, DiscoveredDatabase } from "./messages/discovery.ts";
+export {
+  appChanged,
+  appDiscovered,
+  appLost,
+  databaseChanged,
+  databaseDiscovered,
+  databaseLost,
+} from "./messages/discovery.ts";
+export type { UnitAssigned, UnitReleased } from "./messages/projection-coordinator.ts";
+export { unitAssigned, unitReleased } from "./messages/projection-coordinator.ts";
+export type {
+  AddShard,
+  BackupCompleted,
+  BackupFailed,
+  CreateDatabase,
+  DatabaseDeleted,
+  DatabaseFailed,
+  DatabaseReady,
+  DatabaseRequested,
+  DeleteDatabase,
+  RunBackup,
+  ScaleReplicas,
+  ShardFailed,
+  ShardReady,
+} from "./messages/provisioner.ts";
+export {
+  addShard,
+  backupCompleted,
+  backupFailed,
+  createDatabase,
+  databaseDeleted,
+  databaseFailed,
+  databaseReady,
+  databaseRequested,
+  deleteDatabase,
+  runBackup,
+  scaleReplicas,
+  shardFailed,
+  shardReady,
+} from "./messages/provisioner.ts";
+export type { ShardHot, ShardMapPublished, SplitShard } from "./messages/router.ts";
+export { KEYSPACE_END, KEYSPACE_START, shardHot, shardMapPublished, splitShard } from "./messages/router.ts";
+export type { CancelJob, JobFired, JobMissed, ScheduleJob } from "./messages/scheduler.ts";
+export { cancelJob, jobFired, jobMissed, scheduleJob } from "./messages/scheduler.ts";
+export type { MessageDataIssue } from "./validate.ts";
+export { InvalidMessageDataError, parseMessageData } from "./validate.ts";

@@ -37,27 +37,48 @@ export type MessageInput<D extends MessageDefinition> = z.input<D["schema"]>;
 
 const SEGMENT = /^[a-z][a-z0-9-]*$/;
 
-function assertSegments(what: string, value: string, count: number): void {
+/** A subject, type or name that breaks the naming rules of DESIGN.md ("Messages"). */
+export class InvalidMessageNameError extends Error {
+  override readonly name = "InvalidMessageNameError";
+  readonly code = "invalid_message_name";
+}
+
+function assertService(service: string): void {
+  if (!(SERVICES as readonly string[]).includes(service)) {
+    throw new InvalidMessageNameError(`unknown service "${service}", expected one of ${SERVICES.join(", ")}`);
+  }
+}
+
+function assertSegments(what: string, value: string, counts: readonly number[]): void {
   const parts = value.split(".");
-  if (parts.length !== count || !parts.every((p) => SEGMENT.test(p))) {
-    throw new Error(`${what} "${value}" must be ${count} dot-separated kebab-case segment(s)`);
+  if (!counts.includes(parts.length) || !parts.every((p) => SEGMENT.test(p))) {
+    throw new InvalidMessageNameError(
+      `${what} "${value}" must be ${counts.join(" or ")} dot-separated kebab-case segment(s)`,
+    );
   }
 }
 
 /** `dbplane.cmd.<service>.<verb-noun>` */
 export function commandSubject(service: ServiceName, verbNoun: string): string {
-  assertSegments("command name", verbNoun, 1);
+  assertService(service);
+  assertSegments("command name", verbNoun, [1]);
   return `dbplane.cmd.${service}.${verbNoun}`;
 }
 
 /** `dbplane.evt.<service>.<entity>.<past-verb>` */
 export function eventSubject(service: ServiceName, entityPastVerb: string): string {
-  assertSegments("event name", entityPastVerb, 2);
+  assertService(service);
+  assertSegments("event name", entityPastVerb, [2]);
   return `dbplane.evt.${service}.${entityPastVerb}`;
 }
 
 /** `io.dbplane.<service>.<name>.v<N>` */
 export function cloudEventType(service: ServiceName, name: string, version: number): string {
+  assertService(service);
+  assertSegments("message name", name, [1, 2]);
+  if (!Number.isSafeInteger(version) || version < 1) {
+    throw new InvalidMessageNameError(`message version ${version} must be a positive integer`);
+  }
   return `io.dbplane.${service}.${name}.v${version}`;
 }
 

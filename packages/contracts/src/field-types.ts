@@ -1,0 +1,128 @@
+import { z } from "zod";
+
+/**
+ * Field schemas shared by several messages. Each carries its own description so every message
+ * that uses it documents it the same way in the AsyncAPI document.
+ */
+
+/**
+ * A dbplane database name: a DNS-1123 label of at most 40 characters. 40, not 63, because
+ * Kubernetes object names are derived from it (`{db}-shard-{n}-credentials` must stay a label).
+ */
+export const databaseName = z
+  .string()
+  .min(1)
+  .max(40)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be a DNS-1123 label (lower-case letters, digits, '-')")
+  .describe("dbplane database name: DNS-1123 label, at most 40 characters");
+
+/** Zero-based index of a shard within its database. */
+export const shardIndex = z.int().min(0).max(4095).describe("Zero-based shard index within the database");
+
+/** Kubernetes resource quantity without sign (`10Gi`, `500m`, `1.5`, `2e3`). */
+export const quantity = z
+  .string()
+  .regex(
+    /^(\d+(\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$/,
+    "must be a Kubernetes quantity such as 10Gi or 500m",
+  );
+
+/** RFC 3339 timestamp; an offset is allowed, dbplane itself always writes UTC (`Z`). */
+export const timestamp = z.iso.datetime({ offset: true });
+
+/**
+ * An identifier chosen by a caller (job id, backup id). No `:` because ids are joined with
+ * timestamps into dedup ids (`<jobId>:<scheduledAt>`), which must split back unambiguously.
+ */
+export const identifier = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/,
+    "must be 1-128 characters of [A-Za-z0-9._-], starting alphanumeric",
+  );
+
+/** Human-readable cause of a failure; never contains secrets. */
+export const reason = z
+  .string()
+  .min(1)
+  .max(2000)
+  .describe("Why it happened, for people; never contains secrets");
+
+/** A network endpoint of a PostgreSQL server. */
+export const endpoint = z
+  .strictObject({
+    host: z.string().min(1).max(253).describe("Host name or IP address"),
+    port: z.int().min(1).max(65535).describe("TCP port"),
+  })
+  .describe("Network endpoint");
+
+/** PostgreSQL identifier (table or column), optionally schema-qualified for tables. */
+const sqlName = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
+export const sqlIdentifier = z.string().regex(sqlName, "must be a PostgreSQL identifier");
+export const sqlTableName = z
+  .string()
+  .regex(
+    /^[A-Za-z_][A-Za-z0-9_$]{0,62}(\.[A-Za-z_][A-Za-z0-9_$]{0,62})?$/,
+    "must be a PostgreSQL table name, optionally schema-qualified",
+  );
+
+/**
+ * Where a password can be read. Messages never carry the password itself: only a reference
+ * that the reader resolves with its own permissions.
+ */
+export const passwordRef = z
+  .discriminatedUnion("kind", [
+    z
+      .strictObject({
+        kind: z.literal("secret"),
+        namespace: z.string().min(1).max(63).describe("Kubernetes namespace of the Secret"),
+        name: z.string().min(1).max(253).describe("Name of the Secret"),
+        key: z.string().min(1).max(253).describe("Key inside the Secret's data"),
+      })
+      .describe("A key of a Kubernetes Secret"),
+    z
+      .strictObject({
+        kind: z.literal("file"),
+        path: z.string().min(1).describe("Absolute path of a 0600 file that holds only the password"),
+      })
+      .describe("A local file (local driver)"),
+  ])
+  .describe("Reference to the password; the password itself never travels in a message");
+
+/** A value that survives `JSON.stringify` → `JSON.parse` unchanged. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/** True for JSON values: finite numbers, plain objects and arrays of JSON values, no cycles. */
+export function isJsonValue(value: unknown, seen: Set<object> = new Set()): value is JsonValue {
+  if (value === null || typeof value === "string" || typeof value === "boolean") return true;
+  if (typeof value === "number") return Number.isFinite(value);
+  if (typeof value !== "object" || seen.has(value)) return false;
+  seen.add(value);
+  const ok = Array.isArray(value)
+    ? value.every((v) => isJsonValue(v, seen))
+    : Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null
+      ? Object.values(value).every((v) => isJsonValue(v, seen))
+      : false;
+  seen.delete(value);
+  return ok;
+}
+
+/**
+ * Any JSON value. A custom check rather than `z.json()`: its JSON Schema is simply `{}` (any
+ * JSON), where `z.json()` would emit recursive definitions that AsyncAPI cannot resolve.
+ */
+export const jsonValue = z
+  .custom<JsonValue>((v) => isJsonValue(v), "must be a JSON value")
+  .meta({
+    description: "Any JSON value",
+  });
+
+/** How to reach one shard: what `shard.ready` announces and `database.ready` lists. */
+export const shardEndpoint = z.strictObject({
+  shard: shardIndex,
+  primary: endpoint.describe("The primary, for reads and writes"),
+  replicas: z.array(endpoint).describe("Streaming replicas, for read-only work; may be empty"),
+  dbname: z.string().min(1).max(63).describe("Name of the database on the PostgreSQL server"),
+  user: z.string().min(1).max(63).describe("Role to connect as"),
+  passwordRef,
+});

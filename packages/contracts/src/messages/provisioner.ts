@@ -1,0 +1,202 @@
+import { z } from "zod";
+import {
+  databaseName,
+  identifier,
+  quantity,
+  reason,
+  shardEndpoint,
+  shardIndex,
+  sqlIdentifier,
+  sqlTableName,
+  timestamp,
+} from "../field-types.ts";
+import type { MessageData } from "../message.ts";
+import { defineCommand, defineEvent } from "../message.ts";
+
+const SHARD_KEY_TYPES = ["smallint", "integer", "bigint", "text", "uuid"] as const;
+
+const shardedTable = z
+  .strictObject({
+    table: sqlTableName.describe("Table distributed across shards, optionally schema-qualified"),
+    keyColumn: sqlIdentifier.describe("Column whose hash selects the shard"),
+    keyType: z.enum(SHARD_KEY_TYPES).describe("PostgreSQL type of the key column; selects the hash function"),
+  })
+  .describe("A table sharded by a key column");
+
+/** The desired state of a database, as requested. Shared by the command and its event. */
+const databaseSpec = z.strictObject({
+  name: databaseName,
+  shards: z.int().min(1).max(64).default(1).describe("Number of shards"),
+  replicasPerShard: z
+    .int()
+    .min(0)
+    .max(5)
+    .default(0)
+    .describe("Streaming replicas per shard besides the primary"),
+  postgresVersion: z.int().min(14).max(18).default(17).describe("PostgreSQL major version"),
+  storage: z
+    .strictObject({
+      size: quantity.describe("Volume size per server, a Kubernetes quantity such as 10Gi"),
+      storageClass: z
+        .string()
+        .min(1)
+        .max(253)
+        .optional()
+        .describe("StorageClass; the cluster default if absent"),
+    })
+    .describe("Storage of each server"),
+  resources: z
+    .strictObject({
+      cpu: quantity.optional().describe("CPU per server, e.g. 500m or 2"),
+      memory: quantity.optional().describe("Memory per server, e.g. 1Gi"),
+    })
+    .optional()
+    .describe("Compute resources of each server"),
+  shardedTables: z
+    .array(shardedTable)
+    .default([])
+    .refine((tables) => new Set(tables.map((t) => t.table)).size === tables.length, "tables must be unique")
+    .describe("Tables distributed by key; all other tables live on every shard"),
+});
+
+export const createDatabase = defineCommand({
+  service: "provisioner",
+  name: "create-database",
+  schema: databaseSpec,
+  summary: "Create a (possibly sharded) PostgreSQL database.",
+});
+
+export const deleteDatabase = defineCommand({
+  service: "provisioner",
+  name: "delete-database",
+  schema: z.strictObject({
+    name: databaseName,
+    keepVolumes: z.boolean().default(true).describe("Keep the data volumes so the data can be recovered"),
+  }),
+  summary: "Delete a database and the resources dbplane created for it.",
+});
+
+export const addShard = defineCommand({
+  service: "provisioner",
+  name: "add-shard",
+  schema: z.strictObject({
+    name: databaseName,
+    count: z.int().min(1).max(64).default(1).describe("Number of shards to add"),
+  }),
+  summary: "Add empty shards to a database (the router moves ranges onto them).",
+});
+
+export const scaleReplicas = defineCommand({
+  service: "provisioner",
+  name: "scale-replicas",
+  schema: z.strictObject({
+    name: databaseName,
+    shard: shardIndex.optional().describe("Shard to scale; every shard if absent"),
+    replicas: z.int().min(0).max(5).describe("Streaming replicas besides the primary"),
+  }),
+  summary: "Change the number of read replicas of one shard or all shards.",
+});
+
+export const runBackup = defineCommand({
+  service: "provisioner",
+  name: "run-backup",
+  schema: z.strictObject({
+    name: databaseName,
+    shard: shardIndex.optional().describe("Shard to back up; every shard if absent"),
+    backupId: identifier.describe("Caller-chosen id; a repeated id is the same backup"),
+  }),
+  summary: "Take a base backup of one shard or all shards.",
+});
+
+export const databaseRequested = defineEvent({
+  service: "provisioner",
+  name: "database.requested",
+  schema: databaseSpec.extend({
+    version: z.int().min(1).describe("Desired-state version; increases with every accepted change"),
+  }),
+  summary: "A database's desired state was accepted; provisioning starts.",
+});
+
+export const databaseReady = defineEvent({
+  service: "provisioner",
+  name: "database.ready",
+  schema: z.strictObject({
+    name: databaseName,
+    version: z.int().min(1).describe("Desired-state version that is now fully in place"),
+    postgresVersion: z.int().min(14).max(18).describe("PostgreSQL major version"),
+    shards: z.array(shardEndpoint).min(1).describe("Every shard and how to reach it"),
+  }),
+  summary: "Every shard of a database is ready.",
+});
+
+export const databaseFailed = defineEvent({
+  service: "provisioner",
+  name: "database.failed",
+  schema: z.strictObject({ name: databaseName, reason }),
+  summary: "Provisioning a database failed and will not be retried on its own.",
+});
+
+export const databaseDeleted = defineEvent({
+  service: "provisioner",
+  name: "database.deleted",
+  schema: z.strictObject({
+    name: databaseName,
+    volumesKept: z.boolean().describe("Whether the data volumes were kept"),
+  }),
+  summary: "A database and its resources are gone.",
+});
+
+export const shardReady = defineEvent({
+  service: "provisioner",
+  name: "shard.ready",
+  schema: shardEndpoint.extend({ database: databaseName }),
+  summary: "A shard's primary (and its replicas) accept connections.",
+});
+
+export const shardFailed = defineEvent({
+  service: "provisioner",
+  name: "shard.failed",
+  schema: z.strictObject({ database: databaseName, shard: shardIndex, reason }),
+  summary: "A shard could not be brought up.",
+});
+
+export const backupCompleted = defineEvent({
+  service: "provisioner",
+  name: "backup.completed",
+  schema: z
+    .strictObject({
+      database: databaseName,
+      shard: shardIndex,
+      backupId: identifier,
+      location: z.string().min(1).describe("Where the backup is stored (URL or path)"),
+      bytes: z.int().min(0).describe("Size of the backup in bytes"),
+      startedAt: timestamp.describe("When the backup started"),
+      completedAt: timestamp.describe("When the backup completed"),
+    })
+    .refine((b) => Date.parse(b.completedAt) >= Date.parse(b.startedAt), {
+      message: "completedAt must not be before startedAt",
+      path: ["completedAt"],
+    }),
+  summary: "A shard's backup completed.",
+});
+
+export const backupFailed = defineEvent({
+  service: "provisioner",
+  name: "backup.failed",
+  schema: z.strictObject({ database: databaseName, shard: shardIndex, backupId: identifier, reason }),
+  summary: "A shard's backup failed.",
+});
+
+export type CreateDatabase = MessageData<typeof createDatabase>;
+export type DeleteDatabase = MessageData<typeof deleteDatabase>;
+export type AddShard = MessageData<typeof addShard>;
+export type ScaleReplicas = MessageData<typeof scaleReplicas>;
+export type RunBackup = MessageData<typeof runBackup>;
+export type DatabaseRequested = MessageData<typeof databaseRequested>;
+export type DatabaseReady = MessageData<typeof databaseReady>;
+export type DatabaseFailed = MessageData<typeof databaseFailed>;
+export type DatabaseDeleted = MessageData<typeof databaseDeleted>;
+export type ShardReady = MessageData<typeof shardReady>;
+export type ShardFailed = MessageData<typeof shardFailed>;
+export type BackupCompleted = MessageData<typeof backupCompleted>;
+export type BackupFailed = MessageData<typeof backupFailed>;
