@@ -1,0 +1,126 @@
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { getHeapStatistics } from "node:v8";
+import underPressure from "@fastify/under-pressure";
+import { type FastifyBaseLogger, type FastifyInstance, fastify, LogController } from "fastify";
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
+import type { Registry } from "prom-client";
+import { createBearerAuth, type Principal } from "./auth.ts";
+import { MIN_JWT_SECRET_LENGTH } from "./env-fragments.ts";
+import { createHttpMetrics, observeRequests } from "./metrics.ts";
+import { registerOpenApi } from "./openapi.ts";
+import { QUIET_PATHS, registerOpsRoutes } from "./ops-routes.ts";
+import { handleError, handleNotFound } from "./problem.ts";
+import { Readiness, type ReadinessCheck } from "./readiness.ts";
+
+declare module "fastify" {
+  interface FastifyInstance {
+    /** Adds a named readiness check; `/health/ready` runs them all, each within its timeout. */
+    addReadinessCheck(name: string, check: ReadinessCheck, options?: { timeoutMs?: number }): void;
+    /** Turns readiness to 503 for good; the first step of shutdown. */
+    startDraining(): void;
+    readonly draining: boolean;
+    /** The app's own Prometheus registry: register the service's metrics here. */
+    readonly metricsRegistry: Registry;
+  }
+  interface FastifyRequest {
+    /** The verified JWT claims on routes that require auth; null elsewhere. */
+    principal: Principal | null;
+  }
+  interface FastifyContextConfig {
+    /** Lets a mutating route skip bearer auth (say so in a comment where you use it). */
+    public?: boolean;
+  }
+}
+
+/** The fastify instance every service gets: zod type provider, plain logger type. */
+export type HttpApp = FastifyInstance<
+  Server,
+  IncomingMessage,
+  ServerResponse,
+  FastifyBaseLogger,
+  ZodTypeProvider
+>;
+
+export interface CreateHttpAppOptions {
+  readonly name: string;
+  readonly version: string;
+  readonly logger: FastifyBaseLogger;
+  /** HS256 key for bearer tokens on mutating routes. */
+  readonly jwtSecret: string;
+  /** Share a registry with other code in the process; default: a fresh one per app. */
+  readonly registry?: Registry;
+  readonly bodyLimitBytes?: number;
+  readonly requestTimeoutMs?: number;
+  readonly keepAliveTimeoutMs?: number;
+  /** Above this mean event-loop delay, requests (readiness included) answer 503. */
+  readonly maxEventLoopDelayMs?: number;
+}
+
+/** Body limit: commands and queries are small; bulk data never travels through these APIs. */
+export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
+/** Whole-request limit; generous for scatter-gather queries, finite so a stuck client cannot pin a socket. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
+/** Longer than load balancers' idle timeouts (AWS ALB 60 s), so the LB never reuses a socket we just closed. */
+export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 65_000;
+export const DEFAULT_MAX_EVENT_LOOP_DELAY_MS = 1_000;
+
+/**
+ * Creates the service's fastify app with health, readiness, metrics, OpenAPI docs, RFC 9457
+ * errors, bearer auth on mutating routes and load shedding already registered. Add routes to it
+ * (directly or as plugins) and hand it to `runService`.
+ */
+export async function createHttpApp(options: CreateHttpAppOptions): Promise<HttpApp> {
+  if (options.jwtSecret.length < MIN_JWT_SECRET_LENGTH) {
+    throw new RangeError(`jwtSecret must be at least ${MIN_JWT_SECRET_LENGTH} characters`);
+  }
+  const app = fastify({
+    loggerInstance: options.logger,
+    bodyLimit: options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES,
+    requestTimeout: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: options.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+    forceCloseConnections: "idle",
+    return503OnClosing: true,
+    requestIdHeader: "x-request-id",
+    logController: new LogController({
+      disableRequestLogging: (request) => QUIET_PATHS.has(request.url.split("?")[0] ?? ""),
+    }),
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler(handleNotFound);
+
+  const readiness = new Readiness();
+  app.decorate("addReadinessCheck", (name: string, check: ReadinessCheck, opts?: { timeoutMs?: number }) =>
+    readiness.add(name, check, opts),
+  );
+  app.decorate("startDraining", () => readiness.startDraining());
+  app.decorate("draining", { getter: () => readiness.draining });
+
+  const metrics = createHttpMetrics({
+    service: options.name,
+    version: options.version,
+    registry: options.registry,
+  });
+  app.decorate("metricsRegistry", metrics.registry);
+  observeRequests(app, metrics);
+
+  app.decorateRequest("principal", null);
+  app.addHook("onRequest", createBearerAuth(options.jwtSecret));
+  // While draining, ask clients to reconnect (elsewhere): a kept-alive socket would keep this
+  // pod's HTTP server from closing until the keep-alive timeout.
+  app.addHook("onSend", async (_request, reply) => {
+    if (readiness.draining) reply.header("Connection", "close");
+  });
+
+  await app.register(underPressure, {
+    maxEventLoopDelay: options.maxEventLoopDelayMs ?? DEFAULT_MAX_EVENT_LOOP_DELAY_MS,
+    // Shed load before V8 runs out of heap and the process dies with every request in it.
+    maxHeapUsedBytes: Math.floor(getHeapStatistics().heap_size_limit * 0.9),
+    retryAfter: 5,
+  });
+  await registerOpenApi(app, { name: options.name, version: options.version });
+  registerOpsRoutes(app, readiness, metrics);
+  return app;
+}

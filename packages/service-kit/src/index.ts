@@ -1,0 +1,36 @@
+export type { Principal, SignTokenOptions } from "./auth.ts";
+export { signToken, verifyToken } from "./auth.ts";
+export type { ConfigIssue } from "./config.ts";
+export { CONFIG_EXIT_CODE, ConfigError, loadConfig, parseConfig } from "./config.ts";
+export type { LogLevel } from "./env-fragments.ts";
+export {
+  authEnv,
+  httpEnv,
+  LOG_LEVELS,
+  logEnv,
+  MIN_JWT_SECRET_LENGTH,
+  natsEnv,
+  postgresEnv,
+  redisEnv,
+  shutdownEnv,
+} from "./env-fragments.ts";
+export type { FieldError, HttpErrorOptions } from "./errors.ts";
+export {
+  ConflictError,
+  HttpError,
+  NotFoundError,
+  PreconditionFailedError,
+  UnauthorizedError,
+  ValidationError,
+} from "./errors.ts";
+export type { CreateHttpAppOptions, HttpApp } from "./http-app.ts";
+export { createHttpApp } from "./http-app.ts";
+export type { CreateLoggerOptions, Logger } from "./logger.ts";
+export { createLogger } from "./logger.ts";
+export { BEARER_SCHEME } from "./openapi.ts";
+export type { Problem } from "./problem.ts";
+export { PROBLEM_CONTENT_TYPE, problem, sendProblem } from "./problem.ts";
+export type { CheckOutcome, ReadinessCheck } from "./readiness.ts";
+export type { RunningService, RunServiceOptions, ShutdownStep } from "./run-service.ts";
+export { runService } from "./run-service.ts";
+export { redactUrl } from "./secret-values.ts";

@@ -1,0 +1,51 @@
+import type { FastifyInstance } from "fastify";
+import { collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+export interface HttpMetrics {
+  readonly registry: Registry;
+  readonly requestDuration: Histogram<"method" | "route" | "status_code">;
+}
+
+/**
+ * Default process metrics, the service info gauge and the HTTP histogram on one registry per app
+ * (not prom-client's global one), so several apps can live in one test process.
+ */
+export function createHttpMetrics(options: {
+  service: string;
+  version: string;
+  registry?: Registry;
+}): HttpMetrics {
+  const registry = options.registry ?? new Registry();
+  collectDefaultMetrics({ register: registry });
+  const info = new Gauge({
+    name: "dbplane_service_info",
+    help: "Always 1; labels say which service and version this process runs",
+    labelNames: ["service", "version"] as const,
+    registers: [registry],
+  });
+  info.set({ service: options.service, version: options.version }, 1);
+  const requestDuration = new Histogram({
+    name: "dbplane_http_request_duration_seconds",
+    help: "HTTP request duration by method, route pattern and status code",
+    labelNames: ["method", "route", "status_code"] as const,
+    registers: [registry],
+  });
+  return { registry, requestDuration };
+}
+
+/** Label for requests no route matched: one series, however many random URLs are probed. */
+export const UNMATCHED_ROUTE = "unmatched";
+
+/** Times every response by its route pattern (`/v1/databases/:name`), never the raw URL. */
+export function observeRequests(app: FastifyInstance, metrics: HttpMetrics): void {
+  app.addHook("onResponse", async (request, reply) => {
+    metrics.requestDuration.observe(
+      {
+        method: request.method,
+        route: request.is404 ? UNMATCHED_ROUTE : (request.routeOptions.url ?? UNMATCHED_ROUTE),
+        status_code: String(reply.statusCode),
+      },
+      reply.elapsedTime / 1000,
+    );
+  });
+}

@@ -1,0 +1,115 @@
+import { STATUS_CODES } from "node:http";
+import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import { type FieldError, HttpError, UnauthorizedError } from "./errors.ts";
+
+export const PROBLEM_CONTENT_TYPE = "application/problem+json";
+
+/** An RFC 9457 problem document, with our extension members `code`, `errors` and `requestId`. */
+export interface Problem {
+  readonly type: string;
+  readonly title: string;
+  readonly status: number;
+  readonly detail: string;
+  readonly instance: string;
+  readonly code?: string;
+  readonly errors?: readonly FieldError[];
+  readonly requestId?: string;
+  readonly [extension: string]: unknown;
+}
+
+/** `urn:dbplane:problem:not-found` for code `NOT_FOUND`; `about:blank` when there is no code. */
+export function problemType(code: string | undefined): string {
+  return code ? `urn:dbplane:problem:${code.toLowerCase().replaceAll("_", "-")}` : "about:blank";
+}
+
+/** Builds a problem for `request`, titled by the HTTP status phrase. */
+export function problem(
+  request: FastifyRequest,
+  status: number,
+  detail: string,
+  extra: { code?: string; errors?: readonly FieldError[]; [extension: string]: unknown } = {},
+): Problem {
+  return {
+    type: problemType(extra.code),
+    title: STATUS_CODES[status] ?? "Error",
+    status,
+    detail,
+    instance: request.url,
+    ...extra,
+  };
+}
+
+/**
+ * Sends a problem document. The body is serialised here, not by the route's serializer, so a
+ * route's own response schema for the same status can never reshape (or reject) the problem.
+ */
+export function sendProblem(reply: FastifyReply, body: Problem): FastifyReply {
+  return reply.code(body.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
+}
+
+const GENERIC_DETAIL: Readonly<Record<number, string>> = {
+  503: "The service is temporarily unavailable; retry later.",
+};
+const INTERNAL_DETAIL = "An internal error occurred; it has been logged with the request id.";
+
+const PART_NAMES: Readonly<Record<string, string>> = { querystring: "query" };
+
+/** Fastify/zod validation issues as dotted field paths: `/shards/0` in the body → `body.shards.0`. */
+function fieldErrors(error: FastifyError): FieldError[] {
+  const context = error.validationContext ?? "body";
+  const part = PART_NAMES[context] ?? context;
+  return (error.validation ?? []).map((issue) => {
+    const path = issue.instancePath.split("/").filter(Boolean);
+    return { field: [part, ...path].join("."), message: issue.message ?? "is invalid" };
+  });
+}
+
+/**
+ * The app's error handler: HttpErrors and client errors keep their message; validation names the
+ * fields; anything else is a 5xx whose detail is generic (the real error goes to the log only).
+ */
+export function handleError(
+  error: FastifyError | Error,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
+  if (error instanceof HttpError) {
+    if (error instanceof UnauthorizedError) {
+      const challenge = error.bearerError
+        ? `Bearer realm="dbplane", error="${error.bearerError}"`
+        : `Bearer realm="dbplane"`;
+      reply.header("WWW-Authenticate", challenge);
+    }
+    request.log.info({ code: error.code, status: error.status }, error.message);
+    const extra = error.errors ? { code: error.code, errors: error.errors } : { code: error.code };
+    return sendProblem(reply, problem(request, error.status, error.message, extra));
+  }
+  const fastifyError = error as FastifyError;
+  if (fastifyError.validation) {
+    const errors = fieldErrors(fastifyError);
+    const detail = `Invalid request: ${errors.map((e) => e.field).join(", ")}`;
+    request.log.info({ errors }, detail);
+    return sendProblem(reply, problem(request, 400, detail, { code: "VALIDATION_FAILED", errors }));
+  }
+  const status = fastifyError.statusCode ?? 500;
+  // Only fastify's own client errors (bad JSON, wrong content type, body too large) keep their
+  // message: a dependency's error that happens to carry a 4xx statusCode is still our failure.
+  if (status >= 400 && status < 500 && fastifyError.code?.startsWith("FST_")) {
+    request.log.info({ code: fastifyError.code, status }, error.message);
+    return sendProblem(reply, problem(request, status, error.message, { code: fastifyError.code }));
+  }
+  const serverStatus = status >= 500 && status < 600 ? status : 500;
+  request.log.error({ err: error }, "request failed");
+  const detail = GENERIC_DETAIL[serverStatus] ?? INTERNAL_DETAIL;
+  return sendProblem(reply, problem(request, serverStatus, detail, { requestId: request.id }));
+}
+
+/** Unknown routes answer a problem too, so clients parse one error shape everywhere. */
+export function handleNotFound(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return sendProblem(
+    reply,
+    problem(request, 404, `No route ${request.method} ${request.url.split("?")[0]}`, {
+      code: "ROUTE_NOT_FOUND",
+    }),
+  );
+}

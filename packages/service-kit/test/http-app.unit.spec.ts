@@ -1,0 +1,240 @@
+import { SignJWT, UnsecuredJWT } from "jose";
+import { afterEach, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { createHttpApp, createLogger, type HttpApp, NotFoundError, signToken } from "../src/index.ts";
+
+const SECRET = "a-test-secret-that-is-long-enough-0123456789";
+
+let apps: HttpApp[] = [];
+afterEach(async () => {
+  await Promise.all(apps.map((app) => app.close()));
+  apps = [];
+});
+
+async function givenApp(): Promise<HttpApp> {
+  const logger = createLogger({ name: "test", level: "silent" });
+  const app = await createHttpApp({ name: "test-svc", version: "1.2.3", logger, jwtSecret: SECRET });
+  app.post(
+    "/v1/databases",
+    { schema: { body: z.object({ name: z.string().min(1), shards: z.number().int().min(1) }) } },
+    async (request, reply) => reply.code(201).send({ name: request.body.name, by: request.principal?.sub }),
+  );
+  app.get("/v1/databases/:name", async (request) => {
+    const { name } = request.params as { name: string };
+    if (name !== "orders") throw new NotFoundError(`database ${name} does not exist`);
+    return { name };
+  });
+  app.get("/v1/boom", async () => {
+    throw new Error("connection to 10.0.0.7 refused: internal detail");
+  });
+  app.post("/v1/webhook", { config: { public: true } }, async () => ({ ok: true }));
+  apps.push(app);
+  return app;
+}
+
+const bearer = async (options: Parameters<typeof signToken>[1] = { sub: "alice" }) => ({
+  authorization: `Bearer ${await signToken(SECRET, options)}`,
+});
+
+describe("health", () => {
+  it("answers liveness and readiness with no checks registered", async () => {
+    const app = await givenApp();
+    expect((await app.inject({ url: "/health/live" })).json()).toEqual({ status: "live" });
+    const ready = await app.inject({ url: "/health/ready" });
+    expect(ready.statusCode).toBe(200);
+    expect(ready.json()).toEqual({ status: "ready", checks: {} });
+  });
+
+  it("lists every check when all pass", async () => {
+    const app = await givenApp();
+    app.addReadinessCheck("nats", async () => {});
+    app.addReadinessCheck("postgres", () => {});
+    const ready = await app.inject({ url: "/health/ready" });
+    expect(ready.json()).toEqual({ status: "ready", checks: { nats: "ok", postgres: "ok" } });
+  });
+
+  it("answers 503 problem naming a failing and a hanging check, not the passing one", async () => {
+    const app = await givenApp();
+    app.addReadinessCheck("nats", async () => {});
+    app.addReadinessCheck("postgres", async () => {
+      throw new Error("connect ECONNREFUSED postgres://u:pw@db");
+    });
+    app.addReadinessCheck("redis", () => new Promise(() => {}), { timeoutMs: 50 });
+    const ready = await app.inject({ url: "/health/ready" });
+    expect(ready.statusCode).toBe(503);
+    expect(ready.headers["content-type"]).toContain("application/problem+json");
+    const body = ready.json();
+    expect(body).toMatchObject({ status: 503, code: "NOT_READY", failing: ["postgres", "redis"] });
+    expect(body.checks).toEqual({ nats: "ok", postgres: "failed", redis: "timed out" });
+    expect(ready.body).not.toContain("pw@db");
+  });
+
+  it("answers 503 at once when draining, whatever the checks say", async () => {
+    const app = await givenApp();
+    app.addReadinessCheck("nats", async () => {});
+    app.startDraining();
+    expect(app.draining).toBe(true);
+    const ready = await app.inject({ url: "/health/ready" });
+    expect(ready.statusCode).toBe(503);
+    expect(ready.json()).toMatchObject({ code: "DRAINING" });
+    expect((await app.inject({ url: "/health/live" })).statusCode).toBe(200);
+  });
+});
+
+describe("metrics", () => {
+  it("exposes default metrics, service info and the histogram labelled by route pattern", async () => {
+    const app = await givenApp();
+    await app.inject({ url: "/v1/databases/orders" });
+    await app.inject({ url: "/v1/databases/users" });
+    await app.inject({ url: "/no/such/thing" });
+    const res = await app.inject({ url: "/metrics" });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers["content-type"]).toContain("text/plain");
+    expect(res.body).toContain("process_cpu_user_seconds_total");
+    expect(res.body).toContain('dbplane_service_info{service="test-svc",version="1.2.3"} 1');
+    expect(res.body).toMatch(
+      /dbplane_http_request_duration_seconds_count\{method="GET",route="\/v1\/databases\/:name",status_code="200"\} 1/,
+    );
+    expect(res.body).toMatch(
+      /dbplane_http_request_duration_seconds_count\{method="GET",route="\/v1\/databases\/:name",status_code="404"\} 1/,
+    );
+    expect(res.body).toMatch(/route="unmatched",status_code="404"/);
+    expect(res.body).not.toContain("/v1/databases/orders");
+  });
+
+  it("keeps each app's metrics on its own registry", async () => {
+    const a = await givenApp();
+    const b = await givenApp();
+    await a.inject({ url: "/v1/databases/orders" });
+    expect((await a.inject({ url: "/metrics" })).body).toContain('route="/v1/databases/:name"');
+    expect((await b.inject({ url: "/metrics" })).body).not.toContain('route="/v1/databases/:name"');
+  });
+});
+
+describe("errors", () => {
+  it("names the invalid body fields in a 400 problem", async () => {
+    const app = await givenApp();
+    const res = await app.inject({
+      method: "POST",
+      url: "/v1/databases",
+      headers: await bearer(),
+      payload: { name: "", shards: "many" },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.headers["content-type"]).toContain("application/problem+json");
+    const body = res.json();
+    expect(body).toMatchObject({
+      type: expect.any(String),
+      title: "Bad Request",
+      status: 400,
+      instance: "/v1/databases",
+    });
+    expect(body.errors.map((e: { field: string }) => e.field).sort()).toEqual(["body.name", "body.shards"]);
+    expect(body.detail).toContain("body.shards");
+  });
+
+  it("answers 400 problem for a body that is not JSON", async () => {
+    const app = await givenApp();
+    const res = await app.inject({
+      method: "POST",
+      url: "/v1/databases",
+      headers: { ...(await bearer()), "content-type": "application/json" },
+      payload: "{not json",
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.headers["content-type"]).toContain("application/problem+json");
+    expect(res.json()).toMatchObject({ status: 400, code: expect.stringMatching(/^FST_/) });
+  });
+
+  it("answers 404 problem for an unknown route and for an HttpError", async () => {
+    const app = await givenApp();
+    const unknown = await app.inject({ url: "/v1/nothing-here" });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.headers["content-type"]).toContain("application/problem+json");
+    expect(unknown.json()).toMatchObject({ status: 404, title: "Not Found", instance: "/v1/nothing-here" });
+
+    const missing = await app.inject({ url: "/v1/databases/users" });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json()).toMatchObject({
+      code: "NOT_FOUND",
+      type: "urn:dbplane:problem:not-found",
+      detail: "database users does not exist",
+    });
+  });
+
+  it("answers 500 with a generic detail, never the internal message", async () => {
+    const app = await givenApp();
+    const res = await app.inject({ url: "/v1/boom" });
+    expect(res.statusCode).toBe(500);
+    expect(res.headers["content-type"]).toContain("application/problem+json");
+    expect(res.json()).toMatchObject({
+      status: 500,
+      title: "Internal Server Error",
+      requestId: expect.any(String),
+    });
+    expect(res.body).not.toContain("10.0.0.7");
+    expect(res.body).not.toContain("internal detail");
+  });
+});
+
+describe("bearer auth on mutating routes", () => {
+  const post = async (app: HttpApp, headers: Record<string, string> = {}) =>
+    app.inject({ method: "POST", url: "/v1/databases", headers, payload: { name: "orders", shards: 2 } });
+
+  const expect401 = (res: Awaited<ReturnType<typeof post>>) => {
+    expect(res.statusCode).toBe(401);
+    expect(res.headers["content-type"]).toContain("application/problem+json");
+    expect(res.headers["www-authenticate"]).toMatch(/^Bearer/);
+    expect(res.json()).toMatchObject({ status: 401, code: "UNAUTHORIZED" });
+  };
+
+  it("refuses a request without a token", async () => {
+    expect401(await post(await givenApp()));
+  });
+
+  it("refuses an expired token", async () => {
+    const res = await post(await givenApp(), await bearer({ sub: "alice", expiresIn: -60 }));
+    expect401(res);
+    expect(res.json().detail).toContain("expired");
+  });
+
+  it("refuses a token signed with another secret", async () => {
+    const token = await signToken("another-secret-that-is-long-enough-987654", { sub: "mallory" });
+    expect401(await post(await givenApp(), { authorization: `Bearer ${token}` }));
+  });
+
+  it("refuses an unsigned alg:none token", async () => {
+    const token = new UnsecuredJWT({}).setSubject("mallory").setExpirationTime("1h").encode();
+    expect401(await post(await givenApp(), { authorization: `Bearer ${token}` }));
+  });
+
+  it("refuses an HS512 token even with the right secret", async () => {
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: "HS512" })
+      .setSubject("mallory")
+      .setExpirationTime("1h")
+      .sign(new TextEncoder().encode(SECRET));
+    expect401(await post(await givenApp(), { authorization: `Bearer ${token}` }));
+  });
+
+  it("refuses a malformed Authorization header", async () => {
+    expect401(await post(await givenApp(), { authorization: "Basic YWxpY2U6cHc=" }));
+  });
+
+  it("lets a good token through with the principal on the request", async () => {
+    const res = await post(await givenApp(), await bearer({ sub: "alice" }));
+    expect(res.statusCode).toBe(201);
+    expect(res.json()).toEqual({ name: "orders", by: "alice" });
+  });
+
+  it("leaves GET routes and routes marked public open", async () => {
+    const app = await givenApp();
+    expect((await app.inject({ url: "/v1/databases/orders" })).statusCode).toBe(200);
+    expect((await app.inject({ method: "POST", url: "/v1/webhook" })).statusCode).toBe(200);
+  });
+
+  it("checks the token before the body, so an anonymous caller learns nothing about the schema", async () => {
+    const app = await givenApp();
+    expect401(await app.inject({ method: "POST", url: "/v1/databases", payload: { name: 1 } }));
+  });
+});

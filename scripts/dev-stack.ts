@@ -1,0 +1,168 @@
+// Runs every dbplane service that exists as a child process with prefixed logs, then each
+// service's demo, and stops everything on Ctrl-C. Started by scripts/dev, which has already
+// made sure Node 24, the dependencies, NATS, PostgreSQL and Redis are there.
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { signToken } from "@dbplane/service-kit";
+
+interface LocalService {
+  readonly name: string;
+  readonly dir: string;
+  readonly port: number;
+  readonly demo?: string;
+}
+
+const root = resolve(import.meta.dirname, "..");
+const withDemo = !process.argv.includes("--no-demo");
+const colors = [36, 35, 33, 32, 34, 31] as const;
+
+function discoverServices(): LocalService[] {
+  const dir = join(root, "services");
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .map((name) => join(dir, name))
+    .filter((path) => existsSync(join(path, "package.json")) && existsSync(join(path, "src/main.ts")))
+    .map((path) => {
+      const pkg = JSON.parse(readFileSync(join(path, "package.json"), "utf8")) as {
+        name: string;
+        dbplane?: { port?: number; demo?: string };
+      };
+      if (!pkg.dbplane?.port) throw new Error(`${path}/package.json lacks dbplane.port (its local port)`);
+      return {
+        name: pkg.name.replace(/^@dbplane\//, ""),
+        dir: path,
+        port: pkg.dbplane.port,
+        ...(pkg.dbplane.demo ? { demo: join(path, pkg.dbplane.demo) } : {}),
+      };
+    })
+    .sort((a, b) => a.port - b.port);
+}
+
+/** A secret that survives restarts of the stack, so printed tokens stay valid. */
+function jwtSecret(): string {
+  if (process.env.DBPLANE_JWT_SECRET) return process.env.DBPLANE_JWT_SECRET;
+  const file = join(root, ".data/dev-jwt-secret");
+  if (!existsSync(file)) {
+    mkdirSync(join(root, ".data"), { recursive: true });
+    writeFileSync(file, randomBytes(32).toString("base64url"), { mode: 0o600 });
+  }
+  return readFileSync(file, "utf8").trim();
+}
+
+function formatLine(line: string): string {
+  if (!line.startsWith("{")) return line;
+  try {
+    const { level, time, msg, pid: _pid, hostname: _host, name: _name, ...rest } = JSON.parse(line);
+    const levelName = ({ 10: "TRACE", 20: "DEBUG", 30: "INFO", 40: "WARN", 50: "ERROR", 60: "FATAL" } as const)[
+      level as 10
+    ];
+    const extra = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : "";
+    return `${new Date(time).toISOString().slice(11, 23)} ${levelName ?? level} ${msg ?? ""}${extra}`;
+  } catch {
+    return line;
+  }
+}
+
+function pipeWithPrefix(child: ChildProcess, label: string, color: number): void {
+  const prefix = `\x1b[${color}m${label.padEnd(24)}\x1b[0m│ `;
+  for (const stream of [child.stdout, child.stderr]) {
+    if (!stream) continue;
+    createInterface({ input: stream }).on("line", (line) => process.stdout.write(`${prefix}${formatLine(line)}\n`));
+  }
+}
+
+async function waitReady(service: LocalService, child: ChildProcess): Promise<void> {
+  const url = `http://127.0.0.1:${service.port}/health/ready`;
+  for (let i = 0; i < 600; i++) {
+    if (child.exitCode !== null) throw new Error(`${service.name} exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(url)).status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${service.name} not ready after 60 s (${url})`);
+}
+
+async function main(): Promise<void> {
+  const services = discoverServices();
+  const secret = jwtSecret();
+  const children: ChildProcess[] = [];
+  let stopping = false;
+
+  const stopAll = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write("\n[dbplane] stopping every service (SIGTERM)…\n");
+    const exits = children
+      .filter((c) => c.exitCode === null && c.signalCode === null)
+      .map((c) => new Promise((r) => c.once("exit", r)));
+    for (const child of children) child.kill("SIGTERM");
+    const forced = setTimeout(() => children.forEach((c) => c.kill("SIGKILL")), 60_000);
+    await Promise.all(exits);
+    clearTimeout(forced);
+    process.exit(code);
+  };
+  process.on("SIGINT", () => void stopAll(0));
+  process.on("SIGTERM", () => void stopAll(0));
+
+  const baseEnv = {
+    ...process.env,
+    DBPLANE_JWT_SECRET: secret,
+    DBPLANE_HTTP_HOST: process.env.DBPLANE_HTTP_HOST ?? "127.0.0.1",
+    DBPLANE_SHUTDOWN_DELAY_MS: process.env.DBPLANE_SHUTDOWN_DELAY_MS ?? "0",
+    DBPLANE_DATA_DIR: process.env.DBPLANE_DATA_DIR ?? join(root, ".data"),
+  };
+  if (services.length === 0) process.stdout.write("[dbplane] no service under services/ yet\n");
+  services.forEach((service, i) => {
+    const child = spawn(process.execPath, ["src/main.ts"], {
+      cwd: service.dir,
+      env: { ...baseEnv, DBPLANE_HTTP_PORT: String(service.port) },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    pipeWithPrefix(child, service.name, colors[i % colors.length]!);
+    child.once("exit", (code, signal) => {
+      process.stdout.write(`[dbplane] ${service.name} exited (${code ?? signal})\n`);
+      if (!stopping) void stopAll(1);
+    });
+    children.push(child);
+  });
+  await Promise.all(services.map((s, i) => waitReady(s, children[i]!)));
+
+  const token = await signToken(secret, { sub: "dev", expiresIn: "30d" });
+  process.stdout.write(
+    [
+      "",
+      "[dbplane] ready:",
+      ...services.map((s) => `  ${s.name.padEnd(24)} http://127.0.0.1:${s.port}  (docs: /docs, metrics: /metrics)`),
+      "",
+      "  export DBPLANE_TOKEN=" + token,
+      '  curl -H "authorization: Bearer $DBPLANE_TOKEN" …   (tokens are signed with DBPLANE_JWT_SECRET;',
+      "  without one, a secret is generated once into .data/dev-jwt-secret)",
+      "",
+    ].join("\n"),
+  );
+
+  if (withDemo) {
+    services.forEach((service, i) => {
+      if (!service.demo) return;
+      const demo = spawn(process.execPath, [service.demo], {
+        cwd: service.dir,
+        env: { ...baseEnv, DBPLANE_TOKEN: token, DBPLANE_URL: `http://127.0.0.1:${service.port}` },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      pipeWithPrefix(demo, `${service.name} demo`, colors[i % colors.length]!);
+      children.push(demo);
+    });
+  }
+  if (services.length === 0) await stopAll(0);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`[dbplane] ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
