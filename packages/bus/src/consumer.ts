@@ -1,0 +1,186 @@
+import type { MessageDefinition } from "@dbplane/contracts";
+import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
+import type { Logger } from "pino";
+import { ConcurrencyLimit } from "./concurrency-limit.ts";
+import { type DeliveryContext, handleDelivery, type MessageHandler } from "./delivery.ts";
+import { ensureDurable } from "./durable-consumer.ts";
+import { type BusMetrics, HANDLE_OUTCOMES } from "./metrics.ts";
+import { type BusNames, commonFilterSubject } from "./naming.ts";
+
+/** Options of `bus.consume`. */
+export interface ConsumeOptions<Defs extends readonly MessageDefinition[]> {
+  /** Durable consumer name, shared by every replica of the service (`[A-Za-z0-9_-]+`). */
+  readonly durable: string;
+  /**
+   * The messages this consumer handles; all commands or all events. NATS 2.9 allows one filter
+   * subject per consumer, so several definitions share the longest common subject prefix
+   * (`dbplane.evt.provisioner.>`) and the bus matches `ce-type` client-side.
+   */
+  readonly messages: Defs;
+  readonly handler: MessageHandler<Defs[number]>;
+  /** Handlers running at once in this process (also the pull batch size). Default 8. */
+  readonly concurrency?: number;
+  /** Deliveries before a failing message goes to the DLQ. Default 5. */
+  readonly maxDeliver?: number;
+  /** Nak delay by delivery count (1st failure → [0], …; the last value repeats). Default [500, 2000, 10000]. */
+  readonly backoffMs?: readonly number[];
+  /** Server-side ack deadline; the bus calls `working()` every half of it while a handler runs. Default 30 s. */
+  readonly ackWaitMs?: number;
+  /** Where a new durable starts: the whole stream (default) or only messages after its creation. */
+  readonly deliverPolicy?: "all" | "new";
+}
+
+/** A running durable consumer. */
+export interface BusConsumer {
+  readonly durable: string;
+  readonly stream: string;
+  readonly filterSubject: string;
+  /** Handlers running now. */
+  inFlight(): number;
+  /**
+   * Stops pulling, hands buffered (not yet started) messages back to the server, waits for the
+   * running handlers to finish and their acks to be confirmed, then resolves. With `timeoutMs`,
+   * handlers still running by then get their `signal` aborted and stop resolves without them;
+   * whatever they leave unacked is redelivered after `ackWaitMs`. Idempotent.
+   */
+  stop(options?: { timeoutMs?: number }): Promise<void>;
+}
+
+export interface ConsumerDeps {
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  readonly names: BusNames;
+  readonly logger: Logger;
+  readonly metrics: BusMetrics;
+}
+
+export const CONSUME_DEFAULTS = {
+  concurrency: 8,
+  maxDeliver: 5,
+  backoffMs: [500, 2_000, 10_000],
+  ackWaitMs: 30_000,
+} as const;
+
+export async function startConsumer<Defs extends readonly MessageDefinition[]>(
+  deps: ConsumerDeps,
+  options: ConsumeOptions<Defs>,
+): Promise<BusConsumer> {
+  const defs = options.messages;
+  if (defs.length === 0) throw new Error("consume needs at least one message definition");
+  const kinds = new Set(defs.map((d) => d.kind));
+  if (kinds.size > 1)
+    throw new Error(`durable ${options.durable} mixes commands and events; use one consumer for each`);
+  const isCommandStream = defs[0]!.kind === "command";
+  const stream = deps.names.stream(deps.names.streamRoleOf(defs[0]!.kind));
+  const filterSubject = commonFilterSubject(defs.map((d) => deps.names.subject(d.subject)));
+  const ackWaitMs = options.ackWaitMs ?? CONSUME_DEFAULTS.ackWaitMs;
+  const concurrency = options.concurrency ?? CONSUME_DEFAULTS.concurrency;
+  const logger = deps.logger.child({ durable: options.durable });
+  await ensureDurable(
+    deps.jsm,
+    {
+      stream,
+      durable: options.durable,
+      filterSubject,
+      ackWaitMs,
+      deliverPolicy: options.deliverPolicy ?? "all",
+    },
+    logger,
+  );
+
+  const ctx: DeliveryContext = {
+    js: deps.js,
+    names: deps.names,
+    durable: options.durable,
+    isCommandStream,
+    defsByType: new Map(defs.map((d) => [d.type, d])),
+    subjects: new Set(defs.map((d) => d.subject)),
+    handler: options.handler as MessageHandler<MessageDefinition>,
+    maxDeliver: options.maxDeliver ?? CONSUME_DEFAULTS.maxDeliver,
+    backoffMs: options.backoffMs ?? CONSUME_DEFAULTS.backoffMs,
+    ackWaitMs,
+    logger,
+    metrics: deps.metrics,
+  };
+  const consumer = await deps.js.consumers.get(stream, options.durable);
+  // Pull batches of `concurrency`: the client re-pulls only as the loop below takes messages,
+  // so at most one batch waits in the buffer while `concurrency` handlers run.
+  const messages = await consumer.consume({ max_messages: concurrency });
+  const limit = new ConcurrencyLimit(concurrency);
+  const running = new Set<AbortController>();
+  let stopping = false;
+
+  void logNotifications(messages, logger);
+  const release = (msg: JsMsg) => {
+    msg.nak();
+    deps.metrics.handled.inc({
+      durable: options.durable,
+      type: msg.headers?.get("ce-type") || "unknown",
+      outcome: HANDLE_OUTCOMES.released,
+    });
+  };
+  const loop = (async () => {
+    for await (const msg of messages) {
+      if (stopping || !(await limit.acquire())) {
+        release(msg);
+        continue;
+      }
+      const abort = new AbortController();
+      running.add(abort);
+      void handleDelivery(ctx, msg, abort.signal).finally(() => {
+        running.delete(abort);
+        limit.release();
+      });
+    }
+  })().catch((err: unknown) => logger.error({ err }, "consumer loop failed"));
+  logger.info({ stream, filterSubject, concurrency }, "consumer started");
+
+  let stopped: Promise<void> | undefined;
+  return {
+    durable: options.durable,
+    stream,
+    filterSubject,
+    inFlight: () => running.size,
+    stop(stopOptions = {}) {
+      stopped ??= (async () => {
+        stopping = true;
+        limit.close();
+        void messages.close();
+        await loop;
+        const idle = limit.idle();
+        if (stopOptions.timeoutMs === undefined) {
+          await idle;
+        } else {
+          let timer: NodeJS.Timeout | undefined;
+          const timedOut = new Promise<boolean>((resolve) => {
+            timer = setTimeout(() => resolve(true), stopOptions.timeoutMs);
+          });
+          if (await Promise.race([idle.then(() => false), timedOut])) {
+            logger.warn({ inFlight: running.size }, "consumer stop timed out; aborting running handlers");
+            for (const abort of running) abort.abort(new Error("consumer stopped"));
+          }
+          clearTimeout(timer);
+        }
+        logger.info("consumer stopped");
+      })();
+      return stopped;
+    },
+  };
+}
+
+async function logNotifications(messages: ConsumerMessages, logger: Logger): Promise<void> {
+  for await (const n of messages.status()) {
+    switch (n.type) {
+      case "heartbeats_missed":
+      case "consumer_not_found":
+      case "stream_not_found":
+      case "consumer_deleted":
+      case "exceeded_limits":
+      case "no_responders":
+        logger.warn({ notification: n }, `consumer ${n.type.replaceAll("_", " ")}`);
+        break;
+      default:
+        logger.trace({ notification: n }, "consumer notification");
+    }
+  }
+}

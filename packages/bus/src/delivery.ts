@@ -1,0 +1,175 @@
+import type { CloudEvent, MessageData, MessageDefinition } from "@dbplane/contracts";
+import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
+import type { Logger } from "pino";
+import { DLQ_REASONS, type DlqReason, publishDeadLetter } from "./dead-letter.ts";
+import { PermanentError, RetryableError } from "./errors.ts";
+import { decodeMessage } from "./message-codec.ts";
+import { type BusMetrics, HANDLE_OUTCOMES, type HandleOutcome } from "./metrics.ts";
+import type { BusNames } from "./naming.ts";
+
+/** What a handler gets besides the event. */
+export interface HandlerContext<D extends MessageDefinition = MessageDefinition> {
+  /** The definition the message matched (by `ce-type`). */
+  readonly def: D;
+  /** 1 on first delivery. */
+  readonly deliveryCount: number;
+  /** The CloudEvents id (= `Nats-Msg-Id`). */
+  readonly msgId: string;
+  /** Extends the ack deadline now. The bus also does this every `ackWaitMs / 2` on its own. */
+  working(): void;
+  /** Aborted when the consumer gives up waiting for this handler (stop timeout, connection closed). */
+  readonly signal: AbortSignal;
+}
+
+/** The CloudEvent of any one of the definitions in the union `D`. */
+export type EventOf<D extends MessageDefinition> = D extends MessageDefinition
+  ? CloudEvent<MessageData<D>>
+  : never;
+
+/** Resolve to ack; throw RetryableError (or anything) to retry, PermanentError to dead-letter. */
+export type MessageHandler<D extends MessageDefinition> = (
+  event: EventOf<D>,
+  ctx: HandlerContext<D>,
+) => Promise<void> | void;
+
+export interface DeliveryContext {
+  readonly js: JetStreamClient;
+  readonly names: BusNames;
+  readonly durable: string;
+  readonly isCommandStream: boolean;
+  readonly defsByType: ReadonlyMap<string, MessageDefinition>;
+  readonly subjects: ReadonlySet<string>;
+  readonly handler: MessageHandler<MessageDefinition>;
+  readonly maxDeliver: number;
+  readonly backoffMs: readonly number[];
+  readonly ackWaitMs: number;
+  readonly logger: Logger;
+  readonly metrics: BusMetrics;
+}
+
+/** Runs one delivery to its outcome: ack, nak with backoff, or term + DLQ. Never throws. */
+export async function handleDelivery(
+  ctx: DeliveryContext,
+  msg: JsMsg,
+  signal: AbortSignal,
+): Promise<HandleOutcome> {
+  const deliveryCount = msg.info.deliveryCount;
+  const log = {
+    subject: msg.subject,
+    msgId: msg.headers?.get("ce-id") || undefined,
+    deliveryCount,
+    durable: ctx.durable,
+  };
+  if (!ctx.subjects.has(ctx.names.contractSubject(msg.subject))) {
+    // A shared-prefix filter also matches messages of other definitions. An event is a fact
+    // others consume through their own durables: skipping it loses nothing. A command on a
+    // work queue would be deleted by the ack, so it is dead-lettered instead.
+    if (!ctx.isCommandStream)
+      return settle(ctx, msg.headers?.get("ce-type") || "unknown", HANDLE_OUTCOMES.skipped, () => msg.ack());
+    return deadLetter(
+      ctx,
+      msg,
+      "",
+      DLQ_REASONS.unhandled,
+      new Error(`no handler for subject ${msg.subject}`),
+    );
+  }
+  let decoded: ReturnType<typeof decodeMessage>;
+  try {
+    decoded = decodeMessage(ctx.defsByType, msg.headers, msg.data);
+  } catch (err) {
+    return deadLetter(ctx, msg, msg.headers?.get("ce-type") || "", DLQ_REASONS.invalid, err);
+  }
+  const { def, event } = decoded;
+  if (deliveryCount > ctx.maxDeliver) {
+    // Earlier deliveries ended without a verdict (process crash, ack wait exceeded).
+    const err = new Error(`delivered ${deliveryCount} times without being handled (max ${ctx.maxDeliver})`);
+    return deadLetter(ctx, msg, def.type, DLQ_REASONS.maxDeliver, err);
+  }
+
+  const started = performance.now();
+  const observe = (outcome: HandleOutcome) =>
+    ctx.metrics.handlerDuration.observe(
+      { durable: ctx.durable, type: def.type, outcome },
+      (performance.now() - started) / 1000,
+    );
+  // Keep the message ours while the handler runs, however long it takes.
+  const heartbeat = setInterval(() => msg.working(), Math.max(250, Math.floor(ctx.ackWaitMs / 2)));
+  try {
+    await ctx.handler(event as never, {
+      def,
+      deliveryCount,
+      msgId: event.id,
+      working: () => msg.working(),
+      signal,
+    });
+  } catch (err) {
+    clearInterval(heartbeat);
+    if (err instanceof PermanentError) {
+      ctx.logger.error({ err, ...log }, "handler failed permanently");
+      observe(HANDLE_OUTCOMES.deadLettered);
+      return deadLetter(ctx, msg, def.type, DLQ_REASONS.permanent, err);
+    }
+    if (deliveryCount >= ctx.maxDeliver) {
+      ctx.logger.error({ err, ...log }, "handler failed on the last allowed delivery");
+      observe(HANDLE_OUTCOMES.deadLettered);
+      return deadLetter(ctx, msg, def.type, DLQ_REASONS.maxDeliver, err);
+    }
+    const delayMs =
+      err instanceof RetryableError && err.delayMs !== undefined
+        ? err.delayMs
+        : backoffFor(ctx, deliveryCount);
+    ctx.logger.warn({ err, ...log, delayMs }, "handler failed, will retry");
+    observe(HANDLE_OUTCOMES.retried);
+    return settle(ctx, def.type, HANDLE_OUTCOMES.retried, () => msg.nak(delayMs));
+  }
+  clearInterval(heartbeat);
+  observe(HANDLE_OUTCOMES.acked);
+  try {
+    // Wait for the server to confirm, so `stop()` resolving means the work will not come back.
+    await msg.ackAck();
+  } catch (err) {
+    ctx.logger.warn({ err, ...log }, "ack not confirmed; the message may be redelivered");
+  }
+  ctx.metrics.handled.inc({ durable: ctx.durable, type: def.type, outcome: HANDLE_OUTCOMES.acked });
+  return HANDLE_OUTCOMES.acked;
+}
+
+export function backoffFor(ctx: Pick<DeliveryContext, "backoffMs">, deliveryCount: number): number {
+  const steps = ctx.backoffMs;
+  if (steps.length === 0) return 0;
+  return steps[Math.min(deliveryCount - 1, steps.length - 1)]!;
+}
+
+function settle(ctx: DeliveryContext, type: string, outcome: HandleOutcome, act: () => void): HandleOutcome {
+  act();
+  ctx.metrics.handled.inc({ durable: ctx.durable, type, outcome });
+  return outcome;
+}
+
+/**
+ * Copies the message to the DLQ, then terminates it. If the copy cannot be stored the message
+ * is nak'ed instead, so it is never dropped without a dead letter.
+ */
+async function deadLetter(
+  ctx: DeliveryContext,
+  msg: JsMsg,
+  type: string,
+  reason: DlqReason,
+  error: unknown,
+): Promise<HandleOutcome> {
+  const log = {
+    subject: msg.subject,
+    msgId: msg.headers?.get("ce-id") || undefined,
+    deliveryCount: msg.info.deliveryCount,
+  };
+  try {
+    await publishDeadLetter(ctx.js, ctx.names, msg, { durable: ctx.durable, reason, error });
+  } catch (err) {
+    ctx.logger.error({ err, ...log, reason }, "could not dead-letter message, will retry");
+    return settle(ctx, type, HANDLE_OUTCOMES.retried, () => msg.nak(backoffFor(ctx, msg.info.deliveryCount)));
+  }
+  ctx.logger.error({ err: error, ...log, reason, durable: ctx.durable }, "message dead-lettered");
+  ctx.metrics.deadLettered.inc({ durable: ctx.durable, reason });
+  return settle(ctx, type, HANDLE_OUTCOMES.deadLettered, () => msg.term());
+}

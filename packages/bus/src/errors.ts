@@ -1,0 +1,89 @@
+/**
+ * Thrown by a handler for a transient failure: the message is nak'ed and redelivered after the
+ * consumer's backoff for its delivery count, until `maxDeliver` is reached (then DLQ). Any
+ * other error a handler throws is treated the same way.
+ */
+export class RetryableError extends Error {
+  override readonly name = "RetryableError";
+  readonly code = "retryable";
+  /** Overrides the consumer's backoff for this one redelivery. */
+  readonly delayMs: number | undefined;
+
+  constructor(message: string, options: ErrorOptions & { delayMs?: number } = {}) {
+    super(message, options);
+    this.delayMs = options.delayMs;
+  }
+}
+
+/**
+ * Thrown by a handler when retrying cannot help (a poison message, a fact the handler cannot
+ * accept): the message is terminated and copied to the DLQ with this error as the reason.
+ */
+export class PermanentError extends Error {
+  override readonly name = "PermanentError";
+  readonly code = "permanent";
+}
+
+/** A publish was not acknowledged by JetStream within `publishTimeoutMs`, or was refused. */
+export class PublishError extends Error {
+  override readonly name = "PublishError";
+  readonly code = "publish_failed";
+  readonly subject: string;
+  readonly msgId: string;
+  readonly attempts: number;
+
+  constructor(
+    message: string,
+    details: { subject: string; msgId: string; attempts: number },
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.subject = details.subject;
+    this.msgId = details.msgId;
+    this.attempts = details.attempts;
+  }
+}
+
+/** One problem of a message that does not match its schema; `path` is dotted (`shards.0.name`). */
+export interface MessageIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
+/**
+ * A message's data does not match its definition. On publish it is a programming error and is
+ * thrown to the caller; on consume the message goes to the DLQ with this error as the reason.
+ */
+export class InvalidMessageError extends Error {
+  override readonly name = "InvalidMessageError";
+  readonly code = "invalid_message";
+  readonly type: string;
+  readonly issues: readonly MessageIssue[];
+
+  constructor(type: string, issues: readonly MessageIssue[], options?: ErrorOptions) {
+    const detail = issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("; ");
+    super(`invalid ${type}: ${detail}`, options);
+    this.type = type;
+    this.issues = issues;
+  }
+}
+
+/** A KV compare-and-set lost: the key changed (or already existed) since the revision read. */
+export class KvConflictError extends Error {
+  override readonly name = "KvConflictError";
+  readonly code = "kv_conflict";
+  readonly bucket: string;
+  readonly key: string;
+
+  constructor(bucket: string, key: string, options?: ErrorOptions) {
+    super(`key "${key}" in bucket "${bucket}" was changed concurrently`, options);
+    this.bucket = bucket;
+    this.key = key;
+  }
+}
+
+/** `updateWith` lost its compare-and-set more often than allowed. */
+export class KvContentionError extends Error {
+  override readonly name = "KvContentionError";
+  readonly code = "kv_contention";
+}

@@ -1,0 +1,168 @@
+import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient } from "@nats-io/jetstream";
+import { type KV, type KvEntry, Kvm } from "@nats-io/kv";
+import type { z } from "zod";
+import { KvConflictError, KvContentionError } from "./errors.ts";
+
+/** A value read from the bucket with the revision to pass to `update`. */
+export interface KvValue<T> {
+  readonly key: string;
+  readonly value: T;
+  readonly revision: number;
+}
+
+/** A change seen by `watch`; `value` is undefined for deletes and purges. */
+export interface KvChange<T> {
+  readonly key: string;
+  readonly operation: "PUT" | "DEL" | "PURGE";
+  readonly value: T | undefined;
+  readonly revision: number;
+}
+
+export interface KvBucketOptions<T> {
+  /** Validates values on write and read; without it values are `unknown` JSON. */
+  readonly schema?: z.ZodType<T>;
+  /** Revisions kept per key. Default 1. */
+  readonly history?: number;
+  /** Entries expire this long after their last write. Default: never. */
+  readonly ttlMs?: number;
+}
+
+/** A JSON-valued KV bucket with compare-and-set helpers. */
+export interface BusKv<T> {
+  /** The full bucket name (`dbplane_<name>`, namespaced). */
+  readonly bucket: string;
+  get(key: string): Promise<KvValue<T> | undefined>;
+  /** Writes unconditionally; returns the new revision. */
+  put(key: string, value: T): Promise<number>;
+  /** Writes only if the key does not exist; throws KvConflictError otherwise. */
+  create(key: string, value: T): Promise<number>;
+  /** Writes only if the key is still at `expectedRevision`; throws KvConflictError otherwise. */
+  update(key: string, value: T, expectedRevision: number): Promise<number>;
+  /**
+   * Read-modify-write with compare-and-set, retried on conflict (up to `maxAttempts`, default
+   * 20). `fn` gets the current value (undefined if absent) and returns the next one, or
+   * `undefined` to leave the key as it is; it may run several times, so keep it pure.
+   */
+  updateWith(
+    key: string,
+    fn: (current: T | undefined) => T | undefined,
+    options?: { maxAttempts?: number },
+  ): Promise<KvValue<T> | undefined>;
+  delete(key: string): Promise<void>;
+  keys(filter?: string): Promise<string[]>;
+  /**
+   * Changes of keys matching `keyFilter` (NATS wildcards, default all), starting with the current
+   * value of each key unless `updatesOnly`. Break out of the loop (or abort `signal`) to stop.
+   */
+  watch(
+    keyFilter?: string,
+    options?: { updatesOnly?: boolean; signal?: AbortSignal },
+  ): AsyncIterable<KvChange<T>>;
+}
+
+const encoder = new TextEncoder();
+
+export async function openKv<T>(
+  js: JetStreamClient,
+  bucket: string,
+  replicas: number,
+  options: KvBucketOptions<T> = {},
+): Promise<BusKv<T>> {
+  const kv = await new Kvm(js).create(bucket, {
+    replicas,
+    history: options.history ?? 1,
+    ...(options.ttlMs !== undefined && { ttl: options.ttlMs }),
+  });
+  const parse = (raw: unknown): T => (options.schema ? options.schema.parse(raw) : (raw as T));
+  const encode = (value: T) => encoder.encode(JSON.stringify(parse(value)));
+  const decode = (entry: KvEntry): T => parse(entry.json());
+  const cas = async (key: string, write: () => Promise<number>) => {
+    try {
+      return await write();
+    } catch (err) {
+      if (isWrongLastSequence(err)) throw new KvConflictError(bucket, key, { cause: err });
+      throw err;
+    }
+  };
+
+  const api: BusKv<T> = {
+    bucket,
+    async get(key) {
+      const entry = await kv.get(key);
+      if (entry?.operation !== "PUT") return undefined;
+      return { key, value: decode(entry), revision: entry.revision };
+    },
+    put: async (key, value) => kv.put(key, encode(value)),
+    create: async (key, value) => cas(key, () => kv.create(key, encode(value))),
+    update: async (key, value, expectedRevision) =>
+      cas(key, () => kv.update(key, encode(value), expectedRevision)),
+    async updateWith(key, fn, { maxAttempts = 20 } = {}) {
+      for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+        const current = await api.get(key);
+        const next = fn(current?.value);
+        if (next === undefined) return current;
+        try {
+          const revision = current
+            ? await api.update(key, next, current.revision)
+            : await api.create(key, next);
+          return { key, value: next, revision };
+        } catch (err) {
+          if (!(err instanceof KvConflictError)) throw err;
+          // Someone else wrote in between; spread the retries so contenders stop colliding.
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt));
+        }
+      }
+      throw new KvContentionError(
+        `gave up updating "${key}" in ${bucket} after ${maxAttempts} conflicting attempts`,
+      );
+    },
+    delete: (key) => kv.delete(key),
+    async keys(filter) {
+      const out: string[] = [];
+      for await (const key of await kv.keys(filter)) out.push(key);
+      return out;
+    },
+    watch: (keyFilter, watchOptions = {}) => watchKv(kv, decode, keyFilter, watchOptions),
+  };
+  return api;
+}
+
+async function* watchKv<T>(
+  kv: KV,
+  decode: (entry: KvEntry) => T,
+  keyFilter: string | undefined,
+  options: { updatesOnly?: boolean; signal?: AbortSignal },
+): AsyncIterable<KvChange<T>> {
+  const watcher = await kv.watch({
+    ...(keyFilter !== undefined && { key: keyFilter }),
+    ...(options.updatesOnly && { include: "updates" as const }),
+  });
+  const onAbort = () => watcher.stop();
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    for await (const entry of watcher) {
+      yield {
+        key: entry.key,
+        operation: entry.operation,
+        value: entry.operation === "PUT" ? decode(entry) : undefined,
+        revision: entry.revision,
+      };
+    }
+  } finally {
+    options.signal?.removeEventListener("abort", onAbort);
+    watcher.stop();
+  }
+}
+
+function isWrongLastSequence(err: unknown): boolean {
+  for (let e = err; e instanceof Error; e = e.cause) {
+    if (
+      e instanceof JetStreamApiError &&
+      (e.code === JetStreamApiCodes.StreamWrongLastSequence ||
+        e.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+    ) {
+      return true;
+    }
+  }
+  return false;
+}

@@ -1,0 +1,71 @@
+import { Counter, Histogram, type Registry } from "prom-client";
+
+/** How a delivered message ended. */
+export const HANDLE_OUTCOMES = {
+  /** Handler succeeded, message acked. */
+  acked: "acked",
+  /** Handler failed retryably, message nak'ed with backoff. */
+  retried: "retried",
+  /** Terminated and copied to the DLQ. */
+  deadLettered: "dead_lettered",
+  /** Not one of the consumer's types (only on a shared-prefix event consumer): acked unhandled. */
+  skipped: "skipped",
+  /** Handed back (nak without delay) because the consumer was stopping. */
+  released: "released",
+} as const;
+export type HandleOutcome = (typeof HANDLE_OUTCOMES)[keyof typeof HANDLE_OUTCOMES];
+
+export interface BusMetrics {
+  readonly published: Counter<"type" | "outcome">;
+  readonly handled: Counter<"durable" | "type" | "outcome">;
+  readonly handlerDuration: Histogram<"durable" | "type" | "outcome">;
+  readonly deadLettered: Counter<"durable" | "reason">;
+}
+
+/**
+ * The bus's prom-client metrics, registered on `registry` (a service passes the registry its
+ * `/metrics` serves). Several buses in one process share the same metric objects.
+ */
+export function createBusMetrics(registry: Registry): BusMetrics {
+  return {
+    published: counter(registry, {
+      name: "dbplane_bus_published_total",
+      help: "Messages published, by CloudEvents type and outcome (stored, duplicate, failed).",
+      labelNames: ["type", "outcome"],
+    }),
+    handled: counter(registry, {
+      name: "dbplane_bus_handled_total",
+      help: "Deliveries handled by consumers, by durable, type and outcome.",
+      labelNames: ["durable", "type", "outcome"],
+    }),
+    handlerDuration: histogram(registry, {
+      name: "dbplane_bus_handler_duration_seconds",
+      help: "Time spent in message handlers.",
+      labelNames: ["durable", "type", "outcome"],
+      buckets: [0.005, 0.025, 0.1, 0.25, 1, 2.5, 10, 30, 120],
+    }),
+    deadLettered: counter(registry, {
+      name: "dbplane_bus_dlq_total",
+      help: "Messages copied to the dead-letter stream, by durable and reason.",
+      labelNames: ["durable", "reason"],
+    }),
+  };
+}
+
+function counter<L extends string>(
+  registry: Registry,
+  config: { name: string; help: string; labelNames: L[] },
+) {
+  const existing = registry.getSingleMetric(config.name);
+  if (existing) return existing as Counter<L>;
+  return new Counter<L>({ ...config, registers: [registry] });
+}
+
+function histogram<L extends string>(
+  registry: Registry,
+  config: { name: string; help: string; labelNames: L[]; buckets: number[] },
+) {
+  const existing = registry.getSingleMetric(config.name);
+  if (existing) return existing as Histogram<L>;
+  return new Histogram<L>({ ...config, registers: [registry] });
+}

@@ -1,0 +1,154 @@
+import type { MessageDefinition } from "@dbplane/contracts";
+import {
+  JetStreamApiError,
+  type JetStreamClient,
+  type JetStreamPublishOptions,
+  type PubAck,
+} from "@nats-io/jetstream";
+import { errors } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+import { PublishError } from "./errors.ts";
+import { encodeMessage } from "./message-codec.ts";
+import type { BusMetrics } from "./metrics.ts";
+import type { BusNames } from "./naming.ts";
+
+/** Options of one `bus.publish`. */
+export interface PublishOptions {
+  /** The CloudEvents `subject`: the aggregate the message is about (a database, a shard, a job). */
+  readonly subject: string;
+  /** Deterministic id derived from the fact, so a repeated publish is deduplicated; else random. */
+  readonly id?: string;
+  /** The HTTP operation (or first message) that caused this chain. */
+  readonly correlationId?: string;
+  /** The id of the message that directly caused this one. */
+  readonly causationId?: string;
+  readonly time?: Date;
+  /** Overrides the source `dbplane/<name>`. */
+  readonly source?: string;
+  /** Overrides the bus's `publishTimeoutMs` for this publish. */
+  readonly timeoutMs?: number;
+}
+
+/** The stream's acknowledgement. `duplicate` means the stream already held this id. */
+export interface PublishAck {
+  readonly stream: string;
+  readonly seq: number;
+  readonly duplicate: boolean;
+  /** The CloudEvents id, which is also the `Nats-Msg-Id`. */
+  readonly id: string;
+}
+
+export interface PublisherContext {
+  readonly js: JetStreamClient;
+  readonly names: BusNames;
+  readonly source: string;
+  readonly publishTimeoutMs: number;
+  readonly logger: Logger;
+  readonly metrics: BusMetrics;
+  readonly onReconnect: (listener: () => void) => () => void;
+}
+
+// One attempt waits at most this long, so a request lost in a reconnect is re-sent promptly.
+const ATTEMPT_TIMEOUT_MS = 5_000;
+const RETRY_PAUSE_MS = [100, 250, 500, 1_000] as const;
+
+/** Validates, encodes and publishes one message, retrying transient failures until the deadline. */
+export async function publishMessage(
+  ctx: PublisherContext,
+  def: MessageDefinition,
+  data: unknown,
+  options: PublishOptions,
+): Promise<PublishAck> {
+  const { event, headers, payload } = encodeMessage(def, data, {
+    ...options,
+    source: options.source ?? ctx.source,
+  });
+  const subject = ctx.names.subject(def.subject);
+  const deadline = Date.now() + (options.timeoutMs ?? ctx.publishTimeoutMs);
+  let attempts = 0;
+  for (;;) {
+    attempts++;
+    const remaining = deadline - Date.now();
+    try {
+      const ack = await publishOnce(ctx, subject, payload, {
+        msgID: event.id,
+        headers,
+        timeout: Math.max(1, Math.min(remaining, ATTEMPT_TIMEOUT_MS)),
+      });
+      ctx.metrics.published.inc({ type: def.type, outcome: ack.duplicate ? "duplicate" : "stored" });
+      if (attempts > 1)
+        ctx.logger.info({ subject, msgId: event.id, attempts }, "publish succeeded after retry");
+      return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate, id: event.id };
+    } catch (err) {
+      const transient = isTransient(err);
+      const pause = RETRY_PAUSE_MS[Math.min(attempts - 1, RETRY_PAUSE_MS.length - 1)]!;
+      if (!transient || Date.now() + pause >= deadline) {
+        ctx.metrics.published.inc({ type: def.type, outcome: "failed" });
+        const why = transient
+          ? `not acknowledged within ${options.timeoutMs ?? ctx.publishTimeoutMs} ms`
+          : "refused";
+        throw new PublishError(
+          `publish of ${def.type} (${event.id}) to ${subject} ${why}: ${describe(err)}`,
+          {
+            subject,
+            msgId: event.id,
+            attempts,
+          },
+          { cause: err },
+        );
+      }
+      if (attempts === 1) ctx.logger.warn({ err, subject, msgId: event.id }, "publish failed, retrying");
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
+  }
+}
+
+/**
+ * One publish request. A request sent around a disconnect is often never answered, so once the
+ * connection is back this gives up on it at once (the caller sends again with the same msg id)
+ * instead of waiting out its timeout.
+ */
+async function publishOnce(
+  ctx: PublisherContext,
+  subject: string,
+  payload: Uint8Array,
+  options: Pick<JetStreamPublishOptions, "msgID" | "headers" | "timeout">,
+): Promise<PubAck> {
+  const attempt = ctx.js.publish(subject, payload, options);
+  let unsubscribe = () => {};
+  const reconnected = new Promise<never>((_, reject) => {
+    unsubscribe = ctx.onReconnect(() => reject(new ReconnectedError()));
+  });
+  // Whichever loses the race settles unobserved.
+  attempt.catch(() => {});
+  reconnected.catch(() => {});
+  try {
+    return await Promise.race([attempt, reconnected]);
+  } finally {
+    unsubscribe();
+  }
+}
+
+/**
+ * Whether trying again can help: timeouts, no responders (JetStream restarting) and lost
+ * connections can; a closed connection or the server refusing the message cannot.
+ */
+function isTransient(err: unknown): boolean {
+  if (err instanceof errors.ClosedConnectionError || err instanceof errors.DrainingConnectionError)
+    return false;
+  if (err instanceof errors.InvalidArgumentError || err instanceof errors.PermissionViolationError)
+    return false;
+  if (err instanceof JetStreamApiError) return err.status === 503;
+  return true;
+}
+
+class ReconnectedError extends Error {
+  override readonly name = "ReconnectedError";
+  constructor() {
+    super("connection re-established while waiting for the ack");
+  }
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,76 @@
+import { createTestNats, type TestNats } from "@dbplane/testkit";
+import { jetstreamManager, RetentionPolicy } from "@nats-io/jetstream";
+import { nanos } from "@nats-io/transport-node";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { connectBus } from "../src/index.ts";
+import { testLogger } from "./test-bus.ts";
+
+describe("topology", () => {
+  let t: TestNats;
+  beforeEach(async () => {
+    t = await createTestNats();
+  });
+  afterEach(async () => {
+    await t.cleanup();
+  });
+
+  it("creates one set of streams when two processes ensure it concurrently", async () => {
+    const options = {
+      servers: t.url,
+      logger: testLogger,
+      namespace: t.namespace,
+      duplicateWindowMs: 5 * 60_000,
+    };
+    const [a, b] = await Promise.all([
+      connectBus({ ...options, name: "a" }),
+      connectBus({ ...options, name: "b" }),
+    ]);
+    try {
+      await Promise.all([a.ensureTopology(), b.ensureTopology(), a.ensureTopology(), b.ensureTopology()]);
+      const jsm = await jetstreamManager(t.nc);
+      const prefix = `${t.namespace.toUpperCase()}_`;
+      const streams = [];
+      for await (const info of jsm.streams.list())
+        if (info.config.name.startsWith(prefix)) streams.push(info.config);
+      expect(streams.map((s) => s.name).sort()).toEqual([
+        `${prefix}DBPLANE_CMD`,
+        `${prefix}DBPLANE_DLQ`,
+        `${prefix}DBPLANE_EVT`,
+      ]);
+      const byName = Object.fromEntries(streams.map((s) => [s.name.slice(prefix.length), s]));
+      expect(byName.DBPLANE_CMD).toMatchObject({
+        subjects: [`${t.namespace}.dbplane.cmd.>`],
+        retention: RetentionPolicy.Workqueue,
+        duplicate_window: nanos(5 * 60_000),
+        num_replicas: 1,
+      });
+      expect(byName.DBPLANE_EVT).toMatchObject({
+        subjects: [`${t.namespace}.dbplane.evt.>`],
+        retention: RetentionPolicy.Limits,
+        max_age: nanos(7 * 24 * 3_600_000),
+        duplicate_window: nanos(5 * 60_000),
+      });
+      expect(byName.DBPLANE_DLQ).toMatchObject({
+        subjects: [`${t.namespace}.dbplane.dlq.>`],
+        retention: RetentionPolicy.Limits,
+        duplicate_window: nanos(5 * 60_000),
+      });
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it("brings an existing stream to a changed config", async () => {
+    const base = { servers: t.url, logger: testLogger, namespace: t.namespace, name: "svc" };
+    const first = await connectBus({ ...base, eventMaxAgeMs: 60_000 });
+    await first.ensureTopology();
+    await first.close();
+    const second = await connectBus({ ...base, eventMaxAgeMs: 120_000, duplicateWindowMs: 30_000 });
+    await second.ensureTopology();
+    await second.close();
+    const jsm = await jetstreamManager(t.nc);
+    const info = await jsm.streams.info(`${t.namespace.toUpperCase()}_DBPLANE_EVT`);
+    expect(info.config.max_age).toBe(nanos(120_000));
+    expect(info.config.duplicate_window).toBe(nanos(30_000));
+  });
+});
