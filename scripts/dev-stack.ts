@@ -56,9 +56,9 @@ function formatLine(line: string): string {
   if (!line.startsWith("{")) return line;
   try {
     const { level, time, msg, pid: _pid, hostname: _host, name: _name, ...rest } = JSON.parse(line);
-    const levelName = ({ 10: "TRACE", 20: "DEBUG", 30: "INFO", 40: "WARN", 50: "ERROR", 60: "FATAL" } as const)[
-      level as 10
-    ];
+    const levelName = (
+      { 10: "TRACE", 20: "DEBUG", 30: "INFO", 40: "WARN", 50: "ERROR", 60: "FATAL" } as const
+    )[level as 10];
     const extra = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : "";
     return `${new Date(time).toISOString().slice(11, 23)} ${levelName ?? level} ${msg ?? ""}${extra}`;
   } catch {
@@ -70,7 +70,9 @@ function pipeWithPrefix(child: ChildProcess, label: string, color: number): void
   const prefix = `\x1b[${color}m${label.padEnd(24)}\x1b[0m│ `;
   for (const stream of [child.stdout, child.stderr]) {
     if (!stream) continue;
-    createInterface({ input: stream }).on("line", (line) => process.stdout.write(`${prefix}${formatLine(line)}\n`));
+    createInterface({ input: stream }).on("line", (line) =>
+      process.stdout.write(`${prefix}${formatLine(line)}\n`),
+    );
   }
 }
 
@@ -102,7 +104,9 @@ async function main(): Promise<void> {
       .filter((c) => c.exitCode === null && c.signalCode === null)
       .map((c) => new Promise((r) => c.once("exit", r)));
     for (const child of children) child.kill("SIGTERM");
-    const forced = setTimeout(() => children.forEach((c) => c.kill("SIGKILL")), 60_000);
+    const forced = setTimeout(() => {
+      for (const c of children) c.kill("SIGKILL");
+    }, 60_000);
     await Promise.all(exits);
     clearTimeout(forced);
     process.exit(code);
@@ -138,9 +142,11 @@ async function main(): Promise<void> {
     [
       "",
       "[dbplane] ready:",
-      ...services.map((s) => `  ${s.name.padEnd(24)} http://127.0.0.1:${s.port}  (docs: /docs, metrics: /metrics)`),
+      ...services.map(
+        (s) => `  ${s.name.padEnd(24)} http://127.0.0.1:${s.port}  (docs: /docs, metrics: /metrics)`,
+      ),
       "",
-      "  export DBPLANE_TOKEN=" + token,
+      `  export DBPLANE_TOKEN=${token}`,
       '  curl -H "authorization: Bearer $DBPLANE_TOKEN" …   (tokens are signed with DBPLANE_JWT_SECRET;',
       "  without one, a secret is generated once into .data/dev-jwt-secret)",
       "",

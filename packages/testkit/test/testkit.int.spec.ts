@@ -7,8 +7,8 @@ import {
   createTestSchema,
   startPrivateNatsServer,
   uniqueName,
-  waitFor,
   WaitTimeoutError,
+  waitFor,
 } from "../src/index.ts";
 
 describe("testkit against the real servers", () => {
