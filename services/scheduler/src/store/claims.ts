@@ -1,0 +1,159 @@
+import type pg from "pg";
+import type { ClaimedJob, MissedOccurrences } from "./job-progress.ts";
+import { claimedJobOf, decideClaim, progressOf, settleMisfire, writeProgress } from "./job-progress.ts";
+import type { JobRow } from "./job-rows.ts";
+import { jobColumns } from "./job-rows.ts";
+import type { NewRun } from "./run-records.ts";
+import { insertRuns } from "./run-records.ts";
+import type { StoreContext } from "./store-context.ts";
+import { inTransaction } from "./transaction.ts";
+
+export interface ClaimOptions {
+  /** Claim what is due up to this far ahead of the database's now (e.g. 2,000 ms). */
+  readonly horizonMs: number;
+  /**
+   * How long a claim lasts unless renewed or completed (e.g. 15,000 ms). It must stay well
+   * below the target streams' duplicate window (10 min): a replica that re-fires a dead one's
+   * occurrence after the lease must still be deduplicated.
+   */
+  readonly leaseMs: number;
+  /** Most jobs per claim. */
+  readonly limit: number;
+}
+
+export interface ClaimResult {
+  /** The database's now when the claim was made: map it to a local monotonic clock to arm timers. */
+  readonly dbNow: Date;
+  readonly jobs: readonly ClaimedJob[];
+  /** Occurrences found overdue at claim time and recorded as missed under the jobs' policies. */
+  readonly missed: readonly MissedOccurrences[];
+}
+
+/**
+ * Claims jobs with an occurrence (or a manual trigger) due within the horizon that nobody else
+ * holds — unclaimed, or whose claim has expired — with `FOR UPDATE SKIP LOCKED`, so concurrent
+ * replicas get disjoint sets without waiting on each other. Jobs this owner already holds with
+ * an unexpired lease are not returned again.
+ *
+ * A claimed job whose next occurrence is already past its deadline (the scheduler was down, or
+ * its holder died and the lease ran out late) goes through its misfire policy before it is
+ * returned, so every returned occurrence is one to publish.
+ */
+export async function claimDue(
+  ctx: StoreContext,
+  owner: string,
+  options: ClaimOptions,
+): Promise<ClaimResult> {
+  const { rows } = await ctx.pool.query<JobRow & { db_now: Date }>(
+    `WITH due AS (
+       SELECT id FROM ${ctx.t.jobs}
+       WHERE ((state = 'active' AND next_run_at <= now() + $2 * interval '1 millisecond')
+              OR trigger_at <= now() + $2 * interval '1 millisecond')
+         AND (claimed_by IS NULL OR claim_expires_at <= now())
+       ORDER BY LEAST(next_run_at, trigger_at)
+       LIMIT $4
+       FOR UPDATE SKIP LOCKED
+     ), claimed AS (
+       UPDATE ${ctx.t.jobs} AS j SET claimed_by = $1, claim_expires_at = now() + $3 * interval '1 millisecond'
+       FROM due WHERE j.id = due.id
+       RETURNING ${jobColumns.replace(/(\w+)/g, "j.$1")}
+     )
+     SELECT now() AS db_now, claimed.* FROM (SELECT 1) AS one LEFT JOIN claimed ON true`,
+    [owner, options.horizonMs, options.leaseMs, options.limit],
+  );
+  const dbNow = rows[0]!.db_now;
+  const claimed = rows.filter((r) => r.id !== null);
+  const overdue = claimed.filter(
+    (r) => r.state === "active" && r.next_fire_by !== null && r.next_fire_by < dbNow,
+  );
+  let missed: MissedOccurrences[] = [];
+  let settled = new Map<string, JobRow>();
+  if (overdue.length > 0) {
+    const result = await settleOverdue(
+      ctx,
+      owner,
+      options,
+      overdue.map((r) => r.id),
+    );
+    missed = result.missed;
+    settled = new Map(result.rows.map((r) => [r.id, r]));
+  }
+  const jobs: ClaimedJob[] = [];
+  for (const row of claimed) {
+    const current = overdue.some((r) => r.id === row.id) ? settled.get(row.id) : row;
+    const job = current && claimedJobOf(current, dbNow, options.horizonMs);
+    if (job) jobs.push(job);
+  }
+  return { dbNow, jobs, missed };
+}
+
+async function settleOverdue(
+  ctx: StoreContext,
+  owner: string,
+  options: ClaimOptions,
+  ids: readonly string[],
+): Promise<{ rows: JobRow[]; missed: MissedOccurrences[] }> {
+  return inTransaction(ctx.pool, async (client) => {
+    const held = await lockHeld(client, ctx, owner, ids);
+    const now = held.now;
+    const runs: NewRun[] = [];
+    const missed: MissedOccurrences[] = [];
+    const progress = held.rows.map(progressOf);
+    for (const p of progress) {
+      const m = settleMisfire(p, now, runs);
+      if (m) missed.push(m);
+      decideClaim(p, now, options.horizonMs);
+    }
+    await insertRuns(client, ctx, owner, runs);
+    const rows = await writeProgress(client, ctx, owner, options.leaseMs, progress);
+    return { rows, missed };
+  });
+}
+
+/** Locks the given jobs this owner holds, in id order (so concurrent batches cannot deadlock). */
+export async function lockHeld(
+  client: pg.PoolClient,
+  ctx: StoreContext,
+  owner: string,
+  ids: readonly string[],
+): Promise<{ rows: JobRow[]; now: Date }> {
+  const { rows } = await client.query<JobRow & { now: Date }>(
+    `SELECT ${jobColumns}, now() AS now FROM ${ctx.t.jobs}
+     WHERE id = ANY($1::text[]) AND claimed_by = $2 ORDER BY id FOR UPDATE`,
+    [ids, owner],
+  );
+  const now = rows[0]?.now ?? (await client.query<{ now: Date }>("SELECT now() AS now")).rows[0]!.now;
+  return { rows, now };
+}
+
+/**
+ * Extends this owner's claims (all, or the given jobs) to now + lease. Returns the ids still
+ * held: a job missing from the answer was taken over (or released) — drop its timers.
+ */
+export async function renewClaims(
+  ctx: StoreContext,
+  owner: string,
+  leaseMs: number,
+  jobIds?: readonly string[],
+): Promise<string[]> {
+  const { rows } = await ctx.pool.query<{ id: string }>(
+    `UPDATE ${ctx.t.jobs} SET claim_expires_at = now() + $2 * interval '1 millisecond'
+     WHERE claimed_by = $1 AND ($3::text[] IS NULL OR id = ANY($3::text[])) RETURNING id`,
+    [owner, leaseMs, jobIds ?? null],
+  );
+  return rows.map((r) => r.id);
+}
+
+/** Gives up this owner's claims (all, or the given jobs), e.g. at shutdown, so others fire them at once. */
+export async function releaseClaims(
+  ctx: StoreContext,
+  owner: string,
+  jobIds?: readonly string[],
+): Promise<number> {
+  const result = await ctx.pool.query(
+    `UPDATE ${ctx.t.jobs} SET claimed_by = NULL, claim_expires_at = NULL
+     WHERE claimed_by = $1 AND ($2::text[] IS NULL OR id = ANY($2::text[]))`,
+    [owner, jobIds ?? null],
+  );
+  return result.rowCount ?? 0;
+}

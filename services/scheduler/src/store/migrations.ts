@@ -1,0 +1,94 @@
+import type pg from "pg";
+import type { SchedulerTables } from "./schema-tables.ts";
+import { schedulerTables } from "./schema-tables.ts";
+import { inTransaction } from "./transaction.ts";
+
+interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: (t: SchedulerTables) => string;
+}
+
+/** Append only: an applied migration is never edited, a change is a new version. */
+const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: "jobs and runs",
+    sql: (t) => `
+      CREATE TABLE ${t.jobs} (
+        id               text PRIMARY KEY,
+        definition       jsonb NOT NULL,
+        state            text NOT NULL CHECK (state IN ('active', 'paused', 'completed', 'cancelled')),
+        -- The first occurrence not yet fired or recorded; NULL unless active.
+        next_run_at      timestamptz,
+        -- By when next_run_at must be published, else it is missed (later than scheduled for catch-ups).
+        next_fire_by     timestamptz,
+        -- A pending manual trigger (its scheduled time); fires besides the regular schedule.
+        trigger_at       timestamptz,
+        runs_count       integer NOT NULL DEFAULT 0,
+        missed_count     bigint NOT NULL DEFAULT 0,
+        last_run_at      timestamptz,
+        claimed_by       text,
+        claim_expires_at timestamptz,
+        version          integer NOT NULL DEFAULT 1,
+        created_at       timestamptz NOT NULL DEFAULT now(),
+        updated_at       timestamptz NOT NULL DEFAULT now(),
+        CHECK ((claimed_by IS NULL) = (claim_expires_at IS NULL)),
+        CHECK (state = 'active' OR next_run_at IS NULL)
+      );
+      CREATE INDEX jobs_due_idx ON ${t.jobs} (next_run_at) WHERE state = 'active';
+      CREATE INDEX jobs_trigger_idx ON ${t.jobs} (trigger_at) WHERE trigger_at IS NOT NULL;
+      CREATE INDEX jobs_claimed_by_idx ON ${t.jobs} (claimed_by) WHERE claimed_by IS NOT NULL;
+      CREATE INDEX jobs_state_idx ON ${t.jobs} (state, id);
+
+      CREATE TABLE ${t.runs} (
+        job_id       text NOT NULL REFERENCES ${t.jobs} (id) ON DELETE CASCADE,
+        scheduled_at timestamptz NOT NULL,
+        manual       boolean NOT NULL DEFAULT false,
+        outcome      text NOT NULL CHECK (outcome IN ('fired', 'missed', 'failed')),
+        fired_at     timestamptz,
+        lateness_ms  bigint,
+        error        text,
+        stream_seq   bigint,
+        recorded_by  text,
+        recorded_at  timestamptz NOT NULL DEFAULT now(),
+        -- One row per occurrence: recording it again (a retry, a second replica) is a no-op.
+        PRIMARY KEY (job_id, scheduled_at)
+      );
+      CREATE INDEX runs_recorded_at_idx ON ${t.runs} (recorded_at);
+    `,
+  },
+];
+
+/** The latest schema version this code needs. */
+export const latestSchemaVersion = migrations.at(-1)?.version ?? 0;
+
+/**
+ * Brings the scheduler's schema up to date. Idempotent, and safe when several replicas start
+ * together: the whole run holds a transaction-scoped advisory lock keyed on the schema, so one
+ * replica migrates while the others wait, then find nothing left to do.
+ * @returns the versions this call applied (empty when already current).
+ */
+export async function migrate(pool: pg.Pool, schema?: string): Promise<number[]> {
+  const t = schedulerTables(schema);
+  return inTransaction(pool, async (client) => {
+    await client.query("SELECT pg_advisory_xact_lock(hashtext('dbplane.scheduler.migrate'), hashtext($1))", [
+      t.schema,
+    ]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS "${t.schema}"`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${t.migrations} (
+         version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    const { rows } = await client.query<{ version: number }>(`SELECT version FROM ${t.migrations}`);
+    const applied = new Set(rows.map((r) => r.version));
+    const done: number[] = [];
+    for (const m of migrations) {
+      if (applied.has(m.version)) continue;
+      await client.query(m.sql(t));
+      await client.query(`INSERT INTO ${t.migrations} (version, name) VALUES ($1, $2)`, [m.version, m.name]);
+      done.push(m.version);
+    }
+    return done;
+  });
+}

@@ -1,0 +1,75 @@
+import type pg from "pg";
+import type { JobDefinition } from "../domain/job-definition.ts";
+import type { ClaimOptions, ClaimResult } from "./claims.ts";
+import { claimDue, releaseClaims, renewClaims } from "./claims.ts";
+import type { CompleteOptions, CompletionResult, OccurrenceResult } from "./completion.ts";
+import { completeOccurrences } from "./completion.ts";
+import { cancelJob, pauseJob, resumeJob, triggerJob } from "./job-commands.ts";
+import type { ListJobsOptions, Page } from "./job-queries.ts";
+import { getJob, listJobs } from "./job-queries.ts";
+import type { StoredJob } from "./job-rows.ts";
+import type { UpsertResult } from "./job-upsert.ts";
+import { upsertJob } from "./job-upsert.ts";
+import { migrate } from "./migrations.ts";
+import type { RunOutcome, RunRecord } from "./run-records.ts";
+import { listRuns, pruneRuns } from "./run-records.ts";
+import type { SchedulerStats } from "./scheduler-stats.ts";
+import { schedulerStats } from "./scheduler-stats.ts";
+import { schedulerTables } from "./schema-tables.ts";
+import type { StoreContext } from "./store-context.ts";
+
+/**
+ * The scheduler's PostgreSQL store. Every time it uses is the database's (`now()`), never the
+ * pod's: due-ness, leases and next occurrences agree across replicas whatever their clocks.
+ */
+export interface SchedulerStore {
+  readonly schema: string;
+  /** Applies pending migrations (see `migrate`). */
+  migrate(): Promise<number[]>;
+
+  upsert(job: JobDefinition): Promise<UpsertResult>;
+  get(id: string): Promise<StoredJob | null>;
+  list(options?: ListJobsOptions): Promise<Page<StoredJob>>;
+  cancel(id: string): Promise<StoredJob | null>;
+  pause(id: string): Promise<StoredJob | null>;
+  resume(id: string): Promise<StoredJob | null>;
+  trigger(id: string): Promise<{ job: StoredJob; scheduledAt: Date } | null>;
+  listRuns(
+    jobId: string,
+    options?: { limit?: number; cursor?: string; outcome?: RunOutcome },
+  ): Promise<Page<RunRecord>>;
+  pruneRuns(before: Date, limit?: number): Promise<number>;
+
+  claimDue(owner: string, options: ClaimOptions): Promise<ClaimResult>;
+  complete(
+    owner: string,
+    results: readonly OccurrenceResult[],
+    options: CompleteOptions,
+  ): Promise<CompletionResult>;
+  renewClaims(owner: string, leaseMs: number, jobIds?: readonly string[]): Promise<string[]>;
+  releaseClaims(owner: string, jobIds?: readonly string[]): Promise<number>;
+  stats(): Promise<SchedulerStats>;
+}
+
+/** Binds the store to a pool and a schema (default `scheduler`; tests pass their own). */
+export function createSchedulerStore(pool: pg.Pool, options: { schema?: string } = {}): SchedulerStore {
+  const ctx: StoreContext = { pool, t: schedulerTables(options.schema) };
+  return {
+    schema: ctx.t.schema,
+    migrate: () => migrate(pool, ctx.t.schema),
+    upsert: (job) => upsertJob(ctx, job),
+    get: (id) => getJob(ctx, id),
+    list: (o) => listJobs(ctx, o),
+    cancel: (id) => cancelJob(ctx, id),
+    pause: (id) => pauseJob(ctx, id),
+    resume: (id) => resumeJob(ctx, id),
+    trigger: (id) => triggerJob(ctx, id),
+    listRuns: (jobId, o) => listRuns(ctx, jobId, o),
+    pruneRuns: (before, limit) => pruneRuns(ctx, before, limit),
+    claimDue: (owner, o) => claimDue(ctx, owner, o),
+    complete: (owner, results, o) => completeOccurrences(ctx, owner, results, o),
+    renewClaims: (owner, leaseMs, ids) => renewClaims(ctx, owner, leaseMs, ids),
+    releaseClaims: (owner, ids) => releaseClaims(ctx, owner, ids),
+    stats: () => schedulerStats(ctx),
+  };
+}
