@@ -1,0 +1,146 @@
+// `pnpm bench bus`: publish-with-ack and consume throughput through @dbplane/bus against raw
+// nats.js on the same server in the same run. Both sides send the same bytes (CloudEvents
+// headers, JSON body, Nats-Msg-Id) so the ratio is the cost of the bus itself: validation,
+// envelope, metrics, bounded concurrency and confirmed acks.
+import { connectBus } from "@dbplane/bus";
+import { defineEvent, toBinaryHeaders } from "@dbplane/contracts";
+import { createTestNats, deleteNamespace, uniqueName } from "@dbplane/testkit";
+import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { headers } from "@nats-io/transport-node";
+import { pino } from "pino";
+import { z } from "zod";
+
+const sampled = defineEvent({
+  service: "collector",
+  name: "bench.sampled",
+  schema: z.object({ target: z.string(), value: z.number(), at: z.string() }),
+  summary: "Benchmark event.",
+});
+
+const total = Number(process.env.BENCH_MESSAGES ?? 20_000);
+const window = 256; // publishes in flight, and messages buffered by each consumer
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const logger = pino({ level: "silent" });
+const nats = await createTestNats();
+const js = jetstream(nats.nc);
+const jsm = await jetstreamManager(nats.nc);
+
+async function timed(fn: () => Promise<void>): Promise<number> {
+  const start = performance.now();
+  await fn();
+  return total / ((performance.now() - start) / 1000);
+}
+
+async function inWindow(publishOne: (i: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: window }, async () => {
+    while (next < total) await publishOne(next++);
+  });
+  await Promise.all(lanes);
+}
+
+function payload(i: number) {
+  return { target: `db-${i % 100}`, value: i, at: new Date().toISOString() };
+}
+
+async function round(): Promise<{ rawPub: number; busPub: number; rawCon: number; busCon: number }> {
+  const rawNs = uniqueName("bench");
+  const busNs = uniqueName("bench");
+  const bus = await connectBus({ servers: nats.url, name: "bench", logger, namespace: busNs });
+  const rawSide = await connectBus({ servers: nats.url, name: "bench-raw", logger, namespace: rawNs });
+  await bus.ensureTopology();
+  await rawSide.ensureTopology();
+  const rawSubject = `${rawNs}.${sampled.subject}`;
+
+  const rawPub = await timed(() =>
+    inWindow(async (i) => {
+      const id = `raw-${i}`;
+      const h = headers();
+      const attrs = toBinaryHeaders({
+        id,
+        type: sampled.type,
+        source: "dbplane/bench",
+        subject: "bench",
+        time: new Date().toISOString(),
+        specversion: "1.0",
+        datacontenttype: "application/json",
+      });
+      for (const [k, v] of Object.entries(attrs)) h.set(k, v);
+      await js.publish(rawSubject, JSON.stringify(payload(i)), { headers: h, msgID: id });
+    }),
+  );
+  const busPub = await timed(() =>
+    inWindow((i) => bus.publish(sampled, payload(i), { subject: "bench", id: `bus-${i}` })),
+  );
+
+  const rawStream = `${rawNs.toUpperCase()}_DBPLANE_EVT`;
+  await jsm.consumers.add(rawStream, {
+    durable_name: "raw",
+    ack_policy: AckPolicy.Explicit,
+    filter_subject: rawSubject,
+  });
+  const rawCon = await timed(async () => {
+    const consumer = await js.consumers.get(rawStream, "raw");
+    const messages = await consumer.consume({ max_messages: window });
+    let seen = 0;
+    for await (const m of messages) {
+      JSON.parse(m.string());
+      m.ack();
+      if (++seen === total) break;
+    }
+    await messages.close();
+  });
+
+  const busCon = await timed(async () => {
+    let seen = 0;
+    const { promise: done, resolve } = Promise.withResolvers<void>();
+    const consumer = await bus.consume({
+      durable: "bench",
+      messages: [sampled],
+      concurrency: window,
+      handler: () => {
+        if (++seen === total) resolve();
+      },
+    });
+    await done;
+    await consumer.stop();
+  });
+
+  await bus.close();
+  await rawSide.close();
+  await deleteNamespace(nats.nc, rawNs);
+  await deleteNamespace(nats.nc, busNs);
+  return { rawPub, busPub, rawCon, busCon };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const results = [];
+for (let i = 0; i < rounds; i++) results.push(await round());
+await nats.cleanup();
+
+const row = (name: string, raw: number[], ours: number[]) => {
+  const r = median(raw);
+  const b = median(ours);
+  console.log(
+    `${name.padEnd(20)} ${r.toFixed(0).padStart(12)} ${b.toFixed(0).padStart(12)} ${(b / r).toFixed(2).padStart(8)}`,
+  );
+  return b / r;
+};
+console.log(
+  `bus vs raw nats.js — ${total} messages, ${window} in flight, median of ${rounds} rounds (msg/s)`,
+);
+console.log(
+  `${"".padEnd(20)} ${"raw nats.js".padStart(12)} ${"@dbplane/bus".padStart(12)} ${"ratio".padStart(8)}`,
+);
+const publishRatio = row(
+  "publish with ack",
+  results.map((r) => r.rawPub),
+  results.map((r) => r.busPub),
+);
+const consumeRatio = row(
+  "consume + ack",
+  results.map((r) => r.rawCon),
+  results.map((r) => r.busCon),
+);
+console.log(`figure publish_ratio ${publishRatio.toFixed(2)}`);
+console.log(`figure consume_ratio ${consumeRatio.toFixed(2)}`);
