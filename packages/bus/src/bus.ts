@@ -114,7 +114,10 @@ export async function connectBus(options: BusOptions): Promise<Bus> {
     publish: (def, data, publishOptions) => publishMessage(publisher, def, data, publishOptions),
     async consume(consumeOptions) {
       if (closing) throw new Error("bus is closing");
-      const consumer = await startConsumer({ js, jsm, names, logger, metrics }, consumeOptions);
+      const consumer = await startConsumer(
+        { js, jsm, names, logger, metrics, flush: () => nc.flush() },
+        consumeOptions,
+      );
       consumers.add(consumer);
       const stop = consumer.stop.bind(consumer);
       return {

@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import { ConcurrencyLimit } from "./concurrency-limit.ts";
 import { type DeliveryContext, handleDelivery, type MessageHandler } from "./delivery.ts";
 import { ensureDurable } from "./durable-consumer.ts";
-import { type BusMetrics, HANDLE_OUTCOMES } from "./metrics.ts";
+import { type BusMetrics, HANDLE_OUTCOMES, handledSeriesCache } from "./metrics.ts";
 import { type BusNames, commonFilterSubject } from "./naming.ts";
 
 /** Options of `bus.consume`. */
@@ -26,6 +26,13 @@ export interface ConsumeOptions<Defs extends readonly MessageDefinition[]> {
   readonly backoffMs?: readonly number[];
   /** Server-side ack deadline; the bus calls `working()` every half of it while a handler runs. Default 30 s. */
   readonly ackWaitMs?: number;
+  /**
+   * Wait for the server to confirm each ack (`ackAck`) before the handler counts as done.
+   * Default false: acks are sent without waiting (more than twice the throughput) and `stop()`
+   * flushes the connection, so acks of finished handlers reach the server before it resolves.
+   * Handlers are idempotent either way (delivery is at-least-once).
+   */
+  readonly confirmAcks?: boolean;
   /** Where a new durable starts: the whole stream (default) or only messages after its creation. */
   readonly deliverPolicy?: "all" | "new";
 }
@@ -52,6 +59,8 @@ export interface ConsumerDeps {
   readonly names: BusNames;
   readonly logger: Logger;
   readonly metrics: BusMetrics;
+  /** Round trip to the server: every ack sent before it has reached the server. */
+  readonly flush: () => Promise<void>;
 }
 
 export const CONSUME_DEFAULTS = {
@@ -99,25 +108,33 @@ export async function startConsumer<Defs extends readonly MessageDefinition[]>(
     maxDeliver: options.maxDeliver ?? CONSUME_DEFAULTS.maxDeliver,
     backoffMs: options.backoffMs ?? CONSUME_DEFAULTS.backoffMs,
     ackWaitMs,
+    confirmAcks: options.confirmAcks ?? false,
+    inProgress: new Set(),
     logger,
     metrics: deps.metrics,
+    series: handledSeriesCache(deps.metrics, options.durable),
   };
   const consumer = await deps.js.consumers.get(stream, options.durable);
   // Pull batches of `concurrency`: the client re-pulls only as the loop below takes messages,
   // so at most one batch waits in the buffer while `concurrency` handlers run.
   const messages = await consumer.consume({ max_messages: concurrency });
   const limit = new ConcurrencyLimit(concurrency);
-  const running = new Set<AbortController>();
+  // One controller for all handlers: the only aborts are "stop timed out", which hits them all.
+  const abort = new AbortController();
+  let running = 0;
   let stopping = false;
+  const ticker = setInterval(
+    () => {
+      for (const msg of ctx.inProgress) msg.working();
+    },
+    Math.max(250, Math.floor(ackWaitMs / 2)),
+  );
+  ticker.unref();
 
   void logNotifications(messages, logger);
   const release = (msg: JsMsg) => {
     msg.nak();
-    deps.metrics.handled.inc({
-      durable: options.durable,
-      type: msg.headers?.get("ce-type") || "unknown",
-      outcome: HANDLE_OUTCOMES.released,
-    });
+    ctx.series(msg.headers?.get("ce-type") || "unknown", HANDLE_OUTCOMES.released).handled.inc();
   };
   const loop = (async () => {
     for await (const msg of messages) {
@@ -125,10 +142,9 @@ export async function startConsumer<Defs extends readonly MessageDefinition[]>(
         release(msg);
         continue;
       }
-      const abort = new AbortController();
-      running.add(abort);
+      running++;
       void handleDelivery(ctx, msg, abort.signal).finally(() => {
-        running.delete(abort);
+        running--;
         limit.release();
       });
     }
@@ -140,7 +156,7 @@ export async function startConsumer<Defs extends readonly MessageDefinition[]>(
     durable: options.durable,
     stream,
     filterSubject,
-    inFlight: () => running.size,
+    inFlight: () => running,
     stop(stopOptions = {}) {
       stopped ??= (async () => {
         stopping = true;
@@ -156,11 +172,13 @@ export async function startConsumer<Defs extends readonly MessageDefinition[]>(
             timer = setTimeout(() => resolve(true), stopOptions.timeoutMs);
           });
           if (await Promise.race([idle.then(() => false), timedOut])) {
-            logger.warn({ inFlight: running.size }, "consumer stop timed out; aborting running handlers");
-            for (const abort of running) abort.abort(new Error("consumer stopped"));
+            logger.warn({ inFlight: running }, "consumer stop timed out; aborting running handlers");
+            abort.abort(new Error("consumer stopped"));
           }
           clearTimeout(timer);
         }
+        clearInterval(ticker);
+        await deps.flush().catch((err: unknown) => logger.warn({ err }, "flush after stop failed"));
         logger.info("consumer stopped");
       })();
       return stopped;

@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import { DLQ_REASONS, type DlqReason, publishDeadLetter } from "./dead-letter.ts";
 import { PermanentError, RetryableError } from "./errors.ts";
 import { decodeMessage } from "./message-codec.ts";
-import { type BusMetrics, HANDLE_OUTCOMES, type HandleOutcome } from "./metrics.ts";
+import { type BusMetrics, HANDLE_OUTCOMES, type HandledSeries, type HandleOutcome } from "./metrics.ts";
 import type { BusNames } from "./naming.ts";
 
 /** What a handler gets besides the event. */
@@ -43,8 +43,12 @@ export interface DeliveryContext {
   readonly maxDeliver: number;
   readonly backoffMs: readonly number[];
   readonly ackWaitMs: number;
+  readonly confirmAcks: boolean;
+  /** Messages whose handler runs now; a ticker calls `working()` on them every `ackWaitMs / 2`. */
+  readonly inProgress: Set<JsMsg>;
   readonly logger: Logger;
   readonly metrics: BusMetrics;
+  readonly series: (type: string, outcome: HandleOutcome) => HandledSeries;
 }
 
 /** Runs one delivery to its outcome: ack, nak with backoff, or term + DLQ. Never throws. */
@@ -89,12 +93,10 @@ export async function handleDelivery(
 
   const started = performance.now();
   const observe = (outcome: HandleOutcome) =>
-    ctx.metrics.handlerDuration.observe(
-      { durable: ctx.durable, type: def.type, outcome },
-      (performance.now() - started) / 1000,
-    );
-  // Keep the message ours while the handler runs, however long it takes.
-  const heartbeat = setInterval(() => msg.working(), Math.max(250, Math.floor(ctx.ackWaitMs / 2)));
+    ctx.series(def.type, outcome).duration.observe((performance.now() - started) / 1000);
+  // Keep the message ours while the handler runs, however long it takes (one shared ticker per
+  // consumer instead of a timer per message: the hot path stays cheap).
+  ctx.inProgress.add(msg);
   try {
     await ctx.handler(event as never, {
       def,
@@ -104,7 +106,7 @@ export async function handleDelivery(
       signal,
     });
   } catch (err) {
-    clearInterval(heartbeat);
+    ctx.inProgress.delete(msg);
     if (err instanceof PermanentError) {
       ctx.logger.error({ err, ...log }, "handler failed permanently");
       observe(HANDLE_OUTCOMES.deadLettered);
@@ -123,15 +125,18 @@ export async function handleDelivery(
     observe(HANDLE_OUTCOMES.retried);
     return settle(ctx, def.type, HANDLE_OUTCOMES.retried, () => msg.nak(delayMs));
   }
-  clearInterval(heartbeat);
+  ctx.inProgress.delete(msg);
   observe(HANDLE_OUTCOMES.acked);
-  try {
-    // Wait for the server to confirm, so `stop()` resolving means the work will not come back.
-    await msg.ackAck();
-  } catch (err) {
-    ctx.logger.warn({ err, ...log }, "ack not confirmed; the message may be redelivered");
+  if (ctx.confirmAcks) {
+    try {
+      await msg.ackAck();
+    } catch (err) {
+      ctx.logger.warn({ err, ...log }, "ack not confirmed; the message may be redelivered");
+    }
+  } else {
+    msg.ack();
   }
-  ctx.metrics.handled.inc({ durable: ctx.durable, type: def.type, outcome: HANDLE_OUTCOMES.acked });
+  ctx.series(def.type, HANDLE_OUTCOMES.acked).handled.inc();
   return HANDLE_OUTCOMES.acked;
 }
 
@@ -143,7 +148,7 @@ export function backoffFor(ctx: Pick<DeliveryContext, "backoffMs">, deliveryCoun
 
 function settle(ctx: DeliveryContext, type: string, outcome: HandleOutcome, act: () => void): HandleOutcome {
   act();
-  ctx.metrics.handled.inc({ durable: ctx.durable, type, outcome });
+  ctx.series(type, outcome).handled.inc();
   return outcome;
 }
 

@@ -69,3 +69,24 @@ function histogram<L extends string>(
   if (existing) return existing as Histogram<L>;
   return new Histogram<L>({ ...config, registers: [registry] });
 }
+
+/** A label combination's child metrics, resolved once: prom-client hashes labels on every call. */
+export interface HandledSeries {
+  readonly handled: { inc(): void };
+  readonly duration: { observe(seconds: number): void };
+}
+
+/** Per-consumer cache of `HandledSeries` by `type` and `outcome`. */
+export function handledSeriesCache(metrics: BusMetrics, durable: string) {
+  const cache = new Map<string, HandledSeries>();
+  return (type: string, outcome: HandleOutcome): HandledSeries => {
+    const key = `${type}\u0000${outcome}`;
+    let series = cache.get(key);
+    if (!series) {
+      const labels = { durable, type, outcome };
+      series = { handled: metrics.handled.labels(labels), duration: metrics.handlerDuration.labels(labels) };
+      cache.set(key, series);
+    }
+    return series;
+  };
+}

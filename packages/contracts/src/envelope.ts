@@ -87,10 +87,13 @@ export function toBinaryHeaders(event: CloudEventAttributes): Record<string, str
  * missing required attribute, so a DLQ entry says exactly what was wrong.
  */
 export function fromBinaryHeaders(get: (name: string) => string | undefined): CloudEventAttributes {
-  const read = (name: string) => {
+  // Each header is read once: header lookups canonicalise names and sit on the consume hot path.
+  const values = new Map<string, string>();
+  for (const name of CE_HEADERS) {
     const value = get(`${CE_HEADER_PREFIX}${name}`);
-    return value === undefined || value === "" ? undefined : value;
-  };
+    if (value !== undefined && value !== "") values.set(name, value);
+  }
+  const read = (name: string) => values.get(name);
   const missing = CE_REQUIRED_HEADERS.filter((n) => !read(n));
   if (missing.length > 0) {
     throw new InvalidEnvelopeError(
