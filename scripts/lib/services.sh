@@ -30,7 +30,7 @@ is_local() { [ "$1" = 127.0.0.1 ] || [ "$1" = localhost ] || [ "$1" = ::1 ]; }
 
 apt_install() {
   if [ "$(id -u)" != 0 ]; then
-    die "$1 is not installed. Install it with: sudo apt-get install -y $*"
+    die "missing: $*. Install it with: sudo apt-get install -y $*"
   fi
   log "installing $* with apt-get"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >&2 \
@@ -86,6 +86,14 @@ ensure_postgres() {
     runuser -u postgres -- psql -qc 'select pg_reload_conf()' >/dev/null
   fi
   pg_can_query || die "PostgreSQL answers but refuses $DBPLANE_PG_URL; set DBPLANE_PG_URL"
+}
+
+# promtool (Debian's prometheus package) checks the alert rules and every service's /metrics.
+ensure_promtool() {
+  command -v promtool >/dev/null && return 0
+  apt_install --no-install-recommends prometheus
+  # The package starts a Prometheus server where systemd runs; the tests only need promtool.
+  systemctl disable --now prometheus >/dev/null 2>&1 || true
 }
 
 ensure_services() {
