@@ -198,6 +198,17 @@ describe("bearer auth on mutating routes", () => {
     expect(res.json().detail).toContain("expired");
   });
 
+  it("refuses a token that expires after it was accepted (verified tokens are cached only until exp)", async () => {
+    const app = await givenApp();
+    const headers = await bearer({ sub: "alice", expiresIn: 1 });
+    expect((await post(app, headers)).statusCode).not.toBe(401);
+    // JWT `exp` has one-second resolution: wait until the token's second has passed.
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    const res = await post(app, headers);
+    expect401(res);
+    expect(res.json().detail).toContain("expired");
+  });
+
   it("refuses a token signed with another secret", async () => {
     const token = await signToken("another-secret-that-is-long-enough-987654", { sub: "mallory" });
     expect401(await post(await givenApp(), { authorization: `Bearer ${token}` }));

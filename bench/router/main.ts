@@ -1,0 +1,222 @@
+// `pnpm bench router`: point selects by key through a router process vs a direct `pg` pool to
+// the same shard, same machine, same concurrency, same pool size, one run. The ratio is the
+// cost of the router hop: HTTP + JSON, auth, key hashing, routing, accounting.
+
+import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { Agent, request } from "node:http";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
+import { connectBus } from "@dbplane/bus";
+import { databaseReady } from "@dbplane/contracts";
+import { signToken } from "@dbplane/service-kit";
+import {
+  createTestDatabase,
+  createTestNats,
+  createTestRedis,
+  createTestSchema,
+  freePort,
+  startChildService,
+  testServerUrls,
+  waitFor,
+} from "@dbplane/testkit";
+import pg from "pg";
+import { pino } from "pino";
+
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+const POOL_SIZE = Number(process.env.BENCH_POOL_SIZE ?? 16);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ROWS = 10_000;
+const SECRET = "bench-router-secret-that-is-long-enough-0123456789";
+const DB = "bench";
+
+const nats = await createTestNats();
+const schema = await createTestSchema("router_bench");
+const redis = await createTestRedis();
+const shard = await createTestDatabase("bench_shard");
+const dir = await mkdtemp(join(tmpdir(), "bench-router-"));
+const passwordFile = join(dir, "password");
+await writeFile(passwordFile, "unused-with-trust-auth\n", { mode: 0o600 });
+await chmod(passwordFile, 0o600);
+
+const direct = new pg.Pool({ connectionString: shard.url, max: POOL_SIZE });
+direct.on("error", (err) => process.stderr.write(`idle direct connection failed: ${err.message}\n`));
+await direct.query("CREATE TABLE items (id bigint PRIMARY KEY, note text NOT NULL)");
+await direct.query("INSERT INTO items SELECT g, 'note ' || g FROM generate_series(1, $1) g", [ROWS]);
+await direct.query("ANALYZE items");
+
+const port = await freePort();
+const router = await startChildService({
+  entry: new URL("../../services/router/src/main.ts", import.meta.url).pathname,
+  env: {
+    DBPLANE_HTTP_HOST: "127.0.0.1",
+    DBPLANE_HTTP_PORT: String(port),
+    DBPLANE_LOG_LEVEL: "warn",
+    DBPLANE_JWT_SECRET: SECRET,
+    DBPLANE_SHUTDOWN_DELAY_MS: "0",
+    DBPLANE_NATS_URL: nats.url,
+    DBPLANE_NATS_NAMESPACE: nats.namespace,
+    DBPLANE_PG_URL: schema.url,
+    DBPLANE_REDIS_URL: redis.url,
+    DBPLANE_ROUTER_SCHEMA: schema.name,
+    DBPLANE_ROUTER_REDIS_PREFIX: redis.prefix,
+    DBPLANE_ROUTER_SHARD_POOL_SIZE: String(POOL_SIZE),
+    ...(process.env.BENCH_ROUTER_NODE_OPTIONS && { NODE_OPTIONS: process.env.BENCH_ROUTER_NODE_OPTIONS }),
+  },
+  readyUrl: `http://127.0.0.1:${port}/health/ready`,
+});
+const bus = await connectBus({
+  servers: nats.url,
+  name: "bench",
+  logger: pino({ level: "silent" }),
+  namespace: nats.namespace,
+});
+await bus.ensureTopology();
+const serverPort = Number(new URL(testServerUrls().postgres).port || 5432);
+await bus.publish(
+  databaseReady,
+  {
+    name: DB,
+    version: 1,
+    postgresVersion: 15,
+    shards: [
+      {
+        shard: 0,
+        primary: { host: "127.0.0.1", port: serverPort },
+        replicas: [],
+        dbname: shard.name,
+        user: "postgres",
+        passwordRef: { kind: "file", path: passwordFile },
+      },
+    ],
+  },
+  { subject: DB },
+);
+const token = await signToken(SECRET, { sub: "bench" });
+const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+
+function post(path: string, body: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: "127.0.0.1",
+        port,
+        path,
+        method: "POST",
+        agent,
+        headers: {
+          authorization: `Bearer ${token}`,
+          "content-type": "application/json",
+          "content-length": Buffer.byteLength(body),
+        },
+      },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => {
+          text += c;
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+const SQL = "SELECT id, note FROM items WHERE id = $1";
+const viaRouter = async (id: number) => {
+  const res = await post(
+    `/v1/databases/${DB}/query`,
+    JSON.stringify({ sql: SQL, params: [id], key: { type: "bigint", value: id } }),
+  );
+  if (res.status !== 200) throw new Error(`router answered ${res.status}: ${res.text}`);
+  const rows = (JSON.parse(res.text) as { rows: unknown[] }).rows;
+  if (rows.length !== 1) throw new Error("row missing");
+};
+const viaDirect = async (id: number) => {
+  const res = await direct.query({ text: SQL, values: [id] });
+  if (res.rows.length !== 1) throw new Error("row missing");
+};
+
+await waitFor(
+  async () => {
+    try {
+      await viaRouter(1);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { what: "router to route the bench database", timeoutMs: 15_000 },
+);
+
+/** `concurrency` loops for `seconds`; returns throughput and latency percentiles. */
+async function measure(one: (id: number) => Promise<void>, seconds: number, concurrency = CONCURRENCY) {
+  const latencies: number[] = [];
+  const end = performance.now() + seconds * 1000;
+  let n = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) {
+        const id = ((n++ * 7919) % ROWS) + 1;
+        const t = performance.now();
+        await one(id);
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))]!;
+  return { rps: latencies.length / elapsed, p50: pct(0.5), p99: pct(0.99), count: latencies.length };
+}
+
+/** CPU time (user + system) the router process has used so far, in ms (Linux /proc). */
+async function routerCpuMs(): Promise<number> {
+  const stat = await readFile(`/proc/${router.process.pid}/stat`, "utf8").catch(() => "");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks, USER_HZ = 100
+}
+
+// Warm both paths (connections, JIT), then measure each for the same time.
+await measure(viaDirect, 1);
+await measure(viaRouter, 1);
+const d = await measure(viaDirect, SECONDS);
+const cpuBefore = await routerCpuMs();
+const r = await measure(viaRouter, SECONDS);
+const routerCpuUs = (((await routerCpuMs()) - cpuBefore) * 1000) / r.count;
+// One request at a time: the hop's own latency, without queueing for a shared CPU.
+const d1 = await measure(viaDirect, Math.min(SECONDS, 2), 1);
+const r1 = await measure(viaRouter, Math.min(SECONDS, 2), 1);
+
+const fmt = (x: number, digits = 2) => x.toFixed(digits).padStart(10);
+process.stdout.write(
+  [
+    `point select by key, concurrency ${CONCURRENCY}, pool ${POOL_SIZE} per side, ${SECONDS} s each`,
+    `${"path".padEnd(10)}${"req/s".padStart(10)}${"p50 ms".padStart(10)}${"p99 ms".padStart(10)}${"count".padStart(10)}`,
+    `${"direct".padEnd(10)}${fmt(d.rps, 0)}${fmt(d.p50, 3)}${fmt(d.p99, 3)}${String(d.count).padStart(10)}`,
+    `${"router".padEnd(10)}${fmt(r.rps, 0)}${fmt(r.p50, 3)}${fmt(r.p99, 3)}${String(r.count).padStart(10)}`,
+    `${"direct c=1".padEnd(10)}${fmt(d1.rps, 0)}${fmt(d1.p50, 3)}${fmt(d1.p99, 3)}${String(d1.count).padStart(10)}`,
+    `${"router c=1".padEnd(10)}${fmt(r1.rps, 0)}${fmt(r1.p50, 3)}${fmt(r1.p99, 3)}${String(r1.count).padStart(10)}`,
+    `router process CPU per request: ${routerCpuUs.toFixed(0)} µs (machine: ${availableParallelism()} CPUs, shared by client, router and PostgreSQL)`,
+    "",
+    `figure throughput_ratio ${(r.rps / d.rps).toFixed(3)}`,
+    `figure p50_overhead_ms ${(r.p50 - d.p50).toFixed(3)}`,
+    `figure p99_overhead_ms ${(r.p99 - d.p99).toFixed(3)}`,
+    "",
+  ].join("\n"),
+);
+
+agent.destroy();
+router.kill("SIGTERM");
+await router.exited;
+await bus.close();
+await direct.end();
+await shard.drop();
+await Promise.all([
+  nats.cleanup(),
+  schema.drop(),
+  redis.cleanup(),
+  rm(dir, { recursive: true, force: true }),
+]);

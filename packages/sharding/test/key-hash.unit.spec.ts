@@ -1,0 +1,58 @@
+import { describe, expect, it } from "vitest";
+import {
+  hashInt8Extended,
+  hashSafeIntegerExtended,
+  hashShardKey,
+  InvalidShardKeyError,
+  uuidBytes,
+} from "../src/index.ts";
+
+// Values PostgreSQL 15 returned for these keys (SELECT hashint8extended(5, 0) etc.).
+describe("hashShardKey", () => {
+  it("matches known PostgreSQL results", () => {
+    expect(hashShardKey("bigint", 5)).toBe(-9138765687874534020n);
+    expect(hashShardKey("smallint", "5")).toBe(-9138765687874534020n);
+    expect(hashShardKey("bigint", -5)).toBe(-9082176226831438310n);
+    expect(hashShardKey("bigint", "4294967296")).toBe(-3670598878359251130n);
+    expect(hashShardKey("text", "")).toBe(-6939563903564495251n);
+    expect(hashShardKey("text", "abc")).toBe(-6747756470228489321n);
+    expect(hashShardKey("uuid", "00000000-0000-0000-0000-000000000000")).toBe(-6859010066814654381n);
+  });
+
+  it("the number fast path equals the bigint path for safe integers", () => {
+    for (const k of [
+      0,
+      -1,
+      1,
+      2 ** 32,
+      -(2 ** 32),
+      2 ** 53 - 1,
+      -(2 ** 53) + 1,
+      123456789012,
+      -987654321098,
+    ]) {
+      expect(hashSafeIntegerExtended(k)).toBe(hashInt8Extended(BigInt(k)));
+    }
+  });
+
+  it("rejects values that do not fit the declared type", () => {
+    expect(() => hashShardKey("smallint", 32768)).toThrow(InvalidShardKeyError);
+    expect(() => hashShardKey("integer", "2147483648")).toThrow(/out of range for type integer/);
+    expect(() => hashShardKey("bigint", "9223372036854775808")).toThrow(InvalidShardKeyError);
+    expect(() => hashShardKey("bigint", "12abc")).toThrow(/must be an integer/);
+    expect(() => hashShardKey("bigint", 1.5)).toThrow(InvalidShardKeyError);
+    expect(() => hashShardKey("text", 42)).toThrow(/must be a string/);
+    expect(() => hashShardKey("uuid", "not-a-uuid")).toThrow(/is not a uuid/);
+  });
+
+  it("accepts int64 extremes as decimal strings", () => {
+    expect(hashShardKey("bigint", "-9223372036854775808")).toBe(hashInt8Extended(-(2n ** 63n)));
+    expect(hashShardKey("bigint", "9223372036854775807")).toBe(hashInt8Extended(2n ** 63n - 1n));
+  });
+
+  it("parses unhyphenated and upper-case uuids like PostgreSQL", () => {
+    expect(uuidBytes("A0EEBC999C0B4EF8BB6D6BB9BD380A11")).toEqual(
+      uuidBytes("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
+    );
+  });
+});

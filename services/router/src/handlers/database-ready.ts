@@ -1,0 +1,40 @@
+import type { MessageHandler } from "@dbplane/bus";
+import { RetryableError } from "@dbplane/bus";
+import type { databaseReady } from "@dbplane/contracts";
+import type { Logger } from "@dbplane/service-kit";
+import { initialShardMap, refreshedShardMap } from "../domain/shard-map.ts";
+import type { ShardMapPublisher } from "../shards/shard-map-publisher.ts";
+import { type RouterStore, ShardMapVersionConflictError } from "../store/router-store.ts";
+
+/**
+ * `database.ready` → the database's shard map. First sight: version 1, equal ranges over its
+ * shards. Later (replicas scaled, shards added): a new version with the announced endpoints and
+ * the same ranges. Idempotent: a redelivery finds nothing changed and writes nothing, and the
+ * bucket is re-synchronised from the store in case an earlier attempt stopped half-way.
+ */
+export function databaseReadyHandler(
+  store: RouterStore,
+  publisher: ShardMapPublisher,
+  logger: Logger,
+): MessageHandler<typeof databaseReady> {
+  return async (event, ctx) => {
+    const data = event.data;
+    const current = await store.latestMap(data.name);
+    const next = current ? refreshedShardMap(current, data, new Date()) : initialShardMap(data, new Date());
+    if (!next) {
+      await publisher.reconcile();
+      return;
+    }
+    try {
+      await publisher.publish(next, event.correlationid ?? event.id);
+    } catch (err) {
+      // Another replica wrote the same version from the same event a moment ago: retry sees it.
+      if (err instanceof ShardMapVersionConflictError) throw new RetryableError(err.message, { cause: err });
+      throw err;
+    }
+    logger.info(
+      { database: data.name, version: next.version, shards: next.shards.length, msgId: ctx.msgId },
+      "shard map created from database.ready",
+    );
+  };
+}

@@ -1,0 +1,128 @@
+import type { HttpApp } from "@dbplane/service-kit";
+import { ValidationError } from "@dbplane/service-kit";
+import type { z } from "zod";
+import { mergeRows, missingOrderColumns } from "../domain/merge-rows.ts";
+import { FAILURE_KINDS } from "../domain/postgres-errors.ts";
+import type { QueryService } from "../query/query-service.ts";
+import type { LiveMap } from "../shards/live-map.ts";
+import {
+  databaseParams,
+  keyedResult,
+  queryBody,
+  scatterResult,
+  transactionBody,
+  transactionResult,
+} from "./router-schemas.ts";
+import { asHttp, ShardProblemError, shardFailure, statusOf } from "./shard-errors.ts";
+
+type QueryBody = z.output<typeof queryBody>;
+
+/** `POST /v1/databases/:db/query` and `/transaction`. */
+export function registerQueryRoutes(app: HttpApp, service: QueryService): void {
+  app.post(
+    "/v1/databases/:db/query",
+    {
+      schema: {
+        summary: "Run a statement on the shard that owns a key, or on every shard (scatter-gather)",
+        tags: ["queries"],
+        params: databaseParams,
+        body: queryBody,
+        response: { 200: keyedResult.or(scatterResult) },
+      },
+    },
+    async (request) => {
+      const { db } = request.params;
+      const body = request.body;
+      const map = service.map(db);
+      if (body.key) {
+        const shard = service.shardForKey(map, body.key);
+        const res = await asHttp(db, () => service.keyed(map, shard, body, body.readOnly));
+        return { database: db, ...res };
+      }
+      return scatter(service, map, body);
+    },
+  );
+
+  app.post(
+    "/v1/databases/:db/transaction",
+    {
+      schema: {
+        summary: "Run several statements on one shard, atomically",
+        tags: ["queries"],
+        params: databaseParams,
+        body: transactionBody,
+        response: { 200: transactionResult },
+      },
+    },
+    async (request) => {
+      const { db } = request.params;
+      const body = request.body;
+      const map = service.map(db);
+      const shard = body.key ? service.shardForKey(map, body.key) : service.shard(map, body.shard ?? -1);
+      const results = await asHttp(db, () => service.transaction(map, shard, body.statements, body.readOnly));
+      return { database: db, version: map.version, shard: shard.index, results };
+    },
+  );
+}
+
+async function scatter(service: QueryService, map: LiveMap, body: QueryBody) {
+  const outcomes = await service.scatter(map, body, {
+    allowWrites: body.allowWrites,
+    readOnly: body.readOnly,
+  });
+  const failed = outcomes.filter((o) => o.error);
+  const shards = outcomes.map((o) => ({
+    shard: o.shard,
+    server: o.server,
+    rowCount: o.result?.rowCount ?? null,
+    ...(o.error && {
+      error: {
+        status: statusOf(o.error.info),
+        code:
+          o.error.info.kind === FAILURE_KINDS.statement
+            ? "POSTGRES_ERROR"
+            : o.error.info.kind === FAILURE_KINDS.timeout
+              ? "STATEMENT_TIMEOUT"
+              : "SHARD_UNAVAILABLE",
+        message:
+          o.error.info.kind === FAILURE_KINDS.unavailable
+            ? `shard ${o.shard} is unavailable`
+            : o.error.info.message,
+        ...(o.error.info.sqlstate !== undefined && { sqlstate: o.error.info.sqlstate }),
+        ...(o.error.info.position !== undefined && { position: o.error.info.position }),
+      },
+    }),
+  }));
+  const statementErrors = failed.filter((o) => o.error?.info.kind === FAILURE_KINDS.statement);
+  if (statementErrors.length > 0 && statementErrors.length === failed.length && !body.allowPartial) {
+    // The same statement fails the same way everywhere: report it like a single-shard error.
+    const first = statementErrors[0]!;
+    throw shardFailure(map.database, first.shard, first.error!.info, { shards });
+  }
+  if (failed.length > 0 && !body.allowPartial) {
+    const names = failed.map((o) => o.shard).join(", ");
+    const status = failed.some((o) => o.error?.info.kind === FAILURE_KINDS.unavailable) ? 503 : 504;
+    throw new ShardProblemError(
+      status,
+      status === 503 ? "SHARD_UNAVAILABLE" : "STATEMENT_TIMEOUT",
+      `shard${failed.length > 1 ? "s" : ""} ${names} of database ${map.database} did not answer; no partial result (set allowPartial to accept one)`,
+      { database: map.database, failedShards: failed.map((o) => o.shard), shards },
+    );
+  }
+  const perShard = outcomes.flatMap((o) => (o.result ? [o.result.rows] : []));
+  const missing = missingOrderColumns(perShard.flat(), body.orderBy);
+  if (missing.length > 0) {
+    throw new ValidationError(`orderBy names columns the result does not have: ${missing.join(", ")}`, {
+      errors: missing.map((c) => ({ field: "body.orderBy", message: `no result column ${c}` })),
+    });
+  }
+  const rows = mergeRows(perShard, body.orderBy, body.limit);
+  return {
+    database: map.database,
+    version: map.version,
+    complete: failed.length === 0,
+    rowCount: rows.length,
+    rows,
+    shards,
+  };
+}

@@ -1,0 +1,120 @@
+import {
+  ConflictError,
+  type HttpApp,
+  HttpError,
+  problem,
+  sendProblem,
+  ValidationError,
+} from "@dbplane/service-kit";
+import { InvalidRangesError } from "@dbplane/sharding";
+import { FAILURE_KINDS, type PostgresErrorInfo } from "../domain/postgres-errors.ts";
+import { ShardStatementError } from "../query/shard-statement.ts";
+import { MigrationConflictError, ShardMapVersionConflictError } from "../store/router-store.ts";
+
+/**
+ * An HttpError with RFC 9457 extension members (`sqlstate`, `position`, `shard`…); the router's
+ * error handler adds them to the problem document.
+ */
+export class ShardProblemError extends HttpError {
+  override readonly name = "ShardProblemError";
+  readonly extensions: Readonly<Record<string, unknown>>;
+
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    extensions: Record<string, unknown>,
+    cause?: unknown,
+  ) {
+    super(status, code, message, { cause });
+    this.extensions = extensions;
+  }
+}
+
+const STATUS_OF: Readonly<Record<string, number>> = {
+  [FAILURE_KINDS.statement]: 400,
+  [FAILURE_KINDS.timeout]: 504,
+  [FAILURE_KINDS.unavailable]: 503,
+};
+
+/** The HTTP status a failure kind maps to. */
+export function statusOf(info: PostgresErrorInfo): number {
+  return STATUS_OF[info.kind] ?? 500;
+}
+
+/** The problem for one shard's failure: 400 statement error, 504 timeout, 503 unavailable. */
+export function shardFailure(
+  database: string,
+  shard: number,
+  info: PostgresErrorInfo,
+  extra: Record<string, unknown> = {},
+): ShardProblemError {
+  const where = { database, shard, ...extra };
+  if (info.kind === FAILURE_KINDS.statement) {
+    return new ShardProblemError(400, "POSTGRES_ERROR", info.message, {
+      ...where,
+      sqlstate: info.sqlstate,
+      ...(info.position !== undefined && { position: info.position }),
+    });
+  }
+  if (info.kind === FAILURE_KINDS.timeout) {
+    return new ShardProblemError(
+      504,
+      "STATEMENT_TIMEOUT",
+      `shard ${shard} of database ${database}: ${info.message}`,
+      {
+        ...where,
+        sqlstate: info.sqlstate,
+      },
+    );
+  }
+  // The driver's message can name hosts and ports: it goes to the log; the client learns which
+  // shard is down.
+  return new ShardProblemError(
+    503,
+    "SHARD_UNAVAILABLE",
+    `shard ${shard} of database ${database} is unavailable`,
+    {
+      ...where,
+      ...(info.sqlstate !== undefined && { sqlstate: info.sqlstate }),
+    },
+  );
+}
+
+/** Runs a route's work, turning router errors into the HTTP errors they mean. */
+export async function asHttp<T>(database: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof ShardStatementError) {
+      const index = (err.cause as { statementIndex?: number } | undefined)?.statementIndex;
+      throw shardFailure(database, err.shard, err.info, index === undefined ? {} : { statement: index });
+    }
+    if (err instanceof ShardMapVersionConflictError || err instanceof MigrationConflictError) {
+      throw new ConflictError(err.message, { cause: err });
+    }
+    if (err instanceof InvalidRangesError) {
+      throw new ValidationError(err.message, {
+        cause: err,
+        errors: [{ field: "body.ranges", message: err.message }],
+      });
+    }
+    throw err;
+  }
+}
+
+type ErrorHandler = Parameters<HttpApp["setErrorHandler"]>[0];
+
+/** Sends ShardProblemErrors with their extension members; everything else to the kit's handler. */
+export function shardProblemHandler(app: HttpApp, fallback: ErrorHandler): ErrorHandler {
+  return (error, request, reply) => {
+    if (!(error instanceof ShardProblemError)) return fallback.call(app, error, request, reply);
+    if (error.status >= 500)
+      request.log.warn({ err: error.cause ?? error, code: error.code, ...error.extensions }, error.message);
+    else request.log.info({ code: error.code, ...error.extensions }, error.message);
+    return sendProblem(
+      reply,
+      problem(request, error.status, error.message, { code: error.code, ...error.extensions }),
+    );
+  };
+}

@@ -1,0 +1,153 @@
+// Composition root of the router: config, connections, shard maps, load, consumers, HTTP, shutdown.
+import { connectBus } from "@dbplane/bus";
+import { databaseReady } from "@dbplane/contracts";
+import { createHttpApp, createLogger, runService } from "@dbplane/service-kit";
+import { Redis } from "ioredis";
+import pg from "pg";
+import { routerApp } from "./app.ts";
+import { loadRouterConfig } from "./config.ts";
+import { type ShardMapDocument, shardMapDocument } from "./domain/shard-map.ts";
+import { databaseReadyHandler } from "./handlers/database-ready.ts";
+import { HotShardDetector } from "./load/hot-shard-detector.ts";
+import { LoadWindow } from "./load/load-window.ts";
+import { QueryService } from "./query/query-service.ts";
+import { createRouterMetrics } from "./router-metrics.ts";
+import { HealthMonitor } from "./shards/health-monitor.ts";
+import { MigrationRunner } from "./shards/migration-runner.ts";
+import { ServerPools } from "./shards/server-pools.ts";
+import { ShardMapPublisher } from "./shards/shard-map-publisher.ts";
+import { ShardMapRegistry } from "./shards/shard-map-registry.ts";
+import { createRouterStore } from "./store/router-store.ts";
+
+const NAME = "router";
+const config = loadRouterConfig();
+const logger = createLogger({ name: NAME, level: config.DBPLANE_LOG_LEVEL });
+
+const platform = new pg.Pool({
+  connectionString: config.DBPLANE_PG_URL,
+  max: config.DBPLANE_PG_POOL_SIZE,
+  application_name: `dbplane-${NAME}`,
+});
+platform.on("error", (err) => logger.warn({ err }, "idle PostgreSQL connection failed"));
+const store = createRouterStore(platform, config.DBPLANE_ROUTER_SCHEMA);
+await store.migrate();
+
+const app = await createHttpApp({
+  name: NAME,
+  version: "0.1.0",
+  logger,
+  jwtSecret: config.DBPLANE_JWT_SECRET,
+});
+const bus = await connectBus({
+  servers: config.DBPLANE_NATS_URL,
+  name: NAME,
+  logger,
+  namespace: config.DBPLANE_NATS_NAMESPACE,
+  streamReplicas: config.DBPLANE_STREAM_REPLICAS,
+  registry: app.metricsRegistry,
+});
+await bus.ensureTopology();
+const kv = await bus.kv<ShardMapDocument>("shardmaps", { schema: shardMapDocument });
+const redis = new Redis(config.DBPLANE_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 2 });
+redis.on("error", (err) => logger.warn({ err }, "Redis connection error"));
+await redis.connect();
+
+const pools = new ServerPools(
+  {
+    max: config.DBPLANE_ROUTER_SHARD_POOL_SIZE,
+    statementTimeoutMs: config.DBPLANE_ROUTER_STATEMENT_TIMEOUT_MS,
+    connectTimeoutMs: config.DBPLANE_ROUTER_CONNECT_TIMEOUT_MS,
+  },
+  config.DBPLANE_ROUTER_POOL_RETIRE_MS,
+  logger,
+);
+const maps = new ShardMapRegistry(kv, pools, logger);
+const publisher = new ShardMapPublisher(store, kv, bus, logger);
+const runner = new MigrationRunner(store, logger);
+const metrics = createRouterMetrics(app.metricsRegistry, maps);
+const load = new LoadWindow(redis, {
+  prefix: config.DBPLANE_ROUTER_REDIS_PREFIX,
+  windowSeconds: config.DBPLANE_ROUTER_LOAD_WINDOW_S,
+  logger,
+});
+const detector = new HotShardDetector({
+  maps,
+  load,
+  metrics,
+  bus,
+  redis,
+  redisPrefix: config.DBPLANE_ROUTER_REDIS_PREFIX,
+  multiple: config.DBPLANE_ROUTER_HOT_MULTIPLE,
+  minRate: config.DBPLANE_ROUTER_HOT_MIN_RATE,
+  sustainMs: config.DBPLANE_ROUTER_HOT_SUSTAIN_MS,
+  cooldownMs: config.DBPLANE_ROUTER_HOT_COOLDOWN_MS,
+  checkMs: config.DBPLANE_ROUTER_HOT_CHECK_MS,
+  logger,
+});
+const health = new HealthMonitor(pools, config.DBPLANE_ROUTER_HEALTH_INTERVAL_MS, logger);
+const service = new QueryService({
+  maps,
+  load,
+  metrics,
+  maxReplicaLagMs: config.DBPLANE_ROUTER_MAX_REPLICA_LAG_MS,
+});
+
+// A shard seen for the first time (at start-up, or joining in a new version) gets every
+// recorded migration; already-applied ones are skipped on the shard itself.
+maps.onSwap((map, previous) => {
+  const joined = [...map.shards.values()].filter((s) => !previous?.shards.has(s.index));
+  runner
+    .catchUp(map, joined)
+    .catch((err) => logger.warn({ err, database: map.database }, "migration catch-up failed"));
+});
+await publisher.reconcile();
+await maps.start();
+
+// Readiness is about the data path only. Losing NATS freezes the maps at their last version,
+// losing Redis stops the cross-replica load figures, losing the platform database stops new map
+// versions and migrations — each is logged, none is a reason to stop routing queries, and a
+// shared dependency's blip must not take every router replica out of service at once.
+app.addReadinessCheck("shard maps", async () => {
+  if (!maps.watching) throw new Error("not following the shard map bucket");
+});
+
+const consumer = await bus.consume({
+  durable: NAME,
+  messages: [databaseReady],
+  handler: databaseReadyHandler(store, publisher, logger),
+});
+await app.register(routerApp, {
+  service,
+  maps,
+  publisher,
+  detector,
+  store,
+  runner,
+  maxReplicaLagMs: config.DBPLANE_ROUTER_MAX_REPLICA_LAG_MS,
+});
+load.start(config.DBPLANE_ROUTER_LOAD_FLUSH_MS);
+detector.start();
+health.start();
+
+await runService({
+  name: NAME,
+  logger,
+  app,
+  host: config.DBPLANE_HTTP_HOST,
+  port: config.DBPLANE_HTTP_PORT,
+  shutdownDelayMs: config.DBPLANE_SHUTDOWN_DELAY_MS,
+  shutdownTimeoutMs: config.DBPLANE_SHUTDOWN_TIMEOUT_MS,
+  stopWork: [
+    { name: "stop consumers", run: () => consumer.stop() },
+    { name: "stop hot-shard detector", run: () => detector.stop() },
+    { name: "stop health probes", run: () => health.stop() },
+  ],
+  closeConnections: [
+    { name: "stop shard map watch", run: () => maps.stop() },
+    { name: "flush load counts", run: () => load.stop() },
+    { name: "drain NATS", run: () => bus.close() },
+    { name: "close Redis", run: async () => void (await redis.quit()) },
+    { name: "close shard pools", run: () => pools.closeAll() },
+    { name: "close PostgreSQL pool", run: () => platform.end() },
+  ],
+});

@@ -1,0 +1,191 @@
+import { NotFoundError, ValidationError } from "@dbplane/service-kit";
+import { hashShardKey, InvalidShardKeyError, type ShardKeyType } from "@dbplane/sharding";
+import type pg from "pg";
+import { FAILURE_KINDS } from "../domain/postgres-errors.ts";
+import type { LiveMap, LiveShard } from "../shards/live-map.ts";
+import { pickReadServer, SERVER_ROLES, type ServerRole } from "../shards/server-selection.ts";
+import type { ShardMapRegistry } from "../shards/shard-map-registry.ts";
+import {
+  type LoadAccounting,
+  onShard,
+  readOnShard,
+  ShardStatementError,
+  type StatementResult,
+  toResult,
+} from "./shard-statement.ts";
+
+/** A typed shard key as the API receives it. */
+export interface ShardKey {
+  readonly type: ShardKeyType;
+  readonly value: string | number;
+}
+
+export interface Statement {
+  readonly sql: string;
+  readonly params?: readonly unknown[] | undefined;
+}
+
+export interface KeyedResult extends StatementResult {
+  readonly version: number;
+  readonly shard: number;
+  readonly server: ServerRole;
+}
+
+export interface QueryServiceOptions extends LoadAccounting {
+  readonly maps: ShardMapRegistry;
+  readonly maxReplicaLagMs: number;
+}
+
+/** Routing and running statements: by key, on one shard, atomically, or on every shard. */
+export class QueryService {
+  readonly #o: QueryServiceOptions;
+
+  constructor(options: QueryServiceOptions) {
+    this.#o = options;
+  }
+
+  /** The live map of a database, or 404. Read once per request: the version stays fixed for it. */
+  map(database: string): LiveMap {
+    const map = this.#o.maps.get(database);
+    if (!map) throw new NotFoundError(`database ${database} has no shard map (unknown database)`);
+    return map;
+  }
+
+  /** The shard that owns `key` under `map`; 400 naming `field` when the key does not fit its type. */
+  shardForKey(map: LiveMap, key: ShardKey, field = "body.key.value"): LiveShard {
+    let hash: bigint;
+    try {
+      hash = hashShardKey(key.type, key.value);
+    } catch (err) {
+      if (!(err instanceof InvalidShardKeyError)) throw err;
+      throw new ValidationError(`Invalid shard key: ${err.message}`, {
+        errors: [{ field, message: err.message }],
+      });
+    }
+    return this.shard(map, map.lookup.shardFor(hash));
+  }
+
+  shard(map: LiveMap, index: number): LiveShard {
+    const shard = map.shards.get(index);
+    if (!shard)
+      throw new NotFoundError(`database ${map.database} has no shard ${index} in map version ${map.version}`);
+    return shard;
+  }
+
+  /**
+   * One statement on the shard that owns `key`. `readOnly` reads from an eligible replica, else
+   * from the primary through a read-only session; a replica that fails is marked down and the
+   * statement retried once on the primary.
+   */
+  async keyed(map: LiveMap, shard: LiveShard, statement: Statement, readOnly: boolean): Promise<KeyedResult> {
+    const run = (pool: pg.Pool) => () =>
+      pool.query({ text: statement.sql, values: statement.params as unknown[] });
+    const done = (res: StatementResult, server: ServerRole): KeyedResult => ({
+      ...res,
+      version: map.version,
+      shard: shard.index,
+      server,
+    });
+    if (!readOnly) {
+      const res = await onShard(this.#o, map.database, shard.index, shard.primary, run(shard.primary.pool));
+      return done(toResult(res), SERVER_ROLES.primary);
+    }
+    const pick = pickReadServer(shard, this.#o.maxReplicaLagMs);
+    if (pick.role === SERVER_ROLES.replica) {
+      try {
+        return done(
+          toResult(await readOnShard(this.#o, map.database, shard.index, pick.server, run(pick.server.pool))),
+          pick.role,
+        );
+      } catch (err) {
+        if (!(err instanceof ShardStatementError) || err.info.kind !== FAILURE_KINDS.unavailable) throw err;
+      }
+    }
+    const res = await readOnShard(
+      this.#o,
+      map.database,
+      shard.index,
+      shard.primary,
+      run(shard.primary.readOnlyPool),
+    );
+    return done(toResult(res), SERVER_ROLES.primary);
+  }
+
+  /**
+   * Statements on one shard in one transaction: all or nothing. A failure rolls back and throws
+   * ShardStatementError with the failing statement's index as `statement` on the error.
+   */
+  async transaction(
+    map: LiveMap,
+    shard: LiveShard,
+    statements: readonly Statement[],
+    readOnly: boolean,
+  ): Promise<StatementResult[]> {
+    const pool = readOnly ? shard.primary.readOnlyPool : shard.primary.pool;
+    return onShard(this.#o, map.database, shard.index, shard.primary, async () => {
+      const client = await pool.connect();
+      let broken: unknown;
+      try {
+        await client.query(readOnly ? "BEGIN READ ONLY" : "BEGIN");
+        const results: StatementResult[] = [];
+        for (const [i, s] of statements.entries()) {
+          try {
+            results.push(toResult(await client.query({ text: s.sql, values: s.params as unknown[] })));
+          } catch (err) {
+            await client.query("ROLLBACK").catch((rollbackErr: unknown) => {
+              broken = rollbackErr;
+            });
+            throw Object.assign(err as object, { statementIndex: i });
+          }
+        }
+        await client.query("COMMIT");
+        return results;
+      } catch (err) {
+        // A failure outside a statement (BEGIN/COMMIT, a dropped socket) leaves the session
+        // unknown: discard the connection instead of returning it to the pool.
+        if ((err as { statementIndex?: number }).statementIndex === undefined) broken ??= err;
+        throw err;
+      } finally {
+        client.release(broken instanceof Error ? broken : undefined);
+      }
+    });
+  }
+
+  /**
+   * `statement` on every shard of the map in parallel. Without `allowWrites` each shard runs it
+   * in a read-only session, so PostgreSQL itself refuses a write (SQLSTATE 25006). Every shard's
+   * outcome is returned; the caller decides what a partial failure means.
+   */
+  async scatter(
+    map: LiveMap,
+    statement: Statement,
+    options: { allowWrites: boolean; readOnly: boolean },
+  ): Promise<{ shard: number; server: ServerRole; result?: StatementResult; error?: ShardStatementError }[]> {
+    const shards = [...map.shards.values()].filter((s) => s.ranges.length > 0);
+    return Promise.all(
+      shards.map(async (shard) => {
+        const pick = options.allowWrites
+          ? { server: shard.primary, role: SERVER_ROLES.primary }
+          : options.readOnly
+            ? pickReadServer(shard, this.#o.maxReplicaLagMs)
+            : { server: shard.primary, role: SERVER_ROLES.primary };
+        const pool =
+          pick.role === SERVER_ROLES.replica || !options.allowWrites ? readPool(pick) : pick.server.pool;
+        try {
+          const attempt = options.allowWrites ? onShard : readOnShard;
+          const res = await attempt(this.#o, map.database, shard.index, pick.server, () =>
+            pool.query({ text: statement.sql, values: statement.params as unknown[] }),
+          );
+          return { shard: shard.index, server: pick.role, result: toResult(res) };
+        } catch (err) {
+          if (!(err instanceof ShardStatementError)) throw err;
+          return { shard: shard.index, server: pick.role, error: err };
+        }
+      }),
+    );
+  }
+}
+
+function readPool(pick: ReturnType<typeof pickReadServer>): pg.Pool {
+  return pick.role === SERVER_ROLES.replica ? pick.server.pool : pick.server.readOnlyPool;
+}

@@ -1,0 +1,114 @@
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import type { ShardLoad } from "./load/load-window.ts";
+import type { ShardMapRegistry } from "./shards/shard-map-registry.ts";
+
+/** One shard's series, resolved once: label lookups stay off the per-query path. */
+export interface ShardSeries {
+  observe(ok: boolean, seconds: number): void;
+}
+
+export interface RouterMetrics {
+  series(database: string, shard: number): ShardSeries;
+  /** The cluster-wide window (from Redis), refreshed by the hot-shard detector. */
+  setWindow(loads: readonly ShardLoad[]): void;
+}
+
+/** The router's `dbplane_router_*` metrics on the app's registry. */
+export function createRouterMetrics(registry: Registry, maps: ShardMapRegistry): RouterMetrics {
+  const queries = new Counter({
+    name: "dbplane_router_queries_total",
+    help: "Statements routed by this replica, by shard and outcome",
+    labelNames: ["database", "shard", "outcome"] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: "dbplane_router_query_duration_seconds",
+    help: "Time from routing a statement to its result, by shard (this replica)",
+    labelNames: ["database", "shard"] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const rate = new Gauge({
+    name: "dbplane_router_shard_query_rate",
+    help: "Queries per second on a shard over the sliding window, all router replicas",
+    labelNames: ["database", "shard"] as const,
+    registers: [registry],
+  });
+  const errorRate = new Gauge({
+    name: "dbplane_router_shard_error_rate",
+    help: "Failed queries per second on a shard over the sliding window, all router replicas",
+    labelNames: ["database", "shard"] as const,
+    registers: [registry],
+  });
+  const latency = new Gauge({
+    name: "dbplane_router_shard_mean_latency_seconds",
+    help: "Mean query latency on a shard over the sliding window, all router replicas",
+    labelNames: ["database", "shard"] as const,
+    registers: [registry],
+  });
+  new Gauge({
+    name: "dbplane_router_shard_map_version",
+    help: "Shard map version this replica routes by",
+    labelNames: ["database"] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const map of maps.all()) this.set({ database: map.database }, map.version);
+    },
+  });
+  new Gauge({
+    name: "dbplane_router_server_up",
+    help: "1 if the last probe of a shard server succeeded, 0 if it failed (unknown servers are absent)",
+    labelNames: ["database", "shard", "role", "server"] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const map of maps.all()) {
+        for (const shard of map.shards.values()) {
+          const servers = [
+            { role: "primary", pool: shard.primary },
+            ...shard.replicas.map((pool) => ({ role: "replica", pool })),
+          ];
+          for (const { role, pool } of servers) {
+            if (pool.health.status === "unknown") continue;
+            const server = `${pool.address.host}:${pool.address.port}`;
+            this.set(
+              { database: map.database, shard: String(shard.index), role, server },
+              pool.health.status === "up" ? 1 : 0,
+            );
+          }
+        }
+      }
+    },
+  });
+
+  const cache = new Map<string, ShardSeries>();
+  return {
+    series(database, shard) {
+      const key = `${database}:${shard}`;
+      let s = cache.get(key);
+      if (!s) {
+        const labels = { database, shard: String(shard) };
+        const ok = queries.labels({ ...labels, outcome: "ok" });
+        const failed = queries.labels({ ...labels, outcome: "error" });
+        const hist = duration.labels(labels);
+        s = {
+          observe(success, seconds) {
+            (success ? ok : failed).inc();
+            hist.observe(seconds);
+          },
+        };
+        cache.set(key, s);
+      }
+      return s;
+    },
+    setWindow(loads) {
+      for (const l of loads) {
+        const labels = { database: l.database, shard: String(l.shard) };
+        rate.set(labels, l.queryRate);
+        errorRate.set(labels, l.errorRate);
+        latency.set(labels, l.meanLatencyMs / 1000);
+      }
+    },
+  };
+}

@@ -1,0 +1,116 @@
+import type { Logger } from "@dbplane/service-kit";
+import pg from "pg";
+
+/** Limits applied to every shard connection. */
+export interface ShardPoolLimits {
+  readonly max: number;
+  readonly statementTimeoutMs: number;
+  readonly connectTimeoutMs: number;
+}
+
+/** What the last probe (or query) said about a server. */
+export interface ServerHealth {
+  status: "unknown" | "up" | "down";
+  /** Replicas: replay lag; 0 for primaries. */
+  lagMs: number;
+  /** Replicas: false when the server is not in recovery (promoted or misconfigured). */
+  inRecovery: boolean | undefined;
+  checkedAt: string | undefined;
+  error: string | undefined;
+}
+
+/** Where a server is: what identifies a pool (the password is resolved, never part of the key). */
+export interface ServerAddress {
+  readonly host: string;
+  readonly port: number;
+  readonly dbname: string;
+  readonly user: string;
+}
+
+/**
+ * The connections to one PostgreSQL server: a read-write pool and, created on first use, a pool
+ * whose sessions default to read-only transactions (reads routed to a primary must not write).
+ */
+export class ServerPool {
+  readonly key: string;
+  readonly address: ServerAddress;
+  readonly health: ServerHealth = {
+    status: "unknown",
+    lagMs: 0,
+    inRecovery: undefined,
+    checkedAt: undefined,
+    error: undefined,
+  };
+  /** Set when the server cannot be used at all (its password is unavailable). */
+  readonly unusable: string | undefined;
+  refs = 0;
+  readonly #config: pg.PoolConfig;
+  readonly #logger: Logger;
+  #pool: pg.Pool | undefined;
+  #readOnlyPool: pg.Pool | undefined;
+
+  constructor(
+    key: string,
+    address: ServerAddress,
+    password: string | undefined,
+    limits: ShardPoolLimits,
+    logger: Logger,
+    unusable?: string,
+  ) {
+    this.key = key;
+    this.address = address;
+    this.unusable = unusable;
+    this.#logger = logger;
+    this.#config = {
+      host: address.host,
+      port: address.port,
+      database: address.dbname,
+      user: address.user,
+      ...(password !== undefined && { password }),
+      max: limits.max,
+      connectionTimeoutMillis: limits.connectTimeoutMs,
+      idleTimeoutMillis: 30_000,
+      statement_timeout: limits.statementTimeoutMs,
+      application_name: "dbplane-router",
+      keepAlive: true,
+    };
+  }
+
+  /** The read-write pool. */
+  get pool(): pg.Pool {
+    this.#pool ??= this.#open(this.#config);
+    return this.#pool;
+  }
+
+  /** Sessions with `default_transaction_read_only=on`: PostgreSQL itself refuses writes (25006). */
+  get readOnlyPool(): pg.Pool {
+    this.#readOnlyPool ??= this.#open({ ...this.#config, options: "-c default_transaction_read_only=on" });
+    return this.#readOnlyPool;
+  }
+
+  #open(config: pg.PoolConfig): pg.Pool {
+    const pool = new pg.Pool(config);
+    // An idle connection dropped by the server must not crash the process; the next query
+    // through the pool opens a new one (or reports the shard down).
+    pool.on("error", (err) => this.#logger.warn({ err, server: this.key }, "idle shard connection failed"));
+    return pool;
+  }
+
+  markUp(lagMs = 0): void {
+    this.health.status = "up";
+    this.health.lagMs = lagMs;
+    this.health.error = undefined;
+    this.health.checkedAt = new Date().toISOString();
+  }
+
+  markDown(error: string): void {
+    this.health.status = "down";
+    this.health.error = error;
+    this.health.checkedAt = new Date().toISOString();
+  }
+
+  /** Waits for checked-out clients to be released, then closes every connection. */
+  async close(): Promise<void> {
+    await Promise.all([this.#pool?.end(), this.#readOnlyPool?.end()]);
+  }
+}

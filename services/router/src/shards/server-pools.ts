@@ -1,0 +1,81 @@
+import type { Logger } from "@dbplane/service-kit";
+import type { ShardEndpointSpec } from "../domain/shard-map.ts";
+import { resolvePassword } from "./password-ref.ts";
+import { type ServerAddress, ServerPool, type ShardPoolLimits } from "./server-pool.ts";
+
+/**
+ * Reference-counted pools keyed by server address and password reference, shared by every map
+ * version that names the same server: a new version of a map reuses the warm connections. A pool
+ * no version needs any more is closed after `retireMs`, so requests that picked it up from the
+ * old map finish on it instead of failing.
+ */
+export class ServerPools {
+  readonly #pools = new Map<string, ServerPool>();
+  readonly #retiring = new Map<string, NodeJS.Timeout>();
+  readonly #limits: ShardPoolLimits;
+  readonly #retireMs: number;
+  readonly #logger: Logger;
+
+  constructor(limits: ShardPoolLimits, retireMs: number, logger: Logger) {
+    this.#limits = limits;
+    this.#retireMs = retireMs;
+    this.#logger = logger;
+  }
+
+  /** The pool of a server (created on first use); pair with `release`. */
+  async acquire(address: ServerAddress, passwordRef: ShardEndpointSpec["passwordRef"]): Promise<ServerPool> {
+    const key = `${address.user}@${address.host}:${address.port}/${address.dbname}#${JSON.stringify(passwordRef)}`;
+    let pool = this.#pools.get(key);
+    if (!pool) {
+      let password: string | undefined;
+      let unusable: string | undefined;
+      try {
+        password = await resolvePassword(passwordRef);
+      } catch (err) {
+        unusable = (err as Error).message;
+      }
+      // Another acquire may have created it while the password file was read.
+      pool = this.#pools.get(key);
+      if (!pool) {
+        pool = new ServerPool(key, address, password, this.#limits, this.#logger, unusable);
+        if (unusable) pool.markDown(unusable);
+        this.#pools.set(key, pool);
+      }
+    }
+    pool.refs++;
+    const timer = this.#retiring.get(key);
+    if (timer) {
+      clearTimeout(timer);
+      this.#retiring.delete(key);
+    }
+    return pool;
+  }
+
+  release(pool: ServerPool): void {
+    pool.refs--;
+    if (pool.refs > 0 || this.#retiring.has(pool.key)) return;
+    const timer = setTimeout(() => {
+      this.#retiring.delete(pool.key);
+      if (pool.refs > 0) return;
+      this.#pools.delete(pool.key);
+      pool
+        .close()
+        .catch((err) => this.#logger.warn({ err, server: pool.key }, "closing a retired pool failed"));
+    }, this.#retireMs);
+    timer.unref();
+    this.#retiring.set(pool.key, timer);
+  }
+
+  /** Every pool in use, for health probes. */
+  all(): ServerPool[] {
+    return [...this.#pools.values()];
+  }
+
+  async closeAll(): Promise<void> {
+    for (const timer of this.#retiring.values()) clearTimeout(timer);
+    this.#retiring.clear();
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all(pools.map((p) => p.close()));
+  }
+}

@@ -1,0 +1,100 @@
+import type { BusKv } from "@dbplane/bus";
+import type { Logger } from "@dbplane/service-kit";
+import type { ShardMapDocument } from "../domain/shard-map.ts";
+import { buildLiveMap, type LiveMap, releaseLiveMap } from "./live-map.ts";
+import type { ServerPools } from "./server-pools.ts";
+
+/** Called after a database's map changed in this replica; `previous` is undefined at first sight. */
+export type SwapListener = (map: LiveMap, previous: LiveMap | undefined) => void;
+
+/**
+ * This replica's view of every shard map, fed by the KV bucket. Versions only move forward: an
+ * older or equal version arriving late (a replayed watch, a slow replica's write) is ignored.
+ * The swap is one assignment to a Map entry — requests that already read the old LiveMap keep it.
+ */
+export class ShardMapRegistry {
+  readonly #maps = new Map<string, LiveMap>();
+  /** Per-database chain so two versions arriving together are applied in order. */
+  readonly #applying = new Map<string, Promise<void>>();
+  readonly #listeners: SwapListener[] = [];
+  readonly #kv: BusKv<ShardMapDocument>;
+  readonly #pools: ServerPools;
+  readonly #logger: Logger;
+  readonly #abort = new AbortController();
+  #watching: Promise<void> | undefined;
+
+  constructor(kv: BusKv<ShardMapDocument>, pools: ServerPools, logger: Logger) {
+    this.#kv = kv;
+    this.#pools = pools;
+    this.#logger = logger;
+  }
+
+  get(database: string): LiveMap | undefined {
+    return this.#maps.get(database);
+  }
+
+  all(): LiveMap[] {
+    return [...this.#maps.values()];
+  }
+
+  /** True from `start` until `stop`: the replica follows the bucket (the watch restarts on errors). */
+  get watching(): boolean {
+    return this.#watching !== undefined && !this.#abort.signal.aborted;
+  }
+
+  onSwap(listener: SwapListener): void {
+    this.#listeners.push(listener);
+  }
+
+  /** Loads every map in the bucket, then follows changes until `stop`. */
+  async start(): Promise<void> {
+    for (const key of await this.#kv.keys()) {
+      const entry = await this.#kv.get(key);
+      if (entry) await this.apply(entry.value);
+    }
+    this.#watching = this.#watch();
+  }
+
+  async #watch(): Promise<void> {
+    while (!this.#abort.signal.aborted) {
+      try {
+        for await (const change of this.#kv.watch(undefined, { signal: this.#abort.signal })) {
+          if (change.value) await this.apply(change.value);
+        }
+      } catch (err) {
+        if (this.#abort.signal.aborted) return;
+        this.#logger.warn({ err, bucket: this.#kv.bucket }, "shard map watch failed; restarting");
+      }
+      if (!this.#abort.signal.aborted) await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+
+  /** Installs `doc` if it is newer than what this replica routes by. */
+  apply(doc: ShardMapDocument): Promise<void> {
+    const previous = this.#applying.get(doc.database) ?? Promise.resolve();
+    const next = previous.then(() => this.#install(doc));
+    this.#applying.set(
+      doc.database,
+      next.catch(() => {}),
+    );
+    return next;
+  }
+
+  async #install(doc: ShardMapDocument): Promise<void> {
+    const current = this.#maps.get(doc.database);
+    if (current && current.version >= doc.version) return;
+    const map = await buildLiveMap(doc, this.#pools);
+    this.#maps.set(doc.database, map);
+    if (current) releaseLiveMap(current, this.#pools);
+    this.#logger.info(
+      { database: doc.database, version: doc.version, previous: current?.version },
+      "shard map installed",
+    );
+    for (const listener of this.#listeners) listener(map, current);
+  }
+
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    await this.#watching;
+  }
+}

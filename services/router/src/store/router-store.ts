@@ -1,0 +1,121 @@
+import type pg from "pg";
+import { type ShardMapDocument, shardMapDocument } from "../domain/shard-map.ts";
+
+/** A migration as the router records it: applied to every shard of its database. */
+export interface MigrationRecord {
+  readonly database: string;
+  readonly id: string;
+  readonly statements: readonly string[];
+  readonly createdAt: string;
+}
+
+/** Another writer stored this version first; the caller's view is stale. */
+export class ShardMapVersionConflictError extends Error {
+  override readonly name = "ShardMapVersionConflictError";
+  readonly code = "SHARD_MAP_VERSION_CONFLICT";
+}
+
+/** The same migration id was recorded with other statements. */
+export class MigrationConflictError extends Error {
+  override readonly name = "MigrationConflictError";
+  readonly code = "MIGRATION_CONFLICT";
+}
+
+/** The router's own tables: every shard-map version (the source of truth) and every migration. */
+export interface RouterStore {
+  migrate(): Promise<void>;
+  /** The newest version of each database's map. */
+  latestMaps(): Promise<ShardMapDocument[]>;
+  latestMap(database: string): Promise<ShardMapDocument | undefined>;
+  /** Stores `doc` if it is exactly one version past the newest stored; else ShardMapVersionConflictError. */
+  insertMap(doc: ShardMapDocument): Promise<void>;
+  /** Records a migration; returns false if the same id and statements were already recorded. */
+  recordMigration(database: string, id: string, statements: readonly string[]): Promise<boolean>;
+  migrations(database: string): Promise<MigrationRecord[]>;
+}
+
+export function createRouterStore(pool: pg.Pool, schema: string): RouterStore {
+  const s = `"${schema}"`;
+  return {
+    async migrate() {
+      // `json`, not `jsonb`: the document is stored as published, byte for byte.
+      await pool.query(`
+        CREATE SCHEMA IF NOT EXISTS ${s};
+        CREATE TABLE IF NOT EXISTS ${s}.shard_maps (
+          database   text        NOT NULL,
+          version    integer     NOT NULL CHECK (version > 0),
+          document   json        NOT NULL,
+          created_at timestamptz NOT NULL DEFAULT now(),
+          PRIMARY KEY (database, version)
+        );
+        CREATE TABLE IF NOT EXISTS ${s}.migrations (
+          database   text        NOT NULL,
+          id         text        NOT NULL,
+          statements jsonb       NOT NULL,
+          created_at timestamptz NOT NULL DEFAULT now(),
+          PRIMARY KEY (database, id)
+        );`);
+    },
+    async latestMaps() {
+      const res = await pool.query<{ document: unknown }>(
+        `SELECT DISTINCT ON (database) document FROM ${s}.shard_maps ORDER BY database, version DESC`,
+      );
+      return res.rows.map((r) => shardMapDocument.parse(r.document));
+    },
+    async latestMap(database) {
+      const res = await pool.query<{ document: unknown }>(
+        `SELECT document FROM ${s}.shard_maps WHERE database = $1 ORDER BY version DESC LIMIT 1`,
+        [database],
+      );
+      return res.rows[0] ? shardMapDocument.parse(res.rows[0].document) : undefined;
+    },
+    async insertMap(doc) {
+      // The primary key settles a race between two writers of the same next version.
+      try {
+        const res = await pool.query(
+          `INSERT INTO ${s}.shard_maps (database, version, document)
+           SELECT $1, $2, $3::json
+           WHERE COALESCE((SELECT max(version) FROM ${s}.shard_maps WHERE database = $1), 0) = $2 - 1`,
+          [doc.database, doc.version, JSON.stringify(doc)],
+        );
+        if (res.rowCount === 1) return;
+      } catch (err) {
+        if ((err as { code?: string }).code !== "23505") throw err;
+      }
+      throw new ShardMapVersionConflictError(
+        `version ${doc.version} of ${doc.database} is not the next version (another writer was first)`,
+      );
+    },
+    async recordMigration(database, id, statements) {
+      const res = await pool.query<{ statements: string[]; inserted: boolean }>(
+        `WITH ins AS (
+           INSERT INTO ${s}.migrations (database, id, statements) VALUES ($1, $2, $3::jsonb)
+           ON CONFLICT (database, id) DO NOTHING RETURNING statements
+         )
+         SELECT statements, true AS inserted FROM ins
+         UNION ALL
+         SELECT statements, false FROM ${s}.migrations WHERE database = $1 AND id = $2
+         LIMIT 1`,
+        [database, id, JSON.stringify(statements)],
+      );
+      const row = res.rows[0];
+      if (!row) throw new Error(`migration ${id} vanished while being recorded`);
+      if (!row.inserted && JSON.stringify(row.statements) !== JSON.stringify(statements)) {
+        throw new MigrationConflictError(`migration ${id} of ${database} was recorded with other statements`);
+      }
+      return row.inserted;
+    },
+    async migrations(database) {
+      const res = await pool.query<{ id: string; statements: string[]; created_at: Date }>(
+        `SELECT id, statements, created_at FROM ${s}.migrations WHERE database = $1 ORDER BY created_at, id`,
+        [database],
+      );
+      return res.rows.map((r) => ({
+        database,
+        id: r.id,
+        statements: r.statements,
+        createdAt: r.created_at.toISOString(),
+      }));
+    },
+  };
+}
