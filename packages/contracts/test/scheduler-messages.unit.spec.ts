@@ -12,14 +12,15 @@ import { expectRejected } from "./payload-check.ts";
 const target = { subject: "dbplane.cmd.provisioner.run-backup", payload: { name: "orders", backupId: "b1" } };
 
 describe("scheduler messages", () => {
-  it("schedule-job accepts each schedule kind and applies defaults", () => {
+  it("schedule-job accepts each schedule kind and applies the scheduler's defaults", () => {
     const cron: ScheduleJob = parseMessageData(scheduleJob, {
       id: "nightly-backup",
       schedule: { kind: "cron", expression: "0 3 * * *" },
       target,
     });
     expect(cron.schedule).toEqual({ kind: "cron", expression: "0 3 * * *", timeZone: "UTC" });
-    expect(cron.misfire).toBe("skip");
+    expect(cron.misfire).toBe("once");
+    expect(cron.maxLatenessMs).toBe(60_000);
     const every = {
       id: "sweep",
       schedule: { kind: "every", everyMs: 60_000, phaseMs: 5_000 },
@@ -41,7 +42,14 @@ describe("scheduler messages", () => {
       target,
       misfire: "once",
     };
-    expect(parseMessageData(scheduleJob, at)).toEqual(at);
+    expect(parseMessageData(scheduleJob, at)).toEqual({ ...at, maxLatenessMs: 60_000 });
+    const bare = parseMessageData(scheduleJob, {
+      id: "bare",
+      schedule: { kind: "every", everyMs: 5_000 },
+      target: { subject: "a.b" },
+    });
+    expect(bare.schedule).toEqual({ kind: "every", everyMs: 5_000, phaseMs: 0 });
+    expect(bare.target).toEqual({ subject: "a.b", payload: null });
     const berlin = { kind: "cron", expression: "@daily", timeZone: "Europe/Berlin" };
     expect(parseMessageData(scheduleJob, { id: "j", schedule: berlin, target }).schedule).toEqual(berlin);
   });
@@ -60,7 +68,18 @@ describe("scheduler messages", () => {
     ],
     [{ ...job, schedule: { kind: "cron", expression: "" } }, "schedule.expression"],
     [{ ...job, target: { ...target, subject: "dbplane.cmd.>" } }, "target.subject"],
-    [{ ...job, target: { subject: "a.b" } }, "target.payload"],
+    [{ ...job, id: "backup:nightly" }, "id"],
+    [{ ...job, schedule: { kind: "every", everyMs: 999 } }, "schedule.everyMs"],
+    [{ ...job, schedule: { kind: "at", at: "2026-02-30T00:00:00Z" } }, "schedule.at"],
+    [{ ...job, schedule: { kind: "cron", expression: "* * *" } }, "schedule.expression"],
+    [
+      { ...job, schedule: { kind: "cron", expression: "* * * * *", timeZone: "+05:30" } },
+      "schedule.timeZone",
+    ],
+    [{ ...job, target: { ...target, subject: "$JS.API.STREAM.NAMES" } }, "target.subject"],
+    [{ ...job, target: { ...target, subject: "a..b" } }, "target.subject"],
+    [{ ...job, target: { ...target, payload: "x".repeat(70_000) } }, "target.payload"],
+    [{ ...job, maxLatenessMs: 999 }, "maxLatenessMs"],
     [{ ...job, target: { ...target, payload: { when: new Date() } } }, "target.payload"],
     [{ ...job, target: { ...target, payload: Number.NaN } }, "target.payload"],
     [{ ...job, target: { ...target, headers: { "ce-id": "forged" } } }, "target.headers.ce-id"],

@@ -4,7 +4,7 @@ import { checkSchedulable, JobValidationError, parseJobDefinition } from "../src
 import { JobLimits } from "../src/domain/limits.ts";
 
 const base = {
-  id: "backup:db-1",
+  id: "backup.db-1",
   schedule: { kind: "cron", expression: "0 2 * * *", timeZone: "Europe/Berlin" },
   target: { subject: "dbplane.cmd.provisioner.backup", payload: { db: 1 } },
 } satisfies JobDefinitionInput;
@@ -51,7 +51,8 @@ describe("job definition", () => {
   it.each([
     ["id with a slash", { ...base, id: "a/b" }, "id"],
     ["empty id", { ...base, id: "" }, "id"],
-    ["id of 201 characters", { ...base, id: "x".repeat(201) }, "id"],
+    ["id of 129 characters", { ...base, id: "x".repeat(129) }, "id"],
+    ["id with a colon (the occurrence id's separator)", { ...base, id: "backup:db-1" }, "id"],
     [
       "invalid cron",
       { ...base, schedule: { kind: "cron", expression: "61 * * * *" } },

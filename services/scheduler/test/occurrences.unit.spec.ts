@@ -114,8 +114,8 @@ describe("looking back", () => {
 
 describe("occurrence message id", () => {
   it("is <jobId>:<scheduledAt in UTC with milliseconds>", () => {
-    expect(occurrenceMessageId("backup:db-7", d("2026-03-29T03:00:00+02:00"))).toBe(
-      "backup:db-7:2026-03-29T01:00:00.000Z",
+    expect(occurrenceMessageId("backup.db-7", d("2026-03-29T03:00:00+02:00"))).toBe(
+      "backup.db-7:2026-03-29T01:00:00.000Z",
     );
   });
 });

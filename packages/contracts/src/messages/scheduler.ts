@@ -3,8 +3,17 @@ import { identifier, jsonValue, reason, timestamp } from "../field-types.ts";
 import type { MessageData } from "../message.ts";
 import { defineCommand, defineEvent } from "../message.ts";
 
-/** Accepts what the runtime's Intl accepts: IANA zone names and `UTC`. */
+/*
+ * `schedule-job` accepts exactly the job definitions the scheduler accepts (its domain's
+ * `parseJobDefinition` is the authority, and a scheduler test checks the two agree on a table of
+ * cases). Two checks need the service itself: whether a cron expression's values are in range
+ * (croner parses it) and time-relative ones (an `at` already past), which depend on the
+ * database's clock. A command failing those is dead-lettered by the scheduler with the fields.
+ */
+
+/** IANA zone names the runtime knows (and `UTC`); fixed offsets such as `+05:30` are refused. */
 function isTimeZone(value: string): boolean {
+  if (!/^[A-Za-z][A-Za-z0-9_+\-/]{0,63}$/.test(value)) return false;
   try {
     new Intl.DateTimeFormat("en-US", { timeZone: value });
     return true;
@@ -14,66 +23,100 @@ function isTimeZone(value: string): boolean {
 }
 
 /**
- * A NATS subject to publish to: dot-separated tokens, no wildcards or whitespace. Ordinary
- * dbplane subjects qualify, as does any subject of the user's own.
+ * A NATS subject a JetStream stream captures: printable ASCII tokens without wildcards or empty
+ * tokens, and not in the server's `$…` spaces (`$JS`, `$KV`, …) or `_INBOX`.
  */
 const natsSubject = z
   .string()
+  .min(1)
   .max(255)
-  .regex(/^[^\s.*>]+(\.[^\s.*>]+)*$/, "must be a NATS subject without wildcards");
+  .regex(/^[\x21-\x7e]+$/, "must be printable ASCII without spaces")
+  .regex(/^[^*>]*$/, "must be a concrete subject: no wildcards ('*' or '>')")
+  .refine((s) => !s.split(".").includes(""), "must not have empty tokens (leading, trailing or double '.')")
+  .refine((s) => !s.startsWith("$"), "must not be in a system space ($JS, $KV, $O, $SYS, …)")
+  .refine((s) => s !== "_INBOX" && !s.startsWith("_INBOX."), "must not be in the _INBOX space");
+
+/** RFC 3339 with `Z` or an offset, and a real calendar date (no 30 February). */
+const instant = timestamp.refine((v) => {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T[^Z+-]*(Z|[+-]\d{2}:\d{2})$/i.exec(v);
+  if (!m) return false;
+  const offset =
+    m[4]!.toUpperCase() === "Z"
+      ? 0
+      : (m[4]!.startsWith("-") ? -1 : 1) * (Number(m[4]!.slice(1, 3)) * 60 + Number(m[4]!.slice(4, 6)));
+  const local = new Date(Date.parse(v) + offset * 60_000);
+  return (
+    local.getUTCFullYear() === Number(m[1]) &&
+    local.getUTCMonth() + 1 === Number(m[2]) &&
+    local.getUTCDate() === Number(m[3])
+  );
+}, "is not a real calendar date-time");
 
 // The scheduler sets the CloudEvents and dedup headers itself; a job must not override them.
 const reservedHeader = /^(ce-|nats-)/i;
+const headerToken = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,128}$/;
+const maxPayloadBytes = 64 * 1024;
+
+const cronExpression = z
+  .string()
+  .trim()
+  .min(1)
+  .max(200)
+  .refine(
+    (e) => (e.startsWith("@") ? e !== "@reboot" : [5, 6].includes(e.split(/\s+/).length)),
+    "must have 5 fields (minute hour day month weekday) or 6 (seconds first), or be a nickname such as @daily",
+  );
 
 const schedule = z
   .discriminatedUnion("kind", [
     z
       .strictObject({
         kind: z.literal("at"),
-        at: timestamp.describe("The one time the job fires (RFC 3339)"),
+        at: instant.describe("The one time the job fires (RFC 3339)"),
       })
       .describe("One-shot"),
     z
       .strictObject({
         kind: z.literal("every"),
-        everyMs: z.int().min(100).describe("Interval in milliseconds"),
+        everyMs: z
+          .int()
+          .min(1_000)
+          .max(366 * 24 * 3_600_000)
+          .describe("Interval in milliseconds (at least a second)"),
         phaseMs: z
           .int()
           .min(0)
-          .optional()
-          .describe(
-            "Offset of occurrences from the Unix epoch, below everyMs; fires on multiples of everyMs if absent",
-          ),
+          .default(0)
+          .describe("Offset of occurrences from the Unix epoch (phaseMs + k × everyMs), below everyMs"),
       })
-      .refine((s) => s.phaseMs === undefined || s.phaseMs < s.everyMs, {
-        message: "phaseMs must be below everyMs",
-        path: ["phaseMs"],
-      })
+      .refine((s) => s.phaseMs < s.everyMs, { message: "must be less than everyMs", path: ["phaseMs"] })
       .describe("Fixed interval"),
     z
       .strictObject({
         kind: z.literal("cron"),
-        expression: z
-          .string()
-          .trim()
-          .min(1)
-          .max(200)
-          .regex(/^[^\n\r]+$/, "must be one line")
-          .describe("Cron expression (5 or 6 fields, or a nickname such as @daily)"),
+        expression: cronExpression.describe("Cron expression (5 or 6 fields, or a nickname such as @daily)"),
         timeZone: z
           .string()
+          .refine(isTimeZone, "must be an IANA time zone (e.g. Europe/Berlin)")
           .default("UTC")
-          .refine(isTimeZone, "must be an IANA time zone such as Europe/Berlin")
           .describe("IANA time zone the expression is read in"),
       })
       .describe("Cron expression in a time zone"),
   ])
   .describe("When the job fires");
 
-const jobWindow = {
-  startAt: timestamp.optional().describe("No occurrence before this time"),
-  endAt: timestamp.optional().describe("No occurrence after this time"),
-};
+const headers = z
+  .record(
+    z
+      .string()
+      .regex(headerToken, "must be an HTTP header token (1–128 characters)")
+      .refine((h) => !reservedHeader.test(h), "ce-* and Nats-* headers are reserved"),
+    z
+      .string()
+      .max(4_096)
+      .regex(/^[^\r\n]*$/, "must not contain line breaks"),
+  )
+  .refine((r) => Object.keys(r).length <= 32, "must have at most 32 headers");
 
 export const scheduleJob = defineCommand({
   service: "scheduler",
@@ -82,37 +125,39 @@ export const scheduleJob = defineCommand({
     .strictObject({
       id: identifier.describe("Job id chosen by the caller; scheduling an existing id replaces that job"),
       schedule,
+      startAt: instant.optional().describe("No occurrence before this time (inclusive)"),
+      endAt: instant.optional().describe("No occurrence at or after this time"),
+      maxRuns: z.int().min(1).optional().describe("The job ends after this many fired occurrences"),
       target: z
         .strictObject({
-          subject: natsSubject.describe("Subject the message is published to"),
-          payload: jsonValue.describe("JSON data of the published message"),
-          headers: z
-            .record(
-              z
-                .string()
-                .min(1)
-                .max(128)
-                .refine((h) => !reservedHeader.test(h), "ce-* and Nats-* headers are reserved"),
-              z.string(),
+          subject: natsSubject.describe(
+            "Subject the message is published to; a JetStream stream must capture it",
+          ),
+          payload: jsonValue
+            .refine(
+              (v) => Buffer.byteLength(JSON.stringify(v)) <= maxPayloadBytes,
+              `must be at most ${maxPayloadBytes} bytes as JSON`,
             )
-            .optional()
-            .describe("Extra NATS headers of the published message"),
+            .default(null)
+            .describe("JSON data of the published message"),
+          headers: headers.optional().describe("Extra NATS headers of the published message"),
         })
         .describe("What is published when the job fires"),
       misfire: z
         .enum(["skip", "once", "all"])
-        .default("skip")
-        .describe("Occurrences missed while no replica ran: skip them, fire once, or fire each"),
+        .default("once")
+        .describe(
+          "Occurrences overdue by more than maxLatenessMs (no replica ran): skip them, fire the latest once, or fire each (capped)",
+        ),
       maxLatenessMs: z
         .int()
-        .min(0)
-        .optional()
-        .describe("An occurrence later than this is missed, not fired; no limit if absent"),
-      ...jobWindow,
-      maxRuns: z.int().min(1).optional().describe("The job ends after this many runs"),
+        .min(1_000)
+        .max(7 * 24 * 3_600_000)
+        .default(60_000)
+        .describe("An occurrence later than this is recorded as missed, not fired"),
     })
     .refine((j) => !j.startAt || !j.endAt || Date.parse(j.endAt) > Date.parse(j.startAt), {
-      message: "endAt must be after startAt",
+      message: "must be after startAt",
       path: ["endAt"],
     }),
   summary: "Create or replace a scheduled job.",

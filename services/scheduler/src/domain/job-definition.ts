@@ -123,7 +123,12 @@ export const jobTarget = z.strictObject({
  */
 export const jobDefinition = z
   .strictObject({
-    id: z.string().regex(JobLimits.idPattern, "must be 1–200 characters of A-Z a-z 0-9 . _ : -"),
+    id: z
+      .string()
+      .regex(
+        JobLimits.idPattern,
+        "must be 1–128 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit",
+      ),
     schedule: jobSchedule,
     /** Inclusive: an occurrence exactly at startAt runs. */
     startAt: instant.optional(),

@@ -2,8 +2,12 @@
  * Policy values of the scheduler, named so that a reader can find why each one is what it is.
  */
 export const JobLimits = {
-  /** Caller-chosen job ids: enough for `<service>:<purpose>:<uuid>` and safe in a URL path and a msg id. */
-  idPattern: /^[A-Za-z0-9._:-]{1,200}$/,
+  /**
+   * Caller-chosen job ids (contracts' `identifier`): enough for `<service>.<purpose>.<uuid>` and
+   * safe in a URL path. No `:` — the occurrence id is `<jobId>:<scheduledAt>` and must split back
+   * unambiguously at its first `:`.
+   */
+  idPattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/,
   /**
    * The shortest interval. Every occurrence costs a publish and a row in `runs`; below a second a
    * job is a stream, not a schedule. Cron's finest field (seconds) has the same resolution.

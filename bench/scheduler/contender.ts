@@ -1,0 +1,86 @@
+/** One job of a scenario: fire at `dueAt` (ms since the epoch). */
+export interface BenchJob {
+  readonly id: string;
+  readonly dueAt: number;
+}
+
+/** What a scheduler under test must do; every contender is given the same jobs. */
+export interface Contender {
+  readonly name: string;
+  /** Makes the jobs known to the scheduler; returns when they are all stored. */
+  create(jobs: readonly BenchJob[]): Promise<void>;
+  /** When each job was first seen fired (ms), and how many extra firings were seen. */
+  fired(): { readonly first: ReadonlyMap<string, number>; readonly duplicates: number };
+  close(): Promise<void>;
+}
+
+export interface ScenarioResult {
+  readonly jobs: number;
+  readonly fired: number;
+  readonly duplicates: number;
+  readonly missed: number;
+  /** Burst: jobs / (last fire − due time). */
+  readonly ratePerSecond: number;
+  readonly lagMs: { readonly p50: number; readonly p99: number; readonly max: number };
+}
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+/**
+ * Runs one scenario: creates the jobs (due after a lead long enough to store them all), waits
+ * until every job fired or nothing new fired for `quietMs`, and measures.
+ */
+export async function runScenario(
+  contender: Contender,
+  makeJobs: (base: number) => BenchJob[],
+  leadMs: number,
+  quietMs = 15_000,
+): Promise<ScenarioResult & { createdLateMs: number }> {
+  const base = Date.now() + leadMs;
+  const jobs = makeJobs(base);
+  const createStart = performance.now();
+  await contender.create(jobs);
+  process.stderr.write(
+    `  stored ${jobs.length} jobs in ${((performance.now() - createStart) / 1000).toFixed(1)} s\n`,
+  );
+  const createdLateMs = Math.max(0, Date.now() - base);
+  // Jobs of earlier scenarios (and warm-up jobs, which never fire in time) are already counted.
+  const before = contender.fired().first.size;
+  const lastDue = Math.max(...jobs.map((j) => j.dueAt));
+  let seen = -1;
+  let quietSince = Date.now();
+  for (;;) {
+    const n = contender.fired().first.size - before;
+    if (n === jobs.length) break;
+    if (n !== seen) {
+      seen = n;
+      quietSince = Date.now();
+    } else if (Date.now() > lastDue && Date.now() - quietSince > quietMs) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  // Give late duplicates a moment to show.
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  const { first, duplicates } = contender.fired();
+  const lags: number[] = [];
+  let lastFire = 0;
+  for (const job of jobs) {
+    const at = first.get(job.id);
+    if (at === undefined) continue;
+    lags.push(at - job.dueAt);
+    lastFire = Math.max(lastFire, at);
+  }
+  lags.sort((a, b) => a - b);
+  const firstDue = Math.min(...jobs.map((j) => j.dueAt));
+  return {
+    jobs: jobs.length,
+    fired: lags.length,
+    duplicates,
+    missed: jobs.length - lags.length,
+    ratePerSecond: lags.length / (Math.max(1, lastFire - firstDue) / 1000),
+    lagMs: { p50: percentile(lags, 50), p99: percentile(lags, 99), max: lags.at(-1) ?? Number.NaN },
+    createdLateMs,
+  };
+}

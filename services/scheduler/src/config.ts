@@ -1,0 +1,80 @@
+import { TOPOLOGY_DEFAULTS } from "@dbplane/bus";
+import {
+  authEnv,
+  httpEnv,
+  loadConfig,
+  logEnv,
+  natsEnv,
+  postgresEnv,
+  shutdownEnv,
+} from "@dbplane/service-kit";
+import { z } from "zod";
+
+const ms = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/**
+ * The scheduler's environment. The firing knobs have defaults that suit a few replicas and tens
+ * of thousands of jobs; tests shorten the lease to exercise take-over quickly.
+ */
+export const schedulerEnv = z
+  .object({
+    ...httpEnv,
+    ...logEnv,
+    ...authEnv,
+    ...shutdownEnv,
+    ...natsEnv,
+    ...postgresEnv,
+    /** PostgreSQL schema the scheduler owns. */
+    DBPLANE_SCHEDULER_SCHEMA: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lower-case PostgreSQL identifier")
+      .default("scheduler"),
+    /** How often each replica claims due work. */
+    DBPLANE_SCHEDULER_TICK_MS: ms(10, 60_000).default(250),
+    /** How far ahead a claim reaches: timers are armed this long before the due time. */
+    DBPLANE_SCHEDULER_HORIZON_MS: ms(100, 300_000).default(2_000),
+    /** How long a claim lasts unless renewed: a dead replica's jobs return after this. */
+    DBPLANE_SCHEDULER_LEASE_MS: ms(1_000, 3_600_000).default(15_000),
+    /** Most jobs claimed per query (a tick repeats the claim while it comes back full). */
+    DBPLANE_SCHEDULER_CLAIM_LIMIT: ms(1, 100_000).default(2_000),
+    /** Target publishes awaiting their ack at once, per replica. */
+    DBPLANE_SCHEDULER_PUBLISH_CONCURRENCY: ms(1, 100_000).default(1_024),
+    /** PostgreSQL connections per replica. */
+    DBPLANE_PG_POOL_SIZE: ms(2, 200).default(10),
+  })
+  .superRefine((env, ctx) => {
+    // A replica that re-fires a dead one's occurrence does so at most a lease (plus a tick)
+    // after the original publish; JetStream must still remember the msg id by then.
+    if (
+      env.DBPLANE_SCHEDULER_LEASE_MS + env.DBPLANE_SCHEDULER_TICK_MS >=
+      TOPOLOGY_DEFAULTS.duplicateWindowMs
+    ) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["DBPLANE_SCHEDULER_LEASE_MS"],
+        message: `lease plus tick must be shorter than the bus duplicate window (${TOPOLOGY_DEFAULTS.duplicateWindowMs} ms)`,
+      });
+    }
+    if (env.DBPLANE_SCHEDULER_HORIZON_MS <= env.DBPLANE_SCHEDULER_TICK_MS) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["DBPLANE_SCHEDULER_HORIZON_MS"],
+        message: "must be longer than DBPLANE_SCHEDULER_TICK_MS, or occurrences are claimed late",
+      });
+    }
+    if (env.DBPLANE_SCHEDULER_LEASE_MS <= env.DBPLANE_SCHEDULER_HORIZON_MS) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["DBPLANE_SCHEDULER_LEASE_MS"],
+        message:
+          "must be longer than DBPLANE_SCHEDULER_HORIZON_MS: a claim must outlive the wait for its due time",
+      });
+    }
+  });
+
+export type SchedulerConfig = z.output<typeof schedulerEnv>;
+
+/** Parses the environment once; exits 78 listing every problem. */
+export function loadSchedulerConfig(env: NodeJS.ProcessEnv = process.env): SchedulerConfig {
+  return loadConfig(schedulerEnv, env);
+}

@@ -1,0 +1,69 @@
+import type { Bus } from "@dbplane/bus";
+import { jobFired, jobMissed } from "@dbplane/contracts";
+import type { Logger } from "@dbplane/service-kit";
+import { WorkLimit } from "./work-limit.ts";
+
+/** Events publishes in flight at once; they never hold up firing. */
+const EVENT_CONCURRENCY = 128;
+
+/**
+ * Emits `job.fired` and `job.missed`. Ids derive from the occurrence (`fired:<jobId>:<at>`,
+ * `missed:<jobId>:<at>`), so a replica that re-fires after a crash emits a duplicate JetStream
+ * absorbs; the CloudEvents subject is the job id (per-job ordering and partitioning).
+ */
+export class FiringEvents {
+  readonly #bus: Bus;
+  readonly #logger: Logger;
+  readonly #limit = new WorkLimit(EVENT_CONCURRENCY);
+
+  constructor(bus: Bus, logger: Logger) {
+    this.#bus = bus;
+    this.#logger = logger;
+  }
+
+  fired(data: {
+    jobId: string;
+    scheduledAt: Date;
+    firedAt: Date;
+    targetSubject: string;
+    messageSeq: number;
+  }): void {
+    const scheduledAt = data.scheduledAt.toISOString();
+    this.#emit(() =>
+      this.#bus.publish(
+        jobFired,
+        {
+          jobId: data.jobId,
+          scheduledAt,
+          firedAt: data.firedAt.toISOString(),
+          lateMs: Math.max(0, Math.round(data.firedAt.getTime() - data.scheduledAt.getTime())),
+          targetSubject: data.targetSubject,
+          messageSeq: data.messageSeq,
+        },
+        { subject: data.jobId, id: `fired:${data.jobId}:${scheduledAt}` },
+      ),
+    );
+  }
+
+  missed(jobId: string, scheduledAt: Date, reason: string): void {
+    const at = scheduledAt.toISOString();
+    this.#emit(() =>
+      this.#bus.publish(
+        jobMissed,
+        { jobId, scheduledAt: at, reason },
+        { subject: jobId, id: `missed:${jobId}:${at}` },
+      ),
+    );
+  }
+
+  /** Resolves when every event handed over so far is published (or has failed). */
+  idle(): Promise<void> {
+    return this.#limit.idle();
+  }
+
+  #emit(publish: () => Promise<unknown>): void {
+    void this.#limit
+      .run(publish)
+      .catch((err: unknown) => this.#logger.error({ err }, "scheduler event not published"));
+  }
+}

@@ -1,0 +1,235 @@
+import type { Logger } from "@dbplane/service-kit";
+import type { JetStreamClient } from "@nats-io/jetstream";
+import type { SchedulerMetrics } from "../scheduler-metrics.ts";
+import type { ClaimedJob, DueOccurrence, MissedOccurrences } from "../store/job-progress.ts";
+import type { SchedulerStore } from "../store/scheduler-store.ts";
+import { CompletionBatcher } from "./completion-batcher.ts";
+import { DbClock } from "./db-clock.ts";
+import type { FiringEvents } from "./firing-events.ts";
+import { type PendingOccurrence, PendingOccurrences } from "./pending-occurrences.ts";
+import { targetMessage } from "./target-message.ts";
+import { describeError, publishTarget } from "./target-publisher.ts";
+import { WorkLimit } from "./work-limit.ts";
+
+export interface FiringLoopOptions {
+  readonly store: SchedulerStore;
+  readonly js: JetStreamClient;
+  readonly events: FiringEvents;
+  /** This replica's claim owner name; unique per process. */
+  readonly owner: string;
+  readonly tickMs: number;
+  readonly horizonMs: number;
+  readonly leaseMs: number;
+  readonly claimLimit: number;
+  readonly publishConcurrency: number;
+  readonly metrics: SchedulerMetrics;
+  readonly logger: Logger;
+}
+
+export interface FiringLoop {
+  start(): void;
+  /** Drops this replica's timers of a job (it changed through this replica's API). */
+  forget(jobId: string): void;
+  /** Occurrences armed or being published. */
+  pending(): number;
+  /** Stops claiming, lets publishes in flight finish and be recorded, releases the claims. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The firing side of a replica. There is no leader: every replica claims what is due within
+ * the horizon every tick (`FOR UPDATE SKIP LOCKED`, so claims are disjoint), arms a timer per
+ * occurrence at its due time on the database's clock, publishes the target with the occurrence
+ * id as `Nats-Msg-Id`, and records the runs in batches. Claims are renewed while held; a replica
+ * that dies leaves its claims to expire, after which another replica re-fires the same
+ * occurrence ids — deduplicated by the target stream, since the lease is shorter than its
+ * duplicate window.
+ */
+export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
+  const log = o.logger.child({ component: "firing", owner: o.owner });
+  const clock = new DbClock();
+  const pending = new PendingOccurrences();
+  const publishes = new WorkLimit(o.publishConcurrency);
+  // Never start a publish this close to the lease's end: its ack must land while we hold the claim.
+  const leaseSafetyMs = Math.min(1_000, Math.floor(o.leaseMs / 10));
+  let stopping = false;
+  let tickTimer: NodeJS.Timeout | undefined;
+  let renewTimer: NodeJS.Timeout | undefined;
+  let ticking: Promise<void> = Promise.resolve();
+  let renewing: Promise<void> = Promise.resolve();
+
+  const completions = new CompletionBatcher({
+    store: o.store,
+    owner: o.owner,
+    horizonMs: o.horizonMs,
+    leaseMs: o.leaseMs,
+    logger: log,
+    onCompleted(result, batch) {
+      // result.dbNow is its transaction's start, long before the answer: not a clock sample.
+      for (const r of batch) pending.settle(r.jobId, r.scheduledAt);
+      for (const outcome of result.outcomes) {
+        if (!outcome.accepted) log.debug({ jobId: outcome.jobId }, "run not recorded: claim lost meanwhile");
+      }
+      armAll(result.continuing);
+      reportMissed(result.missed);
+    },
+  });
+
+  function reportMissed(missed: readonly MissedOccurrences[]): void {
+    for (const m of missed) {
+      o.metrics.missed.inc(m.total);
+      for (const at of m.occurrences) o.events.missed(m.jobId, at, "later than maxLatenessMs");
+    }
+  }
+
+  function armAll(jobs: readonly ClaimedJob[]): void {
+    if (stopping) return;
+    for (const job of jobs) {
+      pending.holdUntil(job.id, job.claimExpiresAt.getTime());
+      for (const occ of [job.next, job.trigger]) if (occ) arm(job, occ);
+    }
+  }
+
+  function arm(job: ClaimedJob, occ: DueOccurrence): void {
+    const p = pending.add(job.id, job.definition, occ);
+    if (p) schedule(p);
+  }
+
+  function schedule(p: PendingOccurrence): void {
+    const wait = clock.until(p.occ.scheduledAt);
+    p.timer = setTimeout(() => fire(p), Math.max(0, wait));
+  }
+
+  function fire(p: PendingOccurrence): void {
+    p.timer = undefined;
+    if (stopping || p.dropped) return;
+    // The clock estimate can move between arming and firing; never publish early.
+    if (clock.until(p.occ.scheduledAt) > 0) {
+      schedule(p);
+      return;
+    }
+    p.publishing = true;
+    void publishes
+      .run(() => publish(p))
+      .catch((err: unknown) => log.error({ err, msgId: p.occ.messageId }, "firing failed"));
+  }
+
+  async function publish(p: PendingOccurrence): Promise<void> {
+    const { occ, jobId } = p;
+    const localDeadline = () =>
+      Math.min(occ.fireBy.getTime(), pending.expiryOf(jobId) - leaseSafetyMs) - (clock.now() - Date.now());
+    const message = targetMessage(p.definition, occ.scheduledAt, occ.messageId);
+    const outcome = await publishTarget(o.js, message, occ.messageId, localDeadline, (transient) =>
+      o.metrics.publishFailures.inc({ kind: transient ? "transient" : "permanent" }),
+    );
+    const base = { jobId, scheduledAt: occ.scheduledAt, manual: occ.manual };
+    if (outcome.kind === "acked") {
+      const firedAt = new Date(Math.max(clock.now(), occ.scheduledAt.getTime()));
+      const lateSeconds = (firedAt.getTime() - occ.scheduledAt.getTime()) / 1000;
+      o.metrics.firingLag.observe({ manual: String(occ.manual) }, lateSeconds);
+      o.metrics.fired.inc({ manual: String(occ.manual) });
+      completions.add({ ...base, outcome: "fired", firedAt, streamSeq: outcome.ack.seq });
+      o.events.fired({
+        jobId,
+        scheduledAt: occ.scheduledAt,
+        firedAt,
+        targetSubject: message.subject,
+        messageSeq: outcome.ack.seq,
+      });
+      return;
+    }
+    if (outcome.kind === "refused") {
+      log.warn({ err: outcome.error, jobId, msgId: occ.messageId }, "target publish refused");
+      completions.add({ ...base, outcome: "failed", error: describeError(outcome.error) });
+      return;
+    }
+    if (clock.now() > occ.fireBy.getTime()) {
+      // Past fireBy: a run that was never attempted is missed; one whose attempts failed, failed.
+      const failed = outcome.lastError !== undefined;
+      if (!failed) o.metrics.missed.inc();
+      const error = failed ? describeError(outcome.lastError) : "later than maxLatenessMs";
+      completions.add({ ...base, outcome: failed ? "failed" : "missed", error });
+      if (!failed) o.events.missed(jobId, occ.scheduledAt, error);
+      return;
+    }
+    // The lease ran out first (PostgreSQL unreachable for renewals): the claim is no longer
+    // ours to act on. Whoever claims the job next fires the same id, deduplicated if we got through.
+    log.warn({ jobId, msgId: occ.messageId }, "lease ran out before the occurrence was published");
+    pending.drop(jobId);
+  }
+
+  async function tick(): Promise<void> {
+    for (;;) {
+      const sentAt = Date.now();
+      const result = await o.store.claimDue(o.owner, {
+        horizonMs: o.horizonMs,
+        leaseMs: o.leaseMs,
+        limit: o.claimLimit,
+      });
+      clock.observe(result.dbNow, sentAt);
+      o.metrics.claims.inc(result.jobs.length);
+      armAll(result.jobs);
+      reportMissed(result.missed);
+      if (stopping || result.jobs.length < o.claimLimit) return;
+    }
+  }
+
+  async function renew(): Promise<void> {
+    const ids = pending.jobIds();
+    if (ids.length === 0) return;
+    // The database renewed at its now, which is no earlier than our estimate when the request
+    // left: counting the new lease from that estimate errs on the safe (shorter) side.
+    const expiry = clock.now() + o.leaseMs;
+    const held = new Set(await o.store.renewClaims(o.owner, o.leaseMs, ids));
+    for (const id of ids) {
+      if (held.has(id)) pending.holdUntil(id, expiry);
+      else if (pending.drop(id) > 0)
+        log.info({ jobId: id }, "claim lost (job changed or taken over); timers dropped");
+    }
+  }
+
+  function loop(name: string, everyMs: number, step: () => Promise<void>, set: (p: Promise<void>) => void) {
+    const run = () => {
+      if (stopping) return;
+      const done = step()
+        .catch((err: unknown) => log.error({ err }, `${name} failed; retrying next round`))
+        .finally(() => {
+          if (!stopping) {
+            const timer = setTimeout(run, everyMs);
+            if (name === "claim") tickTimer = timer;
+            else renewTimer = timer;
+          }
+        });
+      set(done);
+    };
+    run();
+  }
+
+  return {
+    start() {
+      loop("claim", o.tickMs, tick, (p) => {
+        ticking = p;
+      });
+      loop("renew", Math.max(100, Math.floor(o.leaseMs / 3)), renew, (p) => {
+        renewing = p;
+      });
+      log.info({ tickMs: o.tickMs, horizonMs: o.horizonMs, leaseMs: o.leaseMs }, "firing started");
+    },
+    forget(jobId) {
+      pending.drop(jobId);
+    },
+    pending: () => pending.size,
+    async stop() {
+      stopping = true;
+      clearTimeout(tickTimer);
+      clearTimeout(renewTimer);
+      await Promise.all([ticking, renewing]);
+      const unfired = pending.dropUnstarted();
+      await publishes.idle();
+      await completions.drain();
+      await o.events.idle();
+      const released = await o.store.releaseClaims(o.owner);
+      log.info({ unfired, released }, "firing stopped; claims released");
+    },
+  };
+}

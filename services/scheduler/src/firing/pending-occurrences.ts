@@ -1,0 +1,99 @@
+import type { JobDefinition } from "../domain/job-definition.ts";
+import { occurrenceMessageId } from "../domain/message-id.ts";
+import type { DueOccurrence } from "../store/job-progress.ts";
+
+/** One occurrence this replica holds: armed, being published, or awaiting its run record. */
+export interface PendingOccurrence {
+  readonly jobId: string;
+  readonly definition: JobDefinition;
+  readonly occ: DueOccurrence;
+  timer: NodeJS.Timeout | undefined;
+  publishing: boolean;
+  dropped: boolean;
+}
+
+/**
+ * The occurrences a replica holds, keyed by message id, so the same occurrence handed out again
+ * (a claim and a completion's `continuing` overlap, a trigger repeats until recorded) is armed
+ * once. Entries leave when their run is recorded, and the claim expiry of each job is kept
+ * here so a publish can check it is still within the lease.
+ */
+export class PendingOccurrences {
+  readonly #byId = new Map<string, PendingOccurrence>();
+  readonly #byJob = new Map<string, Set<string>>();
+  readonly #expiry = new Map<string, number>();
+
+  get size(): number {
+    return this.#byId.size;
+  }
+
+  /** Adds an occurrence; null when it is already held. */
+  add(jobId: string, definition: JobDefinition, occ: DueOccurrence): PendingOccurrence | null {
+    if (this.#byId.has(occ.messageId)) return null;
+    const p: PendingOccurrence = {
+      jobId,
+      definition,
+      occ,
+      timer: undefined,
+      publishing: false,
+      dropped: false,
+    };
+    this.#byId.set(occ.messageId, p);
+    const ids = this.#byJob.get(jobId) ?? new Set<string>();
+    ids.add(occ.messageId);
+    this.#byJob.set(jobId, ids);
+    return p;
+  }
+
+  /** The occurrence's run was recorded (or refused): forget it. */
+  settle(jobId: string, scheduledAt: Date): void {
+    this.#remove(occurrenceMessageId(jobId, scheduledAt));
+  }
+
+  /** The job's claim lasts until `expiry` (database ms). */
+  holdUntil(jobId: string, expiry: number): void {
+    this.#expiry.set(jobId, expiry);
+  }
+
+  /** The job's claim expiry (database ms); 0 when not held. */
+  expiryOf(jobId: string): number {
+    return this.#expiry.get(jobId) ?? 0;
+  }
+
+  jobIds(): string[] {
+    return [...this.#byJob.keys()];
+  }
+
+  /** Drops every occurrence of the job (claim lost or job changed); returns how many. */
+  drop(jobId: string): number {
+    const ids = [...(this.#byJob.get(jobId) ?? [])];
+    for (const id of ids) this.#remove(id);
+    this.#expiry.delete(jobId);
+    return ids.length;
+  }
+
+  /** Drops occurrences whose timer has not fired yet (shutdown); returns how many. */
+  dropUnstarted(): number {
+    let n = 0;
+    for (const [id, p] of this.#byId) {
+      if (p.publishing) continue;
+      this.#remove(id);
+      n++;
+    }
+    return n;
+  }
+
+  #remove(messageId: string): void {
+    const p = this.#byId.get(messageId);
+    if (!p) return;
+    clearTimeout(p.timer);
+    p.dropped = true;
+    this.#byId.delete(messageId);
+    const ids = this.#byJob.get(p.jobId);
+    ids?.delete(messageId);
+    if (ids?.size === 0) {
+      this.#byJob.delete(p.jobId);
+      this.#expiry.delete(p.jobId);
+    }
+  }
+}

@@ -1,0 +1,53 @@
+import { findMessageBySubject, toBinaryHeaders } from "@dbplane/contracts";
+import { type MsgHdrs, headers as natsHeaders } from "@nats-io/transport-node";
+import type { JobDefinition } from "../domain/job-definition.ts";
+
+/** Headers the scheduler adds to every target message. */
+export const JOB_HEADERS = {
+  jobId: "dbplane-job-id",
+  scheduledAt: "dbplane-scheduled-at",
+} as const;
+
+/** The CloudEvents source of target messages that are dbplane commands or events. */
+export const SCHEDULER_SOURCE = "dbplane/scheduler";
+
+export interface TargetMessage {
+  readonly subject: string;
+  readonly payload: Uint8Array;
+  readonly headers: MsgHdrs;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * The message one occurrence publishes: the job's payload as JSON and its headers, plus
+ * `dbplane-job-id` and `dbplane-scheduled-at`. When the target subject is a dbplane command or
+ * event (e.g. `dbplane.cmd.provisioner.run-backup` — other services schedule their periodic work
+ * this way), the message is also a proper CloudEvent of that type, whose id is the occurrence id,
+ * so the receiving service's bus accepts it; its payload was checked against the contract when
+ * the job was saved.
+ */
+export function targetMessage(job: JobDefinition, scheduledAt: Date, messageId: string): TargetMessage {
+  const h = natsHeaders();
+  for (const [name, value] of Object.entries(job.target.headers ?? {})) h.set(name, value);
+  h.set(JOB_HEADERS.jobId, job.id);
+  h.set(JOB_HEADERS.scheduledAt, scheduledAt.toISOString());
+  const def = findMessageBySubject(job.target.subject);
+  if (def) {
+    const ce = toBinaryHeaders({
+      id: messageId,
+      type: def.type,
+      source: SCHEDULER_SOURCE,
+      subject: job.id,
+      time: new Date().toISOString(),
+      specversion: "1.0",
+      datacontenttype: "application/json",
+    });
+    for (const [name, value] of Object.entries(ce)) h.set(name, value);
+  }
+  return {
+    subject: job.target.subject,
+    payload: encoder.encode(JSON.stringify(job.target.payload ?? null)),
+    headers: h,
+  };
+}

@@ -1,0 +1,64 @@
+import { JetStreamApiError, type JetStreamClient, type PubAck } from "@nats-io/jetstream";
+import { errors } from "@nats-io/transport-node";
+import type { TargetMessage } from "./target-message.ts";
+
+/** One attempt waits at most this long for the stream's ack. */
+const ATTEMPT_TIMEOUT_MS = 5_000;
+const RETRY_PAUSE_MS = [50, 100, 250, 500, 1_000] as const;
+
+export type PublishOutcome =
+  | { readonly kind: "acked"; readonly ack: PubAck }
+  /** The deadline passed first; `lastError` is why the attempts failed, if any were made. */
+  | { readonly kind: "deadline"; readonly lastError: unknown }
+  /** The server refused the message; retrying cannot help. */
+  | { readonly kind: "refused"; readonly error: unknown };
+
+/**
+ * Publishes one target message with its occurrence id as `Nats-Msg-Id`, retrying transient
+ * failures (timeouts, no responders while a stream restarts, a reconnect) until `deadline()`
+ * (local ms, re-read before every attempt because lease renewals move it). No attempt starts
+ * after the deadline, and none may outlast it by more than its own timeout.
+ */
+export async function publishTarget(
+  js: JetStreamClient,
+  message: TargetMessage,
+  msgID: string,
+  deadline: () => number,
+  onFailure: (transient: boolean) => void,
+): Promise<PublishOutcome> {
+  let lastError: unknown;
+  for (let attempt = 0; ; attempt++) {
+    const remaining = deadline() - Date.now();
+    if (remaining <= 0) return { kind: "deadline", lastError };
+    try {
+      const ack = await js.publish(message.subject, message.payload, {
+        msgID,
+        headers: message.headers,
+        timeout: Math.max(1, Math.min(remaining, ATTEMPT_TIMEOUT_MS)),
+      });
+      return { kind: "acked", ack };
+    } catch (err) {
+      lastError = err;
+      const transient = isTransient(err);
+      onFailure(transient);
+      if (!transient) return { kind: "refused", error: err };
+      const pause = RETRY_PAUSE_MS[Math.min(attempt, RETRY_PAUSE_MS.length - 1)]!;
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.min(pause, Math.max(0, deadline() - Date.now()))),
+      );
+    }
+  }
+}
+
+function isTransient(err: unknown): boolean {
+  if (err instanceof errors.InvalidArgumentError || err instanceof errors.PermissionViolationError)
+    return false;
+  // 503 is "no responders"/JetStream unavailable; other API errors (message too large, a stream
+  // that refuses the subject) will not change by retrying.
+  if (err instanceof JetStreamApiError) return err.status === 503;
+  return true;
+}
+
+export function describeError(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

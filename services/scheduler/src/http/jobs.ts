@@ -1,0 +1,119 @@
+import type { HttpApp } from "@dbplane/service-kit";
+import { z } from "zod";
+import type { JobAdmin } from "../jobs/job-admin.ts";
+import { JobState } from "../store/job-rows.ts";
+import type { SchedulerStore } from "../store/scheduler-store.ts";
+import { asHttp, found } from "./domain-errors.ts";
+import { jobBody, jobIdParams, jobPage, jobResource, toJobResource } from "./job-schemas.ts";
+
+const listQuery = z.object({
+  state: z.enum(Object.values(JobState) as [JobState, ...JobState[]]).optional(),
+  limit: z.coerce.number().int().min(1).max(1_000).default(100),
+  cursor: z.string().max(1_000).optional(),
+});
+
+const triggered = z.object({
+  job: jobResource,
+  scheduledAt: z.string().describe("The extra occurrence's scheduled time (the database's now)"),
+  messageId: z.string().describe("Its Nats-Msg-Id"),
+});
+
+/** `/v1/jobs`: create or replace, list, read, cancel, pause, resume, trigger. */
+export function registerJobRoutes(app: HttpApp, deps: { jobs: JobAdmin; store: SchedulerStore }): void {
+  const { jobs, store } = deps;
+
+  app.post(
+    "/v1/jobs",
+    {
+      schema: {
+        summary: "Create or replace a job by its id (201 created, 200 replaced or unchanged)",
+        tags: ["jobs"],
+        body: jobBody,
+        response: { 200: jobResource, 201: jobResource },
+      },
+    },
+    async (request, reply) => {
+      const { outcome, job } = await asHttp(() => jobs.upsert(request.body));
+      reply.header("location", `/v1/jobs/${encodeURIComponent(job.id)}`);
+      reply.header("x-dbplane-upsert", outcome);
+      return reply.code(outcome === "created" ? 201 : 200).send(toJobResource(job));
+    },
+  );
+
+  app.get(
+    "/v1/jobs",
+    {
+      schema: {
+        summary: "List jobs by id, optionally by state",
+        tags: ["jobs"],
+        querystring: listQuery,
+        response: { 200: jobPage },
+      },
+    },
+    async (request) => {
+      const page = await asHttp(() => store.list(request.query));
+      return { items: page.items.map(toJobResource), nextCursor: page.nextCursor };
+    },
+  );
+
+  app.get(
+    "/v1/jobs/:id",
+    {
+      schema: { summary: "Read a job", tags: ["jobs"], params: jobIdParams, response: { 200: jobResource } },
+    },
+    async (request) => toJobResource(found(await store.get(request.params.id), request.params.id)),
+  );
+
+  app.delete(
+    "/v1/jobs/:id",
+    {
+      schema: {
+        summary: "Cancel a job: no further occurrence fires; its runs are kept",
+        tags: ["jobs"],
+        params: jobIdParams,
+        response: { 200: jobResource },
+      },
+    },
+    async (request) => toJobResource(found(await jobs.cancel(request.params.id), request.params.id)),
+  );
+
+  for (const action of ["pause", "resume"] as const) {
+    app.post(
+      `/v1/jobs/:id/${action}`,
+      {
+        schema: {
+          summary:
+            action === "pause"
+              ? "Pause a job: occurrences while paused are neither fired nor missed"
+              : "Resume a paused job from now (occurrences slept through are not caught up)",
+          tags: ["jobs"],
+          params: jobIdParams,
+          response: { 200: jobResource },
+        },
+      },
+      async (request) =>
+        toJobResource(found(await asHttp(() => jobs[action](request.params.id)), request.params.id)),
+    );
+  }
+
+  app.post(
+    "/v1/jobs/:id/trigger",
+    {
+      schema: {
+        summary: "Fire one extra occurrence now, besides the schedule",
+        tags: ["jobs"],
+        params: jobIdParams,
+        response: { 202: triggered },
+      },
+    },
+    async (request, reply) => {
+      const result = found(await asHttp(() => jobs.trigger(request.params.id)), request.params.id);
+      const scheduledAt = result.scheduledAt.toISOString();
+      return reply.code(202).send({
+        job: toJobResource(result.job),
+        scheduledAt,
+        messageId: `${result.job.id}:${scheduledAt}`,
+      });
+    },
+  );
+}

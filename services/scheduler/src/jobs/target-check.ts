@@ -1,0 +1,71 @@
+import { findMessageBySubject, InvalidMessageDataError, parseMessageData } from "@dbplane/contracts";
+import type { JetStreamManager } from "@nats-io/jetstream";
+import type { JobDefinition } from "../domain/job-definition.ts";
+import { JobValidationError } from "../domain/job-validation.ts";
+
+/** How long a positive answer is trusted: registering thousands of jobs on one subject costs one lookup. */
+const CACHE_MS = 5_000;
+
+/**
+ * Checks, when a job is saved, that its target can be published exactly once:
+ *
+ * - a JetStream stream captures the subject, so every publish is acknowledged and deduplicated
+ *   by `Nats-Msg-Id` (a core-NATS subject would lose occurrences silently);
+ * - that stream's duplicate window outlasts a claim lease plus a claim tick, so an occurrence a
+ *   dead replica already published and a survivor re-fires is recognised as a duplicate;
+ * - a target that is a dbplane command or event (e.g. `dbplane.cmd.provisioner.run-backup`) has
+ *   a payload its contract accepts, because it is published as that CloudEvent. dbplane's own
+ *   streams are deliberately allowed: scheduling other services' periodic work is the point.
+ *
+ * @throws JobValidationError naming `target.subject` or `target.payload`.
+ */
+export function createTargetCheck(jsm: JetStreamManager, minDuplicateWindowMs: number) {
+  const known = new Map<string, number>();
+  return async function checkTarget(job: JobDefinition): Promise<void> {
+    const { subject, payload } = job.target;
+    const def = findMessageBySubject(subject);
+    if (def) {
+      try {
+        parseMessageData(def, payload);
+      } catch (err) {
+        if (!(err instanceof InvalidMessageDataError)) throw err;
+        throw new JobValidationError(
+          err.issues.map((i) => ({
+            field: i.path ? `target.payload.${i.path}` : "target.payload",
+            message: `${i.message} (the payload of ${def.type})`,
+          })),
+          { cause: err },
+        );
+      }
+    }
+    if ((known.get(subject) ?? 0) > Date.now()) return;
+    const stream = await streamCapturing(jsm, subject);
+    if (!stream) {
+      throw new JobValidationError([
+        {
+          field: "target.subject",
+          message: `no JetStream stream captures "${subject}": create one first, so every occurrence is stored and deduplicated`,
+        },
+      ]);
+    }
+    const info = await jsm.streams.info(stream);
+    const windowMs = Math.floor((info.config.duplicate_window ?? 0) / 1e6);
+    if (windowMs < minDuplicateWindowMs) {
+      throw new JobValidationError([
+        {
+          field: "target.subject",
+          message: `stream ${stream} keeps message ids for ${windowMs} ms; at least ${minDuplicateWindowMs} ms (the scheduler's lease plus a tick) is needed to deduplicate a re-fire`,
+        },
+      ]);
+    }
+    known.set(subject, Date.now() + CACHE_MS);
+  };
+}
+
+export type TargetCheck = ReturnType<typeof createTargetCheck>;
+
+async function streamCapturing(jsm: JetStreamManager, subject: string): Promise<string | null> {
+  // `$JS.API.STREAM.NAMES` with a subject filter; streams cannot overlap, so at most one matches.
+  for await (const name of jsm.streams.names(subject)) return name;
+  return null;
+}

@@ -1,0 +1,79 @@
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { JobState } from "./store/job-rows.ts";
+import type { SchedulerStore } from "./store/scheduler-store.ts";
+
+/** The scheduler's own Prometheus metrics (the bus and HTTP ones come from their packages). */
+export interface SchedulerMetrics {
+  readonly firingLag: Histogram<"manual">;
+  readonly claims: Counter;
+  readonly fired: Counter<"manual">;
+  readonly missed: Counter;
+  readonly publishFailures: Counter<"kind">;
+}
+
+/**
+ * Registers the metrics. The backlog and per-state gauges are read from PostgreSQL at scrape
+ * time (`store.stats()`), so every replica reports the same fleet-wide backlog — which is what
+ * the HPA averages over.
+ */
+export function createSchedulerMetrics(registry: Registry, store: SchedulerStore): SchedulerMetrics {
+  let stats: ReturnType<SchedulerStore["stats"]> | undefined;
+  // Both gauges collect in one scrape; share one query round.
+  const readStats = () => {
+    stats ??= store.stats().finally(() => {
+      setTimeout(() => {
+        stats = undefined;
+      }, 1_000).unref();
+    });
+    return stats;
+  };
+  new Gauge({
+    name: "dbplane_scheduler_due_backlog",
+    help: "Occurrences due by the database's clock and not yet settled (fired, missed or failed)",
+    registers: [registry],
+    async collect() {
+      this.set((await readStats()).dueBacklog);
+    },
+  });
+  new Gauge({
+    name: "dbplane_scheduler_jobs",
+    help: "Jobs by state",
+    labelNames: ["state"] as const,
+    registers: [registry],
+    async collect() {
+      const byState = (await readStats()).jobsByState;
+      for (const state of Object.values(JobState)) this.set({ state }, byState[state] ?? 0);
+    },
+  });
+  return {
+    firingLag: new Histogram({
+      name: "dbplane_scheduler_firing_lag_seconds",
+      help: "Publish acknowledged minus scheduled time, by the database's clock",
+      labelNames: ["manual"] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [registry],
+    }),
+    claims: new Counter({
+      name: "dbplane_scheduler_claims_total",
+      help: "Jobs claimed by this replica",
+      registers: [registry],
+    }),
+    fired: new Counter({
+      name: "dbplane_scheduler_fired_total",
+      help: "Occurrences published by this replica",
+      labelNames: ["manual"] as const,
+      registers: [registry],
+    }),
+    missed: new Counter({
+      name: "dbplane_scheduler_missed_total",
+      help: "Occurrences recorded as missed by this replica (misfire policy or maxLatenessMs)",
+      registers: [registry],
+    }),
+    publishFailures: new Counter({
+      name: "dbplane_scheduler_publish_failures_total",
+      help: "Target publish attempts that failed (transient: retried; permanent: recorded as failed)",
+      labelNames: ["kind"] as const,
+      registers: [registry],
+    }),
+  };
+}

@@ -1,0 +1,203 @@
+import { waitFor } from "@dbplane/testkit";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { headers } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createSchedulerWorld, type Replica, type SchedulerWorld } from "./service-fixture.ts";
+
+let world: SchedulerWorld;
+let replica: Replica;
+let token: string;
+beforeAll(async () => {
+  world = await createSchedulerWorld();
+  replica = await world.startReplica();
+  token = await world.token();
+}, 60_000);
+afterAll(() => world?.dispose());
+
+async function call(method: string, path: string, body?: unknown, auth = true) {
+  const res = await fetch(`${replica.base}${path}`, {
+    method,
+    headers: {
+      ...(auth && { authorization: `Bearer ${token}` }),
+      ...(body !== undefined && { "content-type": "application/json" }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, type: res.headers.get("content-type"), body: text ? JSON.parse(text) : null };
+}
+
+const every = (id: string, subject: string) => ({
+  id,
+  schedule: { kind: "every", everyMs: 60_000 },
+  target: { subject, payload: { hello: id } },
+});
+
+describe("scheduler HTTP API", () => {
+  it("upserts: 201 created, 200 unchanged, 200 updated; reads, lists by state, cancels", async () => {
+    const subject = world.targetSubject("api");
+    const created = await call("POST", "/v1/jobs", every("api-1", subject));
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ id: "api-1", state: "active", version: 1 });
+    expect(created.body.definition).toMatchObject({ misfire: "once", maxLatenessMs: 60_000 });
+    expect((await call("POST", "/v1/jobs", every("api-1", subject))).status).toBe(200);
+    const updated = await call("POST", "/v1/jobs", { ...every("api-1", subject), misfire: "skip" });
+    expect(updated.status).toBe(200);
+    expect(updated.body.version).toBe(2);
+    await call("POST", "/v1/jobs", every("api-2", subject));
+
+    expect((await call("GET", "/v1/jobs/api-1")).body.definition.misfire).toBe("skip");
+    expect((await call("GET", "/v1/jobs/nope")).status).toBe(404);
+    const page1 = await call("GET", "/v1/jobs?limit=1&state=active");
+    expect(page1.body.items.map((j: { id: string }) => j.id)).toEqual(["api-1"]);
+    const page2 = await call("GET", `/v1/jobs?limit=1&state=active&cursor=${page1.body.nextCursor}`);
+    expect(page2.body.items.map((j: { id: string }) => j.id)).toEqual(["api-2"]);
+    expect((await call("GET", "/v1/jobs?cursor=garbage")).body.errors[0].field).toBe("query.cursor");
+
+    const cancelled = await call("DELETE", "/v1/jobs/api-2");
+    expect(cancelled.body.state).toBe("cancelled");
+    expect((await call("DELETE", "/v1/jobs/unknown")).status).toBe(404);
+    expect((await call("GET", "/v1/jobs?state=cancelled")).body.items).toHaveLength(1);
+  });
+
+  it("pause, resume, and trigger fires one extra occurrence that shows in the runs", async () => {
+    const subject = world.targetSubject("trigger");
+    await call("POST", "/v1/jobs", every("trig", subject));
+    expect((await call("POST", "/v1/jobs/trig/pause")).body.state).toBe("paused");
+    expect((await call("POST", "/v1/jobs/trig/resume")).body.state).toBe("active");
+    expect((await call("POST", "/v1/jobs/api-2/resume")).status).toBe(409);
+    const triggered = await call("POST", "/v1/jobs/trig/trigger");
+    expect(triggered.status).toBe(202);
+    const runs = await waitFor(
+      async () => {
+        const r = await call("GET", "/v1/jobs/trig/runs?outcome=fired");
+        return r.body.items.length === 1 && r.body.items;
+      },
+      { what: "the triggered run to be recorded" },
+    );
+    expect(runs[0]).toMatchObject({ manual: true, outcome: "fired", messageId: triggered.body.messageId });
+    const inStream = await world.readTarget();
+    expect(inStream.filter((m) => m.msgId === triggered.body.messageId)).toHaveLength(1);
+    expect((await call("POST", "/v1/jobs/nope/trigger")).status).toBe(404);
+  });
+
+  it.each([
+    ["invalid cron", { schedule: { kind: "cron", expression: "61 * * * *" } }, "body.schedule.expression"],
+    ["cron with 3 fields", { schedule: { kind: "cron", expression: "* * *" } }, "body.schedule.expression"],
+    [
+      "unknown zone",
+      { schedule: { kind: "cron", expression: "0 2 * * *", timeZone: "Europe/Atlantis" } },
+      "body.schedule.timeZone",
+    ],
+    [
+      "`at` in the past beyond maxLatenessMs",
+      { schedule: { kind: "at", at: "2020-01-01T00:00:00Z" } },
+      "body.schedule.at",
+    ],
+    ["wildcard subject", { target: { subject: "orders.*" } }, "body.target.subject"],
+    ["$JS subject", { target: { subject: "$JS.API.STREAM.NAMES" } }, "body.target.subject"],
+    ["$KV subject", { target: { subject: "$KV.bucket.key" } }, "body.target.subject"],
+    ["subject no stream captures", { target: { subject: "nobody.captures.this" } }, "body.target.subject"],
+    ["id with ':'", { id: "a:b" }, "body.id"],
+    [
+      "reserved header",
+      { target: { subject: "x.y", headers: { "Nats-Msg-Id": "forged" } } },
+      "body.target.headers.Nats-Msg-Id",
+    ],
+  ])("400 naming the field: %s", async (_name, override, field) => {
+    const res = await call("POST", "/v1/jobs", { ...every("bad", world.targetSubject("bad")), ...override });
+    expect(res.status).toBe(400);
+    expect(res.type).toContain("application/problem+json");
+    expect(res.body.errors.map((e: { field: string }) => e.field)).toContain(field);
+  });
+
+  it("refuses a payload a dbplane command's contract rejects, naming the payload field", async () => {
+    const res = await call("POST", "/v1/jobs", {
+      id: "bad-backup",
+      schedule: { kind: "cron", expression: "0 3 * * *" },
+      target: {
+        subject: `${world.nats.namespace}.dbplane.cmd.provisioner.run-backup`,
+        payload: { wrong: 1 },
+      },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.errors.some((e: { field: string }) => e.field.startsWith("body.target.payload"))).toBe(
+      true,
+    );
+  });
+
+  it("401 without a token on mutating routes; reads stay open", async () => {
+    const res = await call("POST", "/v1/jobs", every("anon", world.targetSubject("x")), false);
+    expect(res.status).toBe(401);
+    expect((await call("DELETE", "/v1/jobs/api-1", undefined, false)).status).toBe(401);
+    expect((await call("GET", "/v1/jobs", undefined, false)).status).toBe(200);
+  });
+
+  it("schedule-job and cancel-job commands work; a malformed schedule-job lands in the DLQ with the reason", async () => {
+    const ns = world.nats.namespace;
+    const js = jetstream(world.nats.nc);
+    const send = async (name: string, id: string, data: unknown) => {
+      const h = headers();
+      const attrs: Record<string, string> = {
+        "ce-id": id,
+        "ce-type": `io.dbplane.scheduler.${name}.v1`,
+        "ce-source": "test",
+        "ce-subject": "job",
+        "ce-time": new Date().toISOString(),
+        "ce-specversion": "1.0",
+        "ce-datacontenttype": "application/json",
+      };
+      for (const [k, v] of Object.entries(attrs)) h.set(k, v);
+      await js.publish(`${ns}.dbplane.cmd.scheduler.${name}`, JSON.stringify(data), {
+        headers: h,
+        msgID: id,
+      });
+    };
+    await send("schedule-job", "c1", every("by-command", world.targetSubject("cmd")));
+    await waitFor(async () => (await call("GET", "/v1/jobs/by-command")).status === 200, {
+      what: "job from command",
+    });
+    await send("cancel-job", "c2", { id: "by-command" });
+    await waitFor(async () => (await call("GET", "/v1/jobs/by-command")).body.state === "cancelled", {
+      what: "cancel by command",
+    });
+
+    // Invalid per contract (no schedule) and invalid per the scheduler (cron value out of range).
+    await send("schedule-job", "bad-1", { id: "broken", target: { subject: "x.y" } });
+    await send("schedule-job", "bad-2", {
+      ...every("broken-2", world.targetSubject("cmd")),
+      schedule: { kind: "cron", expression: "0 25 * * *" },
+    });
+    const jsm = await jetstreamManager(world.nats.nc);
+    const dlq = `${ns.toUpperCase()}_DBPLANE_DLQ`;
+    await waitFor(async () => (await jsm.streams.info(dlq)).state.messages === 2, {
+      what: "two dead letters",
+    });
+    const reasons: string[] = [];
+    for (const seq of [1, 2]) {
+      const m = await jsm.streams.getMessage(dlq, { seq });
+      reasons.push(
+        JSON.stringify(Object.fromEntries([...(m?.header.keys() ?? [])].map((k) => [k, m?.header.get(k)]))),
+      );
+    }
+    expect(reasons.join("\n")).toContain("schedule");
+    expect(reasons.join("\n")).toContain("schedule.expression");
+    expect((await call("GET", "/v1/jobs/broken-2")).status).toBe(404);
+  });
+
+  it("serves metrics including the scheduler's, and docs", async () => {
+    const text = await (await fetch(`${replica.base}/metrics`)).text();
+    for (const name of [
+      "dbplane_scheduler_firing_lag_seconds",
+      "dbplane_scheduler_due_backlog",
+      "dbplane_scheduler_claims_total",
+      "dbplane_scheduler_fired_total",
+      "dbplane_scheduler_missed_total",
+      "dbplane_scheduler_publish_failures_total",
+      'dbplane_scheduler_jobs{state="active"}',
+    ]) {
+      expect(text).toContain(name);
+    }
+    expect((await fetch(`${replica.base}/docs/json`)).status).toBe(200);
+  });
+});
