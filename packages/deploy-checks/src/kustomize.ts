@@ -1,5 +1,5 @@
-import { type KubeObject, parseManifests } from "./kube-object.ts";
 import { locateKubectl } from "./helm-binary.ts";
+import { type KubeObject, parseManifests } from "./kube-object.ts";
 import { runTool, toolMessage } from "./tool-process.ts";
 
 /** `kubectl kustomize` could not build the directory (bad path, bad patch, typo in a field). */
