@@ -52,7 +52,10 @@ async function startProvisioner(env: Record<string, string>) {
   const call = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${base}${path}`, {
       method,
-      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body !== undefined ? { "content-type": "application/json" } : {}),
+      },
       ...(body !== undefined && { body: JSON.stringify(body) }),
     });
     return res.json() as Promise<Record<string, unknown>>;
@@ -100,7 +103,7 @@ async function byHand(dir: string): Promise<number> {
         "-w",
         "-s",
         "-l",
-        `${data}.log`,
+        join(data, "server.log"),
         "-o",
         `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c wal_level=logical`,
       ]);

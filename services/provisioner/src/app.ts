@@ -1,0 +1,16 @@
+import type { HttpApp } from "@dbplane/service-kit";
+import type { DatabaseAdmin } from "./database-admin.ts";
+import { registerDatabaseRoutes } from "./http/databases.ts";
+import { registerOperationRoutes } from "./http/operations.ts";
+import type { Queries } from "./store/queries.ts";
+
+export interface ProvisionerAppDeps {
+  readonly admin: DatabaseAdmin;
+  readonly queries: Queries;
+}
+
+/** The provisioner's HTTP API, as a plugin on the service-kit app (health, metrics, docs, auth come with it). */
+export async function provisionerApp(app: HttpApp, deps: ProvisionerAppDeps): Promise<void> {
+  registerDatabaseRoutes(app, deps);
+  registerOperationRoutes(app, deps);
+}

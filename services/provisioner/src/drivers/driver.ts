@@ -1,0 +1,37 @@
+import type { DatabaseSpec } from "../domain/database-spec.ts";
+import type { ShardEndpoint } from "../store/rows.ts";
+
+/** One shard as it should be. */
+export interface ShardTarget {
+  readonly spec: DatabaseSpec;
+  readonly shard: number;
+  readonly replicas: number;
+}
+
+/** What a driver sees of a shard after making it as it should be. */
+export type ShardObservation =
+  | { readonly ready: true; readonly endpoint: ShardEndpoint }
+  | { readonly ready: false; readonly waitingFor: string };
+
+/** A backup of one shard: finished (where it is, how big), or still running (asked again next pass). */
+export type BackupOutcome =
+  | { readonly done: true; readonly location: string; readonly bytes: number }
+  | { readonly done: false; readonly waitingFor: string };
+
+/**
+ * Where shards become real. Every method is idempotent and safe to repeat after a crash at any
+ * point: the reconcile loop calls them again until the observation matches the desired state.
+ * Throw PermanentProvisionError when retrying cannot help; anything else is retried.
+ */
+export interface ShardDriver {
+  readonly kind: "local" | "kubernetes";
+  /** Checks what the whole database needs before any shard is touched (binaries, image). */
+  preflight(spec: DatabaseSpec): Promise<void>;
+  /** Creates or repairs the shard's servers and reports whether they are ready. */
+  ensureShard(target: ShardTarget): Promise<ShardObservation>;
+  /** Stops and removes everything of the database (only what dbplane made); volumes kept if asked. */
+  removeDatabase(database: string, options: { keepVolumes: boolean }): Promise<void>;
+  /** Backs one shard up, or reports the running backup; idempotent per backup id. Throws when it failed. */
+  backupShard(target: ShardTarget, backupId: string): Promise<BackupOutcome>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,216 @@
+import type { KubernetesObject } from "@kubernetes/client-node";
+import type { DatabaseSpec } from "../../domain/database-spec.ts";
+import { postgresSettings, renderSettings } from "../../domain/postgres-settings.ts";
+
+/** Labels on everything dbplane makes; delete selects by them and touches nothing else. */
+export const MANAGED_BY = { "app.kubernetes.io/managed-by": "dbplane" } as const;
+export const DATABASE_LABEL = "dbplane.io/database";
+export const SHARD_LABEL = "dbplane.io/shard";
+export const SUPERUSER = "dbplane";
+const PORT = 5432;
+const PGDATA = "/var/lib/postgresql/data/pgdata";
+/** uid/gid of the `postgres` user in the official image. */
+const POSTGRES_UID = 999;
+
+/** Names of one shard's objects (DESIGN.md: `{db}-shard-{n}`, `{db}-shard-{n}-credentials`). */
+export function shardNames(database: string, shard: number) {
+  const base = `${database}-shard-${shard}`;
+  return {
+    statefulSet: base,
+    service: base,
+    readService: `${base}-read`,
+    headlessService: `${base}-headless`,
+    secret: `${base}-credentials`,
+    configMap: `${base}-config`,
+  };
+}
+
+export function shardLabels(database: string, shard: number): Record<string, string> {
+  return { ...MANAGED_BY, [DATABASE_LABEL]: database, [SHARD_LABEL]: String(shard) };
+}
+
+export interface ShardManifestInput {
+  readonly spec: DatabaseSpec;
+  readonly shard: number;
+  readonly replicas: number;
+  readonly namespace: string;
+  readonly image: string;
+  /** The shard's password: an existing Secret's, or a new random one. Goes into the Secret only. */
+  readonly password: string;
+}
+
+/** pg_hba: the pod's own socket trusted (the image's init scripts use it); everything over TCP needs scram. */
+const PG_HBA = [
+  "local all all trust",
+  "host all all 0.0.0.0/0 scram-sha-256",
+  "host all all ::/0 scram-sha-256",
+  "host replication all 0.0.0.0/0 scram-sha-256",
+  "host replication all ::/0 scram-sha-256",
+].join("\n");
+
+/**
+ * Pod 0 is the primary. Every other pod starts empty and copies the primary with pg_basebackup
+ * (`-R`: it then runs as a streaming standby); a pod that already has data keeps it. A standby
+ * is never promoted here: failover is out of scope (documented).
+ */
+function replicaInitScript(names: ReturnType<typeof shardNames>, namespace: string): string {
+  const primary = `${names.statefulSet}-0.${names.headlessService}.${namespace}.svc`;
+  return [
+    "set -eu",
+    // Shell parameter expansion, not a JS template: the pod's ordinal from its hostname.
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell syntax
+    'ordinal="${HOSTNAME##*-}"',
+    'if [ "$ordinal" = "0" ] || [ -s "$PGDATA/PG_VERSION" ]; then exit 0; fi',
+    `until pg_isready -h ${primary} -p ${PORT} -U ${SUPERUSER}; do sleep 2; done`,
+    `PGPASSWORD="$POSTGRES_PASSWORD" pg_basebackup -h ${primary} -p ${PORT} -U ${SUPERUSER} -D "$PGDATA" -R -X stream -c fast`,
+    'chmod 0700 "$PGDATA"',
+  ].join("\n");
+}
+
+/** Every object of one shard, as it should be. Pure: the same input gives the same objects. */
+export function shardManifests(input: ShardManifestInput): KubernetesObject[] {
+  const { spec, shard, namespace } = input;
+  const names = shardNames(spec.name, shard);
+  const labels = shardLabels(spec.name, shard);
+  const meta = (name: string) => ({ name, namespace, labels });
+  const selector = { [DATABASE_LABEL]: spec.name, [SHARD_LABEL]: String(shard) };
+  const settings = {
+    ...postgresSettings(spec.resources?.memory, PORT),
+    listen_addresses: "*",
+    data_directory: PGDATA,
+    hba_file: "/etc/dbplane/pg_hba.conf",
+  };
+  const resources = {
+    ...(spec.resources?.cpu || spec.resources?.memory
+      ? {
+          requests: {
+            ...(spec.resources.cpu && { cpu: spec.resources.cpu }),
+            ...(spec.resources.memory && { memory: spec.resources.memory }),
+          },
+          limits: { ...(spec.resources.memory && { memory: spec.resources.memory }) },
+        }
+      : {}),
+  };
+  const passwordEnv = {
+    name: "POSTGRES_PASSWORD",
+    valueFrom: { secretKeyRef: { name: names.secret, key: "password" } },
+  };
+  const containerSecurity = {
+    runAsNonRoot: true,
+    runAsUser: POSTGRES_UID,
+    allowPrivilegeEscalation: false,
+    capabilities: { drop: ["ALL"] },
+  };
+  const isReady = ["pg_isready", "-h", "127.0.0.1", "-p", String(PORT), "-U", SUPERUSER, "-d", spec.name];
+  const service = (name: string, podSelector: Record<string, string>, headless = false) => ({
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: meta(name),
+    spec: {
+      ...(headless && { clusterIP: "None", publishNotReadyAddresses: true }),
+      selector: podSelector,
+      ports: [{ name: "postgres", port: PORT, targetPort: PORT, protocol: "TCP" }],
+    },
+  });
+  return [
+    {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: meta(names.secret),
+      type: "Opaque",
+      // `data`, not `stringData`: the server stores `data`, so re-applying the same values is a no-op.
+      data: {
+        username: Buffer.from(SUPERUSER).toString("base64"),
+        database: Buffer.from(spec.name).toString("base64"),
+        password: Buffer.from(input.password).toString("base64"),
+      },
+    } as KubernetesObject,
+    {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: meta(names.configMap),
+      data: { "postgresql.conf": renderSettings(settings), "pg_hba.conf": `${PG_HBA}\n` },
+    } as KubernetesObject,
+    service(names.headlessService, selector, true),
+    // The primary is pod 0; the StatefulSet controller labels each pod with its own name.
+    service(names.service, { ...selector, "statefulset.kubernetes.io/pod-name": `${names.statefulSet}-0` }),
+    service(names.readService, selector),
+    {
+      apiVersion: "apps/v1",
+      kind: "StatefulSet",
+      metadata: meta(names.statefulSet),
+      spec: {
+        serviceName: names.headlessService,
+        replicas: 1 + input.replicas,
+        podManagementPolicy: "OrderedReady",
+        selector: { matchLabels: selector },
+        persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },
+        template: {
+          metadata: { labels },
+          spec: {
+            securityContext: {
+              runAsNonRoot: true,
+              runAsUser: POSTGRES_UID,
+              runAsGroup: POSTGRES_UID,
+              fsGroup: POSTGRES_UID,
+            },
+            initContainers: [
+              {
+                name: "clone-primary",
+                image: `${input.image}:${spec.postgresVersion}`,
+                command: ["sh", "-c", replicaInitScript(names, namespace)],
+                env: [{ name: "PGDATA", value: PGDATA }, passwordEnv],
+                volumeMounts: [{ name: "data", mountPath: "/var/lib/postgresql/data" }],
+                securityContext: containerSecurity,
+              },
+            ],
+            containers: [
+              {
+                name: "postgres",
+                image: `${input.image}:${spec.postgresVersion}`,
+                args: ["-c", "config_file=/etc/dbplane/postgresql.conf"],
+                env: [
+                  { name: "POSTGRES_USER", value: SUPERUSER },
+                  { name: "POSTGRES_DB", value: spec.name },
+                  { name: "PGDATA", value: PGDATA },
+                  passwordEnv,
+                ],
+                ports: [{ name: "postgres", containerPort: PORT, protocol: "TCP" }],
+                readinessProbe: {
+                  exec: { command: isReady },
+                  periodSeconds: 5,
+                  timeoutSeconds: 3,
+                  failureThreshold: 3,
+                },
+                livenessProbe: {
+                  exec: { command: isReady },
+                  initialDelaySeconds: 30,
+                  periodSeconds: 10,
+                  timeoutSeconds: 5,
+                  failureThreshold: 6,
+                },
+                resources,
+                securityContext: containerSecurity,
+                volumeMounts: [
+                  { name: "data", mountPath: "/var/lib/postgresql/data" },
+                  { name: "config", mountPath: "/etc/dbplane", readOnly: true },
+                ],
+              },
+            ],
+            volumes: [{ name: "config", configMap: { name: names.configMap } }],
+          },
+        },
+        volumeClaimTemplates: [
+          {
+            metadata: { name: "data", labels },
+            spec: {
+              accessModes: ["ReadWriteOnce"],
+              ...(spec.storage.storageClass && { storageClassName: spec.storage.storageClass }),
+              resources: { requests: { storage: spec.storage.size } },
+            },
+          },
+        ],
+      },
+    } as KubernetesObject,
+  ];
+}

@@ -1,0 +1,132 @@
+import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import type { Logger } from "@dbplane/service-kit";
+import type { DatabaseSpec } from "../../domain/database-spec.ts";
+import type { BackupOutcome, ShardDriver, ShardObservation } from "../driver.ts";
+import { ensurePassword, exists, ownedDir, SUPERUSER } from "./cluster-files.ts";
+import { ensurePrimary, ensureReplica, type ServerContext, stopServer } from "./local-server.ts";
+import { PgBinaryFinder } from "./pg-binaries.ts";
+import { runProgram } from "./run-program.ts";
+import { resolveServerUser, type ServerUser } from "./server-user.ts";
+
+export interface LocalDriverOptions {
+  /** Clusters under `<dataDir>/clusters/<db>/shard-<n>/{primary,replica-<k>}`, backups under `<dataDir>/backups`. */
+  readonly dataDir: string;
+  readonly binDir?: string | undefined;
+  /** OS user the servers run as when the provisioner runs as root. */
+  readonly osUser: string;
+  readonly logger: Logger;
+}
+
+const replicaDir = /^replica-(\d+)$/;
+
+/**
+ * Shards as real PostgreSQL clusters on this machine (DESIGN.md, "Local mode"). Everything is
+ * derived from paths, so a restarted provisioner finds its clusters where it left them: running
+ * ones are adopted (postmaster.pid), stopped ones started, half-made ones (`*.tmp`) redone.
+ */
+export async function createLocalDriver(options: LocalDriverOptions): Promise<ShardDriver> {
+  const root = resolve(options.dataDir);
+  const clusters = join(root, "clusters");
+  const finder = new PgBinaryFinder(options.binDir);
+  const user: ServerUser = await resolveServerUser(options.osUser);
+  // The server user must be able to reach its directories: traversable, not listable by others.
+  await mkdir(clusters, { recursive: true, mode: 0o711 });
+  const databaseDir = (db: string) => join(clusters, db);
+  const shardDir = (db: string, shard: number) => join(databaseDir(db), `shard-${shard}`);
+  const serverContext = async (spec: DatabaseSpec, shard: number): Promise<ServerContext> => {
+    const dir = shardDir(spec.name, shard);
+    await mkdir(databaseDir(spec.name), { recursive: true, mode: 0o711 });
+    await ownedDir(dir, user);
+    return {
+      bins: await finder.forMajor(spec.postgresVersion),
+      user,
+      password: await ensurePassword(join(dir, "password"), user),
+      memory: spec.resources?.memory,
+    };
+  };
+
+  return {
+    kind: "local",
+    async preflight(spec) {
+      await finder.forMajor(spec.postgresVersion);
+    },
+
+    async ensureShard(target): Promise<ShardObservation> {
+      const { spec, shard } = target;
+      const dir = shardDir(spec.name, shard);
+      const ctx = await serverContext(spec, shard);
+      const primaryPort = await ensurePrimary(dir, join(dir, "password"), spec.name, ctx);
+      const replicaPorts: number[] = [];
+      for (let k = 1; k <= target.replicas; k++)
+        replicaPorts.push(await ensureReplica(dir, k, primaryPort, ctx));
+      for (const entry of await readdir(dir)) {
+        const k = Number(replicaDir.exec(entry)?.[1] ?? 0);
+        if (k > target.replicas) {
+          await stopServer(join(dir, entry), ctx);
+          await rm(join(dir, entry), { recursive: true, force: true });
+          await rm(join(dir, `${entry}.log`), { force: true });
+          options.logger.info({ database: spec.name, shard, replica: k }, "surplus replica removed");
+        }
+      }
+      return {
+        ready: true,
+        endpoint: {
+          primary: { host: "127.0.0.1", port: primaryPort },
+          replicas: replicaPorts.map((port) => ({ host: "127.0.0.1", port })),
+          dbname: spec.name,
+          user: SUPERUSER,
+          passwordRef: { kind: "file", path: join(dir, "password") },
+        },
+      };
+    },
+
+    async removeDatabase(database, { keepVolumes }) {
+      const dir = databaseDir(database);
+      if (!(await exists(dir))) return;
+      const bins = (await finder.all())[0];
+      for (const shard of await readdir(dir)) {
+        const servers = (await readdir(join(dir, shard))).filter(
+          (e) => replicaDir.test(e) || e === "primary",
+        );
+        // Replicas first, so none of them logs a lost primary on the way down.
+        for (const server of servers.sort().reverse()) {
+          if (bins) await stopServer(join(dir, shard, server), { bins, user });
+        }
+        for (const entry of await readdir(join(dir, shard))) {
+          if (entry.endsWith(".tmp"))
+            await stopServer(join(dir, shard, entry.slice(0, -4)), { bins: bins!, user });
+        }
+      }
+      if (keepVolumes) {
+        const retained = join(root, "retained");
+        await mkdir(retained, { recursive: true, mode: 0o711 });
+        await rename(dir, join(retained, `${database}-${new Date().toISOString().replace(/[:.]/g, "-")}`));
+      } else {
+        await rm(dir, { recursive: true, force: true, maxRetries: 5 });
+      }
+    },
+
+    async backupShard(target, backupId): Promise<BackupOutcome> {
+      const ctx = await serverContext(target.spec, target.shard);
+      const dir = shardDir(target.spec.name, target.shard);
+      const port = await ensurePrimary(dir, join(dir, "password"), target.spec.name, ctx);
+      const outDir = join(root, "backups", target.spec.name, backupId);
+      await mkdir(outDir, { recursive: true, mode: 0o700 });
+      const file = join(outDir, `shard-${target.shard}.dump`);
+      // pg_dump needs no special user; it runs as the provisioner so the dump is the provisioner's.
+      await runProgram(
+        ctx.bins.path("pg_dump"),
+        ["-h", "127.0.0.1", "-p", String(port), "-U", SUPERUSER, "-Fc", "-w", "-f", file, target.spec.name],
+        {
+          user: { name: "(current user)", uid: undefined, gid: undefined },
+          password: ctx.password,
+          timeoutMs: 3_600_000,
+        },
+      );
+      return { done: true, location: file, bytes: (await stat(file)).size };
+    },
+
+    async close() {},
+  };
+}

@@ -1,0 +1,208 @@
+import { appendFile, readFile, rename } from "node:fs/promises";
+import { join } from "node:path";
+import pg from "pg";
+import { postgresSettings, renderSettings } from "../../domain/postgres-settings.ts";
+import { discardPartial, exists, freeLocalPort, SUPERUSER, writeOwned } from "./cluster-files.ts";
+import type { PgBinaries } from "./pg-binaries.ts";
+import { ProgramFailedError, runProgram } from "./run-program.ts";
+import type { ServerUser } from "./server-user.ts";
+
+/** What every operation on one local server needs. */
+export interface ServerContext {
+  readonly bins: PgBinaries;
+  readonly user: ServerUser;
+  readonly password: string;
+  readonly memory: string | undefined;
+}
+
+const CONF_FILE = "dbplane.conf";
+
+/**
+ * dbplane's settings go to their own file, included from postgresql.conf: rewriting it (a new
+ * port for a replica) never touches what initdb or pg_basebackup wrote. Only 127.0.0.1, no Unix
+ * socket (its path would depend on the data directory's length and on /var/run permissions).
+ */
+async function writeSettings(dataDir: string, ctx: ServerContext, port: number): Promise<void> {
+  const settings = {
+    ...postgresSettings(ctx.memory, port),
+    listen_addresses: "127.0.0.1",
+    unix_socket_directories: "",
+  };
+  await writeOwned(join(dataDir, CONF_FILE), renderSettings(settings), ctx.user);
+  const main = join(dataDir, "postgresql.conf");
+  if (!(await readFile(main, "utf8")).includes(`include_if_exists = '${CONF_FILE}'`)) {
+    await appendFile(main, `\n# dbplane-managed settings\ninclude_if_exists = '${CONF_FILE}'\n`);
+  }
+}
+
+/** The port a server's settings name. */
+export async function portOf(dataDir: string): Promise<number> {
+  const conf = await readFile(join(dataDir, CONF_FILE), "utf8");
+  const match = /^port = (\d+)$/m.exec(conf);
+  if (!match?.[1]) throw new Error(`${join(dataDir, CONF_FILE)} names no port`);
+  return Number(match[1]);
+}
+
+/** Whether the server of a data directory runs (its postmaster.pid names a live postmaster). */
+export async function isRunning(
+  dataDir: string,
+  ctx: Pick<ServerContext, "bins" | "user">,
+): Promise<boolean> {
+  try {
+    await runProgram(ctx.bins.path("pg_ctl"), ["status", "-D", dataDir], {
+      user: ctx.user,
+      timeoutMs: 10_000,
+    });
+    return true;
+  } catch (err) {
+    if (err instanceof ProgramFailedError) return false;
+    throw err;
+  }
+}
+
+/**
+ * Starts the server unless it runs (re-adoption after a provisioner restart is this check). A
+ * port taken meanwhile by something else gets the server a new one.
+ */
+export async function ensureRunning(dataDir: string, ctx: ServerContext): Promise<number> {
+  if (await isRunning(dataDir, ctx)) return portOf(dataDir);
+  const start = () =>
+    runProgram(
+      ctx.bins.path("pg_ctl"),
+      ["start", "-D", dataDir, "-l", `${dataDir}.log`, "-w", "-t", "120", "-s"],
+      {
+        user: ctx.user,
+        timeoutMs: 150_000,
+      },
+    );
+  try {
+    await start();
+  } catch (err) {
+    const log = await readFile(`${dataDir}.log`, "utf8").catch(() => "");
+    if (
+      !(err instanceof ProgramFailedError) ||
+      !/could not bind|Address already in use/.test(log.slice(-2_000))
+    ) {
+      throw err;
+    }
+    await writeSettings(dataDir, ctx, await freeLocalPort());
+    await start();
+  }
+  return portOf(dataDir);
+}
+
+/** Stops the server if it runs (fast shutdown: sessions are ended, no data is lost). */
+export async function stopServer(dataDir: string, ctx: Pick<ServerContext, "bins" | "user">): Promise<void> {
+  await discardPartial(`${dataDir}.tmp`);
+  if (!(await exists(dataDir)) || !(await isRunning(dataDir, ctx))) return;
+  await runProgram(ctx.bins.path("pg_ctl"), ["stop", "-D", dataDir, "-m", "fast", "-w", "-t", "60", "-s"], {
+    user: ctx.user,
+    timeoutMs: 90_000,
+  });
+}
+
+/** Runs `work` on a connection to the server as the dbplane role. */
+export async function withConnection<T>(
+  port: number,
+  password: string,
+  database: string,
+  work: (client: pg.Client) => Promise<T>,
+): Promise<T> {
+  const client = new pg.Client({
+    host: "127.0.0.1",
+    port,
+    user: SUPERUSER,
+    password,
+    database,
+    connectionTimeoutMillis: 10_000,
+  });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/**
+ * The shard's primary: initdb into `primary.tmp` (scram auth, the generated password), settings,
+ * then an atomic rename to `primary`. A crash before the rename leaves only a `.tmp` the next
+ * attempt discards; after it, the next attempt finds the directory and only starts it.
+ */
+export async function ensurePrimary(
+  shardDir: string,
+  passwordFile: string,
+  dbname: string,
+  ctx: ServerContext,
+) {
+  const dataDir = join(shardDir, "primary");
+  if (!(await exists(dataDir))) {
+    const tmp = `${dataDir}.tmp`;
+    await discardPartial(tmp);
+    await runProgram(
+      ctx.bins.path("initdb"),
+      [
+        "-D",
+        tmp,
+        "-U",
+        SUPERUSER,
+        `--pwfile=${passwordFile}`,
+        "--auth=scram-sha-256",
+        "-E",
+        "UTF8",
+        "--locale=C",
+      ],
+      { user: ctx.user, pidFile: `${tmp}.pid`, timeoutMs: 300_000 },
+    );
+    await writeSettings(tmp, ctx, await freeLocalPort());
+    await rename(tmp, dataDir);
+  }
+  const port = await ensureRunning(dataDir, ctx);
+  await withConnection(port, ctx.password, "postgres", async (client) => {
+    const { rowCount } = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [dbname]);
+    if (rowCount === 0) await client.query(`CREATE DATABASE "${dbname.replaceAll('"', '""')}"`);
+  });
+  return port;
+}
+
+/**
+ * Replica `k` of the shard: pg_basebackup from the primary with `-R` (standby.signal and
+ * primary_conninfo), its own port, started; then checked to be in recovery. The same tmp-then-
+ * rename rule as the primary makes a crash mid-copy harmless.
+ */
+export async function ensureReplica(shardDir: string, k: number, primaryPort: number, ctx: ServerContext) {
+  const dataDir = join(shardDir, `replica-${k}`);
+  if (!(await exists(dataDir))) {
+    const tmp = `${dataDir}.tmp`;
+    await discardPartial(tmp);
+    await runProgram(
+      ctx.bins.path("pg_basebackup"),
+      [
+        "-D",
+        tmp,
+        "-h",
+        "127.0.0.1",
+        "-p",
+        String(primaryPort),
+        "-U",
+        SUPERUSER,
+        "-R",
+        "-X",
+        "stream",
+        "-c",
+        "fast",
+        "-w",
+      ],
+      { user: ctx.user, password: ctx.password, pidFile: `${tmp}.pid`, timeoutMs: 3_600_000 },
+    );
+    await writeSettings(tmp, ctx, await freeLocalPort());
+    await rename(tmp, dataDir);
+  }
+  const port = await ensureRunning(dataDir, ctx);
+  const inRecovery = await withConnection(port, ctx.password, "postgres", async (client) => {
+    const { rows } = await client.query<{ r: boolean }>("SELECT pg_is_in_recovery() AS r");
+    return rows[0]?.r === true;
+  });
+  if (!inRecovery) throw new Error(`${dataDir} is not a standby (pg_is_in_recovery() is false)`);
+  return port;
+}

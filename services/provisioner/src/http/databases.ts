@@ -1,0 +1,153 @@
+import { randomUUID } from "node:crypto";
+import { type HttpApp, NotFoundError } from "@dbplane/service-kit";
+import type { DatabaseAdmin } from "../database-admin.ts";
+import type { Accepted } from "../store/desired-state.ts";
+import type { Queries } from "../store/queries.ts";
+import { asHttp } from "./domain-errors.ts";
+import {
+  accepted,
+  addShardsBody,
+  backupBody,
+  createBody,
+  databaseList,
+  databaseResource,
+  deleteQuery,
+  nameParams,
+  scaleReplicasBody,
+  toDatabaseResource,
+} from "./schemas.ts";
+
+/** 202 with where to follow the work (DESIGN.md: long work answers 202 with an operation id). */
+function acceptedReply<R>(
+  reply: { header(name: string, value: string): unknown; code(status: 202): { send(body: unknown): R } },
+  result: Accepted,
+): R {
+  const status = `/v1/operations/${encodeURIComponent(result.operationId)}`;
+  reply.header("location", status);
+  return reply.code(202).send({ ...result, status });
+}
+
+/** `/v1/databases`: desired state in, status out. Never a password, only where it lives. */
+export function registerDatabaseRoutes(app: HttpApp, deps: { admin: DatabaseAdmin; queries: Queries }): void {
+  const { admin, queries } = deps;
+  const tags = ["databases"];
+
+  app.post(
+    "/v1/databases",
+    {
+      schema: {
+        summary:
+          "Create a database (202); the same request again is idempotent, another spec for the name is 409",
+        tags,
+        body: createBody,
+        response: { 202: accepted },
+      },
+    },
+    async (request, reply) =>
+      acceptedReply(reply, await asHttp(() => admin.create(request.body, randomUUID()))),
+  );
+
+  app.get(
+    "/v1/databases",
+    { schema: { summary: "List databases (deleted ones left out)", tags, response: { 200: databaseList } } },
+    async () => {
+      const dbs = await queries.databases();
+      const shards = await queries.shardsOf(dbs.map((d) => d.name));
+      return { items: dbs.map((db) => toDatabaseResource(db, shards.get(db.name) ?? [])) };
+    },
+  );
+
+  app.get(
+    "/v1/databases/:name",
+    {
+      schema: {
+        summary: "A database: state, version, and per shard its state and endpoints",
+        tags,
+        params: nameParams,
+        response: { 200: databaseResource },
+      },
+    },
+    async (request) => {
+      const db = await queries.database(request.params.name);
+      if (!db || db.state === "deleted")
+        throw new NotFoundError(`database "${request.params.name}" does not exist`);
+      return toDatabaseResource(db, await queries.shards(db.name));
+    },
+  );
+
+  app.delete(
+    "/v1/databases/:name",
+    {
+      schema: {
+        summary: "Delete a database and what dbplane made for it (202)",
+        tags,
+        params: nameParams,
+        querystring: deleteQuery,
+        response: { 202: accepted },
+      },
+    },
+    async (request, reply) =>
+      acceptedReply(
+        reply,
+        await asHttp(() => admin.delete(request.params.name, request.query.keepVolumes, randomUUID())),
+      ),
+  );
+
+  app.post(
+    "/v1/databases/:name/shards",
+    {
+      schema: {
+        summary: "Add empty shards (202)",
+        tags,
+        params: nameParams,
+        body: addShardsBody,
+        response: { 202: accepted },
+      },
+    },
+    async (request, reply) =>
+      acceptedReply(
+        reply,
+        await asHttp(() => admin.addShards(request.params.name, request.body.count, randomUUID())),
+      ),
+  );
+
+  app.post(
+    "/v1/databases/:name/replicas",
+    {
+      schema: {
+        summary: "Set the streaming replicas of one shard or all (202)",
+        tags,
+        params: nameParams,
+        body: scaleReplicasBody,
+        response: { 202: accepted },
+      },
+    },
+    async (request, reply) =>
+      acceptedReply(
+        reply,
+        await asHttp(() =>
+          admin.scaleReplicas(request.params.name, request.body.shard, request.body.replicas, randomUUID()),
+        ),
+      ),
+  );
+
+  app.post(
+    "/v1/databases/:name/backups",
+    {
+      schema: {
+        summary: "Back up one shard or all (202); a repeated backupId is the same backup",
+        tags,
+        params: nameParams,
+        body: backupBody,
+        response: { 202: accepted },
+      },
+    },
+    async (request, reply) => {
+      const backupId = request.body.backupId ?? `backup-${randomUUID()}`;
+      return acceptedReply(
+        reply,
+        await asHttp(() => admin.backup(request.params.name, request.body.shard, backupId, randomUUID())),
+      );
+    },
+  );
+}

@@ -1,0 +1,111 @@
+import {
+  addShard,
+  createDatabase,
+  endpoint,
+  passwordRef,
+  runBackup,
+  scaleReplicas,
+} from "@dbplane/contracts";
+import { z } from "zod";
+import { DATABASE_STATES, OPERATION_KINDS, OPERATION_STATES, SHARD_STATES } from "../domain/states.ts";
+import type { DatabaseRow, OperationRow, ShardRow } from "../store/rows.ts";
+
+export const nameParams = z.object({ name: createDatabase.schema.shape.name });
+export const operationParams = z.object({ id: z.string().min(1).max(200) });
+
+export const createBody = createDatabase.schema;
+export const addShardsBody = addShard.schema.omit({ name: true });
+export const scaleReplicasBody = scaleReplicas.schema.omit({ name: true });
+export const backupBody = runBackup.schema.omit({ name: true, backupId: true }).extend({
+  backupId: runBackup.schema.shape.backupId.optional().describe("Caller-chosen id; generated if absent"),
+});
+export const deleteQuery = z.object({
+  keepVolumes: z
+    .stringbool()
+    .default(true)
+    .describe("Keep the data (PVCs on Kubernetes, data directories moved aside locally)"),
+});
+
+export const accepted = z.object({
+  operationId: z.string(),
+  database: z.string(),
+  version: z.int(),
+  outcome: z.enum(["accepted", "unchanged"]),
+  status: z.string().describe("Where to follow the operation"),
+});
+
+const shardResource = z.object({
+  shard: z.int(),
+  state: z.enum(SHARD_STATES),
+  replicas: z.int().describe("Desired streaming replicas"),
+  reason: z.string().nullable(),
+  primary: endpoint.nullable(),
+  readReplicas: z.array(endpoint),
+  dbname: z.string().nullable(),
+  user: z.string().nullable(),
+  passwordRef: passwordRef.nullable().describe("Where the password lives; never the password"),
+});
+
+export const databaseResource = z.object({
+  name: z.string(),
+  state: z.enum(DATABASE_STATES),
+  version: z.int(),
+  reason: z.string().nullable(),
+  spec: z.record(z.string(), z.unknown()).describe("Desired state (the create request plus later changes)"),
+  shards: z.array(shardResource),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export const databaseList = z.object({ items: z.array(databaseResource) });
+
+export const operationResource = z.object({
+  id: z.string(),
+  kind: z.enum(OPERATION_KINDS),
+  database: z.string(),
+  state: z.enum(OPERATION_STATES),
+  targetVersion: z.int().nullable(),
+  backupId: z.string().nullable(),
+  error: z.string().nullable(),
+  createdAt: z.string(),
+  finishedAt: z.string().nullable(),
+});
+
+export function toDatabaseResource(
+  db: DatabaseRow,
+  shards: readonly ShardRow[],
+): z.input<typeof databaseResource> {
+  return {
+    name: db.name,
+    state: db.state,
+    version: db.version,
+    reason: db.reason,
+    spec: db.spec,
+    shards: shards.map((s) => ({
+      shard: s.shard,
+      state: s.state,
+      replicas: s.replicas,
+      reason: s.reason,
+      primary: s.endpoint?.primary ?? null,
+      readReplicas: s.endpoint?.replicas ?? [],
+      dbname: s.endpoint?.dbname ?? null,
+      user: s.endpoint?.user ?? null,
+      passwordRef: s.endpoint?.passwordRef ?? null,
+    })),
+    createdAt: db.createdAt.toISOString(),
+    updatedAt: db.updatedAt.toISOString(),
+  };
+}
+
+export function toOperationResource(op: OperationRow): z.input<typeof operationResource> {
+  return {
+    id: op.id,
+    kind: op.kind,
+    database: op.database,
+    state: op.state,
+    targetVersion: op.targetVersion,
+    backupId: op.backupId,
+    error: op.error,
+    createdAt: op.createdAt.toISOString(),
+    finishedAt: op.finishedAt?.toISOString() ?? null,
+  };
+}

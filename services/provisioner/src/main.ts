@@ -1,0 +1,152 @@
+// Composition root of the provisioner: config, connections, driver, reconcile loop, consumers, HTTP, shutdown.
+import { connectBus } from "@dbplane/bus";
+import { addShard, createDatabase, deleteDatabase, runBackup, scaleReplicas } from "@dbplane/contracts";
+import { createHttpApp, createLogger, runService } from "@dbplane/service-kit";
+import pg from "pg";
+import { provisionerApp } from "./app.ts";
+import { loadProvisionerConfig } from "./config.ts";
+import { createDatabaseAdmin } from "./database-admin.ts";
+import type { ShardDriver } from "./drivers/driver.ts";
+import { createKubernetesDriver } from "./drivers/kubernetes/kubernetes-driver.ts";
+import { createLocalDriver } from "./drivers/local/local-driver.ts";
+import { createOutboxRelay } from "./events/outbox-relay.ts";
+import { addShardHandler } from "./handlers/add-shard.ts";
+import { createDatabaseHandler } from "./handlers/create-database.ts";
+import { deleteDatabaseHandler } from "./handlers/delete-database.ts";
+import { runBackupHandler } from "./handlers/run-backup.ts";
+import { scaleReplicasHandler } from "./handlers/scale-replicas.ts";
+import { createProvisionerMetrics } from "./provisioner-metrics.ts";
+import { createReconcileLoop } from "./reconcile/reconcile-loop.ts";
+import { createDesiredState } from "./store/desired-state.ts";
+import { migrate } from "./store/migrations.ts";
+import { createProgress } from "./store/progress.ts";
+import { createQueries } from "./store/queries.ts";
+import { provisionerTables } from "./store/tables.ts";
+
+const NAME = "provisioner";
+const config = loadProvisionerConfig();
+const logger = createLogger({ name: NAME, level: config.DBPLANE_LOG_LEVEL });
+
+const pool = new pg.Pool({
+  connectionString: config.DBPLANE_PG_URL,
+  // Each running reconcile pass holds one connection (its advisory lock) and uses others.
+  max: Math.max(config.DBPLANE_PG_POOL_SIZE, config.DBPLANE_RECONCILE_CONCURRENCY * 2 + 4),
+  application_name: `dbplane-${NAME}`,
+});
+pool.on("error", (err) => logger.warn({ err }, "idle PostgreSQL connection failed"));
+const tables = provisionerTables(config.DBPLANE_PROVISIONER_SCHEMA);
+await migrate(pool, tables.schema);
+const queries = createQueries(pool, tables);
+
+const driver: ShardDriver =
+  config.DBPLANE_PROVISIONER_DRIVER === "kubernetes"
+    ? await createKubernetesDriver({
+        kubeconfig: config.DBPLANE_KUBECONFIG,
+        namespace: config.DBPLANE_KUBE_NAMESPACE,
+        image: config.DBPLANE_POSTGRES_IMAGE,
+        backup: config.DBPLANE_BACKUP_S3_URL
+          ? {
+              url: config.DBPLANE_BACKUP_S3_URL,
+              endpoint: config.DBPLANE_BACKUP_S3_ENDPOINT,
+              credentialsSecret: config.DBPLANE_BACKUP_S3_SECRET,
+              uploaderImage: config.DBPLANE_BACKUP_UPLOADER_IMAGE,
+            }
+          : undefined,
+        logger,
+      })
+    : await createLocalDriver({
+        dataDir: config.DBPLANE_DATA_DIR,
+        binDir: config.DBPLANE_PG_BIN_DIR,
+        osUser: config.DBPLANE_PG_OS_USER,
+        logger,
+      });
+logger.info({ driver: driver.kind }, "driver ready");
+
+const app = await createHttpApp({
+  name: NAME,
+  version: "0.1.0",
+  logger,
+  jwtSecret: config.DBPLANE_JWT_SECRET,
+});
+const metrics = createProvisionerMetrics(app.metricsRegistry, queries);
+const bus = await connectBus({
+  servers: config.DBPLANE_NATS_URL,
+  name: NAME,
+  logger,
+  namespace: config.DBPLANE_NATS_NAMESPACE,
+  streamReplicas: config.DBPLANE_STREAM_REPLICAS,
+  registry: app.metricsRegistry,
+});
+await bus.ensureTopology();
+app.addReadinessCheck("postgres", async () => {
+  await pool.query("SELECT 1");
+});
+app.addReadinessCheck("nats", async () => {
+  if (!bus.isConnected()) throw new Error("NATS disconnected");
+});
+
+const relay = createOutboxRelay({
+  pool,
+  tables,
+  bus,
+  logger,
+  intervalMs: Math.min(config.DBPLANE_RECONCILE_INTERVAL_MS, 1_000),
+  onPublished: metrics.published,
+});
+const loop = createReconcileLoop({
+  pool,
+  schema: tables.schema,
+  queries,
+  progress: createProgress(pool, tables),
+  driver,
+  logger,
+  maxAttempts: config.DBPLANE_RECONCILE_MAX_ATTEMPTS,
+  intervalMs: config.DBPLANE_RECONCILE_INTERVAL_MS,
+  resyncMs: config.DBPLANE_RESYNC_INTERVAL_MS,
+  concurrency: config.DBPLANE_RECONCILE_CONCURRENCY,
+  onPass(_name, outcome, seconds) {
+    metrics.pass(outcome, seconds);
+    if (outcome !== "idle" && outcome !== "retry") relay.kick();
+  },
+});
+const admin = createDatabaseAdmin(createDesiredState(pool, tables), () => {
+  relay.kick();
+  loop.kick();
+});
+
+const handlers = {
+  [createDatabase.type]: createDatabaseHandler(admin, logger),
+  [deleteDatabase.type]: deleteDatabaseHandler(admin, logger),
+  [addShard.type]: addShardHandler(admin, logger),
+  [scaleReplicas.type]: scaleReplicasHandler(admin, logger),
+  [runBackup.type]: runBackupHandler(admin, logger),
+};
+const consumer = await bus.consume({
+  durable: NAME,
+  messages: [createDatabase, deleteDatabase, addShard, scaleReplicas, runBackup],
+  // The consumer dispatches by ce-type; each handler is typed for its own message.
+  handler: (event, ctx) => handlers[event.type]?.(event as never, ctx as never),
+});
+await app.register(provisionerApp, { admin, queries });
+relay.start();
+loop.start();
+
+await runService({
+  name: NAME,
+  logger,
+  app,
+  host: config.DBPLANE_HTTP_HOST,
+  port: config.DBPLANE_HTTP_PORT,
+  shutdownDelayMs: config.DBPLANE_SHUTDOWN_DELAY_MS,
+  shutdownTimeoutMs: config.DBPLANE_SHUTDOWN_TIMEOUT_MS,
+  stopWork: [
+    { name: "stop consumers", run: () => consumer.stop() },
+    { name: "stop reconciling (running passes finish)", run: () => loop.stop() },
+    { name: "publish what the outbox holds", run: () => relay.stop() },
+  ],
+  closeConnections: [
+    { name: "drain NATS", run: () => bus.close() },
+    { name: "close driver", run: () => driver.close() },
+    { name: "close PostgreSQL pool", run: () => pool.end() },
+  ],
+});

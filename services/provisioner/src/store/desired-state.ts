@@ -1,0 +1,263 @@
+import { databaseRequested } from "@dbplane/contracts";
+import type pg from "pg";
+import { aggregateOf, type DatabaseSpec, eventIds, sameRequest } from "../domain/database-spec.ts";
+import {
+  DatabaseConflictError,
+  DatabaseNotFoundError,
+  InvalidChangeError,
+  MAX_SHARDS,
+} from "../domain/errors.ts";
+import { acceptsChanges, type OperationKind } from "../domain/states.ts";
+import { enqueueEvent } from "./outbox.ts";
+import { type DatabaseRow, toDatabase } from "./rows.ts";
+import type { ProvisionerTables } from "./tables.ts";
+import { inTransaction } from "./transaction.ts";
+
+/** What accepting a request did: `accepted` (new work), `unchanged` (the same request again). */
+export interface Accepted {
+  readonly outcome: "accepted" | "unchanged";
+  readonly operationId: string;
+  readonly database: string;
+  readonly version: number;
+}
+
+interface Ctx {
+  readonly client: pg.PoolClient;
+  readonly t: ProvisionerTables;
+}
+
+/** Locks and reads a database row (any state), or undefined. */
+async function lockDatabase({ client, t }: Ctx, name: string): Promise<DatabaseRow | undefined> {
+  const { rows } = await client.query(`SELECT * FROM ${t.databases} WHERE name = $1 FOR UPDATE`, [name]);
+  return rows[0] ? toDatabase(rows[0]) : undefined;
+}
+
+/** The operation an id already names (a redelivered command, a retried request), if any. */
+async function existingOperation({ client, t }: Ctx, id: string): Promise<Accepted | undefined> {
+  const { rows } = await client.query(
+    `SELECT o.id, o.database, d.version FROM ${t.operations} o JOIN ${t.databases} d ON d.name = o.database WHERE o.id = $1`,
+    [id],
+  );
+  const row = rows[0];
+  return row
+    ? { outcome: "unchanged", operationId: row.id, database: row.database, version: row.version }
+    : undefined;
+}
+
+async function insertOperation(
+  { client, t }: Ctx,
+  op: { id: string; kind: OperationKind; database: string; targetVersion: number; backupId?: string },
+): Promise<void> {
+  await client.query(
+    `INSERT INTO ${t.operations} (id, kind, database, target_version, backup_id, state) VALUES ($1, $2, $3, $4, $5, 'pending')`,
+    [op.id, op.kind, op.database, op.targetVersion, op.backupId ?? null],
+  );
+}
+
+async function announceRequested(ctx: Ctx, spec: DatabaseSpec, version: number, correlationId: string) {
+  await enqueueEvent(
+    ctx.client,
+    ctx.t,
+    databaseRequested,
+    { ...spec, version },
+    {
+      id: eventIds.requested(spec.name, version),
+      subject: aggregateOf.database(spec.name),
+      correlationId,
+    },
+  );
+}
+
+/** A database that exists and is not deleted, locked; else DatabaseNotFoundError. */
+async function liveDatabase(ctx: Ctx, name: string): Promise<DatabaseRow> {
+  const db = await lockDatabase(ctx, name);
+  if (!db || db.state === "deleted") throw new DatabaseNotFoundError(name);
+  return db;
+}
+
+function changeable(db: DatabaseRow): void {
+  if (!acceptsChanges(db.state)) {
+    throw new DatabaseConflictError(`database "${db.name}" is ${db.state} and takes no changes`);
+  }
+}
+
+/** Bumps the version, sends the database back to provisioning and announces the new desired state. */
+async function applyChange(
+  ctx: Ctx,
+  db: DatabaseRow,
+  spec: DatabaseSpec,
+  op: { id: string; kind: OperationKind },
+) {
+  const version = db.version + 1;
+  await ctx.client.query(
+    `UPDATE ${ctx.t.databases} SET spec = $2, version = $3, state = 'provisioning', attempts = 0, reason = NULL,
+       updated_at = now() WHERE name = $1`,
+    [db.name, JSON.stringify(spec), version],
+  );
+  await insertOperation(ctx, { ...op, database: db.name, targetVersion: version });
+  await announceRequested(ctx, spec, version, op.id);
+  return { outcome: "accepted", operationId: op.id, database: db.name, version } as const;
+}
+
+/** Accepts (or recognises) the desired state of a database and the work to make it real. */
+export function createDesiredState(pool: pg.Pool, t: ProvisionerTables) {
+  const tx = <T>(work: (ctx: Ctx) => Promise<T>) => inTransaction(pool, (client) => work({ client, t }));
+  return {
+    /** New name, a deleted name, or a failed one asked for again (retried): accepted. Same request: unchanged. Other spec: 409. */
+    create: (spec: DatabaseSpec, operationId: string): Promise<Accepted> =>
+      tx(async (ctx) => {
+        const seen = await existingOperation(ctx, operationId);
+        if (seen) return seen;
+        const db = await lockDatabase(ctx, spec.name);
+        if (db && db.state !== "deleted") {
+          if (!sameRequest(spec, db.requestedSpec)) {
+            throw new DatabaseConflictError(`database "${spec.name}" already exists with a different spec`);
+          }
+          if (db.state === "deleting")
+            throw new DatabaseConflictError(`database "${spec.name}" is being deleted`);
+          if (db.state !== "failed") {
+            return {
+              outcome: "unchanged",
+              operationId: db.operationId,
+              database: db.name,
+              version: db.version,
+            };
+          }
+        }
+        const version = (db?.version ?? 0) + 1;
+        await ctx.client.query(
+          `INSERT INTO ${t.databases} (name, requested_spec, spec, version, state, operation_id)
+           VALUES ($1, $2, $2, $3, 'requested', $4)
+           ON CONFLICT (name) DO UPDATE SET requested_spec = $2, spec = $2, version = $3, state = 'requested',
+             operation_id = $4, reason = NULL, attempts = 0, keep_volumes = true, last_reconciled_at = NULL,
+             updated_at = now()`,
+          [spec.name, JSON.stringify(spec), version, operationId],
+        );
+        await ctx.client.query(`DELETE FROM ${t.shards} WHERE database = $1`, [spec.name]);
+        await ctx.client.query(
+          `INSERT INTO ${t.shards} (database, shard, replicas, state)
+           SELECT $1, n, $2, 'provisioning' FROM generate_series(0, $3 - 1) AS n`,
+          [spec.name, spec.replicasPerShard, spec.shards],
+        );
+        await insertOperation(ctx, {
+          id: operationId,
+          kind: "create",
+          database: spec.name,
+          targetVersion: version,
+        });
+        await announceRequested(ctx, spec, version, operationId);
+        return { outcome: "accepted", operationId, database: spec.name, version };
+      }),
+
+    /** Marks the database for deletion; pending create/scale work fails. Deleting twice is one deletion. */
+    delete: (name: string, keepVolumes: boolean, operationId: string): Promise<Accepted> =>
+      tx(async (ctx) => {
+        const seen = await existingOperation(ctx, operationId);
+        if (seen) return seen;
+        const db = await liveDatabase(ctx, name);
+        const version = db.state === "deleting" ? db.version : db.version + 1;
+        await ctx.client.query(
+          `UPDATE ${t.databases} SET state = 'deleting', version = $2, keep_volumes = $3, attempts = 0,
+             updated_at = now() WHERE name = $1`,
+          [name, version, keepVolumes],
+        );
+        await ctx.client.query(
+          `UPDATE ${t.operations} SET state = 'failed', error = 'the database is being deleted', finished_at = now()
+           WHERE database = $1 AND state = 'pending' AND kind <> 'delete'`,
+          [name],
+        );
+        await insertOperation(ctx, {
+          id: operationId,
+          kind: "delete",
+          database: name,
+          targetVersion: version,
+        });
+        return { outcome: "accepted", operationId, database: name, version };
+      }),
+
+    /** Adds empty shards after the existing ones. */
+    addShards: (name: string, count: number, operationId: string): Promise<Accepted> =>
+      tx(async (ctx) => {
+        const seen = await existingOperation(ctx, operationId);
+        if (seen) return seen;
+        const db = await liveDatabase(ctx, name);
+        changeable(db);
+        const shards = db.spec.shards + count;
+        if (shards > MAX_SHARDS) {
+          throw new InvalidChangeError(
+            "count",
+            `a database has at most ${MAX_SHARDS} shards; it has ${db.spec.shards}`,
+          );
+        }
+        await ctx.client.query(
+          `INSERT INTO ${t.shards} (database, shard, replicas, state)
+           SELECT $1, n, $2, 'provisioning' FROM generate_series($3::int, $4::int - 1) AS n`,
+          [name, db.spec.replicasPerShard, db.spec.shards, shards],
+        );
+        return applyChange(ctx, db, { ...db.spec, shards }, { id: operationId, kind: "add-shard" });
+      }),
+
+    /** Sets the replica count of one shard, or of every shard (and of shards added later). */
+    scaleReplicas: (name: string, shard: number | undefined, replicas: number, operationId: string) =>
+      tx(async (ctx): Promise<Accepted> => {
+        const seen = await existingOperation(ctx, operationId);
+        if (seen) return seen;
+        const db = await liveDatabase(ctx, name);
+        changeable(db);
+        if (shard !== undefined && shard >= db.spec.shards) {
+          throw new InvalidChangeError(
+            "shard",
+            `database "${name}" has no shard ${shard} (it has ${db.spec.shards})`,
+          );
+        }
+        await ctx.client.query(
+          `UPDATE ${t.shards} SET replicas = $3, state = 'provisioning', updated_at = now()
+           WHERE database = $1 AND ($2::int IS NULL OR shard = $2)`,
+          [name, shard ?? null, replicas],
+        );
+        const spec = shard === undefined ? { ...db.spec, replicasPerShard: replicas } : db.spec;
+        return applyChange(ctx, db, spec, { id: operationId, kind: "scale-replicas" });
+      }),
+
+    /** Queues a backup of one shard or all; a repeated backup id is the same backup. */
+    backup: (name: string, shard: number | undefined, backupId: string, operationId: string) =>
+      tx(async (ctx): Promise<Accepted> => {
+        const seen = await existingOperation(ctx, operationId);
+        if (seen) return seen;
+        const db = await liveDatabase(ctx, name);
+        changeable(db);
+        if (shard !== undefined && shard >= db.spec.shards) {
+          throw new InvalidChangeError(
+            "shard",
+            `database "${name}" has no shard ${shard} (it has ${db.spec.shards})`,
+          );
+        }
+        const { rows } = await ctx.client.query(
+          `SELECT operation_id FROM ${t.backups} WHERE database = $1 AND backup_id = $2 LIMIT 1`,
+          [name, backupId],
+        );
+        if (rows[0])
+          return {
+            outcome: "unchanged",
+            operationId: rows[0].operation_id,
+            database: name,
+            version: db.version,
+          };
+        await ctx.client.query(
+          `INSERT INTO ${t.backups} (database, backup_id, shard, state, operation_id)
+           SELECT $1, $2, n, 'pending', $3 FROM generate_series(0, $4::int - 1) AS n WHERE $5::int IS NULL OR n = $5`,
+          [name, backupId, operationId, db.spec.shards, shard ?? null],
+        );
+        await insertOperation(ctx, {
+          id: operationId,
+          kind: "backup",
+          database: name,
+          targetVersion: db.version,
+          backupId,
+        });
+        return { outcome: "accepted", operationId, database: name, version: db.version };
+      }),
+  };
+}
+
+export type DesiredState = ReturnType<typeof createDesiredState>;

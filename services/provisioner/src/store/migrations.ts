@@ -1,0 +1,121 @@
+import type pg from "pg";
+import { type ProvisionerTables, provisionerTables } from "./tables.ts";
+import { inTransaction } from "./transaction.ts";
+
+interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: (t: ProvisionerTables) => string;
+}
+
+/** Append only: an applied migration is never edited, a change is a new version. */
+const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: "databases, shards, operations, backups, outbox",
+    sql: (t) => `
+      CREATE TABLE ${t.databases} (
+        name               text PRIMARY KEY,
+        -- What the create request asked for (idempotency and 409 compare against this).
+        requested_spec     jsonb NOT NULL,
+        -- The desired state now: requested_spec plus added shards and scaled replicas.
+        spec               jsonb NOT NULL,
+        -- Increases with every accepted change; survives delete and re-create of the name.
+        version            integer NOT NULL,
+        state              text NOT NULL CHECK (state IN ('requested','provisioning','ready','failed','deleting','deleted')),
+        reason             text,
+        keep_volumes       boolean NOT NULL DEFAULT true,
+        attempts           integer NOT NULL DEFAULT 0,
+        operation_id       text NOT NULL,
+        last_reconciled_at timestamptz,
+        created_at         timestamptz NOT NULL DEFAULT now(),
+        updated_at         timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX databases_active_idx ON ${t.databases} (updated_at)
+        WHERE state IN ('requested','provisioning','deleting');
+
+      CREATE TABLE ${t.shards} (
+        database      text NOT NULL REFERENCES ${t.databases} (name) ON DELETE CASCADE,
+        shard         integer NOT NULL,
+        replicas      integer NOT NULL,
+        state         text NOT NULL CHECK (state IN ('provisioning','ready','failed','deleting','deleted')),
+        -- How to reach it (shardEndpoint without the password, which never leaves the driver).
+        endpoint      jsonb,
+        reason        text,
+        -- The database version whose shard.ready was emitted for this shard.
+        ready_version integer,
+        updated_at    timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (database, shard)
+      );
+
+      CREATE TABLE ${t.operations} (
+        id             text PRIMARY KEY,
+        kind           text NOT NULL,
+        database       text NOT NULL,
+        target_version integer,
+        backup_id      text,
+        state          text NOT NULL CHECK (state IN ('pending','succeeded','failed')),
+        error          text,
+        created_at     timestamptz NOT NULL DEFAULT now(),
+        finished_at    timestamptz
+      );
+      CREATE INDEX operations_pending_idx ON ${t.operations} (database) WHERE state = 'pending';
+
+      CREATE TABLE ${t.backups} (
+        database     text NOT NULL,
+        backup_id    text NOT NULL,
+        shard        integer NOT NULL,
+        state        text NOT NULL CHECK (state IN ('pending','completed','failed')),
+        location     text,
+        bytes        bigint,
+        reason       text,
+        operation_id text,
+        started_at   timestamptz,
+        completed_at timestamptz,
+        PRIMARY KEY (database, backup_id, shard)
+      );
+      CREATE INDEX backups_pending_idx ON ${t.backups} (database) WHERE state = 'pending';
+
+      -- Transactional outbox: an event is written with the state change that causes it and
+      -- published afterwards, so a crash in between delays it but never loses it.
+      CREATE TABLE ${t.outbox} (
+        seq            bigserial PRIMARY KEY,
+        type           text NOT NULL,
+        msg_id         text NOT NULL,
+        subject        text NOT NULL,
+        data           jsonb NOT NULL,
+        correlation_id text,
+        created_at     timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
+];
+
+/**
+ * Brings the provisioner's schema up to date. Idempotent and safe when replicas start together:
+ * a transaction-scoped advisory lock lets one migrate while the others wait.
+ */
+export async function migrate(pool: pg.Pool, schema?: string): Promise<number[]> {
+  const t = provisionerTables(schema);
+  return inTransaction(pool, async (client) => {
+    await client.query(
+      "SELECT pg_advisory_xact_lock(hashtext('dbplane.provisioner.migrate'), hashtext($1))",
+      [t.schema],
+    );
+    await client.query(`CREATE SCHEMA IF NOT EXISTS "${t.schema}"`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${t.migrations} (
+         version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    const { rows } = await client.query<{ version: number }>(`SELECT version FROM ${t.migrations}`);
+    const applied = new Set(rows.map((r) => r.version));
+    const done: number[] = [];
+    for (const m of migrations) {
+      if (applied.has(m.version)) continue;
+      await client.query(m.sql(t));
+      await client.query(`INSERT INTO ${t.migrations} (version, name) VALUES ($1, $2)`, [m.version, m.name]);
+      done.push(m.version);
+    }
+    return done;
+  });
+}

@@ -1,0 +1,139 @@
+import { connectBus } from "@dbplane/bus";
+import { createDatabase } from "@dbplane/contracts";
+import { createLogger } from "@dbplane/service-kit";
+import { waitFor } from "@dbplane/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { httpClient } from "./http-client.ts";
+import { createProvisionerWorld, type ProvisionerWorld } from "./provisioner-world.ts";
+
+let world: ProvisionerWorld;
+let api: ReturnType<typeof httpClient>;
+
+beforeAll(async () => {
+  world = await createProvisionerWorld();
+  const replica = await world.startReplica();
+  api = httpClient(replica.base, await world.token());
+}, 60_000);
+afterAll(() => world?.dispose(), 120_000);
+
+const spec = (over: Record<string, unknown> = {}) => ({
+  name: "inventory",
+  shards: 1,
+  replicasPerShard: 0,
+  postgresVersion: 15,
+  storage: { size: "1Gi" },
+  ...over,
+});
+
+const settled = (id: string) =>
+  waitFor(
+    async () => {
+      const r = await api.call("GET", `/v1/operations/${id}`);
+      // 404 until a command has been handled.
+      return r.status === 200 && r.body.state !== "pending" && r.body;
+    },
+    { timeoutMs: 60_000, intervalMs: 200 },
+  );
+
+describe("provisioner API: validation, conflicts, idempotency", () => {
+  it.each([
+    ["a name that is not a DNS label", { name: "Bad_Name" }, "body.name"],
+    ["0 shards", { shards: 0 }, "body.shards"],
+    ["1,000 shards", { shards: 1000 }, "body.shards"],
+    ["an unknown PostgreSQL version", { postgresVersion: 13 }, "body.postgresVersion"],
+    ["a future PostgreSQL version", { postgresVersion: 19 }, "body.postgresVersion"],
+    ["a storage size that is no quantity", { storage: { size: "lots" } }, "body.storage.size"],
+  ])("refuses %s with 400 naming the field", async (_what, over, field) => {
+    const res = await api.call("POST", "/v1/databases", spec(over));
+    expect(res.status).toBe(400);
+    expect(res.type).toContain("application/problem+json");
+    expect(res.body.errors.map((e: { field: string }) => e.field)).toContain(field);
+  });
+
+  it("needs a bearer token to change anything", async () => {
+    expect((await api.call("POST", "/v1/databases", spec(), { auth: false })).status).toBe(401);
+  });
+
+  it("is idempotent for the same spec and answers 409 for another spec under the same name", async () => {
+    const first = await api.call("POST", "/v1/databases", spec());
+    expect(first.status).toBe(202);
+    expect(first.body.outcome).toBe("accepted");
+    const again = await api.call("POST", "/v1/databases", spec());
+    expect(again.status).toBe(202);
+    expect(again.body).toMatchObject({ outcome: "unchanged", operationId: first.body.operationId });
+    const other = await api.call("POST", "/v1/databases", spec({ shards: 2 }));
+    expect(other.status).toBe(409);
+    expect(other.body.detail).toContain("different spec");
+    expect((await settled(first.body.operationId)).state).toBe("succeeded");
+  }, 90_000);
+
+  it("adds a shard: version 2, two ready shards", async () => {
+    const res = await api.call("POST", "/v1/databases/inventory/shards", { count: 1 });
+    expect(res.status).toBe(202);
+    expect(res.body.version).toBe(2);
+    expect((await settled(res.body.operationId)).state).toBe("succeeded");
+    const db = (await api.call("GET", "/v1/databases/inventory")).body;
+    expect(db).toMatchObject({ state: "ready", version: 2 });
+    expect(db.shards.map((s: { state: string }) => s.state)).toEqual(["ready", "ready"]);
+    expect((await api.call("POST", "/v1/databases/inventory/shards", { count: 63 })).status).toBe(400);
+  }, 90_000);
+
+  it("answers 404 for what does not exist", async () => {
+    expect((await api.call("GET", "/v1/databases/nope")).status).toBe(404);
+    expect((await api.call("DELETE", "/v1/databases/nope")).status).toBe(404);
+    expect((await api.call("POST", "/v1/databases/nope/shards", { count: 1 })).status).toBe(404);
+    expect((await api.call("GET", "/v1/operations/nope")).status).toBe(404);
+  });
+
+  it("fails a database whose PostgreSQL version is not installed, saying what to install", async () => {
+    const res = await api.call("POST", "/v1/databases", spec({ name: "needs-pg17", postgresVersion: 17 }));
+    expect(res.status).toBe(202);
+    const op = await settled(res.body.operationId);
+    expect(op.state).toBe("failed");
+    expect(op.error).toContain("apt-get install postgresql-17");
+    const failed = await waitFor(async () =>
+      (await world.events()).find(
+        (e) => e.type.endsWith("database.failed.v1") && e.data.name === "needs-pg17",
+      ),
+    );
+    expect(String(failed.data.reason)).toMatch(/PostgreSQL 17 programs .* not found/);
+    expect(failed.correlationId).toBe(res.body.operationId);
+    expect((await api.call("GET", "/v1/databases/needs-pg17")).body).toMatchObject({ state: "failed" });
+  }, 60_000);
+
+  it("takes the same work as commands over DBPLANE_CMD; the command id is the operation id", async () => {
+    const logger = createLogger({ name: "test", level: "silent" });
+    const bus = await connectBus({
+      servers: world.nats.url,
+      name: "test",
+      logger,
+      namespace: world.nats.namespace,
+    });
+    try {
+      const ack = await bus.publish(createDatabase, spec({ name: "by-command" }), {
+        subject: "database/by-command",
+      });
+      expect((await settled(ack.id)).state).toBe("succeeded");
+      // Redelivery of the same command (same id) changes nothing.
+      await bus.publish(createDatabase, spec({ name: "by-command" }), {
+        subject: "database/by-command",
+        id: ack.id,
+      });
+      expect((await api.call("GET", "/v1/databases/by-command")).body).toMatchObject({
+        state: "ready",
+        version: 1,
+      });
+    } finally {
+      await bus.close();
+    }
+  }, 60_000);
+
+  it("deletes, and the name can be used again", async () => {
+    for (const name of ["inventory", "by-command", "needs-pg17"]) {
+      const res = await api.call("DELETE", `/v1/databases/${name}?keepVolumes=false`);
+      expect(res.status).toBe(202);
+      expect((await settled(res.body.operationId)).state).toBe("succeeded");
+    }
+    expect((await api.call("GET", "/v1/databases")).body.items).toEqual([]);
+  }, 60_000);
+});

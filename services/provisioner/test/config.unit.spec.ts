@@ -1,0 +1,43 @@
+import { ConfigError, parseConfig } from "@dbplane/service-kit";
+import { describe, expect, it } from "vitest";
+import { provisionerEnv } from "../src/config.ts";
+
+const base = {
+  DBPLANE_JWT_SECRET: "x".repeat(32),
+  DBPLANE_PG_URL: "postgres://postgres@127.0.0.1:5432/postgres",
+};
+
+describe("provisioner config", () => {
+  it("defaults to the local driver under ./.data, schema provisioner", () => {
+    const config = parseConfig(provisionerEnv, base);
+    expect(config).toMatchObject({
+      DBPLANE_PROVISIONER_DRIVER: "local",
+      DBPLANE_DATA_DIR: "./.data",
+      DBPLANE_PROVISIONER_SCHEMA: "provisioner",
+      DBPLANE_PG_OS_USER: "postgres",
+      DBPLANE_KUBE_NAMESPACE: "default",
+    });
+  });
+
+  it("names every wrong variable at once", () => {
+    const env = {
+      ...base,
+      DBPLANE_PROVISIONER_DRIVER: "docker",
+      DBPLANE_BACKUP_S3_URL: "https://bucket",
+      DBPLANE_KUBE_NAMESPACE: "Not_A_Label",
+    };
+    const err = (() => {
+      try {
+        parseConfig(provisionerEnv, env);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).issues.map((i) => i.variable).sort()).toEqual([
+      "DBPLANE_BACKUP_S3_URL",
+      "DBPLANE_KUBE_NAMESPACE",
+      "DBPLANE_PROVISIONER_DRIVER",
+    ]);
+  });
+});

@@ -1,0 +1,123 @@
+import { createDatabase } from "@dbplane/contracts";
+import { createTestSchema, type TestSchema } from "@dbplane/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DatabaseConflictError, DatabaseNotFoundError, InvalidChangeError } from "../src/domain/errors.ts";
+import { createDesiredState, type DesiredState } from "../src/store/desired-state.ts";
+import { migrate } from "../src/store/migrations.ts";
+import { createProgress, type Progress } from "../src/store/progress.ts";
+import { createQueries, type Queries } from "../src/store/queries.ts";
+import { provisionerTables } from "../src/store/tables.ts";
+
+let db: TestSchema;
+let desired: DesiredState;
+let progress: Progress;
+let queries: Queries;
+
+beforeAll(async () => {
+  db = await createTestSchema("provst");
+  expect(await migrate(db.pool, db.name)).toEqual([1]);
+  const t = provisionerTables(db.name);
+  desired = createDesiredState(db.pool, t);
+  progress = createProgress(db.pool, t);
+  queries = createQueries(db.pool, t);
+});
+afterAll(() => db?.drop());
+
+const spec = (over: Record<string, unknown> = {}) =>
+  createDatabase.schema.parse({
+    name: "orders",
+    shards: 2,
+    postgresVersion: 15,
+    storage: { size: "1Gi" },
+    ...over,
+  });
+const outbox = async () =>
+  (
+    await db.pool.query<{ type: string; msg_id: string }>(
+      `SELECT type, msg_id FROM "${db.name}".outbox ORDER BY seq`,
+    )
+  ).rows;
+
+describe("desired state in PostgreSQL", () => {
+  it("migrates idempotently", async () => {
+    expect(await migrate(db.pool, db.name)).toEqual([]);
+  });
+
+  it("accepts a new database: requested, one row per shard, database.requested in the outbox", async () => {
+    const a = await desired.create(spec(), "op-1");
+    expect(a).toEqual({ outcome: "accepted", operationId: "op-1", database: "orders", version: 1 });
+    expect((await queries.database("orders"))?.state).toBe("requested");
+    expect((await queries.shards("orders")).map((s) => [s.shard, s.state])).toEqual([
+      [0, "provisioning"],
+      [1, "provisioning"],
+    ]);
+    expect(await outbox()).toEqual([
+      { type: "io.dbplane.provisioner.database.requested.v1", msg_id: "orders:v1:requested" },
+    ]);
+  });
+
+  it("recognises the same request and the same operation; refuses another spec with a conflict", async () => {
+    expect(await desired.create(spec(), "op-2")).toMatchObject({ outcome: "unchanged", operationId: "op-1" });
+    expect(await desired.create(spec(), "op-1")).toMatchObject({ outcome: "unchanged", operationId: "op-1" });
+    await expect(desired.create(spec({ shards: 3 }), "op-3")).rejects.toBeInstanceOf(DatabaseConflictError);
+    expect(await outbox()).toHaveLength(1);
+  });
+
+  it("walks provisioning → ready once per version, and only for the version it read", async () => {
+    await progress.startProvisioning("orders", 1);
+    const endpoint = {
+      primary: { host: "127.0.0.1", port: 1 },
+      replicas: [],
+      dbname: "orders",
+      user: "dbplane",
+      passwordRef: { kind: "file" as const, path: "/x/password" },
+    };
+    await progress.shardReady("orders", 1, 0, endpoint, "op-1");
+    await progress.shardReady("orders", 1, 0, endpoint, "op-1");
+    expect(await progress.databaseReady("orders", 1, "op-1")).toBe(false);
+    await progress.shardReady("orders", 1, 1, endpoint, "op-1");
+    expect(await progress.databaseReady("orders", 99, "op-1")).toBe(false);
+    expect(await progress.databaseReady("orders", 1, "op-1")).toBe(true);
+    expect(await progress.databaseReady("orders", 1, "op-1")).toBe(false);
+    expect((await queries.operation("op-1"))?.state).toBe("succeeded");
+    expect((await outbox()).map((r) => r.msg_id)).toEqual([
+      "orders:v1:requested",
+      "orders:0:v1:ready",
+      "orders:1:v1:ready",
+      "orders:v1:ready",
+    ]);
+  });
+
+  it("adds shards under a new version, within the limit", async () => {
+    await expect(desired.addShards("orders", 63, "op-4")).rejects.toBeInstanceOf(InvalidChangeError);
+    expect(await desired.addShards("orders", 1, "op-5")).toMatchObject({ outcome: "accepted", version: 2 });
+    expect(await desired.addShards("orders", 1, "op-5")).toMatchObject({ outcome: "unchanged" });
+    expect((await queries.database("orders"))?.spec.shards).toBe(3);
+    await expect(desired.addShards("nope", 1, "op-6")).rejects.toBeInstanceOf(DatabaseNotFoundError);
+  });
+
+  it("deletes: pending changes fail, and the name is free again afterwards under a higher version", async () => {
+    expect(await desired.delete("orders", false, "op-7")).toMatchObject({ version: 3 });
+    expect((await queries.operation("op-5"))?.state).toBe("failed");
+    await expect(desired.addShards("orders", 1, "op-8")).rejects.toBeInstanceOf(DatabaseConflictError);
+    await expect(desired.create(spec(), "op-9")).rejects.toBeInstanceOf(DatabaseConflictError);
+    await progress.databaseDeleted("orders", 3, "op-7");
+    expect((await queries.database("orders"))?.state).toBe("deleted");
+    expect(await desired.create(spec({ shards: 1 }), "op-10")).toMatchObject({
+      outcome: "accepted",
+      version: 4,
+    });
+    expect(await queries.shards("orders")).toHaveLength(1);
+  });
+
+  it("a failed database asked for again is retried under a new version", async () => {
+    await progress.startProvisioning("orders", 4);
+    await progress.databaseFailed("orders", 4, "no binaries", "op-10");
+    expect(await queries.operation("op-10")).toMatchObject({ state: "failed", error: "no binaries" });
+    expect(await desired.create(spec({ shards: 1 }), "op-11")).toMatchObject({
+      outcome: "accepted",
+      version: 5,
+    });
+    expect((await queries.database("orders"))?.state).toBe("requested");
+  });
+});
