@@ -34,11 +34,14 @@ export const provisionerEnv = z.object({
   DBPLANE_PG_OS_USER: z.string().min(1).default("postgres"),
   /** Kubernetes driver: kubeconfig path; in-cluster config (or KUBECONFIG) when absent. */
   DBPLANE_KUBECONFIG: z.string().min(1).optional(),
-  /** Kubernetes driver: namespace the shards' objects go to. */
+  /**
+   * Kubernetes driver: namespace the shards' objects go to. Unset: the pod's own namespace (the
+   * chart grants the provisioner's Role there), or `default` outside a cluster.
+   */
   DBPLANE_KUBE_NAMESPACE: z
     .string()
     .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be a DNS-1123 label")
-    .default("default"),
+    .optional(),
   /** Kubernetes driver: image repository; the tag is the PostgreSQL major version. */
   DBPLANE_POSTGRES_IMAGE: z.string().min(1).default("postgres"),
   /** Kubernetes driver: backups go to `<url>/<db>/<backupId>/shard-<n>.dump` (`s3://bucket/prefix`). */

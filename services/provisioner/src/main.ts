@@ -22,6 +22,7 @@ import { migrate } from "./store/migrations.ts";
 import { createProgress } from "./store/progress.ts";
 import { createQueries } from "./store/queries.ts";
 import { provisionerTables } from "./store/tables.ts";
+import { podNamespace } from "./drivers/pod-namespace.ts";
 
 const NAME = "provisioner";
 const config = loadProvisionerConfig();
@@ -42,7 +43,7 @@ const driver: ShardDriver =
   config.DBPLANE_PROVISIONER_DRIVER === "kubernetes"
     ? await createKubernetesDriver({
         kubeconfig: config.DBPLANE_KUBECONFIG,
-        namespace: config.DBPLANE_KUBE_NAMESPACE,
+        namespace: config.DBPLANE_KUBE_NAMESPACE ?? podNamespace(),
         image: config.DBPLANE_POSTGRES_IMAGE,
         backup: config.DBPLANE_BACKUP_S3_URL
           ? {
