@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import {
   checkWorkloadPolicy,
+  discoverServiceFolders,
   type KubeObject,
   type PolicyProfile,
   REPO_ROOT,
@@ -27,7 +28,13 @@ function schedulerContainer(objects: ReturnType<typeof render>): Container {
 
 describe("workload policy", () => {
   it("passes on the production overlay with every service present", () => {
-    expect(checkWorkloadPolicy(render(), production, ["router", "scheduler"])).toEqual([]);
+    expect(
+      checkWorkloadPolicy(
+        render(),
+        production,
+        discoverServiceFolders(REPO_ROOT).map((f) => f.name),
+      ),
+    ).toEqual([]);
   });
 
   it("fails a Deployment without probes, naming both", () => {

@@ -9,6 +9,7 @@ import { createDatabaseAdmin } from "./database-admin.ts";
 import type { ShardDriver } from "./drivers/driver.ts";
 import { createKubernetesDriver } from "./drivers/kubernetes/kubernetes-driver.ts";
 import { createLocalDriver } from "./drivers/local/local-driver.ts";
+import { podNamespace } from "./drivers/pod-namespace.ts";
 import { createOutboxRelay } from "./events/outbox-relay.ts";
 import { addShardHandler } from "./handlers/add-shard.ts";
 import { createDatabaseHandler } from "./handlers/create-database.ts";
@@ -22,7 +23,6 @@ import { migrate } from "./store/migrations.ts";
 import { createProgress } from "./store/progress.ts";
 import { createQueries } from "./store/queries.ts";
 import { provisionerTables } from "./store/tables.ts";
-import { podNamespace } from "./drivers/pod-namespace.ts";
 
 const NAME = "provisioner";
 const config = loadProvisionerConfig();

@@ -15,8 +15,9 @@ describe("provisioner config", () => {
       DBPLANE_DATA_DIR: "./.data",
       DBPLANE_PROVISIONER_SCHEMA: "provisioner",
       DBPLANE_PG_OS_USER: "postgres",
-      DBPLANE_KUBE_NAMESPACE: "default",
     });
+    // Unset: the driver uses the pod's own namespace (or `default` outside a cluster).
+    expect(config.DBPLANE_KUBE_NAMESPACE).toBeUndefined();
   });
 
   it("names every wrong variable at once", () => {
