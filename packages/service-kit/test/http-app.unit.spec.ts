@@ -1,3 +1,4 @@
+import { Writable } from "node:stream";
 import { SignJWT, UnsecuredJWT } from "jose";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
@@ -247,5 +248,35 @@ describe("bearer auth on mutating routes", () => {
   it("checks the token before the body, so an anonymous caller learns nothing about the schema", async () => {
     const app = await givenApp();
     expect401(await app.inject({ method: "POST", url: "/v1/databases", payload: { name: 1 } }));
+  });
+});
+
+describe("request logging", () => {
+  async function linesAt(level: "info" | "debug"): Promise<Record<string, unknown>[]> {
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const logger = createLogger({ name: "test", level, destination });
+    const app = await createHttpApp({ name: "test-svc", version: "1", logger, jwtSecret: SECRET });
+    app.get("/v1/things/:id", async () => ({ ok: true }));
+    await app.inject({ method: "GET", url: "/v1/things/7" });
+    await app.inject({ method: "GET", url: "/health/live" });
+    await app.close();
+    return lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  }
+
+  it("logs nothing per request at info, so a busy service's logs stay about events", async () => {
+    expect((await linesAt("info")).filter((l) => l.msg === "request completed")).toEqual([]);
+  });
+
+  it("logs one debug line per request with the route pattern, never for probes", async () => {
+    const completed = (await linesAt("debug")).filter((l) => l.msg === "request completed");
+    expect(completed).toEqual([
+      expect.objectContaining({ method: "GET", route: "/v1/things/:id", statusCode: 200 }),
+    ]);
   });
 });
