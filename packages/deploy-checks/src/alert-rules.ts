@@ -56,14 +56,6 @@ export function testAlertRules(objects: readonly KubeObject[], testFile: string)
   });
 }
 
-/**
- * prom-client's default Node.js metrics name three gauges `*_total`, which promtool's naming
- * lint rejects; they are the ecosystem's standard names (dashboards use them), so only those
- * complaints are waived. Everything else — format errors, any `dbplane_*` naming — still fails.
- */
-const WAIVED_LINT =
-  /^nodejs_active_(handles|requests|resources)_total non-counter metrics should not have "_total" suffix$/;
-
 /** `promtool check metrics` on a /metrics body: exposition format and naming conventions. */
 export function checkMetricsExposition(text: string): string[] {
   const out = runTool("promtool", ["check", "metrics"], { input: text, installHint: PROMTOOL_HINT });
@@ -71,6 +63,6 @@ export function checkMetricsExposition(text: string): string[] {
   const complaints = `${out.stdout}\n${out.stderr}`
     .split("\n")
     .map((line) => line.trim())
-    .filter((line) => line && !WAIVED_LINT.test(line));
+    .filter((line) => line);
   return complaints.map((line) => `promtool check metrics: ${line}`);
 }

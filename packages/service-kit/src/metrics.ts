@@ -17,6 +17,15 @@ export function createHttpMetrics(options: {
 }): HttpMetrics {
   const registry = options.registry ?? new Registry();
   collectDefaultMetrics({ register: registry });
+  // prom-client also exports these three gauges with a `_total` suffix, which Prometheus keeps
+  // for counters (promtool check metrics rejects them); `nodejs_active_handles` etc. remain.
+  for (const name of [
+    "nodejs_active_handles_total",
+    "nodejs_active_requests_total",
+    "nodejs_active_resources_total",
+  ]) {
+    registry.removeSingleMetric(name);
+  }
   const info = new Gauge({
     name: "dbplane_service_info",
     help: "Always 1; labels say which service and version this process runs",
