@@ -44,7 +44,8 @@ const databaseSpec = z.strictObject({
         .optional()
         .describe("StorageClass; the cluster default if absent"),
     })
-    .describe("Storage of each server"),
+    .default({ size: "10Gi" })
+    .describe("Storage of each server (default 10Gi on the cluster's default StorageClass)"),
   resources: z
     .strictObject({
       cpu: quantity.optional().describe("CPU per server, e.g. 500m or 2"),
