@@ -30,6 +30,11 @@ export const routerEnv = z
       .string()
       .regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lower-case PostgreSQL identifier")
       .default("router"),
+    /**
+     * Kubeconfig used to read shard passwords from Kubernetes Secrets. Unset: the pod's service
+     * account when running in a pod, else Secret references answer 503 (no Kubernetes access).
+     */
+    DBPLANE_KUBECONFIG: z.string().min(1).optional(),
     /** Connections of the platform database pool. */
     DBPLANE_PG_POOL_SIZE: int(2, 200).default(5),
     /**

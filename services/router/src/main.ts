@@ -13,7 +13,9 @@ import { LoadWindow } from "./load/load-window.ts";
 import { QueryService } from "./query/query-service.ts";
 import { createRouterMetrics } from "./router-metrics.ts";
 import { HealthMonitor } from "./shards/health-monitor.ts";
+import { kubeAccess } from "./shards/kube-secrets.ts";
 import { MigrationRunner } from "./shards/migration-runner.ts";
+import { PasswordResolver } from "./shards/password-ref.ts";
 import { ServerPools } from "./shards/server-pools.ts";
 import { ShardMapPublisher } from "./shards/shard-map-publisher.ts";
 import { ShardMapRegistry } from "./shards/shard-map-registry.ts";
@@ -60,6 +62,7 @@ const pools = new ServerPools(
   },
   config.DBPLANE_ROUTER_POOL_RETIRE_MS,
   logger,
+  new PasswordResolver(kubeAccess(config.DBPLANE_KUBECONFIG)),
 );
 const maps = new ShardMapRegistry(kv, pools, logger);
 const publisher = new ShardMapPublisher(store, kv, bus, logger);

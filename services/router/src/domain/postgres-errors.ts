@@ -16,6 +16,8 @@ export interface PostgresErrorInfo {
   readonly sqlstate: string | undefined;
   /** 1-based character position in the statement, when PostgreSQL reports one. */
   readonly position: number | undefined;
+  /** The router's own explanation (e.g. a Secret that does not exist), safe to show clients: it names no host. */
+  readonly reason?: string;
 }
 
 /**

@@ -69,11 +69,11 @@ export function shardFailure(
     );
   }
   // The driver's message can name hosts and ports: it goes to the log; the client learns which
-  // shard is down.
+  // shard is down, and the router's own reason when it has one (a missing password Secret).
   return new ShardProblemError(
     503,
     "SHARD_UNAVAILABLE",
-    `shard ${shard} of database ${database} is unavailable`,
+    `shard ${shard} of database ${database} is unavailable${info.reason === undefined ? "" : `: ${info.reason}`}`,
     {
       ...where,
       ...(info.sqlstate !== undefined && { sqlstate: info.sqlstate }),

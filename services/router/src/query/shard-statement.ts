@@ -93,6 +93,7 @@ export async function onShard<T>(
         message: server.unusable,
         sqlstate: undefined,
         position: undefined,
+        reason: server.unusable,
       };
       throw new ShardStatementError(shard, unusable, undefined);
     }

@@ -1,5 +1,7 @@
 import { readFile } from "node:fs/promises";
+import { ApiException } from "@kubernetes/client-node";
 import type { ShardEndpointSpec } from "../domain/shard-map.ts";
+import type { KubeAccess } from "./kube-secrets.ts";
 
 /** The password of a shard cannot be obtained; the shard answers 503 with this reason. */
 export class PasswordUnavailableError extends Error {
@@ -7,26 +9,70 @@ export class PasswordUnavailableError extends Error {
   readonly code = "PASSWORD_UNAVAILABLE";
 }
 
+type PasswordRef = ShardEndpointSpec["passwordRef"];
+type SecretRef = Extract<PasswordRef, { kind: "secret" }>;
+
+/** How long a password read from a Secret is reused: short, so a rotated password is picked up. */
+export const SECRET_TTL_MS = 60_000;
+
 /**
- * Resolves a shard's password reference. `file` (local driver): the file's content without a
- * trailing newline. `secret` (Kubernetes driver): not read by the router yet — it would need
- * RBAC on Secrets in every database namespace; until then such shards answer 503 naming the
- * reason. The password stays in memory only: never logged, never returned.
+ * Resolves shards' password references. `file` (local driver): the file's content without a
+ * trailing newline. `secret` (Kubernetes driver): `data[key]` of the Secret, base64-decoded,
+ * cached per (namespace, name, key) for `ttlMs`. Errors name the file or the Secret and key,
+ * never the value; the password stays in memory only: never logged, never returned by the API.
  */
-export async function resolvePassword(ref: ShardEndpointSpec["passwordRef"]): Promise<string> {
-  if (ref.kind === "file") {
-    try {
-      return (await readFile(ref.path, "utf8")).replace(/\r?\n$/, "");
-    } catch (err) {
-      throw new PasswordUnavailableError(
-        `cannot read the password file (${(err as NodeJS.ErrnoException).code})`,
-        {
-          cause: err,
-        },
-      );
-    }
+export class PasswordResolver {
+  readonly #kube: KubeAccess;
+  readonly #ttlMs: number;
+  readonly #cache = new Map<string, { expires: number; value: Promise<string> }>();
+
+  constructor(kube: KubeAccess, ttlMs = SECRET_TTL_MS) {
+    this.#kube = kube;
+    this.#ttlMs = ttlMs;
   }
-  throw new PasswordUnavailableError(
-    `password reference of kind "${ref.kind}" (${ref.namespace}/${ref.name}) is not supported by the router yet`,
-  );
+
+  async resolve(ref: PasswordRef): Promise<string> {
+    if (ref.kind === "file") return readPasswordFile(ref.path);
+    const id = `${ref.namespace}/${ref.name}#${ref.key}`;
+    const now = Date.now();
+    const hit = this.#cache.get(id);
+    if (hit && hit.expires > now) return hit.value;
+    // Concurrent callers share one read; a failed read is forgotten so the next call retries.
+    const value = this.#readSecret(ref);
+    this.#cache.set(id, { expires: now + this.#ttlMs, value });
+    value.catch(() => {
+      if (this.#cache.get(id)?.value === value) this.#cache.delete(id);
+    });
+    return value;
+  }
+
+  async #readSecret(ref: SecretRef): Promise<string> {
+    const cannot = `cannot read key "${ref.key}" of Secret ${ref.namespace}/${ref.name}`;
+    if (this.#kube.kind === "none") throw new PasswordUnavailableError(`${cannot}: ${this.#kube.reason}`);
+    let data: Record<string, string> | undefined;
+    try {
+      data = await this.#kube.source.readData(ref.namespace, ref.name);
+    } catch (err) {
+      const why =
+        err instanceof ApiException
+          ? `the Kubernetes API answered ${err.code}`
+          : "the Kubernetes API is unreachable";
+      throw new PasswordUnavailableError(`${cannot}: ${why}`, { cause: err });
+    }
+    if (data === undefined) throw new PasswordUnavailableError(`${cannot}: the Secret does not exist`);
+    const encoded = data[ref.key];
+    if (encoded === undefined) throw new PasswordUnavailableError(`${cannot}: the Secret has no such key`);
+    return Buffer.from(encoded, "base64").toString("utf8");
+  }
+}
+
+async function readPasswordFile(path: string): Promise<string> {
+  try {
+    return (await readFile(path, "utf8")).replace(/\r?\n$/, "");
+  } catch (err) {
+    throw new PasswordUnavailableError(
+      `cannot read the password file (${(err as NodeJS.ErrnoException).code})`,
+      { cause: err },
+    );
+  }
 }

@@ -52,7 +52,7 @@ export class ServerPool {
   constructor(
     key: string,
     address: ServerAddress,
-    password: string | undefined,
+    password: (() => Promise<string>) | undefined,
     limits: ShardPoolLimits,
     logger: Logger,
     unusable?: string,

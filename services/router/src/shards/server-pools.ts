@@ -1,6 +1,6 @@
 import type { Logger } from "@dbplane/service-kit";
 import type { ShardEndpointSpec } from "../domain/shard-map.ts";
-import { resolvePassword } from "./password-ref.ts";
+import type { PasswordResolver } from "./password-ref.ts";
 import { type ServerAddress, ServerPool, type ShardPoolLimits } from "./server-pool.ts";
 
 /**
@@ -15,9 +15,11 @@ export class ServerPools {
   readonly #limits: ShardPoolLimits;
   readonly #retireMs: number;
   readonly #logger: Logger;
+  readonly #passwords: PasswordResolver;
 
-  constructor(limits: ShardPoolLimits, retireMs: number, logger: Logger) {
+  constructor(limits: ShardPoolLimits, retireMs: number, logger: Logger, passwords: PasswordResolver) {
     this.#limits = limits;
+    this.#passwords = passwords;
     this.#retireMs = retireMs;
     this.#logger = logger;
   }
@@ -30,14 +32,15 @@ export class ServerPools {
       let password: string | undefined;
       let unusable: string | undefined;
       try {
-        password = await resolvePassword(passwordRef);
+        password = await this.#passwords.resolve(passwordRef);
       } catch (err) {
         unusable = (err as Error).message;
       }
-      // Another acquire may have created it while the password file was read.
+      // Another acquire may have created it while the password was read.
       pool = this.#pools.get(key);
       if (!pool) {
-        pool = new ServerPool(key, address, password, this.#limits, this.#logger, unusable);
+        const current = password === undefined ? undefined : this.#refresher(key, passwordRef, password);
+        pool = new ServerPool(key, address, current, this.#limits, this.#logger, unusable);
         if (unusable) pool.markDown(unusable);
         this.#pools.set(key, pool);
       }
@@ -49,6 +52,26 @@ export class ServerPools {
       this.#retiring.delete(key);
     }
     return pool;
+  }
+
+  /**
+   * The password for each new connection, re-resolved (a Secret's is cached for a short TTL) so a
+   * rotated password is used without restarting; when the reference cannot be read right now (an
+   * API blip), the last password read keeps serving rather than failing healthy shards.
+   */
+  #refresher(key: string, ref: ShardEndpointSpec["passwordRef"], first: string): () => Promise<string> {
+    let last = first;
+    return async () => {
+      try {
+        last = await this.#passwords.resolve(ref);
+      } catch (err) {
+        this.#logger.warn(
+          { server: key, reason: (err as Error).message },
+          "password refresh failed; using the last one",
+        );
+      }
+      return last;
+    };
   }
 
   release(pool: ServerPool): void {
