@@ -33,4 +33,6 @@ export { PROBLEM_CONTENT_TYPE, problem, sendProblem } from "./problem.ts";
 export type { CheckOutcome, ReadinessCheck } from "./readiness.ts";
 export type { RunningService, RunServiceOptions, ShutdownStep } from "./run-service.ts";
 export { runService } from "./run-service.ts";
+export type { MigratedTables, SchemaMigration } from "./schema-migrations.ts";
+export { migrateSchema } from "./schema-migrations.ts";
 export { redactUrl } from "./secret-values.ts";

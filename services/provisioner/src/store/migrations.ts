@@ -1,12 +1,8 @@
+import { migrateSchema, type SchemaMigration } from "@dbplane/service-kit";
 import type pg from "pg";
 import { type ProvisionerTables, provisionerTables } from "./tables.ts";
-import { inTransaction } from "./transaction.ts";
 
-interface Migration {
-  readonly version: number;
-  readonly name: string;
-  readonly sql: (t: ProvisionerTables) => string;
-}
+type Migration = SchemaMigration<ProvisionerTables>;
 
 /** Append only: an applied migration is never edited, a change is a new version. */
 const migrations: readonly Migration[] = [
@@ -96,26 +92,5 @@ const migrations: readonly Migration[] = [
  * a transaction-scoped advisory lock lets one migrate while the others wait.
  */
 export async function migrate(pool: pg.Pool, schema?: string): Promise<number[]> {
-  const t = provisionerTables(schema);
-  return inTransaction(pool, async (client) => {
-    await client.query(
-      "SELECT pg_advisory_xact_lock(hashtext('dbplane.provisioner.migrate'), hashtext($1))",
-      [t.schema],
-    );
-    await client.query(`CREATE SCHEMA IF NOT EXISTS "${t.schema}"`);
-    await client.query(
-      `CREATE TABLE IF NOT EXISTS ${t.migrations} (
-         version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
-    );
-    const { rows } = await client.query<{ version: number }>(`SELECT version FROM ${t.migrations}`);
-    const applied = new Set(rows.map((r) => r.version));
-    const done: number[] = [];
-    for (const m of migrations) {
-      if (applied.has(m.version)) continue;
-      await client.query(m.sql(t));
-      await client.query(`INSERT INTO ${t.migrations} (version, name) VALUES ($1, $2)`, [m.version, m.name]);
-      done.push(m.version);
-    }
-    return done;
-  });
+  return migrateSchema(pool, "provisioner", provisionerTables(schema), migrations);
 }

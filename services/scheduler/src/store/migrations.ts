@@ -1,13 +1,9 @@
+import { migrateSchema, type SchemaMigration } from "@dbplane/service-kit";
 import type pg from "pg";
 import type { SchedulerTables } from "./schema-tables.ts";
 import { schedulerTables } from "./schema-tables.ts";
-import { inTransaction } from "./transaction.ts";
 
-interface Migration {
-  readonly version: number;
-  readonly name: string;
-  readonly sql: (t: SchedulerTables) => string;
-}
+type Migration = SchemaMigration<SchedulerTables>;
 
 /** Append only: an applied migration is never edited, a change is a new version. */
 const migrations: readonly Migration[] = [
@@ -70,25 +66,5 @@ export const latestSchemaVersion = migrations.at(-1)?.version ?? 0;
  * @returns the versions this call applied (empty when already current).
  */
 export async function migrate(pool: pg.Pool, schema?: string): Promise<number[]> {
-  const t = schedulerTables(schema);
-  return inTransaction(pool, async (client) => {
-    await client.query("SELECT pg_advisory_xact_lock(hashtext('dbplane.scheduler.migrate'), hashtext($1))", [
-      t.schema,
-    ]);
-    await client.query(`CREATE SCHEMA IF NOT EXISTS "${t.schema}"`);
-    await client.query(
-      `CREATE TABLE IF NOT EXISTS ${t.migrations} (
-         version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
-    );
-    const { rows } = await client.query<{ version: number }>(`SELECT version FROM ${t.migrations}`);
-    const applied = new Set(rows.map((r) => r.version));
-    const done: number[] = [];
-    for (const m of migrations) {
-      if (applied.has(m.version)) continue;
-      await client.query(m.sql(t));
-      await client.query(`INSERT INTO ${t.migrations} (version, name) VALUES ($1, $2)`, [m.version, m.name]);
-      done.push(m.version);
-    }
-    return done;
-  });
+  return migrateSchema(pool, "scheduler", schedulerTables(schema), migrations);
 }
