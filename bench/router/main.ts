@@ -1,6 +1,8 @@
 // `pnpm bench router`: point selects by key through a router process vs a direct `pg` pool to
 // the same shard, same machine, same concurrency, same pool size, one run. The ratio is the
-// cost of the router hop: HTTP + JSON, auth, key hashing, routing, accounting.
+// cost of the router hop: HTTP + JSON, auth, key hashing, routing, accounting. A third path, a
+// bare fastify + pg pass-through (naive-proxy.ts), shows how much of that cost is the HTTP hop
+// itself on this machine and how much is the router's own work.
 
 import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { Agent, request } from "node:http";
@@ -91,15 +93,21 @@ await bus.publish(
   },
   { subject: DB },
 );
+const naivePort = await freePort();
+const naive = await startChildService({
+  entry: new URL("./naive-proxy.ts", import.meta.url).pathname,
+  env: { PORT: String(naivePort), SHARD_URL: shard.url, POOL_SIZE: String(POOL_SIZE) },
+  readyUrl: `http://127.0.0.1:${naivePort}/health/ready`,
+});
 const token = await signToken(SECRET, { sub: "bench" });
 const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
 
-function post(path: string, body: string): Promise<{ status: number; text: string }> {
+function post(path: string, body: string, toPort = port): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
       {
         host: "127.0.0.1",
-        port,
+        port: toPort,
         path,
         method: "POST",
         agent,
@@ -132,6 +140,11 @@ const viaRouter = async (id: number) => {
   if (res.status !== 200) throw new Error(`router answered ${res.status}: ${res.text}`);
   const rows = (JSON.parse(res.text) as { rows: unknown[] }).rows;
   if (rows.length !== 1) throw new Error("row missing");
+};
+const viaNaive = async (id: number) => {
+  const res = await post(`/v1/databases/${DB}/query`, JSON.stringify({ sql: SQL, params: [id] }), naivePort);
+  if (res.status !== 200) throw new Error(`naive proxy answered ${res.status}: ${res.text}`);
+  if ((JSON.parse(res.text) as { rows: unknown[] }).rows.length !== 1) throw new Error("row missing");
 };
 const viaDirect = async (id: number) => {
   const res = await direct.query({ text: SQL, values: [id] });
@@ -182,7 +195,9 @@ async function routerCpuMs(): Promise<number> {
 // Warm both paths (connections, JIT), then measure each for the same time.
 await measure(viaDirect, 1);
 await measure(viaRouter, 1);
+await measure(viaNaive, 1);
 const d = await measure(viaDirect, SECONDS);
+const nv = await measure(viaNaive, SECONDS);
 const cpuBefore = await routerCpuMs();
 const r = await measure(viaRouter, SECONDS);
 const routerCpuUs = (((await routerCpuMs()) - cpuBefore) * 1000) / r.count;
@@ -197,6 +212,7 @@ process.stdout.write(
     `${"path".padEnd(10)}${"req/s".padStart(10)}${"p50 ms".padStart(10)}${"p99 ms".padStart(10)}${"count".padStart(10)}`,
     `${"direct".padEnd(10)}${fmt(d.rps, 0)}${fmt(d.p50, 3)}${fmt(d.p99, 3)}${String(d.count).padStart(10)}`,
     `${"router".padEnd(10)}${fmt(r.rps, 0)}${fmt(r.p50, 3)}${fmt(r.p99, 3)}${String(r.count).padStart(10)}`,
+    `${"naive hop".padEnd(10)}${fmt(nv.rps, 0)}${fmt(nv.p50, 3)}${fmt(nv.p99, 3)}${String(nv.count).padStart(10)}`,
     `${"direct c=1".padEnd(10)}${fmt(d1.rps, 0)}${fmt(d1.p50, 3)}${fmt(d1.p99, 3)}${String(d1.count).padStart(10)}`,
     `${"router c=1".padEnd(10)}${fmt(r1.rps, 0)}${fmt(r1.p50, 3)}${fmt(r1.p99, 3)}${String(r1.count).padStart(10)}`,
     `router process CPU per request: ${routerCpuUs.toFixed(0)} µs (machine: ${availableParallelism()} CPUs, shared by client, router and PostgreSQL)`,
@@ -204,13 +220,16 @@ process.stdout.write(
     `figure throughput_ratio ${(r.rps / d.rps).toFixed(3)}`,
     `figure p50_overhead_ms ${(r.p50 - d.p50).toFixed(3)}`,
     `figure p99_overhead_ms ${(r.p99 - d.p99).toFixed(3)}`,
+    `figure naive_hop_throughput_ratio ${(nv.rps / d.rps).toFixed(3)}`,
+    `figure router_vs_naive_hop ${(r.rps / nv.rps).toFixed(3)}`,
     "",
   ].join("\n"),
 );
 
 agent.destroy();
 router.kill("SIGTERM");
-await router.exited;
+naive.kill("SIGTERM");
+await Promise.all([router.exited, naive.exited]);
 await bus.close();
 await direct.end();
 await shard.drop();

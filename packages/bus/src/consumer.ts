@@ -35,6 +35,13 @@ export interface ConsumeOptions<Defs extends readonly MessageDefinition[]> {
   readonly confirmAcks?: boolean;
   /** Where a new durable starts: the whole stream (default) or only messages after its creation. */
   readonly deliverPolicy?: "all" | "new";
+  /**
+   * Handle messages strictly in stream order across every replica: the durable allows one
+   * unacknowledged message at a time (`max_ack_pending: 1`), so a failing message holds the
+   * ones behind it until it succeeds or is dead-lettered. For low-volume lifecycle events whose
+   * order matters (a database's ready, then deleted). Default false.
+   */
+  readonly ordered?: boolean;
 }
 
 /** A running durable consumer. */
@@ -83,7 +90,8 @@ export async function startConsumer<Defs extends readonly MessageDefinition[]>(
   const stream = deps.names.stream(deps.names.streamRoleOf(defs[0]!.kind));
   const filterSubject = commonFilterSubject(defs.map((d) => deps.names.subject(d.subject)));
   const ackWaitMs = options.ackWaitMs ?? CONSUME_DEFAULTS.ackWaitMs;
-  const concurrency = options.concurrency ?? CONSUME_DEFAULTS.concurrency;
+  // An ordered durable hands out one message at a time anyway; pulling more would only wait.
+  const concurrency = options.ordered ? 1 : (options.concurrency ?? CONSUME_DEFAULTS.concurrency);
   const logger = deps.logger.child({ durable: options.durable });
   await ensureDurable(
     deps.jsm,
@@ -93,6 +101,7 @@ export async function startConsumer<Defs extends readonly MessageDefinition[]>(
       filterSubject,
       ackWaitMs,
       deliverPolicy: options.deliverPolicy ?? "all",
+      ordered: options.ordered ?? false,
     },
     logger,
   );

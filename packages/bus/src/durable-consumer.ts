@@ -16,9 +16,13 @@ export interface DurableSpec {
   readonly filterSubject: string;
   readonly ackWaitMs: number;
   readonly deliverPolicy: "all" | "new";
+  /** One message in flight across every replica (`max_ack_pending: 1`): handled in stream order. */
+  readonly ordered?: boolean;
 }
 
 const DURABLE_NAME = /^[A-Za-z0-9_-]+$/;
+/** The server's default, stated so that turning `ordered` off again restores it. */
+const UNORDERED_MAX_ACK_PENDING = 1000;
 
 /**
  * Creates the durable pull consumer or brings an existing one to `spec`. `max_deliver` is left
@@ -36,6 +40,7 @@ export async function ensureDurable(jsm: JetStreamManager, spec: DurableSpec, lo
     max_deliver: -1,
     filter_subject: spec.filterSubject,
     deliver_policy: spec.deliverPolicy === "new" ? DeliverPolicy.New : DeliverPolicy.All,
+    max_ack_pending: spec.ordered ? 1 : UNORDERED_MAX_ACK_PENDING,
   };
   let current = await consumerInfo(jsm, spec.stream, spec.durable);
   if (!current) {
@@ -55,8 +60,16 @@ export async function ensureDurable(jsm: JetStreamManager, spec: DurableSpec, lo
   const c = current.config;
   if (c.filter_subject !== spec.filterSubject) {
     await recreateFromAckFloor(jsm, spec, desired, current, logger);
-  } else if (c.ack_wait !== desired.ack_wait || c.max_deliver !== -1) {
-    await jsm.consumers.update(spec.stream, spec.durable, { ack_wait: desired.ack_wait, max_deliver: -1 });
+  } else if (
+    c.ack_wait !== desired.ack_wait ||
+    c.max_deliver !== -1 ||
+    c.max_ack_pending !== desired.max_ack_pending
+  ) {
+    await jsm.consumers.update(spec.stream, spec.durable, {
+      ack_wait: desired.ack_wait,
+      max_deliver: -1,
+      max_ack_pending: desired.max_ack_pending,
+    });
     logger.info({ stream: spec.stream, durable: spec.durable }, "consumer updated");
   }
 }

@@ -44,6 +44,42 @@ describe("consume", () => {
     return out;
   }
 
+  it("ordered: two replicas handle one message at a time, in stream order, a retry holding the rest", async () => {
+    const other = await openTestBus(t.url, t.namespace);
+    const handled: string[] = [];
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const handler = async (event: { data: { widgetId: string } }, ctx: { deliveryCount: number }) => {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      try {
+        await new Promise((r) => setTimeout(r, 2));
+        // The fifth message fails once: the ones behind it must wait for its retry.
+        if (event.data.widgetId === "w04" && ctx.deliveryCount === 1) throw new RetryableError("not yet");
+        handled.push(event.data.widgetId);
+      } finally {
+        inFlight--;
+      }
+    };
+    const options = {
+      durable: "in-order",
+      messages: [widgetCreated],
+      ordered: true,
+      backoffMs: [50],
+      handler,
+    };
+    const consumers = [await bus.consume(options), await other.consume(options)];
+    const ids = Array.from({ length: 30 }, (_, i) => `w${String(i).padStart(2, "0")}`);
+    for (const id of ids) await bus.publish(widgetCreated, { widgetId: id, size: 1 }, { subject: id, id });
+    await waitFor(() => handled.length === ids.length, { what: "every widget handled", timeoutMs: 20_000 });
+    expect(handled).toEqual(ids);
+    expect(maxInFlight).toBe(1);
+    const info = await (await jetstreamManager(t.nc)).consumers.info(bus.names.stream("evt"), "in-order");
+    expect(info.config.max_ack_pending).toBe(1);
+    for (const c of consumers) await c.stop();
+    await other.close();
+  });
+
   it("retries a RetryableError with backoff and succeeds on the third delivery", async () => {
     const deliveries: { count: number; at: number }[] = [];
     const backoffMs = [300, 600];

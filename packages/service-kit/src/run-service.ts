@@ -25,6 +25,24 @@ export interface RunServiceOptions {
   readonly closeConnections?: readonly ShutdownStep[];
 }
 
+/** The parsed `httpEnv` and `shutdownEnv` fragments. */
+export interface ListenEnv {
+  readonly DBPLANE_HTTP_HOST: string;
+  readonly DBPLANE_HTTP_PORT: number;
+  readonly DBPLANE_SHUTDOWN_DELAY_MS: number;
+  readonly DBPLANE_SHUTDOWN_TIMEOUT_MS: number;
+}
+
+/** `host`, `port` and the shutdown timings of `runService`, from the service's parsed env. */
+export function listenOptions(env: ListenEnv) {
+  return {
+    host: env.DBPLANE_HTTP_HOST,
+    port: env.DBPLANE_HTTP_PORT,
+    shutdownDelayMs: env.DBPLANE_SHUTDOWN_DELAY_MS,
+    shutdownTimeoutMs: env.DBPLANE_SHUTDOWN_TIMEOUT_MS,
+  } as const;
+}
+
 export interface RunningService {
   /** Where the server listens, e.g. `http://127.0.0.1:7101`. */
   readonly url: string;

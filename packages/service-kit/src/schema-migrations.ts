@@ -30,6 +30,9 @@ export async function migrateSchema<T extends MigratedTables>(
   const client = await pool.connect();
   try {
     await client.query("BEGIN");
+    // A migration may rightly run long (an index on a big table) and the replicas behind it
+    // wait for the lock: the pool's per-statement limits are for ordinary work, not this.
+    await client.query("SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0");
     await client.query("SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))", [
       `dbplane.${service}.migrate`,
       tables.schema,

@@ -13,6 +13,8 @@ export type { PrivateNatsServer } from "./nats-server.ts";
 export { startPrivateNatsServer } from "./nats-server.ts";
 export type { TestDatabase, TestSchema } from "./postgres.ts";
 export { createTestDatabase, createTestSchema } from "./postgres.ts";
+export type { PostgresPair } from "./postgres-pair.ts";
+export { startPostgresPair } from "./postgres-pair.ts";
 export type { TestRedis } from "./redis.ts";
 export { createTestRedis } from "./redis.ts";
 export { uniqueName } from "./unique-name.ts";

@@ -1,7 +1,12 @@
 // Composition root of the provisioner: config, connections, driver, reconcile loop, consumers, HTTP, shutdown.
-import { connectBus } from "@dbplane/bus";
 import { addShard, createDatabase, deleteDatabase, runBackup, scaleReplicas } from "@dbplane/contracts";
-import { createHttpApp, createLogger, runService } from "@dbplane/service-kit";
+import {
+  connectServiceBus,
+  createHttpApp,
+  createLogger,
+  listenOptions,
+  runService,
+} from "@dbplane/service-kit";
 import pg from "pg";
 import { provisionerApp } from "./app.ts";
 import { loadProvisionerConfig } from "./config.ts";
@@ -70,20 +75,9 @@ const app = await createHttpApp({
   jwtSecret: config.DBPLANE_JWT_SECRET,
 });
 const metrics = createProvisionerMetrics(app.metricsRegistry, queries);
-const bus = await connectBus({
-  servers: config.DBPLANE_NATS_URL,
-  name: NAME,
-  logger,
-  namespace: config.DBPLANE_NATS_NAMESPACE,
-  streamReplicas: config.DBPLANE_STREAM_REPLICAS,
-  registry: app.metricsRegistry,
-});
-await bus.ensureTopology();
+const bus = await connectServiceBus(app, config, { name: NAME, logger });
 app.addReadinessCheck("postgres", async () => {
   await pool.query("SELECT 1");
-});
-app.addReadinessCheck("nats", async () => {
-  if (!bus.isConnected()) throw new Error("NATS disconnected");
 });
 
 const relay = createOutboxRelay({
@@ -136,10 +130,7 @@ await runService({
   name: NAME,
   logger,
   app,
-  host: config.DBPLANE_HTTP_HOST,
-  port: config.DBPLANE_HTTP_PORT,
-  shutdownDelayMs: config.DBPLANE_SHUTDOWN_DELAY_MS,
-  shutdownTimeoutMs: config.DBPLANE_SHUTDOWN_TIMEOUT_MS,
+  ...listenOptions(config),
   stopWork: [
     { name: "stop consumers", run: () => consumer.stop() },
     { name: "stop reconciling (running passes finish)", run: () => loop.stop() },

@@ -160,6 +160,19 @@ describe("local driver: a sharded database made of real PostgreSQL clusters", ()
     }
     const again = await call("POST", `/v1/databases/${name}/backups`, { backupId: "nightly-1" });
     expect(again.body).toMatchObject({ outcome: "unchanged", operationId: res.body.operationId });
+    const list = await call("GET", `/v1/databases/${name}/backups`);
+    expect(list.status).toBe(200);
+    expect(list.body.items.map((b: { shard: number }) => b.shard)).toEqual([0, 1, 2]);
+    for (const b of list.body.items) {
+      expect(b).toMatchObject({
+        backupId: "nightly-1",
+        state: "completed",
+        operationId: res.body.operationId,
+      });
+      expect(b.bytes).toBeGreaterThan(0);
+      expect(Date.parse(b.completedAt)).toBeGreaterThanOrEqual(Date.parse(b.startedAt));
+    }
+    expect((await call("GET", "/v1/databases/no-such-db/backups")).status).toBe(404);
   }, 90_000);
 
   it("delete stops every server and removes its data", async () => {

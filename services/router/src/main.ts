@@ -1,21 +1,26 @@
 // Composition root of the router: config, connections, shard maps, load, consumers, HTTP, shutdown.
-import { connectBus } from "@dbplane/bus";
-import { databaseReady } from "@dbplane/contracts";
-import { createHttpApp, createLogger, runService } from "@dbplane/service-kit";
+import { databaseDeleted, databaseReady } from "@dbplane/contracts";
+import { kubeAccess, PasswordResolver } from "@dbplane/kube";
+import {
+  connectServiceBus,
+  createHttpApp,
+  createLogger,
+  listenOptions,
+  runService,
+} from "@dbplane/service-kit";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { routerApp } from "./app.ts";
 import { loadRouterConfig } from "./config.ts";
 import { type ShardMapDocument, shardMapDocument } from "./domain/shard-map.ts";
+import { databaseDeletedHandler } from "./handlers/database-deleted.ts";
 import { databaseReadyHandler } from "./handlers/database-ready.ts";
 import { HotShardDetector } from "./load/hot-shard-detector.ts";
 import { LoadWindow } from "./load/load-window.ts";
 import { QueryService } from "./query/query-service.ts";
 import { createRouterMetrics } from "./router-metrics.ts";
 import { HealthMonitor } from "./shards/health-monitor.ts";
-import { kubeAccess } from "./shards/kube-secrets.ts";
 import { MigrationRunner } from "./shards/migration-runner.ts";
-import { PasswordResolver } from "./shards/password-ref.ts";
 import { ServerPools } from "./shards/server-pools.ts";
 import { ShardMapPublisher } from "./shards/shard-map-publisher.ts";
 import { ShardMapRegistry } from "./shards/shard-map-registry.ts";
@@ -40,15 +45,7 @@ const app = await createHttpApp({
   logger,
   jwtSecret: config.DBPLANE_JWT_SECRET,
 });
-const bus = await connectBus({
-  servers: config.DBPLANE_NATS_URL,
-  name: NAME,
-  logger,
-  namespace: config.DBPLANE_NATS_NAMESPACE,
-  streamReplicas: config.DBPLANE_STREAM_REPLICAS,
-  registry: app.metricsRegistry,
-});
-await bus.ensureTopology();
+const bus = await connectServiceBus(app, config, { name: NAME, logger, readinessCheck: false });
 const kv = await bus.kv<ShardMapDocument>("shardmaps", { schema: shardMapDocument });
 const redis = new Redis(config.DBPLANE_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 2 });
 redis.on("error", (err) => logger.warn({ err }, "Redis connection error"));
@@ -62,7 +59,7 @@ const pools = new ServerPools(
   },
   config.DBPLANE_ROUTER_POOL_RETIRE_MS,
   logger,
-  new PasswordResolver(kubeAccess(config.DBPLANE_KUBECONFIG)),
+  new PasswordResolver(kubeAccess(config.DBPLANE_KUBECONFIG, "router")),
 );
 const maps = new ShardMapRegistry(kv, pools, logger);
 const publisher = new ShardMapPublisher(store, kv, bus, logger);
@@ -114,10 +111,18 @@ app.addReadinessCheck("shard maps", async () => {
   if (!maps.watching) throw new Error("not following the shard map bucket");
 });
 
+const onReady = databaseReadyHandler(store, publisher, logger);
+const onDeleted = databaseDeletedHandler(publisher, logger);
 const consumer = await bus.consume({
   durable: NAME,
-  messages: [databaseReady],
-  handler: databaseReadyHandler(store, publisher, logger),
+  messages: [databaseReady, databaseDeleted],
+  // A database's ready, ready again and deleted must be applied in stream order, by all replicas.
+  ordered: true,
+  handler: (event, ctx) =>
+    // The consumer dispatches by ce-type; `type` is a plain string, so narrow by hand.
+    event.type === databaseReady.type
+      ? onReady(event as never, ctx as never)
+      : onDeleted(event as never, ctx as never),
 });
 await app.register(routerApp, {
   service,
@@ -136,10 +141,7 @@ await runService({
   name: NAME,
   logger,
   app,
-  host: config.DBPLANE_HTTP_HOST,
-  port: config.DBPLANE_HTTP_PORT,
-  shutdownDelayMs: config.DBPLANE_SHUTDOWN_DELAY_MS,
-  shutdownTimeoutMs: config.DBPLANE_SHUTDOWN_TIMEOUT_MS,
+  ...listenOptions(config),
   stopWork: [
     { name: "stop consumers", run: () => consumer.stop() },
     { name: "stop hot-shard detector", run: () => detector.stop() },

@@ -1,9 +1,8 @@
 // readOnly work goes to a streaming replica while its replay lag is under the bound, leaves it
 // while it lags (replay paused on the replica), and comes back once it has caught up.
-import { waitFor } from "@dbplane/testkit";
+import { type PostgresPair, startPostgresPair, waitFor } from "@dbplane/testkit";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type PostgresPair, startPostgresPair } from "./postgres-pair.ts";
 import { api, createRouterWorld, type RouterWorld, waitForMap } from "./router-fixture.ts";
 
 const DB = "mirrored";

@@ -90,6 +90,18 @@ describe("publishing to the bucket", () => {
       expect((await kv.get("shop"))?.value.version).toBe(2);
       await publisher.reconcile();
       expect((await kv.get("shop"))?.value.version).toBe(3);
+
+      // Deleted: the store forgot the database but the process died before the bucket delete.
+      expect(await store.forgetDatabase("shop")).toBe(true);
+      expect(await store.forgetDatabase("shop")).toBe(false);
+      expect(await store.latestMap("shop")).toBeUndefined();
+      expect((await kv.get("shop"))?.value.version).toBe(3);
+      await publisher.reconcile();
+      expect(await kv.get("shop")).toBeUndefined();
+      expect(await kv.keys()).toEqual([]);
+      // The name is free again: a new database starts at version 1.
+      await publisher.publish(v1);
+      expect((await kv.get("shop"))?.value.version).toBe(1);
     } finally {
       await bus.close();
     }

@@ -8,6 +8,7 @@ import {
   accepted,
   addShardsBody,
   backupBody,
+  backupList,
   createBody,
   databaseList,
   databaseResource,
@@ -148,6 +149,37 @@ export function registerDatabaseRoutes(app: HttpApp, deps: { admin: DatabaseAdmi
         reply,
         await asHttp(() => admin.backup(request.params.name, request.body.shard, backupId, randomUUID())),
       );
+    },
+  );
+
+  app.get(
+    "/v1/databases/:name/backups",
+    {
+      schema: {
+        summary: "Backups of a database, one item per shard per backup id, oldest id first",
+        tags,
+        params: nameParams,
+        response: { 200: backupList },
+      },
+    },
+    async (request) => {
+      const db = await queries.database(request.params.name);
+      if (!db || db.state === "deleted")
+        throw new NotFoundError(`database "${request.params.name}" does not exist`);
+      const rows = await queries.backups(db.name);
+      return {
+        items: rows.map((b) => ({
+          backupId: b.backupId,
+          shard: b.shard,
+          state: b.state,
+          location: b.location,
+          bytes: b.bytes,
+          reason: b.reason,
+          operationId: b.operationId,
+          startedAt: b.startedAt?.toISOString() ?? null,
+          completedAt: b.completedAt?.toISOString() ?? null,
+        })),
+      };
     },
   );
 }

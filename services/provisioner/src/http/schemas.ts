@@ -26,6 +26,25 @@ export const deleteQuery = z.object({
     .describe("Keep the data (PVCs on Kubernetes, data directories moved aside locally)"),
 });
 
+export const backupList = z.object({
+  items: z.array(
+    z.object({
+      backupId: z.string(),
+      shard: z.int(),
+      state: z.enum(["pending", "completed", "failed"]),
+      location: z
+        .string()
+        .nullable()
+        .describe("Where the dump is (a path locally, the Job's volume on Kubernetes)"),
+      bytes: z.int().nullable(),
+      reason: z.string().nullable().describe("Why it failed"),
+      operationId: z.string().nullable(),
+      startedAt: z.iso.datetime().nullable(),
+      completedAt: z.iso.datetime().nullable(),
+    }),
+  ),
+});
+
 export const accepted = z.object({
   operationId: z.string(),
   database: z.string(),

@@ -1,4 +1,5 @@
 import { databaseRequested } from "@dbplane/contracts";
+import { inTransaction } from "@dbplane/service-kit";
 import type pg from "pg";
 import { aggregateOf, type DatabaseSpec, eventIds, sameRequest } from "../domain/database-spec.ts";
 import {
@@ -11,7 +12,6 @@ import { acceptsChanges, type OperationKind } from "../domain/states.ts";
 import { enqueueEvent } from "./outbox.ts";
 import { type DatabaseRow, toDatabase } from "./rows.ts";
 import type { ProvisionerTables } from "./tables.ts";
-import { inTransaction } from "./transaction.ts";
 
 /** What accepting a request did: `accepted` (new work), `unchanged` (the same request again). */
 export interface Accepted {

@@ -50,6 +50,8 @@ export interface BackupRow {
   readonly bytes: number | null;
   readonly reason: string | null;
   readonly operationId: string | null;
+  readonly startedAt: Date | null;
+  readonly completedAt: Date | null;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: pg rows are untyped records
@@ -100,4 +102,6 @@ export const toBackup = (r: Raw): BackupRow => ({
   bytes: r.bytes === null ? null : Number(r.bytes),
   reason: r.reason,
   operationId: r.operation_id,
+  startedAt: r.started_at,
+  completedAt: r.completed_at,
 });

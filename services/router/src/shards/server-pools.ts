@@ -1,6 +1,6 @@
+import type { PasswordResolver } from "@dbplane/kube";
 import type { Logger } from "@dbplane/service-kit";
 import type { ShardEndpointSpec } from "../domain/shard-map.ts";
-import type { PasswordResolver } from "./password-ref.ts";
 import { type ServerAddress, ServerPool, type ShardPoolLimits } from "./server-pool.ts";
 
 /**

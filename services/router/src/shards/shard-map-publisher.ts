@@ -28,9 +28,28 @@ export class ShardMapPublisher {
     await this.#toBucket(doc, correlationId);
   }
 
-  /** Brings the bucket up to the store's newest versions (after a crash between the two writes). */
+  /**
+   * Brings the bucket in line with the store after a crash between the two writes: the newest
+   * version of every stored map in, the maps of databases the store has forgotten out.
+   */
   async reconcile(): Promise<void> {
-    for (const doc of await this.#store.latestMaps()) await this.#toBucket(doc);
+    const stored = await this.#store.latestMaps();
+    for (const doc of stored) await this.#toBucket(doc);
+    const known = new Set(stored.map((d) => d.database));
+    for (const key of await this.#kv.keys()) if (!known.has(key)) await this.#fromBucket(key);
+  }
+
+  /** A deleted database: store first (so a crash before the bucket is repaired by `reconcile`). */
+  async retire(database: string): Promise<boolean> {
+    const forgotten = await this.#store.forgetDatabase(database);
+    await this.#fromBucket(database);
+    return forgotten;
+  }
+
+  async #fromBucket(database: string): Promise<void> {
+    // Every replica watching the bucket drops the map and closes its pools on the delete marker.
+    await this.#kv.delete(database);
+    this.#logger.info({ database }, "shard map withdrawn");
   }
 
   async #toBucket(doc: ShardMapDocument, correlationId?: string): Promise<void> {

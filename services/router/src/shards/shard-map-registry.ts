@@ -60,6 +60,7 @@ export class ShardMapRegistry {
       try {
         for await (const change of this.#kv.watch(undefined, { signal: this.#abort.signal })) {
           if (change.value) await this.apply(change.value);
+          else if (change.operation !== "PUT") await this.withdraw(change.key);
         }
       } catch (err) {
         if (this.#abort.signal.aborted) return;
@@ -75,6 +76,23 @@ export class ShardMapRegistry {
     const next = previous.then(() => this.#install(doc));
     this.#applying.set(
       doc.database,
+      next.catch(() => {}),
+    );
+    return next;
+  }
+
+  /** The database was deleted: stop routing to it and close its pools (queries already running finish). */
+  withdraw(database: string): Promise<void> {
+    const previous = this.#applying.get(database) ?? Promise.resolve();
+    const next = previous.then(() => {
+      const current = this.#maps.get(database);
+      if (!current) return;
+      this.#maps.delete(database);
+      releaseLiveMap(current, this.#pools);
+      this.#logger.info({ database, version: current.version }, "shard map withdrawn; database deleted");
+    });
+    this.#applying.set(
+      database,
       next.catch(() => {}),
     );
     return next;

@@ -32,6 +32,12 @@ export interface RouterStore {
   /** Records a migration; returns false if the same id and statements were already recorded. */
   recordMigration(database: string, id: string, statements: readonly string[]): Promise<boolean>;
   migrations(database: string): Promise<MigrationRecord[]>;
+  /**
+   * Forgets a deleted database: every map version and migration record. A database created
+   * again under the same name is a new database and starts at version 1 with no migrations.
+   * Returns false when nothing was stored (a redelivery, or a database the router never knew).
+   */
+  forgetDatabase(database: string): Promise<boolean>;
 }
 
 export function createRouterStore(pool: pg.Pool, schema: string): RouterStore {
@@ -104,6 +110,15 @@ export function createRouterStore(pool: pg.Pool, schema: string): RouterStore {
         throw new MigrationConflictError(`migration ${id} of ${database} was recorded with other statements`);
       }
       return row.inserted;
+    },
+    async forgetDatabase(database) {
+      const res = await pool.query<{ maps: string }>(
+        `WITH m AS (DELETE FROM ${s}.migrations WHERE database = $1),
+              d AS (DELETE FROM ${s}.shard_maps WHERE database = $1 RETURNING 1)
+         SELECT count(*) AS maps FROM d`,
+        [database],
+      );
+      return Number(res.rows[0]?.maps ?? 0) > 0;
     },
     async migrations(database) {
       const res = await pool.query<{ id: string; statements: string[]; created_at: Date }>(

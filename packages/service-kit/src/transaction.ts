@@ -1,6 +1,9 @@
 import type pg from "pg";
 
-/** Runs `work` in one transaction on one pooled connection; rolls back if it throws. */
+/**
+ * Runs `work` in one transaction on one pooled connection: COMMIT when it resolves, ROLLBACK
+ * (errors of the rollback itself ignored, the original error rethrown) when it throws.
+ */
 export async function inTransaction<T>(
   pool: pg.Pool,
   work: (client: pg.PoolClient) => Promise<T>,

@@ -3,8 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type KubeApiDouble, startKubeApiDouble } from "@dbplane/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { kubeAccess } from "../src/shards/kube-secrets.ts";
-import { PasswordResolver, PasswordUnavailableError } from "../src/shards/password-ref.ts";
+import { kubeAccess, PasswordResolver, PasswordUnavailableError } from "../src/index.ts";
 
 let dir: string;
 let kube: KubeApiDouble;
@@ -23,7 +22,7 @@ const putSecret = (password: string) =>
   });
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "router-pw-"));
+  dir = await mkdtemp(join(tmpdir(), "kube-pw-"));
   kube = await startKubeApiDouble();
 });
 afterAll(async () => {
@@ -32,7 +31,7 @@ afterAll(async () => {
 });
 
 describe("password references", () => {
-  const noKube = new PasswordResolver(kubeAccess(undefined, {}));
+  const noKube = new PasswordResolver(kubeAccess(undefined, "router", {}));
 
   it("reads a file reference without its trailing newline", async () => {
     const path = join(dir, "pw");
@@ -49,17 +48,17 @@ describe("password references", () => {
 
   it("reads a Secret's key, caches it for the TTL, and picks up a rotated password after it", async () => {
     putSecret("first password");
-    const cached = new PasswordResolver(kubeAccess(kube.kubeConfigPath, {}), 60_000);
+    const cached = new PasswordResolver(kubeAccess(kube.kubeConfigPath, "router", {}), 60_000);
     expect(await cached.resolve(secretRef)).toBe("first password");
     putSecret("rotated password");
     expect(await cached.resolve(secretRef)).toBe("first password");
-    const uncached = new PasswordResolver(kubeAccess(kube.kubeConfigPath, {}), 0);
+    const uncached = new PasswordResolver(kubeAccess(kube.kubeConfigPath, "router", {}), 0);
     expect(await uncached.resolve(secretRef)).toBe("rotated password");
   });
 
   it("names the Secret and key, never the value, when the Secret or key is missing", async () => {
     putSecret("hidden value");
-    const resolver = new PasswordResolver(kubeAccess(kube.kubeConfigPath, {}), 0);
+    const resolver = new PasswordResolver(kubeAccess(kube.kubeConfigPath, "router", {}), 0);
     const noKey = resolver.resolve({ ...secretRef, key: "pw" });
     await expect(noKey).rejects.toBeInstanceOf(PasswordUnavailableError);
     await expect(noKey).rejects.toThrow(
@@ -74,7 +73,7 @@ describe("password references", () => {
 
   it("answers unavailable when the Kubernetes API cannot be reached", async () => {
     const gone = await startKubeApiDouble();
-    const resolver = new PasswordResolver(kubeAccess(gone.kubeConfigPath, {}), 0);
+    const resolver = new PasswordResolver(kubeAccess(gone.kubeConfigPath, "router", {}), 0);
     await gone.close().catch(() => {});
     // The kubeconfig file is removed on close; the loaded config still points at the dead port.
     await expect(resolver.resolve(secretRef)).rejects.toThrow(/Kubernetes API is unreachable/);

@@ -1,22 +1,24 @@
 import { readFile } from "node:fs/promises";
+import type { passwordRef } from "@dbplane/contracts";
 import { ApiException } from "@kubernetes/client-node";
-import type { ShardEndpointSpec } from "../domain/shard-map.ts";
-import type { KubeAccess } from "./kube-secrets.ts";
+import type { z } from "zod";
+import type { KubeAccess } from "./secret-access.ts";
 
-/** The password of a shard cannot be obtained; the shard answers 503 with this reason. */
+/** A password cannot be obtained; the message names the file or Secret and key, never a value. */
 export class PasswordUnavailableError extends Error {
   override readonly name = "PasswordUnavailableError";
   readonly code = "PASSWORD_UNAVAILABLE";
 }
 
-type PasswordRef = ShardEndpointSpec["passwordRef"];
+/** A provisioner `passwordRef`: a 0600 file (local driver) or a key of a Secret (Kubernetes). */
+export type PasswordRef = z.output<typeof passwordRef>;
 type SecretRef = Extract<PasswordRef, { kind: "secret" }>;
 
 /** How long a password read from a Secret is reused: short, so a rotated password is picked up. */
 export const SECRET_TTL_MS = 60_000;
 
 /**
- * Resolves shards' password references. `file` (local driver): the file's content without a
+ * Resolves password references (the router's shards, the collector's targets). `file` (local driver): the file's content without a
  * trailing newline. `secret` (Kubernetes driver): `data[key]` of the Secret, base64-decoded,
  * cached per (namespace, name, key) for `ttlMs`. Errors name the file or the Secret and key,
  * never the value; the password stays in memory only: never logged, never returned by the API.

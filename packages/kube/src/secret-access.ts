@@ -5,19 +5,20 @@ export interface SecretSource {
   readData(namespace: string, name: string): Promise<Record<string, string> | undefined>;
 }
 
-/** How the router reaches the Kubernetes API, or why it cannot. */
+/** How a service reaches the Kubernetes API to read Secrets, or why it cannot. */
 export type KubeAccess =
   | { readonly kind: "configured"; readonly source: SecretSource }
   | { readonly kind: "none"; readonly reason: string };
 
 /**
- * Kubernetes access for reading shard Secrets: the kubeconfig at `kubeconfigPath` when given,
- * else the pod's service account when running in a pod (`KUBERNETES_SERVICE_HOST` set), else
- * none — `~/.kube/config` is deliberately not consulted, so a developer's laptop context never
- * leaks into a locally run router.
+ * Kubernetes access for reading Secrets: the kubeconfig at `kubeconfigPath` when given, else
+ * the pod's service account when running in a pod (`KUBERNETES_SERVICE_HOST` set), else none —
+ * `~/.kube/config` is deliberately not consulted, so a developer's laptop context never leaks
+ * into a locally run service. `who` names the service in the reason given when there is none.
  */
 export function kubeAccess(
   kubeconfigPath: string | undefined,
+  who: string,
   env: NodeJS.ProcessEnv = process.env,
 ): KubeAccess {
   const config = new KubeConfig();
@@ -26,7 +27,7 @@ export function kubeAccess(
   else {
     return {
       kind: "none",
-      reason: "the router has no Kubernetes access configured (set DBPLANE_KUBECONFIG, or run it in a pod)",
+      reason: `the ${who} has no Kubernetes access configured (set DBPLANE_KUBECONFIG, or run it in a pod)`,
     };
   }
   const core = config.makeApiClient(CoreV1Api);

@@ -1,17 +1,34 @@
 import { execFile } from "node:child_process";
+import { readdirSync } from "node:fs";
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { freePort } from "@dbplane/testkit";
+import { freePort } from "./free-port.ts";
 
 const run = promisify(execFile);
-const BIN = process.env.DBPLANE_TEST_PG_BIN ?? "/usr/lib/postgresql/15/bin";
+/** The newest Debian-installed PostgreSQL, unless DBPLANE_TEST_PG_BIN names a bin directory. */
+function pgBin(): string {
+  if (process.env.DBPLANE_TEST_PG_BIN) return process.env.DBPLANE_TEST_PG_BIN;
+  const versions = readdirSync("/usr/lib/postgresql", { withFileTypes: true })
+    .filter((e) => e.isDirectory() && /^\d+$/.test(e.name))
+    .map((e) => Number(e.name))
+    .sort((a, b) => b - a);
+  if (versions.length === 0)
+    throw new Error("no PostgreSQL under /usr/lib/postgresql; set DBPLANE_TEST_PG_BIN");
+  return `/usr/lib/postgresql/${versions[0]}/bin`;
+}
 
-/** A private PostgreSQL primary with one streaming replica, for replica-routing tests. */
+/**
+ * A private PostgreSQL primary with one streaming replica (pg_stat_statements preloaded) whose
+ * replay can be paused, and which can be stopped and started: replica routing and replication
+ * lag tests.
+ */
 export interface PostgresPair {
   readonly primaryPort: number;
   readonly replicaPort: number;
+  stopReplica(): Promise<void>;
+  startReplica(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -19,8 +36,8 @@ export interface PostgresPair {
 async function pgRun(bin: string, args: string[]): Promise<void> {
   const asRoot = process.getuid?.() === 0;
   const [cmd, argv] = asRoot
-    ? ["runuser", ["-u", "postgres", "--", join(BIN, bin), ...args]]
-    : [join(BIN, bin), args];
+    ? ["runuser", ["-u", "postgres", "--", join(pgBin(), bin), ...args]]
+    : [join(pgBin(), bin), args];
   await run(cmd, argv, { timeout: 60_000 });
 }
 
@@ -29,7 +46,7 @@ async function pgRun(bin: string, args: string[]): Promise<void> {
  * standby with `-R`, start that: a real streaming replica whose replay can be paused.
  */
 export async function startPostgresPair(): Promise<PostgresPair> {
-  const dir = await mkdtemp(join(tmpdir(), "router-pg-pair-"));
+  const dir = await mkdtemp(join(tmpdir(), "dbplane-pg-pair-"));
   await chmod(dir, 0o777);
   const primary = join(dir, "primary");
   const replica = join(dir, "replica");
@@ -41,6 +58,8 @@ export async function startPostgresPair(): Promise<PostgresPair> {
     `unix_socket_directories=${dir}`,
     "-c",
     "fsync=off",
+    "-c",
+    "shared_preload_libraries=pg_stat_statements",
   ];
   await pgRun("initdb", ["-D", primary, "-U", "postgres", "--auth=trust", "-N"]);
   await pgRun("pg_ctl", [
@@ -82,9 +101,22 @@ export async function startPostgresPair(): Promise<PostgresPair> {
     await rm(dir, { recursive: true, force: true });
     throw err;
   }
+  const startReplica = () =>
+    pgRun("pg_ctl", [
+      "-D",
+      replica,
+      "-w",
+      "-l",
+      join(dir, "replica.log"),
+      "-o",
+      [...common, "-p", String(replicaPort)].join(" "),
+      "start",
+    ]);
   return {
     primaryPort,
     replicaPort,
+    stopReplica: () => pgRun("pg_ctl", ["-D", replica, "-m", "fast", "-w", "stop"]),
+    startReplica,
     async stop() {
       await pgRun("pg_ctl", ["-D", replica, "-m", "immediate", "stop"]).catch(() => {});
       await pgRun("pg_ctl", ["-D", primary, "-m", "immediate", "stop"]).catch(() => {});
