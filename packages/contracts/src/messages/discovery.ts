@@ -15,6 +15,21 @@ const workload = z
   })
   .describe("The Kubernetes object it was found in");
 
+const labels = z
+  .record(z.string().max(317), z.string().max(63))
+  .describe("Labels of the Kubernetes object it was found in");
+
+const role = z
+  .enum(["primary", "replica", "any"])
+  .describe("Which servers an address reaches: the primary, replicas only, or any member");
+
+const address = endpoint
+  .extend({
+    role,
+    service: z.string().min(1).max(253).optional().describe("Kubernetes Service behind the address"),
+  })
+  .describe("One address of a database server");
+
 const discoveredDatabase = z.strictObject({
   id: discoveryId,
   driver: z.enum(["kubernetes", "local"]).describe("Which discovery driver found it"),
@@ -29,17 +44,37 @@ const discoveredDatabase = z.strictObject({
   serverVersion: z.string().min(1).optional().describe("Server version when known, e.g. 17.2"),
   managedBy: z.string().min(1).optional().describe("Operator managing it, e.g. dbplane or cloudnative-pg"),
   workload: workload.optional(),
+  addresses: z
+    .array(address)
+    .optional()
+    .describe("Every address that reaches it (primary and replica Services), endpoint first"),
+  labels: labels.optional(),
   observedAt: timestamp.describe("When discovery saw this state"),
 });
 
 const databaseUse = z
   .strictObject({
     databaseId: discoveryId.optional().describe("The discovered database it resolves to, when resolved"),
-    endpoint: endpoint.describe("Address the application is configured with"),
+    endpoint: endpoint
+      .optional()
+      .describe("Address the application is configured with; absent when it could not be read"),
     dbname: z.string().min(1).max(63).optional(),
     via: z
       .enum(["env", "configmap", "secret-ref", "annotation"])
       .describe("Where the connection setting was found; Secret values are never read"),
+    variable: z
+      .string()
+      .min(1)
+      .max(253)
+      .optional()
+      .describe("Environment variable or annotation that holds the setting, e.g. DATABASE_URL"),
+    target: z
+      .enum(["discovered", "external", "unknown"])
+      .optional()
+      .describe(
+        "discovered: resolved to a discovered database; external: an address outside the discovered ones; unknown: the setting could not be read",
+      ),
+    role: role.optional().describe("Role of the address the application reaches, when resolved"),
   })
   .describe("A database the application uses");
 
@@ -48,6 +83,7 @@ const discoveredApp = z.strictObject({
   name: z.string().min(1).max(253).describe("Application name"),
   workload,
   databases: z.array(databaseUse).describe("Databases the application uses"),
+  labels: labels.optional(),
   observedAt: timestamp.describe("When discovery saw this state"),
 });
 
@@ -105,3 +141,7 @@ export type DatabaseLost = MessageData<typeof databaseLost>;
 /** Data of `app.discovered` and `app.changed`. */
 export type DiscoveredApp = MessageData<typeof appDiscovered>;
 export type AppLost = MessageData<typeof appLost>;
+/** One entry of `DiscoveredApp.databases`. */
+export type DatabaseUse = DiscoveredApp["databases"][number];
+/** One entry of `DiscoveredDatabase.addresses`. */
+export type DatabaseAddress = NonNullable<DiscoveredDatabase["addresses"]>[number];

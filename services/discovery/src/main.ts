@@ -1,0 +1,106 @@
+// Composition root of discovery: config, connections, driver, fact publishing, consumers, HTTP, shutdown.
+import { randomBytes } from "node:crypto";
+import { databaseDeleted, databaseReady } from "@dbplane/contracts";
+import {
+  connectServiceBus,
+  createHttpApp,
+  createLogger,
+  listenOptions,
+  runService,
+} from "@dbplane/service-kit";
+import { discoveryApp } from "./app.ts";
+import { loadDiscoveryConfig } from "./config.ts";
+import type { DiscoveryDriver } from "./discovery-driver.ts";
+import { createDiscoveryLoop } from "./discovery-loop.ts";
+import { createDiscoveryMetrics } from "./discovery-metrics.ts";
+import { createFactPublisher } from "./facts/fact-publisher.ts";
+import { type FactRecord, factRecord } from "./facts/fact-record.ts";
+import { provisionerDatabaseDeletedHandler } from "./handlers/provisioner-database-deleted.ts";
+import { provisionerDatabaseReadyHandler } from "./handlers/provisioner-database-ready.ts";
+import { createKubernetesDriver } from "./kubernetes/kubernetes-driver.ts";
+import { createLocalDriver } from "./local/local-driver.ts";
+import { type ProvisionerCluster, provisionerCluster } from "./local/local-targets.ts";
+
+const NAME = "discovery";
+const config = loadDiscoveryConfig();
+const logger = createLogger({ name: NAME, level: config.DBPLANE_LOG_LEVEL });
+
+const app = await createHttpApp({
+  name: NAME,
+  version: "0.1.0",
+  logger,
+  // Discovery has no mutating route; without a configured key no token can ever be valid.
+  jwtSecret: config.DBPLANE_JWT_SECRET ?? randomBytes(32).toString("base64url"),
+});
+const bus = await connectServiceBus(app, config, { name: NAME, logger });
+const facts = await bus.kv<FactRecord>("discovery_facts", { schema: factRecord });
+const clusters = await bus.kv<ProvisionerCluster>("discovery_local_clusters", { schema: provisionerCluster });
+
+let driver: DiscoveryDriver | undefined;
+let loop: ReturnType<typeof createDiscoveryLoop> | undefined;
+const metrics = createDiscoveryMetrics(
+  app.metricsRegistry,
+  () => driver?.watched() ?? {},
+  () => loop?.inventory() ?? { databases: [], apps: [] },
+);
+driver =
+  config.driver === "kubernetes"
+    ? createKubernetesDriver({
+        kubeconfig: config.DBPLANE_KUBECONFIG,
+        namespaces: config.DBPLANE_DISCOVERY_NAMESPACES,
+        excludeNamespaces: config.DBPLANE_DISCOVERY_EXCLUDE_NAMESPACES,
+        clusterDomain: config.DBPLANE_CLUSTER_DOMAIN,
+        logger,
+        onRestart: metrics.watchRestarted,
+      })
+    : createLocalDriver({
+        urls: config.postgresUrls,
+        clusters,
+        pollMs: config.DBPLANE_DISCOVERY_POLL_MS,
+        logger,
+      });
+logger.info({ driver: driver.kind }, "driver selected");
+
+loop = createDiscoveryLoop({
+  driver,
+  publisher: createFactPublisher({
+    bus,
+    kv: facts,
+    scope: driver.kind,
+    logger,
+    onPublished: metrics.published,
+  }),
+  debounceMs: config.DBPLANE_DISCOVERY_DEBOUNCE_MS,
+  resyncMs: config.DBPLANE_DISCOVERY_RESYNC_MS,
+  logger,
+});
+const running = loop;
+app.addReadinessCheck(driver.kind, async () => {
+  if (!running.isReady()) throw new Error("first complete view not in yet");
+});
+
+const onReady = provisionerDatabaseReadyHandler(clusters, logger);
+const onDeleted = provisionerDatabaseDeletedHandler(clusters, logger);
+const consumer = await bus.consume({
+  durable: NAME,
+  messages: [databaseReady, databaseDeleted],
+  // A cluster's ready and deleted must be applied in stream order, by all replicas.
+  ordered: true,
+  // The consumer dispatches by ce-type; `type` is a plain string, so narrow by hand.
+  handler: (event, ctx) =>
+    event.type === databaseReady.type ? onReady(event as never, ctx) : onDeleted(event as never, ctx),
+});
+await app.register(discoveryApp, { inventory: () => running.inventory() });
+loop.start();
+
+await runService({
+  name: NAME,
+  logger,
+  app,
+  ...listenOptions(config),
+  stopWork: [
+    { name: "stop consumers", run: () => consumer.stop() },
+    { name: "stop watching (the running pass finishes)", run: () => running.stop() },
+  ],
+  closeConnections: [{ name: "drain NATS", run: () => bus.close() }],
+});
