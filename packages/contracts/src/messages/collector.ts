@@ -38,6 +38,22 @@ export const shardLoadSampled = defineEvent({
     tuplesPerSecond: z.number().min(0).describe("Tuples returned, inserted, updated and deleted per second"),
     connections: z.int().min(0).describe("Open connections at the end of the window"),
     sizeBytes: z.int().min(0).optional().describe("Database size on the primary"),
+    cacheHitRatio: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .describe("Share of block reads served from the buffer cache over the window, primary (latency proxy)"),
+    longestQuerySeconds: z
+      .number()
+      .min(0)
+      .optional()
+      .describe("Age of the longest running statement at the end of the window, primary (latency proxy)"),
+    locksWaiting: z
+      .int()
+      .min(0)
+      .optional()
+      .describe("Lock requests waiting at the end of the window, primary"),
     sampledAt: timestamp.describe("End of the sampling window"),
   }),
   summary: "Load of one shard over a sampling window (feeds hot-shard detection).",

@@ -1,0 +1,59 @@
+import type { DiscoveredDatabase, ShardReady } from "@dbplane/contracts";
+import type { Credential, TargetSpec } from "./target-spec.ts";
+
+/** Target id prefix of every server of one dbplane database's shards. */
+export function shardTargetPrefix(database: string): string {
+  return `shard:${database}:`;
+}
+
+/** `shard:<db>:<n>:` — the prefix of one shard's servers. */
+export function shardServerPrefix(database: string, shard: number): string {
+  return `${shardTargetPrefix(database)}${shard}:`;
+}
+
+const postgresUrl = (host: string, port: number, dbname: string, user?: string) =>
+  `postgresql://${user ? `${encodeURIComponent(user)}@` : ""}${host.includes(":") ? `[${host}]` : host}:${port}/${encodeURIComponent(dbname)}`;
+
+/**
+ * One target per server of a provisioned shard: the primary and each replica, each id naming its
+ * address so a replica keeps its id when the list is reordered.
+ */
+export function shardTargets(shard: ShardReady): TargetSpec[] {
+  const servers = [
+    { role: "primary" as const, endpoint: shard.primary },
+    ...shard.replicas.map((endpoint) => ({ role: "replica" as const, endpoint })),
+  ];
+  return servers.map(({ role, endpoint }) => ({
+    id: `${shardServerPrefix(shard.database, shard.shard)}${endpoint.host}:${endpoint.port}`,
+    engine: "postgresql",
+    source: "provisioner",
+    url: postgresUrl(endpoint.host, endpoint.port, shard.dbname, shard.user),
+    credential: shard.passwordRef,
+    shard: { database: shard.database, shard: shard.shard, role },
+  }));
+}
+
+/** Credentials the collector uses for discovered servers (discovery never reads Secret values). */
+export interface DiscoveredCredentials {
+  readonly user: string;
+  readonly credential?: Credential;
+}
+
+/**
+ * The target for a discovered database, or undefined for one dbplane manages itself (the
+ * provisioner's events describe it, with its credentials). A server known without a database
+ * is probed through its `postgres` database.
+ */
+export function discoveredTarget(
+  found: DiscoveredDatabase,
+  creds: DiscoveredCredentials,
+): TargetSpec | undefined {
+  if (found.managedBy === "dbplane") return undefined;
+  return {
+    id: found.id,
+    engine: "postgresql",
+    source: "discovery",
+    url: postgresUrl(found.endpoint.host, found.endpoint.port, found.dbname ?? "postgres", creds.user),
+    ...(creds.credential && { credential: creds.credential }),
+  };
+}

@@ -1,0 +1,170 @@
+// Composition root of the collector: config, connections, registry, membership, collection, consumers, HTTP, shutdown.
+import { randomBytes, randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import {
+  databaseChanged,
+  databaseDeleted,
+  databaseDiscovered,
+  databaseLost,
+  databaseReady,
+  shardReady,
+} from "@dbplane/contracts";
+import { kubeAccess, PasswordResolver } from "@dbplane/kube";
+import {
+  connectServiceBus,
+  createHttpApp,
+  createLogger,
+  listenOptions,
+  redactUrl,
+  runService,
+} from "@dbplane/service-kit";
+import { Redis } from "ioredis";
+import { collectorApp } from "./app.ts";
+import { CollectionEvents } from "./collection/collection-events.ts";
+import { CollectionLoop } from "./collection/collection-loop.ts";
+import { SampleStore } from "./collection/sample-store.ts";
+import { TargetMetrics } from "./collection/target-metrics.ts";
+import { createCollectorMetrics } from "./collector-metrics.ts";
+import { loadCollectorConfig } from "./config.ts";
+import { coordinationKeys } from "./coordination/coordination-keys.ts";
+import { Membership } from "./coordination/membership.ts";
+import { staticTargets } from "./domain/static-targets.ts";
+import { discoveryDatabaseHandler } from "./handlers/discovery-database.ts";
+import { provisionerEventsHandler } from "./handlers/provisioner-events.ts";
+import { ConnectionCache } from "./receivers/connection-cache.ts";
+import { reconcileStaticTargets } from "./targets/static-reconcile.ts";
+import { targetPasswords } from "./targets/target-passwords.ts";
+import { TargetRegistry } from "./targets/target-registry.ts";
+
+const NAME = "collector";
+const config = loadCollectorConfig();
+const logger = createLogger({ name: NAME, level: config.DBPLANE_LOG_LEVEL });
+const memberId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+const keys = coordinationKeys(config.DBPLANE_COLLECTOR_REDIS_PREFIX);
+
+const app = await createHttpApp({
+  name: NAME,
+  version: "0.1.0",
+  logger,
+  jwtSecret: config.DBPLANE_JWT_SECRET ?? randomBytes(32).toString("hex"),
+});
+const redis = new Redis(config.DBPLANE_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 2 });
+redis.on("error", (err) => logger.warn({ err }, "Redis connection error"));
+await redis.connect();
+logger.info({ redis: redactUrl(config.DBPLANE_REDIS_URL), memberId }, "coordinating in Redis");
+
+const bus = await connectServiceBus(app, config, { name: NAME, logger, readinessCheck: false });
+
+const registry = new TargetRegistry(redis, keys);
+const samples = new SampleStore(redis, keys);
+const statics = staticTargets(config.DBPLANE_COLLECTOR_TARGETS);
+const metrics = createCollectorMetrics(app.metricsRegistry, () =>
+  redis.zcount(keys.members, Date.now() - config.DBPLANE_COLLECTOR_NODE_TIMEOUT_MS, "+inf"),
+);
+const connections = new ConnectionCache(
+  config.DBPLANE_COLLECTOR_MAX_OPEN_TARGETS,
+  {
+    maxConnectionsPerTarget: config.DBPLANE_COLLECTOR_TARGET_CONNECTIONS,
+    connectTimeoutMs: config.DBPLANE_COLLECTOR_CONNECT_TIMEOUT_MS,
+    statementTimeoutMs: config.DBPLANE_COLLECTOR_STATEMENT_TIMEOUT_MS,
+    topStatements: config.DBPLANE_COLLECTOR_TOP_STATEMENTS,
+  },
+  targetPasswords(
+    new PasswordResolver(kubeAccess(config.DBPLANE_KUBECONFIG, "collector")),
+    statics.passwords,
+  ),
+);
+const loop = new CollectionLoop({
+  deps: {
+    memberId,
+    connections,
+    samples,
+    registry,
+    targetMetrics: new TargetMetrics(app.metricsRegistry),
+    events: new CollectionEvents(bus, logger),
+    metrics,
+    limits: {
+      maxReplicationLagSeconds: config.DBPLANE_COLLECTOR_MAX_LAG_SECONDS,
+      maxReplicationLagBytes: config.DBPLANE_COLLECTOR_MAX_LAG_BYTES,
+      connectionsNearMaxRatio: config.DBPLANE_COLLECTOR_CONNECTIONS_NEAR_MAX,
+      memoryNearMaxRatio: config.DBPLANE_COLLECTOR_MEMORY_NEAR_MAX,
+    },
+    timeoutMs: config.DBPLANE_COLLECTOR_TIMEOUT_MS,
+    logger,
+  },
+  registry,
+  intervalMs: config.DBPLANE_COLLECTOR_INTERVAL_MS,
+  concurrency: config.DBPLANE_COLLECTOR_CONCURRENCY,
+  logger,
+});
+await registry.upsert(statics.specs);
+
+const membership = new Membership({
+  redis,
+  keys,
+  memberId,
+  info: {
+    host: hostname(),
+    pid: process.pid,
+    port: config.DBPLANE_HTTP_PORT,
+    startedAt: new Date().toISOString(),
+  },
+  heartbeatMs: config.DBPLANE_COLLECTOR_HEARTBEAT_MS,
+  nodeTimeoutMs: config.DBPLANE_COLLECTOR_NODE_TIMEOUT_MS,
+  leaseMs: config.DBPLANE_COLLECTOR_LEASE_MS,
+  metrics,
+  logger,
+  onAssignment: (assignment) => loop.setAssignment(assignment),
+  onLeadership: () => reconcileStaticTargets(registry, statics.specs, logger),
+});
+
+const discovery = await bus.consume({
+  durable: `${NAME}-discovery`,
+  messages: [databaseDiscovered, databaseChanged, databaseLost],
+  // A database's discovered, changed and lost must be applied in stream order, by all replicas.
+  ordered: true,
+  handler: discoveryDatabaseHandler(
+    registry,
+    {
+      user: config.DBPLANE_COLLECTOR_DISCOVERED_USER,
+      ...(config.DBPLANE_COLLECTOR_DISCOVERED_PASSWORD_REF && {
+        credential: config.DBPLANE_COLLECTOR_DISCOVERED_PASSWORD_REF,
+      }),
+    },
+    logger,
+  ),
+});
+const provisioner = await bus.consume({
+  durable: `${NAME}-provisioner`,
+  messages: [shardReady, databaseReady, databaseDeleted],
+  ordered: true,
+  handler: provisionerEventsHandler(registry, logger),
+});
+app.addReadinessCheck("redis", async () => {
+  await redis.ping();
+});
+await app.register(collectorApp, {
+  redis,
+  keys,
+  registry,
+  samples,
+  nodeTimeoutMs: config.DBPLANE_COLLECTOR_NODE_TIMEOUT_MS,
+});
+loop.start();
+await membership.start();
+
+await runService({
+  name: NAME,
+  logger,
+  app,
+  ...listenOptions(config),
+  stopWork: [
+    { name: "stop consumers", run: () => Promise.all([discovery.stop(), provisioner.stop()]).then(() => {}) },
+    { name: "leave the group (release the lease, hand targets over)", run: () => membership.stop() },
+    { name: "stop collecting (finish running collections, close target pools)", run: () => loop.stop() },
+  ],
+  closeConnections: [
+    { name: "drain NATS", run: () => bus.close() },
+    { name: "close Redis", run: async () => void (await redis.quit()) },
+  ],
+});

@@ -1,0 +1,120 @@
+// Targets come and go with the provisioner's and discovery's events; a dbplane shard's primary
+// produces shard.load-sampled events for the router's hot-shard detection.
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { type Bus, connectBus } from "@dbplane/bus";
+import { databaseDeleted, databaseDiscovered, databaseLost, shardReady } from "@dbplane/contracts";
+import { createLogger } from "@dbplane/service-kit";
+import { createTestDatabase, type TestDatabase, waitFor } from "@dbplane/testkit";
+import type { Subscription } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type CollectorWorld, createCollectorWorld } from "./collector-fixture.ts";
+
+let world: CollectorWorld;
+let bus: Bus;
+let shardDb: TestDatabase;
+let url: string;
+let sub: Subscription;
+const loads: Record<string, unknown>[] = [];
+
+const status = async (id: string) => (await fetch(`${url}/v1/targets/${encodeURIComponent(id)}`)).status;
+const healthOf = async (id: string) => {
+  const res = await fetch(`${url}/v1/targets/${encodeURIComponent(id)}`);
+  return res.ok ? ((await res.json()) as { health: { state: string } | null }).health?.state : undefined;
+};
+
+beforeAll(async () => {
+  shardDb = await createTestDatabase("collshard");
+  world = await createCollectorWorld({ DBPLANE_COLLECTOR_INTERVAL_MS: "500" });
+  bus = await connectBus({
+    servers: world.nats.url,
+    name: "collector-test",
+    logger: createLogger({ name: "collector-test", level: "silent" }),
+    namespace: world.nats.namespace,
+  });
+  await bus.ensureTopology();
+  sub = world.nats.nc.subscribe(`${world.nats.namespace}.dbplane.evt.collector.shard.load-sampled`);
+  void (async () => {
+    for await (const msg of sub) loads.push(msg.json());
+  })();
+  url = (await world.start()).url;
+});
+
+afterAll(async () => {
+  sub?.unsubscribe();
+  await bus?.close();
+  await world?.cleanup();
+  await shardDb?.drop();
+});
+
+describe("targets from events", () => {
+  it("collects a provisioned shard (password from its file reference) and reports its load", async () => {
+    const passwordFile = join(world.dir, "shard-password");
+    // The local server trusts local connections; the file proves the reference is followed.
+    await writeFile(passwordFile, "not-a-real-password\n", { mode: 0o600 });
+    await bus.publish(
+      shardReady,
+      {
+        database: "shop",
+        shard: 0,
+        primary: { host: "127.0.0.1", port: 5432 },
+        replicas: [],
+        dbname: shardDb.name,
+        user: "postgres",
+        passwordRef: { kind: "file", path: passwordFile },
+      },
+      { subject: "database/shop/shard/0" },
+    );
+    const id = "shard:shop:0:127.0.0.1:5432";
+    await waitFor(async () => (await healthOf(id)) === "up", { what: "the shard's primary to be up" });
+    const load = await waitFor(() => loads.find((l) => l.database === "shop"), {
+      what: "a shard.load-sampled event",
+    });
+    expect(load).toMatchObject({ database: "shop", shard: 0, windowSeconds: expect.any(Number) });
+    expect(load.transactionsPerSecond).toBeGreaterThanOrEqual(0);
+    expect(load.sizeBytes).toBeGreaterThan(0);
+    expect(load.longestQuerySeconds).toBeGreaterThanOrEqual(0);
+    expect(load.locksWaiting).toBe(0);
+
+    await bus.publish(databaseDeleted, { name: "shop", volumesKept: false }, { subject: "database/shop" });
+    await waitFor(async () => (await status(id)) === 404, { what: "the deleted database's target to go" });
+  });
+
+  it("adds a discovered database and removes it when lost", async () => {
+    const id = `local:127.0.0.1:5432/${shardDb.name}`;
+    await bus.publish(
+      databaseDiscovered,
+      {
+        id,
+        driver: "local",
+        engine: "postgresql",
+        endpoint: { host: "127.0.0.1", port: 5432 },
+        dbname: shardDb.name,
+        observedAt: new Date().toISOString(),
+      },
+      { subject: id },
+    );
+    await waitFor(async () => (await healthOf(id)) === "up", { what: "the discovered database to be up" });
+    await bus.publish(databaseLost, { id, observedAt: new Date().toISOString() }, { subject: id });
+    await waitFor(async () => (await status(id)) === 404, { what: "the lost database's target to go" });
+  });
+
+  it("leaves the group on SIGTERM: lease released, membership gone, exit 0", async () => {
+    const [first] = world.processes;
+    const second = await world.start();
+    first!.child.kill("SIGTERM");
+    expect(await first!.child.exited).toBe(0);
+    const group = await waitFor(
+      async () => {
+        const g = (await (await fetch(`${second.url}/v1/members`)).json()) as {
+          leader: string;
+          members: { id: string }[];
+        };
+        return g.leader === second.memberId ? g : undefined;
+      },
+      { what: "the remaining member to lead" },
+    );
+    expect(group.members.map((m) => m.id)).toEqual([second.memberId]);
+    url = second.url;
+  });
+});
