@@ -13,7 +13,17 @@ const unit = {
     .min(0)
     .describe("Partition of the projection: hash of the event subject modulo the count"),
   worker: z.string().min(1).max(253).describe("Replica that owns the unit"),
-  generation: z.int().min(1).describe("Replica-set generation the assignment belongs to"),
+  generation: z
+    .int()
+    .min(1)
+    .describe("Generation of the projection's tables the unit belongs to (a rebuild starts a new one)"),
+  version: z.int().min(1).optional().describe("Projection version the generation runs"),
+  token: z
+    .int()
+    .min(1)
+    .optional()
+    .describe("Fencing token of this ownership; increases with every acquisition"),
+  checkpoint: z.int().min(0).optional().describe("Stream sequence applied when the unit changed hands"),
 };
 
 export const unitAssigned = defineEvent({

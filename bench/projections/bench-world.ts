@@ -1,0 +1,101 @@
+// The bench's world: a NATS namespace with the bus streams, a PostgreSQL schema per scenario,
+// projection-coordinator replicas as child processes running the tally test projection (whose
+// `applied` table logs the commit time of every event per partition).
+import { join } from "node:path";
+import { connectBus } from "@dbplane/bus";
+import { createLogger } from "@dbplane/service-kit";
+import {
+  type ChildService,
+  createTestNats,
+  createTestSchema,
+  freePort,
+  startChildService,
+  type TestSchema,
+} from "@dbplane/testkit";
+import { jetstream } from "@nats-io/jetstream";
+import { headers } from "@nats-io/transport-node";
+
+const service = join(import.meta.dirname, "../../services/projection-coordinator");
+const TALLY_TYPE = "io.dbplane.test.tally.incremented.v1";
+
+export async function createBenchWorld() {
+  const nats = await createTestNats();
+  const bus = await connectBus({
+    servers: nats.url,
+    name: "bench",
+    logger: createLogger({ name: "bench", level: "silent" }),
+    namespace: nats.namespace,
+  });
+  await bus.ensureTopology();
+  const js = jetstream(nats.nc);
+  const schemas: TestSchema[] = [];
+  const replicas: ChildService[] = [];
+  let published = 0;
+  let started = 0;
+  return {
+    async schema(): Promise<TestSchema> {
+      const s = await createTestSchema("bench");
+      schemas.push(s);
+      return s;
+    },
+    async startReplica(schema: TestSchema, heartbeatMs: number) {
+      const port = await freePort();
+      const memberId = `bench-${started++}`;
+      const svc = await startChildService({
+        entry: join(service, "src/main.ts"),
+        name: memberId,
+        readyUrl: `http://127.0.0.1:${port}/health/ready`,
+        env: {
+          DBPLANE_HTTP_HOST: "127.0.0.1",
+          DBPLANE_HTTP_PORT: String(port),
+          DBPLANE_JWT_SECRET: "bench-projections-secret-0123456789abcdef",
+          DBPLANE_NATS_URL: nats.url,
+          DBPLANE_NATS_NAMESPACE: nats.namespace,
+          DBPLANE_PG_URL: schema.url,
+          DBPLANE_PROJECTION_SCHEMA: schema.name,
+          DBPLANE_PROJECTIONS: "tally",
+          DBPLANE_PROJECTION_MODULES: join(service, "test/fixtures/tally-projection.ts"),
+          DBPLANE_PROJECTION_MEMBER_ID: memberId,
+          DBPLANE_PROJECTION_HEARTBEAT_MS: String(heartbeatMs),
+          DBPLANE_PROJECTION_MEMBER_TTL_MS: String(heartbeatMs * 10),
+          DBPLANE_SHUTDOWN_DELAY_MS: "0",
+          DBPLANE_LOG_LEVEL: "warn",
+        },
+      });
+      replicas.push(svc);
+      return { svc, memberId };
+    },
+    /** Publishes `count` tally events over 1,000 aggregates; returns the last stream sequence. */
+    async publish(count: number): Promise<number> {
+      let last = 0;
+      for (let start = 0; start < count; start += 10_000) {
+        const acks = [];
+        for (let i = start; i < Math.min(count, start + 10_000); i++) {
+          const n = published++;
+          const h = headers();
+          h.set("ce-id", `bench-${n}`);
+          h.set("ce-type", TALLY_TYPE);
+          h.set("ce-source", "bench");
+          h.set("ce-subject", `agg-${n % 1_000}`);
+          h.set("ce-time", new Date().toISOString());
+          h.set("ce-specversion", "1.0");
+          acks.push(
+            js.publish(`${nats.namespace}.dbplane.evt.test.tally.incremented`, JSON.stringify({ n }), {
+              headers: h,
+            }),
+          );
+        }
+        for (const ack of await Promise.all(acks)) last = Math.max(last, ack.seq);
+      }
+      return last;
+    },
+    async close() {
+      await Promise.all(replicas.map((r) => r.dispose()));
+      await bus.close();
+      await nats.cleanup();
+      await Promise.all(schemas.map((s) => s.drop()));
+    },
+  };
+}
+
+export type BenchWorld = Awaited<ReturnType<typeof createBenchWorld>>;

@@ -1,0 +1,106 @@
+import type { JetStreamClient } from "@nats-io/jetstream";
+import type { ProjectionDefinition } from "./projection.ts";
+import type { RuntimeLogger as Logger } from "./runtime-logger.ts";
+import { StreamReader } from "./stream-reader.ts";
+import type { UnitWorker } from "./unit-worker.ts";
+
+export interface GenerationRunnerOptions {
+  readonly js: JetStreamClient;
+  readonly stream: string;
+  readonly filter: string;
+  readonly definition: ProjectionDefinition;
+  readonly contractSubject: (wire: string) => string;
+  readonly logger: Logger;
+}
+
+/**
+ * The readers of one generation on one replica. Units acquired later than the others usually
+ * start further back; they get their own catch-up reader, which hands them to the main reader
+ * as soon as it is level with it — so acquiring a unit never rewinds (pauses) the units already
+ * running, and at steady state the stream is read once per generation.
+ */
+export class GenerationRunner {
+  readonly options: GenerationRunnerOptions;
+  readonly readers: StreamReader[] = [];
+
+  constructor(options: GenerationRunnerOptions) {
+    this.options = options;
+  }
+
+  /** Starts reading for newly acquired units from the lowest of their checkpoints. */
+  async add(units: readonly { worker: UnitWorker; partition: number }[]): Promise<void> {
+    if (units.length === 0) return;
+    const from = Math.min(...units.map((u) => u.worker.checkpoint)) + 1;
+    const main = this.readers[0];
+    const target = main && main.position < from ? main : undefined;
+    if (target) {
+      // The main reader has not reached these units' checkpoints yet: it serves them as it is.
+      for (const u of units) target.adopt(u.worker, u.partition);
+      for (const u of units) u.worker.start();
+      return;
+    }
+    const reader = this.#reader(from);
+    for (const u of units) reader.adopt(u.worker, u.partition);
+    this.readers.push(reader);
+    for (const u of units) u.worker.start();
+    await reader.start();
+  }
+
+  #reader(startSeq: number): StreamReader {
+    const { definition } = this.options;
+    return new StreamReader({
+      ...this.options,
+      types: definition.events.types ? new Set(definition.events.types) : undefined,
+      partitions: definition.partitions,
+      startSeq,
+      onAdvance: (r) => this.#mergeIfLevel(r),
+      onFailed: (r) => void this.#replace(r),
+    });
+  }
+
+  /** A failed reader (NATS trouble, a deleted consumer) is replaced from where it stopped. */
+  async #replace(failed: StreamReader): Promise<void> {
+    const index = this.readers.indexOf(failed);
+    if (index < 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    if (this.readers[index] !== failed) return;
+    const reader = this.#reader(failed.position + 1);
+    for (const [partition, unit] of failed.units) reader.adopt(unit, partition);
+    this.readers[index] = reader;
+    try {
+      await reader.start();
+    } catch (err) {
+      this.options.logger.error({ err }, "restarting the stream reader failed; retrying");
+      this.readers[index] = failed;
+      void this.#replace(failed);
+    }
+  }
+
+  /** Forgets a unit (stopped by the caller); stops a reader left with no units. */
+  async remove(partition: number): Promise<void> {
+    for (const reader of [...this.readers]) {
+      if (!reader.units.delete(partition) || reader.units.size > 0) continue;
+      this.readers.splice(this.readers.indexOf(reader), 1);
+      await reader.stop();
+    }
+  }
+
+  get empty(): boolean {
+    return this.readers.length === 0;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.readers.splice(0).map((r) => r.stop()));
+  }
+
+  #mergeIfLevel(reader: StreamReader): void {
+    const main = this.readers[0];
+    if (!main || main === reader || reader.position < main.position) return;
+    // Level or ahead: main's next message is past reader.position ≥ what these units have seen;
+    // units skip anything at or below their own position, so nothing is missed or repeated.
+    for (const [partition, unit] of reader.units) main.adopt(unit, partition);
+    reader.units.clear();
+    this.readers.splice(this.readers.indexOf(reader), 1);
+    void reader.stop();
+  }
+}

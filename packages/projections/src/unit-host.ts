@@ -1,0 +1,154 @@
+import { busNames, commonFilterSubject } from "@dbplane/bus";
+import { jetstream } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { GenerationRunner } from "./generation-runner.ts";
+import { LocalUnits } from "./local-units.ts";
+import type { UnitRow } from "./membership-store.ts";
+import type { ProjectionMetrics } from "./metrics.ts";
+import type { Ownership, OwnershipStore } from "./ownership-store.ts";
+import type { ParkedStore } from "./parked-store.ts";
+import { type ProjectionDefinition, projectionTables } from "./projection.ts";
+import { type UnitKey, unitId } from "./rendezvous.ts";
+import type { RuntimeLogger } from "./runtime-logger.ts";
+import type { UnitChange } from "./runtime-options.ts";
+import { UnitWorker } from "./unit-worker.ts";
+
+export interface UnitHostOptions {
+  readonly memberId: string;
+  readonly readSchema: string;
+  readonly namespace: string | undefined;
+  readonly nc: NatsConnection;
+  readonly definitions: ReadonlyMap<string, ProjectionDefinition>;
+  readonly ownership: OwnershipStore;
+  readonly parked: ParkedStore;
+  readonly metrics: ProjectionMetrics;
+  readonly logger: RuntimeLogger;
+  readonly settings: {
+    readonly batchSize: number;
+    readonly maxAttempts: number;
+    readonly idleFlushMs: number;
+  };
+  readonly onUnitChange: ((change: UnitChange) => void | Promise<void>) | undefined;
+}
+
+/**
+ * The units one replica runs: starts workers for acquired units (grouped so each generation's
+ * stream is read once), stops, releases and announces them. The coordinator decides; this acts.
+ */
+export class UnitHost {
+  readonly units = new LocalUnits();
+  readonly #o: UnitHostOptions;
+  readonly #runners = new Map<string, GenerationRunner>();
+  readonly #announcing = new Set<Promise<void>>();
+
+  constructor(options: UnitHostOptions) {
+    this.#o = options;
+  }
+
+  /** Starts the units just acquired; their generation's readers start from their checkpoints. */
+  async launch(acquired: readonly { row: UnitRow; own: Ownership }[]): Promise<void> {
+    const byGeneration = new Map<GenerationRunner, { worker: UnitWorker; partition: number }[]>();
+    for (const { row, own } of acquired) {
+      const definition = this.#o.definitions.get(row.projection)!;
+      const runner = this.#runner(definition, row.generation);
+      const worker = this.#worker(definition, own);
+      this.units.add({ key: own.key, worker, runner });
+      byGeneration.set(runner, [...(byGeneration.get(runner) ?? []), { worker, partition: row.partition }]);
+      this.#o.metrics.unitMoves.inc({ projection: row.projection, direction: "acquired" });
+      this.#announce("assigned", own, row.version, own.checkpoint);
+    }
+    for (const [runner, group] of byGeneration) await runner.add(group);
+  }
+
+  /** Stops a unit's worker after its transaction in flight; the ownership row is left as is. */
+  async stop(key: UnitKey): Promise<void> {
+    const unit = this.units.get(key);
+    if (!unit) return;
+    this.units.delete(key);
+    await unit.worker.stop();
+    await unit.runner.remove(key.partition);
+    if (unit.runner.empty) this.#runners.delete(`${key.projection}/${key.generation}`);
+  }
+
+  /** Drains a unit, then gives it up (its last checkpoint is stored by then). */
+  async release(key: UnitKey): Promise<void> {
+    const unit = this.units.get(key);
+    if (!unit) return;
+    await this.stop(key);
+    const { own, definition } = unit.worker.options;
+    if (await this.#o.ownership.release(own)) {
+      this.#o.metrics.unitMoves.inc({ projection: key.projection, direction: "released" });
+      this.#announce("released", own, definition.version, unit.worker.checkpoint);
+    }
+  }
+
+  /** Stops units whose row names another owner or token (fenced while paused) or left the view (retired). */
+  async dropLost(rows: readonly UnitRow[]): Promise<void> {
+    const mine = new Map(rows.filter((r) => r.owner === this.#o.memberId).map((r) => [unitId(r), r]));
+    for (const unit of this.units.all()) {
+      if (mine.get(unitId(unit.key))?.token === unit.worker.options.own.token) continue;
+      this.#o.metrics.unitMoves.inc({ projection: unit.key.projection, direction: "lost" });
+      await this.stop(unit.key);
+    }
+  }
+
+  /** Graceful stop: readers first, then every unit drains and is released; announcements flushed. */
+  async releaseAll(): Promise<void> {
+    await Promise.all([...this.#runners.values()].map((r) => r.stop()));
+    await Promise.all(this.units.all().map((u) => this.release(u.key)));
+    this.#runners.clear();
+    await Promise.all(this.#announcing);
+  }
+
+  #worker(definition: ProjectionDefinition, own: Ownership): UnitWorker {
+    const { key } = own;
+    return new UnitWorker({
+      ...this.#o.settings,
+      own,
+      definition,
+      tables: projectionTables(this.#o.readSchema, key.projection, key.generation),
+      ownership: this.#o.ownership,
+      parked: this.#o.parked,
+      metrics: this.#o.metrics,
+      logger: this.#o.logger,
+      onFenced: () => void this.stop(key),
+    });
+  }
+
+  #runner(definition: ProjectionDefinition, generation: number): GenerationRunner {
+    const id = `${definition.name}/${generation}`;
+    let runner = this.#runners.get(id);
+    if (!runner) {
+      const names = busNames(this.#o.namespace);
+      runner = new GenerationRunner({
+        js: jetstream(this.#o.nc),
+        stream: names.stream("evt"),
+        filter: commonFilterSubject(definition.events.subjects.map((s) => names.subject(s))),
+        definition,
+        contractSubject: names.contractSubject,
+        logger: this.#o.logger,
+      });
+      this.#runners.set(id, runner);
+    }
+    return runner;
+  }
+
+  #announce(kind: UnitChange["kind"], own: Ownership, version: number, checkpoint: number): void {
+    const notify = this.#o.onUnitChange;
+    if (!notify) return;
+    const change: UnitChange = {
+      kind,
+      key: own.key,
+      version,
+      worker: own.owner,
+      token: own.token,
+      checkpoint,
+      at: new Date(),
+    };
+    const sent = Promise.resolve()
+      .then(() => notify(change))
+      .catch((err) => this.#o.logger.warn({ err, unit: own.key }, "unit change announcement failed"))
+      .finally(() => this.#announcing.delete(sent));
+    this.#announcing.add(sent);
+  }
+}

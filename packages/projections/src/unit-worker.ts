@@ -1,0 +1,240 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { FencedError, HandlerError, isConnectionError } from "./errors.ts";
+import { invalidReasonOf } from "./event-decoding.ts";
+import type { ProjectionMetrics } from "./metrics.ts";
+import type { Ownership, OwnershipStore } from "./ownership-store.ts";
+import type { ParkedStore } from "./parked-store.ts";
+import type { ProjectionDefinition, ProjectionEvent, ProjectionTables, ProjectionTx } from "./projection.ts";
+import type { RuntimeLogger as Logger } from "./runtime-logger.ts";
+
+export interface UnitWorkerOptions {
+  readonly own: Ownership;
+  readonly definition: ProjectionDefinition;
+  readonly tables: ProjectionTables;
+  readonly ownership: OwnershipStore;
+  readonly parked: ParkedStore;
+  readonly metrics: ProjectionMetrics;
+  readonly logger: Logger;
+  readonly batchSize: number;
+  readonly maxAttempts: number;
+  /** How soon an idle unit stores the reader's position as its checkpoint (keeps lag honest). */
+  readonly idleFlushMs: number;
+  /** Called once when the unit turns out to be fenced (owned by someone else now). */
+  readonly onFenced: (worker: UnitWorker) => void;
+}
+
+/** Where a unit's events come from: the stream position below which it has seen everything. */
+export interface EventSource {
+  readonly position: number;
+}
+
+/** Above this many queued events a unit makes its reader wait (bounded memory). */
+export const UNIT_HIGH_WATER = 5_000;
+
+/**
+ * Applies one unit's events in stream order, a batch per transaction whose first statement is
+ * the fenced checkpoint write. A failing batch is replayed event by event to find the poison
+ * one, which is parked after `maxAttempts` while the unit moves on.
+ */
+export class UnitWorker {
+  readonly options: UnitWorkerOptions;
+  source: EventSource | undefined;
+  #queue: ProjectionEvent[] = [];
+  #lastSeen: number;
+  #checkpoint: number;
+  #lastCommitAt = 0;
+  #stopping = false;
+  #wake: (() => void) | undefined;
+  #drained: (() => void)[] = [];
+  #loop: Promise<void> | undefined;
+
+  constructor(options: UnitWorkerOptions) {
+    this.options = options;
+    this.#lastSeen = options.own.checkpoint;
+    this.#checkpoint = options.own.checkpoint;
+  }
+
+  get checkpoint(): number {
+    return this.#checkpoint;
+  }
+  get queued(): number {
+    return this.#queue.length;
+  }
+  get stopped(): boolean {
+    return this.#stopping;
+  }
+
+  /** Everything at or below this has been dispatched to the unit (or was not its). */
+  position(): number {
+    return Math.max(this.#lastSeen, this.source?.position ?? 0);
+  }
+
+  /** Age in seconds of the oldest event not applied yet. */
+  lagSeconds(now: number): number {
+    const head = this.#queue[0];
+    return head ? Math.max(0, (now - Date.parse(head.time)) / 1000) : 0;
+  }
+
+  /** Moves the unit to another reader, keeping everything the old one had dispatched as seen. */
+  moveTo(source: EventSource): void {
+    this.#lastSeen = this.position();
+    this.source = source;
+  }
+
+  /** Takes an event from the reader; ignores anything at or below what the unit already has. */
+  offer(event: ProjectionEvent): void {
+    if (this.#stopping || event.seq <= this.#lastSeen) return;
+    this.#lastSeen = event.seq;
+    this.#queue.push(event);
+    this.#wake?.();
+  }
+
+  /** Resolves once the queue is below the high-water mark (or the unit stops). */
+  belowHighWater(): Promise<void> {
+    if (this.#queue.length < UNIT_HIGH_WATER || this.#stopping) return Promise.resolve();
+    return new Promise((resolve) => this.#drained.push(resolve));
+  }
+
+  start(): void {
+    this.#loop ??= this.#run();
+  }
+
+  /** Finishes the transaction in flight, then stops; queued events are left to the next owner. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    this.#wake?.();
+    this.#releaseWaiters();
+    await this.#loop;
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#stopping) {
+      try {
+        if (this.#queue.length > 0) await this.#applyNextBatch();
+        else await this.#idle();
+      } catch (err) {
+        if (err instanceof FencedError) {
+          this.options.logger.warn(
+            { err, unit: this.options.own.key },
+            "unit fenced: another replica owns it now",
+          );
+          this.#stopping = true;
+          this.options.onFenced(this);
+          break;
+        }
+        this.options.logger.error({ err, unit: this.options.own.key }, "unit transaction failed; retrying");
+        await sleep(500);
+      }
+    }
+    this.#releaseWaiters();
+  }
+
+  async #idle(): Promise<void> {
+    const position = this.position();
+    const due = Date.now() - this.#lastCommitAt >= this.options.idleFlushMs;
+    if (position > this.#checkpoint && due) {
+      await this.#commit([], position, async () => {});
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, this.options.idleFlushMs);
+      this.#wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.#wake = undefined;
+  }
+
+  async #applyNextBatch(): Promise<void> {
+    const batch = this.#queue.slice(0, this.options.batchSize);
+    const valid = batch.every((e) => invalidReasonOf(e) === undefined);
+    try {
+      if (!valid) throw new HandlerError("batch holds an unreadable message");
+      await this.#commit(batch, batch.at(-1)!.seq, (tx) => this.#handleAll(batch, tx));
+      this.#consumed(batch.length);
+    } catch (err) {
+      if (!(err instanceof HandlerError) || isConnectionError(err.cause)) throw err;
+      for (const event of batch) {
+        if (this.#stopping) return;
+        await this.#applyOne(event);
+        this.#consumed(1);
+      }
+    }
+  }
+
+  async #applyOne(event: ProjectionEvent): Promise<void> {
+    const invalid = invalidReasonOf(event);
+    for (let attempt = 1; !invalid; attempt++) {
+      try {
+        await this.#commit([event], event.seq, (tx) => this.#handleAll([event], tx, true));
+        return;
+      } catch (err) {
+        if (!(err instanceof HandlerError) || isConnectionError(err.cause)) throw err;
+        if (attempt >= this.options.maxAttempts) {
+          await this.#park(event, (err.cause as Error)?.message ?? err.message, attempt);
+          return;
+        }
+        await sleep(Math.min(50 * 2 ** attempt, 2_000));
+      }
+    }
+    await this.#park(event, invalid, 0);
+  }
+
+  async #park(event: ProjectionEvent, reason: string, attempts: number): Promise<void> {
+    const { own, parked, logger, metrics, definition } = this.options;
+    await this.#commit([], event.seq, (tx) => parked.park(tx, own.key, event, reason, attempts));
+    metrics.processed.inc({ projection: definition.name, outcome: "parked" });
+    logger.warn(
+      { unit: own.key, seq: event.seq, eventId: event.id, type: event.type, reason, attempts },
+      "event parked",
+    );
+  }
+
+  async #handleAll(events: readonly ProjectionEvent[], tx: ProjectionTx, single = false): Promise<void> {
+    const { definition, tables } = this.options;
+    try {
+      if (definition.handleBatch && !single) await definition.handleBatch(events, tx, tables);
+      else for (const event of events) await definition.handle(event, tx, tables);
+    } catch (err) {
+      throw new HandlerError(`handler of ${definition.name} failed: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
+
+  async #commit(
+    events: readonly ProjectionEvent[],
+    to: number,
+    work: (tx: ProjectionTx) => Promise<void>,
+  ): Promise<void> {
+    const { own, ownership, metrics, definition } = this.options;
+    const started = performance.now();
+    const from = this.#checkpoint;
+    await ownership.inTransaction(async (tx) => {
+      await ownership.advance(tx, own, {
+        from,
+        to,
+        applied: events.length,
+        lastEventTime: events.at(-1)?.time,
+      });
+      await work(tx);
+    });
+    this.#checkpoint = to;
+    this.#lastCommitAt = Date.now();
+    metrics.batchSeconds.observe({ projection: definition.name }, (performance.now() - started) / 1000);
+    if (events.length > 0)
+      metrics.processed.inc({ projection: definition.name, outcome: "applied" }, events.length);
+  }
+
+  #consumed(count: number): void {
+    this.#queue.splice(0, count);
+    if (this.#queue.length < UNIT_HIGH_WATER) this.#releaseWaiters();
+  }
+
+  #releaseWaiters(): void {
+    const waiters = this.#drained;
+    this.#drained = [];
+    for (const resolve of waiters) resolve();
+  }
+}

@@ -1,0 +1,19 @@
+import type { CoordinationTables, ProjectionRuntime } from "@dbplane/projections";
+import type { HttpApp } from "@dbplane/service-kit";
+import type pg from "pg";
+import { registerParkedRoutes } from "./http/parked.ts";
+import { registerProjectionRoutes } from "./http/projections.ts";
+import { registerReadModelRoutes } from "./http/read-models.ts";
+
+export interface CoordinatorAppDeps {
+  readonly pool: pg.Pool;
+  readonly tables: CoordinationTables;
+  readonly runtime: ProjectionRuntime;
+}
+
+/** The coordinator's HTTP API, as a plugin on the service-kit app (health, metrics, docs, auth come with it). */
+export async function coordinatorApp(app: HttpApp, deps: CoordinatorAppDeps): Promise<void> {
+  registerProjectionRoutes(app, deps);
+  registerParkedRoutes(app, deps);
+  registerReadModelRoutes(app, deps);
+}

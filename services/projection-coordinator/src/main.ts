@@ -1,0 +1,88 @@
+// Composition root of the projection-coordinator: config, connections, projection runtime, HTTP, shutdown.
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import { createProjectionRuntime } from "@dbplane/projections";
+import {
+  connectServiceBus,
+  createHttpApp,
+  createLogger,
+  listenOptions,
+  runService,
+} from "@dbplane/service-kit";
+import pg from "pg";
+import { coordinatorApp } from "./app.ts";
+import { loadCoordinatorConfig } from "./config.ts";
+import { unitChangePublisher } from "./handlers/unit-change.ts";
+import { loadProjections } from "./projections/load-projections.ts";
+import { migrateCoordinationSchema } from "./store/coordination-schema.ts";
+
+const NAME = "projection-coordinator";
+const config = loadCoordinatorConfig();
+const logger = createLogger({ name: NAME, level: config.DBPLANE_LOG_LEVEL });
+const memberId =
+  config.DBPLANE_PROJECTION_MEMBER_ID ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+
+const projections = await loadProjections(config.DBPLANE_PROJECTIONS, config.DBPLANE_PROJECTION_MODULES);
+const pool = new pg.Pool({
+  connectionString: config.DBPLANE_PG_URL,
+  max: config.DBPLANE_PG_POOL_SIZE,
+  application_name: `dbplane-${NAME}`,
+});
+pool.on("error", (err) => logger.warn({ err }, "idle PostgreSQL connection failed"));
+const tables = await migrateCoordinationSchema(pool, config.DBPLANE_PROJECTION_SCHEMA);
+
+const app = await createHttpApp({
+  name: NAME,
+  version: "0.1.0",
+  logger,
+  jwtSecret: config.DBPLANE_JWT_SECRET,
+});
+const bus = await connectServiceBus(app, config, { name: NAME, logger });
+app.addReadinessCheck("postgres", async () => {
+  await pool.query("SELECT 1");
+});
+
+const runtime = createProjectionRuntime({
+  pool,
+  nc: bus.nc,
+  namespace: config.DBPLANE_NATS_NAMESPACE,
+  schema: config.DBPLANE_PROJECTION_SCHEMA,
+  projections,
+  memberId,
+  logger,
+  registry: app.metricsRegistry,
+  heartbeatMs: config.DBPLANE_PROJECTION_HEARTBEAT_MS,
+  memberTtlMs: config.DBPLANE_PROJECTION_MEMBER_TTL_MS,
+  batchSize: config.DBPLANE_PROJECTION_BATCH_SIZE,
+  maxAttempts: config.DBPLANE_PROJECTION_MAX_ATTEMPTS,
+  idleFlushMs: config.DBPLANE_PROJECTION_IDLE_FLUSH_MS,
+  retiredTtlMs: config.DBPLANE_PROJECTION_RETIRED_TTL_MS,
+  onUnitChange: unitChangePublisher(bus),
+});
+await app.register(coordinatorApp, { pool, tables, runtime });
+// Join only once the app is built: the others hand units over as soon as this replica appears,
+// and a process still compiling its routes would leave those units idle.
+await app.ready();
+// Units handed over arrive at once: have connections open already, not a PostgreSQL backend
+// start on each unit's first transaction.
+await Promise.all(
+  Array.from({ length: Math.min(4, config.DBPLANE_PG_POOL_SIZE) }, () => pool.query("SELECT 1")),
+);
+await runtime.start();
+
+await runService({
+  name: NAME,
+  logger,
+  app,
+  ...listenOptions(config),
+  stopWork: [
+    {
+      name: "stop projections (finish transactions, store checkpoints, release units)",
+      run: () => runtime.stop(),
+    },
+  ],
+  closeConnections: [
+    { name: "drain NATS", run: () => bus.close() },
+    { name: "close PostgreSQL pool", run: () => pool.end() },
+  ],
+});
