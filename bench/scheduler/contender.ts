@@ -1,3 +1,5 @@
+import { appendFileSync } from "node:fs";
+
 /** One job of a scenario: fire at `dueAt` (ms since the epoch). */
 export interface BenchJob {
   readonly id: string;
@@ -71,6 +73,11 @@ export async function runScenario(
     if (at === undefined) continue;
     lags.push(at - job.dueAt);
     lastFire = Math.max(lastFire, at);
+  }
+  if (process.env.BENCH_LAG_DUMP) {
+    // One line per fired job, "<due ms> <lag ms>", to see when the slow ones happened.
+    const lines = jobs.flatMap((j) => (first.has(j.id) ? [`${j.dueAt} ${first.get(j.id)! - j.dueAt}`] : []));
+    appendFileSync(process.env.BENCH_LAG_DUMP, `${lines.join("\n")}\n`);
   }
   lags.sort((a, b) => a - b);
   const firstDue = Math.min(...jobs.map((j) => j.dueAt));

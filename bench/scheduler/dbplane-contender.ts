@@ -45,6 +45,9 @@ export async function startDbplane(): Promise<Contender> {
         DBPLANE_SHUTDOWN_DELAY_MS: "0",
         DBPLANE_LOG_LEVEL: "warn",
         DBPLANE_PG_POOL_SIZE: "20",
+        ...(process.env.BENCH_PUBLISH_CONCURRENCY && {
+          DBPLANE_SCHEDULER_PUBLISH_CONCURRENCY: process.env.BENCH_PUBLISH_CONCURRENCY,
+        }),
       },
     });
     replicas.push({ svc, base });
@@ -54,7 +57,9 @@ export async function startDbplane(): Promise<Contender> {
   const first = new Map<string, number>();
   let duplicates = 0;
   const consumer = await jetstream(nats.nc).consumers.get(stream, { deliver_policy: DeliverPolicy.All });
-  const messages = await consumer.consume({ max_messages: 10_000 });
+  const messages = await consumer.consume({
+    max_messages: Number(process.env.BENCH_CONSUME_BATCH ?? 10_000),
+  });
   void (async () => {
     for await (const m of messages) {
       const now = Date.now();
@@ -99,9 +104,31 @@ export async function startDbplane(): Promise<Contender> {
           `dbplane: stream holds ${info.state.messages} messages for ${first.size} distinct jobs`,
         );
       }
+      // The replicas log at warn: anything they said (a slow or failed claim round, a refused
+      // publish) is what explains missed jobs or a lag spike, so it goes with the figures.
+      for (const [i, r] of replicas.entries()) {
+        const metrics = await fetch(`${r.base}/metrics`).then((res) => res.text());
+        const mine = metrics
+          .split("\n")
+          .filter((l) =>
+            /^dbplane_scheduler_(occurrences|claims_total|fired_total|missed_total|publish_failures_total)/.test(
+              l,
+            ),
+          );
+        console.error(`dbplane replica ${i}: ${mine.join("; ")}`);
+        const said = r.svc.output().trim();
+        if (said) console.error(`dbplane replica ${i} logged:\n${said.split("\n").slice(-40).join("\n")}`);
+      }
       for (const r of replicas) r.svc.kill("SIGTERM");
       await Promise.all(replicas.map((r) => r.svc.exited));
       await nats.cleanup();
+      // Runs record the stream sequence of each acknowledged publish: fewer distinct sequences
+      // than fired runs means JetStream acknowledged some publishes as duplicates of others.
+      const seqs = await db.pool.query<{ fired: string; distinct_seqs: string; max_seq: string }>(
+        `SELECT count(*) AS fired, count(DISTINCT stream_seq) AS distinct_seqs, max(stream_seq) AS max_seq
+         FROM "${db.name}".runs WHERE outcome = 'fired'`,
+      );
+      console.error(`dbplane runs: ${JSON.stringify(seqs.rows[0])}, stream: ${info.state.messages} messages`);
       await db.drop();
     },
   };

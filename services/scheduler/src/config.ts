@@ -37,8 +37,14 @@ export const schedulerEnv = z
     DBPLANE_SCHEDULER_LEASE_MS: ms(1_000, 3_600_000).default(15_000),
     /** Most jobs claimed per query (a tick repeats the claim while it comes back full). */
     DBPLANE_SCHEDULER_CLAIM_LIMIT: ms(1, 100_000).default(2_000),
-    /** Target publishes awaiting their ack at once, per replica. */
-    DBPLANE_SCHEDULER_PUBLISH_CONCURRENCY: ms(1, 100_000).default(1_024),
+    /**
+     * Target publishes awaiting their ack at once, per replica. A burst is bound by this over
+     * the ack latency: 50,000 due together fired at ~27,000/s with 1,024, ~30,000–33,000/s with
+     * 8,192–16,384 (bench scheduler); each one in flight holds a few hundred bytes.
+     */
+    DBPLANE_SCHEDULER_PUBLISH_CONCURRENCY: ms(1, 100_000).default(16_384),
+    /** statement_timeout of the replica's PostgreSQL connections (lock_timeout: the lesser of this and 10 s). */
+    DBPLANE_SCHEDULER_STATEMENT_TIMEOUT_MS: ms(1_000, 3_600_000).default(30_000),
     /** PostgreSQL connections per replica. */
     DBPLANE_PG_POOL_SIZE: ms(2, 200).default(10),
   })

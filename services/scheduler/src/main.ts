@@ -1,11 +1,17 @@
 // Composition root of the scheduler: config, connections, firing, consumers, HTTP, shutdown.
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import { connectBus } from "@dbplane/bus";
 import { cancelJob, scheduleJob } from "@dbplane/contracts";
-import { createHttpApp, createLogger, runService } from "@dbplane/service-kit";
+import {
+  connectServiceBus,
+  createHttpApp,
+  createLogger,
+  listenOptions,
+  runService,
+} from "@dbplane/service-kit";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import pg from "pg";
+import { Gauge } from "prom-client";
 import { schedulerApp } from "./app.ts";
 import { loadSchedulerConfig } from "./config.ts";
 import { FiringEvents } from "./firing/firing-events.ts";
@@ -26,6 +32,11 @@ const pool = new pg.Pool({
   connectionString: config.DBPLANE_PG_URL,
   max: config.DBPLANE_PG_POOL_SIZE,
   application_name: `dbplane-${NAME}`,
+  // No claim, renewal or recording may hang on a lock or a stuck server: it fails, is logged
+  // and retried next round, and firing goes on (a hung claim would stop this replica firing).
+  statement_timeout: config.DBPLANE_SCHEDULER_STATEMENT_TIMEOUT_MS,
+  lock_timeout: Math.min(10_000, config.DBPLANE_SCHEDULER_STATEMENT_TIMEOUT_MS),
+  idle_in_transaction_session_timeout: 2 * config.DBPLANE_SCHEDULER_STATEMENT_TIMEOUT_MS,
 });
 pool.on("error", (err) => logger.warn({ err }, "idle PostgreSQL connection failed"));
 const store = createSchedulerStore(pool, { schema: config.DBPLANE_SCHEDULER_SCHEMA });
@@ -38,20 +49,9 @@ const app = await createHttpApp({
   jwtSecret: config.DBPLANE_JWT_SECRET,
 });
 const metrics = createSchedulerMetrics(app.metricsRegistry, store);
-const bus = await connectBus({
-  servers: config.DBPLANE_NATS_URL,
-  name: NAME,
-  logger,
-  namespace: config.DBPLANE_NATS_NAMESPACE,
-  streamReplicas: config.DBPLANE_STREAM_REPLICAS,
-  registry: app.metricsRegistry,
-});
-await bus.ensureTopology();
+const bus = await connectServiceBus(app, config, { name: NAME, logger });
 app.addReadinessCheck("postgres", async () => {
   await pool.query("SELECT 1");
-});
-app.addReadinessCheck("nats", async () => {
-  if (!bus.isConnected()) throw new Error("NATS disconnected");
 });
 
 const firing = createFiringLoop({
@@ -66,6 +66,20 @@ const firing = createFiringLoop({
   publishConcurrency: config.DBPLANE_SCHEDULER_PUBLISH_CONCURRENCY,
   metrics,
   logger,
+});
+new Gauge({
+  name: "dbplane_scheduler_occurrences",
+  help: "This replica's held occurrences by stage: held (all, until recorded), timer_buckets, publish_waiting, publish_in_flight, unrecorded",
+  labelNames: ["stage"],
+  registers: [app.metricsRegistry],
+  collect() {
+    const s = firing.stages();
+    this.set({ stage: "held" }, s.held);
+    this.set({ stage: "timer_buckets" }, s.timerBuckets);
+    this.set({ stage: "publish_waiting" }, s.publishWaiting);
+    this.set({ stage: "publish_in_flight" }, s.publishInFlight);
+    this.set({ stage: "unrecorded" }, s.unrecorded);
+  },
 });
 const jobs = createJobAdmin({
   store,
@@ -91,10 +105,7 @@ await runService({
   name: NAME,
   logger,
   app,
-  host: config.DBPLANE_HTTP_HOST,
-  port: config.DBPLANE_HTTP_PORT,
-  shutdownDelayMs: config.DBPLANE_SHUTDOWN_DELAY_MS,
-  shutdownTimeoutMs: config.DBPLANE_SHUTDOWN_TIMEOUT_MS,
+  ...listenOptions(config),
   stopWork: [
     { name: "stop consumers", run: () => consumer.stop() },
     { name: "stop firing (finish publishes, record runs, release claims)", run: () => firing.stop() },

@@ -25,7 +25,18 @@ describe("scheduler config", () => {
       DBPLANE_SCHEDULER_TICK_MS: 250,
       DBPLANE_SCHEDULER_HORIZON_MS: 2_000,
       DBPLANE_SCHEDULER_LEASE_MS: 15_000,
+      DBPLANE_SCHEDULER_PUBLISH_CONCURRENCY: 16_384,
+      DBPLANE_SCHEDULER_STATEMENT_TIMEOUT_MS: 30_000,
     });
+  });
+
+  it("names a statement timeout below a second or one that is not a number", () => {
+    expect(problems({ ...base, DBPLANE_SCHEDULER_STATEMENT_TIMEOUT_MS: "500" })).toEqual([
+      "DBPLANE_SCHEDULER_STATEMENT_TIMEOUT_MS",
+    ]);
+    expect(problems({ ...base, DBPLANE_SCHEDULER_STATEMENT_TIMEOUT_MS: "soon" })).toEqual([
+      "DBPLANE_SCHEDULER_STATEMENT_TIMEOUT_MS",
+    ]);
   });
 
   it("refuses a lease not shorter than the bus duplicate window (a re-fire would not be deduplicated)", () => {

@@ -42,9 +42,10 @@ export interface SchedulerWorld {
   dispose(): Promise<void>;
 }
 
-export async function createSchedulerWorld(): Promise<SchedulerWorld> {
+/** `natsUrl`: a test's private nats-server (one it may restart) instead of the shared one. */
+export async function createSchedulerWorld(natsUrl?: string): Promise<SchedulerWorld> {
   const db = await createTestSchema("sched");
-  const nats = await createTestNats();
+  const nats = await createTestNats(natsUrl);
   const store = createSchedulerStore(db.pool, { schema: db.name });
   await store.migrate();
   const targetStream = `${nats.namespace.toUpperCase()}_TARGET`;

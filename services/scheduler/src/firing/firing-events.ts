@@ -15,6 +15,8 @@ export class FiringEvents {
   readonly #bus: Bus;
   readonly #logger: Logger;
   readonly #limit = new WorkLimit(EVENT_CONCURRENCY);
+  #queued: (() => Promise<unknown>)[] = [];
+  #flush: Promise<void> | undefined;
 
   constructor(bus: Bus, logger: Logger) {
     this.#bus = bus;
@@ -57,13 +59,29 @@ export class FiringEvents {
   }
 
   /** Resolves when every event handed over so far is published (or has failed). */
-  idle(): Promise<void> {
-    return this.#limit.idle();
+  async idle(): Promise<void> {
+    await this.#flush;
+    await this.#limit.idle();
   }
 
+  /**
+   * Events wait for the end of the current turn of the event loop and are then all started
+   * together, so the acks of one socket read turn into one write of events, not one each.
+   */
   #emit(publish: () => Promise<unknown>): void {
-    void this.#limit
-      .run(publish)
-      .catch((err: unknown) => this.#logger.error({ err }, "scheduler event not published"));
+    this.#queued.push(publish);
+    this.#flush ??= new Promise<void>((resolve) =>
+      setImmediate(() => {
+        const batch = this.#queued;
+        this.#queued = [];
+        this.#flush = undefined;
+        for (const p of batch) {
+          void this.#limit
+            .run(p)
+            .catch((err: unknown) => this.#logger.error({ err }, "scheduler event not published"));
+        }
+        resolve();
+      }),
+    );
   }
 }

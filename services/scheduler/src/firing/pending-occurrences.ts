@@ -7,7 +7,8 @@ export interface PendingOccurrence {
   readonly jobId: string;
   readonly definition: JobDefinition;
   readonly occ: DueOccurrence;
-  timer: NodeJS.Timeout | undefined;
+  /** The `DueTimers` bucket it is armed in; undefined once fired (or not yet armed). */
+  timerKey: number | undefined;
   publishing: boolean;
   dropped: boolean;
 }
@@ -22,6 +23,12 @@ export class PendingOccurrences {
   readonly #byId = new Map<string, PendingOccurrence>();
   readonly #byJob = new Map<string, Set<string>>();
   readonly #expiry = new Map<string, number>();
+  readonly #disarm: (p: PendingOccurrence) => void;
+
+  /** `disarm` cancels the timer of an occurrence that leaves before it fired. */
+  constructor(disarm: (p: PendingOccurrence) => void) {
+    this.#disarm = disarm;
+  }
 
   get size(): number {
     return this.#byId.size;
@@ -34,7 +41,7 @@ export class PendingOccurrences {
       jobId,
       definition,
       occ,
-      timer: undefined,
+      timerKey: undefined,
       publishing: false,
       dropped: false,
     };
@@ -86,7 +93,7 @@ export class PendingOccurrences {
   #remove(messageId: string): void {
     const p = this.#byId.get(messageId);
     if (!p) return;
-    clearTimeout(p.timer);
+    if (p.timerKey !== undefined) this.#disarm(p);
     p.dropped = true;
     this.#byId.delete(messageId);
     const ids = this.#byJob.get(p.jobId);

@@ -1,3 +1,4 @@
+import { inTransaction } from "@dbplane/service-kit";
 import type pg from "pg";
 import type { ClaimedJob, MissedOccurrences } from "./job-progress.ts";
 import { claimedJobOf, decideClaim, progressOf, settleMisfire, writeProgress } from "./job-progress.ts";
@@ -6,7 +7,6 @@ import { jobColumns } from "./job-rows.ts";
 import type { NewRun } from "./run-records.ts";
 import { insertRuns } from "./run-records.ts";
 import type { StoreContext } from "./store-context.ts";
-import { inTransaction } from "./transaction.ts";
 
 export interface ClaimOptions {
   /** Claim what is due up to this far ahead of the database's now (e.g. 2,000 ms). */
@@ -17,8 +17,13 @@ export interface ClaimOptions {
    * occurrence after the lease must still be deduplicated.
    */
   readonly leaseMs: number;
-  /** Most jobs per claim. */
+  /** Most jobs per claim (per kind: scheduled, triggered, taken over). */
   readonly limit: number;
+  /**
+   * Also take over claims whose lease ran out (default true). That scan visits every claimed
+   * job within the horizon, so the firing loop asks for it about once a second, not every tick.
+   */
+  readonly includeExpired?: boolean;
 }
 
 export interface ClaimResult {
@@ -44,22 +49,40 @@ export async function claimDue(
   owner: string,
   options: ClaimOptions,
 ): Promise<ClaimResult> {
+  // Three index-ordered scans, each stopping at the limit: unclaimed occurrences (a partial
+  // index holds only unclaimed active jobs, so the thousands already claimed within the horizon
+  // are never visited — one scan over them and a sort took 11 ms a tick at 5,000 firings/s),
+  // manual triggers, and, when asked, claims whose lease ran out (a replica died).
   const { rows } = await ctx.pool.query<JobRow & { db_now: Date }>(
-    `WITH due AS (
+    `WITH unclaimed AS (
        SELECT id FROM ${ctx.t.jobs}
-       WHERE ((state = 'active' AND next_run_at <= now() + $2 * interval '1 millisecond')
-              OR trigger_at <= now() + $2 * interval '1 millisecond')
-         AND (claimed_by IS NULL OR claim_expires_at <= now())
-       ORDER BY LEAST(next_run_at, trigger_at)
+       WHERE state = 'active' AND claimed_by IS NULL AND next_run_at <= now() + $2 * interval '1 millisecond'
+       ORDER BY next_run_at
        LIMIT $4
        FOR UPDATE SKIP LOCKED
+     ), triggered AS (
+       SELECT id FROM ${ctx.t.jobs}
+       WHERE trigger_at <= now() + $2 * interval '1 millisecond'
+         AND (claimed_by IS NULL OR claim_expires_at <= now())
+       ORDER BY trigger_at
+       LIMIT $4
+       FOR UPDATE SKIP LOCKED
+     ), expired AS (
+       SELECT id FROM ${ctx.t.jobs}
+       WHERE $5::boolean AND state = 'active' AND next_run_at <= now() + $2 * interval '1 millisecond'
+         AND claim_expires_at <= now()
+       ORDER BY next_run_at
+       LIMIT $4
+       FOR UPDATE SKIP LOCKED
+     ), due AS (
+       SELECT id FROM unclaimed UNION SELECT id FROM triggered UNION SELECT id FROM expired
      ), claimed AS (
        UPDATE ${ctx.t.jobs} AS j SET claimed_by = $1, claim_expires_at = now() + $3 * interval '1 millisecond'
        FROM due WHERE j.id = due.id
        RETURNING ${jobColumns.replace(/(\w+)/g, "j.$1")}
      )
      SELECT now() AS db_now, claimed.* FROM (SELECT 1) AS one LEFT JOIN claimed ON true`,
-    [owner, options.horizonMs, options.leaseMs, options.limit],
+    [owner, options.horizonMs, options.leaseMs, options.limit, options.includeExpired ?? true],
   );
   const dbNow = rows[0]!.db_now;
   const claimed = rows.filter((r) => r.id !== null);

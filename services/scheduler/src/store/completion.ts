@@ -1,3 +1,4 @@
+import { inTransaction } from "@dbplane/service-kit";
 import { nextOccurrence } from "../domain/occurrences.ts";
 import { lockHeld } from "./claims.ts";
 import type { ClaimedJob, JobProgress, MissedOccurrences } from "./job-progress.ts";
@@ -6,7 +7,6 @@ import { JobState } from "./job-rows.ts";
 import type { NewRun, RunOutcome } from "./run-records.ts";
 import { insertRuns, runKey } from "./run-records.ts";
 import type { StoreContext } from "./store-context.ts";
-import { inTransaction } from "./transaction.ts";
 
 /** What happened to one occurrence a holder was given. Outcomes are final: the occurrence is settled. */
 export interface OccurrenceResult {

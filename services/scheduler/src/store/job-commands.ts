@@ -1,10 +1,10 @@
+import { inTransaction } from "@dbplane/service-kit";
 import { fireDeadline } from "../domain/misfire.ts";
 import { firstOccurrence } from "../domain/occurrences.ts";
 import { JobStateConflictError } from "./errors.ts";
 import type { JobRow, StoredJob } from "./job-rows.ts";
 import { JobState, jobColumns, toStoredJob } from "./job-rows.ts";
 import type { StoreContext } from "./store-context.ts";
-import { inTransaction } from "./transaction.ts";
 
 /*
  * State changes through the API. Each returns the job after the change, or null when there is

@@ -102,7 +102,7 @@ export function decideClaim(p: JobProgress, now: Date, horizonMs: number): void 
   p.keepClaim = nextDue || triggerDue;
 }
 
-/** Writes the batch's progress back, only for jobs this owner still holds. Returns the rows written. */
+/** Writes the batch's progress back, only for jobs this owner still holds. Returns the rows still claimed afterwards. */
 export async function writeProgress(
   client: pg.PoolClient,
   ctx: StoreContext,
@@ -111,8 +111,10 @@ export async function writeProgress(
   progress: readonly JobProgress[],
 ): Promise<JobRow[]> {
   if (progress.length === 0) return [];
+  // Only rows still held come back (released and completed ones are of no further use here):
+  // at thousands of one-shots per batch, returning and parsing every row was most of the cost.
   const { rows } = await client.query<JobRow>(
-    `UPDATE ${ctx.t.jobs} AS j SET
+    `WITH written AS (UPDATE ${ctx.t.jobs} AS j SET
        state = u.state, next_run_at = u.next_run_at, next_fire_by = u.next_fire_by, trigger_at = u.trigger_at,
        runs_count = u.runs_count, missed_count = j.missed_count + u.missed_added,
        last_run_at = COALESCE(u.last_run_at, j.last_run_at),
@@ -123,7 +125,8 @@ export async function writeProgress(
                  $7::bigint[], $8::timestamptz[], $9::boolean[])
        AS u(id, state, next_run_at, next_fire_by, trigger_at, runs_count, missed_added, last_run_at, keep)
      WHERE j.id = u.id AND j.claimed_by = $10
-     RETURNING ${jobColumns.replace(/(\w+)/g, "j.$1")}`,
+     RETURNING ${jobColumns.replace(/(\w+)/g, "j.$1")})
+     SELECT * FROM written WHERE claim_expires_at IS NOT NULL`,
     [
       progress.map((p) => p.row.id),
       progress.map((p) => p.state),

@@ -1,3 +1,4 @@
+import { inTransaction } from "@dbplane/service-kit";
 import type pg from "pg";
 import type { JobDefinition } from "../domain/job-definition.ts";
 import { checkSchedulable } from "../domain/job-validation.ts";
@@ -6,7 +7,6 @@ import { firstOccurrence } from "../domain/occurrences.ts";
 import type { JobRow, StoredJob } from "./job-rows.ts";
 import { JobState, jobColumns, toStoredJob } from "./job-rows.ts";
 import type { StoreContext } from "./store-context.ts";
-import { inTransaction } from "./transaction.ts";
 
 export type UpsertOutcome = "created" | "updated" | "unchanged";
 
@@ -25,6 +25,8 @@ export interface UpsertResult {
  * @throws JobValidationError when the job could never fire (`schedule.at` too far in the past, …).
  */
 export async function upsertJob(ctx: StoreContext, job: JobDefinition): Promise<UpsertResult> {
+  const quick = await createOrConfirm(ctx, job);
+  if (quick) return quick;
   // Two callers creating the same new id race on the insert; the loser retries as an update.
   for (let attempt = 0; ; attempt++) {
     const result = await inTransaction(ctx.pool, (client) => upsertOnce(ctx, client, job));
@@ -33,6 +35,38 @@ export async function upsertJob(ctx: StoreContext, job: JobDefinition): Promise<
       return result;
     }
   }
+}
+
+/**
+ * The common cases without a transaction: a new id is one read and one `INSERT … ON CONFLICT DO
+ * NOTHING` (two round trips instead of five), the same definition again is one read. Anything
+ * else — a changed definition, or another caller inserting the id in between — returns null
+ * and takes the locking path.
+ */
+async function createOrConfirm(ctx: StoreContext, job: JobDefinition): Promise<UpsertResult | null> {
+  const { jobs } = ctx.t;
+  const found = await ctx.pool.query<Partial<JobRow> & { same: boolean | null; now: Date }>(
+    `SELECT now() AS now, j.*, j.definition = $2::jsonb AS same
+       FROM (SELECT 1) one LEFT JOIN (SELECT ${jobColumns} FROM ${jobs} WHERE id = $1) j ON true`,
+    [job.id, JSON.stringify(job)],
+  );
+  const row = found.rows[0]!;
+  if (row.same) return { outcome: "unchanged", job: toStoredJob(row as JobRow) };
+  if (row.same === false) return null;
+  checkSchedulable(job, row.now);
+  const next = firstOccurrence(job, row.now, 0);
+  const inserted = await ctx.pool.query<JobRow>(
+    `INSERT INTO ${jobs} (id, definition, state, next_run_at, next_fire_by, runs_count)
+     VALUES ($1, $2, $3, $4, $5, 0) ON CONFLICT (id) DO NOTHING RETURNING ${jobColumns}`,
+    [
+      job.id,
+      JSON.stringify(job),
+      next ? JobState.active : JobState.completed,
+      next,
+      next ? fireDeadline(job, next) : null,
+    ],
+  );
+  return inserted.rows[0] ? { outcome: "created", job: toStoredJob(inserted.rows[0]) } : null;
 }
 
 async function upsertOnce(

@@ -54,6 +54,23 @@ const migrations: readonly Migration[] = [
       CREATE INDEX runs_recorded_at_idx ON ${t.runs} (recorded_at);
     `,
   },
+  {
+    version: 2,
+    name: "unclaimed due index",
+    // Claiming scans only unclaimed jobs in due order, not every claimed one within the horizon.
+    sql: (t) => `
+      CREATE INDEX jobs_unclaimed_due_idx ON ${t.jobs} (next_run_at) WHERE state = 'active' AND claimed_by IS NULL;
+    `,
+  },
+  {
+    version: 3,
+    name: "runs without a foreign key",
+    // Runs are written only for jobs locked in the same transaction, and jobs are never
+    // deleted (cancel is a state): the key's per-row check cost every recorded run a lookup.
+    sql: (t) => `
+      ALTER TABLE ${t.runs} DROP CONSTRAINT IF EXISTS runs_job_id_fkey;
+    `,
+  },
 ];
 
 /** The latest schema version this code needs. */
