@@ -40,19 +40,19 @@ describe("chart, generated base and service registry", () => {
   it("every service folder is in the registries; a new one that is not is named everywhere", () => {
     expect(checkServiceRegistry(REPO_ROOT)).toEqual([]);
     copy = copyRepo();
-    mkdirSync(join(copy.root, "services/collector/src"), { recursive: true });
-    writeFileSync(join(copy.root, "services/collector/src/main.ts"), "");
+    mkdirSync(join(copy.root, "services/billing/src"), { recursive: true });
+    writeFileSync(join(copy.root, "services/billing/src/main.ts"), "");
     writeFileSync(
-      join(copy.root, "services/collector/package.json"),
-      JSON.stringify({ dbplane: { port: 7106 } }),
+      join(copy.root, "services/billing/package.json"),
+      JSON.stringify({ dbplane: { port: 7107 } }),
     );
     expect(checkServiceRegistry(copy.root)).toEqual([
-      "services/collector: missing from helm/dbplane/values.yaml services:",
-      "services/collector: missing from tilt/services.yaml",
-      "services/collector: has no Dockerfile",
-      "overlay dev: images: lacks ghcr.io/dbplane/collector",
-      "overlay staging: images: lacks ghcr.io/dbplane/collector",
-      "overlay production: images: lacks ghcr.io/dbplane/collector",
+      "services/billing: missing from helm/dbplane/values.yaml services:",
+      "services/billing: missing from tilt/services.yaml",
+      "services/billing: has no Dockerfile",
+      "overlay dev: images: lacks ghcr.io/dbplane/billing",
+      "overlay staging: images: lacks ghcr.io/dbplane/billing",
+      "overlay production: images: lacks ghcr.io/dbplane/billing",
     ]);
   });
 });

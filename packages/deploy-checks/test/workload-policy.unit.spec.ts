@@ -68,10 +68,10 @@ describe("workload policy", () => {
           ["HorizontalPodAutoscaler", "PodDisruptionBudget", "ServiceMonitor"].includes(o.kind)
         ),
     );
-    const problems = checkWorkloadPolicy(objects, production, ["scheduler", "collector"]);
+    const problems = checkWorkloadPolicy(objects, production, ["scheduler", "billing"]);
     expect(problems).toEqual(
       expect.arrayContaining([
-        "production: service collector has no Deployment",
+        "production: service billing has no Deployment",
         expect.stringMatching(/scheduler .* needs a PodDisruptionBudget/),
         expect.stringMatching(/scheduler .* needs a ServiceMonitor/),
         expect.stringMatching(/scheduler .* needs a HorizontalPodAutoscaler/),
