@@ -1,12 +1,6 @@
 import { DockerfileParser, type Instruction } from "dockerfile-ast";
 import { validate } from "dockerfile-utils";
 
-/** What a service Dockerfile must be, beyond valid syntax. */
-export interface DockerfileExpectations {
-  /** The service folder name: `ARG SERVICE` must default to it. */
-  readonly service: string;
-}
-
 const PINNED_IMAGE = /^[\w./-]+(:[\w][\w.-]*\d[\w.-]*)?(@sha256:[0-9a-f]{64})?$/;
 
 function args(instruction: Instruction): string[] {
@@ -18,9 +12,10 @@ function args(instruction: Instruction): string[] {
  * diagnostics from dockerfile-utils, plus the rules we hold images to — base images pinned by
  * version (never latest, never untagged), a non-root USER and STOPSIGNAL SIGTERM in the final
  * stage, exec-form CMD, COPY over ADD, frozen-lockfile production installs, pinned global npm
- * installs, `apt-get install --no-install-recommends`, and ARG SERVICE naming the folder.
+ * installs, `apt-get install --no-install-recommends`, and a required ARG SERVICE: one recipe
+ * serves every service, so a default would silently build the wrong one.
  */
-export function lintDockerfile(content: string, expect: DockerfileExpectations): string[] {
+export function lintDockerfile(content: string): string[] {
   const problems = validate(content).map((d) => `line ${d.range.start.line + 1}: ${d.message}`);
   const dockerfile = DockerfileParser.parse(content);
   const instructions = dockerfile.getInstructions();
@@ -34,9 +29,13 @@ export function lintDockerfile(content: string, expect: DockerfileExpectations):
     const [name, value] = (nameValue ?? "").split("=");
     if (instruction.getKeyword() === "ARG" && name) globalArgs.set(name, value ?? "");
   }
-  if (globalArgs.get("SERVICE") !== expect.service) {
-    problems.push(`ARG SERVICE must default to "${expect.service}" (the service folder)`);
-  }
+  if (!globalArgs.has("SERVICE")) problems.push("no ARG SERVICE before the first FROM");
+  else if (globalArgs.get("SERVICE") !== "")
+    problems.push("ARG SERVICE must have no default (every build names its service)");
+  const guarded = instructions.some(
+    (i) => i.getKeyword() === "RUN" && /test -n "\$\{?SERVICE\}?"/.test(i.getTextContent()),
+  );
+  if (!guarded) problems.push('no RUN test -n "$SERVICE" stopping a build without --build-arg SERVICE');
   const stageNames = new Set<string>();
   for (const from of dockerfile.getFROMs()) {
     const raw = args(from)[0] ?? "";

@@ -3,7 +3,6 @@ export type { CheckResult } from "./check-result.ts";
 export { runCheck, ToolUnavailableError } from "./check-result.ts";
 export type { DeployCheckOptions } from "./deploy-checks.ts";
 export { runDeployChecks } from "./deploy-checks.ts";
-export type { DockerfileExpectations } from "./dockerfile-lint.ts";
 export { lintDockerfile } from "./dockerfile-lint.ts";
 export { locateHelm, locateKubectl } from "./helm-binary.ts";
 export type { RenderOptions } from "./helm-chart.ts";

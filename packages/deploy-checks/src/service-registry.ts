@@ -36,7 +36,8 @@ function keys(value: unknown): string[] {
 /**
  * Every service folder appears in every registry, and no registry names a service that has no
  * folder: the chart's values.yaml (`services:`, with `localPort` = package.json dbplane.port),
- * each overlay's `images:`, Tilt's tilt/services.yaml (same port), and a Dockerfile of its own.
+ * each overlay's `images:` and Tilt's tilt/services.yaml (same port). (Images come from the
+ * one root Dockerfile, `--build-arg SERVICE=<folder>`.)
  * (That each overlay *renders* the service's objects is checked on the rendering.)
  */
 export function checkServiceRegistry(root: string): string[] {
@@ -66,7 +67,6 @@ export function checkServiceRegistry(root: string): string[] {
         `${at}: ${LAYOUT.tiltRegistry} port differs from package.json dbplane.port (${folder.port})`,
       );
     }
-    if (!existsSync(join(folder.dir, "Dockerfile"))) problems.push(`${at}: has no Dockerfile`);
   }
   for (const name of keys(chartServices)) {
     if (!names.has(name)) problems.push(`values.yaml services.${name}: no services/${name}/src/main.ts`);

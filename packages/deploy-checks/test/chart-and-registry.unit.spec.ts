@@ -49,7 +49,6 @@ describe("chart, generated base and service registry", () => {
     expect(checkServiceRegistry(copy.root)).toEqual([
       "services/billing: missing from helm/dbplane/values.yaml services:",
       "services/billing: missing from tilt/services.yaml",
-      "services/billing: has no Dockerfile",
       "overlay dev: images: lacks ghcr.io/dbplane/billing",
       "overlay staging: images: lacks ghcr.io/dbplane/billing",
       "overlay production: images: lacks ghcr.io/dbplane/billing",

@@ -17,7 +17,7 @@ const ARTEFACTS = ["helm", "k8s", "tilt", "Tiltfile"];
 export function copyRepo(): RepoCopy {
   const root = mkdtempSync(join(tmpdir(), "dbplane-deploy-"));
   for (const path of ARTEFACTS) cpSync(join(REPO_ROOT, path), join(root, path), { recursive: true });
-  // Service folders: only what the registry check reads (package.json, main.ts, Dockerfile).
+  // Service folders: only what the registry check reads (package.json, main.ts).
   cpSync(join(REPO_ROOT, "services"), join(root, "services"), {
     recursive: true,
     filter: (src) => !src.includes("node_modules") && !src.includes("/test"),

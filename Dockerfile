@@ -1,5 +1,7 @@
-# dbplane service image. Every services/<name>/Dockerfile is this file with SERVICE changed;
-# build from the repository root: docker build -f services/provisioner/Dockerfile -t dbplane/provisioner .
+# One image recipe for every dbplane service; the service is a build argument:
+#   docker build --build-arg SERVICE=scheduler -t ghcr.io/dbplane/scheduler .
+# SERVICE names a folder under services/ (discovery, provisioner, router, scheduler,
+# projection-coordinator, collector); the build stops at once without it.
 #
 # Why not `pnpm deploy`: our workspace packages export TypeScript (./src/index.ts) that Node runs
 # by type stripping, and Node refuses to strip types under node_modules
@@ -9,7 +11,7 @@
 # only): node_modules/@dbplane/* stay symlinks to packages/*, whose real paths are outside
 # node_modules, exactly as in development.
 ARG NODE_IMAGE=node:24.21.0-bookworm-slim
-ARG SERVICE=provisioner
+ARG SERVICE
 
 FROM ${NODE_IMAGE} AS build
 ARG SERVICE
@@ -21,6 +23,8 @@ WORKDIR /app
 COPY pnpm-lock.yaml pnpm-workspace.yaml package.json ./
 RUN --mount=type=cache,id=pnpm-store,target=/pnpm/store pnpm fetch --prod
 COPY . .
+RUN test -n "${SERVICE}" && test -f "services/${SERVICE}/src/main.ts" \
+    || { echo "build with --build-arg SERVICE=<a folder under services/>, got '${SERVICE}'" >&2; exit 1; }
 RUN --mount=type=cache,id=pnpm-store,target=/pnpm/store \
     pnpm install --offline --frozen-lockfile --prod --filter-prod "@dbplane/${SERVICE}..."
 # Copy only the selected workspace packages (package.json, src, node_modules) to /out: no tests,
