@@ -9,6 +9,7 @@ export interface SchedulerMetrics {
   readonly fired: Counter<"manual">;
   readonly missed: Counter;
   readonly publishFailures: Counter<"kind">;
+  readonly deduplicated: Counter;
 }
 
 /**
@@ -73,6 +74,11 @@ export function createSchedulerMetrics(registry: Registry, store: SchedulerStore
       name: "dbplane_scheduler_publish_failures_total",
       help: "Target publish attempts that failed (transient: retried; permanent: recorded as failed)",
       labelNames: ["kind"] as const,
+      registers: [registry],
+    }),
+    deduplicated: new Counter({
+      name: "dbplane_scheduler_publish_deduplicated_total",
+      help: "Occurrences the target stream already held (same Nats-Msg-Id: re-fired after a takeover or a lost ack); recorded with the stored message's sequence, not stored twice",
       registers: [registry],
     }),
   };

@@ -1,4 +1,5 @@
 import { startPrivateNatsServer, waitFor } from "@dbplane/testkit";
+import { jetstream } from "@nats-io/jetstream";
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseJobDefinition } from "../src/domain/job-validation.ts";
@@ -136,6 +137,30 @@ describe("firing with two replicas", () => {
       await server.dispose();
     }
   }, 120_000);
+
+  it("an occurrence already in the stream (its publisher died before recording it) is recorded with the stored message, not stored twice", async () => {
+    world = await createSchedulerWorld();
+    const w = world;
+    const replica = await w.startReplica();
+    const at = new Date((await w.dbNow()).getTime() + 3_000).toISOString();
+    const subject = w.targetSubject("again");
+    // What a replica that died between the stream's ack and recording the run left behind.
+    const js = jetstream(w.nats.nc);
+    const earlier = await js.publish(subject, "{}", { msgID: `again:${at}` });
+    await w.store.upsert(
+      parseJobDefinition({ id: "again", schedule: { kind: "at", at }, target: { subject } }),
+    );
+    await waitFor(async () => (await w.store.listRuns("again", { limit: 10 })).items.length === 1, {
+      what: "the run recorded",
+      timeoutMs: 20_000,
+      intervalMs: 100,
+    });
+    const [run] = (await w.store.listRuns("again", { limit: 10 })).items;
+    expect(run).toMatchObject({ outcome: "fired", streamSeq: earlier.seq });
+    expect((await w.readTarget()).map((m) => m.msgId)).toEqual([`again:${at}`]);
+    const metrics = await fetch(`${replica.base}/metrics`).then((r) => r.text());
+    expect(metrics).toMatch(/^dbplane_scheduler_publish_deduplicated_total 1$/m);
+  }, 60_000);
 
   it("an every-second job runs for 10 s with no gap and no double", async () => {
     world = await createSchedulerWorld();

@@ -153,6 +153,7 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
       const lateSeconds = (firedAt.getTime() - occ.scheduledAt.getTime()) / 1000;
       o.metrics.firingLag.observe({ manual: String(occ.manual) }, lateSeconds);
       o.metrics.fired.inc({ manual: String(occ.manual) });
+      if (outcome.ack.duplicate) o.metrics.deduplicated.inc();
       completions.add({ ...base, outcome: "fired", firedAt, streamSeq: outcome.ack.seq });
       o.events.fired({
         jobId,
