@@ -140,11 +140,12 @@ export async function lockHeld(
   owner: string,
   ids: readonly string[],
 ): Promise<{ rows: JobRow[]; now: Date }> {
-  const { rows } = await client.query<JobRow & { now: Date }>(
-    `SELECT ${jobColumns}, now() AS now FROM ${ctx.t.jobs}
-     WHERE id = ANY($1::text[]) AND claimed_by = $2 ORDER BY id FOR UPDATE`,
-    [ids, owner],
-  );
+  const { rows } = await client.query<JobRow & { now: Date }>({
+    name: ctx.statement("lock_held"),
+    text: `SELECT ${jobColumns}, now() AS now FROM ${ctx.t.jobs}
+           WHERE id = ANY($1::text[]) AND claimed_by = $2 ORDER BY id FOR UPDATE`,
+    values: [ids, owner],
+  });
   const now = rows[0]?.now ?? (await client.query<{ now: Date }>("SELECT now() AS now")).rows[0]!.now;
   return { rows, now };
 }
@@ -169,12 +170,13 @@ export async function renewClaims(
            WHERE claimed_by = $1 RETURNING id`,
           [owner, leaseMs],
         )
-      : await ctx.pool.query<{ id: string }>(
-          `UPDATE ${ctx.t.jobs} AS j SET claim_expires_at = now() + $2 * interval '1 millisecond'
-           FROM unnest($3::text[]) AS u(id)
-           WHERE j.id = u.id AND j.claimed_by = $1 RETURNING j.id`,
-          [owner, leaseMs, jobIds],
-        );
+      : await ctx.pool.query<{ id: string }>({
+          name: ctx.statement("renew"),
+          text: `UPDATE ${ctx.t.jobs} AS j SET claim_expires_at = now() + $2 * interval '1 millisecond'
+                 FROM unnest($3::text[]) AS u(id)
+                 WHERE j.id = u.id AND j.claimed_by = $1 RETURNING j.id`,
+          values: [owner, leaseMs, jobIds],
+        });
   return rows.map((r) => r.id);
 }
 

@@ -113,8 +113,9 @@ export async function writeProgress(
   if (progress.length === 0) return [];
   // Only rows still held come back (released and completed ones are of no further use here):
   // at thousands of one-shots per batch, returning and parsing every row was most of the cost.
-  const { rows } = await client.query<JobRow>(
-    `WITH written AS (UPDATE ${ctx.t.jobs} AS j SET
+  const { rows } = await client.query<JobRow>({
+    name: ctx.statement("write_progress"),
+    text: `WITH written AS (UPDATE ${ctx.t.jobs} AS j SET
        state = u.state, next_run_at = u.next_run_at, next_fire_by = u.next_fire_by, trigger_at = u.trigger_at,
        runs_count = u.runs_count, missed_count = j.missed_count + u.missed_added,
        last_run_at = COALESCE(u.last_run_at, j.last_run_at),
@@ -127,7 +128,7 @@ export async function writeProgress(
      WHERE j.id = u.id AND j.claimed_by = $10
      RETURNING ${jobColumns.replace(/(\w+)/g, "j.$1")})
      SELECT * FROM written WHERE claim_expires_at IS NOT NULL`,
-    [
+    values: [
       progress.map((p) => p.row.id),
       progress.map((p) => p.state),
       progress.map((p) => p.nextRunAt),
@@ -140,7 +141,7 @@ export async function writeProgress(
       owner,
       leaseMs,
     ],
-  );
+  });
   return rows;
 }
 

@@ -61,13 +61,14 @@ export async function insertRuns(
   runs: readonly NewRun[],
 ): Promise<Set<string>> {
   if (runs.length === 0) return new Set();
-  const { rows } = await client.query<{ job_id: string; scheduled_at: Date }>(
-    `INSERT INTO ${ctx.t.runs} (job_id, scheduled_at, manual, outcome, fired_at, lateness_ms, error, stream_seq, recorded_by)
+  const { rows } = await client.query<{ job_id: string; scheduled_at: Date }>({
+    name: ctx.statement("insert_runs"),
+    text: `INSERT INTO ${ctx.t.runs} (job_id, scheduled_at, manual, outcome, fired_at, lateness_ms, error, stream_seq, recorded_by)
      SELECT r.*, $9 FROM unnest($1::text[], $2::timestamptz[], $3::boolean[], $4::text[], $5::timestamptz[],
                               $6::bigint[], $7::text[], $8::bigint[]) AS r
      ON CONFLICT (job_id, scheduled_at) DO NOTHING
      RETURNING job_id, scheduled_at`,
-    [
+    values: [
       runs.map((r) => r.jobId),
       runs.map((r) => r.scheduledAt),
       runs.map((r) => r.manual),
@@ -78,7 +79,7 @@ export async function insertRuns(
       runs.map((r) => r.streamSeq),
       owner,
     ],
-  );
+  });
   return new Set(rows.map((r) => runKey(r.job_id, r.scheduled_at)));
 }
 

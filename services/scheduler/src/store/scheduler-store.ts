@@ -16,7 +16,7 @@ import { listRuns, pruneRuns } from "./run-records.ts";
 import type { SchedulerStats } from "./scheduler-stats.ts";
 import { schedulerStats } from "./scheduler-stats.ts";
 import { schedulerTables } from "./schema-tables.ts";
-import type { StoreContext } from "./store-context.ts";
+import { type StoreContext, storeContext } from "./store-context.ts";
 
 /**
  * The scheduler's PostgreSQL store. Every time it uses is the database's (`now()`), never the
@@ -53,7 +53,7 @@ export interface SchedulerStore {
 
 /** Binds the store to a pool and a schema (default `scheduler`; tests pass their own). */
 export function createSchedulerStore(pool: pg.Pool, options: { schema?: string } = {}): SchedulerStore {
-  const ctx: StoreContext = { pool, t: schedulerTables(options.schema) };
+  const ctx: StoreContext = storeContext(pool, schedulerTables(options.schema));
   return {
     schema: ctx.t.schema,
     migrate: () => migrate(pool, ctx.t.schema),
