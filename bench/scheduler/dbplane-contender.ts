@@ -46,6 +46,7 @@ export async function startDbplane(): Promise<Contender> {
         DBPLANE_LOG_LEVEL: "warn",
         DBPLANE_PG_POOL_SIZE: "20",
         ...(process.env.BENCH_NODE_OPTIONS && { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS }),
+        ...(process.env.BENCH_TICK_MS && { DBPLANE_SCHEDULER_TICK_MS: process.env.BENCH_TICK_MS }),
         ...(process.env.BENCH_PUBLISH_CONCURRENCY && {
           DBPLANE_SCHEDULER_PUBLISH_CONCURRENCY: process.env.BENCH_PUBLISH_CONCURRENCY,
         }),
