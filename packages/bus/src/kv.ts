@@ -8,6 +8,8 @@ export interface KvValue<T> {
   readonly key: string;
   readonly value: T;
   readonly revision: number;
+  /** When this revision was written: the server's clock (the local one for what `updateWith` just wrote). */
+  readonly created: Date;
 }
 
 /** A change seen by `watch`; `value` is undefined for deletes and purges. */
@@ -32,6 +34,11 @@ export interface BusKv<T> {
   /** The full bucket name (`dbplane_<name>`, namespaced). */
   readonly bucket: string;
   get(key: string): Promise<KvValue<T> | undefined>;
+  /**
+   * The revision of the key's last entry, a delete included (0 if it was never written): what
+   * follows a deleted key, where `get` says only "absent".
+   */
+  lastRevision(key: string): Promise<number>;
   /** Writes unconditionally; returns the new revision. */
   put(key: string, value: T): Promise<number>;
   /** Writes only if the key does not exist; throws KvConflictError otherwise. */
@@ -48,7 +55,11 @@ export interface BusKv<T> {
     fn: (current: T | undefined) => T | undefined,
     options?: { maxAttempts?: number },
   ): Promise<KvValue<T> | undefined>;
-  delete(key: string): Promise<void>;
+  /**
+   * Deletes the key; with `expectedRevision`, only if it is still at that revision (throws
+   * KvConflictError otherwise), so a write that came in between is never lost.
+   */
+  delete(key: string, expectedRevision?: number): Promise<void>;
   keys(filter?: string): Promise<string[]>;
   /**
    * Changes of keys matching `keyFilter` (NATS wildcards, default all), starting with the current
@@ -90,8 +101,9 @@ export async function openKv<T>(
     async get(key) {
       const entry = await kv.get(key);
       if (entry?.operation !== "PUT") return undefined;
-      return { key, value: decode(entry), revision: entry.revision };
+      return { key, value: decode(entry), revision: entry.revision, created: entry.created };
     },
+    lastRevision: async (key) => (await kv.get(key))?.revision ?? 0,
     put: async (key, value) => kv.put(key, encode(value)),
     create: async (key, value) => cas(key, () => kv.create(key, encode(value))),
     update: async (key, value, expectedRevision) =>
@@ -105,7 +117,7 @@ export async function openKv<T>(
           const revision = current
             ? await api.update(key, next, current.revision)
             : await api.create(key, next);
-          return { key, value: next, revision };
+          return { key, value: next, revision, created: new Date() };
         } catch (err) {
           if (!(err instanceof KvConflictError)) throw err;
           // Someone else wrote in between; spread the retries so contenders stop colliding.
@@ -116,7 +128,13 @@ export async function openKv<T>(
         `gave up updating "${key}" in ${bucket} after ${maxAttempts} conflicting attempts`,
       );
     },
-    delete: (key) => kv.delete(key),
+    delete: async (key, expectedRevision) => {
+      if (expectedRevision === undefined) return kv.delete(key);
+      await cas(key, async () => {
+        await kv.delete(key, { previousSeq: expectedRevision });
+        return 0;
+      });
+    },
     async keys(filter) {
       const out: string[] = [];
       for await (const key of await kv.keys(filter)) out.push(key);

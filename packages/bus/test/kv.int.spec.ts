@@ -32,10 +32,15 @@ describe("kv", () => {
       key: "orders",
       value: { version: 1, shards: ["s0"] },
       revision,
+      created: expect.any(Date),
     });
     expect(await kv.keys()).toEqual(["orders"]);
+    expect(await kv.lastRevision("orders")).toBe(revision);
     await kv.delete("orders");
     expect(await kv.get("orders")).toBeUndefined();
+    // The delete is an entry of its own: what a re-created key follows.
+    expect(await kv.lastRevision("orders")).toBe(revision + 1);
+    expect(await kv.lastRevision("never-written")).toBe(0);
     // @ts-expect-error — the schema guards writes too
     await expect(kv.put("orders", { version: "x" })).rejects.toThrow();
   });
@@ -49,6 +54,11 @@ describe("kv", () => {
     await expect(stale).rejects.toBeInstanceOf(KvConflictError);
     await expect(stale).rejects.toMatchObject({ key: "orders", bucket: kv.bucket, code: "kv_conflict" });
     expect((await kv.get("orders"))?.revision).toBe(second);
+    // Compare-and-delete: only at the current revision.
+    await expect(kv.delete("orders", first)).rejects.toBeInstanceOf(KvConflictError);
+    expect((await kv.get("orders"))?.value).toEqual({ version: 2, shards: ["s0", "s1"] });
+    await kv.delete("orders", second);
+    expect(await kv.get("orders")).toBeUndefined();
   });
 
   it("updateWith retries until its compare-and-set wins under contention", async () => {

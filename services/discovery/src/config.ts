@@ -71,6 +71,8 @@ export const discoveryEnv = z.object({
   DBPLANE_DISCOVERY_DEBOUNCE_MS: ms(0, 60_000).default(100),
   /** Full comparison with the published facts this often, even without a change. */
   DBPLANE_DISCOVERY_RESYNC_MS: ms(1_000, 86_400_000).default(300_000),
+  /** A fact reported lost leaves the fact bucket this long afterwards (at a resync). */
+  DBPLANE_DISCOVERY_LOST_RETENTION_MS: ms(0, 30 * 86_400_000).default(86_400_000),
 });
 
 type DiscoveryEnv = z.output<typeof discoveryEnv>;

@@ -10,6 +10,10 @@ export interface DiscoveryLoopOptions {
   readonly debounceMs: number;
   /** Full pass against the bucket this often, even without a change (catches what was missed). */
   readonly resyncMs: number;
+  /** Lost facts are removed from the bucket this long after they were reported lost (checked at each resync). */
+  readonly lostRetentionMs: number;
+  /** Called with the number of lost facts a resync removed. */
+  readonly onPruned?: (count: number) => void;
   readonly logger: Logger;
 }
 
@@ -86,7 +90,15 @@ export function createDiscoveryLoop(options: DiscoveryLoopOptions) {
         resync = setInterval(() => {
           void publisher
             .load()
-            .then(pass, (err) => logger.warn({ err }, "resync could not read the fact bucket"));
+            .then(pass)
+            .then(() => publisher.prune(options.lostRetentionMs))
+            .then(
+              (pruned) => {
+                if (pruned > 0) logger.info({ pruned }, "lost facts past their retention removed");
+                options.onPruned?.(pruned);
+              },
+              (err) => logger.warn({ err }, "resync could not read or prune the fact bucket"),
+            );
         }, options.resyncMs);
       })().catch((err) => logger.error({ err }, "discovery could not start publishing"));
     },

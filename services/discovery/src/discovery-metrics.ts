@@ -45,7 +45,13 @@ export function createDiscoveryMetrics(
     labelNames: ["type"],
     registers: [registry],
   });
+  const pruned = new Counter({
+    name: "dbplane_discovery_facts_pruned_total",
+    help: "Lost facts this replica removed from the fact bucket after DBPLANE_DISCOVERY_LOST_RETENTION_MS",
+    registers: [registry],
+  });
   return {
+    pruned: (count: number) => pruned.inc(count),
     watchRestarted: (kind: string, reason: string) => restarts.inc({ kind, reason }),
     published: (kind: string, type: string) => published.inc({ type: `${kind}.${type}` }),
   };

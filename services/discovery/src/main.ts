@@ -72,6 +72,8 @@ loop = createDiscoveryLoop({
   }),
   debounceMs: config.DBPLANE_DISCOVERY_DEBOUNCE_MS,
   resyncMs: config.DBPLANE_DISCOVERY_RESYNC_MS,
+  lostRetentionMs: config.DBPLANE_DISCOVERY_LOST_RETENTION_MS,
+  onPruned: metrics.pruned,
   logger,
 });
 const running = loop;

@@ -24,7 +24,9 @@ describe("discovery config", () => {
       DBPLANE_HTTP_PORT: 8080,
       DBPLANE_DISCOVERY_EXCLUDE_NAMESPACES: ["kube-system", "kube-public", "kube-node-lease"],
       DBPLANE_CLUSTER_DOMAIN: "cluster.local",
+      DBPLANE_DISCOVERY_LOST_RETENTION_MS: 86_400_000,
     });
+    expect(config({ DBPLANE_DISCOVERY_LOST_RETENTION_MS: "0" }).DBPLANE_DISCOVERY_LOST_RETENTION_MS).toBe(0);
   });
 
   it.each([
@@ -53,6 +55,7 @@ describe("discovery config", () => {
         DBPLANE_DISCOVERY_POSTGRES_URLS: "mysql://x",
         DBPLANE_JWT_SECRET: "short",
         DBPLANE_CLUSTER_DOMAIN: "-bad",
+        DBPLANE_DISCOVERY_LOST_RETENTION_MS: "-1",
       }),
     ).toEqual(
       expect.arrayContaining([
@@ -61,6 +64,7 @@ describe("discovery config", () => {
         "DBPLANE_DISCOVERY_POSTGRES_URLS",
         "DBPLANE_JWT_SECRET",
         "DBPLANE_CLUSTER_DOMAIN",
+        "DBPLANE_DISCOVERY_LOST_RETENTION_MS",
       ]),
     );
   });

@@ -27,6 +27,9 @@ describe("discovery on this machine (local driver, real PostgreSQL)", () => {
       DBPLANE_DISCOVERY_DRIVER: "local",
       DBPLANE_DISCOVERY_POSTGRES_URLS: testServerUrls().postgres,
       DBPLANE_DISCOVERY_POLL_MS: "200",
+      // Resync every second and forget lost facts at once, so the pruning shows below.
+      DBPLANE_DISCOVERY_RESYNC_MS: "1000",
+      DBPLANE_DISCOVERY_LOST_RETENTION_MS: "0",
     });
     const db = await createTestDatabase("disc");
     try {
@@ -44,6 +47,15 @@ describe("discovery on this machine (local driver, real PostgreSQL)", () => {
       .filter((e) => e.subject === idOf(db.name))
       .map((e) => shortType(e.type));
     expect(events).toEqual(["database.discovered", "database.lost"]);
+    // The lost fact's record leaves the bucket at the next resync; nothing more is published.
+    const key = Buffer.from(idOf(db.name)).toString("base64url");
+    await waitFor(async () => !(await world.bucketText("discovery_facts")).includes(key), {
+      what: "the lost fact pruned from the bucket",
+      timeoutMs: 15_000,
+    });
+    // At least this one: other tests create and drop databases on the same server meanwhile.
+    expect(await replica.metric("dbplane_discovery_facts_pruned_total")).toBeGreaterThanOrEqual(1);
+    expect((await world.events()).filter((e) => e.subject === idOf(db.name))).toHaveLength(2);
   });
 
   it("lists the provisioner's clusters it hears of, and never prints a configured server's password", async () => {

@@ -71,7 +71,9 @@ export function createFactPublisher(options: FactPublisherOptions) {
         return "unchanged";
       }
       if (cur && cur.watermark > watermark) return "stale";
-      const record = nextRecord({ kind, id, desired, watermark }, cur?.state, current?.revision ?? 0);
+      // A fact pruned earlier follows its delete marker: a fresh event id, not its first one again.
+      const previousRevision = current?.revision ?? (await kv.lastRevision(key));
+      const record = nextRecord({ kind, id, desired, watermark }, cur?.state, previousRevision);
       let revision: number;
       try {
         revision = current ? await kv.update(key, record, current.revision) : await kv.create(key, record);
@@ -95,6 +97,34 @@ export function createFactPublisher(options: FactPublisherOptions) {
         const entry = await kv.get(key);
         if (entry) known.set(key, { state: entry.value.state, hash: entry.value.hash });
       });
+    },
+
+    /**
+     * Forgets facts reported lost at least `retentionMs` ago: their records leave the bucket
+     * (compare-and-delete, so a fact that came back meanwhile stays) and this replica's memory.
+     * A fact seen again later is `discovered` anew. Returns how many records this call removed.
+     */
+    async prune(retentionMs: number, now = Date.now()): Promise<number> {
+      let pruned = 0;
+      const lost = [...known].filter(([, have]) => have.state === "lost").map(([key]) => key);
+      await runLimited(lost, options.concurrency ?? 32, async (key) => {
+        const entry = await kv.get(key);
+        if (!entry) {
+          known.delete(key); // another replica pruned it
+          return;
+        }
+        // Not yet announced, back again, or too recent: kept.
+        if (entry.value.state !== "lost" || !entry.value.published) return;
+        if (now - entry.created.getTime() < retentionMs) return;
+        try {
+          await kv.delete(key, entry.revision);
+          pruned++;
+          known.delete(key);
+        } catch (err) {
+          if (!(err instanceof KvConflictError)) throw err;
+        }
+      });
+      return pruned;
     },
 
     /** Publishes the difference between what the driver sees now and the facts last published. */
