@@ -35,10 +35,10 @@ export interface BusKv<T> {
   readonly bucket: string;
   get(key: string): Promise<KvValue<T> | undefined>;
   /**
-   * The revision of the key's last entry, a delete included (0 if it was never written): what
-   * follows a deleted key, where `get` says only "absent".
+   * The key's last entry, a delete included (`value` undefined then; the whole answer undefined
+   * if the key was never written): what a re-created key follows, where `get` says only "absent".
    */
-  lastRevision(key: string): Promise<number>;
+  entry(key: string): Promise<{ value: T | undefined; revision: number; created: Date } | undefined>;
   /** Writes unconditionally; returns the new revision. */
   put(key: string, value: T): Promise<number>;
   /** Writes only if the key does not exist; throws KvConflictError otherwise. */
@@ -103,7 +103,12 @@ export async function openKv<T>(
       if (entry?.operation !== "PUT") return undefined;
       return { key, value: decode(entry), revision: entry.revision, created: entry.created };
     },
-    lastRevision: async (key) => (await kv.get(key))?.revision ?? 0,
+    async entry(key) {
+      const entry = await kv.get(key);
+      if (!entry) return undefined;
+      const value = entry.operation === "PUT" ? decode(entry) : undefined;
+      return { value, revision: entry.revision, created: entry.created };
+    },
     put: async (key, value) => kv.put(key, encode(value)),
     create: async (key, value) => cas(key, () => kv.create(key, encode(value))),
     update: async (key, value, expectedRevision) =>

@@ -35,12 +35,12 @@ describe("kv", () => {
       created: expect.any(Date),
     });
     expect(await kv.keys()).toEqual(["orders"]);
-    expect(await kv.lastRevision("orders")).toBe(revision);
+    expect(await kv.entry("orders")).toMatchObject({ value: { version: 1, shards: ["s0"] }, revision });
     await kv.delete("orders");
     expect(await kv.get("orders")).toBeUndefined();
     // The delete is an entry of its own: what a re-created key follows.
-    expect(await kv.lastRevision("orders")).toBe(revision + 1);
-    expect(await kv.lastRevision("never-written")).toBe(0);
+    expect(await kv.entry("orders")).toMatchObject({ value: undefined, revision: revision + 1 });
+    expect(await kv.entry("never-written")).toBeUndefined();
     // @ts-expect-error — the schema guards writes too
     await expect(kv.put("orders", { version: "x" })).rejects.toThrow();
   });

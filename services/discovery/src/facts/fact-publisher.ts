@@ -63,17 +63,18 @@ export function createFactPublisher(options: FactPublisherOptions) {
   ): Promise<Outcome> {
     const key = factKey(scope, kind, id);
     for (let attempt = 0; attempt < 20; attempt++) {
-      const current = await kv.get(key);
-      const cur = current?.value;
+      // The last entry, a delete marker included: a fact pruned earlier follows its marker, so
+      // its new event gets a fresh id, not its first one again.
+      const last = await kv.entry(key);
+      const cur = last?.value;
+      const current = cur && last ? { value: cur, revision: last.revision } : undefined;
       if (isSameState(cur, desired)) {
         if (cur && current && !cur.published) await owe(cur, current.revision);
         known.set(key, desired ? { state: "present", hash: desired.hash } : { state: "lost", hash: "" });
         return "unchanged";
       }
       if (cur && cur.watermark > watermark) return "stale";
-      // A fact pruned earlier follows its delete marker: a fresh event id, not its first one again.
-      const previousRevision = current?.revision ?? (await kv.lastRevision(key));
-      const record = nextRecord({ kind, id, desired, watermark }, cur?.state, previousRevision);
+      const record = nextRecord({ kind, id, desired, watermark }, cur?.state, last?.revision ?? 0);
       let revision: number;
       try {
         revision = current ? await kv.update(key, record, current.revision) : await kv.create(key, record);
