@@ -82,7 +82,7 @@ describe("rebuilding a projection into a new generation", () => {
     const states: string[] = [];
     let last = first;
     let extra = 0;
-    await waitFor(
+    const takeOver = waitFor(
       async () => {
         const g = await generations();
         states.push(g.map((r) => `${r.generation}:${r.state}`).join(","));
@@ -98,6 +98,13 @@ describe("rebuilding a projection into a new generation", () => {
       },
       { timeoutMs: 60_000, intervalMs: 20, what: "version 2 to take over" },
     );
+    await takeOver.catch(async (err: unknown) => {
+      // Once in five CI runs the switch stalled past a minute: say where it stood.
+      const units = await world.db.pool.query(
+        `SELECT generation, partition, owner, checkpoint FROM "${world.db.name}".units ORDER BY 1, 2`,
+      );
+      throw new Error(`${String(err)}; generations ${states.at(-1)}; units ${JSON.stringify(units.rows)}`);
+    });
     expect(states).toContain("1:active,2:building");
     expect(await generations()).toEqual([
       { generation: 1, version: 1, state: "retired" },
@@ -116,5 +123,7 @@ describe("rebuilding a projection into a new generation", () => {
     const v2 = await model(2);
     expect(v2).toHaveLength(50);
     expect(v2.reduce((sum, r) => sum + r.count, 0)).toBe(2_000 + extra);
-  });
+    // The test's own waits add up to 120 s; under the whole suite's load (one CI run) the switch
+    // took longer than vitest's default 60 s, which hid which wait was slow.
+  }, 150_000);
 });
