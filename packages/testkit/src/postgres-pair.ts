@@ -61,6 +61,17 @@ export async function startPostgresPair(): Promise<PostgresPair> {
     "-c",
     "shared_preload_libraries=pg_stat_statements",
   ];
+  const startReplica = () =>
+    pgRun("pg_ctl", [
+      "-D",
+      replica,
+      "-w",
+      "-l",
+      join(dir, "replica.log"),
+      "-o",
+      [...common, "-p", String(replicaPort)].join(" "),
+      "start",
+    ]);
   await pgRun("initdb", ["-D", primary, "-U", "postgres", "--auth=trust", "-N"]);
   await pgRun("pg_ctl", [
     "-D",
@@ -86,32 +97,12 @@ export async function startPostgresPair(): Promise<PostgresPair> {
       "-X",
       "stream",
     ]);
-    await pgRun("pg_ctl", [
-      "-D",
-      replica,
-      "-w",
-      "-l",
-      join(dir, "replica.log"),
-      "-o",
-      [...common, "-p", String(replicaPort)].join(" "),
-      "start",
-    ]);
+    await startReplica();
   } catch (err) {
     await pgRun("pg_ctl", ["-D", primary, "-m", "immediate", "stop"]).catch(() => {});
     await rm(dir, { recursive: true, force: true });
     throw err;
   }
-  const startReplica = () =>
-    pgRun("pg_ctl", [
-      "-D",
-      replica,
-      "-w",
-      "-l",
-      join(dir, "replica.log"),
-      "-o",
-      [...common, "-p", String(replicaPort)].join(" "),
-      "start",
-    ]);
   return {
     primaryPort,
     replicaPort,
