@@ -99,9 +99,9 @@ export async function openKv<T>(
   const api: BusKv<T> = {
     bucket,
     async get(key) {
-      const entry = await kv.get(key);
-      if (entry?.operation !== "PUT") return undefined;
-      return { key, value: decode(entry), revision: entry.revision, created: entry.created };
+      const last = await api.entry(key);
+      if (last?.value === undefined) return undefined;
+      return { key, value: last.value, revision: last.revision, created: last.created };
     },
     async entry(key) {
       const entry = await kv.get(key);
