@@ -15,7 +15,8 @@ export {
   PublishError,
   RetryableError,
 } from "./errors.ts";
-export type { BusKv, KvBucketOptions, KvChange, KvValue } from "./kv.ts";
+export type { BusKv, KvBucketOptions, KvValue } from "./kv.ts";
+export type { KvChange, KvWatch, KvWatchOptions, KvWatchResumeReason } from "./kv-watch.ts";
 export type { HandleOutcome } from "./metrics.ts";
 export { HANDLE_OUTCOMES } from "./metrics.ts";
 export type { BusNames, StreamRole } from "./naming.ts";

@@ -1,7 +1,8 @@
 import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient } from "@nats-io/jetstream";
-import { type KV, type KvEntry, Kvm } from "@nats-io/kv";
+import { type KvEntry, Kvm } from "@nats-io/kv";
 import type { z } from "zod";
 import { KvConflictError, KvContentionError } from "./errors.ts";
+import { type KvWatch, type KvWatchOptions, watchKv } from "./kv-watch.ts";
 
 /** A value read from the bucket with the revision to pass to `update`. */
 export interface KvValue<T> {
@@ -10,14 +11,6 @@ export interface KvValue<T> {
   readonly revision: number;
   /** When this revision was written: the server's clock (the local one for what `updateWith` just wrote). */
   readonly created: Date;
-}
-
-/** A change seen by `watch`; `value` is undefined for deletes and purges. */
-export interface KvChange<T> {
-  readonly key: string;
-  readonly operation: "PUT" | "DEL" | "PURGE";
-  readonly value: T | undefined;
-  readonly revision: number;
 }
 
 export interface KvBucketOptions<T> {
@@ -63,12 +56,11 @@ export interface BusKv<T> {
   keys(filter?: string): Promise<string[]>;
   /**
    * Changes of keys matching `keyFilter` (NATS wildcards, default all), starting with the current
-   * value of each key unless `updatesOnly`. Break out of the loop (or abort `signal`) to stop.
+   * value of each key unless `updatesOnly`, in revision order, each once. The watch re-subscribes
+   * by itself when it falls behind the bucket (see KvWatch). Abort `signal` (or break out of the
+   * loop) to stop.
    */
-  watch(
-    keyFilter?: string,
-    options?: { updatesOnly?: boolean; signal?: AbortSignal },
-  ): AsyncIterable<KvChange<T>>;
+  watch(keyFilter?: string, options?: KvWatchOptions): KvWatch<T>;
 }
 
 const encoder = new TextEncoder();
@@ -79,6 +71,7 @@ export async function openKv<T>(
   replicas: number,
   options: KvBucketOptions<T> = {},
 ): Promise<BusKv<T>> {
+  const jsm = await js.jetstreamManager();
   const kv = await new Kvm(js).create(bucket, {
     replicas,
     history: options.history ?? 1,
@@ -145,36 +138,9 @@ export async function openKv<T>(
       for await (const key of await kv.keys(filter)) out.push(key);
       return out;
     },
-    watch: (keyFilter, watchOptions = {}) => watchKv(kv, decode, keyFilter, watchOptions),
+    watch: (keyFilter, watchOptions = {}) => watchKv(kv, jsm, bucket, decode, keyFilter, watchOptions),
   };
   return api;
-}
-
-async function* watchKv<T>(
-  kv: KV,
-  decode: (entry: KvEntry) => T,
-  keyFilter: string | undefined,
-  options: { updatesOnly?: boolean; signal?: AbortSignal },
-): AsyncIterable<KvChange<T>> {
-  const watcher = await kv.watch({
-    ...(keyFilter !== undefined && { key: keyFilter }),
-    ...(options.updatesOnly && { include: "updates" as const }),
-  });
-  const onAbort = () => watcher.stop();
-  options.signal?.addEventListener("abort", onAbort, { once: true });
-  try {
-    for await (const entry of watcher) {
-      yield {
-        key: entry.key,
-        operation: entry.operation,
-        value: entry.operation === "PUT" ? decode(entry) : undefined,
-        revision: entry.revision,
-      };
-    }
-  } finally {
-    options.signal?.removeEventListener("abort", onAbort);
-    watcher.stop();
-  }
 }
 
 function isWrongLastSequence(err: unknown): boolean {

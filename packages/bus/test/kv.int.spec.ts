@@ -86,7 +86,9 @@ describe("kv", () => {
     await kv.put("a.two", { v: 3 });
     await kv.put("b.one", { v: 101 });
     await kv.delete("a.two");
-    await waitFor(() => seen.length === 4);
+    // At least, not exactly, and on a timeout still to the assertion: a duplicate, a stray or a
+    // missing change must show as what was seen, not as a timeout that hides it.
+    await waitFor(() => seen.length >= 4).catch(() => undefined);
     abort.abort();
     await watching;
     expect(seen.map((c) => [c.key, c.operation, c.value])).toEqual([
