@@ -33,6 +33,7 @@ describe("alert rules", () => {
         "DbplaneServiceDown",
         "DbplaneDeadLettersGrowing",
         "DbplaneShardDown",
+        "DbplaneShardMapBehind",
         "DbplaneHotShard",
         "DbplaneReplicationLag",
         "DbplaneSchedulerMissingOccurrences",

@@ -50,6 +50,12 @@ export const routerEnv = z
     DBPLANE_ROUTER_MAX_REPLICA_LAG_MS: int(0, 3_600_000).default(5_000),
     /** How often every shard server is probed (health, replica lag). */
     DBPLANE_ROUTER_HEALTH_INTERVAL_MS: int(100, 600_000).default(2_000),
+    /**
+     * Readiness fails when this replica has seen the shard map bucket hold a change it has not
+     * received for longer than this (the watch re-subscribes by itself after 5 s): a replica must
+     * not route by a map the others have left behind.
+     */
+    DBPLANE_ROUTER_MAP_BEHIND_MAX_MS: int(1_000, 3_600_000).default(15_000),
     /** A pool left out of a new map version is closed this long after the swap (in-flight work ends first). */
     DBPLANE_ROUTER_POOL_RETIRE_MS: int(0, 600_000).default(65_000),
     /** Prefix of every Redis key the router writes (load windows, hot-shard claims). */

@@ -106,9 +106,15 @@ await maps.start();
 // Readiness is about the data path only. Losing NATS freezes the maps at their last version,
 // losing Redis stops the cross-replica load figures, losing the platform database stops new map
 // versions and migrations — each is logged, none is a reason to stop routing queries, and a
-// shared dependency's blip must not take every router replica out of service at once.
+// shared dependency's blip must not take every router replica out of service at once. What is
+// a reason: NATS answering while this replica's view stays behind the bucket — the other
+// replicas route by a newer map than this one.
 app.addReadinessCheck("shard maps", async () => {
   if (!maps.watching) throw new Error("not following the shard map bucket");
+  const behindMs = maps.behindMs();
+  if (behindMs > config.DBPLANE_ROUTER_MAP_BEHIND_MAX_MS) {
+    throw new Error(`shard maps behind the bucket for ${Math.round(behindMs / 1000)} s`);
+  }
 });
 
 const onReady = databaseReadyHandler(store, publisher, logger);

@@ -57,6 +57,21 @@ export function createRouterMetrics(registry: Registry, maps: ShardMapRegistry):
     },
   });
   new Gauge({
+    name: "dbplane_router_shard_map_behind_seconds",
+    help: "How long this replica has seen the shard map bucket hold a change it has not received (0 when current)",
+    registers: [registry],
+    collect() {
+      this.set(maps.behindMs() / 1000);
+    },
+  });
+  const resumes = new Counter({
+    name: "dbplane_router_shard_map_watch_resumes_total",
+    help: "Times the shard map watch re-subscribed: it fell behind the bucket (stalled) or its subscription ended",
+    labelNames: ["reason"] as const,
+    registers: [registry],
+  });
+  maps.onWatchResume((reason) => resumes.inc({ reason }));
+  new Gauge({
     name: "dbplane_router_server_up",
     help: "1 if the last probe of a shard server succeeded, 0 if it failed (unknown servers are absent)",
     labelNames: ["database", "shard", "role", "server"] as const,

@@ -1,4 +1,4 @@
-import type { BusKv } from "@dbplane/bus";
+import type { BusKv, KvWatch, KvWatchResumeReason } from "@dbplane/bus";
 import type { Logger } from "@dbplane/service-kit";
 import type { ShardMapDocument } from "../domain/shard-map.ts";
 import { buildLiveMap, type LiveMap, releaseLiveMap } from "./live-map.ts";
@@ -17,11 +17,13 @@ export class ShardMapRegistry {
   /** Per-database chain so two versions arriving together are applied in order. */
   readonly #applying = new Map<string, Promise<void>>();
   readonly #listeners: SwapListener[] = [];
+  readonly #resumeListeners: ((reason: KvWatchResumeReason) => void)[] = [];
   readonly #kv: BusKv<ShardMapDocument>;
   readonly #pools: ServerPools;
   readonly #logger: Logger;
   readonly #abort = new AbortController();
   #watching: Promise<void> | undefined;
+  #watch: KvWatch<ShardMapDocument> | undefined;
 
   constructor(kv: BusKv<ShardMapDocument>, pools: ServerPools, logger: Logger) {
     this.#kv = kv;
@@ -42,8 +44,22 @@ export class ShardMapRegistry {
     return this.#watching !== undefined && !this.#abort.signal.aborted;
   }
 
+  /**
+   * For how long this replica has seen the bucket hold a map change it has not received (0 when
+   * current). The watch re-subscribes by itself after a few seconds; a view that stays behind
+   * longer is what readiness and `dbplane_router_shard_map_behind_seconds` report.
+   */
+  behindMs(): number {
+    return this.#watch?.behindMs() ?? 0;
+  }
+
   onSwap(listener: SwapListener): void {
     this.#listeners.push(listener);
+  }
+
+  /** Called each time the watch re-subscribes (it fell behind the bucket, or its subscription ended). */
+  onWatchResume(listener: (reason: KvWatchResumeReason) => void): void {
+    this.#resumeListeners.push(listener);
   }
 
   /** Loads every map in the bucket, then follows changes until `stop`. */
@@ -52,13 +68,20 @@ export class ShardMapRegistry {
       const entry = await this.#kv.get(key);
       if (entry) await this.apply(entry.value);
     }
-    this.#watching = this.#watch();
+    this.#watching = this.#follow();
   }
 
-  async #watch(): Promise<void> {
+  async #follow(): Promise<void> {
     while (!this.#abort.signal.aborted) {
       try {
-        for await (const change of this.#kv.watch(undefined, { signal: this.#abort.signal })) {
+        this.#watch = this.#kv.watch(undefined, {
+          signal: this.#abort.signal,
+          onResume: (reason, delivered) => {
+            this.#logger.warn({ reason, delivered, bucket: this.#kv.bucket }, "shard map watch resumed");
+            for (const listener of this.#resumeListeners) listener(reason);
+          },
+        });
+        for await (const change of this.#watch) {
           if (change.value) await this.apply(change.value);
           else if (change.operation !== "PUT") await this.withdraw(change.key);
         }
