@@ -73,16 +73,14 @@ export function envVariables(schema: EnvSchema): EnvVariable[] {
 }
 
 const cell = (text: string) => text.replace(/\s+/g, " ").replaceAll("|", "\\|").trim();
-function code(text: string): string {
-  if (text === "") return '`""`';
-  return text.includes("`") ? `\`\` ${text} \`\`` : `\`${text}\``;
-}
+const code = (text: string) => (text.includes("`") ? `\`\` ${text} \`\`` : `\`${text}\``);
 
 /** The markdown table (no markers, trailing newline included). */
 export function renderEnvTable(schema: EnvSchema): string {
   const rows = envVariables(schema).map((variable) => {
     const fallback = variable.required ? "required" : "—";
-    const defaultCell = variable.defaultValue === undefined ? fallback : code(cell(variable.defaultValue));
+    // An empty default (`[]`, "") is the same as unset: parseConfig reads "" as unset.
+    const defaultCell = variable.defaultValue ? code(cell(variable.defaultValue)) : fallback;
     return `| \`${variable.name}\` | ${defaultCell} | ${cell(variable.description)} |`;
   });
   return ["| variable | default | description |", "|---|---|---|", ...rows, ""].join("\n");

@@ -21,6 +21,7 @@ const schema = z
     DBPLANE_THING_TICK_MS: z.coerce.number().int().min(10).default(250).describe("How often | it ticks."),
     DBPLANE_THING_NAMES: list.default(["a", "b"]).describe("Names,\n  comma-separated."),
     DBPLANE_THING_TOKEN: z.string().min(1).optional().describe("A token; unset: none."),
+    DBPLANE_THING_MODULES: list.default([]),
   })
   .superRefine(() => {});
 
@@ -57,6 +58,7 @@ describe("env docs", () => {
     expect(lines).toContain("| `DBPLANE_THING_TICK_MS` | `250` | How often \\| it ticks. |");
     expect(lines).toContain("| `DBPLANE_THING_NAMES` | `a,b` | Names, comma-separated. |");
     expect(lines).toContain("| `DBPLANE_THING_TOKEN` | — | A token; unset: none. |");
+    expect(lines).toContain("| `DBPLANE_THING_MODULES` | — |  |");
   });
 
   it("writes between the markers only, and a written table passes the check", () => {
