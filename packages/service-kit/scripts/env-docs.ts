@@ -6,23 +6,27 @@
  *   pnpm env-docs          regenerate
  *   pnpm env-docs:check    verify
  *
- * The schema is the module's `configSchema` export; a module without one must export exactly one
- * zod object schema, which is taken instead.
+ * The schema is the module's `configSchema` export (a zod object, refined or not, or a transform
+ * of one); a module without it must export exactly one zod object schema, which is taken instead.
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { type EnvSchema, envTableDrift, isEnvSchema, withEnvTable } from "../src/env-docs.ts";
+import { type EnvSchema, envSchemaIn, envTableDrift, withEnvTable } from "../src/env-docs.ts";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const check = process.argv.includes("--check");
 
 function schemaOf(module: Record<string, unknown>, where: string): EnvSchema {
-  if (isEnvSchema(module.configSchema)) return module.configSchema;
-  const candidates = Object.entries(module).filter(([, value]) => isEnvSchema(value));
+  const named = envSchemaIn(module.configSchema);
+  if (named) return named;
+  const candidates = Object.entries(module).flatMap(([name, value]) => {
+    const schema = envSchemaIn(value);
+    return schema ? [{ name, schema }] : [];
+  });
   const [only] = candidates;
-  if (candidates.length === 1 && only) return only[1] as EnvSchema;
-  const found = candidates.length === 0 ? "none" : candidates.map(([name]) => name).join(", ");
+  if (candidates.length === 1 && only) return only.schema;
+  const found = candidates.length === 0 ? "none" : candidates.map(({ name }) => name).join(", ");
   throw new Error(
     `${where}: export the config schema as \`configSchema\` (zod object exports found: ${found})`,
   );

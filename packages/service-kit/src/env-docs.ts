@@ -35,9 +35,15 @@ function isSchemaNode(value: unknown): value is SchemaNode {
   return typeof zod?.def?.type === "string";
 }
 
-/** True for a zod object schema: what `loadConfig` takes. */
-export function isEnvSchema(value: unknown): value is EnvSchema {
-  return isSchemaNode(value) && value._zod.def.type === "object" && typeof value._zod.def.shape === "object";
+/**
+ * The zod object schema in `value` — the object itself (refined or not), or the object a
+ * `.transform()`/`.pipe()` starts from — or undefined when `value` is not one.
+ */
+export function envSchemaIn(value: unknown): EnvSchema | undefined {
+  let node = value;
+  while (isSchemaNode(node) && node._zod.def.type === "pipe") node = node._zod.def.in;
+  if (!isSchemaNode(node) || node._zod.def.type !== "object") return undefined;
+  return typeof node._zod.def.shape === "object" ? (node as unknown as EnvSchema) : undefined;
 }
 
 // Wrappers a variable's schema may sit in; the description may be on any layer, so walk them all.

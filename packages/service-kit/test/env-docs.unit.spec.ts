@@ -3,6 +3,7 @@ import { z } from "zod";
 import {
   ENV_BEGIN,
   ENV_END,
+  envSchemaIn,
   envTableDrift,
   envVariables,
   renderEnvTable,
@@ -92,6 +93,14 @@ describe("env docs", () => {
     expect(envTableDrift(written, z.object(rest))).toEqual([
       "DBPLANE_THING_TOKEN is in the table but not in the config schema",
     ]);
+  });
+
+  it("finds the object schema under a transform, and nothing in a non-object", () => {
+    const resolved = schema.transform((env) => ({ ...env, resolved: true }));
+    expect(envSchemaIn(resolved)).toBe(schema);
+    expect(envSchemaIn(schema)).toBe(schema);
+    expect(envSchemaIn(z.string())).toBeUndefined();
+    expect(envSchemaIn({ shape: {} })).toBeUndefined();
   });
 
   it("reports a README without markers", () => {
