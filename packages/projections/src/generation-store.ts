@@ -144,7 +144,7 @@ export class GenerationStore {
   /**
    * Switches every building generation that caught up: all its units are past `catch_up_to`
    * and past the active generation's slowest unit, so reads never go back in time. Returns
-   * the projections switched.
+   * the projections switched (by this call: when replicas switch at once, one of them does).
    */
   async switchCaughtUp(): Promise<{ projection: string; generation: number }[]> {
     const { rows } = await this.#pool.query<{ projection: string; generation: number }>(
@@ -154,19 +154,28 @@ export class GenerationStore {
              >= GREATEST(b.catch_up_to, COALESCE((SELECT min(u.checkpoint) FROM ${this.#t.units} u
                  JOIN ${this.#t.generations} a USING (projection, generation) WHERE a.projection = b.projection AND a.state = 'active'), 0))`,
     );
+    const switched: { projection: string; generation: number }[] = [];
     for (const row of rows) {
-      await this.#locked(row.projection, async (tx) => {
+      // The candidates were read outside the lock: another replica may have switched (or a newer
+      // version retired the build) since. Retiring "the active one" unconditionally here retired
+      // the generation another replica had just activated, leaving none active — the version
+      // switch that stalled in CI. So: only while the candidate is still building.
+      const done = await this.#locked(row.projection, async (tx) => {
         await tx.query(
-          `UPDATE ${this.#t.generations} SET state = 'retired', retired_at = now() WHERE projection = $1 AND state = 'active'`,
-          [row.projection],
+          `UPDATE ${this.#t.generations} SET state = 'retired', retired_at = now()
+           WHERE projection = $1 AND state = 'active'
+             AND EXISTS (SELECT 1 FROM ${this.#t.generations} WHERE projection = $1 AND generation = $2 AND state = 'building')`,
+          [row.projection, row.generation],
         );
-        await tx.query(
+        const activated = await tx.query(
           `UPDATE ${this.#t.generations} SET state = 'active', activated_at = now() WHERE projection = $1 AND generation = $2 AND state = 'building'`,
           [row.projection, row.generation],
         );
+        return activated.rowCount === 1;
       });
+      if (done) switched.push(row);
     }
-    return rows;
+    return switched;
   }
 
   /** Drops the tables and units of generations retired longer than `ttlMs` ago (in-flight reads finish first). */
