@@ -44,7 +44,7 @@ export interface Bus {
   /** Creates or reconciles `DBPLANE_CMD`, `DBPLANE_EVT`, `DBPLANE_DLQ`. Idempotent; safe when processes race. */
   ensureTopology(): Promise<void>;
   /**
-   * Validates `data` against the definition (InvalidMessageError naming the fields if not), wraps
+   * Validates `data` against the definition (InvalidMessageDataError from @dbplane/contracts, naming the fields, if not), wraps
    * it in a CloudEvents envelope (`ce-*` headers, JSON payload, `Nats-Msg-Id` = `ce-id`) and
    * waits for the stream's ack.
    *

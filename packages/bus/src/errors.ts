@@ -44,30 +44,6 @@ export class PublishError extends Error {
   }
 }
 
-/** One problem of a message that does not match its schema; `path` is dotted (`shards.0.name`). */
-export interface MessageIssue {
-  readonly path: string;
-  readonly message: string;
-}
-
-/**
- * A message's data does not match its definition. On publish it is a programming error and is
- * thrown to the caller; on consume the message goes to the DLQ with this error as the reason.
- */
-export class InvalidMessageError extends Error {
-  override readonly name = "InvalidMessageError";
-  readonly code = "invalid_message";
-  readonly type: string;
-  readonly issues: readonly MessageIssue[];
-
-  constructor(type: string, issues: readonly MessageIssue[], options?: ErrorOptions) {
-    const detail = issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("; ");
-    super(`invalid ${type}: ${detail}`, options);
-    this.type = type;
-    this.issues = issues;
-  }
-}
-
 /** A KV compare-and-set lost: the key changed (or already existed) since the revision read. */
 export class KvConflictError extends Error {
   override readonly name = "KvConflictError";

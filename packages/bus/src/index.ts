@@ -6,9 +6,7 @@ export { CONSUME_DEFAULTS } from "./consumer.ts";
 export type { DlqReason } from "./dead-letter.ts";
 export { DLQ_HEADERS, DLQ_REASONS } from "./dead-letter.ts";
 export type { EventOf, HandlerContext, MessageHandler } from "./delivery.ts";
-export type { MessageIssue } from "./errors.ts";
 export {
-  InvalidMessageError,
   KvConflictError,
   KvContentionError,
   PermanentError,
