@@ -32,14 +32,32 @@ export type MessageHandler<D extends MessageDefinition> = (
   ctx: HandlerContext<D>,
 ) => Promise<void> | void;
 
+/** One message definition and the handler of its messages; made by `handle(def, handler)`. */
+export interface DefinitionHandler<D extends MessageDefinition = MessageDefinition> {
+  readonly def: D;
+  // Method syntax on purpose: a handler of one definition then fits a list of handlers of many.
+  handle(event: EventOf<D>, ctx: HandlerContext<D>): Promise<void> | void;
+}
+
+/**
+ * Pairs a definition with its handler for `bus.consume({ handlers })`. The handler is typed by
+ * the definition: `event.data` is that message's parsed data, `ctx.def` that definition.
+ */
+export function handle<D extends MessageDefinition>(
+  def: D,
+  handler: MessageHandler<D>,
+): DefinitionHandler<D> {
+  return { def, handle: handler };
+}
+
 export interface DeliveryContext {
   readonly js: JetStreamClient;
   readonly names: BusNames;
   readonly durable: string;
   readonly isCommandStream: boolean;
+  readonly handlersByType: ReadonlyMap<string, DefinitionHandler>;
   readonly defsByType: ReadonlyMap<string, MessageDefinition>;
   readonly subjects: ReadonlySet<string>;
-  readonly handler: MessageHandler<MessageDefinition>;
   readonly maxDeliver: number;
   readonly backoffMs: readonly number[];
   readonly ackWaitMs: number;
@@ -98,7 +116,7 @@ export async function handleDelivery(
   // consumer instead of a timer per message: the hot path stays cheap).
   ctx.inProgress.add(msg);
   try {
-    await ctx.handler(event as never, {
+    await ctx.handlersByType.get(def.type)!.handle(event, {
       def,
       deliveryCount,
       msgId: event.id,

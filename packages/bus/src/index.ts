@@ -5,7 +5,8 @@ export type { BusConsumer, ConsumeOptions } from "./consumer.ts";
 export { CONSUME_DEFAULTS } from "./consumer.ts";
 export type { DlqReason } from "./dead-letter.ts";
 export { DLQ_HEADERS, DLQ_REASONS } from "./dead-letter.ts";
-export type { EventOf, HandlerContext, MessageHandler } from "./delivery.ts";
+export type { DefinitionHandler, EventOf, HandlerContext, MessageHandler } from "./delivery.ts";
+export { handle } from "./delivery.ts";
 export {
   KvConflictError,
   KvContentionError,
