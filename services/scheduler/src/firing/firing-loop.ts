@@ -170,7 +170,7 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
       return;
     }
     if (clock.now() > occ.fireBy.getTime()) {
-      // Past fireBy: a run that was never attempted is missed; one whose attempts failed, failed.
+      // Past fireBy: a run with no attempt made is missed; one whose attempts failed, failed.
       const failed = outcome.lastError !== undefined;
       if (!failed) o.metrics.missed.inc();
       const error = failed ? describeError(outcome.lastError) : "later than maxLatenessMs";
