@@ -1,5 +1,6 @@
 export type { Bus, BusOptions } from "./bus.ts";
 export { connectBus } from "./bus.ts";
+export { ConcurrencyLimit } from "./concurrency-limit.ts";
 export type { ConnectionStatus } from "./connection.ts";
 export type { BusConsumer, ConsumeOptions } from "./consumer.ts";
 export { CONSUME_DEFAULTS } from "./consumer.ts";
@@ -20,4 +21,5 @@ export { HANDLE_OUTCOMES } from "./metrics.ts";
 export type { BusNames, StreamRole } from "./naming.ts";
 export { busNames, commonFilterSubject } from "./naming.ts";
 export type { PublishAck, PublishOptions } from "./publisher.ts";
+export { isTransientPublishError } from "./publisher.ts";
 export { TOPOLOGY_DEFAULTS } from "./topology.ts";
