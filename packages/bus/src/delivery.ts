@@ -1,4 +1,11 @@
-import type { CloudEvent, MessageData, MessageDefinition } from "@dbplane/contracts";
+import {
+  type CloudEvent,
+  DomainError,
+  ERROR_KINDS,
+  type ErrorKind,
+  type MessageData,
+  type MessageDefinition,
+} from "@dbplane/contracts";
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import { DLQ_REASONS, type DlqReason, publishDeadLetter } from "./dead-letter.ts";
@@ -26,7 +33,10 @@ export type EventOf<D extends MessageDefinition> = D extends MessageDefinition
   ? CloudEvent<MessageData<D>>
   : never;
 
-/** Resolve to ack; throw RetryableError (or anything) to retry, PermanentError to dead-letter. */
+/**
+ * Resolve to ack; throw RetryableError (or anything) to retry, PermanentError or a DomainError
+ * refusal (kind invalid, not_found, conflict) to dead-letter.
+ */
 export type MessageHandler<D extends MessageDefinition> = (
   event: EventOf<D>,
   ctx: HandlerContext<D>,
@@ -68,6 +78,12 @@ export interface DeliveryContext {
   readonly metrics: BusMetrics;
   readonly series: (type: string, outcome: HandleOutcome) => HandledSeries;
 }
+
+/**
+ * Domain errors worth another delivery: a dependency that is down now may be back. A refusal
+ * (invalid, not found, conflict) fails the same way every time, so it is dead-lettered at once.
+ */
+const RETRIED_KINDS: ReadonlySet<ErrorKind> = new Set([ERROR_KINDS.unavailable]);
 
 /** Runs one delivery to its outcome: ack, nak with backoff, or term + DLQ. Never throws. */
 export async function handleDelivery(
@@ -125,7 +141,7 @@ export async function handleDelivery(
     });
   } catch (err) {
     ctx.inProgress.delete(msg);
-    if (err instanceof PermanentError) {
+    if (err instanceof PermanentError || (err instanceof DomainError && !RETRIED_KINDS.has(err.kind))) {
       ctx.logger.error({ err, ...log }, "handler failed permanently");
       observe(HANDLE_OUTCOMES.deadLettered);
       return deadLetter(ctx, msg, def.type, DLQ_REASONS.permanent, err);

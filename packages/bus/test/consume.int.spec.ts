@@ -1,4 +1,4 @@
-import { defineCommand, toBinaryHeaders } from "@dbplane/contracts";
+import { DomainError, defineCommand, ERROR_KINDS, toBinaryHeaders } from "@dbplane/contracts";
 import { createTestNats, type TestNats, waitFor } from "@dbplane/testkit";
 import { jetstream, jetstreamManager, type StoredMsg } from "@nats-io/jetstream";
 import { headers } from "@nats-io/transport-node";
@@ -165,6 +165,31 @@ describe("consume", () => {
     expect(exhausted.header.get(DLQ_HEADERS.error)).toContain("always fails");
     expect(exhausted.json()).toEqual({ widgetId: "poison", size: 1 });
     expect(byReason.permanent![0]!.header.get(DLQ_HEADERS.deliveryCount)).toBe("1");
+  });
+
+  it("dead-letters a domain refusal at once and retries a domain error of kind unavailable", async () => {
+    await publishWidgets(["taken", "later"]);
+    const deliveries: string[] = [];
+    const consumer = await bus.consume({
+      durable: "domain_errors",
+      backoffMs: [50],
+      handlers: [
+        handle(widgetCreated, (event, ctx) => {
+          deliveries.push(`${event.data.widgetId}:${ctx.deliveryCount}`);
+          if (event.data.widgetId === "taken")
+            throw new DomainError(ERROR_KINDS.conflict, "WIDGET_TAKEN", "widget taken");
+          if (ctx.deliveryCount === 1)
+            throw new DomainError(ERROR_KINDS.unavailable, "PAINT_SHOP_CLOSED", "paint shop closed");
+        }),
+      ],
+    });
+    const [dead] = await dlqMessages(1);
+    await waitFor(() => deliveries.includes("later:2"), { what: "the retry of the unavailable one" });
+    await consumer.stop();
+    expect(dead?.header.get("ce-id")).toBe("taken");
+    expect(dead?.header.get(DLQ_HEADERS.reason)).toBe("permanent");
+    expect(dead?.header.get(DLQ_HEADERS.error)).toBe("DomainError: widget taken");
+    expect(deliveries.filter((d) => d.startsWith("taken"))).toEqual(["taken:1"]);
   });
 
   it("never runs more handlers at once than its concurrency", async () => {
