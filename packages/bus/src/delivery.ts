@@ -35,7 +35,7 @@ export type EventOf<D extends MessageDefinition> = D extends MessageDefinition
 
 /**
  * Resolve to ack; throw RetryableError (or anything) to retry, PermanentError or a DomainError
- * refusal (kind invalid, not_found, conflict) to dead-letter.
+ * refusal (any kind but unavailable) to dead-letter.
  */
 export type MessageHandler<D extends MessageDefinition> = (
   event: EventOf<D>,
@@ -81,7 +81,8 @@ export interface DeliveryContext {
 
 /**
  * Domain errors worth another delivery: a dependency that is down now may be back. A refusal
- * (invalid, not found, conflict) fails the same way every time, so it is dead-lettered at once.
+ * (invalid, not found, conflict, unprocessable) fails the same way every time, so it is
+ * dead-lettered at once.
  */
 const RETRIED_KINDS: ReadonlySet<ErrorKind> = new Set([ERROR_KINDS.unavailable]);
 

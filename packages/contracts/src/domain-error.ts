@@ -9,6 +9,8 @@ export const ERROR_KINDS = {
   notFound: "not_found",
   /** The input conflicts with the current state (409; dead letter). */
   conflict: "conflict",
+  /** The input is fine but cannot be carried out as things stand (422; dead letter). */
+  unprocessable: "unprocessable",
   /** A dependency is down for now (503; the message is retried with backoff). */
   unavailable: "unavailable",
 } as const;

@@ -56,14 +56,16 @@ const INTERNAL_DETAIL = "An internal error occurred; it has been logged with the
 const PART_NAMES: Readonly<Record<string, string>> = { querystring: "query" };
 
 /**
- * The answer to each kind of domain error. Clients branch on these few codes (the same as the
- * kit's ValidationError, NotFoundError, ConflictError); the error's own code goes to the log.
+ * The answer to each kind of domain error. Invalid, not found and conflict answer the codes of
+ * the kit's ValidationError, NotFoundError and ConflictError, so clients branch on a few codes
+ * (the error's own goes to the log); the rarer kinds answer the error's own code.
  */
-const KIND_PROBLEMS: Readonly<Record<ErrorKind, { readonly status: number; readonly code: string }>> = {
+const KIND_PROBLEMS: Readonly<Record<ErrorKind, { readonly status: number; readonly code?: string }>> = {
   invalid: { status: 400, code: "VALIDATION_FAILED" },
   not_found: { status: 404, code: "NOT_FOUND" },
   conflict: { status: 409, code: "CONFLICT" },
-  unavailable: { status: 503, code: "UNAVAILABLE" },
+  unprocessable: { status: 422 },
+  unavailable: { status: 503 },
 };
 
 /**
@@ -85,7 +87,7 @@ function requestField(request: FastifyRequest, field: string): string {
 }
 
 function domainProblem(error: DomainError, request: FastifyRequest) {
-  const { status, code } = KIND_PROBLEMS[error.kind];
+  const { status, code = error.code } = KIND_PROBLEMS[error.kind];
   request.log.info({ code: error.code, kind: error.kind, status }, error.message);
   const errors = error.issues.map((i) => ({ field: requestField(request, i.field), message: i.message }));
   return problem(request, status, error.message, errors.length > 0 ? { code, errors } : { code });
