@@ -5,7 +5,7 @@
  */
 export class RetryableError extends Error {
   override readonly name = "RetryableError";
-  readonly code = "retryable";
+  readonly code = "RETRYABLE";
   /** Overrides the consumer's backoff for this one redelivery. */
   readonly delayMs: number | undefined;
 
@@ -21,13 +21,13 @@ export class RetryableError extends Error {
  */
 export class PermanentError extends Error {
   override readonly name = "PermanentError";
-  readonly code = "permanent";
+  readonly code = "PERMANENT";
 }
 
 /** A publish was not acknowledged by JetStream within `publishTimeoutMs`, or was refused. */
 export class PublishError extends Error {
   override readonly name = "PublishError";
-  readonly code = "publish_failed";
+  readonly code = "PUBLISH_FAILED";
   readonly subject: string;
   readonly msgId: string;
   readonly attempts: number;
@@ -47,7 +47,7 @@ export class PublishError extends Error {
 /** A KV compare-and-set lost: the key changed (or already existed) since the revision read. */
 export class KvConflictError extends Error {
   override readonly name = "KvConflictError";
-  readonly code = "kv_conflict";
+  readonly code = "KV_CONFLICT";
   readonly bucket: string;
   readonly key: string;
 
@@ -61,5 +61,5 @@ export class KvConflictError extends Error {
 /** `updateWith` lost its compare-and-set more often than allowed. */
 export class KvContentionError extends Error {
   override readonly name = "KvContentionError";
-  readonly code = "kv_contention";
+  readonly code = "KV_CONTENTION";
 }

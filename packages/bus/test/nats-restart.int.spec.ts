@@ -70,7 +70,7 @@ describe("NATS restarting under a running publisher and consumer", () => {
     await waitFor(() => !bus.isConnected());
     const err = await publish("lost?").catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PublishError);
-    expect(err).toMatchObject({ msgId: "lost?", code: "publish_failed" });
+    expect(err).toMatchObject({ msgId: "lost?", code: "PUBLISH_FAILED" });
     expect((err as PublishError).attempts).toBeGreaterThanOrEqual(1);
 
     await server.start();
