@@ -2,7 +2,7 @@
 // nats.js on the same server in the same run. Both sides send the same bytes (CloudEvents
 // headers, JSON body, Nats-Msg-Id) so the ratio is the cost of the bus itself: validation,
 // envelope, metrics, bounded concurrency and confirmed acks.
-import { connectBus } from "@dbplane/bus";
+import { connectBus, handle } from "@dbplane/bus";
 import { defineEvent, toBinaryHeaders } from "@dbplane/contracts";
 import { createTestNats, deleteNamespace, uniqueName } from "@dbplane/testkit";
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
@@ -100,11 +100,12 @@ async function round(): Promise<{ rawPub: number; busPub: number; rawCon: number
     const { promise: done, resolve } = Promise.withResolvers<void>();
     const consumer = await bus.consume({
       durable: "bench",
-      messages: [sampled],
       concurrency: window,
-      handler: () => {
-        if (++seen === total) resolve();
-      },
+      handlers: [
+        handle(sampled, () => {
+          if (++seen === total) resolve();
+        }),
+      ],
     });
     await done;
     await consumer.stop();

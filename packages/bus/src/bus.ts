@@ -44,7 +44,7 @@ export interface Bus {
   /** Creates or reconciles `DBPLANE_CMD`, `DBPLANE_EVT`, `DBPLANE_DLQ`. Idempotent; safe when processes race. */
   ensureTopology(): Promise<void>;
   /**
-   * Validates `data` against the definition (InvalidMessageError naming the fields if not), wraps
+   * Validates `data` against the definition (InvalidMessageDataError from @dbplane/contracts, naming the fields, if not), wraps
    * it in a CloudEvents envelope (`ce-*` headers, JSON payload, `Nats-Msg-Id` = `ce-id`) and
    * waits for the stream's ack.
    *
@@ -59,8 +59,12 @@ export interface Bus {
     data: MessageInput<D>,
     options: PublishOptions,
   ): Promise<PublishAck>;
-  /** Starts a durable pull consumer; call `ensureTopology()` first. */
-  consume<Defs extends readonly MessageDefinition[]>(options: ConsumeOptions<Defs>): Promise<BusConsumer>;
+  /**
+   * Starts a durable pull consumer that runs each message's handler, chosen by its `ce-type`:
+   * `consume({ durable, handlers: [handle(shardReady, onShardReady), …] })`. Call
+   * `ensureTopology()` first.
+   */
+  consume(options: ConsumeOptions): Promise<BusConsumer>;
   /** Opens (creating if needed) the KV bucket `dbplane_<name>` (namespaced). */
   kv<T = unknown>(name: string, options?: KvBucketOptions<T>): Promise<BusKv<T>>;
   isConnected(): boolean;

@@ -2,22 +2,22 @@ import type { MessageDefinition } from "@dbplane/contracts";
 import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import { ConcurrencyLimit } from "./concurrency-limit.ts";
-import { type DeliveryContext, handleDelivery, type MessageHandler } from "./delivery.ts";
+import { type DefinitionHandler, type DeliveryContext, handleDelivery } from "./delivery.ts";
 import { ensureDurable } from "./durable-consumer.ts";
 import { type BusMetrics, HANDLE_OUTCOMES, handledSeriesCache } from "./metrics.ts";
 import { type BusNames, commonFilterSubject } from "./naming.ts";
 
 /** Options of `bus.consume`. */
-export interface ConsumeOptions<Defs extends readonly MessageDefinition[]> {
+export interface ConsumeOptions {
   /** Durable consumer name, shared by every replica of the service (`[A-Za-z0-9_-]+`). */
   readonly durable: string;
   /**
-   * The messages this consumer handles; all commands or all events. NATS 2.9 allows one filter
-   * subject per consumer, so several definitions share the longest common subject prefix
-   * (`dbplane.evt.provisioner.>`) and the bus matches `ce-type` client-side.
+   * One `handle(def, handler)` per message this consumer handles; all commands or all events,
+   * each definition once. The consumer's filter subject derives from them: NATS 2.9 allows one
+   * filter subject per consumer, so several definitions share the longest common subject prefix
+   * (`dbplane.evt.provisioner.>`) and the bus dispatches by `ce-type` client-side.
    */
-  readonly messages: Defs;
-  readonly handler: MessageHandler<Defs[number]>;
+  readonly handlers: readonly DefinitionHandler[];
   /** Handlers running at once in this process (also the pull batch size). Default 8. */
   readonly concurrency?: number;
   /** Deliveries before a failing message goes to the DLQ. Default 5. */
@@ -77,12 +77,15 @@ export const CONSUME_DEFAULTS = {
   ackWaitMs: 30_000,
 } as const;
 
-export async function startConsumer<Defs extends readonly MessageDefinition[]>(
-  deps: ConsumerDeps,
-  options: ConsumeOptions<Defs>,
-): Promise<BusConsumer> {
-  const defs = options.messages;
-  if (defs.length === 0) throw new Error("consume needs at least one message definition");
+export async function startConsumer(deps: ConsumerDeps, options: ConsumeOptions): Promise<BusConsumer> {
+  const handlersByType = new Map<string, DefinitionHandler>();
+  for (const entry of options.handlers) {
+    if (handlersByType.has(entry.def.type))
+      throw new Error(`durable ${options.durable} has two handlers for ${entry.def.type}`);
+    handlersByType.set(entry.def.type, entry);
+  }
+  const defs: MessageDefinition[] = options.handlers.map((h) => h.def);
+  if (defs.length === 0) throw new Error("consume needs at least one handler");
   const kinds = new Set(defs.map((d) => d.kind));
   if (kinds.size > 1)
     throw new Error(`durable ${options.durable} mixes commands and events; use one consumer for each`);
@@ -111,9 +114,9 @@ export async function startConsumer<Defs extends readonly MessageDefinition[]>(
     names: deps.names,
     durable: options.durable,
     isCommandStream,
+    handlersByType,
     defsByType: new Map(defs.map((d) => [d.type, d])),
     subjects: new Set(defs.map((d) => d.subject)),
-    handler: options.handler as MessageHandler<MessageDefinition>,
     maxDeliver: options.maxDeliver ?? CONSUME_DEFAULTS.maxDeliver,
     backoffMs: options.backoffMs ?? CONSUME_DEFAULTS.backoffMs,
     ackWaitMs,

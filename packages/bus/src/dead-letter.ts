@@ -6,7 +6,7 @@ import type { BusNames } from "./naming.ts";
 export const DLQ_REASONS = {
   /** Missing/invalid `ce-*` headers, unknown `ce-type`, payload not JSON or not matching the schema. */
   invalid: "invalid",
-  /** The handler threw a PermanentError. */
+  /** The handler threw a PermanentError, or a DomainError that retrying cannot change. */
   permanent: "permanent",
   /** The handler kept failing until `maxDeliver` deliveries were used up. */
   maxDeliver: "max-deliver",

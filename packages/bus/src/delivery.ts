@@ -1,4 +1,11 @@
-import type { CloudEvent, MessageData, MessageDefinition } from "@dbplane/contracts";
+import {
+  type CloudEvent,
+  DomainError,
+  ERROR_KINDS,
+  type ErrorKind,
+  type MessageData,
+  type MessageDefinition,
+} from "@dbplane/contracts";
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import { DLQ_REASONS, type DlqReason, publishDeadLetter } from "./dead-letter.ts";
@@ -26,20 +33,41 @@ export type EventOf<D extends MessageDefinition> = D extends MessageDefinition
   ? CloudEvent<MessageData<D>>
   : never;
 
-/** Resolve to ack; throw RetryableError (or anything) to retry, PermanentError to dead-letter. */
+/**
+ * Resolve to ack; throw RetryableError (or anything) to retry, PermanentError or a DomainError
+ * refusal (any kind but unavailable) to dead-letter.
+ */
 export type MessageHandler<D extends MessageDefinition> = (
   event: EventOf<D>,
   ctx: HandlerContext<D>,
 ) => Promise<void> | void;
+
+/** One message definition and the handler of its messages; made by `handle(def, handler)`. */
+export interface DefinitionHandler<D extends MessageDefinition = MessageDefinition> {
+  readonly def: D;
+  // Method syntax on purpose: a handler of one definition then fits a list of handlers of many.
+  handle(event: EventOf<D>, ctx: HandlerContext<D>): Promise<void> | void;
+}
+
+/**
+ * Pairs a definition with its handler for `bus.consume({ handlers })`. The handler is typed by
+ * the definition: `event.data` is that message's parsed data, `ctx.def` that definition.
+ */
+export function handle<D extends MessageDefinition>(
+  def: D,
+  handler: MessageHandler<D>,
+): DefinitionHandler<D> {
+  return { def, handle: handler };
+}
 
 export interface DeliveryContext {
   readonly js: JetStreamClient;
   readonly names: BusNames;
   readonly durable: string;
   readonly isCommandStream: boolean;
+  readonly handlersByType: ReadonlyMap<string, DefinitionHandler>;
   readonly defsByType: ReadonlyMap<string, MessageDefinition>;
   readonly subjects: ReadonlySet<string>;
-  readonly handler: MessageHandler<MessageDefinition>;
   readonly maxDeliver: number;
   readonly backoffMs: readonly number[];
   readonly ackWaitMs: number;
@@ -50,6 +78,13 @@ export interface DeliveryContext {
   readonly metrics: BusMetrics;
   readonly series: (type: string, outcome: HandleOutcome) => HandledSeries;
 }
+
+/**
+ * Domain errors worth another delivery: a dependency that is down now may be back. A refusal
+ * (invalid, not found, conflict, unprocessable) fails the same way every time, so it is
+ * dead-lettered at once.
+ */
+const RETRIED_KINDS: ReadonlySet<ErrorKind> = new Set([ERROR_KINDS.unavailable]);
 
 /** Runs one delivery to its outcome: ack, nak with backoff, or term + DLQ. Never throws. */
 export async function handleDelivery(
@@ -98,7 +133,7 @@ export async function handleDelivery(
   // consumer instead of a timer per message: the hot path stays cheap).
   ctx.inProgress.add(msg);
   try {
-    await ctx.handler(event as never, {
+    await ctx.handlersByType.get(def.type)!.handle(event, {
       def,
       deliveryCount,
       msgId: event.id,
@@ -107,7 +142,7 @@ export async function handleDelivery(
     });
   } catch (err) {
     ctx.inProgress.delete(msg);
-    if (err instanceof PermanentError) {
+    if (err instanceof PermanentError || (err instanceof DomainError && !RETRIED_KINDS.has(err.kind))) {
       ctx.logger.error({ err, ...log }, "handler failed permanently");
       observe(HANDLE_OUTCOMES.deadLettered);
       return deadLetter(ctx, msg, def.type, DLQ_REASONS.permanent, err);

@@ -5,7 +5,7 @@
  */
 export class RetryableError extends Error {
   override readonly name = "RetryableError";
-  readonly code = "retryable";
+  readonly code = "RETRYABLE";
   /** Overrides the consumer's backoff for this one redelivery. */
   readonly delayMs: number | undefined;
 
@@ -21,13 +21,13 @@ export class RetryableError extends Error {
  */
 export class PermanentError extends Error {
   override readonly name = "PermanentError";
-  readonly code = "permanent";
+  readonly code = "PERMANENT";
 }
 
 /** A publish was not acknowledged by JetStream within `publishTimeoutMs`, or was refused. */
 export class PublishError extends Error {
   override readonly name = "PublishError";
-  readonly code = "publish_failed";
+  readonly code = "PUBLISH_FAILED";
   readonly subject: string;
   readonly msgId: string;
   readonly attempts: number;
@@ -44,34 +44,10 @@ export class PublishError extends Error {
   }
 }
 
-/** One problem of a message that does not match its schema; `path` is dotted (`shards.0.name`). */
-export interface MessageIssue {
-  readonly path: string;
-  readonly message: string;
-}
-
-/**
- * A message's data does not match its definition. On publish it is a programming error and is
- * thrown to the caller; on consume the message goes to the DLQ with this error as the reason.
- */
-export class InvalidMessageError extends Error {
-  override readonly name = "InvalidMessageError";
-  readonly code = "invalid_message";
-  readonly type: string;
-  readonly issues: readonly MessageIssue[];
-
-  constructor(type: string, issues: readonly MessageIssue[], options?: ErrorOptions) {
-    const detail = issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("; ");
-    super(`invalid ${type}: ${detail}`, options);
-    this.type = type;
-    this.issues = issues;
-  }
-}
-
 /** A KV compare-and-set lost: the key changed (or already existed) since the revision read. */
 export class KvConflictError extends Error {
   override readonly name = "KvConflictError";
-  readonly code = "kv_conflict";
+  readonly code = "KV_CONFLICT";
   readonly bucket: string;
   readonly key: string;
 
@@ -85,5 +61,5 @@ export class KvConflictError extends Error {
 /** `updateWith` lost its compare-and-set more often than allowed. */
 export class KvContentionError extends Error {
   override readonly name = "KvContentionError";
-  readonly code = "kv_contention";
+  readonly code = "KV_CONTENTION";
 }

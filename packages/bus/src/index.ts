@@ -1,14 +1,14 @@
 export type { Bus, BusOptions } from "./bus.ts";
 export { connectBus } from "./bus.ts";
+export { ConcurrencyLimit } from "./concurrency-limit.ts";
 export type { ConnectionStatus } from "./connection.ts";
 export type { BusConsumer, ConsumeOptions } from "./consumer.ts";
 export { CONSUME_DEFAULTS } from "./consumer.ts";
 export type { DlqReason } from "./dead-letter.ts";
 export { DLQ_HEADERS, DLQ_REASONS } from "./dead-letter.ts";
-export type { EventOf, HandlerContext, MessageHandler } from "./delivery.ts";
-export type { MessageIssue } from "./errors.ts";
+export type { DefinitionHandler, EventOf, HandlerContext, MessageHandler } from "./delivery.ts";
+export { handle } from "./delivery.ts";
 export {
-  InvalidMessageError,
   KvConflictError,
   KvContentionError,
   PermanentError,
@@ -22,4 +22,5 @@ export { HANDLE_OUTCOMES } from "./metrics.ts";
 export type { BusNames, StreamRole } from "./naming.ts";
 export { busNames, commonFilterSubject } from "./naming.ts";
 export type { PublishAck, PublishOptions } from "./publisher.ts";
+export { isTransientPublishError } from "./publisher.ts";
 export { TOPOLOGY_DEFAULTS } from "./topology.ts";

@@ -2,26 +2,16 @@ import {
   type CloudEvent,
   createEnvelope,
   fromBinaryHeaders,
+  InvalidMessageDataError,
   type MessageData,
   type MessageDefinition,
+  parseMessageData,
   toBinaryHeaders,
 } from "@dbplane/contracts";
 import { type MsgHdrs, headers as natsHeaders } from "@nats-io/transport-node";
-import { InvalidMessageError } from "./errors.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
-
-/** Validates `data` against the definition's schema; returns the parsed (defaulted) value. */
-export function validateData<D extends MessageDefinition>(def: D, data: unknown): MessageData<D> {
-  const result = def.schema.safeParse(data);
-  if (result.success) return result.data as MessageData<D>;
-  const issues = result.error.issues.map((issue) => ({
-    path: issue.path.map(String).join("."),
-    message: issue.message,
-  }));
-  throw new InvalidMessageError(def.type, issues, { cause: result.error });
-}
 
 export interface EncodeOptions {
   readonly id?: string;
@@ -44,7 +34,7 @@ export function encodeMessage<D extends MessageDefinition>(
   data: unknown,
   options: EncodeOptions,
 ): EncodedMessage<MessageData<D>> {
-  const valid = validateData(def, data);
+  const valid = parseMessageData(def, data);
   const event = createEnvelope(def, valid, {
     source: options.source,
     subject: options.subject,
@@ -60,7 +50,7 @@ export function encodeMessage<D extends MessageDefinition>(
 
 /**
  * Reads a delivered message back into a CloudEvent of one of `defs` (matched by `ce-type`).
- * Throws InvalidEnvelopeError (headers) or InvalidMessageError (type, JSON, schema); either
+ * Throws InvalidEnvelopeError (headers) or InvalidMessageDataError (type, JSON, schema); either
  * sends the message to the DLQ.
  */
 export function decodeMessage(
@@ -71,7 +61,7 @@ export function decodeMessage(
   const attributes = fromBinaryHeaders((name) => headers?.get(name) || undefined);
   const def = defsByType.get(attributes.type);
   if (!def) {
-    throw new InvalidMessageError(attributes.type, [
+    throw new InvalidMessageDataError(attributes.type, [
       { path: "", message: `ce-type is not one of ${[...defsByType.keys()].join(", ")}` },
     ]);
   }
@@ -79,9 +69,9 @@ export function decodeMessage(
   try {
     json = JSON.parse(decoder.decode(payload));
   } catch (err) {
-    throw new InvalidMessageError(def.type, [{ path: "", message: "payload is not UTF-8 JSON" }], {
+    throw new InvalidMessageDataError(def.type, [{ path: "", message: "payload is not UTF-8 JSON" }], {
       cause: err,
     });
   }
-  return { def, event: { ...attributes, data: validateData(def, json) } };
+  return { def, event: { ...attributes, data: parseMessageData(def, json) } };
 }

@@ -80,7 +80,7 @@ export async function publishMessage(
         ctx.logger.info({ subject, msgId: event.id, attempts }, "publish succeeded after retry");
       return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate, id: event.id };
     } catch (err) {
-      const transient = isTransient(err);
+      const transient = isTransientPublishError(err);
       const pause = RETRY_PAUSE_MS[Math.min(attempts - 1, RETRY_PAUSE_MS.length - 1)]!;
       if (!transient || Date.now() + pause >= deadline) {
         ctx.metrics.published.inc({ type: def.type, outcome: "failed" });
@@ -130,10 +130,12 @@ async function publishOnce(
 }
 
 /**
- * Whether trying again can help: timeouts, no responders (JetStream restarting) and lost
- * connections can; a closed connection or the server refusing the message cannot.
+ * Whether publishing again can help: timeouts, no responders (JetStream restarting) and a lost
+ * connection (the client reconnects) can. A closed or draining connection cannot — nats.js never
+ * reopens it — nor can the server refusing the message (permissions, size, a stream that does
+ * not take the subject).
  */
-function isTransient(err: unknown): boolean {
+export function isTransientPublishError(err: unknown): boolean {
   if (err instanceof errors.ClosedConnectionError || err instanceof errors.DrainingConnectionError)
     return false;
   if (err instanceof errors.InvalidArgumentError || err instanceof errors.PermissionViolationError)

@@ -1,10 +1,10 @@
-import { defineCommand, toBinaryHeaders } from "@dbplane/contracts";
+import { DomainError, defineCommand, ERROR_KINDS, toBinaryHeaders } from "@dbplane/contracts";
 import { createTestNats, type TestNats, waitFor } from "@dbplane/testkit";
 import { jetstream, jetstreamManager, type StoredMsg } from "@nats-io/jetstream";
 import { headers } from "@nats-io/transport-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { type Bus, DLQ_HEADERS, PermanentError, RetryableError } from "../src/index.ts";
+import { type Bus, DLQ_HEADERS, handle, PermanentError, RetryableError } from "../src/index.ts";
 import { openTestBus } from "./test-bus.ts";
 import { gadgetMoved, paintWidget, polishWidget, widgetCreated, widgetDeleted } from "./test-messages.ts";
 
@@ -63,10 +63,9 @@ describe("consume", () => {
     };
     const options = {
       durable: "in-order",
-      messages: [widgetCreated],
       ordered: true,
       backoffMs: [50],
-      handler,
+      handlers: [handle(widgetCreated, handler)],
     };
     const consumers = [await bus.consume(options), await other.consume(options)];
     const ids = Array.from({ length: 30 }, (_, i) => `w${String(i).padStart(2, "0")}`);
@@ -85,12 +84,13 @@ describe("consume", () => {
     const backoffMs = [300, 600];
     const consumer = await bus.consume({
       durable: "retrier",
-      messages: [widgetCreated],
       backoffMs,
-      handler: async (_event, ctx) => {
-        deliveries.push({ count: ctx.deliveryCount, at: performance.now() });
-        if (ctx.deliveryCount < 3) throw new RetryableError("downstream busy");
-      },
+      handlers: [
+        handle(widgetCreated, async (_event, ctx) => {
+          deliveries.push({ count: ctx.deliveryCount, at: performance.now() });
+          if (ctx.deliveryCount < 3) throw new RetryableError("downstream busy");
+        }),
+      ],
     });
     await publishWidgets(["w1"]);
     const jsm = await jetstreamManager(t.nc);
@@ -128,15 +128,16 @@ describe("consume", () => {
     const handled = new Set<string>();
     const consumer = await bus.consume({
       durable: "dlq_test",
-      messages: [widgetCreated],
       concurrency: 1,
       maxDeliver: 3,
       backoffMs: [100],
-      handler: async (event) => {
-        if (event.data.widgetId === "poison") throw new Error("always fails");
-        if (event.data.widgetId === "fatal") throw new PermanentError("cannot ever work");
-        handled.add(event.data.widgetId);
-      },
+      handlers: [
+        handle(widgetCreated, async (event) => {
+          if (event.data.widgetId === "poison") throw new Error("always fails");
+          if (event.data.widgetId === "fatal") throw new PermanentError("cannot ever work");
+          handled.add(event.data.widgetId);
+        }),
+      ],
     });
     await waitFor(() => handled.size === 20, { what: "the good messages" });
     const dead = await dlqMessages(4);
@@ -166,21 +167,47 @@ describe("consume", () => {
     expect(byReason.permanent![0]!.header.get(DLQ_HEADERS.deliveryCount)).toBe("1");
   });
 
+  it("dead-letters a domain refusal at once and retries a domain error of kind unavailable", async () => {
+    await publishWidgets(["taken", "later"]);
+    const deliveries: string[] = [];
+    const consumer = await bus.consume({
+      durable: "domain_errors",
+      backoffMs: [50],
+      handlers: [
+        handle(widgetCreated, (event, ctx) => {
+          deliveries.push(`${event.data.widgetId}:${ctx.deliveryCount}`);
+          if (event.data.widgetId === "taken")
+            throw new DomainError(ERROR_KINDS.conflict, "WIDGET_TAKEN", "widget taken");
+          if (ctx.deliveryCount === 1)
+            throw new DomainError(ERROR_KINDS.unavailable, "PAINT_SHOP_CLOSED", "paint shop closed");
+        }),
+      ],
+    });
+    const [dead] = await dlqMessages(1);
+    await waitFor(() => deliveries.includes("later:2"), { what: "the retry of the unavailable one" });
+    await consumer.stop();
+    expect(dead?.header.get("ce-id")).toBe("taken");
+    expect(dead?.header.get(DLQ_HEADERS.reason)).toBe("permanent");
+    expect(dead?.header.get(DLQ_HEADERS.error)).toBe("DomainError: widget taken");
+    expect(deliveries.filter((d) => d.startsWith("taken"))).toEqual(["taken:1"]);
+  });
+
   it("never runs more handlers at once than its concurrency", async () => {
     let running = 0;
     let peak = 0;
     const handled = new Set<string>();
     const consumer = await bus.consume({
       durable: "bounded",
-      messages: [widgetCreated],
       concurrency: 3,
-      handler: async (event) => {
-        running++;
-        peak = Math.max(peak, running);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-        running--;
-        handled.add(event.data.widgetId);
-      },
+      handlers: [
+        handle(widgetCreated, async (event) => {
+          running++;
+          peak = Math.max(peak, running);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          running--;
+          handled.add(event.data.widgetId);
+        }),
+      ],
     });
     await publishWidgets(Array.from({ length: 60 }, (_, i) => `w${i}`));
     await waitFor(() => handled.size === 60);
@@ -197,12 +224,13 @@ describe("consume", () => {
     let started = 0;
     const consumer = await bus.consume({
       durable: "stopper",
-      messages: [paintWidget],
-      handler: async () => {
-        started++;
-        await released;
-        order.push("handler done");
-      },
+      handlers: [
+        handle(paintWidget, async () => {
+          started++;
+          await released;
+          order.push("handler done");
+        }),
+      ],
     });
     await bus.publish(paintWidget, { widgetId: "w1", color: "blue" }, { subject: "widget/w1" });
     await waitFor(() => started === 1);
@@ -216,8 +244,7 @@ describe("consume", () => {
     expect((await jsm.streams.info(bus.names.stream("cmd"))).state.messages).toBe(0);
     const again = await bus.consume({
       durable: "stopper",
-      messages: [paintWidget],
-      handler: () => void started++,
+      handlers: [handle(paintWidget, () => void started++)],
     });
     await again.stop();
     expect(started).toBe(1);
@@ -227,12 +254,13 @@ describe("consume", () => {
     const deliveries: number[] = [];
     const consumer = await bus.consume({
       durable: "slow",
-      messages: [widgetCreated],
       ackWaitMs: 1_000,
-      handler: async (_event, ctx) => {
-        deliveries.push(ctx.deliveryCount);
-        await new Promise((resolve) => setTimeout(resolve, 2_500));
-      },
+      handlers: [
+        handle(widgetCreated, async (_event, ctx) => {
+          deliveries.push(ctx.deliveryCount);
+          await new Promise((resolve) => setTimeout(resolve, 2_500));
+        }),
+      ],
     });
     await publishWidgets(["slow-1"]);
     const jsm = await jetstreamManager(t.nc);
@@ -252,8 +280,7 @@ describe("consume", () => {
     const early: string[] = [];
     const first = await bus.consume({
       durable: "multi",
-      messages: [widgetCreated],
-      handler: (event) => void early.push(event.data.widgetId),
+      handlers: [handle(widgetCreated, (event) => void early.push(event.data.widgetId))],
     });
     await bus.publish(widgetCreated, { widgetId: "early", size: 1 }, { subject: "early" });
     await waitFor(() => early.length === 1);
@@ -261,10 +288,10 @@ describe("consume", () => {
     // Adding a definition widens the filter of the existing durable, keeping its position.
     const consumer = await bus.consume({
       durable: "multi",
-      messages: [widgetCreated, widgetDeleted],
-      handler: (event, ctx) => {
-        seen.push(`${ctx.def.name}:${event.data.widgetId}`);
-      },
+      handlers: [
+        handle(widgetCreated, (event, ctx) => void seen.push(`${ctx.def.name}:${event.data.widgetId}`)),
+        handle(widgetDeleted, (event, ctx) => void seen.push(`${ctx.def.name}:${event.data.widgetId}`)),
+      ],
     });
     expect(consumer.filterSubject).toBe(`${t.namespace}.dbplane.evt.collector.widget.>`);
     await bus.publish(widgetCreated, { widgetId: "a", size: 2 }, { subject: "a" });
@@ -278,8 +305,10 @@ describe("consume", () => {
     const seen: string[] = [];
     const events = await bus.consume({
       durable: "wide_events",
-      messages: [widgetCreated, gadgetMoved],
-      handler: (event) => void seen.push(event.type),
+      handlers: [
+        handle(widgetCreated, (event) => void seen.push(event.type)),
+        handle(gadgetMoved, (event) => void seen.push(event.type)),
+      ],
     });
     expect(events.filterSubject).toBe(`${t.namespace}.dbplane.evt.collector.>`);
     await bus.publish(widgetDeleted, { widgetId: "x" }, { subject: "x" });
@@ -287,8 +316,7 @@ describe("consume", () => {
     await waitFor(() => seen.length === 1);
     const commands = await bus.consume({
       durable: "wide_commands",
-      messages: [paintWidget, polishWidget],
-      handler: () => {},
+      handlers: [handle(paintWidget, () => {}), handle(polishWidget, () => {})],
     });
     expect(commands.filterSubject).toBe(`${t.namespace}.dbplane.cmd.collector.>`);
     await bus.publish(collectorCommand, { n: 1 }, { subject: "n" });
@@ -304,14 +332,18 @@ describe("consume", () => {
     let aborted = false;
     const consumer = await bus.consume({
       durable: "stuck",
-      messages: [widgetCreated],
-      handler: (_event, ctx) =>
-        new Promise<void>((resolve) => {
-          ctx.signal.addEventListener("abort", () => {
-            aborted = true;
-            resolve();
-          });
-        }),
+      handlers: [
+        handle(
+          widgetCreated,
+          (_event, ctx) =>
+            new Promise<void>((resolve) => {
+              ctx.signal.addEventListener("abort", () => {
+                aborted = true;
+                resolve();
+              });
+            }),
+        ),
+      ],
     });
     await publishWidgets(["stuck-1"]);
     await waitFor(() => consumer.inFlight() === 1);

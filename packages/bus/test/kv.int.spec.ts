@@ -52,7 +52,7 @@ describe("kv", () => {
     const second = await kv.update("orders", { version: 2, shards: ["s0", "s1"] }, first);
     const stale = kv.update("orders", { version: 3, shards: [] }, first);
     await expect(stale).rejects.toBeInstanceOf(KvConflictError);
-    await expect(stale).rejects.toMatchObject({ key: "orders", bucket: kv.bucket, code: "kv_conflict" });
+    await expect(stale).rejects.toMatchObject({ key: "orders", bucket: kv.bucket, code: "KV_CONFLICT" });
     expect((await kv.get("orders"))?.revision).toBe(second);
     // Compare-and-delete: only at the current revision.
     await expect(kv.delete("orders", first)).rejects.toBeInstanceOf(KvConflictError);

@@ -1,7 +1,7 @@
 import { createTestNats, type TestNats, waitFor } from "@dbplane/testkit";
 import { Registry } from "prom-client";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type Bus, PermanentError } from "../src/index.ts";
+import { type Bus, handle, PermanentError } from "../src/index.ts";
 import { openTestBus } from "./test-bus.ts";
 import { widgetCreated } from "./test-messages.ts";
 
@@ -31,10 +31,11 @@ describe("metrics", () => {
     await bus.publish(widgetCreated, { widgetId: "bad", size: 1 }, { subject: "bad", id: "bad" });
     const consumer = await bus.consume({
       durable: "counted",
-      messages: [widgetCreated],
-      handler: (event) => {
-        if (event.data.widgetId === "bad") throw new PermanentError("no");
-      },
+      handlers: [
+        handle(widgetCreated, (event) => {
+          if (event.data.widgetId === "bad") throw new PermanentError("no");
+        }),
+      ],
     });
     await waitFor(
       async () =>

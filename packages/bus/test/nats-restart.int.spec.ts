@@ -2,7 +2,7 @@ import { type PrivateNatsServer, startPrivateNatsServer, uniqueName, waitFor } f
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type Bus, PublishError } from "../src/index.ts";
+import { type Bus, handle, PublishError } from "../src/index.ts";
 import { openTestBus } from "./test-bus.ts";
 import { widgetCreated } from "./test-messages.ts";
 
@@ -35,10 +35,11 @@ describe("NATS restarting under a running publisher and consumer", () => {
     const handled = new Set<string>();
     await bus.consume({
       durable: "survivor",
-      messages: [widgetCreated],
-      handler: (event) => {
-        handled.add(event.data.widgetId);
-      },
+      handlers: [
+        handle(widgetCreated, (event) => {
+          handled.add(event.data.widgetId);
+        }),
+      ],
     });
     await Promise.all(["before-1", "before-2"].map(publish));
     await waitFor(() => handled.size === 2);
@@ -69,7 +70,7 @@ describe("NATS restarting under a running publisher and consumer", () => {
     await waitFor(() => !bus.isConnected());
     const err = await publish("lost?").catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PublishError);
-    expect(err).toMatchObject({ msgId: "lost?", code: "publish_failed" });
+    expect(err).toMatchObject({ msgId: "lost?", code: "PUBLISH_FAILED" });
     expect((err as PublishError).attempts).toBeGreaterThanOrEqual(1);
 
     await server.start();

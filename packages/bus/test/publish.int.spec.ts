@@ -1,7 +1,8 @@
+import { InvalidMessageDataError } from "@dbplane/contracts";
 import { createTestNats, type TestNats } from "@dbplane/testkit";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type Bus, InvalidMessageError } from "../src/index.ts";
+import type { Bus } from "../src/index.ts";
 import { openTestBus } from "./test-bus.ts";
 import { paintWidget, widgetCreated } from "./test-messages.ts";
 
@@ -91,8 +92,8 @@ describe("publish", () => {
       { subject: "widget/x" },
     );
     const err = await attempt.catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(InvalidMessageError);
-    expect((err as InvalidMessageError).issues.map((i) => i.path).sort()).toEqual(["size", "widgetId"]);
+    expect(err).toBeInstanceOf(InvalidMessageDataError);
+    expect((err as InvalidMessageDataError).issues.map((i) => i.path).sort()).toEqual(["size", "widgetId"]);
     expect((err as Error).message).toMatch(/widgetId: .*size: /s);
     const jsm = await jetstreamManager(t.nc);
     expect((await jsm.streams.info(bus.names.stream("evt"))).state.messages).toBe(0);

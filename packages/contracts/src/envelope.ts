@@ -53,7 +53,7 @@ export interface EnvelopeOptions {
 
 export class InvalidEnvelopeError extends Error {
   override readonly name = "InvalidEnvelopeError";
-  readonly code = "invalid_envelope";
+  readonly code = "INVALID_ENVELOPE";
 }
 
 /** Builds the envelope of a message; `data` must already be validated against its schema. */

@@ -1,6 +1,8 @@
 export type { AsyncApiDocument } from "./asyncapi.ts";
 export { buildAsyncApiDocument, renderAsyncApiYaml } from "./asyncapi.ts";
 export { catalog, findMessageBySubject, findMessageByType } from "./catalog.ts";
+export type { DomainErrorOptions, ErrorKind, FieldIssue } from "./domain-error.ts";
+export { DomainError, ERROR_KINDS } from "./domain-error.ts";
 export type { CloudEvent, CloudEventAttributes, EnvelopeOptions } from "./envelope.ts";
 export {
   CE_HEADER_PREFIX,

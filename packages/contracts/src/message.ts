@@ -40,7 +40,7 @@ const SEGMENT = /^[a-z][a-z0-9-]*$/;
 /** A subject, type or name that breaks the naming rules of DESIGN.md ("Messages"). */
 export class InvalidMessageNameError extends Error {
   override readonly name = "InvalidMessageNameError";
-  readonly code = "invalid_message_name";
+  readonly code = "INVALID_MESSAGE_NAME";
 }
 
 function assertService(service: string): void {

@@ -13,7 +13,7 @@ export interface MessageDataIssue {
  */
 export class InvalidMessageDataError extends Error {
   override readonly name = "InvalidMessageDataError";
-  readonly code = "invalid_message_data";
+  readonly code = "INVALID_MESSAGE_DATA";
   readonly type: string;
   readonly issues: readonly MessageDataIssue[];
 

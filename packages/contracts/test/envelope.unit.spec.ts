@@ -72,7 +72,7 @@ describe("CloudEvents envelope over NATS headers (binary mode)", () => {
       fromBinaryHeaders(headersOf({}));
       expect.unreachable();
     } catch (err) {
-      expect(err).toMatchObject({ name: "InvalidEnvelopeError", code: "invalid_envelope" });
+      expect(err).toMatchObject({ name: "InvalidEnvelopeError", code: "INVALID_ENVELOPE" });
     }
   });
 });

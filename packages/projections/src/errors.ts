@@ -1,13 +1,13 @@
 /** The unit's fencing token moved on: another replica owns it now; this one must not commit. */
 export class FencedError extends Error {
   override readonly name = "FencedError";
-  readonly code = "fenced";
+  readonly code = "FENCED";
 }
 
 /** A projection handler threw; counts toward parking the event. */
 export class HandlerError extends Error {
   override readonly name = "HandlerError";
-  readonly code = "handler_failed";
+  readonly code = "HANDLER_FAILED";
 }
 
 /** PostgreSQL connection-class errors (08xxx, 57Pxx) and socket errors: never the event's fault. */

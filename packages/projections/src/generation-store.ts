@@ -1,3 +1,4 @@
+import { DomainError, ERROR_KINDS } from "@dbplane/contracts";
 import type pg from "pg";
 import type { CoordinationTables } from "./coordination-tables.ts";
 import {
@@ -19,8 +20,11 @@ export interface GenerationRow {
 }
 
 /** A rebuild was asked for while another generation of the projection is still building. */
-export class RebuildInProgressError extends Error {
+export class RebuildInProgressError extends DomainError {
   override readonly name = "RebuildInProgressError";
+  constructor(message: string) {
+    super(ERROR_KINDS.conflict, "REBUILD_IN_PROGRESS", message);
+  }
 }
 
 const COLUMNS = `projection, generation, version, partitions, state, catch_up_to::float8 AS "catchUpTo",

@@ -1,3 +1,4 @@
+import { DomainError, ERROR_KINDS } from "@dbplane/contracts";
 import type pg from "pg";
 import type { CoordinationTables } from "./coordination-tables.ts";
 import { type ProjectionDefinition, type ProjectionEvent, projectionTables } from "./projection.ts";
@@ -18,15 +19,27 @@ export interface ParkedEvent {
   readonly resolvedAt: Date | null;
 }
 
-export class ParkedNotFoundError extends Error {
+export class ParkedNotFoundError extends DomainError {
   override readonly name = "ParkedNotFoundError";
+  constructor(message: string) {
+    super(ERROR_KINDS.notFound, "PARKED_NOT_FOUND", message);
+  }
 }
-export class ParkedResolvedError extends Error {
+export class ParkedResolvedError extends DomainError {
   override readonly name = "ParkedResolvedError";
+  constructor(message: string) {
+    super(ERROR_KINDS.conflict, "PARKED_RESOLVED", message);
+  }
 }
-/** The handler failed again on retry; the event stays parked with the new reason. */
-export class RetryFailedError extends Error {
+/**
+ * The handler failed again on retry; the event stays parked with the new reason. The request was
+ * fine: the event cannot be applied (yet).
+ */
+export class RetryFailedError extends DomainError {
   override readonly name = "RetryFailedError";
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(ERROR_KINDS.unprocessable, "RETRY_FAILED", message, options);
+  }
 }
 
 const COLUMNS = `id::float8 AS id, projection, generation, partition, stream_seq::float8 AS "streamSeq", event, reason,

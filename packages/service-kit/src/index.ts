@@ -1,3 +1,5 @@
+export type { DomainErrorOptions, ErrorKind, FieldIssue } from "@dbplane/contracts";
+export { DomainError, ERROR_KINDS } from "@dbplane/contracts";
 export type { Principal, SignTokenOptions } from "./auth.ts";
 export { signToken, verifyToken } from "./auth.ts";
 export type { ConfigIssue } from "./config.ts";

@@ -1,4 +1,5 @@
 import { STATUS_CODES } from "node:http";
+import { DomainError, type ErrorKind } from "@dbplane/contracts";
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { type FieldError, HttpError, UnauthorizedError } from "./errors.ts";
 
@@ -54,6 +55,44 @@ const INTERNAL_DETAIL = "An internal error occurred; it has been logged with the
 
 const PART_NAMES: Readonly<Record<string, string>> = { querystring: "query" };
 
+/**
+ * The answer to each kind of domain error. Invalid, not found and conflict answer the codes of
+ * the kit's ValidationError, NotFoundError and ConflictError, so clients branch on a few codes
+ * (the error's own goes to the log); the rarer kinds answer the error's own code.
+ */
+const KIND_PROBLEMS: Readonly<Record<ErrorKind, { readonly status: number; readonly code?: string }>> = {
+  invalid: { status: 400, code: "VALIDATION_FAILED" },
+  not_found: { status: 404, code: "NOT_FOUND" },
+  conflict: { status: 409, code: "CONFLICT" },
+  unprocessable: { status: 422 },
+  unavailable: { status: 503 },
+};
+
+/**
+ * A domain error's field as the client sent it: in the query string or the path parameters
+ * when one of those holds its first segment (`query.cursor`), else in the body (`body.shards`);
+ * the whole input (`""`) is `body`.
+ */
+function requestField(request: FastifyRequest, field: string): string {
+  if (field === "") return "body";
+  const top = field.split(".")[0]!;
+  for (const [part, values] of [
+    ["query", request.query],
+    ["params", request.params],
+  ] as const) {
+    if (typeof values === "object" && values !== null && Object.hasOwn(values, top))
+      return `${part}.${field}`;
+  }
+  return `body.${field}`;
+}
+
+function domainProblem(error: DomainError, request: FastifyRequest) {
+  const { status, code = error.code } = KIND_PROBLEMS[error.kind];
+  request.log.info({ code: error.code, kind: error.kind, status }, error.message);
+  const errors = error.issues.map((i) => ({ field: requestField(request, i.field), message: i.message }));
+  return problem(request, status, error.message, errors.length > 0 ? { code, errors } : { code });
+}
+
 /** Fastify/zod validation issues as dotted field paths: `/shards/0` in the body → `body.shards.0`. */
 function fieldErrors(error: FastifyError): FieldError[] {
   const context = error.validationContext ?? "body";
@@ -65,8 +104,9 @@ function fieldErrors(error: FastifyError): FieldError[] {
 }
 
 /**
- * The app's error handler: HttpErrors and client errors keep their message; validation names the
- * fields; anything else is a 5xx whose detail is generic (the real error goes to the log only).
+ * The app's error handler: HttpErrors, DomainErrors (status by kind) and client errors keep their
+ * message; validation names the fields; anything else is a 5xx whose detail is generic (the real
+ * error goes to the log only).
  */
 export function handleError(
   error: FastifyError | Error,
@@ -84,6 +124,7 @@ export function handleError(
     const extra = error.errors ? { code: error.code, errors: error.errors } : { code: error.code };
     return sendProblem(reply, problem(request, error.status, error.message, extra));
   }
+  if (error instanceof DomainError) return sendProblem(reply, domainProblem(error, request));
   const fastifyError = error as FastifyError;
   if (fastifyError.validation) {
     const errors = fieldErrors(fastifyError);

@@ -2,7 +2,15 @@ import { Writable } from "node:stream";
 import { SignJWT, UnsecuredJWT } from "jose";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { createHttpApp, createLogger, type HttpApp, NotFoundError, signToken } from "../src/index.ts";
+import {
+  createHttpApp,
+  createLogger,
+  DomainError,
+  ERROR_KINDS,
+  type HttpApp,
+  NotFoundError,
+  signToken,
+} from "../src/index.ts";
 
 const SECRET = "a-test-secret-that-is-long-enough-0123456789";
 
@@ -161,6 +169,37 @@ describe("errors", () => {
       type: "urn:dbplane:problem:not-found",
       detail: "database users does not exist",
     });
+  });
+
+  it("answers a DomainError by its kind, naming its field where the request holds it", async () => {
+    const app = await givenApp();
+    app.get("/v1/pages", async () => {
+      throw new DomainError(ERROR_KINDS.invalid, "INVALID_CURSOR", "not a cursor", { field: "cursor" });
+    });
+    app.post("/v1/shards", async () => {
+      throw new DomainError(ERROR_KINDS.invalid, "TOO_MANY_SHARDS", "at most 64", { field: "count" });
+    });
+    app.get("/v1/taken", async () => {
+      throw new DomainError(ERROR_KINDS.conflict, "NAME_TAKEN", "the name is taken");
+    });
+    const page = await app.inject({ url: "/v1/pages?cursor=x" });
+    expect(page.statusCode).toBe(400);
+    expect(page.json()).toMatchObject({
+      code: "VALIDATION_FAILED",
+      detail: "not a cursor",
+      errors: [{ field: "query.cursor", message: "not a cursor" }],
+    });
+    const shards = await app.inject({
+      method: "POST",
+      url: "/v1/shards",
+      headers: await bearer(),
+      payload: {},
+    });
+    expect(shards.json()).toMatchObject({ status: 400, errors: [{ field: "body.count" }] });
+    const taken = await app.inject({ url: "/v1/taken" });
+    expect(taken.statusCode).toBe(409);
+    expect(taken.json()).toMatchObject({ code: "CONFLICT", detail: "the name is taken" });
+    expect(taken.json()).not.toHaveProperty("errors");
   });
 
   it("answers 500 with a generic detail, never the internal message", async () => {

@@ -1,14 +1,6 @@
 // Composition root of the collector: config, connections, registry, membership, collection, consumers, HTTP, shutdown.
 import { randomBytes, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import {
-  databaseChanged,
-  databaseDeleted,
-  databaseDiscovered,
-  databaseLost,
-  databaseReady,
-  shardReady,
-} from "@dbplane/contracts";
 import { kubeAccess, PasswordResolver } from "@dbplane/kube";
 import {
   connectServiceBus,
@@ -29,8 +21,8 @@ import { loadCollectorConfig } from "./config.ts";
 import { coordinationKeys } from "./coordination/coordination-keys.ts";
 import { Membership } from "./coordination/membership.ts";
 import { staticTargets } from "./domain/static-targets.ts";
-import { discoveryDatabaseHandler } from "./handlers/discovery-database.ts";
-import { provisionerEventsHandler } from "./handlers/provisioner-events.ts";
+import { discoveryDatabaseHandlers } from "./handlers/discovery-database.ts";
+import { provisionerEventsHandlers } from "./handlers/provisioner-events.ts";
 import { ConnectionCache } from "./receivers/connection-cache.ts";
 import { reconcileStaticTargets } from "./targets/static-reconcile.ts";
 import { targetPasswords } from "./targets/target-passwords.ts";
@@ -120,10 +112,9 @@ const membership = new Membership({
 
 const discovery = await bus.consume({
   durable: `${NAME}-discovery`,
-  messages: [databaseDiscovered, databaseChanged, databaseLost],
   // A database's discovered, changed and lost must be applied in stream order, by all replicas.
   ordered: true,
-  handler: discoveryDatabaseHandler(
+  handlers: discoveryDatabaseHandlers(
     registry,
     {
       user: config.DBPLANE_COLLECTOR_DISCOVERED_USER,
@@ -136,9 +127,8 @@ const discovery = await bus.consume({
 });
 const provisioner = await bus.consume({
   durable: `${NAME}-provisioner`,
-  messages: [shardReady, databaseReady, databaseDeleted],
   ordered: true,
-  handler: provisionerEventsHandler(registry, logger),
+  handlers: provisionerEventsHandlers(registry, logger),
 });
 app.addReadinessCheck("redis", async () => {
   await redis.ping();

@@ -1,5 +1,7 @@
 // Composition root of discovery: config, connections, driver, fact publishing, consumers, HTTP, shutdown.
+
 import { randomBytes } from "node:crypto";
+import { handle } from "@dbplane/bus";
 import { databaseDeleted, databaseReady } from "@dbplane/contracts";
 import {
   connectServiceBus,
@@ -81,16 +83,14 @@ app.addReadinessCheck(driver.kind, async () => {
   if (!running.isReady()) throw new Error("first complete view not in yet");
 });
 
-const onReady = provisionerDatabaseReadyHandler(clusters, logger);
-const onDeleted = provisionerDatabaseDeletedHandler(clusters, logger);
 const consumer = await bus.consume({
   durable: NAME,
-  messages: [databaseReady, databaseDeleted],
   // A cluster's ready and deleted must be applied in stream order, by all replicas.
   ordered: true,
-  // The consumer dispatches by ce-type; `type` is a plain string, so narrow by hand.
-  handler: (event, ctx) =>
-    event.type === databaseReady.type ? onReady(event as never, ctx) : onDeleted(event as never, ctx),
+  handlers: [
+    handle(databaseReady, provisionerDatabaseReadyHandler(clusters, logger)),
+    handle(databaseDeleted, provisionerDatabaseDeletedHandler(clusters, logger)),
+  ],
 });
 await app.register(discoveryApp, { inventory: () => running.inventory() });
 loop.start();

@@ -1,4 +1,5 @@
 // Composition root of the provisioner: config, connections, driver, reconcile loop, consumers, HTTP, shutdown.
+import { handle } from "@dbplane/bus";
 import { addShard, createDatabase, deleteDatabase, runBackup, scaleReplicas } from "@dbplane/contracts";
 import {
   connectServiceBus,
@@ -109,18 +110,15 @@ const admin = createDatabaseAdmin(createDesiredState(pool, tables), () => {
   loop.kick();
 });
 
-const handlers = {
-  [createDatabase.type]: createDatabaseHandler(admin, logger),
-  [deleteDatabase.type]: deleteDatabaseHandler(admin, logger),
-  [addShard.type]: addShardHandler(admin, logger),
-  [scaleReplicas.type]: scaleReplicasHandler(admin, logger),
-  [runBackup.type]: runBackupHandler(admin, logger),
-};
 const consumer = await bus.consume({
   durable: NAME,
-  messages: [createDatabase, deleteDatabase, addShard, scaleReplicas, runBackup],
-  // The consumer dispatches by ce-type; each handler is typed for its own message.
-  handler: (event, ctx) => handlers[event.type]?.(event as never, ctx as never),
+  handlers: [
+    handle(createDatabase, createDatabaseHandler(admin, logger)),
+    handle(deleteDatabase, deleteDatabaseHandler(admin, logger)),
+    handle(addShard, addShardHandler(admin, logger)),
+    handle(scaleReplicas, scaleReplicasHandler(admin, logger)),
+    handle(runBackup, runBackupHandler(admin, logger)),
+  ],
 });
 await app.register(provisionerApp, { admin, queries });
 relay.start();

@@ -1,4 +1,5 @@
 // Composition root of the router: config, connections, shard maps, load, consumers, HTTP, shutdown.
+import { handle } from "@dbplane/bus";
 import { databaseDeleted, databaseReady } from "@dbplane/contracts";
 import { kubeAccess, PasswordResolver } from "@dbplane/kube";
 import {
@@ -117,18 +118,14 @@ app.addReadinessCheck("shard maps", async () => {
   }
 });
 
-const onReady = databaseReadyHandler(store, publisher, logger);
-const onDeleted = databaseDeletedHandler(publisher, logger);
 const consumer = await bus.consume({
   durable: NAME,
-  messages: [databaseReady, databaseDeleted],
   // A database's ready, ready again and deleted must be applied in stream order, by all replicas.
   ordered: true,
-  handler: (event, ctx) =>
-    // The consumer dispatches by ce-type; `type` is a plain string, so narrow by hand.
-    event.type === databaseReady.type
-      ? onReady(event as never, ctx as never)
-      : onDeleted(event as never, ctx as never),
+  handlers: [
+    handle(databaseReady, databaseReadyHandler(store, publisher, logger)),
+    handle(databaseDeleted, databaseDeletedHandler(publisher, logger)),
+  ],
 });
 await app.register(routerApp, {
   service,

@@ -1,6 +1,6 @@
 // Load counted across router replicas in Redis, the hot-shard event, Prometheus metrics, and
 // migrations reaching a shard that joins the database later.
-import { type Bus, type BusConsumer, connectBus } from "@dbplane/bus";
+import { type Bus, type BusConsumer, connectBus, handle } from "@dbplane/bus";
 import { type ShardHot, shardHot, shardMapPublished } from "@dbplane/contracts";
 import { createLogger } from "@dbplane/service-kit";
 import { hashShardKey, RangeLookup, rangesFromText } from "@dbplane/sharding";
@@ -41,11 +41,10 @@ beforeAll(async () => {
   await events.ensureTopology();
   consumer = await events.consume({
     durable: "router-test-events",
-    messages: [shardHot, shardMapPublished],
-    handler: (event) => {
-      if (event.type === shardHot.type) hot.push(event.data as ShardHot);
-      else published.push(event.data as { database: string; version: number });
-    },
+    handlers: [
+      handle(shardHot, (event) => void hot.push(event.data)),
+      handle(shardMapPublished, (event) => void published.push(event.data)),
+    ],
   });
   routers = [(await world.startRouter(FAST_LOAD)).url, (await world.startRouter(FAST_LOAD)).url];
   // Three shards first; the fourth joins later.

@@ -1,6 +1,8 @@
 // Composition root of the scheduler: config, connections, firing, consumers, HTTP, shutdown.
+
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
+import { handle } from "@dbplane/bus";
 import { cancelJob, scheduleJob } from "@dbplane/contracts";
 import {
   connectServiceBus,
@@ -89,14 +91,12 @@ const jobs = createJobAdmin({
   ),
   forget: (jobId) => firing.forget(jobId),
 });
-const onScheduleJob = scheduleJobHandler(jobs, logger);
-const onCancelJob = cancelJobHandler(jobs, logger);
 const consumer = await bus.consume({
   durable: NAME,
-  messages: [scheduleJob, cancelJob],
-  handler: (event, ctx) =>
-    // The consumer dispatches by ce-type; `type` is a plain string, so narrow by hand.
-    event.type === scheduleJob.type ? onScheduleJob(event as never, ctx) : onCancelJob(event as never, ctx),
+  handlers: [
+    handle(scheduleJob, scheduleJobHandler(jobs, logger)),
+    handle(cancelJob, cancelJobHandler(jobs, logger)),
+  ],
 });
 await app.register(schedulerApp, { jobs, store });
 firing.start();

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import { DueTimers } from "../src/firing/due-timers.ts";
-import { WorkLimit } from "../src/firing/work-limit.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -31,38 +30,5 @@ describe("DueTimers", () => {
     expect(timers.buckets).toBe(1);
     await sleep(60);
     expect(fired).toEqual(["kept"]);
-  });
-});
-
-describe("WorkLimit", () => {
-  it("runs at most `limit` tasks at once, the rest in arrival order, and reports idle", async () => {
-    const limit = new WorkLimit(3);
-    let running = 0;
-    let most = 0;
-    const order: number[] = [];
-    const tasks = Array.from({ length: 10_000 }, (_, i) =>
-      limit.run(async () => {
-        running++;
-        most = Math.max(most, running);
-        order.push(i);
-        await Promise.resolve();
-        running--;
-        return i;
-      }),
-    );
-    expect(limit.size).toBe(10_000);
-    expect(await Promise.all(tasks)).toEqual(order);
-    expect(order).toEqual([...order].sort((a, b) => a - b));
-    expect(most).toBe(3);
-    await limit.idle();
-    expect(limit.size).toBe(0);
-  });
-
-  it("passes a task's failure to its caller and keeps going", async () => {
-    const limit = new WorkLimit(1);
-    const failing = limit.run(() => Promise.reject(new Error("boom")));
-    const next = limit.run(() => Promise.resolve("ok"));
-    await expect(failing).rejects.toThrow("boom");
-    expect(await next).toBe("ok");
   });
 });

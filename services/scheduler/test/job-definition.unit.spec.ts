@@ -15,7 +15,7 @@ function fieldsOf(input: unknown): string[] {
     return [];
   } catch (err) {
     expect(err).toBeInstanceOf(JobValidationError);
-    return (err as JobValidationError).errors.map((e) => e.field);
+    return (err as JobValidationError).issues.map((e) => e.field);
   }
 }
 
@@ -143,7 +143,7 @@ describe("checkSchedulable (time-relative, with the database's now)", () => {
   it("refuses an `at` more than maxLatenessMs in the past, naming schedule.at", () => {
     const job = parseJobDefinition({ ...base, schedule: { kind: "at", at: "2026-06-01T11:58:59.999Z" } });
     expect(() => checkSchedulable(job, now)).toThrowError(
-      expect.objectContaining({ errors: [expect.objectContaining({ field: "schedule.at" })] }),
+      expect.objectContaining({ issues: [expect.objectContaining({ field: "schedule.at" })] }),
     );
   });
 
@@ -155,11 +155,11 @@ describe("checkSchedulable (time-relative, with the database's now)", () => {
   it("refuses a window that is over (endAt) and a cron that never matches (schedule.expression)", () => {
     const over = parseJobDefinition({ ...base, endAt: "2026-06-01T00:00:00Z" });
     expect(() => checkSchedulable(over, now)).toThrowError(
-      expect.objectContaining({ errors: [expect.objectContaining({ field: "endAt" })] }),
+      expect.objectContaining({ issues: [expect.objectContaining({ field: "endAt" })] }),
     );
     const never = parseJobDefinition({ ...base, schedule: { kind: "cron", expression: "0 0 30 2 *" } });
     expect(() => checkSchedulable(never, now)).toThrowError(
-      expect.objectContaining({ errors: [expect.objectContaining({ field: "schedule.expression" })] }),
+      expect.objectContaining({ issues: [expect.objectContaining({ field: "schedule.expression" })] }),
     );
   });
 

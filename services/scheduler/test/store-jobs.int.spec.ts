@@ -44,7 +44,7 @@ describe("upsert", () => {
       .upsert(job({ id: "past", schedule: { kind: "at", at: past } }))
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(JobValidationError);
-    expect((err as JobValidationError).errors).toEqual([expect.objectContaining({ field: "schedule.at" })]);
+    expect((err as JobValidationError).issues).toEqual([expect.objectContaining({ field: "schedule.at" })]);
     expect(await f.store.get("past")).toBeNull();
   });
 

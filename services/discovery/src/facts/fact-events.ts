@@ -6,6 +6,7 @@ import {
   databaseChanged,
   databaseDiscovered,
   databaseLost,
+  type MessageDefinition,
 } from "@dbplane/contracts";
 import type { FactRecord } from "./fact-record.ts";
 
@@ -19,8 +20,9 @@ const DEFINITIONS = {
  * the stream already held it (another replica, or an earlier attempt, got there first).
  */
 export async function publishFactEvent(bus: Bus, record: FactRecord): Promise<boolean> {
-  const definition = DEFINITIONS[record.kind][record.event.type];
-  const ack = await bus.publish(definition, record.event.data as never, {
+  // A record's data is untyped (it round-trips through the KV store); publish validates it.
+  const definition: MessageDefinition = DEFINITIONS[record.kind][record.event.type];
+  const ack = await bus.publish(definition, record.event.data, {
     subject: record.id,
     id: record.event.id,
   });

@@ -1,11 +1,17 @@
+import { DomainError, ERROR_KINDS } from "@dbplane/contracts";
+
 /** Keyset position in the audit log: the last (time, seq) of the previous page. */
 export interface AuditCursor {
   readonly time: string;
   readonly seq: number;
 }
 
-export class InvalidCursorError extends Error {
+/** A cursor this service did not issue; the field is the `cursor` parameter. */
+export class InvalidCursorError extends DomainError {
   override readonly name = "InvalidCursorError";
+  constructor(message: string) {
+    super(ERROR_KINDS.invalid, "INVALID_CURSOR", message, { field: "cursor" });
+  }
 }
 
 export function encodeAuditCursor(cursor: AuditCursor): string {

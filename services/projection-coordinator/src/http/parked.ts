@@ -1,7 +1,6 @@
 import type { ParkedEvent, ProjectionRuntime } from "@dbplane/projections";
 import type { HttpApp } from "@dbplane/service-kit";
 import { z } from "zod";
-import { asHttp } from "./domain-errors.ts";
 
 const parkedResource = z.object({
   id: z.number(),
@@ -67,9 +66,7 @@ export function registerParkedRoutes(app: HttpApp, deps: { runtime: ProjectionRu
     },
     async (request) =>
       toResource(
-        await asHttp(() =>
-          deps.runtime.parked.retry(request.params.id, deps.runtime.definitions, deps.runtime.readSchema),
-        ),
+        await deps.runtime.parked.retry(request.params.id, deps.runtime.definitions, deps.runtime.readSchema),
       ),
   );
 }

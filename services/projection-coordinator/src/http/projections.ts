@@ -3,7 +3,6 @@ import { type ProjectionRuntime, projectionOverview, type UnitOverview } from "@
 import { type HttpApp, NotFoundError } from "@dbplane/service-kit";
 import type pg from "pg";
 import { z } from "zod";
-import { asHttp } from "./domain-errors.ts";
 
 const unitResource = z.object({
   partition: z.int(),
@@ -89,7 +88,7 @@ export function registerProjectionRoutes(
       const definition = deps.runtime.definitions.get(request.params.name);
       if (!definition)
         throw new NotFoundError(`no projection ${JSON.stringify(request.params.name)} runs here`);
-      const created = await asHttp(() => deps.runtime.generations.rebuild(definition));
+      const created = await deps.runtime.generations.rebuild(definition);
       return reply.code(202).send({
         projection: created.projection,
         generation: created.generation,

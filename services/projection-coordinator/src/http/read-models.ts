@@ -5,7 +5,6 @@ import { z } from "zod";
 import { decodeAuditCursor } from "../domain/audit-cursor.ts";
 import { queryAudit } from "../projections/audit-queries.ts";
 import { readFleet } from "../projections/fleet-queries.ts";
-import { asHttp } from "./domain-errors.ts";
 
 const isoTime = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
 const auditQuery = z.object({
@@ -73,12 +72,10 @@ export function registerReadModelRoutes(
     },
     async (request) => {
       const { cursor, ...q } = request.query;
-      return asHttp(async () =>
-        queryAudit(pool, runtime.generations, runtime.readSchema, {
-          ...q,
-          after: cursor ? decodeAuditCursor(cursor) : undefined,
-        }),
-      );
+      return queryAudit(pool, runtime.generations, runtime.readSchema, {
+        ...q,
+        after: cursor ? decodeAuditCursor(cursor) : undefined,
+      });
     },
   );
 }

@@ -1,26 +1,26 @@
+import { DomainError, ERROR_KINDS } from "@dbplane/contracts";
+
 /** The named database does not exist (or was deleted). */
-export class DatabaseNotFoundError extends Error {
+export class DatabaseNotFoundError extends DomainError {
   override readonly name = "DatabaseNotFoundError";
-  readonly code = "database_not_found";
   constructor(database: string) {
-    super(`database "${database}" does not exist`);
+    super(ERROR_KINDS.notFound, "DATABASE_NOT_FOUND", `database "${database}" does not exist`);
   }
 }
 
 /** The request conflicts with the stored desired state (same name, other spec; change while deleting). */
-export class DatabaseConflictError extends Error {
+export class DatabaseConflictError extends DomainError {
   override readonly name = "DatabaseConflictError";
-  readonly code = "database_conflict";
+  constructor(message: string) {
+    super(ERROR_KINDS.conflict, "DATABASE_CONFLICT", message);
+  }
 }
 
 /** A change the contract accepts but the database cannot take (e.g. more than 64 shards in all). */
-export class InvalidChangeError extends Error {
+export class InvalidChangeError extends DomainError {
   override readonly name = "InvalidChangeError";
-  readonly code = "invalid_change";
-  readonly field: string;
   constructor(field: string, message: string) {
-    super(message);
-    this.field = field;
+    super(ERROR_KINDS.invalid, "INVALID_CHANGE", message, { field });
   }
 }
 
@@ -30,7 +30,7 @@ export class InvalidChangeError extends Error {
  */
 export class PermanentProvisionError extends Error {
   override readonly name = "PermanentProvisionError";
-  readonly code = "provision_failed";
+  readonly code = "PROVISION_FAILED";
 }
 
 /** The most shards one database may have (the contract's limit for a create). */

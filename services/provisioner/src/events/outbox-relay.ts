@@ -33,7 +33,7 @@ export function createOutboxRelay(deps: {
     try {
       for (;;) {
         const count = await drainOutbox(deps.pool, deps.tables, async (entry) => {
-          await deps.bus.publish(entry.def, entry.data as never, {
+          await deps.bus.publish(entry.def, entry.data, {
             id: entry.msgId,
             subject: entry.subject,
             ...(entry.correlationId && { correlationId: entry.correlationId }),

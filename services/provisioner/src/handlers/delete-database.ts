@@ -2,17 +2,16 @@ import type { EventOf, HandlerContext } from "@dbplane/bus";
 import type { deleteDatabase } from "@dbplane/contracts";
 import type { Logger } from "@dbplane/service-kit";
 import type { DatabaseAdmin } from "../database-admin.ts";
-import { orDeadLetter } from "./domain-verdict.ts";
 
 /**
  * `delete-database`: the same change as its HTTP route, with the command's id as the operation id, so
- * a redelivered command finds its operation and changes nothing (`unchanged`).
+ * a redelivered command finds its operation and changes nothing (`unchanged`). A refusal (unknown
+ * database, conflicting spec, impossible change: a DomainError) is dead-lettered by the bus at once;
+ * anything else (PostgreSQL down) is retried with backoff.
  */
 export function deleteDatabaseHandler(admin: DatabaseAdmin, logger: Logger) {
   return async (event: EventOf<typeof deleteDatabase>, ctx: HandlerContext): Promise<void> => {
-    const result = await orDeadLetter("delete-database", () =>
-      admin.delete(event.data.name, event.data.keepVolumes, event.id),
-    );
+    const result = await admin.delete(event.data.name, event.data.keepVolumes, event.id);
     logger.info({ ...result, msgId: ctx.msgId }, "delete-database handled");
   };
 }

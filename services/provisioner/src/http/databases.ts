@@ -3,7 +3,6 @@ import { type HttpApp, NotFoundError } from "@dbplane/service-kit";
 import type { DatabaseAdmin } from "../database-admin.ts";
 import type { Accepted } from "../store/desired-state.ts";
 import type { Queries } from "../store/queries.ts";
-import { asHttp } from "./domain-errors.ts";
 import {
   accepted,
   addShardsBody,
@@ -44,8 +43,7 @@ export function registerDatabaseRoutes(app: HttpApp, deps: { admin: DatabaseAdmi
         response: { 202: accepted },
       },
     },
-    async (request, reply) =>
-      acceptedReply(reply, await asHttp(() => admin.create(request.body, randomUUID()))),
+    async (request, reply) => acceptedReply(reply, await admin.create(request.body, randomUUID())),
   );
 
   app.get(
@@ -88,10 +86,7 @@ export function registerDatabaseRoutes(app: HttpApp, deps: { admin: DatabaseAdmi
       },
     },
     async (request, reply) =>
-      acceptedReply(
-        reply,
-        await asHttp(() => admin.delete(request.params.name, request.query.keepVolumes, randomUUID())),
-      ),
+      acceptedReply(reply, await admin.delete(request.params.name, request.query.keepVolumes, randomUUID())),
   );
 
   app.post(
@@ -106,10 +101,7 @@ export function registerDatabaseRoutes(app: HttpApp, deps: { admin: DatabaseAdmi
       },
     },
     async (request, reply) =>
-      acceptedReply(
-        reply,
-        await asHttp(() => admin.addShards(request.params.name, request.body.count, randomUUID())),
-      ),
+      acceptedReply(reply, await admin.addShards(request.params.name, request.body.count, randomUUID())),
   );
 
   app.post(
@@ -126,8 +118,11 @@ export function registerDatabaseRoutes(app: HttpApp, deps: { admin: DatabaseAdmi
     async (request, reply) =>
       acceptedReply(
         reply,
-        await asHttp(() =>
-          admin.scaleReplicas(request.params.name, request.body.shard, request.body.replicas, randomUUID()),
+        await admin.scaleReplicas(
+          request.params.name,
+          request.body.shard,
+          request.body.replicas,
+          randomUUID(),
         ),
       ),
   );
@@ -147,7 +142,7 @@ export function registerDatabaseRoutes(app: HttpApp, deps: { admin: DatabaseAdmi
       const backupId = request.body.backupId ?? `backup-${randomUUID()}`;
       return acceptedReply(
         reply,
-        await asHttp(() => admin.backup(request.params.name, request.body.shard, backupId, randomUUID())),
+        await admin.backup(request.params.name, request.body.shard, backupId, randomUUID()),
       );
     },
   );

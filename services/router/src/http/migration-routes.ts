@@ -3,7 +3,6 @@ import type { QueryService } from "../query/query-service.ts";
 import type { MigrationRunner } from "../shards/migration-runner.ts";
 import type { RouterStore } from "../store/router-store.ts";
 import { databaseParams, migrationBody, migrationList, migrationResult } from "./router-schemas.ts";
-import { asHttp } from "./shard-errors.ts";
 
 /** `POST/GET /v1/databases/:db/migrations`. */
 export function registerMigrationRoutes(
@@ -26,7 +25,7 @@ export function registerMigrationRoutes(
     async (request) => {
       const { db } = request.params;
       const map = deps.service.map(db);
-      await asHttp(db, () => deps.store.recordMigration(db, request.body.id, request.body.statements));
+      await deps.store.recordMigration(db, request.body.id, request.body.statements);
       const shards = await deps.runner.applyEverywhere(map, request.body);
       return {
         database: db,

@@ -13,7 +13,7 @@ import {
   transactionBody,
   transactionResult,
 } from "./router-schemas.ts";
-import { asHttp, ShardProblemError, shardFailure, statusOf } from "./shard-errors.ts";
+import { ShardProblemError, shardFailure, statusOf } from "./shard-errors.ts";
 
 type QueryBody = z.output<typeof queryBody>;
 
@@ -44,7 +44,7 @@ export function registerQueryRoutes(app: HttpApp, service: QueryService): void {
       const map = service.map(db);
       if (body.key) {
         const shard = service.shardForKey(map, body.key);
-        const res = await asHttp(db, () => service.keyed(map, shard, body, body.readOnly));
+        const res = await service.keyed(map, shard, body, body.readOnly);
         return {
           database: db,
           version: res.version,
@@ -76,7 +76,7 @@ export function registerQueryRoutes(app: HttpApp, service: QueryService): void {
       const body = request.body;
       const map = service.map(db);
       const shard = body.key ? service.shardForKey(map, body.key) : service.shard(map, body.shard ?? -1);
-      const results = await asHttp(db, () => service.transaction(map, shard, body.statements, body.readOnly));
+      const results = await service.transaction(map, shard, body.statements, body.readOnly);
       return { database: db, version: map.version, shard: shard.index, results };
     },
   );

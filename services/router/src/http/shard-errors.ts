@@ -1,15 +1,6 @@
-import {
-  ConflictError,
-  type HttpApp,
-  HttpError,
-  problem,
-  sendProblem,
-  ValidationError,
-} from "@dbplane/service-kit";
-import { InvalidRangesError } from "@dbplane/sharding";
+import { type HttpApp, HttpError, problem, sendProblem } from "@dbplane/service-kit";
 import { FAILURE_KINDS, type PostgresErrorInfo } from "../domain/postgres-errors.ts";
 import { ShardStatementError } from "../query/shard-statement.ts";
-import { MigrationConflictError, ShardMapVersionConflictError } from "../store/router-store.ts";
 
 /**
  * An HttpError with RFC 9457 extension members (`sqlstate`, `position`, `shard`…); the router's
@@ -81,33 +72,21 @@ export function shardFailure(
   );
 }
 
-/** Runs a route's work, turning router errors into the HTTP errors they mean. */
-export async function asHttp<T>(database: string, work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (err) {
-    if (err instanceof ShardStatementError) {
-      const index = (err.cause as { statementIndex?: number } | undefined)?.statementIndex;
-      throw shardFailure(database, err.shard, err.info, index === undefined ? {} : { statement: index });
-    }
-    if (err instanceof ShardMapVersionConflictError || err instanceof MigrationConflictError) {
-      throw new ConflictError(err.message, { cause: err });
-    }
-    if (err instanceof InvalidRangesError) {
-      throw new ValidationError(err.message, {
-        cause: err,
-        errors: [{ field: "body.ranges", message: err.message }],
-      });
-    }
-    throw err;
-  }
-}
-
 type ErrorHandler = Parameters<HttpApp["setErrorHandler"]>[0];
 
-/** Sends ShardProblemErrors with their extension members; everything else to the kit's handler. */
+/** A failed statement as the problem it means, naming the failing statement of a transaction. */
+function statementProblem(err: ShardStatementError): ShardProblemError {
+  const index = (err.cause as { statementIndex?: number } | undefined)?.statementIndex;
+  return shardFailure(err.database, err.shard, err.info, index === undefined ? {} : { statement: index });
+}
+
+/**
+ * Sends ShardProblemErrors (and ShardStatementErrors, as the problem they mean) with their
+ * extension members; everything else to the kit's handler.
+ */
 export function shardProblemHandler(app: HttpApp, fallback: ErrorHandler): ErrorHandler {
-  return (error, request, reply) => {
+  return (thrown, request, reply) => {
+    const error = thrown instanceof ShardStatementError ? statementProblem(thrown) : thrown;
     if (!(error instanceof ShardProblemError)) return fallback.call(app, error, request, reply);
     if (error.status >= 500)
       request.log.warn({ err: error.cause ?? error, code: error.code, ...error.extensions }, error.message);

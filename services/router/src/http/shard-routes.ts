@@ -14,7 +14,6 @@ import {
   publishMapBody,
   shardsResult,
 } from "./router-schemas.ts";
-import { asHttp } from "./shard-errors.ts";
 
 export interface ShardRoutesDeps {
   readonly service: QueryService;
@@ -120,25 +119,23 @@ export function registerShardRoutes(app: HttpApp, deps: ShardRoutesDeps): void {
           `shard map of ${db} is at version ${current.version}, not ${body.expectedVersion}`,
         );
       }
-      const doc: ShardMapDocument = await asHttp(db, async () => {
-        const parsed = shardMapDocument.safeParse({
-          database: db,
-          version: body.expectedVersion + 1,
-          ranges: body.ranges,
-          shards: body.shards ?? current.document.shards,
-          createdAt: new Date().toISOString(),
-        });
-        if (!parsed.success) {
-          throw new ValidationError("invalid shard map", {
-            errors: parsed.error.issues.map((i) => ({
-              field: ["body", ...i.path].join("."),
-              message: i.message,
-            })),
-          });
-        }
-        return parsed.data;
+      const parsed = shardMapDocument.safeParse({
+        database: db,
+        version: body.expectedVersion + 1,
+        ranges: body.ranges,
+        shards: body.shards ?? current.document.shards,
+        createdAt: new Date().toISOString(),
       });
-      await asHttp(db, () => publisher.publish(doc, request.id));
+      if (!parsed.success) {
+        throw new ValidationError("invalid shard map", {
+          errors: parsed.error.issues.map((i) => ({
+            field: ["body", ...i.path].join("."),
+            message: i.message,
+          })),
+        });
+      }
+      const doc: ShardMapDocument = parsed.data;
+      await publisher.publish(doc, request.id);
       // Answer once this replica routes by it, so the caller's next request sees it here too.
       await maps.apply(doc);
       return reply.code(201).send({ database: db, version: doc.version });

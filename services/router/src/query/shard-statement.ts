@@ -11,15 +11,20 @@ export interface StatementResult {
   readonly rows: Record<string, unknown>[];
 }
 
-/** A statement failed on a shard; `info` says whether the statement or the shard is to blame. */
+/**
+ * A statement failed on a shard; `info` says whether the statement or the shard is to blame. The
+ * router's error handler answers it as a problem with the shard's details (see shard-errors.ts).
+ */
 export class ShardStatementError extends Error {
   override readonly name = "ShardStatementError";
   readonly code = "SHARD_STATEMENT_FAILED";
-  readonly info: PostgresErrorInfo;
+  readonly database: string;
   readonly shard: number;
+  readonly info: PostgresErrorInfo;
 
-  constructor(shard: number, info: PostgresErrorInfo, cause: unknown) {
+  constructor(database: string, shard: number, info: PostgresErrorInfo, cause: unknown) {
     super(info.message, { cause });
+    this.database = database;
     this.shard = shard;
     this.info = info;
   }
@@ -95,7 +100,7 @@ export async function onShard<T>(
         position: undefined,
         reason: server.unusable,
       };
-      throw new ShardStatementError(shard, unusable, undefined);
+      throw new ShardStatementError(database, shard, unusable, undefined);
     }
     return await work();
   } catch (err) {
@@ -104,7 +109,7 @@ export async function onShard<T>(
       throw err;
     }
     info = classifyPostgresError(err);
-    throw new ShardStatementError(shard, info, err);
+    throw new ShardStatementError(database, shard, info, err);
   } finally {
     const ms = performance.now() - started;
     if (server.unusable === undefined) noteHealth(server, info);

@@ -1,3 +1,4 @@
+import { DomainError, ERROR_KINDS } from "@dbplane/contracts";
 import type pg from "pg";
 import { type ShardMapDocument, shardMapDocument } from "../domain/shard-map.ts";
 
@@ -10,15 +11,19 @@ export interface MigrationRecord {
 }
 
 /** Another writer stored this version first; the caller's view is stale. */
-export class ShardMapVersionConflictError extends Error {
+export class ShardMapVersionConflictError extends DomainError {
   override readonly name = "ShardMapVersionConflictError";
-  readonly code = "SHARD_MAP_VERSION_CONFLICT";
+  constructor(message: string) {
+    super(ERROR_KINDS.conflict, "SHARD_MAP_VERSION_CONFLICT", message);
+  }
 }
 
 /** The same migration id was recorded with other statements. */
-export class MigrationConflictError extends Error {
+export class MigrationConflictError extends DomainError {
   override readonly name = "MigrationConflictError";
-  readonly code = "MIGRATION_CONFLICT";
+  constructor(message: string) {
+    super(ERROR_KINDS.conflict, "MIGRATION_CONFLICT", message);
+  }
 }
 
 /** The router's own tables: every shard-map version (the source of truth) and every migration. */

@@ -1,27 +1,24 @@
+import { DomainError, ERROR_KINDS, type FieldIssue } from "@dbplane/contracts";
 import type { z } from "zod";
 import type { JobDefinition } from "./job-definition.ts";
 import { jobDefinition } from "./job-definition.ts";
 import { firstOccurrence } from "./occurrences.ts";
 
-/** One refused field, by dotted path inside the job definition (`schedule.expression`). */
-export interface JobFieldError {
-  readonly field: string;
-  readonly message: string;
-}
-
-/** A job definition was refused; `errors` names every field at fault. Maps to HTTP 400. */
-export class JobValidationError extends Error {
+/** A job definition was refused; `issues` names every field (inside the definition) at fault. */
+export class JobValidationError extends DomainError {
   override readonly name = "JobValidationError";
-  readonly code = "JOB_INVALID";
-  readonly errors: readonly JobFieldError[];
 
-  constructor(errors: readonly JobFieldError[], options: { cause?: unknown } = {}) {
-    super(`invalid job: ${errors.map((e) => `${e.field || "(job)"} ${e.message}`).join("; ")}`, options);
-    this.errors = errors;
+  constructor(issues: readonly FieldIssue[], options: { cause?: unknown } = {}) {
+    super(
+      ERROR_KINDS.invalid,
+      "JOB_INVALID",
+      `invalid job: ${issues.map((e) => `${e.field || "(job)"} ${e.message}`).join("; ")}`,
+      { ...options, issues },
+    );
   }
 }
 
-function fieldErrors(error: z.ZodError): JobFieldError[] {
+function fieldErrors(error: z.ZodError): FieldIssue[] {
   return error.issues.map((issue) => ({ field: issue.path.map(String).join("."), message: issue.message }));
 }
 

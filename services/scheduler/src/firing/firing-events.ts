@@ -1,7 +1,6 @@
-import type { Bus } from "@dbplane/bus";
+import { type Bus, ConcurrencyLimit } from "@dbplane/bus";
 import { jobFired, jobMissed } from "@dbplane/contracts";
 import type { Logger } from "@dbplane/service-kit";
-import { WorkLimit } from "./work-limit.ts";
 
 /** Events publishes in flight at once; they never hold up firing. */
 const EVENT_CONCURRENCY = 128;
@@ -14,7 +13,7 @@ const EVENT_CONCURRENCY = 128;
 export class FiringEvents {
   readonly #bus: Bus;
   readonly #logger: Logger;
-  readonly #limit = new WorkLimit(EVENT_CONCURRENCY);
+  readonly #limit = new ConcurrencyLimit(EVENT_CONCURRENCY);
   #queued: (() => Promise<unknown>)[] = [];
   #flush: Promise<void> | undefined;
 

@@ -1,3 +1,4 @@
+import { ConcurrencyLimit } from "@dbplane/bus";
 import type { Logger } from "@dbplane/service-kit";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { SchedulerMetrics } from "../scheduler-metrics.ts";
@@ -10,7 +11,6 @@ import type { FiringEvents } from "./firing-events.ts";
 import { type PendingOccurrence, PendingOccurrences } from "./pending-occurrences.ts";
 import { targetMessage } from "./target-message.ts";
 import { describeError, publishTarget } from "./target-publisher.ts";
-import { WorkLimit } from "./work-limit.ts";
 
 /** How often a tick also looks for claims whose lease ran out. */
 const EXPIRED_CHECK_MS = 1_000;
@@ -75,7 +75,7 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
     if (p.timerKey !== undefined) timers.cancel(p.timerKey, p);
     p.timerKey = undefined;
   });
-  const publishes = new WorkLimit(o.publishConcurrency);
+  const publishes = new ConcurrencyLimit(o.publishConcurrency);
   // Never start a publish this close to the lease's end: its ack must land while we hold the claim.
   const leaseSafetyMs = Math.min(1_000, Math.floor(o.leaseMs / 10));
   let stopping = false;
@@ -170,7 +170,7 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
       return;
     }
     if (clock.now() > occ.fireBy.getTime()) {
-      // Past fireBy: a run that was never attempted is missed; one whose attempts failed, failed.
+      // Past fireBy: a run with no attempt made is missed; one whose attempts failed, failed.
       const failed = outcome.lastError !== undefined;
       if (!failed) o.metrics.missed.inc();
       const error = failed ? describeError(outcome.lastError) : "later than maxLatenessMs";

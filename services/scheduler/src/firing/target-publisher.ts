@@ -1,5 +1,5 @@
-import { JetStreamApiError, type JetStreamClient, type PubAck } from "@nats-io/jetstream";
-import { errors } from "@nats-io/transport-node";
+import { isTransientPublishError } from "@dbplane/bus";
+import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
 import type { TargetMessage } from "./target-message.ts";
 
 /** One attempt waits at most this long for the stream's ack. */
@@ -10,7 +10,7 @@ export type PublishOutcome =
   | { readonly kind: "acked"; readonly ack: PubAck }
   /** The deadline passed first; `lastError` is why the attempts failed, if any were made. */
   | { readonly kind: "deadline"; readonly lastError: unknown }
-  /** The server refused the message; retrying cannot help. */
+  /** The server refused the message, or the connection is closed for good: retrying cannot help. */
   | { readonly kind: "refused"; readonly error: unknown };
 
 /**
@@ -39,7 +39,7 @@ export async function publishTarget(
       return { kind: "acked", ack };
     } catch (err) {
       lastError = err;
-      const transient = isTransient(err);
+      const transient = isTransientPublishError(err);
       onFailure(transient);
       if (!transient) return { kind: "refused", error: err };
       const pause = RETRY_PAUSE_MS[Math.min(attempt, RETRY_PAUSE_MS.length - 1)]!;
@@ -48,15 +48,6 @@ export async function publishTarget(
       );
     }
   }
-}
-
-function isTransient(err: unknown): boolean {
-  if (err instanceof errors.InvalidArgumentError || err instanceof errors.PermissionViolationError)
-    return false;
-  // 503 is "no responders"/JetStream unavailable; other API errors (message too large, a stream
-  // that refuses the subject) will not change by retrying.
-  if (err instanceof JetStreamApiError) return err.status === 503;
-  return true;
 }
 
 export function describeError(err: unknown): string {

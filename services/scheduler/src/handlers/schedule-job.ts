@@ -1,25 +1,18 @@
-import { type EventOf, type HandlerContext, PermanentError } from "@dbplane/bus";
+import type { EventOf, HandlerContext } from "@dbplane/bus";
 import type { scheduleJob } from "@dbplane/contracts";
 import type { Logger } from "@dbplane/service-kit";
-import { JobValidationError } from "../domain/job-validation.ts";
 import type { JobAdmin } from "../jobs/job-admin.ts";
 
 /**
  * `schedule-job`: upserts the job. Idempotent (the same definition again is `unchanged`). A
  * definition the contract accepts but the scheduler refuses (a cron value out of range, an `at`
- * already past, a subject no stream captures) can never succeed: it is dead-lettered with the
- * fields. Anything else (PostgreSQL or NATS unavailable) is retried by the bus with backoff.
+ * already past, a subject no stream captures) can never succeed: its JobValidationError (a
+ * DomainError of kind invalid) is dead-lettered by the bus with the fields. Anything else
+ * (PostgreSQL or NATS unavailable) is retried by the bus with backoff.
  */
 export function scheduleJobHandler(jobs: JobAdmin, logger: Logger) {
   return async (event: EventOf<typeof scheduleJob>, ctx: HandlerContext): Promise<void> => {
-    try {
-      const { outcome, job } = await jobs.upsert(event.data);
-      logger.info({ jobId: job.id, outcome, msgId: ctx.msgId }, "job scheduled by command");
-    } catch (err) {
-      if (err instanceof JobValidationError) {
-        throw new PermanentError(`schedule-job refused: ${err.message}`, { cause: err });
-      }
-      throw err;
-    }
+    const { outcome, job } = await jobs.upsert(event.data);
+    logger.info({ jobId: job.id, outcome, msgId: ctx.msgId }, "job scheduled by command");
   };
 }

@@ -1,7 +1,7 @@
 import type { HttpApp } from "@dbplane/service-kit";
 import { z } from "zod";
 import type { SchedulerStore } from "../store/scheduler-store.ts";
-import { asHttp, found } from "./domain-errors.ts";
+import { found } from "./found.ts";
 import { jobIdParams, runPage, toRunResource } from "./job-schemas.ts";
 
 const runsQuery = z.object({
@@ -26,7 +26,7 @@ export function registerJobRunRoutes(app: HttpApp, deps: { store: SchedulerStore
     async (request) => {
       const { id } = request.params;
       found(await deps.store.get(id), id);
-      const page = await asHttp(() => deps.store.listRuns(id, request.query));
+      const page = await deps.store.listRuns(id, request.query);
       return { items: page.items.map(toRunResource), nextCursor: page.nextCursor };
     },
   );

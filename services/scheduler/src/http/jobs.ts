@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { JobAdmin } from "../jobs/job-admin.ts";
 import { JobState } from "../store/job-rows.ts";
 import type { SchedulerStore } from "../store/scheduler-store.ts";
-import { asHttp, found } from "./domain-errors.ts";
+import { found } from "./found.ts";
 import { jobBody, jobIdParams, jobPage, jobResource, toJobResource } from "./job-schemas.ts";
 
 const listQuery = z.object({
@@ -33,7 +33,7 @@ export function registerJobRoutes(app: HttpApp, deps: { jobs: JobAdmin; store: S
       },
     },
     async (request, reply) => {
-      const { outcome, job } = await asHttp(() => jobs.upsert(request.body));
+      const { outcome, job } = await jobs.upsert(request.body);
       reply.header("location", `/v1/jobs/${encodeURIComponent(job.id)}`);
       reply.header("x-dbplane-upsert", outcome);
       return reply.code(outcome === "created" ? 201 : 200).send(toJobResource(job));
@@ -51,7 +51,7 @@ export function registerJobRoutes(app: HttpApp, deps: { jobs: JobAdmin; store: S
       },
     },
     async (request) => {
-      const page = await asHttp(() => store.list(request.query));
+      const page = await store.list(request.query);
       return { items: page.items.map(toJobResource), nextCursor: page.nextCursor };
     },
   );
@@ -91,8 +91,7 @@ export function registerJobRoutes(app: HttpApp, deps: { jobs: JobAdmin; store: S
           response: { 200: jobResource },
         },
       },
-      async (request) =>
-        toJobResource(found(await asHttp(() => jobs[action](request.params.id)), request.params.id)),
+      async (request) => toJobResource(found(await jobs[action](request.params.id), request.params.id)),
     );
   }
 
@@ -107,7 +106,7 @@ export function registerJobRoutes(app: HttpApp, deps: { jobs: JobAdmin; store: S
       },
     },
     async (request, reply) => {
-      const result = found(await asHttp(() => jobs.trigger(request.params.id)), request.params.id);
+      const result = found(await jobs.trigger(request.params.id), request.params.id);
       const scheduledAt = result.scheduledAt.toISOString();
       return reply.code(202).send({
         job: toJobResource(result.job),

@@ -5,7 +5,7 @@ import type { ServerUser } from "./server-user.ts";
 /** A PostgreSQL program exited non-zero; `output` is its own (stdout and stderr, tail only). */
 export class ProgramFailedError extends Error {
   override readonly name = "ProgramFailedError";
-  readonly code = "program_failed";
+  readonly code = "PROGRAM_FAILED";
   readonly exitCode: number | null;
   constructor(program: string, exitCode: number | null, output: string) {
     super(`${program} exited with ${exitCode ?? "a signal"}: ${output.trim().slice(-800) || "(no output)"}`);
