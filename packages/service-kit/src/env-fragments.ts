@@ -123,3 +123,9 @@ export const redisEnv = {
 export const localRedisEnv = {
   DBPLANE_REDIS_URL: redisUrl.default("redis://127.0.0.1:6379").describe(REDIS),
 } as const;
+
+/**
+ * The variables every service reads — HTTP, log level, shutdown timing, NATS — so a config
+ * starts `z.object({ ...baseEnv, ...authEnv, …its own })`.
+ */
+export const baseEnv = { ...httpEnv, ...logEnv, ...shutdownEnv, ...natsEnv } as const;

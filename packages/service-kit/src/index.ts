@@ -5,6 +5,7 @@ export { CONFIG_EXIT_CODE, ConfigError, loadConfig, parseConfig } from "./config
 export type { LogLevel } from "./env-fragments.ts";
 export {
   authEnv,
+  baseEnv,
   httpEnv,
   LOG_LEVELS,
   localPostgresEnv,

@@ -1,6 +1,16 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { ConfigError, envVar, natsEnv, parseConfig } from "../src/index.ts";
+import {
+  authEnv,
+  baseEnv,
+  ConfigError,
+  envVar,
+  localPostgresEnv,
+  localRedisEnv,
+  natsEnv,
+  parseConfig,
+  readOnlyAuthEnv,
+} from "../src/index.ts";
 
 const schema = z.object({
   POOL_SIZE: envVar.int(2, 200).default(10),
@@ -70,7 +80,8 @@ describe("envVar", () => {
   });
 
   it("describes every shared variable, default included, for the generated env tables", () => {
-    for (const [name, field] of Object.entries(natsEnv)) {
+    const shared = { ...baseEnv, ...authEnv, ...readOnlyAuthEnv, ...localPostgresEnv, ...localRedisEnv };
+    for (const [name, field] of Object.entries(shared)) {
       expect(field.description, name).toMatch(/\.$/);
     }
     const nats = z.toJSONSchema(z.object(natsEnv), { io: "input" });

@@ -1,15 +1,12 @@
 import { readFileSync } from "node:fs";
 import { passwordRef } from "@dbplane/contracts";
 import {
+  baseEnv,
   CONFIG_EXIT_CODE,
   envVar,
-  httpEnv,
   loadConfig,
   localRedisEnv,
-  logEnv,
-  natsEnv,
   readOnlyAuthEnv,
-  shutdownEnv,
 } from "@dbplane/service-kit";
 import { z } from "zod";
 import { staticTargetList } from "./domain/static-targets.ts";
@@ -20,10 +17,7 @@ import { staticTargetList } from "./domain/static-targets.ts";
  */
 export const configSchema = z
   .object({
-    ...httpEnv,
-    ...logEnv,
-    ...shutdownEnv,
-    ...natsEnv,
+    ...baseEnv,
     DBPLANE_REDIS_URL: localRedisEnv.DBPLANE_REDIS_URL.describe(
       "Redis the collector replicas coordinate in (membership, lease, assignment, registry, samples).",
     ),

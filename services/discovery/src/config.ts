@@ -1,13 +1,4 @@
-import {
-  envVar,
-  httpEnv,
-  loadConfig,
-  localPostgresEnv,
-  logEnv,
-  natsEnv,
-  readOnlyAuthEnv,
-  shutdownEnv,
-} from "@dbplane/service-kit";
+import { baseEnv, envVar, loadConfig, localPostgresEnv, readOnlyAuthEnv } from "@dbplane/service-kit";
 import { z } from "zod";
 
 /** Comma-separated Kubernetes namespace names. */
@@ -17,10 +8,7 @@ function namespaces() {
 
 /** The discovery service's environment (STYLE.md §4): parsed once, every problem listed, exit 78. */
 export const configSchema = z.object({
-  ...httpEnv,
-  ...logEnv,
-  ...shutdownEnv,
-  ...natsEnv,
+  ...baseEnv,
   // Discovery serves only reads, so a random key is used when unset.
   ...readOnlyAuthEnv,
   DBPLANE_PG_URL: localPostgresEnv.DBPLANE_PG_URL.describe(

@@ -1,13 +1,4 @@
-import {
-  authEnv,
-  envVar,
-  httpEnv,
-  loadConfig,
-  localPostgresEnv,
-  logEnv,
-  natsEnv,
-  shutdownEnv,
-} from "@dbplane/service-kit";
+import { authEnv, baseEnv, envVar, loadConfig, localPostgresEnv } from "@dbplane/service-kit";
 import { z } from "zod";
 
 /**
@@ -16,10 +7,7 @@ import { z } from "zod";
  */
 export const configSchema = z
   .object({
-    ...httpEnv,
-    ...logEnv,
-    ...shutdownEnv,
-    ...natsEnv,
+    ...baseEnv,
     ...localPostgresEnv,
     // Required, as in every service with mutating routes (rebuild, retry of parked events).
     ...authEnv,

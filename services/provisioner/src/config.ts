@@ -1,22 +1,10 @@
-import {
-  authEnv,
-  envVar,
-  httpEnv,
-  loadConfig,
-  logEnv,
-  natsEnv,
-  postgresEnv,
-  shutdownEnv,
-} from "@dbplane/service-kit";
+import { authEnv, baseEnv, envVar, loadConfig, postgresEnv } from "@dbplane/service-kit";
 import { z } from "zod";
 
 /** The provisioner's environment (STYLE.md §4): parsed once, every problem listed, exit 78. */
 export const configSchema = z.object({
-  ...httpEnv,
-  ...logEnv,
+  ...baseEnv,
   ...authEnv,
-  ...shutdownEnv,
-  ...natsEnv,
   ...postgresEnv,
   DBPLANE_PROVISIONER_SCHEMA: envVar
     .identifier()

@@ -1,14 +1,4 @@
-import {
-  authEnv,
-  envVar,
-  httpEnv,
-  loadConfig,
-  logEnv,
-  natsEnv,
-  postgresEnv,
-  redisEnv,
-  shutdownEnv,
-} from "@dbplane/service-kit";
+import { authEnv, baseEnv, envVar, loadConfig, postgresEnv, redisEnv } from "@dbplane/service-kit";
 import { z } from "zod";
 
 /**
@@ -17,11 +7,8 @@ import { z } from "zod";
  */
 export const configSchema = z
   .object({
-    ...httpEnv,
-    ...logEnv,
+    ...baseEnv,
     ...authEnv,
-    ...shutdownEnv,
-    ...natsEnv,
     ...postgresEnv,
     DBPLANE_REDIS_URL: redisEnv.DBPLANE_REDIS_URL.describe(
       "Redis the router replicas share (load windows, hot-shard claims).",

@@ -1,14 +1,5 @@
 import { TOPOLOGY_DEFAULTS } from "@dbplane/bus";
-import {
-  authEnv,
-  envVar,
-  httpEnv,
-  loadConfig,
-  logEnv,
-  natsEnv,
-  postgresEnv,
-  shutdownEnv,
-} from "@dbplane/service-kit";
+import { authEnv, baseEnv, envVar, loadConfig, postgresEnv } from "@dbplane/service-kit";
 import { z } from "zod";
 
 /**
@@ -17,11 +8,8 @@ import { z } from "zod";
  */
 export const configSchema = z
   .object({
-    ...httpEnv,
-    ...logEnv,
+    ...baseEnv,
     ...authEnv,
-    ...shutdownEnv,
-    ...natsEnv,
     ...postgresEnv,
     DBPLANE_SCHEDULER_SCHEMA: envVar
       .identifier()
