@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { checkMetricsExposition, discoverServiceFolders, REPO_ROOT } from "@dbplane/deploy-checks";
 import {
@@ -58,7 +59,9 @@ describe("promtool check metrics on each running service's /metrics", () => {
     const response = await fetch(`http://127.0.0.1:${port}/metrics`);
     expect(response.status).toBe(200);
     const text = await response.text();
-    expect(text).toContain("dbplane_service_info");
+    // The version label is the service's own package.json version, not a constant.
+    const { version } = JSON.parse(readFileSync(join(REPO_ROOT, "services", name, "package.json"), "utf8"));
+    expect(text).toContain(`dbplane_service_info{service="${name}",version="${version}"} 1`);
     expect(checkMetricsExposition(text)).toEqual([]);
   });
 });

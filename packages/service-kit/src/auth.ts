@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import type { FastifyRequest } from "fastify";
 import { type JWTPayload, errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import { UnauthorizedError } from "./errors.ts";
@@ -19,6 +20,15 @@ export interface SignTokenOptions {
   /** Lifetime: seconds from now (negative makes an already expired token) or a jose span like "1h". */
   readonly expiresIn?: number | string;
   readonly claims?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * The configured bearer-token key, or a fresh random one (256 bits, base64url) for a service
+ * whose routes only read (`readOnlyAuthEnv`): without a key of ours no token can be valid there,
+ * and none is needed.
+ */
+export function jwtSecretOrRandom(configured: string | undefined): string {
+  return configured ?? randomBytes(32).toString("base64url");
 }
 
 /** Signs an HS256 JWT the services accept; for the dev stack, the CLI and tests. */

@@ -1,16 +1,24 @@
 import { z } from "zod";
+import { envVar } from "./env-values.ts";
 
 /**
  * Reusable pieces of a service's env schema, as zod shapes to spread into its own object:
  * `z.object({ ...httpEnv, ...logEnv, ...authEnv, ...shutdownEnv, MY_VAR: z.string() })`.
+ * Every variable carries its default and a one-line `.describe()`, from which each service's
+ * env table is generated; a service that narrows one keeps `.describe()` last.
  */
-
-const port = z.coerce.number().int().min(0).max(65_535);
 
 /** Where the HTTP server listens. Port 0 picks any free port (tests). */
 export const httpEnv = {
-  DBPLANE_HTTP_HOST: z.string().min(1).default("0.0.0.0"),
-  DBPLANE_HTTP_PORT: port.default(8080),
+  DBPLANE_HTTP_HOST: z
+    .string()
+    .min(1)
+    .default("0.0.0.0")
+    .describe("Listen address (`./scripts/dev` uses 127.0.0.1)."),
+  DBPLANE_HTTP_PORT: envVar
+    .int(0, 65_535)
+    .default(8080)
+    .describe("Listen port of the API, health, metrics and docs (`./scripts/dev` uses 7101–7106)."),
 } as const;
 
 /** pino levels, `silent` included. */
@@ -18,16 +26,34 @@ export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export const logEnv = {
-  DBPLANE_LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
+  DBPLANE_LOG_LEVEL: z
+    .enum(LOG_LEVELS)
+    .default("info")
+    .describe("`fatal`…`trace` or `silent`; JSON lines, pretty only on a terminal."),
 } as const;
 
 /** HS256 needs a key at least as long as its 256-bit output to be worth anything. */
 export const MIN_JWT_SECRET_LENGTH = 32;
 
+const jwtSecret = z
+  .string()
+  .min(MIN_JWT_SECRET_LENGTH, `must be at least ${MIN_JWT_SECRET_LENGTH} characters`);
+
+/** The bearer-token key, required: the service has mutating routes. */
 export const authEnv = {
-  DBPLANE_JWT_SECRET: z
-    .string()
-    .min(MIN_JWT_SECRET_LENGTH, `must be at least ${MIN_JWT_SECRET_LENGTH} characters`),
+  DBPLANE_JWT_SECRET: jwtSecret.describe(
+    `HS256 key of the bearer tokens mutating routes require (at least ${MIN_JWT_SECRET_LENGTH} characters).`,
+  ),
+} as const;
+
+/**
+ * The bearer-token key of a service whose routes only read: optional, a random key (see
+ * `jwtSecretOrRandom`) stands in when unset, so no token is ever valid there.
+ */
+export const readOnlyAuthEnv = {
+  DBPLANE_JWT_SECRET: jwtSecret
+    .optional()
+    .describe("HS256 key of bearer tokens; only read routes exist, so unset means a random key."),
 } as const;
 
 /**
@@ -36,61 +62,70 @@ export const authEnv = {
  * the timeout (45 s) stays below the pod's 60 s termination grace so we exit on our own terms.
  */
 export const shutdownEnv = {
-  DBPLANE_SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
-  DBPLANE_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(45_000),
+  DBPLANE_SHUTDOWN_DELAY_MS: envVar
+    .ms(0, 60_000)
+    .default(5_000)
+    .describe("After SIGTERM, how long readiness stays 503 before work stops (endpoints drop the pod)."),
+  DBPLANE_SHUTDOWN_TIMEOUT_MS: envVar
+    .ms(1_000, 600_000)
+    .default(45_000)
+    .describe("Hard limit of the whole shutdown; keep it below the pod's termination grace period."),
 } as const;
 
-const NATS_SCHEMES = new Set(["nats:", "tls:", "ws:", "wss:"]);
-
-function isNatsUrl(value: string): boolean {
-  try {
-    return NATS_SCHEMES.has(new URL(value).protocol);
-  } catch {
-    return false;
-  }
-}
+const natsUrl = envVar.url(["nats:", "tls:", "ws:", "wss:"]);
 
 /** Comma-separated server URLs (a cluster's seed list), parsed to an array for `connect`. */
-const natsServers = z
-  .string()
-  .transform((value) =>
-    value
-      .split(",")
-      .map((part) => part.trim())
-      .filter(Boolean),
-  )
-  .refine((urls) => urls.length > 0 && urls.every(isNatsUrl), {
+const natsServers = envVar
+  .list()
+  .refine((urls) => urls.length > 0 && urls.every((url) => natsUrl.safeParse(url).success), {
     message: "must be one or more comma-separated nats://, tls://, ws:// or wss:// URLs",
   });
 
 export const natsEnv = {
-  DBPLANE_NATS_URL: natsServers.default(["nats://127.0.0.1:4222"]),
-  /** Prefix isolating one deployment's (or one test's) streams, subjects and buckets. */
+  DBPLANE_NATS_URL: natsServers
+    .prefault("nats://127.0.0.1:4222")
+    .describe("NATS server URLs, comma-separated (a cluster's seed list)."),
   DBPLANE_NATS_NAMESPACE: z
     .string()
     .regex(/^[a-z][a-z0-9_]*$/, "must be lower-case letters, digits and underscores, starting with a letter")
-    .optional(),
-  DBPLANE_STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
+    .optional()
+    .describe("Prefix of streams, subjects and buckets, isolating one stack (or one test) on a shared NATS."),
+  DBPLANE_STREAM_REPLICAS: envVar
+    .int(1, 5)
+    .default(1)
+    .describe("JetStream replicas of the dbplane streams (3 on a 3-node cluster)."),
 } as const;
 
-function urlWithScheme(schemes: readonly string[]) {
-  return z.string().refine(
-    (value) => {
-      try {
-        return schemes.includes(new URL(value).protocol);
-      } catch {
-        return false;
-      }
-    },
-    { message: `must be a ${schemes.map((s) => `${s}//`).join(" or ")} URL` },
-  );
-}
+const postgresUrl = envVar.url(["postgres:", "postgresql:"]);
+const PLATFORM_DATABASE = "The platform PostgreSQL database; each service owns one schema in it.";
 
 /** The platform PostgreSQL database (each service owns one schema in it). No default: it carries credentials. */
 export const postgresEnv = {
-  DBPLANE_PG_URL: urlWithScheme(["postgres:", "postgresql:"]),
+  DBPLANE_PG_URL: postgresUrl.describe(PLATFORM_DATABASE),
 } as const;
 
-export const redisEnv = {
-  DBPLANE_REDIS_URL: urlWithScheme(["redis:", "rediss:"]),
+/** The same, defaulting to the local server's `postgres` database without a password, for services that run with no config. */
+export const localPostgresEnv = {
+  DBPLANE_PG_URL: postgresUrl
+    .default("postgres://postgres@127.0.0.1:5432/postgres")
+    .describe(PLATFORM_DATABASE),
 } as const;
+
+const redisUrl = envVar.url(["redis:", "rediss:"]);
+const REDIS = "Redis the service's replicas share.";
+
+/** Redis, required: a pod's URL carries credentials. */
+export const redisEnv = {
+  DBPLANE_REDIS_URL: redisUrl.describe(REDIS),
+} as const;
+
+/** The same, defaulting to the local server, for services that run with no config. */
+export const localRedisEnv = {
+  DBPLANE_REDIS_URL: redisUrl.default("redis://127.0.0.1:6379").describe(REDIS),
+} as const;
+
+/**
+ * The variables every service reads — HTTP, log level, shutdown timing, NATS — so a config
+ * starts `z.object({ ...baseEnv, ...authEnv, …its own })`.
+ */
+export const baseEnv = { ...httpEnv, ...logEnv, ...shutdownEnv, ...natsEnv } as const;

@@ -1,21 +1,26 @@
 export type { DomainErrorOptions, ErrorKind, FieldIssue } from "@dbplane/contracts";
 export { DomainError, ERROR_KINDS } from "@dbplane/contracts";
 export type { Principal, SignTokenOptions } from "./auth.ts";
-export { signToken, verifyToken } from "./auth.ts";
+export { jwtSecretOrRandom, signToken, verifyToken } from "./auth.ts";
 export type { ConfigIssue } from "./config.ts";
 export { CONFIG_EXIT_CODE, ConfigError, loadConfig, parseConfig } from "./config.ts";
 export type { LogLevel } from "./env-fragments.ts";
 export {
   authEnv,
+  baseEnv,
   httpEnv,
   LOG_LEVELS,
+  localPostgresEnv,
+  localRedisEnv,
   logEnv,
   MIN_JWT_SECRET_LENGTH,
   natsEnv,
   postgresEnv,
+  readOnlyAuthEnv,
   redisEnv,
   shutdownEnv,
 } from "./env-fragments.ts";
+export { envVar } from "./env-values.ts";
 export type { FieldError, HttpErrorOptions } from "./errors.ts";
 export {
   ConflictError,
@@ -30,9 +35,13 @@ export { createHttpApp } from "./http-app.ts";
 export type { CreateLoggerOptions, Logger } from "./logger.ts";
 export { createLogger } from "./logger.ts";
 export { BEARER_SCHEME } from "./openapi.ts";
+export type { PlatformPoolEnv, PlatformPoolOptions } from "./platform-pool.ts";
+export { platformPool } from "./platform-pool.ts";
 export type { Problem } from "./problem.ts";
 export { PROBLEM_CONTENT_TYPE, problem, sendProblem } from "./problem.ts";
 export type { CheckOutcome, ReadinessCheck } from "./readiness.ts";
+export type { RedisEnv } from "./redis-client.ts";
+export { redisClient } from "./redis-client.ts";
 export type { ListenEnv, RunningService, RunServiceOptions, ShutdownStep } from "./run-service.ts";
 export { listenOptions, runService } from "./run-service.ts";
 export type { MigratedTables, SchemaMigration } from "./schema-migrations.ts";
@@ -40,4 +49,5 @@ export { migrateSchema } from "./schema-migrations.ts";
 export { redactUrl } from "./secret-values.ts";
 export type { BusEnv, ServiceBusOptions } from "./service-bus.ts";
 export { connectServiceBus } from "./service-bus.ts";
+export { replicaId, serviceVersion } from "./service-identity.ts";
 export { inTransaction } from "./transaction.ts";

@@ -1,16 +1,18 @@
 // Composition root of the collector: config, connections, registry, membership, collection, consumers, HTTP, shutdown.
-import { randomBytes, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { kubeAccess, PasswordResolver } from "@dbplane/kube";
 import {
   connectServiceBus,
   createHttpApp,
   createLogger,
+  jwtSecretOrRandom,
   listenOptions,
   redactUrl,
+  redisClient,
+  replicaId,
   runService,
+  serviceVersion,
 } from "@dbplane/service-kit";
-import { Redis } from "ioredis";
 import { collectorApp } from "./app.ts";
 import { CollectionEvents } from "./collection/collection-events.ts";
 import { CollectionLoop } from "./collection/collection-loop.ts";
@@ -31,18 +33,16 @@ import { TargetRegistry } from "./targets/target-registry.ts";
 const NAME = "collector";
 const config = loadCollectorConfig();
 const logger = createLogger({ name: NAME, level: config.DBPLANE_LOG_LEVEL });
-const memberId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+const memberId = replicaId();
 const keys = coordinationKeys(config.DBPLANE_COLLECTOR_REDIS_PREFIX);
 
 const app = await createHttpApp({
   name: NAME,
-  version: "0.1.0",
+  version: serviceVersion(new URL("../package.json", import.meta.url)),
   logger,
-  jwtSecret: config.DBPLANE_JWT_SECRET ?? randomBytes(32).toString("hex"),
+  jwtSecret: jwtSecretOrRandom(config.DBPLANE_JWT_SECRET),
 });
-const redis = new Redis(config.DBPLANE_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 2 });
-redis.on("error", (err) => logger.warn({ err }, "Redis connection error"));
-await redis.connect();
+const redis = await redisClient(config, { logger });
 logger.info({ redis: redactUrl(config.DBPLANE_REDIS_URL), memberId }, "coordinating in Redis");
 
 const bus = await connectServiceBus(app, config, { name: NAME, logger, readinessCheck: false });

@@ -1,12 +1,12 @@
 import { parseConfig } from "@dbplane/service-kit";
 import { describe, expect, it } from "vitest";
-import { collectorEnv } from "../src/config.ts";
+import { configSchema } from "../src/config.ts";
 import { staticTargets } from "../src/domain/static-targets.ts";
 import { discoveredTarget, shardTargets } from "../src/domain/target-sources.ts";
 
 describe("configuration", () => {
   it("runs with no variables at all on a developer machine", () => {
-    const config = parseConfig(collectorEnv, {});
+    const config = parseConfig(configSchema, {});
     expect(config.DBPLANE_REDIS_URL).toBe("redis://127.0.0.1:6379");
     expect(config.DBPLANE_COLLECTOR_TARGETS).toEqual([]);
     expect(config.DBPLANE_COLLECTOR_INTERVAL_MS).toBe(15_000);
@@ -14,7 +14,7 @@ describe("configuration", () => {
 
   it("names each bad variable and the field inside the targets JSON, never the value", () => {
     const attempt = () =>
-      parseConfig(collectorEnv, {
+      parseConfig(configSchema, {
         DBPLANE_COLLECTOR_TARGETS: JSON.stringify([{ name: "x", url: "ftp://u:topsecret@h/db" }]),
         DBPLANE_COLLECTOR_LEASE_MS: "50",
       });

@@ -1,14 +1,14 @@
 // Composition root of discovery: config, connections, driver, fact publishing, consumers, HTTP, shutdown.
-
-import { randomBytes } from "node:crypto";
 import { handle } from "@dbplane/bus";
 import { databaseDeleted, databaseReady } from "@dbplane/contracts";
 import {
   connectServiceBus,
   createHttpApp,
   createLogger,
+  jwtSecretOrRandom,
   listenOptions,
   runService,
+  serviceVersion,
 } from "@dbplane/service-kit";
 import { discoveryApp } from "./app.ts";
 import { loadDiscoveryConfig } from "./config.ts";
@@ -29,10 +29,10 @@ const logger = createLogger({ name: NAME, level: config.DBPLANE_LOG_LEVEL });
 
 const app = await createHttpApp({
   name: NAME,
-  version: "0.1.0",
+  version: serviceVersion(new URL("../package.json", import.meta.url)),
   logger,
   // Discovery has no mutating route; without a configured key no token can ever be valid.
-  jwtSecret: config.DBPLANE_JWT_SECRET ?? randomBytes(32).toString("base64url"),
+  jwtSecret: jwtSecretOrRandom(config.DBPLANE_JWT_SECRET),
 });
 const bus = await connectServiceBus(app, config, { name: NAME, logger });
 const facts = await bus.kv<FactRecord>("discovery_facts", { schema: factRecord });

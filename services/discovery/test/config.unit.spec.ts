@@ -2,13 +2,13 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { ConfigError, parseConfig } from "@dbplane/service-kit";
 import { describe, expect, it } from "vitest";
-import { discoveryEnv, resolveDiscoveryConfig } from "../src/config.ts";
+import { configSchema, resolveDiscoveryConfig } from "../src/config.ts";
 
-const config = (env: Record<string, string>) => resolveDiscoveryConfig(parseConfig(discoveryEnv, env));
+const config = (env: Record<string, string>) => resolveDiscoveryConfig(parseConfig(configSchema, env));
 
 function problems(env: Record<string, string>): string[] {
   try {
-    parseConfig(discoveryEnv, env);
+    parseConfig(configSchema, env);
     return [];
   } catch (err) {
     expect(err).toBeInstanceOf(ConfigError);

@@ -1,15 +1,15 @@
 // Composition root of the projection-coordinator: config, connections, projection runtime, HTTP, shutdown.
-import { randomUUID } from "node:crypto";
-import { hostname } from "node:os";
 import { createProjectionRuntime } from "@dbplane/projections";
 import {
   connectServiceBus,
   createHttpApp,
   createLogger,
   listenOptions,
+  platformPool,
+  replicaId,
   runService,
+  serviceVersion,
 } from "@dbplane/service-kit";
-import pg from "pg";
 import { coordinatorApp } from "./app.ts";
 import { loadCoordinatorConfig } from "./config.ts";
 import { unitChangePublisher } from "./handlers/unit-change.ts";
@@ -19,21 +19,15 @@ import { migrateCoordinationSchema } from "./store/coordination-schema.ts";
 const NAME = "projection-coordinator";
 const config = loadCoordinatorConfig();
 const logger = createLogger({ name: NAME, level: config.DBPLANE_LOG_LEVEL });
-const memberId =
-  config.DBPLANE_PROJECTION_MEMBER_ID ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+const memberId = config.DBPLANE_PROJECTION_MEMBER_ID ?? replicaId();
 
 const projections = await loadProjections(config.DBPLANE_PROJECTIONS, config.DBPLANE_PROJECTION_MODULES);
-const pool = new pg.Pool({
-  connectionString: config.DBPLANE_PG_URL,
-  max: config.DBPLANE_PG_POOL_SIZE,
-  application_name: `dbplane-${NAME}`,
-});
-pool.on("error", (err) => logger.warn({ err }, "idle PostgreSQL connection failed"));
+const pool = platformPool(config, { name: NAME, logger });
 const tables = await migrateCoordinationSchema(pool, config.DBPLANE_PROJECTION_SCHEMA);
 
 const app = await createHttpApp({
   name: NAME,
-  version: "0.1.0",
+  version: serviceVersion(new URL("../package.json", import.meta.url)),
   logger,
   jwtSecret: config.DBPLANE_JWT_SECRET,
 });

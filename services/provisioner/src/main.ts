@@ -6,9 +6,10 @@ import {
   createHttpApp,
   createLogger,
   listenOptions,
+  platformPool,
   runService,
+  serviceVersion,
 } from "@dbplane/service-kit";
-import pg from "pg";
 import { provisionerApp } from "./app.ts";
 import { loadProvisionerConfig } from "./config.ts";
 import { createDatabaseAdmin } from "./database-admin.ts";
@@ -34,13 +35,12 @@ const NAME = "provisioner";
 const config = loadProvisionerConfig();
 const logger = createLogger({ name: NAME, level: config.DBPLANE_LOG_LEVEL });
 
-const pool = new pg.Pool({
-  connectionString: config.DBPLANE_PG_URL,
+const pool = platformPool(config, {
+  name: NAME,
+  logger,
   // Each running reconcile pass holds one connection (its advisory lock) and uses others.
   max: Math.max(config.DBPLANE_PG_POOL_SIZE, config.DBPLANE_RECONCILE_CONCURRENCY * 2 + 4),
-  application_name: `dbplane-${NAME}`,
 });
-pool.on("error", (err) => logger.warn({ err }, "idle PostgreSQL connection failed"));
 const tables = provisionerTables(config.DBPLANE_PROVISIONER_SCHEMA);
 await migrate(pool, tables.schema);
 const queries = createQueries(pool, tables);
@@ -71,7 +71,7 @@ logger.info({ driver: driver.kind }, "driver ready");
 
 const app = await createHttpApp({
   name: NAME,
-  version: "0.1.0",
+  version: serviceVersion(new URL("../package.json", import.meta.url)),
   logger,
   jwtSecret: config.DBPLANE_JWT_SECRET,
 });

@@ -1,6 +1,6 @@
 import { ConfigError, parseConfig } from "@dbplane/service-kit";
 import { describe, expect, it } from "vitest";
-import { provisionerEnv } from "../src/config.ts";
+import { configSchema } from "../src/config.ts";
 
 const base = {
   DBPLANE_JWT_SECRET: "x".repeat(32),
@@ -9,7 +9,7 @@ const base = {
 
 describe("provisioner config", () => {
   it("defaults to the local driver under ./.data, schema provisioner", () => {
-    const config = parseConfig(provisionerEnv, base);
+    const config = parseConfig(configSchema, base);
     expect(config).toMatchObject({
       DBPLANE_PROVISIONER_DRIVER: "local",
       DBPLANE_DATA_DIR: "./.data",
@@ -29,7 +29,7 @@ describe("provisioner config", () => {
     };
     const err = (() => {
       try {
-        parseConfig(provisionerEnv, env);
+        parseConfig(configSchema, env);
       } catch (e) {
         return e;
       }

@@ -7,10 +7,11 @@ import {
   createHttpApp,
   createLogger,
   listenOptions,
+  platformPool,
+  redisClient,
   runService,
+  serviceVersion,
 } from "@dbplane/service-kit";
-import { Redis } from "ioredis";
-import pg from "pg";
 import { routerApp } from "./app.ts";
 import { loadRouterConfig } from "./config.ts";
 import { type ShardMapDocument, shardMapDocument } from "./domain/shard-map.ts";
@@ -31,26 +32,19 @@ const NAME = "router";
 const config = loadRouterConfig();
 const logger = createLogger({ name: NAME, level: config.DBPLANE_LOG_LEVEL });
 
-const platform = new pg.Pool({
-  connectionString: config.DBPLANE_PG_URL,
-  max: config.DBPLANE_PG_POOL_SIZE,
-  application_name: `dbplane-${NAME}`,
-});
-platform.on("error", (err) => logger.warn({ err }, "idle PostgreSQL connection failed"));
+const platform = platformPool(config, { name: NAME, logger });
 const store = createRouterStore(platform, config.DBPLANE_ROUTER_SCHEMA);
 await store.migrate();
 
 const app = await createHttpApp({
   name: NAME,
-  version: "0.1.0",
+  version: serviceVersion(new URL("../package.json", import.meta.url)),
   logger,
   jwtSecret: config.DBPLANE_JWT_SECRET,
 });
 const bus = await connectServiceBus(app, config, { name: NAME, logger, readinessCheck: false });
 const kv = await bus.kv<ShardMapDocument>("shardmaps", { schema: shardMapDocument });
-const redis = new Redis(config.DBPLANE_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 2 });
-redis.on("error", (err) => logger.warn({ err }, "Redis connection error"));
-await redis.connect();
+const redis = await redisClient(config, { logger });
 
 const pools = new ServerPools(
   {

@@ -3,7 +3,6 @@
 // map it received, the new version is installed, and the resume is counted.
 
 import { waitFor } from "@dbplane/testkit";
-import { jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api, createRouterWorld, type RouterWorld, waitForMap } from "./router-fixture.ts";
 
@@ -25,12 +24,14 @@ afterAll(async () => {
 
 describe("shard map watch stall", () => {
   it("fails readiness while behind the bucket, then resumes and installs the missed version", async () => {
-    const jsm = await jetstreamManager(world.bus.nc);
+    // Through the JetStream API subjects: the router depends on the bus, not on nats.js.
+    const { nc } = world.bus;
     const stream = `KV_${world.nats.namespace}_dbplane_shardmaps`;
-    const consumers: string[] = [];
-    for await (const info of jsm.consumers.list(stream)) consumers.push(info.name);
+    const { consumers } = (await nc.request(`$JS.API.CONSUMER.NAMES.${stream}`)).json<{
+      consumers: string[];
+    }>();
     expect(consumers.length).toBeGreaterThanOrEqual(2);
-    await Promise.all(consumers.map((name) => jsm.consumers.delete(stream, name)));
+    await Promise.all(consumers.map((name) => nc.request(`$JS.API.CONSUMER.DELETE.${stream}.${name}`)));
 
     const v1 = await waitForMap(writer, world.token, DB);
     const ranges = v1.shards.flatMap((s: { shard: number; ranges: { from: string; to: string }[] }) =>

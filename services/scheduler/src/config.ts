@@ -1,52 +1,50 @@
 import { TOPOLOGY_DEFAULTS } from "@dbplane/bus";
-import {
-  authEnv,
-  httpEnv,
-  loadConfig,
-  logEnv,
-  natsEnv,
-  postgresEnv,
-  shutdownEnv,
-} from "@dbplane/service-kit";
+import { authEnv, baseEnv, envVar, loadConfig, postgresEnv } from "@dbplane/service-kit";
 import { z } from "zod";
-
-const ms = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 /**
  * The scheduler's environment. The firing knobs have defaults that suit a few replicas and tens
  * of thousands of jobs; tests shorten the lease to exercise take-over quickly.
  */
-export const schedulerEnv = z
+export const configSchema = z
   .object({
-    ...httpEnv,
-    ...logEnv,
+    ...baseEnv,
     ...authEnv,
-    ...shutdownEnv,
-    ...natsEnv,
     ...postgresEnv,
-    /** PostgreSQL schema the scheduler owns. */
-    DBPLANE_SCHEDULER_SCHEMA: z
-      .string()
-      .regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lower-case PostgreSQL identifier")
-      .default("scheduler"),
-    /** How often each replica claims due work. */
-    DBPLANE_SCHEDULER_TICK_MS: ms(10, 60_000).default(250),
-    /** How far ahead a claim reaches: timers are armed this long before the due time. */
-    DBPLANE_SCHEDULER_HORIZON_MS: ms(100, 300_000).default(2_000),
-    /** How long a claim lasts unless renewed: a dead replica's jobs return after this. */
-    DBPLANE_SCHEDULER_LEASE_MS: ms(1_000, 3_600_000).default(15_000),
-    /** Most jobs claimed per query (a tick repeats the claim while it comes back full). */
-    DBPLANE_SCHEDULER_CLAIM_LIMIT: ms(1, 100_000).default(2_000),
-    /**
-     * Target publishes awaiting their ack at once, per replica. A burst is bound by this over
-     * the ack latency: 50,000 due together fired at ~27,000/s with 1,024, ~30,000–33,000/s with
-     * 8,192–16,384 (bench scheduler); each one in flight holds a few hundred bytes.
-     */
-    DBPLANE_SCHEDULER_PUBLISH_CONCURRENCY: ms(1, 100_000).default(16_384),
-    /** statement_timeout of the replica's PostgreSQL connections (lock_timeout: the lesser of this and 10 s). */
-    DBPLANE_SCHEDULER_STATEMENT_TIMEOUT_MS: ms(1_000, 3_600_000).default(30_000),
-    /** PostgreSQL connections per replica. */
-    DBPLANE_PG_POOL_SIZE: ms(2, 200).default(10),
+    DBPLANE_SCHEDULER_SCHEMA: envVar
+      .identifier()
+      .default("scheduler")
+      .describe("PostgreSQL schema the scheduler owns in the platform database."),
+    DBPLANE_SCHEDULER_TICK_MS: envVar
+      .ms(10, 60_000)
+      .default(250)
+      .describe("How often each replica claims due work."),
+    DBPLANE_SCHEDULER_HORIZON_MS: envVar
+      .ms(100, 300_000)
+      .default(2_000)
+      .describe("How far ahead a claim reaches: timers are armed this long before the due time."),
+    DBPLANE_SCHEDULER_LEASE_MS: envVar
+      .ms(1_000, 3_600_000)
+      .default(15_000)
+      .describe("How long a claim lasts unless renewed: a dead replica's jobs return after this."),
+    DBPLANE_SCHEDULER_CLAIM_LIMIT: envVar
+      .int(1, 100_000)
+      .default(2_000)
+      .describe("Most jobs claimed per query (a tick repeats the claim while it comes back full)."),
+    // A burst is bound by this over the ack latency: 50,000 due together fired at ~27,000/s with
+    // 1,024, ~30,000–33,000/s with 8,192–16,384 (bench scheduler); each one in flight holds a few
+    // hundred bytes.
+    DBPLANE_SCHEDULER_PUBLISH_CONCURRENCY: envVar
+      .int(1, 100_000)
+      .default(16_384)
+      .describe("Target publishes awaiting their ack at once, per replica."),
+    DBPLANE_SCHEDULER_STATEMENT_TIMEOUT_MS: envVar
+      .ms(1_000, 3_600_000)
+      .default(30_000)
+      .describe(
+        "statement_timeout of the replica's PostgreSQL connections (lock_timeout: the lesser of this and 10 s).",
+      ),
+    DBPLANE_PG_POOL_SIZE: envVar.int(2, 200).default(10).describe("PostgreSQL connections per replica."),
   })
   .superRefine((env, ctx) => {
     // A replica that re-fires a dead one's occurrence does so at most a lease (plus a tick)
@@ -78,9 +76,9 @@ export const schedulerEnv = z
     }
   });
 
-export type SchedulerConfig = z.output<typeof schedulerEnv>;
+export type SchedulerConfig = z.output<typeof configSchema>;
 
 /** Parses the environment once; exits 78 listing every problem. */
 export function loadSchedulerConfig(env: NodeJS.ProcessEnv = process.env): SchedulerConfig {
-  return loadConfig(schedulerEnv, env);
+  return loadConfig(configSchema, env);
 }

@@ -1,7 +1,4 @@
 // Composition root of the scheduler: config, connections, firing, consumers, HTTP, shutdown.
-
-import { randomUUID } from "node:crypto";
-import { hostname } from "node:os";
 import { handle } from "@dbplane/bus";
 import { cancelJob, scheduleJob } from "@dbplane/contracts";
 import {
@@ -9,10 +6,12 @@ import {
   createHttpApp,
   createLogger,
   listenOptions,
+  platformPool,
+  replicaId,
   runService,
+  serviceVersion,
 } from "@dbplane/service-kit";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import pg from "pg";
 import { Gauge } from "prom-client";
 import { schedulerApp } from "./app.ts";
 import { loadSchedulerConfig } from "./config.ts";
@@ -28,25 +27,23 @@ import { createSchedulerStore } from "./store/scheduler-store.ts";
 const NAME = "scheduler";
 const config = loadSchedulerConfig();
 const logger = createLogger({ name: NAME, level: config.DBPLANE_LOG_LEVEL });
-const owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+const owner = replicaId();
 
-const pool = new pg.Pool({
-  connectionString: config.DBPLANE_PG_URL,
-  max: config.DBPLANE_PG_POOL_SIZE,
-  application_name: `dbplane-${NAME}`,
+const pool = platformPool(config, {
+  name: NAME,
+  logger,
   // No claim, renewal or recording may hang on a lock or a stuck server: it fails, is logged
   // and retried next round, and firing goes on (a hung claim would stop this replica firing).
   statement_timeout: config.DBPLANE_SCHEDULER_STATEMENT_TIMEOUT_MS,
   lock_timeout: Math.min(10_000, config.DBPLANE_SCHEDULER_STATEMENT_TIMEOUT_MS),
   idle_in_transaction_session_timeout: 2 * config.DBPLANE_SCHEDULER_STATEMENT_TIMEOUT_MS,
 });
-pool.on("error", (err) => logger.warn({ err }, "idle PostgreSQL connection failed"));
 const store = createSchedulerStore(pool, { schema: config.DBPLANE_SCHEDULER_SCHEMA });
 await store.migrate();
 
 const app = await createHttpApp({
   name: NAME,
-  version: "0.1.0",
+  version: serviceVersion(new URL("../package.json", import.meta.url)),
   logger,
   jwtSecret: config.DBPLANE_JWT_SECRET,
 });

@@ -1,6 +1,6 @@
 import { ConfigError, parseConfig } from "@dbplane/service-kit";
 import { describe, expect, it } from "vitest";
-import { schedulerEnv } from "../src/config.ts";
+import { configSchema } from "../src/config.ts";
 
 const base = {
   DBPLANE_JWT_SECRET: "x".repeat(32),
@@ -9,7 +9,7 @@ const base = {
 
 function problems(env: Record<string, string>): string[] {
   try {
-    parseConfig(schedulerEnv, env);
+    parseConfig(configSchema, env);
     return [];
   } catch (err) {
     expect(err).toBeInstanceOf(ConfigError);
@@ -19,7 +19,7 @@ function problems(env: Record<string, string>): string[] {
 
 describe("scheduler config", () => {
   it("has working defaults for the firing knobs", () => {
-    const config = parseConfig(schedulerEnv, base);
+    const config = parseConfig(configSchema, base);
     expect(config).toMatchObject({
       DBPLANE_SCHEDULER_SCHEMA: "scheduler",
       DBPLANE_SCHEDULER_TICK_MS: 250,
