@@ -10,7 +10,7 @@ import {
 import pg from "pg";
 import { provisionerApp } from "./app.ts";
 import { loadProvisionerConfig } from "./config.ts";
-import { createDatabaseAdmin } from "./database-admin.ts";
+import { createDatabaseAdmin } from "./databases/database-admin.ts";
 import type { ShardDriver } from "./drivers/driver.ts";
 import { createKubernetesDriver } from "./drivers/kubernetes/kubernetes-driver.ts";
 import { createLocalDriver } from "./drivers/local/local-driver.ts";

@@ -1,7 +1,7 @@
 import type { EventOf, HandlerContext } from "@dbplane/bus";
 import type { scaleReplicas } from "@dbplane/contracts";
 import type { Logger } from "@dbplane/service-kit";
-import type { DatabaseAdmin } from "../database-admin.ts";
+import type { DatabaseAdmin } from "../databases/database-admin.ts";
 import { orDeadLetter } from "./domain-verdict.ts";
 
 /**
