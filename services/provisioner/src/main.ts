@@ -27,7 +27,7 @@ import { createDesiredState } from "./store/desired-state.ts";
 import { migrate } from "./store/migrations.ts";
 import { createProgress } from "./store/progress.ts";
 import { createQueries } from "./store/queries.ts";
-import { provisionerTables } from "./store/tables.ts";
+import { provisionerTables } from "./store/schema-tables.ts";
 
 const NAME = "provisioner";
 const config = loadProvisionerConfig();

@@ -12,7 +12,7 @@ import type pg from "pg";
 import { aggregateOf, eventIds } from "../domain/database-spec.ts";
 import { enqueueEvent } from "./outbox.ts";
 import { type DatabaseRow, type ShardEndpoint, toDatabase } from "./rows.ts";
-import type { ProvisionerTables } from "./tables.ts";
+import type { ProvisionerTables } from "./schema-tables.ts";
 
 const REASON_MAX = 2_000;
 const clip = (reason: string) =>
