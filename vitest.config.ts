@@ -6,6 +6,7 @@ export default defineConfig({
       "packages/*/{src,test}/**/*.spec.ts",
       "services/*/{src,test}/**/*.spec.ts",
       "bench/**/*.spec.ts",
+      "scripts/*.spec.ts",
     ],
     // Tests talk to real NATS/PostgreSQL/Redis and start child processes: generous limits,
     // and no timing assertions anywhere (DESIGN.md, "Performance").

@@ -94,15 +94,14 @@ async function main(): Promise<void> {
   const services = discoverServices();
   const secret = jwtSecret();
   const children: ChildProcess[] = [];
+  const running = () => children.filter((c) => c.exitCode === null && c.signalCode === null);
   let stopping = false;
 
   const stopAll = async (code: number) => {
     if (stopping) return;
     stopping = true;
     process.stdout.write("\n[dbplane] stopping every service (SIGTERM)…\n");
-    const exits = children
-      .filter((c) => c.exitCode === null && c.signalCode === null)
-      .map((c) => new Promise((r) => c.once("exit", r)));
+    const exits = running().map((c) => new Promise((r) => c.once("exit", r)));
     for (const child of children) child.kill("SIGTERM");
     const forced = setTimeout(() => {
       for (const c of children) c.kill("SIGKILL");
@@ -111,8 +110,19 @@ async function main(): Promise<void> {
     clearTimeout(forced);
     process.exit(code);
   };
-  process.on("SIGINT", () => void stopAll(0));
-  process.on("SIGTERM", () => void stopAll(0));
+  // The children run in process groups of their own (`detached` below), so Ctrl-C in the terminal
+  // reaches only this process and each service gets one SIGTERM, as from a kubelet. A second
+  // signal is passed on as a second SIGTERM: a service's "exit 1 now", what a second Ctrl-C asks for.
+  const onSignal = () => {
+    if (!stopping) return void stopAll(0);
+    process.stdout.write("[dbplane] second signal: every service still running exits now\n");
+    for (const child of running()) child.kill("SIGTERM");
+  };
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, onSignal);
+  // Out of the terminal's process group, a child would outlive the stack if it ended another way.
+  process.on("exit", () => {
+    for (const child of running()) child.kill("SIGTERM");
+  });
 
   const baseEnv = {
     ...process.env,
@@ -127,6 +137,7 @@ async function main(): Promise<void> {
       cwd: service.dir,
       env: { ...baseEnv, DBPLANE_HTTP_PORT: String(service.port) },
       stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
     });
     pipeWithPrefix(child, service.name, colors[i % colors.length]!);
     child.once("exit", (code, signal) => {
@@ -160,6 +171,7 @@ async function main(): Promise<void> {
         cwd: service.dir,
         env: { ...baseEnv, DBPLANE_TOKEN: token, DBPLANE_URL: `http://127.0.0.1:${service.port}` },
         stdio: ["ignore", "pipe", "pipe"],
+        detached: true,
       });
       pipeWithPrefix(demo, `${service.name} demo`, colors[i % colors.length]!);
       children.push(demo);

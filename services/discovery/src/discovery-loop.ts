@@ -113,5 +113,3 @@ export function createDiscoveryLoop(options: DiscoveryLoopOptions) {
     },
   };
 }
-
-export type DiscoveryLoop = ReturnType<typeof createDiscoveryLoop>;

@@ -1,9 +1,9 @@
 import type { CoordinationTables, ProjectionRuntime } from "@dbplane/projections";
 import type { HttpApp } from "@dbplane/service-kit";
 import type pg from "pg";
-import { registerParkedRoutes } from "./http/parked.ts";
-import { registerProjectionRoutes } from "./http/projections.ts";
-import { registerReadModelRoutes } from "./http/read-models.ts";
+import { registerParkedRoutes } from "./http/parked-routes.ts";
+import { registerProjectionRoutes } from "./http/projection-routes.ts";
+import { registerReadModelRoutes } from "./http/read-model-routes.ts";
 
 export interface CoordinatorAppDeps {
   readonly pool: pg.Pool;

@@ -12,7 +12,7 @@ import {
 } from "@dbplane/service-kit";
 import { coordinatorApp } from "./app.ts";
 import { loadCoordinatorConfig } from "./config.ts";
-import { unitChangePublisher } from "./handlers/unit-change.ts";
+import { unitChangePublisher } from "./events/unit-change-publisher.ts";
 import { loadProjections } from "./projections/load-projections.ts";
 import { migrateCoordinationSchema } from "./store/coordination-schema.ts";
 

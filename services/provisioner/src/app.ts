@@ -1,7 +1,7 @@
 import type { HttpApp } from "@dbplane/service-kit";
-import type { DatabaseAdmin } from "./database-admin.ts";
-import { registerDatabaseRoutes } from "./http/databases.ts";
-import { registerOperationRoutes } from "./http/operations.ts";
+import type { DatabaseAdmin } from "./databases/database-admin.ts";
+import { registerDatabaseRoutes } from "./http/database-routes.ts";
+import { registerOperationRoutes } from "./http/operation-routes.ts";
 import type { Queries } from "./store/queries.ts";
 
 export interface ProvisionerAppDeps {

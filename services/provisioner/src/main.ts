@@ -12,7 +12,7 @@ import {
 } from "@dbplane/service-kit";
 import { provisionerApp } from "./app.ts";
 import { loadProvisionerConfig } from "./config.ts";
-import { createDatabaseAdmin } from "./database-admin.ts";
+import { createDatabaseAdmin } from "./databases/database-admin.ts";
 import type { ShardDriver } from "./drivers/driver.ts";
 import { createKubernetesDriver } from "./drivers/kubernetes/kubernetes-driver.ts";
 import { createLocalDriver } from "./drivers/local/local-driver.ts";
@@ -29,7 +29,7 @@ import { createDesiredState } from "./store/desired-state.ts";
 import { migrate } from "./store/migrations.ts";
 import { createProgress } from "./store/progress.ts";
 import { createQueries } from "./store/queries.ts";
-import { provisionerTables } from "./store/tables.ts";
+import { provisionerTables } from "./store/schema-tables.ts";
 
 const NAME = "provisioner";
 const config = loadProvisionerConfig();

@@ -6,7 +6,7 @@ import { createDesiredState, type DesiredState } from "../src/store/desired-stat
 import { migrate } from "../src/store/migrations.ts";
 import { createProgress, type Progress } from "../src/store/progress.ts";
 import { createQueries, type Queries } from "../src/store/queries.ts";
-import { provisionerTables } from "../src/store/tables.ts";
+import { provisionerTables } from "../src/store/schema-tables.ts";
 
 let db: TestSchema;
 let desired: DesiredState;

@@ -23,7 +23,7 @@ import { QueryService } from "./query/query-service.ts";
 import { createRouterMetrics } from "./router-metrics.ts";
 import { HealthMonitor } from "./shards/health-monitor.ts";
 import { MigrationRunner } from "./shards/migration-runner.ts";
-import { ServerPools } from "./shards/server-pools.ts";
+import { ServerPoolRegistry } from "./shards/server-pool-registry.ts";
 import { ShardMapPublisher } from "./shards/shard-map-publisher.ts";
 import { ShardMapRegistry } from "./shards/shard-map-registry.ts";
 import { createRouterStore } from "./store/router-store.ts";
@@ -46,7 +46,7 @@ const bus = await connectServiceBus(app, config, { name: NAME, logger, readiness
 const kv = await bus.kv<ShardMapDocument>("shardmaps", { schema: shardMapDocument });
 const redis = await redisClient(config, { logger });
 
-const pools = new ServerPools(
+const pools = new ServerPoolRegistry(
   {
     max: config.DBPLANE_ROUTER_SHARD_POOL_SIZE,
     statementTimeoutMs: config.DBPLANE_ROUTER_STATEMENT_TIMEOUT_MS,

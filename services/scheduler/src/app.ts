@@ -1,6 +1,6 @@
 import type { HttpApp } from "@dbplane/service-kit";
-import { registerJobRunRoutes } from "./http/job-runs.ts";
-import { registerJobRoutes } from "./http/jobs.ts";
+import { registerJobRoutes } from "./http/job-routes.ts";
+import { registerJobRunRoutes } from "./http/job-run-routes.ts";
 import type { JobAdmin } from "./jobs/job-admin.ts";
 import type { SchedulerStore } from "./store/scheduler-store.ts";
 

@@ -119,8 +119,3 @@ export function roleOfSelector(selector: Labels): "primary" | "replica" | "any" 
   if (selector["statefulset.kubernetes.io/pod-name"]?.endsWith("-0")) return "primary";
   return "any";
 }
-
-/** The operator profile of a custom resource, by its group and plural. */
-export function operatorFor(group: string, plural: string): OperatorProfile | undefined {
-  return OPERATORS.find((o) => o.group === group && o.plural === plural);
-}

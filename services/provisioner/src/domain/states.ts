@@ -25,11 +25,6 @@ export type OperationState = (typeof OPERATION_STATES)[number];
 /** States the reconcile loop still has work in. */
 export const ACTIVE_STATES: readonly DatabaseState[] = ["requested", "provisioning", "deleting"];
 
-/** Whether a name in this state is taken: a deleted database's name can be used again. */
-export function holdsName(state: DatabaseState): boolean {
-  return state !== "deleted";
-}
-
 /** Whether a database in this state accepts a change of its spec (shards, replicas, backups). */
 export function acceptsChanges(state: DatabaseState): boolean {
   return state === "requested" || state === "provisioning" || state === "ready";

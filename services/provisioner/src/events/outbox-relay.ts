@@ -2,7 +2,7 @@ import type { Bus } from "@dbplane/bus";
 import type { Logger } from "@dbplane/service-kit";
 import type pg from "pg";
 import { drainOutbox } from "../store/outbox.ts";
-import type { ProvisionerTables } from "../store/tables.ts";
+import type { ProvisionerTables } from "../store/schema-tables.ts";
 
 export interface OutboxRelay {
   start(): void;

@@ -1,7 +1,7 @@
 import type { EventOf, HandlerContext } from "@dbplane/bus";
 import type { scaleReplicas } from "@dbplane/contracts";
 import type { Logger } from "@dbplane/service-kit";
-import type { DatabaseAdmin } from "../database-admin.ts";
+import type { DatabaseAdmin } from "../databases/database-admin.ts";
 
 /**
  * `scale-replicas`: the same change as its HTTP route, with the command's id as the operation id, so

@@ -11,7 +11,7 @@ import {
 import { acceptsChanges, type OperationKind } from "../domain/states.ts";
 import { enqueueEvent } from "./outbox.ts";
 import { type DatabaseRow, toDatabase } from "./rows.ts";
-import type { ProvisionerTables } from "./tables.ts";
+import type { ProvisionerTables } from "./schema-tables.ts";
 
 /** What accepting a request did: `accepted` (new work), `unchanged` (the same request again). */
 export interface Accepted {
@@ -75,9 +75,21 @@ async function liveDatabase(ctx: Ctx, name: string): Promise<DatabaseRow> {
   return db;
 }
 
-function changeable(db: DatabaseRow): void {
+/** A live database (locked) whose state accepts a change of its spec; else 404 or 409. */
+async function changeableDatabase(ctx: Ctx, name: string): Promise<DatabaseRow> {
+  const db = await liveDatabase(ctx, name);
   if (!acceptsChanges(db.state)) {
     throw new DatabaseConflictError(`database "${db.name}" is ${db.state} and takes no changes`);
+  }
+  return db;
+}
+
+function checkShardExists(db: DatabaseRow, shard: number | undefined): void {
+  if (shard !== undefined && shard >= db.spec.shards) {
+    throw new InvalidChangeError(
+      "shard",
+      `database "${db.name}" has no shard ${shard} (it has ${db.spec.shards})`,
+    );
   }
 }
 
@@ -99,15 +111,39 @@ async function applyChange(
   return { outcome: "accepted", operationId: op.id, database: db.name, version } as const;
 }
 
-/** Accepts (or recognises) the desired state of a database and the work to make it real. */
-export function createDesiredState(pool: pg.Pool, t: ProvisionerTables) {
-  const tx = <T>(work: (ctx: Ctx) => Promise<T>) => inTransaction(pool, (client) => work({ client, t }));
+/**
+ * Accepts (or recognises) the desired state of a database and the work to make it real. Each
+ * change is idempotent by its operation id: the id of one already recorded (a redelivered
+ * command, a retried request) answers with that operation, `unchanged`.
+ */
+export interface DesiredState {
+  /** New name, a deleted name, or a failed one asked for again (retried): accepted. Same request: unchanged. Other spec: 409. */
+  create(spec: DatabaseSpec, operationId: string): Promise<Accepted>;
+  /** Marks the database for deletion; pending create/scale work fails. Deleting twice is one deletion. */
+  delete(name: string, keepVolumes: boolean, operationId: string): Promise<Accepted>;
+  /** Adds empty shards after the existing ones. */
+  addShards(name: string, count: number, operationId: string): Promise<Accepted>;
+  /** Sets the replica count of one shard, or of every shard (and of shards added later). */
+  scaleReplicas(
+    name: string,
+    shard: number | undefined,
+    replicas: number,
+    operationId: string,
+  ): Promise<Accepted>;
+  /** Queues a backup of one shard or all; a repeated backup id is the same backup. */
+  backup(name: string, shard: number | undefined, backupId: string, operationId: string): Promise<Accepted>;
+}
+
+export function createDesiredState(pool: pg.Pool, t: ProvisionerTables): DesiredState {
+  /** `work` in a transaction, unless `operationId` names an operation already recorded. */
+  const idempotentChange = (operationId: string, work: (ctx: Ctx) => Promise<Accepted>): Promise<Accepted> =>
+    inTransaction(pool, async (client) => {
+      const ctx = { client, t };
+      return (await existingOperation(ctx, operationId)) ?? work(ctx);
+    });
   return {
-    /** New name, a deleted name, or a failed one asked for again (retried): accepted. Same request: unchanged. Other spec: 409. */
-    create: (spec: DatabaseSpec, operationId: string): Promise<Accepted> =>
-      tx(async (ctx) => {
-        const seen = await existingOperation(ctx, operationId);
-        if (seen) return seen;
+    create: (spec, operationId) =>
+      idempotentChange(operationId, async (ctx) => {
         const db = await lockDatabase(ctx, spec.name);
         if (db && db.state !== "deleted") {
           if (!sameRequest(spec, db.requestedSpec)) {
@@ -149,11 +185,8 @@ export function createDesiredState(pool: pg.Pool, t: ProvisionerTables) {
         return { outcome: "accepted", operationId, database: spec.name, version };
       }),
 
-    /** Marks the database for deletion; pending create/scale work fails. Deleting twice is one deletion. */
-    delete: (name: string, keepVolumes: boolean, operationId: string): Promise<Accepted> =>
-      tx(async (ctx) => {
-        const seen = await existingOperation(ctx, operationId);
-        if (seen) return seen;
+    delete: (name, keepVolumes, operationId) =>
+      idempotentChange(operationId, async (ctx) => {
         const db = await liveDatabase(ctx, name);
         const version = db.state === "deleting" ? db.version : db.version + 1;
         await ctx.client.query(
@@ -175,13 +208,9 @@ export function createDesiredState(pool: pg.Pool, t: ProvisionerTables) {
         return { outcome: "accepted", operationId, database: name, version };
       }),
 
-    /** Adds empty shards after the existing ones. */
-    addShards: (name: string, count: number, operationId: string): Promise<Accepted> =>
-      tx(async (ctx) => {
-        const seen = await existingOperation(ctx, operationId);
-        if (seen) return seen;
-        const db = await liveDatabase(ctx, name);
-        changeable(db);
+    addShards: (name, count, operationId) =>
+      idempotentChange(operationId, async (ctx) => {
+        const db = await changeableDatabase(ctx, name);
         const shards = db.spec.shards + count;
         if (shards > MAX_SHARDS) {
           throw new InvalidChangeError(
@@ -197,19 +226,10 @@ export function createDesiredState(pool: pg.Pool, t: ProvisionerTables) {
         return applyChange(ctx, db, { ...db.spec, shards }, { id: operationId, kind: "add-shard" });
       }),
 
-    /** Sets the replica count of one shard, or of every shard (and of shards added later). */
-    scaleReplicas: (name: string, shard: number | undefined, replicas: number, operationId: string) =>
-      tx(async (ctx): Promise<Accepted> => {
-        const seen = await existingOperation(ctx, operationId);
-        if (seen) return seen;
-        const db = await liveDatabase(ctx, name);
-        changeable(db);
-        if (shard !== undefined && shard >= db.spec.shards) {
-          throw new InvalidChangeError(
-            "shard",
-            `database "${name}" has no shard ${shard} (it has ${db.spec.shards})`,
-          );
-        }
+    scaleReplicas: (name, shard, replicas, operationId) =>
+      idempotentChange(operationId, async (ctx) => {
+        const db = await changeableDatabase(ctx, name);
+        checkShardExists(db, shard);
         await ctx.client.query(
           `UPDATE ${t.shards} SET replicas = $3, state = 'provisioning', updated_at = now()
            WHERE database = $1 AND ($2::int IS NULL OR shard = $2)`,
@@ -219,19 +239,10 @@ export function createDesiredState(pool: pg.Pool, t: ProvisionerTables) {
         return applyChange(ctx, db, spec, { id: operationId, kind: "scale-replicas" });
       }),
 
-    /** Queues a backup of one shard or all; a repeated backup id is the same backup. */
-    backup: (name: string, shard: number | undefined, backupId: string, operationId: string) =>
-      tx(async (ctx): Promise<Accepted> => {
-        const seen = await existingOperation(ctx, operationId);
-        if (seen) return seen;
-        const db = await liveDatabase(ctx, name);
-        changeable(db);
-        if (shard !== undefined && shard >= db.spec.shards) {
-          throw new InvalidChangeError(
-            "shard",
-            `database "${name}" has no shard ${shard} (it has ${db.spec.shards})`,
-          );
-        }
+    backup: (name, shard, backupId, operationId) =>
+      idempotentChange(operationId, async (ctx) => {
+        const db = await changeableDatabase(ctx, name);
+        checkShardExists(db, shard);
         const { rows } = await ctx.client.query(
           `SELECT operation_id FROM ${t.backups} WHERE database = $1 AND backup_id = $2 LIMIT 1`,
           [name, backupId],
@@ -259,5 +270,3 @@ export function createDesiredState(pool: pg.Pool, t: ProvisionerTables) {
       }),
   };
 }
-
-export type DesiredState = ReturnType<typeof createDesiredState>;

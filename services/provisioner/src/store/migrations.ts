@@ -1,6 +1,6 @@
 import { migrateSchema, type SchemaMigration } from "@dbplane/service-kit";
 import type pg from "pg";
-import { type ProvisionerTables, provisionerTables } from "./tables.ts";
+import { type ProvisionerTables, provisionerTables } from "./schema-tables.ts";
 
 type Migration = SchemaMigration<ProvisionerTables>;
 

@@ -5,7 +5,7 @@ import {
   parseMessageData,
 } from "@dbplane/contracts";
 import type pg from "pg";
-import type { ProvisionerTables } from "./tables.ts";
+import type { ProvisionerTables } from "./schema-tables.ts";
 
 /** One event waiting in the outbox. */
 export interface OutboxEntry {

@@ -10,29 +10,46 @@ import {
   toOperation,
   toShard,
 } from "./rows.ts";
-import type { ProvisionerTables } from "./tables.ts";
+import type { ProvisionerTables } from "./schema-tables.ts";
 
 /** Reads of the provisioner's state (HTTP API, reconcile loop). */
-export function createQueries(pool: pg.Pool, t: ProvisionerTables) {
+export interface Queries {
+  database(name: string): Promise<DatabaseRow | undefined>;
+  databases(options?: { includeDeleted?: boolean }): Promise<DatabaseRow[]>;
+  shards(name: string): Promise<ShardRow[]>;
+  /** The shards of each named database (a name with none is absent). */
+  shardsOf(names: readonly string[]): Promise<Map<string, ShardRow[]>>;
+  operation(id: string): Promise<OperationRow | undefined>;
+  /** The operation that asked for a version (its id is the correlation id of what it causes). */
+  operationForVersion(name: string, version: number): Promise<string | undefined>;
+  pendingBackups(name: string): Promise<BackupRow[]>;
+  backups(name: string): Promise<BackupRow[]>;
+  /** Databases with work: active ones (backing off after failures), ready ones due a drift check, ones with backups waiting. */
+  dueForReconcile(resyncMs: number, limit: number): Promise<string[]>;
+  /** How many databases are in each state. */
+  counts(): Promise<{ state: string; count: number }[]>;
+}
+
+export function createQueries(pool: pg.Pool, t: ProvisionerTables): Queries {
   return {
-    async database(name: string): Promise<DatabaseRow | undefined> {
+    async database(name) {
       const { rows } = await pool.query(`SELECT * FROM ${t.databases} WHERE name = $1`, [name]);
       return rows[0] ? toDatabase(rows[0]) : undefined;
     },
-    async databases(options: { includeDeleted?: boolean } = {}): Promise<DatabaseRow[]> {
+    async databases(options = {}) {
       const { rows } = await pool.query(
         `SELECT * FROM ${t.databases} WHERE $1 OR state <> 'deleted' ORDER BY name`,
         [options.includeDeleted === true],
       );
       return rows.map(toDatabase);
     },
-    async shards(name: string): Promise<ShardRow[]> {
+    async shards(name) {
       const { rows } = await pool.query(`SELECT * FROM ${t.shards} WHERE database = $1 ORDER BY shard`, [
         name,
       ]);
       return rows.map(toShard);
     },
-    async shardsOf(names: readonly string[]): Promise<Map<string, ShardRow[]>> {
+    async shardsOf(names) {
       const { rows } = await pool.query(`SELECT * FROM ${t.shards} WHERE database = ANY($1) ORDER BY shard`, [
         names,
       ]);
@@ -40,12 +57,11 @@ export function createQueries(pool: pg.Pool, t: ProvisionerTables) {
       for (const row of rows.map(toShard)) out.set(row.database, [...(out.get(row.database) ?? []), row]);
       return out;
     },
-    async operation(id: string): Promise<OperationRow | undefined> {
+    async operation(id) {
       const { rows } = await pool.query(`SELECT * FROM ${t.operations} WHERE id = $1`, [id]);
       return rows[0] ? toOperation(rows[0]) : undefined;
     },
-    /** The operation that asked for a version (its id is the correlation id of what it causes). */
-    async operationForVersion(name: string, version: number): Promise<string | undefined> {
+    async operationForVersion(name, version) {
       const { rows } = await pool.query(
         `SELECT id FROM ${t.operations} WHERE database = $1 AND target_version = $2 AND kind <> 'backup'
          ORDER BY created_at LIMIT 1`,
@@ -53,22 +69,21 @@ export function createQueries(pool: pg.Pool, t: ProvisionerTables) {
       );
       return rows[0]?.id;
     },
-    async pendingBackups(name: string): Promise<BackupRow[]> {
+    async pendingBackups(name) {
       const { rows } = await pool.query(
         `SELECT * FROM ${t.backups} WHERE database = $1 AND state = 'pending' ORDER BY backup_id, shard`,
         [name],
       );
       return rows.map(toBackup);
     },
-    async backups(name: string): Promise<BackupRow[]> {
+    async backups(name) {
       const { rows } = await pool.query(
         `SELECT * FROM ${t.backups} WHERE database = $1 ORDER BY backup_id, shard`,
         [name],
       );
       return rows.map(toBackup);
     },
-    /** Databases with work: active ones (backing off after failures), ready ones due a drift check, ones with backups waiting. */
-    async dueForReconcile(resyncMs: number, limit: number): Promise<string[]> {
+    async dueForReconcile(resyncMs, limit) {
       const { rows } = await pool.query<{ name: string }>(
         `SELECT name FROM ${t.databases} d
          WHERE (state = ANY($1)
@@ -81,7 +96,7 @@ export function createQueries(pool: pg.Pool, t: ProvisionerTables) {
       );
       return rows.map((r) => r.name);
     },
-    async counts(): Promise<{ state: string; count: number }[]> {
+    async counts() {
       const { rows } = await pool.query(
         `SELECT state, count(*)::int AS count FROM ${t.databases} GROUP BY state`,
       );
@@ -89,5 +104,3 @@ export function createQueries(pool: pg.Pool, t: ProvisionerTables) {
     },
   };
 }
-
-export type Queries = ReturnType<typeof createQueries>;

@@ -1,6 +1,6 @@
 import type { Logger } from "@dbplane/service-kit";
 import type { ServerPool } from "./server-pool.ts";
-import type { ServerPools } from "./server-pools.ts";
+import type { ServerPoolRegistry } from "./server-pool-registry.ts";
 
 // Zero when the replica has replayed all it received (an idle primary sends nothing, and the
 // last replay timestamp would otherwise grow forever); else the age of the last replayed commit.
@@ -17,13 +17,13 @@ const REPLICA_PROBE = `
  * queries, so a probe also proves a connection can be had.
  */
 export class HealthMonitor {
-  readonly #pools: ServerPools;
+  readonly #pools: ServerPoolRegistry;
   readonly #intervalMs: number;
   readonly #logger: Logger;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> = Promise.resolve();
 
-  constructor(pools: ServerPools, intervalMs: number, logger: Logger) {
+  constructor(pools: ServerPoolRegistry, intervalMs: number, logger: Logger) {
     this.#pools = pools;
     this.#intervalMs = intervalMs;
     this.#logger = logger;

@@ -1,7 +1,7 @@
 import { type KeyRange, RangeLookup, rangesFromText } from "@dbplane/sharding";
 import type { ShardEndpointSpec, ShardMapDocument } from "../domain/shard-map.ts";
 import type { ServerPool } from "./server-pool.ts";
-import type { ServerPools } from "./server-pools.ts";
+import type { ServerPoolRegistry } from "./server-pool-registry.ts";
 
 /** One shard of a live map: its endpoints as published and the pools that reach them. */
 export interface LiveShard {
@@ -25,7 +25,7 @@ export interface LiveMap {
 }
 
 /** Builds the live form of a document, acquiring (or reusing) a pool per server. */
-export async function buildLiveMap(doc: ShardMapDocument, pools: ServerPools): Promise<LiveMap> {
+export async function buildLiveMap(doc: ShardMapDocument, pools: ServerPoolRegistry): Promise<LiveMap> {
   const lookup = new RangeLookup(rangesFromText(doc.ranges));
   const shards = new Map<number, LiveShard>();
   for (const spec of doc.shards) {
@@ -44,7 +44,7 @@ export async function buildLiveMap(doc: ShardMapDocument, pools: ServerPools): P
 }
 
 /** Gives a retired map's pools back (they close later if no other version uses them). */
-export function releaseLiveMap(map: LiveMap, pools: ServerPools): void {
+export function releaseLiveMap(map: LiveMap, pools: ServerPoolRegistry): void {
   for (const shard of map.shards.values()) {
     pools.release(shard.primary);
     for (const r of shard.replicas) pools.release(r);

@@ -2,7 +2,7 @@ import type { BusKv, KvWatch, KvWatchResumeReason } from "@dbplane/bus";
 import type { Logger } from "@dbplane/service-kit";
 import type { ShardMapDocument } from "../domain/shard-map.ts";
 import { buildLiveMap, type LiveMap, releaseLiveMap } from "./live-map.ts";
-import type { ServerPools } from "./server-pools.ts";
+import type { ServerPoolRegistry } from "./server-pool-registry.ts";
 
 /** Called after a database's map changed in this replica; `previous` is undefined at first sight. */
 export type SwapListener = (map: LiveMap, previous: LiveMap | undefined) => void;
@@ -19,13 +19,13 @@ export class ShardMapRegistry {
   readonly #listeners: SwapListener[] = [];
   readonly #resumeListeners: ((reason: KvWatchResumeReason) => void)[] = [];
   readonly #kv: BusKv<ShardMapDocument>;
-  readonly #pools: ServerPools;
+  readonly #pools: ServerPoolRegistry;
   readonly #logger: Logger;
   readonly #abort = new AbortController();
   #watching: Promise<void> | undefined;
   #watch: KvWatch<ShardMapDocument> | undefined;
 
-  constructor(kv: BusKv<ShardMapDocument>, pools: ServerPools, logger: Logger) {
+  constructor(kv: BusKv<ShardMapDocument>, pools: ServerPoolRegistry, logger: Logger) {
     this.#kv = kv;
     this.#pools = pools;
     this.#logger = logger;

@@ -1,6 +1,8 @@
 import { DomainError, ERROR_KINDS } from "@dbplane/contracts";
 import type pg from "pg";
 import { type ShardMapDocument, shardMapDocument } from "../domain/shard-map.ts";
+import { migrate } from "./migrations.ts";
+import { routerTables } from "./schema-tables.ts";
 
 /** A migration as the router records it: applied to every shard of its database. */
 export interface MigrationRecord {
@@ -28,7 +30,8 @@ export class MigrationConflictError extends DomainError {
 
 /** The router's own tables: every shard-map version (the source of truth) and every migration. */
 export interface RouterStore {
-  migrate(): Promise<void>;
+  /** Applies pending schema migrations; returns their versions. */
+  migrate(): Promise<number[]>;
   /** The newest version of each database's map. */
   latestMaps(): Promise<ShardMapDocument[]>;
   latestMap(database: string): Promise<ShardMapDocument | undefined>;
@@ -46,36 +49,18 @@ export interface RouterStore {
 }
 
 export function createRouterStore(pool: pg.Pool, schema: string): RouterStore {
-  const s = `"${schema}"`;
+  const t = routerTables(schema);
   return {
-    async migrate() {
-      // `json`, not `jsonb`: the document is stored as published, byte for byte.
-      await pool.query(`
-        CREATE SCHEMA IF NOT EXISTS ${s};
-        CREATE TABLE IF NOT EXISTS ${s}.shard_maps (
-          database   text        NOT NULL,
-          version    integer     NOT NULL CHECK (version > 0),
-          document   json        NOT NULL,
-          created_at timestamptz NOT NULL DEFAULT now(),
-          PRIMARY KEY (database, version)
-        );
-        CREATE TABLE IF NOT EXISTS ${s}.migrations (
-          database   text        NOT NULL,
-          id         text        NOT NULL,
-          statements jsonb       NOT NULL,
-          created_at timestamptz NOT NULL DEFAULT now(),
-          PRIMARY KEY (database, id)
-        );`);
-    },
+    migrate: () => migrate(pool, schema),
     async latestMaps() {
       const res = await pool.query<{ document: unknown }>(
-        `SELECT DISTINCT ON (database) document FROM ${s}.shard_maps ORDER BY database, version DESC`,
+        `SELECT DISTINCT ON (database) document FROM ${t.shardMaps} ORDER BY database, version DESC`,
       );
       return res.rows.map((r) => shardMapDocument.parse(r.document));
     },
     async latestMap(database) {
       const res = await pool.query<{ document: unknown }>(
-        `SELECT document FROM ${s}.shard_maps WHERE database = $1 ORDER BY version DESC LIMIT 1`,
+        `SELECT document FROM ${t.shardMaps} WHERE database = $1 ORDER BY version DESC LIMIT 1`,
         [database],
       );
       return res.rows[0] ? shardMapDocument.parse(res.rows[0].document) : undefined;
@@ -84,9 +69,9 @@ export function createRouterStore(pool: pg.Pool, schema: string): RouterStore {
       // The primary key settles a race between two writers of the same next version.
       try {
         const res = await pool.query(
-          `INSERT INTO ${s}.shard_maps (database, version, document)
+          `INSERT INTO ${t.shardMaps} (database, version, document)
            SELECT $1, $2, $3::json
-           WHERE COALESCE((SELECT max(version) FROM ${s}.shard_maps WHERE database = $1), 0) = $2 - 1`,
+           WHERE COALESCE((SELECT max(version) FROM ${t.shardMaps} WHERE database = $1), 0) = $2 - 1`,
           [doc.database, doc.version, JSON.stringify(doc)],
         );
         if (res.rowCount === 1) return;
@@ -100,12 +85,12 @@ export function createRouterStore(pool: pg.Pool, schema: string): RouterStore {
     async recordMigration(database, id, statements) {
       const res = await pool.query<{ statements: string[]; inserted: boolean }>(
         `WITH ins AS (
-           INSERT INTO ${s}.migrations (database, id, statements) VALUES ($1, $2, $3::jsonb)
+           INSERT INTO ${t.shardMigrations} (database, id, statements) VALUES ($1, $2, $3::jsonb)
            ON CONFLICT (database, id) DO NOTHING RETURNING statements
          )
          SELECT statements, true AS inserted FROM ins
          UNION ALL
-         SELECT statements, false FROM ${s}.migrations WHERE database = $1 AND id = $2
+         SELECT statements, false FROM ${t.shardMigrations} WHERE database = $1 AND id = $2
          LIMIT 1`,
         [database, id, JSON.stringify(statements)],
       );
@@ -118,8 +103,8 @@ export function createRouterStore(pool: pg.Pool, schema: string): RouterStore {
     },
     async forgetDatabase(database) {
       const res = await pool.query<{ maps: string }>(
-        `WITH m AS (DELETE FROM ${s}.migrations WHERE database = $1),
-              d AS (DELETE FROM ${s}.shard_maps WHERE database = $1 RETURNING 1)
+        `WITH m AS (DELETE FROM ${t.shardMigrations} WHERE database = $1),
+              d AS (DELETE FROM ${t.shardMaps} WHERE database = $1 RETURNING 1)
          SELECT count(*) AS maps FROM d`,
         [database],
       );
@@ -127,7 +112,7 @@ export function createRouterStore(pool: pg.Pool, schema: string): RouterStore {
     },
     async migrations(database) {
       const res = await pool.query<{ id: string; statements: string[]; created_at: Date }>(
-        `SELECT id, statements, created_at FROM ${s}.migrations WHERE database = $1 ORDER BY created_at, id`,
+        `SELECT id, statements, created_at FROM ${t.shardMigrations} WHERE database = $1 ORDER BY created_at, id`,
         [database],
       );
       return res.rows.map((r) => ({

@@ -4,16 +4,15 @@ import type { JetStreamClient } from "@nats-io/jetstream";
 import type { SchedulerMetrics } from "../scheduler-metrics.ts";
 import type { ClaimedJob, DueOccurrence, MissedOccurrences } from "../store/job-progress.ts";
 import type { SchedulerStore } from "../store/scheduler-store.ts";
+import { ClaimLoop } from "./claim-loop.ts";
 import { CompletionBatcher } from "./completion-batcher.ts";
 import { DbClock } from "./db-clock.ts";
 import { DueTimers } from "./due-timers.ts";
 import type { FiringEvents } from "./firing-events.ts";
+import { LeaseRenewal } from "./lease-renewal.ts";
 import { type PendingOccurrence, PendingOccurrences } from "./pending-occurrences.ts";
 import { targetMessage } from "./target-message.ts";
 import { describeError, publishTarget } from "./target-publisher.ts";
-
-/** How often a tick also looks for claims whose lease ran out. */
-const EXPIRED_CHECK_MS = 1_000;
 
 export interface FiringLoopOptions {
   readonly store: SchedulerStore;
@@ -79,10 +78,6 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
   // Never start a publish this close to the lease's end: its ack must land while we hold the claim.
   const leaseSafetyMs = Math.min(1_000, Math.floor(o.leaseMs / 10));
   let stopping = false;
-  let tickTimer: NodeJS.Timeout | undefined;
-  let renewTimer: NodeJS.Timeout | undefined;
-  let ticking: Promise<void> = Promise.resolve();
-  let renewing: Promise<void> = Promise.resolve();
 
   const completions = new CompletionBatcher({
     store: o.store,
@@ -184,77 +179,21 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
     pending.drop(jobId);
   }
 
-  let expiredCheckedAt = 0;
-
-  async function tick(): Promise<void> {
-    // Taking over a dead replica's claims scans every claimed job within the horizon: once a
-    // second is plenty for something that happens only after a lease (15 s) has run out.
-    const includeExpired = Date.now() - expiredCheckedAt >= EXPIRED_CHECK_MS;
-    if (includeExpired) expiredCheckedAt = Date.now();
-    for (;;) {
-      const sentAt = Date.now();
-      const result = await o.store.claimDue(o.owner, {
-        horizonMs: o.horizonMs,
-        leaseMs: o.leaseMs,
-        limit: o.claimLimit,
-        includeExpired,
-      });
-      clock.observe(result.dbNow, sentAt);
-      o.metrics.claims.inc(result.jobs.length);
+  const claims = new ClaimLoop({
+    ...o,
+    logger: log,
+    clock,
+    onClaimed(result) {
       armAll(result.jobs);
       reportMissed(result.missed);
-      if (stopping || result.jobs.length < o.claimLimit) return;
-    }
-  }
-
-  async function renew(): Promise<void> {
-    // Only claims past half their lease: most occurrences are claimed within the horizon (2 s)
-    // of their due time and settled moments later, long before a 15 s lease needs extending.
-    // Renewing every held job each round rewrote ~10,000 rows at 5,000 firings/s, holding their
-    // row locks for ~300 ms and stalling the completions waiting on them.
-    const renewBefore = clock.now() + o.leaseMs / 2;
-    const ids = pending.jobIds().filter((id) => pending.expiryOf(id) < renewBefore);
-    if (ids.length === 0) return;
-    // The database renewed at its now, which is no earlier than our estimate when the request
-    // left: counting the new lease from that estimate errs on the safe (shorter) side.
-    const expiry = clock.now() + o.leaseMs;
-    const held = new Set(await o.store.renewClaims(o.owner, o.leaseMs, ids));
-    for (const id of ids) {
-      if (held.has(id)) pending.holdUntil(id, expiry);
-      else if (pending.drop(id) > 0)
-        log.info({ jobId: id }, "claim lost (job changed or taken over); timers dropped");
-    }
-  }
-
-  function loop(name: string, everyMs: number, step: () => Promise<void>, set: (p: Promise<void>) => void) {
-    const run = () => {
-      if (stopping) return;
-      const startedAt = Date.now();
-      const done = step()
-        .catch((err: unknown) => log.error({ err }, `${name} failed; retrying next round`))
-        .finally(() => {
-          const tookMs = Date.now() - startedAt;
-          // A round far longer than its period starves firing (claims) or risks leases (renewals).
-          if (tookMs > Math.max(5_000, 10 * everyMs)) log.warn({ tookMs }, `${name} round was slow`);
-          if (!stopping) {
-            const timer = setTimeout(run, everyMs);
-            if (name === "claim") tickTimer = timer;
-            else renewTimer = timer;
-          }
-        });
-      set(done);
-    };
-    run();
-  }
+    },
+  });
+  const renewals = new LeaseRenewal({ ...o, logger: log, clock, pending });
 
   return {
     start() {
-      loop("claim", o.tickMs, tick, (p) => {
-        ticking = p;
-      });
-      loop("renew", Math.max(100, Math.floor(o.leaseMs / 3)), renew, (p) => {
-        renewing = p;
-      });
+      claims.start();
+      renewals.start();
       log.info({ tickMs: o.tickMs, horizonMs: o.horizonMs, leaseMs: o.leaseMs }, "firing started");
     },
     forget(jobId) {
@@ -270,9 +209,7 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
     }),
     async stop() {
       stopping = true;
-      clearTimeout(tickTimer);
-      clearTimeout(renewTimer);
-      await Promise.all([ticking, renewing]);
+      await Promise.all([claims.stop(), renewals.stop()]);
       const unfired = pending.dropUnstarted();
       await publishes.idle();
       await completions.drain();

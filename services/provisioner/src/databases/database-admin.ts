@@ -1,5 +1,5 @@
-import type { DatabaseSpec } from "./domain/database-spec.ts";
-import type { Accepted, DesiredState } from "./store/desired-state.ts";
+import type { DatabaseSpec } from "../domain/database-spec.ts";
+import type { Accepted, DesiredState } from "../store/desired-state.ts";
 
 /**
  * The one entry for changes of desired state, shared by the HTTP API and the command handlers:

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { type HttpApp, NotFoundError } from "@dbplane/service-kit";
-import type { DatabaseAdmin } from "../database-admin.ts";
+import type { DatabaseAdmin } from "../databases/database-admin.ts";
 import type { Accepted } from "../store/desired-state.ts";
 import type { Queries } from "../store/queries.ts";
 import {

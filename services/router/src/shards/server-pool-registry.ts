@@ -9,7 +9,7 @@ import { type ServerAddress, ServerPool, type ShardPoolLimits } from "./server-p
  * no version needs any more is closed after `retireMs`, so requests that picked it up from the
  * old map finish on it instead of failing.
  */
-export class ServerPools {
+export class ServerPoolRegistry {
   readonly #pools = new Map<string, ServerPool>();
   readonly #retiring = new Map<string, NodeJS.Timeout>();
   readonly #limits: ShardPoolLimits;

@@ -1,0 +1,75 @@
+// Ctrl-C in a terminal sends SIGINT to the terminal's whole foreground process group: the stack
+// and, unless they live in groups of their own, every service it started. Each service must
+// then see one shutdown signal, not two, and exit 0.
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import { createServer } from "node:net";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { afterAll, expect, test } from "vitest";
+
+const root = resolve(import.meta.dirname, "..");
+const services = readdirSync(join(root, "services")).filter((name) =>
+  existsSync(join(root, "services", name, "src/main.ts")),
+);
+const stackPorts = [7101, 7102, 7103, 7104, 7105, 7106];
+
+let stack: ChildProcess | undefined;
+
+afterAll(async () => {
+  if (!stack || stack.exitCode !== null || stack.signalCode !== null) return;
+  // The stack stops its services on SIGTERM; SIGKILL only if that hangs.
+  const exited = new Promise((r) => stack?.once("exit", r));
+  stack.kill("SIGTERM");
+  const forced = setTimeout(() => stack?.kill("SIGKILL"), 60_000);
+  await exited;
+  clearTimeout(forced);
+});
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolvePort) => {
+    const server = createServer()
+      .once("error", () => resolvePort(false))
+      .listen(port, "127.0.0.1", () => server.close(() => resolvePort(true)));
+  });
+}
+
+test("./scripts/dev stopped by SIGINT to its process group: every service exits 0", async () => {
+  const busy = [];
+  for (const port of stackPorts) if (!(await portFree(port))) busy.push(port);
+  expect(busy, "ports ./scripts/dev listens on are taken (is a stack running?)").toEqual([]);
+
+  // `detached`: a process group of its own, as a terminal gives a foreground job.
+  stack = spawn(join(root, "scripts/dev"), ["--no-demo"], {
+    cwd: root,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const output: string[] = [];
+  const exitCodes = new Map<string, string>();
+  let onReady: () => void = () => {};
+  const ready = new Promise<void>((r) => {
+    onReady = r;
+  });
+  for (const stream of [stack.stdout, stack.stderr]) {
+    if (!stream) continue;
+    createInterface({ input: stream }).on("line", (line) => {
+      output.push(line);
+      if (line === "[dbplane] ready:") onReady();
+      const exit = /^\[dbplane\] (\S+) exited \((\w+)\)$/.exec(line);
+      if (exit) exitCodes.set(exit[1]!, exit[2]!);
+    });
+  }
+  const stackExit = new Promise<number | string>((r) => {
+    stack?.once("exit", (code, signal) => r(code ?? signal ?? "?"));
+  });
+
+  const startedOrEnded = await Promise.race([ready.then(() => "ready"), stackExit]);
+  expect(startedOrEnded, output.join("\n")).toBe("ready");
+
+  process.kill(-stack.pid!, "SIGINT");
+  expect(await stackExit, output.join("\n")).toBe(0);
+  expect(Object.fromEntries(exitCodes), output.join("\n")).toEqual(
+    Object.fromEntries(services.map((name) => [name, "0"])),
+  );
+}, 180_000);

@@ -1,0 +1,155 @@
+import { databaseDeleted, databaseFailed, databaseReady, shardFailed } from "@dbplane/contracts";
+import { inTransaction } from "@dbplane/service-kit";
+import { aggregateOf, eventIds } from "../domain/database-spec.ts";
+import { enqueueEvent } from "./outbox.ts";
+import { clipReason, finishOperations, lockAtVersion, type ProgressContext } from "./progress-context.ts";
+
+/** The kinds of operation a database's readiness (or failure) ends. */
+const SPEC_CHANGES = ["create", "add-shard", "scale-replicas"] as const;
+
+export async function startProvisioning({ pool, t }: ProgressContext, name: string, version: number) {
+  await pool.query(
+    `UPDATE ${t.databases} SET state = 'provisioning', updated_at = now() WHERE name = $1 AND version = $2 AND state = 'requested'`,
+    [name, version],
+  );
+}
+
+/** Every shard is ready: the database is, its pending create/change operations succeed. */
+export function recordDatabaseReady(
+  { pool, t }: ProgressContext,
+  name: string,
+  version: number,
+  correlationId: string,
+): Promise<boolean> {
+  return inTransaction(pool, async (client) => {
+    const db = await lockAtVersion(client, t, name, version);
+    if (!db || db.state === "ready" || db.state === "deleting" || db.state === "deleted") return false;
+    const { rows } = await client.query(
+      `SELECT shard, endpoint FROM ${t.shards} WHERE database = $1 AND state = 'ready' ORDER BY shard`,
+      [name],
+    );
+    if (rows.length !== db.spec.shards) return false;
+    await client.query(
+      `UPDATE ${t.databases} SET state = 'ready', attempts = 0, reason = NULL, last_reconciled_at = now(),
+         updated_at = now() WHERE name = $1`,
+      [name],
+    );
+    await finishOperations(client, t, { name, kinds: SPEC_CHANGES, version });
+    await enqueueEvent(
+      client,
+      t,
+      databaseReady,
+      {
+        name,
+        version,
+        postgresVersion: db.spec.postgresVersion,
+        shards: rows.map((r) => ({ shard: r.shard, ...r.endpoint })),
+      },
+      { id: eventIds.ready(name, version), subject: aggregateOf.database(name), correlationId },
+    );
+    return true;
+  });
+}
+
+/** The database cannot be made real: failed (terminal until asked again), with the reason. */
+export function recordDatabaseFailed(
+  { pool, t }: ProgressContext,
+  name: string,
+  version: number,
+  reason: string,
+  correlationId: string,
+  shard?: number,
+): Promise<void> {
+  return inTransaction(pool, async (client) => {
+    const db = await lockAtVersion(client, t, name, version);
+    if (!db || db.state === "failed" || db.state === "deleting" || db.state === "deleted") return;
+    const why = clipReason(reason);
+    await client.query(
+      `UPDATE ${t.databases} SET state = 'failed', reason = $2, updated_at = now() WHERE name = $1`,
+      [name, why],
+    );
+    if (shard !== undefined) {
+      await client.query(
+        `UPDATE ${t.shards} SET state = 'failed', reason = $3, updated_at = now() WHERE database = $1 AND shard = $2`,
+        [name, shard, why],
+      );
+      await enqueueEvent(
+        client,
+        t,
+        shardFailed,
+        { database: name, shard, reason: why },
+        {
+          id: eventIds.shardFailed(name, shard, version),
+          subject: aggregateOf.shard(name, shard),
+          correlationId,
+        },
+      );
+    }
+    await finishOperations(client, t, { name, kinds: SPEC_CHANGES, version, error: why });
+    await enqueueEvent(
+      client,
+      t,
+      databaseFailed,
+      { name, reason: why },
+      { id: eventIds.failed(name, version), subject: aggregateOf.database(name), correlationId },
+    );
+  });
+}
+
+/** Everything of the database is gone (volumes kept if asked). */
+export function recordDatabaseDeleted(
+  { pool, t }: ProgressContext,
+  name: string,
+  version: number,
+  correlationId: string,
+): Promise<void> {
+  return inTransaction(pool, async (client) => {
+    const db = await lockAtVersion(client, t, name, version);
+    if (db?.state !== "deleting") return;
+    await client.query(`UPDATE ${t.databases} SET state = 'deleted', updated_at = now() WHERE name = $1`, [
+      name,
+    ]);
+    await client.query(`UPDATE ${t.shards} SET state = 'deleted', updated_at = now() WHERE database = $1`, [
+      name,
+    ]);
+    await finishOperations(client, t, { name, kinds: ["delete"], version });
+    await enqueueEvent(
+      client,
+      t,
+      databaseDeleted,
+      { name, volumesKept: db.keepVolumes },
+      { id: eventIds.deleted(name, version), subject: aggregateOf.database(name), correlationId },
+    );
+  });
+}
+
+/** A transient failure: counts it and returns the count (the reconciler gives up at its limit). */
+export async function recordAttempt(
+  { pool, t }: ProgressContext,
+  name: string,
+  version: number,
+  reason: string,
+): Promise<number> {
+  const { rows } = await pool.query(
+    `UPDATE ${t.databases} SET attempts = attempts + 1, reason = $3, updated_at = now()
+     WHERE name = $1 AND version = $2 RETURNING attempts`,
+    [name, version, clipReason(reason)],
+  );
+  return rows[0]?.attempts ?? 0;
+}
+
+/** A pass went through without error: the backoff of earlier failures ends. */
+export async function clearAttempts({ pool, t }: ProgressContext, name: string, version: number) {
+  await pool.query(
+    `UPDATE ${t.databases} SET attempts = 0, reason = NULL WHERE name = $1 AND version = $2 AND attempts > 0`,
+    [name, version],
+  );
+}
+
+/** A resync of a ready database found nothing (left) to do. */
+export async function recordReconciled({ pool, t }: ProgressContext, name: string, version: number) {
+  await pool.query(`UPDATE ${t.databases} SET last_reconciled_at = now() WHERE name = $1 AND version = $2`, [
+    name,
+    version,
+  ]);
+}
