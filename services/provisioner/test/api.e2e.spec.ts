@@ -12,7 +12,7 @@ let api: ReturnType<typeof httpClient>;
 beforeAll(async () => {
   world = await createProvisionerWorld();
   const replica = await world.startReplica();
-  api = httpClient(replica.base, await world.token());
+  api = httpClient(replica.base, world.token());
 }, 60_000);
 afterAll(() => world?.dispose(), 120_000);
 

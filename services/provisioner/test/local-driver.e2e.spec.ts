@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { waitFor } from "@dbplane/testkit";
+import { type ServiceReplica, waitFor } from "@dbplane/testkit";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -8,19 +8,18 @@ import {
   isDirectory,
   type ProvisionerWorld,
   postmastersUnder,
-  type Replica,
 } from "./provisioner-world.ts";
 
 // Real PostgreSQL 15 clusters on this machine: 3 shards × (primary + 1 replica) = 6 servers.
 let world: ProvisionerWorld;
-let replica: Replica;
+let replica: ServiceReplica;
 let token: string;
 const responses: string[] = [];
 
 beforeAll(async () => {
   world = await createProvisionerWorld();
   replica = await world.startReplica();
-  token = await world.token();
+  token = world.token();
 }, 60_000);
 afterAll(() => world?.dispose(), 120_000);
 
