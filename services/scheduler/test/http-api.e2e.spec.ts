@@ -1,16 +1,16 @@
-import { waitFor } from "@dbplane/testkit";
+import { type ServiceReplica, waitFor } from "@dbplane/testkit";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { headers } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createSchedulerWorld, type Replica, type SchedulerWorld } from "./service-fixture.ts";
+import { createSchedulerWorld, type SchedulerWorld } from "./scheduler-world.ts";
 
 let world: SchedulerWorld;
-let replica: Replica;
+let replica: ServiceReplica;
 let token: string;
 beforeAll(async () => {
   world = await createSchedulerWorld();
   replica = await world.startReplica();
-  token = await world.token();
+  token = world.token();
 }, 60_000);
 afterAll(() => world?.dispose());
 
