@@ -5,6 +5,8 @@ export { testServerUrls } from "./env.ts";
 export type { SeenEvent } from "./event-stream.ts";
 export { readEvents } from "./event-stream.ts";
 export { freePort } from "./free-port.ts";
+export type { HttpClient, JsonResponse } from "./http-client.ts";
+export { httpClient } from "./http-client.ts";
 export type { KubeApiDouble, KubeApiDoubleOptions, KubeObject } from "./kube-api/kube-api-double.ts";
 export { startKubeApiDouble } from "./kube-api/kube-api-double.ts";
 export type { CustomResourceDefinitionInput, KindRef } from "./kube-api/resource-registry.ts";

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { headers } from "@nats-io/transport-node";
 import { afterEach, describe, expect, it } from "vitest";
-import { type ServiceWorld, serviceWorld } from "../src/index.ts";
+import { httpClient, type ServiceWorld, serviceWorld } from "../src/index.ts";
 
 const entry = join(import.meta.dirname, "fixtures/echo-service.ts");
 const SECRET = "service-world-test-secret-0123456789";
@@ -52,6 +52,16 @@ describe("serviceWorld", () => {
     const plain = await serviceWorld({ entry, name: "plain" });
     expect(() => plain.token()).toThrow(/no jwtSecret/);
     await plain.dispose();
+  });
+
+  it("talks JSON to a replica with the bearer token and keeps every answer", async () => {
+    world = await serviceWorld({ entry, name: "echo", jwtSecret: SECRET });
+    const api = httpClient((await world.startReplica()).base, "tok");
+    const res = await api.call("POST", "/things", { a: 1 });
+    expect(res).toMatchObject({ status: 200, type: "application/json", body: { path: "/things" } });
+    expect(res.body.authorization).toBe("Bearer tok");
+    expect((await api.call("GET", "/open", undefined, { auth: false })).body.authorization).toBeUndefined();
+    expect(api.bodies).toHaveLength(2);
   });
 
   it("reads the namespace's event stream, filtered by subject, and cleans up last first", async () => {

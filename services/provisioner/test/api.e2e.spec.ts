@@ -1,9 +1,8 @@
 import { connectBus } from "@dbplane/bus";
 import { createDatabase } from "@dbplane/contracts";
 import { createLogger } from "@dbplane/service-kit";
-import { waitFor } from "@dbplane/testkit";
+import { httpClient, waitFor } from "@dbplane/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { httpClient } from "./http-client.ts";
 import { createProvisionerWorld, type ProvisionerWorld } from "./provisioner-world.ts";
 
 let world: ProvisionerWorld;

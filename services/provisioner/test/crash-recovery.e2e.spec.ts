@@ -1,8 +1,7 @@
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { waitFor } from "@dbplane/testkit";
+import { httpClient, waitFor } from "@dbplane/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { httpClient } from "./http-client.ts";
 import { createProvisionerWorld, type ProvisionerWorld, postmastersUnder } from "./provisioner-world.ts";
 
 let world: ProvisionerWorld;

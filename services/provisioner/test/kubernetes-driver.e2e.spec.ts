@@ -1,6 +1,11 @@
-import { type KubeApiDouble, type ServiceReplica, startKubeApiDouble, waitFor } from "@dbplane/testkit";
+import {
+  httpClient,
+  type KubeApiDouble,
+  type ServiceReplica,
+  startKubeApiDouble,
+  waitFor,
+} from "@dbplane/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { httpClient } from "./http-client.ts";
 import { createProvisionerWorld, type ProvisionerWorld } from "./provisioner-world.ts";
 
 let world: ProvisionerWorld;
