@@ -51,7 +51,7 @@ export interface ServiceWorldOptions<X extends object> {
   /** How long a replica may take to become ready. Default 30 s. */
   readonly readyTimeoutMs?: number;
   /** Runs once a replica is ready; what it resolves to is added to the replica (e.g. its member id). */
-  readonly describe?: (replica: ServiceReplica) => X | Promise<X>;
+  readonly extend?: (replica: ServiceReplica) => X | Promise<X>;
 }
 
 /** One test's service: a NATS namespace of its own and the replicas started in it. */
@@ -127,9 +127,9 @@ export async function serviceWorld<X extends object = Record<never, never>>(
         return svc.exited;
       },
     };
-    const described = { ...replica, ...(await options.describe?.(replica)) } as ServiceReplica & X;
-    replicas.push(described);
-    return described;
+    const extended = { ...replica, ...(await options.extend?.(replica)) } as ServiceReplica & X;
+    replicas.push(extended);
+    return extended;
   };
 
   return {

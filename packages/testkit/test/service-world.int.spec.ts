@@ -21,7 +21,7 @@ describe("serviceWorld", () => {
       name: "echo",
       jwtSecret: SECRET,
       env: ({ name }) => ({ ROLE: `worker ${name}` }),
-      describe: async (r) => ({ role: String((await ask(r.base)).role) }),
+      extend: async (r) => ({ role: String((await ask(r.base)).role) }),
     });
     const [a, b] = await world.startReplicas(2);
     const c = await world.startReplica({ name: "odd", env: { ROLE: "odd" } });
@@ -33,7 +33,7 @@ describe("serviceWorld", () => {
   });
 
   it("stops a replica gracefully or kills it, and restarts it like it was", async () => {
-    world = await serviceWorld({ entry, name: "echo", describe: () => ({ role: "" }) });
+    world = await serviceWorld({ entry, name: "echo", extend: () => ({ role: "" }) });
     const first = await world.startReplica({ env: { ROLE: "kept" } });
     expect(await first.stop("SIGTERM")).toBe(0);
     const second = await world.restartReplica(first, "SIGKILL");

@@ -62,7 +62,7 @@ export async function createCoordinatorWorld(options: { natsUrl?: string } = {})
       DBPLANE_PROJECTION_RETIRED_TTL_MS: "600000",
       DBPLANE_LOG_LEVEL: "warn",
     }),
-    describe: ({ name }) => ({ memberId: name }),
+    extend: ({ name }) => ({ memberId: name }),
   });
   world.defer(() => db.drop());
   const { nats } = world;
