@@ -31,6 +31,8 @@ export interface ServiceReplica {
    * code, or the signal's name when the signal ended it. Safe to call on a stopped replica.
    */
   stop(signal?: NodeJS.Signals): Promise<number | NodeJS.Signals>;
+  /** A counter or gauge from its `/metrics`, summed over the label sets that contain `labels`; 0 when absent. */
+  metric(name: string, labels?: Record<string, string>): Promise<number>;
 }
 
 export interface ServiceWorldOptions<X extends object> {
@@ -75,6 +77,17 @@ export interface ServiceWorld<X extends object = Record<never, never>> {
   defer(cleanup: () => unknown): void;
   /** Kills every replica (SIGKILL), runs the deferred cleanups, deletes the NATS namespace; once. */
   dispose(): Promise<void>;
+}
+
+/** Prometheus text format: the samples of `name` whose labels include `labels`, added up. */
+function sumOfSamples(exposition: string, name: string, labels: Record<string, string>): number {
+  let sum = 0;
+  for (const line of exposition.split("\n")) {
+    if (line.split(/[{ ]/)[0] !== name) continue;
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)))
+      sum += Number(line.split(" ").at(-1));
+  }
+  return sum;
 }
 
 /**
@@ -126,6 +139,8 @@ export async function serviceWorld<X extends object = Record<never, never>>(
         if (svc.process.exitCode === null && svc.process.signalCode === null) svc.kill(signal);
         return svc.exited;
       },
+      metric: async (metricName, labels = {}) =>
+        sumOfSamples(await (await fetch(`${base}/metrics`)).text(), metricName, labels),
     };
     const extended = { ...replica, ...(await options.extend?.(replica)) } as ServiceReplica & X;
     replicas.push(extended);

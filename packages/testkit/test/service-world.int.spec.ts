@@ -64,6 +64,15 @@ describe("serviceWorld", () => {
     expect(api.bodies).toHaveLength(2);
   });
 
+  it("sums a metric's samples over the label sets that match", async () => {
+    world = await serviceWorld({ entry, name: "echo" });
+    const replica = await world.startReplica();
+    expect(await replica.metric("jobs_total")).toBe(5);
+    expect(await replica.metric("jobs_total", { kind: "a" })).toBe(2);
+    expect(await replica.metric("jobs_total", { kind: "c" })).toBe(0);
+    expect(await replica.metric("absent_total")).toBe(0);
+  });
+
   it("reads the namespace's event stream, filtered by subject, and cleans up last first", async () => {
     world = await serviceWorld({ entry, name: "echo" });
     const { nc, namespace } = world.nats;

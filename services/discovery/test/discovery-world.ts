@@ -11,39 +11,26 @@ export interface ReplicaHttp {
     path: string,
     headers?: Record<string, string>,
   ): Promise<{ status: number; text: string; json: unknown }>;
-  /** A counter or gauge from /metrics, summed over the label sets that contain `labels`. */
-  metric(name: string, labels?: Record<string, string>): Promise<number>;
 }
 
-/** A discovery world: replicas that answer `get`/`metric`, and only discovery's own events. */
+/** A discovery world: replicas that answer `get`, and only discovery's own events. */
 export interface DiscoveryWorld extends ServiceWorld<ReplicaHttp> {
   /** Every value in a KV bucket of the namespace (`discovery_facts`), as text. */
   bucketText(name: string): Promise<string>;
 }
 
 function replicaHttp({ base }: ServiceReplica): ReplicaHttp {
-  const get: ReplicaHttp["get"] = async (path, headers = {}) => {
-    const res = await fetch(`${base}${path}`, { headers });
-    const text = await res.text();
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    return { status: res.status, text, json };
-  };
   return {
-    get,
-    async metric(name, labels = {}) {
-      const { text } = await get("/metrics");
-      let sum = 0;
-      for (const line of text.split("\n")) {
-        if (!line.startsWith(name) || !/^[^{ ]+(\{| )/.test(line) || line.split(/[{ ]/)[0] !== name) continue;
-        if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)))
-          sum += Number(line.split(" ").at(-1));
+    async get(path, headers = {}) {
+      const res = await fetch(`${base}${path}`, { headers });
+      const text = await res.text();
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = undefined;
       }
-      return sum;
+      return { status: res.status, text, json };
     },
   };
 }

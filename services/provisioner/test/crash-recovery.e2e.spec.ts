@@ -103,13 +103,7 @@ describe("provisioner killed mid-create", () => {
     // A restarted provisioner adopts the running server (same postmaster) instead of restarting it.
     expect(await replica.stop("SIGTERM")).toBe(0);
     const next = await world.startReplica({ env: { DBPLANE_RESYNC_INTERVAL_MS: "300" } });
-    const idlePasses = async () => {
-      const text = await (await fetch(`${next.base}/metrics`)).text();
-      const line = text
-        .split("\n")
-        .find((l) => l.startsWith('dbplane_provisioner_reconcile_passes_total{outcome="idle"}'));
-      return Number(line?.split(" ")[1] ?? 0);
-    };
+    const idlePasses = () => next.metric("dbplane_provisioner_reconcile_passes_total", { outcome: "idle" });
     await waitFor(async () => (await idlePasses()) >= 2, { timeoutMs: 30_000 });
     expect(postmastersUnder(dir)).toEqual(before);
     // Stop the server behind the provisioner's back (a reboot, an OOM kill of the postmaster).

@@ -50,13 +50,7 @@ const versions = () =>
         .map((o) => [`${kind}/${o.metadata?.name}`, o.metadata?.resourceVersion]),
     ),
   );
-async function passes(outcome: string): Promise<number> {
-  const text = await (await fetch(`${replica.base}/metrics`)).text();
-  const line = text
-    .split("\n")
-    .find((l) => l.startsWith(`dbplane_provisioner_reconcile_passes_total{outcome="${outcome}"}`));
-  return Number(line?.split(" ")[1] ?? 0);
-}
+const passes = (outcome: string) => replica.metric("dbplane_provisioner_reconcile_passes_total", { outcome });
 
 describe("Kubernetes driver against the API double", () => {
   let operationId: string;
