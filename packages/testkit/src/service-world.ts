@@ -90,6 +90,49 @@ function sumOfSamples(exposition: string, name: string, labels: Record<string, s
   return sum;
 }
 
+/** Starts replica `name` of the world's service on a free port. */
+async function launchReplica(
+  options: ServiceWorldOptions<object>,
+  nats: TestNats,
+  name: string,
+  replicaOptions: ReplicaOptions,
+): Promise<ServiceReplica> {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const serviceEnv = typeof options.env === "function" ? options.env({ name, port }) : options.env;
+  const svc = await startChildService({
+    entry: options.entry,
+    name,
+    ...(replicaOptions.waitReady !== false && {
+      readyUrl: `${base}/health/ready`,
+      readyTimeoutMs: options.readyTimeoutMs ?? 30_000,
+    }),
+    env: {
+      DBPLANE_HTTP_HOST: "127.0.0.1",
+      DBPLANE_HTTP_PORT: String(port),
+      DBPLANE_NATS_URL: nats.url,
+      DBPLANE_NATS_NAMESPACE: nats.namespace,
+      DBPLANE_SHUTDOWN_DELAY_MS: "0",
+      ...(options.jwtSecret !== undefined && { DBPLANE_JWT_SECRET: options.jwtSecret }),
+      ...serviceEnv,
+      ...replicaOptions.env,
+    },
+  });
+  return {
+    name,
+    port,
+    base,
+    svc,
+    options: replicaOptions,
+    stop(signal = "SIGTERM") {
+      if (svc.process.exitCode === null && svc.process.signalCode === null) svc.kill(signal);
+      return svc.exited;
+    },
+    metric: async (metricName, labels = {}) =>
+      sumOfSamples(await (await fetch(`${base}/metrics`)).text(), metricName, labels),
+  };
+}
+
 /**
  * Starts a service's replicas as child processes in a NATS namespace of their own, for e2e tests.
  * The service-specific world (databases, doubles, helpers) is a thin layer on top: it creates
@@ -99,6 +142,7 @@ export async function serviceWorld<X extends object = Record<never, never>>(
   options: ServiceWorldOptions<X>,
 ): Promise<ServiceWorld<X>> {
   const nats = await createTestNats(options.natsUrl);
+  // Every process, those whose `extend` failed included: dispose kills them all.
   const children: ChildService[] = [];
   const replicas: (ServiceReplica & X)[] = [];
   const cleanups: (() => unknown)[] = [];
@@ -107,41 +151,8 @@ export async function serviceWorld<X extends object = Record<never, never>>(
 
   const startReplica = async (replicaOptions: ReplicaOptions = {}): Promise<ServiceReplica & X> => {
     const name = `${replicaOptions.name ?? options.name}-${started++}`;
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
-    const serviceEnv = typeof options.env === "function" ? options.env({ name, port }) : options.env;
-    const svc = await startChildService({
-      entry: options.entry,
-      name,
-      ...(replicaOptions.waitReady !== false && {
-        readyUrl: `${base}/health/ready`,
-        readyTimeoutMs: options.readyTimeoutMs ?? 30_000,
-      }),
-      env: {
-        DBPLANE_HTTP_HOST: "127.0.0.1",
-        DBPLANE_HTTP_PORT: String(port),
-        DBPLANE_NATS_URL: nats.url,
-        DBPLANE_NATS_NAMESPACE: nats.namespace,
-        DBPLANE_SHUTDOWN_DELAY_MS: "0",
-        ...(options.jwtSecret !== undefined && { DBPLANE_JWT_SECRET: options.jwtSecret }),
-        ...serviceEnv,
-        ...replicaOptions.env,
-      },
-    });
-    children.push(svc);
-    const replica: ServiceReplica = {
-      name,
-      port,
-      base,
-      svc,
-      options: replicaOptions,
-      stop(signal = "SIGTERM") {
-        if (svc.process.exitCode === null && svc.process.signalCode === null) svc.kill(signal);
-        return svc.exited;
-      },
-      metric: async (metricName, labels = {}) =>
-        sumOfSamples(await (await fetch(`${base}/metrics`)).text(), metricName, labels),
-    };
+    const replica = await launchReplica(options, nats, name, replicaOptions);
+    children.push(replica.svc);
     const extended = { ...replica, ...(await options.extend?.(replica)) } as ServiceReplica & X;
     replicas.push(extended);
     return extended;
@@ -169,8 +180,18 @@ export async function serviceWorld<X extends object = Record<never, never>>(
     dispose() {
       disposed ??= (async () => {
         await Promise.all(children.map((c) => c.dispose()));
-        for (const cleanup of cleanups.reverse()) await cleanup();
+        // Every cleanup runs even when one fails; the failures are reported together.
+        const failures: unknown[] = [];
+        for (const cleanup of cleanups.reverse()) {
+          try {
+            await cleanup();
+          } catch (err) {
+            failures.push(err);
+          }
+        }
         await nats.cleanup();
+        if (failures.length > 0)
+          throw new AggregateError(failures, `${options.name}'s world: cleanup failed`);
       })();
       return disposed;
     },

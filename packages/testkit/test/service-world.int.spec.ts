@@ -73,7 +73,7 @@ describe("serviceWorld", () => {
     expect(await replica.metric("absent_total")).toBe(0);
   });
 
-  it("reads the namespace's event stream, filtered by subject, and cleans up last first", async () => {
+  it("reads the namespace's event stream, filtered by subject", async () => {
     world = await serviceWorld({ entry, name: "echo" });
     const { nc, namespace } = world.nats;
     expect(await world.events()).toEqual([]);
@@ -98,11 +98,17 @@ describe("serviceWorld", () => {
       ["thing-2", 2],
     ]);
     expect(onlyA[0]!.raw).toContain("ce-type: io.dbplane.a.happened.v1");
+  });
 
+  it("runs every cleanup, last first, and reports the ones that failed", async () => {
+    const doomed = await serviceWorld({ entry, name: "echo" });
     const order: string[] = [];
-    world.defer(() => order.push("first"));
-    world.defer(() => order.push("second"));
-    await world.dispose();
-    expect(order).toEqual(["second", "first"]);
+    doomed.defer(() => order.push("first"));
+    doomed.defer(() => {
+      throw new Error("broken cleanup");
+    });
+    doomed.defer(() => order.push("third"));
+    await expect(doomed.dispose()).rejects.toThrow(AggregateError);
+    expect(order).toEqual(["third", "first"]);
   });
 });
