@@ -69,3 +69,8 @@ export function loadConfig<S extends z.ZodObject>(
     process.exit(CONFIG_EXIT_CODE);
   }
 }
+
+/** A service's `loadXConfig`: {@link loadConfig} with its schema, reading `process.env` unless given `env`. */
+export function configLoader<S extends z.ZodObject>(schema: S): (env?: NodeJS.ProcessEnv) => z.output<S> {
+  return (env = process.env) => loadConfig(schema, env);
+}
