@@ -45,7 +45,7 @@ export { redisClient } from "./redis-client.ts";
 export type { ListenEnv, RunningService, RunServiceOptions, ShutdownStep } from "./run-service.ts";
 export { listenOptions, runService } from "./run-service.ts";
 export type { MigratedTables, SchemaMigration } from "./schema-migrations.ts";
-export { migrateSchema } from "./schema-migrations.ts";
+export { migrateSchema, schemaTables } from "./schema-migrations.ts";
 export { redactUrl } from "./secret-values.ts";
 export type { BusEnv, ServiceBusOptions } from "./service-bus.ts";
 export { connectServiceBus } from "./service-bus.ts";
