@@ -60,6 +60,19 @@ export async function createTestDatabase(prefix = "t"): Promise<TestDatabase> {
       const client = new pg.Client({ connectionString: adminUrl });
       await client.connect();
       try {
+        // pg.Pool's end() resolves once it has *asked* its clients to end, not when they have:
+        // FORCE right away could terminate a session still closing, whose FATAL 57P01 then
+        // reaches a pool that has no error listener any more — an unhandled error that failed
+        // test runs whose tests all passed. Give closing sessions a moment; FORCE the rest.
+        const deadline = Date.now() + 5_000;
+        while (Date.now() < deadline) {
+          const { rows } = await client.query<{ n: number }>(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1",
+            [name],
+          );
+          if (rows[0]?.n === 0) break;
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
         await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
       } finally {
         await client.end();

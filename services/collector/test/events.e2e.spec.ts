@@ -8,18 +8,18 @@ import { createLogger } from "@dbplane/service-kit";
 import { createTestDatabase, type TestDatabase, waitFor } from "@dbplane/testkit";
 import type { Subscription } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type CollectorWorld, createCollectorWorld } from "./collector-fixture.ts";
+import { type CollectorWorld, createCollectorWorld } from "./collector-world.ts";
 
 let world: CollectorWorld;
 let bus: Bus;
 let shardDb: TestDatabase;
-let url: string;
+let base: string;
 let sub: Subscription;
 const loads: Record<string, unknown>[] = [];
 
-const status = async (id: string) => (await fetch(`${url}/v1/targets/${encodeURIComponent(id)}`)).status;
+const status = async (id: string) => (await fetch(`${base}/v1/targets/${encodeURIComponent(id)}`)).status;
 const healthOf = async (id: string) => {
-  const res = await fetch(`${url}/v1/targets/${encodeURIComponent(id)}`);
+  const res = await fetch(`${base}/v1/targets/${encodeURIComponent(id)}`);
   return res.ok ? ((await res.json()) as { health: { state: string } | null }).health?.state : undefined;
 };
 
@@ -37,13 +37,13 @@ beforeAll(async () => {
   void (async () => {
     for await (const msg of sub) loads.push(msg.json());
   })();
-  url = (await world.start()).url;
+  base = (await world.startReplica()).base;
 });
 
 afterAll(async () => {
   sub?.unsubscribe();
   await bus?.close();
-  await world?.cleanup();
+  await world?.dispose();
   await shardDb?.drop();
 });
 
@@ -100,13 +100,12 @@ describe("targets from events", () => {
   });
 
   it("leaves the group on SIGTERM: lease released, membership gone, exit 0", async () => {
-    const [first] = world.processes;
-    const second = await world.start();
-    first!.child.kill("SIGTERM");
-    expect(await first!.child.exited).toBe(0);
+    const [first] = world.replicas;
+    const second = await world.startReplica();
+    expect(await first!.stop("SIGTERM")).toBe(0);
     const group = await waitFor(
       async () => {
-        const g = (await (await fetch(`${second.url}/v1/members`)).json()) as {
+        const g = (await (await fetch(`${second.base}/v1/members`)).json()) as {
           leader: string;
           members: { id: string }[];
         };
@@ -115,6 +114,6 @@ describe("targets from events", () => {
       { what: "the remaining member to lead" },
     );
     expect(group.members.map((m) => m.id)).toEqual([second.memberId]);
-    url = second.url;
+    base = second.base;
   });
 });

@@ -5,12 +5,7 @@
 import { waitFor } from "@dbplane/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ownerOf } from "../src/domain/rendezvous.ts";
-import {
-  type CollectorProcess,
-  type CollectorWorld,
-  createCollectorWorld,
-  getJson,
-} from "./collector-fixture.ts";
+import { type CollectorWorld, createCollectorWorld, getJson, type Replica } from "./collector-world.ts";
 import { createLocalDatabases, type LocalDatabases } from "./local-databases.ts";
 
 const HEARTBEAT_MS = 250;
@@ -32,11 +27,11 @@ interface TargetItem {
 let world: CollectorWorld;
 let dbs: LocalDatabases;
 
-const group = (p: CollectorProcess) => getJson<Group>(`${p.url}/v1/members`);
+const group = (p: Replica) => getJson<Group>(`${p.base}/v1/members`);
 const alive = () =>
-  world.processes.filter((p) => p.child.process.exitCode === null && p.child.process.signalCode === null);
-const targets = async (p: CollectorProcess) =>
-  (await getJson<{ items: TargetItem[] }>(`${p.url}/v1/targets?limit=1000`)).items;
+  world.replicas.filter((p) => p.svc.process.exitCode === null && p.svc.process.signalCode === null);
+const targets = async (p: Replica) =>
+  (await getJson<{ items: TargetItem[] }>(`${p.base}/v1/targets?limit=1000`)).items;
 
 /** Waits until the newest epoch assigns every target to a live member and each was sampled under it. */
 async function settled(expectedMembers: number, timeoutMs = 20_000): Promise<Map<string, string>> {
@@ -72,11 +67,11 @@ beforeAll(async () => {
     ...dbs.mariadb.map((name) => ({ name: `my/${name}`, url: dbs.mariadbUrl(name) })),
     ...Array.from({ length: 16 }, (_, i) => ({ name: `redis/${i}`, url: `${world.redis.url}/${i}` })),
   ]);
-  for (let i = 0; i < 3; i++) await world.start();
+  for (let i = 0; i < 3; i++) await world.startReplica();
 }, 120_000);
 
 afterAll(async () => {
-  await world?.cleanup();
+  await world?.dispose();
   await dbs?.drop();
 }, 120_000);
 
@@ -99,7 +94,7 @@ describe("a group of collectors", () => {
     const owners = await settled(3);
     const perMember = new Map<string, number>();
     for (const owner of owners.values()) perMember.set(owner, (perMember.get(owner) ?? 0) + 1);
-    expect([...perMember.keys()].sort()).toEqual(world.processes.map((p) => p.memberId).sort());
+    expect([...perMember.keys()].sort()).toEqual(world.replicas.map((p) => p.memberId).sort());
     for (const count of perMember.values()) expect(count).toBeGreaterThan(TARGETS / 6);
     expectOneCollectorPerEpoch();
   });
@@ -107,10 +102,9 @@ describe("a group of collectors", () => {
   it("moves a killed member's targets to the others within twice the node timeout", async () => {
     const before = await settled(3);
     const leader = (await group(alive()[0]!)).leader;
-    const doomed = world.processes.find((p) => p.memberId !== leader)!;
+    const doomed = world.replicas.find((p) => p.memberId !== leader)!;
     const orphans = [...before].filter(([, owner]) => owner === doomed.memberId).map(([id]) => id);
-    doomed.child.kill("SIGKILL");
-    await doomed.child.exited;
+    await doomed.stop("SIGKILL");
     const survivor = alive()[0]!;
     await waitFor(
       async () => {
@@ -132,9 +126,9 @@ describe("a group of collectors", () => {
   });
 
   it("gives a joining member about a quarter of the targets, taken only from the others", async () => {
-    await world.start();
+    await world.startReplica();
     const before = await settled(3);
-    const joiner = await world.start();
+    const joiner = await world.startReplica();
     const after = await settled(4);
     const moved = [...after].filter(([id, owner]) => before.get(id) !== owner);
     expect(moved.every(([, owner]) => owner === joiner.memberId)).toBe(true);
@@ -153,8 +147,7 @@ describe("a group of collectors", () => {
     const [any] = alive();
     const old = (await group(any!)).leader;
     const leaderProcess = alive().find((p) => p.memberId === old)!;
-    leaderProcess.child.kill("SIGKILL");
-    await leaderProcess.child.exited;
+    await leaderProcess.stop("SIGKILL");
     const survivor = alive()[0]!;
     const next = await waitFor(
       async () => {

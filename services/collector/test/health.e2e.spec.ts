@@ -7,7 +7,7 @@ import type { Subscription } from "@nats-io/transport-node";
 import mysql from "mysql2/promise";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type CollectorWorld, createCollectorWorld, getJson } from "./collector-fixture.ts";
+import { type CollectorWorld, createCollectorWorld, getJson } from "./collector-world.ts";
 import { MARIADB_URL } from "./local-databases.ts";
 
 const WRONG_PASSWORD = "wrong-Pa55word-for-test";
@@ -28,11 +28,11 @@ interface HealthEvent {
 let world: CollectorWorld;
 let pair: PostgresPair;
 let blackHole: Server;
-let url: string;
+let base: string;
 let events: HealthEvent[] = [];
 let sub: Subscription;
 
-const target = (id: string) => getJson<Target>(`${url}/v1/targets/${encodeURIComponent(id)}`);
+const target = (id: string) => getJson<Target>(`${base}/v1/targets/${encodeURIComponent(id)}`);
 const healthIs = (id: string, state: string) =>
   waitFor(
     async () => {
@@ -80,12 +80,12 @@ beforeAll(async () => {
   void (async () => {
     for await (const msg of sub) events.push(msg.json<HealthEvent>());
   })();
-  url = (await world.start()).url;
+  base = (await world.startReplica()).base;
 }, 60_000);
 
 afterAll(async () => {
   sub?.unsubscribe();
-  await world?.cleanup();
+  await world?.dispose();
   await pair?.stop();
   blackHole?.close();
   const admin = await mysql.createConnection(MARIADB_URL);
@@ -126,7 +126,7 @@ describe("target health", () => {
     // The primary's busiest statements over the interval, from pg_stat_statements.
     await waitFor(
       async () =>
-        (await (await fetch(`${url}/metrics`)).text()).includes(
+        (await (await fetch(`${base}/metrics`)).text()).includes(
           'postgresql_statement_calls_rate{target="primary"',
         ),
       { what: "top statements of the primary" },
@@ -167,9 +167,9 @@ describe("target health", () => {
     expect(count("redis") - redisBefore).toBeGreaterThanOrEqual(4);
     expect((await target("mariadb")).health?.state).toBe("up");
     const everything =
-      JSON.stringify(await getJson(`${url}/v1/targets`)) +
+      JSON.stringify(await getJson(`${base}/v1/targets`)) +
       JSON.stringify(events) +
-      world.processes[0]!.child.output();
+      world.replicas[0]!.svc.output();
     expect(everything).not.toContain(WRONG_PASSWORD);
   });
 });

@@ -1,6 +1,12 @@
-import { type KubeApiDouble, startKubeApiDouble, uniqueName, waitFor } from "@dbplane/testkit";
+import {
+  type KubeApiDouble,
+  type SeenEvent,
+  startKubeApiDouble,
+  uniqueName,
+  waitFor,
+} from "@dbplane/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createDiscoveryWorld, type DiscoveryWorld, type SeenEvent, shortType } from "./discovery-world.ts";
+import { createDiscoveryWorld, type DiscoveryWorld, shortType } from "./discovery-world.ts";
 import {
   configMap,
   deployment,
@@ -76,7 +82,7 @@ describe("discovery on Kubernetes (API double)", () => {
     const { ns, pgUid, appUids } = createShop();
     // Excluded by default: system namespaces are never reported.
     double.put(postgresStatefulSet("kube-system", "system-pg"));
-    const replica = await world.startReplica(kubeEnv());
+    const replica = await world.startReplica({ env: kubeEnv() });
 
     await waitFor(async () => ofType(await world.events(), "app.discovered").length === 3, {
       what: "three apps",
@@ -145,7 +151,7 @@ describe("discovery on Kubernetes (API double)", () => {
 
   it("reports an app's new link when its env changes, and a deleted StatefulSet as lost", async () => {
     const { ns, pgUid, appUids } = createShop();
-    await world.startReplica(kubeEnv());
+    await world.startReplica({ env: kubeEnv() });
     await waitFor(async () => ofType(await world.events(), "app.discovered").length === 3, {
       what: "three apps",
     });

@@ -1,12 +1,13 @@
 import {
   type KubeApiDouble,
   knownCustomResources,
+  type SeenEvent,
   startKubeApiDouble,
   uniqueName,
   waitFor,
 } from "@dbplane/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createDiscoveryWorld, type DiscoveryWorld, type SeenEvent, shortType } from "./discovery-world.ts";
+import { createDiscoveryWorld, type DiscoveryWorld, shortType } from "./discovery-world.ts";
 import { deployment, env, namespace, postgresStatefulSet, service } from "./kube-objects.ts";
 
 let double: KubeApiDouble;
@@ -38,7 +39,7 @@ describe("discovery replicas and expired watches", () => {
   it("publishes each fact once when two processes watch the same cluster", async () => {
     const ns = uniqueName("two").replace(/_/g, "-");
     const uid = createServerAndApps(ns);
-    const replicas = await Promise.all([world.startReplica(kubeEnv()), world.startReplica(kubeEnv())]);
+    const replicas = await world.startReplicas(2, { env: kubeEnv() });
     await waitFor(async () => (await count("app.discovered")) === 2, { what: "both apps" });
 
     const other = double.put(postgresStatefulSet(ns, "other"));
@@ -83,7 +84,7 @@ describe("discovery replicas and expired watches", () => {
   it("relists after 410 Gone: the change made meanwhile is reported once, nothing else is repeated", async () => {
     const ns = uniqueName("gone").replace(/_/g, "-");
     const uid = createServerAndApps(ns);
-    const replica = await world.startReplica(kubeEnv());
+    const replica = await world.startReplica({ env: kubeEnv() });
     await waitFor(async () => (await count("app.discovered")) === 2, { what: "both apps" });
     const before = await replica.metric("dbplane_discovery_watch_restarts_total", { reason: "relist" });
 
@@ -126,7 +127,7 @@ describe("discovery replicas and expired watches", () => {
   it("watches an operator's clusters once its CRD appears, with primary and replica Services", async () => {
     const ns = uniqueName("cnpg").replace(/_/g, "-");
     namespace(double, ns);
-    const replica = await world.startReplica(kubeEnv());
+    const replica = await world.startReplica({ env: kubeEnv() });
     double.put(deployment(ns, "reports", [env.literal("DATABASE_URL", "postgres://main-ro:5432/app")]));
     await waitFor(async () => (await count("app.discovered")) === 1, {
       what: "the app, its database external",

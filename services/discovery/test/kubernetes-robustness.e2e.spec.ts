@@ -47,8 +47,10 @@ describe("discovery on Kubernetes: bad objects and an absent API server", () => 
     longLabel.metadata!.labels = { note: "x".repeat(100) };
     double.put(longLabel);
     const replica = await world.startReplica({
-      DBPLANE_KUBECONFIG: double.kubeConfigPath,
-      DBPLANE_DISCOVERY_DRIVER: "kubernetes",
+      env: {
+        DBPLANE_KUBECONFIG: double.kubeConfigPath,
+        DBPLANE_DISCOVERY_DRIVER: "kubernetes",
+      },
     });
 
     await waitFor(async () => (await count("app.discovered")) === 3, {
@@ -80,9 +82,11 @@ describe("discovery on Kubernetes: bad objects and an absent API server", () => 
       double.put(deployment(ns, "app", [env.literal("PGHOST", "pg")]));
     }
     const replica = await world.startReplica({
-      DBPLANE_KUBECONFIG: double.kubeConfigPath,
-      DBPLANE_DISCOVERY_DRIVER: "kubernetes",
-      DBPLANE_DISCOVERY_NAMESPACES: "watched",
+      env: {
+        DBPLANE_KUBECONFIG: double.kubeConfigPath,
+        DBPLANE_DISCOVERY_DRIVER: "kubernetes",
+        DBPLANE_DISCOVERY_NAMESPACES: "watched",
+      },
     });
     await waitFor(async () => (await count("app.discovered")) === 1, { what: "the watched namespace's app" });
     double.put(deployment("ignored", "later", [env.literal("PGHOST", "pg")]));
@@ -112,10 +116,10 @@ describe("discovery on Kubernetes: bad objects and an absent API server", () => 
       ].join("\n"),
     );
     try {
-      const replica = await world.startReplica(
-        { DBPLANE_KUBECONFIG: kubeconfig, DBPLANE_DISCOVERY_DRIVER: "kubernetes" },
-        { waitReady: false },
-      );
+      const replica = await world.startReplica({
+        env: { DBPLANE_KUBECONFIG: kubeconfig, DBPLANE_DISCOVERY_DRIVER: "kubernetes" },
+        waitReady: false,
+      });
       await waitFor(() => replica.svc.output().includes("watch failed; restarting with backoff"), {
         what: "a failed first list",
       });

@@ -24,12 +24,14 @@ const has = async (type: string, id: string) =>
 describe("discovery on this machine (local driver, real PostgreSQL)", () => {
   it("lists the databases of a configured server: a new one is discovered, a dropped one lost", async () => {
     const replica = await world.startReplica({
-      DBPLANE_DISCOVERY_DRIVER: "local",
-      DBPLANE_DISCOVERY_POSTGRES_URLS: testServerUrls().postgres,
-      DBPLANE_DISCOVERY_POLL_MS: "200",
-      // Resync every second and forget lost facts at once, so the pruning shows below.
-      DBPLANE_DISCOVERY_RESYNC_MS: "1000",
-      DBPLANE_DISCOVERY_LOST_RETENTION_MS: "0",
+      env: {
+        DBPLANE_DISCOVERY_DRIVER: "local",
+        DBPLANE_DISCOVERY_POSTGRES_URLS: testServerUrls().postgres,
+        DBPLANE_DISCOVERY_POLL_MS: "200",
+        // Resync every second and forget lost facts at once, so the pruning shows below.
+        DBPLANE_DISCOVERY_RESYNC_MS: "1000",
+        DBPLANE_DISCOVERY_LOST_RETENTION_MS: "0",
+      },
     });
     const db = await createTestDatabase("disc");
     try {
@@ -64,10 +66,12 @@ describe("discovery on this machine (local driver, real PostgreSQL)", () => {
     await writeFile(passwordFile, "File-Pw-31337\n");
     await chmod(passwordFile, 0o600);
     const replica = await world.startReplica({
-      DBPLANE_DISCOVERY_DRIVER: "local",
-      // Nothing listens on port 1: the failure is logged, the URL's password is not.
-      DBPLANE_DISCOVERY_POSTGRES_URLS: "postgres://watcher:Unreach-Pw-42@127.0.0.1:1/postgres",
-      DBPLANE_DISCOVERY_POLL_MS: "200",
+      env: {
+        DBPLANE_DISCOVERY_DRIVER: "local",
+        // Nothing listens on port 1: the failure is logged, the URL's password is not.
+        DBPLANE_DISCOVERY_POSTGRES_URLS: "postgres://watcher:Unreach-Pw-42@127.0.0.1:1/postgres",
+        DBPLANE_DISCOVERY_POLL_MS: "200",
+      },
     });
     const bus = await connectBus({
       servers: world.nats.url,

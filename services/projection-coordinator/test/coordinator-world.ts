@@ -1,29 +1,19 @@
 import { join } from "node:path";
 import { type Bus, busNames, connectBus } from "@dbplane/bus";
 import { projectionTables } from "@dbplane/projections";
-import { createLogger, signToken } from "@dbplane/service-kit";
+import { createLogger } from "@dbplane/service-kit";
 import {
-  type ChildService,
-  createTestNats,
   createTestSchema,
-  freePort,
-  startChildService,
-  type TestNats,
+  type ServiceReplica,
+  type ServiceWorld,
+  serviceWorld,
   type TestSchema,
 } from "@dbplane/testkit";
 import { jetstream } from "@nats-io/jetstream";
 import { headers } from "@nats-io/transport-node";
 import { TALLY_TYPE } from "./fixtures/tally-projection.ts";
 
-export const JWT_SECRET = "projection-test-secret-0123456789abcdef";
-const entry = join(import.meta.dirname, "../src/main.ts");
 const tallyModule = join(import.meta.dirname, "fixtures/tally-projection.ts");
-
-export interface Replica {
-  readonly svc: ChildService;
-  readonly base: string;
-  readonly memberId: string;
-}
 
 export interface UnitRow {
   readonly partition: number;
@@ -32,14 +22,15 @@ export interface UnitRow {
   readonly checkpoint: number;
 }
 
-/** One test's world: a NATS namespace with the bus streams and a PostgreSQL schema per coordinator group. */
-export interface CoordinatorWorld {
-  readonly nats: TestNats;
+/** A replica's member id is its name: `projection-coordinator-<n>`, or `<name>-<n>` when started with a name. */
+export type Replica = ServiceReplica & { readonly memberId: string };
+
+/** A coordinator's world: a bus on its namespace and a PostgreSQL schema per coordinator group. */
+export interface CoordinatorWorld extends ServiceWorld<{ readonly memberId: string }> {
   /** A bus on the world's namespace, for publishing contract events. */
   readonly bus: Bus;
+  /** The default group's schema; a replica joins another with `env: { DBPLANE_PROJECTION_SCHEMA }`. */
   readonly db: TestSchema;
-  /** Starts a replica; `schema` picks the coordinator group (default: the world's schema). */
-  startReplica(options?: { env?: Record<string, string>; schema?: string; name?: string }): Promise<Replica>;
   /** Publishes `count` tally events over `aggregates` aggregates; returns the last stream sequence. */
   publishTally(
     count: number,
@@ -49,63 +40,48 @@ export interface CoordinatorWorld {
   /** Resolves when every unit of `projection` is owned and checkpointed at `seq` or later. */
   caughtUp(seq: number, schema?: string, projection?: string): Promise<boolean>;
   tallyTable(name: string, schema?: string): Promise<string>;
-  token(): Promise<string>;
   newSchema(): Promise<string>;
-  dispose(): Promise<void>;
 }
 
 /** `natsUrl`: a private server (a test that restarts NATS); default the shared one. */
 export async function createCoordinatorWorld(options: { natsUrl?: string } = {}): Promise<CoordinatorWorld> {
-  const nats = await createTestNats(options.natsUrl);
   const db = await createTestSchema("proj");
-  const extraSchemas: TestSchema[] = [];
+  const world = await serviceWorld({
+    entry: join(import.meta.dirname, "../src/main.ts"),
+    name: "projection-coordinator",
+    jwtSecret: "projection-test-secret-0123456789abcdef",
+    natsUrl: options.natsUrl,
+    env: ({ name }) => ({
+      DBPLANE_PG_URL: db.url,
+      DBPLANE_PROJECTION_SCHEMA: db.name,
+      DBPLANE_PROJECTIONS: "tally",
+      DBPLANE_PROJECTION_MODULES: tallyModule,
+      DBPLANE_PROJECTION_MEMBER_ID: name,
+      DBPLANE_PROJECTION_HEARTBEAT_MS: "200",
+      DBPLANE_PROJECTION_MEMBER_TTL_MS: "5000",
+      DBPLANE_PROJECTION_RETIRED_TTL_MS: "600000",
+      DBPLANE_LOG_LEVEL: "warn",
+    }),
+    extend: ({ name }) => ({ memberId: name }),
+  });
+  world.defer(() => db.drop());
+  const { nats } = world;
   const bus = await connectBus({
     servers: nats.url,
     name: "test",
     logger: createLogger({ name: "test", level: "silent" }),
     namespace: nats.namespace,
   });
+  world.defer(() => bus.close());
   await bus.ensureTopology();
   const js = jetstream(nats.nc);
   const subject = busNames(nats.namespace).subject("dbplane.evt.test.tally.incremented");
-  const replicas: ChildService[] = [];
   let published = 0;
-  let started = 0;
 
-  const world: CoordinatorWorld = {
-    nats,
+  const coordinatorWorld: CoordinatorWorld = {
+    ...world,
     bus,
     db,
-    async startReplica(options = {}) {
-      const port = await freePort();
-      const base = `http://127.0.0.1:${port}`;
-      const memberId = `${options.name ?? "replica"}-${started++}`;
-      const svc = await startChildService({
-        entry,
-        name: memberId,
-        readyUrl: `${base}/health/ready`,
-        env: {
-          DBPLANE_HTTP_HOST: "127.0.0.1",
-          DBPLANE_HTTP_PORT: String(port),
-          DBPLANE_JWT_SECRET: JWT_SECRET,
-          DBPLANE_NATS_URL: nats.url,
-          DBPLANE_NATS_NAMESPACE: nats.namespace,
-          DBPLANE_PG_URL: db.url,
-          DBPLANE_PROJECTION_SCHEMA: options.schema ?? db.name,
-          DBPLANE_PROJECTIONS: "tally",
-          DBPLANE_PROJECTION_MODULES: tallyModule,
-          DBPLANE_PROJECTION_MEMBER_ID: memberId,
-          DBPLANE_PROJECTION_HEARTBEAT_MS: "200",
-          DBPLANE_PROJECTION_MEMBER_TTL_MS: "5000",
-          DBPLANE_PROJECTION_RETIRED_TTL_MS: "600000",
-          DBPLANE_SHUTDOWN_DELAY_MS: "0",
-          DBPLANE_LOG_LEVEL: "warn",
-          ...options.env,
-        },
-      });
-      replicas.push(svc);
-      return { svc, base, memberId };
-    },
     async publishTally(count, options = {}) {
       const aggregates = options.aggregates ?? 1_000;
       const offset = options.offset ?? published;
@@ -140,7 +116,7 @@ export async function createCoordinatorWorld(options: { natsUrl?: string } = {})
       return rows;
     },
     async caughtUp(seq, schema = db.name, projection = "tally") {
-      const units = await world.units(schema, projection);
+      const units = await coordinatorWorld.units(schema, projection);
       return units.length > 0 && units.every((u) => u.owner !== null && u.checkpoint >= seq);
     },
     async tallyTable(name, schema = db.name) {
@@ -149,18 +125,11 @@ export async function createCoordinatorWorld(options: { natsUrl?: string } = {})
       );
       return projectionTables(schema, "tally", rows[0]!.generation).table(name);
     },
-    token: () => signToken(JWT_SECRET, { sub: "projection-test" }),
     async newSchema() {
-      const s = await createTestSchema("proj");
-      extraSchemas.push(s);
-      return s.name;
-    },
-    async dispose() {
-      await Promise.all(replicas.map((r) => r.dispose()));
-      await bus.close();
-      await nats.cleanup();
-      await Promise.all([db, ...extraSchemas].map((s) => s.drop()));
+      const extra = await createTestSchema("proj");
+      world.defer(() => extra.drop());
+      return extra.name;
     },
   };
-  return world;
+  return coordinatorWorld;
 }

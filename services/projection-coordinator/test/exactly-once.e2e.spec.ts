@@ -16,7 +16,7 @@ describe("exactly-once projection across a replica crash", () => {
 
   it(`${EVENTS} events, 3 replicas, one SIGKILLed mid-stream: same read model as one replica from scratch`, async () => {
     const last = await world.publishTally(EVENTS, { aggregates: AGGREGATES });
-    const replicas = await Promise.all([0, 1, 2].map(() => world.startReplica()));
+    const replicas = await world.startReplicas(3);
     const applied = await world.tallyTable("applied");
     const appliedCount = async () =>
       Number((await world.db.pool.query(`SELECT count(*) FROM ${applied}`)).rows[0].count);
@@ -28,8 +28,7 @@ describe("exactly-once projection across a replica crash", () => {
       { timeoutMs: 60_000, intervalMs: 20, what: "3 owners and a quarter of the events applied" },
     );
     const victim = replicas[0]!;
-    victim.svc.kill("SIGKILL");
-    await victim.svc.exited;
+    await victim.stop("SIGKILL");
     const atKill = await appliedCount();
     expect(atKill).toBeLessThan(EVENTS);
 
@@ -50,7 +49,7 @@ describe("exactly-once projection across a replica crash", () => {
 
     // The same projection built by a single replica from scratch, in its own schema.
     const scratch = await world.newSchema();
-    await world.startReplica({ schema: scratch, name: "scratch" });
+    await world.startReplica({ name: "scratch", env: { DBPLANE_PROJECTION_SCHEMA: scratch } });
     await waitFor(() => world.caughtUp(last, scratch), {
       timeoutMs: 90_000,
       intervalMs: 200,

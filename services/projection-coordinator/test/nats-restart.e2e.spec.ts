@@ -19,7 +19,7 @@ describe("a NATS restart under running replicas", () => {
   });
 
   it("keeps projecting after NATS comes back; no event applied twice or lost", async () => {
-    await Promise.all([world.startReplica(), world.startReplica()]);
+    await world.startReplicas(2);
     const before = await world.publishTally(3_000, { aggregates: AGGREGATES });
     await waitFor(() => world.caughtUp(before), {
       timeoutMs: 60_000,

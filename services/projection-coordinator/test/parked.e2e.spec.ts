@@ -31,7 +31,7 @@ describe("poison events", () => {
       (await world.db.pool.query(`SELECT count FROM ${tally} WHERE aggregate = 'agg-2'`)).rows[0].count;
     expect(await count()).toBe(39);
 
-    const auth = { authorization: `Bearer ${await world.token()}` };
+    const auth = { authorization: `Bearer ${world.token()}` };
     const url = `${replica.base}/v1/parked/${parked.id}/retry`;
     expect((await fetch(url, { method: "POST" })).status).toBe(401);
     const stillBroken = await fetch(url, { method: "POST", headers: auth });

@@ -49,7 +49,7 @@ describe("rebalancing", () => {
   };
 
   it("three replicas started at the same instant agree on one assignment, each unit owned once", async () => {
-    const replicas = await Promise.all([0, 1, 2].map(() => world.startReplica()));
+    const replicas = await world.startReplicas(3);
     await waitFor(() => settled(3), { timeoutMs: 30_000, what: "the rendezvous assignment over 3 members" });
     const units = await world.units();
     expect(new Set(units.map((u) => u.owner))).toEqual(new Set(replicas.map((r) => r.memberId)));
@@ -73,7 +73,7 @@ describe("rebalancing", () => {
   });
 
   it("a fourth replica joining mid-stream pauses only the units it takes; the others keep committing", async () => {
-    await Promise.all([0, 1, 2].map(() => world.startReplica()));
+    await world.startReplicas(3);
     await waitFor(() => settled(3), { timeoutMs: 30_000, what: "the assignment over 3 members" });
     const before = (await moves()).at(-1)!.id;
 

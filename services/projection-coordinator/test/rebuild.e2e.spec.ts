@@ -32,7 +32,7 @@ describe("rebuilding a projection into a new generation", () => {
 
     const rebuild = `${replica.base}/v1/projections/audit/rebuild`;
     expect((await fetch(rebuild, { method: "POST" })).status).toBe(401);
-    const auth = { authorization: `Bearer ${await world.token()}` };
+    const auth = { authorization: `Bearer ${world.token()}` };
     const accepted = await fetch(rebuild, { method: "POST", headers: auth });
     expect(accepted.status).toBe(202);
     expect(await accepted.json()).toMatchObject({ projection: "audit", generation: 2, state: "building" });

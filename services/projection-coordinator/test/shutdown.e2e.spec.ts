@@ -18,8 +18,7 @@ describe("graceful shutdown", () => {
     const last = await world.publishTally(1_000, { aggregates: 100 });
     await waitFor(() => world.caughtUp(last), { timeoutMs: 30_000, what: "units to catch up" });
 
-    replica.svc.kill("SIGTERM");
-    expect(await replica.svc.exited).toBe(0);
+    expect(await replica.stop("SIGTERM")).toBe(0);
     const units = await world.units();
     expect(units.every((u) => u.owner === null && u.checkpoint >= last)).toBe(true);
     const { rows } = await world.db.pool.query(`SELECT count(*)::int AS n FROM "${world.db.name}".members`);

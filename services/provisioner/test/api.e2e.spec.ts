@@ -1,9 +1,8 @@
 import { connectBus } from "@dbplane/bus";
 import { createDatabase } from "@dbplane/contracts";
 import { createLogger } from "@dbplane/service-kit";
-import { waitFor } from "@dbplane/testkit";
+import { httpClient, waitFor } from "@dbplane/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { httpClient } from "./http-client.ts";
 import { createProvisionerWorld, type ProvisionerWorld } from "./provisioner-world.ts";
 
 let world: ProvisionerWorld;
@@ -12,7 +11,7 @@ let api: ReturnType<typeof httpClient>;
 beforeAll(async () => {
   world = await createProvisionerWorld();
   const replica = await world.startReplica();
-  api = httpClient(replica.base, await world.token());
+  api = httpClient(replica.base, world.token());
 }, 60_000);
 afterAll(() => world?.dispose(), 120_000);
 

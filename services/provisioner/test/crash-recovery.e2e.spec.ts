@@ -1,8 +1,7 @@
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { waitFor } from "@dbplane/testkit";
+import { httpClient, waitFor } from "@dbplane/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { httpClient } from "./http-client.ts";
 import { createProvisionerWorld, type ProvisionerWorld, postmastersUnder } from "./provisioner-world.ts";
 
 let world: ProvisionerWorld;
@@ -23,7 +22,7 @@ async function entriesUnder(dir: string): Promise<string[]> {
 describe("provisioner killed mid-create", () => {
   it("SIGKILL during provisioning, restart: the database finishes, no orphan, no duplicate", async () => {
     const first = await world.startReplica();
-    const api = httpClient(first.base, await world.token());
+    const api = httpClient(first.base, world.token());
     const res = await api.call("POST", "/v1/databases", {
       name: "crashy",
       shards: 2,
@@ -38,11 +37,8 @@ describe("provisioner killed mid-create", () => {
       timeoutMs: 30_000,
       intervalMs: 5,
     });
-    first.svc.kill("SIGKILL");
-    await first.svc.exited;
-
-    const second = await world.startReplica();
-    const api2 = httpClient(second.base, await world.token());
+    const second = await world.restartReplica(first, "SIGKILL");
+    const api2 = httpClient(second.base, world.token());
     const op = await waitFor(
       async () => {
         const r = await api2.call("GET", `/v1/operations/${res.body.operationId}`);
@@ -85,8 +81,8 @@ describe("provisioner killed mid-create", () => {
   }, 300_000);
 
   it("a restarted provisioner adopts running servers; one stopped behind its back is started again on the next resync", async () => {
-    const replica = await world.startReplica({ DBPLANE_RESYNC_INTERVAL_MS: "500" });
-    const api = httpClient(replica.base, await world.token());
+    const replica = await world.startReplica({ env: { DBPLANE_RESYNC_INTERVAL_MS: "500" } });
+    const api = httpClient(replica.base, world.token());
     const res = await api.call("POST", "/v1/databases", {
       name: "sleepy",
       shards: 1,
@@ -105,16 +101,9 @@ describe("provisioner killed mid-create", () => {
     expect(before).toHaveLength(1);
 
     // A restarted provisioner adopts the running server (same postmaster) instead of restarting it.
-    replica.svc.kill("SIGTERM");
-    expect(await replica.svc.exited).toBe(0);
-    const next = await world.startReplica({ DBPLANE_RESYNC_INTERVAL_MS: "300" });
-    const idlePasses = async () => {
-      const text = await (await fetch(`${next.base}/metrics`)).text();
-      const line = text
-        .split("\n")
-        .find((l) => l.startsWith('dbplane_provisioner_reconcile_passes_total{outcome="idle"}'));
-      return Number(line?.split(" ")[1] ?? 0);
-    };
+    expect(await replica.stop("SIGTERM")).toBe(0);
+    const next = await world.startReplica({ env: { DBPLANE_RESYNC_INTERVAL_MS: "300" } });
+    const idlePasses = () => next.metric("dbplane_provisioner_reconcile_passes_total", { outcome: "idle" });
     await waitFor(async () => (await idlePasses()) >= 2, { timeoutMs: 30_000 });
     expect(postmastersUnder(dir)).toEqual(before);
     // Stop the server behind the provisioner's back (a reboot, an OOM kill of the postmaster).
@@ -133,7 +122,7 @@ describe("provisioner killed mid-create", () => {
 
   it("two replicas drive a database together without doing anything twice; scaling replicas down removes servers", async () => {
     const [a, b] = [await world.startReplica(), await world.startReplica()];
-    const token = await world.token();
+    const token = world.token();
     const apiA = httpClient(a.base, token);
     const apiB = httpClient(b.base, token);
     const res = await apiA.call("POST", "/v1/databases", {

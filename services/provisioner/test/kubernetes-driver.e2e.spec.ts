@@ -1,11 +1,16 @@
-import { type KubeApiDouble, startKubeApiDouble, waitFor } from "@dbplane/testkit";
+import {
+  httpClient,
+  type KubeApiDouble,
+  type ServiceReplica,
+  startKubeApiDouble,
+  waitFor,
+} from "@dbplane/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { httpClient } from "./http-client.ts";
-import { createProvisionerWorld, type ProvisionerWorld, type Replica } from "./provisioner-world.ts";
+import { createProvisionerWorld, type ProvisionerWorld } from "./provisioner-world.ts";
 
 let world: ProvisionerWorld;
 let kube: KubeApiDouble;
-let replica: Replica;
+let replica: ServiceReplica;
 let api: ReturnType<typeof httpClient>;
 const ns = "default";
 const managed = "app.kubernetes.io/managed-by=dbplane,dbplane.io/database=shop";
@@ -15,15 +20,17 @@ beforeAll(async () => {
   kube = await startKubeApiDouble();
   world = await createProvisionerWorld();
   replica = await world.startReplica({
-    DBPLANE_PROVISIONER_DRIVER: "kubernetes",
-    DBPLANE_KUBECONFIG: kube.kubeConfigPath,
-    DBPLANE_KUBE_NAMESPACE: ns,
-    DBPLANE_RESYNC_INTERVAL_MS: "200",
-    DBPLANE_BACKUP_S3_URL: "s3://dbplane-backups/test",
-    DBPLANE_BACKUP_S3_ENDPOINT: "http://minio.example:9000",
-    DBPLANE_BACKUP_S3_SECRET: "s3-credentials",
+    env: {
+      DBPLANE_PROVISIONER_DRIVER: "kubernetes",
+      DBPLANE_KUBECONFIG: kube.kubeConfigPath,
+      DBPLANE_KUBE_NAMESPACE: ns,
+      DBPLANE_RESYNC_INTERVAL_MS: "200",
+      DBPLANE_BACKUP_S3_URL: "s3://dbplane-backups/test",
+      DBPLANE_BACKUP_S3_ENDPOINT: "http://minio.example:9000",
+      DBPLANE_BACKUP_S3_SECRET: "s3-credentials",
+    },
   });
-  api = httpClient(replica.base, await world.token());
+  api = httpClient(replica.base, world.token());
 }, 60_000);
 afterAll(async () => {
   await world?.dispose();
@@ -43,13 +50,7 @@ const versions = () =>
         .map((o) => [`${kind}/${o.metadata?.name}`, o.metadata?.resourceVersion]),
     ),
   );
-async function passes(outcome: string): Promise<number> {
-  const text = await (await fetch(`${replica.base}/metrics`)).text();
-  const line = text
-    .split("\n")
-    .find((l) => l.startsWith(`dbplane_provisioner_reconcile_passes_total{outcome="${outcome}"}`));
-  return Number(line?.split(" ")[1] ?? 0);
-}
+const passes = (outcome: string) => replica.metric("dbplane_provisioner_reconcile_passes_total", { outcome });
 
 describe("Kubernetes driver against the API double", () => {
   let operationId: string;

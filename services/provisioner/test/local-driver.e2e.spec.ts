@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { waitFor } from "@dbplane/testkit";
+import { type HttpClient, httpClient, type ServiceReplica, waitFor } from "@dbplane/testkit";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -8,35 +8,19 @@ import {
   isDirectory,
   type ProvisionerWorld,
   postmastersUnder,
-  type Replica,
 } from "./provisioner-world.ts";
 
 // Real PostgreSQL 15 clusters on this machine: 3 shards × (primary + 1 replica) = 6 servers.
 let world: ProvisionerWorld;
-let replica: Replica;
-let token: string;
-const responses: string[] = [];
+let replica: ServiceReplica;
+let api: HttpClient;
 
 beforeAll(async () => {
   world = await createProvisionerWorld();
   replica = await world.startReplica();
-  token = await world.token();
+  api = httpClient(replica.base, world.token());
 }, 60_000);
 afterAll(() => world?.dispose(), 120_000);
-
-async function call(method: string, path: string, body?: unknown) {
-  const res = await fetch(`${replica.base}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body !== undefined && { "content-type": "application/json" }),
-    },
-    ...(body !== undefined && { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  responses.push(text);
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
 
 async function query<T extends pg.QueryResultRow>(port: number, password: string, db: string, sql: string) {
   const client = new pg.Client({ host: "127.0.0.1", port, user: "dbplane", password, database: db });
@@ -53,7 +37,7 @@ describe("local driver: a sharded database made of real PostgreSQL clusters", ()
   const passwords: string[] = [];
 
   it("creates 3 shards with 1 replica each: 6 servers accept the generated credentials", async () => {
-    const created = await call("POST", "/v1/databases", {
+    const created = await api.call("POST", "/v1/databases", {
       name,
       shards: 3,
       replicasPerShard: 1,
@@ -66,14 +50,14 @@ describe("local driver: a sharded database made of real PostgreSQL clusters", ()
 
     const op = await waitFor(
       async () => {
-        const res = await call("GET", `/v1/operations/${operationId}`);
+        const res = await api.call("GET", `/v1/operations/${operationId}`);
         return res.body.state !== "pending" && res.body;
       },
       { timeoutMs: 180_000, intervalMs: 250 },
     );
     expect(op).toMatchObject({ state: "succeeded", kind: "create" });
 
-    const db = (await call("GET", `/v1/databases/${name}`)).body;
+    const db = (await api.call("GET", `/v1/databases/${name}`)).body;
     expect(db.state).toBe("ready");
     expect(db.shards).toHaveLength(3);
     expect(postmastersUnder(world.dataDir)).toHaveLength(6);
@@ -138,11 +122,11 @@ describe("local driver: a sharded database made of real PostgreSQL clusters", ()
   }, 240_000);
 
   it("backs every shard up with pg_dump into the data directory", async () => {
-    const res = await call("POST", `/v1/databases/${name}/backups`, { backupId: "nightly-1" });
+    const res = await api.call("POST", `/v1/databases/${name}/backups`, { backupId: "nightly-1" });
     expect(res.status).toBe(202);
     const op = await waitFor(
       async () => {
-        const r = await call("GET", `/v1/operations/${res.body.operationId}`);
+        const r = await api.call("GET", `/v1/operations/${res.body.operationId}`);
         return r.body.state !== "pending" && r.body;
       },
       { timeoutMs: 60_000 },
@@ -158,9 +142,9 @@ describe("local driver: a sharded database made of real PostgreSQL clusters", ()
       expect(String(e.data.location)).toContain(join(world.dataDir, "backups", name, "nightly-1"));
       expect(Number(e.data.bytes)).toBeGreaterThan(0);
     }
-    const again = await call("POST", `/v1/databases/${name}/backups`, { backupId: "nightly-1" });
+    const again = await api.call("POST", `/v1/databases/${name}/backups`, { backupId: "nightly-1" });
     expect(again.body).toMatchObject({ outcome: "unchanged", operationId: res.body.operationId });
-    const list = await call("GET", `/v1/databases/${name}/backups`);
+    const list = await api.call("GET", `/v1/databases/${name}/backups`);
     expect(list.status).toBe(200);
     expect(list.body.items.map((b: { shard: number }) => b.shard)).toEqual([0, 1, 2]);
     for (const b of list.body.items) {
@@ -172,15 +156,15 @@ describe("local driver: a sharded database made of real PostgreSQL clusters", ()
       expect(b.bytes).toBeGreaterThan(0);
       expect(Date.parse(b.completedAt)).toBeGreaterThanOrEqual(Date.parse(b.startedAt));
     }
-    expect((await call("GET", "/v1/databases/no-such-db/backups")).status).toBe(404);
+    expect((await api.call("GET", "/v1/databases/no-such-db/backups")).status).toBe(404);
   }, 90_000);
 
   it("delete stops every server and removes its data", async () => {
-    const res = await call("DELETE", `/v1/databases/${name}?keepVolumes=false`);
+    const res = await api.call("DELETE", `/v1/databases/${name}?keepVolumes=false`);
     expect(res.status).toBe(202);
     const op = await waitFor(
       async () => {
-        const r = await call("GET", `/v1/operations/${res.body.operationId}`);
+        const r = await api.call("GET", `/v1/operations/${res.body.operationId}`);
         return r.body.state !== "pending" && r.body;
       },
       { timeoutMs: 60_000 },
@@ -188,7 +172,7 @@ describe("local driver: a sharded database made of real PostgreSQL clusters", ()
     expect(op.state).toBe("succeeded");
     expect(postmastersUnder(world.dataDir)).toEqual([]);
     expect(await isDirectory(join(world.dataDir, "clusters", name))).toBe(false);
-    expect((await call("GET", `/v1/databases/${name}`)).status).toBe(404);
+    expect((await api.call("GET", `/v1/databases/${name}`)).status).toBe(404);
     const deleted = await waitFor(async () =>
       (await world.events()).find((e) => e.type.endsWith("database.deleted.v1")),
     );
@@ -203,7 +187,7 @@ describe("local driver: a sharded database made of real PostgreSQL clusters", ()
     for (const password of passwords) {
       expect(logs).not.toContain(password);
       expect(events).not.toContain(password);
-      expect(responses.join("\n")).not.toContain(password);
+      expect(api.bodies.join("\n")).not.toContain(password);
     }
   });
 });

@@ -5,7 +5,7 @@ import { databaseDeleted } from "@dbplane/contracts";
 import { uniqueName, waitFor } from "@dbplane/testkit";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { api, createRouterWorld, type RouterWorld, waitForMap } from "./router-fixture.ts";
+import { api, createRouterWorld, type RouterWorld, waitForMap } from "./router-world.ts";
 
 const DB = "shortlived";
 let world: RouterWorld;
@@ -13,16 +13,16 @@ let routers: string[];
 
 beforeAll(async () => {
   world = await createRouterWorld(2);
-  routers = [(await world.startRouter()).url, (await world.startRouter()).url];
+  routers = [(await world.startReplica()).base, (await world.startReplica()).base];
   await world.announce(DB);
-  for (const url of routers) await waitForMap(url, world.token, DB);
+  for (const url of routers) await waitForMap(url, world.token(), DB);
 });
 afterAll(async () => {
-  await world?.cleanup();
+  await world?.dispose();
 });
 
 const query = (base: string) =>
-  api(base, world.token, "POST", `/v1/databases/${DB}/query`, {
+  api(base, world.token(), "POST", `/v1/databases/${DB}/query`, {
     sql: "SELECT current_database() AS db",
     key: { type: "bigint", value: 42 },
   });
@@ -42,7 +42,7 @@ async function storedRows(table: "shard_maps" | "migrations"): Promise<number> {
 
 describe("database.deleted", () => {
   it("withdraws the map on every replica, forgets it, and lets the name be used again", async () => {
-    const migration = await api(routers[0]!, world.token, "POST", `/v1/databases/${DB}/migrations`, {
+    const migration = await api(routers[0]!, world.token(), "POST", `/v1/databases/${DB}/migrations`, {
       id: "001",
       statements: ["CREATE TABLE gone_soon (id int)"],
     });
@@ -56,7 +56,7 @@ describe("database.deleted", () => {
     );
     for (const url of routers) {
       await waitFor(
-        async () => (await api(url, world.token, "GET", `/v1/databases/${DB}/shards`)).status === 404,
+        async () => (await api(url, world.token(), "GET", `/v1/databases/${DB}/shards`)).status === 404,
         {
           what: `${url} to withdraw ${DB}`,
           timeoutMs: 10_000,
@@ -72,11 +72,11 @@ describe("database.deleted", () => {
     // Created again: a new database, version 1, no migrations to replay.
     await world.announce(DB);
     for (const url of routers) {
-      const map = await waitForMap(url, world.token, DB);
+      const map = await waitForMap(url, world.token(), DB);
       expect(map.version).toBe(1);
       expect((await query(url)).status).toBe(200);
     }
-    const list = await api(routers[1]!, world.token, "GET", `/v1/databases/${DB}/migrations`);
+    const list = await api(routers[1]!, world.token(), "GET", `/v1/databases/${DB}/migrations`);
     expect(list.status).toBe(200);
     expect(list.body.migrations).toHaveLength(0);
   });

@@ -6,7 +6,7 @@ import { createLogger } from "@dbplane/service-kit";
 import { hashShardKey, RangeLookup, rangesFromText } from "@dbplane/sharding";
 import { waitFor } from "@dbplane/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { api, createRouterWorld, type RouterWorld, waitForMap } from "./router-fixture.ts";
+import { api, createRouterWorld, type RouterWorld, waitForMap } from "./router-world.ts";
 
 const DB = "busy";
 let world: RouterWorld;
@@ -46,10 +46,13 @@ beforeAll(async () => {
       handle(shardMapPublished, (event) => void published.push(event.data)),
     ],
   });
-  routers = [(await world.startRouter(FAST_LOAD)).url, (await world.startRouter(FAST_LOAD)).url];
+  routers = [
+    (await world.startReplica({ env: FAST_LOAD })).base,
+    (await world.startReplica({ env: FAST_LOAD })).base,
+  ];
   // Three shards first; the fourth joins later.
   await world.announce(DB, { count: 3 });
-  const map = await waitForMap(routers[0]!, world.token, DB);
+  const map = await waitForMap(routers[0]!, world.token(), DB);
   lookup = new RangeLookup(
     rangesFromText(
       map.shards.flatMap((s: { shard: number; ranges: { from: string; to: string }[] }) =>
@@ -57,12 +60,12 @@ beforeAll(async () => {
       ),
     ),
   );
-  await waitForMap(routers[1]!, world.token, DB);
+  await waitForMap(routers[1]!, world.token(), DB);
 });
 afterAll(async () => {
   await consumer?.stop();
   await events?.close();
-  await world?.cleanup();
+  await world?.dispose();
 });
 
 describe("load across replicas", () => {
@@ -74,7 +77,7 @@ describe("load across replicas", () => {
       async () => {
         await Promise.all(
           routers.map((url) =>
-            api(url, world.token, "POST", `/v1/databases/${DB}/query`, {
+            api(url, world.token(), "POST", `/v1/databases/${DB}/query`, {
               sql: "SELECT 1 AS one",
               key: { type: "bigint", value: hotKey },
             }),
@@ -91,7 +94,7 @@ describe("load across replicas", () => {
     // Every query of both replicas is in the shared window (rate × window = count).
     const view = await waitFor(
       async () => {
-        const res = await api(routers[1]!, world.token, "GET", `/v1/databases/${DB}/shards`);
+        const res = await api(routers[1]!, world.token(), "GET", `/v1/databases/${DB}/shards`);
         const load = res.body.shards[0].load;
         return load && Math.round(load.queryRate * load.windowSeconds) >= sent ? res.body : undefined;
       },
@@ -120,7 +123,7 @@ describe("load across replicas", () => {
 
 describe("migrations and joining shards", () => {
   it("a shard that joins in a new map version gets every recorded migration", async () => {
-    const first = await api(routers[0]!, world.token, "POST", `/v1/databases/${DB}/migrations`, {
+    const first = await api(routers[0]!, world.token(), "POST", `/v1/databases/${DB}/migrations`, {
       id: "001-accounts",
       statements: ["CREATE TABLE accounts (id bigint PRIMARY KEY)", "CREATE INDEX ON accounts (id)"],
     });
@@ -129,7 +132,7 @@ describe("migrations and joining shards", () => {
       "applied",
       "applied",
     ]);
-    const second = await api(routers[1]!, world.token, "POST", `/v1/databases/${DB}/migrations`, {
+    const second = await api(routers[1]!, world.token(), "POST", `/v1/databases/${DB}/migrations`, {
       id: "002-balance",
       statements: ["ALTER TABLE accounts ADD COLUMN balance numeric NOT NULL DEFAULT 0"],
     });
@@ -139,7 +142,7 @@ describe("migrations and joining shards", () => {
 
     // The provisioner reports the database again with a fourth shard (e.g. after add-shard).
     await world.announce(DB, { count: 4, version: 2 });
-    const v2 = await waitForMap(routers[0]!, world.token, DB, 2);
+    const v2 = await waitForMap(routers[0]!, world.token(), DB, 2);
     expect(v2.shards).toHaveLength(4);
     expect(v2.shards[3].ranges).toEqual([]);
     const applied = await waitFor(async () => {
@@ -163,8 +166,8 @@ describe("migrations and joining shards", () => {
     await world.announce(DB, { count: 4, version: 2 });
     // A marker that must arrive after the redeliveries were handled: a new database.
     await world.announce("marker", { count: 1 });
-    await waitForMap(routers[0]!, world.token, "marker");
-    const view = await api(routers[0]!, world.token, "GET", `/v1/databases/${DB}/shards`);
+    await waitForMap(routers[0]!, world.token(), "marker");
+    const view = await api(routers[0]!, world.token(), "GET", `/v1/databases/${DB}/shards`);
     expect(view.body.version).toBe(2);
   });
 });

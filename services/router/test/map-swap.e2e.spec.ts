@@ -4,7 +4,7 @@
 import { hashShardKey, RangeLookup, rangesFromText } from "@dbplane/sharding";
 import { waitFor } from "@dbplane/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { api, createRouterWorld, type RouterWorld, waitForMap } from "./router-fixture.ts";
+import { api, createRouterWorld, type RouterWorld, waitForMap } from "./router-world.ts";
 
 const DB = "swapped";
 let world: RouterWorld;
@@ -15,16 +15,16 @@ const lookups = new Map<number, RangeLookup>();
 
 beforeAll(async () => {
   world = await createRouterWorld(3);
-  routers = [(await world.startRouter()).url, (await world.startRouter()).url];
+  routers = [(await world.startReplica()).base, (await world.startReplica()).base];
   await world.announce(DB);
-  for (const url of routers) await waitForMap(url, world.token, DB);
+  for (const url of routers) await waitForMap(url, world.token(), DB);
   for (const [i, s] of world.shards.entries()) {
     await s.pool.query("CREATE TABLE whoami (shard int NOT NULL)");
     await s.pool.query("INSERT INTO whoami VALUES ($1)", [i]);
   }
 });
 afterAll(async () => {
-  await world?.cleanup();
+  await world?.dispose();
 });
 
 function flatRanges(view: {
@@ -37,7 +37,7 @@ function flatRanges(view: {
 
 describe("shard map hot swap across router replicas", () => {
   it("both routers route by a new version within a second; in-flight queries neither fail nor go astray", async () => {
-    const v1 = await waitForMap(routers[0]!, world.token, DB);
+    const v1 = await waitForMap(routers[0]!, world.token(), DB);
     const ranges1 = flatRanges(v1);
     lookups.set(1, new RangeLookup(rangesFromText(ranges1)));
     // Version 2 gives shard 0's range to shard 1 and shard 1's to shard 0: most keys change owner.
@@ -59,7 +59,7 @@ describe("shard map hot swap across router replicas", () => {
         // Every fourth query lasts 150 ms, so some are in flight at the moment of the swap.
         const sql = i % 4 === 0 ? "SELECT shard FROM whoami, pg_sleep(0.15)" : "SELECT shard FROM whoami";
         const startedAt = performance.now();
-        const res = await api(routers[worker % 2]!, world.token, "POST", `/v1/databases/${DB}/query`, {
+        const res = await api(routers[worker % 2]!, world.token(), "POST", `/v1/databases/${DB}/query`, {
           sql,
           key: { type: "integer", value: key },
         });
@@ -75,7 +75,7 @@ describe("shard map hot swap across router replicas", () => {
     });
 
     await waitFor(() => outcomes.length > 100);
-    const published = await api(routers[0]!, world.token, "POST", `/v1/databases/${DB}/shard-map`, {
+    const published = await api(routers[0]!, world.token(), "POST", `/v1/databases/${DB}/shard-map`, {
       expectedVersion: 1,
       ranges: ranges2,
     });
@@ -83,7 +83,7 @@ describe("shard map hot swap across router replicas", () => {
     expect(published.body.version).toBe(2);
     const publishedAt = performance.now();
     // The requirement is "within a second": wait no longer than that for the other replica.
-    await waitFor(async () => (await waitForMap(routers[1]!, world.token, DB, 2, 1_000)).version === 2, {
+    await waitFor(async () => (await waitForMap(routers[1]!, world.token(), DB, 2, 1_000)).version === 2, {
       timeoutMs: 1_000,
       intervalMs: 10,
     });
@@ -104,12 +104,12 @@ describe("shard map hot swap across router replicas", () => {
   });
 
   it("a version can only move forward: a stale expectedVersion is refused with 409", async () => {
-    const stale = await api(routers[1]!, world.token, "POST", `/v1/databases/${DB}/shard-map`, {
+    const stale = await api(routers[1]!, world.token(), "POST", `/v1/databases/${DB}/shard-map`, {
       expectedVersion: 1,
-      ranges: flatRanges(await waitForMap(routers[1]!, world.token, DB, 2)),
+      ranges: flatRanges(await waitForMap(routers[1]!, world.token(), DB, 2)),
     });
     expect(stale.status).toBe(409);
-    const gap = await api(routers[1]!, world.token, "POST", `/v1/databases/${DB}/shard-map`, {
+    const gap = await api(routers[1]!, world.token(), "POST", `/v1/databases/${DB}/shard-map`, {
       expectedVersion: 2,
       ranges: [{ shard: 0, from: "-9223372036854775808", to: "0" }],
     });

@@ -4,7 +4,7 @@
 
 import { waitFor } from "@dbplane/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { api, createRouterWorld, type RouterWorld, waitForMap } from "./router-fixture.ts";
+import { api, createRouterWorld, type RouterWorld, waitForMap } from "./router-world.ts";
 
 const DB = "stalled";
 let world: RouterWorld;
@@ -13,13 +13,13 @@ let writer: string;
 
 beforeAll(async () => {
   world = await createRouterWorld(2);
-  follower = (await world.startRouter({ DBPLANE_ROUTER_MAP_BEHIND_MAX_MS: "1000" })).url;
-  writer = (await world.startRouter()).url;
+  follower = (await world.startReplica({ env: { DBPLANE_ROUTER_MAP_BEHIND_MAX_MS: "1000" } })).base;
+  writer = (await world.startReplica()).base;
   await world.announce(DB);
-  for (const url of [follower, writer]) await waitForMap(url, world.token, DB);
+  for (const url of [follower, writer]) await waitForMap(url, world.token(), DB);
 });
 afterAll(async () => {
-  await world?.cleanup();
+  await world?.dispose();
 });
 
 describe("shard map watch stall", () => {
@@ -31,13 +31,15 @@ describe("shard map watch stall", () => {
       consumers: string[];
     }>();
     expect(consumers.length).toBeGreaterThanOrEqual(2);
-    await Promise.all(consumers.map((name) => nc.request(`$JS.API.CONSUMER.DELETE.${stream}.${name}`)));
+    await Promise.all(
+      consumers.map((name: string) => nc.request(`$JS.API.CONSUMER.DELETE.${stream}.${name}`)),
+    );
 
-    const v1 = await waitForMap(writer, world.token, DB);
+    const v1 = await waitForMap(writer, world.token(), DB);
     const ranges = v1.shards.flatMap((s: { shard: number; ranges: { from: string; to: string }[] }) =>
       s.ranges.map((r) => ({ shard: 1 - s.shard, ...r })),
     );
-    const published = await api(writer, world.token, "POST", `/v1/databases/${DB}/shard-map`, {
+    const published = await api(writer, world.token(), "POST", `/v1/databases/${DB}/shard-map`, {
       expectedVersion: 1,
       ranges,
     });
@@ -48,7 +50,7 @@ describe("shard map watch stall", () => {
       async () => {
         const res = await fetch(`${follower}/health/ready`);
         readiness.push({ status: res.status, body: await res.text() });
-        const map = await api(follower, world.token, "GET", `/v1/databases/${DB}/shards`);
+        const map = await api(follower, world.token(), "GET", `/v1/databases/${DB}/shards`);
         return res.status === 200 && map.body.version === 2;
       },
       { what: "the follower back in service on version 2", timeoutMs: 30_000, intervalMs: 100 },

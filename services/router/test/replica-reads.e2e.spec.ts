@@ -3,7 +3,7 @@
 import { type PostgresPair, startPostgresPair, waitFor } from "@dbplane/testkit";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { api, createRouterWorld, type RouterWorld, waitForMap } from "./router-fixture.ts";
+import { api, createRouterWorld, type RouterWorld, waitForMap } from "./router-world.ts";
 
 const DB = "mirrored";
 let world: RouterWorld;
@@ -11,7 +11,7 @@ let pair: PostgresPair;
 let base: string;
 let shardPrimary: pg.Pool;
 let shardReplica: pg.Pool;
-const call = (body: unknown) => api(base, world.token, "POST", `/v1/databases/${DB}/query`, body);
+const call = (body: unknown) => api(base, world.token(), "POST", `/v1/databases/${DB}/query`, body);
 const read = () =>
   call({ sql: "SELECT count(*)::int AS n FROM t", key: { type: "integer", value: 1 }, readOnly: true });
 
@@ -44,17 +44,17 @@ beforeAll(async () => {
     max: 2,
   });
   await shardPrimary.query("CREATE TABLE t (id int); INSERT INTO t VALUES (1)");
-  base = (await world.startRouter({ DBPLANE_ROUTER_MAX_REPLICA_LAG_MS: "300" })).url;
+  base = (await world.startReplica({ env: { DBPLANE_ROUTER_MAX_REPLICA_LAG_MS: "300" } })).base;
   await world.announce(DB, {
     ports: [pair.primaryPort],
     replicas: [[{ host: "127.0.0.1", port: pair.replicaPort }]],
   });
-  await waitForMap(base, world.token, DB);
+  await waitForMap(base, world.token(), DB);
 }, 120_000);
 afterAll(async () => {
   await shardPrimary?.end();
   await shardReplica?.end();
-  await world?.cleanup();
+  await world?.dispose();
   await pair?.stop();
 });
 
@@ -84,7 +84,7 @@ describe("reads from replicas under the lag bound", () => {
       { timeoutMs: 20_000, intervalMs: 100, what: "the lagging replica to be skipped" },
     );
     expect(lagging.rows[0].n).toBeGreaterThanOrEqual(3);
-    const view = await api(base, world.token, "GET", `/v1/databases/${DB}/shards`);
+    const view = await api(base, world.token(), "GET", `/v1/databases/${DB}/shards`);
     expect(view.body.shards[0].replicas[0]).toMatchObject({ status: "up", eligible: false });
     expect(view.body.shards[0].replicas[0].lagMs).toBeGreaterThan(300);
 

@@ -4,19 +4,19 @@
 import { randomUUID } from "node:crypto";
 import { waitFor } from "@dbplane/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { api, createRouterWorld, type RouterWorld, waitForMap } from "./router-fixture.ts";
+import { api, createRouterWorld, type RouterWorld, waitForMap } from "./router-world.ts";
 
 const DB = "orders";
 const ROWS = 10_000;
 let world: RouterWorld;
 let base: string;
-const call = (method: string, path: string, body?: unknown) => api(base, world.token, method, path, body);
+const call = (method: string, path: string, body?: unknown) => api(base, world.token(), method, path, body);
 
 beforeAll(async () => {
   world = await createRouterWorld(3);
-  base = (await world.startRouter()).url;
+  base = (await world.startReplica()).base;
   await world.announce(DB);
-  await waitForMap(base, world.token, DB);
+  await waitForMap(base, world.token(), DB);
   const migration = await call("POST", `/v1/databases/${DB}/migrations`, {
     id: "001-items",
     statements: ["CREATE TABLE items (id bigint PRIMARY KEY, note text NOT NULL)"],
@@ -25,7 +25,7 @@ beforeAll(async () => {
   expect(migration.body.complete).toBe(true);
 });
 afterAll(async () => {
-  await world?.cleanup();
+  await world?.dispose();
 });
 
 /** Runs `work` over `items` with at most `limit` at a time. */
@@ -224,7 +224,7 @@ describe("bad input", () => {
       key: { type: "bigint", value: 1 },
     });
     expect(res.status).toBe(400);
-    expect(res.contentType).toContain("application/problem+json");
+    expect(res.type).toContain("application/problem+json");
     expect(res.body).toMatchObject({ code: "POSTGRES_ERROR", sqlstate: "42601", position: 1 });
     const scatter = await call("POST", `/v1/databases/${DB}/query`, { sql: "SELECT FROM WHERE" });
     expect(scatter.status).toBe(400);

@@ -5,13 +5,13 @@
 import { databaseReady } from "@dbplane/contracts";
 import { type KubeApiDouble, startKubeApiDouble, uniqueName } from "@dbplane/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { api, createRouterWorld, type RouterWorld, waitForMap } from "./router-fixture.ts";
+import { api, createRouterWorld, type RouterWorld, waitForMap } from "./router-world.ts";
 
 const PASSWORD = "from-the-secret-not-a-real-password";
 let world: RouterWorld;
 let kube: KubeApiDouble;
 let base: string;
-const call = (method: string, path: string, body?: unknown) => api(base, world.token, method, path, body);
+const call = (method: string, path: string, body?: unknown) => api(base, world.token(), method, path, body);
 
 /** Announces `name` with every shard's password in `{name}-shard-{n}-credentials`, as the Kubernetes driver does. */
 async function announce(name: string) {
@@ -48,17 +48,17 @@ beforeAll(async () => {
     metadata: { name: "kshop-shard-0-credentials", namespace: "default" },
     data: { password: Buffer.from(PASSWORD).toString("base64") },
   });
-  base = (await world.startRouter({ DBPLANE_KUBECONFIG: kube.kubeConfigPath })).url;
+  base = (await world.startReplica({ env: { DBPLANE_KUBECONFIG: kube.kubeConfigPath } })).base;
 });
 afterAll(async () => {
-  await world?.cleanup();
+  await world?.dispose();
   await kube?.close();
 });
 
 describe("shard passwords in Kubernetes Secrets", () => {
   it("routes a keyed query to a shard whose password is in a Secret", async () => {
     await announce("kshop");
-    await waitForMap(base, world.token, "kshop");
+    await waitForMap(base, world.token(), "kshop");
     const res = await call("POST", "/v1/databases/kshop/query", {
       sql: "SELECT current_database() AS db",
       key: { type: "bigint", value: 7 },
@@ -69,7 +69,7 @@ describe("shard passwords in Kubernetes Secrets", () => {
 
   it("answers 503 naming the missing Secret, never a password", async () => {
     await announce("knosecret");
-    await waitForMap(base, world.token, "knosecret");
+    await waitForMap(base, world.token(), "knosecret");
     const res = await call("POST", "/v1/databases/knosecret/query", {
       sql: "SELECT 1 AS one",
       key: { type: "bigint", value: 7 },

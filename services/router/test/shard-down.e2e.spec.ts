@@ -4,7 +4,7 @@
 import { hashShardKey, RangeLookup, rangesFromText } from "@dbplane/sharding";
 import { freePort, waitFor } from "@dbplane/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { api, createRouterWorld, type RouterWorld, waitForMap } from "./router-fixture.ts";
+import { api, createRouterWorld, type RouterWorld, waitForMap } from "./router-world.ts";
 import { startTcpProxy, type TcpProxy } from "./tcp-proxy.ts";
 
 const DB = "fragile";
@@ -12,7 +12,7 @@ let world: RouterWorld;
 let base: string;
 let proxy: TcpProxy;
 let lookup: RangeLookup;
-const call = (method: string, path: string, body?: unknown) => api(base, world.token, method, path, body);
+const call = (method: string, path: string, body?: unknown) => api(base, world.token(), method, path, body);
 
 /** A bigint key owned by `shard` under the map. */
 function keyOn(shard: number): number {
@@ -22,10 +22,10 @@ function keyOn(shard: number): number {
 beforeAll(async () => {
   world = await createRouterWorld(3);
   proxy = await startTcpProxy("127.0.0.1", world.shards[1]!.port);
-  base = (await world.startRouter({ DBPLANE_ROUTER_CONNECT_TIMEOUT_MS: "1000" })).url;
+  base = (await world.startReplica({ env: { DBPLANE_ROUTER_CONNECT_TIMEOUT_MS: "1000" } })).base;
   const deadReplica = { host: "127.0.0.1", port: await freePort() };
   await world.announce(DB, { ports: [undefined, proxy.port, undefined], replicas: [[deadReplica], [], []] });
-  const map = await waitForMap(base, world.token, DB);
+  const map = await waitForMap(base, world.token(), DB);
   lookup = new RangeLookup(
     rangesFromText(
       map.shards.flatMap((s: { shard: number; ranges: { from: string; to: string }[] }) =>
@@ -41,7 +41,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await proxy?.stop().catch(() => {});
-  await world?.cleanup();
+  await world?.dispose();
 });
 
 describe("a shard that stops", () => {

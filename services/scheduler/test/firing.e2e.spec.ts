@@ -4,7 +4,7 @@ import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseJobDefinition } from "../src/domain/job-validation.ts";
 import { createSchedulerStore } from "../src/store/scheduler-store.ts";
-import { createSchedulerWorld, inParallel, type SchedulerWorld } from "./service-fixture.ts";
+import { createSchedulerWorld, inParallel, type SchedulerWorld } from "./scheduler-world.ts";
 
 const JOBS = 20_000;
 const WINDOW_MS = 5_000;
@@ -77,7 +77,7 @@ describe("firing with two replicas", () => {
   it(`${JOBS} one-shots due within ${WINDOW_MS / 1000} s: each published exactly once, none missed`, async () => {
     world = await createSchedulerWorld();
     const w = world;
-    await Promise.all([w.startReplica(), w.startReplica()]);
+    await w.startReplicas(2);
     const start = (await w.dbNow()).getTime() + LEAD_MS;
     const expected = await createBurst(w, start);
     await expectExactlyOnce(w, expected);
@@ -87,7 +87,7 @@ describe("firing with two replicas", () => {
     world = await createSchedulerWorld();
     const w = world;
     const env = { DBPLANE_SCHEDULER_LEASE_MS: "3000" };
-    const [victim, survivor] = await Promise.all([w.startReplica(env), w.startReplica(env)]);
+    const [victim, survivor] = await w.startReplicas(2, { env });
     const start = (await w.dbNow()).getTime() + LEAD_MS;
     const expected = await createBurst(w, start);
     await waitFor(async () => (await w.dbNow()).getTime() >= start + WINDOW_MS / 2, {
@@ -95,8 +95,7 @@ describe("firing with two replicas", () => {
       timeoutMs: 30_000,
       intervalMs: 20,
     });
-    victim!.svc.kill("SIGKILL");
-    expect(await victim!.svc.exited).toBe("SIGKILL");
+    expect(await victim!.stop("SIGKILL")).toBe("SIGKILL");
     await expectExactlyOnce(w, expected);
     // The survivor fired the occurrences the dead replica held when it died: late, after the lease.
     const late = await w.db.pool.query<{ n: string }>(
@@ -111,7 +110,7 @@ describe("firing with two replicas", () => {
     try {
       world = await createSchedulerWorld(server.url);
       const w = world;
-      await Promise.all([w.startReplica(), w.startReplica()]);
+      await w.startReplicas(2);
       const jobs = 3_000;
       const windowMs = 4_000;
       const start = (await w.dbNow()).getTime() + 8_000;
@@ -165,10 +164,10 @@ describe("firing with two replicas", () => {
   it("an every-second job runs for 10 s with no gap and no double", async () => {
     world = await createSchedulerWorld();
     const w = world;
-    const [a] = await Promise.all([w.startReplica(), w.startReplica()]);
+    const [a] = await w.startReplicas(2);
     const res = await fetch(`${a!.base}/v1/jobs`, {
       method: "POST",
-      headers: { authorization: `Bearer ${await w.token()}`, "content-type": "application/json" },
+      headers: { authorization: `Bearer ${w.token()}`, "content-type": "application/json" },
       body: JSON.stringify({
         id: "tick",
         schedule: { kind: "every", everyMs: 1_000 },
@@ -183,7 +182,7 @@ describe("firing with two replicas", () => {
     });
     await fetch(`${a!.base}/v1/jobs/tick/pause`, {
       method: "POST",
-      headers: { authorization: `Bearer ${await w.token()}` },
+      headers: { authorization: `Bearer ${w.token()}` },
     });
     const times = (await w.readTarget()).map((m) => Date.parse(m.msgId.slice("tick:".length)));
     expect(new Set(times).size).toBe(times.length);

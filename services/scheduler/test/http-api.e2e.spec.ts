@@ -1,31 +1,18 @@
-import { waitFor } from "@dbplane/testkit";
+import { type HttpClient, httpClient, type ServiceReplica, waitFor } from "@dbplane/testkit";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { headers } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createSchedulerWorld, type Replica, type SchedulerWorld } from "./service-fixture.ts";
+import { createSchedulerWorld, type SchedulerWorld } from "./scheduler-world.ts";
 
 let world: SchedulerWorld;
-let replica: Replica;
-let token: string;
+let replica: ServiceReplica;
+let api: HttpClient;
 beforeAll(async () => {
   world = await createSchedulerWorld();
   replica = await world.startReplica();
-  token = await world.token();
+  api = httpClient(replica.base, world.token());
 }, 60_000);
 afterAll(() => world?.dispose());
-
-async function call(method: string, path: string, body?: unknown, auth = true) {
-  const res = await fetch(`${replica.base}${path}`, {
-    method,
-    headers: {
-      ...(auth && { authorization: `Bearer ${token}` }),
-      ...(body !== undefined && { "content-type": "application/json" }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, type: res.headers.get("content-type"), body: text ? JSON.parse(text) : null };
-}
 
 const every = (id: string, subject: string) => ({
   id,
@@ -36,43 +23,43 @@ const every = (id: string, subject: string) => ({
 describe("scheduler HTTP API", () => {
   it("upserts: 201 created, 200 unchanged, 200 updated; reads, lists by state, cancels", async () => {
     const subject = world.targetSubject("api");
-    const created = await call("POST", "/v1/jobs", every("api-1", subject));
+    const created = await api.call("POST", "/v1/jobs", every("api-1", subject));
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ id: "api-1", state: "active", version: 1 });
     expect(created.body.definition).toMatchObject({ misfire: "once", maxLatenessMs: 60_000 });
-    expect((await call("POST", "/v1/jobs", every("api-1", subject))).status).toBe(200);
-    const updated = await call("POST", "/v1/jobs", { ...every("api-1", subject), misfire: "skip" });
+    expect((await api.call("POST", "/v1/jobs", every("api-1", subject))).status).toBe(200);
+    const updated = await api.call("POST", "/v1/jobs", { ...every("api-1", subject), misfire: "skip" });
     expect(updated.status).toBe(200);
     expect(updated.body.version).toBe(2);
-    await call("POST", "/v1/jobs", every("api-2", subject));
+    await api.call("POST", "/v1/jobs", every("api-2", subject));
 
-    expect((await call("GET", "/v1/jobs/api-1")).body.definition.misfire).toBe("skip");
-    expect((await call("GET", "/v1/jobs/nope")).status).toBe(404);
-    const page1 = await call("GET", "/v1/jobs?limit=1&state=active");
+    expect((await api.call("GET", "/v1/jobs/api-1")).body.definition.misfire).toBe("skip");
+    expect((await api.call("GET", "/v1/jobs/nope")).status).toBe(404);
+    const page1 = await api.call("GET", "/v1/jobs?limit=1&state=active");
     expect(page1.body.items.map((j: { id: string }) => j.id)).toEqual(["api-1"]);
-    const page2 = await call("GET", `/v1/jobs?limit=1&state=active&cursor=${page1.body.nextCursor}`);
+    const page2 = await api.call("GET", `/v1/jobs?limit=1&state=active&cursor=${page1.body.nextCursor}`);
     expect(page2.body.items.map((j: { id: string }) => j.id)).toEqual(["api-2"]);
-    expect((await call("GET", "/v1/jobs?cursor=garbage")).body.errors[0].field).toBe("query.cursor");
+    expect((await api.call("GET", "/v1/jobs?cursor=garbage")).body.errors[0].field).toBe("query.cursor");
 
-    const cancelled = await call("DELETE", "/v1/jobs/api-2");
+    const cancelled = await api.call("DELETE", "/v1/jobs/api-2");
     expect(cancelled.body.state).toBe("cancelled");
-    expect((await call("DELETE", "/v1/jobs/unknown")).status).toBe(404);
-    expect((await call("GET", "/v1/jobs?state=cancelled")).body.items).toHaveLength(1);
+    expect((await api.call("DELETE", "/v1/jobs/unknown")).status).toBe(404);
+    expect((await api.call("GET", "/v1/jobs?state=cancelled")).body.items).toHaveLength(1);
   });
 
   it("pause, resume, and trigger fires one extra occurrence that shows in the runs", async () => {
     const subject = world.targetSubject("trigger");
-    await call("POST", "/v1/jobs", every("trig", subject));
-    expect((await call("POST", "/v1/jobs/trig/pause")).body.state).toBe("paused");
-    expect((await call("POST", "/v1/jobs/trig/resume")).body.state).toBe("active");
-    expect((await call("POST", "/v1/jobs/api-2/resume")).status).toBe(409);
-    const triggered = await call("POST", "/v1/jobs/trig/trigger");
+    await api.call("POST", "/v1/jobs", every("trig", subject));
+    expect((await api.call("POST", "/v1/jobs/trig/pause")).body.state).toBe("paused");
+    expect((await api.call("POST", "/v1/jobs/trig/resume")).body.state).toBe("active");
+    expect((await api.call("POST", "/v1/jobs/api-2/resume")).status).toBe(409);
+    const triggered = await api.call("POST", "/v1/jobs/trig/trigger");
     expect(triggered.status).toBe(202);
     // Manual runs only: the job's own schedule fires at every minute boundary (epoch-anchored),
     // and a boundary can fall inside this test (it did in CI).
     const runs = await waitFor(
       async () => {
-        const r = await call("GET", "/v1/jobs/trig/runs?outcome=fired");
+        const r = await api.call("GET", "/v1/jobs/trig/runs?outcome=fired");
         const manual = r.body.items.filter((run: { manual: boolean }) => run.manual);
         return manual.length === 1 && manual;
       },
@@ -81,7 +68,7 @@ describe("scheduler HTTP API", () => {
     expect(runs[0]).toMatchObject({ manual: true, outcome: "fired", messageId: triggered.body.messageId });
     const inStream = await world.readTarget();
     expect(inStream.filter((m) => m.msgId === triggered.body.messageId)).toHaveLength(1);
-    expect((await call("POST", "/v1/jobs/nope/trigger")).status).toBe(404);
+    expect((await api.call("POST", "/v1/jobs/nope/trigger")).status).toBe(404);
   });
 
   it.each([
@@ -108,14 +95,17 @@ describe("scheduler HTTP API", () => {
       "body.target.headers.Nats-Msg-Id",
     ],
   ])("400 naming the field: %s", async (_name, override, field) => {
-    const res = await call("POST", "/v1/jobs", { ...every("bad", world.targetSubject("bad")), ...override });
+    const res = await api.call("POST", "/v1/jobs", {
+      ...every("bad", world.targetSubject("bad")),
+      ...override,
+    });
     expect(res.status).toBe(400);
     expect(res.type).toContain("application/problem+json");
     expect(res.body.errors.map((e: { field: string }) => e.field)).toContain(field);
   });
 
   it("refuses a payload a dbplane command's contract rejects, naming the payload field", async () => {
-    const res = await call("POST", "/v1/jobs", {
+    const res = await api.call("POST", "/v1/jobs", {
       id: "bad-backup",
       schedule: { kind: "cron", expression: "0 3 * * *" },
       target: {
@@ -130,10 +120,10 @@ describe("scheduler HTTP API", () => {
   });
 
   it("401 without a token on mutating routes; reads stay open", async () => {
-    const res = await call("POST", "/v1/jobs", every("anon", world.targetSubject("x")), false);
+    const res = await api.call("POST", "/v1/jobs", every("anon", world.targetSubject("x")), { auth: false });
     expect(res.status).toBe(401);
-    expect((await call("DELETE", "/v1/jobs/api-1", undefined, false)).status).toBe(401);
-    expect((await call("GET", "/v1/jobs", undefined, false)).status).toBe(200);
+    expect((await api.call("DELETE", "/v1/jobs/api-1", undefined, { auth: false })).status).toBe(401);
+    expect((await api.call("GET", "/v1/jobs", undefined, { auth: false })).status).toBe(200);
   });
 
   it("schedule-job and cancel-job commands work; a malformed schedule-job lands in the DLQ with the reason", async () => {
@@ -157,11 +147,11 @@ describe("scheduler HTTP API", () => {
       });
     };
     await send("schedule-job", "c1", every("by-command", world.targetSubject("cmd")));
-    await waitFor(async () => (await call("GET", "/v1/jobs/by-command")).status === 200, {
+    await waitFor(async () => (await api.call("GET", "/v1/jobs/by-command")).status === 200, {
       what: "job from command",
     });
     await send("cancel-job", "c2", { id: "by-command" });
-    await waitFor(async () => (await call("GET", "/v1/jobs/by-command")).body.state === "cancelled", {
+    await waitFor(async () => (await api.call("GET", "/v1/jobs/by-command")).body.state === "cancelled", {
       what: "cancel by command",
     });
 
@@ -185,7 +175,7 @@ describe("scheduler HTTP API", () => {
     }
     expect(reasons.join("\n")).toContain("schedule");
     expect(reasons.join("\n")).toContain("schedule.expression");
-    expect((await call("GET", "/v1/jobs/broken-2")).status).toBe(404);
+    expect((await api.call("GET", "/v1/jobs/broken-2")).status).toBe(404);
   });
 
   it("serves metrics including the scheduler's, and docs", async () => {
