@@ -36,10 +36,19 @@ export class ScramExchange {
   #clientFirstBare = "";
   #serverFirst = "";
   #nonce = "";
+  readonly #serverNonce: () => string;
 
-  /** @param verifier the role's verifier; `undefined` for a role that does not exist */
-  constructor(user: string, verifier: ScramVerifier | undefined) {
+  /**
+   * @param verifier the role's verifier; `undefined` for a role that does not exist
+   * @param serverNonce the server's part of the nonce (18 random bytes unless a test fixes it)
+   */
+  constructor(
+    user: string,
+    verifier: ScramVerifier | undefined,
+    serverNonce: () => string = () => randomBytes(18).toString("base64"),
+  ) {
     this.#user = user;
+    this.#serverNonce = serverNonce;
     this.#known = verifier !== undefined;
     this.#verifier = verifier ?? mockVerifier(user);
   }
@@ -62,7 +71,7 @@ export class ScramExchange {
     if (clientNonce === undefined || clientNonce === "" || !/^[\x21-\x2b\x2d-\x7e]+$/.test(clientNonce)) {
       throw protocolViolation("malformed SCRAM message: invalid nonce");
     }
-    this.#nonce = clientNonce + randomBytes(18).toString("base64");
+    this.#nonce = clientNonce + this.#serverNonce();
     const { salt, iterations } = this.#verifier;
     this.#serverFirst = `r=${this.#nonce},s=${salt.toString("base64")},i=${iterations}`;
     return this.#serverFirst;

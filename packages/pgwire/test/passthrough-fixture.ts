@@ -1,12 +1,9 @@
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { createTestDatabase, type TestDatabase, testServerUrls, uniqueName } from "@dbplane/testkit";
 import pg from "pg";
 import { type BackendKey, createWireServer, type WireServer } from "../src/index.ts";
 import { openPassthrough, type PassthroughRecord } from "./passthrough-session.ts";
+import { makeSelfSignedCert } from "./self-signed-cert.ts";
 
 /** A wire server relaying to a fresh database, with one application role that can log in. */
 export interface PassthroughFixture {
@@ -14,8 +11,6 @@ export interface PassthroughFixture {
   readonly database: string;
   readonly user: string;
   readonly password: string;
-  /** Self-signed certificate the server presents (CN=localhost). */
-  readonly certPath: string;
   /** Every session relayed so far, in the order they started. */
   readonly sessions: PassthroughRecord[];
   readonly cancels: BackendKey[];
@@ -37,30 +32,7 @@ export async function startPassthroughFixture(): Promise<PassthroughFixture> {
   const user = uniqueName("app");
   const password = randomBytes(12).toString("hex");
   const verifier = await postgresVerifier(admin, user, password);
-  const tlsDir = mkdtempSync(join(tmpdir(), "pgwire-tls-"));
-  const certPath = join(tlsDir, "cert.pem");
-  const keyPath = join(tlsDir, "key.pem");
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      keyPath,
-      "-out",
-      certPath,
-      "-days",
-      "1",
-      "-subj",
-      "/CN=localhost",
-    ],
-    { stdio: "ignore" },
-  );
+  const tls = await makeSelfSignedCert();
   const sessions: PassthroughRecord[] = [];
   const cancels: BackendKey[] = [];
   const upstream = {
@@ -76,7 +48,7 @@ export async function startPassthroughFixture(): Promise<PassthroughFixture> {
     }),
     onSession: (session) => openPassthrough(session, upstream, (entry) => sessions.push(entry)),
     onCancel: (key) => cancels.push(key),
-    tls: { cert: readFileSync(certPath), key: readFileSync(keyPath) },
+    tls: { cert: tls.cert, key: tls.key },
     serverParameters: { server_version: "15.0" },
   });
   const { port } = await server.listen(0);
@@ -85,7 +57,6 @@ export async function startPassthroughFixture(): Promise<PassthroughFixture> {
     database: database.name,
     user,
     password,
-    certPath,
     sessions,
     cancels,
     admin,
@@ -93,7 +64,7 @@ export async function startPassthroughFixture(): Promise<PassthroughFixture> {
       await server.close();
       await admin.end();
       await database.drop();
-      rmSync(tlsDir, { recursive: true, force: true });
+      await tls.remove();
     },
   };
 }
