@@ -95,7 +95,7 @@ export function createWireServer(options: WireServerOptions): WireServer {
 
   async function startSession({ stream, reader, parameters, encrypted }: Authenticated): Promise<void> {
     const backendKey = { processId: randomInt(1, 2 ** 31), secretKey: randomInt(-(2 ** 31), 2 ** 31) };
-    const session = new SessionConnection(stream, parameters, backendKey, encrypted);
+    const session = new SessionConnection(stream, parameters, backendKey, encrypted, options.onError);
     sessions.add(session);
     stream.on("close", () => sessions.delete(session));
     let handler: SessionHandler;

@@ -1,6 +1,6 @@
 import type { Duplex } from "node:stream";
 import { backendMessage } from "./backend-messages.ts";
-import type { BackendKey } from "./handshake.ts";
+import { type BackendKey, fatalFields } from "./handshake.ts";
 import { MessageFramer, type WireMessage } from "./message-framer.ts";
 import { FrontendMessageType } from "./protocol-codes.ts";
 import type { StartupParameters } from "./startup-packet.ts";
@@ -32,7 +32,11 @@ export interface SessionHandler {
    * passes on its upstream server's).
    */
   readonly parameters?: Readonly<Record<string, string>>;
-  /** One whole frontend message; Terminate is handled by the server (it calls `close`). */
+  /**
+   * One whole frontend message; Terminate is handled by the server (it calls `close`). An ERROR
+   * is the handler's to write; whatever it throws ends the connection as FATAL (a WireError's
+   * own fields, else XX000 and `onError`).
+   */
   message(message: WireMessage): void;
   /** Every message of the chunk just read has been delivered: write out what was batched. */
   flush?(): void;
@@ -47,11 +51,20 @@ export class SessionConnection implements WireSession {
   readonly encrypted: boolean;
   readonly #stream: Duplex;
   readonly #framer = new MessageFramer();
+  readonly #onError: ((error: unknown) => void) | undefined;
   #handler: SessionHandler | undefined;
   #closed = false;
 
-  constructor(stream: Duplex, parameters: StartupParameters, backendKey: BackendKey, encrypted: boolean) {
+  /** @param onError told of a handler's failure that is not a WireError (the client gets XX000) */
+  constructor(
+    stream: Duplex,
+    parameters: StartupParameters,
+    backendKey: BackendKey,
+    encrypted: boolean,
+    onError: ((error: unknown) => void) | undefined,
+  ) {
     this.#stream = stream;
+    this.#onError = onError;
     this.parameters = parameters;
     this.backendKey = backendKey;
     this.encrypted = encrypted;
@@ -105,11 +118,8 @@ export class SessionConnection implements WireSession {
       });
       if (!this.#closed) handler.flush?.();
     } catch (error) {
-      this.end(
-        error instanceof WireError
-          ? { ...error.fields, severity: "FATAL" }
-          : { severity: "FATAL", code: "XX000", message: "internal error in the session" },
-      );
+      if (!(error instanceof WireError)) this.#onError?.(error);
+      this.end(fatalFields(error));
     }
   }
 
