@@ -106,6 +106,11 @@ export function createWireServer(options: WireServerOptions): WireServer {
       session.end(fatalFields(error));
       return;
     }
+    // The client left, or the server began closing, while onSession was at work.
+    if (session.closed) {
+      handler.close();
+      return;
+    }
     const announced = {
       ...defaultParameters,
       application_name: parameters.all.application_name ?? "",

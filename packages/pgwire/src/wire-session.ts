@@ -71,6 +71,11 @@ export class SessionConnection implements WireSession {
     stream.on("close", () => this.#close());
   }
 
+  /** Whether the connection is gone (or going): nothing more is sent or delivered. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   write(bytes: Uint8Array): boolean {
     return this.#stream.write(bytes);
   }
@@ -96,10 +101,6 @@ export class SessionConnection implements WireSession {
   /** Starts delivering messages to `handler`, beginning with bytes read during the handshake. */
   start(handler: SessionHandler, pipelined: Buffer): void {
     this.#handler = handler;
-    if (this.#closed) {
-      handler.close();
-      return;
-    }
     this.#stream.on("data", (chunk: Buffer) => this.#receive(chunk));
     if (pipelined.length > 0) this.#receive(pipelined);
     this.#stream.resume();
