@@ -3,7 +3,14 @@ export { DomainError, ERROR_KINDS } from "@dbplane/contracts";
 export type { Principal, SignTokenOptions } from "./auth.ts";
 export { jwtSecretOrRandom, signToken, verifyToken } from "./auth.ts";
 export type { ConfigIssue } from "./config.ts";
-export { CONFIG_EXIT_CODE, ConfigError, configLoader, loadConfig, parseConfig } from "./config.ts";
+export {
+  CONFIG_EXIT_CODE,
+  ConfigError,
+  configIssues,
+  configLoader,
+  loadConfig,
+  parseConfig,
+} from "./config.ts";
 export type { LogLevel } from "./env-fragments.ts";
 export {
   authEnv,
