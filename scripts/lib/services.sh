@@ -96,6 +96,12 @@ ensure_promtool() {
   systemctl disable --now prometheus >/dev/null 2>&1 || true
 }
 
+# Debian's python3-psycopg2: the pgwire tests drive the wire server with it, through /usr/bin/python3.
+ensure_psycopg2() {
+  [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import psycopg2' 2>/dev/null && return 0
+  apt_install python3-psycopg2
+}
+
 ensure_services() {
   mkdir -p "$DBPLANE_DATA"
   ensure_nats

@@ -52,6 +52,20 @@ export function parseConfig<S extends z.ZodObject>(
   throw new ConfigError(issues, { cause: result.error });
 }
 
+/** Every problem `env` has for `schema`, without throwing (none when it is valid). */
+export function configIssues<S extends z.ZodObject>(
+  schema: S,
+  env: NodeJS.ProcessEnv,
+): readonly ConfigIssue[] {
+  try {
+    parseConfig(schema, env);
+    return [];
+  } catch (err) {
+    if (err instanceof ConfigError) return err.issues;
+    throw err;
+  }
+}
+
 /**
  * The one way a service reads its config: parse once at start-up; on failure print one message
  * listing every problem to stderr and exit with {@link CONFIG_EXIT_CODE} (78), so a crash-looping
@@ -68,4 +82,9 @@ export function loadConfig<S extends z.ZodObject>(
     process.stderr.write(`${err.message}\n`);
     process.exit(CONFIG_EXIT_CODE);
   }
+}
+
+/** A service's `loadXConfig`: {@link loadConfig} with its schema, reading `process.env` unless given `env`. */
+export function configLoader<S extends z.ZodObject>(schema: S): (env?: NodeJS.ProcessEnv) => z.output<S> {
+  return (env = process.env) => loadConfig(schema, env);
 }

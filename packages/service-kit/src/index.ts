@@ -3,7 +3,14 @@ export { DomainError, ERROR_KINDS } from "@dbplane/contracts";
 export type { Principal, SignTokenOptions } from "./auth.ts";
 export { jwtSecretOrRandom, signToken, verifyToken } from "./auth.ts";
 export type { ConfigIssue } from "./config.ts";
-export { CONFIG_EXIT_CODE, ConfigError, loadConfig, parseConfig } from "./config.ts";
+export {
+  CONFIG_EXIT_CODE,
+  ConfigError,
+  configIssues,
+  configLoader,
+  loadConfig,
+  parseConfig,
+} from "./config.ts";
 export type { LogLevel } from "./env-fragments.ts";
 export {
   authEnv,
@@ -36,7 +43,7 @@ export type { CreateLoggerOptions, Logger } from "./logger.ts";
 export { createLogger } from "./logger.ts";
 export { BEARER_SCHEME } from "./openapi.ts";
 export type { PlatformPoolEnv, PlatformPoolOptions } from "./platform-pool.ts";
-export { platformPool } from "./platform-pool.ts";
+export { platformPool, poolReadiness } from "./platform-pool.ts";
 export type { Problem } from "./problem.ts";
 export { PROBLEM_CONTENT_TYPE, problem, sendProblem } from "./problem.ts";
 export type { CheckOutcome, ReadinessCheck } from "./readiness.ts";
@@ -45,9 +52,11 @@ export { redisClient } from "./redis-client.ts";
 export type { ListenEnv, RunningService, RunServiceOptions, ShutdownStep } from "./run-service.ts";
 export { listenOptions, runService } from "./run-service.ts";
 export type { MigratedTables, SchemaMigration } from "./schema-migrations.ts";
-export { migrateSchema } from "./schema-migrations.ts";
+export { migrateSchema, schemaTables } from "./schema-migrations.ts";
 export { redactUrl } from "./secret-values.ts";
 export type { BusEnv, ServiceBusOptions } from "./service-bus.ts";
 export { connectServiceBus } from "./service-bus.ts";
 export { replicaId, serviceVersion } from "./service-identity.ts";
+export type { ServiceEnv, ServiceProcess, ServiceShutdown } from "./service-process.ts";
+export { serviceProcess } from "./service-process.ts";
 export { inTransaction } from "./transaction.ts";

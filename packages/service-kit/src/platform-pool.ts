@@ -1,5 +1,6 @@
 import pg from "pg";
 import type { Logger } from "pino";
+import type { ReadinessCheck } from "./readiness.ts";
 
 /** The parsed settings of the platform database a service's pool is built from. */
 export interface PlatformPoolEnv {
@@ -30,4 +31,11 @@ export function platformPool(config: PlatformPoolEnv, options: PlatformPoolOptio
   });
   pool.on("error", (err) => logger.warn({ err }, "idle PostgreSQL connection failed"));
   return pool;
+}
+
+/** A readiness check of the pool's database: one round trip. */
+export function poolReadiness(pool: pg.Pool): ReadinessCheck {
+  return async () => {
+    await pool.query("SELECT 1");
+  };
 }

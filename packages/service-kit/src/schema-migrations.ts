@@ -8,6 +8,20 @@ export interface MigratedTables {
   readonly migrations: string;
 }
 
+/**
+ * A service's tables ready to interpolate into SQL: each of `tables` (key → table name) quoted and
+ * qualified with `schema`, plus the schema and its `migrations` table for `migrateSchema`. The
+ * schema name is quoted, not escaped: it comes from config or a test.
+ */
+export function schemaTables<K extends string>(
+  schema: string,
+  tables: Readonly<Record<K, string>>,
+): MigratedTables & Readonly<Record<K, string>> {
+  const q = (table: string) => `"${schema}"."${table}"`;
+  const qualified = Object.fromEntries(Object.entries<string>(tables).map(([key, table]) => [key, q(table)]));
+  return { ...(qualified as Record<K, string>), schema, migrations: q("schema_migrations") };
+}
+
 /** One forward-only step of a service's schema; `sql` gets the service's qualified table names. */
 export interface SchemaMigration<T extends MigratedTables> {
   readonly version: number;

@@ -6,8 +6,10 @@ import {
   jwtSecretOrRandom,
   MIN_JWT_SECRET_LENGTH,
   platformPool,
+  poolReadiness,
   redisClient,
   replicaId,
+  serviceProcess,
   serviceVersion,
 } from "../src/index.ts";
 
@@ -51,5 +53,36 @@ describe("service wiring", () => {
     expect(random.length).toBeGreaterThanOrEqual(MIN_JWT_SECRET_LENGTH);
     expect(jwtSecretOrRandom(undefined)).not.toBe(random);
     expect(jwtSecretOrRandom("configured")).toBe("configured");
+  });
+
+  it("binds a service's name, config and version, and adds the app's readiness checks", async () => {
+    const service = serviceProcess(
+      "wiring-test",
+      {
+        DBPLANE_HTTP_HOST: "127.0.0.1",
+        DBPLANE_HTTP_PORT: 0,
+        DBPLANE_SHUTDOWN_DELAY_MS: 0,
+        DBPLANE_SHUTDOWN_TIMEOUT_MS: 1_000,
+        DBPLANE_LOG_LEVEL: "silent",
+        DBPLANE_NATS_URL: testServerUrls().nats,
+        DBPLANE_STREAM_REPLICAS: 1,
+        DBPLANE_PG_URL: testServerUrls().postgres,
+        DBPLANE_PG_POOL_SIZE: 1,
+      },
+      import.meta.url,
+    );
+    const pool = service.platformPool();
+    const app = await service.httpApp({ postgres: poolReadiness(pool) });
+    try {
+      expect(pool.options.application_name).toBe("dbplane-wiring-test");
+      const ready = await app.inject({ method: "GET", url: "/health/ready" });
+      expect(ready.json()).toMatchObject({ checks: { postgres: "ok" } });
+      const metrics = await app.inject({ method: "GET", url: "/metrics" });
+      const version = serviceVersion(new URL("../package.json", import.meta.url));
+      expect(metrics.body).toContain(`service="wiring-test",version="${version}"`);
+    } finally {
+      await app.close();
+      await pool.end();
+    }
   });
 });

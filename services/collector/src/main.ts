@@ -1,18 +1,7 @@
 // Composition root of the collector: config, connections, registry, membership, collection, consumers, HTTP, shutdown.
 import { hostname } from "node:os";
 import { kubeAccess, PasswordResolver } from "@dbplane/kube";
-import {
-  connectServiceBus,
-  createHttpApp,
-  createLogger,
-  jwtSecretOrRandom,
-  listenOptions,
-  redactUrl,
-  redisClient,
-  replicaId,
-  runService,
-  serviceVersion,
-} from "@dbplane/service-kit";
+import { redactUrl, replicaId, serviceProcess } from "@dbplane/service-kit";
 import { collectorApp } from "./app.ts";
 import { CollectionEvents } from "./collection/collection-events.ts";
 import { CollectionLoop } from "./collection/collection-loop.ts";
@@ -30,22 +19,16 @@ import { reconcileStaticTargets } from "./targets/static-reconcile.ts";
 import { targetPasswords } from "./targets/target-passwords.ts";
 import { TargetRegistry } from "./targets/target-registry.ts";
 
-const NAME = "collector";
-const config = loadCollectorConfig();
-const logger = createLogger({ name: NAME, level: config.DBPLANE_LOG_LEVEL });
+const service = serviceProcess("collector", loadCollectorConfig(), import.meta.url);
+const { name, config, logger } = service;
 const memberId = replicaId();
 const keys = coordinationKeys(config.DBPLANE_COLLECTOR_REDIS_PREFIX);
 
-const app = await createHttpApp({
-  name: NAME,
-  version: serviceVersion(new URL("../package.json", import.meta.url)),
-  logger,
-  jwtSecret: jwtSecretOrRandom(config.DBPLANE_JWT_SECRET),
-});
-const redis = await redisClient(config, { logger });
+const app = await service.httpApp();
+const redis = await service.redis();
 logger.info({ redis: redactUrl(config.DBPLANE_REDIS_URL), memberId }, "coordinating in Redis");
 
-const bus = await connectServiceBus(app, config, { name: NAME, logger, readinessCheck: false });
+const bus = await service.connectBus(app, { readinessCheck: false });
 
 const registry = new TargetRegistry(redis, keys);
 const samples = new SampleStore(redis, keys);
@@ -111,7 +94,7 @@ const membership = new Membership({
 });
 
 const discovery = await bus.consume({
-  durable: `${NAME}-discovery`,
+  durable: `${name}-discovery`,
   // A database's discovered, changed and lost must be applied in stream order, by all replicas.
   ordered: true,
   handlers: discoveryDatabaseHandlers(
@@ -126,7 +109,7 @@ const discovery = await bus.consume({
   ),
 });
 const provisioner = await bus.consume({
-  durable: `${NAME}-provisioner`,
+  durable: `${name}-provisioner`,
   ordered: true,
   handlers: provisionerEventsHandlers(registry, logger),
 });
@@ -143,11 +126,7 @@ await app.register(collectorApp, {
 loop.start();
 await membership.start();
 
-await runService({
-  name: NAME,
-  logger,
-  app,
-  ...listenOptions(config),
+await service.run(app, {
   stopWork: [
     { name: "stop consumers", run: () => Promise.all([discovery.stop(), provisioner.stop()]).then(() => {}) },
     { name: "leave the group (release the lease, hand targets over)", run: () => membership.stop() },

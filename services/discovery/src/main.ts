@@ -1,15 +1,7 @@
 // Composition root of discovery: config, connections, driver, fact publishing, consumers, HTTP, shutdown.
 import { handle } from "@dbplane/bus";
 import { databaseDeleted, databaseReady } from "@dbplane/contracts";
-import {
-  connectServiceBus,
-  createHttpApp,
-  createLogger,
-  jwtSecretOrRandom,
-  listenOptions,
-  runService,
-  serviceVersion,
-} from "@dbplane/service-kit";
+import { serviceProcess } from "@dbplane/service-kit";
 import { discoveryApp } from "./app.ts";
 import { loadDiscoveryConfig } from "./config.ts";
 import type { DiscoveryDriver } from "./discovery-driver.ts";
@@ -23,18 +15,12 @@ import { createKubernetesDriver } from "./kubernetes/kubernetes-driver.ts";
 import { createLocalDriver } from "./local/local-driver.ts";
 import { type ProvisionerCluster, provisionerCluster } from "./local/local-targets.ts";
 
-const NAME = "discovery";
-const config = loadDiscoveryConfig();
-const logger = createLogger({ name: NAME, level: config.DBPLANE_LOG_LEVEL });
+const service = serviceProcess("discovery", loadDiscoveryConfig(), import.meta.url);
+const { name, config, logger } = service;
 
-const app = await createHttpApp({
-  name: NAME,
-  version: serviceVersion(new URL("../package.json", import.meta.url)),
-  logger,
-  // Discovery has no mutating route; without a configured key no token can ever be valid.
-  jwtSecret: jwtSecretOrRandom(config.DBPLANE_JWT_SECRET),
-});
-const bus = await connectServiceBus(app, config, { name: NAME, logger });
+// Discovery has no mutating route; without a configured key no token can ever be valid.
+const app = await service.httpApp();
+const bus = await service.connectBus(app);
 const facts = await bus.kv<FactRecord>("discovery_facts", { schema: factRecord });
 const clusters = await bus.kv<ProvisionerCluster>("discovery_local_clusters", { schema: provisionerCluster });
 
@@ -84,7 +70,7 @@ app.addReadinessCheck(driver.kind, async () => {
 });
 
 const consumer = await bus.consume({
-  durable: NAME,
+  durable: name,
   // A cluster's ready and deleted must be applied in stream order, by all replicas.
   ordered: true,
   handlers: [
@@ -95,11 +81,7 @@ const consumer = await bus.consume({
 await app.register(discoveryApp, { inventory: () => running.inventory() });
 loop.start();
 
-await runService({
-  name: NAME,
-  logger,
-  app,
-  ...listenOptions(config),
+await service.run(app, {
   stopWork: [
     { name: "stop consumers", run: () => consumer.stop() },
     { name: "stop watching (the running pass finishes)", run: () => running.stop() },

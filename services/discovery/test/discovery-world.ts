@@ -1,8 +1,15 @@
 import { join } from "node:path";
 import { busNames } from "@dbplane/bus";
-import { type ServiceReplica, type ServiceWorld, serviceWorld } from "@dbplane/testkit";
+import {
+  type KubeApiDouble,
+  type ServiceReplica,
+  type ServiceWorld,
+  serviceWorld,
+  startKubeApiDouble,
+} from "@dbplane/testkit";
 import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
+import { afterEach, beforeEach } from "vitest";
 
 /** What a discovery test asks a replica over HTTP. */
 export interface ReplicaHttp {
@@ -59,3 +66,20 @@ export async function createDiscoveryWorld(): Promise<DiscoveryWorld> {
 /** `io.dbplane.discovery.app.changed.v1` → `app.changed`. */
 export const shortType = (type: string) =>
   type.replace(/^io\.dbplane\.discovery\./, "").replace(/\.v\d+$/, "");
+
+/**
+ * For the Kubernetes driver's specs: a fresh Kubernetes API double and world for each test,
+ * through `assign`, both disposed after it.
+ */
+export function eachTestKubeWorld(assign: (double: KubeApiDouble, world: DiscoveryWorld) => void): void {
+  let current: { double: KubeApiDouble; world: DiscoveryWorld } | undefined;
+  beforeEach(async () => {
+    current = { double: await startKubeApiDouble(), world: await createDiscoveryWorld() };
+    assign(current.double, current.world);
+  });
+  afterEach(async () => {
+    await current?.world.dispose();
+    await current?.double.close();
+    current = undefined;
+  });
+}

@@ -5,16 +5,10 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { DatabaseRecord, Inventory } from "../src/domain/inventory-types.ts";
 import { createFactPublisher } from "../src/facts/fact-publisher.ts";
 import { type FactRecord, factKey, factRecord } from "../src/facts/fact-record.ts";
+import { shopDatabase } from "./records.ts";
 
 const logger = createLogger({ name: "discovery-test", level: "silent" });
-const db: DatabaseRecord = {
-  id: "db1",
-  driver: "kubernetes",
-  engine: "postgresql",
-  endpoint: { host: "pg.shop.svc.cluster.local", port: 5432 },
-  workload: { namespace: "shop", kind: "StatefulSet", name: "pg", uid: "db1" },
-  labels: {},
-};
+const db: DatabaseRecord = shopDatabase();
 const withDb: Inventory = { databases: [db], apps: [] };
 const empty: Inventory = { databases: [], apps: [] };
 

@@ -2,15 +2,9 @@ import { describe, expect, it } from "vitest";
 import { buildGraph, renderMermaid } from "../src/domain/graph.ts";
 import { filterRecords, parseLabelSelector } from "../src/domain/inventory-filter.ts";
 import type { AppRecord, DatabaseRecord } from "../src/domain/inventory-types.ts";
+import { shopDatabase } from "./records.ts";
 
-const db: DatabaseRecord = {
-  id: "db1",
-  driver: "kubernetes",
-  engine: "postgresql",
-  endpoint: { host: "pg.shop.svc.cluster.local", port: 5432 },
-  workload: { namespace: "shop", kind: "StatefulSet", name: "pg", uid: "db1" },
-  labels: { tier: "data" },
-};
+const db: DatabaseRecord = shopDatabase({ tier: "data" });
 const app: AppRecord = {
   id: "a1",
   name: "checkout",

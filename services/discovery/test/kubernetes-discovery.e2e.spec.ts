@@ -1,12 +1,6 @@
-import {
-  type KubeApiDouble,
-  type SeenEvent,
-  startKubeApiDouble,
-  uniqueName,
-  waitFor,
-} from "@dbplane/testkit";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createDiscoveryWorld, type DiscoveryWorld, shortType } from "./discovery-world.ts";
+import { type KubeApiDouble, type SeenEvent, uniqueName, waitFor } from "@dbplane/testkit";
+import { describe, expect, it } from "vitest";
+import { type DiscoveryWorld, eachTestKubeWorld, shortType } from "./discovery-world.ts";
 import {
   configMap,
   deployment,
@@ -23,13 +17,8 @@ const LITERAL_PASSWORD = "Lit-Pw-0815";
 let double: KubeApiDouble;
 let world: DiscoveryWorld;
 
-beforeEach(async () => {
-  double = await startKubeApiDouble();
-  world = await createDiscoveryWorld();
-});
-afterEach(async () => {
-  await world.dispose();
-  await double.close();
+eachTestKubeWorld((d, w) => {
+  [double, world] = [d, w];
 });
 
 const kubeEnv = () => ({ DBPLANE_KUBECONFIG: double.kubeConfigPath, DBPLANE_DISCOVERY_DRIVER: "kubernetes" });

@@ -2,24 +2,18 @@ import {
   type KubeApiDouble,
   knownCustomResources,
   type SeenEvent,
-  startKubeApiDouble,
   uniqueName,
   waitFor,
 } from "@dbplane/testkit";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createDiscoveryWorld, type DiscoveryWorld, shortType } from "./discovery-world.ts";
+import { describe, expect, it } from "vitest";
+import { type DiscoveryWorld, eachTestKubeWorld, shortType } from "./discovery-world.ts";
 import { deployment, env, namespace, postgresStatefulSet, service } from "./kube-objects.ts";
 
 let double: KubeApiDouble;
 let world: DiscoveryWorld;
 
-beforeEach(async () => {
-  double = await startKubeApiDouble();
-  world = await createDiscoveryWorld();
-});
-afterEach(async () => {
-  await world.dispose();
-  await double.close();
+eachTestKubeWorld((d, w) => {
+  [double, world] = [d, w];
 });
 
 const kubeEnv = () => ({ DBPLANE_KUBECONFIG: double.kubeConfigPath, DBPLANE_DISCOVERY_DRIVER: "kubernetes" });

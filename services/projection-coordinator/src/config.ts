@@ -1,4 +1,4 @@
-import { authEnv, baseEnv, envVar, loadConfig, localPostgresEnv } from "@dbplane/service-kit";
+import { authEnv, baseEnv, configLoader, envVar, localPostgresEnv } from "@dbplane/service-kit";
 import { z } from "zod";
 
 /**
@@ -57,19 +57,11 @@ export const configSchema = z
       .describe("How long a replaced generation's tables stay for reads in flight."),
     DBPLANE_PG_POOL_SIZE: envVar.int(2, 200).default(10).describe("PostgreSQL connections per replica."),
   })
-  .superRefine((env, ctx) => {
-    if (env.DBPLANE_PROJECTION_MEMBER_TTL_MS < 3 * env.DBPLANE_PROJECTION_HEARTBEAT_MS) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["DBPLANE_PROJECTION_MEMBER_TTL_MS"],
-        message: "must be at least 3 heartbeats, or a busy replica is taken for dead",
-      });
-    }
+  .refine((env) => env.DBPLANE_PROJECTION_MEMBER_TTL_MS >= 3 * env.DBPLANE_PROJECTION_HEARTBEAT_MS, {
+    path: ["DBPLANE_PROJECTION_MEMBER_TTL_MS"],
+    message: "must be at least 3 heartbeats, or a busy replica is taken for dead",
   });
 
-export type CoordinatorConfig = z.output<typeof configSchema>;
-
 /** Parses the environment once; exits 78 listing every problem. */
-export function loadCoordinatorConfig(env: NodeJS.ProcessEnv = process.env): CoordinatorConfig {
-  return loadConfig(configSchema, env);
-}
+export const loadCoordinatorConfig = configLoader(configSchema);
+export type CoordinatorConfig = ReturnType<typeof loadCoordinatorConfig>;

@@ -1,40 +1,22 @@
 // Composition root of the projection-coordinator: config, connections, projection runtime, HTTP, shutdown.
 import { createProjectionRuntime } from "@dbplane/projections";
-import {
-  connectServiceBus,
-  createHttpApp,
-  createLogger,
-  listenOptions,
-  platformPool,
-  replicaId,
-  runService,
-  serviceVersion,
-} from "@dbplane/service-kit";
+import { poolReadiness, replicaId, serviceProcess } from "@dbplane/service-kit";
 import { coordinatorApp } from "./app.ts";
 import { loadCoordinatorConfig } from "./config.ts";
 import { unitChangePublisher } from "./events/unit-change-publisher.ts";
 import { loadProjections } from "./projections/load-projections.ts";
 import { migrateCoordinationSchema } from "./store/coordination-schema.ts";
 
-const NAME = "projection-coordinator";
-const config = loadCoordinatorConfig();
-const logger = createLogger({ name: NAME, level: config.DBPLANE_LOG_LEVEL });
+const service = serviceProcess("projection-coordinator", loadCoordinatorConfig(), import.meta.url);
+const { config, logger } = service;
 const memberId = config.DBPLANE_PROJECTION_MEMBER_ID ?? replicaId();
 
 const projections = await loadProjections(config.DBPLANE_PROJECTIONS, config.DBPLANE_PROJECTION_MODULES);
-const pool = platformPool(config, { name: NAME, logger });
+const pool = service.platformPool();
 const tables = await migrateCoordinationSchema(pool, config.DBPLANE_PROJECTION_SCHEMA);
 
-const app = await createHttpApp({
-  name: NAME,
-  version: serviceVersion(new URL("../package.json", import.meta.url)),
-  logger,
-  jwtSecret: config.DBPLANE_JWT_SECRET,
-});
-const bus = await connectServiceBus(app, config, { name: NAME, logger });
-app.addReadinessCheck("postgres", async () => {
-  await pool.query("SELECT 1");
-});
+const app = await service.httpApp({ postgres: poolReadiness(pool) });
+const bus = await service.connectBus(app);
 
 const runtime = createProjectionRuntime({
   pool,
@@ -64,11 +46,7 @@ await Promise.all(
 );
 await runtime.start();
 
-await runService({
-  name: NAME,
-  logger,
-  app,
-  ...listenOptions(config),
+await service.run(app, {
   stopWork: [
     {
       name: "stop projections (finish transactions, store checkpoints, release units)",

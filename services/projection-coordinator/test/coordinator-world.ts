@@ -11,6 +11,7 @@ import {
 } from "@dbplane/testkit";
 import { jetstream } from "@nats-io/jetstream";
 import { headers } from "@nats-io/transport-node";
+import { afterEach, beforeEach } from "vitest";
 import { TALLY_TYPE } from "./fixtures/tally-projection.ts";
 
 const tallyModule = join(import.meta.dirname, "fixtures/tally-projection.ts");
@@ -44,6 +45,22 @@ export interface CoordinatorWorld extends ServiceWorld<{ readonly memberId: stri
 }
 
 /** `natsUrl`: a private server (a test that restarts NATS); default the shared one. */
+/**
+ * Gives each test of the enclosing describe block a fresh world through `assign`, disposed after
+ * the test — the one setup every coordinator spec shares.
+ */
+export function eachTestWorld(assign: (world: CoordinatorWorld) => void): void {
+  let current: CoordinatorWorld | undefined;
+  beforeEach(async () => {
+    current = await createCoordinatorWorld();
+    assign(current);
+  });
+  afterEach(async () => {
+    await current?.dispose();
+    current = undefined;
+  });
+}
+
 export async function createCoordinatorWorld(options: { natsUrl?: string } = {}): Promise<CoordinatorWorld> {
   const db = await createTestSchema("proj");
   const world = await serviceWorld({

@@ -1,17 +1,14 @@
 import { waitFor } from "@dbplane/testkit";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type CoordinatorWorld, createCoordinatorWorld } from "./coordinator-world.ts";
+import { describe, expect, it } from "vitest";
+import { type CoordinatorWorld, eachTestWorld } from "./coordinator-world.ts";
 
 const EVENTS = 100_000;
 const AGGREGATES = 1_000;
 
 describe("exactly-once projection across a replica crash", () => {
   let world: CoordinatorWorld;
-  beforeEach(async () => {
-    world = await createCoordinatorWorld();
-  });
-  afterEach(async () => {
-    await world.dispose();
+  eachTestWorld((w) => {
+    world = w;
   });
 
   it(`${EVENTS} events, 3 replicas, one SIGKILLed mid-stream: same read model as one replica from scratch`, async () => {

@@ -1,15 +1,12 @@
 import { waitFor } from "@dbplane/testkit";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { json, type ParkedItem, type ParkedList, type Problem } from "./api-types.ts";
-import { type CoordinatorWorld, createCoordinatorWorld } from "./coordinator-world.ts";
+import { type CoordinatorWorld, eachTestWorld } from "./coordinator-world.ts";
 
 describe("poison events", () => {
   let world: CoordinatorWorld;
-  beforeEach(async () => {
-    world = await createCoordinatorWorld();
-  });
-  afterEach(async () => {
-    await world.dispose();
+  eachTestWorld((w) => {
+    world = w;
   });
 
   it("parks the failing event, keeps its unit going, and re-applies it after the fix", async () => {

@@ -1,8 +1,8 @@
 import { desiredOwner } from "@dbplane/projections";
 import { waitFor } from "@dbplane/testkit";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { json, type ProjectionsView } from "./api-types.ts";
-import { type CoordinatorWorld, createCoordinatorWorld } from "./coordinator-world.ts";
+import { type CoordinatorWorld, eachTestWorld } from "./coordinator-world.ts";
 
 interface Move {
   readonly id: number;
@@ -15,11 +15,8 @@ interface Move {
 
 describe("rebalancing", () => {
   let world: CoordinatorWorld;
-  beforeEach(async () => {
-    world = await createCoordinatorWorld();
-  });
-  afterEach(async () => {
-    await world.dispose();
+  eachTestWorld((w) => {
+    world = w;
   });
 
   const moves = async (): Promise<Move[]> =>

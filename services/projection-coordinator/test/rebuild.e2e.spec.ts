@@ -1,16 +1,13 @@
 import { waitFor } from "@dbplane/testkit";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type AuditPage, json, type ProjectionsView } from "./api-types.ts";
-import { type CoordinatorWorld, createCoordinatorWorld } from "./coordinator-world.ts";
+import { type CoordinatorWorld, eachTestWorld } from "./coordinator-world.ts";
 import { TALLY_TYPE } from "./fixtures/tally-projection.ts";
 
 describe("rebuilding a projection into a new generation", () => {
   let world: CoordinatorWorld;
-  beforeEach(async () => {
-    world = await createCoordinatorWorld();
-  });
-  afterEach(async () => {
-    await world.dispose();
+  eachTestWorld((w) => {
+    world = w;
   });
 
   it("keeps serving the old generation until the new one caught up, then switches with no gap", async () => {

@@ -1,16 +1,13 @@
 import { busNames } from "@dbplane/bus";
 import { waitFor } from "@dbplane/testkit";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type CoordinatorWorld, createCoordinatorWorld } from "./coordinator-world.ts";
+import { describe, expect, it } from "vitest";
+import { type CoordinatorWorld, eachTestWorld } from "./coordinator-world.ts";
 
 describe("graceful shutdown", () => {
   let world: CoordinatorWorld;
-  beforeEach(async () => {
-    world = await createCoordinatorWorld();
-  });
-  afterEach(async () => {
-    await world.dispose();
+  eachTestWorld((w) => {
+    world = w;
   });
 
   it("stores checkpoints, releases every unit and announces it, then exits 0", async () => {

@@ -1,4 +1,4 @@
-import { authEnv, baseEnv, envVar, loadConfig, postgresEnv } from "@dbplane/service-kit";
+import { authEnv, baseEnv, configLoader, envVar, postgresEnv } from "@dbplane/service-kit";
 import { z } from "zod";
 
 /** The provisioner's environment (STYLE.md §4): parsed once, every problem listed, exit 78. */
@@ -98,9 +98,6 @@ export const configSchema = z.object({
     .describe("PostgreSQL connections per replica (at least twice DBPLANE_RECONCILE_CONCURRENCY plus 4)."),
 });
 
-export type ProvisionerConfig = z.output<typeof configSchema>;
-
 /** Parses the environment once; exits 78 listing every problem. */
-export function loadProvisionerConfig(env: NodeJS.ProcessEnv = process.env): ProvisionerConfig {
-  return loadConfig(configSchema, env);
-}
+export const loadProvisionerConfig = configLoader(configSchema);
+export type ProvisionerConfig = ReturnType<typeof loadProvisionerConfig>;

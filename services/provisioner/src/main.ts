@@ -1,15 +1,7 @@
 // Composition root of the provisioner: config, connections, driver, reconcile loop, consumers, HTTP, shutdown.
 import { handle } from "@dbplane/bus";
 import { addShard, createDatabase, deleteDatabase, runBackup, scaleReplicas } from "@dbplane/contracts";
-import {
-  connectServiceBus,
-  createHttpApp,
-  createLogger,
-  listenOptions,
-  platformPool,
-  runService,
-  serviceVersion,
-} from "@dbplane/service-kit";
+import { poolReadiness, serviceProcess } from "@dbplane/service-kit";
 import { provisionerApp } from "./app.ts";
 import { loadProvisionerConfig } from "./config.ts";
 import { createDatabaseAdmin } from "./databases/database-admin.ts";
@@ -31,13 +23,10 @@ import { createProgress } from "./store/progress.ts";
 import { createQueries } from "./store/queries.ts";
 import { provisionerTables } from "./store/schema-tables.ts";
 
-const NAME = "provisioner";
-const config = loadProvisionerConfig();
-const logger = createLogger({ name: NAME, level: config.DBPLANE_LOG_LEVEL });
+const service = serviceProcess("provisioner", loadProvisionerConfig(), import.meta.url);
+const { name, config, logger } = service;
 
-const pool = platformPool(config, {
-  name: NAME,
-  logger,
+const pool = service.platformPool({
   // Each running reconcile pass holds one connection (its advisory lock) and uses others.
   max: Math.max(config.DBPLANE_PG_POOL_SIZE, config.DBPLANE_RECONCILE_CONCURRENCY * 2 + 4),
 });
@@ -69,17 +58,9 @@ const driver: ShardDriver =
       });
 logger.info({ driver: driver.kind }, "driver ready");
 
-const app = await createHttpApp({
-  name: NAME,
-  version: serviceVersion(new URL("../package.json", import.meta.url)),
-  logger,
-  jwtSecret: config.DBPLANE_JWT_SECRET,
-});
+const app = await service.httpApp({ postgres: poolReadiness(pool) });
 const metrics = createProvisionerMetrics(app.metricsRegistry, queries);
-const bus = await connectServiceBus(app, config, { name: NAME, logger });
-app.addReadinessCheck("postgres", async () => {
-  await pool.query("SELECT 1");
-});
+const bus = await service.connectBus(app);
 
 const relay = createOutboxRelay({
   pool,
@@ -111,7 +92,7 @@ const admin = createDatabaseAdmin(createDesiredState(pool, tables), () => {
 });
 
 const consumer = await bus.consume({
-  durable: NAME,
+  durable: name,
   handlers: [
     handle(createDatabase, createDatabaseHandler(admin, logger)),
     handle(deleteDatabase, deleteDatabaseHandler(admin, logger)),
@@ -124,11 +105,7 @@ await app.register(provisionerApp, { admin, queries });
 relay.start();
 loop.start();
 
-await runService({
-  name: NAME,
-  logger,
-  app,
-  ...listenOptions(config),
+await service.run(app, {
   stopWork: [
     { name: "stop consumers", run: () => consumer.stop() },
     { name: "stop reconciling (running passes finish)", run: () => loop.stop() },

@@ -22,6 +22,16 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => world?.dispose(), 120_000);
 
+/** The operation once it left `pending`. */
+const settled = (operationId: string) =>
+  waitFor(
+    async () => {
+      const r = await api.call("GET", `/v1/operations/${operationId}`);
+      return r.body.state !== "pending" && r.body;
+    },
+    { timeoutMs: 60_000, what: `operation ${operationId} to settle` },
+  );
+
 async function query<T extends pg.QueryResultRow>(port: number, password: string, db: string, sql: string) {
   const client = new pg.Client({ host: "127.0.0.1", port, user: "dbplane", password, database: db });
   await client.connect();
@@ -124,13 +134,7 @@ describe("local driver: a sharded database made of real PostgreSQL clusters", ()
   it("backs every shard up with pg_dump into the data directory", async () => {
     const res = await api.call("POST", `/v1/databases/${name}/backups`, { backupId: "nightly-1" });
     expect(res.status).toBe(202);
-    const op = await waitFor(
-      async () => {
-        const r = await api.call("GET", `/v1/operations/${res.body.operationId}`);
-        return r.body.state !== "pending" && r.body;
-      },
-      { timeoutMs: 60_000 },
-    );
+    const op = await settled(res.body.operationId);
     expect(op.state).toBe("succeeded");
     // The operation ends in the same transaction that queues the last event; publishing follows.
     const completed = await waitFor(async () => {
@@ -162,13 +166,7 @@ describe("local driver: a sharded database made of real PostgreSQL clusters", ()
   it("delete stops every server and removes its data", async () => {
     const res = await api.call("DELETE", `/v1/databases/${name}?keepVolumes=false`);
     expect(res.status).toBe(202);
-    const op = await waitFor(
-      async () => {
-        const r = await api.call("GET", `/v1/operations/${res.body.operationId}`);
-        return r.body.state !== "pending" && r.body;
-      },
-      { timeoutMs: 60_000 },
-    );
+    const op = await settled(res.body.operationId);
     expect(op.state).toBe("succeeded");
     expect(postmastersUnder(world.dataDir)).toEqual([]);
     expect(await isDirectory(join(world.dataDir, "clusters", name))).toBe(false);

@@ -1,4 +1,4 @@
-import { authEnv, baseEnv, envVar, loadConfig, postgresEnv, redisEnv } from "@dbplane/service-kit";
+import { authEnv, baseEnv, configLoader, envVar, postgresEnv, redisEnv } from "@dbplane/service-kit";
 import { z } from "zod";
 
 /**
@@ -99,19 +99,11 @@ export const configSchema = z
       .default(5_000)
       .describe("How often the detector looks at the load windows."),
   })
-  .superRefine((env, ctx) => {
-    if (env.DBPLANE_ROUTER_LOAD_FLUSH_MS >= env.DBPLANE_ROUTER_LOAD_WINDOW_S * 1000) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["DBPLANE_ROUTER_LOAD_FLUSH_MS"],
-        message: "must be shorter than the load window, or the window never holds a full count",
-      });
-    }
+  .refine((env) => env.DBPLANE_ROUTER_LOAD_FLUSH_MS < env.DBPLANE_ROUTER_LOAD_WINDOW_S * 1000, {
+    path: ["DBPLANE_ROUTER_LOAD_FLUSH_MS"],
+    message: "must be shorter than the load window, or the window never holds a full count",
   });
 
-export type RouterConfig = z.output<typeof configSchema>;
-
 /** Parses the environment once; exits 78 listing every problem. */
-export function loadRouterConfig(env: NodeJS.ProcessEnv = process.env): RouterConfig {
-  return loadConfig(configSchema, env);
-}
+export const loadRouterConfig = configLoader(configSchema);
+export type RouterConfig = ReturnType<typeof loadRouterConfig>;

@@ -2,16 +2,7 @@
 import { handle } from "@dbplane/bus";
 import { databaseDeleted, databaseReady } from "@dbplane/contracts";
 import { kubeAccess, PasswordResolver } from "@dbplane/kube";
-import {
-  connectServiceBus,
-  createHttpApp,
-  createLogger,
-  listenOptions,
-  platformPool,
-  redisClient,
-  runService,
-  serviceVersion,
-} from "@dbplane/service-kit";
+import { serviceProcess } from "@dbplane/service-kit";
 import { routerApp } from "./app.ts";
 import { loadRouterConfig } from "./config.ts";
 import { type ShardMapDocument, shardMapDocument } from "./domain/shard-map.ts";
@@ -28,23 +19,17 @@ import { ShardMapPublisher } from "./shards/shard-map-publisher.ts";
 import { ShardMapRegistry } from "./shards/shard-map-registry.ts";
 import { createRouterStore } from "./store/router-store.ts";
 
-const NAME = "router";
-const config = loadRouterConfig();
-const logger = createLogger({ name: NAME, level: config.DBPLANE_LOG_LEVEL });
+const service = serviceProcess("router", loadRouterConfig(), import.meta.url);
+const { name, config, logger } = service;
 
-const platform = platformPool(config, { name: NAME, logger });
+const platform = service.platformPool();
 const store = createRouterStore(platform, config.DBPLANE_ROUTER_SCHEMA);
 await store.migrate();
 
-const app = await createHttpApp({
-  name: NAME,
-  version: serviceVersion(new URL("../package.json", import.meta.url)),
-  logger,
-  jwtSecret: config.DBPLANE_JWT_SECRET,
-});
-const bus = await connectServiceBus(app, config, { name: NAME, logger, readinessCheck: false });
+const app = await service.httpApp();
+const bus = await service.connectBus(app, { readinessCheck: false });
 const kv = await bus.kv<ShardMapDocument>("shardmaps", { schema: shardMapDocument });
-const redis = await redisClient(config, { logger });
+const redis = await service.redis();
 
 const pools = new ServerPoolRegistry(
   {
@@ -80,7 +65,7 @@ const detector = new HotShardDetector({
   logger,
 });
 const health = new HealthMonitor(pools, config.DBPLANE_ROUTER_HEALTH_INTERVAL_MS, logger);
-const service = new QueryService({
+const queryService = new QueryService({
   maps,
   load,
   metrics,
@@ -113,7 +98,7 @@ app.addReadinessCheck("shard maps", async () => {
 });
 
 const consumer = await bus.consume({
-  durable: NAME,
+  durable: name,
   // A database's ready, ready again and deleted must be applied in stream order, by all replicas.
   ordered: true,
   handlers: [
@@ -122,7 +107,7 @@ const consumer = await bus.consume({
   ],
 });
 await app.register(routerApp, {
-  service,
+  service: queryService,
   maps,
   publisher,
   detector,
@@ -134,11 +119,7 @@ load.start(config.DBPLANE_ROUTER_LOAD_FLUSH_MS);
 detector.start();
 health.start();
 
-await runService({
-  name: NAME,
-  logger,
-  app,
-  ...listenOptions(config),
+await service.run(app, {
   stopWork: [
     { name: "stop consumers", run: () => consumer.stop() },
     { name: "stop hot-shard detector", run: () => detector.stop() },

@@ -1,5 +1,5 @@
 import { TOPOLOGY_DEFAULTS } from "@dbplane/bus";
-import { authEnv, baseEnv, envVar, loadConfig, postgresEnv } from "@dbplane/service-kit";
+import { authEnv, baseEnv, configLoader, envVar, postgresEnv } from "@dbplane/service-kit";
 import { z } from "zod";
 
 /**
@@ -76,9 +76,6 @@ export const configSchema = z
     }
   });
 
-export type SchedulerConfig = z.output<typeof configSchema>;
-
 /** Parses the environment once; exits 78 listing every problem. */
-export function loadSchedulerConfig(env: NodeJS.ProcessEnv = process.env): SchedulerConfig {
-  return loadConfig(configSchema, env);
-}
+export const loadSchedulerConfig = configLoader(configSchema);
+export type SchedulerConfig = ReturnType<typeof loadSchedulerConfig>;

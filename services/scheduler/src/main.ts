@@ -1,16 +1,7 @@
 // Composition root of the scheduler: config, connections, firing, consumers, HTTP, shutdown.
 import { handle } from "@dbplane/bus";
 import { cancelJob, scheduleJob } from "@dbplane/contracts";
-import {
-  connectServiceBus,
-  createHttpApp,
-  createLogger,
-  listenOptions,
-  platformPool,
-  replicaId,
-  runService,
-  serviceVersion,
-} from "@dbplane/service-kit";
+import { poolReadiness, replicaId, serviceProcess } from "@dbplane/service-kit";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Gauge } from "prom-client";
 import { schedulerApp } from "./app.ts";
@@ -24,14 +15,11 @@ import { createTargetCheck } from "./jobs/target-check.ts";
 import { createSchedulerMetrics } from "./scheduler-metrics.ts";
 import { createSchedulerStore } from "./store/scheduler-store.ts";
 
-const NAME = "scheduler";
-const config = loadSchedulerConfig();
-const logger = createLogger({ name: NAME, level: config.DBPLANE_LOG_LEVEL });
+const service = serviceProcess("scheduler", loadSchedulerConfig(), import.meta.url);
+const { name, config, logger } = service;
 const owner = replicaId();
 
-const pool = platformPool(config, {
-  name: NAME,
-  logger,
+const pool = service.platformPool({
   // No claim, renewal or recording may hang on a lock or a stuck server: it fails, is logged
   // and retried next round, and firing goes on (a hung claim would stop this replica firing).
   statement_timeout: config.DBPLANE_SCHEDULER_STATEMENT_TIMEOUT_MS,
@@ -41,17 +29,9 @@ const pool = platformPool(config, {
 const store = createSchedulerStore(pool, { schema: config.DBPLANE_SCHEDULER_SCHEMA });
 await store.migrate();
 
-const app = await createHttpApp({
-  name: NAME,
-  version: serviceVersion(new URL("../package.json", import.meta.url)),
-  logger,
-  jwtSecret: config.DBPLANE_JWT_SECRET,
-});
+const app = await service.httpApp({ postgres: poolReadiness(pool) });
 const metrics = createSchedulerMetrics(app.metricsRegistry, store);
-const bus = await connectServiceBus(app, config, { name: NAME, logger });
-app.addReadinessCheck("postgres", async () => {
-  await pool.query("SELECT 1");
-});
+const bus = await service.connectBus(app);
 
 const firing = createFiringLoop({
   store,
@@ -89,7 +69,7 @@ const jobs = createJobAdmin({
   forget: (jobId) => firing.forget(jobId),
 });
 const consumer = await bus.consume({
-  durable: NAME,
+  durable: name,
   handlers: [
     handle(scheduleJob, scheduleJobHandler(jobs, logger)),
     handle(cancelJob, cancelJobHandler(jobs, logger)),
@@ -98,11 +78,7 @@ const consumer = await bus.consume({
 await app.register(schedulerApp, { jobs, store });
 firing.start();
 
-await runService({
-  name: NAME,
-  logger,
-  app,
-  ...listenOptions(config),
+await service.run(app, {
   stopWork: [
     { name: "stop consumers", run: () => consumer.stop() },
     { name: "stop firing (finish publishes, record runs, release claims)", run: () => firing.stop() },

@@ -1,4 +1,4 @@
-import { ConfigError, parseConfig } from "@dbplane/service-kit";
+import { configIssues, parseConfig } from "@dbplane/service-kit";
 import { describe, expect, it } from "vitest";
 import { configSchema } from "../src/config.ts";
 
@@ -7,15 +7,7 @@ const base = {
   DBPLANE_PG_URL: "postgres://postgres@127.0.0.1:5432/postgres",
 };
 
-function problems(env: Record<string, string>): string[] {
-  try {
-    parseConfig(configSchema, env);
-    return [];
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).issues.map((i) => i.variable);
-  }
-}
+const problems = (env: Record<string, string>) => configIssues(configSchema, env).map((i) => i.variable);
 
 describe("scheduler config", () => {
   it("has working defaults for the firing knobs", () => {

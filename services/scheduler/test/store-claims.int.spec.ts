@@ -1,14 +1,13 @@
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createSchedulerStore } from "../src/store/scheduler-store.ts";
 import type { StoreFixture } from "./store-fixture.ts";
-import { claimOptions, completeOptions, createStoreFixture, job } from "./store-fixture.ts";
+import { claimOptions, completeOptions, fileStoreFixture, job } from "./store-fixture.ts";
 
 let f: StoreFixture;
-beforeAll(async () => {
-  f = await createStoreFixture();
+fileStoreFixture((fixture) => {
+  f = fixture;
 });
-afterAll(() => f.drop());
 
 describe("claiming due jobs", () => {
   it("two replicas claiming 1,000 due jobs concurrently get disjoint sets that cover all", async () => {

@@ -1,5 +1,6 @@
 import type { TestSchema } from "@dbplane/testkit";
 import { createTestSchema } from "@dbplane/testkit";
+import { afterAll, beforeAll } from "vitest";
 import type { JobDefinitionInput } from "../src/domain/job-definition.ts";
 import { parseJobDefinition } from "../src/domain/job-validation.ts";
 import type { SchedulerStore } from "../src/store/scheduler-store.ts";
@@ -54,3 +55,13 @@ export function job(over: Partial<JobDefinitionInput> & Pick<JobDefinitionInput,
 
 export const claimOptions = { horizonMs: 2_000, leaseMs: 15_000, limit: 100 } as const;
 export const completeOptions = { horizonMs: 2_000, leaseMs: 15_000 } as const;
+
+/** One fixture for every test of the calling file, through `assign`, dropped after the last one. */
+export function fileStoreFixture(assign: (fixture: StoreFixture) => void): void {
+  let current: StoreFixture | undefined;
+  beforeAll(async () => {
+    current = await createStoreFixture();
+    assign(current);
+  });
+  afterAll(() => current?.drop());
+}

@@ -1,14 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { JobValidationError } from "../src/domain/job-validation.ts";
 import { InvalidCursorError, JobStateConflictError } from "../src/store/errors.ts";
 import type { StoreFixture } from "./store-fixture.ts";
-import { claimOptions, createStoreFixture, job } from "./store-fixture.ts";
+import { claimOptions, fileStoreFixture, job } from "./store-fixture.ts";
 
 let f: StoreFixture;
-beforeAll(async () => {
-  f = await createStoreFixture();
+fileStoreFixture((fixture) => {
+  f = fixture;
 });
-afterAll(() => f.drop());
 
 describe("upsert", () => {
   it("creates, then is a no-op for the same definition, then updates a changed one", async () => {

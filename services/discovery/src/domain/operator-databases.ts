@@ -1,7 +1,7 @@
 import type { ClusterSnapshot, OperatorCluster, Service, Workload } from "./cluster-objects.ts";
 import type { DatabaseAddress, DatabaseRecord } from "./inventory-types.ts";
 import { OPERATORS, type OperatorProfile } from "./operators.ts";
-import { addressesOf, POSTGRES_PORT } from "./server-workloads.ts";
+import { addressesOf, kubernetesServer, POSTGRES_PORT } from "./server-workloads.ts";
 import { serviceHost } from "./service-dns.ts";
 import { servicesIn } from "./snapshot-index.ts";
 
@@ -98,11 +98,7 @@ export function operatorDatabase(
   const dbname = specDbname(cluster);
   return {
     id: cluster.uid,
-    driver: "kubernetes",
-    engine: "postgresql",
-    endpoint: { host: endpoint.host, port: endpoint.port },
-    ...(dbname && { dbname }),
-    ...(version && { serverVersion: version }),
+    ...kubernetesServer(endpoint, dbname, version),
     managedBy: profile.operator,
     workload: { namespace: cluster.namespace, kind: cluster.kind, name: cluster.name, uid: cluster.uid },
     addresses: [endpoint, ...addresses.filter((a) => a !== endpoint)],

@@ -57,6 +57,24 @@ function literalEnv(container: ContainerSpec | undefined, names: readonly string
   return undefined;
 }
 
+/**
+ * What a PostgreSQL server found in Kubernetes records whatever runs it (an operator's cluster, a
+ * plain workload): where it is reached, and its database name and version when its spec says.
+ */
+export function kubernetesServer(
+  endpoint: { readonly host: string; readonly port: number },
+  dbname: string | undefined,
+  version: string | undefined,
+) {
+  return {
+    driver: "kubernetes",
+    engine: "postgresql",
+    endpoint: { host: endpoint.host, port: endpoint.port },
+    ...(dbname && { dbname }),
+    ...(version && { serverVersion: version }),
+  } as const;
+}
+
 /** A PostgreSQL server run by a plain workload (a chart, a manifest, a dbplane shard). */
 export function workloadDatabase(workload: Workload, snapshot: ClusterSnapshot): DatabaseRecord {
   const services = servicesIn(snapshot, workload.namespace).filter((s) => selectsWorkload(s, workload));
@@ -72,11 +90,7 @@ export function workloadDatabase(workload: Workload, snapshot: ClusterSnapshot):
   const managedBy = workload.labels["app.kubernetes.io/managed-by"];
   return {
     id: workload.uid,
-    driver: "kubernetes",
-    engine: "postgresql",
-    endpoint: { host: endpoint.host, port: endpoint.port },
-    ...(dbname && { dbname }),
-    ...(version && { serverVersion: version }),
+    ...kubernetesServer(endpoint, dbname, version),
     ...(managedBy && { managedBy: managedBy.toLowerCase() === "dbplane" ? "dbplane" : managedBy }),
     workload: { namespace: workload.namespace, kind: workload.kind, name: workload.name, uid: workload.uid },
     addresses,

@@ -30,29 +30,18 @@ const graphBody = z.object({
 
 /** `/v1/databases`, `/v1/apps`, `/v1/graph`: what this replica sees now, filtered. */
 export function registerInventoryRoutes(app: HttpApp, inventory: () => Inventory): void {
-  app.get(
-    "/v1/databases",
-    {
-      schema: {
-        summary: "PostgreSQL servers and databases found",
-        tags: ["inventory"],
-        querystring: inventoryQuery,
-        response: { 200: databaseList },
-      },
-    },
-    async (request) => ({ items: filterRecords(inventory().databases, filterOf(request.query)) }),
-  );
+  /** Route options of a filtered list of the inventory. */
+  const list = <R>(summary: string, response: R) => ({
+    schema: { summary, tags: ["inventory"], querystring: inventoryQuery, response: { 200: response } },
+  });
+
+  app.get("/v1/databases", list("PostgreSQL servers and databases found", databaseList), async (request) => ({
+    items: filterRecords(inventory().databases, filterOf(request.query)),
+  }));
 
   app.get(
     "/v1/apps",
-    {
-      schema: {
-        summary: "Applications that use a database, each linked to what it reaches",
-        tags: ["inventory"],
-        querystring: inventoryQuery,
-        response: { 200: appList },
-      },
-    },
+    list("Applications that use a database, each linked to what it reaches", appList),
     async (request) => ({ items: filterRecords(inventory().apps, filterOf(request.query)) }),
   );
 

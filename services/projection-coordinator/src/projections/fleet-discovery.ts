@@ -1,14 +1,8 @@
-import type { ProjectionTables, ProjectionTx } from "@dbplane/projections";
 import { endpointText } from "../domain/endpoint-text.ts";
-import type { FleetEvent } from "./fleet.ts";
+import type { FleetEventHandler } from "./fleet.ts";
 
 /** discovery `database.*` and `app.*`: servers and databases found, and the apps using them. */
-export async function applyDiscoveryEvent(
-  e: FleetEvent,
-  name: string,
-  tx: ProjectionTx,
-  t: ProjectionTables,
-): Promise<void> {
+export const applyDiscoveryEvent: FleetEventHandler = async (e, name, tx, t) => {
   const d = e.data;
   switch (name) {
     case "database.discovered":
@@ -50,4 +44,4 @@ export async function applyDiscoveryEvent(
       ]);
       return;
   }
-}
+};

@@ -1,6 +1,6 @@
 import type { ProjectionTables, ProjectionTx } from "@dbplane/projections";
 import { endpointText } from "../domain/endpoint-text.ts";
-import type { FleetEvent } from "./fleet.ts";
+import type { FleetEventHandler } from "./fleet.ts";
 
 /** Managed databases are keyed `dbplane:<name>`, beside discovery's ids. */
 export const managedId = (name: unknown) => `dbplane:${String(name)}`;
@@ -42,12 +42,7 @@ async function upsertShard(
 }
 
 /** provisioner `database.*` and `shard.*`: desired and actual state of managed databases. */
-export async function applyProvisionerEvent(
-  e: FleetEvent,
-  name: string,
-  tx: ProjectionTx,
-  t: ProjectionTables,
-): Promise<void> {
+export const applyProvisionerEvent: FleetEventHandler = async (e, name, tx, t) => {
   const d = e.data;
   switch (name) {
     case "database.requested":
@@ -72,4 +67,4 @@ export async function applyProvisionerEvent(
       );
       return;
   }
-}
+};

@@ -1,13 +1,7 @@
-import type { ProjectionTables, ProjectionTx } from "@dbplane/projections";
-import type { FleetEvent } from "./fleet.ts";
+import type { FleetEventHandler } from "./fleet.ts";
 
 /** collector and router signals: target health, shard load, hot shards. */
-export async function applyShardSignal(
-  e: FleetEvent,
-  name: string,
-  tx: ProjectionTx,
-  t: ProjectionTables,
-): Promise<void> {
+export const applyShardSignal: FleetEventHandler = async (e, name, tx, t) => {
   const d = e.data;
   switch (name) {
     case "target.health-changed":
@@ -34,4 +28,4 @@ export async function applyShardSignal(
       );
       return;
   }
-}
+};

@@ -54,6 +54,14 @@ export interface FleetEvent {
   readonly data: Record<string, unknown>;
 }
 
+/** Applies one service's fleet events (`name` is the type without the service) to the tables. */
+export type FleetEventHandler = (
+  e: FleetEvent,
+  name: string,
+  tx: ProjectionTx,
+  t: ProjectionTables,
+) => Promise<void>;
+
 /** Databases, shards, health and apps, from discovery, provisioner, router and collector events. */
 export const fleetProjection = defineProjection({
   name: "fleet",

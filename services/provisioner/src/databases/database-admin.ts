@@ -1,22 +1,11 @@
-import type { DatabaseSpec } from "../domain/database-spec.ts";
 import type { Accepted, DesiredState } from "../store/desired-state.ts";
 
 /**
  * The one entry for changes of desired state, shared by the HTTP API and the command handlers:
- * records the change, then wakes the reconcile loop and the outbox relay so work starts at once.
+ * the changes of `DesiredState`, each recorded and then, when accepted, waking the reconcile loop
+ * and the outbox relay so work starts at once.
  */
-export interface DatabaseAdmin {
-  create(spec: DatabaseSpec, operationId: string): Promise<Accepted>;
-  delete(name: string, keepVolumes: boolean, operationId: string): Promise<Accepted>;
-  addShards(name: string, count: number, operationId: string): Promise<Accepted>;
-  scaleReplicas(
-    name: string,
-    shard: number | undefined,
-    replicas: number,
-    operationId: string,
-  ): Promise<Accepted>;
-  backup(name: string, shard: number | undefined, backupId: string, operationId: string): Promise<Accepted>;
-}
+export type DatabaseAdmin = DesiredState;
 
 export function createDatabaseAdmin(desired: DesiredState, wake: () => void): DatabaseAdmin {
   const then = async (work: Promise<Accepted>) => {

@@ -31,6 +31,19 @@ function acceptedReply<R>(
 export function registerDatabaseRoutes(app: HttpApp, deps: { admin: DatabaseAdmin; queries: Queries }): void {
   const { admin, queries } = deps;
   const tags = ["databases"];
+  /** Route options of a change to the database `:name`: answered 202 with the operation to follow. */
+  const change = <S extends object>(summary: string, schema: S) => ({
+    schema: { summary, tags, params: nameParams, ...schema, response: { 202: accepted } },
+  });
+  /** Route options of a read of the database `:name`. */
+  const read = <R>(summary: string, response: R) => ({
+    schema: { summary, tags, params: nameParams, response: { 200: response } },
+  });
+  const liveDatabase = async (name: string) => {
+    const db = await queries.database(name);
+    if (!db || db.state === "deleted") throw new NotFoundError(`database "${name}" does not exist`);
+    return db;
+  };
 
   app.post(
     "/v1/databases",
@@ -58,86 +71,42 @@ export function registerDatabaseRoutes(app: HttpApp, deps: { admin: DatabaseAdmi
 
   app.get(
     "/v1/databases/:name",
-    {
-      schema: {
-        summary: "A database: state, version, and per shard its state and endpoints",
-        tags,
-        params: nameParams,
-        response: { 200: databaseResource },
-      },
-    },
+    read("A database: state, version, and per shard its state and endpoints", databaseResource),
     async (request) => {
-      const db = await queries.database(request.params.name);
-      if (!db || db.state === "deleted")
-        throw new NotFoundError(`database "${request.params.name}" does not exist`);
+      const db = await liveDatabase(request.params.name);
       return toDatabaseResource(db, await queries.shards(db.name));
     },
   );
 
   app.delete(
     "/v1/databases/:name",
-    {
-      schema: {
-        summary: "Delete a database and what dbplane made for it (202)",
-        tags,
-        params: nameParams,
-        querystring: deleteQuery,
-        response: { 202: accepted },
-      },
-    },
+    change("Delete a database and what dbplane made for it (202)", { querystring: deleteQuery }),
     async (request, reply) =>
       acceptedReply(reply, await admin.delete(request.params.name, request.query.keepVolumes, randomUUID())),
   );
 
   app.post(
     "/v1/databases/:name/shards",
-    {
-      schema: {
-        summary: "Add empty shards (202)",
-        tags,
-        params: nameParams,
-        body: addShardsBody,
-        response: { 202: accepted },
-      },
-    },
+    change("Add empty shards (202)", { body: addShardsBody }),
     async (request, reply) =>
       acceptedReply(reply, await admin.addShards(request.params.name, request.body.count, randomUUID())),
   );
 
   app.post(
     "/v1/databases/:name/replicas",
-    {
-      schema: {
-        summary: "Set the streaming replicas of one shard or all (202)",
-        tags,
-        params: nameParams,
-        body: scaleReplicasBody,
-        response: { 202: accepted },
-      },
-    },
-    async (request, reply) =>
-      acceptedReply(
+    change("Set the streaming replicas of one shard or all (202)", { body: scaleReplicasBody }),
+    async (request, reply) => {
+      const { shard, replicas } = request.body;
+      return acceptedReply(
         reply,
-        await admin.scaleReplicas(
-          request.params.name,
-          request.body.shard,
-          request.body.replicas,
-          randomUUID(),
-        ),
-      ),
+        await admin.scaleReplicas(request.params.name, shard, replicas, randomUUID()),
+      );
+    },
   );
 
   app.post(
     "/v1/databases/:name/backups",
-    {
-      schema: {
-        summary: "Back up one shard or all (202); a repeated backupId is the same backup",
-        tags,
-        params: nameParams,
-        body: backupBody,
-        response: { 202: accepted },
-      },
-    },
+    change("Back up one shard or all (202); a repeated backupId is the same backup", { body: backupBody }),
     async (request, reply) => {
       const backupId = request.body.backupId ?? `backup-${randomUUID()}`;
       return acceptedReply(
@@ -149,18 +118,9 @@ export function registerDatabaseRoutes(app: HttpApp, deps: { admin: DatabaseAdmi
 
   app.get(
     "/v1/databases/:name/backups",
-    {
-      schema: {
-        summary: "Backups of a database, one item per shard per backup id, oldest id first",
-        tags,
-        params: nameParams,
-        response: { 200: backupList },
-      },
-    },
+    read("Backups of a database, one item per shard per backup id, oldest id first", backupList),
     async (request) => {
-      const db = await queries.database(request.params.name);
-      if (!db || db.state === "deleted")
-        throw new NotFoundError(`database "${request.params.name}" does not exist`);
+      const db = await liveDatabase(request.params.name);
       const rows = await queries.backups(db.name);
       return {
         items: rows.map((b) => ({

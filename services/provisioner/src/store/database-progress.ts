@@ -1,8 +1,7 @@
 import { databaseDeleted, databaseFailed, databaseReady, shardFailed } from "@dbplane/contracts";
-import { inTransaction } from "@dbplane/service-kit";
 import { aggregateOf, eventIds } from "../domain/database-spec.ts";
 import { enqueueEvent } from "./outbox.ts";
-import { clipReason, finishOperations, lockAtVersion, type ProgressContext } from "./progress-context.ts";
+import { atVersion, clipReason, finishOperations, type ProgressContext } from "./progress-context.ts";
 
 /** The kinds of operation a database's readiness (or failure) ends. */
 const SPEC_CHANGES = ["create", "add-shard", "scale-replicas"] as const;
@@ -16,13 +15,12 @@ export async function startProvisioning({ pool, t }: ProgressContext, name: stri
 
 /** Every shard is ready: the database is, its pending create/change operations succeed. */
 export function recordDatabaseReady(
-  { pool, t }: ProgressContext,
+  ctx: ProgressContext,
   name: string,
   version: number,
   correlationId: string,
 ): Promise<boolean> {
-  return inTransaction(pool, async (client) => {
-    const db = await lockAtVersion(client, t, name, version);
+  return atVersion(ctx, name, version, async ({ client, t, db }) => {
     if (!db || db.state === "ready" || db.state === "deleting" || db.state === "deleted") return false;
     const { rows } = await client.query(
       `SELECT shard, endpoint FROM ${t.shards} WHERE database = $1 AND state = 'ready' ORDER BY shard`,
@@ -53,15 +51,14 @@ export function recordDatabaseReady(
 
 /** The database cannot be made real: failed (terminal until asked again), with the reason. */
 export function recordDatabaseFailed(
-  { pool, t }: ProgressContext,
+  ctx: ProgressContext,
   name: string,
   version: number,
   reason: string,
   correlationId: string,
   shard?: number,
 ): Promise<void> {
-  return inTransaction(pool, async (client) => {
-    const db = await lockAtVersion(client, t, name, version);
+  return atVersion(ctx, name, version, async ({ client, t, db }) => {
     if (!db || db.state === "failed" || db.state === "deleting" || db.state === "deleted") return;
     const why = clipReason(reason);
     await client.query(
@@ -98,13 +95,12 @@ export function recordDatabaseFailed(
 
 /** Everything of the database is gone (volumes kept if asked). */
 export function recordDatabaseDeleted(
-  { pool, t }: ProgressContext,
+  ctx: ProgressContext,
   name: string,
   version: number,
   correlationId: string,
 ): Promise<void> {
-  return inTransaction(pool, async (client) => {
-    const db = await lockAtVersion(client, t, name, version);
+  return atVersion(ctx, name, version, async ({ client, t, db }) => {
     if (db?.state !== "deleting") return;
     await client.query(`UPDATE ${t.databases} SET state = 'deleted', updated_at = now() WHERE name = $1`, [
       name,

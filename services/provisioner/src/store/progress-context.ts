@@ -1,3 +1,4 @@
+import { inTransaction } from "@dbplane/service-kit";
 import type pg from "pg";
 import type { OperationKind } from "../domain/states.ts";
 import { type DatabaseRow, toDatabase } from "./rows.ts";
@@ -15,21 +16,31 @@ const REASON_MAX = 2_000;
 export const clipReason = (reason: string) =>
   reason.length > REASON_MAX ? `${reason.slice(0, REASON_MAX - 1)}…` : reason;
 
+/** A transaction with the database row locked; `db` is undefined when it is no longer at the version asked. */
+export interface LockedDatabase {
+  readonly client: pg.PoolClient;
+  readonly t: ProvisionerTables;
+  readonly db: DatabaseRow | undefined;
+}
+
 /**
- * Locks and reads the database if it is still at the version the reconcile pass read; else
- * undefined (a change accepted meanwhile made the pass's result stale: the next pass redoes it).
+ * Runs `work` in a transaction holding the database locked if it is still at the version the
+ * reconcile pass read; else `db` is undefined (a change accepted meanwhile made the pass's result
+ * stale: the next pass redoes it).
  */
-export async function lockAtVersion(
-  client: pg.PoolClient,
-  t: ProvisionerTables,
+export function atVersion<R>(
+  { pool, t }: ProgressContext,
   name: string,
   version: number,
-): Promise<DatabaseRow | undefined> {
-  const { rows } = await client.query(
-    `SELECT * FROM ${t.databases} WHERE name = $1 AND version = $2 FOR UPDATE`,
-    [name, version],
-  );
-  return rows[0] ? toDatabase(rows[0]) : undefined;
+  work: (locked: LockedDatabase) => Promise<R>,
+): Promise<R> {
+  return inTransaction(pool, async (client) => {
+    const { rows } = await client.query(
+      `SELECT * FROM ${t.databases} WHERE name = $1 AND version = $2 FOR UPDATE`,
+      [name, version],
+    );
+    return work({ client, t, db: rows[0] ? toDatabase(rows[0]) : undefined });
+  });
 }
 
 /** Ends the database's pending operations of these kinds up to `version`: failed with `error`, else succeeded. */

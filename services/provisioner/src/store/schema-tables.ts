@@ -1,3 +1,5 @@
+import { schemaTables } from "@dbplane/service-kit";
+
 /** Quoted, schema-qualified table names of the provisioner's schema. */
 export interface ProvisionerTables {
   readonly schema: string;
@@ -10,14 +12,11 @@ export interface ProvisionerTables {
 }
 
 export function provisionerTables(schema = "provisioner"): ProvisionerTables {
-  const q = (table: string) => `"${schema}"."${table}"`;
-  return {
-    schema,
-    migrations: q("schema_migrations"),
-    databases: q("databases"),
-    shards: q("shards"),
-    operations: q("operations"),
-    backups: q("backups"),
-    outbox: q("outbox"),
-  };
+  return schemaTables(schema, {
+    databases: "databases",
+    shards: "shards",
+    operations: "operations",
+    backups: "backups",
+    outbox: "outbox",
+  });
 }

@@ -1,21 +1,20 @@
 import { shardReady } from "@dbplane/contracts";
-import { inTransaction } from "@dbplane/service-kit";
 import { aggregateOf, eventIds } from "../domain/database-spec.ts";
 import { enqueueEvent } from "./outbox.ts";
-import { lockAtVersion, type ProgressContext } from "./progress-context.ts";
+import { atVersion, type ProgressContext } from "./progress-context.ts";
 import type { ShardEndpoint } from "./rows.ts";
 
 /** Records a shard ready at `version` and announces it once per version. */
 export function recordShardReady(
-  { pool, t }: ProgressContext,
+  ctx: ProgressContext,
   name: string,
   version: number,
   shard: number,
   endpoint: ShardEndpoint,
   correlationId: string,
 ): Promise<void> {
-  return inTransaction(pool, async (client) => {
-    if (!(await lockAtVersion(client, t, name, version))) return;
+  return atVersion(ctx, name, version, async ({ client, t, db }) => {
+    if (!db) return;
     const { rowCount } = await client.query(
       `UPDATE ${t.shards} SET state = 'ready', endpoint = $3, reason = NULL, ready_version = $4, updated_at = now()
        WHERE database = $1 AND shard = $2 AND (ready_version IS DISTINCT FROM $4 OR state <> 'ready')`,

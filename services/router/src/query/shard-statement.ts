@@ -59,21 +59,15 @@ export function isLostConnection(info: PostgresErrorInfo): boolean {
 }
 
 /**
- * Runs read-only `work` with accounting, once more on a fresh connection if the first attempt's
+ * `onShard` for read-only `work`: once more on a fresh connection if the first attempt's
  * connection was lost. Only for reads: a write whose connection died may have committed.
  */
-export async function readOnShard<T>(
-  accounting: LoadAccounting,
-  database: string,
-  shard: number,
-  server: ServerPool,
-  work: () => Promise<T>,
-): Promise<T> {
+export async function readOnShard<T>(...statement: Parameters<typeof onShard<T>>): Promise<T> {
   try {
-    return await onShard(accounting, database, shard, server, work);
+    return await onShard(...statement);
   } catch (err) {
     if (!(err instanceof ShardStatementError) || !isLostConnection(err.info)) throw err;
-    return onShard(accounting, database, shard, server, work);
+    return onShard(...statement);
   }
 }
 

@@ -1,3 +1,5 @@
+import { schemaTables } from "@dbplane/service-kit";
+
 /** The router's tables, schema-qualified and quoted, ready to interpolate into SQL. */
 export interface RouterTables {
   readonly schema: string;
@@ -10,11 +12,5 @@ export interface RouterTables {
 }
 
 export function routerTables(schema: string): RouterTables {
-  const q = (table: string) => `"${schema}"."${table}"`;
-  return {
-    schema,
-    migrations: q("schema_migrations"),
-    shardMaps: q("shard_maps"),
-    shardMigrations: q("migrations"),
-  };
+  return schemaTables(schema, { shardMaps: "shard_maps", shardMigrations: "migrations" });
 }

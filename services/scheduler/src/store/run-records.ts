@@ -7,8 +7,8 @@ import type { StoreContext } from "./store-context.ts";
 
 export type RunOutcome = "fired" | "missed" | "failed";
 
-/** One occurrence of a job, as recorded. */
-export interface RunRecord {
+/** A run to insert; `recorded` tells whether it was new. */
+export interface NewRun {
   readonly jobId: string;
   readonly scheduledAt: Date;
   /** An extra occurrence asked for by trigger, not from the schedule. */
@@ -21,6 +21,10 @@ export interface RunRecord {
   readonly error: string | null;
   /** The JetStream sequence of the published message. */
   readonly streamSeq: number | null;
+}
+
+/** One occurrence of a job, as recorded. */
+export interface RunRecord extends NewRun {
   readonly recordedBy: string | null;
   readonly recordedAt: Date;
 }
@@ -36,18 +40,6 @@ interface RunRow {
   stream_seq: string | null;
   recorded_by: string | null;
   recorded_at: Date;
-}
-
-/** A run to insert; `recorded` tells whether it was new. */
-export interface NewRun {
-  readonly jobId: string;
-  readonly scheduledAt: Date;
-  readonly manual: boolean;
-  readonly outcome: RunOutcome;
-  readonly firedAt: Date | null;
-  readonly latenessMs: number | null;
-  readonly error: string | null;
-  readonly streamSeq: number | null;
 }
 
 /**

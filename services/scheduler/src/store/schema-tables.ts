@@ -1,3 +1,5 @@
+import { schemaTables } from "@dbplane/service-kit";
+
 /** The scheduler's tables, schema-qualified and quoted, ready to interpolate into SQL. */
 export interface SchedulerTables {
   readonly schema: string;
@@ -18,6 +20,5 @@ export function schedulerTables(schema: string = defaultSchema): SchedulerTables
       `scheduler schema name must be a lower-case PostgreSQL identifier, got ${JSON.stringify(schema)}`,
     );
   }
-  const q = `"${schema}"`;
-  return { schema, jobs: `${q}.jobs`, runs: `${q}.runs`, migrations: `${q}.schema_migrations` };
+  return schemaTables(schema, { jobs: "jobs", runs: "runs" });
 }

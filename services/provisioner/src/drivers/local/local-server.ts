@@ -125,9 +125,33 @@ export async function withConnection<T>(
 }
 
 /**
- * The shard's primary: initdb into `primary.tmp` (scram auth, the generated password), settings,
- * then an atomic rename to `primary`. A crash before the rename leaves only a `.tmp` the next
- * attempt discards; after it, the next attempt finds the directory and only starts it.
+ * Makes a server's data directory once: `program` (initdb or pg_basebackup) writes it as
+ * `<dataDir>.tmp` (after discarding what a crash left there), its settings are added, and an
+ * atomic rename makes it `dataDir`. A crash before the rename leaves only a `.tmp` the next
+ * attempt discards; after it, the next attempt finds the directory and leaves it as it is.
+ */
+async function createDataDirOnce(
+  dataDir: string,
+  ctx: ServerContext,
+  program: "initdb" | "pg_basebackup",
+  args: readonly string[],
+  options: { readonly password?: string; readonly timeoutMs: number },
+) {
+  if (await exists(dataDir)) return;
+  const tmp = `${dataDir}.tmp`;
+  await discardPartial(tmp);
+  await runProgram(ctx.bins.path(program), ["-D", tmp, ...args], {
+    user: ctx.user,
+    ...options,
+    pidFile: `${tmp}.pid`,
+  });
+  await writeSettings(tmp, ctx, await freeLocalPort());
+  await rename(tmp, dataDir);
+}
+
+/**
+ * The shard's primary: initdb (scram auth, the generated password) into a new `primary` directory,
+ * started; then its database created if missing.
  */
 export async function ensurePrimary(
   shardDir: string,
@@ -136,27 +160,16 @@ export async function ensurePrimary(
   ctx: ServerContext,
 ) {
   const dataDir = join(shardDir, "primary");
-  if (!(await exists(dataDir))) {
-    const tmp = `${dataDir}.tmp`;
-    await discardPartial(tmp);
-    await runProgram(
-      ctx.bins.path("initdb"),
-      [
-        "-D",
-        tmp,
-        "-U",
-        SUPERUSER,
-        `--pwfile=${passwordFile}`,
-        "--auth=scram-sha-256",
-        "-E",
-        "UTF8",
-        "--locale=C",
-      ],
-      { user: ctx.user, pidFile: `${tmp}.pid`, timeoutMs: 300_000 },
-    );
-    await writeSettings(tmp, ctx, await freeLocalPort());
-    await rename(tmp, dataDir);
-  }
+  const initdb = [
+    "-U",
+    SUPERUSER,
+    `--pwfile=${passwordFile}`,
+    "--auth=scram-sha-256",
+    "-E",
+    "UTF8",
+    "--locale=C",
+  ];
+  await createDataDirOnce(dataDir, ctx, "initdb", initdb, { timeoutMs: 300_000 });
   const port = await ensureRunning(dataDir, ctx);
   await withConnection(port, ctx.password, "postgres", async (client) => {
     const { rowCount } = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [dbname]);
@@ -167,37 +180,19 @@ export async function ensurePrimary(
 
 /**
  * Replica `k` of the shard: pg_basebackup from the primary with `-R` (standby.signal and
- * primary_conninfo), its own port, started; then checked to be in recovery. The same tmp-then-
- * rename rule as the primary makes a crash mid-copy harmless.
+ * primary_conninfo), its own port, started; then checked to be in recovery. `createDataDirOnce`
+ * makes a crash mid-copy harmless.
  */
 export async function ensureReplica(shardDir: string, k: number, primaryPort: number, ctx: ServerContext) {
   const dataDir = join(shardDir, `replica-${k}`);
-  if (!(await exists(dataDir))) {
-    const tmp = `${dataDir}.tmp`;
-    await discardPartial(tmp);
-    await runProgram(
-      ctx.bins.path("pg_basebackup"),
-      [
-        "-D",
-        tmp,
-        "-h",
-        "127.0.0.1",
-        "-p",
-        String(primaryPort),
-        "-U",
-        SUPERUSER,
-        "-R",
-        "-X",
-        "stream",
-        "-c",
-        "fast",
-        "-w",
-      ],
-      { user: ctx.user, password: ctx.password, pidFile: `${tmp}.pid`, timeoutMs: 3_600_000 },
-    );
-    await writeSettings(tmp, ctx, await freeLocalPort());
-    await rename(tmp, dataDir);
-  }
+  const primary = ["-h", "127.0.0.1", "-p", String(primaryPort), "-U", SUPERUSER];
+  await createDataDirOnce(
+    dataDir,
+    ctx,
+    "pg_basebackup",
+    [...primary, "-R", "-X", "stream", "-c", "fast", "-w"],
+    { password: ctx.password, timeoutMs: 3_600_000 },
+  );
   const port = await ensureRunning(dataDir, ctx);
   const inRecovery = await withConnection(port, ctx.password, "postgres", async (client) => {
     const { rows } = await client.query<{ r: boolean }>("SELECT pg_is_in_recovery() AS r");
