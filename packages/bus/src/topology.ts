@@ -29,6 +29,11 @@ export const TOPOLOGY_DEFAULTS = {
 } as const satisfies TopologyOptions;
 
 const STREAM_EXISTS = 10058;
+/**
+ * What nats-server 2.9 answers the loser of two concurrent creates of the same stream when the
+ * winner's subjects are registered before its name: "subjects overlap with an existing stream".
+ */
+const STREAM_SUBJECT_OVERLAP = 10065;
 
 type DesiredStream = Pick<
   StreamConfig,
@@ -79,7 +84,12 @@ async function ensureStream(jsm: JetStreamManager, desired: DesiredStream, logge
       logger.info({ stream: desired.name }, "stream created");
       return;
     } catch (err) {
-      if (!(err instanceof JetStreamApiError && err.code === STREAM_EXISTS)) throw err;
+      const lostRace =
+        err instanceof JetStreamApiError &&
+        (err.code === STREAM_EXISTS || err.code === STREAM_SUBJECT_OVERLAP);
+      if (!lostRace) throw err;
+      // An overlap with a stream of another name is a real conflict: only our own name counts.
+      if (err.code === STREAM_SUBJECT_OVERLAP && !(await streamInfo(jsm, desired.name))) throw err;
     }
   }
   const current = existing ?? (await streamInfo(jsm, desired.name));

@@ -21,12 +21,13 @@ describe("topology", () => {
       namespace: t.namespace,
       duplicateWindowMs: 5 * 60_000,
     };
-    const [a, b] = await Promise.all([
-      connectBus({ ...options, name: "a" }),
-      connectBus({ ...options, name: "b" }),
-    ]);
+    // Six processes starting at once: on nats-server 2.9 a create that loses the race may be
+    // answered "subjects overlap with an existing stream" rather than "name already in use".
+    const buses = await Promise.all(
+      ["a", "b", "c", "d", "e", "f"].map((name) => connectBus({ ...options, name })),
+    );
     try {
-      await Promise.all([a.ensureTopology(), b.ensureTopology(), a.ensureTopology(), b.ensureTopology()]);
+      await Promise.all(buses.flatMap((bus) => [bus.ensureTopology(), bus.ensureTopology()]));
       const jsm = await jetstreamManager(t.nc);
       const prefix = `${t.namespace.toUpperCase()}_`;
       const streams = [];
@@ -56,7 +57,7 @@ describe("topology", () => {
         duplicate_window: nanos(5 * 60_000),
       });
     } finally {
-      await Promise.all([a.close(), b.close()]);
+      await Promise.all(buses.map((bus) => bus.close()));
     }
   });
 
