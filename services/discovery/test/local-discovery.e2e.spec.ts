@@ -5,7 +5,7 @@ import { connectBus } from "@dbplane/bus";
 import { databaseDeleted, databaseReady } from "@dbplane/contracts";
 import { createLogger } from "@dbplane/service-kit";
 import { createTestDatabase, testServerUrls, waitFor } from "@dbplane/testkit";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, onTestFailed } from "vitest";
 import { createDiscoveryWorld, type DiscoveryWorld, shortType } from "./discovery-world.ts";
 
 let world: DiscoveryWorld;
@@ -23,6 +23,12 @@ const has = async (type: string, id: string) =>
 
 describe("discovery on this machine (local driver, real PostgreSQL)", () => {
   it("lists the databases of a configured server: a new one is discovered, a dropped one lost", async () => {
+    // Twice in today's fresh-clone runs this hit vitest's 60 s timeout, which does not say which
+    // step was slow: on failure, print how far it got and when.
+    const started = Date.now();
+    const steps: string[] = [];
+    const step = (what: string) => steps.push(`${Date.now() - started} ms ${what}`);
+    onTestFailed(() => console.error(`local discovery test stood at:\n  ${steps.join("\n  ")}`));
     const replica = await world.startReplica({
       env: {
         DBPLANE_DISCOVERY_DRIVER: "local",
@@ -33,9 +39,12 @@ describe("discovery on this machine (local driver, real PostgreSQL)", () => {
         DBPLANE_DISCOVERY_LOST_RETENTION_MS: "0",
       },
     });
+    step("replica ready");
     const db = await createTestDatabase("disc");
+    step(`created ${db.name}`);
     try {
       await waitFor(() => has("database.discovered", idOf(db.name)), { what: "the new database" });
+      step("discovered");
       const listed = await replica.get("/v1/databases");
       const found = (listed.json as { items: { id: string; dbname?: string; driver: string }[] }).items.find(
         (d) => d.id === idOf(db.name),
@@ -43,8 +52,10 @@ describe("discovery on this machine (local driver, real PostgreSQL)", () => {
       expect(found).toMatchObject({ driver: "local", dbname: db.name, endpoint: { host, port } });
     } finally {
       await db.drop();
+      step("dropped");
     }
     await waitFor(() => has("database.lost", idOf(db.name)), { what: "the dropped database lost" });
+    step("lost");
     const events = (await world.events())
       .filter((e) => e.subject === idOf(db.name))
       .map((e) => shortType(e.type));
@@ -55,6 +66,7 @@ describe("discovery on this machine (local driver, real PostgreSQL)", () => {
       what: "the lost fact pruned from the bucket",
       timeoutMs: 15_000,
     });
+    step("pruned");
     // At least this one: other tests create and drop databases on the same server meanwhile.
     expect(await replica.metric("dbplane_discovery_facts_pruned_total")).toBeGreaterThanOrEqual(1);
     expect((await world.events()).filter((e) => e.subject === idOf(db.name))).toHaveLength(2);
