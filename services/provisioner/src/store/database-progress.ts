@@ -42,6 +42,7 @@ export function recordDatabaseReady(
         version,
         postgresVersion: db.spec.postgresVersion,
         shards: rows.map((r) => ({ shard: r.shard, ...r.endpoint })),
+        shardedTables: db.spec.shardedTables,
       },
       { id: eventIds.ready(name, version), subject: aggregateOf.database(name), correlationId },
     );
