@@ -2,7 +2,7 @@ import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Bus, connectBus } from "@dbplane/bus";
-import { databaseReady } from "@dbplane/contracts";
+import { databaseReady, type MessageInput } from "@dbplane/contracts";
 import { createLogger } from "@dbplane/service-kit";
 import {
   createTestDatabase,
@@ -41,11 +41,17 @@ export interface RouterWorld extends ServiceWorld {
 }
 
 /** What the provisioner would say: the first `count` shards, at these ports, with these replicas. */
+type DatabaseReadyInput = MessageInput<typeof databaseReady>;
+
 export interface AnnounceOptions {
   readonly count?: number;
   readonly version?: number;
   readonly ports?: readonly (number | undefined)[];
   readonly replicas?: readonly { host: string; port: number }[][];
+  /** The spec's sharded tables, as `database.ready` lists them. */
+  readonly shardedTables?: DatabaseReadyInput["shardedTables"];
+  /** The application role the provisioner made (and the router then connects as). */
+  readonly application?: DatabaseReadyInput["application"];
 }
 
 export async function createRouterWorld(shardCount: number): Promise<RouterWorld> {
@@ -97,7 +103,7 @@ export async function createRouterWorld(shardCount: number): Promise<RouterWorld
     bus,
     shards,
     passwordFile,
-    async announce(name, { count, version, ports, replicas } = {}) {
+    async announce(name, { count, version, ports, replicas, shardedTables, application } = {}) {
       await bus.publish(
         databaseReady,
         {
@@ -112,6 +118,8 @@ export async function createRouterWorld(shardCount: number): Promise<RouterWorld
             user: "postgres",
             passwordRef: { kind: "file" as const, path: passwordFile },
           })),
+          ...(shardedTables && { shardedTables }),
+          ...(application && { application }),
         },
         { subject: name, id: uniqueName("ready") },
       );
