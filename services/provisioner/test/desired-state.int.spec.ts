@@ -102,7 +102,7 @@ describe("desired state in PostgreSQL", () => {
     );
     expect(rows).toHaveLength(1);
     expect(rows[0]?.data).toMatchObject({ name: "orders", version: 1, shardedTables: [], application });
-    expect((rows[0]?.data.shards as unknown[]).length).toBe(2);
+    expect(rows[0]?.data.shards).toHaveLength(2);
     // Moved references (another place) are announced again.
     const moved = { ...application, passwordRef: { kind: "file" as const, path: "/y/app/password" } };
     expect(await progress.applicationAnnounced("orders", 1, moved, "op-1")).toBe(true);
