@@ -38,6 +38,14 @@ export const configSchema = z
       .ms(100, 3_600_000)
       .default(30_000)
       .describe("statement_timeout on every shard connection."),
+    // 16 MiB of rows become several times that in the heap (pg row objects, then the JSON text),
+    // so a few such answers at once still fit the pod's 512 MiB limit; bulk reads belong to COPY.
+    DBPLANE_ROUTER_MAX_RESULT_BYTES: envVar
+      .int(1_024, 1_073_741_824)
+      .default(16_777_216)
+      .describe(
+        "Most bytes of rows one HTTP query or transaction may return (all shards of a scatter together); larger answers 413.",
+      ),
     DBPLANE_ROUTER_CONNECT_TIMEOUT_MS: envVar
       .ms(100, 120_000)
       .default(5_000)

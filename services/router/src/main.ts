@@ -70,6 +70,7 @@ const queryService = new QueryService({
   load,
   metrics,
   maxReplicaLagMs: config.DBPLANE_ROUTER_MAX_REPLICA_LAG_MS,
+  maxResultBytes: config.DBPLANE_ROUTER_MAX_RESULT_BYTES,
 });
 
 // A shard seen for the first time (at start-up, or joining in a new version) gets every
