@@ -89,6 +89,33 @@ export const passwordRef = z
   ])
   .describe("Reference to the password; the password itself never travels in a message");
 
+/** PostgreSQL types a shard key may have; each selects the hash function of its values. */
+const SHARD_KEY_TYPES = ["smallint", "integer", "bigint", "text", "uuid"] as const;
+
+/** A table distributed across shards by the hash of one column. */
+export const shardedTable = z
+  .strictObject({
+    table: sqlTableName.describe("Table distributed across shards, optionally schema-qualified"),
+    keyColumn: sqlIdentifier.describe("Column whose hash selects the shard"),
+    keyType: z.enum(SHARD_KEY_TYPES).describe("PostgreSQL type of the key column; selects the hash function"),
+  })
+  .describe("A table sharded by a key column");
+
+/**
+ * The database's application role: the same non-superuser owner role on every shard, which
+ * applications (through the router) and the router itself use. Its password and its SCRAM
+ * verifier are only referenced, never carried.
+ */
+export const applicationRole = z
+  .strictObject({
+    user: z.string().min(1).max(63).describe("Name of the application role on every shard"),
+    passwordRef: passwordRef.describe("Where the application role's password can be read"),
+    verifierRef: passwordRef.describe(
+      "Where the role's SCRAM-SHA-256 verifier can be read (what a server needs to authenticate it)",
+    ),
+  })
+  .describe("The database's application role (non-superuser owner of the database on every shard)");
+
 /** A value that survives `JSON.stringify` → `JSON.parse` unchanged. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
@@ -126,3 +153,6 @@ export const shardEndpoint = z.strictObject({
   user: z.string().min(1).max(63).describe("Role to connect as"),
   passwordRef,
 });
+
+export type ShardedTable = z.output<typeof shardedTable>;
+export type ApplicationRole = z.output<typeof applicationRole>;

@@ -13,8 +13,9 @@ export {
   InvalidEnvelopeError,
   toBinaryHeaders,
 } from "./envelope.ts";
-export type { JsonValue } from "./field-types.ts";
+export type { ApplicationRole, JsonValue, ShardedTable } from "./field-types.ts";
 export {
+  applicationRole,
   databaseName,
   endpoint,
   identifier,
@@ -24,6 +25,7 @@ export {
   quantity,
   reason,
   shardEndpoint,
+  shardedTable,
   shardIndex,
   sqlIdentifier,
   sqlTableName,

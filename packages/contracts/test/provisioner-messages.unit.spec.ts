@@ -131,11 +131,44 @@ describe("provisioner messages", () => {
     expectRejected(shardReady, { ...shard, primary: { host: "h", port: 70000 } }, "primary.port");
   });
 
-  it("database.ready lists shard endpoints", () => {
+  it("database.ready lists shard endpoints; sharded tables default to none and the application role is optional", () => {
     const { database: _, ...endpoint } = shard;
     const ready = { name: "orders", version: 3, postgresVersion: 17, shards: [endpoint] };
-    expect(parseMessageData(databaseReady, ready)).toEqual(ready);
+    expect(parseMessageData(databaseReady, ready)).toEqual({ ...ready, shardedTables: [] });
     expectRejected(databaseReady, { ...ready, shards: [{ ...endpoint, user: "" }] }, "shards.0.user");
+  });
+
+  it("database.ready carries the sharded tables and references to the application role's secrets", () => {
+    const { database: _, ...endpoint } = shard;
+    const application = {
+      user: "app",
+      passwordRef: { kind: "secret", namespace: "dbplane", name: "orders-app", key: "password" },
+      verifierRef: { kind: "file", path: "/var/lib/dbplane/clusters/orders/app/verifier" },
+    };
+    const ready = {
+      name: "orders",
+      version: 3,
+      postgresVersion: 17,
+      shards: [endpoint],
+      shardedTables: [{ table: "orders", keyColumn: "customer_id", keyType: "bigint" }],
+      application,
+    };
+    expect(parseMessageData(databaseReady, ready)).toEqual(ready);
+    expectRejected(
+      databaseReady,
+      { ...ready, application: { ...application, user: "" } },
+      "application.user",
+    );
+    expectRejected(
+      databaseReady,
+      { ...ready, application: { ...application, password: "s3cret" } },
+      "application",
+    );
+    expectRejected(
+      databaseReady,
+      { ...ready, shardedTables: [{ table: "orders", keyColumn: "k", keyType: "float" }] },
+      "shardedTables.0.keyType",
+    );
   });
 
   it("backup.completed needs ordered RFC 3339 times", () => {

@@ -74,6 +74,20 @@ export const configSchema = z.object({
     .min(1)
     .default("amazon/aws-cli:2.22.35")
     .describe("Kubernetes driver: image with the AWS CLI that uploads dumps."),
+  DBPLANE_PROVISIONER_ROUTER_PG_HOST: z
+    .string()
+    .min(1)
+    .max(253)
+    .default("dbplane-router")
+    .describe(
+      "Host of the router's PostgreSQL endpoint, written into each database's `uri` and `jdbc-uri` for applications (the chart sets the router Service's name).",
+    ),
+  DBPLANE_PROVISIONER_ROUTER_PG_PORT: envVar
+    .int(1, 65_535)
+    .default(6432)
+    .describe(
+      "Port of the router's PostgreSQL endpoint, in the same `uri` and `jdbc-uri` (`./scripts/dev`: 7432).",
+    ),
   DBPLANE_RECONCILE_INTERVAL_MS: envVar
     .ms(50, 600_000)
     .default(1_000)

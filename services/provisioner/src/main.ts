@@ -34,12 +34,17 @@ const tables = provisionerTables(config.DBPLANE_PROVISIONER_SCHEMA);
 await migrate(pool, tables.schema);
 const queries = createQueries(pool, tables);
 
+const router = {
+  host: config.DBPLANE_PROVISIONER_ROUTER_PG_HOST,
+  port: config.DBPLANE_PROVISIONER_ROUTER_PG_PORT,
+};
 const driver: ShardDriver =
   config.DBPLANE_PROVISIONER_DRIVER === "kubernetes"
     ? await createKubernetesDriver({
         kubeconfig: config.DBPLANE_KUBECONFIG,
         namespace: config.DBPLANE_KUBE_NAMESPACE ?? podNamespace(),
         image: config.DBPLANE_POSTGRES_IMAGE,
+        router,
         backup: config.DBPLANE_BACKUP_S3_URL
           ? {
               url: config.DBPLANE_BACKUP_S3_URL,
@@ -54,6 +59,7 @@ const driver: ShardDriver =
         dataDir: config.DBPLANE_DATA_DIR,
         binDir: config.DBPLANE_PG_BIN_DIR,
         osUser: config.DBPLANE_PG_OS_USER,
+        router,
         logger,
       });
 logger.info({ driver: driver.kind }, "driver ready");

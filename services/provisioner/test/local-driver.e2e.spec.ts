@@ -1,5 +1,7 @@
-import { readFile } from "node:fs/promises";
+import { createHash, createHmac, pbkdf2Sync } from "node:crypto";
+import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { parseScramVerifier } from "@dbplane/pgwire";
 import { type HttpClient, httpClient, type ServiceReplica, waitFor } from "@dbplane/testkit";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -15,9 +17,17 @@ let world: ProvisionerWorld;
 let replica: ServiceReplica;
 let api: HttpClient;
 
+const router = { host: "127.0.0.1", port: 7432 };
 beforeAll(async () => {
   world = await createProvisionerWorld();
-  replica = await world.startReplica();
+  replica = await world.startReplica({
+    env: {
+      DBPLANE_PROVISIONER_ROUTER_PG_HOST: router.host,
+      DBPLANE_PROVISIONER_ROUTER_PG_PORT: String(router.port),
+      // Ready databases are reconciled again and again: the application's password must survive it.
+      DBPLANE_RESYNC_INTERVAL_MS: "500",
+    },
+  });
   api = httpClient(replica.base, world.token());
 }, 60_000);
 afterAll(() => world?.dispose(), 120_000);
@@ -32,8 +42,14 @@ const settled = (operationId: string) =>
     { timeoutMs: 60_000, what: `operation ${operationId} to settle` },
   );
 
-async function query<T extends pg.QueryResultRow>(port: number, password: string, db: string, sql: string) {
-  const client = new pg.Client({ host: "127.0.0.1", port, user: "dbplane", password, database: db });
+async function query<T extends pg.QueryResultRow>(
+  port: number,
+  password: string,
+  db: string,
+  sql: string,
+  user = "dbplane",
+) {
+  const client = new pg.Client({ host: "127.0.0.1", port, user, password, database: db });
   await client.connect();
   try {
     return (await client.query<T>(sql)).rows;
@@ -45,6 +61,8 @@ async function query<T extends pg.QueryResultRow>(port: number, password: string
 describe("local driver: a sharded database made of real PostgreSQL clusters", () => {
   const name = "orders";
   const passwords: string[] = [];
+  const appDir = () => join(world.dataDir, "clusters", name, "app");
+  const shardedTables = [{ table: "orders", keyColumn: "customer_id", keyType: "bigint" }];
 
   it("creates 3 shards with 1 replica each: 6 servers accept the generated credentials", async () => {
     const created = await api.call("POST", "/v1/databases", {
@@ -54,6 +72,7 @@ describe("local driver: a sharded database made of real PostgreSQL clusters", ()
       postgresVersion: 15,
       storage: { size: "1Gi" },
       resources: { memory: "256Mi" },
+      shardedTables,
     });
     expect(created.status).toBe(202);
     const operationId = created.body.operationId as string;
@@ -131,6 +150,138 @@ describe("local driver: a sharded database made of real PostgreSQL clusters", ()
     });
   }, 240_000);
 
+  it("gives the application an owner role on every shard, its credentials in 0600 files pointing at the router", async () => {
+    const dir = appDir();
+    expect((await stat(dir)).mode & 0o777).toBe(0o700);
+    expect((await readdir(dir)).sort()).toEqual(["jdbc-uri", "password", "uri", "username", "verifier"]);
+    const file = async (key: string) => {
+      expect((await stat(join(dir, key))).mode & 0o777).toBe(0o600);
+      return readFile(join(dir, key), "utf8");
+    };
+    const password = await file("password");
+    const verifier = await file("verifier");
+    passwords.push(password, verifier);
+    expect(password).toMatch(/^[\x21-\x7e]{32,}$/);
+    expect(await file("username")).toBe("app");
+    const encoded = encodeURIComponent(password);
+    expect(await file("uri")).toBe(`postgresql://app:${encoded}@127.0.0.1:7432/${name}`);
+    expect(await file("jdbc-uri")).toBe(
+      `jdbc:postgresql://127.0.0.1:7432/${name}?user=app&password=${encoded}`,
+    );
+
+    // The stored verifier is the password's: StoredKey = H(HMAC(SaltedPassword, "Client Key")).
+    const parsed = parseScramVerifier(verifier);
+    const salted = pbkdf2Sync(password, parsed.salt, parsed.iterations, 32, "sha256");
+    const clientKey = createHmac("sha256", salted).update("Client Key").digest();
+    expect(createHash("sha256").update(clientKey).digest().equals(parsed.storedKey)).toBe(true);
+    expect(createHmac("sha256", salted).update("Server Key").digest().equals(parsed.serverKey)).toBe(true);
+
+    const db = (await api.call("GET", `/v1/databases/${name}`)).body;
+    for (const shard of db.shards) {
+      const superuser = (await readFile(shard.passwordRef.path, "utf8")).trim();
+      // What PostgreSQL stored is the verifier, not something it derived from a password.
+      const [stored] = await query<{ rolpassword: string }>(
+        shard.primary.port,
+        superuser,
+        "postgres",
+        "SELECT rolpassword FROM pg_authid WHERE rolname = 'app'",
+      );
+      expect(stored?.rolpassword).toBe(verifier);
+      // The shards authenticate with scram-sha-256 (initdb --auth), so this login is SCRAM.
+      const [role] = await query<Record<string, unknown>>(
+        shard.primary.port,
+        password,
+        name,
+        `SELECT current_user, r.rolsuper, r.rolcreatedb, r.rolcreaterole, r.rolreplication, r.rolbypassrls,
+                pg_get_userbyid(d.datdba) AS owner
+           FROM pg_roles r, pg_database d WHERE r.rolname = current_user AND d.datname = current_database()`,
+        "app",
+      );
+      expect(role).toEqual({
+        current_user: "app",
+        rolsuper: false,
+        rolcreatedb: false,
+        rolcreaterole: false,
+        rolreplication: false,
+        rolbypassrls: false,
+        owner: "app",
+      });
+      await query(
+        shard.primary.port,
+        password,
+        name,
+        "CREATE TABLE app_made (id bigint PRIMARY KEY); INSERT INTO app_made VALUES (1)",
+        "app",
+      );
+      const [made] = await query<{ n: number }>(
+        shard.primary.port,
+        password,
+        name,
+        "SELECT count(*)::int AS n FROM public.app_made",
+        "app",
+      );
+      expect(made?.n).toBe(1);
+      await expect(query(shard.primary.port, password, name, "CREATE DATABASE nope", "app")).rejects.toThrow(
+        /permission denied/,
+      );
+      await expect(query(shard.primary.port, `${password}x`, name, "SELECT 1", "app")).rejects.toThrow(
+        /password authentication failed/,
+      );
+      // The role reaches the replica by streaming replication.
+      const onReplica = await waitFor(async () => {
+        const r = await query<{ u: string }>(
+          shard.readReplicas[0].port,
+          password,
+          name,
+          "SELECT current_user AS u",
+          "app",
+        ).catch(() => []);
+        return r.length > 0 && r;
+      });
+      expect(onReplica).toEqual([{ u: "app" }]);
+    }
+
+    // database.ready names the role and where its secrets are — references only.
+    const ready = (await world.events()).find((e) => e.type.endsWith("database.ready.v1"));
+    expect(ready?.data.shardedTables).toEqual(shardedTables);
+    expect(ready?.data.application).toEqual({
+      user: "app",
+      passwordRef: { kind: "file", path: join(dir, "password") },
+      verifierRef: { kind: "file", path: join(dir, "verifier") },
+    });
+    expect(ready?.raw).not.toContain(password);
+    expect(ready?.raw).not.toContain(verifier);
+  }, 120_000);
+
+  it("keeps the application's password across reconciles and a restart of the provisioner", async () => {
+    const dir = appDir();
+    const before = await Promise.all(
+      ["password", "verifier", "uri"].map((k) => readFile(join(dir, k), "utf8")),
+    );
+    replica = await world.restartReplica(replica);
+    api = httpClient(replica.base, world.token());
+    const idle = () => replica.metric("dbplane_provisioner_reconcile_passes_total", { outcome: "idle" });
+    await waitFor(async () => (await idle()) >= 3, {
+      timeoutMs: 30_000,
+      what: "3 idle passes after the restart",
+    });
+    const after = await Promise.all(
+      ["password", "verifier", "uri"].map((k) => readFile(join(dir, k), "utf8")),
+    );
+    expect(after).toEqual(before);
+    const db = (await api.call("GET", `/v1/databases/${name}`)).body;
+    for (const shard of db.shards) {
+      const [ok] = await query<{ u: string }>(
+        shard.primary.port,
+        before[0]!,
+        name,
+        "SELECT current_user AS u",
+        "app",
+      );
+      expect(ok?.u).toBe("app");
+    }
+  }, 90_000);
+
   it("backs every shard up with pg_dump into the data directory", async () => {
     const res = await api.call("POST", `/v1/databases/${name}/backups`, { backupId: "nightly-1" });
     expect(res.status).toBe(202);
@@ -177,8 +328,8 @@ describe("local driver: a sharded database made of real PostgreSQL clusters", ()
     expect(deleted.data).toEqual({ name, volumesKept: false });
   }, 90_000);
 
-  it("no password appears in any log line, event or HTTP response", async () => {
-    expect(passwords).toHaveLength(3);
+  it("no password (nor the application's verifier) appears in any log line, event or HTTP response", async () => {
+    expect(passwords).toHaveLength(5);
     const events = (await world.events()).map((e) => e.raw).join("\n");
     const logs = world.output();
     expect(logs.length).toBeGreaterThan(0);

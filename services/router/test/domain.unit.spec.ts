@@ -1,3 +1,4 @@
+import type { DatabaseReady } from "@dbplane/contracts";
 import { KEYSPACE_END, KEYSPACE_MIN } from "@dbplane/sharding";
 import { describe, expect, it } from "vitest";
 import { hotShards, median, SustainedHeat } from "../src/domain/hot-shards.ts";
@@ -18,12 +19,20 @@ const endpoint = (shard: number, port = 5432) => ({
   user: "postgres",
   passwordRef: { kind: "file" as const, path: "/tmp/pw" },
 });
-const ready = (shards: ReturnType<typeof endpoint>[]) => ({
+const ready = (shards: ReturnType<typeof endpoint>[], extra: Partial<DatabaseReady> = {}): DatabaseReady => ({
   name: "shop",
   version: 1,
   postgresVersion: 17,
   shards,
+  shardedTables: [],
+  ...extra,
 });
+const application = {
+  user: "app",
+  passwordRef: { kind: "file" as const, path: "/data/clusters/shop/app/password" },
+  verifierRef: { kind: "file" as const, path: "/data/clusters/shop/app/verifier" },
+};
+const orders = { table: "orders", keyColumn: "customer_id", keyType: "bigint" as const };
 const now = new Date("2026-01-01T00:00:00Z");
 
 describe("shard map documents", () => {
@@ -61,6 +70,48 @@ describe("shard map documents", () => {
     const grown = refreshedShardMap(v1, ready([endpoint(0), endpoint(1), endpoint(2)]), now);
     expect(grown?.shards.map((s) => s.shard)).toEqual([0, 1, 2]);
     expect(shardMapDocument.safeParse(grown).success).toBe(true);
+  });
+
+  it("version 1 carries the sharded tables and the application role; neither is required", () => {
+    const doc = initialShardMap(ready([endpoint(0)], { shardedTables: [orders], application }), now);
+    expect(doc.shardedTables).toEqual([orders]);
+    expect(doc.application).toEqual(application);
+    expect(shardMapDocument.parse(doc)).toEqual(doc);
+    const bare = initialShardMap(ready([endpoint(0)]), now);
+    expect(bare.shardedTables).toEqual([]);
+    expect("application" in bare).toBe(false);
+    // A document stored before these fields existed still reads, with no sharded tables.
+    const { shardedTables: _, ...old } = bare;
+    expect(shardMapDocument.parse(old).shardedTables).toEqual([]);
+  });
+
+  it("a new application role or changed sharded tables make the next version with the same ranges", () => {
+    const v1 = initialShardMap(ready([endpoint(0), endpoint(1)]), now);
+    const withRole = refreshedShardMap(v1, ready([endpoint(0), endpoint(1)], { application }), now);
+    expect(withRole?.version).toBe(2);
+    expect(withRole?.application).toEqual(application);
+    expect(withRole?.ranges).toEqual(v1.ranges);
+    expect(
+      refreshedShardMap(withRole!, ready([endpoint(0), endpoint(1)], { application }), now),
+    ).toBeUndefined();
+    // An event without the role (an older provisioner's) does not take it away.
+    expect(refreshedShardMap(withRole!, ready([endpoint(0), endpoint(1)]), now)).toBeUndefined();
+    const tables = refreshedShardMap(
+      withRole!,
+      ready([endpoint(0), endpoint(1)], { application, shardedTables: [orders] }),
+      now,
+    );
+    expect(tables?.version).toBe(3);
+    expect(tables?.shardedTables).toEqual([orders]);
+    expect(tables?.application).toEqual(application);
+    const rotated = { ...application, passwordRef: { kind: "file" as const, path: "/elsewhere/password" } };
+    const moved = refreshedShardMap(
+      tables!,
+      ready([endpoint(0), endpoint(1)], { application: rotated, shardedTables: [orders] }),
+      now,
+    );
+    expect(moved?.version).toBe(4);
+    expect(moved?.application).toEqual(rotated);
   });
 
   it("rejects a document whose ranges leave a gap or name an unlisted shard", () => {

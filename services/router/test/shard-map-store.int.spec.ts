@@ -23,7 +23,7 @@ const endpoint = (shard: number) => ({
   passwordRef: { kind: "file" as const, path: "/tmp/pw" },
 });
 const v1 = initialShardMap(
-  { name: "shop", version: 1, postgresVersion: 17, shards: [endpoint(0), endpoint(1)] },
+  { name: "shop", version: 1, postgresVersion: 17, shards: [endpoint(0), endpoint(1)], shardedTables: [] },
   new Date(),
 );
 const next = (doc: ShardMapDocument): ShardMapDocument => ({ ...doc, version: doc.version + 1 });
@@ -53,6 +53,19 @@ describe("router store", () => {
     expect(racers.filter((r) => r.status === "fulfilled")).toHaveLength(1);
     expect((await store.latestMap("shop"))?.version).toBe(2);
     expect((await store.latestMaps()).map((m) => m.version)).toEqual([2]);
+  });
+
+  it("keeps a version's sharded tables and application role", async () => {
+    const application = {
+      user: "app",
+      passwordRef: { kind: "secret" as const, namespace: "dbplane", name: "shop-app", key: "password" },
+      verifierRef: { kind: "secret" as const, namespace: "dbplane", name: "shop-app", key: "verifier" },
+    };
+    const shardedTables = [{ table: "public.orders", keyColumn: "id", keyType: "bigint" as const }];
+    await store.insertMap({ ...v1, application, shardedTables });
+    const stored = await store.latestMap("shop");
+    expect(stored?.application).toEqual(application);
+    expect(stored?.shardedTables).toEqual(shardedTables);
   });
 
   it("records a migration once; the same id with other statements is a conflict", async () => {

@@ -1,27 +1,17 @@
 import { z } from "zod";
 import {
+  applicationRole,
   databaseName,
   identifier,
   quantity,
   reason,
   shardEndpoint,
+  shardedTable,
   shardIndex,
-  sqlIdentifier,
-  sqlTableName,
   timestamp,
 } from "../field-types.ts";
 import type { MessageData } from "../message.ts";
 import { defineCommand, defineEvent } from "../message.ts";
-
-const SHARD_KEY_TYPES = ["smallint", "integer", "bigint", "text", "uuid"] as const;
-
-const shardedTable = z
-  .strictObject({
-    table: sqlTableName.describe("Table distributed across shards, optionally schema-qualified"),
-    keyColumn: sqlIdentifier.describe("Column whose hash selects the shard"),
-    keyType: z.enum(SHARD_KEY_TYPES).describe("PostgreSQL type of the key column; selects the hash function"),
-  })
-  .describe("A table sharded by a key column");
 
 /** The desired state of a database, as requested. Shared by the command and its event. */
 const databaseSpec = z.strictObject({
@@ -126,6 +116,15 @@ export const databaseReady = defineEvent({
     version: z.int().min(1).describe("Desired-state version that is now fully in place"),
     postgresVersion: z.int().min(14).max(18).describe("PostgreSQL major version"),
     shards: z.array(shardEndpoint).min(1).describe("Every shard and how to reach it"),
+    shardedTables: z
+      .array(shardedTable)
+      .default([])
+      .describe("Tables distributed by key, as in the database's spec; all other tables live on every shard"),
+    application: applicationRole
+      .optional()
+      .describe(
+        "The application role applications and the router connect as; absent from older provisioners",
+      ),
   }),
   summary: "Every shard of a database is ready.",
 });

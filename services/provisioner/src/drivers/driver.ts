@@ -1,3 +1,4 @@
+import type { AppCredentials } from "../domain/application-role.ts";
 import type { DatabaseSpec } from "../domain/database-spec.ts";
 import type { ShardEndpoint } from "../store/rows.ts";
 
@@ -27,8 +28,17 @@ export interface ShardDriver {
   readonly kind: "local" | "kubernetes";
   /** Checks what the whole database needs before any shard is touched (binaries, image). */
   preflight(spec: DatabaseSpec): Promise<void>;
-  /** Creates or repairs the shard's servers and reports whether they are ready. */
-  ensureShard(target: ShardTarget): Promise<ShardObservation>;
+  /**
+   * The database's application credentials: made once (a random password and its SCRAM
+   * verifier, stored for the user with a uri pointing at the router), read back on every later
+   * call — a restart or a reconcile never changes the password. Called before `ensureShard`.
+   */
+  ensureApplication(spec: DatabaseSpec): Promise<AppCredentials>;
+  /**
+   * Creates or repairs the shard's servers and reports whether they are ready; ready includes
+   * the application role on the primary, with the verifier of `application`, owning the database.
+   */
+  ensureShard(target: ShardTarget, application: AppCredentials): Promise<ShardObservation>;
   /** Stops and removes everything of the database (only what dbplane made); volumes kept if asked. */
   removeDatabase(database: string, options: { keepVolumes: boolean }): Promise<void>;
   /** Backs one shard up, or reports the running backup; idempotent per backup id. Throws when it failed. */

@@ -96,12 +96,17 @@ async function operationOf(deps: ReconcileDeps, db: DatabaseRow): Promise<string
 async function provision(deps: ReconcileDeps, db: DatabaseRow, log: Logger): Promise<PassOutcome> {
   await deps.driver.preflight(db.spec);
   const correlationId = await operationOf(deps, db);
+  // Once per pass, before the shards (which run in parallel): one password for the database.
+  const application = await deps.driver.ensureApplication(db.spec);
   const shards = (await deps.queries.shards(db.name)).filter((s) => s.shard < db.spec.shards);
   const observations = await Promise.all(
     shards.map(async (s): Promise<ShardObservation> => {
       let seen: ShardObservation;
       try {
-        seen = await deps.driver.ensureShard({ spec: db.spec, shard: s.shard, replicas: s.replicas });
+        seen = await deps.driver.ensureShard(
+          { spec: db.spec, shard: s.shard, replicas: s.replicas },
+          application,
+        );
       } catch (err) {
         if (err instanceof PermanentProvisionError) throw new ShardPermanentError(s.shard, err);
         throw err;
@@ -118,7 +123,7 @@ async function provision(deps: ReconcileDeps, db: DatabaseRow, log: Logger): Pro
     await deps.progress.reconciled(db.name, db.version);
     return "idle";
   }
-  if (await deps.progress.databaseReady(db.name, db.version, correlationId)) {
+  if (await deps.progress.databaseReady(db.name, db.version, correlationId, application.role)) {
     log.info({ shards: db.spec.shards }, "database ready");
     return "ready";
   }

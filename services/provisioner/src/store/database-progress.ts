@@ -1,3 +1,4 @@
+import type { ApplicationRole } from "@dbplane/contracts";
 import { databaseDeleted, databaseFailed, databaseReady, shardFailed } from "@dbplane/contracts";
 import { aggregateOf, eventIds } from "../domain/database-spec.ts";
 import { enqueueEvent } from "./outbox.ts";
@@ -13,12 +14,16 @@ export async function startProvisioning({ pool, t }: ProgressContext, name: stri
   );
 }
 
-/** Every shard is ready: the database is, its pending create/change operations succeed. */
+/**
+ * Every shard is ready: the database is, its pending create/change operations succeed, and
+ * `database.ready` announces it with the application role's references.
+ */
 export function recordDatabaseReady(
   ctx: ProgressContext,
   name: string,
   version: number,
   correlationId: string,
+  application?: ApplicationRole,
 ): Promise<boolean> {
   return atVersion(ctx, name, version, async ({ client, t, db }) => {
     if (!db || db.state === "ready" || db.state === "deleting" || db.state === "deleted") return false;
@@ -42,6 +47,9 @@ export function recordDatabaseReady(
         version,
         postgresVersion: db.spec.postgresVersion,
         shards: rows.map((r) => ({ shard: r.shard, ...r.endpoint })),
+        shardedTables: db.spec.shardedTables,
+        // Only where the role's password and verifier are: never the secrets themselves.
+        ...(application && { application }),
       },
       { id: eventIds.ready(name, version), subject: aggregateOf.database(name), correlationId },
     );

@@ -1,3 +1,4 @@
+import type { ApplicationRole } from "@dbplane/contracts";
 import type pg from "pg";
 import { type BackupResult, recordBackupFinished, recordBackupStarted } from "./backup-progress.ts";
 import {
@@ -31,7 +32,12 @@ export interface Progress {
     correlationId: string,
   ): Promise<void>;
   /** Every shard is ready: the database is, its pending create/change operations succeed. False if not (yet). */
-  databaseReady(name: string, version: number, correlationId: string): Promise<boolean>;
+  databaseReady(
+    name: string,
+    version: number,
+    correlationId: string,
+    application?: ApplicationRole,
+  ): Promise<boolean>;
   /** The database (a shard of it, if given) cannot be made real: failed until asked again. */
   databaseFailed(
     name: string,
@@ -60,7 +66,8 @@ export function createProgress(pool: pg.Pool, t: ProvisionerTables): Progress {
     startProvisioning: (name, version) => startProvisioning(ctx, name, version),
     shardReady: (name, version, shard, endpoint, correlationId) =>
       recordShardReady(ctx, name, version, shard, endpoint, correlationId),
-    databaseReady: (name, version, correlationId) => recordDatabaseReady(ctx, name, version, correlationId),
+    databaseReady: (name, version, correlationId, application) =>
+      recordDatabaseReady(ctx, name, version, correlationId, application),
     databaseFailed: (name, version, reason, correlationId, shard) =>
       recordDatabaseFailed(ctx, name, version, reason, correlationId, shard),
     recordAttempt: (name, version, reason) => recordAttempt(ctx, name, version, reason),

@@ -1,5 +1,5 @@
 import type { DatabaseReady } from "@dbplane/contracts";
-import { databaseName, shardEndpoint } from "@dbplane/contracts";
+import { applicationRole, databaseName, shardEndpoint, shardedTable } from "@dbplane/contracts";
 import { assertTiling, equalRanges, rangesFromText, rangesToText } from "@dbplane/sharding";
 import { z } from "zod";
 
@@ -9,6 +9,8 @@ const decimal = z.string().regex(/^(0|-?[1-9]\d*)$/, "must be a decimal integer 
  * A version of a database's shard map as stored (PostgreSQL) and published (KV): who owns which
  * range and how to reach each shard. Passwords never appear, only references to them. A shard
  * listed in `shards` may own no range yet (it joined and waits for a split to move keys to it).
+ * `shardedTables` says which statements carry a shard key; `application` is the role clients
+ * authenticate as and the router connects to the shards as (absent: the shards' own user).
  */
 export const shardMapDocument = z
   .strictObject({
@@ -16,6 +18,9 @@ export const shardMapDocument = z
     version: z.int().min(1),
     ranges: z.array(z.strictObject({ shard: z.int().min(0), from: decimal, to: decimal })).min(1),
     shards: z.array(shardEndpoint).min(1),
+    // Defaults keep documents stored before these fields existed readable.
+    shardedTables: z.array(shardedTable).default([]),
+    application: applicationRole.optional(),
     createdAt: z.string(),
   })
   .superRefine((doc, ctx) => {
@@ -41,6 +46,7 @@ export const shardMapDocument = z
 
 export type ShardMapDocument = z.output<typeof shardMapDocument>;
 export type ShardEndpointSpec = ShardMapDocument["shards"][number];
+export type ApplicationRoleSpec = NonNullable<ShardMapDocument["application"]>;
 
 /** Version 1 of a new database's map: equal ranges over its shards, in shard-index order. */
 export function initialShardMap(event: DatabaseReady, now: Date): ShardMapDocument {
@@ -55,13 +61,17 @@ export function initialShardMap(event: DatabaseReady, now: Date): ShardMapDocume
       ),
     ),
     shards,
+    shardedTables: event.shardedTables,
+    ...(event.application ? { application: event.application } : {}),
     createdAt: now.toISOString(),
   };
 }
 
 /**
- * The map after the provisioner reports a database again (replicas scaled, shards added): the
- * same ranges with the endpoints it now announces; shards new to the map own no range yet.
+ * The map after the provisioner reports a database again (replicas scaled, shards added, the
+ * application role created, sharded tables changed): the same ranges with the endpoints, tables
+ * and role it now announces; shards new to the map own no range yet. An event without an
+ * application role keeps the map's (an older provisioner's redelivery must not take it away).
  * Undefined when nothing changed, so a redelivered event writes nothing.
  */
 export function refreshedShardMap(
@@ -72,8 +82,21 @@ export function refreshedShardMap(
   const byIndex = new Map(current.shards.map((s) => [s.shard, s]));
   for (const s of event.shards) byIndex.set(s.shard, s);
   const shards = [...byIndex.values()].sort((a, b) => a.shard - b.shard);
-  if (canonicalJson(shards) === canonicalJson(current.shards)) return undefined;
-  return { ...current, version: current.version + 1, shards, createdAt: now.toISOString() };
+  const application = event.application ?? current.application;
+  const { shardedTables } = event;
+  const unchanged =
+    canonicalJson(shards) === canonicalJson(current.shards) &&
+    canonicalJson(shardedTables) === canonicalJson(current.shardedTables) &&
+    canonicalJson(application ?? null) === canonicalJson(current.application ?? null);
+  if (unchanged) return undefined;
+  return {
+    ...current,
+    version: current.version + 1,
+    shards,
+    shardedTables,
+    ...(application ? { application } : {}),
+    createdAt: now.toISOString(),
+  };
 }
 
 /** JSON with object keys sorted, so equal values compare equal whatever their key order. */

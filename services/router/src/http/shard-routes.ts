@@ -124,6 +124,9 @@ export function registerShardRoutes(app: HttpApp, deps: ShardRoutesDeps): void {
         version: body.expectedVersion + 1,
         ranges: body.ranges,
         shards: body.shards ?? current.document.shards,
+        // A range change keeps what the map says about tables and the application role.
+        shardedTables: current.document.shardedTables,
+        application: current.document.application,
         createdAt: new Date().toISOString(),
       });
       if (!parsed.success) {

@@ -1,5 +1,6 @@
+import type { ShardedTable } from "@dbplane/contracts";
 import { type KeyRange, RangeLookup, rangesFromText } from "@dbplane/sharding";
-import type { ShardEndpointSpec, ShardMapDocument } from "../domain/shard-map.ts";
+import type { ApplicationRoleSpec, ShardEndpointSpec, ShardMapDocument } from "../domain/shard-map.ts";
 import type { ServerPool } from "./server-pool.ts";
 import type { ServerPoolRegistry } from "./server-pool-registry.ts";
 
@@ -22,16 +23,27 @@ export interface LiveMap {
   readonly document: ShardMapDocument;
   readonly lookup: RangeLookup;
   readonly shards: ReadonlyMap<number, LiveShard>;
+  /** The role clients authenticate as; the pools connect as it too. Absent on older maps. */
+  readonly application?: ApplicationRoleSpec;
+  /** Which tables are distributed and by which key column; all others live on every shard. */
+  readonly shardedTables: readonly ShardedTable[];
 }
 
-/** Builds the live form of a document, acquiring (or reusing) a pool per server. */
+/**
+ * Builds the live form of a document, acquiring (or reusing) a pool per server. The pools
+ * connect as the database's application role when the map names one, so routed statements run
+ * with the application's privileges rather than the provisioner's superuser.
+ */
 export async function buildLiveMap(doc: ShardMapDocument, pools: ServerPoolRegistry): Promise<LiveMap> {
   const lookup = new RangeLookup(rangesFromText(doc.ranges));
   const shards = new Map<number, LiveShard>();
+  const app = doc.application;
   for (const spec of doc.shards) {
-    const address = (ep: { host: string; port: number }) => ({ ...ep, dbname: spec.dbname, user: spec.user });
-    const primary = await pools.acquire(address(spec.primary), spec.passwordRef);
-    const replicas = await Promise.all(spec.replicas.map((r) => pools.acquire(address(r), spec.passwordRef)));
+    const user = app ? app.user : spec.user;
+    const passwordRef = app ? app.passwordRef : spec.passwordRef;
+    const address = (ep: { host: string; port: number }) => ({ ...ep, dbname: spec.dbname, user });
+    const primary = await pools.acquire(address(spec.primary), passwordRef);
+    const replicas = await Promise.all(spec.replicas.map((r) => pools.acquire(address(r), passwordRef)));
     shards.set(spec.shard, {
       index: spec.shard,
       spec,
@@ -40,7 +52,15 @@ export async function buildLiveMap(doc: ShardMapDocument, pools: ServerPoolRegis
       replicas,
     });
   }
-  return { database: doc.database, version: doc.version, document: doc, lookup, shards };
+  return {
+    database: doc.database,
+    version: doc.version,
+    document: doc,
+    lookup,
+    shards,
+    ...(app ? { application: app } : {}),
+    shardedTables: doc.shardedTables,
+  };
 }
 
 /** Gives a retired map's pools back (they close later if no other version uses them). */

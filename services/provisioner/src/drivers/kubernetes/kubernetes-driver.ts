@@ -1,9 +1,18 @@
 import { randomBytes } from "node:crypto";
 import { applyObject, connectKube, deleteObject, listLabelled, readObject } from "@dbplane/kube";
+import { createScramVerifier } from "@dbplane/pgwire";
 import type { Logger } from "@dbplane/service-kit";
 import type { V1Job, V1Secret, V1StatefulSet } from "@kubernetes/client-node";
+import {
+  APP_USER,
+  type AppSecret,
+  appCredentialEntries,
+  newAppSecret,
+  type RouterWireEndpoint,
+} from "../../domain/application-role.ts";
 import { PermanentProvisionError } from "../../domain/errors.ts";
 import type { BackupOutcome, ShardDriver, ShardObservation } from "../driver.ts";
+import { appSecretName } from "./app-role-container.ts";
 import { type BackupTarget, backupJob, backupLocation } from "./backup-job.ts";
 import { DATABASE_LABEL, MANAGED_BY, SUPERUSER, shardManifests, shardNames } from "./shard-manifests.ts";
 
@@ -18,6 +27,8 @@ export interface KubernetesDriverOptions {
   readonly image: string;
   /** Where backup Jobs upload dumps; backups fail with a clear reason when absent. */
   readonly backup: BackupTarget | undefined;
+  /** The router's wire endpoint, for the `uri` and `jdbc-uri` in each database's `<db>-app` Secret. */
+  readonly router: RouterWireEndpoint;
   readonly logger: Logger;
 }
 
@@ -32,7 +43,8 @@ const OWNED_KINDS = [
 
 /**
  * Shards as Kubernetes objects: per shard a StatefulSet, three Services (primary, read, headless
- * for pod DNS), a credentials Secret and a ConfigMap, all server-side applied under one field
+ * for pod DNS), a credentials Secret and a ConfigMap, and per database the application's
+ * `<db>-app` Secret, all server-side applied under one field
  * manager with force on every pass — so drift (a deleted Service, a hand-edited replica count) is
  * repaired by the next reconcile, and an unchanged pass changes nothing on the server.
  */
@@ -53,6 +65,19 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
       : randomBytes(32).toString("base64url");
   };
 
+  /** The application's password and verifier: kept from the `<db>-app` Secret when it has them. */
+  const appSecretOf = async (database: string): Promise<AppSecret> => {
+    const secret = await readObject<V1Secret>(objects, {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: appSecretName(database), namespace },
+    });
+    const decode = (v: string | undefined) => (v ? Buffer.from(v, "base64").toString("utf8") : undefined);
+    const password = decode(secret?.data?.password);
+    if (!password) return newAppSecret();
+    return { password, verifier: decode(secret?.data?.verifier) ?? createScramVerifier(password) };
+  };
+
   return {
     kind: "kubernetes",
     async preflight(spec) {
@@ -60,6 +85,36 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
         throw new PermanentProvisionError(`PostgreSQL ${spec.postgresVersion} is not supported`);
     },
 
+    async ensureApplication(spec) {
+      const name = appSecretName(spec.name);
+      const secret = await appSecretOf(spec.name);
+      const entries = appCredentialEntries(spec.name, secret, options.router);
+      const data = Object.fromEntries(
+        Object.entries(entries).map(([key, value]) => [key, Buffer.from(value).toString("base64")]),
+      );
+      // The type of CloudNativePG's app Secret; `data`, so re-applying the same values is a no-op.
+      await applyObject(
+        objects,
+        {
+          apiVersion: "v1",
+          kind: "Secret",
+          metadata: { name, namespace, labels: { ...MANAGED_BY, [DATABASE_LABEL]: spec.name } },
+          type: "kubernetes.io/basic-auth",
+          data,
+        } as V1Secret,
+        FIELD_MANAGER,
+      );
+      return {
+        role: {
+          user: APP_USER,
+          passwordRef: { kind: "secret", namespace, name, key: "password" },
+          verifierRef: { kind: "secret", namespace, name, key: "verifier" },
+        },
+        verifier: secret.verifier,
+      };
+    },
+
+    // The application role is made inside each pod (app-role container) from the Secret above.
     async ensureShard(target): Promise<ShardObservation> {
       const names = shardNames(target.spec.name, target.shard);
       const password = await passwordOf(names.secret);

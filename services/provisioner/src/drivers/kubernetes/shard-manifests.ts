@@ -1,6 +1,7 @@
 import type { KubernetesObject } from "@kubernetes/client-node";
 import type { DatabaseSpec } from "../../domain/database-spec.ts";
 import { postgresSettings, renderSettings } from "../../domain/postgres-settings.ts";
+import { appRoleContainer } from "./app-role-container.ts";
 
 /** Labels on everything dbplane makes; delete selects by them and touches nothing else. */
 export const MANAGED_BY = { "app.kubernetes.io/managed-by": "dbplane" } as const;
@@ -67,7 +68,10 @@ function replicaInitScript(names: ReturnType<typeof shardNames>, namespace: stri
   ].join("\n");
 }
 
-/** Every object of one shard, as it should be. Pure: the same input gives the same objects. */
+/**
+ * Every object of one shard, as it should be. Pure: the same input gives the same objects. Each
+ * pod runs the server and the `app-role` container that keeps the database's application role.
+ */
 export function shardManifests(input: ShardManifestInput): KubernetesObject[] {
   const { spec, shard, namespace } = input;
   const names = shardNames(spec.name, shard);
@@ -196,6 +200,14 @@ export function shardManifests(input: ShardManifestInput): KubernetesObject[] {
                   { name: "config", mountPath: "/etc/dbplane", readOnly: true },
                 ],
               },
+              appRoleContainer({
+                database: spec.name,
+                image: `${input.image}:${spec.postgresVersion}`,
+                port: PORT,
+                superuser: SUPERUSER,
+                superuserPasswordEnv: passwordEnv,
+                securityContext: containerSecurity,
+              }),
             ],
             volumes: [{ name: "config", configMap: { name: names.configMap } }],
           },

@@ -1,8 +1,11 @@
 import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Logger } from "@dbplane/service-kit";
+import type { RouterWireEndpoint } from "../../domain/application-role.ts";
 import type { DatabaseSpec } from "../../domain/database-spec.ts";
 import type { BackupOutcome, ShardDriver, ShardObservation } from "../driver.ts";
+import { ensureAppCredentialFiles } from "./app-credential-files.ts";
+import { ensureAppRole } from "./app-role.ts";
 import { ensurePassword, exists, ownedDir, SUPERUSER } from "./cluster-files.ts";
 import { ensurePrimary, ensureReplica, type ServerContext, stopServer } from "./local-server.ts";
 import { PgBinaryFinder } from "./pg-binaries.ts";
@@ -10,18 +13,24 @@ import { runProgram } from "./run-program.ts";
 import { resolveServerUser, type ServerUser } from "./server-user.ts";
 
 export interface LocalDriverOptions {
-  /** Clusters under `<dataDir>/clusters/<db>/shard-<n>/{primary,replica-<k>}`, backups under `<dataDir>/backups`. */
+  /**
+   * Clusters under `<dataDir>/clusters/<db>/shard-<n>/{primary,replica-<k>}`, the application's
+   * credentials under `<dataDir>/clusters/<db>/app`, backups under `<dataDir>/backups`.
+   */
   readonly dataDir: string;
   readonly binDir?: string | undefined;
   /** OS user the servers run as when the provisioner runs as root. */
   readonly osUser: string;
+  /** The router's wire endpoint, for the `uri` and `jdbc-uri` the application reads. */
+  readonly router: RouterWireEndpoint;
   readonly logger: Logger;
 }
 
 const replicaDir = /^replica-(\d+)$/;
 
 /**
- * Shards as real PostgreSQL clusters on this machine (DESIGN.md, "Local mode"). Everything is
+ * Shards as real PostgreSQL clusters on this machine (DESIGN.md, "Local mode"); the database's
+ * application credentials in `<dataDir>/clusters/<db>/app/`. Everything is
  * derived from paths, so a restarted provisioner finds its clusters where it left them: running
  * ones are adopted (postmaster.pid), stopped ones started, half-made ones (`*.tmp`) redone.
  */
@@ -52,11 +61,17 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
       await finder.forMajor(spec.postgresVersion);
     },
 
-    async ensureShard(target): Promise<ShardObservation> {
+    async ensureApplication(spec) {
+      await mkdir(databaseDir(spec.name), { recursive: true, mode: 0o711 });
+      return ensureAppCredentialFiles(join(databaseDir(spec.name), "app"), spec.name, options.router);
+    },
+
+    async ensureShard(target, application): Promise<ShardObservation> {
       const { spec, shard } = target;
       const dir = shardDir(spec.name, shard);
       const ctx = await serverContext(spec, shard);
       const primaryPort = await ensurePrimary(dir, join(dir, "password"), spec.name, ctx);
+      await ensureAppRole(primaryPort, ctx.password, spec.name, application.verifier);
       const replicaPorts: number[] = [];
       for (let k = 1; k <= target.replicas; k++)
         replicaPorts.push(await ensureReplica(dir, k, primaryPort, ctx));
