@@ -1,0 +1,14 @@
+export type { ParsedStatement } from "./parser.ts";
+export { loadParser } from "./parser.ts";
+export type {
+  CopyFormat,
+  InsertSplitPlan,
+  KeyExpr,
+  KeyedPlan,
+  MergePlan,
+  ShardedTableSpec,
+  StatementPlan,
+  TransactionAction,
+} from "./plan-types.ts";
+export { PlanError } from "./plan-types.ts";
+export { DEFAULT_PLAN_CACHE_SIZE, StatementPlanner } from "./statement-planner.ts";
