@@ -106,7 +106,9 @@ export const configSchema = z
       .string()
       .min(1)
       .optional()
-      .describe("PEM certificate file for the wire endpoint's TLS (with DBPLANE_ROUTER_TLS_KEY); unset: SSLRequest answered N."),
+      .describe(
+        "PEM certificate file for the wire endpoint's TLS (with DBPLANE_ROUTER_TLS_KEY); unset: SSLRequest answered N.",
+      ),
     DBPLANE_ROUTER_TLS_KEY: z
       .string()
       .min(1)
@@ -117,10 +119,13 @@ export const configSchema = z
       .default(20)
       .describe("Most wire-endpoint connections per shard server per router replica (transaction mode)."),
   })
-  .refine((env) => (env.DBPLANE_ROUTER_TLS_CERT === undefined) === (env.DBPLANE_ROUTER_TLS_KEY === undefined), {
-    path: ["DBPLANE_ROUTER_TLS_KEY"],
-    message: "DBPLANE_ROUTER_TLS_CERT and DBPLANE_ROUTER_TLS_KEY go together: set both or neither",
-  })
+  .refine(
+    (env) => (env.DBPLANE_ROUTER_TLS_CERT === undefined) === (env.DBPLANE_ROUTER_TLS_KEY === undefined),
+    {
+      path: ["DBPLANE_ROUTER_TLS_KEY"],
+      message: "DBPLANE_ROUTER_TLS_CERT and DBPLANE_ROUTER_TLS_KEY go together: set both or neither",
+    },
+  )
   .refine((env) => env.DBPLANE_ROUTER_LOAD_FLUSH_MS < env.DBPLANE_ROUTER_LOAD_WINDOW_S * 1000, {
     path: ["DBPLANE_ROUTER_LOAD_FLUSH_MS"],
     message: "must be shorter than the load window, or the window never holds a full count",

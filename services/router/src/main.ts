@@ -1,8 +1,9 @@
 // Composition root of the router: config, connections, shard maps, load, consumers, HTTP, shutdown.
+
+import { readFile } from "node:fs/promises";
 import { handle } from "@dbplane/bus";
 import { databaseDeleted, databaseReady } from "@dbplane/contracts";
 import { kubeAccess, PasswordResolver } from "@dbplane/kube";
-import { readFile } from "node:fs/promises";
 import { serviceProcess } from "@dbplane/service-kit";
 import { routerApp } from "./app.ts";
 import { loadRouterConfig } from "./config.ts";

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Bus, connectBus } from "@dbplane/bus";
 import { databaseReady } from "@dbplane/contracts";
+import { createScramVerifier } from "@dbplane/pgwire";
 import { createLogger } from "@dbplane/service-kit";
 import {
   createTestDatabase,
@@ -19,7 +20,6 @@ import {
   uniqueName,
   waitFor,
 } from "@dbplane/testkit";
-import { createScramVerifier } from "@dbplane/pgwire";
 import pg from "pg";
 
 /** One shard for the router: a fresh test database on the local server. */
@@ -50,7 +50,11 @@ export interface AnnounceOptions {
   readonly version?: number;
   readonly ports?: readonly (number | undefined)[];
   readonly replicas?: readonly { host: string; port: number }[][];
-  readonly shardedTables?: readonly { table: string; keyColumn: string; keyType: "bigint" | "integer" | "text" | "uuid" | "smallint" }[];
+  readonly shardedTables?: readonly {
+    table: string;
+    keyColumn: string;
+    keyType: "bigint" | "integer" | "text" | "uuid" | "smallint";
+  }[];
 }
 
 /** What the world sets up besides the shards. */
@@ -64,7 +68,10 @@ export interface RouterWorldOptions {
   readonly env?: Record<string, string>;
 }
 
-export async function createRouterWorld(shardCount: number, options: RouterWorldOptions = {}): Promise<RouterWorld> {
+export async function createRouterWorld(
+  shardCount: number,
+  options: RouterWorldOptions = {},
+): Promise<RouterWorld> {
   const schema = await createTestSchema("router");
   const redis = await createTestRedis();
   const world = await serviceWorld({

@@ -1,7 +1,7 @@
 // The router's PostgreSQL wire endpoint end to end: a router process, a database of two shards
 // (real PostgreSQL databases), node-postgres and psql connecting as the application role. Where
 // a row landed is checked on each shard directly, with PostgreSQL's own hash function.
-import pg from "pg";
+import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { keysPerShard, startWireWorld, type WireWorld } from "./wire-world.ts";
 
@@ -21,7 +21,11 @@ afterAll(async () => {
 });
 
 /** Rows of `sql` on shard `index`, straight from the shard. */
-async function onShard<T extends pg.QueryResultRow>(index: number, sql: string, params: unknown[] = []): Promise<T[]> {
+async function onShard<T extends pg.QueryResultRow>(
+  index: number,
+  sql: string,
+  params: unknown[] = [],
+): Promise<T[]> {
   return (await wire.world.shards[index]!.pool.query<T>(sql, params)).rows;
 }
 
@@ -101,7 +105,9 @@ describe("transactions", () => {
     const [a, b] = keysPerShard(wire, 2, 10_000_000);
     await client.query("BEGIN");
     await client.query("INSERT INTO items (id, note) VALUES ($1, 'in tx')", [String(a)]);
-    const refused = await client.query("INSERT INTO items (id, note) VALUES ($1, 'other shard')", [String(b)]).catch((e) => e);
+    const refused = await client
+      .query("INSERT INTO items (id, note) VALUES ($1, 'other shard')", [String(b)])
+      .catch((e) => e);
     expect(refused.code).toBe("0A000");
     expect(refused.hint).toContain(`shard ${wire.shardOf(a!)}`);
     expect(refused.hint).toContain(`shard ${wire.shardOf(b!)}`);
@@ -148,10 +154,18 @@ describe("errors", () => {
   it("named prepared statements work across the pool's connections", async () => {
     const keys = keysPerShard(wire, 2, 40_000_000);
     for (const key of keys) {
-      await client.query({ name: "put", text: "INSERT INTO items (id, note) VALUES ($1, $2)", values: [String(key), "named"] });
+      await client.query({
+        name: "put",
+        text: "INSERT INTO items (id, note) VALUES ($1, $2)",
+        values: [String(key), "named"],
+      });
     }
     for (const key of keys) {
-      const { rows } = await client.query({ name: "get", text: "SELECT note FROM items WHERE id = $1", values: [String(key)] });
+      const { rows } = await client.query({
+        name: "get",
+        text: "SELECT note FROM items WHERE id = $1",
+        values: [String(key)],
+      });
       expect(rows).toEqual([{ note: "named" }]);
     }
   });

@@ -82,7 +82,10 @@ export async function startWireWorld(
       },
       async psql(args, input) {
         const run = promisify(execFile);
-        const child = run("psql", ["-X", "-v", "ON_ERROR_STOP=1", ...args], { env: libpqEnv, timeout: 60_000 });
+        const child = run("psql", ["-X", "-v", "ON_ERROR_STOP=1", ...args], {
+          env: libpqEnv,
+          timeout: 60_000,
+        });
         if (input !== undefined) {
           child.child.stdin?.end(input);
         }

@@ -17,10 +17,18 @@ import {
   type WireMessage,
   type WireSession,
 } from "@dbplane/pgwire";
-import { PlanError, type StatementPlan, splitInsert } from "@dbplane/sqlroute";
+import { PlanError, type StatementPlan } from "@dbplane/sqlroute";
 import type { LiveMap } from "../shards/live-map.ts";
 import { CopyIn, copyKeyColumnIndex } from "./copy-in.ts";
-import { type BoundParameters, defaultShard, hintKeyType, keyValue, shardOfKey, shardsOfKeys } from "./key-routing.ts";
+import {
+  type BoundParameters,
+  defaultShard,
+  hintKeyType,
+  keyValue,
+  shardOfKey,
+  shardsOfKeys,
+} from "./key-routing.ts";
+import { splitInsert } from "./row-merge.ts";
 import type { ServerConnection } from "./server-connection.ts";
 import { type Combine, type Combined, combineAnswers, type ShardAnswer } from "./shard-results.ts";
 import type { WireContext } from "./wire-context.ts";
@@ -29,8 +37,16 @@ import { errorFields, frontend, renameBindStatement } from "./wire-protocol.ts";
 /** Where a statement runs. */
 type Route =
   | { readonly kind: "one"; readonly shard: number }
-  | { readonly kind: "many"; readonly shards: readonly number[]; readonly combine: Combine; readonly sql?: string }
-  | { readonly kind: "split"; readonly parts: ReadonlyMap<number, { sql: string; params: (string | null)[] }> }
+  | {
+      readonly kind: "many";
+      readonly shards: readonly number[];
+      readonly combine: Combine;
+      readonly sql?: string;
+    }
+  | {
+      readonly kind: "split";
+      readonly parts: ReadonlyMap<number, { sql: string; params: (string | null)[] }>;
+    }
   | { readonly kind: "local" };
 
 /** A transaction block: its map version, and the shard connections it holds once it touched them. */
@@ -112,7 +128,8 @@ export class ClientSession implements SessionHandler {
     this.parameters = parameters;
     for (const name of ["DateStyle", "TimeZone", "IntervalStyle", "extra_float_digits"]) {
       const value = client.parameters.all[name];
-      if (value !== undefined) this.#settings.set(name.toLowerCase(), `SET ${name} = '${value.replaceAll("'", "''")}'`);
+      if (value !== undefined)
+        this.#settings.set(name.toLowerCase(), `SET ${name} = '${value.replaceAll("'", "''")}'`);
     }
   }
 
@@ -197,7 +214,11 @@ export class ClientSession implements SessionHandler {
         // Not in a COPY: the protocol says to ignore them.
         return;
       case F.FunctionCall:
-        this.#write(backendMessage.errorResponse(errorFields("0A000", "function calls are not supported by the router")));
+        this.#write(
+          backendMessage.errorResponse(
+            errorFields("0A000", "function calls are not supported by the router"),
+          ),
+        );
         this.#ready();
         return;
       default:
@@ -337,7 +358,8 @@ export class ClientSession implements SessionHandler {
       const pinned = transaction?.scope === "one" ? [...transaction.connections.keys()][0] : undefined;
       return pinned ?? defaultShard(map);
     };
-    const hinted = this.#shardKey === undefined ? undefined : shardOfKey(map, hintKeyType(this.#shardKey), this.#shardKey);
+    const hinted =
+      this.#shardKey === undefined ? undefined : shardOfKey(map, hintKeyType(this.#shardKey), this.#shardKey);
     switch (plan.kind) {
       case "keyed": {
         const shards = shardsOfKeys(map, plan.keyType, plan.keys, parameters);
@@ -351,14 +373,21 @@ export class ClientSession implements SessionHandler {
         };
       }
       case "insert-split": {
-        const values = (parameters?.values ?? []).map((_, i) => keyValue({ kind: "param", index: i }, parameters));
+        const values = (parameters?.values ?? []).map((_, i) =>
+          keyValue({ kind: "param", index: i }, parameters),
+        );
         const parts = splitInsert(plan, values, (key) => shardOfKey(map, plan.keyType, key));
         if (parts.size === 1) return { kind: "one", shard: [...parts.keys()][0]! };
         return { kind: "split", parts };
       }
       case "scatter":
         if (hinted !== undefined) return { kind: "one", shard: hinted };
-        return { kind: "many", shards: all, combine: { kind: "merge", merge: plan.merge }, sql: plan.rewrittenSql };
+        return {
+          kind: "many",
+          shards: all,
+          combine: { kind: "merge", merge: plan.merge },
+          sql: plan.rewrittenSql,
+        };
       case "any":
         return { kind: "one", shard: hinted ?? pinnedOrDefault() };
       case "broadcast":
@@ -378,7 +407,9 @@ export class ClientSession implements SessionHandler {
           ? { kind: "many", shards: all, combine: { kind: "sum" } }
           : { kind: "one", shard: pinnedOrDefault() };
       case "refused":
-        throw new Refusal(errorFields(plan.code, plan.message, plan.hint === undefined ? {} : { hint: plan.hint }));
+        throw new Refusal(
+          errorFields(plan.code, plan.message, plan.hint === undefined ? {} : { hint: plan.hint }),
+        );
       default:
         return { kind: "local" };
     }
@@ -425,7 +456,10 @@ export class ClientSession implements SessionHandler {
   async #statement(plan: StatementPlan): Promise<boolean> {
     if (this.#status === TransactionStatus.Failed && plan.kind !== "transaction") {
       this.#fail(
-        errorFields("25P02", "current transaction is aborted, commands ignored until end of transaction block"),
+        errorFields(
+          "25P02",
+          "current transaction is aborted, commands ignored until end of transaction block",
+        ),
       );
       return false;
     }
@@ -445,7 +479,11 @@ export class ClientSession implements SessionHandler {
     if (route.kind === "many") {
       const connections = await this.#connectionsFor(route.shards);
       const request = frontend.query(route.sql ?? plan.sql);
-      const result = await this.#runMany(connections, connections.map(() => request), route.combine);
+      const result = await this.#runMany(
+        connections,
+        connections.map(() => request),
+        route.combine,
+      );
       this.#done(connections);
       return !result.failed;
     }
@@ -509,7 +547,11 @@ export class ClientSession implements SessionHandler {
   }
 
   /** Runs requests on several shards at once, collects their answers and writes the combined one. */
-  async #runMany(connections: readonly ServerConnection[], requests: readonly Buffer[], combine: Combine): Promise<Combined> {
+  async #runMany(
+    connections: readonly ServerConnection[],
+    requests: readonly Buffer[],
+    combine: Combine,
+  ): Promise<Combined> {
     const answers = await this.#collect(connections, requests);
     const result = combineAnswers(answers, combine);
     if (result.description) this.#write(result.description);
@@ -518,7 +560,10 @@ export class ClientSession implements SessionHandler {
     return result;
   }
 
-  async #collect(connections: readonly ServerConnection[], requests: readonly Buffer[]): Promise<ShardAnswer[]> {
+  async #collect(
+    connections: readonly ServerConnection[],
+    requests: readonly Buffer[],
+  ): Promise<ShardAnswer[]> {
     const answers: WireMessage[][] = connections.map(() => []);
     await Promise.all(
       connections.map((connection, i) => {
@@ -546,7 +591,12 @@ export class ClientSession implements SessionHandler {
             }),
           );
         } else {
-          this.#transaction = { map: this.#currentMap(), scope: "open", connections: new Map(), prelude: [plan.sql] };
+          this.#transaction = {
+            map: this.#currentMap(),
+            scope: "open",
+            connections: new Map(),
+            prelude: [plan.sql],
+          };
           this.#status = TransactionStatus.InTransaction;
         }
         this.#write(backendMessage.commandComplete("BEGIN"));
@@ -567,7 +617,11 @@ export class ClientSession implements SessionHandler {
     const rollback = plan.action === "rollback" || this.#status === TransactionStatus.Failed;
     if (!transaction) {
       this.#write(
-        backendMessage.noticeResponse({ severity: "WARNING", code: "25P01", message: "there is no transaction in progress" }),
+        backendMessage.noticeResponse({
+          severity: "WARNING",
+          code: "25P01",
+          message: "there is no transaction in progress",
+        }),
       );
       this.#write(backendMessage.commandComplete(rollback ? "ROLLBACK" : "COMMIT"));
       return true;
@@ -581,7 +635,11 @@ export class ClientSession implements SessionHandler {
     } else {
       const request = frontend.query(rollback ? "ROLLBACK" : plan.sql);
       try {
-        const result = await this.#runMany(connections, connections.map(() => request), { kind: "first" });
+        const result = await this.#runMany(
+          connections,
+          connections.map(() => request),
+          { kind: "first" },
+        );
         ok = !result.failed;
       } finally {
         for (const connection of connections) this.#release(connection);
@@ -593,10 +651,16 @@ export class ClientSession implements SessionHandler {
 
   async #savepoint(plan: StatementPlan & { kind: "transaction" }): Promise<boolean> {
     const transaction = this.#transaction;
-    const tag = plan.action === "savepoint" ? "SAVEPOINT" : plan.action === "release" ? "RELEASE" : "ROLLBACK";
+    const tag =
+      plan.action === "savepoint" ? "SAVEPOINT" : plan.action === "release" ? "RELEASE" : "ROLLBACK";
     if (transaction?.scope === "open") {
       if (this.#status === TransactionStatus.Failed && plan.action !== "rollback-to") {
-        this.#fail(errorFields("25P02", "current transaction is aborted, commands ignored until end of transaction block"));
+        this.#fail(
+          errorFields(
+            "25P02",
+            "current transaction is aborted, commands ignored until end of transaction block",
+          ),
+        );
         return false;
       }
       transaction.prelude.push(plan.sql);
@@ -607,7 +671,11 @@ export class ClientSession implements SessionHandler {
     if (!transaction) return this.#runOne(defaultShard(this.#currentMap()), frontend.query(plan.sql));
     const connections = [...transaction.connections.values()];
     const request = frontend.query(plan.sql);
-    const result = await this.#runMany(connections, connections.map(() => request), { kind: "first" });
+    const result = await this.#runMany(
+      connections,
+      connections.map(() => request),
+      { kind: "first" },
+    );
     if (!result.failed) {
       this.#status = connections.some((c) => c.status === TransactionStatus.Failed)
         ? TransactionStatus.Failed
@@ -641,7 +709,13 @@ export class ClientSession implements SessionHandler {
     if (transaction) {
       const connections = [...transaction.connections.values()];
       const request = frontend.query(plan.sql);
-      ok = !(await this.#runMany(connections, connections.map(() => request), { kind: "first" })).failed;
+      ok = !(
+        await this.#runMany(
+          connections,
+          connections.map(() => request),
+          { kind: "first" },
+        )
+      ).failed;
       for (const connection of connections) connection.dirty = true;
     } else {
       // Run on one shard to have PostgreSQL check the name and value, then remember it.
@@ -698,7 +772,9 @@ export class ClientSession implements SessionHandler {
     const failed =
       message.type === F.CopyDone
         ? await copy.finish()
-        : await copy.fail(message.type === F.CopyFail ? "COPY failed by the client" : "unexpected message during COPY");
+        : await copy.fail(
+            message.type === F.CopyFail ? "COPY failed by the client" : "unexpected message during COPY",
+          );
     if (failed && this.#transaction) this.#status = TransactionStatus.Failed;
     this.#done(copy.connections);
     this.#ready();
@@ -738,7 +814,12 @@ export class ClientSession implements SessionHandler {
     const plan = this.#planner(this.#batchMap!).planStatement(sql);
     this.#context.metrics.routed(this.#database, plan.kind);
     const serverName =
-      name === "" ? "" : `dbp_${createHash("sha256").update(`${parameterTypes.join(",")}\0${sql}`).digest("hex").slice(0, 24)}`;
+      name === ""
+        ? ""
+        : `dbp_${createHash("sha256")
+            .update(`${parameterTypes.join(",")}\0${sql}`)
+            .digest("hex")
+            .slice(0, 24)}`;
     const statement: ClientStatement = { sql, types: parameterTypes, plan, serverName };
     this.#statements.set(name, statement);
     const open = this.#open;
@@ -775,23 +856,40 @@ export class ClientSession implements SessionHandler {
     const plan = statement.plan;
     if (this.#status === TransactionStatus.Failed && plan.kind !== "transaction") {
       throw new Refusal(
-        errorFields("25P02", "current transaction is aborted, commands ignored until end of transaction block"),
+        errorFields(
+          "25P02",
+          "current transaction is aborted, commands ignored until end of transaction block",
+        ),
       );
     }
-    if (plan.kind === "copy-in") throw new Refusal(errorFields("0A000", "COPY through the extended protocol is not supported by the router"));
-    const route = this.#route(this.#batchMap!, plan, { values: bind.parameters, formats: bind.parameterFormats });
+    if (plan.kind === "copy-in")
+      throw new Refusal(
+        errorFields("0A000", "COPY through the extended protocol is not supported by the router"),
+      );
+    const route = this.#route(this.#batchMap!, plan, {
+      values: bind.parameters,
+      formats: bind.parameterFormats,
+    });
     if (route.kind === "one") {
       const connection = await this.#connectionFor(route.shard);
       await this.#openOn(connection);
       this.#prepare(connection, statement);
-      connection.send(bind.statement === statement.serverName ? message.bytes : renameBindStatement(message, statement.serverName));
+      connection.send(
+        bind.statement === statement.serverName
+          ? message.bytes
+          : renameBindStatement(message, statement.serverName),
+      );
       this.#portals.set(bind.portal, { kind: "server", connection });
       return;
     }
     await this.#settle();
     if (route.kind === "local") this.#portals.set(bind.portal, { kind: "local", plan });
     else {
-      if (bind.resultFormats.some((format) => format !== 0) && route.kind === "many" && route.combine.kind === "merge") {
+      if (
+        bind.resultFormats.some((format) => format !== 0) &&
+        route.kind === "many" &&
+        route.combine.kind === "merge"
+      ) {
         throw new Refusal(errorFields("0A000", "a read over several shards must ask for text results"));
       }
       this.#portals.set(bind.portal, {
@@ -904,7 +1002,11 @@ export class ClientSession implements SessionHandler {
         const part = route.parts.get(shard)!;
         return Buffer.concat([frontend.parse("", part.sql, []), bindText(part.params), ...tail]);
       }
-      return Buffer.concat([frontend.parse("", route.sql ?? statement.sql, statement.types), portal.bind, ...tail]);
+      return Buffer.concat([
+        frontend.parse("", route.sql ?? statement.sql, statement.types),
+        portal.bind,
+        ...tail,
+      ]);
     });
     const answers = await this.#collect(connections, requests);
     this.#done(connections);
@@ -921,17 +1023,19 @@ export class ClientSession implements SessionHandler {
     if (target === "P") this.#portals.delete(name);
     const open = this.#open;
     if (open && portal?.kind === "server" && portal.connection === open) open.send(message.bytes);
-    else if (open) open.send(frontend.close(target, "dbplane_nothing")); // answered CloseComplete, in order
+    else if (open)
+      open.send(frontend.close(target, "dbplane_nothing")); // answered CloseComplete, in order
     else this.#write(backendMessage.closeComplete());
   }
 
   async #sync(): Promise<void> {
-    this.#skipping = false;
     try {
       await this.#settle();
     } catch (error) {
       this.#answerError(error);
     }
+    // After the settle: an error it relays must not leave the next batch skipped.
+    this.#skipping = false;
     this.#batchMap = undefined;
     if (!this.#transaction) this.#portals.clear();
     this.#ready();
@@ -940,10 +1044,7 @@ export class ClientSession implements SessionHandler {
 
 /** A Bind of the unnamed statement to the unnamed portal with text parameters. */
 function bindText(params: readonly (string | null)[]): Buffer {
-  return renameBindStatement(
-    { type: F.Bind, bytes: serializeBind(params) },
-    "",
-  );
+  return renameBindStatement({ type: F.Bind, bytes: serializeBind(params) }, "");
 }
 
 function serializeBind(params: readonly (string | null)[]): Buffer {

@@ -15,7 +15,11 @@ type CopyInPlan = StatementPlan & { kind: "copy-in" };
 const quote = (text: string) => `'${text.replaceAll("'", "''")}'`;
 
 /** The 0-based position of `column` among the table's columns (COPY without a column list). */
-export async function copyKeyColumnIndex(connection: ServerConnection, table: string, column: string): Promise<number> {
+export async function copyKeyColumnIndex(
+  connection: ServerConnection,
+  table: string,
+  column: string,
+): Promise<number> {
   const value = await connection.value(
     `SELECT count(*) FROM pg_catalog.pg_attribute WHERE attrelid = ${quote(table)}::regclass AND attnum > 0 AND NOT attisdropped AND attnum < (SELECT attnum FROM pg_catalog.pg_attribute WHERE attrelid = ${quote(table)}::regclass AND attname = ${quote(column)})`,
   );
@@ -54,7 +58,11 @@ export class CopyIn {
 
   /** Sends the COPY to every shard; true once all are ready for data (else the error was written). */
   async start(sql: string): Promise<boolean> {
-    if (this.#plan.copyFormat.format === "binary" && this.#plan.keyType !== undefined && this.connections.length > 1) {
+    if (
+      this.#plan.copyFormat.format === "binary" &&
+      this.#plan.keyType !== undefined &&
+      this.connections.length > 1
+    ) {
       this.#write(
         backendMessage.errorResponse({
           severity: "ERROR",
@@ -86,7 +94,8 @@ export class CopyIn {
       return true;
     }
     for (const [i, response] of responses.entries()) {
-      if (response !== undefined) this.connections[i]!.send(frontend.copyFail("COPY failed on another shard"));
+      if (response !== undefined)
+        this.connections[i]!.send(frontend.copyFail("COPY failed on another shard"));
     }
     await Promise.allSettled(this.#ready);
     const error = this.#answers.flat().find((m) => m.type === B.ErrorResponse);
@@ -125,16 +134,17 @@ export class CopyIn {
       return;
     }
     const shard = split.shardOf(this.#field(text, split.index));
-    let lines = perShard.get(shard);
-    if (!lines) perShard.set(shard, (lines = []));
-    lines.push(line);
+    const lines = perShard.get(shard);
+    if (lines) lines.push(line);
+    else perShard.set(shard, [line]);
   }
 
   #field(text: string, index: number): string | null {
     const { format, delimiter, null: nullText } = this.#plan.copyFormat;
     const raw = text.split(delimiter)[index];
     if (raw === undefined || raw === nullText) return null;
-    if (format === "csv") return raw.startsWith('"') && raw.endsWith('"') ? raw.slice(1, -1).replaceAll('""', '"') : raw;
+    if (format === "csv")
+      return raw.startsWith('"') && raw.endsWith('"') ? raw.slice(1, -1).replaceAll('""', '"') : raw;
     return raw.replace(/\\(.)/g, "$1");
   }
 

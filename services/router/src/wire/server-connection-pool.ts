@@ -38,7 +38,13 @@ export class ServerConnectionPool {
   /** The first server greeting seen: ParameterStatus values to announce to clients. */
   parameters: Readonly<Record<string, string>> | undefined;
 
-  constructor(label: string, shard: number, open: () => Promise<BackendConnection>, max: number, waitMs: number) {
+  constructor(
+    label: string,
+    shard: number,
+    open: () => Promise<BackendConnection>,
+    max: number,
+    waitMs: number,
+  ) {
     this.label = label;
     this.shard = shard;
     this.#open = open;
@@ -112,7 +118,8 @@ export class ServerConnectionPool {
     } catch {
       // Closed while resetting: dropped below.
     }
-    if (connection.closed || connection.dirty || connection.status !== TransactionStatus.Idle) this.#drop(connection);
+    if (connection.closed || connection.dirty || connection.status !== TransactionStatus.Idle)
+      this.#drop(connection);
     else this.#handOn(connection);
   }
 

@@ -64,7 +64,9 @@ export class ServerConnection {
       this.#receiver(message);
     };
     backend.onClose((error) => {
-      const failure = new Error(`shard ${shard} server connection closed${error ? `: ${error.message}` : ""}`);
+      const failure = new Error(
+        `shard ${shard} server connection closed${error ? `: ${error.message}` : ""}`,
+      );
       for (const waiter of this.#waiters.splice(0)) waiter.reject(failure);
     });
   }

@@ -5,7 +5,8 @@ import {
   MESSAGE_BODY_OFFSET,
   type WireMessage,
 } from "@dbplane/pgwire";
-import { type MergePlan, mergeRows } from "@dbplane/sqlroute";
+import type { MergePlan } from "@dbplane/sqlroute";
+import { mergeRows } from "./row-merge.ts";
 
 /** Every message one shard answered a request with, ReadyForQuery excluded. */
 export type ShardAnswer = readonly WireMessage[];
@@ -140,11 +141,11 @@ function mergeAnswers(
   const fields = rowFields(descriptionMessage);
   const shown = fields.slice(0, fields.length - merge.hiddenColumns);
   const perShard = answers.map((answer) => answer.filter((m) => m.type === B.DataRow).map(rowValues));
-  const merged = (mergeRows as (...args: unknown[]) => (string | null)[][])(
+  void limits;
+  const merged = mergeRows(
     merge,
     fields.map((f) => f.typeOid),
     perShard,
-    limits,
   );
   const body: Buffer[] = [];
   for (const answer of answers) for (const m of answer) if (m.type === B.NoticeResponse) body.push(m.bytes);

@@ -25,7 +25,7 @@ export interface WireContext {
 
 /** The sharded tables a map declares (empty until the database says which). */
 export function shardedTablesOf(map: LiveMap): readonly ShardedTableSpec[] {
-  return (map as { shardedTables?: readonly ShardedTableSpec[] }).shardedTables ?? [];
+  return map.shardedTables;
 }
 
 /**

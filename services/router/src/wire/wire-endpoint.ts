@@ -1,22 +1,18 @@
 import type { PasswordResolver } from "@dbplane/kube";
-import { type BackendKey, createWireServer, type RoleLookup, type StartupParameters, WireError } from "@dbplane/pgwire";
+import {
+  type BackendKey,
+  createWireServer,
+  type RoleLookup,
+  type StartupParameters,
+  WireError,
+} from "@dbplane/pgwire";
 import type { Logger } from "@dbplane/service-kit";
 import { loadParser } from "@dbplane/sqlroute";
-import type { ShardEndpointSpec } from "../domain/shard-map.ts";
 import type { LiveMap } from "../shards/live-map.ts";
 import { ClientSession } from "./client-session.ts";
 import { defaultShard } from "./key-routing.ts";
 import { Planners, type WireMetrics } from "./wire-context.ts";
 import { WirePools } from "./wire-pools.ts";
-
-type PasswordRef = ShardEndpointSpec["passwordRef"];
-
-/** A database's application role as the shard map carries it. */
-interface ApplicationRole {
-  readonly user: string;
-  readonly passwordRef: PasswordRef;
-  readonly verifierRef: PasswordRef;
-}
 
 export interface WireEndpointOptions {
   readonly port: number;
@@ -38,9 +34,7 @@ export interface WireEndpoint {
   close(): Promise<void>;
 }
 
-function applicationOf(map: LiveMap): ApplicationRole | undefined {
-  return (map as { application?: ApplicationRole }).application;
-}
+const applicationOf = (map: LiveMap) => map.application;
 
 // Greeting values that describe the client's session, not the shard's.
 const ownParameters = new Set(["application_name", "session_authorization", "is_superuser"]);
@@ -72,7 +66,8 @@ export async function startWireEndpoint(options: WireEndpointOptions): Promise<W
             .map(applicationOf)
             .find((a) => a?.user === parameters.user)
         : applicationOf(map);
-    if (role === undefined || role.user !== parameters.user) return { verifier: undefined, databaseExists: map !== undefined };
+    if (role === undefined || role.user !== parameters.user)
+      return { verifier: undefined, databaseExists: map !== undefined };
     const verifier = (await options.passwords.resolve(role.verifierRef)).trim();
     return { verifier, databaseExists: map !== undefined };
   }
@@ -81,7 +76,12 @@ export async function startWireEndpoint(options: WireEndpointOptions): Promise<W
     authenticate,
     async onSession(session) {
       const map = options.maps.get(session.parameters.database);
-      if (!map) throw new WireError({ severity: "FATAL", code: "3D000", message: `database "${session.parameters.database}" does not exist` });
+      if (!map)
+        throw new WireError({
+          severity: "FATAL",
+          code: "3D000",
+          message: `database "${session.parameters.database}" does not exist`,
+        });
       const pool = pools.primary(map, map.shards.get(defaultShard(map))!);
       if (pool.parameters === undefined) {
         try {

@@ -1,6 +1,6 @@
-import type { ShardEndpointSpec } from "../domain/shard-map.ts";
 import type { PasswordResolver } from "@dbplane/kube";
 import { BackendConnection } from "@dbplane/pgwire";
+import type { ShardEndpointSpec } from "../domain/shard-map.ts";
 import type { LiveMap, LiveShard } from "../shards/live-map.ts";
 import { type PoolStats, ServerConnectionPool } from "./server-connection-pool.ts";
 
@@ -16,8 +16,7 @@ export interface WirePoolOptions {
 
 /** The role the router logs in to shards as: the database's application role when it has one. */
 function loginOf(map: LiveMap, shard: LiveShard): { user: string; passwordRef: PasswordRef } {
-  const application = (map as { application?: { user: string; passwordRef: PasswordRef } }).application;
-  return application ?? { user: shard.spec.user, passwordRef: shard.spec.passwordRef };
+  return map.application ?? { user: shard.spec.user, passwordRef: shard.spec.passwordRef };
 }
 
 /**
@@ -67,7 +66,11 @@ export class WirePools {
 
   /** Every pool's counts, labelled by the pool, for metrics. */
   stats(): { label: string; shard: number; stats: PoolStats }[] {
-    return [...this.#pools.values()].map((pool) => ({ label: pool.label, shard: pool.shard, stats: pool.stats() }));
+    return [...this.#pools.values()].map((pool) => ({
+      label: pool.label,
+      shard: pool.shard,
+      stats: pool.stats(),
+    }));
   }
 
   closeAll(): void {

@@ -25,17 +25,17 @@ export function renameBindStatement(message: WireMessage, statement: string): Bu
   const portalEnd = bytes.indexOf(0, MESSAGE_BODY_OFFSET);
   const statementEnd = bytes.indexOf(0, portalEnd + 1);
   const name = Buffer.from(`${statement}\0`);
-  const out = Buffer.concat([
-    bytes.subarray(0, portalEnd + 1),
-    name,
-    bytes.subarray(statementEnd + 1),
-  ]);
+  const out = Buffer.concat([bytes.subarray(0, portalEnd + 1), name, bytes.subarray(statementEnd + 1)]);
   out.writeInt32BE(out.length - 1, 1);
   return out;
 }
 
 /** An ERROR for the client. */
-export function errorFields(code: string, message: string, extra?: { hint?: string; detail?: string }): NoticeFields {
+export function errorFields(
+  code: string,
+  message: string,
+  extra?: { hint?: string; detail?: string },
+): NoticeFields {
   return {
     severity: "ERROR",
     code,
