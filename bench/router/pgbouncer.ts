@@ -84,6 +84,9 @@ export async function startPgbouncer(o: {
   child.stdout.on("data", (c: Buffer) => (output += c.toString()));
   child.stderr.on("data", (c: Buffer) => (output += c.toString()));
   const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+  // A bench that crashes must not leave a pgbouncer behind.
+  const killOnExit = () => child.kill("SIGKILL");
+  process.once("exit", killOnExit);
   const url = `postgres://postgres@127.0.0.1:${port}/${o.database}`;
   try {
     await waitFor(
@@ -112,6 +115,7 @@ export async function startPgbouncer(o: {
     sessionUrl: `${url}_session`,
     version: versionText.split("\n")[0] ?? "pgbouncer",
     async stop() {
+      process.off("exit", killOnExit);
       child.kill("SIGTERM");
       await exited;
       await rm(dir, { recursive: true, force: true });

@@ -6,6 +6,8 @@
 import { type PgbenchMode, type PgbenchResult, runPgbench } from "./pgbench.ts";
 import type { WireTarget } from "./wire-targets.ts";
 
+const WARM_UP_SECONDS = 2;
+
 export const WIRE_MODES = ["simple", "prepared"] as const satisfies readonly PgbenchMode[];
 
 export interface WireMeasurement {
@@ -27,6 +29,14 @@ export async function measureWire(
 ): Promise<WireMeasurement[]> {
   const out: WireMeasurement[] = [];
   for (const t of targets) {
+    // Warm the target (server connections, backends' caches, the router's JIT), unmeasured.
+    await runPgbench({
+      ...o,
+      seconds: WARM_UP_SECONDS,
+      url: t.url,
+      password: t.password,
+      mode: "simple",
+    }).catch(() => {});
     for (const mode of t.modes ?? WIRE_MODES) {
       try {
         const result = await runPgbench({ ...o, url: t.url, password: t.password, mode });

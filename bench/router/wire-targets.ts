@@ -30,7 +30,10 @@ export interface WireTarget {
 }
 
 export interface WireDatabases {
+  /** The router targets that answered as pgbench needs. */
   readonly targets: WireTarget[];
+  /** The others, each with why (pgbench would fail on them). */
+  readonly skipped: string[];
   cleanup(): Promise<void>;
 }
 
@@ -114,26 +117,44 @@ export async function setUpWireDatabases(o: {
       url: `postgres://${role}@127.0.0.1:${o.wirePort}/${d.name}`,
       password,
     }));
+    const ready: WireTarget[] = [];
+    const skipped: string[] = [];
     for (const t of targets) {
-      await waitFor(
-        async () => {
-          const client = new pg.Client({ connectionString: t.url, password: t.password });
-          try {
-            await client.connect();
-            return (
-              (await client.query("SELECT count(*) AS n FROM pgbench_branches")).rows[0].n === String(o.scale)
-            );
-          } finally {
-            await client.end().catch(() => {});
-          }
-        },
-        { what: `the router's wire endpoint to serve ${t.url}`, timeoutMs: 30_000 },
-      );
+      try {
+        await waitFor(() => serves(t, o.scale), {
+          what: `the router's wire endpoint to serve ${t.url}`,
+          timeoutMs: 30_000,
+        });
+        ready.push(t);
+      } catch (err) {
+        const cause = err instanceof Error && err.cause instanceof Error ? ` (${err.cause.message})` : "";
+        skipped.push(`${t.name}: ${(err as Error).message}${cause}`);
+      }
     }
-    return { targets, cleanup };
+    return { targets: ready, skipped, cleanup };
   } catch (err) {
     await cleanup();
     throw err;
+  }
+}
+
+/** True once `t` answers pgbench's first query, a scatter count(*), with one row holding the scale. */
+async function serves(t: WireTarget, scale: number): Promise<boolean> {
+  // pg lets the URL's (absent) password override a `password` option: put it in the URL.
+  const withPassword = new URL(t.url);
+  withPassword.password = t.password ?? "";
+  const client = new pg.Client({ connectionString: withPassword.toString() });
+  try {
+    await client.connect();
+    const { rows } = await client.query("SELECT count(*) AS n FROM pgbench_branches");
+    if (rows.length !== 1 || rows[0].n !== String(scale)) {
+      throw new Error(
+        `count(*) of pgbench_branches answered ${JSON.stringify(rows)}, not one row of ${scale}`,
+      );
+    }
+    return true;
+  } finally {
+    await client.end().catch(() => {});
   }
 }
 
