@@ -3,9 +3,13 @@
 // cost of the router hop: HTTP + JSON, auth, key hashing, routing, accounting. A third path, a
 // bare fastify + pg pass-through (naive-proxy.ts), shows how much of that cost is the HTTP hop
 // itself on this machine and how much is the router's own work.
+//
+// The wire section (wire-section.ts) runs pgbench against the same shard directly, through
+// PgBouncer and through the router's PostgreSQL wire endpoint. BENCH_ONLY=http|wire runs one.
 
 import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { Agent, request } from "node:http";
+import { connect } from "node:net";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectBus } from "@dbplane/bus";
@@ -23,6 +27,10 @@ import {
 } from "@dbplane/testkit";
 import pg from "pg";
 import { pino } from "pino";
+import { initPgbench } from "./pgbench.ts";
+import { ensurePgbouncer, startPgbouncer } from "./pgbouncer.ts";
+import { DIRECT, measureWire, PGBOUNCER, PGBOUNCER_SESSION, wireFigures, wireTable } from "./wire-section.ts";
+import { setUpWireDatabases, type WireTarget } from "./wire-targets.ts";
 
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const POOL_SIZE = Number(process.env.BENCH_POOL_SIZE ?? 16);
@@ -30,6 +38,13 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROWS = 10_000;
 const SECRET = "bench-router-secret-that-is-long-enough-0123456789";
 const DB = "bench";
+const ONLY = process.env.BENCH_ONLY;
+const WIRE = {
+  seconds: Number(process.env.BENCH_WIRE_SECONDS ?? 20),
+  clients: Number(process.env.BENCH_WIRE_CLIENTS ?? 16),
+  threads: Number(process.env.BENCH_WIRE_THREADS ?? 2),
+};
+const PGBENCH_SCALE = Number(process.env.BENCH_PGBENCH_SCALE ?? 10);
 
 const nats = await createTestNats();
 const schema = await createTestSchema("router_bench");
@@ -47,6 +62,7 @@ await direct.query("INSERT INTO items SELECT g, 'note ' || g FROM generate_serie
 await direct.query("ANALYZE items");
 
 const port = await freePort();
+const wirePort = await freePort();
 const router = await startChildService({
   entry: new URL("../../services/router/src/main.ts", import.meta.url).pathname,
   env: {
@@ -62,6 +78,8 @@ const router = await startChildService({
     DBPLANE_ROUTER_SCHEMA: schema.name,
     DBPLANE_ROUTER_REDIS_PREFIX: redis.prefix,
     DBPLANE_ROUTER_SHARD_POOL_SIZE: String(POOL_SIZE),
+    DBPLANE_ROUTER_PG_PORT: String(wirePort),
+    DBPLANE_ROUTER_WIRE_POOL_SIZE: String(POOL_SIZE),
     ...(process.env.BENCH_ROUTER_NODE_OPTIONS && { NODE_OPTIONS: process.env.BENCH_ROUTER_NODE_OPTIONS }),
   },
   readyUrl: `http://127.0.0.1:${port}/health/ready`,
@@ -192,22 +210,23 @@ async function routerCpuMs(): Promise<number> {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks, USER_HZ = 100
 }
 
-// Warm both paths (connections, JIT), then measure each for the same time.
-await measure(viaDirect, 1);
-await measure(viaRouter, 1);
-await measure(viaNaive, 1);
-const d = await measure(viaDirect, SECONDS);
-const nv = await measure(viaNaive, SECONDS);
-const cpuBefore = await routerCpuMs();
-const r = await measure(viaRouter, SECONDS);
-const routerCpuUs = (((await routerCpuMs()) - cpuBefore) * 1000) / r.count;
-// One request at a time: the hop's own latency, without queueing for a shared CPU.
-const d1 = await measure(viaDirect, Math.min(SECONDS, 2), 1);
-const r1 = await measure(viaRouter, Math.min(SECONDS, 2), 1);
+/** The HTTP section: returns its table and figure lines. */
+async function httpSection(): Promise<string> {
+  // Warm both paths (connections, JIT), then measure each for the same time.
+  await measure(viaDirect, 1);
+  await measure(viaRouter, 1);
+  await measure(viaNaive, 1);
+  const d = await measure(viaDirect, SECONDS);
+  const nv = await measure(viaNaive, SECONDS);
+  const cpuBefore = await routerCpuMs();
+  const r = await measure(viaRouter, SECONDS);
+  const routerCpuUs = (((await routerCpuMs()) - cpuBefore) * 1000) / r.count;
+  // One request at a time: the hop's own latency, without queueing for a shared CPU.
+  const d1 = await measure(viaDirect, Math.min(SECONDS, 2), 1);
+  const r1 = await measure(viaRouter, Math.min(SECONDS, 2), 1);
 
-const fmt = (x: number, digits = 2) => x.toFixed(digits).padStart(10);
-process.stdout.write(
-  [
+  const fmt = (x: number, digits = 2) => x.toFixed(digits).padStart(10);
+  return [
     `point select by key, concurrency ${CONCURRENCY}, pool ${POOL_SIZE} per side, ${SECONDS} s each`,
     `${"path".padEnd(10)}${"req/s".padStart(10)}${"p50 ms".padStart(10)}${"p99 ms".padStart(10)}${"count".padStart(10)}`,
     `${"direct".padEnd(10)}${fmt(d.rps, 0)}${fmt(d.p50, 3)}${fmt(d.p99, 3)}${String(d.count).padStart(10)}`,
@@ -223,13 +242,73 @@ process.stdout.write(
     `figure naive_hop_throughput_ratio ${(nv.rps / d.rps).toFixed(3)}`,
     `figure router_vs_naive_hop ${(r.rps / nv.rps).toFixed(3)}`,
     "",
-  ].join("\n"),
-);
+  ].join("\n");
+}
+
+/** True when something accepts TCP connections on `port` (the router's wire endpoint is on). */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: "127.0.0.1", port });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+/** The wire section: pgbench against the shard, PgBouncer and (when it listens) the router. */
+async function wireSection(): Promise<string> {
+  await ensurePgbouncer();
+  await initPgbench(shard.url, PGBENCH_SCALE);
+  const bouncer = await startPgbouncer({
+    serverHost: "127.0.0.1",
+    serverPort,
+    database: shard.name,
+    poolSize: POOL_SIZE,
+  });
+  let routerNote = "";
+  const targets: WireTarget[] = [
+    { name: DIRECT, url: shard.url },
+    { name: PGBOUNCER, url: bouncer.url, modes: ["simple", "extended"] },
+    { name: PGBOUNCER_SESSION, url: bouncer.sessionUrl, modes: ["prepared"] },
+  ];
+  let routerDbs: Awaited<ReturnType<typeof setUpWireDatabases>> | undefined;
+  try {
+    if (!(await listening(wirePort)))
+      throw new Error(`nothing listens on DBPLANE_ROUTER_PG_PORT ${wirePort}`);
+    routerDbs = await setUpWireDatabases({ bus, wirePort, oneShard: shard, scale: PGBENCH_SCALE });
+    targets.push(...routerDbs.targets);
+    routerNote = routerDbs.skipped.map((why) => `router target skipped: ${why}\n`).join("");
+  } catch (err) {
+    // The baselines still count: report why the router rows are missing and measure the rest.
+    const cause = err instanceof Error && err.cause instanceof Error ? ` (${err.cause.message})` : "";
+    routerNote = `router rows skipped: ${(err as Error).message}${cause}\n`;
+  }
+  try {
+    const rows = await measureWire(targets, WIRE);
+    return [
+      `${bouncer.version}, transaction mode (and a session-mode pool for -M prepared), default_pool_size ${POOL_SIZE}; router wire pool ${POOL_SIZE}; scale ${PGBENCH_SCALE}`,
+      routerNote + wireTable(rows, WIRE),
+      "",
+      ...wireFigures(rows),
+      "",
+    ].join("\n");
+  } finally {
+    await bouncer.stop();
+    wireCleanups.push(async () => routerDbs?.cleanup());
+  }
+}
+
+const wireCleanups: (() => Promise<void>)[] = [];
+if (ONLY !== "wire") process.stdout.write(await httpSection());
+if (ONLY !== "http") process.stdout.write(await wireSection());
 
 agent.destroy();
 router.kill("SIGTERM");
 naive.kill("SIGTERM");
 await Promise.all([router.exited, naive.exited]);
+for (const cleanup of wireCleanups) await cleanup();
 await bus.close();
 await direct.end();
 await shard.drop();

@@ -102,6 +102,24 @@ ensure_psycopg2() {
   apt_install python3-psycopg2
 }
 
+# Debian's JDBC driver and a headless JRE: the router's JDBC client fixture runs as
+# `java -cp /usr/share/java/postgresql.jar JdbcClient.java`. Debian's JRE runtime image (the
+# `lib/modules` of openjdk-17-jre-headless) holds jdk.compiler, so the source launcher works
+# without a JDK.
+ensure_jdbc() {
+  [ -f /usr/share/java/postgresql.jar ] && command -v java >/dev/null \
+    && java --list-modules 2>/dev/null | grep -q '^jdk.compiler@' && return 0
+  apt_install --no-install-recommends libpostgresql-jdbc-java default-jre-headless
+}
+
+# PgBouncer (Debian's package, 1.18 on bookworm): the router benchmark's baseline. The bench
+# starts its own pgbouncer with its own ini; the package's service is not used (and not started
+# where policy-rc.d forbids it).
+ensure_pgbouncer() {
+  { command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ]; } && return 0
+  apt_install --no-install-recommends pgbouncer
+}
+
 ensure_services() {
   mkdir -p "$DBPLANE_DATA"
   ensure_nats

@@ -1,3 +1,5 @@
+export type { BackendConnectOptions } from "./backend-connection.ts";
+export { BackendConnection, noticeFields } from "./backend-connection.ts";
 export type { CopyFormat, FieldDescription } from "./backend-messages.ts";
 export { backendMessage } from "./backend-messages.ts";
 export type {
@@ -31,6 +33,7 @@ export {
   TransactionStatus,
 } from "./protocol-codes.ts";
 export { readyForQueryStatus } from "./ready-for-query.ts";
+export { ScramClient, ScramClientError } from "./scram-client.ts";
 export { SCRAM_SHA_256, ScramExchange } from "./scram-exchange.ts";
 export type { ScramVerifier } from "./scram-verifier.ts";
 export { createScramVerifier, InvalidScramVerifierError, parseScramVerifier } from "./scram-verifier.ts";

@@ -38,6 +38,14 @@ export const configSchema = z
       .ms(100, 3_600_000)
       .default(30_000)
       .describe("statement_timeout on every shard connection."),
+    // 16 MiB of rows become several times that in the heap (pg row objects, then the JSON text),
+    // so a few such answers at once still fit the pod's 512 MiB limit; bulk reads belong to COPY.
+    DBPLANE_ROUTER_MAX_RESULT_BYTES: envVar
+      .int(1_024, 1_073_741_824)
+      .default(16_777_216)
+      .describe(
+        "Most bytes of rows one HTTP query or transaction may return (all shards of a scatter together); larger answers 413.",
+      ),
     DBPLANE_ROUTER_CONNECT_TIMEOUT_MS: envVar
       .ms(100, 120_000)
       .default(5_000)
@@ -98,7 +106,34 @@ export const configSchema = z
       .ms(50, 600_000)
       .default(5_000)
       .describe("How often the detector looks at the load windows."),
+    DBPLANE_ROUTER_PG_PORT: envVar
+      .int(0, 65_535)
+      .default(6432)
+      .describe("Port of the PostgreSQL wire endpoint (0 picks a free one, logged at start)."),
+    DBPLANE_ROUTER_TLS_CERT: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "PEM certificate file for the wire endpoint's TLS (with DBPLANE_ROUTER_TLS_KEY); unset: SSLRequest answered N.",
+      ),
+    DBPLANE_ROUTER_TLS_KEY: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("PEM private key file for the wire endpoint's TLS (with DBPLANE_ROUTER_TLS_CERT)."),
+    DBPLANE_ROUTER_WIRE_POOL_SIZE: envVar
+      .int(1, 1_000)
+      .default(20)
+      .describe("Most wire-endpoint connections per shard server per router replica (transaction mode)."),
   })
+  .refine(
+    (env) => (env.DBPLANE_ROUTER_TLS_CERT === undefined) === (env.DBPLANE_ROUTER_TLS_KEY === undefined),
+    {
+      path: ["DBPLANE_ROUTER_TLS_KEY"],
+      message: "DBPLANE_ROUTER_TLS_CERT and DBPLANE_ROUTER_TLS_KEY go together: set both or neither",
+    },
+  )
   .refine((env) => env.DBPLANE_ROUTER_LOAD_FLUSH_MS < env.DBPLANE_ROUTER_LOAD_WINDOW_S * 1000, {
     path: ["DBPLANE_ROUTER_LOAD_FLUSH_MS"],
     message: "must be shorter than the load window, or the window never holds a full count",

@@ -1,4 +1,6 @@
 // Composition root of the router: config, connections, shard maps, load, consumers, HTTP, shutdown.
+
+import { readFile } from "node:fs/promises";
 import { handle } from "@dbplane/bus";
 import { databaseDeleted, databaseReady } from "@dbplane/contracts";
 import { kubeAccess, PasswordResolver } from "@dbplane/kube";
@@ -18,6 +20,7 @@ import { ServerPoolRegistry } from "./shards/server-pool-registry.ts";
 import { ShardMapPublisher } from "./shards/shard-map-publisher.ts";
 import { ShardMapRegistry } from "./shards/shard-map-registry.ts";
 import { createRouterStore } from "./store/router-store.ts";
+import { startWireEndpoint } from "./wire/wire-endpoint.ts";
 
 const service = serviceProcess("router", loadRouterConfig(), import.meta.url);
 const { name, config, logger } = service;
@@ -31,6 +34,7 @@ const bus = await service.connectBus(app, { readinessCheck: false });
 const kv = await bus.kv<ShardMapDocument>("shardmaps", { schema: shardMapDocument });
 const redis = await service.redis();
 
+const passwords = new PasswordResolver(kubeAccess(config.DBPLANE_KUBECONFIG, "router"));
 const pools = new ServerPoolRegistry(
   {
     max: config.DBPLANE_ROUTER_SHARD_POOL_SIZE,
@@ -39,7 +43,7 @@ const pools = new ServerPoolRegistry(
   },
   config.DBPLANE_ROUTER_POOL_RETIRE_MS,
   logger,
-  new PasswordResolver(kubeAccess(config.DBPLANE_KUBECONFIG, "router")),
+  passwords,
 );
 const maps = new ShardMapRegistry(kv, pools, logger);
 const publisher = new ShardMapPublisher(store, kv, bus, logger);
@@ -70,6 +74,7 @@ const queryService = new QueryService({
   load,
   metrics,
   maxReplicaLagMs: config.DBPLANE_ROUTER_MAX_REPLICA_LAG_MS,
+  maxResultBytes: config.DBPLANE_ROUTER_MAX_RESULT_BYTES,
 });
 
 // A shard seen for the first time (at start-up, or joining in a new version) gets every
@@ -115,12 +120,32 @@ await app.register(routerApp, {
   runner,
   maxReplicaLagMs: config.DBPLANE_ROUTER_MAX_REPLICA_LAG_MS,
 });
+const tls =
+  config.DBPLANE_ROUTER_TLS_CERT === undefined || config.DBPLANE_ROUTER_TLS_KEY === undefined
+    ? undefined
+    : {
+        cert: await readFile(config.DBPLANE_ROUTER_TLS_CERT, "utf8"),
+        key: await readFile(config.DBPLANE_ROUTER_TLS_KEY, "utf8"),
+      };
+const wire = await startWireEndpoint({
+  port: config.DBPLANE_ROUTER_PG_PORT,
+  ...(tls === undefined ? {} : { tls }),
+  poolSize: config.DBPLANE_ROUTER_WIRE_POOL_SIZE,
+  connectTimeoutMs: config.DBPLANE_ROUTER_CONNECT_TIMEOUT_MS,
+  maps,
+  passwords,
+  metrics: metrics.wire,
+  logger,
+});
+metrics.watchWire(wire);
+logger.info({ port: wire.port, tls: tls !== undefined }, "PostgreSQL wire endpoint listening");
 load.start(config.DBPLANE_ROUTER_LOAD_FLUSH_MS);
 detector.start();
 health.start();
 
 await service.run(app, {
   stopWork: [
+    { name: "close the wire endpoint", run: () => wire.close() },
     { name: "stop consumers", run: () => consumer.stop() },
     { name: "stop hot-shard detector", run: () => detector.stop() },
     { name: "stop health probes", run: () => health.stop() },

@@ -1,6 +1,8 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { ShardLoad } from "./load/load-window.ts";
 import type { ShardMapRegistry } from "./shards/shard-map-registry.ts";
+import type { WireMetrics } from "./wire/wire-context.ts";
+import type { WireEndpoint } from "./wire/wire-endpoint.ts";
 
 /** One shard's series, resolved once: label lookups stay off the per-query path. */
 export interface ShardSeries {
@@ -11,6 +13,10 @@ export interface RouterMetrics {
   series(database: string, shard: number): ShardSeries;
   /** The cluster-wide window (from Redis), refreshed by the hot-shard detector. */
   setWindow(loads: readonly ShardLoad[]): void;
+  /** The wire endpoint's counts (client connections, statements by route). */
+  readonly wire: WireMetrics;
+  /** Reports the wire endpoint's pools and plan cache from now on. */
+  watchWire(endpoint: Pick<WireEndpoint, "pools" | "planners">): void;
 }
 
 /** The router's `dbplane_router_*` metrics on the app's registry. */
@@ -97,8 +103,56 @@ export function createRouterMetrics(registry: Registry, maps: ShardMapRegistry):
     },
   });
 
+  let wireEndpoint: Pick<WireEndpoint, "pools" | "planners"> | undefined;
+  const clients = new Gauge({
+    name: "dbplane_router_wire_client_connections",
+    help: "Client connections open on the PostgreSQL wire endpoint, by database",
+    labelNames: ["database"] as const,
+    registers: [registry],
+  });
+  const routed = new Counter({
+    name: "dbplane_router_wire_statements_total",
+    help: "Statements planned on the wire endpoint, by database and route kind (keyed, scatter, broadcast, any, …)",
+    labelNames: ["database", "route"] as const,
+    registers: [registry],
+  });
+  new Gauge({
+    name: "dbplane_router_wire_server_connections",
+    help: "Wire endpoint connections to shard servers, by pool and state (in_use, idle) and clients waiting for one (waiting)",
+    labelNames: ["pool", "shard", "state"] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const { label, shard, stats } of wireEndpoint?.pools.stats() ?? []) {
+        const labels = { pool: label, shard: String(shard) };
+        this.set({ ...labels, state: "in_use" }, stats.inUse);
+        this.set({ ...labels, state: "idle" }, stats.idle);
+        this.set({ ...labels, state: "waiting" }, stats.waiting);
+      }
+    },
+  });
+  new Gauge({
+    name: "dbplane_router_wire_plan_cache",
+    help: "Statement plan cache lookups of the wire endpoint since start, by outcome (hit, miss)",
+    labelNames: ["outcome"] as const,
+    registers: [registry],
+    collect() {
+      const counts = wireEndpoint?.planners.cacheCounts() ?? { hits: 0, misses: 0 };
+      this.set({ outcome: "hit" }, counts.hits);
+      this.set({ outcome: "miss" }, counts.misses);
+    },
+  });
+
   const cache = new Map<string, ShardSeries>();
   return {
+    wire: {
+      clientOpened: (database) => clients.inc({ database }),
+      clientClosed: (database) => clients.dec({ database }),
+      routed: (database, route) => routed.inc({ database, route }),
+    },
+    watchWire(endpoint) {
+      wireEndpoint = endpoint;
+    },
     series(database, shard) {
       const key = `${database}:${shard}`;
       let s = cache.get(key);

@@ -1,8 +1,10 @@
+import { randomBytes } from "node:crypto";
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Bus, connectBus } from "@dbplane/bus";
 import { databaseReady, type MessageInput } from "@dbplane/contracts";
+import { createScramVerifier } from "@dbplane/pgwire";
 import { createLogger } from "@dbplane/service-kit";
 import {
   createTestDatabase,
@@ -36,6 +38,8 @@ export interface RouterWorld extends ServiceWorld {
   readonly bus: Bus;
   readonly shards: TestShard[];
   readonly passwordFile: string;
+  /** The application role (with `application: true`): owner of every shard database. */
+  readonly application: { readonly user: string; readonly password: string } | undefined;
   /** Announces the database as the provisioner would. */
   announce(name: string, options?: AnnounceOptions): Promise<void>;
 }
@@ -50,11 +54,28 @@ export interface AnnounceOptions {
   readonly replicas?: readonly { host: string; port: number }[][];
   /** The spec's sharded tables, as `database.ready` lists them. */
   readonly shardedTables?: DatabaseReadyInput["shardedTables"];
-  /** The application role the provisioner made (and the router then connects as). */
+  /**
+   * The application role the provisioner made (and the router then connects as); default: the
+   * world's own role when it was created with `application: true`.
+   */
   readonly application?: DatabaseReadyInput["application"];
 }
 
-export async function createRouterWorld(shardCount: number): Promise<RouterWorld> {
+/** What the world sets up besides the shards. */
+export interface RouterWorldOptions {
+  /**
+   * Create an application role (LOGIN, owner of every shard database) with a random password and
+   * its SCRAM verifier in files, and announce it with the database, as the provisioner does.
+   */
+  readonly application?: boolean;
+  /** Extra environment of the router replicas. */
+  readonly env?: Record<string, string>;
+}
+
+export async function createRouterWorld(
+  shardCount: number,
+  options: RouterWorldOptions = {},
+): Promise<RouterWorld> {
   const schema = await createTestSchema("router");
   const redis = await createTestRedis();
   const world = await serviceWorld({
@@ -69,6 +90,8 @@ export async function createRouterWorld(shardCount: number): Promise<RouterWorld
       DBPLANE_ROUTER_REDIS_PREFIX: redis.prefix,
       DBPLANE_ROUTER_CONNECT_TIMEOUT_MS: "2000",
       DBPLANE_ROUTER_HEALTH_INTERVAL_MS: "200",
+      DBPLANE_ROUTER_PG_PORT: "0",
+      ...options.env,
     },
   });
   world.defer(() => Promise.all([schema.drop(), redis.cleanup()]));
@@ -79,6 +102,7 @@ export async function createRouterWorld(shardCount: number): Promise<RouterWorld
   await writeFile(passwordFile, "not-a-real-password\n", { mode: 0o600 });
   await chmod(passwordFile, 0o600);
   const serverPort = Number(new URL(testServerUrls().postgres).port || 5432);
+  const application = options.application ? await createApplicationRole(world, dir) : undefined;
   const shards: TestShard[] = [];
   world.defer(async () => {
     await Promise.all(shards.map((s) => s.pool.end()));
@@ -86,6 +110,7 @@ export async function createRouterWorld(shardCount: number): Promise<RouterWorld
   });
   for (let i = 0; i < shardCount; i++) {
     const db = await createTestDatabase("shard");
+    if (application) await application.own(db.name);
     shards.push({ db, pool: new pg.Pool({ connectionString: db.url, max: 2 }), port: serverPort });
   }
   const bus = await connectBus({
@@ -103,7 +128,9 @@ export async function createRouterWorld(shardCount: number): Promise<RouterWorld
     bus,
     shards,
     passwordFile,
-    async announce(name, { count, version, ports, replicas, shardedTables, application } = {}) {
+    application: application && { user: application.user, password: application.password },
+    async announce(name, { count, version, ports, replicas, shardedTables, application: announced } = {}) {
+      const role = announced ?? application?.spec;
       await bus.publish(
         databaseReady,
         {
@@ -119,10 +146,49 @@ export async function createRouterWorld(shardCount: number): Promise<RouterWorld
             passwordRef: { kind: "file" as const, path: passwordFile },
           })),
           ...(shardedTables && { shardedTables }),
-          ...(application && { application }),
+          ...(role && { application: role }),
         },
         { subject: name, id: uniqueName("ready") },
       );
+    },
+  };
+}
+
+/**
+ * A LOGIN role owning the shard databases, its password and verifier in 0600 files. The local
+ * server trusts local connections, so the password only matters to the router's own SCRAM check.
+ * Dropped after the shard databases (cleanups run last first).
+ */
+async function createApplicationRole(world: ServiceWorld, dir: string) {
+  const user = uniqueName("app");
+  const password = randomBytes(12).toString("hex");
+  const admin = new pg.Client({ connectionString: testServerUrls().postgres });
+  await admin.connect();
+  await admin.query(`CREATE ROLE "${user}" LOGIN`);
+  world.defer(async () => {
+    const client = new pg.Client({ connectionString: testServerUrls().postgres });
+    await client.connect();
+    await client.query(`DROP ROLE IF EXISTS "${user}"`);
+    await client.end();
+  });
+  await admin.end();
+  const passwordPath = join(dir, "app-password");
+  const verifierPath = join(dir, "app-verifier");
+  await writeFile(passwordPath, `${password}\n`, { mode: 0o600 });
+  await writeFile(verifierPath, `${createScramVerifier(password)}\n`, { mode: 0o600 });
+  return {
+    user,
+    password,
+    spec: {
+      user,
+      passwordRef: { kind: "file" as const, path: passwordPath },
+      verifierRef: { kind: "file" as const, path: verifierPath },
+    },
+    async own(database: string) {
+      const client = new pg.Client({ connectionString: testServerUrls().postgres });
+      await client.connect();
+      await client.query(`ALTER DATABASE "${database}" OWNER TO "${user}"`);
+      await client.end();
     },
   };
 }

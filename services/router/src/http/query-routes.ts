@@ -4,6 +4,7 @@ import type { z } from "zod";
 import { mergeRows, missingOrderColumns } from "../domain/merge-rows.ts";
 import { FAILURE_KINDS } from "../domain/postgres-errors.ts";
 import type { QueryService } from "../query/query-service.ts";
+import { checkStatements } from "../query/statement-check.ts";
 import type { LiveMap } from "../shards/live-map.ts";
 import {
   databaseParams,
@@ -42,8 +43,10 @@ export function registerQueryRoutes(app: HttpApp, service: QueryService): void {
       const { db } = request.params;
       const body = request.body;
       const map = service.map(db);
+      const statement = { sql: body.sql, params: body.params, field: "body.sql" };
       if (body.key) {
         const shard = service.shardForKey(map, body.key);
+        await checkStatements(map, [statement], { index: shard.index, field: "body.key" });
         const res = await service.keyed(map, shard, body, body.readOnly);
         return {
           database: db,
@@ -55,6 +58,7 @@ export function registerQueryRoutes(app: HttpApp, service: QueryService): void {
           rows: res.rows,
         };
       }
+      await checkStatements(map, [statement]);
       return scatter(service, map, body);
     },
   );
@@ -76,6 +80,11 @@ export function registerQueryRoutes(app: HttpApp, service: QueryService): void {
       const body = request.body;
       const map = service.map(db);
       const shard = body.key ? service.shardForKey(map, body.key) : service.shard(map, body.shard ?? -1);
+      await checkStatements(
+        map,
+        body.statements.map((s, i) => ({ ...s, field: `body.statements[${i}].sql` })),
+        { index: shard.index, field: body.key ? "body.key" : "body.shard" },
+      );
       const results = await service.transaction(map, shard, body.statements, body.readOnly);
       return { database: db, version: map.version, shard: shard.index, results };
     },

@@ -1,5 +1,6 @@
 import { type HttpApp, HttpError, problem, sendProblem } from "@dbplane/service-kit";
 import { FAILURE_KINDS, type PostgresErrorInfo } from "../domain/postgres-errors.ts";
+import { ResultTooLargeError } from "../query/result-cap.ts";
 import { ShardStatementError } from "../query/shard-statement.ts";
 
 /**
@@ -80,13 +81,30 @@ function statementProblem(err: ShardStatementError): ShardProblemError {
   return shardFailure(err.database, err.shard, err.info, index === undefined ? {} : { statement: index });
 }
 
+/** 413 naming the limit, with PostgreSQL's SQLSTATE for an exceeded program limit. */
+function tooLargeProblem(err: ResultTooLargeError): ShardProblemError {
+  const index = (err as { statementIndex?: number }).statementIndex;
+  return new ShardProblemError(
+    413,
+    err.code,
+    err.message,
+    { sqlstate: err.sqlstate, limitBytes: err.limitBytes, ...(index !== undefined && { statement: index }) },
+    err,
+  );
+}
+
 /**
- * Sends ShardProblemErrors (and ShardStatementErrors, as the problem they mean) with their
- * extension members; everything else to the kit's handler.
+ * Sends ShardProblemErrors (and ShardStatementErrors and ResultTooLargeErrors, as the problem
+ * they mean) with their extension members; everything else to the kit's handler.
  */
 export function shardProblemHandler(app: HttpApp, fallback: ErrorHandler): ErrorHandler {
   return (thrown, request, reply) => {
-    const error = thrown instanceof ShardStatementError ? statementProblem(thrown) : thrown;
+    const error =
+      thrown instanceof ShardStatementError
+        ? statementProblem(thrown)
+        : thrown instanceof ResultTooLargeError
+          ? tooLargeProblem(thrown)
+          : thrown;
     if (!(error instanceof ShardProblemError)) return fallback.call(app, error, request, reply);
     if (error.status >= 500)
       request.log.warn({ err: error.cause ?? error, code: error.code, ...error.extensions }, error.message);

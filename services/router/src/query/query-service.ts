@@ -5,6 +5,7 @@ import { FAILURE_KINDS } from "../domain/postgres-errors.ts";
 import type { LiveMap, LiveShard } from "../shards/live-map.ts";
 import { pickReadServer, SERVER_ROLES, type ServerRole } from "../shards/server-selection.ts";
 import type { ShardMapRegistry } from "../shards/shard-map-registry.ts";
+import { ResultBudget, runCapped } from "./result-cap.ts";
 import {
   type LoadAccounting,
   onShard,
@@ -34,6 +35,8 @@ export interface KeyedResult extends StatementResult {
 export interface QueryServiceOptions extends LoadAccounting {
   readonly maps: ShardMapRegistry;
   readonly maxReplicaLagMs: number;
+  /** Most bytes of rows one request may receive from its shards (ResultTooLargeError past it). */
+  readonly maxResultBytes: number;
 }
 
 /** Routing and running statements: by key, on one shard, atomically, or on every shard. */
@@ -78,8 +81,9 @@ export class QueryService {
    * statement retried once on the primary.
    */
   async keyed(map: LiveMap, shard: LiveShard, statement: Statement, readOnly: boolean): Promise<KeyedResult> {
+    // A fresh budget per attempt: a retry on another server starts the result over.
     const run = (pool: pg.Pool) => () =>
-      pool.query({ text: statement.sql, values: statement.params as unknown[] });
+      runCapped(pool, statement.sql, statement.params as unknown[], new ResultBudget(this.#o.maxResultBytes));
     const done = (res: StatementResult, server: ServerRole): KeyedResult => ({
       ...res,
       version: map.version,
@@ -124,13 +128,14 @@ export class QueryService {
     const pool = readOnly ? shard.primary.readOnlyPool : shard.primary.pool;
     return onShard(this.#o, map.database, shard.index, shard.primary, async () => {
       const client = await pool.connect();
+      const budget = new ResultBudget(this.#o.maxResultBytes);
       let broken: unknown;
       try {
         await client.query(readOnly ? "BEGIN READ ONLY" : "BEGIN");
         const results: StatementResult[] = [];
         for (const [i, s] of statements.entries()) {
           try {
-            results.push(toResult(await client.query({ text: s.sql, values: s.params as unknown[] })));
+            results.push(toResult(await runCapped(client, s.sql, s.params as unknown[], budget)));
           } catch (err) {
             await client.query("ROLLBACK").catch((rollbackErr: unknown) => {
               broken = rollbackErr;
@@ -162,6 +167,8 @@ export class QueryService {
     options: { allowWrites: boolean; readOnly: boolean },
   ): Promise<{ shard: number; server: ServerRole; result?: StatementResult; error?: ShardStatementError }[]> {
     const shards = [...map.shards.values()].filter((s) => s.ranges.length > 0);
+    // One budget for all shards: the merged answer is what the router holds.
+    const budget = new ResultBudget(this.#o.maxResultBytes);
     return Promise.all(
       shards.map(async (shard) => {
         const pick = options.allowWrites
@@ -174,7 +181,7 @@ export class QueryService {
         try {
           const attempt = options.allowWrites ? onShard : readOnShard;
           const res = await attempt(this.#o, map.database, shard.index, pick.server, () =>
-            pool.query({ text: statement.sql, values: statement.params as unknown[] }),
+            runCapped(pool, statement.sql, statement.params as unknown[], budget),
           );
           return { shard: shard.index, server: pick.role, result: toResult(res) };
         } catch (err) {

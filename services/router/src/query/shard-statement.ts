@@ -3,6 +3,7 @@ import { classifyPostgresError, FAILURE_KINDS, type PostgresErrorInfo } from "..
 import type { LoadWindow } from "../load/load-window.ts";
 import type { RouterMetrics } from "../router-metrics.ts";
 import type { ServerPool } from "../shards/server-pool.ts";
+import { ResultTooLargeError } from "./result-cap.ts";
 
 /** What one statement returned. */
 export interface StatementResult {
@@ -102,6 +103,8 @@ export async function onShard<T>(
       info = err.info;
       throw err;
     }
+    // The shard answered; the router refused to hold the answer.
+    if (err instanceof ResultTooLargeError) throw err;
     info = classifyPostgresError(err);
     throw new ShardStatementError(database, shard, info, err);
   } finally {

@@ -1,0 +1,107 @@
+// The wire section of `pnpm bench router`: pgbench's select-only script with `-M simple` and
+// `-M prepared` against the shard directly, PgBouncer in transaction mode in front of it, and the
+// router's wire endpoint (1 and 2 shards) when the router has one. Every target gets the same
+// clients, threads and duration, one after the other in one run.
+
+import { type PgbenchMode, type PgbenchResult, runPgbench } from "./pgbench.ts";
+import type { WireTarget } from "./wire-targets.ts";
+
+const WARM_UP_SECONDS = 2;
+
+export const WIRE_MODES = ["simple", "prepared"] as const satisfies readonly PgbenchMode[];
+
+export interface WireMeasurement {
+  readonly target: string;
+  readonly mode: PgbenchMode;
+  readonly result: PgbenchResult;
+}
+
+export interface WireOptions {
+  readonly seconds: number;
+  readonly clients: number;
+  readonly threads: number;
+}
+
+/** Each target with each mode; a target that fails is reported and skipped, not fatal. */
+export async function measureWire(
+  targets: readonly WireTarget[],
+  o: WireOptions,
+): Promise<WireMeasurement[]> {
+  const out: WireMeasurement[] = [];
+  for (const t of targets) {
+    // Warm the target (server connections, backends' caches, the router's JIT), unmeasured.
+    await runPgbench({
+      ...o,
+      seconds: WARM_UP_SECONDS,
+      url: t.url,
+      password: t.password,
+      mode: "simple",
+    }).catch(() => {});
+    for (const mode of t.modes ?? WIRE_MODES) {
+      try {
+        const result = await runPgbench({ ...o, url: t.url, password: t.password, mode });
+        out.push({ target: t.name, mode, result });
+      } catch (err) {
+        const lines = (err as Error).message.trimEnd().split("\n");
+        process.stderr.write(`${t.name} -M ${mode} failed; pgbench said:\n${lines.slice(-4).join("\n")}\n`);
+      }
+    }
+  }
+  return out;
+}
+
+export function wireTable(rows: readonly WireMeasurement[], o: WireOptions): string {
+  const col = (s: string, w = 10) => s.padStart(w);
+  const lines = [
+    `pgbench -S -c ${o.clients} -j ${o.threads} -T ${o.seconds}, one target at a time`,
+    `${"target".padEnd(20)}${"mode".padEnd(10)}${col("tps")}${col("avg ms")}${col("p50 ms")}${col("p99 ms")}${col("failed")}`,
+    ...rows.map(
+      (r) =>
+        `${r.target.padEnd(20)}${r.mode.padEnd(10)}${col(r.result.tps.toFixed(0))}${col(r.result.latencyAvgMs.toFixed(3))}` +
+        `${col(r.result.latencyP50Ms.toFixed(3))}${col(r.result.latencyP99Ms.toFixed(3))}${col(String(r.result.failed))}`,
+    ),
+  ];
+  return lines.join("\n");
+}
+
+/**
+ * The issue's figures (router 1 shard vs the baselines) when the router was measured, and the
+ * baselines' own ratio always (how far a pooler hop alone costs on this machine). PgBouncer's
+ * prepared figure is its session-mode pool's (1.18 cannot run named prepared statements in
+ * transaction mode); `wire_vs_pgbouncer_tx_extended` sets the router's prepared run against
+ * PgBouncer's transaction mode with unnamed statements (-M extended), the closest it gets.
+ */
+export function wireFigures(rows: readonly WireMeasurement[]): string[] {
+  const find = (target: string, mode: PgbenchMode) =>
+    rows.find((r) => r.target === target && r.mode === mode)?.result;
+  const ratio = (name: string, a?: PgbenchResult, b?: PgbenchResult) =>
+    a && b ? [`figure ${name} ${(a.tps / b.tps).toFixed(3)}`] : [];
+  const direct = { simple: find(DIRECT, "simple"), prepared: find(DIRECT, "prepared") };
+  const bouncer = {
+    simple: find(PGBOUNCER, "simple"),
+    extended: find(PGBOUNCER, "extended"),
+    prepared: find(PGBOUNCER_SESSION, "prepared"),
+  };
+  const wire = { simple: find(ROUTER_1, "simple"), prepared: find(ROUTER_1, "prepared") };
+  const wire2 = find(ROUTER_2, "prepared");
+  return [
+    ...ratio("wire_vs_direct", wire.prepared, direct.prepared),
+    ...ratio("wire_vs_pgbouncer", wire.prepared, bouncer.prepared),
+    ...ratio("wire_simple_vs_pgbouncer", wire.simple, bouncer.simple),
+    ...(wire.prepared && direct.prepared
+      ? [
+          `figure wire_p50_overhead_ms ${(wire.prepared.latencyP50Ms - direct.prepared.latencyP50Ms).toFixed(3)}`,
+        ]
+      : []),
+    ...ratio("wire_vs_pgbouncer_tx_extended", wire.prepared, bouncer.extended),
+    ...ratio("wire_2_shards_vs_1", wire2, wire.prepared),
+    ...ratio("pgbouncer_vs_direct", bouncer.prepared, direct.prepared),
+    ...ratio("pgbouncer_simple_vs_direct", bouncer.simple, direct.simple),
+  ];
+}
+
+export const DIRECT = "direct";
+export const PGBOUNCER = "pgbouncer";
+export const PGBOUNCER_SESSION = "pgbouncer session";
+export const ROUTER_1 = "router 1 shard";
+export const ROUTER_2 = "router 2 shards";

@@ -1,0 +1,330 @@
+import { connect, type Socket } from "node:net";
+import { serialize } from "pg-protocol";
+import { BodyReader } from "./body-reader.ts";
+import type { BackendKey } from "./handshake.ts";
+import { MESSAGE_BODY_OFFSET, MessageFramer, type WireMessage } from "./message-framer.ts";
+import { AuthenticationCode, BackendMessageType as B } from "./protocol-codes.ts";
+import { ScramClient } from "./scram-client.ts";
+import { SCRAM_SHA_256 } from "./scram-exchange.ts";
+import { type NoticeFields, SqlState, WireError } from "./wire-error.ts";
+
+/** Where and as whom a backend connection logs in. */
+export interface BackendConnectOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly database: string;
+  /** For SCRAM-SHA-256; a server that trusts the client never asks. */
+  readonly password?: string;
+  /** Further startup parameters (application_name, options, …). */
+  readonly parameters?: Readonly<Record<string, string>>;
+  /** From connect to the first ReadyForQuery (default 10 s). */
+  readonly connectTimeoutMs?: number;
+}
+
+/**
+ * A connection to a PostgreSQL server, from the client side: logged in (trust or SCRAM-SHA-256,
+ * nothing weaker — a server asking for a cleartext or MD5 password is refused), its greeting read,
+ * then every message it sends handed, framed, to the current `receiver`.
+ */
+export class BackendConnection {
+  /** The server's ParameterStatus values, kept current as it reports changes. */
+  readonly parameters: Record<string, string>;
+  /** What the server's BackendKeyData said: quote it in a CancelRequest. */
+  readonly backendKey: BackendKey;
+  readonly #socket: Socket;
+  readonly #address: { host: string; port: number };
+  #receiver: (message: WireMessage) => void = () => {};
+  #closed = false;
+  readonly #closeListeners: ((error?: Error) => void)[] = [];
+
+  private constructor(
+    socket: Socket,
+    framer: MessageFramer,
+    greeting: Greeting,
+    address: { host: string; port: number },
+  ) {
+    this.#socket = socket;
+    this.#address = address;
+    this.parameters = greeting.parameters;
+    this.backendKey = greeting.backendKey;
+    socket.on("data", (chunk: Buffer) => {
+      try {
+        framer.push(chunk, (message) => {
+          if (message.type === B.ParameterStatus) {
+            const [name, value] = parameterStatus(message);
+            this.parameters[name] = value;
+          }
+          this.#receiver(message);
+        });
+      } catch (error) {
+        this.#close(error as Error);
+      }
+    });
+    socket.on("error", (error) => this.#close(error));
+    socket.on("close", () => this.#close());
+  }
+
+  /**
+   * Connects and logs in.
+   * @throws WireError with the server's fields when it refuses (28P01, 3D000, 53300, …), else a
+   *   connection error
+   */
+  static async connect(options: BackendConnectOptions): Promise<BackendConnection> {
+    const socket = connect(options.port, options.host);
+    socket.setNoDelay(true);
+    const framer = new MessageFramer();
+    const timeout = setTimeout(
+      () => socket.destroy(new Error(`connecting to ${options.host}:${options.port} timed out`)),
+      options.connectTimeoutMs ?? 10_000,
+    );
+    try {
+      const greeting = await login(socket, framer, options);
+      return new BackendConnection(socket, framer, greeting, options);
+    } catch (error) {
+      socket.destroy();
+      throw error;
+    } finally {
+      clearTimeout(timeout);
+    }
+  }
+
+  /** Whether the connection is gone: nothing more is delivered. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Who gets the server's messages from now on (ParameterStatus included). */
+  set receiver(receiver: (message: WireMessage) => void) {
+    this.#receiver = receiver;
+  }
+
+  /** Sends whole frontend messages; `false` asks the writer to wait for `onceDrained`. */
+  write(bytes: Uint8Array): boolean {
+    return this.#socket.write(bytes);
+  }
+
+  onceDrained(listener: () => void): void {
+    this.#socket.once("drain", listener);
+  }
+
+  /** Called once when the connection ends, with the error that ended it if any. */
+  onClose(listener: (error?: Error) => void): void {
+    if (this.#closed) listener();
+    else this.#closeListeners.push(listener);
+  }
+
+  /**
+   * Asks the server to cancel what this connection runs now, on a connection of its own as the
+   * protocol wants; resolves once the request is sent (the server never answers it).
+   */
+  async cancel(): Promise<void> {
+    const socket = connect(this.#address.port, this.#address.host);
+    await new Promise<void>((resolve, reject) => {
+      socket.once("connect", resolve);
+      socket.once("error", reject);
+    });
+    await new Promise<void>((resolve) =>
+      socket.end(serialize.cancel(this.backendKey.processId, this.backendKey.secretKey), resolve),
+    );
+    socket.destroy();
+  }
+
+  /** Sends Terminate and closes. */
+  close(): void {
+    if (this.#closed) return;
+    this.#socket.end(serialize.end());
+    this.#close();
+  }
+
+  #close(error?: Error): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#socket.destroy();
+    for (const listener of this.#closeListeners.splice(0)) listener(error);
+  }
+}
+
+interface Greeting {
+  parameters: Record<string, string>;
+  backendKey: BackendKey;
+}
+
+/** Reads messages one at a time during the login, keeping what follows for the connection. */
+class LoginReader {
+  readonly #socket: Socket;
+  readonly #framer: MessageFramer;
+  readonly #queue: WireMessage[] = [];
+  #wake: (() => void) | undefined;
+  #failure: Error | undefined;
+  readonly #onData = (chunk: Buffer) => {
+    try {
+      this.#framer.push(chunk, (message) => this.#queue.push(message));
+    } catch (error) {
+      this.#failure = error as Error;
+    }
+    this.#wake?.();
+  };
+  readonly #onEnd = (error?: Error) => {
+    this.#failure ??= error ?? new Error("server closed the connection during login");
+    this.#wake?.();
+  };
+
+  constructor(socket: Socket, framer: MessageFramer) {
+    this.#socket = socket;
+    this.#framer = framer;
+    socket.on("data", this.#onData);
+    socket.on("error", this.#onEnd);
+    socket.on("close", this.#onEnd);
+  }
+
+  async next(): Promise<WireMessage> {
+    for (;;) {
+      const message = this.#queue.shift();
+      if (message !== undefined) return message;
+      if (this.#failure !== undefined) throw this.#failure;
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+      });
+      this.#wake = undefined;
+    }
+  }
+
+  /** Stops reading; the greeting ends at ReadyForQuery, and the server says nothing unasked after it. */
+  detach(): void {
+    this.#socket.off("data", this.#onData);
+    this.#socket.off("error", this.#onEnd);
+    this.#socket.off("close", this.#onEnd);
+  }
+}
+
+async function login(
+  socket: Socket,
+  framer: MessageFramer,
+  options: BackendConnectOptions,
+): Promise<Greeting> {
+  await new Promise<void>((resolve, reject) => {
+    socket.once("connect", resolve);
+    socket.once("error", reject);
+  });
+  const reader = new LoginReader(socket, framer);
+  try {
+    socket.write(
+      serialize.startup({ ...options.parameters, user: options.user, database: options.database }),
+    );
+    const parameters: Record<string, string> = {};
+    let backendKey: BackendKey = { processId: 0, secretKey: 0 };
+    let scram: ScramClient | undefined;
+    for (;;) {
+      const message = await reader.next();
+      const body = new BodyReader(message.bytes, MESSAGE_BODY_OFFSET);
+      switch (message.type) {
+        case B.Authentication:
+          scram = authenticate(socket, body, message, options, scram);
+          break;
+        case B.ParameterStatus: {
+          const [name, value] = parameterStatus(message);
+          parameters[name] = value;
+          break;
+        }
+        case B.BackendKeyData:
+          backendKey = { processId: body.int32(), secretKey: body.int32() };
+          break;
+        case B.ErrorResponse:
+          throw new WireError(noticeFields(message));
+        case B.ReadyForQuery:
+          return { parameters, backendKey };
+        default:
+          // NoticeResponse, NegotiateProtocolVersion: nothing to act on.
+          break;
+      }
+    }
+  } finally {
+    reader.detach();
+  }
+}
+
+function authenticate(
+  socket: Socket,
+  body: BodyReader,
+  message: WireMessage,
+  options: BackendConnectOptions,
+  scram: ScramClient | undefined,
+): ScramClient | undefined {
+  const code = body.int32();
+  switch (code) {
+    case AuthenticationCode.Ok:
+      return scram;
+    case AuthenticationCode.SASL: {
+      const mechanisms: string[] = [];
+      for (let name = body.cstring(); name !== ""; name = body.cstring()) mechanisms.push(name);
+      if (!mechanisms.includes(SCRAM_SHA_256)) throw refused("the server offers no SCRAM-SHA-256");
+      if (options.password === undefined) throw refused("the server asks for a password and none is set");
+      const client = new ScramClient(options.password);
+      socket.write(serialize.sendSASLInitialResponseMessage(SCRAM_SHA_256, client.clientFirst()));
+      return client;
+    }
+    case AuthenticationCode.SASLContinue: {
+      if (scram === undefined) throw refused("SASL continue without a SASL exchange");
+      const serverFirst = message.bytes.toString("utf8", MESSAGE_BODY_OFFSET + 4);
+      socket.write(serialize.sendSCRAMClientFinalMessage(scram.clientFinal(serverFirst)));
+      return scram;
+    }
+    case AuthenticationCode.SASLFinal:
+      if (scram === undefined) throw refused("SASL final without a SASL exchange");
+      scram.verifyServerFinal(message.bytes.toString("utf8", MESSAGE_BODY_OFFSET + 4));
+      return scram;
+    default:
+      // Cleartext (3), MD5 (5), GSS, SSPI: weaker than SCRAM or not ours to speak.
+      throw refused(
+        `the server asks for authentication method ${code}; only SCRAM-SHA-256 and trust are spoken`,
+      );
+  }
+}
+
+function refused(message: string): WireError {
+  return new WireError({
+    severity: "FATAL",
+    code: SqlState.InvalidAuthorizationSpecification,
+    message: `cannot log in to the server: ${message}`,
+  });
+}
+
+function parameterStatus(message: WireMessage): [string, string] {
+  const body = new BodyReader(message.bytes, MESSAGE_BODY_OFFSET);
+  return [body.cstring(), body.cstring()];
+}
+
+const fieldNames: Readonly<Record<string, keyof NoticeFields>> = {
+  S: "severity",
+  C: "code",
+  M: "message",
+  D: "detail",
+  H: "hint",
+  P: "position",
+  p: "internalPosition",
+  q: "internalQuery",
+  W: "where",
+  s: "schema",
+  t: "table",
+  c: "column",
+  d: "dataType",
+  n: "constraint",
+  F: "file",
+  L: "line",
+  R: "routine",
+};
+
+/** The fields of an ErrorResponse or NoticeResponse a server sent. */
+export function noticeFields(message: WireMessage): NoticeFields {
+  const fields: Record<string, string> = { severity: "ERROR", code: "XX000", message: "" };
+  const body = new BodyReader(message.bytes, MESSAGE_BODY_OFFSET);
+  while (body.remaining > 0) {
+    const code = body.int8();
+    if (code === 0) break;
+    const value = body.cstring();
+    const name = fieldNames[String.fromCharCode(code)];
+    if (name !== undefined) fields[name] = value;
+  }
+  return fields as unknown as NoticeFields;
+}

@@ -1,0 +1,81 @@
+import pg from "pg";
+
+/** A result larger than the router's cap (DBPLANE_ROUTER_MAX_RESULT_BYTES); answered 413. */
+export class ResultTooLargeError extends Error {
+  override readonly name = "ResultTooLargeError";
+  readonly code = "RESULT_TOO_LARGE";
+  /** PostgreSQL's program_limit_exceeded class, as a wire client would see it. */
+  readonly sqlstate = "54000";
+  readonly limitBytes: number;
+
+  constructor(limitBytes: number) {
+    super(
+      `the result is larger than the router's limit of ${limitBytes} bytes (DBPLANE_ROUTER_MAX_RESULT_BYTES); select fewer rows or columns, or page with LIMIT/OFFSET or keyset pagination`,
+    );
+    this.limitBytes = limitBytes;
+  }
+}
+
+/**
+ * What one request may still receive: shared by every statement of a request (a transaction's
+ * statements, a scatter's shards), so the cap bounds what the router holds for one answer.
+ */
+export class ResultBudget {
+  readonly limitBytes: number;
+  #used = 0;
+
+  constructor(limitBytes: number) {
+    this.limitBytes = limitBytes;
+  }
+
+  /** Counts a row's field bytes; false once the request is over its limit. */
+  take(fields: readonly (string | Buffer | null)[]): boolean {
+    for (const f of fields) {
+      if (f !== null) this.#used += typeof f === "string" ? Buffer.byteLength(f) : f.length;
+    }
+    return this.#used <= this.limitBytes;
+  }
+}
+
+/** pg's Query internals this file relies on (pg 8: lib/query.js), absent from @types/pg. */
+interface QueryInternals {
+  _canceledDueToError: unknown;
+  handleDataRow(msg: { fields: (string | Buffer | null)[] }): void;
+}
+
+/**
+ * A pg query that counts each DataRow's bytes against `budget` before pg parses it. Past the
+ * limit it stops keeping rows and fails with ResultTooLargeError once the server is done, the way
+ * pg itself fails a row it cannot parse: the rest of the result is read and dropped, so the
+ * connection stays in sync and reusable, and the router never holds more than the limit.
+ */
+export function cappedQuery(text: string, values: unknown[] | undefined, budget: ResultBudget): pg.Query {
+  const query = new pg.Query({ text, values }) as pg.Query & QueryInternals;
+  const handleDataRow = query.handleDataRow.bind(query);
+  query.handleDataRow = (msg) => {
+    if (!query._canceledDueToError && !budget.take(msg.fields)) {
+      query._canceledDueToError = new ResultTooLargeError(budget.limitBytes);
+    }
+    handleDataRow(msg);
+  };
+  return query;
+}
+
+/** Runs a capped query on a pool or a checked-out client; resolves like `query()` does. */
+export function runCapped(
+  on: pg.Pool | pg.PoolClient,
+  text: string,
+  values: unknown[] | undefined,
+  budget: ResultBudget,
+): Promise<pg.QueryResult | pg.QueryResult[]> {
+  return new Promise((resolve, reject) => {
+    // pg hands a Submittable's callback to the pool, which releases the client when it fires;
+    // @types/pg types that overload only without the callback.
+    const submit = on.query.bind(on) as unknown as (
+      query: pg.Query,
+      values: undefined,
+      callback: (err: Error | undefined, res: pg.QueryResult | pg.QueryResult[]) => void,
+    ) => void;
+    submit(cappedQuery(text, values, budget), undefined, (err, res) => (err ? reject(err) : resolve(res)));
+  });
+}

@@ -1,0 +1,92 @@
+import { ValidationError } from "@dbplane/service-kit";
+import { hashShardKey, InvalidShardKeyError, type ShardKeyType } from "@dbplane/sharding";
+import { type KeyExpr, loadParser, PlanError, StatementPlanner } from "@dbplane/sqlroute";
+import type { LiveMap } from "../shards/live-map.ts";
+
+/** Where a request says its statements run: one shard, and the body field that chose it. */
+export interface RequestedShard {
+  readonly index: number;
+  /** `body.key` or `body.shard`: what a mismatch error names. */
+  readonly field: string;
+}
+
+/** A statement as the HTTP API receives it, with the body field its text came from. */
+export interface CheckedStatement {
+  readonly sql: string;
+  readonly params?: readonly unknown[] | undefined;
+  readonly field: string;
+}
+
+const parserReady = loadParser();
+// Per map version's sharded tables (the map keeps the same array for its life).
+const planners = new WeakMap<object, StatementPlanner>();
+
+/**
+ * Reads statements with PostgreSQL's own grammar (@dbplane/sqlroute, as the wire endpoint does)
+ * before they run, so the HTTP API refuses what would silently go wrong: more than one statement
+ * in a string (400 naming its field) and, for a request routed to one shard, a shard key in the
+ * SQL that the shard does not own (400 naming `body.key` / `body.shard`). Text the parser
+ * rejects passes through: PostgreSQL answers it with the same error and position.
+ */
+export async function checkStatements(
+  map: LiveMap,
+  statements: readonly CheckedStatement[],
+  target?: RequestedShard,
+): Promise<void> {
+  await parserReady;
+  const planner = plannerOf(map);
+  for (const s of statements) {
+    let plans: ReturnType<StatementPlanner["planQuery"]>;
+    try {
+      plans = planner.planQuery(s.sql);
+    } catch (err) {
+      if (err instanceof PlanError) continue;
+      throw err;
+    }
+    if (plans.length > 1) {
+      const message = `one statement per SQL string (found ${plans.length}); send several in a transaction`;
+      throw new ValidationError(`Invalid statement: ${message}`, { errors: [{ field: s.field, message }] });
+    }
+    const plan = plans[0];
+    if (target === undefined || plan === undefined) continue;
+    if (plan.kind === "keyed") checkKeys(map, plan.keyType, plan.keys, s.params, target);
+    else if (plan.kind === "insert-split") checkKeys(map, plan.keyType, plan.rows, s.params, target);
+  }
+}
+
+function plannerOf(map: LiveMap): StatementPlanner {
+  let planner = planners.get(map.shardedTables);
+  if (!planner) {
+    planner = new StatementPlanner(map.shardedTables);
+    planners.set(map.shardedTables, planner);
+  }
+  return planner;
+}
+
+/** Every key the statement names must belong to the requested shard under this map. */
+function checkKeys(
+  map: LiveMap,
+  keyType: ShardKeyType,
+  keys: readonly KeyExpr[],
+  params: readonly unknown[] | undefined,
+  target: RequestedShard,
+): void {
+  for (const key of keys) {
+    const value = key.kind === "const" ? key.value : params?.[key.index];
+    let shard: number;
+    try {
+      shard = map.lookup.shardFor(hashShardKey(keyType, value));
+    } catch (err) {
+      // NULL or a value that is no key of its type matches no row anywhere: PostgreSQL answers.
+      if (err instanceof InvalidShardKeyError) continue;
+      throw err;
+    }
+    if (shard !== target.index) {
+      const named = key.kind === "const" ? `key ${key.value}` : `key $${key.index + 1} = ${String(value)}`;
+      const message = `the statement's shard ${named} belongs to shard ${shard}, but ${target.field} routes it to shard ${target.index}`;
+      throw new ValidationError(`Shard key mismatch: ${message}`, {
+        errors: [{ field: target.field, message }],
+      });
+    }
+  }
+}

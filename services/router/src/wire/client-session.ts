@@ -1,0 +1,1075 @@
+import { createHash } from "node:crypto";
+import {
+  BackendMessageType as B,
+  backendMessage,
+  FrontendMessageType as F,
+  type NoticeFields,
+  parseBind,
+  parseClose,
+  parseDescribe,
+  parseExecute,
+  parseParse,
+  parseQuery,
+  protocolViolation,
+  type SessionHandler,
+  TransactionStatus,
+  WireError,
+  type WireMessage,
+  type WireSession,
+} from "@dbplane/pgwire";
+import { PlanError, type StatementPlan } from "@dbplane/sqlroute";
+import type { LiveMap } from "../shards/live-map.ts";
+import { CopyIn, copyKeyColumnIndex } from "./copy-in.ts";
+import {
+  type BoundParameters,
+  defaultShard,
+  hintKeyType,
+  keyValue,
+  shardOfKey,
+  shardsOfKeys,
+} from "./key-routing.ts";
+import { splitInsert } from "./row-merge.ts";
+import type { ServerConnection } from "./server-connection.ts";
+import { type Combine, type Combined, combineAnswers, type ShardAnswer } from "./shard-results.ts";
+import type { WireContext } from "./wire-context.ts";
+import { errorFields, frontend, renameBindStatement } from "./wire-protocol.ts";
+
+/** Where a statement runs. */
+type Route =
+  | { readonly kind: "one"; readonly shard: number }
+  | {
+      readonly kind: "many";
+      readonly shards: readonly number[];
+      readonly combine: Combine;
+      readonly sql?: string;
+    }
+  | {
+      readonly kind: "split";
+      readonly parts: ReadonlyMap<number, { sql: string; params: (string | null)[] }>;
+    }
+  | { readonly kind: "local" };
+
+/** A transaction block: its map version, and the shard connections it holds once it touched them. */
+interface Transaction {
+  readonly map: LiveMap;
+  /** open: no shard yet; one: pinned to its first keyed shard; all: began on every shard. */
+  scope: "open" | "one" | "all";
+  readonly connections: Map<number, ServerConnection>;
+  /** BEGIN (and SET LOCAL, SAVEPOINT) said before a shard was picked: replayed there first. */
+  readonly prelude: string[];
+}
+
+/** A client's prepared statement: its plan, and the name it is prepared under on the servers. */
+interface ClientStatement {
+  readonly sql: string;
+  readonly types: readonly number[];
+  readonly plan: StatementPlan;
+  readonly serverName: string;
+}
+
+type Portal =
+  | { readonly kind: "server"; readonly connection: ServerConnection }
+  | { readonly kind: "local"; readonly plan: StatementPlan }
+  | {
+      readonly kind: "many";
+      readonly route: Route & { kind: "many" | "split" };
+      readonly statement: ClientStatement;
+      readonly bind: Buffer;
+      result?: Combined;
+    };
+
+/** A statement refused by the router: its ERROR, and whether it fails the transaction block. */
+class Refusal extends Error {
+  readonly fields: NoticeFields;
+  constructor(fields: NoticeFields) {
+    super(fields.message);
+    this.name = "Refusal";
+    this.fields = fields;
+  }
+}
+
+const emptyMerge = { orderBy: [], aggregates: [], groupBy: [], distinct: false, hiddenColumns: 0 } as const;
+
+/**
+ * One client connection to the wire endpoint: plans each statement, runs it on the shard(s) it
+ * belongs to through transaction-mode pools, and answers as one PostgreSQL server would. Client
+ * messages are handled one at a time, in order; server answers are relayed as they arrive.
+ */
+export class ClientSession implements SessionHandler {
+  readonly parameters: Readonly<Record<string, string>>;
+  readonly #client: WireSession;
+  readonly #context: WireContext;
+  readonly #database: string;
+  readonly #queue: WireMessage[] = [];
+  #draining = false;
+  #closed = false;
+  #status: TransactionStatus = TransactionStatus.Idle;
+  #transaction: Transaction | undefined;
+  /** Map version of the extended-protocol batch under way (until Sync). */
+  #batchMap: LiveMap | undefined;
+  /** The connection holding unsynced extended-protocol messages, if any. */
+  #open: ServerConnection | undefined;
+  /** Skipping extended-protocol messages until Sync, after an error. */
+  #skipping = false;
+  #copy: CopyIn | undefined;
+  readonly #statements = new Map<string, ClientStatement>();
+  readonly #portals = new Map<string, Portal>();
+  /** SET statements of the session, replayed on every connection it checks out. */
+  readonly #settings = new Map<string, string>();
+  #shardKey: string | undefined;
+  #allowScatterWrites = false;
+  /** Connections checked out by this session right now (for CancelRequest and close). */
+  readonly #held = new Set<ServerConnection>();
+
+  constructor(client: WireSession, context: WireContext, parameters: Readonly<Record<string, string>>) {
+    this.#client = client;
+    this.#context = context;
+    this.#database = client.parameters.database;
+    this.parameters = parameters;
+    for (const name of ["DateStyle", "TimeZone", "IntervalStyle", "extra_float_digits"]) {
+      const value = client.parameters.all[name];
+      if (value !== undefined)
+        this.#settings.set(name.toLowerCase(), `SET ${name} = '${value.replaceAll("'", "''")}'`);
+    }
+  }
+
+  message(message: WireMessage): void {
+    this.#queue.push(message);
+    if (this.#queue.length > 1000) this.#client.pause();
+    if (!this.#draining) void this.#drain();
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#context.metrics.clientClosed(this.#database);
+    this.#context.onClosed();
+    for (const connection of this.#held) this.#release(connection);
+    this.#transaction = undefined;
+  }
+
+  /** Forwards a CancelRequest to every server connection running something for this client. */
+  cancel(): void {
+    for (const connection of this.#held) {
+      if (connection.owed > 0) void connection.backend.cancel().catch(() => {});
+    }
+  }
+
+  async #drain(): Promise<void> {
+    this.#draining = true;
+    try {
+      for (let message = this.#queue.shift(); message; message = this.#queue.shift()) {
+        if (this.#closed) return;
+        if (this.#queue.length === 500) this.#client.resume();
+        await this.#handle(message);
+      }
+    } catch (error) {
+      if (this.#closed) return;
+      if (!(error instanceof WireError)) this.#context.onError(error);
+      this.#client.end(
+        error instanceof WireError
+          ? { ...error.fields, severity: "FATAL" }
+          : { severity: "FATAL", code: "XX000", message: "internal error" },
+      );
+    } finally {
+      this.#draining = false;
+    }
+  }
+
+  #write(bytes: Buffer): void {
+    if (!this.#closed) this.#client.write(bytes);
+  }
+
+  #ready(): void {
+    this.#write(backendMessage.readyForQuery(this.#status));
+  }
+
+  async #handle(message: WireMessage): Promise<void> {
+    if (this.#copy !== undefined) {
+      await this.#copyMessage(message);
+      return;
+    }
+    switch (message.type) {
+      case F.Query:
+        await this.#simpleQuery(parseQuery(message).sql);
+        return;
+      case F.Parse:
+      case F.Bind:
+      case F.Describe:
+      case F.Execute:
+      case F.Close:
+      case F.Flush:
+        if (this.#skipping) return;
+        try {
+          await this.#extended(message);
+        } catch (error) {
+          await this.#extendedError(error);
+        }
+        return;
+      case F.Sync:
+        await this.#sync();
+        return;
+      case F.CopyData:
+      case F.CopyDone:
+      case F.CopyFail:
+        // Not in a COPY: the protocol says to ignore them.
+        return;
+      case F.FunctionCall:
+        this.#write(
+          backendMessage.errorResponse(
+            errorFields("0A000", "function calls are not supported by the router"),
+          ),
+        );
+        this.#ready();
+        return;
+      default:
+        throw protocolViolation(`invalid frontend message type ${message.type}`);
+    }
+  }
+
+  // ---------------------------------------------------------------- maps, plans, connections
+
+  #currentMap(): LiveMap {
+    if (this.#transaction) return this.#transaction.map;
+    if (this.#batchMap) return this.#batchMap;
+    const map = this.#context.maps.get(this.#database);
+    if (!map) throw new Refusal(errorFields("3D000", `database "${this.#database}" does not exist`));
+    return map;
+  }
+
+  async #checkout(map: LiveMap, shard: number): Promise<ServerConnection> {
+    const live = map.shards.get(shard);
+    if (!live) throw new Refusal(errorFields("XX000", `shard ${shard} is not in the map`));
+    const connection = await this.#context.pools.primary(map, live).checkout();
+    this.#held.add(connection);
+    if (this.#settings.size > 0) {
+      connection.dirty = true;
+      const error = await connection.run([...this.#settings.values()].join("; "));
+      if (error) {
+        this.#release(connection);
+        throw new Refusal(error);
+      }
+    }
+    return connection;
+  }
+
+  #release(connection: ServerConnection): void {
+    if (this.#held.delete(connection)) connection.home.release(connection);
+  }
+
+  /**
+   * The connection a statement for `shard` runs on: the transaction's (pinning it on first use),
+   * the batch's open one, or a fresh checkout.
+   * @throws Refusal 0A000 when a transaction pinned to one shard reaches for another
+   */
+  async #connectionFor(shard: number): Promise<ServerConnection> {
+    const transaction = this.#transaction;
+    if (transaction) {
+      const held = transaction.connections.get(shard);
+      if (held) return held;
+      if (transaction.scope === "open") {
+        const connection = await this.#checkout(transaction.map, shard);
+        transaction.connections.set(shard, connection);
+        transaction.scope = "one";
+        await this.#begin(connection, transaction);
+        return connection;
+      }
+      const pinned = [...transaction.connections.keys()][0];
+      throw new Refusal(
+        errorFields("0A000", "a transaction cannot span shards", {
+          hint: `This transaction runs on shard ${pinned}; this statement belongs to shard ${shard}. Keep a transaction's statements to one shard key, or commit before changing keys.`,
+        }),
+      );
+    }
+    if (this.#open?.shard === shard) return this.#open;
+    await this.#settle();
+    return this.#checkout(this.#currentMap(), shard);
+  }
+
+  /** Connections on every listed shard (a transaction begins on all of them at its first such statement). */
+  async #connectionsFor(shards: readonly number[]): Promise<ServerConnection[]> {
+    const transaction = this.#transaction;
+    if (!transaction) {
+      await this.#settle();
+      const map = this.#currentMap();
+      const connections: ServerConnection[] = [];
+      try {
+        // In index order, as every session does: two sessions never wait on each other's pools.
+        for (const shard of shards) connections.push(await this.#checkout(map, shard));
+      } catch (error) {
+        for (const connection of connections) this.#release(connection);
+        throw error;
+      }
+      return connections;
+    }
+    if (transaction.scope === "one") {
+      const pinned = [...transaction.connections.keys()][0]!;
+      if (shards.length === 1 && shards[0] === pinned) return [transaction.connections.get(pinned)!];
+      throw new Refusal(
+        errorFields("0A000", "a transaction cannot span shards", {
+          hint: `This transaction runs on shard ${pinned}; this statement needs shards ${shards.join(", ")}. Run it outside the transaction, or as the transaction's first statement.`,
+        }),
+      );
+    }
+    if (transaction.scope === "open") {
+      transaction.scope = "all";
+      for (const shard of [...transaction.map.shards.keys()].sort((a, b) => a - b)) {
+        const connection = await this.#checkout(transaction.map, shard);
+        transaction.connections.set(shard, connection);
+        await this.#begin(connection, transaction);
+      }
+    }
+    return shards.map((shard) => transaction.connections.get(shard)!);
+  }
+
+  async #begin(connection: ServerConnection, transaction: Transaction): Promise<void> {
+    for (const sql of transaction.prelude) {
+      const error = await connection.run(sql);
+      if (error) throw new Refusal(error);
+    }
+  }
+
+  /** Releases connections used for one statement outside a transaction. */
+  #done(connections: readonly ServerConnection[]): void {
+    if (this.#transaction) {
+      if ([...this.#transaction.connections.values()].some((c) => c.status === TransactionStatus.Failed)) {
+        this.#status = TransactionStatus.Failed;
+      }
+      return;
+    }
+    for (const connection of connections) if (connection !== this.#open) this.#release(connection);
+  }
+
+  #fail(fields: NoticeFields): void {
+    this.#write(backendMessage.errorResponse(fields));
+    if (this.#transaction) this.#status = TransactionStatus.Failed;
+  }
+
+  #planner(map: LiveMap) {
+    return this.#context.planners.of(map);
+  }
+
+  // ---------------------------------------------------------------- routing
+
+  /** Where a planned statement runs, given its bound parameters (extended protocol). */
+  #route(map: LiveMap, plan: StatementPlan, parameters?: BoundParameters): Route {
+    const all = [...map.shards.keys()].sort((a, b) => a - b);
+    const pinnedOrDefault = () => {
+      const transaction = this.#transaction;
+      const pinned = transaction?.scope === "one" ? [...transaction.connections.keys()][0] : undefined;
+      return pinned ?? defaultShard(map);
+    };
+    const hinted =
+      this.#shardKey === undefined ? undefined : shardOfKey(map, hintKeyType(this.#shardKey), this.#shardKey);
+    switch (plan.kind) {
+      case "keyed": {
+        const shards = shardsOfKeys(map, plan.keyType, plan.keys, parameters);
+        if (shards.length === 1) return { kind: "one", shard: shards[0]! };
+        if (plan.write) return { kind: "many", shards, combine: { kind: "sum" } };
+        return {
+          kind: "many",
+          shards,
+          combine: { kind: "merge", merge: plan.merge ?? emptyMerge },
+          ...(plan.rewrittenSql === undefined ? {} : { sql: plan.rewrittenSql }),
+        };
+      }
+      case "insert-split": {
+        const values = (parameters?.values ?? []).map((_, i) =>
+          keyValue({ kind: "param", index: i }, parameters),
+        );
+        const parts = splitInsert(plan, values, (key) => shardOfKey(map, plan.keyType, key));
+        if (parts.size === 1) return { kind: "one", shard: [...parts.keys()][0]! };
+        return { kind: "split", parts };
+      }
+      case "scatter":
+        if (hinted !== undefined) return { kind: "one", shard: hinted };
+        return {
+          kind: "many",
+          shards: all,
+          combine: { kind: "merge", merge: plan.merge },
+          sql: plan.rewrittenSql,
+        };
+      case "any":
+        return { kind: "one", shard: hinted ?? pinnedOrDefault() };
+      case "broadcast":
+        return { kind: "many", shards: all, combine: { kind: "first" } };
+      case "scatter-write":
+        if (hinted !== undefined) return { kind: "one", shard: hinted };
+        if (!this.#allowScatterWrites) {
+          throw new Refusal(
+            errorFields("0A000", "a write to a sharded table must name its shard key", {
+              hint: "Add WHERE <key column> = <value>, or SET dbplane.allow_scatter_writes = on to run it on every shard.",
+            }),
+          );
+        }
+        return { kind: "many", shards: all, combine: { kind: "sum" } };
+      case "copy-out":
+        return plan.sharded
+          ? { kind: "many", shards: all, combine: { kind: "sum" } }
+          : { kind: "one", shard: pinnedOrDefault() };
+      case "refused":
+        throw new Refusal(
+          errorFields(plan.code, plan.message, plan.hint === undefined ? {} : { hint: plan.hint }),
+        );
+      default:
+        return { kind: "local" };
+    }
+  }
+
+  // ---------------------------------------------------------------- simple query
+
+  async #simpleQuery(sql: string): Promise<void> {
+    await this.#settle();
+    this.#batchMap = undefined;
+    try {
+      const map = this.#currentMap();
+      const plans = this.#planner(map).planQuery(sql);
+      if (plans.length === 0) this.#write(backendMessage.emptyQueryResponse());
+      for (const plan of plans) {
+        this.#context.metrics.routed(this.#database, plan.kind);
+        if (!(await this.#statement(plan))) break;
+        if (this.#copy) return; // ReadyForQuery follows CopyDone
+      }
+    } catch (error) {
+      this.#answerError(error);
+    }
+    this.#ready();
+  }
+
+  #answerError(error: unknown): void {
+    if (error instanceof Refusal) this.#fail(error.fields);
+    else if (error instanceof PlanError) {
+      this.#fail({
+        severity: "ERROR",
+        code: error.code,
+        message: error.message,
+        ...(error.position === undefined ? {} : { position: String(error.position) }),
+        ...(error.hint === undefined ? {} : { hint: error.hint }),
+      });
+    } else if (error instanceof WireError && error.fields.severity !== "FATAL") this.#fail(error.fields);
+    else if (error instanceof WireError || (error instanceof Error && !(error instanceof TypeError))) {
+      // A shard unreachable, a pool exhausted: the client's statement failed, the session lives.
+      this.#fail(errorFields("08006", `cannot reach the shard: ${(error as Error).message}`));
+    } else throw error;
+  }
+
+  /** Runs one statement of a simple query; false when it failed (the rest of the query is skipped). */
+  async #statement(plan: StatementPlan): Promise<boolean> {
+    if (this.#status === TransactionStatus.Failed && plan.kind !== "transaction") {
+      this.#fail(
+        errorFields(
+          "25P02",
+          "current transaction is aborted, commands ignored until end of transaction block",
+        ),
+      );
+      return false;
+    }
+    if (plan.kind === "transaction") return this.#transactionStatement(plan);
+    if (plan.kind === "set") return this.#set(plan);
+    if (plan.kind === "empty") {
+      this.#write(backendMessage.emptyQueryResponse());
+      return true;
+    }
+    if (plan.kind === "copy-in") return this.#startCopyIn(plan);
+    const map = this.#currentMap();
+    const route = this.#route(map, plan);
+    if (route.kind === "one" && plan.kind === "any" && this.#transaction?.scope === "open") {
+      return this.#runStandalone(route.shard, frontend.query(plan.sql));
+    }
+    if (route.kind === "one") return this.#runOne(route.shard, frontend.query(plan.sql));
+    if (route.kind === "many") {
+      const connections = await this.#connectionsFor(route.shards);
+      const request = frontend.query(route.sql ?? plan.sql);
+      const result = await this.#runMany(
+        connections,
+        connections.map(() => request),
+        route.combine,
+      );
+      this.#done(connections);
+      return !result.failed;
+    }
+    if (route.kind === "split") {
+      const shards = [...route.parts.keys()].sort((a, b) => a - b);
+      const connections = await this.#connectionsFor(shards);
+      const requests = shards.map((shard) => {
+        const part = route.parts.get(shard)!;
+        return Buffer.concat([
+          frontend.parse("", part.sql, []),
+          bindText(part.params),
+          frontend.describe("P", ""),
+          frontend.execute(""),
+          frontend.sync(),
+        ]);
+      });
+      const result = await this.#runMany(connections, requests, { kind: "sum" });
+      this.#done(connections);
+      return !result.failed;
+    }
+    return true;
+  }
+
+  /** Runs a request on one shard, relaying its answer (ReadyForQuery excepted) as it comes. */
+  async #runOne(shard: number, request: Buffer): Promise<boolean> {
+    return this.#relay(await this.#connectionFor(shard), request);
+  }
+
+  async #relay(connection: ServerConnection, request: Buffer): Promise<boolean> {
+    let failed = false;
+    connection.receiver = (message) => {
+      if (message.type === B.ReadyForQuery) return;
+      if (message.type === B.ErrorResponse) failed = true;
+      this.#write(message.bytes);
+    };
+    try {
+      await connection.request(request);
+    } finally {
+      this.#done([connection]);
+    }
+    if (failed && this.#transaction) this.#status = TransactionStatus.Failed;
+    return !failed;
+  }
+
+  /** A read any shard can answer, in a transaction that has no shard yet: runs outside it. */
+  async #runStandalone(shard: number, request: Buffer): Promise<boolean> {
+    const connection = await this.#checkout(this.#transaction!.map, shard);
+    let failed = false;
+    connection.receiver = (message) => {
+      if (message.type === B.ReadyForQuery) return;
+      if (message.type === B.ErrorResponse) failed = true;
+      this.#write(message.bytes);
+    };
+    try {
+      await connection.request(request);
+    } finally {
+      this.#release(connection);
+    }
+    if (failed) this.#status = TransactionStatus.Failed;
+    return !failed;
+  }
+
+  /** Runs requests on several shards at once, collects their answers and writes the combined one. */
+  async #runMany(
+    connections: readonly ServerConnection[],
+    requests: readonly Buffer[],
+    combine: Combine,
+  ): Promise<Combined> {
+    const answers = await this.#collect(connections, requests);
+    const result = combineAnswers(answers, combine);
+    if (result.description) this.#write(result.description);
+    for (const bytes of result.body) this.#write(bytes);
+    if (result.failed && this.#transaction) this.#status = TransactionStatus.Failed;
+    return result;
+  }
+
+  async #collect(
+    connections: readonly ServerConnection[],
+    requests: readonly Buffer[],
+  ): Promise<ShardAnswer[]> {
+    const answers: WireMessage[][] = connections.map(() => []);
+    await Promise.all(
+      connections.map((connection, i) => {
+        connection.receiver = (message) => {
+          if (message.type !== B.ReadyForQuery) answers[i]!.push(message);
+        };
+        return connection.request(requests[i]!);
+      }),
+    );
+    return answers;
+  }
+
+  // ---------------------------------------------------------------- transactions and SET
+
+  async #transactionStatement(plan: StatementPlan & { kind: "transaction" }): Promise<boolean> {
+    const transaction = this.#transaction;
+    switch (plan.action) {
+      case "begin":
+        if (transaction) {
+          this.#write(
+            backendMessage.noticeResponse({
+              severity: "WARNING",
+              code: "25001",
+              message: "there is already a transaction in progress",
+            }),
+          );
+        } else {
+          this.#transaction = {
+            map: this.#currentMap(),
+            scope: "open",
+            connections: new Map(),
+            prelude: [plan.sql],
+          };
+          this.#status = TransactionStatus.InTransaction;
+        }
+        this.#write(backendMessage.commandComplete("BEGIN"));
+        return true;
+      case "commit":
+      case "rollback":
+        return this.#endTransaction(plan);
+      case "prepare":
+        this.#fail(errorFields("0A000", "PREPARE TRANSACTION is not supported by the router"));
+        return false;
+      default:
+        return this.#savepoint(plan);
+    }
+  }
+
+  async #endTransaction(plan: StatementPlan & { kind: "transaction" }): Promise<boolean> {
+    const transaction = this.#transaction;
+    const rollback = plan.action === "rollback" || this.#status === TransactionStatus.Failed;
+    if (!transaction) {
+      this.#write(
+        backendMessage.noticeResponse({
+          severity: "WARNING",
+          code: "25P01",
+          message: "there is no transaction in progress",
+        }),
+      );
+      this.#write(backendMessage.commandComplete(rollback ? "ROLLBACK" : "COMMIT"));
+      return true;
+    }
+    const connections = [...transaction.connections.values()];
+    this.#transaction = undefined;
+    this.#status = TransactionStatus.Idle;
+    let ok = true;
+    if (connections.length === 0) {
+      this.#write(backendMessage.commandComplete(rollback ? "ROLLBACK" : "COMMIT"));
+    } else {
+      const request = frontend.query(rollback ? "ROLLBACK" : plan.sql);
+      try {
+        const result = await this.#runMany(
+          connections,
+          connections.map(() => request),
+          { kind: "first" },
+        );
+        ok = !result.failed;
+      } finally {
+        for (const connection of connections) this.#release(connection);
+      }
+    }
+    for (const name of [...this.#portals.keys()]) this.#portals.delete(name);
+    return ok;
+  }
+
+  async #savepoint(plan: StatementPlan & { kind: "transaction" }): Promise<boolean> {
+    const transaction = this.#transaction;
+    const tag =
+      plan.action === "savepoint" ? "SAVEPOINT" : plan.action === "release" ? "RELEASE" : "ROLLBACK";
+    if (transaction?.scope === "open") {
+      if (this.#status === TransactionStatus.Failed && plan.action !== "rollback-to") {
+        this.#fail(
+          errorFields(
+            "25P02",
+            "current transaction is aborted, commands ignored until end of transaction block",
+          ),
+        );
+        return false;
+      }
+      transaction.prelude.push(plan.sql);
+      if (plan.action === "rollback-to") this.#status = TransactionStatus.InTransaction;
+      this.#write(backendMessage.commandComplete(tag));
+      return true;
+    }
+    if (!transaction) return this.#runOne(defaultShard(this.#currentMap()), frontend.query(plan.sql));
+    const connections = [...transaction.connections.values()];
+    const request = frontend.query(plan.sql);
+    const result = await this.#runMany(
+      connections,
+      connections.map(() => request),
+      { kind: "first" },
+    );
+    if (!result.failed) {
+      this.#status = connections.some((c) => c.status === TransactionStatus.Failed)
+        ? TransactionStatus.Failed
+        : TransactionStatus.InTransaction;
+    }
+    return !result.failed;
+  }
+
+  async #set(plan: StatementPlan & { kind: "set" }): Promise<boolean> {
+    const name = plan.name.toLowerCase();
+    const tag = plan.value === null ? "RESET" : "SET";
+    if (name.startsWith("dbplane.")) {
+      if (name === "dbplane.shard_key") this.#shardKey = plan.value ?? undefined;
+      else if (name === "dbplane.allow_scatter_writes") {
+        this.#allowScatterWrites = plan.value !== null && /^(on|true|1|yes)$/i.test(plan.value);
+      } else if (name !== "dbplane.read_from") {
+        this.#fail(errorFields("42704", `unrecognized configuration parameter "${plan.name}"`));
+        return false;
+      }
+      this.#write(backendMessage.commandComplete(tag));
+      return true;
+    }
+    const transaction = this.#transaction;
+    if (transaction?.scope === "open") {
+      transaction.prelude.push(plan.sql);
+      if (!plan.local) this.#remember(name, plan);
+      this.#write(backendMessage.commandComplete(tag));
+      return true;
+    }
+    let ok: boolean;
+    if (transaction) {
+      const connections = [...transaction.connections.values()];
+      const request = frontend.query(plan.sql);
+      ok = !(
+        await this.#runMany(
+          connections,
+          connections.map(() => request),
+          { kind: "first" },
+        )
+      ).failed;
+      for (const connection of connections) connection.dirty = true;
+    } else {
+      // Run on one shard to have PostgreSQL check the name and value, then remember it.
+      const connection = await this.#connectionFor(defaultShard(this.#currentMap()));
+      connection.dirty = true;
+      ok = await this.#relay(connection, frontend.query(plan.sql));
+    }
+    if (ok && !plan.local) this.#remember(name, plan);
+    return ok;
+  }
+
+  #remember(name: string, plan: StatementPlan & { kind: "set" }): void {
+    if (plan.value === null && name === "all") this.#settings.clear();
+    else if (plan.value === null) this.#settings.delete(name);
+    else this.#settings.set(name, plan.sql);
+  }
+
+  // ---------------------------------------------------------------- COPY
+
+  async #startCopyIn(plan: StatementPlan & { kind: "copy-in" }): Promise<boolean> {
+    const map = this.#currentMap();
+    const shards = [...map.shards.keys()].sort((a, b) => a - b);
+    const connections = await this.#connectionsFor(shards);
+    let keyIndex: number | undefined = plan.keyColumnIndex;
+    if (keyIndex === undefined && plan.keyColumn !== undefined) {
+      keyIndex = await copyKeyColumnIndex(connections[0]!, plan.table, plan.keyColumn);
+    }
+    const copy = new CopyIn(
+      connections,
+      plan,
+      keyIndex === undefined || plan.keyType === undefined
+        ? undefined
+        : { index: keyIndex, shardOf: (value) => shardOfKey(map, plan.keyType!, value) },
+      (bytes) => this.#write(bytes),
+    );
+    const started = await copy.start(plan.sql);
+    if (!started) {
+      this.#done(connections);
+      if (this.#transaction) this.#status = TransactionStatus.Failed;
+      return false;
+    }
+    this.#copy = copy;
+    return true;
+  }
+
+  async #copyMessage(message: WireMessage): Promise<void> {
+    const copy = this.#copy!;
+    if (message.type === F.CopyData) {
+      copy.data(message.bytes.subarray(5));
+      return;
+    }
+    if (message.type === F.Flush || message.type === F.Sync) return;
+    this.#copy = undefined;
+    const failed =
+      message.type === F.CopyDone
+        ? await copy.finish()
+        : await copy.fail(
+            message.type === F.CopyFail ? "COPY failed by the client" : "unexpected message during COPY",
+          );
+    if (failed && this.#transaction) this.#status = TransactionStatus.Failed;
+    this.#done(copy.connections);
+    this.#ready();
+  }
+
+  // ---------------------------------------------------------------- extended query
+
+  async #extended(message: WireMessage): Promise<void> {
+    this.#batchMap ??= this.#currentMap();
+    switch (message.type) {
+      case F.Parse:
+        return this.#parse(message);
+      case F.Bind:
+        return this.#bind(message);
+      case F.Describe:
+        return this.#describe(message);
+      case F.Execute:
+        return this.#execute(message);
+      case F.Close:
+        return this.#closeMessage(message);
+      default:
+        this.#open?.send(frontend.flush());
+    }
+  }
+
+  async #extendedError(error: unknown): Promise<void> {
+    await this.#settle();
+    this.#answerError(error);
+    this.#skipping = true;
+  }
+
+  #parse(message: WireMessage): void {
+    const { statement: name, sql, parameterTypes } = parseParse(message);
+    if (name !== "" && this.#statements.has(name)) {
+      throw new Refusal(errorFields("42P05", `prepared statement "${name}" already exists`));
+    }
+    const plan = this.#planner(this.#batchMap!).planStatement(sql);
+    this.#context.metrics.routed(this.#database, plan.kind);
+    const serverName =
+      name === ""
+        ? ""
+        : `dbp_${createHash("sha256")
+            .update(`${parameterTypes.join(",")}\0${sql}`)
+            .digest("hex")
+            .slice(0, 24)}`;
+    const statement: ClientStatement = { sql, types: parameterTypes, plan, serverName };
+    this.#statements.set(name, statement);
+    const open = this.#open;
+    if (!open) {
+      this.#write(backendMessage.parseComplete());
+    } else if (serverName === "") {
+      open.sendParse(frontend.parse("", sql, parameterTypes), undefined, false);
+    } else if (open.prepared.has(serverName) || open.parsing(serverName)) {
+      // Answered in order by the server: an empty statement's ParseComplete stands for this one's.
+      open.sendParse(frontend.parse("", "", []), undefined, false);
+    } else {
+      open.sendParse(frontend.parse(serverName, sql, parameterTypes), serverName, false);
+    }
+  }
+
+  #prepared(name: string): ClientStatement {
+    const statement = this.#statements.get(name);
+    if (!statement) throw new Refusal(errorFields("26000", `prepared statement "${name}" does not exist`));
+    return statement;
+  }
+
+  /** Makes sure the connection has the statement prepared (unnamed: parsed right before its Bind). */
+  #prepare(connection: ServerConnection, statement: ClientStatement): void {
+    const { serverName, sql, types } = statement;
+    if (serverName === "") connection.sendParse(frontend.parse("", sql, types), undefined, true);
+    else if (!connection.prepared.has(serverName) && !connection.parsing(serverName)) {
+      connection.sendParse(frontend.parse(serverName, sql, types), serverName, true);
+    }
+  }
+
+  async #bind(message: WireMessage): Promise<void> {
+    const bind = parseBind(message);
+    const statement = this.#prepared(bind.statement);
+    const plan = statement.plan;
+    if (this.#status === TransactionStatus.Failed && plan.kind !== "transaction") {
+      throw new Refusal(
+        errorFields(
+          "25P02",
+          "current transaction is aborted, commands ignored until end of transaction block",
+        ),
+      );
+    }
+    if (plan.kind === "copy-in")
+      throw new Refusal(
+        errorFields("0A000", "COPY through the extended protocol is not supported by the router"),
+      );
+    const route = this.#route(this.#batchMap!, plan, {
+      values: bind.parameters,
+      formats: bind.parameterFormats,
+    });
+    if (route.kind === "one") {
+      const connection = await this.#connectionFor(route.shard);
+      await this.#openOn(connection);
+      this.#prepare(connection, statement);
+      connection.send(
+        bind.statement === statement.serverName
+          ? message.bytes
+          : renameBindStatement(message, statement.serverName),
+      );
+      this.#portals.set(bind.portal, { kind: "server", connection });
+      return;
+    }
+    await this.#settle();
+    if (route.kind === "local") this.#portals.set(bind.portal, { kind: "local", plan });
+    else {
+      if (
+        bind.resultFormats.some((format) => format !== 0) &&
+        route.kind === "many" &&
+        route.combine.kind === "merge"
+      ) {
+        throw new Refusal(errorFields("0A000", "a read over several shards must ask for text results"));
+      }
+      this.#portals.set(bind.portal, {
+        kind: "many",
+        route,
+        statement,
+        bind: renameBindStatement({ type: message.type, bytes: Buffer.from(message.bytes) }, ""),
+      });
+    }
+    this.#write(backendMessage.bindComplete());
+  }
+
+  /** Makes `connection` the batch's open connection (its relay writes to the client as answers come). */
+  async #openOn(connection: ServerConnection): Promise<void> {
+    if (this.#open === connection) return;
+    await this.#settle();
+    this.#open = connection;
+    connection.receiver = (message) => {
+      if (message.type === B.ReadyForQuery) return;
+      if (message.type === B.ErrorResponse) this.#skipping = true;
+      this.#write(message.bytes);
+    };
+  }
+
+  /** Ends the open connection's part of the batch: Sync, its answers relayed, ReadyForQuery kept. */
+  async #settle(): Promise<void> {
+    const open = this.#open;
+    if (!open) return;
+    this.#open = undefined;
+    try {
+      await open.request(frontend.sync());
+    } finally {
+      this.#done([open]);
+    }
+  }
+
+  async #describe(message: WireMessage): Promise<void> {
+    const { target, name } = parseDescribe(message);
+    if (target === "S") {
+      const statement = this.#prepared(name);
+      const map = this.#batchMap!;
+      const plan = statement.plan;
+      const transaction = this.#transaction;
+      const pinned = transaction?.scope === "one" ? [...transaction.connections.keys()][0] : undefined;
+      const keyed =
+        plan.kind === "keyed" && plan.keys.every((k) => k.kind === "const")
+          ? shardsOfKeys(map, plan.keyType, plan.keys)[0]
+          : undefined;
+      const connection = await this.#connectionFor(this.#open?.shard ?? pinned ?? keyed ?? defaultShard(map));
+      await this.#openOn(connection);
+      this.#prepare(connection, statement);
+      connection.send(frontend.describe("S", statement.serverName));
+      return;
+    }
+    const portal = this.#portal(name);
+    if (portal.kind === "server") {
+      portal.connection.send(message.bytes);
+      return;
+    }
+    if (portal.kind === "local") {
+      this.#write(backendMessage.noData());
+      return;
+    }
+    const result = await this.#runPortal(portal);
+    this.#write(result.description ?? backendMessage.noData());
+    if (result.failed) {
+      for (const bytes of result.body) this.#write(bytes);
+      this.#skipping = true;
+    }
+  }
+
+  #portal(name: string): Portal {
+    const portal = this.#portals.get(name);
+    if (!portal) throw new Refusal(errorFields("34000", `portal "${name}" does not exist`));
+    return portal;
+  }
+
+  async #execute(message: WireMessage): Promise<void> {
+    const { portal: name } = parseExecute(message);
+    const portal = this.#portal(name);
+    if (portal.kind === "server") {
+      portal.connection.send(message.bytes);
+      return;
+    }
+    if (portal.kind === "local") {
+      const plan = portal.plan;
+      let ok = true;
+      if (plan.kind === "empty") this.#write(backendMessage.emptyQueryResponse());
+      else if (plan.kind === "transaction") ok = await this.#transactionStatement(plan);
+      else if (plan.kind === "set") ok = await this.#set(plan);
+      if (!ok) this.#skipping = true;
+      return;
+    }
+    const alreadyFailed = portal.result?.failed === true;
+    const result = await this.#runPortal(portal);
+    if (alreadyFailed) return;
+    for (const bytes of result.body) this.#write(bytes);
+    if (result.failed) this.#skipping = true;
+  }
+
+  /** Runs a many-shard portal once (at its first Describe or Execute) and keeps the combined answer. */
+  async #runPortal(portal: Portal & { kind: "many" }): Promise<Combined> {
+    if (portal.result) return portal.result;
+    const { route, statement } = portal;
+    const shards = route.kind === "many" ? [...route.shards] : [...route.parts.keys()].sort((a, b) => a - b);
+    const connections = await this.#connectionsFor(shards);
+    const requests = shards.map((shard) => {
+      const tail = [frontend.describe("P", ""), frontend.execute(""), frontend.sync()];
+      if (route.kind === "split") {
+        const part = route.parts.get(shard)!;
+        return Buffer.concat([frontend.parse("", part.sql, []), bindText(part.params), ...tail]);
+      }
+      return Buffer.concat([
+        frontend.parse("", route.sql ?? statement.sql, statement.types),
+        portal.bind,
+        ...tail,
+      ]);
+    });
+    const answers = await this.#collect(connections, requests);
+    this.#done(connections);
+    const combine = route.kind === "many" ? route.combine : ({ kind: "sum" } as const);
+    portal.result = combineAnswers(answers, combine);
+    if (portal.result.failed && this.#transaction) this.#status = TransactionStatus.Failed;
+    return portal.result;
+  }
+
+  async #closeMessage(message: WireMessage): Promise<void> {
+    const { target, name } = parseClose(message);
+    if (target === "S") this.#statements.delete(name);
+    const portal = target === "P" ? this.#portals.get(name) : undefined;
+    if (target === "P") this.#portals.delete(name);
+    const open = this.#open;
+    if (open && portal?.kind === "server" && portal.connection === open) open.send(message.bytes);
+    else if (open)
+      open.send(frontend.close(target, "dbplane_nothing")); // answered CloseComplete, in order
+    else this.#write(backendMessage.closeComplete());
+  }
+
+  async #sync(): Promise<void> {
+    try {
+      await this.#settle();
+    } catch (error) {
+      this.#answerError(error);
+    }
+    // After the settle: an error it relays must not leave the next batch skipped.
+    this.#skipping = false;
+    this.#batchMap = undefined;
+    if (!this.#transaction) this.#portals.clear();
+    this.#ready();
+  }
+}
+
+/** A Bind of the unnamed statement to the unnamed portal with text parameters. */
+function bindText(params: readonly (string | null)[]): Buffer {
+  return renameBindStatement({ type: F.Bind, bytes: serializeBind(params) }, "");
+}
+
+function serializeBind(params: readonly (string | null)[]): Buffer {
+  const parts: Buffer[] = [];
+  const header = Buffer.alloc(2);
+  header.writeInt16BE(0);
+  parts.push(Buffer.from("\0\0"), header);
+  const count = Buffer.alloc(2);
+  count.writeInt16BE(params.length);
+  parts.push(count);
+  for (const value of params) {
+    const length = Buffer.alloc(4);
+    if (value === null) {
+      length.writeInt32BE(-1);
+      parts.push(length);
+    } else {
+      const bytes = Buffer.from(value);
+      length.writeInt32BE(bytes.length);
+      parts.push(length, bytes);
+    }
+  }
+  parts.push(Buffer.from([0, 0]));
+  const body = Buffer.concat(parts);
+  const head = Buffer.alloc(5);
+  head[0] = F.Bind;
+  head.writeInt32BE(body.length + 4, 1);
+  return Buffer.concat([head, body]);
+}

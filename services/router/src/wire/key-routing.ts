@@ -1,0 +1,78 @@
+import { hashShardKey, InvalidShardKeyError, type ShardKeyType } from "@dbplane/sharding";
+import type { KeyExpr } from "@dbplane/sqlroute";
+import type { LiveMap } from "../shards/live-map.ts";
+
+/** A Bind's parameters as the router needs them to find a key. */
+export interface BoundParameters {
+  readonly values: readonly (Buffer | null)[];
+  /** Bind's format codes: none = all text, one = for all, else one per parameter. */
+  readonly formats: readonly number[];
+}
+
+const noParameters: BoundParameters = { values: [], formats: [] };
+
+/** The lowest shard index: where statements that any shard can answer go. */
+export function defaultShard(map: LiveMap): number {
+  return Math.min(...map.shards.keys());
+}
+
+/**
+ * The shard owning a key value, by PostgreSQL's own hash (`hashint8extended`, …). A value that
+ * is not a valid key of its type (NULL, `'abc'` for a bigint) matches no row on any shard: the
+ * default shard runs it, and PostgreSQL's own error or empty answer is the client's.
+ */
+export function shardOfKey(map: LiveMap, keyType: ShardKeyType, value: string | null): number {
+  if (value === null) return defaultShard(map);
+  try {
+    return map.lookup.shardFor(hashShardKey(keyType, value));
+  } catch (error) {
+    if (error instanceof InvalidShardKeyError) return defaultShard(map);
+    throw error;
+  }
+}
+
+/** A `SET dbplane.shard_key` value's type, guessed from its form (no statement names a table). */
+export function hintKeyType(value: string): ShardKeyType {
+  if (/^-?\d+$/.test(value)) return "bigint";
+  if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)) return "uuid";
+  return "text";
+}
+
+/** A key expression's value as text: a literal, or a bound parameter (text or binary integer/uuid). */
+export function keyValue(expr: KeyExpr, parameters: BoundParameters = noParameters): string | null {
+  if (expr.kind === "const") return expr.value;
+  const value = parameters.values[expr.index];
+  if (value === undefined || value === null) return null;
+  const format =
+    parameters.formats.length === 0
+      ? 0
+      : parameters.formats.length === 1
+        ? parameters.formats[0]
+        : parameters.formats[expr.index];
+  if (format !== 1) return value.toString("utf8");
+  switch (value.length) {
+    case 2:
+      return String(value.readInt16BE(0));
+    case 4:
+      return String(value.readInt32BE(0));
+    case 8:
+      return String(value.readBigInt64BE(0));
+    case 16: {
+      const hex = value.toString("hex");
+      return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+    }
+    default:
+      return value.toString("utf8");
+  }
+}
+
+/** The shards a statement's keys belong to, in index order. */
+export function shardsOfKeys(
+  map: LiveMap,
+  keyType: ShardKeyType,
+  keys: readonly KeyExpr[],
+  parameters?: BoundParameters,
+): number[] {
+  const shards = new Set(keys.map((key) => shardOfKey(map, keyType, keyValue(key, parameters))));
+  return [...shards].sort((a, b) => a - b);
+}

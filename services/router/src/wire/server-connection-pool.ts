@@ -1,0 +1,145 @@
+import type { BackendConnection } from "@dbplane/pgwire";
+import { TransactionStatus } from "@dbplane/pgwire";
+import { ServerConnection } from "./server-connection.ts";
+
+/** Counts of one pool, for metrics. */
+export interface PoolStats {
+  readonly inUse: number;
+  readonly idle: number;
+  readonly waiting: number;
+}
+
+/** A client waited longer than the connect timeout for a server connection. */
+export class PoolTimeoutError extends Error {
+  readonly code = "POOL_TIMEOUT";
+
+  constructor(what: string, ms: number) {
+    super(`no connection to ${what} within ${ms} ms`);
+    this.name = "PoolTimeoutError";
+  }
+}
+
+/**
+ * Transaction-mode connections to one shard server, PgBouncer's `default_pool_size` style: at
+ * most `max` open, a client holds one only for a transaction (or one statement), later clients
+ * queue in order. A connection comes back reset only if its client changed session state; one
+ * returned with work in flight (its client vanished mid-query) is closed, never reused.
+ */
+export class ServerConnectionPool {
+  readonly label: string;
+  readonly shard: number;
+  readonly #open: () => Promise<BackendConnection>;
+  readonly #max: number;
+  readonly #waitMs: number;
+  readonly #idle: ServerConnection[] = [];
+  readonly #waiters: { resolve: (c: ServerConnection) => void; reject: (e: Error) => void }[] = [];
+  #size = 0;
+  #closed = false;
+  /** The first server greeting seen: ParameterStatus values to announce to clients. */
+  parameters: Readonly<Record<string, string>> | undefined;
+
+  constructor(
+    label: string,
+    shard: number,
+    open: () => Promise<BackendConnection>,
+    max: number,
+    waitMs: number,
+  ) {
+    this.label = label;
+    this.shard = shard;
+    this.#open = open;
+    this.#max = max;
+    this.#waitMs = waitMs;
+  }
+
+  stats(): PoolStats {
+    return { inUse: this.#size - this.#idle.length, idle: this.#idle.length, waiting: this.#waiters.length };
+  }
+
+  async checkout(): Promise<ServerConnection> {
+    if (this.#closed) throw new Error(`pool of ${this.label} is closed`);
+    for (let connection = this.#idle.pop(); connection; connection = this.#idle.pop()) {
+      if (!connection.closed) return connection;
+      this.#size--;
+    }
+    if (this.#size < this.#max) return this.#grow();
+    return new Promise((resolve, reject) => {
+      const waiter = { resolve, reject };
+      const timer = setTimeout(() => {
+        const at = this.#waiters.indexOf(waiter);
+        if (at >= 0) this.#waiters.splice(at, 1);
+        reject(new PoolTimeoutError(this.label, this.#waitMs));
+      }, this.#waitMs);
+      waiter.resolve = (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      };
+      waiter.reject = (e) => {
+        clearTimeout(timer);
+        reject(e);
+      };
+      this.#waiters.push(waiter);
+    });
+  }
+
+  async #grow(): Promise<ServerConnection> {
+    this.#size++;
+    try {
+      const backend = await this.#open();
+      this.parameters ??= { ...backend.parameters };
+      return new ServerConnection(backend, this.shard, this);
+    } catch (error) {
+      this.#size--;
+      throw error;
+    }
+  }
+
+  /** Takes a connection back: cleaned up if it must be, then to the next waiter or the idle list. */
+  release(connection: ServerConnection): void {
+    if (connection.closed || connection.owed > 0 || this.#closed) {
+      this.#drop(connection);
+      return;
+    }
+    if (connection.status !== TransactionStatus.Idle || connection.dirty) {
+      void this.#reset(connection);
+      return;
+    }
+    this.#handOn(connection);
+  }
+
+  async #reset(connection: ServerConnection): Promise<void> {
+    try {
+      if (connection.status !== TransactionStatus.Idle) await connection.run("ROLLBACK");
+      // DISCARD ALL also deallocates every prepared statement.
+      if (connection.dirty && (await connection.run("DISCARD ALL")) === undefined) {
+        connection.prepared.clear();
+        connection.dirty = false;
+      }
+    } catch {
+      // Closed while resetting: dropped below.
+    }
+    if (connection.closed || connection.dirty || connection.status !== TransactionStatus.Idle)
+      this.#drop(connection);
+    else this.#handOn(connection);
+  }
+
+  #handOn(connection: ServerConnection): void {
+    connection.receiver = () => {};
+    const waiter = this.#waiters.shift();
+    if (waiter) waiter.resolve(connection);
+    else this.#idle.push(connection);
+  }
+
+  #drop(connection: ServerConnection): void {
+    connection.backend.close();
+    this.#size--;
+    const waiter = this.#waiters.shift();
+    if (waiter && !this.#closed) this.#grow().then(waiter.resolve, waiter.reject);
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(new Error(`pool of ${this.label} is closed`));
+    for (const connection of this.#idle.splice(0)) connection.backend.close();
+  }
+}

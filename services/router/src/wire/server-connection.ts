@@ -1,0 +1,150 @@
+import {
+  type BackendConnection,
+  BackendMessageType,
+  type NoticeFields,
+  noticeFields,
+  readyForQueryStatus,
+  TransactionStatus,
+  type WireMessage,
+} from "@dbplane/pgwire";
+import { serialize } from "pg-protocol";
+
+/** A statement the router ran for itself failed on the server. */
+export class ServerStatementError extends Error {
+  readonly fields: NoticeFields;
+  constructor(fields: NoticeFields) {
+    super(fields.message);
+    this.name = "ServerStatementError";
+    this.fields = fields;
+  }
+}
+
+/** Where a connection goes back to. */
+export interface ConnectionHome {
+  release(connection: ServerConnection): void;
+}
+
+/**
+ * A pooled connection to one shard server. Keeps what transaction pooling must know: the
+ * server's transaction status, how many ReadyForQuery answers are still owed (a connection with
+ * work in flight is never reused), which of our prepared statement names it holds, and whether a
+ * client changed its session state (then it is reset before anyone else gets it).
+ */
+export class ServerConnection {
+  readonly backend: BackendConnection;
+  readonly shard: number;
+  readonly home: ConnectionHome;
+  /** Server-side names of statements prepared on this connection. */
+  readonly prepared = new Set<string>();
+  /** A client SET something here: reset (DISCARD ALL) before the next client. */
+  dirty = false;
+  status: TransactionStatus = TransactionStatus.Idle;
+  #receiver: (message: WireMessage) => void = () => {};
+  readonly #waiters: { resolve: (status: TransactionStatus) => void; reject: (error: Error) => void }[] = [];
+  /** Parse messages sent and not yet answered: the name to record, whether the client asked for it. */
+  readonly #parses: { name: string | undefined; swallow: boolean }[] = [];
+
+  constructor(backend: BackendConnection, shard: number, home: ConnectionHome) {
+    this.backend = backend;
+    this.shard = shard;
+    this.home = home;
+    backend.receiver = (message) => {
+      if (message.type === BackendMessageType.ParseComplete) {
+        const parse = this.#parses.shift();
+        if (parse?.name !== undefined) this.prepared.add(parse.name);
+        if (parse?.swallow) return;
+      } else if (message.type === BackendMessageType.ReadyForQuery) {
+        // Parses after an error were skipped by the server: never prepared.
+        this.#parses.length = 0;
+        this.status = readyForQueryStatus(message);
+        this.#receiver(message);
+        this.#waiters.shift()?.resolve(this.status);
+        return;
+      }
+      this.#receiver(message);
+    };
+    backend.onClose((error) => {
+      const failure = new Error(
+        `shard ${shard} server connection closed${error ? `: ${error.message}` : ""}`,
+      );
+      for (const waiter of this.#waiters.splice(0)) waiter.reject(failure);
+    });
+  }
+
+  /** Who gets the server's messages (ReadyForQuery included) from now on. */
+  set receiver(receiver: (message: WireMessage) => void) {
+    this.#receiver = receiver;
+  }
+
+  /** ReadyForQuery answers still owed: 0 means nothing is in flight. */
+  get owed(): number {
+    return this.#waiters.length;
+  }
+
+  get closed(): boolean {
+    return this.backend.closed;
+  }
+
+  /** Sends messages that end with a Query or Sync: resolves at the ReadyForQuery they earn. */
+  request(bytes: Uint8Array): Promise<TransactionStatus> {
+    const ready = this.expectReady();
+    this.backend.write(bytes);
+    return ready;
+  }
+
+  /** Registers one more ReadyForQuery owed (for messages already or about to be sent). */
+  expectReady(): Promise<TransactionStatus> {
+    return new Promise((resolve, reject) => {
+      if (this.backend.closed) reject(new Error(`shard ${this.shard} server connection closed`));
+      else this.#waiters.push({ resolve, reject });
+    });
+  }
+
+  /**
+   * Sends a Parse. `name` (a server-side statement name) is recorded as prepared once the server
+   * confirms it; `swallow` keeps its ParseComplete from the client, who did not send this Parse
+   * (a replay on a connection that had not prepared the statement).
+   */
+  sendParse(bytes: Uint8Array, name: string | undefined, swallow: boolean): void {
+    this.#parses.push({ name, swallow });
+    this.backend.write(bytes);
+  }
+
+  /** Whether a Parse of `name` is on its way (sent in this batch, not yet confirmed). */
+  parsing(name: string): boolean {
+    return this.#parses.some((p) => p.name === name);
+  }
+
+  /** Sends messages without expecting ReadyForQuery (Parse, Bind, Execute before a Sync). */
+  send(bytes: Uint8Array): void {
+    this.backend.write(bytes);
+  }
+
+  /** The first column of the first row `sql` returns (router's own catalog lookups). */
+  async value(sql: string): Promise<string | null | undefined> {
+    let value: string | null | undefined;
+    let error: NoticeFields | undefined;
+    this.receiver = (message) => {
+      if (message.type === BackendMessageType.DataRow && value === undefined) {
+        const length = message.bytes.readInt32BE(7);
+        value = length < 0 ? null : message.bytes.toString("utf8", 11, 11 + length);
+      } else if (message.type === BackendMessageType.ErrorResponse) error ??= noticeFields(message);
+    };
+    await this.request(serialize.query(sql));
+    if (error) throw new ServerStatementError(error);
+    return value;
+  }
+
+  /**
+   * Runs `sql` for the router's own purposes (replaying SETs, resets): nothing reaches a client.
+   * Resolves with the server's error, if any.
+   */
+  async run(sql: string): Promise<NoticeFields | undefined> {
+    let error: NoticeFields | undefined;
+    this.receiver = (message) => {
+      if (message.type === BackendMessageType.ErrorResponse) error ??= noticeFields(message);
+    };
+    await this.request(serialize.query(sql));
+    return error;
+  }
+}

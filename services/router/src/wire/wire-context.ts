@@ -1,0 +1,59 @@
+import type { ShardedTableSpec } from "@dbplane/sqlroute";
+import { StatementPlanner } from "@dbplane/sqlroute";
+import type { LiveMap } from "../shards/live-map.ts";
+import type { WirePools } from "./wire-pools.ts";
+
+/** What the wire endpoint counts (router-metrics.ts turns it into series). */
+export interface WireMetrics {
+  clientOpened(database: string): void;
+  clientClosed(database: string): void;
+  /** A statement planned, by its route kind (keyed, scatter, broadcast, any, …). */
+  routed(database: string, kind: string): void;
+}
+
+/** Everything a client session needs from the router. */
+export interface WireContext {
+  readonly maps: { get(database: string): LiveMap | undefined };
+  readonly pools: WirePools;
+  readonly planners: Planners;
+  readonly metrics: WireMetrics;
+  /** The session ended (it leaves the CancelRequest registry). */
+  readonly onClosed: () => void;
+  /** A failure that is not the client's, for the log. */
+  readonly onError: (error: unknown) => void;
+}
+
+/** The sharded tables a map declares (empty until the database says which). */
+export function shardedTablesOf(map: LiveMap): readonly ShardedTableSpec[] {
+  return map.shardedTables;
+}
+
+/**
+ * One planner per distinct set of sharded tables: map versions that only move ranges or
+ * endpoints share it, and with it the cache of statement plans.
+ */
+export class Planners {
+  readonly #planners = new Map<string, StatementPlanner>();
+
+  of(map: LiveMap): StatementPlanner {
+    const tables = shardedTablesOf(map);
+    const key = JSON.stringify(tables);
+    let planner = this.#planners.get(key);
+    if (!planner) {
+      planner = new StatementPlanner(tables);
+      this.#planners.set(key, planner);
+    }
+    return planner;
+  }
+
+  /** Plan cache hits and misses over every planner. */
+  cacheCounts(): { hits: number; misses: number } {
+    let hits = 0;
+    let misses = 0;
+    for (const planner of this.#planners.values()) {
+      hits += planner.cacheHits;
+      misses += planner.cacheMisses;
+    }
+    return { hits, misses };
+  }
+}

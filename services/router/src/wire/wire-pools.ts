@@ -1,0 +1,80 @@
+import type { PasswordResolver } from "@dbplane/kube";
+import { BackendConnection } from "@dbplane/pgwire";
+import type { ShardEndpointSpec } from "../domain/shard-map.ts";
+import type { LiveMap, LiveShard } from "../shards/live-map.ts";
+import { type PoolStats, ServerConnectionPool } from "./server-connection-pool.ts";
+
+type PasswordRef = ShardEndpointSpec["passwordRef"];
+
+/** Sizes and timeouts of the wire endpoint's server pools. */
+export interface WirePoolOptions {
+  /** Connections per shard server (transaction mode). */
+  readonly size: number;
+  /** Longest wait for a connection, new or pooled. */
+  readonly connectTimeoutMs: number;
+}
+
+/** The role the router logs in to shards as: the database's application role when it has one. */
+function loginOf(map: LiveMap, shard: LiveShard): { user: string; passwordRef: PasswordRef } {
+  return map.application ?? { user: shard.spec.user, passwordRef: shard.spec.passwordRef };
+}
+
+/**
+ * The wire endpoint's pools, one per shard primary and login, shared by every session and every
+ * map version naming the same server. Separate from the HTTP API's pg.Pool pools: those speak
+ * node-postgres, these relay protocol messages.
+ */
+export class WirePools {
+  readonly #pools = new Map<string, ServerConnectionPool>();
+  readonly #options: WirePoolOptions;
+  readonly #passwords: PasswordResolver;
+
+  constructor(options: WirePoolOptions, passwords: PasswordResolver) {
+    this.#options = options;
+    this.#passwords = passwords;
+  }
+
+  /** The pool of a shard's primary in this map version. */
+  primary(map: LiveMap, shard: LiveShard): ServerConnectionPool {
+    const { user, passwordRef } = loginOf(map, shard);
+    const { host, port } = shard.spec.primary;
+    const dbname = shard.spec.dbname;
+    const key = `${user}@${host}:${port}/${dbname}#${JSON.stringify(passwordRef)}`;
+    let pool = this.#pools.get(key);
+    if (!pool) {
+      const open = async () =>
+        BackendConnection.connect({
+          host,
+          port,
+          user,
+          database: dbname,
+          password: await this.#passwords.resolve(passwordRef),
+          parameters: { application_name: "dbplane-router" },
+          connectTimeoutMs: this.#options.connectTimeoutMs,
+        });
+      pool = new ServerConnectionPool(
+        `${map.database} shard ${shard.index} (${host}:${port})`,
+        shard.index,
+        open,
+        this.#options.size,
+        this.#options.connectTimeoutMs,
+      );
+      this.#pools.set(key, pool);
+    }
+    return pool;
+  }
+
+  /** Every pool's counts, labelled by the pool, for metrics. */
+  stats(): { label: string; shard: number; stats: PoolStats }[] {
+    return [...this.#pools.values()].map((pool) => ({
+      label: pool.label,
+      shard: pool.shard,
+      stats: pool.stats(),
+    }));
+  }
+
+  closeAll(): void {
+    for (const pool of this.#pools.values()) pool.close();
+    this.#pools.clear();
+  }
+}

@@ -1,0 +1,46 @@
+import { MESSAGE_BODY_OFFSET, type NoticeFields, type WireMessage } from "@dbplane/pgwire";
+import { serialize } from "pg-protocol";
+
+/** Bytes of frontend messages the router sends on its own behalf. */
+export const frontend = {
+  query: (sql: string): Buffer => serialize.query(sql),
+  sync: (): Buffer => serialize.sync(),
+  flush: (): Buffer => serialize.flush(),
+  parse: (name: string, sql: string, types: readonly number[]): Buffer =>
+    serialize.parse({ name, text: sql, types: [...types] }),
+  describe: (type: "S" | "P", name: string): Buffer => serialize.describe({ type, name }),
+  close: (type: "S" | "P", name: string): Buffer => serialize.close({ type, name }),
+  execute: (portal: string): Buffer => serialize.execute({ portal, rows: 0 }),
+  copyData: (data: Buffer): Buffer => serialize.copyData(data),
+  copyDone: (): Buffer => serialize.copyDone(),
+  copyFail: (reason: string): Buffer => serialize.copyFail(reason),
+} as const;
+
+/**
+ * A Bind message naming another prepared statement (the server-side name of the client's), the
+ * portal, formats and values left as they are.
+ */
+export function renameBindStatement(message: WireMessage, statement: string): Buffer {
+  const bytes = message.bytes;
+  const portalEnd = bytes.indexOf(0, MESSAGE_BODY_OFFSET);
+  const statementEnd = bytes.indexOf(0, portalEnd + 1);
+  const name = Buffer.from(`${statement}\0`);
+  const out = Buffer.concat([bytes.subarray(0, portalEnd + 1), name, bytes.subarray(statementEnd + 1)]);
+  out.writeInt32BE(out.length - 1, 1);
+  return out;
+}
+
+/** An ERROR for the client. */
+export function errorFields(
+  code: string,
+  message: string,
+  extra?: { hint?: string; detail?: string },
+): NoticeFields {
+  return {
+    severity: "ERROR",
+    code,
+    message,
+    ...(extra?.hint === undefined ? {} : { hint: extra.hint }),
+    ...(extra?.detail === undefined ? {} : { detail: extra.detail }),
+  };
+}

@@ -1,0 +1,191 @@
+// The router's PostgreSQL wire endpoint end to end: a router process, a database of two shards
+// (real PostgreSQL databases), node-postgres and psql connecting as the application role. Where
+// a row landed is checked on each shard directly, with PostgreSQL's own hash function.
+import type pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { keysPerShard, startWireWorld, type WireWorld } from "./wire-world.ts";
+
+const DB = "wireshop";
+let wire: WireWorld;
+let client: pg.Client;
+
+beforeAll(async () => {
+  wire = await startWireWorld(2, DB, [{ table: "items", keyColumn: "id", keyType: "bigint" }]);
+  client = await wire.client();
+  await client.query("CREATE TABLE items (id bigint PRIMARY KEY, note text NOT NULL)");
+  await client.query("CREATE TABLE colours (name text PRIMARY KEY)");
+});
+afterAll(async () => {
+  await client?.end();
+  await wire?.dispose();
+});
+
+/** Rows of `sql` on shard `index`, straight from the shard. */
+async function onShard<T extends pg.QueryResultRow>(
+  index: number,
+  sql: string,
+  params: unknown[] = [],
+): Promise<T[]> {
+  return (await wire.world.shards[index]!.pool.query<T>(sql, params)).rows;
+}
+
+describe("authentication", () => {
+  it("logs the application role in with SCRAM-SHA-256 and answers a query", async () => {
+    const other = await wire.client();
+    const { rows } = await other.query("SELECT current_user AS who, 1 + 1 AS two");
+    expect(rows).toEqual([{ who: wire.user, two: 2 }]);
+    await other.end();
+  });
+
+  it("a wrong password is 28P01", async () => {
+    await expect(wire.client({ password: "not-the-password" })).rejects.toMatchObject({ code: "28P01" });
+  });
+
+  it("an unknown database is 3D000", async () => {
+    await expect(wire.client({ database: "no_such_database" })).rejects.toMatchObject({ code: "3D000" });
+  });
+
+  it("another user than the application role is 28P01", async () => {
+    await expect(wire.client({ user: "postgres" })).rejects.toMatchObject({ code: "28P01" });
+  });
+});
+
+describe("routing", () => {
+  it("DDL and a write to an unsharded table reach every shard", async () => {
+    await client.query("INSERT INTO colours VALUES ('red'), ('blue')");
+    for (const shard of [0, 1]) {
+      expect(await onShard(shard, "SELECT name FROM colours ORDER BY name")).toEqual([
+        { name: "blue" },
+        { name: "red" },
+      ]);
+    }
+    const { rows } = await client.query("SELECT count(*)::int AS n FROM colours");
+    expect(rows).toEqual([{ n: 2 }]);
+  });
+
+  it("puts each keyed insert on the shard owning its key; reads it back by key; scatter count(*) is one row", async () => {
+    const ids = Array.from({ length: 200 }, (_, i) => BigInt(i) * 7919n - 500_000n);
+    for (const [i, id] of ids.entries()) {
+      // Half as literals (simple protocol), half as parameters (extended protocol).
+      if (i % 2 === 0) await client.query(`INSERT INTO items (id, note) VALUES (${id}, 'row ${id}')`);
+      else await client.query("INSERT INTO items (id, note) VALUES ($1, $2)", [String(id), `row ${id}`]);
+    }
+    let total = 0;
+    for (const shard of [0, 1]) {
+      const rows = await onShard<{ id: string }>(shard, "SELECT id FROM items");
+      expect(rows.length).toBeGreaterThan(0);
+      for (const row of rows) expect(wire.shardOf(BigInt(row.id))).toBe(shard);
+      total += rows.length;
+    }
+    expect(total).toBe(ids.length);
+
+    const byKey = await client.query("SELECT id, note FROM items WHERE id = $1", [String(ids[7])]);
+    expect(byKey.rows).toEqual([{ id: String(ids[7]), note: `row ${ids[7]}` }]);
+    const literal = await client.query(`SELECT note FROM items WHERE id = ${ids[8]}`);
+    expect(literal.rows).toEqual([{ note: `row ${ids[8]}` }]);
+
+    const count = await client.query("SELECT count(*) AS n FROM items");
+    expect(count.rows).toEqual([{ n: String(ids.length) }]);
+    const sorted = await client.query("SELECT id FROM items ORDER BY id DESC LIMIT 3");
+    const expected = [...ids].sort((a, b) => (a < b ? 1 : a > b ? -1 : 0)).slice(0, 3);
+    expect(sorted.rows.map((r) => BigInt(r.id))).toEqual(expected);
+  });
+
+  it("a write to a sharded table without its key is refused (0A000) unless dbplane.allow_scatter_writes", async () => {
+    await expect(client.query("UPDATE items SET note = note")).rejects.toMatchObject({ code: "0A000" });
+    await client.query("SET dbplane.allow_scatter_writes = on");
+    const updated = await client.query("UPDATE items SET note = note WHERE note LIKE 'row %'");
+    expect(updated.rowCount).toBe(200);
+    await client.query("SET dbplane.allow_scatter_writes = off");
+  });
+});
+
+describe("transactions", () => {
+  it("refuses a second shard in a transaction with 0A000 naming both, fails it until ROLLBACK, rolls back the first shard", async () => {
+    const [a, b] = keysPerShard(wire, 2, 10_000_000);
+    await client.query("BEGIN");
+    await client.query("INSERT INTO items (id, note) VALUES ($1, 'in tx')", [String(a)]);
+    const refused = await client
+      .query("INSERT INTO items (id, note) VALUES ($1, 'other shard')", [String(b)])
+      .catch((e) => e);
+    expect(refused.code).toBe("0A000");
+    expect(refused.hint).toContain(`shard ${wire.shardOf(a!)}`);
+    expect(refused.hint).toContain(`shard ${wire.shardOf(b!)}`);
+    await expect(client.query("SELECT 1")).rejects.toMatchObject({ code: "25P02" });
+    await client.query("ROLLBACK");
+    const left = await onShard(wire.shardOf(a!), "SELECT id FROM items WHERE id = $1", [String(a)]);
+    expect(left).toEqual([]);
+    const { rows } = await client.query("SELECT 2 AS two");
+    expect(rows).toEqual([{ two: 2 }]);
+  });
+
+  it("commits a transaction on its shard", async () => {
+    const [a] = keysPerShard(wire, 2, 20_000_000);
+    await client.query("BEGIN");
+    await client.query("INSERT INTO items (id, note) VALUES ($1, 'committed')", [String(a)]);
+    await client.query("UPDATE items SET note = 'committed twice' WHERE id = $1", [String(a)]);
+    await client.query("COMMIT");
+    expect(await onShard(wire.shardOf(a!), "SELECT note FROM items WHERE id = $1", [String(a)])).toEqual([
+      { note: "committed twice" },
+    ]);
+  });
+});
+
+describe("errors", () => {
+  it("an error in an extended-protocol query leaves the connection usable", async () => {
+    const [a] = keysPerShard(wire, 1, 30_000_000);
+    await client.query("INSERT INTO items (id, note) VALUES ($1, 'once')", [String(a)]);
+    const results = await Promise.allSettled([
+      client.query("SELECT note FROM items WHERE id = $1", [String(a)]),
+      client.query("INSERT INTO items (id, note) VALUES ($1, 'twice')", [String(a)]),
+      client.query("SELECT note FROM items WHERE id = $1", [String(a)]),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect((results[1] as PromiseRejectedResult).reason.code).toBe("23505");
+    expect((results[2] as PromiseFulfilledResult<pg.QueryResult>).value.rows).toEqual([{ note: "once" }]);
+  });
+
+  it("a syntax error is 42601 with its position", async () => {
+    const error = await client.query("SELEC 1").catch((e) => e);
+    expect(error.code).toBe("42601");
+    expect(error.position).toBe("1");
+  });
+
+  it("named prepared statements work across the pool's connections", async () => {
+    const keys = keysPerShard(wire, 2, 40_000_000);
+    for (const key of keys) {
+      await client.query({
+        name: "put",
+        text: "INSERT INTO items (id, note) VALUES ($1, $2)",
+        values: [String(key), "named"],
+      });
+    }
+    for (const key of keys) {
+      const { rows } = await client.query({
+        name: "get",
+        text: "SELECT note FROM items WHERE id = $1",
+        values: [String(key)],
+      });
+      expect(rows).toEqual([{ note: "named" }]);
+    }
+  });
+});
+
+describe("psql", () => {
+  it("describes tables, copies rows in split by key and out from every shard", async () => {
+    const described = await wire.psql(["-c", "\\d items"]);
+    expect(described).toContain("id");
+    const lines = Array.from({ length: 50 }, (_, i) => `${90_000_000 + i}\tcopied ${i}`).join("\n");
+    await wire.psql(["-c", "\\copy items (id, note) from stdin"], `${lines}\n`);
+    for (const shard of [0, 1]) {
+      const rows = await onShard<{ id: string }>(shard, "SELECT id FROM items WHERE note LIKE 'copied %'");
+      for (const row of rows) expect(wire.shardOf(BigInt(row.id))).toBe(shard);
+    }
+    const out = await wire.psql(["-c", "\\copy (SELECT id FROM items WHERE note LIKE 'copied %') to stdout"]);
+    expect(out.trim().split("\n").sort()).toEqual(
+      Array.from({ length: 50 }, (_, i) => String(90_000_000 + i)).sort(),
+    );
+    const count = await wire.psql(["-At", "-c", "SELECT count(*) FROM items WHERE note LIKE 'copied %'"]);
+    expect(count.trim()).toBe("50");
+  });
+});

@@ -1,0 +1,113 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { hashShardKey, RangeLookup, rangesFromText } from "@dbplane/sharding";
+import { freePort } from "@dbplane/testkit";
+import pg from "pg";
+import { api, createRouterWorld, type RouterWorld, waitForMap } from "./router-world.ts";
+
+/** A router with its wire endpoint, a database announced with an application role. */
+export interface WireWorld {
+  readonly world: RouterWorld;
+  readonly database: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+  /** The shard (index) owning a bigint key, per the router's published map. */
+  shardOf(key: bigint | number): number;
+  /** A node-postgres client connected through the router. */
+  client(options?: Partial<pg.ClientConfig>): Promise<pg.Client>;
+  /** Runs psql through the router; resolves with stdout (rejects with stderr on failure). */
+  psql(args: readonly string[], input?: string): Promise<string>;
+  /** The environment for libpq tools (pgbench, psql) to reach the router. */
+  readonly libpqEnv: NodeJS.ProcessEnv;
+  dispose(): Promise<void>;
+}
+
+export type ShardedTables = Parameters<RouterWorld["announce"]>[1] extends infer O
+  ? O extends { shardedTables?: infer T }
+    ? T
+    : never
+  : never;
+
+/** Starts the world: `shardCount` shards, one router replica, `database` announced and routed. */
+export async function startWireWorld(
+  shardCount: number,
+  database: string,
+  shardedTables: NonNullable<ShardedTables>,
+  env: Record<string, string> = {},
+): Promise<WireWorld> {
+  const world = await createRouterWorld(shardCount, { application: true });
+  try {
+    const port = await freePort();
+    const { base } = await world.startReplica({ env: { DBPLANE_ROUTER_PG_PORT: String(port), ...env } });
+    await world.announce(database, { shardedTables });
+    const map = await waitForMap(base, world.token(), database);
+    const lookup = new RangeLookup(
+      rangesFromText(
+        map.shards.flatMap((s: { shard: number; ranges: { from: string; to: string }[] }) =>
+          s.ranges.map((r) => ({ shard: s.shard, from: r.from, to: r.to })),
+        ),
+      ),
+    );
+    const { user, password } = world.application!;
+    const libpqEnv = {
+      ...process.env,
+      PGHOST: "127.0.0.1",
+      PGPORT: String(port),
+      PGUSER: user,
+      PGPASSWORD: password,
+      PGDATABASE: database,
+      PGSSLMODE: "disable",
+      PGCONNECT_TIMEOUT: "10",
+    };
+    return {
+      world,
+      database,
+      port,
+      user,
+      password,
+      libpqEnv,
+      shardOf: (key) => lookup.shardFor(hashShardKey("bigint", String(key))),
+      async client(options = {}) {
+        const client = new pg.Client({
+          host: "127.0.0.1",
+          port,
+          user,
+          password,
+          database,
+          ...options,
+        });
+        await client.connect();
+        return client;
+      },
+      async psql(args, input) {
+        const run = promisify(execFile);
+        const child = run("psql", ["-X", "-v", "ON_ERROR_STOP=1", ...args], {
+          env: libpqEnv,
+          timeout: 60_000,
+        });
+        if (input !== undefined) {
+          child.child.stdin?.end(input);
+        }
+        const { stdout } = await child;
+        return stdout;
+      },
+      dispose: () => world.dispose(),
+    };
+  } catch (error) {
+    await world.dispose();
+    throw error;
+  }
+}
+
+/** The first keys (from `start` up) owned by each of the shards, one per shard. */
+export function keysPerShard(wire: WireWorld, shards: number, start = 1): bigint[] {
+  const found = new Map<number, bigint>();
+  for (let key = BigInt(start); found.size < shards; key++) {
+    const shard = wire.shardOf(key);
+    if (!found.has(shard)) found.set(shard, key);
+  }
+  return [...found.entries()].sort(([a], [b]) => a - b).map(([, key]) => key);
+}
+
+export { api };
