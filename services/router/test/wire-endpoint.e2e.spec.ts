@@ -1,7 +1,9 @@
 // The router's PostgreSQL wire endpoint end to end: a router process, a database of two shards
 // (real PostgreSQL databases), node-postgres and psql connecting as the application role. Where
 // a row landed is checked on each shard directly, with PostgreSQL's own hash function.
+import { BackendConnection, BackendMessageType, noticeFields, type WireMessage } from "@dbplane/pgwire";
 import type pg from "pg";
+import { serialize } from "pg-protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { keysPerShard, startWireWorld, type WireWorld } from "./wire-world.ts";
 
@@ -168,6 +170,93 @@ describe("errors", () => {
       });
       expect(rows).toEqual([{ note: "named" }]);
     }
+  });
+});
+
+/** A raw protocol client of the router: sends bytes, collects answers up to the next ReadyForQuery. */
+async function rawClient() {
+  const connection = await BackendConnection.connect({
+    host: "127.0.0.1",
+    port: wire.port,
+    user: wire.user,
+    database: wire.database,
+    password: wire.password,
+  });
+  return {
+    connection,
+    exchange(bytes: Buffer): Promise<WireMessage[]> {
+      const seen: WireMessage[] = [];
+      return new Promise((resolve) => {
+        connection.receiver = (message) => {
+          seen.push({ type: message.type, bytes: Buffer.from(message.bytes) });
+          if (message.type === BackendMessageType.ReadyForQuery) resolve(seen);
+        };
+        connection.write(bytes);
+      });
+    },
+  };
+}
+
+const typeName = (m: WireMessage) =>
+  Object.entries(BackendMessageType).find(([, code]) => code === m.type)?.[0] ?? String(m.type);
+
+describe("pipelining and cancel", () => {
+  it("a pipeline of three Executes with one Sync: rows, the error, nothing more, then ReadyForQuery; the connection still works", async () => {
+    const [a] = keysPerShard(wire, 1, 50_000_000);
+    await client.query("INSERT INTO items (id, note) VALUES ($1, 'piped')", [String(a)]);
+    const raw = await rawClient();
+    const step = (sql: string, values: string[]) => [
+      serialize.parse({ text: sql }),
+      serialize.bind({ values }),
+      serialize.describe({ type: "P" }),
+      serialize.execute({}),
+    ];
+    const answers = await raw.exchange(
+      Buffer.concat([
+        ...step("SELECT note FROM items WHERE id = $1", [String(a)]),
+        ...step("INSERT INTO items (id, note) VALUES ($1, 'again')", [String(a)]),
+        ...step("SELECT note FROM items WHERE id = $1", [String(a)]),
+        serialize.sync(),
+      ]),
+    );
+    expect(answers.map(typeName)).toEqual([
+      "ParseComplete",
+      "BindComplete",
+      "RowDescription",
+      "DataRow",
+      "CommandComplete",
+      "ParseComplete",
+      "BindComplete",
+      "NoData",
+      "ErrorResponse",
+      "ReadyForQuery",
+    ]);
+    expect(noticeFields(answers[8]!).code).toBe("23505");
+    expect(answers.at(-1)!.bytes.toString("latin1", 5)).toBe("I");
+    const after = await raw.exchange(serialize.query("SELECT 'still here' AS ok"));
+    expect(after.map(typeName)).toEqual(["RowDescription", "DataRow", "CommandComplete", "ReadyForQuery"]);
+    raw.connection.close();
+  });
+
+  it("a CancelRequest reaches the shard running the query: 57014", async () => {
+    const raw = await rawClient();
+    const answered = raw.exchange(serialize.query("SELECT pg_sleep(30)"));
+    // Cancel once the sleep runs on a shard (it shows in pg_stat_activity as the app role's query).
+    for (;;) {
+      const running = await Promise.all(
+        wire.world.shards.map((s) =>
+          s.pool.query(
+            "SELECT 1 FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)' AND state = 'active'",
+          ),
+        ),
+      );
+      if (running.some((r) => r.rowCount! > 0)) break;
+    }
+    // The client quotes the router's BackendKeyData; the router forwards to the shard's.
+    await raw.connection.cancel();
+    const error = (await answered).find((m) => m.type === BackendMessageType.ErrorResponse)!;
+    expect(noticeFields(error).code).toBe("57014");
+    raw.connection.close();
   });
 });
 
