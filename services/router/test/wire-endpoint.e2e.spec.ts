@@ -12,7 +12,14 @@ let wire: WireWorld;
 let client: pg.Client;
 
 beforeAll(async () => {
-  wire = await startWireWorld(2, DB, [{ table: "items", keyColumn: "id", keyType: "bigint" }]);
+  // Two connections per shard server: sessions take turns on the same ones.
+  wire = await startWireWorld(
+    2,
+    DB,
+    [{ table: "items", keyColumn: "id", keyType: "bigint" }],
+    { DBPLANE_ROUTER_WIRE_POOL_SIZE: "2" },
+    { tls: true },
+  );
   client = await wire.client();
   await client.query("CREATE TABLE items (id bigint PRIMARY KEY, note text NOT NULL)");
   await client.query("CREATE TABLE colours (name text PRIMARY KEY)");
@@ -45,6 +52,16 @@ describe("authentication", () => {
 
   it("an unknown database is 3D000", async () => {
     await expect(wire.client({ database: "no_such_database" })).rejects.toMatchObject({ code: "3D000" });
+  });
+
+  it("answers SSLRequest with TLS when a certificate is configured", async () => {
+    const tls = await wire.client({ ssl: { rejectUnauthorized: false } });
+    const socket = (tls as unknown as { connection: { stream: { encrypted?: boolean } } }).connection.stream;
+    expect(socket.encrypted).toBe(true);
+    expect((await tls.query("SELECT 1 AS one")).rows).toEqual([{ one: 1 }]);
+    await tls.end();
+    const info = await wire.psql(["-c", "\\conninfo"], undefined, { PGSSLMODE: "require" });
+    expect(info, info).toMatch(/SSL connection/);
   });
 
   it("another user than the application role is 28P01", async () => {
@@ -99,6 +116,27 @@ describe("routing", () => {
     const updated = await client.query("UPDATE items SET note = note WHERE note LIKE 'row %'");
     expect(updated.rowCount).toBe(200);
     await client.query("SET dbplane.allow_scatter_writes = off");
+  });
+});
+
+describe("session settings", () => {
+  it("a SET holds for every statement of its session, on whichever connection, and never leaks to another client", async () => {
+    const mine = await wire.client();
+    const other = await wire.client();
+    await mine.query("SET statement_timeout = '12345'");
+    for (let i = 0; i < 6; i++) {
+      const [own, theirs] = await Promise.all([
+        mine.query("SHOW statement_timeout"),
+        other.query("SHOW statement_timeout"),
+      ]);
+      expect(own.rows).toEqual([{ statement_timeout: "12345ms" }]);
+      expect(theirs.rows).not.toEqual([{ statement_timeout: "12345ms" }]);
+    }
+    await mine.query("RESET statement_timeout");
+    expect((await mine.query("SHOW statement_timeout")).rows).toEqual(
+      (await other.query("SHOW statement_timeout")).rows,
+    );
+    await Promise.all([mine.end(), other.end()]);
   });
 });
 

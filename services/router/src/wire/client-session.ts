@@ -241,13 +241,17 @@ export class ClientSession implements SessionHandler {
     if (!live) throw new Refusal(errorFields("XX000", `shard ${shard} is not in the map`));
     const connection = await this.#context.pools.primary(map, live).checkout();
     this.#held.add(connection);
-    if (this.#settings.size > 0) {
-      connection.dirty = true;
-      const error = await connection.run([...this.#settings.values()].join("; "));
+    // The session's SETs, applied only where the connection's last client left others.
+    const wanted = [...this.#settings.values()].join("; ");
+    if (connection.settings !== wanted) {
+      const reset = connection.settings === "" ? [] : ["RESET ALL"];
+      const error = await connection.run([...reset, ...(wanted === "" ? [] : [wanted])].join("; "));
       if (error) {
+        connection.settings = undefined;
         this.#release(connection);
         throw new Refusal(error);
       }
+      connection.settings = wanted;
     }
     return connection;
   }
@@ -716,11 +720,11 @@ export class ClientSession implements SessionHandler {
           { kind: "first" },
         )
       ).failed;
-      for (const connection of connections) connection.dirty = true;
+      for (const connection of connections) connection.settings = undefined;
     } else {
       // Run on one shard to have PostgreSQL check the name and value, then remember it.
       const connection = await this.#connectionFor(defaultShard(this.#currentMap()));
-      connection.dirty = true;
+      connection.settings = undefined;
       ok = await this.#relay(connection, frontend.query(plan.sql));
     }
     if (ok && !plan.local) this.#remember(name, plan);

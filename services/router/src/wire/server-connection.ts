@@ -27,8 +27,8 @@ export interface ConnectionHome {
 /**
  * A pooled connection to one shard server. Keeps what transaction pooling must know: the
  * server's transaction status, how many ReadyForQuery answers are still owed (a connection with
- * work in flight is never reused), which of our prepared statement names it holds, and whether a
- * client changed its session state (then it is reset before anyone else gets it).
+ * work in flight is never reused), which of our prepared statement names it holds, and which
+ * session settings it carries.
  */
 export class ServerConnection {
   readonly backend: BackendConnection;
@@ -36,8 +36,11 @@ export class ServerConnection {
   readonly home: ConnectionHome;
   /** Server-side names of statements prepared on this connection. */
   readonly prepared = new Set<string>();
-  /** A client SET something here: reset (DISCARD ALL) before the next client. */
-  dirty = false;
+  /**
+   * The SET statements in force here ("" = none since connect; undefined = unknown, a client ran
+   * a SET directly): the next client whose own differ resets them (RESET ALL) and applies its own.
+   */
+  settings: string | undefined = "";
   status: TransactionStatus = TransactionStatus.Idle;
   #receiver: (message: WireMessage) => void = () => {};
   readonly #waiters: { resolve: (status: TransactionStatus) => void; reject: (error: Error) => void }[] = [];
