@@ -11,6 +11,8 @@ import { api, createRouterWorld, type RouterWorld, waitForMap } from "./router-w
 /** A router with its wire endpoint, a database announced with an application role. */
 export interface WireWorld {
   readonly world: RouterWorld;
+  /** The router replica's HTTP base URL. */
+  readonly base: string;
   readonly database: string;
   readonly port: number;
   readonly user: string;
@@ -67,6 +69,7 @@ export async function startWireWorld(
     };
     return {
       world,
+      base,
       database,
       port,
       user,
