@@ -110,6 +110,27 @@ describe("routing", () => {
     expect(sorted.rows.map((r) => BigInt(r.id))).toEqual(expected);
   });
 
+  it("splits a multi-row INSERT by key: each row on its own shard, one INSERT tag with the total", async () => {
+    const keys = keysPerShard(wire, 2, 60_000_000);
+    const result = await client.query(
+      `INSERT INTO items (id, note) VALUES ${keys.map((k) => `(${k}, 'multi')`).join(", ")}`,
+    );
+    expect(result.rowCount).toBe(2);
+    for (const key of keys) {
+      expect(await onShard(wire.shardOf(key), "SELECT note FROM items WHERE id = $1", [String(key)])).toEqual(
+        [{ note: "multi" }],
+      );
+    }
+  });
+
+  it("a scatter read with parameters (extended protocol) answers one merged row", async () => {
+    const keys = keysPerShard(wire, 2, 70_000_000);
+    for (const key of keys)
+      await client.query("INSERT INTO items (id, note) VALUES ($1, 'scattered')", [String(key)]);
+    const { rows } = await client.query("SELECT count(*) AS n FROM items WHERE note = $1", ["scattered"]);
+    expect(rows).toEqual([{ n: "2" }]);
+  });
+
   it("a write to a sharded table without its key is refused (0A000) unless dbplane.allow_scatter_writes", async () => {
     await expect(client.query("UPDATE items SET note = note")).rejects.toMatchObject({ code: "0A000" });
     await client.query("SET dbplane.allow_scatter_writes = on");

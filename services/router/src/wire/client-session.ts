@@ -32,7 +32,7 @@ import { splitInsert } from "./row-merge.ts";
 import type { ServerConnection } from "./server-connection.ts";
 import { type Combine, type Combined, combineAnswers, type ShardAnswer } from "./shard-results.ts";
 import type { WireContext } from "./wire-context.ts";
-import { errorFields, frontend, renameBindStatement } from "./wire-protocol.ts";
+import { bindText, errorFields, frontend, renameBind } from "./wire-protocol.ts";
 
 /** Where a statement runs. */
 type Route =
@@ -881,7 +881,7 @@ export class ClientSession implements SessionHandler {
       connection.send(
         bind.statement === statement.serverName
           ? message.bytes
-          : renameBindStatement(message, statement.serverName),
+          : renameBind(message, { statement: statement.serverName }),
       );
       this.#portals.set(bind.portal, { kind: "server", connection });
       return;
@@ -900,7 +900,7 @@ export class ClientSession implements SessionHandler {
         kind: "many",
         route,
         statement,
-        bind: renameBindStatement({ type: message.type, bytes: Buffer.from(message.bytes) }, ""),
+        bind: renameBind(message, { statement: "", portal: "" }),
       });
     }
     this.#write(backendMessage.bindComplete());
@@ -950,6 +950,7 @@ export class ClientSession implements SessionHandler {
     }
     const portal = this.#portal(name);
     if (portal.kind === "server") {
+      await this.#reopen(portal.connection, name);
       portal.connection.send(message.bytes);
       return;
     }
@@ -965,6 +966,23 @@ export class ClientSession implements SessionHandler {
     }
   }
 
+  /**
+   * Makes a server portal's connection the open one again. Inside a transaction its portals
+   * outlive the Sync that settled it; outside, that Sync ended the portal.
+   */
+  async #reopen(connection: ServerConnection, name: string): Promise<void> {
+    if (connection === this.#open) return;
+    const held = this.#transaction ? [...this.#transaction.connections.values()] : [];
+    if (!held.includes(connection)) {
+      throw new Refusal(
+        errorFields("34000", `portal "${name}" does not exist`, {
+          hint: "The router ended it when a later Bind went to another shard: execute each portal before binding one for another shard.",
+        }),
+      );
+    }
+    await this.#openOn(connection);
+  }
+
   #portal(name: string): Portal {
     const portal = this.#portals.get(name);
     if (!portal) throw new Refusal(errorFields("34000", `portal "${name}" does not exist`));
@@ -975,6 +993,7 @@ export class ClientSession implements SessionHandler {
     const { portal: name } = parseExecute(message);
     const portal = this.#portal(name);
     if (portal.kind === "server") {
+      await this.#reopen(portal.connection, name);
       portal.connection.send(message.bytes);
       return;
     }
@@ -997,6 +1016,8 @@ export class ClientSession implements SessionHandler {
   /** Runs a many-shard portal once (at its first Describe or Execute) and keeps the combined answer. */
   async #runPortal(portal: Portal & { kind: "many" }): Promise<Combined> {
     if (portal.result) return portal.result;
+    // Answers owed by the open connection (a later Bind's) come first, as the client sent them.
+    await this.#settle();
     const { route, statement } = portal;
     const shards = route.kind === "many" ? [...route.shards] : [...route.parts.keys()].sort((a, b) => a - b);
     const connections = await this.#connectionsFor(shards);
@@ -1044,36 +1065,4 @@ export class ClientSession implements SessionHandler {
     if (!this.#transaction) this.#portals.clear();
     this.#ready();
   }
-}
-
-/** A Bind of the unnamed statement to the unnamed portal with text parameters. */
-function bindText(params: readonly (string | null)[]): Buffer {
-  return renameBindStatement({ type: F.Bind, bytes: serializeBind(params) }, "");
-}
-
-function serializeBind(params: readonly (string | null)[]): Buffer {
-  const parts: Buffer[] = [];
-  const header = Buffer.alloc(2);
-  header.writeInt16BE(0);
-  parts.push(Buffer.from("\0\0"), header);
-  const count = Buffer.alloc(2);
-  count.writeInt16BE(params.length);
-  parts.push(count);
-  for (const value of params) {
-    const length = Buffer.alloc(4);
-    if (value === null) {
-      length.writeInt32BE(-1);
-      parts.push(length);
-    } else {
-      const bytes = Buffer.from(value);
-      length.writeInt32BE(bytes.length);
-      parts.push(length, bytes);
-    }
-  }
-  parts.push(Buffer.from([0, 0]));
-  const body = Buffer.concat(parts);
-  const head = Buffer.alloc(5);
-  head[0] = F.Bind;
-  head.writeInt32BE(body.length + 4, 1);
-  return Buffer.concat([head, body]);
 }
