@@ -102,6 +102,7 @@ export class ClientSession implements SessionHandler {
   readonly #database: string;
   readonly #queue: WireMessage[] = [];
   #draining = false;
+  #out: Buffer[] = [];
   #closed = false;
   #status: TransactionStatus = TransactionStatus.Idle;
   #transaction: Transaction | undefined;
@@ -165,6 +166,7 @@ export class ClientSession implements SessionHandler {
     } catch (error) {
       if (this.#closed) return;
       if (!(error instanceof WireError)) this.#context.onError(error);
+      this.#flushOut();
       this.#client.end(
         error instanceof WireError
           ? { ...error.fields, severity: "FATAL" }
@@ -175,12 +177,27 @@ export class ClientSession implements SessionHandler {
     }
   }
 
+  /**
+   * Queues bytes for the client: whatever is written while one batch of work is handled goes
+   * out as one write (answers are small and many; one segment each would cost more than them).
+   */
   #write(bytes: Buffer): void {
-    if (!this.#closed) this.#client.write(bytes);
+    if (this.#closed) return;
+    this.#out.push(bytes);
+    if (this.#out.length === 1) setImmediate(this.#flushOut);
   }
 
+  readonly #flushOut = (): void => {
+    if (this.#out.length === 0 || this.#closed) return;
+    const bytes = this.#out.length === 1 ? this.#out[0]! : Buffer.concat(this.#out);
+    this.#out = [];
+    this.#client.write(bytes);
+  };
+
+  /** ReadyForQuery ends a batch: the client waits for it, so it goes out now. */
   #ready(): void {
     this.#write(backendMessage.readyForQuery(this.#status));
+    this.#flushOut();
   }
 
   async #handle(message: WireMessage): Promise<void> {

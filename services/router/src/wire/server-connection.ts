@@ -44,6 +44,8 @@ export class ServerConnection {
   status: TransactionStatus = TransactionStatus.Idle;
   #receiver: (message: WireMessage) => void = () => {};
   readonly #waiters: { resolve: (status: TransactionStatus) => void; reject: (error: Error) => void }[] = [];
+  /** Messages waiting for one write. */
+  #out: Uint8Array[] = [];
   /** Parse messages sent and not yet answered: the name to record, whether the client asked for it. */
   readonly #parses: { name: string | undefined; swallow: boolean }[] = [];
 
@@ -91,7 +93,8 @@ export class ServerConnection {
   /** Sends messages that end with a Query or Sync: resolves at the ReadyForQuery they earn. */
   request(bytes: Uint8Array): Promise<TransactionStatus> {
     const ready = this.expectReady();
-    this.backend.write(bytes);
+    this.#out.push(bytes);
+    this.#flushOut();
     return ready;
   }
 
@@ -110,7 +113,7 @@ export class ServerConnection {
    */
   sendParse(bytes: Uint8Array, name: string | undefined, swallow: boolean): void {
     this.#parses.push({ name, swallow });
-    this.backend.write(bytes);
+    this.send(bytes);
   }
 
   /** Whether a Parse of `name` is on its way (sent in this batch, not yet confirmed). */
@@ -120,8 +123,18 @@ export class ServerConnection {
 
   /** Sends messages without expecting ReadyForQuery (Parse, Bind, Execute before a Sync). */
   send(bytes: Uint8Array): void {
-    this.backend.write(bytes);
+    this.#out.push(bytes);
+    // One write (one TCP segment) for the messages of a batch: Parse/Bind/Execute go out together
+    // with the Sync that follows, or at the latest once the client's chunk has been handled.
+    if (this.#out.length === 1) setImmediate(this.#flushOut);
   }
+
+  readonly #flushOut = (): void => {
+    if (this.#out.length === 0) return;
+    const bytes = this.#out.length === 1 ? this.#out[0]! : Buffer.concat(this.#out);
+    this.#out = [];
+    if (!this.backend.closed) this.backend.write(bytes);
+  };
 
   /** The first column of the first row `sql` returns (router's own catalog lookups). */
   async value(sql: string): Promise<string | null | undefined> {
