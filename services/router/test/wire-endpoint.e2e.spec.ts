@@ -319,6 +319,26 @@ describe("pipelining and cancel", () => {
   });
 });
 
+describe("metrics", () => {
+  it("counts client connections, statements by route, server connections per shard and plan cache hits", async () => {
+    for (const id of [1, 2, 3, 4]) await client.query(`SELECT note FROM items WHERE id = ${id}`);
+    await client.query("SELECT note FROM items WHERE id = 1");
+    expect(
+      await wire.metric("dbplane_router_wire_client_connections", { database: DB }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      await wire.metric("dbplane_router_wire_statements_total", { database: DB, route: "keyed" }),
+    ).toBeGreaterThan(0);
+    expect(
+      await wire.metric("dbplane_router_wire_statements_total", { database: DB, route: "broadcast" }),
+    ).toBeGreaterThan(0);
+    const open = await wire.metric("dbplane_router_wire_server_connections", { shard: "1" });
+    expect(open).toBeGreaterThan(0);
+    expect(open).toBeLessThanOrEqual(2);
+    expect(await wire.metric("dbplane_router_wire_plan_cache", { outcome: "hit" })).toBeGreaterThan(0);
+  });
+});
+
 describe("psql", () => {
   it("describes tables, copies rows in split by key and out from every shard", async () => {
     const described = await wire.psql(["-c", "\\d items"]);

@@ -13,6 +13,8 @@ export interface WireWorld {
   readonly world: RouterWorld;
   /** The router replica's HTTP base URL. */
   readonly base: string;
+  /** A counter or gauge of the replica's /metrics, summed over label sets containing `labels`. */
+  metric(name: string, labels?: Record<string, string>): Promise<number>;
   readonly database: string;
   readonly port: number;
   readonly user: string;
@@ -46,8 +48,9 @@ export async function startWireWorld(
   try {
     if (tls) Object.assign(env, await selfSignedPair(world));
     const port = await freePort();
-    const { base } = await world.startReplica({ env: { DBPLANE_ROUTER_PG_PORT: String(port), ...env } });
+    const replica = await world.startReplica({ env: { DBPLANE_ROUTER_PG_PORT: String(port), ...env } });
     await world.announce(database, { shardedTables });
+    const base = replica.base;
     const map = await waitForMap(base, world.token(), database);
     const lookup = new RangeLookup(
       rangesFromText(
@@ -70,6 +73,7 @@ export async function startWireWorld(
     return {
       world,
       base,
+      metric: (name, labels) => replica.metric(name, labels),
       database,
       port,
       user,
