@@ -319,6 +319,19 @@ describe("pipelining and cancel", () => {
   });
 });
 
+describe("large results", () => {
+  it("relays a 20 MB result whole, in order", async () => {
+    const out = await wire.psql([
+      "-At",
+      "-c",
+      "SELECT g, repeat('x', 200) FROM generate_series(1, 100000) g",
+    ]);
+    const lines = out.trimEnd().split("\n");
+    expect(lines).toHaveLength(100_000);
+    expect(lines.at(-1)).toBe(`100000|${"x".repeat(200)}`);
+  });
+});
+
 describe("metrics", () => {
   it("counts client connections, statements by route, server connections per shard and plan cache hits", async () => {
     for (const id of [1, 2, 3, 4]) await client.query(`SELECT note FROM items WHERE id = ${id}`);

@@ -97,6 +97,7 @@ export async function startWireWorld(
         const child = run("psql", ["-X", "-v", "ON_ERROR_STOP=1", ...args], {
           env: { ...libpqEnv, ...env },
           timeout: 60_000,
+          maxBuffer: 256 * 1024 * 1024,
         });
         if (input !== undefined) {
           child.child.stdin?.end(input);

@@ -103,6 +103,7 @@ export class ClientSession implements SessionHandler {
   readonly #queue: WireMessage[] = [];
   #draining = false;
   #out: Buffer[] = [];
+  #paused: ServerConnection[] = [];
   #closed = false;
   #status: TransactionStatus = TransactionStatus.Idle;
   #transaction: Transaction | undefined;
@@ -191,7 +192,15 @@ export class ClientSession implements SessionHandler {
     if (this.#out.length === 0 || this.#closed) return;
     const bytes = this.#out.length === 1 ? this.#out[0]! : Buffer.concat(this.#out);
     this.#out = [];
-    this.#client.write(bytes);
+    if (this.#client.write(bytes) || this.#paused.length > 0) return;
+    // The client reads slower than the shards answer (a large result, COPY TO): stop reading
+    // from the shards until its socket drains, rather than holding the rows in memory.
+    this.#paused = [...this.#held];
+    for (const connection of this.#paused) connection.backend.pause();
+    this.#client.onceDrained(() => {
+      for (const connection of this.#paused) connection.backend.resume();
+      this.#paused = [];
+    });
   };
 
   /** ReadyForQuery ends a batch: the client waits for it, so it goes out now. */
@@ -274,7 +283,12 @@ export class ClientSession implements SessionHandler {
   }
 
   #release(connection: ServerConnection): void {
-    if (this.#held.delete(connection)) connection.home.release(connection);
+    if (!this.#held.delete(connection)) return;
+    if (this.#paused.includes(connection)) {
+      this.#paused = this.#paused.filter((c) => c !== connection);
+      connection.backend.resume();
+    }
+    connection.home.release(connection);
   }
 
   /**
