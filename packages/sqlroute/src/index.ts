@@ -1,3 +1,4 @@
+export { mergeRows } from "./merge-rows.ts";
 export type { ParsedStatement } from "./parser.ts";
 export { loadParser } from "./parser.ts";
 export type {
@@ -12,3 +13,4 @@ export type {
 } from "./plan-types.ts";
 export { PlanError } from "./plan-types.ts";
 export { DEFAULT_PLAN_CACHE_SIZE, StatementPlanner } from "./statement-planner.ts";
+export { TYPE_OID } from "./value-order.ts";
