@@ -20,6 +20,7 @@ import {
 import { PlanError, type StatementPlan } from "@dbplane/sqlroute";
 import type { LiveMap } from "../shards/live-map.ts";
 import { CopyIn, copyKeyColumnIndex } from "./copy-in.ts";
+import { splitInsert } from "./insert-split.ts";
 import {
   type BoundParameters,
   defaultShard,
@@ -28,7 +29,6 @@ import {
   shardOfKey,
   shardsOfKeys,
 } from "./key-routing.ts";
-import { splitInsert } from "./row-merge.ts";
 import type { ServerConnection } from "./server-connection.ts";
 import { type Combine, type Combined, combineAnswers, type ShardAnswer } from "./shard-results.ts";
 import type { WireContext } from "./wire-context.ts";
@@ -86,6 +86,11 @@ class Refusal extends Error {
     this.name = "Refusal";
     this.fields = fields;
   }
+}
+
+/** Bind values as text (binary integers and uuids decoded), for LIMIT $n and INSERT splitting. */
+function parameterTexts(parameters: BoundParameters | undefined): (string | null)[] {
+  return (parameters?.values ?? []).map((_, index) => keyValue({ kind: "param", index }, parameters));
 }
 
 const emptyMerge = { orderBy: [], aggregates: [], groupBy: [], distinct: false, hiddenColumns: 0 } as const;
@@ -403,15 +408,14 @@ export class ClientSession implements SessionHandler {
         return {
           kind: "many",
           shards,
-          combine: { kind: "merge", merge: plan.merge ?? emptyMerge },
+          combine: { kind: "merge", merge: plan.merge ?? emptyMerge, params: parameterTexts(parameters) },
           ...(plan.rewrittenSql === undefined ? {} : { sql: plan.rewrittenSql }),
         };
       }
       case "insert-split": {
-        const values = (parameters?.values ?? []).map((_, i) =>
-          keyValue({ kind: "param", index: i }, parameters),
+        const parts = splitInsert(plan, parameterTexts(parameters), (key) =>
+          shardOfKey(map, plan.keyType, key),
         );
-        const parts = splitInsert(plan, values, (key) => shardOfKey(map, plan.keyType, key));
         if (parts.size === 1) return { kind: "one", shard: [...parts.keys()][0]! };
         return { kind: "split", parts };
       }
@@ -420,7 +424,7 @@ export class ClientSession implements SessionHandler {
         return {
           kind: "many",
           shards: all,
-          combine: { kind: "merge", merge: plan.merge },
+          combine: { kind: "merge", merge: plan.merge, params: parameterTexts(parameters) },
           sql: plan.rewrittenSql,
         };
       case "any":
