@@ -26,6 +26,8 @@ function loginOf(map: LiveMap, shard: LiveShard): { user: string; passwordRef: P
  */
 export class WirePools {
   readonly #pools = new Map<string, ServerConnectionPool>();
+  /** Per map version's shard: the lookup below runs once per version, not per statement. */
+  readonly #byShard = new WeakMap<LiveShard, ServerConnectionPool>();
   readonly #options: WirePoolOptions;
   readonly #passwords: PasswordResolver;
 
@@ -36,6 +38,8 @@ export class WirePools {
 
   /** The pool of a shard's primary in this map version. */
   primary(map: LiveMap, shard: LiveShard): ServerConnectionPool {
+    const known = this.#byShard.get(shard);
+    if (known) return known;
     const { user, passwordRef } = loginOf(map, shard);
     const { host, port } = shard.spec.primary;
     const dbname = shard.spec.dbname;
@@ -61,6 +65,7 @@ export class WirePools {
       );
       this.#pools.set(key, pool);
     }
+    this.#byShard.set(shard, pool);
     return pool;
   }
 
