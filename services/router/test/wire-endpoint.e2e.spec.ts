@@ -149,6 +149,27 @@ describe("routing", () => {
     expect(routed.fields.map((f) => f.name)).toEqual(["prefix", "n", "total", "mean"]);
   });
 
+  it("SET dbplane.shard_key and a /* dbplane_shard_key */ comment send keyless statements to that key's shard", async () => {
+    const [a, b] = keysPerShard(wire, 2, 80_000_000);
+    const counts = await Promise.all(
+      [0, 1].map(async (shard) =>
+        Number((await onShard<{ n: string }>(shard, "SELECT count(*) AS n FROM items"))[0]!.n),
+      ),
+    );
+    const hinted = await wire.client();
+    await hinted.query(`SET dbplane.shard_key = '${b}'`);
+    expect((await hinted.query("SELECT count(*) AS n FROM items")).rows).toEqual([
+      { n: String(counts[wire.shardOf(b!)]) },
+    ]);
+    await hinted.query("RESET dbplane.shard_key");
+    expect((await hinted.query("SELECT count(*) AS n FROM items")).rows).toEqual([
+      { n: String(counts[0]! + counts[1]!) },
+    ]);
+    const commented = await hinted.query(`/* dbplane_shard_key: ${a} */ SELECT count(*) AS n FROM items`);
+    expect(commented.rows).toEqual([{ n: String(counts[wire.shardOf(a!)]) }]);
+    await hinted.end();
+  });
+
   it("a write to a sharded table without its key is refused (0A000) unless dbplane.allow_scatter_writes", async () => {
     await expect(client.query("UPDATE items SET note = note")).rejects.toMatchObject({ code: "0A000" });
     await client.query("SET dbplane.allow_scatter_writes = on");
