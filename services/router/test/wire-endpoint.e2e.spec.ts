@@ -219,6 +219,18 @@ describe("transactions", () => {
     expect(rows).toEqual([{ two: 2 }]);
   });
 
+  it("a read any shard can answer, before the transaction has a shard, does not pin it to the lowest one", async () => {
+    const [, onShard1] = keysPerShard(wire, 2, 25_000_000);
+    await client.query("BEGIN");
+    expect((await client.query("SELECT 1 AS one")).rows).toEqual([{ one: 1 }]);
+    expect((await client.query("SELECT $1::int AS two", [2])).rows).toEqual([{ two: 2 }]);
+    await client.query("INSERT INTO items (id, note) VALUES ($1, 'after a read')", [String(onShard1)]);
+    await client.query("COMMIT");
+    expect(await onShard(1, "SELECT note FROM items WHERE id = $1", [String(onShard1)])).toEqual([
+      { note: "after a read" },
+    ]);
+  });
+
   it("commits a transaction on its shard", async () => {
     const [a] = keysPerShard(wire, 2, 20_000_000);
     await client.query("BEGIN");

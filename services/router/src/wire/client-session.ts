@@ -75,6 +75,8 @@ type Portal =
       readonly route: Route & { kind: "many" | "split" };
       readonly statement: ClientStatement;
       readonly bind: Buffer;
+      /** Runs outside the open transaction (a read any shard answers, before it has a shard). */
+      readonly outside: boolean;
       result?: Combined;
     };
 
@@ -909,7 +911,8 @@ export class ClientSession implements SessionHandler {
       values: bind.parameters,
       formats: bind.parameterFormats,
     });
-    if (route.kind === "one") {
+    const outside = plan.kind === "any" && this.#transaction?.scope === "open";
+    if (route.kind === "one" && !outside) {
       const connection = await this.#connectionFor(route.shard);
       await this.#openOn(connection);
       this.#prepare(connection, statement);
@@ -923,7 +926,15 @@ export class ClientSession implements SessionHandler {
     }
     await this.#settle();
     if (route.kind === "local") this.#portals.set(bind.portal, { kind: "local", plan });
-    else {
+    else if (route.kind === "one") {
+      this.#portals.set(bind.portal, {
+        kind: "many",
+        route: { kind: "many", shards: [route.shard], combine: { kind: "first" } },
+        statement,
+        bind: renameBind(message, { statement: "", portal: "" }),
+        outside: true,
+      });
+    } else {
       if (
         bind.resultFormats.some((format) => format !== 0) &&
         route.kind === "many" &&
@@ -936,6 +947,7 @@ export class ClientSession implements SessionHandler {
         route,
         statement,
         bind: renameBind(message, { statement: "", portal: "" }),
+        outside: false,
       });
     }
     this.#write(backendMessage.bindComplete());
@@ -1055,7 +1067,9 @@ export class ClientSession implements SessionHandler {
     await this.#settle();
     const { route, statement } = portal;
     const shards = route.kind === "many" ? [...route.shards] : [...route.parts.keys()].sort((a, b) => a - b);
-    const connections = await this.#connectionsFor(shards);
+    const connections = portal.outside
+      ? [await this.#checkout(this.#batchMap!, shards[0]!)]
+      : await this.#connectionsFor(shards);
     const requests = shards.map((shard) => {
       const tail = [frontend.describe("P", ""), frontend.execute(""), frontend.sync()];
       if (route.kind === "split") {
@@ -1068,8 +1082,13 @@ export class ClientSession implements SessionHandler {
         ...tail,
       ]);
     });
-    const answers = await this.#collect(connections, requests);
-    this.#done(connections);
+    let answers: ShardAnswer[];
+    try {
+      answers = await this.#collect(connections, requests);
+    } finally {
+      if (portal.outside) this.#release(connections[0]!);
+      else this.#done(connections);
+    }
     const combine = route.kind === "many" ? route.combine : ({ kind: "sum" } as const);
     portal.result = combineAnswers(answers, combine);
     if (portal.result.failed && this.#transaction) this.#status = TransactionStatus.Failed;
