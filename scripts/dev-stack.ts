@@ -130,6 +130,10 @@ async function main(): Promise<void> {
     DBPLANE_HTTP_HOST: process.env.DBPLANE_HTTP_HOST ?? "127.0.0.1",
     DBPLANE_SHUTDOWN_DELAY_MS: process.env.DBPLANE_SHUTDOWN_DELAY_MS ?? "0",
     DBPLANE_DATA_DIR: process.env.DBPLANE_DATA_DIR ?? join(root, ".data"),
+    // Where the router's PostgreSQL endpoint listens here: the provisioner writes it into each
+    // database's app credentials (`uri`, `jdbc-uri`).
+    DBPLANE_PROVISIONER_ROUTER_PG_HOST: process.env.DBPLANE_PROVISIONER_ROUTER_PG_HOST ?? "127.0.0.1",
+    DBPLANE_PROVISIONER_ROUTER_PG_PORT: process.env.DBPLANE_PROVISIONER_ROUTER_PG_PORT ?? "7432",
   };
   if (services.length === 0) process.stdout.write("[dbplane] no service under services/ yet\n");
   services.forEach((service, i) => {

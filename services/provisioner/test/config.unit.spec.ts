@@ -15,6 +15,9 @@ describe("provisioner config", () => {
       DBPLANE_DATA_DIR: "./.data",
       DBPLANE_PROVISIONER_SCHEMA: "provisioner",
       DBPLANE_PG_OS_USER: "postgres",
+      // The router's wire endpoint as a pod sees it; ./scripts/dev sets 127.0.0.1:7432.
+      DBPLANE_PROVISIONER_ROUTER_PG_HOST: "dbplane-router",
+      DBPLANE_PROVISIONER_ROUTER_PG_PORT: 6432,
     });
     // Unset: the driver uses the pod's own namespace (or `default` outside a cluster).
     expect(config.DBPLANE_KUBE_NAMESPACE).toBeUndefined();
@@ -26,6 +29,7 @@ describe("provisioner config", () => {
       DBPLANE_PROVISIONER_DRIVER: "docker",
       DBPLANE_BACKUP_S3_URL: "https://bucket",
       DBPLANE_KUBE_NAMESPACE: "Not_A_Label",
+      DBPLANE_PROVISIONER_ROUTER_PG_PORT: "70000",
     };
     const err = (() => {
       try {
@@ -39,6 +43,7 @@ describe("provisioner config", () => {
       "DBPLANE_BACKUP_S3_URL",
       "DBPLANE_KUBE_NAMESPACE",
       "DBPLANE_PROVISIONER_DRIVER",
+      "DBPLANE_PROVISIONER_ROUTER_PG_PORT",
     ]);
   });
 });

@@ -15,7 +15,7 @@ let queries: Queries;
 
 beforeAll(async () => {
   db = await createTestSchema("provst");
-  expect(await migrate(db.pool, db.name)).toEqual([1]);
+  expect(await migrate(db.pool, db.name)).toEqual([1, 2]);
   const t = provisionerTables(db.name);
   desired = createDesiredState(db.pool, t);
   progress = createProgress(db.pool, t);
@@ -86,6 +86,26 @@ describe("desired state in PostgreSQL", () => {
       "orders:1:v1:ready",
       "orders:v1:ready",
     ]);
+  });
+
+  it("announces the application role of a database made ready without one, once", async () => {
+    const application = {
+      user: "app",
+      passwordRef: { kind: "file" as const, path: "/x/app/password" },
+      verifierRef: { kind: "file" as const, path: "/x/app/verifier" },
+    };
+    expect(await progress.applicationAnnounced("orders", 99, application, "op-1")).toBe(false);
+    expect(await progress.applicationAnnounced("orders", 1, application, "op-1")).toBe(true);
+    expect(await progress.applicationAnnounced("orders", 1, application, "op-1")).toBe(false);
+    const { rows } = await db.pool.query<{ msg_id: string; data: Record<string, unknown> }>(
+      `SELECT msg_id, data FROM "${db.name}".outbox WHERE msg_id LIKE 'orders:v1:ready:app-%'`,
+    );
+    expect(rows).toHaveLength(1);
+    expect(rows[0]?.data).toMatchObject({ name: "orders", version: 1, shardedTables: [], application });
+    expect(rows[0]?.data.shards).toHaveLength(2);
+    // Moved references (another place) are announced again.
+    const moved = { ...application, passwordRef: { kind: "file" as const, path: "/y/app/password" } };
+    expect(await progress.applicationAnnounced("orders", 1, moved, "op-1")).toBe(true);
   });
 
   it("adds shards under a new version, within the limit", async () => {

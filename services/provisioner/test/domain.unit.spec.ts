@@ -1,5 +1,7 @@
 import { createDatabase } from "@dbplane/contracts";
+import { parseScramVerifier } from "@dbplane/pgwire";
 import { describe, expect, it } from "vitest";
+import { appCredentialEntries, appRoleStatements, newAppSecret } from "../src/domain/application-role.ts";
 import { sameRequest } from "../src/domain/database-spec.ts";
 import { postgresSettings, quantityValue, renderSettings } from "../src/domain/postgres-settings.ts";
 import { shardManifests, shardNames } from "../src/drivers/kubernetes/shard-manifests.ts";
@@ -93,5 +95,43 @@ describe("Kubernetes shard manifests", () => {
     const outside = JSON.stringify(objects.filter((o) => o.kind !== "Secret"));
     expect(outside).not.toContain("pw-xyz");
     expect(outside).not.toContain(Buffer.from("pw-xyz").toString("base64"));
+  });
+});
+
+describe("application credentials", () => {
+  it("a new secret is an ASCII password and a SCRAM verifier of it", () => {
+    const a = newAppSecret();
+    expect(a.password).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(parseScramVerifier(a.verifier).iterations).toBe(4096);
+    expect(newAppSecret().password).not.toBe(a.password);
+  });
+
+  it("uri and jdbc-uri point at the router and encode the password", () => {
+    const entries = appCredentialEntries(
+      "shop",
+      { password: "p@ss/w:rd?&=", verifier: "SCRAM-SHA-256$4096:x$y:z" },
+      { host: "dbplane-router.dbplane.svc", port: 6432 },
+    );
+    expect(entries).toEqual({
+      username: "app",
+      password: "p@ss/w:rd?&=",
+      verifier: "SCRAM-SHA-256$4096:x$y:z",
+      uri: "postgresql://app:p%40ss%2Fw%3Ard%3F%26%3D@dbplane-router.dbplane.svc:6432/shop",
+      "jdbc-uri":
+        "jdbc:postgresql://dbplane-router.dbplane.svc:6432/shop?user=app&password=p%40ss%2Fw%3Ard%3F%26%3D",
+    });
+    expect(new URL(entries.uri).password).toBe(encodeURIComponent("p@ss/w:rd?&="));
+    const v6 = appCredentialEntries("shop", newAppSecret(), { host: "::1", port: 7432 });
+    expect(new URL(v6.uri).host).toBe("[::1]:7432");
+  });
+
+  it("the role statements give login and ownership, nothing more, and turn statement logging off first", () => {
+    const [first, second, role, owner] = appRoleStatements('we"ird', "'v'", false);
+    expect([first, second]).toEqual(["SET log_statement = 'none'", "SET log_min_error_statement = 'panic'"]);
+    expect(role).toBe(
+      "CREATE ROLE app WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT PASSWORD 'v'",
+    );
+    expect(owner).toBe('ALTER DATABASE "we""ird" OWNER TO app');
+    expect(appRoleStatements("shop", "'v'", true)[2]).toMatch(/^ALTER ROLE app WITH LOGIN NOSUPERUSER/);
   });
 });

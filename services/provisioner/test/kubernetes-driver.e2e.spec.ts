@@ -1,3 +1,4 @@
+import { parseScramVerifier } from "@dbplane/pgwire";
 import {
   httpClient,
   type KubeApiDouble,
@@ -28,6 +29,7 @@ beforeAll(async () => {
       DBPLANE_BACKUP_S3_URL: "s3://dbplane-backups/test",
       DBPLANE_BACKUP_S3_ENDPOINT: "http://minio.example:9000",
       DBPLANE_BACKUP_S3_SECRET: "s3-credentials",
+      DBPLANE_PROVISIONER_ROUTER_PG_HOST: "dbplane-router.default.svc",
     },
   });
   api = httpClient(replica.base, world.token());
@@ -55,6 +57,7 @@ const passes = (outcome: string) => replica.metric("dbplane_provisioner_reconcil
 describe("Kubernetes driver against the API double", () => {
   let operationId: string;
   const secretPasswords: string[] = [];
+  let appSecret: Record<string, string> = {};
 
   it("applies exactly the shard resources, labelled, and is ready when the StatefulSets are", async () => {
     const res = await api.call("POST", "/v1/databases", {
@@ -88,11 +91,13 @@ describe("Kubernetes driver against the API double", () => {
       "shop-shard-1-headless",
       "shop-shard-1-read",
     ]);
-    expect(names("Secret")).toEqual(["shop-shard-0-credentials", "shop-shard-1-credentials"]);
+    expect(names("Secret")).toEqual(["shop-app", "shop-shard-0-credentials", "shop-shard-1-credentials"]);
     expect(names("ConfigMap")).toEqual(["shop-shard-0-config", "shop-shard-1-config"]);
     for (const kind of KINDS) {
       for (const obj of kube.list(kind, { namespace: ns, labelSelector: managed })) {
-        expect(obj.metadata?.labels?.["dbplane.io/shard"]).toMatch(/^[01]$/);
+        // Everything is a shard's, except the database's application Secret.
+        if (obj.metadata?.name !== "shop-app")
+          expect(obj.metadata?.labels?.["dbplane.io/shard"]).toMatch(/^[01]$/);
         expect(((obj.metadata?.managedFields ?? []) as { manager: string }[]).map((m) => m.manager)).toEqual([
           "dbplane-provisioner",
         ]);
@@ -126,6 +131,43 @@ describe("Kubernetes driver against the API double", () => {
       secretPasswords.push(password);
     }
     expect(secretPasswords[0]).not.toBe(secretPasswords[1]);
+
+    // The application's Secret: the layout of CloudNativePG's `<cluster>-app`, uri at the router.
+    // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
+    const app = kube.get("Secret", ns, "shop-app") as any;
+    expect(app.type).toBe("kubernetes.io/basic-auth");
+    const appData = Object.fromEntries(
+      Object.entries(app.data as Record<string, string>).map(([k, v]) => [
+        k,
+        Buffer.from(v, "base64").toString(),
+      ]),
+    );
+    expect(Object.keys(appData).sort()).toEqual(["jdbc-uri", "password", "uri", "username", "verifier"]);
+    expect(appData.username).toBe("app");
+    expect(appData.password?.length).toBeGreaterThanOrEqual(43);
+    expect(parseScramVerifier(appData.verifier!).iterations).toBeGreaterThan(0);
+    expect(appData.uri).toBe(
+      `postgresql://app:${encodeURIComponent(appData.password!)}@dbplane-router.default.svc:6432/shop`,
+    );
+    expect(appData["jdbc-uri"]).toBe(
+      `jdbc:postgresql://dbplane-router.default.svc:6432/shop?user=app&password=${encodeURIComponent(appData.password!)}`,
+    );
+    secretPasswords.push(appData.password!, appData.verifier!);
+    appSecret = appData;
+    // Each pod makes the role from the Secret's verifier (read from its env, not the manifest).
+    const appRole = pod.containers.find((c: { name: string }) => c.name === "app-role");
+    expect(appRole.env).toContainEqual({
+      name: "APP_VERIFIER",
+      valueFrom: { secretKeyRef: { name: "shop-app", key: "verifier" } },
+    });
+    expect(appRole.command.join(" ")).toContain('ALTER DATABASE "shop" OWNER TO app');
+    expect(JSON.stringify(sts)).not.toContain(appData.verifier);
+    const ready = (await world.events()).find((e) => e.type.endsWith("database.ready.v1"));
+    expect(ready?.data.application).toEqual({
+      user: "app",
+      passwordRef: { kind: "secret", namespace: ns, name: "shop-app", key: "password" },
+      verifierRef: { kind: "secret", namespace: ns, name: "shop-app", key: "verifier" },
+    });
 
     const shardReady = (await world.events()).filter((e) => e.type.endsWith("shard.ready.v1"));
     expect(shardReady.map((e) => e.data.passwordRef)).toContainEqual({
@@ -163,6 +205,10 @@ describe("Kubernetes driver against the API double", () => {
     // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
     const secret = kube.get("Secret", ns, "shop-shard-0-credentials") as any;
     expect(Buffer.from(secret.data.password, "base64").toString()).toBe(secretPasswords[0]);
+    // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
+    const app = kube.get("Secret", ns, "shop-app") as any;
+    expect(Buffer.from(app.data.password, "base64").toString()).toBe(appSecret.password);
+    expect(Buffer.from(app.data.verifier, "base64").toString()).toBe(appSecret.verifier);
   }, 30_000);
 
   it("backs a shard up with a Job (pg_dump, then upload to S3) and completes when the Job does", async () => {

@@ -4,9 +4,11 @@
 import { hashShardKey, RangeLookup, rangesFromText } from "@dbplane/sharding";
 import { waitFor } from "@dbplane/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createRouterStore } from "../src/store/router-store.ts";
 import { api, createRouterWorld, type RouterWorld, waitForMap } from "./router-world.ts";
 
 const DB = "swapped";
+const shardedTables = [{ table: "whoami", keyColumn: "shard", keyType: "integer" as const }];
 let world: RouterWorld;
 let routers: string[];
 
@@ -16,7 +18,7 @@ const lookups = new Map<number, RangeLookup>();
 beforeAll(async () => {
   world = await createRouterWorld(3);
   routers = [(await world.startReplica()).base, (await world.startReplica()).base];
-  await world.announce(DB);
+  await world.announce(DB, { shardedTables });
   for (const url of routers) await waitForMap(url, world.token(), DB);
   for (const [i, s] of world.shards.entries()) {
     await s.pool.query("CREATE TABLE whoami (shard int NOT NULL)");
@@ -81,6 +83,10 @@ describe("shard map hot swap across router replicas", () => {
     });
     expect(published.status).toBe(201);
     expect(published.body.version).toBe(2);
+    // A new range layout keeps what the map said about the tables.
+    const stored = await createRouterStore(world.schema.pool, world.schema.name).latestMap(DB);
+    expect(stored?.version).toBe(2);
+    expect(stored?.shardedTables).toEqual(shardedTables);
     const publishedAt = performance.now();
     // The requirement is "within a second": wait no longer than that for the other replica.
     await waitFor(async () => (await waitForMap(routers[1]!, world.token(), DB, 2, 1_000)).version === 2, {

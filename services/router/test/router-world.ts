@@ -3,7 +3,7 @@ import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Bus, connectBus } from "@dbplane/bus";
-import { databaseReady } from "@dbplane/contracts";
+import { databaseReady, type MessageInput } from "@dbplane/contracts";
 import { createScramVerifier } from "@dbplane/pgwire";
 import { createLogger } from "@dbplane/service-kit";
 import {
@@ -45,16 +45,17 @@ export interface RouterWorld extends ServiceWorld {
 }
 
 /** What the provisioner would say: the first `count` shards, at these ports, with these replicas. */
+type DatabaseReadyInput = MessageInput<typeof databaseReady>;
+
 export interface AnnounceOptions {
   readonly count?: number;
   readonly version?: number;
   readonly ports?: readonly (number | undefined)[];
   readonly replicas?: readonly { host: string; port: number }[][];
-  readonly shardedTables?: readonly {
-    table: string;
-    keyColumn: string;
-    keyType: "bigint" | "integer" | "text" | "uuid" | "smallint";
-  }[];
+  /** The spec's sharded tables, as `database.ready` lists them. */
+  readonly shardedTables?: DatabaseReadyInput["shardedTables"];
+  /** The application role the provisioner made (and the router then connects as). */
+  readonly application?: DatabaseReadyInput["application"];
 }
 
 /** What the world sets up besides the shards. */
@@ -125,7 +126,8 @@ export async function createRouterWorld(
     shards,
     passwordFile,
     application: application && { user: application.user, password: application.password },
-    async announce(name, { count, version, ports, replicas, shardedTables } = {}) {
+    async announce(name, { count, version, ports, replicas, shardedTables, application: announced } = {}) {
+      const role = announced ?? application?.spec;
       await bus.publish(
         databaseReady,
         {
@@ -140,8 +142,8 @@ export async function createRouterWorld(
             user: "postgres",
             passwordRef: { kind: "file" as const, path: passwordFile },
           })),
-          ...(shardedTables ? { shardedTables: [...shardedTables] } : {}),
-          ...(application ? { application: application.spec } : {}),
+          ...(shardedTables && { shardedTables }),
+          ...(role && { application: role }),
         },
         { subject: name, id: uniqueName("ready") },
       );

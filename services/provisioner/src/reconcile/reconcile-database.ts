@@ -121,6 +121,8 @@ async function provision(deps: ReconcileDeps, db: DatabaseRow, log: Logger): Pro
   if (shards.length !== db.spec.shards || !observations.every((o) => o.ready)) return "progressed";
   if (db.state === "ready") {
     await deps.progress.reconciled(db.name, db.version);
+    if (await deps.progress.applicationAnnounced(db.name, db.version, application.role, correlationId))
+      log.info("application role announced for a database made before it existed");
     return "idle";
   }
   if (await deps.progress.databaseReady(db.name, db.version, correlationId, application.role)) {

@@ -1,8 +1,12 @@
+import { createHash } from "node:crypto";
 import type { ApplicationRole } from "@dbplane/contracts";
 import { databaseDeleted, databaseFailed, databaseReady, shardFailed } from "@dbplane/contracts";
+import type pg from "pg";
 import { aggregateOf, eventIds } from "../domain/database-spec.ts";
 import { enqueueEvent } from "./outbox.ts";
 import { atVersion, clipReason, finishOperations, type ProgressContext } from "./progress-context.ts";
+import type { DatabaseRow, ShardEndpoint } from "./rows.ts";
+import type { ProvisionerTables } from "./schema-tables.ts";
 
 /** The kinds of operation a database's readiness (or failure) ends. */
 const SPEC_CHANGES = ["create", "add-shard", "scale-replicas"] as const;
@@ -34,27 +38,79 @@ export function recordDatabaseReady(
     if (rows.length !== db.spec.shards) return false;
     await client.query(
       `UPDATE ${t.databases} SET state = 'ready', attempts = 0, reason = NULL, last_reconciled_at = now(),
-         updated_at = now() WHERE name = $1`,
-      [name],
+         updated_at = now(), application = $2 WHERE name = $1`,
+      [name, application ?? null],
     );
     await finishOperations(client, t, { name, kinds: SPEC_CHANGES, version });
-    await enqueueEvent(
-      client,
-      t,
-      databaseReady,
-      {
-        name,
-        version,
-        postgresVersion: db.spec.postgresVersion,
-        shards: rows.map((r) => ({ shard: r.shard, ...r.endpoint })),
-        shardedTables: db.spec.shardedTables,
-        // Only where the role's password and verifier are: never the secrets themselves.
-        ...(application && { application }),
-      },
-      { id: eventIds.ready(name, version), subject: aggregateOf.database(name), correlationId },
-    );
+    await enqueueReady(client, t, { name, version, db, shards: rows, application, correlationId });
     return true;
   });
+}
+
+/**
+ * A ready database whose last `database.ready` did not name this application role (it became
+ * ready before application roles existed, or the references moved): announces it again, so the
+ * router picks the role up. False when there was nothing to announce.
+ */
+export function recordApplicationAnnounced(
+  ctx: ProgressContext,
+  name: string,
+  version: number,
+  application: ApplicationRole,
+  correlationId: string,
+): Promise<boolean> {
+  return atVersion(ctx, name, version, async ({ client, t, db }) => {
+    if (db?.state !== "ready") return false;
+    const { rowCount } = await client.query(
+      `UPDATE ${t.databases} SET application = $2 WHERE name = $1 AND application IS DISTINCT FROM $2::jsonb`,
+      [name, application],
+    );
+    if (rowCount === 0) return false;
+    const { rows } = await client.query(
+      `SELECT shard, endpoint FROM ${t.shards} WHERE database = $1 AND state = 'ready' ORDER BY shard`,
+      [name],
+    );
+    // One id per announced role, so a repeat of this very announcement is a duplicate.
+    const digest = createHash("sha256").update(JSON.stringify(application)).digest("hex").slice(0, 12);
+    const again = `${eventIds.ready(name, version)}:app-${digest}`;
+    await enqueueReady(client, t, { name, version, db, shards: rows, application, correlationId, id: again });
+    return true;
+  });
+}
+
+async function enqueueReady(
+  client: pg.PoolClient,
+  t: ProvisionerTables,
+  ready: {
+    name: string;
+    version: number;
+    db: DatabaseRow;
+    shards: { shard: number; endpoint: ShardEndpoint }[];
+    application: ApplicationRole | undefined;
+    correlationId: string;
+    id?: string;
+  },
+): Promise<void> {
+  const { name, version, db, application } = ready;
+  await enqueueEvent(
+    client,
+    t,
+    databaseReady,
+    {
+      name,
+      version,
+      postgresVersion: db.spec.postgresVersion,
+      shards: ready.shards.map((r) => ({ shard: r.shard, ...r.endpoint })),
+      shardedTables: db.spec.shardedTables,
+      // Only where the role's password and verifier are: never the secrets themselves.
+      ...(application && { application }),
+    },
+    {
+      id: ready.id ?? eventIds.ready(name, version),
+      subject: aggregateOf.database(name),
+      correlationId: ready.correlationId,
+    },
+  );
 }
 
 /** The database cannot be made real: failed (terminal until asked again), with the reason. */

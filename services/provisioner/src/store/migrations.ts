@@ -85,6 +85,15 @@ const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: "application role announced with database.ready",
+    sql: (t) => `
+      -- The application role (references only) the last database.ready announced; NULL for a
+      -- database made ready before application roles existed, which is then announced again.
+      ALTER TABLE ${t.databases} ADD COLUMN application jsonb;
+    `,
+  },
 ];
 
 /**

@@ -3,6 +3,7 @@ import type pg from "pg";
 import { type BackupResult, recordBackupFinished, recordBackupStarted } from "./backup-progress.ts";
 import {
   clearAttempts,
+  recordApplicationAnnounced,
   recordAttempt,
   recordDatabaseDeleted,
   recordDatabaseFailed,
@@ -50,6 +51,16 @@ export interface Progress {
   recordAttempt(name: string, version: number, reason: string): Promise<number>;
   /** A pass went through without error: the backoff of earlier failures ends. */
   clearAttempts(name: string, version: number): Promise<void>;
+  /**
+   * A ready database's application role, announced again with `database.ready` when the last
+   * announcement did not name it (a database made before application roles). True if announced.
+   */
+  applicationAnnounced(
+    name: string,
+    version: number,
+    application: ApplicationRole,
+    correlationId: string,
+  ): Promise<boolean>;
   /** A resync of a ready database found nothing (left) to do. */
   reconciled(name: string, version: number): Promise<void>;
   /** Everything of the database is gone (volumes kept if asked). */
@@ -72,6 +83,8 @@ export function createProgress(pool: pg.Pool, t: ProvisionerTables): Progress {
       recordDatabaseFailed(ctx, name, version, reason, correlationId, shard),
     recordAttempt: (name, version, reason) => recordAttempt(ctx, name, version, reason),
     clearAttempts: (name, version) => clearAttempts(ctx, name, version),
+    applicationAnnounced: (name, version, application, correlationId) =>
+      recordApplicationAnnounced(ctx, name, version, application, correlationId),
     reconciled: (name, version) => recordReconciled(ctx, name, version),
     databaseDeleted: (name, version, correlationId) =>
       recordDatabaseDeleted(ctx, name, version, correlationId),
