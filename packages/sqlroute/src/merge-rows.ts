@@ -168,8 +168,10 @@ function sumValues(values: readonly string[], oid: number): string | null {
     return values.reduce((n, v) => n + BigInt(v), 0n).toString();
   }
   if (oid === TYPE_OID.numeric) return formatDecimal(sumDecimals(values));
-  if (oid === TYPE_OID.float4 || oid === TYPE_OID.float8)
-    return formatFloat(values.reduce((n, v) => n + parseFloatText(v), 0));
+  // sum(real) adds in single precision (float4pl), sum(double precision) in double.
+  if (oid === TYPE_OID.float4)
+    return formatFloat4(values.reduce((n, v) => Math.fround(n + parseFloatText(v)), 0));
+  if (oid === TYPE_OID.float8) return formatFloat(values.reduce((n, v) => n + parseFloatText(v), 0));
   throw new PlanError("0A000", `sum of type OID ${oid} across shards is not supported`, {
     hint: "Sum integer, numeric or float columns, or name one shard key.",
   });
@@ -199,13 +201,26 @@ function average(sums: readonly string[], count: bigint, oid: number): string | 
  * in exponent form below 1e-4 and from 1e15 on, with a two-digit exponent (`1e+16`, `1.5e-07`).
  */
 function formatFloat(value: number): string {
+  return formatShortest(value, value, 15);
+}
+
+/** float4 likewise: the shortest digits that read back to the same float4; exponent form from 1e6. */
+function formatFloat4(value: number): string {
+  for (let precision = 1; precision < 9; precision++) {
+    const shortest = Number(value.toPrecision(precision));
+    if (Math.fround(shortest) === value) return formatShortest(value, shortest, 6);
+  }
+  return formatShortest(value, value, 6);
+}
+
+function formatShortest(value: number, shortest: number, exponentFrom: number): string {
   if (Number.isNaN(value)) return "NaN";
   if (value === Number.POSITIVE_INFINITY) return "Infinity";
   if (value === Number.NEGATIVE_INFINITY) return "-Infinity";
-  const [mantissa, exponentText] = value.toExponential().split("e") as [string, string];
+  const [mantissa, exponentText] = shortest.toExponential().split("e") as [string, string];
   const exponent = Number(exponentText);
-  if (value !== 0 && (exponent < -4 || exponent >= 15)) {
+  if (value !== 0 && (exponent < -4 || exponent >= exponentFrom)) {
     return `${mantissa}e${exponent < 0 ? "-" : "+"}${String(Math.abs(exponent)).padStart(2, "0")}`;
   }
-  return Object.is(value, -0) ? "-0" : String(value);
+  return Object.is(value, -0) ? "-0" : String(shortest);
 }

@@ -339,16 +339,38 @@ function hasWindowFunction(value: unknown): boolean {
   return someNode(value, (kind, body) => kind === "FuncCall" && (body as FuncCall).over !== undefined);
 }
 
-/** The name of the first aggregate call in an expression (subqueries excluded: they run whole on each row). */
+/**
+ * The name of the first aggregate call in an expression (subqueries excluded: they run whole on
+ * each row): a built-in aggregate by name, or any function called with syntax only aggregates
+ * take (`*`, DISTINCT, ORDER BY in the arguments, FILTER, WITHIN GROUP) — a user-defined
+ * aggregate called as `f(x)` looks like any function and cannot be told apart without the catalog.
+ */
 function firstAggregate(value: unknown): string | undefined {
   let found: string | undefined;
   someNode(value, (kind, body) => {
     if (kind !== "FuncCall") return false;
-    const name = functionName((body as FuncCall).funcname);
-    if (name !== undefined && (MERGEABLE.has(name) || OTHER_AGGREGATES.has(name))) found = name;
+    const call = body as FuncCall;
+    const name = functionName(call.funcname);
+    if (
+      name !== undefined &&
+      (MERGEABLE.has(name) || OTHER_AGGREGATES.has(name) || hasAggregateSyntax(call))
+    ) {
+      found = name;
+    }
     return found !== undefined;
   });
   return found;
+}
+
+function hasAggregateSyntax(call: FuncCall): boolean {
+  return (
+    call.over === undefined &&
+    (call.agg_star === true ||
+      call.agg_distinct === true ||
+      call.agg_within_group === true ||
+      call.agg_filter !== undefined ||
+      (call.agg_order?.length ?? 0) > 0)
+  );
 }
 
 function someNode(value: unknown, test: (kind: string, body: unknown) => boolean): boolean {

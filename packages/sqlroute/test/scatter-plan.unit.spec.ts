@@ -133,6 +133,9 @@ describe("scatter reads that cannot be merged are refused with 0A000 and a hint"
     ["SELECT bid, count(*) FROM pgbench_accounts GROUP BY ROLLUP (bid)", /ROLLUP/],
     ["SELECT aid FROM pgbench_accounts ORDER BY aid FETCH FIRST 3 ROWS WITH TIES", /WITH TIES/],
     ["SELECT aid FROM pgbench_accounts LIMIT 2 + 3", /LIMIT/],
+    ["SELECT my_agg(aid) FILTER (WHERE aid > 0) FROM pgbench_accounts", /aggregate my_agg\(\)/],
+    ["SELECT bid, my_agg(aid ORDER BY aid) FROM pgbench_accounts GROUP BY bid", /aggregate my_agg\(\)/],
+    ["SELECT aid, sum(abalance) OVER (PARTITION BY bid) FROM pgbench_accounts", /window functions/],
   ])("%s", (sql, message) => {
     const result = plan(sql);
     expect(result).toMatchObject({ kind: "refused", code: "0A000", message: expect.stringMatching(message) });
