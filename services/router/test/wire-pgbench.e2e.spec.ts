@@ -19,7 +19,8 @@ const tables = [
 ] as const;
 
 beforeAll(async () => {
-  wire = await startWireWorld(2, "bench", [...tables]);
+  // As many server connections as pgbench clients: the shared test server has few to spare.
+  wire = await startWireWorld(2, "bench", [...tables], { DBPLANE_ROUTER_WIRE_POOL_SIZE: "4" });
 });
 afterAll(async () => {
   await wire?.dispose();
@@ -104,7 +105,7 @@ describe("pgbench through the router", () => {
 describe("pgbench's default (TPC-B-like) script on a one-shard database", () => {
   let single: WireWorld;
   beforeAll(async () => {
-    single = await startWireWorld(1, "tpcb", [...tables]);
+    single = await startWireWorld(1, "tpcb", [...tables], { DBPLANE_ROUTER_WIRE_POOL_SIZE: "2" });
   });
   afterAll(async () => {
     await single?.dispose();

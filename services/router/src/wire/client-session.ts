@@ -17,10 +17,9 @@ import {
   type WireMessage,
   type WireSession,
 } from "@dbplane/pgwire";
-import { PlanError, type StatementPlan } from "@dbplane/sqlroute";
+import { type InsertPart, PlanError, type StatementPlan, splitInsert } from "@dbplane/sqlroute";
 import type { LiveMap } from "../shards/live-map.ts";
 import { CopyIn, copyKeyColumnIndex } from "./copy-in.ts";
-import { splitInsert } from "./insert-split.ts";
 import {
   type BoundParameters,
   defaultShard,
@@ -45,7 +44,7 @@ type Route =
     }
   | {
       readonly kind: "split";
-      readonly parts: ReadonlyMap<number, { sql: string; params: (string | null)[] }>;
+      readonly parts: ReadonlyMap<number, InsertPart>;
     }
   | { readonly kind: "local" };
 
@@ -1074,7 +1073,8 @@ export class ClientSession implements SessionHandler {
       const tail = [frontend.describe("P", ""), frontend.execute(""), frontend.sync()];
       if (route.kind === "split") {
         const part = route.parts.get(shard)!;
-        return Buffer.concat([frontend.parse("", part.sql, []), bindText(part.params), ...tail]);
+        const types = part.sourceParams.map((index) => statement.types[index] ?? 0);
+        return Buffer.concat([frontend.parse("", part.sql, types), bindText(part.params), ...tail]);
       }
       return Buffer.concat([
         frontend.parse("", route.sql ?? statement.sql, statement.types),
