@@ -17,36 +17,15 @@ import {
   type WireMessage,
   type WireSession,
 } from "@dbplane/pgwire";
-import { type InsertPart, PlanError, type StatementPlan, splitInsert } from "@dbplane/sqlroute";
+import { PlanError, type StatementPlan } from "@dbplane/sqlroute";
 import type { LiveMap } from "../shards/live-map.ts";
 import { CopyIn, copyKeyColumnIndex } from "./copy-in.ts";
-import {
-  type BoundParameters,
-  defaultShard,
-  hintKeyType,
-  keyValue,
-  shardOfKey,
-  shardsOfKeys,
-} from "./key-routing.ts";
+import { type BoundParameters, defaultShard, shardOfKey, shardsOfKeys } from "./key-routing.ts";
 import type { ServerConnection } from "./server-connection.ts";
 import { type Combine, type Combined, combineAnswers, type ShardAnswer } from "./shard-results.ts";
+import { Refusal, type Route, routeStatement } from "./statement-route.ts";
 import type { WireContext } from "./wire-context.ts";
 import { bindText, errorFields, frontend, renameBind } from "./wire-protocol.ts";
-
-/** Where a statement runs. */
-type Route =
-  | { readonly kind: "one"; readonly shard: number }
-  | {
-      readonly kind: "many";
-      readonly shards: readonly number[];
-      readonly combine: Combine;
-      readonly sql?: string;
-    }
-  | {
-      readonly kind: "split";
-      readonly parts: ReadonlyMap<number, InsertPart>;
-    }
-  | { readonly kind: "local" };
 
 /** A transaction block: its map version, and the shard connections it holds once it touched them. */
 interface Transaction {
@@ -78,23 +57,6 @@ type Portal =
       readonly outside: boolean;
       result?: Combined;
     };
-
-/** A statement refused by the router: its ERROR, and whether it fails the transaction block. */
-class Refusal extends Error {
-  readonly fields: NoticeFields;
-  constructor(fields: NoticeFields) {
-    super(fields.message);
-    this.name = "Refusal";
-    this.fields = fields;
-  }
-}
-
-/** Bind values as text (binary integers and uuids decoded), for LIMIT $n and INSERT splitting. */
-function parameterTexts(parameters: BoundParameters | undefined): (string | null)[] {
-  return (parameters?.values ?? []).map((_, index) => keyValue({ kind: "param", index }, parameters));
-}
-
-const emptyMerge = { orderBy: [], aggregates: [], groupBy: [], distinct: false, hiddenColumns: 0 } as const;
 
 /**
  * One client connection to the wire endpoint: plans each statement, runs it on the shard(s) it
@@ -393,66 +355,17 @@ export class ClientSession implements SessionHandler {
 
   /** Where a planned statement runs, given its bound parameters (extended protocol). */
   #route(map: LiveMap, plan: StatementPlan, parameters?: BoundParameters): Route {
-    const all = [...map.shards.keys()].sort((a, b) => a - b);
-    const pinnedOrDefault = () => {
-      const transaction = this.#transaction;
-      const pinned = transaction?.scope === "one" ? [...transaction.connections.keys()][0] : undefined;
-      return pinned ?? defaultShard(map);
-    };
-    const hinted =
-      this.#shardKey === undefined ? undefined : shardOfKey(map, hintKeyType(this.#shardKey), this.#shardKey);
-    switch (plan.kind) {
-      case "keyed": {
-        const shards = shardsOfKeys(map, plan.keyType, plan.keys, parameters);
-        if (shards.length === 1) return { kind: "one", shard: shards[0]! };
-        if (plan.write) return { kind: "many", shards, combine: { kind: "sum" } };
-        return {
-          kind: "many",
-          shards,
-          combine: { kind: "merge", merge: plan.merge ?? emptyMerge, params: parameterTexts(parameters) },
-          ...(plan.rewrittenSql === undefined ? {} : { sql: plan.rewrittenSql }),
-        };
-      }
-      case "insert-split": {
-        const parts = splitInsert(plan, parameterTexts(parameters), (key) =>
-          shardOfKey(map, plan.keyType, key),
-        );
-        if (parts.size === 1) return { kind: "one", shard: [...parts.keys()][0]! };
-        return { kind: "split", parts };
-      }
-      case "scatter":
-        if (hinted !== undefined) return { kind: "one", shard: hinted };
-        return {
-          kind: "many",
-          shards: all,
-          combine: { kind: "merge", merge: plan.merge, params: parameterTexts(parameters) },
-          sql: plan.rewrittenSql,
-        };
-      case "any":
-        return { kind: "one", shard: hinted ?? pinnedOrDefault() };
-      case "broadcast":
-        return { kind: "many", shards: all, combine: { kind: "first" } };
-      case "scatter-write":
-        if (hinted !== undefined) return { kind: "one", shard: hinted };
-        if (!this.#allowScatterWrites) {
-          throw new Refusal(
-            errorFields("0A000", "a write to a sharded table must name its shard key", {
-              hint: "Add WHERE <key column> = <value>, or SET dbplane.allow_scatter_writes = on to run it on every shard.",
-            }),
-          );
-        }
-        return { kind: "many", shards: all, combine: { kind: "sum" } };
-      case "copy-out":
-        return plan.sharded
-          ? { kind: "many", shards: all, combine: { kind: "sum" } }
-          : { kind: "one", shard: pinnedOrDefault() };
-      case "refused":
-        throw new Refusal(
-          errorFields(plan.code, plan.message, plan.hint === undefined ? {} : { hint: plan.hint }),
-        );
-      default:
-        return { kind: "local" };
-    }
+    const transaction = this.#transaction;
+    return routeStatement(
+      map,
+      plan,
+      {
+        shardKey: this.#shardKey,
+        allowScatterWrites: this.#allowScatterWrites,
+        pinned: transaction?.scope === "one" ? [...transaction.connections.keys()][0] : undefined,
+      },
+      parameters,
+    );
   }
 
   // ---------------------------------------------------------------- simple query
