@@ -6,7 +6,7 @@ import { loadParser, StatementPlanner } from "@dbplane/sqlroute";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { LiveMap } from "../src/shards/live-map.ts";
 import { combineAnswers, commandTag } from "../src/wire/shard-results.ts";
-import { Refusal, routeStatement } from "../src/wire/statement-route.ts";
+import { Refusal, type RoutingState, routeStatement } from "../src/wire/statement-route.ts";
 
 const lookup = new RangeLookup(equalRanges(2, [0, 1]));
 // Only what routing reads of a map: its lookup and its shard indexes.
@@ -20,7 +20,7 @@ const map = {
   ]),
 } as unknown as LiveMap;
 const shardOf = (key: number) => lookup.shardFor(hashShardKey("bigint", String(key)));
-const session = { shardKey: undefined, allowScatterWrites: false, pinned: undefined };
+const session: RoutingState = { shardKey: undefined, allowScatterWrites: false, pinned: undefined };
 let planner: StatementPlanner;
 
 beforeAll(async () => {
