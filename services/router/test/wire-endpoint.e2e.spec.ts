@@ -1,7 +1,9 @@
 // The router's PostgreSQL wire endpoint end to end: a router process, a database of two shards
 // (real PostgreSQL databases), node-postgres and psql connecting as the application role. Where
 // a row landed is checked on each shard directly, with PostgreSQL's own hash function.
+import { databaseDeleted } from "@dbplane/contracts";
 import { BackendConnection, BackendMessageType, noticeFields, type WireMessage } from "@dbplane/pgwire";
+import { uniqueName, waitFor } from "@dbplane/testkit";
 import type pg from "pg";
 import { serialize } from "pg-protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -25,7 +27,7 @@ beforeAll(async () => {
   await client.query("CREATE TABLE colours (name text PRIMARY KEY)");
 });
 afterAll(async () => {
-  await client?.end();
+  await client?.end().catch(() => {});
   await wire?.dispose();
 });
 
@@ -417,5 +419,45 @@ describe("psql", () => {
     );
     const count = await wire.psql(["-At", "-c", "SELECT count(*) FROM items WHERE note LIKE 'copied %'"]);
     expect(count.trim()).toBe("50");
+  });
+});
+
+// Last: it deletes the database.
+describe("a deleted database", () => {
+  it("refuses new logins (28P01: its role went with it) and closes the router's connections to its shards", async () => {
+    const before = await wire.world.shards[0]!.pool.query(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1 AND application_name = 'dbplane-router-wire'",
+      [wire.user],
+    );
+    expect(before.rows[0].n).toBeGreaterThan(0);
+    await client.end();
+    await wire.world.bus.publish(
+      databaseDeleted,
+      { name: DB, volumesKept: false },
+      { subject: DB, id: uniqueName("deleted") },
+    );
+    await waitFor(
+      async () => {
+        const error = await wire.client().then(
+          async (c) => {
+            await c.end();
+            return undefined;
+          },
+          (e) => e,
+        );
+        return error?.code === "28P01";
+      },
+      { what: "the wire endpoint to forget the database", timeoutMs: 15_000, intervalMs: 100 },
+    );
+    await waitFor(
+      async () => {
+        const { rows } = await wire.world.shards[0]!.pool.query(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1 AND application_name = 'dbplane-router-wire'",
+          [wire.user],
+        );
+        return rows[0].n === 0;
+      },
+      { what: "the router's shard connections to close", timeoutMs: 30_000, intervalMs: 200 },
+    );
   });
 });

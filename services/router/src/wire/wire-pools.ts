@@ -53,7 +53,7 @@ export class WirePools {
           user,
           database: dbname,
           password: await this.#passwords.resolve(passwordRef),
-          parameters: { application_name: "dbplane-router" },
+          parameters: { application_name: "dbplane-router-wire" },
           connectTimeoutMs: this.#options.connectTimeoutMs,
         });
       pool = new ServerConnectionPool(
@@ -76,6 +76,20 @@ export class WirePools {
       shard: pool.shard,
       stats: pool.stats(),
     }));
+  }
+
+  /**
+   * Closes the pools no current map version uses (a database deleted, a server replaced):
+   * idle connections now, checked-out ones when their session returns them.
+   */
+  prune(maps: readonly LiveMap[]): void {
+    const inUse = new Set<ServerConnectionPool>();
+    for (const map of maps) for (const shard of map.shards.values()) inUse.add(this.primary(map, shard));
+    for (const [key, pool] of this.#pools) {
+      if (inUse.has(pool)) continue;
+      pool.close();
+      this.#pools.delete(key);
+    }
   }
 
   closeAll(): void {
