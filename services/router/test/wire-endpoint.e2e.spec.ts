@@ -202,6 +202,19 @@ describe("session settings", () => {
   });
 });
 
+describe("startup options", () => {
+  it("applies PGOPTIONS' -c settings on every statement of the session", async () => {
+    const out = await wire.psql(
+      ["-At", "-c", "SHOW statement_timeout", "-c", "SHOW lock_timeout"],
+      undefined,
+      {
+        PGOPTIONS: "-c statement_timeout=4321 -c lock_timeout=1234",
+      },
+    );
+    expect(out.trim().split("\n")).toEqual(["4321ms", "1234ms"]);
+  });
+});
+
 describe("transactions", () => {
   it("refuses a second shard in a transaction with 0A000 naming both, fails it until ROLLBACK, rolls back the first shard", async () => {
     const [a, b] = keysPerShard(wire, 2, 10_000_000);

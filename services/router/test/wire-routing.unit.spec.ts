@@ -6,6 +6,7 @@ import { loadParser, StatementPlanner } from "@dbplane/sqlroute";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { LiveMap } from "../src/shards/live-map.ts";
 import { combineAnswers, commandTag } from "../src/wire/shard-results.ts";
+import { startupSetStatements } from "../src/wire/startup-settings.ts";
 import { Refusal, type RoutingState, routeStatement } from "../src/wire/statement-route.ts";
 
 const lookup = new RangeLookup(equalRanges(2, [0, 1]));
@@ -153,5 +154,21 @@ describe("combineAnswers", () => {
       backendMessage.copyDone(),
       backendMessage.commandComplete("COPY 3"),
     ]);
+  });
+});
+
+describe("startupSetStatements", () => {
+  it("turns startup settings and options' -c/-- assignments into SETs, escapes kept, odd names dropped", () => {
+    const statements = startupSetStatements({
+      user: "app",
+      TimeZone: "Europe/Paris",
+      options: "-c statement_timeout=5s --lock-timeout=2s -csearch_path=a\\,\\ b -c bad;name=1",
+    });
+    expect(Object.fromEntries(statements)).toEqual({
+      timezone: "SET TimeZone = 'Europe/Paris'",
+      statement_timeout: "SET statement_timeout = '5s'",
+      lock_timeout: "SET lock_timeout = '2s'",
+      search_path: "SET search_path = 'a, b'",
+    });
   });
 });

@@ -23,6 +23,7 @@ import { CopyIn, copyKeyColumnIndex } from "./copy-in.ts";
 import { type BoundParameters, defaultShard, shardOfKey, shardsOfKeys } from "./key-routing.ts";
 import type { ServerConnection } from "./server-connection.ts";
 import { type Combine, type Combined, combineAnswers, type ShardAnswer } from "./shard-results.ts";
+import { startupSetStatements } from "./startup-settings.ts";
 import { Refusal, type Route, routeStatement } from "./statement-route.ts";
 import type { WireContext } from "./wire-context.ts";
 import { bindText, errorFields, frontend, renameBind } from "./wire-protocol.ts";
@@ -96,11 +97,8 @@ export class ClientSession implements SessionHandler {
     this.#context = context;
     this.#database = client.parameters.database;
     this.parameters = parameters;
-    for (const name of ["DateStyle", "TimeZone", "IntervalStyle", "extra_float_digits"]) {
-      const value = client.parameters.all[name];
-      if (value !== undefined)
-        this.#settings.set(name.toLowerCase(), `SET ${name} = '${value.replaceAll("'", "''")}'`);
-    }
+    for (const [name, statement] of startupSetStatements(client.parameters.all))
+      this.#settings.set(name, statement);
   }
 
   message(message: WireMessage): void {
