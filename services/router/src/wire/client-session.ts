@@ -430,13 +430,17 @@ export class ClientSession implements SessionHandler {
     if (route.kind === "many") {
       const connections = await this.#connectionsFor(route.shards);
       const request = frontend.query(route.sql ?? plan.sql);
-      const result = await this.#runMany(
-        connections,
-        connections.map(() => request),
-        route.combine,
-      );
-      this.#done(connections);
-      return !result.failed;
+      try {
+        return !(
+          await this.#runMany(
+            connections,
+            connections.map(() => request),
+            route.combine,
+          )
+        ).failed;
+      } finally {
+        this.#done(connections);
+      }
     }
     if (route.kind === "split") {
       const shards = [...route.parts.keys()].sort((a, b) => a - b);
@@ -451,9 +455,11 @@ export class ClientSession implements SessionHandler {
           frontend.sync(),
         ]);
       });
-      const result = await this.#runMany(connections, requests, { kind: "sum" });
-      this.#done(connections);
-      return !result.failed;
+      try {
+        return !(await this.#runMany(connections, requests, { kind: "sum" })).failed;
+      } finally {
+        this.#done(connections);
+      }
     }
     return true;
   }
@@ -690,6 +696,19 @@ export class ClientSession implements SessionHandler {
     const map = this.#currentMap();
     const shards = [...map.shards.keys()].sort((a, b) => a - b);
     const connections = await this.#connectionsFor(shards);
+    try {
+      return await this.#beginCopyIn(plan, map, connections);
+    } catch (error) {
+      this.#done(connections);
+      throw error;
+    }
+  }
+
+  async #beginCopyIn(
+    plan: StatementPlan & { kind: "copy-in" },
+    map: LiveMap,
+    connections: ServerConnection[],
+  ): Promise<boolean> {
     let keyIndex: number | undefined = plan.keyColumnIndex;
     if (keyIndex === undefined && plan.keyColumn !== undefined) {
       keyIndex = await copyKeyColumnIndex(connections[0]!, plan.table, plan.keyColumn);
