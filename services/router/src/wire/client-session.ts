@@ -19,6 +19,7 @@ import {
 } from "@dbplane/pgwire";
 import { PlanError, type StatementPlan } from "@dbplane/sqlroute";
 import type { LiveMap } from "../shards/live-map.ts";
+import { eligibleReplicas } from "../shards/server-selection.ts";
 import { CopyIn, copyKeyColumnIndex } from "./copy-in.ts";
 import { type BoundParameters, defaultShard, shardOfKey, shardsOfKeys } from "./key-routing.ts";
 import type { ServerConnection } from "./server-connection.ts";
@@ -36,6 +37,8 @@ interface Transaction {
   readonly connections: Map<number, ServerConnection>;
   /** BEGIN (and SET LOCAL, SAVEPOINT) said before a shard was picked: replayed there first. */
   readonly prelude: string[];
+  /** BEGIN READ ONLY: may run on a replica. */
+  readonly readOnly: boolean;
 }
 
 /** A client's prepared statement: its plan, and the name it is prepared under on the servers. */
@@ -58,6 +61,16 @@ type Portal =
       readonly outside: boolean;
       result?: Combined;
     };
+
+/** Whether a statement only reads (a replica may answer it). */
+function isRead(plan: StatementPlan): boolean {
+  return (
+    (plan.kind === "keyed" && !plan.write) ||
+    plan.kind === "scatter" ||
+    plan.kind === "any" ||
+    plan.kind === "copy-out"
+  );
+}
 
 /**
  * One client connection to the wire endpoint: plans each statement, runs it on the shard(s) it
@@ -89,6 +102,9 @@ export class ClientSession implements SessionHandler {
   readonly #settings = new Map<string, string>();
   #shardKey: string | undefined;
   #allowScatterWrites = false;
+  /** `SET dbplane.read_from`: reads outside transactions go to replicas. */
+  #readFrom: "primary" | "replica" = "primary";
+  #replicaTurn = 0;
   /** Connections checked out by this session right now (for CancelRequest and close). */
   readonly #held = new Set<ServerConnection>();
 
@@ -228,10 +244,22 @@ export class ClientSession implements SessionHandler {
     return map;
   }
 
-  async #checkout(map: LiveMap, shard: number): Promise<ServerConnection> {
+  /**
+   * A connection to a shard: a replica's for a read when the session reads from replicas (or
+   * the transaction is read-only) and one is up within the lag bound, else the primary's.
+   */
+  async #checkout(map: LiveMap, shard: number, read = false): Promise<ServerConnection> {
     const live = map.shards.get(shard);
     if (!live) throw new Refusal(errorFields("XX000", `shard ${shard} is not in the map`));
-    const connection = await this.#context.pools.primary(map, live).checkout();
+    const transaction = this.#transaction;
+    const fromReplica = read && (transaction ? transaction.readOnly : this.#readFrom === "replica");
+    const replicas = fromReplica ? eligibleReplicas(live, this.#context.maxReplicaLagMs) : [];
+    const replica = replicas[this.#replicaTurn++ % Math.max(replicas.length, 1)];
+    const pool =
+      replica === undefined
+        ? this.#context.pools.primary(map, live)
+        : this.#context.pools.replica(map, live, replica.address);
+    const connection = await pool.checkout();
     this.#held.add(connection);
     // The session's SETs, applied only where the connection's last client left others.
     const wanted = [...this.#settings.values()].join("; ");
@@ -262,13 +290,13 @@ export class ClientSession implements SessionHandler {
    * the batch's open one, or a fresh checkout.
    * @throws Refusal 0A000 when a transaction pinned to one shard reaches for another
    */
-  async #connectionFor(shard: number): Promise<ServerConnection> {
+  async #connectionFor(shard: number, read = false): Promise<ServerConnection> {
     const transaction = this.#transaction;
     if (transaction) {
       const held = transaction.connections.get(shard);
       if (held) return held;
       if (transaction.scope === "open") {
-        const connection = await this.#checkout(transaction.map, shard);
+        const connection = await this.#checkout(transaction.map, shard, transaction.readOnly);
         transaction.connections.set(shard, connection);
         transaction.scope = "one";
         await this.#begin(connection, transaction);
@@ -281,13 +309,14 @@ export class ClientSession implements SessionHandler {
         }),
       );
     }
-    if (this.#open?.shard === shard) return this.#open;
+    // A replica's connection serves reads only; a primary's serves anything.
+    if (this.#open?.shard === shard && (read || !this.#open.replica)) return this.#open;
     await this.#settle();
-    return this.#checkout(this.#currentMap(), shard);
+    return this.#checkout(this.#currentMap(), shard, read);
   }
 
   /** Connections on every listed shard (a transaction begins on all of them at its first such statement). */
-  async #connectionsFor(shards: readonly number[]): Promise<ServerConnection[]> {
+  async #connectionsFor(shards: readonly number[], read = false): Promise<ServerConnection[]> {
     const transaction = this.#transaction;
     if (!transaction) {
       await this.#settle();
@@ -295,7 +324,7 @@ export class ClientSession implements SessionHandler {
       const connections: ServerConnection[] = [];
       try {
         // In index order, as every session does: two sessions never wait on each other's pools.
-        for (const shard of shards) connections.push(await this.#checkout(map, shard));
+        for (const shard of shards) connections.push(await this.#checkout(map, shard, read));
       } catch (error) {
         for (const connection of connections) this.#release(connection);
         throw error;
@@ -314,7 +343,7 @@ export class ClientSession implements SessionHandler {
     if (transaction.scope === "open") {
       transaction.scope = "all";
       for (const shard of [...transaction.map.shards.keys()].sort((a, b) => a - b)) {
-        const connection = await this.#checkout(transaction.map, shard);
+        const connection = await this.#checkout(transaction.map, shard, transaction.readOnly);
         transaction.connections.set(shard, connection);
         await this.#begin(connection, transaction);
       }
@@ -426,9 +455,10 @@ export class ClientSession implements SessionHandler {
     if (route.kind === "one" && plan.kind === "any" && this.#transaction?.scope === "open") {
       return this.#runStandalone(route.shard, frontend.query(plan.sql));
     }
-    if (route.kind === "one") return this.#runOne(route.shard, frontend.query(plan.sql));
+    const read = isRead(plan);
+    if (route.kind === "one") return this.#runOne(route.shard, frontend.query(plan.sql), read);
     if (route.kind === "many") {
-      const connections = await this.#connectionsFor(route.shards);
+      const connections = await this.#connectionsFor(route.shards, read);
       const request = frontend.query(route.sql ?? plan.sql);
       try {
         return !(
@@ -465,8 +495,8 @@ export class ClientSession implements SessionHandler {
   }
 
   /** Runs a request on one shard, relaying its answer (ReadyForQuery excepted) as it comes. */
-  async #runOne(shard: number, request: Buffer): Promise<boolean> {
-    return this.#relay(await this.#connectionFor(shard), request);
+  async #runOne(shard: number, request: Buffer, read = false): Promise<boolean> {
+    return this.#relay(await this.#connectionFor(shard, read), request);
   }
 
   async #relay(connection: ServerConnection, request: Buffer): Promise<boolean> {
@@ -487,7 +517,7 @@ export class ClientSession implements SessionHandler {
 
   /** A read any shard can answer, in a transaction that has no shard yet: runs outside it. */
   async #runStandalone(shard: number, request: Buffer): Promise<boolean> {
-    const connection = await this.#checkout(this.#transaction!.map, shard);
+    const connection = await this.#checkout(this.#transaction!.map, shard, true);
     let failed = false;
     connection.receiver = (message) => {
       if (message.type === B.ReadyForQuery) return;
@@ -553,6 +583,7 @@ export class ClientSession implements SessionHandler {
             scope: "open",
             connections: new Map(),
             prelude: [plan.sql],
+            readOnly: plan.readOnly,
           };
           this.#status = TransactionStatus.InTransaction;
         }
@@ -648,7 +679,18 @@ export class ClientSession implements SessionHandler {
       if (name === "dbplane.shard_key") this.#shardKey = plan.value ?? undefined;
       else if (name === "dbplane.allow_scatter_writes") {
         this.#allowScatterWrites = plan.value !== null && /^(on|true|1|yes)$/i.test(plan.value);
-      } else if (name !== "dbplane.read_from") {
+      } else if (name === "dbplane.read_from") {
+        const value = (plan.value ?? "primary").toLowerCase();
+        if (value !== "primary" && value !== "replica") {
+          this.#fail(
+            errorFields("22023", `invalid value for parameter "dbplane.read_from": "${plan.value}"`, {
+              hint: "Use primary or replica.",
+            }),
+          );
+          return false;
+        }
+        this.#readFrom = value;
+      } else {
         this.#fail(errorFields("42704", `unrecognized configuration parameter "${plan.name}"`));
         return false;
       }
@@ -842,7 +884,7 @@ export class ClientSession implements SessionHandler {
     });
     const outside = plan.kind === "any" && this.#transaction?.scope === "open";
     if (route.kind === "one" && !outside) {
-      const connection = await this.#connectionFor(route.shard);
+      const connection = await this.#connectionFor(route.shard, isRead(plan));
       await this.#openOn(connection);
       this.#prepare(connection, statement);
       connection.send(
@@ -997,8 +1039,8 @@ export class ClientSession implements SessionHandler {
     const { route, statement } = portal;
     const shards = route.kind === "many" ? [...route.shards] : [...route.parts.keys()].sort((a, b) => a - b);
     const connections = portal.outside
-      ? [await this.#checkout(this.#batchMap!, shards[0]!)]
-      : await this.#connectionsFor(shards);
+      ? [await this.#checkout(this.#batchMap!, shards[0]!, true)]
+      : await this.#connectionsFor(shards, isRead(statement.plan));
     const requests = shards.map((shard) => {
       const tail = [frontend.describe("P", ""), frontend.execute(""), frontend.sync()];
       if (route.kind === "split") {

@@ -29,6 +29,8 @@ export class PoolTimeoutError extends Error {
 export class ServerConnectionPool {
   readonly label: string;
   readonly shard: number;
+  /** A replica's pool: its connections serve reads only. */
+  readonly replica: boolean;
   readonly #open: () => Promise<BackendConnection>;
   readonly #max: number;
   readonly #waitMs: number;
@@ -45,9 +47,11 @@ export class ServerConnectionPool {
     open: () => Promise<BackendConnection>,
     max: number,
     waitMs: number,
+    replica = false,
   ) {
     this.label = label;
     this.shard = shard;
+    this.replica = replica;
     this.#open = open;
     this.#max = max;
     this.#waitMs = waitMs;
@@ -88,7 +92,7 @@ export class ServerConnectionPool {
     try {
       const backend = await this.#open();
       this.parameters ??= { ...backend.parameters };
-      return new ServerConnection(backend, this.shard, this);
+      return new ServerConnection(backend, this.shard, this, this.replica);
     } catch (error) {
       this.#size--;
       throw error;

@@ -34,6 +34,8 @@ export class ServerConnection {
   readonly backend: BackendConnection;
   readonly shard: number;
   readonly home: ConnectionHome;
+  /** A replica's connection: reads only. */
+  readonly replica: boolean;
   /** Server-side names of statements prepared on this connection. */
   readonly prepared = new Set<string>();
   /**
@@ -49,10 +51,11 @@ export class ServerConnection {
   /** Parse messages sent and not yet answered: the name to record, whether the client asked for it. */
   readonly #parses: { name: string | undefined; swallow: boolean }[] = [];
 
-  constructor(backend: BackendConnection, shard: number, home: ConnectionHome) {
+  constructor(backend: BackendConnection, shard: number, home: ConnectionHome, replica = false) {
     this.backend = backend;
     this.shard = shard;
     this.home = home;
+    this.replica = replica;
     backend.receiver = (message) => {
       if (message.type === BackendMessageType.ParseComplete) {
         const parse = this.#parses.shift();

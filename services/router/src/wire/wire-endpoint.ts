@@ -20,6 +20,7 @@ export interface WireEndpointOptions {
   readonly tls?: { readonly cert: string; readonly key: string };
   readonly poolSize: number;
   readonly connectTimeoutMs: number;
+  readonly maxReplicaLagMs: number;
   readonly maps: { get(database: string): LiveMap | undefined; all(): LiveMap[] };
   readonly passwords: PasswordResolver;
   readonly metrics: WireMetrics;
@@ -107,6 +108,7 @@ export async function startWireEndpoint(options: WireEndpointOptions): Promise<W
           pools,
           planners,
           metrics: options.metrics,
+          maxReplicaLagMs: options.maxReplicaLagMs,
           onClosed: () => sessions.delete(key),
           onError,
         },

@@ -40,8 +40,23 @@ export class WirePools {
   primary(map: LiveMap, shard: LiveShard): ServerConnectionPool {
     const known = this.#byShard.get(shard);
     if (known) return known;
+    const pool = this.#server(map, shard, shard.spec.primary, false);
+    this.#byShard.set(shard, pool);
+    return pool;
+  }
+
+  /** The pool of one of a shard's replicas (an endpoint of `shard.spec.replicas`). */
+  replica(map: LiveMap, shard: LiveShard, endpoint: { host: string; port: number }): ServerConnectionPool {
+    return this.#server(map, shard, endpoint, true);
+  }
+
+  #server(
+    map: LiveMap,
+    shard: LiveShard,
+    { host, port }: { host: string; port: number },
+    replica: boolean,
+  ): ServerConnectionPool {
     const { user, passwordRef } = loginOf(map, shard);
-    const { host, port } = shard.spec.primary;
     const dbname = shard.spec.dbname;
     const key = `${user}@${host}:${port}/${dbname}#${JSON.stringify(passwordRef)}`;
     let pool = this.#pools.get(key);
@@ -57,15 +72,15 @@ export class WirePools {
           connectTimeoutMs: this.#options.connectTimeoutMs,
         });
       pool = new ServerConnectionPool(
-        `${map.database} shard ${shard.index} (${host}:${port})`,
+        `${map.database} shard ${shard.index} ${replica ? "replica" : "primary"} (${host}:${port})`,
         shard.index,
         open,
         this.#options.size,
         this.#options.connectTimeoutMs,
+        replica,
       );
       this.#pools.set(key, pool);
     }
-    this.#byShard.set(shard, pool);
     return pool;
   }
 
@@ -84,7 +99,12 @@ export class WirePools {
    */
   prune(maps: readonly LiveMap[]): void {
     const inUse = new Set<ServerConnectionPool>();
-    for (const map of maps) for (const shard of map.shards.values()) inUse.add(this.primary(map, shard));
+    for (const map of maps) {
+      for (const shard of map.shards.values()) {
+        inUse.add(this.primary(map, shard));
+        for (const endpoint of shard.spec.replicas) inUse.add(this.replica(map, shard, endpoint));
+      }
+    }
     for (const [key, pool] of this.#pools) {
       if (inUse.has(pool)) continue;
       pool.close();
