@@ -134,6 +134,7 @@ async function main(): Promise<void> {
     // database's app credentials (`uri`, `jdbc-uri`).
     DBPLANE_PROVISIONER_ROUTER_PG_HOST: process.env.DBPLANE_PROVISIONER_ROUTER_PG_HOST ?? "127.0.0.1",
     DBPLANE_PROVISIONER_ROUTER_PG_PORT: process.env.DBPLANE_PROVISIONER_ROUTER_PG_PORT ?? "7432",
+    DBPLANE_ROUTER_PG_PORT: process.env.DBPLANE_ROUTER_PG_PORT ?? "7432",
   };
   if (services.length === 0) process.stdout.write("[dbplane] no service under services/ yet\n");
   services.forEach((service, i) => {

@@ -108,6 +108,15 @@ export class BackendConnection {
     this.#socket.once("drain", listener);
   }
 
+  /** Stops reading the server's messages (the client of a relay reads slower than it sends). */
+  pause(): void {
+    this.#socket.pause();
+  }
+
+  resume(): void {
+    this.#socket.resume();
+  }
+
   /** Called once when the connection ends, with the error that ended it if any. */
   onClose(listener: (error?: Error) => void): void {
     if (this.#closed) listener();

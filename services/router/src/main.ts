@@ -132,6 +132,7 @@ const wire = await startWireEndpoint({
   ...(tls === undefined ? {} : { tls }),
   poolSize: config.DBPLANE_ROUTER_WIRE_POOL_SIZE,
   connectTimeoutMs: config.DBPLANE_ROUTER_CONNECT_TIMEOUT_MS,
+  maxReplicaLagMs: config.DBPLANE_ROUTER_MAX_REPLICA_LAG_MS,
   maps,
   passwords,
   metrics: metrics.wire,

@@ -1,4 +1,7 @@
 import { execFile } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { hashShardKey, RangeLookup, rangesFromText } from "@dbplane/sharding";
 import { freePort } from "@dbplane/testkit";
@@ -8,6 +11,10 @@ import { api, createRouterWorld, type RouterWorld, waitForMap } from "./router-w
 /** A router with its wire endpoint, a database announced with an application role. */
 export interface WireWorld {
   readonly world: RouterWorld;
+  /** The router replica's HTTP base URL. */
+  readonly base: string;
+  /** A counter or gauge of the replica's /metrics, summed over label sets containing `labels`. */
+  metric(name: string, labels?: Record<string, string>): Promise<number>;
   readonly database: string;
   readonly port: number;
   readonly user: string;
@@ -17,7 +24,7 @@ export interface WireWorld {
   /** A node-postgres client connected through the router. */
   client(options?: Partial<pg.ClientConfig>): Promise<pg.Client>;
   /** Runs psql through the router; resolves with stdout (rejects with stderr on failure). */
-  psql(args: readonly string[], input?: string): Promise<string>;
+  psql(args: readonly string[], input?: string, env?: Record<string, string>): Promise<string>;
   /** The environment for libpq tools (pgbench, psql) to reach the router. */
   readonly libpqEnv: NodeJS.ProcessEnv;
   dispose(): Promise<void>;
@@ -35,12 +42,15 @@ export async function startWireWorld(
   database: string,
   shardedTables: NonNullable<ShardedTables>,
   env: Record<string, string> = {},
+  { tls = false }: { tls?: boolean } = {},
 ): Promise<WireWorld> {
   const world = await createRouterWorld(shardCount, { application: true });
   try {
+    if (tls) Object.assign(env, await selfSignedPair(world));
     const port = await freePort();
-    const { base } = await world.startReplica({ env: { DBPLANE_ROUTER_PG_PORT: String(port), ...env } });
+    const replica = await world.startReplica({ env: { DBPLANE_ROUTER_PG_PORT: String(port), ...env } });
     await world.announce(database, { shardedTables });
+    const base = replica.base;
     const map = await waitForMap(base, world.token(), database);
     const lookup = new RangeLookup(
       rangesFromText(
@@ -62,6 +72,8 @@ export async function startWireWorld(
     };
     return {
       world,
+      base,
+      metric: (name, labels) => replica.metric(name, labels),
       database,
       port,
       user,
@@ -80,11 +92,12 @@ export async function startWireWorld(
         await client.connect();
         return client;
       },
-      async psql(args, input) {
+      async psql(args, input, env = {}) {
         const run = promisify(execFile);
         const child = run("psql", ["-X", "-v", "ON_ERROR_STOP=1", ...args], {
-          env: libpqEnv,
+          env: { ...libpqEnv, ...env },
           timeout: 60_000,
+          maxBuffer: 256 * 1024 * 1024,
         });
         if (input !== undefined) {
           child.child.stdin?.end(input);
@@ -98,6 +111,32 @@ export async function startWireWorld(
     await world.dispose();
     throw error;
   }
+}
+
+/** A throw-away certificate and key (CN=localhost) as the router's TLS env. */
+async function selfSignedPair(world: RouterWorld): Promise<Record<string, string>> {
+  const dir = await mkdtemp(join(tmpdir(), "router-tls-"));
+  world.defer(() => rm(dir, { recursive: true, force: true }));
+  const cert = join(dir, "tls.crt");
+  const key = join(dir, "tls.key");
+  await promisify(execFile)("openssl", [
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-keyout",
+    key,
+    "-out",
+    cert,
+    "-days",
+    "1",
+    "-subj",
+    "/CN=localhost",
+  ]);
+  return { DBPLANE_ROUTER_TLS_CERT: cert, DBPLANE_ROUTER_TLS_KEY: key };
 }
 
 /** The first keys (from `start` up) owned by each of the shards, one per shard. */

@@ -19,35 +19,15 @@ import {
 } from "@dbplane/pgwire";
 import { PlanError, type StatementPlan } from "@dbplane/sqlroute";
 import type { LiveMap } from "../shards/live-map.ts";
+import { eligibleReplicas } from "../shards/server-selection.ts";
 import { CopyIn, copyKeyColumnIndex } from "./copy-in.ts";
-import {
-  type BoundParameters,
-  defaultShard,
-  hintKeyType,
-  keyValue,
-  shardOfKey,
-  shardsOfKeys,
-} from "./key-routing.ts";
-import { splitInsert } from "./row-merge.ts";
+import { type BoundParameters, defaultShard, shardOfKey, shardsOfKeys } from "./key-routing.ts";
 import type { ServerConnection } from "./server-connection.ts";
 import { type Combine, type Combined, combineAnswers, type ShardAnswer } from "./shard-results.ts";
+import { startupSetStatements } from "./startup-settings.ts";
+import { Refusal, type Route, routeStatement } from "./statement-route.ts";
 import type { WireContext } from "./wire-context.ts";
-import { errorFields, frontend, renameBindStatement } from "./wire-protocol.ts";
-
-/** Where a statement runs. */
-type Route =
-  | { readonly kind: "one"; readonly shard: number }
-  | {
-      readonly kind: "many";
-      readonly shards: readonly number[];
-      readonly combine: Combine;
-      readonly sql?: string;
-    }
-  | {
-      readonly kind: "split";
-      readonly parts: ReadonlyMap<number, { sql: string; params: (string | null)[] }>;
-    }
-  | { readonly kind: "local" };
+import { bindText, errorFields, frontend, renameBind } from "./wire-protocol.ts";
 
 /** A transaction block: its map version, and the shard connections it holds once it touched them. */
 interface Transaction {
@@ -57,6 +37,8 @@ interface Transaction {
   readonly connections: Map<number, ServerConnection>;
   /** BEGIN (and SET LOCAL, SAVEPOINT) said before a shard was picked: replayed there first. */
   readonly prelude: string[];
+  /** BEGIN READ ONLY: may run on a replica. */
+  readonly readOnly: boolean;
 }
 
 /** A client's prepared statement: its plan, and the name it is prepared under on the servers. */
@@ -75,20 +57,20 @@ type Portal =
       readonly route: Route & { kind: "many" | "split" };
       readonly statement: ClientStatement;
       readonly bind: Buffer;
+      /** Runs outside the open transaction (a read any shard answers, before it has a shard). */
+      readonly outside: boolean;
       result?: Combined;
     };
 
-/** A statement refused by the router: its ERROR, and whether it fails the transaction block. */
-class Refusal extends Error {
-  readonly fields: NoticeFields;
-  constructor(fields: NoticeFields) {
-    super(fields.message);
-    this.name = "Refusal";
-    this.fields = fields;
-  }
+/** Whether a statement only reads (a replica may answer it). */
+function isRead(plan: StatementPlan): boolean {
+  return (
+    (plan.kind === "keyed" && !plan.write) ||
+    plan.kind === "scatter" ||
+    plan.kind === "any" ||
+    plan.kind === "copy-out"
+  );
 }
-
-const emptyMerge = { orderBy: [], aggregates: [], groupBy: [], distinct: false, hiddenColumns: 0 } as const;
 
 /**
  * One client connection to the wire endpoint: plans each statement, runs it on the shard(s) it
@@ -102,6 +84,8 @@ export class ClientSession implements SessionHandler {
   readonly #database: string;
   readonly #queue: WireMessage[] = [];
   #draining = false;
+  #out: Buffer[] = [];
+  #paused: ServerConnection[] = [];
   #closed = false;
   #status: TransactionStatus = TransactionStatus.Idle;
   #transaction: Transaction | undefined;
@@ -118,6 +102,9 @@ export class ClientSession implements SessionHandler {
   readonly #settings = new Map<string, string>();
   #shardKey: string | undefined;
   #allowScatterWrites = false;
+  /** `SET dbplane.read_from`: reads outside transactions go to replicas. */
+  #readFrom: "primary" | "replica" = "primary";
+  #replicaTurn = 0;
   /** Connections checked out by this session right now (for CancelRequest and close). */
   readonly #held = new Set<ServerConnection>();
 
@@ -126,11 +113,8 @@ export class ClientSession implements SessionHandler {
     this.#context = context;
     this.#database = client.parameters.database;
     this.parameters = parameters;
-    for (const name of ["DateStyle", "TimeZone", "IntervalStyle", "extra_float_digits"]) {
-      const value = client.parameters.all[name];
-      if (value !== undefined)
-        this.#settings.set(name.toLowerCase(), `SET ${name} = '${value.replaceAll("'", "''")}'`);
-    }
+    for (const [name, statement] of startupSetStatements(client.parameters.all))
+      this.#settings.set(name, statement);
   }
 
   message(message: WireMessage): void {
@@ -165,6 +149,7 @@ export class ClientSession implements SessionHandler {
     } catch (error) {
       if (this.#closed) return;
       if (!(error instanceof WireError)) this.#context.onError(error);
+      this.#flushOut();
       this.#client.end(
         error instanceof WireError
           ? { ...error.fields, severity: "FATAL" }
@@ -175,12 +160,35 @@ export class ClientSession implements SessionHandler {
     }
   }
 
+  /**
+   * Queues bytes for the client: whatever is written while one batch of work is handled goes
+   * out as one write (answers are small and many; one segment each would cost more than them).
+   */
   #write(bytes: Buffer): void {
-    if (!this.#closed) this.#client.write(bytes);
+    if (this.#closed) return;
+    this.#out.push(bytes);
+    if (this.#out.length === 1) setImmediate(this.#flushOut);
   }
 
+  readonly #flushOut = (): void => {
+    if (this.#out.length === 0 || this.#closed) return;
+    const bytes = this.#out.length === 1 ? this.#out[0]! : Buffer.concat(this.#out);
+    this.#out = [];
+    if (this.#client.write(bytes) || this.#paused.length > 0) return;
+    // The client reads slower than the shards answer (a large result, COPY TO): stop reading
+    // from the shards until its socket drains, rather than holding the rows in memory.
+    this.#paused = [...this.#held];
+    for (const connection of this.#paused) connection.backend.pause();
+    this.#client.onceDrained(() => {
+      for (const connection of this.#paused) connection.backend.resume();
+      this.#paused = [];
+    });
+  };
+
+  /** ReadyForQuery ends a batch: the client waits for it, so it goes out now. */
   #ready(): void {
     this.#write(backendMessage.readyForQuery(this.#status));
+    this.#flushOut();
   }
 
   async #handle(message: WireMessage): Promise<void> {
@@ -236,24 +244,45 @@ export class ClientSession implements SessionHandler {
     return map;
   }
 
-  async #checkout(map: LiveMap, shard: number): Promise<ServerConnection> {
+  /**
+   * A connection to a shard: a replica's for a read when the session reads from replicas (or
+   * the transaction is read-only) and one is up within the lag bound, else the primary's.
+   */
+  async #checkout(map: LiveMap, shard: number, read = false): Promise<ServerConnection> {
     const live = map.shards.get(shard);
     if (!live) throw new Refusal(errorFields("XX000", `shard ${shard} is not in the map`));
-    const connection = await this.#context.pools.primary(map, live).checkout();
+    const transaction = this.#transaction;
+    const fromReplica = read && (transaction ? transaction.readOnly : this.#readFrom === "replica");
+    const replicas = fromReplica ? eligibleReplicas(live, this.#context.maxReplicaLagMs) : [];
+    const replica = replicas[this.#replicaTurn++ % Math.max(replicas.length, 1)];
+    const pool =
+      replica === undefined
+        ? this.#context.pools.primary(map, live)
+        : this.#context.pools.replica(map, live, replica.address);
+    const connection = await pool.checkout();
     this.#held.add(connection);
-    if (this.#settings.size > 0) {
-      connection.dirty = true;
-      const error = await connection.run([...this.#settings.values()].join("; "));
+    // The session's SETs, applied only where the connection's last client left others.
+    const wanted = [...this.#settings.values()].join("; ");
+    if (connection.settings !== wanted) {
+      const reset = connection.settings === "" ? [] : ["RESET ALL"];
+      const error = await connection.run([...reset, ...(wanted === "" ? [] : [wanted])].join("; "));
       if (error) {
+        connection.settings = undefined;
         this.#release(connection);
         throw new Refusal(error);
       }
+      connection.settings = wanted;
     }
     return connection;
   }
 
   #release(connection: ServerConnection): void {
-    if (this.#held.delete(connection)) connection.home.release(connection);
+    if (!this.#held.delete(connection)) return;
+    if (this.#paused.includes(connection)) {
+      this.#paused = this.#paused.filter((c) => c !== connection);
+      connection.backend.resume();
+    }
+    connection.home.release(connection);
   }
 
   /**
@@ -261,13 +290,13 @@ export class ClientSession implements SessionHandler {
    * the batch's open one, or a fresh checkout.
    * @throws Refusal 0A000 when a transaction pinned to one shard reaches for another
    */
-  async #connectionFor(shard: number): Promise<ServerConnection> {
+  async #connectionFor(shard: number, read = false): Promise<ServerConnection> {
     const transaction = this.#transaction;
     if (transaction) {
       const held = transaction.connections.get(shard);
       if (held) return held;
       if (transaction.scope === "open") {
-        const connection = await this.#checkout(transaction.map, shard);
+        const connection = await this.#checkout(transaction.map, shard, transaction.readOnly);
         transaction.connections.set(shard, connection);
         transaction.scope = "one";
         await this.#begin(connection, transaction);
@@ -280,13 +309,14 @@ export class ClientSession implements SessionHandler {
         }),
       );
     }
-    if (this.#open?.shard === shard) return this.#open;
+    // A replica's connection serves reads only; a primary's serves anything.
+    if (this.#open?.shard === shard && (read || !this.#open.replica)) return this.#open;
     await this.#settle();
-    return this.#checkout(this.#currentMap(), shard);
+    return this.#checkout(this.#currentMap(), shard, read);
   }
 
   /** Connections on every listed shard (a transaction begins on all of them at its first such statement). */
-  async #connectionsFor(shards: readonly number[]): Promise<ServerConnection[]> {
+  async #connectionsFor(shards: readonly number[], read = false): Promise<ServerConnection[]> {
     const transaction = this.#transaction;
     if (!transaction) {
       await this.#settle();
@@ -294,7 +324,7 @@ export class ClientSession implements SessionHandler {
       const connections: ServerConnection[] = [];
       try {
         // In index order, as every session does: two sessions never wait on each other's pools.
-        for (const shard of shards) connections.push(await this.#checkout(map, shard));
+        for (const shard of shards) connections.push(await this.#checkout(map, shard, read));
       } catch (error) {
         for (const connection of connections) this.#release(connection);
         throw error;
@@ -313,7 +343,7 @@ export class ClientSession implements SessionHandler {
     if (transaction.scope === "open") {
       transaction.scope = "all";
       for (const shard of [...transaction.map.shards.keys()].sort((a, b) => a - b)) {
-        const connection = await this.#checkout(transaction.map, shard);
+        const connection = await this.#checkout(transaction.map, shard, transaction.readOnly);
         transaction.connections.set(shard, connection);
         await this.#begin(connection, transaction);
       }
@@ -352,67 +382,17 @@ export class ClientSession implements SessionHandler {
 
   /** Where a planned statement runs, given its bound parameters (extended protocol). */
   #route(map: LiveMap, plan: StatementPlan, parameters?: BoundParameters): Route {
-    const all = [...map.shards.keys()].sort((a, b) => a - b);
-    const pinnedOrDefault = () => {
-      const transaction = this.#transaction;
-      const pinned = transaction?.scope === "one" ? [...transaction.connections.keys()][0] : undefined;
-      return pinned ?? defaultShard(map);
-    };
-    const hinted =
-      this.#shardKey === undefined ? undefined : shardOfKey(map, hintKeyType(this.#shardKey), this.#shardKey);
-    switch (plan.kind) {
-      case "keyed": {
-        const shards = shardsOfKeys(map, plan.keyType, plan.keys, parameters);
-        if (shards.length === 1) return { kind: "one", shard: shards[0]! };
-        if (plan.write) return { kind: "many", shards, combine: { kind: "sum" } };
-        return {
-          kind: "many",
-          shards,
-          combine: { kind: "merge", merge: plan.merge ?? emptyMerge },
-          ...(plan.rewrittenSql === undefined ? {} : { sql: plan.rewrittenSql }),
-        };
-      }
-      case "insert-split": {
-        const values = (parameters?.values ?? []).map((_, i) =>
-          keyValue({ kind: "param", index: i }, parameters),
-        );
-        const parts = splitInsert(plan, values, (key) => shardOfKey(map, plan.keyType, key));
-        if (parts.size === 1) return { kind: "one", shard: [...parts.keys()][0]! };
-        return { kind: "split", parts };
-      }
-      case "scatter":
-        if (hinted !== undefined) return { kind: "one", shard: hinted };
-        return {
-          kind: "many",
-          shards: all,
-          combine: { kind: "merge", merge: plan.merge },
-          sql: plan.rewrittenSql,
-        };
-      case "any":
-        return { kind: "one", shard: hinted ?? pinnedOrDefault() };
-      case "broadcast":
-        return { kind: "many", shards: all, combine: { kind: "first" } };
-      case "scatter-write":
-        if (hinted !== undefined) return { kind: "one", shard: hinted };
-        if (!this.#allowScatterWrites) {
-          throw new Refusal(
-            errorFields("0A000", "a write to a sharded table must name its shard key", {
-              hint: "Add WHERE <key column> = <value>, or SET dbplane.allow_scatter_writes = on to run it on every shard.",
-            }),
-          );
-        }
-        return { kind: "many", shards: all, combine: { kind: "sum" } };
-      case "copy-out":
-        return plan.sharded
-          ? { kind: "many", shards: all, combine: { kind: "sum" } }
-          : { kind: "one", shard: pinnedOrDefault() };
-      case "refused":
-        throw new Refusal(
-          errorFields(plan.code, plan.message, plan.hint === undefined ? {} : { hint: plan.hint }),
-        );
-      default:
-        return { kind: "local" };
-    }
+    const transaction = this.#transaction;
+    return routeStatement(
+      map,
+      plan,
+      {
+        shardKey: this.#shardKey,
+        allowScatterWrites: this.#allowScatterWrites,
+        pinned: transaction?.scope === "one" ? [...transaction.connections.keys()][0] : undefined,
+      },
+      parameters,
+    );
   }
 
   // ---------------------------------------------------------------- simple query
@@ -475,17 +455,22 @@ export class ClientSession implements SessionHandler {
     if (route.kind === "one" && plan.kind === "any" && this.#transaction?.scope === "open") {
       return this.#runStandalone(route.shard, frontend.query(plan.sql));
     }
-    if (route.kind === "one") return this.#runOne(route.shard, frontend.query(plan.sql));
+    const read = isRead(plan);
+    if (route.kind === "one") return this.#runOne(route.shard, frontend.query(plan.sql), read);
     if (route.kind === "many") {
-      const connections = await this.#connectionsFor(route.shards);
+      const connections = await this.#connectionsFor(route.shards, read);
       const request = frontend.query(route.sql ?? plan.sql);
-      const result = await this.#runMany(
-        connections,
-        connections.map(() => request),
-        route.combine,
-      );
-      this.#done(connections);
-      return !result.failed;
+      try {
+        return !(
+          await this.#runMany(
+            connections,
+            connections.map(() => request),
+            route.combine,
+          )
+        ).failed;
+      } finally {
+        this.#done(connections);
+      }
     }
     if (route.kind === "split") {
       const shards = [...route.parts.keys()].sort((a, b) => a - b);
@@ -500,16 +485,18 @@ export class ClientSession implements SessionHandler {
           frontend.sync(),
         ]);
       });
-      const result = await this.#runMany(connections, requests, { kind: "sum" });
-      this.#done(connections);
-      return !result.failed;
+      try {
+        return !(await this.#runMany(connections, requests, { kind: "sum" })).failed;
+      } finally {
+        this.#done(connections);
+      }
     }
     return true;
   }
 
   /** Runs a request on one shard, relaying its answer (ReadyForQuery excepted) as it comes. */
-  async #runOne(shard: number, request: Buffer): Promise<boolean> {
-    return this.#relay(await this.#connectionFor(shard), request);
+  async #runOne(shard: number, request: Buffer, read = false): Promise<boolean> {
+    return this.#relay(await this.#connectionFor(shard, read), request);
   }
 
   async #relay(connection: ServerConnection, request: Buffer): Promise<boolean> {
@@ -530,7 +517,7 @@ export class ClientSession implements SessionHandler {
 
   /** A read any shard can answer, in a transaction that has no shard yet: runs outside it. */
   async #runStandalone(shard: number, request: Buffer): Promise<boolean> {
-    const connection = await this.#checkout(this.#transaction!.map, shard);
+    const connection = await this.#checkout(this.#transaction!.map, shard, true);
     let failed = false;
     connection.receiver = (message) => {
       if (message.type === B.ReadyForQuery) return;
@@ -596,6 +583,7 @@ export class ClientSession implements SessionHandler {
             scope: "open",
             connections: new Map(),
             prelude: [plan.sql],
+            readOnly: plan.readOnly,
           };
           this.#status = TransactionStatus.InTransaction;
         }
@@ -691,7 +679,18 @@ export class ClientSession implements SessionHandler {
       if (name === "dbplane.shard_key") this.#shardKey = plan.value ?? undefined;
       else if (name === "dbplane.allow_scatter_writes") {
         this.#allowScatterWrites = plan.value !== null && /^(on|true|1|yes)$/i.test(plan.value);
-      } else if (name !== "dbplane.read_from") {
+      } else if (name === "dbplane.read_from") {
+        const value = (plan.value ?? "primary").toLowerCase();
+        if (value !== "primary" && value !== "replica") {
+          this.#fail(
+            errorFields("22023", `invalid value for parameter "dbplane.read_from": "${plan.value}"`, {
+              hint: "Use primary or replica.",
+            }),
+          );
+          return false;
+        }
+        this.#readFrom = value;
+      } else {
         this.#fail(errorFields("42704", `unrecognized configuration parameter "${plan.name}"`));
         return false;
       }
@@ -716,11 +715,11 @@ export class ClientSession implements SessionHandler {
           { kind: "first" },
         )
       ).failed;
-      for (const connection of connections) connection.dirty = true;
+      for (const connection of connections) connection.settings = undefined;
     } else {
       // Run on one shard to have PostgreSQL check the name and value, then remember it.
       const connection = await this.#connectionFor(defaultShard(this.#currentMap()));
-      connection.dirty = true;
+      connection.settings = undefined;
       ok = await this.#relay(connection, frontend.query(plan.sql));
     }
     if (ok && !plan.local) this.#remember(name, plan);
@@ -739,6 +738,19 @@ export class ClientSession implements SessionHandler {
     const map = this.#currentMap();
     const shards = [...map.shards.keys()].sort((a, b) => a - b);
     const connections = await this.#connectionsFor(shards);
+    try {
+      return await this.#beginCopyIn(plan, map, connections);
+    } catch (error) {
+      this.#done(connections);
+      throw error;
+    }
+  }
+
+  async #beginCopyIn(
+    plan: StatementPlan & { kind: "copy-in" },
+    map: LiveMap,
+    connections: ServerConnection[],
+  ): Promise<boolean> {
     let keyIndex: number | undefined = plan.keyColumnIndex;
     if (keyIndex === undefined && plan.keyColumn !== undefined) {
       keyIndex = await copyKeyColumnIndex(connections[0]!, plan.table, plan.keyColumn);
@@ -870,21 +882,30 @@ export class ClientSession implements SessionHandler {
       values: bind.parameters,
       formats: bind.parameterFormats,
     });
-    if (route.kind === "one") {
-      const connection = await this.#connectionFor(route.shard);
+    const outside = plan.kind === "any" && this.#transaction?.scope === "open";
+    if (route.kind === "one" && !outside) {
+      const connection = await this.#connectionFor(route.shard, isRead(plan));
       await this.#openOn(connection);
       this.#prepare(connection, statement);
       connection.send(
         bind.statement === statement.serverName
           ? message.bytes
-          : renameBindStatement(message, statement.serverName),
+          : renameBind(message, { statement: statement.serverName }),
       );
       this.#portals.set(bind.portal, { kind: "server", connection });
       return;
     }
     await this.#settle();
     if (route.kind === "local") this.#portals.set(bind.portal, { kind: "local", plan });
-    else {
+    else if (route.kind === "one") {
+      this.#portals.set(bind.portal, {
+        kind: "many",
+        route: { kind: "many", shards: [route.shard], combine: { kind: "first" } },
+        statement,
+        bind: renameBind(message, { statement: "", portal: "" }),
+        outside: true,
+      });
+    } else {
       if (
         bind.resultFormats.some((format) => format !== 0) &&
         route.kind === "many" &&
@@ -896,7 +917,8 @@ export class ClientSession implements SessionHandler {
         kind: "many",
         route,
         statement,
-        bind: renameBindStatement({ type: message.type, bytes: Buffer.from(message.bytes) }, ""),
+        bind: renameBind(message, { statement: "", portal: "" }),
+        outside: false,
       });
     }
     this.#write(backendMessage.bindComplete());
@@ -946,6 +968,7 @@ export class ClientSession implements SessionHandler {
     }
     const portal = this.#portal(name);
     if (portal.kind === "server") {
+      await this.#reopen(portal.connection, name);
       portal.connection.send(message.bytes);
       return;
     }
@@ -961,6 +984,23 @@ export class ClientSession implements SessionHandler {
     }
   }
 
+  /**
+   * Makes a server portal's connection the open one again. Inside a transaction its portals
+   * outlive the Sync that settled it; outside, that Sync ended the portal.
+   */
+  async #reopen(connection: ServerConnection, name: string): Promise<void> {
+    if (connection === this.#open) return;
+    const held = this.#transaction ? [...this.#transaction.connections.values()] : [];
+    if (!held.includes(connection)) {
+      throw new Refusal(
+        errorFields("34000", `portal "${name}" does not exist`, {
+          hint: "The router ended it when a later Bind went to another shard: execute each portal before binding one for another shard.",
+        }),
+      );
+    }
+    await this.#openOn(connection);
+  }
+
   #portal(name: string): Portal {
     const portal = this.#portals.get(name);
     if (!portal) throw new Refusal(errorFields("34000", `portal "${name}" does not exist`));
@@ -971,6 +1011,7 @@ export class ClientSession implements SessionHandler {
     const { portal: name } = parseExecute(message);
     const portal = this.#portal(name);
     if (portal.kind === "server") {
+      await this.#reopen(portal.connection, name);
       portal.connection.send(message.bytes);
       return;
     }
@@ -993,14 +1034,19 @@ export class ClientSession implements SessionHandler {
   /** Runs a many-shard portal once (at its first Describe or Execute) and keeps the combined answer. */
   async #runPortal(portal: Portal & { kind: "many" }): Promise<Combined> {
     if (portal.result) return portal.result;
+    // Answers owed by the open connection (a later Bind's) come first, as the client sent them.
+    await this.#settle();
     const { route, statement } = portal;
     const shards = route.kind === "many" ? [...route.shards] : [...route.parts.keys()].sort((a, b) => a - b);
-    const connections = await this.#connectionsFor(shards);
+    const connections = portal.outside
+      ? [await this.#checkout(this.#batchMap!, shards[0]!, true)]
+      : await this.#connectionsFor(shards, isRead(statement.plan));
     const requests = shards.map((shard) => {
       const tail = [frontend.describe("P", ""), frontend.execute(""), frontend.sync()];
       if (route.kind === "split") {
         const part = route.parts.get(shard)!;
-        return Buffer.concat([frontend.parse("", part.sql, []), bindText(part.params), ...tail]);
+        const types = part.sourceParams.map((index) => statement.types[index] ?? 0);
+        return Buffer.concat([frontend.parse("", part.sql, types), bindText(part.params), ...tail]);
       }
       return Buffer.concat([
         frontend.parse("", route.sql ?? statement.sql, statement.types),
@@ -1008,8 +1054,13 @@ export class ClientSession implements SessionHandler {
         ...tail,
       ]);
     });
-    const answers = await this.#collect(connections, requests);
-    this.#done(connections);
+    let answers: ShardAnswer[];
+    try {
+      answers = await this.#collect(connections, requests);
+    } finally {
+      if (portal.outside) this.#release(connections[0]!);
+      else this.#done(connections);
+    }
     const combine = route.kind === "many" ? route.combine : ({ kind: "sum" } as const);
     portal.result = combineAnswers(answers, combine);
     if (portal.result.failed && this.#transaction) this.#status = TransactionStatus.Failed;
@@ -1040,36 +1091,4 @@ export class ClientSession implements SessionHandler {
     if (!this.#transaction) this.#portals.clear();
     this.#ready();
   }
-}
-
-/** A Bind of the unnamed statement to the unnamed portal with text parameters. */
-function bindText(params: readonly (string | null)[]): Buffer {
-  return renameBindStatement({ type: F.Bind, bytes: serializeBind(params) }, "");
-}
-
-function serializeBind(params: readonly (string | null)[]): Buffer {
-  const parts: Buffer[] = [];
-  const header = Buffer.alloc(2);
-  header.writeInt16BE(0);
-  parts.push(Buffer.from("\0\0"), header);
-  const count = Buffer.alloc(2);
-  count.writeInt16BE(params.length);
-  parts.push(count);
-  for (const value of params) {
-    const length = Buffer.alloc(4);
-    if (value === null) {
-      length.writeInt32BE(-1);
-      parts.push(length);
-    } else {
-      const bytes = Buffer.from(value);
-      length.writeInt32BE(bytes.length);
-      parts.push(length, bytes);
-    }
-  }
-  parts.push(Buffer.from([0, 0]));
-  const body = Buffer.concat(parts);
-  const head = Buffer.alloc(5);
-  head[0] = F.Bind;
-  head.writeInt32BE(body.length + 4, 1);
-  return Buffer.concat([head, body]);
 }

@@ -22,12 +22,15 @@ export class PoolTimeoutError extends Error {
 /**
  * Transaction-mode connections to one shard server, PgBouncer's `default_pool_size` style: at
  * most `max` open, a client holds one only for a transaction (or one statement), later clients
- * queue in order. A connection comes back reset only if its client changed session state; one
- * returned with work in flight (its client vanished mid-query) is closed, never reused.
+ * queue in order. Session settings are reconciled by the next client that checks a connection
+ * out (RESET ALL only when they differ); a connection returned inside a transaction is rolled
+ * back, one returned with work in flight (its client vanished mid-query) is closed, never reused.
  */
 export class ServerConnectionPool {
   readonly label: string;
   readonly shard: number;
+  /** A replica's pool: its connections serve reads only. */
+  readonly replica: boolean;
   readonly #open: () => Promise<BackendConnection>;
   readonly #max: number;
   readonly #waitMs: number;
@@ -44,9 +47,11 @@ export class ServerConnectionPool {
     open: () => Promise<BackendConnection>,
     max: number,
     waitMs: number,
+    replica = false,
   ) {
     this.label = label;
     this.shard = shard;
+    this.replica = replica;
     this.#open = open;
     this.#max = max;
     this.#waitMs = waitMs;
@@ -87,7 +92,7 @@ export class ServerConnectionPool {
     try {
       const backend = await this.#open();
       this.parameters ??= { ...backend.parameters };
-      return new ServerConnection(backend, this.shard, this);
+      return new ServerConnection(backend, this.shard, this, this.replica);
     } catch (error) {
       this.#size--;
       throw error;
@@ -100,26 +105,21 @@ export class ServerConnectionPool {
       this.#drop(connection);
       return;
     }
-    if (connection.status !== TransactionStatus.Idle || connection.dirty) {
-      void this.#reset(connection);
+    if (connection.status !== TransactionStatus.Idle) {
+      void this.#rollback(connection);
       return;
     }
     this.#handOn(connection);
   }
 
-  async #reset(connection: ServerConnection): Promise<void> {
+  /** A client left in a transaction (it went away): rolled back before anyone else gets it. */
+  async #rollback(connection: ServerConnection): Promise<void> {
     try {
-      if (connection.status !== TransactionStatus.Idle) await connection.run("ROLLBACK");
-      // DISCARD ALL also deallocates every prepared statement.
-      if (connection.dirty && (await connection.run("DISCARD ALL")) === undefined) {
-        connection.prepared.clear();
-        connection.dirty = false;
-      }
+      await connection.run("ROLLBACK");
     } catch {
-      // Closed while resetting: dropped below.
+      // Closed meanwhile: dropped below.
     }
-    if (connection.closed || connection.dirty || connection.status !== TransactionStatus.Idle)
-      this.#drop(connection);
+    if (connection.closed || connection.status !== TransactionStatus.Idle) this.#drop(connection);
     else this.#handOn(connection);
   }
 

@@ -27,27 +27,35 @@ export interface ConnectionHome {
 /**
  * A pooled connection to one shard server. Keeps what transaction pooling must know: the
  * server's transaction status, how many ReadyForQuery answers are still owed (a connection with
- * work in flight is never reused), which of our prepared statement names it holds, and whether a
- * client changed its session state (then it is reset before anyone else gets it).
+ * work in flight is never reused), which of our prepared statement names it holds, and which
+ * session settings it carries.
  */
 export class ServerConnection {
   readonly backend: BackendConnection;
   readonly shard: number;
   readonly home: ConnectionHome;
+  /** A replica's connection: reads only. */
+  readonly replica: boolean;
   /** Server-side names of statements prepared on this connection. */
   readonly prepared = new Set<string>();
-  /** A client SET something here: reset (DISCARD ALL) before the next client. */
-  dirty = false;
+  /**
+   * The SET statements in force here ("" = none since connect; undefined = unknown, a client ran
+   * a SET directly): the next client whose own differ resets them (RESET ALL) and applies its own.
+   */
+  settings: string | undefined = "";
   status: TransactionStatus = TransactionStatus.Idle;
   #receiver: (message: WireMessage) => void = () => {};
   readonly #waiters: { resolve: (status: TransactionStatus) => void; reject: (error: Error) => void }[] = [];
+  /** Messages waiting for one write. */
+  #out: Uint8Array[] = [];
   /** Parse messages sent and not yet answered: the name to record, whether the client asked for it. */
   readonly #parses: { name: string | undefined; swallow: boolean }[] = [];
 
-  constructor(backend: BackendConnection, shard: number, home: ConnectionHome) {
+  constructor(backend: BackendConnection, shard: number, home: ConnectionHome, replica = false) {
     this.backend = backend;
     this.shard = shard;
     this.home = home;
+    this.replica = replica;
     backend.receiver = (message) => {
       if (message.type === BackendMessageType.ParseComplete) {
         const parse = this.#parses.shift();
@@ -88,7 +96,8 @@ export class ServerConnection {
   /** Sends messages that end with a Query or Sync: resolves at the ReadyForQuery they earn. */
   request(bytes: Uint8Array): Promise<TransactionStatus> {
     const ready = this.expectReady();
-    this.backend.write(bytes);
+    this.#out.push(bytes);
+    this.#flushOut();
     return ready;
   }
 
@@ -107,7 +116,7 @@ export class ServerConnection {
    */
   sendParse(bytes: Uint8Array, name: string | undefined, swallow: boolean): void {
     this.#parses.push({ name, swallow });
-    this.backend.write(bytes);
+    this.send(bytes);
   }
 
   /** Whether a Parse of `name` is on its way (sent in this batch, not yet confirmed). */
@@ -117,8 +126,18 @@ export class ServerConnection {
 
   /** Sends messages without expecting ReadyForQuery (Parse, Bind, Execute before a Sync). */
   send(bytes: Uint8Array): void {
-    this.backend.write(bytes);
+    this.#out.push(bytes);
+    // One write (one TCP segment) for the messages of a batch: Parse/Bind/Execute go out together
+    // with the Sync that follows, or at the latest once the client's chunk has been handled.
+    if (this.#out.length === 1) setImmediate(this.#flushOut);
   }
+
+  readonly #flushOut = (): void => {
+    if (this.#out.length === 0) return;
+    const bytes = this.#out.length === 1 ? this.#out[0]! : Buffer.concat(this.#out);
+    this.#out = [];
+    if (!this.backend.closed) this.backend.write(bytes);
+  };
 
   /** The first column of the first row `sql` returns (router's own catalog lookups). */
   async value(sql: string): Promise<string | null | undefined> {

@@ -5,8 +5,7 @@ import {
   MESSAGE_BODY_OFFSET,
   type WireMessage,
 } from "@dbplane/pgwire";
-import type { MergePlan } from "@dbplane/sqlroute";
-import { mergeRows } from "./row-merge.ts";
+import { type MergePlan, mergeRows } from "@dbplane/sqlroute";
 
 /** Every message one shard answered a request with, ReadyForQuery excluded. */
 export type ShardAnswer = readonly WireMessage[];
@@ -17,8 +16,8 @@ export type Combine =
   | { readonly kind: "first" }
   /** Each shard did its part of a write: rows concatenated, CommandComplete counts added. */
   | { readonly kind: "sum" }
-  /** A read over all shards: rows merged by the plan. */
-  | { readonly kind: "merge"; readonly merge: MergePlan; readonly limits?: readonly (string | null)[] };
+  /** A read over all shards: rows merged by the plan (`params`: the bind values, for LIMIT $n). */
+  | { readonly kind: "merge"; readonly merge: MergePlan; readonly params?: readonly (string | null)[] };
 
 /**
  * The result of combining: the RowDescription (or NoData) apart, as Describe answers it in the
@@ -114,7 +113,7 @@ export function combineAnswers(answers: readonly ShardAnswer[], combine: Combine
     return { description: description?.bytes, body: rest(first).map((m) => m.bytes), failed: false };
   }
   if (combine.kind === "merge" && description?.type === B.RowDescription) {
-    return mergeAnswers(answers.map(rest), description, combine.merge, combine.limits);
+    return mergeAnswers(answers.map(rest), description, combine.merge, combine.params ?? []);
   }
   // COPY TO STDOUT from every shard: one CopyOutResponse, every shard's data, one CopyDone.
   const body: Buffer[] = [];
@@ -136,16 +135,16 @@ function mergeAnswers(
   answers: readonly ShardAnswer[],
   descriptionMessage: WireMessage,
   merge: MergePlan,
-  limits: readonly (string | null)[] | undefined,
+  params: readonly (string | null)[],
 ): Combined {
   const fields = rowFields(descriptionMessage);
   const shown = fields.slice(0, fields.length - merge.hiddenColumns);
   const perShard = answers.map((answer) => answer.filter((m) => m.type === B.DataRow).map(rowValues));
-  void limits;
   const merged = mergeRows(
     merge,
     fields.map((f) => f.typeOid),
     perShard,
+    params,
   );
   const body: Buffer[] = [];
   for (const answer of answers) for (const m of answer) if (m.type === B.NoticeResponse) body.push(m.bytes);

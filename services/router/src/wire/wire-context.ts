@@ -17,6 +17,8 @@ export interface WireContext {
   readonly pools: WirePools;
   readonly planners: Planners;
   readonly metrics: WireMetrics;
+  /** A replica lagging more than this serves no reads. */
+  readonly maxReplicaLagMs: number;
   /** The session ended (it leaves the CancelRequest registry). */
   readonly onClosed: () => void;
   /** A failure that is not the client's, for the log. */

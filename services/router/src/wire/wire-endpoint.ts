@@ -20,6 +20,7 @@ export interface WireEndpointOptions {
   readonly tls?: { readonly cert: string; readonly key: string };
   readonly poolSize: number;
   readonly connectTimeoutMs: number;
+  readonly maxReplicaLagMs: number;
   readonly maps: { get(database: string): LiveMap | undefined; all(): LiveMap[] };
   readonly passwords: PasswordResolver;
   readonly metrics: WireMetrics;
@@ -35,6 +36,8 @@ export interface WireEndpoint {
 }
 
 const applicationOf = (map: LiveMap) => map.application;
+
+const POOL_PRUNE_MS = 10_000;
 
 // Greeting values that describe the client's session, not the shard's.
 const ownParameters = new Set(["application_name", "session_authorization", "is_superuser"]);
@@ -105,6 +108,7 @@ export async function startWireEndpoint(options: WireEndpointOptions): Promise<W
           pools,
           planners,
           metrics: options.metrics,
+          maxReplicaLagMs: options.maxReplicaLagMs,
           onClosed: () => sessions.delete(key),
           onError,
         },
@@ -122,11 +126,15 @@ export async function startWireEndpoint(options: WireEndpointOptions): Promise<W
     serverParameters: { server_version: "15.0" },
   });
   const address = await server.listen(options.port, options.host ?? "0.0.0.0");
+  // Pools of servers no map names any more (a deleted database) close within a prune period.
+  const pruning = setInterval(() => pools.prune(options.maps.all()), POOL_PRUNE_MS);
+  pruning.unref();
   return {
     port: address.port,
     pools,
     planners,
     async close() {
+      clearInterval(pruning);
       await server.close();
       pools.closeAll();
     },

@@ -26,6 +26,8 @@ function loginOf(map: LiveMap, shard: LiveShard): { user: string; passwordRef: P
  */
 export class WirePools {
   readonly #pools = new Map<string, ServerConnectionPool>();
+  /** Per map version's shard: the lookup below runs once per version, not per statement. */
+  readonly #byShard = new WeakMap<LiveShard, ServerConnectionPool>();
   readonly #options: WirePoolOptions;
   readonly #passwords: PasswordResolver;
 
@@ -36,8 +38,25 @@ export class WirePools {
 
   /** The pool of a shard's primary in this map version. */
   primary(map: LiveMap, shard: LiveShard): ServerConnectionPool {
+    const known = this.#byShard.get(shard);
+    if (known) return known;
+    const pool = this.#server(map, shard, shard.spec.primary, false);
+    this.#byShard.set(shard, pool);
+    return pool;
+  }
+
+  /** The pool of one of a shard's replicas (an endpoint of `shard.spec.replicas`). */
+  replica(map: LiveMap, shard: LiveShard, endpoint: { host: string; port: number }): ServerConnectionPool {
+    return this.#server(map, shard, endpoint, true);
+  }
+
+  #server(
+    map: LiveMap,
+    shard: LiveShard,
+    { host, port }: { host: string; port: number },
+    replica: boolean,
+  ): ServerConnectionPool {
     const { user, passwordRef } = loginOf(map, shard);
-    const { host, port } = shard.spec.primary;
     const dbname = shard.spec.dbname;
     const key = `${user}@${host}:${port}/${dbname}#${JSON.stringify(passwordRef)}`;
     let pool = this.#pools.get(key);
@@ -49,15 +68,16 @@ export class WirePools {
           user,
           database: dbname,
           password: await this.#passwords.resolve(passwordRef),
-          parameters: { application_name: "dbplane-router" },
+          parameters: { application_name: "dbplane-router-wire" },
           connectTimeoutMs: this.#options.connectTimeoutMs,
         });
       pool = new ServerConnectionPool(
-        `${map.database} shard ${shard.index} (${host}:${port})`,
+        `${map.database} shard ${shard.index} ${replica ? "replica" : "primary"} (${host}:${port})`,
         shard.index,
         open,
         this.#options.size,
         this.#options.connectTimeoutMs,
+        replica,
       );
       this.#pools.set(key, pool);
     }
@@ -71,6 +91,25 @@ export class WirePools {
       shard: pool.shard,
       stats: pool.stats(),
     }));
+  }
+
+  /**
+   * Closes the pools no current map version uses (a database deleted, a server replaced):
+   * idle connections now, checked-out ones when their session returns them.
+   */
+  prune(maps: readonly LiveMap[]): void {
+    const inUse = new Set<ServerConnectionPool>();
+    for (const map of maps) {
+      for (const shard of map.shards.values()) {
+        inUse.add(this.primary(map, shard));
+        for (const endpoint of shard.spec.replicas) inUse.add(this.replica(map, shard, endpoint));
+      }
+    }
+    for (const [key, pool] of this.#pools) {
+      if (inUse.has(pool)) continue;
+      pool.close();
+      this.#pools.delete(key);
+    }
   }
 
   closeAll(): void {

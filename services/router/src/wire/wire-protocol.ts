@@ -17,17 +17,29 @@ export const frontend = {
 } as const;
 
 /**
- * A Bind message naming another prepared statement (the server-side name of the client's), the
- * portal, formats and values left as they are.
+ * A Bind message naming another prepared statement (the server-side name of the client's) and,
+ * when given, another portal; formats and values left as they are.
  */
-export function renameBindStatement(message: WireMessage, statement: string): Buffer {
+export function renameBind(message: WireMessage, names: { statement: string; portal?: string }): Buffer {
   const bytes = message.bytes;
   const portalEnd = bytes.indexOf(0, MESSAGE_BODY_OFFSET);
   const statementEnd = bytes.indexOf(0, portalEnd + 1);
-  const name = Buffer.from(`${statement}\0`);
-  const out = Buffer.concat([bytes.subarray(0, portalEnd + 1), name, bytes.subarray(statementEnd + 1)]);
+  const portal =
+    names.portal === undefined ? bytes.subarray(MESSAGE_BODY_OFFSET, portalEnd) : Buffer.from(names.portal);
+  const out = Buffer.concat([
+    bytes.subarray(0, MESSAGE_BODY_OFFSET),
+    portal,
+    Buffer.from([0]),
+    Buffer.from(`${names.statement}\0`),
+    bytes.subarray(statementEnd + 1),
+  ]);
   out.writeInt32BE(out.length - 1, 1);
   return out;
+}
+
+/** A Bind of the unnamed statement to the unnamed portal, every parameter and result as text. */
+export function bindText(params: readonly (string | null)[]): Buffer {
+  return serialize.bind({ values: [...params], valueMapper: (value) => value });
 }
 
 /** An ERROR for the client. */
