@@ -3,7 +3,7 @@
 // then see one shutdown signal, not two, and exit 0.
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, expect, test } from "vitest";
@@ -12,7 +12,8 @@ const root = resolve(import.meta.dirname, "..");
 const services = readdirSync(join(root, "services")).filter((name) =>
   existsSync(join(root, "services", name, "src/main.ts")),
 );
-const stackPorts = [7101, 7102, 7103, 7104, 7105, 7106];
+// The six HTTP ports and the router's PostgreSQL endpoint.
+const stackPorts = [7101, 7102, 7103, 7104, 7105, 7106, 7432];
 
 let stack: ChildProcess | undefined;
 
@@ -31,6 +32,23 @@ function portFree(port: number): Promise<boolean> {
     const server = createServer()
       .once("error", () => resolvePort(false))
       .listen(port, "127.0.0.1", () => server.close(() => resolvePort(true)));
+  });
+}
+
+/** The one-byte answer to an SSLRequest (`S`: TLS offered, `N`: not). */
+function sslAnswer(port: number): Promise<string> {
+  return new Promise((resolveAnswer, reject) => {
+    const socket = connect(port, "127.0.0.1", () => {
+      const request = Buffer.alloc(8);
+      request.writeInt32BE(8, 0);
+      request.writeInt32BE(80877103, 4);
+      socket.write(request);
+    });
+    socket.once("data", (chunk) => {
+      resolveAnswer(chunk.toString("latin1", 0, 1));
+      socket.destroy();
+    });
+    socket.once("error", reject);
   });
 }
 
@@ -66,6 +84,8 @@ test("./scripts/dev stopped by SIGINT to its process group: every service exits 
 
   const startedOrEnded = await Promise.race([ready.then(() => "ready"), stackExit]);
   expect(startedOrEnded, output.join("\n")).toBe("ready");
+  // The router's PostgreSQL port offers TLS with the stack's self-signed pair.
+  expect(await sslAnswer(7432)).toBe("S");
 
   process.kill(-stack.pid!, "SIGINT");
   expect(await stackExit, output.join("\n")).toBe(0);

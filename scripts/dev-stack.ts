@@ -1,7 +1,7 @@
 // Runs every dbplane service that exists as a child process with prefixed logs, then each
 // service's demo, and stops everything on Ctrl-C. Started by scripts/dev, which has already
 // made sure Node 24, the dependencies, NATS, PostgreSQL and Redis are there.
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -50,6 +50,35 @@ function jwtSecret(): string {
     writeFileSync(file, randomBytes(32).toString("base64url"), { mode: 0o600 });
   }
   return readFileSync(file, "utf8").trim();
+}
+
+/**
+ * A self-signed certificate for the router's PostgreSQL endpoint (`sslmode=require` works; a
+ * client that verifies the CA must be given `.data/dev-tls/tls.crt`), made once with openssl.
+ * Without openssl the endpoint answers SSLRequest with `N`, as PostgreSQL without ssl does.
+ */
+function devTlsEnv(): Record<string, string> {
+  if (process.env.DBPLANE_ROUTER_TLS_CERT || process.env.DBPLANE_ROUTER_TLS_KEY) return {};
+  const dir = join(root, ".data/dev-tls");
+  const cert = join(dir, "tls.crt");
+  const key = join(dir, "tls.key");
+  if (!existsSync(cert) || !existsSync(key)) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    try {
+      // openssl writes the key 0600 itself; -days 825: the longest a TLS client still accepts.
+      execFileSync(
+        "openssl",
+        ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+          .concat(["-keyout", key, "-out", cert, "-days", "825", "-subj", "/CN=localhost"])
+          .concat(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"]),
+        { stdio: "ignore" },
+      );
+    } catch {
+      process.stdout.write("[dbplane] openssl not found: the router's PostgreSQL port runs without TLS\n");
+      return {};
+    }
+  }
+  return { DBPLANE_ROUTER_TLS_CERT: cert, DBPLANE_ROUTER_TLS_KEY: key };
 }
 
 function formatLine(line: string): string {
@@ -135,6 +164,7 @@ async function main(): Promise<void> {
     DBPLANE_PROVISIONER_ROUTER_PG_HOST: process.env.DBPLANE_PROVISIONER_ROUTER_PG_HOST ?? "127.0.0.1",
     DBPLANE_PROVISIONER_ROUTER_PG_PORT: process.env.DBPLANE_PROVISIONER_ROUTER_PG_PORT ?? "7432",
     DBPLANE_ROUTER_PG_PORT: process.env.DBPLANE_ROUTER_PG_PORT ?? "7432",
+    ...devTlsEnv(),
   };
   if (services.length === 0) process.stdout.write("[dbplane] no service under services/ yet\n");
   services.forEach((service, i) => {
