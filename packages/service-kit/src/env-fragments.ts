@@ -19,6 +19,13 @@ export const httpEnv = {
     .int(0, 65_535)
     .default(8080)
     .describe("Listen port of the API, health, metrics and docs (`./scripts/dev` uses 7101–7106)."),
+  // Load shedding (@fastify/under-pressure): a service whose event loop lags this far answers
+  // 503 rather than queueing more work. Tests raise it: there a process starved by a dozen
+  // parallel test files on two cores is not an overloaded service.
+  DBPLANE_HTTP_MAX_EVENT_LOOP_DELAY_MS: envVar
+    .ms(100, 600_000)
+    .default(1_000)
+    .describe("Event-loop delay past which requests are answered 503 (load shedding)."),
 } as const;
 
 /** pino levels, `silent` included. */

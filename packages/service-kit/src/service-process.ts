@@ -22,6 +22,7 @@ import { serviceVersion } from "./service-identity.ts";
 export interface ServiceEnv extends ListenEnv, BusEnv {
   readonly DBPLANE_LOG_LEVEL: LogLevel;
   readonly DBPLANE_JWT_SECRET?: string | undefined;
+  readonly DBPLANE_HTTP_MAX_EVENT_LOOP_DELAY_MS: number;
 }
 
 /** The two lists of `runService`'s shutdown. */
@@ -77,6 +78,7 @@ export function serviceProcess<E extends ServiceEnv>(
         version: serviceVersion(new URL("../package.json", mainUrl)),
         logger,
         jwtSecret: jwtSecretOrRandom(config.DBPLANE_JWT_SECRET),
+        maxEventLoopDelayMs: config.DBPLANE_HTTP_MAX_EVENT_LOOP_DELAY_MS,
       });
       for (const [check, probe] of Object.entries(readinessChecks)) app.addReadinessCheck(check, probe);
       return app;

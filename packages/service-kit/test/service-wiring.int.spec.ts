@@ -61,6 +61,7 @@ describe("service wiring", () => {
       {
         DBPLANE_HTTP_HOST: "127.0.0.1",
         DBPLANE_HTTP_PORT: 0,
+        DBPLANE_HTTP_MAX_EVENT_LOOP_DELAY_MS: 1_000,
         DBPLANE_SHUTDOWN_DELAY_MS: 0,
         DBPLANE_SHUTDOWN_TIMEOUT_MS: 1_000,
         DBPLANE_LOG_LEVEL: "silent",

@@ -113,6 +113,9 @@ async function launchReplica(
       DBPLANE_NATS_URL: nats.url,
       DBPLANE_NATS_NAMESPACE: nats.namespace,
       DBPLANE_SHUTDOWN_DELAY_MS: "0",
+      // Parallel test files starve processes of CPU for a second at times: no load shedding
+      // (which answers 503) for that, or a test of something else fails for it.
+      DBPLANE_HTTP_MAX_EVENT_LOOP_DELAY_MS: "30000",
       ...(options.jwtSecret !== undefined && { DBPLANE_JWT_SECRET: options.jwtSecret }),
       ...serviceEnv,
       ...replicaOptions.env,
