@@ -53,6 +53,8 @@ describe("shard map hot swap across router replicas", () => {
       routedTo?: number;
       answeredBy?: number;
       owner?: number;
+      /** A failed request's problem detail: which shard refused, and why (e.g. 53300, a timeout). */
+      detail?: string;
     }[] = [];
     let stop = false;
     const load = Array.from({ length: 8 }, async (_, worker) => {
@@ -72,6 +74,9 @@ describe("shard map hot swap across router replicas", () => {
           routedTo: res.body?.shard,
           answeredBy: res.body?.rows?.[0]?.shard,
           owner: lookups.get(res.body?.version)?.shardFor(hashShardKey("integer", key)),
+          ...(res.status !== 200 && {
+            detail: `${res.body?.code} ${res.body?.sqlstate ?? ""} ${res.body?.detail}`,
+          }),
         });
       }
     });
