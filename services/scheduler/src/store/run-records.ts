@@ -1,3 +1,4 @@
+import { inTransaction } from "@dbplane/service-kit";
 import type pg from "pg";
 import { InvalidCursorError } from "./errors.ts";
 import type { Page } from "./job-queries.ts";
@@ -107,13 +108,65 @@ export async function listRuns(
  * retention never holds a long lock. Runs are history: nothing else depends on them once the
  * bus duplicate window has passed.
  */
-export async function pruneRuns(ctx: StoreContext, before: Date, limit = 10_000): Promise<number> {
-  const result = await ctx.pool.query(
-    `DELETE FROM ${ctx.t.runs} WHERE ctid = ANY (ARRAY(
-       SELECT ctid FROM ${ctx.t.runs} WHERE recorded_at < $1 LIMIT $2))`,
+export async function pruneRuns(ctx: StoreContext, before: Date, limit = 1_000): Promise<number> {
+  return pruneBatch(
+    ctx,
+    `SELECT ctid FROM ${ctx.t.runs} WHERE recorded_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED`,
     [before, limit],
   );
-  return result.rowCount ?? 0;
+}
+
+/**
+ * Per job, the scheduled time of the newest run beyond the `keep` newest (runs at or before it
+ * are to go), for up to `jobs` jobs with an id after `afterId`, in id order. Jobs with no more
+ * than `keep` runs are in the answer with `cutoff` null, so the caller can page on.
+ */
+export async function runCutoffs(
+  ctx: StoreContext,
+  keep: number,
+  afterId: string,
+  jobs: number,
+): Promise<{ jobId: string; cutoff: Date | null }[]> {
+  const { rows } = await ctx.pool.query<{ id: string; cutoff: Date | null }>(
+    `SELECT j.id, c.scheduled_at AS cutoff FROM ${ctx.t.jobs} j
+     LEFT JOIN LATERAL (SELECT scheduled_at FROM ${ctx.t.runs} r WHERE r.job_id = j.id
+                        ORDER BY scheduled_at DESC OFFSET $1 LIMIT 1) c ON true
+     WHERE j.id > $2 ORDER BY j.id LIMIT $3`,
+    [keep, afterId, jobs],
+  );
+  return rows.map((r) => ({ jobId: r.id, cutoff: r.cutoff }));
+}
+
+/** Deletes up to `limit` of a job's runs scheduled at or before `cutoff`, oldest first. */
+export async function pruneJobRuns(
+  ctx: StoreContext,
+  jobId: string,
+  cutoff: Date,
+  limit = 1_000,
+): Promise<number> {
+  return pruneBatch(
+    ctx,
+    `SELECT ctid FROM ${ctx.t.runs} WHERE job_id = $1 AND scheduled_at <= $2
+     ORDER BY scheduled_at LIMIT $3 FOR UPDATE SKIP LOCKED`,
+    [jobId, cutoff, limit],
+  );
+}
+
+/**
+ * Deletes the rows `select` finds (their ctids), in a transaction of its own with a short
+ * lock_timeout: rows another transaction holds are skipped (SKIP LOCKED), and a table lock it
+ * cannot get at once (a migration) fails this batch rather than queueing the firing path's
+ * inserts behind it. It takes no lock on jobs.
+ */
+async function pruneBatch(ctx: StoreContext, select: string, values: unknown[]): Promise<number> {
+  return inTransaction(ctx.pool, async (client) => {
+    await client.query("SET LOCAL lock_timeout = '200ms'");
+    const result = await client.query(
+      `DELETE FROM ${ctx.t.runs} WHERE ctid = ANY (ARRAY(${select}))`,
+      values,
+    );
+    return result.rowCount ?? 0;
+  });
 }
 
 function toRunRecord(row: RunRow): RunRecord {
