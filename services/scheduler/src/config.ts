@@ -60,7 +60,9 @@ export const configSchema = z
     DBPLANE_SCHEDULER_RUN_PRUNE_INTERVAL_MS: envVar
       .ms(1_000, 3_600_000)
       .default(60_000)
-      .describe("How often each replica prunes run history down to the retention (in batches of 1,000 rows)."),
+      .describe(
+        "How often each replica prunes run history down to the retention (in batches of 1,000 rows).",
+      ),
     DBPLANE_PG_POOL_SIZE: envVar.int(2, 200).default(10).describe("PostgreSQL connections per replica."),
   })
   .superRefine((env, ctx) => {

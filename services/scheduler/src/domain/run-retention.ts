@@ -28,7 +28,8 @@ export function parseRunRetention(text: string): RunRetention | string {
     if (seen.has(key)) return `${key} is given twice`;
     seen.add(key);
     if (key === "count") {
-      if (!/^\d{1,9}$/.test(value) || Number(value) < 1) return "count must be an integer from 1 to 999999999";
+      if (!/^\d{1,9}$/.test(value) || Number(value) < 1)
+        return "count must be an integer from 1 to 999999999";
       count = Number(value);
     } else if (key === "age") {
       const m = /^(\d{1,7})([smhd])$/.exec(value);
