@@ -61,12 +61,12 @@ export class RunPruner {
       let afterId = "";
       for (;;) {
         if (this.#round.stopped) return;
-        const page = await store.runCutoffs(retention.count, afterId, jobsPerPage);
-        for (const { jobId, cutoff } of page) {
-          if (cutoff === null) continue;
+        const page = await store.jobsOverRunCount(retention.count, afterId, jobsPerPage);
+        for (const { jobId, over } of page) {
+          if (!over) continue;
           for (;;) {
             if (this.#round.stopped) return;
-            const n = await store.pruneJobRuns(jobId, cutoff, batch);
+            const n = await store.pruneJobRuns(jobId, retention.count, batch);
             pruned.inc({ reason: "count" }, n);
             if (n < batch) break;
           }

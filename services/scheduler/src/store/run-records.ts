@@ -117,38 +117,37 @@ export async function pruneRuns(ctx: StoreContext, before: Date, limit = 1_000):
 }
 
 /**
- * Per job, the scheduled time of the newest run beyond the `keep` newest (runs at or before it
- * are to go), for up to `jobs` jobs with an id after `afterId`, in id order. Jobs with no more
- * than `keep` runs are in the answer with `cutoff` null, so the caller can page on.
+ * Up to `jobs` jobs with an id after `afterId`, in id order, each with whether it has more than
+ * `keep` runs (all are listed, so the caller can page on by the last id).
  */
-export async function runCutoffs(
+export async function jobsOverRunCount(
   ctx: StoreContext,
   keep: number,
   afterId: string,
   jobs: number,
-): Promise<{ jobId: string; cutoff: Date | null }[]> {
-  const { rows } = await ctx.pool.query<{ id: string; cutoff: Date | null }>(
-    `SELECT j.id, c.scheduled_at AS cutoff FROM ${ctx.t.jobs} j
-     LEFT JOIN LATERAL (SELECT scheduled_at FROM ${ctx.t.runs} r WHERE r.job_id = j.id
-                        ORDER BY scheduled_at DESC OFFSET $1 LIMIT 1) c ON true
-     WHERE j.id > $2 ORDER BY j.id LIMIT $3`,
+): Promise<{ jobId: string; over: boolean }[]> {
+  const { rows } = await ctx.pool.query<{ id: string; over: boolean }>(
+    `SELECT j.id, EXISTS (SELECT 1 FROM ${ctx.t.runs} r WHERE r.job_id = j.id
+                          ORDER BY scheduled_at DESC OFFSET $1 LIMIT 1) AS over
+     FROM ${ctx.t.jobs} j WHERE j.id > $2 ORDER BY j.id LIMIT $3`,
     [keep, afterId, jobs],
   );
-  return rows.map((r) => ({ jobId: r.id, cutoff: r.cutoff }));
+  return rows.map((r) => ({ jobId: r.id, over: r.over }));
 }
 
-/** Deletes up to `limit` of a job's runs scheduled at or before `cutoff`, oldest first. */
+/** Deletes up to `limit` of a job's oldest runs beyond its `keep` newest (by scheduled time). */
 export async function pruneJobRuns(
   ctx: StoreContext,
   jobId: string,
-  cutoff: Date,
+  keep: number,
   limit = 1_000,
 ): Promise<number> {
   return pruneBatch(
     ctx,
-    `SELECT ctid FROM ${ctx.t.runs} WHERE job_id = $1 AND scheduled_at <= $2
+    `SELECT ctid FROM ${ctx.t.runs} WHERE job_id = $1 AND scheduled_at <= (
+       SELECT scheduled_at FROM ${ctx.t.runs} WHERE job_id = $1 ORDER BY scheduled_at DESC OFFSET $2 LIMIT 1)
      ORDER BY scheduled_at LIMIT $3 FOR UPDATE SKIP LOCKED`,
-    [jobId, cutoff, limit],
+    [jobId, keep, limit],
   );
 }
 

@@ -12,7 +12,7 @@ import type { UpsertResult } from "./job-upsert.ts";
 import { upsertJob } from "./job-upsert.ts";
 import { migrate } from "./migrations.ts";
 import type { RunOutcome, RunRecord } from "./run-records.ts";
-import { listRuns, pruneJobRuns, pruneRuns, runCutoffs } from "./run-records.ts";
+import { jobsOverRunCount, listRuns, pruneJobRuns, pruneRuns } from "./run-records.ts";
 import type { SchedulerStats } from "./scheduler-stats.ts";
 import { schedulerStats } from "./scheduler-stats.ts";
 import { schedulerTables } from "./schema-tables.ts";
@@ -40,10 +40,10 @@ export interface SchedulerStore {
   ): Promise<Page<RunRecord>>;
   /** Deletes up to `limit` runs recorded before `before`; call until it returns 0. */
   pruneRuns(before: Date, limit?: number): Promise<number>;
-  /** Per job (a page of `jobs` after `afterId`), the newest scheduled time beyond the `keep` newest runs. */
-  runCutoffs(keep: number, afterId: string, jobs: number): Promise<{ jobId: string; cutoff: Date | null }[]>;
-  /** Deletes up to `limit` of a job's runs scheduled at or before `cutoff`; call until it returns 0. */
-  pruneJobRuns(jobId: string, cutoff: Date, limit?: number): Promise<number>;
+  /** A page of `jobs` jobs after `afterId` (id order), each with whether it has more than `keep` runs. */
+  jobsOverRunCount(keep: number, afterId: string, jobs: number): Promise<{ jobId: string; over: boolean }[]>;
+  /** Deletes up to `limit` of a job's oldest runs beyond its `keep` newest; call until it returns 0. */
+  pruneJobRuns(jobId: string, keep: number, limit?: number): Promise<number>;
 
   claimDue(owner: string, options: ClaimOptions): Promise<ClaimResult>;
   complete(
@@ -71,8 +71,8 @@ export function createSchedulerStore(pool: pg.Pool, options: { schema?: string }
     trigger: (id) => triggerJob(ctx, id),
     listRuns: (jobId, o) => listRuns(ctx, jobId, o),
     pruneRuns: (before, limit) => pruneRuns(ctx, before, limit),
-    runCutoffs: (keep, afterId, jobs) => runCutoffs(ctx, keep, afterId, jobs),
-    pruneJobRuns: (jobId, cutoff, limit) => pruneJobRuns(ctx, jobId, cutoff, limit),
+    jobsOverRunCount: (keep, afterId, jobs) => jobsOverRunCount(ctx, keep, afterId, jobs),
+    pruneJobRuns: (jobId, keep, limit) => pruneJobRuns(ctx, jobId, keep, limit),
     claimDue: (owner, o) => claimDue(ctx, owner, o),
     complete: (owner, results, o) => completeOccurrences(ctx, owner, results, o),
     renewClaims: (owner, leaseMs, ids) => renewClaims(ctx, owner, leaseMs, ids),
