@@ -103,6 +103,86 @@ export async function listRuns(
   };
 }
 
+/** Filters of the runs across jobs. */
+export interface ListAllRunsOptions {
+  readonly job?: string;
+  readonly outcome?: RunOutcome;
+  /** Runs recorded at or after this instant. */
+  readonly since?: Date;
+  readonly limit?: number;
+  readonly cursor?: string;
+}
+
+/** Microseconds since the epoch of a timestamptz, exactly (a JS Date would drop the last three digits). */
+const micros = (column: string) => `(extract(epoch FROM ${column}) * 1000000)::bigint::text`;
+const fromMicros = (param: string) => `(timestamptz 'epoch' + ${param}::bigint * interval '1 microsecond')`;
+
+/**
+ * Runs of every job, newest recorded first (ties by job id, then scheduled time, both
+ * descending), keyset-paged on those three: a page never repeats or skips a run, whatever is
+ * recorded or pruned meanwhile. Walks the `recorded_at` index, so the firing path needs no
+ * extra index for it.
+ */
+export async function listAllRuns(
+  ctx: StoreContext,
+  options: ListAllRunsOptions = {},
+): Promise<Page<RunRecord>> {
+  const limit = clampLimit(options.limit);
+  const where: string[] = [];
+  const values: unknown[] = [];
+  const param = (value: unknown) => {
+    values.push(value);
+    return `$${values.length}`;
+  };
+  if (options.job !== undefined) where.push(`job_id = ${param(options.job)}`);
+  if (options.outcome !== undefined) where.push(`outcome = ${param(options.outcome)}`);
+  if (options.since !== undefined) where.push(`recorded_at >= ${param(options.since)}`);
+  if (options.cursor !== undefined) {
+    const after = parseRunCursor(options.cursor);
+    const recorded = fromMicros(param(after.recordedUs));
+    where.push(
+      `recorded_at <= ${recorded}`,
+      `(recorded_at, job_id, scheduled_at) < (${recorded}, ${param(after.jobId)}, ${fromMicros(param(after.scheduledUs))})`,
+    );
+  }
+  const { rows } = await ctx.pool.query<RunRow & { recorded_us: string; scheduled_us: string }>(
+    `SELECT *, ${micros("recorded_at")} AS recorded_us, ${micros("scheduled_at")} AS scheduled_us
+     FROM ${ctx.t.runs} ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""}
+     ORDER BY recorded_at DESC, job_id DESC, scheduled_at DESC LIMIT ${param(limit + 1)}`,
+    values,
+  );
+  const last = rows.length > limit ? rows[limit - 1] : undefined;
+  return {
+    items: rows.slice(0, limit).map(toRunRecord),
+    nextCursor: last
+      ? encodeCursor(JSON.stringify([last.recorded_us, last.job_id, last.scheduled_us]))
+      : null,
+  };
+}
+
+function parseRunCursor(cursor: string): { recordedUs: string; jobId: string; scheduledUs: string } {
+  let key: unknown;
+  try {
+    key = JSON.parse(decodeCursor(cursor));
+  } catch (err) {
+    throw new InvalidCursorError({ cause: err });
+  }
+  if (Array.isArray(key) && key.length === 3) {
+    const [recordedUs, jobId, scheduledUs] = key as unknown[];
+    const micros = /^-?\d{1,18}$/;
+    if (
+      typeof recordedUs === "string" &&
+      typeof jobId === "string" &&
+      typeof scheduledUs === "string" &&
+      micros.test(recordedUs) &&
+      micros.test(scheduledUs)
+    ) {
+      return { recordedUs, jobId, scheduledUs };
+    }
+  }
+  throw new InvalidCursorError();
+}
+
 /**
  * Deletes runs recorded before `before`, at most `limit` per call (call until it returns 0), so
  * retention never holds a long lock. Runs are history: nothing else depends on them once the

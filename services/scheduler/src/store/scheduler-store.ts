@@ -11,8 +11,8 @@ import type { StoredJob } from "./job-rows.ts";
 import type { UpsertResult } from "./job-upsert.ts";
 import { upsertJob } from "./job-upsert.ts";
 import { migrate } from "./migrations.ts";
-import type { RunOutcome, RunRecord } from "./run-records.ts";
-import { jobsOverRunCount, listRuns, pruneJobRuns, pruneRuns } from "./run-records.ts";
+import type { ListAllRunsOptions, RunOutcome, RunRecord } from "./run-records.ts";
+import { jobsOverRunCount, listAllRuns, listRuns, pruneJobRuns, pruneRuns } from "./run-records.ts";
 import type { SchedulerStats } from "./scheduler-stats.ts";
 import { schedulerStats } from "./scheduler-stats.ts";
 import { schedulerTables } from "./schema-tables.ts";
@@ -38,6 +38,8 @@ export interface SchedulerStore {
     jobId: string,
     options?: { limit?: number; cursor?: string; outcome?: RunOutcome },
   ): Promise<Page<RunRecord>>;
+  /** Runs of every job, newest recorded first. */
+  listAllRuns(options?: ListAllRunsOptions): Promise<Page<RunRecord>>;
   /** Deletes up to `limit` runs recorded before `before`; call until it returns 0. */
   pruneRuns(before: Date, limit?: number): Promise<number>;
   /** A page of `jobs` jobs after `afterId` (id order), each with whether it has more than `keep` runs. */
@@ -70,6 +72,7 @@ export function createSchedulerStore(pool: pg.Pool, options: { schema?: string }
     resume: (id) => resumeJob(ctx, id),
     trigger: (id) => triggerJob(ctx, id),
     listRuns: (jobId, o) => listRuns(ctx, jobId, o),
+    listAllRuns: (o) => listAllRuns(ctx, o),
     pruneRuns: (before, limit) => pruneRuns(ctx, before, limit),
     jobsOverRunCount: (keep, afterId, jobs) => jobsOverRunCount(ctx, keep, afterId, jobs),
     pruneJobRuns: (jobId, keep, limit) => pruneJobRuns(ctx, jobId, keep, limit),
