@@ -11,6 +11,7 @@ import { createFiringLoop } from "./firing/firing-loop.ts";
 import { cancelJobHandler } from "./handlers/cancel-job.ts";
 import { scheduleJobHandler } from "./handlers/schedule-job.ts";
 import { createJobAdmin } from "./jobs/job-admin.ts";
+import { ReplicaHeartbeat } from "./jobs/replica-heartbeat.ts";
 import { RunPruner } from "./jobs/run-pruner.ts";
 import { createTargetCheck } from "./jobs/target-check.ts";
 import { createSchedulerMetrics } from "./scheduler-metrics.ts";
@@ -83,15 +84,24 @@ const pruner = new RunPruner({
   pruned: metrics.runsPruned,
   logger,
 });
+const heartbeat = new ReplicaHeartbeat({
+  store,
+  owner,
+  leaseMs: config.DBPLANE_SCHEDULER_LEASE_MS,
+  firing,
+  logger,
+});
 await app.register(schedulerApp, { jobs, store });
 firing.start();
 pruner.start();
+heartbeat.start();
 
 await service.run(app, {
   stopWork: [
     { name: "stop consumers", run: () => consumer.stop() },
     { name: "stop pruning run history", run: () => pruner.stop() },
     { name: "stop firing (finish publishes, record runs, release claims)", run: () => firing.stop() },
+    { name: "leave the replica list", run: () => heartbeat.stop() },
   ],
   closeConnections: [
     { name: "drain NATS", run: () => bus.close() },

@@ -112,10 +112,12 @@ describe("GET /v1/runs", () => {
   });
 
   it("is in the OpenAPI document with its query parameters", async () => {
-    const doc = await (await fetch(`${base}/docs/json`)).json();
+    const doc = (await (await fetch(`${base}/docs/json`)).json()) as {
+      paths: Record<string, { get?: { parameters: { name: string }[] } }>;
+    };
     const op = doc.paths["/v1/runs"]?.get;
     expect(op).toBeDefined();
-    expect(op.parameters.map((p: { name: string }) => p.name).sort()).toEqual(
+    expect(op!.parameters.map((p: { name: string }) => p.name).sort()).toEqual(
       ["cursor", "job", "limit", "since", "state"].sort(),
     );
   });

@@ -11,6 +11,8 @@ import type { StoredJob } from "./job-rows.ts";
 import type { UpsertResult } from "./job-upsert.ts";
 import { upsertJob } from "./job-upsert.ts";
 import { migrate } from "./migrations.ts";
+import type { ReplicaBeat, ReplicaRecord } from "./replicas.ts";
+import { beat, forgetReplica, listReplicas } from "./replicas.ts";
 import type { ListAllRunsOptions, RunOutcome, RunRecord } from "./run-records.ts";
 import { jobsOverRunCount, listAllRuns, listRuns, pruneJobRuns, pruneRuns } from "./run-records.ts";
 import type { SchedulerStats } from "./scheduler-stats.ts";
@@ -56,6 +58,11 @@ export interface SchedulerStore {
   renewClaims(owner: string, leaseMs: number, jobIds?: readonly string[]): Promise<string[]>;
   releaseClaims(owner: string, jobIds?: readonly string[]): Promise<number>;
   stats(): Promise<SchedulerStats>;
+
+  /** Records this replica's heartbeat; it stays listed for `leaseMs` unless it beats again. */
+  beat(owner: string, leaseMs: number, beat: ReplicaBeat): Promise<void>;
+  forgetReplica(owner: string): Promise<void>;
+  listReplicas(): Promise<ReplicaRecord[]>;
 }
 
 /** Binds the store to a pool and a schema (default `scheduler`; tests pass their own). */
@@ -81,5 +88,8 @@ export function createSchedulerStore(pool: pg.Pool, options: { schema?: string }
     renewClaims: (owner, leaseMs, ids) => renewClaims(ctx, owner, leaseMs, ids),
     releaseClaims: (owner, ids) => releaseClaims(ctx, owner, ids),
     stats: () => schedulerStats(ctx),
+    beat: (owner, leaseMs, b) => beat(ctx, owner, leaseMs, b),
+    forgetReplica: (owner) => forgetReplica(ctx, owner),
+    listReplicas: () => listReplicas(ctx),
   };
 }
