@@ -1,6 +1,7 @@
 import type { HttpApp } from "@dbplane/service-kit";
 import { registerJobRoutes } from "./http/job-routes.ts";
 import { registerJobRunRoutes } from "./http/job-run-routes.ts";
+import { registerReplicaRoutes } from "./http/replica-routes.ts";
 import type { JobAdmin } from "./jobs/job-admin.ts";
 import type { SchedulerStore } from "./store/scheduler-store.ts";
 
@@ -13,4 +14,5 @@ export interface SchedulerAppDeps {
 export async function schedulerApp(app: HttpApp, deps: SchedulerAppDeps): Promise<void> {
   registerJobRoutes(app, deps);
   registerJobRunRoutes(app, deps);
+  registerReplicaRoutes(app, deps);
 }

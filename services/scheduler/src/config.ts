@@ -1,6 +1,7 @@
 import { TOPOLOGY_DEFAULTS } from "@dbplane/bus";
 import { authEnv, baseEnv, configLoader, envVar, postgresEnv } from "@dbplane/service-kit";
 import { z } from "zod";
+import { parseRunRetention, type RunRetention } from "./domain/run-retention.ts";
 
 /**
  * The scheduler's environment. The firing knobs have defaults that suit a few replicas and tens
@@ -43,6 +44,24 @@ export const configSchema = z
       .default(30_000)
       .describe(
         "statement_timeout of the replica's PostgreSQL connections (lock_timeout: the lesser of this and 10 s).",
+      ),
+    DBPLANE_SCHEDULER_RUN_RETENTION: z
+      .string()
+      .transform((text, ctx): RunRetention => {
+        const parsed = parseRunRetention(text);
+        if (typeof parsed !== "string") return parsed;
+        ctx.addIssue({ code: "custom", message: parsed });
+        return z.NEVER;
+      })
+      .prefault("count=1000,age=30d")
+      .describe(
+        "Run history kept: `count=<n>` newest runs per job and/or `age=<n>{m|h|d}` (at least 10m), comma-separated, or `off`.",
+      ),
+    DBPLANE_SCHEDULER_RUN_PRUNE_INTERVAL_MS: envVar
+      .ms(1_000, 3_600_000)
+      .default(60_000)
+      .describe(
+        "How often each replica prunes run history down to the retention (in batches of 1,000 rows).",
       ),
     DBPLANE_PG_POOL_SIZE: envVar.int(2, 200).default(10).describe("PostgreSQL connections per replica."),
   })

@@ -11,6 +11,8 @@ import { createFiringLoop } from "./firing/firing-loop.ts";
 import { cancelJobHandler } from "./handlers/cancel-job.ts";
 import { scheduleJobHandler } from "./handlers/schedule-job.ts";
 import { createJobAdmin } from "./jobs/job-admin.ts";
+import { ReplicaHeartbeat } from "./jobs/replica-heartbeat.ts";
+import { RunPruner } from "./jobs/run-pruner.ts";
 import { createTargetCheck } from "./jobs/target-check.ts";
 import { createSchedulerMetrics } from "./scheduler-metrics.ts";
 import { createSchedulerStore } from "./store/scheduler-store.ts";
@@ -75,13 +77,31 @@ const consumer = await bus.consume({
     handle(cancelJob, cancelJobHandler(jobs, logger)),
   ],
 });
+const pruner = new RunPruner({
+  store,
+  retention: config.DBPLANE_SCHEDULER_RUN_RETENTION,
+  everyMs: config.DBPLANE_SCHEDULER_RUN_PRUNE_INTERVAL_MS,
+  pruned: metrics.runsPruned,
+  logger,
+});
+const heartbeat = new ReplicaHeartbeat({
+  store,
+  owner,
+  leaseMs: config.DBPLANE_SCHEDULER_LEASE_MS,
+  firing,
+  logger,
+});
 await app.register(schedulerApp, { jobs, store });
 firing.start();
+pruner.start();
+heartbeat.start();
 
 await service.run(app, {
   stopWork: [
     { name: "stop consumers", run: () => consumer.stop() },
+    { name: "stop pruning run history", run: () => pruner.stop() },
     { name: "stop firing (finish publishes, record runs, release claims)", run: () => firing.stop() },
+    { name: "leave the replica list", run: () => heartbeat.stop() },
   ],
   closeConnections: [
     { name: "drain NATS", run: () => bus.close() },

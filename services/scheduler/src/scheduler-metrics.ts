@@ -10,6 +10,7 @@ export interface SchedulerMetrics {
   readonly missed: Counter;
   readonly publishFailures: Counter<"kind">;
   readonly deduplicated: Counter;
+  readonly runsPruned: Counter<"reason">;
 }
 
 /**
@@ -79,6 +80,12 @@ export function createSchedulerMetrics(registry: Registry, store: SchedulerStore
     deduplicated: new Counter({
       name: "dbplane_scheduler_publish_deduplicated_total",
       help: "Occurrences the target stream already held (same Nats-Msg-Id: re-fired after a takeover or a lost ack); recorded with the stored message's sequence, not stored twice",
+      registers: [registry],
+    }),
+    runsPruned: new Counter({
+      name: "dbplane_scheduler_runs_pruned_total",
+      help: "Runs deleted by this replica to keep history within DBPLANE_SCHEDULER_RUN_RETENTION, by reason (age, count)",
+      labelNames: ["reason"] as const,
       registers: [registry],
     }),
   };

@@ -19,7 +19,36 @@ describe("scheduler config", () => {
       DBPLANE_SCHEDULER_LEASE_MS: 15_000,
       DBPLANE_SCHEDULER_PUBLISH_CONCURRENCY: 16_384,
       DBPLANE_SCHEDULER_STATEMENT_TIMEOUT_MS: 30_000,
+      DBPLANE_SCHEDULER_RUN_RETENTION: { count: 1_000, ageMs: 30 * 86_400_000 },
+      DBPLANE_SCHEDULER_RUN_PRUNE_INTERVAL_MS: 60_000,
     });
+  });
+
+  it("reads run retention as count and/or age, or off", () => {
+    const retention = (value: string) =>
+      parseConfig(configSchema, { ...base, DBPLANE_SCHEDULER_RUN_RETENTION: value })
+        .DBPLANE_SCHEDULER_RUN_RETENTION;
+    expect(retention("count=50")).toEqual({ count: 50, ageMs: null });
+    expect(retention("age=12h, count=7")).toEqual({ count: 7, ageMs: 12 * 3_600_000 });
+    expect(retention("age=10m")).toEqual({ count: null, ageMs: 600_000 });
+    expect(retention("off")).toEqual({ count: null, ageMs: null });
+  });
+
+  it.each([
+    "count=0",
+    "count=-1",
+    "count=ten",
+    "age=30",
+    "age=5m",
+    "age=1y",
+    "count=5,count=6",
+    "keep=5",
+    "count",
+    "count=5,",
+  ])("names a run retention of %j", (value) => {
+    expect(problems({ ...base, DBPLANE_SCHEDULER_RUN_RETENTION: value })).toEqual([
+      "DBPLANE_SCHEDULER_RUN_RETENTION",
+    ]);
   });
 
   it("names a statement timeout below a second or one that is not a number", () => {

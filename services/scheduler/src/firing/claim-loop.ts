@@ -31,6 +31,7 @@ export class ClaimLoop {
   readonly #o: ClaimLoopOptions;
   readonly #round: RepeatingRound;
   #expiredCheckedAt = 0;
+  #lastTickAt: Date | null = null;
 
   constructor(options: ClaimLoopOptions) {
     this.#o = options;
@@ -39,6 +40,11 @@ export class ClaimLoop {
 
   start(): void {
     this.#round.start();
+  }
+
+  /** The database time of the last claim round that completed; null before the first. */
+  get lastTickAt(): Date | null {
+    return this.#lastTickAt;
   }
 
   /** No further claim; resolves when the round in progress has handed over what it claimed. */
@@ -63,6 +69,7 @@ export class ClaimLoop {
       o.clock.observe(result.dbNow, sentAt);
       o.metrics.claims.inc(result.jobs.length);
       o.onClaimed(result);
+      this.#lastTickAt = result.dbNow;
       if (this.#round.stopped || result.jobs.length < o.claimLimit) return;
     }
   }

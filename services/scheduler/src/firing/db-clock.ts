@@ -25,6 +25,11 @@ export class DbClock {
     this.#offset = Math.min(...this.#samples.map((s) => s.offset));
   }
 
+  /** The database's clock minus this process's, estimated (ms). */
+  get offsetMs(): number {
+    return this.#offset;
+  }
+
   /** The database's now, estimated (ms since the epoch). */
   now(): number {
     return Date.now() + this.#offset;

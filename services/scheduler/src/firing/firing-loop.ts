@@ -48,6 +48,8 @@ export interface FiringLoop {
   pending(): number;
   /** Where this replica's held occurrences are, for the metrics. */
   stages(): FiringStages;
+  /** The database time of the last completed claim round, and the database clock's offset. */
+  tick(): { lastTickAt: Date | null; clockOffsetMs: number };
   /** Stops claiming, lets publishes in flight finish and be recorded, releases the claims. */
   stop(): Promise<void>;
 }
@@ -207,6 +209,7 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
       publishInFlight: publishes.size - publishes.waiting,
       unrecorded: completions.pending,
     }),
+    tick: () => ({ lastTickAt: claims.lastTickAt, clockOffsetMs: clock.offsetMs }),
     async stop() {
       stopping = true;
       await Promise.all([claims.stop(), renewals.stop()]);

@@ -46,6 +46,7 @@ export const runResource = z.object({
   error: z.string().nullable(),
   streamSeq: z.number().nullable().describe("Stream sequence of the published message"),
   messageId: z.string().describe("The Nats-Msg-Id of the occurrence"),
+  recordedAt: instant.describe("When the run was recorded (the database's clock)"),
 });
 
 export const runPage = z.object({ items: z.array(runResource), nextCursor: z.string().nullable() });
@@ -80,5 +81,6 @@ export function toRunResource(run: RunRecord): z.infer<typeof runResource> {
     error: run.error,
     streamSeq: run.streamSeq,
     messageId: `${run.jobId}:${run.scheduledAt.toISOString()}`,
+    recordedAt: run.recordedAt.toISOString(),
   };
 }

@@ -71,6 +71,24 @@ const migrations: readonly Migration[] = [
       ALTER TABLE ${t.runs} DROP CONSTRAINT IF EXISTS runs_job_id_fkey;
     `,
   },
+  {
+    version: 4,
+    name: "replicas",
+    // Each live replica's heartbeat, for GET /v1/replicas; nothing on the firing path reads it.
+    sql: (t) => `
+      CREATE TABLE ${t.replicas} (
+        id              text PRIMARY KEY,
+        started_at      timestamptz NOT NULL DEFAULT now(),
+        seen_at         timestamptz NOT NULL DEFAULT now(),
+        -- Gone from the list after this unless it beats again (a lease after its last beat).
+        expires_at      timestamptz NOT NULL,
+        last_tick_at    timestamptz,
+        clock_offset_ms double precision NOT NULL DEFAULT 0,
+        held            integer NOT NULL DEFAULT 0,
+        publish_backlog integer NOT NULL DEFAULT 0
+      );
+    `,
+  },
 ];
 
 /** The latest schema version this code needs. */

@@ -1,3 +1,4 @@
+import { inTransaction } from "@dbplane/service-kit";
 import type pg from "pg";
 import { InvalidCursorError } from "./errors.ts";
 import type { Page } from "./job-queries.ts";
@@ -102,18 +103,149 @@ export async function listRuns(
   };
 }
 
+/** Filters of the runs across jobs. */
+export interface ListAllRunsOptions {
+  readonly job?: string;
+  readonly outcome?: RunOutcome;
+  /** Runs recorded at or after this instant. */
+  readonly since?: Date;
+  readonly limit?: number;
+  readonly cursor?: string;
+}
+
+/** Microseconds since the epoch of a timestamptz, exactly (a JS Date would drop the last three digits). */
+const micros = (column: string) => `(extract(epoch FROM ${column}) * 1000000)::bigint::text`;
+const fromMicros = (param: string) => `(timestamptz 'epoch' + ${param}::bigint * interval '1 microsecond')`;
+
+/**
+ * Runs of every job, newest recorded first (ties by job id, then scheduled time, both
+ * descending), keyset-paged on those three: a page never repeats or skips a run, whatever is
+ * recorded or pruned meanwhile. Walks the `recorded_at` index, so the firing path needs no
+ * extra index for it.
+ */
+export async function listAllRuns(
+  ctx: StoreContext,
+  options: ListAllRunsOptions = {},
+): Promise<Page<RunRecord>> {
+  const limit = clampLimit(options.limit);
+  const where: string[] = [];
+  const values: unknown[] = [];
+  const param = (value: unknown) => {
+    values.push(value);
+    return `$${values.length}`;
+  };
+  if (options.job !== undefined) where.push(`job_id = ${param(options.job)}`);
+  if (options.outcome !== undefined) where.push(`outcome = ${param(options.outcome)}`);
+  if (options.since !== undefined) where.push(`recorded_at >= ${param(options.since)}`);
+  if (options.cursor !== undefined) {
+    const after = parseRunCursor(options.cursor);
+    const recorded = fromMicros(param(after.recordedUs));
+    where.push(
+      `recorded_at <= ${recorded}`,
+      `(recorded_at, job_id, scheduled_at) < (${recorded}, ${param(after.jobId)}, ${fromMicros(param(after.scheduledUs))})`,
+    );
+  }
+  const { rows } = await ctx.pool.query<RunRow & { recorded_us: string; scheduled_us: string }>(
+    `SELECT *, ${micros("recorded_at")} AS recorded_us, ${micros("scheduled_at")} AS scheduled_us
+     FROM ${ctx.t.runs} ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""}
+     ORDER BY recorded_at DESC, job_id DESC, scheduled_at DESC LIMIT ${param(limit + 1)}`,
+    values,
+  );
+  const last = rows.length > limit ? rows[limit - 1] : undefined;
+  return {
+    items: rows.slice(0, limit).map(toRunRecord),
+    nextCursor: last
+      ? encodeCursor(JSON.stringify([last.recorded_us, last.job_id, last.scheduled_us]))
+      : null,
+  };
+}
+
+function parseRunCursor(cursor: string): { recordedUs: string; jobId: string; scheduledUs: string } {
+  let key: unknown;
+  try {
+    key = JSON.parse(decodeCursor(cursor));
+  } catch (err) {
+    throw new InvalidCursorError({ cause: err });
+  }
+  if (Array.isArray(key) && key.length === 3) {
+    const [recordedUs, jobId, scheduledUs] = key as unknown[];
+    const micros = /^-?\d{1,18}$/;
+    if (
+      typeof recordedUs === "string" &&
+      typeof jobId === "string" &&
+      typeof scheduledUs === "string" &&
+      micros.test(recordedUs) &&
+      micros.test(scheduledUs)
+    ) {
+      return { recordedUs, jobId, scheduledUs };
+    }
+  }
+  throw new InvalidCursorError();
+}
+
 /**
  * Deletes runs recorded before `before`, at most `limit` per call (call until it returns 0), so
  * retention never holds a long lock. Runs are history: nothing else depends on them once the
  * bus duplicate window has passed.
  */
-export async function pruneRuns(ctx: StoreContext, before: Date, limit = 10_000): Promise<number> {
-  const result = await ctx.pool.query(
-    `DELETE FROM ${ctx.t.runs} WHERE ctid = ANY (ARRAY(
-       SELECT ctid FROM ${ctx.t.runs} WHERE recorded_at < $1 LIMIT $2))`,
+export async function pruneRuns(ctx: StoreContext, before: Date, limit = 1_000): Promise<number> {
+  return pruneBatch(
+    ctx,
+    `SELECT ctid FROM ${ctx.t.runs} WHERE recorded_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED`,
     [before, limit],
   );
-  return result.rowCount ?? 0;
+}
+
+/**
+ * Up to `jobs` jobs with an id after `afterId`, in id order, each with whether it has more than
+ * `keep` runs (all are listed, so the caller can page on by the last id).
+ */
+export async function jobsOverRunCount(
+  ctx: StoreContext,
+  keep: number,
+  afterId: string,
+  jobs: number,
+): Promise<{ jobId: string; over: boolean }[]> {
+  const { rows } = await ctx.pool.query<{ id: string; over: boolean }>(
+    `SELECT j.id, EXISTS (SELECT 1 FROM ${ctx.t.runs} r WHERE r.job_id = j.id
+                          ORDER BY scheduled_at DESC OFFSET $1 LIMIT 1) AS over
+     FROM ${ctx.t.jobs} j WHERE j.id > $2 ORDER BY j.id LIMIT $3`,
+    [keep, afterId, jobs],
+  );
+  return rows.map((r) => ({ jobId: r.id, over: r.over }));
+}
+
+/** Deletes up to `limit` of a job's oldest runs beyond its `keep` newest (by scheduled time). */
+export async function pruneJobRuns(
+  ctx: StoreContext,
+  jobId: string,
+  keep: number,
+  limit = 1_000,
+): Promise<number> {
+  return pruneBatch(
+    ctx,
+    `SELECT ctid FROM ${ctx.t.runs} WHERE job_id = $1 AND scheduled_at <= (
+       SELECT scheduled_at FROM ${ctx.t.runs} WHERE job_id = $1 ORDER BY scheduled_at DESC OFFSET $2 LIMIT 1)
+     ORDER BY scheduled_at LIMIT $3 FOR UPDATE SKIP LOCKED`,
+    [jobId, keep, limit],
+  );
+}
+
+/**
+ * Deletes the rows `select` finds (their ctids), in a transaction of its own with a short
+ * lock_timeout: rows another transaction holds are skipped (SKIP LOCKED), and a table lock it
+ * cannot get at once (a migration) fails this batch rather than queueing the firing path's
+ * inserts behind it. It takes no lock on jobs.
+ */
+async function pruneBatch(ctx: StoreContext, select: string, values: unknown[]): Promise<number> {
+  return inTransaction(ctx.pool, async (client) => {
+    await client.query("SET LOCAL lock_timeout = '200ms'");
+    const result = await client.query(
+      `DELETE FROM ${ctx.t.runs} WHERE ctid = ANY (ARRAY(${select}))`,
+      values,
+    );
+    return result.rowCount ?? 0;
+  });
 }
 
 function toRunRecord(row: RunRow): RunRecord {

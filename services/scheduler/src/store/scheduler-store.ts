@@ -11,8 +11,10 @@ import type { StoredJob } from "./job-rows.ts";
 import type { UpsertResult } from "./job-upsert.ts";
 import { upsertJob } from "./job-upsert.ts";
 import { migrate } from "./migrations.ts";
-import type { RunOutcome, RunRecord } from "./run-records.ts";
-import { listRuns, pruneRuns } from "./run-records.ts";
+import type { ReplicaBeat, ReplicaRecord } from "./replicas.ts";
+import { beat, forgetReplica, listReplicas } from "./replicas.ts";
+import type { ListAllRunsOptions, RunOutcome, RunRecord } from "./run-records.ts";
+import { jobsOverRunCount, listAllRuns, listRuns, pruneJobRuns, pruneRuns } from "./run-records.ts";
 import type { SchedulerStats } from "./scheduler-stats.ts";
 import { schedulerStats } from "./scheduler-stats.ts";
 import { schedulerTables } from "./schema-tables.ts";
@@ -38,7 +40,14 @@ export interface SchedulerStore {
     jobId: string,
     options?: { limit?: number; cursor?: string; outcome?: RunOutcome },
   ): Promise<Page<RunRecord>>;
+  /** Runs of every job, newest recorded first. */
+  listAllRuns(options?: ListAllRunsOptions): Promise<Page<RunRecord>>;
+  /** Deletes up to `limit` runs recorded before `before`; call until it returns 0. */
   pruneRuns(before: Date, limit?: number): Promise<number>;
+  /** A page of `jobs` jobs after `afterId` (id order), each with whether it has more than `keep` runs. */
+  jobsOverRunCount(keep: number, afterId: string, jobs: number): Promise<{ jobId: string; over: boolean }[]>;
+  /** Deletes up to `limit` of a job's oldest runs beyond its `keep` newest; call until it returns 0. */
+  pruneJobRuns(jobId: string, keep: number, limit?: number): Promise<number>;
 
   claimDue(owner: string, options: ClaimOptions): Promise<ClaimResult>;
   complete(
@@ -49,6 +58,11 @@ export interface SchedulerStore {
   renewClaims(owner: string, leaseMs: number, jobIds?: readonly string[]): Promise<string[]>;
   releaseClaims(owner: string, jobIds?: readonly string[]): Promise<number>;
   stats(): Promise<SchedulerStats>;
+
+  /** Records this replica's heartbeat; it stays listed for `leaseMs` unless it beats again. */
+  beat(owner: string, leaseMs: number, beat: ReplicaBeat): Promise<void>;
+  forgetReplica(owner: string): Promise<void>;
+  listReplicas(): Promise<ReplicaRecord[]>;
 }
 
 /** Binds the store to a pool and a schema (default `scheduler`; tests pass their own). */
@@ -65,11 +79,17 @@ export function createSchedulerStore(pool: pg.Pool, options: { schema?: string }
     resume: (id) => resumeJob(ctx, id),
     trigger: (id) => triggerJob(ctx, id),
     listRuns: (jobId, o) => listRuns(ctx, jobId, o),
+    listAllRuns: (o) => listAllRuns(ctx, o),
     pruneRuns: (before, limit) => pruneRuns(ctx, before, limit),
+    jobsOverRunCount: (keep, afterId, jobs) => jobsOverRunCount(ctx, keep, afterId, jobs),
+    pruneJobRuns: (jobId, keep, limit) => pruneJobRuns(ctx, jobId, keep, limit),
     claimDue: (owner, o) => claimDue(ctx, owner, o),
     complete: (owner, results, o) => completeOccurrences(ctx, owner, results, o),
     renewClaims: (owner, leaseMs, ids) => renewClaims(ctx, owner, leaseMs, ids),
     releaseClaims: (owner, ids) => releaseClaims(ctx, owner, ids),
     stats: () => schedulerStats(ctx),
+    beat: (owner, leaseMs, b) => beat(ctx, owner, leaseMs, b),
+    forgetReplica: (owner) => forgetReplica(ctx, owner),
+    listReplicas: () => listReplicas(ctx),
   };
 }

@@ -5,6 +5,7 @@ export interface SchedulerTables {
   readonly schema: string;
   readonly jobs: string;
   readonly runs: string;
+  readonly replicas: string;
   readonly migrations: string;
 }
 
@@ -20,5 +21,5 @@ export function schedulerTables(schema: string = defaultSchema): SchedulerTables
       `scheduler schema name must be a lower-case PostgreSQL identifier, got ${JSON.stringify(schema)}`,
     );
   }
-  return schemaTables(schema, { jobs: "jobs", runs: "runs" });
+  return schemaTables(schema, { jobs: "jobs", runs: "runs", replicas: "replicas" });
 }
