@@ -71,6 +71,8 @@ function copyResponse(type: number, { format, columnFormats }: CopyFormat): Buff
  * Serializers for the messages a server sends, each returning the message's bytes. Values of a
  * DataRow are text (UTF-8 encoded here) or bytes as they are (binary format); `null` is SQL NULL.
  */
+const readyForQueryBytes = new Map<string, Buffer>();
+
 export const backendMessage = {
   authenticationOk: (): Buffer =>
     new MessageWriter(T.Authentication, 9).int32(AuthenticationCode.Ok).finish(),
@@ -152,8 +154,15 @@ export const backendMessage = {
 
   portalSuspended: (): Buffer => empty(T.PortalSuspended),
 
-  readyForQuery: (status: TransactionStatus): Buffer =>
-    new MessageWriter(T.ReadyForQuery, 6).int8(status.charCodeAt(0)).finish(),
+  /** One shared buffer per status (sent once per batch; never to be written to). */
+  readyForQuery: (status: TransactionStatus): Buffer => {
+    let bytes = readyForQueryBytes.get(status);
+    if (bytes === undefined) {
+      bytes = new MessageWriter(T.ReadyForQuery, 6).int8(status.charCodeAt(0)).finish();
+      readyForQueryBytes.set(status, bytes);
+    }
+    return bytes;
+  },
 
   rowDescription: (fields: readonly FieldDescription[]): Buffer => {
     const writer = new MessageWriter(T.RowDescription, 7 + fields.length * 32).int16(fields.length);

@@ -293,3 +293,48 @@ describe("query strings", () => {
     expect({ hits: own.cacheHits, misses: own.cacheMisses }).toEqual({ hits: 2, misses: 4 });
   });
 });
+
+describe("statements differing only in integer literals", () => {
+  // A planner that has seen the first statement of each pair plans the second as a planner that
+  // never saw anything does (the shape cache gives it the first one's plan with its own key).
+  it.each([
+    [
+      "SELECT abalance FROM pgbench_accounts WHERE aid = 77;",
+      "SELECT abalance FROM pgbench_accounts WHERE aid = 912;",
+    ],
+    [
+      "UPDATE pgbench_accounts SET abalance = abalance + -4321 WHERE aid = 77;",
+      "UPDATE pgbench_accounts SET abalance = abalance + -12 WHERE aid = 5;",
+    ],
+    [
+      "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (3, 1, 77, -4321, CURRENT_TIMESTAMP);",
+      "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (4, 2, 8, 10, CURRENT_TIMESTAMP);",
+    ],
+    [
+      "SELECT * FROM pgbench_accounts WHERE aid IN (1, 2)",
+      "SELECT * FROM pgbench_accounts WHERE aid IN (3, 3)",
+    ],
+    [
+      "SELECT * FROM pgbench_accounts WHERE aid = 5 AND bid = 5",
+      "SELECT * FROM pgbench_accounts WHERE aid = 6 AND bid = 7",
+    ],
+    [
+      "SELECT * FROM pgbench_accounts WHERE aid = 5 LIMIT 5",
+      "SELECT * FROM pgbench_accounts WHERE aid = 6 LIMIT 1",
+    ],
+    [
+      "SELECT * FROM pgbench_accounts WHERE aid = 5",
+      "SELECT * FROM pgbench_accounts WHERE aid = 99999999999999999999",
+    ],
+    ["SELECT * FROM pgbench_accounts WHERE aid = 5", "SELECT * FROM pgbench_accounts WHERE aid = 5.5"],
+    [
+      "SELECT count(*) FROM pgbench_accounts WHERE aid > 5",
+      "SELECT count(*) FROM pgbench_accounts WHERE aid > 6",
+    ],
+    ["SELECT * FROM pgbench_accounts WHERE aid = 5", "SELECT * FROM pgbench_accounts WHERE aid = '6'"],
+  ])("%s, then %s", (first, second) => {
+    const warm = new StatementPlanner(TABLES);
+    warm.planQuery(first);
+    expect(warm.planQuery(second)).toEqual(new StatementPlanner(TABLES).planQuery(second));
+  });
+});

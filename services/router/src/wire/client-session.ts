@@ -100,6 +100,8 @@ export class ClientSession implements SessionHandler {
   readonly #portals = new Map<string, Portal>();
   /** SET statements of the session, replayed on every connection it checks out. */
   readonly #settings = new Map<string, string>();
+  /** `#settings` as one statement (what a checked-out connection must carry); kept in step with it. */
+  #wanted = "";
   #shardKey: string | undefined;
   #allowScatterWrites = false;
   /** `SET dbplane.read_from`: reads outside transactions go to replicas. */
@@ -115,6 +117,7 @@ export class ClientSession implements SessionHandler {
     this.parameters = parameters;
     for (const [name, statement] of startupSetStatements(client.parameters.all))
       this.#settings.set(name, statement);
+    this.#wanted = [...this.#settings.values()].join("; ");
   }
 
   message(message: WireMessage): void {
@@ -144,7 +147,9 @@ export class ClientSession implements SessionHandler {
       for (let message = this.#queue.shift(); message; message = this.#queue.shift()) {
         if (this.#closed) return;
         if (this.#queue.length === 500) this.#client.resume();
-        await this.#handle(message);
+        // Bind and Execute of a keyed statement are handled without a promise when they can be.
+        const pending = this.#handle(message);
+        if (pending !== undefined) await pending;
       }
     } catch (error) {
       if (this.#closed) return;
@@ -191,11 +196,22 @@ export class ClientSession implements SessionHandler {
     this.#flushOut();
   }
 
-  async #handle(message: WireMessage): Promise<void> {
-    if (this.#copy !== undefined) {
-      await this.#copyMessage(message);
-      return;
+  #handle(message: WireMessage): Promise<void> | undefined {
+    if (this.#copy !== undefined) return this.#copyMessage(message);
+    if (message.type === F.Bind || message.type === F.Execute) {
+      if (this.#skipping) return;
+      let pending: Promise<void> | undefined;
+      try {
+        pending = message.type === F.Bind ? this.#bindNow(message) : this.#executeNow(message);
+      } catch (error) {
+        return this.#extendedError(error);
+      }
+      return pending?.catch((error) => this.#extendedError(error));
     }
+    return this.#handleAsync(message);
+  }
+
+  async #handleAsync(message: WireMessage): Promise<void> {
     switch (message.type) {
       case F.Query:
         await this.#simpleQuery(parseQuery(message).sql);
@@ -262,7 +278,7 @@ export class ClientSession implements SessionHandler {
     const connection = await pool.checkout();
     this.#held.add(connection);
     // The session's SETs, applied only where the connection's last client left others.
-    const wanted = [...this.#settings.values()].join("; ");
+    const wanted = this.#wanted;
     if (connection.settings !== wanted) {
       const reset = connection.settings === "" ? [] : ["RESET ALL"];
       const error = await connection.run([...reset, ...(wanted === "" ? [] : [wanted])].join("; "));
@@ -730,6 +746,7 @@ export class ClientSession implements SessionHandler {
     if (plan.value === null && name === "all") this.#settings.clear();
     else if (plan.value === null) this.#settings.delete(name);
     else this.#settings.set(name, plan.sql);
+    this.#wanted = [...this.#settings.values()].join("; ");
   }
 
   // ---------------------------------------------------------------- COPY
@@ -862,8 +879,68 @@ export class ClientSession implements SessionHandler {
     }
   }
 
-  async #bind(message: WireMessage): Promise<void> {
+  /**
+   * A Bind, synchronously when its statement goes to one shard and a connection is at hand (the
+   * batch's open one, or an idle one needing no SETs); else the promise of the rest of the work.
+   */
+  #bindNow(message: WireMessage): Promise<void> | undefined {
+    this.#batchMap ??= this.#currentMap();
     const bind = parseBind(message);
+    const statement = this.#prepared(bind.statement);
+    const plan = statement.plan;
+    if (this.#status === TransactionStatus.Failed || plan.kind === "copy-in" || this.#transaction) {
+      return this.#bind(message, bind);
+    }
+    const route = this.#route(this.#batchMap, plan, {
+      values: bind.parameters,
+      formats: bind.parameterFormats,
+    });
+    if (route.kind !== "one") return this.#bind(message, bind);
+    const connection = this.#connectionNow(route.shard, isRead(plan));
+    if (connection === undefined) return this.#bind(message, bind);
+    this.#openNow(connection);
+    this.#bindOn(connection, message, bind, statement);
+    return undefined;
+  }
+
+  /**
+   * The connection for a one-shard statement outside a transaction without waiting: the batch's
+   * open one on that shard, or (none open) an idle primary connection already carrying the
+   * session's SETs. Undefined when only the asynchronous path can tell.
+   */
+  #connectionNow(shard: number, read: boolean): ServerConnection | undefined {
+    const open = this.#open;
+    if (open) return open.shard === shard && (read || !open.replica) ? open : undefined;
+    if (read && this.#readFrom === "replica") return undefined;
+    const map = this.#batchMap!;
+    const live = map.shards.get(shard);
+    if (!live) return undefined;
+    const pool = this.#context.pools.primary(map, live);
+    const connection = pool.takeIdle();
+    if (connection === undefined) return undefined;
+    this.#held.add(connection);
+    if (connection.settings === this.#wanted) return connection;
+    // SETs to apply first: the asynchronous path does it (the connection is given back).
+    this.#release(connection);
+    return undefined;
+  }
+
+  #bindOn(
+    connection: ServerConnection,
+    message: WireMessage,
+    bind: ReturnType<typeof parseBind>,
+    statement: ClientStatement,
+  ): void {
+    this.#prepare(connection, statement);
+    connection.send(
+      bind.statement === statement.serverName
+        ? message.bytes
+        : renameBind(message, { statement: statement.serverName }),
+    );
+    this.#portals.set(bind.portal, { kind: "server", connection });
+  }
+
+  async #bind(message: WireMessage, bind = parseBind(message)): Promise<void> {
     const statement = this.#prepared(bind.statement);
     const plan = statement.plan;
     if (this.#status === TransactionStatus.Failed && plan.kind !== "transaction") {
@@ -886,13 +963,7 @@ export class ClientSession implements SessionHandler {
     if (route.kind === "one" && !outside) {
       const connection = await this.#connectionFor(route.shard, isRead(plan));
       await this.#openOn(connection);
-      this.#prepare(connection, statement);
-      connection.send(
-        bind.statement === statement.serverName
-          ? message.bytes
-          : renameBind(message, { statement: statement.serverName }),
-      );
-      this.#portals.set(bind.portal, { kind: "server", connection });
+      this.#bindOn(connection, message, bind, statement);
       return;
     }
     await this.#settle();
@@ -928,13 +999,22 @@ export class ClientSession implements SessionHandler {
   async #openOn(connection: ServerConnection): Promise<void> {
     if (this.#open === connection) return;
     await this.#settle();
-    this.#open = connection;
-    connection.receiver = (message) => {
-      if (message.type === B.ReadyForQuery) return;
-      if (message.type === B.ErrorResponse) this.#skipping = true;
-      this.#write(message.bytes);
-    };
+    this.#openNow(connection);
   }
+
+  /** `#openOn` when nothing else is open. */
+  #openNow(connection: ServerConnection): void {
+    if (this.#open === connection) return;
+    this.#open = connection;
+    connection.receiver = this.#relayOpen;
+  }
+
+  /** The open connection's receiver: its answers go to the client as they come. */
+  readonly #relayOpen = (message: WireMessage): void => {
+    if (message.type === B.ReadyForQuery) return;
+    if (message.type === B.ErrorResponse) this.#skipping = true;
+    this.#write(message.bytes);
+  };
 
   /** Ends the open connection's part of the batch: Sync, its answers relayed, ReadyForQuery kept. */
   async #settle(): Promise<void> {
@@ -1005,6 +1085,18 @@ export class ClientSession implements SessionHandler {
     const portal = this.#portals.get(name);
     if (!portal) throw new Refusal(errorFields("34000", `portal "${name}" does not exist`));
     return portal;
+  }
+
+  /** An Execute of a portal on the open connection, synchronously; else the promise of `#execute`. */
+  #executeNow(message: WireMessage): Promise<void> | undefined {
+    this.#batchMap ??= this.#currentMap();
+    const { portal: name } = parseExecute(message);
+    const portal = this.#portals.get(name);
+    if (portal?.kind === "server" && portal.connection === this.#open) {
+      portal.connection.send(message.bytes);
+      return undefined;
+    }
+    return this.#execute(message);
   }
 
   async #execute(message: WireMessage): Promise<void> {

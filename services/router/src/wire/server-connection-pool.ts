@@ -61,12 +61,20 @@ export class ServerConnectionPool {
     return { inUse: this.#size - this.#idle.length, idle: this.#idle.length, waiting: this.#waiters.length };
   }
 
-  async checkout(): Promise<ServerConnection> {
-    if (this.#closed) throw new Error(`pool of ${this.label} is closed`);
+  /** An idle connection, without waiting (no promise, no microtask), or undefined. */
+  takeIdle(): ServerConnection | undefined {
+    if (this.#closed) return undefined;
     for (let connection = this.#idle.pop(); connection; connection = this.#idle.pop()) {
       if (!connection.closed) return connection;
       this.#size--;
     }
+    return undefined;
+  }
+
+  async checkout(): Promise<ServerConnection> {
+    if (this.#closed) throw new Error(`pool of ${this.label} is closed`);
+    const idle = this.takeIdle();
+    if (idle) return idle;
     if (this.#size < this.#max) return this.#grow();
     return new Promise((resolve, reject) => {
       const waiter = { resolve, reject };

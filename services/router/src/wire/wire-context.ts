@@ -36,8 +36,12 @@ export function shardedTablesOf(map: LiveMap): readonly ShardedTableSpec[] {
  */
 export class Planners {
   readonly #planners = new Map<string, StatementPlanner>();
+  /** Each map version's planner, found once (the key's JSON would be rebuilt every statement). */
+  readonly #byMap = new WeakMap<LiveMap, StatementPlanner>();
 
   of(map: LiveMap): StatementPlanner {
+    const known = this.#byMap.get(map);
+    if (known) return known;
     const tables = shardedTablesOf(map);
     const key = JSON.stringify(tables);
     let planner = this.#planners.get(key);
@@ -45,6 +49,7 @@ export class Planners {
       planner = new StatementPlanner(tables);
       this.#planners.set(key, planner);
     }
+    this.#byMap.set(map, planner);
     return planner;
   }
 
