@@ -13,7 +13,15 @@ import type { TableRef } from "./table-references.ts";
 export function planInsert(sql: string, insert: InsertStmt, target: TableRef): StatementPlan {
   const table = target.sharded!;
   const select = nodeOf<SelectStmt>(insert.selectStmt, "SelectStmt");
-  if (select === undefined) return { sql, kind: "scatter-write" }; // DEFAULT VALUES
+  const unknownKey = (why: string): StatementPlan => ({
+    sql,
+    kind: "scatter-write",
+    insertRefusal: {
+      message: `cannot tell the shard of this INSERT into sharded table ${table.qualifiedName}: ${why}`,
+      hint: `Name the key column with a literal or parameter value, e.g. INSERT INTO ${table.qualifiedName} (${table.keyColumn}, …) VALUES (…), or add the comment /* dbplane_shard_key: <value> */.`,
+    },
+  });
+  if (select === undefined) return unknownKey("DEFAULT VALUES has no key value");
   if (select.valuesLists === undefined) {
     return refused(
       sql,
@@ -23,12 +31,14 @@ export function planInsert(sql: string, insert: InsertStmt, target: TableRef): S
   }
   const columns = (insert.cols ?? []).map((col) => nodeOf<{ name?: string }>(col, "ResTarget")?.name);
   const keyIndex = columns.indexOf(table.keyColumn);
-  if (keyIndex < 0) return { sql, kind: "scatter-write" };
+  if (insert.cols === undefined)
+    return unknownKey("without a column list the router cannot tell which value is the key");
+  if (keyIndex < 0) return unknownKey(`the column list does not name ${table.keyColumn}`);
   const rows: KeyExpr[] = [];
   for (const list of select.valuesLists) {
     const items = nodeOf<{ items?: Node[] }>(list, "List")?.items ?? [];
     const key = keyExprOf(items[keyIndex]);
-    if (key === undefined) return { sql, kind: "scatter-write" };
+    if (key === undefined) return unknownKey(`${table.keyColumn} is not a literal or a parameter`);
     rows.push(key);
   }
   if (rows.length === 1) return { sql, kind: "keyed", keyType: table.keyType, keys: rows, write: true };

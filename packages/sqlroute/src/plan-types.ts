@@ -87,7 +87,14 @@ export type StatementPlan = { readonly sql: string } & (
   | { readonly kind: "scatter"; readonly merge: MergePlan; readonly rewrittenSql: string }
   | { readonly kind: "any" }
   | { readonly kind: "broadcast"; readonly write: true }
-  | { readonly kind: "scatter-write" }
+  | {
+      readonly kind: "scatter-write";
+      /**
+       * Set for an INSERT whose rows' keys are unknown: on every shard it would copy each row to
+       * each shard, so only a shard-key hint can place it — no session setting may scatter it.
+       */
+      readonly insertRefusal?: { readonly message: string; readonly hint: string };
+    }
   | {
       readonly kind: "transaction";
       readonly action: TransactionAction;

@@ -117,6 +117,22 @@ describe("table names", () => {
   ])("%s plans %s", (sql, kind) => {
     expect(plan(sql).kind).toBe(kind);
   });
+
+  // On every shard such an INSERT would copy its rows to each: refused even with scatter writes on.
+  it.each([
+    ["INSERT INTO pgbench_accounts VALUES (1, 1, 0, '')", "without a column list"],
+    ["INSERT INTO pgbench_accounts (bid) VALUES (1)", "does not name aid"],
+    ["INSERT INTO pgbench_accounts (aid) VALUES (nextval('s'))", "not a literal or a parameter"],
+    ["INSERT INTO pgbench_accounts DEFAULT VALUES", "DEFAULT VALUES"],
+  ])("%s carries an INSERT refusal (%s)", (sql, why) => {
+    const planned = plan(sql);
+    expect(planned.kind === "scatter-write" && planned.insertRefusal?.message).toContain(why);
+  });
+
+  it("an UPDATE without a key carries no INSERT refusal: scatter writes may run it", () => {
+    const planned = plan("UPDATE pgbench_accounts SET abalance = 0");
+    expect(planned.kind === "scatter-write" && planned.insertRefusal).toBeUndefined();
+  });
 });
 
 describe("statements without a key", () => {

@@ -177,7 +177,15 @@ describe("routing", () => {
     await client.query("SET dbplane.allow_scatter_writes = on");
     const updated = await client.query("UPDATE items SET note = note WHERE note LIKE 'row %'");
     expect(updated.rowCount).toBe(200);
+    // An INSERT whose key is unknown would copy its row to every shard: refused all the same.
+    await expect(client.query("INSERT INTO items VALUES (-1, 'no column list')")).rejects.toMatchObject({
+      code: "0A000",
+      message: expect.stringContaining("without a column list"),
+    });
     await client.query("SET dbplane.allow_scatter_writes = off");
+    expect(
+      (await client.query("SELECT count(*) AS n FROM items WHERE note = 'no column list'")).rows,
+    ).toEqual([{ n: "0" }]);
   });
 });
 

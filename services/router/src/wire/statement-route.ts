@@ -103,6 +103,11 @@ export function routeStatement(
       return { kind: "many", shards: all, combine: { kind: "first" } };
     case "scatter-write":
       if (hinted !== undefined) return { kind: "one", shard: hinted };
+      if (plan.insertRefusal !== undefined) {
+        throw new Refusal(
+          errorFields("0A000", plan.insertRefusal.message, { hint: plan.insertRefusal.hint }),
+        );
+      }
       if (!session.allowScatterWrites) {
         throw new Refusal(
           errorFields("0A000", "a write to a sharded table must name its shard key", {
