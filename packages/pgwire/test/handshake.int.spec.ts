@@ -1,6 +1,8 @@
 // The handshake's refusals, driven with raw bytes where real clients would never send them
 // (cleartext passwords, other protocol versions, data smuggled behind an SSLRequest), and a
 // session served by this package's own serializers to node-postgres.
+
+import { makeSelfSignedCert, type SelfSignedCert } from "@dbplane/testkit";
 import pg from "pg";
 import { serialize } from "pg-protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -20,7 +22,6 @@ import {
   type WireSession,
 } from "../src/index.ts";
 import { RawConnection } from "./raw-connection.ts";
-import { makeSelfSignedCert, type SelfSignedCert } from "./self-signed-cert.ts";
 
 const verifier = createScramVerifier("secret");
 let cert: SelfSignedCert;

@@ -1,9 +1,14 @@
 import { randomBytes } from "node:crypto";
-import { createTestDatabase, type TestDatabase, testServerUrls, uniqueName } from "@dbplane/testkit";
+import {
+  createTestDatabase,
+  makeSelfSignedCert,
+  type TestDatabase,
+  testServerUrls,
+  uniqueName,
+} from "@dbplane/testkit";
 import pg from "pg";
 import { type BackendKey, createWireServer, type WireServer } from "../src/index.ts";
 import { openPassthrough, type PassthroughRecord } from "./passthrough-session.ts";
-import { makeSelfSignedCert } from "./self-signed-cert.ts";
 
 /** A wire server relaying to a fresh database, with one application role that can log in. */
 export interface PassthroughFixture {

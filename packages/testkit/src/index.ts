@@ -21,6 +21,8 @@ export type { PostgresPair } from "./postgres-pair.ts";
 export { startPostgresPair } from "./postgres-pair.ts";
 export type { TestRedis } from "./redis.ts";
 export { createTestRedis } from "./redis.ts";
+export type { SelfSignedCert } from "./self-signed-cert.ts";
+export { makeSelfSignedCert } from "./self-signed-cert.ts";
 export type { ReplicaOptions, ServiceReplica, ServiceWorld, ServiceWorldOptions } from "./service-world.ts";
 export { serviceWorld } from "./service-world.ts";
 export type { TestTokenOptions } from "./test-token.ts";

@@ -1,10 +1,7 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { promisify } from "node:util";
 import { hashShardKey, RangeLookup, rangesFromText } from "@dbplane/sharding";
-import { freePort } from "@dbplane/testkit";
+import { freePort, makeSelfSignedCert } from "@dbplane/testkit";
 import pg from "pg";
 import { api, createRouterWorld, type RouterWorld, waitForMap } from "./router-world.ts";
 
@@ -115,28 +112,9 @@ export async function startWireWorld(
 
 /** A throw-away certificate and key (CN=localhost) as the router's TLS env. */
 async function selfSignedPair(world: RouterWorld): Promise<Record<string, string>> {
-  const dir = await mkdtemp(join(tmpdir(), "router-tls-"));
-  world.defer(() => rm(dir, { recursive: true, force: true }));
-  const cert = join(dir, "tls.crt");
-  const key = join(dir, "tls.key");
-  await promisify(execFile)("openssl", [
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-keyout",
-    key,
-    "-out",
-    cert,
-    "-days",
-    "1",
-    "-subj",
-    "/CN=localhost",
-  ]);
-  return { DBPLANE_ROUTER_TLS_CERT: cert, DBPLANE_ROUTER_TLS_KEY: key };
+  const pair = await makeSelfSignedCert();
+  world.defer(() => pair.remove());
+  return { DBPLANE_ROUTER_TLS_CERT: pair.certPath, DBPLANE_ROUTER_TLS_KEY: pair.keyPath };
 }
 
 /** The first keys (from `start` up) owned by each of the shards, one per shard. */

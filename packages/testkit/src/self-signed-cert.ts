@@ -7,6 +7,7 @@ import { promisify } from "node:util";
 /** A throw-away certificate (CN=localhost) and its key, made with openssl. */
 export interface SelfSignedCert {
   readonly certPath: string;
+  readonly keyPath: string;
   readonly cert: Buffer;
   readonly key: Buffer;
   remove(): Promise<void>;
@@ -14,7 +15,7 @@ export interface SelfSignedCert {
 
 /** Makes a self-signed P-256 pair valid for a day in a fresh temporary directory. */
 export async function makeSelfSignedCert(): Promise<SelfSignedCert> {
-  const dir = await mkdtemp(join(tmpdir(), "pgwire-tls-"));
+  const dir = await mkdtemp(join(tmpdir(), "dbplane-tls-"));
   const certPath = join(dir, "cert.pem");
   const keyPath = join(dir, "key.pem");
   await promisify(execFile)("openssl", [
@@ -36,6 +37,7 @@ export async function makeSelfSignedCert(): Promise<SelfSignedCert> {
   ]);
   return {
     certPath,
+    keyPath,
     cert: await readFile(certPath),
     key: await readFile(keyPath),
     remove: () => rm(dir, { recursive: true, force: true }),
