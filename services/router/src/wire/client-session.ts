@@ -516,6 +516,16 @@ export class ClientSession implements SessionHandler {
   }
 
   async #relay(connection: ServerConnection, request: Buffer): Promise<boolean> {
+    const ok = await this.#forward(connection, request, () => this.#done([connection]));
+    if (!ok && this.#transaction) this.#status = TransactionStatus.Failed;
+    return ok;
+  }
+
+  /**
+   * Sends `request` on `connection` and relays every answer but ReadyForQuery to the client;
+   * `giveBack` returns the connection however it ends. False when the server answered an error.
+   */
+  async #forward(connection: ServerConnection, request: Buffer, giveBack: () => void): Promise<boolean> {
     let failed = false;
     connection.receiver = (message) => {
       if (message.type === B.ReadyForQuery) return;
@@ -525,28 +535,17 @@ export class ClientSession implements SessionHandler {
     try {
       await connection.request(request);
     } finally {
-      this.#done([connection]);
+      giveBack();
     }
-    if (failed && this.#transaction) this.#status = TransactionStatus.Failed;
     return !failed;
   }
 
   /** A read any shard can answer, in a transaction that has no shard yet: runs outside it. */
   async #runStandalone(shard: number, request: Buffer): Promise<boolean> {
     const connection = await this.#checkout(this.#transaction!.map, shard, true);
-    let failed = false;
-    connection.receiver = (message) => {
-      if (message.type === B.ReadyForQuery) return;
-      if (message.type === B.ErrorResponse) failed = true;
-      this.#write(message.bytes);
-    };
-    try {
-      await connection.request(request);
-    } finally {
-      this.#release(connection);
-    }
-    if (failed) this.#status = TransactionStatus.Failed;
-    return !failed;
+    const ok = await this.#forward(connection, request, () => this.#release(connection));
+    if (!ok) this.#status = TransactionStatus.Failed;
+    return ok;
   }
 
   /** Runs requests on several shards at once, collects their answers and writes the combined one. */
