@@ -147,14 +147,14 @@ export const scheduleJob = defineCommand({
         .enum(["skip", "once", "all"])
         .default("once")
         .describe(
-          "Occurrences overdue by more than maxLatenessMs (no replica ran): skip them, fire the latest once, or fire each (capped)",
+          "Occurrences overdue by more than maxLatenessMs (no replica ran, or the one holding the job was too slow): skip them, fire the latest once, or fire each (capped)",
         ),
       maxLatenessMs: z
         .int()
         .min(1_000)
         .max(7 * 24 * 3_600_000)
         .default(60_000)
-        .describe("An occurrence later than this is recorded as missed, not fired"),
+        .describe("An occurrence later than this is a misfire, settled by the misfire policy (skip: recorded as missed, not fired)"),
     })
     .refine((j) => !j.startAt || !j.endAt || Date.parse(j.endAt) > Date.parse(j.startAt), {
       message: "must be after startAt",

@@ -40,6 +40,15 @@ export function fireDeadline(job: JobDefinition, scheduledAt: Date): Date {
   return new Date(scheduledAt.getTime() + job.maxLatenessMs);
 }
 
+/**
+ * Whether an occurrence still fires once past its deadline when the replica holding it was too
+ * slow to publish in time (as Quartz treats a trigger that found no free thread): everything but
+ * `skip`, whose point is to never fire late.
+ */
+export function firesWhenLate(job: Pick<JobDefinition, "misfire">): boolean {
+  return job.misfire !== MisfirePolicy.skip;
+}
+
 function catchUpCount(job: JobDefinition, runsLeft: number): number {
   const byPolicy =
     job.misfire === MisfirePolicy.skip ? 0 : job.misfire === MisfirePolicy.once ? 1 : JobLimits.misfireAllCap;

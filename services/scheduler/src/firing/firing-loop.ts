@@ -4,6 +4,7 @@ import type { JetStreamClient } from "@nats-io/jetstream";
 import type { SchedulerMetrics } from "../scheduler-metrics.ts";
 import type { ClaimedJob, DueOccurrence, MissedOccurrences } from "../store/job-progress.ts";
 import type { SchedulerStore } from "../store/scheduler-store.ts";
+import { firesWhenLate } from "../domain/misfire.ts";
 import { ClaimLoop } from "./claim-loop.ts";
 import { CompletionBatcher } from "./completion-batcher.ts";
 import { DbClock } from "./db-clock.ts";
@@ -138,8 +139,11 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
 
   async function publish(p: PendingOccurrence): Promise<void> {
     const { occ, jobId } = p;
+    // Late by more than maxLatenessMs because this replica was slow (event loop, NATS) is a
+    // misfire like an outage: under `skip` the occurrence is missed, under `once`/`all` it fires late.
+    const fireBy = firesWhenLate(p.definition) ? Number.POSITIVE_INFINITY : occ.fireBy.getTime();
     const localDeadline = () =>
-      Math.min(occ.fireBy.getTime(), pending.expiryOf(jobId) - leaseSafetyMs) - (clock.now() - Date.now());
+      Math.min(fireBy, pending.expiryOf(jobId) - leaseSafetyMs) - (clock.now() - Date.now());
     const message = targetMessage(p.definition, occ.scheduledAt, occ.messageId);
     const outcome = await publishTarget(o.js, message, occ.messageId, localDeadline, (transient) =>
       o.metrics.publishFailures.inc({ kind: transient ? "transient" : "permanent" }),
@@ -166,7 +170,7 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
       completions.add({ ...base, outcome: "failed", error: describeError(outcome.error) });
       return;
     }
-    if (clock.now() > occ.fireBy.getTime()) {
+    if (clock.now() > fireBy) {
       // Past fireBy: a run with no attempt made is missed; one whose attempts failed, failed.
       const failed = outcome.lastError !== undefined;
       if (!failed) o.metrics.missed.inc();
