@@ -23,6 +23,13 @@ export interface LiveMap {
   readonly document: ShardMapDocument;
   readonly lookup: RangeLookup;
   readonly shards: ReadonlyMap<number, LiveShard>;
+  /**
+   * The shards that own a range, in index order: what a statement for "every shard" (scatter,
+   * broadcast, COPY) reaches. A shard owning nothing yet is the target of a reshard still filling
+   * by replication; it holds no authoritative row, and a write sent to it directly would collide
+   * with what replication brings.
+   */
+  readonly serving: readonly number[];
   /** The role clients authenticate as; the pools connect as it too. Absent on older maps. */
   readonly application?: ApplicationRoleSpec;
   /** Which tables are distributed and by which key column; all others live on every shard. */
@@ -58,6 +65,10 @@ export async function buildLiveMap(doc: ShardMapDocument, pools: ServerPoolRegis
     document: doc,
     lookup,
     shards,
+    serving: [...shards.values()]
+      .filter((s) => s.ranges.length > 0)
+      .map((s) => s.index)
+      .sort((a, b) => a - b),
     ...(app ? { application: app } : {}),
     shardedTables: doc.shardedTables,
   };

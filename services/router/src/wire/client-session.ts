@@ -358,7 +358,7 @@ export class ClientSession implements SessionHandler {
     }
     if (transaction.scope === "open") {
       transaction.scope = "all";
-      for (const shard of [...transaction.map.shards.keys()].sort((a, b) => a - b)) {
+      for (const shard of transaction.map.serving) {
         const connection = await this.#checkout(transaction.map, shard, transaction.readOnly);
         transaction.connections.set(shard, connection);
         await this.#begin(connection, transaction);
@@ -752,7 +752,7 @@ export class ClientSession implements SessionHandler {
 
   async #startCopyIn(plan: StatementPlan & { kind: "copy-in" }): Promise<boolean> {
     const map = this.#currentMap();
-    const shards = [...map.shards.keys()].sort((a, b) => a - b);
+    const shards = map.serving;
     const connections = await this.#connectionsFor(shards);
     try {
       return await this.#beginCopyIn(plan, map, connections);

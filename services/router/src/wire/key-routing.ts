@@ -11,9 +11,9 @@ export interface BoundParameters {
 
 const noParameters: BoundParameters = { values: [], formats: [] };
 
-/** The lowest shard index: where statements that any shard can answer go. */
+/** The lowest serving shard: where statements that any shard can answer go. */
 export function defaultShard(map: LiveMap): number {
-  return Math.min(...map.shards.keys());
+  return map.serving[0] ?? Math.min(...map.shards.keys());
 }
 
 /**

@@ -66,7 +66,7 @@ export function routeStatement(
   session: RoutingState,
   parameters?: BoundParameters,
 ): Route {
-  const all = [...map.shards.keys()].sort((a, b) => a - b);
+  const all = map.serving;
   const pinnedOrDefault = () => session.pinned ?? defaultShard(map);
   const { shardKey } = session;
   const hinted = shardKey === undefined ? undefined : shardOfKey(map, hintKeyType(shardKey), shardKey);
