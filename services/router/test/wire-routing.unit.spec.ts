@@ -10,7 +10,8 @@ import { startupSetStatements } from "../src/wire/startup-settings.ts";
 import { Refusal, type RoutingState, routeStatement } from "../src/wire/statement-route.ts";
 
 const lookup = new RangeLookup(equalRanges(2, [0, 1]));
-// Only what routing reads of a map: its lookup and its shard indexes.
+// Only what routing reads of a map: its lookup and its shard indexes. Shard 2 owns no range yet
+// (a reshard's target filling by replication): statements for every shard must not reach it.
 const map = {
   database: "shop",
   version: 1,
@@ -18,7 +19,9 @@ const map = {
   shards: new Map([
     [0, {}],
     [1, {}],
+    [2, {}],
   ]),
+  serving: [0, 1],
 } as unknown as LiveMap;
 const shardOf = (key: number) => lookup.shardFor(hashShardKey("bigint", String(key)));
 const session: RoutingState = { shardKey: undefined, allowScatterWrites: false, pinned: undefined };
