@@ -24,7 +24,16 @@ import {
   shardFailed,
   shardReady,
 } from "./messages/provisioner.ts";
-import { shardHot, shardMapPublished, splitShard } from "./messages/router.ts";
+import {
+  reshardCancelled,
+  reshardCompleted,
+  reshardFailed,
+  reshardPhaseChanged,
+  reshardStarted,
+  shardHot,
+  shardMapPublished,
+  splitShard,
+} from "./messages/router.ts";
 import { cancelJob, jobFired, jobMissed, scheduleJob } from "./messages/scheduler.ts";
 
 /**
@@ -54,6 +63,11 @@ export const catalog: readonly MessageDefinition[] = Object.freeze([
   splitShard,
   shardHot,
   shardMapPublished,
+  reshardStarted,
+  reshardPhaseChanged,
+  reshardCompleted,
+  reshardFailed,
+  reshardCancelled,
   scheduleJob,
   cancelJob,
   jobFired,

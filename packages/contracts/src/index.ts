@@ -85,8 +85,21 @@ export {
   shardFailed,
   shardReady,
 } from "./messages/provisioner.ts";
-export type { ShardHot, ShardMapPublished, SplitShard } from "./messages/router.ts";
-export { KEYSPACE_END, KEYSPACE_START, shardHot, shardMapPublished, splitShard } from "./messages/router.ts";
+export type { ReshardPhase, ShardHot, ShardMapPublished, SplitShard } from "./messages/router.ts";
+export {
+  KEYSPACE_END,
+  KEYSPACE_START,
+  RESHARD_PHASES,
+  reshardCancelled,
+  reshardCompleted,
+  reshardFailed,
+  reshardPhase,
+  reshardPhaseChanged,
+  reshardStarted,
+  shardHot,
+  shardMapPublished,
+  splitShard,
+} from "./messages/router.ts";
 export type { CancelJob, JobFired, JobMissed, ScheduleJob } from "./messages/scheduler.ts";
 export { cancelJob, jobFired, jobMissed, scheduleJob } from "./messages/scheduler.ts";
 export type { MessageDataIssue } from "./validate.ts";

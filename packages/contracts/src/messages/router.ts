@@ -96,11 +96,107 @@ export const splitShard = defineCommand({
     shard: shardIndex,
     at: keyspacePosition(KEYSPACE_END - 1n)
       .optional()
-      .describe("Hash value where the upper half starts; the middle of the shard's range if absent"),
+      .describe(
+        "Hash value where the upper half starts; the median of the shard's rows by key hash if absent",
+      ),
+    toShard: shardIndex
+      .optional()
+      .describe(
+        "An existing shard that owns no range to move the upper half to; a new shard is added if absent",
+      ),
   }),
   summary: "Split a shard's range in two, online.",
+});
+
+/** The phases of a reshard, in order; a reshard ends completed, failed or cancelled. */
+export const RESHARD_PHASES = [
+  "provisioning",
+  "copying",
+  "catching-up",
+  "verifying",
+  "cutting-over",
+  "cleaning-up",
+] as const;
+export const reshardPhase = z.enum(RESHARD_PHASES);
+
+const reshardFields = {
+  database: databaseName,
+  reshardId: z
+    .string()
+    .min(1)
+    .max(64)
+    .describe("Id of the reshard operation (GET /v1/databases/:db/reshards/:id)"),
+  kind: z.enum(["split"]).describe("What the operation does to the shard map"),
+  sourceShard: shardIndex.describe("Shard whose range is split"),
+  targetShard: shardIndex.optional().describe("Shard taking the moved range, once known"),
+  moved: z
+    .strictObject({
+      from: keyspacePosition(KEYSPACE_END - 1n),
+      to: keyspacePosition(KEYSPACE_END),
+    })
+    .optional()
+    .describe("The hash range [from, to) that moves, once the split point is chosen"),
+};
+
+export const reshardStarted = defineEvent({
+  service: "router",
+  name: "reshard.started",
+  schema: z.strictObject({
+    ...reshardFields,
+    trigger: z
+      .strictObject({
+        by: z
+          .enum(["api", "command", "auto"])
+          .describe("Who asked: an HTTP call, a split-shard command, the autoSplit policy"),
+        reason: z.string().max(500).optional().describe("The decision and its inputs, for automatic splits"),
+      })
+      .describe("Why the reshard started"),
+  }),
+  summary: "An online reshard was accepted and starts.",
+});
+
+export const reshardPhaseChanged = defineEvent({
+  service: "router",
+  name: "reshard.phase-changed",
+  schema: z.strictObject({ ...reshardFields, phase: reshardPhase, previousPhase: reshardPhase }),
+  summary: "An online reshard moved to its next phase.",
+});
+
+export const reshardCompleted = defineEvent({
+  service: "router",
+  name: "reshard.completed",
+  schema: z.strictObject({
+    ...reshardFields,
+    mapVersion: z.int().min(1).describe("The shard map version that gave the moved range to the target"),
+    rowsCopied: z.int().min(0),
+    writePauseMs: z.int().min(0).describe("How long writes to the source shard were held at the cut-over"),
+  }),
+  summary:
+    "An online reshard finished: the target owns the moved range and the source no longer holds its rows.",
+});
+
+export const reshardFailed = defineEvent({
+  service: "router",
+  name: "reshard.failed",
+  schema: z.strictObject({
+    ...reshardFields,
+    phase: reshardPhase,
+    error: z
+      .string()
+      .max(2000)
+      .describe("What went wrong; the shard map is unchanged unless phase is cleaning-up"),
+  }),
+  summary: "An online reshard stopped on an error it cannot retry past; what was built was rolled back.",
+});
+
+export const reshardCancelled = defineEvent({
+  service: "router",
+  name: "reshard.cancelled",
+  schema: z.strictObject({ ...reshardFields, phase: reshardPhase }),
+  summary: "An online reshard was cancelled before its cut-over; nothing changed for clients.",
 });
 
 export type ShardHot = MessageData<typeof shardHot>;
 export type ShardMapPublished = MessageData<typeof shardMapPublished>;
 export type SplitShard = MessageData<typeof splitShard>;
+export type ReshardPhase = z.output<typeof reshardPhase>;

@@ -154,7 +154,9 @@ export const scheduleJob = defineCommand({
         .min(1_000)
         .max(7 * 24 * 3_600_000)
         .default(60_000)
-        .describe("An occurrence later than this is a misfire, settled by the misfire policy (skip: recorded as missed, not fired)"),
+        .describe(
+          "An occurrence later than this is a misfire, settled by the misfire policy (skip: recorded as missed, not fired)",
+        ),
     })
     .refine((j) => !j.startAt || !j.endAt || Date.parse(j.endAt) > Date.parse(j.startAt), {
       message: "must be after startAt",
