@@ -1,10 +1,10 @@
 import { ConcurrencyLimit } from "@dbplane/bus";
 import type { Logger } from "@dbplane/service-kit";
 import type { JetStreamClient } from "@nats-io/jetstream";
+import { firesWhenLate } from "../domain/misfire.ts";
 import type { SchedulerMetrics } from "../scheduler-metrics.ts";
 import type { ClaimedJob, DueOccurrence, MissedOccurrences } from "../store/job-progress.ts";
 import type { SchedulerStore } from "../store/scheduler-store.ts";
-import { firesWhenLate } from "../domain/misfire.ts";
 import { ClaimLoop } from "./claim-loop.ts";
 import { CompletionBatcher } from "./completion-batcher.ts";
 import { DbClock } from "./db-clock.ts";
