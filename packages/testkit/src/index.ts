@@ -19,6 +19,8 @@ export type { TestDatabase, TestSchema } from "./postgres.ts";
 export { createTestDatabase, createTestSchema } from "./postgres.ts";
 export type { PostgresPair } from "./postgres-pair.ts";
 export { startPostgresPair } from "./postgres-pair.ts";
+export type { PostgresServer, PostgresServerOptions } from "./postgres-server.ts";
+export { createPostgresServer } from "./postgres-server.ts";
 export type { TestRedis } from "./redis.ts";
 export { createTestRedis } from "./redis.ts";
 export type { SelfSignedCert } from "./self-signed-cert.ts";
