@@ -96,10 +96,14 @@ export class RangeMove {
     });
   }
 
-  /** The source's current WAL position (pg_current_wal_lsn). */
+  /**
+   * The source's current WAL position: its insert position (pg_current_wal_insert_lsn), not the
+   * written one — a commit under synchronous_commit=off returns before its record is written, and
+   * a position before it would let waitApplied() resolve without that commit.
+   */
   sourceLsn(): Promise<string> {
     return withShard(this.#spec.source, async (source) => {
-      const { rows } = await source.query<{ lsn: string }>("SELECT pg_current_wal_lsn()::text AS lsn");
+      const { rows } = await source.query<{ lsn: string }>("SELECT pg_current_wal_insert_lsn()::text AS lsn");
       return rows[0]!.lsn;
     });
   }

@@ -10,11 +10,15 @@ const KEEPALIVE_EVERY_MS = 1_000;
  * A tiny committed WAL record that touches no table: an idle source's walsender has nothing to send
  * past its last change, so the slot's confirmed position would never reach `lsn`. Transactional,
  * unlike the cheaper non-transactional message, because PostgreSQL 15 does not flush a
- * non-transactional message's WAL, and the walsender sends only flushed WAL. pgoutput does not
+ * non-transactional message's WAL (nor, under synchronous_commit=off, an async commit's at once),
+ * and the walsender sends only flushed WAL. pgoutput does not
  * forward messages to a subscription that did not ask for them, so the target sees nothing.
  */
 async function emitKeepalive(source: pg.Client): Promise<void> {
-  await source.query("SELECT pg_logical_emit_message(true, 'dbplane', 'keepalive')");
+  // Its commit flushes all WAL before it, so the walsender may send every commit up to the caller's lsn.
+  await source.query(
+    "BEGIN; SET LOCAL synchronous_commit = on; SELECT pg_logical_emit_message(true, 'dbplane', 'keepalive'); COMMIT",
+  );
 }
 
 /**

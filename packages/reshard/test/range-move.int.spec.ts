@@ -1,0 +1,181 @@
+import { KEYSPACE_END } from "@dbplane/sharding";
+import { createPostgresServer, type PostgresServer, waitFor } from "@dbplane/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RangeMove, RangeMoveError } from "../src/index.ts";
+import {
+  createTables,
+  leftovers,
+  rowsOfRange,
+  SEED_ROWS,
+  seed,
+  specFor,
+  sql,
+  startWriter,
+  testLogger,
+} from "./move-world.ts";
+
+let source: PostgresServer;
+let target: PostgresServer;
+
+beforeAll(async () => {
+  [source, target] = await Promise.all([createPostgresServer(), createPostgresServer()]);
+});
+afterAll(async () => {
+  await Promise.all([source?.stop(), target?.stop()]);
+});
+
+async function copyDone(move: RangeMove): Promise<boolean> {
+  const progress = await move.progress();
+  return progress.tables.every((t) => t.state === "replicating");
+}
+
+describe("RangeMove between two servers", () => {
+  it("copies the range under concurrent writes, catches up, verifies, and cleans up after itself", async () => {
+    // [0, 2^63): the upper bound is the end of the keyspace, which no bigint holds.
+    const [from, to] = [0n, KEYSPACE_END];
+    await createTables([source, target], "main");
+    await seed(source, "main");
+    const move = new RangeMove(specFor("main", source, target, "main", from, to), testLogger);
+    const writer = startWriter(source, "main");
+    await move.start();
+    const progress = await move.progress();
+    expect(progress.subscribed).toBe(true);
+    expect(progress.rowsTotal).toBeGreaterThan(SEED_ROWS / 2);
+    await waitFor(() => copyDone(move), { timeoutMs: 30_000, what: "copy done" });
+    const ops = await writer.stop();
+    expect(ops).toBeGreaterThan(0);
+
+    await move.waitApplied(await move.sourceLsn(), 20_000);
+    const snapshots = await move.openSnapshots();
+    const result = await snapshots.verify();
+    await snapshots.close();
+    expect(result.equal).toBe(true);
+    for (const t of result.tables) expect(t.source.rows).toBeGreaterThan(0);
+
+    // The target holds exactly the source's rows of the range, by PostgreSQL's own hash.
+    const sourceRange = await rowsOfRange(source, "main", from, to);
+    expect(await rowsOfRange(target, "main", from, to)).toEqual(sourceRange);
+    const outside = await rowsOfRange(target, "main", from, to, false);
+    expect(outside.accounts).toEqual([]);
+    expect(outside.users).toEqual([]);
+
+    await expect(move.deleteFromSource()).rejects.toMatchObject({ code: "STILL_REPLICATING" });
+    await move.finish();
+    await move.finish();
+    expect(await leftovers(source, target, move.name)).toEqual({
+      publications: 0,
+      slots: 0,
+      roles: 0,
+      subscriptions: 0,
+    });
+
+    const kept = await rowsOfRange(source, "main", from, to, false);
+    let reported = 0;
+    const deleted = await move.deleteFromSource((n) => {
+      reported = n;
+    });
+    expect(deleted).toBe(sourceRange.accounts.length + sourceRange.users.length);
+    expect(reported).toBe(deleted);
+    const after = await rowsOfRange(source, "main", from, to);
+    expect(after.accounts).toEqual([]);
+    expect(after.users).toEqual([]);
+    expect(after.plans).toEqual(sourceRange.plans); // unsharded: never deleted from the source
+    expect(await rowsOfRange(source, "main", from, to, false)).toEqual(kept);
+  });
+
+  it("continues with a new instance after the caller's crash and reports a difference made behind its back", async () => {
+    const [from, to] = [-(2n ** 62n), 2n ** 62n];
+    await createTables([source, target], "resume");
+    await seed(source, "resume");
+    const spec = specFor("resume", source, target, "resume", from, to);
+    await new RangeMove(spec, testLogger).start();
+
+    const resumed = new RangeMove(spec, testLogger);
+    await resumed.start(); // idempotent: everything exists
+    await waitFor(() => copyDone(resumed), { timeoutMs: 30_000, what: "copy done" });
+    const progress = await resumed.progress();
+    expect(progress.rowsTotal).toBeGreaterThan(0);
+    expect(progress.rowsCopied).toBe(progress.rowsTotal);
+    await sql(source, "UPDATE resume.plans SET title = 'after copy' WHERE id = 1");
+    await resumed.waitApplied(await resumed.sourceLsn(), 20_000);
+    expect(await sql(target, "SELECT title FROM resume.plans WHERE id = 1")).toEqual([{ title: "after copy" }]);
+
+    const first = await resumed.openSnapshots();
+    expect((await first.verify()).equal).toBe(true);
+    await first.close();
+    const [victim] = await sql<{ id: string }>(target, "SELECT id FROM resume.accounts LIMIT 1");
+    await sql(target, "DELETE FROM resume.accounts WHERE id = $1", [victim!.id]);
+    const second = await resumed.openSnapshots();
+    const result = await second.verify();
+    await second.close();
+    expect(result.equal).toBe(false);
+    const accounts = result.tables.find((t) => t.table === "resume.accounts")!;
+    expect(accounts.equal).toBe(false);
+    expect(accounts.target.rows).toBe(accounts.source.rows - 1);
+    expect(result.tables.filter((t) => !t.equal).map((t) => t.table)).toEqual(["resume.accounts"]);
+
+    await resumed.finish();
+    expect(await leftovers(source, target, resumed.name)).toEqual({
+      publications: 0,
+      slots: 0,
+      roles: 0,
+      subscriptions: 0,
+    });
+  });
+
+  it("cancel() drops the replication objects and every copied row on the target, and leaves the source", async () => {
+    const [from, to] = [-(2n ** 63n), 0n];
+    await createTables([source, target], "cancelled");
+    await seed(source, "cancelled");
+    const before = await rowsOfRange(source, "cancelled", from, to);
+    const move = new RangeMove(specFor("cancelled", source, target, "cancelled", from, to), testLogger);
+    await move.start();
+    await waitFor(async () => (await move.progress()).rowsCopied > 0, { timeoutMs: 30_000, what: "copy begun" });
+    await move.cancel();
+    expect(await leftovers(source, target, move.name)).toEqual({
+      publications: 0,
+      slots: 0,
+      roles: 0,
+      subscriptions: 0,
+    });
+    expect(
+      await sql(
+        target,
+        `SELECT (SELECT count(*) FROM cancelled.accounts)::int AS accounts,
+                (SELECT count(*) FROM cancelled.users)::int AS users,
+                (SELECT count(*) FROM cancelled.plans)::int AS plans`,
+      ),
+    ).toEqual([{ accounts: 0, users: 0, plans: 0 }]);
+    expect(await rowsOfRange(source, "cancelled", from, to)).toEqual(before);
+  });
+
+  it("refuses a table without primary key, and a target that holds rows of the range, creating nothing", async () => {
+    await createTables([source, target], "refused");
+    for (const server of [source, target]) await sql(server, "CREATE TABLE refused.logs (id bigint, line text)");
+    const base = specFor("refused", source, target, "refused", 0n, KEYSPACE_END);
+    const noKey = new RangeMove(
+      { ...base, tables: [...base.tables, { table: "refused.logs", key: { column: "id", type: "bigint" } }] },
+      testLogger,
+    );
+    const error = await noKey.start().catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(RangeMoveError);
+    expect(error).toMatchObject({ code: "NO_REPLICA_IDENTITY" });
+    expect((error as Error).message).toContain("refused.logs");
+
+    const [{ id }] = (await sql<{ id: string }>(
+      source,
+      "SELECT g::text AS id FROM generate_series(1, 100) g WHERE hashint8extended(g, 0) >= 0 LIMIT 1",
+    )) as [{ id: string }];
+    await sql(target, "INSERT INTO refused.accounts VALUES ($1, 0, 'stray')", [id]);
+    await expect(new RangeMove(base, testLogger).start()).rejects.toMatchObject({ code: "TARGET_NOT_EMPTY" });
+    await expect(
+      new RangeMove({ ...base, tables: [{ table: "refused.nothing" }] }, testLogger).start(),
+    ).rejects.toMatchObject({ code: "TABLE_MISSING" });
+    expect(await leftovers(source, target, noKey.name)).toEqual({
+      publications: 0,
+      slots: 0,
+      roles: 0,
+      subscriptions: 0,
+    });
+  });
+});
