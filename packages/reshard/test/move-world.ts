@@ -140,15 +140,21 @@ export function startWriter(source: PostgresServer, schema: string): { stop(): P
 
 /** Whether any object of the move is left on either server. */
 export async function leftovers(source: PostgresServer, target: PostgresServer, name: string) {
-  const [pub] = await sql<{ n: number }>(source, "SELECT count(*)::int AS n FROM pg_publication WHERE pubname = $1", [
-    name,
-  ]);
+  const [pub] = await sql<{ n: number }>(
+    source,
+    "SELECT count(*)::int AS n FROM pg_publication WHERE pubname = $1",
+    [name],
+  );
   const [slots] = await sql<{ n: number }>(source, "SELECT count(*)::int AS n FROM pg_replication_slots");
-  const [role] = await sql<{ n: number }>(source, "SELECT count(*)::int AS n FROM pg_roles WHERE rolname = $1", [
-    name,
-  ]);
-  const [sub] = await sql<{ n: number }>(target, "SELECT count(*)::int AS n FROM pg_subscription WHERE subname = $1", [
-    name,
-  ]);
+  const [role] = await sql<{ n: number }>(
+    source,
+    "SELECT count(*)::int AS n FROM pg_roles WHERE rolname = $1",
+    [name],
+  );
+  const [sub] = await sql<{ n: number }>(
+    target,
+    "SELECT count(*)::int AS n FROM pg_subscription WHERE subname = $1",
+    [name],
+  );
   return { publications: pub!.n, slots: slots!.n, roles: role!.n, subscriptions: sub!.n };
 }
