@@ -35,7 +35,12 @@ async function tableShape(client: pg.Client, table: string): Promise<TableShape 
 async function checkTables(client: pg.Client, side: "source" | "target", tables: readonly MovedTable[]) {
   for (const t of tables) {
     const shape = await tableShape(client, t.table);
-    if (!shape) throw new RangeMoveError("TABLE_MISSING", `table ${t.table} does not exist on the ${side}`);
+    if (!shape) {
+      throw new RangeMoveError(
+        "TABLE_MISSING",
+        `table ${t.table} does not exist on the ${side} (or is not a plain table)`,
+      );
+    }
     if (t.key && !shape.columns.includes(t.key.column)) {
       throw new RangeMoveError(
         "KEY_MISSING",

@@ -6,6 +6,7 @@ import { deleteRange } from "./range-delete.ts";
 import { RangeMoveError } from "./range-move-error.ts";
 import { assertValidSpec, objectName, type RangeMoveSpec } from "./range-move-spec.ts";
 import { openRangeSnapshots, type RangeSnapshots } from "./range-snapshots.ts";
+import { type SyncedSequence, syncSequences } from "./sequence-sync.ts";
 import { withShard } from "./shard-client.ts";
 import { countRange, createPublication, ensureRole, ensureSlot, readMoveRecord } from "./source-objects.ts";
 import { dropPublicationAndRole, dropSlots } from "./source-teardown.ts";
@@ -123,6 +124,15 @@ export class RangeMove {
    */
   openSnapshots(): Promise<RangeSnapshots> {
     return openRangeSnapshots(this.#spec);
+  }
+
+  /**
+   * Carries the sequences of the tables' serial/identity columns forward on the target to the
+   * source's position: logical replication copies rows, not sequences. Call inside the write fence,
+   * after waitApplied, so no value the source hands out later reaches the range unseen.
+   */
+  syncSequences(): Promise<SyncedSequence[]> {
+    return this.#both((source, target) => syncSequences(source, target, this.#spec.tables));
   }
 
   /**
