@@ -39,11 +39,12 @@ export async function tableProgress(
 ): Promise<TableProgress[]> {
   const { rows } = await target.query<SyncRow>(
     `SELECT u.table, sr.srsubstate::text AS state, p.tuples_processed::text AS copied
-       FROM unnest($2::text[], $3::text[]) AS u("table", quoted)
+       FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS u("table", quoted, position)
        LEFT JOIN pg_subscription s
               ON s.subname = $1 AND s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())
        LEFT JOIN pg_subscription_rel sr ON sr.srsubid = s.oid AND sr.srrelid = to_regclass(u.quoted)
-       LEFT JOIN pg_stat_progress_copy p ON p.relid = sr.srrelid AND p.datid = s.subdbid`,
+       LEFT JOIN pg_stat_progress_copy p ON p.relid = sr.srrelid AND p.datid = s.subdbid
+      ORDER BY u.position`,
     [name, spec.tables.map((t) => t.table), spec.tables.map((t) => quotedTable(t.table))],
   );
   return rows.map((r) => {

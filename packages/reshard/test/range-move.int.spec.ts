@@ -35,11 +35,13 @@ describe("RangeMove between two servers", () => {
     const [from, to] = [0n, KEYSPACE_END];
     await createTables([source, target], "main");
     await seed(source, "main");
-    const move = new RangeMove(specFor("main", source, target, "main", from, to), testLogger);
+    const spec = specFor("main", source, target, "main", from, to);
+    const move = new RangeMove(spec, testLogger);
     const writer = startWriter(source, "main");
     await move.start();
     const progress = await move.progress();
     expect(progress.subscribed).toBe(true);
+    expect(progress.tables.map((t) => t.table)).toEqual(spec.tables.map((t) => t.table));
     expect(progress.rowsTotal).toBeGreaterThan(SEED_ROWS / 2);
     await waitFor(() => copyDone(move), { timeoutMs: 30_000, what: "copy done" });
     const ops = await writer.stop();
