@@ -1,3 +1,4 @@
+import { createScramVerifier, parseScramVerifier } from "@dbplane/pgwire";
 import { KEYSPACE_END } from "@dbplane/sharding";
 import { createPostgresServer, type PostgresServer, waitFor } from "@dbplane/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -42,6 +43,32 @@ describe("RangeMove between two servers", () => {
     const progress = await move.progress();
     expect(progress.subscribed).toBe(true);
     expect(progress.tables.map((t) => t.table)).toEqual(spec.tables.map((t) => t.table));
+
+    // Least privilege: the role logs in and replicates, reads the moved tables, nothing more; the
+    // source stores only a SCRAM verifier of the password the subscription uses.
+    const [sub] = await sql<{ conninfo: string }>(
+      target,
+      "SELECT subconninfo AS conninfo FROM pg_subscription WHERE subname = $1",
+      [move.name],
+    );
+    const password = /password='([^']+)'/.exec(sub!.conninfo)![1]!;
+    const [role] = await sql<{ secret: string; login: boolean; replication: boolean; superuser: boolean }>(
+      source,
+      `SELECT rolpassword AS secret, rolcanlogin AS login, rolreplication AS replication, rolsuper AS superuser
+         FROM pg_authid WHERE rolname = $1`,
+      [move.name],
+    );
+    const { iterations, salt } = parseScramVerifier(role!.secret);
+    expect(createScramVerifier(password, { iterations, salt })).toBe(role!.secret);
+    expect(role).toMatchObject({ login: true, replication: true, superuser: false });
+    expect(
+      await sql(
+        source,
+        `SELECT has_table_privilege($1, 'main.accounts', 'SELECT') AS reads,
+                has_table_privilege($1, 'main.accounts', 'INSERT, UPDATE, DELETE, TRUNCATE') AS writes`,
+        [move.name],
+      ),
+    ).toEqual([{ reads: true, writes: false }]);
     expect(progress.rowsTotal).toBeGreaterThan(SEED_ROWS / 2);
     await waitFor(() => copyDone(move), { timeoutMs: 30_000, what: "copy done" });
     const ops = await writer.stop();
