@@ -18,6 +18,11 @@ export interface MoveProgress {
   readonly lagBytes: number;
   /** false before start() made the subscription and after finish() dropped it. */
   readonly subscribed: boolean;
+  /**
+   * Times the target's apply and table-sync workers failed (pg_stat_subscription_stats): PostgreSQL
+   * retries forever, so a move stuck on, say, a key conflict shows only here and in the target's log.
+   */
+  readonly errors: { readonly apply: number; readonly sync: number };
 }
 
 interface SyncRow {
@@ -66,4 +71,14 @@ export async function lagBytes(source: pg.Client, name: string): Promise<number>
     [name],
   );
   return Math.max(0, Number(rows[0]?.lag ?? 0));
+}
+
+/** The subscription's error counters; zero without a subscription. */
+export async function subscriptionErrors(target: pg.Client, name: string): Promise<MoveProgress["errors"]> {
+  const { rows } = await target.query<{ apply: number; sync: number }>(
+    `SELECT apply_error_count::int AS apply, sync_error_count::int AS sync
+       FROM pg_stat_subscription_stats WHERE subname = $1`,
+    [name],
+  );
+  return rows[0] ?? { apply: 0, sync: 0 };
 }

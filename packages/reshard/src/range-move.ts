@@ -1,6 +1,6 @@
 import type { Logger } from "@dbplane/service-kit";
 import type pg from "pg";
-import { lagBytes, type MoveProgress, tableProgress } from "./copy-progress.ts";
+import { lagBytes, type MoveProgress, subscriptionErrors, tableProgress } from "./copy-progress.ts";
 import { assertTargetEmpty, checkSource, checkTarget } from "./preflight.ts";
 import { deleteRange } from "./range-delete.ts";
 import { RangeMoveError } from "./range-move-error.ts";
@@ -81,7 +81,10 @@ export class RangeMove {
     });
   }
 
-  /** Per table its sync state and rows copied so far; totals (counted at start()); replication lag in bytes. */
+  /**
+   * Per table its sync state and rows copied so far; totals (counted at start()); replication lag in
+   * bytes; the target's replication error counts.
+   */
   progress(): Promise<MoveProgress> {
     return this.#both(async (source, target) => {
       const record = await readMoveRecord(source, this.name);
@@ -93,6 +96,7 @@ export class RangeMove {
         rowsTotal: Object.values(rowsTotal).reduce((sum, n) => sum + n, 0),
         lagBytes: await lagBytes(source, this.name),
         subscribed: (await findSubscription(target, this.name)) !== undefined,
+        errors: await subscriptionErrors(target, this.name),
       };
     });
   }

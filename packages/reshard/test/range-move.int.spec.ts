@@ -183,6 +183,33 @@ describe("RangeMove between two servers", () => {
     expect(await rowsOfRange(source, "cancelled", from, to)).toEqual(before);
   });
 
+  it("counts the target's apply errors, times out waiting for a change it cannot apply, and still cancels", async () => {
+    await createTables([source, target], "conflict");
+    await seed(source, "conflict");
+    const move = new RangeMove(specFor("conflict", source, target, "conflict", 0n, KEYSPACE_END), testLogger);
+    await move.start();
+    await waitFor(() => copyDone(move), { timeoutMs: 30_000, what: "copy done" });
+    expect((await move.progress()).errors).toEqual({ apply: 0, sync: 0 });
+    // A row of the range written on the target behind the move's back, then the same key on the source.
+    const [key] = await sql<{ id: string }>(
+      source,
+      "SELECT g::text AS id FROM generate_series(100000, 100100) g WHERE hashint8extended(g, 0) >= 0 LIMIT 1",
+    );
+    await sql(target, "INSERT INTO conflict.accounts VALUES ($1, 0, 'target')", [key!.id]);
+    await sql(source, "INSERT INTO conflict.accounts VALUES ($1, 0, 'source')", [key!.id]);
+    await expect(move.waitApplied(await move.sourceLsn(), 1_500)).rejects.toMatchObject({
+      code: "APPLY_TIMEOUT",
+    });
+    await waitFor(async () => (await move.progress()).errors.apply > 0, { what: "an apply error counted" });
+    await move.cancel();
+    expect(await leftovers(source, target, move.name)).toEqual({
+      publications: 0,
+      slots: 0,
+      roles: 0,
+      subscriptions: 0,
+    });
+  });
+
   it("syncSequences moves the target's serial and identity sequences up to the source's, never back", async () => {
     for (const server of [source, target]) {
       await sql(
