@@ -24,6 +24,11 @@ import { waitApplied } from "./wait-applied.ts";
  * replication. Holds no state between calls: everything lives in the servers' catalogs under the
  * name `dbplane_rs_<id>`, so a new instance with the same spec continues where a crashed caller
  * stopped, and every method may be called again.
+ *
+ * A split calls, in order: start(); progress() until every table is `replicating`; raise the write
+ * fence; waitApplied(await sourceLsn()); syncSequences(); openSnapshots(); switch the map; lift the
+ * fence; verify() and close() the snapshots; finish(); deleteFromSource(). Before the switch,
+ * cancel() undoes it all.
  */
 export class RangeMove {
   /** The name of the publication, slot, subscription and role. */
