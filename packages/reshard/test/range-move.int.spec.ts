@@ -2,7 +2,7 @@ import { createScramVerifier, parseScramVerifier } from "@dbplane/pgwire";
 import { KEYSPACE_END } from "@dbplane/sharding";
 import { createPostgresServer, type PostgresServer, waitFor } from "@dbplane/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RangeMove } from "../src/index.ts";
+import { DELETE_BATCH_ROWS, RangeMove } from "../src/index.ts";
 import {
   createTables,
   leftovers,
@@ -99,12 +99,15 @@ describe("RangeMove between two servers", () => {
     });
 
     const kept = await rowsOfRange(source, "main", from, to, false);
-    let reported = 0;
-    const deleted = await move.deleteFromSource((n) => {
-      reported = n;
-    });
+    const reported: number[] = [];
+    const deleted = await move.deleteFromSource((n) => reported.push(n));
     expect(deleted).toBe(sourceRange.accounts.length + sourceRange.users.length);
-    expect(reported).toBe(deleted);
+    // In batches of at most DELETE_BATCH_ROWS, each reported with the running total.
+    expect(reported.at(-1)).toBe(deleted);
+    expect(reported.length).toBeGreaterThanOrEqual(Math.ceil(deleted / DELETE_BATCH_ROWS));
+    reported.forEach((n, i) => {
+      expect(n - (reported[i - 1] ?? 0)).toBeLessThanOrEqual(DELETE_BATCH_ROWS);
+    });
     const after = await rowsOfRange(source, "main", from, to);
     expect(after.accounts).toEqual([]);
     expect(after.users).toEqual([]);
