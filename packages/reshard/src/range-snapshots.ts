@@ -39,6 +39,11 @@ async function openSnapshot(shard: ShardConnection): Promise<pg.Client> {
   const client = await connectShard(shard);
   try {
     await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    // Row text must not depend on either server's defaults (a timestamptz prints in the session's zone).
+    await client.query(
+      `SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'; SET LOCAL IntervalStyle = 'postgres';
+       SET LOCAL extra_float_digits = 1; SET LOCAL bytea_output = 'hex'`,
+    );
     // A repeatable-read transaction takes its snapshot at its first statement, not at BEGIN.
     await client.query("SELECT 1");
     return client;
