@@ -100,7 +100,10 @@ export async function rowsOfRange(
  * Inserts, updates (also of the shard key, which moves a row across the range's edge) and deletes
  * rows of every table on the source until stopped, in small transactions; resolves with the count.
  */
-export function startWriter(source: PostgresServer, schema: string): { stop(): Promise<number> } {
+export function startWriter(
+  source: PostgresServer,
+  schema: string,
+): { ops(): number; stop(): Promise<number> } {
   let running = true;
   let ops = 0;
   const done = (async () => {
@@ -130,6 +133,7 @@ export function startWriter(source: PostgresServer, schema: string): { stop(): P
     }
   })();
   return {
+    ops: () => ops,
     async stop() {
       running = false;
       await done;
