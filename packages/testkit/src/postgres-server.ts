@@ -37,6 +37,9 @@ export async function createPostgresServer(options: PostgresServerOptions = {}):
     max_wal_senders: "10",
     max_worker_processes: "16",
     max_logical_replication_workers: "8",
+    // The launcher starts workers at most once per interval (default 5 s): tests that subscribe
+    // one after another would wait that long for each.
+    wal_retrieve_retry_interval: "200ms",
     max_connections: "40",
     shared_buffers: "16MB",
     fsync: "off",

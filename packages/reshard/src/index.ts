@@ -1,0 +1,10 @@
+export type { MoveProgress, TableProgress } from "./copy-progress.ts";
+export { medianSplitPoint } from "./median-split-point.ts";
+export { DELETE_BATCH_ROWS } from "./range-delete.ts";
+export { RangeMove } from "./range-move.ts";
+export type { RangeMoveErrorCode } from "./range-move-error.ts";
+export { RANGE_MOVE_ERROR_CODES, RangeMoveError } from "./range-move-error.ts";
+export type { MovedTable, RangeMoveSpec, ShardConnection } from "./range-move-spec.ts";
+export { objectName } from "./range-move-spec.ts";
+export type { RangeSnapshots, TableDigest, VerifyResult } from "./range-snapshots.ts";
+export type { SyncedSequence } from "./sequence-sync.ts";

@@ -1,0 +1,205 @@
+import type { Logger } from "@dbplane/service-kit";
+import type pg from "pg";
+import { lagBytes, type MoveProgress, subscriptionErrors, tableProgress } from "./copy-progress.ts";
+import { assertTargetEmpty, checkSource, checkTarget } from "./preflight.ts";
+import { deleteRange } from "./range-delete.ts";
+import { RangeMoveError } from "./range-move-error.ts";
+import { assertValidSpec, objectName, type RangeMoveSpec } from "./range-move-spec.ts";
+import { openRangeSnapshots, type RangeSnapshots } from "./range-snapshots.ts";
+import { type SyncedSequence, syncSequences } from "./sequence-sync.ts";
+import { withShard } from "./shard-client.ts";
+import { countRange, createPublication, ensureRole, ensureSlot, readMoveRecord } from "./source-objects.ts";
+import { dropPublicationAndRole, dropSlots } from "./source-teardown.ts";
+import {
+  createSubscription,
+  disableSubscription,
+  dropSubscriptionLocally,
+  findSubscription,
+  syncSlotPattern,
+} from "./subscription.ts";
+import { waitApplied } from "./wait-applied.ts";
+
+/**
+ * Moves one hash range of rows from a source shard primary to a target with PostgreSQL's logical
+ * replication. Holds no state between calls: everything lives in the servers' catalogs under the
+ * name `dbplane_rs_<id>`, so a new instance with the same spec continues where a crashed caller
+ * stopped, and every method may be called again.
+ *
+ * A split calls, in order: start(); progress() until every table is `replicating`; raise the write
+ * fence; waitApplied(await sourceLsn()); syncSequences(); openSnapshots(); switch the map; lift the
+ * fence; verify() and close() the snapshots; finish(); deleteFromSource(). Before the switch,
+ * cancel() undoes it all.
+ */
+export class RangeMove {
+  /** The name of the publication, slot, subscription and role. */
+  readonly name: string;
+  readonly #spec: RangeMoveSpec;
+  readonly #logger: Logger;
+
+  /** @throws RangeMoveError INVALID_SPEC naming the field */
+  constructor(spec: RangeMoveSpec, logger: Logger) {
+    assertValidSpec(spec);
+    this.#spec = spec;
+    this.name = objectName(spec);
+    this.#logger = logger.child({ rangeMove: this.name });
+  }
+
+  #both<T>(work: (source: pg.Client, target: pg.Client) => Promise<T>): Promise<T> {
+    return withShard(this.#spec.source, (source) =>
+      withShard(this.#spec.target, (target) => work(source, target)),
+    );
+  }
+
+  /**
+   * Checks wal_level=logical on the source, every table on both sides with a primary key (or replica
+   * identity) that covers its shard key, and the target's range empty; then makes what is missing of:
+   * the role (LOGIN REPLICATION, SELECT on the tables, random password never logged), the publication
+   * with its row filters, the slot, and the subscription that copies and then streams.
+   * @throws RangeMoveError WAL_LEVEL, TABLE_MISSING, KEY_MISSING, NO_REPLICA_IDENTITY, TARGET_NOT_EMPTY
+   */
+  start(): Promise<void> {
+    const spec = this.#spec;
+    return this.#both(async (source, target) => {
+      await checkSource(source, spec);
+      await checkTarget(target, spec);
+      if (await findSubscription(target, this.name)) {
+        this.#logger.info("subscription exists: the move was started before");
+        return;
+      }
+      await assertTargetEmpty(target, spec);
+      // A new password each time: nothing kept the last one, and no subscription uses it yet.
+      const password = await ensureRole(source, this.name, spec);
+      if (!(await readMoveRecord(source, this.name))) {
+        const rowsTotal = await countRange(source, spec);
+        await createPublication(source, this.name, spec, { rowsTotal });
+        this.#logger.info({ rowsTotal }, "publication created");
+      }
+      await ensureSlot(source, this.name);
+      await createSubscription(target, this.name, {
+        host: spec.sourceFromTarget.host,
+        port: spec.sourceFromTarget.port,
+        database: spec.source.database,
+        user: this.name,
+        password,
+      });
+      this.#logger.info("subscription created: copying");
+    });
+  }
+
+  /**
+   * Per table its sync state and rows copied so far; totals (counted at start()); replication lag in
+   * bytes; the target's replication error counts.
+   */
+  progress(): Promise<MoveProgress> {
+    return this.#both(async (source, target) => {
+      const record = await readMoveRecord(source, this.name);
+      const rowsTotal = record?.rowsTotal ?? {};
+      const tables = await tableProgress(target, this.name, this.#spec, rowsTotal);
+      return {
+        tables,
+        rowsCopied: tables.reduce((sum, t) => sum + t.rowsCopied, 0),
+        rowsTotal: Object.values(rowsTotal).reduce((sum, n) => sum + n, 0),
+        lagBytes: await lagBytes(source, this.name),
+        subscribed: (await findSubscription(target, this.name)) !== undefined,
+        errors: await subscriptionErrors(target, this.name),
+      };
+    });
+  }
+
+  /**
+   * The source's current WAL position: its insert position (pg_current_wal_insert_lsn), not the
+   * written one — a commit under synchronous_commit=off returns before its record is written, and
+   * a position before it would let waitApplied() resolve without that commit.
+   */
+  sourceLsn(): Promise<string> {
+    return withShard(this.#spec.source, async (source) => {
+      const { rows } = await source.query<{ lsn: string }>("SELECT pg_current_wal_insert_lsn()::text AS lsn");
+      return rows[0]!.lsn;
+    });
+  }
+
+  /**
+   * Resolves when the target has applied everything up to `lsn` (every table ready, slot confirmed).
+   * @throws RangeMoveError APPLY_TIMEOUT after timeoutMs; NOT_STARTED without slot or subscription
+   */
+  waitApplied(lsn: string, timeoutMs: number): Promise<void> {
+    return this.#both((source, target) => waitApplied(source, target, this.name, lsn, timeoutMs));
+  }
+
+  /**
+   * Call only while no write reaches the range on the source and after waitApplied: opens a
+   * REPEATABLE READ snapshot on each side and returns at once; verify() computes the checksums later,
+   * outside the fence.
+   */
+  openSnapshots(): Promise<RangeSnapshots> {
+    return openRangeSnapshots(this.#spec);
+  }
+
+  /**
+   * Carries the sequences of the tables' serial/identity columns forward on the target to the
+   * source's position: logical replication copies rows, not sequences. Call inside the write fence,
+   * after waitApplied, so no value the source hands out later reaches the range unseen.
+   */
+  syncSequences(): Promise<SyncedSequence[]> {
+    return this.#both((source, target) => syncSequences(source, target, this.#spec.tables));
+  }
+
+  /**
+   * Drops the subscription (target), the slot and any table-sync slot, the publication and the role
+   * (source). Rows stay where they are. The slots go before the subscription: once it is dropped,
+   * nothing would name its table-sync slots any more.
+   */
+  finish(): Promise<void> {
+    return this.#both(async (source, target) => {
+      const subscription = await findSubscription(target, this.name);
+      if (subscription?.enabled) await disableSubscription(target, this.name);
+      await dropSlots(source, [this.name], subscription ? syncSlotPattern(subscription.oid) : undefined);
+      if (subscription) await dropSubscriptionLocally(target, this.name);
+      await dropPublicationAndRole(source, this.name);
+      this.#logger.info("replication objects dropped");
+    });
+  }
+
+  /**
+   * Deletes the range's rows of sharded tables from the source in batches (never unsharded ones).
+   * Refuses while the publication or slot exists: the deletes would replicate to the target.
+   * @throws RangeMoveError STILL_REPLICATING before finish()
+   */
+  deleteFromSource(onProgress?: (deleted: number) => void): Promise<number> {
+    const spec = this.#spec;
+    return withShard(spec.source, async (source) => {
+      const { rows } = await source.query<{ replicating: boolean }>(
+        `SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1)
+             OR EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1) AS replicating`,
+        [this.name],
+      );
+      if (rows[0]?.replicating) {
+        throw new RangeMoveError(
+          "STILL_REPLICATING",
+          `publication or slot ${this.name} still exists on the source: call finish() before deleteFromSource()`,
+        );
+      }
+      let deleted = 0;
+      for (const table of spec.tables) {
+        if (!table.key) continue;
+        const before = deleted;
+        deleted += await deleteRange(source, table, spec.from, spec.to, (n) => onProgress?.(before + n));
+      }
+      this.#logger.info({ deleted }, "moved rows deleted from the source");
+      return deleted;
+    });
+  }
+
+  /** Cancel before cut-over: finish() plus delete every row the copy put on the target (sharded and unsharded). */
+  async cancel(): Promise<void> {
+    await this.finish();
+    const spec = this.#spec;
+    const deleted = await withShard(spec.target, async (target) => {
+      let total = 0;
+      for (const table of spec.tables)
+        total += await deleteRange(target, table, spec.from, spec.to, () => {});
+      return total;
+    });
+    this.#logger.info({ deleted }, "move cancelled: copied rows deleted from the target");
+  }
+}

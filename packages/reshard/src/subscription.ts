@@ -1,0 +1,72 @@
+import pg from "pg";
+
+/** The move's subscription in the target's current database, if any. */
+export async function findSubscription(
+  client: pg.Client,
+  name: string,
+): Promise<{ oid: number; enabled: boolean; slot: string | null } | undefined> {
+  const { rows } = await client.query<{ oid: number; enabled: boolean; slot: string | null }>(
+    `SELECT oid::int AS oid, subenabled AS enabled, subslotname::text AS slot FROM pg_subscription
+      WHERE subname = $1 AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    [name],
+  );
+  return rows[0];
+}
+
+/** A libpq connection-string value, quoted so spaces, quotes and backslashes survive. */
+function conninfoValue(value: string): string {
+  return `'${value.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'`;
+}
+
+export interface PublisherLogin {
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  readonly user: string;
+  readonly password: string;
+}
+
+/**
+ * Subscribes the target to the publication through the slot start() made (create_slot = false) and
+ * copies the existing rows first (copy_data): each table's copy and the stream after it meet at the
+ * copy's snapshot, so nothing is lost or applied twice.
+ */
+export async function createSubscription(
+  client: pg.Client,
+  name: string,
+  login: PublisherLogin,
+): Promise<void> {
+  const conninfo = [
+    `host=${conninfoValue(login.host)}`,
+    `port=${login.port}`,
+    `dbname=${conninfoValue(login.database)}`,
+    `user=${conninfoValue(login.user)}`,
+    `password=${conninfoValue(login.password)}`,
+    `application_name=${conninfoValue(name)}`,
+  ].join(" ");
+  const id = pg.escapeIdentifier(name);
+  await client.query(
+    `CREATE SUBSCRIPTION ${id} CONNECTION ${pg.escapeLiteral(conninfo)} PUBLICATION ${id}
+       WITH (create_slot = false, slot_name = ${pg.escapeLiteral(name)}, copy_data = true)`,
+  );
+}
+
+/** The LIKE pattern of the table-sync slots PostgreSQL makes for a subscription (`pg_<suboid>_sync_<relid>_<sysid>`). */
+export function syncSlotPattern(subscriptionOid: number): string {
+  return `pg\\_${subscriptionOid}\\_sync\\_%`;
+}
+
+/** Stops the subscription's workers; its slots on the source are released once their walsenders notice. */
+export async function disableSubscription(client: pg.Client, name: string): Promise<void> {
+  await client.query(`ALTER SUBSCRIPTION ${pg.escapeIdentifier(name)} DISABLE`);
+}
+
+/**
+ * Drops the subscription without touching the source (slot_name = NONE first): the caller drops
+ * the slots itself, which also works when the source is unreachable from the target.
+ */
+export async function dropSubscriptionLocally(client: pg.Client, name: string): Promise<void> {
+  const id = pg.escapeIdentifier(name);
+  await client.query(`ALTER SUBSCRIPTION ${id} SET (slot_name = NONE)`);
+  await client.query(`DROP SUBSCRIPTION ${id}`);
+}
