@@ -1,5 +1,5 @@
 import type { Logger } from "@dbplane/service-kit";
-import type pg from "pg";
+import pg from "pg";
 import { lagBytes, type MoveProgress, subscriptionErrors, tableProgress } from "./copy-progress.ts";
 import { assertTargetEmpty, checkSource, checkTarget } from "./preflight.ts";
 import { deleteRange } from "./range-delete.ts";
@@ -142,6 +142,33 @@ export class RangeMove {
    */
   syncSequences(): Promise<SyncedSequence[]> {
     return this.#both((source, target) => syncSequences(source, target, this.#spec.tables));
+  }
+
+  /**
+   * Stops applying on the target (the subscription is disabled; its slot keeps its position). The
+   * cut-over calls it under the fence once everything is applied: from the map switch on, writes to
+   * unsharded tables reach the target directly, and a change still streaming from the source would
+   * apply them twice. Idempotent.
+   */
+  stopApplying(): Promise<void> {
+    return withShard(this.#spec.target, async (target) => {
+      const subscription = await findSubscription(target, this.name);
+      if (subscription?.enabled) await disableSubscription(target, this.name);
+    });
+  }
+
+  /**
+   * Applies again after stopApplying(), from where the slot stopped: a cut-over that failed before
+   * the map switch (or a runner resuming one) catches up whatever the source committed meanwhile.
+   * Idempotent.
+   */
+  resumeApplying(): Promise<void> {
+    return withShard(this.#spec.target, async (target) => {
+      const subscription = await findSubscription(target, this.name);
+      if (subscription && !subscription.enabled) {
+        await target.query(`ALTER SUBSCRIPTION ${pg.escapeIdentifier(this.name)} ENABLE`);
+      }
+    });
   }
 
   /**

@@ -164,6 +164,31 @@ describe("RangeMove between two servers", () => {
     });
   });
 
+  it("stopApplying() holds what the source commits until resumeApplying(), which catches it up from the slot", async () => {
+    const [from, to] = [-(2n ** 63n), KEYSPACE_END];
+    await createTables([source, target], "paused");
+    await seed(source, "paused");
+    const move = new RangeMove(specFor("paused", source, target, "paused", from, to), testLogger);
+    await move.start();
+    await waitFor(() => copyDone(move), { timeoutMs: 30_000, what: "copy done" });
+    await move.waitApplied(await move.sourceLsn(), 20_000);
+    await move.stopApplying();
+    await move.stopApplying(); // idempotent
+    await sql(source, "UPDATE paused.plans SET title = 'while stopped' WHERE id = 1");
+    const lsn = await move.sourceLsn();
+    await expect(move.waitApplied(lsn, 1_500)).rejects.toMatchObject({ code: "APPLY_TIMEOUT" });
+    expect(await sql(target, "SELECT title FROM paused.plans WHERE id = 1")).not.toEqual([
+      { title: "while stopped" },
+    ]);
+    await move.resumeApplying();
+    await move.resumeApplying(); // idempotent
+    await move.waitApplied(lsn, 20_000);
+    expect(await sql(target, "SELECT title FROM paused.plans WHERE id = 1")).toEqual([
+      { title: "while stopped" },
+    ]);
+    await move.finish();
+  });
+
   it("cancel() drops the replication objects and every copied row on the target, and leaves the source", async () => {
     const [from, to] = [-(2n ** 63n), 0n];
     await createTables([source, target], "cancelled");
