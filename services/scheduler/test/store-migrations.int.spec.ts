@@ -20,7 +20,14 @@ describe("migrations", () => {
       "SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1",
       [db.name],
     );
-    expect(tables.rows.map((r) => r.table_name)).toEqual(["jobs", "replicas", "runs", "schema_migrations"]);
+    expect(tables.rows.map((r) => r.table_name)).toEqual([
+      "deliveries",
+      "delivery_attempts",
+      "jobs",
+      "replicas",
+      "runs",
+      "schema_migrations",
+    ]);
   });
 
   it("replicas starting together: each migration is applied exactly once, nobody fails", async () => {
