@@ -110,6 +110,9 @@ describe("scheduler messages", () => {
     };
     expect(parseMessageData(jobFired, fired)).toEqual(fired);
     expectRejected(jobFired, { ...fired, lateMs: -1 }, "lateMs");
+    const { targetSubject: _subject, messageSeq: _seq, ...common } = fired;
+    const webhook = { ...common, targetUrl: "https://hooks.example.com/run" };
+    expect(parseMessageData(jobFired, webhook)).toEqual(webhook);
     const missed = { jobId: "j", scheduledAt: fired.scheduledAt, reason: "later than maxLatenessMs" };
     expect(parseMessageData(jobMissed, missed)).toEqual(missed);
     expectRejected(jobMissed, { ...missed, reason: "" }, "reason");
