@@ -14,6 +14,7 @@ export interface SchedulerMetrics {
   readonly webhookAttempts: Counter<"outcome">;
   readonly webhookAttemptDuration: Histogram<"outcome">;
   readonly webhookDeliveries: Counter<"state">;
+  readonly webhookDeliverySeconds: Histogram<"state">;
 }
 
 /**
@@ -108,6 +109,13 @@ export function createSchedulerMetrics(registry: Registry, store: SchedulerStore
       name: "dbplane_scheduler_webhook_deliveries_total",
       help: "Webhook deliveries this replica ended, by final state (succeeded, failed)",
       labelNames: ["state"] as const,
+      registers: [registry],
+    }),
+    webhookDeliverySeconds: new Histogram({
+      name: "dbplane_scheduler_webhook_delivery_seconds",
+      help: "From an occurrence's scheduled time to the end of its webhook delivery (all attempts and backoffs), by final state",
+      labelNames: ["state"] as const,
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3_600],
       registers: [registry],
     }),
   };

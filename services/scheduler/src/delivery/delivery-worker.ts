@@ -127,14 +127,20 @@ export class DeliveryWorker {
     if (d.previousLost) this.#log.warn(where, "previous webhook attempt lost with its replica; taking over");
     const key = { jobId: d.jobId, scheduledAt: d.scheduledAt, attempt: d.attempt };
     if (d.attempt > d.maxAttempts) {
-      return this.#finish({
-        ...key,
-        state: "failed",
-        error: `no attempt left of maxAttempts (${d.maxAttempts})`,
-      });
+      return this.#finish(
+        {
+          ...key,
+          state: "failed",
+          error: `no attempt left of maxAttempts (${d.maxAttempts})`,
+        },
+        dbNow(),
+      );
     }
     if (dbNow() >= d.deliverBy.getTime()) {
-      return this.#finish({ ...key, state: "failed", error: "later than maxLatenessMs: no attempt started" });
+      return this.#finish(
+        { ...key, state: "failed", error: "later than maxLatenessMs: no attempt started" },
+        dbNow(),
+      );
     }
     const request = webhookRequest(d.jobId, d.target, d.scheduledAt);
     const sent = await sendWebhook(request, {
@@ -162,7 +168,7 @@ export class DeliveryWorker {
     };
     if (verdict !== "retry") {
       this.#log[verdict === "succeeded" ? "debug" : "warn"]({ ...log, error }, `webhook ${verdict}`);
-      return this.#finish({ ...key, state: verdict, result });
+      return this.#finish({ ...key, state: verdict, result }, dbNow());
     }
     const retryInMs = this.#stop.signal.aborted ? 0 : retryDelayMs(d.attempt);
     const lastAttempt = d.attempt >= d.maxAttempts;
@@ -172,13 +178,16 @@ export class DeliveryWorker {
         ? `maxAttempts (${d.maxAttempts}) reached`
         : "the next attempt would be later than maxLatenessMs";
       this.#log.warn({ ...log, error }, `webhook failed: ${why}`);
-      return this.#finish({ ...key, state: "failed", result: { ...result, error: `${error}; ${why}` } });
+      return this.#finish(
+        { ...key, state: "failed", result: { ...result, error: `${error}; ${why}` } },
+        dbNow(),
+      );
     }
     this.#log.info({ ...log, error, retryInMs }, "webhook attempt failed; retrying");
-    return this.#finish({ ...key, state: "pending", retryInMs, result });
+    return this.#finish({ ...key, state: "pending", retryInMs, result }, dbNow());
   }
 
-  async #finish(f: DeliveryFinish): Promise<void> {
+  async #finish(f: DeliveryFinish, dbNow: number): Promise<void> {
     const recorded = await this.#o.store.finishDelivery(this.#o.owner, f);
     if (!recorded) {
       this.#log.warn(
@@ -187,6 +196,11 @@ export class DeliveryWorker {
       );
       return;
     }
-    if (f.state !== "pending") this.#o.metrics.webhookDeliveries.inc({ state: f.state });
+    if (f.state === "pending") return;
+    this.#o.metrics.webhookDeliveries.inc({ state: f.state });
+    this.#o.metrics.webhookDeliverySeconds.observe(
+      { state: f.state },
+      Math.max(0, dbNow - f.scheduledAt.getTime()) / 1000,
+    );
   }
 }
