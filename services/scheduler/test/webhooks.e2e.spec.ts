@@ -193,7 +193,12 @@ describe("webhook targets", () => {
     expect(endpoint.received("/buffer")).toHaveLength(2);
   });
 
-  it("never logs a header value or a body", () => {
+  it("never logs a header value, nor shows one in the job's definition", async () => {
     expect(replica.svc.output()).not.toContain("webhook-secret-0451");
+    const read = await api.call("GET", "/v1/jobs/flaky");
+    expect(read.body.definition.target.headers).toEqual({ authorization: "[redacted]" });
+    expect(JSON.stringify((await api.call("GET", "/v1/jobs?limit=1000")).body)).not.toContain(
+      "webhook-secret-0451",
+    );
   });
 });
