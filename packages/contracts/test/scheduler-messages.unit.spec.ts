@@ -35,21 +35,28 @@ describe("scheduler messages", () => {
       endAt: "2026-02-01T00:00:00Z",
       maxRuns: 10,
     };
-    expect(parseMessageData(scheduleJob, every)).toEqual(every);
+    expect(parseMessageData(scheduleJob, every)).toEqual({
+      ...every,
+      target: { kind: "nats", ...every.target },
+    });
     const at = {
       id: "once",
       schedule: { kind: "at", at: "2026-01-01T12:00:00+02:00" },
       target,
       misfire: "once",
     };
-    expect(parseMessageData(scheduleJob, at)).toEqual({ ...at, maxLatenessMs: 60_000 });
+    expect(parseMessageData(scheduleJob, at)).toEqual({
+      ...at,
+      target: { kind: "nats", ...target },
+      maxLatenessMs: 60_000,
+    });
     const bare = parseMessageData(scheduleJob, {
       id: "bare",
       schedule: { kind: "every", everyMs: 5_000 },
       target: { subject: "a.b" },
     });
     expect(bare.schedule).toEqual({ kind: "every", everyMs: 5_000, phaseMs: 0 });
-    expect(bare.target).toEqual({ subject: "a.b", payload: null });
+    expect(bare.target).toEqual({ kind: "nats", subject: "a.b", payload: null });
     const berlin = { kind: "cron", expression: "@daily", timeZone: "Europe/Berlin" };
     expect(parseMessageData(scheduleJob, { id: "j", schedule: berlin, target }).schedule).toEqual(berlin);
   });
@@ -103,6 +110,9 @@ describe("scheduler messages", () => {
     };
     expect(parseMessageData(jobFired, fired)).toEqual(fired);
     expectRejected(jobFired, { ...fired, lateMs: -1 }, "lateMs");
+    const { targetSubject: _subject, messageSeq: _seq, ...common } = fired;
+    const webhook = { ...common, targetUrl: "https://hooks.example.com/run" };
+    expect(parseMessageData(jobFired, webhook)).toEqual(webhook);
     const missed = { jobId: "j", scheduledAt: fired.scheduledAt, reason: "later than maxLatenessMs" };
     expect(parseMessageData(jobMissed, missed)).toEqual(missed);
     expectRejected(jobMissed, { ...missed, reason: "" }, "reason");

@@ -1,4 +1,5 @@
 import type { HttpApp } from "@dbplane/service-kit";
+import { registerDeliveryRoutes } from "./http/delivery-routes.ts";
 import { registerJobRoutes } from "./http/job-routes.ts";
 import { registerJobRunRoutes } from "./http/job-run-routes.ts";
 import { registerReplicaRoutes } from "./http/replica-routes.ts";
@@ -15,4 +16,5 @@ export async function schedulerApp(app: HttpApp, deps: SchedulerAppDeps): Promis
   registerJobRoutes(app, deps);
   registerJobRunRoutes(app, deps);
   registerReplicaRoutes(app, deps);
+  registerDeliveryRoutes(app, deps);
 }

@@ -2,6 +2,7 @@ import { TOPOLOGY_DEFAULTS } from "@dbplane/bus";
 import { authEnv, baseEnv, configLoader, envVar, postgresEnv } from "@dbplane/service-kit";
 import { z } from "zod";
 import { parseRunRetention, type RunRetention } from "./domain/run-retention.ts";
+import { parseWebhookAllowList, type WebhookAllowList } from "./domain/webhook-allow-list.ts";
 
 /**
  * The scheduler's environment. The firing knobs have defaults that suit a few replicas and tens
@@ -63,6 +64,22 @@ export const configSchema = z
       .describe(
         "How often each replica prunes run history down to the retention (in batches of 1,000 rows).",
       ),
+    DBPLANE_SCHEDULER_WEBHOOK_ALLOW: z
+      .string()
+      .transform((text, ctx): WebhookAllowList => {
+        const parsed = parseWebhookAllowList(text);
+        if (typeof parsed !== "string") return parsed;
+        ctx.addIssue({ code: "custom", message: parsed });
+        return z.NEVER;
+      })
+      .prefault("")
+      .describe(
+        "Webhook destinations allowed besides public addresses: comma-separated `host`, `host:port`, `*.suffix` or CIDR (a bare IP is its /32); loopback, private and link-local addresses are refused unless listed.",
+      ),
+    DBPLANE_SCHEDULER_WEBHOOK_CONCURRENCY: envVar
+      .int(1, 10_000)
+      .default(64)
+      .describe("Webhook attempts in flight at once, per replica."),
     DBPLANE_PG_POOL_SIZE: envVar.int(2, 200).default(10).describe("PostgreSQL connections per replica."),
   })
   .superRefine((env, ctx) => {

@@ -6,6 +6,7 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Gauge } from "prom-client";
 import { schedulerApp } from "./app.ts";
 import { loadSchedulerConfig } from "./config.ts";
+import { DeliveryWorker } from "./delivery/delivery-worker.ts";
 import { FiringEvents } from "./firing/firing-events.ts";
 import { createFiringLoop } from "./firing/firing-loop.ts";
 import { cancelJobHandler } from "./handlers/cancel-job.ts";
@@ -35,6 +36,16 @@ const app = await service.httpApp({ postgres: poolReadiness(pool) });
 const metrics = createSchedulerMetrics(app.metricsRegistry, store);
 const bus = await service.connectBus(app);
 
+const deliveries = new DeliveryWorker({
+  store,
+  owner,
+  allowList: config.DBPLANE_SCHEDULER_WEBHOOK_ALLOW,
+  concurrency: config.DBPLANE_SCHEDULER_WEBHOOK_CONCURRENCY,
+  pollMs: config.DBPLANE_SCHEDULER_TICK_MS,
+  leaseMarginMs: config.DBPLANE_SCHEDULER_LEASE_MS,
+  metrics,
+  logger,
+});
 const firing = createFiringLoop({
   store,
   js: jetstream(bus.nc),
@@ -47,6 +58,7 @@ const firing = createFiringLoop({
   publishConcurrency: config.DBPLANE_SCHEDULER_PUBLISH_CONCURRENCY,
   metrics,
   logger,
+  onDeliveriesQueued: () => deliveries.poke(),
 });
 new Gauge({
   name: "dbplane_scheduler_occurrences",
@@ -67,6 +79,7 @@ const jobs = createJobAdmin({
   checkTarget: createTargetCheck(
     await jetstreamManager(bus.nc, { checkAPI: false }),
     config.DBPLANE_SCHEDULER_LEASE_MS + config.DBPLANE_SCHEDULER_TICK_MS,
+    config.DBPLANE_SCHEDULER_WEBHOOK_ALLOW,
   ),
   forget: (jobId) => firing.forget(jobId),
 });
@@ -93,6 +106,7 @@ const heartbeat = new ReplicaHeartbeat({
 });
 await app.register(schedulerApp, { jobs, store });
 firing.start();
+deliveries.start();
 pruner.start();
 heartbeat.start();
 
@@ -101,6 +115,7 @@ await service.run(app, {
     { name: "stop consumers", run: () => consumer.stop() },
     { name: "stop pruning run history", run: () => pruner.stop() },
     { name: "stop firing (finish publishes, record runs, release claims)", run: () => firing.stop() },
+    { name: "stop webhook deliveries (attempts in flight are handed back)", run: () => deliveries.stop() },
     { name: "leave the replica list", run: () => heartbeat.stop() },
   ],
   closeConnections: [

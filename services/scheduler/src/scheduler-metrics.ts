@@ -11,6 +11,10 @@ export interface SchedulerMetrics {
   readonly publishFailures: Counter<"kind">;
   readonly deduplicated: Counter;
   readonly runsPruned: Counter<"reason">;
+  readonly webhookAttempts: Counter<"outcome">;
+  readonly webhookAttemptDuration: Histogram<"outcome">;
+  readonly webhookDeliveries: Counter<"state">;
+  readonly webhookDeliverySeconds: Histogram<"state">;
 }
 
 /**
@@ -86,6 +90,32 @@ export function createSchedulerMetrics(registry: Registry, store: SchedulerStore
       name: "dbplane_scheduler_runs_pruned_total",
       help: "Runs deleted by this replica to keep history within DBPLANE_SCHEDULER_RUN_RETENTION, by reason (age, count)",
       labelNames: ["reason"] as const,
+      registers: [registry],
+    }),
+    webhookAttempts: new Counter({
+      name: "dbplane_scheduler_webhook_attempts_total",
+      help: "Webhook attempts made by this replica, by outcome (success, client_error, retryable_status, timeout, network_error, refused)",
+      labelNames: ["outcome"] as const,
+      registers: [registry],
+    }),
+    webhookAttemptDuration: new Histogram({
+      name: "dbplane_scheduler_webhook_attempt_duration_seconds",
+      help: "Duration of webhook attempts made by this replica, to the response's status line or the failure, by outcome",
+      labelNames: ["outcome"] as const,
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+      registers: [registry],
+    }),
+    webhookDeliveries: new Counter({
+      name: "dbplane_scheduler_webhook_deliveries_total",
+      help: "Webhook deliveries this replica ended, by final state (succeeded, failed)",
+      labelNames: ["state"] as const,
+      registers: [registry],
+    }),
+    webhookDeliverySeconds: new Histogram({
+      name: "dbplane_scheduler_webhook_delivery_seconds",
+      help: "From an occurrence's scheduled time to the end of its webhook delivery (all attempts and backoffs), by final state",
+      labelNames: ["state"] as const,
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3_600],
       registers: [registry],
     }),
   };

@@ -51,6 +51,19 @@ describe("scheduler config", () => {
     ]);
   });
 
+  it("reads the webhook allow-list (empty by default) and names an entry it cannot read", () => {
+    const allow = parseConfig(configSchema, base).DBPLANE_SCHEDULER_WEBHOOK_ALLOW;
+    expect(allow.hosts.size + allow.hostPorts.size + allow.suffixes.length + allow.cidrs.length).toBe(0);
+    const listed = parseConfig(configSchema, {
+      ...base,
+      DBPLANE_SCHEDULER_WEBHOOK_ALLOW: "127.0.0.1,*.svc.local",
+    });
+    expect(listed.DBPLANE_SCHEDULER_WEBHOOK_ALLOW.suffixes).toEqual([".svc.local"]);
+    expect(problems({ ...base, DBPLANE_SCHEDULER_WEBHOOK_ALLOW: "10.0.0.0/40" })).toEqual([
+      "DBPLANE_SCHEDULER_WEBHOOK_ALLOW",
+    ]);
+  });
+
   it("names a statement timeout below a second or one that is not a number", () => {
     expect(problems({ ...base, DBPLANE_SCHEDULER_STATEMENT_TIMEOUT_MS: "500" })).toEqual([
       "DBPLANE_SCHEDULER_STATEMENT_TIMEOUT_MS",

@@ -44,6 +44,44 @@ const cases: [string, unknown][] = [
   ["lateness above a week", { ...job, maxLatenessMs: 7 * 24 * 3_600_000 + 1 }],
   ["window reversed", { ...job, startAt: "2030-02-01T00:00:00Z", endAt: "2030-01-01T00:00:00Z" }],
   ["maxRuns 0", { ...job, maxRuns: 0 }],
+  ["nats target with its kind", { ...job, target: { kind: "nats", subject: "a.b" } }],
+  ["unknown target kind", { ...job, target: { kind: "ftp", subject: "a.b" } }],
+  ["http minimal", { ...job, target: { kind: "http", url: "https://hooks.example.com/x?token=1" } }],
+  [
+    "http in full",
+    {
+      ...job,
+      target: {
+        kind: "http",
+        url: "http://example.com:8080/run",
+        method: "PUT",
+        headers: { authorization: "Bearer t" },
+        body: { a: [1, null] },
+        timeoutMs: 300_000,
+        maxAttempts: 20,
+        overlap: "buffer_one",
+      },
+    },
+  ],
+  [
+    "http GET with a body",
+    { ...job, target: { kind: "http", url: "https://e.com", method: "GET", body: 1 } },
+  ],
+  ["http ftp url", { ...job, target: { kind: "http", url: "ftp://e.com/x" } }],
+  ["http relative url", { ...job, target: { kind: "http", url: "/x" } }],
+  ["http url with credentials", { ...job, target: { kind: "http", url: "https://u:p@e.com/" } }],
+  [
+    "http timeout above 5 min",
+    { ...job, target: { kind: "http", url: "https://e.com", timeoutMs: 300_001 } },
+  ],
+  ["http 21 attempts", { ...job, target: { kind: "http", url: "https://e.com", maxAttempts: 21 } }],
+  ["http unknown overlap", { ...job, target: { kind: "http", url: "https://e.com", overlap: "queue" } }],
+  [
+    "http idempotency header",
+    { ...job, target: { kind: "http", url: "https://e.com", headers: { "Idempotency-Key": "x" } } },
+  ],
+  ["http ce header", { ...job, target: { kind: "http", url: "https://e.com", headers: { "ce-id": "x" } } }],
+  ["http subject field", { ...job, target: { kind: "http", url: "https://e.com", subject: "a.b" } }],
 ];
 
 function contract(input: unknown): unknown {

@@ -29,7 +29,7 @@ describe("job definition", () => {
     expect(job).toEqual({
       id: "j",
       schedule: { kind: "every", everyMs: 1000, phaseMs: 0 },
-      target: { subject: "a.b", payload: null },
+      target: { kind: "nats", subject: "a.b", payload: null },
       misfire: "once",
       maxLatenessMs: JobLimits.defaultMaxLatenessMs,
     });

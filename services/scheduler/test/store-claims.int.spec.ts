@@ -1,5 +1,6 @@
 import pg from "pg";
 import { describe, expect, it } from "vitest";
+import type { NatsTarget } from "../src/domain/job-definition.ts";
 import { createSchedulerStore } from "../src/store/scheduler-store.ts";
 import type { StoreFixture } from "./store-fixture.ts";
 import { claimOptions, completeOptions, fileStoreFixture, job } from "./store-fixture.ts";
@@ -133,7 +134,7 @@ describe("leases", () => {
     const c = (await f.store.claimDue("h", { ...claimOptions, limit: 10_000 })).jobs.find(
       (j) => j.id === "changed",
     )!;
-    await f.store.upsert({ ...def, target: { ...def.target, payload: "new" } });
+    await f.store.upsert({ ...def, target: { ...(def.target as NatsTarget), payload: "new" } });
     const r = await f.store.complete(
       "h",
       [{ jobId: "changed", scheduledAt: c.next!.scheduledAt, outcome: "fired" }],

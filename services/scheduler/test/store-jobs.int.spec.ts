@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import type { NatsTarget } from "../src/domain/job-definition.ts";
 import { JobValidationError } from "../src/domain/job-validation.ts";
 import { InvalidCursorError, JobStateConflictError } from "../src/store/errors.ts";
 import type { StoreFixture } from "./store-fixture.ts";
@@ -30,10 +31,13 @@ describe("upsert", () => {
     expect(same.outcome).toBe("unchanged");
     expect(same.job.version).toBe(1);
 
-    const changed = await f.store.upsert({ ...def, target: { ...def.target, payload: { n: 2 } } });
+    const changed = await f.store.upsert({
+      ...def,
+      target: { ...(def.target as NatsTarget), payload: { n: 2 } },
+    });
     expect(changed.outcome).toBe("updated");
     expect(changed.job.version).toBe(2);
-    expect(changed.job.definition.target.payload).toEqual({ n: 2 });
+    expect((changed.job.definition.target as NatsTarget).payload).toEqual({ n: 2 });
   });
 
   it("refuses an `at` more than maxLateness in the past by the database's clock, naming schedule.at", async () => {

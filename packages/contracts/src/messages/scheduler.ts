@@ -118,6 +118,93 @@ const headers = z
   )
   .refine((r) => Object.keys(r).length <= 32, "must have at most 32 headers");
 
+const natsTarget = z
+  .strictObject({
+    kind: z.literal("nats").default("nats").describe("A NATS message (the default when kind is absent)"),
+    subject: natsSubject.describe("Subject the message is published to; a JetStream stream must capture it"),
+    payload: jsonValue
+      .refine(
+        (v) => Buffer.byteLength(JSON.stringify(v)) <= maxPayloadBytes,
+        `must be at most ${maxPayloadBytes} bytes as JSON`,
+      )
+      .default(null)
+      .describe("JSON data of the published message"),
+    headers: headers.optional().describe("Extra NATS headers of the published message"),
+  })
+  .describe("Publish one NATS message per occurrence, exactly once");
+
+// The scheduler writes these itself on every webhook attempt (or the HTTP client owns them).
+const reservedHttpHeader = /^(ce-|idempotency-key$|host$|content-length$|transfer-encoding$|connection$)/i;
+
+const httpHeaders = z
+  .record(
+    z
+      .string()
+      .regex(headerToken, "must be an HTTP header token (1–128 characters)")
+      .refine(
+        (h) => !reservedHttpHeader.test(h),
+        "ce-*, Idempotency-Key, Host, Content-Length, Transfer-Encoding and Connection are set by the scheduler",
+      ),
+    z
+      .string()
+      .max(4_096)
+      .regex(/^[^\r\n]*$/, "must not contain line breaks"),
+  )
+  .refine((r) => Object.keys(r).length <= 32, "must have at most 32 headers");
+
+const webhookUrl = z
+  .string()
+  .max(2_048)
+  .refine((u) => {
+    if (!URL.canParse(u)) return false;
+    const url = new URL(u);
+    return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== "";
+  }, "must be an absolute http or https URL")
+  .refine((u) => !URL.canParse(u) || (new URL(u).username === "" && new URL(u).password === ""), {
+    message: "must not carry credentials: put them in headers",
+  });
+
+const httpTarget = z
+  .strictObject({
+    kind: z.literal("http"),
+    url: webhookUrl.describe(
+      "Endpoint called per occurrence; must be a public address unless DBPLANE_SCHEDULER_WEBHOOK_ALLOW lists it",
+    ),
+    method: z.enum(["POST", "GET", "PUT", "PATCH", "DELETE"]).default("POST").describe("HTTP method"),
+    headers: httpHeaders.optional().describe("Extra request headers (values are never logged)"),
+    body: jsonValue
+      .refine(
+        (v) => Buffer.byteLength(JSON.stringify(v)) <= maxPayloadBytes,
+        `must be at most ${maxPayloadBytes} bytes as JSON`,
+      )
+      .optional()
+      .describe("JSON request body (not with GET)"),
+    timeoutMs: z
+      .int()
+      .min(100)
+      .max(300_000)
+      .default(10_000)
+      .describe("One attempt's limit, connection to last byte of the response"),
+    maxAttempts: z.int().min(1).max(20).default(5).describe("Attempts at most, the first included"),
+    overlap: z
+      .enum(["skip", "buffer_one", "allow_all"])
+      .default("allow_all")
+      .describe(
+        "When the job's previous delivery is still pending or running: skip the new one, keep at most one waiting, or deliver concurrently",
+      ),
+  })
+  .refine((t) => t.method !== "GET" || t.body === undefined, {
+    message: "must be absent for GET",
+    path: ["body"],
+  })
+  .describe(
+    "Call an HTTP endpoint per occurrence, at least once, retried with backoff; Idempotency-Key and CloudEvents headers identify the occurrence",
+  );
+
+const target = z
+  .discriminatedUnion("kind", [natsTarget, httpTarget])
+  .describe("What happens when the job fires");
+
 export const scheduleJob = defineCommand({
   service: "scheduler",
   name: "schedule-job",
@@ -128,21 +215,7 @@ export const scheduleJob = defineCommand({
       startAt: instant.optional().describe("No occurrence before this time (inclusive)"),
       endAt: instant.optional().describe("No occurrence at or after this time"),
       maxRuns: z.int().min(1).optional().describe("The job ends after this many fired occurrences"),
-      target: z
-        .strictObject({
-          subject: natsSubject.describe(
-            "Subject the message is published to; a JetStream stream must capture it",
-          ),
-          payload: jsonValue
-            .refine(
-              (v) => Buffer.byteLength(JSON.stringify(v)) <= maxPayloadBytes,
-              `must be at most ${maxPayloadBytes} bytes as JSON`,
-            )
-            .default(null)
-            .describe("JSON data of the published message"),
-          headers: headers.optional().describe("Extra NATS headers of the published message"),
-        })
-        .describe("What is published when the job fires"),
+      target,
       misfire: z
         .enum(["skip", "once", "all"])
         .default("once")
@@ -180,14 +253,21 @@ export const jobFired = defineEvent({
     scheduledAt: timestamp.describe("The occurrence's due time"),
     firedAt: timestamp.describe("When the target message was published"),
     lateMs: z.int().min(0).describe("firedAt - scheduledAt, at least 0"),
-    targetSubject: natsSubject.describe("Subject the target message was published to"),
+    targetSubject: natsSubject
+      .optional()
+      .describe("Subject the target message was published to (NATS targets)"),
+    targetUrl: z
+      .string()
+      .max(2_048)
+      .optional()
+      .describe("Origin and path of the webhook handed to delivery (http targets; no query)"),
     messageSeq: z
       .int()
       .min(1)
       .optional()
       .describe("Stream sequence of the target message, when it went to a stream"),
   }),
-  summary: "A job's occurrence fired: its target message was published.",
+  summary: "A job's occurrence fired: its target message was published, or its webhook delivery was queued.",
 });
 
 export const jobMissed = defineEvent({

@@ -1,8 +1,10 @@
 import { Cron } from "croner";
 import { z } from "zod";
-import { JobLimits, MisfirePolicy } from "./limits.ts";
+import { JobLimits, MisfirePolicy, TargetKind } from "./limits.ts";
+import { headerRecord, jsonPayload } from "./target-fields.ts";
 import { headerNameProblem, subjectProblem } from "./target-subject.ts";
 import { isIanaTimeZone } from "./time-zone.ts";
+import { httpTarget } from "./webhook-target.ts";
 
 /** An RFC 3339 instant with `Z` or an explicit offset: a wall-clock time without a zone is ambiguous. */
 const instant = z.iso
@@ -75,47 +77,18 @@ export function cronExpressionProblem(expression: string): string | null {
 
 export const jobSchedule = z.discriminatedUnion("kind", [atSchedule, everySchedule, cronSchedule]);
 
-function isJsonValue(value: unknown, depth = 0): boolean {
-  if (depth > 64) return false;
-  if (value === null || typeof value === "string" || typeof value === "boolean") return true;
-  if (typeof value === "number") return Number.isFinite(value);
-  if (Array.isArray(value)) return value.every((v) => isJsonValue(v, depth + 1));
-  if (typeof value !== "object") return false;
-  const proto = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) return false;
-  return Object.values(value).every((v) => isJsonValue(v, depth + 1));
-}
-
-const payload = z
-  .custom<unknown>((v) => v !== undefined && isJsonValue(v), "must be a JSON value")
-  .refine(
-    (v) => Buffer.byteLength(JSON.stringify(v)) <= JobLimits.maxPayloadBytes,
-    `must be at most ${JobLimits.maxPayloadBytes} bytes as JSON`,
-  );
-
-const headers = z
-  .record(z.string(), z.string().max(JobLimits.maxHeaderValueLength))
-  .superRefine((record, ctx) => {
-    const names = Object.keys(record);
-    if (names.length > JobLimits.maxHeaders) {
-      ctx.addIssue({ code: "custom", message: `must have at most ${JobLimits.maxHeaders} headers` });
-    }
-    for (const name of names) {
-      const problem = headerNameProblem(name);
-      if (problem) ctx.addIssue({ code: "custom", path: [name], message: problem });
-      if (/[\r\n]/.test(record[name] ?? ""))
-        ctx.addIssue({ code: "custom", path: [name], message: "must not contain line breaks" });
-    }
-  });
-
-export const jobTarget = z.strictObject({
+const natsTarget = z.strictObject({
+  /** Optional on input: jobs saved before webhooks existed, and their clients, name no kind. */
+  kind: z.literal(TargetKind.nats).default(TargetKind.nats),
   subject: z.string().superRefine((s, ctx) => {
     const problem = subjectProblem(s);
     if (problem) ctx.addIssue({ code: "custom", message: problem });
   }),
-  payload: payload.default(null),
-  headers: headers.optional(),
+  payload: jsonPayload.default(null),
+  headers: headerRecord(headerNameProblem).optional(),
 });
+
+export const jobTarget = z.discriminatedUnion("kind", [natsTarget, httpTarget]);
 
 /**
  * A job as the caller defines it. Parsing applies the defaults, so the stored definition is
@@ -155,3 +128,6 @@ export type JobDefinitionInput = z.input<typeof jobDefinition>;
 /** A complete, validated job definition. */
 export type JobDefinition = z.output<typeof jobDefinition>;
 export type JobSchedule = JobDefinition["schedule"];
+export type JobTarget = JobDefinition["target"];
+export type NatsTarget = Extract<JobTarget, { kind: "nats" }>;
+export type HttpTarget = Extract<JobTarget, { kind: "http" }>;

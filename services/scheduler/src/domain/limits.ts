@@ -59,3 +59,38 @@ export const MisfirePolicy = {
   all: "all",
 } as const;
 export type MisfirePolicy = (typeof MisfirePolicy)[keyof typeof MisfirePolicy];
+
+/** What a job does when it fires. */
+export const TargetKind = {
+  /** Publish a NATS message, exactly once (JetStream deduplicates by the occurrence id). */
+  nats: "nats",
+  /** Call an HTTP endpoint, at least once, from the delivery worker. */
+  http: "http",
+} as const;
+export type TargetKind = (typeof TargetKind)[keyof typeof TargetKind];
+
+/** What a webhook occurrence does while the job's previous delivery is still pending or running. */
+export const OverlapPolicy = {
+  /** Record the new delivery as skipped. */
+  skip: "skip",
+  /** Keep at most one waiting; it starts when the previous one ends; further ones are skipped. */
+  bufferOne: "buffer_one",
+  /** Deliver concurrently. */
+  allowAll: "allow_all",
+} as const;
+export type OverlapPolicy = (typeof OverlapPolicy)[keyof typeof OverlapPolicy];
+
+/** Webhook targets' limits and retry policy. */
+export const WebhookLimits = {
+  defaultTimeoutMs: 10_000,
+  /** A minimum that still lets a TLS handshake complete on a slow link. */
+  minTimeoutMs: 100,
+  /** Five minutes: longer work should answer 202 and go on asynchronously. */
+  maxTimeoutMs: 300_000,
+  defaultMaxAttempts: 5,
+  maxAttempts: 20,
+  maxUrlLength: 2_048,
+  /** Full-jitter exponential backoff: attempt n waits random(0, min(cap, base × 2^(n-1))). */
+  backoffBaseMs: 1_000,
+  backoffCapMs: 60_000,
+} as const;

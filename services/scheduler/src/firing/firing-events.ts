@@ -26,8 +26,9 @@ export class FiringEvents {
     jobId: string;
     scheduledAt: Date;
     firedAt: Date;
-    targetSubject: string;
-    messageSeq: number;
+    targetSubject?: string;
+    messageSeq?: number;
+    targetUrl?: string;
   }): void {
     const scheduledAt = data.scheduledAt.toISOString();
     this.#emit(() =>
@@ -40,6 +41,7 @@ export class FiringEvents {
           lateMs: Math.max(0, Math.round(data.firedAt.getTime() - data.scheduledAt.getTime())),
           targetSubject: data.targetSubject,
           messageSeq: data.messageSeq,
+          targetUrl: data.targetUrl,
         },
         { subject: data.jobId, id: `fired:${data.jobId}:${scheduledAt}` },
       ),

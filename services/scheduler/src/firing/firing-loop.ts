@@ -1,6 +1,9 @@
 import { ConcurrencyLimit } from "@dbplane/bus";
 import type { Logger } from "@dbplane/service-kit";
 import type { JetStreamClient } from "@nats-io/jetstream";
+import { safeUrl } from "../delivery/webhook-request.ts";
+import type { HttpTarget } from "../domain/job-definition.ts";
+import { TargetKind } from "../domain/limits.ts";
 import { firesWhenLate } from "../domain/misfire.ts";
 import type { SchedulerMetrics } from "../scheduler-metrics.ts";
 import type { ClaimedJob, DueOccurrence, MissedOccurrences } from "../store/job-progress.ts";
@@ -28,6 +31,8 @@ export interface FiringLoopOptions {
   readonly publishConcurrency: number;
   readonly metrics: SchedulerMetrics;
   readonly logger: Logger;
+  /** Called after runs of http jobs were recorded with their deliveries (to wake the delivery worker). */
+  readonly onDeliveriesQueued?: () => void;
 }
 
 export interface FiringStages {
@@ -96,6 +101,7 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
       }
       armAll(result.continuing);
       reportMissed(result.missed);
+      if (batch.some((r) => r.outcome === "fired" && r.delivery)) o.onDeliveriesQueued?.();
     },
   });
 
@@ -132,19 +138,49 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
       return;
     }
     p.publishing = true;
+    if (p.definition.target.kind === TargetKind.http) {
+      handOver(p, p.definition.target);
+      return;
+    }
     void publishes
       .run(() => publish(p))
       .catch((err: unknown) => log.error({ err, msgId: p.occ.messageId }, "firing failed"));
   }
 
+  /**
+   * An http job's occurrence is not delivered here: it is recorded fired, and its delivery
+   * queued in the same transaction, for the delivery workers. Nothing on this path waits on
+   * the endpoint, so a slow one delays no other occurrence.
+   */
+  function handOver(p: PendingOccurrence, target: HttpTarget): void {
+    const { occ, jobId } = p;
+    const base = { jobId, scheduledAt: occ.scheduledAt, manual: occ.manual };
+    const now = clock.now();
+    if (!firesWhenLate(p.definition) && now > occ.fireBy.getTime()) {
+      o.metrics.missed.inc();
+      completions.add({ ...base, outcome: "missed", error: "later than maxLatenessMs" });
+      o.events.missed(jobId, occ.scheduledAt, "later than maxLatenessMs");
+      return;
+    }
+    const firedAt = new Date(Math.max(now, occ.scheduledAt.getTime()));
+    o.metrics.firingLag.observe(
+      { manual: String(occ.manual) },
+      (firedAt.getTime() - occ.scheduledAt.getTime()) / 1000,
+    );
+    o.metrics.fired.inc({ manual: String(occ.manual) });
+    completions.add({ ...base, outcome: "fired", firedAt, delivery: true });
+    o.events.fired({ jobId, scheduledAt: occ.scheduledAt, firedAt, targetUrl: safeUrl(target.url) });
+  }
+
   async function publish(p: PendingOccurrence): Promise<void> {
     const { occ, jobId } = p;
+    if (p.definition.target.kind !== TargetKind.nats) return;
     // Late by more than maxLatenessMs because this replica was slow (event loop, NATS) is a
     // misfire like an outage: under `skip` the occurrence is missed, under `once`/`all` it fires late.
     const fireBy = firesWhenLate(p.definition) ? Number.POSITIVE_INFINITY : occ.fireBy.getTime();
     const localDeadline = () =>
       Math.min(fireBy, pending.expiryOf(jobId) - leaseSafetyMs) - (clock.now() - Date.now());
-    const message = targetMessage(p.definition, occ.scheduledAt, occ.messageId);
+    const message = targetMessage(jobId, p.definition.target, occ.scheduledAt, occ.messageId);
     const outcome = await publishTarget(o.js, message, occ.messageId, localDeadline, (transient) =>
       o.metrics.publishFailures.inc({ kind: transient ? "transient" : "permanent" }),
     );

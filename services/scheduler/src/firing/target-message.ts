@@ -1,6 +1,6 @@
 import { findMessageBySubject, toBinaryHeaders } from "@dbplane/contracts";
 import { type MsgHdrs, headers as natsHeaders } from "@nats-io/transport-node";
-import type { JobDefinition } from "../domain/job-definition.ts";
+import type { NatsTarget } from "../domain/job-definition.ts";
 
 /** Headers the scheduler adds to every target message. */
 export const JOB_HEADERS = {
@@ -27,18 +27,23 @@ const encoder = new TextEncoder();
  * so the receiving service's bus accepts it; its payload was checked against the contract when
  * the job was saved.
  */
-export function targetMessage(job: JobDefinition, scheduledAt: Date, messageId: string): TargetMessage {
+export function targetMessage(
+  jobId: string,
+  target: NatsTarget,
+  scheduledAt: Date,
+  messageId: string,
+): TargetMessage {
   const h = natsHeaders();
-  for (const [name, value] of Object.entries(job.target.headers ?? {})) h.set(name, value);
-  h.set(JOB_HEADERS.jobId, job.id);
+  for (const [name, value] of Object.entries(target.headers ?? {})) h.set(name, value);
+  h.set(JOB_HEADERS.jobId, jobId);
   h.set(JOB_HEADERS.scheduledAt, scheduledAt.toISOString());
-  const def = findMessageBySubject(job.target.subject);
+  const def = findMessageBySubject(target.subject);
   if (def) {
     const ce = toBinaryHeaders({
       id: messageId,
       type: def.type,
       source: SCHEDULER_SOURCE,
-      subject: job.id,
+      subject: jobId,
       time: new Date().toISOString(),
       specversion: "1.0",
       datacontenttype: "application/json",
@@ -46,8 +51,8 @@ export function targetMessage(job: JobDefinition, scheduledAt: Date, messageId: 
     for (const [name, value] of Object.entries(ce)) h.set(name, value);
   }
   return {
-    subject: job.target.subject,
-    payload: encoder.encode(JSON.stringify(job.target.payload ?? null)),
+    subject: target.subject,
+    payload: encoder.encode(JSON.stringify(target.payload ?? null)),
     headers: h,
   };
 }

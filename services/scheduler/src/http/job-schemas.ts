@@ -1,5 +1,6 @@
 import { scheduleJob } from "@dbplane/contracts";
 import { z } from "zod";
+import type { JobDefinition } from "../domain/job-definition.ts";
 import type { StoredJob } from "../store/job-rows.ts";
 import { JobState } from "../store/job-rows.ts";
 import type { RunRecord } from "../store/run-records.ts";
@@ -17,7 +18,9 @@ const nullableInstant = instant.nullable();
 export const jobResource = z
   .object({
     id: z.string(),
-    definition: z.record(z.string(), z.unknown()).describe("The job as saved, defaults applied"),
+    definition: z
+      .record(z.string(), z.unknown())
+      .describe("The job as saved, defaults applied; a webhook target's header values read [redacted]"),
     state: z.enum(Object.values(JobState) as [JobState, ...JobState[]]),
     nextRunAt: nullableInstant.describe("The next occurrence; null unless active"),
     triggerAt: nullableInstant.describe("A pending manual trigger's scheduled time"),
@@ -56,7 +59,7 @@ const iso = (d: Date | null) => (d ? d.toISOString() : null);
 export function toJobResource(job: StoredJob): z.infer<typeof jobResource> {
   return {
     id: job.id,
-    definition: job.definition as unknown as Record<string, unknown>,
+    definition: withoutSecrets(job.definition) as unknown as Record<string, unknown>,
     state: job.state,
     nextRunAt: iso(job.nextRunAt),
     triggerAt: iso(job.triggerAt),
@@ -68,6 +71,21 @@ export function toJobResource(job: StoredJob): z.infer<typeof jobResource> {
     createdAt: job.createdAt.toISOString(),
     updatedAt: job.updatedAt.toISOString(),
   };
+}
+
+/** Shown for each header value of a webhook target: reads need no token, and headers carry them. */
+export const REDACTED = "[redacted]";
+
+/**
+ * The definition as the API shows it: a webhook target's header values (bearer tokens, API
+ * keys) are replaced by `[redacted]`, since reading a job needs no token. Their names stay, so
+ * a reader can see which headers are sent.
+ */
+function withoutSecrets(definition: JobDefinition): JobDefinition {
+  const { target } = definition;
+  if (target.kind !== "http" || !target.headers) return definition;
+  const headers = Object.fromEntries(Object.keys(target.headers).map((name) => [name, REDACTED]));
+  return { ...definition, target: { ...target, headers } };
 }
 
 export function toRunResource(run: RunRecord): z.infer<typeof runResource> {

@@ -1,7 +1,10 @@
 import { findMessageBySubject, InvalidMessageDataError, parseMessageData } from "@dbplane/contracts";
 import type { JetStreamManager } from "@nats-io/jetstream";
+import { destinationProblem } from "../delivery/webhook-destination.ts";
 import type { JobDefinition } from "../domain/job-definition.ts";
 import { JobValidationError } from "../domain/job-validation.ts";
+import { TargetKind } from "../domain/limits.ts";
+import type { WebhookAllowList } from "../domain/webhook-allow-list.ts";
 
 /** How long a positive answer is trusted: registering thousands of jobs on one subject costs one lookup. */
 const CACHE_MS = 5_000;
@@ -17,11 +20,24 @@ const CACHE_MS = 5_000;
  *   a payload its contract accepts, because it is published as that CloudEvent. dbplane's own
  *   streams are deliberately allowed: scheduling other services' periodic work is the point.
  *
- * @throws JobValidationError naming `target.subject` or `target.payload`.
+ * An http target's URL must lead to an address the webhook allow-list accepts (see
+ * `destinationProblem`); every attempt checks again as it connects.
+ *
+ * @throws JobValidationError naming `target.subject`, `target.payload` or `target.url`.
  */
-export function createTargetCheck(jsm: JetStreamManager, minDuplicateWindowMs: number) {
+export function createTargetCheck(
+  jsm: JetStreamManager,
+  minDuplicateWindowMs: number,
+  allowList: WebhookAllowList,
+) {
   const known = new Map<string, number>();
   return async function checkTarget(job: JobDefinition): Promise<void> {
+    if (job.target.kind === TargetKind.http) {
+      const problem = await destinationProblem(allowList, new URL(job.target.url));
+      if (problem)
+        throw new JobValidationError([{ field: "target.url", message: `is not allowed: ${problem}` }]);
+      return;
+    }
     const { subject, payload } = job.target;
     const def = findMessageBySubject(subject);
     if (def) {

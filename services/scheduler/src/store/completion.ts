@@ -1,6 +1,8 @@
 import { inTransaction } from "@dbplane/service-kit";
+import { TargetKind } from "../domain/limits.ts";
 import { nextOccurrence } from "../domain/occurrences.ts";
 import { lockHeld } from "./claims.ts";
+import { type NewDelivery, queueDeliveries } from "./delivery-queue.ts";
 import type { ClaimedJob, JobProgress, MissedOccurrences } from "./job-progress.ts";
 import { claimedJobOf, decideClaim, progressOf, settleMisfire, writeProgress } from "./job-progress.ts";
 import { JobState } from "./job-rows.ts";
@@ -20,6 +22,8 @@ export interface OccurrenceResult {
   readonly firedAt?: Date;
   readonly error?: string;
   readonly streamSeq?: number;
+  /** An http job's occurrence handed to the delivery workers (informational: the job's definition decides). */
+  readonly delivery?: boolean;
 }
 
 export interface CompleteOptions {
@@ -73,6 +77,7 @@ export async function completeOccurrences(
     }
     for (const p of progress.values()) decideClaim(p, now, options.horizonMs);
     const recorded = await insertRuns(client, ctx, owner, runs);
+    await queueDeliveries(client, ctx, deliveriesOf(ordered, progress, recorded));
     const written = await writeProgress(client, ctx, owner, options.leaseMs, [...progress.values()]);
     return {
       dbNow: now,
@@ -115,6 +120,31 @@ function apply(
     return null;
   }
   return settleMisfire(p, now, runs);
+}
+
+/**
+ * The deliveries of the http jobs' runs this batch recorded as fired, by the job's definition
+ * as locked now (a definition changed since the occurrence was armed cleared the claim, so its
+ * completion was refused above). NATS jobs' runs, and runs recorded before, have none.
+ */
+function deliveriesOf(
+  results: readonly OccurrenceResult[],
+  progress: ReadonlyMap<string, JobProgress>,
+  recorded: ReadonlySet<string>,
+): NewDelivery[] {
+  const out: NewDelivery[] = [];
+  for (const r of results) {
+    const definition = progress.get(r.jobId)?.row.definition;
+    if (r.outcome !== "fired" || definition?.target.kind !== TargetKind.http) continue;
+    if (!recorded.has(runKey(r.jobId, r.scheduledAt))) continue;
+    out.push({
+      jobId: r.jobId,
+      scheduledAt: r.scheduledAt,
+      target: definition.target,
+      deliverBy: new Date(r.scheduledAt.getTime() + definition.maxLatenessMs),
+    });
+  }
+  return out;
 }
 
 function toRun(result: OccurrenceResult, now: Date): NewRun {

@@ -89,6 +89,62 @@ const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: "webhook deliveries",
+    // Targets gained a kind: stored NATS targets get theirs, so that re-sending a definition
+    // written before (no kind; parsed now with kind "nats") still compares unchanged.
+    // A delivery is keyed like its run and goes when the run is pruned; `target` is the
+    // http target as it was when the occurrence fired (a later change of the job does not
+    // alter a delivery in progress). `next_attempt_at` is when a pending delivery is due, when a
+    // running one's lease ends (another replica retries it then) and, for a buffered one, from
+    // when it may start once its job has nothing else pending or running.
+    sql: (t) => `
+      UPDATE ${t.jobs} SET definition = jsonb_set(definition, '{target,kind}', '"nats"')
+        WHERE NOT (definition->'target' ? 'kind');
+
+      CREATE TABLE ${t.deliveries} (
+        job_id          text NOT NULL,
+        scheduled_at    timestamptz NOT NULL,
+        state           text NOT NULL
+          CHECK (state IN ('pending', 'running', 'buffered', 'succeeded', 'failed', 'skipped')),
+        target          jsonb NOT NULL,
+        attempts        integer NOT NULL DEFAULT 0,
+        max_attempts    integer NOT NULL,
+        next_attempt_at timestamptz NOT NULL,
+        -- scheduled_at + maxLatenessMs: no attempt starts later.
+        deliver_by      timestamptz NOT NULL,
+        claimed_by      text,
+        last_status     integer,
+        last_error      text,
+        created_at      timestamptz NOT NULL DEFAULT now(),
+        updated_at      timestamptz NOT NULL DEFAULT now(),
+        finished_at     timestamptz,
+        PRIMARY KEY (job_id, scheduled_at),
+        FOREIGN KEY (job_id, scheduled_at) REFERENCES ${t.runs} (job_id, scheduled_at) ON DELETE CASCADE
+      );
+      CREATE INDEX deliveries_due_idx ON ${t.deliveries} (next_attempt_at)
+        WHERE state IN ('pending', 'running', 'buffered');
+      CREATE INDEX deliveries_open_idx ON ${t.deliveries} (job_id)
+        WHERE state IN ('pending', 'running', 'buffered');
+
+      CREATE TABLE ${t.deliveryAttempts} (
+        job_id       text NOT NULL,
+        scheduled_at timestamptz NOT NULL,
+        attempt      integer NOT NULL,
+        replica      text NOT NULL,
+        started_at   timestamptz NOT NULL DEFAULT now(),
+        finished_at  timestamptz,
+        -- NULL while in flight; 'lost' when its replica died before recording it.
+        outcome      text,
+        status_code  integer,
+        duration_ms  integer,
+        error        text,
+        PRIMARY KEY (job_id, scheduled_at, attempt),
+        FOREIGN KEY (job_id, scheduled_at) REFERENCES ${t.deliveries} (job_id, scheduled_at) ON DELETE CASCADE
+      );
+    `,
+  },
 ];
 
 /** The latest schema version this code needs. */

@@ -4,6 +4,8 @@ import type { ClaimOptions, ClaimResult } from "./claims.ts";
 import { claimDue, releaseClaims, renewClaims } from "./claims.ts";
 import type { CompleteOptions, CompletionResult, OccurrenceResult } from "./completion.ts";
 import { completeOccurrences } from "./completion.ts";
+import type { ClaimedDelivery, DeliveryFinish, DeliveryRecord } from "./deliveries.ts";
+import { claimDeliveries, finishDelivery, getDelivery } from "./deliveries.ts";
 import { cancelJob, pauseJob, resumeJob, triggerJob } from "./job-commands.ts";
 import type { ListJobsOptions, Page } from "./job-queries.ts";
 import { getJob, listJobs } from "./job-queries.ts";
@@ -59,6 +61,13 @@ export interface SchedulerStore {
   releaseClaims(owner: string, jobIds?: readonly string[]): Promise<number>;
   stats(): Promise<SchedulerStats>;
 
+  /** Claims due webhook deliveries and starts an attempt of each (see `claimDeliveries`). */
+  claimDeliveries(owner: string, limit: number, leaseMarginMs: number): Promise<ClaimedDelivery[]>;
+  /** Records an attempt's result and the delivery's state; false when this owner no longer holds it. */
+  finishDelivery(owner: string, finish: DeliveryFinish): Promise<boolean>;
+  /** One occurrence's webhook delivery with its attempts. */
+  getDelivery(jobId: string, scheduledAt: Date): Promise<DeliveryRecord | null>;
+
   /** Records this replica's heartbeat; it stays listed for `leaseMs` unless it beats again. */
   beat(owner: string, leaseMs: number, beat: ReplicaBeat): Promise<void>;
   forgetReplica(owner: string): Promise<void>;
@@ -88,6 +97,9 @@ export function createSchedulerStore(pool: pg.Pool, options: { schema?: string }
     renewClaims: (owner, leaseMs, ids) => renewClaims(ctx, owner, leaseMs, ids),
     releaseClaims: (owner, ids) => releaseClaims(ctx, owner, ids),
     stats: () => schedulerStats(ctx),
+    claimDeliveries: (owner, limit, margin) => claimDeliveries(ctx, owner, limit, margin),
+    finishDelivery: (owner, f) => finishDelivery(ctx, owner, f),
+    getDelivery: (jobId, at) => getDelivery(ctx, jobId, at),
     beat: (owner, leaseMs, b) => beat(ctx, owner, leaseMs, b),
     forgetReplica: (owner) => forgetReplica(ctx, owner),
     listReplicas: () => listReplicas(ctx),

@@ -6,6 +6,8 @@ export interface SchedulerTables {
   readonly jobs: string;
   readonly runs: string;
   readonly replicas: string;
+  readonly deliveries: string;
+  readonly deliveryAttempts: string;
   readonly migrations: string;
 }
 
@@ -21,5 +23,11 @@ export function schedulerTables(schema: string = defaultSchema): SchedulerTables
       `scheduler schema name must be a lower-case PostgreSQL identifier, got ${JSON.stringify(schema)}`,
     );
   }
-  return schemaTables(schema, { jobs: "jobs", runs: "runs", replicas: "replicas" });
+  return schemaTables(schema, {
+    jobs: "jobs",
+    runs: "runs",
+    replicas: "replicas",
+    deliveries: "deliveries",
+    deliveryAttempts: "delivery_attempts",
+  });
 }
