@@ -1,4 +1,4 @@
-import { Counter, Histogram, type Registry } from "prom-client";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 
 /** What the write fence counts; `noFenceMetrics` where nothing is exported (a test's coordinator). */
 export interface FenceMetrics {
@@ -8,9 +8,11 @@ export interface FenceMetrics {
   released(database: string, outcome: "admitted" | "timeout" | "aborted", seconds: number): void;
   /** A raise ended: every live replica acknowledged, or not in time. */
   raised(outcome: "acknowledged" | "timeout", seconds: number): void;
+  /** Reports the fences this replica follows from now on. */
+  follow(fences: { known(): readonly { database: string; state: string }[] }): void;
 }
 
-export const noFenceMetrics: FenceMetrics = { held() {}, released() {}, raised() {} };
+export const noFenceMetrics: FenceMetrics = { held() {}, released() {}, raised() {}, follow() {} };
 
 /** `dbplane_router_fence_*` on the app's registry. */
 export function createFenceMetrics(registry: Registry): FenceMetrics {
@@ -40,7 +42,21 @@ export function createFenceMetrics(registry: Registry): FenceMetrics {
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers: [registry],
   });
+  let followed: Parameters<FenceMetrics["follow"]>[0] | undefined;
+  new Gauge({
+    name: "dbplane_router_fences",
+    help: "Write fences this replica follows, by database and state (raised; lifted: still gating writes planned by a map older than the lift's)",
+    labelNames: ["database", "state"] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const { database, state } of followed?.known() ?? []) this.inc({ database, state });
+    },
+  });
   return {
+    follow(fences) {
+      followed = fences;
+    },
     held: (database) => held.inc({ database }),
     released: (database, outcome, seconds) => holdSeconds.observe({ database, outcome }, seconds),
     raised(outcome, seconds) {

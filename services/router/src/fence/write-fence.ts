@@ -57,6 +57,7 @@ export class WriteFence {
 
   constructor(options: WriteFenceOptions) {
     this.#o = options;
+    options.metrics.follow(this);
     this.#lease = new ReplicaLease({
       replicas: options.buckets.replicas,
       replica: options.replica,
@@ -89,6 +90,16 @@ export class WriteFence {
     await this.#lease.stop();
     await this.#following;
     this.#wake();
+  }
+
+  /** The fences this replica follows (lifted ones included), for metrics. */
+  known(): { database: string; shard: number; id: string; state: FenceDocument["state"] }[] {
+    return [...this.#fences.values()].map(({ doc }) => ({
+      database: doc.database,
+      shard: doc.shard,
+      id: doc.id,
+      state: doc.state,
+    }));
   }
 
   /** Call when this replica installs a new shard map version: held writes may now re-plan. */
@@ -251,7 +262,9 @@ export class WriteFence {
     this.#seen.set(key, revision);
     const doc = value;
     const before = this.#fences.get(key)?.doc;
-    if (doc === undefined) this.#fences.delete(key);
+    // A fence lifted without a map version gates nothing any more.
+    if (doc === undefined || (doc.state === "lifted" && doc.mapVersion === undefined))
+      this.#fences.delete(key);
     else this.#fences.set(key, { doc, revision });
     if (doc?.state !== before?.state || doc?.mapVersion !== before?.mapVersion) {
       this.#o.logger.info(
