@@ -65,7 +65,31 @@ export class KvFenceCoordinator implements FenceCoordinator {
       state: "raised",
       raisedAt: new Date().toISOString(),
     });
-    const written = await fences.entry(fenceKey(database, id));
+    try {
+      return await this.#awaitAcks(database, shard, id, revision, timeoutMs, sentAt, started);
+    } catch (err) {
+      // No fence stays raised by a raise that failed; if even the lift fails, the caller's
+      // lift (retried) or its resume after a crash must do it.
+      await this.lift({ database, id }).catch((liftErr: unknown) =>
+        this.#o.logger.error(
+          { err: liftErr, database, fence: id },
+          "write fence: lift after a failed raise failed",
+        ),
+      );
+      throw err;
+    }
+  }
+
+  async #awaitAcks(
+    database: string,
+    shard: number,
+    id: string,
+    revision: number,
+    timeoutMs: number,
+    sentAt: number,
+    started: number,
+  ): Promise<{ replicas: string[]; ackMs: number }> {
+    const written = await this.#o.buckets.fences.entry(fenceKey(database, id));
     if (written?.revision !== revision) {
       throw new Error(
         `fence ${id} of database ${database} changed while being raised (revision ${written?.revision})`,
@@ -91,7 +115,6 @@ export class KvFenceCoordinator implements FenceCoordinator {
       }
       if (ackMs >= timeoutMs) {
         this.#o.metrics.raised("timeout", ackMs / 1000);
-        await this.lift({ database, id });
         throw new FenceTimeoutError(database, shard, id, waiting, timeoutMs);
       }
       await new Promise((resolve) => setTimeout(resolve, Math.min(this.#o.pollMs ?? 50, timeoutMs - ackMs)));
