@@ -129,7 +129,7 @@ const consumer = await bus.consume({
   ordered: true,
   handlers: [
     handle(databaseReady, databaseReadyHandler(store, publisher, logger)),
-    handle(databaseDeleted, databaseDeletedHandler(publisher, logger)),
+    handle(databaseDeleted, databaseDeletedHandler(publisher, fences, logger)),
   ],
 });
 await app.register(routerApp, {

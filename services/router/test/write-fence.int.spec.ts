@@ -58,7 +58,7 @@ const follows = (f: WriteFence, id: string, state: string) =>
   f.known().some((k) => k.id === id && k.state === state);
 
 describe("write fence", () => {
-  it("acknowledges once the writes in flight ended; a late replica reads the fence first; a lift gates older maps", async () => {
+  it("acknowledges once the writes in flight ended; a late replica reads the fence first; a lift gates older maps until the database is forgotten", async () => {
     const inFlight = fence.admitNow("db", { mapVersion: 1, shards: [0] });
     expect(inFlight).toBeDefined();
     const raise = watch(coordinator.raise({ database: "db", shard: 0, id: "f1", timeoutMs: 20_000 }));
@@ -84,6 +84,10 @@ describe("write fence", () => {
     } finally {
       await late.stop();
     }
+    // The database deleted: its fences go, so one created again under its name starts free.
+    expect(await coordinator.forget("db")).toBe(1);
+    await waitFor(() => fence.known().length === 0);
+    expect(fence.admitNow("db", { mapVersion: 1, shards: [0] })).toBeDefined();
   });
 
   it("waits for a replica within its lease, not for one whose heartbeat is older", async () => {

@@ -159,4 +159,17 @@ export class KvFenceCoordinator implements FenceCoordinator {
     for (const key of await acks.keys(`${fenceKey(database, id)}.*`)) await acks.delete(key);
     this.#o.logger.info({ database, shard: lifted.value.shard, fence: id, mapVersion }, "write fence lifted");
   }
+
+  /**
+   * Deletes every fence of a deleted database (and its acknowledgements): a database created
+   * again under the same name starts over at map version 1, which a lifted fence's mapVersion
+   * would otherwise hold writes against for good.
+   */
+  async forget(database: string): Promise<number> {
+    const { fences, acks } = this.#o.buckets;
+    const doomed = await fences.keys(`${database}.*`);
+    for (const key of await acks.keys(`${database}.*.*`)) await acks.delete(key);
+    for (const key of doomed) await fences.delete(key);
+    return doomed.length;
+  }
 }

@@ -57,6 +57,7 @@ export class SessionWrites {
 
   /** Ends every claim: the session's writes are over (or the session is). */
   releaseAll(): void {
+    if (this.#releases.length === 0) return;
     const releases = this.#releases;
     this.#releases = [];
     this.#claimed.clear();
