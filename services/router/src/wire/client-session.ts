@@ -435,11 +435,8 @@ export class ClientSession implements SessionHandler {
   async #admitted(plan: StatementPlan, routeOf: (map: LiveMap) => Route): Promise<Route> {
     const map = this.#currentMap();
     let route = routeOf(map);
-    if (
-      !this.#mayWrite(plan) ||
-      this.#writes.tryAdmit({ mapVersion: map.version, shards: routeShards(route) })
-    )
-      return route;
+    if (!this.#mayWrite(plan) || this.#spansShards(route)) return route;
+    if (this.#writes.tryAdmit({ mapVersion: map.version, shards: routeShards(route) })) return route;
     await this.#settle();
     await this.#writes.admit(() => {
       const latest = this.#latestMap();
@@ -447,6 +444,13 @@ export class ClientSession implements SessionHandler {
       return { mapVersion: latest.version, shards: routeShards(route) };
     });
     return route;
+  }
+
+  /** A statement the transaction's pinned shard refuses ("cannot span shards"): nothing to hold. */
+  #spansShards(route: Route): boolean {
+    const transaction = this.#transaction;
+    if (transaction?.scope !== "one") return false;
+    return routeShards(route).some((shard) => !transaction.connections.has(shard));
   }
 
   /** The newest map, made the transaction's (no shard yet) or the batch's. */
