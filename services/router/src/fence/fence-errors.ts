@@ -10,8 +10,12 @@ export class FenceHoldError extends Error {
   readonly heldMs: number;
 
   constructor(database: string, shards: readonly number[], heldMs: number, reason: string) {
+    const where =
+      shards.length === 0
+        ? `database ${database}`
+        : `shard${shards.length === 1 ? "" : "s"} ${shards.join(", ")} of database ${database}`;
     super(
-      `write to shard${shards.length === 1 ? "" : "s"} ${shards.join(", ")} of database ${database} held ${Math.round(heldMs)} ms (${reason}) and given up; it did not run, retry it`,
+      `write to ${where} held ${Math.round(heldMs)} ms (${reason}) and given up; it did not run, retry it`,
     );
     this.database = database;
     this.shards = shards;

@@ -9,7 +9,10 @@ export interface FenceMetrics {
   /** A raise ended: every live replica acknowledged, or not in time. */
   raised(outcome: "acknowledged" | "timeout", seconds: number): void;
   /** Reports the fences this replica follows from now on. */
-  follow(fences: { known(): readonly { database: string; state: string }[] }): void;
+  follow(fences: {
+    known(): readonly { database: string; state: string }[];
+    readonly admitting: boolean;
+  }): void;
 }
 
 export const noFenceMetrics: FenceMetrics = { held() {}, released() {}, raised() {}, follow() {} };
@@ -51,6 +54,14 @@ export function createFenceMetrics(registry: Registry): FenceMetrics {
     collect() {
       this.reset();
       for (const { database, state } of followed?.known() ?? []) this.inc({ database, state });
+    },
+  });
+  new Gauge({
+    name: "dbplane_router_fence_admitting",
+    help: "1 while this replica admits writes (its heartbeat lease is fresh), 0 while it holds them all",
+    registers: [registry],
+    collect() {
+      this.set(followed?.admitting ? 1 : 0);
     },
   });
   return {

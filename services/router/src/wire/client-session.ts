@@ -711,20 +711,32 @@ export class ClientSession implements SessionHandler {
       return true;
     }
     const connections = [...transaction.connections.values()];
+    const refused =
+      rollback || transaction.readOnly || connections.length === 0 ? undefined : await this.#commitRefused();
     this.#transaction = undefined;
     this.#status = TransactionStatus.Idle;
     let ok = true;
     if (connections.length === 0) {
       this.#write(backendMessage.commandComplete(rollback ? "ROLLBACK" : "COMMIT"));
     } else {
-      const request = frontend.query(rollback ? "ROLLBACK" : plan.sql);
+      const request = frontend.query(rollback || refused ? "ROLLBACK" : plan.sql);
       try {
-        const result = await this.#runMany(
-          connections,
-          connections.map(() => request),
-          { kind: "first" },
-        );
-        ok = !result.failed;
+        if (refused) {
+          // As PostgreSQL answers a COMMIT that fails: an error, and the transaction is gone.
+          await this.#collect(
+            connections,
+            connections.map(() => request),
+          );
+          this.#fail(refused);
+          ok = false;
+        } else {
+          const result = await this.#runMany(
+            connections,
+            connections.map(() => request),
+            { kind: "first" },
+          );
+          ok = !result.failed;
+        }
       } finally {
         for (const connection of connections) this.#release(connection);
         this.#writes.releaseAll();
@@ -732,6 +744,26 @@ export class ClientSession implements SessionHandler {
     }
     for (const name of [...this.#portals.keys()]) this.#portals.delete(name);
     return ok;
+  }
+
+  /**
+   * Why a read-write transaction may not commit now, if it may not: this replica's lease lapsed
+   * and did not come back within the max hold (or the client cancelled the wait).
+   */
+  async #commitRefused(): Promise<NoticeFields | undefined> {
+    try {
+      await this.#writes.whileAdmitting();
+      return undefined;
+    } catch (error) {
+      if (error instanceof FenceHoldError) {
+        return errorFields("40001", `could not commit, rolled back: ${error.message}`, {
+          hint: "This router replica lost touch with its peers; retry the transaction.",
+        });
+      }
+      if (error instanceof FenceHoldAbortedError)
+        return errorFields("57014", "canceling statement due to user request");
+      throw error;
+    }
   }
 
   async #savepoint(plan: StatementPlan & { kind: "transaction" }): Promise<boolean> {

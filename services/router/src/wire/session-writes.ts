@@ -1,5 +1,8 @@
 import type { Release, WriteFence, WritePlan } from "../fence/write-fence.ts";
 
+/** No shards: only the replica's lease is asked. */
+const LEASE_ONLY: WritePlan = { mapVersion: Number.MAX_SAFE_INTEGER, shards: [] };
+
 /**
  * A wire session's claims on shards it writes to, through the write fence. Outside a
  * transaction a claim lasts until the session's next ReadyForQuery (the statement, or the
@@ -48,6 +51,15 @@ export class SessionWrites {
     } finally {
       this.#hold = undefined;
     }
+  }
+
+  /**
+   * Waits while this replica's lease has lapsed: a COMMIT makes a transaction's writes visible,
+   * and a coordinator may have passed a lapsed replica by. Rejects like `admit`.
+   */
+  async whileAdmitting(): Promise<void> {
+    if (this.tryAdmit(LEASE_ONLY)) return;
+    await this.admit(() => LEASE_ONLY);
   }
 
   /** Gives up a write being held (CancelRequest, or the client went away). */
