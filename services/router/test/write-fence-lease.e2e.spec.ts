@@ -12,7 +12,7 @@ import {
 } from "@dbplane/testkit";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createRouterWorld, type RouterWorld, waitForMap } from "./router-world.ts";
+import { api, createRouterWorld, type RouterWorld, waitForMap } from "./router-world.ts";
 
 const DB = "leased";
 let nats: PrivateNatsServer;
@@ -84,5 +84,42 @@ describe("a router replica that cannot renew its heartbeat", () => {
     } finally {
       await client.end();
     }
+  });
+
+  it("rolls back an HTTP transaction whose COMMIT comes after the lease lapsed: 503 WRITE_FENCED", async () => {
+    const shard = world.shards[0]!;
+    const locker = await shard.pool.connect();
+    try {
+      await locker.query("SELECT pg_advisory_lock(42)");
+      const tx = api(replica.base, world.token(), "POST", `/v1/databases/${DB}/transaction`, {
+        key: { type: "bigint", value: 10 },
+        statements: [
+          { sql: "INSERT INTO items (id) VALUES (10)" },
+          { sql: "SELECT pg_advisory_xact_lock(42)" },
+        ],
+      });
+      // The transaction has written and waits for the lock: the lease lapses under it.
+      await waitFor(async () => {
+        const { rowCount } = await shard.pool.query(
+          "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%pg_advisory_xact_lock%'",
+        );
+        return rowCount === 1;
+      });
+      natsDown = true;
+      await nats.stop();
+      await waitFor(async () => (await admitting()) === 0);
+      await locker.query("SELECT pg_advisory_unlock(42)");
+      const res = await tx;
+      expect(res.status).toBe(503);
+      expect(res.body.code).toBe("WRITE_FENCED");
+      expect((await shard.pool.query("SELECT id FROM items WHERE id = 10")).rows).toEqual([]);
+    } finally {
+      locker.release();
+      if (natsDown) {
+        await nats.start();
+        natsDown = false;
+      }
+    }
+    await waitFor(async () => (await admitting()) === 1, { timeoutMs: 30_000 });
   });
 });

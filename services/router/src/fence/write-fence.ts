@@ -31,6 +31,8 @@ interface KnownFence {
 }
 
 const noop: Release = () => {};
+/** No shards: only the lease is asked. */
+const LEASE_ONLY: WritePlan = { mapVersion: Number.MAX_SAFE_INTEGER, shards: [] };
 
 /**
  * This replica's side of the write fences: follows the fence bucket, holds writes to a fenced
@@ -162,6 +164,15 @@ export class WriteFence {
     } finally {
       this.#o.metrics.released(database, outcome, (performance.now() - started) / 1000);
     }
+  }
+
+  /**
+   * Resolves while (or once) this replica admits writes at all: before a COMMIT makes a
+   * transaction's writes visible — a coordinator may have passed a replica whose lease lapsed.
+   * Rejects like `admit`.
+   */
+  async whileAdmitting(database: string, signal?: AbortSignal): Promise<void> {
+    await this.admit(database, () => LEASE_ONLY, signal);
   }
 
   /** Marks a write in flight on `shards` until the release: acknowledgements wait for it. */

@@ -106,6 +106,7 @@ export function registerQueryRoutes(app: HttpApp, service: QueryService, fence: 
       const body = request.body;
       let map!: LiveMap;
       let shard!: LiveShard;
+      let writes = false;
       const release = await fence.admit(db, async () => {
         map = service.map(db);
         shard = body.key ? service.shardForKey(map, body.key) : service.shard(map, body.shard ?? -1);
@@ -114,12 +115,14 @@ export function registerQueryRoutes(app: HttpApp, service: QueryService, fence: 
           body.statements.map((s, i) => ({ ...s, field: `body.statements[${i}].sql` })),
           { index: shard.index, field: body.key ? "body.key" : "body.shard" },
         );
-        const writes = !body.readOnly && (await mayWrite(map, body.statements));
+        writes = !body.readOnly && (await mayWrite(map, body.statements));
         return writes ? { mapVersion: map.version, shards: [shard.index] } : undefined;
       });
+      // A replica whose lease lapsed meanwhile must not make the writes visible.
+      const beforeCommit = writes ? () => fence.whileAdmitting(db) : undefined;
       let results: Awaited<ReturnType<QueryService["transaction"]>>;
       try {
-        results = await service.transaction(map, shard, body.statements, body.readOnly);
+        results = await service.transaction(map, shard, body.statements, body.readOnly, beforeCommit);
       } finally {
         release();
       }
