@@ -1,6 +1,8 @@
 import type { Logger } from "@dbplane/service-kit";
+import { ChangeSignal } from "./change-signal.ts";
+import { FenceBook } from "./fence-book.ts";
 import { ackKey, type FenceBuckets, type FenceDocument } from "./fence-documents.ts";
-import { FenceHoldAbortedError, FenceHoldError } from "./fence-errors.ts";
+import { FenceHoldError } from "./fence-errors.ts";
 import type { FenceMetrics } from "./fence-metrics.ts";
 import { ReplicaLease } from "./replica-lease.ts";
 
@@ -25,11 +27,6 @@ export interface WriteFenceOptions {
   readonly logger: Logger;
 }
 
-interface KnownFence {
-  readonly doc: FenceDocument;
-  readonly revision: number;
-}
-
 const noop: Release = () => {};
 /** No shards: only the lease is asked. */
 const LEASE_ONLY: WritePlan = { mapVersion: Number.MAX_SAFE_INTEGER, shards: [] };
@@ -44,33 +41,34 @@ const LEASE_ONLY: WritePlan = { mapVersion: Number.MAX_SAFE_INTEGER, shards: [] 
 export class WriteFence {
   readonly #o: WriteFenceOptions;
   readonly #lease: ReplicaLease;
-  /** By KV key; lifted fences stay (their mapVersion keeps gating writes planned by older maps). */
-  readonly #fences = new Map<string, KnownFence>();
-  /** Last revision seen per key (deletes included), so a replayed change is not applied twice. */
-  readonly #seen = new Map<string, number>();
+  readonly #book: FenceBook;
+  readonly #changed = new ChangeSignal();
   /** Writes in flight per `database\0shard`. */
   readonly #inFlight = new Map<string, number>();
   /** Fence revisions acknowledged (or being acknowledged), by KV key. */
   readonly #acked = new Map<string, number>();
   readonly #abort = new AbortController();
-  #changed = Promise.withResolvers<void>();
   #loaded = false;
   #following: Promise<void> | undefined;
 
   constructor(options: WriteFenceOptions) {
     this.#o = options;
     options.metrics.follow(this);
+    this.#book = new FenceBook(options.buckets.fences, options.logger, () => {
+      this.#acknowledge();
+      this.#changed.wake();
+    });
     this.#lease = new ReplicaLease({
       replicas: options.buckets.replicas,
       replica: options.replica,
       heartbeatMs: options.heartbeatMs,
       leaseMs: options.leaseMs,
       logger: options.logger,
-      beforeFresh: () => this.#load(),
+      beforeFresh: () => this.#book.load(),
       onRenewed: (lapsed) => {
         // A failed acknowledgement is tried again here.
         this.#acknowledge();
-        if (lapsed) this.#wake();
+        if (lapsed) this.#changed.wake();
       },
     });
   }
@@ -83,7 +81,7 @@ export class WriteFence {
   async start(): Promise<void> {
     await this.#lease.start();
     this.#loaded = true;
-    this.#following = this.#follow();
+    this.#following = this.#book.follow(this.#abort.signal);
   }
 
   /** Stops admitting writes, deletes the heartbeat and stops following the bucket. */
@@ -91,12 +89,12 @@ export class WriteFence {
     this.#abort.abort();
     await this.#lease.stop();
     await this.#following;
-    this.#wake();
+    this.#changed.wake();
   }
 
   /** The fences this replica follows (lifted ones included), for metrics. */
   known(): { database: string; shard: number; id: string; state: FenceDocument["state"] }[] {
-    return [...this.#fences.values()].map(({ doc }) => ({
+    return [...this.#book.fences()].map(({ doc }) => ({
       database: doc.database,
       shard: doc.shard,
       id: doc.id,
@@ -106,7 +104,7 @@ export class WriteFence {
 
   /** Call when this replica installs a new shard map version: held writes may now re-plan. */
   mapsChanged(): void {
-    this.#wake();
+    this.#changed.wake();
   }
 
   /** True while this replica may admit writes at all (lease fresh, fences read, not stopping). */
@@ -120,7 +118,7 @@ export class WriteFence {
    * (a transaction's next statement on shards it already holds).
    */
   admitNow(database: string, plan: WritePlan): Release | undefined {
-    if (!this.admitting || this.#blocking(database, plan) !== undefined) return undefined;
+    if (!this.admitting || this.#book.blocking(database, plan) !== undefined) return undefined;
     return plan.shards.length === 0 ? noop : this.track(database, plan.shards);
   }
 
@@ -144,7 +142,7 @@ export class WriteFence {
     let outcome: "admitted" | "timeout" | "aborted" = "aborted";
     try {
       for (;;) {
-        await this.#waitForChange(started + this.#o.maxHoldMs, signal, () =>
+        await this.#changed.next(started + this.#o.maxHoldMs, signal, () =>
           this.#holdError(database, planned!, started),
         );
         planned = await plan();
@@ -192,18 +190,8 @@ export class WriteFence {
     };
   }
 
-  /** The fence holding a write, if one does: raised on one of its shards, or lifted for a newer map than it was planned by. */
-  #blocking(database: string, plan: WritePlan): FenceDocument | undefined {
-    for (const { doc } of this.#fences.values()) {
-      if (doc.database !== database || !plan.shards.includes(doc.shard)) continue;
-      if (doc.state === "raised") return doc;
-      if (doc.mapVersion !== undefined && plan.mapVersion < doc.mapVersion) return doc;
-    }
-    return undefined;
-  }
-
   #holdError(database: string, plan: WritePlan, started: number): FenceHoldError {
-    const fence = this.#blocking(database, plan);
+    const fence = this.#book.blocking(database, plan);
     const reason =
       fence === undefined
         ? "this router replica's lease lapsed (NATS unreachable)"
@@ -213,90 +201,10 @@ export class WriteFence {
     return new FenceHoldError(database, plan.shards, performance.now() - started, reason);
   }
 
-  async #waitForChange(
-    deadline: number,
-    signal: AbortSignal | undefined,
-    timeout: () => Error,
-  ): Promise<void> {
-    if (signal?.aborted) throw new FenceHoldAbortedError("the held write was cancelled");
-    const left = deadline - performance.now();
-    if (left <= 0) throw timeout();
-    let timer: NodeJS.Timeout | undefined;
-    let onAbort: (() => void) | undefined;
-    try {
-      await Promise.race([
-        this.#changed.promise,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(timeout()), left);
-          onAbort = () => reject(new FenceHoldAbortedError("the held write was cancelled"));
-          signal?.addEventListener("abort", onAbort, { once: true });
-        }),
-      ]);
-    } finally {
-      clearTimeout(timer);
-      if (onAbort) signal?.removeEventListener("abort", onAbort);
-    }
-  }
-
-  #wake(): void {
-    const changed = this.#changed;
-    this.#changed = Promise.withResolvers<void>();
-    changed.resolve();
-  }
-
-  /** Reads every fence (at start, and after a lapsed lease). */
-  async #load(): Promise<void> {
-    const { fences } = this.#o.buckets;
-    for (const key of await fences.keys()) {
-      const entry = await fences.entry(key);
-      if (entry) this.#apply(key, entry.value, entry.revision);
-    }
-  }
-
-  async #follow(): Promise<void> {
-    const signal = this.#abort.signal;
-    while (!signal.aborted) {
-      try {
-        for await (const change of this.#o.buckets.fences.watch(undefined, { signal })) {
-          this.#apply(change.key, change.value, change.revision);
-        }
-      } catch (err) {
-        if (signal.aborted) return;
-        this.#o.logger.warn({ err }, "write fence: fence watch failed; restarting");
-      }
-      if (!signal.aborted) await new Promise((resolve) => setTimeout(resolve, 500));
-    }
-  }
-
-  #apply(key: string, value: FenceDocument | undefined, revision: number): void {
-    if ((this.#seen.get(key) ?? 0) >= revision) return;
-    this.#seen.set(key, revision);
-    const doc = value;
-    const before = this.#fences.get(key)?.doc;
-    // A fence lifted without a map version gates nothing any more.
-    if (doc === undefined || (doc.state === "lifted" && doc.mapVersion === undefined))
-      this.#fences.delete(key);
-    else this.#fences.set(key, { doc, revision });
-    if (doc?.state !== before?.state || doc?.mapVersion !== before?.mapVersion) {
-      this.#o.logger.info(
-        {
-          fence: doc?.id ?? key,
-          database: doc?.database,
-          shard: doc?.shard,
-          state: doc?.state ?? "deleted",
-          mapVersion: doc?.mapVersion,
-        },
-        "write fence changed",
-      );
-    }
-    this.#acknowledge();
-    this.#wake();
-  }
-
   /** Acknowledges every raised fence whose shard has no write in flight here. */
   #acknowledge(): void {
     if (this.#abort.signal.aborted) return;
-    for (const [key, { doc, revision }] of this.#fences) {
+    for (const { key, doc, revision } of this.#book.fences()) {
       if (doc.state !== "raised" || this.#acked.get(key) === revision) continue;
       if (this.#inFlight.has(`${doc.database}\0${doc.shard}`)) continue;
       this.#acked.set(key, revision);
