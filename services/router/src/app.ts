@@ -1,4 +1,6 @@
 import type { HttpApp } from "@dbplane/service-kit";
+import type { FenceCoordinator } from "./fence/fence-coordinator.ts";
+import type { WriteFence } from "./fence/write-fence.ts";
 import { registerMigrationRoutes } from "./http/migration-routes.ts";
 import { registerQueryRoutes } from "./http/query-routes.ts";
 import { shardProblemHandler } from "./http/shard-errors.ts";
@@ -17,14 +19,22 @@ export interface RouterAppDeps {
   readonly detector: HotShardDetector;
   readonly store: RouterStore;
   readonly runner: MigrationRunner;
+  /** This replica's side of the write fences: holds writes to a fenced shard. */
+  readonly fence: WriteFence;
+  /** Raises and lifts write fences across every router replica (the online split's cut-over). */
+  readonly fences: FenceCoordinator;
   readonly maxReplicaLagMs: number;
 }
+
+export type { FenceCoordinator } from "./fence/fence-coordinator.ts";
+export { FenceTimeoutError } from "./fence/fence-errors.ts";
+export type { WriteFence } from "./fence/write-fence.ts";
 
 /** The router's HTTP API, as a plugin on the service-kit app (health, metrics, docs, auth come with it). */
 export async function routerApp(app: HttpApp, deps: RouterAppDeps): Promise<void> {
   // Inside this plugin only: shard failures carry extension members (sqlstate, position, shard).
   app.setErrorHandler(shardProblemHandler(app, app.errorHandler));
-  registerQueryRoutes(app, deps.service);
+  registerQueryRoutes(app, deps.service, deps.fence);
   registerShardRoutes(app, deps);
   registerMigrationRoutes(app, deps);
 }

@@ -126,6 +126,24 @@ export const configSchema = z
       .int(1, 1_000)
       .default(20)
       .describe("Most wire-endpoint connections per shard server per router replica (transaction mode)."),
+    DBPLANE_ROUTER_FENCE_MAX_HOLD_MS: envVar
+      .ms(100, 600_000)
+      .default(10_000)
+      .describe(
+        "Longest a write waits for a write fence (a shard being split) before it fails: HTTP 503 WRITE_FENCED, wire SQLSTATE 40001.",
+      ),
+    DBPLANE_ROUTER_FENCE_HEARTBEAT_MS: envVar
+      .ms(100, 60_000)
+      .default(2_000)
+      .describe("How often this replica renews its heartbeat in the router_replicas bucket (write fences)."),
+    // Half a lease without a renewal and the replica holds writes by itself; a whole lease and a
+    // coordinator raising a fence stops waiting for it. The half in between lets running writes end.
+    DBPLANE_ROUTER_FENCE_LEASE_MS: envVar
+      .ms(1_000, 600_000)
+      .default(10_000)
+      .describe(
+        "A replica whose heartbeat is older than this is not waited for by a write fence; it holds writes after half of it.",
+      ),
   })
   .refine(
     (env) => (env.DBPLANE_ROUTER_TLS_CERT === undefined) === (env.DBPLANE_ROUTER_TLS_KEY === undefined),
@@ -134,6 +152,11 @@ export const configSchema = z
       message: "DBPLANE_ROUTER_TLS_CERT and DBPLANE_ROUTER_TLS_KEY go together: set both or neither",
     },
   )
+  .refine((env) => env.DBPLANE_ROUTER_FENCE_HEARTBEAT_MS * 4 <= env.DBPLANE_ROUTER_FENCE_LEASE_MS, {
+    path: ["DBPLANE_ROUTER_FENCE_HEARTBEAT_MS"],
+    message:
+      "must be at most a quarter of DBPLANE_ROUTER_FENCE_LEASE_MS, or one slow renewal lapses the lease",
+  })
   .refine((env) => env.DBPLANE_ROUTER_LOAD_FLUSH_MS < env.DBPLANE_ROUTER_LOAD_WINDOW_S * 1000, {
     path: ["DBPLANE_ROUTER_LOAD_FLUSH_MS"],
     message: "must be shorter than the load window, or the window never holds a full count",

@@ -4,10 +4,14 @@ import { readFile } from "node:fs/promises";
 import { handle } from "@dbplane/bus";
 import { databaseDeleted, databaseReady } from "@dbplane/contracts";
 import { kubeAccess, PasswordResolver } from "@dbplane/kube";
-import { serviceProcess } from "@dbplane/service-kit";
+import { replicaId, serviceProcess } from "@dbplane/service-kit";
 import { routerApp } from "./app.ts";
 import { loadRouterConfig } from "./config.ts";
 import { type ShardMapDocument, shardMapDocument } from "./domain/shard-map.ts";
+import { KvFenceCoordinator } from "./fence/fence-coordinator.ts";
+import { openFenceBuckets } from "./fence/fence-documents.ts";
+import { createFenceMetrics } from "./fence/fence-metrics.ts";
+import { WriteFence } from "./fence/write-fence.ts";
 import { databaseDeletedHandler } from "./handlers/database-deleted.ts";
 import { databaseReadyHandler } from "./handlers/database-ready.ts";
 import { HotShardDetector } from "./load/hot-shard-detector.ts";
@@ -69,6 +73,19 @@ const detector = new HotShardDetector({
   logger,
 });
 const health = new HealthMonitor(pools, config.DBPLANE_ROUTER_HEALTH_INTERVAL_MS, logger);
+const fenceBuckets = await openFenceBuckets(bus);
+const fenceMetrics = createFenceMetrics(app.metricsRegistry);
+const fence = new WriteFence({
+  buckets: fenceBuckets,
+  replica: replicaId(),
+  heartbeatMs: config.DBPLANE_ROUTER_FENCE_HEARTBEAT_MS,
+  leaseMs: config.DBPLANE_ROUTER_FENCE_LEASE_MS,
+  maxHoldMs: config.DBPLANE_ROUTER_FENCE_MAX_HOLD_MS,
+  metrics: fenceMetrics,
+  logger,
+});
+// The orchestrator's handle (reshard/): raises and lifts fences on every replica.
+const fences = new KvFenceCoordinator({ buckets: fenceBuckets, metrics: fenceMetrics, logger });
 const queryService = new QueryService({
   maps,
   load,
@@ -85,8 +102,12 @@ maps.onSwap((map, previous) => {
     .catchUp(map, joined)
     .catch((err) => logger.warn({ err, database: map.database }, "migration catch-up failed"));
 });
+maps.onSwap(() => fence.mapsChanged());
 await publisher.reconcile();
 await maps.start();
+// Before any write is admitted: heartbeat, then read the fences.
+await fence.start();
+logger.info({ replica: fence.replica }, "write fence: following fences");
 
 // Readiness is about the data path only. Losing NATS freezes the maps at their last version,
 // losing Redis stops the cross-replica load figures, losing the platform database stops new map
@@ -108,7 +129,7 @@ const consumer = await bus.consume({
   ordered: true,
   handlers: [
     handle(databaseReady, databaseReadyHandler(store, publisher, logger)),
-    handle(databaseDeleted, databaseDeletedHandler(publisher, logger)),
+    handle(databaseDeleted, databaseDeletedHandler(publisher, fences, logger)),
   ],
 });
 await app.register(routerApp, {
@@ -118,6 +139,8 @@ await app.register(routerApp, {
   detector,
   store,
   runner,
+  fence,
+  fences,
   maxReplicaLagMs: config.DBPLANE_ROUTER_MAX_REPLICA_LAG_MS,
 });
 const tls =
@@ -134,6 +157,7 @@ const wire = await startWireEndpoint({
   connectTimeoutMs: config.DBPLANE_ROUTER_CONNECT_TIMEOUT_MS,
   maxReplicaLagMs: config.DBPLANE_ROUTER_MAX_REPLICA_LAG_MS,
   maps,
+  fence,
   passwords,
   metrics: metrics.wire,
   logger,
@@ -153,6 +177,7 @@ await service.run(app, {
   ],
   closeConnections: [
     { name: "stop shard map watch", run: () => maps.stop() },
+    { name: "leave the write fences (heartbeat deleted)", run: () => fence.stop() },
     { name: "flush load counts", run: () => load.stop() },
     { name: "drain NATS", run: () => bus.close() },
     { name: "close Redis", run: async () => void (await redis.quit()) },

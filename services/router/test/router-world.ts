@@ -70,6 +70,8 @@ export interface RouterWorldOptions {
   readonly application?: boolean;
   /** Extra environment of the router replicas. */
   readonly env?: Record<string, string>;
+  /** A test's private nats-server (one it stops and starts) instead of the shared one. */
+  readonly natsUrl?: string;
 }
 
 export async function createRouterWorld(
@@ -82,6 +84,7 @@ export async function createRouterWorld(
     entry: join(import.meta.dirname, "../src/main.ts"),
     name: "router",
     jwtSecret: "router-tests-secret-that-is-long-enough-0123456789",
+    ...(options.natsUrl !== undefined && { natsUrl: options.natsUrl }),
     env: {
       DBPLANE_LOG_LEVEL: process.env.DBPLANE_TEST_ECHO === "1" ? "info" : "warn",
       DBPLANE_PG_URL: schema.url,

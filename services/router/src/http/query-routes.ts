@@ -3,9 +3,10 @@ import { ValidationError } from "@dbplane/service-kit";
 import type { z } from "zod";
 import { mergeRows, missingOrderColumns } from "../domain/merge-rows.ts";
 import { FAILURE_KINDS } from "../domain/postgres-errors.ts";
+import type { WriteFence } from "../fence/write-fence.ts";
 import type { QueryService } from "../query/query-service.ts";
-import { checkStatements } from "../query/statement-check.ts";
-import type { LiveMap } from "../shards/live-map.ts";
+import { checkStatements, mayWrite } from "../query/statement-check.ts";
+import type { LiveMap, LiveShard } from "../shards/live-map.ts";
 import {
   databaseParams,
   keyedResult,
@@ -25,8 +26,12 @@ type QueryBody = z.output<typeof queryBody>;
  */
 const plainJson = () => (data: unknown) => JSON.stringify(data);
 
-/** `POST /v1/databases/:db/query` and `/transaction`. */
-export function registerQueryRoutes(app: HttpApp, service: QueryService): void {
+/**
+ * `POST /v1/databases/:db/query` and `/transaction`. A request that may write is admitted by the
+ * write fence first: while a fence holds its shard it waits, and is planned again (map, shard,
+ * checks) after each wait, since the lifted fence's new map may give its key to another shard.
+ */
+export function registerQueryRoutes(app: HttpApp, service: QueryService, fence: WriteFence): void {
   app.post(
     "/v1/databases/:db/query",
     {
@@ -42,24 +47,45 @@ export function registerQueryRoutes(app: HttpApp, service: QueryService): void {
     async (request) => {
       const { db } = request.params;
       const body = request.body;
-      const map = service.map(db);
       const statement = { sql: body.sql, params: body.params, field: "body.sql" };
-      if (body.key) {
-        const shard = service.shardForKey(map, body.key);
-        await checkStatements(map, [statement], { index: shard.index, field: "body.key" });
-        const res = await service.keyed(map, shard, body, body.readOnly);
-        return {
-          database: db,
-          version: res.version,
-          shard: res.shard,
-          server: res.server,
-          command: res.command,
-          rowCount: res.rowCount,
-          rows: res.rows,
-        };
+      const key = body.key;
+      let map!: LiveMap;
+      if (key) {
+        let shard!: LiveShard;
+        const release = await fence.admit(db, async () => {
+          map = service.map(db);
+          shard = service.shardForKey(map, key);
+          await checkStatements(map, [statement], { index: shard.index, field: "body.key" });
+          const writes = !body.readOnly && (await mayWrite(map, [statement]));
+          return writes ? { mapVersion: map.version, shards: [shard.index] } : undefined;
+        });
+        try {
+          const res = await service.keyed(map, shard, body, body.readOnly);
+          return {
+            database: db,
+            version: res.version,
+            shard: res.shard,
+            server: res.server,
+            command: res.command,
+            rowCount: res.rowCount,
+            rows: res.rows,
+          };
+        } finally {
+          release();
+        }
       }
-      await checkStatements(map, [statement]);
-      return scatter(service, map, body);
+      const release = await fence.admit(db, async () => {
+        map = service.map(db);
+        await checkStatements(map, [statement]);
+        // Without allowWrites every shard runs it in a read-only session: PostgreSQL refuses a write.
+        const writes = body.allowWrites && (await mayWrite(map, [statement]));
+        return writes ? { mapVersion: map.version, shards: [...map.shards.keys()] } : undefined;
+      });
+      try {
+        return await scatter(service, map, body);
+      } finally {
+        release();
+      }
     },
   );
 
@@ -78,14 +104,28 @@ export function registerQueryRoutes(app: HttpApp, service: QueryService): void {
     async (request) => {
       const { db } = request.params;
       const body = request.body;
-      const map = service.map(db);
-      const shard = body.key ? service.shardForKey(map, body.key) : service.shard(map, body.shard ?? -1);
-      await checkStatements(
-        map,
-        body.statements.map((s, i) => ({ ...s, field: `body.statements[${i}].sql` })),
-        { index: shard.index, field: body.key ? "body.key" : "body.shard" },
-      );
-      const results = await service.transaction(map, shard, body.statements, body.readOnly);
+      let map!: LiveMap;
+      let shard!: LiveShard;
+      let writes = false;
+      const release = await fence.admit(db, async () => {
+        map = service.map(db);
+        shard = body.key ? service.shardForKey(map, body.key) : service.shard(map, body.shard ?? -1);
+        await checkStatements(
+          map,
+          body.statements.map((s, i) => ({ ...s, field: `body.statements[${i}].sql` })),
+          { index: shard.index, field: body.key ? "body.key" : "body.shard" },
+        );
+        writes = !body.readOnly && (await mayWrite(map, body.statements));
+        return writes ? { mapVersion: map.version, shards: [shard.index] } : undefined;
+      });
+      // A replica whose lease lapsed meanwhile must not make the writes visible.
+      const beforeCommit = writes ? () => fence.whileAdmitting(db) : undefined;
+      let results: Awaited<ReturnType<QueryService["transaction"]>>;
+      try {
+        results = await service.transaction(map, shard, body.statements, body.readOnly, beforeCommit);
+      } finally {
+        release();
+      }
       return { database: db, version: map.version, shard: shard.index, results };
     },
   );

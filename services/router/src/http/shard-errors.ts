@@ -1,5 +1,6 @@
 import { type HttpApp, HttpError, problem, sendProblem } from "@dbplane/service-kit";
 import { FAILURE_KINDS, type PostgresErrorInfo } from "../domain/postgres-errors.ts";
+import { FenceHoldError } from "../fence/fence-errors.ts";
 import { ResultTooLargeError } from "../query/result-cap.ts";
 import { ShardStatementError } from "../query/shard-statement.ts";
 
@@ -93,6 +94,17 @@ function tooLargeProblem(err: ResultTooLargeError): ShardProblemError {
   );
 }
 
+/** 503: the write never ran (a shard being split held it too long); safe to retry. */
+function fencedProblem(err: FenceHoldError): ShardProblemError {
+  return new ShardProblemError(
+    503,
+    err.code,
+    err.message,
+    { database: err.database, shards: err.shards, heldMs: Math.round(err.heldMs) },
+    err,
+  );
+}
+
 /**
  * Sends ShardProblemErrors (and ShardStatementErrors and ResultTooLargeErrors, as the problem
  * they mean) with their extension members; everything else to the kit's handler.
@@ -104,8 +116,11 @@ export function shardProblemHandler(app: HttpApp, fallback: ErrorHandler): Error
         ? statementProblem(thrown)
         : thrown instanceof ResultTooLargeError
           ? tooLargeProblem(thrown)
-          : thrown;
+          : thrown instanceof FenceHoldError
+            ? fencedProblem(thrown)
+            : thrown;
     if (!(error instanceof ShardProblemError)) return fallback.call(app, error, request, reply);
+    if (error.code === "WRITE_FENCED") void reply.header("retry-after", "1");
     if (error.status >= 500)
       request.log.warn({ err: error.cause ?? error, code: error.code, ...error.extensions }, error.message);
     else request.log.info({ code: error.code, ...error.extensions }, error.message);

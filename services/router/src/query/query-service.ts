@@ -124,6 +124,8 @@ export class QueryService {
     shard: LiveShard,
     statements: readonly Statement[],
     readOnly: boolean,
+    /** Runs before COMMIT; throwing rolls the transaction back (the write fence's lease check). */
+    beforeCommit?: () => Promise<void>,
   ): Promise<StatementResult[]> {
     const pool = readOnly ? shard.primary.readOnlyPool : shard.primary.pool;
     return onShard(this.#o, map.database, shard.index, shard.primary, async () => {
@@ -141,6 +143,16 @@ export class QueryService {
               broken = rollbackErr;
             });
             throw Object.assign(err as object, { statementIndex: i });
+          }
+        }
+        if (beforeCommit) {
+          try {
+            await beforeCommit();
+          } catch (err) {
+            await client.query("ROLLBACK").catch((rollbackErr: unknown) => {
+              broken = rollbackErr;
+            });
+            throw Object.assign(err as object, { statementIndex: statements.length });
           }
         }
         await client.query("COMMIT");

@@ -1,5 +1,6 @@
 import type pg from "pg";
 import { classifyPostgresError, FAILURE_KINDS, type PostgresErrorInfo } from "../domain/postgres-errors.ts";
+import { FenceHoldError } from "../fence/fence-errors.ts";
 import type { LoadWindow } from "../load/load-window.ts";
 import type { RouterMetrics } from "../router-metrics.ts";
 import type { ServerPool } from "../shards/server-pool.ts";
@@ -103,8 +104,8 @@ export async function onShard<T>(
       info = err.info;
       throw err;
     }
-    // The shard answered; the router refused to hold the answer.
-    if (err instanceof ResultTooLargeError) throw err;
+    // The shard answered; the router refused to hold the answer (or to commit: the write fence).
+    if (err instanceof ResultTooLargeError || err instanceof FenceHoldError) throw err;
     info = classifyPostgresError(err);
     throw new ShardStatementError(database, shard, info, err);
   } finally {

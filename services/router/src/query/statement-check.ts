@@ -90,3 +90,29 @@ function checkKeys(
     }
   }
 }
+
+/** Plans that only read: what a write fence lets through. */
+const READ_PLANS = new Set(["scatter", "any", "copy-out", "set", "empty", "transaction"]);
+
+/**
+ * Whether any of the statements may write: everything the planner does not see as a read-only
+ * plan (INSERT/UPDATE/DELETE/MERGE, COPY FROM, DDL), and text it cannot plan (PostgreSQL will
+ * most likely refuse it, but a fence must not let a write through on a guess).
+ */
+export async function mayWrite(map: LiveMap, statements: readonly { sql: string }[]): Promise<boolean> {
+  await parserReady;
+  const planner = plannerOf(map);
+  for (const s of statements) {
+    let plans: ReturnType<StatementPlanner["planQuery"]>;
+    try {
+      plans = planner.planQuery(s.sql);
+    } catch (err) {
+      if (err instanceof PlanError) return true;
+      throw err;
+    }
+    for (const plan of plans) {
+      if (plan.kind === "keyed" ? plan.write : !READ_PLANS.has(plan.kind)) return true;
+    }
+  }
+  return false;
+}

@@ -18,11 +18,13 @@ import {
   type WireSession,
 } from "@dbplane/pgwire";
 import { PlanError, type StatementPlan } from "@dbplane/sqlroute";
+import { FenceHoldAbortedError, FenceHoldError } from "../fence/fence-errors.ts";
 import type { LiveMap } from "../shards/live-map.ts";
 import { eligibleReplicas } from "../shards/server-selection.ts";
 import { CopyIn, copyKeyColumnIndex } from "./copy-in.ts";
 import { type BoundParameters, defaultShard, shardOfKey, shardsOfKeys } from "./key-routing.ts";
 import type { ServerConnection } from "./server-connection.ts";
+import { SessionWrites } from "./session-writes.ts";
 import { type Combine, type Combined, combineAnswers, type ShardAnswer } from "./shard-results.ts";
 import { startupSetStatements } from "./startup-settings.ts";
 import { Refusal, type Route, routeStatement } from "./statement-route.ts";
@@ -31,7 +33,8 @@ import { bindText, errorFields, frontend, renameBind } from "./wire-protocol.ts"
 
 /** A transaction block: its map version, and the shard connections it holds once it touched them. */
 interface Transaction {
-  readonly map: LiveMap;
+  /** Replaced by a newer one only while the scope is open (a write held by a fence, then planned again). */
+  map: LiveMap;
   /** open: no shard yet; one: pinned to its first keyed shard; all: began on every shard. */
   scope: "open" | "one" | "all";
   readonly connections: Map<number, ServerConnection>;
@@ -72,6 +75,14 @@ function isRead(plan: StatementPlan): boolean {
   );
 }
 
+/** The shards a route sends to. */
+function routeShards(route: Route): number[] {
+  if (route.kind === "one") return [route.shard];
+  if (route.kind === "many") return [...route.shards];
+  if (route.kind === "split") return [...route.parts.keys()];
+  return [];
+}
+
 /**
  * One client connection to the wire endpoint: plans each statement, runs it on the shard(s) it
  * belongs to through transaction-mode pools, and answers as one PostgreSQL server would. Client
@@ -109,12 +120,15 @@ export class ClientSession implements SessionHandler {
   #replicaTurn = 0;
   /** Connections checked out by this session right now (for CancelRequest and close). */
   readonly #held = new Set<ServerConnection>();
+  /** The shards this session writes to now, admitted by the write fence. */
+  readonly #writes: SessionWrites;
 
   constructor(client: WireSession, context: WireContext, parameters: Readonly<Record<string, string>>) {
     this.#client = client;
     this.#context = context;
     this.#database = client.parameters.database;
     this.parameters = parameters;
+    this.#writes = new SessionWrites(context.fence, this.#database);
     for (const [name, statement] of startupSetStatements(client.parameters.all))
       this.#settings.set(name, statement);
     this.#wanted = [...this.#settings.values()].join("; ");
@@ -132,10 +146,13 @@ export class ClientSession implements SessionHandler {
     this.#context.onClosed();
     for (const connection of this.#held) this.#release(connection);
     this.#transaction = undefined;
+    this.#writes.cancel();
+    this.#writes.releaseAll();
   }
 
   /** Forwards a CancelRequest to every server connection running something for this client. */
   cancel(): void {
+    this.#writes.cancel();
     for (const connection of this.#held) {
       if (connection.owed > 0) void connection.backend.cancel().catch(() => {});
     }
@@ -192,6 +209,8 @@ export class ClientSession implements SessionHandler {
 
   /** ReadyForQuery ends a batch: the client waits for it, so it goes out now. */
   #ready(): void {
+    // Outside a transaction, the statements (or the batch) this answers have ended on the servers.
+    if (!this.#transaction) this.#writes.releaseAll();
     this.#write(backendMessage.readyForQuery(this.#status));
     this.#flushOut();
   }
@@ -394,6 +413,57 @@ export class ClientSession implements SessionHandler {
     return this.#context.planners.of(map);
   }
 
+  // ---------------------------------------------------------------- write fence
+
+  /**
+   * Whether the write fence must admit the statement: what the planner does not call a read,
+   * and every statement of a read-write transaction (it may write later on the shard it begins
+   * on) but a read any shard answers before the transaction has one (it runs outside).
+   */
+  #mayWrite(plan: StatementPlan): boolean {
+    const transaction = this.#transaction;
+    if (!transaction) return !isRead(plan);
+    return !transaction.readOnly && !(plan.kind === "any" && transaction.scope === "open");
+  }
+
+  /**
+   * The statement's route once the write fence admits it. Held: the batch's open connection is
+   * settled, and after each wait the statement is routed again under the newest map (a
+   * transaction's only while it has no shard yet), so a keyed write goes to its key's owner by
+   * the map the fence was lifted for.
+   */
+  async #admitted(plan: StatementPlan, routeOf: (map: LiveMap) => Route): Promise<Route> {
+    const map = this.#currentMap();
+    let route = routeOf(map);
+    if (!this.#mayWrite(plan) || this.#spansShards(route)) return route;
+    if (this.#writes.tryAdmit({ mapVersion: map.version, shards: routeShards(route) })) return route;
+    await this.#settle();
+    await this.#writes.admit(() => {
+      const latest = this.#latestMap();
+      route = routeOf(latest);
+      return { mapVersion: latest.version, shards: routeShards(route) };
+    });
+    return route;
+  }
+
+  /** A statement the transaction's pinned shard refuses ("cannot span shards"): nothing to hold. */
+  #spansShards(route: Route): boolean {
+    const transaction = this.#transaction;
+    if (transaction?.scope !== "one") return false;
+    return routeShards(route).some((shard) => !transaction.connections.has(shard));
+  }
+
+  /** The newest map, made the transaction's (no shard yet) or the batch's. */
+  #latestMap(): LiveMap {
+    const transaction = this.#transaction;
+    if (transaction && transaction.scope !== "open") return transaction.map;
+    const latest = this.#context.maps.get(this.#database);
+    if (!latest) throw new Refusal(errorFields("3D000", `database "${this.#database}" does not exist`));
+    if (transaction) transaction.map = latest;
+    else if (this.#batchMap) this.#batchMap = latest;
+    return latest;
+  }
+
   // ---------------------------------------------------------------- routing
 
   /** Where a planned statement runs, given its bound parameters (extended protocol). */
@@ -433,7 +503,19 @@ export class ClientSession implements SessionHandler {
 
   #answerError(error: unknown): void {
     if (error instanceof Refusal) this.#fail(error.fields);
-    else if (error instanceof PlanError) {
+    else if (error instanceof FenceHoldError) {
+      // 40001 (serialization_failure), not 57P03 (cannot_connect_now): the statement never ran,
+      // the session stays connected, and 40001 is what drivers, ORMs and poolers already retry
+      // as "run the transaction again" — the right move once the split's cut-over is over.
+      // 57P03 speaks of a server refusing connections; clients treat it as a reason to reconnect.
+      this.#fail(
+        errorFields("40001", error.message, {
+          hint: "The shard is being split; retry the transaction in a moment.",
+        }),
+      );
+    } else if (error instanceof FenceHoldAbortedError) {
+      this.#fail(errorFields("57014", "canceling statement due to user request"));
+    } else if (error instanceof PlanError) {
       this.#fail({
         severity: "ERROR",
         code: error.code,
@@ -466,8 +548,7 @@ export class ClientSession implements SessionHandler {
       return true;
     }
     if (plan.kind === "copy-in") return this.#startCopyIn(plan);
-    const map = this.#currentMap();
-    const route = this.#route(map, plan);
+    const route = await this.#admitted(plan, (map) => this.#route(map, plan));
     if (route.kind === "one" && plan.kind === "any" && this.#transaction?.scope === "open") {
       return this.#runStandalone(route.shard, frontend.query(plan.sql));
     }
@@ -630,26 +711,59 @@ export class ClientSession implements SessionHandler {
       return true;
     }
     const connections = [...transaction.connections.values()];
+    const refused =
+      rollback || transaction.readOnly || connections.length === 0 ? undefined : await this.#commitRefused();
     this.#transaction = undefined;
     this.#status = TransactionStatus.Idle;
     let ok = true;
     if (connections.length === 0) {
       this.#write(backendMessage.commandComplete(rollback ? "ROLLBACK" : "COMMIT"));
     } else {
-      const request = frontend.query(rollback ? "ROLLBACK" : plan.sql);
+      const request = frontend.query(rollback || refused ? "ROLLBACK" : plan.sql);
       try {
-        const result = await this.#runMany(
-          connections,
-          connections.map(() => request),
-          { kind: "first" },
-        );
-        ok = !result.failed;
+        if (refused) {
+          // As PostgreSQL answers a COMMIT that fails: an error, and the transaction is gone.
+          await this.#collect(
+            connections,
+            connections.map(() => request),
+          );
+          this.#fail(refused);
+          ok = false;
+        } else {
+          const result = await this.#runMany(
+            connections,
+            connections.map(() => request),
+            { kind: "first" },
+          );
+          ok = !result.failed;
+        }
       } finally {
         for (const connection of connections) this.#release(connection);
+        this.#writes.releaseAll();
       }
     }
     for (const name of [...this.#portals.keys()]) this.#portals.delete(name);
     return ok;
+  }
+
+  /**
+   * Why a read-write transaction may not commit now, if it may not: this replica's lease lapsed
+   * and did not come back within the max hold (or the client cancelled the wait).
+   */
+  async #commitRefused(): Promise<NoticeFields | undefined> {
+    try {
+      await this.#writes.whileAdmitting();
+      return undefined;
+    } catch (error) {
+      if (error instanceof FenceHoldError) {
+        return errorFields("40001", `could not commit, rolled back: ${error.message}`, {
+          hint: "This router replica lost touch with its peers; retry the transaction.",
+        });
+      }
+      if (error instanceof FenceHoldAbortedError)
+        return errorFields("57014", "canceling statement due to user request");
+      throw error;
+    }
   }
 
   async #savepoint(plan: StatementPlan & { kind: "transaction" }): Promise<boolean> {
@@ -751,6 +865,11 @@ export class ClientSession implements SessionHandler {
   // ---------------------------------------------------------------- COPY
 
   async #startCopyIn(plan: StatementPlan & { kind: "copy-in" }): Promise<boolean> {
+    await this.#admitted(plan, (latest) => ({
+      kind: "many",
+      shards: [...latest.shards.keys()],
+      combine: { kind: "sum" },
+    }));
     const map = this.#currentMap();
     const shards = map.serving;
     const connections = await this.#connectionsFor(shards);
@@ -895,6 +1014,11 @@ export class ClientSession implements SessionHandler {
       formats: bind.parameterFormats,
     });
     if (route.kind !== "one") return this.#bind(message, bind);
+    if (
+      this.#mayWrite(plan) &&
+      !this.#writes.tryAdmit({ mapVersion: this.#batchMap.version, shards: [route.shard] })
+    )
+      return this.#bind(message, bind);
     const connection = this.#connectionNow(route.shard, isRead(plan));
     if (connection === undefined) return this.#bind(message, bind);
     this.#openNow(connection);
@@ -954,10 +1078,8 @@ export class ClientSession implements SessionHandler {
       throw new Refusal(
         errorFields("0A000", "COPY through the extended protocol is not supported by the router"),
       );
-    const route = this.#route(this.#batchMap!, plan, {
-      values: bind.parameters,
-      formats: bind.parameterFormats,
-    });
+    const parameters = { values: bind.parameters, formats: bind.parameterFormats };
+    const route = await this.#admitted(plan, (map) => this.#route(map, plan, parameters));
     const outside = plan.kind === "any" && this.#transaction?.scope === "open";
     if (route.kind === "one" && !outside) {
       const connection = await this.#connectionFor(route.shard, isRead(plan));

@@ -1,5 +1,6 @@
 import type { ShardedTableSpec } from "@dbplane/sqlroute";
 import { StatementPlanner } from "@dbplane/sqlroute";
+import type { WriteFence } from "../fence/write-fence.ts";
 import type { LiveMap } from "../shards/live-map.ts";
 import type { WirePools } from "./wire-pools.ts";
 
@@ -14,6 +15,8 @@ export interface WireMetrics {
 /** Everything a client session needs from the router. */
 export interface WireContext {
   readonly maps: { get(database: string): LiveMap | undefined };
+  /** Admits writes (holds those to a fenced shard) and tracks them while they run. */
+  readonly fence: Pick<WriteFence, "admitNow" | "admit">;
   readonly pools: WirePools;
   readonly planners: Planners;
   readonly metrics: WireMetrics;

@@ -8,6 +8,7 @@ import {
 } from "@dbplane/pgwire";
 import type { Logger } from "@dbplane/service-kit";
 import { loadParser } from "@dbplane/sqlroute";
+import type { WriteFence } from "../fence/write-fence.ts";
 import type { LiveMap } from "../shards/live-map.ts";
 import { ClientSession } from "./client-session.ts";
 import { defaultShard } from "./key-routing.ts";
@@ -22,6 +23,8 @@ export interface WireEndpointOptions {
   readonly connectTimeoutMs: number;
   readonly maxReplicaLagMs: number;
   readonly maps: { get(database: string): LiveMap | undefined; all(): LiveMap[] };
+  /** Holds writes to a fenced shard (sessions ask it before each write). */
+  readonly fence: WriteFence;
   readonly passwords: PasswordResolver;
   readonly metrics: WireMetrics;
   readonly logger: Logger;
@@ -105,6 +108,7 @@ export async function startWireEndpoint(options: WireEndpointOptions): Promise<W
         session,
         {
           maps: options.maps,
+          fence: options.fence,
           pools,
           planners,
           metrics: options.metrics,
