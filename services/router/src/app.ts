@@ -3,10 +3,13 @@ import type { FenceCoordinator } from "./fence/fence-coordinator.ts";
 import type { WriteFence } from "./fence/write-fence.ts";
 import { registerMigrationRoutes } from "./http/migration-routes.ts";
 import { registerQueryRoutes } from "./http/query-routes.ts";
+import { registerReshardRoutes } from "./http/reshard-routes.ts";
 import { shardProblemHandler } from "./http/shard-errors.ts";
 import { registerShardRoutes } from "./http/shard-routes.ts";
 import type { HotShardDetector } from "./load/hot-shard-detector.ts";
 import type { QueryService } from "./query/query-service.ts";
+import type { AutoSplitter } from "./reshard/auto-split.ts";
+import type { ReshardService } from "./reshard/reshard-service.ts";
 import type { MigrationRunner } from "./shards/migration-runner.ts";
 import type { ShardMapPublisher } from "./shards/shard-map-publisher.ts";
 import type { ShardMapRegistry } from "./shards/shard-map-registry.ts";
@@ -23,6 +26,8 @@ export interface RouterAppDeps {
   readonly fence: WriteFence;
   /** Raises and lifts write fences across every router replica (the online split's cut-over). */
   readonly fences: FenceCoordinator;
+  readonly reshards: ReshardService;
+  readonly autoSplit: AutoSplitter;
   readonly maxReplicaLagMs: number;
 }
 
@@ -37,4 +42,5 @@ export async function routerApp(app: HttpApp, deps: RouterAppDeps): Promise<void
   registerQueryRoutes(app, deps.service, deps.fence);
   registerShardRoutes(app, deps);
   registerMigrationRoutes(app, deps);
+  registerReshardRoutes(app, deps.reshards, deps.autoSplit);
 }

@@ -102,6 +102,22 @@ export const configSchema = z
       .ms(1_000, 86_400_000)
       .default(600_000)
       .describe("After a `shard.hot`, the same shard is not reported again for this long."),
+    DBPLANE_ROUTER_RESHARD_LEASE_MS: envVar
+      .ms(1_000, 600_000)
+      .default(30_000)
+      .describe(
+        "A replica running a reshard renews its claim this often (a third of it); a replica that died holding one is replaced after this long.",
+      ),
+    DBPLANE_ROUTER_RESHARD_POLL_MS: envVar
+      .ms(50, 60_000)
+      .default(1_000)
+      .describe("Between looks at a reshard's copy and replication progress (and for new reshards to run)."),
+    DBPLANE_ROUTER_RESHARD_FENCE_TIMEOUT_MS: envVar
+      .ms(100, 60_000)
+      .default(5_000)
+      .describe(
+        "How long every router replica has to acknowledge a reshard's write fence, and the target to apply the source's last writes under it; longer and the cut-over is retried later.",
+      ),
     DBPLANE_ROUTER_HOT_CHECK_MS: envVar
       .ms(50, 600_000)
       .default(5_000)

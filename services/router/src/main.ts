@@ -2,8 +2,9 @@
 
 import { readFile } from "node:fs/promises";
 import { handle } from "@dbplane/bus";
-import { databaseDeleted, databaseReady } from "@dbplane/contracts";
+import { databaseDeleted, databaseReady, shardLoadSampled, splitShard } from "@dbplane/contracts";
 import { kubeAccess, PasswordResolver } from "@dbplane/kube";
+import { medianSplitPoint, RangeMove, RangeMoveError, type RangeMoveErrorCode } from "@dbplane/reshard";
 import { replicaId, serviceProcess } from "@dbplane/service-kit";
 import { routerApp } from "./app.ts";
 import { loadRouterConfig } from "./config.ts";
@@ -14,9 +15,15 @@ import { createFenceMetrics } from "./fence/fence-metrics.ts";
 import { WriteFence } from "./fence/write-fence.ts";
 import { databaseDeletedHandler } from "./handlers/database-deleted.ts";
 import { databaseReadyHandler } from "./handlers/database-ready.ts";
+import { splitShardHandler } from "./handlers/split-shard.ts";
 import { HotShardDetector } from "./load/hot-shard-detector.ts";
 import { LoadWindow } from "./load/load-window.ts";
 import { QueryService } from "./query/query-service.ts";
+import { AutoSplitter } from "./reshard/auto-split.ts";
+import { RESHARD_TIMINGS } from "./reshard/reshard-machine.ts";
+import { ReshardRunner } from "./reshard/reshard-runner.ts";
+import { ReshardService } from "./reshard/reshard-service.ts";
+import { ReshardStore } from "./reshard/reshard-store.ts";
 import { createRouterMetrics } from "./router-metrics.ts";
 import { HealthMonitor } from "./shards/health-monitor.ts";
 import { MigrationRunner } from "./shards/migration-runner.ts";
@@ -25,6 +32,15 @@ import { ShardMapPublisher } from "./shards/shard-map-publisher.ts";
 import { ShardMapRegistry } from "./shards/shard-map-registry.ts";
 import { createRouterStore } from "./store/router-store.ts";
 import { startWireEndpoint } from "./wire/wire-endpoint.ts";
+
+const PERMANENT_MOVE_ERRORS = new Set<RangeMoveErrorCode>([
+  "INVALID_SPEC",
+  "WAL_LEVEL",
+  "TABLE_MISSING",
+  "KEY_MISSING",
+  "NO_REPLICA_IDENTITY",
+  "TARGET_NOT_EMPTY",
+]);
 
 const service = serviceProcess("router", loadRouterConfig(), import.meta.url);
 const { name, config, logger } = service;
@@ -71,6 +87,7 @@ const detector = new HotShardDetector({
   cooldownMs: config.DBPLANE_ROUTER_HOT_COOLDOWN_MS,
   checkMs: config.DBPLANE_ROUTER_HOT_CHECK_MS,
   logger,
+  onReport: (h) => autoSplit.onHot(h),
 });
 const health = new HealthMonitor(pools, config.DBPLANE_ROUTER_HEALTH_INTERVAL_MS, logger);
 const fenceBuckets = await openFenceBuckets(bus);
@@ -123,6 +140,49 @@ app.addReadinessCheck("shard maps", async () => {
   }
 });
 
+// Online reshards: any replica may run one (claimed with a lease in PostgreSQL); requests come
+// over HTTP, the split-shard command, or the autoSplit policy.
+const reshardStore = new ReshardStore(platform, config.DBPLANE_ROUTER_SCHEMA);
+const reshardRunner = new ReshardRunner({
+  deps: {
+    owner: fence.replica,
+    store: reshardStore,
+    routerStore: store,
+    maps,
+    publisher,
+    migrations: runner,
+    fences,
+    bus,
+    passwords,
+    moves: {
+      newMove: (spec) => new RangeMove(spec, logger),
+      medianSplitPoint,
+      // Refusals of the tables or servers themselves; a timeout or a step out of order is retried.
+      isPermanent: (err) => err instanceof RangeMoveError && PERMANENT_MOVE_ERRORS.has(err.code),
+    },
+    timings: {
+      ...RESHARD_TIMINGS,
+      pollMs: config.DBPLANE_ROUTER_RESHARD_POLL_MS,
+      fenceAckTimeoutMs: config.DBPLANE_ROUTER_RESHARD_FENCE_TIMEOUT_MS,
+      catchUpTimeoutMs: config.DBPLANE_ROUTER_RESHARD_FENCE_TIMEOUT_MS,
+    },
+    logger,
+    onEnded: (state) => metrics.reshardsEnded.inc({ state }),
+  },
+  leaseMs: config.DBPLANE_ROUTER_RESHARD_LEASE_MS,
+  claimEveryMs: config.DBPLANE_ROUTER_RESHARD_POLL_MS * 2,
+  logger,
+});
+const reshards = new ReshardService(reshardStore, maps, reshardRunner, bus, logger);
+const autoSplit = new AutoSplitter({
+  pool: platform,
+  schema: config.DBPLANE_ROUTER_SCHEMA,
+  maps,
+  reshards,
+  logger,
+  onDecision: (decision) => metrics.autoSplitDecisions.inc({ decision }),
+});
+
 const consumer = await bus.consume({
   durable: name,
   // A database's ready, ready again and deleted must be applied in stream order, by all replicas.
@@ -131,6 +191,16 @@ const consumer = await bus.consume({
     handle(databaseReady, databaseReadyHandler(store, publisher, logger)),
     handle(databaseDeleted, databaseDeletedHandler(publisher, fences, logger)),
   ],
+});
+// Commands to the router are work, not broadcast: one replica takes each.
+const commands = await bus.consume({
+  durable: `${name}-commands`,
+  handlers: [handle(splitShard, splitShardHandler(reshards, logger))],
+});
+// The collector's samples: one replica takes each; the autoSplit heat they build is in PostgreSQL.
+const samples = await bus.consume({
+  durable: `${name}-load-samples`,
+  handlers: [handle(shardLoadSampled, (event) => autoSplit.onSample(event.data).then(() => {}))],
 });
 await app.register(routerApp, {
   service: queryService,
@@ -141,6 +211,8 @@ await app.register(routerApp, {
   runner,
   fence,
   fences,
+  reshards,
+  autoSplit,
   maxReplicaLagMs: config.DBPLANE_ROUTER_MAX_REPLICA_LAG_MS,
 });
 const tls =
@@ -167,11 +239,16 @@ logger.info({ port: wire.port, tls: tls !== undefined }, "PostgreSQL wire endpoi
 load.start(config.DBPLANE_ROUTER_LOAD_FLUSH_MS);
 detector.start();
 health.start();
+reshardRunner.start();
 
 await service.run(app, {
   stopWork: [
     { name: "close the wire endpoint", run: () => wire.close() },
-    { name: "stop consumers", run: () => consumer.stop() },
+    {
+      name: "stop consumers",
+      run: () => Promise.all([consumer.stop(), commands.stop(), samples.stop()]).then(() => {}),
+    },
+    { name: "stop the reshard runner (its phase is recorded)", run: () => reshardRunner.stop() },
     { name: "stop hot-shard detector", run: () => detector.stop() },
     { name: "stop health probes", run: () => health.stop() },
   ],

@@ -17,6 +17,10 @@ export interface RouterMetrics {
   readonly wire: WireMetrics;
   /** Reports the wire endpoint's pools and plan cache from now on. */
   watchWire(endpoint: Pick<WireEndpoint, "pools" | "planners">): void;
+  /** Decisions of the autoSplit policy on hot or big shards. */
+  readonly autoSplitDecisions: Counter<"decision">;
+  /** Reshards ended on this replica, by how they ended. */
+  readonly reshardsEnded: Counter<"state">;
 }
 
 /** The router's `dbplane_router_*` metrics on the app's registry. */
@@ -144,7 +148,21 @@ export function createRouterMetrics(registry: Registry, maps: ShardMapRegistry):
   });
 
   const cache = new Map<string, ShardSeries>();
+  const autoSplitDecisions = new Counter({
+    name: "dbplane_router_autosplit_decisions_total",
+    help: "What the autoSplit policy decided on a hot or big shard: split, off, cooldown, max-shards, busy, unknown",
+    labelNames: ["decision"] as const,
+    registers: [registry],
+  });
+  const reshardsEnded = new Counter({
+    name: "dbplane_router_reshards_ended_total",
+    help: "Reshards this replica ran to an end: completed, failed or cancelled",
+    labelNames: ["state"] as const,
+    registers: [registry],
+  });
   return {
+    autoSplitDecisions,
+    reshardsEnded,
     wire: {
       clientOpened: (database) => clients.inc({ database }),
       clientClosed: (database) => clients.dec({ database }),

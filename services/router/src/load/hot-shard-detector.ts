@@ -18,6 +18,16 @@ export interface HotShardDetectorOptions extends HotShardPolicy {
   readonly cooldownMs: number;
   readonly checkMs: number;
   readonly logger: Logger;
+  /** Called once per reported heat, after `shard.hot` is out (the autoSplit policy acts on it). */
+  readonly onReport?: (h: HotShardReport) => Promise<unknown>;
+}
+
+export interface HotShardReport {
+  readonly database: string;
+  readonly shard: number;
+  readonly rate: number;
+  readonly medianRate: number;
+  readonly multiple: number;
 }
 
 /**
@@ -99,6 +109,7 @@ export class HotShardDetector {
       { database: h.database, shard: h.shard, rate: h.rate, medianRate: h.medianRate },
       "hot shard reported",
     );
+    await this.#o.onReport?.(h);
   }
 
   async stop(): Promise<void> {

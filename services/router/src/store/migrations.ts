@@ -27,6 +27,59 @@ const migrations: readonly Migration[] = [
         PRIMARY KEY (database, id)
       );`,
   },
+  {
+    version: 2,
+    name: "reshards",
+    // One running reshard per database: its shard map changes under one hand at a time.
+    sql: (t) => `
+      CREATE TABLE ${t.reshards} (
+        id               text        PRIMARY KEY,
+        database         text        NOT NULL,
+        kind             text        NOT NULL,
+        source_shard     integer     NOT NULL,
+        target_shard     integer,
+        to_shard         integer,
+        split_at         text,
+        range_from       text,
+        range_to         text,
+        phase            text        NOT NULL,
+        state            text        NOT NULL DEFAULT 'running',
+        cancel_requested boolean     NOT NULL DEFAULT false,
+        trigger          jsonb       NOT NULL,
+        rows_copied      bigint      NOT NULL DEFAULT 0,
+        rows_total       bigint      NOT NULL DEFAULT 0,
+        lag_bytes        bigint,
+        write_pause_ms   integer,
+        verification     jsonb,
+        map_version      integer,
+        attempts         integer     NOT NULL DEFAULT 0,
+        error            text,
+        owner            text,
+        lease_expires_at timestamptz,
+        created_at       timestamptz NOT NULL DEFAULT now(),
+        updated_at       timestamptz NOT NULL DEFAULT now(),
+        finished_at      timestamptz
+      );
+      CREATE UNIQUE INDEX reshards_one_running ON ${t.reshards} (database) WHERE state = 'running';
+      CREATE INDEX reshards_by_database ON ${t.reshards} (database, created_at DESC);`,
+  },
+  {
+    version: 3,
+    name: "autosplit",
+    sql: (t) => `
+      CREATE TABLE ${t.autosplitPolicies} (
+        database   text        PRIMARY KEY,
+        policy     jsonb       NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE TABLE ${t.autosplitHeat} (
+        database text        NOT NULL,
+        shard    integer     NOT NULL,
+        signal   text        NOT NULL,
+        since    timestamptz NOT NULL,
+        PRIMARY KEY (database, shard, signal)
+      );`,
+  },
 ];
 
 /**

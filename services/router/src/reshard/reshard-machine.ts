@@ -1,0 +1,544 @@
+import type { Bus } from "@dbplane/bus";
+import {
+  addShard,
+  type ReshardPhase,
+  reshardCancelled,
+  reshardCompleted,
+  reshardFailed,
+  reshardPhaseChanged,
+} from "@dbplane/contracts";
+import type { PasswordResolver } from "@dbplane/kube";
+import type { Logger } from "@dbplane/service-kit";
+import { planSplit, rangesFromText, rangesToText } from "@dbplane/sharding";
+import pg from "pg";
+import type { ShardEndpointSpec, ShardMapDocument } from "../domain/shard-map.ts";
+import type { LiveMap } from "../shards/live-map.ts";
+import type { MigrationRunner } from "../shards/migration-runner.ts";
+import { SHARD_MIGRATIONS_TABLE } from "../shards/migration-runner.ts";
+import type { ShardMapPublisher } from "../shards/shard-map-publisher.ts";
+import type { ShardMapRegistry } from "../shards/shard-map-registry.ts";
+import type { RouterStore } from "../store/router-store.ts";
+import type { Fences, MovedTable, MovePort, RangeMover, ShardConnection } from "./ports.ts";
+import type { Reshard, ReshardPatch, ReshardStore } from "./reshard-store.ts";
+
+/** Timings of the machine; tests shorten them. */
+export interface ReshardTimings {
+  /** Between looks at progress while copying and catching up. */
+  readonly pollMs: number;
+  /** How long every router replica has to acknowledge a fence. */
+  readonly fenceAckTimeoutMs: number;
+  /** How long the target may take, under the fence, to apply what the source committed. */
+  readonly catchUpTimeoutMs: number;
+  /** The cut-over starts once the target is this close behind the source (bytes of WAL). */
+  readonly maxLagBytes: number;
+  /** Failed attempts of a phase before the reshard fails (and is rolled back where it can be). */
+  readonly maxAttempts: number;
+}
+
+export const RESHARD_TIMINGS: ReshardTimings = {
+  pollMs: 1_000,
+  fenceAckTimeoutMs: 5_000,
+  catchUpTimeoutMs: 5_000,
+  maxLagBytes: 1 << 20,
+  maxAttempts: 10,
+};
+
+export interface ReshardMachineDeps {
+  readonly owner: string;
+  readonly store: ReshardStore;
+  readonly routerStore: RouterStore;
+  readonly maps: ShardMapRegistry;
+  readonly publisher: ShardMapPublisher;
+  readonly migrations: MigrationRunner;
+  readonly fences: Fences;
+  readonly bus: Bus;
+  readonly passwords: PasswordResolver;
+  readonly moves: MovePort;
+  readonly timings: ReshardTimings;
+  readonly logger: Logger;
+  /** Told how each reshard this replica ran ended (metrics). */
+  readonly onEnded?: (state: "completed" | "failed" | "cancelled") => void;
+}
+
+/** The reshard was cancelled while it ran. */
+class Cancelled extends Error {}
+
+/** A failure no retry will fix: the reshard fails (rolled back before the cut-over). */
+class Permanent extends Error {}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+
+/**
+ * Runs one reshard from its recorded phase to its end. Every phase is idempotent: a runner that
+ * dies anywhere leaves the row at a phase another runner (or this one, restarted) can enter
+ * again. The source stays authoritative until the cut-over publishes the next map version; from
+ * then on the operation only goes forward.
+ */
+export class ReshardMachine {
+  readonly #d: ReshardMachineDeps;
+  #r: Reshard;
+  readonly #signal: AbortSignal;
+  readonly #log: Logger;
+
+  constructor(deps: ReshardMachineDeps, reshard: Reshard, signal: AbortSignal) {
+    this.#d = deps;
+    this.#r = reshard;
+    this.#signal = signal;
+    this.#log = deps.logger.child({ component: "reshard", reshard: reshard.id, database: reshard.database });
+  }
+
+  get reshard(): Reshard {
+    return this.#r;
+  }
+
+  /** Runs until the reshard ends or `signal` aborts (the lease was lost, the replica stops). */
+  async run(): Promise<void> {
+    while (this.#r.state === "running" && !this.#signal.aborted) {
+      const phase = this.#r.phase;
+      try {
+        if (this.#r.cancelRequested && phase !== "cutting-over" && phase !== "cleaning-up") {
+          throw new Cancelled();
+        }
+        await this.#step(phase);
+      } catch (err) {
+        if (this.#signal.aborted) return;
+        if (err instanceof Cancelled) {
+          await this.#cancel();
+          return;
+        }
+        const permanent = err instanceof Permanent || this.#d.moves.isPermanent(err);
+        const attempts = this.#r.attempts + 1;
+        const message = err instanceof Error ? err.message : String(err);
+        this.#log.warn({ err, phase, attempts }, "reshard step failed");
+        if (permanent || attempts >= this.#d.timings.maxAttempts) {
+          await this.#fail(message);
+          return;
+        }
+        await this.#patch({ attempts, error: message });
+        await sleep(Math.min(30_000, this.#d.timings.pollMs * 2 ** attempts), this.#signal);
+      }
+    }
+  }
+
+  async #step(phase: ReshardPhase): Promise<void> {
+    switch (phase) {
+      case "provisioning":
+        return this.#provision();
+      case "copying":
+        return this.#copy();
+      case "catching-up":
+        return this.#catchUp();
+      case "verifying":
+        return this.#verify();
+      case "cutting-over":
+        return this.#cutOver();
+      case "cleaning-up":
+        return this.#cleanUp();
+    }
+  }
+
+  // ------------------------------------------------------------------ phases
+
+  /** Finds (or has the provisioner add) the target shard, brings its schema up, picks the split point. */
+  async #provision(): Promise<void> {
+    let target = this.#r.targetShard;
+    if (target === null) target = await this.#chooseTarget();
+    const map = this.#map();
+    const shard = map.shards.get(target);
+    if (!shard) throw new Error(`shard ${target} is not in the map yet`);
+    for (const m of await this.#d.routerStore.migrations(map.database)) {
+      const outcome = await this.#d.migrations.applyOne(shard, m);
+      if (outcome.status === "failed") {
+        throw new Error(
+          `migration ${m.id} failed on shard ${target}: ${outcome.error?.message ?? "unknown"}`,
+        );
+      }
+    }
+    const ranges = rangesFromText(map.document.ranges);
+    const owned = ranges.filter((r) => r.shard === this.#r.sourceShard);
+    let at = this.#r.splitAt === null ? undefined : BigInt(this.#r.splitAt);
+    if (at === undefined && owned.length === 1 && map.shardedTables.length > 0) {
+      const [first] = map.shardedTables;
+      const range = owned[0]!;
+      at = await this.#d.moves.medianSplitPoint(
+        await this.#connection(this.#r.sourceShard),
+        { table: first!.table, key: { column: first!.keyColumn, type: first!.keyType } },
+        range.from,
+        range.to,
+      );
+    }
+    let plan: ReturnType<typeof planSplit>;
+    try {
+      plan = planSplit(ranges, this.#r.sourceShard, target, at);
+    } catch (err) {
+      throw new Permanent((err as Error).message);
+    }
+    await this.#patch({
+      targetShard: target,
+      rangeFrom: plan.moved.from.toString(),
+      rangeTo: plan.moved.to.toString(),
+    });
+    await this.#advance("copying");
+  }
+
+  /** The shard named in the request, else one that owns no range, else a new one from the provisioner. */
+  async #chooseTarget(): Promise<number> {
+    const map = this.#map();
+    const empty = [...map.shards.values()].filter((s) => s.ranges.length === 0).map((s) => s.index);
+    if (this.#r.toShard !== null) {
+      if (!empty.includes(this.#r.toShard)) {
+        throw new Permanent(
+          map.shards.has(this.#r.toShard)
+            ? `shard ${this.#r.toShard} owns a range: only a shard that owns none can take the moved half`
+            : `shard ${this.#r.toShard} is not a shard of ${map.database}`,
+        );
+      }
+      return this.#r.toShard;
+    }
+    if (empty.length > 0) return Math.min(...empty);
+    // The command's id makes a resumed runner's publish a duplicate, not a second shard.
+    await this.#d.bus.publish(
+      addShard,
+      { name: this.#r.database, count: 1 },
+      { subject: this.#r.database, id: `${this.#r.id}:add-shard`, correlationId: this.#r.id },
+    );
+    this.#log.info("asked the provisioner for a new shard");
+    for (;;) {
+      if (this.#signal.aborted) throw new Error("stopped while waiting for the new shard");
+      const current = this.#map();
+      const added = [...current.shards.values()].filter((s) => s.ranges.length === 0);
+      if (added.length > 0) return Math.min(...added.map((s) => s.index));
+      const fresh = (await this.#d.store.get(this.#r.database, this.#r.id)) ?? this.#r;
+      if (fresh.cancelRequested) throw new Cancelled();
+      await sleep(this.#d.timings.pollMs, this.#signal);
+    }
+  }
+
+  async #copy(): Promise<void> {
+    const move = await this.#move();
+    await move.start();
+    for (;;) {
+      const progress = await move.progress();
+      await this.#patch({
+        rowsCopied: progress.rowsCopied,
+        rowsTotal: progress.rowsTotal,
+        lagBytes: progress.lagBytes,
+      });
+      if (progress.tables.every((t) => t.state === "replicating")) break;
+      await this.#pause();
+    }
+    await this.#advance("catching-up");
+  }
+
+  async #catchUp(): Promise<void> {
+    const move = await this.#move();
+    for (;;) {
+      const progress = await move.progress();
+      await this.#patch({ rowsCopied: progress.rowsCopied, lagBytes: progress.lagBytes });
+      if (progress.lagBytes <= this.#d.timings.maxLagBytes) break;
+      await this.#pause();
+    }
+    await this.#advance("verifying");
+  }
+
+  /**
+   * VDiff's idea with a short pause: under a fence, once the target has applied everything the
+   * source committed, both sides are snapshotted; the fence lifts and the checksums are computed
+   * in those snapshots while writes flow again. Different → the reshard fails, the map unchanged.
+   */
+  async #verify(): Promise<void> {
+    const move = await this.#move();
+    const { pauseMs, value: snapshots } = await this.#fenced(async () => {
+      await move.waitApplied(await move.sourceLsn(), this.#d.timings.catchUpTimeoutMs);
+      return move.openSnapshots();
+    });
+    let result: Awaited<ReturnType<typeof snapshots.verify>>;
+    try {
+      result = await snapshots.verify();
+    } finally {
+      await snapshots.close().catch(() => {});
+    }
+    await this.#patch({
+      verification: result.tables,
+      writePauseMs: Math.max(pauseMs, this.#r.writePauseMs ?? 0),
+    });
+    if (!result.equal) {
+      const differing = result.tables.filter((t) => !t.equal).map((t) => t.table);
+      throw new Permanent(
+        `verification found differences in ${differing.join(", ")}; the shard map is unchanged`,
+      );
+    }
+    await this.#advance("cutting-over");
+  }
+
+  /**
+   * Fence on the source shard across every router replica, wait until the target has applied
+   * everything, publish the next map version, lift the fence with that version: held writes
+   * go to the new owner. A crash after the publish is seen on resume by the map's version.
+   */
+  async #cutOver(): Promise<void> {
+    const stored = await this.#storedCutOver();
+    if (stored !== undefined) {
+      // A runner died between the publish and the lift: finish both (the bucket may lag the store).
+      await this.#d.publisher.reconcile();
+      await this.#d.maps.apply(stored);
+      await this.#d.fences.lift({ database: this.#r.database, id: this.#r.id, mapVersion: stored.version });
+      await this.#advance("cleaning-up");
+      return;
+    }
+    const move = await this.#move();
+    // A cut-over retried (or resumed) after stopping the apply catches up what came meanwhile.
+    await move.resumeApplying();
+    let published: number | undefined;
+    const { pauseMs } = await this.#fenced(
+      async () => {
+        await move.waitApplied(await move.sourceLsn(), this.#d.timings.catchUpTimeoutMs);
+        await move.syncSequences();
+        // From the switch on, writes to unsharded tables reach the target directly: nothing
+        // more may stream from the source (a failure before the publish resumes it).
+        await move.stopApplying();
+        const next = this.#nextMap(this.#map().document);
+        // Recorded first: a runner resuming after the publish recognises it by this version.
+        await this.#patch({ mapVersion: next.version });
+        await this.#d.publisher.publish(next, this.#r.id);
+        published = next.version;
+        await this.#d.maps.apply(next);
+      },
+      () => published,
+    );
+    await this.#patch({ writePauseMs: Math.max(pauseMs, this.#r.writePauseMs ?? 0) });
+    this.#log.info({ pauseMs, mapVersion: this.#r.mapVersion }, "cut over");
+    await this.#advance("cleaning-up");
+  }
+
+  async #cleanUp(): Promise<void> {
+    const move = await this.#move();
+    await move.finish();
+    await move.deleteFromSource();
+    const done = await this.#patch({ state: "completed", error: null });
+    this.#d.onEnded?.("completed");
+    await this.#publish(reshardCompleted, {
+      ...this.#fields(),
+      mapVersion: done.mapVersion ?? 1,
+      rowsCopied: done.rowsCopied,
+      writePauseMs: done.writePauseMs ?? 0,
+    });
+    this.#log.info({ rowsCopied: done.rowsCopied, writePauseMs: done.writePauseMs }, "reshard completed");
+  }
+
+  // ------------------------------------------------------------------ endings
+
+  async #cancel(): Promise<void> {
+    if (this.#r.rangeFrom !== null && this.#r.phase !== "provisioning") await (await this.#move()).cancel();
+    await this.#patch({ state: "cancelled" });
+    this.#d.onEnded?.("cancelled");
+    await this.#publish(reshardCancelled, { ...this.#fields(), phase: this.#r.phase });
+    this.#log.info({ phase: this.#r.phase }, "reshard cancelled");
+  }
+
+  /** Before the cut-over: undo what was built; after it the map is already the new one and stays. */
+  async #fail(message: string): Promise<void> {
+    const beforeCutOver =
+      this.#r.phase !== "cleaning-up" && (await this.#storedCutOver().catch(() => undefined)) === undefined;
+    if (beforeCutOver && this.#r.rangeFrom !== null && this.#r.phase !== "provisioning") {
+      await (await this.#move()).cancel().catch((err: unknown) => this.#log.warn({ err }, "rollback failed"));
+      await this.#d.fences.lift({ database: this.#r.database, id: this.#r.id }).catch(() => {});
+    }
+    await this.#patch({ state: "failed", error: message });
+    this.#d.onEnded?.("failed");
+    await this.#publish(reshardFailed, {
+      ...this.#fields(),
+      phase: this.#r.phase,
+      error: message.slice(0, 2000),
+    });
+    this.#log.error({ phase: this.#r.phase, error: message }, "reshard failed");
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  #map(): LiveMap {
+    const map = this.#d.maps.get(this.#r.database);
+    if (!map) throw new Permanent(`database ${this.#r.database} is not routed any more`);
+    return map;
+  }
+
+  /**
+   * The stored map (the source of truth, ahead of the bucket after a crash between the two
+   * writes) when it already gives the moved range to the target; undefined before the cut-over.
+   */
+  async #storedCutOver(): Promise<ShardMapDocument | undefined> {
+    if (this.#r.rangeFrom === null || this.#r.targetShard === null) return undefined;
+    const doc = await this.#d.routerStore.latestMap(this.#r.database);
+    if (!doc) return undefined;
+    const from = BigInt(this.#r.rangeFrom);
+    const owner = rangesFromText(doc.ranges).find((r) => from >= r.from && from < r.to);
+    return owner?.shard === this.#r.targetShard ? doc : undefined;
+  }
+
+  #nextMap(current: ShardMapDocument): ShardMapDocument {
+    const plan = planSplit(
+      rangesFromText(current.ranges),
+      this.#r.sourceShard,
+      this.#r.targetShard!,
+      BigInt(this.#r.rangeFrom!),
+    );
+    if (plan.moved.to.toString() !== this.#r.rangeTo) {
+      throw new Permanent(`the source's range changed since the copy began (now ends at ${plan.moved.to})`);
+    }
+    return {
+      ...current,
+      version: current.version + 1,
+      ranges: rangesToText(plan.ranges),
+      createdAt: new Date().toISOString(),
+    };
+  }
+
+  /**
+   * Runs `work` with the source shard fenced on every router replica. The fence is lifted
+   * whatever happens, with the map version `liftVersion` names at that moment: once the next map
+   * is published, held writes must wait for it even if a later step failed.
+   */
+  async #fenced<T>(
+    work: () => Promise<T>,
+    liftVersion: () => number | undefined = () => undefined,
+  ): Promise<{ value: T; pauseMs: number }> {
+    const database = this.#r.database;
+    const started = performance.now();
+    await this.#d.fences.raise({
+      database,
+      shard: this.#r.sourceShard,
+      id: this.#r.id,
+      timeoutMs: this.#d.timings.fenceAckTimeoutMs,
+    });
+    const lift = () => {
+      const mapVersion = liftVersion();
+      return this.#d.fences.lift({
+        database,
+        id: this.#r.id,
+        ...(mapVersion === undefined ? {} : { mapVersion }),
+      });
+    };
+    let value: T;
+    try {
+      value = await work();
+    } catch (err) {
+      await lift();
+      throw err;
+    }
+    await lift();
+    return { value, pauseMs: Math.round(performance.now() - started) };
+  }
+
+  async #move(): Promise<RangeMover> {
+    const map = this.#map();
+    const source = map.shards.get(this.#r.sourceShard);
+    if (!source) throw new Permanent(`shard ${this.#r.sourceShard} is not in the map`);
+    const sourceConn = await this.#connection(this.#r.sourceShard);
+    return this.#d.moves.newMove({
+      id: this.#r.id.replaceAll(/[^a-z0-9_]/g, "_").slice(0, 40),
+      source: sourceConn,
+      target: await this.#connection(this.#r.targetShard!),
+      sourceFromTarget: { host: source.spec.primary.host, port: source.spec.primary.port },
+      tables: await this.#tables(sourceConn, map),
+      from: BigInt(this.#r.rangeFrom!),
+      to: BigInt(this.#r.rangeTo!),
+    });
+  }
+
+  /** The shard's admin login (its own user, not the application role): publications need it. */
+  async #connection(shard: number): Promise<ShardConnection> {
+    const spec: ShardEndpointSpec | undefined = this.#map().document.shards.find((s) => s.shard === shard);
+    if (!spec) throw new Permanent(`shard ${shard} is not in the map`);
+    return {
+      host: spec.primary.host,
+      port: spec.primary.port,
+      database: spec.dbname,
+      user: spec.user,
+      password: await this.#d.passwords.resolve(spec.passwordRef),
+    };
+  }
+
+  /** Sharded tables by the map; every other ordinary table of the source is copied whole. */
+  async #tables(source: ShardConnection, map: LiveMap): Promise<MovedTable[]> {
+    const sharded: MovedTable[] = map.shardedTables.map((t) => ({
+      table: t.table,
+      key: { column: t.keyColumn, type: t.keyType },
+    }));
+    const client = new pg.Client({ ...source, connectionTimeoutMillis: 10_000 });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ name: string }>(
+        `SELECT CASE WHEN n.nspname = 'public' THEN c.relname ELSE n.nspname || '.' || c.relname END AS name
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+           AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+           AND c.relname <> $1
+         ORDER BY 1`,
+        [SHARD_MIGRATIONS_TABLE],
+      );
+      const known = new Set(sharded.map((t) => t.table));
+      return [...sharded, ...rows.filter((r) => !known.has(r.name)).map((r) => ({ table: r.name }))];
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
+
+  #pause(): Promise<void> {
+    return sleep(this.#d.timings.pollMs, this.#signal).then(async () => {
+      if (this.#signal.aborted) throw new Error("stopped");
+      const fresh = await this.#d.store.get(this.#r.database, this.#r.id);
+      if (fresh?.cancelRequested && this.#r.phase !== "cutting-over" && this.#r.phase !== "cleaning-up") {
+        this.#r = { ...this.#r, cancelRequested: true };
+        throw new Cancelled();
+      }
+    });
+  }
+
+  async #patch(patch: ReshardPatch): Promise<Reshard> {
+    this.#r = await this.#d.store.update(this.#r.id, this.#d.owner, patch);
+    return this.#r;
+  }
+
+  async #advance(phase: ReshardPhase): Promise<void> {
+    const previousPhase = this.#r.phase;
+    await this.#patch({ phase, attempts: 0, error: null });
+    await this.#publish(reshardPhaseChanged, { ...this.#fields(), phase, previousPhase });
+    this.#log.info({ phase, previousPhase }, "reshard phase changed");
+  }
+
+  #fields() {
+    const r = this.#r;
+    return {
+      database: r.database,
+      reshardId: r.id,
+      kind: r.kind,
+      sourceShard: r.sourceShard,
+      ...(r.targetShard === null ? {} : { targetShard: r.targetShard }),
+      ...(r.rangeFrom === null || r.rangeTo === null ? {} : { moved: { from: r.rangeFrom, to: r.rangeTo } }),
+    };
+  }
+
+  /** Events carry a deterministic id: a resumed runner's repeat is a duplicate. */
+  async #publish<D extends Parameters<Bus["publish"]>[0]>(
+    def: D,
+    data: Parameters<Bus["publish"]>[1],
+  ): Promise<void> {
+    const suffix = "phase" in (data as object) ? String((data as { phase: string }).phase) : def.name;
+    await this.#d.bus
+      .publish(def, data as never, {
+        subject: this.#r.database,
+        id: `${this.#r.id}:${def.name}:${suffix}`,
+        correlationId: this.#r.id,
+      })
+      .catch((err: unknown) => this.#log.warn({ err, event: def.name }, "reshard event not published"));
+  }
+}
