@@ -1,0 +1,119 @@
+// What goes wrong during an online split: a cancel before the cut-over leaves clients where they
+// were; a kill -9 of the replica running it hands the split to the other replica, which resumes
+// from the recorded phase and completes. The copy is held (a lock on the target's table) so the
+// test acts while the split is surely in the phase it means.
+import { waitFor } from "@dbplane/testkit";
+import type pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Body, createReshardWorld, DB, type ReshardWorld, strayRows } from "./reshard-world.ts";
+
+const ROWS = 5_000;
+let w: ReshardWorld;
+
+beforeAll(async () => {
+  w = await createReshardWorld(3);
+  await w.announce(2);
+  const migration = await w.call("POST", `/v1/databases/${DB}/migrations`, {
+    id: "001-tables",
+    statements: [
+      "CREATE TABLE orders (id bigint PRIMARY KEY, amount integer NOT NULL)",
+      "CREATE TABLE accounts (name text PRIMARY KEY, balance integer NOT NULL)",
+      "CREATE TABLE countries (code text PRIMARY KEY, name text NOT NULL)",
+    ],
+  });
+  expect(migration.status).toBe(200);
+  expect(migration.body.complete).toBe(true);
+  for (const [shard, cmp] of [
+    [0, "<"],
+    [1, ">="],
+  ] as const) {
+    await w.pools[shard]!.query(
+      `INSERT INTO orders SELECT g, g % 1000 FROM generate_series(1, ${ROWS}) g WHERE hashint8extended(g, 0) ${cmp} 0`,
+    );
+    await w.pools[shard]!.query(`INSERT INTO countries SELECT 'c' || g, 'x' FROM generate_series(1, 20) g`);
+  }
+  await w.announce(3);
+}, 120_000);
+afterAll(() => w?.dispose());
+
+/** Holds the initial copy into the target's `orders` until released. */
+async function holdCopy(): Promise<() => Promise<void>> {
+  const client: pg.PoolClient = await w.pools[2]!.connect();
+  await client.query("BEGIN");
+  await client.query("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE");
+  return async () => {
+    await client.query("ROLLBACK");
+    client.release();
+  };
+}
+
+// The HTTP API's scatter answers one row per shard: the count is their sum.
+const reshardOf = (id: string) => w.call("GET", `/v1/databases/${DB}/reshards/${id}`).then((r) => r.body);
+
+async function until(id: string, what: (r: Body) => boolean, label: string, timeoutMs = 60_000) {
+  return waitFor(
+    async () => {
+      const r = await reshardOf(id);
+      return what(r) && r;
+    },
+    { what: label, timeoutMs, intervalMs: 100 },
+  );
+}
+
+describe("online split: cancel and crash", () => {
+  it("cancelled while copying: the map is unchanged and the target holds nothing of it", async () => {
+    const before = (await w.call("GET", `/v1/databases/${DB}/shards`)).body;
+    const release = await holdCopy();
+    const started = await w.call("POST", `/v1/databases/${DB}/splits`, { shard: 0, toShard: 2 });
+    expect(started.status).toBe(202);
+    await until(started.body.id, (r) => r.phase === "copying", "the copy to start");
+    const cancel = await w.call("POST", `/v1/databases/${DB}/reshards/${started.body.id}/cancel`);
+    expect(cancel.status).toBe(202);
+    await release();
+    const ended = await until(started.body.id, (r) => r.state !== "running", "the cancel to finish");
+    expect(ended.state).toBe("cancelled");
+    const after = (await w.call("GET", `/v1/databases/${DB}/shards`)).body;
+    expect(after.version).toBe(before.version);
+    for (const table of ["orders", "countries"]) {
+      const n = await w.pools[2]!.query(`SELECT count(*)::int AS n FROM ${table}`);
+      expect(n.rows[0].n).toBe(0);
+    }
+    expect((await w.pools[2]!.query("SELECT count(*)::int AS n FROM pg_subscription")).rows[0].n).toBe(0);
+    expect((await w.pools[0]!.query("SELECT count(*)::int AS n FROM pg_replication_slots")).rows[0].n).toBe(
+      0,
+    );
+    const count = await w.call("POST", `/v1/databases/${DB}/query`, {
+      sql: "SELECT count(*)::int AS n FROM orders",
+    });
+    expect(count.body.rows.reduce((sum: number, r: { n: number }) => sum + r.n, 0)).toBe(ROWS);
+  }, 120_000);
+
+  it("the replica running it is killed -9 while copying: the other one resumes it to the end", async () => {
+    const release = await holdCopy();
+    const started = await w.call("POST", `/v1/databases/${DB}/splits`, { shard: 0, toShard: 2 });
+    expect(started.status).toBe(202);
+    const copying = await until(
+      started.body.id,
+      (r) => r.phase === "copying" && r.runner !== null,
+      "the copy",
+    );
+    const victim = w.routers.find((r) => copying.runner.split(":")[1] === String(r.pid));
+    expect(victim).toBeDefined();
+    await victim!.stop("SIGKILL");
+    await release();
+    const done = await until(started.body.id, (r) => r.state !== "running", "the split to finish", 120_000);
+    expect(done).toMatchObject({ state: "completed", targetShard: 2 });
+    expect(done.runner).toBeNull();
+    const map = (await w.call("GET", `/v1/databases/${DB}/shards`)).body;
+    let total = 0;
+    for (const s of map.shards) {
+      expect(await strayRows(w.pools[s.shard]!, "orders", "hashint8extended(id, 0)", s.ranges)).toBe(0);
+      total += (await w.pools[s.shard]!.query("SELECT count(*)::int AS n FROM orders")).rows[0].n;
+    }
+    expect(total).toBe(ROWS);
+    const count = await w.call("POST", `/v1/databases/${DB}/query`, {
+      sql: "SELECT count(*)::int AS n FROM orders",
+    });
+    expect(count.body.rows.reduce((sum: number, r: { n: number }) => sum + r.n, 0)).toBe(ROWS);
+  }, 180_000);
+});

@@ -1,0 +1,150 @@
+// A router world whose shards are private PostgreSQL servers with wal_level=logical (the shared
+// server's level is replica): what an online split needs to replicate from source to target.
+import { databaseReady } from "@dbplane/contracts";
+import {
+  createPostgresServer,
+  freePort,
+  type JsonResponse,
+  type PostgresServer,
+  uniqueName,
+  waitFor,
+} from "@dbplane/testkit";
+import pg from "pg";
+import { api, createRouterWorld, type RouterWorld, waitForMap } from "./router-world.ts";
+
+export const DB = "shop";
+
+export interface ReshardWorld {
+  readonly world: RouterWorld;
+  readonly servers: PostgresServer[];
+  /** A pool straight to each shard's database, by shard index. */
+  readonly pools: pg.Pool[];
+  readonly routers: {
+    base: string;
+    pgPort: number;
+    pid: number;
+    alive: boolean;
+    stop(signal?: NodeJS.Signals): Promise<unknown>;
+  }[];
+  readonly call: (method: string, path: string, body?: unknown) => Promise<JsonResponse>;
+  /** Announces the first `count` shards as the provisioner would (count grows: new shards own no range). */
+  announce(count: number): Promise<void>;
+  startRouter(): Promise<ReshardWorld["routers"][number]>;
+  dispose(): Promise<void>;
+}
+
+export async function createReshardWorld(
+  shardCount: number,
+  options: { env?: Record<string, string>; routers?: number } = {},
+): Promise<ReshardWorld> {
+  const world = await createRouterWorld(0, {
+    env: {
+      DBPLANE_ROUTER_RESHARD_POLL_MS: "200",
+      DBPLANE_ROUTER_RESHARD_LEASE_MS: "3000",
+      ...options.env,
+    },
+  });
+  const servers: PostgresServer[] = [];
+  const pools: pg.Pool[] = [];
+  world.defer(async () => {
+    await Promise.all(pools.map((p) => p.end()));
+    await Promise.all(servers.map((s) => s.stop()));
+  });
+  await Promise.all(
+    Array.from({ length: shardCount }, async (_, i) => {
+      const server = await createPostgresServer();
+      servers[i] = server;
+      const admin = new pg.Client({ connectionString: server.url });
+      await admin.connect();
+      await admin.query(`CREATE DATABASE ${DB}`);
+      await admin.end();
+      pools[i] = new pg.Pool({ connectionString: server.url.replace(/\/postgres$/, `/${DB}`), max: 2 });
+    }),
+  );
+  const routers: ReshardWorld["routers"] = [];
+  let version = 0;
+  const token = world.token();
+  const self: ReshardWorld = {
+    world,
+    servers,
+    pools,
+    routers,
+    call: (method, path, body) => api(routers.find((r) => r.alive)!.base, token, method, path, body),
+    async announce(count) {
+      version++;
+      await world.bus.publish(
+        databaseReady,
+        {
+          name: DB,
+          version: 1,
+          postgresVersion: 15,
+          shards: servers.slice(0, count).map((s, i) => ({
+            shard: i,
+            primary: { host: "127.0.0.1", port: s.port },
+            replicas: [],
+            dbname: DB,
+            user: "postgres",
+            passwordRef: { kind: "file" as const, path: world.passwordFile },
+          })),
+          shardedTables: [
+            { table: "orders", keyColumn: "id", keyType: "bigint" },
+            { table: "accounts", keyColumn: "name", keyType: "text" },
+          ],
+        },
+        { subject: DB, id: uniqueName("ready") },
+      );
+      for (const r of routers.filter((x) => x.alive)) {
+        await waitFor(
+          async () => {
+            const res = await api(r.base, token, "GET", `/v1/databases/${DB}/shards`);
+            return res.status === 200 && res.body.shards.length === count;
+          },
+          { what: `${count} shards of ${DB} at ${r.base}` },
+        );
+      }
+    },
+    async startRouter() {
+      const pgPort = await freePort();
+      const replica = await world.startReplica({ env: { DBPLANE_ROUTER_PG_PORT: String(pgPort) } });
+      const router = {
+        base: replica.base,
+        pgPort,
+        pid: replica.svc.process.pid ?? 0,
+        alive: true,
+        stop(signal?: NodeJS.Signals) {
+          router.alive = false;
+          return replica.stop(signal);
+        },
+      };
+      routers.push(router);
+      if (version > 0) await waitForMap(replica.base, token, DB);
+      return router;
+    },
+    dispose: () => world.dispose(),
+  };
+  for (let i = 0; i < (options.routers ?? 2); i++) await self.startRouter();
+  return self;
+}
+
+/** A response body, inspected loosely field by field (see JsonResponse). */
+export type Body = JsonResponse["body"];
+
+/** Rows of `table` on a shard whose key hash falls outside the shard's ranges (should be none). */
+export async function strayRows(
+  pool: pg.Pool,
+  table: string,
+  hash: string,
+  ranges: readonly { from: string; to: string }[],
+): Promise<number> {
+  const inside = ranges
+    .map((r) =>
+      BigInt(r.to) >= 2n ** 63n
+        ? `${hash} >= '${r.from}'::bigint`
+        : `(${hash} >= '${r.from}'::bigint AND ${hash} < '${r.to}'::bigint)`,
+    )
+    .join(" OR ");
+  const { rows } = await pool.query<{ n: string }>(
+    `SELECT count(*) AS n FROM ${table} WHERE NOT (${inside || "false"})`,
+  );
+  return Number(rows[0]!.n);
+}
