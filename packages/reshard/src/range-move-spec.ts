@@ -30,6 +30,13 @@ export interface RangeMoveSpec {
   /** Hash values of PostgreSQL's hashint8extended/hashtextextended/uuid_hash_extended(key, 0). */
   readonly from: bigint;
   readonly to: bigint;
+  /**
+   * The target already serves other ranges (a move or a merge, not a split onto an empty shard):
+   * start() hides the copied rows from every non-superuser until revealOnTarget(), so a read of
+   * the target never sees a row the source still owns. List no unsharded table then: the target
+   * has its own.
+   */
+  readonly targetServes?: boolean;
 }
 
 const ID_PATTERN = /^[a-z0-9_]{1,40}$/;
@@ -54,6 +61,9 @@ export function assertValidSpec(spec: RangeMoveSpec): void {
     if (!TABLE_PATTERN.test(t.table))
       throw invalid(`spec.tables[${i}].table must be "name" or "schema.name"`);
     if (seen.has(t.table)) throw invalid(`spec.tables[${i}].table "${t.table}" is listed twice`);
+    if (spec.targetServes && !t.key) {
+      throw invalid(`spec.tables[${i}] is unsharded: a target that serves (spec.targetServes) has its own`);
+    }
     seen.add(t.table);
   }
 }

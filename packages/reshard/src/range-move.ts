@@ -17,6 +17,7 @@ import {
   findSubscription,
   syncSlotPattern,
 } from "./subscription.ts";
+import { hideRange, revealRange } from "./target-visibility.ts";
 import { waitApplied } from "./wait-applied.ts";
 
 /**
@@ -67,6 +68,8 @@ export class RangeMove {
         return;
       }
       await assertTargetEmpty(target, spec);
+      // Before the first copied row: a serving target's readers must never see one.
+      if (spec.targetServes) await hideRange(target, this.name, spec);
       // A new password each time: nothing kept the last one, and no subscription uses it yet.
       const password = await ensureRole(source, this.name, spec);
       if (!(await readMoveRecord(source, this.name))) {
@@ -142,6 +145,15 @@ export class RangeMove {
    */
   syncSequences(): Promise<SyncedSequence[]> {
     return this.#both((source, target) => syncSequences(source, target, this.#spec.tables));
+  }
+
+  /**
+   * Makes the copied rows visible on a serving target (spec.targetServes): the cut-over calls it
+   * under the fence, after stopApplying() and before the map gives the range to the target.
+   * Idempotent; a no-op for a target that serves nothing.
+   */
+  revealOnTarget(): Promise<void> {
+    return withShard(this.#spec.target, (target) => revealRange(target, this.name, this.#spec));
   }
 
   /**
@@ -225,6 +237,8 @@ export class RangeMove {
       let total = 0;
       for (const table of spec.tables)
         total += await deleteRange(target, table, spec.from, spec.to, () => {});
+      // Only once the copied rows are gone: revealing them first would show them twice.
+      await revealRange(target, this.name, spec);
       return total;
     });
     this.#logger.info({ deleted }, "move cancelled: copied rows deleted from the target");

@@ -1,6 +1,7 @@
 import { createScramVerifier, parseScramVerifier } from "@dbplane/pgwire";
 import { KEYSPACE_END } from "@dbplane/sharding";
 import { createPostgresServer, type PostgresServer, waitFor } from "@dbplane/testkit";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DELETE_BATCH_ROWS, RangeMove } from "../src/index.ts";
 import {
@@ -187,6 +188,71 @@ describe("RangeMove between two servers", () => {
       { title: "while stopped" },
     ]);
     await move.finish();
+  });
+
+  it("a serving target hides the copied rows from every non-superuser until revealOnTarget(), then restores its settings", async () => {
+    const [from, to] = [0n, KEYSPACE_END];
+    await createTables([source, target], "serving");
+    await seed(source, "serving");
+    // The target serves the other half already: rows of its own, read by the tables' owner.
+    await sql(
+      target,
+      "INSERT INTO serving.accounts SELECT -g, 0, 'own' FROM generate_series(1, 300) g WHERE hashint8extended(-g::bigint, 0) < 0",
+    );
+    const own = Number(
+      (await sql<{ n: string }>(target, "SELECT count(*) AS n FROM serving.accounts"))[0]!.n,
+    );
+    await sql(
+      target,
+      "CREATE ROLE serving_owner LOGIN; ALTER TABLE serving.accounts OWNER TO serving_owner; GRANT USAGE ON SCHEMA serving TO serving_owner",
+    );
+    const asOwner = async () => {
+      const client = new pg.Client({
+        connectionString: target.url.replace("//postgres@", "//serving_owner@"),
+      });
+      await client.connect();
+      try {
+        return Number(
+          (await client.query<{ n: string }>("SELECT count(*) AS n FROM serving.accounts")).rows[0]!.n,
+        );
+      } finally {
+        await client.end();
+      }
+    };
+    const spec = { ...specFor("serving", source, target, "serving", from, to), targetServes: true };
+    spec.tables = spec.tables.filter((t) => t.key);
+    const move = new RangeMove(spec, testLogger);
+    await move.start();
+    await waitFor(() => copyDone(move), { timeoutMs: 30_000, what: "copy done" });
+    await move.waitApplied(await move.sourceLsn(), 20_000);
+    const copied = (await rowsOfRange(source, "serving", from, to)).accounts.length;
+    expect(copied).toBeGreaterThan(0);
+    expect(
+      Number((await sql<{ n: string }>(target, "SELECT count(*) AS n FROM serving.accounts"))[0]!.n),
+    ).toBe(own + copied);
+    expect(await asOwner()).toBe(own);
+    await move.stopApplying();
+    await move.revealOnTarget();
+    await move.revealOnTarget(); // idempotent
+    expect(await asOwner()).toBe(own + copied);
+    expect(
+      await sql(
+        target,
+        "SELECT relrowsecurity AS rls, relforcerowsecurity AS force FROM pg_class WHERE oid = 'serving.accounts'::regclass",
+      ),
+    ).toEqual([{ rls: false, force: false }]);
+    expect(
+      await sql(
+        target,
+        "SELECT count(*)::int AS n FROM pg_policy WHERE polrelid = 'serving.accounts'::regclass",
+      ),
+    ).toEqual([{ n: 0 }]);
+    await move.finish();
+  });
+
+  it("a serving target refuses an unsharded table in the spec", () => {
+    const spec = { ...specFor("bad", source, target, "serving", 0n, KEYSPACE_END), targetServes: true };
+    expect(() => new RangeMove(spec, testLogger)).toThrow(/unsharded/);
   });
 
   it("cancel() drops the replication objects and every copied row on the target, and leaves the source", async () => {

@@ -1,0 +1,84 @@
+import pg from "pg";
+import type { RangeMoveSpec } from "./range-move-spec.ts";
+import { quotedTable, rangeFilter } from "./range-sql.ts";
+
+/** Row-level security as it was before a move hid rows: restored by revealRange. */
+interface PriorSecurity {
+  readonly rls: boolean;
+  readonly force: boolean;
+}
+
+const hidePolicy = (name: string) => `${name}_hide`;
+const allPolicy = (name: string) => `${name}_all`;
+
+/**
+ * Hides the moved range's rows of every sharded table on a target that already serves other
+ * ranges, from every role but superusers (the subscription applies as one): a restrictive policy
+ * `NOT (range)`, with FORCE so the tables' owner — the application role the router connects as —
+ * is bound too. Without it a scatter read on the target would count a copied row that the source
+ * still owns. A table without row-level security gets a permissive `true` policy beside it, so
+ * nothing else changes for it; one that had policies keeps them. Idempotent; the prior settings
+ * ride in the policy's comment for revealRange.
+ */
+export async function hideRange(target: pg.Client, name: string, spec: RangeMoveSpec): Promise<void> {
+  for (const table of spec.tables) {
+    const filter = rangeFilter(table, spec.from, spec.to);
+    if (filter === null) continue;
+    const t = quotedTable(table.table);
+    await target.query("BEGIN");
+    try {
+      const { rows } = await target.query<{ rls: boolean; force: boolean; hidden: boolean }>(
+        `SELECT c.relrowsecurity AS rls, c.relforcerowsecurity AS force,
+                EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = $2) AS hidden
+           FROM pg_class c WHERE c.oid = $1::regclass`,
+        [t, hidePolicy(name)],
+      );
+      const row = rows[0]!;
+      if (!row.hidden) {
+        const prior: PriorSecurity = { rls: row.rls, force: row.force };
+        if (!prior.rls) {
+          await target.query(
+            `CREATE POLICY ${pg.escapeIdentifier(allPolicy(name))} ON ${t} AS PERMISSIVE USING (true) WITH CHECK (true)`,
+          );
+        }
+        await target.query(
+          `CREATE POLICY ${pg.escapeIdentifier(hidePolicy(name))} ON ${t} AS RESTRICTIVE USING (NOT (${filter}))`,
+        );
+        await target.query(
+          `COMMENT ON POLICY ${pg.escapeIdentifier(hidePolicy(name))} ON ${t} IS ${pg.escapeLiteral(JSON.stringify(prior))}`,
+        );
+        await target.query(`ALTER TABLE ${t} ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY`);
+      }
+      await target.query("COMMIT");
+    } catch (err) {
+      await target.query("ROLLBACK").catch(() => {});
+      throw err;
+    }
+  }
+}
+
+/** Undoes hideRange: the policies dropped, row-level security as it was before. Idempotent. */
+export async function revealRange(target: pg.Client, name: string, spec: RangeMoveSpec): Promise<void> {
+  for (const table of spec.tables) {
+    if (rangeFilter(table, spec.from, spec.to) === null) continue;
+    const t = quotedTable(table.table);
+    const { rows } = await target.query<{ comment: string | null }>(
+      `SELECT obj_description(p.oid, 'pg_policy') AS comment FROM pg_policy p
+        WHERE p.polrelid = to_regclass($1) AND p.polname = $2`,
+      [t, hidePolicy(name)],
+    );
+    if (!rows[0]) continue;
+    const prior = JSON.parse(rows[0].comment ?? '{"rls":false,"force":false}') as PriorSecurity;
+    await target.query("BEGIN");
+    try {
+      await target.query(`DROP POLICY IF EXISTS ${pg.escapeIdentifier(hidePolicy(name))} ON ${t}`);
+      await target.query(`DROP POLICY IF EXISTS ${pg.escapeIdentifier(allPolicy(name))} ON ${t}`);
+      if (!prior.rls) await target.query(`ALTER TABLE ${t} DISABLE ROW LEVEL SECURITY`);
+      if (!prior.force) await target.query(`ALTER TABLE ${t} NO FORCE ROW LEVEL SECURITY`);
+      await target.query("COMMIT");
+    } catch (err) {
+      await target.query("ROLLBACK").catch(() => {});
+      throw err;
+    }
+  }
+}
