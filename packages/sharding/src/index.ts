@@ -25,4 +25,4 @@ export {
 export { hashBytesExtended, hashUint32Extended } from "./lookup3.ts";
 export { RangeLookup } from "./range-lookup.ts";
 export type { SplitPlan } from "./split-plan.ts";
-export { midpoint, planSplit } from "./split-plan.ts";
+export { midpoint, planSplit, reassignRange } from "./split-plan.ts";

@@ -49,3 +49,36 @@ export function planSplit(
   const moved: KeyRange = { shard: newShard, from: point, to: range.to };
   return { ranges: ranges.flatMap((r) => (r === range ? [kept, moved] : [r])), kept, moved };
 }
+
+/**
+ * Gives `[from, to)` to `shard`: the range that holds it must hold all of it (a move or a merge
+ * takes one piece of one owner's range); what is left of that range stays with its owner, and
+ * neighbouring ranges of one shard are joined, so a merge leaves one range where there were two.
+ */
+export function reassignRange(
+  ranges: readonly KeyRange[],
+  from: bigint,
+  to: bigint,
+  shard: number,
+): KeyRange[] {
+  if (from >= to) throw new InvalidRangesError(`[${from}, ${to}) is empty`);
+  const holder = ranges.find((r) => from >= r.from && from < r.to);
+  if (!holder || to > holder.to) {
+    throw new InvalidRangesError(`[${from}, ${to}) does not lie within one range of the map`);
+  }
+  if (holder.shard === shard) throw new InvalidRangesError(`shard ${shard} already owns [${from}, ${to})`);
+  const pieces: KeyRange[] = [
+    { shard: holder.shard, from: holder.from, to: from },
+    { shard, from, to },
+    { shard: holder.shard, from: to, to: holder.to },
+  ].filter((r) => r.from < r.to);
+  const replaced = ranges.flatMap((r) => (r === holder ? pieces : [r]));
+  const joined: KeyRange[] = [];
+  for (const r of replaced) {
+    const last = joined.at(-1);
+    if (last && last.shard === r.shard && last.to === r.from)
+      joined[joined.length - 1] = { ...last, to: r.to };
+    else joined.push(r);
+  }
+  return joined;
+}

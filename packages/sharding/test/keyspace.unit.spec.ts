@@ -12,6 +12,7 @@ import {
   RangeLookup,
   rangesFromText,
   rangesToText,
+  reassignRange,
 } from "../src/index.ts";
 
 const randomHash = () => BigInt.asIntN(64, randomBytes(8).readBigUInt64LE());
@@ -95,5 +96,32 @@ describe("planSplit", () => {
     expect(() => planSplit(ranges, 0, 2, KEYSPACE_MIN)).toThrow(/strictly inside/);
     expect(() => planSplit(ranges, 0, 1)).toThrow(/already owns/);
     expect(() => planSplit(ranges, 9, 2)).toThrow(/owns no range/);
+  });
+});
+
+describe("reassignRange", () => {
+  const three = equalRanges(3, [0, 1, 2]);
+  it("moves a piece out of the middle of a range, leaving the owner both ends", () => {
+    const r1 = three[1]!;
+    const from = r1.from + 10n;
+    const to = r1.to - 10n;
+    const out = reassignRange(three, from, to, 0);
+    assertTiling(out);
+    expect(out).toEqual([
+      three[0],
+      { shard: 1, from: r1.from, to: from },
+      { shard: 0, from, to },
+      { shard: 1, from: to, to: r1.to },
+      three[2],
+    ]);
+  });
+  it("joins the moved range with a neighbour of the same shard (a merge)", () => {
+    const out = reassignRange(three, three[1]!.from, three[1]!.to, 0);
+    expect(out).toEqual([{ shard: 0, from: three[0]!.from, to: three[1]!.to }, three[2]]);
+  });
+  it("refuses a range across two ranges, an empty one, and one the shard already owns", () => {
+    expect(() => reassignRange(three, three[0]!.from, three[1]!.from + 1n, 2)).toThrow(InvalidRangesError);
+    expect(() => reassignRange(three, 5n, 5n, 2)).toThrow(InvalidRangesError);
+    expect(() => reassignRange(three, three[0]!.from, three[0]!.to, 0)).toThrow(InvalidRangesError);
   });
 });
