@@ -38,6 +38,7 @@ export class FenceBook {
   blocking(database: string, plan: WritePlan): FenceDocument | undefined {
     for (const { doc } of this.#fences.values()) {
       if (doc.database !== database || !plan.shards.includes(doc.shard)) continue;
+      if (plan.read && !doc.reads) continue;
       if (doc.state === "raised") return doc;
       if (doc.mapVersion !== undefined && plan.mapVersion < doc.mapVersion) return doc;
     }

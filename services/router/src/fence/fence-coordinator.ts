@@ -16,6 +16,8 @@ export interface FenceCoordinator {
     shard: number;
     id: string;
     timeoutMs: number;
+    /** Hold reads of the shard as well (they are not waited for, only held while it stands). */
+    reads?: boolean;
   }): Promise<{ replicas: string[]; ackMs: number }>;
   /**
    * Lifts it; `mapVersion`: held writes wait until their replica routes by at least this version
@@ -52,6 +54,7 @@ export class KvFenceCoordinator implements FenceCoordinator {
     shard,
     id,
     timeoutMs,
+    reads,
   }: Parameters<FenceCoordinator["raise"]>[0]): Promise<{ replicas: string[]; ackMs: number }> {
     if (!FENCE_ID.test(id)) throw new TypeError(`fence id "${id}" must match ${FENCE_ID}`);
     if (!Number.isInteger(shard) || shard < 0) throw new TypeError(`shard must be an index, got ${shard}`);
@@ -63,6 +66,7 @@ export class KvFenceCoordinator implements FenceCoordinator {
       id,
       shard,
       state: "raised",
+      ...(reads ? { reads: true } : {}),
       raisedAt: new Date().toISOString(),
     });
     try {

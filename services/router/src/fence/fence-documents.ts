@@ -13,6 +13,8 @@ export const fenceDocument = z.object({
   shard: z.number().int().min(0),
   state: z.enum(["raised", "lifted"]),
   mapVersion: z.number().int().min(1).optional(),
+  /** Holds reads of the shard too (a cut-over that changes what the shards show), not only writes. */
+  reads: z.boolean().optional(),
   raisedAt: z.iso.datetime(),
   liftedAt: z.iso.datetime().optional(),
 });

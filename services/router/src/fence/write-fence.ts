@@ -13,6 +13,11 @@ export type Release = () => void;
 export interface WritePlan {
   readonly mapVersion: number;
   readonly shards: readonly number[];
+  /**
+   * A read: held only by a fence raised with `reads` (a cut-over that changes what the shards
+   * show), and never tracked — the acknowledgement does not wait for reads.
+   */
+  readonly read?: boolean;
 }
 
 export interface WriteFenceOptions {
@@ -118,8 +123,17 @@ export class WriteFence {
    * (a transaction's next statement on shards it already holds).
    */
   admitNow(database: string, plan: WritePlan): Release | undefined {
+    if (plan.read) return this.#book.blocking(database, plan) === undefined ? noop : undefined;
     if (!this.admitting || this.#book.blocking(database, plan) !== undefined) return undefined;
     return plan.shards.length === 0 ? noop : this.track(database, plan.shards);
+  }
+
+  /**
+   * Whether a read planned by `mapVersion` on `shards` must wait (a reads fence stands on one of
+   * them, or was lifted for a newer map): a synchronous check, so reads cost nothing otherwise.
+   */
+  holdsRead(database: string, mapVersion: number, shards: readonly number[]): boolean {
+    return this.#book.blocking(database, { mapVersion, shards, read: true }) !== undefined;
   }
 
   /**

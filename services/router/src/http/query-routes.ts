@@ -57,7 +57,7 @@ export function registerQueryRoutes(app: HttpApp, service: QueryService, fence: 
           shard = service.shardForKey(map, key);
           await checkStatements(map, [statement], { index: shard.index, field: "body.key" });
           const writes = !body.readOnly && (await mayWrite(map, [statement]));
-          return writes ? { mapVersion: map.version, shards: [shard.index] } : undefined;
+          return { mapVersion: map.version, shards: [shard.index], read: !writes };
         });
         try {
           const res = await service.keyed(map, shard, body, body.readOnly);
@@ -79,7 +79,7 @@ export function registerQueryRoutes(app: HttpApp, service: QueryService, fence: 
         await checkStatements(map, [statement]);
         // Without allowWrites every shard runs it in a read-only session: PostgreSQL refuses a write.
         const writes = body.allowWrites && (await mayWrite(map, [statement]));
-        return writes ? { mapVersion: map.version, shards: [...map.shards.keys()] } : undefined;
+        return { mapVersion: map.version, shards: [...map.serving], read: !writes };
       });
       try {
         return await scatter(service, map, body);
@@ -116,7 +116,7 @@ export function registerQueryRoutes(app: HttpApp, service: QueryService, fence: 
           { index: shard.index, field: body.key ? "body.key" : "body.shard" },
         );
         writes = !body.readOnly && (await mayWrite(map, body.statements));
-        return writes ? { mapVersion: map.version, shards: [shard.index] } : undefined;
+        return { mapVersion: map.version, shards: [shard.index], read: !writes };
       });
       // A replica whose lease lapsed meanwhile must not make the writes visible.
       const beforeCommit = writes ? () => fence.whileAdmitting(db) : undefined;

@@ -435,13 +435,31 @@ export class ClientSession implements SessionHandler {
   async #admitted(plan: StatementPlan, routeOf: (map: LiveMap) => Route): Promise<Route> {
     const map = this.#currentMap();
     let route = routeOf(map);
-    if (!this.#mayWrite(plan) || this.#spansShards(route)) return route;
+    if (this.#spansShards(route)) return route;
+    if (!this.#mayWrite(plan)) return this.#readAdmitted(map, route, routeOf);
     if (this.#writes.tryAdmit({ mapVersion: map.version, shards: routeShards(route) })) return route;
     await this.#settle();
     await this.#writes.admit(() => {
       const latest = this.#latestMap();
       route = routeOf(latest);
       return { mapVersion: latest.version, shards: routeShards(route) };
+    });
+    return route;
+  }
+
+  /**
+   * A read goes at once unless a cut-over holds reads of its shards (a fence raised with
+   * `reads`, or lifted for a map newer than the one it was planned by): then it waits, and is
+   * routed again under the newest map. Reads are never tracked.
+   */
+  async #readAdmitted(map: LiveMap, route: Route, routeOf: (map: LiveMap) => Route): Promise<Route> {
+    const { fence } = this.#context;
+    if (!fence.holdsRead(this.#database, map.version, routeShards(route))) return route;
+    await this.#settle();
+    await fence.admit(this.#database, () => {
+      const latest = this.#latestMap();
+      route = routeOf(latest);
+      return { mapVersion: latest.version, shards: routeShards(route), read: true };
     });
     return route;
   }

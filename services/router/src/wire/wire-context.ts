@@ -16,7 +16,7 @@ export interface WireMetrics {
 export interface WireContext {
   readonly maps: { get(database: string): LiveMap | undefined };
   /** Admits writes (holds those to a fenced shard) and tracks them while they run. */
-  readonly fence: Pick<WriteFence, "admitNow" | "admit">;
+  readonly fence: Pick<WriteFence, "admitNow" | "admit" | "holdsRead">;
   readonly pools: WirePools;
   readonly planners: Planners;
   readonly metrics: WireMetrics;
