@@ -156,6 +156,27 @@ export class RangeMove {
     return withShard(this.#spec.target, (target) => revealRange(target, this.name, this.#spec));
   }
 
+  /** Hides the copied rows on the target again (a cut-over that failed after revealOnTarget). */
+  hideOnTarget(): Promise<void> {
+    if (!this.#spec.targetServes) return Promise.resolve();
+    return withShard(this.#spec.target, (target) => hideRange(target, this.name, this.#spec));
+  }
+
+  /**
+   * Hides the moved rows on the SOURCE from every non-superuser: the cut-over calls it under the
+   * fence (reads held too) right before the map gives the range to the target, so a read of the
+   * source never counts a row the target now owns; deleteFromSource() removes the rows and then
+   * the policy. Idempotent.
+   */
+  hideOnSource(): Promise<void> {
+    return withShard(this.#spec.source, (source) => hideRange(source, this.name, this.#spec));
+  }
+
+  /** Undoes hideOnSource() (a cut-over that failed before the map switch). Idempotent. */
+  revealOnSource(): Promise<void> {
+    return withShard(this.#spec.source, (source) => revealRange(source, this.name, this.#spec));
+  }
+
   /**
    * Stops applying on the target (the subscription is disabled; its slot keeps its position). The
    * cut-over calls it under the fence once everything is applied: from the map switch on, writes to
@@ -224,6 +245,8 @@ export class RangeMove {
         const before = deleted;
         deleted += await deleteRange(source, table, spec.from, spec.to, (n) => onProgress?.(before + n));
       }
+      // The rows are gone: the policy hiding them (hideOnSource) has nothing left to hide.
+      await revealRange(source, this.name, spec);
       this.#logger.info({ deleted }, "moved rows deleted from the source");
       return deleted;
     });
@@ -232,6 +255,7 @@ export class RangeMove {
   /** Cancel before cut-over: finish() plus delete every row the copy put on the target (sharded and unsharded). */
   async cancel(): Promise<void> {
     await this.finish();
+    await this.revealOnSource();
     const spec = this.#spec;
     const deleted = await withShard(spec.target, async (target) => {
       let total = 0;

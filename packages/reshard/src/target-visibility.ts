@@ -8,6 +8,9 @@ interface PriorSecurity {
   readonly force: boolean;
 }
 
+/** How long hiding or revealing waits for a table's lock before it gives up (to be retried). */
+const LOCK_TIMEOUT_MS = 2_000;
+
 const hidePolicy = (name: string) => `${name}_hide`;
 const allPolicy = (name: string) => `${name}_all`;
 
@@ -27,6 +30,9 @@ export async function hideRange(target: pg.Client, name: string, spec: RangeMove
     const t = quotedTable(table.table);
     await target.query("BEGIN");
     try {
+      // ALTER TABLE waits for every reader of the table, and queues every new one behind it: give
+      // up soon (the caller retries) rather than stall the application behind a long query.
+      await target.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT_MS}ms'`);
       const { rows } = await target.query<{ rls: boolean; force: boolean; hidden: boolean }>(
         `SELECT c.relrowsecurity AS rls, c.relforcerowsecurity AS force,
                 EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = $2) AS hidden
@@ -71,6 +77,7 @@ export async function revealRange(target: pg.Client, name: string, spec: RangeMo
     const prior = JSON.parse(rows[0].comment ?? '{"rls":false,"force":false}') as PriorSecurity;
     await target.query("BEGIN");
     try {
+      await target.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT_MS}ms'`);
       await target.query(`DROP POLICY IF EXISTS ${pg.escapeIdentifier(hidePolicy(name))} ON ${t}`);
       await target.query(`DROP POLICY IF EXISTS ${pg.escapeIdentifier(allPolicy(name))} ON ${t}`);
       if (!prior.rls) await target.query(`ALTER TABLE ${t} DISABLE ROW LEVEL SECURITY`);
