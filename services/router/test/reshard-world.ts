@@ -1,6 +1,9 @@
 // A router world whose shards are private PostgreSQL servers with wal_level=logical (the shared
 // server's level is replica): what an online split needs to replicate from source to target.
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { databaseReady } from "@dbplane/contracts";
+import { createScramVerifier } from "@dbplane/pgwire";
 import {
   createPostgresServer,
   freePort,
@@ -13,6 +16,8 @@ import pg from "pg";
 import { api, createRouterWorld, type RouterWorld, waitForMap } from "./router-world.ts";
 
 export const DB = "shop";
+/** The application role on every shard. */
+export const APP = "app";
 
 export interface ReshardWorld {
   readonly world: RouterWorld;
@@ -56,11 +61,18 @@ export async function createReshardWorld(
       servers[i] = server;
       const admin = new pg.Client({ connectionString: server.url });
       await admin.connect();
-      await admin.query(`CREATE DATABASE ${DB}`);
+      // The application role, as the provisioner makes it: owner of the database, not a superuser.
+      // The router's pools connect as it, so row-level security binds what they read.
+      await admin.query(`CREATE ROLE ${APP} LOGIN`);
+      await admin.query(`CREATE DATABASE ${DB} OWNER ${APP}`);
       await admin.end();
       pools[i] = new pg.Pool({ connectionString: server.url.replace(/\/postgres$/, `/${DB}`), max: 2 });
     }),
   );
+  const appPassword = join(world.passwordFile, "..", "app-password");
+  const appVerifier = join(world.passwordFile, "..", "app-verifier");
+  await writeFile(appPassword, "app-password\n", { mode: 0o600 });
+  await writeFile(appVerifier, `${createScramVerifier("app-password")}\n`, { mode: 0o600 });
   const routers: ReshardWorld["routers"] = [];
   let version = 0;
   const token = world.token();
@@ -86,6 +98,11 @@ export async function createReshardWorld(
             user: "postgres",
             passwordRef: { kind: "file" as const, path: world.passwordFile },
           })),
+          application: {
+            user: APP,
+            passwordRef: { kind: "file" as const, path: appPassword },
+            verifierRef: { kind: "file" as const, path: appVerifier },
+          },
           shardedTables: [
             { table: "orders", keyColumn: "id", keyType: "bigint" },
             { table: "accounts", keyColumn: "name", keyType: "text" },

@@ -114,14 +114,21 @@ describe("online split under a live writer", () => {
     const started = await w.call("POST", `/v1/databases/${DB}/splits`, { shard: 0 });
     expect(started.status).toBe(202);
     expect(started.body).toMatchObject({ sourceShard: 0, state: "running", phase: "provisioning" });
+    // Counted through the router all along (accounts are not written): the target fills while
+    // the source owns the rows, then the source holds them hidden until they are deleted — no
+    // count may see a row twice or miss one.
+    const counts = new Set<number>();
     reshard = await waitFor(
       async () => {
+        counts.add(await routedCount("accounts"));
         const res = await w.call("GET", `/v1/databases/${DB}/reshards/${started.body.id}`);
         if (res.body.state === "failed") throw new Error(`reshard failed: ${res.body.error}`);
         return res.body.state === "completed" && res.body;
       },
-      { what: "the split to complete", timeoutMs: 120_000, intervalMs: 200 },
+      { what: "the split to complete", timeoutMs: 120_000, intervalMs: 20 },
     );
+    counts.add(await routedCount("accounts"));
+    expect(counts).toEqual(new Set([ACCOUNTS]));
     const ops = writer.ops();
     await waitFor(() => writer.ops() > ops + 50, { what: "the writer going on after the cut-over" });
     await writer.stop();
@@ -188,5 +195,87 @@ describe("online split under a live writer", () => {
     const bad = await w.call("POST", `/v1/databases/${DB}/splits`, { shard: 7 });
     expect(bad.status).toBe(400);
     expect(bad.body.errors[0].field).toBe("body.shard");
+  });
+});
+
+/** count(*) of `table` through the router: one row per shard, summed. */
+async function routedCount(table: string): Promise<number> {
+  const res = await w.call("POST", `/v1/databases/${DB}/query`, {
+    sql: `SELECT count(*)::int AS n FROM ${table}`,
+  });
+  expect(res.status).toBe(200);
+  return res.body.rows.reduce((sum: number, r: { n: number }) => sum + r.n, 0);
+}
+
+async function finished(id: string): Promise<Body> {
+  return waitFor(
+    async () => {
+      const r = (await w.call("GET", `/v1/databases/${DB}/reshards/${id}`)).body;
+      return r.state !== "running" && r;
+    },
+    { what: `reshard ${id} to end`, timeoutMs: 120_000, intervalMs: 200 },
+  );
+}
+
+describe("move a range to a serving shard, then merge shards back", () => {
+  it("moves a piece of shard 1's range to shard 2, which serves: its readers never see a copied row twice", async () => {
+    const before = await routedCount("accounts");
+    const map = (await w.call("GET", `/v1/databases/${DB}/shards`)).body;
+    const one = map.shards.find((s: Body) => s.shard === 1).ranges[0];
+    const range = {
+      from: one.from,
+      to: (BigInt(one.from) + (BigInt(one.to) - BigInt(one.from)) / 2n).toString(),
+    };
+    const started = await w.call("POST", `/v1/databases/${DB}/moves`, { range, toShard: 2 });
+    expect(started.status).toBe(202);
+    expect(started.body).toMatchObject({ kind: "move", sourceShard: 1, targetShard: 2, moved: range });
+    // Counted through the router all along: shard 2 holds copied rows of a range shard 1 still
+    // owns (hidden from the application role by row-level security), and no count may see them.
+    const counts: number[] = [];
+    let state = "running";
+    while (state === "running") {
+      counts.push(await routedCount("accounts"));
+      state = (await w.call("GET", `/v1/databases/${DB}/reshards/${started.body.id}`)).body.state;
+    }
+    const done = await finished(started.body.id);
+    expect(done.state).toBe("completed");
+    counts.push(await routedCount("accounts"));
+    expect(new Set(counts)).toEqual(new Set([before]));
+    const after = (await w.call("GET", `/v1/databases/${DB}/shards`)).body;
+    for (const s of after.shards) {
+      expect(await strayRows(w.pools[s.shard]!, "orders", "hashint8extended(id, 0)", s.ranges)).toBe(0);
+      expect(await strayRows(w.pools[s.shard]!, "accounts", "hashtextextended(name, 0)", s.ranges)).toBe(0);
+    }
+    const policies = await w.pools[2]!.query("SELECT count(*)::int AS n FROM pg_policy");
+    expect(policies.rows[0].n).toBe(0);
+  }, 180_000);
+
+  it("merges shard 2 back into shard 0: one range again, shard 2 owns nothing, every row still there", async () => {
+    const orders = await routedCount("orders");
+    const merged = await w.call("POST", `/v1/databases/${DB}/merges`, { shards: [0, 2] });
+    expect(merged.status).toBe(202);
+    const done = await finished(merged.body.id);
+    expect(done).toMatchObject({ state: "completed", kind: "merge", targetShard: 0 });
+    const map = (await w.call("GET", `/v1/databases/${DB}/shards`)).body;
+    expect(map.shards.find((s: Body) => s.shard === 2).ranges).toEqual([]);
+    expect(map.shards.find((s: Body) => s.shard === 0).ranges).toHaveLength(1);
+    expect(await routedCount("orders")).toBe(orders);
+    for (const s of map.shards) {
+      expect(await strayRows(w.pools[s.shard]!, "orders", "hashint8extended(id, 0)", s.ranges)).toBe(0);
+    }
+  }, 180_000);
+
+  it("refuses a merge of shards that do not border and a move across two ranges", async () => {
+    const map = (await w.call("GET", `/v1/databases/${DB}/shards`)).body;
+    const zero = map.shards.find((s: Body) => s.shard === 0).ranges[0];
+    const one = map.shards.find((s: Body) => s.shard === 1).ranges[0];
+    const across = await w.call("POST", `/v1/databases/${DB}/moves`, {
+      range: { from: zero.from, to: one.to },
+      toShard: 2,
+    });
+    expect(across.status).toBe(400);
+    expect(across.body.errors[0].field).toBe("body.range");
+    const merge = await w.call("POST", `/v1/databases/${DB}/merges`, { shards: [0, 2] });
+    expect(merge.status).toBe(400);
   });
 });

@@ -126,7 +126,11 @@ const reshardFields = {
     .min(1)
     .max(64)
     .describe("Id of the reshard operation (GET /v1/databases/:db/reshards/:id)"),
-  kind: z.enum(["split"]).describe("What the operation does to the shard map"),
+  kind: z
+    .enum(["split", "move", "merge"])
+    .describe(
+      "split: half a range to another shard; move: a range to another shard; merge: a shard's range to its neighbour",
+    ),
   sourceShard: shardIndex.describe("Shard whose range is split"),
   targetShard: shardIndex.optional().describe("Shard taking the moved range, once known"),
   moved: z

@@ -24,12 +24,35 @@ const splitBody = z.strictObject({
     .describe("An existing shard that owns no range to take the upper half; absent: one is found or added"),
 });
 
+const keyspaceBound = decimal.refine(
+  (v) => !/^(0|-?[1-9]\d*)$/.test(v) || (BigInt(v) >= -(2n ** 63n) && BigInt(v) <= KEYSPACE_END),
+  { message: "must be inside the signed 64-bit keyspace (2^63 as the end)" },
+);
+
+const moveBody = z.strictObject({
+  range: z
+    .strictObject({
+      from: keyspaceBound.describe("First hash value that moves (inclusive)"),
+      to: keyspaceBound.describe(
+        "End of the moved range (exclusive; 9223372036854775808 for the keyspace's end)",
+      ),
+    })
+    .describe("The hash range that moves: a piece of one shard's range"),
+  toShard: z.int().min(0).describe("The shard that takes it (it may own other ranges)"),
+});
+
+const mergeBody = z.strictObject({
+  shards: z
+    .tuple([z.int().min(0), z.int().min(0)])
+    .describe("[a, b]: b's range (its only one, bordering one of a's) moves to a; b is left owning nothing"),
+});
+
 const reshardParams = z.object({ db: databaseName, id: z.string().min(1).max(64) });
 
 const reshardView = z.object({
   id: z.string(),
   database: z.string(),
-  kind: z.literal("split"),
+  kind: z.enum(["split", "move", "merge"]),
   sourceShard: z.int(),
   targetShard: z.int().nullable(),
   moved: z
@@ -148,6 +171,48 @@ export function registerReshardRoutes(app: HttpApp, reshards: ReshardService, au
         ...(request.body.toShard === undefined ? {} : { toShard: request.body.toShard }),
         trigger: { by: "api" },
       });
+      return reply
+        .code(202)
+        .header("location", `/v1/databases/${reshard.database}/reshards/${reshard.id}`)
+        .send(view(reshard));
+    },
+  );
+
+  app.post(
+    "/v1/databases/:db/moves",
+    {
+      schema: {
+        summary: "Move a hash range to another shard online (copy, catch up, verify, cut over, clean up)",
+        description:
+          "A target that already owns ranges gets the sharded rows only, hidden from the application until the cut-over. 202 with the reshard.",
+        tags: ["resharding"],
+        params: z.object({ db: databaseName }),
+        body: moveBody,
+        response: { 202: reshardView },
+      },
+    },
+    async (request, reply) => {
+      const { reshard } = await reshards.move({ database: request.params.db, ...request.body });
+      return reply
+        .code(202)
+        .header("location", `/v1/databases/${reshard.database}/reshards/${reshard.id}`)
+        .send(view(reshard));
+    },
+  );
+
+  app.post(
+    "/v1/databases/:db/merges",
+    {
+      schema: {
+        summary: "Merge two neighbouring shards online: the second's range moves to the first",
+        tags: ["resharding"],
+        params: z.object({ db: databaseName }),
+        body: mergeBody,
+        response: { 202: reshardView },
+      },
+    },
+    async (request, reply) => {
+      const { reshard } = await reshards.merge({ database: request.params.db, shards: request.body.shards });
       return reply
         .code(202)
         .header("location", `/v1/databases/${reshard.database}/reshards/${reshard.id}`)

@@ -28,6 +28,8 @@ export interface RangeMoveSpec {
   readonly tables: readonly MovedTable[];
   readonly from: bigint;
   readonly to: bigint;
+  /** The target already serves other ranges: copied rows stay hidden until revealOnTarget(). */
+  readonly targetServes?: boolean;
 }
 
 export interface MoveProgress {
@@ -59,6 +61,12 @@ export interface RangeMover {
   /** Disables the subscription (slot position kept); resumeApplying() picks up from there. */
   stopApplying(): Promise<void>;
   resumeApplying(): Promise<void>;
+  /** Shows the copied rows on a serving target (a no-op otherwise); hideOnTarget() undoes it. */
+  revealOnTarget(): Promise<void>;
+  hideOnTarget(): Promise<void>;
+  /** Hides the moved rows on the source until deleteFromSource(); revealOnSource() undoes it. */
+  hideOnSource(): Promise<void>;
+  revealOnSource(): Promise<void>;
   finish(): Promise<void>;
   deleteFromSource(onProgress?: (deleted: number) => void): Promise<number>;
   cancel(): Promise<void>;
@@ -74,6 +82,12 @@ export interface MovePort {
 
 /** The write fence across every router replica. */
 export interface Fences {
-  raise(opts: { database: string; shard: number; id: string; timeoutMs: number }): Promise<unknown>;
+  raise(opts: {
+    database: string;
+    shard: number;
+    id: string;
+    timeoutMs: number;
+    reads?: boolean;
+  }): Promise<unknown>;
   lift(opts: { database: string; id: string; mapVersion?: number }): Promise<void>;
 }

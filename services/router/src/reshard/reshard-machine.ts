@@ -9,10 +9,10 @@ import {
 } from "@dbplane/contracts";
 import type { PasswordResolver } from "@dbplane/kube";
 import type { Logger } from "@dbplane/service-kit";
-import { planSplit, rangesFromText, rangesToText } from "@dbplane/sharding";
+import { planSplit, rangesFromText, rangesToText, reassignRange } from "@dbplane/sharding";
 import pg from "pg";
 import type { ShardEndpointSpec, ShardMapDocument } from "../domain/shard-map.ts";
-import type { LiveMap } from "../shards/live-map.ts";
+import type { LiveMap, LiveShard } from "../shards/live-map.ts";
 import type { MigrationRunner } from "../shards/migration-runner.ts";
 import { SHARD_MIGRATIONS_TABLE } from "../shards/migration-runner.ts";
 import type { ShardMapPublisher } from "../shards/shard-map-publisher.ts";
@@ -150,19 +150,13 @@ export class ReshardMachine {
 
   /** Finds (or has the provisioner add) the target shard, brings its schema up, picks the split point. */
   async #provision(): Promise<void> {
+    if (this.#r.kind !== "split") return this.#provisionKnown();
     let target = this.#r.targetShard;
     if (target === null) target = await this.#chooseTarget();
     const map = this.#map();
     const shard = map.shards.get(target);
     if (!shard) throw new Error(`shard ${target} is not in the map yet`);
-    for (const m of await this.#d.routerStore.migrations(map.database)) {
-      const outcome = await this.#d.migrations.applyOne(shard, m);
-      if (outcome.status === "failed") {
-        throw new Error(
-          `migration ${m.id} failed on shard ${target}: ${outcome.error?.message ?? "unknown"}`,
-        );
-      }
-    }
+    await this.#migrate(shard);
     const ranges = rangesFromText(map.document.ranges);
     const owned = ranges.filter((r) => r.shard === this.#r.sourceShard);
     let at = this.#r.splitAt === null ? undefined : BigInt(this.#r.splitAt);
@@ -188,6 +182,27 @@ export class ReshardMachine {
       rangeTo: plan.moved.to.toString(),
     });
     await this.#advance("copying");
+  }
+
+  /** A move or merge: its target and range were fixed at the request; the target's schema is brought up. */
+  async #provisionKnown(): Promise<void> {
+    const target = this.#r.targetShard!;
+    const shard = this.#map().shards.get(target);
+    if (!shard) throw new Permanent(`shard ${target} is not in the map`);
+    await this.#migrate(shard);
+    this.#nextMap(this.#map().document); // the range still lies within one range of the source
+    await this.#advance("copying");
+  }
+
+  async #migrate(shard: LiveShard): Promise<void> {
+    for (const m of await this.#d.routerStore.migrations(this.#r.database)) {
+      const outcome = await this.#d.migrations.applyOne(shard, m);
+      if (outcome.status === "failed") {
+        throw new Error(
+          `migration ${m.id} failed on shard ${shard.index}: ${outcome.error?.message ?? "unknown"}`,
+        );
+      }
+    }
   }
 
   /** The shard named in the request, else one that owns no range, else a new one from the provisioner. */
@@ -291,13 +306,18 @@ export class ReshardMachine {
       // A runner died between the publish and the lift: finish both (the bucket may lag the store).
       await this.#d.publisher.reconcile();
       await this.#d.maps.apply(stored);
-      await this.#d.fences.lift({ database: this.#r.database, id: this.#r.id, mapVersion: stored.version });
+      for (const id of this.#fenceIds()) {
+        await this.#d.fences.lift({ database: this.#r.database, id, mapVersion: stored.version });
+      }
       await this.#advance("cleaning-up");
       return;
     }
     const move = await this.#move();
-    // A cut-over retried (or resumed) after stopping the apply catches up what came meanwhile.
+    // A cut-over retried (or resumed after a crash, its fence still standing) starts from the
+    // state before it: the subscription applying, the target's copied rows hidden, the source's shown.
     await move.resumeApplying();
+    await move.hideOnTarget();
+    await move.revealOnSource();
     let published: number | undefined;
     const { pauseMs } = await this.#fenced(
       async () => {
@@ -306,6 +326,10 @@ export class ReshardMachine {
         // From the switch on, writes to unsharded tables reach the target directly: nothing
         // more may stream from the source (a failure before the publish resumes it).
         await move.stopApplying();
+        // What each shard shows flips with the map, while reads are held: the target shows the
+        // moved rows (a serving target hid them), the source hides them until they are deleted.
+        await move.revealOnTarget();
+        await move.hideOnSource();
         const next = this.#nextMap(this.#map().document);
         // Recorded first: a runner resuming after the publish recognises it by this version.
         await this.#patch({ mapVersion: next.version });
@@ -314,6 +338,15 @@ export class ReshardMachine {
         await this.#d.maps.apply(next);
       },
       () => published,
+      {
+        reads: true,
+        async undo() {
+          // Failed before the map switch: the shards show what the old map expects again.
+          if (published !== undefined) return;
+          await move.revealOnSource();
+          await move.hideOnTarget();
+        },
+      },
     );
     await this.#patch({ writePauseMs: Math.max(pauseMs, this.#r.writePauseMs ?? 0) });
     this.#log.info({ pauseMs, mapVersion: this.#r.mapVersion }, "cut over");
@@ -351,7 +384,9 @@ export class ReshardMachine {
       this.#r.phase !== "cleaning-up" && (await this.#storedCutOver().catch(() => undefined)) === undefined;
     if (beforeCutOver && this.#r.rangeFrom !== null && this.#r.phase !== "provisioning") {
       await (await this.#move()).cancel().catch((err: unknown) => this.#log.warn({ err }, "rollback failed"));
-      await this.#d.fences.lift({ database: this.#r.database, id: this.#r.id }).catch(() => {});
+      for (const id of this.#fenceIds()) {
+        await this.#d.fences.lift({ database: this.#r.database, id }).catch(() => {});
+      }
     }
     await this.#patch({ state: "failed", error: message });
     this.#d.onEnded?.("failed");
@@ -384,53 +419,66 @@ export class ReshardMachine {
     return owner?.shard === this.#r.targetShard ? doc : undefined;
   }
 
+  /** The map with the moved range given to the target; Permanent when the source no longer holds it whole. */
   #nextMap(current: ShardMapDocument): ShardMapDocument {
-    const plan = planSplit(
-      rangesFromText(current.ranges),
-      this.#r.sourceShard,
-      this.#r.targetShard!,
-      BigInt(this.#r.rangeFrom!),
-    );
-    if (plan.moved.to.toString() !== this.#r.rangeTo) {
-      throw new Permanent(`the source's range changed since the copy began (now ends at ${plan.moved.to})`);
+    const from = BigInt(this.#r.rangeFrom!);
+    const to = BigInt(this.#r.rangeTo!);
+    const ranges = rangesFromText(current.ranges);
+    const holder = ranges.find((r) => from >= r.from && from < r.to);
+    if (!holder || holder.shard !== this.#r.sourceShard || to > holder.to) {
+      throw new Permanent(
+        `shard ${this.#r.sourceShard} no longer owns all of [${from}, ${to}): the map changed`,
+      );
     }
     return {
       ...current,
       version: current.version + 1,
-      ranges: rangesToText(plan.ranges),
+      ranges: rangesToText(reassignRange(ranges, from, to, this.#r.targetShard!)),
       createdAt: new Date().toISOString(),
     };
   }
 
+  /** The fences a cut-over raises: the source's, and a serving target's (scatter reads reach it). */
+  #fenceIds(): string[] {
+    return this.#r.targetServes ? [this.#r.id, `${this.#r.id}_t`] : [this.#r.id];
+  }
+
   /**
-   * Runs `work` with the source shard fenced on every router replica. The fence is lifted
-   * whatever happens, with the map version `liftVersion` names at that moment: once the next map
-   * is published, held writes must wait for it even if a later step failed.
+   * Runs `work` with the source shard fenced on every router replica (writes; with `reads`, reads
+   * too, on the source and a serving target). The fences are lifted whatever happens, with the
+   * map version `liftVersion` names at that moment: once the next map is published, held
+   * statements must wait for it even if a later step failed. `undo` runs before a lift after failure.
    */
   async #fenced<T>(
     work: () => Promise<T>,
     liftVersion: () => number | undefined = () => undefined,
+    options: { reads?: boolean; undo?: () => Promise<void> } = {},
   ): Promise<{ value: T; pauseMs: number }> {
     const database = this.#r.database;
+    const fences = options.reads
+      ? this.#fenceIds().map((id, i) => ({ id, shard: i === 0 ? this.#r.sourceShard : this.#r.targetShard! }))
+      : [{ id: this.#r.id, shard: this.#r.sourceShard }];
     const started = performance.now();
-    await this.#d.fences.raise({
-      database,
-      shard: this.#r.sourceShard,
-      id: this.#r.id,
-      timeoutMs: this.#d.timings.fenceAckTimeoutMs,
-    });
-    const lift = () => {
+    const lift = async () => {
       const mapVersion = liftVersion();
-      return this.#d.fences.lift({
-        database,
-        id: this.#r.id,
-        ...(mapVersion === undefined ? {} : { mapVersion }),
-      });
+      for (const { id } of fences) {
+        await this.#d.fences.lift({ database, id, ...(mapVersion === undefined ? {} : { mapVersion }) });
+      }
     };
     let value: T;
     try {
+      for (const { id, shard } of fences) {
+        await this.#d.fences.raise({
+          database,
+          shard,
+          id,
+          timeoutMs: this.#d.timings.fenceAckTimeoutMs,
+          ...(options.reads ? { reads: true } : {}),
+        });
+      }
       value = await work();
     } catch (err) {
+      await options.undo?.();
       await lift();
       throw err;
     }
@@ -443,14 +491,19 @@ export class ReshardMachine {
     const source = map.shards.get(this.#r.sourceShard);
     if (!source) throw new Permanent(`shard ${this.#r.sourceShard} is not in the map`);
     const sourceConn = await this.#connection(this.#r.sourceShard);
+    // A split's target owns nothing; a move's or merge's serves other ranges and has its own
+    // unsharded tables: only sharded rows move, hidden there until the cut-over.
+    const { targetServes } = this.#r;
+    const tables = await this.#tables(sourceConn, map);
     return this.#d.moves.newMove({
       id: this.#r.id.replaceAll(/[^a-z0-9_]/g, "_").slice(0, 40),
       source: sourceConn,
       target: await this.#connection(this.#r.targetShard!),
       sourceFromTarget: { host: source.spec.primary.host, port: source.spec.primary.port },
-      tables: await this.#tables(sourceConn, map),
+      tables: targetServes ? tables.filter((t) => t.key) : tables,
       from: BigInt(this.#r.rangeFrom!),
       to: BigInt(this.#r.rangeTo!),
+      targetServes,
     });
   }
 

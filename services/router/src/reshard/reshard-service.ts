@@ -3,10 +3,10 @@ import type { Bus } from "@dbplane/bus";
 import { reshardStarted } from "@dbplane/contracts";
 import type { Logger } from "@dbplane/service-kit";
 import { NotFoundError, ValidationError } from "@dbplane/service-kit";
-import { InvalidRangesError, planSplit, rangesFromText } from "@dbplane/sharding";
+import { InvalidRangesError, planSplit, rangesFromText, reassignRange } from "@dbplane/sharding";
 import type { ShardMapRegistry } from "../shards/shard-map-registry.ts";
 import type { ReshardRunner } from "./reshard-runner.ts";
-import type { Reshard, ReshardStore, ReshardTrigger } from "./reshard-store.ts";
+import type { NewReshard, Reshard, ReshardStore, ReshardTrigger } from "./reshard-store.ts";
 
 export interface SplitRequest {
   readonly database: string;
@@ -78,29 +78,119 @@ export class ReshardService {
       throw err;
     }
     const id = seeded ?? `rs_${randomBytes(8).toString("hex")}`;
-    const result = await this.#store.create({
-      id,
-      database: request.database,
-      sourceShard: request.shard,
-      ...(request.toShard === undefined ? {} : { toShard: request.toShard }),
-      ...(request.at === undefined ? {} : { splitAt: request.at }),
-      trigger: request.trigger,
-    });
+    return this.#create(
+      {
+        id,
+        database: request.database,
+        sourceShard: request.shard,
+        ...(request.toShard === undefined ? {} : { toShard: request.toShard }),
+        ...(request.at === undefined ? {} : { splitAt: request.at }),
+        trigger: request.trigger,
+      },
+      request.toShard,
+    );
+  }
+
+  /**
+   * Moves `[from, to)` — a piece of one shard's range — to `toShard`. A target that owns ranges
+   * already gets only the sharded rows, hidden from the application until the cut-over.
+   */
+  async move(request: {
+    database: string;
+    range: { from: string; to: string };
+    toShard: number;
+  }): Promise<{ reshard: Reshard; created: boolean }> {
+    const map = this.#mapOf(request.database);
+    const target = map.shards.get(request.toShard);
+    if (!target) throw bad("body.toShard", `shard ${request.toShard} is not a shard of ${request.database}`);
+    const from = BigInt(request.range.from);
+    const to = BigInt(request.range.to);
+    const ranges = rangesFromText(map.document.ranges);
+    const holder = ranges.find((r) => from >= r.from && from < r.to);
+    try {
+      reassignRange(ranges, from, to, request.toShard);
+    } catch (err) {
+      if (err instanceof InvalidRangesError) throw bad("body.range", err.message);
+      throw err;
+    }
+    return this.#create(
+      {
+        id: `rs_${randomBytes(8).toString("hex")}`,
+        database: request.database,
+        kind: "move",
+        sourceShard: holder!.shard,
+        targetShard: request.toShard,
+        targetServes: target.ranges.length > 0,
+        range: request.range,
+        trigger: { by: "api" },
+      },
+      request.toShard,
+    );
+  }
+
+  /**
+   * Merges `b` into `a`: b's range, which must be its only one and border one of a's, moves to a;
+   * b is left owning nothing (a later split can use it again).
+   */
+  async merge(request: { database: string; shards: readonly [number, number] }): Promise<{
+    reshard: Reshard;
+    created: boolean;
+  }> {
+    const map = this.#mapOf(request.database);
+    const [a, b] = request.shards;
+    if (a === b) throw bad("body.shards", "name two different shards");
+    for (const [i, s] of [a, b].entries()) {
+      if (!map.shards.get(s)?.ranges.length) {
+        throw bad(`body.shards.${i}`, `shard ${s} of ${request.database} does not exist or owns no range`);
+      }
+    }
+    const moving = map.shards.get(b)!.ranges;
+    if (moving.length !== 1)
+      throw bad("body.shards.1", `shard ${b} owns ${moving.length} ranges; merge needs one`);
+    const range = moving[0]!;
+    const adjacent = map.shards.get(a)!.ranges.some((r) => r.to === range.from || r.from === range.to);
+    if (!adjacent) throw bad("body.shards", `the ranges of shards ${a} and ${b} do not border each other`);
+    return this.#create(
+      {
+        id: `rs_${randomBytes(8).toString("hex")}`,
+        database: request.database,
+        kind: "merge",
+        sourceShard: b,
+        targetShard: a,
+        targetServes: true,
+        range: { from: range.from.toString(), to: range.to.toString() },
+        trigger: { by: "api" },
+      },
+      a,
+    );
+  }
+
+  #mapOf(database: string) {
+    const map = this.#maps.get(database);
+    if (!map) throw new NotFoundError(`database ${database} is not routed by this router`);
+    return map;
+  }
+
+  async #create(input: NewReshard, targetShard?: number): Promise<{ reshard: Reshard; created: boolean }> {
+    const result = await this.#store.create(input);
     if (result.created) {
       await this.#bus
         .publish(
           reshardStarted,
           {
-            database: request.database,
-            reshardId: id,
-            kind: "split",
-            sourceShard: request.shard,
-            ...(request.toShard === undefined ? {} : { targetShard: request.toShard }),
-            trigger: request.trigger,
+            database: input.database,
+            reshardId: input.id,
+            kind: input.kind ?? "split",
+            sourceShard: input.sourceShard,
+            ...(targetShard === undefined ? {} : { targetShard }),
+            ...(input.range ? { moved: input.range } : {}),
+            trigger: input.trigger,
           },
-          { subject: request.database, id: `${id}:reshard.started`, correlationId: id },
+          { subject: input.database, id: `${input.id}:reshard.started`, correlationId: input.id },
         )
-        .catch((err: unknown) => this.#logger.warn({ err, reshard: id }, "reshard.started not published"));
+        .catch((err: unknown) =>
+          this.#logger.warn({ err, reshard: input.id }, "reshard.started not published"),
+        );
       this.#runner.wake();
     }
     return result;

@@ -4,6 +4,7 @@ import type pg from "pg";
 import { type RouterTables, routerTables } from "../store/schema-tables.ts";
 
 export type ReshardState = "running" | "completed" | "failed" | "cancelled";
+export type ReshardKind = "split" | "move" | "merge";
 
 /** Who asked for a reshard, as `reshard.started` reports it. */
 export interface ReshardTrigger {
@@ -23,10 +24,12 @@ export interface TableVerification {
 export interface Reshard {
   readonly id: string;
   readonly database: string;
-  readonly kind: "split";
+  readonly kind: ReshardKind;
   readonly sourceShard: number;
   /** The shard taking the moved range, once chosen (asked for, found empty, or added). */
   readonly targetShard: number | null;
+  /** The target served other ranges when the reshard began: only sharded rows move, hidden there until the cut-over. */
+  readonly targetServes: boolean;
   /** The shard the request named, if any. */
   readonly toShard: number | null;
   /** The split point asked for (decimal), or null for the median of the rows. */
@@ -58,9 +61,10 @@ export interface Reshard {
 interface ReshardRow {
   id: string;
   database: string;
-  kind: "split";
+  kind: ReshardKind;
   source_shard: number;
   target_shard: number | null;
+  target_serves: boolean;
   to_shard: number | null;
   split_at: string | null;
   range_from: string | null;
@@ -90,6 +94,7 @@ function fromRow(r: ReshardRow): Reshard {
     kind: r.kind,
     sourceShard: r.source_shard,
     targetShard: r.target_shard,
+    targetServes: r.target_serves,
     toShard: r.to_shard,
     splitAt: r.split_at,
     rangeFrom: r.range_from,
@@ -149,7 +154,12 @@ const COLUMN: Record<keyof ReshardPatch, string> = {
 export interface NewReshard {
   readonly id: string;
   readonly database: string;
+  /** Default split. A move or merge names its range and target from the start. */
+  readonly kind?: ReshardKind;
   readonly sourceShard: number;
+  readonly targetShard?: number;
+  readonly targetServes?: boolean;
+  readonly range?: { readonly from: string; readonly to: string };
   readonly toShard?: number;
   readonly splitAt?: string;
   readonly trigger: ReshardTrigger;
@@ -177,16 +187,22 @@ export class ReshardStore {
   async create(input: NewReshard): Promise<{ reshard: Reshard; created: boolean }> {
     try {
       const { rows } = await this.#pool.query<ReshardRow>(
-        `INSERT INTO ${this.#t.reshards} (id, database, kind, source_shard, to_shard, split_at, phase, trigger)
-         VALUES ($1, $2, 'split', $3, $4, $5, 'provisioning', $6)
+        `INSERT INTO ${this.#t.reshards}
+           (id, database, kind, source_shard, target_shard, target_serves, to_shard, split_at, range_from, range_to, phase, trigger)
+         VALUES ($1, $2, $3, $4, $5, $11, $6, $7, $8, $9, 'provisioning', $10)
          ON CONFLICT (id) DO NOTHING RETURNING *`,
         [
           input.id,
           input.database,
+          input.kind ?? "split",
           input.sourceShard,
+          input.targetShard ?? null,
           input.toShard ?? null,
           input.splitAt ?? null,
+          input.range?.from ?? null,
+          input.range?.to ?? null,
           JSON.stringify(input.trigger),
+          input.targetServes ?? false,
         ],
       );
       if (rows[0]) return { reshard: fromRow(rows[0]), created: true };

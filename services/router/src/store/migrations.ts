@@ -38,6 +38,7 @@ const migrations: readonly Migration[] = [
         kind             text        NOT NULL,
         source_shard     integer     NOT NULL,
         target_shard     integer,
+        target_serves    boolean     NOT NULL DEFAULT false,
         to_shard         integer,
         split_at         text,
         range_from       text,
