@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type pg from "pg";
 import { RangeMoveError } from "./range-move-error.ts";
 
-const POLL_MS = 100;
+const POLL_MS = 10;
 /** How often an idle source is nudged (see emitKeepalive). */
 const KEEPALIVE_EVERY_MS = 1_000;
 

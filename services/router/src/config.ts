@@ -110,7 +110,7 @@ export const configSchema = z
       ),
     DBPLANE_ROUTER_RESHARD_POLL_MS: envVar
       .ms(50, 60_000)
-      .default(1_000)
+      .default(250)
       .describe("Between looks at a reshard's copy and replication progress (and for new reshards to run)."),
     DBPLANE_ROUTER_RESHARD_FENCE_TIMEOUT_MS: envVar
       .ms(100, 60_000)

@@ -48,6 +48,10 @@ export function postgresSettings(memory: string | undefined, port: number): Reco
     wal_level: "logical",
     max_wal_senders: 16,
     max_replication_slots: 16,
+    // A split copies its tables in parallel, one table-sync worker each (PostgreSQL's default: 2).
+    max_worker_processes: 16,
+    max_logical_replication_workers: 8,
+    max_sync_workers_per_subscription: 4,
     wal_keep_size: "256MB",
     hot_standby: "on",
     shared_buffers: mb(bytes / 4),

@@ -36,7 +36,7 @@ export interface ReshardTimings {
 }
 
 export const RESHARD_TIMINGS: ReshardTimings = {
-  pollMs: 1_000,
+  pollMs: 250,
   fenceAckTimeoutMs: 5_000,
   catchUpTimeoutMs: 5_000,
   maxLagBytes: 1 << 20,
@@ -58,6 +58,14 @@ export interface ReshardMachineDeps {
   readonly logger: Logger;
   /** Told how each reshard this replica ran ended (metrics). */
   readonly onEnded?: (state: "completed" | "failed" | "cancelled") => void;
+}
+
+/** `"schema"."name"` or `"name"`. */
+function quotedTable(table: string): string {
+  return table
+    .split(".")
+    .map((part) => pg.escapeIdentifier(part))
+    .join(".");
 }
 
 /** The reshard was cancelled while it ran. */
@@ -181,6 +189,7 @@ export class ReshardMachine {
       rangeFrom: plan.moved.from.toString(),
       rangeTo: plan.moved.to.toString(),
     });
+    await this.#clearTarget(target, map);
     await this.#advance("copying");
   }
 
@@ -202,6 +211,37 @@ export class ReshardMachine {
           `migration ${m.id} failed on shard ${shard.index}: ${outcome.error?.message ?? "unknown"}`,
         );
       }
+    }
+  }
+
+  /**
+   * A split's target owns no range, so nothing it holds is served — but a shard a merge emptied
+   * still has its old copy of the unsharded tables (and a failed clean-up may have left rows):
+   * it is emptied before the copy fills it, which happens only in this phase, before any copy.
+   */
+  async #clearTarget(target: number, map: LiveMap): Promise<void> {
+    if (map.shards.get(target)?.ranges.length)
+      throw new Permanent(`shard ${target} owns a range: not a split target`);
+    const conn = await this.#connection(target);
+    const tables = await this.#tables(conn, map);
+    const client = new pg.Client({ ...conn, connectionTimeoutMillis: 10_000 });
+    await client.connect();
+    try {
+      const holding: string[] = [];
+      for (const t of tables) {
+        const name = quotedTable(t.table);
+        const { rows } = await client.query<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${name}) AS any`);
+        if (rows[0]?.any) holding.push(name);
+      }
+      if (holding.length > 0) {
+        this.#log.info(
+          { shard: target, tables: holding.length },
+          "emptying the split's target (it served nothing)",
+        );
+        await client.query(`TRUNCATE ${holding.join(", ")}`);
+      }
+    } finally {
+      await client.end().catch(() => {});
     }
   }
 
