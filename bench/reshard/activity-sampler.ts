@@ -35,8 +35,9 @@ export function sampleActivity(
           servers.map(async ({ name, pool }) => {
             const { rows } = await pool.query<{ backend: string; wait: string }>(
               `SELECT backend_type || CASE
-                        WHEN application_name LIKE 'pg\\_%\\_sync\\_%' THEN ' (table sync)'
-                        WHEN application_name LIKE 'dbplane\\_rs\\_%' THEN ' (apply)'
+                        -- Every walsender of the move has the subscription's application_name: its
+                        -- command (START_REPLICATION: the stream; COPY: a table's initial copy) tells them apart.
+                        WHEN backend_type = 'walsender' THEN ' (' || split_part(ltrim(query), ' ', 1) || ')'
                         WHEN application_name <> '' THEN ' (' || application_name || ')'
                         ELSE '' END AS backend,
                       coalesce(wait_event_type || ':' || wait_event, 'CPU') AS wait
