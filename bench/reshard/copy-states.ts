@@ -1,13 +1,16 @@
 // What the split's initial copy does on the target, seen from PostgreSQL itself: when the
 // subscription appeared and when each table's sync state (pg_subscription_rel) first reached
-// `d` (copying), `f`/`s` (copy done) and `r` (ready). The phase times the router records include
-// its own steps and polls; these separate the copy proper from them.
+// `d` (copying), `f`/`s` (copy done) and `r` (ready), and between which polls its COPY ran
+// (pg_stat_progress_copy). The phase times the router records include its own steps and polls;
+// these separate the copy proper from them.
 import type pg from "pg";
 
 export interface TableStates {
   readonly table: string;
   /** First time seen in each state letter, ms since the epoch. */
   readonly firstSeen: Record<string, number>;
+  /** First and last poll that saw the table's COPY FROM running (ms since the epoch), if one did. */
+  readonly copyRan?: { readonly from: number; readonly to: number };
 }
 
 export interface CopyStates {
@@ -20,6 +23,7 @@ export interface CopyStates {
 export function watchCopyStates(target: pg.Pool, intervalMs: number): CopyStates {
   let subscribedAt = 0;
   const tables = new Map<string, Record<string, number>>();
+  const copies = new Map<string, { from: number; to: number }>();
   let stopping = false;
   const loop = (async () => {
     while (!stopping) {
@@ -28,12 +32,19 @@ export function watchCopyStates(target: pg.Pool, intervalMs: number): CopyStates
            FROM pg_subscription s
            LEFT JOIN pg_subscription_rel sr ON sr.srsubid = s.oid
            LEFT JOIN pg_class c ON c.oid = sr.srrelid
-          WHERE s.subname LIKE 'dbplane\\_rs\\_%'`,
+          WHERE s.subname LIKE 'dbplane\\_rs\\_%'
+         UNION ALL
+         SELECT c.relname, 'COPY' FROM pg_stat_progress_copy p JOIN pg_class c ON c.oid = p.relid
+          WHERE p.command = 'COPY FROM'`,
       );
       const now = Date.now();
-      if (rows.length > 0 && subscribedAt === 0) subscribedAt = now;
+      if (subscribedAt === 0 && rows.some((r) => r.state !== "COPY")) subscribedAt = now;
       for (const r of rows) {
         if (!r.table || !r.state) continue;
+        if (r.state === "COPY") {
+          copies.set(r.table, { from: copies.get(r.table)?.from ?? now, to: now });
+          continue;
+        }
         const seen = tables.get(r.table) ?? {};
         seen[r.state] ??= now;
         tables.set(r.table, seen);
@@ -43,7 +54,11 @@ export function watchCopyStates(target: pg.Pool, intervalMs: number): CopyStates
   })();
   return {
     subscribedAt: () => subscribedAt,
-    tables: () => [...tables].map(([table, firstSeen]) => ({ table, firstSeen })),
+    tables: () =>
+      [...tables].map(([table, firstSeen]) => {
+        const copyRan = copies.get(table);
+        return copyRan ? { table, firstSeen, copyRan } : { table, firstSeen };
+      }),
     async stop() {
       stopping = true;
       await loop;

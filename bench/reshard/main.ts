@@ -142,7 +142,9 @@ try {
       (tb) =>
         `  ${tb.table.padEnd(10)} ${Object.entries(tb.firstSeen)
           .map(([state, when]) => `${state} ${fmt((when - copy.subscribedAt()) / 1000, 1)}`)
-          .join("  ")}`,
+          .join(
+            "  ",
+          )}${tb.copyRan ? `  (COPY seen ${fmt((tb.copyRan.from - copy.subscribedAt()) / 1000, 1)}–${fmt((tb.copyRan.to - copy.subscribedAt()) / 1000, 1)})` : ""}`,
     ),
     `  copy proper ${fmt(copyProperMs / 1000, 2)} s (${fmt((rowsCopied / copyProperMs) * 1000, 0)} rows/s); copying phase ${fmt(copyMs / 1000, 2)} s (${fmt(rowsPerS, 0)} rows/s)`,
     `  pipe (psql COPY TO STDOUT | COPY FROM STDIN, 3 tables at once): ${pipe.rows} rows in ${fmt(pipe.ms / 1000, 2)} s (${fmt(pipeRowsPerS, 0)} rows/s)`,
