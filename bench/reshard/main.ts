@@ -16,6 +16,7 @@ import { routerTimeline } from "./router-timeline.ts";
 import { checkRows } from "./rows-check.ts";
 import { createShopTables, loadShop, medianOfOrders } from "./shop-data.ts";
 import { createSplitWorld, DB } from "./split-world.ts";
+import { setSubscriptionSyncCommit } from "./what-if-sync-commit.ts";
 import { heldByFences, latencyStats, startedBetween } from "./write-latency.ts";
 
 const ROWS = Number(process.env.BENCH_RESHARD_ROWS ?? 1_000_000);
@@ -25,6 +26,9 @@ const WRITE_RATE = Number(process.env.BENCH_RESHARD_WRITE_RATE ?? 200);
 const POLL_MS = process.env.BENCH_RESHARD_POLL_MS;
 const WARM_UP_MS = 1_000;
 const BASELINE_MS = 3_000;
+/** A what-if: the subscription's synchronous_commit, set by the bench (what-if-sync-commit.ts). */
+const WHATIF_SYNC_COMMIT = process.env.BENCH_RESHARD_WHATIF_SUB_SYNC_COMMIT;
+const PIPE_ROUNDS = Number(process.env.BENCH_RESHARD_PIPE_ROUNDS ?? 3);
 const AFTER_MS = 2_000;
 
 const log = (line: string) => process.stderr.write(`[reshard bench] ${line}\n`);
@@ -47,12 +51,17 @@ try {
   // The split point is fixed here, so the pipe and the split move exactly the same rows.
   const at = await medianOfOrders(w.pools[0]!);
   t = performance.now();
-  const pipe = await timeCopyPipe(w.urls[0]!, w.urls[1]!, [
-    { table: "orders", where: `WHERE hashint8extended(id, 0) >= '${at}'::bigint` },
-    { table: "accounts", where: `WHERE hashtextextended(name, 0) >= '${at}'::bigint` },
-    { table: "countries", where: "" },
-  ]);
-  log(`pipe copied ${pipe.rows} rows in ${(pipe.ms / 1000).toFixed(1)} s`);
+  const pipe = await timeCopyPipe(
+    w.urls[0]!,
+    w.urls[1]!,
+    [
+      { table: "orders", where: `WHERE hashint8extended(id, 0) >= '${at}'::bigint` },
+      { table: "accounts", where: `WHERE hashtextextended(name, 0) >= '${at}'::bigint` },
+      { table: "countries", where: "" },
+    ],
+    PIPE_ROUNDS,
+  );
+  log(`pipe copied ${pipe.rows} rows in ${pipe.roundsMs.map((ms) => (ms / 1000).toFixed(2)).join(", ")} s`);
 
   const fences = await watchFences(w.bus, DB);
   const writer = startKeyedWriter({
@@ -81,6 +90,8 @@ try {
     100,
     Math.max(600_000, ROWS / 50),
   );
+  const whatIf =
+    WHATIF_SYNC_COMMIT === undefined ? undefined : setSubscriptionSyncCommit(w.pools[1]!, WHATIF_SYNC_COMMIT);
   const copy = watchCopyStates(w.pools[1]!, 100);
   const activity = sampleActivity(
     [
@@ -91,6 +102,7 @@ try {
     250,
   );
   const { reshard, endedAt } = await follow.ended;
+  await whatIf;
   log(`split completed in ${((endedAt - splitStart) / 1000).toFixed(1)} s`);
   await Promise.all([copy.stop(), activity.stop()]);
   await new Promise((resolve) => setTimeout(resolve, AFTER_MS));
@@ -131,6 +143,11 @@ try {
   out.push(
     `online split of shard 0 (${ROWS} rows: ${data.orders} orders, ${data.accounts} accounts, ${data.countries} countries) onto empty shard 1,`,
     `2 router replicas, writer ${WRITERS} workers at ${WRITE_RATE} writes/s (HTTP, keyed orders insert/update/delete),`,
+    ...(WHATIF_SYNC_COMMIT === undefined
+      ? []
+      : [
+          `WHAT-IF: the bench set the subscription's synchronous_commit = ${WHATIF_SYNC_COMMIT} (the router leaves PostgreSQL's default, off)`,
+        ]),
     `reshard poll ${POLL_MS ?? "router default"} ms; moved range from ${reshard.moved.from}, ${rowsCopied} rows copied of ${reshard.progress.rowsTotal}`,
     "",
     `${"phase".padEnd(14)}${pad("seconds", 9)}`,
@@ -147,7 +164,7 @@ try {
           )}${tb.copyRan ? `  (COPY seen ${fmt((tb.copyRan.from - copy.subscribedAt()) / 1000, 1)}–${fmt((tb.copyRan.to - copy.subscribedAt()) / 1000, 1)})` : ""}`,
     ),
     `  copy proper ${fmt(copyProperMs / 1000, 2)} s (${fmt((rowsCopied / copyProperMs) * 1000, 0)} rows/s); copying phase ${fmt(copyMs / 1000, 2)} s (${fmt(rowsPerS, 0)} rows/s)`,
-    `  pipe (psql COPY TO STDOUT | COPY FROM STDIN, 3 tables at once): ${pipe.rows} rows in ${fmt(pipe.ms / 1000, 2)} s (${fmt(pipeRowsPerS, 0)} rows/s)`,
+    `  pipe (psql COPY TO STDOUT | COPY FROM STDIN, 3 tables at once, median of ${pipe.roundsMs.length} rounds: ${pipe.roundsMs.map((ms) => fmt(ms / 1000, 2)).join(", ")} s): ${pipe.rows} rows in ${fmt(pipe.ms / 1000, 2)} s (${fmt(pipeRowsPerS, 0)} rows/s)`,
     "",
     `${"writes".padEnd(22)}${pad("count", 7)}${pad("p50 ms", 9)}${pad("p99 ms", 9)}${pad("max ms", 9)}`,
     ...(
