@@ -87,6 +87,7 @@ try {
   log(`split ${started.body.id} started`);
   const follow = followReshard(
     () => w.call("GET", `/v1/databases/${DB}/reshards/${started.body.id}`),
+    { phase: started.body.phase, at: splitStart },
     100,
     Math.max(600_000, ROWS / 50),
   );

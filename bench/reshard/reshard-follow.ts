@@ -19,12 +19,14 @@ export interface FollowedReshard {
   readonly ended: Promise<{ reshard: ReshardView; endedAt: number }>;
 }
 
+/** `first`: the phase the POST answered and when, so a phase over before the first GET still shows. */
 export function followReshard(
   get: () => Promise<JsonResponse>,
+  first: PhaseMark,
   intervalMs: number,
   timeoutMs: number,
 ): FollowedReshard {
-  const marks: PhaseMark[] = [];
+  const marks: PhaseMark[] = [first];
   const deadline = Date.now() + timeoutMs;
   const ended = (async () => {
     for (;;) {
