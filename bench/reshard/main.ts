@@ -2,7 +2,8 @@
 // 1,000,000: half in `orders`, half in `accounts`, both sharded, plus the unsharded `countries`)
 // onto an empty shard, under a steady keyed write load through two router replicas, on private
 // PostgreSQL servers (wal_level=logical). The baseline for the copy: `COPY … TO STDOUT | COPY …
-// FROM STDIN` of the same range between the same servers, in the same run, before the split.
+// FROM STDIN` of the same range between the same servers, in the same run, before the split and
+// under the same write load.
 //
 // Figures: the time writes waited at the fences, the copy's rate and its ratio to the pipe's,
 // and the rows lost and duplicated against the writer's model.
@@ -42,7 +43,7 @@ const w = await createSplitWorld({
 try {
   await w.announce(1);
   await createShopTables(w);
-  let t = performance.now();
+  const t = performance.now();
   const data = await loadShop(w.pools[0]!, ROWS);
   log(`loaded ${ROWS} rows on shard 0 in ${secondsSince(t)} s`);
   // Shard 1 joins owning no range (the router applies the migrations to it).
@@ -50,7 +51,19 @@ try {
 
   // The split point is fixed here, so the pipe and the split move exactly the same rows.
   const at = await medianOfOrders(w.pools[0]!);
-  t = performance.now();
+  const fences = await watchFences(w.bus, DB);
+  const writer = startKeyedWriter({
+    bases: w.routers.map((r) => r.base),
+    token: w.token,
+    database: DB,
+    orders: data.orders,
+    workers: WRITERS,
+    ratePerS: WRITE_RATE,
+  });
+  // Connections and JIT warm up first.
+  await new Promise((resolve) => setTimeout(resolve, WARM_UP_MS));
+
+  // The pipe runs under the same write load as the split's copy will.
   const pipe = await timeCopyPipe(
     w.urls[0]!,
     w.urls[1]!,
@@ -62,19 +75,9 @@ try {
     PIPE_ROUNDS,
   );
   log(`pipe copied ${pipe.rows} rows in ${pipe.roundsMs.map((ms) => (ms / 1000).toFixed(2)).join(", ")} s`);
-
-  const fences = await watchFences(w.bus, DB);
-  const writer = startKeyedWriter({
-    bases: w.routers.map((r) => r.base),
-    token: w.token,
-    database: DB,
-    orders: data.orders,
-    workers: WRITERS,
-    ratePerS: WRITE_RATE,
-  });
-  // Connections and JIT warm up first: the baseline starts after that.
-  const writeStart = Date.now() + WARM_UP_MS;
-  await new Promise((resolve) => setTimeout(resolve, WARM_UP_MS + BASELINE_MS));
+  // The baseline: writes after the pipe, before the split.
+  const writeStart = Date.now();
+  await new Promise((resolve) => setTimeout(resolve, BASELINE_MS));
 
   const splitStart = Date.now();
   const started = await w.call("POST", `/v1/databases/${DB}/splits`, {
