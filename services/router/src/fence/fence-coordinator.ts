@@ -3,6 +3,22 @@ import { FENCE_ID, type FenceBuckets, fenceKey } from "./fence-documents.ts";
 import { FenceTimeoutError } from "./fence-errors.ts";
 import type { FenceMetrics } from "./fence-metrics.ts";
 
+/** How long past a raise's timeout one round of reading acknowledgements may take. */
+const ROUND_GRACE_MS = 2_000;
+
+/** `promise`'s value, or undefined once `ms` have passed without one. */
+async function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The orchestrator's side of the write fence (any replica, or any process on the bus). */
 export interface FenceCoordinator {
   /**
@@ -106,8 +122,20 @@ export class KvFenceCoordinator implements FenceCoordinator {
       { database, shard, fence: id, revision },
       "write fence raised; waiting for acknowledgements",
     );
+    let lastWaiting: string[] = [];
     for (;;) {
-      const { waiting, acked } = await this.#round(database, id, revision, raisedAt, Date.now() + offset);
+      // A KV read that never answers must not hold the raise (and the reshard behind it) for good.
+      const budget = Math.max(timeoutMs - (performance.now() - started), 0) + ROUND_GRACE_MS;
+      const round = await withDeadline(
+        this.#round(database, id, revision, raisedAt, Date.now() + offset),
+        budget,
+      );
+      if (round === undefined) {
+        this.#o.metrics.raised("timeout", (performance.now() - started) / 1000);
+        throw new FenceTimeoutError(database, shard, id, lastWaiting, timeoutMs);
+      }
+      const { waiting, acked } = round;
+      lastWaiting = waiting;
       const ackMs = performance.now() - started;
       if (waiting.length === 0) {
         this.#o.metrics.raised("acknowledged", ackMs / 1000);
