@@ -21,4 +21,14 @@ export class RangeMoveError extends Error {
     super(message, options);
     this.code = code;
   }
+
+  /**
+   * True for a refusal of the tables or servers themselves, which no retry fixes; false for a
+   * timeout or a step called out of order (STILL_REPLICATING, APPLY_TIMEOUT, NOT_STARTED).
+   */
+  get permanent(): boolean {
+    return !RETRIED.has(this.code);
+  }
 }
+
+const RETRIED = new Set<RangeMoveErrorCode>(["STILL_REPLICATING", "APPLY_TIMEOUT", "NOT_STARTED"]);

@@ -4,7 +4,7 @@ import { readFile } from "node:fs/promises";
 import { handle } from "@dbplane/bus";
 import { databaseDeleted, databaseReady, shardLoadSampled, splitShard } from "@dbplane/contracts";
 import { kubeAccess, PasswordResolver } from "@dbplane/kube";
-import { medianSplitPoint, RangeMove, RangeMoveError, type RangeMoveErrorCode } from "@dbplane/reshard";
+import { medianSplitPoint, RangeMove, RangeMoveError } from "@dbplane/reshard";
 import { replicaId, serviceProcess } from "@dbplane/service-kit";
 import { routerApp } from "./app.ts";
 import { loadRouterConfig } from "./config.ts";
@@ -32,15 +32,6 @@ import { ShardMapPublisher } from "./shards/shard-map-publisher.ts";
 import { ShardMapRegistry } from "./shards/shard-map-registry.ts";
 import { createRouterStore } from "./store/router-store.ts";
 import { startWireEndpoint } from "./wire/wire-endpoint.ts";
-
-const PERMANENT_MOVE_ERRORS = new Set<RangeMoveErrorCode>([
-  "INVALID_SPEC",
-  "WAL_LEVEL",
-  "TABLE_MISSING",
-  "KEY_MISSING",
-  "NO_REPLICA_IDENTITY",
-  "TARGET_NOT_EMPTY",
-]);
 
 const service = serviceProcess("router", loadRouterConfig(), import.meta.url);
 const { name, config, logger } = service;
@@ -157,8 +148,7 @@ const reshardRunner = new ReshardRunner({
     moves: {
       newMove: (spec) => new RangeMove(spec, logger),
       medianSplitPoint,
-      // Refusals of the tables or servers themselves; a timeout or a step out of order is retried.
-      isPermanent: (err) => err instanceof RangeMoveError && PERMANENT_MOVE_ERRORS.has(err.code),
+      isPermanent: (err) => err instanceof RangeMoveError && err.permanent,
     },
     timings: {
       ...RESHARD_TIMINGS,

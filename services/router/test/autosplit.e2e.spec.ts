@@ -4,7 +4,7 @@
 import { hashShardKey } from "@dbplane/sharding";
 import { waitFor } from "@dbplane/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Body, createReshardWorld, DB, type ReshardWorld } from "./reshard-world.ts";
+import { type Body, createReshardWorld, DB, type ReshardWorld, setUpShop } from "./reshard-world.ts";
 
 let w: ReshardWorld;
 
@@ -19,20 +19,7 @@ beforeAll(async () => {
       DBPLANE_ROUTER_HOT_COOLDOWN_MS: "1000",
     },
   });
-  await w.announce(2);
-  const migration = await w.call("POST", `/v1/databases/${DB}/migrations`, {
-    id: "001-tables",
-    statements: [
-      "CREATE TABLE orders (id bigint PRIMARY KEY, amount integer NOT NULL)",
-      "CREATE TABLE accounts (name text PRIMARY KEY, balance integer NOT NULL)",
-    ],
-  });
-  expect(migration.status).toBe(200);
-  expect(migration.body.complete).toBe(true);
-  await w.pools[0]!.query(
-    "INSERT INTO orders SELECT g, 1 FROM generate_series(1, 4000) g WHERE hashint8extended(g, 0) < 0",
-  );
-  await w.announce(3);
+  await setUpShop(w, { orders: 4_000 });
 }, 120_000);
 afterAll(() => w?.dispose());
 

@@ -5,7 +5,14 @@
 import { waitFor } from "@dbplane/testkit";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Body, createReshardWorld, DB, type ReshardWorld, strayRows } from "./reshard-world.ts";
+import {
+  type Body,
+  createReshardWorld,
+  DB,
+  type ReshardWorld,
+  setUpShop,
+  strayRows,
+} from "./reshard-world.ts";
 import { api } from "./router-world.ts";
 
 const ROWS = 5_000;
@@ -13,27 +20,7 @@ let w: ReshardWorld;
 
 beforeAll(async () => {
   w = await createReshardWorld(3);
-  await w.announce(2);
-  const migration = await w.call("POST", `/v1/databases/${DB}/migrations`, {
-    id: "001-tables",
-    statements: [
-      "CREATE TABLE orders (id bigint PRIMARY KEY, amount integer NOT NULL)",
-      "CREATE TABLE accounts (name text PRIMARY KEY, balance integer NOT NULL)",
-      "CREATE TABLE countries (code text PRIMARY KEY, name text NOT NULL)",
-    ],
-  });
-  expect(migration.status).toBe(200);
-  expect(migration.body.complete).toBe(true);
-  for (const [shard, cmp] of [
-    [0, "<"],
-    [1, ">="],
-  ] as const) {
-    await w.pools[shard]!.query(
-      `INSERT INTO orders SELECT g, g % 1000 FROM generate_series(1, ${ROWS}) g WHERE hashint8extended(g, 0) ${cmp} 0`,
-    );
-    await w.pools[shard]!.query(`INSERT INTO countries SELECT 'c' || g, 'x' FROM generate_series(1, 20) g`);
-  }
-  await w.announce(3);
+  await setUpShop(w, { orders: ROWS, countries: 20 });
 }, 120_000);
 afterAll(() => w?.dispose());
 

@@ -143,6 +143,49 @@ export async function createReshardWorld(
   return self;
 }
 
+/** Rows of the shop database: `orders` (bigint key), `accounts` (text key), `countries` (unsharded, on every shard). */
+export interface ShopRows {
+  readonly orders: number;
+  readonly accounts?: number;
+  readonly countries?: number;
+}
+
+/**
+ * The shop on shards 0 and 1 of a 3-shard world, as most reshard tests start: the tables through
+ * the router's migrations (applied to shard 2 too once it joins), each shard loaded directly
+ * with the rows it owns (shard 0 the hashes below 0), then shard 2 announced owning nothing.
+ */
+export async function setUpShop(w: ReshardWorld, rows: ShopRows): Promise<void> {
+  await w.announce(2);
+  const migration = await w.call("POST", `/v1/databases/${DB}/migrations`, {
+    id: "001-tables",
+    statements: [
+      "CREATE TABLE orders (id bigint PRIMARY KEY, amount integer NOT NULL)",
+      "CREATE TABLE accounts (name text PRIMARY KEY, balance integer NOT NULL)",
+      "CREATE TABLE countries (code text PRIMARY KEY, name text NOT NULL)",
+    ],
+  });
+  if (migration.status !== 200 || !migration.body.complete) {
+    throw new Error(`migration answered ${migration.status}: ${JSON.stringify(migration.body)}`);
+  }
+  for (const [shard, cmp] of [
+    [0, "<"],
+    [1, ">="],
+  ] as const) {
+    const pool = w.pools[shard]!;
+    await pool.query(
+      `INSERT INTO orders SELECT g, g % 1000 FROM generate_series(1, ${rows.orders}) g WHERE hashint8extended(g, 0) ${cmp} 0`,
+    );
+    await pool.query(
+      `INSERT INTO accounts SELECT 'acct-' || g, g FROM generate_series(1, ${rows.accounts ?? 0}) g WHERE hashtextextended('acct-' || g, 0) ${cmp} 0`,
+    );
+    await pool.query(
+      `INSERT INTO countries SELECT 'c' || g, 'country ' || g FROM generate_series(1, ${rows.countries ?? 0}) g`,
+    );
+  }
+  await w.announce(3);
+}
+
 /** A response body, inspected loosely field by field (see JsonResponse). */
 export type Body = JsonResponse["body"];
 

@@ -4,7 +4,14 @@
 // the writer committed (nothing lost, duplicated or resurrected), and the writer saw no error.
 import { waitFor } from "@dbplane/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Body, createReshardWorld, DB, type ReshardWorld, strayRows } from "./reshard-world.ts";
+import {
+  type Body,
+  createReshardWorld,
+  DB,
+  type ReshardWorld,
+  setUpShop,
+  strayRows,
+} from "./reshard-world.ts";
 
 const ROWS = 20_000;
 const ACCOUNTS = 5_000;
@@ -12,33 +19,7 @@ let w: ReshardWorld;
 
 beforeAll(async () => {
   w = await createReshardWorld(3);
-  await w.announce(2);
-  const migration = await w.call("POST", `/v1/databases/${DB}/migrations`, {
-    id: "001-tables",
-    statements: [
-      "CREATE TABLE orders (id bigint PRIMARY KEY, amount integer NOT NULL)",
-      "CREATE TABLE accounts (name text PRIMARY KEY, balance integer NOT NULL)",
-      "CREATE TABLE countries (code text PRIMARY KEY, name text NOT NULL)",
-    ],
-  });
-  expect(migration.status).toBe(200);
-  expect(migration.body.complete).toBe(true);
-  // Shard 0 owns hashes below 0, shard 1 the rest: load each with its own rows.
-  for (const [shard, cmp] of [
-    [0, "<"],
-    [1, ">="],
-  ] as const) {
-    const pool = w.pools[shard]!;
-    await pool.query(
-      `INSERT INTO orders SELECT g, g % 1000 FROM generate_series(1, ${ROWS}) g WHERE hashint8extended(g, 0) ${cmp} 0`,
-    );
-    await pool.query(
-      `INSERT INTO accounts SELECT 'acct-' || g, g FROM generate_series(1, ${ACCOUNTS}) g WHERE hashtextextended('acct-' || g, 0) ${cmp} 0`,
-    );
-    await pool.query(`INSERT INTO countries SELECT 'c' || g, 'country ' || g FROM generate_series(1, 50) g`);
-  }
-  // Shard 2 joins owning no range; the router applies the migrations to it.
-  await w.announce(3);
+  await setUpShop(w, { orders: ROWS, accounts: ACCOUNTS, countries: 50 });
 }, 120_000);
 afterAll(() => w?.dispose());
 
