@@ -25,6 +25,7 @@ import {
   shardReady,
 } from "./messages/provisioner.ts";
 import {
+  rebalanceCheck,
   reshardCancelled,
   reshardCompleted,
   reshardFailed,
@@ -61,6 +62,7 @@ export const catalog: readonly MessageDefinition[] = Object.freeze([
   backupCompleted,
   backupFailed,
   splitShard,
+  rebalanceCheck,
   shardHot,
   shardMapPublished,
   reshardStarted,

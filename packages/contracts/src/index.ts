@@ -90,6 +90,7 @@ export {
   KEYSPACE_END,
   KEYSPACE_START,
   RESHARD_PHASES,
+  rebalanceCheck,
   reshardCancelled,
   reshardCompleted,
   reshardFailed,

@@ -48,3 +48,10 @@ export async function readEvents(
   await messages.close();
   return out;
 }
+
+/** The JSON payload of the last message on `subject` in `stream` (a command a service sent), or undefined. */
+export async function lastMessageOn(nc: NatsConnection, stream: string, subject: string): Promise<unknown> {
+  const jsm = await jetstreamManager(nc);
+  const message = await jsm.streams.getMessage(stream, { last_by_subj: subject }).catch(() => null);
+  return message ? message.json() : undefined;
+}

@@ -3,7 +3,7 @@ export { startChildService } from "./child-service.ts";
 export type { TestServerUrls } from "./env.ts";
 export { testServerUrls } from "./env.ts";
 export type { SeenEvent } from "./event-stream.ts";
-export { readEvents } from "./event-stream.ts";
+export { lastMessageOn, readEvents } from "./event-stream.ts";
 export { freePort } from "./free-port.ts";
 export type { HttpClient, JsonResponse } from "./http-client.ts";
 export { httpClient } from "./http-client.ts";

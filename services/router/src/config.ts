@@ -118,6 +118,12 @@ export const configSchema = z
       .describe(
         "How long every router replica has to acknowledge a reshard's write fence, and the target to apply the source's last writes under it; longer and the cut-over is retried later.",
       ),
+    DBPLANE_ROUTER_REBALANCE_CHECK_MS: envVar
+      .ms(0, 86_400_000)
+      .default(300_000)
+      .describe(
+        "The router schedules its rebalance check (the autoSplit policy applied to current load) with the scheduler this often; 0: it does not.",
+      ),
     DBPLANE_ROUTER_HOT_CHECK_MS: envVar
       .ms(50, 600_000)
       .default(5_000)

@@ -2,7 +2,13 @@
 
 import { readFile } from "node:fs/promises";
 import { handle } from "@dbplane/bus";
-import { databaseDeleted, databaseReady, shardLoadSampled, splitShard } from "@dbplane/contracts";
+import {
+  databaseDeleted,
+  databaseReady,
+  rebalanceCheck,
+  shardLoadSampled,
+  splitShard,
+} from "@dbplane/contracts";
 import { kubeAccess, PasswordResolver } from "@dbplane/kube";
 import { medianSplitPoint, RangeMove, RangeMoveError } from "@dbplane/reshard";
 import { replicaId, serviceProcess } from "@dbplane/service-kit";
@@ -15,6 +21,7 @@ import { createFenceMetrics } from "./fence/fence-metrics.ts";
 import { WriteFence } from "./fence/write-fence.ts";
 import { databaseDeletedHandler } from "./handlers/database-deleted.ts";
 import { databaseReadyHandler } from "./handlers/database-ready.ts";
+import { rebalanceCheckHandler, scheduleRebalanceCheck } from "./handlers/rebalance-check.ts";
 import { splitShardHandler } from "./handlers/split-shard.ts";
 import { HotShardDetector } from "./load/hot-shard-detector.ts";
 import { LoadWindow } from "./load/load-window.ts";
@@ -185,8 +192,18 @@ const consumer = await bus.consume({
 // Commands to the router are work, not broadcast: one replica takes each.
 const commands = await bus.consume({
   durable: `${name}-commands`,
-  handlers: [handle(splitShard, splitShardHandler(reshards, logger))],
+  handlers: [
+    handle(splitShard, splitShardHandler(reshards, logger)),
+    handle(rebalanceCheck, rebalanceCheckHandler(autoSplit, detector, logger)),
+  ],
 });
+// The periodic rebalance check is the scheduler's to fire (DESIGN: services schedule their
+// periodic work there); a scheduler that is not up yet gets the command when it is.
+if (config.DBPLANE_ROUTER_REBALANCE_CHECK_MS > 0) {
+  scheduleRebalanceCheck(bus, config.DBPLANE_ROUTER_REBALANCE_CHECK_MS).catch((err: unknown) =>
+    logger.warn({ err }, "could not schedule the rebalance check"),
+  );
+}
 // The collector's samples: one replica takes each; the autoSplit heat they build is in PostgreSQL.
 const samples = await bus.consume({
   durable: `${name}-load-samples`,

@@ -1,8 +1,9 @@
 // autoSplit: one shard of a 2-shard database made hot by a load generator. With the policy off
 // the router only reports it (shard.hot); turned on, the next heat is split without an API call,
 // and the reshard says why.
+import { rebalanceCheck, scheduleJob } from "@dbplane/contracts";
 import { hashShardKey } from "@dbplane/sharding";
-import { waitFor } from "@dbplane/testkit";
+import { lastMessageOn, waitFor } from "@dbplane/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Body, createReshardWorld, DB, type ReshardWorld, setUpShop } from "./reshard-world.ts";
 
@@ -70,6 +71,32 @@ describe("autoSplit", () => {
     );
     expect((await w.call("GET", `/v1/databases/${DB}/reshards`)).body.reshards).toEqual([]);
   }, 90_000);
+
+  it("schedules its rebalance check with the scheduler, and runs the policy when the check fires", async () => {
+    const { names, nc } = w.world.bus;
+    const job = await lastMessageOn(nc, names.stream("cmd"), names.subject(scheduleJob.subject));
+    expect(job).toMatchObject({
+      id: "dbplane-router-rebalance-check",
+      schedule: { kind: "every", everyMs: 300_000 },
+      target: { subject: w.world.bus.names.subject(rebalanceCheck.subject) },
+      misfire: "skip",
+    });
+    const offDecisions = async () => {
+      let off = 0;
+      for (const r of w.routers) {
+        const text = await (await fetch(`${r.base}/metrics`)).text();
+        off += Number(
+          /dbplane_router_autosplit_decisions_total\{decision="off"\} (\d+)/.exec(text)?.[1] ?? 0,
+        );
+      }
+      return off;
+    };
+    const before = await offDecisions();
+    // What the scheduler publishes when the job fires; shard 0 is still hot in the window.
+    await w.world.bus.publish(rebalanceCheck, {}, { subject: "dbplane-router-rebalance-check" });
+    await waitFor(async () => (await offDecisions()) > before, { what: "the check's decision" });
+    expect((await w.call("GET", `/v1/databases/${DB}/reshards`)).body.reshards).toEqual([]);
+  });
 
   it("rejects a policy with a wrong field", async () => {
     const res = await w.call("PUT", `/v1/databases/${DB}/autosplit`, { enabled: true, maxShards: 1 });

@@ -117,3 +117,30 @@ describe("autoSplit on collector samples", () => {
     expect(splits[0]!.trigger.reason).toBe("hot: query rate 50.0/s is 5.0x the median 10.0/s");
   });
 });
+
+describe("the rebalance check", () => {
+  it("splits for collector heat that lasted though no sample came since, considers the shards hot now, and ignores stale heat", async () => {
+    await auto.setPolicy("shop", {
+      enabled: true,
+      onHot: true,
+      maxSizeBytes: 1_000,
+      sustainMs: 60_000,
+      cooldownMs: 0,
+      maxShards: 8,
+    });
+    await auto.onSample(sample(t0, 5_000, 1));
+    expect(await auto.onSample(sample(t0 + 30_000, 5_000, 1))).toBeUndefined(); // not sustained yet
+    // No sample since; the check 90 s after the heat began: sustained, and fresh enough.
+    expect(await auto.check([], new Date(t0 + 90_000))).toEqual(["split"]);
+    expect(splits).toHaveLength(1);
+    expect(splits[0]).toMatchObject({
+      shard: 1,
+      trigger: { by: "auto", reason: "size: size over its threshold for 90 s" },
+    });
+    // A shard hot now is considered too, and shard 1's lasting heat again: busy while the split runs.
+    const hot = [{ database: "shop", shard: 0, rate: 50, medianRate: 10, multiple: 5 }];
+    expect(await auto.check(hot, new Date(t0 + 100_000))).toEqual(["busy", "busy"]);
+    // Heat no sample confirmed for ten minutes is no signal.
+    expect(await auto.check([], new Date(t0 + 30_000 + 10 * 60_000))).toEqual([]);
+  });
+});

@@ -108,6 +108,14 @@ export const splitShard = defineCommand({
   summary: "Split a shard's range in two, online.",
 });
 
+export const rebalanceCheck = defineCommand({
+  service: "router",
+  name: "rebalance-check",
+  schema: z.strictObject({}),
+  summary:
+    "Apply every database's autoSplit policy to its shards' current load (the router schedules this with the scheduler).",
+});
+
 /** The phases of a reshard, in order; a reshard ends completed, failed or cancelled. */
 export const RESHARD_PHASES = [
   "provisioning",
@@ -203,4 +211,5 @@ export const reshardCancelled = defineEvent({
 export type ShardHot = MessageData<typeof shardHot>;
 export type ShardMapPublished = MessageData<typeof shardMapPublished>;
 export type SplitShard = MessageData<typeof splitShard>;
+export type RebalanceCheck = MessageData<typeof rebalanceCheck>;
 export type ReshardPhase = z.output<typeof reshardPhase>;

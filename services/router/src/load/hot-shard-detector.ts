@@ -42,6 +42,8 @@ export class HotShardDetector {
   #running: Promise<void> = Promise.resolve();
   /** The last window read, for `GET shards`. */
   latest = new Map<string, ShardLoad>();
+  /** The shards hot in the last window read (sustained or not), for the rebalance check. */
+  hotNow: HotShardReport[] = [];
 
   constructor(options: HotShardDetectorOptions) {
     this.#o = options;
@@ -79,6 +81,7 @@ export class HotShardDetector {
       for (const h of hotShards(rates, this.#o))
         hot.set(`${map.database}:${h.shard}`, { database: map.database, ...h });
     }
+    this.hotNow = [...hot.values()];
     const due = this.#heat.observe(new Set(hot.keys()), this.latest.keys(), now, this.#o.sustainMs);
     for (const key of due) await this.#report(hot.get(key)!, now);
   }

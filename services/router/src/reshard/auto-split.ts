@@ -2,9 +2,13 @@ import type { ShardLoadSampled } from "@dbplane/contracts";
 import { ConflictError, type Logger } from "@dbplane/service-kit";
 import type pg from "pg";
 import { z } from "zod";
+import type { HotShardReport } from "../load/hot-shard-detector.ts";
 import type { ShardMapRegistry } from "../shards/shard-map-registry.ts";
 import { type RouterTables, routerTables } from "../store/schema-tables.ts";
 import type { ReshardService } from "./reshard-service.ts";
+
+/** Collector heat older than this (no sample since) is ignored by the rebalance check. */
+const HEAT_FRESH_MS = 5 * 60_000;
 
 /** A database's autoSplit policy; off unless turned on. */
 export const autoSplitPolicy = z.strictObject({
@@ -96,13 +100,7 @@ export class AutoSplitter {
   }
 
   /** The hot-shard detector reported a shard (one replica reports each heat). */
-  onHot(h: {
-    database: string;
-    shard: number;
-    rate: number;
-    medianRate: number;
-    multiple: number;
-  }): Promise<AutoSplitDecision> {
+  onHot(h: HotShardReport): Promise<AutoSplitDecision> {
     return this.consider(
       {
         database: h.database,
@@ -142,8 +140,10 @@ export class AutoSplitter {
         continue;
       }
       const { rows } = await this.#pool.query<{ since: Date }>(
-        `INSERT INTO ${this.#t.autosplitHeat} (database, shard, signal, since) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (database, shard, signal) DO UPDATE SET since = least(${this.#t.autosplitHeat}.since, excluded.since)
+        `INSERT INTO ${this.#t.autosplitHeat} (database, shard, signal, since, seen) VALUES ($1, $2, $3, $4, $4)
+         ON CONFLICT (database, shard, signal) DO UPDATE SET
+           since = least(${this.#t.autosplitHeat}.since, excluded.since),
+           seen = greatest(${this.#t.autosplitHeat}.seen, excluded.seen)
          RETURNING since`,
         [s.database, s.shard, signal, at],
       );
@@ -155,6 +155,35 @@ export class AutoSplitter {
       );
     }
     return decision;
+  }
+
+  /**
+   * The periodic rebalance check (a scheduler job, `rebalance-check`): a shard hot in the current
+   * window, or whose collector heat has lasted `sustainMs`, is considered again — one that stayed
+   * hot through a cooldown is split here, not only at its next report. One decision per shard.
+   */
+  async check(hotNow: readonly HotShardReport[], now = new Date()): Promise<AutoSplitDecision[]> {
+    const decisions: AutoSplitDecision[] = [];
+    const seen = new Set<string>();
+    for (const h of hotNow) {
+      seen.add(`${h.database}:${h.shard}`);
+      decisions.push(await this.onHot(h));
+    }
+    // Heat no sample has confirmed for a while (the collector stopped) is no signal.
+    const { rows } = await this.#pool.query<{ database: string; shard: number; signal: string; since: Date }>(
+      `SELECT database, shard, signal, since FROM ${this.#t.autosplitHeat} WHERE seen > $1 ORDER BY since`,
+      [new Date(now.getTime() - HEAT_FRESH_MS)],
+    );
+    for (const r of rows) {
+      if (seen.has(`${r.database}:${r.shard}`)) continue;
+      const policy = await this.policy(r.database);
+      const heldMs = now.getTime() - r.since.getTime();
+      if (heldMs < policy.sustainMs) continue;
+      seen.add(`${r.database}:${r.shard}`);
+      const reason = `${r.signal} over its threshold for ${Math.round(heldMs / 1000)} s`;
+      decisions.push(await this.consider({ database: r.database, shard: r.shard, reason }, r.signal));
+    }
+    return decisions;
   }
 
   /** Applies the policy to one signal; splits when it passes. */

@@ -78,6 +78,7 @@ const migrations: readonly Migration[] = [
         shard    integer     NOT NULL,
         signal   text        NOT NULL,
         since    timestamptz NOT NULL,
+        seen     timestamptz NOT NULL,
         PRIMARY KEY (database, shard, signal)
       );`,
   },
