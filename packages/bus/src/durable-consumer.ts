@@ -6,6 +6,7 @@ import {
   JetStreamApiCodes,
   JetStreamApiError,
   type JetStreamManager,
+  RetentionPolicy,
 } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
 import type { Logger } from "pino";
@@ -77,7 +78,8 @@ export async function ensureDurable(jsm: JetStreamManager, spec: DurableSpec, lo
 /**
  * NATS 2.9 accepts an update of `filter_subject` but then delivers nothing, so a durable whose
  * message set changed is recreated, starting right after its ack floor: nothing acked is
- * handled again, everything unacked is redelivered.
+ * handled again, everything unacked is redelivered. A work-queue stream (DBPLANE_CMD) admits
+ * only `deliver all` — and needs no start: what was acked is no longer in it.
  */
 async function recreateFromAckFloor(
   jsm: JetStreamManager,
@@ -87,17 +89,18 @@ async function recreateFromAckFloor(
   logger: Logger,
 ): Promise<void> {
   const startSeq = current.ack_floor.stream_seq + 1;
+  const { config } = await jsm.streams.info(spec.stream);
+  const start: Partial<ConsumerConfig> =
+    config.retention === RetentionPolicy.Workqueue
+      ? { deliver_policy: DeliverPolicy.All }
+      : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq };
   try {
     await jsm.consumers.delete(spec.stream, spec.durable);
   } catch (err) {
     if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound)) throw err;
   }
   try {
-    await jsm.consumers.add(spec.stream, {
-      ...desired,
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: startSeq,
-    });
+    await jsm.consumers.add(spec.stream, { ...desired, ...start });
   } catch (err) {
     // Another replica recreated it first; fine if it has the filter we need.
     const now = await consumerInfo(jsm, spec.stream, spec.durable);

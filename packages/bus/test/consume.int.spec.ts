@@ -301,6 +301,32 @@ describe("consume", () => {
     expect(seen).toEqual(["widget.created:a", "widget.deleted:a"]);
   });
 
+  it("widens a command durable on the work-queue stream too, and delivers what waited for the new handler", async () => {
+    const seen: string[] = [];
+    const first = await bus.consume({
+      durable: "cmd_multi",
+      handlers: [handle(paintWidget, (_e, ctx) => void seen.push(ctx.def.name))],
+    });
+    await bus.publish(paintWidget, { widgetId: "w", color: "red" }, { subject: "w" });
+    await waitFor(() => seen.length === 1);
+    await first.stop();
+    // Matched by no consumer yet: it stays in the work queue until one takes it.
+    await bus.publish(polishWidget, { widgetId: "w" }, { subject: "w" });
+    // The router's commands durable gained rebalance-check beside split-shard like this; a work
+    // queue admits only deliver-all, which the recreation once did not use (./scripts/dev failed).
+    const widened = await bus.consume({
+      durable: "cmd_multi",
+      handlers: [
+        handle(paintWidget, (_e, ctx) => void seen.push(ctx.def.name)),
+        handle(polishWidget, (_e, ctx) => void seen.push(ctx.def.name)),
+      ],
+    });
+    expect(widened.filterSubject).toBe(`${t.namespace}.dbplane.cmd.collector.>`);
+    await waitFor(() => seen.length === 2);
+    await widened.stop();
+    expect(seen).toEqual([paintWidget.name, polishWidget.name]);
+  });
+
   it("skips other events under its prefix but dead-letters commands it has no handler for", async () => {
     const seen: string[] = [];
     const events = await bus.consume({
