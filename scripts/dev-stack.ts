@@ -164,6 +164,12 @@ async function main(): Promise<void> {
     DBPLANE_PROVISIONER_ROUTER_PG_HOST: process.env.DBPLANE_PROVISIONER_ROUTER_PG_HOST ?? "127.0.0.1",
     DBPLANE_PROVISIONER_ROUTER_PG_PORT: process.env.DBPLANE_PROVISIONER_ROUTER_PG_PORT ?? "7432",
     DBPLANE_ROUTER_PG_PORT: process.env.DBPLANE_ROUTER_PG_PORT ?? "7432",
+    // A shard hot for 5 s (not 60) is reported, so the router demo's split happens while you
+    // watch; 1.5× the median because the demo database has two shards (their median is their mean).
+    DBPLANE_ROUTER_HOT_SUSTAIN_MS: process.env.DBPLANE_ROUTER_HOT_SUSTAIN_MS ?? "5000",
+    DBPLANE_ROUTER_HOT_CHECK_MS: process.env.DBPLANE_ROUTER_HOT_CHECK_MS ?? "1000",
+    DBPLANE_ROUTER_HOT_MULTIPLE: process.env.DBPLANE_ROUTER_HOT_MULTIPLE ?? "1.5",
+    DBPLANE_ROUTER_HOT_COOLDOWN_MS: process.env.DBPLANE_ROUTER_HOT_COOLDOWN_MS ?? "30000",
     ...devTlsEnv(),
   };
   if (services.length === 0) process.stdout.write("[dbplane] no service under services/ yet\n");

@@ -1,31 +1,32 @@
-// The router demo the dev stack runs (package.json "dbplane.demo"): makes a 2-shard database
-// out of two databases on the local PostgreSQL server, announces it the way the provisioner
-// does (`database.ready`), then through the router: runs a migration on every shard, inserts
-// rows by key, reads one back, and scatters a count — and shows where the rows landed.
+// The router demo the dev stack runs (package.json "dbplane.demo"). It asks the provisioner for a
+// 2-shard database (`demo-shop`, real PostgreSQL clusters from the local driver), then through the
+// router: runs a migration on every shard, inserts customers by key, reads one back and scatters
+// a count. Then it shows the main capability: it turns autoSplit on, makes one shard hot with a
+// small load generator (keyed reads, plus inserts that never stop), and prints the reshard the
+// router starts by itself — each phase as it happens — and where the rows are afterwards. The
+// load generator's writes never fail: during the cut-over they only wait.
 //
-// Env: DBPLANE_URL (the router, default http://127.0.0.1:7103), DBPLANE_TOKEN (a bearer token),
-// DBPLANE_NATS_URL, DBPLANE_NATS_NAMESPACE, DBPLANE_PG_URL (the server that holds the two shard
-// databases), DBPLANE_DATA_DIR (where the password file goes).
-import { mkdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
-import { connectBus } from "@dbplane/bus";
-import { databaseReady } from "@dbplane/contracts";
-import { createLogger } from "@dbplane/service-kit";
-import pg from "pg";
-
+// Env: DBPLANE_URL (the router, default http://127.0.0.1:7103), DBPLANE_PROVISIONER_URL (default
+// http://127.0.0.1:7102), DBPLANE_TOKEN (a bearer token), DBPLANE_DEMO_POSTGRES_VERSION (the
+// PostgreSQL major the local driver runs, default 15).
 const url = process.env.DBPLANE_URL ?? "http://127.0.0.1:7103";
+const provisionerUrl = process.env.DBPLANE_PROVISIONER_URL ?? "http://127.0.0.1:7102";
 const token = process.env.DBPLANE_TOKEN;
-const pgUrl = new URL(process.env.DBPLANE_PG_URL ?? "postgres://postgres@127.0.0.1:5432/postgres");
-const dataDir = process.env.DBPLANE_DATA_DIR ?? join(process.cwd(), ".data");
+const postgresVersion = Number(process.env.DBPLANE_DEMO_POSTGRES_VERSION ?? "15");
 if (!token) {
   process.stderr.write("DBPLANE_TOKEN is required (a bearer token for the router API)\n");
   process.exit(64);
 }
 const DB = "demo-shop";
-const SHARDS = ["dbplane_demo_shard_0", "dbplane_demo_shard_1"];
+type Json = Record<string, unknown>;
 
-async function call(method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
-  const res = await fetch(`${url}${path}`, {
+async function call(
+  method: string,
+  path: string,
+  body?: unknown,
+  base = url,
+): Promise<{ status: number; json: Json }> {
+  const res = await fetch(`${base}${path}`, {
     method,
     headers: {
       authorization: `Bearer ${token}`,
@@ -33,84 +34,207 @@ async function call(method: string, path: string, body?: unknown): Promise<Recor
     },
     ...(body !== undefined && { body: JSON.stringify(body) }),
   });
-  const json = (await res.json()) as Record<string, unknown>;
-  if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${JSON.stringify(json)}`);
+  return { status: res.status, json: (await res.json()) as Json };
+}
+
+async function ok(method: string, path: string, body?: unknown, base = url): Promise<Json> {
+  const { status, json } = await call(method, path, body, base);
+  if (status >= 400) throw new Error(`${method} ${path} answered ${status}: ${JSON.stringify(json)}`);
   return json;
 }
 
-const admin = new pg.Client({ connectionString: pgUrl.toString() });
-await admin.connect();
-for (const name of SHARDS) {
-  const exists = await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]);
-  if (exists.rowCount === 0) await admin.query(`CREATE DATABASE "${name}"`);
-}
-await admin.end();
-await mkdir(dataDir, { recursive: true });
-const passwordFile = join(dataDir, "demo-shop-password");
-// What the local driver would write; the local server trusts local connections anyway.
-await writeFile(passwordFile, `${decodeURIComponent(pgUrl.password) || "demo"}\n`, { mode: 0o600 });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const bus = await connectBus({
-  servers: (process.env.DBPLANE_NATS_URL ?? "nats://127.0.0.1:4222").split(","),
-  name: "router-demo",
-  logger: createLogger({ name: "router-demo", level: "warn" }),
-  namespace: process.env.DBPLANE_NATS_NAMESPACE || undefined,
-});
-await bus.ensureTopology();
-await bus.publish(
-  databaseReady,
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await sleep(250);
+  }
+}
+
+// 1. The database, from the provisioner: a new one each run (an earlier run's is deleted
+// first), so every run shows the same split.
+async function deleteDemoDatabase(): Promise<void> {
+  const gone = await call("DELETE", `/v1/databases/${DB}?keepVolumes=false`, undefined, provisionerUrl);
+  if (gone.status === 404) return;
+  if (gone.status >= 400)
+    throw new Error(`could not delete ${DB}: ${gone.status} ${JSON.stringify(gone.json)}`);
+  console.log(`${DB}: deleting the database an earlier run made…`);
+  await until(`${DB} to be deleted`, 120_000, async () =>
+    (await call("GET", `/v1/databases/${DB}`, undefined, provisionerUrl)).status === 404 ? true : undefined,
+  );
+  await until(`the router to forget ${DB}`, 60_000, async () =>
+    (await call("GET", `/v1/databases/${DB}/shards`)).status === 404 ? true : undefined,
+  );
+}
+await deleteDemoDatabase();
+const created = await call(
+  "POST",
+  "/v1/databases",
   {
     name: DB,
-    version: 1,
-    postgresVersion: 15,
-    shards: SHARDS.map((dbname, shard) => ({
-      shard,
-      primary: { host: pgUrl.hostname, port: Number(pgUrl.port || 5432) },
-      replicas: [],
-      dbname,
-      user: decodeURIComponent(pgUrl.username) || "postgres",
-      passwordRef: { kind: "file" as const, path: passwordFile },
-    })),
+    shards: 2,
+    replicasPerShard: 0,
+    postgresVersion,
+    shardedTables: [{ table: "customers", keyColumn: "id", keyType: "bigint" }],
   },
-  { subject: DB, id: `${DB}:ready:1` },
+  provisionerUrl,
 );
-await bus.close();
-
-let shards: Record<string, unknown> | undefined;
-for (let i = 0; i < 100 && !shards; i++) {
-  shards = await call("GET", `/v1/databases/${DB}/shards`).catch(() => undefined);
-  if (!shards) await new Promise((r) => setTimeout(r, 100));
+if (created.status >= 400) {
+  throw new Error(`the provisioner refused ${DB}: ${created.status} ${JSON.stringify(created.json)}`);
 }
-if (!shards) throw new Error(`the router did not pick up ${DB}`);
-console.log(`${DB}: shard map version ${shards.version}`);
+console.log(`${DB}: asked the provisioner for 2 shards (PostgreSQL ${postgresVersion}, local clusters)`);
+await until(`${DB} to be ready`, 300_000, async () => {
+  const db = await ok("GET", `/v1/databases/${DB}`, undefined, provisionerUrl);
+  if (db.state === "failed") throw new Error(`${DB} failed: ${JSON.stringify(db)}`);
+  return db.state === "ready" ? db : undefined;
+});
+const firstMap = await until(`the router to pick up ${DB}`, 60_000, () =>
+  ok("GET", `/v1/databases/${DB}/shards`),
+);
+console.log(`${DB}: ready; the router serves shard map version ${firstMap.version}`);
 
-const migration = await call("POST", `/v1/databases/${DB}/migrations`, {
+// 2. A migration on every shard, rows by key, a keyed read and a scatter count.
+const migration = await ok("POST", `/v1/databases/${DB}/migrations`, {
   id: "001-customers",
   statements: ["CREATE TABLE IF NOT EXISTS customers (id bigint PRIMARY KEY, name text NOT NULL)"],
 });
 console.log(`migration 001-customers: ${JSON.stringify(migration.shards)}`);
 
-const perShard = new Map<number, number>();
-for (let id = 1; id <= 200; id++) {
-  const res = await call("POST", `/v1/databases/${DB}/query`, {
+async function upsert(id: number): Promise<number> {
+  const res = await ok("POST", `/v1/databases/${DB}/query`, {
     sql: "INSERT INTO customers (id, name) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET name = excluded.name",
     params: [id, `customer ${id}`],
     key: { type: "bigint", value: id },
   });
-  perShard.set(res.shard as number, (perShard.get(res.shard as number) ?? 0) + 1);
+  return res.shard as number;
 }
-console.log(`inserted 200 customers by key: ${[...perShard].map(([s, n]) => `shard ${s}: ${n}`).join(", ")}`);
 
-const one = await call("POST", `/v1/databases/${DB}/query`, {
+const perShard = new Map<number, number>();
+for (let id = 1; id <= 2_000; id++) {
+  const shard = await upsert(id);
+  perShard.set(shard, (perShard.get(shard) ?? 0) + 1);
+}
+console.log(
+  `inserted 2000 customers by key: ${[...perShard].map(([s, n]) => `shard ${s}: ${n}`).join(", ")}`,
+);
+
+const one = await ok("POST", `/v1/databases/${DB}/query`, {
   sql: "SELECT id, name FROM customers WHERE id = $1",
   params: [42],
   key: { type: "bigint", value: 42 },
   readOnly: true,
 });
-console.log(`customer 42 is on shard ${one.shard}: ${JSON.stringify(one.rows)}`);
+const hotShard = one.shard as number;
+console.log(`customer 42 is on shard ${hotShard}: ${JSON.stringify(one.rows)}`);
 
-const count = await call("POST", `/v1/databases/${DB}/query`, {
-  sql: "SELECT count(*)::int AS n FROM customers",
+/** The scatter count, and each serving shard's own count (a one-statement transaction on it). */
+async function countsByShard(): Promise<string> {
+  const res = await ok("POST", `/v1/databases/${DB}/query`, {
+    sql: "SELECT count(*)::int AS n FROM customers",
+  });
+  const total = (res.rows as { n: number }[]).reduce((sum, r) => sum + r.n, 0);
+  const map = await ok("GET", `/v1/databases/${DB}/shards`);
+  const each: string[] = [];
+  for (const s of map.shards as { shard: number; ranges: unknown[] }[]) {
+    if (s.ranges.length === 0) continue;
+    const one = await ok("POST", `/v1/databases/${DB}/transaction`, {
+      shard: s.shard,
+      readOnly: true,
+      statements: [{ sql: "SELECT count(*)::int AS n FROM customers" }],
+    });
+    const results = one.results as { rows: { n: number }[] }[];
+    each.push(`shard ${s.shard}: ${results[0]?.rows[0]?.n ?? 0}`);
+  }
+  return `${total} rows (${each.join(", ")})`;
+}
+console.log(`scatter count(*): ${await countsByShard()}`);
+
+// 3. autoSplit on, and shard `hotShard` made hot: the router splits it without an API call.
+await ok("PUT", `/v1/databases/${DB}/autosplit`, { enabled: true, maxShards: 8, cooldownMs: 0 });
+const before = ((await ok("GET", `/v1/databases/${DB}/reshards`)).reshards as Json[]).map((r) => r.id);
+console.log(
+  `autoSplit on; making shard ${hotShard} hot (keyed reads of customer 42, inserts of new customers)…`,
+);
+
+let stop = false;
+let nextId = 1_000_000 + Math.floor(Date.now() / 1000) * 1_000;
+let written = 0;
+let failedWrites = 0;
+const load = [
+  ...Array.from({ length: 4 }, async () => {
+    while (!stop) {
+      await call("POST", `/v1/databases/${DB}/query`, {
+        sql: "SELECT id, name FROM customers WHERE id = $1",
+        params: [42],
+        key: { type: "bigint", value: 42 },
+        readOnly: true,
+      }).catch(() => undefined);
+    }
+  }),
+  (async () => {
+    while (!stop) {
+      const id = nextId++;
+      await upsert(id).then(
+        () => written++,
+        (err: Error) => {
+          failedWrites++;
+          console.log(`write of customer ${id} failed: ${err.message}`);
+        },
+      );
+    }
+  })(),
+];
+
+const started = Date.now();
+const reshard = await until("the router to split the hot shard", 180_000, async () => {
+  const list = (await ok("GET", `/v1/databases/${DB}/reshards`)).reshards as Json[];
+  return list.find((r) => !before.includes(r.id));
 });
-const total = (count.rows as { n: number }[]).reduce((sum, r) => sum + r.n, 0);
-console.log(`scatter count(*) over ${(count.shards as unknown[]).length} shards: ${total}`);
+const trigger = reshard.trigger as { by: string; reason?: string };
+console.log(
+  `after ${((Date.now() - started) / 1000).toFixed(1)} s the router started reshard ${reshard.id} by itself (${trigger.by}: ${trigger.reason ?? "-"})`,
+);
+
+let lastPhase = "";
+let final: Json | undefined;
+while (!final) {
+  const r = await ok("GET", `/v1/databases/${DB}/reshards/${reshard.id}`);
+  const progress = r.progress as {
+    rowsCopied: number;
+    rowsTotal: number;
+    replicationLagBytes: number | null;
+  };
+  if (r.phase !== lastPhase) {
+    lastPhase = r.phase as string;
+    console.log(
+      `  phase ${lastPhase.padEnd(12)} shard ${r.sourceShard} → ${r.targetShard ?? "?"}` +
+        `  rows ${progress.rowsCopied}/${progress.rowsTotal}` +
+        (progress.replicationLagBytes === null ? "" : `  lag ${progress.replicationLagBytes} B`),
+    );
+  }
+  if (r.state !== "running") final = r;
+  else await sleep(100);
+}
+stop = true;
+await Promise.all(load);
+console.log(
+  `reshard ${final.state}: map version ${final.mapVersion}, longest write pause ${final.writePauseMs ?? 0} ms` +
+    (final.error ? `, error: ${final.error}` : ""),
+);
+for (const v of (final.verification as
+  | { table: string; source: { rows: number }; equal: boolean }[]
+  | null) ?? []) {
+  console.log(
+    `  verified ${v.table}: ${v.source.rows} moved rows, checksums ${v.equal ? "equal" : "DIFFER"}`,
+  );
+}
+console.log(`the load generator wrote ${written} customers during the split, ${failedWrites} writes failed`);
+const map = await ok("GET", `/v1/databases/${DB}/shards`);
+for (const s of map.shards as { shard: number; ranges: { from: string; to: string }[] }[]) {
+  for (const r of s.ranges) console.log(`  shard ${s.shard} owns hashes [${r.from}, ${r.to})`);
+}
+console.log(`scatter count(*): ${await countsByShard()}`);
