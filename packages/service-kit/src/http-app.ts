@@ -87,6 +87,9 @@ export async function createHttpApp(options: CreateHttpAppOptions): Promise<Http
     forceCloseConnections: "idle",
     return503OnClosing: true,
     requestIdHeader: "x-request-id",
+    // A URL fastify's router refuses (a path parameter over its length limit, bad encoding) is a
+    // 4xx like any other: problem+json, not fastify's own JSON.
+    frameworkErrors: (error, request, reply) => handleError(error, request, reply),
     // fastify's own two info lines per request would dominate the logs (and the CPU) of a busy
     // router; one debug line per request is logged below instead. Errors are logged anyway.
     logController: new LogController({ disableRequestLogging: true }),
