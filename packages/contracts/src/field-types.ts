@@ -119,16 +119,26 @@ export const applicationRole = z
 /** A value that survives `JSON.stringify` → `JSON.parse` unchanged. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
-/** True for JSON values: finite numbers, plain objects and arrays of JSON values, no cycles. */
-export function isJsonValue(value: unknown, seen: Set<object> = new Set()): value is JsonValue {
+/**
+ * How deep a free-form JSON value (a job's payload, a webhook body) may nest. Deeper values are
+ * refused: every reader of them (validators, `JSON.stringify`, PostgreSQL's jsonb) recurses, and
+ * nothing dbplane carries needs more.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * True for JSON values: finite numbers, plain objects and arrays of JSON values, no cycles, at
+ * most {@link MAX_JSON_DEPTH} levels of arrays and objects.
+ */
+export function isJsonValue(value: unknown, seen: Set<object> = new Set(), depth = 0): value is JsonValue {
   if (value === null || typeof value === "string" || typeof value === "boolean") return true;
   if (typeof value === "number") return Number.isFinite(value);
-  if (typeof value !== "object" || seen.has(value)) return false;
+  if (typeof value !== "object" || seen.has(value) || depth >= MAX_JSON_DEPTH) return false;
   seen.add(value);
   const ok = Array.isArray(value)
-    ? value.every((v) => isJsonValue(v, seen))
+    ? value.every((v) => isJsonValue(v, seen, depth + 1))
     : Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null
-      ? Object.values(value).every((v) => isJsonValue(v, seen))
+      ? Object.values(value).every((v) => isJsonValue(v, seen, depth + 1))
       : false;
   seen.delete(value);
   return ok;
@@ -139,7 +149,7 @@ export function isJsonValue(value: unknown, seen: Set<object> = new Set()): valu
  * JSON), where `z.json()` would emit recursive definitions that AsyncAPI cannot resolve.
  */
 export const jsonValue = z
-  .custom<JsonValue>((v) => isJsonValue(v), "must be a JSON value")
+  .custom<JsonValue>((v) => isJsonValue(v), `must be a JSON value nested at most ${MAX_JSON_DEPTH} deep`)
   .meta({
     description: "Any JSON value",
   });

@@ -21,6 +21,7 @@ export {
   identifier,
   isJsonValue,
   jsonValue,
+  MAX_JSON_DEPTH,
   passwordRef,
   quantity,
   reason,

@@ -3,15 +3,28 @@ import {
   cancelJob,
   jobFired,
   jobMissed,
+  MAX_JSON_DEPTH,
   parseMessageData,
   type ScheduleJob,
   scheduleJob,
 } from "../src/index.ts";
 import { expectRejected } from "./payload-check.ts";
 
+/** Arrays `depth` levels deep. */
+const nested = (depth: number): unknown => (depth === 0 ? 1 : [nested(depth - 1)]);
+
 const target = { subject: "dbplane.cmd.provisioner.run-backup", payload: { name: "orders", backupId: "b1" } };
 
 describe("scheduler messages", () => {
+  it("accepts a payload nested MAX_JSON_DEPTH deep", () => {
+    const job = {
+      id: "deep",
+      schedule: { kind: "every", everyMs: 60_000 },
+      target: { ...target, payload: nested(MAX_JSON_DEPTH) },
+    };
+    expect(parseMessageData(scheduleJob, job).target).toMatchObject({ payload: nested(MAX_JSON_DEPTH) });
+  });
+
   it("schedule-job accepts each schedule kind and applies the scheduler's defaults", () => {
     const cron: ScheduleJob = parseMessageData(scheduleJob, {
       id: "nightly-backup",
@@ -89,6 +102,8 @@ describe("scheduler messages", () => {
     [{ ...job, maxLatenessMs: 999 }, "maxLatenessMs"],
     [{ ...job, target: { ...target, payload: { when: new Date() } } }, "target.payload"],
     [{ ...job, target: { ...target, payload: Number.NaN } }, "target.payload"],
+    // MAX_JSON_DEPTH + 1 levels: a recursive reader must not be made to overflow its stack.
+    [{ ...job, target: { ...target, payload: nested(MAX_JSON_DEPTH + 1) } }, "target.payload"],
     [{ ...job, target: { ...target, headers: { "ce-id": "forged" } } }, "target.headers.ce-id"],
     [{ ...job, target: { ...target, headers: { "Nats-Msg-Id": "forged" } } }, "target.headers.Nats-Msg-Id"],
     [{ ...job, misfire: "later" }, "misfire"],
