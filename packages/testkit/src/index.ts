@@ -5,6 +5,8 @@ export { testServerUrls } from "./env.ts";
 export type { SeenEvent } from "./event-stream.ts";
 export { lastMessageOn, readEvents } from "./event-stream.ts";
 export { freePort } from "./free-port.ts";
+export type { HostileBusOptions, HostileFinding, HostileHttpOptions } from "./hostile-input.ts";
+export { deeplyNested, sendHostileHttp, sendHostileMessages } from "./hostile-input.ts";
 export type { HttpClient, JsonResponse } from "./http-client.ts";
 export { httpClient } from "./http-client.ts";
 export type { KubeApiDouble, KubeApiDoubleOptions, KubeObject } from "./kube-api/kube-api-double.ts";

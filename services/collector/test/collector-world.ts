@@ -53,6 +53,7 @@ export async function createCollectorWorld(baseEnv: Record<string, string> = {})
   const world = await serviceWorld({
     entry: join(import.meta.dirname, "../src/main.ts"),
     name: "collector",
+    jwtSecret: "collector-test-secret-0123456789abcdef",
     env: {
       DBPLANE_REDIS_URL: redis.url,
       DBPLANE_COLLECTOR_REDIS_PREFIX: redis.prefix,

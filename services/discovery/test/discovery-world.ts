@@ -46,6 +46,7 @@ export async function createDiscoveryWorld(): Promise<DiscoveryWorld> {
   const world = await serviceWorld({
     entry: join(import.meta.dirname, "../src/main.ts"),
     name: "discovery",
+    jwtSecret: "discovery-test-secret-0123456789abcdef",
     env: { DBPLANE_DISCOVERY_DEBOUNCE_MS: "20", DBPLANE_LOG_LEVEL: "debug" },
     extend: replicaHttp,
   });

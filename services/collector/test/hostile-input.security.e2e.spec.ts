@@ -1,0 +1,19 @@
+// Security suite (issue 16, item 9): random and mutated input over HTTP and NATS gets a 4xx or a
+// dead letter with a reason — never a 5xx, a crash or a hang.
+import { hostileInputSuite } from "@dbplane/testkit/hostile-suite";
+import { afterAll, beforeAll } from "vitest";
+import { type CollectorWorld, createCollectorWorld } from "./collector-world.ts";
+
+let w: CollectorWorld;
+beforeAll(async () => {
+  w = await createCollectorWorld({ DBPLANE_LOG_LEVEL: "warn" });
+  await w.startReplica();
+});
+afterAll(() => w?.dispose());
+
+hostileInputSuite(() => ({
+  base: w.replicas[0]!.base,
+  token: w.token(),
+  nc: w.nats.nc,
+  namespace: w.nats.namespace,
+}));
