@@ -15,6 +15,12 @@ export interface HostileTarget {
 }
 
 /**
+ * The inputs' seed: fixed, so CI sends the same inputs every run (a finding is a bug to fix, never
+ * a flake); `DBPLANE_HOSTILE_SEED=<n>` explores others by hand.
+ */
+const seed = Number(process.env.DBPLANE_HOSTILE_SEED ?? "20261204");
+
+/**
  * The security suite's hostile-input tests for one service (vitest `it`s in the calling file):
  * HTTP bodies, then NATS messages, each expecting no finding. `target` is called after the
  * file's `beforeAll` has started the service.
@@ -30,13 +36,14 @@ export function hostileInputSuite(
 ): void {
   it("answers hostile HTTP bodies and paths with 4xx problem+json, never 5xx, and stays ready", async () => {
     const { base, token } = target();
-    expect(await sendHostileHttp({ base, token, skip: options.skipRoutes ?? [] })).toEqual([]);
+    expect(await sendHostileHttp({ base, token, seed, skip: options.skipRoutes ?? [] })).toEqual([]);
   }, 300_000);
   it("dead-letters hostile messages with a reason, and stays ready", async () => {
     const { base, nc, namespace } = target();
     const findings = await sendHostileMessages({
       nc,
       namespace,
+      seed,
       ...(options.settleTimeoutMs !== undefined && { settleTimeoutMs: options.settleTimeoutMs }),
       ...(options.durables !== undefined && { durables: options.durables }),
     });
