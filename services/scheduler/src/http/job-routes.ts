@@ -25,6 +25,7 @@ export function registerJobRoutes(app: HttpApp, deps: { jobs: JobAdmin; store: S
   app.post(
     "/v1/jobs",
     {
+      config: { scope: "jobs:write" },
       schema: {
         summary: "Create or replace a job by its id (201 created, 200 replaced or unchanged)",
         tags: ["jobs"],
@@ -67,6 +68,7 @@ export function registerJobRoutes(app: HttpApp, deps: { jobs: JobAdmin; store: S
   app.delete(
     "/v1/jobs/:id",
     {
+      config: { scope: "jobs:write" },
       schema: {
         summary: "Cancel a job: no further occurrence fires; its runs are kept",
         tags: ["jobs"],
@@ -81,6 +83,7 @@ export function registerJobRoutes(app: HttpApp, deps: { jobs: JobAdmin; store: S
     app.post(
       `/v1/jobs/:id/${action}`,
       {
+        config: { scope: "jobs:write" },
         schema: {
           summary:
             action === "pause"
@@ -98,6 +101,7 @@ export function registerJobRoutes(app: HttpApp, deps: { jobs: JobAdmin; store: S
   app.post(
     "/v1/jobs/:id/trigger",
     {
+      config: { scope: "jobs:write" },
       schema: {
         summary: "Fire one extra occurrence now, besides the schedule",
         tags: ["jobs"],
