@@ -1,7 +1,9 @@
 export type { DomainErrorOptions, ErrorKind, FieldIssue } from "@dbplane/contracts";
 export { DomainError, ERROR_KINDS } from "@dbplane/contracts";
-export type { Principal, RouteAuthConfig, SignTokenOptions, TokenPolicy } from "./auth.ts";
-export { jwtSecretOrRandom, routeScope, signToken, tokenVerifier, verifyToken } from "./auth.ts";
+export type { RouteAuthConfig } from "./auth.ts";
+export { routeScope } from "./auth.ts";
+export type { Principal, SignTokenOptions, TokenPolicy } from "./bearer-tokens.ts";
+export { jwtSecretOrRandom, signToken, tokenVerifier, verifyToken } from "./bearer-tokens.ts";
 export type { ConfigIssue } from "./config.ts";
 export {
   CONFIG_EXIT_CODE,

@@ -1,7 +1,7 @@
 import type { Bus } from "@dbplane/bus";
 import type { Redis } from "ioredis";
 import type pg from "pg";
-import { jwtSecretOrRandom } from "./auth.ts";
+import { jwtSecretOrRandom } from "./bearer-tokens.ts";
 import type { LogLevel } from "./env-fragments.ts";
 import { createHttpApp, type HttpApp } from "./http-app.ts";
 import { createLogger, type Logger } from "./logger.ts";
