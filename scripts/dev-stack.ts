@@ -156,6 +156,8 @@ async function main(): Promise<void> {
   const baseEnv = {
     ...process.env,
     DBPLANE_JWT_SECRET: secret,
+    // Only here: GETs need no token on a developer's machine (in a cluster they need `read`).
+    DBPLANE_ANONYMOUS_READ: process.env.DBPLANE_ANONYMOUS_READ ?? "true",
     DBPLANE_HTTP_HOST: process.env.DBPLANE_HTTP_HOST ?? "127.0.0.1",
     DBPLANE_SHUTDOWN_DELAY_MS: process.env.DBPLANE_SHUTDOWN_DELAY_MS ?? "0",
     DBPLANE_DATA_DIR: process.env.DBPLANE_DATA_DIR ?? join(root, ".data"),
@@ -189,7 +191,7 @@ async function main(): Promise<void> {
   });
   await Promise.all(services.map((s, i) => waitReady(s, children[i]!)));
 
-  const token = await signToken(secret, { sub: "dev", expiresIn: "30d" });
+  const token = await signToken(secret, { sub: "dev", scopes: ["admin"], expiresIn: "12h" });
   process.stdout.write(
     [
       "",
@@ -199,8 +201,9 @@ async function main(): Promise<void> {
       ),
       "",
       `  export DBPLANE_TOKEN=${token}`,
-      '  curl -H "authorization: Bearer $DBPLANE_TOKEN" …   (tokens are signed with DBPLANE_JWT_SECRET;',
-      "  without one, a secret is generated once into .data/dev-jwt-secret)",
+      '  curl -H "authorization: Bearer $DBPLANE_TOKEN" …   (scope admin, valid 12 h; tokens are signed',
+      "  with DBPLANE_JWT_SECRET, without one a secret is generated once into .data/dev-jwt-secret;",
+      "  narrower ones: ./scripts/dbplane-token --scope db:<name>:query --ttl 1h)",
       "",
     ].join("\n"),
   );

@@ -66,6 +66,8 @@ export async function createFleet(databases: number, targets: number): Promise<F
           DBPLANE_COLLECTOR_TARGETS_FILE: targetsFile,
           DBPLANE_SHUTDOWN_DELAY_MS: "0",
           DBPLANE_LOG_LEVEL: "warn",
+          // The bench reads /v1/targets without a token, as against ./scripts/dev.
+          DBPLANE_ANONYMOUS_READ: "true",
           ...env,
         },
       });

@@ -48,7 +48,7 @@ async function startProvisioner(env: Record<string, string>) {
       ...env,
     },
   });
-  const token = await signToken(SECRET, { sub: "bench" });
+  const token = await signToken(SECRET, { sub: "bench", scopes: ["admin"] });
   const call = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${base}${path}`, {
       method,

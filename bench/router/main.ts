@@ -117,7 +117,7 @@ const naive = await startChildService({
   env: { PORT: String(naivePort), SHARD_URL: shard.url, POOL_SIZE: String(POOL_SIZE) },
   readyUrl: `http://127.0.0.1:${naivePort}/health/ready`,
 });
-const token = await signToken(SECRET, { sub: "bench" });
+const token = await signToken(SECRET, { sub: "bench", scopes: ["admin"] });
 const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
 
 function post(path: string, body: string, toPort = port): Promise<{ status: number; text: string }> {

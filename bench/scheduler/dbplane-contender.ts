@@ -54,7 +54,7 @@ export async function startDbplane(): Promise<Contender> {
     });
     replicas.push({ svc, base });
   }
-  const token = await signToken(secret, { sub: "bench" });
+  const token = await signToken(secret, { sub: "bench", scopes: ["admin"] });
 
   const first = new Map<string, number>();
   let duplicates = 0;

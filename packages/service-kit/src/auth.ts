@@ -1,72 +1,32 @@
-import { randomBytes } from "node:crypto";
 import type { FastifyRequest } from "fastify";
-import { type JWTPayload, errors as joseErrors, jwtVerify, SignJWT } from "jose";
-import { UnauthorizedError } from "./errors.ts";
+import { type Principal, type TokenPolicy, tokenVerifier } from "./bearer-tokens.ts";
+import { ForbiddenError, UnauthorizedError } from "./errors.ts";
+import { grants, resolveScope, Scope } from "./scopes.ts";
 
-/** Who made a request: the verified JWT claims; `sub` is always present. */
-export interface Principal extends JWTPayload {
-  readonly sub: string;
-}
-
-const ALGORITHM = "HS256";
 const MUTATING_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
-function keyOf(secret: string): Uint8Array {
-  return new TextEncoder().encode(secret);
-}
-
-export interface SignTokenOptions {
-  readonly sub: string;
-  /** Lifetime: seconds from now (negative makes an already expired token) or a jose span like "1h". */
-  readonly expiresIn?: number | string;
-  readonly claims?: Readonly<Record<string, unknown>>;
+/** What a route declares in its `config`. */
+export interface RouteAuthConfig {
+  readonly public?: boolean;
+  readonly scope?: string;
 }
 
 /**
- * The configured bearer-token key, or a fresh random one (256 bits, base64url) for a service
- * whose routes only read (`readOnlyAuthEnv`): without a key of ours no token can be valid there,
- * and none is needed.
+ * The scope template a route needs, or `null` for a public one: its declared `config.scope`
+ * (`db:{db}:query` names the path parameter `db`); else `admin` for a mutating route, so one
+ * that forgot to declare is closed rather than open; else `read` for a `/v1` GET. Routes outside
+ * `/v1` that only read (health, metrics, docs) and routes marked `public` need nothing.
  */
-export function jwtSecretOrRandom(configured: string | undefined): string {
-  return configured ?? randomBytes(32).toString("base64url");
-}
-
-/** Signs an HS256 JWT the services accept; for the dev stack, the CLI and tests. */
-export async function signToken(secret: string, options: SignTokenOptions): Promise<string> {
-  const expiresIn = options.expiresIn ?? "1h";
-  const exp = typeof expiresIn === "number" ? Math.floor(Date.now() / 1000) + expiresIn : expiresIn;
-  return new SignJWT({ ...options.claims })
-    .setProtectedHeader({ alg: ALGORITHM, typ: "JWT" })
-    .setSubject(options.sub)
-    .setIssuedAt()
-    .setExpirationTime(exp)
-    .sign(keyOf(secret));
-}
-
-/**
- * Verifies an HS256 token: signature, `exp`/`nbf` when present, `sub` required. Any other
- * algorithm (`none` included) is refused. Throws {@link UnauthorizedError}.
- */
-export async function verifyToken(secret: string | Uint8Array, token: string): Promise<Principal> {
-  const key = typeof secret === "string" ? keyOf(secret) : secret;
-  try {
-    const { payload } = await jwtVerify(token, key, { algorithms: [ALGORITHM], requiredClaims: ["sub"] });
-    return payload as Principal;
-  } catch (err) {
-    // The client learns expired vs invalid, never which check failed or why.
-    const message =
-      err instanceof joseErrors.JWTExpired ? "bearer token has expired" : "bearer token is invalid";
-    throw new UnauthorizedError(message, { cause: err, bearerError: "invalid_token" });
-  }
-}
-
-/** Whether a request must carry a bearer token: mutating methods on routes not marked public. */
-export function requiresAuth(
+export function routeScope(
   method: string | readonly string[],
-  config: { public?: boolean } | undefined,
-): boolean {
+  url: string,
+  config: RouteAuthConfig | undefined,
+): string | null {
+  if (config?.public === true) return null;
+  if (config?.scope !== undefined) return config.scope;
   const methods = typeof method === "string" ? [method] : method;
-  return methods.some((m) => MUTATING_METHODS.has(m.toUpperCase())) && config?.public !== true;
+  if (methods.some((m) => MUTATING_METHODS.has(m.toUpperCase()))) return Scope.admin;
+  return url.startsWith("/v1/") || url === "/v1" ? Scope.read : null;
 }
 
 /** Verified tokens kept per app; a client reuses one token for many requests. */
@@ -75,41 +35,52 @@ const VERIFIED_CACHE_SIZE = 1024;
 /**
  * Remembers tokens that verified, until their `exp`: an HS256 check costs ~100 µs of CPU per
  * request, which is most of the router's per-query overhead (measured in bench/router). Only
- * the exact token string that passed verification with this key is ever a hit.
+ * the exact token string that passed verification under this policy is ever a hit.
  */
-function verifiedTokenCache(key: Uint8Array) {
+function verifiedTokenCache(verify: (token: string) => Promise<Principal>) {
   const verified = new Map<string, Principal>();
   return async (token: string): Promise<Principal> => {
     const hit = verified.get(token);
     const nowSeconds = Date.now() / 1000;
-    if (
-      hit &&
-      (hit.exp === undefined || hit.exp > nowSeconds) &&
-      (hit.nbf === undefined || hit.nbf <= nowSeconds)
-    ) {
-      return hit;
-    }
+    if (hit && hit.exp > nowSeconds && (hit.nbf === undefined || hit.nbf <= nowSeconds)) return hit;
     verified.delete(token);
-    const principal = await verifyToken(key, token);
+    const principal = await verify(token);
     if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value!);
     verified.set(token, principal);
     return principal;
   };
 }
 
-/** onRequest hook body: sets `request.principal` or throws 401 before the body is even parsed. */
-export function createBearerAuth(secret: string): (request: FastifyRequest) => Promise<void> {
-  const verify = verifiedTokenCache(keyOf(secret));
+function bearerToken(request: FastifyRequest): string {
+  const header = request.headers.authorization;
+  if (!header) throw new UnauthorizedError("this operation needs an Authorization: Bearer token");
+  const match = /^Bearer +([^ ]+)$/i.exec(header.trim());
+  if (!match?.[1]) {
+    throw new UnauthorizedError("the Authorization header must be 'Bearer <token>'", {
+      bearerError: "invalid_request",
+    });
+  }
+  return match[1];
+}
+
+/**
+ * onRequest hook body, the one place scopes are checked: for a route that needs a scope (see
+ * {@link routeScope}), sets `request.principal` or throws 401 (no or bad token) or 403 (the
+ * token lacks the scope, which the problem names), all before the body is even parsed.
+ */
+export function createBearerAuth(policy: TokenPolicy): (request: FastifyRequest) => Promise<void> {
+  const verify = verifiedTokenCache(tokenVerifier(policy));
   return async (request) => {
-    if (request.is404 || !requiresAuth(request.method, request.routeOptions.config)) return;
-    const header = request.headers.authorization;
-    if (!header) throw new UnauthorizedError("this operation needs an Authorization: Bearer token");
-    const match = /^Bearer +([^ ]+)$/i.exec(header.trim());
-    if (!match?.[1]) {
-      throw new UnauthorizedError("the Authorization header must be 'Bearer <token>'", {
-        bearerError: "invalid_request",
-      });
+    if (request.is404) return;
+    const { method, url = "", config } = request.routeOptions;
+    const template = routeScope(method, url, config);
+    if (template === null) return;
+    if (template === Scope.read && policy.anonymousRead === true) return;
+    const principal = await verify(bearerToken(request));
+    request.principal = principal;
+    const needed = resolveScope(template, request.params);
+    if (!grants(principal.scopes, needed)) {
+      throw new ForbiddenError(`this operation needs the scope "${needed}"`, { scope: needed });
     }
-    request.principal = await verify(match[1]);
   };
 }

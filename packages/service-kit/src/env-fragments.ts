@@ -46,21 +46,55 @@ const jwtSecret = z
   .string()
   .min(MIN_JWT_SECRET_LENGTH, `must be at least ${MIN_JWT_SECRET_LENGTH} characters`);
 
+/**
+ * How bearer tokens are checked besides the HS256 key: the claims every token must carry, an
+ * identity provider's keys, and whether GETs need a token at all.
+ */
+const tokenEnv = {
+  DBPLANE_JWT_ISSUER: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("Required `iss` claim of bearer tokens; unset means any."),
+  DBPLANE_JWT_AUDIENCE: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("Required `aud` claim of bearer tokens (one of the token's audiences); unset means any."),
+  DBPLANE_JWT_JWKS_URL: envVar
+    .url(["https:", "http:"])
+    .optional()
+    .describe("An identity provider's JWKS: its RS256/PS256/ES256/EdDSA tokens are accepted too."),
+  DBPLANE_JWT_PUBLIC_KEY: z
+    .string()
+    .refine((pem) => pem.includes("-----BEGIN PUBLIC KEY-----"), "must be a PEM public key (SPKI)")
+    .optional()
+    .describe("Instead of a JWKS, one PEM public key (RSA, EC P-256 or Ed25519) of an identity provider."),
+  DBPLANE_ANONYMOUS_READ: z
+    .stringbool()
+    .default(false)
+    .describe("GETs need no token (`./scripts/dev` only); otherwise they need the `read` scope."),
+} as const;
+
 /** The bearer-token key, required: the service has mutating routes. */
 export const authEnv = {
   DBPLANE_JWT_SECRET: jwtSecret.describe(
-    `HS256 key of the bearer tokens mutating routes require (at least ${MIN_JWT_SECRET_LENGTH} characters).`,
+    `HS256 key of bearer tokens (at least ${MIN_JWT_SECRET_LENGTH} characters); \`scripts/dbplane-token\` signs with it.`,
   ),
+  ...tokenEnv,
 } as const;
 
 /**
  * The bearer-token key of a service whose routes only read: optional, a random key (see
- * `jwtSecretOrRandom`) stands in when unset, so no token is ever valid there.
+ * `jwtSecretOrRandom`) stands in when unset, so no HS256 token is valid there.
  */
 export const readOnlyAuthEnv = {
   DBPLANE_JWT_SECRET: jwtSecret
     .optional()
-    .describe("HS256 key of bearer tokens; only read routes exist, so unset means a random key."),
+    .describe(
+      "HS256 key of bearer tokens; only read routes exist, so unset means a random key (no HS256 token is valid).",
+    ),
+  ...tokenEnv,
 } as const;
 
 /**

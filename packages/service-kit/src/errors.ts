@@ -50,6 +50,19 @@ export class UnauthorizedError extends HttpError {
   }
 }
 
+/**
+ * 403: the token is valid but lacks the scope the operation needs. The handler names the scope
+ * in the problem (`scope`) and in the challenge (RFC 6750 `insufficient_scope`).
+ */
+export class ForbiddenError extends HttpError {
+  override readonly name = "ForbiddenError";
+  readonly scope: string;
+  constructor(message: string, options: HttpErrorOptions & { scope: string }) {
+    super(403, "FORBIDDEN", message, options);
+    this.scope = options.scope;
+  }
+}
+
 /** 404: the addressed resource does not exist. */
 export class NotFoundError extends HttpError {
   override readonly name = "NotFoundError";

@@ -4,13 +4,15 @@ import underPressure from "@fastify/under-pressure";
 import { type FastifyBaseLogger, type FastifyInstance, fastify, LogController } from "fastify";
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Registry } from "prom-client";
-import { createBearerAuth, type Principal } from "./auth.ts";
+import { createBearerAuth } from "./auth.ts";
+import type { Principal, TokenPolicy } from "./bearer-tokens.ts";
 import { MIN_JWT_SECRET_LENGTH } from "./env-fragments.ts";
 import { createHttpMetrics, observeRequests } from "./metrics.ts";
 import { registerOpenApi } from "./openapi.ts";
 import { QUIET_PATHS, registerOpsRoutes } from "./ops-routes.ts";
 import { handleError, handleNotFound } from "./problem.ts";
 import { Readiness, type ReadinessCheck } from "./readiness.ts";
+import { scopeParameters } from "./scopes.ts";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -23,12 +25,18 @@ declare module "fastify" {
     readonly metricsRegistry: Registry;
   }
   interface FastifyRequest {
-    /** The verified JWT claims on routes that require auth; null elsewhere. */
+    /** The verified JWT claims and scopes on routes that require a token; null elsewhere. */
     principal: Principal | null;
   }
   interface FastifyContextConfig {
-    /** Lets a mutating route skip bearer auth (say so in a comment where you use it). */
+    /** Lets a route skip bearer auth (say so in a comment where you use it). */
     public?: boolean;
+    /**
+     * The scope the route needs, `{param}` filled from its path parameters: `"db:{db}:query"`.
+     * Undeclared: `read` for a `/v1` GET, `admin` for a mutating route. Checked in one place
+     * (the onRequest hook) and listed in the OpenAPI document as `x-dbplane-scope`.
+     */
+    scope?: string;
   }
 }
 
@@ -45,8 +53,10 @@ export interface CreateHttpAppOptions {
   readonly name: string;
   readonly version: string;
   readonly logger: FastifyBaseLogger;
-  /** HS256 key for bearer tokens on mutating routes. */
+  /** HS256 key of bearer tokens. */
   readonly jwtSecret: string;
+  /** Required `iss`/`aud`, an identity provider's keys, anonymous read; default none of them. */
+  readonly tokens?: Omit<TokenPolicy, "secret">;
   /** Share a registry with other code in the process; default: a fresh one per app. */
   readonly registry?: Registry;
   readonly bodyLimitBytes?: number;
@@ -64,6 +74,16 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 65_000;
 export const DEFAULT_MAX_EVENT_LOOP_DELAY_MS = 1_000;
 
+/** A scope template may only name the route's own path parameters: a typo would lock the route. */
+function checkScopeParameters(url: string, scope: string | undefined): void {
+  if (scope === undefined) return;
+  const params = new Set([...url.matchAll(/:([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]));
+  for (const name of scopeParameters(scope)) {
+    if (!params.has(name))
+      throw new RangeError(`route ${url}: scope "${scope}" names {${name}}, not a path parameter`);
+  }
+}
+
 /** pino's level check; fastify's logger type does not declare it. */
 function debugEnabled(log: FastifyBaseLogger): boolean {
   const pinoLike = log as FastifyBaseLogger & { isLevelEnabled?: (level: string) => boolean };
@@ -72,7 +92,7 @@ function debugEnabled(log: FastifyBaseLogger): boolean {
 
 /**
  * Creates the service's fastify app with health, readiness, metrics, OpenAPI docs, RFC 9457
- * errors, bearer auth on mutating routes and load shedding already registered. Add routes to it
+ * errors, bearer auth with per-route scopes and load shedding already registered. Add routes to it
  * (directly or as plugins) and hand it to `runService`.
  */
 export async function createHttpApp(options: CreateHttpAppOptions): Promise<HttpApp> {
@@ -129,7 +149,8 @@ export async function createHttpApp(options: CreateHttpAppOptions): Promise<Http
   });
 
   app.decorateRequest("principal", null);
-  app.addHook("onRequest", createBearerAuth(options.jwtSecret));
+  app.addHook("onRequest", createBearerAuth({ ...options.tokens, secret: options.jwtSecret }));
+  app.addHook("onRoute", (route) => checkScopeParameters(route.url, route.config?.scope));
   // While draining, ask clients to reconnect (elsewhere): a kept-alive socket would keep this
   // pod's HTTP server from closing until the keep-alive timeout.
   app.addHook("onSend", async (_request, reply) => {
@@ -142,7 +163,11 @@ export async function createHttpApp(options: CreateHttpAppOptions): Promise<Http
     maxHeapUsedBytes: Math.floor(getHeapStatistics().heap_size_limit * 0.9),
     retryAfter: 5,
   });
-  await registerOpenApi(app, { name: options.name, version: options.version });
+  await registerOpenApi(app, {
+    name: options.name,
+    version: options.version,
+    anonymousRead: options.tokens?.anonymousRead === true,
+  });
   registerOpsRoutes(app, readiness, metrics);
   return app;
 }

@@ -1,7 +1,9 @@
 export type { DomainErrorOptions, ErrorKind, FieldIssue } from "@dbplane/contracts";
 export { DomainError, ERROR_KINDS } from "@dbplane/contracts";
-export type { Principal, SignTokenOptions } from "./auth.ts";
-export { jwtSecretOrRandom, signToken, verifyToken } from "./auth.ts";
+export type { RouteAuthConfig } from "./auth.ts";
+export { routeScope } from "./auth.ts";
+export type { Principal, SignTokenOptions, TokenPolicy } from "./bearer-tokens.ts";
+export { jwtSecretOrRandom, signToken, tokenVerifier, verifyToken } from "./bearer-tokens.ts";
 export type { ConfigIssue } from "./config.ts";
 export {
   CONFIG_EXIT_CODE,
@@ -31,6 +33,7 @@ export { envVar } from "./env-values.ts";
 export type { FieldError, HttpErrorOptions } from "./errors.ts";
 export {
   ConflictError,
+  ForbiddenError,
   HttpError,
   NotFoundError,
   PreconditionFailedError,
@@ -41,7 +44,7 @@ export type { CreateHttpAppOptions, HttpApp } from "./http-app.ts";
 export { createHttpApp } from "./http-app.ts";
 export type { CreateLoggerOptions, Logger } from "./logger.ts";
 export { createLogger } from "./logger.ts";
-export { BEARER_SCHEME } from "./openapi.ts";
+export { BEARER_SCHEME, SCOPE_EXTENSION } from "./openapi.ts";
 export type { PlatformPoolEnv, PlatformPoolOptions } from "./platform-pool.ts";
 export { platformPool, poolReadiness } from "./platform-pool.ts";
 export type { Problem } from "./problem.ts";
@@ -53,6 +56,7 @@ export type { ListenEnv, RunningService, RunServiceOptions, ShutdownStep } from 
 export { listenOptions, runService } from "./run-service.ts";
 export type { MigratedTables, SchemaMigration } from "./schema-migrations.ts";
 export { migrateSchema, schemaTables } from "./schema-migrations.ts";
+export { databaseScope, grants, Scope, scopesOfClaim } from "./scopes.ts";
 export { redactUrl } from "./secret-values.ts";
 export type { BusEnv, ServiceBusOptions } from "./service-bus.ts";
 export { connectServiceBus } from "./service-bus.ts";

@@ -2,20 +2,33 @@ import swagger, { type SwaggerTransform } from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import type { FastifyInstance } from "fastify";
 import { createJsonSchemaTransform } from "fastify-type-provider-zod";
-import { requiresAuth } from "./auth.ts";
+import { routeScope } from "./auth.ts";
+import { Scope } from "./scopes.ts";
 
 /** Name of the security scheme in the OpenAPI document. */
 export const BEARER_SCHEME = "bearerAuth";
+/** Operation extension naming the scope a route needs (`db:{db}:query`: `{db}` is the path parameter). */
+export const SCOPE_EXTENSION = "x-dbplane-scope";
 
-/** The zod → JSON Schema transform, plus the bearer requirement on every route that enforces it. */
-function withBearerSecurity(): SwaggerTransform {
+/**
+ * The zod → JSON Schema transform, plus on every route that needs a token the bearer
+ * requirement and the scope (OpenAPI lists scopes in `security` only for OAuth2/OIDC schemes,
+ * so the scope goes in `x-dbplane-scope` too). A GET open to anonymous readers keeps the scope
+ * and lists "no credentials" as an alternative.
+ */
+function withBearerSecurity(anonymousRead: boolean): SwaggerTransform {
   // Empty skip list: the provider's default hides `/documentation/*`; our UI routes hide themselves.
   const zodTransform = createJsonSchemaTransform({ skipList: [] });
   return (document) => {
     const out = zodTransform(document);
     const schema = out.schema as Record<string, unknown> | undefined;
-    if (schema?.hide || !requiresAuth(document.route.method, document.route.config)) return out;
-    return { ...out, schema: { ...schema, security: [{ [BEARER_SCHEME]: [] }] } };
+    const { method, url, config } = document.route;
+    const scope = routeScope(method, url, config);
+    if (schema?.hide || scope === null) return out;
+    const open = anonymousRead && scope === Scope.read;
+    const bearer: Record<string, readonly string[]> = { [BEARER_SCHEME]: [] };
+    const security = open ? [{}, bearer] : [bearer];
+    return { ...out, schema: { ...schema, security, [SCOPE_EXTENSION]: scope } };
   };
 }
 
@@ -25,7 +38,7 @@ function withBearerSecurity(): SwaggerTransform {
  */
 export async function registerOpenApi(
   app: FastifyInstance,
-  options: { name: string; version: string; description?: string },
+  options: { name: string; version: string; description?: string; anonymousRead?: boolean },
 ): Promise<void> {
   await app.register(swagger, {
     openapi: {
@@ -39,7 +52,7 @@ export async function registerOpenApi(
         securitySchemes: { [BEARER_SCHEME]: { type: "http", scheme: "bearer", bearerFormat: "JWT" } },
       },
     },
-    transform: withBearerSecurity(),
+    transform: withBearerSecurity(options.anonymousRead === true),
   });
   await app.register(swaggerUi, { routePrefix: "/docs" });
 }

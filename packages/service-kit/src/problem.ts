@@ -1,7 +1,7 @@
 import { STATUS_CODES } from "node:http";
 import { DomainError, type ErrorKind } from "@dbplane/contracts";
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
-import { type FieldError, HttpError, UnauthorizedError } from "./errors.ts";
+import { type FieldError, ForbiddenError, HttpError, UnauthorizedError } from "./errors.ts";
 
 export const PROBLEM_CONTENT_TYPE = "application/problem+json";
 
@@ -52,6 +52,9 @@ const GENERIC_DETAIL: Readonly<Record<number, string>> = {
   503: "The service is temporarily unavailable; retry later.",
 };
 const INTERNAL_DETAIL = "An internal error occurred; it has been logged with the request id.";
+
+/** RFC 6750 §3 scope-token: printable ASCII without space, `"` and `\\`. */
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 
 const PART_NAMES: Readonly<Record<string, string>> = { querystring: "query" };
 
@@ -120,8 +123,17 @@ export function handleError(
         : `Bearer realm="dbplane"`;
       reply.header("WWW-Authenticate", challenge);
     }
+    if (error instanceof ForbiddenError) {
+      // A scope holds a path parameter: only RFC 6750's scope-token characters go into a header.
+      const scope = SCOPE_TOKEN.test(error.scope) ? `, scope="${error.scope}"` : "";
+      reply.header("WWW-Authenticate", `Bearer realm="dbplane", error="insufficient_scope"${scope}`);
+    }
     request.log.info({ code: error.code, status: error.status }, error.message);
-    const extra = error.errors ? { code: error.code, errors: error.errors } : { code: error.code };
+    const extra = {
+      code: error.code,
+      ...(error.errors && { errors: error.errors }),
+      ...(error instanceof ForbiddenError && { scope: error.scope }),
+    };
     return sendProblem(reply, problem(request, error.status, error.message, extra));
   }
   if (error instanceof DomainError) return sendProblem(reply, domainProblem(error, request));

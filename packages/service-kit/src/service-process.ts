@@ -1,7 +1,7 @@
 import type { Bus } from "@dbplane/bus";
 import type { Redis } from "ioredis";
 import type pg from "pg";
-import { jwtSecretOrRandom } from "./auth.ts";
+import { jwtSecretOrRandom } from "./bearer-tokens.ts";
 import type { LogLevel } from "./env-fragments.ts";
 import { createHttpApp, type HttpApp } from "./http-app.ts";
 import { createLogger, type Logger } from "./logger.ts";
@@ -22,6 +22,11 @@ import { serviceVersion } from "./service-identity.ts";
 export interface ServiceEnv extends ListenEnv, BusEnv {
   readonly DBPLANE_LOG_LEVEL: LogLevel;
   readonly DBPLANE_JWT_SECRET?: string | undefined;
+  readonly DBPLANE_JWT_ISSUER?: string | undefined;
+  readonly DBPLANE_JWT_AUDIENCE?: string | undefined;
+  readonly DBPLANE_JWT_JWKS_URL?: string | undefined;
+  readonly DBPLANE_JWT_PUBLIC_KEY?: string | undefined;
+  readonly DBPLANE_ANONYMOUS_READ?: boolean | undefined;
   readonly DBPLANE_HTTP_MAX_EVENT_LOOP_DELAY_MS: number;
 }
 
@@ -78,6 +83,13 @@ export function serviceProcess<E extends ServiceEnv>(
         version: serviceVersion(new URL("../package.json", mainUrl)),
         logger,
         jwtSecret: jwtSecretOrRandom(config.DBPLANE_JWT_SECRET),
+        tokens: {
+          issuer: config.DBPLANE_JWT_ISSUER,
+          audience: config.DBPLANE_JWT_AUDIENCE,
+          jwksUrl: config.DBPLANE_JWT_JWKS_URL,
+          publicKey: config.DBPLANE_JWT_PUBLIC_KEY,
+          anonymousRead: config.DBPLANE_ANONYMOUS_READ,
+        },
         maxEventLoopDelayMs: config.DBPLANE_HTTP_MAX_EVENT_LOOP_DELAY_MS,
       });
       for (const [check, probe] of Object.entries(readinessChecks)) app.addReadinessCheck(check, probe);

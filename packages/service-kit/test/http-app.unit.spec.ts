@@ -22,7 +22,14 @@ afterEach(async () => {
 
 async function givenApp(): Promise<HttpApp> {
   const logger = createLogger({ name: "test", level: "silent" });
-  const app = await createHttpApp({ name: "test-svc", version: "1.2.3", logger, jwtSecret: SECRET });
+  // Anonymous read, as in ./scripts/dev: scopes have tests of their own (scopes.unit.spec.ts).
+  const app = await createHttpApp({
+    name: "test-svc",
+    version: "1.2.3",
+    logger,
+    jwtSecret: SECRET,
+    tokens: { anonymousRead: true },
+  });
   app.post(
     "/v1/databases",
     { schema: { body: z.object({ name: z.string().min(1), shards: z.number().int().min(1) }) } },
@@ -41,7 +48,7 @@ async function givenApp(): Promise<HttpApp> {
   return app;
 }
 
-const bearer = async (options: Parameters<typeof signToken>[1] = { sub: "alice" }) => ({
+const bearer = async (options: Parameters<typeof signToken>[1] = { sub: "alice", scopes: ["admin"] }) => ({
   authorization: `Bearer ${await signToken(SECRET, options)}`,
 });
 
@@ -233,14 +240,17 @@ describe("bearer auth on mutating routes", () => {
   });
 
   it("refuses an expired token", async () => {
-    const res = await post(await givenApp(), await bearer({ sub: "alice", expiresIn: -60 }));
+    const res = await post(
+      await givenApp(),
+      await bearer({ sub: "alice", scopes: ["admin"], expiresIn: -60 }),
+    );
     expect401(res);
     expect(res.json().detail).toContain("expired");
   });
 
   it("refuses a token that expires after it was accepted (verified tokens are cached only until exp)", async () => {
     const app = await givenApp();
-    const headers = await bearer({ sub: "alice", expiresIn: 1 });
+    const headers = await bearer({ sub: "alice", scopes: ["admin"], expiresIn: 1 });
     expect((await post(app, headers)).statusCode).not.toBe(401);
     // JWT `exp` has one-second resolution: wait until the token's second has passed.
     await new Promise((resolve) => setTimeout(resolve, 2_100));
@@ -250,7 +260,10 @@ describe("bearer auth on mutating routes", () => {
   });
 
   it("refuses a token signed with another secret", async () => {
-    const token = await signToken("another-secret-that-is-long-enough-987654", { sub: "mallory" });
+    const token = await signToken("another-secret-that-is-long-enough-987654", {
+      sub: "mallory",
+      scopes: ["admin"],
+    });
     expect401(await post(await givenApp(), { authorization: `Bearer ${token}` }));
   });
 
@@ -273,7 +286,7 @@ describe("bearer auth on mutating routes", () => {
   });
 
   it("lets a good token through with the principal on the request", async () => {
-    const res = await post(await givenApp(), await bearer({ sub: "alice" }));
+    const res = await post(await givenApp(), await bearer({ sub: "alice", scopes: ["admin"] }));
     expect(res.statusCode).toBe(201);
     expect(res.json()).toEqual({ name: "orders", by: "alice" });
   });
@@ -300,7 +313,13 @@ describe("request logging", () => {
       },
     });
     const logger = createLogger({ name: "test", level, destination });
-    const app = await createHttpApp({ name: "test-svc", version: "1", logger, jwtSecret: SECRET });
+    const app = await createHttpApp({
+      name: "test-svc",
+      version: "1",
+      logger,
+      jwtSecret: SECRET,
+      tokens: { anonymousRead: true },
+    });
     app.get("/v1/things/:id", async () => ({ ok: true }));
     await app.inject({ method: "GET", url: "/v1/things/7" });
     await app.inject({ method: "GET", url: "/health/live" });

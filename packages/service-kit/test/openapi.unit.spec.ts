@@ -8,7 +8,11 @@ afterEach(async () => {
   app = undefined;
 });
 
-type Operation = { security?: Record<string, string[]>[]; requestBody?: unknown };
+type Operation = {
+  security?: Record<string, string[]>[];
+  requestBody?: unknown;
+  "x-dbplane-scope"?: string;
+};
 type OpenApi = {
   openapi: string;
   components: { securitySchemes: Record<string, unknown> };
@@ -16,7 +20,7 @@ type OpenApi = {
 };
 
 describe("OpenAPI docs", () => {
-  it("serves Swagger UI and an OpenAPI 3 document with bearer security on mutating routes only", async () => {
+  it("serves Swagger UI and an OpenAPI 3 document with bearer security and the scope of every /v1 route", async () => {
     app = await createHttpApp({
       name: "docs-svc",
       version: "0.1.0",
@@ -28,7 +32,7 @@ describe("OpenAPI docs", () => {
     app.post("/v1/databases", { schema: { body } }, async () => ({}));
     app.put("/v1/databases/:name", { schema: { body } }, async () => ({}));
     app.patch("/v1/databases/:name", async () => ({}));
-    app.delete("/v1/databases/:name", async () => ({}));
+    app.delete("/v1/databases/:name", { config: { scope: "db:{name}:admin" } }, async () => ({}));
     app.post("/v1/hooks", { config: { public: true } }, async () => ({}));
 
     const ui = await app.inject({ url: "/docs" });
@@ -54,9 +58,13 @@ describe("OpenAPI docs", () => {
       content: { "application/json": { schema: { required: ["name", "shards"] } } },
     });
 
-    expect(doc.paths["/v1/databases"]!.get!.security).toBeUndefined();
+    expect(doc.paths["/v1/databases"]!.post!["x-dbplane-scope"]).toBe("admin");
+    expect(item.delete!["x-dbplane-scope"]).toBe("db:{name}:admin");
+    expect(doc.paths["/v1/databases"]!.get!.security).toEqual(bearer);
+    expect(doc.paths["/v1/databases"]!.get!["x-dbplane-scope"]).toBe("read");
     expect(doc.paths["/v1/hooks"]!.post!.security).toBeUndefined();
     expect(doc.paths["/health/ready"]!.get!.security).toBeUndefined();
+    expect(doc.paths["/health/ready"]!.get!["x-dbplane-scope"]).toBeUndefined();
     expect(Object.keys(doc.paths).some((path) => path.startsWith("/docs"))).toBe(false);
   });
 });

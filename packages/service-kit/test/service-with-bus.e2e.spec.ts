@@ -97,7 +97,7 @@ describe("a service built on service-kit and bus", () => {
     cleanups.push(() => server.dispose());
     const namespace = uniqueName("t");
     const { svc, base } = await startBusService(server.url, namespace);
-    const token = await signToken(secret, { sub: "e2e" });
+    const token = await signToken(secret, { sub: "e2e", scopes: ["admin"] });
     const post = (id: string) =>
       fetch(`${base}/v1/notes`, {
         method: "POST",

@@ -36,7 +36,7 @@ describe("graceful shutdown on SIGTERM", () => {
     const inFlight = fetch(`${base}/v1/slow`, {
       method: "POST",
       headers: {
-        authorization: `Bearer ${await signToken(SECRET, { sub: "tester" })}`,
+        authorization: `Bearer ${await signToken(SECRET, { sub: "tester", scopes: ["admin"] })}`,
         "content-type": "application/json",
       },
       body: JSON.stringify({ workMs: 1500 }),
@@ -125,7 +125,7 @@ describe("graceful shutdown on SIGTERM", () => {
     const stuck = fetch(`http://127.0.0.1:${port}/v1/slow`, {
       method: "POST",
       headers: {
-        authorization: `Bearer ${await signToken(SECRET, { sub: "tester" })}`,
+        authorization: `Bearer ${await signToken(SECRET, { sub: "tester", scopes: ["admin"] })}`,
         "content-type": "application/json",
       },
       body: JSON.stringify({ workMs: 10_000 }),
@@ -152,7 +152,7 @@ describe("graceful shutdown on SIGTERM", () => {
     const service = child;
     await fetch(`http://127.0.0.1:${port}/v1/crash`, {
       method: "POST",
-      headers: { authorization: `Bearer ${await signToken(SECRET, { sub: "tester" })}` },
+      headers: { authorization: `Bearer ${await signToken(SECRET, { sub: "tester", scopes: ["admin"] })}` },
     });
     expect(await service.exited).toBe(1);
     const fatal = service.logs().find((line) => line.msg === "uncaught error: shutting down");

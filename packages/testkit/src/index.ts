@@ -30,7 +30,7 @@ export { makeSelfSignedCert } from "./self-signed-cert.ts";
 export type { ReplicaOptions, ServiceReplica, ServiceWorld, ServiceWorldOptions } from "./service-world.ts";
 export { serviceWorld } from "./service-world.ts";
 export type { TestTokenOptions } from "./test-token.ts";
-export { signTestToken } from "./test-token.ts";
+export { DEFAULT_TEST_SCOPES, signTestToken } from "./test-token.ts";
 export { uniqueName } from "./unique-name.ts";
 export type { WaitForOptions } from "./wait-for.ts";
 export { WaitTimeoutError, waitFor } from "./wait-for.ts";

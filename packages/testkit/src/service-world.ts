@@ -44,7 +44,7 @@ export interface ServiceWorldOptions<X extends object> {
   readonly jwtSecret?: string;
   /**
    * Env of every replica, on top of the world's own (HTTP host and port, NATS URL and
-   * namespace, the JWT secret, no shutdown delay) and under a replica's `env`. A function is
+   * namespace, the JWT secret, no shutdown delay, anonymous read) and under a replica's `env`. A function is
    * called per replica, e.g. for a member id that follows the replica's name.
    */
   readonly env?: Env | ((replica: { readonly name: string; readonly port: number }) => Env);
@@ -67,7 +67,7 @@ export interface ServiceWorld<X extends object = Record<never, never>> {
   startReplicas(count: number, options?: ReplicaOptions): Promise<(ServiceReplica & X)[]>;
   /** Stops `replica` with `signal` (default SIGTERM), then starts one like it (a new name and port). */
   restartReplica(replica: ServiceReplica, signal?: NodeJS.Signals): Promise<ServiceReplica & X>;
-  /** A bearer token signed with `jwtSecret`; subject `<name>-test` unless given. */
+  /** A bearer token signed with `jwtSecret`; subject `<name>-test` and scope `admin` unless given. */
   token(options?: TestTokenOptions): string;
   /** The events in the namespace's `DBPLANE_EVT` so far; `subjectPrefix` as in {@link readEvents}. */
   events(subjectPrefix?: string): Promise<SeenEvent[]>;
@@ -116,6 +116,9 @@ async function launchReplica(
       // Parallel test files starve processes of CPU for a second at times: no load shedding
       // (which answers 503) for that, or a test of something else fails for it.
       DBPLANE_HTTP_MAX_EVENT_LOOP_DELAY_MS: "30000",
+      // As in ./scripts/dev: GETs need no token, so a test reads state as a user of the dev
+      // stack would. Tests of the `read` scope set it to "false".
+      DBPLANE_ANONYMOUS_READ: "true",
       ...(options.jwtSecret !== undefined && { DBPLANE_JWT_SECRET: options.jwtSecret }),
       ...serviceEnv,
       ...replicaOptions.env,

@@ -80,6 +80,12 @@ export const configSchema = z
       .int(1, 10_000)
       .default(64)
       .describe("Webhook attempts in flight at once, per replica."),
+    DBPLANE_SCHEDULER_MAX_JOBS_PER_OWNER: envVar
+      .int(1, 10_000_000)
+      .default(1_000)
+      .describe(
+        "Most active or paused jobs one owner (a token's subject) without the `admin` scope may have.",
+      ),
     DBPLANE_PG_POOL_SIZE: envVar.int(2, 200).default(10).describe("PostgreSQL connections per replica."),
   })
   .superRefine((env, ctx) => {

@@ -82,6 +82,7 @@ const jobs = createJobAdmin({
     config.DBPLANE_SCHEDULER_WEBHOOK_ALLOW,
   ),
   forget: (jobId) => firing.forget(jobId),
+  maxJobsPerOwner: config.DBPLANE_SCHEDULER_MAX_JOBS_PER_OWNER,
 });
 const consumer = await bus.consume({
   durable: name,

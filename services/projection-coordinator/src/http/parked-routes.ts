@@ -57,6 +57,7 @@ export function registerParkedRoutes(app: HttpApp, deps: { runtime: ProjectionRu
   app.post(
     "/v1/parked/:id/retry",
     {
+      config: { scope: "admin" },
       schema: {
         summary: "Re-apply a parked event through its projection's handler (422 if it still fails)",
         tags: ["parked"],

@@ -76,6 +76,7 @@ export function registerProjectionRoutes(
   app.post(
     "/v1/projections/:name/rebuild",
     {
+      config: { scope: "admin" },
       schema: {
         summary:
           "Rebuild a projection into a new generation of tables; the active one serves reads until it caught up",

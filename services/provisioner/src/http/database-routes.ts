@@ -33,6 +33,7 @@ export function registerDatabaseRoutes(app: HttpApp, deps: { admin: DatabaseAdmi
   const tags = ["databases"];
   /** Route options of a change to the database `:name`: answered 202 with the operation to follow. */
   const change = <S extends object>(summary: string, schema: S) => ({
+    config: { scope: "db:{name}:admin" },
     schema: { summary, tags, params: nameParams, ...schema, response: { 202: accepted } },
   });
   /** Route options of a read of the database `:name`. */
@@ -48,6 +49,7 @@ export function registerDatabaseRoutes(app: HttpApp, deps: { admin: DatabaseAdmi
   app.post(
     "/v1/databases",
     {
+      config: { scope: "admin" },
       schema: {
         summary:
           "Create a database (202); the same request again is idempotent, another spec for the name is 409",

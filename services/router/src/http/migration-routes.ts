@@ -12,6 +12,7 @@ export function registerMigrationRoutes(
   app.post(
     "/v1/databases/:db/migrations",
     {
+      config: { scope: "db:{db}:admin" },
       schema: {
         summary: "Apply a DDL migration to every shard, recorded per shard by id (idempotent)",
         description:

@@ -35,6 +35,7 @@ export function registerQueryRoutes(app: HttpApp, service: QueryService, fence: 
   app.post(
     "/v1/databases/:db/query",
     {
+      config: { scope: "db:{db}:query" },
       schema: {
         summary: "Run a statement on the shard that owns a key, or on every shard (scatter-gather)",
         tags: ["queries"],
@@ -92,6 +93,7 @@ export function registerQueryRoutes(app: HttpApp, service: QueryService, fence: 
   app.post(
     "/v1/databases/:db/transaction",
     {
+      config: { scope: "db:{db}:query" },
       schema: {
         summary: "Run several statements on one shard, atomically",
         tags: ["queries"],

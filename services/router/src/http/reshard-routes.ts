@@ -137,6 +137,7 @@ export function registerReshardRoutes(app: HttpApp, reshards: ReshardService, au
   app.put(
     "/v1/databases/:db/autosplit",
     {
+      config: { scope: "db:{db}:admin" },
       schema: {
         summary: "Set the autoSplit policy: split hot or big shards without a person",
         description:
@@ -153,6 +154,7 @@ export function registerReshardRoutes(app: HttpApp, reshards: ReshardService, au
   app.post(
     "/v1/databases/:db/splits",
     {
+      config: { scope: "db:{db}:admin" },
       schema: {
         summary: "Split a shard online: copy, catch up, verify, cut over, clean up",
         description:
@@ -181,6 +183,7 @@ export function registerReshardRoutes(app: HttpApp, reshards: ReshardService, au
   app.post(
     "/v1/databases/:db/moves",
     {
+      config: { scope: "db:{db}:admin" },
       schema: {
         summary: "Move a hash range to another shard online (copy, catch up, verify, cut over, clean up)",
         description:
@@ -203,6 +206,7 @@ export function registerReshardRoutes(app: HttpApp, reshards: ReshardService, au
   app.post(
     "/v1/databases/:db/merges",
     {
+      config: { scope: "db:{db}:admin" },
       schema: {
         summary: "Merge two neighbouring shards online: the second's range moves to the first",
         tags: ["resharding"],
@@ -249,6 +253,7 @@ export function registerReshardRoutes(app: HttpApp, reshards: ReshardService, au
   app.post(
     "/v1/databases/:db/reshards/:id/cancel",
     {
+      config: { scope: "db:{db}:admin" },
       schema: {
         summary: "Cancel a reshard before its cut-over; what it built is removed, clients see no change",
         description: "409 once the cut-over has begun (it then finishes forward) or the reshard has ended.",

@@ -100,6 +100,7 @@ export function registerShardRoutes(app: HttpApp, deps: ShardRoutesDeps): void {
   app.post(
     "/v1/databases/:db/shard-map",
     {
+      config: { scope: "db:{db}:admin" },
       schema: {
         summary: "Publish the next shard map version (compare-and-set on expectedVersion)",
         description:

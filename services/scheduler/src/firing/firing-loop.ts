@@ -5,6 +5,7 @@ import { safeUrl } from "../delivery/webhook-request.ts";
 import type { HttpTarget } from "../domain/job-definition.ts";
 import { TargetKind } from "../domain/limits.ts";
 import { firesWhenLate } from "../domain/misfire.ts";
+import { targetScopeProblem } from "../domain/target-privilege.ts";
 import type { SchedulerMetrics } from "../scheduler-metrics.ts";
 import type { ClaimedJob, DueOccurrence, MissedOccurrences } from "../store/job-progress.ts";
 import type { SchedulerStore } from "../store/scheduler-store.ts";
@@ -121,7 +122,7 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
   }
 
   function arm(job: ClaimedJob, occ: DueOccurrence): void {
-    const p = pending.add(job.id, job.definition, occ);
+    const p = pending.add(job.id, job.definition, occ, job.ownerScopes);
     if (p) schedule(p);
   }
 
@@ -180,11 +181,24 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
     const fireBy = firesWhenLate(p.definition) ? Number.POSITIVE_INFINITY : occ.fireBy.getTime();
     const localDeadline = () =>
       Math.min(fireBy, pending.expiryOf(jobId) - leaseSafetyMs) - (clock.now() - Date.now());
+    const base = { jobId, scheduledAt: occ.scheduledAt, manual: occ.manual };
+    // Checked at every firing, not only when saved: a job saved before owners were recorded,
+    // or written to the table by other means, must not speak for the platform.
+    const refusal = targetScopeProblem(p.definition.target, p.ownerScopes);
+    if (refusal) {
+      log.warn({ jobId, msgId: occ.messageId, subject: p.definition.target.subject }, refusal);
+      o.metrics.publishFailures.inc({ kind: "permanent" });
+      completions.add({
+        ...base,
+        outcome: "failed",
+        error: `not published: ${refusal} (its owner lacks it)`,
+      });
+      return;
+    }
     const message = targetMessage(jobId, p.definition.target, occ.scheduledAt, occ.messageId);
     const outcome = await publishTarget(o.js, message, occ.messageId, localDeadline, (transient) =>
       o.metrics.publishFailures.inc({ kind: transient ? "transient" : "permanent" }),
     );
-    const base = { jobId, scheduledAt: occ.scheduledAt, manual: occ.manual };
     if (outcome.kind === "acked") {
       const firedAt = new Date(Math.max(clock.now(), occ.scheduledAt.getTime()));
       const lateSeconds = (firedAt.getTime() - occ.scheduledAt.getTime()) / 1000;

@@ -6,6 +6,8 @@ import type { DueOccurrence } from "../store/job-progress.ts";
 export interface PendingOccurrence {
   readonly jobId: string;
   readonly definition: JobDefinition;
+  /** The scopes the job's owner held when saving it. */
+  readonly ownerScopes: readonly string[];
   readonly occ: DueOccurrence;
   /** The `DueTimers` bucket it is armed in; undefined once fired (or not yet armed). */
   timerKey: number | undefined;
@@ -35,11 +37,17 @@ export class PendingOccurrences {
   }
 
   /** Adds an occurrence; null when it is already held. */
-  add(jobId: string, definition: JobDefinition, occ: DueOccurrence): PendingOccurrence | null {
+  add(
+    jobId: string,
+    definition: JobDefinition,
+    occ: DueOccurrence,
+    ownerScopes: readonly string[] = [],
+  ): PendingOccurrence | null {
     if (this.#byId.has(occ.messageId)) return null;
     const p: PendingOccurrence = {
       jobId,
       definition,
+      ownerScopes,
       occ,
       timerKey: undefined,
       publishing: false,

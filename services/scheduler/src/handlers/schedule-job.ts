@@ -2,6 +2,16 @@ import type { EventOf, HandlerContext } from "@dbplane/bus";
 import type { scheduleJob } from "@dbplane/contracts";
 import type { Logger } from "@dbplane/service-kit";
 import type { JobAdmin } from "../jobs/job-admin.ts";
+import type { JobOwner } from "../store/job-rows.ts";
+
+/**
+ * The owner of a job scheduled by command: the sending service, trusted as `admin` — who may
+ * send `schedule-job` at all is NATS's permissions' to decide (services schedule their periodic
+ * commands this way, e.g. the router's rebalance check).
+ */
+export function commandOwner(source: string): JobOwner {
+  return { id: `service:${source}`, scopes: ["admin"] };
+}
 
 /**
  * `schedule-job`: upserts the job. Idempotent (the same definition again is `unchanged`). A
@@ -12,7 +22,7 @@ import type { JobAdmin } from "../jobs/job-admin.ts";
  */
 export function scheduleJobHandler(jobs: JobAdmin, logger: Logger) {
   return async (event: EventOf<typeof scheduleJob>, ctx: HandlerContext): Promise<void> => {
-    const { outcome, job } = await jobs.upsert(event.data);
+    const { outcome, job } = await jobs.upsert(event.data, commandOwner(event.source));
     logger.info({ jobId: job.id, outcome, msgId: ctx.msgId }, "job scheduled by command");
   };
 }

@@ -1,7 +1,7 @@
-import type { HttpApp } from "@dbplane/service-kit";
+import type { HttpApp, Principal } from "@dbplane/service-kit";
 import { z } from "zod";
 import type { JobAdmin } from "../jobs/job-admin.ts";
-import { JobState } from "../store/job-rows.ts";
+import { type JobOwner, JobState } from "../store/job-rows.ts";
 import type { SchedulerStore } from "../store/scheduler-store.ts";
 import { found } from "./found.ts";
 import { jobBody, jobIdParams, jobPage, jobResource, toJobResource } from "./job-schemas.ts";
@@ -11,6 +11,13 @@ const listQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1_000).default(100),
   cursor: z.string().max(1_000).optional(),
 });
+
+/** The token's subject and scopes: every route that changes jobs requires a token. */
+function callerOf(request: { readonly principal: Principal | null }): JobOwner {
+  const principal = request.principal;
+  if (!principal) throw new Error("a job route ran without a verified token");
+  return { id: principal.sub, scopes: principal.scopes };
+}
 
 const triggered = z.object({
   job: jobResource,
@@ -25,6 +32,7 @@ export function registerJobRoutes(app: HttpApp, deps: { jobs: JobAdmin; store: S
   app.post(
     "/v1/jobs",
     {
+      config: { scope: "jobs:write" },
       schema: {
         summary: "Create or replace a job by its id (201 created, 200 replaced or unchanged)",
         tags: ["jobs"],
@@ -33,7 +41,7 @@ export function registerJobRoutes(app: HttpApp, deps: { jobs: JobAdmin; store: S
       },
     },
     async (request, reply) => {
-      const { outcome, job } = await jobs.upsert(request.body);
+      const { outcome, job } = await jobs.upsert(request.body, callerOf(request));
       reply.header("location", `/v1/jobs/${encodeURIComponent(job.id)}`);
       reply.header("x-dbplane-upsert", outcome);
       return reply.code(outcome === "created" ? 201 : 200).send(toJobResource(job));
@@ -67,6 +75,7 @@ export function registerJobRoutes(app: HttpApp, deps: { jobs: JobAdmin; store: S
   app.delete(
     "/v1/jobs/:id",
     {
+      config: { scope: "jobs:write" },
       schema: {
         summary: "Cancel a job: no further occurrence fires; its runs are kept",
         tags: ["jobs"],
@@ -74,13 +83,15 @@ export function registerJobRoutes(app: HttpApp, deps: { jobs: JobAdmin; store: S
         response: { 200: jobResource },
       },
     },
-    async (request) => toJobResource(found(await jobs.cancel(request.params.id), request.params.id)),
+    async (request) =>
+      toJobResource(found(await jobs.cancel(request.params.id, callerOf(request)), request.params.id)),
   );
 
   for (const action of ["pause", "resume"] as const) {
     app.post(
       `/v1/jobs/:id/${action}`,
       {
+        config: { scope: "jobs:write" },
         schema: {
           summary:
             action === "pause"
@@ -91,13 +102,15 @@ export function registerJobRoutes(app: HttpApp, deps: { jobs: JobAdmin; store: S
           response: { 200: jobResource },
         },
       },
-      async (request) => toJobResource(found(await jobs[action](request.params.id), request.params.id)),
+      async (request) =>
+        toJobResource(found(await jobs[action](request.params.id, callerOf(request)), request.params.id)),
     );
   }
 
   app.post(
     "/v1/jobs/:id/trigger",
     {
+      config: { scope: "jobs:write" },
       schema: {
         summary: "Fire one extra occurrence now, besides the schedule",
         tags: ["jobs"],
@@ -106,7 +119,7 @@ export function registerJobRoutes(app: HttpApp, deps: { jobs: JobAdmin; store: S
       },
     },
     async (request, reply) => {
-      const result = found(await jobs.trigger(request.params.id), request.params.id);
+      const result = found(await jobs.trigger(request.params.id, callerOf(request)), request.params.id);
       const scheduledAt = result.scheduledAt.toISOString();
       return reply.code(202).send({
         job: toJobResource(result.job),

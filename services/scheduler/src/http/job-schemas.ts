@@ -29,6 +29,17 @@ export const jobResource = z
     lastRunAt: nullableInstant,
     claimedBy: z.string().nullable().describe("The replica holding the job now, if any"),
     version: z.int().describe("Bumped by every change made through the API"),
+    owner: z
+      .string()
+      .nullable()
+      .describe(
+        "Who saved the job last: the token's subject, or service:<source> for the schedule-job command",
+      ),
+    ownerScopes: z
+      .array(z.string())
+      .describe(
+        "The scopes the owner held then; a dbplane command or event target fires only while they grant admin",
+      ),
     createdAt: instant,
     updatedAt: instant,
   })
@@ -68,6 +79,8 @@ export function toJobResource(job: StoredJob): z.infer<typeof jobResource> {
     lastRunAt: iso(job.lastRunAt),
     claimedBy: job.claimedBy,
     version: job.version,
+    owner: job.owner.id,
+    ownerScopes: [...job.owner.scopes],
     createdAt: job.createdAt.toISOString(),
     updatedAt: job.updatedAt.toISOString(),
   };

@@ -1,49 +1,90 @@
+import { ForbiddenError, grants, Scope } from "@dbplane/service-kit";
 import type { JobDefinition } from "../domain/job-definition.ts";
 import { checkSchedulable, parseJobDefinition } from "../domain/job-validation.ts";
-import type { StoredJob } from "../store/job-rows.ts";
+import { targetScopeProblem } from "../domain/target-privilege.ts";
+import type { JobOwner, StoredJob } from "../store/job-rows.ts";
 import type { UpsertResult } from "../store/job-upsert.ts";
 import type { SchedulerStore } from "../store/scheduler-store.ts";
 import type { TargetCheck } from "./target-check.ts";
 
 /**
  * What the HTTP API and the `schedule-job`/`cancel-job` commands do to jobs, in one place: the
- * same validation (domain definition, then the target's stream), the same store calls, and the
- * local firing loop told to drop its timers of a job that changed — other replicas notice at
- * their next lease renewal, because every such change clears the claim.
+ * same validation (domain definition, the caller's scope for the target, then the target's
+ * stream), the same store calls, and the local firing loop told to drop its timers of a job that
+ * changed — other replicas notice at their next lease renewal, because every such change clears
+ * the claim.
+ *
+ * `caller` is who asks, with the scopes they hold: a job whose target is a dbplane command or
+ * event may be saved, replaced, cancelled, paused, resumed or triggered only by a caller holding
+ * `admin` (ForbiddenError otherwise), and the saver is recorded as the job's owner. An owner
+ * without `admin` may have at most `maxJobsPerOwner` live jobs.
  */
 export interface JobAdmin {
-  /** @throws JobValidationError naming the fields. */
-  upsert(input: unknown): Promise<UpsertResult>;
-  cancel(id: string): Promise<StoredJob | null>;
-  pause(id: string): Promise<StoredJob | null>;
-  resume(id: string): Promise<StoredJob | null>;
-  trigger(id: string): Promise<{ job: StoredJob; scheduledAt: Date } | null>;
+  /**
+   * @throws JobValidationError naming the fields; ForbiddenError; JobQuotaError when the caller
+   * has as many live jobs as one owner may.
+   */
+  upsert(input: unknown, caller: JobOwner): Promise<UpsertResult>;
+  cancel(id: string, caller: JobOwner): Promise<StoredJob | null>;
+  pause(id: string, caller: JobOwner): Promise<StoredJob | null>;
+  resume(id: string, caller: JobOwner): Promise<StoredJob | null>;
+  trigger(id: string, caller: JobOwner): Promise<{ job: StoredJob; scheduledAt: Date } | null>;
+}
+
+/** Refuses a caller without the scope a (new or stored) target needs. */
+function mayHave(target: JobDefinition["target"], caller: JobOwner): void {
+  const problem = targetScopeProblem(target, caller.scopes);
+  if (problem) throw new ForbiddenError(problem, { scope: Scope.admin });
 }
 
 export function createJobAdmin(deps: {
   store: SchedulerStore;
   checkTarget: TargetCheck;
   forget: (jobId: string) => void;
+  /** Most active or paused jobs one owner short of `admin` may have. */
+  maxJobsPerOwner: number;
 }): JobAdmin {
-  const { store, checkTarget, forget } = deps;
+  const { store, checkTarget, forget, maxJobsPerOwner } = deps;
   const changed = <T extends StoredJob | null>(job: T): T => {
     if (job) forget(job.id);
     return job;
   };
+  /** A caller short of admin may touch only jobs whose stored target does not need it. */
+  const mayTouch = async (id: string, caller: JobOwner): Promise<void> => {
+    if (grants(caller.scopes, Scope.admin)) return;
+    const stored = await store.get(id);
+    if (stored) mayHave(stored.definition.target, caller);
+  };
   return {
-    async upsert(input) {
+    async upsert(input, caller) {
       const job: JobDefinition = parseJobDefinition(input);
       // Fail fast on a one-shot obviously in the past before the stream lookup; the store
       // repeats the check on the database's clock, which is the one that counts.
       checkSchedulable(job, new Date(Date.now() - 5_000));
+      mayHave(job.target, caller);
+      await mayTouch(job.id, caller);
       await checkTarget(job);
-      const result = await store.upsert(job);
+      // `admin` may do anything anyway (delete a database); the cap bounds everyone else.
+      const capped = !grants(caller.scopes, Scope.admin);
+      const result = await store.upsert(job, { owner: caller, ...(capped && { maxJobsPerOwner }) });
       if (result.outcome === "updated") forget(job.id);
       return result;
     },
-    cancel: async (id) => changed(await store.cancel(id)),
-    pause: async (id) => changed(await store.pause(id)),
-    resume: (id) => store.resume(id),
-    trigger: (id) => store.trigger(id),
+    async cancel(id, caller) {
+      await mayTouch(id, caller);
+      return changed(await store.cancel(id));
+    },
+    async pause(id, caller) {
+      await mayTouch(id, caller);
+      return changed(await store.pause(id));
+    },
+    async resume(id, caller) {
+      await mayTouch(id, caller);
+      return store.resume(id);
+    },
+    async trigger(id, caller) {
+      await mayTouch(id, caller);
+      return store.trigger(id);
+    },
   };
 }

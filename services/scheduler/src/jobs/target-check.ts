@@ -18,7 +18,8 @@ const CACHE_MS = 5_000;
  *   dead replica already published and a survivor re-fires is recognised as a duplicate;
  * - a target that is a dbplane command or event (e.g. `dbplane.cmd.provisioner.run-backup`) has
  *   a payload its contract accepts, because it is published as that CloudEvent. dbplane's own
- *   streams are deliberately allowed: scheduling other services' periodic work is the point.
+ *   streams are allowed — scheduling other services' periodic work is the point — to callers
+ *   holding `admin` only (JobAdmin checks when a job is saved, the firing loop before each publish).
  *
  * An http target's URL must lead to an address the webhook allow-list accepts (see
  * `destinationProblem`); every attempt checks again as it connects.

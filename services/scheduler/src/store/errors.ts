@@ -29,3 +29,18 @@ export class InvalidCursorError extends DomainError {
     });
   }
 }
+
+/** The owner already has as many live (active or paused) jobs as one owner may. */
+export class JobQuotaError extends DomainError {
+  override readonly name = "JobQuotaError";
+  readonly owner: string;
+
+  constructor(owner: string, max: number) {
+    super(
+      ERROR_KINDS.conflict,
+      "JOB_QUOTA_EXCEEDED",
+      `${JSON.stringify(owner)} already has ${max} active or paused jobs, the most one owner may have: cancel some first`,
+    );
+    this.owner = owner;
+  }
+}

@@ -23,6 +23,8 @@ export interface ClaimedJob {
   readonly id: string;
   readonly definition: JobDefinition;
   readonly version: number;
+  /** The scopes its owner held when saving it: checked again before every publish. */
+  readonly ownerScopes: readonly string[];
   /** The claim is lost after this (database clock) unless renewed or completed. Never publish after it. */
   readonly claimExpiresAt: Date;
   /** The scheduled occurrence due within the horizon, or null. */
@@ -163,6 +165,7 @@ export function claimedJobOf(row: JobRow, now: Date, horizonMs: number): Claimed
     id: row.id,
     definition: def,
     version: row.version,
+    ownerScopes: row.owner_scopes,
     claimExpiresAt: row.claim_expires_at,
     next,
     trigger,

@@ -8,6 +8,18 @@ export const JobState = {
 } as const;
 export type JobState = (typeof JobState)[keyof typeof JobState];
 
+/**
+ * Who saved a job: the token's `sub` (or `service:<ce-source>` for the `schedule-job` command)
+ * and the scopes it held then. `id` null: saved without one (the store used directly).
+ */
+export interface JobOwner {
+  readonly id: string | null;
+  readonly scopes: readonly string[];
+}
+
+/** A job saved with no owner: no scopes, so a dbplane command or event target never fires. */
+export const NO_OWNER: JobOwner = { id: null, scopes: [] };
+
 /** A job as stored. Times are the database's. */
 export interface StoredJob {
   readonly id: string;
@@ -27,6 +39,8 @@ export interface StoredJob {
   readonly claimExpiresAt: Date | null;
   /** Bumped by every change made through the API (definition or state), not by firing. */
   readonly version: number;
+  /** Who saved the definition last, with the scopes checked again at every firing. */
+  readonly owner: JobOwner;
   readonly createdAt: Date;
   readonly updatedAt: Date;
 }
@@ -44,13 +58,15 @@ export interface JobRow {
   claimed_by: string | null;
   claim_expires_at: Date | null;
   version: number;
+  owner: string | null;
+  owner_scopes: string[];
   created_at: Date;
   updated_at: Date;
 }
 
 export const jobColumns =
   "id, definition, state, next_run_at, next_fire_by, trigger_at, runs_count, missed_count, last_run_at, " +
-  "claimed_by, claim_expires_at, version, created_at, updated_at";
+  "claimed_by, claim_expires_at, version, owner, owner_scopes, created_at, updated_at";
 
 export function toStoredJob(row: JobRow): StoredJob {
   return {
@@ -66,6 +82,7 @@ export function toStoredJob(row: JobRow): StoredJob {
     claimedBy: row.claimed_by,
     claimExpiresAt: row.claim_expires_at,
     version: row.version,
+    owner: { id: row.owner, scopes: row.owner_scopes },
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

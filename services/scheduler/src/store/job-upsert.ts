@@ -4,8 +4,9 @@ import type { JobDefinition } from "../domain/job-definition.ts";
 import { checkSchedulable } from "../domain/job-validation.ts";
 import { fireDeadline } from "../domain/misfire.ts";
 import { firstOccurrence } from "../domain/occurrences.ts";
-import type { JobRow, StoredJob } from "./job-rows.ts";
-import { JobState, jobColumns, toStoredJob } from "./job-rows.ts";
+import { JobQuotaError } from "./errors.ts";
+import type { JobOwner, JobRow, StoredJob } from "./job-rows.ts";
+import { JobState, jobColumns, NO_OWNER, toStoredJob } from "./job-rows.ts";
 import type { StoreContext } from "./store-context.ts";
 
 export type UpsertOutcome = "created" | "updated" | "unchanged";
@@ -15,21 +16,41 @@ export interface UpsertResult {
   readonly job: StoredJob;
 }
 
+export interface UpsertOptions {
+  /** Who saves the job; recorded with it. Default: no owner. */
+  readonly owner?: JobOwner;
+  /** Most active or paused jobs one owner may have; no cap when absent. */
+  readonly maxJobsPerOwner?: number;
+}
+
+/** Whether the row was saved by `owner` with the same scopes. */
+const SAME_OWNER = "owner IS NOT DISTINCT FROM $3 AND owner_scopes = $4::text[]";
+
 /**
  * Creates or replaces a job by its id. The next occurrence is computed from the database's
  * clock. Re-sending the same definition is `unchanged` and touches nothing — services that
  * register their periodic work at every start must not reset its schedule or claims.
  *
- * A changed definition clears the claim (the holder's completion is then refused) and keeps a
+ * A changed definition (or owner) clears the claim (the holder's completion is then refused) and keeps a
  * paused job paused; a completed or cancelled job becomes active again with its run count reset.
  * @throws JobValidationError when the job could never fire (`schedule.at` too far in the past, …).
+ * @throws JobQuotaError when the job would be one live job too many of its owner.
  */
-export async function upsertJob(ctx: StoreContext, job: JobDefinition): Promise<UpsertResult> {
-  const quick = await createOrConfirm(ctx, job);
+export async function upsertJob(
+  ctx: StoreContext,
+  job: JobDefinition,
+  options: UpsertOptions = {},
+): Promise<UpsertResult> {
+  const owner = options.owner ?? NO_OWNER;
+  const quota = async (client: pg.Pool | pg.PoolClient) => {
+    if (owner.id !== null && options.maxJobsPerOwner !== undefined)
+      await checkQuota(ctx, client, owner.id, options.maxJobsPerOwner);
+  };
+  const quick = await createOrConfirm(ctx, job, owner, quota);
   if (quick) return quick;
   // Two callers creating the same new id race on the insert; the loser retries as an update.
   for (let attempt = 0; ; attempt++) {
-    const result = await inTransaction(ctx.pool, (client) => upsertOnce(ctx, client, job));
+    const result = await inTransaction(ctx.pool, (client) => upsertOnce(ctx, client, job, owner, quota));
     if (result || attempt >= 2) {
       if (!result) throw new Error(`upsert of job ${JSON.stringify(job.id)} kept conflicting`);
       return result;
@@ -43,27 +64,35 @@ export async function upsertJob(ctx: StoreContext, job: JobDefinition): Promise<
  * else — a changed definition, or another caller inserting the id in between — returns null
  * and takes the locking path.
  */
-async function createOrConfirm(ctx: StoreContext, job: JobDefinition): Promise<UpsertResult | null> {
+async function createOrConfirm(
+  ctx: StoreContext,
+  job: JobDefinition,
+  owner: JobOwner,
+  quota: (client: pg.Pool) => Promise<void>,
+): Promise<UpsertResult | null> {
   const { jobs } = ctx.t;
   const found = await ctx.pool.query<Partial<JobRow> & { same: boolean | null; now: Date }>(
-    `SELECT now() AS now, j.*, j.definition = $2::jsonb AS same
+    `SELECT now() AS now, j.*, j.definition = $2::jsonb AND j.${SAME_OWNER} AS same
        FROM (SELECT 1) one LEFT JOIN (SELECT ${jobColumns} FROM ${jobs} WHERE id = $1) j ON true`,
-    [job.id, JSON.stringify(job)],
+    [job.id, JSON.stringify(job), owner.id, owner.scopes],
   );
   const row = found.rows[0]!;
   if (row.same) return { outcome: "unchanged", job: toStoredJob(row as JobRow) };
   if (row.same === false) return null;
   checkSchedulable(job, row.now);
+  await quota(ctx.pool);
   const next = firstOccurrence(job, row.now, 0);
   const inserted = await ctx.pool.query<JobRow>(
-    `INSERT INTO ${jobs} (id, definition, state, next_run_at, next_fire_by, runs_count)
-     VALUES ($1, $2, $3, $4, $5, 0) ON CONFLICT (id) DO NOTHING RETURNING ${jobColumns}`,
+    `INSERT INTO ${jobs} (id, definition, state, next_run_at, next_fire_by, runs_count, owner, owner_scopes)
+     VALUES ($1, $2, $3, $4, $5, 0, $6, $7) ON CONFLICT (id) DO NOTHING RETURNING ${jobColumns}`,
     [
       job.id,
       JSON.stringify(job),
       next ? JobState.active : JobState.completed,
       next,
       next ? fireDeadline(job, next) : null,
+      owner.id,
+      owner.scopes,
     ],
   );
   return inserted.rows[0] ? { outcome: "created", job: toStoredJob(inserted.rows[0]) } : null;
@@ -73,11 +102,14 @@ async function upsertOnce(
   ctx: StoreContext,
   client: pg.PoolClient,
   job: JobDefinition,
+  owner: JobOwner,
+  quota: (client: pg.PoolClient) => Promise<void>,
 ): Promise<UpsertResult | null> {
   const { jobs } = ctx.t;
   const found = await client.query<JobRow & { same: boolean; now: Date }>(
-    `SELECT ${jobColumns}, definition = $2::jsonb AS same, now() AS now FROM ${jobs} WHERE id = $1 FOR UPDATE`,
-    [job.id, JSON.stringify(job)],
+    `SELECT ${jobColumns}, definition = $2::jsonb AND ${SAME_OWNER} AS same, now() AS now
+       FROM ${jobs} WHERE id = $1 FOR UPDATE`,
+    [job.id, JSON.stringify(job), owner.id, owner.scopes],
   );
   const existing = found.rows[0];
   if (existing?.same) return { outcome: "unchanged", job: toStoredJob(existing) };
@@ -85,16 +117,27 @@ async function upsertOnce(
   const now = existing?.now ?? (await client.query<{ now: Date }>("SELECT now() AS now")).rows[0]!.now;
   checkSchedulable(job, now);
   const revive = !existing || existing.state === JobState.completed || existing.state === JobState.cancelled;
+  // A job that becomes live, or live under another owner, counts toward that owner's cap.
+  if (revive || existing.owner !== owner.id) await quota(client);
   const runsCount = revive ? 0 : existing.runs_count;
   const paused = existing?.state === JobState.paused;
   const next = paused ? null : firstOccurrence(job, now, runsCount);
   const state = paused ? JobState.paused : next ? JobState.active : JobState.completed;
-  const values = [job.id, JSON.stringify(job), state, next, next ? fireDeadline(job, next) : null, runsCount];
+  const values = [
+    job.id,
+    JSON.stringify(job),
+    state,
+    next,
+    next ? fireDeadline(job, next) : null,
+    runsCount,
+    owner.id,
+    owner.scopes,
+  ];
 
   if (!existing) {
     const inserted = await client.query<JobRow>(
-      `INSERT INTO ${jobs} (id, definition, state, next_run_at, next_fire_by, runs_count)
-       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING RETURNING ${jobColumns}`,
+      `INSERT INTO ${jobs} (id, definition, state, next_run_at, next_fire_by, runs_count, owner, owner_scopes)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING RETURNING ${jobColumns}`,
       values,
     );
     const row = inserted.rows[0];
@@ -102,10 +145,30 @@ async function upsertOnce(
   }
   const updated = await client.query<JobRow>(
     `UPDATE ${jobs} SET definition = $2, state = $3, next_run_at = $4, next_fire_by = $5, runs_count = $6,
-       missed_count = CASE WHEN $7 THEN 0 ELSE missed_count END,
+       owner = $7, owner_scopes = $8, missed_count = CASE WHEN $9 THEN 0 ELSE missed_count END,
        claimed_by = NULL, claim_expires_at = NULL, version = version + 1, updated_at = now()
      WHERE id = $1 RETURNING ${jobColumns}`,
     [...values, revive],
   );
   return { outcome: "updated", job: toStoredJob(updated.rows[0]!) };
+}
+
+/**
+ * Refuses one more live job of `owner` past `max`. Counts at most `max` rows, so a check costs
+ * the same whatever the owner has. Counted before the write, so callers racing to create their
+ * last jobs may overshoot by as many as race; the cap bounds abuse, not billing.
+ */
+async function checkQuota(
+  ctx: StoreContext,
+  client: pg.Pool | pg.PoolClient,
+  owner: string,
+  max: number,
+): Promise<void> {
+  const { rows } = await client.query<{ live: string }>(
+    `SELECT count(*) AS live
+       FROM (SELECT 1 FROM ${ctx.t.jobs} WHERE owner = $1 AND state IN ('active', 'paused') LIMIT $2) live`,
+    [owner, max],
+  );
+  const live = Number(rows[0]?.live ?? 0);
+  if (live >= max) throw new JobQuotaError(owner, max);
 }

@@ -145,6 +145,18 @@ const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 6,
+    name: "job owners",
+    // Who saved a job and the scopes their token held: a target that is a dbplane command or
+    // event fires only while the recorded scopes grant `admin`. Jobs saved before have no owner
+    // and no scopes, so such targets stop firing until an admin (or the service that schedules
+    // them over NATS) saves them again. The partial index counts an owner's live jobs for the cap.
+    sql: (t) => `
+      ALTER TABLE ${t.jobs} ADD COLUMN owner text, ADD COLUMN owner_scopes text[] NOT NULL DEFAULT '{}';
+      CREATE INDEX jobs_owner_live_idx ON ${t.jobs} (owner) WHERE state IN ('active', 'paused');
+    `,
+  },
 ];
 
 /** The latest schema version this code needs. */

@@ -10,7 +10,7 @@ import { cancelJob, pauseJob, resumeJob, triggerJob } from "./job-commands.ts";
 import type { ListJobsOptions, Page } from "./job-queries.ts";
 import { getJob, listJobs } from "./job-queries.ts";
 import type { StoredJob } from "./job-rows.ts";
-import type { UpsertResult } from "./job-upsert.ts";
+import type { UpsertOptions, UpsertResult } from "./job-upsert.ts";
 import { upsertJob } from "./job-upsert.ts";
 import { migrate } from "./migrations.ts";
 import type { ReplicaBeat, ReplicaRecord } from "./replicas.ts";
@@ -31,7 +31,8 @@ export interface SchedulerStore {
   /** Applies pending migrations (see `migrate`). */
   migrate(): Promise<number[]>;
 
-  upsert(job: JobDefinition): Promise<UpsertResult>;
+  /** Creates or replaces a job (see `upsertJob`), recording its owner. */
+  upsert(job: JobDefinition, options?: UpsertOptions): Promise<UpsertResult>;
   get(id: string): Promise<StoredJob | null>;
   list(options?: ListJobsOptions): Promise<Page<StoredJob>>;
   cancel(id: string): Promise<StoredJob | null>;
@@ -80,7 +81,7 @@ export function createSchedulerStore(pool: pg.Pool, options: { schema?: string }
   return {
     schema: ctx.t.schema,
     migrate: () => migrate(pool, ctx.t.schema),
-    upsert: (job) => upsertJob(ctx, job),
+    upsert: (job, o) => upsertJob(ctx, job, o),
     get: (id) => getJob(ctx, id),
     list: (o) => listJobs(ctx, o),
     cancel: (id) => cancelJob(ctx, id),
