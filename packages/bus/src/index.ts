@@ -2,6 +2,8 @@ export type { Bus, BusOptions } from "./bus.ts";
 export { connectBus } from "./bus.ts";
 export { ConcurrencyLimit } from "./concurrency-limit.ts";
 export type { ConnectionStatus } from "./connection.ts";
+export type { NatsAuth, NatsTls } from "./connection-auth.ts";
+export { NatsAuthConfigError } from "./connection-auth.ts";
 export type { BusConsumer, ConsumeOptions } from "./consumer.ts";
 export { CONSUME_DEFAULTS } from "./consumer.ts";
 export type { DlqReason } from "./dead-letter.ts";

@@ -55,7 +55,7 @@ export type { MigratedTables, SchemaMigration } from "./schema-migrations.ts";
 export { migrateSchema, schemaTables } from "./schema-migrations.ts";
 export { redactUrl } from "./secret-values.ts";
 export type { BusEnv, ServiceBusOptions } from "./service-bus.ts";
-export { connectServiceBus } from "./service-bus.ts";
+export { connectServiceBus, natsAuthFromEnv } from "./service-bus.ts";
 export { replicaId, serviceVersion } from "./service-identity.ts";
 export type { ServiceEnv, ServiceProcess, ServiceShutdown } from "./service-process.ts";
 export { serviceProcess } from "./service-process.ts";
