@@ -14,7 +14,13 @@ export async function openTestBus(
   namespace: string,
   options: Partial<BusOptions> = {},
 ): Promise<Bus> {
-  const bus = await connectBus({ servers: url, name: "collector", logger: testLogger, namespace, ...options });
+  const bus = await connectBus({
+    servers: url,
+    name: "collector",
+    logger: testLogger,
+    namespace,
+    ...options,
+  });
   await bus.ensureTopology();
   return bus;
 }
