@@ -50,9 +50,12 @@ const passwordFile = join(dataDir, "demo-shop-password");
 // What the local driver would write; the local server trusts local connections anyway.
 await writeFile(passwordFile, `${decodeURIComponent(pgUrl.password) || "demo"}\n`, { mode: 0o600 });
 
+// The demo plays the provisioner (announcing what its local driver would), so the router accepts
+// the database.ready. That works on ./scripts/dev's anonymous NATS only: under the chart's NATS
+// users nobody but the provisioner may publish provisioner events.
 const bus = await connectBus({
   servers: (process.env.DBPLANE_NATS_URL ?? "nats://127.0.0.1:4222").split(","),
-  name: "router-demo",
+  name: "provisioner",
   logger: createLogger({ name: "router-demo", level: "warn" }),
   namespace: process.env.DBPLANE_NATS_NAMESPACE || undefined,
 });
