@@ -28,7 +28,7 @@ describe("the chart's NATS users", () => {
     const authConf = Buffer.from((secret.data as Record<string, string>)["auth.conf"]!, "base64").toString();
     server = await startPrivateNatsServer({
       config: authConf,
-      probeUser: { user: "provisioner", pass: users.get("provisioner")! },
+      probe: () => ({ user: "provisioner", pass: users.get("provisioner")! }),
     });
   });
   afterAll(async () => {

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect } from "@nats-io/transport-node";
+import { connect, type NodeConnectionOptions } from "@nats-io/transport-node";
 import { freePort } from "./free-port.ts";
 import { waitFor } from "./wait-for.ts";
 
@@ -26,8 +26,11 @@ export interface PrivateNatsServerOptions {
    * the `accounts` block of a chart's auth.conf.
    */
   readonly config?: string;
-  /** Credentials the start-up probe connects with, when `config` requires them. */
-  readonly probeUser?: { readonly user: string; readonly pass: string };
+  /**
+   * Connection options of the start-up probe when `config` requires credentials or TLS (e.g.
+   * `{ user, pass }`, or `servers: "tls://localhost:<port>"` with `tls: { caFile }`).
+   */
+  readonly probe?: (port: number) => NodeConnectionOptions;
 }
 
 /**
@@ -68,7 +71,7 @@ export async function startPrivateNatsServer(
     await waitFor(
       async () => {
         if (proc.exitCode !== null) throw new Error(`nats-server exited ${proc.exitCode}: ${output}`);
-        const nc = await connect({ servers: url, reconnect: false, ...options.probeUser });
+        const nc = await connect({ servers: url, reconnect: false, ...options.probe?.(port) });
         await nc.close();
         return true;
       },
