@@ -32,9 +32,9 @@ service with its generated permissions plus values' natsAuth.extraPublish.<servi
 {{- $users := list -}}
 {{- range $service := keys .root.Values.services | sortAlpha -}}
 {{- /* A service the contracts do not know (one added under services:) may publish only its extraPublish. */ -}}
-{{- $p := index $perms $service | default (dict "publish" (dict "allow" list) "subscribe" (dict "allow" (list "_INBOX.>"))) -}}
+{{- $p := index $perms $service | default (dict "publish" (dict "allow" list "deny" list) "subscribe" (dict "allow" (list "_INBOX.>"))) -}}
 {{- $extra := index ($.root.Values.natsAuth.extraPublish | default dict) $service | default list -}}
-{{- $publish := dict "allow" (concat $p.publish.allow $extra) -}}
+{{- $publish := dict "allow" (concat $p.publish.allow $extra) "deny" $p.publish.deny -}}
 {{- $permissions := dict "publish" $publish "subscribe" $p.subscribe -}}
 {{- $users = append $users (dict "user" $service "password" (index $.passwords $service) "permissions" $permissions) -}}
 {{- end -}}

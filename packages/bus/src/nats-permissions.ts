@@ -3,7 +3,8 @@ import { type BusNames, busNames, STREAM_ROLES } from "./naming.ts";
 
 /** One NATS user's `permissions` block, as nats-server's config reads it. */
 export interface NatsUserPermissions {
-  readonly publish: { readonly allow: readonly string[] };
+  /** `deny` wins over `allow` (nats-server's rule). */
+  readonly publish: { readonly allow: readonly string[]; readonly deny: readonly string[] };
   readonly subscribe: { readonly allow: readonly string[] };
 }
 
@@ -20,6 +21,35 @@ export const KV_BUCKET_OWNERS: Readonly<Record<ServiceName, readonly string[]>> 
   "projection-coordinator": [],
   collector: [],
 };
+
+/**
+ * The durable consumers on `DBPLANE_CMD`, by owner (the `durable:` of each service's command
+ * consumer in its main.ts). Every other service is denied pulling, acking, creating and
+ * deleting them: otherwise one could take (and ack away) another's commands. A durable missing
+ * here is merely unprotected, never refused to its owner.
+ */
+export const COMMAND_DURABLES: Readonly<Record<ServiceName, readonly string[]>> = {
+  discovery: [],
+  provisioner: ["provisioner"],
+  router: ["router-commands"],
+  scheduler: ["scheduler"],
+  "projection-coordinator": [],
+  collector: [],
+};
+
+function foreignDurableCalls(names: BusNames, durable: string): string[] {
+  const stream = names.stream("cmd");
+  return [
+    `$JS.API.CONSUMER.MSG.NEXT.${stream}.${durable}`,
+    `$JS.API.CONSUMER.CREATE.${stream}.${durable}`,
+    `$JS.API.CONSUMER.CREATE.${stream}.${durable}.>`,
+    `$JS.API.CONSUMER.DURABLE.CREATE.${stream}.${durable}`,
+    `$JS.API.CONSUMER.DELETE.${stream}.${durable}`,
+    `$JS.ACK.${stream}.${durable}.>`,
+    // The v2 ack subject, with domain and account hash.
+    `$JS.ACK.*.*.${stream}.${durable}.>`,
+  ];
+}
 
 /**
  * JetStream API calls every service makes: account and stream info, the dbplane streams'
@@ -59,8 +89,8 @@ function bucketWrites(names: BusNames, bucket: string): string[] {
 /**
  * Each service's NATS permissions, derived from the contracts: it publishes its own events
  * (`dbplane.evt.<service>.>`), the commands whose declared producers include it, dead letters,
- * the JetStream API calls above and writes to the KV buckets it owns; it subscribes to inboxes
- * only (pull consumers and KV watchers deliver there). A forged `delete-database` from any user
+ * the JetStream API calls above and writes to the KV buckets it owns, but not another service's
+ * command durables; it subscribes to inboxes only (pull consumers and KV watchers deliver there). A forged `delete-database` from any user
  * but the provisioner's is refused by the server before it reaches the stream.
  */
 export function servicePermissions(
@@ -79,7 +109,10 @@ export function servicePermissions(
       ...jetStreamApi(names),
       ...KV_BUCKET_OWNERS[service].flatMap((bucket) => bucketWrites(names, bucket)),
     ];
-    return [service, { publish: { allow }, subscribe: { allow: ["_INBOX.>"] } }];
+    const deny = SERVICES.filter((other) => other !== service).flatMap((other) =>
+      COMMAND_DURABLES[other].flatMap((durable) => foreignDurableCalls(names, durable)),
+    );
+    return [service, { publish: { allow, deny }, subscribe: { allow: ["_INBOX.>"] } }];
   });
   return Object.fromEntries(entries) as Record<ServiceName, NatsUserPermissions>;
 }

@@ -27,6 +27,10 @@ describe("servicePermissions", () => {
     }
     const writers = SERVICES.filter((s) => mayPublish(s, "$KV.dbplane_shardmaps.>"));
     expect(writers).toEqual(["router"]);
+    const pullers = SERVICES.filter(
+      (s) => !perms[s].publish.deny.includes("$JS.API.CONSUMER.MSG.NEXT.DBPLANE_CMD.provisioner"),
+    );
+    expect(pullers).toEqual(["provisioner"]);
   });
 
   it("names the namespaced subjects, streams and buckets", () => {

@@ -97,6 +97,16 @@ describe("the chart's NATS users", () => {
     await waitFor(() => handled.length === 2, { what: "the provisioner's and the scheduler's commands" });
     await consumer.stop();
     expect(handled.sort()).toEqual(["dbplane/provisioner", "dbplane/scheduler"]);
+
+    // Nor may another service take the provisioner's commands off its durable, or delete it.
+    const collector = await connectionOf("collector");
+    const pull = JSON.stringify({ batch: 1, expires: 1_000_000_000 });
+    await expect(
+      collector.request("$JS.API.CONSUMER.MSG.NEXT.DBPLANE_CMD.provisioner", pull, { timeout: 2_000 }),
+    ).rejects.toThrow(/Permissions Violation/);
+    await expect(
+      (await jetstreamManager(collector)).consumers.delete("DBPLANE_CMD", "provisioner"),
+    ).rejects.toThrow(/Permissions Violation/);
   });
 
   it("refuses another service's events", async () => {
