@@ -99,7 +99,8 @@ export async function createSplitWorld(options: SplitWorldOptions): Promise<Spli
 
   const bus = await connectBus({
     servers: world.nats.url,
-    name: "bench-reshard",
+    // Plays the provisioner: the router takes database.ready from it only.
+    name: "provisioner",
     logger: createLogger({ name: "bench-reshard", level: "silent" }),
     namespace: world.nats.namespace,
   });

@@ -84,9 +84,10 @@ const router = await startChildService({
   },
   readyUrl: `http://127.0.0.1:${port}/health/ready`,
 });
+// Plays the provisioner: the router takes database.ready from it only.
 const bus = await connectBus({
   servers: nats.url,
-  name: "bench",
+  name: "provisioner",
   logger: pino({ level: "silent" }),
   namespace: nats.namespace,
 });

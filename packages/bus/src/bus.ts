@@ -4,6 +4,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { Registry } from "prom-client";
 import { type ConnectionStatus, connectTracked } from "./connection.ts";
+import type { NatsAuth } from "./connection-auth.ts";
 import { type BusConsumer, type ConsumeOptions, startConsumer } from "./consumer.ts";
 import { type BusKv, type KvBucketOptions, openKv } from "./kv.ts";
 import { createBusMetrics } from "./metrics.ts";
@@ -15,7 +16,10 @@ import { ensureTopology, TOPOLOGY_DEFAULTS } from "./topology.ts";
 export interface BusOptions {
   /** NATS URL(s), e.g. `nats://nats:4222`. */
   readonly servers: string | readonly string[];
-  /** The service name: the NATS connection name and the default CloudEvents source `dbplane/<name>`. */
+  /**
+   * The service name: the NATS connection name and the CloudEvents source `dbplane/<name>` of
+   * what it publishes, which consumers check against each message's declared producers.
+   */
   readonly name: string;
   readonly logger: Logger;
   /** Isolates streams, subjects and buckets (tests): `<NS>_DBPLANE_CMD`, `<ns>.dbplane.…`, `<ns>_dbplane_<bucket>`. */
@@ -34,6 +38,8 @@ export interface BusOptions {
   readonly registry?: Registry;
   /** Keep retrying the first connect instead of failing. Default true. */
   readonly waitOnFirstConnect?: boolean;
+  /** NATS credentials and TLS (user/password, token, NKey, creds file; CA, client certificate). */
+  readonly auth?: NatsAuth | undefined;
 }
 
 /** dbplane's JetStream layer: topology, typed publish with dedup, durable consumers, DLQ, KV. */
@@ -81,6 +87,7 @@ export async function connectBus(options: BusOptions): Promise<Bus> {
     servers: options.servers,
     name: options.name,
     logger,
+    auth: options.auth,
     ...(options.waitOnFirstConnect !== undefined && { waitOnFirstConnect: options.waitOnFirstConnect }),
   });
   const { nc } = tracked;

@@ -1,5 +1,6 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
+import { type NatsAuth, natsAuthOptions } from "./connection-auth.ts";
 
 /** What `bus.status()` reports; readiness probes look at `connected`. */
 export interface ConnectionStatus {
@@ -21,6 +22,8 @@ export interface ConnectOptions {
   /** Keep retrying the very first connect instead of failing (pods may start before NATS). */
   readonly waitOnFirstConnect?: boolean;
   readonly reconnectTimeWaitMs?: number;
+  /** Credentials and TLS; none (the local default) connects anonymously in plain text. */
+  readonly auth?: NatsAuth | undefined;
 }
 
 export interface TrackedConnection {
@@ -37,6 +40,7 @@ export interface TrackedConnection {
 export async function connectTracked(options: ConnectOptions): Promise<TrackedConnection> {
   const { logger } = options;
   const nc = await connect({
+    ...natsAuthOptions(options.auth),
     servers: typeof options.servers === "string" ? options.servers : [...options.servers],
     name: options.name,
     maxReconnectAttempts: -1,

@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import { ConcurrencyLimit } from "./concurrency-limit.ts";
 import { type DefinitionHandler, type DeliveryContext, handleDelivery } from "./delivery.ts";
 import { ensureDurable } from "./durable-consumer.ts";
-import { type BusMetrics, HANDLE_OUTCOMES, handledSeriesCache } from "./metrics.ts";
+import { type BusMetrics, HANDLE_OUTCOMES, handledSeriesCache, typeLabel } from "./metrics.ts";
 import { type BusNames, commonFilterSubject } from "./naming.ts";
 
 /** Options of `bus.consume`. */
@@ -146,7 +146,9 @@ export async function startConsumer(deps: ConsumerDeps, options: ConsumeOptions)
   void logNotifications(messages, logger);
   const release = (msg: JsMsg) => {
     msg.nak();
-    ctx.series(msg.headers?.get("ce-type") || "unknown", HANDLE_OUTCOMES.released).handled.inc();
+    ctx
+      .series(typeLabel(msg.headers?.get("ce-type"), ctx.defsByType), HANDLE_OUTCOMES.released)
+      .handled.inc();
   };
   const loop = (async () => {
     for await (const msg of messages) {

@@ -12,6 +12,8 @@ export const DLQ_REASONS = {
   maxDeliver: "max-deliver",
   /** A command on the consumer's subjects that none of its definitions handles. */
   unhandled: "unhandled",
+  /** `ce-source` is not one of the message's declared producers (`dbplane/<service>`): a forgery or a misrouted publish. */
+  untrustedSource: "untrusted-source",
 } as const;
 export type DlqReason = (typeof DLQ_REASONS)[keyof typeof DLQ_REASONS];
 

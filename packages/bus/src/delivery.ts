@@ -5,13 +5,20 @@ import {
   type ErrorKind,
   type MessageData,
   type MessageDefinition,
+  serviceSource,
 } from "@dbplane/contracts";
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import { DLQ_REASONS, type DlqReason, publishDeadLetter } from "./dead-letter.ts";
 import { PermanentError, RetryableError } from "./errors.ts";
 import { decodeMessage } from "./message-codec.ts";
-import { type BusMetrics, HANDLE_OUTCOMES, type HandledSeries, type HandleOutcome } from "./metrics.ts";
+import {
+  type BusMetrics,
+  HANDLE_OUTCOMES,
+  type HandledSeries,
+  type HandleOutcome,
+  typeLabel,
+} from "./metrics.ts";
 import type { BusNames } from "./naming.ts";
 
 /** What a handler gets besides the event. */
@@ -104,11 +111,11 @@ export async function handleDelivery(
     // others consume through their own durables: skipping it loses nothing. A command on a
     // work queue would be deleted by the ack, so it is dead-lettered instead.
     if (!ctx.isCommandStream)
-      return settle(ctx, msg.headers?.get("ce-type") || "unknown", HANDLE_OUTCOMES.skipped, () => msg.ack());
+      return settle(ctx, wireType(ctx, msg), HANDLE_OUTCOMES.skipped, () => msg.ack());
     return deadLetter(
       ctx,
       msg,
-      "",
+      wireType(ctx, msg),
       DLQ_REASONS.unhandled,
       new Error(`no handler for subject ${msg.subject}`),
     );
@@ -117,9 +124,16 @@ export async function handleDelivery(
   try {
     decoded = decodeMessage(ctx.defsByType, msg.headers, msg.data);
   } catch (err) {
-    return deadLetter(ctx, msg, msg.headers?.get("ce-type") || "", DLQ_REASONS.invalid, err);
+    return deadLetter(ctx, msg, wireType(ctx, msg), DLQ_REASONS.invalid, err);
   }
   const { def, event } = decoded;
+  if (!def.producers.some((producer) => event.source === serviceSource(producer))) {
+    // NATS permissions keep a service to its own subjects; this keeps a message to its declared
+    // senders even where one user may publish for several (the scheduler firing a job).
+    const expected = def.producers.map(serviceSource).join(" or ");
+    const err = new Error(`ce-source "${event.source}" may not send ${def.type} (expected ${expected})`);
+    return deadLetter(ctx, msg, def.type, DLQ_REASONS.untrustedSource, err);
+  }
   if (deliveryCount > ctx.maxDeliver) {
     // Earlier deliveries ended without a verdict (process crash, ack wait exceeded).
     const err = new Error(`delivered ${deliveryCount} times without being handled (max ${ctx.maxDeliver})`);
@@ -173,6 +187,11 @@ export async function handleDelivery(
   }
   ctx.series(def.type, HANDLE_OUTCOMES.acked).handled.inc();
   return HANDLE_OUTCOMES.acked;
+}
+
+/** The metric label of an undecoded message's `ce-type`, bounded to the known types. */
+function wireType(ctx: DeliveryContext, msg: JsMsg): string {
+  return typeLabel(msg.headers?.get("ce-type"), ctx.defsByType);
 }
 
 export function backoffFor(ctx: Pick<DeliveryContext, "backoffMs">, deliveryCount: number): number {

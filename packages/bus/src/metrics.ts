@@ -1,3 +1,4 @@
+import { findMessageByType } from "@dbplane/contracts";
 import { Counter, Histogram, type Registry } from "prom-client";
 
 /** How a delivered message ended. */
@@ -68,6 +69,19 @@ function histogram<L extends string>(
   const existing = registry.getSingleMetric(config.name);
   if (existing) return existing as Histogram<L>;
   return new Histogram<L>({ ...config, registers: [registry] });
+}
+
+/** The `type` label of a message whose `ce-type` is none of the known ones. */
+export const UNKNOWN_TYPE_LABEL = "unknown";
+
+/**
+ * The `type` label for a `ce-type` read off the wire: the type itself when the consumer or the
+ * contracts catalog knows it, else `unknown`. Anyone who can publish could otherwise mint a new
+ * time series per message and exhaust Prometheus.
+ */
+export function typeLabel(type: string | undefined, known: ReadonlyMap<string, unknown>): string {
+  if (!type) return UNKNOWN_TYPE_LABEL;
+  return known.has(type) || findMessageByType(type) ? type : UNKNOWN_TYPE_LABEL;
 }
 
 /** A label combination's child metrics, resolved once: prom-client hashes labels on every call. */

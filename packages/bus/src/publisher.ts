@@ -136,6 +136,10 @@ async function publishOnce(
  * not take the subject).
  */
 export function isTransientPublishError(err: unknown): boolean {
+  // nats.js reports a refused request as a RequestError whose cause says why (a permissions
+  // violation): judge by the cause, or a forbidden publish is retried until the deadline.
+  if (err instanceof errors.RequestError && err.cause !== undefined && err.cause !== err)
+    return isTransientPublishError(err.cause);
   if (err instanceof errors.ClosedConnectionError || err instanceof errors.DrainingConnectionError)
     return false;
   if (err instanceof errors.InvalidArgumentError || err instanceof errors.PermissionViolationError)

@@ -72,7 +72,7 @@ describe("publish", () => {
     ).toEqual({
       "ce-id": "op-1:paint",
       "ce-type": "io.dbplane.collector.paint-widget.v1",
-      "ce-source": "dbplane/bus-test",
+      "ce-source": "dbplane/collector",
       "ce-subject": "widget/w1",
       "ce-time": "2030-01-02T03:04:05.000Z",
       "ce-specversion": "1.0",

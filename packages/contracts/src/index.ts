@@ -42,6 +42,7 @@ export {
   InvalidMessageNameError,
   MESSAGE_KINDS,
   SERVICES,
+  serviceSource,
 } from "./message.ts";
 export type { ShardLoadSampled, TargetHealthChanged } from "./messages/collector.ts";
 export { shardLoadSampled, targetHealthChanged } from "./messages/collector.ts";

@@ -30,6 +30,13 @@ export interface MessageDefinition<Schema extends z.ZodType = z.ZodType> {
   readonly type: string;
   readonly schema: Schema;
   readonly summary: string;
+  /**
+   * The services allowed to send it: an event's own service only; a command's service (it may
+   * queue work for itself) plus those declared in `sentBy`. A consumer dead-letters a message
+   * whose `ce-source` is none of them, and the NATS permissions of the Helm chart derive from
+   * this list.
+   */
+  readonly producers: readonly ServiceName[];
 }
 
 export type MessageData<D extends MessageDefinition> = z.output<D["schema"]>;
@@ -90,11 +97,22 @@ interface DefineOptions<Schema extends z.ZodType> {
   readonly summary: string;
 }
 
+interface DefineCommandOptions<Schema extends z.ZodType> extends DefineOptions<Schema> {
+  /** Other services that send this command (the scheduler on behalf of a job, the router for a reshard). */
+  readonly sentBy?: readonly ServiceName[];
+}
+
+/** The CloudEvents `source` of every message a service publishes: `dbplane/<service>`. */
+export function serviceSource(service: ServiceName): string {
+  return `dbplane/${service}`;
+}
+
 /** Declares a command: handled by exactly one replica of `service`, via `DBPLANE_CMD`. */
 export function defineCommand<Schema extends z.ZodType>(
-  options: DefineOptions<Schema>,
+  options: DefineCommandOptions<Schema>,
 ): MessageDefinition<Schema> {
   const version = options.version ?? 1;
+  for (const sender of options.sentBy ?? []) assertService(sender);
   return Object.freeze({
     kind: "command",
     service: options.service,
@@ -104,6 +122,7 @@ export function defineCommand<Schema extends z.ZodType>(
     type: cloudEventType(options.service, options.name, version),
     schema: options.schema,
     summary: options.summary,
+    producers: Object.freeze([...new Set([options.service, ...(options.sentBy ?? [])])]),
   });
 }
 
@@ -121,5 +140,6 @@ export function defineEvent<Schema extends z.ZodType>(
     type: cloudEventType(options.service, options.name, version),
     schema: options.schema,
     summary: options.summary,
+    producers: Object.freeze([options.service]),
   });
 }

@@ -7,6 +7,7 @@ import { lintChart, renderChart } from "./helm-chart.ts";
 import { validateAgainstSchemas } from "./kube-schema.ts";
 import { renderKustomization } from "./kustomize.ts";
 import { checkKustomizeBaseCurrent } from "./kustomize-base.ts";
+import { checkChartNatsUsers, checkNatsPermissionsCurrent } from "./nats-permissions-file.ts";
 import { LAYOUT } from "./repo-layout.ts";
 import { checkServiceRegistry, discoverServiceFolders } from "./service-registry.ts";
 import { readValues, validateValues } from "./values-schema.ts";
@@ -74,6 +75,12 @@ function checkTemplatesReadDefaults(chartDir: string): string[] {
     .map((key) => `values.yaml defaults.${key} is read by no template`);
 }
 
+function natsAuthSecretName(chartDir: string): string {
+  const natsAuth = readValues(join(chartDir, "values.yaml")).natsAuth as { secretName?: unknown } | undefined;
+  if (typeof natsAuth?.secretName !== "string") throw new Error("values.yaml has no natsAuth.secretName");
+  return natsAuth.secretName;
+}
+
 function checkDashboards(chartDir: string): string[] {
   const dir = join(chartDir, "dashboards");
   const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".json")) : [];
@@ -136,6 +143,10 @@ export async function runDeployChecks(options: DeployCheckOptions): Promise<Chec
     const checked = checkAlertRules(objects);
     return checked.length > 0 ? checked : testAlertRules(objects, join(chartDir, "tests/alerts.test.yaml"));
   });
+  await add("NATS users: permissions file current, one user per service in the chart", () => [
+    ...checkNatsPermissionsCurrent(root),
+    ...checkChartNatsUsers(renderChart(chartDir), natsAuthSecretName(chartDir)),
+  ]);
   await add("kustomize base is the chart's current rendering", () => checkKustomizeBaseCurrent(root));
   for (const overlay of LAYOUT.overlayNames) {
     const profile = OVERLAY_PROFILES[overlay];

@@ -12,6 +12,14 @@ export { describeObject, ManifestParseError, parseManifests } from "./kube-objec
 export { validateAgainstSchemas } from "./kube-schema.ts";
 export { KustomizeError, renderKustomization } from "./kustomize.ts";
 export { checkKustomizeBaseCurrent, generateKustomizeBase, writeKustomizeBase } from "./kustomize-base.ts";
+export {
+  checkChartNatsUsers,
+  checkNatsPermissionsCurrent,
+  NATS_PERMISSIONS_FILE,
+  natsPermissionsFile,
+  renderedNatsUsers,
+  writeNatsPermissionsFile,
+} from "./nats-permissions-file.ts";
 export { LAYOUT, REPO_ROOT } from "./repo-layout.ts";
 export type { ServiceFolder } from "./service-registry.ts";
 export { checkServiceRegistry, discoverServiceFolders } from "./service-registry.ts";

@@ -122,6 +122,8 @@ const natsServers = envVar
     message: "must be one or more comma-separated nats://, tls://, ws:// or wss:// URLs",
   });
 
+const nonEmpty = z.string().min(1);
+
 export const natsEnv = {
   DBPLANE_NATS_URL: natsServers
     .prefault("nats://127.0.0.1:4222")
@@ -135,6 +137,22 @@ export const natsEnv = {
     .int(1, 5)
     .default(1)
     .describe("JetStream replicas of the dbplane streams (3 on a 3-node cluster)."),
+  // Credentials: at most one kind (the bus refuses two at start). None is the local default,
+  // where nats-server runs without auth; the Helm chart gives every service its own user.
+  DBPLANE_NATS_USER: nonEmpty.optional().describe("NATS user (with DBPLANE_NATS_PASSWORD)."),
+  DBPLANE_NATS_PASSWORD: nonEmpty.optional().describe("NATS password of DBPLANE_NATS_USER."),
+  DBPLANE_NATS_TOKEN: nonEmpty.optional().describe("NATS auth token."),
+  DBPLANE_NATS_NKEY_FILE: nonEmpty.optional().describe("Path of a file holding an NKey user seed (`SU…`)."),
+  DBPLANE_NATS_CREDS: nonEmpty
+    .optional()
+    .describe("Path of a NATS `.creds` file (user JWT and seed); re-read at every reconnect."),
+  DBPLANE_NATS_TLS_CA: nonEmpty
+    .optional()
+    .describe("Path of the CA certificate (PEM) NATS's server certificate must chain to."),
+  DBPLANE_NATS_TLS_CERT: nonEmpty
+    .optional()
+    .describe("Path of a client certificate (PEM) for NATS mutual TLS (with DBPLANE_NATS_TLS_KEY)."),
+  DBPLANE_NATS_TLS_KEY: nonEmpty.optional().describe("Path of the client certificate's private key (PEM)."),
 } as const;
 
 const postgresUrl = envVar.url(["postgres:", "postgresql:"]);

@@ -59,7 +59,7 @@ export { migrateSchema, schemaTables } from "./schema-migrations.ts";
 export { databaseScope, grants, Scope, scopesOfClaim } from "./scopes.ts";
 export { redactUrl } from "./secret-values.ts";
 export type { BusEnv, ServiceBusOptions } from "./service-bus.ts";
-export { connectServiceBus } from "./service-bus.ts";
+export { connectServiceBus, natsAuthFromEnv } from "./service-bus.ts";
 export { replicaId, serviceVersion } from "./service-identity.ts";
 export type { ServiceEnv, ServiceProcess, ServiceShutdown } from "./service-process.ts";
 export { serviceProcess } from "./service-process.ts";

@@ -54,7 +54,8 @@ async function sendWork(natsUrl: string, namespace: string, workId: string, work
   const attrs = {
     "ce-id": workId,
     "ce-type": "io.dbplane.scheduler.do-work.v1",
-    "ce-source": "test",
+    // The fixture command is the scheduler's: a consumer takes commands from declared producers only.
+    "ce-source": "dbplane/scheduler",
     "ce-subject": workId,
     "ce-time": new Date().toISOString(),
     "ce-specversion": "1.0",

@@ -15,7 +15,7 @@ export type { CustomResourceDefinitionInput, KindRef } from "./kube-api/resource
 export { knownCustomResources } from "./kube-api/resource-registry.ts";
 export type { TestNats } from "./nats.ts";
 export { createTestNats, deleteNamespace } from "./nats.ts";
-export type { PrivateNatsServer } from "./nats-server.ts";
+export type { PrivateNatsServer, PrivateNatsServerOptions } from "./nats-server.ts";
 export { startPrivateNatsServer } from "./nats-server.ts";
 export type { TestDatabase, TestSchema } from "./postgres.ts";
 export { createTestDatabase, createTestSchema } from "./postgres.ts";

@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect } from "@nats-io/transport-node";
+import { connect, type NodeConnectionOptions } from "@nats-io/transport-node";
 import { freePort } from "./free-port.ts";
 import { waitFor } from "./wait-for.ts";
 
@@ -19,20 +19,46 @@ export interface PrivateNatsServer {
 
 const NATS_SERVER = process.env.DBPLANE_NATS_SERVER_BIN ?? "nats-server";
 
+/** Options of `startPrivateNatsServer`. */
+export interface PrivateNatsServerOptions {
+  /**
+   * nats-server config appended to the server's own (listen address, JetStream store), e.g.
+   * the `accounts` block of a chart's auth.conf.
+   */
+  readonly config?: string;
+  /**
+   * Connection options of the start-up probe when `config` requires credentials or TLS (e.g.
+   * `{ user, pass }`, or `servers: "tls://localhost:<port>"` with `tls: { caFile }`).
+   */
+  readonly probe?: (port: number) => NodeConnectionOptions;
+}
+
 /**
  * A nats-server with JetStream of the test's own, on a free port, so that a test may stop and
  * restart it without touching the shared server other tests use.
  */
-export async function startPrivateNatsServer(): Promise<PrivateNatsServer> {
+export async function startPrivateNatsServer(
+  options: PrivateNatsServerOptions = {},
+): Promise<PrivateNatsServer> {
   const port = await freePort();
   const storeDir = await mkdtemp(join(tmpdir(), "dbplane-nats-"));
   const url = `nats://127.0.0.1:${port}`;
+  let args = ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir];
+  if (options.config !== undefined) {
+    const configFile = join(storeDir, "nats.conf");
+    const store = JSON.stringify(join(storeDir, "jetstream"));
+    await writeFile(
+      configFile,
+      `listen: "127.0.0.1:${port}"\njetstream { store_dir: ${store} }\n${options.config}\n`,
+    );
+    args = ["-c", configFile];
+  }
   let child: ChildProcess | undefined;
   let output = "";
 
   const start = async () => {
     output = "";
-    const proc = spawn(NATS_SERVER, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir], {
+    const proc = spawn(NATS_SERVER, args, {
       stdio: ["ignore", "pipe", "pipe"],
     });
     proc.stdout?.on("data", (chunk: Buffer) => {
@@ -45,7 +71,7 @@ export async function startPrivateNatsServer(): Promise<PrivateNatsServer> {
     await waitFor(
       async () => {
         if (proc.exitCode !== null) throw new Error(`nats-server exited ${proc.exitCode}: ${output}`);
-        const nc = await connect({ servers: url, reconnect: false });
+        const nc = await connect({ servers: url, reconnect: false, ...options.probe?.(port) });
         await nc.close();
         return true;
       },

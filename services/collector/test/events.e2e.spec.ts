@@ -3,12 +3,23 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type Bus, connectBus } from "@dbplane/bus";
-import { databaseDeleted, databaseDiscovered, databaseLost, shardReady } from "@dbplane/contracts";
+import {
+  databaseDeleted,
+  databaseDiscovered,
+  databaseLost,
+  serviceSource,
+  shardReady,
+} from "@dbplane/contracts";
 import { createLogger } from "@dbplane/service-kit";
 import { createTestDatabase, type TestDatabase, waitFor } from "@dbplane/testkit";
 import type { Subscription } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CollectorWorld, createCollectorWorld } from "./collector-world.ts";
+
+// The test plays the provisioner and discovery: the collector accepts their events only with
+// their own ce-source.
+const PROVISIONER = serviceSource("provisioner");
+const DISCOVERY = serviceSource("discovery");
 
 let world: CollectorWorld;
 let bus: Bus;
@@ -63,7 +74,7 @@ describe("targets from events", () => {
         user: "postgres",
         passwordRef: { kind: "file", path: passwordFile },
       },
-      { subject: "database/shop/shard/0" },
+      { subject: "database/shop/shard/0", source: PROVISIONER },
     );
     const id = "shard:shop:0:127.0.0.1:5432";
     await waitFor(async () => (await healthOf(id)) === "up", { what: "the shard's primary to be up" });
@@ -76,7 +87,11 @@ describe("targets from events", () => {
     expect(load.longestQuerySeconds).toBeGreaterThanOrEqual(0);
     expect(load.locksWaiting).toBe(0);
 
-    await bus.publish(databaseDeleted, { name: "shop", volumesKept: false }, { subject: "database/shop" });
+    await bus.publish(
+      databaseDeleted,
+      { name: "shop", volumesKept: false },
+      { subject: "database/shop", source: PROVISIONER },
+    );
     await waitFor(async () => (await status(id)) === 404, { what: "the deleted database's target to go" });
   });
 
@@ -92,10 +107,14 @@ describe("targets from events", () => {
         dbname: shardDb.name,
         observedAt: new Date().toISOString(),
       },
-      { subject: id },
+      { subject: id, source: DISCOVERY },
     );
     await waitFor(async () => (await healthOf(id)) === "up", { what: "the discovered database to be up" });
-    await bus.publish(databaseLost, { id, observedAt: new Date().toISOString() }, { subject: id });
+    await bus.publish(
+      databaseLost,
+      { id, observedAt: new Date().toISOString() },
+      { subject: id, source: DISCOVERY },
+    );
     await waitFor(async () => (await status(id)) === 404, { what: "the lost database's target to go" });
   });
 

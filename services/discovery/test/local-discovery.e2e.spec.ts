@@ -85,9 +85,10 @@ describe("discovery on this machine (local driver, real PostgreSQL)", () => {
         DBPLANE_DISCOVERY_POLL_MS: "200",
       },
     });
+    // The test plays the provisioner, the only service discovery takes its events from.
     const bus = await connectBus({
       servers: world.nats.url,
-      name: "test",
+      name: "provisioner",
       logger: createLogger({ name: "test", level: "silent" }),
       namespace: world.nats.namespace,
     });

@@ -102,9 +102,10 @@ describe("provisioner API: validation, conflicts, idempotency", () => {
 
   it("takes the same work as commands over DBPLANE_CMD; the command id is the operation id", async () => {
     const logger = createLogger({ name: "test", level: "silent" });
+    // create-database's only declared producer is the provisioner: the test publishes as it.
     const bus = await connectBus({
       servers: world.nats.url,
-      name: "test",
+      name: "provisioner",
       logger,
       namespace: world.nats.namespace,
     });

@@ -93,7 +93,11 @@ describe("autoSplit", () => {
     };
     const before = await offDecisions();
     // What the scheduler publishes when the job fires; shard 0 is still hot in the window.
-    await w.world.bus.publish(rebalanceCheck, {}, { subject: "dbplane-router-rebalance-check" });
+    await w.world.bus.publish(
+      rebalanceCheck,
+      {},
+      { subject: "dbplane-router-rebalance-check", source: "dbplane/scheduler" },
+    );
     await waitFor(async () => (await offDecisions()) > before, { what: "the check's decision" });
     expect((await w.call("GET", `/v1/databases/${DB}/reshards`)).body.reshards).toEqual([]);
   });

@@ -116,9 +116,10 @@ export async function createRouterWorld(
     if (application) await application.own(db.name);
     shards.push({ db, pool: new pg.Pool({ connectionString: db.url, max: 2 }), port: serverPort });
   }
+  // The test bus plays the provisioner, whose database.ready/deleted the router takes from it only.
   const bus = await connectBus({
     servers: world.nats.url,
-    name: "router-test",
+    name: "provisioner",
     logger: createLogger({ name: "router-test", level: "silent" }),
     namespace: world.nats.namespace,
   });

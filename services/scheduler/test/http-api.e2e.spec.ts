@@ -134,7 +134,7 @@ describe("scheduler HTTP API", () => {
       const attrs: Record<string, string> = {
         "ce-id": id,
         "ce-type": `io.dbplane.scheduler.${name}.v1`,
-        "ce-source": "test",
+        "ce-source": "dbplane/scheduler",
         "ce-subject": "job",
         "ce-time": new Date().toISOString(),
         "ce-specversion": "1.0",

@@ -70,6 +70,7 @@ export const deleteDatabase = defineCommand({
 export const addShard = defineCommand({
   service: "provisioner",
   name: "add-shard",
+  sentBy: ["router"],
   schema: z.strictObject({
     name: databaseName,
     count: z.int().min(1).max(64).default(1).describe("Number of shards to add"),
@@ -91,6 +92,7 @@ export const scaleReplicas = defineCommand({
 export const runBackup = defineCommand({
   service: "provisioner",
   name: "run-backup",
+  sentBy: ["scheduler"],
   schema: z.strictObject({
     name: databaseName,
     shard: shardIndex.optional().describe("Shard to back up; every shard if absent"),

@@ -111,6 +111,7 @@ export const splitShard = defineCommand({
 export const rebalanceCheck = defineCommand({
   service: "router",
   name: "rebalance-check",
+  sentBy: ["scheduler"],
   schema: z.strictObject({}),
   summary:
     "Apply every database's autoSplit policy to its shards' current load (the router schedules this with the scheduler).",

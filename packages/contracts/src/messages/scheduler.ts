@@ -208,6 +208,7 @@ const target = z
 export const scheduleJob = defineCommand({
   service: "scheduler",
   name: "schedule-job",
+  sentBy: ["router"],
   schema: z
     .strictObject({
       id: identifier.describe("Job id chosen by the caller; scheduling an existing id replaces that job"),
