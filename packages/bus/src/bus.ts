@@ -32,6 +32,8 @@ export interface BusOptions {
   readonly eventMaxAgeMs?: number;
   /** Retention of `DBPLANE_DLQ`. Default 30 days. */
   readonly dlqMaxAgeMs?: number;
+  /** Byte limit of `DBPLANE_EVT` (a quarter for `DBPLANE_CMD` and `DBPLANE_DLQ`). Default 1 GiB. */
+  readonly streamMaxBytes?: number;
   /** How long `publish` keeps retrying (e.g. through a NATS outage) before PublishError. Default 30 s. */
   readonly publishTimeoutMs?: number;
   /** Registry for the `dbplane_bus_*` metrics (the one `/metrics` serves); a private one if omitted. */
@@ -119,6 +121,7 @@ export async function connectBus(options: BusOptions): Promise<Bus> {
           duplicateWindowMs: options.duplicateWindowMs ?? TOPOLOGY_DEFAULTS.duplicateWindowMs,
           eventMaxAgeMs: options.eventMaxAgeMs ?? TOPOLOGY_DEFAULTS.eventMaxAgeMs,
           dlqMaxAgeMs: options.dlqMaxAgeMs ?? TOPOLOGY_DEFAULTS.dlqMaxAgeMs,
+          streamMaxBytes: options.streamMaxBytes ?? TOPOLOGY_DEFAULTS.streamMaxBytes,
         },
         logger,
       ),

@@ -17,6 +17,12 @@ export interface TopologyOptions {
   readonly duplicateWindowMs: number;
   readonly eventMaxAgeMs: number;
   readonly dlqMaxAgeMs: number;
+  /**
+   * Byte limit of `DBPLANE_EVT`; `DBPLANE_CMD` and `DBPLANE_DLQ` get a quarter each. A full
+   * events or DLQ stream drops its oldest messages (as its age limit does); a full commands
+   * stream refuses new commands — the publisher gets an error, no command is dropped silently.
+   */
+  readonly streamMaxBytes: number;
 }
 
 /** Policy values of DESIGN.md ("Messages"). */
@@ -26,6 +32,9 @@ export const TOPOLOGY_DEFAULTS = {
   duplicateWindowMs: 10 * 60_000,
   eventMaxAgeMs: 7 * 24 * 3_600_000,
   dlqMaxAgeMs: 30 * 24 * 3_600_000,
+  // JetStream reserves a stream's max_bytes against the server's storage: modest by default
+  // (1.5 GiB per stack), larger through DBPLANE_STREAM_MAX_BYTES.
+  streamMaxBytes: 1024 * 1024 * 1024,
 } as const satisfies TopologyOptions;
 
 const STREAM_EXISTS = 10058;
@@ -37,7 +46,15 @@ const STREAM_SUBJECT_OVERLAP = 10065;
 
 type DesiredStream = Pick<
   StreamConfig,
-  "name" | "subjects" | "retention" | "storage" | "num_replicas" | "duplicate_window" | "max_age" | "discard"
+  | "name"
+  | "subjects"
+  | "retention"
+  | "storage"
+  | "num_replicas"
+  | "duplicate_window"
+  | "max_age"
+  | "max_bytes"
+  | "discard"
 >;
 
 export function desiredStreams(names: BusNames, options: TopologyOptions): DesiredStream[] {
@@ -58,7 +75,8 @@ export function desiredStreams(names: BusNames, options: TopologyOptions): Desir
       maxAge[role] > 0 ? Math.min(options.duplicateWindowMs, maxAge[role]) : options.duplicateWindowMs,
     ),
     max_age: nanos(maxAge[role]),
-    discard: DiscardPolicy.Old,
+    max_bytes: role === "evt" ? options.streamMaxBytes : Math.floor(options.streamMaxBytes / 4),
+    discard: role === "cmd" ? DiscardPolicy.New : DiscardPolicy.Old,
   }));
 }
 
@@ -123,5 +141,7 @@ function configDrift(info: StreamInfo, desired: DesiredStream): string[] {
   if (c.num_replicas !== desired.num_replicas) drift.push("num_replicas");
   if (c.duplicate_window !== desired.duplicate_window) drift.push("duplicate_window");
   if (c.max_age !== desired.max_age) drift.push("max_age");
+  if (c.max_bytes !== desired.max_bytes) drift.push("max_bytes");
+  if (c.discard !== desired.discard) drift.push("discard");
   return drift;
 }

@@ -1,9 +1,10 @@
 import { createTestNats, type TestNats } from "@dbplane/testkit";
-import { jetstreamManager, RetentionPolicy } from "@nats-io/jetstream";
+import { DiscardPolicy, jetstreamManager, RetentionPolicy } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { connectBus } from "../src/index.ts";
+import { connectBus, PublishError } from "../src/index.ts";
 import { testLogger } from "./test-bus.ts";
+import { paintWidget, widgetCreated } from "./test-messages.ts";
 
 describe("topology", () => {
   let t: TestNats;
@@ -73,5 +74,53 @@ describe("topology", () => {
     const info = await jsm.streams.info(`${t.namespace.toUpperCase()}_DBPLANE_EVT`);
     expect(info.config.max_age).toBe(nanos(120_000));
     expect(info.config.duplicate_window).toBe(nanos(30_000));
+  });
+
+  it("bounds every stream's bytes: a full commands stream refuses new commands and keeps the old, a full events stream drops its oldest", async () => {
+    const bus = await connectBus({
+      servers: t.url,
+      logger: testLogger,
+      namespace: t.namespace,
+      name: "collector",
+      streamMaxBytes: 16 * 1024 * 1024,
+      publishTimeoutMs: 1_000,
+    });
+    try {
+      await bus.ensureTopology();
+      const jsm = await jetstreamManager(t.nc);
+      const stream = (role: string) => `${t.namespace.toUpperCase()}_DBPLANE_${role}`;
+      expect((await jsm.streams.info(stream("EVT"))).config).toMatchObject({
+        max_bytes: 16 * 1024 * 1024,
+        discard: DiscardPolicy.Old,
+      });
+      expect((await jsm.streams.info(stream("CMD"))).config).toMatchObject({
+        max_bytes: 4 * 1024 * 1024,
+        discard: DiscardPolicy.New,
+      });
+      expect((await jsm.streams.info(stream("DLQ"))).config.max_bytes).toBe(4 * 1024 * 1024);
+
+      const big = "w".repeat(512 * 1024);
+      let refused: unknown;
+      for (let i = 0; i < 12 && !refused; i++) {
+        await bus
+          .publish(paintWidget, { widgetId: `${i}-${big}`, color: "red" }, { subject: `w${i}` })
+          .catch((err) => {
+            refused = err;
+          });
+      }
+      expect(refused).toBeInstanceOf(PublishError);
+      const commands = await jsm.streams.info(stream("CMD"));
+      expect(commands.state.first_seq).toBe(1);
+      expect(commands.state.bytes).toBeLessThanOrEqual(4 * 1024 * 1024);
+
+      for (let i = 0; i < 40; i++)
+        await bus.publish(widgetCreated, { widgetId: `${i}-${big}`, size: i }, { subject: `w${i}` });
+      const events = await jsm.streams.info(stream("EVT"));
+      expect(events.state.first_seq).toBeGreaterThan(1);
+      expect(events.state.last_seq).toBe(40);
+      expect(events.state.bytes).toBeLessThanOrEqual(16 * 1024 * 1024);
+    } finally {
+      await bus.close();
+    }
   });
 });

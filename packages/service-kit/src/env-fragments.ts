@@ -137,6 +137,14 @@ export const natsEnv = {
     .int(1, 5)
     .default(1)
     .describe("JetStream replicas of the dbplane streams (3 on a 3-node cluster)."),
+  DBPLANE_STREAM_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(16 * 1024 * 1024)
+    .default(1024 * 1024 * 1024)
+    .describe(
+      "Byte limit of DBPLANE_EVT (oldest events go first); DBPLANE_CMD and DBPLANE_DLQ get a quarter each, and a full DBPLANE_CMD refuses new commands.",
+    ),
   // Credentials: at most one kind (the bus refuses two at start). None is the local default,
   // where nats-server runs without auth; the Helm chart gives every service its own user.
   DBPLANE_NATS_USER: nonEmpty.optional().describe("NATS user (with DBPLANE_NATS_PASSWORD)."),

@@ -7,6 +7,7 @@ export interface BusEnv {
   readonly DBPLANE_NATS_URL: string | readonly string[];
   readonly DBPLANE_NATS_NAMESPACE?: string | undefined;
   readonly DBPLANE_STREAM_REPLICAS: number;
+  readonly DBPLANE_STREAM_MAX_BYTES: number;
   readonly DBPLANE_NATS_USER?: string | undefined;
   readonly DBPLANE_NATS_PASSWORD?: string | undefined;
   readonly DBPLANE_NATS_TOKEN?: string | undefined;
@@ -62,6 +63,7 @@ export async function connectServiceBus(app: HttpApp, env: BusEnv, options: Serv
     logger: options.logger,
     namespace: env.DBPLANE_NATS_NAMESPACE,
     streamReplicas: env.DBPLANE_STREAM_REPLICAS,
+    streamMaxBytes: env.DBPLANE_STREAM_MAX_BYTES,
     registry: app.metricsRegistry,
     auth: natsAuthFromEnv(env),
   });

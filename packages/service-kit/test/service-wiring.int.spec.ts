@@ -67,6 +67,7 @@ describe("service wiring", () => {
         DBPLANE_LOG_LEVEL: "silent",
         DBPLANE_NATS_URL: testServerUrls().nats,
         DBPLANE_STREAM_REPLICAS: 1,
+        DBPLANE_STREAM_MAX_BYTES: 64 * 1024 * 1024,
         DBPLANE_PG_URL: testServerUrls().postgres,
         DBPLANE_PG_POOL_SIZE: 1,
       },

@@ -29,6 +29,8 @@ try {
     name: STREAM,
     subjects: ["demo.>"],
     max_age: nanos(3_600_000),
+    // Bounded in bytes too: a job publishing fast must not fill the server's disk.
+    max_bytes: 64 * 1024 * 1024,
     duplicate_window: nanos(120_000),
   });
   console.log(`created stream ${STREAM} capturing demo.>`);
