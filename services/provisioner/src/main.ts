@@ -45,6 +45,12 @@ const driver: ShardDriver =
         namespace: config.DBPLANE_KUBE_NAMESPACE ?? podNamespace(),
         image: config.DBPLANE_POSTGRES_IMAGE,
         router,
+        network: {
+          podCidrs: config.DBPLANE_KUBE_POD_CIDRS,
+          platformNamespace: config.DBPLANE_KUBE_NETWORK_POLICY
+            ? (config.DBPLANE_KUBE_PLATFORM_NAMESPACE ?? podNamespace())
+            : undefined,
+        },
         backup: config.DBPLANE_BACKUP_S3_URL
           ? {
               url: config.DBPLANE_BACKUP_S3_URL,

@@ -64,6 +64,7 @@ describe("Kubernetes shard manifests", () => {
     namespace: "db",
     image: "postgres",
     password: "pw-xyz",
+    network: { podCidrs: ["10.244.0.0/16"], platformNamespace: "dbplane" },
   };
 
   it("are a pure function of the desired state", () => {
@@ -72,14 +73,17 @@ describe("Kubernetes shard manifests", () => {
 
   it("name and label every object of the shard", () => {
     const objects = shardManifests(input);
-    expect(objects.map((o) => `${o.kind}/${o.metadata?.name}`).sort()).toEqual([
-      "ConfigMap/orders-shard-1-config",
-      "Secret/orders-shard-1-credentials",
-      "Service/orders-shard-1",
-      "Service/orders-shard-1-headless",
-      "Service/orders-shard-1-read",
-      "StatefulSet/orders-shard-1",
-    ]);
+    expect(objects.map((o) => `${o.kind}/${o.metadata?.name}`).sort()).toEqual(
+      [
+        "ConfigMap/orders-shard-1-config",
+        "Secret/orders-shard-1-credentials",
+        "Service/orders-shard-1",
+        "Service/orders-shard-1-headless",
+        "Service/orders-shard-1-read",
+        "StatefulSet/orders-shard-1",
+        "NetworkPolicy/orders-shard-1",
+      ].sort(),
+    );
     for (const o of objects) {
       expect(o.metadata?.labels).toEqual({
         "app.kubernetes.io/managed-by": "dbplane",
@@ -88,6 +92,46 @@ describe("Kubernetes shard manifests", () => {
       });
     }
     expect(shardNames("orders", 1).secret).toBe("orders-shard-1-credentials");
+  });
+
+  it("give the pods no service-account token and accept logins from the pod network only", () => {
+    const objects = shardManifests(input);
+    // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
+    const sts = objects.find((o) => o.kind === "StatefulSet") as any;
+    expect(sts.spec.template.spec.automountServiceAccountToken).toBe(false);
+    // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
+    const hba: string = (objects.find((o) => o.kind === "ConfigMap") as any).data["pg_hba.conf"];
+    expect(hba.split("\n").filter((line) => line.startsWith("host"))).toEqual([
+      "host all all 10.244.0.0/16 scram-sha-256",
+      "host replication all 10.244.0.0/16 scram-sha-256",
+    ]);
+    expect(() => shardManifests({ ...input, network: { ...input.network, podCidrs: [] } })).toThrow(
+      /pod CIDR/,
+    );
+  });
+
+  it("admit only the shard's own pods and the platform's shard clients", () => {
+    // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
+    const policy = shardManifests(input).find((o) => o.kind === "NetworkPolicy") as any;
+    const shardPods = { "dbplane.io/database": "orders", "dbplane.io/shard": "1" };
+    expect(policy.spec).toEqual({
+      podSelector: { matchLabels: shardPods },
+      policyTypes: ["Ingress"],
+      ingress: [
+        {
+          ports: [{ port: 5432, protocol: "TCP" }],
+          from: [
+            { podSelector: { matchLabels: shardPods } },
+            {
+              namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "dbplane" } },
+              podSelector: { matchLabels: { "dbplane.io/shard-client": "true" } },
+            },
+          ],
+        },
+      ],
+    });
+    const without = shardManifests({ ...input, network: { ...input.network, platformNamespace: undefined } });
+    expect(without.some((o) => o.kind === "NetworkPolicy")).toBe(false);
   });
 
   it("keep the password in the Secret only", () => {

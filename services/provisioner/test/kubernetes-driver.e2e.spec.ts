@@ -15,7 +15,7 @@ let replica: ServiceReplica;
 let api: ReturnType<typeof httpClient>;
 const ns = "default";
 const managed = "app.kubernetes.io/managed-by=dbplane,dbplane.io/database=shop";
-const KINDS = ["StatefulSet", "Service", "Secret", "ConfigMap"] as const;
+const KINDS = ["StatefulSet", "Service", "Secret", "ConfigMap", "NetworkPolicy"] as const;
 
 beforeAll(async () => {
   kube = await startKubeApiDouble();
@@ -25,6 +25,8 @@ beforeAll(async () => {
       DBPLANE_PROVISIONER_DRIVER: "kubernetes",
       DBPLANE_KUBECONFIG: kube.kubeConfigPath,
       DBPLANE_KUBE_NAMESPACE: ns,
+      DBPLANE_KUBE_PLATFORM_NAMESPACE: "dbplane",
+      DBPLANE_KUBE_POD_CIDRS: "10.244.0.0/16,fd00:10:244::/56",
       DBPLANE_RESYNC_INTERVAL_MS: "200",
       DBPLANE_BACKUP_S3_URL: "s3://dbplane-backups/test",
       DBPLANE_BACKUP_S3_ENDPOINT: "http://minio.example:9000",
@@ -93,6 +95,7 @@ describe("Kubernetes driver against the API double", () => {
     ]);
     expect(names("Secret")).toEqual(["shop-app", "shop-shard-0-credentials", "shop-shard-1-credentials"]);
     expect(names("ConfigMap")).toEqual(["shop-shard-0-config", "shop-shard-1-config"]);
+    expect(names("NetworkPolicy")).toEqual(["shop-shard-0", "shop-shard-1"]);
     for (const kind of KINDS) {
       for (const obj of kube.list(kind, { namespace: ns, labelSelector: managed })) {
         // Everything is a shard's, except the database's application Secret.
@@ -109,6 +112,12 @@ describe("Kubernetes driver against the API double", () => {
     expect(sts.spec.replicas).toBe(2);
     const pod = sts.spec.template.spec;
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 999 });
+    expect(pod.automountServiceAccountToken).toBe(false);
+    // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
+    const policy = kube.get("NetworkPolicy", ns, "shop-shard-0") as any;
+    expect(policy.spec.ingress[0].from[1].namespaceSelector.matchLabels).toEqual({
+      "kubernetes.io/metadata.name": "dbplane",
+    });
     expect(pod.containers[0]).toMatchObject({
       image: "postgres:17",
       resources: { requests: { cpu: "500m", memory: "1Gi" }, limits: { memory: "1Gi" } },
@@ -123,6 +132,11 @@ describe("Kubernetes driver against the API double", () => {
     const conf = (kube.get("ConfigMap", ns, "shop-shard-0-config") as any).data["postgresql.conf"];
     expect(conf).toContain("wal_level = 'logical'");
     expect(conf).toContain("shared_buffers = '256MB'");
+    // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
+    const hba = (kube.get("ConfigMap", ns, "shop-shard-0-config") as any).data["pg_hba.conf"];
+    expect(hba).toContain("host all all 10.244.0.0/16 scram-sha-256");
+    expect(hba).toContain("host replication all fd00:10:244::/56 scram-sha-256");
+    expect(hba).not.toMatch(/0\.0\.0\.0\/0|::\/0/);
     for (const n of [0, 1]) {
       // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
       const secret = kube.get("Secret", ns, `shop-shard-${n}-credentials`) as any;

@@ -2,7 +2,13 @@ import { randomBytes } from "node:crypto";
 import { applyObject, connectKube, deleteObject, listLabelled, readObject } from "@dbplane/kube";
 import { createScramVerifier } from "@dbplane/pgwire";
 import type { Logger } from "@dbplane/service-kit";
-import type { V1Job, V1Secret, V1StatefulSet } from "@kubernetes/client-node";
+import {
+  type KubernetesObject,
+  loadYaml,
+  type V1Job,
+  type V1Secret,
+  type V1StatefulSet,
+} from "@kubernetes/client-node";
 import {
   APP_USER,
   type AppSecret,
@@ -14,7 +20,14 @@ import { PermanentProvisionError } from "../../domain/errors.ts";
 import type { BackupOutcome, ShardDriver, ShardObservation } from "../driver.ts";
 import { appSecretName } from "./app-role-container.ts";
 import { type BackupTarget, backupJob, backupLocation } from "./backup-job.ts";
-import { DATABASE_LABEL, MANAGED_BY, SUPERUSER, shardManifests, shardNames } from "./shard-manifests.ts";
+import {
+  DATABASE_LABEL,
+  MANAGED_BY,
+  type ShardNetwork,
+  SUPERUSER,
+  shardManifests,
+  shardNames,
+} from "./shard-manifests.ts";
 
 /** The one field manager of everything the provisioner applies. */
 export const FIELD_MANAGER = "dbplane-provisioner";
@@ -29,8 +42,18 @@ export interface KubernetesDriverOptions {
   readonly backup: BackupTarget | undefined;
   /** The router's wire endpoint, for the `uri` and `jdbc-uri` in each database's `<db>-app` Secret. */
   readonly router: RouterWireEndpoint;
+  /** pg_hba's pod CIDRs and the platform namespace each shard's NetworkPolicy admits. */
+  readonly network: ShardNetwork;
   readonly logger: Logger;
 }
+
+/**
+ * A manifest in the API's JSON as client-node's typed model, which its serializer expects: the
+ * model renames some fields (a NetworkPolicy rule's `from` is `_from`), and a plain object's
+ * `from` would be dropped on the way to the server. JSON is YAML, so client-node's own loader does it.
+ */
+const asClientModel = (manifest: KubernetesObject): KubernetesObject =>
+  loadYaml<KubernetesObject>(JSON.stringify(manifest));
 
 /** Kinds the provisioner creates, in the order delete removes them (workload first). */
 const OWNED_KINDS = [
@@ -39,6 +62,7 @@ const OWNED_KINDS = [
   { apiVersion: "v1", kind: "Service" },
   { apiVersion: "v1", kind: "ConfigMap" },
   { apiVersion: "v1", kind: "Secret" },
+  { apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy" },
 ] as const;
 
 /**
@@ -119,8 +143,14 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
       const names = shardNames(target.spec.name, target.shard);
       const password = await passwordOf(names.secret);
       let statefulSet: V1StatefulSet | undefined;
-      for (const manifest of shardManifests({ ...target, namespace, image: options.image, password })) {
-        const applied = await applyObject(objects, manifest, FIELD_MANAGER);
+      for (const manifest of shardManifests({
+        ...target,
+        namespace,
+        image: options.image,
+        password,
+        network: options.network,
+      })) {
+        const applied = await applyObject(objects, asClientModel(manifest), FIELD_MANAGER);
         if (manifest.kind === "StatefulSet") statefulSet = applied as V1StatefulSet;
       }
       const want = 1 + target.replicas;
