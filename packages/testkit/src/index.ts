@@ -7,7 +7,12 @@ export { lastMessageOn, readEvents } from "./event-stream.ts";
 export { freePort } from "./free-port.ts";
 export type { HttpClient, JsonResponse } from "./http-client.ts";
 export { httpClient } from "./http-client.ts";
-export type { KubeApiDouble, KubeApiDoubleOptions, KubeObject } from "./kube-api/kube-api-double.ts";
+export type {
+  KubeApiDouble,
+  KubeApiDoubleOptions,
+  KubeObject,
+  KubeRequestRecord,
+} from "./kube-api/kube-api-double.ts";
 export { startKubeApiDouble } from "./kube-api/kube-api-double.ts";
 export type { CustomResourceDefinitionInput, KindRef } from "./kube-api/resource-registry.ts";
 export { knownCustomResources } from "./kube-api/resource-registry.ts";
