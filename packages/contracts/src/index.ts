@@ -13,7 +13,7 @@ export {
   InvalidEnvelopeError,
   toBinaryHeaders,
 } from "./envelope.ts";
-export type { ApplicationRole, JsonValue, ShardedTable } from "./field-types.ts";
+export type { ApplicationRole, JsonValue, MonitoringRole, ShardedTable } from "./field-types.ts";
 export {
   applicationRole,
   databaseName,
@@ -21,6 +21,7 @@ export {
   identifier,
   isJsonValue,
   jsonValue,
+  monitoringRole,
   passwordRef,
   quantity,
   reason,

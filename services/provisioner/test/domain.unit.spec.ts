@@ -3,6 +3,7 @@ import { parseScramVerifier } from "@dbplane/pgwire";
 import { describe, expect, it } from "vitest";
 import { appCredentialEntries, appRoleStatements, newAppSecret } from "../src/domain/application-role.ts";
 import { sameRequest } from "../src/domain/database-spec.ts";
+import { isVerifierOf, monitorRoleStatements } from "../src/domain/monitoring-role.ts";
 import { postgresSettings, quantityValue, renderSettings } from "../src/domain/postgres-settings.ts";
 import { shardManifests, shardNames } from "../src/drivers/kubernetes/shard-manifests.ts";
 import { parseMajor } from "../src/drivers/local/pg-binaries.ts";
@@ -64,6 +65,7 @@ describe("Kubernetes shard manifests", () => {
     namespace: "db",
     image: "postgres",
     password: "pw-xyz",
+    monitor: { password: "mon-pw-abc", verifier: "SCRAM-SHA-256$4096:c2FsdA==$a:b" },
     network: { podCidrs: ["10.244.0.0/16"], platformNamespace: "dbplane" },
   };
 
@@ -134,11 +136,41 @@ describe("Kubernetes shard manifests", () => {
     expect(without.some((o) => o.kind === "NetworkPolicy")).toBe(false);
   });
 
-  it("keep the password in the Secret only", () => {
+  it("keep the passwords in the Secret only", () => {
     const objects = shardManifests(input);
     const outside = JSON.stringify(objects.filter((o) => o.kind !== "Secret"));
-    expect(outside).not.toContain("pw-xyz");
-    expect(outside).not.toContain(Buffer.from("pw-xyz").toString("base64"));
+    for (const secret of ["pw-xyz", "mon-pw-abc", input.monitor.verifier]) {
+      expect(outside).not.toContain(secret);
+      expect(outside).not.toContain(Buffer.from(secret).toString("base64"));
+    }
+    // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
+    const sts = objects.find((o) => o.kind === "StatefulSet") as any;
+    const roles = sts.spec.template.spec.containers.find((c: { name: string }) => c.name === "app-role");
+    expect(roles.env).toContainEqual({
+      name: "MONITOR_VERIFIER",
+      valueFrom: { secretKeyRef: { name: "orders-shard-1-credentials", key: "monitor-verifier" } },
+    });
+    expect(roles.command[2]).toContain("GRANT pg_monitor TO dbplane_monitor");
+  });
+});
+
+describe("monitoring role", () => {
+  it("logs in with pg_monitor and nothing more, with statement logging off first", () => {
+    const [first, second, role, grant] = monitorRoleStatements("'v'", false);
+    expect([first, second]).toEqual(["SET log_statement = 'none'", "SET log_min_error_statement = 'panic'"]);
+    expect(role).toBe(
+      "CREATE ROLE dbplane_monitor WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT PASSWORD 'v'",
+    );
+    expect(grant).toBe("GRANT pg_monitor TO dbplane_monitor");
+    expect(monitorRoleStatements("'v'", true)[2]).toMatch(/^ALTER ROLE dbplane_monitor/);
+  });
+
+  it("recognises a stored verifier of the password, whatever its salt", () => {
+    const { password, verifier } = newAppSecret();
+    expect(isVerifierOf(password, verifier)).toBe(true);
+    expect(isVerifierOf("other", verifier)).toBe(false);
+    expect(isVerifierOf(password, "md5abc")).toBe(false);
+    expect(isVerifierOf(password, null)).toBe(false);
   });
 });
 

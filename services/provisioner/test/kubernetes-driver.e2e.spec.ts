@@ -7,6 +7,7 @@ import {
   waitFor,
 } from "@dbplane/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isVerifierOf } from "../src/domain/monitoring-role.ts";
 import { createProvisionerWorld, type ProvisionerWorld } from "./provisioner-world.ts";
 
 let world: ProvisionerWorld;
@@ -194,6 +195,23 @@ describe("Kubernetes driver against the API double", () => {
       primary: { host: "shop-shard-1.default.svc", port: 5432 },
       replicas: [{ host: "shop-shard-1-1.shop-shard-1-headless.default.svc", port: 5432 }],
     });
+    // The collector's login: the shard's monitoring role, its password beside the superuser's.
+    expect(shardReady.find((e) => e.data.shard === 0)?.data.monitoring).toEqual({
+      user: "dbplane_monitor",
+      passwordRef: {
+        kind: "secret",
+        namespace: ns,
+        name: "shop-shard-0-credentials",
+        key: "monitor-password",
+      },
+    });
+    // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
+    const credentials = (kube.get("Secret", ns, "shop-shard-0-credentials") as any).data;
+    const monitorPassword = Buffer.from(credentials["monitor-password"], "base64").toString();
+    const monitorVerifier = Buffer.from(credentials["monitor-verifier"], "base64").toString();
+    expect(monitorPassword.length).toBeGreaterThanOrEqual(43);
+    expect(isVerifierOf(monitorPassword, monitorVerifier)).toBe(true);
+    secretPasswords.push(monitorPassword);
   }, 60_000);
 
   it("applying the same spec again changes nothing", async () => {
@@ -219,6 +237,7 @@ describe("Kubernetes driver against the API double", () => {
     // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
     const secret = kube.get("Secret", ns, "shop-shard-0-credentials") as any;
     expect(Buffer.from(secret.data.password, "base64").toString()).toBe(secretPasswords[0]);
+    expect(Buffer.from(secret.data["monitor-password"], "base64").toString()).toBe(secretPasswords.at(-1));
     // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
     const app = kube.get("Secret", ns, "shop-app") as any;
     expect(Buffer.from(app.data.password, "base64").toString()).toBe(appSecret.password);

@@ -17,6 +17,7 @@ import {
   type RouterWireEndpoint,
 } from "../../domain/application-role.ts";
 import { PermanentProvisionError } from "../../domain/errors.ts";
+import { MONITOR_KEYS, MONITOR_USER } from "../../domain/monitoring-role.ts";
 import type { BackupOutcome, ShardDriver, ShardObservation } from "../driver.ts";
 import { appSecretName } from "./app-role-container.ts";
 import { type BackupTarget, backupJob, backupLocation } from "./backup-job.ts";
@@ -76,17 +77,25 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
   const { objects } = connectKube(options.kubeconfig);
   const { namespace } = options;
 
-  /** The shard's password: kept from its Secret when it exists, else 32 fresh random bytes. */
-  const passwordOf = async (secretName: string): Promise<string> => {
+  /**
+   * The shard's superuser password and its monitoring role's password and verifier: kept from
+   * its Secret when they are there, else fresh random ones.
+   */
+  const passwordsOf = async (secretName: string): Promise<{ password: string; monitor: AppSecret }> => {
     const secret = await readObject<V1Secret>(objects, {
       apiVersion: "v1",
       kind: "Secret",
       metadata: { name: secretName, namespace },
     });
-    const existing = secret?.data?.password;
-    return existing
-      ? Buffer.from(existing, "base64").toString("utf8")
-      : randomBytes(32).toString("base64url");
+    const decode = (v: string | undefined) => (v ? Buffer.from(v, "base64").toString("utf8") : undefined);
+    const monitorPassword = decode(secret?.data?.[MONITOR_KEYS.password]);
+    const monitorVerifier = decode(secret?.data?.[MONITOR_KEYS.verifier]);
+    return {
+      password: decode(secret?.data?.password) ?? randomBytes(32).toString("base64url"),
+      monitor: monitorPassword
+        ? { password: monitorPassword, verifier: monitorVerifier ?? createScramVerifier(monitorPassword) }
+        : newAppSecret(),
+    };
   };
 
   /** The application's password and verifier: kept from the `<db>-app` Secret when it has them. */
@@ -141,13 +150,14 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
     // The application role is made inside each pod (app-role container) from the Secret above.
     async ensureShard(target): Promise<ShardObservation> {
       const names = shardNames(target.spec.name, target.shard);
-      const password = await passwordOf(names.secret);
+      const { password, monitor } = await passwordsOf(names.secret);
       let statefulSet: V1StatefulSet | undefined;
       for (const manifest of shardManifests({
         ...target,
         namespace,
         image: options.image,
         password,
+        monitor,
         network: options.network,
       })) {
         const applied = await applyObject(objects, asClientModel(manifest), FIELD_MANAGER);
@@ -174,6 +184,10 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
           dbname: target.spec.name,
           user: SUPERUSER,
           passwordRef: { kind: "secret", namespace, name: names.secret, key: "password" },
+          monitoring: {
+            user: MONITOR_USER,
+            passwordRef: { kind: "secret", namespace, name: names.secret, key: MONITOR_KEYS.password },
+          },
         },
       };
     },

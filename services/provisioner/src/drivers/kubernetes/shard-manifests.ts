@@ -1,5 +1,7 @@
 import type { KubernetesObject } from "@kubernetes/client-node";
+import type { AppSecret } from "../../domain/application-role.ts";
 import type { DatabaseSpec } from "../../domain/database-spec.ts";
+import { MONITOR_KEYS } from "../../domain/monitoring-role.ts";
 import { postgresSettings, renderSettings } from "../../domain/postgres-settings.ts";
 import { appRoleContainer } from "./app-role-container.ts";
 
@@ -44,6 +46,8 @@ export interface ShardManifestInput {
   readonly image: string;
   /** The shard's password: an existing Secret's, or a new random one. Goes into the Secret only. */
   readonly password: string;
+  /** The monitoring role's password and verifier (the same Secret, kept across passes). */
+  readonly monitor: AppSecret;
   readonly network: ShardNetwork;
 }
 
@@ -189,6 +193,8 @@ export function shardManifests(input: ShardManifestInput): KubernetesObject[] {
         username: Buffer.from(SUPERUSER).toString("base64"),
         database: Buffer.from(spec.name).toString("base64"),
         password: Buffer.from(input.password).toString("base64"),
+        [MONITOR_KEYS.password]: Buffer.from(input.monitor.password).toString("base64"),
+        [MONITOR_KEYS.verifier]: Buffer.from(input.monitor.verifier).toString("base64"),
       },
     } as KubernetesObject,
     {
@@ -270,6 +276,9 @@ export function shardManifests(input: ShardManifestInput): KubernetesObject[] {
                 port: PORT,
                 superuser: SUPERUSER,
                 superuserPasswordEnv: passwordEnv,
+                monitorVerifierEnv: {
+                  valueFrom: { secretKeyRef: { name: names.secret, key: MONITOR_KEYS.verifier } },
+                },
                 securityContext: containerSecurity,
               }),
             ],
