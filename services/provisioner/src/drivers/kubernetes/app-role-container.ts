@@ -12,7 +12,7 @@ const DONE_FILE = "/tmp/app-role-ready";
  * verifier as a literal and `\gexec` runs the statement built from it; the verifier is only in
  * the container's environment (from the Secret), never in the manifest.
  */
-function roleSql(database: string): string {
+export function roleSql(database: string): string {
   const db = `"${database.replaceAll('"', '""')}"`;
   const options = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT";
   return [
