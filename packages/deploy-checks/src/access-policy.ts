@@ -23,6 +23,8 @@ const SHARD_CLIENTS = ["router", "collector", "provisioner"] as const;
 const SHARD_CLIENT_LABEL = "dbplane.io/shard-client";
 /** Only the provisioner, which owns the shards' Secrets, may list or write Secrets. */
 const SECRET_OWNER = "provisioner";
+/** They read shard Secrets only through the provisioner's per-shard Roles (resourceNames). */
+const SHARD_SECRET_READERS = ["router", "collector"] as const;
 const OPEN_NETWORKS = new Set(["0.0.0.0/0", "::/0"]);
 
 type Rule = { apiGroups?: string[]; resources?: string[]; verbs?: string[]; resourceNames?: string[] };
@@ -73,12 +75,23 @@ function secretRolesByService(objects: readonly KubeObject[], releaseNamespace: 
   return found;
 }
 
+/** `router=<sa>,collector=<sa>` of the provisioner's DBPLANE_KUBE_SECRET_READERS, as name → account. */
+function secretReadersOf(objects: readonly KubeObject[]): Map<string, string> {
+  const provisioner = servicesIn(objects).get(SECRET_OWNER);
+  const container = ((field(provisioner, "spec", "template", "spec", "containers") as
+    | unknown[]
+    | undefined) ?? [])[0];
+  const entries = (envOf(objects, container).DBPLANE_KUBE_SECRET_READERS ?? "").split(",").filter(Boolean);
+  return new Map(entries.map((entry) => entry.split("=") as [string, string]));
+}
+
 function checkService(
   objects: readonly KubeObject[],
   name: string,
   deployment: KubeObject,
   profile: AccessProfile,
   secretRoles: ReturnType<typeof secretRolesByService>,
+  readers: ReadonlyMap<string, string>,
 ): string[] {
   const problems: string[] = [];
   const releaseNamespace = profile.releaseNamespace ?? "dbplane";
@@ -94,9 +107,11 @@ function checkService(
       problems.push(`${where} opens the Secrets of its own namespace (the JWT key, the platform's URLs)`);
     if (name !== SECRET_OWNER && rulesOf(role).filter(touchesSecrets).some(beyondGet))
       problems.push(`${where} lets it list, watch or write Secrets (get by name only)`);
-    if ((name === "router" || name === "collector") && namespace !== shardNamespace)
-      problems.push(`${where} opens Secrets outside the shards' namespace (${shardNamespace ?? "unset"})`);
+    if ((SHARD_SECRET_READERS as readonly string[]).includes(name))
+      problems.push(`${where} opens Secrets by namespace (only the provisioner's per-shard Roles, by name)`);
   }
+  if ((SHARD_SECRET_READERS as readonly string[]).includes(name) && readers.get(name) !== account)
+    problems.push(`a per-shard Role from the provisioner (DBPLANE_KUBE_SECRET_READERS ${name}=${account})`);
   if ((SHARD_CLIENTS as readonly string[]).includes(name)) {
     if (!shardNamespace || shardNamespace === own)
       problems.push(`DBPLANE_KUBE_NAMESPACE: the shards' own namespace, not ${own}`);
@@ -114,11 +129,13 @@ function checkService(
     if (profile.networkPolicy && env.DBPLANE_KUBE_NETWORK_POLICY === "false")
       problems.push("DBPLANE_KUBE_NETWORK_POLICY not false (each shard gets a NetworkPolicy)");
   }
-  const usesApi = objects.some(
-    (o) =>
-      (o.kind === "RoleBinding" || o.kind === "ClusterRoleBinding") &&
-      ((field(o, "subjects") as { name?: string }[] | undefined) ?? []).some((s) => s.name === account),
-  );
+  const usesApi =
+    readers.get(name) === account ||
+    objects.some(
+      (o) =>
+        (o.kind === "RoleBinding" || o.kind === "ClusterRoleBinding") &&
+        ((field(o, "subjects") as { name?: string }[] | undefined) ?? []).some((s) => s.name === account),
+    );
   if (!usesApi && field(pod, "automountServiceAccountToken") !== false)
     problems.push("automountServiceAccountToken: false (it has no Role: a token would only be loot)");
   return problems.map((p) => `${profile.name}: ${name} needs ${p}`);
@@ -152,17 +169,19 @@ function checkInfrastructure(objects: readonly KubeObject[], profile: AccessProf
 
 /**
  * Least privilege between dbplane's parts (issue 16, item 7): no ClusterRole touches Secrets; no
- * service reads the Secrets of its own namespace; the router and collector read Secrets only in
- * the shards' namespace, by name; services without a Role mount no token; the provisioner gives
+ * service reads the Secrets of its own namespace; the router and collector have no Secret access
+ * of their own but a per-shard Role from the provisioner naming exactly their Secrets
+ * (DBPLANE_KUBE_SECRET_READERS); services without a Role mount no token; the provisioner gives
  * shards a pod-network pg_hba and NetworkPolicies that admit the labelled shard clients; NATS,
  * Redis and PostgreSQL pods are behind NetworkPolicies.
  */
 export function checkAccessPolicy(objects: readonly KubeObject[], profile: AccessProfile): string[] {
   const secretRoles = secretRolesByService(objects, profile.releaseNamespace ?? "dbplane");
+  const readers = secretReadersOf(objects);
   return [
     ...checkClusterRoles(objects).map((p) => `${profile.name}: ${p}`),
     ...[...servicesIn(objects)].flatMap(([name, deployment]) =>
-      checkService(objects, name, deployment, profile, secretRoles),
+      checkService(objects, name, deployment, profile, secretRoles, readers),
     ),
     ...checkInfrastructure(objects, profile),
   ];

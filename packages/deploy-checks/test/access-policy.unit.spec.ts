@@ -54,12 +54,12 @@ services:
     ]);
   });
 
-  it("refuses the router's and collector's Secret access in the release namespace (the Role they had)", () => {
+  it("refuses the router's and collector's Secret access by namespace (the Role they had), and no per-shard Role", () => {
     const objects = chartWith(`
 services:
   router:
     rbac:
-      shardRules: null
+      shardSecretReader: false
       rules: [{ apiGroups: [""], resources: [secrets], verbs: [get] }]
   collector:
     rbac:
@@ -71,12 +71,14 @@ services:
         expect.stringMatching(
           /router needs Role\/dbplane-router \(dbplane\) opens the Secrets of its own namespace/,
         ),
+        expect.stringMatching(/router needs Role\/dbplane-router \(dbplane\) opens Secrets by namespace/),
         expect.stringMatching(
-          /router needs Role\/dbplane-router \(dbplane\) opens Secrets outside the shards'/,
+          /router needs a per-shard Role from the provisioner \(DBPLANE_KUBE_SECRET_READERS/,
         ),
         expect.stringMatching(
           /collector needs Role\/dbplane-collector-shards .* list, watch or write Secrets/,
         ),
+        expect.stringMatching(/collector needs Role\/dbplane-collector-shards .* opens Secrets by namespace/),
       ]),
     );
   });

@@ -56,7 +56,16 @@ export const configSchema = z.object({
     .dnsLabel()
     .optional()
     .describe(
-      "Kubernetes driver: namespace of the router, collector and provisioner pods (labelled dbplane.io/shard-client=true) that each shard's NetworkPolicy admits; unset: the pod's own.",
+      "Kubernetes driver: namespace of the router, collector and provisioner pods (labelled dbplane.io/shard-client=true) that each shard's NetworkPolicy admits, and of the DBPLANE_KUBE_SECRET_READERS; unset: the pod's own.",
+    ),
+  DBPLANE_KUBE_SECRET_READERS: envVar
+    .list(
+      z.string().regex(/^(router|collector)=[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/),
+      "must be comma-separated router=<serviceaccount> / collector=<serviceaccount>",
+    )
+    .optional()
+    .describe(
+      "Kubernetes driver: ServiceAccounts (in DBPLANE_KUBE_PLATFORM_NAMESPACE) that get, per shard, a Role to read exactly their Secrets: `router=…` the credentials and `<db>-app`, `collector=…` the monitoring Secret; unset: none.",
     ),
   DBPLANE_KUBE_NETWORK_POLICY: z
     .stringbool()

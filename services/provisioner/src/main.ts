@@ -38,6 +38,7 @@ const router = {
   host: config.DBPLANE_PROVISIONER_ROUTER_PG_HOST,
   port: config.DBPLANE_PROVISIONER_ROUTER_PG_PORT,
 };
+const platformNamespace = config.DBPLANE_KUBE_PLATFORM_NAMESPACE ?? podNamespace();
 const driver: ShardDriver =
   config.DBPLANE_PROVISIONER_DRIVER === "kubernetes"
     ? await createKubernetesDriver({
@@ -47,9 +48,11 @@ const driver: ShardDriver =
         router,
         network: {
           podCidrs: config.DBPLANE_KUBE_POD_CIDRS,
-          platformNamespace: config.DBPLANE_KUBE_NETWORK_POLICY
-            ? (config.DBPLANE_KUBE_PLATFORM_NAMESPACE ?? podNamespace())
-            : undefined,
+          platformNamespace: config.DBPLANE_KUBE_NETWORK_POLICY ? platformNamespace : undefined,
+        },
+        readers: config.DBPLANE_KUBE_SECRET_READERS && {
+          namespace: platformNamespace,
+          ...Object.fromEntries(config.DBPLANE_KUBE_SECRET_READERS.map((entry) => entry.split("="))),
         },
         backup: config.DBPLANE_BACKUP_S3_URL
           ? {

@@ -5,6 +5,7 @@ import { appCredentialEntries, appRoleStatements, newAppSecret } from "../src/do
 import { sameRequest } from "../src/domain/database-spec.ts";
 import { isVerifierOf, monitorRoleStatements } from "../src/domain/monitoring-role.ts";
 import { postgresSettings, quantityValue, renderSettings } from "../src/domain/postgres-settings.ts";
+import { secretReaderRoles } from "../src/drivers/kubernetes/secret-readers.ts";
 import { shardManifests, shardNames } from "../src/drivers/kubernetes/shard-manifests.ts";
 import { parseMajor } from "../src/drivers/local/pg-binaries.ts";
 
@@ -79,6 +80,7 @@ describe("Kubernetes shard manifests", () => {
       [
         "ConfigMap/orders-shard-1-config",
         "Secret/orders-shard-1-credentials",
+        "Secret/orders-shard-1-monitor",
         "Service/orders-shard-1",
         "Service/orders-shard-1-headless",
         "Service/orders-shard-1-read",
@@ -136,6 +138,49 @@ describe("Kubernetes shard manifests", () => {
     expect(without.some((o) => o.kind === "NetworkPolicy")).toBe(false);
   });
 
+  it("give the router and the collector a Role naming exactly the Secrets each needs", () => {
+    const objects = secretReaderRoles("orders", 1, "db", {
+      namespace: "dbplane",
+      router: "dbplane-router",
+      collector: "dbplane-collector",
+    });
+    // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
+    const roles = objects.filter((o) => o.kind === "Role") as any[];
+    expect(Object.fromEntries(roles.map((r) => [r.metadata.name, r.rules]))).toEqual({
+      "orders-shard-1-router": [
+        {
+          apiGroups: [""],
+          resources: ["secrets"],
+          verbs: ["get"],
+          resourceNames: ["orders-shard-1-credentials", "orders-app"],
+        },
+      ],
+      "orders-shard-1-collector": [
+        {
+          apiGroups: [""],
+          resources: ["secrets"],
+          verbs: ["get"],
+          resourceNames: ["orders-shard-1-monitor"],
+        },
+      ],
+    });
+    // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
+    const bindings = objects.filter((o) => o.kind === "RoleBinding") as any[];
+    expect(bindings.map((b) => [b.metadata.name, b.roleRef.name, b.subjects])).toEqual([
+      [
+        "orders-shard-1-router",
+        "orders-shard-1-router",
+        [{ kind: "ServiceAccount", name: "dbplane-router", namespace: "dbplane" }],
+      ],
+      [
+        "orders-shard-1-collector",
+        "orders-shard-1-collector",
+        [{ kind: "ServiceAccount", name: "dbplane-collector", namespace: "dbplane" }],
+      ],
+    ]);
+    expect(secretReaderRoles("orders", 1, "db", { namespace: "dbplane" })).toEqual([]);
+  });
+
   it("keep the passwords in the Secret only", () => {
     const objects = shardManifests(input);
     const outside = JSON.stringify(objects.filter((o) => o.kind !== "Secret"));
@@ -148,7 +193,7 @@ describe("Kubernetes shard manifests", () => {
     const roles = sts.spec.template.spec.containers.find((c: { name: string }) => c.name === "app-role");
     expect(roles.env).toContainEqual({
       name: "MONITOR_VERIFIER",
-      valueFrom: { secretKeyRef: { name: "orders-shard-1-credentials", key: "monitor-verifier" } },
+      valueFrom: { secretKeyRef: { name: "orders-shard-1-monitor", key: "verifier" } },
     });
     expect(roles.command[2]).toContain("GRANT pg_monitor TO dbplane_monitor");
   });

@@ -16,7 +16,15 @@ let replica: ServiceReplica;
 let api: ReturnType<typeof httpClient>;
 const ns = "default";
 const managed = "app.kubernetes.io/managed-by=dbplane,dbplane.io/database=shop";
-const KINDS = ["StatefulSet", "Service", "Secret", "ConfigMap", "NetworkPolicy"] as const;
+const KINDS = [
+  "StatefulSet",
+  "Service",
+  "Secret",
+  "ConfigMap",
+  "NetworkPolicy",
+  "Role",
+  "RoleBinding",
+] as const;
 
 beforeAll(async () => {
   kube = await startKubeApiDouble();
@@ -28,6 +36,7 @@ beforeAll(async () => {
       DBPLANE_KUBE_NAMESPACE: ns,
       DBPLANE_KUBE_PLATFORM_NAMESPACE: "dbplane",
       DBPLANE_KUBE_POD_CIDRS: "10.244.0.0/16,fd00:10:244::/56",
+      DBPLANE_KUBE_SECRET_READERS: "router=dbplane-router,collector=dbplane-collector",
       DBPLANE_RESYNC_INTERVAL_MS: "200",
       DBPLANE_BACKUP_S3_URL: "s3://dbplane-backups/test",
       DBPLANE_BACKUP_S3_ENDPOINT: "http://minio.example:9000",
@@ -94,7 +103,29 @@ describe("Kubernetes driver against the API double", () => {
       "shop-shard-1-headless",
       "shop-shard-1-read",
     ]);
-    expect(names("Secret")).toEqual(["shop-app", "shop-shard-0-credentials", "shop-shard-1-credentials"]);
+    expect(names("Secret")).toEqual([
+      "shop-app",
+      "shop-shard-0-credentials",
+      "shop-shard-0-monitor",
+      "shop-shard-1-credentials",
+      "shop-shard-1-monitor",
+    ]);
+    expect(names("Role")).toEqual([
+      "shop-shard-0-collector",
+      "shop-shard-0-router",
+      "shop-shard-1-collector",
+      "shop-shard-1-router",
+    ]);
+    // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
+    const collectorRole = kube.get("Role", ns, "shop-shard-0-collector") as any;
+    expect(collectorRole.rules).toEqual([
+      { apiGroups: [""], resources: ["secrets"], verbs: ["get"], resourceNames: ["shop-shard-0-monitor"] },
+    ]);
+    // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
+    const collectorBinding = kube.get("RoleBinding", ns, "shop-shard-0-collector") as any;
+    expect(collectorBinding.subjects).toEqual([
+      { kind: "ServiceAccount", name: "dbplane-collector", namespace: "dbplane" },
+    ]);
     expect(names("ConfigMap")).toEqual(["shop-shard-0-config", "shop-shard-1-config"]);
     expect(names("NetworkPolicy")).toEqual(["shop-shard-0", "shop-shard-1"]);
     for (const kind of KINDS) {
@@ -195,20 +226,20 @@ describe("Kubernetes driver against the API double", () => {
       primary: { host: "shop-shard-1.default.svc", port: 5432 },
       replicas: [{ host: "shop-shard-1-1.shop-shard-1-headless.default.svc", port: 5432 }],
     });
-    // The collector's login: the shard's monitoring role, its password beside the superuser's.
+    // The collector's login: the shard's monitoring role, its password in a Secret of its own.
     expect(shardReady.find((e) => e.data.shard === 0)?.data.monitoring).toEqual({
       user: "dbplane_monitor",
       passwordRef: {
         kind: "secret",
         namespace: ns,
-        name: "shop-shard-0-credentials",
-        key: "monitor-password",
+        name: "shop-shard-0-monitor",
+        key: "password",
       },
     });
     // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
-    const credentials = (kube.get("Secret", ns, "shop-shard-0-credentials") as any).data;
-    const monitorPassword = Buffer.from(credentials["monitor-password"], "base64").toString();
-    const monitorVerifier = Buffer.from(credentials["monitor-verifier"], "base64").toString();
+    const monitorData = (kube.get("Secret", ns, "shop-shard-0-monitor") as any).data;
+    const monitorPassword = Buffer.from(monitorData.password, "base64").toString();
+    const monitorVerifier = Buffer.from(monitorData.verifier, "base64").toString();
     expect(monitorPassword.length).toBeGreaterThanOrEqual(43);
     expect(isVerifierOf(monitorPassword, monitorVerifier)).toBe(true);
     secretPasswords.push(monitorPassword);
@@ -237,7 +268,9 @@ describe("Kubernetes driver against the API double", () => {
     // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
     const secret = kube.get("Secret", ns, "shop-shard-0-credentials") as any;
     expect(Buffer.from(secret.data.password, "base64").toString()).toBe(secretPasswords[0]);
-    expect(Buffer.from(secret.data["monitor-password"], "base64").toString()).toBe(secretPasswords.at(-1));
+    // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
+    const monitor = kube.get("Secret", ns, "shop-shard-0-monitor") as any;
+    expect(Buffer.from(monitor.data.password, "base64").toString()).toBe(secretPasswords.at(-1));
     // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
     const app = kube.get("Secret", ns, "shop-app") as any;
     expect(Buffer.from(app.data.password, "base64").toString()).toBe(appSecret.password);

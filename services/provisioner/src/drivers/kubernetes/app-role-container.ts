@@ -29,7 +29,7 @@ export function roleSql(database: string): string {
  * Makes the application role on the shard's primary from inside the pod (the provisioner need
  * not reach the pods' network): waits for the server, and on the primary (a standby gets the
  * role by replication) creates or updates it with the verifier from the `<db>-app` Secret, and
- * the monitoring role with the verifier from the shard's credentials Secret. It
+ * the monitoring role with the verifier from the shard's `-monitor` Secret. It
  * runs on every start of the pod, so a changed verifier or a dropped role is repaired by a restart.
  */
 export function appRoleScript(database: string, port: number, superuser: string): string {
@@ -54,7 +54,7 @@ export interface AppRoleContainerInput {
   readonly superuser: string;
   /** The shard's superuser password, as an env var source (its credentials Secret). */
   readonly superuserPasswordEnv: object;
-  /** The monitoring role's verifier, as an env var source (the same Secret). */
+  /** The monitoring role's verifier, as an env var source (the shard's `-monitor` Secret). */
   readonly monitorVerifierEnv: object;
   readonly securityContext: object;
 }

@@ -17,10 +17,11 @@ import {
   type RouterWireEndpoint,
 } from "../../domain/application-role.ts";
 import { PermanentProvisionError } from "../../domain/errors.ts";
-import { MONITOR_KEYS, MONITOR_USER } from "../../domain/monitoring-role.ts";
+import { MONITOR_USER } from "../../domain/monitoring-role.ts";
 import type { BackupOutcome, ShardDriver, ShardObservation } from "../driver.ts";
 import { appSecretName } from "./app-role-container.ts";
 import { type BackupTarget, backupJob, backupLocation } from "./backup-job.ts";
+import { type SecretReaders, secretReaderRoles } from "./secret-readers.ts";
 import {
   DATABASE_LABEL,
   MANAGED_BY,
@@ -45,6 +46,8 @@ export interface KubernetesDriverOptions {
   readonly router: RouterWireEndpoint;
   /** pg_hba's pod CIDRs and the platform namespace each shard's NetworkPolicy admits. */
   readonly network: ShardNetwork;
+  /** Who gets a per-shard Role to read its Secrets by name; undefined: no Role is made. */
+  readonly readers: SecretReaders | undefined;
   readonly logger: Logger;
 }
 
@@ -64,6 +67,8 @@ const OWNED_KINDS = [
   { apiVersion: "v1", kind: "ConfigMap" },
   { apiVersion: "v1", kind: "Secret" },
   { apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy" },
+  { apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding" },
+  { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role" },
 ] as const;
 
 /**
@@ -77,23 +82,34 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
   const { objects } = connectKube(options.kubeconfig);
   const { namespace } = options;
 
-  /**
-   * The shard's superuser password and its monitoring role's password and verifier: kept from
-   * its Secret when they are there, else fresh random ones.
-   */
-  const passwordsOf = async (secretName: string): Promise<{ password: string; monitor: AppSecret }> => {
+  /** A Secret's `data`, decoded; empty when it does not exist. */
+  const secretData = async (name: string): Promise<Record<string, string>> => {
     const secret = await readObject<V1Secret>(objects, {
       apiVersion: "v1",
       kind: "Secret",
-      metadata: { name: secretName, namespace },
+      metadata: { name, namespace },
     });
-    const decode = (v: string | undefined) => (v ? Buffer.from(v, "base64").toString("utf8") : undefined);
-    const monitorPassword = decode(secret?.data?.[MONITOR_KEYS.password]);
-    const monitorVerifier = decode(secret?.data?.[MONITOR_KEYS.verifier]);
+    return Object.fromEntries(
+      Object.entries(secret?.data ?? {}).map(([key, value]) => [
+        key,
+        Buffer.from(value, "base64").toString("utf8"),
+      ]),
+    );
+  };
+
+  /**
+   * The shard's superuser password and its monitoring role's password and verifier: kept from
+   * their Secrets when they are there, else fresh random ones.
+   */
+  const passwordsOf = async (
+    names: ReturnType<typeof shardNames>,
+  ): Promise<{ password: string; monitor: AppSecret }> => {
+    const credentials = await secretData(names.secret);
+    const monitor = await secretData(names.monitorSecret);
     return {
-      password: decode(secret?.data?.password) ?? randomBytes(32).toString("base64url"),
-      monitor: monitorPassword
-        ? { password: monitorPassword, verifier: monitorVerifier ?? createScramVerifier(monitorPassword) }
+      password: credentials.password || randomBytes(32).toString("base64url"),
+      monitor: monitor.password
+        ? { password: monitor.password, verifier: monitor.verifier || createScramVerifier(monitor.password) }
         : newAppSecret(),
     };
   };
@@ -150,16 +166,22 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
     // The application role is made inside each pod (app-role container) from the Secret above.
     async ensureShard(target): Promise<ShardObservation> {
       const names = shardNames(target.spec.name, target.shard);
-      const { password, monitor } = await passwordsOf(names.secret);
+      const { password, monitor } = await passwordsOf(names);
       let statefulSet: V1StatefulSet | undefined;
-      for (const manifest of shardManifests({
-        ...target,
-        namespace,
-        image: options.image,
-        password,
-        monitor,
-        network: options.network,
-      })) {
+      const manifests = [
+        ...shardManifests({
+          ...target,
+          namespace,
+          image: options.image,
+          password,
+          monitor,
+          network: options.network,
+        }),
+        ...(options.readers
+          ? secretReaderRoles(target.spec.name, target.shard, namespace, options.readers)
+          : []),
+      ];
+      for (const manifest of manifests) {
         const applied = await applyObject(objects, asClientModel(manifest), FIELD_MANAGER);
         if (manifest.kind === "StatefulSet") statefulSet = applied as V1StatefulSet;
       }
@@ -186,7 +208,7 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
           passwordRef: { kind: "secret", namespace, name: names.secret, key: "password" },
           monitoring: {
             user: MONITOR_USER,
-            passwordRef: { kind: "secret", namespace, name: names.secret, key: MONITOR_KEYS.password },
+            passwordRef: { kind: "secret", namespace, name: names.monitorSecret, key: "password" },
           },
         },
       };

@@ -1,7 +1,7 @@
 import type { KubernetesObject } from "@kubernetes/client-node";
 import type { AppSecret } from "../../domain/application-role.ts";
 import type { DatabaseSpec } from "../../domain/database-spec.ts";
-import { MONITOR_KEYS } from "../../domain/monitoring-role.ts";
+import { MONITOR_USER } from "../../domain/monitoring-role.ts";
 import { postgresSettings, renderSettings } from "../../domain/postgres-settings.ts";
 import { appRoleContainer } from "./app-role-container.ts";
 
@@ -29,6 +29,8 @@ export function shardNames(database: string, shard: number) {
     readService: `${base}-read`,
     headlessService: `${base}-headless`,
     secret: `${base}-credentials`,
+    /** The monitoring role's password and verifier: apart, so the collector may read it alone. */
+    monitorSecret: `${base}-monitor`,
     configMap: `${base}-config`,
     networkPolicy: base,
   };
@@ -46,7 +48,7 @@ export interface ShardManifestInput {
   readonly image: string;
   /** The shard's password: an existing Secret's, or a new random one. Goes into the Secret only. */
   readonly password: string;
-  /** The monitoring role's password and verifier (the same Secret, kept across passes). */
+  /** The monitoring role's password and verifier (its own Secret, kept across passes). */
   readonly monitor: AppSecret;
   readonly network: ShardNetwork;
 }
@@ -193,8 +195,17 @@ export function shardManifests(input: ShardManifestInput): KubernetesObject[] {
         username: Buffer.from(SUPERUSER).toString("base64"),
         database: Buffer.from(spec.name).toString("base64"),
         password: Buffer.from(input.password).toString("base64"),
-        [MONITOR_KEYS.password]: Buffer.from(input.monitor.password).toString("base64"),
-        [MONITOR_KEYS.verifier]: Buffer.from(input.monitor.verifier).toString("base64"),
+      },
+    } as KubernetesObject,
+    {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: meta(names.monitorSecret),
+      type: "Opaque",
+      data: {
+        username: Buffer.from(MONITOR_USER).toString("base64"),
+        password: Buffer.from(input.monitor.password).toString("base64"),
+        verifier: Buffer.from(input.monitor.verifier).toString("base64"),
       },
     } as KubernetesObject,
     {
@@ -277,7 +288,7 @@ export function shardManifests(input: ShardManifestInput): KubernetesObject[] {
                 superuser: SUPERUSER,
                 superuserPasswordEnv: passwordEnv,
                 monitorVerifierEnv: {
-                  valueFrom: { secretKeyRef: { name: names.secret, key: MONITOR_KEYS.verifier } },
+                  valueFrom: { secretKeyRef: { name: names.monitorSecret, key: "verifier" } },
                 },
                 securityContext: containerSecurity,
               }),
