@@ -292,6 +292,8 @@ describe("Kubernetes driver against the API double", () => {
     expect(job.metadata?.name).toMatch(/^shop-1-backup-[0-9a-f]{8}$/);
     expect(job.metadata?.annotations?.["dbplane.io/backup-id"]).toBe("2026-11-23.nightly");
     // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
+    expect((job as any).spec.template.spec.automountServiceAccountToken).toBe(false);
+    // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
     const pod = (job as any).spec.template.spec;
     expect(pod.initContainers[0].command.join(" ")).toContain("pg_dump");
     expect(pod.containers[0].env).toContainEqual({
