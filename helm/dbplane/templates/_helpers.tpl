@@ -52,6 +52,11 @@ app.kubernetes.io/component: {{ .name }}
 {{- printf "%s-%s" (include "dbplane.fullname" .root) .name | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
+{{/* The namespace of the shards (the provisioner's objects): shards.namespace or <release ns>-shards. */}}
+{{- define "dbplane.shardNamespace" -}}
+{{- default (printf "%s-shards" .Release.Namespace) .Values.shards.namespace | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
 {{- define "dbplane.secretName" -}}
 {{- default (printf "%s-secrets" (include "dbplane.fullname" .)) .Values.secrets.existingSecret -}}
 {{- end -}}

@@ -116,6 +116,17 @@ export const applicationRole = z
   })
   .describe("The database's application role (non-superuser owner of the database on every shard)");
 
+/**
+ * A shard's monitoring role: LOGIN and membership of `pg_monitor`, nothing else (no superuser, no
+ * ownership), with a password of its own on each shard. The collector connects as it.
+ */
+export const monitoringRole = z
+  .strictObject({
+    user: z.string().min(1).max(63).describe("Name of the monitoring role on the shard"),
+    passwordRef: passwordRef.describe("Where the monitoring role's password can be read"),
+  })
+  .describe("The shard's monitoring role (pg_monitor, no superuser), which the collector connects as");
+
 /** A value that survives `JSON.stringify` → `JSON.parse` unchanged. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
@@ -162,7 +173,11 @@ export const shardEndpoint = z.strictObject({
   dbname: z.string().min(1).max(63).describe("Name of the database on the PostgreSQL server"),
   user: z.string().min(1).max(63).describe("Role to connect as"),
   passwordRef,
+  monitoring: monitoringRole
+    .optional()
+    .describe("The role monitoring connects as (pg_monitor only); absent from older provisioners"),
 });
 
 export type ShardedTable = z.output<typeof shardedTable>;
 export type ApplicationRole = z.output<typeof applicationRole>;
+export type MonitoringRole = z.output<typeof monitoringRole>;

@@ -13,7 +13,7 @@ export {
   InvalidEnvelopeError,
   toBinaryHeaders,
 } from "./envelope.ts";
-export type { ApplicationRole, JsonValue, ShardedTable } from "./field-types.ts";
+export type { ApplicationRole, JsonValue, MonitoringRole, ShardedTable } from "./field-types.ts";
 export {
   applicationRole,
   databaseName,
@@ -22,6 +22,7 @@ export {
   isJsonValue,
   jsonValue,
   MAX_JSON_DEPTH,
+  monitoringRole,
   passwordRef,
   quantity,
   reason,

@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { checkAccessPolicy, type InfrastructurePods } from "./access-policy.ts";
 import { checkAlertRules, testAlertRules } from "./alert-rules.ts";
 import { type CheckResult, runCheck } from "./check-result.ts";
 import { lintDockerfile } from "./dockerfile-lint.ts";
@@ -10,7 +11,7 @@ import { checkKustomizeBaseCurrent } from "./kustomize-base.ts";
 import { checkChartNatsUsers, checkNatsPermissionsCurrent } from "./nats-permissions-file.ts";
 import { LAYOUT } from "./repo-layout.ts";
 import { checkServiceRegistry, discoverServiceFolders } from "./service-registry.ts";
-import { readValues, validateValues } from "./values-schema.ts";
+import { coalesceValues, readValues, validateValues } from "./values-schema.ts";
 import { checkWorkloadPolicy, type PolicyProfile } from "./workload-policy.ts";
 
 export interface DeployCheckOptions {
@@ -108,6 +109,21 @@ function checkDashboards(chartDir: string): string[] {
   });
 }
 
+/** The labels the nats and Bitnami subcharts give their server pods (release `dbplane`). */
+const SUBCHART_PODS = ["nats", "redis", "postgresql"] as const;
+
+/** The subcharts a chart profile enables: their pods must be behind a NetworkPolicy. */
+function subchartPods(chartDir: string, file: string | undefined): InfrastructurePods[] {
+  const base = readValues(join(chartDir, "values.yaml"));
+  const values = file ? coalesceValues(base, readValues(join(chartDir, file))) : base;
+  return SUBCHART_PODS.filter((name) => (values[name] as { enabled?: boolean } | undefined)?.enabled).map(
+    (name) => ({
+      name: `${name} (subchart)`,
+      labels: { "app.kubernetes.io/name": name, "app.kubernetes.io/instance": "dbplane" },
+    }),
+  );
+}
+
 /**
  * Runs every offline deployment check and returns one result per check (problems empty when
  * it passed). Nothing here needs a cluster, a registry or a container runtime.
@@ -137,6 +153,12 @@ export async function runDeployChecks(options: DeployCheckOptions): Promise<Chec
       const objects = renderChart(chartDir, { valuesFiles: files });
       return [...(await validateAgainstSchemas(objects)), ...checkWorkloadPolicy(objects, profile, services)];
     });
+    await add(`access (RBAC, NetworkPolicies, shards): ${profile.name}`, () =>
+      checkAccessPolicy(renderChart(chartDir, { valuesFiles: files }), {
+        ...profile,
+        infrastructure: subchartPods(chartDir, profile.file),
+      }),
+    );
   }
   await add("promtool check rules + test rules (PrometheusRule)", () => {
     const objects = renderChart(chartDir);
@@ -152,7 +174,11 @@ export async function runDeployChecks(options: DeployCheckOptions): Promise<Chec
     const profile = OVERLAY_PROFILES[overlay];
     await add(`kubectl kustomize, schemas and policy: ${profile.name}`, async () => {
       const objects = renderKustomization(join(root, LAYOUT.overlays, overlay));
-      return [...(await validateAgainstSchemas(objects)), ...checkWorkloadPolicy(objects, profile, services)];
+      return [
+        ...(await validateAgainstSchemas(objects)),
+        ...checkWorkloadPolicy(objects, profile, services),
+        ...checkAccessPolicy(objects, profile),
+      ];
     });
   }
   await add("kubectl kustomize and schemas: tilt/kustomize (live-update variant of dev)", async () =>

@@ -1,3 +1,5 @@
+export type { AccessProfile, InfrastructurePods } from "./access-policy.ts";
+export { checkAccessPolicy } from "./access-policy.ts";
 export { checkAlertRules, checkMetricsExposition, extractRuleGroups, testAlertRules } from "./alert-rules.ts";
 export type { CheckResult } from "./check-result.ts";
 export { runCheck, ToolUnavailableError } from "./check-result.ts";

@@ -26,6 +26,26 @@ function isEnvConfigMap(object: KubeObject): boolean {
   return object.kind === "ConfigMap" && !object.metadata.name.includes("-dashboard-");
 }
 
+/** Release and shard namespaces of the rendering the base is made from (`helm template -n`). */
+const RELEASE_NAMESPACE = "dbplane";
+const SHARD_NAMESPACE = `${RELEASE_NAMESPACE}-shards`;
+/** Where the objects of the shards' namespace go: a base of their own, which each overlay puts
+ * in its shards' namespace (one kustomization has one namespace). */
+const SHARDS_DIR = "shards";
+
+/**
+ * Bindings name the release's ServiceAccounts without a namespace, so that an overlay's
+ * NamespaceTransformer (setRoleBindingSubjects: allServiceAccounts) fills in the namespace the
+ * ServiceAccounts really land in — also for the bindings in the shards' namespace.
+ */
+function unpinSubjects(object: KubeObject): void {
+  if (object.kind !== "RoleBinding" && object.kind !== "ClusterRoleBinding") return;
+  for (const subject of (field(object, "subjects") as Mutable[] | undefined) ?? []) {
+    if (subject.kind === "ServiceAccount" && subject.namespace === RELEASE_NAMESPACE)
+      delete subject.namespace;
+  }
+}
+
 function toDocuments(objects: readonly KubeObject[]): string {
   return HEADER + objects.map((o) => stringify(o, { lineWidth: 0 })).join("---\n");
 }
@@ -39,12 +59,21 @@ export function generateKustomizeBase(root: string): Map<string, string> {
   const objects = renderChart(join(root, LAYOUT.chart), {
     valuesFiles: [join(root, LAYOUT.kustomizeBase, "chart-values.yaml")],
     releaseName: "dbplane",
+    namespace: RELEASE_NAMESPACE,
   }).map((o) => structuredClone(o) as KubeObject & Mutable);
   const files = new Map<string, string>();
   const byFile = new Map<string, KubeObject[]>();
   const generators: { name: string; envs: string[]; options: { labels: Record<string, string> } }[] = [];
+  const shardObjects: KubeObject[] = [];
   for (const object of objects) {
-    delete (object.metadata as Mutable).namespace;
+    unpinSubjects(object);
+    const namespace = object.metadata.namespace;
+    const inShards =
+      namespace === SHARD_NAMESPACE ||
+      (object.kind === "Namespace" && object.metadata.name === SHARD_NAMESPACE);
+    // Objects of another namespace (a Role where discovery may read Secrets) keep it: the
+    // overlays' NamespaceTransformer sets only namespaces that are unset.
+    if (namespace === RELEASE_NAMESPACE || inShards) delete (object.metadata as Mutable).namespace;
     dropHelmLabels(object.metadata.labels);
     dropHelmLabels(field(object, "spec", "template", "metadata", "labels"));
     const annotations = field(object, "spec", "template", "metadata", "annotations") as Mutable | undefined;
@@ -65,6 +94,10 @@ export function generateKustomizeBase(root: string): Map<string, string> {
       });
       continue;
     }
+    if (inShards) {
+      shardObjects.push(object);
+      continue;
+    }
     const component = object.metadata.labels?.["app.kubernetes.io/component"];
     const file = component ? `${component}.yaml` : "platform.yaml";
     byFile.set(file, [...(byFile.get(file) ?? []), object]);
@@ -77,6 +110,15 @@ export function generateKustomizeBase(root: string): Map<string, string> {
     configMapGenerator: generators,
   };
   files.set("kustomization.yaml", HEADER + stringify(kustomization));
+  if (shardObjects.length > 0) {
+    files.set(`${SHARDS_DIR}/shards.yaml`, toDocuments(shardObjects));
+    const shards = {
+      apiVersion: kustomization.apiVersion,
+      kind: kustomization.kind,
+      resources: ["shards.yaml"],
+    };
+    files.set(`${SHARDS_DIR}/kustomization.yaml`, HEADER + stringify(shards));
+  }
   return new Map([...files].map(([path, content]) => [join(LAYOUT.kustomizeBase, path), content]));
 }
 

@@ -35,7 +35,8 @@ export function servicesIn(objects: readonly KubeObject[]): Map<string, KubeObje
   return services;
 }
 
-function envFromConfig(objects: readonly KubeObject[], container: unknown): Record<string, string> {
+/** A container's literal env: its ConfigMaps' (envFrom) overlaid by its own `value` entries. */
+export function envOf(objects: readonly KubeObject[], container: unknown): Record<string, string> {
   const env: Record<string, string> = {};
   const sources = (field(container, "envFrom") as unknown[] | undefined) ?? [];
   for (const source of sources) {
@@ -88,7 +89,7 @@ function checkContainer(objects: readonly KubeObject[], container: unknown, grac
   // The whole shutdown must fit in the grace period or SIGKILL cuts the drain short.
   const command = (field(preStop, "exec", "command") as string[] | undefined) ?? [];
   const sleep = command[0] === "sleep" ? Number(command[1]) : Number(field(preStop, "sleep", "seconds") ?? 0);
-  const env = envFromConfig(objects, container);
+  const env = envOf(objects, container);
   const delay = Number(env.DBPLANE_SHUTDOWN_DELAY_MS ?? 5_000) / 1000;
   const timeout = Number(env.DBPLANE_SHUTDOWN_TIMEOUT_MS ?? 45_000) / 1000;
   need(

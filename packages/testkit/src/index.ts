@@ -9,7 +9,12 @@ export type { HostileBusOptions, HostileFinding, HostileHttpOptions } from "./ho
 export { deeplyNested, sendHostileHttp, sendHostileMessages } from "./hostile-input.ts";
 export type { HttpClient, JsonResponse } from "./http-client.ts";
 export { httpClient } from "./http-client.ts";
-export type { KubeApiDouble, KubeApiDoubleOptions, KubeObject } from "./kube-api/kube-api-double.ts";
+export type {
+  KubeApiDouble,
+  KubeApiDoubleOptions,
+  KubeObject,
+  KubeRequestRecord,
+} from "./kube-api/kube-api-double.ts";
 export { startKubeApiDouble } from "./kube-api/kube-api-double.ts";
 export type { CustomResourceDefinitionInput, KindRef } from "./kube-api/resource-registry.ts";
 export { knownCustomResources } from "./kube-api/resource-registry.ts";

@@ -55,6 +55,20 @@ describe("targets", () => {
       ["shard:shop:1:shop-1:5432", "primary", "postgresql://app@shop-1:5432/shop"],
       ["shard:shop:1:shop-1-r:5432", "replica", "postgresql://app@shop-1-r:5432/shop"],
     ]);
+    // A provisioner that made a monitoring role: the collector logs in as it, never as the shard's user.
+    const monitored = shardTargets({
+      database: "shop",
+      shard: 1,
+      primary: { host: "shop-1", port: 5432 },
+      replicas: [],
+      dbname: "shop",
+      user: "dbplane",
+      passwordRef: { kind: "file", path: "/superuser-pw" },
+      monitoring: { user: "dbplane_monitor", passwordRef: { kind: "file", path: "/monitor-pw" } },
+    });
+    expect(monitored.map((s) => [s.url, s.credential])).toEqual([
+      ["postgresql://dbplane_monitor@shop-1:5432/shop", { kind: "file", path: "/monitor-pw" }],
+    ]);
     const found = {
       id: "uid-1",
       driver: "kubernetes" as const,

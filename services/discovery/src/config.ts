@@ -37,6 +37,15 @@ export const configSchema = z.object({
   DBPLANE_DISCOVERY_EXCLUDE_NAMESPACES: namespaces()
     .prefault("kube-system,kube-public,kube-node-lease")
     .describe("Kubernetes driver: namespaces never reported, comma-separated."),
+  DBPLANE_DISCOVERY_SECRET_NAMESPACES: namespaces()
+    .prefault("")
+    .describe(
+      "Kubernetes driver: namespaces where the Secrets that workloads reference are read by name (get only, never list or watch) for their connection hints, comma-separated; unset: no Secret is read.",
+    ),
+  DBPLANE_DISCOVERY_SECRET_REFRESH_MS: envVar
+    .ms(1_000, 86_400_000)
+    .default(300_000)
+    .describe("Kubernetes driver: how often the referenced Secrets already read are read again."),
   DBPLANE_CLUSTER_DOMAIN: z
     .string()
     .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, "must be a DNS domain")

@@ -38,6 +38,8 @@ driver =
         namespaces: config.DBPLANE_DISCOVERY_NAMESPACES,
         excludeNamespaces: config.DBPLANE_DISCOVERY_EXCLUDE_NAMESPACES,
         clusterDomain: config.DBPLANE_CLUSTER_DOMAIN,
+        secretNamespaces: config.DBPLANE_DISCOVERY_SECRET_NAMESPACES,
+        secretRefreshMs: config.DBPLANE_DISCOVERY_SECRET_REFRESH_MS,
         logger,
         onRestart: metrics.watchRestarted,
       })

@@ -21,7 +21,11 @@ eachTestKubeWorld((d, w) => {
   [double, world] = [d, w];
 });
 
-const kubeEnv = () => ({ DBPLANE_KUBECONFIG: double.kubeConfigPath, DBPLANE_DISCOVERY_DRIVER: "kubernetes" });
+const kubeEnv = (secretNamespaces = "") => ({
+  DBPLANE_KUBECONFIG: double.kubeConfigPath,
+  DBPLANE_DISCOVERY_DRIVER: "kubernetes",
+  DBPLANE_DISCOVERY_SECRET_NAMESPACES: secretNamespaces,
+});
 const ofType = (events: SeenEvent[], type: string) => events.filter((e) => shortType(e.type) === type);
 
 /** A namespace with a postgres StatefulSet + Service and three apps, one per way to name the server. */
@@ -71,7 +75,7 @@ describe("discovery on Kubernetes (API double)", () => {
     const { ns, pgUid, appUids } = createShop();
     // Excluded by default: system namespaces are never reported.
     double.put(postgresStatefulSet("kube-system", "system-pg"));
-    const replica = await world.startReplica({ env: kubeEnv() });
+    const replica = await world.startReplica({ env: kubeEnv(ns) });
 
     await waitFor(async () => ofType(await world.events(), "app.discovered").length === 3, {
       what: "three apps",
@@ -140,7 +144,7 @@ describe("discovery on Kubernetes (API double)", () => {
 
   it("reports an app's new link when its env changes, and a deleted StatefulSet as lost", async () => {
     const { ns, pgUid, appUids } = createShop();
-    await world.startReplica({ env: kubeEnv() });
+    await world.startReplica({ env: kubeEnv(ns) });
     await waitFor(async () => ofType(await world.events(), "app.discovered").length === 3, {
       what: "three apps",
     });
@@ -184,5 +188,46 @@ describe("discovery on Kubernetes (API double)", () => {
     for (const e of relinked)
       expect(e.data.databases).toEqual([expect.objectContaining({ target: "external" })]);
     expect(events.map((e) => e.raw).join("\n") + world.output()).not.toContain(SECRET_PASSWORD);
+  });
+
+  it("reads only the Secrets workloads reference, by name, in the allowed namespaces — never a list or watch", async () => {
+    const { ns, appUids } = createShop();
+    double.put(secret(ns, "unreferenced", { password: SECRET_PASSWORD }));
+    const other = uniqueName("other").replace(/_/g, "-");
+    namespace(double, other);
+    double.put(secret(other, "creds", { url: `postgres://app:${SECRET_PASSWORD}@pg.${ns}:5432/shop` }));
+    const outside = double.put(deployment(other, "outside", [env.secret("DATABASE_URL", "creds", "url")]));
+    await world.startReplica({ env: { ...kubeEnv(ns), DBPLANE_DISCOVERY_SECRET_REFRESH_MS: "1000" } });
+    await waitFor(async () => ofType(await world.events(), "app.discovered").length === 4, {
+      what: "four apps",
+    });
+
+    const secretRequests = double.requests.filter((r) => /\/secrets(\/|$)/.test(r.path));
+    expect(secretRequests.filter((r) => r.watch || r.path.endsWith("/secrets"))).toEqual([]);
+    expect(new Set(secretRequests.map((r) => `${r.method} ${r.path}`))).toEqual(
+      new Set([
+        `GET /api/v1/namespaces/${ns}/secrets/creds`,
+        `GET /api/v1/namespaces/${ns}/secrets/pg-admin`,
+      ]),
+    );
+    // The app whose Secret lies outside the allowed namespaces is seen, but not its Secret's hint.
+    const discovered = ofType(await world.events(), "app.discovered");
+    const link = (uid: string) => discovered.find((e) => e.subject === uid)?.data.databases;
+    expect(link(outside.metadata!.uid!)).toEqual([
+      expect.objectContaining({ variable: "DATABASE_URL", via: "secret-ref", target: "unknown" }),
+    ]);
+    expect(link(appUids.secretive!)).toEqual([expect.objectContaining({ target: "discovered" })]);
+
+    // A changed value is read again on the refresh, and the app follows it.
+    double.put(secret(ns, "creds", { url: `postgres://app:${SECRET_PASSWORD}@elsewhere.example:5432/shop` }));
+    await waitFor(
+      async () => ofType(await world.events(), "app.changed").some((e) => e.subject === appUids.secretive),
+      { what: "the app relinked after its Secret changed" },
+    );
+    const changed = ofType(await world.events(), "app.changed").find((e) => e.subject === appUids.secretive);
+    expect(changed?.data.databases).toEqual([expect.objectContaining({ target: "external" })]);
+    expect((await world.events()).map((e) => e.raw).join("\n") + world.output()).not.toContain(
+      SECRET_PASSWORD,
+    );
   });
 });

@@ -45,6 +45,34 @@ export const configSchema = z.object({
     .describe(
       "Kubernetes driver: namespace of the shards' objects; unset: the pod's own, or `default` outside a cluster.",
     ),
+  DBPLANE_KUBE_POD_CIDRS: envVar
+    .list(z.union([z.cidrv4(), z.cidrv6()]), "must be comma-separated CIDRs (10.244.0.0/16,fd00::/8)")
+    .refine((cidrs) => cidrs.length > 0, "must name at least one CIDR")
+    .prefault("10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7")
+    .describe(
+      "Kubernetes driver: the only networks a shard's pg_hba accepts TCP logins from; set the cluster's pod CIDRs (the default is every private range).",
+    ),
+  DBPLANE_KUBE_PLATFORM_NAMESPACE: envVar
+    .dnsLabel()
+    .optional()
+    .describe(
+      "Kubernetes driver: namespace of the router, collector and provisioner pods (labelled dbplane.io/shard-client=true) that each shard's NetworkPolicy admits, and of the DBPLANE_KUBE_SECRET_READERS; unset: the pod's own.",
+    ),
+  DBPLANE_KUBE_SECRET_READERS: envVar
+    .list(
+      z.string().regex(/^(router|collector)=[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/),
+      "must be comma-separated router=<serviceaccount> / collector=<serviceaccount>",
+    )
+    .optional()
+    .describe(
+      "Kubernetes driver: ServiceAccounts (in DBPLANE_KUBE_PLATFORM_NAMESPACE) that get, per shard, a Role to read exactly their Secrets: `router=…` the credentials and `<db>-app`, `collector=…` the monitoring Secret; unset: none.",
+    ),
+  DBPLANE_KUBE_NETWORK_POLICY: z
+    .stringbool()
+    .default(true)
+    .describe(
+      "Kubernetes driver: give each shard a NetworkPolicy admitting only its own pods and the platform's shard clients.",
+    ),
   DBPLANE_POSTGRES_IMAGE: z
     .string()
     .min(1)

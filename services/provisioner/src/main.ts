@@ -38,6 +38,7 @@ const router = {
   host: config.DBPLANE_PROVISIONER_ROUTER_PG_HOST,
   port: config.DBPLANE_PROVISIONER_ROUTER_PG_PORT,
 };
+const platformNamespace = config.DBPLANE_KUBE_PLATFORM_NAMESPACE ?? podNamespace();
 const driver: ShardDriver =
   config.DBPLANE_PROVISIONER_DRIVER === "kubernetes"
     ? await createKubernetesDriver({
@@ -45,6 +46,14 @@ const driver: ShardDriver =
         namespace: config.DBPLANE_KUBE_NAMESPACE ?? podNamespace(),
         image: config.DBPLANE_POSTGRES_IMAGE,
         router,
+        network: {
+          podCidrs: config.DBPLANE_KUBE_POD_CIDRS,
+          platformNamespace: config.DBPLANE_KUBE_NETWORK_POLICY ? platformNamespace : undefined,
+        },
+        readers: config.DBPLANE_KUBE_SECRET_READERS && {
+          namespace: platformNamespace,
+          ...Object.fromEntries(config.DBPLANE_KUBE_SECRET_READERS.map((entry) => entry.split("="))),
+        },
         backup: config.DBPLANE_BACKUP_S3_URL
           ? {
               url: config.DBPLANE_BACKUP_S3_URL,

@@ -3,7 +3,9 @@ import { parseScramVerifier } from "@dbplane/pgwire";
 import { describe, expect, it } from "vitest";
 import { appCredentialEntries, appRoleStatements, newAppSecret } from "../src/domain/application-role.ts";
 import { sameRequest } from "../src/domain/database-spec.ts";
+import { isVerifierOf, monitorRoleStatements } from "../src/domain/monitoring-role.ts";
 import { postgresSettings, quantityValue, renderSettings } from "../src/domain/postgres-settings.ts";
+import { secretReaderRoles } from "../src/drivers/kubernetes/secret-readers.ts";
 import { shardManifests, shardNames } from "../src/drivers/kubernetes/shard-manifests.ts";
 import { parseMajor } from "../src/drivers/local/pg-binaries.ts";
 
@@ -64,6 +66,8 @@ describe("Kubernetes shard manifests", () => {
     namespace: "db",
     image: "postgres",
     password: "pw-xyz",
+    monitor: { password: "mon-pw-abc", verifier: "SCRAM-SHA-256$4096:c2FsdA==$a:b" },
+    network: { podCidrs: ["10.244.0.0/16"], platformNamespace: "dbplane" },
   };
 
   it("are a pure function of the desired state", () => {
@@ -72,14 +76,18 @@ describe("Kubernetes shard manifests", () => {
 
   it("name and label every object of the shard", () => {
     const objects = shardManifests(input);
-    expect(objects.map((o) => `${o.kind}/${o.metadata?.name}`).sort()).toEqual([
-      "ConfigMap/orders-shard-1-config",
-      "Secret/orders-shard-1-credentials",
-      "Service/orders-shard-1",
-      "Service/orders-shard-1-headless",
-      "Service/orders-shard-1-read",
-      "StatefulSet/orders-shard-1",
-    ]);
+    expect(objects.map((o) => `${o.kind}/${o.metadata?.name}`).sort()).toEqual(
+      [
+        "ConfigMap/orders-shard-1-config",
+        "Secret/orders-shard-1-credentials",
+        "Secret/orders-shard-1-monitor",
+        "Service/orders-shard-1",
+        "Service/orders-shard-1-headless",
+        "Service/orders-shard-1-read",
+        "StatefulSet/orders-shard-1",
+        "NetworkPolicy/orders-shard-1",
+      ].sort(),
+    );
     for (const o of objects) {
       expect(o.metadata?.labels).toEqual({
         "app.kubernetes.io/managed-by": "dbplane",
@@ -90,11 +98,124 @@ describe("Kubernetes shard manifests", () => {
     expect(shardNames("orders", 1).secret).toBe("orders-shard-1-credentials");
   });
 
-  it("keep the password in the Secret only", () => {
+  it("give the pods no service-account token and accept logins from the pod network only", () => {
+    const objects = shardManifests(input);
+    // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
+    const sts = objects.find((o) => o.kind === "StatefulSet") as any;
+    expect(sts.spec.template.spec.automountServiceAccountToken).toBe(false);
+    // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
+    const hba: string = (objects.find((o) => o.kind === "ConfigMap") as any).data["pg_hba.conf"];
+    expect(hba.split("\n").filter((line) => line.startsWith("host"))).toEqual([
+      "host all all 10.244.0.0/16 scram-sha-256",
+      "host replication all 10.244.0.0/16 scram-sha-256",
+    ]);
+    expect(() => shardManifests({ ...input, network: { ...input.network, podCidrs: [] } })).toThrow(
+      /pod CIDR/,
+    );
+  });
+
+  it("admit only the shard's own pods and the platform's shard clients", () => {
+    // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
+    const policy = shardManifests(input).find((o) => o.kind === "NetworkPolicy") as any;
+    const shardPods = { "dbplane.io/database": "orders", "dbplane.io/shard": "1" };
+    expect(policy.spec).toEqual({
+      podSelector: { matchLabels: shardPods },
+      policyTypes: ["Ingress"],
+      ingress: [
+        {
+          ports: [{ port: 5432, protocol: "TCP" }],
+          from: [
+            { podSelector: { matchLabels: shardPods } },
+            {
+              namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "dbplane" } },
+              podSelector: { matchLabels: { "dbplane.io/shard-client": "true" } },
+            },
+          ],
+        },
+      ],
+    });
+    const without = shardManifests({ ...input, network: { ...input.network, platformNamespace: undefined } });
+    expect(without.some((o) => o.kind === "NetworkPolicy")).toBe(false);
+  });
+
+  it("give the router and the collector a Role naming exactly the Secrets each needs", () => {
+    const objects = secretReaderRoles("orders", 1, "db", {
+      namespace: "dbplane",
+      router: "dbplane-router",
+      collector: "dbplane-collector",
+    });
+    // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
+    const roles = objects.filter((o) => o.kind === "Role") as any[];
+    expect(Object.fromEntries(roles.map((r) => [r.metadata.name, r.rules]))).toEqual({
+      "orders-shard-1-router": [
+        {
+          apiGroups: [""],
+          resources: ["secrets"],
+          verbs: ["get"],
+          resourceNames: ["orders-shard-1-credentials", "orders-app"],
+        },
+      ],
+      "orders-shard-1-collector": [
+        {
+          apiGroups: [""],
+          resources: ["secrets"],
+          verbs: ["get"],
+          resourceNames: ["orders-shard-1-monitor"],
+        },
+      ],
+    });
+    // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
+    const bindings = objects.filter((o) => o.kind === "RoleBinding") as any[];
+    expect(bindings.map((b) => [b.metadata.name, b.roleRef.name, b.subjects])).toEqual([
+      [
+        "orders-shard-1-router",
+        "orders-shard-1-router",
+        [{ kind: "ServiceAccount", name: "dbplane-router", namespace: "dbplane" }],
+      ],
+      [
+        "orders-shard-1-collector",
+        "orders-shard-1-collector",
+        [{ kind: "ServiceAccount", name: "dbplane-collector", namespace: "dbplane" }],
+      ],
+    ]);
+    expect(secretReaderRoles("orders", 1, "db", { namespace: "dbplane" })).toEqual([]);
+  });
+
+  it("keep the passwords in the Secret only", () => {
     const objects = shardManifests(input);
     const outside = JSON.stringify(objects.filter((o) => o.kind !== "Secret"));
-    expect(outside).not.toContain("pw-xyz");
-    expect(outside).not.toContain(Buffer.from("pw-xyz").toString("base64"));
+    for (const secret of ["pw-xyz", "mon-pw-abc", input.monitor.verifier]) {
+      expect(outside).not.toContain(secret);
+      expect(outside).not.toContain(Buffer.from(secret).toString("base64"));
+    }
+    // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
+    const sts = objects.find((o) => o.kind === "StatefulSet") as any;
+    const roles = sts.spec.template.spec.containers.find((c: { name: string }) => c.name === "app-role");
+    expect(roles.env).toContainEqual({
+      name: "MONITOR_VERIFIER",
+      valueFrom: { secretKeyRef: { name: "orders-shard-1-monitor", key: "verifier" } },
+    });
+    expect(roles.command[2]).toContain("GRANT pg_monitor TO dbplane_monitor");
+  });
+});
+
+describe("monitoring role", () => {
+  it("logs in with pg_monitor and nothing more, with statement logging off first", () => {
+    const [first, second, role, grant] = monitorRoleStatements("'v'", false);
+    expect([first, second]).toEqual(["SET log_statement = 'none'", "SET log_min_error_statement = 'panic'"]);
+    expect(role).toBe(
+      "CREATE ROLE dbplane_monitor WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT PASSWORD 'v'",
+    );
+    expect(grant).toBe("GRANT pg_monitor TO dbplane_monitor");
+    expect(monitorRoleStatements("'v'", true)[2]).toMatch(/^ALTER ROLE dbplane_monitor/);
+  });
+
+  it("recognises a stored verifier of the password, whatever its salt", () => {
+    const { password, verifier } = newAppSecret();
+    expect(isVerifierOf(password, verifier)).toBe(true);
+    expect(isVerifierOf("other", verifier)).toBe(false);
+    expect(isVerifierOf(password, "md5abc")).toBe(false);
+    expect(isVerifierOf(password, null)).toBe(false);
   });
 });
 

@@ -7,6 +7,7 @@ import {
   waitFor,
 } from "@dbplane/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isVerifierOf } from "../src/domain/monitoring-role.ts";
 import { createProvisionerWorld, type ProvisionerWorld } from "./provisioner-world.ts";
 
 let world: ProvisionerWorld;
@@ -15,7 +16,15 @@ let replica: ServiceReplica;
 let api: ReturnType<typeof httpClient>;
 const ns = "default";
 const managed = "app.kubernetes.io/managed-by=dbplane,dbplane.io/database=shop";
-const KINDS = ["StatefulSet", "Service", "Secret", "ConfigMap"] as const;
+const KINDS = [
+  "StatefulSet",
+  "Service",
+  "Secret",
+  "ConfigMap",
+  "NetworkPolicy",
+  "Role",
+  "RoleBinding",
+] as const;
 
 beforeAll(async () => {
   kube = await startKubeApiDouble();
@@ -25,6 +34,9 @@ beforeAll(async () => {
       DBPLANE_PROVISIONER_DRIVER: "kubernetes",
       DBPLANE_KUBECONFIG: kube.kubeConfigPath,
       DBPLANE_KUBE_NAMESPACE: ns,
+      DBPLANE_KUBE_PLATFORM_NAMESPACE: "dbplane",
+      DBPLANE_KUBE_POD_CIDRS: "10.244.0.0/16,fd00:10:244::/56",
+      DBPLANE_KUBE_SECRET_READERS: "router=dbplane-router,collector=dbplane-collector",
       DBPLANE_RESYNC_INTERVAL_MS: "200",
       DBPLANE_BACKUP_S3_URL: "s3://dbplane-backups/test",
       DBPLANE_BACKUP_S3_ENDPOINT: "http://minio.example:9000",
@@ -91,8 +103,31 @@ describe("Kubernetes driver against the API double", () => {
       "shop-shard-1-headless",
       "shop-shard-1-read",
     ]);
-    expect(names("Secret")).toEqual(["shop-app", "shop-shard-0-credentials", "shop-shard-1-credentials"]);
+    expect(names("Secret")).toEqual([
+      "shop-app",
+      "shop-shard-0-credentials",
+      "shop-shard-0-monitor",
+      "shop-shard-1-credentials",
+      "shop-shard-1-monitor",
+    ]);
+    expect(names("Role")).toEqual([
+      "shop-shard-0-collector",
+      "shop-shard-0-router",
+      "shop-shard-1-collector",
+      "shop-shard-1-router",
+    ]);
+    // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
+    const collectorRole = kube.get("Role", ns, "shop-shard-0-collector") as any;
+    expect(collectorRole.rules).toEqual([
+      { apiGroups: [""], resources: ["secrets"], verbs: ["get"], resourceNames: ["shop-shard-0-monitor"] },
+    ]);
+    // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
+    const collectorBinding = kube.get("RoleBinding", ns, "shop-shard-0-collector") as any;
+    expect(collectorBinding.subjects).toEqual([
+      { kind: "ServiceAccount", name: "dbplane-collector", namespace: "dbplane" },
+    ]);
     expect(names("ConfigMap")).toEqual(["shop-shard-0-config", "shop-shard-1-config"]);
+    expect(names("NetworkPolicy")).toEqual(["shop-shard-0", "shop-shard-1"]);
     for (const kind of KINDS) {
       for (const obj of kube.list(kind, { namespace: ns, labelSelector: managed })) {
         // Everything is a shard's, except the database's application Secret.
@@ -109,6 +144,12 @@ describe("Kubernetes driver against the API double", () => {
     expect(sts.spec.replicas).toBe(2);
     const pod = sts.spec.template.spec;
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 999 });
+    expect(pod.automountServiceAccountToken).toBe(false);
+    // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
+    const policy = kube.get("NetworkPolicy", ns, "shop-shard-0") as any;
+    expect(policy.spec.ingress[0].from[1].namespaceSelector.matchLabels).toEqual({
+      "kubernetes.io/metadata.name": "dbplane",
+    });
     expect(pod.containers[0]).toMatchObject({
       image: "postgres:17",
       resources: { requests: { cpu: "500m", memory: "1Gi" }, limits: { memory: "1Gi" } },
@@ -123,6 +164,11 @@ describe("Kubernetes driver against the API double", () => {
     const conf = (kube.get("ConfigMap", ns, "shop-shard-0-config") as any).data["postgresql.conf"];
     expect(conf).toContain("wal_level = 'logical'");
     expect(conf).toContain("shared_buffers = '256MB'");
+    // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
+    const hba = (kube.get("ConfigMap", ns, "shop-shard-0-config") as any).data["pg_hba.conf"];
+    expect(hba).toContain("host all all 10.244.0.0/16 scram-sha-256");
+    expect(hba).toContain("host replication all fd00:10:244::/56 scram-sha-256");
+    expect(hba).not.toMatch(/0\.0\.0\.0\/0|::\/0/);
     for (const n of [0, 1]) {
       // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
       const secret = kube.get("Secret", ns, `shop-shard-${n}-credentials`) as any;
@@ -180,6 +226,23 @@ describe("Kubernetes driver against the API double", () => {
       primary: { host: "shop-shard-1.default.svc", port: 5432 },
       replicas: [{ host: "shop-shard-1-1.shop-shard-1-headless.default.svc", port: 5432 }],
     });
+    // The collector's login: the shard's monitoring role, its password in a Secret of its own.
+    expect(shardReady.find((e) => e.data.shard === 0)?.data.monitoring).toEqual({
+      user: "dbplane_monitor",
+      passwordRef: {
+        kind: "secret",
+        namespace: ns,
+        name: "shop-shard-0-monitor",
+        key: "password",
+      },
+    });
+    // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
+    const monitorData = (kube.get("Secret", ns, "shop-shard-0-monitor") as any).data;
+    const monitorPassword = Buffer.from(monitorData.password, "base64").toString();
+    const monitorVerifier = Buffer.from(monitorData.verifier, "base64").toString();
+    expect(monitorPassword.length).toBeGreaterThanOrEqual(43);
+    expect(isVerifierOf(monitorPassword, monitorVerifier)).toBe(true);
+    secretPasswords.push(monitorPassword);
   }, 60_000);
 
   it("applying the same spec again changes nothing", async () => {
@@ -206,6 +269,9 @@ describe("Kubernetes driver against the API double", () => {
     const secret = kube.get("Secret", ns, "shop-shard-0-credentials") as any;
     expect(Buffer.from(secret.data.password, "base64").toString()).toBe(secretPasswords[0]);
     // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
+    const monitor = kube.get("Secret", ns, "shop-shard-0-monitor") as any;
+    expect(Buffer.from(monitor.data.password, "base64").toString()).toBe(secretPasswords.at(-1));
+    // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
     const app = kube.get("Secret", ns, "shop-app") as any;
     expect(Buffer.from(app.data.password, "base64").toString()).toBe(appSecret.password);
     expect(Buffer.from(app.data.verifier, "base64").toString()).toBe(appSecret.verifier);
@@ -225,6 +291,8 @@ describe("Kubernetes driver against the API double", () => {
     );
     expect(job.metadata?.name).toMatch(/^shop-1-backup-[0-9a-f]{8}$/);
     expect(job.metadata?.annotations?.["dbplane.io/backup-id"]).toBe("2026-11-23.nightly");
+    // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
+    expect((job as any).spec.template.spec.automountServiceAccountToken).toBe(false);
     // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
     const pod = (job as any).spec.template.spec;
     expect(pod.initContainers[0].command.join(" ")).toContain("pg_dump");

@@ -253,6 +253,38 @@ describe("local driver: a sharded database made of real PostgreSQL clusters", ()
     expect(ready?.raw).not.toContain(verifier);
   }, 120_000);
 
+  it("gives the collector a pg_monitor role on every shard: statistics yes, data and programs no", async () => {
+    const db = (await api.call("GET", `/v1/databases/${name}`)).body;
+    const ready = (await world.events()).filter((e) => e.type.endsWith("shard.ready.v1"));
+    for (const shard of db.shards) {
+      const announced = ready.find((e) => e.data.shard === shard.shard)?.data.monitoring as {
+        user: string;
+        passwordRef: { kind: "file"; path: string };
+      };
+      expect(announced).toEqual({
+        user: "dbplane_monitor",
+        passwordRef: { kind: "file", path: expect.any(String) },
+      });
+      expect((await stat(announced.passwordRef.path)).mode & 0o777).toBe(0o600);
+      const password = (await readFile(announced.passwordRef.path, "utf8")).trim();
+      passwords.push(password);
+      const as = (sql: string) =>
+        query<Record<string, unknown>>(shard.primary.port, password, name, sql, "dbplane_monitor");
+      expect(
+        await as(`SELECT r.rolsuper, r.rolcreaterole, r.rolreplication, pg_has_role(current_user, 'pg_monitor', 'MEMBER') AS monitor
+                    FROM pg_roles r WHERE r.rolname = current_user`),
+      ).toEqual([{ rolsuper: false, rolcreaterole: false, rolreplication: false, monitor: true }]);
+      // What the collector reads: statistics of every database and of replication.
+      expect((await as("SELECT count(*)::int AS n FROM pg_stat_replication"))[0]?.n).toBe(1);
+      expect((await as("SELECT pg_database_size(current_database()) > 0 AS sized"))[0]?.sized).toBe(true);
+      // Not the application's rows, not the server's programs or files.
+      await expect(as("SELECT * FROM public.app_made")).rejects.toMatchObject({ code: "42501" });
+      await expect(as("CREATE TEMP TABLE o (l text); COPY o FROM PROGRAM 'id'")).rejects.toMatchObject({
+        code: "42501",
+      });
+    }
+  }, 60_000);
+
   it("keeps the application's password across reconciles and a restart of the provisioner", async () => {
     const dir = appDir();
     const before = await Promise.all(
@@ -329,7 +361,7 @@ describe("local driver: a sharded database made of real PostgreSQL clusters", ()
   }, 90_000);
 
   it("no password (nor the application's verifier) appears in any log line, event or HTTP response", async () => {
-    expect(passwords).toHaveLength(5);
+    expect(passwords).toHaveLength(8);
     const events = (await world.events()).map((e) => e.raw).join("\n");
     const logs = world.output();
     expect(logs.length).toBeGreaterThan(0);

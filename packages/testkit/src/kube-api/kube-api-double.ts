@@ -34,6 +34,15 @@ export interface KubeObject {
   [key: string]: unknown;
 }
 
+/** One request the double received: what a test asserts about a client's access pattern. */
+export interface KubeRequestRecord {
+  readonly method: string;
+  /** The URL path, e.g. `/api/v1/namespaces/shop/secrets/creds`. */
+  readonly path: string;
+  /** `?watch=true` (or `1`): a watch rather than a list. */
+  readonly watch: boolean;
+}
+
 export interface KubeApiDoubleOptions {
   /** Port on 127.0.0.1; default a free one. */
   readonly port?: number;
@@ -63,6 +72,8 @@ export interface KubeApiDouble {
   readonly resourceVersion: string;
   /** Watches currently streaming. */
   readonly openWatches: number;
+  /** Every request received so far, in order (discovery and health requests included). */
+  readonly requests: readonly KubeRequestRecord[];
   /**
    * Serves a custom resource (discovery and REST) from now on, by storing its
    * CustomResourceDefinition; creating a CRD through the API has the same effect.
@@ -154,6 +165,16 @@ export async function startKubeApiDouble(options: KubeApiDoubleOptions = {}): Pr
   });
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
+  const requests: KubeRequestRecord[] = [];
+  server.on("request", (req: { method?: string; url?: string }) => {
+    const target = new URL(req.url ?? "/", "http://double.invalid");
+    const watch = target.searchParams.get("watch");
+    requests.push({
+      method: req.method ?? "GET",
+      path: target.pathname,
+      watch: watch === "true" || watch === "1",
+    });
+  });
   server.on(
     "request",
     createHandler({
@@ -191,6 +212,7 @@ export async function startKubeApiDouble(options: KubeApiDoubleOptions = {}): Pr
     get openWatches() {
       return watches.size;
     },
+    requests,
     addCustomResource,
     removeCustomResource(group, plural) {
       store.remove(crdDef, "", `${plural}.${group}`);

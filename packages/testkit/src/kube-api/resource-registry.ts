@@ -50,6 +50,8 @@ export const builtInResources: readonly ResourceDefinition[] = [
   grouped("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers"),
   grouped("networking.k8s.io", "v1", "Ingress", "ingresses"),
   grouped("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", false),
+  grouped("rbac.authorization.k8s.io", "v1", "Role", "roles", false),
+  grouped("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", false),
   {
     group: "apiextensions.k8s.io",
     version: "v1",

@@ -16,9 +16,12 @@ const postgresUrl = (host: string, port: number, dbname: string, user?: string) 
 
 /**
  * One target per server of a provisioned shard: the primary and each replica, each id naming its
- * address so a replica keeps its id when the list is reordered.
+ * address so a replica keeps its id when the list is reordered. The collector logs in as the
+ * shard's monitoring role (pg_monitor only); only a shard announced by a provisioner that made
+ * no such role is reached as its `user`.
  */
 export function shardTargets(shard: ShardReady): TargetSpec[] {
+  const login = shard.monitoring ?? { user: shard.user, passwordRef: shard.passwordRef };
   const servers = [
     { role: "primary" as const, endpoint: shard.primary },
     ...shard.replicas.map((endpoint) => ({ role: "replica" as const, endpoint })),
@@ -27,8 +30,8 @@ export function shardTargets(shard: ShardReady): TargetSpec[] {
     id: `${shardServerPrefix(shard.database, shard.shard)}${endpoint.host}:${endpoint.port}`,
     engine: "postgresql",
     source: "provisioner",
-    url: postgresUrl(endpoint.host, endpoint.port, shard.dbname, shard.user),
-    credential: shard.passwordRef,
+    url: postgresUrl(endpoint.host, endpoint.port, shard.dbname, login.user),
+    credential: login.passwordRef,
     shard: { database: shard.database, shard: shard.shard, role },
   }));
 }

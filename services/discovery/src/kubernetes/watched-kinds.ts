@@ -1,15 +1,7 @@
-import type { KubernetesObject, V1Secret, V1Service } from "@kubernetes/client-node";
-import type { ConfigMap, OperatorCluster, SecretKeys, Service, Workload } from "../domain/cluster-objects.ts";
+import type { KubernetesObject, V1Service } from "@kubernetes/client-node";
+import type { ConfigMap, OperatorCluster, Service, Workload } from "../domain/cluster-objects.ts";
 import type { OperatorProfile } from "../domain/operators.ts";
-import {
-  reduceConfigMap,
-  reduceSecret,
-  toConfigMap,
-  toOperatorCluster,
-  toSecretKeys,
-  toService,
-  toWorkload,
-} from "./object-reducers.ts";
+import { reduceConfigMap, toConfigMap, toOperatorCluster, toService, toWorkload } from "./object-reducers.ts";
 
 type Raw = KubernetesObject & Record<string, unknown>;
 
@@ -18,7 +10,6 @@ export type Converted =
   | { readonly bucket: "workloads"; readonly value: Workload }
   | { readonly bucket: "services"; readonly value: Service }
   | { readonly bucket: "configMaps"; readonly value: ConfigMap }
-  | { readonly bucket: "secrets"; readonly value: SecretKeys }
   | { readonly bucket: "operatorClusters"; readonly value: OperatorCluster };
 
 export interface WatchedKind {
@@ -36,7 +27,11 @@ const workload = (kind: string, plural: string): WatchedKind => ({
   convert: (obj) => ({ bucket: "workloads", value: toWorkload(obj, kind) }),
 });
 
-/** The built-in kinds discovery watches (RBAC: get, list, watch on each). */
+/**
+ * The built-in kinds discovery watches (RBAC: get, list, watch on each). Not Secrets: a list or
+ * watch right on them reads every password in the cluster; the Secrets that workloads reference
+ * are read by name instead (`referenced-secrets.ts`).
+ */
 export const BUILT_IN_KINDS: readonly WatchedKind[] = [
   workload("Deployment", "deployments"),
   workload("StatefulSet", "statefulsets"),
@@ -53,13 +48,6 @@ export const BUILT_IN_KINDS: readonly WatchedKind[] = [
     plural: "configmaps",
     reduce: reduceConfigMap,
     convert: (obj) => ({ bucket: "configMaps", value: toConfigMap(obj) }),
-  },
-  {
-    apiVersion: "v1",
-    kind: "Secret",
-    plural: "secrets",
-    reduce: (obj) => reduceSecret(obj as V1Secret),
-    convert: (obj) => ({ bucket: "secrets", value: toSecretKeys(obj as V1Secret) }),
   },
 ];
 

@@ -1,4 +1,5 @@
 import { APP_USER } from "../../domain/application-role.ts";
+import { monitorRolePsql } from "../../domain/monitoring-role.ts";
 
 /** Name of the database's application Secret (as CloudNativePG's `<cluster>-app`). */
 export const appSecretName = (database: string) => `${database}-app`;
@@ -11,7 +12,7 @@ const DONE_FILE = "/tmp/app-role-ready";
  * verifier as a literal and `\gexec` runs the statement built from it; the verifier is only in
  * the container's environment (from the Secret), never in the manifest.
  */
-function roleSql(database: string): string {
+export function roleSql(database: string): string {
   const db = `"${database.replaceAll('"', '""')}"`;
   const options = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT";
   return [
@@ -20,13 +21,15 @@ function roleSql(database: string): string {
     `SELECT 'CREATE ROLE ${APP_USER}' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${APP_USER}') \\gexec`,
     `SELECT format('ALTER ROLE ${APP_USER} WITH ${options} PASSWORD %L', :'verifier') \\gexec`,
     `ALTER DATABASE ${db} OWNER TO ${APP_USER};`,
+    monitorRolePsql(),
   ].join("\n");
 }
 
 /**
  * Makes the application role on the shard's primary from inside the pod (the provisioner need
  * not reach the pods' network): waits for the server, and on the primary (a standby gets the
- * role by replication) creates or updates it with the verifier from the `<db>-app` Secret. It
+ * role by replication) creates or updates it with the verifier from the `<db>-app` Secret, and
+ * the monitoring role with the verifier from the shard's `-monitor` Secret. It
  * runs on every start of the pod, so a changed verifier or a dropped role is repaired by a restart.
  */
 export function appRoleScript(database: string, port: number, superuser: string): string {
@@ -35,7 +38,7 @@ export function appRoleScript(database: string, port: number, superuser: string)
     "set -eu",
     `until pg_isready -q -h 127.0.0.1 -p ${port} -U ${superuser}; do sleep 2; done`,
     `if [ "$(${psql} -tAc 'SELECT pg_is_in_recovery()')" = "f" ]; then`,
-    `  ${psql} -v verifier="$APP_VERIFIER" <<'SQL'`,
+    `  ${psql} -v verifier="$APP_VERIFIER" -v monitor_verifier="$MONITOR_VERIFIER" <<'SQL'`,
     roleSql(database),
     "SQL",
     "fi",
@@ -51,6 +54,8 @@ export interface AppRoleContainerInput {
   readonly superuser: string;
   /** The shard's superuser password, as an env var source (its credentials Secret). */
   readonly superuserPasswordEnv: object;
+  /** The monitoring role's verifier, as an env var source (the shard's `-monitor` Secret). */
+  readonly monitorVerifierEnv: object;
   readonly securityContext: object;
 }
 
@@ -66,6 +71,7 @@ export function appRoleContainer(input: AppRoleContainerInput) {
         name: "APP_VERIFIER",
         valueFrom: { secretKeyRef: { name: appSecretName(input.database), key: "verifier" } },
       },
+      { ...input.monitorVerifierEnv, name: "MONITOR_VERIFIER" },
     ],
     readinessProbe: { exec: { command: ["test", "-f", DONE_FILE] }, periodSeconds: 5 },
     resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { memory: "64Mi" } },

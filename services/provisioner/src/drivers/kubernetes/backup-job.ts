@@ -64,6 +64,8 @@ export function backupJob(input: {
         metadata: { labels },
         spec: {
           restartPolicy: "Never",
+          // pg_dump and the upload need no Kubernetes API: no token in the pod.
+          automountServiceAccountToken: false,
           securityContext: { runAsNonRoot: true, runAsUser: 999, runAsGroup: 999, fsGroup: 999 },
           initContainers: [
             {

@@ -2,7 +2,13 @@ import { randomBytes } from "node:crypto";
 import { applyObject, connectKube, deleteObject, listLabelled, readObject } from "@dbplane/kube";
 import { createScramVerifier } from "@dbplane/pgwire";
 import type { Logger } from "@dbplane/service-kit";
-import type { V1Job, V1Secret, V1StatefulSet } from "@kubernetes/client-node";
+import {
+  type KubernetesObject,
+  loadYaml,
+  type V1Job,
+  type V1Secret,
+  type V1StatefulSet,
+} from "@kubernetes/client-node";
 import {
   APP_USER,
   type AppSecret,
@@ -11,10 +17,19 @@ import {
   type RouterWireEndpoint,
 } from "../../domain/application-role.ts";
 import { PermanentProvisionError } from "../../domain/errors.ts";
+import { MONITOR_USER } from "../../domain/monitoring-role.ts";
 import type { BackupOutcome, ShardDriver, ShardObservation } from "../driver.ts";
 import { appSecretName } from "./app-role-container.ts";
 import { type BackupTarget, backupJob, backupLocation } from "./backup-job.ts";
-import { DATABASE_LABEL, MANAGED_BY, SUPERUSER, shardManifests, shardNames } from "./shard-manifests.ts";
+import { type SecretReaders, secretReaderRoles } from "./secret-readers.ts";
+import {
+  DATABASE_LABEL,
+  MANAGED_BY,
+  type ShardNetwork,
+  SUPERUSER,
+  shardManifests,
+  shardNames,
+} from "./shard-manifests.ts";
 
 /** The one field manager of everything the provisioner applies. */
 export const FIELD_MANAGER = "dbplane-provisioner";
@@ -29,8 +44,20 @@ export interface KubernetesDriverOptions {
   readonly backup: BackupTarget | undefined;
   /** The router's wire endpoint, for the `uri` and `jdbc-uri` in each database's `<db>-app` Secret. */
   readonly router: RouterWireEndpoint;
+  /** pg_hba's pod CIDRs and the platform namespace each shard's NetworkPolicy admits. */
+  readonly network: ShardNetwork;
+  /** Who gets a per-shard Role to read its Secrets by name; undefined: no Role is made. */
+  readonly readers: SecretReaders | undefined;
   readonly logger: Logger;
 }
+
+/**
+ * A manifest in the API's JSON as client-node's typed model, which its serializer expects: the
+ * model renames some fields (a NetworkPolicy rule's `from` is `_from`), and a plain object's
+ * `from` would be dropped on the way to the server. JSON is YAML, so client-node's own loader does it.
+ */
+const asClientModel = (manifest: KubernetesObject): KubernetesObject =>
+  loadYaml<KubernetesObject>(JSON.stringify(manifest));
 
 /** Kinds the provisioner creates, in the order delete removes them (workload first). */
 const OWNED_KINDS = [
@@ -39,6 +66,9 @@ const OWNED_KINDS = [
   { apiVersion: "v1", kind: "Service" },
   { apiVersion: "v1", kind: "ConfigMap" },
   { apiVersion: "v1", kind: "Secret" },
+  { apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy" },
+  { apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding" },
+  { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role" },
 ] as const;
 
 /**
@@ -52,17 +82,36 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
   const { objects } = connectKube(options.kubeconfig);
   const { namespace } = options;
 
-  /** The shard's password: kept from its Secret when it exists, else 32 fresh random bytes. */
-  const passwordOf = async (secretName: string): Promise<string> => {
+  /** A Secret's `data`, decoded; empty when it does not exist. */
+  const secretData = async (name: string): Promise<Record<string, string>> => {
     const secret = await readObject<V1Secret>(objects, {
       apiVersion: "v1",
       kind: "Secret",
-      metadata: { name: secretName, namespace },
+      metadata: { name, namespace },
     });
-    const existing = secret?.data?.password;
-    return existing
-      ? Buffer.from(existing, "base64").toString("utf8")
-      : randomBytes(32).toString("base64url");
+    return Object.fromEntries(
+      Object.entries(secret?.data ?? {}).map(([key, value]) => [
+        key,
+        Buffer.from(value, "base64").toString("utf8"),
+      ]),
+    );
+  };
+
+  /**
+   * The shard's superuser password and its monitoring role's password and verifier: kept from
+   * their Secrets when they are there, else fresh random ones.
+   */
+  const passwordsOf = async (
+    names: ReturnType<typeof shardNames>,
+  ): Promise<{ password: string; monitor: AppSecret }> => {
+    const credentials = await secretData(names.secret);
+    const monitor = await secretData(names.monitorSecret);
+    return {
+      password: credentials.password || randomBytes(32).toString("base64url"),
+      monitor: monitor.password
+        ? { password: monitor.password, verifier: monitor.verifier || createScramVerifier(monitor.password) }
+        : newAppSecret(),
+    };
   };
 
   /** The application's password and verifier: kept from the `<db>-app` Secret when it has them. */
@@ -117,10 +166,23 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
     // The application role is made inside each pod (app-role container) from the Secret above.
     async ensureShard(target): Promise<ShardObservation> {
       const names = shardNames(target.spec.name, target.shard);
-      const password = await passwordOf(names.secret);
+      const { password, monitor } = await passwordsOf(names);
       let statefulSet: V1StatefulSet | undefined;
-      for (const manifest of shardManifests({ ...target, namespace, image: options.image, password })) {
-        const applied = await applyObject(objects, manifest, FIELD_MANAGER);
+      const manifests = [
+        ...shardManifests({
+          ...target,
+          namespace,
+          image: options.image,
+          password,
+          monitor,
+          network: options.network,
+        }),
+        ...(options.readers
+          ? secretReaderRoles(target.spec.name, target.shard, namespace, options.readers)
+          : []),
+      ];
+      for (const manifest of manifests) {
+        const applied = await applyObject(objects, asClientModel(manifest), FIELD_MANAGER);
         if (manifest.kind === "StatefulSet") statefulSet = applied as V1StatefulSet;
       }
       const want = 1 + target.replicas;
@@ -144,6 +206,10 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
           dbname: target.spec.name,
           user: SUPERUSER,
           passwordRef: { kind: "secret", namespace, name: names.secret, key: "password" },
+          monitoring: {
+            user: MONITOR_USER,
+            passwordRef: { kind: "secret", namespace, name: names.monitorSecret, key: "password" },
+          },
         },
       };
     },

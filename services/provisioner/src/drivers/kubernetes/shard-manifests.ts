@@ -1,5 +1,7 @@
 import type { KubernetesObject } from "@kubernetes/client-node";
+import type { AppSecret } from "../../domain/application-role.ts";
 import type { DatabaseSpec } from "../../domain/database-spec.ts";
+import { MONITOR_USER } from "../../domain/monitoring-role.ts";
 import { postgresSettings, renderSettings } from "../../domain/postgres-settings.ts";
 import { appRoleContainer } from "./app-role-container.ts";
 
@@ -7,6 +9,11 @@ import { appRoleContainer } from "./app-role-container.ts";
 export const MANAGED_BY = { "app.kubernetes.io/managed-by": "dbplane" } as const;
 export const DATABASE_LABEL = "dbplane.io/database";
 export const SHARD_LABEL = "dbplane.io/shard";
+/**
+ * Pods of the platform that may open connections to shards (router, collector, provisioner): the
+ * chart labels them so; a shard's NetworkPolicy admits them from the platform's namespace.
+ */
+export const SHARD_CLIENT_LABEL = "dbplane.io/shard-client";
 export const SUPERUSER = "dbplane";
 const PORT = 5432;
 const PGDATA = "/var/lib/postgresql/data/pgdata";
@@ -22,7 +29,10 @@ export function shardNames(database: string, shard: number) {
     readService: `${base}-read`,
     headlessService: `${base}-headless`,
     secret: `${base}-credentials`,
+    /** The monitoring role's password and verifier: apart, so the collector may read it alone. */
+    monitorSecret: `${base}-monitor`,
     configMap: `${base}-config`,
+    networkPolicy: base,
   };
 }
 
@@ -38,16 +48,73 @@ export interface ShardManifestInput {
   readonly image: string;
   /** The shard's password: an existing Secret's, or a new random one. Goes into the Secret only. */
   readonly password: string;
+  /** The monitoring role's password and verifier (its own Secret, kept across passes). */
+  readonly monitor: AppSecret;
+  readonly network: ShardNetwork;
 }
 
-/** pg_hba: the pod's own socket trusted (the image's init scripts use it); everything over TCP needs scram. */
-const PG_HBA = [
-  "local all all trust",
-  "host all all 0.0.0.0/0 scram-sha-256",
-  "host all all ::/0 scram-sha-256",
-  "host replication all 0.0.0.0/0 scram-sha-256",
-  "host replication all ::/0 scram-sha-256",
-].join("\n");
+/** Who may reach a shard's PostgreSQL over the network. */
+export interface ShardNetwork {
+  /** CIDRs pg_hba accepts TCP connections from (the cluster's pod network); nothing else gets a login. */
+  readonly podCidrs: readonly string[];
+  /**
+   * Namespace of the platform's router, collector and provisioner, whose pods carry
+   * {@link SHARD_CLIENT_LABEL}; undefined: no NetworkPolicy is made (a cluster without a
+   * NetworkPolicy controller, or one that brings its own).
+   */
+  readonly platformNamespace: string | undefined;
+}
+
+/**
+ * pg_hba: the pod's own socket trusted (the image's init scripts use it); over TCP only from the
+ * pod network, and with scram — 0.0.0.0/0 would let any address that reaches the pod try a password.
+ */
+export function pgHba(podCidrs: readonly string[]): string {
+  if (podCidrs.length === 0) throw new Error("pg_hba needs at least one pod CIDR");
+  const lines = ["local all all trust"];
+  for (const database of ["all", "replication"]) {
+    for (const cidr of podCidrs) lines.push(`host ${database} all ${cidr} scram-sha-256`);
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+/**
+ * Ingress to the shard's PostgreSQL port only from its own pods (the standbys' pg_basebackup and
+ * replication, the backup Job) and from the platform's shard clients in the platform's namespace.
+ */
+export function shardNetworkPolicy(
+  database: string,
+  shard: number,
+  namespace: string,
+  platformNamespace: string,
+): KubernetesObject {
+  const selector = { [DATABASE_LABEL]: database, [SHARD_LABEL]: String(shard) };
+  return {
+    apiVersion: "networking.k8s.io/v1",
+    kind: "NetworkPolicy",
+    metadata: {
+      name: shardNames(database, shard).networkPolicy,
+      namespace,
+      labels: shardLabels(database, shard),
+    },
+    spec: {
+      podSelector: { matchLabels: selector },
+      policyTypes: ["Ingress"],
+      ingress: [
+        {
+          ports: [{ port: PORT, protocol: "TCP" }],
+          from: [
+            { podSelector: { matchLabels: selector } },
+            {
+              namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": platformNamespace } },
+              podSelector: { matchLabels: { [SHARD_CLIENT_LABEL]: "true" } },
+            },
+          ],
+        },
+      ],
+    },
+  } as KubernetesObject;
+}
 
 /**
  * Pod 0 is the primary. Every other pod starts empty and copies the primary with pg_basebackup
@@ -74,6 +141,7 @@ function replicaInitScript(names: ReturnType<typeof shardNames>, namespace: stri
  */
 export function shardManifests(input: ShardManifestInput): KubernetesObject[] {
   const { spec, shard, namespace } = input;
+  const { platformNamespace } = input.network;
   const names = shardNames(spec.name, shard);
   const labels = shardLabels(spec.name, shard);
   const meta = (name: string) => ({ name, namespace, labels });
@@ -131,9 +199,20 @@ export function shardManifests(input: ShardManifestInput): KubernetesObject[] {
     } as KubernetesObject,
     {
       apiVersion: "v1",
+      kind: "Secret",
+      metadata: meta(names.monitorSecret),
+      type: "Opaque",
+      data: {
+        username: Buffer.from(MONITOR_USER).toString("base64"),
+        password: Buffer.from(input.monitor.password).toString("base64"),
+        verifier: Buffer.from(input.monitor.verifier).toString("base64"),
+      },
+    } as KubernetesObject,
+    {
+      apiVersion: "v1",
       kind: "ConfigMap",
       metadata: meta(names.configMap),
-      data: { "postgresql.conf": renderSettings(settings), "pg_hba.conf": `${PG_HBA}\n` },
+      data: { "postgresql.conf": renderSettings(settings), "pg_hba.conf": pgHba(input.network.podCidrs) },
     } as KubernetesObject,
     service(names.headlessService, selector, true),
     // The primary is pod 0; the StatefulSet controller labels each pod with its own name.
@@ -152,6 +231,8 @@ export function shardManifests(input: ShardManifestInput): KubernetesObject[] {
         template: {
           metadata: { labels },
           spec: {
+            // Nothing in a shard pod talks to the Kubernetes API: no token to steal from it.
+            automountServiceAccountToken: false,
             securityContext: {
               runAsNonRoot: true,
               runAsUser: POSTGRES_UID,
@@ -206,6 +287,9 @@ export function shardManifests(input: ShardManifestInput): KubernetesObject[] {
                 port: PORT,
                 superuser: SUPERUSER,
                 superuserPasswordEnv: passwordEnv,
+                monitorVerifierEnv: {
+                  valueFrom: { secretKeyRef: { name: names.monitorSecret, key: "verifier" } },
+                },
                 securityContext: containerSecurity,
               }),
             ],
@@ -224,5 +308,6 @@ export function shardManifests(input: ShardManifestInput): KubernetesObject[] {
         ],
       },
     } as KubernetesObject,
+    ...(platformNamespace ? [shardNetworkPolicy(spec.name, shard, namespace, platformNamespace)] : []),
   ];
 }

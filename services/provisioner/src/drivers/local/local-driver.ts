@@ -3,11 +3,13 @@ import { join, resolve } from "node:path";
 import type { Logger } from "@dbplane/service-kit";
 import type { RouterWireEndpoint } from "../../domain/application-role.ts";
 import type { DatabaseSpec } from "../../domain/database-spec.ts";
+import { MONITOR_KEYS, MONITOR_USER } from "../../domain/monitoring-role.ts";
 import type { BackupOutcome, ShardDriver, ShardObservation } from "../driver.ts";
 import { ensureAppCredentialFiles } from "./app-credential-files.ts";
 import { ensureAppRole } from "./app-role.ts";
 import { ensurePassword, exists, ownedDir, SUPERUSER } from "./cluster-files.ts";
 import { ensurePrimary, ensureReplica, type ServerContext, stopServer } from "./local-server.ts";
+import { ensureMonitorRole } from "./monitor-role.ts";
 import { PgBinaryFinder } from "./pg-binaries.ts";
 import { runProgram } from "./run-program.ts";
 import { resolveServerUser, type ServerUser } from "./server-user.ts";
@@ -27,6 +29,8 @@ export interface LocalDriverOptions {
 }
 
 const replicaDir = /^replica-(\d+)$/;
+/** Files that only the provisioner and the services beside it read. */
+const PROCESS_USER: ServerUser = { name: "(current user)", uid: undefined, gid: undefined };
 
 /**
  * Shards as real PostgreSQL clusters on this machine (DESIGN.md, "Local mode"); the database's
@@ -72,6 +76,10 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
       const ctx = await serverContext(spec, shard);
       const primaryPort = await ensurePrimary(dir, join(dir, "password"), spec.name, ctx);
       await ensureAppRole(primaryPort, ctx.password, spec.name, application.verifier);
+      // The collector reads this file as the provisioner's own user, not the server's.
+      const monitorFile = join(dir, MONITOR_KEYS.password);
+      const monitorPassword = await ensurePassword(monitorFile, PROCESS_USER);
+      await ensureMonitorRole(primaryPort, ctx.password, monitorPassword);
       const replicaPorts: number[] = [];
       for (let k = 1; k <= target.replicas; k++)
         replicaPorts.push(await ensureReplica(dir, k, primaryPort, ctx));
@@ -92,6 +100,7 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
           dbname: spec.name,
           user: SUPERUSER,
           passwordRef: { kind: "file", path: join(dir, "password") },
+          monitoring: { user: MONITOR_USER, passwordRef: { kind: "file", path: monitorFile } },
         },
       };
     },
