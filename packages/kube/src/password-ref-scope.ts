@@ -12,6 +12,11 @@ export interface PasswordRefScope {
   readonly dataDir: string;
   /** Kubernetes driver: a Secret ref must be in this namespace (the release's, DBPLANE_KUBE_NAMESPACE). */
   readonly namespace: string;
+  /**
+   * References from the reader's own configuration (an operator's choice, e.g. the collector's
+   * credential for discovered servers): accepted as they are, whatever their place.
+   */
+  readonly configured?: readonly PasswordRef[];
 }
 
 /** Whose password a ref is: one shard's, or the database's application role. */
@@ -41,6 +46,7 @@ export function passwordRefRefusal(
   scope: PasswordRefScope,
   owner?: PasswordRefOwner,
 ): string | undefined {
+  if (scope.configured?.some((c) => sameRef(c, ref))) return undefined;
   if (ref.kind === "file") {
     if (!isAbsolute(ref.path)) return "a password file must be given by an absolute path";
     if (!isInside(resolve(scope.dataDir), resolve(ref.path)))
@@ -64,4 +70,9 @@ export function passwordRefRefusal(
     return `${secret} does not hold the password of ${whose}`;
   }
   return undefined;
+}
+
+function sameRef(a: PasswordRef, b: PasswordRef): boolean {
+  if (a.kind === "file" || b.kind === "file") return a.kind === b.kind && a.path === (b as typeof a).path;
+  return a.namespace === b.namespace && a.name === b.name && a.key === b.key;
 }

@@ -116,6 +116,20 @@ export const configSchema = z
       .min(1)
       .optional()
       .describe("Kubeconfig for reading Secret passwordRefs; unset: the pod's service account, else none."),
+    // Provisioned shards' passwordRefs travel in events; these bound where one may point.
+    DBPLANE_DATA_DIR: z
+      .string()
+      .min(1)
+      .default("./.data")
+      .describe(
+        "Local driver's data directory: a provisioned shard's password file is read only from inside it (the provisioner's DBPLANE_DATA_DIR).",
+      ),
+    DBPLANE_KUBE_NAMESPACE: envVar
+      .dnsLabel()
+      .optional()
+      .describe(
+        "Namespace of the shards' credentials Secrets (the provisioner's); unset: the pod's own, or `default` outside a cluster.",
+      ),
   })
   .superRefine((env, ctx) => {
     if (env.DBPLANE_COLLECTOR_NODE_TIMEOUT_MS <= 2 * env.DBPLANE_COLLECTOR_HEARTBEAT_MS) {

@@ -24,6 +24,20 @@ export const configSchema = z
       .describe(
         "Kubeconfig for reading shard passwords from Secrets; unset: the pod's service account, else Secret references answer 503.",
       ),
+    // Shard maps name passwords only by reference; these bound where a reference may point.
+    DBPLANE_DATA_DIR: z
+      .string()
+      .min(1)
+      .default("./.data")
+      .describe(
+        "Local driver's data directory: a shard's password file is read only from inside it (the provisioner's DBPLANE_DATA_DIR).",
+      ),
+    DBPLANE_KUBE_NAMESPACE: envVar
+      .dnsLabel()
+      .optional()
+      .describe(
+        "Namespace of the shards' credentials Secrets (the provisioner's); unset: the pod's own, or `default` outside a cluster.",
+      ),
     DBPLANE_PG_POOL_SIZE: envVar
       .int(2, 200)
       .default(5)

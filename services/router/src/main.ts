@@ -9,7 +9,7 @@ import {
   shardLoadSampled,
   splitShard,
 } from "@dbplane/contracts";
-import { kubeAccess, PasswordResolver } from "@dbplane/kube";
+import { kubeAccess, PasswordResolver, podNamespace } from "@dbplane/kube";
 import { medianSplitPoint, RangeMove, RangeMoveError } from "@dbplane/reshard";
 import { replicaId, serviceProcess } from "@dbplane/service-kit";
 import { routerApp } from "./app.ts";
@@ -52,7 +52,11 @@ const bus = await service.connectBus(app, { readinessCheck: false });
 const kv = await bus.kv<ShardMapDocument>("shardmaps", { schema: shardMapDocument });
 const redis = await service.redis();
 
-const passwords = new PasswordResolver(kubeAccess(config.DBPLANE_KUBECONFIG, "router"));
+const refScope = {
+  dataDir: config.DBPLANE_DATA_DIR,
+  namespace: config.DBPLANE_KUBE_NAMESPACE ?? podNamespace(),
+};
+const passwords = new PasswordResolver(kubeAccess(config.DBPLANE_KUBECONFIG, "router"), refScope);
 const pools = new ServerPoolRegistry(
   {
     max: config.DBPLANE_ROUTER_SHARD_POOL_SIZE,
@@ -185,7 +189,7 @@ const consumer = await bus.consume({
   // A database's ready, ready again and deleted must be applied in stream order, by all replicas.
   ordered: true,
   handlers: [
-    handle(databaseReady, databaseReadyHandler(store, publisher, logger)),
+    handle(databaseReady, databaseReadyHandler(store, publisher, refScope, logger)),
     handle(databaseDeleted, databaseDeletedHandler(publisher, fences, logger)),
   ],
 });
