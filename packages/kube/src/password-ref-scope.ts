@@ -73,6 +73,6 @@ export function passwordRefRefusal(
 }
 
 function sameRef(a: PasswordRef, b: PasswordRef): boolean {
-  if (a.kind === "file" || b.kind === "file") return a.kind === b.kind && a.path === (b as typeof a).path;
-  return a.namespace === b.namespace && a.name === b.name && a.key === b.key;
+  if (a.kind === "file") return b.kind === "file" && a.path === b.path;
+  return b.kind === "secret" && a.namespace === b.namespace && a.name === b.name && a.key === b.key;
 }
