@@ -35,6 +35,7 @@ import { createRouterMetrics } from "./router-metrics.ts";
 import { HealthMonitor } from "./shards/health-monitor.ts";
 import { MigrationRunner } from "./shards/migration-runner.ts";
 import { ServerPoolRegistry } from "./shards/server-pool-registry.ts";
+import { STATEMENT_DEADLINE_GRACE_MS } from "./shards/server-session.ts";
 import { ShardMapPublisher } from "./shards/shard-map-publisher.ts";
 import { ShardMapRegistry } from "./shards/shard-map-registry.ts";
 import { createRouterStore } from "./store/router-store.ts";
@@ -91,7 +92,13 @@ const detector = new HotShardDetector({
   logger,
   onReport: (h) => autoSplit.onHot(h),
 });
-const health = new HealthMonitor(pools, config.DBPLANE_ROUTER_HEALTH_INTERVAL_MS, logger);
+// A probe is one tiny query: it gets as long as a connection may take to open.
+const health = new HealthMonitor(
+  pools,
+  config.DBPLANE_ROUTER_HEALTH_INTERVAL_MS,
+  config.DBPLANE_ROUTER_CONNECT_TIMEOUT_MS,
+  logger,
+);
 const fenceBuckets = await openFenceBuckets(bus);
 const fenceMetrics = createFenceMetrics(app.metricsRegistry);
 const fence = new WriteFence({
@@ -111,6 +118,7 @@ const queryService = new QueryService({
   metrics,
   maxReplicaLagMs: config.DBPLANE_ROUTER_MAX_REPLICA_LAG_MS,
   maxResultBytes: config.DBPLANE_ROUTER_MAX_RESULT_BYTES,
+  statementDeadlineMs: config.DBPLANE_ROUTER_STATEMENT_TIMEOUT_MS + STATEMENT_DEADLINE_GRACE_MS,
 });
 
 // A shard seen for the first time (at start-up, or joining in a new version) gets every
