@@ -70,7 +70,9 @@ const pools = new ServerPoolRegistry(
 );
 const maps = new ShardMapRegistry(kv, pools, logger);
 const publisher = new ShardMapPublisher(store, kv, bus, logger);
-const runner = new MigrationRunner(store, logger);
+// Past statement_timeout, so a live shard answers with its own timeout first (server-session.ts).
+const statementDeadlineMs = config.DBPLANE_ROUTER_STATEMENT_TIMEOUT_MS + STATEMENT_DEADLINE_GRACE_MS;
+const runner = new MigrationRunner(store, logger, statementDeadlineMs);
 const metrics = createRouterMetrics(app.metricsRegistry, maps);
 const load = new LoadWindow(redis, {
   prefix: config.DBPLANE_ROUTER_REDIS_PREFIX,
@@ -118,7 +120,7 @@ const queryService = new QueryService({
   metrics,
   maxReplicaLagMs: config.DBPLANE_ROUTER_MAX_REPLICA_LAG_MS,
   maxResultBytes: config.DBPLANE_ROUTER_MAX_RESULT_BYTES,
-  statementDeadlineMs: config.DBPLANE_ROUTER_STATEMENT_TIMEOUT_MS + STATEMENT_DEADLINE_GRACE_MS,
+  statementDeadlineMs,
 });
 
 // A shard seen for the first time (at start-up, or joining in a new version) gets every

@@ -60,6 +60,18 @@ describe("caller SQL stays inside its request", () => {
     expect(await existsAnywhere("pwn_multi")).toBe(false);
   });
 
+  it("a migration string cannot COMMIT its way out of its transaction", async () => {
+    const res = await call("POST", `/v1/databases/${DB}/migrations`, {
+      id: "escape",
+      statements: ["CREATE TABLE pwn_m1 (i int); COMMIT; CREATE TABLE pwn_m2 (i int)"],
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.complete).toBe(false);
+    expect(res.body.shards.every((s: { status: string }) => s.status === "failed")).toBe(true);
+    expect(await existsAnywhere("pwn_m1")).toBe(false);
+    expect(await existsAnywhere("pwn_m2")).toBe(false);
+  });
+
   it("cancels the statement on the shard when the HTTP request ends", async () => {
     const marker = uniqueName("sleeper");
     const client = new AbortController();
