@@ -51,7 +51,9 @@ export const configSchema = z
     DBPLANE_ROUTER_STATEMENT_TIMEOUT_MS: envVar
       .ms(100, 3_600_000)
       .default(30_000)
-      .describe("statement_timeout on every shard connection."),
+      .describe(
+        "statement_timeout on every shard connection; 2 s past it the router cancels a statement whose server has not answered.",
+      ),
     // 16 MiB of rows become several times that in the heap (pg row objects, then the JSON text),
     // so a few such answers at once still fit the pod's 512 MiB limit; bulk reads belong to COPY.
     DBPLANE_ROUTER_MAX_RESULT_BYTES: envVar
@@ -63,7 +65,9 @@ export const configSchema = z
     DBPLANE_ROUTER_CONNECT_TIMEOUT_MS: envVar
       .ms(100, 120_000)
       .default(5_000)
-      .describe("How long to wait for a shard connection (new or from the pool) before answering 503."),
+      .describe(
+        "How long to wait for a shard connection (new or from the pool) before answering 503; also each health probe's deadline.",
+      ),
     DBPLANE_ROUTER_MAX_REPLICA_LAG_MS: envVar
       .ms(0, 3_600_000)
       .default(5_000)
