@@ -111,6 +111,15 @@ export const configSchema = z
       .json(passwordRef)
       .optional()
       .describe('That role\'s password: a passwordRef as JSON (`{"kind":"file","path":…}` or a Secret).'),
+    DBPLANE_COLLECTOR_DISCOVERED_PASSWORD_HOSTS: envVar
+      .list(
+        z.string().regex(/^(\*\.)?[A-Za-z0-9]([-.A-Za-z0-9]*[A-Za-z0-9])?$/),
+        "must be comma-separated host names, each optionally starting with `*.`",
+      )
+      .prefault("")
+      .describe(
+        "Hosts the discovered-servers password may be sent to (`pg.prod.svc`, or `*.prod.svc` for a domain); other discovered servers get the user only. Required with DBPLANE_COLLECTOR_DISCOVERED_PASSWORD_REF.",
+      ),
     DBPLANE_KUBECONFIG: z
       .string()
       .min(1)
@@ -132,6 +141,19 @@ export const configSchema = z
       ),
   })
   .superRefine((env, ctx) => {
+    // Discovery finds servers by image name and Service, which any tenant can imitate: the
+    // password goes only where the operator says a real server is.
+    if (
+      env.DBPLANE_COLLECTOR_DISCOVERED_PASSWORD_REF &&
+      env.DBPLANE_COLLECTOR_DISCOVERED_PASSWORD_HOSTS.length === 0
+    ) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["DBPLANE_COLLECTOR_DISCOVERED_PASSWORD_HOSTS"],
+        message:
+          "must name the hosts the discovered-servers password may be sent to when DBPLANE_COLLECTOR_DISCOVERED_PASSWORD_REF is set",
+      });
+    }
     if (env.DBPLANE_COLLECTOR_NODE_TIMEOUT_MS <= 2 * env.DBPLANE_COLLECTOR_HEARTBEAT_MS) {
       ctx.addIssue({
         code: "custom",

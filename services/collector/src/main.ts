@@ -112,6 +112,7 @@ const discovery = await bus.consume({
       user: config.DBPLANE_COLLECTOR_DISCOVERED_USER,
       ...(config.DBPLANE_COLLECTOR_DISCOVERED_PASSWORD_REF && {
         credential: config.DBPLANE_COLLECTOR_DISCOVERED_PASSWORD_REF,
+        credentialHosts: config.DBPLANE_COLLECTOR_DISCOVERED_PASSWORD_HOSTS,
       }),
     },
     logger,
