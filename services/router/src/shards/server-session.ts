@@ -59,7 +59,10 @@ export async function withServerSession<T>(
   limits: SessionLimits,
   work: (session: ServerSession) => Promise<T>,
 ): Promise<T> {
-  limits.signal?.throwIfAborted();
+  const aborted = () =>
+    new StatementAbortedError("the request ended before the shard answered; the query was cancelled");
+  // Not the signal's own reason: an AbortError without SQLSTATE would mark a healthy server down.
+  if (limits.signal?.aborted) throw aborted();
   const client = await pool.connect();
   let broken: Error | undefined;
   // A checked-out connection that fails between statements emits 'error' (pool.query() listens for
@@ -88,10 +91,7 @@ export async function withServerSession<T>(
             ),
           limits.deadlineMs,
         );
-        onAbort = () =>
-          stop(
-            new StatementAbortedError("the request ended before the shard answered; the query was cancelled"),
-          );
+        onAbort = () => stop(aborted());
         if (limits.signal?.aborted) onAbort();
         else limits.signal?.addEventListener("abort", onAbort, { once: true });
       });
