@@ -53,6 +53,8 @@ export interface SplitWorldOptions {
 export async function createSplitWorld(options: SplitWorldOptions): Promise<SplitWorld> {
   const schema = await createTestSchema("router_bench");
   const redis = await createTestRedis();
+  // The router reads password files only inside its data directory: the bench's lives there.
+  const dir = await mkdtemp(join(tmpdir(), "bench-reshard-"));
   const world = await serviceWorld({
     entry: join(import.meta.dirname, "../../services/router/src/main.ts"),
     name: "router",
@@ -68,11 +70,11 @@ export async function createSplitWorld(options: SplitWorldOptions): Promise<Spli
       DBPLANE_ROUTER_PG_PORT: "0",
       // Two replicas × two shard servers × this stays well under the private servers' 40.
       DBPLANE_ROUTER_SHARD_POOL_SIZE: "8",
+      DBPLANE_DATA_DIR: dir,
       ...options.env,
     },
   });
   world.defer(() => Promise.all([schema.drop(), redis.cleanup()]));
-  const dir = await mkdtemp(join(tmpdir(), "bench-reshard-"));
   world.defer(() => rm(dir, { recursive: true, force: true }));
   const passwordFile = join(dir, "password");
   // The private servers trust local connections; the router still follows the reference.

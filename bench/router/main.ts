@@ -78,6 +78,8 @@ const router = await startChildService({
     DBPLANE_ROUTER_SCHEMA: schema.name,
     DBPLANE_ROUTER_REDIS_PREFIX: redis.prefix,
     DBPLANE_ROUTER_SHARD_POOL_SIZE: String(POOL_SIZE),
+    // Password files are read only inside the data directory.
+    DBPLANE_DATA_DIR: dir,
     DBPLANE_ROUTER_PG_PORT: String(wirePort),
     DBPLANE_ROUTER_WIRE_POOL_SIZE: String(POOL_SIZE),
     ...(process.env.BENCH_ROUTER_NODE_OPTIONS && { NODE_OPTIONS: process.env.BENCH_ROUTER_NODE_OPTIONS }),

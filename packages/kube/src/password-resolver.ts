@@ -1,13 +1,20 @@
-import { readFile } from "node:fs/promises";
+import { readFile, realpath } from "node:fs/promises";
 import type { passwordRef } from "@dbplane/contracts";
 import { ApiException } from "@kubernetes/client-node";
 import type { z } from "zod";
+import { isInside, type PasswordRefScope, passwordRefRefusal } from "./password-ref-scope.ts";
 import type { KubeAccess } from "./secret-access.ts";
 
 /** A password cannot be obtained; the message names the file or Secret and key, never a value. */
 export class PasswordUnavailableError extends Error {
-  override readonly name = "PasswordUnavailableError";
-  readonly code = "PASSWORD_UNAVAILABLE";
+  override readonly name: string = "PasswordUnavailableError";
+  readonly code: string = "PASSWORD_UNAVAILABLE";
+}
+
+/** The ref points outside the reader's PasswordRefScope: refused without being read. */
+export class PasswordRefRefusedError extends PasswordUnavailableError {
+  override readonly name = "PasswordRefRefusedError";
+  override readonly code = "PASSWORD_REF_REFUSED";
 }
 
 /** A provisioner `passwordRef`: a 0600 file (local driver) or a key of a Secret (Kubernetes). */
@@ -22,19 +29,25 @@ export const SECRET_TTL_MS = 60_000;
  * trailing newline. `secret` (Kubernetes driver): `data[key]` of the Secret, base64-decoded,
  * cached per (namespace, name, key) for `ttlMs`. Errors name the file or the Secret and key,
  * never the value; the password stays in memory only: never logged, never returned by the API.
+ * A ref outside `scope` (a file outside the data directory, a Secret in another namespace or
+ * not named as the provisioner names them) is refused with PasswordRefRefusedError, unread.
  */
 export class PasswordResolver {
   readonly #kube: KubeAccess;
+  readonly #scope: PasswordRefScope;
   readonly #ttlMs: number;
   readonly #cache = new Map<string, { expires: number; value: Promise<string> }>();
 
-  constructor(kube: KubeAccess, ttlMs = SECRET_TTL_MS) {
+  constructor(kube: KubeAccess, scope: PasswordRefScope, ttlMs = SECRET_TTL_MS) {
     this.#kube = kube;
+    this.#scope = scope;
     this.#ttlMs = ttlMs;
   }
 
   async resolve(ref: PasswordRef): Promise<string> {
-    if (ref.kind === "file") return readPasswordFile(ref.path);
+    const refusal = passwordRefRefusal(ref, this.#scope);
+    if (refusal !== undefined) throw new PasswordRefRefusedError(`password reference refused: ${refusal}`);
+    if (ref.kind === "file") return readPasswordFile(ref.path, this.#scope.dataDir);
     const id = `${ref.namespace}/${ref.name}#${ref.key}`;
     const now = Date.now();
     const hit = this.#cache.get(id);
@@ -68,10 +81,18 @@ export class PasswordResolver {
   }
 }
 
-async function readPasswordFile(path: string): Promise<string> {
+/** Reads the file after checking, with symlinks followed, that it still lies inside `dataDir`. */
+async function readPasswordFile(path: string, dataDir: string): Promise<string> {
   try {
-    return (await readFile(path, "utf8")).replace(/\r?\n$/, "");
+    const [real, root] = await Promise.all([realpath(path), realpath(dataDir)]);
+    if (!isInside(root, real)) {
+      throw new PasswordRefRefusedError(
+        "password reference refused: the password file links to a place outside DBPLANE_DATA_DIR",
+      );
+    }
+    return (await readFile(real, "utf8")).replace(/\r?\n$/, "");
   } catch (err) {
+    if (err instanceof PasswordRefRefusedError) throw err;
     throw new PasswordUnavailableError(
       `cannot read the password file (${(err as NodeJS.ErrnoException).code})`,
       { cause: err },

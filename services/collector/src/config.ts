@@ -111,13 +111,49 @@ export const configSchema = z
       .json(passwordRef)
       .optional()
       .describe('That role\'s password: a passwordRef as JSON (`{"kind":"file","path":…}` or a Secret).'),
+    DBPLANE_COLLECTOR_DISCOVERED_PASSWORD_HOSTS: envVar
+      .list(
+        z.string().regex(/^(\*\.)?[A-Za-z0-9]([-.A-Za-z0-9]*[A-Za-z0-9])?$/),
+        "must be comma-separated host names, each optionally starting with `*.`",
+      )
+      .prefault("")
+      .describe(
+        "Hosts the discovered-servers password may be sent to (`pg.prod.svc`, or `*.prod.svc` for a domain); other discovered servers get the user only. Required with DBPLANE_COLLECTOR_DISCOVERED_PASSWORD_REF.",
+      ),
     DBPLANE_KUBECONFIG: z
       .string()
       .min(1)
       .optional()
       .describe("Kubeconfig for reading Secret passwordRefs; unset: the pod's service account, else none."),
+    // Provisioned shards' passwordRefs travel in events; these bound where one may point.
+    DBPLANE_DATA_DIR: z
+      .string()
+      .min(1)
+      .default("./.data")
+      .describe(
+        "Local driver's data directory: a provisioned shard's password file is read only from inside it (the provisioner's DBPLANE_DATA_DIR).",
+      ),
+    DBPLANE_KUBE_NAMESPACE: envVar
+      .dnsLabel()
+      .optional()
+      .describe(
+        "Namespace of the shards' credentials Secrets (the provisioner's); unset: the pod's own, or `default` outside a cluster.",
+      ),
   })
   .superRefine((env, ctx) => {
+    // Discovery finds servers by image name and Service, which any tenant can imitate: the
+    // password goes only where the operator says a real server is.
+    if (
+      env.DBPLANE_COLLECTOR_DISCOVERED_PASSWORD_REF &&
+      env.DBPLANE_COLLECTOR_DISCOVERED_PASSWORD_HOSTS.length === 0
+    ) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["DBPLANE_COLLECTOR_DISCOVERED_PASSWORD_HOSTS"],
+        message:
+          "must name the hosts the discovered-servers password may be sent to when DBPLANE_COLLECTOR_DISCOVERED_PASSWORD_REF is set",
+      });
+    }
     if (env.DBPLANE_COLLECTOR_NODE_TIMEOUT_MS <= 2 * env.DBPLANE_COLLECTOR_HEARTBEAT_MS) {
       ctx.addIssue({
         code: "custom",

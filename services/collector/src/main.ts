@@ -1,6 +1,6 @@
 // Composition root of the collector: config, connections, registry, membership, collection, consumers, HTTP, shutdown.
 import { hostname } from "node:os";
-import { kubeAccess, PasswordResolver } from "@dbplane/kube";
+import { kubeAccess, PasswordResolver, podNamespace } from "@dbplane/kube";
 import { redactUrl, replicaId, serviceProcess } from "@dbplane/service-kit";
 import { collectorApp } from "./app.ts";
 import { CollectionEvents } from "./collection/collection-events.ts";
@@ -36,6 +36,15 @@ const statics = staticTargets(config.DBPLANE_COLLECTOR_TARGETS);
 const metrics = createCollectorMetrics(app.metricsRegistry, () =>
   redis.zcount(keys.members, Date.now() - config.DBPLANE_COLLECTOR_NODE_TIMEOUT_MS, "+inf"),
 );
+// Provisioned shards' refs arrive in events: only what the provisioner issues is read; the
+// operator's own credential for discovered servers is accepted as configured.
+const refScope = {
+  dataDir: config.DBPLANE_DATA_DIR,
+  namespace: config.DBPLANE_KUBE_NAMESPACE ?? podNamespace(),
+  configured: config.DBPLANE_COLLECTOR_DISCOVERED_PASSWORD_REF
+    ? [config.DBPLANE_COLLECTOR_DISCOVERED_PASSWORD_REF]
+    : [],
+};
 const connections = new ConnectionCache(
   config.DBPLANE_COLLECTOR_MAX_OPEN_TARGETS,
   {
@@ -45,7 +54,7 @@ const connections = new ConnectionCache(
     topStatements: config.DBPLANE_COLLECTOR_TOP_STATEMENTS,
   },
   targetPasswords(
-    new PasswordResolver(kubeAccess(config.DBPLANE_KUBECONFIG, "collector")),
+    new PasswordResolver(kubeAccess(config.DBPLANE_KUBECONFIG, "collector"), refScope),
     statics.passwords,
   ),
 );
@@ -103,6 +112,7 @@ const discovery = await bus.consume({
       user: config.DBPLANE_COLLECTOR_DISCOVERED_USER,
       ...(config.DBPLANE_COLLECTOR_DISCOVERED_PASSWORD_REF && {
         credential: config.DBPLANE_COLLECTOR_DISCOVERED_PASSWORD_REF,
+        credentialHosts: config.DBPLANE_COLLECTOR_DISCOVERED_PASSWORD_HOSTS,
       }),
     },
     logger,
@@ -111,7 +121,7 @@ const discovery = await bus.consume({
 const provisioner = await bus.consume({
   durable: `${name}-provisioner`,
   ordered: true,
-  handlers: provisionerEventsHandlers(registry, logger),
+  handlers: provisionerEventsHandlers(registry, refScope, logger),
 });
 app.addReadinessCheck("redis", async () => {
   await redis.ping();

@@ -58,6 +58,8 @@ export async function createCollectorWorld(baseEnv: Record<string, string> = {})
       DBPLANE_REDIS_URL: redis.url,
       DBPLANE_COLLECTOR_REDIS_PREFIX: redis.prefix,
       DBPLANE_COLLECTOR_TARGETS_FILE: targetsFile,
+      // Provisioned shards' password files are read only inside the data directory.
+      DBPLANE_DATA_DIR: dir,
       DBPLANE_LOG_LEVEL: "debug",
       ...baseEnv,
     },

@@ -24,6 +24,20 @@ export const configSchema = z
       .describe(
         "Kubeconfig for reading shard passwords from Secrets; unset: the pod's service account, else Secret references answer 503.",
       ),
+    // Shard maps name passwords only by reference; these bound where a reference may point.
+    DBPLANE_DATA_DIR: z
+      .string()
+      .min(1)
+      .default("./.data")
+      .describe(
+        "Local driver's data directory: a shard's password file is read only from inside it (the provisioner's DBPLANE_DATA_DIR).",
+      ),
+    DBPLANE_KUBE_NAMESPACE: envVar
+      .dnsLabel()
+      .optional()
+      .describe(
+        "Namespace of the shards' credentials Secrets (the provisioner's); unset: the pod's own, or `default` outside a cluster.",
+      ),
     DBPLANE_PG_POOL_SIZE: envVar
       .int(2, 200)
       .default(5)
@@ -37,7 +51,9 @@ export const configSchema = z
     DBPLANE_ROUTER_STATEMENT_TIMEOUT_MS: envVar
       .ms(100, 3_600_000)
       .default(30_000)
-      .describe("statement_timeout on every shard connection."),
+      .describe(
+        "statement_timeout on every shard connection; 2 s past it the router cancels a statement whose server has not answered.",
+      ),
     // 16 MiB of rows become several times that in the heap (pg row objects, then the JSON text),
     // so a few such answers at once still fit the pod's 512 MiB limit; bulk reads belong to COPY.
     DBPLANE_ROUTER_MAX_RESULT_BYTES: envVar
@@ -49,7 +65,9 @@ export const configSchema = z
     DBPLANE_ROUTER_CONNECT_TIMEOUT_MS: envVar
       .ms(100, 120_000)
       .default(5_000)
-      .describe("How long to wait for a shard connection (new or from the pool) before answering 503."),
+      .describe(
+        "How long to wait for a shard connection (new or from the pool) before answering 503; also each health probe's deadline.",
+      ),
     DBPLANE_ROUTER_MAX_REPLICA_LAG_MS: envVar
       .ms(0, 3_600_000)
       .default(5_000)

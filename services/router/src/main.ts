@@ -9,7 +9,7 @@ import {
   shardLoadSampled,
   splitShard,
 } from "@dbplane/contracts";
-import { kubeAccess, PasswordResolver } from "@dbplane/kube";
+import { kubeAccess, PasswordResolver, podNamespace } from "@dbplane/kube";
 import { medianSplitPoint, RangeMove, RangeMoveError } from "@dbplane/reshard";
 import { replicaId, serviceProcess } from "@dbplane/service-kit";
 import { routerApp } from "./app.ts";
@@ -35,6 +35,7 @@ import { createRouterMetrics } from "./router-metrics.ts";
 import { HealthMonitor } from "./shards/health-monitor.ts";
 import { MigrationRunner } from "./shards/migration-runner.ts";
 import { ServerPoolRegistry } from "./shards/server-pool-registry.ts";
+import { STATEMENT_DEADLINE_GRACE_MS } from "./shards/server-session.ts";
 import { ShardMapPublisher } from "./shards/shard-map-publisher.ts";
 import { ShardMapRegistry } from "./shards/shard-map-registry.ts";
 import { createRouterStore } from "./store/router-store.ts";
@@ -52,7 +53,11 @@ const bus = await service.connectBus(app, { readinessCheck: false });
 const kv = await bus.kv<ShardMapDocument>("shardmaps", { schema: shardMapDocument });
 const redis = await service.redis();
 
-const passwords = new PasswordResolver(kubeAccess(config.DBPLANE_KUBECONFIG, "router"));
+const refScope = {
+  dataDir: config.DBPLANE_DATA_DIR,
+  namespace: config.DBPLANE_KUBE_NAMESPACE ?? podNamespace(),
+};
+const passwords = new PasswordResolver(kubeAccess(config.DBPLANE_KUBECONFIG, "router"), refScope);
 const pools = new ServerPoolRegistry(
   {
     max: config.DBPLANE_ROUTER_SHARD_POOL_SIZE,
@@ -65,7 +70,9 @@ const pools = new ServerPoolRegistry(
 );
 const maps = new ShardMapRegistry(kv, pools, logger);
 const publisher = new ShardMapPublisher(store, kv, bus, logger);
-const runner = new MigrationRunner(store, logger);
+// Past statement_timeout, so a live shard answers with its own timeout first (server-session.ts).
+const statementDeadlineMs = config.DBPLANE_ROUTER_STATEMENT_TIMEOUT_MS + STATEMENT_DEADLINE_GRACE_MS;
+const runner = new MigrationRunner(store, logger, statementDeadlineMs);
 const metrics = createRouterMetrics(app.metricsRegistry, maps);
 const load = new LoadWindow(redis, {
   prefix: config.DBPLANE_ROUTER_REDIS_PREFIX,
@@ -87,7 +94,13 @@ const detector = new HotShardDetector({
   logger,
   onReport: (h) => autoSplit.onHot(h),
 });
-const health = new HealthMonitor(pools, config.DBPLANE_ROUTER_HEALTH_INTERVAL_MS, logger);
+// A probe is one tiny query: it gets as long as a connection may take to open.
+const health = new HealthMonitor(
+  pools,
+  config.DBPLANE_ROUTER_HEALTH_INTERVAL_MS,
+  config.DBPLANE_ROUTER_CONNECT_TIMEOUT_MS,
+  logger,
+);
 const fenceBuckets = await openFenceBuckets(bus);
 const fenceMetrics = createFenceMetrics(app.metricsRegistry);
 const fence = new WriteFence({
@@ -107,6 +120,7 @@ const queryService = new QueryService({
   metrics,
   maxReplicaLagMs: config.DBPLANE_ROUTER_MAX_REPLICA_LAG_MS,
   maxResultBytes: config.DBPLANE_ROUTER_MAX_RESULT_BYTES,
+  statementDeadlineMs,
 });
 
 // A shard seen for the first time (at start-up, or joining in a new version) gets every
@@ -185,7 +199,7 @@ const consumer = await bus.consume({
   // A database's ready, ready again and deleted must be applied in stream order, by all replicas.
   ordered: true,
   handlers: [
-    handle(databaseReady, databaseReadyHandler(store, publisher, logger)),
+    handle(databaseReady, databaseReadyHandler(store, publisher, refScope, logger)),
     handle(databaseDeleted, databaseDeletedHandler(publisher, fences, logger)),
   ],
 });

@@ -67,7 +67,7 @@ describe("live map", () => {
       limits,
       0,
       logger,
-      new PasswordResolver({ kind: "none", reason: "test" }),
+      new PasswordResolver({ kind: "none", reason: "test" }, { dataDir: dir, namespace: "default" }),
     );
 
     const asApp = await buildLiveMap(initialShardMap({ ...ready, application }, new Date()), pools);

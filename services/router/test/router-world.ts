@@ -80,6 +80,8 @@ export async function createRouterWorld(
 ): Promise<RouterWorld> {
   const schema = await createTestSchema("router");
   const redis = await createTestRedis();
+  // The router reads password files only inside its data directory: the world's files live there.
+  const dir = await mkdtemp(join(tmpdir(), "router-test-"));
   const world = await serviceWorld({
     entry: join(import.meta.dirname, "../src/main.ts"),
     name: "router",
@@ -94,11 +96,11 @@ export async function createRouterWorld(
       DBPLANE_ROUTER_CONNECT_TIMEOUT_MS: "2000",
       DBPLANE_ROUTER_HEALTH_INTERVAL_MS: "200",
       DBPLANE_ROUTER_PG_PORT: "0",
+      DBPLANE_DATA_DIR: dir,
       ...options.env,
     },
   });
   world.defer(() => Promise.all([schema.drop(), redis.cleanup()]));
-  const dir = await mkdtemp(join(tmpdir(), "router-test-"));
   world.defer(() => rm(dir, { recursive: true, force: true }));
   const passwordFile = join(dir, "password");
   // The local server trusts local connections; the file proves the reference is followed.

@@ -40,12 +40,25 @@ export function shardTargets(shard: ShardReady): TargetSpec[] {
 export interface DiscoveredCredentials {
   readonly user: string;
   readonly credential?: Credential;
+  /** Where `credential` may be sent: exact hosts, or `*.domain` for any host under it. */
+  readonly credentialHosts?: readonly string[];
+}
+
+/** Whether `host` is one of `patterns` (`*.domain` matches any host under the domain). */
+export function hostAllowed(host: string, patterns: readonly string[]): boolean {
+  const h = host.toLowerCase().replace(/\.$/, "");
+  return patterns.some((p) => {
+    const pattern = p.toLowerCase();
+    return pattern.startsWith("*.") ? h.endsWith(pattern.slice(1)) : h === pattern;
+  });
 }
 
 /**
  * The target for a discovered database, or undefined for one dbplane manages itself (the
  * provisioner's events describe it, with its credentials). A server known without a database
- * is probed through its `postgres` database.
+ * is probed through its `postgres` database. The credential goes only to `credentialHosts`: a
+ * workload that merely looks like PostgreSQL (an image named `postgres`, a forged
+ * `database.discovered`) would otherwise receive it in a cleartext-password request.
  */
 export function discoveredTarget(
   found: DiscoveredDatabase,
@@ -57,6 +70,7 @@ export function discoveredTarget(
     engine: "postgresql",
     source: "discovery",
     url: postgresUrl(found.endpoint.host, found.endpoint.port, found.dbname ?? "postgres", creds.user),
-    ...(creds.credential && { credential: creds.credential }),
+    ...(creds.credential &&
+      hostAllowed(found.endpoint.host, creds.credentialHosts ?? []) && { credential: creds.credential }),
   };
 }

@@ -1,5 +1,6 @@
 import type { DatabaseReady } from "@dbplane/contracts";
 import { applicationRole, databaseName, shardEndpoint, shardedTable } from "@dbplane/contracts";
+import { type PasswordRefScope, passwordRefRefusal } from "@dbplane/kube";
 import { assertTiling, equalRanges, rangesFromText, rangesToText } from "@dbplane/sharding";
 import { z } from "zod";
 
@@ -97,6 +98,33 @@ export function refreshedShardMap(
     ...(application ? { application } : {}),
     createdAt: now.toISOString(),
   };
+}
+
+/**
+ * What is wrong with the password references a `database.ready` announces, one line per ref
+ * (empty: all acceptable). Every shard's ref must be that shard's and the application role's the
+ * database's, inside the scope the provisioner issues refs in: a forged announcement must not
+ * make the router read its own environment, another file, or another Secret and send it as a
+ * password to the server the announcement names.
+ */
+export function refusedPasswordRefs(event: DatabaseReady, scope: PasswordRefScope): string[] {
+  const database = event.name;
+  const refused: string[] = [];
+  for (const s of event.shards) {
+    const why = passwordRefRefusal(s.passwordRef, scope, { database, shard: s.shard });
+    if (why !== undefined) refused.push(`shard ${s.shard}: ${why}`);
+  }
+  const app = event.application;
+  for (const [field, ref] of app
+    ? ([
+        ["passwordRef", app.passwordRef],
+        ["verifierRef", app.verifierRef],
+      ] as const)
+    : []) {
+    const why = passwordRefRefusal(ref, scope, { database, role: "application" });
+    if (why !== undefined) refused.push(`application.${field}: ${why}`);
+  }
+  return refused;
 }
 
 /** JSON with object keys sorted, so equal values compare equal whatever their key order. */

@@ -7,6 +7,7 @@ import type { WriteFence } from "../fence/write-fence.ts";
 import type { QueryService } from "../query/query-service.ts";
 import { checkStatements, mayWrite } from "../query/statement-check.ts";
 import type { LiveMap, LiveShard } from "../shards/live-map.ts";
+import { requestSignal } from "./request-signal.ts";
 import {
   databaseParams,
   keyedResult,
@@ -45,9 +46,10 @@ export function registerQueryRoutes(app: HttpApp, service: QueryService, fence: 
       },
       serializerCompiler: plainJson,
     },
-    async (request) => {
+    async (request, reply) => {
       const { db } = request.params;
       const body = request.body;
+      const signal = requestSignal(reply);
       const statement = { sql: body.sql, params: body.params, field: "body.sql" };
       const key = body.key;
       let map!: LiveMap;
@@ -61,7 +63,7 @@ export function registerQueryRoutes(app: HttpApp, service: QueryService, fence: 
           return { mapVersion: map.version, shards: [shard.index], read: !writes };
         });
         try {
-          const res = await service.keyed(map, shard, body, body.readOnly);
+          const res = await service.keyed(map, shard, body, body.readOnly, signal);
           return {
             database: db,
             version: res.version,
@@ -83,7 +85,7 @@ export function registerQueryRoutes(app: HttpApp, service: QueryService, fence: 
         return { mapVersion: map.version, shards: [...map.serving], read: !writes };
       });
       try {
-        return await scatter(service, map, body);
+        return await scatter(service, map, body, signal);
       } finally {
         release();
       }
@@ -103,9 +105,10 @@ export function registerQueryRoutes(app: HttpApp, service: QueryService, fence: 
       },
       serializerCompiler: plainJson,
     },
-    async (request) => {
+    async (request, reply) => {
       const { db } = request.params;
       const body = request.body;
+      const signal = requestSignal(reply);
       let map!: LiveMap;
       let shard!: LiveShard;
       let writes = false;
@@ -124,7 +127,7 @@ export function registerQueryRoutes(app: HttpApp, service: QueryService, fence: 
       const beforeCommit = writes ? () => fence.whileAdmitting(db) : undefined;
       let results: Awaited<ReturnType<QueryService["transaction"]>>;
       try {
-        results = await service.transaction(map, shard, body.statements, body.readOnly, beforeCommit);
+        results = await service.transaction(map, shard, body.statements, body.readOnly, beforeCommit, signal);
       } finally {
         release();
       }
@@ -133,10 +136,11 @@ export function registerQueryRoutes(app: HttpApp, service: QueryService, fence: 
   );
 }
 
-async function scatter(service: QueryService, map: LiveMap, body: QueryBody) {
+async function scatter(service: QueryService, map: LiveMap, body: QueryBody, signal: AbortSignal) {
   const outcomes = await service.scatter(map, body, {
     allowWrites: body.allowWrites,
     readOnly: body.readOnly,
+    signal,
   });
   const failed = outcomes.filter((o) => o.error);
   const shards = outcomes.map((o) => ({

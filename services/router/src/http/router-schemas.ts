@@ -1,4 +1,4 @@
-import { databaseName, jsonValue, shardEndpoint } from "@dbplane/contracts";
+import { databaseName, jsonValue } from "@dbplane/contracts";
 import { SHARD_KEY_TYPES } from "@dbplane/sharding";
 import { z } from "zod";
 
@@ -186,11 +186,15 @@ export const publishMapBody = z.strictObject({
     .array(z.strictObject({ shard: z.int().min(0), from: z.string(), to: z.string() }))
     .min(1)
     .describe("The new tiling, decimal strings, half-open, ordered"),
+  // Endpoints and password references are the provisioner's (database.ready), never a caller's:
+  // a caller-chosen passwordRef made the router send its own secrets to the caller's server.
   shards: z
-    .array(shardEndpoint)
-    .min(1)
+    .never({
+      error:
+        "shards cannot be set here: endpoints and password references come from the provisioner's database.ready; this route changes ranges only",
+    })
     .optional()
-    .describe("The shards' endpoints; the current ones if absent"),
+    .describe("Not accepted: the map keeps the endpoints the provisioner announced"),
 });
 
 export const publishedMap = z.object({ database: z.string(), version: z.int() });

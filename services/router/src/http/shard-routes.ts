@@ -104,7 +104,7 @@ export function registerShardRoutes(app: HttpApp, deps: ShardRoutesDeps): void {
       schema: {
         summary: "Publish the next shard map version (compare-and-set on expectedVersion)",
         description:
-          "Every router replica routes by the new version within moments. Moving a range does not move its rows: use this once the rows are where the new map says (the online split does both).",
+          "Changes the ranges only: endpoints and password references stay those the provisioner announced. Every router replica routes by the new version within moments. Moving a range does not move its rows: use this once the rows are where the new map says (the online split does both).",
         tags: ["shards"],
         params: databaseParams,
         body: publishMapBody,
@@ -124,7 +124,8 @@ export function registerShardRoutes(app: HttpApp, deps: ShardRoutesDeps): void {
         database: db,
         version: body.expectedVersion + 1,
         ranges: body.ranges,
-        shards: body.shards ?? current.document.shards,
+        // Ranges only: the endpoints and password references stay the provisioner's.
+        shards: current.document.shards,
         // A range change keeps what the map says about tables and the application role.
         shardedTables: current.document.shardedTables,
         application: current.document.application,

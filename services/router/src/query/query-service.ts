@@ -3,7 +3,9 @@ import { hashShardKey, InvalidShardKeyError, type ShardKeyType } from "@dbplane/
 import type pg from "pg";
 import { FAILURE_KINDS } from "../domain/postgres-errors.ts";
 import type { LiveMap, LiveShard } from "../shards/live-map.ts";
+import type { ServerPool } from "../shards/server-pool.ts";
 import { pickReadServer, SERVER_ROLES, type ServerRole } from "../shards/server-selection.ts";
+import { type ServerSession, withServerSession } from "../shards/server-session.ts";
 import type { ShardMapRegistry } from "../shards/shard-map-registry.ts";
 import { ResultBudget, runCapped } from "./result-cap.ts";
 import {
@@ -37,6 +39,11 @@ export interface QueryServiceOptions extends LoadAccounting {
   readonly maxReplicaLagMs: number;
   /** Most bytes of rows one request may receive from its shards (ResultTooLargeError past it). */
   readonly maxResultBytes: number;
+  /**
+   * Most time one statement may wait for its server before the router cancels it and gives up on
+   * the server: past statement_timeout, so a live server answers with its own timeout first.
+   */
+  readonly statementDeadlineMs: number;
 }
 
 /** Routing and running statements: by key, on one shard, atomically, or on every shard. */
@@ -80,10 +87,25 @@ export class QueryService {
    * from the primary through a read-only session; a replica that fails is marked down and the
    * statement retried once on the primary.
    */
-  async keyed(map: LiveMap, shard: LiveShard, statement: Statement, readOnly: boolean): Promise<KeyedResult> {
+  async keyed(
+    map: LiveMap,
+    shard: LiveShard,
+    statement: Statement,
+    readOnly: boolean,
+    signal?: AbortSignal,
+  ): Promise<KeyedResult> {
     // A fresh budget per attempt: a retry on another server starts the result over.
-    const run = (pool: pg.Pool) => () =>
-      runCapped(pool, statement.sql, statement.params as unknown[], new ResultBudget(this.#o.maxResultBytes));
+    const run = (pool: pg.Pool, server: ServerPool) => () =>
+      this.#session(pool, server, signal, (session) =>
+        session.run((client) =>
+          runCapped(
+            client,
+            statement.sql,
+            statement.params as unknown[],
+            new ResultBudget(this.#o.maxResultBytes),
+          ),
+        ),
+      );
     const done = (res: StatementResult, server: ServerRole): KeyedResult => ({
       ...res,
       version: map.version,
@@ -91,14 +113,28 @@ export class QueryService {
       server,
     });
     if (!readOnly) {
-      const res = await onShard(this.#o, map.database, shard.index, shard.primary, run(shard.primary.pool));
+      const res = await onShard(
+        this.#o,
+        map.database,
+        shard.index,
+        shard.primary,
+        run(shard.primary.pool, shard.primary),
+      );
       return done(toResult(res), SERVER_ROLES.primary);
     }
     const pick = pickReadServer(shard, this.#o.maxReplicaLagMs);
     if (pick.role === SERVER_ROLES.replica) {
       try {
         return done(
-          toResult(await readOnShard(this.#o, map.database, shard.index, pick.server, run(pick.server.pool))),
+          toResult(
+            await readOnShard(
+              this.#o,
+              map.database,
+              shard.index,
+              pick.server,
+              run(pick.server.pool, pick.server),
+            ),
+          ),
           pick.role,
         );
       } catch (err) {
@@ -110,7 +146,7 @@ export class QueryService {
       map.database,
       shard.index,
       shard.primary,
-      run(shard.primary.readOnlyPool),
+      run(shard.primary.readOnlyPool, shard.primary),
     );
     return done(toResult(res), SERVER_ROLES.primary);
   }
@@ -126,22 +162,26 @@ export class QueryService {
     readOnly: boolean,
     /** Runs before COMMIT; throwing rolls the transaction back (the write fence's lease check). */
     beforeCommit?: () => Promise<void>,
+    signal?: AbortSignal,
   ): Promise<StatementResult[]> {
     const pool = readOnly ? shard.primary.readOnlyPool : shard.primary.pool;
-    return onShard(this.#o, map.database, shard.index, shard.primary, async () => {
-      const client = await pool.connect();
-      const budget = new ResultBudget(this.#o.maxResultBytes);
-      let broken: unknown;
-      try {
-        await client.query(readOnly ? "BEGIN READ ONLY" : "BEGIN");
+    // The session is reset (or, still inside the transaction after a failure, dropped) when it
+    // goes back to the pool; a statement past its deadline drops it on the spot.
+    return onShard(this.#o, map.database, shard.index, shard.primary, () =>
+      this.#session(pool, shard.primary, signal, async (session) => {
+        const budget = new ResultBudget(this.#o.maxResultBytes);
+        const rollback = () => session.run((client) => client.query("ROLLBACK")).catch(() => {});
+        await session.run((client) => client.query(readOnly ? "BEGIN READ ONLY" : "BEGIN"));
         const results: StatementResult[] = [];
         for (const [i, s] of statements.entries()) {
           try {
-            results.push(toResult(await runCapped(client, s.sql, s.params as unknown[], budget)));
+            results.push(
+              toResult(
+                await session.run((client) => runCapped(client, s.sql, s.params as unknown[], budget)),
+              ),
+            );
           } catch (err) {
-            await client.query("ROLLBACK").catch((rollbackErr: unknown) => {
-              broken = rollbackErr;
-            });
+            await rollback();
             throw Object.assign(err as object, { statementIndex: i });
           }
         }
@@ -149,23 +189,14 @@ export class QueryService {
           try {
             await beforeCommit();
           } catch (err) {
-            await client.query("ROLLBACK").catch((rollbackErr: unknown) => {
-              broken = rollbackErr;
-            });
+            await rollback();
             throw Object.assign(err as object, { statementIndex: statements.length });
           }
         }
-        await client.query("COMMIT");
+        await session.run((client) => client.query("COMMIT"));
         return results;
-      } catch (err) {
-        // A failure outside a statement (BEGIN/COMMIT, a dropped socket) leaves the session
-        // unknown: discard the connection instead of returning it to the pool.
-        if ((err as { statementIndex?: number }).statementIndex === undefined) broken ??= err;
-        throw err;
-      } finally {
-        client.release(broken instanceof Error ? broken : undefined);
-      }
-    });
+      }),
+    );
   }
 
   /**
@@ -176,7 +207,7 @@ export class QueryService {
   async scatter(
     map: LiveMap,
     statement: Statement,
-    options: { allowWrites: boolean; readOnly: boolean },
+    options: { allowWrites: boolean; readOnly: boolean; signal?: AbortSignal | undefined },
   ): Promise<{ shard: number; server: ServerRole; result?: StatementResult; error?: ShardStatementError }[]> {
     const shards = [...map.shards.values()].filter((s) => s.ranges.length > 0);
     // One budget for all shards: the merged answer is what the router holds.
@@ -192,8 +223,14 @@ export class QueryService {
           pick.role === SERVER_ROLES.replica || !options.allowWrites ? readPool(pick) : pick.server.pool;
         try {
           const attempt = options.allowWrites ? onShard : readOnShard;
+          // Each shard under its own deadline: a shard that hangs fails alone, so allowPartial
+          // answers with the others instead of waiting for it.
           const res = await attempt(this.#o, map.database, shard.index, pick.server, () =>
-            runCapped(pool, statement.sql, statement.params as unknown[], budget),
+            this.#session(pool, pick.server, options.signal, (session) =>
+              session.run((client) =>
+                runCapped(client, statement.sql, statement.params as unknown[], budget),
+              ),
+            ),
           );
           return { shard: shard.index, server: pick.role, result: toResult(res) };
         } catch (err) {
@@ -201,6 +238,21 @@ export class QueryService {
           return { shard: shard.index, server: pick.role, error: err };
         }
       }),
+    );
+  }
+
+  /** A session for caller SQL on `server` under the statement deadline and the request's signal. */
+  #session<T>(
+    pool: pg.Pool,
+    server: ServerPool,
+    signal: AbortSignal | undefined,
+    work: (session: ServerSession) => Promise<T>,
+  ): Promise<T> {
+    return withServerSession(
+      pool,
+      server.address,
+      { deadlineMs: this.#o.statementDeadlineMs, signal, callerSql: true },
+      work,
     );
   }
 }

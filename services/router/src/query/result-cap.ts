@@ -44,13 +44,16 @@ interface QueryInternals {
 }
 
 /**
- * A pg query that counts each DataRow's bytes against `budget` before pg parses it. Past the
+ * A pg query, always in the extended protocol, that counts each DataRow's bytes against `budget` before pg parses it. Past the
  * limit it stops keeping rows and fails with ResultTooLargeError once the server is done, the way
  * pg itself fails a row it cannot parse: the rest of the result is read and dropped, so the
  * connection stays in sync and reusable, and the router never holds more than the limit.
  */
 export function cappedQuery(text: string, values: unknown[] | undefined, budget: ResultBudget): pg.Query {
-  const query = new pg.Query({ text, values }) as pg.Query & QueryInternals;
+  // Extended protocol even without parameters: PostgreSQL itself then refuses a string of several
+  // statements ("cannot insert multiple commands into a prepared statement").
+  const config = { text, values, queryMode: "extended" } as pg.QueryConfig;
+  const query = new pg.Query(config) as pg.Query & QueryInternals;
   const handleDataRow = query.handleDataRow.bind(query);
   query.handleDataRow = (msg) => {
     if (!query._canceledDueToError && !budget.take(msg.fields)) {

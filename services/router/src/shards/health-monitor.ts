@@ -1,6 +1,7 @@
 import type { Logger } from "@dbplane/service-kit";
 import type { ServerPool } from "./server-pool.ts";
 import type { ServerPoolRegistry } from "./server-pool-registry.ts";
+import { withServerSession } from "./server-session.ts";
 
 // Zero when the replica has replayed all it received (an idle primary sends nothing, and the
 // last replay timestamp would otherwise grow forever); else the age of the last replayed commit.
@@ -14,18 +15,22 @@ const REPLICA_PROBE = `
 /**
  * Probes every shard server this replica uses, every `intervalMs`: the primary with `SELECT 1`,
  * replicas with their recovery state and replay lag. Probes run through the same pools as the
- * queries, so a probe also proves a connection can be had.
+ * queries, so a probe also proves a connection can be had. Each probe has a deadline
+ * (`probeTimeoutMs`): a server behind a half-open socket is marked down by it, and the round —
+ * every other server's health with it — never waits longer than that.
  */
 export class HealthMonitor {
   readonly #pools: ServerPoolRegistry;
   readonly #intervalMs: number;
+  readonly #probeTimeoutMs: number;
   readonly #logger: Logger;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> = Promise.resolve();
 
-  constructor(pools: ServerPoolRegistry, intervalMs: number, logger: Logger) {
+  constructor(pools: ServerPoolRegistry, intervalMs: number, probeTimeoutMs: number, logger: Logger) {
     this.#pools = pools;
     this.#intervalMs = intervalMs;
+    this.#probeTimeoutMs = probeTimeoutMs;
     this.#logger = logger;
   }
 
@@ -46,7 +51,13 @@ export class HealthMonitor {
     if (server.unusable !== undefined) return;
     const before = server.health.status;
     try {
-      const res = await server.pool.query<{ in_recovery: boolean; lag_ms: number }>(REPLICA_PROBE);
+      const res = await withServerSession(
+        server.pool,
+        server.address,
+        { deadlineMs: this.#probeTimeoutMs, callerSql: false },
+        (session) =>
+          session.run((client) => client.query<{ in_recovery: boolean; lag_ms: number }>(REPLICA_PROBE)),
+      );
       const row = res.rows[0];
       server.health.inRecovery = row?.in_recovery;
       server.markUp(row?.lag_ms ?? 0);

@@ -3,6 +3,7 @@ import type pg from "pg";
 import { classifyPostgresError } from "../domain/postgres-errors.ts";
 import type { MigrationRecord, RouterStore } from "../store/router-store.ts";
 import type { LiveMap, LiveShard } from "./live-map.ts";
+import { withServerSession } from "./server-session.ts";
 
 /** The outcome of one migration on one shard. */
 export interface ShardMigrationOutcome {
@@ -31,46 +32,54 @@ const LOCK_KEY = "4820311970283";
 export class MigrationRunner {
   readonly #store: RouterStore;
   readonly #logger: Logger;
+  readonly #deadlineMs: number;
 
-  constructor(store: RouterStore, logger: Logger) {
+  /** `deadlineMs`: most time one statement may wait for its shard (see QueryServiceOptions). */
+  constructor(store: RouterStore, logger: Logger, deadlineMs: number) {
     this.#store = store;
     this.#logger = logger;
+    this.#deadlineMs = deadlineMs;
   }
 
   async applyOne(
     shard: LiveShard,
     migration: Pick<MigrationRecord, "id" | "statements">,
   ): Promise<ShardMigrationOutcome> {
-    let client: pg.PoolClient | undefined;
     try {
       if (shard.primary.unusable !== undefined) throw new Error(shard.primary.unusable);
-      client = await shard.primary.pool.connect();
-      await client.query("BEGIN");
-      await client.query(`SELECT pg_advisory_xact_lock(${LOCK_KEY})`);
-      await client.query(
-        `CREATE TABLE IF NOT EXISTS ${SHARD_MIGRATIONS_TABLE} (id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
-      );
-      const seen = await client.query(`SELECT 1 FROM ${SHARD_MIGRATIONS_TABLE} WHERE id = $1`, [
-        migration.id,
-      ]);
-      if (seen.rowCount === 1) {
-        await client.query("COMMIT");
-        return { shard: shard.index, status: "already-applied" };
-      }
-      for (const sql of migration.statements) await client.query(sql);
-      await client.query(`INSERT INTO ${SHARD_MIGRATIONS_TABLE} (id) VALUES ($1)`, [migration.id]);
-      await client.query("COMMIT");
-      return { shard: shard.index, status: "applied" };
+      // Caller DDL: one statement per string (the extended protocol refuses more, so none can
+      // COMMIT its way out of the transaction), and the session reset before it is pooled again.
+      const limits = { deadlineMs: this.#deadlineMs, callerSql: true };
+      return await withServerSession(shard.primary.pool, shard.primary.address, limits, async (session) => {
+        const query = (text: string, values?: unknown[]) =>
+          session.run((client) => client.query({ text, values, queryMode: "extended" } as pg.QueryConfig));
+        try {
+          await query("BEGIN");
+          await query(`SELECT pg_advisory_xact_lock(${LOCK_KEY})`);
+          await query(
+            `CREATE TABLE IF NOT EXISTS ${SHARD_MIGRATIONS_TABLE} (id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+          );
+          const seen = await query(`SELECT 1 FROM ${SHARD_MIGRATIONS_TABLE} WHERE id = $1`, [migration.id]);
+          if (seen.rowCount === 1) {
+            await query("COMMIT");
+            return { shard: shard.index, status: "already-applied" as const };
+          }
+          for (const sql of migration.statements) await query(sql);
+          await query(`INSERT INTO ${SHARD_MIGRATIONS_TABLE} (id) VALUES ($1)`, [migration.id]);
+          await query("COMMIT");
+          return { shard: shard.index, status: "applied" as const };
+        } catch (err) {
+          await query("ROLLBACK").catch(() => {});
+          throw err;
+        }
+      });
     } catch (err) {
-      await client?.query("ROLLBACK").catch(() => {});
       const info = classifyPostgresError(err);
       return {
         shard: shard.index,
         status: "failed",
         error: { message: info.message, sqlstate: info.sqlstate, position: info.position },
       };
-    } finally {
-      client?.release();
     }
   }
 

@@ -1,0 +1,172 @@
+import { connect } from "node:net";
+import type pg from "pg";
+
+/**
+ * The server did not answer a statement by the router's own deadline (a half-open socket, a
+ * frozen host): its connection is dropped and the query cancelled. No SQLSTATE, so the shard is
+ * reported unavailable and marked down.
+ */
+export class ServerDeadlineError extends Error {
+  override readonly name = "ServerDeadlineError";
+  readonly code = "SERVER_DEADLINE";
+}
+
+/** The HTTP request ended (the client went away, its socket timed out) before the shard answered. */
+export class StatementAbortedError extends Error {
+  override readonly name = "StatementAbortedError";
+  /** query_canceled, as PostgreSQL says for a cancelled statement: a timeout, not a dead shard. */
+  readonly code = "57014";
+}
+
+/** What bounds the statements of one session. */
+export interface SessionLimits {
+  /** Most time one statement may take before the router gives up on the server. */
+  readonly deadlineMs: number;
+  /** Ends every statement early (the HTTP request ended). */
+  readonly signal?: AbortSignal | undefined;
+  /**
+   * The session ran caller SQL: put it back in the pool only after `DISCARD ALL` (settings, role,
+   * temp tables, prepared statements, advisory locks gone), or drop it when it is still inside a
+   * transaction. Without this a `SET default_transaction_read_only=off` outlives its request.
+   */
+  readonly callerSql: boolean;
+}
+
+/** A checked-out connection whose every statement runs under the session's limits. */
+export interface ServerSession {
+  run<T>(submit: (client: pg.PoolClient) => Promise<T>): Promise<T>;
+}
+
+/**
+ * How long past statement_timeout the router waits for a server before it gives up on it: enough
+ * for a live server's own timeout error to arrive, so only a server that does not answer at all
+ * meets the router's deadline.
+ */
+export const STATEMENT_DEADLINE_GRACE_MS = 2_000;
+
+/** How long a cancel request or a reset may take before its socket is dropped. */
+const HOUSEKEEPING_MS = 5_000;
+
+/**
+ * Runs `work` on a connection from `pool` (`server` is where cancel requests go). A statement past
+ * its deadline, or still running when `signal` aborts, is cancelled on the server (a cancel
+ * request on a new socket: the server stops working for nobody) and its connection destroyed,
+ * so a server that never answers costs the request at most the deadline and never a pool slot.
+ */
+export async function withServerSession<T>(
+  pool: pg.Pool,
+  server: { readonly host: string; readonly port: number },
+  limits: SessionLimits,
+  work: (session: ServerSession) => Promise<T>,
+): Promise<T> {
+  const aborted = () =>
+    new StatementAbortedError("the request ended before the shard answered; the query was cancelled");
+  // Not the signal's own reason: an AbortError without SQLSTATE would mark a healthy server down.
+  if (limits.signal?.aborted) throw aborted();
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  // A checked-out connection that fails between statements emits 'error' (pool.query() listens for
+  // it, pool.connect() leaves that to us): unheard, it would end the process.
+  const onError = (err: Error) => {
+    broken ??= err;
+  };
+  client.on("error", onError);
+  const session: ServerSession = {
+    async run(submit) {
+      if (broken) throw broken;
+      let timer: NodeJS.Timeout | undefined;
+      let onAbort: (() => void) | undefined;
+      const ended = new Promise<never>((_resolve, reject) => {
+        const stop = (err: Error) => {
+          broken = err;
+          cancelOnServer(server, client);
+          reject(err);
+        };
+        timer = setTimeout(
+          () =>
+            stop(
+              new ServerDeadlineError(
+                `the shard server did not answer within ${limits.deadlineMs} ms; the query was cancelled`,
+              ),
+            ),
+          limits.deadlineMs,
+        );
+        onAbort = () => stop(aborted());
+        if (limits.signal?.aborted) onAbort();
+        else limits.signal?.addEventListener("abort", onAbort, { once: true });
+      });
+      const running = submit(client);
+      running.catch(() => {});
+      try {
+        return await Promise.race([running, ended]);
+      } finally {
+        clearTimeout(timer);
+        if (onAbort) limits.signal?.removeEventListener("abort", onAbort);
+      }
+    },
+  };
+  try {
+    return await work(session);
+  } finally {
+    // A dropped connection keeps the listener: its socket's end may still report an error.
+    if (!broken) client.off("error", onError);
+    if (broken) {
+      // The socket may be half-open: destroy it rather than wait for a goodbye it cannot deliver.
+      (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+      client.release(broken);
+    } else if (limits.callerSql) void resetAndRelease(client);
+    else client.release();
+  }
+}
+
+/** `DISCARD ALL`, then back to the pool; a session inside a transaction or failing the reset is dropped. */
+async function resetAndRelease(client: pg.PoolClient): Promise<void> {
+  if (client.getTransactionStatus() !== "I") {
+    client.release(new Error("session left inside a transaction"));
+    return;
+  }
+  let released = false;
+  const release = (err?: Error) => {
+    if (released) return;
+    released = true;
+    client.release(err);
+  };
+  const timer = setTimeout(() => release(new Error("session reset did not answer")), HOUSEKEEPING_MS);
+  try {
+    await client.query("DISCARD ALL");
+    release();
+  } catch (err) {
+    release(err instanceof Error ? err : new Error(String(err)));
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** pg's backend key of a connection (BackendKeyData), absent from @types/pg. */
+interface BackendKey {
+  readonly processID: number | null;
+  readonly secretKey: number | null;
+}
+
+/**
+ * PostgreSQL's CancelRequest for the connection's backend, on a socket of its own, bounded: a
+ * server that does not take it within HOUSEKEEPING_MS is left alone (its statement_timeout ends it).
+ */
+function cancelOnServer(
+  server: { readonly host: string; readonly port: number },
+  client: pg.PoolClient,
+): void {
+  const { processID, secretKey } = client as unknown as BackendKey;
+  if (processID === null || secretKey === null) return;
+  const packet = Buffer.alloc(16);
+  packet.writeInt32BE(16, 0);
+  packet.writeInt32BE(80877102, 4);
+  packet.writeInt32BE(processID, 8);
+  packet.writeInt32BE(secretKey, 12);
+  const socket = server.host.startsWith("/")
+    ? connect(`${server.host}/.s.PGSQL.${server.port}`)
+    : connect(server.port, server.host);
+  socket.setTimeout(HOUSEKEEPING_MS, () => socket.destroy());
+  socket.on("error", () => {});
+  socket.on("connect", () => socket.end(packet));
+}
