@@ -14,7 +14,14 @@ import { PermanentProvisionError } from "../../domain/errors.ts";
 import type { BackupOutcome, ShardDriver, ShardObservation } from "../driver.ts";
 import { appSecretName } from "./app-role-container.ts";
 import { type BackupTarget, backupJob, backupLocation } from "./backup-job.ts";
-import { DATABASE_LABEL, MANAGED_BY, SUPERUSER, shardManifests, shardNames } from "./shard-manifests.ts";
+import {
+  DATABASE_LABEL,
+  MANAGED_BY,
+  SUPERUSER,
+  shardLabels,
+  shardManifests,
+  shardNames,
+} from "./shard-manifests.ts";
 
 /** The one field manager of everything the provisioner applies. */
 export const FIELD_MANAGER = "dbplane-provisioner";
@@ -77,6 +84,22 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
     if (!password) return newAppSecret();
     return { password, verifier: decode(secret?.data?.verifier) ?? createScramVerifier(password) };
   };
+
+  /** Deletes every object of `kinds` carrying `labels` (only what dbplane labelled). */
+  const deleteLabelled = async (
+    labels: Record<string, string>,
+    kinds: readonly { apiVersion: string; kind: string }[],
+  ): Promise<void> => {
+    for (const { apiVersion, kind } of kinds) {
+      for (const obj of await listLabelled(objects, apiVersion, kind, namespace, labels)) {
+        const name = obj.metadata?.name;
+        if (!name) continue;
+        await deleteObject(objects, { apiVersion, kind, metadata: { name, namespace } });
+        options.logger.info({ database: labels[DATABASE_LABEL], kind, name }, "deleted");
+      }
+    }
+  };
+  const withVolumes = [...OWNED_KINDS, { apiVersion: "v1", kind: "PersistentVolumeClaim" }] as const;
 
   return {
     kind: "kubernetes",
@@ -148,19 +171,17 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
       };
     },
 
+    // The shard served no key: its PVCs go too, or a shard added again under the index would
+    // start from the old volume (a StatefulSet reuses claims by name).
+    async removeShard(spec, shard) {
+      await deleteLabelled(shardLabels(spec.name, shard), withVolumes);
+    },
+
     async removeDatabase(database, { keepVolumes }) {
-      const labels = { ...MANAGED_BY, [DATABASE_LABEL]: database };
-      const kinds = keepVolumes
-        ? OWNED_KINDS
-        : [...OWNED_KINDS, { apiVersion: "v1", kind: "PersistentVolumeClaim" }];
-      for (const { apiVersion, kind } of kinds) {
-        for (const obj of await listLabelled(objects, apiVersion, kind, namespace, labels)) {
-          const name = obj.metadata?.name;
-          if (!name) continue;
-          await deleteObject(objects, { apiVersion, kind, metadata: { name, namespace } });
-          options.logger.info({ database, kind, name }, "deleted");
-        }
-      }
+      await deleteLabelled(
+        { ...MANAGED_BY, [DATABASE_LABEL]: database },
+        keepVolumes ? OWNED_KINDS : withVolumes,
+      );
     },
 
     async backupShard(target, backupId): Promise<BackupOutcome> {
