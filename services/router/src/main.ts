@@ -7,6 +7,7 @@ import {
   databaseReady,
   rebalanceCheck,
   shardLoadSampled,
+  shardRemoved,
   splitShard,
 } from "@dbplane/contracts";
 import { kubeAccess, PasswordResolver } from "@dbplane/kube";
@@ -22,6 +23,7 @@ import { WriteFence } from "./fence/write-fence.ts";
 import { databaseDeletedHandler } from "./handlers/database-deleted.ts";
 import { databaseReadyHandler } from "./handlers/database-ready.ts";
 import { rebalanceCheckHandler, scheduleRebalanceCheck } from "./handlers/rebalance-check.ts";
+import { shardRemovedHandler } from "./handlers/shard-removed.ts";
 import { splitShardHandler } from "./handlers/split-shard.ts";
 import { HotShardDetector } from "./load/hot-shard-detector.ts";
 import { LoadWindow } from "./load/load-window.ts";
@@ -187,6 +189,7 @@ const consumer = await bus.consume({
   handlers: [
     handle(databaseReady, databaseReadyHandler(store, publisher, logger)),
     handle(databaseDeleted, databaseDeletedHandler(publisher, fences, logger)),
+    handle(shardRemoved, shardRemovedHandler(store, publisher, logger)),
   ],
 });
 // Commands to the router are work, not broadcast: one replica takes each.

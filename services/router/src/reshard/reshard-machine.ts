@@ -2,6 +2,7 @@ import type { Bus } from "@dbplane/bus";
 import {
   addShard,
   type ReshardPhase,
+  removeShard,
   reshardCancelled,
   reshardCompleted,
   reshardFailed,
@@ -260,6 +261,9 @@ export class ReshardMachine {
       return this.#r.toShard;
     }
     if (empty.length > 0) return Math.min(...empty);
+    // Recorded before the command leaves: whatever happens next, an ending before the cut-over
+    // knows which shard to give back (the provisioner numbers new shards after the last one).
+    if (this.#r.addedShard === null) await this.#patch({ addedShard: Math.max(...map.shards.keys()) + 1 });
     // The command's id makes a resumed runner's publish a duplicate, not a second shard.
     await this.#d.bus.publish(
       addShard,
@@ -271,7 +275,11 @@ export class ReshardMachine {
       if (this.#signal.aborted) throw new Error("stopped while waiting for the new shard");
       const current = this.#map();
       const added = [...current.shards.values()].filter((s) => s.ranges.length === 0);
-      if (added.length > 0) return Math.min(...added.map((s) => s.index));
+      if (added.length > 0) {
+        const index = Math.min(...added.map((s) => s.index));
+        if (index !== this.#r.addedShard) await this.#patch({ addedShard: index });
+        return index;
+      }
       const fresh = (await this.#d.store.get(this.#r.database, this.#r.id)) ?? this.#r;
       if (fresh.cancelRequested) throw new Cancelled();
       await sleep(this.#d.timings.pollMs, this.#signal);
@@ -412,6 +420,7 @@ export class ReshardMachine {
 
   async #cancel(): Promise<void> {
     if (this.#r.rangeFrom !== null && this.#r.phase !== "provisioning") await (await this.#move()).cancel();
+    await this.#giveBackAddedShard();
     await this.#patch({ state: "cancelled" });
     this.#d.onEnded?.("cancelled");
     await this.#publish(reshardCancelled, { ...this.#fields(), phase: this.#r.phase });
@@ -428,6 +437,11 @@ export class ReshardMachine {
         await this.#d.fences.lift({ database: this.#r.database, id }).catch(() => {});
       }
     }
+    if (beforeCutOver) {
+      await this.#giveBackAddedShard().catch((err: unknown) =>
+        this.#log.warn({ err, shard: this.#r.addedShard }, "the added shard was not given back"),
+      );
+    }
     await this.#patch({ state: "failed", error: message });
     this.#d.onEnded?.("failed");
     await this.#publish(reshardFailed, {
@@ -436,6 +450,28 @@ export class ReshardMachine {
       error: message.slice(0, 2000),
     });
     this.#log.error({ phase: this.#r.phase, error: message }, "reshard failed");
+  }
+
+  /**
+   * Before the cut-over nothing was moved onto the shard this reshard had the provisioner add
+   * (its subscription, slot and publication are gone by now): it is removed again, so a cancel
+   * leaves the database as it was. Only that shard, and only while the map gives it no range; the
+   * provisioner refuses anything else, and `shard.removed` takes it out of the map.
+   */
+  async #giveBackAddedShard(): Promise<void> {
+    const shard = this.#r.addedShard;
+    if (shard === null) return;
+    const owned = this.#d.maps.get(this.#r.database)?.shards.get(shard)?.ranges.length ?? 0;
+    if (owned > 0) {
+      this.#log.warn({ shard }, "the added shard owns a range: kept");
+      return;
+    }
+    await this.#d.bus.publish(
+      removeShard,
+      { name: this.#r.database, shard },
+      { subject: this.#r.database, id: `${this.#r.id}:remove-shard`, correlationId: this.#r.id },
+    );
+    this.#log.info({ shard }, "asked the provisioner to remove the shard added for this reshard");
   }
 
   // ------------------------------------------------------------------ helpers
