@@ -29,6 +29,7 @@ import { HotShardDetector } from "./load/hot-shard-detector.ts";
 import { LoadWindow } from "./load/load-window.ts";
 import { QueryService } from "./query/query-service.ts";
 import { AutoSplitter } from "./reshard/auto-split.ts";
+import { holdFromFile } from "./reshard/hold-points.ts";
 import { RESHARD_TIMINGS } from "./reshard/reshard-machine.ts";
 import { ReshardRunner } from "./reshard/reshard-runner.ts";
 import { ReshardService } from "./reshard/reshard-service.ts";
@@ -166,6 +167,7 @@ const reshardRunner = new ReshardRunner({
       catchUpTimeoutMs: config.DBPLANE_ROUTER_RESHARD_FENCE_TIMEOUT_MS,
     },
     logger,
+    hold: holdFromFile(config.DBPLANE_ROUTER_RESHARD_HOLD_FILE),
     onEnded: (state) => metrics.reshardsEnded.inc({ state }),
   },
   leaseMs: config.DBPLANE_ROUTER_RESHARD_LEASE_MS,

@@ -19,6 +19,7 @@ import { SHARD_MIGRATIONS_TABLE } from "../shards/migration-runner.ts";
 import type { ShardMapPublisher } from "../shards/shard-map-publisher.ts";
 import type { ShardMapRegistry } from "../shards/shard-map-registry.ts";
 import type { RouterStore } from "../store/router-store.ts";
+import type { Hold } from "./hold-points.ts";
 import type { Fences, MovedTable, MovePort, RangeMover, ShardConnection } from "./ports.ts";
 import type { Reshard, ReshardPatch, ReshardStore } from "./reshard-store.ts";
 
@@ -57,6 +58,8 @@ export interface ReshardMachineDeps {
   readonly moves: MovePort;
   readonly timings: ReshardTimings;
   readonly logger: Logger;
+  /** Tests hold the runner at a point to kill it there (DBPLANE_ROUTER_RESHARD_HOLD_FILE). */
+  readonly hold?: Hold;
   /** Told how each reshard this replica ran ended (metrics). */
   readonly onEnded?: (state: "completed" | "failed" | "cancelled") => void;
 }
@@ -117,6 +120,8 @@ export class ReshardMachine {
         if (this.#r.cancelRequested && phase !== "cutting-over" && phase !== "cleaning-up") {
           throw new Cancelled();
         }
+        await this.#d.hold?.(phase, this.#signal);
+        if (this.#signal.aborted) return;
         await this.#step(phase);
       } catch (err) {
         if (this.#signal.aborted) return;
@@ -381,8 +386,10 @@ export class ReshardMachine {
         const next = this.#nextMap(this.#map().document);
         // Recorded first: a runner resuming after the publish recognises it by this version.
         await this.#patch({ mapVersion: next.version });
+        await this.#d.hold?.("cutting-over:publishing", this.#signal);
         await this.#d.publisher.publish(next, this.#r.id);
         published = next.version;
+        await this.#d.hold?.("cutting-over:published", this.#signal);
         await this.#d.maps.apply(next);
       },
       () => published,
