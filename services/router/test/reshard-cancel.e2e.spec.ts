@@ -7,12 +7,12 @@
 import { type BusConsumer, handle } from "@dbplane/bus";
 import { addShard, type RemoveShard, removeShard, shardRemoved } from "@dbplane/contracts";
 import { waitFor } from "@dbplane/testkit";
-import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type Body,
   createReshardWorld,
   DB,
+  holdCopyInto,
   type ReshardWorld,
   routedCount,
   setUpShop,
@@ -69,36 +69,19 @@ describe("cancel of a split that added a shard", () => {
   it("removes the added shard: it leaves the map and the provisioner is asked to drop it; clients see what they saw", async () => {
     const before = (await w.call("GET", `/v1/databases/${DB}/shards`)).body;
     expect(before.shards.map((s: { shard: number }) => s.shard)).toEqual([0, 1]);
-    // Held in the copy: the new shard's `orders` is locked once it exists and has the table.
-    let lock: pg.PoolClient | undefined;
     const started = await w.call("POST", `/v1/databases/${DB}/splits`, { shard: 0 });
     expect(started.status).toBe(202);
     const id = started.body.id as string;
+    // Held in the copy: the new shard's `orders` is locked once the shard has joined with it.
+    const release = await holdCopyInto(w.pools[2]!);
     try {
-      await waitFor(
-        async () => {
-          const client = await w.pools[2]!.connect();
-          try {
-            await client.query("BEGIN");
-            await client.query("LOCK TABLE orders IN SHARE MODE");
-            lock = client;
-            return true;
-          } catch {
-            await client.query("ROLLBACK").catch(() => {});
-            client.release();
-            return false;
-          }
-        },
-        { what: "the new shard's orders table", timeoutMs: 90_000, intervalMs: 100 },
-      );
       const copying = await until(id, (r) => r.phase === "copying", "the copy to start");
       expect(copying).toMatchObject({ targetShard: 2, addedShard: 2 });
       expect(added).toEqual([`${id}:add-shard`]);
       const cancel = await w.call("POST", `/v1/databases/${DB}/reshards/${id}/cancel`);
       expect(cancel.status).toBe(202);
     } finally {
-      await lock?.query("ROLLBACK");
-      lock?.release();
+      await release();
     }
     const ended = await until(id, (r) => r.state !== "running", "the cancel to finish");
     expect(ended).toMatchObject({ state: "cancelled", addedShard: 2 });

@@ -243,3 +243,30 @@ export async function routedCount(w: ReshardWorld, table = "orders"): Promise<nu
   if (res.status !== 200) throw new Error(`count answered ${res.status}: ${JSON.stringify(res.body)}`);
   return res.body.rows.reduce((sum: number, r: { n: number }) => sum + r.n, 0);
 }
+
+/**
+ * Holds the initial copy into `table` on a split's target until released: a SHARE lock, so the
+ * copy's COPY FROM waits and a read of the (empty) table does not. Waits for the table first —
+ * a shard that just joined gets the database's migrations from the router a moment later.
+ */
+export async function holdCopyInto(pool: pg.Pool, table = "orders"): Promise<() => Promise<void>> {
+  const client = await waitFor(
+    async () => {
+      const c = await pool.connect();
+      try {
+        await c.query("BEGIN");
+        await c.query(`LOCK TABLE ${table} IN SHARE MODE`);
+        return c;
+      } catch {
+        await c.query("ROLLBACK").catch(() => {});
+        c.release();
+        return undefined;
+      }
+    },
+    { what: `${table} on the target`, timeoutMs: 90_000, intervalMs: 100 },
+  );
+  return async () => {
+    await client.query("ROLLBACK");
+    client.release();
+  };
+}
