@@ -1,7 +1,7 @@
 // A split that had the provisioner add its target shard, cancelled before the cut-over: the
 // subscription, slot and publication go, then the router sends remove-shard for the shard it
 // added (and only that one), and shard.removed takes it out of the map — the database is as it
-// was for clients. The provisioner is played on the bus here, as reshard-world plays its
+// was for clients. A split that fails for good before its cut-over gives its shard back too. The provisioner is played on the bus here, as reshard-world plays its
 // database.ready; its side of remove-shard (refusals, the dropped cluster) is tested in
 // services/provisioner/test/remove-shard.e2e.spec.ts.
 import { type BusConsumer, handle } from "@dbplane/bus";
@@ -38,10 +38,14 @@ beforeAll(async () => {
       }),
       handle(removeShard, async (event) => {
         removed.push(event.data);
+        const version = 2 * removed.length + 1; // each add and each remove is a new version
         await w.world.bus.publish(
           shardRemoved,
-          { database: DB, shard: event.data.shard, version: 3 },
-          { subject: `database/${DB}/shard/${event.data.shard}`, id: `${DB}:${event.data.shard}:v3:removed` },
+          { database: DB, shard: event.data.shard, version },
+          {
+            subject: `database/${DB}/shard/${event.data.shard}`,
+            id: `${DB}:${event.data.shard}:v${version}:removed`,
+          },
         );
         await w.announce(2);
       }),
@@ -119,5 +123,32 @@ describe("cancel of a split that added a shard", () => {
     // Nothing asked twice: one add, one remove.
     expect(added).toHaveLength(1);
     expect(removed).toHaveLength(1);
+  }, 180_000);
+  it("a split that fails for good before its cut-over gives the shard it added back too", async () => {
+    // A table without a primary key cannot be moved: the split fails once it copies.
+    const migration = await w.call("POST", `/v1/databases/${DB}/migrations`, {
+      id: "002-notes",
+      statements: ["CREATE TABLE notes (body text)"],
+    });
+    expect(migration.status).toBe(200);
+    const version = (await w.call("GET", `/v1/databases/${DB}/shards`)).body.version;
+    const started = await w.call("POST", `/v1/databases/${DB}/splits`, { shard: 1 });
+    expect(started.status).toBe(202);
+    const id = started.body.id as string;
+    const ended = await until(id, (r) => r.state !== "running", "the split to fail");
+    expect(ended).toMatchObject({ state: "failed", addedShard: 2 });
+    expect(ended.error).toMatch(/primary key/i);
+    expect(added).toEqual([expect.stringMatching(/:add-shard$/), `${id}:add-shard`]);
+    await waitFor(() => removed.length === 2, { what: "the second remove-shard", timeoutMs: 30_000 });
+    expect(removed[1]).toEqual({ name: DB, shard: 2 });
+    const map = await waitFor(
+      async () => {
+        const m = (await w.call("GET", `/v1/databases/${DB}/shards`)).body;
+        return m.version > version && m.shards.length === 2 && m;
+      },
+      { what: "the map without shard 2 again" },
+    );
+    expect(map.shards.map((s: { shard: number }) => s.shard)).toEqual([0, 1]);
+    expect(await routedCount(w)).toBe(ROWS);
   }, 180_000);
 });

@@ -468,7 +468,10 @@ export class ReshardMachine {
   async #giveBackAddedShard(): Promise<void> {
     const shard = this.#r.addedShard;
     if (shard === null) return;
-    const owned = this.#d.maps.get(this.#r.database)?.shards.get(shard)?.ranges.length ?? 0;
+    const map = this.#d.maps.get(this.#r.database);
+    // A database no longer routed was deleted: its shards went with it.
+    if (!map) return;
+    const owned = map.shards.get(shard)?.ranges.length ?? 0;
     if (owned > 0) {
       this.#log.warn({ shard }, "the added shard owns a range: kept");
       return;
