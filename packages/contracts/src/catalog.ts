@@ -19,10 +19,12 @@ import {
   databaseReady,
   databaseRequested,
   deleteDatabase,
+  removeShard,
   runBackup,
   scaleReplicas,
   shardFailed,
   shardReady,
+  shardRemoved,
 } from "./messages/provisioner.ts";
 import {
   rebalanceCheck,
@@ -51,6 +53,7 @@ export const catalog: readonly MessageDefinition[] = Object.freeze([
   createDatabase,
   deleteDatabase,
   addShard,
+  removeShard,
   scaleReplicas,
   runBackup,
   databaseRequested,
@@ -58,6 +61,7 @@ export const catalog: readonly MessageDefinition[] = Object.freeze([
   databaseFailed,
   databaseDeleted,
   shardReady,
+  shardRemoved,
   shardFailed,
   backupCompleted,
   backupFailed,

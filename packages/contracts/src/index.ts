@@ -68,10 +68,12 @@ export type {
   DatabaseReady,
   DatabaseRequested,
   DeleteDatabase,
+  RemoveShard,
   RunBackup,
   ScaleReplicas,
   ShardFailed,
   ShardReady,
+  ShardRemoved,
 } from "./messages/provisioner.ts";
 export {
   addShard,
@@ -83,10 +85,12 @@ export {
   databaseReady,
   databaseRequested,
   deleteDatabase,
+  removeShard,
   runBackup,
   scaleReplicas,
   shardFailed,
   shardReady,
+  shardRemoved,
 } from "./messages/provisioner.ts";
 export type { ReshardPhase, ShardHot, ShardMapPublished, SplitShard } from "./messages/router.ts";
 export {

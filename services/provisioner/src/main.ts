@@ -1,6 +1,14 @@
 // Composition root of the provisioner: config, connections, driver, reconcile loop, consumers, HTTP, shutdown.
 import { handle } from "@dbplane/bus";
-import { addShard, createDatabase, deleteDatabase, runBackup, scaleReplicas } from "@dbplane/contracts";
+import {
+  addShard,
+  createDatabase,
+  deleteDatabase,
+  removeShard,
+  runBackup,
+  scaleReplicas,
+  shardMapPublished,
+} from "@dbplane/contracts";
 import { poolReadiness, serviceProcess } from "@dbplane/service-kit";
 import { provisionerApp } from "./app.ts";
 import { loadProvisionerConfig } from "./config.ts";
@@ -13,8 +21,10 @@ import { createOutboxRelay } from "./events/outbox-relay.ts";
 import { addShardHandler } from "./handlers/add-shard.ts";
 import { createDatabaseHandler } from "./handlers/create-database.ts";
 import { deleteDatabaseHandler } from "./handlers/delete-database.ts";
+import { removeShardHandler } from "./handlers/remove-shard.ts";
 import { runBackupHandler } from "./handlers/run-backup.ts";
 import { scaleReplicasHandler } from "./handlers/scale-replicas.ts";
+import { shardMapPublishedHandler } from "./handlers/shard-map-published.ts";
 import { createProvisionerMetrics } from "./provisioner-metrics.ts";
 import { createReconcileLoop } from "./reconcile/reconcile-loop.ts";
 import { createDesiredState } from "./store/desired-state.ts";
@@ -112,9 +122,15 @@ const consumer = await bus.consume({
     handle(createDatabase, createDatabaseHandler(admin, logger)),
     handle(deleteDatabase, deleteDatabaseHandler(admin, logger)),
     handle(addShard, addShardHandler(admin, logger)),
+    handle(removeShard, removeShardHandler(admin, logger)),
     handle(scaleReplicas, scaleReplicasHandler(admin, logger)),
     handle(runBackup, runBackupHandler(admin, logger)),
   ],
+});
+// Which shards the router's newest map gives a range: remove-shard refuses those.
+const maps = await bus.consume({
+  durable: `${name}-shard-maps`,
+  handlers: [handle(shardMapPublished, shardMapPublishedHandler(pool, tables, logger))],
 });
 await app.register(provisionerApp, { admin, queries });
 relay.start();
@@ -122,7 +138,7 @@ loop.start();
 
 await service.run(app, {
   stopWork: [
-    { name: "stop consumers", run: () => consumer.stop() },
+    { name: "stop consumers", run: () => Promise.all([consumer.stop(), maps.stop()]).then(() => {}) },
     { name: "stop reconciling (running passes finish)", run: () => loop.stop() },
     { name: "publish what the outbox holds", run: () => relay.stop() },
   ],

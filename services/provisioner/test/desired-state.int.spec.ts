@@ -6,17 +6,19 @@ import { createDesiredState, type DesiredState } from "../src/store/desired-stat
 import { migrate } from "../src/store/migrations.ts";
 import { createProgress, type Progress } from "../src/store/progress.ts";
 import { createQueries, type Queries } from "../src/store/queries.ts";
-import { provisionerTables } from "../src/store/schema-tables.ts";
+import { type ProvisionerTables, provisionerTables } from "../src/store/schema-tables.ts";
+import { recordShardOwners } from "../src/store/shard-owners.ts";
 
 let db: TestSchema;
 let desired: DesiredState;
 let progress: Progress;
 let queries: Queries;
+let t: ProvisionerTables;
 
 beforeAll(async () => {
   db = await createTestSchema("provst");
-  expect(await migrate(db.pool, db.name)).toEqual([1, 2]);
-  const t = provisionerTables(db.name);
+  expect(await migrate(db.pool, db.name)).toEqual([1, 2, 3]);
+  t = provisionerTables(db.name);
   desired = createDesiredState(db.pool, t);
   progress = createProgress(db.pool, t);
   queries = createQueries(db.pool, t);
@@ -139,5 +141,53 @@ describe("desired state in PostgreSQL", () => {
       version: 5,
     });
     expect((await queries.database("orders"))?.state).toBe("requested");
+  });
+});
+
+describe("remove-shard in the desired state", () => {
+  const ledger = () => spec({ name: "ledger", shards: 3 });
+  const owners = (version: number, shards: number[]) =>
+    recordShardOwners(db.pool, t, {
+      database: "ledger",
+      version,
+      ranges: shards.map((shard) => ({ shard })),
+    });
+
+  it("refuses a shard that is not the last, or when no map of the database was seen", async () => {
+    expect(await desired.create(ledger(), "rm-1")).toMatchObject({ outcome: "accepted", version: 1 });
+    await expect(desired.removeShard("ledger", 1, "rm-2")).rejects.toThrow(/only the last shard/);
+    await expect(desired.removeShard("ledger", 5, "rm-2")).rejects.toBeInstanceOf(InvalidChangeError);
+    await expect(desired.removeShard("ledger", 2, "rm-2")).rejects.toThrow(/no shard map/);
+    await expect(desired.removeShard("nope", 2, "rm-2")).rejects.toBeInstanceOf(DatabaseNotFoundError);
+  });
+
+  it("refuses the last shard while the newest map gives it a range; an older map changes nothing", async () => {
+    expect(await owners(2, [0, 1, 2])).toBe(true);
+    expect(await owners(1, [0, 1])).toBe(false);
+    await expect(desired.removeShard("ledger", 2, "rm-3")).rejects.toThrow(
+      /owns a range in shard map version 2/,
+    );
+    expect((await queries.database("ledger"))?.spec.shards).toBe(3);
+  });
+
+  it("accepts the last shard once it owns none: the next version has one shard fewer", async () => {
+    expect(await owners(3, [0, 1])).toBe(true);
+    expect(await desired.removeShard("ledger", 2, "rm-4")).toMatchObject({ outcome: "accepted", version: 2 });
+    expect(await desired.removeShard("ledger", 2, "rm-4")).toMatchObject({ outcome: "unchanged" });
+    expect((await queries.database("ledger"))?.spec.shards).toBe(2);
+    expect((await queries.shards("ledger")).map((s) => [s.shard, s.state])).toEqual([
+      [0, "provisioning"],
+      [1, "provisioning"],
+      [2, "deleting"],
+    ]);
+    expect((await queries.operation("rm-4"))?.kind).toBe("remove-shard");
+    // The shard's servers are gone (the driver's part): its row goes and shard.removed is announced.
+    await progress.shardRemoved("ledger", 2, 2, "rm-4");
+    expect((await queries.shards("ledger")).map((s) => s.shard)).toEqual([0, 1]);
+    expect((await outbox()).filter((e) => e.type.endsWith("shard.removed.v1"))).toEqual([
+      { type: expect.any(String), msg_id: "ledger:2:v2:removed" },
+    ]);
+    // Shard 1 is the last one now, but it owns a range.
+    await expect(desired.removeShard("ledger", 1, "rm-5")).rejects.toThrow(/owns a range/);
   });
 });

@@ -1,4 +1,7 @@
+import { connectBus } from "@dbplane/bus";
+import { shardMapPublished } from "@dbplane/contracts";
 import { parseScramVerifier } from "@dbplane/pgwire";
+import { createLogger } from "@dbplane/service-kit";
 import {
   httpClient,
   type KubeApiDouble,
@@ -319,6 +322,81 @@ describe("Kubernetes driver against the API double", () => {
       location: "s3://dbplane-backups/test/shop/2026-11-23.nightly/shard-1.dump",
     });
   }, 30_000);
+
+  it("removes the last shard when the router's map gives it no range: its objects and PVCs, nothing else", async () => {
+    const bus = await connectBus({
+      servers: world.nats.url,
+      name: "router",
+      logger: createLogger({ name: "router", level: "silent" }),
+      namespace: world.nats.namespace,
+    });
+    try {
+      // The router's map: shards 0 and 1 own the keyspace; shard 2, added next, owns nothing.
+      await bus.publish(
+        shardMapPublished,
+        {
+          database: "shop",
+          version: 1,
+          ranges: [
+            { shard: 0, from: "-9223372036854775808", to: "0" },
+            { shard: 1, from: "0", to: "9223372036854775808" },
+          ],
+        },
+        { subject: "shop", id: "shop:shard-map:1" },
+      );
+      const add = await api.call("POST", "/v1/databases/shop/shards", { count: 1 });
+      expect(add.status).toBe(202);
+      await waitFor(() => names("StatefulSet").includes("shop-shard-2"), { timeoutMs: 20_000 });
+      for (const n of [0, 1, 2]) kube.markReady("StatefulSet", ns, `shop-shard-${n}`);
+      await waitFor(
+        async () =>
+          (await api.call("GET", `/v1/operations/${add.body.operationId}`)).body.state === "succeeded",
+        { timeoutMs: 20_000 },
+      );
+      const pvc = (name: string, shard: string) => ({
+        apiVersion: "v1",
+        kind: "PersistentVolumeClaim",
+        metadata: {
+          name,
+          namespace: ns,
+          labels: {
+            "app.kubernetes.io/managed-by": "dbplane",
+            "dbplane.io/database": "shop",
+            "dbplane.io/shard": shard,
+          },
+        },
+        spec: {},
+      });
+      kube.put(pvc("data-shop-shard-2-0", "2"));
+      kube.put(pvc("data-shop-shard-1-0", "1"));
+      expect((await api.call("DELETE", "/v1/databases/shop/shards/1")).status).toBe(400);
+      // Accepted once the provisioner has seen the router's map (409 "no shard map" until then).
+      const res = await waitFor(
+        async () => {
+          const r = await api.call("DELETE", "/v1/databases/shop/shards/2");
+          return r.status === 409 && r.body.detail.includes("no shard map") ? undefined : r;
+        },
+        { timeoutMs: 20_000, what: "the map to be seen" },
+      );
+      expect(res.status).toBe(202);
+      await waitFor(
+        async () =>
+          (await api.call("GET", `/v1/operations/${res.body.operationId}`)).body.state === "succeeded",
+        { timeoutMs: 20_000 },
+      );
+      for (const kind of [...KINDS, "Job", "PersistentVolumeClaim"] as const) {
+        expect(kube.list(kind, { namespace: ns, labelSelector: `${managed},dbplane.io/shard=2` })).toEqual(
+          [],
+        );
+      }
+      expect(names("StatefulSet")).toEqual(["shop-shard-0", "shop-shard-1"]);
+      expect(kube.get("PersistentVolumeClaim", ns, "data-shop-shard-1-0")).toBeDefined();
+      kube.delete("PersistentVolumeClaim", ns, "data-shop-shard-1-0");
+      expect((await api.call("GET", "/v1/databases/shop")).body.shards).toHaveLength(2);
+    } finally {
+      await bus.close();
+    }
+  }, 60_000);
 
   it("delete removes only labelled objects and keeps volumes unless asked", async () => {
     kube.put({

@@ -136,6 +136,13 @@ export const configSchema = z
       .describe(
         "How long every router replica has to acknowledge a reshard's write fence, and the target to apply the source's last writes under it; longer and the cut-over is retried later.",
       ),
+    DBPLANE_ROUTER_RESHARD_HOLD_FILE: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "Tests only: a file naming a point of the reshard machine (a phase, `cutting-over:publishing` or `cutting-over:published`); a runner reaching it writes `<file>.held` with its pid and waits while the file names it, so a test can kill -9 it there. Unset: never held.",
+      ),
     DBPLANE_ROUTER_REBALANCE_CHECK_MS: envVar
       .ms(0, 86_400_000)
       .default(300_000)

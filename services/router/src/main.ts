@@ -7,6 +7,7 @@ import {
   databaseReady,
   rebalanceCheck,
   shardLoadSampled,
+  shardRemoved,
   splitShard,
 } from "@dbplane/contracts";
 import { kubeAccess, PasswordResolver, podNamespace } from "@dbplane/kube";
@@ -22,11 +23,13 @@ import { WriteFence } from "./fence/write-fence.ts";
 import { databaseDeletedHandler } from "./handlers/database-deleted.ts";
 import { databaseReadyHandler } from "./handlers/database-ready.ts";
 import { rebalanceCheckHandler, scheduleRebalanceCheck } from "./handlers/rebalance-check.ts";
+import { shardRemovedHandler } from "./handlers/shard-removed.ts";
 import { splitShardHandler } from "./handlers/split-shard.ts";
 import { HotShardDetector } from "./load/hot-shard-detector.ts";
 import { LoadWindow } from "./load/load-window.ts";
 import { QueryService } from "./query/query-service.ts";
 import { AutoSplitter } from "./reshard/auto-split.ts";
+import { holdFromFile } from "./reshard/hold-points.ts";
 import { RESHARD_TIMINGS } from "./reshard/reshard-machine.ts";
 import { ReshardRunner } from "./reshard/reshard-runner.ts";
 import { ReshardService } from "./reshard/reshard-service.ts";
@@ -178,6 +181,7 @@ const reshardRunner = new ReshardRunner({
       catchUpTimeoutMs: config.DBPLANE_ROUTER_RESHARD_FENCE_TIMEOUT_MS,
     },
     logger,
+    hold: holdFromFile(config.DBPLANE_ROUTER_RESHARD_HOLD_FILE),
     onEnded: (state) => metrics.reshardsEnded.inc({ state }),
   },
   leaseMs: config.DBPLANE_ROUTER_RESHARD_LEASE_MS,
@@ -201,6 +205,7 @@ const consumer = await bus.consume({
   handlers: [
     handle(databaseReady, databaseReadyHandler(store, publisher, refScope, logger)),
     handle(databaseDeleted, databaseDeletedHandler(publisher, fences, logger)),
+    handle(shardRemoved, shardRemovedHandler(store, publisher, logger)),
   ],
 });
 // Commands to the router are work, not broadcast: one replica takes each.

@@ -1,42 +1,47 @@
 // What goes wrong during an online split: a cancel before the cut-over leaves clients where they
-// were; a kill -9 of the replica running it hands the split to the other replica, which resumes
-// from the recorded phase and completes. The copy is held (a lock on the target's table) so the
-// test acts while the split is surely in the phase it means.
+// were; a kill -9 of the replica running it — while copying, while catching up, during the fenced
+// verification — hands the split to the other replica, which resumes from the recorded phase and
+// completes; a kill -9 in the cut-over, just before or just after the next map is published,
+// leaves either the old map with the source holding the range or the new map with the target
+// holding it, never both or neither, and the split completes. The test stops the runner where it
+// means: the copy by a lock on the target's table, other points by the routers' hold file
+// (DBPLANE_ROUTER_RESHARD_HOLD_FILE), which a runner announces it reached with its pid.
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { waitFor } from "@dbplane/testkit";
-import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type Body,
   createReshardWorld,
   DB,
+  holdCopyInto,
   type ReshardWorld,
+  routedCount,
+  rowPlacement,
   setUpShop,
-  strayRows,
 } from "./reshard-world.ts";
 import { api } from "./router-world.ts";
 
 const ROWS = 5_000;
 let w: ReshardWorld;
+let holdDir: string;
+let holdFile: string;
 
 beforeAll(async () => {
-  w = await createReshardWorld(3);
+  holdDir = await mkdtemp(join(tmpdir(), "dbplane-reshard-hold-"));
+  holdFile = join(holdDir, "hold");
+  await writeFile(holdFile, "");
+  w = await createReshardWorld(3, { env: { DBPLANE_ROUTER_RESHARD_HOLD_FILE: holdFile } });
   await setUpShop(w, { orders: ROWS, countries: 20 });
 }, 120_000);
-afterAll(() => w?.dispose());
+afterAll(async () => {
+  await w?.dispose();
+  await rm(holdDir, { recursive: true, force: true });
+}, 120_000);
 
-/** Holds the initial copy into the target's `orders` until released. */
-async function holdCopy(): Promise<() => Promise<void>> {
-  const client: pg.PoolClient = await w.pools[2]!.connect();
-  await client.query("BEGIN");
-  // SHARE: the copy's COPY FROM waits, a read of the (empty) table does not.
-  await client.query("LOCK TABLE orders IN SHARE MODE");
-  return async () => {
-    await client.query("ROLLBACK");
-    client.release();
-  };
-}
+const holdCopy = () => holdCopyInto(w.pools[2]!);
 
-// The HTTP API's scatter answers one row per shard: the count is their sum.
 const reshardOf = (id: string) => w.call("GET", `/v1/databases/${DB}/reshards/${id}`).then((r) => r.body);
 
 async function until(id: string, what: (r: Body) => boolean, label: string, timeoutMs = 60_000) {
@@ -47,6 +52,72 @@ async function until(id: string, what: (r: Body) => boolean, label: string, time
     },
     { what: label, timeoutMs, intervalMs: 100 },
   );
+}
+
+/** The split's end: the map in force is `mapVersion`, every row on the shard owning its hash, each once. */
+async function expectEveryRowOnItsOwner(mapVersion: number): Promise<void> {
+  expect(await rowPlacement(w)).toEqual({ version: mapVersion, stray: 0, total: ROWS });
+  expect(await routedCount(w)).toBe(ROWS);
+}
+
+/**
+ * Two live replicas and shard 2 owning nothing again, as each crash test starts: a replica is
+ * started for the one the last test killed, and shard 2 (serving since the last split) is merged back.
+ */
+async function freshStart(): Promise<void> {
+  while (w.routers.filter((r) => r.alive).length < 2) await w.startRouter();
+  // A test that failed half-way may leave its split running: it ends first.
+  await waitFor(
+    async () =>
+      (await w.call("GET", `/v1/databases/${DB}/reshards`)).body.reshards.every(
+        (r: Body) => r.state !== "running",
+      ),
+    { what: "no reshard running", timeoutMs: 120_000 },
+  );
+  const map = (await w.call("GET", `/v1/databases/${DB}/shards`)).body;
+  if (map.shards.find((s: { shard: number }) => s.shard === 2)?.ranges.length) {
+    const merged = await w.call("POST", `/v1/databases/${DB}/merges`, { shards: [0, 2] });
+    expect(merged.status).toBe(202);
+    expect((await until(merged.body.id, (r) => r.state !== "running", "the merge")).state).toBe("completed");
+  }
+}
+
+/**
+ * Starts a split of shard 0 onto shard 2 with its runner held at `point`; answers once the runner
+ * is there, with the split and the replica running it.
+ */
+async function splitHeldAt(point: string) {
+  await rm(`${holdFile}.held`, { force: true });
+  await writeFile(holdFile, point);
+  const started = await w.call("POST", `/v1/databases/${DB}/splits`, { shard: 0, toShard: 2 });
+  expect(started.status).toBe(202);
+  const held = await waitFor(
+    async () => {
+      const text = (await readFile(`${holdFile}.held`, "utf8").catch(() => "")).trim();
+      return text !== "" && text.split(" ");
+    },
+    { what: `the runner held at ${point}`, timeoutMs: 90_000, intervalMs: 50 },
+  );
+  expect(held?.[0]).toBe(point);
+  const victim = w.routers.find((r) => r.alive && String(r.pid) === held![1]);
+  expect(victim).toBeDefined();
+  return { id: started.body.id as string, victim: victim! };
+}
+
+/** Kills the held runner with SIGKILL and lets any runner pass every point again. */
+async function killHeld(victim: ReshardWorld["routers"][number]): Promise<void> {
+  await victim.stop("SIGKILL");
+  await writeFile(holdFile, "");
+}
+
+/** Rows of `orders` on a shard whose key hash falls in [from, to), counted on the shard itself. */
+async function rowsIn(shard: number, range: { from: string; to: string }): Promise<number> {
+  const { rows } = await w.pools[shard]!.query(
+    `SELECT count(*)::int AS n FROM orders
+     WHERE hashint8extended(id, 0) >= $1::bigint AND ($2::numeric >= 9223372036854775808 OR hashint8extended(id, 0) < $2::numeric)`,
+    [range.from, range.to],
+  );
+  return rows[0].n;
 }
 
 describe("online split: cancel and crash", () => {
@@ -71,10 +142,7 @@ describe("online split: cancel and crash", () => {
     expect((await w.pools[0]!.query("SELECT count(*)::int AS n FROM pg_replication_slots")).rows[0].n).toBe(
       0,
     );
-    const count = await w.call("POST", `/v1/databases/${DB}/query`, {
-      sql: "SELECT count(*)::int AS n FROM orders",
-    });
-    expect(count.body.rows.reduce((sum: number, r: { n: number }) => sum + r.n, 0)).toBe(ROWS);
+    expect(await routedCount(w)).toBe(ROWS);
   }, 120_000);
 
   it("the replica running it is killed -9 while copying: the other one resumes it to the end", async () => {
@@ -93,25 +161,11 @@ describe("online split: cancel and crash", () => {
     const done = await until(started.body.id, (r) => r.state !== "running", "the split to finish", 120_000);
     expect(done).toMatchObject({ state: "completed", targetShard: 2 });
     expect(done.runner).toBeNull();
-    const map = (await w.call("GET", `/v1/databases/${DB}/shards`)).body;
-    let total = 0;
-    for (const s of map.shards) {
-      expect(await strayRows(w.pools[s.shard]!, "orders", "hashint8extended(id, 0)", s.ranges)).toBe(0);
-      total += (await w.pools[s.shard]!.query("SELECT count(*)::int AS n FROM orders")).rows[0].n;
-    }
-    expect(total).toBe(ROWS);
-    const count = await w.call("POST", `/v1/databases/${DB}/query`, {
-      sql: "SELECT count(*)::int AS n FROM orders",
-    });
-    expect(count.body.rows.reduce((sum: number, r: { n: number }) => sum + r.n, 0)).toBe(ROWS);
+    await expectEveryRowOnItsOwner(done.mapVersion);
   }, 180_000);
 
   it("the replica running it is killed -9 while its fence waits for another replica's acknowledgement: the other one finishes it", async () => {
-    await w.startRouter(); // two replicas again: one to kill, one to finish
-    // Shard 2 serves since the last test: merge it back so a split has an empty target again.
-    const merged = await w.call("POST", `/v1/databases/${DB}/merges`, { shards: [0, 2] });
-    expect(merged.status).toBe(202);
-    expect((await until(merged.body.id, (r) => r.state !== "running", "the merge")).state).toBe("completed");
+    await freshStart(); // two replicas again: one to kill, one to finish
 
     const releaseCopy = await holdCopy();
     const started = await w.call("POST", `/v1/databases/${DB}/splits`, { shard: 0, toShard: 2 });
@@ -133,7 +187,6 @@ describe("online split: cancel and crash", () => {
       await waitFor(
         async () => {
           const r = await api(victim.base, token, "GET", `/v1/databases/${DB}/reshards/${started.body.id}`);
-          console.log(r.status, r.body.phase, r.body.attempts, r.body.error, r.body.progress);
           return r.body.phase === "verifying";
         },
         { what: "the fenced verification", intervalMs: 50 },
@@ -146,13 +199,7 @@ describe("online split: cancel and crash", () => {
     }
     const done = await until(started.body.id, (r) => r.state !== "running", "the split to finish", 120_000);
     expect(done).toMatchObject({ state: "completed", targetShard: 2 });
-    const map = (await w.call("GET", `/v1/databases/${DB}/shards`)).body;
-    let total = 0;
-    for (const s of map.shards) {
-      expect(await strayRows(w.pools[s.shard]!, "orders", "hashint8extended(id, 0)", s.ranges)).toBe(0);
-      total += (await w.pools[s.shard]!.query("SELECT count(*)::int AS n FROM orders")).rows[0].n;
-    }
-    expect(total).toBe(ROWS);
+    await expectEveryRowOnItsOwner(done.mapVersion);
     // Writes flow again: the dead runner's fence was lifted by the one that finished.
     const write = await w.call("POST", `/v1/databases/${DB}/query`, {
       sql: "UPDATE orders SET amount = amount WHERE id = 1",
@@ -160,4 +207,64 @@ describe("online split: cancel and crash", () => {
     });
     expect(write.status).toBe(200);
   }, 240_000);
+  it("the replica running it is killed -9 while catching up: the other one resumes it to the end", async () => {
+    await freshStart();
+    const { id, victim } = await splitHeldAt("catching-up");
+    expect((await reshardOf(id)).phase).toBe("catching-up");
+    await killHeld(victim);
+    const done = await until(id, (r) => r.state !== "running", "the split to finish", 120_000);
+    expect(done).toMatchObject({ state: "completed", targetShard: 2, runner: null });
+    await expectEveryRowOnItsOwner(done.mapVersion);
+  }, 240_000);
+
+  // The cut-over's map publish, killed on either side of it: the map in force at the kill is
+  // whole — the old one with the source holding every row of the range, or the new one with the
+  // target holding them — and the replica that takes over finishes with exactly one new version.
+  it.each([
+    ["just before the next map is published", "cutting-over:publishing", "old"],
+    ["just after the next map is published", "cutting-over:published", "new"],
+  ] as const)(
+    "the replica running it is killed -9 %s: one map or the other, then completed",
+    async (_when, point, expected) => {
+      await freshStart();
+      const before = (await w.call("GET", `/v1/databases/${DB}/shards`)).body;
+      const { id, victim } = await splitHeldAt(point);
+      const held = await reshardOf(id);
+      expect(held).toMatchObject({ phase: "cutting-over", mapVersion: before.version + 1 });
+      const range = held.moved as { from: string; to: string };
+      const inRange = await rowsIn(0, range);
+      expect(inRange).toBeGreaterThan(0);
+      await killHeld(victim);
+
+      // The new version was stored and in the bucket before the kill; the replica asked may
+      // still be applying it from its watch. The old one is looked at at once (the taker-over
+      // waits out the dead runner's lease before it touches the map).
+      const atKill =
+        expected === "old"
+          ? (await w.call("GET", `/v1/databases/${DB}/shards`)).body
+          : await waitFor(
+              async () => {
+                const map = (await w.call("GET", `/v1/databases/${DB}/shards`)).body;
+                return map.version > before.version && map;
+              },
+              { what: "the published map at the surviving replica" },
+            );
+      const owner = (version: number) => (version === before.version ? 0 : 2);
+      expect(atKill.version).toBe(expected === "old" ? before.version : before.version + 1);
+      const owning = atKill.shards
+        .filter((s: { ranges: { from: string; to: string }[] }) =>
+          s.ranges.some((r) => BigInt(r.from) <= BigInt(range.from) && BigInt(range.from) < BigInt(r.to)),
+        )
+        .map((s: { shard: number }) => s.shard);
+      expect(owning).toEqual([owner(atKill.version)]);
+      expect(await rowsIn(owner(atKill.version), range)).toBe(inRange);
+
+      const done = await until(id, (r) => r.state !== "running", "the split to finish", 120_000);
+      expect(done).toMatchObject({ state: "completed", targetShard: 2, mapVersion: before.version + 1 });
+      await expectEveryRowOnItsOwner(before.version + 1);
+      expect(await rowsIn(2, range)).toBe(inRange);
+      expect(await rowsIn(0, range)).toBe(0);
+    },
+    240_000,
+  );
 });

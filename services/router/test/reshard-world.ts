@@ -153,9 +153,14 @@ export interface ShopRows {
 /**
  * The shop on shards 0 and 1 of a 3-shard world, as most reshard tests start: the tables through
  * the router's migrations (applied to shard 2 too once it joins), each shard loaded directly
- * with the rows it owns (shard 0 the hashes below 0), then shard 2 announced owning nothing.
+ * with the rows it owns (shard 0 the hashes below 0), then shard 2 announced owning nothing —
+ * unless `announceSpare` is false (a split must then have the provisioner add it).
  */
-export async function setUpShop(w: ReshardWorld, rows: ShopRows): Promise<void> {
+export async function setUpShop(
+  w: ReshardWorld,
+  rows: ShopRows,
+  { announceSpare = true }: { announceSpare?: boolean } = {},
+): Promise<void> {
   await w.announce(2);
   const migration = await w.call("POST", `/v1/databases/${DB}/migrations`, {
     id: "001-tables",
@@ -183,7 +188,7 @@ export async function setUpShop(w: ReshardWorld, rows: ShopRows): Promise<void> 
       `INSERT INTO countries SELECT 'c' || g, 'country ' || g FROM generate_series(1, ${rows.countries ?? 0}) g`,
     );
   }
-  await w.announce(3);
+  if (announceSpare) await w.announce(3);
 }
 
 /** A response body, inspected loosely field by field (see JsonResponse). */
@@ -207,4 +212,61 @@ export async function strayRows(
     `SELECT count(*) AS n FROM ${table} WHERE NOT (${inside || "false"})`,
   );
   return Number(rows[0]!.n);
+}
+
+/**
+ * Where the rows of `table` are, by the map in force: per shard the rows outside its ranges
+ * (`stray`, should be none) and in all the rows the shards hold (`total`, counted on each shard
+ * directly, so a row held twice counts twice).
+ */
+export async function rowPlacement(
+  w: ReshardWorld,
+  table = "orders",
+  hash = "hashint8extended(id, 0)",
+): Promise<{ version: number; stray: number; total: number }> {
+  const map = (await w.call("GET", `/v1/databases/${DB}/shards`)).body;
+  let stray = 0;
+  let total = 0;
+  for (const s of map.shards as { shard: number; ranges: { from: string; to: string }[] }[]) {
+    const pool = w.pools[s.shard]!;
+    stray += await strayRows(pool, table, hash, s.ranges);
+    total += (await pool.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n;
+  }
+  return { version: map.version, stray, total };
+}
+
+/** The rows of `table` counted through the router (its scatter answers one row per shard: summed). */
+export async function routedCount(w: ReshardWorld, table = "orders"): Promise<number> {
+  const res = await w.call("POST", `/v1/databases/${DB}/query`, {
+    sql: `SELECT count(*)::int AS n FROM ${table}`,
+  });
+  if (res.status !== 200) throw new Error(`count answered ${res.status}: ${JSON.stringify(res.body)}`);
+  return res.body.rows.reduce((sum: number, r: { n: number }) => sum + r.n, 0);
+}
+
+/**
+ * Holds the initial copy into `table` on a split's target until released: a SHARE lock, so the
+ * copy's COPY FROM waits and a read of the (empty) table does not. Waits for the table first —
+ * a shard that just joined gets the database's migrations from the router a moment later.
+ */
+export async function holdCopyInto(pool: pg.Pool, table = "orders"): Promise<() => Promise<void>> {
+  const client = await waitFor(
+    async () => {
+      const c = await pool.connect();
+      try {
+        await c.query("BEGIN");
+        await c.query(`LOCK TABLE ${table} IN SHARE MODE`);
+        return c;
+      } catch {
+        await c.query("ROLLBACK").catch(() => {});
+        c.release();
+        return undefined;
+      }
+    },
+    { what: `${table} on the target`, timeoutMs: 90_000, intervalMs: 100 },
+  );
+  return async () => {
+    await client.query("ROLLBACK");
+    client.release();
+  };
 }

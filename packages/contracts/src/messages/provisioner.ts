@@ -78,6 +78,20 @@ export const addShard = defineCommand({
   summary: "Add empty shards to a database (the router moves ranges onto them).",
 });
 
+export const removeShard = defineCommand({
+  service: "provisioner",
+  name: "remove-shard",
+  sentBy: ["router"],
+  schema: z.strictObject({
+    name: databaseName,
+    shard: shardIndex.describe(
+      "The shard to remove: the database's last one, owning no range in the latest shard map the router published",
+    ),
+  }),
+  summary:
+    "Remove a database's last shard, one that serves nothing (e.g. added for a split that was cancelled); its servers and volumes are dropped.",
+});
+
 export const scaleReplicas = defineCommand({
   service: "provisioner",
   name: "scale-replicas",
@@ -155,6 +169,17 @@ export const shardReady = defineEvent({
   summary: "A shard's primary (and its replicas) accept connections.",
 });
 
+export const shardRemoved = defineEvent({
+  service: "provisioner",
+  name: "shard.removed",
+  schema: z.strictObject({
+    database: databaseName,
+    shard: shardIndex,
+    version: z.int().min(1).describe("Desired-state version without the shard"),
+  }),
+  summary: "A shard that owned no range is gone: its servers and volumes were dropped.",
+});
+
 export const shardFailed = defineEvent({
   service: "provisioner",
   name: "shard.failed",
@@ -192,6 +217,7 @@ export const backupFailed = defineEvent({
 export type CreateDatabase = MessageData<typeof createDatabase>;
 export type DeleteDatabase = MessageData<typeof deleteDatabase>;
 export type AddShard = MessageData<typeof addShard>;
+export type RemoveShard = MessageData<typeof removeShard>;
 export type ScaleReplicas = MessageData<typeof scaleReplicas>;
 export type RunBackup = MessageData<typeof runBackup>;
 export type DatabaseRequested = MessageData<typeof databaseRequested>;
@@ -199,6 +225,7 @@ export type DatabaseReady = MessageData<typeof databaseReady>;
 export type DatabaseFailed = MessageData<typeof databaseFailed>;
 export type DatabaseDeleted = MessageData<typeof databaseDeleted>;
 export type ShardReady = MessageData<typeof shardReady>;
+export type ShardRemoved = MessageData<typeof shardRemoved>;
 export type ShardFailed = MessageData<typeof shardFailed>;
 export type BackupCompleted = MessageData<typeof backupCompleted>;
 export type BackupFailed = MessageData<typeof backupFailed>;

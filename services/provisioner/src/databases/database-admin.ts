@@ -17,6 +17,7 @@ export function createDatabaseAdmin(desired: DesiredState, wake: () => void): Da
     create: (spec, id) => then(desired.create(spec, id)),
     delete: (name, keepVolumes, id) => then(desired.delete(name, keepVolumes, id)),
     addShards: (name, count, id) => then(desired.addShards(name, count, id)),
+    removeShard: (name, shard, id) => then(desired.removeShard(name, shard, id)),
     scaleReplicas: (name, shard, replicas, id) => then(desired.scaleReplicas(name, shard, replicas, id)),
     backup: (name, shard, backupId, id) => then(desired.backup(name, shard, backupId, id)),
   };

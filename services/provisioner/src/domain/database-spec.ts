@@ -34,6 +34,7 @@ export const eventIds = {
   deleted: (db: string, version: number) => `${db}:v${version}:deleted`,
   shardReady: (db: string, shard: number, version: number) => `${db}:${shard}:v${version}:ready`,
   shardFailed: (db: string, shard: number, version: number) => `${db}:${shard}:v${version}:failed`,
+  shardRemoved: (db: string, shard: number, version: number) => `${db}:${shard}:v${version}:removed`,
   backupCompleted: (db: string, shard: number, backupId: string) =>
     `${db}:${shard}:${backupId}:backup-completed`,
   backupFailed: (db: string, shard: number, backupId: string) => `${db}:${shard}:${backupId}:backup-failed`,

@@ -16,7 +16,14 @@ export type DatabaseState = (typeof DATABASE_STATES)[number];
 export const SHARD_STATES = ["provisioning", "ready", "failed", "deleting", "deleted"] as const;
 export type ShardState = (typeof SHARD_STATES)[number];
 
-export const OPERATION_KINDS = ["create", "delete", "add-shard", "scale-replicas", "backup"] as const;
+export const OPERATION_KINDS = [
+  "create",
+  "delete",
+  "add-shard",
+  "remove-shard",
+  "scale-replicas",
+  "backup",
+] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 
 export const OPERATION_STATES = ["pending", "succeeded", "failed"] as const;

@@ -39,6 +39,11 @@ export interface ShardDriver {
    * the application role on the primary, with the verifier of `application`, owning the database.
    */
   ensureShard(target: ShardTarget, application: AppCredentials): Promise<ShardObservation>;
+  /**
+   * Stops and removes one shard's servers and volumes (it serves no key: the caller checked).
+   * Idempotent: a shard already gone, or never made, is no error.
+   */
+  removeShard(spec: DatabaseSpec, shard: number): Promise<void>;
   /** Stops and removes everything of the database (only what dbplane made); volumes kept if asked. */
   removeDatabase(database: string, options: { keepVolumes: boolean }): Promise<void>;
   /** Backs one shard up, or reports the running backup; idempotent per backup id. Throws when it failed. */

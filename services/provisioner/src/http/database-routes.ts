@@ -14,6 +14,7 @@ import {
   deleteQuery,
   nameParams,
   scaleReplicasBody,
+  shardParams,
   toDatabaseResource,
 } from "./schemas.ts";
 
@@ -92,6 +93,21 @@ export function registerDatabaseRoutes(app: HttpApp, deps: { admin: DatabaseAdmi
     change("Add empty shards (202)", { body: addShardsBody }),
     async (request, reply) =>
       acceptedReply(reply, await admin.addShards(request.params.name, request.body.count, randomUUID())),
+  );
+
+  app.delete(
+    "/v1/databases/:name/shards/:shard",
+    {
+      schema: {
+        summary:
+          "Remove the last shard (202): refused unless it is the last, not the only one, and owns no range in the router's newest shard map",
+        tags,
+        params: shardParams,
+        response: { 202: accepted },
+      },
+    },
+    async (request, reply) =>
+      acceptedReply(reply, await admin.removeShard(request.params.name, request.params.shard, randomUUID())),
   );
 
   app.post(

@@ -3,6 +3,7 @@ import {
   createDatabase,
   endpoint,
   passwordRef,
+  removeShard,
   runBackup,
   scaleReplicas,
 } from "@dbplane/contracts";
@@ -15,6 +16,9 @@ export const operationParams = z.object({ id: z.string().min(1).max(200) });
 
 export const createBody = createDatabase.schema;
 export const addShardsBody = addShard.schema.omit({ name: true });
+export const shardParams = nameParams.extend({
+  shard: z.coerce.number().pipe(removeShard.schema.shape.shard),
+});
 export const scaleReplicasBody = scaleReplicas.schema.omit({ name: true });
 export const backupBody = runBackup.schema.omit({ name: true, backupId: true }).extend({
   backupId: runBackup.schema.shape.backupId.optional().describe("Caller-chosen id; generated if absent"),

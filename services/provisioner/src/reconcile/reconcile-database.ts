@@ -96,6 +96,7 @@ async function operationOf(deps: ReconcileDeps, db: DatabaseRow): Promise<string
 async function provision(deps: ReconcileDeps, db: DatabaseRow, log: Logger): Promise<PassOutcome> {
   await deps.driver.preflight(db.spec);
   const correlationId = await operationOf(deps, db);
+  await removeShards(deps, db, correlationId, log);
   // Once per pass, before the shards (which run in parallel): one password for the database.
   const application = await deps.driver.ensureApplication(db.spec);
   const shards = (await deps.queries.shards(db.name)).filter((s) => s.shard < db.spec.shards);
@@ -130,6 +131,25 @@ async function provision(deps: ReconcileDeps, db: DatabaseRow, log: Logger): Pro
     return "ready";
   }
   return "progressed";
+}
+
+/**
+ * Drops the shards the spec no longer has (a remove-shard). The map is looked at again first: a
+ * router that gave the shard a range since the removal was accepted keeps it (retried until the
+ * range moves away or the database fails — never a shard that serves keys dropped).
+ */
+async function removeShards(deps: ReconcileDeps, db: DatabaseRow, correlationId: string, log: Logger) {
+  const leaving = (await deps.queries.shards(db.name)).filter((s) => s.shard >= db.spec.shards);
+  if (leaving.length === 0) return;
+  const map = await deps.queries.shardOwners(db.name);
+  for (const s of leaving.sort((a, b) => b.shard - a.shard)) {
+    if (map?.owners.includes(s.shard)) {
+      throw new Error(`shard ${s.shard} owns a range in shard map version ${map.mapVersion}; not removed`);
+    }
+    await deps.driver.removeShard(db.spec, s.shard);
+    await deps.progress.shardRemoved(db.name, db.version, s.shard, correlationId);
+    log.info({ shard: s.shard }, "shard removed");
+  }
 }
 
 async function runBackups(deps: ReconcileDeps, db: DatabaseRow, log: Logger): Promise<void> {

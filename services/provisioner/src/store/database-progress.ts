@@ -7,9 +7,10 @@ import { enqueueEvent } from "./outbox.ts";
 import { atVersion, clipReason, finishOperations, type ProgressContext } from "./progress-context.ts";
 import type { DatabaseRow, ShardEndpoint } from "./rows.ts";
 import type { ProvisionerTables } from "./schema-tables.ts";
+import { forgetShardOwners } from "./shard-owners.ts";
 
 /** The kinds of operation a database's readiness (or failure) ends. */
-const SPEC_CHANGES = ["create", "add-shard", "scale-replicas"] as const;
+const SPEC_CHANGES = ["create", "add-shard", "remove-shard", "scale-replicas"] as const;
 
 export async function startProvisioning({ pool, t }: ProgressContext, name: string, version: number) {
   await pool.query(
@@ -172,6 +173,8 @@ export function recordDatabaseDeleted(
     await client.query(`UPDATE ${t.shards} SET state = 'deleted', updated_at = now() WHERE database = $1`, [
       name,
     ]);
+    // The router forgets the map too: one made for the name again starts at version 1.
+    await forgetShardOwners(client, t, name);
     await finishOperations(client, t, { name, kinds: ["delete"], version });
     await enqueueEvent(
       client,

@@ -12,6 +12,7 @@ import { acceptsChanges, type OperationKind } from "../domain/states.ts";
 import { enqueueEvent } from "./outbox.ts";
 import { type DatabaseRow, toDatabase } from "./rows.ts";
 import type { ProvisionerTables } from "./schema-tables.ts";
+import { shardOwnersOf } from "./shard-owners.ts";
 
 /** What accepting a request did: `accepted` (new work), `unchanged` (the same request again). */
 export interface Accepted {
@@ -93,6 +94,35 @@ function checkShardExists(db: DatabaseRow, shard: number | undefined): void {
   }
 }
 
+/**
+ * A shard may go only when nothing can be lost: it is the last one (a gap in the numbering would
+ * rename the shards after it), not the only one, and the newest map the router published gives
+ * it no range (it serves no key; its rows are copies at most).
+ */
+async function checkRemovable(ctx: Ctx, db: DatabaseRow, shard: number): Promise<void> {
+  const last = db.spec.shards - 1;
+  if (shard !== last) {
+    throw new InvalidChangeError(
+      "shard",
+      shard > last
+        ? `database "${db.name}" has no shard ${shard} (it has ${db.spec.shards})`
+        : `only the last shard of "${db.name}" (shard ${last}) can be removed, not shard ${shard}`,
+    );
+  }
+  if (last === 0) throw new InvalidChangeError("shard", `shard 0 is the only shard of "${db.name}"`);
+  const map = await shardOwnersOf(ctx.client, ctx.t, db.name);
+  if (!map) {
+    throw new DatabaseConflictError(
+      `no shard map of "${db.name}" has been published by the router: whether shard ${shard} serves keys is unknown`,
+    );
+  }
+  if (map.owners.includes(shard)) {
+    throw new DatabaseConflictError(
+      `shard ${shard} of "${db.name}" owns a range in shard map version ${map.mapVersion}: move its keys away first`,
+    );
+  }
+}
+
 /** Bumps the version, sends the database back to provisioning and announces the new desired state. */
 async function applyChange(
   ctx: Ctx,
@@ -123,6 +153,12 @@ export interface DesiredState {
   delete(name: string, keepVolumes: boolean, operationId: string): Promise<Accepted>;
   /** Adds empty shards after the existing ones. */
   addShards(name: string, count: number, operationId: string): Promise<Accepted>;
+  /**
+   * Removes the database's last shard — refused unless it is the last one (shards are numbered
+   * without gaps), not the only one, and owns no range in the newest shard map the router
+   * published (the router owns the map; without one the provisioner cannot tell and refuses).
+   */
+  removeShard(name: string, shard: number, operationId: string): Promise<Accepted>;
   /** Sets the replica count of one shard, or of every shard (and of shards added later). */
   scaleReplicas(
     name: string,
@@ -224,6 +260,22 @@ export function createDesiredState(pool: pg.Pool, t: ProvisionerTables): Desired
           [name, db.spec.replicasPerShard, db.spec.shards, shards],
         );
         return applyChange(ctx, db, { ...db.spec, shards }, { id: operationId, kind: "add-shard" });
+      }),
+
+    removeShard: (name, shard, operationId) =>
+      idempotentChange(operationId, async (ctx) => {
+        const db = await changeableDatabase(ctx, name);
+        await checkRemovable(ctx, db, shard);
+        await ctx.client.query(
+          `UPDATE ${t.shards} SET state = 'deleting', updated_at = now() WHERE database = $1 AND shard = $2`,
+          [name, shard],
+        );
+        return applyChange(
+          ctx,
+          db,
+          { ...db.spec, shards: db.spec.shards - 1 },
+          { id: operationId, kind: "remove-shard" },
+        );
       }),
 
     scaleReplicas: (name, shard, replicas, operationId) =>

@@ -94,6 +94,20 @@ const migrations: readonly Migration[] = [
       ALTER TABLE ${t.databases} ADD COLUMN application jsonb;
     `,
   },
+  {
+    version: 3,
+    name: "which shards own ranges, from the router's shard-map.published",
+    sql: (t) => `
+      -- The router owns the shard map; the provisioner keeps only which shards the newest map it
+      -- has seen gives a range, so it never removes a shard that serves keys.
+      CREATE TABLE ${t.shardOwners} (
+        database   text PRIMARY KEY,
+        map_version integer NOT NULL,
+        owners     integer[] NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];
 
 /**

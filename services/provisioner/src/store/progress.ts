@@ -14,7 +14,7 @@ import {
 import type { ProgressContext } from "./progress-context.ts";
 import type { ShardEndpoint } from "./rows.ts";
 import type { ProvisionerTables } from "./schema-tables.ts";
-import { recordShardReady } from "./shard-progress.ts";
+import { recordShardReady, recordShardRemoved } from "./shard-progress.ts";
 
 /**
  * The reconcile side's writes. Each checks that the database is still at the version the
@@ -32,6 +32,8 @@ export interface Progress {
     endpoint: ShardEndpoint,
     correlationId: string,
   ): Promise<void>;
+  /** A shard the spec no longer has was dropped: its row goes and `shard.removed` is announced. */
+  shardRemoved(name: string, version: number, shard: number, correlationId: string): Promise<void>;
   /** Every shard is ready: the database is, its pending create/change operations succeed. False if not (yet). */
   databaseReady(
     name: string,
@@ -77,6 +79,8 @@ export function createProgress(pool: pg.Pool, t: ProvisionerTables): Progress {
     startProvisioning: (name, version) => startProvisioning(ctx, name, version),
     shardReady: (name, version, shard, endpoint, correlationId) =>
       recordShardReady(ctx, name, version, shard, endpoint, correlationId),
+    shardRemoved: (name, version, shard, correlationId) =>
+      recordShardRemoved(ctx, name, version, shard, correlationId),
     databaseReady: (name, version, correlationId, application) =>
       recordDatabaseReady(ctx, name, version, correlationId, application),
     databaseFailed: (name, version, reason, correlationId, shard) =>

@@ -11,6 +11,7 @@ import {
   toShard,
 } from "./rows.ts";
 import type { ProvisionerTables } from "./schema-tables.ts";
+import { type ShardOwners, shardOwnersOf } from "./shard-owners.ts";
 
 /** Reads of the provisioner's state (HTTP API, reconcile loop). */
 export interface Queries {
@@ -19,6 +20,8 @@ export interface Queries {
   shards(name: string): Promise<ShardRow[]>;
   /** The shards of each named database (a name with none is absent). */
   shardsOf(names: readonly string[]): Promise<Map<string, ShardRow[]>>;
+  /** Which shards the newest shard map the router published gives a range (undefined: none seen). */
+  shardOwners(name: string): Promise<ShardOwners | undefined>;
   operation(id: string): Promise<OperationRow | undefined>;
   /** The operation that asked for a version (its id is the correlation id of what it causes). */
   operationForVersion(name: string, version: number): Promise<string | undefined>;
@@ -57,6 +60,7 @@ export function createQueries(pool: pg.Pool, t: ProvisionerTables): Queries {
       for (const row of rows.map(toShard)) out.set(row.database, [...(out.get(row.database) ?? []), row]);
       return out;
     },
+    shardOwners: (name) => shardOwnersOf(pool, t, name),
     async operation(id) {
       const { rows } = await pool.query(`SELECT * FROM ${t.operations} WHERE id = $1`, [id]);
       return rows[0] ? toOperation(rows[0]) : undefined;

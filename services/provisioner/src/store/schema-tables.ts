@@ -9,6 +9,7 @@ export interface ProvisionerTables {
   readonly operations: string;
   readonly backups: string;
   readonly outbox: string;
+  readonly shardOwners: string;
 }
 
 export function provisionerTables(schema = "provisioner"): ProvisionerTables {
@@ -18,5 +19,6 @@ export function provisionerTables(schema = "provisioner"): ProvisionerTables {
     operations: "operations",
     backups: "backups",
     outbox: "outbox",
+    shardOwners: "shard_owners",
   });
 }

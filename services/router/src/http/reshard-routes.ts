@@ -55,6 +55,12 @@ const reshardView = z.object({
   kind: z.enum(["split", "move", "merge"]),
   sourceShard: z.int(),
   targetShard: z.int().nullable(),
+  addedShard: z
+    .int()
+    .nullable()
+    .describe(
+      "The shard the provisioner added for this reshard; removed again if it ends before the cut-over",
+    ),
   moved: z
     .object({ from: z.string(), to: z.string() })
     .nullable()
@@ -101,6 +107,7 @@ function view(r: Reshard): z.input<typeof reshardView> {
     kind: r.kind,
     sourceShard: r.sourceShard,
     targetShard: r.targetShard,
+    addedShard: r.addedShard,
     moved: r.rangeFrom === null || r.rangeTo === null ? null : { from: r.rangeFrom, to: r.rangeTo },
     phase: r.phase,
     state: r.state,

@@ -2,6 +2,7 @@ import type { Bus } from "@dbplane/bus";
 import {
   addShard,
   type ReshardPhase,
+  removeShard,
   reshardCancelled,
   reshardCompleted,
   reshardFailed,
@@ -18,6 +19,7 @@ import { SHARD_MIGRATIONS_TABLE } from "../shards/migration-runner.ts";
 import type { ShardMapPublisher } from "../shards/shard-map-publisher.ts";
 import type { ShardMapRegistry } from "../shards/shard-map-registry.ts";
 import type { RouterStore } from "../store/router-store.ts";
+import type { Hold } from "./hold-points.ts";
 import type { Fences, MovedTable, MovePort, RangeMover, ShardConnection } from "./ports.ts";
 import type { Reshard, ReshardPatch, ReshardStore } from "./reshard-store.ts";
 
@@ -56,6 +58,8 @@ export interface ReshardMachineDeps {
   readonly moves: MovePort;
   readonly timings: ReshardTimings;
   readonly logger: Logger;
+  /** Tests hold the runner at a point to kill it there (DBPLANE_ROUTER_RESHARD_HOLD_FILE). */
+  readonly hold?: Hold;
   /** Told how each reshard this replica ran ended (metrics). */
   readonly onEnded?: (state: "completed" | "failed" | "cancelled") => void;
 }
@@ -116,6 +120,8 @@ export class ReshardMachine {
         if (this.#r.cancelRequested && phase !== "cutting-over" && phase !== "cleaning-up") {
           throw new Cancelled();
         }
+        await this.#d.hold?.(phase, this.#signal);
+        if (this.#signal.aborted) return;
         await this.#step(phase);
       } catch (err) {
         if (this.#signal.aborted) return;
@@ -260,6 +266,9 @@ export class ReshardMachine {
       return this.#r.toShard;
     }
     if (empty.length > 0) return Math.min(...empty);
+    // Recorded before the command leaves: whatever happens next, an ending before the cut-over
+    // knows which shard to give back (the provisioner numbers new shards after the last one).
+    if (this.#r.addedShard === null) await this.#patch({ addedShard: Math.max(...map.shards.keys()) + 1 });
     // The command's id makes a resumed runner's publish a duplicate, not a second shard.
     await this.#d.bus.publish(
       addShard,
@@ -271,7 +280,11 @@ export class ReshardMachine {
       if (this.#signal.aborted) throw new Error("stopped while waiting for the new shard");
       const current = this.#map();
       const added = [...current.shards.values()].filter((s) => s.ranges.length === 0);
-      if (added.length > 0) return Math.min(...added.map((s) => s.index));
+      if (added.length > 0) {
+        const index = Math.min(...added.map((s) => s.index));
+        if (index !== this.#r.addedShard) await this.#patch({ addedShard: index });
+        return index;
+      }
       const fresh = (await this.#d.store.get(this.#r.database, this.#r.id)) ?? this.#r;
       if (fresh.cancelRequested) throw new Cancelled();
       await sleep(this.#d.timings.pollMs, this.#signal);
@@ -373,8 +386,10 @@ export class ReshardMachine {
         const next = this.#nextMap(this.#map().document);
         // Recorded first: a runner resuming after the publish recognises it by this version.
         await this.#patch({ mapVersion: next.version });
+        await this.#d.hold?.("cutting-over:publishing", this.#signal);
         await this.#d.publisher.publish(next, this.#r.id);
         published = next.version;
+        await this.#d.hold?.("cutting-over:published", this.#signal);
         await this.#d.maps.apply(next);
       },
       () => published,
@@ -412,6 +427,7 @@ export class ReshardMachine {
 
   async #cancel(): Promise<void> {
     if (this.#r.rangeFrom !== null && this.#r.phase !== "provisioning") await (await this.#move()).cancel();
+    await this.#giveBackAddedShard();
     await this.#patch({ state: "cancelled" });
     this.#d.onEnded?.("cancelled");
     await this.#publish(reshardCancelled, { ...this.#fields(), phase: this.#r.phase });
@@ -428,6 +444,11 @@ export class ReshardMachine {
         await this.#d.fences.lift({ database: this.#r.database, id }).catch(() => {});
       }
     }
+    if (beforeCutOver) {
+      await this.#giveBackAddedShard().catch((err: unknown) =>
+        this.#log.warn({ err, shard: this.#r.addedShard }, "the added shard was not given back"),
+      );
+    }
     await this.#patch({ state: "failed", error: message });
     this.#d.onEnded?.("failed");
     await this.#publish(reshardFailed, {
@@ -436,6 +457,31 @@ export class ReshardMachine {
       error: message.slice(0, 2000),
     });
     this.#log.error({ phase: this.#r.phase, error: message }, "reshard failed");
+  }
+
+  /**
+   * Before the cut-over nothing was moved onto the shard this reshard had the provisioner add
+   * (its subscription, slot and publication are gone by now): it is removed again, so a cancel
+   * leaves the database as it was. Only that shard, and only while the map gives it no range; the
+   * provisioner refuses anything else, and `shard.removed` takes it out of the map.
+   */
+  async #giveBackAddedShard(): Promise<void> {
+    const shard = this.#r.addedShard;
+    if (shard === null) return;
+    const map = this.#d.maps.get(this.#r.database);
+    // A database no longer routed was deleted: its shards went with it.
+    if (!map) return;
+    const owned = map.shards.get(shard)?.ranges.length ?? 0;
+    if (owned > 0) {
+      this.#log.warn({ shard }, "the added shard owns a range: kept");
+      return;
+    }
+    await this.#d.bus.publish(
+      removeShard,
+      { name: this.#r.database, shard },
+      { subject: this.#r.database, id: `${this.#r.id}:remove-shard`, correlationId: this.#r.id },
+    );
+    this.#log.info({ shard }, "asked the provisioner to remove the shard added for this reshard");
   }
 
   // ------------------------------------------------------------------ helpers

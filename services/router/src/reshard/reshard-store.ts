@@ -32,6 +32,11 @@ export interface Reshard {
   readonly targetServes: boolean;
   /** The shard the request named, if any. */
   readonly toShard: number | null;
+  /**
+   * The shard the provisioner was asked to add for this reshard (the index it will get, recorded
+   * before add-shard is sent). Only this one is removed again when the reshard ends before its cut-over.
+   */
+  readonly addedShard: number | null;
   /** The split point asked for (decimal), or null for the median of the rows. */
   readonly splitAt: string | null;
   /** The moved range [from, to), once the split point is chosen. */
@@ -66,6 +71,7 @@ interface ReshardRow {
   target_shard: number | null;
   target_serves: boolean;
   to_shard: number | null;
+  added_shard: number | null;
   split_at: string | null;
   range_from: string | null;
   range_to: string | null;
@@ -96,6 +102,7 @@ function fromRow(r: ReshardRow): Reshard {
     targetShard: r.target_shard,
     targetServes: r.target_serves,
     toShard: r.to_shard,
+    addedShard: r.added_shard,
     splitAt: r.split_at,
     rangeFrom: r.range_from,
     rangeTo: r.range_to,
@@ -121,6 +128,7 @@ function fromRow(r: ReshardRow): Reshard {
 /** What a runner may change on the reshard it holds. */
 export interface ReshardPatch {
   readonly targetShard?: number;
+  readonly addedShard?: number;
   readonly rangeFrom?: string;
   readonly rangeTo?: string;
   readonly phase?: ReshardPhase;
@@ -137,6 +145,7 @@ export interface ReshardPatch {
 
 const COLUMN: Record<keyof ReshardPatch, string> = {
   targetShard: "target_shard",
+  addedShard: "added_shard",
   rangeFrom: "range_from",
   rangeTo: "range_to",
   phase: "phase",

@@ -82,6 +82,13 @@ const migrations: readonly Migration[] = [
         PRIMARY KEY (database, shard, signal)
       );`,
   },
+  {
+    version: 4,
+    name: "the shard a reshard had the provisioner add",
+    sql: (t) => `
+      -- Recorded before add-shard is sent: a reshard that ends before its cut-over removes it again.
+      ALTER TABLE ${t.reshards} ADD COLUMN added_shard integer;`,
+  },
 ];
 
 /**

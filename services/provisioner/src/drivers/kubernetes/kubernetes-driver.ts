@@ -27,6 +27,7 @@ import {
   MANAGED_BY,
   type ShardNetwork,
   SUPERUSER,
+  shardLabels,
   shardManifests,
   shardNames,
 } from "./shard-manifests.ts";
@@ -127,6 +128,22 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
     return { password, verifier: decode(secret?.data?.verifier) ?? createScramVerifier(password) };
   };
 
+  /** Deletes every object of `kinds` carrying `labels` (only what dbplane labelled). */
+  const deleteLabelled = async (
+    labels: Record<string, string>,
+    kinds: readonly { apiVersion: string; kind: string }[],
+  ): Promise<void> => {
+    for (const { apiVersion, kind } of kinds) {
+      for (const obj of await listLabelled(objects, apiVersion, kind, namespace, labels)) {
+        const name = obj.metadata?.name;
+        if (!name) continue;
+        await deleteObject(objects, { apiVersion, kind, metadata: { name, namespace } });
+        options.logger.info({ database: labels[DATABASE_LABEL], kind, name }, "deleted");
+      }
+    }
+  };
+  const withVolumes = [...OWNED_KINDS, { apiVersion: "v1", kind: "PersistentVolumeClaim" }] as const;
+
   return {
     kind: "kubernetes",
     async preflight(spec) {
@@ -214,19 +231,17 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
       };
     },
 
+    // The shard served no key: its PVCs go too, or a shard added again under the index would
+    // start from the old volume (a StatefulSet reuses claims by name).
+    async removeShard(spec, shard) {
+      await deleteLabelled(shardLabels(spec.name, shard), withVolumes);
+    },
+
     async removeDatabase(database, { keepVolumes }) {
-      const labels = { ...MANAGED_BY, [DATABASE_LABEL]: database };
-      const kinds = keepVolumes
-        ? OWNED_KINDS
-        : [...OWNED_KINDS, { apiVersion: "v1", kind: "PersistentVolumeClaim" }];
-      for (const { apiVersion, kind } of kinds) {
-        for (const obj of await listLabelled(objects, apiVersion, kind, namespace, labels)) {
-          const name = obj.metadata?.name;
-          if (!name) continue;
-          await deleteObject(objects, { apiVersion, kind, metadata: { name, namespace } });
-          options.logger.info({ database, kind, name }, "deleted");
-        }
-      }
+      await deleteLabelled(
+        { ...MANAGED_BY, [DATABASE_LABEL]: database },
+        keepVolumes ? OWNED_KINDS : withVolumes,
+      );
     },
 
     async backupShard(target, backupId): Promise<BackupOutcome> {

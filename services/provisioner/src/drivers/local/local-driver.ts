@@ -59,6 +59,20 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
     };
   };
 
+  /** Stops every server of a shard directory, half-made ones included. */
+  const stopShard = async (dir: string): Promise<void> => {
+    const bins = (await finder.all())[0];
+    const entries = await readdir(dir);
+    const servers = entries.filter((e) => replicaDir.test(e) || e === "primary");
+    // Replicas first, so none of them logs a lost primary on the way down.
+    for (const server of servers.sort().reverse()) {
+      if (bins) await stopServer(join(dir, server), { bins, user });
+    }
+    for (const entry of entries) {
+      if (entry.endsWith(".tmp") && bins) await stopServer(join(dir, entry.slice(0, -4)), { bins, user });
+    }
+  };
+
   return {
     kind: "local",
     async preflight(spec) {
@@ -105,22 +119,19 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
       };
     },
 
+    async removeShard(spec, shard) {
+      const dir = shardDir(spec.name, shard);
+      if (!(await exists(dir))) return;
+      await stopShard(dir);
+      // The shard served no key: nothing of it is worth keeping, and an index added again starts empty.
+      await rm(dir, { recursive: true, force: true, maxRetries: 5 });
+    },
+
     async removeDatabase(database, { keepVolumes }) {
       const dir = databaseDir(database);
       if (!(await exists(dir))) return;
-      const bins = (await finder.all())[0];
       for (const shard of await readdir(dir)) {
-        const servers = (await readdir(join(dir, shard))).filter(
-          (e) => replicaDir.test(e) || e === "primary",
-        );
-        // Replicas first, so none of them logs a lost primary on the way down.
-        for (const server of servers.sort().reverse()) {
-          if (bins) await stopServer(join(dir, shard, server), { bins, user });
-        }
-        for (const entry of await readdir(join(dir, shard))) {
-          if (entry.endsWith(".tmp"))
-            await stopServer(join(dir, shard, entry.slice(0, -4)), { bins: bins!, user });
-        }
+        if (shard.startsWith("shard-")) await stopShard(join(dir, shard));
       }
       if (keepVolumes) {
         const retained = join(root, "retained");
