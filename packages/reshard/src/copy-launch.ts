@@ -1,0 +1,73 @@
+import type { Logger } from "@dbplane/service-kit";
+import { CopyRun, registerCopyRun } from "./copy-run.ts";
+import { COPY_STREAMS, copyApplicationName, copyParts, estimateRows, planCopy } from "./initial-copy.ts";
+import type { RangeMoveSpec } from "./range-move-spec.ts";
+import { withShard } from "./shard-client.ts";
+import { createSnapshotSlot } from "./snapshot-slot.ts";
+import { readMoveRecord, writeMoveRecord } from "./source-objects.ts";
+import { createSubscription, enableSubscription, type PublisherLogin } from "./subscription.ts";
+
+/**
+ * Makes the slot (exporting its snapshot) and the disabled subscription, then starts the initial
+ * copy in the background and returns: the copy pipes every part of the range from the snapshot
+ * into the target, records `copied` with the exact totals on the publication, and enables the
+ * subscription, whose stream begins where the snapshot ends. Call with no slot and no
+ * subscription of the move left (start() clears them).
+ */
+export async function launchCopy(
+  spec: RangeMoveSpec,
+  name: string,
+  login: PublisherLogin,
+  logger: Logger,
+): Promise<void> {
+  const applicationName = copyApplicationName(name);
+  const { parts, estimates } = await withShard(spec.source, async (source) => ({
+    parts: await planCopy(source, spec, COPY_STREAMS),
+    estimates: await estimateRows(source, spec),
+  }));
+  const slot = await createSnapshotSlot(spec.source, name, applicationName);
+  try {
+    await withShard(spec.target, (target) => createSubscription(target, name, login));
+  } catch (err) {
+    await slot.release();
+    throw err;
+  }
+  const started = performance.now();
+  const run = new CopyRun(estimates, async (signal, onRows) => {
+    try {
+      await copyParts({
+        spec,
+        parts,
+        snapshot: slot.snapshot,
+        applicationName,
+        streams: COPY_STREAMS,
+        onImported: () => void slot.release(),
+        onRows,
+        signal,
+      });
+    } finally {
+      await slot.release();
+    }
+    const rowsTotal = Object.fromEntries(spec.tables.map((t) => [t.table, run.rowsCopied(t.table)]));
+    if (signal.aborted) throw signal.reason;
+    await withShard(spec.source, async (source) => {
+      const record = await readMoveRecord(source, name);
+      if (!record) throw new Error(`publication ${name} disappeared during the initial copy`);
+      await writeMoveRecord(source, name, { ...record, rowsTotal, copied: true });
+    });
+    await withShard(spec.target, (target) => enableSubscription(target, name));
+    logger.info(
+      { rowsTotal, parts: parts.length, ms: Math.round(performance.now() - started) },
+      "initial copy done: replicating",
+    );
+  });
+  registerCopyRun(name, run);
+  run.finished().then(() => {
+    const failure = run.failure;
+    if (failure) logger.warn({ err: failure.error }, "initial copy failed");
+  });
+  logger.info(
+    { parts: parts.length, streams: COPY_STREAMS, consistentPoint: slot.consistentPoint },
+    "slot created: copying",
+  );
+}
