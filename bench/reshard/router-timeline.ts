@@ -27,7 +27,18 @@ export function routerTimeline(replicas: readonly ServiceReplica[], from: number
       const msg = String(entry.msg ?? "");
       const at = Date.parse(String(entry.time));
       if (!STEPS.test(msg) || !(at >= from)) continue;
-      const detail = ["phase", "ackMs", "pauseMs", "mapVersion", "rowsTotal", "parts", "streams", "ms", "deleted", "err"]
+      const detail = [
+        "phase",
+        "ackMs",
+        "pauseMs",
+        "mapVersion",
+        "rowsTotal",
+        "parts",
+        "streams",
+        "ms",
+        "deleted",
+        "err",
+      ]
         .filter((k) => entry[k] !== undefined)
         .map(
           (k) => `${k}=${typeof entry[k] === "object" ? JSON.stringify(entry[k]).slice(0, 160) : entry[k]}`,

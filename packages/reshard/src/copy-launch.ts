@@ -1,4 +1,5 @@
 import type { Logger } from "@dbplane/service-kit";
+import type pg from "pg";
 import { CopyRun, registerCopyRun } from "./copy-run.ts";
 import { COPY_STREAMS, copyApplicationName, copyParts, estimateRows, planCopy } from "./initial-copy.ts";
 import type { RangeMoveSpec } from "./range-move-spec.ts";
@@ -8,26 +9,26 @@ import { readMoveRecord, writeMoveRecord } from "./source-objects.ts";
 import { createSubscription, enableSubscription, type PublisherLogin } from "./subscription.ts";
 
 /**
- * Makes the slot (exporting its snapshot) and the disabled subscription, then starts the initial
+ * On the caller's connections to both sides: makes the slot (exporting its snapshot) and the disabled subscription, then starts the initial
  * copy in the background and returns: the copy pipes every part of the range from the snapshot
  * into the target, records `copied` with the exact totals on the publication, and enables the
  * subscription, whose stream begins where the snapshot ends. Call with no slot and no
  * subscription of the move left (start() clears them).
  */
 export async function launchCopy(
+  source: pg.Client,
+  target: pg.Client,
   spec: RangeMoveSpec,
   name: string,
   login: PublisherLogin,
   logger: Logger,
 ): Promise<void> {
   const applicationName = copyApplicationName(name);
-  const { parts, estimates } = await withShard(spec.source, async (source) => ({
-    parts: await planCopy(source, spec, COPY_STREAMS),
-    estimates: await estimateRows(source, spec),
-  }));
+  const parts = await planCopy(source, spec, COPY_STREAMS);
+  const estimates = await estimateRows(source, spec);
   const slot = await createSnapshotSlot(spec.source, name, applicationName);
   try {
-    await withShard(spec.target, (target) => createSubscription(target, name, login));
+    await createSubscription(target, name, login);
   } catch (err) {
     await slot.release();
     throw err;

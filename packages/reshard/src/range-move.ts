@@ -109,6 +109,8 @@ export class RangeMove {
         await writeMoveRecord(source, this.name, { ...record, copied: false });
       }
       await launchCopy(
+        source,
+        target,
         spec,
         this.name,
         {
