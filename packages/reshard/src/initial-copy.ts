@@ -1,7 +1,6 @@
-import { Transform } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import type { Readable, Writable } from "node:stream";
 import pg from "pg";
-import pgCopy from "pg-copy-streams";
+import { framedCopyIn, framedCopyOut } from "./copy-relay.ts";
 import type { MovedTable, RangeMoveSpec } from "./range-move-spec.ts";
 import { quotedTable, rangeFilter } from "./range-sql.ts";
 import { connectShard } from "./shard-client.ts";
@@ -76,15 +75,26 @@ function blockBounds(from: number, to: number | undefined): string[] {
   return bounds;
 }
 
-/** Counts rows in COPY text as they pass: each row ends with a newline, one inside a value is escaped. */
-function rowCounter(onRows: (n: number) => void): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      let n = 0;
-      for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) n++;
-      onRows(n);
-      done(null, chunk);
-    },
+/**
+ * Pipes one part from the source's COPY TO into the target's COPY FROM through the relay; rows are
+ * counted from the stream. Rejects on the first error of either side without waiting for the
+ * other to wind down: the caller ends both connections then.
+ */
+function relay(
+  source: pg.Client,
+  target: pg.Client,
+  part: CopyPart,
+  onRows: (n: number) => void,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const into = target.query(framedCopyIn(part.copyIn) as unknown as pg.Submittable) as unknown as Writable;
+    const out = source.query(
+      framedCopyOut(part.copyOut, onRows) as unknown as pg.Submittable,
+    ) as unknown as Readable;
+    out.once("error", reject);
+    into.once("error", reject);
+    into.once("finish", () => resolve());
+    out.pipe(into);
   });
 }
 
@@ -137,13 +147,7 @@ export async function copyParts(req: CopyRequest): Promise<void> {
       if (req.signal.aborted) throw req.signal.reason;
       const table = part.table;
       await target.query("BEGIN");
-      const into = target.query(pgCopy.from(part.copyIn));
-      const out = source.query(pgCopy.to(part.copyOut));
-      await pipeline(
-        out,
-        rowCounter((n) => req.onRows(table, n)),
-        into,
-      );
+      await relay(source, target, part, (n) => req.onRows(table, n));
       await target.query("COMMIT");
     }
   };
