@@ -9,8 +9,9 @@ import { readMoveRecord, writeMoveRecord } from "./source-objects.ts";
 import { createSubscription, enableSubscription, type PublisherLogin } from "./subscription.ts";
 
 /**
- * On the caller's connections to both sides: makes the slot (exporting its snapshot) and the disabled subscription, then starts the initial
- * copy in the background and returns: the copy pipes every part of the range from the snapshot
+ * On the caller's connections to both sides: makes the slot (exporting its snapshot) and the
+ * disabled subscription, and starts the initial copy in the background meanwhile; returns once
+ * the subscription exists: the copy pipes every part of the range from the snapshot
  * into the target, records `copied` with the exact totals on the publication, and enables the
  * subscription, whose stream begins where the snapshot ends. Call with no slot and no
  * subscription of the move left (start() clears them).
@@ -24,16 +25,15 @@ export async function launchCopy(
   logger: Logger,
 ): Promise<void> {
   const applicationName = copyApplicationName(name);
+  const began = performance.now();
   const parts = await planCopy(source, spec, COPY_STREAMS);
   const estimates = await estimateRows(source, spec);
+  const planned = performance.now();
   const slot = await createSnapshotSlot(spec.source, name, applicationName);
-  try {
-    await createSubscription(target, name, login);
-  } catch (err) {
-    await slot.release();
-    throw err;
-  }
-  const started = performance.now();
+  const sloted = performance.now();
+  // The copy starts at once; the subscription (a round trip from the target to the source) is made
+  // meanwhile: it only has to exist when the copy ends.
+  const subscribed = createSubscription(target, name, login);
   const run = new CopyRun(estimates, async (signal, onRows) => {
     try {
       await copyParts({
@@ -49,6 +49,7 @@ export async function launchCopy(
     } finally {
       await slot.release();
     }
+    await subscribed;
     const rowsTotal = Object.fromEntries(spec.tables.map((t) => [t.table, run.rowsCopied(t.table)]));
     if (signal.aborted) throw signal.reason;
     await withShard(spec.source, async (source) => {
@@ -58,17 +59,31 @@ export async function launchCopy(
     });
     await withShard(spec.target, (target) => enableSubscription(target, name));
     logger.info(
-      { rowsTotal, parts: parts.length, ms: Math.round(performance.now() - started) },
+      { rowsTotal, parts: parts.length, ms: Math.round(performance.now() - sloted) },
       "initial copy done: replicating",
     );
   });
+  try {
+    await subscribed;
+  } catch (err) {
+    // Nothing may commit on the target after start() failed: the next start() clears the range first.
+    await run.abort();
+    throw err;
+  }
   registerCopyRun(name, run);
   run.finished().then(() => {
     const failure = run.failure;
     if (failure) logger.warn({ err: failure.error }, "initial copy failed");
   });
   logger.info(
-    { parts: parts.length, streams: COPY_STREAMS, consistentPoint: slot.consistentPoint },
-    "slot created: copying",
+    {
+      parts: parts.length,
+      streams: COPY_STREAMS,
+      consistentPoint: slot.consistentPoint,
+      planMs: Math.round(planned - began),
+      slotMs: Math.round(sloted - planned),
+      subscriptionMs: Math.round(performance.now() - sloted),
+    },
+    "slot created, copy started",
   );
 }

@@ -80,10 +80,13 @@ export class RangeMove {
   start(): Promise<void> {
     const spec = this.#spec;
     return this.#both(async (source, target) => {
-      await checkSource(source, spec);
-      await checkTarget(target, spec);
-      const record = await readMoveRecord(source, this.name);
-      const subscription = await findSubscription(target, this.name);
+      const started = performance.now();
+      // Each side on its own connection: the two sides' steps overlap.
+      await Promise.all([checkSource(source, spec), checkTarget(target, spec)]);
+      const [record, subscription] = await Promise.all([
+        readMoveRecord(source, this.name),
+        findSubscription(target, this.name),
+      ]);
       if (record?.copied && subscription) {
         if (!subscription.enabled) await enableSubscription(target, this.name);
         this.#logger.info("initial copy done before: replicating");
@@ -108,6 +111,7 @@ export class RangeMove {
       } else if (record.copied) {
         await writeMoveRecord(source, this.name, { ...record, copied: false });
       }
+      this.#logger.info({ ms: Math.round(performance.now() - started) }, "checked and prepared: copying");
       await launchCopy(
         source,
         target,
