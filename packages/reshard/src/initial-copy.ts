@@ -22,8 +22,10 @@ export interface CopyPart {
   readonly table: string;
   readonly copyOut: string;
   readonly copyIn: string;
-  /** Pages of the table in this part; the biggest parts go first. */
+  /** Pages of the table in this part. */
   readonly pages: number;
+  /** Its place among its table's parts: parts of different tables run side by side. */
+  readonly index: number;
 }
 
 /** The copy's connections' application_name: what start() and finish() end when a copy was left behind. */
@@ -63,10 +65,13 @@ export async function planCopy(source: pg.Client, spec: RangeMoveSpec, streams: 
         copyOut: `COPY (SELECT ${columns} FROM ${quotedTable(t.table)}${where}) TO STDOUT`,
         copyIn: `COPY ${quotedTable(t.table)} (${columns}) FROM STDIN`,
         pages: count === 1 ? pages : step,
+        index: i,
       });
     }
   }
-  return parts.sort((a, b) => b.pages - a.pages);
+  // First parts of every table first, biggest first: the streams fill different tables (parts of
+  // one table contend for its relation-extension lock on the target), and a big table starts early.
+  return parts.sort((a, b) => a.index - b.index || b.pages - a.pages);
 }
 
 function blockBounds(from: number, to: number | undefined): string[] {
@@ -173,8 +178,11 @@ export async function estimateRows(source: pg.Client, spec: RangeMoveSpec): Prom
   const share = Number(spec.to - spec.from) / 2 ** 64;
   const estimates: Record<string, number> = {};
   for (const t of spec.tables) {
+    // A table never analyzed has reltuples -1: the statistics collector's live count stands in.
     const { rows } = await source.query<{ tuples: number }>(
-      "SELECT greatest(reltuples, 0)::float8 AS tuples FROM pg_class WHERE oid = to_regclass($1)",
+      `SELECT (CASE WHEN c.reltuples >= 0 THEN c.reltuples ELSE coalesce(s.n_live_tup, 0) END)::float8 AS tuples
+         FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+        WHERE c.oid = to_regclass($1)`,
       [quotedTable(t.table)],
     );
     estimates[t.table] = Math.round((rows[0]?.tuples ?? 0) * (isSharded(t) ? share : 1));
