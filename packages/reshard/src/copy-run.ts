@@ -49,6 +49,13 @@ export class CopyRun {
   finished(): Promise<void> {
     return this.#finished;
   }
+
+  /** Resolves when the copy ended or `ms` passed, whichever comes first. */
+  async finishedWithin(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.#finished, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+    clearTimeout(timer);
+  }
 }
 
 const runs = new Map<string, CopyRun>();

@@ -30,6 +30,9 @@ import {
 import { hideRange, revealRange } from "./target-visibility.ts";
 import { waitApplied } from "./wait-applied.ts";
 
+/** How long progress() waits for a copy running in this process to end before it answers. */
+const PROGRESS_WAIT_MS = 1_000;
+
 /**
  * Moves one hash range of rows from a source shard primary to a target with PostgreSQL's logical
  * replication. Holds no state between calls: everything lives in the servers' catalogs under the
@@ -148,11 +151,15 @@ export class RangeMove {
   /**
    * Per table its state and rows copied so far (counted from the COPY stream); totals (the
    * planner's estimate while copying, the rows copied once done); replication lag in bytes; the
-   * target's replication error counts.
+   * target's replication error counts. While the initial copy runs in this process, it answers
+   * when the copy ends or after PROGRESS_WAIT_MS (1 s), whichever comes first.
    * @throws the initial copy's error when it failed in this process; RangeMoveError NOT_STARTED when
    * a copy was started but runs nowhere here (a crashed caller): start() again runs it anew
    */
-  progress(): Promise<MoveProgress> {
+  async progress(): Promise<MoveProgress> {
+    // A caller polls this until the copy ends: answering at its end, not a poll interval later,
+    // saves the move that interval (up to PROGRESS_WAIT_MS per call while this process copies).
+    await copyRunOf(this.name)?.finishedWithin(PROGRESS_WAIT_MS);
     return this.#both(async (source, target) => {
       const record = await readMoveRecord(source, this.name);
       const subscription = await findSubscription(target, this.name);
