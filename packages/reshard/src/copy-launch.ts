@@ -30,7 +30,7 @@ export async function launchCopy(
   const estimates = await estimateRows(source, spec);
   const planned = performance.now();
   const slot = await createSnapshotSlot(spec.source, name, applicationName);
-  const sloted = performance.now();
+  const slotMade = performance.now();
   // The copy starts at once; the subscription (a round trip from the target to the source) is made
   // meanwhile: it only has to exist when the copy ends.
   const subscribed = createSubscription(target, name, login);
@@ -59,7 +59,7 @@ export async function launchCopy(
     });
     await withShard(spec.target, (target) => enableSubscription(target, name));
     logger.info(
-      { rowsTotal, parts: parts.length, ms: Math.round(performance.now() - sloted) },
+      { rowsTotal, parts: parts.length, ms: Math.round(performance.now() - slotMade) },
       "initial copy done: replicating",
     );
   });
@@ -81,8 +81,8 @@ export async function launchCopy(
       streams: COPY_STREAMS,
       consistentPoint: slot.consistentPoint,
       planMs: Math.round(planned - began),
-      slotMs: Math.round(sloted - planned),
-      subscriptionMs: Math.round(performance.now() - sloted),
+      slotMs: Math.round(slotMade - planned),
+      subscriptionMs: Math.round(performance.now() - slotMade),
     },
     "slot created, copy started",
   );
