@@ -9,7 +9,7 @@
 // and the rows lost and duplicated against the writer's model.
 import { type ActivityCount, sampleActivity } from "./activity-sampler.ts";
 import { timeCopyPipe } from "./copy-pipe.ts";
-import { copyDoneAt, watchCopyStates } from "./copy-states.ts";
+import { watchCopyStates } from "./copy-states.ts";
 import { watchFences } from "./fence-windows.ts";
 import { startKeyedWriter } from "./keyed-writer.ts";
 import { followReshard } from "./reshard-follow.ts";
@@ -133,7 +133,7 @@ try {
   const rowsPerS = copyMs > 0 ? (rowsCopied / copyMs) * 1000 : 0;
   const pipeRowsPerS = (pipe.rows / pipe.ms) * 1000;
   const copyTables = copy.tables();
-  const copyProperMs = copyDoneAt(copyTables) - copy.subscribedAt();
+  const copyProperMs = copy.enabledAt() - copy.subscribedAt();
 
   const windows = fences.windows();
   const baseline = latencyStats(startedBetween(writer.samples, writeStart, splitStart));
@@ -158,15 +158,12 @@ try {
     ...phases.map((p) => `${p.phase.padEnd(14)}${pad(fmt(p.ms / 1000, 2), 9)}`),
     `${"total".padEnd(14)}${pad(fmt((endedAt - splitStart) / 1000, 2), 9)}`,
     "",
-    "initial copy on the target (pg_subscription_rel, polled every 100 ms; s from the subscription's creation):",
+    "initial copy on the target (the move's COPY FROM in pg_stat_progress_copy, polled every 100 ms; s from the subscription's creation, which comes with the slot):",
     ...copyTables.map(
       (tb) =>
-        `  ${tb.table.padEnd(10)} ${Object.entries(tb.firstSeen)
-          .map(([state, when]) => `${state} ${fmt((when - copy.subscribedAt()) / 1000, 1)}`)
-          .join(
-            "  ",
-          )}${tb.copyRan ? `  (COPY seen ${fmt((tb.copyRan.from - copy.subscribedAt()) / 1000, 1)}–${fmt((tb.copyRan.to - copy.subscribedAt()) / 1000, 1)})` : ""}`,
+        `  ${tb.table.padEnd(10)} COPY seen ${fmt((tb.from - copy.subscribedAt()) / 1000, 1)}–${fmt((tb.to - copy.subscribedAt()) / 1000, 1)}, up to ${tb.streams} at once`,
     ),
+    `  subscription enabled (copy committed) at ${fmt(copyProperMs / 1000, 1)}`,
     `  copy proper ${fmt(copyProperMs / 1000, 2)} s (${fmt((rowsCopied / copyProperMs) * 1000, 0)} rows/s); copying phase ${fmt(copyMs / 1000, 2)} s (${fmt(rowsPerS, 0)} rows/s)`,
     `  pipe (psql COPY TO STDOUT | COPY FROM STDIN, 3 tables at once, median of ${pipe.roundsMs.length} rounds: ${pipe.roundsMs.map((ms) => fmt(ms / 1000, 2)).join(", ")} s): ${pipe.rows} rows in ${fmt(pipe.ms / 1000, 2)} s (${fmt(pipeRowsPerS, 0)} rows/s)`,
     "",

@@ -3,7 +3,7 @@
 // where a fence's time went.
 import type { ServiceReplica } from "@dbplane/testkit";
 
-const STEPS = /fence|reshard|subscription|publication|cut over|replication objects|moved rows/i;
+const STEPS = /fence|reshard|subscription|publication|slot|copy|cut over|replication objects|moved rows/i;
 
 export interface TimelineLine {
   /** ms since the epoch */
@@ -27,7 +27,21 @@ export function routerTimeline(replicas: readonly ServiceReplica[], from: number
       const msg = String(entry.msg ?? "");
       const at = Date.parse(String(entry.time));
       if (!STEPS.test(msg) || !(at >= from)) continue;
-      const detail = ["phase", "ackMs", "pauseMs", "mapVersion", "rowsTotal", "deleted", "err"]
+      const detail = [
+        "phase",
+        "ackMs",
+        "pauseMs",
+        "mapVersion",
+        "rowsTotal",
+        "parts",
+        "streams",
+        "planMs",
+        "slotMs",
+        "subscriptionMs",
+        "ms",
+        "deleted",
+        "err",
+      ]
         .filter((k) => entry[k] !== undefined)
         .map(
           (k) => `${k}=${typeof entry[k] === "object" ? JSON.stringify(entry[k]).slice(0, 160) : entry[k]}`,

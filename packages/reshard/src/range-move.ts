@@ -1,6 +1,10 @@
 import type { Logger } from "@dbplane/service-kit";
-import pg from "pg";
-import { lagBytes, type MoveProgress, subscriptionErrors, tableProgress } from "./copy-progress.ts";
+import type pg from "pg";
+import { launchCopy } from "./copy-launch.ts";
+import { clearTargetRange, endCopySessions } from "./copy-leftovers.ts";
+import { lagBytes, type MoveProgress, subscriptionErrors, type TableProgress } from "./copy-progress.ts";
+import { copyRunOf, stopCopyRun } from "./copy-run.ts";
+import { copyApplicationName, estimateRows } from "./initial-copy.ts";
 import { assertTargetEmpty, checkSource, checkTarget } from "./preflight.ts";
 import { deleteRange } from "./range-delete.ts";
 import { RangeMoveError } from "./range-move-error.ts";
@@ -8,17 +12,26 @@ import { assertValidSpec, objectName, type RangeMoveSpec } from "./range-move-sp
 import { openRangeSnapshots, type RangeSnapshots } from "./range-snapshots.ts";
 import { type SyncedSequence, syncSequences } from "./sequence-sync.ts";
 import { withShard } from "./shard-client.ts";
-import { countRange, createPublication, ensureRole, ensureSlot, readMoveRecord } from "./source-objects.ts";
+import {
+  createPublication,
+  ensureRole,
+  type MoveRecord,
+  readMoveRecord,
+  writeMoveRecord,
+} from "./source-objects.ts";
 import { dropPublicationAndRole, dropSlots } from "./source-teardown.ts";
 import {
-  createSubscription,
   disableSubscription,
   dropSubscriptionLocally,
+  enableSubscription,
   findSubscription,
   syncSlotPattern,
 } from "./subscription.ts";
 import { hideRange, revealRange } from "./target-visibility.ts";
 import { waitApplied } from "./wait-applied.ts";
+
+/** How long progress() waits for a copy running in this process to end before it answers. */
+const PROGRESS_WAIT_MS = 1_000;
 
 /**
  * Moves one hash range of rows from a source shard primary to a target with PostgreSQL's logical
@@ -53,60 +66,138 @@ export class RangeMove {
 
   /**
    * Checks wal_level=logical on the source, every table on both sides with a primary key (or replica
-   * identity) that covers its shard key, and the target's range empty; then makes what is missing of:
-   * the role (LOGIN REPLICATION, SELECT on the tables, random password never logged), the publication
-   * with its row filters, the slot, and the subscription that copies and then streams.
+   * identity) that covers its shard key, and the target's range empty; then makes what is missing of
+   * the role (LOGIN REPLICATION, SELECT on the tables, random password never logged) and the
+   * publication with its row filters, creates the slot on a replication connection with an exported
+   * snapshot and the subscription (disabled, no copy of its own), and starts the initial copy:
+   * COPY … TO STDOUT of each table's range in that snapshot piped into COPY … FROM STDIN on the
+   * target, parts in parallel. Returns once the copy is under way; progress() follows it, and when
+   * it ends the subscription is enabled and streams from the slot.
+   *
+   * Called again after the copy ended: nothing to do (the subscription enabled if a crash came
+   * between). Called while a copy is unfinished (a crash, a failed copy, another process's copy):
+   * that copy's connections are ended, its slot and subscription dropped, the range cleared on
+   * the target, and the copy starts over with a new slot — the old snapshot is gone with it.
    * @throws RangeMoveError WAL_LEVEL, TABLE_MISSING, KEY_MISSING, NO_REPLICA_IDENTITY, TARGET_NOT_EMPTY
    */
   start(): Promise<void> {
     const spec = this.#spec;
     return this.#both(async (source, target) => {
-      await checkSource(source, spec);
-      await checkTarget(target, spec);
-      if (await findSubscription(target, this.name)) {
-        this.#logger.info("subscription exists: the move was started before");
+      const started = performance.now();
+      // Each side on its own connection: the two sides' steps overlap.
+      await Promise.all([checkSource(source, spec), checkTarget(target, spec)]);
+      const [record, subscription] = await Promise.all([
+        readMoveRecord(source, this.name),
+        findSubscription(target, this.name),
+      ]);
+      if (record?.copied && subscription) {
+        if (!subscription.enabled) await enableSubscription(target, this.name);
+        this.#logger.info("initial copy done before: replicating");
         return;
       }
-      await assertTargetEmpty(target, spec);
+      const running = copyRunOf(this.name);
+      if (running && !running.failure && record && !record.copied) {
+        this.#logger.info("initial copy running in this process");
+        return;
+      }
+      await this.#clearUnfinishedCopy(source, target);
+      // A publication means an earlier start: rows in the range are its copy's, not foreign ones.
+      if (record) await clearTargetRange(target, spec);
+      else await assertTargetEmpty(target, spec);
       // Before the first copied row: a serving target's readers must never see one.
       if (spec.targetServes) await hideRange(target, this.name, spec);
       // A new password each time: nothing kept the last one, and no subscription uses it yet.
       const password = await ensureRole(source, this.name, spec);
-      if (!(await readMoveRecord(source, this.name))) {
-        const rowsTotal = await countRange(source, spec);
-        await createPublication(source, this.name, spec, { rowsTotal });
-        this.#logger.info({ rowsTotal }, "publication created");
+      if (!record) {
+        await createPublication(source, this.name, spec, { rowsTotal: await estimateRows(source, spec) });
+        this.#logger.info("publication created");
+      } else if (record.copied) {
+        await writeMoveRecord(source, this.name, { ...record, copied: false });
       }
-      await ensureSlot(source, this.name);
-      await createSubscription(target, this.name, {
-        host: spec.sourceFromTarget.host,
-        port: spec.sourceFromTarget.port,
-        database: spec.source.database,
-        user: this.name,
-        password,
-      });
-      this.#logger.info("subscription created: copying");
+      this.#logger.info({ ms: Math.round(performance.now() - started) }, "checked and prepared: copying");
+      await launchCopy(
+        source,
+        target,
+        spec,
+        this.name,
+        {
+          host: spec.sourceFromTarget.host,
+          port: spec.sourceFromTarget.port,
+          database: spec.source.database,
+          user: this.name,
+          password,
+        },
+        this.#logger,
+      );
     });
   }
 
   /**
-   * Per table its sync state and rows copied so far; totals (counted at start()); replication lag in
-   * bytes; the target's replication error counts.
+   * Ends whatever is left of an unfinished copy: this process's run, any other copy connection on
+   * either server, the subscription (and the table-sync slots of one made by an earlier version
+   * that let PostgreSQL copy) and the slot.
    */
-  progress(): Promise<MoveProgress> {
+  async #clearUnfinishedCopy(source: pg.Client, target: pg.Client): Promise<void> {
+    await stopCopyRun(this.name);
+    const applicationName = copyApplicationName(this.name);
+    await endCopySessions(source, applicationName);
+    await endCopySessions(target, applicationName);
+    const subscription = await findSubscription(target, this.name);
+    if (subscription?.enabled) await disableSubscription(target, this.name);
+    await dropSlots(source, [this.name], subscription ? syncSlotPattern(subscription.oid) : undefined);
+    if (subscription) await dropSubscriptionLocally(target, this.name);
+  }
+
+  /**
+   * Per table its state and rows copied so far (counted from the COPY stream); totals (the
+   * planner's estimate while copying, the rows copied once done); replication lag in bytes; the
+   * target's replication error counts. While the initial copy runs in this process, it answers
+   * when the copy ends or after PROGRESS_WAIT_MS (1 s), whichever comes first.
+   * @throws the initial copy's error when it failed in this process; RangeMoveError NOT_STARTED when
+   * a copy was started but runs nowhere here (a crashed caller): start() again runs it anew
+   */
+  async progress(): Promise<MoveProgress> {
+    // A caller polls this until the copy ends: answering at its end, not a poll interval later,
+    // saves the move that interval (up to PROGRESS_WAIT_MS per call while this process copies).
+    await copyRunOf(this.name)?.finishedWithin(PROGRESS_WAIT_MS);
     return this.#both(async (source, target) => {
       const record = await readMoveRecord(source, this.name);
-      const rowsTotal = record?.rowsTotal ?? {};
-      const tables = await tableProgress(target, this.name, this.#spec, rowsTotal);
+      const subscription = await findSubscription(target, this.name);
+      const tables = this.#tableProgress(record, subscription !== undefined);
       return {
         tables,
         rowsCopied: tables.reduce((sum, t) => sum + t.rowsCopied, 0),
-        rowsTotal: Object.values(rowsTotal).reduce((sum, n) => sum + n, 0),
+        rowsTotal: tables.reduce((sum, t) => sum + t.rowsTotal, 0),
         lagBytes: await lagBytes(source, this.name),
-        subscribed: (await findSubscription(target, this.name)) !== undefined,
+        subscribed: subscription !== undefined,
         errors: await subscriptionErrors(target, this.name),
       };
     });
+  }
+
+  #tableProgress(record: MoveRecord | undefined, subscribed: boolean): TableProgress[] {
+    const tables = this.#spec.tables;
+    if (record?.copied && subscribed) {
+      return tables.map((t) => {
+        const rows = record.rowsTotal[t.table] ?? 0;
+        return { table: t.table, state: "replicating", rowsCopied: rows, rowsTotal: rows };
+      });
+    }
+    const run = copyRunOf(this.name);
+    const failure = run?.failure;
+    if (failure) throw failure.error;
+    if (record && !run) {
+      throw new RangeMoveError(
+        "NOT_STARTED",
+        `the initial copy of ${this.name} runs nowhere in this process (it was interrupted): start() runs it again`,
+      );
+    }
+    return tables.map((t) => ({
+      table: t.table,
+      state: "copying",
+      rowsCopied: run?.rowsCopied(t.table) ?? 0,
+      rowsTotal: run?.rowsTotal(t.table) ?? record?.rowsTotal[t.table] ?? 0,
+    }));
   }
 
   /**
@@ -199,22 +290,19 @@ export class RangeMove {
     return withShard(this.#spec.target, async (target) => {
       const subscription = await findSubscription(target, this.name);
       if (subscription && !subscription.enabled) {
-        await target.query(`ALTER SUBSCRIPTION ${pg.escapeIdentifier(this.name)} ENABLE`);
+        await enableSubscription(target, this.name);
       }
     });
   }
 
   /**
-   * Drops the subscription (target), the slot and any table-sync slot, the publication and the role
+   * Stops an initial copy still running, drops the subscription (target), the slot and any table-sync slot, the publication and the role
    * (source). Rows stay where they are. The slots go before the subscription: once it is dropped,
    * nothing would name its table-sync slots any more.
    */
   finish(): Promise<void> {
     return this.#both(async (source, target) => {
-      const subscription = await findSubscription(target, this.name);
-      if (subscription?.enabled) await disableSubscription(target, this.name);
-      await dropSlots(source, [this.name], subscription ? syncSlotPattern(subscription.oid) : undefined);
-      if (subscription) await dropSubscriptionLocally(target, this.name);
+      await this.#clearUnfinishedCopy(source, target);
       await dropPublicationAndRole(source, this.name);
       this.#logger.info("replication objects dropped");
     });

@@ -2,14 +2,17 @@ import pg from "pg";
 import type { ShardConnection } from "./range-move-spec.ts";
 
 /** A connected client to a shard primary; the caller ends it. Named so pg_stat_activity tells what it is. */
-export async function connectShard(shard: ShardConnection): Promise<pg.Client> {
+export async function connectShard(
+  shard: ShardConnection,
+  applicationName = "dbplane-reshard",
+): Promise<pg.Client> {
   const client = new pg.Client({
     host: shard.host,
     port: shard.port,
     database: shard.database,
     user: shard.user,
     password: shard.password,
-    application_name: "dbplane-reshard",
+    application_name: applicationName,
     connectionTimeoutMillis: 10_000,
   });
   // An idle client's socket error must not crash the process; the next query reports it.

@@ -2,12 +2,17 @@ import { randomBytes } from "node:crypto";
 import { createScramVerifier } from "@dbplane/pgwire";
 import pg from "pg";
 import type { RangeMoveSpec } from "./range-move-spec.ts";
-import { quotedTable, rangeFilter, rangeWhere } from "./range-sql.ts";
+import { quotedTable, rangeFilter } from "./range-sql.ts";
 
 /** What start() records on the publication (its COMMENT), so a restarted caller can read it back. */
 export interface MoveRecord {
-  /** Rows of the range per table on the source when the move started. */
+  /**
+   * Rows of the range per table: the planner's estimate until the initial copy ended, then the rows
+   * it copied (the range as the slot's snapshot saw it).
+   */
   readonly rowsTotal: Readonly<Record<string, number>>;
+  /** The initial copy ended and committed on the target; absent or false: it must (re)run. */
+  readonly copied?: boolean;
 }
 
 /** The publication's record, or undefined when there is no publication (not started, or finished). */
@@ -83,21 +88,9 @@ export async function createPublication(
   }
 }
 
-/** Rows of the range per table on the source now. */
-export async function countRange(client: pg.Client, spec: RangeMoveSpec): Promise<Record<string, number>> {
-  const counts: Record<string, number> = {};
-  for (const t of spec.tables) {
-    const { rows } = await client.query<{ n: string }>(
-      `SELECT count(*) AS n FROM ${quotedTable(t.table)} ${rangeWhere(t, spec.from, spec.to)}`,
-    );
-    counts[t.table] = Number(rows[0]!.n);
-  }
-  return counts;
-}
-
-/** Creates the logical slot unless it exists. After the publication: pgoutput must find it in every snapshot it decodes with. */
-export async function ensureSlot(client: pg.Client, name: string): Promise<void> {
-  const { rowCount } = await client.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", [name]);
-  if (rowCount) return;
-  await client.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [name]);
+/** Replaces the publication's record (the copy's end: `copied` and the exact totals). */
+export async function writeMoveRecord(client: pg.Client, name: string, record: MoveRecord): Promise<void> {
+  await client.query(
+    `COMMENT ON PUBLICATION ${pg.escapeIdentifier(name)} IS ${pg.escapeLiteral(JSON.stringify(record))}`,
+  );
 }

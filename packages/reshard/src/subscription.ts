@@ -31,9 +31,10 @@ export interface PublisherLogin {
  * not when the WAL writer gets to it (every 200 ms) — the cut-over waits for exactly that report
  * under the fence (pnpm bench reshard: a 430–690 ms pause became 150 ms).
  *
- * Subscribes the target to the publication through the slot start() made (create_slot = false) and
- * copies the existing rows first (copy_data): each table's copy and the stream after it meet at the
- * copy's snapshot, so nothing is lost or applied twice.
+ * Subscribes the target to the publication through the slot start() made (create_slot = false),
+ * disabled and without a copy of its own (copy_data = false): the move copies the range itself in
+ * the slot's exported snapshot, then enables it, and the stream starts where that snapshot ends.
+ * Creating it connects to the source, so a target that cannot reach it fails here, before the copy.
  */
 export async function createSubscription(
   client: pg.Client,
@@ -51,14 +52,19 @@ export async function createSubscription(
   const id = pg.escapeIdentifier(name);
   await client.query(
     `CREATE SUBSCRIPTION ${id} CONNECTION ${pg.escapeLiteral(conninfo)} PUBLICATION ${id}
-       WITH (create_slot = false, slot_name = ${pg.escapeLiteral(name)}, copy_data = true,
-             synchronous_commit = 'on')`,
+       WITH (create_slot = false, slot_name = ${pg.escapeLiteral(name)}, copy_data = false,
+             enabled = false, synchronous_commit = 'on')`,
   );
 }
 
 /** The LIKE pattern of the table-sync slots PostgreSQL makes for a subscription (`pg_<suboid>_sync_<relid>_<sysid>`). */
 export function syncSlotPattern(subscriptionOid: number): string {
   return `pg\\_${subscriptionOid}\\_sync\\_%`;
+}
+
+/** Starts the subscription's apply worker: it streams from the slot's confirmed position. */
+export async function enableSubscription(client: pg.Client, name: string): Promise<void> {
+  await client.query(`ALTER SUBSCRIPTION ${pg.escapeIdentifier(name)} ENABLE`);
 }
 
 /** Stops the subscription's workers; its slots on the source are released once their walsenders notice. */

@@ -1,5 +1,6 @@
 import { KEYSPACE_END, KEYSPACE_MIN } from "@dbplane/sharding";
 import { createPostgresServer, type PostgresServer, waitFor } from "@dbplane/testkit";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { medianSplitPoint, RangeMove, RangeMoveError } from "../src/index.ts";
 import {
@@ -121,6 +122,95 @@ describe("RangeMove.start", () => {
     expect(await rowsOfRange(target, "partial", spec.from, spec.to)).toEqual(
       await rowsOfRange(source, "partial", spec.from, spec.to),
     );
+    await move.finish();
+    expect(await leftovers(source, target, move.name)).toEqual(nothingLeft);
+  });
+});
+
+describe("RangeMove initial copy", () => {
+  it("starts a copy that failed part-way over from a new slot: the parts it committed are cleared, nothing doubles", async () => {
+    await createTables([source, target], "restart");
+    await seed(source, "restart");
+    const spec = specFor("restart", source, target, "restart", KEYSPACE_MIN, 0n);
+    // The accounts part waits for this lock while users and plans commit.
+    const holder = new pg.Client({ connectionString: target.url });
+    await holder.connect();
+    await holder.query("BEGIN; LOCK TABLE restart.accounts IN SHARE MODE");
+    const first = new RangeMove(spec, testLogger);
+    await first.start();
+    await waitFor(
+      async () =>
+        (await sql<{ n: number }>(target, "SELECT count(*)::int AS n FROM restart.plans"))[0]!.n > 0,
+      { timeoutMs: 30_000, what: "a part committed" },
+    );
+    await waitFor(
+      async () =>
+        (
+          await sql<{ n: number }>(
+            target,
+            `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
+              WHERE application_name = 'dbplane_rs_restart_copy' AND wait_event_type = 'Lock'`,
+          )
+        )[0]!.n > 0,
+      { timeoutMs: 30_000, what: "the accounts part waiting, then ended" },
+    );
+    await holder.query("ROLLBACK");
+    await holder.end();
+    const failed = await waitFor(
+      () =>
+        first.progress().then(
+          () => false,
+          (err: unknown) => err,
+        ),
+      {
+        timeoutMs: 30_000,
+        what: "the copy's failure reported",
+      },
+    );
+    expect(failed).toBeInstanceOf(Error);
+
+    const resumed = new RangeMove(spec, testLogger);
+    await resumed.start();
+    await waitFor(async () => (await resumed.progress()).tables.every((t) => t.state === "replicating"), {
+      timeoutMs: 30_000,
+      what: "copy done",
+    });
+    const progress = await resumed.progress();
+    expect(progress.rowsCopied).toBe(progress.rowsTotal);
+    await sql(source, "UPDATE restart.plans SET title = 'after copy' WHERE id = 1");
+    await resumed.waitApplied(await resumed.sourceLsn(), 20_000);
+    expect(await rowsOfRange(target, "restart", spec.from, spec.to)).toEqual(
+      await rowsOfRange(source, "restart", spec.from, spec.to),
+    );
+    expect(progress.rowsCopied).toBe(
+      Object.values(await rowsOfRange(source, "restart", spec.from, spec.to)).reduce(
+        (sum, rows) => sum + rows.length,
+        0,
+      ),
+    );
+    await resumed.finish();
+    expect(await leftovers(source, target, resumed.name)).toEqual(nothingLeft);
+  });
+
+  it("copies a big table in block ranges from one snapshot: every row of the range once, counted from the stream", async () => {
+    await createTables([source, target], "big");
+    // ~2,500 pages: two block ranges.
+    await sql(
+      source,
+      `INSERT INTO big.accounts SELECT g, g % 1000, repeat(md5(g::text), 30) FROM generate_series(1, 20000) g;
+       ANALYZE big.accounts`,
+    );
+    const spec = specFor("big", source, target, "big", -(2n ** 62n), 2n ** 62n);
+    const move = new RangeMove(spec, testLogger);
+    await move.start();
+    await waitFor(async () => (await move.progress()).tables.every((t) => t.state === "replicating"), {
+      timeoutMs: 60_000,
+      what: "copy done",
+    });
+    const expected = await rowsOfRange(source, "big", spec.from, spec.to);
+    expect(await rowsOfRange(target, "big", spec.from, spec.to)).toEqual(expected);
+    const accounts = (await move.progress()).tables.find((t) => t.table === "big.accounts")!;
+    expect(accounts.rowsCopied).toBe(expected.accounts.length);
     await move.finish();
     expect(await leftovers(source, target, move.name)).toEqual(nothingLeft);
   });
