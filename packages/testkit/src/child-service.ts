@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { waitFor } from "./wait-for.ts";
+import { WaitTimeoutError, waitFor } from "./wait-for.ts";
 
 export interface ChildServiceOptions {
   /** Entry file, run with the same Node (TypeScript runs by type stripping). */
@@ -86,8 +86,21 @@ export async function startChildService(options: ChildServiceOptions): Promise<C
         { what: `${readyUrl} to answer 200`, timeoutMs: options.readyTimeoutMs ?? 30_000, intervalMs: 100 },
       );
     } catch (err) {
+      // What the readiness answers and what the process said are what explain a timeout.
+      const last =
+        err instanceof WaitTimeoutError
+          ? await fetch(readyUrl, { signal: AbortSignal.timeout(2_000) })
+              .then(async (res) => `${res.status} ${(await res.text()).slice(0, 500)}`)
+              .catch(() => "no answer")
+          : undefined;
       await service.dispose();
-      throw err;
+      if (last === undefined) throw err;
+      throw new WaitTimeoutError(
+        `${(err as Error).message}; readiness answered ${last}; its output:\n${output.slice(-4_000)}`,
+        {
+          cause: err,
+        },
+      );
     }
   }
   return service;

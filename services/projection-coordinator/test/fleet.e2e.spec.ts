@@ -87,7 +87,12 @@ describe("fleet and audit read models", () => {
     const fleet = await waitFor(
       async () => {
         const view = await json<FleetView>(fetch(`${replica.base}/v1/fleet`));
-        return view.databases.length === 2 && view.databases[0]!.shards.some((s) => s.transactionsPerSecond)
+        // Every event projected: the units project subjects in parallel, so one subject's
+        // events (orders' health) may land after another's (billing's load).
+        const [billing, orders] = view.databases;
+        return billing?.shards.some((s) => s.transactionsPerSecond) &&
+          orders?.health &&
+          view.apps.length === 1
           ? view
           : undefined;
       },

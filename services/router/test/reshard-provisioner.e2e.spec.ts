@@ -61,7 +61,8 @@ beforeAll(async () => {
   });
   const p = await provisioners.startReplica();
   provisioner = httpClient(p.base, provisioners.token());
-  const r = await routers.startReplica();
+  // The router reads password files only inside the provisioner's data directory.
+  const r = await routers.startReplica({ env: { DBPLANE_DATA_DIR: dataDir } });
   routerBase = r.base;
   router = httpClient(r.base, routers.token());
 }, 120_000);
