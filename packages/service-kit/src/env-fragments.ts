@@ -196,3 +196,17 @@ export const localRedisEnv = {
  * starts `z.object({ ...baseEnv, ...authEnv, …its own })`.
  */
 export const baseEnv = { ...httpEnv, ...logEnv, ...shutdownEnv, ...natsEnv } as const;
+
+/**
+ * TLS to shard servers, for every service that connects to them (router, collector): with a CA,
+ * `verify-full` — TLS required, the certificate signed by the CA, its name the host connected to.
+ */
+export const shardTlsEnv = {
+  DBPLANE_SHARD_TLS_CA: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "PEM CA file shard servers' certificates are checked against (verify-full); the local driver's is `<DBPLANE_DATA_DIR>/tls/ca.crt`. Unset: no TLS to shards.",
+    ),
+} as const;

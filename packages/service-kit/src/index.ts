@@ -27,6 +27,7 @@ export {
   postgresEnv,
   readOnlyAuthEnv,
   redisEnv,
+  shardTlsEnv,
   shutdownEnv,
 } from "./env-fragments.ts";
 export { envVar } from "./env-values.ts";
@@ -63,4 +64,5 @@ export { connectServiceBus, natsAuthFromEnv } from "./service-bus.ts";
 export { replicaId, serviceVersion } from "./service-identity.ts";
 export type { ServiceEnv, ServiceProcess, ServiceShutdown } from "./service-process.ts";
 export { serviceProcess } from "./service-process.ts";
+export { ShardCaUnavailableError, type ShardTls, shardTls } from "./shard-tls.ts";
 export { inTransaction } from "./transaction.ts";

@@ -7,6 +7,7 @@ import {
   loadConfig,
   localRedisEnv,
   readOnlyAuthEnv,
+  shardTlsEnv,
 } from "@dbplane/service-kit";
 import { z } from "zod";
 import { staticTargetList } from "./domain/static-targets.ts";
@@ -23,6 +24,7 @@ export const configSchema = z
     ),
     // Only GET routes exist, so no token is ever checked.
     ...readOnlyAuthEnv,
+    ...shardTlsEnv,
     DBPLANE_COLLECTOR_REDIS_PREFIX: z
       .string()
       .min(1)
