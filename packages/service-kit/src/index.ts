@@ -27,6 +27,7 @@ export {
   postgresEnv,
   readOnlyAuthEnv,
   redisEnv,
+  redisTlsEnv,
   shardTlsEnv,
   shutdownEnv,
 } from "./env-fragments.ts";
@@ -52,7 +53,7 @@ export type { Problem } from "./problem.ts";
 export { PROBLEM_CONTENT_TYPE, problem, sendProblem } from "./problem.ts";
 export type { CheckOutcome, ReadinessCheck } from "./readiness.ts";
 export type { RedisEnv } from "./redis-client.ts";
-export { redisClient } from "./redis-client.ts";
+export { RedisTlsConfigError, redisClient } from "./redis-client.ts";
 export type { ListenEnv, RunningService, RunServiceOptions, ShutdownStep } from "./run-service.ts";
 export { listenOptions, runService } from "./run-service.ts";
 export type { MigratedTables, SchemaMigration } from "./schema-migrations.ts";

@@ -7,6 +7,7 @@ import {
   loadConfig,
   localRedisEnv,
   readOnlyAuthEnv,
+  redisTlsEnv,
   shardTlsEnv,
 } from "@dbplane/service-kit";
 import { z } from "zod";
@@ -25,6 +26,7 @@ export const configSchema = z
     // Only GET routes exist, so no token is ever checked.
     ...readOnlyAuthEnv,
     ...shardTlsEnv,
+    ...redisTlsEnv,
     DBPLANE_COLLECTOR_REDIS_PREFIX: z
       .string()
       .min(1)

@@ -5,6 +5,7 @@ import {
   envVar,
   postgresEnv,
   redisEnv,
+  redisTlsEnv,
   shardTlsEnv,
 } from "@dbplane/service-kit";
 import { z } from "zod";
@@ -19,6 +20,7 @@ export const configSchema = z
     ...authEnv,
     ...postgresEnv,
     ...shardTlsEnv,
+    ...redisTlsEnv,
     DBPLANE_REDIS_URL: redisEnv.DBPLANE_REDIS_URL.describe(
       "Redis the router replicas share (load windows, hot-shard claims).",
     ),
