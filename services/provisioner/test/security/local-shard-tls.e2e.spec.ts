@@ -81,6 +81,38 @@ describe("local driver: shard servers serve TLS with certificates from a local C
     }
   });
 
+  it("the replica streams from its primary with verify-full (pg_basebackup -R wrote it)", async () => {
+    const auto = await readFile(
+      join(world.dataDir, "clusters", "tlsdb", "shard-0", "replica-1", "postgresql.auto.conf"),
+      "utf8",
+    );
+    // Booleans, not the file: primary_conninfo holds the superuser's password.
+    const conninfo = /^primary_conninfo = (.*)$/m.exec(auto)?.[1] ?? "";
+    expect(conninfo.includes("sslmode=''verify-full''")).toBe(true);
+    expect(conninfo.includes(`sslrootcert=''${caPath()}''`)).toBe(true);
+    const ca = await readFile(caPath(), "utf8");
+    const client = new pg.Client({
+      host: "127.0.0.1",
+      port: shard.primary.port,
+      user: "dbplane",
+      password,
+      database: "postgres",
+      ssl: { ca, rejectUnauthorized: true },
+    });
+    await client.connect();
+    try {
+      const rows = await waitFor(async () => {
+        const r = await client.query<{ ssl: boolean }>(
+          "SELECT s.ssl FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid)",
+        );
+        return r.rows.length > 0 && r.rows;
+      });
+      expect(rows).toEqual([{ ssl: true }]);
+    } finally {
+      await client.end();
+    }
+  });
+
   it("a client trusting another CA refuses the server", async () => {
     const other = await makeSelfSignedCert();
     try {

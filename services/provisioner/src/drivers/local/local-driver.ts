@@ -151,6 +151,7 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
         {
           user: { name: "(current user)", uid: undefined, gid: undefined },
           password: ctx.password,
+          tlsCa: ctx.ca?.certPath,
           timeoutMs: 3_600_000,
         },
       );

@@ -166,7 +166,7 @@ async function createDataDirOnce(
   ctx: ServerContext,
   program: "initdb" | "pg_basebackup",
   args: readonly string[],
-  options: { readonly password?: string; readonly timeoutMs: number },
+  options: { readonly password?: string; readonly tlsCa?: string | undefined; readonly timeoutMs: number },
 ) {
   if (await exists(dataDir)) return;
   const tmp = `${dataDir}.tmp`;
@@ -223,7 +223,8 @@ export async function ensureReplica(shardDir: string, k: number, primaryPort: nu
     ctx,
     "pg_basebackup",
     [...primary, "-R", "-X", "stream", "-c", "fast", "-w"],
-    { password: ctx.password, timeoutMs: 3_600_000 },
+    // With a CA, -R writes sslmode=verify-full and the CA into primary_conninfo too.
+    { password: ctx.password, tlsCa: ctx.ca?.certPath, timeoutMs: 3_600_000 },
   );
   const port = await ensureRunning(dataDir, ctx);
   const inRecovery = await withConnection({ port, ca: ctx.ca }, ctx.password, "postgres", async (client) => {
