@@ -23,15 +23,15 @@ const openssl = (args: readonly string[]) =>
   runProgram("openssl", args, { user: PROCESS_USER, timeoutMs: 60_000 });
 
 /**
- * The CA under `dir` (`ca.crt`, `ca.key` 0600), made once with openssl: in `<dir>.tmp` first and
- * renamed, so a crash leaves either no CA or a complete one. Undefined when openssl is missing
- * (the servers then run without TLS, as before).
+ * The CA under `dir` (`ca.crt`, `ca.key` 0600), made once with openssl: in a directory of its own
+ * first and renamed, so a crash leaves either no CA or a complete one, and two provisioners
+ * starting together (they may share a data directory) end up with the one that was renamed first.
+ * Undefined when openssl is missing (the servers then run without TLS, as before).
  */
 export async function ensureLocalCa(dir: string): Promise<LocalCa | undefined> {
   const ca = { certPath: join(dir, "ca.crt"), keyPath: join(dir, "ca.key") };
   if (await exists(ca.certPath)) return ca;
-  const tmp = `${dir}.tmp`;
-  await rm(tmp, { recursive: true, force: true });
+  const tmp = `${dir}.tmp-${randomBytes(6).toString("hex")}`;
   await mkdir(tmp, { recursive: true, mode: 0o755 });
   try {
     await openssl([
@@ -56,7 +56,12 @@ export async function ensureLocalCa(dir: string): Promise<LocalCa | undefined> {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw err;
   }
-  await rename(tmp, dir);
+  try {
+    await rename(tmp, dir);
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    if (!(await exists(ca.certPath))) throw err;
+  }
   return ca;
 }
 
