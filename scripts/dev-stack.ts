@@ -81,6 +81,21 @@ function devTlsEnv(): Record<string, string> {
   return { DBPLANE_ROUTER_TLS_CERT: cert, DBPLANE_ROUTER_TLS_KEY: key };
 }
 
+/**
+ * The local driver's shard CA (the provisioner makes it under the data directory when it starts,
+ * if openssl exists): the router and collector verify shard servers against it (verify-full).
+ */
+function shardTlsEnv(dataDir: string): Record<string, string> {
+  if (process.env.DBPLANE_SHARD_TLS_CA !== undefined) return {};
+  if ((process.env.DBPLANE_PROVISIONER_DRIVER ?? "local") !== "local") return {};
+  try {
+    execFileSync("openssl", ["version"], { stdio: "ignore" });
+  } catch {
+    return {};
+  }
+  return { DBPLANE_SHARD_TLS_CA: join(dataDir, "tls", "ca.crt") };
+}
+
 function formatLine(line: string): string {
   if (!line.startsWith("{")) return line;
   try {
@@ -174,6 +189,7 @@ async function main(): Promise<void> {
     DBPLANE_ROUTER_HOT_COOLDOWN_MS: process.env.DBPLANE_ROUTER_HOT_COOLDOWN_MS ?? "30000",
     ...devTlsEnv(),
   };
+  Object.assign(baseEnv, shardTlsEnv(baseEnv.DBPLANE_DATA_DIR));
   if (services.length === 0) process.stdout.write("[dbplane] no service under services/ yet\n");
   services.forEach((service, i) => {
     const child = spawn(process.execPath, ["src/main.ts"], {

@@ -1,4 +1,5 @@
-import { connect, type Socket } from "node:net";
+import { connect, isIP, type Socket } from "node:net";
+import { connect as connectTls } from "node:tls";
 import { serialize } from "pg-protocol";
 import { BodyReader } from "./body-reader.ts";
 import type { BackendKey } from "./handshake.ts";
@@ -20,6 +21,17 @@ export interface BackendConnectOptions {
   readonly parameters?: Readonly<Record<string, string>>;
   /** From connect to the first ReadyForQuery (default 10 s). */
   readonly connectTimeoutMs?: number;
+  /**
+   * Set: TLS is required and verified in full (libpq's `verify-full`) — the certificate must
+   * chain to `ca` (PEM) and name `host` (an IP address is checked against its IP SANs).
+   */
+  readonly tls?: { readonly ca: string };
+}
+
+/** The server answered the SSLRequest with `N`: it serves no TLS, and this connection requires it. */
+export class TlsRefusedError extends Error {
+  override readonly name = "TlsRefusedError";
+  readonly code = "TLS_REFUSED";
 }
 
 /**
@@ -71,14 +83,20 @@ export class BackendConnection {
    *   connection error
    */
   static async connect(options: BackendConnectOptions): Promise<BackendConnection> {
-    const socket = connect(options.port, options.host);
-    socket.setNoDelay(true);
+    const tcp = connect(options.port, options.host);
+    tcp.setNoDelay(true);
     const framer = new MessageFramer();
+    let socket: Socket = tcp;
     const timeout = setTimeout(
       () => socket.destroy(new Error(`connecting to ${options.host}:${options.port} timed out`)),
       options.connectTimeoutMs ?? 10_000,
     );
     try {
+      await new Promise<void>((resolve, reject) => {
+        tcp.once("connect", resolve);
+        tcp.once("error", reject);
+      });
+      if (options.tls) socket = await startTls(tcp, options, options.tls.ca);
       const greeting = await login(socket, framer, options);
       return new BackendConnection(socket, framer, greeting, options);
     } catch (error) {
@@ -207,15 +225,56 @@ class LoginReader {
   }
 }
 
+/** SSLRequest, then — when the server answers `S` — a TLS handshake that checks the certificate. */
+async function startTls(tcp: Socket, address: { host: string; port: number }, ca: string): Promise<Socket> {
+  const answer = await new Promise<number>((resolve, reject) => {
+    const cleanup = () => {
+      tcp.off("data", onData);
+      tcp.off("error", reject);
+      tcp.off("close", onClose);
+    };
+    const onData = (chunk: Buffer) => {
+      cleanup();
+      // A server answers with one byte and waits for the client's TLS hello; more is an attack.
+      if (chunk.length !== 1) reject(new Error("unexpected data after the SSLRequest answer"));
+      else resolve(chunk[0] ?? 0);
+    };
+    const onClose = () => {
+      cleanup();
+      reject(new Error(`${address.host}:${address.port} closed the connection on SSLRequest`));
+    };
+    tcp.on("data", onData);
+    tcp.once("error", reject);
+    tcp.once("close", onClose);
+    tcp.write(serialize.requestSsl());
+  });
+  if (answer !== 0x53 /* S */) {
+    throw new TlsRefusedError(
+      `${address.host}:${address.port} serves no TLS, and a CA is configured (verify-full)`,
+    );
+  }
+  const secure = connectTls({
+    socket: tcp,
+    ca,
+    rejectUnauthorized: true,
+    host: address.host,
+    // SNI carries host names only.
+    ...(isIP(address.host) === 0 && { servername: address.host }),
+  });
+  await new Promise<void>((resolve, reject) => {
+    secure.once("secureConnect", resolve);
+    secure.once("error", reject);
+    secure.once("close", () => reject(new Error(`${address.host}:${address.port} closed the TLS handshake`)));
+  });
+  secure.setNoDelay(true);
+  return secure;
+}
+
 async function login(
   socket: Socket,
   framer: MessageFramer,
   options: BackendConnectOptions,
 ): Promise<Greeting> {
-  await new Promise<void>((resolve, reject) => {
-    socket.once("connect", resolve);
-    socket.once("error", reject);
-  });
   const reader = new LoginReader(socket, framer);
   try {
     socket.write(

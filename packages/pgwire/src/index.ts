@@ -1,5 +1,5 @@
 export type { BackendConnectOptions } from "./backend-connection.ts";
-export { BackendConnection, noticeFields } from "./backend-connection.ts";
+export { BackendConnection, noticeFields, TlsRefusedError } from "./backend-connection.ts";
 export type { CopyFormat, FieldDescription } from "./backend-messages.ts";
 export { backendMessage } from "./backend-messages.ts";
 export type {

@@ -191,8 +191,33 @@ export const localRedisEnv = {
   DBPLANE_REDIS_URL: redisUrl.default("redis://127.0.0.1:6379").describe(REDIS),
 } as const;
 
+/** A private CA for `rediss://` (a managed Redis's or one's own); unset: the system's CAs. */
+export const redisTlsEnv = {
+  DBPLANE_REDIS_TLS_CA: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "PEM CA file the `rediss://` server's certificate is checked against (and its name); unset: the system's CAs.",
+    ),
+} as const;
+
 /**
  * The variables every service reads — HTTP, log level, shutdown timing, NATS — so a config
  * starts `z.object({ ...baseEnv, ...authEnv, …its own })`.
  */
 export const baseEnv = { ...httpEnv, ...logEnv, ...shutdownEnv, ...natsEnv } as const;
+
+/**
+ * TLS to shard servers, for every service that connects to them (router, collector): with a CA,
+ * `verify-full` — TLS required, the certificate signed by the CA, its name the host connected to.
+ */
+export const shardTlsEnv = {
+  DBPLANE_SHARD_TLS_CA: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "PEM CA file shard servers' certificates are checked against (verify-full); the local driver's is `<DBPLANE_DATA_DIR>/tls/ca.crt`. Unset: no TLS to shards.",
+    ),
+} as const;

@@ -27,6 +27,8 @@ export {
   postgresEnv,
   readOnlyAuthEnv,
   redisEnv,
+  redisTlsEnv,
+  shardTlsEnv,
   shutdownEnv,
 } from "./env-fragments.ts";
 export { envVar } from "./env-values.ts";
@@ -51,7 +53,7 @@ export type { Problem } from "./problem.ts";
 export { PROBLEM_CONTENT_TYPE, problem, sendProblem } from "./problem.ts";
 export type { CheckOutcome, ReadinessCheck } from "./readiness.ts";
 export type { RedisEnv } from "./redis-client.ts";
-export { redisClient } from "./redis-client.ts";
+export { RedisTlsConfigError, redisClient } from "./redis-client.ts";
 export type { ListenEnv, RunningService, RunServiceOptions, ShutdownStep } from "./run-service.ts";
 export { listenOptions, runService } from "./run-service.ts";
 export type { MigratedTables, SchemaMigration } from "./schema-migrations.ts";
@@ -63,4 +65,5 @@ export { connectServiceBus, natsAuthFromEnv } from "./service-bus.ts";
 export { replicaId, serviceVersion } from "./service-identity.ts";
 export type { ServiceEnv, ServiceProcess, ServiceShutdown } from "./service-process.ts";
 export { serviceProcess } from "./service-process.ts";
+export { ShardCaUnavailableError, type ShardTls, shardTls } from "./shard-tls.ts";
 export { inTransaction } from "./transaction.ts";

@@ -34,6 +34,8 @@ export type { SelfSignedCert } from "./self-signed-cert.ts";
 export { makeSelfSignedCert } from "./self-signed-cert.ts";
 export type { ReplicaOptions, ServiceReplica, ServiceWorld, ServiceWorldOptions } from "./service-world.ts";
 export { serviceWorld } from "./service-world.ts";
+export type { IssuedCert, TestCa } from "./test-ca.ts";
+export { makeTestCa } from "./test-ca.ts";
 export type { TestTokenOptions } from "./test-token.ts";
 export { DEFAULT_TEST_SCOPES, signTestToken } from "./test-token.ts";
 export { uniqueName } from "./unique-name.ts";

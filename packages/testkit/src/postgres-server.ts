@@ -1,4 +1,5 @@
-import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { chmod, chown, copyFile, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "./free-port.ts";
@@ -8,6 +9,8 @@ import { pgRun } from "./pg-binaries.ts";
 export interface PostgresServerOptions {
   /** `logical` (default) allows publications and logical slots; `replica` is the shared server's level. */
   readonly walLevel?: "logical" | "replica";
+  /** Serve TLS with this certificate and key (copied, owned by the server's user). */
+  readonly tls?: { readonly certPath: string; readonly keyPath: string };
 }
 
 /** A private PostgreSQL server on 127.0.0.1 (user `postgres`, trust auth, database `postgres`). */
@@ -45,11 +48,17 @@ export async function createPostgresServer(options: PostgresServerOptions = {}):
     fsync: "off",
     synchronous_commit: "off",
     full_page_writes: "off",
+    ...(options.tls && {
+      ssl: "on",
+      ssl_cert_file: join(dir, "server.crt"),
+      ssl_key_file: join(dir, "server.key"),
+    }),
   };
   const serverArgs = Object.entries(settings)
     .map(([name, value]) => `-c ${name}=${value}`)
     .join(" ");
   try {
+    if (options.tls) await copyTls(options.tls, dir);
     await pgRun("initdb", ["-D", data, "-U", "postgres", "--auth=trust", "-N"]);
     await pgRun("pg_ctl", ["-D", data, "-w", "-l", join(dir, "server.log"), "-o", serverArgs, "start"]);
   } catch (err) {
@@ -65,4 +74,22 @@ export async function createPostgresServer(options: PostgresServerOptions = {}):
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** PostgreSQL refuses a key file that others can read or that another user owns. */
+async function copyTls(tls: { certPath: string; keyPath: string }, dir: string): Promise<void> {
+  await copyFile(tls.certPath, join(dir, "server.crt"));
+  await copyFile(tls.keyPath, join(dir, "server.key"));
+  await chmod(join(dir, "server.key"), 0o600);
+  if (process.getuid?.() !== 0) return;
+  const { uid, gid } = postgresUser();
+  for (const file of ["server.crt", "server.key"]) await chown(join(dir, file), uid, gid);
+}
+
+function postgresUser(): { uid: number; gid: number } {
+  for (const line of readFileSync("/etc/passwd", "utf8").split("\n")) {
+    const [name, , uid, gid] = line.split(":");
+    if (name === "postgres") return { uid: Number(uid), gid: Number(gid) };
+  }
+  throw new Error("no OS user postgres (pgRun runs the server as it when root)");
 }

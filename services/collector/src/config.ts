@@ -7,6 +7,8 @@ import {
   loadConfig,
   localRedisEnv,
   readOnlyAuthEnv,
+  redisTlsEnv,
+  shardTlsEnv,
 } from "@dbplane/service-kit";
 import { z } from "zod";
 import { staticTargetList } from "./domain/static-targets.ts";
@@ -23,6 +25,8 @@ export const configSchema = z
     ),
     // Only GET routes exist, so no token is ever checked.
     ...readOnlyAuthEnv,
+    ...shardTlsEnv,
+    ...redisTlsEnv,
     DBPLANE_COLLECTOR_REDIS_PREFIX: z
       .string()
       .min(1)

@@ -52,6 +52,7 @@ const connections = new ConnectionCache(
     connectTimeoutMs: config.DBPLANE_COLLECTOR_CONNECT_TIMEOUT_MS,
     statementTimeoutMs: config.DBPLANE_COLLECTOR_STATEMENT_TIMEOUT_MS,
     topStatements: config.DBPLANE_COLLECTOR_TOP_STATEMENTS,
+    shardCa: config.DBPLANE_SHARD_TLS_CA,
   },
   targetPasswords(
     new PasswordResolver(kubeAccess(config.DBPLANE_KUBECONFIG, "collector"), refScope),

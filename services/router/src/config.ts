@@ -1,4 +1,13 @@
-import { authEnv, baseEnv, configLoader, envVar, postgresEnv, redisEnv } from "@dbplane/service-kit";
+import {
+  authEnv,
+  baseEnv,
+  configLoader,
+  envVar,
+  postgresEnv,
+  redisEnv,
+  redisTlsEnv,
+  shardTlsEnv,
+} from "@dbplane/service-kit";
 import { z } from "zod";
 
 /**
@@ -10,6 +19,8 @@ export const configSchema = z
     ...baseEnv,
     ...authEnv,
     ...postgresEnv,
+    ...shardTlsEnv,
+    ...redisTlsEnv,
     DBPLANE_REDIS_URL: redisEnv.DBPLANE_REDIS_URL.describe(
       "Redis the router replicas share (load windows, hot-shard claims).",
     ),

@@ -70,6 +70,7 @@ const pools = new ServerPoolRegistry(
   config.DBPLANE_ROUTER_POOL_RETIRE_MS,
   logger,
   passwords,
+  config.DBPLANE_SHARD_TLS_CA,
 );
 const maps = new ShardMapRegistry(kv, pools, logger);
 const publisher = new ShardMapPublisher(store, kv, bus, logger);
@@ -253,6 +254,7 @@ const wire = await startWireEndpoint({
   ...(tls === undefined ? {} : { tls }),
   poolSize: config.DBPLANE_ROUTER_WIRE_POOL_SIZE,
   connectTimeoutMs: config.DBPLANE_ROUTER_CONNECT_TIMEOUT_MS,
+  shardCa: config.DBPLANE_SHARD_TLS_CA,
   maxReplicaLagMs: config.DBPLANE_ROUTER_MAX_REPLICA_LAG_MS,
   maps,
   fence,

@@ -1,3 +1,4 @@
+import { shardTls } from "@dbplane/service-kit";
 import type { TargetSpec } from "../domain/target-spec.ts";
 import type { Receiver, ReceiverLimits, TargetConnection } from "./receiver.ts";
 import { RECEIVERS } from "./receivers.ts";
@@ -94,9 +95,15 @@ export class ConnectionCache {
     }
     if (existing) this.drop(spec.id);
     const password = await this.#passwords(spec);
+    // Only servers the provisioner made carry certificates from the shard CA; a static or
+    // discovered target says how to reach it in its own URL (sslmode=…).
+    const tls =
+      spec.source === "provisioner" && spec.engine === "postgresql"
+        ? await shardTls(this.#limits.shardCa)
+        : undefined;
     const entry: Entry = {
       fingerprint,
-      connection: this.#receivers[spec.engine](spec, password, this.#limits),
+      connection: this.#receivers[spec.engine](spec, password, this.#limits, tls),
       password,
       inUse: 0,
     };

@@ -23,7 +23,7 @@ const STATEMENTS_CHECK_MS = 10 * 60_000;
 const STATEMENT_CANDIDATES = 50;
 
 /** PostgreSQL: a small pool per target, statement_timeout on every connection. */
-export const postgresReceiver: Receiver = (spec, password, limits) => {
+export const postgresReceiver: Receiver = (spec, password, limits, tls) => {
   const pool = new pg.Pool({
     connectionString: withPassword(spec.url, password),
     max: limits.maxConnectionsPerTarget,
@@ -32,6 +32,7 @@ export const postgresReceiver: Receiver = (spec, password, limits) => {
     query_timeout: limits.statementTimeoutMs + 1_000,
     idleTimeoutMillis: 60_000,
     application_name: "dbplane-collector",
+    ...(tls && { ssl: { ...tls } }),
   });
   // An idle connection dropped by the server must not crash the process; the next collection reconnects.
   pool.on("error", () => {});

@@ -1,3 +1,4 @@
+import type { ShardTls } from "@dbplane/service-kit";
 import type { SeriesValue } from "../domain/metric-catalog.ts";
 import type { Observation } from "../domain/observation.ts";
 import type { TargetSpec } from "../domain/target-spec.ts";
@@ -11,6 +12,8 @@ export interface ReceiverLimits {
   readonly statementTimeoutMs: number;
   /** PostgreSQL: statements reported from pg_stat_statements per target. */
   readonly topStatements: number;
+  /** CA file provisioned shards' servers are verified against (DBPLANE_SHARD_TLS_CA); unset: no TLS. */
+  readonly shardCa?: string | undefined;
 }
 
 /** What one collection returns: the observation plus gauges that need state across collections. */
@@ -25,9 +28,13 @@ export interface TargetConnection {
   close(): Promise<void>;
 }
 
-/** Opens connections to targets of one engine. `password` is for the driver only. */
+/**
+ * Opens connections to targets of one engine. `password` is for the driver only; `tls`, for a
+ * provisioned shard's server when a shard CA is configured, asks for verify-full.
+ */
 export type Receiver = (
   spec: TargetSpec,
   password: string | undefined,
   limits: ReceiverLimits,
+  tls?: ShardTls,
 ) => TargetConnection;

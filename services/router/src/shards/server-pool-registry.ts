@@ -1,5 +1,5 @@
 import type { PasswordResolver } from "@dbplane/kube";
-import type { Logger } from "@dbplane/service-kit";
+import { type Logger, type ShardTls, shardTls } from "@dbplane/service-kit";
 import type { ShardEndpointSpec } from "../domain/shard-map.ts";
 import { type ServerAddress, ServerPool, type ShardPoolLimits } from "./server-pool.ts";
 
@@ -16,9 +16,18 @@ export class ServerPoolRegistry {
   readonly #retireMs: number;
   readonly #logger: Logger;
   readonly #passwords: PasswordResolver;
+  readonly #shardCa: string | undefined;
 
-  constructor(limits: ShardPoolLimits, retireMs: number, logger: Logger, passwords: PasswordResolver) {
+  /** `shardCa`: a CA file; set, every connection is TLS with verify-full (DBPLANE_SHARD_TLS_CA). */
+  constructor(
+    limits: ShardPoolLimits,
+    retireMs: number,
+    logger: Logger,
+    passwords: PasswordResolver,
+    shardCa?: string,
+  ) {
     this.#limits = limits;
+    this.#shardCa = shardCa;
     this.#passwords = passwords;
     this.#retireMs = retireMs;
     this.#logger = logger;
@@ -31,7 +40,9 @@ export class ServerPoolRegistry {
     if (!pool) {
       let password: string | undefined;
       let unusable: string | undefined;
+      let tls: ShardTls | undefined;
       try {
+        tls = await shardTls(this.#shardCa);
         password = await this.#passwords.resolve(passwordRef);
       } catch (err) {
         unusable = (err as Error).message;
@@ -40,7 +51,7 @@ export class ServerPoolRegistry {
       pool = this.#pools.get(key);
       if (!pool) {
         const current = password === undefined ? undefined : this.#refresher(key, passwordRef, password);
-        pool = new ServerPool(key, address, current, this.#limits, this.#logger, unusable);
+        pool = new ServerPool(key, address, current, this.#limits, this.#logger, unusable, tls);
         if (unusable) pool.markDown(unusable);
         this.#pools.set(key, pool);
       }

@@ -1,4 +1,4 @@
-import type { Logger } from "@dbplane/service-kit";
+import type { Logger, ShardTls } from "@dbplane/service-kit";
 import pg from "pg";
 
 /** Limits applied to every shard connection. */
@@ -56,6 +56,8 @@ export class ServerPool {
     limits: ShardPoolLimits,
     logger: Logger,
     unusable?: string,
+    /** Set: TLS with verify-full; unset: plain connections. */
+    tls?: ShardTls,
   ) {
     this.key = key;
     this.address = address;
@@ -73,6 +75,7 @@ export class ServerPool {
       statement_timeout: limits.statementTimeoutMs,
       application_name: "dbplane-router",
       keepAlive: true,
+      ...(tls && { ssl: { ...tls } }),
     };
   }
 

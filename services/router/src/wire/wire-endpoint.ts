@@ -21,6 +21,8 @@ export interface WireEndpointOptions {
   readonly tls?: { readonly cert: string; readonly key: string };
   readonly poolSize: number;
   readonly connectTimeoutMs: number;
+  /** A CA file for shard connections (verify-full); unset: plain connections. */
+  readonly shardCa?: string | undefined;
   readonly maxReplicaLagMs: number;
   readonly maps: { get(database: string): LiveMap | undefined; all(): LiveMap[] };
   /** Holds writes to a fenced shard (sessions ask it before each write). */
@@ -53,7 +55,7 @@ const ownParameters = new Set(["application_name", "session_authorization", "is_
 export async function startWireEndpoint(options: WireEndpointOptions): Promise<WireEndpoint> {
   await loadParser();
   const pools = new WirePools(
-    { size: options.poolSize, connectTimeoutMs: options.connectTimeoutMs },
+    { size: options.poolSize, connectTimeoutMs: options.connectTimeoutMs, shardCa: options.shardCa },
     options.passwords,
   );
   const planners = new Planners();

@@ -1,5 +1,6 @@
 import type { PasswordResolver } from "@dbplane/kube";
 import { BackendConnection } from "@dbplane/pgwire";
+import { shardTls } from "@dbplane/service-kit";
 import type { ShardEndpointSpec } from "../domain/shard-map.ts";
 import type { LiveMap, LiveShard } from "../shards/live-map.ts";
 import { type PoolStats, ServerConnectionPool } from "./server-connection-pool.ts";
@@ -12,6 +13,8 @@ export interface WirePoolOptions {
   readonly size: number;
   /** Longest wait for a connection, new or pooled. */
   readonly connectTimeoutMs: number;
+  /** A CA file (DBPLANE_SHARD_TLS_CA); set, every connection is TLS with verify-full. */
+  readonly shardCa?: string | undefined;
 }
 
 /** The role the router logs in to shards as: the database's application role when it has one. */
@@ -61,8 +64,9 @@ export class WirePools {
     const key = `${user}@${host}:${port}/${dbname}#${JSON.stringify(passwordRef)}`;
     let pool = this.#pools.get(key);
     if (!pool) {
-      const open = async () =>
-        BackendConnection.connect({
+      const open = async () => {
+        const tls = await shardTls(this.#options.shardCa);
+        return BackendConnection.connect({
           host,
           port,
           user,
@@ -70,7 +74,9 @@ export class WirePools {
           password: await this.#passwords.resolve(passwordRef),
           parameters: { application_name: "dbplane-router-wire" },
           connectTimeoutMs: this.#options.connectTimeoutMs,
+          ...(tls && { tls: { ca: tls.ca } }),
         });
+      };
       pool = new ServerConnectionPool(
         `${map.database} shard ${shard.index} ${replica ? "replica" : "primary"} (${host}:${port})`,
         shard.index,

@@ -1,5 +1,5 @@
 import { APP_USER, appRoleStatements } from "../../domain/application-role.ts";
-import { withConnection } from "./local-server.ts";
+import { type AdminTarget, withConnection } from "./local-server.ts";
 
 /**
  * Makes the application role as it should be on a shard's primary: LOGIN with the verifier, no
@@ -8,12 +8,12 @@ import { withConnection } from "./local-server.ts";
  * nothing (and a hand-made change — a dropped role, a new password — is repaired).
  */
 export async function ensureAppRole(
-  port: number,
+  target: AdminTarget,
   superuserPassword: string,
   database: string,
   verifier: string,
 ): Promise<void> {
-  await withConnection(port, superuserPassword, "postgres", async (client) => {
+  await withConnection(target, superuserPassword, "postgres", async (client) => {
     const { rows } = await client.query<{ as_wanted: boolean; owner: boolean }>(
       `SELECT a.rolpassword = $2 AND a.rolcanlogin AND NOT (a.rolsuper OR a.rolcreatedb OR a.rolcreaterole
                 OR a.rolreplication OR a.rolbypassrls) AS as_wanted,

@@ -9,6 +9,7 @@ import { ensureAppCredentialFiles } from "./app-credential-files.ts";
 import { ensureAppRole } from "./app-role.ts";
 import { ensurePassword, exists, ownedDir, SUPERUSER } from "./cluster-files.ts";
 import { ensurePrimary, ensureReplica, type ServerContext, stopServer } from "./local-server.ts";
+import { ensureLocalCa } from "./local-tls.ts";
 import { ensureMonitorRole } from "./monitor-role.ts";
 import { PgBinaryFinder } from "./pg-binaries.ts";
 import { runProgram } from "./run-program.ts";
@@ -45,6 +46,10 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
   const user: ServerUser = await resolveServerUser(options.osUser);
   // The server user must be able to reach its directories: traversable, not listable by others.
   await mkdir(clusters, { recursive: true, mode: 0o711 });
+  // Shard servers serve TLS with certificates from this CA; clients verify them with
+  // DBPLANE_SHARD_TLS_CA=<dataDir>/tls/ca.crt.
+  const ca = await ensureLocalCa(join(root, "tls"));
+  if (!ca) options.logger.warn("openssl not found: local shard servers run without TLS");
   const databaseDir = (db: string) => join(clusters, db);
   const shardDir = (db: string, shard: number) => join(databaseDir(db), `shard-${shard}`);
   const serverContext = async (spec: DatabaseSpec, shard: number): Promise<ServerContext> => {
@@ -56,6 +61,7 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
       user,
       password: await ensurePassword(join(dir, "password"), user),
       memory: spec.resources?.memory,
+      ca,
     };
   };
 
@@ -89,11 +95,11 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
       const dir = shardDir(spec.name, shard);
       const ctx = await serverContext(spec, shard);
       const primaryPort = await ensurePrimary(dir, join(dir, "password"), spec.name, ctx);
-      await ensureAppRole(primaryPort, ctx.password, spec.name, application.verifier);
+      await ensureAppRole({ port: primaryPort, ca }, ctx.password, spec.name, application.verifier);
       // The collector reads this file as the provisioner's own user, not the server's.
       const monitorFile = join(dir, MONITOR_KEYS.password);
       const monitorPassword = await ensurePassword(monitorFile, PROCESS_USER);
-      await ensureMonitorRole(primaryPort, ctx.password, monitorPassword);
+      await ensureMonitorRole({ port: primaryPort, ca }, ctx.password, monitorPassword);
       const replicaPorts: number[] = [];
       for (let k = 1; k <= target.replicas; k++)
         replicaPorts.push(await ensureReplica(dir, k, primaryPort, ctx));
@@ -156,6 +162,7 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
         {
           user: { name: "(current user)", uid: undefined, gid: undefined },
           password: ctx.password,
+          tlsCa: ctx.ca?.certPath,
           timeoutMs: 3_600_000,
         },
       );

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { postgresSettings, renderSettings } from "../../domain/postgres-settings.ts";
 import { discardPartial, exists, freeLocalPort, SUPERUSER, writeOwned } from "./cluster-files.ts";
+import { ensureServerCertificate, type LocalCa } from "./local-tls.ts";
 import type { PgBinaries } from "./pg-binaries.ts";
 import { ProgramFailedError, runProgram } from "./run-program.ts";
 import type { ServerUser } from "./server-user.ts";
@@ -13,6 +14,8 @@ export interface ServerContext {
   readonly user: ServerUser;
   readonly password: string;
   readonly memory: string | undefined;
+  /** The local CA that issues each server's certificate; undefined: the servers serve no TLS. */
+  readonly ca: LocalCa | undefined;
 }
 
 const CONF_FILE = "dbplane.conf";
@@ -27,6 +30,8 @@ async function writeSettings(dataDir: string, ctx: ServerContext, port: number):
     ...postgresSettings(ctx.memory, port),
     listen_addresses: "127.0.0.1",
     unix_socket_directories: "",
+    // server.crt and server.key in the data directory (PostgreSQL's default file names).
+    ...(ctx.ca && { ssl: "on" }),
   };
   await writeOwned(join(dataDir, CONF_FILE), renderSettings(settings), ctx.user);
   const main = join(dataDir, "postgresql.conf");
@@ -65,6 +70,7 @@ export async function isRunning(
  * port taken meanwhile by something else gets the server a new one.
  */
 export async function ensureRunning(dataDir: string, ctx: ServerContext): Promise<number> {
+  await ensureTls(dataDir, ctx);
   if (await isRunning(dataDir, ctx)) return portOf(dataDir);
   const start = () =>
     runProgram(
@@ -91,6 +97,23 @@ export async function ensureRunning(dataDir: string, ctx: ServerContext): Promis
   return portOf(dataDir);
 }
 
+/**
+ * A server made before TLS (or whose certificate was removed) gets a certificate and `ssl = on`;
+ * a running one reloads its configuration, which is enough for PostgreSQL to start serving TLS.
+ */
+async function ensureTls(dataDir: string, ctx: ServerContext): Promise<void> {
+  if (!ctx.ca) return;
+  await ensureServerCertificate(dataDir, ctx.ca, ctx.user);
+  if (/^ssl = 'on'$/m.test(await readFile(join(dataDir, CONF_FILE), "utf8"))) return;
+  await writeSettings(dataDir, ctx, await portOf(dataDir));
+  if (await isRunning(dataDir, ctx)) {
+    await runProgram(ctx.bins.path("pg_ctl"), ["reload", "-D", dataDir, "-s"], {
+      user: ctx.user,
+      timeoutMs: 30_000,
+    });
+  }
+}
+
 /** Stops the server if it runs (fast shutdown: sessions are ended, no data is lost). */
 export async function stopServer(dataDir: string, ctx: Pick<ServerContext, "bins" | "user">): Promise<void> {
   await discardPartial(`${dataDir}.tmp`);
@@ -101,20 +124,28 @@ export async function stopServer(dataDir: string, ctx: Pick<ServerContext, "bins
   });
 }
 
+/** A local server as the provisioner's admin connections reach it. */
+export interface AdminTarget {
+  readonly port: number;
+  /** Set: the connection verifies the server's certificate and name (`verify-full`). */
+  readonly ca: LocalCa | undefined;
+}
+
 /** Runs `work` on a connection to the server as the dbplane role. */
 export async function withConnection<T>(
-  port: number,
+  target: AdminTarget,
   password: string,
   database: string,
   work: (client: pg.Client) => Promise<T>,
 ): Promise<T> {
   const client = new pg.Client({
     host: "127.0.0.1",
-    port,
+    port: target.port,
     user: SUPERUSER,
     password,
     database,
     connectionTimeoutMillis: 10_000,
+    ...(target.ca && { ssl: { ca: await readFile(target.ca.certPath, "utf8"), rejectUnauthorized: true } }),
   });
   await client.connect();
   try {
@@ -135,7 +166,7 @@ async function createDataDirOnce(
   ctx: ServerContext,
   program: "initdb" | "pg_basebackup",
   args: readonly string[],
-  options: { readonly password?: string; readonly timeoutMs: number },
+  options: { readonly password?: string; readonly tlsCa?: string | undefined; readonly timeoutMs: number },
 ) {
   if (await exists(dataDir)) return;
   const tmp = `${dataDir}.tmp`;
@@ -146,6 +177,7 @@ async function createDataDirOnce(
     pidFile: `${tmp}.pid`,
   });
   await writeSettings(tmp, ctx, await freeLocalPort());
+  if (ctx.ca) await ensureServerCertificate(tmp, ctx.ca, ctx.user);
   await rename(tmp, dataDir);
 }
 
@@ -171,7 +203,7 @@ export async function ensurePrimary(
   ];
   await createDataDirOnce(dataDir, ctx, "initdb", initdb, { timeoutMs: 300_000 });
   const port = await ensureRunning(dataDir, ctx);
-  await withConnection(port, ctx.password, "postgres", async (client) => {
+  await withConnection({ port, ca: ctx.ca }, ctx.password, "postgres", async (client) => {
     const { rowCount } = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [dbname]);
     if (rowCount === 0) await client.query(`CREATE DATABASE "${dbname.replaceAll('"', '""')}"`);
   });
@@ -191,10 +223,11 @@ export async function ensureReplica(shardDir: string, k: number, primaryPort: nu
     ctx,
     "pg_basebackup",
     [...primary, "-R", "-X", "stream", "-c", "fast", "-w"],
-    { password: ctx.password, timeoutMs: 3_600_000 },
+    // With a CA, -R writes sslmode=verify-full and the CA into primary_conninfo too.
+    { password: ctx.password, tlsCa: ctx.ca?.certPath, timeoutMs: 3_600_000 },
   );
   const port = await ensureRunning(dataDir, ctx);
-  const inRecovery = await withConnection(port, ctx.password, "postgres", async (client) => {
+  const inRecovery = await withConnection({ port, ca: ctx.ca }, ctx.password, "postgres", async (client) => {
     const { rows } = await client.query<{ r: boolean }>("SELECT pg_is_in_recovery() AS r");
     return rows[0]?.r === true;
   });

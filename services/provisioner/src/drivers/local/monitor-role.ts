@@ -1,6 +1,6 @@
 import { createScramVerifier } from "@dbplane/pgwire";
 import { isVerifierOf, MONITOR_USER, monitorRoleStatements } from "../../domain/monitoring-role.ts";
-import { withConnection } from "./local-server.ts";
+import { type AdminTarget, withConnection } from "./local-server.ts";
 
 /**
  * Makes the monitoring role as it should be on a shard's primary: LOGIN with `password`, a member
@@ -8,11 +8,11 @@ import { withConnection } from "./local-server.ts";
  * nothing and a hand-made change (a dropped role, a new password, a superuser flag) is repaired.
  */
 export async function ensureMonitorRole(
-  port: number,
+  target: AdminTarget,
   superuserPassword: string,
   password: string,
 ): Promise<void> {
-  await withConnection(port, superuserPassword, "postgres", async (client) => {
+  await withConnection(target, superuserPassword, "postgres", async (client) => {
     const { rows } = await client.query<{ rolpassword: string | null; plain: boolean; monitors: boolean }>(
       `SELECT rolpassword,
               rolcanlogin AND NOT (rolsuper OR rolcreatedb OR rolcreaterole OR rolreplication OR rolbypassrls) AS plain,

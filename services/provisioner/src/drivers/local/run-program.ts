@@ -17,6 +17,8 @@ export interface RunProgramOptions {
   readonly user: ServerUser;
   /** Password for libpq programs: passed in the environment, never on the command line. */
   readonly password?: string;
+  /** For libpq programs: a CA file; set, they connect with `sslmode=verify-full` against it. */
+  readonly tlsCa?: string | undefined;
   /** Written with the child's pid while it runs, so a restarted provisioner can stop a leftover. */
   readonly pidFile?: string;
   readonly timeoutMs?: number;
@@ -37,6 +39,7 @@ export async function runProgram(
     LANG: "C.UTF-8",
     LC_ALL: "C.UTF-8",
     ...(options.password !== undefined && { PGPASSWORD: options.password }),
+    ...(options.tlsCa !== undefined && { PGSSLMODE: "verify-full", PGSSLROOTCERT: options.tlsCa }),
   };
   const child = spawn(path, args, {
     env,
