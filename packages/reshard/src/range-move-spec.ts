@@ -8,6 +8,8 @@ export interface ShardConnection {
   readonly database: string;
   readonly user: string;
   readonly password?: string;
+  /** node-postgres `ssl` (e.g. `{ ca, rejectUnauthorized: true }` for verify-full); absent: no TLS. */
+  readonly ssl?: { readonly ca: string; readonly rejectUnauthorized: boolean };
 }
 
 /** One table that moves: sharded (by `key`) or unsharded (copied whole). */

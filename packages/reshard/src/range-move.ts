@@ -126,6 +126,7 @@ export class RangeMove {
           database: spec.source.database,
           user: this.name,
           password,
+          ...(spec.source.ssl && { ssl: spec.source.ssl }),
         },
         this.#logger,
       );

@@ -12,6 +12,7 @@ export async function connectShard(
     database: shard.database,
     user: shard.user,
     password: shard.password,
+    ...(shard.ssl && { ssl: { ...shard.ssl } }),
     application_name: applicationName,
     connectionTimeoutMillis: 10_000,
   });

@@ -30,6 +30,7 @@ export async function createSnapshotSlot(
     database: shard.database,
     user: shard.user,
     password: shard.password,
+    ...(shard.ssl && { ssl: { ...shard.ssl } }),
     application_name: applicationName,
     connectionTimeoutMillis: 10_000,
     replication: "database",

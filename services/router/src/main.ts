@@ -170,6 +170,7 @@ const reshardRunner = new ReshardRunner({
     fences,
     bus,
     passwords,
+    shardCa: config.DBPLANE_SHARD_TLS_CA,
     moves: {
       newMove: (spec) => new RangeMove(spec, logger),
       medianSplitPoint,

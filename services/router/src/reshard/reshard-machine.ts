@@ -9,7 +9,7 @@ import {
   reshardPhaseChanged,
 } from "@dbplane/contracts";
 import type { PasswordResolver } from "@dbplane/kube";
-import type { Logger } from "@dbplane/service-kit";
+import { type Logger, shardTls } from "@dbplane/service-kit";
 import { planSplit, rangesFromText, rangesToText, reassignRange } from "@dbplane/sharding";
 import pg from "pg";
 import type { ShardEndpointSpec, ShardMapDocument } from "../domain/shard-map.ts";
@@ -55,6 +55,8 @@ export interface ReshardMachineDeps {
   readonly fences: Fences;
   readonly bus: Bus;
   readonly passwords: PasswordResolver;
+  /** DBPLANE_SHARD_TLS_CA: the router's own connections to the shards verify-full when set. */
+  readonly shardCa?: string | undefined;
   readonly moves: MovePort;
   readonly timings: ReshardTimings;
   readonly logger: Logger;
@@ -62,6 +64,12 @@ export interface ReshardMachineDeps {
   readonly hold?: Hold;
   /** Told how each reshard this replica ran ended (metrics). */
   readonly onEnded?: (state: "completed" | "failed" | "cancelled") => void;
+}
+
+/** `{ ssl }` for verify-full when a shard CA is configured, else nothing (plain connections). */
+async function shardTlsOption(caPath: string | undefined): Promise<Pick<ShardConnection, "ssl">> {
+  const tls = await shardTls(caPath);
+  return tls ? { ssl: tls } : {};
 }
 
 /** `"schema"."name"` or `"name"`. */
@@ -603,6 +611,7 @@ export class ReshardMachine {
       database: spec.dbname,
       user: spec.user,
       password: await this.#d.passwords.resolve(spec.passwordRef),
+      ...(await shardTlsOption(this.#d.shardCa)),
     };
   }
 
