@@ -91,7 +91,13 @@ export const configSchema = z
       .ms(1_000, 3_600_000)
       .default(15_000)
       .describe(
-        "Readiness fails when this replica has seen the shard map bucket hold a change it has not received for longer than this (its watch re-subscribes by itself after 5 s).",
+        "Readiness fails when this replica has seen the shard map bucket hold a change it has not received for longer than this (its watch re-subscribes by itself after DBPLANE_ROUTER_MAP_STALL_MS).",
+      ),
+    DBPLANE_ROUTER_MAP_STALL_MS: envVar
+      .ms(200, 60_000)
+      .default(1_000)
+      .describe(
+        "The shard map watch re-subscribes once the bucket has been ahead of it this long (writes held by a fence wait for the next map).",
       ),
     DBPLANE_ROUTER_POOL_RETIRE_MS: envVar
       .ms(0, 600_000)

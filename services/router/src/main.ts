@@ -72,7 +72,7 @@ const pools = new ServerPoolRegistry(
   passwords,
   config.DBPLANE_SHARD_TLS_CA,
 );
-const maps = new ShardMapRegistry(kv, pools, logger);
+const maps = new ShardMapRegistry(kv, pools, logger, { stallAfterMs: config.DBPLANE_ROUTER_MAP_STALL_MS });
 const publisher = new ShardMapPublisher(store, kv, bus, logger);
 // Past statement_timeout, so a live shard answers with its own timeout first (server-session.ts).
 const statementDeadlineMs = config.DBPLANE_ROUTER_STATEMENT_TIMEOUT_MS + STATEMENT_DEADLINE_GRACE_MS;
@@ -115,6 +115,11 @@ const fence = new WriteFence({
   maxHoldMs: config.DBPLANE_ROUTER_FENCE_MAX_HOLD_MS,
   metrics: fenceMetrics,
   logger,
+  catchUpMap: (database) => {
+    maps.refresh(database).catch((err: unknown) => {
+      logger.warn({ err, database }, "shard map: direct read for a held write failed");
+    });
+  },
 });
 // The orchestrator's handle (reshard/): raises and lifts fences on every replica.
 const fences = new KvFenceCoordinator({ buckets: fenceBuckets, metrics: fenceMetrics, logger });

@@ -13,7 +13,12 @@ let writer: string;
 
 beforeAll(async () => {
   world = await createRouterWorld(2);
-  follower = (await world.startReplica({ env: { DBPLANE_ROUTER_MAP_BEHIND_MAX_MS: "1000" } })).base;
+  follower = (
+    await world.startReplica({
+      // Behind for more than 1 s fails readiness; the watch re-subscribes only after 5 s.
+      env: { DBPLANE_ROUTER_MAP_BEHIND_MAX_MS: "1000", DBPLANE_ROUTER_MAP_STALL_MS: "5000" },
+    })
+  ).base;
   writer = (await world.startReplica()).base;
   await world.announce(DB);
   for (const url of [follower, writer]) await waitForMap(url, world.token(), DB);

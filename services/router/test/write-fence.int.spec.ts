@@ -109,6 +109,40 @@ describe("write fence", () => {
     await buckets.replicas.delete("ghost");
   });
 
+  it("a write held for a lifted fence's map version has the map read directly (a lagging watch does not hold it until maxHold)", async () => {
+    let local = 4;
+    const asked: string[] = [];
+    const r3: WriteFence = new WriteFence({
+      buckets,
+      replica: "r3",
+      heartbeatMs: 100,
+      leaseMs: 1_000,
+      maxHoldMs: 30_000,
+      metrics: noFenceMetrics,
+      logger,
+      // What the router's registry does: read the map, install it, tell the fence.
+      catchUpMap: (database) => {
+        asked.push(database);
+        local = 5;
+        r3.mapsChanged();
+      },
+    });
+    await r3.start();
+    try {
+      await coordinator.raise({ database: "db2", shard: 0, id: "f4", timeoutMs: 10_000 });
+      await coordinator.lift({ database: "db2", id: "f4", mapVersion: 5 });
+      await waitFor(() => follows(r3, "f4", "lifted"));
+      // Nothing else wakes the held write: only its own request for the map does.
+      const release = await r3.admit("db2", () => ({ mapVersion: local, shards: [0] }));
+      release();
+      expect(asked).toEqual(["db2"]);
+      expect(local).toBe(5);
+    } finally {
+      await r3.stop();
+      await coordinator.forget("db2");
+    }
+  });
+
   it("a replica that cannot renew its heartbeat holds writes by itself until it renews it", async () => {
     await waitFor(() => fence.admitNow("db", { mapVersion: 1, shards: [1] }) !== undefined);
     await nats.stop();

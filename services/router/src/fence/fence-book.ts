@@ -3,6 +3,9 @@ import type { Logger } from "@dbplane/service-kit";
 import type { FenceDocument } from "./fence-documents.ts";
 import type { WritePlan } from "./write-fence.ts";
 
+/** How long the fences watch may lag the bucket before it re-subscribes. */
+const WATCH_STALL_AFTER_MS = 1_000;
+
 /** A fence as this replica knows it, with the revision of its document. */
 export interface KnownFence {
   readonly key: string;
@@ -57,7 +60,12 @@ export class FenceBook {
   async follow(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       try {
-        for await (const change of this.#kv.watch(undefined, { signal })) {
+        // A held write waits for what this watch brings: a stalled watch is re-subscribed after
+        // 1 s behind the bucket (the bus's default, 5 s, would hold writes that long).
+        for await (const change of this.#kv.watch(undefined, {
+          signal,
+          stallAfterMs: WATCH_STALL_AFTER_MS,
+        })) {
           this.#apply(change.key, change.value, change.revision);
         }
       } catch (err) {

@@ -30,7 +30,18 @@ export interface WriteFenceOptions {
   readonly maxHoldMs: number;
   readonly metrics: FenceMetrics;
   readonly logger: Logger;
+  /**
+   * Asked, while a write waits for a lifted fence's map version this replica has not installed,
+   * to read that database's map from the bucket directly (every `MAP_CATCH_UP_MS`): the bucket
+   * watch that normally brings it can lag for seconds on a loaded machine.
+   */
+  readonly catchUpMap?: (database: string) => void;
 }
+
+/** How often a held write asks for the map it waits for (see `catchUpMap`). */
+const MAP_CATCH_UP_MS = 500;
+/** A wait slice ended (not the hold): look again. */
+const SLICE_ENDED = new Error("slice ended");
 
 const noop: Release = () => {};
 /** No shards: only the lease is asked. */
@@ -156,9 +167,16 @@ export class WriteFence {
     let outcome: "admitted" | "timeout" | "aborted" = "aborted";
     try {
       for (;;) {
-        await this.#changed.next(started + this.#o.maxHoldMs, signal, () =>
-          this.#holdError(database, planned!, started),
-        );
+        const deadline = started + this.#o.maxHoldMs;
+        const sliceEnd = Math.min(deadline, performance.now() + MAP_CATCH_UP_MS);
+        try {
+          await this.#changed.next(sliceEnd, signal, () =>
+            sliceEnd < deadline ? SLICE_ENDED : this.#holdError(database, planned!, started),
+          );
+        } catch (err) {
+          if (err !== SLICE_ENDED) throw err;
+          this.#catchUp(database, planned);
+        }
         planned = await plan();
         if (planned === undefined) {
           outcome = "admitted";
@@ -202,6 +220,14 @@ export class WriteFence {
       }
       this.#acknowledge();
     };
+  }
+
+  /** The write waits for a lifted fence's map version: have the map read from the bucket. */
+  #catchUp(database: string, plan: WritePlan): void {
+    const fence = this.#book.blocking(database, plan);
+    if (fence && fence.state !== "raised" && (fence.mapVersion ?? 0) > plan.mapVersion) {
+      this.#o.catchUpMap?.(database);
+    }
   }
 
   #holdError(database: string, plan: WritePlan, started: number): FenceHoldError {

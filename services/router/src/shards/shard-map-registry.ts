@@ -25,7 +25,16 @@ export class ShardMapRegistry {
   #watching: Promise<void> | undefined;
   #watch: KvWatch<ShardMapDocument> | undefined;
 
-  constructor(kv: BusKv<ShardMapDocument>, pools: ServerPoolRegistry, logger: Logger) {
+  readonly #stallAfterMs: number | undefined;
+
+  /** `stallAfterMs`: how long the watch may lag the bucket before it re-subscribes (the bus's default otherwise). */
+  constructor(
+    kv: BusKv<ShardMapDocument>,
+    pools: ServerPoolRegistry,
+    logger: Logger,
+    options: { readonly stallAfterMs?: number } = {},
+  ) {
+    this.#stallAfterMs = options.stallAfterMs;
     this.#kv = kv;
     this.#pools = pools;
     this.#logger = logger;
@@ -76,6 +85,7 @@ export class ShardMapRegistry {
       try {
         this.#watch = this.#kv.watch(undefined, {
           signal: this.#abort.signal,
+          ...(this.#stallAfterMs !== undefined && { stallAfterMs: this.#stallAfterMs }),
           onResume: (reason, delivered) => {
             this.#logger.warn({ reason, delivered, bucket: this.#kv.bucket }, "shard map watch resumed");
             for (const listener of this.#resumeListeners) listener(reason);
@@ -91,6 +101,15 @@ export class ShardMapRegistry {
       }
       if (!this.#abort.signal.aborted) await new Promise((r) => setTimeout(r, 500));
     }
+  }
+
+  /**
+   * Reads `database`'s map from the bucket and installs it if newer: for a caller that knows a
+   * newer version exists (a lifted fence names it) while the watch has not brought it yet.
+   */
+  async refresh(database: string): Promise<void> {
+    const entry = await this.#kv.get(database);
+    if (entry?.value) await this.apply(entry.value);
   }
 
   /** Installs `doc` if it is newer than what this replica routes by. */
