@@ -9,6 +9,7 @@ import {
   databaseLost,
   serviceSource,
   shardReady,
+  shardRemoved,
 } from "@dbplane/contracts";
 import { createLogger } from "@dbplane/service-kit";
 import { createTestDatabase, type TestDatabase, waitFor } from "@dbplane/testkit";
@@ -86,6 +87,30 @@ describe("targets from events", () => {
     expect(load.sizeBytes).toBeGreaterThan(0);
     expect(load.longestQuerySeconds).toBeGreaterThanOrEqual(0);
     expect(load.locksWaiting).toBe(0);
+
+    // A second shard, then removed (a cancelled split's): its target goes, the first stays.
+    await bus.publish(
+      shardReady,
+      {
+        database: "shop",
+        shard: 1,
+        primary: { host: "127.0.0.1", port: 5432 },
+        replicas: [],
+        dbname: shardDb.name,
+        user: "postgres",
+        passwordRef: { kind: "file", path: passwordFile },
+      },
+      { subject: "database/shop/shard/1", source: PROVISIONER },
+    );
+    const second = "shard:shop:1:127.0.0.1:5432";
+    await waitFor(async () => (await status(second)) === 200, { what: "the second shard's target" });
+    await bus.publish(
+      shardRemoved,
+      { database: "shop", shard: 1, version: 3 },
+      { subject: "database/shop/shard/1", source: PROVISIONER },
+    );
+    await waitFor(async () => (await status(second)) === 404, { what: "the removed shard's target to go" });
+    expect(await status(id)).toBe(200);
 
     await bus.publish(
       databaseDeleted,

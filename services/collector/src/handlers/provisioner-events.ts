@@ -1,5 +1,11 @@
 import { type DefinitionHandler, handle, PermanentError } from "@dbplane/bus";
-import { databaseDeleted, databaseReady, type ShardReady, shardReady } from "@dbplane/contracts";
+import {
+  databaseDeleted,
+  databaseReady,
+  type ShardReady,
+  shardReady,
+  shardRemoved,
+} from "@dbplane/contracts";
 import { type PasswordRefScope, passwordRefRefusal } from "@dbplane/kube";
 import type { Logger } from "@dbplane/service-kit";
 import { shardServerPrefix, shardTargetPrefix, shardTargets } from "../domain/target-sources.ts";
@@ -31,7 +37,7 @@ async function registerShard(registry: TargetRegistry, shard: ShardReady): Promi
 /**
  * `shard.ready` and `database.ready` (which lists every shard after a scale or an added shard)
  * register each server of the shard as a target (password references checked against `refScope`);
- * `database.deleted` removes them all.
+ * `shard.removed` removes the shard's, `database.deleted` all of the database's.
  */
 export function provisionerEventsHandlers(
   registry: TargetRegistry,
@@ -49,6 +55,11 @@ export function provisionerEventsHandlers(
       // All checked first: a refused shard registers none of the database's servers.
       for (const shard of shards) checkShardRef(shard, refScope);
       for (const shard of shards) await registerShard(registry, shard);
+    }),
+    handle(shardRemoved, async (event) => {
+      const { database, shard } = event.data;
+      const removed = await registry.remove(await registry.idsWithPrefix(shardServerPrefix(database, shard)));
+      logger.info({ database, shard, removed }, "shard removed: its targets removed");
     }),
     handle(databaseDeleted, async (event) => {
       const { name } = event.data;
