@@ -4,11 +4,14 @@
 // reason) before any target exists, so the collector never sends it to the server the event names.
 
 import { type Bus, connectBus } from "@dbplane/bus";
-import { databaseReady, shardReady } from "@dbplane/contracts";
+import { databaseReady, serviceSource, shardReady } from "@dbplane/contracts";
 import { createLogger } from "@dbplane/service-kit";
 import { uniqueName, waitFor } from "@dbplane/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CollectorWorld, createCollectorWorld } from "../collector-world.ts";
+
+// The test plays the provisioner: only its ce-source gets past the source check to the ref check.
+const PROVISIONER = serviceSource("provisioner");
 
 let world: CollectorWorld;
 let bus: Bus;
@@ -66,7 +69,7 @@ describe("password references the provisioner did not issue", () => {
         user: "x",
         passwordRef: { kind: "file", path: "/proc/self/environ" },
       },
-      { subject },
+      { subject, source: PROVISIONER },
     );
     const error = await waitFor(() => dlq.errors[0], { what: "the forged shard.ready in the DLQ" });
     dlq.stop();
@@ -102,7 +105,7 @@ describe("password references the provisioner did not issue", () => {
           },
         ],
       },
-      { subject: database },
+      { subject: database, source: PROVISIONER },
     );
     const error = await waitFor(() => dlq.errors[0], { what: "the forged database.ready in the DLQ" });
     dlq.stop();
