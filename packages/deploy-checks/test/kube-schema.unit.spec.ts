@@ -22,6 +22,7 @@ describe("Kubernetes schema validation", () => {
         "ConfigMap",
         "Deployment",
         "HorizontalPodAutoscaler",
+        "Namespace",
         "NetworkPolicy",
         "PodDisruptionBudget",
         "PrometheusRule",
