@@ -1,12 +1,9 @@
 import pg from "pg";
 import type { ShardConnection } from "./range-move-spec.ts";
 
-/** A connected client to a shard primary; the caller ends it. Named so pg_stat_activity tells what it is. */
-export async function connectShard(
-  shard: ShardConnection,
-  applicationName = "dbplane-reshard",
-): Promise<pg.Client> {
-  const client = new pg.Client({
+/** node-postgres settings for a connection to `shard`, named so pg_stat_activity tells what it is. */
+export function shardClientConfig(shard: ShardConnection, applicationName: string): pg.ClientConfig {
+  return {
     host: shard.host,
     port: shard.port,
     database: shard.database,
@@ -15,7 +12,15 @@ export async function connectShard(
     ...(shard.ssl && { ssl: { ...shard.ssl } }),
     application_name: applicationName,
     connectionTimeoutMillis: 10_000,
-  });
+  };
+}
+
+/** A connected client to a shard primary; the caller ends it. */
+export async function connectShard(
+  shard: ShardConnection,
+  applicationName = "dbplane-reshard",
+): Promise<pg.Client> {
+  const client = new pg.Client(shardClientConfig(shard, applicationName));
   // An idle client's socket error must not crash the process; the next query reports it.
   client.on("error", () => {});
   await client.connect();

@@ -1,5 +1,6 @@
 import pg from "pg";
 import type { ShardConnection } from "./range-move-spec.ts";
+import { shardClientConfig } from "./shard-client.ts";
 
 /** A logical slot just created on a replication connection, and the snapshot it exported. */
 export interface SnapshotSlot {
@@ -24,17 +25,7 @@ export async function createSnapshotSlot(
   applicationName: string,
 ): Promise<SnapshotSlot> {
   // node-postgres passes `replication` in the startup packet; @types/pg does not declare it.
-  const config = {
-    host: shard.host,
-    port: shard.port,
-    database: shard.database,
-    user: shard.user,
-    password: shard.password,
-    ...(shard.ssl && { ssl: { ...shard.ssl } }),
-    application_name: applicationName,
-    connectionTimeoutMillis: 10_000,
-    replication: "database",
-  } as pg.ClientConfig;
+  const config = { ...shardClientConfig(shard, applicationName), replication: "database" } as pg.ClientConfig;
   const client = new pg.Client(config);
   client.on("error", () => {});
   await client.connect();

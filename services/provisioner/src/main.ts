@@ -9,6 +9,7 @@ import {
   scaleReplicas,
   shardMapPublished,
 } from "@dbplane/contracts";
+import { podNamespace } from "@dbplane/kube";
 import { poolReadiness, serviceProcess } from "@dbplane/service-kit";
 import { provisionerApp } from "./app.ts";
 import { loadProvisionerConfig } from "./config.ts";
@@ -16,7 +17,6 @@ import { createDatabaseAdmin } from "./databases/database-admin.ts";
 import type { ShardDriver } from "./drivers/driver.ts";
 import { createKubernetesDriver } from "./drivers/kubernetes/kubernetes-driver.ts";
 import { createLocalDriver } from "./drivers/local/local-driver.ts";
-import { podNamespace } from "./drivers/pod-namespace.ts";
 import { createOutboxRelay } from "./events/outbox-relay.ts";
 import { addShardHandler } from "./handlers/add-shard.ts";
 import { createDatabaseHandler } from "./handlers/create-database.ts";

@@ -1,11 +1,12 @@
 import type { MessageHandler } from "@dbplane/bus";
-import { PermanentError, RetryableError } from "@dbplane/bus";
+import { PermanentError } from "@dbplane/bus";
 import type { databaseReady } from "@dbplane/contracts";
 import type { PasswordRefScope } from "@dbplane/kube";
 import type { Logger } from "@dbplane/service-kit";
 import { initialShardMap, refreshedShardMap, refusedPasswordRefs } from "../domain/shard-map.ts";
 import type { ShardMapPublisher } from "../shards/shard-map-publisher.ts";
-import { type RouterStore, ShardMapVersionConflictError } from "../store/router-store.ts";
+import type { RouterStore } from "../store/router-store.ts";
+import { publishNextMap } from "./publish-next-map.ts";
 
 /**
  * `database.ready` → the database's shard map. First sight: version 1, equal ranges over its
@@ -29,16 +30,11 @@ export function databaseReadyHandler(
     const current = await store.latestMap(data.name);
     const next = current ? refreshedShardMap(current, data, new Date()) : initialShardMap(data, new Date());
     if (!next) {
+      // Nothing new: a redelivery after a crash between the store and the bucket.
       await publisher.reconcile();
       return;
     }
-    try {
-      await publisher.publish(next, event.correlationid ?? event.id);
-    } catch (err) {
-      // Another replica wrote the same version from the same event a moment ago: retry sees it.
-      if (err instanceof ShardMapVersionConflictError) throw new RetryableError(err.message, { cause: err });
-      throw err;
-    }
+    await publishNextMap(publisher, next, event.correlationid ?? event.id);
     logger.info(
       { database: data.name, version: next.version, shards: next.shards.length, msgId: ctx.msgId },
       "shard map created from database.ready",

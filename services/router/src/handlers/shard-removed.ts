@@ -1,10 +1,11 @@
 import type { MessageHandler } from "@dbplane/bus";
-import { PermanentError, RetryableError } from "@dbplane/bus";
+import { PermanentError } from "@dbplane/bus";
 import type { shardRemoved } from "@dbplane/contracts";
 import type { Logger } from "@dbplane/service-kit";
 import { mapWithoutShard, RemovedShardOwnsRangeError } from "../domain/shard-removal.ts";
 import type { ShardMapPublisher } from "../shards/shard-map-publisher.ts";
-import { type RouterStore, ShardMapVersionConflictError } from "../store/router-store.ts";
+import type { RouterStore } from "../store/router-store.ts";
+import { publishNextMap } from "./publish-next-map.ts";
 
 /**
  * `shard.removed` → the next map version without the shard, so every replica stops listing it
@@ -32,15 +33,11 @@ export function shardRemovedHandler(
       throw err;
     }
     if (!next) {
+      // Nothing new: a redelivery after a crash between the store and the bucket.
       await publisher.reconcile();
       return;
     }
-    try {
-      await publisher.publish(next, event.correlationid ?? event.id);
-    } catch (err) {
-      if (err instanceof ShardMapVersionConflictError) throw new RetryableError(err.message, { cause: err });
-      throw err;
-    }
+    await publishNextMap(publisher, next, event.correlationid ?? event.id);
     logger.info({ database, shard, version: next.version, msgId: ctx.msgId }, "shard dropped from the map");
   };
 }
