@@ -119,8 +119,15 @@ export async function withServerSession<T>(
   }
 }
 
-/** `DISCARD ALL`, then back to the pool; a session inside a transaction or failing the reset is dropped. */
+/**
+ * `DISCARD ALL`, then back to the pool; a session inside a transaction or failing the reset is
+ * dropped. Until the pool has it back, an 'error' the connection emits is heard here: a backend
+ * terminated during the reset reports itself twice — to the query, then (the socket's end, in the
+ * same tick) as an 'error' event, which unheard would end the process.
+ */
 async function resetAndRelease(client: pg.PoolClient): Promise<void> {
+  const ignore = () => {};
+  client.on("error", ignore);
   if (client.getTransactionStatus() !== "I") {
     client.release(new Error("session left inside a transaction"));
     return;
@@ -129,6 +136,8 @@ async function resetAndRelease(client: pg.PoolClient): Promise<void> {
   const release = (err?: Error) => {
     if (released) return;
     released = true;
+    // A dropped connection keeps the listener: its socket's end may still report an error.
+    if (!err) client.off("error", ignore);
     client.release(err);
   };
   const timer = setTimeout(() => release(new Error("session reset did not answer")), HOUSEKEEPING_MS);

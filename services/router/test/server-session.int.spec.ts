@@ -1,0 +1,60 @@
+// A session's connection goes back to the pool through `DISCARD ALL`. A backend terminated while
+// that reset is in flight reports itself to the reset's query and again as an 'error' event on
+// the connection: the router must hear both (an unheard 'error' ends the process — fresh-clone
+// run 5 lost its router exactly so, when routing.e2e terminated the pooled backends).
+import { createTestDatabase, type TestDatabase } from "@dbplane/testkit";
+import pg from "pg";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { withServerSession } from "../src/shards/server-session.ts";
+
+let db: TestDatabase;
+let pool: pg.Pool;
+let admin: pg.Pool;
+const unheard: unknown[] = [];
+const onUncaught = (err: unknown) => unheard.push(err);
+
+beforeAll(async () => {
+  db = await createTestDatabase("session");
+  const url = new URL(db.url);
+  pool = new pg.Pool({ connectionString: db.url, max: 2, application_name: "session-test" });
+  pool.on("error", () => {});
+  admin = new pg.Pool({ connectionString: db.url, max: 1 });
+  process.on("uncaughtException", onUncaught);
+  expect(url.pathname.length).toBeGreaterThan(1);
+});
+afterAll(async () => {
+  process.off("uncaughtException", onUncaught);
+  await pool?.end();
+  await admin?.end();
+  await db?.drop();
+});
+
+it("a backend terminated while its session is being reset ends nothing but that connection", async () => {
+  const server = { host: "127.0.0.1", port: Number(new URL(db.url).port || 5432) };
+  let terminated = 0;
+  for (let i = 0; i < 30; i++) {
+    // A pooled connection whose backend was terminated after its reset may be checked out before
+    // its FATAL arrives: that statement fails (the router retries a read once on a fresh one).
+    const pid = await withServerSession(pool, server, { deadlineMs: 10_000, callerSql: true }, (session) =>
+      session.run(
+        async (client) =>
+          (await client.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid,
+      ),
+    ).catch((err: { code?: string; message: string }) => {
+      expect(err.code === "57P01" || /terminated/.test(err.message), err.message).toBe(true);
+      return undefined;
+    });
+    if (pid === undefined) continue;
+    // The reset (DISCARD ALL) is in flight now: terminate its backend under it.
+    await admin.query("SELECT pg_terminate_backend($1)", [pid]);
+    terminated++;
+  }
+  expect(terminated).toBeGreaterThan(10);
+  // The pool still serves, on fresh connections.
+  const ok = await withServerSession(pool, server, { deadlineMs: 10_000, callerSql: true }, (session) =>
+    session.run(async (client) => (await client.query<{ one: number }>("SELECT 1 AS one")).rows[0]!.one),
+  );
+  expect(ok).toBe(1);
+  await new Promise((r) => setTimeout(r, 200));
+  expect(unheard).toEqual([]);
+});
