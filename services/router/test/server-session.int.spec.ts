@@ -50,10 +50,13 @@ it("a backend terminated while its session is being reset ends nothing but that 
     terminated++;
   }
   expect(terminated).toBeGreaterThan(10);
-  // The pool still serves, on fresh connections.
-  const ok = await withServerSession(pool, server, { deadlineMs: 10_000, callerSql: true }, (session) =>
-    session.run(async (client) => (await client.query<{ one: number }>("SELECT 1 AS one")).rows[0]!.one),
-  );
+  // The pool still serves, on fresh connections (a last terminated one may fail once, as above).
+  let ok: number | undefined;
+  for (let attempt = 0; attempt < 3 && ok === undefined; attempt++) {
+    ok = await withServerSession(pool, server, { deadlineMs: 10_000, callerSql: true }, (session) =>
+      session.run(async (client) => (await client.query<{ one: number }>("SELECT 1 AS one")).rows[0]!.one),
+    ).catch(() => undefined);
+  }
   expect(ok).toBe(1);
   await new Promise((r) => setTimeout(r, 200));
   expect(unheard).toEqual([]);
