@@ -1,6 +1,6 @@
 import { Writable } from "node:stream";
 import { SignJWT, UnsecuredJWT } from "jose";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import {
   createHttpApp,
@@ -249,14 +249,21 @@ describe("bearer auth on mutating routes", () => {
   });
 
   it("refuses a token that expires after it was accepted (verified tokens are cached only until exp)", async () => {
-    const app = await givenApp();
-    const headers = await bearer({ sub: "alice", scopes: ["admin"], expiresIn: 1 });
-    expect((await post(app, headers)).statusCode).not.toBe(401);
-    // JWT `exp` has one-second resolution: wait until the token's second has passed.
-    await new Promise((resolve) => setTimeout(resolve, 2_100));
-    const res = await post(app, headers);
-    expect401(res);
-    expect(res.json().detail).toContain("expired");
+    // The clock is faked (Date only, timers stay real): signing, jose's check and the cache
+    // all read Date, so the token's expiry is a step of the test, not a race with CI load.
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      vi.setSystemTime(new Date("2026-06-01T12:00:00.000Z"));
+      const app = await givenApp();
+      const headers = await bearer({ sub: "alice", scopes: ["admin"], expiresIn: 60 });
+      expect((await post(app, headers)).statusCode).not.toBe(401);
+      vi.setSystemTime(new Date("2026-06-01T12:01:01.000Z"));
+      const res = await post(app, headers);
+      expect401(res);
+      expect(res.json().detail).toContain("expired");
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("refuses a token signed with another secret", async () => {
