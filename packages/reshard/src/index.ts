@@ -7,4 +7,11 @@ export { RANGE_MOVE_ERROR_CODES, RangeMoveError } from "./range-move-error.ts";
 export type { MovedTable, RangeMoveSpec, ShardConnection } from "./range-move-spec.ts";
 export { objectName } from "./range-move-spec.ts";
 export type { RangeSnapshots, TableDigest, VerifyResult } from "./range-snapshots.ts";
+export type { ReshardAccess } from "./reshard-access.ts";
+export {
+  ensureReshardAccess,
+  RESHARD_ROLE,
+  RESHARD_SCHEMA,
+  reshardAccessStatements,
+} from "./reshard-access.ts";
 export type { SyncedSequence } from "./sequence-sync.ts";

@@ -25,6 +25,7 @@ import {
   dropSubscriptionLocally,
   enableSubscription,
   findSubscription,
+  isSuperuser,
   syncSlotPattern,
 } from "./subscription.ts";
 import { hideRange, revealRange } from "./target-visibility.ts";
@@ -106,8 +107,12 @@ export class RangeMove {
       else await assertTargetEmpty(target, spec);
       // Before the first copied row: a serving target's readers must never see one.
       if (spec.targetServes) await hideRange(target, this.name, spec);
-      // A new password each time: nothing kept the last one, and no subscription uses it yet.
-      const password = await ensureRole(source, this.name, spec);
+      // A superuser makes the subscription a role of its own (a new password each time: nothing
+      // kept the last one, and no subscription uses it yet); the reshard role (not a superuser,
+      // so it cannot grant REPLICATION) lends its own login, which has REPLICATION already.
+      const login = (await isSuperuser(source))
+        ? { user: this.name, password: await ensureRole(source, this.name, spec) }
+        : { user: spec.source.user, password: spec.source.password ?? "" };
       if (!record) {
         await createPublication(source, this.name, spec, { rowsTotal: await estimateRows(source, spec) });
         this.#logger.info("publication created");
@@ -124,8 +129,7 @@ export class RangeMove {
           host: spec.sourceFromTarget.host,
           port: spec.sourceFromTarget.port,
           database: spec.source.database,
-          user: this.name,
-          password,
+          ...login,
           ...(spec.source.ssl && { ssl: spec.source.ssl }),
         },
         this.#logger,

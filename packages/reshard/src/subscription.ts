@@ -1,4 +1,31 @@
 import pg from "pg";
+import { RESHARD_SCHEMA } from "./reshard-access.ts";
+
+const superusers = new WeakMap<pg.Client, Promise<boolean>>();
+
+/**
+ * Whether `client` logs in as a superuser: one runs the subscription commands itself, any other
+ * role through the SECURITY DEFINER wrappers the provisioner installed (see reshard-access.ts).
+ */
+export function isSuperuser(client: pg.Client): Promise<boolean> {
+  let known = superusers.get(client);
+  if (!known) {
+    known = client
+      .query<{ superuser: boolean }>(
+        "SELECT rolsuper AS superuser FROM pg_roles WHERE rolname = current_user",
+      )
+      .then((r) => r.rows[0]?.superuser === true);
+    superusers.set(client, known);
+  }
+  return known;
+}
+
+async function viaWrapper(client: pg.Client, name: string, action: "enable" | "disable" | "drop") {
+  await client.query(`SELECT ${pg.escapeIdentifier(RESHARD_SCHEMA)}.alter_subscription($1, $2)`, [
+    name,
+    action,
+  ]);
+}
 
 /** The move's subscription in the target's current database, if any. */
 export async function findSubscription(
@@ -41,6 +68,13 @@ export async function createSubscription(
   name: string,
   login: PublisherLogin,
 ): Promise<void> {
+  if (!(await isSuperuser(client))) {
+    await client.query(
+      `SELECT ${pg.escapeIdentifier(RESHARD_SCHEMA)}.create_subscription($1, $2, $3, $4, $5, $6, $7)`,
+      [name, login.host, login.port, login.database, login.user, login.password, name],
+    );
+    return;
+  }
   const conninfo = [
     `host=${conninfoValue(login.host)}`,
     `port=${login.port}`,
@@ -64,11 +98,13 @@ export function syncSlotPattern(subscriptionOid: number): string {
 
 /** Starts the subscription's apply worker: it streams from the slot's confirmed position. */
 export async function enableSubscription(client: pg.Client, name: string): Promise<void> {
+  if (!(await isSuperuser(client))) return viaWrapper(client, name, "enable");
   await client.query(`ALTER SUBSCRIPTION ${pg.escapeIdentifier(name)} ENABLE`);
 }
 
 /** Stops the subscription's workers; its slots on the source are released once their walsenders notice. */
 export async function disableSubscription(client: pg.Client, name: string): Promise<void> {
+  if (!(await isSuperuser(client))) return viaWrapper(client, name, "disable");
   await client.query(`ALTER SUBSCRIPTION ${pg.escapeIdentifier(name)} DISABLE`);
 }
 
@@ -77,6 +113,7 @@ export async function disableSubscription(client: pg.Client, name: string): Prom
  * the slots itself, which also works when the source is unreachable from the target.
  */
 export async function dropSubscriptionLocally(client: pg.Client, name: string): Promise<void> {
+  if (!(await isSuperuser(client))) return viaWrapper(client, name, "drop");
   const id = pg.escapeIdentifier(name);
   await client.query(`ALTER SUBSCRIPTION ${id} SET (slot_name = NONE)`);
   await client.query(`DROP SUBSCRIPTION ${id}`);
