@@ -127,6 +127,20 @@ export const monitoringRole = z
   })
   .describe("The shard's monitoring role (pg_monitor, no superuser), which the collector connects as");
 
+/**
+ * A shard's reshard role: LOGIN, REPLICATION, BYPASSRLS, a member of the database's owner role,
+ * and the provisioner's SECURITY DEFINER wrappers for the subscription commands — no superuser.
+ * The router moves ranges of rows as it.
+ */
+export const reshardRole = z
+  .strictObject({
+    user: z.string().min(1).max(63).describe("Name of the reshard role on the shard"),
+    passwordRef: passwordRef.describe("Where the reshard role's password can be read"),
+  })
+  .describe(
+    "The shard's reshard role (replication and table ownership, no superuser), which the router reshards as",
+  );
+
 /** A value that survives `JSON.stringify` → `JSON.parse` unchanged. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
@@ -176,8 +190,14 @@ export const shardEndpoint = z.strictObject({
   monitoring: monitoringRole
     .optional()
     .describe("The role monitoring connects as (pg_monitor only); absent from older provisioners"),
+  reshard: reshardRole
+    .optional()
+    .describe(
+      "The role resharding connects as (no superuser); absent from older provisioners, whose shards reshard as `user`",
+    ),
 });
 
 export type ShardedTable = z.output<typeof shardedTable>;
 export type ApplicationRole = z.output<typeof applicationRole>;
 export type MonitoringRole = z.output<typeof monitoringRole>;
+export type ReshardRole = z.output<typeof reshardRole>;

@@ -13,7 +13,7 @@ export {
   InvalidEnvelopeError,
   toBinaryHeaders,
 } from "./envelope.ts";
-export type { ApplicationRole, JsonValue, MonitoringRole, ShardedTable } from "./field-types.ts";
+export type { ApplicationRole, JsonValue, MonitoringRole, ReshardRole, ShardedTable } from "./field-types.ts";
 export {
   applicationRole,
   databaseName,
@@ -26,6 +26,7 @@ export {
   passwordRef,
   quantity,
   reason,
+  reshardRole,
   shardEndpoint,
   shardedTable,
   shardIndex,

@@ -116,6 +116,9 @@ describe("a split's added shard, with the real provisioner", () => {
     expect(created.status).toBe(202);
     const before = await waitForMap(routerBase, routers.token(), DB, 1, 90_000);
     expect(before.shards).toHaveLength(2);
+    // The router reshards as each shard's reshard role, never as its superuser (`user`).
+    for (const s of before.shards)
+      expect(s).toMatchObject({ user: "dbplane", reshardUser: "dbplane_reshard" });
     const migration = await router.call("POST", `/v1/databases/${DB}/migrations`, {
       id: "001-orders",
       statements: ["CREATE TABLE orders (id bigint PRIMARY KEY, amount integer NOT NULL)"],

@@ -113,6 +113,10 @@ export function refusedPasswordRefs(event: DatabaseReady, scope: PasswordRefScop
   for (const s of event.shards) {
     const why = passwordRefRefusal(s.passwordRef, scope, { database, shard: s.shard });
     if (why !== undefined) refused.push(`shard ${s.shard}: ${why}`);
+    if (s.reshard) {
+      const whyReshard = passwordRefRefusal(s.reshard.passwordRef, scope, { database, shard: s.shard });
+      if (whyReshard !== undefined) refused.push(`shard ${s.shard} reshard.passwordRef: ${whyReshard}`);
+    }
   }
   const app = event.application;
   for (const [field, ref] of app

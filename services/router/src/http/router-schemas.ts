@@ -161,6 +161,11 @@ export const shardsResult = z.object({
       ranges: z.array(z.object({ from: z.string(), to: z.string() })),
       dbname: z.string(),
       user: z.string(),
+      reshardUser: z
+        .string()
+        .describe(
+          "The role resharding connects as: the shard's reshard role, or `user` on older provisioners' shards",
+        ),
       primary: serverView,
       replicas: z.array(serverView),
       load: z

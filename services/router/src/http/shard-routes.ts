@@ -81,6 +81,7 @@ export function registerShardRoutes(app: HttpApp, deps: ShardRoutesDeps): void {
             ranges: s.ranges.map((r) => ({ from: r.from.toString(), to: r.to.toString() })),
             dbname: s.spec.dbname,
             user: s.spec.user,
+            reshardUser: (s.spec.reshard ?? s.spec).user,
             primary: serverView(s.primary),
             replicas: s.replicas.map((r) => serverView(r, eligible.has(r))),
             ...(load && {

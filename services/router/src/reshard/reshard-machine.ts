@@ -9,6 +9,7 @@ import {
   reshardPhaseChanged,
 } from "@dbplane/contracts";
 import type { PasswordResolver } from "@dbplane/kube";
+import { RESHARD_SCHEMA } from "@dbplane/reshard";
 import { type Logger, shardTls } from "@dbplane/service-kit";
 import { planSplit, rangesFromText, rangesToText, reassignRange } from "@dbplane/sharding";
 import pg from "pg";
@@ -601,16 +602,20 @@ export class ReshardMachine {
     });
   }
 
-  /** The shard's admin login (its own user, not the application role): publications need it. */
+  /**
+   * The shard's reshard login: its reshard role (replication and the tables' ownership, no
+   * superuser), or the shard's own user where an older provisioner announced none.
+   */
   async #connection(shard: number): Promise<ShardConnection> {
     const spec: ShardEndpointSpec | undefined = this.#map().document.shards.find((s) => s.shard === shard);
     if (!spec) throw new Permanent(`shard ${shard} is not in the map`);
+    const login = spec.reshard ?? { user: spec.user, passwordRef: spec.passwordRef };
     return {
       host: spec.primary.host,
       port: spec.primary.port,
       database: spec.dbname,
-      user: spec.user,
-      password: await this.#d.passwords.resolve(spec.passwordRef),
+      user: login.user,
+      password: await this.#d.passwords.resolve(login.passwordRef),
       ...(await shardTlsOption(this.#d.shardCa)),
     };
   }
@@ -629,9 +634,9 @@ export class ReshardMachine {
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
            AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
-           AND c.relname <> $1
+           AND c.relname <> $1 AND n.nspname <> $2
          ORDER BY 1`,
-        [SHARD_MIGRATIONS_TABLE],
+        [SHARD_MIGRATIONS_TABLE, RESHARD_SCHEMA],
       );
       const known = new Set(sharded.map((t) => t.table));
       return [...sharded, ...rows.filter((r) => !known.has(r.name)).map((r) => ({ table: r.name }))];

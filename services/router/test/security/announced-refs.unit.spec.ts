@@ -64,4 +64,21 @@ describe("password references a database.ready may name", () => {
       "application.verifierRef: a password file must lie inside DBPLANE_DATA_DIR, where the provisioner writes them",
     ]);
   });
+
+  it("checks the reshard role's ref by the same rule: a forged one would be the router's login", () => {
+    const withReshard = (n: number, reshardRef: ReturnType<typeof secret> | ReturnType<typeof file>) => ({
+      ...shard(n, secret(`shop-shard-${n}-credentials`)),
+      reshard: { user: "dbplane_reshard", passwordRef: reshardRef },
+    });
+    expect(refusedPasswordRefs(ready([withReshard(0, secret("shop-shard-0-reshard"))]), scope)).toEqual([]);
+    expect(
+      refusedPasswordRefs(
+        ready([withReshard(0, file("/proc/self/environ")), withReshard(1, secret("shop-shard-0-reshard"))]),
+        scope,
+      ),
+    ).toEqual([
+      "shard 0 reshard.passwordRef: a password file must lie inside DBPLANE_DATA_DIR, where the provisioner writes them",
+      "shard 1 reshard.passwordRef: Secret dbplane/shop-shard-0-reshard does not hold the password of shard 1 of shop",
+    ]);
+  });
 });

@@ -1,9 +1,11 @@
 import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { RESHARD_ROLE } from "@dbplane/reshard";
 import type { Logger } from "@dbplane/service-kit";
 import type { RouterWireEndpoint } from "../../domain/application-role.ts";
 import type { DatabaseSpec } from "../../domain/database-spec.ts";
 import { MONITOR_KEYS, MONITOR_USER } from "../../domain/monitoring-role.ts";
+import { RESHARD_KEYS } from "../../domain/reshard-role.ts";
 import type { BackupOutcome, ShardDriver, ShardObservation } from "../driver.ts";
 import { ensureAppCredentialFiles } from "./app-credential-files.ts";
 import { ensureAppRole } from "./app-role.ts";
@@ -12,6 +14,7 @@ import { ensurePrimary, ensureReplica, type ServerContext, stopServer } from "./
 import { ensureLocalCa } from "./local-tls.ts";
 import { ensureMonitorRole } from "./monitor-role.ts";
 import { PgBinaryFinder } from "./pg-binaries.ts";
+import { ensureReshardRole } from "./reshard-role.ts";
 import { runProgram } from "./run-program.ts";
 import { resolveServerUser, type ServerUser } from "./server-user.ts";
 
@@ -100,6 +103,10 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
       const monitorFile = join(dir, MONITOR_KEYS.password);
       const monitorPassword = await ensurePassword(monitorFile, PROCESS_USER);
       await ensureMonitorRole({ port: primaryPort, ca }, ctx.password, monitorPassword);
+      // The router reads this one (it resolves refs inside DBPLANE_DATA_DIR), as it does the app's.
+      const reshardFile = join(dir, RESHARD_KEYS.password);
+      const reshardPassword = await ensurePassword(reshardFile, PROCESS_USER);
+      await ensureReshardRole({ port: primaryPort, ca }, ctx.password, spec.name, reshardPassword);
       const replicaPorts: number[] = [];
       for (let k = 1; k <= target.replicas; k++)
         replicaPorts.push(await ensureReplica(dir, k, primaryPort, ctx));
@@ -121,6 +128,7 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
           user: SUPERUSER,
           passwordRef: { kind: "file", path: join(dir, "password") },
           monitoring: { user: MONITOR_USER, passwordRef: { kind: "file", path: monitorFile } },
+          reshard: { user: RESHARD_ROLE, passwordRef: { kind: "file", path: reshardFile } },
         },
       };
     },
