@@ -257,6 +257,24 @@ describe("quotas in the desired state", () => {
     expect((await limited.create(at, "q-a-again")).outcome).toBe("unchanged");
   });
 
+  it("lets only one of many creates at once take the last place", async () => {
+    const fleet = await createTestSchema("provq2");
+    try {
+      await migrate(fleet.pool, fleet.name);
+      const one = createDesiredState(fleet.pool, provisionerTables(fleet.name), {
+        ...quotas,
+        maxDatabases: 1,
+      });
+      const tries = await Promise.allSettled(
+        ["p", "q", "r", "s"].map((name) => one.create(spec({ name }), `race-${name}`)),
+      );
+      expect(tries.filter((t) => t.status === "fulfilled")).toHaveLength(1);
+      for (const t of tries) if (t.status === "rejected") expect(t.reason).toBeInstanceOf(QuotaExceededError);
+    } finally {
+      await fleet.drop();
+    }
+  });
+
   it("refuses shards added or replicas scaled beyond a quota", async () => {
     expect(await refusal(limited.addShards("a", 1, "q-add"))).toMatchObject({
       kind: "unprocessable",
