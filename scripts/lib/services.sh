@@ -79,10 +79,16 @@ ensure_postgres() {
   pg_ctlcluster --skip-systemctl-redirect $cluster start >&2 || die "pg_ctlcluster $cluster start failed"
   wait_reachable "$host" "$port" || die "PostgreSQL did not start"
   if ! pg_can_query && [ "$(id -u)" = 0 ]; then
-    # A fresh Debian cluster asks for passwords on 127.0.0.1; a dev machine's loopback is trusted.
+    # A fresh Debian cluster asks for passwords on 127.0.0.1. The tests and the dev stack log in
+    # over TCP as `postgres` and as roles they create without passwords (router, pgwire and
+    # reshard tests: random names, in random databases), so no narrower rule than every user on
+    # loopback serves them. It is not narrowed by OS user (TCP trust cannot see one): every local
+    # account of this machine can then log in as the superuser. Only on a cluster this script
+    # had to start itself, only as root, and marked so it can be taken out again.
     local hba; hba=$(runuser -u postgres -- psql -Atqc 'show hba_file')
-    log "trusting loopback connections in $hba (local development only)"
-    sed -i '1i host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust' "$hba"
+    log "trusting loopback connections in $hba for every user (local development only; any local account can log in as postgres)"
+    log "to undo: sed -i '/dbplane-dev-trust/d' $hba && runuser -u postgres -- psql -c 'select pg_reload_conf()'"
+    sed -i '1i host all all 127.0.0.1/32 trust # dbplane-dev-trust: added by scripts/lib/services.sh, local development only\nhost all all ::1/128 trust # dbplane-dev-trust' "$hba"
     runuser -u postgres -- psql -qc 'select pg_reload_conf()' >/dev/null
   fi
   pg_can_query || die "PostgreSQL answers but refuses $DBPLANE_PG_URL; set DBPLANE_PG_URL"

@@ -27,4 +27,6 @@ export type { NatsUserPermissions } from "./nats-permissions.ts";
 export { COMMAND_DURABLES, KV_BUCKET_OWNERS, servicePermissions } from "./nats-permissions.ts";
 export type { PublishAck, PublishOptions } from "./publisher.ts";
 export { isTransientPublishError } from "./publisher.ts";
+export type { JitterOptions, RandomSource } from "./retry-pause.ts";
+export { decorrelatedJitter, fullJitter } from "./retry-pause.ts";
 export { TOPOLOGY_DEFAULTS } from "./topology.ts";

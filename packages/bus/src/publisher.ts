@@ -11,6 +11,7 @@ import { PublishError } from "./errors.ts";
 import { encodeMessage } from "./message-codec.ts";
 import type { BusMetrics } from "./metrics.ts";
 import type { BusNames } from "./naming.ts";
+import { decorrelatedJitter, type RandomSource } from "./retry-pause.ts";
 
 /** Options of one `bus.publish`. */
 export interface PublishOptions {
@@ -46,11 +47,18 @@ export interface PublisherContext {
   readonly logger: Logger;
   readonly metrics: BusMetrics;
   readonly onReconnect: (listener: () => void) => () => void;
+  /** Draws the retry pauses' jitter; Math.random unless a test injects one. */
+  readonly random?: RandomSource;
+  /** Waits between attempts; a timer unless a test injects one. */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 // One attempt waits at most this long, so a request lost in a reconnect is re-sent promptly.
 const ATTEMPT_TIMEOUT_MS = 5_000;
-const RETRY_PAUSE_MS = [100, 250, 500, 1_000] as const;
+// Pauses between attempts: decorrelated jitter between these bounds, so the publishers that lost
+// one NATS server together do not all come back at the same instant.
+const RETRY_PAUSE = { baseMs: 100, capMs: 1_000 } as const;
+const timer = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Validates, encodes and publishes one message, retrying transient failures until the deadline. */
 export async function publishMessage(
@@ -65,6 +73,8 @@ export async function publishMessage(
   });
   const subject = ctx.names.subject(def.subject);
   const deadline = Date.now() + (options.timeoutMs ?? ctx.publishTimeoutMs);
+  const nextPause = decorrelatedJitter({ ...RETRY_PAUSE, random: ctx.random ?? Math.random });
+  const sleep = ctx.sleep ?? timer;
   let attempts = 0;
   for (;;) {
     attempts++;
@@ -81,7 +91,7 @@ export async function publishMessage(
       return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate, id: event.id };
     } catch (err) {
       const transient = isTransientPublishError(err);
-      const pause = RETRY_PAUSE_MS[Math.min(attempts - 1, RETRY_PAUSE_MS.length - 1)]!;
+      const pause = nextPause();
       if (!transient || Date.now() + pause >= deadline) {
         ctx.metrics.published.inc({ type: def.type, outcome: "failed" });
         const why = transient
@@ -98,7 +108,7 @@ export async function publishMessage(
         );
       }
       if (attempts === 1) ctx.logger.warn({ err, subject, msgId: event.id }, "publish failed, retrying");
-      await new Promise((resolve) => setTimeout(resolve, pause));
+      await sleep(pause);
     }
   }
 }

@@ -8,6 +8,7 @@ export {
   PasswordRefRefusedError,
   PasswordResolver,
   PasswordUnavailableError,
+  SECRET_CACHE_MAX_ENTRIES,
   SECRET_TTL_MS,
 } from "./password-resolver.ts";
 export { podNamespace } from "./pod-namespace.ts";

@@ -20,14 +20,22 @@ export class PasswordRefRefusedError extends PasswordUnavailableError {
 /** A provisioner `passwordRef`: a 0600 file (local driver) or a key of a Secret (Kubernetes). */
 export type PasswordRef = z.output<typeof passwordRef>;
 type SecretRef = Extract<PasswordRef, { kind: "secret" }>;
+type CacheEntry = { readonly expires: number; readonly value: Promise<string> };
 
 /** How long a password read from a Secret is reused: short, so a rotated password is picked up. */
 export const SECRET_TTL_MS = 60_000;
 
 /**
+ * The most Secret values kept at once: databases come and go, and a cache keyed by them would
+ * otherwise keep every password it ever read. The least recently used goes first.
+ */
+export const SECRET_CACHE_MAX_ENTRIES = 1_024;
+
+/**
  * Resolves password references (the router's shards, the collector's targets). `file` (local driver): the file's content without a
  * trailing newline. `secret` (Kubernetes driver): `data[key]` of the Secret, base64-decoded,
- * cached per (namespace, name, key) for `ttlMs`. Errors name the file or the Secret and key,
+ * cached per (namespace, name, key) for `ttlMs`, at most `maxEntries` of them (least recently
+ * used evicted first, expired ones before any). Errors name the file or the Secret and key,
  * never the value; the password stays in memory only: never logged, never returned by the API.
  * A ref outside `scope` (a file outside the data directory, a Secret in another namespace or
  * not named as the provisioner names them) is refused with PasswordRefRefusedError, unread.
@@ -36,12 +44,22 @@ export class PasswordResolver {
   readonly #kube: KubeAccess;
   readonly #scope: PasswordRefScope;
   readonly #ttlMs: number;
-  readonly #cache = new Map<string, { expires: number; value: Promise<string> }>();
+  readonly #maxEntries: number;
+  // A Map iterates in insertion order: re-inserting on every hit keeps the least recently used first.
+  readonly #cache = new Map<string, CacheEntry>();
 
-  constructor(kube: KubeAccess, scope: PasswordRefScope, ttlMs = SECRET_TTL_MS) {
+  constructor(
+    kube: KubeAccess,
+    scope: PasswordRefScope,
+    ttlMs = SECRET_TTL_MS,
+    maxEntries = SECRET_CACHE_MAX_ENTRIES,
+  ) {
+    if (!Number.isInteger(maxEntries) || maxEntries < 1)
+      throw new RangeError("maxEntries must be a positive integer");
     this.#kube = kube;
     this.#scope = scope;
     this.#ttlMs = ttlMs;
+    this.#maxEntries = maxEntries;
   }
 
   async resolve(ref: PasswordRef): Promise<string> {
@@ -51,14 +69,29 @@ export class PasswordResolver {
     const id = `${ref.namespace}/${ref.name}#${ref.key}`;
     const now = Date.now();
     const hit = this.#cache.get(id);
-    if (hit && hit.expires > now) return hit.value;
+    this.#cache.delete(id);
+    if (hit && hit.expires > now) {
+      this.#cache.set(id, hit);
+      return hit.value;
+    }
     // Concurrent callers share one read; a failed read is forgotten so the next call retries.
     const value = this.#readSecret(ref);
-    this.#cache.set(id, { expires: now + this.#ttlMs, value });
+    this.#remember(id, { expires: now + this.#ttlMs, value }, now);
     value.catch(() => {
       if (this.#cache.get(id)?.value === value) this.#cache.delete(id);
     });
     return value;
+  }
+
+  /** Stores an entry; over the cap, drops the expired entries, then the least recently used. */
+  #remember(id: string, entry: CacheEntry, now: number): void {
+    this.#cache.set(id, entry);
+    if (this.#cache.size <= this.#maxEntries) return;
+    for (const [key, cached] of this.#cache) if (cached.expires <= now) this.#cache.delete(key);
+    for (const key of this.#cache.keys()) {
+      if (this.#cache.size <= this.#maxEntries) break;
+      this.#cache.delete(key);
+    }
   }
 
   async #readSecret(ref: SecretRef): Promise<string> {

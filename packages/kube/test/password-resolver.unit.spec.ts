@@ -58,6 +58,30 @@ describe("password references", () => {
     expect(await uncached.resolve(secretRef)).toBe("rotated password");
   });
 
+  it("keeps at most maxEntries passwords, evicting the least recently used, which is then read afresh", async () => {
+    const shard = (n: number) => ({ ...secretRef, name: `lru-shard-${n}-credentials` });
+    const put = (n: number, password: string) =>
+      kube.put({
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: shard(n).name, namespace: "default" },
+        data: { password: Buffer.from(password).toString("base64") },
+      });
+    for (const n of [0, 1, 2]) put(n, `old ${n}`);
+    const resolver = new PasswordResolver(kubeAccess(kube.kubeConfigPath, "router", {}), scope(), 60_000, 2);
+    expect(await resolver.resolve(shard(0))).toBe("old 0");
+    expect(await resolver.resolve(shard(1))).toBe("old 1");
+    expect(await resolver.resolve(shard(0))).toBe("old 0"); // used again: shard 1 is now the oldest
+    expect(await resolver.resolve(shard(2))).toBe("old 2"); // a third: shard 1 goes
+    for (const n of [0, 1, 2]) put(n, `new ${n}`);
+    expect(await resolver.resolve(shard(2))).toBe("old 2");
+    expect(await resolver.resolve(shard(0))).toBe("old 0");
+    expect(await resolver.resolve(shard(1))).toBe("new 1");
+    expect(() => new PasswordResolver(kubeAccess(undefined, "router", {}), scope(), 1, 0)).toThrow(
+      RangeError,
+    );
+  });
+
   it("names the Secret and key, never the value, when the Secret or key is missing", async () => {
     putSecret("hidden value");
     const resolver = new PasswordResolver(kubeAccess(kube.kubeConfigPath, "router", {}), scope(), 0);

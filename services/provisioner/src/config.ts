@@ -1,5 +1,9 @@
+import { quantity } from "@dbplane/contracts";
 import { authEnv, baseEnv, configLoader, envVar, postgresEnv } from "@dbplane/service-kit";
 import { z } from "zod";
+import type { Quotas } from "./domain/quotas.ts";
+
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
 /** The provisioner's environment (STYLE.md §4): parsed once, every problem listed, exit 78. */
 export const configSchema = z.object({
@@ -138,7 +142,44 @@ export const configSchema = z.object({
     .int(4, 200)
     .default(12)
     .describe("PostgreSQL connections per replica (at least twice DBPLANE_RECONCILE_CONCURRENCY plus 4)."),
+  DBPLANE_QUOTA_MAX_DATABASES: envVar
+    .int(1, 100_000)
+    .default(100)
+    .describe("Databases that may exist at once (deleted ones do not count); one more is refused with 409."),
+  DBPLANE_QUOTA_MAX_SHARDS: envVar
+    .int(1, 64)
+    .default(32)
+    .describe(
+      "Shards one database may have, counting those added later (also by the router's splits); more is refused with 422.",
+    ),
+  DBPLANE_QUOTA_MAX_REPLICAS: envVar
+    .int(0, 5)
+    .default(3)
+    .describe("Streaming replicas one shard may have besides its primary; more is refused with 422."),
+  DBPLANE_QUOTA_MAX_STORAGE: quantity
+    .default("1Ti")
+    .describe(
+      "The largest `storage.size` a database may ask for (the volume of each of its servers); more is refused with 422.",
+    ),
+  DBPLANE_QUOTA_STORAGE_CLASSES: envVar
+    .list(z.string().regex(DNS_SUBDOMAIN), "must be comma-separated StorageClass names (fast-ssd,standard)")
+    .refine((names) => names.length > 0, "must name at least one StorageClass")
+    .optional()
+    .describe(
+      "The only StorageClasses a database may name (another is refused with 422; naming none means the cluster default); unset: any.",
+    ),
 });
+
+/** The quotas of the config, as the desired state checks them. */
+export function quotasOf(config: z.output<typeof configSchema>): Quotas {
+  return {
+    maxDatabases: config.DBPLANE_QUOTA_MAX_DATABASES,
+    maxShards: config.DBPLANE_QUOTA_MAX_SHARDS,
+    maxReplicas: config.DBPLANE_QUOTA_MAX_REPLICAS,
+    maxStorage: config.DBPLANE_QUOTA_MAX_STORAGE,
+    storageClasses: config.DBPLANE_QUOTA_STORAGE_CLASSES,
+  };
+}
 
 /** Parses the environment once; exits 78 listing every problem. */
 export const loadProvisionerConfig = configLoader(configSchema);

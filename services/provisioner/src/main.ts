@@ -12,7 +12,7 @@ import {
 import { podNamespace } from "@dbplane/kube";
 import { poolReadiness, serviceProcess } from "@dbplane/service-kit";
 import { provisionerApp } from "./app.ts";
-import { loadProvisionerConfig } from "./config.ts";
+import { loadProvisionerConfig, quotasOf } from "./config.ts";
 import { createDatabaseAdmin } from "./databases/database-admin.ts";
 import type { ShardDriver } from "./drivers/driver.ts";
 import { createKubernetesDriver } from "./drivers/kubernetes/kubernetes-driver.ts";
@@ -111,7 +111,7 @@ const loop = createReconcileLoop({
     if (outcome !== "idle" && outcome !== "retry") relay.kick();
   },
 });
-const admin = createDatabaseAdmin(createDesiredState(pool, tables), () => {
+const admin = createDatabaseAdmin(createDesiredState(pool, tables, quotasOf(config)), () => {
   relay.kick();
   loop.kick();
 });

@@ -1,6 +1,6 @@
 import { ConfigError, parseConfig } from "@dbplane/service-kit";
 import { describe, expect, it } from "vitest";
-import { configSchema } from "../src/config.ts";
+import { configSchema, quotasOf } from "../src/config.ts";
 
 const base = {
   DBPLANE_JWT_SECRET: "x".repeat(32),
@@ -44,6 +44,57 @@ describe("provisioner config", () => {
       "DBPLANE_KUBE_NAMESPACE",
       "DBPLANE_PROVISIONER_DRIVER",
       "DBPLANE_PROVISIONER_ROUTER_PG_PORT",
+    ]);
+  });
+
+  it("bounds what may be provisioned by default, and takes quotas from the environment", () => {
+    expect(quotasOf(parseConfig(configSchema, base))).toEqual({
+      maxDatabases: 100,
+      maxShards: 32,
+      maxReplicas: 3,
+      maxStorage: "1Ti",
+      storageClasses: undefined,
+    });
+    const set = parseConfig(configSchema, {
+      ...base,
+      DBPLANE_QUOTA_MAX_DATABASES: "5",
+      DBPLANE_QUOTA_MAX_SHARDS: "4",
+      DBPLANE_QUOTA_MAX_REPLICAS: "0",
+      DBPLANE_QUOTA_MAX_STORAGE: "500Gi",
+      DBPLANE_QUOTA_STORAGE_CLASSES: "fast-ssd, standard",
+    });
+    expect(quotasOf(set)).toEqual({
+      maxDatabases: 5,
+      maxShards: 4,
+      maxReplicas: 0,
+      maxStorage: "500Gi",
+      storageClasses: ["fast-ssd", "standard"],
+    });
+  });
+
+  it("refuses quotas that make no sense, naming each variable", () => {
+    const env = {
+      ...base,
+      DBPLANE_QUOTA_MAX_DATABASES: "0",
+      DBPLANE_QUOTA_MAX_SHARDS: "65",
+      DBPLANE_QUOTA_MAX_REPLICAS: "-1",
+      DBPLANE_QUOTA_MAX_STORAGE: "lots",
+      DBPLANE_QUOTA_STORAGE_CLASSES: "Fast_SSD",
+    };
+    const err = (() => {
+      try {
+        parseConfig(configSchema, env);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).issues.map((i) => i.variable).sort()).toEqual([
+      "DBPLANE_QUOTA_MAX_DATABASES",
+      "DBPLANE_QUOTA_MAX_REPLICAS",
+      "DBPLANE_QUOTA_MAX_SHARDS",
+      "DBPLANE_QUOTA_MAX_STORAGE",
+      "DBPLANE_QUOTA_STORAGE_CLASSES",
     ]);
   });
 });

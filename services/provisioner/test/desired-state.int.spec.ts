@@ -2,12 +2,16 @@ import { createDatabase } from "@dbplane/contracts";
 import { createTestSchema, type TestSchema } from "@dbplane/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DatabaseConflictError, DatabaseNotFoundError, InvalidChangeError } from "../src/domain/errors.ts";
+import { QuotaExceededError, type Quotas } from "../src/domain/quotas.ts";
 import { createDesiredState, type DesiredState } from "../src/store/desired-state.ts";
 import { migrate } from "../src/store/migrations.ts";
 import { createProgress, type Progress } from "../src/store/progress.ts";
 import { createQueries, type Queries } from "../src/store/queries.ts";
 import { type ProvisionerTables, provisionerTables } from "../src/store/schema-tables.ts";
 import { recordShardOwners } from "../src/store/shard-owners.ts";
+
+/** The contract's own limits: the tests below that are not about quotas never meet one. */
+const QUOTAS: Quotas = { maxDatabases: 1_000, maxShards: 64, maxReplicas: 5, maxStorage: "1Ei" };
 
 let db: TestSchema;
 let desired: DesiredState;
@@ -19,7 +23,7 @@ beforeAll(async () => {
   db = await createTestSchema("provst");
   expect(await migrate(db.pool, db.name)).toEqual([1, 2, 3]);
   t = provisionerTables(db.name);
-  desired = createDesiredState(db.pool, t);
+  desired = createDesiredState(db.pool, t, QUOTAS);
   progress = createProgress(db.pool, t);
   queries = createQueries(db.pool, t);
 });
@@ -189,5 +193,93 @@ describe("remove-shard in the desired state", () => {
     ]);
     // Shard 1 is the last one now, but it owns a range.
     await expect(desired.removeShard("ledger", 1, "rm-5")).rejects.toThrow(/owns a range/);
+  });
+});
+
+describe("quotas in the desired state", () => {
+  let small: TestSchema;
+  let limited: DesiredState;
+  const quotas: Quotas = {
+    maxDatabases: 2,
+    maxShards: 3,
+    maxReplicas: 1,
+    maxStorage: "100Gi",
+    storageClasses: ["fast"],
+  };
+  const refusal = (work: Promise<unknown>) =>
+    work.then(
+      () => expect.fail("accepted"),
+      (err: unknown) => {
+        expect(err).toBeInstanceOf(QuotaExceededError);
+        const e = err as QuotaExceededError;
+        return { kind: e.kind, field: e.issues[0]?.field, message: e.message };
+      },
+    );
+
+  beforeAll(async () => {
+    small = await createTestSchema("provq");
+    await migrate(small.pool, small.name);
+    limited = createDesiredState(small.pool, provisionerTables(small.name), quotas);
+  });
+  afterAll(() => small?.drop());
+
+  it("refuses a spec beyond a quota, naming the field (422)", async () => {
+    expect(await refusal(limited.create(spec({ shards: 4 }), "q-1"))).toMatchObject({
+      kind: "unprocessable",
+      field: "shards",
+    });
+    expect(await refusal(limited.create(spec({ replicasPerShard: 2 }), "q-2"))).toMatchObject({
+      field: "replicasPerShard",
+    });
+    const big = await refusal(limited.create(spec({ storage: { size: "101Gi" } }), "q-3"));
+    expect(big).toMatchObject({ field: "storage.size" });
+    expect(big.message).toContain("100Gi");
+    expect(
+      await refusal(limited.create(spec({ storage: { size: "1Gi", storageClass: "slow" } }), "q-4")),
+    ).toMatchObject({ field: "storage.storageClass" });
+    const { rows } = await small.pool.query(`SELECT name FROM "${small.name}".databases`);
+    expect(rows).toEqual([]);
+  });
+
+  it("accepts up to the limits; one database more is a conflict (409), the same request again is not", async () => {
+    const at = spec({
+      name: "a",
+      shards: 3,
+      replicasPerShard: 1,
+      storage: { size: "100Gi", storageClass: "fast" },
+    });
+    expect((await limited.create(at, "q-a")).outcome).toBe("accepted");
+    expect((await limited.create(spec({ name: "b" }), "q-b")).outcome).toBe("accepted");
+    expect(await refusal(limited.create(spec({ name: "c" }), "q-c"))).toMatchObject({
+      kind: "conflict",
+      field: "name",
+    });
+    expect((await limited.create(at, "q-a-again")).outcome).toBe("unchanged");
+  });
+
+  it("lets only one of many creates at once take the last place", async () => {
+    const fleet = await createTestSchema("provq2");
+    try {
+      await migrate(fleet.pool, fleet.name);
+      const one = createDesiredState(fleet.pool, provisionerTables(fleet.name), {
+        ...quotas,
+        maxDatabases: 1,
+      });
+      const tries = await Promise.allSettled(
+        ["p", "q", "r", "s"].map((name) => one.create(spec({ name }), `race-${name}`)),
+      );
+      expect(tries.filter((t) => t.status === "fulfilled")).toHaveLength(1);
+      for (const t of tries) if (t.status === "rejected") expect(t.reason).toBeInstanceOf(QuotaExceededError);
+    } finally {
+      await fleet.drop();
+    }
+  });
+
+  it("refuses shards added or replicas scaled beyond a quota", async () => {
+    expect(await refusal(limited.addShards("a", 1, "q-add"))).toMatchObject({
+      kind: "unprocessable",
+      field: "count",
+    });
+    expect(await refusal(limited.scaleReplicas("a", 0, 2, "q-scale"))).toMatchObject({ field: "replicas" });
   });
 });

@@ -16,23 +16,32 @@ import { defineCommand, defineEvent } from "../message.ts";
 /** The desired state of a database, as requested. Shared by the command and its event. */
 const databaseSpec = z.strictObject({
   name: databaseName,
-  shards: z.int().min(1).max(64).default(1).describe("Number of shards"),
+  shards: z
+    .int()
+    .min(1)
+    .max(64)
+    .default(1)
+    .describe("Number of shards (the provisioner may allow fewer: DBPLANE_QUOTA_MAX_SHARDS)"),
   replicasPerShard: z
     .int()
     .min(0)
     .max(5)
     .default(0)
-    .describe("Streaming replicas per shard besides the primary"),
+    .describe("Streaming replicas per shard besides the primary (at most DBPLANE_QUOTA_MAX_REPLICAS)"),
   postgresVersion: z.int().min(14).max(18).default(17).describe("PostgreSQL major version"),
   storage: z
     .strictObject({
-      size: quantity.describe("Volume size per server, a Kubernetes quantity such as 10Gi"),
+      size: quantity.describe(
+        "Volume size per server, a Kubernetes quantity such as 10Gi (at most DBPLANE_QUOTA_MAX_STORAGE)",
+      ),
       storageClass: z
         .string()
         .min(1)
         .max(253)
         .optional()
-        .describe("StorageClass; the cluster default if absent"),
+        .describe(
+          "StorageClass; the cluster default if absent (one of DBPLANE_QUOTA_STORAGE_CLASSES when set)",
+        ),
     })
     .default({ size: "10Gi" })
     .describe("Storage of each server (default 10Gi on the cluster's default StorageClass)"),
@@ -73,7 +82,12 @@ export const addShard = defineCommand({
   sentBy: ["router"],
   schema: z.strictObject({
     name: databaseName,
-    count: z.int().min(1).max(64).default(1).describe("Number of shards to add"),
+    count: z
+      .int()
+      .min(1)
+      .max(64)
+      .default(1)
+      .describe("Number of shards to add (the total at most DBPLANE_QUOTA_MAX_SHARDS)"),
   }),
   summary: "Add empty shards to a database (the router moves ranges onto them).",
 });

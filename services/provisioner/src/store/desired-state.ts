@@ -8,6 +8,13 @@ import {
   InvalidChangeError,
   MAX_SHARDS,
 } from "../domain/errors.ts";
+import {
+  checkDatabaseQuota,
+  checkReplicaQuota,
+  checkShardQuota,
+  checkSpecQuotas,
+  type Quotas,
+} from "../domain/quotas.ts";
 import { acceptsChanges, type OperationKind } from "../domain/states.ts";
 import { enqueueEvent } from "./outbox.ts";
 import { type DatabaseRow, toDatabase } from "./rows.ts";
@@ -123,6 +130,22 @@ async function checkRemovable(ctx: Ctx, db: DatabaseRow, shard: number): Promise
   }
 }
 
+/**
+ * Refuses a new database when the fleet is full. Creates of different names serialise on a
+ * transaction lock first, so two at once cannot both take the last place.
+ */
+async function checkRoomFor(ctx: Ctx, quotas: Quotas, name: string): Promise<void> {
+  await ctx.client.query(
+    "SELECT pg_advisory_xact_lock(hashtext('dbplane.provisioner.quota'), hashtext($1))",
+    [ctx.t.databases],
+  );
+  const { rows } = await ctx.client.query<{ live: number }>(
+    `SELECT count(*)::int AS live FROM ${ctx.t.databases} WHERE state <> 'deleted' AND name <> $1`,
+    [name],
+  );
+  checkDatabaseQuota(quotas, rows[0]?.live ?? 0);
+}
+
 /** Bumps the version, sends the database back to provisioning and announces the new desired state. */
 async function applyChange(
   ctx: Ctx,
@@ -170,7 +193,11 @@ export interface DesiredState {
   backup(name: string, shard: number | undefined, backupId: string, operationId: string): Promise<Accepted>;
 }
 
-export function createDesiredState(pool: pg.Pool, t: ProvisionerTables): DesiredState {
+/**
+ * `quotas` bound every new request (a create, shards added, replicas scaled); what already exists
+ * is left alone when they are lowered, and the same request again is still `unchanged`.
+ */
+export function createDesiredState(pool: pg.Pool, t: ProvisionerTables, quotas: Quotas): DesiredState {
   /** `work` in a transaction, unless `operationId` names an operation already recorded. */
   const idempotentChange = (operationId: string, work: (ctx: Ctx) => Promise<Accepted>): Promise<Accepted> =>
     inTransaction(pool, async (client) => {
@@ -196,6 +223,8 @@ export function createDesiredState(pool: pg.Pool, t: ProvisionerTables): Desired
             };
           }
         }
+        checkSpecQuotas(quotas, spec);
+        await checkRoomFor(ctx, quotas, spec.name);
         const version = (db?.version ?? 0) + 1;
         await ctx.client.query(
           `INSERT INTO ${t.databases} (name, requested_spec, spec, version, state, operation_id)
@@ -254,6 +283,7 @@ export function createDesiredState(pool: pg.Pool, t: ProvisionerTables): Desired
             `a database has at most ${MAX_SHARDS} shards; it has ${db.spec.shards}`,
           );
         }
+        checkShardQuota(quotas, shards, "count");
         await ctx.client.query(
           `INSERT INTO ${t.shards} (database, shard, replicas, state)
            SELECT $1, n, $2, 'provisioning' FROM generate_series($3::int, $4::int - 1) AS n`,
@@ -282,6 +312,7 @@ export function createDesiredState(pool: pg.Pool, t: ProvisionerTables): Desired
       idempotentChange(operationId, async (ctx) => {
         const db = await changeableDatabase(ctx, name);
         checkShardExists(db, shard);
+        checkReplicaQuota(quotas, replicas, "replicas");
         await ctx.client.query(
           `UPDATE ${t.shards} SET replicas = $3, state = 'provisioning', updated_at = now()
            WHERE database = $1 AND ($2::int IS NULL OR shard = $2)`,
