@@ -153,6 +153,12 @@ export const configSchema = z
       .describe(
         "How long every router replica has to acknowledge a reshard's write fence, and the target to apply the source's last writes under it; longer and the cut-over is retried later.",
       ),
+    DBPLANE_ROUTER_RESHARD_ADD_SHARD_TIMEOUT_MS: envVar
+      .ms(1_000, 86_400_000)
+      .default(600_000)
+      .describe(
+        "How long a split waits for the shard it asked the provisioner for (add-shard) before it fails; a refused add-shard (a provisioner quota) is dead-lettered and announces nothing.",
+      ),
     DBPLANE_ROUTER_RESHARD_HOLD_FILE: z
       .string()
       .min(1)

@@ -186,6 +186,7 @@ const reshardRunner = new ReshardRunner({
       pollMs: config.DBPLANE_ROUTER_RESHARD_POLL_MS,
       fenceAckTimeoutMs: config.DBPLANE_ROUTER_RESHARD_FENCE_TIMEOUT_MS,
       catchUpTimeoutMs: config.DBPLANE_ROUTER_RESHARD_FENCE_TIMEOUT_MS,
+      addShardTimeoutMs: config.DBPLANE_ROUTER_RESHARD_ADD_SHARD_TIMEOUT_MS,
     },
     logger,
     hold: holdFromFile(config.DBPLANE_ROUTER_RESHARD_HOLD_FILE),

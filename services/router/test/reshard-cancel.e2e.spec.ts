@@ -24,15 +24,26 @@ let w: ReshardWorld;
 let provisioner: BusConsumer;
 const added: string[] = [];
 const removed: RemoveShard[] = [];
+/** Set: the provisioner refuses add-shard (as its quota does: dead-lettered, nothing announced). */
+let refuseAddShard = false;
+const refused: string[] = [];
+// Long enough for an answered add-shard on a loaded machine, short enough to wait out once.
+const ADD_SHARD_TIMEOUT_MS = 15_000;
 
 beforeAll(async () => {
-  w = await createReshardWorld(3);
+  w = await createReshardWorld(3, {
+    env: { DBPLANE_ROUTER_RESHARD_ADD_SHARD_TIMEOUT_MS: String(ADD_SHARD_TIMEOUT_MS) },
+  });
   await setUpShop(w, { orders: ROWS, countries: 10 }, { announceSpare: false });
   // The provisioner: add-shard makes shard 2 (server 2) ready; remove-shard drops it again.
   provisioner = await w.world.bus.consume({
     durable: "provisioner",
     handlers: [
       handle(addShard, async (event) => {
+        if (refuseAddShard) {
+          refused.push(event.id);
+          return;
+        }
         added.push(event.id);
         await w.announce(3);
       }),
@@ -149,6 +160,25 @@ describe("cancel of a split that added a shard", () => {
       { what: "the map without shard 2 again" },
     );
     expect(map.shards.map((s: { shard: number }) => s.shard)).toEqual([0, 1]);
+    expect(await routedCount(w)).toBe(ROWS);
+  }, 180_000);
+
+  it("a split whose add-shard the provisioner refuses fails after the add-shard timeout, saying why", async () => {
+    refuseAddShard = true;
+    const version = (await w.call("GET", `/v1/databases/${DB}/shards`)).body.version;
+    const started = await w.call("POST", `/v1/databases/${DB}/splits`, { shard: 0 });
+    expect(started.status).toBe(202);
+    const id = started.body.id as string;
+    const ended = await until(id, (r) => r.state !== "running", "the split to give up on its shard");
+    expect(ended).toMatchObject({ state: "failed", phase: "provisioning", addedShard: 2 });
+    expect(ended.error).toContain("the provisioner added no shard within 15 s of add-shard");
+    expect(refused).toEqual([`${id}:add-shard`]);
+    // The shard it would have added is given back (the provisioner ignores one it never made).
+    await waitFor(() => removed.length === 3, { what: "the third remove-shard", timeoutMs: 30_000 });
+    expect(removed[2]).toEqual({ name: DB, shard: 2 });
+    const map = (await w.call("GET", `/v1/databases/${DB}/shards`)).body;
+    expect(map.shards.map((s: { shard: number }) => s.shard)).toEqual([0, 1]);
+    expect(map.version).toBeGreaterThanOrEqual(version);
     expect(await routedCount(w)).toBe(ROWS);
   }, 180_000);
 });

@@ -36,6 +36,12 @@ export interface ReshardTimings {
   readonly maxLagBytes: number;
   /** Failed attempts of a phase before the reshard fails (and is rolled back where it can be). */
   readonly maxAttempts: number;
+  /**
+   * How long a split waits for the shard it asked the provisioner for. The provisioner dead-letters
+   * an add-shard it refuses (a quota, a bad spec) and announces nothing, so without a bound the
+   * reshard would wait until cancelled.
+   */
+  readonly addShardTimeoutMs: number;
 }
 
 export const RESHARD_TIMINGS: ReshardTimings = {
@@ -44,6 +50,7 @@ export const RESHARD_TIMINGS: ReshardTimings = {
   catchUpTimeoutMs: 5_000,
   maxLagBytes: 1 << 20,
   maxAttempts: 10,
+  addShardTimeoutMs: 600_000,
 };
 
 export interface ReshardMachineDeps {
@@ -296,6 +303,14 @@ export class ReshardMachine {
       }
       const fresh = (await this.#d.store.get(this.#r.database, this.#r.id)) ?? this.#r;
       if (fresh.cancelRequested) throw new Cancelled();
+      // Provisioning is the first phase: the reshard's age is how long the shard has been asked for.
+      const waitedMs = Date.now() - this.#r.createdAt.getTime();
+      if (waitedMs > this.#d.timings.addShardTimeoutMs) {
+        throw new Permanent(
+          `the provisioner added no shard within ${Math.round(this.#d.timings.addShardTimeoutMs / 1000)} s of add-shard ` +
+            `(refused — a quota, see its dead-letter queue — or unable to); split onto an existing empty shard with toShard, or retry`,
+        );
+      }
       await sleep(this.#d.timings.pollMs, this.#signal);
     }
   }
