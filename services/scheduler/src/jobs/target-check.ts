@@ -4,6 +4,7 @@ import { destinationProblem } from "../delivery/webhook-destination.ts";
 import type { JobDefinition } from "../domain/job-definition.ts";
 import { JobValidationError } from "../domain/job-validation.ts";
 import { TargetKind } from "../domain/limits.ts";
+import type { TargetNamespace } from "../domain/target-namespace.ts";
 import type { WebhookAllowList } from "../domain/webhook-allow-list.ts";
 
 /** How long a positive answer is trusted: registering thousands of jobs on one subject costs one lookup. */
@@ -21,6 +22,10 @@ const CACHE_MS = 5_000;
  *   streams are allowed — scheduling other services' periodic work is the point — to callers
  *   holding `admin` only (JobAdmin checks when a job is saved, the firing loop before each publish).
  *
+ * Both look at the subject as published: the contract by the logical subject, the stream by the
+ * wire subject inside this installation's namespace (`<ns>.<subject>`), the same resolution the
+ * firing loop publishes with.
+ *
  * An http target's URL must lead to an address the webhook allow-list accepts (see
  * `destinationProblem`); every attempt checks again as it connects.
  *
@@ -30,6 +35,7 @@ export function createTargetCheck(
   jsm: JetStreamManager,
   minDuplicateWindowMs: number,
   allowList: WebhookAllowList,
+  namespace: TargetNamespace,
 ) {
   const known = new Map<string, number>();
   return async function checkTarget(job: JobDefinition): Promise<void> {
@@ -39,8 +45,13 @@ export function createTargetCheck(
         throw new JobValidationError([{ field: "target.url", message: `is not allowed: ${problem}` }]);
       return;
     }
-    const { subject, payload } = job.target;
-    const def = findMessageBySubject(subject);
+    const { payload } = job.target;
+    const resolved = namespace.resolve(job.target.subject);
+    if ("problem" in resolved) {
+      throw new JobValidationError([{ field: "target.subject", message: resolved.problem }]);
+    }
+    const { logical, wire: subject } = resolved;
+    const def = findMessageBySubject(logical);
     if (def) {
       try {
         parseMessageData(def, payload);
