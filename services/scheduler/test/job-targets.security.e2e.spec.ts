@@ -170,6 +170,21 @@ describe("jobs scheduled over NATS are owned by the sending service, not admin",
     expect(await lastCommand(`${ns}.dbplane.cmd.router.rebalance-check`)).not.toBeNull();
   });
 
+  it("the router's own schedule-job (the full subject, as services/router sends it) still fires", async () => {
+    const id = "dbplane-router-rebalance-check";
+    await sendAs("router", scheduleJob, "rb-as-sent", {
+      id,
+      schedule: { kind: "every", everyMs: 1_000 },
+      target: { subject: `${ns}.${rebalanceCheck.subject}`, payload: {} },
+      misfire: "skip",
+    });
+    expect(await firstRun(id)).toMatchObject({ outcome: "fired" });
+    const m = await lastCommand(`${ns}.dbplane.cmd.router.rebalance-check`);
+    expect(m?.header.get("dbplane-job-id")).toBe(id);
+    expect(m?.header.get("ce-source")).toBe(serviceSource("scheduler"));
+    await world.store.cancel(id);
+  });
+
   it("dead-letters a router's schedule-job targeting the provisioner's delete-database", async () => {
     const gc = onTrigger("router-gc", "dbplane.cmd.provisioner.delete-database", {
       name: "shop",
