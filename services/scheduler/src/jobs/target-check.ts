@@ -19,8 +19,9 @@ const CACHE_MS = 5_000;
  *   dead replica already published and a survivor re-fires is recognised as a duplicate;
  * - a target that is a dbplane command or event (e.g. `dbplane.cmd.provisioner.run-backup`) has
  *   a payload its contract accepts, because it is published as that CloudEvent. dbplane's own
- *   streams are allowed — scheduling other services' periodic work is the point — to callers
- *   holding `admin` only (JobAdmin checks when a job is saved, the firing loop before each publish).
+ *   streams are allowed — scheduling other services' periodic work is the point — to tokens
+ *   holding `admin`, and to a service for what it may publish itself (JobAdmin checks when a job
+ *   is saved, the firing loop before each publish).
  *
  * Both look at the subject as published: the contract by the logical subject, the stream by the
  * wire subject inside this installation's namespace (`<ns>.<subject>`), the same resolution the
