@@ -7,6 +7,7 @@ import { Gauge } from "prom-client";
 import { schedulerApp } from "./app.ts";
 import { loadSchedulerConfig } from "./config.ts";
 import { DeliveryWorker } from "./delivery/delivery-worker.ts";
+import { targetNamespace } from "./domain/target-namespace.ts";
 import { FiringEvents } from "./firing/firing-events.ts";
 import { createFiringLoop } from "./firing/firing-loop.ts";
 import { cancelJobHandler } from "./handlers/cancel-job.ts";
@@ -35,6 +36,8 @@ await store.migrate();
 const app = await service.httpApp({ postgres: poolReadiness(pool) });
 const metrics = createSchedulerMetrics(app.metricsRegistry, store);
 const bus = await service.connectBus(app);
+// Target subjects are published inside the bus's namespace, like every other dbplane subject.
+const namespace = targetNamespace(bus.names.namespace);
 
 const deliveries = new DeliveryWorker({
   store,
@@ -50,6 +53,7 @@ const firing = createFiringLoop({
   store,
   js: jetstream(bus.nc),
   events: new FiringEvents(bus, logger),
+  namespace,
   owner,
   tickMs: config.DBPLANE_SCHEDULER_TICK_MS,
   horizonMs: config.DBPLANE_SCHEDULER_HORIZON_MS,
@@ -80,7 +84,9 @@ const jobs = createJobAdmin({
     await jetstreamManager(bus.nc, { checkAPI: false }),
     config.DBPLANE_SCHEDULER_LEASE_MS + config.DBPLANE_SCHEDULER_TICK_MS,
     config.DBPLANE_SCHEDULER_WEBHOOK_ALLOW,
+    namespace,
   ),
+  namespace,
   forget: (jobId) => firing.forget(jobId),
   maxJobsPerOwner: config.DBPLANE_SCHEDULER_MAX_JOBS_PER_OWNER,
 });

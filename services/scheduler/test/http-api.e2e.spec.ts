@@ -1,3 +1,4 @@
+import { rebalanceCheck, serviceSource } from "@dbplane/contracts";
 import { type HttpClient, httpClient, type ServiceReplica, waitFor } from "@dbplane/testkit";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { headers } from "@nats-io/transport-node";
@@ -14,10 +15,10 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => world?.dispose());
 
-const every = (id: string, subject: string) => ({
+const every = (id: string, subject: string, payload: unknown = { hello: id }) => ({
   id,
   schedule: { kind: "every", everyMs: 60_000 },
-  target: { subject, payload: { hello: id } },
+  target: { subject, payload },
 });
 
 describe("scheduler HTTP API", () => {
@@ -129,12 +130,14 @@ describe("scheduler HTTP API", () => {
   it("schedule-job and cancel-job commands work; a malformed schedule-job lands in the DLQ with the reason", async () => {
     const ns = world.nats.namespace;
     const js = jetstream(world.nats.nc);
+    // schedule-job as the router (the service that schedules over NATS: it may have only targets
+    // it publishes itself), cancel-job as the scheduler (its only sender).
     const send = async (name: string, id: string, data: unknown) => {
       const h = headers();
       const attrs: Record<string, string> = {
         "ce-id": id,
         "ce-type": `io.dbplane.scheduler.${name}.v1`,
-        "ce-source": "dbplane/scheduler",
+        "ce-source": serviceSource(name === "schedule-job" ? "router" : "scheduler"),
         "ce-subject": "job",
         "ce-time": new Date().toISOString(),
         "ce-specversion": "1.0",
@@ -146,7 +149,7 @@ describe("scheduler HTTP API", () => {
         msgID: id,
       });
     };
-    await send("schedule-job", "c1", every("by-command", world.targetSubject("cmd")));
+    await send("schedule-job", "c1", every("by-command", rebalanceCheck.subject, {}));
     await waitFor(async () => (await api.call("GET", "/v1/jobs/by-command")).status === 200, {
       what: "job from command",
     });
@@ -158,7 +161,7 @@ describe("scheduler HTTP API", () => {
     // Invalid per contract (no schedule) and invalid per the scheduler (cron value out of range).
     await send("schedule-job", "bad-1", { id: "broken", target: { subject: "x.y" } });
     await send("schedule-job", "bad-2", {
-      ...every("broken-2", world.targetSubject("cmd")),
+      ...every("broken-2", rebalanceCheck.subject, {}),
       schedule: { kind: "cron", expression: "0 25 * * *" },
     });
     const jsm = await jetstreamManager(world.nats.nc);

@@ -121,7 +121,9 @@ const headers = z
 const natsTarget = z
   .strictObject({
     kind: z.literal("nats").default("nats").describe("A NATS message (the default when kind is absent)"),
-    subject: natsSubject.describe("Subject the message is published to; a JetStream stream must capture it"),
+    subject: natsSubject.describe(
+      "Subject the message is published to, without a namespace: the scheduler publishes it inside its installation's (<ns>.<subject>), where a JetStream stream must capture it; another installation's <ns>.dbplane.… is refused. Sent by a service, it must be one that service may publish itself",
+    ),
     payload: jsonValue
       .refine(
         (v) => Buffer.byteLength(JSON.stringify(v)) <= maxPayloadBytes,

@@ -5,7 +5,8 @@ import { safeUrl } from "../delivery/webhook-request.ts";
 import type { HttpTarget } from "../domain/job-definition.ts";
 import { TargetKind } from "../domain/limits.ts";
 import { firesWhenLate } from "../domain/misfire.ts";
-import { targetScopeProblem } from "../domain/target-privilege.ts";
+import type { TargetNamespace } from "../domain/target-namespace.ts";
+import { ownerTargetProblem } from "../domain/target-privilege.ts";
 import type { SchedulerMetrics } from "../scheduler-metrics.ts";
 import type { ClaimedJob, DueOccurrence, MissedOccurrences } from "../store/job-progress.ts";
 import type { SchedulerStore } from "../store/scheduler-store.ts";
@@ -23,6 +24,8 @@ export interface FiringLoopOptions {
   readonly store: SchedulerStore;
   readonly js: JetStreamClient;
   readonly events: FiringEvents;
+  /** This installation's namespace: target subjects are published inside it. */
+  readonly namespace: TargetNamespace;
   /** This replica's claim owner name; unique per process. */
   readonly owner: string;
   readonly tickMs: number;
@@ -122,7 +125,7 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
   }
 
   function arm(job: ClaimedJob, occ: DueOccurrence): void {
-    const p = pending.add(job.id, job.definition, occ, job.ownerScopes);
+    const p = pending.add(job.id, job.definition, occ, job.owner);
     if (p) schedule(p);
   }
 
@@ -182,20 +185,26 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
     const localDeadline = () =>
       Math.min(fireBy, pending.expiryOf(jobId) - leaseSafetyMs) - (clock.now() - Date.now());
     const base = { jobId, scheduledAt: occ.scheduledAt, manual: occ.manual };
-    // Checked at every firing, not only when saved: a job saved before owners were recorded,
-    // or written to the table by other means, must not speak for the platform.
-    const refusal = targetScopeProblem(p.definition.target, p.ownerScopes);
-    if (refusal) {
-      log.warn({ jobId, msgId: occ.messageId, subject: p.definition.target.subject }, refusal);
+    // Checked at every firing, not only when saved: a job saved before owners were recorded or
+    // before subjects were namespaced, or written to the table by other means, must not speak
+    // for the platform, for another service or into another installation.
+    const target = p.definition.target;
+    const subject = o.namespace.resolve(target.subject);
+    const refusal =
+      "problem" in subject
+        ? `the target subject ${subject.problem}`
+        : ownerTargetProblem({ kind: target.kind, subject: subject.logical }, p.owner);
+    if (refusal !== null || "problem" in subject) {
+      log.warn({ jobId, msgId: occ.messageId, subject: target.subject }, refusal ?? "");
       o.metrics.publishFailures.inc({ kind: "permanent" });
       completions.add({
         ...base,
         outcome: "failed",
-        error: `not published: ${refusal} (its owner lacks it)`,
+        error: `not published: ${refusal}`,
       });
       return;
     }
-    const message = targetMessage(jobId, p.definition.target, occ.scheduledAt, occ.messageId);
+    const message = targetMessage(jobId, target, subject, occ.scheduledAt, occ.messageId);
     const outcome = await publishTarget(o.js, message, occ.messageId, localDeadline, (transient) =>
       o.metrics.publishFailures.inc({ kind: transient ? "transient" : "permanent" }),
     );

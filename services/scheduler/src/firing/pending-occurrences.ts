@@ -1,13 +1,14 @@
 import type { JobDefinition } from "../domain/job-definition.ts";
 import { occurrenceMessageId } from "../domain/message-id.ts";
 import type { DueOccurrence } from "../store/job-progress.ts";
+import { type JobOwner, NO_OWNER } from "../store/job-rows.ts";
 
 /** One occurrence this replica holds: armed, being published, or awaiting its run record. */
 export interface PendingOccurrence {
   readonly jobId: string;
   readonly definition: JobDefinition;
-  /** The scopes the job's owner held when saving it. */
-  readonly ownerScopes: readonly string[];
+  /** Who saved the job, with the scopes they held then. */
+  readonly owner: JobOwner;
   readonly occ: DueOccurrence;
   /** The `DueTimers` bucket it is armed in; undefined once fired (or not yet armed). */
   timerKey: number | undefined;
@@ -41,13 +42,13 @@ export class PendingOccurrences {
     jobId: string,
     definition: JobDefinition,
     occ: DueOccurrence,
-    ownerScopes: readonly string[] = [],
+    owner: JobOwner = NO_OWNER,
   ): PendingOccurrence | null {
     if (this.#byId.has(occ.messageId)) return null;
     const p: PendingOccurrence = {
       jobId,
       definition,
-      ownerScopes,
+      owner,
       occ,
       timerKey: undefined,
       publishing: false,

@@ -1,6 +1,7 @@
 import { findMessageBySubject, toBinaryHeaders } from "@dbplane/contracts";
 import { type MsgHdrs, headers as natsHeaders } from "@nats-io/transport-node";
 import type { NatsTarget } from "../domain/job-definition.ts";
+import type { ResolvedSubject } from "../domain/target-namespace.ts";
 
 /** Headers the scheduler adds to every target message. */
 export const JOB_HEADERS = {
@@ -20,7 +21,8 @@ export interface TargetMessage {
 const encoder = new TextEncoder();
 
 /**
- * The message one occurrence publishes: the job's payload as JSON and its headers, plus
+ * The message one occurrence publishes, on the target's wire subject (inside the installation's
+ * namespace, see `targetNamespace`): the job's payload as JSON and its headers, plus
  * `dbplane-job-id` and `dbplane-scheduled-at`. When the target subject is a dbplane command or
  * event (e.g. `dbplane.cmd.provisioner.run-backup` — other services schedule their periodic work
  * this way), the message is also a proper CloudEvent of that type, whose id is the occurrence id,
@@ -30,6 +32,7 @@ const encoder = new TextEncoder();
 export function targetMessage(
   jobId: string,
   target: NatsTarget,
+  subject: ResolvedSubject,
   scheduledAt: Date,
   messageId: string,
 ): TargetMessage {
@@ -37,7 +40,7 @@ export function targetMessage(
   for (const [name, value] of Object.entries(target.headers ?? {})) h.set(name, value);
   h.set(JOB_HEADERS.jobId, jobId);
   h.set(JOB_HEADERS.scheduledAt, scheduledAt.toISOString());
-  const def = findMessageBySubject(target.subject);
+  const def = findMessageBySubject(subject.logical);
   if (def) {
     const ce = toBinaryHeaders({
       id: messageId,
@@ -51,7 +54,7 @@ export function targetMessage(
     for (const [name, value] of Object.entries(ce)) h.set(name, value);
   }
   return {
-    subject: target.subject,
+    subject: subject.wire,
     payload: encoder.encode(JSON.stringify(target.payload ?? null)),
     headers: h,
   };

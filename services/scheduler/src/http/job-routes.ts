@@ -1,5 +1,6 @@
-import type { HttpApp, Principal } from "@dbplane/service-kit";
+import { type HttpApp, HttpError, type Principal } from "@dbplane/service-kit";
 import { z } from "zod";
+import { isServiceOwnerId } from "../domain/service-targets.ts";
 import type { JobAdmin } from "../jobs/job-admin.ts";
 import { type JobOwner, JobState } from "../store/job-rows.ts";
 import type { SchedulerStore } from "../store/scheduler-store.ts";
@@ -12,10 +13,21 @@ const listQuery = z.object({
   cursor: z.string().max(1_000).optional(),
 });
 
-/** The token's subject and scopes: every route that changes jobs requires a token. */
+/**
+ * The token's subject and scopes: every route that changes jobs requires a token. `service:` is
+ * the owner prefix of the services scheduling over NATS, judged by what they may publish rather
+ * than by scopes: a token named so could otherwise pass for one.
+ */
 function callerOf(request: { readonly principal: Principal | null }): JobOwner {
   const principal = request.principal;
   if (!principal) throw new Error("a job route ran without a verified token");
+  if (isServiceOwnerId(principal.sub)) {
+    throw new HttpError(
+      403,
+      "RESERVED_OWNER",
+      `a token whose subject starts with "service:" cannot own jobs: the prefix names dbplane's services scheduling over NATS`,
+    );
+  }
   return { id: principal.sub, scopes: principal.scopes };
 }
 

@@ -33,12 +33,12 @@ export const jobResource = z
       .string()
       .nullable()
       .describe(
-        "Who saved the job last: the token's subject, or service:<source> for the schedule-job command",
+        "Who saved the job last: the token's subject, or service:<source> for the schedule-job command (a service holds no scope: it may have only targets it may publish itself)",
       ),
     ownerScopes: z
       .array(z.string())
       .describe(
-        "The scopes the owner held then; a dbplane command or event target fires only while they grant admin",
+        "The scopes the owner held then; a dbplane command or event target fires only while they grant admin (a service owner's target: only while the service may publish it)",
       ),
     createdAt: instant,
     updatedAt: instant,

@@ -1,7 +1,9 @@
 import { ForbiddenError, grants, Scope } from "@dbplane/service-kit";
 import type { JobDefinition } from "../domain/job-definition.ts";
-import { checkSchedulable, parseJobDefinition } from "../domain/job-validation.ts";
-import { targetScopeProblem } from "../domain/target-privilege.ts";
+import { checkSchedulable, JobValidationError, parseJobDefinition } from "../domain/job-validation.ts";
+import { TargetKind } from "../domain/limits.ts";
+import type { TargetNamespace } from "../domain/target-namespace.ts";
+import { ownerTargetProblem, type TargetOfOwner } from "../domain/target-privilege.ts";
 import type { JobOwner, StoredJob } from "../store/job-rows.ts";
 import type { UpsertResult } from "../store/job-upsert.ts";
 import type { SchedulerStore } from "../store/scheduler-store.ts";
@@ -16,8 +18,10 @@ import type { TargetCheck } from "./target-check.ts";
  *
  * `caller` is who asks, with the scopes they hold: a job whose target is a dbplane command or
  * event may be saved, replaced, cancelled, paused, resumed or triggered only by a caller holding
- * `admin` (ForbiddenError otherwise), and the saver is recorded as the job's owner. An owner
- * without `admin` may have at most `maxJobsPerOwner` live jobs.
+ * `admin` (ForbiddenError otherwise), and the saver is recorded as the job's owner. A service
+ * scheduling over NATS (`service:dbplane/<service>`) holds no scope: it may have only targets it
+ * may publish itself. An owner without `admin` may have at most `maxJobsPerOwner` live jobs.
+ * Subjects are judged without the installation's namespace (see `targetNamespace`).
  */
 export interface JobAdmin {
   /**
@@ -31,20 +35,42 @@ export interface JobAdmin {
   trigger(id: string, caller: JobOwner): Promise<{ job: StoredJob; scheduledAt: Date } | null>;
 }
 
-/** Refuses a caller without the scope a (new or stored) target needs. */
-function mayHave(target: JobDefinition["target"], caller: JobOwner): void {
-  const problem = targetScopeProblem(target, caller.scopes);
+/** Refuses a caller who may not have this (new or stored) target. */
+function mayHave(target: TargetOfOwner, caller: JobOwner): void {
+  const problem = ownerTargetProblem(target, caller);
   if (problem) throw new ForbiddenError(problem, { scope: Scope.admin });
+}
+
+/**
+ * A new job's target with its subject inside this installation's namespace resolved away.
+ * @throws JobValidationError naming `target.subject` when it names another installation's.
+ */
+function logicalTarget(target: JobDefinition["target"], namespace: TargetNamespace): TargetOfOwner {
+  if (target.kind !== TargetKind.nats) return target;
+  const resolved = namespace.resolve(target.subject);
+  if ("problem" in resolved) {
+    throw new JobValidationError([{ field: "target.subject", message: resolved.problem }]);
+  }
+  return { kind: target.kind, subject: resolved.logical };
+}
+
+/** A stored target as the rules see it; one that no longer resolves is judged as written (refused to all but admin). */
+function storedTarget(target: JobDefinition["target"], namespace: TargetNamespace): TargetOfOwner {
+  if (target.kind !== TargetKind.nats) return target;
+  const resolved = namespace.resolve(target.subject);
+  return { kind: target.kind, subject: "problem" in resolved ? target.subject : resolved.logical };
 }
 
 export function createJobAdmin(deps: {
   store: SchedulerStore;
   checkTarget: TargetCheck;
+  /** This installation's namespace, which target subjects are published inside. */
+  namespace: TargetNamespace;
   forget: (jobId: string) => void;
   /** Most active or paused jobs one owner short of `admin` may have. */
   maxJobsPerOwner: number;
 }): JobAdmin {
-  const { store, checkTarget, forget, maxJobsPerOwner } = deps;
+  const { store, checkTarget, namespace, forget, maxJobsPerOwner } = deps;
   const changed = <T extends StoredJob | null>(job: T): T => {
     if (job) forget(job.id);
     return job;
@@ -53,7 +79,7 @@ export function createJobAdmin(deps: {
   const mayTouch = async (id: string, caller: JobOwner): Promise<void> => {
     if (grants(caller.scopes, Scope.admin)) return;
     const stored = await store.get(id);
-    if (stored) mayHave(stored.definition.target, caller);
+    if (stored) mayHave(storedTarget(stored.definition.target, namespace), caller);
   };
   return {
     async upsert(input, caller) {
@@ -61,7 +87,7 @@ export function createJobAdmin(deps: {
       // Fail fast on a one-shot obviously in the past before the stream lookup; the store
       // repeats the check on the database's clock, which is the one that counts.
       checkSchedulable(job, new Date(Date.now() - 5_000));
-      mayHave(job.target, caller);
+      mayHave(logicalTarget(job.target, namespace), caller);
       await mayTouch(job.id, caller);
       await checkTarget(job);
       // `admin` may do anything anyway (delete a database); the cap bounds everyone else.

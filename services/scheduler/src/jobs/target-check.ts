@@ -4,6 +4,7 @@ import { destinationProblem } from "../delivery/webhook-destination.ts";
 import type { JobDefinition } from "../domain/job-definition.ts";
 import { JobValidationError } from "../domain/job-validation.ts";
 import { TargetKind } from "../domain/limits.ts";
+import type { TargetNamespace } from "../domain/target-namespace.ts";
 import type { WebhookAllowList } from "../domain/webhook-allow-list.ts";
 
 /** How long a positive answer is trusted: registering thousands of jobs on one subject costs one lookup. */
@@ -18,8 +19,13 @@ const CACHE_MS = 5_000;
  *   dead replica already published and a survivor re-fires is recognised as a duplicate;
  * - a target that is a dbplane command or event (e.g. `dbplane.cmd.provisioner.run-backup`) has
  *   a payload its contract accepts, because it is published as that CloudEvent. dbplane's own
- *   streams are allowed — scheduling other services' periodic work is the point — to callers
- *   holding `admin` only (JobAdmin checks when a job is saved, the firing loop before each publish).
+ *   streams are allowed — scheduling other services' periodic work is the point — to tokens
+ *   holding `admin`, and to a service for what it may publish itself (JobAdmin checks when a job
+ *   is saved, the firing loop before each publish).
+ *
+ * Both look at the subject as published: the contract by the logical subject, the stream by the
+ * wire subject inside this installation's namespace (`<ns>.<subject>`), the same resolution the
+ * firing loop publishes with.
  *
  * An http target's URL must lead to an address the webhook allow-list accepts (see
  * `destinationProblem`); every attempt checks again as it connects.
@@ -30,6 +36,7 @@ export function createTargetCheck(
   jsm: JetStreamManager,
   minDuplicateWindowMs: number,
   allowList: WebhookAllowList,
+  namespace: TargetNamespace,
 ) {
   const known = new Map<string, number>();
   return async function checkTarget(job: JobDefinition): Promise<void> {
@@ -39,8 +46,13 @@ export function createTargetCheck(
         throw new JobValidationError([{ field: "target.url", message: `is not allowed: ${problem}` }]);
       return;
     }
-    const { subject, payload } = job.target;
-    const def = findMessageBySubject(subject);
+    const { payload } = job.target;
+    const resolved = namespace.resolve(job.target.subject);
+    if ("problem" in resolved) {
+      throw new JobValidationError([{ field: "target.subject", message: resolved.problem }]);
+    }
+    const { logical, wire: subject } = resolved;
+    const def = findMessageBySubject(logical);
     if (def) {
       try {
         parseMessageData(def, payload);

@@ -2,7 +2,7 @@ import type pg from "pg";
 import type { JobDefinition } from "../domain/job-definition.ts";
 import { occurrenceMessageId } from "../domain/message-id.ts";
 import { resolveMisfire } from "../domain/misfire.ts";
-import type { JobRow } from "./job-rows.ts";
+import type { JobOwner, JobRow } from "./job-rows.ts";
 import { JobState, jobColumns } from "./job-rows.ts";
 import type { NewRun } from "./run-records.ts";
 import type { StoreContext } from "./store-context.ts";
@@ -23,8 +23,8 @@ export interface ClaimedJob {
   readonly id: string;
   readonly definition: JobDefinition;
   readonly version: number;
-  /** The scopes its owner held when saving it: checked again before every publish. */
-  readonly ownerScopes: readonly string[];
+  /** Who saved it, with the scopes they held then: checked again before every publish. */
+  readonly owner: JobOwner;
   /** The claim is lost after this (database clock) unless renewed or completed. Never publish after it. */
   readonly claimExpiresAt: Date;
   /** The scheduled occurrence due within the horizon, or null. */
@@ -165,7 +165,7 @@ export function claimedJobOf(row: JobRow, now: Date, horizonMs: number): Claimed
     id: row.id,
     definition: def,
     version: row.version,
-    ownerScopes: row.owner_scopes,
+    owner: { id: row.owner, scopes: row.owner_scopes },
     claimExpiresAt: row.claim_expires_at,
     next,
     trigger,
