@@ -78,7 +78,7 @@ describe("autoSplit", () => {
     expect(job).toMatchObject({
       id: "dbplane-router-rebalance-check",
       schedule: { kind: "every", everyMs: 300_000 },
-      target: { subject: w.world.bus.names.subject(rebalanceCheck.subject) },
+      target: { subject: rebalanceCheck.subject },
       misfire: "skip",
     });
     const offDecisions = async () => {

@@ -170,7 +170,7 @@ describe("jobs scheduled over NATS are owned by the sending service, not admin",
     expect(await lastCommand(`${ns}.dbplane.cmd.router.rebalance-check`)).not.toBeNull();
   });
 
-  it("the router's own schedule-job (the full subject, as services/router sends it) still fires", async () => {
+  it("a schedule-job with the full, namespaced subject (as routers before this one sent it) still fires", async () => {
     const id = "dbplane-router-rebalance-check";
     await sendAs("router", scheduleJob, "rb-as-sent", {
       id,

@@ -26,7 +26,8 @@ export async function scheduleRebalanceCheck(bus: Bus, everyMs: number): Promise
     {
       id: REBALANCE_JOB_ID,
       schedule: { kind: "every", everyMs },
-      target: { subject: bus.names.subject(rebalanceCheckDef.subject), payload: {} },
+      // The plain subject: the scheduler publishes targets inside its own installation's namespace.
+      target: { subject: rebalanceCheckDef.subject, payload: {} },
       misfire: "skip",
     },
     { subject: REBALANCE_JOB_ID, id: `${REBALANCE_JOB_ID}:every:${everyMs}` },
