@@ -70,6 +70,8 @@ export function handle<D extends MessageDefinition>(
 export interface DeliveryContext {
   readonly js: JetStreamClient;
   readonly names: BusNames;
+  /** The bus's service name: its dead letters go to `dbplane.dlq.<service>.…`. */
+  readonly service: string;
   readonly durable: string;
   readonly isCommandStream: boolean;
   readonly handlersByType: ReadonlyMap<string, DefinitionHandler>;
@@ -223,7 +225,12 @@ async function deadLetter(
     deliveryCount: msg.info.deliveryCount,
   };
   try {
-    await publishDeadLetter(ctx.js, ctx.names, msg, { durable: ctx.durable, reason, error });
+    await publishDeadLetter(ctx.js, ctx.names, msg, {
+      service: ctx.service,
+      durable: ctx.durable,
+      reason,
+      error,
+    });
   } catch (err) {
     ctx.logger.error({ err, ...log, reason }, "could not dead-letter message, will retry");
     return settle(ctx, type, HANDLE_OUTCOMES.retried, () => msg.nak(backoffFor(ctx, msg.info.deliveryCount)));
