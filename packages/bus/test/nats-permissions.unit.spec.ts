@@ -33,6 +33,28 @@ describe("servicePermissions", () => {
     expect(pullers).toEqual(["provisioner"]);
   });
 
+  it("lets a service dead-letter on its own DLQ subjects only, and read no dead letters", () => {
+    for (const service of SERVICES) {
+      const dlq = perms[service].publish.allow.filter((s) => s.startsWith("dbplane.dlq."));
+      expect(dlq).toEqual([`dbplane.dlq.${service}.>`]);
+      expect(perms[service].publish.deny).toContain("$JS.API.CONSUMER.*.DBPLANE_DLQ.>");
+      expect(perms[service].publish.deny).toContain("$JS.API.STREAM.MSG.GET.DBPLANE_DLQ");
+    }
+  });
+
+  it("keeps the router's event durables and fence buckets to the router", () => {
+    const pullers = SERVICES.filter(
+      (s) => !perms[s].publish.deny.includes("$JS.API.CONSUMER.MSG.NEXT.DBPLANE_EVT.router"),
+    );
+    expect(pullers).toEqual(["router"]);
+    const fenceReaders = SERVICES.filter(
+      (s) => !perms[s].publish.deny.includes("$JS.API.CONSUMER.*.KV_dbplane_router_fences.>"),
+    );
+    expect(fenceReaders).toEqual(["router"]);
+    // shardmaps stays readable by all (the provisioner and the collector follow it).
+    expect(perms.collector.publish.deny.some((s) => s.includes("KV_dbplane_shardmaps"))).toBe(false);
+  });
+
   it("names the namespaced subjects, streams and buckets", () => {
     const ns = servicePermissions({ namespace: "stack_a" });
     expect(ns.provisioner.publish.allow).toContain("stack_a.dbplane.cmd.provisioner.delete-database");

@@ -1,10 +1,16 @@
 import { join } from "node:path";
 import { type Bus, connectBus, handle } from "@dbplane/bus";
-import { deleteDatabase, type MessageDefinition, runBackup } from "@dbplane/contracts";
+import {
+  databaseReady,
+  deleteDatabase,
+  type MessageDefinition,
+  runBackup,
+  serviceSource,
+} from "@dbplane/contracts";
 import { REPO_ROOT, renderChart, renderedNatsUsers } from "@dbplane/deploy-checks";
 import { type PrivateNatsServer, startPrivateNatsServer, waitFor } from "@dbplane/testkit";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -133,5 +139,108 @@ describe("the chart's NATS users", () => {
       last_by_subj: "$KV.dbplane_shardmaps.shop",
     });
     expect(last?.json()).toEqual({ v: 1 });
+  });
+
+  it("lets a service dead-letter on its own DLQ subjects only, and none read the DLQ", async () => {
+    // The provisioner dead-letters a run-backup the scheduler sent with a payload that is no JSON.
+    const provisioner = await busOf("provisioner");
+    const consumer = await provisioner.consume({
+      durable: "provisioner",
+      handlers: [handle(runBackup, () => {})],
+    });
+    const scheduler = await connectionOf("scheduler");
+    const h = headers();
+    for (const [k, v] of Object.entries({
+      "ce-specversion": "1.0",
+      "ce-id": "dlq-probe",
+      "ce-type": runBackup.type,
+      "ce-source": serviceSource("scheduler"),
+      "ce-subject": "shop",
+      "ce-time": new Date().toISOString(),
+    }))
+      h.set(k, v);
+    await jetstream(scheduler).publish(runBackup.subject, "not json", { headers: h, msgID: "dlq-probe" });
+    const own = `dbplane.dlq.provisioner.provisioner.${runBackup.subject}`;
+    const jsm = await jetstreamManager(await connectionOf("collector"));
+    await waitFor(
+      async () =>
+        (await jsm.streams.info("DBPLANE_DLQ", { subjects_filter: own })).state.subjects?.[own] === 1,
+      { what: `the provisioner's dead letter on ${own}` },
+    );
+    await consumer.stop();
+
+    // The collector may not forge the provisioner's dead letters, only publish its own.
+    const collector = jetstream(await connectionOf("collector"));
+    await expect(
+      collector.publish(`dbplane.dlq.provisioner.provisioner.${deleteDatabase.subject}`, "{}", {
+        timeout: 2_000,
+      }),
+    ).rejects.toThrow(/Permissions Violation/);
+    await expect(
+      collector.publish(`dbplane.dlq.collector-provisioner.${deleteDatabase.subject}`, "{}", {
+        timeout: 2_000,
+      }),
+    ).rejects.toThrow(/Permissions Violation/);
+    await collector.publish(`dbplane.dlq.collector.collector-provisioner.${databaseReady.subject}`, "{}");
+
+    // Dead letters copy every service's messages: no service user reads them back.
+    await expect(jsm.streams.getMessage("DBPLANE_DLQ", { seq: 1 })).rejects.toThrow(/Permissions Violation/);
+    await expect(
+      jsm.consumers.add("DBPLANE_DLQ", { ack_policy: AckPolicy.None, inactive_threshold: 10_000_000_000 }),
+    ).rejects.toThrow(/Permissions Violation/);
+  });
+
+  it("keeps the router's event durable and write-fence watchers to the router", async () => {
+    const router = await busOf("router");
+    const routerEvents = await router.consume({
+      durable: "router",
+      ordered: true,
+      handlers: [handle(databaseReady, () => {})],
+    });
+    // The router's fence watch (services/router/src/fence/fence-book.ts watches this bucket).
+    const fences = await router.kv<{ state: string }>("router_fences");
+    await fences.put("shop.f1", { state: "raised" });
+    const watching = new AbortController();
+    const seen: string[] = [];
+    const watch = (async () => {
+      for await (const change of fences.watch(undefined, { signal: watching.signal })) seen.push(change.key);
+    })();
+    await waitFor(() => seen.includes("shop.f1"), { what: "the router's fence watch" });
+    const routerJsm = await jetstreamManager(await connectionOf("router"));
+    const watchers = await routerJsm.consumers.list("KV_dbplane_router_fences").next();
+    expect(watchers.length).toBeGreaterThan(0);
+
+    const collector = await connectionOf("collector");
+    const jsm = await jetstreamManager(collector);
+    const pull = JSON.stringify({ batch: 1, expires: 1_000_000_000 });
+    await expect(
+      collector.request("$JS.API.CONSUMER.MSG.NEXT.DBPLANE_EVT.router", pull, { timeout: 2_000 }),
+    ).rejects.toThrow(/Permissions Violation/);
+    await expect(jsm.consumers.delete("DBPLANE_EVT", "router")).rejects.toThrow(/Permissions Violation/);
+    // Nor find, delete or shadow the fence watchers, nor read the fences.
+    await expect(jsm.consumers.list("KV_dbplane_router_fences").next()).rejects.toThrow(
+      /Permissions Violation/,
+    );
+    await expect(jsm.consumers.delete("KV_dbplane_router_fences", watchers[0]!.name)).rejects.toThrow(
+      /Permissions Violation/,
+    );
+    await expect(
+      jsm.consumers.add("KV_dbplane_router_fences", {
+        name: "router-fence-watch",
+        ack_policy: AckPolicy.None,
+      }),
+    ).rejects.toThrow(/Permissions Violation/);
+    await expect(
+      jsm.streams.getMessage("KV_dbplane_router_fences", {
+        last_by_subj: "$KV.dbplane_router_fences.shop.f1",
+      }),
+    ).rejects.toThrow(/Permissions Violation/);
+
+    // The router's own watch lives on: a later change still reaches it.
+    await fences.put("shop.f2", { state: "raised" });
+    await waitFor(() => seen.includes("shop.f2"), { what: "the router's fence watch after the attempts" });
+    watching.abort();
+    await watch;
+    await routerEvents.stop();
   });
 });
