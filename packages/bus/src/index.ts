@@ -33,4 +33,5 @@ export {
 } from "./nats-permissions.ts";
 export type { PublishAck, PublishOptions } from "./publisher.ts";
 export { isTransientPublishError } from "./publisher.ts";
+export { subjectService, UntrustedSourceError, untrustedSource } from "./source-check.ts";
 export { TOPOLOGY_DEFAULTS } from "./topology.ts";
