@@ -22,7 +22,7 @@ export type { KvChange, KvWatch, KvWatchOptions, KvWatchResumeReason } from "./k
 export type { HandleOutcome } from "./metrics.ts";
 export { HANDLE_OUTCOMES } from "./metrics.ts";
 export type { BusNames, StreamRole } from "./naming.ts";
-export { busNames, commonFilterSubject } from "./naming.ts";
+export { busNames, commonFilterSubject, serviceInboxPrefix } from "./naming.ts";
 export type { NatsUserPermissions } from "./nats-permissions.ts";
 export {
   COMMAND_DURABLES,

@@ -70,6 +70,15 @@ export function busNames(namespace?: string): BusNames {
 }
 
 /**
+ * `_INBOX_<service>`: the prefix of every inbox the service's connection makes (request replies,
+ * pull and push deliveries, KV watchers). Its NATS user may subscribe to `_INBOX_<service>.>`
+ * only, so no service can listen to what JetStream delivers to another.
+ */
+export function serviceInboxPrefix(service: string): string {
+  return `_INBOX_${subjectToken(service)}`;
+}
+
+/**
  * The single filter subject for a set of subjects: the subject itself, or the longest common
  * token prefix followed by `>`. NATS 2.9 allows one `filter_subject` per consumer, so a consumer
  * of several messages filters by a shared prefix and matches the type client-side.

@@ -1,5 +1,5 @@
 import { catalog, type MessageDefinition, SERVICES, type ServiceName } from "@dbplane/contracts";
-import { type BusNames, busNames, STREAM_ROLES } from "./naming.ts";
+import { type BusNames, busNames, STREAM_ROLES, serviceInboxPrefix } from "./naming.ts";
 
 /** One NATS user's `permissions` block, as nats-server's config reads it. */
 export interface NatsUserPermissions {
@@ -155,7 +155,8 @@ function bucketWrites(names: BusNames, bucket: string): string[] {
  * (`dbplane.evt.<service>.>`), the commands whose declared producers include it, its own dead
  * letters (`dbplane.dlq.<service>.>`), the JetStream API calls above and writes to the KV
  * buckets it owns, but touches no other service's durables or private buckets and reads no
- * dead letters; it subscribes to inboxes only (pull consumers and KV watchers deliver there).
+ * dead letters; it subscribes to its own inboxes only (`_INBOX_<service>.>`: replies, pull
+ * consumers and KV watchers deliver there).
  * A forged `delete-database` from any user but the provisioner's is refused by the server
  * before it reaches the stream.
  */
@@ -177,7 +178,10 @@ export function servicePermissions(
     ];
     return [
       service,
-      { publish: { allow, deny: denied(names, service) }, subscribe: { allow: ["_INBOX.>"] } },
+      {
+        publish: { allow, deny: denied(names, service) },
+        subscribe: { allow: [`${serviceInboxPrefix(service)}.>`] },
+      },
     ];
   });
   return Object.fromEntries(entries) as Record<ServiceName, NatsUserPermissions>;

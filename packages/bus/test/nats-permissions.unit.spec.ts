@@ -23,7 +23,7 @@ describe("servicePermissions", () => {
       expect(perms[service].publish.allow.some((s) => /STREAM\.DELETE|^>$|^\$JS\.API\.>$/.test(s))).toBe(
         false,
       );
-      expect(perms[service].subscribe.allow).toEqual(["_INBOX.>"]);
+      expect(perms[service].subscribe.allow).toEqual([`_INBOX_${service}.>`]);
     }
     const writers = SERVICES.filter((s) => mayPublish(s, "$KV.dbplane_shardmaps.>"));
     expect(writers).toEqual(["router"]);

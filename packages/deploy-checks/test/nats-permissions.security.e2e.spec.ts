@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { type Bus, connectBus, handle } from "@dbplane/bus";
+import { type Bus, connectBus, handle, serviceInboxPrefix } from "@dbplane/bus";
 import {
   databaseReady,
   deleteDatabase,
@@ -59,7 +59,13 @@ describe("the chart's NATS users", () => {
   }
 
   async function connectionOf(service: string): Promise<NatsConnection> {
-    const nc = await connect({ servers: server.url, user: service, pass: users.get(service)! });
+    const nc = await connect({
+      servers: server.url,
+      user: service,
+      pass: users.get(service)!,
+      // As the bus connects: a user may subscribe to its own inboxes only.
+      inboxPrefix: serviceInboxPrefix(service),
+    });
     open.push(nc);
     return nc;
   }
@@ -235,6 +241,15 @@ describe("the chart's NATS users", () => {
         last_by_subj: "$KV.dbplane_router_fences.shop.f1",
       }),
     ).rejects.toThrow(/Permissions Violation/);
+
+    // Nor listen to what JetStream delivers to the router's inboxes (the watch's changes).
+    for (const subject of ["_INBOX.>", "_INBOX_router.>"]) {
+      const sub = collector.subscribe(subject);
+      // The server answers the SUB before the flush's PING: a refused subscription is closed by then.
+      await collector.flush();
+      expect(sub.isClosed(), subject).toBe(true);
+      expect(String(await sub.closed), subject).toMatch(/Permissions Violation for Subscription/);
+    }
 
     // The router's own watch lives on: a later change still reaches it.
     await fences.put("shop.f2", { state: "raised" });
