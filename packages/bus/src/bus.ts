@@ -84,6 +84,8 @@ export interface Bus {
 /** Connects to NATS (reconnecting forever) and returns the bus. */
 export async function connectBus(options: BusOptions): Promise<Bus> {
   const names = busNames(options.namespace);
+  // The name is a token of the dead-letter subjects: refuse a bad one now, not at the first DLQ.
+  names.dlqSubjectsOf(options.name);
   const logger = options.logger.child({ component: "bus" });
   const tracked = await connectTracked({
     servers: options.servers,
@@ -129,7 +131,7 @@ export async function connectBus(options: BusOptions): Promise<Bus> {
     async consume(consumeOptions) {
       if (closing) throw new Error("bus is closing");
       const consumer = await startConsumer(
-        { js, jsm, names, logger, metrics, flush: () => nc.flush() },
+        { js, jsm, names, service: options.name, logger, metrics, flush: () => nc.flush() },
         consumeOptions,
       );
       consumers.add(consumer);

@@ -1,6 +1,7 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { type NatsAuth, natsAuthOptions } from "./connection-auth.ts";
+import { serviceInboxPrefix } from "./naming.ts";
 
 /** What `bus.status()` reports; readiness probes look at `connected`. */
 export interface ConnectionStatus {
@@ -43,6 +44,7 @@ export async function connectTracked(options: ConnectOptions): Promise<TrackedCo
     ...natsAuthOptions(options.auth),
     servers: typeof options.servers === "string" ? options.servers : [...options.servers],
     name: options.name,
+    inboxPrefix: serviceInboxPrefix(options.name),
     maxReconnectAttempts: -1,
     reconnectTimeWait: options.reconnectTimeWaitMs ?? 1_000,
     reconnectJitter: 250,

@@ -64,6 +64,8 @@ export interface ConsumerDeps {
   readonly js: JetStreamClient;
   readonly jsm: JetStreamManager;
   readonly names: BusNames;
+  /** The bus's service name (`BusOptions.name`). */
+  readonly service: string;
   readonly logger: Logger;
   readonly metrics: BusMetrics;
   /** Round trip to the server: every ack sent before it has reached the server. */
@@ -112,6 +114,7 @@ export async function startConsumer(deps: ConsumerDeps, options: ConsumeOptions)
   const ctx: DeliveryContext = {
     js: deps.js,
     names: deps.names,
+    service: deps.service,
     durable: options.durable,
     isCommandStream,
     handlersByType,

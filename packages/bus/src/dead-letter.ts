@@ -31,15 +31,16 @@ export const DLQ_HEADERS = {
 const MAX_ERROR_LENGTH = 1_000;
 
 /**
- * Copies a message to the DLQ stream: original headers and payload bytes unchanged, plus the
- * reason. The msg id is derived from the original's stream position, so dead-lettering the same
+ * Copies a message to the DLQ stream, on `dbplane.dlq.<service>.<durable>.<subject>` (the only
+ * dead letters the service's NATS user may publish): original headers and payload bytes
+ * unchanged, plus the reason. The msg id is derived from the original's stream position, so dead-lettering the same
  * delivery twice (a crash between this publish and the `term`) stores one copy.
  */
 export async function publishDeadLetter(
   js: JetStreamClient,
   names: BusNames,
   msg: JsMsg,
-  details: { durable: string; reason: DlqReason; error: unknown },
+  details: { service: string; durable: string; reason: DlqReason; error: unknown },
 ): Promise<void> {
   const h = natsHeaders();
   for (const [name, values] of msg.headers ?? []) {
@@ -57,7 +58,7 @@ export async function publishDeadLetter(
   h.set(DLQ_HEADERS.durable, details.durable);
   h.set(DLQ_HEADERS.stream, msg.info.stream);
   h.set(DLQ_HEADERS.streamSeq, String(msg.info.streamSequence));
-  await js.publish(names.dlqSubject(details.durable, msg.subject), msg.data, {
+  await js.publish(names.dlqSubject(details.service, details.durable, msg.subject), msg.data, {
     headers: h,
     msgID: `dlq:${details.durable}:${msg.info.stream}:${msg.info.streamSequence}`,
   });

@@ -5,7 +5,6 @@ import {
   type ErrorKind,
   type MessageData,
   type MessageDefinition,
-  serviceSource,
 } from "@dbplane/contracts";
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "pino";
@@ -20,6 +19,7 @@ import {
   typeLabel,
 } from "./metrics.ts";
 import type { BusNames } from "./naming.ts";
+import { untrustedSource } from "./source-check.ts";
 
 /** What a handler gets besides the event. */
 export interface HandlerContext<D extends MessageDefinition = MessageDefinition> {
@@ -70,6 +70,8 @@ export function handle<D extends MessageDefinition>(
 export interface DeliveryContext {
   readonly js: JetStreamClient;
   readonly names: BusNames;
+  /** The bus's service name: its dead letters go to `dbplane.dlq.<service>.…`. */
+  readonly service: string;
   readonly durable: string;
   readonly isCommandStream: boolean;
   readonly handlersByType: ReadonlyMap<string, DefinitionHandler>;
@@ -127,13 +129,10 @@ export async function handleDelivery(
     return deadLetter(ctx, msg, wireType(ctx, msg), DLQ_REASONS.invalid, err);
   }
   const { def, event } = decoded;
-  if (!def.producers.some((producer) => event.source === serviceSource(producer))) {
-    // NATS permissions keep a service to its own subjects; this keeps a message to its declared
-    // senders even where one user may publish for several (the scheduler firing a job).
-    const expected = def.producers.map(serviceSource).join(" or ");
-    const err = new Error(`ce-source "${event.source}" may not send ${def.type} (expected ${expected})`);
-    return deadLetter(ctx, msg, def.type, DLQ_REASONS.untrustedSource, err);
-  }
+  // NATS permissions keep a service to its own subjects; this keeps a message to its declared
+  // senders even where one user may publish for several (the scheduler firing a job).
+  const untrusted = untrustedSource(event.source, def.type, def.producers);
+  if (untrusted) return deadLetter(ctx, msg, def.type, DLQ_REASONS.untrustedSource, untrusted);
   if (deliveryCount > ctx.maxDeliver) {
     // Earlier deliveries ended without a verdict (process crash, ack wait exceeded).
     const err = new Error(`delivered ${deliveryCount} times without being handled (max ${ctx.maxDeliver})`);
@@ -223,7 +222,12 @@ async function deadLetter(
     deliveryCount: msg.info.deliveryCount,
   };
   try {
-    await publishDeadLetter(ctx.js, ctx.names, msg, { durable: ctx.durable, reason, error });
+    await publishDeadLetter(ctx.js, ctx.names, msg, {
+      service: ctx.service,
+      durable: ctx.durable,
+      reason,
+      error,
+    });
   } catch (err) {
     ctx.logger.error({ err, ...log, reason }, "could not dead-letter message, will retry");
     return settle(ctx, type, HANDLE_OUTCOMES.retried, () => msg.nak(backoffFor(ctx, msg.info.deliveryCount)));

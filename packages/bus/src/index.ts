@@ -22,11 +22,18 @@ export type { KvChange, KvWatch, KvWatchOptions, KvWatchResumeReason } from "./k
 export type { HandleOutcome } from "./metrics.ts";
 export { HANDLE_OUTCOMES } from "./metrics.ts";
 export type { BusNames, StreamRole } from "./naming.ts";
-export { busNames, commonFilterSubject } from "./naming.ts";
+export { busNames, commonFilterSubject, serviceInboxPrefix } from "./naming.ts";
 export type { NatsUserPermissions } from "./nats-permissions.ts";
-export { COMMAND_DURABLES, KV_BUCKET_OWNERS, servicePermissions } from "./nats-permissions.ts";
+export {
+  COMMAND_DURABLES,
+  EVENT_DURABLES,
+  KV_BUCKET_OWNERS,
+  PRIVATE_KV_BUCKETS,
+  servicePermissions,
+} from "./nats-permissions.ts";
 export type { PublishAck, PublishOptions } from "./publisher.ts";
 export { isTransientPublishError } from "./publisher.ts";
 export type { JitterOptions, RandomSource } from "./retry-pause.ts";
 export { decorrelatedJitter, fullJitter } from "./retry-pause.ts";
+export { subjectService, UntrustedSourceError, untrustedSource } from "./source-check.ts";
 export { TOPOLOGY_DEFAULTS } from "./topology.ts";

@@ -19,8 +19,15 @@ export interface BusNames {
   subject(contractSubject: string): string;
   /** The contracts subject of a wire subject (strips the namespace). */
   contractSubject(wireSubject: string): string;
-  /** `dbplane.dlq.<durable>.<original subject>`, namespaced. */
-  dlqSubject(durable: string, wireSubject: string): string;
+  /**
+   * `dbplane.dlq.<service>.<durable>.<original subject>`, namespaced: the dead-lettering
+   * service's name first, so its NATS user may publish `dbplane.dlq.<service>.>` and no other
+   * service's dead letters. (Until 2026-12 it was `dbplane.dlq.<durable>.…`; such copies stay
+   * in `DBPLANE_DLQ` until they age out, and `dbplane.dlq.>` still matches both.)
+   */
+  dlqSubject(service: string, durable: string, wireSubject: string): string;
+  /** `dbplane.dlq.<service>.>`, namespaced: every dead letter `service` publishes. */
+  dlqSubjectsOf(service: string): string;
   /** `dbplane_<name>` or `<ns>_dbplane_<name>`. */
   bucket(name: string): string;
   streamRoleOf(kind: MessageKind): StreamRole;
@@ -28,6 +35,13 @@ export interface BusNames {
 
 const NAMESPACE = /^[a-z][a-z0-9_]*$/;
 const BUCKET = /^[a-zA-Z0-9_-]+$/;
+const TOKEN = /^[A-Za-z0-9_-]+$/;
+
+/** A name that stands as one subject token: no `.`, wildcard or space could widen what it grants. */
+function subjectToken(name: string): string {
+  if (!TOKEN.test(name)) throw new Error(`"${name}" must match ${TOKEN} to name a subject token`);
+  return name;
+}
 
 export function busNames(namespace?: string): BusNames {
   if (namespace !== undefined && !NAMESPACE.test(namespace)) {
@@ -44,13 +58,24 @@ export function busNames(namespace?: string): BusNames {
     streamSubjects: (role) => subject(`dbplane.${role}.>`),
     subject,
     contractSubject,
-    dlqSubject: (durable, wireSubject) => subject(`dbplane.dlq.${durable}.${contractSubject(wireSubject)}`),
+    dlqSubject: (service, durable, wireSubject) =>
+      subject(`dbplane.dlq.${subjectToken(service)}.${durable}.${contractSubject(wireSubject)}`),
+    dlqSubjectsOf: (service) => subject(`dbplane.dlq.${subjectToken(service)}.>`),
     bucket: (name) => {
       if (!BUCKET.test(name)) throw new Error(`KV bucket name "${name}" must match ${BUCKET}`);
       return namespace ? `${namespace}_dbplane_${name}` : `dbplane_${name}`;
     },
     streamRoleOf: (kind) => (kind === "command" ? "cmd" : "evt"),
   };
+}
+
+/**
+ * `_INBOX_<service>`: the prefix of every inbox the service's connection makes (request replies,
+ * pull and push deliveries, KV watchers). Its NATS user may subscribe to `_INBOX_<service>.>`
+ * only, so no service can listen to what JetStream delivers to another.
+ */
+export function serviceInboxPrefix(service: string): string {
+  return `_INBOX_${subjectToken(service)}`;
 }
 
 /**

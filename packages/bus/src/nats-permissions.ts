@@ -1,5 +1,5 @@
 import { catalog, type MessageDefinition, SERVICES, type ServiceName } from "@dbplane/contracts";
-import { type BusNames, busNames, STREAM_ROLES } from "./naming.ts";
+import { type BusNames, busNames, STREAM_ROLES, serviceInboxPrefix } from "./naming.ts";
 
 /** One NATS user's `permissions` block, as nats-server's config reads it. */
 export interface NatsUserPermissions {
@@ -37,8 +37,35 @@ export const COMMAND_DURABLES: Readonly<Record<ServiceName, readonly string[]>> 
   collector: [],
 };
 
-function foreignDurableCalls(names: BusNames, durable: string): string[] {
-  const stream = names.stream("cmd");
+/**
+ * The durable consumers on `DBPLANE_EVT`, by owner, fenced like COMMAND_DURABLES: otherwise one
+ * service could pull another's event durable and ack its events away (the router would never
+ * see a `database.ready`). Projections read through ordered consumers of their own, none here.
+ */
+export const EVENT_DURABLES: Readonly<Record<ServiceName, readonly string[]>> = {
+  discovery: ["discovery"],
+  provisioner: ["provisioner-shard-maps"],
+  router: ["router", "router-load-samples"],
+  scheduler: [],
+  "projection-coordinator": [],
+  collector: ["collector-discovery", "collector-provisioner"],
+};
+
+/**
+ * KV buckets (of KV_BUCKET_OWNERS) that only their owner reads: no other user may create,
+ * pull, list or delete a consumer on them, nor get their messages. The router's write fences
+ * live here; their watchers are ephemeral consumers with names the client makes up
+ * (`KV_WATCHER_<nuid>`), and NATS permissions match whole subject tokens only, so fencing a
+ * name prefix is impossible: the whole stream is the router's instead. Another service that
+ * could delete those watchers would stall every replica's view of the fences.
+ */
+export const PRIVATE_KV_BUCKETS: readonly string[] = [
+  "router_fences",
+  "router_fence_acks",
+  "router_replicas",
+];
+
+function foreignDurableCalls(stream: string, durable: string): string[] {
   return [
     `$JS.API.CONSUMER.MSG.NEXT.${stream}.${durable}`,
     `$JS.API.CONSUMER.CREATE.${stream}.${durable}`,
@@ -49,6 +76,43 @@ function foreignDurableCalls(names: BusNames, durable: string): string[] {
     // The v2 ack subject, with domain and account hash.
     `$JS.ACK.*.*.${stream}.${durable}.>`,
   ];
+}
+
+/**
+ * Every read of a stream through the JetStream API: any consumer call (one-token operations
+ * like CREATE, DELETE, INFO, LIST; two-token ones like MSG.NEXT, DURABLE.CREATE), message gets,
+ * acks and flow control. Denied to the users that must not read the stream at all.
+ */
+function streamReads(stream: string): string[] {
+  return [
+    `$JS.API.CONSUMER.*.${stream}`,
+    `$JS.API.CONSUMER.*.${stream}.>`,
+    `$JS.API.CONSUMER.*.*.${stream}`,
+    `$JS.API.CONSUMER.*.*.${stream}.>`,
+    `$JS.API.STREAM.MSG.GET.${stream}`,
+    `$JS.API.DIRECT.GET.${stream}`,
+    `$JS.API.DIRECT.GET.${stream}.>`,
+    `$JS.ACK.${stream}.>`,
+    `$JS.ACK.*.*.${stream}.>`,
+    `$JS.FC.${stream}.>`,
+  ];
+}
+
+/** What `service` is denied: others' durables, others' private buckets, and the DLQ's contents. */
+function denied(names: BusNames, service: ServiceName): string[] {
+  const others = SERVICES.filter((other) => other !== service);
+  const durables = others.flatMap((other) => [
+    ...COMMAND_DURABLES[other].flatMap((d) => foreignDurableCalls(names.stream("cmd"), d)),
+    ...EVENT_DURABLES[other].flatMap((d) => foreignDurableCalls(names.stream("evt"), d)),
+  ]);
+  const privateBuckets = others.flatMap((other) =>
+    KV_BUCKET_OWNERS[other]
+      .filter((bucket) => PRIVATE_KV_BUCKETS.includes(bucket))
+      .flatMap((bucket) => streamReads(`KV_${names.bucket(bucket)}`)),
+  );
+  // Dead letters are copies of any service's messages: no service reads them back. Operators
+  // read them with a NATS user of their own (README, "Security model").
+  return [...durables, ...privateBuckets, ...streamReads(names.stream("dlq"))];
 }
 
 /**
@@ -88,10 +152,13 @@ function bucketWrites(names: BusNames, bucket: string): string[] {
 
 /**
  * Each service's NATS permissions, derived from the contracts: it publishes its own events
- * (`dbplane.evt.<service>.>`), the commands whose declared producers include it, dead letters,
- * the JetStream API calls above and writes to the KV buckets it owns, but not another service's
- * command durables; it subscribes to inboxes only (pull consumers and KV watchers deliver there). A forged `delete-database` from any user
- * but the provisioner's is refused by the server before it reaches the stream.
+ * (`dbplane.evt.<service>.>`), the commands whose declared producers include it, its own dead
+ * letters (`dbplane.dlq.<service>.>`), the JetStream API calls above and writes to the KV
+ * buckets it owns, but touches no other service's durables or private buckets and reads no
+ * dead letters; it subscribes to its own inboxes only (`_INBOX_<service>.>`: replies, pull
+ * consumers and KV watchers deliver there).
+ * A forged `delete-database` from any user but the provisioner's is refused by the server
+ * before it reaches the stream.
  */
 export function servicePermissions(
   options: { readonly namespace?: string; readonly messages?: readonly MessageDefinition[] } = {},
@@ -105,14 +172,17 @@ export function servicePermissions(
     const allow = [
       names.subject(`dbplane.evt.${service}.>`),
       ...[...new Set(commands)].sort(),
-      names.subject("dbplane.dlq.>"),
+      names.dlqSubjectsOf(service),
       ...jetStreamApi(names),
       ...KV_BUCKET_OWNERS[service].flatMap((bucket) => bucketWrites(names, bucket)),
     ];
-    const deny = SERVICES.filter((other) => other !== service).flatMap((other) =>
-      COMMAND_DURABLES[other].flatMap((durable) => foreignDurableCalls(names, durable)),
-    );
-    return [service, { publish: { allow, deny }, subscribe: { allow: ["_INBOX.>"] } }];
+    return [
+      service,
+      {
+        publish: { allow, deny: denied(names, service) },
+        subscribe: { allow: [`${serviceInboxPrefix(service)}.>`] },
+      },
+    ];
   });
   return Object.fromEntries(entries) as Record<ServiceName, NatsUserPermissions>;
 }

@@ -147,7 +147,9 @@ describe("consume", () => {
     expect(Object.keys(byReason).sort()).toEqual(["invalid", "max-deliver", "permanent"]);
     expect(byReason.invalid).toHaveLength(2);
     const invalid = byReason.invalid!.find((m) => m.header.get("ce-id") === "bad-1")!;
-    expect(invalid.subject).toBe(`${t.namespace}.dbplane.dlq.dlq_test.dbplane.evt.collector.widget.created`);
+    expect(invalid.subject).toBe(
+      `${t.namespace}.dbplane.dlq.collector.dlq_test.dbplane.evt.collector.widget.created`,
+    );
     expect(Buffer.from(invalid.data).equals(Buffer.from(invalidPayload))).toBe(true);
     expect(invalid.header.get("ce-type")).toBe(widgetCreated.type);
     expect(invalid.header.get(DLQ_HEADERS.error)).toContain("widgetId");

@@ -7,9 +7,10 @@ describe("bus names", () => {
     expect(names.stream("cmd")).toBe("DBPLANE_CMD");
     expect(names.streamSubjects("evt")).toBe("dbplane.evt.>");
     expect(names.subject("dbplane.evt.provisioner.shard.ready")).toBe("dbplane.evt.provisioner.shard.ready");
-    expect(names.dlqSubject("router", "dbplane.cmd.router.split-shard")).toBe(
-      "dbplane.dlq.router.dbplane.cmd.router.split-shard",
+    expect(names.dlqSubject("router", "router-commands", "dbplane.cmd.router.split-shard")).toBe(
+      "dbplane.dlq.router.router-commands.dbplane.cmd.router.split-shard",
     );
+    expect(names.dlqSubjectsOf("router")).toBe("dbplane.dlq.router.>");
     expect(names.bucket("shardmaps")).toBe("dbplane_shardmaps");
   });
 
@@ -18,13 +19,18 @@ describe("bus names", () => {
     expect(names.stream("dlq")).toBe("T_ABC_DBPLANE_DLQ");
     expect(names.streamSubjects("cmd")).toBe("t_abc.dbplane.cmd.>");
     expect(names.contractSubject("t_abc.dbplane.evt.x.y.z")).toBe("dbplane.evt.x.y.z");
-    expect(names.dlqSubject("d", "t_abc.dbplane.evt.x.y.z")).toBe("t_abc.dbplane.dlq.d.dbplane.evt.x.y.z");
+    expect(names.dlqSubject("s", "d", "t_abc.dbplane.evt.x.y.z")).toBe(
+      "t_abc.dbplane.dlq.s.d.dbplane.evt.x.y.z",
+    );
     expect(names.bucket("shardmaps")).toBe("t_abc_dbplane_shardmaps");
   });
 
   it("rejects names that would break subjects or stream names", () => {
     expect(() => busNames("Bad.ns")).toThrow(/namespace/);
     expect(() => busNames().bucket("a.b")).toThrow(/bucket/);
+    // A service name with a dot or wildcard would widen the DLQ subjects its user may publish.
+    expect(() => busNames().dlqSubjectsOf("router.>")).toThrow(/subject token/);
+    expect(() => busNames().dlqSubject("*", "d", "dbplane.evt.x.y")).toThrow(/subject token/);
   });
 });
 

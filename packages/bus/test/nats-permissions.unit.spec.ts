@@ -23,7 +23,7 @@ describe("servicePermissions", () => {
       expect(perms[service].publish.allow.some((s) => /STREAM\.DELETE|^>$|^\$JS\.API\.>$/.test(s))).toBe(
         false,
       );
-      expect(perms[service].subscribe.allow).toEqual(["_INBOX.>"]);
+      expect(perms[service].subscribe.allow).toEqual([`_INBOX_${service}.>`]);
     }
     const writers = SERVICES.filter((s) => mayPublish(s, "$KV.dbplane_shardmaps.>"));
     expect(writers).toEqual(["router"]);
@@ -31,6 +31,28 @@ describe("servicePermissions", () => {
       (s) => !perms[s].publish.deny.includes("$JS.API.CONSUMER.MSG.NEXT.DBPLANE_CMD.provisioner"),
     );
     expect(pullers).toEqual(["provisioner"]);
+  });
+
+  it("lets a service dead-letter on its own DLQ subjects only, and read no dead letters", () => {
+    for (const service of SERVICES) {
+      const dlq = perms[service].publish.allow.filter((s) => s.startsWith("dbplane.dlq."));
+      expect(dlq).toEqual([`dbplane.dlq.${service}.>`]);
+      expect(perms[service].publish.deny).toContain("$JS.API.CONSUMER.*.DBPLANE_DLQ.>");
+      expect(perms[service].publish.deny).toContain("$JS.API.STREAM.MSG.GET.DBPLANE_DLQ");
+    }
+  });
+
+  it("keeps the router's event durables and fence buckets to the router", () => {
+    const pullers = SERVICES.filter(
+      (s) => !perms[s].publish.deny.includes("$JS.API.CONSUMER.MSG.NEXT.DBPLANE_EVT.router"),
+    );
+    expect(pullers).toEqual(["router"]);
+    const fenceReaders = SERVICES.filter(
+      (s) => !perms[s].publish.deny.includes("$JS.API.CONSUMER.*.KV_dbplane_router_fences.>"),
+    );
+    expect(fenceReaders).toEqual(["router"]);
+    // shardmaps stays readable by all (the provisioner and the collector follow it).
+    expect(perms.collector.publish.deny.some((s) => s.includes("KV_dbplane_shardmaps"))).toBe(false);
   });
 
   it("names the namespaced subjects, streams and buckets", () => {

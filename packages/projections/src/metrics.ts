@@ -3,6 +3,8 @@ import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 /** The projection metrics of one replica; the lag gauges feed the HPA. */
 export interface ProjectionMetrics {
   readonly processed: Counter<"projection" | "outcome">;
+  /** Parked events by why: handler-failed, unreadable, untrusted-source (PARK_REASONS). */
+  readonly parked: Counter<"projection" | "reason">;
   readonly rebalances: Counter;
   readonly unitMoves: Counter<"projection" | "direction">;
   readonly batchSeconds: Histogram<"projection">;
@@ -52,6 +54,12 @@ export function createProjectionMetrics(
       name: "dbplane_projection_events_processed_total",
       help: "Events applied to read models or parked, by projection",
       labelNames: ["projection", "outcome"],
+      registers: [registry],
+    }),
+    parked: new Counter({
+      name: "dbplane_projection_events_parked_total",
+      help: "Events parked instead of applied, by projection and reason (handler-failed, unreadable, untrusted-source)",
+      labelNames: ["projection", "reason"],
       registers: [registry],
     }),
     rebalances: new Counter({

@@ -1,6 +1,7 @@
 import { DomainError, ERROR_KINDS } from "@dbplane/contracts";
 import type pg from "pg";
 import type { CoordinationTables } from "./coordination-tables.ts";
+import { sourceRefusal } from "./event-decoding.ts";
 import { type ProjectionDefinition, type ProjectionEvent, projectionTables } from "./projection.ts";
 import type { UnitKey } from "./rendezvous.ts";
 
@@ -112,6 +113,9 @@ export class ParkedStore {
       if (!row) throw new ParkedNotFoundError(`no parked event ${id}`);
       if (row.state === "resolved")
         throw new ParkedResolvedError(`parked event ${id} was already re-applied`);
+      // A forged event stays parked: retrying must not apply what the runtime refused to trust.
+      const refusal = sourceRefusal(row.event);
+      if (refusal) throw new RetryFailedError(refusal.message);
       const definition = definitions.get(row.projection);
       if (!definition) throw new RetryFailedError(`this replica does not run projection ${row.projection}`);
       try {

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { FencedError, HandlerError, isConnectionError } from "./errors.ts";
-import { invalidReasonOf } from "./event-decoding.ts";
+import { PARK_REASONS, type ParkReason, refusalOf } from "./event-decoding.ts";
 import type { ProjectionMetrics } from "./metrics.ts";
 import type { Ownership, OwnershipStore } from "./ownership-store.ts";
 import type { ParkedStore } from "./parked-store.ts";
@@ -148,7 +148,7 @@ export class UnitWorker {
 
   async #applyNextBatch(): Promise<void> {
     const batch = this.#queue.slice(0, this.options.batchSize);
-    const valid = batch.every((e) => invalidReasonOf(e) === undefined);
+    const valid = batch.every((e) => refusalOf(e) === undefined);
     try {
       if (!valid) throw new HandlerError("batch holds an unreadable message");
       await this.#commit(batch, batch.at(-1)!.seq, (tx) => this.#handleAll(batch, tx));
@@ -164,29 +164,44 @@ export class UnitWorker {
   }
 
   async #applyOne(event: ProjectionEvent): Promise<void> {
-    const invalid = invalidReasonOf(event);
-    for (let attempt = 1; !invalid; attempt++) {
+    const refusal = refusalOf(event);
+    for (let attempt = 1; !refusal; attempt++) {
       try {
         await this.#commit([event], event.seq, (tx) => this.#handleAll([event], tx, true));
         return;
       } catch (err) {
         if (!(err instanceof HandlerError) || isConnectionError(err.cause)) throw err;
         if (attempt >= this.options.maxAttempts) {
-          await this.#park(event, (err.cause as Error)?.message ?? err.message, attempt);
+          const message = (err.cause as Error)?.message ?? err.message;
+          await this.#park(event, { reason: PARK_REASONS.handlerFailed, message }, attempt);
           return;
         }
         await sleep(Math.min(50 * 2 ** attempt, 2_000));
       }
     }
-    await this.#park(event, invalid, 0);
+    await this.#park(event, refusal, 0);
   }
 
-  async #park(event: ProjectionEvent, reason: string, attempts: number): Promise<void> {
+  async #park(
+    event: ProjectionEvent,
+    why: { reason: ParkReason; message: string },
+    attempts: number,
+  ): Promise<void> {
     const { own, parked, logger, metrics, definition } = this.options;
-    await this.#commit([], event.seq, (tx) => parked.park(tx, own.key, event, reason, attempts));
+    await this.#commit([], event.seq, (tx) => parked.park(tx, own.key, event, why.message, attempts));
     metrics.processed.inc({ projection: definition.name, outcome: "parked" });
+    metrics.parked.inc({ projection: definition.name, reason: why.reason });
     logger.warn(
-      { unit: own.key, seq: event.seq, eventId: event.id, type: event.type, reason, attempts },
+      {
+        unit: own.key,
+        seq: event.seq,
+        eventId: event.id,
+        type: event.type,
+        source: event.source,
+        reason: why.reason,
+        error: why.message,
+        attempts,
+      },
       "event parked",
     );
   }

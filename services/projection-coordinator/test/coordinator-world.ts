@@ -1,5 +1,11 @@
 import { join } from "node:path";
-import { type Bus, busNames, connectBus } from "@dbplane/bus";
+import { type Bus, busNames, connectBus, type PublishAck, type PublishOptions } from "@dbplane/bus";
+import {
+  type MessageDefinition,
+  type MessageInput,
+  type ServiceName,
+  serviceSource,
+} from "@dbplane/contracts";
 import { projectionTables } from "@dbplane/projections";
 import { createLogger } from "@dbplane/service-kit";
 import {
@@ -12,7 +18,7 @@ import {
 import { jetstream } from "@nats-io/jetstream";
 import { headers } from "@nats-io/transport-node";
 import { afterEach, beforeEach } from "vitest";
-import { TALLY_TYPE } from "./fixtures/tally-projection.ts";
+import { TALLY_SERVICE, TALLY_TYPE } from "./fixtures/tally-projection.ts";
 
 const tallyModule = join(import.meta.dirname, "fixtures/tally-projection.ts");
 
@@ -28,14 +34,27 @@ export type Replica = ServiceReplica & { readonly memberId: string };
 
 /** A coordinator's world: a bus on its namespace and a PostgreSQL schema per coordinator group. */
 export interface CoordinatorWorld extends ServiceWorld<{ readonly memberId: string }> {
-  /** A bus on the world's namespace, for publishing contract events. */
-  readonly bus: Bus;
+  /**
+   * Publishes a contract message as the service that owns it (a bus named after it, so its
+   * `ce-source` is `dbplane/<service>` as the projections check).
+   */
+  publish<D extends MessageDefinition>(
+    def: D,
+    data: MessageInput<D>,
+    options: PublishOptions,
+  ): Promise<PublishAck>;
   /** The default group's schema; a replica joins another with `env: { DBPLANE_PROJECTION_SCHEMA }`. */
   readonly db: TestSchema;
   /** Publishes `count` tally events over `aggregates` aggregates; returns the last stream sequence. */
   publishTally(
     count: number,
-    options?: { aggregates?: number; offset?: number; poison?: (i: number) => boolean },
+    options?: {
+      aggregates?: number;
+      offset?: number;
+      poison?: (i: number) => boolean;
+      /** The `ce-source` of event `n`; default the collector's, whose subject the tally events use. */
+      source?: (n: number) => string;
+    },
   ): Promise<number>;
   units(schema?: string, projection?: string): Promise<UnitRow[]>;
   /** Resolves when every unit of `projection` is owned and checkpointed at `seq` or later. */
@@ -83,21 +102,32 @@ export async function createCoordinatorWorld(options: { natsUrl?: string } = {})
   });
   world.defer(() => db.drop());
   const { nats } = world;
-  const bus = await connectBus({
-    servers: nats.url,
-    name: "test",
-    logger: createLogger({ name: "test", level: "silent" }),
-    namespace: nats.namespace,
-  });
-  world.defer(() => bus.close());
-  await bus.ensureTopology();
+  const buses = new Map<ServiceName, Promise<Bus>>();
+  const busOf = (service: ServiceName) => {
+    let bus = buses.get(service);
+    if (!bus) {
+      bus = connectBus({
+        servers: nats.url,
+        name: service,
+        logger: createLogger({ name: service, level: "silent" }),
+        namespace: nats.namespace,
+      }).then(async (b) => {
+        world.defer(() => b.close());
+        await b.ensureTopology();
+        return b;
+      });
+      buses.set(service, bus);
+    }
+    return bus;
+  };
+  await busOf(TALLY_SERVICE);
   const js = jetstream(nats.nc);
-  const subject = busNames(nats.namespace).subject("dbplane.evt.test.tally.incremented");
+  const subject = busNames(nats.namespace).subject(`dbplane.evt.${TALLY_SERVICE}.tally.incremented`);
   let published = 0;
 
   const coordinatorWorld: CoordinatorWorld = {
     ...world,
-    bus,
+    publish: async (def, data, options) => (await busOf(def.service)).publish(def, data, options),
     db,
     async publishTally(count, options = {}) {
       const aggregates = options.aggregates ?? 1_000;
@@ -112,7 +142,7 @@ export async function createCoordinatorWorld(options: { natsUrl?: string } = {})
           const h = headers();
           h.set("ce-id", `tally-${nats.namespace}-${n}`);
           h.set("ce-type", TALLY_TYPE);
-          h.set("ce-source", "test");
+          h.set("ce-source", options.source?.(n) ?? serviceSource(TALLY_SERVICE));
           h.set("ce-subject", `agg-${n % aggregates}`);
           h.set("ce-time", new Date().toISOString());
           h.set("ce-specversion", "1.0");

@@ -19,9 +19,8 @@ describe("fleet and audit read models", () => {
   beforeAll(async () => {
     world = await createCoordinatorWorld();
     replica = await world.startReplica({ env: { DBPLANE_PROJECTIONS: "fleet,audit" } });
-    const { bus } = world;
     const found = "local:127.0.0.1:5432/orders";
-    await bus.publish(
+    await world.publish(
       databaseDiscovered,
       {
         id: found,
@@ -33,7 +32,7 @@ describe("fleet and audit read models", () => {
       },
       { subject: found },
     );
-    await bus.publish(
+    await world.publish(
       appDiscovered,
       {
         id: "app-1",
@@ -46,12 +45,16 @@ describe("fleet and audit read models", () => {
       },
       { subject: "app-1" },
     );
-    await bus.publish(
+    await world.publish(
       targetHealthChanged,
       { target: found, engine: "postgresql", state: "degraded", reason: "replication lag", changedAt: at },
       { subject: found },
     );
-    await bus.publish(databaseRequested, { name: "billing", shards: 2, version: 1 }, { subject: "billing" });
+    await world.publish(
+      databaseRequested,
+      { name: "billing", shards: 2, version: 1 },
+      { subject: "billing" },
+    );
     const shard = (n: number) => ({
       shard: n,
       primary: { host: "127.0.0.1", port: 6000 + n },
@@ -60,12 +63,12 @@ describe("fleet and audit read models", () => {
       user: "billing",
       passwordRef: { kind: "file" as const, path: "/var/lib/dbplane/billing" },
     });
-    await bus.publish(
+    await world.publish(
       databaseReady,
       { name: "billing", version: 1, postgresVersion: 17, shards: [shard(0), shard(1)] },
       { subject: "billing" },
     );
-    await bus.publish(
+    await world.publish(
       shardLoadSampled,
       {
         database: "billing",
