@@ -93,6 +93,8 @@ describe("job definition", () => {
     ["$JS subject", { ...base, target: { subject: "$JS.API.STREAM.DELETE.X" } }, "target.subject"],
     ["$KV subject", { ...base, target: { subject: "$KV.bucket.key" } }, "target.subject"],
     ["_INBOX subject", { ...base, target: { subject: "_INBOX.abc" } }, "target.subject"],
+    ["a service's inbox", { ...base, target: { subject: "_INBOX_router.abc" } }, "target.subject"],
+    ["dead-letter subject", { ...base, target: { subject: "dbplane.dlq.router.x.y" } }, "target.subject"],
     ["empty token", { ...base, target: { subject: "a..b" } }, "target.subject"],
     ["trailing dot", { ...base, target: { subject: "a.b." } }, "target.subject"],
     ["subject with space", { ...base, target: { subject: "a b" } }, "target.subject"],

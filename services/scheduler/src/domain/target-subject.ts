@@ -5,7 +5,7 @@ import { JobLimits } from "./limits.ts";
  *
  * A target is one concrete subject a JetStream stream captures: wildcards would publish to a
  * literal `*` token (or fail), empty tokens are invalid in NATS, and the `$…` spaces (`$JS.`,
- * `$KV.`, `$O.`, `$SYS.`) and `_INBOX.` belong to the server and to request/reply — publishing
+ * `$KV.`, `$O.`, `$SYS.`), `_INBOX.`/`_INBOX_<service>.` and the dead letters `dbplane.dlq.` belong to the server and to request/reply — publishing
  * into them from a schedule is either an API call in disguise or a reply to nobody.
  */
 export function subjectProblem(subject: string): string | null {
@@ -20,7 +20,10 @@ export function subjectProblem(subject: string): string | null {
     return "must not have empty tokens (leading, trailing or double '.')";
   }
   if (subject.startsWith("$")) return "must not be in a system space ($JS, $KV, $O, $SYS, …)";
-  if (subject === "_INBOX" || subject.startsWith("_INBOX.")) return "must not be in the _INBOX space";
+  // `_INBOX.` and the services' own `_INBOX_<service>.` prefixes: replies to someone else's request.
+  if (/^_INBOX(?:$|[._])/.test(subject)) return "must not be in an _INBOX space";
+  // Dead letters are the bus's record of what failed: a forged one would mislead whoever reads them.
+  if (/(?:^|\.)dbplane\.dlq(?:\.|$)/.test(subject)) return "must not be a dead-letter subject (dbplane.dlq.…)";
   return null;
 }
 
