@@ -23,7 +23,8 @@ export function subjectProblem(subject: string): string | null {
   // `_INBOX.` and the services' own `_INBOX_<service>.` prefixes: replies to someone else's request.
   if (/^_INBOX(?:$|[._])/.test(subject)) return "must not be in an _INBOX space";
   // Dead letters are the bus's record of what failed: a forged one would mislead whoever reads them.
-  if (/(?:^|\.)dbplane\.dlq(?:\.|$)/.test(subject)) return "must not be a dead-letter subject (dbplane.dlq.…)";
+  if (/(?:^|\.)dbplane\.dlq(?:\.|$)/.test(subject))
+    return "must not be a dead-letter subject (dbplane.dlq.…)";
   return null;
 }
 
