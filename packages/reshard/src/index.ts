@@ -12,6 +12,7 @@ export {
   ensureReshardAccess,
   RESHARD_ROLE,
   RESHARD_SCHEMA,
+  reshardAccessPsql,
   reshardAccessStatements,
 } from "./reshard-access.ts";
 export type { SyncedSequence } from "./sequence-sync.ts";

@@ -50,20 +50,45 @@ function quoted(expression: string): string {
  * The statements, in order, for the current database of a superuser connection. Idempotent: run on
  * every reconcile, they repair a hand-made change (a lost attribute, a changed allow-list).
  */
+const ROLE_ATTRIBUTES = "LOGIN REPLICATION BYPASSRLS NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT";
+
 export function reshardAccessStatements(
   access: Omit<ReshardAccess, "password">,
   verifier: string,
   roleExists: boolean,
 ): string[] {
   const role = pg.escapeIdentifier(RESHARD_ROLE);
+  const attributes = `${ROLE_ATTRIBUTES} PASSWORD ${pg.escapeLiteral(verifier)}`;
+  return [
+    roleExists ? `ALTER ROLE ${role} WITH ${attributes}` : `CREATE ROLE ${role} WITH ${attributes}`,
+    ...grantsAndWrappers(access),
+  ];
+}
+
+/**
+ * The same for psql, in the shard's pod (Kubernetes driver): `:'<verifierVariable>'` is the
+ * verifier from the shard's Secret, quoted by psql, and `\gexec` runs the statement built from it.
+ * Run in the database's own database (the wrappers' schema lives there).
+ */
+export function reshardAccessPsql(
+  access: Omit<ReshardAccess, "password">,
+  verifierVariable = "reshard_verifier",
+): string {
+  return [
+    `SELECT 'CREATE ROLE ${RESHARD_ROLE}' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${RESHARD_ROLE}') \\gexec`,
+    `SELECT format('ALTER ROLE ${RESHARD_ROLE} WITH ${ROLE_ATTRIBUTES} PASSWORD %L', :'${verifierVariable}') \\gexec`,
+    ...grantsAndWrappers(access).map((sql) => `${sql};`),
+  ].join("\n");
+}
+
+function grantsAndWrappers(access: Omit<ReshardAccess, "password">): string[] {
+  const role = pg.escapeIdentifier(RESHARD_ROLE);
   const schema = pg.escapeIdentifier(RESHARD_SCHEMA);
   const owner = pg.escapeIdentifier(access.owner);
-  const attributes = `LOGIN REPLICATION BYPASSRLS NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT PASSWORD ${pg.escapeLiteral(verifier)}`;
   const rows = access.publishers
     .map((p) => `(${pg.escapeLiteral(p.hostPattern)}, ${p.port ?? "NULL"})`)
     .join(", ");
   return [
-    roleExists ? `ALTER ROLE ${role} WITH ${attributes}` : `CREATE ROLE ${role} WITH ${attributes}`,
     `GRANT ${owner} TO ${role}`,
     `GRANT SET ON PARAMETER session_replication_role TO ${role}`,
     `CREATE SCHEMA IF NOT EXISTS ${schema} AUTHORIZATION CURRENT_USER`,

@@ -1,8 +1,16 @@
+import { spawn } from "node:child_process";
+import { createScramVerifier } from "@dbplane/pgwire";
 import { KEYSPACE_END } from "@dbplane/sharding";
 import { createPostgresServer, type PostgresServer, waitFor } from "@dbplane/testkit";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureReshardAccess, RangeMove, type RangeMoveSpec, RESHARD_ROLE } from "../src/index.ts";
+import {
+  ensureReshardAccess,
+  RangeMove,
+  type RangeMoveSpec,
+  RESHARD_ROLE,
+  reshardAccessPsql,
+} from "../src/index.ts";
 import { rowsOfRange, SEED_ROWS, seed, specFor, sql, startWriter, testLogger } from "./move-world.ts";
 
 // The reshard as the provisioner sets it up: tables owned by the database's owner role, and the
@@ -180,5 +188,60 @@ describe("RangeMove without a superuser", () => {
     const after = await rowsOfRange(source, SCHEMA, from, to);
     expect(after.accounts).toEqual([]);
     expect(after.users).toEqual([]);
+  });
+
+  it("the psql form (the Kubernetes pod's) installs the same access: the provisioner's pass then writes nothing", async () => {
+    const publishers = [{ hostPattern: String.raw`^127\.0\.0\.1$`, port: source.port }];
+    const script = reshardAccessPsql({ owner: OWNER, publishers });
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn(
+        "psql",
+        [
+          target.url,
+          "-X",
+          "-q",
+          "-v",
+          "ON_ERROR_STOP=1",
+          "-v",
+          `reshard_verifier=${createScramVerifier("psql-pw")}`,
+        ],
+        { stdio: ["pipe", "ignore", "pipe"] },
+      );
+      let stderr = "";
+      child.stderr.on("data", (d) => {
+        stderr += String(d);
+      });
+      child.on("exit", (code) =>
+        code === 0 ? resolve() : reject(new Error(`psql exited ${code}: ${stderr}`)),
+      );
+      child.stdin.end(script);
+    });
+    const secret = async () =>
+      (
+        await sql<{ s: string }>(target, "SELECT rolpassword AS s FROM pg_authid WHERE rolname = $1", [
+          RESHARD_ROLE,
+        ])
+      )[0]!.s;
+    const installed = await secret();
+    await asSuperuser(target, (client) =>
+      ensureReshardAccess(client, { password: "psql-pw", owner: OWNER, publishers }),
+    );
+    expect((await secret()) === installed).toBe(true);
+    const client = await reshardClient(target);
+    try {
+      await expect(
+        client.query("SELECT dbplane_reshard.create_subscription($1, $2, $3, $4, $5, $6, $7)", [
+          "dbplane_rs_x",
+          "10.0.0.66",
+          5432,
+          "postgres",
+          RESHARD_ROLE,
+          "x",
+          "x",
+        ]),
+      ).rejects.toMatchObject({ code: "42501" });
+    } finally {
+      await client.end();
+    }
   });
 });
