@@ -31,8 +31,9 @@ service with its generated permissions plus values' natsAuth.extraPublish.<servi
 {{- $perms := .root.Files.Get "files/nats-permissions.json" | fromJson -}}
 {{- $users := list -}}
 {{- range $service := keys .root.Values.services | sortAlpha -}}
-{{- /* A service the contracts do not know (one added under services:) may publish only its extraPublish. */ -}}
-{{- $p := index $perms $service | default (dict "publish" (dict "allow" list "deny" list) "subscribe" (dict "allow" (list "_INBOX.>"))) -}}
+{{- /* A service the contracts do not know (one added under services:) may publish only its extraPublish,
+and read only its own inbox (the bus uses _INBOX_<service> as the inbox prefix). */ -}}
+{{- $p := index $perms $service | default (dict "publish" (dict "allow" list "deny" list) "subscribe" (dict "allow" (list (printf "_INBOX_%s.>" $service)))) -}}
 {{- $extra := index ($.root.Values.natsAuth.extraPublish | default dict) $service | default list -}}
 {{- $publish := dict "allow" (concat $p.publish.allow $extra) "deny" $p.publish.deny -}}
 {{- $permissions := dict "publish" $publish "subscribe" $p.subscribe -}}
