@@ -78,6 +78,8 @@ export function backupJob(input: {
               ],
               env: [
                 { name: "PGHOST", value: `${names.service}.${namespace}.svc` },
+                // The shard admits network clients over TLS only (hostssl).
+                { name: "PGSSLMODE", value: "require" },
                 { name: "PGUSER", value: SUPERUSER },
                 { name: "PGDATABASE", value: spec.name },
                 { name: "PGPASSWORD", valueFrom: { secretKeyRef: { name: names.secret, key: "password" } } },

@@ -1,10 +1,12 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { applyObject, connectKube, deleteObject, listLabelled, readObject } from "@dbplane/kube";
 import { createScramVerifier } from "@dbplane/pgwire";
 import type { Logger } from "@dbplane/service-kit";
 import {
+  ApiException,
   type KubernetesObject,
   loadYaml,
+  type V1ConfigMap,
   type V1Job,
   type V1Secret,
   type V1StatefulSet,
@@ -22,6 +24,16 @@ import type { BackupOutcome, ShardDriver, ShardObservation } from "../driver.ts"
 import { appSecretName } from "./app-role-container.ts";
 import { type BackupTarget, backupJob, backupLocation } from "./backup-job.ts";
 import { type SecretReaders, secretReaderRoles } from "./secret-readers.ts";
+import {
+  newShardCa,
+  parseShardCa,
+  type ShardCa,
+  type ShardTlsSource,
+  shardCertificate,
+  shardDnsNames,
+  shardServerTls,
+  shardTlsSecret,
+} from "./shard-certificates.ts";
 import {
   DATABASE_LABEL,
   MANAGED_BY,
@@ -49,6 +61,8 @@ export interface KubernetesDriverOptions {
   readonly network: ShardNetwork;
   /** Who gets a per-shard Role to read its Secrets by name; undefined: no Role is made. */
   readonly readers: SecretReaders | undefined;
+  /** Where each shard's server certificate comes from (the shards serve TLS either way). */
+  readonly tls: ShardTlsSource;
   readonly logger: Logger;
 }
 
@@ -61,27 +75,35 @@ const asClientModel = (manifest: KubernetesObject): KubernetesObject =>
   loadYaml<KubernetesObject>(JSON.stringify(manifest));
 
 /** Kinds the provisioner creates, in the order delete removes them (workload first). */
-const OWNED_KINDS = [
+const BUILT_IN_KINDS = [
   { apiVersion: "batch/v1", kind: "Job" },
   { apiVersion: "apps/v1", kind: "StatefulSet" },
   { apiVersion: "v1", kind: "Service" },
   { apiVersion: "v1", kind: "ConfigMap" },
+  // Before the Secrets: cert-manager would otherwise issue a deleted `-tls` Secret again.
+  { apiVersion: "cert-manager.io/v1", kind: "Certificate" },
   { apiVersion: "v1", kind: "Secret" },
   { apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy" },
   { apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding" },
   { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role" },
 ] as const;
 
+/** A 409 from the API server: the object was created meanwhile (by another replica). */
+const isConflict = (err: unknown) => err instanceof ApiException && err.code === 409;
+
 /**
  * Shards as Kubernetes objects: per shard a StatefulSet, three Services (primary, read, headless
- * for pod DNS), a credentials Secret and a ConfigMap, and per database the application's
+ * for pod DNS), a credentials Secret, a ConfigMap and the server's certificate (a `-tls` Secret,
+ * or a cert-manager Certificate that makes it), and per database the application's
  * `<db>-app` Secret, all server-side applied under one field
  * manager with force on every pass — so drift (a deleted Service, a hand-edited replica count) is
  * repaired by the next reconcile, and an unchanged pass changes nothing on the server.
  */
 export async function createKubernetesDriver(options: KubernetesDriverOptions): Promise<ShardDriver> {
   const { objects } = connectKube(options.kubeconfig);
-  const { namespace } = options;
+  const { namespace, tls } = options;
+  // Certificates are listed (for delete) only where cert-manager serves them.
+  const ownedKinds = BUILT_IN_KINDS.filter((k) => k.kind !== "Certificate" || tls.kind === "cert-manager");
 
   /** A Secret's `data`, decoded; empty when it does not exist. */
   const secretData = async (name: string): Promise<Record<string, string>> => {
@@ -115,6 +137,79 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
     };
   };
 
+  /**
+   * The provisioner's CA from its Secret, made once: created (never applied), so when two replicas
+   * race the loser's create fails with 409 and both use the one that was stored. Its certificate,
+   * and never its key, is published in a ConfigMap of the same name for the router and collector.
+   */
+  const loadCa = async (source: { namespace: string; name: string }): Promise<ShardCa> => {
+    const header = { apiVersion: "v1", kind: "Secret", metadata: { ...source } };
+    let secret = await readObject<V1Secret>(objects, header);
+    if (!secret?.data?.["tls.key"]) {
+      const { certPem, keyPem } = newShardCa();
+      try {
+        await objects.create({
+          ...header,
+          metadata: { ...source, labels: { ...MANAGED_BY, "app.kubernetes.io/component": "shard-ca" } },
+          type: "kubernetes.io/tls",
+          data: {
+            "tls.crt": Buffer.from(certPem).toString("base64"),
+            "tls.key": Buffer.from(keyPem).toString("base64"),
+          },
+        } as V1Secret);
+        options.logger.info({ secret: `${source.namespace}/${source.name}` }, "shard CA created");
+      } catch (err) {
+        if (!isConflict(err)) throw err;
+      }
+      secret = await readObject<V1Secret>(objects, header);
+    }
+    const decode = (key: string) => Buffer.from(secret?.data?.[key] ?? "", "base64").toString("utf8");
+    const ca = parseShardCa(decode("tls.crt"), decode("tls.key"));
+    await applyObject(
+      objects,
+      {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { ...source, labels: { ...MANAGED_BY, "app.kubernetes.io/component": "shard-ca" } },
+        data: { "ca.crt": ca.certPem },
+      } as V1ConfigMap,
+      FIELD_MANAGER,
+    );
+    return ca;
+  };
+  let ca: Promise<ShardCa> | undefined;
+  /** The CA, loaded once per process; a failed load is tried again on the next pass. */
+  const caOnce = (source: { namespace: string; name: string }): Promise<ShardCa> => {
+    ca ??= loadCa(source).catch((err) => {
+      ca = undefined;
+      throw err;
+    });
+    return ca;
+  };
+
+  /**
+   * The shard's certificate objects, applied before its StatefulSet: with cert-manager a
+   * Certificate (cert-manager makes the key and the `-tls` Secret); else the `-tls` Secret itself,
+   * its certificate and key kept while still good, and a revision that rolls the pods when renewed.
+   */
+  const tlsOf = async (
+    database: string,
+    shard: number,
+  ): Promise<{ manifests: KubernetesObject[]; revision: string | undefined }> => {
+    if (tls.kind === "cert-manager")
+      return { manifests: [shardCertificate(database, shard, namespace, tls)], revision: undefined };
+    const names = shardNames(database, shard);
+    const data = shardServerTls(
+      await secretData(names.tlsSecret),
+      await caOnce(tls),
+      shardDnsNames(database, shard, namespace),
+    );
+    return {
+      manifests: [shardTlsSecret(database, shard, namespace, data)],
+      revision: createHash("sha256").update(data["tls.crt"]).digest("hex").slice(0, 16),
+    };
+  };
+
   /** The application's password and verifier: kept from the `<db>-app` Secret when it has them. */
   const appSecretOf = async (database: string): Promise<AppSecret> => {
     const secret = await readObject<V1Secret>(objects, {
@@ -142,7 +237,7 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
       }
     }
   };
-  const withVolumes = [...OWNED_KINDS, { apiVersion: "v1", kind: "PersistentVolumeClaim" }] as const;
+  const withVolumes = [...ownedKinds, { apiVersion: "v1", kind: "PersistentVolumeClaim" }] as const;
 
   return {
     kind: "kubernetes",
@@ -184,8 +279,10 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
     async ensureShard(target): Promise<ShardObservation> {
       const names = shardNames(target.spec.name, target.shard);
       const { password, monitor } = await passwordsOf(names);
+      const shardTls = await tlsOf(target.spec.name, target.shard);
       let statefulSet: V1StatefulSet | undefined;
       const manifests = [
+        ...shardTls.manifests,
         ...shardManifests({
           ...target,
           namespace,
@@ -193,6 +290,7 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
           password,
           monitor,
           network: options.network,
+          tlsRevision: shardTls.revision,
         }),
         ...(options.readers
           ? secretReaderRoles(target.spec.name, target.shard, namespace, options.readers)
@@ -240,7 +338,7 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
     async removeDatabase(database, { keepVolumes }) {
       await deleteLabelled(
         { ...MANAGED_BY, [DATABASE_LABEL]: database },
-        keepVolumes ? OWNED_KINDS : withVolumes,
+        keepVolumes ? ownedKinds : withVolumes,
       );
     },
 
