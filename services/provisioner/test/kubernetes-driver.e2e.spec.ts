@@ -367,7 +367,7 @@ describe("Kubernetes driver against the API double", () => {
     expect(versions()).toEqual(before);
   }, 30_000);
 
-  it("repairs drift on the next reconcile: a deleted Service comes back, an edited replica count is reset", async () => {
+  it("repairs drift on the next reconcile: a deleted Service or CA ConfigMap comes back, an edited replica count is reset", async () => {
     expect(kube.delete("Service", ns, "shop-shard-0")).toBe(true);
     await waitFor(() => kube.get("Service", ns, "shop-shard-0"), { timeoutMs: 20_000 });
     // biome-ignore lint/suspicious/noExplicitAny: manifest edit
@@ -390,6 +390,17 @@ describe("Kubernetes driver against the API double", () => {
     const app = kube.get("Secret", ns, "shop-app") as any;
     expect(Buffer.from(app.data.password, "base64").toString()).toBe(appSecret.password);
     expect(Buffer.from(app.data.verifier, "base64").toString()).toBe(appSecret.verifier);
+    // The CA's ConfigMap, deleted, is put back with the same CA (the Secret keeps it).
+    const caCert = (
+      kube.get("ConfigMap", "dbplane", "dbplane-shard-ca") as unknown as { data: Record<string, string> }
+    ).data["ca.crt"];
+    const caVersion = kube.get("Secret", "dbplane", "dbplane-shard-ca")?.metadata?.resourceVersion;
+    expect(kube.delete("ConfigMap", "dbplane", "dbplane-shard-ca")).toBe(true);
+    const restored = await waitFor(() => kube.get("ConfigMap", "dbplane", "dbplane-shard-ca"), {
+      timeoutMs: 20_000,
+    });
+    expect((restored as unknown as { data: Record<string, string> }).data["ca.crt"]).toBe(caCert);
+    expect(kube.get("Secret", "dbplane", "dbplane-shard-ca")?.metadata?.resourceVersion).toBe(caVersion);
     // No new key on a re-reconcile.
     for (const n of [0, 1])
       expect(decoded(kube.get("Secret", ns, `shop-shard-${n}-tls`))["tls.key"]).toBe(tlsKeys[n]);

@@ -141,6 +141,7 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
    * The provisioner's CA from its Secret, made once: created (never applied), so when two replicas
    * race the loser's create fails with 409 and both use the one that was stored. Its certificate,
    * and never its key, is published in a ConfigMap of the same name for the router and collector.
+   * Read on every pass, not cached: a deleted ConfigMap is put back like any other drift.
    */
   const loadCa = async (source: { namespace: string; name: string }): Promise<ShardCa> => {
     const header = { apiVersion: "v1", kind: "Secret", metadata: { ...source } };
@@ -177,16 +178,6 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
     );
     return ca;
   };
-  let ca: Promise<ShardCa> | undefined;
-  /** The CA, loaded once per process; a failed load is tried again on the next pass. */
-  const caOnce = (source: { namespace: string; name: string }): Promise<ShardCa> => {
-    ca ??= loadCa(source).catch((err) => {
-      ca = undefined;
-      throw err;
-    });
-    return ca;
-  };
-
   /**
    * The shard's certificate objects, applied before its StatefulSet: with cert-manager a
    * Certificate (cert-manager makes the key and the `-tls` Secret); else the `-tls` Secret itself,
@@ -201,7 +192,7 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
     const names = shardNames(database, shard);
     const data = shardServerTls(
       await secretData(names.tlsSecret),
-      await caOnce(tls),
+      await loadCa(tls),
       shardDnsNames(database, shard, namespace),
     );
     return {
