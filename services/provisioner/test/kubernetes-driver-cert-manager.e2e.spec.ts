@@ -97,6 +97,9 @@ describe("Kubernetes driver with cert-manager", () => {
         secret: expect.objectContaining({ secretName: "shop-shard-0-tls" }),
       }),
     );
+    // cert-manager's Secret may have no ca.crt: a standby clones over TLS without verifying.
+    expect(pod.spec.initContainers[0].env).toContainEqual({ name: "PGSSLMODE", value: "require" });
+    expect(pod.spec.volumes.map((v: { name: string }) => v.name)).not.toContain("shard-ca");
     // cert-manager renews the Secret in place: no revision to roll the pods by.
     expect(pod.metadata.annotations?.["dbplane.io/tls-revision"]).toBeUndefined();
     // biome-ignore lint/suspicious/noExplicitAny: manifest inspection

@@ -241,7 +241,24 @@ describe("Kubernetes driver against the API double", () => {
       mountPath: "/etc/dbplane/tls",
       readOnly: true,
     });
-    expect(pod.initContainers[0].env).toContainEqual({ name: "PGSSLMODE", value: "require" });
+    // A standby clones (and then streams, primary_conninfo) with verify-full against the CA in
+    // its -tls Secret, mounted alone; the server container has it for the walreceiver.
+    expect(pod.initContainers[0].env).toEqual(
+      expect.arrayContaining([
+        { name: "PGSSLMODE", value: "verify-full" },
+        { name: "PGSSLROOTCERT", value: "/etc/dbplane/shard-ca/ca.crt" },
+      ]),
+    );
+    expect(pod.volumes).toContainEqual({
+      name: "shard-ca",
+      secret: { secretName: "shop-shard-0-tls", items: [{ key: "ca.crt", path: "ca.crt", mode: 0o644 }] },
+    });
+    for (const container of [pod.initContainers[0], pod.containers[0]])
+      expect(container.volumeMounts).toContainEqual({
+        name: "shard-ca",
+        mountPath: "/etc/dbplane/shard-ca",
+        readOnly: true,
+      });
     expect(sts.spec.template.metadata.annotations["dbplane.io/tls-revision"]).toMatch(/^[0-9a-f]{16}$/);
     for (const n of [0, 1]) {
       // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
@@ -460,6 +477,13 @@ describe("Kubernetes driver against the API double", () => {
     // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
     const pod = (job as any).spec.template.spec;
     expect(pod.initContainers[0].command.join(" ")).toContain("pg_dump");
+    expect(pod.initContainers[0].env).toContainEqual({ name: "PGSSLMODE", value: "verify-full" });
+    expect(pod.volumes).toContainEqual(
+      expect.objectContaining({
+        name: "shard-ca",
+        secret: expect.objectContaining({ secretName: "shop-shard-1-tls" }),
+      }),
+    );
     expect(pod.containers[0].env).toContainEqual({
       name: "TARGET",
       value: "s3://dbplane-backups/test/shop/2026-11-23.nightly/shard-1.dump",

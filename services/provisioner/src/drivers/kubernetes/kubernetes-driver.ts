@@ -282,6 +282,7 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
           monitor,
           network: options.network,
           tlsRevision: shardTls.revision,
+          verifyInShard: tls.kind === "provisioner-ca",
         }),
         ...(options.readers
           ? secretReaderRoles(target.spec.name, target.shard, namespace, options.readers)
@@ -345,6 +346,7 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
         namespace,
         image: options.image,
         target: options.backup,
+        verifyInShard: tls.kind === "provisioner-ca",
       });
       const job = (await applyObject(objects, manifest, FIELD_MANAGER)) as V1Job;
       const conditions = job.status?.conditions ?? [];

@@ -28,6 +28,8 @@ const TLS_DIR = "/etc/dbplane/tls";
  */
 const KEY_MODE = 0o640;
 const CERT_MODE = 0o644;
+/** Where the shard's own clients (a standby, the backup Job) find the CA they verify the primary with. */
+const CA_DIR = "/etc/dbplane/shard-ca";
 
 /** Names of one shard's objects (DESIGN.md: `{db}-shard-{n}`, `{db}-shard-{n}-credentials`). */
 export function shardNames(database: string, shard: number) {
@@ -68,6 +70,35 @@ export interface ShardManifestInput {
    * cert-manager, which renews the Secret in place.
    */
   readonly tlsRevision?: string | undefined;
+  /** The `-tls` Secret carries the issuing CA (`ca.crt`): the shard's own clients verify-full. */
+  readonly verifyInShard?: boolean | undefined;
+}
+
+/**
+ * How a shard's own pods (a standby's clone and streaming, the backup Job) reach its primary: over
+ * TLS always (the primary admits the network only by hostssl); verify-full against the `ca.crt` of
+ * the shard's `-tls` Secret when it surely has one (the provisioner's CA fills it; a cert-manager
+ * issuer may not), else `require`. pg_basebackup -R writes these settings into the standby's
+ * primary_conninfo, so the server container mounts the CA too.
+ */
+export function inShardClientTls(database: string, shard: number, verify: boolean) {
+  if (!verify) return { env: [{ name: "PGSSLMODE", value: "require" }], volumeMounts: [], volumes: [] };
+  return {
+    env: [
+      { name: "PGSSLMODE", value: "verify-full" },
+      { name: "PGSSLROOTCERT", value: `${CA_DIR}/ca.crt` },
+    ],
+    volumeMounts: [{ name: "shard-ca", mountPath: CA_DIR, readOnly: true }],
+    volumes: [
+      {
+        name: "shard-ca",
+        secret: {
+          secretName: shardNames(database, shard).tlsSecret,
+          items: [{ key: "ca.crt", path: "ca.crt", mode: CERT_MODE }],
+        },
+      },
+    ],
+  };
 }
 
 /** Who may reach a shard's PostgreSQL over the network. */
@@ -201,6 +232,7 @@ export function shardManifests(input: ShardManifestInput): KubernetesObject[] {
     allowPrivilegeEscalation: false,
     capabilities: { drop: ["ALL"] },
   };
+  const inShardTls = inShardClientTls(spec.name, shard, input.verifyInShard ?? false);
   const isReady = ["pg_isready", "-h", "127.0.0.1", "-p", String(PORT), "-U", SUPERUSER, "-d", spec.name];
   const service = (name: string, podSelector: Record<string, string>, headless = false) => ({
     apiVersion: "v1",
@@ -275,13 +307,11 @@ export function shardManifests(input: ShardManifestInput): KubernetesObject[] {
                 name: "clone-primary",
                 image: `${input.image}:${spec.postgresVersion}`,
                 command: ["sh", "-c", replicaInitScript(names, namespace)],
-                // The primary admits network clients over TLS only (hostssl).
-                env: [
-                  { name: "PGDATA", value: PGDATA },
-                  { name: "PGSSLMODE", value: "require" },
-                  passwordEnv,
+                env: [{ name: "PGDATA", value: PGDATA }, ...inShardTls.env, passwordEnv],
+                volumeMounts: [
+                  { name: "data", mountPath: "/var/lib/postgresql/data" },
+                  ...inShardTls.volumeMounts,
                 ],
-                volumeMounts: [{ name: "data", mountPath: "/var/lib/postgresql/data" }],
                 securityContext: containerSecurity,
               },
             ],
@@ -316,6 +346,7 @@ export function shardManifests(input: ShardManifestInput): KubernetesObject[] {
                   { name: "data", mountPath: "/var/lib/postgresql/data" },
                   { name: "config", mountPath: "/etc/dbplane", readOnly: true },
                   { name: "tls", mountPath: TLS_DIR, readOnly: true },
+                  ...inShardTls.volumeMounts,
                 ],
               },
               appRoleContainer({
@@ -342,6 +373,7 @@ export function shardManifests(input: ShardManifestInput): KubernetesObject[] {
                   ],
                 },
               },
+              ...inShardTls.volumes,
             ],
           },
         },
