@@ -3,10 +3,8 @@ import { applyObject, connectKube, deleteObject, listLabelled, readObject } from
 import { createScramVerifier } from "@dbplane/pgwire";
 import type { Logger } from "@dbplane/service-kit";
 import {
-  ApiException,
   type KubernetesObject,
   loadYaml,
-  type V1ConfigMap,
   type V1Job,
   type V1Secret,
   type V1StatefulSet,
@@ -24,10 +22,8 @@ import type { BackupOutcome, ShardDriver, ShardObservation } from "../driver.ts"
 import { appSecretName } from "./app-role-container.ts";
 import { type BackupTarget, backupJob, backupLocation } from "./backup-job.ts";
 import { type SecretReaders, secretReaderRoles } from "./secret-readers.ts";
+import { loadShardCa } from "./shard-ca-store.ts";
 import {
-  newShardCa,
-  parseShardCa,
-  type ShardCa,
   type ShardTlsSource,
   shardCertificate,
   shardDnsNames,
@@ -88,9 +84,6 @@ const BUILT_IN_KINDS = [
   { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role" },
 ] as const;
 
-/** A 409 from the API server: the object was created meanwhile (by another replica). */
-const isConflict = (err: unknown) => err instanceof ApiException && err.code === 409;
-
 /**
  * Shards as Kubernetes objects: per shard a StatefulSet, three Services (primary, read, headless
  * for pod DNS), a credentials Secret, a ConfigMap and the server's certificate (a `-tls` Secret,
@@ -138,47 +131,6 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
   };
 
   /**
-   * The provisioner's CA from its Secret, made once: created (never applied), so when two replicas
-   * race the loser's create fails with 409 and both use the one that was stored. Its certificate,
-   * and never its key, is published in a ConfigMap of the same name for the router and collector.
-   * Read on every pass, not cached: a deleted ConfigMap is put back like any other drift.
-   */
-  const loadCa = async (source: { namespace: string; name: string }): Promise<ShardCa> => {
-    const header = { apiVersion: "v1", kind: "Secret", metadata: { ...source } };
-    let secret = await readObject<V1Secret>(objects, header);
-    if (!secret?.data?.["tls.key"]) {
-      const { certPem, keyPem } = newShardCa();
-      try {
-        await objects.create({
-          ...header,
-          metadata: { ...source, labels: { ...MANAGED_BY, "app.kubernetes.io/component": "shard-ca" } },
-          type: "kubernetes.io/tls",
-          data: {
-            "tls.crt": Buffer.from(certPem).toString("base64"),
-            "tls.key": Buffer.from(keyPem).toString("base64"),
-          },
-        } as V1Secret);
-        options.logger.info({ secret: `${source.namespace}/${source.name}` }, "shard CA created");
-      } catch (err) {
-        if (!isConflict(err)) throw err;
-      }
-      secret = await readObject<V1Secret>(objects, header);
-    }
-    const decode = (key: string) => Buffer.from(secret?.data?.[key] ?? "", "base64").toString("utf8");
-    const ca = parseShardCa(decode("tls.crt"), decode("tls.key"));
-    await applyObject(
-      objects,
-      {
-        apiVersion: "v1",
-        kind: "ConfigMap",
-        metadata: { ...source, labels: { ...MANAGED_BY, "app.kubernetes.io/component": "shard-ca" } },
-        data: { "ca.crt": ca.certPem },
-      } as V1ConfigMap,
-      FIELD_MANAGER,
-    );
-    return ca;
-  };
-  /**
    * The shard's certificate objects, applied before its StatefulSet: with cert-manager a
    * Certificate (cert-manager makes the key and the `-tls` Secret); else the `-tls` Secret itself,
    * its certificate and key kept while still good, and a revision that rolls the pods when renewed.
@@ -192,7 +144,7 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
     const names = shardNames(database, shard);
     const data = shardServerTls(
       await secretData(names.tlsSecret),
-      await loadCa(tls),
+      await loadShardCa(objects, tls, FIELD_MANAGER, options.logger),
       shardDnsNames(database, shard, namespace),
     );
     return {
