@@ -22,10 +22,8 @@ describe("the provisioner's shard CA in the API", () => {
         loadShardCa(connectKube(kube.kubeConfigPath).objects, source, "test", logger),
       ),
     );
-    const stored = Buffer.from(
-      String((kube.get("Secret", "default", "race-ca")?.data as Record<string, string>)["tls.crt"]),
-      "base64",
-    ).toString();
+    const secretData = kube.get("Secret", "default", "race-ca")?.data as Record<string, string> | undefined;
+    const stored = Buffer.from(secretData?.["tls.crt"] ?? "", "base64").toString();
     for (const ca of loads) expect(ca.certPem).toBe(stored);
     // They did race: more than one create reached the server, and only one Secret was stored.
     const creates = kube.requests.filter(
