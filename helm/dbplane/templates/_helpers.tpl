@@ -57,6 +57,20 @@ app.kubernetes.io/component: {{ .name }}
 {{- default (printf "%s-shards" .Release.Namespace) .Values.shards.namespace | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
+{{- /* The provisioner's shard CA: a Secret (with its key) and a ConfigMap (its certificate only). */ -}}
+{{- define "dbplane.shardCaName" -}}
+{{- printf "%s-shard-ca" (include "dbplane.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- /* The ConfigMap whose ca.crt shard clients trust: cert-manager's issuer's CA, or the provisioner's. */ -}}
+{{- define "dbplane.shardCaConfigMap" -}}
+{{- if .Values.shards.tls.certManager.issuerName -}}
+{{- required "shards.tls.certManager.caConfigMap: with an issuer, name the ConfigMap (key ca.crt) of the CA it signs with" .Values.shards.tls.certManager.caConfigMap -}}
+{{- else -}}
+{{- include "dbplane.shardCaName" . -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "dbplane.secretName" -}}
 {{- default (printf "%s-secrets" (include "dbplane.fullname" .)) .Values.secrets.existingSecret -}}
 {{- end -}}

@@ -1,4 +1,5 @@
 import { field, type KubeObject } from "./kube-object.ts";
+import { checkShardTls } from "./shard-tls-policy.ts";
 import { envOf, servicesIn } from "./workload-policy.ts";
 
 /** Pods of a server dbplane depends on (NATS, Redis, PostgreSQL), by the labels they carry. */
@@ -34,6 +35,12 @@ const touchesSecrets = (rule: Rule) =>
   (rule.apiGroups ?? []).some((g) => g === "" || g === "*") &&
   (rule.resources ?? []).some((r) => r === "secrets" || r === "*");
 const beyondGet = (rule: Rule) => (rule.verbs ?? []).some((v) => v !== "get");
+/**
+ * Opens Secrets beyond named ones: any verb but `create` without resourceNames. `create` cannot be
+ * limited to a name (the API has none to check yet) and reads nothing.
+ */
+const opensSecrets = (rule: Rule) =>
+  touchesSecrets(rule) && !rule.resourceNames?.length && (rule.verbs ?? []).some((v) => v !== "create");
 
 function subset(selector: unknown, labels: Readonly<Record<string, string>>): boolean {
   if (!selector || typeof selector !== "object") return false;
@@ -103,7 +110,7 @@ function checkService(
   const shardNamespace = env.DBPLANE_KUBE_NAMESPACE;
   for (const { role, namespace } of secretRoles.get(account) ?? []) {
     const where = `Role/${role.metadata.name} (${namespace})`;
-    if (namespace === own)
+    if (namespace === own && rulesOf(role).some(opensSecrets))
       problems.push(`${where} opens the Secrets of its own namespace (the JWT key, the platform's URLs)`);
     if (name !== SECRET_OWNER && rulesOf(role).filter(touchesSecrets).some(beyondGet))
       problems.push(`${where} lets it list, watch or write Secrets (get by name only)`);
@@ -173,7 +180,7 @@ function checkInfrastructure(objects: readonly KubeObject[], profile: AccessProf
  * of their own but a per-shard Role from the provisioner naming exactly their Secrets
  * (DBPLANE_KUBE_SECRET_READERS); services without a Role mount no token; the provisioner gives
  * shards a pod-network pg_hba and NetworkPolicies that admit the labelled shard clients; NATS,
- * Redis and PostgreSQL pods are behind NetworkPolicies.
+ * Redis and PostgreSQL pods are behind NetworkPolicies; shard TLS is wired ({@link checkShardTls}).
  */
 export function checkAccessPolicy(objects: readonly KubeObject[], profile: AccessProfile): string[] {
   const secretRoles = secretRolesByService(objects, profile.releaseNamespace ?? "dbplane");
@@ -184,5 +191,6 @@ export function checkAccessPolicy(objects: readonly KubeObject[], profile: Acces
       checkService(objects, name, deployment, profile, secretRoles, readers),
     ),
     ...checkInfrastructure(objects, profile),
+    ...checkShardTls(objects, profile),
   ];
 }

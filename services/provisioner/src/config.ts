@@ -77,6 +77,22 @@ export const configSchema = z.object({
     .describe(
       "Kubernetes driver: give each shard a NetworkPolicy admitting only its own pods and the platform's shard clients.",
     ),
+  DBPLANE_KUBE_CERT_MANAGER_ISSUER: z
+    .string()
+    .regex(
+      /^(Issuer|ClusterIssuer)\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/,
+      "must be Issuer/<name> or ClusterIssuer/<name>",
+    )
+    .optional()
+    .describe(
+      "Kubernetes driver: cert-manager issues each shard's server certificate (a Certificate per shard, its Secret `<db>-shard-<n>-tls`) from this `Issuer/<name>` (in the shards' namespace) or `ClusterIssuer/<name>`; unset: the provisioner issues them from its own CA (DBPLANE_KUBE_SHARD_CA).",
+    ),
+  DBPLANE_KUBE_SHARD_CA: envVar
+    .dnsLabel()
+    .default("dbplane-shard-ca")
+    .describe(
+      "Kubernetes driver, without DBPLANE_KUBE_CERT_MANAGER_ISSUER: the Secret (in DBPLANE_KUBE_PLATFORM_NAMESPACE, made once: tls.crt, tls.key) of the CA that signs each shard's certificate, and the ConfigMap of the same name with its certificate alone (`ca.crt`), which the router and collector trust (DBPLANE_SHARD_TLS_CA).",
+    ),
   DBPLANE_POSTGRES_IMAGE: z
     .string()
     .min(1)

@@ -60,6 +60,15 @@ const driver: ShardDriver =
           podCidrs: config.DBPLANE_KUBE_POD_CIDRS,
           platformNamespace: config.DBPLANE_KUBE_NETWORK_POLICY ? platformNamespace : undefined,
         },
+        tls: config.DBPLANE_KUBE_CERT_MANAGER_ISSUER
+          ? {
+              kind: "cert-manager",
+              issuerKind: config.DBPLANE_KUBE_CERT_MANAGER_ISSUER.startsWith("Cluster")
+                ? "ClusterIssuer"
+                : "Issuer",
+              issuerName: config.DBPLANE_KUBE_CERT_MANAGER_ISSUER.split("/")[1] ?? "",
+            }
+          : { kind: "provisioner-ca", namespace: platformNamespace, name: config.DBPLANE_KUBE_SHARD_CA },
         readers: config.DBPLANE_KUBE_SECRET_READERS && {
           namespace: platformNamespace,
           ...Object.fromEntries(config.DBPLANE_KUBE_SECRET_READERS.map((entry) => entry.split("="))),

@@ -97,4 +97,17 @@ describe("provisioner config", () => {
       "DBPLANE_QUOTA_STORAGE_CLASSES",
     ]);
   });
+
+  it("takes a cert-manager issuer as Issuer/<name> or ClusterIssuer/<name>, and nothing else", () => {
+    expect(parseConfig(configSchema, base).DBPLANE_KUBE_SHARD_CA).toBe("dbplane-shard-ca");
+    for (const ok of ["Issuer/shards", "ClusterIssuer/letsencrypt.internal"])
+      expect(parseConfig(configSchema, { ...base, DBPLANE_KUBE_CERT_MANAGER_ISSUER: ok })).toMatchObject({
+        DBPLANE_KUBE_CERT_MANAGER_ISSUER: ok,
+      });
+    for (const bad of ["shards", "Certificate/x", "ClusterIssuer/", "Issuer/Bad_Name"]) {
+      expect(() => parseConfig(configSchema, { ...base, DBPLANE_KUBE_CERT_MANAGER_ISSUER: bad })).toThrow(
+        /DBPLANE_KUBE_CERT_MANAGER_ISSUER.*Issuer\/<name> or ClusterIssuer\/<name>/s,
+      );
+    }
+  });
 });

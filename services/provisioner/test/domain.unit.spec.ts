@@ -98,16 +98,19 @@ describe("Kubernetes shard manifests", () => {
     expect(shardNames("orders", 1).secret).toBe("orders-shard-1-credentials");
   });
 
-  it("give the pods no service-account token and accept logins from the pod network only", () => {
+  it("give the pods no service-account token and accept logins from the pod network only, over TLS", () => {
     const objects = shardManifests(input);
     // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
     const sts = objects.find((o) => o.kind === "StatefulSet") as any;
     expect(sts.spec.template.spec.automountServiceAccountToken).toBe(false);
     // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
     const hba: string = (objects.find((o) => o.kind === "ConfigMap") as any).data["pg_hba.conf"];
+    // From the network only `hostssl`; plain `host` only for the pod's own loopback (app-role).
     expect(hba.split("\n").filter((line) => line.startsWith("host"))).toEqual([
-      "host all all 10.244.0.0/16 scram-sha-256",
-      "host replication all 10.244.0.0/16 scram-sha-256",
+      "host all all 127.0.0.1/32 scram-sha-256",
+      "host all all ::1/128 scram-sha-256",
+      "hostssl all all 10.244.0.0/16 scram-sha-256",
+      "hostssl replication all 10.244.0.0/16 scram-sha-256",
     ]);
     expect(() => shardManifests({ ...input, network: { ...input.network, podCidrs: [] } })).toThrow(
       /pod CIDR/,

@@ -1,3 +1,7 @@
+import { X509Certificate } from "node:crypto";
+import { once } from "node:events";
+import type { AddressInfo } from "node:net";
+import { connect, createServer } from "node:tls";
 import { connectBus } from "@dbplane/bus";
 import { shardMapPublished } from "@dbplane/contracts";
 import { parseScramVerifier } from "@dbplane/pgwire";
@@ -31,6 +35,8 @@ const KINDS = [
 
 beforeAll(async () => {
   kube = await startKubeApiDouble();
+  // The platform's namespace: the provisioner keeps its shard CA there.
+  kube.put({ apiVersion: "v1", kind: "Namespace", metadata: { name: "dbplane" } });
   world = await createProvisionerWorld();
   replica = await world.startReplica({
     env: {
@@ -67,12 +73,49 @@ const versions = () =>
         .map((o) => [`${kind}/${o.metadata?.name}`, o.metadata?.resourceVersion]),
     ),
   );
+// biome-ignore lint/suspicious/noExplicitAny: manifest inspection
+const decoded = (obj: any): Record<string, string> =>
+  Object.fromEntries(
+    Object.entries((obj?.data ?? {}) as Record<string, string>).map(([k, v]) => [
+      k,
+      Buffer.from(v, "base64").toString(),
+    ]),
+  );
+
+/** A TLS handshake with `cert`/`key` that the client verifies against `ca` for `host` (verify-full). */
+async function handshake(tls: Record<string, string>, ca: string, host: string): Promise<boolean> {
+  const server = createServer({ cert: tls["tls.crt"], key: tls["tls.key"] }, (socket) => socket.end());
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  try {
+    const socket = connect({
+      host: "127.0.0.1",
+      port: (server.address() as AddressInfo).port,
+      servername: host,
+      ca,
+    });
+    try {
+      await once(socket, "secureConnect");
+      return socket.authorized;
+    } catch {
+      return false;
+    } finally {
+      socket.destroy();
+    }
+  } finally {
+    server.close();
+  }
+}
+
 const passes = (outcome: string) => replica.metric("dbplane_provisioner_reconcile_passes_total", { outcome });
 
 describe("Kubernetes driver against the API double", () => {
   let operationId: string;
   const secretPasswords: string[] = [];
   let appSecret: Record<string, string> = {};
+  const tlsKeys: string[] = [];
+  /** The CA's and the shards' private keys: never in a log, event or response either. */
+  const privateKeys: string[] = [];
 
   it("applies exactly the shard resources, labelled, and is ready when the StatefulSets are", async () => {
     const res = await api.call("POST", "/v1/databases", {
@@ -110,8 +153,10 @@ describe("Kubernetes driver against the API double", () => {
       "shop-app",
       "shop-shard-0-credentials",
       "shop-shard-0-monitor",
+      "shop-shard-0-tls",
       "shop-shard-1-credentials",
       "shop-shard-1-monitor",
+      "shop-shard-1-tls",
     ]);
     expect(names("Role")).toEqual([
       "shop-shard-0-collector",
@@ -169,9 +214,52 @@ describe("Kubernetes driver against the API double", () => {
     expect(conf).toContain("shared_buffers = '256MB'");
     // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
     const hba = (kube.get("ConfigMap", ns, "shop-shard-0-config") as any).data["pg_hba.conf"];
-    expect(hba).toContain("host all all 10.244.0.0/16 scram-sha-256");
-    expect(hba).toContain("host replication all fd00:10:244::/56 scram-sha-256");
+    // From the network only over TLS; plain `host` lines only for the pod's own loopback.
+    expect(hba).toContain("hostssl all all 10.244.0.0/16 scram-sha-256");
+    expect(hba).toContain("hostssl replication all fd00:10:244::/56 scram-sha-256");
+    const plainTcp = hba.split("\n").filter((line: string) => /^host\s/.test(line));
+    expect(plainTcp.map((line: string) => line.split(/\s+/)[3])).toEqual(["127.0.0.1/32", "::1/128"]);
     expect(hba).not.toMatch(/0\.0\.0\.0\/0|::\/0/);
+    expect(conf).toContain("ssl = 'on'");
+    expect(conf).toContain("ssl_cert_file = '/etc/dbplane/tls/tls.crt'");
+    expect(conf).toContain("ssl_key_file = '/etc/dbplane/tls/tls.key'");
+    // The server mounts its -tls Secret: the key 0640, root-owned and in the postgres group
+    // (fsGroup), the one layout besides owner-only that PostgreSQL accepts for a key file.
+    expect(pod.securityContext.fsGroup).toBe(999);
+    expect(pod.volumes).toContainEqual({
+      name: "tls",
+      secret: {
+        secretName: "shop-shard-0-tls",
+        items: [
+          { key: "tls.crt", path: "tls.crt", mode: 0o644 },
+          { key: "tls.key", path: "tls.key", mode: 0o640 },
+        ],
+      },
+    });
+    expect(pod.containers[0].volumeMounts).toContainEqual({
+      name: "tls",
+      mountPath: "/etc/dbplane/tls",
+      readOnly: true,
+    });
+    // A standby clones (and then streams, primary_conninfo) with verify-full against the CA in
+    // its -tls Secret, mounted alone; the server container has it for the walreceiver.
+    expect(pod.initContainers[0].env).toEqual(
+      expect.arrayContaining([
+        { name: "PGSSLMODE", value: "verify-full" },
+        { name: "PGSSLROOTCERT", value: "/etc/dbplane/shard-ca/ca.crt" },
+      ]),
+    );
+    expect(pod.volumes).toContainEqual({
+      name: "shard-ca",
+      secret: { secretName: "shop-shard-0-tls", items: [{ key: "ca.crt", path: "ca.crt", mode: 0o644 }] },
+    });
+    for (const container of [pod.initContainers[0], pod.containers[0]])
+      expect(container.volumeMounts).toContainEqual({
+        name: "shard-ca",
+        mountPath: "/etc/dbplane/shard-ca",
+        readOnly: true,
+      });
+    expect(sts.spec.template.metadata.annotations["dbplane.io/tls-revision"]).toMatch(/^[0-9a-f]{16}$/);
     for (const n of [0, 1]) {
       // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
       const secret = kube.get("Secret", ns, `shop-shard-${n}-credentials`) as any;
@@ -246,6 +334,47 @@ describe("Kubernetes driver against the API double", () => {
     expect(monitorPassword.length).toBeGreaterThanOrEqual(43);
     expect(isVerifierOf(monitorPassword, monitorVerifier)).toBe(true);
     secretPasswords.push(monitorPassword);
+
+    // The provisioner's CA: its Secret (made once) in the platform's namespace, its certificate
+    // alone in a ConfigMap for the router and collector (DBPLANE_SHARD_TLS_CA).
+    const caSecret = kube.get("Secret", "dbplane", "dbplane-shard-ca");
+    expect(caSecret?.type).toBe("kubernetes.io/tls");
+    const caConfigMap = kube.get("ConfigMap", "dbplane", "dbplane-shard-ca") as {
+      data: Record<string, string>;
+    };
+    expect(Object.keys(caConfigMap.data)).toEqual(["ca.crt"]);
+    const ca = caConfigMap.data["ca.crt"]!;
+    expect(ca).toBe(decoded(caSecret)["tls.crt"]);
+    expect(new X509Certificate(ca).ca).toBe(true);
+    privateKeys.push(decoded(caSecret)["tls.key"]!);
+    for (const n of [0, 1]) {
+      const secret = kube.get("Secret", ns, `shop-shard-${n}-tls`);
+      expect(secret?.type).toBe("kubernetes.io/tls");
+      const tls = decoded(secret);
+      expect(Object.keys(tls).sort()).toEqual(["ca.crt", "tls.crt", "tls.key"]);
+      expect(tls["ca.crt"]).toBe(ca);
+      const cert = new X509Certificate(tls["tls.crt"]!);
+      expect(cert.verify(new X509Certificate(ca).publicKey)).toBe(true);
+      expect(cert.ca).toBe(false);
+      // Every name a client connects to: the announced primary and replicas, the read Service.
+      const announced = shardReady.find((e) => e.data.shard === n)?.data as {
+        primary: { host: string };
+        replicas: { host: string }[];
+      };
+      for (const host of [
+        announced.primary.host,
+        ...announced.replicas.map((r) => r.host),
+        `shop-shard-${n}-read.default.svc`,
+        `shop-shard-${n}-headless.default.svc`,
+      ])
+        expect(cert.checkHost(host), host).toBeDefined();
+      expect(cert.checkHost(`shop-shard-${1 - n}.default.svc`)).toBeUndefined();
+      expect(await handshake(tls, ca, announced.replicas[0]!.host)).toBe(true);
+      expect(await handshake(tls, ca, `shop-shard-${1 - n}.default.svc`)).toBe(false);
+      tlsKeys.push(tls["tls.key"]!);
+      privateKeys.push(tls["tls.key"]!);
+    }
+    expect(tlsKeys[0]).not.toBe(tlsKeys[1]);
   }, 60_000);
 
   it("applying the same spec again changes nothing", async () => {
@@ -255,7 +384,7 @@ describe("Kubernetes driver against the API double", () => {
     expect(versions()).toEqual(before);
   }, 30_000);
 
-  it("repairs drift on the next reconcile: a deleted Service comes back, an edited replica count is reset", async () => {
+  it("repairs drift on the next reconcile: a deleted Service or CA ConfigMap comes back, an edited replica count is reset", async () => {
     expect(kube.delete("Service", ns, "shop-shard-0")).toBe(true);
     await waitFor(() => kube.get("Service", ns, "shop-shard-0"), { timeoutMs: 20_000 });
     // biome-ignore lint/suspicious/noExplicitAny: manifest edit
@@ -278,6 +407,55 @@ describe("Kubernetes driver against the API double", () => {
     const app = kube.get("Secret", ns, "shop-app") as any;
     expect(Buffer.from(app.data.password, "base64").toString()).toBe(appSecret.password);
     expect(Buffer.from(app.data.verifier, "base64").toString()).toBe(appSecret.verifier);
+    // The CA's ConfigMap, deleted, is put back with the same CA (the Secret keeps it).
+    const caCert = (
+      kube.get("ConfigMap", "dbplane", "dbplane-shard-ca") as unknown as { data: Record<string, string> }
+    ).data["ca.crt"];
+    const caVersion = kube.get("Secret", "dbplane", "dbplane-shard-ca")?.metadata?.resourceVersion;
+    expect(kube.delete("ConfigMap", "dbplane", "dbplane-shard-ca")).toBe(true);
+    const restored = await waitFor(() => kube.get("ConfigMap", "dbplane", "dbplane-shard-ca"), {
+      timeoutMs: 20_000,
+    });
+    expect((restored as unknown as { data: Record<string, string> }).data["ca.crt"]).toBe(caCert);
+    expect(kube.get("Secret", "dbplane", "dbplane-shard-ca")?.metadata?.resourceVersion).toBe(caVersion);
+    // No new key on a re-reconcile.
+    for (const n of [0, 1])
+      expect(decoded(kube.get("Secret", ns, `shop-shard-${n}-tls`))["tls.key"]).toBe(tlsKeys[n]);
+  }, 30_000);
+
+  it("issues a shard's certificate again when it does not fit (another shard's names, another CA), and rolls the pods", async () => {
+    type Template = { spec: { template: { metadata: { annotations: Record<string, string> } } } };
+    const revision = () =>
+      (kube.get("StatefulSet", ns, "shop-shard-0") as unknown as Template).spec.template.metadata.annotations[
+        "dbplane.io/tls-revision"
+      ];
+    const before = revision();
+    const foreign = decoded(kube.get("Secret", ns, "shop-shard-1-tls"));
+    kube.put({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { ...kube.get("Secret", ns, "shop-shard-0-tls")?.metadata, resourceVersion: undefined },
+      type: "kubernetes.io/tls",
+      data: Object.fromEntries(
+        Object.entries({ ...foreign, "ca.crt": "not a CA" }).map(([k, v]) => [
+          k,
+          Buffer.from(v).toString("base64"),
+        ]),
+      ),
+    });
+    const renewed = await waitFor(
+      () => {
+        const tls = decoded(kube.get("Secret", ns, "shop-shard-0-tls"));
+        return tls["tls.key"] !== foreign["tls.key"] && tls["ca.crt"] !== "not a CA" ? tls : undefined;
+      },
+      { timeoutMs: 20_000 },
+    );
+    expect(renewed["tls.key"]).not.toBe(tlsKeys[0]);
+    expect(new X509Certificate(renewed["tls.crt"]!).checkHost("shop-shard-0.default.svc")).toBe(
+      "shop-shard-0.default.svc",
+    );
+    await waitFor(() => revision() !== before, { timeoutMs: 20_000 });
+    privateKeys.push(renewed["tls.key"]!);
   }, 30_000);
 
   it("backs a shard up with a Job (pg_dump, then upload to S3) and completes when the Job does", async () => {
@@ -299,6 +477,13 @@ describe("Kubernetes driver against the API double", () => {
     // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
     const pod = (job as any).spec.template.spec;
     expect(pod.initContainers[0].command.join(" ")).toContain("pg_dump");
+    expect(pod.initContainers[0].env).toContainEqual({ name: "PGSSLMODE", value: "verify-full" });
+    expect(pod.volumes).toContainEqual(
+      expect.objectContaining({
+        name: "shard-ca",
+        secret: expect.objectContaining({ secretName: "shop-shard-1-tls" }),
+      }),
+    );
     expect(pod.containers[0].env).toContainEqual({
       name: "TARGET",
       value: "s3://dbplane-backups/test/shop/2026-11-23.nightly/shard-1.dump",
@@ -443,9 +628,9 @@ describe("Kubernetes driver against the API double", () => {
     expect(deleted.data).toEqual({ name: "shop", volumesKept: true });
   }, 30_000);
 
-  it("no Secret's password appears in any log line, event or HTTP response", async () => {
+  it("no Secret's password or private key appears in any log line, event or HTTP response", async () => {
     const events = (await world.events()).map((e) => e.raw).join("\n");
-    for (const password of secretPasswords) {
+    for (const password of [...secretPasswords, ...privateKeys]) {
       expect(world.output()).not.toContain(password);
       expect(events).not.toContain(password);
       expect(api.bodies.join("\n")).not.toContain(password);

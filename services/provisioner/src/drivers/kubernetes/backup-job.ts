@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import type { DatabaseSpec } from "../../domain/database-spec.ts";
-import { SUPERUSER, shardLabels, shardNames } from "./shard-manifests.ts";
+import { inShardClientTls, SUPERUSER, shardLabels, shardNames } from "./shard-manifests.ts";
 
 /** Where Kubernetes backups go: an S3-compatible bucket (AWS, MinIO, Ceph, R2, …). */
 export interface BackupTarget {
@@ -41,10 +41,13 @@ export function backupJob(input: {
   namespace: string;
   image: string;
   target: BackupTarget;
+  /** The shard's `-tls` Secret carries its CA: pg_dump verifies the primary in full. */
+  verifyInShard?: boolean;
 }): KubernetesObject {
   const { spec, shard, backupId, namespace, target } = input;
   const names = shardNames(spec.name, shard);
   const name = backupJobName(spec.name, shard, backupId);
+  const tls = inShardClientTls(spec.name, shard, input.verifyInShard ?? false);
   const labels = { ...shardLabels(spec.name, shard), "dbplane.io/backup": name.slice(-8) };
   const security = {
     runAsNonRoot: true,
@@ -78,11 +81,12 @@ export function backupJob(input: {
               ],
               env: [
                 { name: "PGHOST", value: `${names.service}.${namespace}.svc` },
+                ...tls.env,
                 { name: "PGUSER", value: SUPERUSER },
                 { name: "PGDATABASE", value: spec.name },
                 { name: "PGPASSWORD", valueFrom: { secretKeyRef: { name: names.secret, key: "password" } } },
               ],
-              volumeMounts: [{ name: "backup", mountPath: "/backup" }],
+              volumeMounts: [{ name: "backup", mountPath: "/backup" }, ...tls.volumeMounts],
               securityContext: security,
             },
           ],
@@ -103,7 +107,7 @@ export function backupJob(input: {
               securityContext: security,
             },
           ],
-          volumes: [{ name: "backup", emptyDir: {} }],
+          volumes: [{ name: "backup", emptyDir: {} }, ...tls.volumes],
         },
       },
     },

@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { applyObject, connectKube, deleteObject, listLabelled, readObject } from "@dbplane/kube";
 import { createScramVerifier } from "@dbplane/pgwire";
 import type { Logger } from "@dbplane/service-kit";
@@ -22,6 +22,14 @@ import type { BackupOutcome, ShardDriver, ShardObservation } from "../driver.ts"
 import { appSecretName } from "./app-role-container.ts";
 import { type BackupTarget, backupJob, backupLocation } from "./backup-job.ts";
 import { type SecretReaders, secretReaderRoles } from "./secret-readers.ts";
+import { loadShardCa } from "./shard-ca-store.ts";
+import {
+  type ShardTlsSource,
+  shardCertificate,
+  shardDnsNames,
+  shardServerTls,
+  shardTlsSecret,
+} from "./shard-certificates.ts";
 import {
   DATABASE_LABEL,
   MANAGED_BY,
@@ -49,6 +57,8 @@ export interface KubernetesDriverOptions {
   readonly network: ShardNetwork;
   /** Who gets a per-shard Role to read its Secrets by name; undefined: no Role is made. */
   readonly readers: SecretReaders | undefined;
+  /** Where each shard's server certificate comes from (the shards serve TLS either way). */
+  readonly tls: ShardTlsSource;
   readonly logger: Logger;
 }
 
@@ -61,11 +71,13 @@ const asClientModel = (manifest: KubernetesObject): KubernetesObject =>
   loadYaml<KubernetesObject>(JSON.stringify(manifest));
 
 /** Kinds the provisioner creates, in the order delete removes them (workload first). */
-const OWNED_KINDS = [
+const BUILT_IN_KINDS = [
   { apiVersion: "batch/v1", kind: "Job" },
   { apiVersion: "apps/v1", kind: "StatefulSet" },
   { apiVersion: "v1", kind: "Service" },
   { apiVersion: "v1", kind: "ConfigMap" },
+  // Before the Secrets: cert-manager would otherwise issue a deleted `-tls` Secret again.
+  { apiVersion: "cert-manager.io/v1", kind: "Certificate" },
   { apiVersion: "v1", kind: "Secret" },
   { apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy" },
   { apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding" },
@@ -74,14 +86,17 @@ const OWNED_KINDS = [
 
 /**
  * Shards as Kubernetes objects: per shard a StatefulSet, three Services (primary, read, headless
- * for pod DNS), a credentials Secret and a ConfigMap, and per database the application's
+ * for pod DNS), a credentials Secret, a ConfigMap and the server's certificate (a `-tls` Secret,
+ * or a cert-manager Certificate that makes it), and per database the application's
  * `<db>-app` Secret, all server-side applied under one field
  * manager with force on every pass — so drift (a deleted Service, a hand-edited replica count) is
  * repaired by the next reconcile, and an unchanged pass changes nothing on the server.
  */
 export async function createKubernetesDriver(options: KubernetesDriverOptions): Promise<ShardDriver> {
   const { objects } = connectKube(options.kubeconfig);
-  const { namespace } = options;
+  const { namespace, tls } = options;
+  // Certificates are listed (for delete) only where cert-manager serves them.
+  const ownedKinds = BUILT_IN_KINDS.filter((k) => k.kind !== "Certificate" || tls.kind === "cert-manager");
 
   /** A Secret's `data`, decoded; empty when it does not exist. */
   const secretData = async (name: string): Promise<Record<string, string>> => {
@@ -115,6 +130,29 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
     };
   };
 
+  /**
+   * The shard's certificate objects, applied before its StatefulSet: with cert-manager a
+   * Certificate (cert-manager makes the key and the `-tls` Secret); else the `-tls` Secret itself,
+   * its certificate and key kept while still good, and a revision that rolls the pods when renewed.
+   */
+  const tlsOf = async (
+    database: string,
+    shard: number,
+  ): Promise<{ manifests: KubernetesObject[]; revision: string | undefined }> => {
+    if (tls.kind === "cert-manager")
+      return { manifests: [shardCertificate(database, shard, namespace, tls)], revision: undefined };
+    const names = shardNames(database, shard);
+    const data = shardServerTls(
+      await secretData(names.tlsSecret),
+      await loadShardCa(objects, tls, FIELD_MANAGER, options.logger),
+      shardDnsNames(database, shard, namespace),
+    );
+    return {
+      manifests: [shardTlsSecret(database, shard, namespace, data)],
+      revision: createHash("sha256").update(data["tls.crt"]).digest("hex").slice(0, 16),
+    };
+  };
+
   /** The application's password and verifier: kept from the `<db>-app` Secret when it has them. */
   const appSecretOf = async (database: string): Promise<AppSecret> => {
     const secret = await readObject<V1Secret>(objects, {
@@ -142,7 +180,7 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
       }
     }
   };
-  const withVolumes = [...OWNED_KINDS, { apiVersion: "v1", kind: "PersistentVolumeClaim" }] as const;
+  const withVolumes = [...ownedKinds, { apiVersion: "v1", kind: "PersistentVolumeClaim" }] as const;
 
   return {
     kind: "kubernetes",
@@ -184,8 +222,10 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
     async ensureShard(target): Promise<ShardObservation> {
       const names = shardNames(target.spec.name, target.shard);
       const { password, monitor } = await passwordsOf(names);
+      const shardTls = await tlsOf(target.spec.name, target.shard);
       let statefulSet: V1StatefulSet | undefined;
       const manifests = [
+        ...shardTls.manifests,
         ...shardManifests({
           ...target,
           namespace,
@@ -193,6 +233,8 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
           password,
           monitor,
           network: options.network,
+          tlsRevision: shardTls.revision,
+          verifyInShard: tls.kind === "provisioner-ca",
         }),
         ...(options.readers
           ? secretReaderRoles(target.spec.name, target.shard, namespace, options.readers)
@@ -240,7 +282,7 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
     async removeDatabase(database, { keepVolumes }) {
       await deleteLabelled(
         { ...MANAGED_BY, [DATABASE_LABEL]: database },
-        keepVolumes ? OWNED_KINDS : withVolumes,
+        keepVolumes ? ownedKinds : withVolumes,
       );
     },
 
@@ -256,6 +298,7 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
         namespace,
         image: options.image,
         target: options.backup,
+        verifyInShard: tls.kind === "provisioner-ca",
       });
       const job = (await applyObject(objects, manifest, FIELD_MANAGER)) as V1Job;
       const conditions = job.status?.conditions ?? [];

@@ -19,6 +19,17 @@ const PORT = 5432;
 const PGDATA = "/var/lib/postgresql/data/pgdata";
 /** uid/gid of the `postgres` user in the official image. */
 const POSTGRES_UID = 999;
+/** Where the shard's `-tls` Secret is mounted in the server container. */
+const TLS_DIR = "/etc/dbplane/tls";
+/**
+ * 0640 (decimal for the API): a Secret volume's files belong to root and, with the pod's fsGroup,
+ * to the postgres group. PostgreSQL takes a key owned by root only if others cannot read it
+ * (0640 at most); the kubelet adds g+r to every file under fsGroup anyway, so 0600 would end up 0640.
+ */
+const KEY_MODE = 0o640;
+const CERT_MODE = 0o644;
+/** Where the shard's own clients (a standby, the backup Job) find the CA they verify the primary with. */
+const CA_DIR = "/etc/dbplane/shard-ca";
 
 /** Names of one shard's objects (DESIGN.md: `{db}-shard-{n}`, `{db}-shard-{n}-credentials`). */
 export function shardNames(database: string, shard: number) {
@@ -29,6 +40,8 @@ export function shardNames(database: string, shard: number) {
     readService: `${base}-read`,
     headlessService: `${base}-headless`,
     secret: `${base}-credentials`,
+    /** The server's certificate and key (`kubernetes.io/tls`, with `ca.crt`). */
+    tlsSecret: `${base}-tls`,
     /** The monitoring role's password and verifier: apart, so the collector may read it alone. */
     monitorSecret: `${base}-monitor`,
     configMap: `${base}-config`,
@@ -51,6 +64,41 @@ export interface ShardManifestInput {
   /** The monitoring role's password and verifier (its own Secret, kept across passes). */
   readonly monitor: AppSecret;
   readonly network: ShardNetwork;
+  /**
+   * A digest of the server certificate when the provisioner issues it: a pod-template annotation,
+   * so a renewed certificate rolls the pods (PostgreSQL reads it at start). Undefined with
+   * cert-manager, which renews the Secret in place.
+   */
+  readonly tlsRevision?: string | undefined;
+  /** The `-tls` Secret carries the issuing CA (`ca.crt`): the shard's own clients verify-full. */
+  readonly verifyInShard?: boolean | undefined;
+}
+
+/**
+ * How a shard's own pods (a standby's clone and streaming, the backup Job) reach its primary: over
+ * TLS always (the primary admits the network only by hostssl); verify-full against the `ca.crt` of
+ * the shard's `-tls` Secret when it surely has one (the provisioner's CA fills it; a cert-manager
+ * issuer may not), else `require`. pg_basebackup -R writes these settings into the standby's
+ * primary_conninfo, so the server container mounts the CA too.
+ */
+export function inShardClientTls(database: string, shard: number, verify: boolean) {
+  if (!verify) return { env: [{ name: "PGSSLMODE", value: "require" }], volumeMounts: [], volumes: [] };
+  return {
+    env: [
+      { name: "PGSSLMODE", value: "verify-full" },
+      { name: "PGSSLROOTCERT", value: `${CA_DIR}/ca.crt` },
+    ],
+    volumeMounts: [{ name: "shard-ca", mountPath: CA_DIR, readOnly: true }],
+    volumes: [
+      {
+        name: "shard-ca",
+        secret: {
+          secretName: shardNames(database, shard).tlsSecret,
+          items: [{ key: "ca.crt", path: "ca.crt", mode: CERT_MODE }],
+        },
+      },
+    ],
+  };
 }
 
 /** Who may reach a shard's PostgreSQL over the network. */
@@ -66,14 +114,20 @@ export interface ShardNetwork {
 }
 
 /**
- * pg_hba: the pod's own socket trusted (the image's init scripts use it); over TCP only from the
- * pod network, and with scram — 0.0.0.0/0 would let any address that reaches the pod try a password.
+ * pg_hba: the pod's own socket trusted (the image's init scripts use it) and its loopback with scram
+ * (the app-role container's psql); from the network only `hostssl` — a client that does not
+ * start TLS gets no login — only from the pod network, and with scram: 0.0.0.0/0 would let any
+ * address that reaches the pod try a password.
  */
 export function pgHba(podCidrs: readonly string[]): string {
   if (podCidrs.length === 0) throw new Error("pg_hba needs at least one pod CIDR");
-  const lines = ["local all all trust"];
+  const lines = [
+    "local all all trust",
+    "host all all 127.0.0.1/32 scram-sha-256",
+    "host all all ::1/128 scram-sha-256",
+  ];
   for (const database of ["all", "replication"]) {
-    for (const cidr of podCidrs) lines.push(`host ${database} all ${cidr} scram-sha-256`);
+    for (const cidr of podCidrs) lines.push(`hostssl ${database} all ${cidr} scram-sha-256`);
   }
   return `${lines.join("\n")}\n`;
 }
@@ -151,6 +205,11 @@ export function shardManifests(input: ShardManifestInput): KubernetesObject[] {
     listen_addresses: "*",
     data_directory: PGDATA,
     hba_file: "/etc/dbplane/pg_hba.conf",
+    // TLS from the shard's `-tls` Secret; pg_hba admits network clients only over it (hostssl).
+    ssl: "on",
+    ssl_cert_file: `${TLS_DIR}/tls.crt`,
+    ssl_key_file: `${TLS_DIR}/tls.key`,
+    ssl_min_protocol_version: "TLSv1.2",
   };
   const resources = {
     ...(spec.resources?.cpu || spec.resources?.memory
@@ -173,6 +232,7 @@ export function shardManifests(input: ShardManifestInput): KubernetesObject[] {
     allowPrivilegeEscalation: false,
     capabilities: { drop: ["ALL"] },
   };
+  const inShardTls = inShardClientTls(spec.name, shard, input.verifyInShard ?? false);
   const isReady = ["pg_isready", "-h", "127.0.0.1", "-p", String(PORT), "-U", SUPERUSER, "-d", spec.name];
   const service = (name: string, podSelector: Record<string, string>, headless = false) => ({
     apiVersion: "v1",
@@ -229,7 +289,10 @@ export function shardManifests(input: ShardManifestInput): KubernetesObject[] {
         selector: { matchLabels: selector },
         persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },
         template: {
-          metadata: { labels },
+          metadata: {
+            labels,
+            ...(input.tlsRevision && { annotations: { "dbplane.io/tls-revision": input.tlsRevision } }),
+          },
           spec: {
             // Nothing in a shard pod talks to the Kubernetes API: no token to steal from it.
             automountServiceAccountToken: false,
@@ -244,8 +307,11 @@ export function shardManifests(input: ShardManifestInput): KubernetesObject[] {
                 name: "clone-primary",
                 image: `${input.image}:${spec.postgresVersion}`,
                 command: ["sh", "-c", replicaInitScript(names, namespace)],
-                env: [{ name: "PGDATA", value: PGDATA }, passwordEnv],
-                volumeMounts: [{ name: "data", mountPath: "/var/lib/postgresql/data" }],
+                env: [{ name: "PGDATA", value: PGDATA }, ...inShardTls.env, passwordEnv],
+                volumeMounts: [
+                  { name: "data", mountPath: "/var/lib/postgresql/data" },
+                  ...inShardTls.volumeMounts,
+                ],
                 securityContext: containerSecurity,
               },
             ],
@@ -279,6 +345,8 @@ export function shardManifests(input: ShardManifestInput): KubernetesObject[] {
                 volumeMounts: [
                   { name: "data", mountPath: "/var/lib/postgresql/data" },
                   { name: "config", mountPath: "/etc/dbplane", readOnly: true },
+                  { name: "tls", mountPath: TLS_DIR, readOnly: true },
+                  ...inShardTls.volumeMounts,
                 ],
               },
               appRoleContainer({
@@ -293,7 +361,20 @@ export function shardManifests(input: ShardManifestInput): KubernetesObject[] {
                 securityContext: containerSecurity,
               }),
             ],
-            volumes: [{ name: "config", configMap: { name: names.configMap } }],
+            volumes: [
+              { name: "config", configMap: { name: names.configMap } },
+              {
+                name: "tls",
+                secret: {
+                  secretName: names.tlsSecret,
+                  items: [
+                    { key: "tls.crt", path: "tls.crt", mode: CERT_MODE },
+                    { key: "tls.key", path: "tls.key", mode: KEY_MODE },
+                  ],
+                },
+              },
+              ...inShardTls.volumes,
+            ],
           },
         },
         volumeClaimTemplates: [
