@@ -69,7 +69,7 @@ export const configSchema = z.object({
     )
     .optional()
     .describe(
-      "Kubernetes driver: ServiceAccounts (in DBPLANE_KUBE_PLATFORM_NAMESPACE) that get, per shard, a Role to read exactly their Secrets: `router=…` the credentials and `<db>-app`, `collector=…` the monitoring Secret; unset: none.",
+      "Kubernetes driver: ServiceAccounts (in DBPLANE_KUBE_PLATFORM_NAMESPACE) that get, per shard, a Role to read exactly their Secrets: `router=…` the shard's `-reshard` Secret and `<db>-app`, `collector=…` the monitoring Secret; unset: none.",
     ),
   DBPLANE_KUBE_NETWORK_POLICY: z
     .stringbool()

@@ -3,7 +3,7 @@ import { createPostgresServer, type PostgresServer } from "@dbplane/testkit";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newAppSecret } from "../src/domain/application-role.ts";
-import { roleSql } from "../src/drivers/kubernetes/app-role-container.ts";
+import { reshardSql, roleSql } from "../src/drivers/kubernetes/app-role-container.ts";
 
 let server: PostgresServer;
 
@@ -71,6 +71,51 @@ describe("the shard pod's role script against a real server", () => {
         "SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = 'shop'",
       );
       expect(owner?.owner).toBe("app");
+    }
+  }, 60_000);
+
+  it("makes the reshard role and its wrappers in the database, allowing only this database's shards as publishers", async () => {
+    runRoleSql(newAppSecret().verifier, newAppSecret().verifier);
+    const reshard = newAppSecret();
+    const out = spawnSync(
+      "psql",
+      [
+        ...["-h", "127.0.0.1", "-p", String(server.port), "-U", "postgres", "-d", "shop"],
+        ...["-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", `reshard_verifier=${reshard.verifier}`],
+      ],
+      { input: reshardSql("shop", "default", 5432), encoding: "utf8", timeout: 30_000 },
+    );
+    if (out.status !== 0) throw new Error(`psql failed (${out.status}): ${out.stderr}`);
+    const [role] = await query<Record<string, unknown>>(
+      `SELECT rolpassword = '${reshard.verifier}' AS verifier, rolsuper, rolreplication, rolbypassrls,
+              pg_has_role(oid, 'app', 'MEMBER') AS owner_member
+         FROM pg_authid WHERE rolname = 'dbplane_reshard'`,
+    );
+    expect(role).toEqual({
+      verifier: true,
+      rolsuper: false,
+      rolreplication: true,
+      rolbypassrls: true,
+      owner_member: true,
+    });
+    const shop = new pg.Client({ connectionString: server.url.replace(/\/postgres$/, "/shop") });
+    await shop.connect();
+    try {
+      const allowed = await shop.query<{ ok: boolean }>(
+        `SELECT bool_or(h ~ host_pattern AND port = 5432) AS ok
+           FROM dbplane_reshard.publishers, unnest($1::text[]) h GROUP BY h ORDER BY h`,
+        [
+          [
+            "shop-shard-3.default.svc",
+            "bank-shard-0.default.svc",
+            "shop-shard-3.other.svc",
+            "shop-shard-3xdefault.svc",
+          ],
+        ],
+      );
+      expect(allowed.rows.map((r) => r.ok)).toEqual([false, true, false, false]);
+    } finally {
+      await shop.end();
     }
   }, 60_000);
 });

@@ -67,6 +67,7 @@ describe("Kubernetes shard manifests", () => {
     image: "postgres",
     password: "pw-xyz",
     monitor: { password: "mon-pw-abc", verifier: "SCRAM-SHA-256$4096:c2FsdA==$a:b" },
+    reshard: { password: "rs-pw-abc", verifier: "SCRAM-SHA-256$4096:c2FsdA==$c:d" },
     network: { podCidrs: ["10.244.0.0/16"], platformNamespace: "dbplane" },
   };
 
@@ -81,6 +82,7 @@ describe("Kubernetes shard manifests", () => {
         "ConfigMap/orders-shard-1-config",
         "Secret/orders-shard-1-credentials",
         "Secret/orders-shard-1-monitor",
+        "Secret/orders-shard-1-reshard",
         "Service/orders-shard-1",
         "Service/orders-shard-1-headless",
         "Service/orders-shard-1-read",
@@ -155,7 +157,8 @@ describe("Kubernetes shard manifests", () => {
           apiGroups: [""],
           resources: ["secrets"],
           verbs: ["get"],
-          resourceNames: ["orders-shard-1-credentials", "orders-app"],
+          // The reshard role's Secret, never the superuser's (-credentials).
+          resourceNames: ["orders-shard-1-reshard", "orders-app"],
         },
       ],
       "orders-shard-1-collector": [

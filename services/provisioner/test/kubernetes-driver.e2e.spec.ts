@@ -112,6 +112,8 @@ const passes = (outcome: string) => replica.metric("dbplane_provisioner_reconcil
 describe("Kubernetes driver against the API double", () => {
   let operationId: string;
   const secretPasswords: string[] = [];
+  let monitorPasswordOf0 = "";
+  let reshardPasswordOf0 = "";
   let appSecret: Record<string, string> = {};
   const tlsKeys: string[] = [];
   /** The CA's and the shards' private keys: never in a log, event or response either. */
@@ -153,9 +155,11 @@ describe("Kubernetes driver against the API double", () => {
       "shop-app",
       "shop-shard-0-credentials",
       "shop-shard-0-monitor",
+      "shop-shard-0-reshard",
       "shop-shard-0-tls",
       "shop-shard-1-credentials",
       "shop-shard-1-monitor",
+      "shop-shard-1-reshard",
       "shop-shard-1-tls",
     ]);
     expect(names("Role")).toEqual([
@@ -334,6 +338,32 @@ describe("Kubernetes driver against the API double", () => {
     expect(monitorPassword.length).toBeGreaterThanOrEqual(43);
     expect(isVerifierOf(monitorPassword, monitorVerifier)).toBe(true);
     secretPasswords.push(monitorPassword);
+    monitorPasswordOf0 = monitorPassword;
+
+    // The router's login for resharding: the shard's reshard role (replication and the tables'
+    // owner, no superuser), its password in a Secret of its own; the pod makes the role and its
+    // subscription wrappers from the verifier, allowing only this database's shards as publishers.
+    expect(shardReady.find((e) => e.data.shard === 0)?.data.reshard).toEqual({
+      user: "dbplane_reshard",
+      passwordRef: { kind: "secret", namespace: ns, name: "shop-shard-0-reshard", key: "password" },
+    });
+    // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
+    const reshardSecret = kube.get("Secret", ns, "shop-shard-0-reshard") as any;
+    const reshardPassword = Buffer.from(reshardSecret.data.password, "base64").toString();
+    const reshardVerifier = Buffer.from(reshardSecret.data.verifier, "base64").toString();
+    expect(reshardPassword.length).toBeGreaterThanOrEqual(43);
+    expect(isVerifierOf(reshardPassword, reshardVerifier)).toBe(true);
+    expect(reshardPassword === monitorPassword).toBe(false);
+    reshardPasswordOf0 = reshardPassword;
+    secretPasswords.push(reshardPassword, reshardVerifier);
+    expect(appRole.env).toContainEqual({
+      name: "RESHARD_VERIFIER",
+      valueFrom: { secretKeyRef: { name: "shop-shard-0-reshard", key: "verifier" } },
+    });
+    const script = appRole.command.join(" ");
+    expect(script).toContain(`-d 'shop'`);
+    expect(script).toContain('CREATE OR REPLACE FUNCTION "dbplane_reshard".create_subscription');
+    expect(script).toContain(String.raw`E'^shop-shard-[0-9]+\\.default\\.svc$', 5432`);
 
     // The provisioner's CA: its Secret (made once) in the platform's namespace, its certificate
     // alone in a ConfigMap for the router and collector (DBPLANE_SHARD_TLS_CA).
@@ -397,12 +427,16 @@ describe("Kubernetes driver against the API double", () => {
       { timeoutMs: 20_000 },
     );
     // The credentials survive every re-apply.
+    // Compared as booleans: a failure must not print a password into the test output.
     // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
     const secret = kube.get("Secret", ns, "shop-shard-0-credentials") as any;
-    expect(Buffer.from(secret.data.password, "base64").toString()).toBe(secretPasswords[0]);
+    expect(Buffer.from(secret.data.password, "base64").toString() === secretPasswords[0]).toBe(true);
     // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
     const monitor = kube.get("Secret", ns, "shop-shard-0-monitor") as any;
-    expect(Buffer.from(monitor.data.password, "base64").toString()).toBe(secretPasswords.at(-1));
+    expect(Buffer.from(monitor.data.password, "base64").toString() === monitorPasswordOf0).toBe(true);
+    // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
+    const reshard = kube.get("Secret", ns, "shop-shard-0-reshard") as any;
+    expect(Buffer.from(reshard.data.password, "base64").toString() === reshardPasswordOf0).toBe(true);
     // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
     const app = kube.get("Secret", ns, "shop-app") as any;
     expect(Buffer.from(app.data.password, "base64").toString()).toBe(appSecret.password);

@@ -52,6 +52,7 @@ function renderedConfig(): Record<string, string> {
     image: "postgres",
     password,
     monitor: { password: "x", verifier: "x" },
+    reshard: { password: "x", verifier: "x" },
     network: { podCidrs: [`${POD_NETWORK_HOST}/32`], platformNamespace: undefined },
   });
   const configMap = objects.find((o: KubernetesObject) => o.kind === "ConfigMap") as unknown as {

@@ -1,3 +1,4 @@
+import { reshardAccessPsql } from "@dbplane/reshard";
 import { APP_USER } from "../../domain/application-role.ts";
 import { monitorRolePsql } from "../../domain/monitoring-role.ts";
 
@@ -32,14 +33,34 @@ export function roleSql(database: string): string {
  * the monitoring role with the verifier from the shard's `-monitor` Secret. It
  * runs on every start of the pod, so a changed verifier or a dropped role is repaired by a restart.
  */
-export function appRoleScript(database: string, port: number, superuser: string): string {
-  const psql = `psql -h 127.0.0.1 -p ${port} -U ${superuser} -d postgres -X -q -v ON_ERROR_STOP=1`;
+/**
+ * The reshard role and its subscription wrappers, in the database's own database: a subscription
+ * there may reach only the same database's shard primaries (`<db>-shard-<n>.<namespace>.svc:5432`,
+ * as the map names them).
+ */
+export function reshardSql(database: string, namespace: string, port: number): string {
+  const escaped = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return reshardAccessPsql({
+    owner: APP_USER,
+    publishers: [{ hostPattern: `^${escaped(database)}-shard-[0-9]+\\.${escaped(namespace)}\\.svc$`, port }],
+  });
+}
+
+export function appRoleScript(database: string, port: number, superuser: string, namespace: string): string {
+  const psqlOn = (db: string) =>
+    `psql -h 127.0.0.1 -p ${port} -U ${superuser} -d '${db}' -X -q -v ON_ERROR_STOP=1`;
+  const psql = psqlOn("postgres");
   return [
     "set -eu",
     `until pg_isready -q -h 127.0.0.1 -p ${port} -U ${superuser}; do sleep 2; done`,
     `if [ "$(${psql} -tAc 'SELECT pg_is_in_recovery()')" = "f" ]; then`,
     `  ${psql} -v verifier="$APP_VERIFIER" -v monitor_verifier="$MONITOR_VERIFIER" <<'SQL'`,
     roleSql(database),
+    "SQL",
+    `  ${psqlOn(database)} -v reshard_verifier="$RESHARD_VERIFIER" <<'SQL'`,
+    "SET log_statement = 'none';",
+    "SET log_min_error_statement = 'panic';",
+    reshardSql(database, namespace, port),
     "SQL",
     "fi",
     `touch ${DONE_FILE}`,
@@ -56,6 +77,10 @@ export interface AppRoleContainerInput {
   readonly superuserPasswordEnv: object;
   /** The monitoring role's verifier, as an env var source (the shard's `-monitor` Secret). */
   readonly monitorVerifierEnv: object;
+  /** The reshard role's verifier, as an env var source (the shard's `-reshard` Secret). */
+  readonly reshardVerifierEnv: object;
+  /** The shards' namespace: the reshard role's publishers are the database's shards there. */
+  readonly namespace: string;
   readonly securityContext: object;
 }
 
@@ -64,7 +89,7 @@ export function appRoleContainer(input: AppRoleContainerInput) {
   return {
     name: "app-role",
     image: input.image,
-    command: ["sh", "-c", appRoleScript(input.database, input.port, input.superuser)],
+    command: ["sh", "-c", appRoleScript(input.database, input.port, input.superuser, input.namespace)],
     env: [
       { ...input.superuserPasswordEnv, name: "PGPASSWORD" },
       {
@@ -72,6 +97,7 @@ export function appRoleContainer(input: AppRoleContainerInput) {
         valueFrom: { secretKeyRef: { name: appSecretName(input.database), key: "verifier" } },
       },
       { ...input.monitorVerifierEnv, name: "MONITOR_VERIFIER" },
+      { ...input.reshardVerifierEnv, name: "RESHARD_VERIFIER" },
     ],
     readinessProbe: { exec: { command: ["test", "-f", DONE_FILE] }, periodSeconds: 5 },
     resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { memory: "64Mi" } },

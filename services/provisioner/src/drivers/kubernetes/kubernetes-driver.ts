@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { applyObject, connectKube, deleteObject, listLabelled, readObject } from "@dbplane/kube";
 import { createScramVerifier } from "@dbplane/pgwire";
+import { RESHARD_ROLE } from "@dbplane/reshard";
 import type { Logger } from "@dbplane/service-kit";
 import {
   type KubernetesObject,
@@ -119,14 +120,16 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
    */
   const passwordsOf = async (
     names: ReturnType<typeof shardNames>,
-  ): Promise<{ password: string; monitor: AppSecret }> => {
+  ): Promise<{ password: string; monitor: AppSecret; reshard: AppSecret }> => {
     const credentials = await secretData(names.secret);
-    const monitor = await secretData(names.monitorSecret);
+    const kept = (data: Record<string, string>): AppSecret =>
+      data.password
+        ? { password: data.password, verifier: data.verifier || createScramVerifier(data.password) }
+        : newAppSecret();
     return {
       password: credentials.password || randomBytes(32).toString("base64url"),
-      monitor: monitor.password
-        ? { password: monitor.password, verifier: monitor.verifier || createScramVerifier(monitor.password) }
-        : newAppSecret(),
+      monitor: kept(await secretData(names.monitorSecret)),
+      reshard: kept(await secretData(names.reshardSecret)),
     };
   };
 
@@ -221,7 +224,7 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
     // The application role is made inside each pod (app-role container) from the Secret above.
     async ensureShard(target): Promise<ShardObservation> {
       const names = shardNames(target.spec.name, target.shard);
-      const { password, monitor } = await passwordsOf(names);
+      const { password, monitor, reshard } = await passwordsOf(names);
       const shardTls = await tlsOf(target.spec.name, target.shard);
       let statefulSet: V1StatefulSet | undefined;
       const manifests = [
@@ -232,6 +235,7 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
           image: options.image,
           password,
           monitor,
+          reshard,
           network: options.network,
           tlsRevision: shardTls.revision,
           verifyInShard: tls.kind === "provisioner-ca",
@@ -268,6 +272,10 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
           monitoring: {
             user: MONITOR_USER,
             passwordRef: { kind: "secret", namespace, name: names.monitorSecret, key: "password" },
+          },
+          reshard: {
+            user: RESHARD_ROLE,
+            passwordRef: { kind: "secret", namespace, name: names.reshardSecret, key: "password" },
           },
         },
       };

@@ -5,12 +5,12 @@ import { shardLabels, shardNames } from "./shard-manifests.ts";
 /**
  * The platform's ServiceAccounts that read shard Secrets, in the platform's namespace. Each gets,
  * per shard, a Role naming exactly the Secrets it needs (resourceNames) — so the collector can
- * read a shard's monitoring password but never its superuser's, and neither reads a Secret of
+ * read a shard's monitoring password and the router its reshard role's, but neither its superuser's, and neither reads a Secret of
  * the release or of a database it was not told about.
  */
 export interface SecretReaders {
   readonly namespace: string;
-  /** The router: the shard's credentials (reshard needs its superuser) and the database's app Secret. */
+  /** The router: the shard's reshard Secret (no superuser's) and the database's app Secret. */
   readonly router?: string | undefined;
   /** The collector: the shard's monitoring Secret only. */
   readonly collector?: string | undefined;
@@ -56,7 +56,7 @@ export function secretReaderRoles(
           `${names.statefulSet}-router`,
           namespace,
           labels,
-          [names.secret, appSecretName(database)],
+          [names.reshardSecret, appSecretName(database)],
           account(readers.router),
         )
       : []),

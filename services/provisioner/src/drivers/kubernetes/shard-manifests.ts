@@ -1,3 +1,4 @@
+import { RESHARD_ROLE } from "@dbplane/reshard";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import type { AppSecret } from "../../domain/application-role.ts";
 import type { DatabaseSpec } from "../../domain/database-spec.ts";
@@ -44,6 +45,8 @@ export function shardNames(database: string, shard: number) {
     tlsSecret: `${base}-tls`,
     /** The monitoring role's password and verifier: apart, so the collector may read it alone. */
     monitorSecret: `${base}-monitor`,
+    /** The reshard role's password and verifier: apart, so the router reads it and not the superuser's. */
+    reshardSecret: `${base}-reshard`,
     configMap: `${base}-config`,
     networkPolicy: base,
   };
@@ -63,6 +66,8 @@ export interface ShardManifestInput {
   readonly password: string;
   /** The monitoring role's password and verifier (its own Secret, kept across passes). */
   readonly monitor: AppSecret;
+  /** The reshard role's password and verifier (its own Secret, kept across passes). */
+  readonly reshard: AppSecret;
   readonly network: ShardNetwork;
   /**
    * A digest of the server certificate when the provisioner issues it: a pod-template annotation,
@@ -270,6 +275,17 @@ export function shardManifests(input: ShardManifestInput): KubernetesObject[] {
     } as KubernetesObject,
     {
       apiVersion: "v1",
+      kind: "Secret",
+      metadata: meta(names.reshardSecret),
+      type: "Opaque",
+      data: {
+        username: Buffer.from(RESHARD_ROLE).toString("base64"),
+        password: Buffer.from(input.reshard.password).toString("base64"),
+        verifier: Buffer.from(input.reshard.verifier).toString("base64"),
+      },
+    } as KubernetesObject,
+    {
+      apiVersion: "v1",
       kind: "ConfigMap",
       metadata: meta(names.configMap),
       data: { "postgresql.conf": renderSettings(settings), "pg_hba.conf": pgHba(input.network.podCidrs) },
@@ -358,6 +374,10 @@ export function shardManifests(input: ShardManifestInput): KubernetesObject[] {
                 monitorVerifierEnv: {
                   valueFrom: { secretKeyRef: { name: names.monitorSecret, key: "verifier" } },
                 },
+                reshardVerifierEnv: {
+                  valueFrom: { secretKeyRef: { name: names.reshardSecret, key: "verifier" } },
+                },
+                namespace,
                 securityContext: containerSecurity,
               }),
             ],
