@@ -108,4 +108,14 @@ describe("scheduler job scopes", () => {
       expect((await admin.call("POST", "/v1/jobs", every(id, subject))).status).toBe(201);
     }
   });
+
+  it("caps concurrent creates too: of many at once, only what the cap leaves room for is created", async () => {
+    const subject = world.targetSubject("race");
+    const racer = httpClient(replica.base, world.token({ sub: "erin", scopes: ["jobs:write", "read"] }));
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => racer.call("POST", "/v1/jobs", every(`race-${i}`, subject))),
+    );
+    const statuses = results.map((r) => r.status).sort();
+    expect(statuses).toEqual([201, 201, 409, 409, 409, 409, 409, 409]);
+  });
 });

@@ -42,11 +42,14 @@ export async function upsertJob(
   options: UpsertOptions = {},
 ): Promise<UpsertResult> {
   const owner = options.owner ?? NO_OWNER;
+  const capped = owner.id !== null && options.maxJobsPerOwner !== undefined;
   const quota = async (client: pg.Pool | pg.PoolClient) => {
     if (owner.id !== null && options.maxJobsPerOwner !== undefined)
       await checkQuota(ctx, client, owner.id, options.maxJobsPerOwner);
   };
-  const quick = await createOrConfirm(ctx, job, owner, quota);
+  // A capped owner's new job is counted and inserted in one transaction under the owner's lock
+  // (checkQuota), so concurrent creates cannot both take the last place; the quick path only confirms.
+  const quick = await createOrConfirm(ctx, job, owner, quota, !capped);
   if (quick) return quick;
   // Two callers creating the same new id race on the insert; the loser retries as an update.
   for (let attempt = 0; ; attempt++) {
@@ -69,6 +72,7 @@ async function createOrConfirm(
   job: JobDefinition,
   owner: JobOwner,
   quota: (client: pg.Pool) => Promise<void>,
+  mayInsert: boolean,
 ): Promise<UpsertResult | null> {
   const { jobs } = ctx.t;
   const found = await ctx.pool.query<Partial<JobRow> & { same: boolean | null; now: Date }>(
@@ -78,7 +82,7 @@ async function createOrConfirm(
   );
   const row = found.rows[0]!;
   if (row.same) return { outcome: "unchanged", job: toStoredJob(row as JobRow) };
-  if (row.same === false) return null;
+  if (row.same === false || !mayInsert) return null;
   checkSchedulable(job, row.now);
   await quota(ctx.pool);
   const next = firstOccurrence(job, row.now, 0);
@@ -164,6 +168,11 @@ async function checkQuota(
   owner: string,
   max: number,
 ): Promise<void> {
+  // Held to the end of the caller's transaction: the count and the insert that follows are one step
+  // for this owner. (Outside a transaction — the quick path of an uncapped caller — it never runs.)
+  await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [
+    `dbplane-scheduler-owner:${owner}`,
+  ]);
   const { rows } = await client.query<{ live: string }>(
     `SELECT count(*) AS live
        FROM (SELECT 1 FROM ${ctx.t.jobs} WHERE owner = $1 AND state IN ('active', 'paused') LIMIT $2) live`,
