@@ -6,6 +6,8 @@ import type { CompleteOptions, CompletionResult, OccurrenceResult } from "./comp
 import { completeOccurrences } from "./completion.ts";
 import type { ClaimedDelivery, DeliveryFinish, DeliveryRecord } from "./deliveries.ts";
 import { claimDeliveries, finishDelivery, getDelivery } from "./deliveries.ts";
+import type { EndedDelivery } from "./delivery-outbox.ts";
+import { endedDelivery, markAnnounced, orphanedEndedDeliveries } from "./delivery-outbox.ts";
 import { cancelJob, pauseJob, resumeJob, triggerJob } from "./job-commands.ts";
 import type { ListJobsOptions, Page } from "./job-queries.ts";
 import { getJob, listJobs } from "./job-queries.ts";
@@ -68,6 +70,12 @@ export interface SchedulerStore {
   finishDelivery(owner: string, finish: DeliveryFinish): Promise<boolean>;
   /** One occurrence's webhook delivery with its attempts. */
   getDelivery(jobId: string, scheduledAt: Date): Promise<DeliveryRecord | null>;
+  /** The delivery if it ended and its event is not yet published. */
+  endedDelivery(jobId: string, scheduledAt: Date): Promise<EndedDelivery | null>;
+  /** Ended deliveries still not announced `graceMs` after they ended (their replica died). */
+  orphanedEndedDeliveries(graceMs: number, limit: number): Promise<EndedDelivery[]>;
+  /** Records that a delivery's end event was published. */
+  markAnnounced(jobId: string, scheduledAt: Date): Promise<void>;
 
   /** Records this replica's heartbeat; it stays listed for `leaseMs` unless it beats again. */
   beat(owner: string, leaseMs: number, beat: ReplicaBeat): Promise<void>;
@@ -101,6 +109,9 @@ export function createSchedulerStore(pool: pg.Pool, options: { schema?: string }
     claimDeliveries: (owner, limit, margin) => claimDeliveries(ctx, owner, limit, margin),
     finishDelivery: (owner, f) => finishDelivery(ctx, owner, f),
     getDelivery: (jobId, at) => getDelivery(ctx, jobId, at),
+    endedDelivery: (jobId, at) => endedDelivery(ctx, jobId, at),
+    orphanedEndedDeliveries: (graceMs, limit) => orphanedEndedDeliveries(ctx, graceMs, limit),
+    markAnnounced: (jobId, at) => markAnnounced(ctx, jobId, at),
     beat: (owner, leaseMs, b) => beat(ctx, owner, leaseMs, b),
     forgetReplica: (owner) => forgetReplica(ctx, owner),
     listReplicas: () => listReplicas(ctx),
