@@ -61,9 +61,12 @@ async function announced(jobId: string, at: string) {
 
 describe("delivery events", () => {
   it("a delivery that succeeds on its second attempt: one job.delivered with attempts, status and duration", async () => {
-    const at = await fireHook("delivered", "/second-time");
+    const at = await fireHook("delivered", "/second-time", {
+      headers: { authorization: "Bearer evt-secret-77" },
+    });
     const events = await announced("delivered", at);
     expect(events).toHaveLength(1);
+    expect(events[0]!.raw).not.toContain("evt-secret-77");
     expect(events[0]).toMatchObject({
       type: jobDelivered.type,
       id: `delivered:delivered:${at}`,
