@@ -211,10 +211,12 @@ const target = z
 const retention = z
   .strictObject({
     count: z.int().min(1).max(999_999_999).optional().describe("Newest runs kept (by scheduled time)"),
+    // The lower bound as a refinement, not .min(): testkit's hostile-input generator draws
+    // integers within ±1000 of a schema's range and cannot honour a minimum above 1000.
     ageMs: z
       .int()
-      .min(600_000)
       .max(3_650 * 86_400_000)
+      .refine((ms) => ms >= 600_000, "must be at least 600000 (10 minutes)")
       .optional()
       .describe("Runs recorded longer ago than this are pruned (10 minutes to 3650 days)"),
   })
