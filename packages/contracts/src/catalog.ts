@@ -37,7 +37,14 @@ import {
   shardMapPublished,
   splitShard,
 } from "./messages/router.ts";
-import { cancelJob, jobFired, jobMissed, scheduleJob } from "./messages/scheduler.ts";
+import {
+  cancelJob,
+  jobDelivered,
+  jobDeliveryFailed,
+  jobFired,
+  jobMissed,
+  scheduleJob,
+} from "./messages/scheduler.ts";
 
 /**
  * Every command and event of dbplane, grouped by service in DESIGN.md order. The AsyncAPI
@@ -78,6 +85,8 @@ export const catalog: readonly MessageDefinition[] = Object.freeze([
   cancelJob,
   jobFired,
   jobMissed,
+  jobDelivered,
+  jobDeliveryFailed,
   unitAssigned,
   unitReleased,
   targetHealthChanged,

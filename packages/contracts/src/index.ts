@@ -109,7 +109,21 @@ export {
   shardMapPublished,
   splitShard,
 } from "./messages/router.ts";
-export type { CancelJob, JobFired, JobMissed, ScheduleJob } from "./messages/scheduler.ts";
-export { cancelJob, jobFired, jobMissed, scheduleJob } from "./messages/scheduler.ts";
+export type {
+  CancelJob,
+  JobDelivered,
+  JobDeliveryFailed,
+  JobFired,
+  JobMissed,
+  ScheduleJob,
+} from "./messages/scheduler.ts";
+export {
+  cancelJob,
+  jobDelivered,
+  jobDeliveryFailed,
+  jobFired,
+  jobMissed,
+  scheduleJob,
+} from "./messages/scheduler.ts";
 export type { MessageDataIssue } from "./validate.ts";
 export { InvalidMessageDataError, parseMessageData } from "./validate.ts";

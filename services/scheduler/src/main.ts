@@ -6,6 +6,7 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Gauge } from "prom-client";
 import { schedulerApp } from "./app.ts";
 import { loadSchedulerConfig } from "./config.ts";
+import { DeliveryEvents } from "./delivery/delivery-events.ts";
 import { DeliveryWorker } from "./delivery/delivery-worker.ts";
 import { targetNamespace } from "./domain/target-namespace.ts";
 import { FiringEvents } from "./firing/firing-events.ts";
@@ -39,6 +40,14 @@ const bus = await service.connectBus(app);
 // Target subjects are published inside the bus's namespace, like every other dbplane subject.
 const namespace = targetNamespace(bus.names.namespace);
 
+// The replica that ends a delivery announces it; others step in a lease later (below the bus
+// duplicate window, as the config checks), so a repeat of the event is dropped.
+const deliveryEvents = new DeliveryEvents({
+  bus,
+  store,
+  graceMs: config.DBPLANE_SCHEDULER_LEASE_MS,
+  logger,
+});
 const deliveries = new DeliveryWorker({
   store,
   owner,
@@ -46,6 +55,7 @@ const deliveries = new DeliveryWorker({
   concurrency: config.DBPLANE_SCHEDULER_WEBHOOK_CONCURRENCY,
   pollMs: config.DBPLANE_SCHEDULER_TICK_MS,
   leaseMarginMs: config.DBPLANE_SCHEDULER_LEASE_MS,
+  events: deliveryEvents,
   metrics,
   logger,
 });
@@ -114,6 +124,7 @@ const heartbeat = new ReplicaHeartbeat({
 await app.register(schedulerApp, { jobs, store });
 firing.start();
 deliveries.start();
+deliveryEvents.start();
 pruner.start();
 heartbeat.start();
 
@@ -123,6 +134,7 @@ await service.run(app, {
     { name: "stop pruning run history", run: () => pruner.stop() },
     { name: "stop firing (finish publishes, record runs, release claims)", run: () => firing.stop() },
     { name: "stop webhook deliveries (attempts in flight are handed back)", run: () => deliveries.stop() },
+    { name: "stop announcing ended deliveries", run: () => deliveryEvents.stop() },
     { name: "leave the replica list", run: () => heartbeat.stop() },
   ],
   closeConnections: [

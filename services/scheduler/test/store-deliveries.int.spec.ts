@@ -67,6 +67,57 @@ describe("webhook deliveries in the store", () => {
       ["survivor", "success"],
     ]);
   });
+
+  it("pruning keeps a run while its delivery is open or its end unannounced, by age and by count", async () => {
+    const at = await firedHttpJob("in-flight");
+    // A newer run of the job, so that keeping one run would otherwise drop the delivery's.
+    await f.db.pool.query(
+      `INSERT INTO "${f.store.schema}".runs (job_id, scheduled_at, outcome, fired_at, lateness_ms)
+       VALUES ('in-flight', $1::timestamptz + interval '1 second', 'fired', now(), 0)`,
+      [at],
+    );
+    const future = new Date((await f.dbNow()).getTime() + 3_600_000);
+    const runKept = async () =>
+      (await f.store.listRuns("in-flight")).items.some((r) => r.scheduledAt.getTime() === at.getTime());
+
+    // Pending: a count of one would drop it for the newer run.
+    expect(await f.store.pruneJobRuns("in-flight", 1)).toBe(0);
+    // Running: neither a count nor a job's age nor the global age deletes it (the newer run goes).
+    const claimed = (await f.store.claimDeliveries("worker", 100, 1_000)).find(
+      (d) => d.jobId === "in-flight",
+    )!;
+    expect(await f.store.pruneJobRuns("in-flight", 1)).toBe(0);
+    expect(await f.store.pruneJobRunsBefore("in-flight", future)).toBe(1);
+    expect(await f.store.pruneRuns(future)).toBe(0);
+    expect(await f.store.getDelivery("in-flight", at)).toMatchObject({ state: "running", attemptCount: 1 });
+
+    // Ended but its event not yet published: still kept, with its attempt.
+    expect(
+      await f.store.finishDelivery("worker", {
+        jobId: "in-flight",
+        scheduledAt: at,
+        attempt: claimed.attempt,
+        state: "succeeded",
+        result: ok,
+      }),
+    ).toBe(true);
+    expect(await f.store.pruneJobRuns("in-flight", 0)).toBe(0);
+    expect(await f.store.pruneJobRunsBefore("in-flight", future)).toBe(0);
+    expect(await f.store.pruneRuns(future)).toBe(0);
+    expect(await runKept()).toBe(true);
+    expect((await f.store.getDelivery("in-flight", at))?.attempts).toHaveLength(1);
+
+    // Announced: history like any other.
+    expect(await f.store.endedDelivery("in-flight", at)).toMatchObject({
+      state: "succeeded",
+      durationMs: 12,
+    });
+    await f.store.markAnnounced("in-flight", at);
+    expect(await f.store.endedDelivery("in-flight", at)).toBeNull();
+    expect(await f.store.pruneJobRuns("in-flight", 0)).toBe(1);
+    expect(await runKept()).toBe(false);
+    expect(await f.store.getDelivery("in-flight", at)).toBeNull();
+  });
 });
 
 const ok = { outcome: "success", statusCode: 200, durationMs: 12, error: null };

@@ -207,6 +207,23 @@ const target = z
   .discriminatedUnion("kind", [natsTarget, httpTarget])
   .describe("What happens when the job fires");
 
+/** The scheduler's own bounds of DBPLANE_SCHEDULER_RUN_RETENTION: at least 10 minutes, at most 3650 days. */
+const retention = z
+  .strictObject({
+    count: z.int().min(1).max(999_999_999).optional().describe("Newest runs kept (by scheduled time)"),
+    // The lower bound as a refinement, not .min(): testkit's hostile-input generator draws
+    // integers within ±1000 of a schema's range and cannot honour a minimum above 1000.
+    ageMs: z
+      .int()
+      .max(3_650 * 86_400_000)
+      .refine((ms) => ms >= 600_000, "must be at least 600000 (10 minutes)")
+      .optional()
+      .describe("Runs recorded longer ago than this are pruned (10 minutes to 3650 days)"),
+  })
+  .describe(
+    "This job's run history kept, instead of DBPLANE_SCHEDULER_RUN_RETENTION: an absent field is no limit of that kind ({} keeps every run)",
+  );
+
 export const scheduleJob = defineCommand({
   service: "scheduler",
   name: "schedule-job",
@@ -233,6 +250,7 @@ export const scheduleJob = defineCommand({
         .describe(
           "An occurrence later than this is a misfire, settled by the misfire policy (skip: recorded as missed, not fired)",
         ),
+      retention: retention.optional(),
     })
     .refine((j) => !j.startAt || !j.endAt || Date.parse(j.endAt) > Date.parse(j.startAt), {
       message: "must be after startAt",
@@ -284,7 +302,42 @@ export const jobMissed = defineEvent({
   summary: "A job's occurrence was not fired (misfire policy or lateness limit).",
 });
 
+export const jobDelivered = defineEvent({
+  service: "scheduler",
+  name: "job.delivered",
+  schema: z.strictObject({
+    jobId: identifier,
+    scheduledAt: timestamp.describe("The occurrence's due time"),
+    attempts: z.int().min(1).describe("Attempts made, the successful one included"),
+    status: z.int().min(200).max(299).describe("HTTP status of the successful attempt"),
+    durationMs: z.int().min(0).describe("The successful attempt's duration"),
+    deliveredAt: timestamp.describe("When the delivery was recorded as succeeded"),
+  }),
+  summary: "A webhook delivery ended with a 2xx answer (published once per delivery).",
+});
+
+export const jobDeliveryFailed = defineEvent({
+  service: "scheduler",
+  name: "job.delivery-failed",
+  schema: z.strictObject({
+    jobId: identifier,
+    scheduledAt: timestamp.describe("The occurrence's due time"),
+    reason: z
+      .enum(["rejected", "refused", "max-attempts", "too-late"])
+      .describe(
+        "rejected: the endpoint answered so that repeating cannot help (4xx but 408/429, 1xx, 3xx); refused: its address is not allowed (DBPLANE_SCHEDULER_WEBHOOK_ALLOW); max-attempts: maxAttempts used up; too-late: no further attempt could start within maxLatenessMs",
+      ),
+    attempts: z.int().min(0).describe("Attempts made"),
+    lastStatus: z.int().min(100).max(599).optional().describe("HTTP status of the last answer, if any"),
+    lastError: reason.optional().describe("What went wrong last (no header values, query or body)"),
+    failedAt: timestamp.describe("When the delivery was recorded as failed"),
+  }),
+  summary: "A webhook delivery ended without success, for good (published once per delivery).",
+});
+
 export type ScheduleJob = MessageData<typeof scheduleJob>;
 export type CancelJob = MessageData<typeof cancelJob>;
 export type JobFired = MessageData<typeof jobFired>;
 export type JobMissed = MessageData<typeof jobMissed>;
+export type JobDelivered = MessageData<typeof jobDelivered>;
+export type JobDeliveryFailed = MessageData<typeof jobDeliveryFailed>;

@@ -1,9 +1,10 @@
 import type { Logger } from "@dbplane/service-kit";
-import { describeAttempt, judgeAttempt, retryDelayMs } from "../domain/delivery-policy.ts";
+import { DeliveryFailure, describeAttempt, judgeAttempt, retryDelayMs } from "../domain/delivery-policy.ts";
 import type { WebhookAllowList } from "../domain/webhook-allow-list.ts";
 import type { SchedulerMetrics } from "../scheduler-metrics.ts";
 import type { ClaimedDelivery, DeliveryFinish } from "../store/deliveries.ts";
 import type { SchedulerStore } from "../store/scheduler-store.ts";
+import type { DeliveryEvents } from "./delivery-events.ts";
 import { type WebhookAgents, webhookAgents } from "./webhook-destination.ts";
 import { safeUrl, webhookRequest } from "./webhook-request.ts";
 import { sendWebhook } from "./webhook-sender.ts";
@@ -18,6 +19,8 @@ export interface DeliveryWorkerOptions {
   readonly pollMs: number;
   /** A running delivery's lease is its timeout plus this: then another replica takes it over. */
   readonly leaseMarginMs: number;
+  /** Publishes `job.delivered` / `job.delivery-failed` when a delivery ends. */
+  readonly events: DeliveryEvents;
   readonly metrics: SchedulerMetrics;
   readonly logger: Logger;
 }
@@ -132,13 +135,19 @@ export class DeliveryWorker {
           ...key,
           state: "failed",
           error: `no attempt left of maxAttempts (${d.maxAttempts})`,
+          reason: DeliveryFailure.maxAttempts,
         },
         dbNow(),
       );
     }
     if (dbNow() >= d.deliverBy.getTime()) {
       return this.#finish(
-        { ...key, state: "failed", error: "later than maxLatenessMs: no attempt started" },
+        {
+          ...key,
+          state: "failed",
+          error: "later than maxLatenessMs: no attempt started",
+          reason: DeliveryFailure.tooLate,
+        },
         dbNow(),
       );
     }
@@ -168,7 +177,13 @@ export class DeliveryWorker {
     };
     if (verdict !== "retry") {
       this.#log[verdict === "succeeded" ? "debug" : "warn"]({ ...log, error }, `webhook ${verdict}`);
-      return this.#finish({ ...key, state: verdict, result }, dbNow());
+      const reason = sent.result.kind === "refused" ? DeliveryFailure.refused : DeliveryFailure.rejected;
+      return this.#finish(
+        verdict === "failed"
+          ? { ...key, state: verdict, result, reason }
+          : { ...key, state: verdict, result },
+        dbNow(),
+      );
     }
     const retryInMs = this.#stop.signal.aborted ? 0 : retryDelayMs(d.attempt);
     const lastAttempt = d.attempt >= d.maxAttempts;
@@ -179,7 +194,12 @@ export class DeliveryWorker {
         : "the next attempt would be later than maxLatenessMs";
       this.#log.warn({ ...log, error }, `webhook failed: ${why}`);
       return this.#finish(
-        { ...key, state: "failed", result: { ...result, error: `${error}; ${why}` } },
+        {
+          ...key,
+          state: "failed",
+          result: { ...result, error: `${error}; ${why}` },
+          reason: lastAttempt ? DeliveryFailure.maxAttempts : DeliveryFailure.tooLate,
+        },
         dbNow(),
       );
     }
@@ -202,5 +222,6 @@ export class DeliveryWorker {
       { state: f.state },
       Math.max(0, dbNow - f.scheduledAt.getTime()) / 1000,
     );
+    await this.#o.events.ended(f.jobId, f.scheduledAt);
   }
 }

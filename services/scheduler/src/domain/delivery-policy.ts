@@ -20,6 +20,18 @@ export const AttemptOutcome = {
 } as const;
 export type AttemptOutcome = (typeof AttemptOutcome)[keyof typeof AttemptOutcome];
 
+/** Why a delivery ended failed, as `job.delivery-failed` reports it. */
+export const DeliveryFailure = {
+  /** The endpoint's answer says repeating the request cannot help (4xx but 408/429, 1xx, 3xx). */
+  rejected: "rejected",
+  /** The destination's address is not allowed. */
+  refused: "refused",
+  maxAttempts: "max-attempts",
+  /** No further attempt could start within maxLatenessMs. */
+  tooLate: "too-late",
+} as const;
+export type DeliveryFailure = (typeof DeliveryFailure)[keyof typeof DeliveryFailure];
+
 /**
  * What an attempt means for its delivery: 2xx ends it delivered; a 4xx other than 408 (request
  * timeout) and 429 (too many requests) says the request itself is wrong, so repeating it cannot

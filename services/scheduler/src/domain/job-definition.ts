@@ -1,6 +1,7 @@
 import { Cron } from "croner";
 import { z } from "zod";
 import { JobLimits, MisfirePolicy, TargetKind } from "./limits.ts";
+import { jobRetention } from "./run-retention.ts";
 import { headerRecord, jsonPayload } from "./target-fields.ts";
 import { headerNameProblem, subjectProblem } from "./target-subject.ts";
 import { isIanaTimeZone } from "./time-zone.ts";
@@ -117,6 +118,8 @@ export const jobDefinition = z
       .min(JobLimits.minMaxLatenessMs)
       .max(JobLimits.maxMaxLatenessMs)
       .default(JobLimits.defaultMaxLatenessMs),
+    /** Replaces the global run retention for this job's runs. */
+    retention: jobRetention.optional(),
   })
   .refine((j) => !j.startAt || !j.endAt || Date.parse(j.startAt) < Date.parse(j.endAt), {
     path: ["endAt"],

@@ -18,10 +18,12 @@ export interface RunPrunerOptions {
 
 /**
  * Keeps run history within the retention: every `everyMs` (after the previous round ended),
- * deletes runs older than the age, then each job's runs beyond the count, in batches of a
- * short transaction each that skip rows another one holds. Every replica runs one; they skip
- * each other's rows rather than wait. It never locks a job row, so claiming and completing
- * (which lock jobs and insert runs) do not wait on it.
+ * deletes runs older than the age, then each job's runs beyond the count — the global retention
+ * for jobs without one of their own, then each job's own (`retention` in its definition) — in
+ * batches of a short transaction each that skip rows another one holds. Every replica runs one;
+ * they skip each other's rows rather than wait. It never locks a job row, so claiming and
+ * completing (which lock jobs and insert runs) do not wait on it. A run whose webhook delivery
+ * is still open, or whose end is not yet announced, is kept until it is.
  */
 export class RunPruner {
   readonly #o: RunPrunerOptions;
@@ -32,8 +34,8 @@ export class RunPruner {
     this.#round = new RepeatingRound("prune runs", options.everyMs, () => this.#prune(), options.logger);
   }
 
+  /** Runs even with the global retention off: jobs may have their own. */
   start(): void {
-    if (this.#o.retention.count === null && this.#o.retention.ageMs === null) return;
     this.#round.start();
   }
 
@@ -43,37 +45,65 @@ export class RunPruner {
   }
 
   async #prune(): Promise<void> {
-    const { store, retention, pruned } = this.#o;
-    const batch = this.#o.batch ?? 1_000;
+    const { store, retention } = this.#o;
     if (retention.ageMs !== null) {
-      // Ages are at least 10 minutes: a pod clock a few seconds off the database's moves the
-      // cut-off by as much, which does not matter here.
-      const before = new Date(Date.now() - retention.ageMs);
-      for (;;) {
-        if (this.#round.stopped) return;
-        const n = await store.pruneRuns(before, batch);
-        pruned.inc({ reason: "age" }, n);
-        if (n < batch) break;
-      }
+      const before = ageCutOff(retention.ageMs);
+      await this.#batches("age", (batch) => store.pruneRuns(before, batch));
     }
     if (retention.count !== null) {
-      const jobsPerPage = this.#o.jobsPerPage ?? 200;
-      let afterId = "";
-      for (;;) {
-        if (this.#round.stopped) return;
-        const page = await store.jobsOverRunCount(retention.count, afterId, jobsPerPage);
+      const keep = retention.count;
+      await this.#pages(async (afterId, size) => {
+        const page = await store.jobsOverRunCount(keep, afterId, size);
         for (const { jobId, over } of page) {
-          if (!over) continue;
-          for (;;) {
-            if (this.#round.stopped) return;
-            const n = await store.pruneJobRuns(jobId, retention.count, batch);
-            pruned.inc({ reason: "count" }, n);
-            if (n < batch) break;
-          }
+          if (over) await this.#batches("count", (batch) => store.pruneJobRuns(jobId, keep, batch));
         }
-        if (page.length < jobsPerPage) break;
-        afterId = page.at(-1)!.jobId;
+        return page.map((j) => j.jobId);
+      });
+    }
+    await this.#pages(async (afterId, size) => {
+      const page = await store.jobRetentions(afterId, size);
+      for (const { jobId, retention: own } of page) {
+        if (own.ageMs !== undefined) {
+          const before = ageCutOff(own.ageMs);
+          await this.#batches("age", (batch) => store.pruneJobRunsBefore(jobId, before, batch));
+        }
+        const keep = own.count;
+        if (keep !== undefined) {
+          await this.#batches("count", (batch) => store.pruneJobRuns(jobId, keep, batch));
+        }
       }
+      return page.map((j) => j.jobId);
+    });
+  }
+
+  /** Deletes batch after batch until one comes back short (or the pruner stops). */
+  async #batches(reason: "age" | "count", prune: (batch: number) => Promise<number>): Promise<void> {
+    const batch = this.#o.batch ?? 1_000;
+    for (;;) {
+      if (this.#round.stopped) return;
+      const n = await prune(batch);
+      this.#o.pruned.inc({ reason }, n);
+      if (n < batch) return;
     }
   }
+
+  /** Walks jobs page by page in id order; `visit` returns the ids of the page it handled. */
+  async #pages(visit: (afterId: string, size: number) => Promise<string[]>): Promise<void> {
+    const size = this.#o.jobsPerPage ?? 200;
+    let afterId = "";
+    for (;;) {
+      if (this.#round.stopped) return;
+      const ids = await visit(afterId, size);
+      if (ids.length < size) return;
+      afterId = ids.at(-1)!;
+    }
+  }
+}
+
+/**
+ * Ages are at least 10 minutes: a pod clock a few seconds off the database's moves the cut-off
+ * by as much, which does not matter here.
+ */
+function ageCutOff(ageMs: number): Date {
+  return new Date(Date.now() - ageMs);
 }

@@ -1,3 +1,4 @@
+import type { DeliveryFailure } from "../domain/delivery-policy.ts";
 import type { HttpTarget } from "../domain/job-definition.ts";
 import type { StoreContext } from "./store-context.ts";
 
@@ -30,6 +31,8 @@ export interface DeliveryFinish {
   readonly result?: { outcome: string; statusCode: number | null; durationMs: number; error: string | null };
   /** The delivery's error when final without a result of its own. */
   readonly error?: string;
+  /** Why it ended, when `failed`. */
+  readonly reason?: DeliveryFailure;
 }
 
 export const LOST_ATTEMPT_ERROR = "lost: the replica making it stopped before recording it (lease ran out)";
@@ -115,7 +118,8 @@ export async function finishDelivery(ctx: StoreContext, owner: string, f: Delive
        next_attempt_at = now() + $10 * interval '1 millisecond',
        last_status = COALESCE($7, last_status), last_error = COALESCE($9, $11),
        claimed_by = NULL, updated_at = now(),
-       finished_at = CASE WHEN $5 = 'pending' THEN NULL ELSE now() END
+       finished_at = CASE WHEN $5 = 'pending' THEN NULL ELSE now() END,
+       end_reason = $12
      WHERE job_id = $1 AND scheduled_at = $2 AND attempts = $3 AND claimed_by = $4 AND state = 'running'`,
     [
       f.jobId,
@@ -129,6 +133,7 @@ export async function finishDelivery(ctx: StoreContext, owner: string, f: Delive
       f.result?.error ?? null,
       Math.max(0, Math.round(f.retryInMs ?? 0)),
       f.error ?? null,
+      f.state === "failed" ? (f.reason ?? null) : null,
     ],
   );
   return (rowCount ?? 0) > 0;

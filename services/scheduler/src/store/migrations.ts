@@ -157,6 +157,21 @@ const migrations: readonly Migration[] = [
       CREATE INDEX jobs_owner_live_idx ON ${t.jobs} (owner) WHERE state IN ('active', 'paused');
     `,
   },
+  {
+    version: 7,
+    name: "delivery events outbox",
+    // A delivery that ended (succeeded or failed) is announced by job.delivered or
+    // job.delivery-failed; `announced_at` stays NULL until the event is published, so a replica
+    // that dies between recording the end and publishing leaves it for another one to publish
+    // (the event id derives from the delivery: JetStream drops the repeat). `end_reason` is why a
+    // failed one ended. Deliveries that ended before this version are not announced.
+    sql: (t) => `
+      ALTER TABLE ${t.deliveries} ADD COLUMN announced_at timestamptz, ADD COLUMN end_reason text;
+      UPDATE ${t.deliveries} SET announced_at = finished_at WHERE state IN ('succeeded', 'failed');
+      CREATE INDEX deliveries_unannounced_idx ON ${t.deliveries} (finished_at)
+        WHERE state IN ('succeeded', 'failed') AND announced_at IS NULL;
+    `,
+  },
 ];
 
 /** The latest schema version this code needs. */

@@ -1,5 +1,6 @@
 import { inTransaction } from "@dbplane/service-kit";
 import type pg from "pg";
+import type { JobRetention } from "../domain/run-retention.ts";
 import { InvalidCursorError } from "./errors.ts";
 import type { Page } from "./job-queries.ts";
 import { clampLimit } from "./job-queries.ts";
@@ -184,21 +185,58 @@ function parseRunCursor(cursor: string): { recordedUs: string; jobId: string; sc
 }
 
 /**
- * Deletes runs recorded before `before`, at most `limit` per call (call until it returns 0), so
- * retention never holds a long lock. Runs are history: nothing else depends on them once the
- * bus duplicate window has passed.
+ * A run the pruner may delete: its webhook delivery, if any, has ended and its end is announced
+ * (`job.delivered` / `job.delivery-failed` published). A delivery still pending, running or
+ * buffered would vanish with its run (the foreign key cascades), and an unannounced end would
+ * lose its event. States only move forward, so a run found prunable stays so.
+ */
+function prunable(ctx: StoreContext): string {
+  return `NOT EXISTS (SELECT 1 FROM ${ctx.t.deliveries} d
+    WHERE d.job_id = r.job_id AND d.scheduled_at = r.scheduled_at
+      AND (d.state IN ('pending', 'running', 'buffered')
+           OR (d.state IN ('succeeded', 'failed') AND d.announced_at IS NULL)))`;
+}
+
+/** Jobs whose definition has a `retention` of their own: the global one does not apply to them. */
+function ownRetention(ctx: StoreContext, jobId: string): string {
+  return `EXISTS (SELECT 1 FROM ${ctx.t.jobs} j WHERE j.id = ${jobId} AND j.definition ? 'retention')`;
+}
+
+/**
+ * Deletes runs recorded before `before` of jobs without a retention of their own, at most
+ * `limit` per call (call until it returns less), so retention never holds a long lock. Runs are
+ * history: nothing else depends on them once the bus duplicate window has passed — except an
+ * open or unannounced delivery, whose run is kept.
  */
 export async function pruneRuns(ctx: StoreContext, before: Date, limit = 1_000): Promise<number> {
   return pruneBatch(
     ctx,
-    `SELECT ctid FROM ${ctx.t.runs} WHERE recorded_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED`,
+    `SELECT ctid FROM ${ctx.t.runs} r WHERE recorded_at < $1 AND NOT ${ownRetention(ctx, "r.job_id")}
+       AND ${prunable(ctx)}
+     LIMIT $2 FOR UPDATE SKIP LOCKED`,
     [before, limit],
   );
 }
 
+/** Deletes up to `limit` of one job's runs recorded before `before` (its own retention's age). */
+export async function pruneJobRunsBefore(
+  ctx: StoreContext,
+  jobId: string,
+  before: Date,
+  limit = 1_000,
+): Promise<number> {
+  return pruneBatch(
+    ctx,
+    `SELECT ctid FROM ${ctx.t.runs} r WHERE job_id = $1 AND recorded_at < $2 AND ${prunable(ctx)}
+     LIMIT $3 FOR UPDATE SKIP LOCKED`,
+    [jobId, before, limit],
+  );
+}
+
 /**
- * Up to `jobs` jobs with an id after `afterId`, in id order, each with whether it has more than
- * `keep` runs (all are listed, so the caller can page on by the last id).
+ * Up to `jobs` jobs without a retention of their own with an id after `afterId`, in id order,
+ * each with whether it has more than `keep` runs (all are listed, so the caller can page on by
+ * the last id).
  */
 export async function jobsOverRunCount(
   ctx: StoreContext,
@@ -209,10 +247,24 @@ export async function jobsOverRunCount(
   const { rows } = await ctx.pool.query<{ id: string; over: boolean }>(
     `SELECT j.id, EXISTS (SELECT 1 FROM ${ctx.t.runs} r WHERE r.job_id = j.id
                           ORDER BY scheduled_at DESC OFFSET $1 LIMIT 1) AS over
-     FROM ${ctx.t.jobs} j WHERE j.id > $2 ORDER BY j.id LIMIT $3`,
+     FROM ${ctx.t.jobs} j WHERE j.id > $2 AND NOT (j.definition ? 'retention') ORDER BY j.id LIMIT $3`,
     [keep, afterId, jobs],
   );
   return rows.map((r) => ({ jobId: r.id, over: r.over }));
+}
+
+/** Up to `jobs` jobs with a retention of their own and an id after `afterId`, in id order. */
+export async function jobRetentions(
+  ctx: StoreContext,
+  afterId: string,
+  jobs: number,
+): Promise<{ jobId: string; retention: JobRetention }[]> {
+  const { rows } = await ctx.pool.query<{ id: string; retention: JobRetention }>(
+    `SELECT id, definition->'retention' AS retention FROM ${ctx.t.jobs}
+     WHERE id > $1 AND definition ? 'retention' ORDER BY id LIMIT $2`,
+    [afterId, jobs],
+  );
+  return rows.map((r) => ({ jobId: r.id, retention: r.retention }));
 }
 
 /** Deletes up to `limit` of a job's oldest runs beyond its `keep` newest (by scheduled time). */
@@ -224,8 +276,9 @@ export async function pruneJobRuns(
 ): Promise<number> {
   return pruneBatch(
     ctx,
-    `SELECT ctid FROM ${ctx.t.runs} WHERE job_id = $1 AND scheduled_at <= (
+    `SELECT ctid FROM ${ctx.t.runs} r WHERE job_id = $1 AND scheduled_at <= (
        SELECT scheduled_at FROM ${ctx.t.runs} WHERE job_id = $1 ORDER BY scheduled_at DESC OFFSET $2 LIMIT 1)
+       AND ${prunable(ctx)}
      ORDER BY scheduled_at LIMIT $3 FOR UPDATE SKIP LOCKED`,
     [jobId, keep, limit],
   );
