@@ -26,9 +26,9 @@ function shardKey(value: string) {
 function rowsView(result: QueryResult) {
   const columns = [...new Set(result.rows.flatMap((r) => Object.keys(r)))];
   const where = result.shard !== undefined ? `shard ${result.shard}` : "every shard";
-  process.stderr.write(
-    `(${result.rowCount ?? result.rows.length} rows from ${where}, map version ${result.version})\n`,
-  );
+  const count = result.rowCount ?? result.rows.length;
+  const rows = count === 1 ? "row" : "rows";
+  process.stderr.write(`(${count} ${rows} from ${where}, map version ${result.version})\n`);
   return { columns, rows: result.rows.map((r) => columns.map((c) => r[c])) };
 }
 
