@@ -138,9 +138,19 @@ describe("dbplane, run as a user runs it", () => {
     expect(oneLine(missing)).toBe('dbplane: provisioner: 404 Not Found: database "nosuch" does not exist');
   });
 
-  it("deletes the database and follows that to the end", async () => {
-    const deleted = await world.cli(["db", "delete", DB, "--delete-volumes"]);
-    expect(deleted.code, deleted.stderr).toBe(0);
-    expect(deleted.stdout).toContain(`database ${DB} deleted`);
+  it("adds a shard, following it; deletes with --no-wait, the database then gone (exit 3)", async () => {
+    const added = await world.cli(["db", "add-shard", DB, "-o", "json"]);
+    expect(added.code, added.stderr).toBe(0);
+    expect(added.stderr).toContain(`done: add-shard ${DB}: succeeded`);
+    expect(JSON.parse(added.stdout).shards).toHaveLength(3);
+
+    const deleting = await world.cli(["db", "delete", DB, "--delete-volumes", "--no-wait", "-o", "json"]);
+    expect(deleting.code, deleting.stderr).toBe(0);
+    expect(deleting.stderr).toBe("");
+    expect(JSON.parse(deleting.stdout)).toMatchObject({ database: DB, operationId: expect.any(String) });
+    await waitFor(async () => (await world.cli(["db", "get", DB])).code === 3, {
+      what: `${DB} deleted`,
+      timeoutMs: 60_000,
+    });
   });
 });
