@@ -1,0 +1,10 @@
+export type { ApiClient, ApiResponse } from "./api-client.ts";
+export { apiClient } from "./api-client.ts";
+export type { ProblemBody } from "./cli-error.ts";
+export { ApiError, CliError, problemLine, UsageError } from "./cli-error.ts";
+export type { CliConfig, CliContext } from "./config-store.ts";
+export { configPath, readConfig, writeConfig } from "./config-store.ts";
+export { ExitCode, exitCodeOfStatus } from "./exit-codes.ts";
+export type { ShardRanges } from "./keyspace-bar.ts";
+export { keyspaceBar } from "./keyspace-bar.ts";
+export { buildProgram } from "./program.ts";
