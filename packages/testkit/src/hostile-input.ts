@@ -93,11 +93,13 @@ function fromSchema(schema: Schema | undefined, depth = 0): fc.Arbitrary<Json> {
         minLength: Math.min(Number(schema.minItems ?? 0), 3),
         maxLength: Math.min(Number(schema.maxItems ?? 3), 3),
       });
-    case "integer":
-      return fc.integer({
-        min: Math.max(Number(schema.minimum ?? -1000), -1000),
-        max: Math.min(Number(schema.maximum ?? 1000), 1000),
-      });
+    case "integer": {
+      // Near the schema's own bounds, at most 2000 wide: a minimum above 1000 (a duration in ms)
+      // must still give a valid range.
+      const min = Math.max(Number(schema.minimum ?? -1000), -1000);
+      const max = Math.min(Number(schema.maximum ?? Number.MAX_SAFE_INTEGER), min + 2000);
+      return fc.integer({ min, max: Math.max(min, max) });
+    }
     case "number":
       return fc.double({ min: -1000, max: 1000, noNaN: true });
     case "boolean":
