@@ -194,6 +194,18 @@ function replicaInitScript(names: ReturnType<typeof shardNames>, namespace: stri
   ].join("\n");
 }
 
+/** A login role's own Secret (`username`, `password`, `verifier`): one reader may get it alone. */
+function roleSecret(metadata: object, user: string, secret: AppSecret): KubernetesObject {
+  const b64 = (text: string) => Buffer.from(text).toString("base64");
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata,
+    type: "Opaque",
+    data: { username: b64(user), password: b64(secret.password), verifier: b64(secret.verifier) },
+  } as KubernetesObject;
+}
+
 /**
  * Every object of one shard, as it should be. Pure: the same input gives the same objects. Each
  * pod runs the server and the `app-role` container that keeps the database's application role.
@@ -262,28 +274,8 @@ export function shardManifests(input: ShardManifestInput): KubernetesObject[] {
         password: Buffer.from(input.password).toString("base64"),
       },
     } as KubernetesObject,
-    {
-      apiVersion: "v1",
-      kind: "Secret",
-      metadata: meta(names.monitorSecret),
-      type: "Opaque",
-      data: {
-        username: Buffer.from(MONITOR_USER).toString("base64"),
-        password: Buffer.from(input.monitor.password).toString("base64"),
-        verifier: Buffer.from(input.monitor.verifier).toString("base64"),
-      },
-    } as KubernetesObject,
-    {
-      apiVersion: "v1",
-      kind: "Secret",
-      metadata: meta(names.reshardSecret),
-      type: "Opaque",
-      data: {
-        username: Buffer.from(RESHARD_ROLE).toString("base64"),
-        password: Buffer.from(input.reshard.password).toString("base64"),
-        verifier: Buffer.from(input.reshard.verifier).toString("base64"),
-      },
-    } as KubernetesObject,
+    roleSecret(meta(names.monitorSecret), MONITOR_USER, input.monitor),
+    roleSecret(meta(names.reshardSecret), RESHARD_ROLE, input.reshard),
     {
       apiVersion: "v1",
       kind: "ConfigMap",
