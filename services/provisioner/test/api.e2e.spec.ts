@@ -8,6 +8,14 @@ import { createProvisionerWorld, type ProvisionerWorld } from "./provisioner-wor
 let world: ProvisionerWorld;
 let api: ReturnType<typeof httpClient>;
 
+/** The provisioner's pino lines so far. */
+const logLines = (): Record<string, unknown>[] =>
+  world
+    .output()
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+
 beforeAll(async () => {
   world = await createProvisionerWorld();
   const replica = await world.startReplica();
@@ -98,6 +106,14 @@ describe("provisioner API: validation, conflicts, idempotency", () => {
     expect(String(failed.data.reason)).toMatch(/PostgreSQL 17 programs .* not found/);
     expect(failed.correlationId).toBe(res.body.operationId);
     expect((await api.call("GET", "/v1/databases/needs-pg17")).body).toMatchObject({ state: "failed" });
+    // Logged once, as a warning with its reason: no "reconcile pass crashed", no stack.
+    const about = logLines().filter((l) => JSON.stringify(l).includes("postgresql-17"));
+    expect(about.filter((l) => l.msg === "reconcile pass crashed")).toEqual([]);
+    expect(about.map((l) => ({ level: l.level, msg: l.msg, database: l.database }))).toEqual([
+      { level: 40, msg: "database failed", database: "needs-pg17" },
+    ]);
+    expect(String(about[0]?.reason)).toContain("apt-get install postgresql-17");
+    expect(JSON.stringify(about)).not.toContain('"stack"');
   }, 60_000);
 
   it("takes the same work as commands over DBPLANE_CMD; the command id is the operation id", async () => {

@@ -48,7 +48,8 @@ export async function reconcileDatabase(deps: ReconcileDeps, name: string): Prom
         return "deleted";
       case "requested":
         await deps.progress.startProvisioning(name, db.version);
-        return provision(deps, { ...db, state: "provisioning" }, log);
+        // Awaited here, so that its failure is this pass's failure (caught below), not a crash.
+        return await provision(deps, { ...db, state: "provisioning" }, log);
       case "provisioning":
       case "ready": {
         const outcome = await provision(deps, db, log);
@@ -63,7 +64,9 @@ export async function reconcileDatabase(deps: ReconcileDeps, name: string): Prom
     const correlationId = await operationOf(deps, db);
     if (err instanceof ShardPermanentError || err instanceof PermanentProvisionError) {
       const shard = err instanceof ShardPermanentError ? err.shard : undefined;
-      log.error({ err, shard }, "database failed");
+      // Expected and final (the reason says what to do): one warning, no stack; the database
+      // leaves the active states, so no later pass logs it again.
+      log.warn({ shard, reason: err.message }, "database failed");
       await deps.progress.databaseFailed(name, db.version, err.message, correlationId, shard);
       return "failed";
     }
