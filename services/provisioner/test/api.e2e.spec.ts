@@ -105,7 +105,11 @@ describe("provisioner API: validation, conflicts, idempotency", () => {
     );
     expect(String(failed.data.reason)).toMatch(/PostgreSQL 17 programs .* not found/);
     expect(failed.correlationId).toBe(res.body.operationId);
-    expect((await api.call("GET", "/v1/databases/needs-pg17")).body).toMatchObject({ state: "failed" });
+    const db = (await api.call("GET", "/v1/databases/needs-pg17")).body;
+    expect(db).toMatchObject({ state: "failed" });
+    // Its shard left `provisioning` with it, saying why.
+    expect(db.shards).toMatchObject([{ shard: 0, state: "failed" }]);
+    expect(db.shards[0].reason).toContain("apt-get install postgresql-17");
     // Logged once, as a warning with its reason: no "reconcile pass crashed", no stack.
     const about = logLines().filter((l) => JSON.stringify(l).includes("postgresql-17"));
     expect(about.filter((l) => l.msg === "reconcile pass crashed")).toEqual([]);

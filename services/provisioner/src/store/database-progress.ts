@@ -114,7 +114,10 @@ async function enqueueReady(
   );
 }
 
-/** The database cannot be made real: failed (terminal until asked again), with the reason. */
+/**
+ * The database cannot be made real: failed (terminal until asked again), with the reason; the
+ * shard that caused it (if one did) and every shard still provisioning fail with it.
+ */
 export function recordDatabaseFailed(
   ctx: ProgressContext,
   name: string,
@@ -147,6 +150,14 @@ export function recordDatabaseFailed(
         },
       );
     }
+    // The other shards still being made stop there too: a failed database makes nothing more until
+    // it is asked for again, so `provisioning` would be a promise nobody keeps. Ready shards stay
+    // ready (their servers run and keep their data).
+    await client.query(
+      `UPDATE ${t.shards} SET state = 'failed', reason = $2, updated_at = now()
+       WHERE database = $1 AND state = 'provisioning'`,
+      [name, clipReason(`database failed: ${reason}`)],
+    );
     await finishOperations(client, t, { name, kinds: SPEC_CHANGES, version, error: why });
     await enqueueEvent(
       client,
