@@ -26,15 +26,15 @@ const shard = {
 };
 
 describe("provisioner messages", () => {
-  it("create-database applies the documented defaults", () => {
+  it("create-database applies the documented defaults; the PostgreSQL version is the provisioner's choice", () => {
     const data: CreateDatabase = parseMessageData(createDatabase, minimal);
     expect(data).toEqual({
       ...minimal,
       shards: 1,
       replicasPerShard: 0,
-      postgresVersion: 17,
       shardedTables: [],
     });
+    expect(data.postgresVersion).toBeUndefined();
   });
 
   it("create-database accepts a full sharded spec", () => {

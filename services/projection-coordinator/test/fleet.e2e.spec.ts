@@ -52,7 +52,7 @@ describe("fleet and audit read models", () => {
     );
     await world.publish(
       databaseRequested,
-      { name: "billing", shards: 2, version: 1 },
+      { name: "billing", shards: 2, postgresVersion: 17, version: 1 },
       { subject: "billing" },
     );
     const shard = (n: number) => ({

@@ -14,9 +14,11 @@ import { poolReadiness, serviceProcess } from "@dbplane/service-kit";
 import { provisionerApp } from "./app.ts";
 import { loadProvisionerConfig, quotasOf } from "./config.ts";
 import { createDatabaseAdmin } from "./databases/database-admin.ts";
+import { DEFAULT_POSTGRES_VERSION } from "./domain/postgres-version.ts";
 import type { ShardDriver } from "./drivers/driver.ts";
 import { createKubernetesDriver } from "./drivers/kubernetes/kubernetes-driver.ts";
 import { createLocalDriver } from "./drivers/local/local-driver.ts";
+import { PgBinaryFinder } from "./drivers/local/pg-binaries.ts";
 import { createOutboxRelay } from "./events/outbox-relay.ts";
 import { addShardHandler } from "./handlers/add-shard.ts";
 import { createDatabaseHandler } from "./handlers/create-database.ts";
@@ -120,9 +122,15 @@ const loop = createReconcileLoop({
     if (outcome !== "idle" && outcome !== "retry") relay.kick();
   },
 });
-const admin = createDatabaseAdmin(createDesiredState(pool, tables, quotasOf(config)), () => {
-  relay.kick();
-  loop.kick();
+// A create without a PostgreSQL version: locally the machine's (newest installed), else a fixed default.
+const localBinaries = new PgBinaryFinder(config.DBPLANE_PG_BIN_DIR);
+const admin = createDatabaseAdmin(createDesiredState(pool, tables, quotasOf(config)), {
+  defaultPostgresVersion: async () =>
+    (driver.kind === "local" ? await localBinaries.defaultMajor() : undefined) ?? DEFAULT_POSTGRES_VERSION,
+  wake: () => {
+    relay.kick();
+    loop.kick();
+  },
 });
 
 const consumer = await bus.consume({

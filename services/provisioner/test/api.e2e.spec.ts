@@ -120,6 +120,21 @@ describe("provisioner API: validation, conflicts, idempotency", () => {
     expect(JSON.stringify(about)).not.toContain('"stack"');
   }, 60_000);
 
+  it("gives a create without postgresVersion the newest major installed (only 15 here), and says so", async () => {
+    const { postgresVersion: _, ...request } = spec({ name: "any-version" });
+    const res = await api.call("POST", "/v1/databases", request);
+    expect(res.status).toBe(202);
+    expect((await settled(res.body.operationId)).state).toBe("succeeded");
+    const db = (await api.call("GET", "/v1/databases/any-version")).body;
+    expect(db).toMatchObject({ state: "ready", spec: { postgresVersion: 15 } });
+    // The same request again is the same database, not a conflict with the chosen version.
+    expect((await api.call("POST", "/v1/databases", request)).body.outcome).toBe("unchanged");
+    const events = (await world.events()).filter((e) => e.data.name === "any-version");
+    const requested = events.find((e) => e.type.endsWith("database.requested.v1"));
+    const ready = events.find((e) => e.type.endsWith("database.ready.v1"));
+    expect([requested?.data.postgresVersion, ready?.data.postgresVersion]).toEqual([15, 15]);
+  }, 90_000);
+
   it("takes the same work as commands over DBPLANE_CMD; the command id is the operation id", async () => {
     const logger = createLogger({ name: "test", level: "silent" });
     // create-database's only declared producer is the provisioner: the test publishes as it.
@@ -149,7 +164,7 @@ describe("provisioner API: validation, conflicts, idempotency", () => {
   }, 60_000);
 
   it("deletes, and the name can be used again", async () => {
-    for (const name of ["inventory", "by-command", "needs-pg17"]) {
+    for (const name of ["inventory", "by-command", "needs-pg17", "any-version"]) {
       const res = await api.call("DELETE", `/v1/databases/${name}?keepVolumes=false`);
       expect(res.status).toBe(202);
       expect((await settled(res.body.operationId)).state).toBe("succeeded");

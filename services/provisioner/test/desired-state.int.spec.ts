@@ -1,6 +1,7 @@
 import { createDatabase } from "@dbplane/contracts";
 import { createTestSchema, type TestSchema } from "@dbplane/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { DatabaseSpec } from "../src/domain/database-spec.ts";
 import { DatabaseConflictError, DatabaseNotFoundError, InvalidChangeError } from "../src/domain/errors.ts";
 import { QuotaExceededError, type Quotas } from "../src/domain/quotas.ts";
 import { createDesiredState, type DesiredState } from "../src/store/desired-state.ts";
@@ -29,14 +30,10 @@ beforeAll(async () => {
 });
 afterAll(() => db?.drop());
 
-const spec = (over: Record<string, unknown> = {}) =>
-  createDatabase.schema.parse({
-    name: "orders",
-    shards: 2,
-    postgresVersion: 15,
-    storage: { size: "1Gi" },
-    ...over,
-  });
+const spec = (over: Record<string, unknown> = {}): DatabaseSpec => ({
+  postgresVersion: 15,
+  ...createDatabase.schema.parse({ name: "orders", shards: 2, storage: { size: "1Gi" }, ...over }),
+});
 const outbox = async () =>
   (
     await db.pool.query<{ type: string; msg_id: string }>(

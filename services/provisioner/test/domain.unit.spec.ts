@@ -1,16 +1,22 @@
-import { createDatabase } from "@dbplane/contracts";
+import { type CreateDatabase, createDatabase } from "@dbplane/contracts";
 import { parseScramVerifier } from "@dbplane/pgwire";
 import { describe, expect, it } from "vitest";
 import { appCredentialEntries, appRoleStatements, newAppSecret } from "../src/domain/application-role.ts";
-import { sameRequest } from "../src/domain/database-spec.ts";
+import { type DatabaseSpec, sameRequest } from "../src/domain/database-spec.ts";
 import { isVerifierOf, monitorRoleStatements } from "../src/domain/monitoring-role.ts";
 import { postgresSettings, quantityValue, renderSettings } from "../src/domain/postgres-settings.ts";
+import { DEFAULT_POSTGRES_VERSION, withPostgresVersion } from "../src/domain/postgres-version.ts";
 import { secretReaderRoles } from "../src/drivers/kubernetes/secret-readers.ts";
 import { shardManifests, shardNames } from "../src/drivers/kubernetes/shard-manifests.ts";
 import { parseMajor } from "../src/drivers/local/pg-binaries.ts";
 
+/** A stored spec: the request parsed, its PostgreSQL version chosen (17 unless `over` names one). */
 const spec = (over: Record<string, unknown> = {}) =>
-  createDatabase.schema.parse({ name: "orders", storage: { size: "1Gi" }, ...over });
+  withVersion(createDatabase.schema.parse({ name: "orders", storage: { size: "1Gi" }, ...over }));
+const withVersion = (request: CreateDatabase): DatabaseSpec => ({
+  ...request,
+  postgresVersion: request.postgresVersion ?? 17,
+});
 
 describe("quantities and postgresql.conf sizes", () => {
   it("reads Kubernetes quantities", () => {
@@ -42,7 +48,7 @@ describe("create requests", () => {
     expect(
       sameRequest(
         spec(),
-        createDatabase.schema.parse({ storage: { size: "1Gi" }, name: "orders", shards: 1 }),
+        withVersion(createDatabase.schema.parse({ storage: { size: "1Gi" }, name: "orders", shards: 1 })),
       ),
     ).toBe(true);
     expect(sameRequest(spec({ shards: 2 }), spec())).toBe(false);
@@ -260,5 +266,15 @@ describe("application credentials", () => {
     );
     expect(owner).toBe('ALTER DATABASE "we""ird" OWNER TO app');
     expect(appRoleStatements("shop", "'v'", true)[2]).toMatch(/^ALTER ROLE app WITH LOGIN NOSUPERUSER/);
+  });
+});
+
+describe("the PostgreSQL version of a create", () => {
+  it("keeps the version asked for, else takes the driver's choice", async () => {
+    const request = createDatabase.schema.parse({ name: "orders", storage: { size: "1Gi" } });
+    expect((await withPostgresVersion(request, async () => 15)).postgresVersion).toBe(15);
+    const asked = createDatabase.schema.parse({ ...request, postgresVersion: 16 });
+    expect((await withPostgresVersion(asked, async () => 15)).postgresVersion).toBe(16);
+    expect(DEFAULT_POSTGRES_VERSION).toBe(17);
   });
 });

@@ -28,7 +28,14 @@ const databaseSpec = z.strictObject({
     .max(5)
     .default(0)
     .describe("Streaming replicas per shard besides the primary (at most DBPLANE_QUOTA_MAX_REPLICAS)"),
-  postgresVersion: z.int().min(14).max(18).default(17).describe("PostgreSQL major version"),
+  postgresVersion: z
+    .int()
+    .min(14)
+    .max(18)
+    .optional()
+    .describe(
+      "PostgreSQL major version; absent: the provisioner chooses (local driver: the newest installed on its machine; Kubernetes: 17) and its events carry the choice",
+    ),
   storage: z
     .strictObject({
       size: quantity.describe(
@@ -133,6 +140,11 @@ export const databaseRequested = defineEvent({
   service: "provisioner",
   name: "database.requested",
   schema: databaseSpec.extend({
+    postgresVersion: z
+      .int()
+      .min(14)
+      .max(18)
+      .describe("PostgreSQL major version (as asked for, or as chosen)"),
     version: z.int().min(1).describe("Desired-state version; increases with every accepted change"),
   }),
   summary: "A database's desired state was accepted; provisioning starts.",

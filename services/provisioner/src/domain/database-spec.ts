@@ -1,7 +1,10 @@
 import type { CreateDatabase } from "@dbplane/contracts";
 
-/** The desired state of a database as stored: the accepted `create-database` data, defaults applied. */
-export type DatabaseSpec = CreateDatabase;
+/**
+ * The desired state of a database as stored: the accepted `create-database` data, defaults
+ * applied — the PostgreSQL version among them (`withPostgresVersion`).
+ */
+export type DatabaseSpec = CreateDatabase & { readonly postgresVersion: number };
 
 /** Key order does not matter to equality of specs; arrays keep their order. */
 function canonical(value: unknown): unknown {

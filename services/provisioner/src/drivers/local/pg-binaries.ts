@@ -97,6 +97,21 @@ export class PgBinaryFinder {
     return this.#found;
   }
 
+  /**
+   * The major a database gets when its request names none: that of DBPLANE_PG_BIN_DIR when it
+   * holds a complete set (the operator chose it), else the newest found. Undefined when none is
+   * installed (looked for again next time); the create then fails saying what to install.
+   */
+  async defaultMajor(): Promise<number | undefined> {
+    const all = await this.all();
+    if (all.length === 0) {
+      this.#found = undefined;
+      return undefined;
+    }
+    const configured = all.find((b) => b.dir === this.#configured);
+    return configured?.major ?? Math.max(...all.map((b) => b.major));
+  }
+
   /** The binaries of `major`, or PermanentProvisionError saying what to install. */
   async forMajor(major: number): Promise<PgBinaries> {
     const all = await this.all();
