@@ -94,6 +94,7 @@ describe("Kubernetes shard manifests", () => {
         "Service/orders-shard-1-read",
         "StatefulSet/orders-shard-1",
         "NetworkPolicy/orders-shard-1",
+        "PodDisruptionBudget/orders-shard-1",
       ].sort(),
     );
     for (const o of objects) {
@@ -104,6 +105,35 @@ describe("Kubernetes shard manifests", () => {
       });
     }
     expect(shardNames("orders", 1).secret).toBe("orders-shard-1-credentials");
+  });
+
+  it("let a drain evict one pod of the shard at a time, and spread its pods over nodes", () => {
+    const objects = shardManifests(input);
+    // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
+    const sts = objects.find((o) => o.kind === "StatefulSet") as any;
+    // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
+    const pdb = objects.find((o) => o.kind === "PodDisruptionBudget") as any;
+    expect(pdb).toMatchObject({ apiVersion: "policy/v1" });
+    expect(pdb.spec).toEqual({
+      maxUnavailable: 1,
+      selector: sts.spec.selector,
+      unhealthyPodEvictionPolicy: "AlwaysAllow",
+    });
+    // The budget counts exactly this shard's pods: its selector matches their labels.
+    expect(sts.spec.template.metadata.labels).toMatchObject(pdb.spec.selector.matchLabels);
+    expect(sts.spec.template.spec.affinity).toEqual({
+      podAntiAffinity: {
+        preferredDuringSchedulingIgnoredDuringExecution: [
+          {
+            weight: 100,
+            podAffinityTerm: {
+              labelSelector: sts.spec.selector,
+              topologyKey: "kubernetes.io/hostname",
+            },
+          },
+        ],
+      },
+    });
   });
 
   it("give the pods no service-account token and accept logins from the pod network only, over TLS", () => {

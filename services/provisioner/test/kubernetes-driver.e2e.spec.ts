@@ -29,6 +29,7 @@ const KINDS = [
   "Secret",
   "ConfigMap",
   "NetworkPolicy",
+  "PodDisruptionBudget",
   "Role",
   "RoleBinding",
 ] as const;
@@ -180,6 +181,13 @@ describe("Kubernetes driver against the API double", () => {
     ]);
     expect(names("ConfigMap")).toEqual(["shop-shard-0-config", "shop-shard-1-config"]);
     expect(names("NetworkPolicy")).toEqual(["shop-shard-0", "shop-shard-1"]);
+    expect(names("PodDisruptionBudget")).toEqual(["shop-shard-0", "shop-shard-1"]);
+    // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
+    const budget = kube.get("PodDisruptionBudget", ns, "shop-shard-1") as any;
+    expect(budget.spec).toMatchObject({
+      maxUnavailable: 1,
+      selector: { matchLabels: { "dbplane.io/database": "shop", "dbplane.io/shard": "1" } },
+    });
     for (const kind of KINDS) {
       for (const obj of kube.list(kind, { namespace: ns, labelSelector: managed })) {
         // Everything is a shard's, except the database's application Secret.
@@ -197,6 +205,15 @@ describe("Kubernetes driver against the API double", () => {
     const pod = sts.spec.template.spec;
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 999 });
     expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution).toEqual([
+      {
+        weight: 100,
+        podAffinityTerm: {
+          labelSelector: { matchLabels: { "dbplane.io/database": "shop", "dbplane.io/shard": "0" } },
+          topologyKey: "kubernetes.io/hostname",
+        },
+      },
+    ]);
     // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
     const policy = kube.get("NetworkPolicy", ns, "shop-shard-0") as any;
     expect(policy.spec.ingress[0].from[1].namespaceSelector.matchLabels).toEqual({

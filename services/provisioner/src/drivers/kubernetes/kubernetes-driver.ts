@@ -75,6 +75,7 @@ const asClientModel = (manifest: KubernetesObject): KubernetesObject =>
 const BUILT_IN_KINDS = [
   { apiVersion: "batch/v1", kind: "Job" },
   { apiVersion: "apps/v1", kind: "StatefulSet" },
+  { apiVersion: "policy/v1", kind: "PodDisruptionBudget" },
   { apiVersion: "v1", kind: "Service" },
   { apiVersion: "v1", kind: "ConfigMap" },
   // Before the Secrets: cert-manager would otherwise issue a deleted `-tls` Secret again.
@@ -86,7 +87,8 @@ const BUILT_IN_KINDS = [
 ] as const;
 
 /**
- * Shards as Kubernetes objects: per shard a StatefulSet, three Services (primary, read, headless
+ * Shards as Kubernetes objects: per shard a StatefulSet (its pods spread over nodes) and its
+ * PodDisruptionBudget, three Services (primary, read, headless
  * for pod DNS), a credentials Secret, a ConfigMap and the server's certificate (a `-tls` Secret,
  * or a cert-manager Certificate that makes it), and per database the application's
  * `<db>-app` Secret, all server-side applied under one field

@@ -49,6 +49,7 @@ export function shardNames(database: string, shard: number) {
     reshardSecret: `${base}-reshard`,
     configMap: `${base}-config`,
     networkPolicy: base,
+    podDisruptionBudget: base,
   };
 }
 
@@ -207,6 +208,56 @@ function roleSecret(metadata: object, user: string, secret: AppSecret): Kubernet
 }
 
 /**
+ * At most one pod of a shard evicted at a time (a drain, a node upgrade): with replicas, a drain
+ * never takes the primary and its replicas together, so reads keep a server and a standby is
+ * left to rebuild from. Not `minAvailable: 1` to pin the primary: pod 0 is the primary for good
+ * (no failover on this driver), so a budget that refused its eviction would make `kubectl drain`
+ * of its node hang forever, and a one-pod shard would block every drain; an eviction of the
+ * primary is a short write outage either way. Unhealthy pods may always be evicted, so a pod that
+ * crash-loops does not hold a drain up.
+ */
+export function shardDisruptionBudget(
+  database: string,
+  shard: number,
+  namespace: string,
+): KubernetesObject & { spec: Record<string, unknown> } {
+  return {
+    apiVersion: "policy/v1",
+    kind: "PodDisruptionBudget",
+    metadata: {
+      name: shardNames(database, shard).podDisruptionBudget,
+      namespace,
+      labels: shardLabels(database, shard),
+    },
+    spec: {
+      maxUnavailable: 1,
+      selector: { matchLabels: { [DATABASE_LABEL]: database, [SHARD_LABEL]: String(shard) } },
+      unhealthyPodEvictionPolicy: "AlwaysAllow",
+    },
+  };
+}
+
+/**
+ * Spread a shard's pods over nodes: one node's loss then takes the primary or a replica, not
+ * both. Preferred, not required, so a cluster with fewer nodes than pods still runs them all.
+ */
+export function shardPodAntiAffinity(database: string, shard: number) {
+  return {
+    podAntiAffinity: {
+      preferredDuringSchedulingIgnoredDuringExecution: [
+        {
+          weight: 100,
+          podAffinityTerm: {
+            labelSelector: { matchLabels: { [DATABASE_LABEL]: database, [SHARD_LABEL]: String(shard) } },
+            topologyKey: "kubernetes.io/hostname",
+          },
+        },
+      ],
+    },
+  };
+}
+
+/**
  * Every object of one shard, as it should be. Pure: the same input gives the same objects. Each
  * pod runs the server and the `app-role` container that keeps the database's application role.
  */
@@ -304,6 +355,7 @@ export function shardManifests(input: ShardManifestInput): KubernetesObject[] {
           spec: {
             // Nothing in a shard pod talks to the Kubernetes API: no token to steal from it.
             automountServiceAccountToken: false,
+            affinity: shardPodAntiAffinity(spec.name, shard),
             securityContext: {
               runAsNonRoot: true,
               runAsUser: POSTGRES_UID,
@@ -401,6 +453,7 @@ export function shardManifests(input: ShardManifestInput): KubernetesObject[] {
         ],
       },
     } as KubernetesObject,
+    shardDisruptionBudget(spec.name, shard, namespace),
     ...(platformNamespace ? [shardNetworkPolicy(spec.name, shard, namespace, platformNamespace)] : []),
   ];
 }
