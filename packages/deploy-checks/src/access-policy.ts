@@ -1,4 +1,5 @@
 import { field, type KubeObject } from "./kube-object.ts";
+import { checkShardRbac } from "./shard-rbac-policy.ts";
 import { checkShardTls } from "./shard-tls-policy.ts";
 import { envOf, servicesIn } from "./workload-policy.ts";
 
@@ -180,7 +181,8 @@ function checkInfrastructure(objects: readonly KubeObject[], profile: AccessProf
  * of their own but a per-shard Role from the provisioner naming exactly their Secrets
  * (DBPLANE_KUBE_SECRET_READERS); services without a Role mount no token; the provisioner gives
  * shards a pod-network pg_hba and NetworkPolicies that admit the labelled shard clients; NATS,
- * Redis and PostgreSQL pods are behind NetworkPolicies; shard TLS is wired ({@link checkShardTls}).
+ * Redis and PostgreSQL pods are behind NetworkPolicies; shard TLS is wired ({@link checkShardTls});
+ * the provisioner may write every kind of a shard, its PodDisruptionBudget too ({@link checkShardRbac}).
  */
 export function checkAccessPolicy(objects: readonly KubeObject[], profile: AccessProfile): string[] {
   const secretRoles = secretRolesByService(objects, profile.releaseNamespace ?? "dbplane");
@@ -192,5 +194,6 @@ export function checkAccessPolicy(objects: readonly KubeObject[], profile: Acces
     ),
     ...checkInfrastructure(objects, profile),
     ...checkShardTls(objects, profile),
+    ...checkShardRbac(objects, profile),
   ];
 }

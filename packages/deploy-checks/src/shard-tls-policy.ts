@@ -14,8 +14,8 @@ type Volume = {
   projected?: { sources?: { secret?: { name?: string } }[] };
 };
 
-const podOf = (deployment: KubeObject) => field(deployment, "spec", "template", "spec");
-const containerOf = (deployment: KubeObject) =>
+export const podOf = (deployment: KubeObject) => field(deployment, "spec", "template", "spec");
+export const containerOf = (deployment: KubeObject) =>
   ((field(podOf(deployment), "containers") as unknown[] | undefined) ?? [])[0];
 const volumesOf = (deployment: KubeObject) =>
   (field(podOf(deployment), "volumes") as Volume[] | undefined) ?? [];
@@ -25,7 +25,7 @@ const secretsMounted = (volume: Volume) => [
 ];
 
 /** Rules of every Role (in any namespace) bound to `account`, with the Role's namespace. */
-function rulesBoundTo(objects: readonly KubeObject[], account: string, releaseNamespace: string) {
+export function rulesBoundTo(objects: readonly KubeObject[], account: string, releaseNamespace: string) {
   const ns = (o: KubeObject) => o.metadata.namespace ?? releaseNamespace;
   return objects
     .filter(
@@ -47,7 +47,7 @@ function rulesBoundTo(objects: readonly KubeObject[], account: string, releaseNa
     });
 }
 
-const grants = (rule: Rule, group: string, resource: string, verb: string, name?: string) =>
+export const grants = (rule: Rule, group: string, resource: string, verb: string, name?: string) =>
   (rule.apiGroups ?? []).includes(group) &&
   (rule.resources ?? []).includes(resource) &&
   (rule.verbs ?? []).includes(verb) &&
