@@ -107,6 +107,18 @@ describe("Kubernetes driver with cert-manager", () => {
     expect(hba).toContain("hostssl all all 10.244.0.0/16 scram-sha-256");
   }, 60_000);
 
+  it("gives a create without postgresVersion 17, the documented Kubernetes default, not the machine's 15", async () => {
+    const res = await api.call("POST", "/v1/databases", { name: "plain", storage: { size: "1Gi" } });
+    expect(res.status).toBe(202);
+    await waitFor(() => kube.get("StatefulSet", ns, "plain-shard-0"), { timeoutMs: 20_000 });
+    // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
+    const sts = kube.get("StatefulSet", ns, "plain-shard-0") as any;
+    expect(sts.spec.template.spec.containers[0].image).toMatch(/:17$/);
+    expect((await api.call("GET", "/v1/databases/plain")).body.spec.postgresVersion).toBe(17);
+    const gone = await api.call("DELETE", "/v1/databases/plain");
+    await operationSucceeded(gone.body.operationId);
+  }, 30_000);
+
   it("leaves the Certificate alone on re-reconcile", async () => {
     const before = kube.get("Certificate", ns, "shop-shard-0-tls")?.metadata?.resourceVersion;
     const idle = await passes("idle");
