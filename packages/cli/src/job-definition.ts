@@ -72,7 +72,12 @@ export function jobBodyOf(flags: JobFlags, fromFile: Record<string, unknown> = {
   } else if (flags.url !== undefined) {
     body.target = { kind: "http", url: flags.url, ...(payload !== undefined && { body: payload }) };
   } else if (payload !== undefined) {
-    throw new UsageError("--payload goes with --subject or --url");
+    const target = body.target;
+    if (typeof target !== "object" || target === null) {
+      throw new UsageError("--payload goes with --subject or --url (or a --file that has a target)");
+    }
+    const http = (target as { kind?: unknown }).kind === "http";
+    body.target = { ...target, [http ? "body" : "payload"]: payload };
   }
   if (flags.maxRuns !== undefined) body.maxRuns = flags.maxRuns;
   for (const field of ["id", "schedule", "target"]) {

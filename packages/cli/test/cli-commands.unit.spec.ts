@@ -31,6 +31,18 @@ describe("jobs create's body", () => {
       schedule: { kind: "cron", expression: "0 3 * * *", timeZone: "Europe/Paris" },
       target: { url: "https://x.test/h" },
     });
+    // A payload given as a flag goes into the file's target: a NATS payload, an HTTP body.
+    expect(jobBodyOf({ payload: "[1]" }, { ...doc, target: { subject: "a.b" } }).target).toEqual({
+      subject: "a.b",
+      payload: [1],
+    });
+    expect(
+      jobBodyOf({ payload: "[1]" }, { ...doc, target: { kind: "http", url: "https://x.test" } }).target,
+    ).toEqual({
+      kind: "http",
+      url: "https://x.test",
+      body: [1],
+    });
   });
 
   it("refuses what cannot be a job, naming the flag", () => {
