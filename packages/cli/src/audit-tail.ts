@@ -89,6 +89,10 @@ export async function tailAudit(
   print: (event: AuditEvent) => void,
 ): Promise<void> {
   const window = new TailWindow(options.startMs);
+  // On stderr, so stdout holds only events; a script (or a test) knows the tail is in place.
+  process.stderr.write(
+    `following events from ${window.from().toISOString()} (polling the audit read model)\n`,
+  );
   const matches = options.type ? typeMatcher(options.type) : () => true;
   let printed = 0;
   for (;;) {
