@@ -50,9 +50,9 @@ export function describeReshard(r: Reshard): string {
   return `${reshardLabel(r)}: ${parts.join(", ")}`;
 }
 
-/** `split clishop 0→2`. */
+/** `split clishop 0→2`; `split clishop 0` while the target is still being chosen or added. */
 export function reshardLabel(r: Reshard): string {
-  return `${r.kind} ${r.database} ${r.sourceShard}→${r.targetShard ?? "?"}`;
+  return `${r.kind} ${r.database} ${r.sourceShard}${r.targetShard === null ? "" : `→${r.targetShard}`}`;
 }
 
 /**

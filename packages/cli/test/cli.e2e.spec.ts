@@ -1,7 +1,9 @@
 // The `dbplane` executable run as a user runs it (./scripts/dbplane, a child process) against a
-// running provisioner (local driver: real PostgreSQL clusters), router and scheduler on one bus:
-// log in, create a database and follow it to ready, query it, list jobs as JSON, and fail
-// clearly — one line and a documented exit code — on a bad flag, a 401, a bad field, a 404.
+// running provisioner (local driver: real PostgreSQL clusters), router, scheduler and
+// projection-coordinator on one bus: log in, create a database and follow it to ready, query and
+// migrate it, list jobs as JSON, create a job and read its runs, tail the event its trigger
+// caused, split a shard to completion, and fail clearly — one line and a documented exit code —
+// on a bad flag, a 401, a bad field, a 404.
 import { spawnSync } from "node:child_process";
 import { stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
