@@ -144,6 +144,35 @@ _dbplane; printf '%s\\n' "\${COMPREPLY[@]}"`;
     expect(bashCompletes("db", "reshard", "")).toEqual(expect.arrayContaining(["cancel"]));
   });
 
+  const hasZsh = spawnSync("zsh", ["-c", "true"]).status === 0;
+
+  it.skipIf(!hasZsh)("is valid zsh that offers a level's subcommands and -o's values", () => {
+    const script = completionScript("zsh", "dbplane", tree);
+    expect(spawnSync("zsh", ["-n"], { input: script }).status).toBe(0);
+    /** What the script hands to compadd/_describe for `dbplane <words…>`, both stubbed to print. */
+    const offers = (...words: string[]) => {
+      const run = spawnSync(
+        "zsh",
+        [
+          "-f",
+          "-c",
+          `compdef() {}
+compadd() { local a; for a in "$@"; do [[ $a == -* ]] && continue; print -r -- "$a"; done }
+_describe() { local arr=\${@[-1]}; print -rl -- \${(P)arr%%:*} }
+${script}
+words=(dbplane ${words.map((w) => `'${w}'`).join(" ")}); CURRENT=${words.length + 1}; PREFIX='${words.at(-1)}'
+_dbplane`,
+        ],
+        { encoding: "utf8" },
+      );
+      expect(run.stderr).toBe("");
+      return run.stdout.split("\n").filter(Boolean);
+    };
+    expect(offers("db", "sp")).toEqual(expect.arrayContaining(["split", "merge", "reshards"]));
+    expect(offers("events", "")).toEqual(["tail"]);
+    expect(offers("jobs", "-o", "")).toEqual(["table", "json", "yaml"]);
+  });
+
   it("lists every command for zsh, with its description", () => {
     const zsh = completionScript("zsh", "dbplane", tree);
     expect(zsh.startsWith("#compdef dbplane\n")).toBe(true);
