@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { apiClient } from "../api-client.ts";
 import { globalOptions, targetOf } from "../command-options.ts";
-import { printResult, renderTable as renderTableOf } from "../output-format.ts";
+import { printResult, renderTable } from "../output-format.ts";
 
 interface Group {
   readonly leader: string | null;
@@ -46,7 +46,7 @@ export function registerCollectorsCommand(program: Command): void {
           m.lastSeenAt,
         ]);
         const table = { columns: ["MEMBER", "LEADER", "LIVE", "TARGETS", "LAST SEEN"], rows };
-        return `${head}\n${renderTableOf(table)}`;
+        return `${head}\n${renderTable(table)}`;
       });
     });
 

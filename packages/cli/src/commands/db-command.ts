@@ -3,6 +3,7 @@ import { type ApiClient, apiClient } from "../api-client.ts";
 import { globalOptions, repeatable, targetOf, wholeNumber } from "../command-options.ts";
 import { followOperation } from "../follow-operation.ts";
 import { printResult, renderTable, type TableView } from "../output-format.ts";
+import { registerDbAdminCommands } from "./db-admin-command.ts";
 import { registerReshardCommands } from "./db-reshard-command.ts";
 import { registerShardsCommand } from "./db-shards-command.ts";
 
@@ -21,16 +22,8 @@ interface Database {
   readonly shards: readonly Shard[];
   readonly createdAt: string;
 }
-interface Backup {
-  readonly backupId: string;
-  readonly shard: number;
-  readonly state: string;
-  readonly location: string | null;
-  readonly bytes: number | null;
-  readonly reason: string | null;
-  readonly completedAt: string | null;
-}
-interface Accepted {
+/** A provisioner 202: the operation that carries the change out. */
+export interface Accepted {
   readonly operationId: string;
   readonly database: string;
   readonly outcome: string;
@@ -111,7 +104,7 @@ async function provisionerOf(command: Command): Promise<ApiClient> {
 
 /** `dbplane db …`: the provisioner's databases, and the router's view of their shards. */
 export function registerDbCommand(program: Command): void {
-  const db = program.command("db").description("databases: create, list, inspect, grow, delete");
+  const db = program.command("db").description("databases: create, list, inspect, scale, back up, grow, reshard, delete");
 
   db.command("create")
     .description("create a database and follow it until it is ready")
@@ -183,67 +176,7 @@ export function registerDbCommand(program: Command): void {
       await acceptedThenFollow(provisioner, accepted, o.wait, command);
     });
 
-  db.command("remove-shard")
-    .description("remove the last shard, once it owns no range (move or merge its range away first)")
-    .argument("<name>", "database name")
-    .argument("<shard>", "the shard's index (the last one)", wholeNumber)
-    .option("--no-wait", "return once accepted, without following the operation")
-    .action(async (name: string, shard: number, o, command: Command) => {
-      const provisioner = await provisionerOf(command);
-      const accepted = (await provisioner.request<Accepted>("DELETE", `${path(name)}/shards/${shard}`)).body;
-      await acceptedThenFollow(provisioner, accepted, o.wait, command);
-    });
-
-  db.command("scale")
-    .description("set the streaming replicas of every shard, or of one")
-    .argument("<name>", "database name")
-    .requiredOption("--replicas <n>", "streaming replicas besides each primary", wholeNumber)
-    .option("--shard <n>", "only this shard", wholeNumber)
-    .option("--no-wait", "return once accepted, without following the operation")
-    .action(async (name: string, o, command: Command) => {
-      const provisioner = await provisionerOf(command);
-      const body = { replicas: o.replicas, ...(o.shard !== undefined && { shard: o.shard }) };
-      const accepted = (await provisioner.request<Accepted>("POST", `${path(name)}/replicas`, body)).body;
-      await acceptedThenFollow(provisioner, accepted, o.wait, command);
-    });
-
-  db.command("backup")
-    .description("take a base backup of every shard, or of one, and follow it")
-    .argument("<name>", "database name")
-    .option("--shard <n>", "only this shard", wholeNumber)
-    .option("--backup-id <id>", "your id for it (a repeated id is the same backup); generated if absent")
-    .option("--no-wait", "return once accepted, without following the operation")
-    .action(async (name: string, o, command: Command) => {
-      const provisioner = await provisionerOf(command);
-      const body = {
-        ...(o.shard !== undefined && { shard: o.shard }),
-        ...(o.backupId !== undefined && { backupId: o.backupId }),
-      };
-      const accepted = (await provisioner.request<Accepted>("POST", `${path(name)}/backups`, body)).body;
-      await acceptedThenFollow(provisioner, accepted, o.wait, command);
-    });
-
-  db.command("backups")
-    .description("a database's backups, one line per shard per backup id")
-    .argument("<name>", "database name")
-    .action(async (name: string, _o, command: Command) => {
-      const list = (
-        await (await provisionerOf(command)).request<{ items: Backup[] }>("GET", `${path(name)}/backups`)
-      ).body;
-      printResult(globalOptions(command).output, list, () => ({
-        columns: ["BACKUP", "SHARD", "STATE", "BYTES", "COMPLETED", "LOCATION", "REASON"],
-        rows: list.items.map((b) => [
-          b.backupId,
-          b.shard,
-          b.state,
-          b.bytes,
-          b.completedAt,
-          b.location,
-          b.reason,
-        ]),
-      }));
-    });
-
+  registerDbAdminCommands(db, { provisionerOf, acceptedThenFollow });
   registerShardsCommand(db);
   registerReshardCommands(db);
 }
