@@ -124,6 +124,18 @@ describe("dbplane, run as a user runs it", () => {
     expect(JSON.parse(counted.stdout).rows).toEqual([{ n: 0 }, { n: 0 }]);
   });
 
+  it("backs up every shard, following the operation, and lists the backups", async () => {
+    const backup = await world.cli(["db", "backup", DB, "--backup-id", "cli-b1"]);
+    expect(backup.code, backup.stderr).toBe(0);
+    expect(backup.stderr).toContain(`done: backup ${DB}: succeeded`);
+    const list = await world.cli(["db", "backups", DB, "-o", "json"]);
+    expect(list.code, list.stderr).toBe(0);
+    expect(JSON.parse(list.stdout).items).toEqual([
+      expect.objectContaining({ backupId: "cli-b1", shard: 0, state: "completed" }),
+      expect.objectContaining({ backupId: "cli-b1", shard: 1, state: "completed" }),
+    ]);
+  });
+
   it("lists jobs as JSON a script can parse", async () => {
     const job = {
       id: "cli-nightly",

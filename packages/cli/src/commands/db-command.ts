@@ -104,7 +104,9 @@ async function provisionerOf(command: Command): Promise<ApiClient> {
 
 /** `dbplane db …`: the provisioner's databases, and the router's view of their shards. */
 export function registerDbCommand(program: Command): void {
-  const db = program.command("db").description("databases: create, list, inspect, scale, back up, grow, reshard, delete");
+  const db = program
+    .command("db")
+    .description("databases: create, list, inspect, scale, back up, grow, reshard, delete");
 
   db.command("create")
     .description("create a database and follow it until it is ready")
