@@ -204,6 +204,19 @@ describe("dbplane, run as a user runs it", () => {
     expect(JSON.parse(cancelled.stdout)).toMatchObject({ id: "cli-made", state: "cancelled" });
   });
 
+  it("lists the projections and their parked events", async () => {
+    const list = await world.cli(["projections", "list", "-o", "json"]);
+    expect(list.code, list.stderr).toBe(0);
+    expect(JSON.parse(list.stdout).items).toEqual([
+      expect.objectContaining({ name: "audit", generations: [expect.objectContaining({ state: "active" })] }),
+    ]);
+    const table = await world.cli(["projections", "list"]);
+    expect(table.stdout).toMatch(/^audit\s+\d+\s+\d+\s+active\s/m);
+    const parked = await world.cli(["projections", "parked", "-o", "json"]);
+    expect(parked.code, parked.stderr).toBe(0);
+    expect(JSON.parse(parked.stdout)).toEqual({ items: [], nextAfter: null });
+  });
+
   it("prints a completion script bash can parse", async () => {
     const script = await world.cli(["completion", "bash"]);
     expect(script.code, script.stderr).toBe(0);
