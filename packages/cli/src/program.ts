@@ -1,8 +1,14 @@
 import { Command, Option } from "commander";
+import { registerCollectorsCommand } from "./commands/collectors-command.ts";
+import { registerCompletionCommand } from "./commands/completion-command.ts";
 import { registerContextCommand } from "./commands/context-command.ts";
 import { registerDbCommand } from "./commands/db-command.ts";
+import { registerDiscoveryCommand } from "./commands/discovery-command.ts";
+import { registerEventsCommand } from "./commands/events-command.ts";
 import { registerJobsCommand } from "./commands/jobs-command.ts";
 import { registerLoginCommand } from "./commands/login-command.ts";
+import { registerMigrateCommand } from "./commands/migrate-command.ts";
+import { registerProjectionsCommand } from "./commands/projections-command.ts";
 import { registerQueryCommand } from "./commands/query-command.ts";
 import { registerStatusCommand } from "./commands/status-command.ts";
 import { registerTokenCommand } from "./commands/token-command.ts";
@@ -34,7 +40,14 @@ export function buildProgram(version: string): Command {
   registerTokenCommand(program);
   registerDbCommand(program);
   registerQueryCommand(program);
+  registerMigrateCommand(program);
   registerJobsCommand(program);
+  registerProjectionsCommand(program);
+  registerCollectorsCommand(program);
+  registerDiscoveryCommand(program);
+  registerEventsCommand(program);
   registerStatusCommand(program);
+  // Last: the script is generated from every command registered before it.
+  registerCompletionCommand(program);
   return program;
 }

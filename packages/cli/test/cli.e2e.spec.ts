@@ -1,7 +1,10 @@
 // The `dbplane` executable run as a user runs it (./scripts/dbplane, a child process) against a
-// running provisioner (local driver: real PostgreSQL clusters), router and scheduler on one bus:
-// log in, create a database and follow it to ready, query it, list jobs as JSON, and fail
-// clearly — one line and a documented exit code — on a bad flag, a 401, a bad field, a 404.
+// running provisioner (local driver: real PostgreSQL clusters), router, scheduler and
+// projection-coordinator on one bus: log in, create a database and follow it to ready, query and
+// migrate it, list jobs as JSON, create a job and read its runs, tail the event its trigger
+// caused, split a shard to completion, and fail clearly — one line and a documented exit code —
+// on a bad flag, a 401, a bad field, a 404.
+import { spawnSync } from "node:child_process";
 import { stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { waitFor } from "@dbplane/testkit";
@@ -42,6 +45,7 @@ describe("dbplane, run as a user runs it", () => {
       `--provisioner-url=${world.provisioner.base}`,
       `--router-url=${world.router.base}`,
       `--scheduler-url=${world.scheduler.base}`,
+      `--projection-coordinator-url=${world.coordinator.base}`,
       `--token-file=${tokenFile}`,
     ]);
     expect(login.code, login.stderr).toBe(0);
@@ -101,6 +105,37 @@ describe("dbplane, run as a user runs it", () => {
     expect(shards.stdout).toContain(`keyspace |${"0".repeat(32)}${"1".repeat(32)}|`);
   });
 
+  it("migrates every shard from a .sql file, a rerun being a no-op, and the table is there to query", async () => {
+    const file = join(world.configHome, "..", "001-orders.sql");
+    await writeFile(file, "CREATE TABLE orders (id bigint PRIMARY KEY, note text);\n");
+    const first = await world.cli(["migrate", DB, file, "-o", "json"]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(JSON.parse(first.stdout)).toMatchObject({
+      database: DB,
+      id: expect.stringMatching(/^001-orders-[0-9a-f]{12}$/),
+      complete: true,
+      shards: [{ status: "applied" }, { status: "applied" }],
+    });
+    const again = await world.cli(["migrate", DB, file]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/^0\s+already-applied/m);
+    const counted = await world.cli(["query", DB, "-o", "json", "SELECT count(*)::int AS n FROM orders"]);
+    expect(counted.code, counted.stderr).toBe(0);
+    expect(JSON.parse(counted.stdout).rows).toEqual([{ n: 0 }, { n: 0 }]);
+  });
+
+  it("backs up every shard, following the operation, and lists the backups", async () => {
+    const backup = await world.cli(["db", "backup", DB, "--backup-id", "cli-b1"]);
+    expect(backup.code, backup.stderr).toBe(0);
+    expect(backup.stderr).toContain(`done: backup ${DB}: succeeded`);
+    const list = await world.cli(["db", "backups", DB, "-o", "json"]);
+    expect(list.code, list.stderr).toBe(0);
+    expect(JSON.parse(list.stdout).items).toEqual([
+      expect.objectContaining({ backupId: "cli-b1", shard: 0, state: "completed" }),
+      expect.objectContaining({ backupId: "cli-b1", shard: 1, state: "completed" }),
+    ]);
+  });
+
   it("lists jobs as JSON a script can parse", async () => {
     const job = {
       id: "cli-nightly",
@@ -118,6 +153,75 @@ describe("dbplane, run as a user runs it", () => {
     // Ours, and the one the router scheduled for itself over the bus.
     const ids = JSON.parse(list.stdout).items.map((j: { id: string }) => j.id);
     expect(ids).toEqual(expect.arrayContaining(["cli-nightly", "dbplane-router-rebalance-check"]));
+  });
+
+  it("creates a job from a YAML file, triggers it, and lists its runs as JSON; events tail prints the job.fired it caused", async () => {
+    const file = join(world.configHome, "..", "job.yaml");
+    await writeFile(
+      file,
+      `id: cli-made\nschedule: {kind: every, everyMs: 3600000}\ntarget: {subject: ${world.targetSubject}}\n`,
+    );
+    const created = await world.cli([
+      "jobs",
+      "create",
+      "-f",
+      file,
+      "--payload",
+      '{"from":"cli"}',
+      "-o",
+      "json",
+    ]);
+    expect(created.code, created.stderr).toBe(0);
+    expect(JSON.parse(created.stdout)).toMatchObject({ id: "cli-made", state: "active" });
+
+    const tail = world.spawnCli([
+      "events",
+      "tail",
+      "--type",
+      "io.dbplane.scheduler.job.fired*",
+      "--count",
+      "1",
+      "-o",
+      "json",
+    ]);
+    await waitFor(() => tail.stderr().includes("following events from"), { what: "events tail started" });
+    const fired = await world.cli(["jobs", "trigger", "cli-made"]);
+    expect(fired.code, fired.stderr).toBe(0);
+    const tailed = await tail.exited;
+    expect(tailed.code, tailed.stderr).toBe(0);
+    const event = JSON.parse(tailed.stdout.trim());
+    expect(event).toMatchObject({
+      type: expect.stringMatching(/^io\.dbplane\.scheduler\.job\.fired\./),
+      subject: "cli-made",
+    });
+
+    const runs = await world.cli(["jobs", "runs", "cli-made", "-o", "json"]);
+    expect(runs.code, runs.stderr).toBe(0);
+    expect(JSON.parse(runs.stdout).items).toEqual([
+      expect.objectContaining({ jobId: "cli-made", manual: true, outcome: "fired" }),
+    ]);
+    const cancelled = await world.cli(["jobs", "delete", "cli-made", "-o", "json"]);
+    expect(JSON.parse(cancelled.stdout)).toMatchObject({ id: "cli-made", state: "cancelled" });
+  });
+
+  it("lists the projections and their parked events", async () => {
+    const list = await world.cli(["projections", "list", "-o", "json"]);
+    expect(list.code, list.stderr).toBe(0);
+    expect(JSON.parse(list.stdout).items).toEqual([
+      expect.objectContaining({ name: "audit", generations: [expect.objectContaining({ state: "active" })] }),
+    ]);
+    const table = await world.cli(["projections", "list"]);
+    expect(table.stdout).toMatch(/^audit\s+\d+\s+\d+\s+active\s/m);
+    const parked = await world.cli(["projections", "parked", "-o", "json"]);
+    expect(parked.code, parked.stderr).toBe(0);
+    expect(JSON.parse(parked.stdout)).toEqual({ items: [], nextAfter: null });
+  });
+
+  it("prints a completion script bash can parse", async () => {
+    const script = await world.cli(["completion", "bash"]);
+    expect(script.code, script.stderr).toBe(0);
+    expect(spawnSync("bash", ["-n"], { input: script.stdout }).status).toBe(0);
+    expect(script.stdout).toContain("complete -o default -F _dbplane dbplane");
   });
 
   it("fails with one clear line and a documented exit code", async () => {
@@ -138,12 +242,45 @@ describe("dbplane, run as a user runs it", () => {
     expect(oneLine(missing)).toBe('dbplane: provisioner: 404 Not Found: database "nosuch" does not exist');
   });
 
-  it("adds a shard, following it; deletes with --no-wait, the database then gone (exit 3)", async () => {
+  it("adds a shard, then splits shard 0 onto it, following the reshard phase by phase to its end", async () => {
     const added = await world.cli(["db", "add-shard", DB, "-o", "json"]);
     expect(added.code, added.stderr).toBe(0);
     expect(added.stderr).toContain(`done: add-shard ${DB}: succeeded`);
     expect(JSON.parse(added.stdout).shards).toHaveLength(3);
+    await waitFor(
+      async () => {
+        const shards = await world.cli(["db", "shards", DB, "-o", "json"]);
+        return shards.code === 0 && JSON.parse(shards.stdout).shards.length === 3;
+      },
+      { what: "the router routing shard 2", timeoutMs: 60_000 },
+    );
+    // Rows for the split to copy (and to find shard 0's median by): each by its key, on its owner.
+    for (const key of [1, 2, 3, 4, 5, 6]) {
+      const put = await world.cli([
+        "query",
+        DB,
+        "--key",
+        `bigint:${key}`,
+        `INSERT INTO orders VALUES (${key}, 'x')`,
+      ]);
+      expect(put.code, put.stderr).toBe(0);
+    }
 
+    const split = await world.cli(["db", "split", DB, "--shard", "0", "--to-shard", "2", "-o", "json"]);
+    expect(split.code, split.stderr).toBe(0);
+    expect(split.stderr).toMatch(new RegExp(`^split ${DB} 0→2: phase \\d/6 `, "m"));
+    expect(split.stderr).toMatch(new RegExp(`^done: split ${DB} 0→2: completed`, "m"));
+    const done = JSON.parse(split.stdout);
+    expect(done).toMatchObject({ kind: "split", state: "completed", targetShard: 2 });
+    const list = await world.cli(["db", "reshards", DB, "-o", "json"]);
+    expect(JSON.parse(list.stdout).reshards[0]).toMatchObject({ id: done.id, state: "completed" });
+    const shards = await world.cli(["db", "shards", DB, "-o", "json"]);
+    expect(
+      JSON.parse(shards.stdout).shards.find((s: { shard: number }) => s.shard === 2).ranges,
+    ).toHaveLength(1);
+  });
+
+  it("deletes with --no-wait, the database then gone (exit 3)", async () => {
     const deleting = await world.cli(["db", "delete", DB, "--delete-volumes", "--no-wait", "-o", "json"]);
     expect(deleting.code, deleting.stderr).toBe(0);
     expect(deleting.stderr).toBe("");

@@ -3,6 +3,8 @@ import { type ApiClient, apiClient } from "../api-client.ts";
 import { globalOptions, repeatable, targetOf, wholeNumber } from "../command-options.ts";
 import { followOperation } from "../follow-operation.ts";
 import { printResult, renderTable, type TableView } from "../output-format.ts";
+import { registerDbAdminCommands } from "./db-admin-command.ts";
+import { registerReshardCommands } from "./db-reshard-command.ts";
 import { registerShardsCommand } from "./db-shards-command.ts";
 
 interface Shard {
@@ -20,7 +22,8 @@ interface Database {
   readonly shards: readonly Shard[];
   readonly createdAt: string;
 }
-interface Accepted {
+/** A provisioner 202: the operation that carries the change out. */
+export interface Accepted {
   readonly operationId: string;
   readonly database: string;
   readonly outcome: string;
@@ -101,7 +104,9 @@ async function provisionerOf(command: Command): Promise<ApiClient> {
 
 /** `dbplane db …`: the provisioner's databases, and the router's view of their shards. */
 export function registerDbCommand(program: Command): void {
-  const db = program.command("db").description("databases: create, list, inspect, grow, delete");
+  const db = program
+    .command("db")
+    .description("databases: create, list, inspect, scale, back up, grow, reshard, delete");
 
   db.command("create")
     .description("create a database and follow it until it is ready")
@@ -173,5 +178,7 @@ export function registerDbCommand(program: Command): void {
       await acceptedThenFollow(provisioner, accepted, o.wait, command);
     });
 
+  registerDbAdminCommands(db, { provisionerOf, acceptedThenFollow });
   registerShardsCommand(db);
+  registerReshardCommands(db);
 }

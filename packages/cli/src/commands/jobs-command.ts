@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { type ApiClient, apiClient } from "../api-client.ts";
 import { globalOptions, targetOf } from "../command-options.ts";
 import { printResult, type TableView } from "../output-format.ts";
+import { registerJobsWriteCommands } from "./jobs-write-command.ts";
 
 interface Job {
   readonly id: string;
@@ -60,9 +61,11 @@ async function allJobs(scheduler: ApiClient, state: string | undefined): Promise
   return jobs;
 }
 
-/** `dbplane jobs list|get|trigger|pause|resume`: the scheduler's jobs. */
+/** `dbplane jobs list|get|create|trigger|pause|resume|runs|delete`: the scheduler's jobs. */
 export function registerJobsCommand(program: Command): void {
-  const jobs = program.command("jobs").description("scheduled jobs: list, inspect, trigger, pause, resume");
+  const jobs = program
+    .command("jobs")
+    .description("scheduled jobs: list, inspect, create, trigger, pause, resume, runs, delete");
   const scheduler = async (command: Command) => apiClient(await targetOf(command), "scheduler");
 
   jobs
@@ -112,4 +115,6 @@ export function registerJobsCommand(program: Command): void {
         () => `job ${id} triggered: occurrence ${fired.scheduledAt}`,
       );
     });
+
+  registerJobsWriteCommands(jobs);
 }
