@@ -113,7 +113,11 @@ export function registerDbCommand(program: Command): void {
     .argument("<name>", "database name")
     .option("--shards <n>", "number of shards", wholeNumber)
     .option("--replicas <n>", "streaming replicas per shard", wholeNumber)
-    .option("--postgres-version <major>", "PostgreSQL major version", wholeNumber)
+    .option(
+      "--postgres-version <major>",
+      "PostgreSQL major version (default: the newest installed with the local driver, 17 on Kubernetes)",
+      wholeNumber,
+    )
     .option("--storage <size>", "volume size per server, e.g. 10Gi")
     .option(
       "--sharded-table <table:column:type>",
