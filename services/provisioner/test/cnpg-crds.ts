@@ -40,7 +40,12 @@ function refusingPrunedFields(schema: unknown): unknown {
   return out;
 }
 
-const ajv = new Ajv({ strict: false, allErrors: true });
+// Kubernetes' OpenAPI formats, which JSON Schema does not define: the types around them still count.
+const ajv = new Ajv({
+  strict: false,
+  allErrors: true,
+  formats: { int32: true, int64: true, double: true, byte: true, "date-time": true },
+});
 
 /**
  * A validator of one CRD's served `v1` schema (OpenAPI v3 as JSON Schema, with the API server's

@@ -2,7 +2,7 @@ import { applyObject, connectKube, deleteObject, listLabelled, readObject } from
 import { createScramVerifier } from "@dbplane/pgwire";
 import { RESHARD_ROLE } from "@dbplane/reshard";
 import type { Logger } from "@dbplane/service-kit";
-import { type KubernetesObject, loadYaml, type V1Secret } from "@kubernetes/client-node";
+import { type KubernetesObject, loadYaml, PatchStrategy, type V1Secret } from "@kubernetes/client-node";
 import {
   APP_USER,
   type AppSecret,
@@ -37,6 +37,9 @@ export interface CloudNativePgDriverOptions {
   readonly readers: SecretReaders | undefined;
   readonly logger: Logger;
 }
+
+/** The label CloudNativePG puts on each of a Cluster's pods and PVCs. */
+const CNPG_CLUSTER_LABEL = "cnpg.io/cluster";
 
 /** CloudNativePG's Cluster status, as far as dbplane reads it. */
 interface ClusterStatus {
@@ -94,6 +97,33 @@ export async function createCloudNativePgDriver(options: CloudNativePgDriverOpti
         await deleteObject(objects, { apiVersion, kind, metadata: { name, namespace } });
         options.logger.info({ database: labels[DATABASE_LABEL], kind, name }, "deleted");
       }
+    }
+  };
+
+  /**
+   * CloudNativePG's PVCs are owned by their Cluster, so the garbage collector deletes them with
+   * it; without that owner reference they stay (for a person to recover from).
+   */
+  const keepClaims = async (cluster: string): Promise<void> => {
+    const claims = await listLabelled(objects, "v1", "PersistentVolumeClaim", namespace, {
+      [CNPG_CLUSTER_LABEL]: cluster,
+    });
+    for (const claim of claims) {
+      const name = claim.metadata?.name;
+      if (!name) continue;
+      await objects.patch(
+        {
+          apiVersion: "v1",
+          kind: "PersistentVolumeClaim",
+          metadata: { name, namespace, ownerReferences: null },
+        } as never,
+        undefined,
+        undefined,
+        FIELD_MANAGER,
+        undefined,
+        PatchStrategy.MergePatch,
+      );
+      options.logger.info({ cluster, name }, "volume kept: owner reference to its Cluster removed");
     }
   };
 
@@ -192,13 +222,14 @@ export async function createCloudNativePgDriver(options: CloudNativePgDriverOpti
     },
 
     async removeDatabase(database, { keepVolumes }) {
+      const labels = { ...MANAGED_BY, [DATABASE_LABEL]: database };
       if (keepVolumes) {
-        // CloudNativePG's PVCs belong to their Cluster: deleting it deletes them.
-        throw new PermanentProvisionError(
-          "the cloudnativepg driver cannot keep volumes: CloudNativePG deletes a Cluster's PVCs with it (back the database up, then delete without keepVolumes)",
-        );
+        for (const cluster of await listLabelled(objects, CNPG_API_VERSION, "Cluster", namespace, labels)) {
+          const name = cluster.metadata?.name;
+          if (name) await keepClaims(name);
+        }
       }
-      await deleteLabelled({ ...MANAGED_BY, [DATABASE_LABEL]: database });
+      await deleteLabelled(labels);
     },
 
     async backupShard(target, backupId) {
