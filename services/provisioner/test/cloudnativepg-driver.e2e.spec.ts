@@ -1,3 +1,4 @@
+import type { DatabaseReady } from "@dbplane/contracts";
 import {
   httpClient,
   type KubeApiDouble,
@@ -133,7 +134,8 @@ describe("CloudNativePG driver against the API double with CloudNativePG's CRDs"
     const ready = await waitFor(async () =>
       (await world.events()).find((e) => e.type.endsWith("database.ready.v1")),
     );
-    const shard0 = ready.data.shards.find((s: { shard: number }) => s.shard === 0);
+    const data = ready.data as DatabaseReady;
+    const shard0 = data.shards.find((s) => s.shard === 0);
     expect(shard0).toEqual({
       shard: 0,
       primary: { host: "shop-shard-0-rw.default.svc", port: 5432 },
@@ -151,8 +153,8 @@ describe("CloudNativePG driver against the API double with CloudNativePG's CRDs"
       },
     });
     // CloudNativePG's superuser Secret is handed to no one.
-    expect(JSON.stringify(ready.data)).not.toContain("superuser");
-    expect(ready.data.application.passwordRef).toEqual({
+    expect(JSON.stringify(data)).not.toContain("superuser");
+    expect(data.application?.passwordRef).toEqual({
       kind: "secret",
       namespace: ns,
       name: "shop-app",
