@@ -82,6 +82,9 @@ const passesAfterNow = async () => {
 };
 
 describe("CloudNativePG driver against the API double with CloudNativePG's CRDs", () => {
+  /** Every password and verifier the driver wrote: never in a log line, event or HTTP response. */
+  const passwords: string[] = [];
+
   it("makes one valid Cluster per shard and is ready only once each Cluster's status says healthy", async () => {
     const res = await api.call("POST", "/v1/databases", {
       name: "shop",
@@ -130,6 +133,11 @@ describe("CloudNativePG driver against the API double with CloudNativePG's CRDs"
     const app = kube.get("Secret", ns, "shop-app") as any;
     expect(app.type).toBe("kubernetes.io/basic-auth");
     expect(Buffer.from(app.data.username, "base64").toString()).toBe("app");
+    for (const name of secrets) {
+      // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
+      const data = (kube.get("Secret", ns, String(name)) as any).data;
+      for (const key of ["password", "verifier"]) passwords.push(Buffer.from(data[key], "base64").toString());
+    }
 
     const ready = await waitFor(async () =>
       (await world.events()).find((e) => e.type.endsWith("database.ready.v1")),
@@ -243,6 +251,17 @@ describe("CloudNativePG driver against the API double with CloudNativePG's CRDs"
     });
   }, 60_000);
 
+  it("refuses PostgreSQL 14 with the reason, before any Cluster is made", async () => {
+    const res = await api.call("POST", "/v1/databases", { name: "old", postgresVersion: 14 });
+    expect(res.status).toBe(202);
+    await waitFor(async () => (await operation(res.body.operationId)) === "failed", { timeoutMs: 20_000 });
+    const failed = await waitFor(async () =>
+      (await world.events()).find((e) => e.type.endsWith("database.failed.v1") && e.data.name === "old"),
+    );
+    expect(String(failed.data.reason)).toMatch(/GRANT SET ON PARAMETER.*PostgreSQL 15/);
+    expect(kube.get(Cluster, ns, "old-shard-0")).toBeUndefined();
+  }, 60_000);
+
   it("delete removes the Clusters and dbplane's Secrets, keeping CloudNativePG's volumes unless asked", async () => {
     kube.put({
       apiVersion: "v1",
@@ -275,4 +294,13 @@ describe("CloudNativePG driver against the API double with CloudNativePG's CRDs"
       kube.get("PersistentVolumeClaim", ns, "shop-shard-0-1")?.metadata?.ownerReferences,
     ).toBeUndefined();
   }, 60_000);
+
+  it("no password or verifier appears in any log line, event or HTTP response", async () => {
+    expect(passwords.length).toBe(14);
+    const events = (await world.events()).map((e) => e.raw).join("\n");
+    const leaked = passwords.filter(
+      (p) => world.output().includes(p) || events.includes(p) || api.bodies.join("\n").includes(p),
+    );
+    expect(leaked.length).toBe(0);
+  });
 });

@@ -129,9 +129,13 @@ export async function createCloudNativePgDriver(options: CloudNativePgDriverOpti
 
   return {
     kind: "cloudnativepg",
+    // CloudNativePG runs the bootstrap SQL once and a failure there leaves the Cluster never
+    // coming up; the reshard grants use `GRANT SET ON PARAMETER`, which PostgreSQL 15 added.
     async preflight(spec) {
-      if (spec.postgresVersion < 14)
-        throw new PermanentProvisionError(`PostgreSQL ${spec.postgresVersion} is not supported`);
+      if (spec.postgresVersion < 15)
+        throw new PermanentProvisionError(
+          `PostgreSQL ${spec.postgresVersion} is not supported by the cloudnativepg driver: the reshard role's bootstrap grants (GRANT SET ON PARAMETER) need PostgreSQL 15 or later`,
+        );
     },
 
     // The same `<db>-app` Secret as the kubernetes driver's; CloudNativePG's initdb reads its
