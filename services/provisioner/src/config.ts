@@ -62,7 +62,7 @@ export const configSchema = z.object({
     .dnsLabel()
     .optional()
     .describe(
-      "Kubernetes driver: namespace of the router, collector and provisioner pods (labelled dbplane.io/shard-client=true) that each shard's NetworkPolicy admits; Kubernetes and CloudNativePG drivers: namespace of the DBPLANE_KUBE_SECRET_READERS; unset: the pod's own.",
+      "Kubernetes driver: namespace of the router, collector and provisioner pods (labelled dbplane.io/shard-client=true) that each shard's NetworkPolicy admits; Kubernetes and CloudNativePG drivers: namespace of the DBPLANE_KUBE_SECRET_READERS and of the shard CA (DBPLANE_KUBE_SHARD_CA); unset: the pod's own.",
     ),
   DBPLANE_KUBE_SECRET_READERS: envVar
     .list(
@@ -93,7 +93,7 @@ export const configSchema = z.object({
     .dnsLabel()
     .default("dbplane-shard-ca")
     .describe(
-      "Kubernetes driver, without DBPLANE_KUBE_CERT_MANAGER_ISSUER: the Secret (in DBPLANE_KUBE_PLATFORM_NAMESPACE, made once: tls.crt, tls.key) of the CA that signs each shard's certificate, and the ConfigMap of the same name with its certificate alone (`ca.crt`), which the router and collector trust (DBPLANE_SHARD_TLS_CA).",
+      "Kubernetes driver without DBPLANE_KUBE_CERT_MANAGER_ISSUER, and CloudNativePG driver: the Secret (in DBPLANE_KUBE_PLATFORM_NAMESPACE, made once: tls.crt, tls.key) of the CA that signs each shard's certificate, and the ConfigMap of the same name with its certificate alone (`ca.crt`), which the router and collector trust (DBPLANE_SHARD_TLS_CA).",
     ),
   DBPLANE_POSTGRES_IMAGE: z
     .string()

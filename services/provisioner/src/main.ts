@@ -62,6 +62,7 @@ const driver: ShardDriver =
         image: config.DBPLANE_CNPG_IMAGE,
         router,
         readers: secretReaders,
+        shardCa: { namespace: platformNamespace, name: config.DBPLANE_KUBE_SHARD_CA },
         backup: config.DBPLANE_BACKUP_S3_URL
           ? {
               url: config.DBPLANE_BACKUP_S3_URL,

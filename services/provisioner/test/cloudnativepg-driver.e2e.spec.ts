@@ -1,3 +1,4 @@
+import { X509Certificate } from "node:crypto";
 import type { DatabaseReady } from "@dbplane/contracts";
 import {
   httpClient,
@@ -125,9 +126,11 @@ describe("CloudNativePG driver against the API double with CloudNativePG's CRDs"
       "shop-shard-0-app",
       "shop-shard-0-monitor",
       "shop-shard-0-reshard",
+      "shop-shard-0-tls",
       "shop-shard-1-app",
       "shop-shard-1-monitor",
       "shop-shard-1-reshard",
+      "shop-shard-1-tls",
     ]);
     // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
     const app = kube.get("Secret", ns, "shop-app") as any;
@@ -136,7 +139,25 @@ describe("CloudNativePG driver against the API double with CloudNativePG's CRDs"
     for (const name of secrets) {
       // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
       const data = (kube.get("Secret", ns, String(name)) as any).data;
-      for (const key of ["password", "verifier"]) passwords.push(Buffer.from(data[key], "base64").toString());
+      const keys = String(name).endsWith("-tls") ? ["tls.key"] : ["password", "verifier"];
+      for (const key of keys) passwords.push(Buffer.from(data[key], "base64").toString());
+    }
+    // The server certificate: the provisioner's CA (as the router and collector trust it), naming -rw and -ro.
+    const caPem = (
+      kube.get("ConfigMap", "dbplane", "dbplane-shard-ca") as unknown as { data: Record<string, string> }
+    ).data["ca.crt"];
+    for (const n of [0, 1]) {
+      expect(cluster(n).spec.certificates).toEqual({
+        serverTLSSecret: `shop-shard-${n}-tls`,
+        serverCASecret: `shop-shard-${n}-tls`,
+      });
+      // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
+      const tls = (kube.get("Secret", ns, `shop-shard-${n}-tls`) as any).data;
+      const cert = new X509Certificate(Buffer.from(tls["tls.crt"], "base64"));
+      expect(cert.verify(new X509Certificate(String(caPem)).publicKey)).toBe(true);
+      expect(cert.checkHost(`shop-shard-${n}-rw.default.svc`)).toBeDefined();
+      expect(cert.checkHost(`shop-shard-${n}-ro.default.svc`)).toBeDefined();
+      expect(Buffer.from(tls["ca.crt"], "base64").toString()).toBe(caPem);
     }
 
     const ready = await waitFor(async () =>
@@ -296,7 +317,7 @@ describe("CloudNativePG driver against the API double with CloudNativePG's CRDs"
   }, 60_000);
 
   it("no password or verifier appears in any log line, event or HTTP response", async () => {
-    expect(passwords.length).toBe(14);
+    expect(passwords.length).toBe(16);
     const events = (await world.events()).map((e) => e.raw).join("\n");
     const leaked = passwords.filter(
       (p) => world.output().includes(p) || events.includes(p) || api.bodies.join("\n").includes(p),

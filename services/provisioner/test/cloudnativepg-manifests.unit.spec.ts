@@ -28,6 +28,7 @@ const cluster = (over: object = {}): Manifest =>
     namespace: "apps",
     image: "ghcr.io/cloudnative-pg/postgresql",
     backup: store,
+    tlsSecret: "shop-shard-1-tls",
     ...over,
   });
 
@@ -39,7 +40,12 @@ describe("CloudNativePG manifests against CloudNativePG's own CRD schema", () =>
     expect(
       schemaErrors(
         clusters,
-        cluster({ backup: undefined, replicas: 0, spec: { ...(spec as object), resources: undefined } }),
+        cluster({
+          backup: undefined,
+          tlsSecret: undefined,
+          replicas: 0,
+          spec: { ...(spec as object), resources: undefined },
+        }),
       ),
     ).toEqual([]);
     expect(
@@ -73,6 +79,10 @@ describe("CloudNativePG manifests against CloudNativePG's own CRD schema", () =>
     expect(s.resources).toEqual({ requests: { cpu: "500m", memory: "1Gi" }, limits: { memory: "1Gi" } });
     expect(s.postgresql.parameters).toEqual({ wal_level: "logical" });
     expect(s.enableSuperuserAccess).toBe(false);
+    expect(s.certificates).toEqual({
+      serverTLSSecret: "shop-shard-1-tls",
+      serverCASecret: "shop-shard-1-tls",
+    });
     expect(s.bootstrap.initdb).toMatchObject({
       database: "shop",
       owner: "app",

@@ -16,13 +16,16 @@ import type { ShardDriver, ShardObservation } from "../driver.ts";
 import { appSecretName } from "../kubernetes/app-role-container.ts";
 import { FIELD_MANAGER } from "../kubernetes/kubernetes-driver.ts";
 import { type SecretReaders, secretReaderRoles } from "../kubernetes/secret-readers.ts";
-import { DATABASE_LABEL, MANAGED_BY, shardLabels } from "../kubernetes/shard-manifests.ts";
+import { loadShardCa } from "../kubernetes/shard-ca-store.ts";
+import { shardServerTls, shardTlsSecret } from "../kubernetes/shard-certificates.ts";
+import { DATABASE_LABEL, MANAGED_BY, shardLabels, shardNames } from "../kubernetes/shard-manifests.ts";
 import { backupManifest, backupOutcome, type CnpgBackupStatus } from "./backup-manifest.ts";
 import {
   CNPG_API_VERSION,
   CNPG_HEALTHY,
   type CnpgBackupStore,
   clusterManifest,
+  cnpgDnsNames,
   cnpgNames,
   roleSecret,
 } from "./cluster-manifest.ts";
@@ -35,6 +38,8 @@ export interface CloudNativePgDriverOptions {
   readonly backup: CnpgBackupStore | undefined;
   readonly router: RouterWireEndpoint;
   readonly readers: SecretReaders | undefined;
+  /** The provisioner's shard CA (namespace and name of its Secret); absent: CloudNativePG's own CA. */
+  readonly shardCa: { readonly namespace: string; readonly name: string } | undefined;
   readonly logger: Logger;
 }
 
@@ -190,10 +195,19 @@ export async function createCloudNativePgDriver(options: CloudNativePgDriverOpti
           await keptSecret(names.reshardSecret),
         ),
       ];
+      const tlsSecret = options.shardCa ? shardNames(spec.name, shard).tlsSecret : undefined;
+      if (options.shardCa && tlsSecret) {
+        const data = shardServerTls(
+          await secretData(tlsSecret),
+          await loadShardCa(objects, options.shardCa, FIELD_MANAGER, options.logger),
+          cnpgDnsNames(spec.name, shard, namespace),
+        );
+        secrets.push(shardTlsSecret(spec.name, shard, namespace, data));
+      }
       const readers = options.readers ? secretReaderRoles(spec.name, shard, namespace, options.readers) : [];
       for (const manifest of [...secrets, ...readers]) await apply(manifest);
       const cluster = await apply(
-        clusterManifest({ ...target, namespace, image: options.image, backup: options.backup }),
+        clusterManifest({ ...target, namespace, image: options.image, backup: options.backup, tlsSecret }),
       );
       const status = (cluster as { status?: ClusterStatus }).status;
       const want = 1 + target.replicas;

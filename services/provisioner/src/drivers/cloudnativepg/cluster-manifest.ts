@@ -29,6 +29,18 @@ export function cnpgNames(database: string, shard: number) {
   };
 }
 
+/**
+ * The names a shard's server certificate carries (clients verify-full): CloudNativePG's `-rw`,
+ * `-ro` and `-r` Services, short, namespaced and `.svc`.
+ */
+export function cnpgDnsNames(database: string, shard: number, namespace: string): string[] {
+  const { cluster } = cnpgNames(database, shard);
+  return ["rw", "ro", "r"].flatMap((suffix) => {
+    const svc = `${cluster}-${suffix}`;
+    return [svc, `${svc}.${namespace}`, `${svc}.${namespace}.svc`];
+  });
+}
+
 /** Where a shard's base backups and WAL go: CloudNativePG's barman-cloud object store. */
 export interface CnpgBackupStore {
   /** `s3://bucket/prefix`: each database under `<url>/<db>`, each shard under its Cluster's name. */
@@ -43,6 +55,8 @@ export interface ClusterManifestInput extends ShardTarget {
   /** Image repository of CloudNativePG's operand images; the tag is the major version. */
   readonly image: string;
   readonly backup: CnpgBackupStore | undefined;
+  /** The shard's `kubernetes.io/tls` Secret (with `ca.crt`) from the provisioner's CA; absent: CloudNativePG's own CA. */
+  readonly tlsSecret: string | undefined;
 }
 
 /** The barman object store of a database's shards, as Cluster and Backup name it. */
@@ -120,6 +134,12 @@ export function clusterManifest(input: ClusterManifestInput): KubernetesObject {
       instances: 1 + input.replicas,
       imageName: `${input.image}:${spec.postgresVersion}`,
       enableSuperuserAccess: false,
+      // The server presents the provisioner's certificate, so the router and collector verify it
+      // with the same CA as on the kubernetes driver; CloudNativePG keeps its own CAs for
+      // replication and client certificates.
+      ...(input.tlsSecret
+        ? { certificates: { serverTLSSecret: input.tlsSecret, serverCASecret: input.tlsSecret } }
+        : {}),
       storage: {
         size: spec.storage.size,
         ...(spec.storage.storageClass && { storageClass: spec.storage.storageClass }),
