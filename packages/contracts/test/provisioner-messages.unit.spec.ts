@@ -42,7 +42,7 @@ describe("provisioner messages", () => {
       name: "orders-eu-1",
       shards: 64,
       replicasPerShard: 5,
-      postgresVersion: 14,
+      postgresVersion: 15,
       storage: { size: "1.5Ti", storageClass: "fast-ssd" },
       resources: { cpu: "500m", memory: "2Gi" },
       shardedTables: [
@@ -61,7 +61,7 @@ describe("provisioner messages", () => {
     [{ ...minimal, shards: 65 }, "shards"],
     [{ ...minimal, shards: 1.5 }, "shards"],
     [{ ...minimal, replicasPerShard: 6 }, "replicasPerShard"],
-    [{ ...minimal, postgresVersion: 13 }, "postgresVersion"],
+    [{ ...minimal, postgresVersion: 14 }, "postgresVersion"],
     [{ ...minimal, postgresVersion: 19 }, "postgresVersion"],
     [{ ...minimal, storage: { size: "10 GB" } }, "storage.size"],
     [{ ...minimal, storage: {} }, "storage.size"],

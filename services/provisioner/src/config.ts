@@ -15,10 +15,10 @@ export const configSchema = z.object({
     .default("provisioner")
     .describe("PostgreSQL schema the provisioner owns in the platform database."),
   DBPLANE_PROVISIONER_DRIVER: z
-    .enum(["local", "kubernetes"])
+    .enum(["local", "kubernetes", "cloudnativepg"])
     .default("local")
     .describe(
-      "Where shards run: real clusters on this machine (`local`) or objects in a Kubernetes cluster.",
+      "Where shards run: real clusters on this machine (`local`), StatefulSets dbplane manages in a Kubernetes cluster (`kubernetes`), or one CloudNativePG `Cluster` per shard, the operator running servers, replication and failover (`cloudnativepg`; the operator must be installed).",
     ),
   DBPLANE_DATA_DIR: z
     .string()
@@ -41,13 +41,15 @@ export const configSchema = z.object({
     .string()
     .min(1)
     .optional()
-    .describe("Kubernetes driver: kubeconfig path; unset: KUBECONFIG, ~/.kube/config or in-cluster."),
+    .describe(
+      "Kubernetes and CloudNativePG drivers: kubeconfig path; unset: KUBECONFIG, ~/.kube/config or in-cluster.",
+    ),
   // The chart grants the provisioner's Role in the pod's own namespace.
   DBPLANE_KUBE_NAMESPACE: envVar
     .dnsLabel()
     .optional()
     .describe(
-      "Kubernetes driver: namespace of the shards' objects; unset: the pod's own, or `default` outside a cluster.",
+      "Kubernetes and CloudNativePG drivers: namespace of the shards' objects; unset: the pod's own, or `default` outside a cluster.",
     ),
   DBPLANE_KUBE_POD_CIDRS: envVar
     .list(z.union([z.cidrv4(), z.cidrv6()]), "must be comma-separated CIDRs (10.244.0.0/16,fd00::/8)")
@@ -60,7 +62,7 @@ export const configSchema = z.object({
     .dnsLabel()
     .optional()
     .describe(
-      "Kubernetes driver: namespace of the router, collector and provisioner pods (labelled dbplane.io/shard-client=true) that each shard's NetworkPolicy admits, and of the DBPLANE_KUBE_SECRET_READERS; unset: the pod's own.",
+      "Kubernetes driver: namespace of the router, collector and provisioner pods (labelled dbplane.io/shard-client=true) that each shard's NetworkPolicy admits; Kubernetes and CloudNativePG drivers: namespace of the DBPLANE_KUBE_SECRET_READERS and of the shard CA (DBPLANE_KUBE_SHARD_CA); unset: the pod's own.",
     ),
   DBPLANE_KUBE_SECRET_READERS: envVar
     .list(
@@ -69,7 +71,7 @@ export const configSchema = z.object({
     )
     .optional()
     .describe(
-      "Kubernetes driver: ServiceAccounts (in DBPLANE_KUBE_PLATFORM_NAMESPACE) that get, per shard, a Role to read exactly their Secrets: `router=…` the shard's `-reshard` Secret and `<db>-app`, `collector=…` the monitoring Secret; unset: none.",
+      "Kubernetes and CloudNativePG drivers: ServiceAccounts (in DBPLANE_KUBE_PLATFORM_NAMESPACE) that get, per shard, a Role to read exactly their Secrets: `router=…` the shard's `-reshard` Secret and `<db>-app`, `collector=…` the monitoring Secret; unset: none.",
     ),
   DBPLANE_KUBE_NETWORK_POLICY: z
     .stringbool()
@@ -91,31 +93,38 @@ export const configSchema = z.object({
     .dnsLabel()
     .default("dbplane-shard-ca")
     .describe(
-      "Kubernetes driver, without DBPLANE_KUBE_CERT_MANAGER_ISSUER: the Secret (in DBPLANE_KUBE_PLATFORM_NAMESPACE, made once: tls.crt, tls.key) of the CA that signs each shard's certificate, and the ConfigMap of the same name with its certificate alone (`ca.crt`), which the router and collector trust (DBPLANE_SHARD_TLS_CA).",
+      "Kubernetes driver without DBPLANE_KUBE_CERT_MANAGER_ISSUER, and CloudNativePG driver: the Secret (in DBPLANE_KUBE_PLATFORM_NAMESPACE, made once: tls.crt, tls.key) of the CA that signs each shard's certificate, and the ConfigMap of the same name with its certificate alone (`ca.crt`), which the router and collector trust (DBPLANE_SHARD_TLS_CA).",
     ),
   DBPLANE_POSTGRES_IMAGE: z
     .string()
     .min(1)
     .default("postgres")
     .describe("Kubernetes driver: image repository of the shards; the tag is the PostgreSQL major version."),
+  DBPLANE_CNPG_IMAGE: z
+    .string()
+    .min(1)
+    .default("ghcr.io/cloudnative-pg/postgresql")
+    .describe(
+      "CloudNativePG driver: image repository of the shards' `imageName` (a CloudNativePG operand image, with barman-cloud); the tag is the PostgreSQL major version.",
+    ),
   DBPLANE_BACKUP_S3_URL: z
     .string()
     .regex(/^s3:\/\/[a-z0-9.-]{3,63}(\/.*)?$/, "must be s3://bucket[/prefix]")
     .optional()
     .describe(
-      "Kubernetes driver: backups go to `<url>/<db>/<backupId>/shard-<n>.dump` (`s3://bucket/prefix`).",
+      "Kubernetes driver: backups go to `<url>/<db>/<backupId>/shard-<n>.dump` (`s3://bucket/prefix`); CloudNativePG driver: each shard's barman object store (base backups and WAL) is `<url>/<db>/<db>-shard-<n>`.",
     ),
   DBPLANE_BACKUP_S3_ENDPOINT: z
     .url()
     .optional()
-    .describe("Kubernetes driver: endpoint of a non-AWS S3 (MinIO, Ceph, R2)."),
+    .describe("Kubernetes and CloudNativePG drivers: endpoint of a non-AWS S3 (MinIO, Ceph, R2)."),
   DBPLANE_BACKUP_S3_SECRET: z
     .string()
     .min(1)
     .max(253)
     .optional()
     .describe(
-      "Kubernetes driver: Secret holding AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for the upload.",
+      "Kubernetes and CloudNativePG drivers: Secret holding AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for the upload (CloudNativePG without it: the pods' IAM role).",
     ),
   DBPLANE_BACKUP_UPLOADER_IMAGE: z
     .string()

@@ -15,6 +15,7 @@ import { provisionerApp } from "./app.ts";
 import { loadProvisionerConfig, quotasOf } from "./config.ts";
 import { createDatabaseAdmin } from "./databases/database-admin.ts";
 import { DEFAULT_POSTGRES_VERSION } from "./domain/postgres-version.ts";
+import { createCloudNativePgDriver } from "./drivers/cloudnativepg/cloudnativepg-driver.ts";
 import type { ShardDriver } from "./drivers/driver.ts";
 import { createKubernetesDriver } from "./drivers/kubernetes/kubernetes-driver.ts";
 import { createLocalDriver } from "./drivers/local/local-driver.ts";
@@ -51,47 +52,65 @@ const router = {
   port: config.DBPLANE_PROVISIONER_ROUTER_PG_PORT,
 };
 const platformNamespace = config.DBPLANE_KUBE_PLATFORM_NAMESPACE ?? podNamespace();
+const secretReaders = config.DBPLANE_KUBE_SECRET_READERS && {
+  namespace: platformNamespace,
+  ...Object.fromEntries(config.DBPLANE_KUBE_SECRET_READERS.map((entry) => entry.split("="))),
+};
 const driver: ShardDriver =
-  config.DBPLANE_PROVISIONER_DRIVER === "kubernetes"
-    ? await createKubernetesDriver({
+  config.DBPLANE_PROVISIONER_DRIVER === "cloudnativepg"
+    ? await createCloudNativePgDriver({
         kubeconfig: config.DBPLANE_KUBECONFIG,
         namespace: config.DBPLANE_KUBE_NAMESPACE ?? podNamespace(),
-        image: config.DBPLANE_POSTGRES_IMAGE,
+        image: config.DBPLANE_CNPG_IMAGE,
         router,
-        network: {
-          podCidrs: config.DBPLANE_KUBE_POD_CIDRS,
-          platformNamespace: config.DBPLANE_KUBE_NETWORK_POLICY ? platformNamespace : undefined,
-        },
-        tls: config.DBPLANE_KUBE_CERT_MANAGER_ISSUER
-          ? {
-              kind: "cert-manager",
-              issuerKind: config.DBPLANE_KUBE_CERT_MANAGER_ISSUER.startsWith("Cluster")
-                ? "ClusterIssuer"
-                : "Issuer",
-              issuerName: config.DBPLANE_KUBE_CERT_MANAGER_ISSUER.split("/")[1] ?? "",
-            }
-          : { kind: "provisioner-ca", namespace: platformNamespace, name: config.DBPLANE_KUBE_SHARD_CA },
-        readers: config.DBPLANE_KUBE_SECRET_READERS && {
-          namespace: platformNamespace,
-          ...Object.fromEntries(config.DBPLANE_KUBE_SECRET_READERS.map((entry) => entry.split("="))),
-        },
+        readers: secretReaders,
+        shardCa: { namespace: platformNamespace, name: config.DBPLANE_KUBE_SHARD_CA },
         backup: config.DBPLANE_BACKUP_S3_URL
           ? {
               url: config.DBPLANE_BACKUP_S3_URL,
               endpoint: config.DBPLANE_BACKUP_S3_ENDPOINT,
               credentialsSecret: config.DBPLANE_BACKUP_S3_SECRET,
-              uploaderImage: config.DBPLANE_BACKUP_UPLOADER_IMAGE,
             }
           : undefined,
         logger,
       })
-    : await createLocalDriver({
-        dataDir: config.DBPLANE_DATA_DIR,
-        binDir: config.DBPLANE_PG_BIN_DIR,
-        osUser: config.DBPLANE_PG_OS_USER,
-        router,
-        logger,
-      });
+    : config.DBPLANE_PROVISIONER_DRIVER === "kubernetes"
+      ? await createKubernetesDriver({
+          kubeconfig: config.DBPLANE_KUBECONFIG,
+          namespace: config.DBPLANE_KUBE_NAMESPACE ?? podNamespace(),
+          image: config.DBPLANE_POSTGRES_IMAGE,
+          router,
+          network: {
+            podCidrs: config.DBPLANE_KUBE_POD_CIDRS,
+            platformNamespace: config.DBPLANE_KUBE_NETWORK_POLICY ? platformNamespace : undefined,
+          },
+          tls: config.DBPLANE_KUBE_CERT_MANAGER_ISSUER
+            ? {
+                kind: "cert-manager",
+                issuerKind: config.DBPLANE_KUBE_CERT_MANAGER_ISSUER.startsWith("Cluster")
+                  ? "ClusterIssuer"
+                  : "Issuer",
+                issuerName: config.DBPLANE_KUBE_CERT_MANAGER_ISSUER.split("/")[1] ?? "",
+              }
+            : { kind: "provisioner-ca", namespace: platformNamespace, name: config.DBPLANE_KUBE_SHARD_CA },
+          readers: secretReaders,
+          backup: config.DBPLANE_BACKUP_S3_URL
+            ? {
+                url: config.DBPLANE_BACKUP_S3_URL,
+                endpoint: config.DBPLANE_BACKUP_S3_ENDPOINT,
+                credentialsSecret: config.DBPLANE_BACKUP_S3_SECRET,
+                uploaderImage: config.DBPLANE_BACKUP_UPLOADER_IMAGE,
+              }
+            : undefined,
+          logger,
+        })
+      : await createLocalDriver({
+          dataDir: config.DBPLANE_DATA_DIR,
+          binDir: config.DBPLANE_PG_BIN_DIR,
+          osUser: config.DBPLANE_PG_OS_USER,
+          router,
+          logger,
+        });
 logger.info({ driver: driver.kind }, "driver ready");
 
 const app = await service.httpApp({ postgres: poolReadiness(pool) });

@@ -5,7 +5,11 @@ import { appCredentialEntries, appRoleStatements, newAppSecret } from "../src/do
 import { type DatabaseSpec, sameRequest } from "../src/domain/database-spec.ts";
 import { isVerifierOf, monitorRoleStatements } from "../src/domain/monitoring-role.ts";
 import { postgresSettings, quantityValue, renderSettings } from "../src/domain/postgres-settings.ts";
-import { DEFAULT_POSTGRES_VERSION, withPostgresVersion } from "../src/domain/postgres-version.ts";
+import {
+  assertSupportedVersion,
+  DEFAULT_POSTGRES_VERSION,
+  withPostgresVersion,
+} from "../src/domain/postgres-version.ts";
 import { secretReaderRoles } from "../src/drivers/kubernetes/secret-readers.ts";
 import { shardManifests, shardNames } from "../src/drivers/kubernetes/shard-manifests.ts";
 import { parseMajor } from "../src/drivers/local/pg-binaries.ts";
@@ -306,5 +310,12 @@ describe("the PostgreSQL version of a create", () => {
     const asked = createDatabase.schema.parse({ ...request, postgresVersion: 16 });
     expect((await withPostgresVersion(asked, async () => 15)).postgresVersion).toBe(16);
     expect(DEFAULT_POSTGRES_VERSION).toBe(17);
+  });
+
+  it("refuses a major older than 15 in every driver, saying why (the reshard role's grant)", () => {
+    expect(() => assertSupportedVersion({ postgresVersion: 14 })).toThrow(
+      /PostgreSQL 14 is not supported: .*GRANT SET ON PARAMETER.*15 or later/,
+    );
+    expect(() => assertSupportedVersion({ postgresVersion: 15 })).not.toThrow();
   });
 });

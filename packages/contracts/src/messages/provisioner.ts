@@ -30,11 +30,11 @@ const databaseSpec = z.strictObject({
     .describe("Streaming replicas per shard besides the primary (at most DBPLANE_QUOTA_MAX_REPLICAS)"),
   postgresVersion: z
     .int()
-    .min(14)
+    .min(15)
     .max(18)
     .optional()
     .describe(
-      "PostgreSQL major version; absent: the provisioner chooses (local driver: the newest installed on its machine; Kubernetes: 17) and its events carry the choice",
+      "PostgreSQL major version, 15 or later (the reshard role's grant needs it); absent: the provisioner chooses (local driver: the newest installed on its machine; Kubernetes: 17) and its events carry the choice",
     ),
   storage: z
     .strictObject({

@@ -1,5 +1,6 @@
 import type { CreateDatabase } from "@dbplane/contracts";
 import type { DatabaseSpec } from "./database-spec.ts";
+import { PermanentProvisionError } from "./errors.ts";
 
 /**
  * The PostgreSQL major a database gets when its request names none, where the provisioner cannot
@@ -18,4 +19,20 @@ export async function withPostgresVersion(
   chooseDefault: () => Promise<number>,
 ): Promise<DatabaseSpec> {
   return { ...request, postgresVersion: request.postgresVersion ?? (await chooseDefault()) };
+}
+
+/**
+ * The oldest major dbplane provisions: every shard gets the reshard role, whose
+ * `GRANT SET ON PARAMETER session_replication_role` PostgreSQL 15 introduced (14 is past its end
+ * of life since November 2026 anyway).
+ */
+export const MIN_POSTGRES_VERSION = 15;
+
+/** @throws PermanentProvisionError naming the version and why, for a major older than {@link MIN_POSTGRES_VERSION}. */
+export function assertSupportedVersion(spec: Pick<DatabaseSpec, "postgresVersion">): void {
+  if (spec.postgresVersion < MIN_POSTGRES_VERSION) {
+    throw new PermanentProvisionError(
+      `PostgreSQL ${spec.postgresVersion} is not supported: the reshard role's grant (GRANT SET ON PARAMETER) needs PostgreSQL ${MIN_POSTGRES_VERSION} or later`,
+    );
+  }
 }

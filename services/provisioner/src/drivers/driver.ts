@@ -25,7 +25,7 @@ export type BackupOutcome =
  * Throw PermanentProvisionError when retrying cannot help; anything else is retried.
  */
 export interface ShardDriver {
-  readonly kind: "local" | "kubernetes";
+  readonly kind: "local" | "kubernetes" | "cloudnativepg";
   /** Checks what the whole database needs before any shard is touched (binaries, image). */
   preflight(spec: DatabaseSpec): Promise<void>;
   /**

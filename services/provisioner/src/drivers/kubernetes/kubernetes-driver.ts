@@ -19,6 +19,7 @@ import {
 } from "../../domain/application-role.ts";
 import { PermanentProvisionError } from "../../domain/errors.ts";
 import { MONITOR_USER } from "../../domain/monitoring-role.ts";
+import { assertSupportedVersion } from "../../domain/postgres-version.ts";
 import type { BackupOutcome, ShardDriver, ShardObservation } from "../driver.ts";
 import { appSecretName } from "./app-role-container.ts";
 import { type BackupTarget, backupJob, backupLocation } from "./backup-job.ts";
@@ -190,8 +191,7 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
   return {
     kind: "kubernetes",
     async preflight(spec) {
-      if (spec.postgresVersion < 14)
-        throw new PermanentProvisionError(`PostgreSQL ${spec.postgresVersion} is not supported`);
+      assertSupportedVersion(spec);
     },
 
     async ensureApplication(spec) {

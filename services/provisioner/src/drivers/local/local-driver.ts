@@ -5,6 +5,7 @@ import type { Logger } from "@dbplane/service-kit";
 import type { RouterWireEndpoint } from "../../domain/application-role.ts";
 import type { DatabaseSpec } from "../../domain/database-spec.ts";
 import { MONITOR_KEYS, MONITOR_USER } from "../../domain/monitoring-role.ts";
+import { assertSupportedVersion } from "../../domain/postgres-version.ts";
 import { RESHARD_KEYS } from "../../domain/reshard-role.ts";
 import type { BackupOutcome, ShardDriver, ShardObservation } from "../driver.ts";
 import { ensureAppCredentialFiles } from "./app-credential-files.ts";
@@ -85,6 +86,7 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
   return {
     kind: "local",
     async preflight(spec) {
+      assertSupportedVersion(spec);
       await finder.forMajor(spec.postgresVersion);
     },
 
