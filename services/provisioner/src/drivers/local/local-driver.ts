@@ -14,6 +14,7 @@ import { ensurePrimary, ensureReplica, type ServerContext, stopServer } from "./
 import { ensureLocalCa } from "./local-tls.ts";
 import { ensureMonitorRole } from "./monitor-role.ts";
 import { PgBinaryFinder } from "./pg-binaries.ts";
+import { dropSlot, slotNameOf } from "./replication-slots.ts";
 import { ensureReshardRole } from "./reshard-role.ts";
 import { runProgram } from "./run-program.ts";
 import { resolveServerUser, type ServerUser } from "./server-user.ts";
@@ -109,13 +110,14 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
       await ensureReshardRole({ port: primaryPort, ca }, ctx.password, spec.name, reshardPassword);
       const replicaPorts: number[] = [];
       for (let k = 1; k <= target.replicas; k++)
-        replicaPorts.push(await ensureReplica(dir, k, primaryPort, ctx));
+        replicaPorts.push(await ensureReplica(dir, `replica-${k}`, primaryPort, ctx));
       for (const entry of await readdir(dir)) {
         const k = Number(replicaDir.exec(entry)?.[1] ?? 0);
         if (k > target.replicas) {
           await stopServer(join(dir, entry), ctx);
           await rm(join(dir, entry), { recursive: true, force: true });
           await rm(join(dir, `${entry}.log`), { force: true });
+          await dropSlot({ port: primaryPort, ca }, ctx.password, slotNameOf(entry));
           options.logger.info({ database: spec.name, shard, replica: k }, "surplus replica removed");
         }
       }
