@@ -23,7 +23,8 @@ describe("message catalog", () => {
       expect(def.name).toMatch(/^[a-z][a-z-]*\.[a-z][a-z-]*$/);
       expect(def.subject).toBe(`dbplane.evt.${def.service}.${def.name}`);
       const [participle, particle] = def.name.split(".")[1]!.split("-");
-      const verb = particle === undefined || PARTICLES.has(particle) ? participle! : `${participle}-${particle}`;
+      const verb =
+        particle === undefined || PARTICLES.has(particle) ? participle! : `${participle}-${particle}`;
       expect(verb.endsWith("ed") || STATE_WORDS.has(verb), `${verb} should be a past verb`).toBe(true);
     }
   });
