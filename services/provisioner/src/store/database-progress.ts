@@ -79,7 +79,7 @@ export function recordApplicationAnnounced(
   });
 }
 
-async function enqueueReady(
+export async function enqueueReady(
   client: pg.PoolClient,
   t: ProvisionerTables,
   ready: {

@@ -11,6 +11,7 @@ import {
   recordReconciled,
   startProvisioning,
 } from "./database-progress.ts";
+import { recordShardFailedOver, type ShardFailoverFacts } from "./failover-progress.ts";
 import type { ProgressContext } from "./progress-context.ts";
 import type { ShardEndpoint } from "./rows.ts";
 import type { ProvisionerTables } from "./schema-tables.ts";
@@ -67,6 +68,8 @@ export interface Progress {
   reconciled(name: string, version: number): Promise<void>;
   /** Everything of the database is gone (volumes kept if asked). */
   databaseDeleted(name: string, version: number, correlationId: string): Promise<void>;
+  /** A failover replaced a shard's primary: its endpoint, `shard.failed-over` and `database.ready` again. */
+  shardFailedOver(facts: ShardFailoverFacts): Promise<boolean>;
   /** When a shard's backup started: now on the first attempt, the recorded time after that. */
   backupStarted(database: string, backupId: string, shard: number): Promise<Date>;
   /** One shard's backup finished (or failed); the backup's operation ends when all its shards have. */
@@ -92,6 +95,7 @@ export function createProgress(pool: pg.Pool, t: ProvisionerTables): Progress {
     reconciled: (name, version) => recordReconciled(ctx, name, version),
     databaseDeleted: (name, version, correlationId) =>
       recordDatabaseDeleted(ctx, name, version, correlationId),
+    shardFailedOver: (facts) => recordShardFailedOver(ctx, facts),
     backupStarted: (database, backupId, shard) => recordBackupStarted(ctx, database, backupId, shard),
     backupFinished: (result) => recordBackupFinished(ctx, result),
   };

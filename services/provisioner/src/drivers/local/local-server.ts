@@ -184,15 +184,17 @@ async function createDataDirOnce(
 
 /**
  * The shard's primary: initdb (scram auth, the generated password) into a new `primary` directory,
- * started; then its database created if missing.
+ * started; then its database created if missing. After a failover the primary is the promoted
+ * server (`server`, e.g. `replica-1`): it is only started, never made anew.
  */
 export async function ensurePrimary(
   shardDir: string,
   passwordFile: string,
   dbname: string,
   ctx: ServerContext,
+  server = "primary",
 ) {
-  const dataDir = join(shardDir, "primary");
+  const dataDir = join(shardDir, server);
   const initdb = [
     "-U",
     SUPERUSER,
@@ -202,7 +204,8 @@ export async function ensurePrimary(
     "UTF8",
     "--locale=C",
   ];
-  await createDataDirOnce(dataDir, ctx, "initdb", initdb, { timeoutMs: 300_000 });
+  if (server === "primary") await createDataDirOnce(dataDir, ctx, "initdb", initdb, { timeoutMs: 300_000 });
+  else if (!(await exists(dataDir))) throw new Error(`${dataDir}, the shard's promoted primary, is missing`);
   const port = await ensureRunning(dataDir, ctx);
   await withConnection({ port, ca: ctx.ca }, ctx.password, "postgres", async (client) => {
     const { rowCount } = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [dbname]);
