@@ -8,6 +8,7 @@ import {
   recordDatabaseDeleted,
   recordDatabaseFailed,
   recordDatabaseReady,
+  recordEndpointsAnnounced,
   recordReconciled,
   startProvisioning,
 } from "./database-progress.ts";
@@ -25,14 +26,19 @@ import { recordShardReady, recordShardRemoved } from "./shard-progress.ts";
 export interface Progress {
   /** A requested database's first pass began. */
   startProvisioning(name: string, version: number): Promise<void>;
-  /** Records a shard ready at `version` and announces it once per version. */
+  /**
+   * Records a shard ready at `version` and announces it once per version, and again when its
+   * endpoint changed at the same version; true in that case (announce the database again).
+   */
   shardReady(
     name: string,
     version: number,
     shard: number,
     endpoint: ShardEndpoint,
     correlationId: string,
-  ): Promise<void>;
+  ): Promise<boolean>;
+  /** A ready database whose shards' endpoints changed: `database.ready` again, once per set of endpoints. */
+  endpointsAnnounced(name: string, version: number, correlationId: string): Promise<void>;
   /** A shard the spec no longer has was dropped: its row goes and `shard.removed` is announced. */
   shardRemoved(name: string, version: number, shard: number, correlationId: string): Promise<void>;
   /** Every shard is ready: the database is, its pending create/change operations succeed. False if not (yet). */
@@ -82,6 +88,8 @@ export function createProgress(pool: pg.Pool, t: ProvisionerTables): Progress {
     startProvisioning: (name, version) => startProvisioning(ctx, name, version),
     shardReady: (name, version, shard, endpoint, correlationId) =>
       recordShardReady(ctx, name, version, shard, endpoint, correlationId),
+    endpointsAnnounced: (name, version, correlationId) =>
+      recordEndpointsAnnounced(ctx, name, version, correlationId),
     shardRemoved: (name, version, shard, correlationId) =>
       recordShardRemoved(ctx, name, version, shard, correlationId),
     databaseReady: (name, version, correlationId, application) =>
