@@ -9,7 +9,12 @@ import { fence, isFenced, leaderOf, recordLeader } from "./shard-leader.ts";
 
 const replicaDir = /^replica-\d+$/;
 
-/** Whether the server of a data directory answers `SELECT 1` within `timeoutMs`. */
+/**
+ * Whether the server of a data directory answers within `timeoutMs`. Any answer counts, an error
+ * with a SQLSTATE too: a primary out of connections (53300) or still in crash recovery (57P03) is
+ * alive, and failing it over would throw away a working server. Only silence is down: a refused
+ * or timed-out connection, a connection closed without a word.
+ */
 export async function answers(dataDir: string, ctx: ServerContext, timeoutMs: number): Promise<boolean> {
   let port: number;
   try {
@@ -32,8 +37,9 @@ export async function answers(dataDir: string, ctx: ServerContext, timeoutMs: nu
     await client.connect();
     await client.query("SELECT 1");
     return true;
-  } catch {
-    return false;
+  } catch (err) {
+    // pg's DatabaseError is an ErrorResponse from the server; socket errors and timeouts are not.
+    return err instanceof pg.DatabaseError;
   } finally {
     await client.end().catch(() => {});
   }
