@@ -190,6 +190,23 @@ describe("local driver failover, with the real provisioner and router", () => {
     // The old primary is fenced: stopped, marked, and not started again.
     expect(alive(pid)).toBe(false);
     expect((await stat(join(shardDir, "primary.fenced"))).isFile()).toBe(true);
+    // A backup (which makes sure the shard's primary runs) backs up the promoted server and leaves
+    // the fenced one stopped: its postmaster.pid still names the killed process.
+    const backup = await provisioner.call("POST", `/v1/databases/${DB}/backups`, {});
+    expect(backup.status).toBe(202);
+    const done = await waitFor(
+      async () => {
+        const op = (await provisioner.call("GET", `/v1/operations/${backup.body.operationId}`)).body;
+        return op.state !== "pending" && op;
+      },
+      { what: "the backup", timeoutMs: 60_000 },
+    );
+    expect(done.state).toBe("succeeded");
+    const pidNow = Number(
+      (await readFile(join(shardDir, "primary", "postmaster.pid"), "utf8")).split("\n")[0],
+    );
+    expect(pidNow).toBe(pid);
+    expect(alive(pid)).toBe(false);
     firstPromoted = replica;
   }, 180_000);
 

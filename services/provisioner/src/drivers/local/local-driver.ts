@@ -134,9 +134,7 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
       const dir = shardDir(spec.name, shard);
       const ctx = await serverContext(spec, shard);
       const leader = await leaderOf(dir);
-      // A failover stopped between fencing and naming the new primary: the next failover pass finishes it.
-      if (await isFenced(dir, leader))
-        throw new Error(`${leader} of shard ${shard} is fenced; its failover is not finished`);
+      // A fenced leader (a failover stopped half-way; the watcher finishes it) is refused there.
       const primaryPort = await ensurePrimary(dir, join(dir, "password"), spec.name, ctx, leader);
       await ensureAppRole({ port: primaryPort, ca }, ctx.password, spec.name, application.verifier);
       // The collector reads this file as the provisioner's own user, not the server's.
@@ -200,7 +198,13 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
     async backupShard(target, backupId): Promise<BackupOutcome> {
       const ctx = await serverContext(target.spec, target.shard);
       const dir = shardDir(target.spec.name, target.shard);
-      const port = await ensurePrimary(dir, join(dir, "password"), target.spec.name, ctx);
+      const port = await ensurePrimary(
+        dir,
+        join(dir, "password"),
+        target.spec.name,
+        ctx,
+        await leaderOf(dir),
+      );
       const outDir = join(root, "backups", target.spec.name, backupId);
       await mkdir(outDir, { recursive: true, mode: 0o700 });
       const file = join(outDir, `shard-${target.shard}.dump`);
@@ -223,10 +227,9 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
         const dir = shardDir(spec.name, shard);
         if (!(await exists(dir))) return "absent";
         const leader = await leaderOf(dir);
-        // A failover stopped between fencing and naming the new primary: the next failover pass finishes it.
-        if (await isFenced(dir, leader))
-          throw new Error(`${leader} of shard ${shard} is fenced; its failover is not finished`);
         if (!(await exists(join(dir, leader)))) return "absent";
+        // A failover stopped between fencing and naming the new primary: down, so it is finished.
+        if (await isFenced(dir, leader)) return "down";
         const ctx = await serverContext(spec, shard);
         return (await answers(join(dir, leader), ctx, timeoutMs)) ? "up" : "down";
       },

@@ -8,6 +8,7 @@ import type { PgBinaries } from "./pg-binaries.ts";
 import { ensureSlot, followPrimary, slotNameOf } from "./replication-slots.ts";
 import { ProgramFailedError, runProgram } from "./run-program.ts";
 import type { ServerUser } from "./server-user.ts";
+import { isFenced } from "./shard-leader.ts";
 
 /** What every operation on one local server needs. */
 export interface ServerContext {
@@ -184,17 +185,21 @@ async function createDataDirOnce(
 
 /**
  * The shard's primary: initdb (scram auth, the generated password) into a new `primary` directory,
- * started; then its database created if missing. After a failover the primary is the promoted
- * server (`server`, e.g. `replica-1`): it is only started, never made anew.
+ * started; then its database created if missing. `server` is the shard's leader (`primary` until
+ * a failover; then the promoted server, e.g. `replica-1`, only started, never made anew).
  */
 export async function ensurePrimary(
   shardDir: string,
   passwordFile: string,
   dbname: string,
   ctx: ServerContext,
-  server = "primary",
+  server: string,
 ) {
   const dataDir = join(shardDir, server);
+  // Never start a primary a failover replaced: it would accept writes beside the promoted one.
+  if (await isFenced(shardDir, server)) {
+    throw new Error(`${dataDir} is fenced (replaced by a failover); it is not started as the primary`);
+  }
   const initdb = [
     "-U",
     SUPERUSER,
