@@ -23,6 +23,7 @@ import {
   runBackup,
   scaleReplicas,
   shardFailed,
+  shardFailedOver,
   shardReady,
   shardRemoved,
 } from "./messages/provisioner.ts";
@@ -70,6 +71,7 @@ export const catalog: readonly MessageDefinition[] = Object.freeze([
   shardReady,
   shardRemoved,
   shardFailed,
+  shardFailedOver,
   backupCompleted,
   backupFailed,
   splitShard,

@@ -73,6 +73,7 @@ export type {
   RunBackup,
   ScaleReplicas,
   ShardFailed,
+  ShardFailedOver,
   ShardReady,
   ShardRemoved,
 } from "./messages/provisioner.ts";
@@ -90,6 +91,7 @@ export {
   runBackup,
   scaleReplicas,
   shardFailed,
+  shardFailedOver,
   shardReady,
   shardRemoved,
 } from "./messages/provisioner.ts";

@@ -153,6 +153,18 @@ export const configSchema = z.object({
     .ms(100, 86_400_000)
     .default(30_000)
     .describe("How often a ready database is checked again for drift (a stopped server, a deleted Service)."),
+  DBPLANE_FAILOVER_AFTER_MS: envVar
+    .ms(500, 600_000)
+    .default(5_000)
+    .describe(
+      "Local driver: how long a shard's primary must not answer before its most advanced replica is promoted in its place.",
+    ),
+  DBPLANE_FAILOVER_PROBE_MS: envVar
+    .ms(100, 60_000)
+    .default(1_000)
+    .describe(
+      "Local driver: how often each shard's primary is probed for failover (also the probe's timeout).",
+    ),
   DBPLANE_RECONCILE_CONCURRENCY: envVar
     .int(1, 64)
     .default(4)

@@ -21,6 +21,7 @@ import { createKubernetesDriver } from "./drivers/kubernetes/kubernetes-driver.t
 import { createLocalDriver } from "./drivers/local/local-driver.ts";
 import { PgBinaryFinder } from "./drivers/local/pg-binaries.ts";
 import { createOutboxRelay } from "./events/outbox-relay.ts";
+import { createFailoverWatcher } from "./failover/failover-watcher.ts";
 import { addShardHandler } from "./handlers/add-shard.ts";
 import { createDatabaseHandler } from "./handlers/create-database.ts";
 import { deleteDatabaseHandler } from "./handlers/delete-database.ts";
@@ -143,6 +144,23 @@ const loop = createReconcileLoop({
 });
 // A create without a PostgreSQL version: locally the machine's (newest installed), else a fixed default.
 const localBinaries = new PgBinaryFinder(config.DBPLANE_PG_BIN_DIR);
+// Shards whose driver fails them over itself (local): a watcher per replica, one failover per outage.
+const watcher =
+  driver.failover &&
+  createFailoverWatcher({
+    pool,
+    schema: tables.schema,
+    queries,
+    progress: createProgress(pool, tables),
+    failover: driver.failover,
+    logger,
+    afterMs: config.DBPLANE_FAILOVER_AFTER_MS,
+    probeMs: config.DBPLANE_FAILOVER_PROBE_MS,
+    onOutcome(outcome) {
+      metrics.failover(outcome);
+      if (outcome === "promoted") relay.kick();
+    },
+  });
 const admin = createDatabaseAdmin(createDesiredState(pool, tables, quotasOf(config)), {
   defaultPostgresVersion: async () =>
     (driver.kind === "local" ? await localBinaries.defaultMajor() : undefined) ?? DEFAULT_POSTGRES_VERSION,
@@ -171,11 +189,13 @@ const maps = await bus.consume({
 await app.register(provisionerApp, { admin, queries });
 relay.start();
 loop.start();
+watcher?.start();
 
 await service.run(app, {
   stopWork: [
     { name: "stop consumers", run: () => Promise.all([consumer.stop(), maps.stop()]).then(() => {}) },
     { name: "stop reconciling (running passes finish)", run: () => loop.stop() },
+    { name: "stop watching primaries", run: async () => watcher?.stop() },
     { name: "publish what the outbox holds", run: () => relay.stop() },
   ],
   closeConnections: [

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { DATABASE_STATES } from "./domain/states.ts";
+import type { FailoverMetricOutcome } from "./failover/failover-watcher.ts";
 import type { PassOutcome } from "./reconcile/reconcile-database.ts";
 import type { Queries } from "./store/queries.ts";
 
@@ -22,6 +23,12 @@ export function createProvisionerMetrics(registry: Registry, queries: Queries) {
     help: "Events moved from the outbox to JetStream",
     registers: [registry],
   });
+  const failovers = new Counter({
+    name: "dbplane_provisioner_failovers_total",
+    help: "Shard failovers by outcome: promoted, no-replica (a primary down with nothing to promote), failed (retried)",
+    labelNames: ["outcome"],
+    registers: [registry],
+  });
   new Gauge({
     name: "dbplane_provisioner_databases",
     help: "Databases by state",
@@ -38,5 +45,6 @@ export function createProvisionerMetrics(registry: Registry, queries: Queries) {
       duration.observe(seconds);
     },
     published: (count: number) => published.inc(count),
+    failover: (outcome: FailoverMetricOutcome) => failovers.inc({ outcome }),
   };
 }

@@ -111,6 +111,29 @@ describe("desired state in PostgreSQL", () => {
     expect(await progress.applicationAnnounced("orders", 1, moved, "op-1")).toBe(true);
   });
 
+  it("announces a ready shard again when its endpoint changed at the same version, and the database with it", async () => {
+    const shard0 = (await queries.shards("orders"))[0]!.endpoint!;
+    expect(await progress.shardReady("orders", 1, 0, shard0, "op-1")).toBe(false);
+    // A failover's next pass made a replica anew from the promoted primary.
+    const after = {
+      ...shard0,
+      primary: { host: "127.0.0.1", port: 2 },
+      replicas: [{ host: "127.0.0.1", port: 3 }],
+    };
+    expect(await progress.shardReady("orders", 1, 0, after, "op-1")).toBe(true);
+    expect(await progress.shardReady("orders", 1, 0, after, "op-1")).toBe(false);
+    await progress.endpointsAnnounced("orders", 1, "op-1");
+    const { rows } = await db.pool.query<{
+      msg_id: string;
+      data: { shards: { primary: { port: number } }[] };
+    }>(`SELECT msg_id, data FROM "${db.name}".outbox WHERE msg_id LIKE 'orders:%endpoint%' ORDER BY seq`);
+    expect(rows.map((r) => r.msg_id)).toEqual([
+      expect.stringMatching(/^orders:0:v1:ready:endpoint-[0-9a-f]{12}$/),
+      expect.stringMatching(/^orders:v1:ready:endpoints-[0-9a-f]{12}$/),
+    ]);
+    expect(rows[1]?.data.shards[0]?.primary.port).toBe(2);
+  });
+
   it("adds shards under a new version, within the limit", async () => {
     await expect(desired.addShards("orders", 63, "op-4")).rejects.toBeInstanceOf(InvalidChangeError);
     expect(await desired.addShards("orders", 1, "op-5")).toMatchObject({ outcome: "accepted", version: 2 });

@@ -128,6 +128,15 @@ describe("local driver: a sharded database made of real PostgreSQL clusters", ()
         "SELECT pg_is_in_recovery() AS r",
       );
       expect(standby?.r).toBe(true);
+      // The replica streams through its own physical slot: the primary keeps the WAL it has not
+      // received yet, however far behind wal_keep_size it falls.
+      const slots = await query(
+        shard.primary.port,
+        password,
+        name,
+        "SELECT slot_name, slot_type, active FROM pg_replication_slots",
+      );
+      expect(slots).toEqual([{ slot_name: "dbplane_replica_1", slot_type: "physical", active: true }]);
     }
 
     const events = await waitFor(async () => {

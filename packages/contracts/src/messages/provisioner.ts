@@ -2,6 +2,7 @@ import { z } from "zod";
 import {
   applicationRole,
   databaseName,
+  endpoint,
   identifier,
   quantity,
   reason,
@@ -213,6 +214,26 @@ export const shardFailed = defineEvent({
   summary: "A shard could not be brought up.",
 });
 
+export const shardFailedOver = defineEvent({
+  service: "provisioner",
+  name: "shard.failed-over",
+  schema: z.strictObject({
+    database: databaseName,
+    shard: shardIndex,
+    oldPrimary: endpoint.describe(
+      "The primary that stopped answering; fenced (stopped, never started as a primary again)",
+    ),
+    newPrimary: endpoint.describe("The promoted replica, now the shard's primary"),
+    lsn: z
+      .string()
+      .regex(/^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/)
+      .describe("WAL position the promoted replica had received when it was chosen (pg_lsn text)"),
+    replicas: z.array(endpoint).describe("The replicas that now follow the new primary"),
+  }),
+  summary:
+    "A shard's primary was down longer than the failover grace: its most advanced replica was promoted in its place.",
+});
+
 export const backupCompleted = defineEvent({
   service: "provisioner",
   name: "backup.completed",
@@ -253,5 +274,6 @@ export type DatabaseDeleted = MessageData<typeof databaseDeleted>;
 export type ShardReady = MessageData<typeof shardReady>;
 export type ShardRemoved = MessageData<typeof shardRemoved>;
 export type ShardFailed = MessageData<typeof shardFailed>;
+export type ShardFailedOver = MessageData<typeof shardFailedOver>;
 export type BackupCompleted = MessageData<typeof backupCompleted>;
 export type BackupFailed = MessageData<typeof backupFailed>;

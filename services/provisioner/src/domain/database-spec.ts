@@ -38,6 +38,9 @@ export const eventIds = {
   shardReady: (db: string, shard: number, version: number) => `${db}:${shard}:v${version}:ready`,
   shardFailed: (db: string, shard: number, version: number) => `${db}:${shard}:v${version}:failed`,
   shardRemoved: (db: string, shard: number, version: number) => `${db}:${shard}:v${version}:removed`,
+  /** A failover is one fact per promoted server and position: a repeat after a crash is a duplicate. */
+  shardFailedOver: (db: string, shard: number, newPrimary: string, lsn: string) =>
+    `${db}:${shard}:failover:${newPrimary}:${lsn}`,
   backupCompleted: (db: string, shard: number, backupId: string) =>
     `${db}:${shard}:${backupId}:backup-completed`,
   backupFailed: (db: string, shard: number, backupId: string) => `${db}:${shard}:${backupId}:backup-failed`,

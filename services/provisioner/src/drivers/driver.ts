@@ -19,6 +19,34 @@ export type BackupOutcome =
   | { readonly done: true; readonly location: string; readonly bytes: number }
   | { readonly done: false; readonly waitingFor: string };
 
+/** What a failover of one shard did. */
+export type FailoverOutcome =
+  | { readonly kind: "not-needed" }
+  | { readonly kind: "no-replica"; readonly reason: string }
+  | {
+      readonly kind: "promoted";
+      readonly oldPrimary: { readonly host: string; readonly port: number };
+      readonly newPrimary: { readonly host: string; readonly port: number };
+      /** WAL position the promoted replica had received (pg_lsn text). */
+      readonly lsn: string;
+      /** The shard as it is now: the new primary, the replicas that follow it. */
+      readonly endpoint: ShardEndpoint;
+    };
+
+/**
+ * A driver that runs its shards' failover itself (the local one; on Kubernetes it is
+ * CloudNativePG's). Both calls are idempotent.
+ */
+export interface ShardFailover {
+  /** Whether the shard's primary answers within `timeoutMs`; `absent`: the shard has no server (yet). */
+  probe(spec: DatabaseSpec, shard: number, timeoutMs: number): Promise<"up" | "down" | "absent">;
+  /**
+   * Promotes the shard's most advanced replica in place of a primary that does not answer (checked
+   * again first), fencing the old one. The caller holds the database's reconcile lock.
+   */
+  failOver(spec: DatabaseSpec, shard: number, timeoutMs: number): Promise<FailoverOutcome>;
+}
+
 /**
  * Where shards become real. Every method is idempotent and safe to repeat after a crash at any
  * point: the reconcile loop calls them again until the observation matches the desired state.
@@ -48,5 +76,7 @@ export interface ShardDriver {
   removeDatabase(database: string, options: { keepVolumes: boolean }): Promise<void>;
   /** Backs one shard up, or reports the running backup; idempotent per backup id. Throws when it failed. */
   backupShard(target: ShardTarget, backupId: string): Promise<BackupOutcome>;
+  /** Set when the driver fails shards over itself. */
+  readonly failover?: ShardFailover;
   close(): Promise<void>;
 }

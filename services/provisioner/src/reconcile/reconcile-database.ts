@@ -103,6 +103,7 @@ async function provision(deps: ReconcileDeps, db: DatabaseRow, log: Logger): Pro
   // Once per pass, before the shards (which run in parallel): one password for the database.
   const application = await deps.driver.ensureApplication(db.spec);
   const shards = (await deps.queries.shards(db.name)).filter((s) => s.shard < db.spec.shards);
+  let endpointsChanged = false;
   const observations = await Promise.all(
     shards.map(async (s): Promise<ShardObservation> => {
       let seen: ShardObservation;
@@ -115,15 +116,18 @@ async function provision(deps: ReconcileDeps, db: DatabaseRow, log: Logger): Pro
         if (err instanceof PermanentProvisionError) throw new ShardPermanentError(s.shard, err);
         throw err;
       }
-      if (seen.ready)
-        await deps.progress.shardReady(db.name, db.version, s.shard, seen.endpoint, correlationId);
-      else log.debug({ shard: s.shard, waitingFor: seen.waitingFor }, "shard not ready yet");
+      if (seen.ready) {
+        if (await deps.progress.shardReady(db.name, db.version, s.shard, seen.endpoint, correlationId))
+          endpointsChanged = true;
+      } else log.debug({ shard: s.shard, waitingFor: seen.waitingFor }, "shard not ready yet");
       return seen;
     }),
   );
   if (db.attempts > 0) await deps.progress.clearAttempts(db.name, db.version);
   if (shards.length !== db.spec.shards || !observations.every((o) => o.ready)) return "progressed";
   if (db.state === "ready") {
+    // A replica made anew after a failover: the router and the collector learn of it.
+    if (endpointsChanged) await deps.progress.endpointsAnnounced(db.name, db.version, correlationId);
     await deps.progress.reconciled(db.name, db.version);
     if (await deps.progress.applicationAnnounced(db.name, db.version, application.role, correlationId))
       log.info("application role announced for a database made before it existed");

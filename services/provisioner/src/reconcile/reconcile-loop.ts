@@ -1,6 +1,7 @@
 import type { Logger } from "@dbplane/service-kit";
 import type pg from "pg";
 import type { Queries } from "../store/queries.ts";
+import { withDatabaseLock } from "./database-lock.ts";
 import { type PassOutcome, type ReconcileDeps, reconcileDatabase } from "./reconcile-database.ts";
 
 export interface ReconcileLoopOptions extends ReconcileDeps {
@@ -25,10 +26,9 @@ export interface ReconcileLoop {
 }
 
 /**
- * Drives every database with work toward its desired state. Each pass runs under a session-level
- * advisory lock on the database's name, taken with `pg_try_advisory_lock` on a connection held
- * for the pass: a database is driven by one replica at a time, the others skip it, and a replica
- * that dies releases its locks with its connections, so another takes over at its next tick.
+ * Drives every database with work toward its desired state. Each pass runs under the database's
+ * advisory lock (`withDatabaseLock`): a database is driven by one replica at a time, the others
+ * skip it, and a replica that dies releases its locks, so another takes over at its next tick.
  */
 export function createReconcileLoop(options: ReconcileLoopOptions): ReconcileLoop {
   const running = new Map<string, Promise<void>>();
@@ -38,30 +38,13 @@ export function createReconcileLoop(options: ReconcileLoopOptions): ReconcileLoo
   let again = false;
 
   const pass = async (name: string) => {
-    const client = await options.pool.connect();
-    let locked = false;
-    try {
-      const { rows } = await client.query<{ ok: boolean }>(
-        "SELECT pg_try_advisory_lock(hashtext('dbplane.provisioner.reconcile'), hashtext($1)) AS ok",
-        [`${options.schema}:${name}`],
-      );
-      locked = rows[0]?.ok === true;
-      if (!locked) return;
+    await withDatabaseLock(options.pool, options.schema, name, async () => {
       const started = performance.now();
       const outcome = await reconcileDatabase(options, name);
       options.onPass(name, outcome, (performance.now() - started) / 1000);
       // More to do right away (a database that just became ready may have backups waiting).
       if (outcome === "progressed" || outcome === "ready") again = true;
-    } finally {
-      if (locked) {
-        await client
-          .query("SELECT pg_advisory_unlock(hashtext('dbplane.provisioner.reconcile'), hashtext($1))", [
-            `${options.schema}:${name}`,
-          ])
-          .catch(() => {});
-      }
-      client.release();
-    }
+    });
   };
 
   const tick = async () => {

@@ -79,7 +79,32 @@ export function recordApplicationAnnounced(
   });
 }
 
-async function enqueueReady(
+/**
+ * A ready database whose shards' endpoints changed at the same version (a replica made anew after
+ * a failover): `database.ready` again with every shard, its id derived from the endpoints, so the
+ * router's map names them and a repeat is a duplicate.
+ */
+export function recordEndpointsAnnounced(
+  ctx: ProgressContext,
+  name: string,
+  version: number,
+  correlationId: string,
+): Promise<void> {
+  return atVersion(ctx, name, version, async ({ client, t, db }) => {
+    if (db?.state !== "ready") return;
+    const { rows } = await client.query(
+      `SELECT shard, endpoint FROM ${t.shards} WHERE database = $1 AND state = 'ready' ORDER BY shard`,
+      [name],
+    );
+    const found = await client.query(`SELECT application FROM ${t.databases} WHERE name = $1`, [name]);
+    const digest = createHash("sha256").update(JSON.stringify(rows)).digest("hex").slice(0, 12);
+    const again = `${eventIds.ready(name, version)}:endpoints-${digest}`;
+    const application = found.rows[0]?.application ?? undefined;
+    await enqueueReady(client, t, { name, version, db, shards: rows, application, correlationId, id: again });
+  });
+}
+
+export async function enqueueReady(
   client: pg.PoolClient,
   t: ProvisionerTables,
   ready: {

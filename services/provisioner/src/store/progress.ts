@@ -8,9 +8,11 @@ import {
   recordDatabaseDeleted,
   recordDatabaseFailed,
   recordDatabaseReady,
+  recordEndpointsAnnounced,
   recordReconciled,
   startProvisioning,
 } from "./database-progress.ts";
+import { recordShardFailedOver, type ShardFailoverFacts } from "./failover-progress.ts";
 import type { ProgressContext } from "./progress-context.ts";
 import type { ShardEndpoint } from "./rows.ts";
 import type { ProvisionerTables } from "./schema-tables.ts";
@@ -24,14 +26,19 @@ import { recordShardReady, recordShardRemoved } from "./shard-progress.ts";
 export interface Progress {
   /** A requested database's first pass began. */
   startProvisioning(name: string, version: number): Promise<void>;
-  /** Records a shard ready at `version` and announces it once per version. */
+  /**
+   * Records a shard ready at `version` and announces it once per version, and again when its
+   * endpoint changed at the same version; true in that case (announce the database again).
+   */
   shardReady(
     name: string,
     version: number,
     shard: number,
     endpoint: ShardEndpoint,
     correlationId: string,
-  ): Promise<void>;
+  ): Promise<boolean>;
+  /** A ready database whose shards' endpoints changed: `database.ready` again, once per set of endpoints. */
+  endpointsAnnounced(name: string, version: number, correlationId: string): Promise<void>;
   /** A shard the spec no longer has was dropped: its row goes and `shard.removed` is announced. */
   shardRemoved(name: string, version: number, shard: number, correlationId: string): Promise<void>;
   /** Every shard is ready: the database is, its pending create/change operations succeed. False if not (yet). */
@@ -67,6 +74,8 @@ export interface Progress {
   reconciled(name: string, version: number): Promise<void>;
   /** Everything of the database is gone (volumes kept if asked). */
   databaseDeleted(name: string, version: number, correlationId: string): Promise<void>;
+  /** A failover replaced a shard's primary: its endpoint, `shard.failed-over` and `database.ready` again. */
+  shardFailedOver(facts: ShardFailoverFacts): Promise<boolean>;
   /** When a shard's backup started: now on the first attempt, the recorded time after that. */
   backupStarted(database: string, backupId: string, shard: number): Promise<Date>;
   /** One shard's backup finished (or failed); the backup's operation ends when all its shards have. */
@@ -79,6 +88,8 @@ export function createProgress(pool: pg.Pool, t: ProvisionerTables): Progress {
     startProvisioning: (name, version) => startProvisioning(ctx, name, version),
     shardReady: (name, version, shard, endpoint, correlationId) =>
       recordShardReady(ctx, name, version, shard, endpoint, correlationId),
+    endpointsAnnounced: (name, version, correlationId) =>
+      recordEndpointsAnnounced(ctx, name, version, correlationId),
     shardRemoved: (name, version, shard, correlationId) =>
       recordShardRemoved(ctx, name, version, shard, correlationId),
     databaseReady: (name, version, correlationId, application) =>
@@ -92,6 +103,7 @@ export function createProgress(pool: pg.Pool, t: ProvisionerTables): Progress {
     reconciled: (name, version) => recordReconciled(ctx, name, version),
     databaseDeleted: (name, version, correlationId) =>
       recordDatabaseDeleted(ctx, name, version, correlationId),
+    shardFailedOver: (facts) => recordShardFailedOver(ctx, facts),
     backupStarted: (database, backupId, shard) => recordBackupStarted(ctx, database, backupId, shard),
     backupFinished: (result) => recordBackupFinished(ctx, result),
   };

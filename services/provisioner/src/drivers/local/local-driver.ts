@@ -7,17 +7,21 @@ import type { DatabaseSpec } from "../../domain/database-spec.ts";
 import { MONITOR_KEYS, MONITOR_USER } from "../../domain/monitoring-role.ts";
 import { assertSupportedVersion } from "../../domain/postgres-version.ts";
 import { RESHARD_KEYS } from "../../domain/reshard-role.ts";
-import type { BackupOutcome, ShardDriver, ShardObservation } from "../driver.ts";
+import type { ShardEndpoint } from "../../store/rows.ts";
+import type { BackupOutcome, FailoverOutcome, ShardDriver, ShardObservation } from "../driver.ts";
 import { ensureAppCredentialFiles } from "./app-credential-files.ts";
 import { ensureAppRole } from "./app-role.ts";
 import { ensurePassword, exists, ownedDir, SUPERUSER } from "./cluster-files.ts";
+import { answers, failOverShard } from "./local-failover.ts";
 import { ensurePrimary, ensureReplica, type ServerContext, stopServer } from "./local-server.ts";
 import { ensureLocalCa } from "./local-tls.ts";
 import { ensureMonitorRole } from "./monitor-role.ts";
 import { PgBinaryFinder } from "./pg-binaries.ts";
+import { dropSlot, slotNameOf } from "./replication-slots.ts";
 import { ensureReshardRole } from "./reshard-role.ts";
 import { runProgram } from "./run-program.ts";
 import { resolveServerUser, type ServerUser } from "./server-user.ts";
+import { fenceMarker, isFenced, leaderOf } from "./shard-leader.ts";
 
 export interface LocalDriverOptions {
   /**
@@ -34,6 +38,38 @@ export interface LocalDriverOptions {
 }
 
 const replicaDir = /^replica-(\d+)$/;
+
+/**
+ * The `count` replica servers of a shard: `replica-1`, `replica-2`, … skipping the one that is
+ * the primary since a failover and any fenced one, so a failover leaves the shard with as many
+ * replicas as asked (the next pass makes the missing one from the new primary).
+ */
+export function replicaServers(leader: string, fenced: ReadonlySet<string>, count: number): string[] {
+  const servers: string[] = [];
+  for (let k = 1; servers.length < count; k++) {
+    const server = `replica-${k}`;
+    if (server !== leader && !fenced.has(server)) servers.push(server);
+  }
+  return servers;
+}
+
+/** What every consumer of a local shard needs to reach it (passwords by their files only). */
+export function shardEndpoint(
+  dir: string,
+  dbname: string,
+  primaryPort: number,
+  replicaPorts: readonly number[],
+): ShardEndpoint {
+  return {
+    primary: { host: "127.0.0.1", port: primaryPort },
+    replicas: replicaPorts.map((port) => ({ host: "127.0.0.1", port })),
+    dbname,
+    user: SUPERUSER,
+    passwordRef: { kind: "file", path: join(dir, "password") },
+    monitoring: { user: MONITOR_USER, passwordRef: { kind: "file", path: join(dir, MONITOR_KEYS.password) } },
+    reshard: { user: RESHARD_ROLE, passwordRef: { kind: "file", path: join(dir, RESHARD_KEYS.password) } },
+  };
+}
 /** Files that only the provisioner and the services beside it read. */
 const PROCESS_USER: ServerUser = { name: "(current user)", uid: undefined, gid: undefined };
 
@@ -99,7 +135,9 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
       const { spec, shard } = target;
       const dir = shardDir(spec.name, shard);
       const ctx = await serverContext(spec, shard);
-      const primaryPort = await ensurePrimary(dir, join(dir, "password"), spec.name, ctx);
+      const leader = await leaderOf(dir);
+      // A fenced leader (a failover stopped half-way; the watcher finishes it) is refused there.
+      const primaryPort = await ensurePrimary(dir, join(dir, "password"), spec.name, ctx, leader);
       await ensureAppRole({ port: primaryPort, ca }, ctx.password, spec.name, application.verifier);
       // The collector reads this file as the provisioner's own user, not the server's.
       const monitorFile = join(dir, MONITOR_KEYS.password);
@@ -109,29 +147,30 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
       const reshardFile = join(dir, RESHARD_KEYS.password);
       const reshardPassword = await ensurePassword(reshardFile, PROCESS_USER);
       await ensureReshardRole({ port: primaryPort, ca }, ctx.password, spec.name, reshardPassword);
+      const entries = await readdir(dir);
+      const fenced = new Set(entries.filter((e) => e.endsWith(".fenced")).map((e) => e.slice(0, -7)));
+      const replicas = replicaServers(leader, fenced, target.replicas);
       const replicaPorts: number[] = [];
-      for (let k = 1; k <= target.replicas; k++)
-        replicaPorts.push(await ensureReplica(dir, k, primaryPort, ctx));
-      for (const entry of await readdir(dir)) {
-        const k = Number(replicaDir.exec(entry)?.[1] ?? 0);
-        if (k > target.replicas) {
-          await stopServer(join(dir, entry), ctx);
-          await rm(join(dir, entry), { recursive: true, force: true });
-          await rm(join(dir, `${entry}.log`), { force: true });
-          options.logger.info({ database: spec.name, shard, replica: k }, "surplus replica removed");
-        }
+      for (const server of replicas) replicaPorts.push(await ensureReplica(dir, server, primaryPort, ctx));
+      for (const entry of entries) {
+        if (!replicaDir.test(entry) || entry === leader || fenced.has(entry) || replicas.includes(entry))
+          continue;
+        await stopServer(join(dir, entry), ctx);
+        await rm(join(dir, entry), { recursive: true, force: true });
+        await rm(join(dir, `${entry}.log`), { force: true });
+        await dropSlot({ port: primaryPort, ca }, ctx.password, slotNameOf(entry));
+        options.logger.info({ database: spec.name, shard, replica: entry }, "surplus replica removed");
+      }
+      for (const server of fenced) {
+        // Re-joining it (pg_rewind) is not done yet: it stays stopped, and says so on every pass.
+        options.logger.warn(
+          { database: spec.name, shard, server, marker: fenceMarker(dir, server) },
+          "fenced former primary kept stopped",
+        );
       }
       return {
         ready: true,
-        endpoint: {
-          primary: { host: "127.0.0.1", port: primaryPort },
-          replicas: replicaPorts.map((port) => ({ host: "127.0.0.1", port })),
-          dbname: spec.name,
-          user: SUPERUSER,
-          passwordRef: { kind: "file", path: join(dir, "password") },
-          monitoring: { user: MONITOR_USER, passwordRef: { kind: "file", path: monitorFile } },
-          reshard: { user: RESHARD_ROLE, passwordRef: { kind: "file", path: reshardFile } },
-        },
+        endpoint: shardEndpoint(dir, spec.name, primaryPort, replicaPorts),
       };
     },
 
@@ -161,7 +200,13 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
     async backupShard(target, backupId): Promise<BackupOutcome> {
       const ctx = await serverContext(target.spec, target.shard);
       const dir = shardDir(target.spec.name, target.shard);
-      const port = await ensurePrimary(dir, join(dir, "password"), target.spec.name, ctx);
+      const port = await ensurePrimary(
+        dir,
+        join(dir, "password"),
+        target.spec.name,
+        ctx,
+        await leaderOf(dir),
+      );
       const outDir = join(root, "backups", target.spec.name, backupId);
       await mkdir(outDir, { recursive: true, mode: 0o700 });
       const file = join(outDir, `shard-${target.shard}.dump`);
@@ -177,6 +222,31 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
         },
       );
       return { done: true, location: file, bytes: (await stat(file)).size };
+    },
+
+    failover: {
+      async probe(spec, shard, timeoutMs) {
+        const dir = shardDir(spec.name, shard);
+        if (!(await exists(dir))) return "absent";
+        const leader = await leaderOf(dir);
+        if (!(await exists(join(dir, leader)))) return "absent";
+        // A failover stopped between fencing and naming the new primary: down, so it is finished.
+        if (await isFenced(dir, leader)) return "down";
+        const ctx = await serverContext(spec, shard);
+        return (await answers(join(dir, leader), ctx, timeoutMs)) ? "up" : "down";
+      },
+      async failOver(spec, shard, timeoutMs): Promise<FailoverOutcome> {
+        const dir = shardDir(spec.name, shard);
+        const done = await failOverShard(dir, await serverContext(spec, shard), timeoutMs);
+        if (done.kind !== "promoted") return done;
+        return {
+          kind: "promoted",
+          oldPrimary: { host: "127.0.0.1", port: done.oldPort },
+          newPrimary: { host: "127.0.0.1", port: done.newPort },
+          lsn: done.lsn,
+          endpoint: shardEndpoint(dir, spec.name, done.newPort, done.replicaPorts),
+        };
+      },
     },
 
     async close() {},

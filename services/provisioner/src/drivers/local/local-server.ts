@@ -5,8 +5,10 @@ import { postgresSettings, renderSettings } from "../../domain/postgres-settings
 import { discardPartial, exists, freeLocalPort, SUPERUSER, writeOwned } from "./cluster-files.ts";
 import { ensureServerCertificate, type LocalCa } from "./local-tls.ts";
 import type { PgBinaries } from "./pg-binaries.ts";
+import { ensureSlot, followPrimary, slotNameOf } from "./replication-slots.ts";
 import { ProgramFailedError, runProgram } from "./run-program.ts";
 import type { ServerUser } from "./server-user.ts";
+import { isFenced } from "./shard-leader.ts";
 
 /** What every operation on one local server needs. */
 export interface ServerContext {
@@ -183,15 +185,21 @@ async function createDataDirOnce(
 
 /**
  * The shard's primary: initdb (scram auth, the generated password) into a new `primary` directory,
- * started; then its database created if missing.
+ * started; then its database created if missing. `server` is the shard's leader (`primary` until
+ * a failover; then the promoted server, e.g. `replica-1`, only started, never made anew).
  */
 export async function ensurePrimary(
   shardDir: string,
   passwordFile: string,
   dbname: string,
   ctx: ServerContext,
+  server: string,
 ) {
-  const dataDir = join(shardDir, "primary");
+  const dataDir = join(shardDir, server);
+  // Never start a primary a failover replaced: it would accept writes beside the promoted one.
+  if (await isFenced(shardDir, server)) {
+    throw new Error(`${dataDir} is fenced (replaced by a failover); it is not started as the primary`);
+  }
   const initdb = [
     "-U",
     SUPERUSER,
@@ -201,7 +209,8 @@ export async function ensurePrimary(
     "UTF8",
     "--locale=C",
   ];
-  await createDataDirOnce(dataDir, ctx, "initdb", initdb, { timeoutMs: 300_000 });
+  if (server === "primary") await createDataDirOnce(dataDir, ctx, "initdb", initdb, { timeoutMs: 300_000 });
+  else if (!(await exists(dataDir))) throw new Error(`${dataDir}, the shard's promoted primary, is missing`);
   const port = await ensureRunning(dataDir, ctx);
   await withConnection({ port, ca: ctx.ca }, ctx.password, "postgres", async (client) => {
     const { rowCount } = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [dbname]);
@@ -211,18 +220,27 @@ export async function ensurePrimary(
 }
 
 /**
- * Replica `k` of the shard: pg_basebackup from the primary with `-R` (standby.signal and
- * primary_conninfo), its own port, started; then checked to be in recovery. `createDataDirOnce`
- * makes a crash mid-copy harmless.
+ * A replica of the shard (`server`, e.g. `replica-1`): its physical slot on the primary, then
+ * pg_basebackup from the primary with `-R` and that slot (standby.signal, primary_conninfo,
+ * primary_slot_name), its own port, started; then pointed at the primary and its slot (a replica
+ * made before slots, or one that followed another primary), and checked to be in recovery.
+ * `createDataDirOnce` makes a crash mid-copy harmless.
  */
-export async function ensureReplica(shardDir: string, k: number, primaryPort: number, ctx: ServerContext) {
-  const dataDir = join(shardDir, `replica-${k}`);
+export async function ensureReplica(
+  shardDir: string,
+  server: string,
+  primaryPort: number,
+  ctx: ServerContext,
+) {
+  const dataDir = join(shardDir, server);
+  const slot = slotNameOf(server);
+  await ensureSlot({ port: primaryPort, ca: ctx.ca }, ctx.password, slot);
   const primary = ["-h", "127.0.0.1", "-p", String(primaryPort), "-U", SUPERUSER];
   await createDataDirOnce(
     dataDir,
     ctx,
     "pg_basebackup",
-    [...primary, "-R", "-X", "stream", "-c", "fast", "-w"],
+    [...primary, "-R", "-S", slot, "-X", "stream", "-c", "fast", "-w"],
     // With a CA, -R writes sslmode=verify-full and the CA into primary_conninfo too.
     { password: ctx.password, tlsCa: ctx.ca?.certPath, timeoutMs: 3_600_000 },
   );
@@ -232,5 +250,6 @@ export async function ensureReplica(shardDir: string, k: number, primaryPort: nu
     return rows[0]?.r === true;
   });
   if (!inRecovery) throw new Error(`${dataDir} is not a standby (pg_is_in_recovery() is false)`);
+  await followPrimary({ port, ca: ctx.ca }, ctx.password, primaryPort, slot);
   return port;
 }

@@ -1,0 +1,120 @@
+import type { Logger } from "@dbplane/service-kit";
+import type pg from "pg";
+import type { ShardFailover } from "../drivers/driver.ts";
+import { withDatabaseLock } from "../reconcile/database-lock.ts";
+import type { Progress } from "../store/progress.ts";
+import type { Queries } from "../store/queries.ts";
+
+export interface FailoverWatcherOptions {
+  readonly pool: pg.Pool;
+  readonly schema: string;
+  readonly queries: Queries;
+  readonly progress: Progress;
+  readonly failover: ShardFailover;
+  readonly logger: Logger;
+  /** How long a primary must be down before its replica is promoted (DBPLANE_FAILOVER_AFTER_MS). */
+  readonly afterMs: number;
+  /** How often every primary is probed; also the probe's own timeout. */
+  readonly probeMs: number;
+  /** A failover's outcome, for metrics; `promoted` also means events wait in the outbox. */
+  onOutcome(outcome: FailoverMetricOutcome): void;
+}
+
+export type FailoverMetricOutcome = "promoted" | "no-replica" | "failed";
+
+export interface FailoverWatcher {
+  start(): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * Probes the primary of every shard of every ready database, and fails a shard over once its
+ * primary has not answered for `afterMs`. Every replica of the provisioner probes; the failover
+ * itself runs under the database's reconcile lock and checks the primary again, so it happens
+ * once. A shard with no replica to promote is reported once per outage (log and metric), not
+ * retried in a loop.
+ */
+export function createFailoverWatcher(options: FailoverWatcherOptions): FailoverWatcher {
+  const downSince = new Map<string, number>();
+  const reported = new Set<string>();
+  let timer: NodeJS.Timeout | undefined;
+  let round: Promise<void> | undefined;
+  let stopped = false;
+
+  const failOver = async (name: string, shard: number, key: string) => {
+    const outcome = await withDatabaseLock(options.pool, options.schema, name, async () => {
+      const db = await options.queries.database(name);
+      // Deleted or changed meanwhile: the reconcile pass owns it now.
+      if (db?.state !== "ready") return undefined;
+      return options.failover.failOver(db.spec, shard, options.probeMs);
+    });
+    if (!outcome || outcome.kind === "not-needed") return;
+    if (outcome.kind === "no-replica") {
+      if (!reported.has(key)) {
+        reported.add(key);
+        options.logger.error(
+          { database: name, shard, reason: outcome.reason },
+          "primary down and no replica to fail over to",
+        );
+        options.onOutcome("no-replica");
+      }
+      return;
+    }
+    downSince.delete(key);
+    const { oldPrimary, newPrimary, lsn, endpoint } = outcome;
+    await options.progress.shardFailedOver({ database: name, shard, oldPrimary, newPrimary, lsn, endpoint });
+    options.logger.warn({ database: name, shard, oldPrimary, newPrimary, lsn }, "shard failed over");
+    options.onOutcome("promoted");
+  };
+
+  const probeShard = async (name: string, spec: Parameters<ShardFailover["probe"]>[0], shard: number) => {
+    const key = `${name}/${shard}`;
+    const state = await options.failover.probe(spec, shard, options.probeMs);
+    if (state !== "down") {
+      downSince.delete(key);
+      reported.delete(key);
+      return;
+    }
+    const since = downSince.get(key) ?? Date.now();
+    downSince.set(key, since);
+    if (Date.now() - since < options.afterMs) return;
+    try {
+      await failOver(name, shard, key);
+    } catch (err) {
+      options.logger.error({ err, database: name, shard }, "failover failed; will retry");
+      options.onOutcome("failed");
+    }
+  };
+
+  const probeAll = async () => {
+    try {
+      const ready = (await options.queries.databases()).filter((d) => d.state === "ready");
+      const shards = await options.queries.shardsOf(ready.map((d) => d.name));
+      await Promise.all(
+        ready.flatMap((db) =>
+          (shards.get(db.name) ?? [])
+            .filter((s) => s.state === "ready")
+            .map((s) => probeShard(db.name, db.spec, s.shard)),
+        ),
+      );
+    } catch (err) {
+      options.logger.warn({ err }, "probing primaries failed; will retry");
+    }
+  };
+
+  const schedule = () => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      round = probeAll().finally(schedule);
+    }, options.probeMs);
+  };
+
+  return {
+    start: schedule,
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await round;
+    },
+  };
+}
