@@ -1,21 +1,15 @@
-import { applyObject, connectKube, deleteObject, listLabelled, readObject } from "@dbplane/kube";
-import { createScramVerifier } from "@dbplane/pgwire";
+import { applyObject, connectKube, listLabelled } from "@dbplane/kube";
 import { RESHARD_ROLE } from "@dbplane/reshard";
 import type { Logger } from "@dbplane/service-kit";
 import { type KubernetesObject, loadYaml, PatchStrategy, type V1Secret } from "@kubernetes/client-node";
-import {
-  APP_USER,
-  type AppSecret,
-  appCredentialEntries,
-  newAppSecret,
-  type RouterWireEndpoint,
-} from "../../domain/application-role.ts";
+import { APP_USER, appCredentialEntries, type RouterWireEndpoint } from "../../domain/application-role.ts";
 import { PermanentProvisionError } from "../../domain/errors.ts";
 import { MONITOR_USER } from "../../domain/monitoring-role.ts";
 import { assertSupportedVersion } from "../../domain/postgres-version.ts";
 import type { ShardDriver, ShardObservation } from "../driver.ts";
 import { appSecretName } from "../kubernetes/app-role-container.ts";
 import { FIELD_MANAGER } from "../kubernetes/kubernetes-driver.ts";
+import { namespaceObjects } from "../kubernetes/namespace-objects.ts";
 import { type SecretReaders, secretReaderRoles } from "../kubernetes/secret-readers.ts";
 import { loadShardCa } from "../kubernetes/shard-ca-store.ts";
 import { shardServerTls, shardTlsSecret } from "../kubernetes/shard-certificates.ts";
@@ -74,37 +68,16 @@ export async function createCloudNativePgDriver(options: CloudNativePgDriverOpti
   const { objects } = connectKube(options.kubeconfig);
   const { namespace } = options;
 
-  const secretData = async (name: string): Promise<Record<string, string>> => {
-    const secret = await readObject<V1Secret>(objects, {
-      apiVersion: "v1",
-      kind: "Secret",
-      metadata: { name, namespace },
-    });
-    return Object.fromEntries(
-      Object.entries(secret?.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]),
-    );
-  };
-  /** A role's password and verifier, kept from its Secret when there, else new. */
-  const keptSecret = async (name: string): Promise<AppSecret> => {
-    const data = await secretData(name);
-    return data.password
-      ? { password: data.password, verifier: data.verifier || createScramVerifier(data.password) }
-      : newAppSecret();
-  };
+  const {
+    secretData,
+    keptSecret,
+    deleteLabelled: deleteKinds,
+  } = namespaceObjects(objects, namespace, options.logger);
   // As client-node's typed model, which its serializer expects (the kubernetes driver does the same).
   const apply = (manifest: KubernetesObject) =>
     applyObject(objects, loadYaml<KubernetesObject>(JSON.stringify(manifest)), FIELD_MANAGER);
 
-  const deleteLabelled = async (labels: Record<string, string>): Promise<void> => {
-    for (const { apiVersion, kind } of OWNED_KINDS) {
-      for (const obj of await listLabelled(objects, apiVersion, kind, namespace, labels)) {
-        const name = obj.metadata?.name;
-        if (!name) continue;
-        await deleteObject(objects, { apiVersion, kind, metadata: { name, namespace } });
-        options.logger.info({ database: labels[DATABASE_LABEL], kind, name }, "deleted");
-      }
-    }
-  };
+  const deleteLabelled = (labels: Record<string, string>) => deleteKinds(labels, OWNED_KINDS);
 
   /**
    * CloudNativePG's PVCs are owned by their Cluster, so the garbage collector deletes them with

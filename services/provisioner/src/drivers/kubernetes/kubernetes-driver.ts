@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { applyObject, connectKube, deleteObject, listLabelled, readObject } from "@dbplane/kube";
+import { applyObject, connectKube, readObject } from "@dbplane/kube";
 import { createScramVerifier } from "@dbplane/pgwire";
 import { RESHARD_ROLE } from "@dbplane/reshard";
 import type { Logger } from "@dbplane/service-kit";
@@ -23,6 +23,8 @@ import { assertSupportedVersion } from "../../domain/postgres-version.ts";
 import type { BackupOutcome, ShardDriver, ShardObservation } from "../driver.ts";
 import { appSecretName } from "./app-role-container.ts";
 import { type BackupTarget, backupJob, backupLocation } from "./backup-job.ts";
+/** The one field manager of everything the provisioner applies. */
+import { namespaceObjects } from "./namespace-objects.ts";
 import { type SecretReaders, secretReaderRoles } from "./secret-readers.ts";
 import { loadShardCa } from "./shard-ca-store.ts";
 import {
@@ -41,8 +43,6 @@ import {
   shardManifests,
   shardNames,
 } from "./shard-manifests.ts";
-
-/** The one field manager of everything the provisioner applies. */
 export const FIELD_MANAGER = "dbplane-provisioner";
 
 export interface KubernetesDriverOptions {
@@ -102,20 +102,7 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
   // Certificates are listed (for delete) only where cert-manager serves them.
   const ownedKinds = BUILT_IN_KINDS.filter((k) => k.kind !== "Certificate" || tls.kind === "cert-manager");
 
-  /** A Secret's `data`, decoded; empty when it does not exist. */
-  const secretData = async (name: string): Promise<Record<string, string>> => {
-    const secret = await readObject<V1Secret>(objects, {
-      apiVersion: "v1",
-      kind: "Secret",
-      metadata: { name, namespace },
-    });
-    return Object.fromEntries(
-      Object.entries(secret?.data ?? {}).map(([key, value]) => [
-        key,
-        Buffer.from(value, "base64").toString("utf8"),
-      ]),
-    );
-  };
+  const { secretData, keptSecret, deleteLabelled } = namespaceObjects(objects, namespace, options.logger);
 
   /**
    * The shard's superuser password and its monitoring role's password and verifier: kept from
@@ -125,14 +112,10 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
     names: ReturnType<typeof shardNames>,
   ): Promise<{ password: string; monitor: AppSecret; reshard: AppSecret }> => {
     const credentials = await secretData(names.secret);
-    const kept = (data: Record<string, string>): AppSecret =>
-      data.password
-        ? { password: data.password, verifier: data.verifier || createScramVerifier(data.password) }
-        : newAppSecret();
     return {
       password: credentials.password || randomBytes(32).toString("base64url"),
-      monitor: kept(await secretData(names.monitorSecret)),
-      reshard: kept(await secretData(names.reshardSecret)),
+      monitor: await keptSecret(names.monitorSecret),
+      reshard: await keptSecret(names.reshardSecret),
     };
   };
 
@@ -173,19 +156,6 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
   };
 
   /** Deletes every object of `kinds` carrying `labels` (only what dbplane labelled). */
-  const deleteLabelled = async (
-    labels: Record<string, string>,
-    kinds: readonly { apiVersion: string; kind: string }[],
-  ): Promise<void> => {
-    for (const { apiVersion, kind } of kinds) {
-      for (const obj of await listLabelled(objects, apiVersion, kind, namespace, labels)) {
-        const name = obj.metadata?.name;
-        if (!name) continue;
-        await deleteObject(objects, { apiVersion, kind, metadata: { name, namespace } });
-        options.logger.info({ database: labels[DATABASE_LABEL], kind, name }, "deleted");
-      }
-    }
-  };
   const withVolumes = [...ownedKinds, { apiVersion: "v1", kind: "PersistentVolumeClaim" }] as const;
 
   return {
