@@ -268,7 +268,9 @@ describe("dbplane, run as a user runs it", () => {
 
     const split = await world.cli(["db", "split", DB, "--shard", "0", "--to-shard", "2", "-o", "json"]);
     expect(split.code, split.stderr).toBe(0);
-    expect(split.stderr).toMatch(new RegExp(`^split ${DB} 0→2: phase \\d/6 `, "m"));
+    // The first line may come before the reshard names its target (then "0", not "0→2"), and a
+    // fast split may end before the next poll: one phase line of either form.
+    expect(split.stderr).toMatch(new RegExp(`^split ${DB} 0(→2)?: phase \\d/6 `, "m"));
     expect(split.stderr).toMatch(new RegExp(`^done: split ${DB} 0→2: completed`, "m"));
     const done = JSON.parse(split.stdout);
     expect(done).toMatchObject({ kind: "split", state: "completed", targetShard: 2 });
