@@ -7,7 +7,7 @@ import { UsageError } from "../src/cli-error.ts";
 import { hashRange, shardPair } from "../src/commands/db-reshard-command.ts";
 import { migrationIdOf } from "../src/commands/migrate-command.ts";
 import { completionScript, completionTree } from "../src/completion-script.ts";
-import { describeReshard, type Reshard } from "../src/follow-reshard.ts";
+import { describeReshard, type Reshard, reshardLabel } from "../src/follow-reshard.ts";
 import { durationMs, jobBodyOf, parseJobDocument } from "../src/job-definition.ts";
 import { buildProgram } from "../src/program.ts";
 
@@ -112,6 +112,22 @@ describe("reshards and migrations", () => {
       progress: { rowsCopied: 10, rowsTotal: 40, replicationLagBytes: null },
     } as unknown as Reshard;
     expect(describeReshard(r)).toBe("split shop 0→2: phase 2/6 copying, 10/40 rows");
+  });
+
+  it("names the target the request asked for before the router reports it", () => {
+    const r = {
+      kind: "split",
+      database: "shop",
+      sourceShard: 0,
+      targetShard: null,
+      phase: "provisioning",
+      state: "running",
+      cancelRequested: false,
+      progress: { rowsCopied: 0, rowsTotal: 0, replicationLagBytes: null },
+    } as unknown as Reshard;
+    expect(describeReshard(r)).toBe("split shop 0: phase 1/6 provisioning");
+    expect(describeReshard(r, 2)).toBe("split shop 0→2: phase 1/6 provisioning");
+    expect(reshardLabel({ ...r, targetShard: 3 }, 2)).toBe("split shop 0→3");
   });
 
   it("ids a migration by its file's name and text", () => {

@@ -45,23 +45,35 @@ const reshardsView = (items: readonly Reshard[]): TableView => ({
 });
 
 /** A started reshard: printed at once with `--no-wait`, else followed to its end. */
-async function startedThenFollow(router: ApiClient, started: Reshard, wait: boolean, command: Command) {
+async function startedThenFollow(
+  router: ApiClient,
+  started: Reshard,
+  wait: boolean,
+  command: Command,
+  target: number | null,
+) {
   const { output } = globalOptions(command);
   if (!wait) {
     printResult(output, started, () => reshardsView([started]));
     return;
   }
-  const done = await followReshard(router, started.database, started.id);
+  const done = await followReshard(router, started.database, started.id, target);
   printResult(output, done, () => `${reshardLabel(done)}: completed, shard map version ${done.mapVersion}`);
 }
 
 /** `dbplane db split|move|merge|reshards|reshard cancel`: the router's online resharding. */
 export function registerReshardCommands(db: Command): void {
   const routerOf = async (command: Command) => apiClient(await targetOf(command), "router");
-  const start = async (command: Command, database: string, route: string, body: unknown, wait: boolean) => {
+  const start = async (
+    command: Command,
+    database: string,
+    route: string,
+    body: { readonly toShard?: number; readonly [field: string]: unknown },
+    wait: boolean,
+  ) => {
     const router = await routerOf(command);
     const started = (await router.request<Reshard>("POST", `${dbPath(database)}/${route}`, body)).body;
-    await startedThenFollow(router, started, wait, command);
+    await startedThenFollow(router, started, wait, command, body.toShard ?? null);
   };
 
   db.command("split")
