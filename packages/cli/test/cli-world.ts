@@ -121,8 +121,8 @@ export async function createCliWorld(): Promise<CliWorld> {
       DBPLANE_LOG_LEVEL: "warn",
       DBPLANE_PG_URL: projSchema.url,
       DBPLANE_PROJECTION_SCHEMA: projSchema.name,
-      // The audit read model only: events tail reads it (the fleet's is not needed here).
-      DBPLANE_PROJECTIONS: "audit",
+      // The audit read model (events tail) and the fleet's (status).
+      DBPLANE_PROJECTIONS: "audit,fleet",
       DBPLANE_PROJECTION_HEARTBEAT_MS: "200",
       DBPLANE_PG_POOL_SIZE: "3",
       DBPLANE_NATS_NAMESPACE: namespace,

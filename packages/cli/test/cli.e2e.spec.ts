@@ -86,6 +86,42 @@ describe("dbplane, run as a user runs it", () => {
     });
   });
 
+  it("shows every service ready and the fleet at a glance", async () => {
+    // The fleet read model follows the provisioner's events: wait until it holds the database.
+    await waitFor(
+      async () => {
+        const s = await world.cli(["status", "-o", "json"]);
+        const fleet = s.code === 0 ? JSON.parse(s.stdout).fleet.databases : undefined;
+        return fleet?.byState?.ready === 1 && fleet.shards === 2;
+      },
+      { what: "the fleet read model holding the ready database", timeoutMs: 60_000 },
+    );
+    const status = await world.cli(["status", "-o", "json"]);
+    expect(status.code, status.stderr).toBe(0);
+    const doc = JSON.parse(status.stdout);
+    expect(doc.services.map((s: { service: string; ready: boolean }) => [s.service, s.ready])).toEqual([
+      ["provisioner", true],
+      ["router", true],
+      ["scheduler", true],
+      ["projection-coordinator", true],
+    ]);
+    expect(doc.fleet).toEqual({
+      databases: { total: 1, byState: { ready: 1 }, unhealthy: [], shards: 2, hotShards: 0, apps: 0 },
+      projections: {
+        total: 2,
+        maxLagEvents: expect.any(Number),
+        maxLagSeconds: expect.any(Number),
+        parked: 0,
+      },
+      collectors: { unavailable: "no URL for the collector" },
+    });
+    const table = await world.cli(["status"]);
+    expect(table.stdout).toMatch(/^provisioner\s+yes\s/m);
+    expect(table.stdout).toMatch(/^databases\s+1 \(1 ready\); shards 2, 0 hot; unhealthy none; apps 0$/m);
+    expect(table.stdout).toMatch(/^projections\s+2; lag ≤ \d+ events \(\d+(\.\d+)? s\); parked events 0$/m);
+    expect(table.stdout).toMatch(/^collectors\s+unavailable: no URL for the collector$/m);
+  });
+
   it("queries it by key and across every shard, and draws its keyspace", async () => {
     // The router learns the database from the provisioner's event: wait until it routes it.
     await waitFor(async () => (await world.cli(["db", "shards", DB, "-o", "json"])).code === 0, {
@@ -209,6 +245,7 @@ describe("dbplane, run as a user runs it", () => {
     expect(list.code, list.stderr).toBe(0);
     expect(JSON.parse(list.stdout).items).toEqual([
       expect.objectContaining({ name: "audit", generations: [expect.objectContaining({ state: "active" })] }),
+      expect.objectContaining({ name: "fleet", generations: [expect.objectContaining({ state: "active" })] }),
     ]);
     const table = await world.cli(["projections", "list"]);
     expect(table.stdout).toMatch(/^audit\s+\d+\s+\d+\s+active\s/m);
@@ -268,9 +305,8 @@ describe("dbplane, run as a user runs it", () => {
 
     const split = await world.cli(["db", "split", DB, "--shard", "0", "--to-shard", "2", "-o", "json"]);
     expect(split.code, split.stderr).toBe(0);
-    // The first line may come before the reshard names its target (then "0", not "0→2"), and a
-    // fast split may end before the next poll: one phase line of either form.
-    expect(split.stderr).toMatch(new RegExp(`^split ${DB} 0(→2)?: phase \\d/6 `, "m"));
+    // The CLI names the --to-shard it asked for from the first line, before the router does.
+    expect(split.stderr).toMatch(new RegExp(`^split ${DB} 0→2: phase \\d/6 `, "m"));
     expect(split.stderr).toMatch(new RegExp(`^done: split ${DB} 0→2: completed`, "m"));
     const done = JSON.parse(split.stdout);
     expect(done).toMatchObject({ kind: "split", state: "completed", targetShard: 2 });
