@@ -48,7 +48,8 @@ function payload(i: number) {
 async function round(): Promise<{ rawPub: number; busPub: number; rawCon: number; busCon: number }> {
   const rawNs = uniqueName("bench");
   const busNs = uniqueName("bench");
-  const bus = await connectBus({ servers: nats.url, name: "bench", logger, namespace: busNs });
+  // Named after the event's producer: consumers dead-letter an event from any other ce-source.
+  const bus = await connectBus({ servers: nats.url, name: sampled.producers[0]!, logger, namespace: busNs });
   const rawSide = await connectBus({ servers: nats.url, name: "bench-raw", logger, namespace: rawNs });
   await bus.ensureTopology();
   await rawSide.ensureTopology();
