@@ -1,6 +1,7 @@
 import type { MessageDefinition } from "@dbplane/contracts";
 import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "pino";
+import { AckBatch } from "./ack-batch.ts";
 import { ConcurrencyLimit } from "./concurrency-limit.ts";
 import { type DefinitionHandler, type DeliveryContext, handleDelivery } from "./delivery.ts";
 import { ensureDurable } from "./durable-consumer.ts";
@@ -124,6 +125,9 @@ export async function startConsumer(deps: ConsumerDeps, options: ConsumeOptions)
     backoffMs: options.backoffMs ?? CONSUME_DEFAULTS.backoffMs,
     ackWaitMs,
     confirmAcks: options.confirmAcks ?? false,
+    acks: new AckBatch((err, lost) =>
+      logger.warn({ err, lost }, "acks not sent (connection closed); those messages will be redelivered"),
+    ),
     inProgress: new Set(),
     logger,
     metrics: deps.metrics,
@@ -195,6 +199,8 @@ export async function startConsumer(deps: ConsumerDeps, options: ConsumeOptions)
           clearTimeout(timer);
         }
         clearInterval(ticker);
+        // Acks of the last handlers may still wait for their turn's end: write them before the flush.
+        ctx.acks.send();
         await deps.flush().catch((err: unknown) => logger.warn({ err }, "flush after stop failed"));
         logger.info("consumer stopped");
       })();

@@ -8,6 +8,7 @@ import {
 } from "@dbplane/contracts";
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "pino";
+import type { AckBatch } from "./ack-batch.ts";
 import { DLQ_REASONS, type DlqReason, publishDeadLetter } from "./dead-letter.ts";
 import { PermanentError, RetryableError } from "./errors.ts";
 import { decodeMessage } from "./message-codec.ts";
@@ -81,6 +82,8 @@ export interface DeliveryContext {
   readonly backoffMs: readonly number[];
   readonly ackWaitMs: number;
   readonly confirmAcks: boolean;
+  /** Unconfirmed acks, sent once per event-loop turn. */
+  readonly acks: AckBatch;
   /** Messages whose handler runs now; a ticker calls `working()` on them every `ackWaitMs / 2`. */
   readonly inProgress: Set<JsMsg>;
   readonly logger: Logger;
@@ -113,7 +116,7 @@ export async function handleDelivery(
     // others consume through their own durables: skipping it loses nothing. A command on a
     // work queue would be deleted by the ack, so it is dead-lettered instead.
     if (!ctx.isCommandStream)
-      return settle(ctx, wireType(ctx, msg), HANDLE_OUTCOMES.skipped, () => msg.ack());
+      return settle(ctx, wireType(ctx, msg), HANDLE_OUTCOMES.skipped, () => ctx.acks.add(msg));
     return deadLetter(
       ctx,
       msg,
@@ -182,7 +185,7 @@ export async function handleDelivery(
       ctx.logger.warn({ err, ...log }, "ack not confirmed; the message may be redelivered");
     }
   } else {
-    msg.ack();
+    ctx.acks.add(msg);
   }
   ctx.series(def.type, HANDLE_OUTCOMES.acked).handled.inc();
   return HANDLE_OUTCOMES.acked;

@@ -1,3 +1,4 @@
+import { Socket } from "node:net";
 import { DomainError, defineCommand, ERROR_KINDS, toBinaryHeaders } from "@dbplane/contracts";
 import { createTestNats, type TestNats, waitFor } from "@dbplane/testkit";
 import { jetstream, jetstreamManager, type StoredMsg } from "@nats-io/jetstream";
@@ -215,6 +216,40 @@ describe("consume", () => {
     await waitFor(() => handled.size === 60);
     await consumer.stop();
     expect(peak).toBe(3);
+  });
+
+  it("acks a burst in a few socket writes, not one per message, and every ack reaches the server", async () => {
+    const count = 400;
+    await publishWidgets(Array.from({ length: count }, (_, i) => `b${i}`));
+    const handled = new Set<string>();
+    let writes = 0;
+    const write = Socket.prototype.write;
+    Socket.prototype.write = function (this: Socket, ...args: unknown[]) {
+      writes++;
+      return (write as (...a: unknown[]) => boolean).apply(this, args);
+    } as typeof write;
+    try {
+      const consumer = await bus.consume({
+        durable: "burst",
+        concurrency: 200,
+        handlers: [handle(widgetCreated, (event) => void handled.add(event.data.widgetId))],
+      });
+      await waitFor(() => handled.size === count, { what: `${count} handled` });
+      const jsm = await jetstreamManager(t.nc);
+      await waitFor(
+        async () => {
+          const info = await jsm.consumers.info(bus.names.stream("evt"), "burst");
+          return info.num_ack_pending === 0 && info.ack_floor.stream_seq === count;
+        },
+        { what: "every ack on the server" },
+      );
+      await consumer.stop();
+    } finally {
+      Socket.prototype.write = write;
+    }
+    // One write per event-loop turn (a pulled batch), not per ack: 400 acks one by one were
+    // 400+ writes. The bound leaves room for pulls, info requests and a slow machine's turns.
+    expect(writes).toBeLessThan(count / 4);
   });
 
   it("stop() waits for the running handler, whose message is then acked", async () => {
