@@ -10,12 +10,17 @@ const WATCH_MS = 60_000;
 const WATCH_EVERY_MS = 1_000;
 
 /** The label of the replica whose process id is in a replica/member id (`host:pid:uuid`). */
-function labeller(supervisor: Supervisor): (id: string | null | undefined) => string {
+function labeller(
+  supervisor: Supervisor,
+  killed: ReadonlyMap<number, string>,
+): (id: string | null | undefined) => string {
   return (id) => {
     if (!id) return "nobody";
-    const pid = /:(\d+):/.exec(id)?.[1];
-    const replica = supervisor.replicas.find((r) => String(r.pid) === pid);
-    return replica ? replica.spec.label : `${id} (gone)`;
+    const pid = Number(/:(\d+):/.exec(id)?.[1]);
+    const replica = supervisor.replicas.find((r) => r.pid === pid);
+    if (replica) return replica.spec.label;
+    const gone = killed.get(pid);
+    return gone ? `${gone} (killed pid ${pid})` : id;
   };
 }
 
@@ -26,15 +31,20 @@ async function getJson(url: string): Promise<unknown> {
 }
 
 /** One line describing what a service's survivors say about the group; undefined: no view. */
-export async function describeGroup(supervisor: Supervisor, via: Replica): Promise<string | undefined> {
-  const label = labeller(supervisor);
+export async function describeGroup(
+  supervisor: Supervisor,
+  via: Replica,
+  killed: ReadonlyMap<number, string> = new Map(),
+): Promise<string | undefined> {
+  const label = labeller(supervisor, killed);
   switch (via.spec.service) {
     case "scheduler": {
       const body = (await getJson(`${via.url}/v1/replicas`)) as {
         items: Array<{ id: string; claims: number; held: number }>;
       };
-      const items = body.items.map((r) => `${label(r.id)} (${r.claims} claims, ${r.held} held)`);
-      return `live replicas: ${items.sort().join(", ")}`;
+      // Claims come and go with every occurrence; who is listed changes when a replica dies.
+      const items = body.items.map((r) => label(r.id));
+      return `replicas by heartbeat (a dead one's claims return when its lease ends): ${items.sort().join(", ")}`;
     }
     case "collector": {
       const body = (await getJson(`${via.url}/v1/members`)) as {
@@ -72,14 +82,19 @@ export async function describeGroup(supervisor: Supervisor, via: Replica): Promi
 }
 
 /** Prints the service's group view whenever it changes, for a while after a kill. */
-async function watch(supervisor: Supervisor, service: string, write: (line: string) => void): Promise<void> {
+async function watch(
+  supervisor: Supervisor,
+  service: string,
+  killed: ReadonlyMap<number, string>,
+  write: (line: string) => void,
+): Promise<void> {
   const until = Date.now() + WATCH_MS;
   let last: string | undefined;
   while (Date.now() < until && !supervisor.isStopping) {
     const via = supervisor.replicas.find((r) => r.spec.service === service && r.state === "ready");
     if (via) {
       try {
-        const view = await describeGroup(supervisor, via);
+        const view = await describeGroup(supervisor, via, killed);
         if (view === undefined) return;
         if (view !== last) write(`[chaos] ${service} (asked ${via.spec.label}): ${view}\n`);
         last = view;
@@ -113,6 +128,7 @@ export async function runChaos(
     `[chaos] will SIGKILL ${options.kills} random replica(s), one every ${options.minSeconds}–${options.maxSeconds} s\n`,
   );
   const watches: Promise<void>[] = [];
+  const killed = new Map<number, string>();
   for (let kill = 1; kill <= options.kills && !supervisor.isStopping; kill++) {
     const waitMs = (options.minSeconds + random() * (options.maxSeconds - options.minSeconds)) * 1000;
     await new Promise((r) => setTimeout(r, waitMs));
@@ -124,8 +140,9 @@ export async function runChaos(
       continue;
     }
     write(`[chaos] kill ${kill}/${options.kills}: SIGKILL ${victim.spec.label} (pid ${victim.pid})\n`);
+    if (victim.pid) killed.set(victim.pid, victim.spec.label);
     victim.child.kill("SIGKILL");
-    watches.push(watch(supervisor, victim.spec.service, write));
+    watches.push(watch(supervisor, victim.spec.service, killed, write));
   }
   await Promise.all(watches);
   write("[chaos] done; the stack keeps running\n");
