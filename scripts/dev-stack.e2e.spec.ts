@@ -8,7 +8,7 @@ import { connect, createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { stripVTControlCharacters } from "node:util";
-import { afterAll, expect, test } from "vitest";
+import { afterEach, expect, test } from "vitest";
 
 const root = resolve(import.meta.dirname, "..");
 const services = readdirSync(join(root, "services")).filter((name) =>
@@ -19,7 +19,7 @@ const stackPorts = [7101, 7102, 7103, 7104, 7105, 7106, 7432];
 
 let stack: ChildProcess | undefined;
 
-afterAll(async () => {
+afterEach(async () => {
   if (!stack || stack.exitCode !== null || stack.signalCode !== null) return;
   // The stack stops its services on SIGTERM; SIGKILL only if that hangs.
   const exited = new Promise((r) => stack?.once("exit", r));
@@ -365,3 +365,39 @@ test("./scripts/dev --replicas 2: one replica of every service SIGKILLed is rest
   process.kill(-stack.pid!, "SIGINT");
   expect(await stackExit, log()).toBe(0);
 }, 300_000);
+
+// A replica that cannot start (here: a scheduler config it refuses, exit 78) is retried with
+// backoff; after --max-start-failures failed starts in a row the stack stops with a message
+// that names it, and every other service is stopped cleanly.
+test("./scripts/dev: a replica failing to start --max-start-failures times in a row stops the stack with a clear message", async () => {
+  const busy = [];
+  for (const port of stackPorts) if (!(await portFree(port))) busy.push(port);
+  expect(busy, "ports ./scripts/dev listens on are taken (is a stack running?)").toEqual([]);
+  stack = spawn(join(root, "scripts/dev"), ["--no-demo", "--max-start-failures", "2"], {
+    cwd: root,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, DBPLANE_SCHEDULER_TICK_MS: "5" },
+  });
+  const output: string[] = [];
+  for (const stream of [stack.stdout, stack.stderr]) {
+    if (!stream) continue;
+    createInterface({ input: stream }).on("line", (line) => output.push(stripVTControlCharacters(line)));
+  }
+  const code = await new Promise((r) => stack?.once("exit", (c, signal) => r(c ?? signal)));
+  const log = output.join("\n");
+  expect(code, log).toBe(1);
+  expect(log).toMatch(
+    /^\[dbplane\] scheduler \(pid \d+\) exited unexpectedly \(exit code 78\) before it was ready, 1 failed start\(s\) in a row; restart 1 in 0\.5 s$/m,
+  );
+  expect(log).toContain(
+    "[dbplane] scheduler failed to start 2 times in a row (last: exit code 78); stopping the stack",
+  );
+  expect(log).toContain("DBPLANE_SCHEDULER_TICK_MS: Too small");
+  expect(log).not.toContain("[dbplane] ready:");
+  // Stopped, each one: with 0, or by the SIGTERM itself when it came before the service was up
+  // enough to handle it.
+  for (const name of services.filter((s) => s !== "scheduler")) {
+    expect(log).toMatch(new RegExp(`^\\[dbplane\\] ${name} exited \\((0|SIGTERM)\\)$`, "m"));
+  }
+}, 180_000);
