@@ -8,6 +8,7 @@ import { join, resolve } from "node:path";
 import { signToken } from "@dbplane/service-kit";
 import { runChaos } from "./lib/chaos.ts";
 import { type DevOptions, parseDevOptions, REPLICA_PORT_STEP, USAGE, UsageError } from "./lib/dev-options.ts";
+import { ENTRY_PORT_OFFSET, startEntryProxy } from "./lib/entry-proxy.ts";
 import { DEFAULT_BACKOFF, pipeWithPrefix, type ReplicaSpec, Supervisor } from "./lib/supervisor.ts";
 
 interface LocalService {
@@ -213,6 +214,21 @@ async function main(): Promise<void> {
   });
   await supervisor.start();
   if (stopping) return;
+  const entries: Array<{ service: LocalService; port: number; labels: string[] }> = [];
+  for (const service of services) {
+    const group = supervisor.replicas.filter((r) => r.spec.service === service.name);
+    if (group.length < 2) continue;
+    const port = service.port + ENTRY_PORT_OFFSET;
+    try {
+      await startEntryProxy(port, group);
+    } catch (err) {
+      process.stdout.write(
+        `[dbplane] ${service.name}'s entry point cannot listen on 127.0.0.1:${port} (${err instanceof Error ? err.message : err})\n`,
+      );
+      return void stopAll(1);
+    }
+    entries.push({ service, port, labels: group.map((r) => r.spec.label) });
+  }
 
   const token = await signToken(secret, { sub: "dev", scopes: ["admin"], expiresIn: "12h" });
   const multi = supervisor.replicas.some((r) => r.spec.index > 1);
@@ -223,6 +239,10 @@ async function main(): Promise<void> {
       ...supervisor.replicas.map(
         (r) =>
           `  ${r.spec.label.padEnd(24)} ${r.url}${r.spec.service === "router" ? `  (PostgreSQL ${r.spec.env.DBPLANE_ROUTER_PG_PORT})` : ""}  pid ${r.pid}`,
+      ),
+      ...entries.map(
+        (e) =>
+          `  ${`${e.service.name} entry`.padEnd(24)} http://127.0.0.1:${e.port}  round-robin over ${e.labels.join(", ")}`,
       ),
       "  (docs: /docs, metrics: /metrics on every port)",
       ...(multi
