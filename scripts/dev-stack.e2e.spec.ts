@@ -147,7 +147,23 @@ interface ReplicaLine {
   readonly pid: number;
 }
 
-const replicaPorts = [...stackPorts, 7111, 7112, 7113, 7114, 7115, 7116, 7442];
+// The replicas #2, the router#2's PostgreSQL endpoint, the entry points (round-robin proxies).
+const replicaPorts = [
+  ...stackPorts,
+  7111,
+  7112,
+  7113,
+  7114,
+  7115,
+  7116,
+  7442,
+  7201,
+  7202,
+  7203,
+  7204,
+  7205,
+  7206,
+];
 const services6 = ["discovery", "provisioner", "router", "scheduler", "projection-coordinator", "collector"];
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
@@ -236,6 +252,11 @@ test("./scripts/dev --replicas 2: one replica of every service SIGKILLed is rest
     expect(replicas.get(`${s}#2`)?.port).toBe(7111 + i);
   });
   expect(log()).toContain("router#2                 http://127.0.0.1:7113  (PostgreSQL 7442)");
+  services6.forEach((s, i) => {
+    expect(log()).toContain(
+      `${`${s} entry`.padEnd(24)} http://127.0.0.1:${7201 + i}  round-robin over ${s}#1, ${s}#2`,
+    );
+  });
 
   // Before the kill: one heartbeat fired, every target collected, every projection unit owned.
   await until("a first heartbeat", async () => (heartbeats.length > 0 ? true : undefined));
@@ -285,6 +306,17 @@ test("./scripts/dev --replicas 2: one replica of every service SIGKILLed is rest
   );
   for (const label of victims) {
     expect((await fetch(`http://127.0.0.1:${replicas.get(label)!.port}/health/ready`)).status).toBe(200);
+  }
+
+  // Each entry point hands consecutive requests to both replicas.
+  for (const [i, s] of services6.entries()) {
+    const answeredBy = new Set<string | null>();
+    for (let n = 0; n < 2; n++) {
+      const res = await fetch(`http://127.0.0.1:${7201 + i}/health/ready`);
+      expect(res.status).toBe(200);
+      answeredBy.add(res.headers.get("x-dbplane-replica"));
+    }
+    expect(answeredBy).toEqual(new Set([`${s}#1`, `${s}#2`]));
   }
 
   // The heartbeat: occurrences go on past the kill (two after the restarts at least), each
