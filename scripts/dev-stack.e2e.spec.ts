@@ -267,9 +267,11 @@ test("./scripts/dev --replicas 2: one replica of every service SIGKILLed is rest
     lastSample: { at: string } | null;
     health: { state: string } | null;
   };
+  // The local PostgreSQL's `postgres` database at least (other tests' databases come and go).
   const targetsBefore = await until("collected targets", async () => {
     const { items } = await getJson<{ items: Target[] }>("http://127.0.0.1:7106/v1/targets?limit=1000");
-    return items.length > 0 && items.every((t) => t.lastSample) ? items : undefined;
+    const collected = items.filter((t) => t.lastSample);
+    return collected.some((t) => t.id === "local:127.0.0.1:5432/postgres") ? collected : undefined;
   });
   const leader = await until("a collector leader", async () => {
     const group = await getJson<{ leader: string | null }>("http://127.0.0.1:7106/v1/members");
@@ -379,7 +381,7 @@ test("./scripts/dev --replicas 2: one replica of every service SIGKILLed is rest
     );
     if (units.length === 0 || !units.every((u) => projectionPids().has(pidOf(u.owner)))) return undefined;
     const audit = await getJson<{ items: Array<{ id: string }> }>(
-      "http://127.0.0.1:7105/v1/audit?subject=demo-heartbeat&type=io.dbplane.scheduler.job.fired.v1&limit=1000",
+      `http://127.0.0.1:7105/v1/audit?subject=demo-heartbeat&type=io.dbplane.scheduler.job.fired.v1&limit=1000&from=${new Date(scheduledAt(beats[0]!.msgId)).toISOString()}`,
     );
     const ids = audit.items.map((e) => e.id);
     const complete = beats.every((b) => ids.filter((id) => id === `fired:${b.msgId}`).length === 1);
