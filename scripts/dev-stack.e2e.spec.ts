@@ -337,14 +337,19 @@ test("./scripts/dev --replicas 2: one replica of every service SIGKILLed is rest
     expect(b.seq, log()).toBe(firstSeq + i);
     expect(scheduledAt(b.msgId), log()).toBe(scheduledAt(beats[0]!.msgId) + 10_000 * i);
   });
-  // The scheduler's own record agrees: each of them a fired run with that stream sequence.
-  const runs = await getJson<{
-    items: Array<{ scheduledAt: string; outcome: string; streamSeq: number | null }>;
-  }>("http://127.0.0.1:7114/v1/jobs/demo-heartbeat/runs?limit=100");
-  for (const b of beats) {
-    const run = runs.items.find((r) => `demo-heartbeat:${r.scheduledAt}` === b.msgId);
-    expect(run, b.msgId).toMatchObject({ outcome: "fired", streamSeq: b.seq });
-  }
+  // The scheduler's own record agrees: each of them a fired run with that stream sequence (a
+  // run is recorded just after its publish is acknowledged, so the newest may come a bit later).
+  type Run = { scheduledAt: string; outcome: string; streamSeq: number | null };
+  const recorded = await until("a run recorded for each heartbeat", async () => {
+    const runs = await getJson<{ items: Run[] }>(
+      "http://127.0.0.1:7114/v1/jobs/demo-heartbeat/runs?limit=100",
+    );
+    const found = beats.map((b) => runs.items.find((r) => `demo-heartbeat:${r.scheduledAt}` === b.msgId));
+    return found.every((r) => r !== undefined) ? found : undefined;
+  });
+  beats.forEach((b, i) => {
+    expect(recorded[i], b.msgId).toMatchObject({ outcome: "fired", streamSeq: b.seq });
+  });
 
   // The collector: every target it had is owned by a live member and collected after the kill
   // (a database another test dropped meanwhile may be gone from the list or down: not counted).
