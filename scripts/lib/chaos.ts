@@ -141,7 +141,10 @@ export async function runChaos(
     }
     write(`[chaos] kill ${kill}/${options.kills}: SIGKILL ${victim.spec.label} (pid ${victim.pid})\n`);
     if (victim.pid) killed.set(victim.pid, victim.spec.label);
+    const exited = new Promise((r) => victim.child?.once("exit", r));
     victim.child.kill("SIGKILL");
+    // Asked only once it is gone, so the view comes from a survivor.
+    await exited;
     watches.push(watch(supervisor, victim.spec.service, killed, write));
   }
   await Promise.all(watches);
