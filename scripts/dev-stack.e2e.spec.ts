@@ -253,9 +253,7 @@ test("./scripts/dev --replicas 2: one replica of every service SIGKILLed is rest
   });
   expect(log()).toContain("router#2                 http://127.0.0.1:7113  (PostgreSQL 7442)");
   services6.forEach((s, i) => {
-    expect(log()).toContain(
-      `${`${s} entry`.padEnd(24)} http://127.0.0.1:${7201 + i}  round-robin over ${s}#1, ${s}#2`,
-    );
+    expect(log()).toContain(`  ${s.padEnd(24)} http://127.0.0.1:${7201 + i}  over ${s}#1, ${s}#2`);
   });
 
   // Before the kill: one heartbeat fired, every target collected, every projection unit owned.

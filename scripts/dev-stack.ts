@@ -240,9 +240,9 @@ async function main(): Promise<void> {
         (r) =>
           `  ${r.spec.label.padEnd(24)} ${r.url}${r.spec.service === "router" ? `  (PostgreSQL ${r.spec.env.DBPLANE_ROUTER_PG_PORT})` : ""}  pid ${r.pid}`,
       ),
+      ...(entries.length > 0 ? ["  entry points (each request to the next ready replica):"] : []),
       ...entries.map(
-        (e) =>
-          `  ${`${e.service.name} entry`.padEnd(24)} http://127.0.0.1:${e.port}  round-robin over ${e.labels.join(", ")}`,
+        (e) => `  ${e.service.name.padEnd(24)} http://127.0.0.1:${e.port}  over ${e.labels.join(", ")}`,
       ),
       "  (docs: /docs, metrics: /metrics on every port)",
       ...(multi
