@@ -5,8 +5,11 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { createInterface } from "node:readline";
 import { signToken } from "@dbplane/service-kit";
+import { runChaos } from "./lib/chaos.ts";
+import { type DevOptions, parseDevOptions, REPLICA_PORT_STEP, USAGE, UsageError } from "./lib/dev-options.ts";
+import { ENTRY_PORT_OFFSET, startEntryProxy } from "./lib/entry-proxy.ts";
+import { DEFAULT_BACKOFF, pipeWithPrefix, type ReplicaSpec, Supervisor } from "./lib/supervisor.ts";
 
 interface LocalService {
   readonly name: string;
@@ -16,7 +19,6 @@ interface LocalService {
 }
 
 const root = resolve(import.meta.dirname, "..");
-const withDemo = !process.argv.includes("--no-demo");
 const colors = [36, 35, 33, 32, 34, 31] as const;
 
 function discoverServices(): LocalService[] {
@@ -96,76 +98,85 @@ function shardTlsEnv(dataDir: string): Record<string, string> {
   return { DBPLANE_SHARD_TLS_CA: join(dataDir, "tls", "ca.crt") };
 }
 
-function formatLine(line: string): string {
-  if (!line.startsWith("{")) return line;
+function options(services: readonly LocalService[]): DevOptions {
+  const argv = process.argv.slice(2);
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
   try {
-    const { level, time, msg, pid: _pid, hostname: _host, name: _name, ...rest } = JSON.parse(line);
-    const levelName = (
-      { 10: "TRACE", 20: "DEBUG", 30: "INFO", 40: "WARN", 50: "ERROR", 60: "FATAL" } as const
-    )[level as 10];
-    const extra = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : "";
-    return `${new Date(time).toISOString().slice(11, 23)} ${levelName ?? level} ${msg ?? ""}${extra}`;
-  } catch {
-    return line;
-  }
-}
-
-function pipeWithPrefix(child: ChildProcess, label: string, color: number): void {
-  const prefix = `\x1b[${color}m${label.padEnd(24)}\x1b[0m│ `;
-  for (const stream of [child.stdout, child.stderr]) {
-    if (!stream) continue;
-    createInterface({ input: stream }).on("line", (line) =>
-      process.stdout.write(`${prefix}${formatLine(line)}\n`),
+    return parseDevOptions(
+      argv,
+      services.map((s) => s.name),
     );
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`[dbplane] ${err.message}\n${USAGE}\n`);
+    process.exit(64);
   }
 }
 
-async function waitReady(service: LocalService, child: ChildProcess): Promise<void> {
-  const url = `http://127.0.0.1:${service.port}/health/ready`;
-  for (let i = 0; i < 600; i++) {
-    if (child.exitCode !== null) throw new Error(`${service.name} exited with ${child.exitCode}`);
-    try {
-      if ((await fetch(url)).status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${service.name} not ready after 60 s (${url})`);
+/** Every replica of every service: #n on the service's port + 10·(n−1), the router's PostgreSQL endpoint too. */
+function replicaSpecs(
+  services: readonly LocalService[],
+  opts: DevOptions,
+  baseEnv: NodeJS.ProcessEnv,
+): ReplicaSpec[] {
+  return services.flatMap((service, i) => {
+    const count = opts.replicas.get(service.name) ?? opts.defaultReplicas;
+    return Array.from({ length: count }, (_, n) => {
+      const offset = REPLICA_PORT_STEP * n;
+      const env: NodeJS.ProcessEnv = { ...baseEnv, DBPLANE_HTTP_PORT: String(service.port + offset) };
+      if (service.name === "router")
+        env.DBPLANE_ROUTER_PG_PORT = String(Number(baseEnv.DBPLANE_ROUTER_PG_PORT) + offset);
+      return {
+        service: service.name,
+        index: n + 1,
+        label: count > 1 ? `${service.name}#${n + 1}` : service.name,
+        port: service.port + offset,
+        cwd: service.dir,
+        env,
+        color: colors[i % colors.length]!,
+      };
+    });
+  });
 }
 
 async function main(): Promise<void> {
   const services = discoverServices();
+  const opts = options(services);
   const secret = jwtSecret();
-  const children: ChildProcess[] = [];
-  const running = () => children.filter((c) => c.exitCode === null && c.signalCode === null);
+  const demos: ChildProcess[] = [];
+  let supervisor: Supervisor | undefined;
+  const runningDemos = () => demos.filter((c) => c.exitCode === null && c.signalCode === null);
   let stopping = false;
+  const write = (line: string) => process.stdout.write(line);
 
   const stopAll = async (code: number) => {
     if (stopping) return;
     stopping = true;
     process.stdout.write("\n[dbplane] stopping every service (SIGTERM)…\n");
-    const exits = running().map((c) => new Promise((r) => c.once("exit", r)));
-    for (const child of children) child.kill("SIGTERM");
+    const demoExits = runningDemos().map((c) => new Promise((r) => c.once("exit", r)));
+    for (const demo of runningDemos()) demo.kill("SIGTERM");
     const forced = setTimeout(() => {
-      for (const c of children) c.kill("SIGKILL");
+      for (const c of [...runningDemos(), ...(supervisor?.running() ?? [])]) c.kill("SIGKILL");
     }, 60_000);
-    await Promise.all(exits);
+    await Promise.all([...demoExits, supervisor?.stop()]);
     clearTimeout(forced);
     process.exit(code);
   };
-  // The children run in process groups of their own (`detached` below), so Ctrl-C in the terminal
+  // The children run in process groups of their own (`detached`), so Ctrl-C in the terminal
   // reaches only this process and each service gets one SIGTERM, as from a kubelet. A second
   // signal is passed on as a second SIGTERM: a service's "exit 1 now", what a second Ctrl-C asks for.
   const onSignal = () => {
     if (!stopping) return void stopAll(0);
     process.stdout.write("[dbplane] second signal: every service still running exits now\n");
-    for (const child of running()) child.kill("SIGTERM");
+    for (const child of [...runningDemos(), ...(supervisor?.running() ?? [])]) child.kill("SIGTERM");
   };
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, onSignal);
   // Out of the terminal's process group, a child would outlive the stack if it ended another way.
   process.on("exit", () => {
-    for (const child of running()) child.kill("SIGTERM");
+    for (const child of [...runningDemos(), ...(supervisor?.running() ?? [])]) child.kill("SIGTERM");
   });
 
   const baseEnv = {
@@ -191,30 +202,55 @@ async function main(): Promise<void> {
   };
   Object.assign(baseEnv, shardTlsEnv(baseEnv.DBPLANE_DATA_DIR));
   if (services.length === 0) process.stdout.write("[dbplane] no service under services/ yet\n");
-  services.forEach((service, i) => {
-    const child = spawn(process.execPath, ["src/main.ts"], {
-      cwd: service.dir,
-      env: { ...baseEnv, DBPLANE_HTTP_PORT: String(service.port) },
-      stdio: ["ignore", "pipe", "pipe"],
-      detached: true,
-    });
-    pipeWithPrefix(child, service.name, colors[i % colors.length]!);
-    child.once("exit", (code, signal) => {
-      process.stdout.write(`[dbplane] ${service.name} exited (${code ?? signal})\n`);
-      if (!stopping) void stopAll(1);
-    });
-    children.push(child);
+  supervisor = new Supervisor(replicaSpecs(services, opts, baseEnv), {
+    backoff: DEFAULT_BACKOFF,
+    maxStartFailures: opts.maxStartFailures,
+    readyTimeoutMs: 60_000,
+    write,
+    onGiveUp: (message) => {
+      process.stdout.write(`[dbplane] ${message}\n`);
+      void stopAll(1);
+    },
   });
-  await Promise.all(services.map((s, i) => waitReady(s, children[i]!)));
+  await supervisor.start();
+  if (stopping) return;
+  const entries: Array<{ service: LocalService; port: number; labels: string[] }> = [];
+  for (const service of services) {
+    const group = supervisor.replicas.filter((r) => r.spec.service === service.name);
+    if (group.length < 2) continue;
+    const port = service.port + ENTRY_PORT_OFFSET;
+    try {
+      await startEntryProxy(port, group);
+    } catch (err) {
+      process.stdout.write(
+        `[dbplane] ${service.name}'s entry point cannot listen on 127.0.0.1:${port} (${err instanceof Error ? err.message : err})\n`,
+      );
+      return void stopAll(1);
+    }
+    entries.push({ service, port, labels: group.map((r) => r.spec.label) });
+  }
 
   const token = await signToken(secret, { sub: "dev", scopes: ["admin"], expiresIn: "12h" });
+  const multi = supervisor.replicas.some((r) => r.spec.index > 1);
   process.stdout.write(
     [
       "",
       "[dbplane] ready:",
-      ...services.map(
-        (s) => `  ${s.name.padEnd(24)} http://127.0.0.1:${s.port}  (docs: /docs, metrics: /metrics)`,
+      ...supervisor.replicas.map(
+        (r) =>
+          `  ${r.spec.label.padEnd(24)} ${r.url}${r.spec.service === "router" ? `  (PostgreSQL ${r.spec.env.DBPLANE_ROUTER_PG_PORT})` : ""}  pid ${r.pid}`,
       ),
+      ...(entries.length > 0 ? ["  entry points (each request to the next ready replica):"] : []),
+      ...entries.map(
+        (e) => `  ${e.service.name.padEnd(24)} http://127.0.0.1:${e.port}  over ${e.labels.join(", ")}`,
+      ),
+      "  (docs: /docs, metrics: /metrics on every port)",
+      ...(multi
+        ? [
+            "  Replicas restart on their own when they exit (backoff 0.5 s doubling to 15 s); every",
+            "  replica answers the whole service's API, the first keeps the usual port.",
+          ]
+        : []),
       "",
       `  export DBPLANE_TOKEN=${token}`,
       '  curl -H "authorization: Bearer $DBPLANE_TOKEN" …   (scope admin, valid 12 h; tokens are signed',
@@ -224,9 +260,11 @@ async function main(): Promise<void> {
     ].join("\n"),
   );
 
-  if (withDemo) {
+  const { demos: chosen } = opts;
+  if (chosen !== false) {
     services.forEach((service, i) => {
       if (!service.demo) return;
+      if (chosen !== true && !chosen.has(service.name)) return;
       const demo = spawn(process.execPath, [service.demo], {
         cwd: service.dir,
         env: { ...baseEnv, DBPLANE_TOKEN: token, DBPLANE_URL: `http://127.0.0.1:${service.port}` },
@@ -234,10 +272,11 @@ async function main(): Promise<void> {
         detached: true,
       });
       pipeWithPrefix(demo, `${service.name} demo`, colors[i % colors.length]!);
-      children.push(demo);
+      demos.push(demo);
     });
   }
   if (services.length === 0) await stopAll(0);
+  if (opts.chaos) await runChaos(supervisor, opts.chaos, write);
 }
 
 main().catch((err: unknown) => {
