@@ -3,6 +3,7 @@
 // `applied` table logs the commit time of every event per partition).
 import { join } from "node:path";
 import { connectBus } from "@dbplane/bus";
+import { serviceSource } from "@dbplane/contracts";
 import { createLogger } from "@dbplane/service-kit";
 import {
   type ChildService,
@@ -63,7 +64,7 @@ export async function createBenchWorld() {
         },
       });
       replicas.push(svc);
-      return { svc, memberId };
+      return { svc, memberId, base: `http://127.0.0.1:${port}` };
     },
     /** Publishes `count` tally events over 1,000 aggregates; returns the last stream sequence. */
     async publish(count: number): Promise<number> {
@@ -75,12 +76,12 @@ export async function createBenchWorld() {
           const h = headers();
           h.set("ce-id", `bench-${n}`);
           h.set("ce-type", TALLY_TYPE);
-          h.set("ce-source", "bench");
+          h.set("ce-source", serviceSource("collector"));
           h.set("ce-subject", `agg-${n % 1_000}`);
           h.set("ce-time", new Date().toISOString());
           h.set("ce-specversion", "1.0");
           acks.push(
-            js.publish(`${nats.namespace}.dbplane.evt.test.tally.incremented`, JSON.stringify({ n }), {
+            js.publish(`${nats.namespace}.dbplane.evt.collector.tally.incremented`, JSON.stringify({ n }), {
               headers: h,
             }),
           );

@@ -2,47 +2,80 @@
 // partitions, 1,000 aggregates) on real NATS and PostgreSQL:
 //   throughput — one replica applies BENCH_EVENTS pre-published events; events/s between its
 //                first and last commit (database clock);
-//   rebalance  — 3 replicas under a steady ~5,000 events/s; a 4th joins. dbplane's incremental
-//                rebalancing against a stop-the-world generation scheme (every unit revoked at the
-//                join and restarted from its checkpoint), same processes, same settings.
-// Pauses come from the tally projection's `applied` log: the commit time of every event per unit.
-// Knobs: BENCH_EVENTS; BENCH_SKIP_THROUGHPUT=1 and BENCH_ONLY_INCREMENTAL=1 skip scenarios;
-// BENCH_DEBUG=1 prints each moved unit's timeline (last commit, release, acquisition, first commit).
+//   rebalance  — 3 replicas under a steady ~5,000 events/s; a 4th joins, BENCH_JOINS times (5; it
+//                leaves again between joins). dbplane's incremental rebalancing against a
+//                stop-the-world generation scheme (every unit revoked at the join and restarted
+//                from its checkpoint; one join), same processes, same settings.
+// Pauses come from the tally projection's `applied` log: the commit time of every event per unit,
+// split with the unit_moves log into release (last commit on the old owner → its release),
+// acquire (release → acquisition by the joiner) and first commit (acquisition → first commit);
+// the joiner's warm-up (before it joined, so outside the pause) comes from its /metrics.
+// Knobs: BENCH_EVENTS, BENCH_JOINS; BENCH_SKIP_THROUGHPUT=1 and BENCH_ONLY_INCREMENTAL=1 skip
+// scenarios; BENCH_DEBUG=1 prints each moved unit's timeline.
 import { createBenchWorld } from "./bench-world.ts";
-import { rebalance, throughput } from "./scenarios.ts";
+import { percentile, type RebalanceResult, rebalance, throughput } from "./scenarios.ts";
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 100_000);
+const JOINS = Number(process.env.BENCH_JOINS ?? 5);
 const world = await createBenchWorld();
 try {
   process.stderr.write(`throughput: ${EVENTS} events, 1 replica…\n`);
   const rate = process.env.BENCH_SKIP_THROUGHPUT ? 0 : await throughput(world, EVENTS);
-  process.stderr.write("rebalance: incremental…\n");
-  const incremental = await rebalance(world, "incremental");
-  process.stderr.write("rebalance: stop-the-world…\n");
+  process.stderr.write(`rebalance: incremental, ${JOINS} joins…\n`);
+  const incremental = await rebalance(world, "incremental", JOINS);
+  process.stderr.write("rebalance: stop-the-world, 1 join…\n");
   const stopTheWorld = process.env.BENCH_ONLY_INCREMENTAL
-    ? incremental
-    : await rebalance(world, "stop-the-world");
+    ? undefined
+    : await rebalance(world, "stop-the-world", 1);
 
-  const row = (cells: (string | number)[]) =>
-    cells.map((c, i) => (i === 0 ? String(c).padEnd(16) : String(c).padStart(16))).join("");
+  const row = (cells: (string | number | undefined)[]) =>
+    cells.map((c, i) => (i === 0 ? String(c ?? "-").padEnd(16) : String(c ?? "-").padStart(16))).join("");
+  const ms = (v: number | undefined) => (v === undefined ? undefined : Math.round(v));
+  const p99 = (r: RebalanceResult, pick: (m: RebalanceResult["moved"][number]) => number | undefined) =>
+    ms(percentile(r.moved.map(pick), 99));
   console.log(`projections: ${EVENTS} events into PostgreSQL, 12 partitions, 1,000 aggregates`);
-  console.log(row(["", "events/s", "paused units", "max pause ms", "sum pause ms", "unmoved paused"]));
-  console.log(row(["1 replica", Math.round(rate), "-", "-", "-", "-"]));
-  for (const [name, r] of [
-    ["incremental", incremental],
-    ["stop-the-world", stopTheWorld],
+  console.log(
+    row(["", "events/s", "joins", "moved units", "p99 pause ms", "sum pause ms", "unmoved paused"]),
+  );
+  console.log(row(["1 replica", Math.round(rate)]));
+  for (const [name, r, joins] of [
+    ["incremental", incremental, JOINS],
+    ["stop-the-world", stopTheWorld, 1],
   ] as const) {
-    console.log(row([name, "-", r.movedUnits, r.movedPauseMs, r.totalPauseMs, r.unmovedPaused]));
+    if (!r) continue;
+    console.log(
+      row([name, "-", joins, r.moved.length, p99(r, (m) => m.pauseMs), ms(r.totalPauseMs), r.unmovedPaused]),
+    );
+  }
+  console.log("\nmoved units of the incremental joins (ms):");
+  console.log(row(["join/unit", "pause", "release", "acquire", "first commit", "warm-up"]));
+  for (const m of incremental.moved) {
+    console.log(
+      row([
+        `${m.join + 1}/${m.partition}`,
+        ms(m.pauseMs),
+        ms(m.releaseMs),
+        ms(m.acquireMs),
+        ms(m.firstCommitMs),
+        ms(incremental.warmUpMs[m.join]),
+      ]),
+    );
   }
   console.log(`figure events_per_s_per_replica ${Math.round(rate)}`);
-  console.log(`figure moved_unit_pause_ms ${incremental.movedPauseMs}`);
+  console.log(`figure moved_unit_pause_ms ${p99(incremental, (m) => m.pauseMs)}`);
+  console.log(`figure moved_unit_release_ms ${p99(incremental, (m) => m.releaseMs)}`);
+  console.log(`figure moved_unit_acquire_ms ${p99(incremental, (m) => m.acquireMs)}`);
+  console.log(`figure moved_unit_first_commit_ms ${p99(incremental, (m) => m.firstCommitMs)}`);
+  console.log(`figure joiner_warm_up_ms ${ms(percentile(incremental.warmUpMs, 99))}`);
   console.log(`figure unmoved_units_paused ${incremental.unmovedPaused}`);
-  console.log(`figure stop_the_world_pause_ms ${stopTheWorld.movedPauseMs}`);
-  console.log(`figure moved_unit_pause_total_ms ${incremental.totalPauseMs}`);
-  console.log(`figure stop_the_world_pause_total_ms ${stopTheWorld.totalPauseMs}`);
-  console.log(
-    `figure pause_total_ratio ${(incremental.totalPauseMs / stopTheWorld.totalPauseMs).toFixed(2)}`,
-  );
+  console.log(`figure moved_unit_pause_total_ms ${ms(incremental.totalPauseMs)}`);
+  if (stopTheWorld) {
+    console.log(`figure stop_the_world_pause_ms ${p99(stopTheWorld, (m) => m.pauseMs)}`);
+    console.log(`figure stop_the_world_pause_total_ms ${ms(stopTheWorld.totalPauseMs)}`);
+    // Per join: the incremental figure sums five joins, the stop-the-world one is one join.
+    const ratio = incremental.totalPauseMs / JOINS / stopTheWorld.totalPauseMs;
+    console.log(`figure pause_total_ratio ${ratio.toFixed(2)}`);
+  }
 } finally {
   await world.close();
 }

@@ -37,24 +37,47 @@ export async function throughput(world: BenchWorld, events: number): Promise<num
   return rows[0].n / Number(rows[0].seconds);
 }
 
+/** One moved unit's pause and its parts (database clock). */
+export interface MovedUnit {
+  readonly join: number;
+  readonly partition: number;
+  /** Last commit on the old owner → first commit on the new one. */
+  readonly pauseMs: number;
+  /** Last commit on the old owner → its release (noticing the join, finishing the batch in flight). */
+  readonly releaseMs: number | undefined;
+  /** Release → the new owner's acquisition (learning of the release). */
+  readonly acquireMs: number | undefined;
+  /** Acquisition → first commit on the new owner (reader start, first batch). */
+  readonly firstCommitMs: number | undefined;
+}
+
 export interface RebalanceResult {
-  readonly movedUnits: number;
-  /** Worst gap between a moved (or, stop-the-world, any) unit's last commit before and first after. */
-  readonly movedPauseMs: number;
+  readonly moved: readonly MovedUnit[];
+  /** The joiners' warm-up before they joined (`dbplane_projection_warm_up_seconds{phase="total"}`). */
+  readonly warmUpMs: readonly number[];
   /** Sum of the paused units' pauses: the unit-time the rebalance cost. */
   readonly totalPauseMs: number;
   /** Units that did not move but had no commit during some moved unit's pause. */
   readonly unmovedPaused: number;
 }
 
+/** Nearest-rank percentile; undefined for no values. */
+export function percentile(values: readonly (number | undefined)[], p: number): number | undefined {
+  const sorted = values.filter((v): v is number => v !== undefined).sort((a, b) => a - b);
+  if (sorted.length === 0) return undefined;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
 /**
- * Three replicas under a steady stream; a fourth joins. `incremental`: dbplane's rebalancing.
- * `stop-the-world`: at the join the bench revokes every unit at once, as a generation bump does
- * in the seed's orchestrator; every replica stops all its units and restarts them from checkpoints.
+ * Three replicas under a steady stream; a fourth joins, `joins` times (after each but the last it
+ * leaves again and the three settle). `incremental`: dbplane's rebalancing. `stop-the-world`: at
+ * the join the bench revokes every unit at once, as a generation bump does in the seed's
+ * orchestrator; every replica stops all its units and restarts them from checkpoints.
  */
 export async function rebalance(
   world: BenchWorld,
   mode: "incremental" | "stop-the-world",
+  joins: number,
 ): Promise<RebalanceResult> {
   const s = await world.schema();
   const t = tables(s);
@@ -67,33 +90,110 @@ export async function rebalance(
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   })();
-  await waitFor(
-    async () =>
-      (await s.pool.query(`SELECT count(DISTINCT owner)::int AS n FROM ${t.units}`)).rows[0].n === 3 &&
-      (await s.pool.query(`SELECT count(*)::int AS n FROM ${t.applied}`)).rows[0].n > 5_000,
-    { timeoutMs: 60_000, what: "3 owners and events flowing" },
+  const moved: MovedUnit[] = [];
+  const warmUpMs: number[] = [];
+  let totalPauseMs = 0;
+  const stalled = new Set<number>();
+  try {
+    await waitFor(
+      async () =>
+        (await s.pool.query(`SELECT count(DISTINCT owner)::int AS n FROM ${t.units}`)).rows[0].n === 3 &&
+        (await s.pool.query(`SELECT count(*)::int AS n FROM ${t.applied}`)).rows[0].n > 5_000,
+      { timeoutMs: 60_000, what: "3 owners and events flowing" },
+    );
+    if (mode === "stop-the-world") await installStopTheWorld(s);
+    for (let join = 0; join < joins; join++) {
+      const mark = (await s.pool.query(`SELECT COALESCE(max(id), 0)::float8 AS id FROM ${t.moves}`)).rows[0]
+        .id;
+      const joiner = await world.startReplica(s, HEARTBEAT_MS);
+      process.stderr.write(`  join ${join + 1}/${joins}: ${joiner.memberId}\n`);
+      const revokedAt: Date | null =
+        mode === "stop-the-world"
+          ? (await s.pool.query(`SELECT max(at) AS at FROM "${s.name}".stw_revocations`)).rows[0].at
+          : null;
+      await waitFor(() => handedOver(s, joiner.memberId, revokedAt, mark), {
+        timeoutMs: 60_000,
+        intervalMs: 100,
+        what: "the joiner to take its units and every moved unit to commit again",
+      });
+      await new Promise((resolve) => setTimeout(resolve, 2 * HEARTBEAT_MS));
+      await waitFor(() => handedOver(s, joiner.memberId, revokedAt, mark), {
+        timeoutMs: 60_000,
+        intervalMs: 100,
+        what: "late moves to commit again",
+      });
+      const r = await pauses(s, revokedAt, mark, join);
+      moved.push(...r.moved);
+      totalPauseMs += r.totalPauseMs;
+      for (const p of r.stalled) stalled.add(p);
+      const warm = await warmUpOf(joiner.base);
+      if (warm !== undefined) warmUpMs.push(warm);
+      if (join < joins - 1) {
+        joiner.svc.kill("SIGTERM");
+        await joiner.svc.exited;
+        await settledWithout(s, joiner.memberId);
+      }
+    }
+  } finally {
+    publishing = false;
+    await publisher;
+  }
+  await waitFor(() => caughtUp(s, last), { timeoutMs: 120_000, intervalMs: 200, what: "all events applied" });
+  return { moved, warmUpMs, totalPauseMs, unmovedPaused: stalled.size };
+}
+
+/** The joiner owns a unit, and every unit moved since `mark` (or revoked) committed after it moved. */
+async function handedOver(s: TestSchema, joiner: string, revokedAt: Date | null, mark: number) {
+  const t = tables(s);
+  const owns = await s.pool.query(`SELECT 1 FROM ${t.units} WHERE owner = $1 LIMIT 1`, [joiner]);
+  if (owns.rowCount === 0) return false;
+  const { rows } = await s.pool.query(
+    `SELECT count(*)::int AS waiting FROM (${movedSql(s, revokedAt)}) m
+     WHERE NOT EXISTS (SELECT 1 FROM ${t.applied} a WHERE a.partition = m.partition AND a.applied_at > m.at)`,
+    revokedAt ? [mark, revokedAt] : [mark],
   );
-  const mark = (await s.pool.query(`SELECT COALESCE(max(id), 0)::float8 AS id FROM ${t.moves}`)).rows[0];
-  if (mode === "stop-the-world") await installStopTheWorld(s);
-  const joiner = await world.startReplica(s, HEARTBEAT_MS);
-  const revokedAt: Date | null =
-    mode === "stop-the-world"
-      ? (await s.pool.query(`SELECT max(at) AS at FROM "${s.name}".stw_revocations`)).rows[0].at
-      : null;
+  return rows[0].waiting === 0;
+}
+
+/** After a leave: every unit owned by a remaining replica and committing again. */
+async function settledWithout(s: TestSchema, left: string): Promise<void> {
+  const t = tables(s);
   await waitFor(
     async () =>
       (
-        await s.pool.query(`SELECT count(*)::int AS n FROM ${t.units} WHERE owner = $1 AND checkpoint > 0`, [
-          joiner.memberId,
+        await s.pool.query(`SELECT count(*)::int AS n FROM ${t.units} WHERE owner IS NULL OR owner = $1`, [
+          left,
         ])
-      ).rows[0].n > 0,
-    { timeoutMs: 60_000, what: "the joiner to commit" },
+      ).rows[0].n === 0,
+    { timeoutMs: 60_000, what: "the units of the replica that left to be owned again" },
   );
-  await new Promise((resolve) => setTimeout(resolve, 2 * HEARTBEAT_MS));
-  publishing = false;
-  await publisher;
-  await waitFor(() => caughtUp(s, last), { timeoutMs: 120_000, intervalMs: 200, what: "all events applied" });
-  return pauses(s, revokedAt, mark.id);
+  const { rows } = await s.pool.query(`SELECT clock_timestamp() AS at`);
+  await waitFor(
+    async () =>
+      (
+        await s.pool.query(
+          `SELECT count(DISTINCT partition)::int AS n FROM ${t.applied} WHERE applied_at > $1`,
+          [rows[0].at],
+        )
+      ).rows[0].n === (await s.pool.query(`SELECT count(*)::int AS n FROM ${t.units}`)).rows[0].n,
+    { timeoutMs: 60_000, what: "every unit to commit again after the leave" },
+  );
+}
+
+async function warmUpOf(base: string): Promise<number | undefined> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const line = text
+    .split("\n")
+    .find((l) => l.startsWith('dbplane_projection_warm_up_seconds{phase="total"}'));
+  return line ? Number(line.split(" ").at(-1)) * 1000 : undefined;
+}
+
+/** The units a join moved (stop-the-world: every unit, at the revocation) and when they were let go. */
+function movedSql(s: TestSchema, revokedAt: Date | null): string {
+  const t = tables(s);
+  return revokedAt
+    ? `SELECT partition, NULL::float8 AS id, $2::timestamptz AS at FROM ${t.units} WHERE $1::float8 >= 0`
+    : `SELECT partition, id::float8 AS id, at FROM ${t.moves} WHERE id > $1 AND action = 'released'`;
 }
 
 /**
@@ -115,36 +215,40 @@ async function installStopTheWorld(s: TestSchema): Promise<void> {
   `);
 }
 
-async function pauses(s: TestSchema, revokedAt: Date | null, afterMove: number): Promise<RebalanceResult> {
+async function pauses(s: TestSchema, revokedAt: Date | null, afterMove: number, join: number) {
   const t = tables(s);
   const { rows: units } = await s.pool.query<{ partition: number }>(
     `SELECT partition FROM ${t.units} ORDER BY partition`,
   );
-  const { rows: moved } = await s.pool.query<{ partition: number; at: Date }>(
-    revokedAt
-      ? `SELECT partition, $2::timestamptz AS at FROM ${t.units} WHERE $1::float8 >= 0`
-      : `SELECT partition, at FROM ${t.moves} WHERE id > $1 AND action = 'released'`,
+  const { rows: moves } = await s.pool.query<{ partition: number; id: number | null; at: Date }>(
+    movedSql(s, revokedAt),
     revokedAt ? [afterMove, revokedAt] : [afterMove],
   );
-  let movedPauseMs = 0;
+  const moved: MovedUnit[] = [];
   let totalPauseMs = 0;
   const stalled = new Set<number>();
-  for (const m of moved) {
+  for (const m of moves) {
     const { rows } = await s.pool.query(
       `SELECT (SELECT max(applied_at) FROM ${t.applied} WHERE partition = $1 AND applied_at <= $2) AS before,
-              (SELECT min(applied_at) FROM ${t.applied} WHERE partition = $1 AND applied_at > $2) AS after`,
-      [m.partition, m.at],
+              (SELECT min(applied_at) FROM ${t.applied} WHERE partition = $1 AND applied_at > $2) AS after,
+              (SELECT min(at) FROM ${t.moves} WHERE partition = $1 AND id > $3 AND action = 'assigned') AS assigned`,
+      [m.partition, m.at, m.id ?? afterMove],
     );
-    const { before, after } = rows[0];
-    movedPauseMs = Math.max(movedPauseMs, after.getTime() - before.getTime());
-    totalPauseMs += after.getTime() - before.getTime();
+    const { before, after, assigned } = rows[0] as { before: Date; after: Date; assigned: Date | null };
+    const pauseMs = after.getTime() - before.getTime();
+    const split = m.id !== null && assigned !== null;
+    moved.push({
+      join,
+      partition: m.partition,
+      pauseMs,
+      releaseMs: split ? m.at.getTime() - before.getTime() : undefined,
+      acquireMs: split ? assigned.getTime() - m.at.getTime() : undefined,
+      firstCommitMs: split ? after.getTime() - assigned.getTime() : undefined,
+    });
+    totalPauseMs += pauseMs;
     if (process.env.BENCH_DEBUG) {
-      const { rows: mv } = await s.pool.query(
-        `SELECT action, worker, at FROM ${t.moves} WHERE partition = $1 AND id > $2 ORDER BY id`,
-        [m.partition, afterMove],
-      );
       process.stderr.write(
-        `unit ${m.partition}: last before ${before.toISOString()} first after ${after.toISOString()} ${mv.map((x) => `${x.action}@${x.worker}@${x.at.toISOString()}`).join(" ")}\n`,
+        `  unit ${m.partition}: last before ${before.toISOString()} released ${m.at.toISOString()} assigned ${assigned?.toISOString()} first after ${after.toISOString()}\n`,
       );
     }
     const { rows: active } = await s.pool.query(
@@ -153,8 +257,8 @@ async function pauses(s: TestSchema, revokedAt: Date | null, afterMove: number):
     );
     const committed = new Set(active.map((r) => r.partition));
     for (const u of units)
-      if (!moved.some((x) => x.partition === u.partition) && !committed.has(u.partition))
+      if (!moves.some((x) => x.partition === u.partition) && !committed.has(u.partition))
         stalled.add(u.partition);
   }
-  return { movedUnits: moved.length, movedPauseMs, totalPauseMs, unmovedPaused: stalled.size };
+  return { moved, totalPauseMs, stalled };
 }

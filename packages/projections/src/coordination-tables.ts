@@ -1,3 +1,5 @@
+import { fnv1a32 } from "./partition.ts";
+
 /** The coordination tables, schema-qualified and quoted. */
 export interface CoordinationTables {
   readonly schema: string;
@@ -7,6 +9,8 @@ export interface CoordinationTables {
   readonly units: string;
   readonly moves: string;
   readonly parked: string;
+  /** LISTEN/NOTIFY channel told of every membership change and unit changing owner. */
+  readonly channel: string;
 }
 
 const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -25,6 +29,8 @@ export function coordinationTables(schema: string): CoordinationTables {
     units: `${q}.units`,
     moves: `${q}.unit_moves`,
     parked: `${q}.parked`,
+    // A channel name is an identifier (≤ 63 bytes): the schema's hash keeps it short and unique.
+    channel: `dbplane_projections_${fnv1a32(schema).toString(16)}`,
   };
 }
 
@@ -108,6 +114,25 @@ export const coordinationMigrations: readonly CoordinationMigration[] = [
         resolved_at timestamptz,
         UNIQUE (projection, generation, stream_seq)
       );
+    `,
+  },
+  {
+    version: 2,
+    name: "notify replicas of joins, leaves and released units",
+    // Replicas LISTEN on the channel and rebalance at once instead of on their next heartbeat
+    // tick: an owner releases as soon as a member joins, the next owner acquires as soon as a
+    // unit is free. Triggers, so removals of stale members and manual edits notify too.
+    sql: (t) => `
+      CREATE FUNCTION "${t.schema}".notify_coordination() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        PERFORM pg_notify('${t.channel}', TG_TABLE_NAME);
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER members_changed AFTER INSERT OR DELETE ON ${t.members}
+        FOR EACH ROW EXECUTE FUNCTION "${t.schema}".notify_coordination();
+      CREATE TRIGGER units_owner_changed AFTER UPDATE OF owner ON ${t.units}
+        FOR EACH ROW WHEN (OLD.owner IS DISTINCT FROM NEW.owner)
+        EXECUTE FUNCTION "${t.schema}".notify_coordination();
     `,
   },
 ];

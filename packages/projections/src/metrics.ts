@@ -11,6 +11,8 @@ export interface ProjectionMetrics {
   readonly lagEvents: Gauge<"projection" | "generation">;
   readonly lagSeconds: Gauge<"projection" | "generation">;
   readonly ownedUnits: Gauge<"projection" | "generation">;
+  /** How long this replica's warm-up took before it joined, by phase (`WarmUpTimes`). */
+  readonly warmUpSeconds: Gauge<"phase">;
 }
 
 /** Lag and ownership of the units a replica runs, read when Prometheus scrapes. */
@@ -106,6 +108,12 @@ export function createProjectionMetrics(
         () => 1,
         (a, b) => a + b,
       ),
+    }),
+    warmUpSeconds: new Gauge({
+      name: "dbplane_projection_warm_up_seconds",
+      help: "Time this replica spent warming up before it joined (connections, stream, handlers, total)",
+      labelNames: ["phase"],
+      registers: [registry],
     }),
   };
 }

@@ -39,7 +39,11 @@ export interface ProjectionDefinition {
   };
   /** Creates this generation's tables (runs once per generation, in a transaction). */
   setup(tx: ProjectionTx, tables: ProjectionTables): Promise<void>;
-  /** Applies one event. Throwing rolls the transaction back; after N attempts the event is parked. */
+  /**
+   * Applies one event. Throwing rolls the transaction back; after N attempts the event is parked.
+   * A joining replica also runs it (or `handleBatch`) once on the newest event inside a
+   * transaction it rolls back, to warm up: keep every effect in `tx`.
+   */
   handle(event: ProjectionEvent, tx: ProjectionTx, tables: ProjectionTables): Promise<void>;
   /**
    * Optional: applies several events of one partition at once (stream order), for throughput.

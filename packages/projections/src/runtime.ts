@@ -1,5 +1,8 @@
+import { busNames, commonFilterSubject } from "@dbplane/bus";
+import { jetstream } from "@nats-io/jetstream";
 import { Registry } from "prom-client";
-import { coordinationTables } from "./coordination-tables.ts";
+import { CoordinationListener } from "./coordination-listener.ts";
+import { type CoordinationTables, coordinationTables } from "./coordination-tables.ts";
 import { GenerationStore } from "./generation-store.ts";
 import { MembershipStore, type UnitRow } from "./membership-store.ts";
 import { createProjectionMetrics, type ProjectionMetrics } from "./metrics.ts";
@@ -9,6 +12,7 @@ import { capabilityOf, type ProjectionDefinition } from "./projection.ts";
 import { desiredOwner, type UnitKey } from "./rendezvous.ts";
 import { type ProjectionRuntimeOptions, RUNTIME_DEFAULTS } from "./runtime-options.ts";
 import { UnitHost } from "./unit-host.ts";
+import { type WarmUpTimes, warmUp } from "./warm-up.ts";
 
 /** A running replica of the projection host. */
 export interface ProjectionRuntime {
@@ -20,10 +24,13 @@ export interface ProjectionRuntime {
   readonly readSchema: string;
   /** Units this replica runs now. */
   ownedUnits(): UnitKey[];
+  /** Where the warm-up before joining went (undefined until it finished). */
+  readonly warmUpTimes: WarmUpTimes | undefined;
   /**
-   * Makes sure every projection has a generation for this code's version, joins the replica set
-   * and starts taking units. Call it once the process is otherwise ready: other replicas start
-   * handing units over as soon as this one appears.
+   * Makes sure every projection has a generation for this code's version, warms up (connections,
+   * stream reads, every handler run once in a rolled-back transaction), and only then joins the
+   * replica set and starts taking units. Call it once the process is otherwise ready: other
+   * replicas start handing units over as soon as this one appears.
    */
   start(): Promise<void>;
   /** Releases every unit after its last checkpoint, leaves the replica set. */
@@ -58,12 +65,18 @@ class ReplicaCoordinator implements ProjectionRuntime {
   readonly #ownership: OwnershipStore;
   readonly #host: UnitHost;
   readonly #capabilities: string[];
+  readonly #tables: CoordinationTables;
+  readonly #listener: CoordinationListener;
+  warmUpTimes: WarmUpTimes | undefined;
   #lastMembers = "";
   #ticks = 0;
   #nextTickMs = 0;
   #timer: NodeJS.Timeout | undefined;
   #beatTimer: NodeJS.Timeout | undefined;
   #ticking: Promise<void> = Promise.resolve();
+  #inTick = false;
+  readonly #launches = new Set<Promise<void>>();
+  #again = false;
   #stopped = false;
 
   constructor(options: ProjectionRuntimeOptions) {
@@ -74,6 +87,13 @@ class ReplicaCoordinator implements ProjectionRuntime {
     this.definitions = new Map(options.projections.map((d) => [d.name, d]));
     this.#capabilities = options.projections.map(capabilityOf);
     const tables = coordinationTables(options.schema);
+    this.#tables = tables;
+    this.#listener = new CoordinationListener(
+      options.pool,
+      tables.channel,
+      () => this.#kick(),
+      options.logger,
+    );
     this.#membership = new MembershipStore(options.pool, tables);
     this.#ownership = new OwnershipStore(options.pool, tables);
     this.generations = new GenerationStore(options.pool, tables, this.readSchema);
@@ -100,9 +120,51 @@ class ReplicaCoordinator implements ProjectionRuntime {
 
   async start(): Promise<void> {
     for (const definition of this.definitions.values()) await this.generations.ensure(definition);
+    await this.#listener.start();
+    await this.#warmUp();
+    // Joining is what makes the others hand units over: everything above is paid before, by no unit.
     await this.#membership.heartbeat(this.memberId, this.#capabilities, {});
     this.#beat();
     this.#schedule(0);
+  }
+
+  async #warmUp(): Promise<void> {
+    const names = busNames(this.#o.namespace);
+    const times = await warmUp({
+      pool: this.#o.pool,
+      connections: Math.min(WARM_CONNECTIONS, this.#o.pool.options.max ?? WARM_CONNECTIONS),
+      js: jetstream(this.#o.nc),
+      stream: names.stream("evt"),
+      filterOf: (d) => commonFilterSubject(d.events.subjects.map((s) => names.subject(s))),
+      contractSubject: names.contractSubject,
+      definitions: this.definitions.values(),
+      generations: this.generations,
+      ownership: this.#ownership,
+      readSchema: this.readSchema,
+      memberId: this.memberId,
+      logger: this.#o.logger,
+    });
+    for (const [phase, ms] of Object.entries(times)) this.metrics.warmUpSeconds.set({ phase }, ms / 1000);
+    this.warmUpTimes = times;
+    this.#o.logger.info(
+      { warmUpMs: times, schema: this.#tables.schema },
+      "projection runtime warmed up; joining",
+    );
+  }
+
+  /**
+   * A notification (a member joined or left, a unit changed owner): rebalance now rather than on
+   * the next tick — an owner releases right after its batch in flight, the next owner acquires
+   * as soon as the release commits. A tick already running is followed by another at once.
+   */
+  #kick(): void {
+    if (this.#stopped || this.#timer === undefined) return;
+    if (this.#inTick) {
+      this.#again = true;
+      return;
+    }
+    clearTimeout(this.#timer);
+    this.#schedule(0, false);
   }
 
   /**
@@ -119,19 +181,33 @@ class ReplicaCoordinator implements ProjectionRuntime {
     }, this.#settings.heartbeatMs);
   }
 
-  #schedule(delayMs: number): void {
+  #schedule(delayMs: number, full = true): void {
     if (this.#stopped) return;
     this.#timer = setTimeout(() => {
-      this.#ticking = this.#tick()
+      this.#inTick = true;
+      this.#again = false;
+      this.#ticking = this.#tick(full)
         .catch((err) => this.#o.logger.error({ err }, "projection coordination tick failed"))
-        .finally(() => this.#schedule(this.#nextTickMs));
+        .finally(() => {
+          this.#inTick = false;
+          if (this.#again) this.#schedule(0, false);
+          else this.#schedule(this.#nextTickMs);
+        });
     }, delayMs);
   }
 
-  async #tick(): Promise<void> {
-    this.#ticks++;
-    await this.#membership.removeStale(this.#settings.memberTtlMs);
-    await this.#maintainGenerations();
+  /**
+   * One coordination round. `full` on the heartbeat's schedule; a notification's round skips the
+   * housekeeping (stale members, generation switches) that no join or release calls for, so a
+   * hand-over costs the view and the moves only.
+   */
+  async #tick(full: boolean): Promise<void> {
+    if (full) {
+      // Counts heartbeat rounds only: never-owned units wait one heartbeat whatever was notified.
+      this.#ticks++;
+      await this.#membership.removeStale(this.#settings.memberTtlMs);
+      await this.#maintainGenerations();
+    }
     const view = await this.#membership.view();
     const members = view.members.map((m) => m.id).join(",");
     if (members !== this.#lastMembers) {
@@ -172,7 +248,13 @@ class ReplicaCoordinator implements ProjectionRuntime {
       const own = await this.#ownership.acquire(key, this.memberId);
       if (own) acquired.push({ row, own });
     }
-    await this.#host.launch(acquired);
+    // Not awaited: starting a reader is a NATS round trip or two, and a unit released meanwhile
+    // must not wait for it to be acquired. The units are registered (`units`) synchronously.
+    const launch = this.#host
+      .launch(acquired)
+      .catch((err) => this.#o.logger.error({ err }, "starting acquired units failed"))
+      .finally(() => this.#launches.delete(launch));
+    this.#launches.add(launch);
   }
 
   async stop(): Promise<void> {
@@ -180,11 +262,16 @@ class ReplicaCoordinator implements ProjectionRuntime {
     this.#stopped = true;
     clearTimeout(this.#timer);
     clearTimeout(this.#beatTimer);
+    await this.#listener.close();
     await this.#ticking;
+    await Promise.all(this.#launches);
     await this.#host.releaseAll();
     await this.#membership.leave(this.memberId);
   }
 }
+
+/** Connections opened (and kept in the pool) before joining: units handed over start at once. */
+const WARM_CONNECTIONS = 4;
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;

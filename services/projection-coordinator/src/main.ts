@@ -39,11 +39,7 @@ await app.register(coordinatorApp, { pool, tables, runtime });
 // Join only once the app is built: the others hand units over as soon as this replica appears,
 // and a process still compiling its routes would leave those units idle.
 await app.ready();
-// Units handed over arrive at once: have connections open already, not a PostgreSQL backend
-// start on each unit's first transaction.
-await Promise.all(
-  Array.from({ length: Math.min(4, config.DBPLANE_PG_POOL_SIZE) }, () => pool.query("SELECT 1")),
-);
+// Warms up (connections, stream, handlers run once) before it joins: see ProjectionRuntime.start.
 await runtime.start();
 
 await service.run(app, {

@@ -1,0 +1,214 @@
+import { busNames } from "@dbplane/bus";
+import { serviceSource } from "@dbplane/contracts";
+import { createTestNats, createTestSchema, type TestNats, type TestSchema, waitFor } from "@dbplane/testkit";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { headers } from "@nats-io/transport-node";
+import pg from "pg";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  type CoordinationTables,
+  coordinationMigrations,
+  coordinationTables,
+  createProjectionRuntime,
+  defineProjection,
+  desiredOwner,
+  GenerationStore,
+  type ProjectionRuntime,
+  partitionOf,
+} from "../src/index.ts";
+
+const PARTITIONS = 4;
+const TYPE = "io.dbplane.test.ledger.entry.v1";
+// Heartbeats a minute apart: a hand-over that completes inside the test's deadlines was driven by
+// the coordination notifications (a join, a release), not by a tick.
+const HEARTBEAT_MS = 60_000;
+const quiet = { info() {}, warn() {}, error() {} };
+
+/** Logs which member applied each event; `gate` holds the first handler call (the warm-up's). */
+function ledger(member: string, gate?: { entered: boolean; open: Promise<void> }) {
+  let calls = 0;
+  return defineProjection({
+    name: "ledger",
+    version: 1,
+    partitions: PARTITIONS,
+    events: { subjects: ["dbplane.evt.collector.ledger.>"] },
+    async setup(tx, t) {
+      await tx.query(
+        `CREATE TABLE ${t.table("log")} (seq bigint NOT NULL, part int NOT NULL, member text NOT NULL)`,
+      );
+    },
+    async handle(event, tx, t) {
+      if (gate && calls++ === 0) {
+        gate.entered = true;
+        await gate.open;
+      }
+      await tx.query(`INSERT INTO ${t.table("log")} VALUES ($1, $2, $3)`, [
+        event.seq,
+        partitionOf(event.subject ?? "", PARTITIONS),
+        member,
+      ]);
+    },
+  });
+}
+
+describe("handing a unit over to a joining replica", () => {
+  let db: TestSchema;
+  let nats: TestNats;
+  let t: CoordinationTables;
+  const pools: pg.Pool[] = [];
+  const runtimes: ProjectionRuntime[] = [];
+  const partOf = new Map<number, number>();
+  let published = 0;
+
+  beforeEach(async () => {
+    db = await createTestSchema("handover");
+    t = coordinationTables(db.name);
+    for (const m of coordinationMigrations) await db.pool.query(m.sql(t));
+    nats = await createTestNats();
+    const names = busNames(nats.namespace);
+    await (await jetstreamManager(nats.nc)).streams.add({
+      name: names.stream("evt"),
+      subjects: [names.streamSubjects("evt")],
+    });
+  });
+  afterEach(async () => {
+    for (const r of runtimes.splice(0).reverse()) await r.stop();
+    await Promise.all(pools.splice(0).map((p) => p.end()));
+    await nats.cleanup();
+    await db.drop();
+  });
+
+  const publish = async (count: number) => {
+    const js = jetstream(nats.nc);
+    const subject = busNames(nats.namespace).subject("dbplane.evt.collector.ledger.entry");
+    for (let i = 0; i < count; i++) {
+      const n = published++;
+      const h = headers();
+      h.set("ce-id", `ledger-${n}`);
+      h.set("ce-type", TYPE);
+      h.set("ce-source", serviceSource("collector"));
+      h.set("ce-subject", `acct-${n % 40}`);
+      h.set("ce-time", new Date().toISOString());
+      h.set("ce-specversion", "1.0");
+      const ack = await js.publish(subject, JSON.stringify({ n }), { headers: h });
+      partOf.set(ack.seq, partitionOf(`acct-${n % 40}`, PARTITIONS));
+    }
+  };
+
+  const replica = (memberId: string, gate?: { entered: boolean; open: Promise<void> }) => {
+    const pool = new pg.Pool({ connectionString: db.url, max: 6 });
+    pools.push(pool);
+    const runtime = createProjectionRuntime({
+      pool,
+      nc: nats.nc,
+      namespace: nats.namespace,
+      schema: db.name,
+      projections: [ledger(memberId, gate)],
+      memberId,
+      logger: quiet,
+      heartbeatMs: HEARTBEAT_MS,
+      memberTtlMs: 10 * HEARTBEAT_MS,
+      batchSize: 10,
+      idleFlushMs: 50,
+    });
+    runtimes.push(runtime);
+    return runtime;
+  };
+
+  const query = async <R extends pg.QueryResultRow>(sql: string, params: unknown[] = []) =>
+    (await db.pool.query<R>(sql, params)).rows;
+
+  it("the joiner warms up before it joins, and each moved unit continues on it from the released checkpoint", async () => {
+    await publish(60);
+    // As if a previous replica had run the units and released them: the first replica takes them
+    // on its first tick instead of waiting a heartbeat for peers.
+    await new GenerationStore(db.pool, t, db.name).ensure(ledger("a"));
+    await db.pool.query(`UPDATE ${t.units} SET token = 1`);
+    const a = replica("a");
+    await a.start();
+    await waitFor(
+      async () => (await query(`SELECT 1 FROM ${t.units} WHERE owner = 'a'`)).length === PARTITIONS,
+      {
+        timeoutMs: 20_000,
+        what: "replica a to own every unit",
+      },
+    );
+
+    let openGate = () => {};
+    const gate = { entered: false, open: new Promise<void>((resolve) => (openGate = resolve)) };
+    const b = replica("b", gate);
+    const started = b.start();
+    await waitFor(() => gate.entered, { timeoutMs: 20_000, what: "b's warm-up to run the handler" });
+    // Mid warm-up: b is no member yet, so nobody hands it anything.
+    expect(await query(`SELECT id FROM ${t.members} ORDER BY id`)).toEqual([{ id: "a" }]);
+    expect(await query(`SELECT DISTINCT owner FROM ${t.units}`)).toEqual([{ owner: "a" }]);
+    expect(b.ownedUnits()).toEqual([]);
+
+    let publishing = true;
+    const publisher = (async () => {
+      while (publishing) await publish(5);
+    })();
+    const warmedAt = (await query<{ at: Date }>(`SELECT clock_timestamp() AS at`))[0]!.at;
+    openGate();
+    await started;
+    const members = [
+      { id: "a", capabilities: ["ledger@1"] },
+      { id: "b", capabilities: ["ledger@1"] },
+    ];
+    const wanted = (partition: number) =>
+      desiredOwner({ projection: "ledger", generation: 1, partition }, "ledger@1", members);
+    const moved = Array.from({ length: PARTITIONS }, (_, p) => p).filter((p) => wanted(p) === "b");
+    expect(moved.length).toBeGreaterThan(0);
+    await waitFor(
+      async () =>
+        (await query<{ owner: string; partition: number }>(`SELECT owner, partition FROM ${t.units}`)).every(
+          (u) => u.owner === wanted(u.partition),
+        ),
+      { timeoutMs: 20_000, what: "the units rendezvous hashing gives b to move to it" },
+    );
+    publishing = false;
+    await publisher;
+    const last = Math.max(...partOf.keys());
+    await waitFor(
+      async () => (await query(`SELECT 1 FROM ${t.units} WHERE checkpoint < $1`, [last])).length === 0,
+      { timeoutMs: 20_000, what: "every event to be applied" },
+    );
+
+    const moves = await query<{
+      partition: number;
+      worker: string;
+      action: string;
+      checkpoint: number;
+      at: Date;
+    }>(`SELECT partition, worker, action, checkpoint::float8 AS checkpoint, at FROM ${t.moves} ORDER BY id`);
+    const log = await query<{ seq: number; part: number; member: string }>(
+      `SELECT seq::float8 AS seq, part, member FROM "${db.name}".ledger_g1_log ORDER BY seq`,
+    );
+    for (let p = 0; p < PARTITIONS; p++) {
+      const events = [...partOf]
+        .filter(([, q]) => q === p)
+        .map(([seq]) => seq)
+        .sort((x, y) => x - y);
+      const applied = log.filter((r) => r.part === p);
+      // Exactly once, in stream order: no gap, no overlap.
+      expect(applied.map((r) => r.seq)).toEqual(events);
+      if (!moved.includes(p)) {
+        expect(new Set(applied.map((r) => r.member))).toEqual(new Set(["a"]));
+        continue;
+      }
+      const mine = moves.filter((m) => m.partition === p);
+      const released = mine.find((m) => m.action === "released" && m.worker === "a")!;
+      const taken = mine.find((m) => m.action === "assigned" && m.worker === "b")!;
+      // b took the unit only after its warm-up, at the checkpoint a released it with.
+      expect(taken.at.getTime()).toBeGreaterThan(warmedAt.getTime());
+      expect(taken.checkpoint).toBe(released.checkpoint);
+      // a applied a prefix up to that checkpoint, b the rest from the next event of the unit.
+      const firstOfB = applied.findIndex((r) => r.member === "b");
+      const byA = firstOfB < 0 ? applied : applied.slice(0, firstOfB);
+      expect(byA.every((r) => r.member === "a" && r.seq <= released.checkpoint)).toBe(true);
+      expect(applied.slice(byA.length).every((r) => r.member === "b" && r.seq > released.checkpoint)).toBe(
+        true,
+      );
+    }
+  });
+});
