@@ -33,6 +33,7 @@ export async function registerConsoleRoutes(app: HttpApp): Promise<void> {
     reply.header("referrer-policy", "no-referrer");
     reply.header("cross-origin-opener-policy", "same-origin");
   });
+  app.get("/console", { schema: { hide: true } }, (_request, reply) => reply.redirect("/console/", 301));
   await app.register(fastifyStatic, {
     root: CONSOLE_DIR,
     prefix: "/console/",
