@@ -39,7 +39,7 @@ const heat = (share) => `hsl(${Math.round(210 - 200 * share)} 70% ${Math.round(8
  * The keyspace from -2^63 to 2^63: one segment per range, coloured by its shard's query rate
  * relative to the busiest shard, outlined red when the shard's primary is down.
  */
-export function keyspaceBar(shards, { width = 720, height = 44 } = {}) {
+export function keyspaceBar(shards, { width = 1000, height = 44 } = {}) {
   const maxRate = Math.max(...shards.map((s) => s.load?.queryRate ?? 0), 1e-9);
   const segments = shards.flatMap((s) =>
     s.ranges.map((r) => ({ shard: s, from: position(r.from), to: position(r.to) })),
@@ -48,7 +48,7 @@ export function keyspaceBar(shards, { width = 720, height = 44 } = {}) {
     .map((s) => `shard ${s.shard} ${s.primary.status}, ${fmt(s.load?.queryRate ?? 0)} queries/s`)
     .join("; ")}`;
   return html`<figure class="keyspace">
-    <svg role="img" aria-label=${text} width="100%" height=${height + 18} viewBox="0 0 ${width} ${height + 18}" preserveAspectRatio="none">
+    <svg role="img" aria-label=${text} viewBox="0 0 ${width} ${height + 18}">
       ${svg`<title>${text}</title>`}
       ${segments.map(({ shard, from, to }) => {
         const x = from * width;
