@@ -6,6 +6,7 @@ export const ago = (iso) => {
   if (!iso) return "—";
   const s = Math.round((Date.now() - new Date(iso).getTime()) / 1000);
   if (s < 0) return `in ${duration(-s * 1000)}`;
+  if (s === 0) return "just now";
   return `${duration(s * 1000)} ago`;
 };
 export const duration = (ms) => {

@@ -19,6 +19,7 @@ export function sparkline(values, { label, unit = "", width = 120, height = 28 }
   return html`<span class="spark">
     <svg role="img" aria-label=${text} width=${width} height=${height} viewBox="0 0 ${width} ${height}">
       ${svg`<title>${text}</title><path d=${path} class="spark-line" />`}
+      ${points.length === 1 ? svg`<circle cx="2" cy=${y(last)} r="2" class="spark-dot" />` : ""}
     </svg>
     <span class="spark-last">${fmt(last)}${unit}</span>
   </span>`;
