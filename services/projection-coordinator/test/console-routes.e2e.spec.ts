@@ -127,6 +127,16 @@ describe("console routes: static shell, live stream, proxy", () => {
     controller.abort();
   });
 
+  it("ends a stream when its token expires", async () => {
+    const res = await fetch(`${strict.base}/v1/console/events`, {
+      headers: { authorization: `Bearer ${world.token({ scopes: ["read"], expiresIn: 2 })}` },
+    });
+    expect(res.status).toBe(200);
+    // Reading to the end returns only because the server ends the stream at the token's exp.
+    const text = await res.text();
+    expect(text).toContain("event: ready");
+  });
+
   it("proxies to the other services with the caller's token, and checks before forwarding", async () => {
     const token = world.token({ scopes: ["read", "jobs:write"] });
     const created = await fetch(`${strict.base}/console/api/scheduler/jobs?dryRun=1`, {

@@ -9,6 +9,8 @@ import type { ReadModelChanges } from "../console/read-model-changes.ts";
 const COALESCE_MS = 250;
 /** A comment line this often keeps proxies and load balancers from closing an idle stream. */
 const KEEPALIVE_MS = 15_000;
+/** setTimeout's limit; a token valid longer is cut at its expiry by a later check anyway. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function openStream(raw: ServerResponse, changes: ReadModelChanges): () => void {
   let pending: { models: Set<string>; types: Set<string> } | undefined;
@@ -68,7 +70,15 @@ export function registerLiveRoutes(app: HttpApp, deps: { changes: ReadModelChang
       });
       open.add(raw);
       const stop = openStream(raw, deps.changes);
+      // The token was checked once, at connect: the stream ends when it expires, and the
+      // client must come back with a valid one (the console then asks for a new token).
+      const exp = request.principal?.exp;
+      const expiry =
+        exp === undefined
+          ? undefined
+          : setTimeout(() => raw.end(), Math.min(Math.max(exp * 1000 - Date.now(), 0), MAX_TIMER_MS));
       request.raw.on("close", () => {
+        clearTimeout(expiry);
         stop();
         open.delete(raw);
       });
