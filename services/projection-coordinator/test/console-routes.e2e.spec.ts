@@ -127,6 +127,43 @@ describe("console routes: static shell, live stream, proxy", () => {
     controller.abort();
   });
 
+  it("reads the audit log newest first for the console, paging back in time", async () => {
+    const subjects = ["local:127.0.0.1:5432/audit-a", "local:127.0.0.1:5432/audit-b"];
+    for (const [i, id] of subjects.entries()) {
+      await world.publish(
+        databaseDiscovered,
+        {
+          id,
+          driver: "local",
+          engine: "postgresql",
+          endpoint: { host: "127.0.0.1", port: 5432 },
+          dbname: `audit-${i}`,
+          observedAt: new Date().toISOString(),
+        },
+        { subject: id },
+      );
+    }
+    type Page = { items: { subject: string }[]; nextCursor: string | null };
+    const read = async (query: string) =>
+      (await (
+        await fetch(`${devLike.base}/v1/audit?type=${databaseDiscovered.type}&${query}`)
+      ).json()) as Page;
+    await waitFor(
+      async () => {
+        const seen = (await read("limit=100")).items.map((e) => e.subject);
+        return subjects.every((s) => seen.includes(s));
+      },
+      { what: "both events in the audit log" },
+    );
+    const newest = await read("order=desc&limit=1");
+    expect(newest.items.map((e) => e.subject)).toEqual([subjects[1]]);
+    const before = await read(`order=desc&limit=1&cursor=${newest.nextCursor}`);
+    expect(before.items.map((e) => e.subject)).toEqual([subjects[0]]);
+    const bad = await fetch(`${devLike.base}/v1/audit?order=sideways`);
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain("order");
+  });
+
   it("ends a stream when its token expires", async () => {
     const res = await fetch(`${strict.base}/v1/console/events`, {
       headers: { authorization: `Bearer ${world.token({ scopes: ["read"], expiresIn: 2 })}` },

@@ -1,4 +1,4 @@
-// The audit log: every event, filtered by type, subject and time, paged by cursor.
+// The audit log: every event, newest first, filtered by type, subject and time, paged by cursor.
 import { get } from "../api.js";
 import { time } from "../format.js";
 import { html, nothing } from "../vendor/lit-html/lit-html.js";
@@ -6,7 +6,7 @@ import { html, nothing } from "../vendor/lit-html/lit-html.js";
 const FILTERS = ["type", "subject", "from", "to", "cursor"];
 
 function query(params) {
-  const q = new URLSearchParams({ limit: "100" });
+  const q = new URLSearchParams({ limit: "100", order: "desc" });
   for (const f of FILTERS)
     if (params[f]) q.set(f, f === "from" || f === "to" ? new Date(params[f]).toISOString() : params[f]);
   return q.toString();
@@ -37,7 +37,7 @@ export const auditPage = {
   view(page, params, ctx) {
     const next = new URLSearchParams(params);
     if (page.nextCursor) next.set("cursor", page.nextCursor);
-    return html`<h1>Audit log</h1>
+    return html`<h1>Audit log <span class="count">newest first</span></h1>
       ${filterForm(params, ctx)}
       <table>
         <thead><tr><th scope="col">Seq</th><th scope="col">Time</th><th scope="col">Type</th>
@@ -48,6 +48,6 @@ export const auditPage = {
         )}</tbody>
       </table>
       ${page.items.length === 0 ? html`<p class="muted">No events match.</p>` : nothing}
-      ${page.nextCursor ? html`<p><a href="#/audit?${next}">Next page</a></p>` : nothing}`;
+      ${page.nextCursor ? html`<p><a href="#/audit?${next}">Older events</a></p>` : nothing}`;
   },
 };
