@@ -77,6 +77,10 @@ describe("web console in Debian's chromium", () => {
       method: "POST",
       body: { name: "shop", shards: 2, replicasPerShard: 1 },
     });
+    await api(world.provisioner.base, "/v1/databases", {
+      method: "POST",
+      body: { name: "ledger", shards: 1, replicasPerShard: 0 },
+    });
     await api(world.scheduler.base, "/v1/jobs", {
       method: "POST",
       body: {
@@ -104,6 +108,7 @@ describe("web console in Debian's chromium", () => {
     await waitFor(
       async () =>
         (await api<{ state: string }>(world.provisioner.base, "/v1/databases/shop")).state === "ready" &&
+        (await api<{ state: string }>(world.provisioner.base, "/v1/databases/ledger")).state === "ready" &&
         (
           await api<{ shards: { replicas: { status: string }[] }[] }>(
             world.router.base,
@@ -155,6 +160,21 @@ describe("web console in Debian's chromium", () => {
       .getByRole("img", { name: /^replication lag of/ })
       .waitFor(UI_DEADLINE);
     await capture("database-keyspace");
+  });
+
+  it("shows a split on the database's reshard timeline as it starts, live", async () => {
+    await page.goto(`${world.coordinator.base}/console/#/databases/ledger`);
+    await page.getByRole("img", { name: /^Keyspace of 1 shards/ }).waitFor(UI_DEADLINE);
+    await page.getByText("No reshards.").waitFor(UI_DEADLINE);
+    await api(world.router.base, "/v1/databases/ledger/splits", {
+      method: "POST",
+      body: { shard: 0, at: "0" },
+    });
+    // No reload: the router's reshard events reach the page through the coordinator's stream.
+    const reshard = page.locator("li.reshard", { hasText: "split of shard #0" });
+    await reshard.waitFor(UI_DEADLINE);
+    await reshard.locator('.phases li[aria-current="step"]').waitFor(UI_DEADLINE);
+    await capture("reshard-timeline");
   });
 
   it("shows jobs with their last run and lateness", async () => {
@@ -230,6 +250,7 @@ describe("web console in Debian's chromium", () => {
     expect(checked).toEqual([
       "overview",
       "database-keyspace",
+      "reshard-timeline",
       "jobs",
       "projections",
       "collectors",
