@@ -27,7 +27,8 @@ RUN test -n "${SERVICE}" && test -f "services/${SERVICE}/src/main.ts" \
     || { echo "build with --build-arg SERVICE=<a folder under services/>, got '${SERVICE}'" >&2; exit 1; }
 RUN --mount=type=cache,id=pnpm-store,target=/pnpm/store \
     pnpm install --offline --frozen-lockfile --prod --filter-prod "@dbplane/${SERVICE}..."
-# Copy only the selected workspace packages (package.json, src, node_modules) to /out: no tests,
+# Copy only the selected workspace packages (package.json, src, node_modules, the
+# projection-coordinator's static console/) to /out: no tests,
 # no other services, no dev dependencies.
 RUN mkdir -p /out \
     && cp -a node_modules /out/node_modules \
@@ -35,6 +36,7 @@ RUN mkdir -p /out \
          rel="${dir#/app/}"; mkdir -p "/out/$rel"; \
          cp -a "$dir/package.json" "$dir/src" "/out/$rel/"; \
          if [ -d "$dir/node_modules" ]; then cp -a "$dir/node_modules" "/out/$rel/"; fi; \
+         if [ -d "$dir/console" ]; then cp -a "$dir/console" "/out/$rel/"; fi; \
        done
 
 # Tilt's live_update target: the pruned workspace, writable by the node user, restarted by

@@ -126,6 +126,13 @@ ensure_pgbouncer() {
   apt_install --no-install-recommends pgbouncer
 }
 
+# Debian's chromium: the console's browser test drives it with playwright-core, which never
+# downloads a browser of its own (executablePath /usr/bin/chromium).
+ensure_chromium() {
+  [ -x /usr/bin/chromium ] && return 0
+  apt_install --no-install-recommends chromium
+}
+
 ensure_services() {
   mkdir -p "$DBPLANE_DATA"
   ensure_nats

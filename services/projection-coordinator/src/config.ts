@@ -1,6 +1,26 @@
 import { authEnv, baseEnv, configLoader, envVar, localPostgresEnv } from "@dbplane/service-kit";
 import { z } from "zod";
 
+const httpUrl = envVar.url(["http:", "https:"]);
+/** Where the console's same-origin proxy (`/console/api/<service>/…`) finds the other services. */
+const consoleUpstreamEnv = {
+  DBPLANE_DISCOVERY_URL: httpUrl
+    .default("http://127.0.0.1:7101")
+    .describe("Discovery's HTTP API, for the console."),
+  DBPLANE_PROVISIONER_URL: httpUrl
+    .default("http://127.0.0.1:7102")
+    .describe("The provisioner's HTTP API, for the console."),
+  DBPLANE_ROUTER_URL: httpUrl
+    .default("http://127.0.0.1:7103")
+    .describe("The router's HTTP API, for the console."),
+  DBPLANE_SCHEDULER_URL: httpUrl
+    .default("http://127.0.0.1:7104")
+    .describe("The scheduler's HTTP API, for the console."),
+  DBPLANE_COLLECTOR_URL: httpUrl
+    .default("http://127.0.0.1:7106")
+    .describe("The collector's HTTP API, for the console."),
+};
+
 /**
  * The projection-coordinator's environment. Besides the JWT secret every variable has a default
  * that runs on a developer machine (local NATS and PostgreSQL); a pod sets the URLs.
@@ -55,6 +75,7 @@ export const configSchema = z
       .ms(0, 86_400_000)
       .default(60_000)
       .describe("How long a replaced generation's tables stay for reads in flight."),
+    ...consoleUpstreamEnv,
     DBPLANE_PG_POOL_SIZE: envVar.int(2, 200).default(10).describe("PostgreSQL connections per replica."),
   })
   .refine((env) => env.DBPLANE_PROJECTION_MEMBER_TTL_MS >= 3 * env.DBPLANE_PROJECTION_HEARTBEAT_MS, {

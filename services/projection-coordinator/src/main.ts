@@ -3,6 +3,7 @@ import { createProjectionRuntime } from "@dbplane/projections";
 import { poolReadiness, replicaId, serviceProcess } from "@dbplane/service-kit";
 import { coordinatorApp } from "./app.ts";
 import { loadCoordinatorConfig } from "./config.ts";
+import { readModelChanges } from "./console/read-model-changes.ts";
 import { unitChangePublisher } from "./events/unit-change-publisher.ts";
 import { loadProjections } from "./projections/load-projections.ts";
 import { migrateCoordinationSchema } from "./store/coordination-schema.ts";
@@ -35,7 +36,20 @@ const runtime = createProjectionRuntime({
   retiredTtlMs: config.DBPLANE_PROJECTION_RETIRED_TTL_MS,
   onUnitChange: unitChangePublisher(bus),
 });
-await app.register(coordinatorApp, { pool, tables, runtime });
+const changes = readModelChanges(pool, config.DBPLANE_PROJECTION_SCHEMA, logger);
+await app.register(coordinatorApp, {
+  pool,
+  tables,
+  runtime,
+  changes,
+  upstreams: {
+    discovery: config.DBPLANE_DISCOVERY_URL,
+    provisioner: config.DBPLANE_PROVISIONER_URL,
+    router: config.DBPLANE_ROUTER_URL,
+    scheduler: config.DBPLANE_SCHEDULER_URL,
+    collector: config.DBPLANE_COLLECTOR_URL,
+  },
+});
 // Join only once the app is built: the others hand units over as soon as this replica appears,
 // and a process still compiling its routes would leave those units idle.
 await app.ready();
@@ -50,6 +64,7 @@ await service.run(app, {
     },
   ],
   closeConnections: [
+    { name: "stop the console's change listener", run: () => changes.close() },
     { name: "drain NATS", run: () => bus.close() },
     { name: "close PostgreSQL pool", run: () => pool.end() },
   ],

@@ -19,6 +19,10 @@ const auditQuery = z.object({
   subject: z.string().min(1).max(512).optional().describe("CloudEvents subject (the aggregate)"),
   limit: z.coerce.number().int().min(1).max(1_000).default(100),
   cursor: z.string().max(1_000).optional(),
+  order: z
+    .enum(["asc", "desc"])
+    .default("asc")
+    .describe("asc: oldest first (default); desc: newest first, the cursor paging back in time"),
 });
 const auditPage = z.object({
   generation: z.int().nullable(),
@@ -64,7 +68,7 @@ export function registerReadModelRoutes(
     "/v1/audit",
     {
       schema: {
-        summary: "Every event, by time range, type and subject, oldest first",
+        summary: "Every event, by time range, type and subject, oldest first (or newest first)",
         tags: ["read models"],
         querystring: auditQuery,
         response: { 200: auditPage },

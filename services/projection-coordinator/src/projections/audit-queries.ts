@@ -10,6 +10,8 @@ export interface AuditQuery {
   readonly subject?: string | undefined;
   readonly limit: number;
   readonly after?: AuditCursor | undefined;
+  /** `desc`: newest first (a log view), the cursor then pages back in time. Default `asc`. */
+  readonly order?: "asc" | "desc" | undefined;
 }
 
 export interface AuditEntry {
@@ -23,7 +25,7 @@ export interface AuditEntry {
   readonly data: unknown;
 }
 
-/** A page of the audit log from the active generation, oldest first. */
+/** A page of the audit log from the active generation, oldest first unless `order` is `desc`. */
 export async function queryAudit(
   pool: pg.Pool,
   generations: GenerationStore,
@@ -33,13 +35,15 @@ export async function queryAudit(
   const active = await generations.active("audit");
   if (!active) return { items: [], nextCursor: null, generation: null };
   const events = projectionTables(schema, "audit", active.generation).table("events");
+  // Both come from this closed set, never from the request's text.
+  const [beyond, direction] = q.order === "desc" ? ["<", "DESC"] : [">", "ASC"];
   const { rows } = await pool.query<Omit<AuditEntry, "time"> & { t: Date }>(
     `SELECT seq::float8 AS seq, id, type, source, subject, time AS t, correlationid, data
      FROM ${events}
      WHERE ($1::timestamptz IS NULL OR time >= $1) AND ($2::timestamptz IS NULL OR time < $2)
        AND ($3::text IS NULL OR type = $3) AND ($4::text IS NULL OR subject = $4)
-       AND ($5::timestamptz IS NULL OR (time, seq) > ($5, $6::bigint))
-     ORDER BY time, seq LIMIT $7`,
+       AND ($5::timestamptz IS NULL OR (time, seq) ${beyond} ($5, $6::bigint))
+     ORDER BY time ${direction}, seq ${direction} LIMIT $7`,
     [
       q.from ?? null,
       q.to ?? null,

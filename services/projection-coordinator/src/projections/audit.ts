@@ -4,6 +4,7 @@ import {
   type ProjectionTables,
   type ProjectionTx,
 } from "@dbplane/projections";
+import { noticeReadModelChange } from "./read-model-notice.ts";
 
 /** Every event on the bus, kept for queries by time, type and subject. */
 export const auditProjection = defineProjection({
@@ -55,5 +56,11 @@ async function insertEvents(
      FROM jsonb_to_recordset($1::jsonb)
        AS r(seq bigint, id text, type text, source text, subject text, time timestamptz, correlationid text, data jsonb)`,
     [JSON.stringify(rows)],
+  );
+  await noticeReadModelChange(
+    tx,
+    tables,
+    "audit",
+    events.map((e) => e.type),
   );
 }

@@ -26,6 +26,7 @@ import { applyDiscoveryEvent } from "./fleet-discovery.ts";
 import { applyProvisionerEvent } from "./fleet-provisioner.ts";
 import { applyShardSignal } from "./fleet-signals.ts";
 import { createFleetTables } from "./fleet-tables.ts";
+import { noticeReadModelChange } from "./read-model-notice.ts";
 
 const definitions: readonly MessageDefinition[] = [
   databaseDiscovered,
@@ -93,4 +94,5 @@ async function applyFleetEvent(
   if (def.service === "discovery") await applyDiscoveryEvent(fleetEvent, def.name, tx, tables);
   else if (def.service === "provisioner") await applyProvisionerEvent(fleetEvent, def.name, tx, tables);
   else await applyShardSignal(fleetEvent, def.name, tx, tables);
+  await noticeReadModelChange(tx, tables, "fleet", [event.type]);
 }
