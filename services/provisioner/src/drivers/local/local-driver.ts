@@ -17,6 +17,7 @@ import { ensurePrimary, ensureReplica, type ServerContext, stopServer } from "./
 import { ensureLocalCa } from "./local-tls.ts";
 import { ensureMonitorRole } from "./monitor-role.ts";
 import { PgBinaryFinder } from "./pg-binaries.ts";
+import { PrimaryDownError } from "./primary-guard.ts";
 import { dropSlot, slotNameOf } from "./replication-slots.ts";
 import { ensureReshardRole } from "./reshard-role.ts";
 import { runProgram } from "./run-program.ts";
@@ -137,7 +138,14 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
       const ctx = await serverContext(spec, shard);
       const leader = await leaderOf(dir);
       // A fenced leader (a failover stopped half-way; the watcher finishes it) is refused there.
-      const primaryPort = await ensurePrimary(dir, join(dir, "password"), spec.name, ctx, leader);
+      let primaryPort: number;
+      try {
+        primaryPort = await ensurePrimary(dir, join(dir, "password"), spec.name, ctx, leader);
+      } catch (err) {
+        // Crashed under running replicas: not restarted here; the failover watcher takes it over.
+        if (err instanceof PrimaryDownError) return { ready: false, waitingFor: err.message };
+        throw err;
+      }
       await ensureAppRole({ port: primaryPort, ca }, ctx.password, spec.name, application.verifier);
       // The collector reads this file as the provisioner's own user, not the server's.
       const monitorFile = join(dir, MONITOR_KEYS.password);

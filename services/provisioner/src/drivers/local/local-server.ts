@@ -7,6 +7,7 @@ import { ensureServerCertificate, type LocalCa } from "./local-tls.ts";
 import type { PgBinaries } from "./pg-binaries.ts";
 import { ensureSlot, followPrimary, slotNameOf } from "./replication-slots.ts";
 import { ProgramFailedError, runProgram } from "./run-program.ts";
+import { assertPrimaryMayStart } from "./primary-guard.ts";
 import type { ServerUser } from "./server-user.ts";
 import { isFenced } from "./shard-leader.ts";
 
@@ -200,6 +201,8 @@ export async function ensurePrimary(
   if (await isFenced(shardDir, server)) {
     throw new Error(`${dataDir} is fenced (replaced by a failover); it is not started as the primary`);
   }
+  // Nor one that crashed under running replicas: the failover watcher owns that outage.
+  await assertPrimaryMayStart(shardDir, server, ctx);
   const initdb = [
     "-U",
     SUPERUSER,

@@ -1,0 +1,111 @@
+// The local driver's high availability, driven as the reconcile loop and the failover watcher
+// drive it, against real PostgreSQL 15 servers: a 1-shard database with one replica.
+import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createLogger } from "@dbplane/service-kit";
+import { waitFor } from "@dbplane/testkit";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { DatabaseSpec } from "../src/domain/database-spec.ts";
+import type { AppCredentials, ShardDriver, ShardObservation } from "../src/drivers/driver.ts";
+import { createLocalDriver } from "../src/drivers/local/local-driver.ts";
+import { stopClusters } from "./provisioner-world.ts";
+
+let dataDir: string;
+let driver: ShardDriver;
+let password: string;
+
+const spec = (name: string, extra: Partial<DatabaseSpec> = {}): DatabaseSpec =>
+  ({
+    name,
+    shards: 1,
+    replicasPerShard: 1,
+    postgresVersion: 15,
+    storage: { size: "1Gi" },
+    shardedTables: [],
+    ...extra,
+  }) as DatabaseSpec;
+
+beforeAll(async () => {
+  // Under /tmp and traversable: the servers run as the `postgres` user when tests run as root.
+  dataDir = await mkdtemp(join(tmpdir(), "dbplane-ha-"));
+  await chmod(dataDir, 0o711);
+  driver = await createLocalDriver({
+    dataDir,
+    osUser: "postgres",
+    router: { host: "127.0.0.1", port: 7432 },
+    logger: createLogger({ name: "local-ha-test", level: "warn" }),
+  });
+});
+afterAll(async () => {
+  await stopClusters(dataDir);
+  await rm(dataDir, { recursive: true, force: true, maxRetries: 5 });
+}, 60_000);
+
+const shardDir = (db: string) => join(dataDir, "clusters", db, "shard-0");
+const postmasterPid = async (db: string, server: string) =>
+  Number((await readFile(join(shardDir(db), server, "postmaster.pid"), "utf8")).split("\n")[0]);
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** A reconcile pass over the shard, as the reconcile loop makes it. */
+async function reconcile(s: DatabaseSpec, app: AppCredentials, replicas = s.replicasPerShard) {
+  return driver.ensureShard({ spec: s, shard: 0, replicas }, app);
+}
+const ready = (o: ShardObservation) => {
+  if (!o.ready) throw new Error(`shard not ready: ${o.waitingFor}`);
+  return o.endpoint;
+};
+
+async function withServer<T>(port: number, db: string, work: (c: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ host: "127.0.0.1", port, user: "dbplane", password, database: db });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Kills the shard's primary, then runs the failover as the watcher does once the grace is over. */
+async function killAndFailOver(s: DatabaseSpec, server: string) {
+  process.kill(await postmasterPid(s.name, server), "SIGKILL");
+  await waitFor(async () => (await driver.failover!.probe(s, 0, 1_000)) === "down", {
+    what: "the killed primary seen down",
+  });
+  const outcome = await driver.failover!.failOver(s, 0, 1_000);
+  if (outcome.kind !== "promoted") throw new Error(`no failover: ${JSON.stringify(outcome)}`);
+  return outcome;
+}
+
+describe("local driver failover and re-join", () => {
+  const db = spec("hadb");
+  let app: AppCredentials;
+
+  it("leaves a primary killed under a running replica to the failover, and fails over", async () => {
+    app = await driver.ensureApplication(db);
+    const endpoint = ready(await reconcile(db, app));
+    password = (await readFile(join(shardDir(db.name), "password"), "utf8")).trim();
+    await withServer(endpoint.primary.port, db.name, (c) => c.query("CREATE TABLE t (id int primary key)"));
+    const pid = await postmasterPid(db.name, "primary");
+    process.kill(pid, "SIGKILL");
+    await waitFor(() => !alive(pid), { what: "the primary's postmaster gone" });
+
+    // A reconcile pass inside the failover grace does not start the killed primary again.
+    const during = await reconcile(db, app);
+    expect(during.ready).toBe(false);
+    expect(await postmasterPid(db.name, "primary")).toBe(pid);
+    expect(alive(pid)).toBe(false);
+
+    const outcome = await driver.failover!.failOver(db, 0, 1_000);
+    expect(outcome.kind).toBe("promoted");
+    expect(outcome.kind === "promoted" && outcome.newPrimary.port).toBe(endpoint.replicas[0]!.port);
+  }, 120_000);
+});
