@@ -7,8 +7,9 @@ import { createLogger } from "@dbplane/service-kit";
 import { waitFor } from "@dbplane/testkit";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { AppCredentials } from "../src/domain/application-role.ts";
 import type { DatabaseSpec } from "../src/domain/database-spec.ts";
-import type { AppCredentials, ShardDriver, ShardObservation } from "../src/drivers/driver.ts";
+import type { ShardDriver, ShardObservation } from "../src/drivers/driver.ts";
 import { createLocalDriver } from "../src/drivers/local/local-driver.ts";
 import { stopClusters } from "./provisioner-world.ts";
 
@@ -40,6 +41,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await stopClusters(dataDir);
+  if (process.env.KEEP_HA_DIR) return;
   await rm(dataDir, { recursive: true, force: true, maxRetries: 5 });
 }, 60_000);
 
@@ -108,4 +110,55 @@ describe("local driver failover and re-join", () => {
     expect(outcome.kind).toBe("promoted");
     expect(outcome.kind === "promoted" && outcome.newPrimary.port).toBe(endpoint.replicas[0]!.port);
   }, 120_000);
+
+  it("re-joins the old primary as a replica of the new one (pg_rewind), and a second failover works", async () => {
+    const oldPrimaryPid = await postmasterPid(db.name, "primary");
+    // The next pass: the fenced old primary is rewound and started as the shard's replica.
+    const after = ready(await reconcile(db, app));
+    const newPrimary = after.primary.port;
+    expect(after.replicas).toHaveLength(1);
+    const rejoined = after.replicas[0]!.port;
+    expect(await postmasterPid(db.name, "primary")).not.toBe(oldPrimaryPid);
+    await withServer(newPrimary, db.name, (c) => c.query("INSERT INTO t SELECT generate_series(1, 100)"));
+    await withServer(rejoined, db.name, async (c) => {
+      expect((await c.query("SELECT pg_is_in_recovery() AS r")).rows[0].r).toBe(true);
+      // It refuses writes.
+      await expect(c.query("INSERT INTO t VALUES (1000)")).rejects.toMatchObject({ code: "25006" });
+    });
+    await waitFor(
+      async () =>
+        withServer(newPrimary, "postgres", async (c) => {
+          const { rows } = await c.query(
+            "SELECT slot_name FROM pg_replication_slots WHERE active AND slot_type = 'physical'",
+          );
+          return rows.length === 1 && rows[0].slot_name === "dbplane_primary";
+        }),
+      { what: "the re-joined old primary streaming from the new one through its slot" },
+    );
+    await waitFor(
+      async () =>
+        withServer(
+          rejoined,
+          db.name,
+          async (c) => (await c.query("SELECT count(*)::int AS n FROM t")).rows[0].n === 100,
+        ),
+      { what: "the new primary's rows on the re-joined server" },
+    );
+
+    // Second failover: the promoted replica-1 is killed, the re-joined old primary takes over.
+    const second = await killAndFailOver(db, "replica-1");
+    expect(second.newPrimary.port).toBe(rejoined);
+    await withServer(rejoined, db.name, async (c) => {
+      expect((await c.query("SELECT pg_is_in_recovery() AS r")).rows[0].r).toBe(false);
+      await c.query("INSERT INTO t VALUES (1000)");
+      expect((await c.query("SELECT count(*)::int AS n FROM t")).rows[0].n).toBe(101);
+    });
+    // And replica-1 comes back as its replica in turn.
+    const third = ready(await reconcile(db, app));
+    expect(third.primary.port).toBe(rejoined);
+    expect(third.replicas.map((r) => r.port)).toEqual([newPrimary]);
+    await withServer(newPrimary, db.name, async (c) => {
+      expect((await c.query("SELECT pg_is_in_recovery() AS r")).rows[0].r).toBe(true);
+    });
+  }, 180_000);
 });

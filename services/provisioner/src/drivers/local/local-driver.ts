@@ -18,11 +18,12 @@ import { ensureLocalCa } from "./local-tls.ts";
 import { ensureMonitorRole } from "./monitor-role.ts";
 import { PgBinaryFinder } from "./pg-binaries.ts";
 import { PrimaryDownError } from "./primary-guard.ts";
+import { rejoinFenced } from "./rejoin.ts";
 import { dropSlot, slotNameOf } from "./replication-slots.ts";
 import { ensureReshardRole } from "./reshard-role.ts";
 import { runProgram } from "./run-program.ts";
 import { resolveServerUser, type ServerUser } from "./server-user.ts";
-import { fenceMarker, isFenced, leaderOf } from "./shard-leader.ts";
+import { fencedServers, isFenced, leaderOf } from "./shard-leader.ts";
 
 export interface LocalDriverOptions {
   /**
@@ -41,12 +42,20 @@ export interface LocalDriverOptions {
 const replicaDir = /^replica-(\d+)$/;
 
 /**
- * The `count` replica servers of a shard: `replica-1`, `replica-2`, … skipping the one that is
- * the primary since a failover and any fenced one, so a failover leaves the shard with as many
- * replicas as asked (the next pass makes the missing one from the new primary).
+ * The `count` replica servers of a shard: the former primary `primary` when it exists (re-joined
+ * as a replica after a failover), then `replica-1`, `replica-2`, … skipping the one that is the
+ * primary since a failover and any fenced one, so a failover leaves the shard with as many
+ * replicas as asked (the next pass re-joins the old primary or makes a new one).
  */
-export function replicaServers(leader: string, fenced: ReadonlySet<string>, count: number): string[] {
+export function replicaServers(
+  leader: string,
+  fenced: ReadonlySet<string>,
+  count: number,
+  existing: readonly string[] = [],
+): string[] {
   const servers: string[] = [];
+  if (count > 0 && existing.includes("primary") && leader !== "primary" && !fenced.has("primary"))
+    servers.push("primary");
   for (let k = 1; servers.length < count; k++) {
     const server = `replica-${k}`;
     if (server !== leader && !fenced.has(server)) servers.push(server);
@@ -155,26 +164,29 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
       const reshardFile = join(dir, RESHARD_KEYS.password);
       const reshardPassword = await ensurePassword(reshardFile, PROCESS_USER);
       await ensureReshardRole({ port: primaryPort, ca }, ctx.password, spec.name, reshardPassword);
+      // A former primary a failover fenced comes back as a replica of the new one (pg_rewind).
+      for (const server of await fencedServers(dir)) {
+        const rejoined = await rejoinFenced(dir, server, primaryPort, ctx);
+        options.logger.warn(
+          { database: spec.name, shard, server, ...rejoined },
+          rejoined.how === "rewound"
+            ? "fenced former primary re-joined as a replica (pg_rewind)"
+            : "fenced former primary could not be rewound; it is copied anew as a replica",
+        );
+      }
       const entries = await readdir(dir);
       const fenced = new Set(entries.filter((e) => e.endsWith(".fenced")).map((e) => e.slice(0, -7)));
-      const replicas = replicaServers(leader, fenced, target.replicas);
+      const replicas = replicaServers(leader, fenced, target.replicas, entries);
       const replicaPorts: number[] = [];
       for (const server of replicas) replicaPorts.push(await ensureReplica(dir, server, primaryPort, ctx));
       for (const entry of entries) {
-        if (!replicaDir.test(entry) || entry === leader || fenced.has(entry) || replicas.includes(entry))
-          continue;
+        const server = replicaDir.test(entry) || entry === "primary";
+        if (!server || entry === leader || fenced.has(entry) || replicas.includes(entry)) continue;
         await stopServer(join(dir, entry), ctx);
         await rm(join(dir, entry), { recursive: true, force: true });
         await rm(join(dir, `${entry}.log`), { force: true });
         await dropSlot({ port: primaryPort, ca }, ctx.password, slotNameOf(entry));
         options.logger.info({ database: spec.name, shard, replica: entry }, "surplus replica removed");
-      }
-      for (const server of fenced) {
-        // Re-joining it (pg_rewind) is not done yet: it stays stopped, and says so on every pass.
-        options.logger.warn(
-          { database: spec.name, shard, server, marker: fenceMarker(dir, server) },
-          "fenced former primary kept stopped",
-        );
       }
       return {
         ready: true,

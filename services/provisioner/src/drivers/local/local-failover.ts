@@ -118,7 +118,8 @@ export async function failOverShard(
   const oldDir = join(dir, old);
   if (!(await isFenced(dir, old)) && (await answers(oldDir, ctx, probeTimeoutMs)))
     return { kind: "not-needed" };
-  const servers = (await readdir(dir)).filter((e) => replicaDir.test(e) && e !== old);
+  // `primary` too: after a failover it may have come back as a replica (re-joined).
+  const servers = (await readdir(dir)).filter((e) => (replicaDir.test(e) || e === "primary") && e !== old);
   const candidates = (await Promise.all(servers.map((s) => candidateOf(dir, s, ctx)))).filter(
     (c): c is Candidate => c !== undefined,
   );
