@@ -162,3 +162,74 @@ describe("local driver failover and re-join", () => {
     });
   }, 180_000);
 });
+
+describe("synchronous mode", () => {
+  const db = spec("syncdb", { replicasPerShard: 2, synchronous: { replicas: 1 } });
+
+  it("makes a commit wait for a replica, and keeps every acknowledged write through a failover", async () => {
+    const app = await driver.ensureApplication(db);
+    const endpoint = ready(await reconcile(db, app));
+    password = (await readFile(join(shardDir(db.name), "password"), "utf8")).trim();
+    const primary = endpoint.primary.port;
+    await withServer(primary, db.name, async (c) => {
+      expect((await c.query("SHOW synchronous_standby_names")).rows[0].synchronous_standby_names).toBe(
+        'ANY 1 ("dbplane_replica_1", "dbplane_replica_2")',
+      );
+      await c.query("CREATE TABLE acked (id int primary key)");
+    });
+    await waitFor(
+      async () =>
+        withServer(primary, "postgres", async (c) => {
+          const { rows } = await c.query(
+            "SELECT application_name FROM pg_stat_replication WHERE sync_state = 'quorum' ORDER BY 1",
+          );
+          return rows.map((r) => r.application_name).join(",") === "dbplane_replica_1,dbplane_replica_2";
+        }),
+      { what: "both replicas streaming as quorum standbys" },
+    );
+
+    // Writes, one commit at a time, until the primary dies under them; what was acknowledged counts.
+    const acked: number[] = [];
+    const writer = new pg.Client({
+      host: "127.0.0.1",
+      port: primary,
+      user: "dbplane",
+      password,
+      database: db.name,
+    });
+    writer.on("error", () => {});
+    await writer.connect();
+    const writing = (async () => {
+      for (let id = 1; ; id++) {
+        try {
+          await writer.query("INSERT INTO acked VALUES ($1)", [id]);
+        } catch {
+          return;
+        }
+        acked.push(id);
+      }
+    })();
+    await waitFor(() => acked.length >= 200, { what: "200 acknowledged writes" });
+    process.kill(await postmasterPid(db.name, "primary"), "SIGKILL");
+    await writing;
+    await writer.end().catch(() => {});
+    expect(acked.length).toBeGreaterThanOrEqual(200);
+
+    await waitFor(async () => (await driver.failover!.probe(db, 0, 1_000)) === "down", {
+      what: "the killed primary seen down",
+    });
+    const outcome = await driver.failover!.failOver(db, 0, 1_000);
+    if (outcome.kind !== "promoted") throw new Error(`no failover: ${JSON.stringify(outcome)}`);
+    await withServer(outcome.newPrimary.port, db.name, async (c) => {
+      const { rows } = await c.query<{ id: number }>("SELECT id FROM acked WHERE id = ANY($1)", [acked]);
+      expect(rows.length).toBe(acked.length);
+      // The new primary waits for the replica that is left.
+      const other =
+        outcome.newPrimary.port === endpoint.replicas[0]!.port ? "dbplane_replica_2" : "dbplane_replica_1";
+      expect((await c.query("SHOW synchronous_standby_names")).rows[0].synchronous_standby_names).toBe(
+        `ANY 1 ("${other}")`,
+      );
+      await c.query("INSERT INTO acked VALUES (0)");
+    });
+  }, 180_000);
+});

@@ -24,6 +24,7 @@ import { ensureReshardRole } from "./reshard-role.ts";
 import { runProgram } from "./run-program.ts";
 import { resolveServerUser, type ServerUser } from "./server-user.ts";
 import { fencedServers, isFenced, leaderOf } from "./shard-leader.ts";
+import { applySynchronousStandbys, synchronousStandbyNames } from "./synchronous-standbys.ts";
 
 export interface LocalDriverOptions {
   /**
@@ -179,6 +180,12 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
       const replicas = replicaServers(leader, fenced, target.replicas, entries);
       const replicaPorts: number[] = [];
       for (const server of replicas) replicaPorts.push(await ensureReplica(dir, server, primaryPort, ctx));
+      // Synchronous mode (or not): the primary waits for n of exactly these replicas.
+      await applySynchronousStandbys(
+        { port: primaryPort, ca },
+        ctx.password,
+        synchronousStandbyNames(spec.synchronous?.replicas ?? 0, replicas.map(slotNameOf)),
+      );
       for (const entry of entries) {
         const server = replicaDir.test(entry) || entry === "primary";
         if (!server || entry === leader || fenced.has(entry) || replicas.includes(entry)) continue;
@@ -257,7 +264,8 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
       },
       async failOver(spec, shard, timeoutMs): Promise<FailoverOutcome> {
         const dir = shardDir(spec.name, shard);
-        const done = await failOverShard(dir, await serverContext(spec, shard), timeoutMs);
+        const ctx = await serverContext(spec, shard);
+        const done = await failOverShard(dir, ctx, timeoutMs, spec.synchronous?.replicas ?? 0);
         if (done.kind !== "promoted") return done;
         return {
           kind: "promoted",
