@@ -1,6 +1,6 @@
 // The local driver's high availability, driven as the reconcile loop and the failover watcher
 // drive it, against real PostgreSQL 15 servers: a 1-shard database with one replica.
-import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger } from "@dbplane/service-kit";
@@ -230,6 +230,91 @@ describe("synchronous mode", () => {
         `ANY 1 ("${other}")`,
       );
       await c.query("INSERT INTO acked VALUES (0)");
+    });
+  }, 180_000);
+});
+
+describe("replication slots and DBPLANE_SLOT_MAX_LAG_BYTES", () => {
+  const db = spec("lagdb");
+  let app: AppCredentials;
+
+  /** Stops a replica cleanly (SIGINT: fast shutdown) and waits until it is down. */
+  const stopReplica = async (server: string) => {
+    process.kill(await postmasterPid(db.name, server), "SIGINT");
+    await waitFor(
+      () =>
+        stat(join(shardDir(db.name), server, "postmaster.pid")).then(
+          () => false,
+          () => true,
+        ),
+      { what: `${server} stopped` },
+    );
+  };
+  /** `segments` WAL segments (16 MB each) written on the primary, then a checkpoint (which removes old WAL). */
+  const writeWal = (port: number, segments: number, from: number) =>
+    withServer(port, db.name, async (c) => {
+      for (let i = 0; i < segments; i++) {
+        await c.query("INSERT INTO t VALUES ($1)", [from + i]);
+        await c.query("SELECT pg_switch_wal()");
+      }
+      await c.query("CHECKPOINT");
+    });
+  const rowsOn = (port: number) =>
+    withServer(port, db.name, async (c) => (await c.query("SELECT count(*)::int AS n FROM t")).rows[0].n);
+
+  it("keeps the WAL of a replica stopped for longer than wal_keep_size, which catches up when started", async () => {
+    app = await driver.ensureApplication(db);
+    const endpoint = ready(await reconcile(db, app));
+    password = (await readFile(join(shardDir(db.name), "password"), "utf8")).trim();
+    const primary = endpoint.primary.port;
+    await withServer(primary, db.name, (c) => c.query("CREATE TABLE t (id int primary key)"));
+    await withServer(primary, "postgres", async (c) => {
+      expect((await c.query("SHOW max_slot_wal_keep_size")).rows[0].max_slot_wal_keep_size).toBe("1GB");
+    });
+    await stopReplica("replica-1");
+    // 20 segments: 320 MB, more than wal_keep_size (256 MB).
+    await writeWal(primary, 20, 1);
+    const again = ready(await reconcile(db, app));
+    await waitFor(async () => (await rowsOn(again.replicas[0]!.port)) === 20, {
+      what: "the restarted replica caught up",
+      timeoutMs: 60_000,
+    });
+  }, 180_000);
+
+  it("drops the slot of a replica further behind than the bound, and copies the replica anew", async () => {
+    const bounded = await createLocalDriver({
+      dataDir,
+      osUser: "postgres",
+      router: { host: "127.0.0.1", port: 7432 },
+      logger: createLogger({ name: "local-ha-test", level: "warn" }),
+      slotMaxLagBytes: 16 * 1024 * 1024,
+    });
+    const target = { spec: db, shard: 0, replicas: 1 };
+    const endpoint = ready(await bounded.ensureShard(target, app));
+    const primary = endpoint.primary.port;
+    await withServer(primary, "postgres", async (c) => {
+      expect((await c.query("SHOW max_slot_wal_keep_size")).rows[0].max_slot_wal_keep_size).toBe("16MB");
+    });
+    await stopReplica("replica-1");
+    // Past both wal_keep_size and the bound: the checkpoint invalidates the slot.
+    await writeWal(primary, 20, 100);
+    const status = await withServer(primary, "postgres", async (c) => {
+      const { rows } = await c.query(
+        "SELECT wal_status FROM pg_replication_slots WHERE slot_name = 'dbplane_replica_1'",
+      );
+      return rows[0]?.wal_status;
+    });
+    expect(status).toBe("lost");
+    const after = ready(await bounded.ensureShard(target, app));
+    await waitFor(async () => (await rowsOn(after.replicas[0]!.port)) === 40, {
+      what: "the replica copied anew has every row",
+      timeoutMs: 60_000,
+    });
+    await withServer(primary, "postgres", async (c) => {
+      const { rows } = await c.query(
+        "SELECT wal_status, active FROM pg_replication_slots WHERE slot_name = 'dbplane_replica_1'",
+      );
+      expect(rows[0]?.wal_status).not.toBe("lost");
     });
   }, 180_000);
 });

@@ -24,6 +24,7 @@ import { ensureReshardRole } from "./reshard-role.ts";
 import { runProgram } from "./run-program.ts";
 import { resolveServerUser, type ServerUser } from "./server-user.ts";
 import { fencedServers, isFenced, leaderOf } from "./shard-leader.ts";
+import { applySlotRetention, discardIfSlotLost, maxSlotWalKeepSize } from "./slot-retention.ts";
 import { applySynchronousStandbys, synchronousStandbyNames } from "./synchronous-standbys.ts";
 
 export interface LocalDriverOptions {
@@ -38,9 +39,17 @@ export interface LocalDriverOptions {
   /** The router's wire endpoint, for the `uri` and `jdbc-uri` the application reads. */
   readonly router: RouterWireEndpoint;
   readonly logger: Logger;
+  /**
+   * DBPLANE_SLOT_MAX_LAG_BYTES: the WAL a replica's slot may hold back on its primary
+   * (`max_slot_wal_keep_size`); past it the slot is lost and the replica copied anew. 0: no bound.
+   * Default: 1 GiB.
+   */
+  readonly slotMaxLagBytes?: number | undefined;
 }
 
 const replicaDir = /^replica-(\d+)$/;
+/** DBPLANE_SLOT_MAX_LAG_BYTES's default: 1 GiB of WAL held back for a replica that is away. */
+export const DEFAULT_SLOT_MAX_LAG_BYTES = 1024 ** 3;
 
 /**
  * The `count` replica servers of a shard: the former primary `primary` when it exists (re-joined
@@ -94,6 +103,7 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
   const root = resolve(options.dataDir);
   const clusters = join(root, "clusters");
   const finder = new PgBinaryFinder(options.binDir);
+  const slotRetention = maxSlotWalKeepSize(options.slotMaxLagBytes ?? DEFAULT_SLOT_MAX_LAG_BYTES);
   const user: ServerUser = await resolveServerUser(options.osUser);
   // The server user must be able to reach its directories: traversable, not listable by others.
   await mkdir(clusters, { recursive: true, mode: 0o711 });
@@ -179,7 +189,16 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
       const fenced = new Set(entries.filter((e) => e.endsWith(".fenced")).map((e) => e.slice(0, -7)));
       const replicas = replicaServers(leader, fenced, target.replicas, entries);
       const replicaPorts: number[] = [];
-      for (const server of replicas) replicaPorts.push(await ensureReplica(dir, server, primaryPort, ctx));
+      await applySlotRetention({ port: primaryPort, ca }, ctx.password, slotRetention);
+      for (const server of replicas) {
+        if (await discardIfSlotLost(dir, server, slotNameOf(server), { port: primaryPort, ca }, ctx)) {
+          options.logger.warn(
+            { database: spec.name, shard, replica: server },
+            "replica fell further behind than DBPLANE_SLOT_MAX_LAG_BYTES (its slot was invalidated); copying it anew",
+          );
+        }
+        replicaPorts.push(await ensureReplica(dir, server, primaryPort, ctx));
+      }
       // Synchronous mode (or not): the primary waits for n of exactly these replicas.
       await applySynchronousStandbys(
         { port: primaryPort, ca },
