@@ -165,6 +165,12 @@ export const configSchema = z.object({
     .describe(
       "Local driver: how often each shard's primary is probed for failover (also the probe's timeout).",
     ),
+  DBPLANE_SLOT_MAX_LAG_BYTES: envVar
+    .int(0)
+    .default(1024 ** 3)
+    .describe(
+      "Local driver: WAL (bytes) a replica's replication slot may hold back on its primary (`max_slot_wal_keep_size`, at least `wal_keep_size` 256 MB in effect); past it the slot is invalidated and the replica is copied anew with pg_basebackup when it returns. 0: no bound. Default 1 GiB.",
+    ),
   DBPLANE_RECONCILE_CONCURRENCY: envVar
     .int(1, 64)
     .default(4)

@@ -109,6 +109,7 @@ const driver: ShardDriver =
           dataDir: config.DBPLANE_DATA_DIR,
           binDir: config.DBPLANE_PG_BIN_DIR,
           osUser: config.DBPLANE_PG_OS_USER,
+          slotMaxLagBytes: config.DBPLANE_SLOT_MAX_LAG_BYTES,
           router,
           logger,
         });

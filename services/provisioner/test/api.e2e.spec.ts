@@ -50,6 +50,16 @@ describe("provisioner API: validation, conflicts, idempotency", () => {
     ["an unknown PostgreSQL version", { postgresVersion: 13 }, "body.postgresVersion"],
     ["a future PostgreSQL version", { postgresVersion: 19 }, "body.postgresVersion"],
     ["a storage size that is no quantity", { storage: { size: "lots" } }, "body.storage.size"],
+    [
+      "synchronous mode waiting for more replicas than there are",
+      { replicasPerShard: 1, synchronous: { replicas: 2 } },
+      "body.synchronous.replicas",
+    ],
+    [
+      "synchronous mode waiting for no replica",
+      { replicasPerShard: 1, synchronous: { replicas: 0 } },
+      "body.synchronous.replicas",
+    ],
   ])("refuses %s with 400 naming the field", async (_what, over, field) => {
     const res = await api.call("POST", "/v1/databases", spec(over));
     expect(res.status).toBe(400);
@@ -72,6 +82,20 @@ describe("provisioner API: validation, conflicts, idempotency", () => {
     expect(other.status).toBe(409);
     expect(other.body.detail).toContain("different spec");
     expect((await settled(first.body.operationId)).state).toBe("succeeded");
+  }, 90_000);
+
+  it("creates a database in synchronous mode and keeps the mode in its spec", async () => {
+    const res = await api.call(
+      "POST",
+      "/v1/databases",
+      spec({ name: "ledger", replicasPerShard: 1, synchronous: { replicas: 1 } }),
+    );
+    expect(res.status).toBe(202);
+    expect((await settled(res.body.operationId)).state).toBe("succeeded");
+    const db = await api.call("GET", "/v1/databases/ledger");
+    expect(db.body.spec.synchronous).toEqual({ replicas: 1 });
+    const del = await api.call("DELETE", "/v1/databases/ledger?keepVolumes=false");
+    expect((await settled(del.body.operationId)).state).toBe("succeeded");
   }, 90_000);
 
   it("adds a shard: version 2, two ready shards", async () => {

@@ -16,6 +16,18 @@ describe("the replica servers of a local shard", () => {
     ]);
   });
 
+  it("count the former primary first once it is re-joined as a replica", () => {
+    expect(replicaServers("replica-1", new Set(), 1, ["primary", "replica-1"])).toEqual(["primary"]);
+    expect(replicaServers("replica-1", new Set(), 2, ["primary", "replica-1"])).toEqual([
+      "primary",
+      "replica-2",
+    ]);
+    // Still fenced (not re-joined yet): not one of them.
+    expect(replicaServers("replica-1", new Set(["primary"]), 1, ["primary", "replica-1"])).toEqual([
+      "replica-2",
+    ]);
+  });
+
   it("are none for a shard without replicas", () => {
     expect(replicaServers("primary", new Set(), 0)).toEqual([]);
   });

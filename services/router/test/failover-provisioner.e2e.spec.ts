@@ -2,10 +2,10 @@
 // replica, rows written through the router, then `kill -9` of the primary's postmaster. Without a
 // person, the provisioner promotes the replica and announces shard.failed-over, the router's map
 // names the new primary, writes through the router succeed again and the rows written before are
-// there; the old primary stays fenced (stopped). Then the shard gets two replicas from the
-// promoted primary (through slots on it), and a second kill promotes one of them while the other
-// follows it.
-import { chmod, mkdtemp, readFile, rm, stat } from "node:fs/promises";
+// there; the old primary comes back as a replica of the new one (pg_rewind). Then the shard gets
+// two replicas (the re-joined one and a new one, through slots on the promoted primary), and a
+// second kill promotes one of them while the other follows it.
+import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -45,8 +45,8 @@ beforeAll(async () => {
       DBPLANE_PROVISIONER_SCHEMA: schema.name,
       DBPLANE_DATA_DIR: dataDir,
       DBPLANE_RECONCILE_INTERVAL_MS: "200",
-      // No resync pass while the primary is down: it would restart the killed server instead.
-      DBPLANE_RESYNC_INTERVAL_MS: "3600000",
+      // Resync passes while the primary is down too: they leave it to the failover.
+      DBPLANE_RESYNC_INTERVAL_MS: "500",
       DBPLANE_FAILOVER_AFTER_MS: "2000",
       DBPLANE_FAILOVER_PROBE_MS: "250",
       DBPLANE_LOG_LEVEL: "warn",
@@ -187,11 +187,23 @@ describe("local driver failover, with the real provisioner and router", () => {
     // The provisioner's own record names the new primary too.
     const atProvisioner = (await provisioner.call("GET", `/v1/databases/${DB}`)).body;
     expect(address(atProvisioner.shards[0].primary)).toEqual(replica);
-    // The old primary is fenced: stopped, marked, and not started again.
+    // The old primary never runs as a primary again: the next pass re-joins it as a replica of
+    // the new one (pg_rewind), in recovery, on its own port.
     expect(alive(pid)).toBe(false);
-    expect((await stat(join(shardDir, "primary.fenced"))).isFile()).toBe(true);
-    // A backup (which makes sure the shard's primary runs) backs up the promoted server and leaves
-    // the fenced one stopped: its postmaster.pid still names the killed process.
+    await waitFor(
+      async () => {
+        const m = (await router.call("GET", `/v1/databases/${DB}/shards`)).body;
+        return m.shards[0].replicas.length === 1 && m.shards[0].replicas[0].port === oldPrimary.port;
+      },
+      { what: "the old primary back as the shard's replica", timeoutMs: 60_000 },
+    );
+    const onOld = new pg.Pool({ ...oldPrimary, database: DB, user: "dbplane", password, max: 1 });
+    try {
+      expect((await onOld.query("SELECT pg_is_in_recovery() AS r")).rows[0].r).toBe(true);
+    } finally {
+      await onOld.end();
+    }
+    // A backup (which makes sure the shard's primary runs) backs up the promoted server.
     const backup = await provisioner.call("POST", `/v1/databases/${DB}/backups`, {});
     expect(backup.status).toBe(202);
     const done = await waitFor(
@@ -202,11 +214,6 @@ describe("local driver failover, with the real provisioner and router", () => {
       { what: "the backup", timeoutMs: 60_000 },
     );
     expect(done.state).toBe("succeeded");
-    const pidNow = Number(
-      (await readFile(join(shardDir, "primary", "postmaster.pid"), "utf8")).split("\n")[0],
-    );
-    expect(pidNow).toBe(pid);
-    expect(alive(pid)).toBe(false);
     firstPromoted = replica;
   }, 180_000);
 
@@ -214,7 +221,7 @@ describe("local driver failover, with the real provisioner and router", () => {
     expect(firstPromoted).toBeDefined();
     const scaled = await provisioner.call("POST", `/v1/databases/${DB}/replicas`, { replicas: 2 });
     expect(scaled.status).toBe(202);
-    // replica-2 and replica-3 (replica-1 is the primary now), copied from it through their slots.
+    // The re-joined old primary and replica-2 (replica-1 is the primary now), through slots on it.
     const map = await waitFor(
       async () => {
         const m = (await router.call("GET", `/v1/databases/${DB}/shards`)).body;
@@ -240,7 +247,8 @@ describe("local driver failover, with the real provisioner and router", () => {
         },
         { what: "both replicas streaming from the promoted primary" },
       );
-      expect(slots).toEqual(["dbplane_replica_2", "dbplane_replica_3"]);
+      // The re-joined old primary and a new replica-2.
+      expect(slots).toEqual(["dbplane_primary", "dbplane_replica_2"]);
       // Both replicas have every row before the second failure.
       const { rows: lsn } = await promoted.query("SELECT pg_current_wal_lsn()::text AS at");
       await waitFor(
@@ -287,7 +295,7 @@ describe("local driver failover, with the real provisioner and router", () => {
         },
         { what: "the other replica streaming from the newest primary" },
       );
-      expect(["dbplane_replica_2", "dbplane_replica_3"]).toContain(streaming);
+      expect(["dbplane_primary", "dbplane_replica_2", "dbplane_replica_1"]).toContain(streaming);
     } finally {
       await newest.end();
     }
@@ -298,6 +306,13 @@ describe("local driver failover, with the real provisioner and router", () => {
     } finally {
       await follower.end();
     }
-    expect((await stat(join(shardDir, "replica-1.fenced"))).isFile()).toBe(true);
+    // And the killed replica-1 is re-joined in turn: the shard has its two replicas again.
+    await waitFor(
+      async () => {
+        const m = (await router.call("GET", `/v1/databases/${DB}/shards`)).body;
+        return m.shards[0].replicas.some((r: { port: number }) => r.port === firstPromoted!.port);
+      },
+      { what: "replica-1 re-joined as a replica", timeoutMs: 60_000 },
+    );
   }, 180_000);
 });

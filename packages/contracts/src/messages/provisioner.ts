@@ -65,6 +65,18 @@ const databaseSpec = z.strictObject({
     .default([])
     .refine((tables) => new Set(tables.map((t) => t.table)).size === tables.length, "tables must be unique")
     .describe("Tables distributed by key; all other tables live on every shard"),
+  synchronous: z
+    .strictObject({
+      replicas: z
+        .int()
+        .min(1)
+        .max(5)
+        .describe(
+          "How many replicas must have flushed a commit before it is acknowledged (ANY n); at most replicasPerShard",
+        ),
+    })
+    .optional()
+    .describe("Synchronous mode: a write acknowledged to a client survives the loss of the primary"),
 });
 
 export const createDatabase = defineCommand({

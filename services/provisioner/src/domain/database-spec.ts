@@ -4,7 +4,16 @@ import type { CreateDatabase } from "@dbplane/contracts";
  * The desired state of a database as stored: the accepted `create-database` data, defaults
  * applied — the PostgreSQL version among them (`withPostgresVersion`).
  */
-export type DatabaseSpec = CreateDatabase & { readonly postgresVersion: number };
+export type DatabaseSpec = CreateDatabase & {
+  readonly postgresVersion: number;
+  /** Synchronous mode: a commit waits until this many of the shard's replicas have it. */
+  readonly synchronous?: SynchronousMode | undefined;
+};
+
+/** Per database `synchronous: {replicas: n}` (`synchronous_standby_names = 'ANY n (…)'`). */
+export interface SynchronousMode {
+  readonly replicas: number;
+}
 
 /** Key order does not matter to equality of specs; arrays keep their order. */
 function canonical(value: unknown): unknown {

@@ -36,6 +36,9 @@ export interface FailoverWatcher {
  */
 export function createFailoverWatcher(options: FailoverWatcherOptions): FailoverWatcher {
   const downSince = new Map<string, number>();
+  /** When each primary last answered: an outage began after it, not at the first failed probe. */
+  const lastUp = new Map<string, number>();
+  const rechecks = new Set<NodeJS.Timeout>();
   const reported = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
   let round: Promise<void> | undefined;
@@ -73,11 +76,26 @@ export function createFailoverWatcher(options: FailoverWatcherOptions): Failover
     if (state !== "down") {
       downSince.delete(key);
       reported.delete(key);
+      if (state === "up") lastUp.set(key, Date.now());
       return;
     }
-    const since = downSince.get(key) ?? Date.now();
+    // Down since just after it last answered (at most one probe interval before the first miss).
+    const since = downSince.get(key) ?? lastUp.get(key) ?? Date.now();
     downSince.set(key, since);
-    if (Date.now() - since < options.afterMs) return;
+    const left = since + options.afterMs - Date.now();
+    if (left > 0) {
+      // The grace ends between two rounds: probe again right then rather than at the next round.
+      if (left < options.probeMs && !stopped) {
+        const timer = setTimeout(() => {
+          rechecks.delete(timer);
+          void probeShard(name, spec, shard).catch((err: unknown) =>
+            options.logger.warn({ err, database: name, shard }, "probing a primary failed; will retry"),
+          );
+        }, left);
+        rechecks.add(timer);
+      }
+      return;
+    }
     try {
       await failOver(name, shard, key);
     } catch (err) {
@@ -114,6 +132,7 @@ export function createFailoverWatcher(options: FailoverWatcherOptions): Failover
     async stop() {
       stopped = true;
       clearTimeout(timer);
+      for (const recheck of rechecks) clearTimeout(recheck);
       await round;
     },
   };

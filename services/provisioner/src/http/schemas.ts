@@ -14,7 +14,17 @@ import type { DatabaseRow, OperationRow, ShardRow } from "../store/rows.ts";
 export const nameParams = z.object({ name: createDatabase.schema.shape.name });
 export const operationParams = z.object({ id: z.string().min(1).max(200) });
 
-export const createBody = createDatabase.schema;
+// synchronous.replicas (in the contract) cannot exceed the replicas there are: checked here, where
+// both are known, so the 400 names the field.
+export const createBody = createDatabase.schema.superRefine((body, ctx) => {
+  if (body.synchronous && body.synchronous.replicas > body.replicasPerShard) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["synchronous", "replicas"],
+      message: `must be at most replicasPerShard (${body.replicasPerShard}): a commit cannot wait for replicas that do not exist`,
+    });
+  }
+});
 export const addShardsBody = addShard.schema.omit({ name: true });
 export const shardParams = nameParams.extend({
   shard: z.coerce.number().pipe(removeShard.schema.shape.shard),

@@ -42,6 +42,11 @@ export async function recordShardFailedOver(
       await client.query("ROLLBACK");
       return false;
     }
+    // The next reconcile pass comes at once, not after the resync interval: it re-joins the old
+    // primary as a replica (or makes a new one) and re-applies the synchronous standbys.
+    await client.query(`UPDATE ${t.databases} SET last_reconciled_at = NULL WHERE name = $1`, [
+      facts.database,
+    ]);
     const newServer = `${facts.newPrimary.host}:${facts.newPrimary.port}`;
     const id = eventIds.shardFailedOver(facts.database, facts.shard, newServer, facts.lsn);
     await enqueueEvent(

@@ -17,11 +17,15 @@ import { ensurePrimary, ensureReplica, type ServerContext, stopServer } from "./
 import { ensureLocalCa } from "./local-tls.ts";
 import { ensureMonitorRole } from "./monitor-role.ts";
 import { PgBinaryFinder } from "./pg-binaries.ts";
+import { PrimaryDownError } from "./primary-guard.ts";
+import { rejoinFenced } from "./rejoin.ts";
 import { dropSlot, slotNameOf } from "./replication-slots.ts";
 import { ensureReshardRole } from "./reshard-role.ts";
 import { runProgram } from "./run-program.ts";
 import { resolveServerUser, type ServerUser } from "./server-user.ts";
-import { fenceMarker, isFenced, leaderOf } from "./shard-leader.ts";
+import { fencedServers, isFenced, leaderOf } from "./shard-leader.ts";
+import { applySlotRetention, discardIfSlotLost, maxSlotWalKeepSize } from "./slot-retention.ts";
+import { applySynchronousStandbys, synchronousStandbyNames } from "./synchronous-standbys.ts";
 
 export interface LocalDriverOptions {
   /**
@@ -35,17 +39,33 @@ export interface LocalDriverOptions {
   /** The router's wire endpoint, for the `uri` and `jdbc-uri` the application reads. */
   readonly router: RouterWireEndpoint;
   readonly logger: Logger;
+  /**
+   * DBPLANE_SLOT_MAX_LAG_BYTES: the WAL a replica's slot may hold back on its primary
+   * (`max_slot_wal_keep_size`); past it the slot is lost and the replica copied anew. 0: no bound.
+   * Default: 1 GiB.
+   */
+  readonly slotMaxLagBytes?: number | undefined;
 }
 
 const replicaDir = /^replica-(\d+)$/;
+/** DBPLANE_SLOT_MAX_LAG_BYTES's default: 1 GiB of WAL held back for a replica that is away. */
+export const DEFAULT_SLOT_MAX_LAG_BYTES = 1024 ** 3;
 
 /**
- * The `count` replica servers of a shard: `replica-1`, `replica-2`, … skipping the one that is
- * the primary since a failover and any fenced one, so a failover leaves the shard with as many
- * replicas as asked (the next pass makes the missing one from the new primary).
+ * The `count` replica servers of a shard: the former primary `primary` when it exists (re-joined
+ * as a replica after a failover), then `replica-1`, `replica-2`, … skipping the one that is the
+ * primary since a failover and any fenced one, so a failover leaves the shard with as many
+ * replicas as asked (the next pass re-joins the old primary or makes a new one).
  */
-export function replicaServers(leader: string, fenced: ReadonlySet<string>, count: number): string[] {
+export function replicaServers(
+  leader: string,
+  fenced: ReadonlySet<string>,
+  count: number,
+  existing: readonly string[] = [],
+): string[] {
   const servers: string[] = [];
+  if (count > 0 && existing.includes("primary") && leader !== "primary" && !fenced.has("primary"))
+    servers.push("primary");
   for (let k = 1; servers.length < count; k++) {
     const server = `replica-${k}`;
     if (server !== leader && !fenced.has(server)) servers.push(server);
@@ -83,6 +103,7 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
   const root = resolve(options.dataDir);
   const clusters = join(root, "clusters");
   const finder = new PgBinaryFinder(options.binDir);
+  const slotRetention = maxSlotWalKeepSize(options.slotMaxLagBytes ?? DEFAULT_SLOT_MAX_LAG_BYTES);
   const user: ServerUser = await resolveServerUser(options.osUser);
   // The server user must be able to reach its directories: traversable, not listable by others.
   await mkdir(clusters, { recursive: true, mode: 0o711 });
@@ -137,7 +158,14 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
       const ctx = await serverContext(spec, shard);
       const leader = await leaderOf(dir);
       // A fenced leader (a failover stopped half-way; the watcher finishes it) is refused there.
-      const primaryPort = await ensurePrimary(dir, join(dir, "password"), spec.name, ctx, leader);
+      let primaryPort: number;
+      try {
+        primaryPort = await ensurePrimary(dir, join(dir, "password"), spec.name, ctx, leader);
+      } catch (err) {
+        // Crashed under running replicas: not restarted here; the failover watcher takes it over.
+        if (err instanceof PrimaryDownError) return { ready: false, waitingFor: err.message };
+        throw err;
+      }
       await ensureAppRole({ port: primaryPort, ca }, ctx.password, spec.name, application.verifier);
       // The collector reads this file as the provisioner's own user, not the server's.
       const monitorFile = join(dir, MONITOR_KEYS.password);
@@ -147,26 +175,44 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
       const reshardFile = join(dir, RESHARD_KEYS.password);
       const reshardPassword = await ensurePassword(reshardFile, PROCESS_USER);
       await ensureReshardRole({ port: primaryPort, ca }, ctx.password, spec.name, reshardPassword);
+      // A former primary a failover fenced comes back as a replica of the new one (pg_rewind).
+      for (const server of await fencedServers(dir)) {
+        const rejoined = await rejoinFenced(dir, server, primaryPort, ctx);
+        options.logger.warn(
+          { database: spec.name, shard, server, ...rejoined },
+          rejoined.how === "rewound"
+            ? "fenced former primary re-joined as a replica (pg_rewind)"
+            : "fenced former primary could not be rewound; it is copied anew as a replica",
+        );
+      }
       const entries = await readdir(dir);
       const fenced = new Set(entries.filter((e) => e.endsWith(".fenced")).map((e) => e.slice(0, -7)));
-      const replicas = replicaServers(leader, fenced, target.replicas);
+      const replicas = replicaServers(leader, fenced, target.replicas, entries);
       const replicaPorts: number[] = [];
-      for (const server of replicas) replicaPorts.push(await ensureReplica(dir, server, primaryPort, ctx));
+      await applySlotRetention({ port: primaryPort, ca }, ctx.password, slotRetention);
+      for (const server of replicas) {
+        if (await discardIfSlotLost(dir, server, slotNameOf(server), { port: primaryPort, ca }, ctx)) {
+          options.logger.warn(
+            { database: spec.name, shard, replica: server },
+            "replica fell further behind than DBPLANE_SLOT_MAX_LAG_BYTES (its slot was invalidated); copying it anew",
+          );
+        }
+        replicaPorts.push(await ensureReplica(dir, server, primaryPort, ctx));
+      }
+      // Synchronous mode (or not): the primary waits for n of exactly these replicas.
+      await applySynchronousStandbys(
+        { port: primaryPort, ca },
+        ctx.password,
+        synchronousStandbyNames(spec.synchronous?.replicas ?? 0, replicas.map(slotNameOf)),
+      );
       for (const entry of entries) {
-        if (!replicaDir.test(entry) || entry === leader || fenced.has(entry) || replicas.includes(entry))
-          continue;
+        const server = replicaDir.test(entry) || entry === "primary";
+        if (!server || entry === leader || fenced.has(entry) || replicas.includes(entry)) continue;
         await stopServer(join(dir, entry), ctx);
         await rm(join(dir, entry), { recursive: true, force: true });
         await rm(join(dir, `${entry}.log`), { force: true });
         await dropSlot({ port: primaryPort, ca }, ctx.password, slotNameOf(entry));
         options.logger.info({ database: spec.name, shard, replica: entry }, "surplus replica removed");
-      }
-      for (const server of fenced) {
-        // Re-joining it (pg_rewind) is not done yet: it stays stopped, and says so on every pass.
-        options.logger.warn(
-          { database: spec.name, shard, server, marker: fenceMarker(dir, server) },
-          "fenced former primary kept stopped",
-        );
       }
       return {
         ready: true,
@@ -237,7 +283,8 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
       },
       async failOver(spec, shard, timeoutMs): Promise<FailoverOutcome> {
         const dir = shardDir(spec.name, shard);
-        const done = await failOverShard(dir, await serverContext(spec, shard), timeoutMs);
+        const ctx = await serverContext(spec, shard);
+        const done = await failOverShard(dir, ctx, timeoutMs, spec.synchronous?.replicas ?? 0);
         if (done.kind !== "promoted") return done;
         return {
           kind: "promoted",

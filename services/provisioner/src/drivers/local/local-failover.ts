@@ -6,6 +6,7 @@ import { isRunning, portOf, type ServerContext, withConnection } from "./local-s
 import { ensureSlot, followPrimary, slotNameOf } from "./replication-slots.ts";
 import { runProgram } from "./run-program.ts";
 import { fence, isFenced, leaderOf, recordLeader } from "./shard-leader.ts";
+import { applySynchronousStandbys, synchronousStandbyNames } from "./synchronous-standbys.ts";
 
 const replicaDir = /^replica-\d+$/;
 
@@ -107,18 +108,22 @@ export type LocalFailover =
  * step safe to repeat after a crash: the old primary is fenced (marker first, then killed if its
  * postmaster still runs — it must never accept a write again), the replica with the highest
  * received LSN is promoted (`pg_ctl promote`), the `leader` file names it, and the other replicas
- * follow it through their slots on it. No running replica: nothing is touched.
+ * follow it through their slots on it. In synchronous mode (`synchronousReplicas` > 0) the
+ * promoted one lists the other running replicas as its synchronous standbys before it takes its
+ * first write. No running replica: nothing is touched.
  */
 export async function failOverShard(
   dir: string,
   ctx: ServerContext,
   probeTimeoutMs: number,
+  synchronousReplicas = 0,
 ): Promise<LocalFailover> {
   const old = await leaderOf(dir);
   const oldDir = join(dir, old);
   if (!(await isFenced(dir, old)) && (await answers(oldDir, ctx, probeTimeoutMs)))
     return { kind: "not-needed" };
-  const servers = (await readdir(dir)).filter((e) => replicaDir.test(e) && e !== old);
+  // `primary` too: after a failover it may have come back as a replica (re-joined).
+  const servers = (await readdir(dir)).filter((e) => (replicaDir.test(e) || e === "primary") && e !== old);
   const candidates = (await Promise.all(servers.map((s) => candidateOf(dir, s, ctx)))).filter(
     (c): c is Candidate => c !== undefined,
   );
@@ -129,6 +134,13 @@ export async function failOverShard(
   const oldPort = await portOf(oldDir);
   await fence(dir, old, `replaced by ${chosen.server} at ${chosen.lsn}`);
   await killPostmaster(oldDir, ctx);
+  // Before the promotion: the new primary's first commit already waits for the remaining replicas.
+  const others = candidates.filter((c) => c.server !== chosen.server).map((c) => slotNameOf(c.server));
+  await applySynchronousStandbys(
+    { port: chosen.port, ca: ctx.ca },
+    ctx.password,
+    synchronousStandbyNames(synchronousReplicas, others),
+  );
   if (!chosen.promoted) {
     await runProgram(
       ctx.bins.path("pg_ctl"),

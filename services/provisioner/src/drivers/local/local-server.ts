@@ -3,8 +3,10 @@ import { join } from "node:path";
 import pg from "pg";
 import { postgresSettings, renderSettings } from "../../domain/postgres-settings.ts";
 import { discardPartial, exists, freeLocalPort, SUPERUSER, writeOwned } from "./cluster-files.ts";
+import { clearZombieLock, isZombie, postmasterPidOf } from "./dead-postmaster.ts";
 import { ensureServerCertificate, type LocalCa } from "./local-tls.ts";
 import type { PgBinaries } from "./pg-binaries.ts";
+import { assertPrimaryMayStart } from "./primary-guard.ts";
 import { ensureSlot, followPrimary, slotNameOf } from "./replication-slots.ts";
 import { ProgramFailedError, runProgram } from "./run-program.ts";
 import type { ServerUser } from "./server-user.ts";
@@ -31,6 +33,8 @@ async function writeSettings(dataDir: string, ctx: ServerContext, port: number):
   const settings = {
     ...postgresSettings(ctx.memory, port),
     listen_addresses: "127.0.0.1",
+    // pg_rewind re-joins a failed-over primary as a replica; it needs hint bits in the WAL.
+    wal_log_hints: "on",
     unix_socket_directories: "",
     // server.crt and server.key in the data directory (PostgreSQL's default file names).
     ...(ctx.ca && { ssl: "on" }),
@@ -60,7 +64,9 @@ export async function isRunning(
       user: ctx.user,
       timeoutMs: 10_000,
     });
-    return true;
+    // A killed postmaster nobody reaped yet is not running, whatever kill(pid, 0) says.
+    const pid = await postmasterPidOf(dataDir);
+    return pid === undefined || !(await isZombie(pid));
   } catch (err) {
     if (err instanceof ProgramFailedError) return false;
     throw err;
@@ -74,6 +80,8 @@ export async function isRunning(
 export async function ensureRunning(dataDir: string, ctx: ServerContext): Promise<number> {
   await ensureTls(dataDir, ctx);
   if (await isRunning(dataDir, ctx)) return portOf(dataDir);
+  // PostgreSQL refuses a lock file whose pid still "exists", as an unreaped killed one does.
+  await clearZombieLock(dataDir);
   const start = () =>
     runProgram(
       ctx.bins.path("pg_ctl"),
@@ -200,6 +208,8 @@ export async function ensurePrimary(
   if (await isFenced(shardDir, server)) {
     throw new Error(`${dataDir} is fenced (replaced by a failover); it is not started as the primary`);
   }
+  // Nor one that crashed under running replicas: the failover watcher owns that outage.
+  await assertPrimaryMayStart(shardDir, server, ctx);
   const initdb = [
     "-U",
     SUPERUSER,

@@ -30,7 +30,7 @@ async function createSlot(client: pg.Client, slot: string): Promise<void> {
 /**
  * Points a running replica at the shard's primary through its slot: `primary_conninfo` (the
  * one pg_basebackup -R wrote, with the primary's port) and `primary_slot_name`, by ALTER SYSTEM
- * and a reload — PostgreSQL 13+ restarts the WAL receiver on a change of either, and follows the
+ * and a reload, with the slot's name as `application_name` — PostgreSQL 13+ restarts the WAL receiver on a change of either, and follows the
  * new primary's timeline (`recovery_target_timeline` is `latest`). Nothing is written when both
  * are already right. True if something changed.
  */
@@ -45,9 +45,13 @@ export async function followPrimary(
       (await client.query<{ setting: string }>("SELECT setting FROM pg_settings WHERE name = $1", [name]))
         .rows[0]?.setting ?? "";
     const conninfo = await setting("primary_conninfo");
-    const wanted = /\bport=\d+/.test(conninfo)
+    const withPort = /\bport=\d+/.test(conninfo)
       ? conninfo.replace(/\bport=\d+/, `port=${primaryPort}`)
       : `${conninfo} port=${primaryPort}`.trim();
+    // Its slot's name is its application_name too: synchronous_standby_names lists replicas by it.
+    const wanted = /\bapplication_name=\S+/.test(withPort)
+      ? withPort.replace(/\bapplication_name=\S+/, `application_name=${slot}`)
+      : `${withPort} application_name=${slot}`;
     const currentSlot = await setting("primary_slot_name");
     if (wanted === conninfo && currentSlot === slot) return false;
     await client.query(`ALTER SYSTEM SET primary_conninfo = ${client.escapeLiteral(wanted)}`);

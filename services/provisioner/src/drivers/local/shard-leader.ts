@@ -1,4 +1,4 @@
-import { readFile, rename, writeFile } from "node:fs/promises";
+import { readdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { exists } from "./cluster-files.ts";
 
@@ -34,4 +34,11 @@ export async function fence(shardDir: string, server: string, reason: string): P
 
 export function isFenced(shardDir: string, server: string): Promise<boolean> {
   return exists(fenceMarker(shardDir, server));
+}
+
+/** The servers of a shard directory that carry a fence marker. */
+export async function fencedServers(shardDir: string): Promise<string[]> {
+  return (await readdir(shardDir))
+    .filter((e) => e.endsWith(".fenced"))
+    .map((e) => e.slice(0, -".fenced".length));
 }

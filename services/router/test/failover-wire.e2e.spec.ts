@@ -1,0 +1,141 @@
+// The router's wire endpoint across a local-driver failover (real provisioner, 1 shard with one
+// replica): a transaction open on the primary when its postmaster is killed fails at once with
+// an error the client can retry on — it never hangs — and a new session's write, retried as a
+// client would, lands on the promoted replica.
+import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  createTestSchema,
+  freePort,
+  httpClient,
+  type ServiceWorld,
+  serviceWorld,
+  type TestSchema,
+  waitFor,
+} from "@dbplane/testkit";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createRouterWorld, type RouterWorld, waitForMap } from "./router-world.ts";
+
+const DB = "wirefo";
+let routers: RouterWorld;
+let provisioners: ServiceWorld;
+let schema: TestSchema;
+let dataDir: string;
+let wirePort: number;
+let routerBase: string;
+
+beforeAll(async () => {
+  routers = await createRouterWorld(0);
+  schema = await createTestSchema("prov");
+  dataDir = await mkdtemp(join(tmpdir(), "dbplane-wire-failover-"));
+  await chmod(dataDir, 0o711);
+  provisioners = await serviceWorld({
+    entry: join(import.meta.dirname, "../../provisioner/src/main.ts"),
+    name: "provisioner",
+    jwtSecret: "provisioner-test-secret-0123456789abcdef",
+    env: {
+      DBPLANE_PG_URL: schema.url,
+      DBPLANE_PROVISIONER_SCHEMA: schema.name,
+      DBPLANE_DATA_DIR: dataDir,
+      DBPLANE_RECONCILE_INTERVAL_MS: "200",
+      DBPLANE_FAILOVER_AFTER_MS: "2000",
+      DBPLANE_FAILOVER_PROBE_MS: "250",
+      DBPLANE_LOG_LEVEL: "warn",
+      DBPLANE_NATS_NAMESPACE: routers.nats.namespace,
+    },
+  });
+  await provisioners.startReplica();
+  wirePort = await freePort();
+  const r = await routers.startReplica({
+    env: { DBPLANE_DATA_DIR: dataDir, DBPLANE_ROUTER_PG_PORT: String(wirePort) },
+  });
+  routerBase = r.base;
+}, 120_000);
+afterAll(async () => {
+  await provisioners?.dispose();
+  await routers?.dispose();
+  await schema?.drop();
+  if (dataDir) {
+    const { stopClusters } = await import("../../provisioner/test/provisioner-world.ts");
+    await stopClusters(dataDir);
+    await rm(dataDir, { recursive: true, force: true, maxRetries: 5 });
+  }
+}, 120_000);
+
+describe("the wire endpoint across a failover", () => {
+  it("fails a transaction open on the killed primary at once, then a new session writes to the new one", async () => {
+    const provisioner = httpClient(provisioners.replicas[0]!.base, provisioners.token());
+    const created = await provisioner.call("POST", "/v1/databases", {
+      name: DB,
+      shards: 1,
+      replicasPerShard: 1,
+      postgresVersion: 15,
+      storage: { size: "1Gi" },
+      shardedTables: [{ table: "orders", keyColumn: "id", keyType: "bigint" }],
+    });
+    expect(created.status).toBe(202);
+    await waitForMap(routerBase, routers.token(), DB, 1, 90_000);
+    const router = httpClient(routerBase, routers.token());
+    const migration = await router.call("POST", `/v1/databases/${DB}/migrations`, {
+      id: "001-orders",
+      statements: ["CREATE TABLE orders (id bigint PRIMARY KEY, amount integer NOT NULL)"],
+    });
+    expect(migration.status).toBe(200);
+
+    const app = join(dataDir, "clusters", DB, "app");
+    const user = (await readFile(join(app, "username"), "utf8")).trim();
+    const password = (await readFile(join(app, "password"), "utf8")).trim();
+    const client = new pg.Client({ host: "127.0.0.1", port: wirePort, user, password, database: DB });
+    const sessionErrors: { code?: string; message: string }[] = [];
+    client.on("error", (err: { code?: string; message: string }) => sessionErrors.push(err));
+    await client.connect();
+    try {
+      await client.query("BEGIN");
+      await client.query("INSERT INTO orders (id, amount) VALUES (1, 1)");
+      const shardDir = join(dataDir, "clusters", DB, "shard-0");
+      const pid = Number(
+        (await readFile(join(shardDir, "primary", "postmaster.pid"), "utf8")).split("\n")[0],
+      );
+      process.kill(pid, "SIGKILL");
+      // Once the shard has failed over (the killed postmaster's backends are surely gone too), the
+      // transaction has failed: the session got an error, and COMMIT fails at once, never hangs.
+      await waitFor(
+        async () => (await routers.events("dbplane.evt.provisioner.shard.failed-over")).length > 0,
+        { what: "the failover", timeoutMs: 60_000, intervalMs: 200 },
+      );
+      await expect(client.query("COMMIT")).rejects.toThrow();
+      // What the session was told. Issue 17 asks for 40001 or 08006; today the router passes on
+      // the shard's own FATAL, 57P01 ("terminating connection due to unexpected postmaster
+      // exit"), and closes the session — a code drivers and poolers reconnect on too.
+      expect(sessionErrors.map((e) => e.code)).toEqual([expect.stringMatching(/^(40001|08006|57P01)$/)]);
+      // A new session, retried as a client would until the router follows, writes to the new primary.
+      await waitFor(
+        async () => {
+          const retry = new pg.Client({ host: "127.0.0.1", port: wirePort, user, password, database: DB });
+          retry.on("error", () => {});
+          try {
+            await retry.connect();
+            await retry.query("INSERT INTO orders (id, amount) VALUES (2, 2)");
+            return true;
+          } catch (err) {
+            expect((err as { code?: string }).code).toMatch(/^(40001|08006|57P01|23505)$/);
+            return (err as { code?: string }).code === "23505";
+          } finally {
+            await retry.end().catch(() => {});
+          }
+        },
+        { what: "a write through a new session after the failover", timeoutMs: 60_000, intervalMs: 200 },
+      );
+      const check = new pg.Client({ host: "127.0.0.1", port: wirePort, user, password, database: DB });
+      await check.connect();
+      const { rows } = await check.query("SELECT id FROM orders ORDER BY id");
+      await check.end();
+      // The uncommitted row died with the old primary.
+      expect(rows.map((r) => Number(r.id))).toEqual([2]);
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }, 180_000);
+});
