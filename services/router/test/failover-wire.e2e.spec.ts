@@ -1,7 +1,7 @@
 // The router's wire endpoint across a local-driver failover (real provisioner, 1 shard with one
-// replica): a transaction open on the primary when its postmaster is killed fails at once with
-// an error the client can retry on — it never hangs — and a new session's write, retried as a
-// client would, lands on the promoted replica.
+// replica): a transaction open on the primary when its postmaster is killed fails once with
+// 08006 (connection_failure), never hangs, and the session lives on; a new session's write,
+// retried as a client would, lands on the promoted replica.
 import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -105,11 +105,19 @@ describe("the wire endpoint across a failover", () => {
         async () => (await routers.events("dbplane.evt.provisioner.shard.failed-over")).length > 0,
         { what: "the failover", timeoutMs: 60_000, intervalMs: 200 },
       );
-      await expect(client.query("COMMIT")).rejects.toThrow();
-      // What the session was told. Issue 17 asks for 40001 or 08006; today the router passes on
-      // the shard's own FATAL, 57P01 ("terminating connection due to unexpected postmaster
-      // exit"), and closes the session — a code drivers and poolers reconnect on too.
-      expect(sessionErrors.map((e) => e.code)).toEqual([expect.stringMatching(/^(40001|08006|57P01)$/)]);
+      // The shard's own FATAL (57P01, "terminating connection due to unexpected postmaster exit")
+      // is not passed on: the client's session is the router's and lives. The COMMIT fails once,
+      // with 08006 naming the reason, and the session is usable again at once.
+      const commit = await client.query("COMMIT").then(
+        () => undefined,
+        (err: { code?: string; message: string }) => err,
+      );
+      expect(commit).toMatchObject({
+        code: "08006",
+        message: expect.stringMatching(/server connection closed: terminating connection/),
+      });
+      expect(sessionErrors).toEqual([]);
+      expect((await client.query("SELECT 1 AS one")).rows).toEqual([{ one: 1 }]);
       // A new session, retried as a client would until the router follows, writes to the new primary.
       await waitFor(
         async () => {

@@ -50,6 +50,10 @@ export class ServerConnection {
   #out: Uint8Array[] = [];
   /** Parse messages sent and not yet answered: the name to record, whether the client asked for it. */
   readonly #parses: { name: string | undefined; swallow: boolean }[] = [];
+  /** The FATAL (or PANIC) the server sent before it ended this connection. */
+  #fatal: NoticeFields | undefined;
+  /** Why the connection closed ("" when nothing said why); undefined while it is open. */
+  #closeReason: string | undefined;
 
   constructor(backend: BackendConnection, shard: number, home: ConnectionHome, replica = false) {
     this.backend = backend;
@@ -57,6 +61,13 @@ export class ServerConnection {
     this.home = home;
     this.replica = replica;
     backend.receiver = (message) => {
+      if (message.type === BackendMessageType.ErrorResponse && this.#isFatal(message)) {
+        // The server is ending this connection (its postmaster died, an admin terminated it, an
+        // idle-in-transaction timeout). Not relayed: the client's session is the router's and
+        // lives on; the request in flight (or the transaction's next one) fails with 08006,
+        // naming this reason, once the connection closes.
+        return;
+      }
       if (message.type === BackendMessageType.ParseComplete) {
         const parse = this.#parses.shift();
         if (parse?.name !== undefined) this.prepared.add(parse.name);
@@ -72,11 +83,22 @@ export class ServerConnection {
       this.#receiver(message);
     };
     backend.onClose((error) => {
-      const failure = new Error(
-        `shard ${shard} server connection closed${error ? `: ${error.message}` : ""}`,
-      );
+      this.#closeReason ??= this.#fatal?.message ?? error?.message ?? "";
+      const failure = this.#closedError();
       for (const waiter of this.#waiters.splice(0)) waiter.reject(failure);
     });
+  }
+
+  #closedError(): Error {
+    const reason = this.#closeReason ?? this.#fatal?.message;
+    return new Error(`shard ${this.shard} server connection closed${reason ? `: ${reason}` : ""}`);
+  }
+
+  #isFatal(message: WireMessage): boolean {
+    const fields = noticeFields(message);
+    if (fields.severity !== "FATAL" && fields.severity !== "PANIC") return false;
+    this.#fatal = fields;
+    return true;
   }
 
   /** Who gets the server's messages (ReadyForQuery included) from now on. */
@@ -104,7 +126,7 @@ export class ServerConnection {
   /** Registers one more ReadyForQuery owed (for messages already or about to be sent). */
   expectReady(): Promise<TransactionStatus> {
     return new Promise((resolve, reject) => {
-      if (this.backend.closed) reject(new Error(`shard ${this.shard} server connection closed`));
+      if (this.backend.closed) reject(this.#closedError());
       else this.#waiters.push({ resolve, reject });
     });
   }
