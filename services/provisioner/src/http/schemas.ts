@@ -8,13 +8,18 @@ import {
   scaleReplicas,
 } from "@dbplane/contracts";
 import { z } from "zod";
+import { cronProblem } from "../domain/backup-schedule.ts";
 import { DATABASE_STATES, OPERATION_KINDS, OPERATION_STATES, SHARD_STATES } from "../domain/states.ts";
 import type { DatabaseRow, OperationRow, ShardRow } from "../store/rows.ts";
 
 export const nameParams = z.object({ name: createDatabase.schema.shape.name });
 export const operationParams = z.object({ id: z.string().min(1).max(200) });
 
-export const createBody = createDatabase.schema;
+export const createBody = createDatabase.schema.superRefine((spec, ctx) => {
+  const schedule = spec.backup?.schedule;
+  const problem = schedule && cronProblem(schedule.cron, schedule.timezone);
+  if (problem) ctx.addIssue({ code: "custom", message: problem, path: ["backup", "schedule", "cron"] });
+});
 export const addShardsBody = addShard.schema.omit({ name: true });
 export const shardParams = nameParams.extend({
   shard: z.coerce.number().pipe(removeShard.schema.shape.shard),
