@@ -1,5 +1,6 @@
 import type { CreateDatabase } from "@dbplane/contracts";
 import type { BackupSchedules } from "../backups/backup-schedules.ts";
+import type { DatabaseSpec } from "../domain/database-spec.ts";
 import { withPostgresVersion } from "../domain/postgres-version.ts";
 import type { Accepted, DesiredState } from "../store/desired-state.ts";
 
@@ -10,7 +11,8 @@ import type { Accepted, DesiredState } from "../store/desired-state.ts";
  * PostgreSQL version is chosen here, before the spec is stored or compared.
  */
 export type DatabaseAdmin = Omit<DesiredState, "create"> & {
-  create(request: CreateDatabase, operationId: string): Promise<Accepted>;
+  /** `restoreFrom`: the database is made by a restore (the restore route's plan). */
+  create(request: CreateDatabase & Pick<DatabaseSpec, "restoreFrom">, operationId: string): Promise<Accepted>;
 };
 
 export interface DatabaseAdminOptions {

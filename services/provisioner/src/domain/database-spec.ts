@@ -4,7 +4,20 @@ import type { CreateDatabase } from "@dbplane/contracts";
  * The desired state of a database as stored: the accepted `create-database` data, defaults
  * applied — the PostgreSQL version among them (`withPostgresVersion`).
  */
-export type DatabaseSpec = CreateDatabase & { readonly postgresVersion: number };
+export type DatabaseSpec = CreateDatabase & {
+  readonly postgresVersion: number;
+  /** Set on a database made by a restore: every shard recovered from the source's backups. */
+  readonly restoreFrom?: RestoreSource;
+};
+
+/** Where a restored database comes from: the source, the moment, and per shard its base backup. */
+export interface RestoreSource {
+  readonly database: string;
+  /** RFC 3339; every shard is recovered to this moment. */
+  readonly targetTime: string;
+  /** Per shard (by index) the base backup's location, as its backup row records it. */
+  readonly bases: readonly string[];
+}
 
 /** Key order does not matter to equality of specs; arrays keep their order. */
 function canonical(value: unknown): unknown {

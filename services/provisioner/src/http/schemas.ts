@@ -50,9 +50,32 @@ export const backupList = z.object({
       operationId: z.string().nullable(),
       startedAt: z.iso.datetime().nullable(),
       completedAt: z.iso.datetime().nullable(),
+      startLsn: z.string().nullable().describe("WAL position the physical backup starts at (null for a dump)"),
+      stopLsn: z.string().nullable().describe("WAL position the physical backup is consistent at"),
     }),
   ),
+  window: z
+    .object({
+      earliest: z.iso.datetime().describe("End of the oldest complete backup"),
+      latest: z.iso.datetime().describe("Now: WAL is archived continuously, and a restore archives the rest first"),
+    })
+    .nullable()
+    .describe("Moments a restore can reach; null without a complete physical backup of every shard"),
 });
+
+export const restoreBody = z
+  .strictObject({
+    backupId: runBackup.schema.shape.backupId.describe("Restore to the end of this backup"),
+    pointInTime: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .describe("Restore to this moment (RFC 3339), within the restorable window"),
+    into: createDatabase.schema.shape.name.describe("Name of the new database the restore makes"),
+  })
+  .refine((b) => (b.backupId === undefined) !== (b.pointInTime === undefined), {
+    message: "name exactly one of backupId or pointInTime",
+    path: ["backupId"],
+  });
 
 export const accepted = z.object({
   operationId: z.string(),

@@ -62,12 +62,18 @@ async function insertOperation(
   );
 }
 
+function withoutRestoreSource(spec: DatabaseSpec): Omit<DatabaseSpec, "restoreFrom"> {
+  const { restoreFrom: _restoreFrom, ...rest } = spec;
+  return rest;
+}
+
 async function announceRequested(ctx: Ctx, spec: DatabaseSpec, version: number, correlationId: string) {
   await enqueueEvent(
     ctx.client,
     ctx.t,
     databaseRequested,
-    { ...spec, version },
+    // Where a restored database comes from is the provisioner's own business, not the event's.
+    { ...withoutRestoreSource(spec), version },
     {
       id: eventIds.requested(spec.name, version),
       subject: aggregateOf.database(spec.name),
