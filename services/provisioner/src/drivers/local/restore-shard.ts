@@ -78,7 +78,8 @@ async function unpack(dataDir: string, restore: ShardRestore, ctx: ServerContext
   await writeSettings(tmp, ctx, await freeLocalPort());
   const recovery = [
     `restore_command = '${`cp ${sh(`${restore.walDir}/`).slice(0, -1)}%f' %p`.replaceAll("'", "''")}'`,
-    `recovery_target_time = '${restore.targetTime}'`,
+    // PostgreSQL reads `YYYY-MM-DD HH:MM:SS.sss+00`, not RFC 3339's `T…Z`.
+    `recovery_target_time = '${new Date(restore.targetTime).toISOString().replace("T", " ").replace("Z", "+00")}'`,
     "recovery_target_action = 'promote'",
   ];
   const auto = join(tmp, "postgresql.auto.conf");
