@@ -55,13 +55,20 @@ beforeAll(async () => {
 afterAll(() => world?.dispose(), 180_000);
 
 type Backups = {
-  items: { backupId: string; shard: number; state: string; location: string | null; stopLsn: string | null }[];
+  items: {
+    backupId: string;
+    shard: number;
+    state: string;
+    location: string | null;
+    stopLsn: string | null;
+  }[];
   window: { earliest: string; latest: string } | null;
 };
 const backups = async () => (await api.call("GET", `/v1/databases/${name}/backups`)).body as Backups;
 const completeIds = (b: Backups) => {
   const done = new Map<string, number>();
-  for (const item of b.items) if (item.state === "completed") done.set(item.backupId, (done.get(item.backupId) ?? 0) + 1);
+  for (const item of b.items)
+    if (item.state === "completed") done.set(item.backupId, (done.get(item.backupId) ?? 0) + 1);
   return [...done].filter(([, n]) => n === 2).map(([id]) => id);
 };
 
@@ -100,10 +107,11 @@ describe("scheduled physical backups and point-in-time restore (local driver)", 
   };
   /** Waits for a complete backup (every shard) not among `seen`; returns its id. */
   const nextBackup = async (seen: readonly string[]) =>
-    waitFor(
-      async () => completeIds(await backups()).find((id) => !seen.includes(id)),
-      { timeoutMs: 120_000, intervalMs: 500, what: "the next scheduled backup of every shard" },
-    );
+    waitFor(async () => completeIds(await backups()).find((id) => !seen.includes(id)), {
+      timeoutMs: 120_000,
+      intervalMs: 500,
+      what: "the next scheduled backup of every shard",
+    });
 
   it("refuses a bad schedule with 400 naming the field", async () => {
     const bad = await api.call("POST", "/v1/databases", {
@@ -166,7 +174,9 @@ describe("scheduled physical backups and point-in-time restore (local driver)", 
     seen.push(await nextBackup(seen));
     await write("c");
     // The moment to restore to: after c committed on every shard, before d.
-    pointInTime = ((await clients[0]!.query("SELECT clock_timestamp() AS t")).rows[0].t as Date).toISOString();
+    pointInTime = (
+      (await clients[0]!.query("SELECT clock_timestamp() AS t")).rows[0].t as Date
+    ).toISOString();
     await write("d");
     seen.push(await nextBackup(seen));
     // Retention (count 2) deleted the first backup, its rows and its files.

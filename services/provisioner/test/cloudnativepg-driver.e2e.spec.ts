@@ -298,7 +298,10 @@ describe("CloudNativePG driver against the API double with CloudNativePG's CRDs"
     ]);
     expect(listed.window).not.toBeNull();
 
-    const restore = await api.call("POST", "/v1/databases/shop/restores", { backupId: "full", into: "shop-copy" });
+    const restore = await api.call("POST", "/v1/databases/shop/restores", {
+      backupId: "full",
+      into: "shop-copy",
+    });
     expect(restore.status).toBe(202);
     // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
     const copy = (n: number) => kube.get(Cluster, ns, `shop-copy-shard-${n}`) as any;

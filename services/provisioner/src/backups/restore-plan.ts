@@ -35,7 +35,8 @@ export function restoreSpec(
   let target: Date;
   if (request.backupId !== undefined) {
     const set = sets.find((s) => s.backupId === request.backupId);
-    if (!set) throw new RestoreRefusedError("backupId", `no completed backup "${request.backupId}" of every shard`);
+    if (!set)
+      throw new RestoreRefusedError("backupId", `no completed backup "${request.backupId}" of every shard`);
     target = set.completedAt;
   } else if (request.pointInTime !== undefined) {
     target = new Date(request.pointInTime);
@@ -48,7 +49,9 @@ export function restoreSpec(
     const earliest = sets[0]?.completedAt.toISOString();
     throw new RestoreRefusedError(
       "pointInTime",
-      earliest ? `is before the restorable window (earliest ${earliest})` : "the database has no complete backup",
+      earliest
+        ? `is before the restorable window (earliest ${earliest})`
+        : "the database has no complete backup",
     );
   }
   const { restoreFrom: _previous, ...spec } = source;

@@ -87,7 +87,12 @@ export interface ShardDriver {
    * Deletes the base backups at `expired` (locations its backups reported) and the archived WAL
    * older than what `oldestKept` needs. Set when the driver keeps physical backups itself.
    */
-  pruneBackups?(spec: DatabaseSpec, shard: number, expired: readonly string[], oldestKept: string): Promise<void>;
+  pruneBackups?(
+    spec: DatabaseSpec,
+    shard: number,
+    expired: readonly string[],
+    oldestKept: string,
+  ): Promise<void>;
   /** Set when the driver fails shards over itself. */
   readonly failover?: ShardFailover;
   close(): Promise<void>;

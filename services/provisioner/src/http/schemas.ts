@@ -50,14 +50,19 @@ export const backupList = z.object({
       operationId: z.string().nullable(),
       startedAt: z.iso.datetime().nullable(),
       completedAt: z.iso.datetime().nullable(),
-      startLsn: z.string().nullable().describe("WAL position the physical backup starts at (null for a dump)"),
+      startLsn: z
+        .string()
+        .nullable()
+        .describe("WAL position the physical backup starts at (null for a dump)"),
       stopLsn: z.string().nullable().describe("WAL position the physical backup is consistent at"),
     }),
   ),
   window: z
     .object({
       earliest: z.iso.datetime().describe("End of the oldest complete backup"),
-      latest: z.iso.datetime().describe("Now: WAL is archived continuously, and a restore archives the rest first"),
+      latest: z.iso
+        .datetime()
+        .describe("Now: WAL is archived continuously, and a restore archives the rest first"),
     })
     .nullable()
     .describe("Moments a restore can reach; null without a complete physical backup of every shard"),

@@ -1,7 +1,11 @@
 import type { ApplicationRole } from "@dbplane/contracts";
 import type pg from "pg";
-import { type BackupResult, recordBackupFinished,
-  recordBackupsPruned, recordBackupStarted } from "./backup-progress.ts";
+import {
+  type BackupResult,
+  recordBackupFinished,
+  recordBackupStarted,
+  recordBackupsPruned,
+} from "./backup-progress.ts";
 import {
   clearAttempts,
   recordApplicationAnnounced,

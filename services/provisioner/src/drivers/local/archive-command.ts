@@ -9,7 +9,7 @@ const sh = (path: string) => `'${path.replaceAll("'", `'\\''`)}'`;
  * a failing command and keeps the segment until it succeeds.
  */
 export function archiveCommand(walDir: string): string {
-  const to = (suffix: string) => sh(`${walDir}/`).slice(0, -1) + `%f${suffix}'`;
+  const to = (suffix: string) => sh(`${walDir}/%f${suffix}`);
   return `test ! -f ${to("")} && cp %p ${to(".part")} && sync ${to(".part")} && mv ${to(".part")} ${to("")}`;
 }
 
@@ -17,4 +17,3 @@ export function archiveCommand(walDir: string): string {
 export function archiveSettings(walDir: string): Record<string, string> {
   return { archive_mode: "on", archive_command: archiveCommand(walDir), archive_timeout: "300s" };
 }
-

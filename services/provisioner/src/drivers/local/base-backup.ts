@@ -31,10 +31,21 @@ export async function takeBaseBackup(
     await ownedDir(tmp, ctx.user);
     await runProgram(
       ctx.bins.path("pg_basebackup"),
-      ["-D", tmp, "-Ft", "-X", "stream", "-c", "fast", "-l", backupId, "-w"].concat(
-        ["-h", "127.0.0.1", "-p", String(primaryPort), "-U", SUPERUSER],
-      ),
-      { user: ctx.user, password: ctx.password, tlsCa: ctx.ca?.certPath, timeoutMs: 3_600_000, pidFile: `${tmp}.pid` },
+      ["-D", tmp, "-Ft", "-X", "stream", "-c", "fast", "-l", backupId, "-w"].concat([
+        "-h",
+        "127.0.0.1",
+        "-p",
+        String(primaryPort),
+        "-U",
+        SUPERUSER,
+      ]),
+      {
+        user: ctx.user,
+        password: ctx.password,
+        tlsCa: ctx.ca?.certPath,
+        timeoutMs: 3_600_000,
+        pidFile: `${tmp}.pid`,
+      },
     );
     await rename(tmp, location);
   }

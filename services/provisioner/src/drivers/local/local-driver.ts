@@ -11,6 +11,7 @@ import type { ShardEndpoint } from "../../store/rows.ts";
 import type { BackupOutcome, FailoverOutcome, ShardDriver, ShardObservation } from "../driver.ts";
 import { ensureAppCredentialFiles } from "./app-credential-files.ts";
 import { ensureAppRole } from "./app-role.ts";
+import { deleteBaseBackup, firstSegmentOf, takeBaseBackup } from "./base-backup.ts";
 import { ensurePassword, exists, ownedDir, SUPERUSER } from "./cluster-files.ts";
 import { answers, failOverShard } from "./local-failover.ts";
 import {
@@ -25,8 +26,11 @@ import { ensureLocalCa } from "./local-tls.ts";
 import { ensureMonitorRole } from "./monitor-role.ts";
 import { PgBinaryFinder } from "./pg-binaries.ts";
 import { dropSlot, slotNameOf } from "./replication-slots.ts";
-import { deleteBaseBackup, firstSegmentOf, takeBaseBackup } from "./base-backup.ts";
+import { ensureReshardRole } from "./reshard-role.ts";
 import { restorePrimary } from "./restore-shard.ts";
+import { runProgram } from "./run-program.ts";
+import { resolveServerUser, type ServerUser } from "./server-user.ts";
+import { fenceMarker, isFenced, leaderOf } from "./shard-leader.ts";
 import {
   ensureArchiving,
   ensureBackupDirs,
@@ -34,10 +38,6 @@ import {
   removeSegmentsBefore,
   shardBackupDirs,
 } from "./wal-archive.ts";
-import { ensureReshardRole } from "./reshard-role.ts";
-import { runProgram } from "./run-program.ts";
-import { resolveServerUser, type ServerUser } from "./server-user.ts";
-import { fenceMarker, isFenced, leaderOf } from "./shard-leader.ts";
 
 export interface LocalDriverOptions {
   /**

@@ -77,7 +77,7 @@ async function unpack(dataDir: string, restore: ShardRestore, ctx: ServerContext
   // The source's settings name its port and its archive: both are replaced before the first start.
   await writeSettings(tmp, ctx, await freeLocalPort());
   const recovery = [
-    `restore_command = '${`cp ${sh(`${restore.walDir}/`).slice(0, -1)}%f' %p`.replaceAll("'", "''")}'`,
+    `restore_command = '${`cp ${sh(`${restore.walDir}/%f`)} %p`.replaceAll("'", "''")}'`,
     // PostgreSQL reads `YYYY-MM-DD HH:MM:SS.sss+00`, not RFC 3339's `T…Z`.
     `recovery_target_time = '${new Date(restore.targetTime).toISOString().replace("T", " ").replace("Z", "+00")}'`,
     "recovery_target_action = 'promote'",
@@ -90,7 +90,11 @@ async function unpack(dataDir: string, restore: ShardRestore, ctx: ServerContext
 }
 
 /** Waits until recovery reached its target and the server was promoted (it accepts writes). */
-async function waitPromoted(client: import("pg").Client, dataDir: string, timeoutMs = 600_000): Promise<void> {
+async function waitPromoted(
+  client: import("pg").Client,
+  dataDir: string,
+  timeoutMs = 600_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const { rows } = await client.query<{ r: boolean }>("SELECT pg_is_in_recovery() AS r");

@@ -1,5 +1,6 @@
 import { readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { archiveCommand } from "./archive-command.ts";
 import { exists, ownedDir } from "./cluster-files.ts";
 import {
   type AdminTarget,
@@ -10,7 +11,6 @@ import {
   writeSettings,
 } from "./local-server.ts";
 import { runProgram } from "./run-program.ts";
-import { archiveCommand } from "./archive-command.ts";
 import type { ServerUser } from "./server-user.ts";
 
 /**
@@ -58,7 +58,9 @@ export async function flushArchive(target: AdminTarget, password: string, timeou
       const last = stat[0]?.last ?? "";
       if (/^[0-9A-F]{24}/.test(last) && last.slice(8, 24) >= wanted.slice(8, 24)) return;
       if (Date.now() > deadline) {
-        throw new Error(`WAL segment ${wanted} not archived in ${timeoutMs} ms (last failed: ${stat[0]?.failed})`);
+        throw new Error(
+          `WAL segment ${wanted} not archived in ${timeoutMs} ms (last failed: ${stat[0]?.failed})`,
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
@@ -79,10 +81,14 @@ export async function ensureArchiving(dataDir: string, ctx: ServerContext): Prom
   if (!ctx.archiveDir || !(await exists(dataDir)) || (await archivesInto(dataDir, ctx.archiveDir))) return;
   await writeSettings(dataDir, ctx, await portOf(dataDir));
   if (!(await isRunning(dataDir, ctx))) return;
-  await runProgram(ctx.bins.path("pg_ctl"), ["restart", "-D", dataDir, "-m", "fast", "-w", "-t", "120", "-s"], {
-    user: ctx.user,
-    timeoutMs: 150_000,
-  });
+  await runProgram(
+    ctx.bins.path("pg_ctl"),
+    ["restart", "-D", dataDir, "-m", "fast", "-w", "-t", "120", "-s"],
+    {
+      user: ctx.user,
+      timeoutMs: 150_000,
+    },
+  );
 }
 
 /**
