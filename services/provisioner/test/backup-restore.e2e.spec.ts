@@ -129,22 +129,33 @@ describe("scheduled physical backups and point-in-time restore (local driver)", 
   });
 
   it("registers the schedule with the scheduler, which fires backups; retention deletes the oldest", async () => {
+    // Made without a policy: setting one later makes its running servers archive.
     const created = await api.call("POST", "/v1/databases", {
       name,
       shards: 2,
       postgresVersion: 15,
       resources: { memory: "128Mi" },
-      // Every 10 seconds (seconds-first cron), 2 kept.
-      backup: { schedule: { cron: "*/10 * * * * *", timezone: "Europe/Berlin" }, retain: { count: 2 } },
     });
     expect(created.status).toBe(202);
-    await waitFor(
-      async () => {
-        const op = await api.call("GET", `/v1/operations/${created.body.operationId}`);
-        return op.body.state === "succeeded";
-      },
-      { timeoutMs: 120_000, what: "the database to be ready" },
-    );
+    const succeeded = (operationId: string) =>
+      waitFor(
+        async () => (await api.call("GET", `/v1/operations/${operationId}`)).body.state === "succeeded",
+        { timeoutMs: 120_000, what: `operation ${operationId} to succeed` },
+      );
+    await succeeded(created.body.operationId);
+    const badPolicy = await api.call("PUT", `/v1/databases/${name}/backup`, {
+      schedule: { cron: "* 25 * * *" },
+      retain: { count: 2 },
+    });
+    expect(badPolicy.status).toBe(400);
+    expect(JSON.stringify(badPolicy.body)).toContain("schedule.cron");
+    // Every 10 seconds (seconds-first cron), 3 kept.
+    const policy = await api.call("PUT", `/v1/databases/${name}/backup`, {
+      schedule: { cron: "*/10 * * * * *", timezone: "Europe/Berlin" },
+      retain: { count: 3 },
+    });
+    expect(policy.status).toBe(202);
+    await succeeded(policy.body.operationId);
     const job = await waitFor(
       async () => {
         const r = await schedulerApi.call("GET", "/v1/jobs/dbplane-backup-ledger");
@@ -161,6 +172,7 @@ describe("scheduled physical backups and point-in-time restore (local driver)", 
     });
     clients = await shardClients(name);
     for (const c of clients) {
+      expect((await c.query("SHOW archive_mode")).rows[0].archive_mode).toBe("on");
       await c.query("CREATE TABLE events (label text, shard int, at timestamptz DEFAULT clock_timestamp())");
     }
   }, 180_000);
@@ -173,13 +185,18 @@ describe("scheduled physical backups and point-in-time restore (local driver)", 
     await write("b");
     seen.push(await nextBackup(seen));
     await write("c");
+    seen.push(await nextBackup(seen));
     // The moment to restore to: after c committed on every shard, before d.
     pointInTime = (
       (await clients[0]!.query("SELECT clock_timestamp() AS t")).rows[0].t as Date
     ).toISOString();
     await write("d");
     seen.push(await nextBackup(seen));
-    // Retention (count 2) deleted the first backup, its rows and its files.
+    // No more backups while restoring (one may still be running): with 3 kept, the backup before
+    // the point in time (seen[2]) stays whatever finishes now.
+    scheduler.kill("SIGTERM");
+    await scheduler.exited;
+    // Retention (count 3) deleted the first backup: its rows and its files.
     const after = await waitFor(
       async () => {
         const b = await backups();
@@ -187,16 +204,13 @@ describe("scheduled physical backups and point-in-time restore (local driver)", 
       },
       { timeoutMs: 60_000, what: "the oldest backup to be deleted" },
     );
-    expect(completeIds(after)).toEqual(expect.arrayContaining([seen[1], seen[2]]));
+    expect(completeIds(after)).toEqual(expect.arrayContaining([seen[2], seen[3]]));
     expect(after.items.every((i) => i.state !== "completed" || i.stopLsn)).toBe(true);
     expect(after.window && Date.parse(after.window.earliest) < Date.parse(pointInTime)).toBe(true);
     for (const shard of [0, 1]) {
       const base = await readdir(join(world.dataDir, "backups", name, `shard-${shard}`, "base"));
       expect(base).not.toContain(seen[0]);
     }
-    // No more backups while restoring: retention would delete the base the restore reads.
-    scheduler.kill("SIGTERM");
-    await scheduler.exited;
   }, 300_000);
 
   it("restores every shard to the point in time into a new database", async () => {

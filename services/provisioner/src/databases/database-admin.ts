@@ -47,6 +47,12 @@ export function createDatabaseAdmin(desired: DesiredState, options: DatabaseAdmi
     },
     addShards: (name, count, id) => then(desired.addShards(name, count, id)),
     removeShard: (name, shard, id) => then(desired.removeShard(name, shard, id)),
+    setBackupPolicy: async (name, policy, id) => {
+      const accepted = await then(desired.setBackupPolicy(name, policy, id));
+      if (policy) await options.backupSchedules?.register(name, policy);
+      else await options.backupSchedules?.cancel(name);
+      return accepted;
+    },
     scaleReplicas: (name, shard, replicas, id) => then(desired.scaleReplicas(name, shard, replicas, id)),
     backup: (name, shard, backupId, id) => then(desired.backup(name, shard, backupId, id)),
   };

@@ -4,7 +4,7 @@ import { RestoreRefusedError, restoreSpec } from "../backups/restore-plan.ts";
 import type { DatabaseAdmin } from "../databases/database-admin.ts";
 import type { Queries } from "../store/queries.ts";
 import { acceptedReply } from "./database-routes.ts";
-import { accepted, nameParams, restoreBody } from "./schemas.ts";
+import { accepted, backupPolicyBody, nameParams, restoreBody } from "./schemas.ts";
 
 /**
  * `POST /v1/databases/:name/restores`: a new database (`into`) made from the source's backups,
@@ -12,6 +12,38 @@ import { accepted, nameParams, restoreBody } from "./schemas.ts";
  * and the create's operation; the same request again is the same restore.
  */
 export function registerRestoreRoutes(app: HttpApp, deps: { admin: DatabaseAdmin; queries: Queries }): void {
+  const tags = ["databases"];
+  const config = { scope: "db:{name}:admin" };
+  app.put(
+    "/v1/databases/:name/backup",
+    {
+      config,
+      schema: {
+        summary:
+          "Set the backup policy (202): the schedule is registered with the scheduler, the servers start archiving WAL",
+        tags,
+        params: nameParams,
+        body: backupPolicyBody,
+        response: { 202: accepted },
+      },
+    },
+    async (request, reply) =>
+      acceptedReply(reply, await deps.admin.setBackupPolicy(request.params.name, request.body, randomUUID())),
+  );
+  app.delete(
+    "/v1/databases/:name/backup",
+    {
+      config,
+      schema: {
+        summary: "Remove the backup policy (202): the scheduler job is cancelled; backups taken are kept",
+        tags,
+        params: nameParams,
+        response: { 202: accepted },
+      },
+    },
+    async (request, reply) =>
+      acceptedReply(reply, await deps.admin.setBackupPolicy(request.params.name, null, randomUUID())),
+  );
   app.post(
     "/v1/databases/:name/restores",
     {

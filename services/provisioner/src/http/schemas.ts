@@ -1,5 +1,6 @@
 import {
   addShard,
+  backupPolicy,
   createDatabase,
   endpoint,
   passwordRef,
@@ -19,6 +20,10 @@ export const createBody = createDatabase.schema.superRefine((spec, ctx) => {
   const schedule = spec.backup?.schedule;
   const problem = schedule && cronProblem(schedule.cron, schedule.timezone);
   if (problem) ctx.addIssue({ code: "custom", message: problem, path: ["backup", "schedule", "cron"] });
+});
+export const backupPolicyBody = backupPolicy.superRefine((policy, ctx) => {
+  const problem = cronProblem(policy.schedule.cron, policy.schedule.timezone);
+  if (problem) ctx.addIssue({ code: "custom", message: problem, path: ["schedule", "cron"] });
 });
 export const addShardsBody = addShard.schema.omit({ name: true });
 export const shardParams = nameParams.extend({

@@ -198,7 +198,11 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
       const fenced = new Set(entries.filter((e) => e.endsWith(".fenced")).map((e) => e.slice(0, -7)));
       const replicas = replicaServers(leader, fenced, target.replicas);
       const replicaPorts: number[] = [];
-      for (const server of replicas) replicaPorts.push(await ensureReplica(dir, server, primaryPort, ctx));
+      for (const server of replicas) {
+        // A replica promoted by a failover archives as its primary did.
+        await ensureArchiving(join(dir, server), ctx);
+        replicaPorts.push(await ensureReplica(dir, server, primaryPort, ctx));
+      }
       for (const entry of entries) {
         if (!replicaDir.test(entry) || entry === leader || fenced.has(entry) || replicas.includes(entry))
           continue;
