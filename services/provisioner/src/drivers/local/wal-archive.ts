@@ -81,9 +81,10 @@ export async function ensureArchiving(dataDir: string, ctx: ServerContext): Prom
   if (!ctx.archiveDir || !(await exists(dataDir)) || (await archivesInto(dataDir, ctx.archiveDir))) return;
   await writeSettings(dataDir, ctx, await portOf(dataDir));
   if (!(await isRunning(dataDir, ctx))) return;
+  // With its log file named, as at start: the server keeps no pipe of ours open.
   await runProgram(
     ctx.bins.path("pg_ctl"),
-    ["restart", "-D", dataDir, "-m", "fast", "-w", "-t", "120", "-s"],
+    ["restart", "-D", dataDir, "-l", `${dataDir}.log`, "-m", "fast", "-w", "-t", "120", "-s"],
     {
       user: ctx.user,
       timeoutMs: 150_000,
