@@ -3,7 +3,11 @@
 //           beside the floor: the same 4 clusters made by hand (initdb + pg_ctl start, in parallel)
 //           by this process, so the ratio is the provisioner's overhead;
 //   k8s   — a 16-shard database against the Kubernetes API double: objects applied per second,
-//           from POST until all 96 objects exist.
+//           from POST until all 96 objects exist;
+//   restore — a physical backup of a 1-shard database (~BENCH_RESTORE_ROWS rows) restored through
+//           POST …/restores (base backup + WAL recovery), beside a plain pg_restore of a pg_dump
+//           of the same database into the same server, in MB of database per second.
+// Sections: `pnpm bench provisioner [local] [k8s] [restore]` (all when none is named).
 import { execFile } from "node:child_process";
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -191,18 +195,99 @@ async function kubernetes(): Promise<{ objects: number; seconds: number }> {
   }
 }
 
-const l = await local();
-const k = await kubernetes();
-const rows = [
-  ["local: 4-shard database ready (provisioner)", `${l.provisioner.toFixed(2)} s`],
-  ["local: 4 clusters by hand (initdb + pg_ctl, parallel)", `${l.floor.toFixed(2)} s`],
-  ["local: provisioner / by hand", (l.provisioner / l.floor).toFixed(2)],
-  [`k8s double: ${k.objects} objects applied`, `${k.seconds.toFixed(2)} s`],
-  ["k8s double: objects per second", (k.objects / k.seconds).toFixed(0)],
-];
-const width = Math.max(...rows.map((r) => r[0]!.length));
-for (const [label, value] of rows) process.stdout.write(`${label!.padEnd(width)}  ${value}\n`);
-process.stdout.write(`figure local_4_shard_ready_s ${l.provisioner.toFixed(3)}\n`);
-process.stdout.write(`figure local_4_shard_vs_by_hand_ratio ${(l.provisioner / l.floor).toFixed(3)}\n`);
-process.stdout.write(`figure k8s_objects_per_s ${(k.objects / k.seconds).toFixed(1)}\n`);
+async function restore(): Promise<{ mb: number; restoreS: number; pgRestoreS: number }> {
+  const dir = await dataDir();
+  const p = await startProvisioner({ DBPLANE_DATA_DIR: dir });
+  const rowsWanted = Number(process.env.BENCH_RESTORE_ROWS ?? 1_000_000);
+  try {
+    const res = await p.call("POST", "/v1/databases", {
+      name: "benchsrc",
+      postgresVersion: MAJOR,
+      backup: { schedule: { cron: "@yearly" }, retain: { count: 5 } },
+    });
+    await p.settled(res.operationId);
+    const db = (await p.call("GET", "/v1/databases/benchsrc")) as {
+      shards: { primary: { port: number }; passwordRef: { path: string } }[];
+    };
+    const shard = db.shards[0]!;
+    const { readFile } = await import("node:fs/promises");
+    const env = {
+      ...process.env,
+      PGPASSWORD: (await readFile(shard.passwordRef.path, "utf8")).trim(),
+      PGSSLMODE: "require",
+    };
+    const conn = ["-h", "127.0.0.1", "-p", String(shard.primary.port), "-U", "dbplane"];
+    const psql = (dbname: string, sql: string) =>
+      run(join(BIN, "psql"), [...conn, "-d", dbname, "-Atqc", sql], { env, maxBuffer: 1 << 20 });
+    await psql(
+      "benchsrc",
+      `CREATE TABLE items AS SELECT g AS id, md5(g::text) || md5((g * 7)::text) AS body, now() AS at FROM generate_series(1, ${rowsWanted}) g; CREATE INDEX ON items (id)`,
+    );
+    const mb =
+      Number((await psql("benchsrc", "SELECT pg_database_size('benchsrc')")).stdout.trim()) / 1024 ** 2;
+    const backup = await p.call("POST", "/v1/databases/benchsrc/backups", { backupId: "bench" });
+    await p.settled(backup.operationId);
+
+    const started = performance.now();
+    const restored = await p.call("POST", "/v1/databases/benchsrc/restores", {
+      backupId: "bench",
+      into: "benchcopy",
+    });
+    await p.settled(restored.operationId);
+    const restoreS = (performance.now() - started) / 1000;
+
+    const dump = join(dir, "bench.dump");
+    await run(join(BIN, "pg_dump"), [...conn, "-Fc", "-f", dump, "benchsrc"], { env });
+    await psql("postgres", "CREATE DATABASE benchplain");
+    const plain = performance.now();
+    await run(join(BIN, "pg_restore"), [...conn, "-d", "benchplain", dump], { env });
+    const pgRestoreS = (performance.now() - plain) / 1000;
+    return { mb, restoreS, pgRestoreS };
+  } finally {
+    await p.stop();
+    const { stopClustersUnder } = await import("./stop-clusters.ts");
+    await stopClustersUnder(dir);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const wanted = process.argv.slice(2);
+const runs = (section: string) => wanted.length === 0 || wanted.includes(section);
+const rows: [string, string][] = [];
+const figures: string[] = [];
+if (runs("local")) {
+  const l = await local();
+  rows.push(
+    ["local: 4-shard database ready (provisioner)", `${l.provisioner.toFixed(2)} s`],
+    ["local: 4 clusters by hand (initdb + pg_ctl, parallel)", `${l.floor.toFixed(2)} s`],
+    ["local: provisioner / by hand", (l.provisioner / l.floor).toFixed(2)],
+  );
+  figures.push(`local_4_shard_ready_s ${l.provisioner.toFixed(3)}`);
+  figures.push(`local_4_shard_vs_by_hand_ratio ${(l.provisioner / l.floor).toFixed(3)}`);
+}
+if (runs("k8s")) {
+  const k = await kubernetes();
+  rows.push(
+    [`k8s double: ${k.objects} objects applied`, `${k.seconds.toFixed(2)} s`],
+    ["k8s double: objects per second", (k.objects / k.seconds).toFixed(0)],
+  );
+  figures.push(`k8s_objects_per_s ${(k.objects / k.seconds).toFixed(1)}`);
+}
+if (runs("restore")) {
+  const r = await restore();
+  rows.push(
+    [`restore: ${r.mb.toFixed(0)} MB database, POST …/restores to ready`, `${r.restoreS.toFixed(2)} s`],
+    ["restore: plain pg_restore of a pg_dump (same data, same server)", `${r.pgRestoreS.toFixed(2)} s`],
+    [
+      "restore: MB/s dbplane / pg_restore",
+      `${(r.mb / r.restoreS).toFixed(1)} / ${(r.mb / r.pgRestoreS).toFixed(1)}`,
+    ],
+  );
+  figures.push(`restore_mb_per_s ${(r.mb / r.restoreS).toFixed(2)}`);
+  figures.push(`pg_restore_mb_per_s ${(r.mb / r.pgRestoreS).toFixed(2)}`);
+  figures.push(`restore_vs_pg_restore_ratio ${(r.pgRestoreS / r.restoreS).toFixed(3)}`);
+}
+const width = Math.max(...rows.map((r) => r[0].length));
+for (const [label, value] of rows) process.stdout.write(`${label.padEnd(width)}  ${value}\n`);
+for (const figure of figures) process.stdout.write(`figure ${figure}\n`);
 process.exit(0);

@@ -96,6 +96,16 @@ Kubernetes' $(VAR) expansion, so no password passes through values.
 */}}
 {{- define "dbplane.secretEnv" -}}
 {{- $v := .root.Values -}}
+{{- if and (eq .key "DBPLANE_PG_URL") (not $v.secrets.existingSecret) (not $v.secrets.pgUrl) $v.platformPostgres.cloudnativepg.enabled }}
+{{- if $v.postgresql.enabled }}
+{{- fail "platformPostgres.cloudnativepg.enabled and postgresql.enabled: choose one platform PostgreSQL" }}
+{{- end }}
+- name: DBPLANE_PG_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ .root.Release.Name }}-platform-pg-app
+      key: uri
+{{- else }}
 {{- $fromSubchart := and (not $v.secrets.existingSecret) (or
       (and (eq .key "DBPLANE_PG_URL") (not $v.secrets.pgUrl) $v.postgresql.enabled)
       (and (eq .key "DBPLANE_REDIS_URL") (not $v.secrets.redisUrl) $v.redis.enabled)) -}}
@@ -129,5 +139,6 @@ Kubernetes' $(VAR) expansion, so no password passes through values.
     secretKeyRef:
       name: {{ include "dbplane.secretName" .root }}
       key: {{ .key }}
+{{- end -}}
 {{- end -}}
 {{- end -}}

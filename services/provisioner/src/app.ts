@@ -2,6 +2,7 @@ import type { HttpApp } from "@dbplane/service-kit";
 import type { DatabaseAdmin } from "./databases/database-admin.ts";
 import { registerDatabaseRoutes } from "./http/database-routes.ts";
 import { registerOperationRoutes } from "./http/operation-routes.ts";
+import { registerRestoreRoutes } from "./http/restore-routes.ts";
 import type { Queries } from "./store/queries.ts";
 
 export interface ProvisionerAppDeps {
@@ -13,4 +14,5 @@ export interface ProvisionerAppDeps {
 export async function provisionerApp(app: HttpApp, deps: ProvisionerAppDeps): Promise<void> {
   registerDatabaseRoutes(app, deps);
   registerOperationRoutes(app, deps);
+  registerRestoreRoutes(app, deps);
 }

@@ -12,6 +12,7 @@ import {
 import { podNamespace } from "@dbplane/kube";
 import { poolReadiness, serviceProcess } from "@dbplane/service-kit";
 import { provisionerApp } from "./app.ts";
+import { busBackupSchedules } from "./backups/backup-schedules.ts";
 import { loadProvisionerConfig, quotasOf } from "./config.ts";
 import { createDatabaseAdmin } from "./databases/database-admin.ts";
 import { DEFAULT_POSTGRES_VERSION } from "./domain/postgres-version.ts";
@@ -169,6 +170,7 @@ const admin = createDatabaseAdmin(createDesiredState(pool, tables, quotasOf(conf
     relay.kick();
     loop.kick();
   },
+  backupSchedules: busBackupSchedules(bus),
 });
 
 const consumer = await bus.consume({

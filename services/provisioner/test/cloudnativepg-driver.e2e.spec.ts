@@ -272,6 +272,71 @@ describe("CloudNativePG driver against the API double with CloudNativePG's CRDs"
     });
   }, 60_000);
 
+  it("restores every shard into a new database through CloudNativePG's recovery bootstrap, to one moment", async () => {
+    const res = await api.call("POST", "/v1/databases/shop/backups", { backupId: "full" });
+    expect(res.status).toBe(202);
+    const backupOf = (shard: number) =>
+      kube
+        .list(Backup, { namespace: ns, labelSelector: `${managed},dbplane.io/shard=${shard}` })
+        .find((b) => b.metadata?.annotations?.["dbplane.io/backup-id"] === "full");
+    for (const shard of [0, 1]) {
+      const backup = await waitFor(() => backupOf(shard), { timeoutMs: 20_000 });
+      kube.setStatus(Backup, ns, String(backup.metadata?.name), {
+        phase: "completed",
+        backupId: `20261204T23000${shard}`,
+        destinationPath: "s3://dbplane-backups/test/shop",
+        serverName: `shop-shard-${shard}`,
+        beginLSN: "0/3000028",
+        endLSN: "0/3000100",
+      });
+    }
+    await succeeded(res.body.operationId);
+    const listed = (await api.call("GET", "/v1/databases/shop/backups")).body;
+    expect(listed.items.filter((i: { backupId: string }) => i.backupId === "full")).toEqual([
+      expect.objectContaining({ shard: 0, startLsn: "0/3000028", stopLsn: "0/3000100" }),
+      expect.objectContaining({ shard: 1, startLsn: "0/3000028", stopLsn: "0/3000100" }),
+    ]);
+    expect(listed.window).not.toBeNull();
+
+    const restore = await api.call("POST", "/v1/databases/shop/restores", {
+      backupId: "full",
+      into: "shop-copy",
+    });
+    expect(restore.status).toBe(202);
+    // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
+    const copy = (n: number) => kube.get(Cluster, ns, `shop-copy-shard-${n}`) as any;
+    await waitFor(() => copy(0) && copy(1), { timeoutMs: 20_000 });
+    const targets = new Set<string>();
+    for (const n of [0, 1]) {
+      const spec = copy(n).spec;
+      expect(schemaErrors(cnpgValidator("clusters"), copy(n))).toEqual([]);
+      expect(spec.bootstrap.initdb).toBeUndefined();
+      expect(spec.bootstrap.recovery).toMatchObject({ source: "dbplane-restore-source", database: "shop" });
+      targets.add(spec.bootstrap.recovery.recoveryTarget.targetTime);
+      expect(spec.externalClusters).toEqual([
+        {
+          name: "dbplane-restore-source",
+          barmanObjectStore: expect.objectContaining({
+            destinationPath: "s3://dbplane-backups/test/shop",
+            serverName: `shop-shard-${n}`,
+          }),
+        },
+      ]);
+      // The restored database archives to its own place, never into the source's.
+      expect(spec.backup.barmanObjectStore.destinationPath).toBe("s3://dbplane-backups/test/shop-copy");
+      kube.setStatus(Cluster, ns, `shop-copy-shard-${n}`, {
+        phase: HEALTHY,
+        instances: spec.instances,
+        readyInstances: spec.instances,
+        currentPrimary: `shop-copy-shard-${n}-1`,
+      });
+    }
+    expect(targets.size).toBe(1);
+    await succeeded(restore.body.operationId);
+    const db = (await api.call("GET", "/v1/databases/shop-copy")).body;
+    expect(db.shards.map((s: { dbname: string }) => s.dbname)).toEqual(["shop", "shop"]);
+  }, 60_000);
+
   it("refuses PostgreSQL 14 with the field named, before any Cluster is made", async () => {
     const res = await api.call("POST", "/v1/databases", { name: "old", postgresVersion: 14 });
     expect(res.status).toBe(400);

@@ -13,6 +13,42 @@ import {
 } from "../field-types.ts";
 import type { MessageData } from "../message.ts";
 import { defineCommand, defineEvent } from "../message.ts";
+import { cronExpression, isTimeZone } from "./scheduler.ts";
+
+/**
+ * Scheduled backups of a database: the provisioner registers the schedule as a scheduler job
+ * (its `run-backup` command), and deletes what `retain` no longer keeps after each backup.
+ */
+export const backupPolicy = z
+  .strictObject({
+    schedule: z
+      .strictObject({
+        cron: cronExpression.describe("Cron expression (5 or 6 fields, or a nickname such as @daily)"),
+        timezone: z
+          .string()
+          .refine(isTimeZone, "must be an IANA time zone (e.g. Europe/Berlin)")
+          .default("UTC")
+          .describe("IANA time zone the expression is read in"),
+      })
+      .describe("When a backup of every shard starts"),
+    retain: z
+      .strictObject({
+        count: z.int().min(1).max(1_000).optional().describe("Newest completed backups kept"),
+        days: z.int().min(1).max(3_650).optional().describe("Backups younger than this many days kept"),
+      })
+      .refine(
+        (r) => (r.count === undefined) !== (r.days === undefined),
+        "must name exactly one of count or days",
+      )
+      .describe("Which backups are kept; older ones, and the WAL only they needed, are deleted"),
+    method: z
+      .enum(["base-backup"])
+      .default("base-backup")
+      .describe(
+        "Physical base backup plus continuous WAL archiving (local: pg_basebackup; CloudNativePG: barman object store)",
+      ),
+  })
+  .describe("Scheduled backups with retention; restorable to any point since the oldest kept backup");
 
 /** The desired state of a database, as requested. Shared by the command and its event. */
 const databaseSpec = z.strictObject({
@@ -77,6 +113,7 @@ const databaseSpec = z.strictObject({
     })
     .optional()
     .describe("Synchronous mode: a write acknowledged to a client survives the loss of the primary"),
+  backup: backupPolicy.optional(),
 });
 
 export const createDatabase = defineCommand({
@@ -144,7 +181,11 @@ export const runBackup = defineCommand({
   schema: z.strictObject({
     name: databaseName,
     shard: shardIndex.optional().describe("Shard to back up; every shard if absent"),
-    backupId: identifier.describe("Caller-chosen id; a repeated id is the same backup"),
+    backupId: identifier
+      .optional()
+      .describe(
+        "Caller-chosen id; a repeated id is the same backup. Absent (a scheduled backup): derived from the message id, one backup per occurrence",
+      ),
   }),
   summary: "Take a base backup of one shard or all shards.",
 });
@@ -279,6 +320,7 @@ export type AddShard = MessageData<typeof addShard>;
 export type RemoveShard = MessageData<typeof removeShard>;
 export type ScaleReplicas = MessageData<typeof scaleReplicas>;
 export type RunBackup = MessageData<typeof runBackup>;
+export type BackupPolicy = z.output<typeof backupPolicy>;
 export type DatabaseRequested = MessageData<typeof databaseRequested>;
 export type DatabaseReady = MessageData<typeof databaseReady>;
 export type DatabaseFailed = MessageData<typeof databaseFailed>;

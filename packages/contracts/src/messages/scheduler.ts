@@ -12,7 +12,7 @@ import { defineCommand, defineEvent } from "../message.ts";
  */
 
 /** IANA zone names the runtime knows (and `UTC`); fixed offsets such as `+05:30` are refused. */
-function isTimeZone(value: string): boolean {
+export function isTimeZone(value: string): boolean {
   if (!/^[A-Za-z][A-Za-z0-9_+\-/]{0,63}$/.test(value)) return false;
   try {
     new Intl.DateTimeFormat("en-US", { timeZone: value });
@@ -57,7 +57,7 @@ const reservedHeader = /^(ce-|nats-)/i;
 const headerToken = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,128}$/;
 const maxPayloadBytes = 64 * 1024;
 
-const cronExpression = z
+export const cronExpression = z
   .string()
   .trim()
   .min(1)
@@ -227,7 +227,7 @@ const retention = z
 export const scheduleJob = defineCommand({
   service: "scheduler",
   name: "schedule-job",
-  sentBy: ["router"],
+  sentBy: ["router", "provisioner"],
   schema: z
     .strictObject({
       id: identifier.describe("Job id chosen by the caller; scheduling an existing id replaces that job"),
@@ -262,6 +262,7 @@ export const scheduleJob = defineCommand({
 export const cancelJob = defineCommand({
   service: "scheduler",
   name: "cancel-job",
+  sentBy: ["provisioner"],
   schema: z.strictObject({ id: identifier.describe("Job id") }),
   summary: "Cancel a job; occurrences not yet fired are dropped.",
 });

@@ -1,4 +1,6 @@
 import type { CreateDatabase } from "@dbplane/contracts";
+import type { BackupSchedules } from "../backups/backup-schedules.ts";
+import type { DatabaseSpec } from "../domain/database-spec.ts";
 import { withPostgresVersion } from "../domain/postgres-version.ts";
 import type { Accepted, DesiredState } from "../store/desired-state.ts";
 
@@ -9,7 +11,8 @@ import type { Accepted, DesiredState } from "../store/desired-state.ts";
  * PostgreSQL version is chosen here, before the spec is stored or compared.
  */
 export type DatabaseAdmin = Omit<DesiredState, "create"> & {
-  create(request: CreateDatabase, operationId: string): Promise<Accepted>;
+  /** `restoreFrom`: the database is made by a restore (the restore route's plan). */
+  create(request: CreateDatabase & Pick<DatabaseSpec, "restoreFrom">, operationId: string): Promise<Accepted>;
 };
 
 export interface DatabaseAdminOptions {
@@ -17,6 +20,8 @@ export interface DatabaseAdminOptions {
   readonly defaultPostgresVersion: () => Promise<number>;
   /** Called after an accepted change, so work starts now. */
   readonly wake: () => void;
+  /** Where a database's backup schedule is registered (the scheduler); absent: no schedules. */
+  readonly backupSchedules?: BackupSchedules;
 }
 
 export function createDatabaseAdmin(desired: DesiredState, options: DatabaseAdminOptions): DatabaseAdmin {
@@ -26,11 +31,28 @@ export function createDatabaseAdmin(desired: DesiredState, options: DatabaseAdmi
     return accepted;
   };
   return {
-    create: async (request, id) =>
-      then(desired.create(await withPostgresVersion(request, options.defaultPostgresVersion), id)),
-    delete: (name, keepVolumes, id) => then(desired.delete(name, keepVolumes, id)),
+    create: async (request, id) => {
+      const accepted = await then(
+        desired.create(await withPostgresVersion(request, options.defaultPostgresVersion), id),
+      );
+      // Registered on every accepted or repeated create: a crash after storing the spec is healed
+      // by the client's retry, and the scheduler absorbs the repeat (same job id and message id).
+      if (request.backup) await options.backupSchedules?.register(request.name, request.backup);
+      return accepted;
+    },
+    delete: async (name, keepVolumes, id) => {
+      const accepted = await then(desired.delete(name, keepVolumes, id));
+      await options.backupSchedules?.cancel(name);
+      return accepted;
+    },
     addShards: (name, count, id) => then(desired.addShards(name, count, id)),
     removeShard: (name, shard, id) => then(desired.removeShard(name, shard, id)),
+    setBackupPolicy: async (name, policy, id) => {
+      const accepted = await then(desired.setBackupPolicy(name, policy, id));
+      if (policy) await options.backupSchedules?.register(name, policy);
+      else await options.backupSchedules?.cancel(name);
+      return accepted;
+    },
     scaleReplicas: (name, shard, replicas, id) => then(desired.scaleReplicas(name, shard, replicas, id)),
     backup: (name, shard, backupId, id) => then(desired.backup(name, shard, backupId, id)),
   };

@@ -8,11 +8,22 @@ export type DatabaseSpec = CreateDatabase & {
   readonly postgresVersion: number;
   /** Synchronous mode: a commit waits until this many of the shard's replicas have it. */
   readonly synchronous?: SynchronousMode | undefined;
+  /** Set on a database made by a restore: every shard recovered from the source's backups. */
+  readonly restoreFrom?: RestoreSource;
 };
 
 /** Per database `synchronous: {replicas: n}` (`synchronous_standby_names = 'ANY n (…)'`). */
 export interface SynchronousMode {
   readonly replicas: number;
+}
+
+/** Where a restored database comes from: the source, the moment, and per shard its base backup. */
+export interface RestoreSource {
+  readonly database: string;
+  /** RFC 3339; every shard is recovered to this moment. */
+  readonly targetTime: string;
+  /** Per shard (by index) the base backup's location, as its backup row records it. */
+  readonly bases: readonly string[];
 }
 
 /** Key order does not matter to equality of specs; arrays keep their order. */

@@ -23,6 +23,7 @@ export const OPERATION_KINDS = [
   "remove-shard",
   "scale-replicas",
   "backup",
+  "backup-policy",
 ] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 

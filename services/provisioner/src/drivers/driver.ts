@@ -16,7 +16,14 @@ export type ShardObservation =
 
 /** A backup of one shard: finished (where it is, how big), or still running (asked again next pass). */
 export type BackupOutcome =
-  | { readonly done: true; readonly location: string; readonly bytes: number }
+  | {
+      readonly done: true;
+      readonly location: string;
+      readonly bytes: number;
+      /** WAL range of a physical backup (pg_lsn text); absent for a logical dump. */
+      readonly startLsn?: string;
+      readonly stopLsn?: string;
+    }
   | { readonly done: false; readonly waitingFor: string };
 
 /** What a failover of one shard did. */
@@ -76,6 +83,16 @@ export interface ShardDriver {
   removeDatabase(database: string, options: { keepVolumes: boolean }): Promise<void>;
   /** Backs one shard up, or reports the running backup; idempotent per backup id. Throws when it failed. */
   backupShard(target: ShardTarget, backupId: string): Promise<BackupOutcome>;
+  /**
+   * Deletes the base backups at `expired` (locations its backups reported) and the archived WAL
+   * older than what `oldestKept` needs. Set when the driver keeps physical backups itself.
+   */
+  pruneBackups?(
+    spec: DatabaseSpec,
+    shard: number,
+    expired: readonly string[],
+    oldestKept: string,
+  ): Promise<void>;
   /** Set when the driver fails shards over itself. */
   readonly failover?: ShardFailover;
   close(): Promise<void>;

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { type HttpApp, NotFoundError } from "@dbplane/service-kit";
+import { restorableWindow } from "../backups/restore-plan.ts";
 import type { DatabaseAdmin } from "../databases/database-admin.ts";
 import type { Accepted } from "../store/desired-state.ts";
 import type { Queries } from "../store/queries.ts";
@@ -18,8 +19,11 @@ import {
   toDatabaseResource,
 } from "./schemas.ts";
 
+const toWindow = (w: { earliest: Date; latest: Date } | null) =>
+  w && { earliest: w.earliest.toISOString(), latest: w.latest.toISOString() };
+
 /** 202 with where to follow the work (DESIGN.md: long work answers 202 with an operation id). */
-function acceptedReply<R>(
+export function acceptedReply<R>(
   reply: { header(name: string, value: string): unknown; code(status: 202): { send(body: unknown): R } },
   result: Accepted,
 ): R {
@@ -151,7 +155,10 @@ export function registerDatabaseRoutes(app: HttpApp, deps: { admin: DatabaseAdmi
           operationId: b.operationId,
           startedAt: b.startedAt?.toISOString() ?? null,
           completedAt: b.completedAt?.toISOString() ?? null,
+          startLsn: b.startLsn,
+          stopLsn: b.stopLsn,
         })),
+        window: toWindow(restorableWindow(rows, db.spec.shards, new Date())),
       };
     },
   );

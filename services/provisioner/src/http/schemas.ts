@@ -1,5 +1,6 @@
 import {
   addShard,
+  backupPolicy,
   createDatabase,
   endpoint,
   passwordRef,
@@ -8,6 +9,7 @@ import {
   scaleReplicas,
 } from "@dbplane/contracts";
 import { z } from "zod";
+import { cronProblem } from "../domain/backup-schedule.ts";
 import { DATABASE_STATES, OPERATION_KINDS, OPERATION_STATES, SHARD_STATES } from "../domain/states.ts";
 import type { DatabaseRow, OperationRow, ShardRow } from "../store/rows.ts";
 
@@ -15,7 +17,7 @@ export const nameParams = z.object({ name: createDatabase.schema.shape.name });
 export const operationParams = z.object({ id: z.string().min(1).max(200) });
 
 // synchronous.replicas (in the contract) cannot exceed the replicas there are: checked here, where
-// both are known, so the 400 names the field.
+// both are known, so the 400 names the field. A backup schedule's cron and zone are checked too.
 export const createBody = createDatabase.schema.superRefine((body, ctx) => {
   if (body.synchronous && body.synchronous.replicas > body.replicasPerShard) {
     ctx.addIssue({
@@ -24,6 +26,13 @@ export const createBody = createDatabase.schema.superRefine((body, ctx) => {
       message: `must be at most replicasPerShard (${body.replicasPerShard}): a commit cannot wait for replicas that do not exist`,
     });
   }
+  const schedule = body.backup?.schedule;
+  const problem = schedule && cronProblem(schedule.cron, schedule.timezone);
+  if (problem) ctx.addIssue({ code: "custom", message: problem, path: ["backup", "schedule", "cron"] });
+});
+export const backupPolicyBody = backupPolicy.superRefine((policy, ctx) => {
+  const problem = cronProblem(policy.schedule.cron, policy.schedule.timezone);
+  if (problem) ctx.addIssue({ code: "custom", message: problem, path: ["schedule", "cron"] });
 });
 export const addShardsBody = addShard.schema.omit({ name: true });
 export const shardParams = nameParams.extend({
@@ -55,9 +64,37 @@ export const backupList = z.object({
       operationId: z.string().nullable(),
       startedAt: z.iso.datetime().nullable(),
       completedAt: z.iso.datetime().nullable(),
+      startLsn: z
+        .string()
+        .nullable()
+        .describe("WAL position the physical backup starts at (null for a dump)"),
+      stopLsn: z.string().nullable().describe("WAL position the physical backup is consistent at"),
     }),
   ),
+  window: z
+    .object({
+      earliest: z.iso.datetime().describe("End of the oldest complete backup"),
+      latest: z.iso
+        .datetime()
+        .describe("Now: WAL is archived continuously, and a restore archives the rest first"),
+    })
+    .nullable()
+    .describe("Moments a restore can reach; null without a complete physical backup of every shard"),
 });
+
+export const restoreBody = z
+  .strictObject({
+    backupId: runBackup.schema.shape.backupId.describe("Restore to the end of this backup"),
+    pointInTime: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .describe("Restore to this moment (RFC 3339), within the restorable window"),
+    into: createDatabase.schema.shape.name.describe("Name of the new database the restore makes"),
+  })
+  .refine((b) => (b.backupId === undefined) !== (b.pointInTime === undefined), {
+    message: "name exactly one of backupId or pointInTime",
+    path: ["backupId"],
+  });
 
 export const accepted = z.object({
   operationId: z.string(),

@@ -1,4 +1,5 @@
 import type { Logger } from "@dbplane/service-kit";
+import { pruneExpiredBackups } from "../backups/backup-retention.ts";
 import { PermanentProvisionError } from "../domain/errors.ts";
 import type { ShardDriver, ShardObservation } from "../drivers/driver.ts";
 import type { Progress } from "../store/progress.ts";
@@ -159,6 +160,11 @@ async function removeShards(deps: ReconcileDeps, db: DatabaseRow, correlationId:
   }
 }
 
+async function applyRetention(deps: ReconcileDeps, db: DatabaseRow, log: Logger): Promise<void> {
+  const pruned = await pruneExpiredBackups(deps, db.spec);
+  if (pruned.length > 0) log.info({ pruned }, "expired backups deleted");
+}
+
 async function runBackups(deps: ReconcileDeps, db: DatabaseRow, log: Logger): Promise<void> {
   const shards = new Map((await deps.queries.shards(db.name)).map((s) => [s.shard, s]));
   for (const backup of await deps.queries.pendingBackups(db.name)) {
@@ -179,8 +185,11 @@ async function runBackups(deps: ReconcileDeps, db: DatabaseRow, log: Logger): Pr
         ok: true,
         location: outcome.location,
         bytes: outcome.bytes,
+        startLsn: outcome.startLsn,
+        stopLsn: outcome.stopLsn,
       });
       log.info({ backupId: backup.backupId, shard: backup.shard, bytes: outcome.bytes }, "shard backed up");
+      await applyRetention(deps, db, log);
     } catch (err) {
       log.error({ err, backupId: backup.backupId, shard: backup.shard }, "shard backup failed");
       await deps.progress.backupFinished({ ...ids, ok: false, reason: message(err) });

@@ -8,7 +8,7 @@ import type { ProvisionerTables } from "./schema-tables.ts";
 
 /** One shard's backup as it ended: where it went and how big, or why it failed. */
 export type BackupResult = { database: string; backupId: string; shard: number; startedAt: Date } & (
-  | { ok: true; location: string; bytes: number }
+  | { ok: true; location: string; bytes: number; startLsn?: string | undefined; stopLsn?: string | undefined }
   | { ok: false; reason: string }
 );
 
@@ -53,7 +53,8 @@ async function storeShardBackup(
   completedAt: Date,
 ): Promise<string | undefined> {
   const { rows } = await client.query(
-    `UPDATE ${t.backups} SET state = $4, location = $5, bytes = $6, reason = $7, started_at = $8, completed_at = $9
+    `UPDATE ${t.backups} SET state = $4, location = $5, bytes = $6, reason = $7, started_at = $8, completed_at = $9,
+       start_lsn = $10, stop_lsn = $11
      WHERE database = $1 AND backup_id = $2 AND shard = $3 AND state = 'pending' RETURNING operation_id`,
     [
       result.database,
@@ -65,6 +66,8 @@ async function storeShardBackup(
       result.ok ? null : clipReason(result.reason),
       result.startedAt,
       completedAt,
+      (result.ok && result.startLsn) || null,
+      (result.ok && result.stopLsn) || null,
     ],
   );
   return rows[0]?.operation_id;
@@ -104,4 +107,16 @@ async function announceShardBackup(
       { ...meta, id: eventIds.backupFailed(database, shard, backupId) },
     );
   }
+}
+
+/** Retention deleted these backups' files: their rows go too. */
+export async function recordBackupsPruned(
+  { pool, t }: ProgressContext,
+  database: string,
+  backupIds: readonly string[],
+): Promise<void> {
+  await pool.query(`DELETE FROM ${t.backups} WHERE database = $1 AND backup_id = ANY($2)`, [
+    database,
+    [...backupIds],
+  ]);
 }

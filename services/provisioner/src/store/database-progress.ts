@@ -10,7 +10,7 @@ import type { ProvisionerTables } from "./schema-tables.ts";
 import { forgetShardOwners } from "./shard-owners.ts";
 
 /** The kinds of operation a database's readiness (or failure) ends. */
-const SPEC_CHANGES = ["create", "add-shard", "remove-shard", "scale-replicas"] as const;
+const SPEC_CHANGES = ["create", "add-shard", "remove-shard", "scale-replicas", "backup-policy"] as const;
 
 export async function startProvisioning({ pool, t }: ProgressContext, name: string, version: number) {
   await pool.query(

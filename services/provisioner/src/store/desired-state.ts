@@ -1,4 +1,4 @@
-import { databaseRequested } from "@dbplane/contracts";
+import { type BackupPolicy, databaseRequested } from "@dbplane/contracts";
 import { inTransaction } from "@dbplane/service-kit";
 import type pg from "pg";
 import { aggregateOf, type DatabaseSpec, eventIds, sameRequest } from "../domain/database-spec.ts";
@@ -62,12 +62,18 @@ async function insertOperation(
   );
 }
 
+function withoutRestoreSource(spec: DatabaseSpec): Omit<DatabaseSpec, "restoreFrom"> {
+  const { restoreFrom: _restoreFrom, ...rest } = spec;
+  return rest;
+}
+
 async function announceRequested(ctx: Ctx, spec: DatabaseSpec, version: number, correlationId: string) {
   await enqueueEvent(
     ctx.client,
     ctx.t,
     databaseRequested,
-    { ...spec, version },
+    // Where a restored database comes from is the provisioner's own business, not the event's.
+    { ...withoutRestoreSource(spec), version },
     {
       id: eventIds.requested(spec.name, version),
       subject: aggregateOf.database(spec.name),
@@ -183,6 +189,8 @@ export interface DesiredState {
    */
   removeShard(name: string, shard: number, operationId: string): Promise<Accepted>;
   /** Sets the replica count of one shard, or of every shard (and of shards added later). */
+  /** Sets (or, with null, removes) the database's backup policy; its servers start archiving on the next pass. */
+  setBackupPolicy(name: string, policy: BackupPolicy | null, operationId: string): Promise<Accepted>;
   scaleReplicas(
     name: string,
     shard: number | undefined,
@@ -320,6 +328,14 @@ export function createDesiredState(pool: pg.Pool, t: ProvisionerTables, quotas: 
         );
         const spec = shard === undefined ? { ...db.spec, replicasPerShard: replicas } : db.spec;
         return applyChange(ctx, db, spec, { id: operationId, kind: "scale-replicas" });
+      }),
+
+    setBackupPolicy: (name, policy, operationId) =>
+      idempotentChange(operationId, async (ctx) => {
+        const db = await changeableDatabase(ctx, name);
+        const { backup: _previous, ...rest } = db.spec;
+        const spec = policy ? { ...rest, backup: policy } : rest;
+        return applyChange(ctx, db, spec, { id: operationId, kind: "backup-policy" });
       }),
 
     backup: (name, shard, backupId, operationId) =>

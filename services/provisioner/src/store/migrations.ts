@@ -108,6 +108,15 @@ const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: "WAL range of physical backups",
+    sql: (t) => `
+      -- A physical backup's WAL range (NULL for a logical dump): with the archived WAL after it,
+      -- the backup restores to any later moment.
+      ALTER TABLE ${t.backups} ADD COLUMN start_lsn pg_lsn, ADD COLUMN stop_lsn pg_lsn;
+    `,
+  },
 ];
 
 /**

@@ -1,6 +1,11 @@
 import type { ApplicationRole } from "@dbplane/contracts";
 import type pg from "pg";
-import { type BackupResult, recordBackupFinished, recordBackupStarted } from "./backup-progress.ts";
+import {
+  type BackupResult,
+  recordBackupFinished,
+  recordBackupStarted,
+  recordBackupsPruned,
+} from "./backup-progress.ts";
 import {
   clearAttempts,
   recordApplicationAnnounced,
@@ -80,6 +85,8 @@ export interface Progress {
   backupStarted(database: string, backupId: string, shard: number): Promise<Date>;
   /** One shard's backup finished (or failed); the backup's operation ends when all its shards have. */
   backupFinished(result: BackupResult): Promise<void>;
+  /** Backups retention deleted: their rows go (their files are gone). */
+  backupsPruned(database: string, backupIds: readonly string[]): Promise<void>;
 }
 
 export function createProgress(pool: pg.Pool, t: ProvisionerTables): Progress {
@@ -106,5 +113,6 @@ export function createProgress(pool: pg.Pool, t: ProvisionerTables): Progress {
     shardFailedOver: (facts) => recordShardFailedOver(ctx, facts),
     backupStarted: (database, backupId, shard) => recordBackupStarted(ctx, database, backupId, shard),
     backupFinished: (result) => recordBackupFinished(ctx, result),
+    backupsPruned: (database, backupIds) => recordBackupsPruned(ctx, database, backupIds),
   };
 }

@@ -52,6 +52,8 @@ export interface BackupRow {
   readonly operationId: string | null;
   readonly startedAt: Date | null;
   readonly completedAt: Date | null;
+  readonly startLsn: string | null;
+  readonly stopLsn: string | null;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: pg rows are untyped records
@@ -104,4 +106,6 @@ export const toBackup = (r: Raw): BackupRow => ({
   operationId: r.operation_id,
   startedAt: r.started_at,
   completedAt: r.completed_at,
+  startLsn: r.start_lsn ?? null,
+  stopLsn: r.stop_lsn ?? null,
 });

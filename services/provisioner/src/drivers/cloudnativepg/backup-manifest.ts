@@ -14,6 +14,8 @@ export interface CnpgBackupStatus {
   readonly backupId?: string;
   readonly destinationPath?: string;
   readonly serverName?: string;
+  readonly beginLSN?: string;
+  readonly endLSN?: string;
 }
 
 /** `<db>-shard-<n>-backup-<8 hex of the backup id>`: one Backup per shard and backup id, so a repeat finds it. */
@@ -55,5 +57,11 @@ export function backupOutcome(name: string, status: CnpgBackupStatus | undefined
   const location = [status.destinationPath, status.serverName, "base", status.backupId]
     .filter((part) => part)
     .join("/");
-  return { done: true, location: location || `backup/${name}`, bytes: 0 };
+  return {
+    done: true,
+    location: location || `backup/${name}`,
+    bytes: 0,
+    ...(status.beginLSN && { startLsn: status.beginLSN }),
+    ...(status.endLSN && { stopLsn: status.endLSN }),
+  };
 }

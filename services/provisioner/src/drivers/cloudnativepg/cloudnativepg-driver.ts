@@ -197,7 +197,8 @@ export async function createCloudNativePgDriver(options: CloudNativePgDriverOpti
           // The `-rw` Service follows `status.currentPrimary`: a failover moves nothing here.
           primary: { host: svc(names.readWriteService), port: 5432 },
           replicas: target.replicas > 0 ? [{ host: svc(names.readOnlyService), port: 5432 }] : [],
-          dbname: spec.name,
+          // A restored database keeps its source's name inside the recovered cluster.
+          dbname: spec.restoreFrom?.database ?? spec.name,
           user: APP_USER,
           passwordRef: secretRef(names.appSecret),
           monitoring: { user: MONITOR_USER, passwordRef: secretRef(names.monitorSecret) },

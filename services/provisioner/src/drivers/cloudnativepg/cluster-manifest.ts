@@ -153,14 +153,7 @@ export function clusterManifest(input: ClusterManifestInput): KubernetesObject {
           }
         : {}),
       postgresql: { parameters: { wal_level: "logical" } },
-      bootstrap: {
-        initdb: {
-          database: spec.name,
-          owner: APP_USER,
-          secret: { name: appSecretName(spec.name) },
-          postInitApplicationSQL: reshardBootstrapSql(spec.name, namespace),
-        },
-      },
+      ...bootstrapOf(input),
       managed: {
         roles: [
           {
@@ -181,7 +174,61 @@ export function clusterManifest(input: ClusterManifestInput): KubernetesObject {
           },
         ],
       },
-      ...(input.backup ? { backup: { barmanObjectStore: barmanObjectStore(input.backup, spec.name) } } : {}),
+      ...(input.backup
+        ? {
+            backup: {
+              barmanObjectStore: barmanObjectStore(input.backup, spec.name),
+              // Days are what barman keeps by itself; a count is applied by dbplane's own retention.
+              ...(spec.backup?.retain.days && { retentionPolicy: `${spec.backup.retain.days}d` }),
+            },
+          }
+        : {}),
     },
   } as KubernetesObject;
+}
+
+/** The source a restored shard recovers from, as the Cluster's `externalClusters` names it. */
+const RESTORE_SOURCE = "dbplane-restore-source";
+
+/**
+ * How a shard's first instance is made: `initdb` for a new database; for a restore, CloudNativePG's
+ * recovery bootstrap from the source shard's object store (its Cluster's name is barman's server
+ * name), to the restore's moment — the same for every shard. The recovered database keeps the
+ * source's name (CloudNativePG does not rename it), and the shard's endpoint says so.
+ */
+function bootstrapOf(input: ClusterManifestInput) {
+  const { spec, shard, namespace } = input;
+  const from = spec.restoreFrom;
+  if (from && input.backup) {
+    return {
+      bootstrap: {
+        recovery: {
+          source: RESTORE_SOURCE,
+          database: from.database,
+          owner: APP_USER,
+          secret: { name: appSecretName(spec.name) },
+          recoveryTarget: { targetTime: from.targetTime },
+        },
+      },
+      externalClusters: [
+        {
+          name: RESTORE_SOURCE,
+          barmanObjectStore: {
+            ...barmanObjectStore(input.backup, from.database),
+            serverName: cnpgNames(from.database, shard).cluster,
+          },
+        },
+      ],
+    };
+  }
+  return {
+    bootstrap: {
+      initdb: {
+        database: spec.name,
+        owner: APP_USER,
+        secret: { name: appSecretName(spec.name) },
+        postInitApplicationSQL: reshardBootstrapSql(spec.name, namespace),
+      },
+    },
+  };
 }

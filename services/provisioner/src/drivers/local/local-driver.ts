@@ -1,5 +1,5 @@
-import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { mkdir, readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
 import { RESHARD_ROLE } from "@dbplane/reshard";
 import type { Logger } from "@dbplane/service-kit";
 import type { RouterWireEndpoint } from "../../domain/application-role.ts";
@@ -11,9 +11,17 @@ import type { ShardEndpoint } from "../../store/rows.ts";
 import type { BackupOutcome, FailoverOutcome, ShardDriver, ShardObservation } from "../driver.ts";
 import { ensureAppCredentialFiles } from "./app-credential-files.ts";
 import { ensureAppRole } from "./app-role.ts";
+import { deleteBaseBackup, firstSegmentOf, takeBaseBackup } from "./base-backup.ts";
 import { ensurePassword, exists, ownedDir, SUPERUSER } from "./cluster-files.ts";
 import { answers, failOverShard } from "./local-failover.ts";
-import { ensurePrimary, ensureReplica, type ServerContext, stopServer } from "./local-server.ts";
+import {
+  ensurePrimary,
+  ensureReplica,
+  isRunning,
+  portOf,
+  type ServerContext,
+  stopServer,
+} from "./local-server.ts";
 import { ensureLocalCa } from "./local-tls.ts";
 import { ensureMonitorRole } from "./monitor-role.ts";
 import { PgBinaryFinder } from "./pg-binaries.ts";
@@ -21,11 +29,19 @@ import { PrimaryDownError } from "./primary-guard.ts";
 import { rejoinFenced } from "./rejoin.ts";
 import { dropSlot, slotNameOf } from "./replication-slots.ts";
 import { ensureReshardRole } from "./reshard-role.ts";
+import { restorePrimary } from "./restore-shard.ts";
 import { runProgram } from "./run-program.ts";
 import { resolveServerUser, type ServerUser } from "./server-user.ts";
 import { fencedServers, isFenced, leaderOf } from "./shard-leader.ts";
 import { applySlotRetention, discardIfSlotLost, maxSlotWalKeepSize } from "./slot-retention.ts";
 import { applySynchronousStandbys, synchronousStandbyNames } from "./synchronous-standbys.ts";
+import {
+  ensureArchiving,
+  ensureBackupDirs,
+  flushArchive,
+  removeSegmentsBefore,
+  shardBackupDirs,
+} from "./wal-archive.ts";
 
 export interface LocalDriverOptions {
   /**
@@ -117,13 +133,42 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
     const dir = shardDir(spec.name, shard);
     await mkdir(databaseDir(spec.name), { recursive: true, mode: 0o711 });
     await ownedDir(dir, user);
+    // A database with a backup policy archives its WAL (every server: a promoted replica goes on).
+    const archive = spec.backup ? await ensureBackupDirs(root, spec.name, shard, user) : undefined;
     return {
       bins: await finder.forMajor(spec.postgresVersion),
       user,
       password: await ensurePassword(join(dir, "password"), user),
       memory: spec.resources?.memory,
       ca,
+      archiveDir: archive?.wal,
     };
+  };
+
+  /**
+   * A restored database's shard: its primary recovered from the source shard's base backup and
+   * WAL to the restore's moment. The source's WAL up to now is archived first (when it runs), so
+   * every moment until the restore was asked is within reach.
+   */
+  const restoreShard = async (spec: DatabaseSpec, shard: number, ctx: ServerContext) => {
+    const from = spec.restoreFrom;
+    const base = from?.bases[shard];
+    if (!from || !base) return;
+    const dir = shardDir(spec.name, shard);
+    if (await exists(join(dir, "restored.json"))) return;
+    const sourceDir = shardDir(from.database, shard);
+    const sourcePassword = (await readFile(join(sourceDir, "password"), "utf8")).trim();
+    const sourceServer = join(sourceDir, await leaderOf(sourceDir));
+    if (await isRunning(sourceServer, ctx)) {
+      await flushArchive({ port: await portOf(sourceServer), ca }, sourcePassword);
+    }
+    const walDir = join(dirname(dirname(base)), "wal");
+    await restorePrimary(
+      dir,
+      spec.name,
+      { sourceDatabase: from.database, base, walDir, targetTime: from.targetTime, sourcePassword },
+      ctx,
+    );
   };
 
   /** Stops every server of a shard directory, half-made ones included. */
@@ -157,6 +202,8 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
       const dir = shardDir(spec.name, shard);
       const ctx = await serverContext(spec, shard);
       const leader = await leaderOf(dir);
+      if (leader === "primary") await restoreShard(spec, shard, ctx);
+      await ensureArchiving(join(dir, leader), ctx);
       // A fenced leader (a failover stopped half-way; the watcher finishes it) is refused there.
       let primaryPort: number;
       try {
@@ -197,6 +244,8 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
             "replica fell further behind than DBPLANE_SLOT_MAX_LAG_BYTES (its slot was invalidated); copying it anew",
           );
         }
+        // A replica promoted by a failover archives as its primary did.
+        await ensureArchiving(join(dir, server), ctx);
         replicaPorts.push(await ensureReplica(dir, server, primaryPort, ctx));
       }
       // Synchronous mode (or not): the primary waits for n of exactly these replicas.
@@ -253,6 +302,12 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
         ctx,
         await leaderOf(dir),
       );
+      if (target.spec.backup) {
+        // Physical: a base backup that, with the archived WAL, restores to any later moment.
+        const dirs = await ensureBackupDirs(root, target.spec.name, target.shard, user);
+        const backup = await takeBaseBackup(dirs.base, backupId, port, ctx);
+        return { done: true, ...backup };
+      }
       const outDir = join(root, "backups", target.spec.name, backupId);
       await mkdir(outDir, { recursive: true, mode: 0o700 });
       const file = join(outDir, `shard-${target.shard}.dump`);
@@ -268,6 +323,16 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
         },
       );
       return { done: true, location: file, bytes: (await stat(file)).size };
+    },
+
+    async pruneBackups(spec, shard, expired, oldestKept) {
+      const dirs = shardBackupDirs(root, spec.name, shard);
+      for (const location of expired) {
+        // Only what lies in this shard's base directory: a location is data, not a licence to delete.
+        if (dirname(location) === dirs.base) await deleteBaseBackup(location);
+      }
+      const ctx = await serverContext(spec, shard);
+      await removeSegmentsBefore(dirs.wal, await firstSegmentOf(oldestKept, ctx));
     },
 
     failover: {

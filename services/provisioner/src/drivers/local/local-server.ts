@@ -2,6 +2,7 @@ import { appendFile, readFile, rename } from "node:fs/promises";
 import { join } from "node:path";
 import pg from "pg";
 import { postgresSettings, renderSettings } from "../../domain/postgres-settings.ts";
+import { archiveSettings } from "./archive-command.ts";
 import { discardPartial, exists, freeLocalPort, SUPERUSER, writeOwned } from "./cluster-files.ts";
 import { clearZombieLock, isZombie, postmasterPidOf } from "./dead-postmaster.ts";
 import { ensureServerCertificate, type LocalCa } from "./local-tls.ts";
@@ -20,6 +21,8 @@ export interface ServerContext {
   readonly memory: string | undefined;
   /** The local CA that issues each server's certificate; undefined: the servers serve no TLS. */
   readonly ca: LocalCa | undefined;
+  /** Set: the server archives its WAL there (the database has a backup policy). */
+  readonly archiveDir?: string | undefined;
 }
 
 const CONF_FILE = "dbplane.conf";
@@ -29,7 +32,7 @@ const CONF_FILE = "dbplane.conf";
  * port for a replica) never touches what initdb or pg_basebackup wrote. Only 127.0.0.1, no Unix
  * socket (its path would depend on the data directory's length and on /var/run permissions).
  */
-async function writeSettings(dataDir: string, ctx: ServerContext, port: number): Promise<void> {
+export async function writeSettings(dataDir: string, ctx: ServerContext, port: number): Promise<void> {
   const settings = {
     ...postgresSettings(ctx.memory, port),
     listen_addresses: "127.0.0.1",
@@ -38,6 +41,7 @@ async function writeSettings(dataDir: string, ctx: ServerContext, port: number):
     unix_socket_directories: "",
     // server.crt and server.key in the data directory (PostgreSQL's default file names).
     ...(ctx.ca && { ssl: "on" }),
+    ...(ctx.archiveDir && archiveSettings(ctx.archiveDir)),
   };
   await writeOwned(join(dataDir, CONF_FILE), renderSettings(settings), ctx.user);
   const main = join(dataDir, "postgresql.conf");

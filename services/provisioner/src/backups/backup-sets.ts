@@ -1,0 +1,35 @@
+import type { BackupRow } from "../store/rows.ts";
+
+/** A backup of every shard of a database, all completed: what a restore can start from. */
+export interface BackupSet {
+  readonly backupId: string;
+  /** When the last of its shards finished: every shard is consistent by then. */
+  readonly completedAt: Date;
+  /** Per shard (by index) its base backup's location. */
+  readonly locations: readonly string[];
+  readonly rows: readonly BackupRow[];
+}
+
+/**
+ * The complete physical backups among a database's backup rows, oldest first: a backup id
+ * whose every shard (0 … shards-1) completed with a WAL range. Dumps and partial ones are left out.
+ */
+export function completeBackupSets(rows: readonly BackupRow[], shards: number): BackupSet[] {
+  const byId = new Map<string, BackupRow[]>();
+  for (const row of rows) byId.set(row.backupId, [...(byId.get(row.backupId) ?? []), row]);
+  const sets: BackupSet[] = [];
+  for (const [backupId, group] of byId) {
+    const done = group.filter((r) => r.state === "completed" && r.stopLsn && r.location && r.completedAt);
+    if (done.length !== shards) continue;
+    const locations: string[] = [];
+    for (let shard = 0; shard < shards; shard++) {
+      const row = done.find((r) => r.shard === shard);
+      if (!row?.location) break;
+      locations.push(row.location);
+    }
+    if (locations.length !== shards) continue;
+    const completedAt = new Date(Math.max(...done.map((r) => r.completedAt?.getTime() ?? 0)));
+    sets.push({ backupId, completedAt, locations, rows: done });
+  }
+  return sets.sort((a, b) => a.completedAt.getTime() - b.completedAt.getTime());
+}

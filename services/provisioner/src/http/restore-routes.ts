@@ -1,0 +1,76 @@
+import { randomUUID } from "node:crypto";
+import { type HttpApp, NotFoundError, ValidationError } from "@dbplane/service-kit";
+import { RestoreRefusedError, restoreSpec } from "../backups/restore-plan.ts";
+import type { DatabaseAdmin } from "../databases/database-admin.ts";
+import type { Queries } from "../store/queries.ts";
+import { acceptedReply } from "./database-routes.ts";
+import { accepted, backupPolicyBody, nameParams, restoreBody } from "./schemas.ts";
+
+/**
+ * `POST /v1/databases/:name/restores`: a new database (`into`) made from the source's backups,
+ * every shard recovered to the same moment, with its own shard map. Followed like a create: 202
+ * and the create's operation; the same request again is the same restore.
+ */
+export function registerRestoreRoutes(app: HttpApp, deps: { admin: DatabaseAdmin; queries: Queries }): void {
+  const tags = ["databases"];
+  const config = { scope: "db:{name}:admin" };
+  app.put(
+    "/v1/databases/:name/backup",
+    {
+      config,
+      schema: {
+        summary:
+          "Set the backup policy (202): the schedule is registered with the scheduler, the servers start archiving WAL",
+        tags,
+        params: nameParams,
+        body: backupPolicyBody,
+        response: { 202: accepted },
+      },
+    },
+    async (request, reply) =>
+      acceptedReply(reply, await deps.admin.setBackupPolicy(request.params.name, request.body, randomUUID())),
+  );
+  app.delete(
+    "/v1/databases/:name/backup",
+    {
+      config,
+      schema: {
+        summary: "Remove the backup policy (202): the scheduler job is cancelled; backups taken are kept",
+        tags,
+        params: nameParams,
+        response: { 202: accepted },
+      },
+    },
+    async (request, reply) =>
+      acceptedReply(reply, await deps.admin.setBackupPolicy(request.params.name, null, randomUUID())),
+  );
+  app.post(
+    "/v1/databases/:name/restores",
+    {
+      config: { scope: "admin" },
+      schema: {
+        summary:
+          "Restore a database into a new one (202), to the end of a backup or to a point in time within GET …/backups' window",
+        tags: ["databases"],
+        params: nameParams,
+        body: restoreBody,
+        response: { 202: accepted },
+      },
+    },
+    async (request, reply) => {
+      const source = await deps.queries.database(request.params.name);
+      if (!source || source.state === "deleted") {
+        throw new NotFoundError(`database "${request.params.name}" does not exist`);
+      }
+      const rows = await deps.queries.backups(source.name);
+      let spec: ReturnType<typeof restoreSpec>;
+      try {
+        spec = restoreSpec(source.spec, rows, request.body, new Date());
+      } catch (err) {
+        if (err instanceof RestoreRefusedError) throw new ValidationError(err.message, { cause: err });
+        throw err;
+      }
+      return acceptedReply(reply, await deps.admin.create(spec, randomUUID()));
+    },
+  );
+}

@@ -1,0 +1,105 @@
+import { createDatabase } from "@dbplane/contracts";
+import { describe, expect, it } from "vitest";
+import { completeBackupSets } from "../src/backups/backup-sets.ts";
+import { RestoreRefusedError, restoreSpec } from "../src/backups/restore-plan.ts";
+import { cronProblem, expiredBackups, scheduledBackupId } from "../src/domain/backup-schedule.ts";
+import type { DatabaseSpec } from "../src/domain/database-spec.ts";
+import { archiveCommand } from "../src/drivers/local/archive-command.ts";
+import { createBody } from "../src/http/schemas.ts";
+import type { BackupRow } from "../src/store/rows.ts";
+
+const row = (backupId: string, shard: number, completedAt: string, state = "completed"): BackupRow => ({
+  database: "ledger",
+  backupId,
+  shard,
+  state: state as BackupRow["state"],
+  location: `/data/backups/ledger/shard-${shard}/base/${backupId}`,
+  bytes: 1,
+  reason: null,
+  operationId: null,
+  startedAt: new Date(completedAt),
+  completedAt: new Date(completedAt),
+  startLsn: "0/1000028",
+  stopLsn: "0/1000100",
+});
+const rows = [
+  row("b1", 0, "2026-12-04T10:00:00Z"),
+  row("b1", 1, "2026-12-04T10:00:05Z"),
+  row("b2", 0, "2026-12-04T11:00:00Z"),
+  row("b2", 1, "2026-12-04T11:00:03Z"),
+  row("b3", 0, "2026-12-04T12:00:00Z"),
+  row("b3", 1, "2026-12-04T12:00:00Z", "failed"),
+];
+const source = createDatabase.schema.parse({
+  name: "ledger",
+  shards: 2,
+  backup: { schedule: { cron: "0 3 * * *" }, retain: { count: 1 } },
+}) as DatabaseSpec;
+
+describe("backup policy", () => {
+  it("a create names the field of a cron or zone the scheduler cannot fire", () => {
+    const issues = (backup: unknown) =>
+      createBody.safeParse({ name: "x", backup }).error?.issues.map((i) => i.path.join("."));
+    expect(issues({ schedule: { cron: "61 * * * *" }, retain: { count: 1 } })).toEqual([
+      "backup.schedule.cron",
+    ]);
+    expect(issues({ schedule: { cron: "@daily", timezone: "Mars/Olympus" }, retain: { count: 1 } })).toEqual([
+      "backup.schedule.timezone",
+    ]);
+    expect(issues({ schedule: { cron: "@daily" }, retain: { count: 1, days: 2 } })).toEqual([
+      "backup.retain",
+    ]);
+    expect(
+      issues({ schedule: { cron: "*/10 * * * * *", timezone: "Europe/Berlin" }, retain: { days: 7 } }),
+    ).toBe(undefined);
+    expect(cronProblem("0 3 * * *", "UTC")).toBeNull();
+  });
+
+  it("a scheduled occurrence is one backup id, made of identifier characters", () => {
+    const id = scheduledBackupId("dbplane-backup-ledger:2026-12-04T03:00:00.000Z");
+    expect(id).toBe("dbplane-backup-ledger-2026-12-04T03-00-00.000Z");
+    expect(id).toMatch(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/);
+  });
+
+  it("retention keeps the newest count, or the young ones and always the newest", () => {
+    const sets = completeBackupSets(rows, 2);
+    expect(sets.map((s) => s.backupId)).toEqual(["b1", "b2"]);
+    expect(sets[0]?.completedAt.toISOString()).toBe("2026-12-04T10:00:05.000Z");
+    expect(expiredBackups(sets, { count: 1 }, new Date()).map((s) => s.backupId)).toEqual(["b1"]);
+    expect(
+      expiredBackups(sets, { days: 1 }, new Date("2026-12-10T00:00:00Z")).map((s) => s.backupId),
+    ).toEqual(["b1"]);
+  });
+
+  it("a restore starts every shard from the newest complete backup before the target, to one moment", () => {
+    const now = new Date("2026-12-04T13:00:00Z");
+    const spec = restoreSpec(source, rows, { pointInTime: "2026-12-04T11:30:00Z", into: "copy" }, now);
+    expect(spec).toMatchObject({
+      name: "copy",
+      shards: 2,
+      restoreFrom: {
+        database: "ledger",
+        targetTime: "2026-12-04T11:30:00.000Z",
+        bases: ["/data/backups/ledger/shard-0/base/b2", "/data/backups/ledger/shard-1/base/b2"],
+      },
+    });
+    const byId = restoreSpec(source, rows, { backupId: "b1", into: "copy" }, now);
+    expect(byId.restoreFrom?.targetTime).toBe("2026-12-04T10:00:05.000Z");
+    const refused = (request: Parameters<typeof restoreSpec>[2]) => {
+      try {
+        restoreSpec(source, rows, request, now);
+      } catch (err) {
+        return err instanceof RestoreRefusedError ? err.field : err;
+      }
+    };
+    expect(refused({ pointInTime: "2026-12-04T09:00:00Z", into: "copy" })).toBe("pointInTime");
+    expect(refused({ pointInTime: "2026-12-05T09:00:00Z", into: "copy" })).toBe("pointInTime");
+    expect(refused({ backupId: "b3", into: "copy" })).toBe("backupId");
+  });
+
+  it("the archive command never overwrites a segment and shows it only once flushed", () => {
+    expect(archiveCommand("/data/it's")).toBe(
+      "test ! -f '/data/it'\\''s/%f' && cp %p '/data/it'\\''s/%f.part' && sync '/data/it'\\''s/%f.part' && mv '/data/it'\\''s/%f.part' '/data/it'\\''s/%f'",
+    );
+  });
+});
