@@ -132,7 +132,8 @@ class ReplicaCoordinator implements ProjectionRuntime {
     const names = busNames(this.#o.namespace);
     const times = await warmUp({
       pool: this.#o.pool,
-      connections: Math.min(WARM_CONNECTIONS, this.#o.pool.options.max ?? WARM_CONNECTIONS),
+      // All at once, so never more than the pool has free: the coordination listener holds one.
+      connections: Math.max(1, Math.min(WARM_CONNECTIONS, (this.#o.pool.options.max ?? 10) - 1)),
       js: jetstream(this.#o.nc),
       stream: names.stream("evt"),
       filterOf: (d) => commonFilterSubject(d.events.subjects.map((s) => names.subject(s))),

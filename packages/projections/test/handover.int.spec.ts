@@ -95,8 +95,8 @@ describe("handing a unit over to a joining replica", () => {
     }
   };
 
-  const replica = (memberId: string, gate?: { entered: boolean; open: Promise<void> }) => {
-    const pool = new pg.Pool({ connectionString: db.url, max: 6 });
+  const replica = (memberId: string, gate?: { entered: boolean; open: Promise<void> }, max = 6) => {
+    const pool = new pg.Pool({ connectionString: db.url, max });
     pools.push(pool);
     const runtime = createProjectionRuntime({
       pool,
@@ -117,6 +117,21 @@ describe("handing a unit over to a joining replica", () => {
 
   const query = async <R extends pg.QueryResultRow>(sql: string, params: unknown[] = []) =>
     (await db.pool.query<R>(sql, params)).rows;
+
+  it("starts on the smallest pool the services allow (2): the warm-up leaves the listener its connection", async () => {
+    await publish(5);
+    // Units released before (as in the test below): taken on the first tick, not after a heartbeat.
+    await new GenerationStore(db.pool, t, db.name).ensure(ledger("small"));
+    await db.pool.query(`UPDATE ${t.units} SET token = 1`);
+    const small = replica("small", undefined, 2);
+    // With the warm-up asking for every connection while the listener holds one, this never ended.
+    await small.start();
+    expect(small.warmUpTimes).toBeDefined();
+    await waitFor(
+      async () => (await query(`SELECT 1 FROM ${t.units} WHERE owner = 'small'`)).length === PARTITIONS,
+      { timeoutMs: 20_000, what: "the small replica to own every unit" },
+    );
+  });
 
   it("the joiner warms up before it joins, and each moved unit continues on it from the released checkpoint", async () => {
     await publish(60);
