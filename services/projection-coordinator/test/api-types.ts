@@ -28,7 +28,7 @@ export interface AuditPage {
 }
 export interface FleetDatabase {
   readonly id: string;
-  readonly shards: { shard: number; transactionsPerSecond?: number }[];
+  readonly shards: { shard: number; transactionsPerSecond?: number; health?: { state: string } | null }[];
   readonly [field: string]: unknown;
 }
 export interface FleetView {

@@ -68,6 +68,18 @@ describe("fleet and audit read models", () => {
       { name: "billing", version: 1, postgresVersion: 17, shards: [shard(0), shard(1)] },
       { subject: "billing" },
     );
+    // A provisioned database's health is its shards' servers' (the collector's target ids).
+    for (const [n, state] of [
+      [0, "up"],
+      [1, "down"],
+    ] as const) {
+      const target = `shard:billing:${n}:127.0.0.1:${6000 + n}`;
+      await world.publish(
+        targetHealthChanged,
+        { target, engine: "postgresql", state, reason: `probe says ${state}`, changedAt: at },
+        { subject: target },
+      );
+    }
     await world.publish(
       shardLoadSampled,
       {
@@ -94,6 +106,7 @@ describe("fleet and audit read models", () => {
         // events (orders' health) may land after another's (billing's load).
         const [billing, orders] = view.databases;
         return billing?.shards.some((s) => s.transactionsPerSecond) &&
+          billing.shards.every((s) => s.health) &&
           orders?.health &&
           view.apps.length === 1
           ? view
@@ -109,11 +122,19 @@ describe("fleet and audit read models", () => {
       health: { state: "degraded" },
       apps: [{ id: "app-1", name: "shop" }],
     });
-    expect(billing).toMatchObject({ id: "dbplane:billing", origin: "provisioner", desiredShards: 2 });
+    expect(billing).toMatchObject({
+      id: "dbplane:billing",
+      origin: "provisioner",
+      desiredShards: 2,
+      // The worst of its servers, naming which.
+      health: { state: "down", target: "shard:billing:1:127.0.0.1:6001" },
+    });
     expect(billing!.shards.find((s) => s.shard === 1)).toMatchObject({
       transactionsPerSecond: 42,
       connections: 3,
+      health: { state: "down", reason: "probe says down" },
     });
+    expect(billing!.shards.find((s) => s.shard === 0)).toMatchObject({ health: { state: "up" } });
     expect(fleet.apps).toMatchObject([{ id: "app-1", name: "shop", lost: false }]);
   });
 
