@@ -172,6 +172,50 @@ describe("dbplane, run as a user runs it", () => {
     ]);
   });
 
+  it("sets a backup policy, takes a physical backup, and restores it into a new database it follows to ready", async () => {
+    const bad = await world.cli(["db", "backup-policy", DB, "--schedule", "@daily"]);
+    expect([bad.code, oneLine(bad)]).toEqual([
+      2,
+      "dbplane: give exactly one of --retain-count or --retain-days",
+    ]);
+    const policy = await world.cli([
+      "db",
+      "backup-policy",
+      DB,
+      "--schedule",
+      "@daily",
+      "--retain-count",
+      "3",
+    ]);
+    expect(policy.code, policy.stderr).toBe(0);
+    const put = await world.cli(["query", DB, "--key", "bigint:7", "INSERT INTO orders VALUES (7, 'kept')"]);
+    expect(put.code, put.stderr).toBe(0);
+    const backup = await world.cli(["db", "backup", DB, "--backup-id", "cli-phys"]);
+    expect(backup.code, backup.stderr).toBe(0);
+    const list = JSON.parse((await world.cli(["db", "backups", DB, "-o", "json"])).stdout);
+    expect(list.items.filter((b: { backupId: string }) => b.backupId === "cli-phys")).toEqual([
+      expect.objectContaining({ shard: 0, state: "completed", startLsn: expect.any(String) }),
+      expect.objectContaining({ shard: 1, state: "completed", startLsn: expect.any(String) }),
+    ]);
+    const table = await world.cli(["db", "backups", DB]);
+    expect(table.stdout).toMatch(/^restorable from \S+ to \S+$/m);
+
+    const restored = await world.cli(["db", "restore", DB, "--into", `${DB}r`, "--backup-id", "cli-phys"]);
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(restored.stderr).toMatch(/^done: .*: succeeded$/m);
+    await waitFor(async () => (await world.cli(["db", "shards", `${DB}r`, "-o", "json"])).code === 0, {
+      what: `the router routing ${DB}r`,
+      timeoutMs: 60_000,
+    });
+    const rows = await world.cli(["query", `${DB}r`, "-o", "json", "SELECT id::int, note FROM orders"]);
+    expect(rows.code, rows.stderr).toBe(0);
+    expect(JSON.parse(rows.stdout).rows).toEqual([{ id: 7, note: "kept" }]);
+    const gone = await world.cli(["db", "delete", `${DB}r`, "--delete-volumes"]);
+    expect(gone.code, gone.stderr).toBe(0);
+    const off = await world.cli(["db", "backup-policy", DB, "--off"]);
+    expect(off.code, off.stderr).toBe(0);
+  });
+
   it("lists jobs as JSON a script can parse", async () => {
     const job = {
       id: "cli-nightly",
