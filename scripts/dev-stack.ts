@@ -245,6 +245,7 @@ async function main(): Promise<void> {
         (e) => `  ${e.service.name.padEnd(24)} http://127.0.0.1:${e.port}  over ${e.labels.join(", ")}`,
       ),
       "  (docs: /docs, metrics: /metrics on every port)",
+      `  web console: http://127.0.0.1:${services.find((s) => s.name === "projection-coordinator")?.port}/console/  (paste the token below)`,
       ...(multi
         ? [
             "  Replicas restart on their own when they exit (backoff 0.5 s doubling to 15 s); every",
