@@ -360,6 +360,16 @@ describe("dbplane, run as a user runs it", () => {
     expect(
       JSON.parse(shards.stdout).shards.find((s: { shard: number }) => s.shard === 2).ranges,
     ).toHaveLength(1);
+    // A restore would make default ranges: refused once the provisioner has seen the new map.
+    await waitFor(
+      async () => JSON.parse((await world.cli(["db", "get", DB, "-o", "json"])).stdout).shardMap?.version > 1,
+      { what: "the provisioner seeing the split's shard map", timeoutMs: 30_000 },
+    );
+    const refused = await world.cli(["db", "restore", DB, "--into", `${DB}x`, "--backup-id", "cli-phys"]);
+    expect(refused.code).toBe(1);
+    expect(oneLine(refused)).toMatch(
+      /^dbplane: provisioner: 409 Conflict: "clishop" was resharded \(shard map version \d+\)/,
+    );
   });
 
   it("deletes with --no-wait, the database then gone (exit 3)", async () => {

@@ -81,7 +81,11 @@ export function registerDatabaseRoutes(app: HttpApp, deps: { admin: DatabaseAdmi
     read("A database: state, version, and per shard its state and endpoints", databaseResource),
     async (request) => {
       const db = await liveDatabase(request.params.name);
-      return toDatabaseResource(db, await queries.shards(db.name));
+      const owners = await queries.shardOwners(db.name);
+      return {
+        ...toDatabaseResource(db, await queries.shards(db.name)),
+        shardMap: owners ? { version: owners.mapVersion, owners: [...owners.owners] } : null,
+      };
     },
   );
 

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { type HttpApp, NotFoundError, ValidationError } from "@dbplane/service-kit";
+import { ConflictError, type HttpApp, NotFoundError, ValidationError } from "@dbplane/service-kit";
 import { RestoreRefusedError, restoreSpec } from "../backups/restore-plan.ts";
 import type { DatabaseAdmin } from "../databases/database-admin.ts";
 import type { Queries } from "../store/queries.ts";
@@ -61,6 +61,14 @@ export function registerRestoreRoutes(app: HttpApp, deps: { admin: DatabaseAdmin
       const source = await deps.queries.database(request.params.name);
       if (!source || source.state === "deleted") {
         throw new NotFoundError(`database "${request.params.name}" does not exist`);
+      }
+      // The new database's shard map is made anew with the default ranges: right only for a
+      // source whose map never changed (the router publishes every later version).
+      const owners = await deps.queries.shardOwners(source.name);
+      if (owners && owners.mapVersion > 1) {
+        throw new ConflictError(
+          `"${source.name}" was resharded (shard map version ${owners.mapVersion}): a restore makes default ranges, which would route its rows to the wrong shards; restoring a resharded database is not supported yet`,
+        );
       }
       const rows = await deps.queries.backups(source.name);
       let spec: ReturnType<typeof restoreSpec>;

@@ -123,6 +123,13 @@ export const databaseResource = z.object({
   reason: z.string().nullable(),
   spec: z.record(z.string(), z.unknown()).describe("Desired state (the create request plus later changes)"),
   shards: z.array(shardResource),
+  shardMap: z
+    .object({ version: z.int(), owners: z.array(z.int()).describe("Shards that own a hash range") })
+    .nullable()
+    .optional()
+    .describe(
+      "The router's newest shard map as the provisioner last saw it (GET of one database; null before the first change)",
+    ),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
