@@ -15,6 +15,8 @@ export interface ApiClient {
   readonly baseUrl: string;
   /** Throws {@link ApiError} on an error status, {@link CliError} when the service is unreachable. */
   request<T = unknown>(method: string, path: string, body?: unknown): Promise<ApiResponse<T>>;
+  /** A GET whose body is read as it comes (a Server-Sent Events stream); errors as `request`'s. */
+  stream(path: string, signal: AbortSignal): Promise<ReadableStream<Uint8Array>>;
 }
 
 /** Why fetch failed, from the socket error under undici's "fetch failed". */
@@ -41,9 +43,31 @@ export function apiClient(target: Target, service: ServiceName): ApiClient {
       ExitCode.usage,
     );
   }
+  const unreachable = (err: unknown) =>
+    new CliError(`${service}: cannot reach ${baseUrl}: ${unreachableReason(err)}`, ExitCode.apiError, {
+      cause: err,
+    });
+  const failed = async (response: Response) => {
+    const parsed = await parseBody(response);
+    const problem = typeof parsed === "object" && parsed !== null ? (parsed as ProblemBody) : undefined;
+    const fallback = typeof parsed === "string" && parsed ? parsed : response.statusText;
+    return new ApiError(service, response.status, problem, fallback);
+  };
   return {
     service,
     baseUrl,
+    async stream(path: string, signal: AbortSignal) {
+      const headers: Record<string, string> = { accept: "text/event-stream, application/problem+json" };
+      if (target.token) headers.authorization = `Bearer ${target.token}`;
+      let response: Response;
+      try {
+        response = await fetch(new URL(path, baseUrl), { headers, signal });
+      } catch (err) {
+        throw unreachable(err);
+      }
+      if (!response.ok || !response.body) throw await failed(response);
+      return response.body;
+    },
     async request<T>(method: string, path: string, body?: unknown) {
       const headers: Record<string, string> = { accept: "application/json, application/problem+json" };
       if (target.token) headers.authorization = `Bearer ${target.token}`;
@@ -56,19 +80,10 @@ export function apiClient(target: Target, service: ServiceName): ApiClient {
           ...(body !== undefined && { body: JSON.stringify(body) }),
         });
       } catch (err) {
-        throw new CliError(
-          `${service}: cannot reach ${baseUrl}: ${unreachableReason(err)}`,
-          ExitCode.apiError,
-          { cause: err },
-        );
+        throw unreachable(err);
       }
-      const parsed = await parseBody(response);
-      if (!response.ok) {
-        const problem = typeof parsed === "object" && parsed !== null ? (parsed as ProblemBody) : undefined;
-        const fallback = typeof parsed === "string" && parsed ? parsed : response.statusText;
-        throw new ApiError(service, response.status, problem, fallback);
-      }
-      return { status: response.status, body: parsed as T };
+      if (!response.ok) throw await failed(response);
+      return { status: response.status, body: (await parseBody(response)) as T };
     },
   };
 }

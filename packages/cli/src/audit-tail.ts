@@ -22,8 +22,82 @@ interface AuditPage {
  * this window and skipping ids already printed catches it instead of stepping past it for good.
  */
 export const TAIL_OVERLAP_MS = 30_000;
-/** Between polls: a person sees an event about a second after the read model has it. */
+/** Between polls without the change stream: a person sees an event about a second after the read model has it. */
 export const TAIL_INTERVAL_MS = 1_000;
+/** With the change stream, a read this often anyway: a change missed while reconnecting is still caught. */
+export const TAIL_LIVE_INTERVAL_MS = 15_000;
+
+/**
+ * The projection-coordinator's change stream (`GET /v1/console/events`, Server-Sent Events):
+ * `wait()` resolves at the next change of the audit read model, or after `maxMs`. A stream that
+ * ends is opened again after a second; one the server does not have (404, an older version) or
+ * refuses leaves `live` false, and the tail polls instead.
+ */
+export class AuditChanges {
+  live = false;
+  #wake: (() => void) | undefined;
+  readonly #abort = new AbortController();
+
+  constructor(coordinator: ApiClient) {
+    void this.#run(coordinator);
+  }
+
+  // Declared before `ready`, whose initializer sets it: fields initialize in this order.
+  #ready!: (live: boolean) => void;
+  /** Resolves once the stream is open (true) or known not to be (false). */
+  readonly ready: Promise<boolean> = new Promise((resolve) => {
+    this.#ready = resolve;
+  });
+
+  wait(maxMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, maxMs);
+      const self = this;
+      function done() {
+        clearTimeout(timer);
+        if (self.#wake === done) self.#wake = undefined;
+        resolve();
+      }
+      this.#wake = done;
+    });
+  }
+
+  close(): void {
+    this.#abort.abort();
+    this.#wake?.();
+  }
+
+  async #run(coordinator: ApiClient): Promise<void> {
+    const decoder = new TextDecoder();
+    while (!this.#abort.signal.aborted) {
+      let body: ReadableStream<Uint8Array>;
+      try {
+        body = await coordinator.stream("/v1/console/events", this.#abort.signal);
+      } catch {
+        this.live = false;
+        this.#ready(false);
+        return;
+      }
+      this.live = true;
+      this.#ready(true);
+      let buffer = "";
+      try {
+        for await (const chunk of body) {
+          buffer += decoder.decode(chunk, { stream: true });
+          for (let end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n")) {
+            const message = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            if (/^event: change$/m.test(message) && /"audit"/.test(message)) this.#wake?.();
+          }
+        }
+      } catch {
+        // Dropped (the coordinator restarted, the token expired): open it again below.
+      }
+      this.live = false;
+      if (!this.#abort.signal.aborted) await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
+  }
+}
 
 /** `io.dbplane.*.job.*` → a RegExp over whole types: `*` any run of characters, `?` one. */
 export function typeMatcher(glob: string): (type: string) => boolean {
@@ -80,18 +154,34 @@ export interface TailOptions {
 }
 
 /**
- * Follows the audit read model by polling `GET /v1/audit` (no service streams events over HTTP),
- * calling `print` once per new event in the order the API returns them.
+ * Follows the audit read model: `GET /v1/audit` again each time its change stream says the audit
+ * changed (or every second where the coordinator has no stream), calling `print` once per new
+ * event in the order the API returns them.
  */
 export async function tailAudit(
   coordinator: ApiClient,
   options: TailOptions,
   print: (event: AuditEvent) => void,
 ): Promise<void> {
+  const changes = new AuditChanges(coordinator);
+  try {
+    await tail(coordinator, changes, options, print);
+  } finally {
+    changes.close();
+  }
+}
+
+async function tail(
+  coordinator: ApiClient,
+  changes: AuditChanges,
+  options: TailOptions,
+  print: (event: AuditEvent) => void,
+): Promise<void> {
   const window = new TailWindow(options.startMs);
+  const live = await changes.ready;
   // On stderr, so stdout holds only events; a script (or a test) knows the tail is in place.
   process.stderr.write(
-    `following events from ${window.from().toISOString()} (polling the audit read model)\n`,
+    `following events from ${window.from().toISOString()} (${live ? "on the audit read model's change stream" : "polling the audit read model"})\n`,
   );
   const matches = options.type ? typeMatcher(options.type) : () => true;
   let printed = 0;
@@ -110,6 +200,6 @@ export async function tailAudit(
       }
       cursor = page.nextCursor;
     } while (cursor);
-    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? TAIL_INTERVAL_MS));
+    await changes.wait(changes.live ? TAIL_LIVE_INTERVAL_MS : (options.intervalMs ?? TAIL_INTERVAL_MS));
   }
 }

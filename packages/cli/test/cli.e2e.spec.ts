@@ -265,6 +265,8 @@ describe("dbplane, run as a user runs it", () => {
       "json",
     ]);
     await waitFor(() => tail.stderr().includes("following events from"), { what: "events tail started" });
+    // Woken by the coordinator's change stream, not a polling loop.
+    expect(tail.stderr()).toContain("on the audit read model's change stream");
     const fired = await world.cli(["jobs", "trigger", "cli-made"]);
     expect(fired.code, fired.stderr).toBe(0);
     const tailed = await tail.exited;
