@@ -94,6 +94,7 @@ describe("CloudNativePG driver against the API double with CloudNativePG's CRDs"
       postgresVersion: 17,
       storage: { size: "5Gi", storageClass: "fast" },
       resources: { cpu: "500m", memory: "1Gi" },
+      synchronous: { replicas: 1 },
     });
     expect(res.status).toBe(202);
     await waitFor(() => clusterNames().length === 2, { timeoutMs: 20_000 });
@@ -105,7 +106,11 @@ describe("CloudNativePG driver against the API double with CloudNativePG's CRDs"
         instances: 2,
         enableSuperuserAccess: false,
         storage: { size: "5Gi", storageClass: "fast" },
-        postgresql: { parameters: { wal_level: "logical" } },
+        // Synchronous mode is CloudNativePG's quorum commit.
+        postgresql: {
+          parameters: { wal_level: "logical" },
+          synchronous: { method: "any", number: 1, dataDurability: "required" },
+        },
         bootstrap: { initdb: { database: "shop", owner: "app", secret: { name: "shop-app" } } },
       });
     }

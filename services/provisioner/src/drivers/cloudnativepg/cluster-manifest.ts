@@ -152,7 +152,20 @@ export function clusterManifest(input: ClusterManifestInput): KubernetesObject {
             },
           }
         : {}),
-      postgresql: { parameters: { wal_level: "logical" } },
+      postgresql: {
+        parameters: { wal_level: "logical" },
+        // Synchronous mode: CloudNativePG's own quorum (ANY n of the standbys), capped at the
+        // standbys there are, so a commit never waits for one that does not exist.
+        ...(spec.synchronous && input.replicas > 0
+          ? {
+              synchronous: {
+                method: "any",
+                number: Math.min(spec.synchronous.replicas, input.replicas),
+                dataDurability: "required",
+              },
+            }
+          : {}),
+      },
       ...bootstrapOf(input),
       managed: {
         roles: [
