@@ -1,4 +1,4 @@
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readFile, realpath } from "node:fs/promises";
 import { join } from "node:path";
 import pg from "pg";
 import { SUPERUSER } from "./cluster-files.ts";
@@ -11,10 +11,18 @@ import { applySynchronousStandbys, synchronousStandbyNames } from "./synchronous
 const replicaDir = /^replica-\d+$/;
 
 /**
- * Whether the server of a data directory answers within `timeoutMs`. Any answer counts, an error
- * with a SQLSTATE too: a primary out of connections (53300) or still in crash recovery (57P03) is
- * alive, and failing it over would throw away a working server. Only silence is down: a refused
- * or timed-out connection, a connection closed without a word.
+ * A login refused for its password or role, or a database that is not there: the server on the
+ * port is not this data directory's (whose superuser password we hold) — after a crash another
+ * cluster can take the freed port.
+ */
+const ANOTHER_SERVER = new Set(["28P01", "28000", "3D000"]);
+
+/**
+ * Whether the server of a data directory answers within `timeoutMs`. An error with a SQLSTATE
+ * counts too: a primary out of connections (53300) or still in crash recovery (57P03) is alive,
+ * and failing it over would throw away a working server. Down is silence (a refused or timed-out
+ * connection, a connection closed without a word) or another server on its port: one that
+ * refuses our login, or whose `data_directory` is not this one.
  */
 export async function answers(dataDir: string, ctx: ServerContext, timeoutMs: number): Promise<boolean> {
   let port: number;
@@ -36,13 +44,21 @@ export async function answers(dataDir: string, ctx: ServerContext, timeoutMs: nu
   client.on("error", () => {});
   try {
     await client.connect();
-    await client.query("SELECT 1");
-    return true;
+    const { rows } = await client.query<{ dir: string }>("SELECT current_setting('data_directory') AS dir");
+    return await sameDirectory(rows[0]!.dir, dataDir);
   } catch (err) {
     // pg's DatabaseError is an ErrorResponse from the server; socket errors and timeouts are not.
-    return err instanceof pg.DatabaseError;
+    return err instanceof pg.DatabaseError && !ANOTHER_SERVER.has(err.code ?? "");
   } finally {
     await client.end().catch(() => {});
+  }
+}
+
+async function sameDirectory(reported: string, dataDir: string): Promise<boolean> {
+  try {
+    return (await realpath(reported)) === (await realpath(dataDir));
+  } catch {
+    return false;
   }
 }
 
