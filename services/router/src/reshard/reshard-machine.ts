@@ -9,7 +9,7 @@ import {
   reshardPhaseChanged,
 } from "@dbplane/contracts";
 import type { PasswordResolver } from "@dbplane/kube";
-import { RESHARD_SCHEMA } from "@dbplane/reshard";
+import { objectName, RESHARD_SCHEMA } from "@dbplane/reshard";
 import { type Logger, shardTls } from "@dbplane/service-kit";
 import { planSplit, rangesFromText, rangesToText, reassignRange } from "@dbplane/sharding";
 import pg from "pg";
@@ -20,6 +20,7 @@ import { SHARD_MIGRATIONS_TABLE } from "../shards/migration-runner.ts";
 import type { ShardMapPublisher } from "../shards/shard-map-publisher.ts";
 import type { ShardMapRegistry } from "../shards/shard-map-registry.ts";
 import type { RouterStore } from "../store/router-store.ts";
+import { emptyMove } from "./empty-move.ts";
 import type { Hold } from "./hold-points.ts";
 import type { Fences, MovedTable, MovePort, RangeMover, ShardConnection } from "./ports.ts";
 import type { Reshard, ReshardPatch, ReshardStore } from "./reshard-store.ts";
@@ -463,7 +464,10 @@ export class ReshardMachine {
     const beforeCutOver =
       this.#r.phase !== "cleaning-up" && (await this.#storedCutOver().catch(() => undefined)) === undefined;
     if (beforeCutOver && this.#r.rangeFrom !== null && this.#r.phase !== "provisioning") {
-      await (await this.#move()).cancel().catch((err: unknown) => this.#log.warn({ err }, "rollback failed"));
+      // Building the move can fail too (the cause of this failure, say): the failure is recorded anyway.
+      await this.#move()
+        .then((move) => move.cancel())
+        .catch((err: unknown) => this.#log.warn({ err }, "rollback failed"));
       for (const id of this.#fenceIds()) {
         await this.#d.fences.lift({ database: this.#r.database, id }).catch(() => {});
       }
@@ -604,17 +608,52 @@ export class ReshardMachine {
     // A split's target owns nothing; a move's or merge's serves other ranges and has its own
     // unsharded tables: only sharded rows move, hidden there until the cut-over.
     const { targetServes } = this.#r;
-    const tables = await this.#tables(sourceConn, map);
+    const movedOf = (all: MovedTable[]) => (targetServes ? all.filter((t) => t.key) : all);
+    const tables = movedOf(await this.#tables(sourceConn, map));
+    if (tables.length === 0 || !(await this.#copyRan(sourceConn))) {
+      return emptyMove(
+        async () => movedOf(await this.#tables(sourceConn, this.#map())).length === 0,
+        () =>
+          new Permanent(
+            `shard ${this.#r.sourceShard} holds a table it did not hold when the copy began: nothing of it was copied; the shard map is unchanged, split again`,
+          ),
+      );
+    }
     return this.#d.moves.newMove({
-      id: this.#r.id.replaceAll(/[^a-z0-9_]/g, "_").slice(0, 40),
+      id: this.#moveId(),
       source: sourceConn,
       target: await this.#connection(this.#r.targetShard!),
       sourceFromTarget: { host: source.spec.primary.host, port: source.spec.primary.port },
-      tables: targetServes ? tables.filter((t) => t.key) : tables,
+      tables,
       from: BigInt(this.#r.rangeFrom!),
       to: BigInt(this.#r.rangeTo!),
       targetServes,
     });
+  }
+
+  /**
+   * Whether this reshard's copy ran with tables to move — false when the source held none as
+   * it began (an empty move). Before the copy it will; between the copy and the cut-over the
+   * move's publication on the source says; after the verification, its list of tables does.
+   */
+  async #copyRan(source: ShardConnection): Promise<boolean> {
+    const { phase, verification } = this.#r;
+    if (phase === "provisioning" || phase === "copying") return true;
+    if (phase === "cleaning-up") return verification === null || verification.length > 0;
+    const client = new pg.Client({ ...source, connectionTimeoutMillis: 10_000 });
+    await client.connect();
+    try {
+      const { rowCount } = await client.query("SELECT 1 FROM pg_publication WHERE pubname = $1", [
+        objectName({ id: this.#moveId() }),
+      ]);
+      return (rowCount ?? 0) > 0;
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
+
+  #moveId(): string {
+    return this.#r.id.replaceAll(/[^a-z0-9_]/g, "_").slice(0, 40);
   }
 
   /**
@@ -635,7 +674,7 @@ export class ReshardMachine {
     };
   }
 
-  /** Sharded tables by the map; every other ordinary table of the source is copied whole. */
+  /** Sharded tables by the map (those that exist); every other ordinary table of the source is copied whole. */
   async #tables(source: ShardConnection, map: LiveMap): Promise<MovedTable[]> {
     const sharded: MovedTable[] = map.shardedTables.map((t) => ({
       table: t.table,
@@ -653,8 +692,13 @@ export class ReshardMachine {
          ORDER BY 1`,
         [SHARD_MIGRATIONS_TABLE, RESHARD_SCHEMA],
       );
+      // A sharded table the database declares but no migration has created yet holds nothing.
+      const present = new Set(rows.map((r) => r.name));
       const known = new Set(sharded.map((t) => t.table));
-      return [...sharded, ...rows.filter((r) => !known.has(r.name)).map((r) => ({ table: r.name }))];
+      return [
+        ...sharded.filter((t) => present.has(t.table)),
+        ...rows.filter((r) => !known.has(r.name)).map((r) => ({ table: r.name })),
+      ];
     } finally {
       await client.end().catch(() => {});
     }
