@@ -173,7 +173,8 @@ describe("web console in Debian's chromium", () => {
     // No reload: the router's reshard events reach the page through the coordinator's stream.
     const reshard = page.locator("li.reshard", { hasText: "split of shard #0" });
     await reshard.waitFor(UI_DEADLINE);
-    await reshard.locator('.phases li[aria-current="step"]').waitFor(UI_DEADLINE);
+    // Its phase as it runs — or all done: a split of a database with no rows can end in seconds.
+    await reshard.locator('.phases li[aria-current="step"], .phases li.done').first().waitFor(UI_DEADLINE);
     await capture("reshard-timeline");
   });
 
