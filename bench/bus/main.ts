@@ -3,22 +3,13 @@
 // headers, JSON body, Nats-Msg-Id) so the ratio is the cost of the bus itself: validation,
 // envelope, metrics, bounded concurrency and confirmed acks.
 import { connectBus, handle } from "@dbplane/bus";
-import { defineEvent, toBinaryHeaders } from "@dbplane/contracts";
 import { createTestNats, deleteNamespace, uniqueName } from "@dbplane/testkit";
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { connect, headers } from "@nats-io/transport-node";
+import { connect } from "@nats-io/transport-node";
 import { pino } from "pino";
-import { z } from "zod";
-
-const sampled = defineEvent({
-  service: "collector",
-  name: "bench.sampled",
-  schema: z.object({ target: z.string(), value: z.number(), at: z.string() }),
-  summary: "Benchmark event.",
-});
+import { inWindow, payload, rawPublisher, sampled, WINDOW as window } from "./workload.ts";
 
 const total = Number(process.env.BENCH_MESSAGES ?? 20_000);
-const window = 256; // publishes in flight, and messages buffered by each consumer
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const logger = pino({ level: "silent" });
 const nats = await createTestNats();
@@ -33,18 +24,6 @@ async function timed(fn: () => Promise<void>): Promise<number> {
   return total / ((performance.now() - start) / 1000);
 }
 
-async function inWindow(publishOne: (i: number) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  const lanes = Array.from({ length: window }, async () => {
-    while (next < total) await publishOne(next++);
-  });
-  await Promise.all(lanes);
-}
-
-function payload(i: number) {
-  return { target: `db-${i % 100}`, value: i, at: new Date().toISOString() };
-}
-
 async function round(): Promise<{ rawPub: number; busPub: number; rawCon: number; busCon: number }> {
   const rawNs = uniqueName("bench");
   const busNs = uniqueName("bench");
@@ -55,25 +34,9 @@ async function round(): Promise<{ rawPub: number; busPub: number; rawCon: number
   await rawSide.ensureTopology();
   const rawSubject = `${rawNs}.${sampled.subject}`;
 
-  const rawPub = await timed(() =>
-    inWindow(async (i) => {
-      const id = `raw-${i}`;
-      const h = headers();
-      const attrs = toBinaryHeaders({
-        id,
-        type: sampled.type,
-        source: "dbplane/bench",
-        subject: "bench",
-        time: new Date().toISOString(),
-        specversion: "1.0",
-        datacontenttype: "application/json",
-      });
-      for (const [k, v] of Object.entries(attrs)) h.set(k, v);
-      await js.publish(rawSubject, JSON.stringify(payload(i)), { headers: h, msgID: id });
-    }),
-  );
+  const rawPub = await timed(() => inWindow(total, rawPublisher(js, rawSubject)));
   const busPub = await timed(() =>
-    inWindow((i) => bus.publish(sampled, payload(i), { subject: "bench", id: `bus-${i}` })),
+    inWindow(total, (i) => bus.publish(sampled, payload(i), { subject: "bench", id: `bus-${i}` })),
   );
 
   const rawStream = `${rawNs.toUpperCase()}_DBPLANE_EVT`;
