@@ -67,10 +67,7 @@ export async function publishMessage(
   data: unknown,
   options: PublishOptions,
 ): Promise<PublishAck> {
-  const { event, headers, payload } = encodeMessage(def, data, {
-    ...options,
-    source: options.source ?? ctx.source,
-  });
+  const { id, headers, payload } = encodeMessage(def, data, options.source ?? ctx.source, options);
   const subject = ctx.names.subject(def.subject);
   const deadline = Date.now() + (options.timeoutMs ?? ctx.publishTimeoutMs);
   const nextPause = decorrelatedJitter({ ...RETRY_PAUSE, random: ctx.random ?? Math.random });
@@ -80,15 +77,14 @@ export async function publishMessage(
     attempts++;
     const remaining = deadline - Date.now();
     try {
+      // The headers carry Nats-Msg-Id already (no msgID option: nats.js would set it again).
       const ack = await publishOnce(ctx, subject, payload, {
-        msgID: event.id,
         headers,
         timeout: Math.max(1, Math.min(remaining, ATTEMPT_TIMEOUT_MS)),
       });
       ctx.metrics.published.inc({ type: def.type, outcome: ack.duplicate ? "duplicate" : "stored" });
-      if (attempts > 1)
-        ctx.logger.info({ subject, msgId: event.id, attempts }, "publish succeeded after retry");
-      return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate, id: event.id };
+      if (attempts > 1) ctx.logger.info({ subject, msgId: id, attempts }, "publish succeeded after retry");
+      return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate, id };
     } catch (err) {
       const transient = isTransientPublishError(err);
       const pause = nextPause();
@@ -98,16 +94,16 @@ export async function publishMessage(
           ? `not acknowledged within ${options.timeoutMs ?? ctx.publishTimeoutMs} ms`
           : "refused";
         throw new PublishError(
-          `publish of ${def.type} (${event.id}) to ${subject} ${why}: ${describe(err)}`,
+          `publish of ${def.type} (${id}) to ${subject} ${why}: ${describe(err)}`,
           {
             subject,
-            msgId: event.id,
+            msgId: id,
             attempts,
           },
           { cause: err },
         );
       }
-      if (attempts === 1) ctx.logger.warn({ err, subject, msgId: event.id }, "publish failed, retrying");
+      if (attempts === 1) ctx.logger.warn({ err, subject, msgId: id }, "publish failed, retrying");
       await sleep(pause);
     }
   }
@@ -122,7 +118,7 @@ async function publishOnce(
   ctx: PublisherContext,
   subject: string,
   payload: Uint8Array,
-  options: Pick<JetStreamPublishOptions, "msgID" | "headers" | "timeout">,
+  options: Pick<JetStreamPublishOptions, "headers" | "timeout">,
 ): Promise<PubAck> {
   const attempt = ctx.js.publish(subject, payload, options);
   let unsubscribe = () => {};
