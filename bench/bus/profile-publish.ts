@@ -8,6 +8,7 @@
 
 import { writeFile } from "node:fs/promises";
 import { Session } from "node:inspector/promises";
+import { Socket } from "node:net";
 import { join } from "node:path";
 import { connectBus } from "@dbplane/bus";
 import { createTestNats, deleteNamespace, uniqueName } from "@dbplane/testkit";
@@ -36,12 +37,21 @@ const session = new Session();
 session.connect();
 await session.post("Profiler.enable");
 
+// Socket writes per message: how well each side's publishes share a write.
+let writes = 0;
+const write = Socket.prototype.write;
+Socket.prototype.write = function (this: Socket, ...args: unknown[]) {
+  writes++;
+  return (write as (...a: unknown[]) => boolean).apply(this, args);
+} as typeof write;
+
 let offset = 0; // every publish gets a fresh id: a duplicate is acked without being stored
 async function profiled(name: string, publishOne: (i: number) => Promise<unknown>) {
   const from = offset;
   offset += warmUp + total;
   await inWindow(warmUp, (i) => publishOne(from + i));
   await session.post("Profiler.start");
+  const writesBefore = writes;
   const cpu = process.cpuUsage();
   const start = performance.now();
   await inWindow(total, (i) => publishOne(from + warmUp + i));
@@ -52,7 +62,8 @@ async function profiled(name: string, publishOne: (i: number) => Promise<unknown
   await writeFile(file, JSON.stringify(profile));
   console.log(
     `${name}: ${total} in ${ms.toFixed(0)} ms (${((total / ms) * 1000).toFixed(0)} msg/s), ` +
-      `${((user + system) / total).toFixed(1)} µs CPU/msg (user ${(user / total).toFixed(1)}), ${file}`,
+      `${((user + system) / total).toFixed(1)} µs CPU/msg (user ${(user / total).toFixed(1)}), ` +
+      `${((writes - writesBefore) / total).toFixed(3)} socket writes/msg, ${file}`,
   );
   console.log(formatSummary(name, profile as CpuProfile, Number(process.env.PROFILE_TOP ?? 30)));
 }
