@@ -6,17 +6,10 @@ import { writeFile } from "node:fs/promises";
 import { Session } from "node:inspector/promises";
 import { Socket } from "node:net";
 import { connectBus, handle } from "@dbplane/bus";
-import { defineEvent } from "@dbplane/contracts";
 import { createTestNats, deleteNamespace, uniqueName } from "@dbplane/testkit";
 import { pino } from "pino";
-import { z } from "zod";
+import { sampled } from "./workload.ts";
 
-const sampled = defineEvent({
-  service: "collector",
-  name: "bench.sampled",
-  schema: z.object({ target: z.string(), value: z.number(), at: z.string() }),
-  summary: "Benchmark event.",
-});
 const total = 60_000;
 const nats = await createTestNats();
 const ns = uniqueName("benchprof");

@@ -9,7 +9,7 @@ import { type BusConsumer, type ConsumeOptions, startConsumer } from "./consumer
 import { type BusKv, type KvBucketOptions, openKv } from "./kv.ts";
 import { createBusMetrics } from "./metrics.ts";
 import { type BusNames, busNames } from "./naming.ts";
-import { type PublishAck, type PublishOptions, publishMessage } from "./publisher.ts";
+import { createPublisher, type PublishAck, type PublishOptions } from "./publisher.ts";
 import { ensureTopology, TOPOLOGY_DEFAULTS } from "./topology.ts";
 
 /** Options of `connectBus`. */
@@ -99,7 +99,7 @@ export async function connectBus(options: BusOptions): Promise<Bus> {
   const jsm = await jetstreamManager(nc, { checkAPI: false });
   const metrics = createBusMetrics(options.registry ?? new Registry());
   const replicas = options.streamReplicas ?? TOPOLOGY_DEFAULTS.replicas;
-  const publisher = {
+  const publish = createPublisher({
     js,
     names,
     source: `dbplane/${options.name}`,
@@ -107,7 +107,7 @@ export async function connectBus(options: BusOptions): Promise<Bus> {
     logger,
     metrics,
     onReconnect: tracked.onReconnect,
-  };
+  });
   const consumers = new Set<BusConsumer>();
   let closing: Promise<void> | undefined;
 
@@ -127,7 +127,7 @@ export async function connectBus(options: BusOptions): Promise<Bus> {
         },
         logger,
       ),
-    publish: (def, data, publishOptions) => publishMessage(publisher, def, data, publishOptions),
+    publish,
     async consume(consumeOptions) {
       if (closing) throw new Error("bus is closing");
       const consumer = await startConsumer(

@@ -1,10 +1,5 @@
 import type { MessageDefinition } from "@dbplane/contracts";
-import {
-  JetStreamApiError,
-  type JetStreamClient,
-  type JetStreamPublishOptions,
-  type PubAck,
-} from "@nats-io/jetstream";
+import { JetStreamApiError, type JetStreamClient } from "@nats-io/jetstream";
 import { errors } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { PublishError } from "./errors.ts";
@@ -60,82 +55,89 @@ const ATTEMPT_TIMEOUT_MS = 5_000;
 const RETRY_PAUSE = { baseMs: 100, capMs: 1_000 } as const;
 const timer = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Validates, encodes and publishes one message, retrying transient failures until the deadline. */
-export async function publishMessage(
-  ctx: PublisherContext,
-  def: MessageDefinition,
-  data: unknown,
-  options: PublishOptions,
-): Promise<PublishAck> {
-  const { event, headers, payload } = encodeMessage(def, data, {
-    ...options,
-    source: options.source ?? ctx.source,
-  });
-  const subject = ctx.names.subject(def.subject);
-  const deadline = Date.now() + (options.timeoutMs ?? ctx.publishTimeoutMs);
-  const nextPause = decorrelatedJitter({ ...RETRY_PAUSE, random: ctx.random ?? Math.random });
+/** Publishes for one bus; see `Bus.publish`. */
+export type Publish = (def: MessageDefinition, data: unknown, options: PublishOptions) => Promise<PublishAck>;
+
+/**
+ * The bus's `publish`: validates, encodes and publishes one message, retrying transient failures
+ * until the deadline. What is the same for every message — the reconnect listener, the jitter
+ * series — is set up here or on the first failure, not per message: a publish's own cost should
+ * be its encoding and its request (bench/bus/profile-publish.ts).
+ */
+export function createPublisher(ctx: PublisherContext): Publish {
+  const inFlight = new AttemptsInFlight(ctx.onReconnect);
   const sleep = ctx.sleep ?? timer;
-  let attempts = 0;
-  for (;;) {
-    attempts++;
-    const remaining = deadline - Date.now();
-    try {
-      const ack = await publishOnce(ctx, subject, payload, {
-        msgID: event.id,
-        headers,
-        timeout: Math.max(1, Math.min(remaining, ATTEMPT_TIMEOUT_MS)),
-      });
-      ctx.metrics.published.inc({ type: def.type, outcome: ack.duplicate ? "duplicate" : "stored" });
-      if (attempts > 1)
-        ctx.logger.info({ subject, msgId: event.id, attempts }, "publish succeeded after retry");
-      return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate, id: event.id };
-    } catch (err) {
-      const transient = isTransientPublishError(err);
-      const pause = nextPause();
-      if (!transient || Date.now() + pause >= deadline) {
-        ctx.metrics.published.inc({ type: def.type, outcome: "failed" });
-        const why = transient
-          ? `not acknowledged within ${options.timeoutMs ?? ctx.publishTimeoutMs} ms`
-          : "refused";
-        throw new PublishError(
-          `publish of ${def.type} (${event.id}) to ${subject} ${why}: ${describe(err)}`,
-          {
-            subject,
-            msgId: event.id,
-            attempts,
-          },
-          { cause: err },
-        );
+  return async (def, data, options) => {
+    const { id, headers, payload } = encodeMessage(def, data, options.source ?? ctx.source, options);
+    const subject = ctx.names.subject(def.subject);
+    const timeoutMs = options.timeoutMs ?? ctx.publishTimeoutMs;
+    const deadline = Date.now() + timeoutMs;
+    let nextPause: (() => number) | undefined;
+    for (let attempts = 1; ; attempts++) {
+      try {
+        // The headers carry Nats-Msg-Id already (no msgID option: nats.js would set it again).
+        const attempt = ctx.js.publish(subject, payload, {
+          headers,
+          timeout: Math.max(1, Math.min(deadline - Date.now(), ATTEMPT_TIMEOUT_MS)),
+        });
+        const ack = await inFlight.wait(attempt);
+        ctx.metrics.published.inc({ type: def.type, outcome: ack.duplicate ? "duplicate" : "stored" });
+        if (attempts > 1) ctx.logger.info({ subject, msgId: id, attempts }, "publish succeeded after retry");
+        return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate, id };
+      } catch (err) {
+        const transient = isTransientPublishError(err);
+        nextPause ??= decorrelatedJitter({ ...RETRY_PAUSE, random: ctx.random ?? Math.random });
+        const pause = nextPause();
+        if (!transient || Date.now() + pause >= deadline) {
+          ctx.metrics.published.inc({ type: def.type, outcome: "failed" });
+          const why = transient ? `not acknowledged within ${timeoutMs} ms` : "refused";
+          throw new PublishError(
+            `publish of ${def.type} (${id}) to ${subject} ${why}: ${describe(err)}`,
+            { subject, msgId: id, attempts },
+            { cause: err },
+          );
+        }
+        if (attempts === 1) ctx.logger.warn({ err, subject, msgId: id }, "publish failed, retrying");
+        await sleep(pause);
       }
-      if (attempts === 1) ctx.logger.warn({ err, subject, msgId: event.id }, "publish failed, retrying");
-      await sleep(pause);
     }
-  }
+  };
 }
 
 /**
- * One publish request. A request sent around a disconnect is often never answered, so once the
- * connection is back this gives up on it at once (the caller sends again with the same msg id)
- * instead of waiting out its timeout.
+ * The publish requests awaiting their acks. A request sent around a disconnect is often never
+ * answered, so at a reconnect every waiter gives up on its request at once (ReconnectedError;
+ * the caller sends again with the same msg id) instead of waiting out its timeout. One reconnect
+ * listener for all of them: a listener and a race per publish cost more CPU than the bus's
+ * validation and metrics together.
  */
-async function publishOnce(
-  ctx: PublisherContext,
-  subject: string,
-  payload: Uint8Array,
-  options: Pick<JetStreamPublishOptions, "msgID" | "headers" | "timeout">,
-): Promise<PubAck> {
-  const attempt = ctx.js.publish(subject, payload, options);
-  let unsubscribe = () => {};
-  const reconnected = new Promise<never>((_, reject) => {
-    unsubscribe = ctx.onReconnect(() => reject(new ReconnectedError()));
-  });
-  // Whichever loses the race settles unobserved.
-  attempt.catch(() => {});
-  reconnected.catch(() => {});
-  try {
-    return await Promise.race([attempt, reconnected]);
-  } finally {
-    unsubscribe();
+class AttemptsInFlight {
+  readonly #abandon = new Set<(err: Error) => void>();
+
+  constructor(onReconnect: (listener: () => void) => () => void) {
+    onReconnect(() => {
+      const waiting = [...this.#abandon];
+      this.#abandon.clear();
+      for (const abandon of waiting) abandon(new ReconnectedError());
+    });
+  }
+
+  /** Settles as `attempt` does, or rejects with ReconnectedError at the next reconnect. */
+  wait<T>(attempt: Promise<T>): Promise<T> {
+    const { promise, resolve, reject } = Promise.withResolvers<T>();
+    this.#abandon.add(reject);
+    // An abandoned attempt still settles later, unobserved: resolve/reject are no-ops by then.
+    attempt.then(
+      (value) => {
+        this.#abandon.delete(reject);
+        resolve(value);
+      },
+      (err: unknown) => {
+        this.#abandon.delete(reject);
+        reject(err);
+      },
+    );
+    return promise;
   }
 }
 

@@ -1,10 +1,11 @@
 import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
+import type { MsgHdrs } from "@nats-io/transport-node";
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { decorrelatedJitter, fullJitter } from "../src/index.ts";
 import { createBusMetrics } from "../src/metrics.ts";
 import { busNames } from "../src/naming.ts";
-import { publishMessage } from "../src/publisher.ts";
+import { createPublisher } from "../src/publisher.ts";
 import { testLogger } from "./test-bus.ts";
 import { widgetCreated } from "./test-messages.ts";
 
@@ -41,26 +42,56 @@ describe("publish retries", () => {
       },
     } as unknown as JetStreamClient;
     const pauses: number[] = [];
-    const ack = await publishMessage(
-      {
-        js,
-        names: busNames("jitter"),
-        source: "dbplane/collector",
-        publishTimeoutMs: 60_000,
-        logger: testLogger,
-        metrics: createBusMetrics(new Registry()),
-        onReconnect: () => () => {},
-        random: randomOf(0.5, 0.25, 0.999_999),
-        sleep: async (ms) => {
-          pauses.push(ms);
-        },
+    const publish = createPublisher({
+      js,
+      names: busNames("jitter"),
+      source: "dbplane/collector",
+      publishTimeoutMs: 60_000,
+      logger: testLogger,
+      metrics: createBusMetrics(new Registry()),
+      onReconnect: () => () => {},
+      random: randomOf(0.5, 0.25, 0.999_999),
+      sleep: async (ms) => {
+        pauses.push(ms);
       },
-      widgetCreated,
-      { widgetId: "w1", size: 1 },
-      { subject: "widget/w1" },
-    );
+    });
+    const ack = await publish(widgetCreated, { widgetId: "w1", size: 1 }, { subject: "widget/w1" });
     expect(ack.seq).toBe(1);
     // 100 + 0.5 × 200 = 200; 100 + 0.25 × (600 − 100) = 225; 100 + ~1 × (675 − 100) = 674.
     expect(pauses).toEqual([200, 225, 674]);
+  });
+
+  it("gives up on every attempt awaiting its ack at a reconnect and sends each again, same msg id", async () => {
+    const sent: string[] = [];
+    const js = {
+      // The first request of each id is lost in the reconnect: never answered.
+      publish: (_subject: string, _payload: Uint8Array, opts: { headers: MsgHdrs }) => {
+        const id = opts.headers.get("Nats-Msg-Id");
+        sent.push(id);
+        if (sent.indexOf(id) === sent.length - 1) return new Promise<PubAck>(() => {});
+        return Promise.resolve({ stream: "EVT", seq: sent.length, duplicate: false, domain: "" } as PubAck);
+      },
+    } as unknown as JetStreamClient;
+    let reconnected = () => {};
+    const publish = createPublisher({
+      js,
+      names: busNames("reconnect"),
+      source: "dbplane/collector",
+      publishTimeoutMs: 60_000,
+      logger: testLogger,
+      metrics: createBusMetrics(new Registry()),
+      onReconnect: (listener) => {
+        reconnected = listener;
+        return () => {};
+      },
+      sleep: async () => {},
+    });
+    const acks = ["w1", "w2"].map((id) =>
+      publish(widgetCreated, { widgetId: id, size: 1 }, { subject: id, id }),
+    );
+    expect(sent).toEqual(["w1", "w2"]);
+    reconnected();
+    expect((await Promise.all(acks)).map((a) => a.id)).toEqual(["w1", "w2"]);
+    expect(sent).toEqual(["w1", "w2", "w1", "w2"]);
   });
 });
