@@ -157,6 +157,7 @@ const watcher =
     failover: driver.failover,
     logger,
     afterMs: config.DBPLANE_FAILOVER_AFTER_MS,
+    deadAfterMs: config.DBPLANE_FAILOVER_DEAD_AFTER_MS,
     probeMs: config.DBPLANE_FAILOVER_PROBE_MS,
     onOutcome(outcome) {
       metrics.failover(outcome);
