@@ -172,6 +172,7 @@ const admin = createDatabaseAdmin(createDesiredState(pool, tables, quotasOf(conf
     loop.kick();
   },
   backupSchedules: busBackupSchedules(bus),
+  synchronousMode: driver.kind !== "kubernetes",
 });
 
 const consumer = await bus.consume({

@@ -1,6 +1,8 @@
 import type { CreateDatabase } from "@dbplane/contracts";
 import type { BackupSchedules } from "../backups/backup-schedules.ts";
+import { checkCreateRequest } from "../domain/create-request.ts";
 import type { DatabaseSpec } from "../domain/database-spec.ts";
+import { UnsupportedByDriverError } from "../domain/errors.ts";
 import { withPostgresVersion } from "../domain/postgres-version.ts";
 import type { Accepted, DesiredState } from "../store/desired-state.ts";
 
@@ -20,6 +22,11 @@ export interface DatabaseAdminOptions {
   readonly defaultPostgresVersion: () => Promise<number>;
   /** Called after an accepted change, so work starts now. */
   readonly wake: () => void;
+  /**
+   * Whether the driver applies `synchronous` (local, cloudnativepg). The StatefulSet driver does
+   * not: a create asking for it is refused rather than run without the durability it asked for.
+   */
+  readonly synchronousMode: boolean;
   /** Where a database's backup schedule is registered (the scheduler); absent: no schedules. */
   readonly backupSchedules?: BackupSchedules;
 }
@@ -32,6 +39,14 @@ export function createDatabaseAdmin(desired: DesiredState, options: DatabaseAdmi
   };
   return {
     create: async (request, id) => {
+      // The HTTP body was checked the same way already; a command was only checked against the contract.
+      checkCreateRequest(request);
+      if (request.synchronous && !options.synchronousMode) {
+        throw new UnsupportedByDriverError(
+          "synchronous",
+          "synchronous mode is not supported by the kubernetes (StatefulSet) driver, which has no failover to keep acknowledged writes through; use the cloudnativepg or local driver, or create the database without synchronous",
+        );
+      }
       const accepted = await then(
         desired.create(await withPostgresVersion(request, options.defaultPostgresVersion), id),
       );
