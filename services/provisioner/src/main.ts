@@ -172,7 +172,10 @@ const admin = createDatabaseAdmin(createDesiredState(pool, tables, quotasOf(conf
     loop.kick();
   },
   backupSchedules: busBackupSchedules(bus),
-  synchronousMode: driver.kind !== "kubernetes",
+  supports: {
+    synchronousMode: driver.kind !== "kubernetes",
+    backupRetainCount: driver.kind !== "cloudnativepg",
+  },
 });
 
 const consumer = await bus.consume({
