@@ -382,6 +382,17 @@ describe("CloudNativePG driver against the API double with CloudNativePG's CRDs"
     ).toBeUndefined();
   }, 60_000);
 
+  it("refuses a restore of the deleted database with 409 saying so, and of one never made with 404", async () => {
+    const deleted = await api.call("POST", "/v1/databases/shop/restores", {
+      backupId: "full",
+      into: "shop-again",
+    });
+    expect(deleted.status).toBe(409);
+    expect(deleted.body.detail).toContain('"shop" was deleted');
+    const never = await api.call("POST", "/v1/databases/nowhere/restores", { backupId: "full", into: "x" });
+    expect(never.status).toBe(404);
+  });
+
   it("refuses a backup retention by count (CloudNativePG keeps by age only): 422 naming the field", async () => {
     const schedule = { cron: "0 3 * * *", timezone: "UTC" };
     const created = await api.call("POST", "/v1/databases", {
