@@ -7,7 +7,8 @@
 // Beside them, where the gap goes: kill → shard.failed-over seen on the bus (probe + grace +
 // promotion), and that event → first acknowledged write (the router following database.ready).
 // Real provisioner and router processes (local driver, PostgreSQL 15); the provisioner's failover
-// settings come from BENCH_FAILOVER_AFTER_MS / BENCH_FAILOVER_PROBE_MS (defaults: the service's).
+// settings come from BENCH_FAILOVER_AFTER_MS / BENCH_FAILOVER_DEAD_AFTER_MS /
+// BENCH_FAILOVER_PROBE_MS (defaults: the service's).
 import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,6 +19,8 @@ const runs = Number(process.argv[3] ?? 1);
 const WRITERS = 4;
 const AFTER_MS = process.env.BENCH_FAILOVER_AFTER_MS ?? "5000";
 const PROBE_MS = process.env.BENCH_FAILOVER_PROBE_MS ?? "1000";
+// Set to BENCH_FAILOVER_AFTER_MS to see the full grace even for a dead primary (the old behaviour).
+const DEAD_AFTER_MS = process.env.BENCH_FAILOVER_DEAD_AFTER_MS ?? "0";
 
 interface RunFigures {
   readonly synchronous: boolean;
@@ -62,6 +65,7 @@ async function once(synchronous: boolean): Promise<RunFigures> {
       DBPLANE_RECONCILE_INTERVAL_MS: "200",
       DBPLANE_FAILOVER_AFTER_MS: AFTER_MS,
       DBPLANE_FAILOVER_PROBE_MS: PROBE_MS,
+      DBPLANE_FAILOVER_DEAD_AFTER_MS: DEAD_AFTER_MS,
       DBPLANE_LOG_LEVEL: "warn",
       DBPLANE_NATS_NAMESPACE: routers.nats.namespace,
     },
@@ -177,7 +181,8 @@ for (let run = 0; run < runs; run++) for (const sync of modes) results.push(awai
 
 process.stdout.write(
   `failover: 1 shard + 1 replica, ${WRITERS} keyed writers through the router, kill -9 of the primary ` +
-    `(DBPLANE_FAILOVER_AFTER_MS=${AFTER_MS}, DBPLANE_FAILOVER_PROBE_MS=${PROBE_MS})\n`,
+    `(DBPLANE_FAILOVER_AFTER_MS=${AFTER_MS}, DBPLANE_FAILOVER_DEAD_AFTER_MS=${DEAD_AFTER_MS}, ` +
+    `DBPLANE_FAILOVER_PROBE_MS=${PROBE_MS})\n`,
 );
 for (const r of results) {
   process.stdout.write(

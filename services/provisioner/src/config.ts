@@ -159,6 +159,12 @@ export const configSchema = z.object({
     .describe(
       "Local driver: how long a shard's primary must not answer before its most advanced replica is promoted in its place.",
     ),
+  DBPLANE_FAILOVER_DEAD_AFTER_MS: envVar
+    .ms(0, 600_000)
+    .default(0)
+    .describe(
+      "Local driver: the grace instead of DBPLANE_FAILOVER_AFTER_MS (never longer) when the primary is certainly dead, not merely silent: its connection refused and the postmaster its `postmaster.pid` names gone from this host (a crash). Default 0: failover at once, as CloudNativePG's `failoverDelay`.",
+    ),
   DBPLANE_FAILOVER_PROBE_MS: envVar
     .ms(100, 60_000)
     .default(1_000)

@@ -157,6 +157,7 @@ const watcher =
     failover: driver.failover,
     logger,
     afterMs: config.DBPLANE_FAILOVER_AFTER_MS,
+    deadAfterMs: config.DBPLANE_FAILOVER_DEAD_AFTER_MS,
     probeMs: config.DBPLANE_FAILOVER_PROBE_MS,
     onOutcome(outcome) {
       metrics.failover(outcome);
@@ -171,6 +172,10 @@ const admin = createDatabaseAdmin(createDesiredState(pool, tables, quotasOf(conf
     loop.kick();
   },
   backupSchedules: busBackupSchedules(bus),
+  supports: {
+    synchronousMode: driver.kind !== "kubernetes",
+    backupRetainCount: driver.kind !== "cloudnativepg",
+  },
 });
 
 const consumer = await bus.consume({

@@ -382,6 +382,44 @@ describe("CloudNativePG driver against the API double with CloudNativePG's CRDs"
     ).toBeUndefined();
   }, 60_000);
 
+  it("refuses a restore of the deleted database with 409 saying so, and of one never made with 404", async () => {
+    const deleted = await api.call("POST", "/v1/databases/shop/restores", {
+      backupId: "full",
+      into: "shop-again",
+    });
+    expect(deleted.status).toBe(409);
+    expect(deleted.body.detail).toContain('"shop" was deleted');
+    const never = await api.call("POST", "/v1/databases/nowhere/restores", { backupId: "full", into: "x" });
+    expect(never.status).toBe(404);
+  });
+
+  it("refuses a backup retention by count (CloudNativePG keeps by age only): 422 naming the field", async () => {
+    const schedule = { cron: "0 3 * * *", timezone: "UTC" };
+    const created = await api.call("POST", "/v1/databases", {
+      name: "counted",
+      shards: 1,
+      postgresVersion: 17,
+      storage: { size: "1Gi" },
+      backup: { schedule, retain: { count: 7 } },
+    });
+    expect(created.status).toBe(422);
+    expect(created.body.errors.map((e: { field: string }) => e.field)).toEqual(["body.backup.retain.count"]);
+    expect(created.body.detail).toContain("retain.days");
+    expect((await api.call("GET", "/v1/databases/counted")).status).toBe(404);
+
+    const made = await api.call("POST", "/v1/databases", {
+      name: "dated",
+      shards: 1,
+      postgresVersion: 17,
+      storage: { size: "1Gi" },
+      backup: { schedule, retain: { days: 7 } },
+    });
+    expect(made.status).toBe(202);
+    const policy = await api.call("PUT", "/v1/databases/dated/backup", { schedule, retain: { count: 3 } });
+    expect(policy.status).toBe(422);
+    expect(policy.body.errors.map((e: { field: string }) => e.field)).toEqual(["body.retain.count"]);
+  });
+
   it("no password or verifier appears in any log line, event or HTTP response", async () => {
     expect(passwords.length).toBe(16);
     const events = (await world.events()).map((e) => e.raw).join("\n");

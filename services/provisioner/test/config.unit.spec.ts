@@ -18,6 +18,9 @@ describe("provisioner config", () => {
       // The router's wire endpoint as a pod sees it; ./scripts/dev sets 127.0.0.1:7432.
       DBPLANE_PROVISIONER_ROUTER_PG_HOST: "dbplane-router",
       DBPLANE_PROVISIONER_ROUTER_PG_PORT: 6432,
+      // The grace for a primary that may be alive; none for one whose postmaster crashed.
+      DBPLANE_FAILOVER_AFTER_MS: 5_000,
+      DBPLANE_FAILOVER_DEAD_AFTER_MS: 0,
     });
     // Unset: the driver uses the pod's own namespace (or `default` outside a cluster).
     expect(config.DBPLANE_KUBE_NAMESPACE).toBeUndefined();
@@ -30,6 +33,7 @@ describe("provisioner config", () => {
       DBPLANE_BACKUP_S3_URL: "https://bucket",
       DBPLANE_KUBE_NAMESPACE: "Not_A_Label",
       DBPLANE_PROVISIONER_ROUTER_PG_PORT: "70000",
+      DBPLANE_FAILOVER_DEAD_AFTER_MS: "-1",
     };
     const err = (() => {
       try {
@@ -41,6 +45,7 @@ describe("provisioner config", () => {
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).issues.map((i) => i.variable).sort()).toEqual([
       "DBPLANE_BACKUP_S3_URL",
+      "DBPLANE_FAILOVER_DEAD_AFTER_MS",
       "DBPLANE_KUBE_NAMESPACE",
       "DBPLANE_PROVISIONER_DRIVER",
       "DBPLANE_PROVISIONER_ROUTER_PG_PORT",

@@ -79,8 +79,8 @@ async function withServer<T>(port: number, db: string, work: (c: pg.Client) => P
 /** Kills the shard's primary, then runs the failover as the watcher does once the grace is over. */
 async function killAndFailOver(s: DatabaseSpec, server: string) {
   process.kill(await postmasterPid(s.name, server), "SIGKILL");
-  await waitFor(async () => (await driver.failover!.probe(s, 0, 1_000)) === "down", {
-    what: "the killed primary seen down",
+  await waitFor(async () => (await driver.failover!.probe(s, 0, 1_000)) === "dead", {
+    what: "the killed primary seen dead",
   });
   const outcome = await driver.failover!.failOver(s, 0, 1_000);
   if (outcome.kind !== "promoted") throw new Error(`no failover: ${JSON.stringify(outcome)}`);
@@ -91,14 +91,26 @@ describe("local driver failover and re-join", () => {
   const db = spec("hadb");
   let app: AppCredentials;
 
-  it("leaves a primary killed under a running replica to the failover, and fails over", async () => {
+  it("tells a hung primary (down) from a killed one (dead), leaves the killed one to the failover, and fails over", async () => {
     app = await driver.ensureApplication(db);
     const endpoint = ready(await reconcile(db, app));
     password = (await readFile(join(shardDir(db.name), "password"), "utf8")).trim();
     await withServer(endpoint.primary.port, db.name, (c) => c.query("CREATE TABLE t (id int primary key)"));
     const pid = await postmasterPid(db.name, "primary");
+    // Hung, not dead (its postmaster stopped, so it accepts no connection): silent but maybe
+    // alive, so `down` — the failover waits out the full grace for it.
+    process.kill(pid, "SIGSTOP");
+    try {
+      expect(await driver.failover!.probe(db, 0, 500)).toBe("down");
+    } finally {
+      process.kill(pid, "SIGCONT");
+    }
+    expect(await driver.failover!.probe(db, 0, 5_000)).toBe("up");
+
     process.kill(pid, "SIGKILL");
     await waitFor(() => !alive(pid), { what: "the primary's postmaster gone" });
+    // Refused, and its postmaster is gone from the host: certainly dead, no grace to wait out.
+    expect(await driver.failover!.probe(db, 0, 1_000)).toBe("dead");
 
     // A reconcile pass inside the failover grace does not start the killed primary again.
     const during = await reconcile(db, app);
@@ -215,8 +227,8 @@ describe("synchronous mode", () => {
     await writer.end().catch(() => {});
     expect(acked.length).toBeGreaterThanOrEqual(200);
 
-    await waitFor(async () => (await driver.failover!.probe(db, 0, 1_000)) === "down", {
-      what: "the killed primary seen down",
+    await waitFor(async () => (await driver.failover!.probe(db, 0, 1_000)) === "dead", {
+      what: "the killed primary seen dead",
     });
     const outcome = await driver.failover!.failOver(db, 0, 1_000);
     if (outcome.kind !== "promoted") throw new Error(`no failover: ${JSON.stringify(outcome)}`);

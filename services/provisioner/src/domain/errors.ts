@@ -24,6 +24,14 @@ export class InvalidChangeError extends DomainError {
   }
 }
 
+/** A valid request this provisioner's driver cannot carry out (422; a dead letter over NATS). */
+export class UnsupportedByDriverError extends DomainError {
+  override readonly name = "UnsupportedByDriverError";
+  constructor(field: string, message: string) {
+    super(ERROR_KINDS.unprocessable, "UNSUPPORTED_BY_DRIVER", message, { field });
+  }
+}
+
 /**
  * A driver cannot make a shard real and retrying will not help (missing binaries, an image that
  * does not exist): the database is marked failed with this message as the reason.

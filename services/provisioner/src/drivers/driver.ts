@@ -40,13 +40,21 @@ export type FailoverOutcome =
       readonly endpoint: ShardEndpoint;
     };
 
+/** What a failover probe saw of a shard's primary. */
+export type PrimaryProbe = "up" | "down" | "dead" | "absent";
+
 /**
  * A driver that runs its shards' failover itself (the local one; on Kubernetes it is
  * CloudNativePG's). Both calls are idempotent.
  */
 export interface ShardFailover {
-  /** Whether the shard's primary answers within `timeoutMs`; `absent`: the shard has no server (yet). */
-  probe(spec: DatabaseSpec, shard: number, timeoutMs: number): Promise<"up" | "down" | "absent">;
+  /**
+   * Whether the shard's primary answers within `timeoutMs`. `down`: it does not, and may still be
+   * alive (cut off, hung) — a failover waits out its grace. `dead`: it does not, and the driver
+   * knows its server is gone (the local driver: its postmaster crashed on this host) — nothing to
+   * wait for. `absent`: the shard has no server (yet).
+   */
+  probe(spec: DatabaseSpec, shard: number, timeoutMs: number): Promise<PrimaryProbe>;
   /**
    * Promotes the shard's most advanced replica in place of a primary that does not answer (checked
    * again first), fencing the old one. The caller holds the database's reconcile lock.

@@ -14,6 +14,12 @@ export interface FailoverWatcherOptions {
   readonly logger: Logger;
   /** How long a primary must be down before its replica is promoted (DBPLANE_FAILOVER_AFTER_MS). */
   readonly afterMs: number;
+  /**
+   * The grace instead when the driver knows the primary is dead, not merely silent
+   * (DBPLANE_FAILOVER_DEAD_AFTER_MS): nothing can come back to accept writes, so waiting only
+   * lengthens the outage.
+   */
+  readonly deadAfterMs: number;
   /** How often every primary is probed; also the probe's own timeout. */
   readonly probeMs: number;
   /** A failover's outcome, for metrics; `promoted` also means events wait in the outbox. */
@@ -29,7 +35,7 @@ export interface FailoverWatcher {
 
 /**
  * Probes the primary of every shard of every ready database, and fails a shard over once its
- * primary has not answered for `afterMs`. Every replica of the provisioner probes; the failover
+ * primary has not answered for `afterMs` — or for `deadAfterMs` when the driver knows it is dead. Every replica of the provisioner probes; the failover
  * itself runs under the database's reconcile lock and checks the primary again, so it happens
  * once. A shard with no replica to promote is reported once per outage (log and metric), not
  * retried in a loop.
@@ -73,7 +79,7 @@ export function createFailoverWatcher(options: FailoverWatcherOptions): Failover
   const probeShard = async (name: string, spec: Parameters<ShardFailover["probe"]>[0], shard: number) => {
     const key = `${name}/${shard}`;
     const state = await options.failover.probe(spec, shard, options.probeMs);
-    if (state !== "down") {
+    if (state === "up" || state === "absent") {
       downSince.delete(key);
       reported.delete(key);
       if (state === "up") lastUp.set(key, Date.now());
@@ -82,7 +88,8 @@ export function createFailoverWatcher(options: FailoverWatcherOptions): Failover
     // Down since just after it last answered (at most one probe interval before the first miss).
     const since = downSince.get(key) ?? lastUp.get(key) ?? Date.now();
     downSince.set(key, since);
-    const left = since + options.afterMs - Date.now();
+    const grace = state === "dead" ? Math.min(options.deadAfterMs, options.afterMs) : options.afterMs;
+    const left = since + grace - Date.now();
     if (left > 0) {
       // The grace ends between two rounds: probe again right then rather than at the next round.
       if (left < options.probeMs && !stopped) {

@@ -59,8 +59,13 @@ export function registerRestoreRoutes(app: HttpApp, deps: { admin: DatabaseAdmin
     },
     async (request, reply) => {
       const source = await deps.queries.database(request.params.name);
-      if (!source || source.state === "deleted") {
-        throw new NotFoundError(`database "${request.params.name}" does not exist`);
+      if (!source) throw new NotFoundError(`database "${request.params.name}" does not exist`);
+      // Its backups are kept, but the delete took what a restore needs besides them: the shard map
+      // it had (the resharding check below) and, locally, its servers' superuser password.
+      if (source.state === "deleted") {
+        throw new ConflictError(
+          `"${source.name}" was deleted: restoring a deleted database is not supported yet (its backups are kept, but its shard map and, on the local driver, its servers' superuser password went with it)`,
+        );
       }
       // The new database's shard map is made anew with the default ranges: right only for a
       // source whose map never changed (the router publishes every later version).

@@ -10,25 +10,18 @@ import {
 } from "@dbplane/contracts";
 import { z } from "zod";
 import { cronProblem } from "../domain/backup-schedule.ts";
+import { createRequestProblems } from "../domain/create-request.ts";
 import { DATABASE_STATES, OPERATION_KINDS, OPERATION_STATES, SHARD_STATES } from "../domain/states.ts";
 import type { DatabaseRow, OperationRow, ShardRow } from "../store/rows.ts";
 
 export const nameParams = z.object({ name: createDatabase.schema.shape.name });
 export const operationParams = z.object({ id: z.string().min(1).max(200) });
 
-// synchronous.replicas (in the contract) cannot exceed the replicas there are: checked here, where
-// both are known, so the 400 names the field. A backup schedule's cron and zone are checked too.
+// The rules that span fields (synchronous.replicas ≤ replicasPerShard, a schedule's cron and zone),
+// shared with the create-database command: the 400 names the field.
 export const createBody = createDatabase.schema.superRefine((body, ctx) => {
-  if (body.synchronous && body.synchronous.replicas > body.replicasPerShard) {
-    ctx.addIssue({
-      code: "custom",
-      path: ["synchronous", "replicas"],
-      message: `must be at most replicasPerShard (${body.replicasPerShard}): a commit cannot wait for replicas that do not exist`,
-    });
-  }
-  const schedule = body.backup?.schedule;
-  const problem = schedule && cronProblem(schedule.cron, schedule.timezone);
-  if (problem) ctx.addIssue({ code: "custom", message: problem, path: ["backup", "schedule", "cron"] });
+  for (const problem of createRequestProblems(body))
+    ctx.addIssue({ code: "custom", message: problem.message, path: [...problem.path] });
 });
 export const backupPolicyBody = backupPolicy.superRefine((policy, ctx) => {
   const problem = cronProblem(policy.schedule.cron, policy.schedule.timezone);

@@ -191,7 +191,7 @@ export function clusterManifest(input: ClusterManifestInput): KubernetesObject {
         ? {
             backup: {
               barmanObjectStore: barmanObjectStore(input.backup, spec.name),
-              // Days are what barman keeps by itself; a count is applied by dbplane's own retention.
+              // Days are all barman keeps by; a count is refused at the create (DriverSupport).
               ...(spec.backup?.retain.days && { retentionPolicy: `${spec.backup.retain.days}d` }),
             },
           }

@@ -23,6 +23,25 @@ export async function isZombie(pid: number): Promise<boolean> {
   return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) === "Z";
 }
 
+/**
+ * Whether the postmaster a data directory's `postmaster.pid` names is certainly dead: the file is
+ * there (a clean stop removes it, so this is a crash) and its pid is gone (`kill(pid, 0)` →
+ * ESRCH) or a zombie. The same test PostgreSQL applies to a stale lock file, and it holds because
+ * the local driver starts its servers on this host, in this pid namespace. Any doubt — no file, a
+ * live pid (even one reused by another process), EPERM — is not "dead": the caller waits out its
+ * grace then.
+ */
+export async function postmasterDead(dataDir: string): Promise<boolean> {
+  const pid = await postmasterPidOf(dataDir);
+  if (pid === undefined) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "ESRCH";
+  }
+  return isZombie(pid);
+}
+
 /** Removes the `postmaster.pid` of a dead (zombie) postmaster, so a program may take the directory. */
 export async function clearZombieLock(dataDir: string): Promise<void> {
   const pid = await postmasterPidOf(dataDir);

@@ -13,6 +13,7 @@ import { ensureAppCredentialFiles } from "./app-credential-files.ts";
 import { ensureAppRole } from "./app-role.ts";
 import { deleteBaseBackup, firstSegmentOf, takeBaseBackup } from "./base-backup.ts";
 import { ensurePassword, exists, ownedDir, SUPERUSER } from "./cluster-files.ts";
+import { postmasterDead } from "./dead-postmaster.ts";
 import { answers, failOverShard } from "./local-failover.ts";
 import {
   ensurePrimary,
@@ -341,10 +342,12 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
         if (!(await exists(dir))) return "absent";
         const leader = await leaderOf(dir);
         if (!(await exists(join(dir, leader)))) return "absent";
-        // A failover stopped between fencing and naming the new primary: down, so it is finished.
-        if (await isFenced(dir, leader)) return "down";
+        // A failover stopped between fencing and naming the new primary: it was decided, finish it.
+        if (await isFenced(dir, leader)) return "dead";
         const ctx = await serverContext(spec, shard);
-        return (await answers(join(dir, leader), ctx, timeoutMs)) ? "up" : "down";
+        if (await answers(join(dir, leader), ctx, timeoutMs)) return "up";
+        // Silent, and its postmaster crashed (pid file left, process gone): no doubt to wait out.
+        return (await postmasterDead(join(dir, leader))) ? "dead" : "down";
       },
       async failOver(spec, shard, timeoutMs): Promise<FailoverOutcome> {
         const dir = shardDir(spec.name, shard);
