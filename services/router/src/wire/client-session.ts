@@ -259,14 +259,15 @@ export class ClientSession implements SessionHandler {
       return pending?.catch((error) => this.#extendedError(error));
     }
     if (type === F.Sync && this.#open !== undefined) return this.#syncNow(this.#open);
+    if (type === F.Query) {
+      const sql = parseQuery(message).sql;
+      return this.#queryNow(message, sql) ?? this.#simpleQuery(sql);
+    }
     return this.#handleAsync(message);
   }
 
   async #handleAsync(message: WireMessage): Promise<void> {
     switch (message.type) {
-      case F.Query:
-        await this.#simpleQuery(parseQuery(message).sql);
-        return;
       case F.Parse:
       case F.Bind:
       case F.Describe:
@@ -532,6 +533,70 @@ export class ClientSession implements SessionHandler {
   }
 
   // ---------------------------------------------------------------- simple query
+
+  /**
+   * A simple query of one statement for one shard outside a transaction, when an idle
+   * connection needing no SETs is at hand and no fence holds it: the client's Query goes as it
+   * is, the answers are relayed, and `#queryWaiter` ends it at ReadyForQuery — no promise.
+   * Undefined when anything else applies (the asynchronous path then does all of it).
+   */
+  #queryNow(message: WireMessage, sql: string): typeof WAITING | undefined {
+    if (this.#open !== undefined || this.#batchMap !== undefined || this.#transaction) return;
+    const map = this.#context.maps.get(this.#database);
+    if (!map) return;
+    let plan: StatementPlan;
+    let route: Route;
+    try {
+      const plans = this.#planner(map).planQuery(sql);
+      if (plans.length !== 1) return;
+      plan = plans[0]!;
+      if (plan.kind !== "keyed" && plan.kind !== "any") return;
+      route = this.#route(map, plan);
+    } catch {
+      return; // the asynchronous path answers the error
+    }
+    if (route.kind !== "one") return;
+    const read = isRead(plan);
+    if (read && this.#context.fence.holdsRead(this.#database, map.version, [route.shard])) return;
+    const connection = this.#connectionNow(map, route.shard, read);
+    if (connection === undefined) return;
+    if (!read && !this.#writes.tryAdmit({ mapVersion: map.version, shards: [route.shard] })) {
+      this.#release(connection);
+      return;
+    }
+    this.#context.metrics.routed(this.#database, plan.kind);
+    this.#querying = connection;
+    connection.receiver = this.#relayQuery;
+    connection.requestWith(message.bytes, this.#queryWaiter);
+    return WAITING;
+  }
+
+  /** The connection a simple query on the callback path waits for. */
+  #querying: ServerConnection | undefined;
+
+  /** Relays a simple query's answers but ReadyForQuery (the session writes its own). */
+  readonly #relayQuery = (message: WireMessage): void => {
+    if (message.type !== B.ReadyForQuery) this.#write(message.bytes);
+  };
+
+  readonly #queryWaiter: ReadyWaiter = {
+    resolve: () => this.#queried(undefined),
+    reject: (error) => this.#queried(error),
+  };
+
+  #queried(error: Error | undefined): void {
+    const connection = this.#querying!;
+    this.#querying = undefined;
+    try {
+      this.#done([connection]);
+      if (error !== undefined) this.#answerError(error);
+      this.#ready();
+    } catch (thrown) {
+      this.#failSession(thrown);
+      return;
+    }
+    queueMicrotask(this.#resumeDrain);
+  }
 
   async #simpleQuery(sql: string): Promise<void> {
     await this.#settle();
@@ -1075,7 +1140,7 @@ export class ClientSession implements SessionHandler {
       !this.#writes.tryAdmit({ mapVersion: this.#batchMap.version, shards: [route.shard] })
     )
       return this.#bind(message, bind);
-    const connection = this.#connectionNow(route.shard, isRead(plan));
+    const connection = this.#connectionNow(this.#batchMap, route.shard, isRead(plan));
     if (connection === undefined) return this.#bind(message, bind);
     this.#openNow(connection);
     this.#bindOn(connection, message, bind, statement);
@@ -1087,11 +1152,10 @@ export class ClientSession implements SessionHandler {
    * open one on that shard, or (none open) an idle primary connection already carrying the
    * session's SETs. Undefined when only the asynchronous path can tell.
    */
-  #connectionNow(shard: number, read: boolean): ServerConnection | undefined {
+  #connectionNow(map: LiveMap, shard: number, read: boolean): ServerConnection | undefined {
     const open = this.#open;
     if (open) return open.shard === shard && (read || !open.replica) ? open : undefined;
     if (read && this.#readFrom === "replica") return undefined;
-    const map = this.#batchMap!;
     const live = map.shards.get(shard);
     if (!live) return undefined;
     const pool = this.#context.pools.primary(map, live);
