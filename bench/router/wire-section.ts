@@ -4,7 +4,7 @@
 // clients, threads and duration, one after the other in one run.
 
 import { type PgbenchMode, type PgbenchResult, runPgbench } from "./pgbench.ts";
-import { processCpuMs } from "./process-cpu.ts";
+import { processCpu } from "./process-cpu.ts";
 import type { WireTarget } from "./wire-targets.ts";
 
 const WARM_UP_SECONDS = 2;
@@ -20,6 +20,8 @@ export interface WireMeasurement {
    * noisy than tps on a shared machine (undefined for the direct target).
    */
   readonly cpuUsPerTx: number | undefined;
+  /** The part of it spent in the kernel (system time: socket reads and writes, wake-ups). */
+  readonly systemUsPerTx: number | undefined;
 }
 
 export interface WireOptions {
@@ -45,11 +47,17 @@ export async function measureWire(
     }).catch(() => {});
     for (const mode of t.modes ?? WIRE_MODES) {
       try {
-        const cpuBefore = t.pid === undefined ? NaN : await processCpuMs(t.pid);
+        const before = t.pid === undefined ? undefined : await processCpu(t.pid);
         const result = await runPgbench({ ...o, url: t.url, password: t.password, mode });
-        const cpuMs = t.pid === undefined ? NaN : (await processCpuMs(t.pid)) - cpuBefore;
-        const cpuUsPerTx = Number.isNaN(cpuMs) ? undefined : (cpuMs * 1000) / result.transactions;
-        out.push({ target: t.name, mode, result, cpuUsPerTx });
+        const after = t.pid === undefined ? undefined : await processCpu(t.pid);
+        const perTx = (ms: number) => (Number.isNaN(ms) ? undefined : (ms * 1000) / result.transactions);
+        out.push({
+          target: t.name,
+          mode,
+          result,
+          cpuUsPerTx: before && after && perTx(after.user + after.system - before.user - before.system),
+          systemUsPerTx: before && after && perTx(after.system - before.system),
+        });
       } catch (err) {
         const lines = (err as Error).message.trimEnd().split("\n");
         process.stderr.write(`${t.name} -M ${mode} failed; pgbench said:\n${lines.slice(-4).join("\n")}\n`);
@@ -63,12 +71,13 @@ export function wireTable(rows: readonly WireMeasurement[], o: WireOptions): str
   const col = (s: string, w = 10) => s.padStart(w);
   const lines = [
     `pgbench -S -c ${o.clients} -j ${o.threads} -T ${o.seconds}, one target at a time`,
-    `${"target".padEnd(20)}${"mode".padEnd(10)}${col("tps")}${col("avg ms")}${col("p50 ms")}${col("p99 ms")}${col("failed")}${col("cpu µs/tx", 11)}`,
+    `${"target".padEnd(20)}${"mode".padEnd(10)}${col("tps")}${col("avg ms")}${col("p50 ms")}${col("p99 ms")}${col("failed")}${col("cpu µs/tx", 11)}${col("of it sys", 10)}`,
     ...rows.map(
       (r) =>
         `${r.target.padEnd(20)}${r.mode.padEnd(10)}${col(r.result.tps.toFixed(0))}${col(r.result.latencyAvgMs.toFixed(3))}` +
         `${col(r.result.latencyP50Ms.toFixed(3))}${col(r.result.latencyP99Ms.toFixed(3))}${col(String(r.result.failed))}` +
-        col(r.cpuUsPerTx === undefined ? "-" : r.cpuUsPerTx.toFixed(1), 11),
+        col(r.cpuUsPerTx === undefined ? "-" : r.cpuUsPerTx.toFixed(1), 11) +
+        col(r.systemUsPerTx === undefined ? "-" : r.systemUsPerTx.toFixed(1)),
     ),
   ];
   return lines.join("\n");
