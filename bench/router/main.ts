@@ -5,9 +5,11 @@
 // itself on this machine and how much is the router's own work.
 //
 // The wire section (wire-section.ts) runs pgbench against the same shard directly, through
-// PgBouncer and through the router's PostgreSQL wire endpoint. BENCH_ONLY=http|wire runs one.
+// PgBouncer and through the router's PostgreSQL wire endpoint. BENCH_ONLY=http|wire runs one;
+// BENCH_WIRE_TARGETS (comma-separated target names, e.g. `direct,pgbouncer,pgbouncer session,router
+// 1 shard`) measures only those wire targets, BENCH_WIRE_MODES (e.g. `prepared`) only those modes.
 
-import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { Agent, request } from "node:http";
 import { connect } from "node:net";
 import { availableParallelism, tmpdir } from "node:os";
@@ -29,7 +31,16 @@ import pg from "pg";
 import { pino } from "pino";
 import { initPgbench } from "./pgbench.ts";
 import { ensurePgbouncer, startPgbouncer } from "./pgbouncer.ts";
-import { DIRECT, measureWire, PGBOUNCER, PGBOUNCER_SESSION, wireFigures, wireTable } from "./wire-section.ts";
+import { processCpuMs } from "./process-cpu.ts";
+import {
+  DIRECT,
+  measureWire,
+  PGBOUNCER,
+  PGBOUNCER_SESSION,
+  WIRE_MODES,
+  wireFigures,
+  wireTable,
+} from "./wire-section.ts";
 import { setUpWireDatabases, type WireTarget } from "./wire-targets.ts";
 
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
@@ -44,6 +55,8 @@ const WIRE = {
   clients: Number(process.env.BENCH_WIRE_CLIENTS ?? 16),
   threads: Number(process.env.BENCH_WIRE_THREADS ?? 2),
 };
+const WIRE_TARGETS = process.env.BENCH_WIRE_TARGETS?.split(",").map((name) => name.trim());
+const WIRE_MODES_ONLY = process.env.BENCH_WIRE_MODES?.split(",").map((mode) => mode.trim());
 const PGBENCH_SCALE = Number(process.env.BENCH_PGBENCH_SCALE ?? 10);
 
 const nats = await createTestNats();
@@ -207,10 +220,8 @@ async function measure(one: (id: number) => Promise<void>, seconds: number, conc
 }
 
 /** CPU time (user + system) the router process has used so far, in ms (Linux /proc). */
-async function routerCpuMs(): Promise<number> {
-  const stat = await readFile(`/proc/${router.process.pid}/stat`, "utf8").catch(() => "");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks, USER_HZ = 100
+function routerCpuMs(): Promise<number> {
+  return processCpuMs(router.process.pid!);
 }
 
 /** The HTTP section: returns its table and figure lines. */
@@ -273,15 +284,21 @@ async function wireSection(): Promise<string> {
   let routerNote = "";
   const targets: WireTarget[] = [
     { name: DIRECT, url: shard.url },
-    { name: PGBOUNCER, url: bouncer.url, modes: ["simple", "extended"] },
-    { name: PGBOUNCER_SESSION, url: bouncer.sessionUrl, modes: ["prepared"] },
+    { name: PGBOUNCER, url: bouncer.url, modes: ["simple", "extended"], pid: bouncer.pid },
+    { name: PGBOUNCER_SESSION, url: bouncer.sessionUrl, modes: ["prepared"], pid: bouncer.pid },
   ];
   let routerDbs: Awaited<ReturnType<typeof setUpWireDatabases>> | undefined;
   try {
     if (!(await listening(wirePort)))
       throw new Error(`nothing listens on DBPLANE_ROUTER_PG_PORT ${wirePort}`);
-    routerDbs = await setUpWireDatabases({ bus, wirePort, oneShard: shard, scale: PGBENCH_SCALE });
-    targets.push(...routerDbs.targets);
+    routerDbs = await setUpWireDatabases({
+      bus,
+      wirePort,
+      oneShard: shard,
+      scale: PGBENCH_SCALE,
+      dataDir: dir,
+    });
+    targets.push(...routerDbs.targets.map((t) => ({ ...t, pid: router.process.pid })));
     routerNote = routerDbs.skipped.map((why) => `router target skipped: ${why}\n`).join("");
   } catch (err) {
     // The baselines still count: report why the router rows are missing and measure the rest.
@@ -289,7 +306,13 @@ async function wireSection(): Promise<string> {
     routerNote = `router rows skipped: ${(err as Error).message}${cause}\n`;
   }
   try {
-    const rows = await measureWire(targets, WIRE);
+    const measured = (WIRE_TARGETS ? targets.filter((t) => WIRE_TARGETS.includes(t.name)) : targets).map(
+      (t) =>
+        WIRE_MODES_ONLY
+          ? { ...t, modes: (t.modes ?? WIRE_MODES).filter((m) => WIRE_MODES_ONLY.includes(m)) }
+          : t,
+    );
+    const rows = await measureWire(measured, WIRE);
     return [
       `${bouncer.version}, transaction mode (and a session-mode pool for -M prepared), default_pool_size ${POOL_SIZE}; router wire pool ${POOL_SIZE}; scale ${PGBENCH_SCALE}`,
       routerNote + wireTable(rows, WIRE),

@@ -21,6 +21,8 @@ export interface Pgbouncer {
    */
   readonly sessionUrl: string;
   readonly version: string;
+  /** PgBouncer's process (one process, whose CPU time the bench reads). */
+  readonly pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -114,6 +116,7 @@ export async function startPgbouncer(o: {
     url,
     sessionUrl: `${url}_session`,
     version: versionText.split("\n")[0] ?? "pgbouncer",
+    pid: child.pid,
     async stop() {
       process.off("exit", killOnExit);
       child.kill("SIGTERM");

@@ -4,6 +4,7 @@
 // clients, threads and duration, one after the other in one run.
 
 import { type PgbenchMode, type PgbenchResult, runPgbench } from "./pgbench.ts";
+import { processCpu } from "./process-cpu.ts";
 import type { WireTarget } from "./wire-targets.ts";
 
 const WARM_UP_SECONDS = 2;
@@ -14,6 +15,13 @@ export interface WireMeasurement {
   readonly target: string;
   readonly mode: PgbenchMode;
   readonly result: PgbenchResult;
+  /**
+   * The pooler's CPU time (user + system) per transaction, µs: what the hop itself costs, less
+   * noisy than tps on a shared machine (undefined for the direct target).
+   */
+  readonly cpuUsPerTx: number | undefined;
+  /** The part of it spent in the kernel (system time: socket reads and writes, wake-ups). */
+  readonly systemUsPerTx: number | undefined;
 }
 
 export interface WireOptions {
@@ -39,8 +47,17 @@ export async function measureWire(
     }).catch(() => {});
     for (const mode of t.modes ?? WIRE_MODES) {
       try {
+        const before = t.pid === undefined ? undefined : await processCpu(t.pid);
         const result = await runPgbench({ ...o, url: t.url, password: t.password, mode });
-        out.push({ target: t.name, mode, result });
+        const after = t.pid === undefined ? undefined : await processCpu(t.pid);
+        const perTx = (ms: number) => (Number.isNaN(ms) ? undefined : (ms * 1000) / result.transactions);
+        out.push({
+          target: t.name,
+          mode,
+          result,
+          cpuUsPerTx: before && after && perTx(after.user + after.system - before.user - before.system),
+          systemUsPerTx: before && after && perTx(after.system - before.system),
+        });
       } catch (err) {
         const lines = (err as Error).message.trimEnd().split("\n");
         process.stderr.write(`${t.name} -M ${mode} failed; pgbench said:\n${lines.slice(-4).join("\n")}\n`);
@@ -54,11 +71,13 @@ export function wireTable(rows: readonly WireMeasurement[], o: WireOptions): str
   const col = (s: string, w = 10) => s.padStart(w);
   const lines = [
     `pgbench -S -c ${o.clients} -j ${o.threads} -T ${o.seconds}, one target at a time`,
-    `${"target".padEnd(20)}${"mode".padEnd(10)}${col("tps")}${col("avg ms")}${col("p50 ms")}${col("p99 ms")}${col("failed")}`,
+    `${"target".padEnd(20)}${"mode".padEnd(10)}${col("tps")}${col("avg ms")}${col("p50 ms")}${col("p99 ms")}${col("failed")}${col("cpu µs/tx", 11)}${col("of it sys", 10)}`,
     ...rows.map(
       (r) =>
         `${r.target.padEnd(20)}${r.mode.padEnd(10)}${col(r.result.tps.toFixed(0))}${col(r.result.latencyAvgMs.toFixed(3))}` +
-        `${col(r.result.latencyP50Ms.toFixed(3))}${col(r.result.latencyP99Ms.toFixed(3))}${col(String(r.result.failed))}`,
+        `${col(r.result.latencyP50Ms.toFixed(3))}${col(r.result.latencyP99Ms.toFixed(3))}${col(String(r.result.failed))}` +
+        col(r.cpuUsPerTx === undefined ? "-" : r.cpuUsPerTx.toFixed(1), 11) +
+        col(r.systemUsPerTx === undefined ? "-" : r.systemUsPerTx.toFixed(1)),
     ),
   ];
   return lines.join("\n");
@@ -72,8 +91,14 @@ export function wireTable(rows: readonly WireMeasurement[], o: WireOptions): str
  * PgBouncer's transaction mode with unnamed statements (-M extended), the closest it gets.
  */
 export function wireFigures(rows: readonly WireMeasurement[]): string[] {
-  const find = (target: string, mode: PgbenchMode) =>
-    rows.find((r) => r.target === target && r.mode === mode)?.result;
+  const row = (target: string, mode: PgbenchMode) => rows.find((r) => r.target === target && r.mode === mode);
+  const find = (target: string, mode: PgbenchMode) => row(target, mode)?.result;
+  // Router CPU per transaction over PgBouncer's (> 1: the router spends more per query).
+  const cpuRatio = (name: string, a?: PgbenchResult, b?: PgbenchResult) => {
+    const cpuA = rows.find((r) => r.result === a)?.cpuUsPerTx;
+    const cpuB = rows.find((r) => r.result === b)?.cpuUsPerTx;
+    return cpuA !== undefined && cpuB !== undefined ? [`figure ${name} ${(cpuA / cpuB).toFixed(3)}`] : [];
+  };
   const ratio = (name: string, a?: PgbenchResult, b?: PgbenchResult) =>
     a && b ? [`figure ${name} ${(a.tps / b.tps).toFixed(3)}`] : [];
   const direct = { simple: find(DIRECT, "simple"), prepared: find(DIRECT, "prepared") };
@@ -97,6 +122,12 @@ export function wireFigures(rows: readonly WireMeasurement[]): string[] {
     ...ratio("wire_2_shards_vs_1", wire2, wire.prepared),
     ...ratio("pgbouncer_vs_direct", bouncer.prepared, direct.prepared),
     ...ratio("pgbouncer_simple_vs_direct", bouncer.simple, direct.simple),
+    ...cpuRatio(
+      "wire_cpu_per_tx_vs_pgbouncer",
+      find(ROUTER_1, "prepared"),
+      find(PGBOUNCER_SESSION, "prepared"),
+    ),
+    ...cpuRatio("wire_simple_cpu_per_tx_vs_pgbouncer", find(ROUTER_1, "simple"), find(PGBOUNCER, "simple")),
   ];
 }
 

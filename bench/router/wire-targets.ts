@@ -5,7 +5,6 @@
 
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Bus } from "@dbplane/bus";
 import { databaseReady } from "@dbplane/contracts";
@@ -27,6 +26,8 @@ export interface WireTarget {
   readonly password?: string;
   /** pgbench -M modes to run; the wire section's default set when absent. */
   readonly modes?: readonly PgbenchMode[];
+  /** The pooler's process, whose CPU time per transaction is reported (none for direct). */
+  readonly pid?: number | undefined;
 }
 
 export interface WireDatabases {
@@ -47,12 +48,14 @@ export async function setUpWireDatabases(o: {
   /** The pgbench-initialised database the direct runs use: the 1-shard database's shard. */
   oneShard: TestDatabase;
   scale: number;
+  /** The router's DBPLANE_DATA_DIR: it reads password and verifier files only inside it. */
+  dataDir: string;
 }): Promise<WireDatabases> {
   const admin = testServerUrls().postgres;
   const serverPort = Number(new URL(admin).port || 5432);
   const role = uniqueName("bench_app");
   const password = randomBytes(18).toString("base64url");
-  const dir = await mkdtemp(join(tmpdir(), "bench-wire-"));
+  const dir = await mkdtemp(join(o.dataDir, "wire-"));
   const twoShards: TestDatabase[] = [];
   const cleanup = async () => {
     await Promise.all(twoShards.map((s) => s.drop()));

@@ -54,11 +54,15 @@ export class BodyReader {
 
   /** An int16 count followed by that many int16 or int32 values. */
   int16List(): number[] {
-    return Array.from({ length: this.#count() }, () => this.int16());
+    const values: number[] = [];
+    for (let count = this.#count(); count > 0; count--) values.push(this.int16());
+    return values;
   }
 
   int32List(): number[] {
-    return Array.from({ length: this.#count() }, () => this.int32());
+    const values: number[] = [];
+    for (let count = this.#count(); count > 0; count--) values.push(this.int32());
+    return values;
   }
 
   #count(): number {

@@ -74,10 +74,11 @@ export function parseBind(message: WireMessage): BindMessage {
   const portal = reader.cstring();
   const statement = reader.cstring();
   const parameterFormats = reader.int16List();
-  const parameters = Array.from({ length: reader.int16() }, () => {
+  const parameters: (Buffer | null)[] = [];
+  for (let count = reader.int16(); count > 0; count--) {
     const length = reader.int32();
-    return length === -1 ? null : reader.bytes(length);
-  });
+    parameters.push(length === -1 ? null : reader.bytes(length));
+  }
   return { portal, statement, parameterFormats, parameters, resultFormats: reader.int16List() };
 }
 

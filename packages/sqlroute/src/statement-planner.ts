@@ -45,22 +45,24 @@ export class StatementPlanner {
       this.hits++;
       return cached;
     }
-    this.misses++;
     // A statement differing from a planned one only in its integer literals (a simple query's
-    // key, `WHERE aid = 77`) gets that plan with its own text and key values, without a parse.
+    // key, `WHERE aid = 77`) gets that plan with its own text and key values, without a parse: a
+    // hit of the shape cache. Its plan is not cached by text — a key per statement would churn
+    // the text cache (each entry outliving the young generation, to be collected in the old one)
+    // for a lookup that costs no more than this.
     const shape = literalShape(sql);
     const template = shape === undefined ? undefined : this.shapes.get(shape.text);
     if (shape !== undefined && template !== undefined) {
-      const plans = [
+      this.hits++;
+      return [
         {
           ...template.plan,
           sql: sql.slice(template.trimStart, sql.length - template.trimEnd),
           keys: template.keyLiterals.map((i) => ({ kind: "const", value: shape.literals[i]! }) as const),
         },
       ];
-      this.cache.set(sql, plans);
-      return plans;
     }
+    this.misses++;
     const text = new SqlText(sql);
     const plans = parseStatements(text).map((parsed) => planParsedStatement(parsed, this.catalog));
     this.cache.set(sql, plans);

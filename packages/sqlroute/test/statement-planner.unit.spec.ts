@@ -308,6 +308,16 @@ describe("query strings", () => {
     own.planQuery("SELECT 1");
     expect({ hits: own.cacheHits, misses: own.cacheMisses }).toEqual({ hits: 2, misses: 4 });
   });
+
+  it("counts a statement planned from its shape as a hit, without parsing it or caching its text", () => {
+    const own = new StatementPlanner(TABLES, { cacheSize: 2 });
+    own.planQuery("SELECT abalance FROM pgbench_accounts WHERE aid = 1");
+    own.planQuery("SELECT 1"); // the text cache holds this and the first statement
+    for (let aid = 2; aid < 10; aid++)
+      own.planQuery(`SELECT abalance FROM pgbench_accounts WHERE aid = ${aid}`);
+    own.planQuery("SELECT 1"); // still cached: the shape's statements took no text entry
+    expect({ hits: own.cacheHits, misses: own.cacheMisses }).toEqual({ hits: 9, misses: 2 });
+  });
 });
 
 describe("statements differing only in integer literals", () => {

@@ -114,11 +114,18 @@ export function createRouterMetrics(registry: Registry, maps: ShardMapRegistry):
     labelNames: ["database"] as const,
     registers: [registry],
   });
-  const routed = new Counter({
+  // Counted in a plain map and handed to the counter at scrape time: inc({ … }) hashes its labels
+  // on every call (a labelled child too), and this runs once per statement.
+  const routedCounts = new Map<string, { database: string; route: string; count: number }>();
+  new Counter({
     name: "dbplane_router_wire_statements_total",
     help: "Statements planned on the wire endpoint, by database and route kind (keyed, scatter, broadcast, any, …)",
     labelNames: ["database", "route"] as const,
     registers: [registry],
+    collect() {
+      this.reset();
+      for (const { database, route, count } of routedCounts.values()) this.inc({ database, route }, count);
+    },
   });
   new Gauge({
     name: "dbplane_router_wire_server_connections",
@@ -166,7 +173,12 @@ export function createRouterMetrics(registry: Registry, maps: ShardMapRegistry):
     wire: {
       clientOpened: (database) => clients.inc({ database }),
       clientClosed: (database) => clients.dec({ database }),
-      routed: (database, route) => routed.inc({ database, route }),
+      routed: (database, route) => {
+        const key = `${database}\0${route}`;
+        const counted = routedCounts.get(key);
+        if (counted) counted.count++;
+        else routedCounts.set(key, { database, route, count: 1 });
+      },
     },
     watchWire(endpoint) {
       wireEndpoint = endpoint;

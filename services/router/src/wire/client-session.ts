@@ -23,13 +23,19 @@ import type { LiveMap } from "../shards/live-map.ts";
 import { eligibleReplicas } from "../shards/server-selection.ts";
 import { CopyIn, copyKeyColumnIndex } from "./copy-in.ts";
 import { type BoundParameters, defaultShard, shardOfKey, shardsOfKeys } from "./key-routing.ts";
-import type { ServerConnection } from "./server-connection.ts";
+import type { ReadyWaiter, ServerConnection } from "./server-connection.ts";
 import { SessionWrites } from "./session-writes.ts";
 import { type Combine, type Combined, combineAnswers, type ShardAnswer } from "./shard-results.ts";
 import { startupSetStatements } from "./startup-settings.ts";
 import { Refusal, type Route, routeStatement } from "./statement-route.ts";
 import type { WireContext } from "./wire-context.ts";
-import { bindText, errorFields, frontend, renameBind } from "./wire-protocol.ts";
+import { bindText, errorFields, frontend, renameBind, renameBindStatement } from "./wire-protocol.ts";
+
+/** A message's work is under way and will resume the drain itself (no promise to wait for). */
+const WAITING = Symbol("waiting");
+
+/** What handling a message leaves: nothing (done), a promise of the rest, or WAITING. */
+type Pending = Promise<void> | typeof WAITING | undefined;
 
 /** A transaction block: its map version, and the shard connections it holds once it touched them. */
 interface Transaction {
@@ -50,6 +56,8 @@ interface ClientStatement {
   readonly types: readonly number[];
   readonly plan: StatementPlan;
   readonly serverName: string;
+  /** `serverName` NUL-terminated, as a Bind names it. */
+  readonly serverNameBytes: Buffer;
 }
 
 type Portal =
@@ -137,7 +145,7 @@ export class ClientSession implements SessionHandler {
   message(message: WireMessage): void {
     this.#queue.push(message);
     if (this.#queue.length > 1000) this.#client.pause();
-    if (!this.#draining) void this.#drain();
+    if (!this.#draining) this.#drain();
   }
 
   close(): void {
@@ -158,29 +166,46 @@ export class ClientSession implements SessionHandler {
     }
   }
 
-  async #drain(): Promise<void> {
+  /**
+   * Handles queued messages in order. A message whose work waits (a promise, or a Sync's
+   * ReadyForQuery on the callback path) stops the loop, `#draining` still set, until that work
+   * resumes it: the next message never overtakes the one before.
+   */
+  #drain(): void {
     this.#draining = true;
-    try {
-      for (let message = this.#queue.shift(); message; message = this.#queue.shift()) {
-        if (this.#closed) return;
-        if (this.#queue.length === 500) this.#client.resume();
-        // Bind and Execute of a keyed statement are handled without a promise when they can be.
-        const pending = this.#handle(message);
-        if (pending !== undefined) await pending;
+    for (let message = this.#queue.shift(); message; message = this.#queue.shift()) {
+      if (this.#closed) break;
+      if (this.#queue.length === 500) this.#client.resume();
+      let pending: Pending;
+      try {
+        // The common messages (Bind, Describe, Execute, Sync of a one-shard statement) are
+        // handled without a promise when they can be.
+        pending = this.#handle(message);
+      } catch (error) {
+        this.#failSession(error);
+        return;
       }
-    } catch (error) {
-      if (this.#closed) return;
-      if (!(error instanceof WireError)) this.#context.onError(error);
-      this.#flushOut();
-      this.#client.end(
-        error instanceof WireError
-          ? { ...error.fields, severity: "FATAL" }
-          : { severity: "FATAL", code: "XX000", message: "internal error" },
-      );
-    } finally {
-      this.#draining = false;
+      if (pending === undefined) continue;
+      if (pending !== WAITING) pending.then(this.#resumeDrain, this.#failSession);
+      return;
     }
+    this.#draining = false;
   }
+
+  readonly #resumeDrain = (): void => this.#drain();
+
+  /** What no statement error covers (a protocol violation, our own bug): FATAL, connection ends. */
+  readonly #failSession = (error: unknown): void => {
+    this.#draining = false;
+    if (this.#closed) return;
+    if (!(error instanceof WireError)) this.#context.onError(error);
+    this.#flushOut();
+    this.#client.end(
+      error instanceof WireError
+        ? { ...error.fields, severity: "FATAL" }
+        : { severity: "FATAL", code: "XX000", message: "internal error" },
+    );
+  };
 
   /**
    * Queues bytes for the client: whatever is written while one batch of work is handled goes
@@ -215,26 +240,34 @@ export class ClientSession implements SessionHandler {
     this.#flushOut();
   }
 
-  #handle(message: WireMessage): Promise<void> | undefined {
+  #handle(message: WireMessage): Pending {
     if (this.#copy !== undefined) return this.#copyMessage(message);
-    if (message.type === F.Bind || message.type === F.Execute) {
+    const type = message.type;
+    if (type === F.Bind || type === F.Execute || type === F.Describe) {
       if (this.#skipping) return;
       let pending: Promise<void> | undefined;
       try {
-        pending = message.type === F.Bind ? this.#bindNow(message) : this.#executeNow(message);
+        pending =
+          type === F.Bind
+            ? this.#bindNow(message)
+            : type === F.Execute
+              ? this.#executeNow(message)
+              : this.#describeNow(message);
       } catch (error) {
         return this.#extendedError(error);
       }
       return pending?.catch((error) => this.#extendedError(error));
+    }
+    if (type === F.Sync && this.#open !== undefined) return this.#syncNow(this.#open);
+    if (type === F.Query) {
+      const sql = parseQuery(message).sql;
+      return this.#queryNow(message, sql) ?? this.#simpleQuery(sql);
     }
     return this.#handleAsync(message);
   }
 
   async #handleAsync(message: WireMessage): Promise<void> {
     switch (message.type) {
-      case F.Query:
-        await this.#simpleQuery(parseQuery(message).sql);
-        return;
       case F.Parse:
       case F.Bind:
       case F.Describe:
@@ -500,6 +533,70 @@ export class ClientSession implements SessionHandler {
   }
 
   // ---------------------------------------------------------------- simple query
+
+  /**
+   * A simple query of one statement for one shard outside a transaction, when an idle
+   * connection needing no SETs is at hand and no fence holds it: the client's Query goes as it
+   * is, the answers are relayed, and `#queryWaiter` ends it at ReadyForQuery — no promise.
+   * Undefined when anything else applies (the asynchronous path then does all of it).
+   */
+  #queryNow(message: WireMessage, sql: string): typeof WAITING | undefined {
+    if (this.#open !== undefined || this.#batchMap !== undefined || this.#transaction) return;
+    const map = this.#context.maps.get(this.#database);
+    if (!map) return;
+    let plan: StatementPlan;
+    let route: Route;
+    try {
+      const plans = this.#planner(map).planQuery(sql);
+      if (plans.length !== 1) return;
+      plan = plans[0]!;
+      if (plan.kind !== "keyed" && plan.kind !== "any") return;
+      route = this.#route(map, plan);
+    } catch {
+      return; // the asynchronous path answers the error
+    }
+    if (route.kind !== "one") return;
+    const read = isRead(plan);
+    if (read && this.#context.fence.holdsRead(this.#database, map.version, [route.shard])) return;
+    const connection = this.#connectionNow(map, route.shard, read);
+    if (connection === undefined) return;
+    if (!read && !this.#writes.tryAdmit({ mapVersion: map.version, shards: [route.shard] })) {
+      this.#release(connection);
+      return;
+    }
+    this.#context.metrics.routed(this.#database, plan.kind);
+    this.#querying = connection;
+    connection.receiver = this.#relayQuery;
+    connection.requestWith(message.bytes, this.#queryWaiter);
+    return WAITING;
+  }
+
+  /** The connection a simple query on the callback path waits for. */
+  #querying: ServerConnection | undefined;
+
+  /** Relays a simple query's answers but ReadyForQuery (the session writes its own). */
+  readonly #relayQuery = (message: WireMessage): void => {
+    if (message.type !== B.ReadyForQuery) this.#write(message.bytes);
+  };
+
+  readonly #queryWaiter: ReadyWaiter = {
+    resolve: () => this.#queried(undefined),
+    reject: (error) => this.#queried(error),
+  };
+
+  #queried(error: Error | undefined): void {
+    const connection = this.#querying!;
+    this.#querying = undefined;
+    try {
+      this.#done([connection]);
+      if (error !== undefined) this.#answerError(error);
+      this.#ready();
+    } catch (thrown) {
+      this.#failSession(thrown);
+      return;
+    }
+    queueMicrotask(this.#resumeDrain);
+  }
 
   async #simpleQuery(sql: string): Promise<void> {
     await this.#settle();
@@ -985,7 +1082,13 @@ export class ClientSession implements SessionHandler {
             .update(`${parameterTypes.join(",")}\0${sql}`)
             .digest("hex")
             .slice(0, 24)}`;
-    const statement: ClientStatement = { sql, types: parameterTypes, plan, serverName };
+    const statement: ClientStatement = {
+      sql,
+      types: parameterTypes,
+      plan,
+      serverName,
+      serverNameBytes: Buffer.from(`${serverName}\0`),
+    };
     this.#statements.set(name, statement);
     const open = this.#open;
     if (!open) {
@@ -1037,7 +1140,7 @@ export class ClientSession implements SessionHandler {
       !this.#writes.tryAdmit({ mapVersion: this.#batchMap.version, shards: [route.shard] })
     )
       return this.#bind(message, bind);
-    const connection = this.#connectionNow(route.shard, isRead(plan));
+    const connection = this.#connectionNow(this.#batchMap, route.shard, isRead(plan));
     if (connection === undefined) return this.#bind(message, bind);
     this.#openNow(connection);
     this.#bindOn(connection, message, bind, statement);
@@ -1049,11 +1152,10 @@ export class ClientSession implements SessionHandler {
    * open one on that shard, or (none open) an idle primary connection already carrying the
    * session's SETs. Undefined when only the asynchronous path can tell.
    */
-  #connectionNow(shard: number, read: boolean): ServerConnection | undefined {
+  #connectionNow(map: LiveMap, shard: number, read: boolean): ServerConnection | undefined {
     const open = this.#open;
     if (open) return open.shard === shard && (read || !open.replica) ? open : undefined;
     if (read && this.#readFrom === "replica") return undefined;
-    const map = this.#batchMap!;
     const live = map.shards.get(shard);
     if (!live) return undefined;
     const pool = this.#context.pools.primary(map, live);
@@ -1076,7 +1178,7 @@ export class ClientSession implements SessionHandler {
     connection.send(
       bind.statement === statement.serverName
         ? message.bytes
-        : renameBind(message, { statement: statement.serverName }),
+        : renameBindStatement(message, statement.serverNameBytes),
     );
     this.#portals.set(bind.portal, { kind: "server", connection });
   }
@@ -1226,6 +1328,20 @@ export class ClientSession implements SessionHandler {
     return portal;
   }
 
+  /** A Describe of a portal on the open connection, synchronously; else the promise of `#describe`. */
+  #describeNow(message: WireMessage): Promise<void> | undefined {
+    this.#batchMap ??= this.#currentMap();
+    const { target, name } = parseDescribe(message);
+    if (target === "P") {
+      const portal = this.#portals.get(name);
+      if (portal?.kind === "server" && portal.connection === this.#open) {
+        portal.connection.send(message.bytes);
+        return undefined;
+      }
+    }
+    return this.#describe(message);
+  }
+
   /** An Execute of a portal on the open connection, synchronously; else the promise of `#execute`. */
   #executeNow(message: WireMessage): Promise<void> | undefined {
     this.#batchMap ??= this.#currentMap();
@@ -1310,13 +1426,52 @@ export class ClientSession implements SessionHandler {
     else this.#write(backendMessage.closeComplete());
   }
 
+  /**
+   * A Sync ending a batch on the open connection, without a promise: the Sync goes out, and
+   * `#syncWaiter` finishes the batch at its ReadyForQuery and resumes the drain.
+   */
+  #syncNow(open: ServerConnection): typeof WAITING {
+    this.#open = undefined;
+    this.#syncing = open;
+    open.requestWith(frontend.sync(), this.#syncWaiter);
+    return WAITING;
+  }
+
+  /** The connection a Sync on the callback path waits for. */
+  #syncing: ServerConnection | undefined;
+
+  readonly #syncWaiter: ReadyWaiter = {
+    resolve: () => this.#synced(undefined),
+    reject: (error) => this.#synced(error),
+  };
+
+  #synced(error: Error | undefined): void {
+    const open = this.#syncing!;
+    this.#syncing = undefined;
+    try {
+      this.#done([open]);
+      if (error !== undefined) this.#answerError(error);
+      this.#endBatch();
+    } catch (thrown) {
+      this.#failSession(thrown);
+      return;
+    }
+    // After the rest of the server's chunk has gone to this batch's receiver, as an awaited
+    // promise would resume.
+    queueMicrotask(this.#resumeDrain);
+  }
+
   async #sync(): Promise<void> {
     try {
       await this.#settle();
     } catch (error) {
       this.#answerError(error);
     }
-    // After the settle: an error it relays must not leave the next batch skipped.
+    this.#endBatch();
+  }
+
+  /** After the Sync's settle: an error it relays must not leave the next batch skipped. */
+  #endBatch(): void {
     this.#skipping = false;
     this.#batchMap = undefined;
     if (!this.#transaction) this.#portals.clear();

@@ -73,6 +73,7 @@ export function shardsOfKeys(
   keys: readonly KeyExpr[],
   parameters?: BoundParameters,
 ): number[] {
+  if (keys.length === 1) return [shardOfKey(map, keyType, keyValue(keys[0]!, parameters))];
   const shards = new Set(keys.map((key) => shardOfKey(map, keyType, keyValue(key, parameters))));
   return [...shards].sort((a, b) => a - b);
 }

@@ -19,6 +19,12 @@ export class ServerStatementError extends Error {
   }
 }
 
+/** Told when the ReadyForQuery a request earns arrives, or why it never will (the connection closed). */
+export interface ReadyWaiter {
+  resolve(status: TransactionStatus): void;
+  reject(error: Error): void;
+}
+
 /** Where a connection goes back to. */
 export interface ConnectionHome {
   release(connection: ServerConnection): void;
@@ -45,7 +51,7 @@ export class ServerConnection {
   settings: string | undefined = "";
   status: TransactionStatus = TransactionStatus.Idle;
   #receiver: (message: WireMessage) => void = () => {};
-  readonly #waiters: { resolve: (status: TransactionStatus) => void; reject: (error: Error) => void }[] = [];
+  readonly #waiters: ReadyWaiter[] = [];
   /** Messages waiting for one write. */
   #out: Uint8Array[] = [];
   /** Parse messages sent and not yet answered: the name to record, whether the client asked for it. */
@@ -121,6 +127,20 @@ export class ServerConnection {
     this.#out.push(bytes);
     this.#flushOut();
     return ready;
+  }
+
+  /**
+   * `request` without a promise: `waiter` (which the caller may reuse from request to request)
+   * is told of the ReadyForQuery, or of the connection closing first.
+   */
+  requestWith(bytes: Uint8Array, waiter: ReadyWaiter): void {
+    if (this.backend.closed) {
+      waiter.reject(this.#closedError());
+      return;
+    }
+    this.#waiters.push(waiter);
+    this.#out.push(bytes);
+    this.#flushOut();
   }
 
   /** Registers one more ReadyForQuery owed (for messages already or about to be sent). */

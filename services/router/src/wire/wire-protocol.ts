@@ -37,6 +37,23 @@ export function renameBind(message: WireMessage, names: { statement: string; por
   return out;
 }
 
+/**
+ * A Bind message naming another prepared statement, given as its NUL-terminated bytes; portal,
+ * formats and values left as they are. One copy, no intermediate buffers: every Bind of a
+ * client's named statement goes through here.
+ */
+export function renameBindStatement(message: WireMessage, statement: Buffer): Buffer {
+  const bytes = message.bytes;
+  const portalEnd = bytes.indexOf(0, MESSAGE_BODY_OFFSET);
+  const statementEnd = bytes.indexOf(0, portalEnd + 1);
+  const out = Buffer.allocUnsafe(portalEnd + 1 + statement.length + bytes.length - statementEnd - 1);
+  bytes.copy(out, 0, 0, portalEnd + 1);
+  statement.copy(out, portalEnd + 1);
+  bytes.copy(out, portalEnd + 1 + statement.length, statementEnd + 1);
+  out.writeInt32BE(out.length - 1, 1);
+  return out;
+}
+
 /** A Bind of the unnamed statement to the unnamed portal, every parameter and result as text. */
 export function bindText(params: readonly (string | null)[]): Buffer {
   return serialize.bind({ values: [...params], valueMapper: (value) => value });
