@@ -122,6 +122,7 @@ class ReplicaCoordinator implements ProjectionRuntime {
     for (const definition of this.definitions.values()) await this.generations.ensure(definition);
     await this.#listener.start();
     await this.#warmUp();
+    await this.#prefetch();
     // Joining is what makes the others hand units over: everything above is paid before, by no unit.
     await this.#membership.heartbeat(this.memberId, this.#capabilities, {});
     this.#beat();
@@ -151,6 +152,35 @@ class ReplicaCoordinator implements ProjectionRuntime {
       { warmUpMs: times, schema: this.#tables.schema },
       "projection runtime warmed up; joining",
     );
+  }
+
+  /**
+   * The units this replica will be handed once it joins (rendezvous over the members and itself)
+   * get their reader now, from their checkpoints, so their first events are read and waiting when
+   * they arrive. Best effort: a unit not foreseen (another member came or went meanwhile) gets a
+   * reader when it is acquired, as always.
+   */
+  async #prefetch(): Promise<void> {
+    try {
+      const view = await this.#membership.view();
+      const members = [
+        ...view.members.filter((m) => m.id !== this.memberId),
+        { id: this.memberId, capabilities: this.#capabilities },
+      ];
+      const expected = new Map<string, UnitRow[]>();
+      for (const u of view.units) {
+        if (!this.definitions.has(u.projection)) continue;
+        if (desiredOwner(u, `${u.projection}@${u.version}`, members) !== this.memberId) continue;
+        const id = `${u.projection}/${u.generation}`;
+        expected.set(id, [...(expected.get(id) ?? []), u]);
+      }
+      for (const units of expected.values()) {
+        const { projection, generation } = units[0]!;
+        await this.#host.prefetch(this.definitions.get(projection)!, generation, units);
+      }
+    } catch (err) {
+      this.#o.logger.warn({ err }, "starting the expected units' readers before joining failed");
+    }
   }
 
   /**
