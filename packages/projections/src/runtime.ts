@@ -155,10 +155,12 @@ class ReplicaCoordinator implements ProjectionRuntime {
   }
 
   /**
-   * The units this replica will be handed once it joins (rendezvous over the members and itself)
-   * get their reader now, from their checkpoints, so their first events are read and waiting when
-   * they arrive. Best effort: a unit not foreseen (another member came or went meanwhile) gets a
-   * reader when it is acquired, as always.
+   * The units other members run now and will hand to this replica once it joins (rendezvous over
+   * the members and itself) get their reader now, from their checkpoints, so their first events
+   * are read and waiting when they arrive. Units nobody runs are left out: their checkpoints can be
+   * far behind (a fresh deployment's are 0), and such a reader would read the backlog twice, once
+   * to overflow what it keeps and again for the units. Best effort: a unit not foreseen (another
+   * member came or went meanwhile) gets a reader when it is acquired, as always.
    */
   async #prefetch(): Promise<void> {
     try {
@@ -169,7 +171,7 @@ class ReplicaCoordinator implements ProjectionRuntime {
       ];
       const expected = new Map<string, UnitRow[]>();
       for (const u of view.units) {
-        if (!this.definitions.has(u.projection)) continue;
+        if (!this.definitions.has(u.projection) || u.owner === null || u.owner === this.memberId) continue;
         if (desiredOwner(u, `${u.projection}@${u.version}`, members) !== this.memberId) continue;
         const id = `${u.projection}/${u.generation}`;
         expected.set(id, [...(expected.get(id) ?? []), u]);
