@@ -1,4 +1,5 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
+import type { ProjectionMetrics } from "./metrics.ts";
 import type { ProjectionDefinition } from "./projection.ts";
 import type { RuntimeLogger as Logger } from "./runtime-logger.ts";
 import { StreamReader } from "./stream-reader.ts";
@@ -11,7 +12,14 @@ export interface GenerationRunnerOptions {
   readonly definition: ProjectionDefinition;
   readonly contractSubject: (wire: string) => string;
   readonly logger: Logger;
+  readonly readerStarts: ProjectionMetrics["readerStarts"];
 }
+
+/** Most stream sequences a prefetching reader starts below the newest of its units' checkpoints. */
+export const PREFETCH_SPREAD = 2_000;
+
+/** Why a reader (one ordered consumer) was started: the `purpose` of `readerStarts`. */
+type ReaderPurpose = "prefetch" | "acquired" | "restart";
 
 /**
  * The readers of one generation on one replica. Units acquired later than the others usually
@@ -27,8 +35,35 @@ export class GenerationRunner {
     this.options = options;
   }
 
+  /**
+   * Before joining: starts the reader the units expected here will be handed to, from the lowest
+   * of their checkpoints, keeping their events meanwhile. Acquired, they start on what was kept
+   * instead of paying for a consumer of their own (JetStream round trips, the first pull) while
+   * paused. A no-op once anything reads this generation.
+   */
+  async prefetch(units: readonly { partition: number; checkpoint: number }[]): Promise<void> {
+    if (units.length === 0 || this.readers.length > 0) return;
+    // A unit whose owner lags far behind would hold the others up: one reader from its checkpoint
+    // reads its backlog before reaching theirs (traced: 27,000 sequences, four units' first
+    // commits 4 s late). It is left out and gets a reader of its own when acquired.
+    const newest = Math.max(...units.map((u) => u.checkpoint));
+    const near = units.filter((u) => newest - u.checkpoint <= PREFETCH_SPREAD);
+    const reader = this.#reader(Math.min(...near.map((u) => u.checkpoint)) + 1, "prefetch");
+    reader.reserve(near.map((u) => u.partition));
+    this.readers.push(reader);
+    try {
+      await reader.start();
+    } catch (err) {
+      this.readers.splice(this.readers.indexOf(reader), 1);
+      await reader.stop();
+      throw err;
+    }
+  }
+
   /** Starts reading for newly acquired units from the lowest of their checkpoints. */
-  async add(units: readonly { worker: UnitWorker; partition: number }[]): Promise<void> {
+  async add(acquired: readonly { worker: UnitWorker; partition: number }[]): Promise<void> {
+    const units = acquired.filter((u) => !this.readers.some((r) => r.claim(u.worker, u.partition)));
+    for (const u of acquired) if (!units.includes(u)) u.worker.start();
     if (units.length === 0) return;
     const from = Math.min(...units.map((u) => u.worker.checkpoint)) + 1;
     const main = this.readers[0];
@@ -39,15 +74,16 @@ export class GenerationRunner {
       for (const u of units) u.worker.start();
       return;
     }
-    const reader = this.#reader(from);
+    const reader = this.#reader(from, "acquired");
     for (const u of units) reader.adopt(u.worker, u.partition);
     this.readers.push(reader);
     for (const u of units) u.worker.start();
     await reader.start();
   }
 
-  #reader(startSeq: number): StreamReader {
+  #reader(startSeq: number, purpose: ReaderPurpose): StreamReader {
     const { definition } = this.options;
+    this.options.readerStarts.inc({ projection: definition.name, purpose });
     return new StreamReader({
       ...this.options,
       types: definition.events.types ? new Set(definition.events.types) : undefined,
@@ -64,7 +100,7 @@ export class GenerationRunner {
     if (index < 0) return;
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     if (this.readers[index] !== failed) return;
-    const reader = this.#reader(failed.position + 1);
+    const reader = this.#reader(failed.position + 1, "restart");
     for (const [partition, unit] of failed.units) reader.adopt(unit, partition);
     this.readers[index] = reader;
     try {
@@ -79,7 +115,7 @@ export class GenerationRunner {
   /** Forgets a unit (stopped by the caller); stops a reader left with no units. */
   async remove(partition: number): Promise<void> {
     for (const reader of [...this.readers]) {
-      if (!reader.units.delete(partition) || reader.units.size > 0) continue;
+      if (!reader.units.delete(partition) || !reader.idle) continue;
       this.readers.splice(this.readers.indexOf(reader), 1);
       await reader.stop();
     }
@@ -94,6 +130,12 @@ export class GenerationRunner {
   }
 
   #mergeIfLevel(reader: StreamReader): void {
+    if (reader.idle) {
+      // A prefetching reader whose units went elsewhere (or grew past what is kept for them).
+      this.readers.splice(this.readers.indexOf(reader), 1);
+      void reader.stop();
+      return;
+    }
     const main = this.readers[0];
     if (!main || main === reader || reader.position < main.position) return;
     // Level or ahead: main's next message is past reader.position ≥ what these units have seen;

@@ -13,6 +13,8 @@ export interface ProjectionMetrics {
   readonly ownedUnits: Gauge<"projection" | "generation">;
   /** How long this replica's warm-up took before it joined, by phase (`WarmUpTimes`). */
   readonly warmUpSeconds: Gauge<"phase">;
+  /** Stream readers (ordered consumers) started: `prefetch` before joining, `acquired`, `restart`. */
+  readonly readerStarts: Counter<"projection" | "purpose">;
 }
 
 /** Lag and ownership of the units a replica runs, read when Prometheus scrapes. */
@@ -113,6 +115,12 @@ export function createProjectionMetrics(
       name: "dbplane_projection_warm_up_seconds",
       help: "Time this replica spent warming up before it joined (connections, stream, handlers, total)",
       labelNames: ["phase"],
+      registers: [registry],
+    }),
+    readerStarts: new Counter({
+      name: "dbplane_projection_stream_readers_started_total",
+      help: "Stream readers (ordered consumers) started, by purpose: prefetch (before joining, for the units expected), acquired (for units acquired), restart",
+      labelNames: ["projection", "purpose"],
       registers: [registry],
     }),
   };

@@ -122,6 +122,7 @@ class ReplicaCoordinator implements ProjectionRuntime {
     for (const definition of this.definitions.values()) await this.generations.ensure(definition);
     await this.#listener.start();
     await this.#warmUp();
+    await this.#prefetch();
     // Joining is what makes the others hand units over: everything above is paid before, by no unit.
     await this.#membership.heartbeat(this.memberId, this.#capabilities, {});
     this.#beat();
@@ -151,6 +152,37 @@ class ReplicaCoordinator implements ProjectionRuntime {
       { warmUpMs: times, schema: this.#tables.schema },
       "projection runtime warmed up; joining",
     );
+  }
+
+  /**
+   * The units other members run now and will hand to this replica once it joins (rendezvous over
+   * the members and itself) get their reader now, from their checkpoints, so their first events
+   * are read and waiting when they arrive. Units nobody runs are left out: their checkpoints can be
+   * far behind (a fresh deployment's are 0), and such a reader would read the backlog twice, once
+   * to overflow what it keeps and again for the units. Best effort: a unit not foreseen (another
+   * member came or went meanwhile) gets a reader when it is acquired, as always.
+   */
+  async #prefetch(): Promise<void> {
+    try {
+      const view = await this.#membership.view();
+      const members = [
+        ...view.members.filter((m) => m.id !== this.memberId),
+        { id: this.memberId, capabilities: this.#capabilities },
+      ];
+      const expected = new Map<string, UnitRow[]>();
+      for (const u of view.units) {
+        if (!this.definitions.has(u.projection) || u.owner === null || u.owner === this.memberId) continue;
+        if (desiredOwner(u, `${u.projection}@${u.version}`, members) !== this.memberId) continue;
+        const id = `${u.projection}/${u.generation}`;
+        expected.set(id, [...(expected.get(id) ?? []), u]);
+      }
+      for (const units of expected.values()) {
+        const { projection, generation } = units[0]!;
+        await this.#host.prefetch(this.definitions.get(projection)!, generation, units);
+      }
+    } catch (err) {
+      this.#o.logger.warn({ err }, "starting the expected units' readers before joining failed");
+    }
   }
 
   /**
@@ -238,17 +270,23 @@ class ReplicaCoordinator implements ProjectionRuntime {
   }
 
   async #acquire(rows: readonly UnitRow[]): Promise<void> {
-    const acquired: { row: UnitRow; own: Ownership }[] = [];
-    for (const row of rows) {
-      if (!this.definitions.has(row.projection) || this.#host.units.get(row)) continue;
-      const key: UnitKey = {
-        projection: row.projection,
-        generation: row.generation,
-        partition: row.partition,
-      };
-      const own = await this.#ownership.acquire(key, this.memberId);
-      if (own) acquired.push({ row, own });
-    }
+    // At once, not one after the other: the units are launched together (one reader for all), so
+    // one by one the first unit taken waited for every later round trip — half a second of its
+    // pause when six units moved to a joiner on a loaded machine.
+    const taken = await Promise.all(
+      rows
+        .filter((row) => this.definitions.has(row.projection) && !this.#host.units.get(row))
+        .map(async (row) => {
+          const key: UnitKey = {
+            projection: row.projection,
+            generation: row.generation,
+            partition: row.partition,
+          };
+          const own = await this.#ownership.acquire(key, this.memberId);
+          return own ? { row, own } : undefined;
+        }),
+    );
+    const acquired = taken.filter((a): a is { row: UnitRow; own: Ownership } => a !== undefined);
     // Not awaited: starting a reader is a NATS round trip or two, and a unit released meanwhile
     // must not wait for it to be acquired. The units are registered (`units`) synchronously.
     const launch = this.#host

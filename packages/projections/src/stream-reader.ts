@@ -1,8 +1,9 @@
-import type { ConsumerMessages, JetStreamClient } from "@nats-io/jetstream";
+import type { ConsumerMessages, JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import { decodeStreamMessage } from "./event-decoding.ts";
 import { partitionOf } from "./partition.ts";
+import type { ProjectionEvent } from "./projection.ts";
 import type { RuntimeLogger as Logger } from "./runtime-logger.ts";
-import type { EventSource, UnitWorker } from "./unit-worker.ts";
+import { type EventSource, UNIT_HIGH_WATER, type UnitWorker } from "./unit-worker.ts";
 
 const YIELD_EVERY = 256;
 
@@ -29,6 +30,11 @@ export interface StreamReaderOptions {
  */
 export class StreamReader implements EventSource {
   readonly units = new Map<number, UnitWorker>();
+  /**
+   * Partitions expected to be handed to this replica (`reserve`): every event of theirs read so
+   * far is kept, in stream order, for the unit's worker once it is acquired (`claim`).
+   */
+  readonly #reserved = new Map<number, ProjectionEvent[]>();
   readonly options: StreamReaderOptions;
   position: number;
   /** Matching messages still in the stream after the last one read. */
@@ -45,6 +51,31 @@ export class StreamReader implements EventSource {
   adopt(unit: UnitWorker, partition: number): void {
     this.units.set(partition, unit);
     unit.moveTo(this);
+  }
+
+  /** Keeps the events of `partitions` from `startSeq` on until their units are claimed. */
+  reserve(partitions: Iterable<number>): void {
+    for (const p of partitions) if (!this.units.has(p)) this.#reserved.set(p, []);
+  }
+
+  /**
+   * Serves an acquired unit from what was kept for its partition, without a consumer of its own:
+   * the kept events past its checkpoint are offered first, then it reads on with the others.
+   * False (nothing changed) when the partition was not kept or the unit's checkpoint is below
+   * where this reader started — events it never read would be missing.
+   */
+  claim(unit: UnitWorker, partition: number): boolean {
+    const kept = this.#reserved.get(partition);
+    if (!kept || this.#closed || unit.checkpoint + 1 < this.options.startSeq) return false;
+    this.#reserved.delete(partition);
+    for (const event of kept) unit.offer(event);
+    this.adopt(unit, partition);
+    return true;
+  }
+
+  /** Nothing to read for: no unit and nothing kept. */
+  get idle(): boolean {
+    return this.units.size === 0 && this.#reserved.size === 0;
   }
 
   async start(): Promise<void> {
@@ -71,11 +102,14 @@ export class StreamReader implements EventSource {
         const type = m.headers?.get("ce-type");
         if (!types || !type || types.has(type)) {
           const aggregate = m.headers?.get("ce-subject") || contractSubject(m.subject);
-          const unit = this.units.get(partitionOf(aggregate, partitions));
-          if (unit && m.seq > unit.position()) {
-            unit.offer(decodeStreamMessage(m, contractSubject));
-            await unit.belowHighWater();
-          }
+          const partition = partitionOf(aggregate, partitions);
+          const unit = this.units.get(partition);
+          if (unit) {
+            if (m.seq > unit.position()) {
+              unit.offer(decodeStreamMessage(m, contractSubject));
+              await unit.belowHighWater();
+            }
+          } else this.#keep(partition, m, contractSubject);
         }
         this.position = m.seq;
         this.pending = m.info.pending;
@@ -97,6 +131,14 @@ export class StreamReader implements EventSource {
       );
       this.options.onFailed(this, err);
     }
+  }
+
+  #keep(partition: number, m: JsMsg, contractSubject: (wire: string) => string): void {
+    const kept = this.#reserved.get(partition);
+    if (!kept) return;
+    kept.push(decodeStreamMessage(m, contractSubject));
+    // Bounded as a unit's queue is: a unit that is long in coming gets a reader of its own.
+    if (kept.length > UNIT_HIGH_WATER) this.#reserved.delete(partition);
   }
 
   async stop(): Promise<void> {

@@ -60,6 +60,15 @@ export class UnitHost {
     for (const [runner, group] of byGeneration) await runner.add(group);
   }
 
+  /** Starts reading, before joining, for the units this replica expects (`GenerationRunner.prefetch`). */
+  async prefetch(
+    definition: ProjectionDefinition,
+    generation: number,
+    units: readonly { partition: number; checkpoint: number }[],
+  ): Promise<void> {
+    await this.#runner(definition, generation).prefetch(units);
+  }
+
   /** Stops a unit's worker after its transaction in flight; the ownership row is left as is. */
   async stop(key: UnitKey): Promise<void> {
     const unit = this.units.get(key);
@@ -127,6 +136,7 @@ export class UnitHost {
         definition,
         contractSubject: names.contractSubject,
         logger: this.#o.logger,
+        readerStarts: this.#o.metrics.readerStarts,
       });
       this.#runners.set(id, runner);
     }

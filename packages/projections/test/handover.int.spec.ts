@@ -226,4 +226,63 @@ describe("handing a unit over to a joining replica", () => {
       );
     }
   });
+  it("the joiner reads its expected units' events before it joins and starts them on those, with no reader of their own", async () => {
+    // A fresh stream: forget the sequences the tests before published.
+    partOf.clear();
+    await publish(40);
+    await new GenerationStore(db.pool, t, db.name).ensure(ledger("a"));
+    await db.pool.query(`UPDATE ${t.units} SET token = 1`);
+    const a = replica("a");
+    await a.start();
+    await waitFor(
+      async () => (await query(`SELECT 1 FROM ${t.units} WHERE owner = 'a'`)).length === PARTITIONS,
+      { timeoutMs: 20_000, what: "replica a to own every unit" },
+    );
+    let publishing = true;
+    const publisher = (async () => {
+      while (publishing) await publish(5);
+    })();
+    const started = async (r: ProjectionRuntime) =>
+      Object.fromEntries((await r.metrics.readerStarts.get()).values.map((v) => [v.labels.purpose, v.value]));
+    // Units nobody ran (a fresh start) are not read ahead: one reader, started when a took them.
+    expect(await started(a)).toEqual({ acquired: 1 });
+    const b = replica("b");
+    await b.start();
+    // Joined: the reader for the units b expects (a runs them) runs already.
+    expect(await started(b)).toEqual({ prefetch: 1 });
+    const members = [
+      { id: "a", capabilities: ["ledger@1"] },
+      { id: "b", capabilities: ["ledger@1"] },
+    ];
+    const wanted = (partition: number) =>
+      desiredOwner({ projection: "ledger", generation: 1, partition }, "ledger@1", members);
+    await waitFor(
+      async () =>
+        (await query<{ owner: string; partition: number }>(`SELECT owner, partition FROM ${t.units}`)).every(
+          (u) => u.owner === wanted(u.partition),
+        ),
+      { timeoutMs: 20_000, what: "the units rendezvous hashing gives b to move to it" },
+    );
+    publishing = false;
+    await publisher;
+    const last = Math.max(...partOf.keys());
+    await waitFor(
+      async () => (await query(`SELECT 1 FROM ${t.units} WHERE checkpoint < $1`, [last])).length === 0,
+      { timeoutMs: 20_000, what: "every event to be applied" },
+    );
+    // Every unit b took started on the prefetching reader: none needed a consumer of its own.
+    expect(await started(b)).toEqual({ prefetch: 1 });
+    expect(b.ownedUnits().length).toBeGreaterThan(0);
+    const log = await query<{ seq: number; part: number; member: string }>(
+      `SELECT seq::float8 AS seq, part, member FROM "${db.name}".ledger_g1_log ORDER BY seq`,
+    );
+    for (let p = 0; p < PARTITIONS; p++) {
+      const events = [...partOf]
+        .filter(([, q]) => q === p)
+        .map(([seq]) => seq)
+        .sort((x, y) => x - y);
+      // Exactly once, in stream order, across the hand-over.
+      expect(log.filter((r) => r.part === p).map((r) => r.seq)).toEqual(events);
+    }
+  });
 });
