@@ -2,6 +2,16 @@ import { type Bus, ConcurrencyLimit } from "@dbplane/bus";
 import { jobFired, jobMissed } from "@dbplane/contracts";
 import type { Logger } from "@dbplane/service-kit";
 
+/** What a `job.fired` event says of one occurrence. */
+export interface FiredEventData {
+  readonly jobId: string;
+  readonly scheduledAt: Date;
+  readonly firedAt: Date;
+  readonly targetSubject?: string;
+  readonly messageSeq?: number;
+  readonly targetUrl?: string;
+}
+
 /** Events publishes in flight at once; they never hold up firing. */
 const EVENT_CONCURRENCY = 128;
 
@@ -22,14 +32,7 @@ export class FiringEvents {
     this.#logger = logger;
   }
 
-  fired(data: {
-    jobId: string;
-    scheduledAt: Date;
-    firedAt: Date;
-    targetSubject?: string;
-    messageSeq?: number;
-    targetUrl?: string;
-  }): void {
+  fired(data: FiredEventData): void {
     const scheduledAt = data.scheduledAt.toISOString();
     this.#emit(() =>
       this.#bus.publish(

@@ -106,6 +106,10 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
       armAll(result.continuing);
       reportMissed(result.missed);
       if (batch.some((r) => r.outcome === "fired" && r.delivery)) o.onDeliveriesQueued?.();
+      // `job.fired` leaves once its run is recorded, off the path between a publish and its
+      // ack: a batch's events go out together after the transaction, not one per ack while
+      // firing (they were two JetStream publishes per firing, interleaved).
+      for (const r of batch) if (r.fired) o.events.fired(r.fired);
     },
   });
 
@@ -172,8 +176,13 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
       (firedAt.getTime() - occ.scheduledAt.getTime()) / 1000,
     );
     o.metrics.fired.inc({ manual: String(occ.manual) });
-    completions.add({ ...base, outcome: "fired", firedAt, delivery: true });
-    o.events.fired({ jobId, scheduledAt: occ.scheduledAt, firedAt, targetUrl: safeUrl(target.url) });
+    completions.add({
+      ...base,
+      outcome: "fired",
+      firedAt,
+      delivery: true,
+      fired: { jobId, scheduledAt: occ.scheduledAt, firedAt, targetUrl: safeUrl(target.url) },
+    });
   }
 
   async function publish(p: PendingOccurrence): Promise<void> {
@@ -214,13 +223,18 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
       o.metrics.firingLag.observe({ manual: String(occ.manual) }, lateSeconds);
       o.metrics.fired.inc({ manual: String(occ.manual) });
       if (outcome.ack.duplicate) o.metrics.deduplicated.inc();
-      completions.add({ ...base, outcome: "fired", firedAt, streamSeq: outcome.ack.seq });
-      o.events.fired({
-        jobId,
-        scheduledAt: occ.scheduledAt,
+      completions.add({
+        ...base,
+        outcome: "fired",
         firedAt,
-        targetSubject: message.subject,
-        messageSeq: outcome.ack.seq,
+        streamSeq: outcome.ack.seq,
+        fired: {
+          jobId,
+          scheduledAt: occ.scheduledAt,
+          firedAt,
+          targetSubject: message.subject,
+          messageSeq: outcome.ack.seq,
+        },
       });
       return;
     }
