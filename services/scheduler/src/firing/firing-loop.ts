@@ -20,6 +20,9 @@ import { type PendingOccurrence, PendingOccurrences } from "./pending-occurrence
 import { targetMessage } from "./target-message.ts";
 import { describeError, publishTarget } from "./target-publisher.ts";
 
+/** Target publishes in flight or waiting above which the firing path counts as busy. */
+const BUSY_PUBLISHES = 1_000;
+
 export interface FiringLoopOptions {
   readonly store: SchedulerStore;
   readonly js: JetStreamClient;
@@ -87,6 +90,9 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
     p.timerKey = undefined;
   });
   const publishes = new ConcurrencyLimit(o.publishConcurrency);
+  // A burst's job.fired events wait for its target publishes (at 5,000 firings a second a
+  // replica has a few dozen in flight; a burst, thousands).
+  o.events.holdWhile(() => publishes.size > BUSY_PUBLISHES);
   // Never start a publish this close to the lease's end: its ack must land while we hold the claim.
   const leaseSafetyMs = Math.min(1_000, Math.floor(o.leaseMs / 10));
   let stopping = false;
