@@ -163,18 +163,25 @@ export async function renewClaims(
   // A join against the ids, not `id = ANY($3) OR $3 IS NULL`: that form defeats the primary key
   // and compares every claimed row with every id — 25,000 held jobs took 20 s of CPU and held
   // their row locks all along, stalling completions (found in bench/scheduler).
+  //
+  // The rows are locked in id order first, as a completion locks them (`lockHeld`): updated
+  // straight from a join they were locked in the plan's order (a hash join's is the table's),
+  // and a renewal of thousands of claims deadlocked with a completion of the same replica
+  // (seen in bench/scheduler; the completion's 2,000 runs were rolled back and written again).
   const { rows } =
     jobIds === undefined
       ? await ctx.pool.query<{ id: string }>(
-          `UPDATE ${ctx.t.jobs} SET claim_expires_at = now() + $2 * interval '1 millisecond'
-           WHERE claimed_by = $1 RETURNING id`,
+          `UPDATE ${ctx.t.jobs} AS j SET claim_expires_at = now() + $2 * interval '1 millisecond'
+           FROM (SELECT id FROM ${ctx.t.jobs} WHERE claimed_by = $1 ORDER BY id FOR UPDATE) AS l
+           WHERE j.id = l.id RETURNING j.id`,
           [owner, leaseMs],
         )
       : await ctx.pool.query<{ id: string }>({
           name: ctx.statement("renew"),
           text: `UPDATE ${ctx.t.jobs} AS j SET claim_expires_at = now() + $2 * interval '1 millisecond'
-                 FROM unnest($3::text[]) AS u(id)
-                 WHERE j.id = u.id AND j.claimed_by = $1 RETURNING j.id`,
+                 FROM (SELECT id FROM ${ctx.t.jobs} WHERE id = ANY($3::text[]) AND claimed_by = $1
+                       ORDER BY id FOR UPDATE) AS l
+                 WHERE j.id = l.id RETURNING j.id`,
           values: [owner, leaseMs, jobIds],
         });
   return rows.map((r) => r.id);
@@ -186,16 +193,20 @@ export async function releaseClaims(
   owner: string,
   jobIds?: readonly string[],
 ): Promise<number> {
+  // Locked in id order, like renewals and completions (see renewClaims).
   const result =
     jobIds === undefined
       ? await ctx.pool.query(
-          `UPDATE ${ctx.t.jobs} SET claimed_by = NULL, claim_expires_at = NULL WHERE claimed_by = $1`,
+          `UPDATE ${ctx.t.jobs} AS j SET claimed_by = NULL, claim_expires_at = NULL
+           FROM (SELECT id FROM ${ctx.t.jobs} WHERE claimed_by = $1 ORDER BY id FOR UPDATE) AS l
+           WHERE j.id = l.id`,
           [owner],
         )
       : await ctx.pool.query(
           `UPDATE ${ctx.t.jobs} AS j SET claimed_by = NULL, claim_expires_at = NULL
-           FROM unnest($2::text[]) AS u(id)
-           WHERE j.id = u.id AND j.claimed_by = $1`,
+           FROM (SELECT id FROM ${ctx.t.jobs} WHERE id = ANY($2::text[]) AND claimed_by = $1
+                 ORDER BY id FOR UPDATE) AS l
+           WHERE j.id = l.id`,
           [owner, jobIds],
         );
   return result.rowCount ?? 0;
