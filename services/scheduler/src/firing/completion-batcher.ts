@@ -1,6 +1,12 @@
 import type { Logger } from "@dbplane/service-kit";
 import type { CompletionResult, OccurrenceResult } from "../store/completion.ts";
 import type { SchedulerStore } from "../store/scheduler-store.ts";
+import type { FiredEventData } from "./firing-events.ts";
+
+/** A settled occurrence to record; `fired` is its `job.fired` event, emitted once the run is recorded. */
+export interface SettledOccurrence extends OccurrenceResult {
+  readonly fired?: FiredEventData;
+}
 
 export interface CompletionBatcherOptions {
   readonly store: SchedulerStore;
@@ -9,7 +15,7 @@ export interface CompletionBatcherOptions {
   readonly leaseMs: number;
   readonly logger: Logger;
   /** Called with every batch's result (in order) and the results it settled. */
-  readonly onCompleted: (result: CompletionResult, batch: readonly OccurrenceResult[]) => void;
+  readonly onCompleted: (result: CompletionResult, batch: readonly SettledOccurrence[]) => void;
 }
 
 /** Batches close together so one transaction settles many occurrences (20,000 due at once is one-digit batches). */
@@ -24,7 +30,7 @@ const RETRY_MS = [100, 250, 500, 1_000, 2_000] as const;
  */
 export class CompletionBatcher {
   readonly #o: CompletionBatcherOptions;
-  #queue: OccurrenceResult[] = [];
+  #queue: SettledOccurrence[] = [];
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
   #stopped = false;
@@ -33,7 +39,7 @@ export class CompletionBatcher {
     this.#o = options;
   }
 
-  add(result: OccurrenceResult): void {
+  add(result: SettledOccurrence): void {
     this.#queue.push(result);
     if (this.#flushing) return;
     if (this.#queue.length >= MAX_BATCH) this.#flushSoon(0);
@@ -64,7 +70,7 @@ export class CompletionBatcher {
     });
   }
 
-  async #write(batch: OccurrenceResult[], attempt: number): Promise<void> {
+  async #write(batch: SettledOccurrence[], attempt: number): Promise<void> {
     const { store, owner, horizonMs, leaseMs } = this.#o;
     try {
       const result = await store.complete(owner, batch, { horizonMs, leaseMs });
@@ -73,7 +79,7 @@ export class CompletionBatcher {
       const pause = RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)]!;
       if (this.#stopped && attempt >= 3) {
         // Unrecorded runs are not lost work: the claims expire and the next holder re-fires
-        // the same occurrence ids, which JetStream deduplicates, and records them.
+        // the same occurrence ids, which JetStream deduplicates, records them and emits their job.fired.
         this.#o.logger.error({ err, runs: batch.length }, "giving up recording runs at shutdown");
         return;
       }

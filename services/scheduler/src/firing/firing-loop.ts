@@ -20,6 +20,9 @@ import { type PendingOccurrence, PendingOccurrences } from "./pending-occurrence
 import { targetMessage } from "./target-message.ts";
 import { describeError, publishTarget } from "./target-publisher.ts";
 
+/** Target publishes in flight or waiting above which the firing path counts as busy. */
+const BUSY_PUBLISHES = 1_000;
+
 export interface FiringLoopOptions {
   readonly store: SchedulerStore;
   readonly js: JetStreamClient;
@@ -87,6 +90,9 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
     p.timerKey = undefined;
   });
   const publishes = new ConcurrencyLimit(o.publishConcurrency);
+  // A burst's job.fired events wait for its target publishes (at 5,000 firings a second a
+  // replica has a few dozen in flight; a burst, thousands).
+  o.events.holdWhile(() => publishes.size > BUSY_PUBLISHES);
   // Never start a publish this close to the lease's end: its ack must land while we hold the claim.
   const leaseSafetyMs = Math.min(1_000, Math.floor(o.leaseMs / 10));
   let stopping = false;
@@ -106,6 +112,10 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
       armAll(result.continuing);
       reportMissed(result.missed);
       if (batch.some((r) => r.outcome === "fired" && r.delivery)) o.onDeliveriesQueued?.();
+      // `job.fired` leaves once its run is recorded, off the path between a publish and its
+      // ack: a batch's events go out together after the transaction, not one per ack while
+      // firing (they were two JetStream publishes per firing, interleaved).
+      for (const r of batch) if (r.fired) o.events.fired(r.fired);
     },
   });
 
@@ -172,8 +182,13 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
       (firedAt.getTime() - occ.scheduledAt.getTime()) / 1000,
     );
     o.metrics.fired.inc({ manual: String(occ.manual) });
-    completions.add({ ...base, outcome: "fired", firedAt, delivery: true });
-    o.events.fired({ jobId, scheduledAt: occ.scheduledAt, firedAt, targetUrl: safeUrl(target.url) });
+    completions.add({
+      ...base,
+      outcome: "fired",
+      firedAt,
+      delivery: true,
+      fired: { jobId, scheduledAt: occ.scheduledAt, firedAt, targetUrl: safeUrl(target.url) },
+    });
   }
 
   async function publish(p: PendingOccurrence): Promise<void> {
@@ -214,13 +229,18 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
       o.metrics.firingLag.observe({ manual: String(occ.manual) }, lateSeconds);
       o.metrics.fired.inc({ manual: String(occ.manual) });
       if (outcome.ack.duplicate) o.metrics.deduplicated.inc();
-      completions.add({ ...base, outcome: "fired", firedAt, streamSeq: outcome.ack.seq });
-      o.events.fired({
-        jobId,
-        scheduledAt: occ.scheduledAt,
+      completions.add({
+        ...base,
+        outcome: "fired",
         firedAt,
-        targetSubject: message.subject,
-        messageSeq: outcome.ack.seq,
+        streamSeq: outcome.ack.seq,
+        fired: {
+          jobId,
+          scheduledAt: occ.scheduledAt,
+          firedAt,
+          targetSubject: message.subject,
+          messageSeq: outcome.ack.seq,
+        },
       });
       return;
     }

@@ -2,8 +2,8 @@ import { inTransaction } from "@dbplane/service-kit";
 import type pg from "pg";
 import type { ClaimedJob, MissedOccurrences } from "./job-progress.ts";
 import { claimedJobOf, decideClaim, progressOf, settleMisfire, writeProgress } from "./job-progress.ts";
-import type { JobRow } from "./job-rows.ts";
-import { jobColumns } from "./job-rows.ts";
+import type { HeldRow } from "./job-rows.ts";
+import { heldColumns } from "./job-rows.ts";
 import type { NewRun } from "./run-records.ts";
 import { insertRuns } from "./run-records.ts";
 import type { StoreContext } from "./store-context.ts";
@@ -53,7 +53,7 @@ export async function claimDue(
   // index holds only unclaimed active jobs, so the thousands already claimed within the horizon
   // are never visited — one scan over them and a sort took 11 ms a tick at 5,000 firings/s),
   // manual triggers, and, when asked, claims whose lease ran out (a replica died).
-  const { rows } = await ctx.pool.query<JobRow & { db_now: Date }>(
+  const { rows } = await ctx.pool.query<HeldRow & { db_now: Date }>(
     `WITH unclaimed AS (
        SELECT id FROM ${ctx.t.jobs}
        WHERE state = 'active' AND claimed_by IS NULL AND next_run_at <= now() + $2 * interval '1 millisecond'
@@ -79,7 +79,7 @@ export async function claimDue(
      ), claimed AS (
        UPDATE ${ctx.t.jobs} AS j SET claimed_by = $1, claim_expires_at = now() + $3 * interval '1 millisecond'
        FROM due WHERE j.id = due.id
-       RETURNING ${jobColumns.replace(/(\w+)/g, "j.$1")}
+       RETURNING ${heldColumns.replace(/(\w+)/g, "j.$1")}
      )
      SELECT now() AS db_now, claimed.* FROM (SELECT 1) AS one LEFT JOIN claimed ON true`,
     [owner, options.horizonMs, options.leaseMs, options.limit, options.includeExpired ?? true],
@@ -90,7 +90,7 @@ export async function claimDue(
     (r) => r.state === "active" && r.next_fire_by !== null && r.next_fire_by < dbNow,
   );
   let missed: MissedOccurrences[] = [];
-  let settled = new Map<string, JobRow>();
+  let settled = new Map<string, HeldRow>();
   if (overdue.length > 0) {
     const result = await settleOverdue(
       ctx,
@@ -115,7 +115,7 @@ async function settleOverdue(
   owner: string,
   options: ClaimOptions,
   ids: readonly string[],
-): Promise<{ rows: JobRow[]; missed: MissedOccurrences[] }> {
+): Promise<{ rows: HeldRow[]; missed: MissedOccurrences[] }> {
   return inTransaction(ctx.pool, async (client) => {
     const held = await lockHeld(client, ctx, owner, ids);
     const now = held.now;
@@ -139,10 +139,10 @@ export async function lockHeld(
   ctx: StoreContext,
   owner: string,
   ids: readonly string[],
-): Promise<{ rows: JobRow[]; now: Date }> {
-  const { rows } = await client.query<JobRow & { now: Date }>({
+): Promise<{ rows: HeldRow[]; now: Date }> {
+  const { rows } = await client.query<HeldRow & { now: Date }>({
     name: ctx.statement("lock_held"),
-    text: `SELECT ${jobColumns}, now() AS now FROM ${ctx.t.jobs}
+    text: `SELECT ${heldColumns}, now() AS now FROM ${ctx.t.jobs}
            WHERE id = ANY($1::text[]) AND claimed_by = $2 ORDER BY id FOR UPDATE`,
     values: [ids, owner],
   });
@@ -163,18 +163,25 @@ export async function renewClaims(
   // A join against the ids, not `id = ANY($3) OR $3 IS NULL`: that form defeats the primary key
   // and compares every claimed row with every id — 25,000 held jobs took 20 s of CPU and held
   // their row locks all along, stalling completions (found in bench/scheduler).
+  //
+  // The rows are locked in id order first, as a completion locks them (`lockHeld`): updated
+  // straight from a join they were locked in the plan's order (a hash join's is the table's),
+  // and a renewal of thousands of claims deadlocked with a completion of the same replica
+  // (seen in bench/scheduler; the completion's 2,000 runs were rolled back and written again).
   const { rows } =
     jobIds === undefined
       ? await ctx.pool.query<{ id: string }>(
-          `UPDATE ${ctx.t.jobs} SET claim_expires_at = now() + $2 * interval '1 millisecond'
-           WHERE claimed_by = $1 RETURNING id`,
+          `UPDATE ${ctx.t.jobs} AS j SET claim_expires_at = now() + $2 * interval '1 millisecond'
+           FROM (SELECT id FROM ${ctx.t.jobs} WHERE claimed_by = $1 ORDER BY id FOR UPDATE) AS l
+           WHERE j.id = l.id RETURNING j.id`,
           [owner, leaseMs],
         )
       : await ctx.pool.query<{ id: string }>({
           name: ctx.statement("renew"),
           text: `UPDATE ${ctx.t.jobs} AS j SET claim_expires_at = now() + $2 * interval '1 millisecond'
-                 FROM unnest($3::text[]) AS u(id)
-                 WHERE j.id = u.id AND j.claimed_by = $1 RETURNING j.id`,
+                 FROM (SELECT id FROM ${ctx.t.jobs} WHERE id = ANY($3::text[]) AND claimed_by = $1
+                       ORDER BY id FOR UPDATE) AS l
+                 WHERE j.id = l.id RETURNING j.id`,
           values: [owner, leaseMs, jobIds],
         });
   return rows.map((r) => r.id);
@@ -186,16 +193,20 @@ export async function releaseClaims(
   owner: string,
   jobIds?: readonly string[],
 ): Promise<number> {
+  // Locked in id order, like renewals and completions (see renewClaims).
   const result =
     jobIds === undefined
       ? await ctx.pool.query(
-          `UPDATE ${ctx.t.jobs} SET claimed_by = NULL, claim_expires_at = NULL WHERE claimed_by = $1`,
+          `UPDATE ${ctx.t.jobs} AS j SET claimed_by = NULL, claim_expires_at = NULL
+           FROM (SELECT id FROM ${ctx.t.jobs} WHERE claimed_by = $1 ORDER BY id FOR UPDATE) AS l
+           WHERE j.id = l.id`,
           [owner],
         )
       : await ctx.pool.query(
           `UPDATE ${ctx.t.jobs} AS j SET claimed_by = NULL, claim_expires_at = NULL
-           FROM unnest($2::text[]) AS u(id)
-           WHERE j.id = u.id AND j.claimed_by = $1`,
+           FROM (SELECT id FROM ${ctx.t.jobs} WHERE id = ANY($2::text[]) AND claimed_by = $1
+                 ORDER BY id FOR UPDATE) AS l
+           WHERE j.id = l.id`,
           [owner, jobIds],
         );
   return result.rowCount ?? 0;

@@ -2,8 +2,8 @@ import type pg from "pg";
 import type { JobDefinition } from "../domain/job-definition.ts";
 import { occurrenceMessageId } from "../domain/message-id.ts";
 import { resolveMisfire } from "../domain/misfire.ts";
-import type { JobOwner, JobRow } from "./job-rows.ts";
-import { JobState, jobColumns } from "./job-rows.ts";
+import type { HeldRow, JobOwner, JobRow } from "./job-rows.ts";
+import { heldColumns, JobState } from "./job-rows.ts";
 import type { NewRun } from "./run-records.ts";
 import type { StoreContext } from "./store-context.ts";
 
@@ -44,7 +44,7 @@ export interface MissedOccurrences {
 
 /** A held job's state while a batch works on it, written back in one statement. */
 export interface JobProgress {
-  readonly row: JobRow;
+  readonly row: HeldRow;
   state: JobRow["state"];
   nextRunAt: Date | null;
   nextFireBy: Date | null;
@@ -55,7 +55,7 @@ export interface JobProgress {
   keepClaim: boolean;
 }
 
-export function progressOf(row: JobRow): JobProgress {
+export function progressOf(row: HeldRow): JobProgress {
   return {
     row,
     state: row.state,
@@ -111,11 +111,11 @@ export async function writeProgress(
   owner: string,
   leaseMs: number,
   progress: readonly JobProgress[],
-): Promise<JobRow[]> {
+): Promise<HeldRow[]> {
   if (progress.length === 0) return [];
   // Only rows still held come back (released and completed ones are of no further use here):
   // at thousands of one-shots per batch, returning and parsing every row was most of the cost.
-  const { rows } = await client.query<JobRow>({
+  const { rows } = await client.query<HeldRow>({
     name: ctx.statement("write_progress"),
     text: `WITH written AS (UPDATE ${ctx.t.jobs} AS j SET
        state = u.state, next_run_at = u.next_run_at, next_fire_by = u.next_fire_by, trigger_at = u.trigger_at,
@@ -128,7 +128,7 @@ export async function writeProgress(
                  $7::bigint[], $8::timestamptz[], $9::boolean[])
        AS u(id, state, next_run_at, next_fire_by, trigger_at, runs_count, missed_added, last_run_at, keep)
      WHERE j.id = u.id AND j.claimed_by = $10
-     RETURNING ${jobColumns.replace(/(\w+)/g, "j.$1")})
+     RETURNING ${heldColumns.replace(/(\w+)/g, "j.$1")})
      SELECT * FROM written WHERE claim_expires_at IS NOT NULL`,
     values: [
       progress.map((p) => p.row.id),
@@ -148,7 +148,7 @@ export async function writeProgress(
 }
 
 /** What a held row asks its holder to publish within the horizon; null when nothing (claim released). */
-export function claimedJobOf(row: JobRow, now: Date, horizonMs: number): ClaimedJob | null {
+export function claimedJobOf(row: HeldRow, now: Date, horizonMs: number): ClaimedJob | null {
   if (!row.claim_expires_at) return null;
   const limit = now.getTime() + horizonMs;
   const def = row.definition;

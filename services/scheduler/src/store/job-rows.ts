@@ -68,6 +68,29 @@ export const jobColumns =
   "id, definition, state, next_run_at, next_fire_by, trigger_at, runs_count, missed_count, last_run_at, " +
   "claimed_by, claim_expires_at, version, owner, owner_scopes, created_at, updated_at";
 
+/**
+ * The columns the firing path reads of a job it holds (claims, completions, misfire settling):
+ * 11 of 16, 4 timestamps of 7. Every claimed or completed occurrence parses one such row, and
+ * at 5,000 firings a second row parsing (timestamps above all) was a tenth of a replica's CPU.
+ */
+export type HeldRow = Pick<
+  JobRow,
+  | "id"
+  | "definition"
+  | "state"
+  | "next_run_at"
+  | "next_fire_by"
+  | "trigger_at"
+  | "runs_count"
+  | "claim_expires_at"
+  | "version"
+  | "owner"
+  | "owner_scopes"
+>;
+
+export const heldColumns =
+  "id, definition, state, next_run_at, next_fire_by, trigger_at, runs_count, claim_expires_at, version, owner, owner_scopes";
+
 export function toStoredJob(row: JobRow): StoredJob {
   return {
     id: row.id,
