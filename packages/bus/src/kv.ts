@@ -2,6 +2,7 @@ import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient } from "@nat
 import { type KvEntry, Kvm } from "@nats-io/kv";
 import type { z } from "zod";
 import { KvConflictError, KvContentionError } from "./errors.ts";
+import { listKeys } from "./kv-keys.ts";
 import { type KvWatch, type KvWatchOptions, watchKv } from "./kv-watch.ts";
 
 /** A value read from the bucket with the revision to pass to `update`. */
@@ -133,11 +134,7 @@ export async function openKv<T>(
         return 0;
       });
     },
-    async keys(filter) {
-      const out: string[] = [];
-      for await (const key of await kv.keys(filter)) out.push(key);
-      return out;
-    },
+    keys: (filter) => listKeys(() => kv.keys(filter), bucket),
     watch: (keyFilter, watchOptions = {}) => watchKv(kv, jsm, bucket, decode, keyFilter, watchOptions),
   };
   return api;
