@@ -95,8 +95,13 @@ export async function startChildService(options: ChildServiceOptions): Promise<C
           : undefined;
       await service.dispose();
       if (last === undefined) throw err;
+      // Its own "readiness check failed" lines, one per poll, would fill the tail: what led there is kept.
+      const told = output
+        .split("\n")
+        .filter((line) => !line.includes("readiness check failed"))
+        .join("\n");
       throw new WaitTimeoutError(
-        `${(err as Error).message}; readiness answered ${last}; its output:\n${output.slice(-4_000)}`,
+        `${(err as Error).message}; readiness answered ${last}; its output:\n${told.slice(-6_000)}`,
         {
           cause: err,
         },
