@@ -4,11 +4,10 @@
 
 import { writeFile } from "node:fs/promises";
 import { Session } from "node:inspector/promises";
-import { Socket } from "node:net";
 import { connectBus, handle } from "@dbplane/bus";
 import { createTestNats, deleteNamespace, uniqueName } from "@dbplane/testkit";
 import { pino } from "pino";
-import { sampled } from "./workload.ts";
+import { countSocketWrites, sampled } from "./workload.ts";
 
 const total = 60_000;
 const nats = await createTestNats();
@@ -30,12 +29,7 @@ await Promise.all(
       );
   }),
 );
-let writes = 0;
-const write = Socket.prototype.write;
-Socket.prototype.write = function (this: Socket, ...args: unknown[]) {
-  writes++;
-  return (write as (...a: unknown[]) => boolean).apply(this, args);
-} as typeof write;
+const socketWrites = countSocketWrites();
 const session = new Session();
 session.connect();
 await session.post("Profiler.enable");
@@ -55,7 +49,9 @@ const consumer = await bus.consume({
 await done;
 const { profile } = await session.post("Profiler.stop");
 await writeFile(process.env.PROFILE_OUT ?? "/tmp/consume.cpuprofile", JSON.stringify(profile));
-console.log(`consumed ${total} in ${(performance.now() - start).toFixed(0)} ms, ${writes} socket writes`);
+console.log(
+  `consumed ${total} in ${(performance.now() - start).toFixed(0)} ms, ${socketWrites()} socket writes`,
+);
 await consumer.stop();
 await bus.close();
 await deleteNamespace(nats.nc, ns);

@@ -8,7 +8,6 @@
 
 import { writeFile } from "node:fs/promises";
 import { Session } from "node:inspector/promises";
-import { Socket } from "node:net";
 import { join } from "node:path";
 import { connectBus } from "@dbplane/bus";
 import { createTestNats, deleteNamespace, uniqueName } from "@dbplane/testkit";
@@ -16,7 +15,7 @@ import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { pino } from "pino";
 import { type CpuProfile, formatSummary } from "./cpuprofile-summary.ts";
-import { inWindow, payload, rawPublisher, sampled } from "./workload.ts";
+import { countSocketWrites, inWindow, payload, rawPublisher, sampled } from "./workload.ts";
 
 const total = Number(process.env.BENCH_MESSAGES ?? 40_000);
 const warmUp = 5_000;
@@ -38,12 +37,7 @@ session.connect();
 await session.post("Profiler.enable");
 
 // Socket writes per message: how well each side's publishes share a write.
-let writes = 0;
-const write = Socket.prototype.write;
-Socket.prototype.write = function (this: Socket, ...args: unknown[]) {
-  writes++;
-  return (write as (...a: unknown[]) => boolean).apply(this, args);
-} as typeof write;
+const socketWrites = countSocketWrites();
 
 let offset = 0; // every publish gets a fresh id: a duplicate is acked without being stored
 async function profiled(name: string, publishOne: (i: number) => Promise<unknown>) {
@@ -51,7 +45,7 @@ async function profiled(name: string, publishOne: (i: number) => Promise<unknown
   offset += warmUp + total;
   await inWindow(warmUp, (i) => publishOne(from + i));
   await session.post("Profiler.start");
-  const writesBefore = writes;
+  const writesBefore = socketWrites();
   const cpu = process.cpuUsage();
   const start = performance.now();
   await inWindow(total, (i) => publishOne(from + warmUp + i));
@@ -63,7 +57,7 @@ async function profiled(name: string, publishOne: (i: number) => Promise<unknown
   console.log(
     `${name}: ${total} in ${ms.toFixed(0)} ms (${((total / ms) * 1000).toFixed(0)} msg/s), ` +
       `${((user + system) / total).toFixed(1)} µs CPU/msg (user ${(user / total).toFixed(1)}), ` +
-      `${((writes - writesBefore) / total).toFixed(3)} socket writes/msg, ${file}`,
+      `${((socketWrites() - writesBefore) / total).toFixed(3)} socket writes/msg, ${file}`,
   );
   console.log(formatSummary(name, profile as CpuProfile, Number(process.env.PROFILE_TOP ?? 30)));
 }

@@ -1,5 +1,7 @@
 // What bench/bus/main.ts and the profilers beside it publish, in one place so the profile is of
 // exactly the work the bench measures.
+
+import { Socket } from "node:net";
 import { defineEvent, toBinaryHeaders } from "@dbplane/contracts";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { headers } from "@nats-io/transport-node";
@@ -48,4 +50,15 @@ export function rawPublisher(js: JetStreamClient, subject: string) {
     for (const [k, v] of Object.entries(attrs)) h.set(k, v);
     await js.publish(subject, JSON.stringify(payload(i)), { headers: h, msgID: id });
   };
+}
+
+/** Counts every socket write of this process from now on (profilers: how well messages share a write). */
+export function countSocketWrites(): () => number {
+  let writes = 0;
+  const write = Socket.prototype.write;
+  Socket.prototype.write = function (this: Socket, ...args: unknown[]) {
+    writes++;
+    return (write as (...a: unknown[]) => boolean).apply(this, args);
+  } as typeof write;
+  return () => writes;
 }
