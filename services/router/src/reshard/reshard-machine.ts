@@ -459,6 +459,26 @@ export class ReshardMachine {
     this.#log.info({ phase: this.#r.phase }, "reshard cancelled");
   }
 
+  /**
+   * Ends the reshard as failed after its runner saw it stop with an error too many times: the
+   * usual rollback first, and when that itself fails, the failure is still recorded and announced.
+   */
+  async giveUp(message: string): Promise<void> {
+    try {
+      await this.#fail(message);
+    } catch (err) {
+      this.#log.warn({ err }, "rollback of a reshard given up failed; recording the failure anyway");
+      await this.#patch({ state: "failed", error: message });
+      this.#d.onEnded?.("failed");
+      await this.#publish(reshardFailed, {
+        ...this.#fields(),
+        phase: this.#r.phase,
+        error: message.slice(0, 2000),
+      });
+      this.#log.error({ phase: this.#r.phase, error: message }, "reshard failed");
+    }
+  }
+
   /** Before the cut-over: undo what was built; after it the map is already the new one and stays. */
   async #fail(message: string): Promise<void> {
     const beforeCutOver =
