@@ -4,6 +4,7 @@ import { completeBackupSets } from "../src/backups/backup-sets.ts";
 import { RestoreRefusedError, restoreSpec } from "../src/backups/restore-plan.ts";
 import { cronProblem, expiredBackups, scheduledBackupId } from "../src/domain/backup-schedule.ts";
 import type { DatabaseSpec } from "../src/domain/database-spec.ts";
+import { prunableLocations } from "../src/drivers/kubernetes/backup-prune-job.ts";
 import { archiveCommand } from "../src/drivers/local/archive-command.ts";
 import { createBody } from "../src/http/schemas.ts";
 import type { BackupRow } from "../src/store/rows.ts";
@@ -101,5 +102,38 @@ describe("backup policy", () => {
     expect(archiveCommand("/data/it's")).toBe(
       "test ! -f '/data/it'\\''s/%f' && cp %p '/data/it'\\''s/%f.part' && sync '/data/it'\\''s/%f.part' && mv '/data/it'\\''s/%f.part' '/data/it'\\''s/%f'",
     );
+  });
+});
+
+describe("Kubernetes backup retention", () => {
+  const target = { url: "s3://bucket/prefix/", uploaderImage: "amazon/aws-cli" };
+  it("deletes only the shard's own dump locations under the database's prefix", () => {
+    expect(
+      prunableLocations(target, "shop", 1, [
+        "s3://bucket/prefix/shop/b1/shard-1.dump",
+        "s3://bucket/prefix/shop/b1/shard-1.dump",
+        "s3://bucket/prefix/shop/b1/shard-0.dump",
+        "s3://bucket/prefix/other/b1/shard-1.dump",
+        "s3://bucket/prefix/shop/a/../b/shard-1.dump",
+        "s3://elsewhere/shop/b2/shard-1.dump",
+      ]),
+    ).toEqual(["s3://bucket/prefix/shop/b1/shard-1.dump"]);
+  });
+  it("counts complete dump sets apart from physical ones", () => {
+    const at = (minute: number) => `2026-12-04T10:0${minute}:00Z`;
+    const dump = (backupId: string, shard: number, minute: number): BackupRow => ({
+      ...row(backupId, shard, at(minute)),
+      startLsn: null,
+      stopLsn: null,
+    });
+    const rows = [
+      dump("d1", 0, 1),
+      dump("d1", 1, 2),
+      dump("d2", 0, 3),
+      row("p1", 0, at(4)),
+      row("p1", 1, at(5)),
+    ];
+    expect(completeBackupSets(rows, 2, "dump").map((s) => s.backupId)).toEqual(["d1"]);
+    expect(completeBackupSets(rows, 2).map((s) => s.backupId)).toEqual(["p1"]);
   });
 });

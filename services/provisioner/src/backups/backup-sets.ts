@@ -10,16 +10,30 @@ export interface BackupSet {
   readonly rows: readonly BackupRow[];
 }
 
+/** Physical: base backups with a WAL range (restorable to a point in time); dump: pg_dump files. */
+export type BackupKind = "physical" | "dump";
+
 /**
- * The complete physical backups among a database's backup rows, oldest first: a backup id
- * whose every shard (0 … shards-1) completed with a WAL range. Dumps and partial ones are left out.
+ * The complete backups of one kind among a database's backup rows, oldest first: a backup id
+ * whose every shard (0 … shards-1) completed — physical ones with a WAL range, dumps without.
+ * The other kind and partial ones are left out.
  */
-export function completeBackupSets(rows: readonly BackupRow[], shards: number): BackupSet[] {
+export function completeBackupSets(
+  rows: readonly BackupRow[],
+  shards: number,
+  kind: BackupKind = "physical",
+): BackupSet[] {
   const byId = new Map<string, BackupRow[]>();
   for (const row of rows) byId.set(row.backupId, [...(byId.get(row.backupId) ?? []), row]);
   const sets: BackupSet[] = [];
   for (const [backupId, group] of byId) {
-    const done = group.filter((r) => r.state === "completed" && r.stopLsn && r.location && r.completedAt);
+    const done = group.filter(
+      (r) =>
+        r.state === "completed" &&
+        (kind === "physical") === Boolean(r.stopLsn) &&
+        r.location &&
+        r.completedAt,
+    );
     if (done.length !== shards) continue;
     const locations: string[] = [];
     for (let shard = 0; shard < shards; shard++) {

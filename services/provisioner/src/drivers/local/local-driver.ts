@@ -188,6 +188,7 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
 
   return {
     kind: "local",
+    backupKind: "physical",
     async preflight(spec) {
       assertSupportedVersion(spec);
       await finder.forMajor(spec.postgresVersion);
@@ -334,6 +335,7 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
       }
       const ctx = await serverContext(spec, shard);
       await removeSegmentsBefore(dirs.wal, await firstSegmentOf(oldestKept, ctx));
+      return true;
     },
 
     failover: {
