@@ -14,10 +14,13 @@ export class RestoreRefusedError extends Error {
   }
 }
 
-/** The moments a database can be restored to: from its oldest complete backup until now. */
-export function restorableWindow(rows: readonly BackupRow[], shards: number, now: Date) {
+/**
+ * The moments a database can be restored to: from its oldest complete backup until now — or,
+ * for a deleted one, until its delete (its last WAL was archived then).
+ */
+export function restorableWindow(rows: readonly BackupRow[], shards: number, latest: Date) {
   const oldest = completeBackupSets(rows, shards)[0];
-  return oldest ? { earliest: oldest.completedAt, latest: now } : null;
+  return oldest ? { earliest: oldest.completedAt, latest } : null;
 }
 
 /**
@@ -30,6 +33,7 @@ export function restoreSpec(
   rows: readonly BackupRow[],
   request: { backupId?: string | undefined; pointInTime?: string | undefined; into: string },
   now: Date,
+  deletedAt?: Date,
 ): CreateDatabase & Pick<DatabaseSpec, "restoreFrom"> {
   const sets = completeBackupSets(rows, source.shards);
   let target: Date;
@@ -40,6 +44,11 @@ export function restoreSpec(
     target = set.completedAt;
   } else if (request.pointInTime !== undefined) {
     target = new Date(request.pointInTime);
+    if (deletedAt && target.getTime() > deletedAt.getTime())
+      throw new RestoreRefusedError(
+        "pointInTime",
+        `is after the database was deleted (${deletedAt.toISOString()}): nothing of it was written since`,
+      );
     if (target.getTime() > now.getTime()) throw new RestoreRefusedError("pointInTime", "is in the future");
   } else {
     throw new RestoreRefusedError("backupId", "name a backupId or a pointInTime");

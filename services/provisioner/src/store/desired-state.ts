@@ -19,6 +19,7 @@ import { acceptsChanges, type OperationKind } from "../domain/states.ts";
 import { enqueueEvent } from "./outbox.ts";
 import { type DatabaseRow, toDatabase } from "./rows.ts";
 import type { ProvisionerTables } from "./schema-tables.ts";
+import { forgetShardMaps } from "./shard-map-history.ts";
 import { shardOwnersOf } from "./shard-owners.ts";
 
 /** What accepting a request did: `accepted` (new work), `unchanged` (the same request again). */
@@ -233,6 +234,8 @@ export function createDesiredState(pool: pg.Pool, t: ProvisionerTables, quotas: 
         }
         checkSpecQuotas(quotas, spec);
         await checkRoomFor(ctx, quotas, spec.name);
+        // The name made again: the deleted database's map history is not this one's.
+        if (db?.state === "deleted") await forgetShardMaps(ctx.client, t, spec.name);
         const version = (db?.version ?? 0) + 1;
         await ctx.client.query(
           `INSERT INTO ${t.databases} (name, requested_spec, spec, version, state, operation_id)

@@ -117,6 +117,23 @@ const migrations: readonly Migration[] = [
       ALTER TABLE ${t.backups} ADD COLUMN start_lsn pg_lsn, ADD COLUMN stop_lsn pg_lsn;
     `,
   },
+  {
+    version: 5,
+    name: "history of the router's shard maps, kept after a delete",
+    sql: (t) => `
+      -- Every version of a database's shard map the router published, from when (the event's
+      -- time): a restore to a moment makes its database with the ranges then in force. Kept when
+      -- the database is deleted (its backups are); forgotten when the name is made again. ranges
+      -- NULL: only the version is known (the one in force at a delete, seen before this table).
+      CREATE TABLE ${t.shardMaps} (
+        database      text NOT NULL,
+        version       integer NOT NULL,
+        ranges        jsonb,
+        in_force_from timestamptz NOT NULL,
+        PRIMARY KEY (database, version)
+      );
+    `,
+  },
 ];
 
 /**

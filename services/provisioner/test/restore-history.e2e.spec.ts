@@ -1,0 +1,163 @@
+import { readFile } from "node:fs/promises";
+import { type HttpClient, httpClient, waitFor } from "@dbplane/testkit";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createProvisionerWorld, type ProvisionerWorld } from "./provisioner-world.ts";
+
+// Real PostgreSQL 15 clusters from the local driver (2 shards): restores of a database that was
+// deleted afterwards, from the backups it left behind.
+let world: ProvisionerWorld;
+let api: HttpClient;
+
+const name = "orders";
+const KEYS = 400;
+
+beforeAll(async () => {
+  world = await createProvisionerWorld();
+  const replica = await world.startReplica();
+  api = httpClient(replica.base, world.token());
+}, 90_000);
+afterAll(() => world?.dispose(), 180_000);
+
+type Range = { shard: number; from: string; to: string };
+const END = "9223372036854775808";
+const START = "-9223372036854775808";
+
+const succeeded = async (operationId: string) => {
+  const op = await waitFor(
+    async () => {
+      const r = await api.call("GET", `/v1/operations/${operationId}`);
+      return r.body.state !== "pending" && r.body;
+    },
+    { timeoutMs: 180_000, what: `operation ${operationId} to finish` },
+  );
+  expect(op).toMatchObject({ state: "succeeded" });
+};
+
+/** Connections to each shard's primary of a database, as the provisioner reports them. */
+async function shardClients(db: string): Promise<pg.Client[]> {
+  const { body } = await api.call("GET", `/v1/databases/${db}`);
+  const shards = body.shards as { primary: { port: number }; passwordRef: { path: string } }[];
+  return Promise.all(
+    shards.map(async (s) => {
+      const client = new pg.Client({
+        host: "127.0.0.1",
+        port: s.primary.port,
+        user: "dbplane",
+        password: (await readFile(s.passwordRef.path, "utf8")).trim(),
+        database: db,
+        ssl: { rejectUnauthorized: false },
+      });
+      await client.connect();
+      return client;
+    }),
+  );
+}
+
+/** The keys (1 … KEYS) a range owns, by PostgreSQL's own hash of a bigint key. */
+const ownedKeys = (c: pg.Client, r: Range) =>
+  c
+    .query(
+      `SELECT g AS id FROM generate_series(1, ${KEYS}) g
+       WHERE hashint8extended(g::bigint, 0) >= $1::numeric AND hashint8extended(g::bigint, 0) < $2::numeric ORDER BY g`,
+      [r.from, r.to],
+    )
+    .then((res) => res.rows.map((row) => Number(row.id)));
+
+/** Per shard of `db`, its rows' keys; and whether each row lies in a range its shard owns. */
+async function rowsByShard(db: string, ranges: readonly Range[]) {
+  const clients = await shardClients(db);
+  try {
+    const out: { keys: number[]; misplaced: number }[] = [];
+    for (const [shard, c] of clients.entries()) {
+      const own = ranges.filter((r) => r.shard === shard);
+      const keys = (await c.query("SELECT id FROM items ORDER BY id")).rows.map((r) => Number(r.id));
+      const owned = new Set((await Promise.all(own.map((r) => ownedKeys(c, r)))).flat());
+      out.push({ keys, misplaced: keys.filter((k) => !owned.has(k)).length });
+    }
+    return out;
+  } finally {
+    for (const c of clients) await c.end();
+  }
+}
+
+describe("restore of a deleted database (local driver)", () => {
+  const v1: Range[] = [
+    { shard: 0, from: START, to: "0" },
+    { shard: 1, from: "0", to: END },
+  ];
+  let clients: pg.Client[] = [];
+  afterAll(async () => {
+    for (const c of clients) await c.end().catch(() => {});
+  });
+
+  /** Puts every key on the shard `ranges` gives it (as a split's copy and clean-up leave them). */
+  const place = async (ranges: readonly Range[]) => {
+    for (const [shard, c] of clients.entries()) {
+      await c.query("BEGIN");
+      await c.query("DELETE FROM items");
+      for (const r of ranges.filter((x) => x.shard === shard)) {
+        for (const id of await ownedKeys(c, r))
+          await c.query("INSERT INTO items VALUES ($1, $2)", [id, shard]);
+      }
+      await c.query("COMMIT");
+    }
+  };
+  const backup = async (backupId: string) => {
+    const res = await api.call("POST", `/v1/databases/${name}/backups`, { backupId });
+    expect(res.status).toBe(202);
+    await succeeded(res.body.operationId);
+  };
+
+  it("keeps what a restore needs when the database is deleted, and restores from its backups", async () => {
+    const created = await api.call("POST", "/v1/databases", {
+      name,
+      shards: 2,
+      postgresVersion: 15,
+      resources: { memory: "128Mi" },
+      backup: { schedule: { cron: "0 0 1 1 *" }, retain: { count: 10 } },
+    });
+    expect(created.status).toBe(202);
+    await succeeded(created.body.operationId);
+    clients = await shardClients(name);
+    for (const c of clients) await c.query("CREATE TABLE items (id bigint PRIMARY KEY, shard int)");
+    await place(v1);
+    await backup("b1");
+    // A row after the backup: a point in time later than it reaches it through the archived WAL.
+    await clients[1]!.query("INSERT INTO items VALUES (-1, 1)");
+    const pointInTime = (
+      (await clients[1]!.query("SELECT clock_timestamp() AS t")).rows[0].t as Date
+    ).toISOString();
+    for (const c of clients) await c.end();
+    clients = [];
+
+    const deleted = await api.call("DELETE", `/v1/databases/${name}`);
+    expect(deleted.status).toBe(202);
+    await succeeded(deleted.body.operationId);
+    expect((await api.call("GET", `/v1/databases/${name}`)).status).toBe(404);
+    // Its backups are still listed, the window ending at the delete.
+    const kept = await api.call("GET", `/v1/databases/${name}/backups`);
+    expect(kept.status).toBe(200);
+    expect(kept.body.items.map((b: { backupId: string }) => b.backupId)).toEqual(["b1", "b1"]);
+    const latest = Date.parse(kept.body.window.latest);
+    expect(latest).toBeGreaterThan(Date.parse(pointInTime));
+
+    const late = await api.call("POST", `/v1/databases/${name}/restores`, {
+      pointInTime: new Date(latest + 1_000).toISOString(),
+      into: "orders-late",
+    });
+    expect(late.status).toBe(400);
+    expect(JSON.stringify(late.body)).toContain("after the database was deleted");
+
+    const restore = await api.call("POST", `/v1/databases/${name}/restores`, {
+      pointInTime,
+      into: "orders-back",
+    });
+    expect(restore.status).toBe(202);
+    await succeeded(restore.body.operationId);
+    const restored = await rowsByShard("orders-back", v1);
+    expect(restored.map((s) => s.misplaced)).toEqual([0, 1]);
+    expect(restored[1]!.keys).toContain(-1);
+    expect(restored[0]!.keys.length + restored[1]!.keys.length).toBe(KEYS + 1);
+  }, 600_000);
+});
