@@ -2,6 +2,7 @@ import { createDatabase } from "@dbplane/contracts";
 import { describe, expect, it } from "vitest";
 import { completeBackupSets } from "../src/backups/backup-sets.ts";
 import { RestoreRefusedError, restoreSpec } from "../src/backups/restore-plan.ts";
+import { shardMapAt, UnknownShardMapError } from "../src/backups/restore-shard-map.ts";
 import { cronProblem, expiredBackups, scheduledBackupId } from "../src/domain/backup-schedule.ts";
 import type { DatabaseSpec } from "../src/domain/database-spec.ts";
 import { prunableLocations } from "../src/drivers/kubernetes/backup-prune-job.ts";
@@ -22,6 +23,7 @@ const row = (backupId: string, shard: number, completedAt: string, state = "comp
   completedAt: new Date(completedAt),
   startLsn: "0/1000028",
   stopLsn: "0/1000100",
+  mapVersion: null,
 });
 const rows = [
   row("b1", 0, "2026-12-04T10:00:00Z"),
@@ -135,5 +137,59 @@ describe("Kubernetes backup retention", () => {
     ];
     expect(completeBackupSets(rows, 2, "dump").map((s) => s.backupId)).toEqual(["d1"]);
     expect(completeBackupSets(rows, 2).map((s) => s.backupId)).toEqual(["p1"]);
+  });
+});
+
+describe("the shard map a restore makes its database with", () => {
+  const at = (minute: number) => new Date(`2026-12-04T10:${String(minute).padStart(2, "0")}:00Z`);
+  const ranges = (boundary: string) => [
+    { shard: 0, from: "-9223372036854775808", to: boundary },
+    { shard: 1, from: boundary, to: "9223372036854775808" },
+  ];
+  const entry = (version: number, minute: number, boundary: string | null = String(version)) => ({
+    version,
+    ranges: boundary === null ? null : ranges(boundary),
+    inForceFrom: at(minute),
+  });
+  const history = [entry(1, 0), entry(2, 10), entry(3, 20)];
+
+  it("is the version in force at the target time, from the history", () => {
+    expect(shardMapAt({ history, current: 3, target: at(15), baseVersion: 2 })).toEqual({
+      version: 2,
+      ranges: ranges("2"),
+    });
+    expect(shardMapAt({ history, current: 3, target: at(25), baseVersion: 2 }).version).toBe(3);
+    expect(shardMapAt({ history, current: 1, target: at(5), baseVersion: 1 }).version).toBe(1);
+    // Never resharded, no history: version 1's equal ranges.
+    expect(shardMapAt({ history: [], current: undefined, target: at(5), baseVersion: null })).toEqual({
+      version: 1,
+      ranges: undefined,
+    });
+  });
+
+  it("is the base backup's recorded map when nothing was published after it", () => {
+    const kept = [entry(4, 0)];
+    expect(shardMapAt({ history: kept, current: 4, target: at(30), baseVersion: 4 }).version).toBe(4);
+  });
+
+  it("is refused (409) when a version published at an unknown time may have been in force", () => {
+    // Version 4 was published but never recorded: after 3, when?
+    expect(() => shardMapAt({ history, current: 5, target: at(25), baseVersion: 3 })).toThrow(
+      UnknownShardMapError,
+    );
+    expect(() => shardMapAt({ history, current: 5, target: at(25), baseVersion: 3 })).toThrow(/version 4/);
+    // Only the version of a deleted database was kept, not its ranges.
+    expect(() =>
+      shardMapAt({ history: [entry(3, 0, null)], current: undefined, target: at(5), baseVersion: 3 }),
+    ).toThrow(/ranges were not kept/);
+  });
+
+  it("names why in the restore plan", () => {
+    const spec = { ...source, shards: 2 } as DatabaseSpec;
+    expect(() =>
+      restoreSpec(spec, rows, { backupId: "b2", into: "x" }, new Date("2026-12-05T00:00:00Z"), {
+        maps: { history: [entry(3, 0)], current: 5 },
+      }),
+    ).toThrow(UnknownShardMapError);
   });
 });

@@ -8,6 +8,8 @@ export interface BackupSet {
   /** Per shard (by index) its base backup's location. */
   readonly locations: readonly string[];
   readonly rows: readonly BackupRow[];
+  /** The shard map version when its last shard completed (null: none recorded). */
+  readonly mapVersion: number | null;
 }
 
 /** Physical: base backups with a WAL range (restorable to a point in time); dump: pg_dump files. */
@@ -43,7 +45,10 @@ export function completeBackupSets(
     }
     if (locations.length !== shards) continue;
     const completedAt = new Date(Math.max(...done.map((r) => r.completedAt?.getTime() ?? 0)));
-    sets.push({ backupId, completedAt, locations, rows: done });
+    const last = done.reduce((a, b) =>
+      (b.completedAt?.getTime() ?? 0) > (a.completedAt?.getTime() ?? 0) ? b : a,
+    );
+    sets.push({ backupId, completedAt, locations, rows: done, mapVersion: last.mapVersion ?? null });
   }
   return sets.sort((a, b) => a.completedAt.getTime() - b.completedAt.getTime());
 }

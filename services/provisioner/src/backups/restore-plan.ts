@@ -1,7 +1,9 @@
 import type { CreateDatabase } from "@dbplane/contracts";
 import type { DatabaseSpec } from "../domain/database-spec.ts";
 import type { BackupRow } from "../store/rows.ts";
+import type { ShardMapEntry } from "../store/shard-map-history.ts";
 import { completeBackupSets } from "./backup-sets.ts";
+import { shardMapAt, UnknownShardMapError } from "./restore-shard-map.ts";
 
 /** A restore request the source's backups cannot serve; `field` is the body field at fault. */
 export class RestoreRefusedError extends Error {
@@ -33,8 +35,14 @@ export function restoreSpec(
   rows: readonly BackupRow[],
   request: { backupId?: string | undefined; pointInTime?: string | undefined; into: string },
   now: Date,
-  deletedAt?: Date,
+  context: {
+    /** Set for a deleted source: its moments end there. */
+    deletedAt?: Date | undefined;
+    /** The source's shard map history and newest version (see shardMapAt); absent: never resharded. */
+    maps?: { history: readonly ShardMapEntry[]; current: number | undefined };
+  } = {},
 ): CreateDatabase & Pick<DatabaseSpec, "restoreFrom"> {
+  const { deletedAt } = context;
   const sets = completeBackupSets(rows, source.shards);
   let target: Date;
   if (request.backupId !== undefined) {
@@ -63,10 +71,27 @@ export function restoreSpec(
         : "the database has no complete backup",
     );
   }
+  const map = shardMapAt({
+    history: context.maps?.history ?? [],
+    current: context.maps?.current,
+    target,
+    baseVersion: base.mapVersion,
+  });
+  const stray = map.ranges?.find((r) => r.shard >= base.locations.length);
+  if (stray) {
+    throw new UnknownShardMapError(
+      `the shard map in force at ${target.toISOString()} (version ${map.version}) gives shard ${stray.shard} a range, but the backup has shards 0–${base.locations.length - 1} only`,
+    );
+  }
   const { restoreFrom: _previous, ...spec } = source;
   return {
     ...spec,
     name: request.into,
-    restoreFrom: { database: source.name, targetTime: target.toISOString(), bases: base.locations },
+    restoreFrom: {
+      database: source.name,
+      targetTime: target.toISOString(),
+      bases: base.locations,
+      ...(map.ranges && { ranges: map.ranges.map((r) => ({ shard: r.shard, from: r.from, to: r.to })) }),
+    },
   };
 }

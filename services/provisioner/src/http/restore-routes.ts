@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { ConflictError, type HttpApp, NotFoundError, ValidationError } from "@dbplane/service-kit";
 import { RestoreRefusedError, restoreSpec } from "../backups/restore-plan.ts";
+import { UnknownShardMapError } from "../backups/restore-shard-map.ts";
 import type { DatabaseAdmin } from "../databases/database-admin.ts";
 import type { Queries } from "../store/queries.ts";
 import { acceptedReply } from "./database-routes.ts";
@@ -63,22 +64,19 @@ export function registerRestoreRoutes(app: HttpApp, deps: { admin: DatabaseAdmin
       // A deleted source restores from its kept backups: its map history and (local) superuser
       // password were kept at the delete; its moments end there.
       const deletedAt = source.state === "deleted" ? source.updatedAt : undefined;
-      // The new database's shard map is made anew with the default ranges: right only for a
-      // source whose map never changed (the router publishes every later version).
+      // The new database's map: the source's in force at the restore's moment (409 when unknown).
       const owners = deletedAt ? undefined : await deps.queries.shardOwners(source.name);
-      const history = await deps.queries.shardMaps(source.name);
-      const mapVersion = Math.max(owners?.mapVersion ?? 1, ...history.map((m) => m.version));
-      if (mapVersion > 1) {
-        throw new ConflictError(
-          `"${source.name}" was resharded (shard map version ${mapVersion}): a restore makes default ranges, which would route its rows to the wrong shards; restoring a resharded database is not supported yet`,
-        );
-      }
+      const maps = { history: await deps.queries.shardMaps(source.name), current: owners?.mapVersion };
       const rows = await deps.queries.backups(source.name);
       let spec: ReturnType<typeof restoreSpec>;
       try {
-        spec = restoreSpec(source.spec, rows, request.body, new Date(), deletedAt);
+        spec = restoreSpec(source.spec, rows, request.body, new Date(), { deletedAt, maps });
       } catch (err) {
         if (err instanceof RestoreRefusedError) throw new ValidationError(err.message, { cause: err });
+        if (err instanceof UnknownShardMapError)
+          throw new ConflictError(`"${source.name}" cannot be restored to that moment: ${err.message}`, {
+            cause: err,
+          });
         throw err;
       }
       return acceptedReply(reply, await deps.admin.create(spec, randomUUID()));

@@ -131,6 +131,8 @@ export async function enqueueReady(
       shardedTables: db.spec.shardedTables,
       // Only where the role's password and verifier are: never the secrets themselves.
       ...(application && { application }),
+      // A restored database: the router's first map of it gets its source's ranges of that moment.
+      ...(db.spec.restoreFrom?.ranges && { ranges: [...db.spec.restoreFrom.ranges] }),
     },
     {
       id: ready.id ?? eventIds.ready(name, version),

@@ -134,6 +134,15 @@ const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 6,
+    name: "shard map version per backup",
+    sql: (t) => `
+      -- The shard map version in force when a shard's backup completed (NULL: none seen, or a
+      -- backup from before this column): a restore from it knows its map when none came since.
+      ALTER TABLE ${t.backups} ADD COLUMN map_version integer;
+    `,
+  },
 ];
 
 /**
