@@ -24,6 +24,7 @@ const row = (backupId: string, shard: number, completedAt: string, state = "comp
   startLsn: "0/1000028",
   stopLsn: "0/1000100",
   mapVersion: null,
+  ofShards: null,
 });
 const rows = [
   row("b1", 0, "2026-12-04T10:00:00Z"),
@@ -191,5 +192,60 @@ describe("the shard map a restore makes its database with", () => {
         maps: { history: [entry(3, 0)], current: 5 },
       }),
     ).toThrow(UnknownShardMapError);
+  });
+});
+
+describe("a backup from before a split", () => {
+  const taken = (backupId: string, shard: number, minute: number, ofShards: number): BackupRow => ({
+    ...row(backupId, shard, `2026-12-04T10:0${minute}:00Z`),
+    ofShards,
+  });
+  // b1 of 2 shards; a split added shard 2; b2 of 3 shards; a one-shard backup of shard 0.
+  const history = [
+    taken("b1", 0, 1, 2),
+    taken("b1", 1, 2, 2),
+    taken("b2", 0, 4, 3),
+    taken("b2", 1, 5, 3),
+    taken("b2", 2, 6, 3),
+    { ...row("one", 0, "2026-12-04T10:07:00Z") },
+  ];
+  it("is complete with the shards of its day, and a one-shard backup of a sharded database is not", () => {
+    const sets = completeBackupSets(history, 3);
+    expect(sets.map((s) => [s.backupId, s.locations.length])).toEqual([
+      ["b1", 2],
+      ["b2", 3],
+    ]);
+  });
+  it("restores into as many shards as it has, with the map of its moment", () => {
+    const now = new Date("2026-12-05T00:00:00Z");
+    const split = {
+      history: [
+        {
+          version: 1,
+          ranges: [
+            { shard: 0, from: "-9223372036854775808", to: "0" },
+            { shard: 1, from: "0", to: "9223372036854775808" },
+          ],
+          inForceFrom: new Date("2026-12-04T09:00:00Z"),
+        },
+        {
+          version: 2,
+          ranges: [
+            { shard: 0, from: "-9223372036854775808", to: "0" },
+            { shard: 1, from: "0", to: "4611686018427387904" },
+            { shard: 2, from: "4611686018427387904", to: "9223372036854775808" },
+          ],
+          inForceFrom: new Date("2026-12-04T10:03:00Z"),
+        },
+      ],
+      current: 2,
+    };
+    const spec = { ...source, shards: 3 } as DatabaseSpec;
+    const before = restoreSpec(spec, history, { backupId: "b1", into: "x" }, now, { maps: split });
+    expect(before.shards).toBe(2);
+    expect(before.restoreFrom?.ranges?.map((r) => r.shard)).toEqual([0, 1]);
+    const after = restoreSpec(spec, history, { backupId: "b2", into: "y" }, now, { maps: split });
+    expect(after.shards).toBe(3);
+    expect(after.restoreFrom?.ranges?.map((r) => r.shard)).toEqual([0, 1, 2]);
   });
 });

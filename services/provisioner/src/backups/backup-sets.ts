@@ -17,8 +17,9 @@ export type BackupKind = "physical" | "dump";
 
 /**
  * The complete backups of one kind among a database's backup rows, oldest first: a backup id
- * whose every shard (0 … shards-1) completed — physical ones with a WAL range, dumps without.
- * The other kind and partial ones are left out.
+ * whose every shard completed — physical ones with a WAL range, dumps without. Every shard: the
+ * shards it was taken of (a backup from before a split has fewer than today), else (a one-shard
+ * backup, an older row) 0 … `shards`-1. The other kind and partial ones are left out.
  */
 export function completeBackupSets(
   rows: readonly BackupRow[],
@@ -28,7 +29,9 @@ export function completeBackupSets(
   const byId = new Map<string, BackupRow[]>();
   for (const row of rows) byId.set(row.backupId, [...(byId.get(row.backupId) ?? []), row]);
   const sets: BackupSet[] = [];
-  for (const [backupId, group] of byId) {
+  for (const [backupId, rowsOfId] of byId) {
+    const count = rowsOfId.find((r) => r.ofShards !== null)?.ofShards ?? shards;
+    const group = rowsOfId.filter((r) => r.shard < count);
     const done = group.filter(
       (r) =>
         r.state === "completed" &&
@@ -36,14 +39,14 @@ export function completeBackupSets(
         r.location &&
         r.completedAt,
     );
-    if (done.length !== shards) continue;
+    if (done.length !== count) continue;
     const locations: string[] = [];
-    for (let shard = 0; shard < shards; shard++) {
+    for (let shard = 0; shard < count; shard++) {
       const row = done.find((r) => r.shard === shard);
       if (!row?.location) break;
       locations.push(row.location);
     }
-    if (locations.length !== shards) continue;
+    if (locations.length !== count) continue;
     const completedAt = new Date(Math.max(...done.map((r) => r.completedAt?.getTime() ?? 0)));
     const last = done.reduce((a, b) =>
       (b.completedAt?.getTime() ?? 0) > (a.completedAt?.getTime() ?? 0) ? b : a,

@@ -86,6 +86,8 @@ export function restoreSpec(
   const { restoreFrom: _previous, ...spec } = source;
   return {
     ...spec,
+    // The shards the backup has: those of its day (a split since added some).
+    shards: base.locations.length,
     name: request.into,
     restoreFrom: {
       database: source.name,

@@ -357,8 +357,9 @@ export function createDesiredState(pool: pg.Pool, t: ProvisionerTables, quotas: 
             version: db.version,
           };
         await ctx.client.query(
-          `INSERT INTO ${t.backups} (database, backup_id, shard, state, operation_id)
-           SELECT $1, $2, n, 'pending', $3 FROM generate_series(0, $4::int - 1) AS n WHERE $5::int IS NULL OR n = $5`,
+          `INSERT INTO ${t.backups} (database, backup_id, shard, state, operation_id, of_shards)
+           SELECT $1, $2, n, 'pending', $3, CASE WHEN $5::int IS NULL THEN $4::int END
+           FROM generate_series(0, $4::int - 1) AS n WHERE $5::int IS NULL OR n = $5`,
           [name, backupId, operationId, db.spec.shards, shard ?? null],
         );
         await insertOperation(ctx, {

@@ -143,6 +143,16 @@ const migrations: readonly Migration[] = [
       ALTER TABLE ${t.backups} ADD COLUMN map_version integer;
     `,
   },
+  {
+    version: 7,
+    name: "shard count of a backup of every shard",
+    sql: (t) => `
+      -- How many shards a backup of every shard covered (NULL: a one-shard backup, or one from
+      -- before this column): a backup from before a split or a shard removal is complete with the
+      -- shards of its day, not of today.
+      ALTER TABLE ${t.backups} ADD COLUMN of_shards integer;
+    `,
+  },
 ];
 
 /**
