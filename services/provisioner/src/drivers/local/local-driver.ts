@@ -39,6 +39,7 @@ import { fencedServers, isFenced, leaderOf } from "./shard-leader.ts";
 import { applySlotRetention, discardIfSlotLost, maxSlotWalKeepSize } from "./slot-retention.ts";
 import { applySynchronousStandbys, synchronousStandbyNames } from "./synchronous-standbys.ts";
 import {
+  archivesInto,
   ensureArchiving,
   ensureBackupDirs,
   flushArchive,
@@ -198,6 +199,8 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
     const server = join(dir, await leaderOf(dir));
     const bins = (await finder.all())[0];
     if (!bins || !(await exists(server))) return;
+    // A server that no longer archives (the policy was removed) would never confirm a flush.
+    if (!(await archivesInto(server, shardBackupDirs(root, database, shard).wal))) return;
     if (!(await isRunning(server, { bins, user }))) return;
     await flushArchive({ port: await portOf(server), ca }, password).catch((err: unknown) =>
       options.logger.warn({ err, database, shard }, "last WAL not archived before delete"),
