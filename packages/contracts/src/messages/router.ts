@@ -87,6 +87,11 @@ export const shardMapPublished = defineEvent({
     database: databaseName,
     version: z.int().min(1).describe("Shard map version; increases with every change"),
     ranges: shardMapRanges,
+    createdAt: timestamp
+      .optional()
+      .describe(
+        "When the router made this version, before any replica routed by it (a split's cut-over: inside the write fence); absent from older routers",
+      ),
   }),
   summary: "A new version of a database's shard map is in force.",
 });

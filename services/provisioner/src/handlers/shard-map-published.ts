@@ -14,7 +14,9 @@ import { recordShardOwners } from "../store/shard-owners.ts";
  */
 export function shardMapPublishedHandler(pool: pg.Pool, tables: ProvisionerTables, logger: Logger) {
   return async (event: EventOf<typeof shardMapPublished>, ctx: HandlerContext): Promise<void> => {
-    await recordShardMap(pool, tables, event.data, new Date(event.time));
+    // In force from when the router made it: the event follows the bucket write (later, and
+    // much later when a crash left it to the router's repair). The event's time for older routers.
+    await recordShardMap(pool, tables, event.data, new Date(event.data.createdAt ?? event.time));
     const stored = await recordShardOwners(pool, tables, event.data);
     logger.debug(
       { database: event.data.database, version: event.data.version, stored, msgId: ctx.msgId },
