@@ -362,16 +362,27 @@ describe("dbplane, run as a user runs it", () => {
     expect(
       JSON.parse(shards.stdout).shards.find((s: { shard: number }) => s.shard === 2).ranges,
     ).toHaveLength(1);
-    // A restore would make default ranges: refused once the provisioner has seen the new map.
+    // A restore to a backup from before the split, once the provisioner has seen the new map, gets
+    // the map of the backup's moment: the 2 shards of then, each with its range, rows where they were.
     await waitFor(
       async () => JSON.parse((await world.cli(["db", "get", DB, "-o", "json"])).stdout).shardMap?.version > 1,
       { what: "the provisioner seeing the split's shard map", timeoutMs: 30_000 },
     );
-    const refused = await world.cli(["db", "restore", DB, "--into", `${DB}x`, "--backup-id", "cli-phys"]);
-    expect(refused.code).toBe(1);
-    expect(oneLine(refused)).toMatch(
-      /^dbplane: provisioner: 409 Conflict: "clishop" was resharded \(shard map version \d+\)/,
+    const back = await world.cli(["db", "restore", DB, "--into", `${DB}x`, "--backup-id", "cli-phys"]);
+    expect(back.code, back.stderr).toBe(0);
+    const backShards = await waitFor(
+      async () => {
+        const r = await world.cli(["db", "shards", `${DB}x`, "-o", "json"]);
+        return r.code === 0 && JSON.parse(r.stdout).shards;
+      },
+      { what: `the router routing ${DB}x`, timeoutMs: 60_000 },
     );
+    expect(backShards.map((s: { ranges: unknown[] }) => s.ranges.length)).toEqual([1, 1]);
+    const kept = await world.cli(["query", `${DB}x`, "-o", "json", "SELECT id::int, note FROM orders"]);
+    expect(kept.code, kept.stderr).toBe(0);
+    expect(JSON.parse(kept.stdout).rows).toEqual([{ id: 7, note: "kept" }]);
+    const gone = await world.cli(["db", "delete", `${DB}x`, "--delete-volumes"]);
+    expect(gone.code, gone.stderr).toBe(0);
   });
 
   it("deletes with --no-wait, the database then gone (exit 3)", async () => {

@@ -382,13 +382,25 @@ describe("CloudNativePG driver against the API double with CloudNativePG's CRDs"
     ).toBeUndefined();
   }, 60_000);
 
-  it("refuses a restore of the deleted database with 409 saying so, and of one never made with 404", async () => {
+  it("restores the deleted database from its object store (its backups stay), and refuses one never made with 404", async () => {
     const deleted = await api.call("POST", "/v1/databases/shop/restores", {
       backupId: "full",
       into: "shop-again",
     });
-    expect(deleted.status).toBe(409);
-    expect(deleted.body.detail).toContain('"shop" was deleted');
+    expect(deleted.status).toBe(202);
+    // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
+    const again = (n: number) => kube.get(Cluster, ns, `shop-again-shard-${n}`) as any;
+    await waitFor(() => again(0) && again(1), { timeoutMs: 20_000 });
+    for (const n of [0, 1]) {
+      expect(again(n).spec.bootstrap.recovery).toMatchObject({
+        source: "dbplane-restore-source",
+        database: "shop",
+      });
+      expect(again(n).spec.externalClusters[0].barmanObjectStore).toMatchObject({
+        destinationPath: "s3://dbplane-backups/test/shop",
+        serverName: `shop-shard-${n}`,
+      });
+    }
     const never = await api.call("POST", "/v1/databases/nowhere/restores", { backupId: "full", into: "x" });
     expect(never.status).toBe(404);
   });

@@ -22,7 +22,7 @@ let t: ProvisionerTables;
 
 beforeAll(async () => {
   db = await createTestSchema("provst");
-  expect(await migrate(db.pool, db.name)).toEqual([1, 2, 3, 4]);
+  expect(await migrate(db.pool, db.name)).toEqual([1, 2, 3, 4, 5, 6, 7]);
   t = provisionerTables(db.name);
   desired = createDesiredState(db.pool, t, QUOTAS);
   progress = createProgress(db.pool, t);

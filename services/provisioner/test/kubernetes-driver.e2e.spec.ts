@@ -568,6 +568,69 @@ describe("Kubernetes driver against the API double", () => {
     });
   }, 30_000);
 
+  it("applies backup.retain to the dumps in S3: a Job deletes the expired ones, then their rows go", async () => {
+    const policy = await api.call("PUT", "/v1/databases/shop/backup", {
+      schedule: { cron: "0 3 * * *" },
+      retain: { count: 1 },
+    });
+    expect(policy.status).toBe(202);
+    const settled = async (operationId: string) =>
+      waitFor(
+        async () => {
+          for (const n of [0, 1]) kube.markReady("StatefulSet", ns, `shop-shard-${n}`);
+          return (await api.call("GET", `/v1/operations/${operationId}`)).body.state === "succeeded";
+        },
+        { timeoutMs: 20_000 },
+      );
+    await settled(policy.body.operationId);
+    for (const backupId of ["retain-1", "retain-2"]) {
+      const res = await api.call("POST", "/v1/databases/shop/backups", { backupId });
+      expect(res.status).toBe(202);
+      const jobs = await waitFor(
+        () => {
+          const found = kube
+            .list("Job", { namespace: ns, labelSelector: managed })
+            .filter((j) => j.metadata?.annotations?.["dbplane.io/backup-id"] === backupId);
+          return found.length === 2 ? found : undefined;
+        },
+        { timeoutMs: 20_000 },
+      );
+      for (const job of jobs) kube.markReady("Job", ns, String(job.metadata?.name));
+      await settled(res.body.operationId);
+    }
+    const pruneJobs = await waitFor(
+      () => {
+        const found = kube.list("Job", {
+          namespace: ns,
+          labelSelector: `${managed},dbplane.io/backup-prune`,
+        });
+        return found.length === 2 ? found : undefined;
+      },
+      { timeoutMs: 20_000 },
+    );
+    // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
+    const commands = pruneJobs.map((j: any) => j.spec.template.spec.containers[0].command.slice(4)).sort();
+    // Only the complete set the count no longer keeps: not the newest, not the one-shard backup.
+    expect(commands).toEqual([
+      ["s3://dbplane-backups/test/shop/retain-1/shard-0.dump"],
+      ["s3://dbplane-backups/test/shop/retain-1/shard-1.dump"],
+    ]);
+    const ids = async () =>
+      new Set(
+        ((await api.call("GET", "/v1/databases/shop/backups")).body.items as { backupId: string }[]).map(
+          (b) => b.backupId,
+        ),
+      );
+    // Until the Job has deleted them, the rows stay.
+    expect((await ids()).has("retain-1")).toBe(true);
+    for (const job of pruneJobs) kube.markReady("Job", ns, String(job.metadata?.name));
+    await waitFor(async () => !(await ids()).has("retain-1"), { timeoutMs: 20_000 });
+    expect([...(await ids())].sort()).toEqual(["2026-11-23.nightly", "retain-2"]);
+    const removed = await api.call("DELETE", "/v1/databases/shop/backup");
+    expect(removed.status).toBe(202);
+    await settled(removed.body.operationId);
+  }, 60_000);
+
   it("removes the last shard when the router's map gives it no range: its objects and PVCs, nothing else", async () => {
     const bus = await connectBus({
       servers: world.nats.url,

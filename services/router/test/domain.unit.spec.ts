@@ -36,6 +36,16 @@ const orders = { table: "orders", keyColumn: "customer_id", keyType: "bigint" as
 const now = new Date("2026-01-01T00:00:00Z");
 
 describe("shard map documents", () => {
+  it("a restored database's first map has the ranges its database.ready carries", () => {
+    const ranges = [
+      { shard: 0, from: "-9223372036854775808", to: "-4611686018427387904" },
+      { shard: 1, from: "-4611686018427387904", to: "9223372036854775808" },
+    ];
+    const doc = initialShardMap(ready([endpoint(0), endpoint(1)], { ranges }), now);
+    expect(doc).toMatchObject({ version: 1, ranges });
+    // Unchanged by a later database.ready (it carries them again).
+    expect(refreshedShardMap(doc, ready([endpoint(0), endpoint(1)], { ranges }), now)).toBeUndefined();
+  });
   it("version 1 has equal ranges over the shards in index order and validates", () => {
     const doc = initialShardMap(ready([endpoint(1), endpoint(0)]), now);
     expect(doc.version).toBe(1);

@@ -13,6 +13,7 @@ import {
 } from "../field-types.ts";
 import type { MessageData } from "../message.ts";
 import { defineCommand, defineEvent } from "../message.ts";
+import { shardMapRanges } from "./router.ts";
 import { cronExpression, isTimeZone } from "./scheduler.ts";
 
 /**
@@ -220,6 +221,11 @@ export const databaseReady = defineEvent({
       .optional()
       .describe(
         "The application role applications and the router connect as; absent from older provisioners",
+      ),
+    ranges: shardMapRanges
+      .optional()
+      .describe(
+        "A restored database's keyspace ranges: its source's shard map at the restore's moment, for the router's first map of it (absent: equal ranges)",
       ),
   }),
   summary: "Every shard of a database is ready.",

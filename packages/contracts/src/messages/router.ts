@@ -58,6 +58,13 @@ function checkTiling(ranges: readonly { from: string; to: string }[], ctx: z.Ref
   }
 }
 
+/** A whole shard map's ranges: ordered by `from`, tiling the keyspace without gaps or overlaps. */
+export const shardMapRanges = z
+  .array(hashRange)
+  .min(1)
+  .superRefine(checkTiling)
+  .describe("Ranges ordered by `from`, tiling the keyspace [-2^63, 2^63) without gaps or overlaps");
+
 export const shardHot = defineEvent({
   service: "router",
   name: "shard.hot",
@@ -79,11 +86,12 @@ export const shardMapPublished = defineEvent({
   schema: z.strictObject({
     database: databaseName,
     version: z.int().min(1).describe("Shard map version; increases with every change"),
-    ranges: z
-      .array(hashRange)
-      .min(1)
-      .superRefine(checkTiling)
-      .describe("Ranges ordered by `from`, tiling the keyspace [-2^63, 2^63) without gaps or overlaps"),
+    ranges: shardMapRanges,
+    createdAt: timestamp
+      .optional()
+      .describe(
+        "When the router made this version, before any replica routed by it (a split's cut-over: inside the write fence); absent from older routers",
+      ),
   }),
   summary: "A new version of a database's shard map is in force.",
 });

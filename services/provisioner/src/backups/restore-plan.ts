@@ -1,7 +1,9 @@
 import type { CreateDatabase } from "@dbplane/contracts";
 import type { DatabaseSpec } from "../domain/database-spec.ts";
 import type { BackupRow } from "../store/rows.ts";
+import type { ShardMapEntry } from "../store/shard-map-history.ts";
 import { completeBackupSets } from "./backup-sets.ts";
+import { shardMapAt, UnknownShardMapError } from "./restore-shard-map.ts";
 
 /** A restore request the source's backups cannot serve; `field` is the body field at fault. */
 export class RestoreRefusedError extends Error {
@@ -14,10 +16,13 @@ export class RestoreRefusedError extends Error {
   }
 }
 
-/** The moments a database can be restored to: from its oldest complete backup until now. */
-export function restorableWindow(rows: readonly BackupRow[], shards: number, now: Date) {
+/**
+ * The moments a database can be restored to: from its oldest complete backup until now — or,
+ * for a deleted one, until its delete (its last WAL was archived then).
+ */
+export function restorableWindow(rows: readonly BackupRow[], shards: number, latest: Date) {
   const oldest = completeBackupSets(rows, shards)[0];
-  return oldest ? { earliest: oldest.completedAt, latest: now } : null;
+  return oldest ? { earliest: oldest.completedAt, latest } : null;
 }
 
 /**
@@ -30,7 +35,14 @@ export function restoreSpec(
   rows: readonly BackupRow[],
   request: { backupId?: string | undefined; pointInTime?: string | undefined; into: string },
   now: Date,
+  context: {
+    /** Set for a deleted source: its moments end there. */
+    deletedAt?: Date | undefined;
+    /** The source's shard map history and newest version (see shardMapAt); absent: never resharded. */
+    maps?: { history: readonly ShardMapEntry[]; current: number | undefined };
+  } = {},
 ): CreateDatabase & Pick<DatabaseSpec, "restoreFrom"> {
+  const { deletedAt } = context;
   const sets = completeBackupSets(rows, source.shards);
   let target: Date;
   if (request.backupId !== undefined) {
@@ -40,6 +52,11 @@ export function restoreSpec(
     target = set.completedAt;
   } else if (request.pointInTime !== undefined) {
     target = new Date(request.pointInTime);
+    if (deletedAt && target.getTime() > deletedAt.getTime())
+      throw new RestoreRefusedError(
+        "pointInTime",
+        `is after the database was deleted (${deletedAt.toISOString()}): nothing of it was written since`,
+      );
     if (target.getTime() > now.getTime()) throw new RestoreRefusedError("pointInTime", "is in the future");
   } else {
     throw new RestoreRefusedError("backupId", "name a backupId or a pointInTime");
@@ -54,10 +71,29 @@ export function restoreSpec(
         : "the database has no complete backup",
     );
   }
+  const map = shardMapAt({
+    history: context.maps?.history ?? [],
+    current: context.maps?.current,
+    target,
+    baseVersion: base.mapVersion,
+  });
+  const stray = map.ranges?.find((r) => r.shard >= base.locations.length);
+  if (stray) {
+    throw new UnknownShardMapError(
+      `the shard map in force at ${target.toISOString()} (version ${map.version}) gives shard ${stray.shard} a range, but the backup has shards 0–${base.locations.length - 1} only`,
+    );
+  }
   const { restoreFrom: _previous, ...spec } = source;
   return {
     ...spec,
+    // The shards the backup has: those of its day (a split since added some).
+    shards: base.locations.length,
     name: request.into,
-    restoreFrom: { database: source.name, targetTime: target.toISOString(), bases: base.locations },
+    restoreFrom: {
+      database: source.name,
+      targetTime: target.toISOString(),
+      bases: base.locations,
+      ...(map.ranges && { ranges: map.ranges.map((r) => ({ shard: r.shard, from: r.from, to: r.to })) }),
+    },
   };
 }

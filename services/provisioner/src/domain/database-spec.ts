@@ -24,6 +24,8 @@ export interface RestoreSource {
   readonly targetTime: string;
   /** Per shard (by index) the base backup's location, as its backup row records it. */
   readonly bases: readonly string[];
+  /** The source's shard map ranges at `targetTime` (absent: version 1's equal ranges), for the new map. */
+  readonly ranges?: readonly { shard: number; from: string; to: string }[] | undefined;
 }
 
 /** Key order does not matter to equality of specs; arrays keep their order. */

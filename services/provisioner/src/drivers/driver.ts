@@ -1,3 +1,4 @@
+import type { BackupKind } from "../backups/backup-sets.ts";
 import type { AppCredentials } from "../domain/application-role.ts";
 import type { DatabaseSpec } from "../domain/database-spec.ts";
 import type { ShardEndpoint } from "../store/rows.ts";
@@ -92,15 +93,19 @@ export interface ShardDriver {
   /** Backs one shard up, or reports the running backup; idempotent per backup id. Throws when it failed. */
   backupShard(target: ShardTarget, backupId: string): Promise<BackupOutcome>;
   /**
-   * Deletes the base backups at `expired` (locations its backups reported) and the archived WAL
-   * older than what `oldestKept` needs. Set when the driver keeps physical backups itself.
+   * Deletes the backups at `expired` (locations its backups reported) and, for physical backups,
+   * the archived WAL older than what `oldestKept` needs. Set when the driver keeps backups itself
+   * (`backupKind` says which). True when they are gone; false while the deletion is still running
+   * (asked again, with the same or more locations, on a later pass).
    */
   pruneBackups?(
     spec: DatabaseSpec,
     shard: number,
     expired: readonly string[],
     oldestKept: string,
-  ): Promise<void>;
+  ): Promise<boolean>;
+  /** What its backups are, for retention: base backups with WAL, or pg_dump files. */
+  readonly backupKind?: BackupKind;
   /** Set when the driver fails shards over itself. */
   readonly failover?: ShardFailover;
   close(): Promise<void>;

@@ -146,7 +146,9 @@ export function registerDatabaseRoutes(app: HttpApp, deps: { admin: DatabaseAdmi
     "/v1/databases/:name/backups",
     read("Backups of a database, one item per shard per backup id, oldest id first", backupList),
     async (request) => {
-      const db = await liveDatabase(request.params.name);
+      // A deleted database's backups are kept (and restorable): listed too, its window ending at the delete.
+      const db = await queries.database(request.params.name);
+      if (!db) throw new NotFoundError(`database "${request.params.name}" does not exist`);
       const rows = await queries.backups(db.name);
       return {
         items: rows.map((b) => ({
@@ -162,7 +164,9 @@ export function registerDatabaseRoutes(app: HttpApp, deps: { admin: DatabaseAdmi
           startLsn: b.startLsn,
           stopLsn: b.stopLsn,
         })),
-        window: toWindow(restorableWindow(rows, db.spec.shards, new Date())),
+        window: toWindow(
+          restorableWindow(rows, db.spec.shards, db.state === "deleted" ? db.updatedAt : new Date()),
+        ),
       };
     },
   );

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { ConflictError, type HttpApp, NotFoundError, ValidationError } from "@dbplane/service-kit";
 import { RestoreRefusedError, restoreSpec } from "../backups/restore-plan.ts";
+import { UnknownShardMapError } from "../backups/restore-shard-map.ts";
 import type { DatabaseAdmin } from "../databases/database-admin.ts";
 import type { Queries } from "../store/queries.ts";
 import { acceptedReply } from "./database-routes.ts";
@@ -60,27 +61,22 @@ export function registerRestoreRoutes(app: HttpApp, deps: { admin: DatabaseAdmin
     async (request, reply) => {
       const source = await deps.queries.database(request.params.name);
       if (!source) throw new NotFoundError(`database "${request.params.name}" does not exist`);
-      // Its backups are kept, but the delete took what a restore needs besides them: the shard map
-      // it had (the resharding check below) and, locally, its servers' superuser password.
-      if (source.state === "deleted") {
-        throw new ConflictError(
-          `"${source.name}" was deleted: restoring a deleted database is not supported yet (its backups are kept, but its shard map and, on the local driver, its servers' superuser password went with it)`,
-        );
-      }
-      // The new database's shard map is made anew with the default ranges: right only for a
-      // source whose map never changed (the router publishes every later version).
-      const owners = await deps.queries.shardOwners(source.name);
-      if (owners && owners.mapVersion > 1) {
-        throw new ConflictError(
-          `"${source.name}" was resharded (shard map version ${owners.mapVersion}): a restore makes default ranges, which would route its rows to the wrong shards; restoring a resharded database is not supported yet`,
-        );
-      }
+      // A deleted source restores from its kept backups: its map history and (local) superuser
+      // password were kept at the delete; its moments end there.
+      const deletedAt = source.state === "deleted" ? source.updatedAt : undefined;
+      // The new database's map: the source's in force at the restore's moment (409 when unknown).
+      const owners = deletedAt ? undefined : await deps.queries.shardOwners(source.name);
+      const maps = { history: await deps.queries.shardMaps(source.name), current: owners?.mapVersion };
       const rows = await deps.queries.backups(source.name);
       let spec: ReturnType<typeof restoreSpec>;
       try {
-        spec = restoreSpec(source.spec, rows, request.body, new Date());
+        spec = restoreSpec(source.spec, rows, request.body, new Date(), { deletedAt, maps });
       } catch (err) {
         if (err instanceof RestoreRefusedError) throw new ValidationError(err.message, { cause: err });
+        if (err instanceof UnknownShardMapError)
+          throw new ConflictError(`"${source.name}" cannot be restored to that moment: ${err.message}`, {
+            cause: err,
+          });
         throw err;
       }
       return acceptedReply(reply, await deps.admin.create(spec, randomUUID()));

@@ -160,9 +160,19 @@ async function removeShards(deps: ReconcileDeps, db: DatabaseRow, correlationId:
   }
 }
 
+/**
+ * Every pass of a ready database with a `retain`, not only after a backup: a deletion that runs
+ * elsewhere (a Kubernetes Job) is seen finished on a later pass. A failure is logged and retried
+ * then; it never fails the database.
+ */
 async function applyRetention(deps: ReconcileDeps, db: DatabaseRow, log: Logger): Promise<void> {
-  const pruned = await pruneExpiredBackups(deps, db.spec);
-  if (pruned.length > 0) log.info({ pruned }, "expired backups deleted");
+  if (!db.spec.backup?.retain || !deps.driver.pruneBackups) return;
+  try {
+    const pruned = await pruneExpiredBackups(deps, db.spec);
+    if (pruned.length > 0) log.info({ pruned }, "expired backups deleted");
+  } catch (err) {
+    log.warn({ err }, "deleting expired backups failed; will retry");
+  }
 }
 
 async function runBackups(deps: ReconcileDeps, db: DatabaseRow, log: Logger): Promise<void> {
@@ -189,10 +199,10 @@ async function runBackups(deps: ReconcileDeps, db: DatabaseRow, log: Logger): Pr
         stopLsn: outcome.stopLsn,
       });
       log.info({ backupId: backup.backupId, shard: backup.shard, bytes: outcome.bytes }, "shard backed up");
-      await applyRetention(deps, db, log);
     } catch (err) {
       log.error({ err, backupId: backup.backupId, shard: backup.shard }, "shard backup failed");
       await deps.progress.backupFinished({ ...ids, ok: false, reason: message(err) });
     }
   }
+  await applyRetention(deps, db, log);
 }

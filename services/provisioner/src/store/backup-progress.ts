@@ -54,7 +54,8 @@ async function storeShardBackup(
 ): Promise<string | undefined> {
   const { rows } = await client.query(
     `UPDATE ${t.backups} SET state = $4, location = $5, bytes = $6, reason = $7, started_at = $8, completed_at = $9,
-       start_lsn = $10, stop_lsn = $11
+       start_lsn = $10, stop_lsn = $11,
+       map_version = (SELECT map_version FROM ${t.shardOwners} WHERE database = $1)
      WHERE database = $1 AND backup_id = $2 AND shard = $3 AND state = 'pending' RETURNING operation_id`,
     [
       result.database,

@@ -7,6 +7,7 @@ import { enqueueEvent } from "./outbox.ts";
 import { atVersion, clipReason, finishOperations, type ProgressContext } from "./progress-context.ts";
 import type { DatabaseRow, ShardEndpoint } from "./rows.ts";
 import type { ProvisionerTables } from "./schema-tables.ts";
+import { keepShardMapVersion } from "./shard-map-history.ts";
 import { forgetShardOwners } from "./shard-owners.ts";
 
 /** The kinds of operation a database's readiness (or failure) ends. */
@@ -130,6 +131,8 @@ export async function enqueueReady(
       shardedTables: db.spec.shardedTables,
       // Only where the role's password and verifier are: never the secrets themselves.
       ...(application && { application }),
+      // A restored database: the router's first map of it gets its source's ranges of that moment.
+      ...(db.spec.restoreFrom?.ranges && { ranges: [...db.spec.restoreFrom.ranges] }),
     },
     {
       id: ready.id ?? eventIds.ready(name, version),
@@ -209,7 +212,9 @@ export function recordDatabaseDeleted(
     await client.query(`UPDATE ${t.shards} SET state = 'deleted', updated_at = now() WHERE database = $1`, [
       name,
     ]);
-    // The router forgets the map too: one made for the name again starts at version 1.
+    // The router forgets the map too: one made for the name again starts at version 1. The
+    // history stays (with the version in force now), for a restore from the kept backups.
+    await keepShardMapVersion(client, t, name);
     await forgetShardOwners(client, t, name);
     await finishOperations(client, t, { name, kinds: ["delete"], version });
     await enqueueEvent(

@@ -19,6 +19,7 @@ import { acceptsChanges, type OperationKind } from "../domain/states.ts";
 import { enqueueEvent } from "./outbox.ts";
 import { type DatabaseRow, toDatabase } from "./rows.ts";
 import type { ProvisionerTables } from "./schema-tables.ts";
+import { forgetShardMaps } from "./shard-map-history.ts";
 import { shardOwnersOf } from "./shard-owners.ts";
 
 /** What accepting a request did: `accepted` (new work), `unchanged` (the same request again). */
@@ -233,6 +234,8 @@ export function createDesiredState(pool: pg.Pool, t: ProvisionerTables, quotas: 
         }
         checkSpecQuotas(quotas, spec);
         await checkRoomFor(ctx, quotas, spec.name);
+        // The name made again: the deleted database's map history is not this one's.
+        if (db?.state === "deleted") await forgetShardMaps(ctx.client, t, spec.name);
         const version = (db?.version ?? 0) + 1;
         await ctx.client.query(
           `INSERT INTO ${t.databases} (name, requested_spec, spec, version, state, operation_id)
@@ -354,8 +357,9 @@ export function createDesiredState(pool: pg.Pool, t: ProvisionerTables, quotas: 
             version: db.version,
           };
         await ctx.client.query(
-          `INSERT INTO ${t.backups} (database, backup_id, shard, state, operation_id)
-           SELECT $1, $2, n, 'pending', $3 FROM generate_series(0, $4::int - 1) AS n WHERE $5::int IS NULL OR n = $5`,
+          `INSERT INTO ${t.backups} (database, backup_id, shard, state, operation_id, of_shards)
+           SELECT $1, $2, n, 'pending', $3, CASE WHEN $5::int IS NULL THEN $4::int END
+           FROM generate_series(0, $4::int - 1) AS n WHERE $5::int IS NULL OR n = $5`,
           [name, backupId, operationId, db.spec.shards, shard ?? null],
         );
         await insertOperation(ctx, {

@@ -117,6 +117,42 @@ const migrations: readonly Migration[] = [
       ALTER TABLE ${t.backups} ADD COLUMN start_lsn pg_lsn, ADD COLUMN stop_lsn pg_lsn;
     `,
   },
+  {
+    version: 5,
+    name: "history of the router's shard maps, kept after a delete",
+    sql: (t) => `
+      -- Every version of a database's shard map the router published, from when (the event's
+      -- time): a restore to a moment makes its database with the ranges then in force. Kept when
+      -- the database is deleted (its backups are); forgotten when the name is made again. ranges
+      -- NULL: only the version is known (the one in force at a delete, seen before this table).
+      CREATE TABLE ${t.shardMaps} (
+        database      text NOT NULL,
+        version       integer NOT NULL,
+        ranges        jsonb,
+        in_force_from timestamptz NOT NULL,
+        PRIMARY KEY (database, version)
+      );
+    `,
+  },
+  {
+    version: 6,
+    name: "shard map version per backup",
+    sql: (t) => `
+      -- The shard map version in force when a shard's backup completed (NULL: none seen, or a
+      -- backup from before this column): a restore from it knows its map when none came since.
+      ALTER TABLE ${t.backups} ADD COLUMN map_version integer;
+    `,
+  },
+  {
+    version: 7,
+    name: "shard count of a backup of every shard",
+    sql: (t) => `
+      -- How many shards a backup of every shard covered (NULL: a one-shard backup, or one from
+      -- before this column): a backup from before a split or a shard removal is complete with the
+      -- shards of its day, not of today.
+      ALTER TABLE ${t.backups} ADD COLUMN of_shards integer;
+    `,
+  },
 ];
 
 /**

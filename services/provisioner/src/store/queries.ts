@@ -11,6 +11,7 @@ import {
   toShard,
 } from "./rows.ts";
 import type { ProvisionerTables } from "./schema-tables.ts";
+import { type ShardMapEntry, shardMapsOf } from "./shard-map-history.ts";
 import { type ShardOwners, shardOwnersOf } from "./shard-owners.ts";
 
 /** Reads of the provisioner's state (HTTP API, reconcile loop). */
@@ -22,6 +23,8 @@ export interface Queries {
   shardsOf(names: readonly string[]): Promise<Map<string, ShardRow[]>>;
   /** Which shards the newest shard map the router published gives a range (undefined: none seen). */
   shardOwners(name: string): Promise<ShardOwners | undefined>;
+  /** Every version of the database's shard map seen published, oldest first (kept after a delete). */
+  shardMaps(name: string): Promise<ShardMapEntry[]>;
   operation(id: string): Promise<OperationRow | undefined>;
   /** The operation that asked for a version (its id is the correlation id of what it causes). */
   operationForVersion(name: string, version: number): Promise<string | undefined>;
@@ -61,6 +64,7 @@ export function createQueries(pool: pg.Pool, t: ProvisionerTables): Queries {
       return out;
     },
     shardOwners: (name) => shardOwnersOf(pool, t, name),
+    shardMaps: (name) => shardMapsOf(pool, t, name),
     async operation(id) {
       const { rows } = await pool.query(`SELECT * FROM ${t.operations} WHERE id = $1`, [id]);
       return rows[0] ? toOperation(rows[0]) : undefined;

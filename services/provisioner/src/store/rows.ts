@@ -54,6 +54,10 @@ export interface BackupRow {
   readonly completedAt: Date | null;
   readonly startLsn: string | null;
   readonly stopLsn: string | null;
+  /** The shard map version in force when it completed (null: none seen). */
+  readonly mapVersion: number | null;
+  /** Shards a backup of every shard covered (null: a one-shard backup, or an older row). */
+  readonly ofShards: number | null;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: pg rows are untyped records
@@ -108,4 +112,6 @@ export const toBackup = (r: Raw): BackupRow => ({
   completedAt: r.completed_at,
   startLsn: r.start_lsn ?? null,
   stopLsn: r.stop_lsn ?? null,
+  mapVersion: r.map_version ?? null,
+  ofShards: r.of_shards ?? null,
 });

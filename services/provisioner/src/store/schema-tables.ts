@@ -10,6 +10,7 @@ export interface ProvisionerTables {
   readonly backups: string;
   readonly outbox: string;
   readonly shardOwners: string;
+  readonly shardMaps: string;
 }
 
 export function provisionerTables(schema = "provisioner"): ProvisionerTables {
@@ -20,5 +21,6 @@ export function provisionerTables(schema = "provisioner"): ProvisionerTables {
     backups: "backups",
     outbox: "outbox",
     shardOwners: "shard_owners",
+    shardMaps: "shard_maps",
   });
 }

@@ -49,18 +49,24 @@ export type ShardMapDocument = z.output<typeof shardMapDocument>;
 export type ShardEndpointSpec = ShardMapDocument["shards"][number];
 export type ApplicationRoleSpec = NonNullable<ShardMapDocument["application"]>;
 
-/** Version 1 of a new database's map: equal ranges over its shards, in shard-index order. */
+/**
+ * Version 1 of a new database's map: equal ranges over its shards, in shard-index order — or, for a
+ * restored database, the ranges its `database.ready` carries (its source's at the restore's moment).
+ */
 export function initialShardMap(event: DatabaseReady, now: Date): ShardMapDocument {
   const shards = [...event.shards].sort((a, b) => a.shard - b.shard);
   return {
     database: event.name,
     version: 1,
-    ranges: rangesToText(
-      equalRanges(
-        shards.length,
-        shards.map((s) => s.shard),
+    // A restored database starts with its source's ranges of the restore's moment.
+    ranges:
+      event.ranges ??
+      rangesToText(
+        equalRanges(
+          shards.length,
+          shards.map((s) => s.shard),
+        ),
       ),
-    ),
     shards,
     shardedTables: event.shardedTables,
     ...(event.application ? { application: event.application } : {}),

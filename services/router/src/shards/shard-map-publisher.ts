@@ -63,7 +63,8 @@ export class ShardMapPublisher {
     // absorbed by the duplicate window. Emitted only by the writer that moved the bucket.
     await this.#bus.publish(
       shardMapPublished,
-      { database: doc.database, version: doc.version, ranges: doc.ranges },
+      // createdAt: when the version took force, which a bucket write retried after a crash is not.
+      { database: doc.database, version: doc.version, ranges: doc.ranges, createdAt: doc.createdAt },
       {
         subject: doc.database,
         id: `${doc.database}:shard-map:${doc.version}`,

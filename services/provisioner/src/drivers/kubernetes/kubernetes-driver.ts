@@ -23,6 +23,7 @@ import { assertSupportedVersion } from "../../domain/postgres-version.ts";
 import type { BackupOutcome, ShardDriver, ShardObservation } from "../driver.ts";
 import { appSecretName } from "./app-role-container.ts";
 import { type BackupTarget, backupJob, backupLocation } from "./backup-job.ts";
+import { prunableLocations, pruneJob } from "./backup-prune-job.ts";
 /** The one field manager of everything the provisioner applies. */
 import { namespaceObjects } from "./namespace-objects.ts";
 import { type SecretReaders, secretReaderRoles } from "./secret-readers.ts";
@@ -295,6 +296,23 @@ export async function createKubernetesDriver(options: KubernetesDriverOptions): 
         location: backupLocation(options.backup, target.spec.name, target.shard, backupId),
         bytes: 0,
       };
+    },
+
+    backupKind: "dump",
+    // A dump needs no WAL: only the expired files go, by a Job in the namespace (the provisioner
+    // itself holds no S3 credentials). Done when the Job succeeded.
+    async pruneBackups(spec, shard, expired) {
+      if (!options.backup) return true;
+      const locations = prunableLocations(options.backup, spec.name, shard, expired);
+      if (locations.length === 0) return true;
+      const manifest = pruneJob({ spec, shard, locations, namespace, target: options.backup });
+      const job = (await applyObject(objects, manifest, FIELD_MANAGER)) as V1Job;
+      const failed = job.status?.conditions?.find((c) => c.type === "Failed" && c.status === "True");
+      if (failed)
+        throw new Error(
+          `prune Job ${manifest.metadata?.name} failed: ${failed.reason ?? ""} ${failed.message ?? ""}`.trim(),
+        );
+      return (job.status?.succeeded ?? 0) >= 1;
     },
 
     async close() {},

@@ -4,6 +4,7 @@ import { RESHARD_ROLE } from "@dbplane/reshard";
 import type { Logger } from "@dbplane/service-kit";
 import type { RouterWireEndpoint } from "../../domain/application-role.ts";
 import type { DatabaseSpec } from "../../domain/database-spec.ts";
+import { PermanentProvisionError } from "../../domain/errors.ts";
 import { MONITOR_KEYS, MONITOR_USER } from "../../domain/monitoring-role.ts";
 import { assertSupportedVersion } from "../../domain/postgres-version.ts";
 import { RESHARD_KEYS } from "../../domain/reshard-role.ts";
@@ -14,6 +15,7 @@ import { ensureAppRole } from "./app-role.ts";
 import { deleteBaseBackup, firstSegmentOf, takeBaseBackup } from "./base-backup.ts";
 import { ensurePassword, exists, ownedDir, SUPERUSER } from "./cluster-files.ts";
 import { postmasterDead } from "./dead-postmaster.ts";
+import { keepPassword, keptPassword } from "./kept-password.ts";
 import { answers, failOverShard } from "./local-failover.ts";
 import {
   ensurePrimary,
@@ -37,6 +39,7 @@ import { fencedServers, isFenced, leaderOf } from "./shard-leader.ts";
 import { applySlotRetention, discardIfSlotLost, maxSlotWalKeepSize } from "./slot-retention.ts";
 import { applySynchronousStandbys, synchronousStandbyNames } from "./synchronous-standbys.ts";
 import {
+  archivesInto,
   ensureArchiving,
   ensureBackupDirs,
   flushArchive,
@@ -158,9 +161,19 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
     const dir = shardDir(spec.name, shard);
     if (await exists(join(dir, "restored.json"))) return;
     const sourceDir = shardDir(from.database, shard);
-    const sourcePassword = (await readFile(join(sourceDir, "password"), "utf8")).trim();
+    // Kept beside the backups since they exist; a live source's own file for older backups.
+    const sourcePassword =
+      (await keptPassword(root, from.database, shard)) ??
+      ((await exists(join(sourceDir, "password")))
+        ? (await readFile(join(sourceDir, "password"), "utf8")).trim()
+        : undefined);
+    if (!sourcePassword) {
+      throw new PermanentProvisionError(
+        `shard ${shard} of "${from.database}" cannot be restored: its superuser password was not kept (the database was deleted before dbplane kept it beside its backups), and its base backup opens only with it`,
+      );
+    }
     const sourceServer = join(sourceDir, await leaderOf(sourceDir));
-    if (await isRunning(sourceServer, ctx)) {
+    if ((await exists(sourceServer)) && (await isRunning(sourceServer, ctx))) {
       await flushArchive({ port: await portOf(sourceServer), ca }, sourcePassword);
     }
     const walDir = join(dirname(dirname(base)), "wal");
@@ -169,6 +182,28 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
       spec.name,
       { sourceDatabase: from.database, base, walDir, targetTime: from.targetTime, sourcePassword },
       ctx,
+    );
+  };
+
+  /**
+   * What a restore of a deleted database needs besides its backups: the superuser password, and
+   * its last WAL archived (else the moments since the last full segment would be out of reach).
+   * Only for a shard with backups; the archive is flushed when its primary still runs.
+   */
+  const keepForRestore = async (database: string, shard: number): Promise<void> => {
+    if (!Number.isInteger(shard) || !(await exists(shardBackupDirs(root, database, shard).dir))) return;
+    const dir = shardDir(database, shard);
+    if (!(await exists(join(dir, "password")))) return;
+    const password = (await readFile(join(dir, "password"), "utf8")).trim();
+    await keepPassword(root, database, shard, password, user);
+    const server = join(dir, await leaderOf(dir));
+    const bins = (await finder.all())[0];
+    if (!bins || !(await exists(server))) return;
+    // A server that no longer archives (the policy was removed) would never confirm a flush.
+    if (!(await archivesInto(server, shardBackupDirs(root, database, shard).wal))) return;
+    if (!(await isRunning(server, { bins, user }))) return;
+    await flushArchive({ port: await portOf(server), ca }, password).catch((err: unknown) =>
+      options.logger.warn({ err, database, shard }, "last WAL not archived before delete"),
     );
   };
 
@@ -188,6 +223,7 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
 
   return {
     kind: "local",
+    backupKind: "physical",
     async preflight(spec) {
       assertSupportedVersion(spec);
       await finder.forMajor(spec.postgresVersion);
@@ -282,7 +318,9 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
       const dir = databaseDir(database);
       if (!(await exists(dir))) return;
       for (const shard of await readdir(dir)) {
-        if (shard.startsWith("shard-")) await stopShard(join(dir, shard));
+        if (!shard.startsWith("shard-")) continue;
+        await keepForRestore(database, Number(shard.slice("shard-".length)));
+        await stopShard(join(dir, shard));
       }
       if (keepVolumes) {
         const retained = join(root, "retained");
@@ -306,6 +344,7 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
       if (target.spec.backup) {
         // Physical: a base backup that, with the archived WAL, restores to any later moment.
         const dirs = await ensureBackupDirs(root, target.spec.name, target.shard, user);
+        await keepPassword(root, target.spec.name, target.shard, ctx.password, user);
         const backup = await takeBaseBackup(dirs.base, backupId, port, ctx);
         return { done: true, ...backup };
       }
@@ -334,6 +373,7 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
       }
       const ctx = await serverContext(spec, shard);
       await removeSegmentsBefore(dirs.wal, await firstSegmentOf(oldestKept, ctx));
+      return true;
     },
 
     failover: {
