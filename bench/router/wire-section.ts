@@ -128,6 +128,11 @@ export function wireFigures(rows: readonly WireMeasurement[]): string[] {
       find(PGBOUNCER_SESSION, "prepared"),
     ),
     ...cpuRatio("wire_simple_cpu_per_tx_vs_pgbouncer", find(ROUTER_1, "simple"), find(PGBOUNCER, "simple")),
+    // Against the router before a change (BENCH_ROUTER_BASE_ENTRY), measured in the same run.
+    ...ratio("wire_vs_base", wire.prepared, find(BASE_ROUTER_1, "prepared")),
+    ...ratio("wire_simple_vs_base", wire.simple, find(BASE_ROUTER_1, "simple")),
+    ...cpuRatio("wire_cpu_per_tx_vs_base", wire.prepared, find(BASE_ROUTER_1, "prepared")),
+    ...cpuRatio("wire_simple_cpu_per_tx_vs_base", wire.simple, find(BASE_ROUTER_1, "simple")),
   ];
 }
 
@@ -136,3 +141,4 @@ export const PGBOUNCER = "pgbouncer";
 export const PGBOUNCER_SESSION = "pgbouncer session";
 export const ROUTER_1 = "router 1 shard";
 export const ROUTER_2 = "router 2 shards";
+export const BASE_ROUTER_1 = `base ${ROUTER_1}`;
