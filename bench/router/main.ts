@@ -38,6 +38,7 @@ import { routerEnv, startBaseRouter } from "./router-process.ts";
 import {
   DIRECT,
   measureWire,
+  NODE_RELAY,
   PGBOUNCER,
   PGBOUNCER_SESSION,
   WIRE_MODES,
@@ -277,10 +278,26 @@ async function wireSection(): Promise<string> {
     poolSize: POOL_SIZE,
   });
   let routerNote = "";
+  const relayPort = await freePort();
+  const relay = await startChildService({
+    entry: new URL("./node-relay.ts", import.meta.url).pathname,
+    env: { PORT: String(relayPort), SERVER_PORT: String(serverPort) },
+  });
+  wireCleanups.push(async () => {
+    relay.kill("SIGTERM");
+    await relay.exited;
+  });
+  await waitFor(() => listening(relayPort), {
+    what: "the Node pass-through relay to listen",
+    timeoutMs: 10_000,
+  });
+  const relayUrl = new URL(shard.url);
+  relayUrl.host = `127.0.0.1:${relayPort}`;
   const targets: WireTarget[] = [
     { name: DIRECT, url: shard.url },
     { name: PGBOUNCER, url: bouncer.url, modes: ["simple", "extended"], pid: bouncer.pid },
     { name: PGBOUNCER_SESSION, url: bouncer.sessionUrl, modes: ["prepared"], pid: bouncer.pid },
+    { name: NODE_RELAY, url: relayUrl.toString(), modes: ["prepared"], pid: relay.process.pid },
   ];
   let routerDbs: Awaited<ReturnType<typeof setUpWireDatabases>> | undefined;
   try {
