@@ -24,6 +24,7 @@ import { FenceHoldAbortedError, FenceHoldError } from "../fence/fence-errors.ts"
 import type { LiveMap } from "../shards/live-map.ts";
 import { eligibleReplicas } from "../shards/server-selection.ts";
 import { CopyIn, copyKeyColumnIndex } from "./copy-in.ts";
+import { flushSoon } from "./flush-soon.ts";
 import { type BoundParameters, defaultShard, shardOfKey, shardsOfKeys } from "./key-routing.ts";
 import type { ReadyWaiter, ServerConnection } from "./server-connection.ts";
 import { SessionWrites } from "./session-writes.ts";
@@ -218,7 +219,7 @@ export class ClientSession implements SessionHandler {
   #write(bytes: Buffer): void {
     if (this.#closed) return;
     this.#out.push(bytes);
-    if (this.#out.length === 1) setImmediate(this.#flushOut);
+    if (this.#out.length === 1) flushSoon(this.#flushOut);
   }
 
   readonly #flushOut = (): void => {

@@ -10,6 +10,7 @@ import {
   type WireMessage,
 } from "@dbplane/pgwire";
 import { serialize } from "pg-protocol";
+import { flushSoon } from "./flush-soon.ts";
 
 /** A statement the router ran for itself failed on the server. */
 export class ServerStatementError extends Error {
@@ -203,7 +204,7 @@ export class ServerConnection {
     this.#out.push(bytes);
     // One write (one TCP segment) for the messages of a batch: Parse/Bind/Execute go out together
     // with the Sync that follows, or at the latest once the client's chunk has been handled.
-    if (this.#out.length === 1) setImmediate(this.#flushOut);
+    if (this.#out.length === 1) flushSoon(this.#flushOut);
   }
 
   readonly #flushOut = (): void => {
