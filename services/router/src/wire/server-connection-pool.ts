@@ -2,6 +2,9 @@ import type { BackendConnection } from "@dbplane/pgwire";
 import { TransactionStatus } from "@dbplane/pgwire";
 import { ServerConnection } from "./server-connection.ts";
 
+/** An idle connection's receiver: the server says nothing unasked that a client should see. */
+const ignore = (): void => {};
+
 /** Counts of one pool, for metrics. */
 export interface PoolStats {
   readonly inUse: number;
@@ -132,7 +135,7 @@ export class ServerConnectionPool {
   }
 
   #handOn(connection: ServerConnection): void {
-    connection.receiver = () => {};
+    connection.receiver = ignore;
     const waiter = this.#waiters.shift();
     if (waiter) waiter.resolve(connection);
     else this.#idle.push(connection);
