@@ -1,9 +1,14 @@
 import type { BackendConnection } from "@dbplane/pgwire";
-import { TransactionStatus } from "@dbplane/pgwire";
+import { TransactionStatus, WireError } from "@dbplane/pgwire";
 import { ServerConnection } from "./server-connection.ts";
 
 /** An idle connection's receiver: the server says nothing unasked that a client should see. */
 const ignore = (): void => {};
+
+/** A server's refusal for lack of resources (53300 too many connections, 53000, …). */
+function isOutOfConnections(error: unknown): boolean {
+  return error instanceof WireError && error.fields.code.startsWith("53");
+}
 
 /** Counts of one pool, for metrics. */
 export interface PoolStats {
@@ -78,7 +83,23 @@ export class ServerConnectionPool {
     if (this.#closed) throw new Error(`pool of ${this.label} is closed`);
     const idle = this.takeIdle();
     if (idle) return idle;
-    if (this.#size < this.#max) return this.#grow();
+    if (this.#size < this.#max) {
+      try {
+        return await this.#grow();
+      } catch (error) {
+        // The server takes no more connections (its max_connections, shared with others, or the
+        // role's limit: SQLSTATE class 53): while this pool has some, wait for one of them, as
+        // PgBouncer does, rather than fail the client's statement.
+        if (this.#size === 0 || this.#closed || !isOutOfConnections(error)) throw error;
+        // One may have come back while the connect was being refused.
+        const freed = this.takeIdle();
+        if (freed) return freed;
+      }
+    }
+    return this.#wait();
+  }
+
+  #wait(): Promise<ServerConnection> {
     return new Promise((resolve, reject) => {
       const waiter = { resolve, reject };
       const timer = setTimeout(() => {
