@@ -36,8 +36,13 @@ describe("ServerConnectionPool when the server takes no more connections", () =>
   beforeAll(() => sql(`CREATE ROLE "${role}" LOGIN CONNECTION LIMIT 1 PASSWORD '${password}'`));
   afterAll(() => sql(`DROP ROLE IF EXISTS "${role}"`));
 
-  it("a checkout waits for a connection the pool already has (53300 on connect), then gets it", async () => {
-    const pool = new ServerConnectionPool("limited", 0, openAsRole, 2, 10_000);
+  it("a checkout waits for a connection the pool already has (53300 on connect), then gets it; the next ones wait without connecting", async () => {
+    let connects = 0;
+    const counted = () => {
+      connects++;
+      return openAsRole();
+    };
+    const pool = new ServerConnectionPool("limited", 0, counted, 3, 10_000);
     const first = await pool.checkout();
     try {
       let second: unknown;
@@ -55,9 +60,15 @@ describe("ServerConnectionPool when the server takes no more connections", () =>
       });
       expect(second).toBeUndefined();
       expect(pool.stats()).toMatchObject({ inUse: 1, waiting: 1 });
+      // Right after a refusal, a further checkout waits too, without trying to connect again.
+      const third = pool.checkout();
+      expect(pool.stats()).toMatchObject({ inUse: 1, waiting: 2 });
+      expect(connects).toBe(2);
       pool.release(first);
       await waiting;
       expect(second).toBe(first);
+      pool.release(first);
+      expect(await third).toBe(first);
     } finally {
       // Checked out again by the second checkout: close() ends idle connections only.
       first.backend.close();
