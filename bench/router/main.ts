@@ -7,7 +7,9 @@
 // The wire section (wire-section.ts) runs pgbench against the same shard directly, through
 // PgBouncer and through the router's PostgreSQL wire endpoint. BENCH_ONLY=http|wire runs one;
 // BENCH_WIRE_TARGETS (comma-separated target names, e.g. `direct,pgbouncer,pgbouncer session,router
-// 1 shard`) measures only those wire targets, BENCH_WIRE_MODES (e.g. `prepared`) only those modes.
+// 1 shard`) measures only those wire targets, in that order, BENCH_WIRE_MODES (e.g. `prepared`) only
+// those modes. BENCH_ROUTER_BASE_ENTRY (another checkout's services/router/src/main.ts) adds that
+// router's targets as "base router 1 shard" etc. (router-process.ts).
 
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { Agent, request } from "node:http";
@@ -32,9 +34,11 @@ import { pino } from "pino";
 import { initPgbench } from "./pgbench.ts";
 import { ensurePgbouncer, startPgbouncer } from "./pgbouncer.ts";
 import { processCpuMs } from "./process-cpu.ts";
+import { routerEnv, startBaseRouter } from "./router-process.ts";
 import {
   DIRECT,
   measureWire,
+  NODE_RELAY,
   PGBOUNCER,
   PGBOUNCER_SESSION,
   WIRE_MODES,
@@ -58,6 +62,7 @@ const WIRE = {
 const WIRE_TARGETS = process.env.BENCH_WIRE_TARGETS?.split(",").map((name) => name.trim());
 const WIRE_MODES_ONLY = process.env.BENCH_WIRE_MODES?.split(",").map((mode) => mode.trim());
 const PGBENCH_SCALE = Number(process.env.BENCH_PGBENCH_SCALE ?? 10);
+const BASE_ENTRY = process.env.BENCH_ROUTER_BASE_ENTRY;
 
 const nats = await createTestNats();
 const schema = await createTestSchema("router_bench");
@@ -78,25 +83,16 @@ const port = await freePort();
 const wirePort = await freePort();
 const router = await startChildService({
   entry: new URL("../../services/router/src/main.ts", import.meta.url).pathname,
-  env: {
-    DBPLANE_HTTP_HOST: "127.0.0.1",
-    DBPLANE_HTTP_PORT: String(port),
-    DBPLANE_LOG_LEVEL: "warn",
-    DBPLANE_JWT_SECRET: SECRET,
-    DBPLANE_SHUTDOWN_DELAY_MS: "0",
-    DBPLANE_NATS_URL: nats.url,
-    DBPLANE_NATS_NAMESPACE: nats.namespace,
-    DBPLANE_PG_URL: schema.url,
-    DBPLANE_REDIS_URL: redis.url,
-    DBPLANE_ROUTER_SCHEMA: schema.name,
-    DBPLANE_ROUTER_REDIS_PREFIX: redis.prefix,
-    DBPLANE_ROUTER_SHARD_POOL_SIZE: String(POOL_SIZE),
-    // Password files are read only inside the data directory.
-    DBPLANE_DATA_DIR: dir,
-    DBPLANE_ROUTER_PG_PORT: String(wirePort),
-    DBPLANE_ROUTER_WIRE_POOL_SIZE: String(POOL_SIZE),
-    ...(process.env.BENCH_ROUTER_NODE_OPTIONS && { NODE_OPTIONS: process.env.BENCH_ROUTER_NODE_OPTIONS }),
-  },
+  env: routerEnv({
+    nats,
+    schema,
+    redis,
+    port,
+    wirePort,
+    dataDir: dir,
+    poolSize: POOL_SIZE,
+    jwtSecret: SECRET,
+  }),
   readyUrl: `http://127.0.0.1:${port}/health/ready`,
 });
 // Plays the provisioner: the router takes database.ready from it only.
@@ -282,10 +278,26 @@ async function wireSection(): Promise<string> {
     poolSize: POOL_SIZE,
   });
   let routerNote = "";
+  const relayPort = await freePort();
+  const relay = await startChildService({
+    entry: new URL("./node-relay.ts", import.meta.url).pathname,
+    env: { PORT: String(relayPort), SERVER_PORT: String(serverPort) },
+  });
+  wireCleanups.push(async () => {
+    relay.kill("SIGTERM");
+    await relay.exited;
+  });
+  await waitFor(() => listening(relayPort), {
+    what: "the Node pass-through relay to listen",
+    timeoutMs: 10_000,
+  });
+  const relayUrl = new URL(shard.url);
+  relayUrl.host = `127.0.0.1:${relayPort}`;
   const targets: WireTarget[] = [
     { name: DIRECT, url: shard.url },
     { name: PGBOUNCER, url: bouncer.url, modes: ["simple", "extended"], pid: bouncer.pid },
     { name: PGBOUNCER_SESSION, url: bouncer.sessionUrl, modes: ["prepared"], pid: bouncer.pid },
+    { name: NODE_RELAY, url: relayUrl.toString(), modes: ["prepared"], pid: relay.process.pid },
   ];
   let routerDbs: Awaited<ReturnType<typeof setUpWireDatabases>> | undefined;
   try {
@@ -300,17 +312,38 @@ async function wireSection(): Promise<string> {
     });
     targets.push(...routerDbs.targets.map((t) => ({ ...t, pid: router.process.pid })));
     routerNote = routerDbs.skipped.map((why) => `router target skipped: ${why}\n`).join("");
+    if (BASE_ENTRY !== undefined) {
+      const base = await startBaseRouter(BASE_ENTRY, {
+        dataDir: dir,
+        poolSize: POOL_SIZE,
+        jwtSecret: SECRET,
+      });
+      wireCleanups.push(() => base.stop());
+      const baseDbs = await setUpWireDatabases({
+        bus: base.bus,
+        wirePort: base.wirePort,
+        oneShard: shard,
+        scale: PGBENCH_SCALE,
+        dataDir: dir,
+      });
+      wireCleanups.push(() => baseDbs.cleanup());
+      targets.push(
+        ...baseDbs.targets.map((t) => ({ ...t, name: `base ${t.name}`, pid: base.service.process.pid })),
+      );
+      routerNote += baseDbs.skipped.map((why) => `base router target skipped: ${why}\n`).join("");
+    }
   } catch (err) {
     // The baselines still count: report why the router rows are missing and measure the rest.
     const cause = err instanceof Error && err.cause instanceof Error ? ` (${err.cause.message})` : "";
     routerNote = `router rows skipped: ${(err as Error).message}${cause}\n`;
   }
   try {
-    const measured = (WIRE_TARGETS ? targets.filter((t) => WIRE_TARGETS.includes(t.name)) : targets).map(
-      (t) =>
-        WIRE_MODES_ONLY
-          ? { ...t, modes: (t.modes ?? WIRE_MODES).filter((m) => WIRE_MODES_ONLY.includes(m)) }
-          : t,
+    const measured = (
+      WIRE_TARGETS ? WIRE_TARGETS.flatMap((name) => targets.filter((t) => t.name === name)) : targets
+    ).map((t) =>
+      WIRE_MODES_ONLY
+        ? { ...t, modes: (t.modes ?? WIRE_MODES).filter((m) => WIRE_MODES_ONLY.includes(m)) }
+        : t,
     );
     const rows = await measureWire(measured, WIRE);
     return [

@@ -128,11 +128,23 @@ export function wireFigures(rows: readonly WireMeasurement[]): string[] {
       find(PGBOUNCER_SESSION, "prepared"),
     ),
     ...cpuRatio("wire_simple_cpu_per_tx_vs_pgbouncer", find(ROUTER_1, "simple"), find(PGBOUNCER, "simple")),
+    // What the least Node relay costs: the part of the router's cost that is Node's, not its own.
+    ...ratio("node_relay_vs_pgbouncer", find(NODE_RELAY, "prepared"), bouncer.prepared),
+    ...cpuRatio("node_relay_cpu_per_tx_vs_pgbouncer", find(NODE_RELAY, "prepared"), bouncer.prepared),
+    ...cpuRatio("wire_cpu_per_tx_vs_node_relay", wire.prepared, find(NODE_RELAY, "prepared")),
+    // Against the router before a change (BENCH_ROUTER_BASE_ENTRY), measured in the same run.
+    ...ratio("wire_vs_base", wire.prepared, find(BASE_ROUTER_1, "prepared")),
+    ...ratio("wire_simple_vs_base", wire.simple, find(BASE_ROUTER_1, "simple")),
+    ...cpuRatio("wire_cpu_per_tx_vs_base", wire.prepared, find(BASE_ROUTER_1, "prepared")),
+    ...cpuRatio("wire_simple_cpu_per_tx_vs_base", wire.simple, find(BASE_ROUTER_1, "simple")),
   ];
 }
 
 export const DIRECT = "direct";
 export const PGBOUNCER = "pgbouncer";
 export const PGBOUNCER_SESSION = "pgbouncer session";
+/** node-relay.ts: bytes piped both ways, one server connection per client (session mode). */
+export const NODE_RELAY = "node pass-through";
 export const ROUTER_1 = "router 1 shard";
 export const ROUTER_2 = "router 2 shards";
+export const BASE_ROUTER_1 = `base ${ROUTER_1}`;

@@ -5,6 +5,7 @@ import { BodyReader } from "./body-reader.ts";
 import type { BackendKey } from "./handshake.ts";
 import { MESSAGE_BODY_OFFSET, MessageFramer, type WireMessage } from "./message-framer.ts";
 import { AuthenticationCode, BackendMessageType as B } from "./protocol-codes.ts";
+import { scanReply } from "./reply-scan.ts";
 import { ScramClient } from "./scram-client.ts";
 import { SCRAM_SHA_256 } from "./scram-exchange.ts";
 import { type NoticeFields, SqlState, WireError } from "./wire-error.ts";
@@ -47,6 +48,7 @@ export class BackendConnection {
   readonly #socket: Socket;
   readonly #address: { host: string; port: number };
   #receiver: (message: WireMessage) => void = () => {};
+  #chunkReceiver: ((chunk: Buffer, readyAt: number) => void) | undefined;
   #closed = false;
   readonly #closeListeners: ((error?: Error) => void)[] = [];
 
@@ -62,6 +64,14 @@ export class BackendConnection {
     this.backendKey = greeting.backendKey;
     socket.on("data", (chunk: Buffer) => {
       try {
+        const chunkReceiver = this.#chunkReceiver;
+        if (chunkReceiver !== undefined && framer.pendingLength === 0) {
+          const readyAt = scanReply(chunk);
+          if (readyAt >= 0) {
+            chunkReceiver(chunk, readyAt);
+            return;
+          }
+        }
         framer.push(chunk, (message) => {
           if (message.type === B.ParameterStatus) {
             const [name, value] = parameterStatus(message);
@@ -115,6 +125,16 @@ export class BackendConnection {
   /** Who gets the server's messages from now on (ParameterStatus included). */
   set receiver(receiver: (message: WireMessage) => void) {
     this.#receiver = receiver;
+  }
+
+  /**
+   * Who gets, instead of `receiver`, a chunk the server sent that is whole relayable messages
+   * (results, completions, notices) and at most a final ReadyForQuery, which starts at `readyAt`
+   * (`chunk.length`: none) — see `scanReply`. Any other chunk still goes to `receiver` message by
+   * message. Undefined (the default): every chunk does.
+   */
+  set chunkReceiver(receiver: ((chunk: Buffer, readyAt: number) => void) | undefined) {
+    this.#chunkReceiver = receiver;
   }
 
   /** Sends whole frontend messages; `false` asks the writer to wait for `onceDrained`. */

@@ -37,6 +37,11 @@ export class BodyReader {
   }
 
   cstring(): string {
+    // The unnamed portal or statement: most Binds, Describes and Executes name it.
+    if (this.#bytes[this.#offset] === 0) {
+      this.#offset++;
+      return "";
+    }
     const end = this.#bytes.indexOf(0, this.#offset);
     if (end < 0) throw protocolViolation("invalid string in message");
     const value = this.#bytes.toString("utf8", this.#offset, end);

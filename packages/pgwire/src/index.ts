@@ -33,6 +33,7 @@ export {
   TransactionStatus,
 } from "./protocol-codes.ts";
 export { readyForQueryStatus } from "./ready-for-query.ts";
+export { scanReply } from "./reply-scan.ts";
 export { ScramClient, ScramClientError } from "./scram-client.ts";
 export { SCRAM_SHA_256, ScramExchange } from "./scram-exchange.ts";
 export type { ScramVerifier } from "./scram-verifier.ts";
@@ -44,3 +45,4 @@ export { protocolViolation, SqlState, WireError } from "./wire-error.ts";
 export type { WireServer, WireServerOptions } from "./wire-server.ts";
 export { createWireServer } from "./wire-server.ts";
 export type { SessionHandler, WireSession } from "./wire-session.ts";
+export { joinWrite } from "./write-batch.ts";

@@ -35,6 +35,23 @@ describe("hashShardKey", () => {
     }
   });
 
+  it("decimal text hashes as its integer, on either side of the 15-digit fast path", () => {
+    for (const text of [
+      "0",
+      "-0",
+      "007",
+      "-42",
+      "999999999999999",
+      "-999999999999999",
+      "1000000000000000",
+      " 12 ",
+    ]) {
+      expect(hashShardKey("bigint", text), text).toBe(hashInt8Extended(BigInt(text.trim())));
+    }
+    expect(() => hashShardKey("integer", "999999999999999")).toThrow(/out of range for type integer/);
+    expect(() => hashShardKey("smallint", "-32769")).toThrow(/out of range for type smallint/);
+  });
+
   it("rejects values that do not fit the declared type", () => {
     expect(() => hashShardKey("smallint", 32768)).toThrow(InvalidShardKeyError);
     expect(() => hashShardKey("integer", "2147483648")).toThrow(/out of range for type integer/);

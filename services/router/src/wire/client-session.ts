@@ -3,6 +3,8 @@ import {
   BackendMessageType as B,
   backendMessage,
   FrontendMessageType as F,
+  joinWrite,
+  MESSAGE_BODY_OFFSET,
   type NoticeFields,
   parseBind,
   parseClose,
@@ -22,6 +24,7 @@ import { FenceHoldAbortedError, FenceHoldError } from "../fence/fence-errors.ts"
 import type { LiveMap } from "../shards/live-map.ts";
 import { eligibleReplicas } from "../shards/server-selection.ts";
 import { CopyIn, copyKeyColumnIndex } from "./copy-in.ts";
+import { flushSoon } from "./flush-soon.ts";
 import { type BoundParameters, defaultShard, shardOfKey, shardsOfKeys } from "./key-routing.ts";
 import type { ReadyWaiter, ServerConnection } from "./server-connection.ts";
 import { SessionWrites } from "./session-writes.ts";
@@ -115,6 +118,8 @@ export class ClientSession implements SessionHandler {
   /** Skipping extended-protocol messages until Sync, after an error. */
   #skipping = false;
   #copy: CopyIn | undefined;
+  /** The last ReadyForQuery a server sent in a chunk relayed whole (see `#relayChunk`). */
+  #serverReady: Buffer | undefined;
   readonly #statements = new Map<string, ClientStatement>();
   readonly #portals = new Map<string, Portal>();
   /** SET statements of the session, replayed on every connection it checks out. */
@@ -214,12 +219,12 @@ export class ClientSession implements SessionHandler {
   #write(bytes: Buffer): void {
     if (this.#closed) return;
     this.#out.push(bytes);
-    if (this.#out.length === 1) setImmediate(this.#flushOut);
+    if (this.#out.length === 1) flushSoon(this.#flushOut);
   }
 
   readonly #flushOut = (): void => {
     if (this.#out.length === 0 || this.#closed) return;
-    const bytes = this.#out.length === 1 ? this.#out[0]! : Buffer.concat(this.#out);
+    const bytes = joinWrite(this.#out);
     this.#out = [];
     if (this.#client.write(bytes) || this.#paused.length > 0) return;
     // The client reads slower than the shards answer (a large result, COPY TO): stop reading
@@ -236,7 +241,13 @@ export class ClientSession implements SessionHandler {
   #ready(): void {
     // Outside a transaction, the statements (or the batch) this answers have ended on the servers.
     if (!this.#transaction) this.#writes.releaseAll();
-    this.#write(backendMessage.readyForQuery(this.#status));
+    const relayed = this.#serverReady;
+    this.#serverReady = undefined;
+    this.#write(
+      relayed !== undefined && relayed[MESSAGE_BODY_OFFSET] === this.#status.charCodeAt(0)
+        ? relayed
+        : backendMessage.readyForQuery(this.#status),
+    );
     this.#flushOut();
   }
 
@@ -566,7 +577,7 @@ export class ClientSession implements SessionHandler {
     }
     this.#context.metrics.routed(this.#database, plan.kind);
     this.#querying = connection;
-    connection.receiver = this.#relayQuery;
+    connection.relayTo(this.#relayQuery, this.#relayChunk);
     connection.requestWith(message.bytes, this.#queryWaiter);
     return WAITING;
   }
@@ -576,7 +587,8 @@ export class ClientSession implements SessionHandler {
 
   /** Relays a simple query's answers but ReadyForQuery (the session writes its own). */
   readonly #relayQuery = (message: WireMessage): void => {
-    if (message.type !== B.ReadyForQuery) this.#write(message.bytes);
+    if (message.type === B.ReadyForQuery) this.#serverReady = message.bytes;
+    else this.#write(message.bytes);
   };
 
   readonly #queryWaiter: ReadyWaiter = {
@@ -1247,14 +1259,32 @@ export class ClientSession implements SessionHandler {
   #openNow(connection: ServerConnection): void {
     if (this.#open === connection) return;
     this.#open = connection;
-    connection.receiver = this.#relayOpen;
+    connection.relayTo(this.#relayOpen, this.#relayChunk);
   }
 
   /** The open connection's receiver: its answers go to the client as they come. */
   readonly #relayOpen = (message: WireMessage): void => {
-    if (message.type === B.ReadyForQuery) return;
+    if (message.type === B.ReadyForQuery) {
+      this.#serverReady = message.bytes;
+      return;
+    }
     if (message.type === B.ErrorResponse) this.#skipping = true;
     this.#write(message.bytes);
+  };
+
+  /**
+   * The receiver of a chunk of whole plain answers (of the open connection, or a simple query's
+   * on the callback path): passed on as it is read,
+   * its ReadyForQuery kept for `#ready` (the same bytes when the status is the same: one write of
+   * one view, no copy).
+   */
+  readonly #relayChunk = (chunk: Buffer, readyAt: number): void => {
+    if (readyAt === chunk.length) {
+      this.#write(chunk);
+      return;
+    }
+    if (readyAt > 0) this.#write(chunk.subarray(0, readyAt));
+    this.#serverReady = chunk.subarray(readyAt);
   };
 
   /** Ends the open connection's part of the batch: Sync, its answers relayed, ReadyForQuery kept. */

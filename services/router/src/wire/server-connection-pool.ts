@@ -1,6 +1,17 @@
 import type { BackendConnection } from "@dbplane/pgwire";
-import { TransactionStatus } from "@dbplane/pgwire";
+import { TransactionStatus, WireError } from "@dbplane/pgwire";
 import { ServerConnection } from "./server-connection.ts";
+
+/** An idle connection's receiver: the server says nothing unasked that a client should see. */
+const ignore = (): void => {};
+
+/** A server's refusal for lack of resources (53300 too many connections, 53000, …). */
+function isOutOfConnections(error: unknown): boolean {
+  return error instanceof WireError && error.fields.code.startsWith("53");
+}
+
+/** How long a pool that has connections waits before trying to grow again after a 53xxx refusal. */
+const GROW_RETRY_MS = 1_000;
 
 /** Counts of one pool, for metrics. */
 export interface PoolStats {
@@ -38,6 +49,8 @@ export class ServerConnectionPool {
   readonly #waiters: { resolve: (c: ServerConnection) => void; reject: (e: Error) => void }[] = [];
   #size = 0;
   #closed = false;
+  /** Until when the pool does not grow (the server refused a connection for lack of slots). */
+  #growRefusedUntil = 0;
   /** The first server greeting seen: ParameterStatus values to announce to clients. */
   parameters: Readonly<Record<string, string>> | undefined;
 
@@ -75,7 +88,26 @@ export class ServerConnectionPool {
     if (this.#closed) throw new Error(`pool of ${this.label} is closed`);
     const idle = this.takeIdle();
     if (idle) return idle;
-    if (this.#size < this.#max) return this.#grow();
+    // After a refusal for lack of slots, the pool makes do with what it has for a while: trying
+    // again at every checkout would cost a connect each (and the server a fork) for nothing.
+    if (this.#size < this.#max && (this.#size === 0 || Date.now() >= this.#growRefusedUntil)) {
+      try {
+        return await this.#grow();
+      } catch (error) {
+        // The server takes no more connections (its max_connections, shared with others, or the
+        // role's limit: SQLSTATE class 53): while this pool has some, wait for one of them, as
+        // PgBouncer does, rather than fail the client's statement.
+        if (this.#size === 0 || this.#closed || !isOutOfConnections(error)) throw error;
+        this.#growRefusedUntil = Date.now() + GROW_RETRY_MS;
+        // One may have come back while the connect was being refused.
+        const freed = this.takeIdle();
+        if (freed) return freed;
+      }
+    }
+    return this.#wait();
+  }
+
+  #wait(): Promise<ServerConnection> {
     return new Promise((resolve, reject) => {
       const waiter = { resolve, reject };
       const timer = setTimeout(() => {
@@ -132,7 +164,7 @@ export class ServerConnectionPool {
   }
 
   #handOn(connection: ServerConnection): void {
-    connection.receiver = () => {};
+    connection.receiver = ignore;
     const waiter = this.#waiters.shift();
     if (waiter) waiter.resolve(connection);
     else this.#idle.push(connection);

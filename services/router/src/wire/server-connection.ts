@@ -1,6 +1,8 @@
 import {
   type BackendConnection,
   BackendMessageType,
+  joinWrite,
+  MESSAGE_BODY_OFFSET,
   type NoticeFields,
   noticeFields,
   readyForQueryStatus,
@@ -8,6 +10,7 @@ import {
   type WireMessage,
 } from "@dbplane/pgwire";
 import { serialize } from "pg-protocol";
+import { flushSoon } from "./flush-soon.ts";
 
 /** A statement the router ran for itself failed on the server. */
 export class ServerStatementError extends Error {
@@ -107,10 +110,40 @@ export class ServerConnection {
     return true;
   }
 
-  /** Who gets the server's messages (ReadyForQuery included) from now on. */
+  /** Who gets the server's messages (ReadyForQuery included) from now on, one by one. */
   set receiver(receiver: (message: WireMessage) => void) {
     this.#receiver = receiver;
+    this.backend.chunkReceiver = undefined;
   }
+
+  /**
+   * `receiver`, and `relayChunk` for the chunks a relay may pass on whole (no error, no
+   * ParseComplete or ParameterStatus to keep track of): it gets the chunk and where its final
+   * ReadyForQuery starts (`chunk.length`: none), before that ReadyForQuery's waiter is told.
+   * Ends at the next `receiver` (the pool sets one when the connection comes back).
+   */
+  relayTo(
+    receiver: (message: WireMessage) => void,
+    relayChunk: (chunk: Buffer, readyAt: number) => void,
+  ): void {
+    this.#receiver = receiver;
+    this.#relayChunk = relayChunk;
+    this.backend.chunkReceiver = this.#onChunk;
+  }
+
+  #relayChunk: (chunk: Buffer, readyAt: number) => void = () => {};
+
+  readonly #onChunk = (chunk: Buffer, readyAt: number): void => {
+    if (readyAt === chunk.length) {
+      this.#relayChunk(chunk, readyAt);
+      return;
+    }
+    this.#parses.length = 0;
+    // scanReply checked the status byte.
+    this.status = String.fromCharCode(chunk[readyAt + MESSAGE_BODY_OFFSET]!) as TransactionStatus;
+    this.#relayChunk(chunk, readyAt);
+    this.#waiters.shift()?.resolve(this.status);
+  };
 
   /** ReadyForQuery answers still owed: 0 means nothing is in flight. */
   get owed(): number {
@@ -171,12 +204,12 @@ export class ServerConnection {
     this.#out.push(bytes);
     // One write (one TCP segment) for the messages of a batch: Parse/Bind/Execute go out together
     // with the Sync that follows, or at the latest once the client's chunk has been handled.
-    if (this.#out.length === 1) setImmediate(this.#flushOut);
+    if (this.#out.length === 1) flushSoon(this.#flushOut);
   }
 
   readonly #flushOut = (): void => {
     if (this.#out.length === 0) return;
-    const bytes = this.#out.length === 1 ? this.#out[0]! : Buffer.concat(this.#out);
+    const bytes = joinWrite(this.#out);
     this.#out = [];
     if (!this.backend.closed) this.backend.write(bytes);
   };
