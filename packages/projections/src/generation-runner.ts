@@ -63,6 +63,12 @@ export class GenerationRunner {
   /** Starts reading for newly acquired units from the lowest of their checkpoints. */
   async add(acquired: readonly { worker: UnitWorker; partition: number }[]): Promise<void> {
     const units = acquired.filter((u) => !this.readers.some((r) => r.claim(u.worker, u.partition)));
+    for (const u of acquired) {
+      this.options.logger.debug?.(
+        { unit: u.worker.options.own.key, claimed: !units.includes(u), queued: u.worker.queued },
+        "unit launched",
+      );
+    }
     for (const u of acquired) if (!units.includes(u)) u.worker.start();
     if (units.length === 0) return;
     const from = Math.min(...units.map((u) => u.worker.checkpoint)) + 1;

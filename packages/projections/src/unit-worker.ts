@@ -43,6 +43,7 @@ export class UnitWorker {
   #lastSeen: number;
   #checkpoint: number;
   #lastCommitAt = 0;
+  #commits = 0;
   #stopping = false;
   #wake: (() => void) | undefined;
   #drained: (() => void)[] = [];
@@ -237,6 +238,12 @@ export class UnitWorker {
     });
     this.#checkpoint = to;
     this.#lastCommitAt = Date.now();
+    if (this.#commits++ === 0) {
+      this.options.logger.debug?.(
+        { unit: own.key, events: events.length, ms: Math.round(performance.now() - started) },
+        "unit first commit",
+      );
+    }
     metrics.batchSeconds.observe({ projection: definition.name }, (performance.now() - started) / 1000);
     if (events.length > 0)
       metrics.processed.inc({ projection: definition.name, outcome: "applied" }, events.length);
