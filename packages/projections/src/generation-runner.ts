@@ -118,10 +118,15 @@ export class GenerationRunner {
     }
   }
 
-  /** Forgets a unit (stopped by the caller); stops a reader left with no units. */
-  async remove(partition: number): Promise<void> {
+  /**
+   * Forgets a unit's worker (stopped by the caller); stops a reader left with no units. Only that
+   * worker: the partition may already have a newer one here (released, then acquired again).
+   */
+  async remove(partition: number, worker: UnitWorker): Promise<void> {
     for (const reader of [...this.readers]) {
-      if (!reader.units.delete(partition) || !reader.idle) continue;
+      if (reader.units.get(partition) !== worker) continue;
+      reader.units.delete(partition);
+      if (!reader.idle) continue;
       this.readers.splice(this.readers.indexOf(reader), 1);
       await reader.stop();
     }
