@@ -79,6 +79,8 @@ class ReplicaCoordinator implements ProjectionRuntime {
   #inTick = false;
   readonly #launches = new Set<Promise<void>>();
   #again = false;
+  /** Member row written: before it, a release is nobody's to take for this replica. */
+  #joined = false;
   #stopped = false;
 
   constructor(options: ProjectionRuntimeOptions) {
@@ -130,6 +132,7 @@ class ReplicaCoordinator implements ProjectionRuntime {
     this.#o.logger.debug?.({ settleMs: Math.round(settled) }, "projection runtime settled; joining");
     // Joining is what makes the others hand units over: everything above is paid before, by no unit.
     await this.#membership.heartbeat(this.memberId, this.#capabilities, {});
+    this.#joined = true;
     this.#beat();
     this.#schedule(0);
   }
@@ -202,7 +205,7 @@ class ReplicaCoordinator implements ProjectionRuntime {
   #notified(payload: string | undefined): void {
     const released = releasedUnitOf(payload);
     const view = this.#view;
-    if (released && view && !this.#stopped) {
+    if (released && view && this.#joined && !this.#stopped) {
       const row = view.units.find((u) => unitId(u) === unitId(released));
       if (row && desiredOwner(row, `${row.projection}@${row.version}`, view.members) === this.memberId) {
         this.#o.logger.debug?.({ unit: released }, "released unit acquired from its notification");
