@@ -65,7 +65,15 @@ export class GenerationRunner {
     const units = acquired.filter((u) => !this.readers.some((r) => r.claim(u.worker, u.partition)));
     for (const u of acquired) {
       this.options.logger.debug?.(
-        { unit: u.worker.options.own.key, claimed: !units.includes(u), queued: u.worker.queued },
+        {
+          unit: u.worker.options.own.key,
+          claimed: !units.includes(u),
+          queued: u.worker.queued,
+          checkpoint: u.worker.checkpoint,
+          // Where the first reader is, and how much of the stream it has still to read.
+          readerAt: this.readers[0]?.position,
+          readerPending: this.readers[0]?.pending,
+        },
         "unit launched",
       );
     }
