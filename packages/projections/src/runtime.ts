@@ -141,8 +141,11 @@ class ReplicaCoordinator implements ProjectionRuntime {
     const names = busNames(this.#o.namespace);
     const times = await warmUp({
       pool: this.#o.pool,
-      // All at once, so never more than the pool has free: the coordination listener holds one.
-      connections: Math.max(1, Math.min(WARM_CONNECTIONS, (this.#o.pool.options.max ?? 10) - 1)),
+      // Every connection the pool may open but the listener's (held already), all at once: a
+      // hand-over uses them together — one acquire and one first commit per moved unit, the
+      // round's two view queries, the heartbeat — and any not opened before the join was opened
+      // during the moved units' pause (a new PostgreSQL backend per connection).
+      connections: Math.max(1, (this.#o.pool.options.max ?? 10) - 1),
       js: jetstream(this.#o.nc),
       stream: names.stream("evt"),
       filterOf: (d) => commonFilterSubject(d.events.subjects.map((s) => names.subject(s))),
@@ -319,7 +322,11 @@ class ReplicaCoordinator implements ProjectionRuntime {
             partition: row.partition,
           };
           const own = await this.#ownership.acquire(key, this.memberId);
-          this.#o.logger.debug?.({ unit: key, acquired: own !== null }, "unit acquire answered");
+          const { totalCount, idleCount, waitingCount } = this.#o.pool;
+          this.#o.logger.debug?.(
+            { unit: key, acquired: own !== null, pool: { totalCount, idleCount, waitingCount } },
+            "unit acquire answered",
+          );
           return own ? { row, own } : undefined;
         }),
     );
@@ -357,9 +364,6 @@ function releasedUnitOf(payload: string | undefined): UnitKey | undefined {
     return undefined;
   }
 }
-
-/** Connections opened (and kept in the pool) before joining: units handed over start at once. */
-const WARM_CONNECTIONS = 4;
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
