@@ -62,7 +62,15 @@ export class GenerationRunner {
 
   /** Starts reading for newly acquired units from the lowest of their checkpoints. */
   async add(acquired: readonly { worker: UnitWorker; partition: number }[]): Promise<void> {
-    const units = acquired.filter((u) => !this.readers.some((r) => r.claim(u.worker, u.partition)));
+    // A reader far behind a unit's checkpoint (the joiner's read-ahead, catching up a backlog
+    // slower than the old owners did) would hold the unit until it got there — traced: 1.5 s of
+    // first commit, 10 s on a busier machine. Such a unit gets a reader from its checkpoint.
+    const near = (r: StreamReader, u: { worker: UnitWorker }) =>
+      u.worker.checkpoint - r.position <= PREFETCH_SPREAD;
+    const units = acquired.filter(
+      (u) =>
+        !this.readers.some((r) => (near(r, u) ? r.claim(u.worker, u.partition) : r.unreserve(u.partition))),
+    );
     for (const u of acquired) {
       this.options.logger.debug?.(
         {
@@ -81,7 +89,7 @@ export class GenerationRunner {
     if (units.length === 0) return;
     const from = Math.min(...units.map((u) => u.worker.checkpoint)) + 1;
     const main = this.readers[0];
-    const target = main && main.position < from ? main : undefined;
+    const target = main && main.position < from && from - main.position <= PREFETCH_SPREAD ? main : undefined;
     if (target) {
       // The main reader has not reached these units' checkpoints yet: it serves them as it is.
       for (const u of units) target.adopt(u.worker, u.partition);
@@ -157,6 +165,9 @@ export class GenerationRunner {
     }
     const main = this.readers[0];
     if (!main || main === reader || reader.position < main.position) return;
+    // Far ahead of a lagging main: merging would stall these units until main got here. Merged
+    // once main has come within the spread (it reads as fast as it can; this one follows the head).
+    if (reader.position - main.position > PREFETCH_SPREAD) return;
     // Level or ahead: main's next message is past reader.position ≥ what these units have seen;
     // units skip anything at or below their own position, so nothing is missed or repeated.
     for (const [partition, unit] of reader.units) main.adopt(unit, partition);

@@ -78,6 +78,12 @@ export class StreamReader implements EventSource {
     return true;
   }
 
+  /** Stops keeping a partition's events (its unit starts elsewhere); always false, for `some`. */
+  unreserve(partition: number): false {
+    this.#reserved.delete(partition);
+    return false;
+  }
+
   /** Nothing to read for: no unit and nothing kept. */
   get idle(): boolean {
     return this.units.size === 0 && this.#reserved.size === 0;
