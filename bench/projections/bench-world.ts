@@ -18,6 +18,9 @@ import { headers } from "@nats-io/transport-node";
 
 const service = join(import.meta.dirname, "../../services/projection-coordinator");
 const TALLY_TYPE = "io.dbplane.test.tally.incremented.v1";
+// Publishes awaited at once. 10,000 timed out (nats.js's 5 s per ack) on a loaded machine before
+// the throughput scenario's replica had started; the figures are taken after publishing.
+const PUBLISH_IN_FLIGHT = 2_000;
 
 export async function createBenchWorld() {
   const nats = await createTestNats();
@@ -31,6 +34,7 @@ export async function createBenchWorld() {
   const js = jetstream(nats.nc);
   const schemas: TestSchema[] = [];
   const replicas: ChildService[] = [];
+  const names = new Map<ChildService, string>();
   let published = 0;
   let started = 0;
   return {
@@ -60,18 +64,25 @@ export async function createBenchWorld() {
           DBPLANE_PROJECTION_HEARTBEAT_MS: String(heartbeatMs),
           DBPLANE_PROJECTION_MEMBER_TTL_MS: String(heartbeatMs * 10),
           DBPLANE_SHUTDOWN_DELAY_MS: "0",
-          DBPLANE_LOG_LEVEL: "warn",
+          DBPLANE_LOG_LEVEL: process.env.BENCH_TRACE ? "debug" : "warn",
+          // BENCH_CPU_PROF=<dir>: a V8 CPU profile of each replica, written when it exits.
+          ...(process.env.BENCH_CPU_PROF
+            ? {
+                NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_CPU_PROF} --cpu-prof-name=${memberId}.cpuprofile`,
+              }
+            : {}),
         },
       });
       replicas.push(svc);
+      names.set(svc, memberId);
       return { svc, memberId, base: `http://127.0.0.1:${port}` };
     },
     /** Publishes `count` tally events over 1,000 aggregates; returns the last stream sequence. */
     async publish(count: number): Promise<number> {
       let last = 0;
-      for (let start = 0; start < count; start += 10_000) {
+      for (let start = 0; start < count; start += PUBLISH_IN_FLIGHT) {
         const acks = [];
-        for (let i = start; i < Math.min(count, start + 10_000); i++) {
+        for (let i = start; i < Math.min(count, start + PUBLISH_IN_FLIGHT); i++) {
           const n = published++;
           const h = headers();
           h.set("ce-id", `bench-${n}`);
@@ -89,6 +100,29 @@ export async function createBenchWorld() {
         for (const ack of await Promise.all(acks)) last = Math.max(last, ack.seq);
       }
       return last;
+    },
+    /**
+     * BENCH_TRACE=1: the replicas' hand-over steps (the runtime's debug lines) about `partition`, or
+     * about no unit (notifications, views), between `from` and `to`, in time order.
+     */
+    trace(partition: number, from: Date, to: Date): string[] {
+      const lines: { at: string; text: string }[] = [];
+      for (const svc of replicas) {
+        for (const l of svc.logs()) {
+          const at = String(l.time ?? "");
+          const unit = l.unit as { partition?: number } | undefined;
+          if (l.level !== 20 || at < from.toISOString() || at > to.toISOString()) continue;
+          if (unit && unit.partition !== partition) continue;
+          const extra = Object.entries(l)
+            .filter(
+              ([k]) => !["level", "time", "pid", "hostname", "name", "msg", "unit", "service"].includes(k),
+            )
+            .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+            .join(" ");
+          lines.push({ at, text: `${at.slice(11)} ${names.get(svc)} ${l.msg} ${extra}` });
+        }
+      }
+      return lines.sort((a, b) => a.at.localeCompare(b.at)).map((l) => l.text);
     },
     async close() {
       await Promise.all(replicas.map((r) => r.dispose()));

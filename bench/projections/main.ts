@@ -11,7 +11,10 @@
 // acquire (release → acquisition by the joiner) and first commit (acquisition → first commit);
 // the joiner's warm-up (before it joined, so outside the pause) comes from its /metrics.
 // Knobs: BENCH_EVENTS, BENCH_JOINS; BENCH_SKIP_THROUGHPUT=1 and BENCH_ONLY_INCREMENTAL=1 skip
-// scenarios; BENCH_DEBUG=1 prints each moved unit's timeline.
+// scenarios; BENCH_DEBUG=1 prints each moved unit's timeline; BENCH_TRACE=1 runs the replicas at
+// debug level and prints, under each moved unit, every replica's hand-over steps during its pause
+// (notified, view read, release, acquire, launch — claimed from the read-ahead or not — first
+// commit); BENCH_CPU_PROF=<dir> writes a V8 CPU profile per replica when it exits.
 import { createBenchWorld } from "./bench-world.ts";
 import { percentile, type RebalanceResult, rebalance, throughput } from "./scenarios.ts";
 

@@ -122,7 +122,7 @@ export async function rebalance(
         intervalMs: 100,
         what: "late moves to commit again",
       });
-      const r = await pauses(s, revokedAt, mark, join);
+      const r = await pauses(s, revokedAt, mark, join, world);
       moved.push(...r.moved);
       totalPauseMs += r.totalPauseMs;
       for (const p of r.stalled) stalled.add(p);
@@ -215,7 +215,13 @@ async function installStopTheWorld(s: TestSchema): Promise<void> {
   `);
 }
 
-async function pauses(s: TestSchema, revokedAt: Date | null, afterMove: number, join: number) {
+async function pauses(
+  s: TestSchema,
+  revokedAt: Date | null,
+  afterMove: number,
+  join: number,
+  world: BenchWorld,
+) {
   const t = tables(s);
   const { rows: units } = await s.pool.query<{ partition: number }>(
     `SELECT partition FROM ${t.units} ORDER BY partition`,
@@ -250,6 +256,10 @@ async function pauses(s: TestSchema, revokedAt: Date | null, afterMove: number, 
       process.stderr.write(
         `  unit ${m.partition}: last before ${before.toISOString()} released ${m.at.toISOString()} assigned ${assigned?.toISOString()} first after ${after.toISOString()}\n`,
       );
+    }
+    if (process.env.BENCH_TRACE) {
+      const from = new Date(before.getTime() - 20);
+      for (const line of world.trace(m.partition, from, after)) process.stderr.write(`    ${line}\n`);
     }
     const { rows: active } = await s.pool.query(
       `SELECT DISTINCT partition FROM ${t.applied} WHERE applied_at > $1 AND applied_at < $2`,

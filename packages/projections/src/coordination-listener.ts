@@ -6,19 +6,20 @@ const RECONNECT_MS = 1_000;
 /**
  * Holds one pooled connection LISTENing on the coordination channel (migration 2's triggers
  * notify it when a member joins or leaves and when a unit changes owner) and calls `onChange`
- * for each notification. Only a shortcut: the heartbeat tick still polls, so a lost connection
- * makes hand-overs slower (reconnecting meanwhile), never wrong.
+ * with each notification's payload (migration 3: a released unit's key, as JSON). Only a
+ * shortcut: the heartbeat tick still polls, so a lost connection makes hand-overs slower
+ * (reconnecting meanwhile), never wrong.
  */
 export class CoordinationListener {
   readonly #pool: pg.Pool;
   readonly #channel: string;
-  readonly #onChange: () => void;
+  readonly #onChange: (payload?: string) => void;
   readonly #logger: Logger;
   #client: pg.PoolClient | undefined;
   #retry: NodeJS.Timeout | undefined;
   #closed = false;
 
-  constructor(pool: pg.Pool, channel: string, onChange: () => void, logger: Logger) {
+  constructor(pool: pg.Pool, channel: string, onChange: (payload?: string) => void, logger: Logger) {
     this.#pool = pool;
     this.#channel = channel;
     this.#onChange = onChange;
@@ -43,7 +44,7 @@ export class CoordinationListener {
     }
   }
 
-  readonly #notified = (): void => this.#onChange();
+  readonly #notified = (message: pg.Notification): void => this.#onChange(message.payload);
 
   readonly #lost = (err: Error): void => {
     const client = this.#client;

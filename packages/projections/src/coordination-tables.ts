@@ -135,4 +135,27 @@ export const coordinationMigrations: readonly CoordinationMigration[] = [
         EXECUTE FUNCTION "${t.schema}".notify_coordination();
     `,
   },
+  {
+    version: 3,
+    name: "a released unit's notification names the unit",
+    // The replica that should own a released unit acquires it from the notification itself
+    // (rendezvous over the members it last saw), without reading the view first. Replicas of
+    // the previous version ignore the payload, as they always did.
+    sql: (t) => `
+      CREATE OR REPLACE FUNCTION "${t.schema}".notify_coordination() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        -- Nested: plpgsql does not short-circuit AND, and a members row has no owner.
+        IF TG_TABLE_NAME = 'units' THEN
+          IF NEW.owner IS NULL THEN
+            PERFORM pg_notify('${t.channel}', json_build_object(
+              'released', json_build_object(
+                'projection', NEW.projection, 'generation', NEW.generation, 'partition', NEW.partition))::text);
+            RETURN NULL;
+          END IF;
+        END IF;
+        PERFORM pg_notify('${t.channel}', TG_TABLE_NAME);
+        RETURN NULL;
+      END $$;
+    `,
+  },
 ];

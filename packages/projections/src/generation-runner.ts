@@ -62,12 +62,34 @@ export class GenerationRunner {
 
   /** Starts reading for newly acquired units from the lowest of their checkpoints. */
   async add(acquired: readonly { worker: UnitWorker; partition: number }[]): Promise<void> {
-    const units = acquired.filter((u) => !this.readers.some((r) => r.claim(u.worker, u.partition)));
+    // A reader far behind a unit's checkpoint (the joiner's read-ahead, catching up a backlog
+    // slower than the old owners did) would hold the unit until it got there — traced: 1.5 s of
+    // first commit, 10 s on a busier machine. Such a unit gets a reader from its checkpoint.
+    const near = (r: StreamReader, u: { worker: UnitWorker }) =>
+      u.worker.checkpoint - r.position <= PREFETCH_SPREAD;
+    const units = acquired.filter(
+      (u) =>
+        !this.readers.some((r) => (near(r, u) ? r.claim(u.worker, u.partition) : r.unreserve(u.partition))),
+    );
+    for (const u of acquired) {
+      this.options.logger.debug?.(
+        {
+          unit: u.worker.options.own.key,
+          claimed: !units.includes(u),
+          queued: u.worker.queued,
+          checkpoint: u.worker.checkpoint,
+          // Where the first reader is, and how much of the stream it has still to read.
+          readerAt: this.readers[0]?.position,
+          readerPending: this.readers[0]?.pending,
+        },
+        "unit launched",
+      );
+    }
     for (const u of acquired) if (!units.includes(u)) u.worker.start();
     if (units.length === 0) return;
     const from = Math.min(...units.map((u) => u.worker.checkpoint)) + 1;
     const main = this.readers[0];
-    const target = main && main.position < from ? main : undefined;
+    const target = main && main.position < from && from - main.position <= PREFETCH_SPREAD ? main : undefined;
     if (target) {
       // The main reader has not reached these units' checkpoints yet: it serves them as it is.
       for (const u of units) target.adopt(u.worker, u.partition);
@@ -112,10 +134,15 @@ export class GenerationRunner {
     }
   }
 
-  /** Forgets a unit (stopped by the caller); stops a reader left with no units. */
-  async remove(partition: number): Promise<void> {
+  /**
+   * Forgets a unit's worker (stopped by the caller); stops a reader left with no units. Only that
+   * worker: the partition may already have a newer one here (released, then acquired again).
+   */
+  async remove(partition: number, worker: UnitWorker): Promise<void> {
     for (const reader of [...this.readers]) {
-      if (!reader.units.delete(partition) || !reader.idle) continue;
+      if (reader.units.get(partition) !== worker) continue;
+      reader.units.delete(partition);
+      if (!reader.idle) continue;
       this.readers.splice(this.readers.indexOf(reader), 1);
       await reader.stop();
     }
@@ -138,6 +165,9 @@ export class GenerationRunner {
     }
     const main = this.readers[0];
     if (!main || main === reader || reader.position < main.position) return;
+    // Far ahead of a lagging main: merging would stall these units until main got here. Merged
+    // once main has come within the spread (it reads as fast as it can; this one follows the head).
+    if (reader.position - main.position > PREFETCH_SPREAD) return;
     // Level or ahead: main's next message is past reader.position ≥ what these units have seen;
     // units skip anything at or below their own position, so nothing is missed or repeated.
     for (const [partition, unit] of reader.units) main.adopt(unit, partition);

@@ -113,7 +113,7 @@ export function createProjectionMetrics(
     }),
     warmUpSeconds: new Gauge({
       name: "dbplane_projection_warm_up_seconds",
-      help: "Time this replica spent warming up before it joined (connections, stream, handlers, total)",
+      help: "Time this replica spent warming up before it joined (connections, stream, handlers, total; settle: waiting for a calm event loop after it)",
       labelNames: ["phase"],
       registers: [registry],
     }),

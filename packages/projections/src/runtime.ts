@@ -9,10 +9,10 @@ import { createProjectionMetrics, type ProjectionMetrics } from "./metrics.ts";
 import { type Ownership, OwnershipStore } from "./ownership-store.ts";
 import { ParkedStore } from "./parked-store.ts";
 import { capabilityOf, type ProjectionDefinition } from "./projection.ts";
-import { desiredOwner, type UnitKey } from "./rendezvous.ts";
+import { desiredOwner, type LiveMember, type UnitKey, unitId } from "./rendezvous.ts";
 import { type ProjectionRuntimeOptions, RUNTIME_DEFAULTS } from "./runtime-options.ts";
 import { UnitHost } from "./unit-host.ts";
-import { type WarmUpTimes, warmUp } from "./warm-up.ts";
+import { settle, type WarmUpTimes, warmUp } from "./warm-up.ts";
 
 /** A running replica of the projection host. */
 export interface ProjectionRuntime {
@@ -68,6 +68,8 @@ class ReplicaCoordinator implements ProjectionRuntime {
   readonly #tables: CoordinationTables;
   readonly #listener: CoordinationListener;
   warmUpTimes: WarmUpTimes | undefined;
+  /** The last view a round read: a released unit's notification is acted on against it. */
+  #view: { members: LiveMember[]; units: UnitRow[] } | undefined;
   #lastMembers = "";
   #ticks = 0;
   #nextTickMs = 0;
@@ -77,6 +79,8 @@ class ReplicaCoordinator implements ProjectionRuntime {
   #inTick = false;
   readonly #launches = new Set<Promise<void>>();
   #again = false;
+  /** Member row written: before it, a release is nobody's to take for this replica. */
+  #joined = false;
   #stopped = false;
 
   constructor(options: ProjectionRuntimeOptions) {
@@ -91,7 +95,7 @@ class ReplicaCoordinator implements ProjectionRuntime {
     this.#listener = new CoordinationListener(
       options.pool,
       tables.channel,
-      () => this.#kick(),
+      (payload) => this.#notified(payload),
       options.logger,
     );
     this.#membership = new MembershipStore(options.pool, tables);
@@ -123,8 +127,12 @@ class ReplicaCoordinator implements ProjectionRuntime {
     await this.#listener.start();
     await this.#warmUp();
     await this.#prefetch();
+    const settled = await settle();
+    this.metrics.warmUpSeconds.set({ phase: "settle" }, settled / 1000);
+    this.#o.logger.debug?.({ settleMs: Math.round(settled) }, "projection runtime settled; joining");
     // Joining is what makes the others hand units over: everything above is paid before, by no unit.
     await this.#membership.heartbeat(this.memberId, this.#capabilities, {});
+    this.#joined = true;
     this.#beat();
     this.#schedule(0);
   }
@@ -133,8 +141,11 @@ class ReplicaCoordinator implements ProjectionRuntime {
     const names = busNames(this.#o.namespace);
     const times = await warmUp({
       pool: this.#o.pool,
-      // All at once, so never more than the pool has free: the coordination listener holds one.
-      connections: Math.max(1, Math.min(WARM_CONNECTIONS, (this.#o.pool.options.max ?? 10) - 1)),
+      // Every connection the pool may open but the listener's (held already), all at once: a
+      // hand-over uses them together — one acquire and one first commit per moved unit, the
+      // round's two view queries, the heartbeat — and any not opened before the join was opened
+      // during the moved units' pause (a new PostgreSQL backend per connection).
+      connections: Math.max(1, (this.#o.pool.options.max ?? 10) - 1),
       js: jetstream(this.#o.nc),
       stream: names.stream("evt"),
       filterOf: (d) => commonFilterSubject(d.events.subjects.map((s) => names.subject(s))),
@@ -169,6 +180,9 @@ class ReplicaCoordinator implements ProjectionRuntime {
         ...view.members.filter((m) => m.id !== this.memberId),
         { id: this.memberId, capabilities: this.#capabilities },
       ];
+      // The view as it will be once this replica joined: the units released for it right after
+      // the join are taken from their notifications, before its first round has read a view.
+      this.#view = { members, units: view.units };
       const expected = new Map<string, UnitRow[]>();
       for (const u of view.units) {
         if (!this.definitions.has(u.projection) || u.owner === null || u.owner === this.memberId) continue;
@@ -186,11 +200,34 @@ class ReplicaCoordinator implements ProjectionRuntime {
   }
 
   /**
+   * A released unit this replica should own (by the members of the last view) is acquired at
+   * once, from the notification: no view to read first, no round in flight to wait for. Safe on
+   * a stale view: acquiring is a compare-and-set on a free unit, and a unit taken against an old
+   * view is handed on by the next round like any other. Every notification also starts a round.
+   */
+  #notified(payload: string | undefined): void {
+    const released = releasedUnitOf(payload);
+    const view = this.#view;
+    if (released && view && this.#joined && !this.#stopped) {
+      const row = view.units.find((u) => unitId(u) === unitId(released));
+      if (row && desiredOwner(row, `${row.projection}@${row.version}`, view.members) === this.memberId) {
+        this.#o.logger.debug?.({ unit: released }, "released unit acquired from its notification");
+        const taking = this.#acquire([{ ...row, owner: null }])
+          .catch((err) => this.#o.logger.warn({ err, unit: released }, "acquiring a released unit failed"))
+          .finally(() => this.#launches.delete(taking));
+        this.#launches.add(taking);
+      }
+    }
+    this.#kick();
+  }
+
+  /**
    * A notification (a member joined or left, a unit changed owner): rebalance now rather than on
    * the next tick — an owner releases right after its batch in flight, the next owner acquires
    * as soon as the release commits. A tick already running is followed by another at once.
    */
   #kick(): void {
+    this.#o.logger.debug?.({ inTick: this.#inTick }, "coordination notified");
     if (this.#stopped || this.#timer === undefined) return;
     if (this.#inTick) {
       this.#again = true;
@@ -242,6 +279,8 @@ class ReplicaCoordinator implements ProjectionRuntime {
       await this.#maintainGenerations();
     }
     const view = await this.#membership.view();
+    this.#view = view;
+    this.#o.logger.debug?.({ full }, "coordination view read");
     const members = view.members.map((m) => m.id).join(",");
     if (members !== this.#lastMembers) {
       if (this.#lastMembers !== "") this.metrics.rebalances.inc();
@@ -283,6 +322,11 @@ class ReplicaCoordinator implements ProjectionRuntime {
             partition: row.partition,
           };
           const own = await this.#ownership.acquire(key, this.memberId);
+          const { totalCount, idleCount, waitingCount } = this.#o.pool;
+          this.#o.logger.debug?.(
+            { unit: key, acquired: own !== null, pool: { totalCount, idleCount, waitingCount } },
+            "unit acquire answered",
+          );
           return own ? { row, own } : undefined;
         }),
     );
@@ -303,14 +347,23 @@ class ReplicaCoordinator implements ProjectionRuntime {
     clearTimeout(this.#beatTimer);
     await this.#listener.close();
     await this.#ticking;
-    await Promise.all(this.#launches);
+    // An acquisition from a notification adds its launch while it is awaited: wait for both.
+    while (this.#launches.size > 0) await Promise.all(this.#launches);
     await this.#host.releaseAll();
     await this.#membership.leave(this.memberId);
   }
 }
 
-/** Connections opened (and kept in the pool) before joining: units handed over start at once. */
-const WARM_CONNECTIONS = 4;
+/** The unit a notification's payload says was released (migration 3), if it says so. */
+function releasedUnitOf(payload: string | undefined): UnitKey | undefined {
+  if (!payload?.startsWith("{")) return undefined;
+  try {
+    const { released } = JSON.parse(payload) as { released?: UnitKey };
+    return released;
+  } catch {
+    return undefined;
+  }
+}
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;

@@ -5,7 +5,12 @@ import type { ProjectionEvent } from "./projection.ts";
 import type { RuntimeLogger as Logger } from "./runtime-logger.ts";
 import { type EventSource, UNIT_HIGH_WATER, type UnitWorker } from "./unit-worker.ts";
 
-const YIELD_EVERY = 256;
+/**
+ * Longest the reader dispatches buffered messages without letting timers and sockets in. By
+ * time, not by count: a count (256 messages) held the loop for tens of milliseconds on a loaded
+ * machine, and a hand-over's NOTIFY, view and first commit all wait behind it.
+ */
+const YIELD_AFTER_MS = 4;
 
 export interface StreamReaderOptions {
   readonly js: JetStreamClient;
@@ -73,6 +78,12 @@ export class StreamReader implements EventSource {
     return true;
   }
 
+  /** Stops keeping a partition's events (its unit starts elsewhere); always false, for `some`. */
+  unreserve(partition: number): false {
+    this.#reserved.delete(partition);
+    return false;
+  }
+
   /** Nothing to read for: no unit and nothing kept. */
   get idle(): boolean {
     return this.units.size === 0 && this.#reserved.size === 0;
@@ -95,7 +106,7 @@ export class StreamReader implements EventSource {
   async #run(messages: ConsumerMessages): Promise<void> {
     const { types, partitions, contractSubject, logger } = this.options;
     try {
-      let sinceYield = 0;
+      let sliceStart = performance.now();
       for await (const m of messages) {
         if (this.#closed) break;
         // Route on two headers; only the units' own events pay for the full decode.
@@ -116,9 +127,9 @@ export class StreamReader implements EventSource {
         this.options.onAdvance(this);
         // Buffered messages resolve as microtasks and would starve timers and sockets
         // (heartbeats, the units' PostgreSQL replies); let them in regularly.
-        if (++sinceYield >= YIELD_EVERY) {
-          sinceYield = 0;
+        if (performance.now() - sliceStart >= YIELD_AFTER_MS) {
           await new Promise<void>((resolve) => setImmediate(resolve));
+          sliceStart = performance.now();
         }
       }
       if (!this.#closed) throw new Error("ordered consumer ended");

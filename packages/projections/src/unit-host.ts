@@ -75,27 +75,48 @@ export class UnitHost {
     if (!unit) return;
     this.units.delete(key);
     await unit.worker.stop();
-    await unit.runner.remove(key.partition);
+    this.#o.logger.debug?.({ unit: key }, "unit worker stopped");
+    await this.#detach(unit, key);
+  }
+
+  /** Takes a stopped unit off its reader; a generation left with no reader is forgotten. */
+  async #detach(unit: { runner: GenerationRunner; worker: UnitWorker }, key: UnitKey): Promise<void> {
+    await unit.runner.remove(key.partition, unit.worker);
     if (unit.runner.empty) this.#runners.delete(`${key.projection}/${key.generation}`);
   }
 
-  /** Drains a unit, then gives it up (its last checkpoint is stored by then). */
+  /**
+   * Drains a unit, then gives it up (its last checkpoint is stored by then). The release is
+   * written as soon as the worker stopped; detaching it from its reader (which may stop a
+   * consumer, a NATS round trip) comes after, outside the moved unit's pause.
+   */
   async release(key: UnitKey): Promise<void> {
     const unit = this.units.get(key);
     if (!unit) return;
-    await this.stop(key);
+    this.#o.logger.debug?.({ unit: key }, "unit release started");
+    this.units.delete(key);
+    await unit.worker.stop();
+    this.#o.logger.debug?.({ unit: key }, "unit drained");
     const { own, definition } = unit.worker.options;
     if (await this.#o.ownership.release(own)) {
       this.#o.metrics.unitMoves.inc({ projection: key.projection, direction: "released" });
       this.#announce("released", own, definition.version, unit.worker.checkpoint);
+      this.#o.logger.debug?.({ unit: key }, "unit released");
     }
+    await this.#detach(unit, key);
   }
 
-  /** Stops units whose row names another owner or token (fenced while paused) or left the view (retired). */
+  /**
+   * Stops units whose row names another owner or token (fenced while paused) or left the view
+   * (retired). A row with an older token than the unit's was read before this replica acquired
+   * it (from a release's notification, while the round was reading its view): no evidence of loss.
+   */
   async dropLost(rows: readonly UnitRow[]): Promise<void> {
-    const mine = new Map(rows.filter((r) => r.owner === this.#o.memberId).map((r) => [unitId(r), r]));
+    const byId = new Map(rows.map((r) => [unitId(r), r]));
     for (const unit of this.units.all()) {
-      if (mine.get(unitId(unit.key))?.token === unit.worker.options.own.token) continue;
+      const row = byId.get(unitId(unit.key));
+      const { token } = unit.worker.options.own;
+      if (row && (row.token < token || (row.token === token && row.owner === this.#o.memberId))) continue;
       this.#o.metrics.unitMoves.inc({ projection: unit.key.projection, direction: "lost" });
       await this.stop(unit.key);
     }

@@ -42,7 +42,13 @@ export class UnitWorker {
   #queue: ProjectionEvent[] = [];
   #lastSeen: number;
   #checkpoint: number;
-  #lastCommitAt = 0;
+  /**
+   * Starts at construction: a unit just acquired has nothing to flush (its checkpoint was just
+   * read), and an empty checkpoint write at once took a connection and three round trips before
+   * its first events — traced at 500-900 ms of a moved unit's pause on a loaded machine.
+   */
+  #lastCommitAt = Date.now();
+  #commits = 0;
   #stopping = false;
   #wake: (() => void) | undefined;
   #drained: (() => void)[] = [];
@@ -237,6 +243,12 @@ export class UnitWorker {
     });
     this.#checkpoint = to;
     this.#lastCommitAt = Date.now();
+    if (this.#commits++ === 0) {
+      this.options.logger.debug?.(
+        { unit: own.key, events: events.length, ms: Math.round(performance.now() - started) },
+        "unit first commit",
+      );
+    }
     metrics.batchSeconds.observe({ projection: definition.name }, (performance.now() - started) / 1000);
     if (events.length > 0)
       metrics.processed.inc({ projection: definition.name, outcome: "applied" }, events.length);

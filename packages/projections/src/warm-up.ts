@@ -1,3 +1,5 @@
+import { performance } from "node:perf_hooks";
+import { setTimeout as sleep } from "node:timers/promises";
 import { DeliverPolicy, type JetStreamClient } from "@nats-io/jetstream";
 import type pg from "pg";
 import { FencedError } from "./errors.ts";
@@ -137,4 +139,31 @@ async function runHandler(o: WarmUpOptions, definition: ProjectionDefinition, ev
       o.logger.info({ err, projection: definition.name, seq: event.seq }, "warm-up handler run failed");
     }
   }
+}
+
+/** Most a joiner waits for its process to calm down after the warm-up (`settle`). */
+export const SETTLE_MAX_MS = 1_000;
+const SETTLE_WINDOW_MS = 50;
+/** Event-loop utilization below which the process counts as calm. */
+const SETTLED_UTILIZATION = 0.3;
+
+/**
+ * Waits (at most `SETTLE_MAX_MS`) until the event loop has been calm for one short window: the
+ * start-up's leftovers (the prefetching reader's first catch-up, the host's own start) run
+ * before this replica joins, not while the units handed to it are paused. On a busy machine a
+ * joiner that joined mid-start-up answered its first notification 400 ms late and each round
+ * trip after it as late again: every step of the hand-over waited for CPU the start-up held.
+ * @returns the milliseconds waited.
+ */
+export async function settle(): Promise<number> {
+  const started = performance.now();
+  let last = performance.eventLoopUtilization();
+  while (performance.now() - started < SETTLE_MAX_MS) {
+    await sleep(SETTLE_WINDOW_MS);
+    const now = performance.eventLoopUtilization();
+    const calm = performance.eventLoopUtilization(now, last).utilization < SETTLED_UTILIZATION;
+    last = now;
+    if (calm) break;
+  }
+  return performance.now() - started;
 }

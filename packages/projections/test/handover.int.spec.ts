@@ -61,6 +61,8 @@ describe("handing a unit over to a joining replica", () => {
   let published = 0;
 
   beforeEach(async () => {
+    // Each test has a stream of its own: the sequences an earlier test published are not its.
+    partOf.clear();
     db = await createTestSchema("handover");
     t = coordinationTables(db.name);
     for (const m of coordinationMigrations) await db.pool.query(m.sql(t));
@@ -227,8 +229,6 @@ describe("handing a unit over to a joining replica", () => {
     }
   });
   it("the joiner reads its expected units' events before it joins and starts them on those, with no reader of their own", async () => {
-    // A fresh stream: forget the sequences the tests before published.
-    partOf.clear();
     await publish(40);
     await new GenerationStore(db.pool, t, db.name).ensure(ledger("a"));
     await db.pool.query(`UPDATE ${t.units} SET token = 1`);
@@ -275,6 +275,87 @@ describe("handing a unit over to a joining replica", () => {
     expect(b.ownedUnits().length).toBeGreaterThan(0);
     const log = await query<{ seq: number; part: number; member: string }>(
       `SELECT seq::float8 AS seq, part, member FROM "${db.name}".ledger_g1_log ORDER BY seq`,
+    );
+    for (let p = 0; p < PARTITIONS; p++) {
+      const events = [...partOf]
+        .filter(([, q]) => q === p)
+        .map(([seq]) => seq)
+        .sort((x, y) => x - y);
+      // Exactly once, in stream order, across the hand-over.
+      expect(log.filter((r) => r.part === p).map((r) => r.seq)).toEqual(events);
+    }
+  });
+
+  it("the joiner takes a unit released for it from the release's notification, while its rounds are held up", async () => {
+    await publish(40);
+    await new GenerationStore(db.pool, t, db.name).ensure(ledger("a"));
+    await db.pool.query(`UPDATE ${t.units} SET token = 1`);
+    const a = replica("a");
+    await a.start();
+    await waitFor(
+      async () => (await query(`SELECT 1 FROM ${t.units} WHERE owner = 'a'`)).length === PARTITIONS,
+      { timeoutMs: 20_000, what: "replica a to own every unit" },
+    );
+    const members = [
+      { id: "a", capabilities: ["ledger@1"] },
+      { id: "b", capabilities: ["ledger@1"] },
+    ];
+    const wanted = (partition: number) =>
+      desiredOwner({ projection: "ledger", generation: 1, partition }, "ledger@1", members);
+    const moved = Array.from({ length: PARTITIONS }, (_, p) => p).filter((p) => wanted(p) === "b");
+    expect(moved.length).toBeGreaterThan(0);
+    // A stale member (running no projection) whose row a transaction holds: every round that
+    // removes stale members waits for it. And the rows of the units that will move, held so that
+    // a releases them only once b's rounds are stuck.
+    await db.pool.query(
+      `INSERT INTO ${t.members} (id, capabilities, heartbeat_at) VALUES ('ghost', '{}', now() - interval '1 hour')`,
+    );
+    const ghost = await db.pool.connect();
+    const units = await db.pool.connect();
+    let publisher: Promise<void> = Promise.resolve();
+    let publishing = true;
+    try {
+      await ghost.query("BEGIN");
+      await ghost.query(`SELECT 1 FROM ${t.members} WHERE id = 'ghost' FOR UPDATE`);
+      await units.query("BEGIN");
+      await units.query(`SELECT 1 FROM ${t.units} WHERE partition = ANY($1) FOR UPDATE`, [moved]);
+      const b = replica("b");
+      await b.start();
+      await waitFor(
+        async () =>
+          (
+            await query(
+              `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%DELETE FROM ${t.members}%'`,
+            )
+          ).length > 0,
+        { timeoutMs: 20_000, what: "a round of b's to wait for the stale member's row" },
+      );
+      publisher = (async () => {
+        while (publishing) await publish(5);
+      })();
+      await units.query("COMMIT");
+      // b's rounds are still held: b runs its units all the same, and applies their events.
+      await waitFor(
+        async () =>
+          (await query(`SELECT DISTINCT part FROM "${db.name}".ledger_g1_log WHERE member = 'b'`)).length ===
+          moved.length,
+        { timeoutMs: 20_000, what: "b to apply events of every unit rendezvous hashing gives it" },
+      );
+    } finally {
+      publishing = false;
+      await publisher;
+      await units.query("ROLLBACK").catch(() => {});
+      units.release();
+      await ghost.query("ROLLBACK");
+      ghost.release();
+    }
+    const last = Math.max(...partOf.keys());
+    await waitFor(
+      async () => (await query(`SELECT 1 FROM ${t.units} WHERE checkpoint < $1`, [last])).length === 0,
+      { timeoutMs: 20_000, what: "every event to be applied" },
+    );
+    const log = await query<{ seq: number; part: number }>(
+      `SELECT seq::float8 AS seq, part FROM "${db.name}".ledger_g1_log ORDER BY seq`,
     );
     for (let p = 0; p < PARTITIONS; p++) {
       const events = [...partOf]
