@@ -70,7 +70,10 @@ export function assertValidSpec(spec: RangeMoveSpec): void {
   }
 }
 
+/** What every move's object name starts with: a restore finds a move's leftovers by it. */
+export const MOVE_OBJECT_PREFIX = "dbplane_rs_";
+
 /** `dbplane_rs_<id>`: the one name of the publication, slot, subscription and role of a move. */
 export function objectName(spec: Pick<RangeMoveSpec, "id">): string {
-  return `dbplane_rs_${spec.id}`;
+  return `${MOVE_OBJECT_PREFIX}${spec.id}`;
 }

@@ -1,5 +1,5 @@
 import pg from "pg";
-import type { RangeMoveSpec } from "./range-move-spec.ts";
+import { MOVE_OBJECT_PREFIX, type RangeMoveSpec } from "./range-move-spec.ts";
 import { quotedTable, rangeFilter } from "./range-sql.ts";
 
 /** Row-level security as it was before a move hid rows: restored by revealRange. */
@@ -67,25 +67,46 @@ export async function hideRange(target: pg.Client, name: string, spec: RangeMove
 export async function revealRange(target: pg.Client, name: string, spec: RangeMoveSpec): Promise<void> {
   for (const table of spec.tables) {
     if (rangeFilter(table, spec.from, spec.to) === null) continue;
-    const t = quotedTable(table.table);
-    const { rows } = await target.query<{ comment: string | null }>(
-      `SELECT obj_description(p.oid, 'pg_policy') AS comment FROM pg_policy p
-        WHERE p.polrelid = to_regclass($1) AND p.polname = $2`,
-      [t, hidePolicy(name)],
-    );
-    if (!rows[0]) continue;
-    const prior = JSON.parse(rows[0].comment ?? '{"rls":false,"force":false}') as PriorSecurity;
-    await target.query("BEGIN");
-    try {
-      await target.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT_MS}ms'`);
-      await target.query(`DROP POLICY IF EXISTS ${pg.escapeIdentifier(hidePolicy(name))} ON ${t}`);
-      await target.query(`DROP POLICY IF EXISTS ${pg.escapeIdentifier(allPolicy(name))} ON ${t}`);
-      if (!prior.rls) await target.query(`ALTER TABLE ${t} DISABLE ROW LEVEL SECURITY`);
-      if (!prior.force) await target.query(`ALTER TABLE ${t} NO FORCE ROW LEVEL SECURITY`);
-      await target.query("COMMIT");
-    } catch (err) {
-      await target.query("ROLLBACK").catch(() => {});
-      throw err;
-    }
+    await revealTable(target, name, quotedTable(table.table));
   }
+}
+
+/**
+ * revealRange for one table (`table` as SQL, quoted where it needs to be): move `name`'s policies
+ * dropped, row-level security as it was before. Idempotent.
+ */
+export async function revealTable(target: pg.Client, name: string, table: string): Promise<void> {
+  const { rows } = await target.query<{ comment: string | null }>(
+    `SELECT obj_description(p.oid, 'pg_policy') AS comment FROM pg_policy p
+      WHERE p.polrelid = to_regclass($1) AND p.polname = $2`,
+    [table, hidePolicy(name)],
+  );
+  if (!rows[0]) return;
+  const prior = JSON.parse(rows[0].comment ?? '{"rls":false,"force":false}') as PriorSecurity;
+  await target.query("BEGIN");
+  try {
+    await target.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT_MS}ms'`);
+    await target.query(`DROP POLICY IF EXISTS ${pg.escapeIdentifier(hidePolicy(name))} ON ${table}`);
+    await target.query(`DROP POLICY IF EXISTS ${pg.escapeIdentifier(allPolicy(name))} ON ${table}`);
+    if (!prior.rls) await target.query(`ALTER TABLE ${table} DISABLE ROW LEVEL SECURITY`);
+    if (!prior.force) await target.query(`ALTER TABLE ${table} NO FORCE ROW LEVEL SECURITY`);
+    await target.query("COMMIT");
+  } catch (err) {
+    await target.query("ROLLBACK").catch(() => {});
+    throw err;
+  }
+}
+
+/**
+ * Every table of the current database where a move hid rows (hideRange), with the move's name:
+ * what a restored copy of a shard taken mid-move carries, for revealTable.
+ */
+export async function hiddenTables(client: pg.Client): Promise<{ name: string; table: string }[]> {
+  const suffix = hidePolicy("");
+  const { rows } = await client.query<{ name: string; table: string }>(
+    `SELECT left(polname, -length($2)) AS name, polrelid::regclass::text AS "table" FROM pg_policy
+      WHERE starts_with(polname, $1) AND right(polname, length($2)) = $2 ORDER BY 2, 1`,
+    [MOVE_OBJECT_PREFIX, suffix],
+  );
+  return rows;
 }

@@ -2,6 +2,7 @@ import { mkdir, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { RESHARD_ROLE } from "@dbplane/reshard";
 import type { Logger } from "@dbplane/service-kit";
+import { equalRanges, rangesFromText } from "@dbplane/sharding";
 import type { RouterWireEndpoint } from "../../domain/application-role.ts";
 import type { DatabaseSpec } from "../../domain/database-spec.ts";
 import { PermanentProvisionError } from "../../domain/errors.ts";
@@ -177,12 +178,21 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
       await flushArchive({ port: await portOf(sourceServer), ca }, sourcePassword);
     }
     const walDir = join(dirname(dirname(base)), "wal");
-    await restorePrimary(
+    // The map the restore makes (absent ranges: version 1's equal ones), as the router will route.
+    const ranges = from.ranges ? rangesFromText(from.ranges) : equalRanges(spec.shards);
+    const removed = await restorePrimary(
       dir,
       spec.name,
       { sourceDatabase: from.database, base, walDir, targetTime: from.targetTime, sourcePassword },
       ctx,
+      { owned: ranges.filter((r) => r.shard === shard), tables: spec.shardedTables },
     );
+    if (removed && Object.values(removed).some((n) => n > 0)) {
+      options.logger.warn(
+        { database: spec.name, shard, source: from.database, ...removed },
+        "restored shard carried a reshard's leftovers (taken mid-reshard): removed",
+      );
+    }
   };
 
   /**

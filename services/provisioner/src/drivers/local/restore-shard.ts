@@ -1,7 +1,14 @@
 import { readFile, rename } from "node:fs/promises";
 import { join } from "node:path";
 import { discardPartial, exists, freeLocalPort, ownedDir, writeOwned } from "./cluster-files.ts";
-import { ensureRunning, type ServerContext, withConnection, writeSettings } from "./local-server.ts";
+import {
+  ensureRunning,
+  type ServerContext,
+  stopServer,
+  withConnection,
+  writeSettings,
+} from "./local-server.ts";
+import { type LeftoversRemoved, type RestoredShardMap, removeReshardLeftovers } from "./restore-leftovers.ts";
 import { runProgram } from "./run-program.ts";
 
 /** What one shard of a restored database is made from. */
@@ -25,17 +32,21 @@ const sh = (path: string) => `'${path.replaceAll("'", `'\\''`)}'`;
  * Makes a shard's primary from a base backup and the source's archived WAL, recovered to
  * `targetTime` by PostgreSQL itself (recovery.signal, restore_command, recovery_target_time,
  * recovery_target_action = promote), then renames the source's database to `dbname` and gives
- * the superuser the new shard's password. Each step is idempotent and `restored.json` marks the
- * end, so a repeat after a crash finishes what is missing and a repeat after success does nothing.
+ * the superuser the new shard's password. A reshard running at that moment left objects behind
+ * (removeReshardLeftovers): the server recovers and they are removed with no logical replication
+ * worker at all (`max_logical_replication_workers = 0`), then it restarts with the normal settings.
+ * Each step is idempotent and `restored.json` marks the end, so a repeat after a crash finishes
+ * what is missing and a repeat after success does nothing (and returns undefined).
  */
 export async function restorePrimary(
   shardDir: string,
   dbname: string,
   restore: ShardRestore,
   ctx: ServerContext,
-): Promise<void> {
+  map: RestoredShardMap,
+): Promise<LeftoversRemoved | undefined> {
   const marker = join(shardDir, RESTORED_MARKER);
-  if (await exists(marker)) return;
+  if (await exists(marker)) return undefined;
   const dataDir = join(shardDir, "primary");
   if (!(await exists(dataDir))) await unpack(dataDir, restore, ctx);
   await ensureRunning(dataDir, ctx);
@@ -58,12 +69,26 @@ export async function restorePrimary(
         `ALTER DATABASE ${client.escapeIdentifier(restore.sourceDatabase)} RENAME TO ${client.escapeIdentifier(dbname)}`,
       );
     }
-    for (const setting of ["restore_command", "recovery_target_time", "recovery_target_action"]) {
+  });
+  const removed = await removeReshardLeftovers(target, ctx.password, dbname, map);
+  const workersOff = await withConnection(target, ctx.password, "postgres", async (client) => {
+    const settings = ["restore_command", "recovery_target_time", "recovery_target_action"];
+    for (const setting of [...settings, "max_logical_replication_workers"]) {
       await client.query(`ALTER SYSTEM RESET ${setting}`);
     }
     await client.query("SELECT pg_reload_conf()");
+    const { rows } = await client.query<{ n: string }>(
+      "SELECT current_setting('max_logical_replication_workers') AS n",
+    );
+    return rows[0]?.n === "0";
   });
+  // The worker limit is read at start only: the restart brings the normal settings back.
+  if (workersOff) {
+    await stopServer(dataDir, ctx);
+    await ensureRunning(dataDir, ctx);
+  }
   await writeOwned(marker, `${JSON.stringify({ ...restore, sourcePassword: undefined })}\n`, ctx.user);
+  return removed;
 }
 
 /** base.tar and pg_wal.tar into `<dataDir>.tmp`, the recovery settings, then renamed into place. */
@@ -81,6 +106,9 @@ async function unpack(dataDir: string, restore: ShardRestore, ctx: ServerContext
     // PostgreSQL reads `YYYY-MM-DD HH:MM:SS.sss+00`, not RFC 3339's `T…Z`.
     `recovery_target_time = '${new Date(restore.targetTime).toISOString().replace("T", " ").replace("Z", "+00")}'`,
     "recovery_target_action = 'promote'",
+    // A subscription of a shard restored mid-reshard is enabled: its apply worker would connect to
+    // the live source and consume the live move's slot. None runs until restorePrimary removed it.
+    "max_logical_replication_workers = 0",
   ];
   const auto = join(tmp, "postgresql.auto.conf");
   const before = await readFile(auto, "utf8").catch(() => "");
