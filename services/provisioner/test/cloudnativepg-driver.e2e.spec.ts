@@ -329,6 +329,11 @@ describe("CloudNativePG driver against the API double with CloudNativePG's CRDs"
       ]);
       // The restored database archives to its own place, never into the source's.
       expect(spec.backup.barmanObjectStore.destinationPath).toBe("s3://dbplane-backups/test/shop-copy");
+      // A subscription restored mid-reshard would reach the live source: no apply worker may start.
+      expect(spec.postgresql.parameters).toEqual({
+        wal_level: "logical",
+        max_logical_replication_workers: "0",
+      });
       kube.setStatus(Cluster, ns, `shop-copy-shard-${n}`, {
         phase: HEALTHY,
         instances: spec.instances,
@@ -340,6 +345,20 @@ describe("CloudNativePG driver against the API double with CloudNativePG's CRDs"
     await succeeded(restore.body.operationId);
     const db = (await api.call("GET", "/v1/databases/shop-copy")).body;
     expect(db.shards.map((s: { dbname: string }) => s.dbname)).toEqual(["shop", "shop"]);
+    // The restore ends saying what is left, once per restored Cluster.
+    const warning = "restored Cluster runs with max_logical_replication_workers=0";
+    await waitFor(() => world.output().includes(warning), { timeoutMs: 20_000 });
+    await passesAfterNow();
+    expect(world.output().split(warning).length - 1).toBe(2);
+    // Once a person has removed the leftovers and says so, the workers come back (CloudNativePG restarts).
+    const annotated = copy(0);
+    annotated.metadata.annotations = { "dbplane.io/reshard-leftovers-removed": "true" };
+    kube.put(annotated);
+    await waitFor(() => copy(0).spec.postgresql.parameters.max_logical_replication_workers === undefined, {
+      timeoutMs: 20_000,
+    });
+    expect(copy(0).spec.postgresql.parameters).toEqual({ wal_level: "logical" });
+    expect(copy(1).spec.postgresql.parameters.max_logical_replication_workers).toBe("0");
   }, 60_000);
 
   it("refuses PostgreSQL 14 with the field named, before any Cluster is made", async () => {

@@ -119,6 +119,23 @@ describe("CloudNativePG manifests against CloudNativePG's own CRD schema", () =>
     expect(sql.join("\n")).not.toMatch(/PASSWORD|SCRAM-SHA-256/);
   });
 
+  it("a restored shard starts with no logical replication worker (a mid-reshard subscription would reach the live source) until its leftovers are removed", () => {
+    const restored = {
+      ...(spec as object),
+      restoreFrom: { database: "shop-old", targetTime: "2026-12-05T10:00:00Z", bases: ["a", "b"] },
+    };
+    const off = cluster({ spec: restored });
+    expect(schemaErrors(clusters, off)).toEqual([]);
+    expect(off.spec.bootstrap.recovery).toBeDefined();
+    expect(off.spec.postgresql.parameters).toEqual({
+      wal_level: "logical",
+      max_logical_replication_workers: "0",
+    });
+    const cleaned = cluster({ spec: restored, leftoversRemoved: true });
+    expect(cleaned.spec.postgresql.parameters).toEqual({ wal_level: "logical" });
+    expect(cluster().spec.postgresql.parameters).toEqual({ wal_level: "logical" });
+  });
+
   it("a shard's Backup is valid under the Backup CRD, and its status decides the outcome", () => {
     const backup = backupManifest("shop", 1, "apps", "2026-12-04.nightly");
     expect(schemaErrors(cnpgValidator("backups"), backup)).toEqual([]);

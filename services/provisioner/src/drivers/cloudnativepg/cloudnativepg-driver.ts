@@ -1,4 +1,4 @@
-import { applyObject, connectKube, listLabelled } from "@dbplane/kube";
+import { applyObject, connectKube, listLabelled, readObject } from "@dbplane/kube";
 import { RESHARD_ROLE } from "@dbplane/reshard";
 import type { Logger } from "@dbplane/service-kit";
 import { type KubernetesObject, loadYaml, PatchStrategy, type V1Secret } from "@kubernetes/client-node";
@@ -6,7 +6,7 @@ import { APP_USER, appCredentialEntries, type RouterWireEndpoint } from "../../d
 import { PermanentProvisionError } from "../../domain/errors.ts";
 import { MONITOR_USER } from "../../domain/monitoring-role.ts";
 import { assertSupportedVersion } from "../../domain/postgres-version.ts";
-import type { ShardDriver, ShardObservation } from "../driver.ts";
+import type { ShardDriver, ShardObservation, ShardTarget } from "../driver.ts";
 import { appSecretName } from "../kubernetes/app-role-container.ts";
 import { FIELD_MANAGER } from "../kubernetes/kubernetes-driver.ts";
 import { namespaceObjects } from "../kubernetes/namespace-objects.ts";
@@ -22,6 +22,7 @@ import {
   clusterManifest,
   cnpgDnsNames,
   cnpgNames,
+  RESHARD_LEFTOVERS_REMOVED,
   roleSecret,
 } from "./cluster-manifest.ts";
 
@@ -106,6 +107,23 @@ export async function createCloudNativePgDriver(options: CloudNativePgDriverOpti
     }
   };
 
+  /**
+   * Whether a restored shard's Cluster says its reshard leftovers are removed; a shard not
+   * restored has none. Read before each apply, so a person's annotation takes effect next pass.
+   */
+  const leftoversRemoved = async (target: ShardTarget): Promise<boolean> => {
+    if (!target.spec.restoreFrom) return true;
+    const name = cnpgNames(target.spec.name, target.shard).cluster;
+    const cluster = await readObject(objects, {
+      apiVersion: CNPG_API_VERSION,
+      kind: "Cluster",
+      metadata: { name, namespace },
+    });
+    return cluster?.metadata?.annotations?.[RESHARD_LEFTOVERS_REMOVED] === "true";
+  };
+  /** Restored Clusters already warned about in this process (one warning each, not one per pass). */
+  const warnedLeftovers = new Set<string>();
+
   return {
     kind: "cloudnativepg",
     // CloudNativePG runs the bootstrap SQL once and a failure there leaves the Cluster never
@@ -177,8 +195,16 @@ export async function createCloudNativePgDriver(options: CloudNativePgDriverOpti
       }
       const readers = options.readers ? secretReaderRoles(spec.name, shard, namespace, options.readers) : [];
       for (const manifest of [...secrets, ...readers]) await apply(manifest);
+      const removed = await leftoversRemoved(target);
       const cluster = await apply(
-        clusterManifest({ ...target, namespace, image: options.image, backup: options.backup, tlsSecret }),
+        clusterManifest({
+          ...target,
+          namespace,
+          image: options.image,
+          backup: options.backup,
+          tlsSecret,
+          leftoversRemoved: removed,
+        }),
       );
       const status = (cluster as { status?: ClusterStatus }).status;
       const want = 1 + target.replicas;
@@ -188,6 +214,13 @@ export async function createCloudNativePgDriver(options: CloudNativePgDriverOpti
           ready: false,
           waitingFor: `Cluster ${names.cluster}: ${status?.phase ?? "no status yet"}, ${ready}/${want} instances ready`,
         };
+      }
+      if (!removed && options.backup && !warnedLeftovers.has(names.cluster)) {
+        warnedLeftovers.add(names.cluster);
+        options.logger.warn(
+          { database: spec.name, shard, cluster: names.cluster, annotation: RESHARD_LEFTOVERS_REMOVED },
+          "restored Cluster runs with max_logical_replication_workers=0: a reshard running at the restored moment may have left its subscription, publications, roles, hiding policies and other shards' rows, which dbplane does not remove on CloudNativePG yet; remove them (README, Restored mid-reshard), then annotate the Cluster to get logical replication back",
+        );
       }
       const svc = (name: string) => `${name}.${namespace}.svc`;
       const secretRef = (name: string) => ({ kind: "secret" as const, namespace, name, key: "password" });

@@ -57,7 +57,18 @@ export interface ClusterManifestInput extends ShardTarget {
   readonly backup: CnpgBackupStore | undefined;
   /** The shard's `kubernetes.io/tls` Secret (with `ca.crt`) from the provisioner's CA; absent: CloudNativePG's own CA. */
   readonly tlsSecret: string | undefined;
+  /**
+   * A restored shard whose reshard leftovers a person has removed (the Cluster carries
+   * RESHARD_LEFTOVERS_REMOVED): it gets its logical replication workers back.
+   */
+  readonly leftoversRemoved?: boolean;
 }
+
+/**
+ * The annotation a person sets on a restored Cluster (`"true"`) once its reshard leftovers are
+ * removed; until then it runs with no logical replication worker (restoredParameters).
+ */
+export const RESHARD_LEFTOVERS_REMOVED = "dbplane.io/reshard-leftovers-removed";
 
 /** The barman object store of a database's shards, as Cluster and Backup name it. */
 export function destinationPath(store: CnpgBackupStore, database: string): string {
@@ -153,7 +164,7 @@ export function clusterManifest(input: ClusterManifestInput): KubernetesObject {
           }
         : {}),
       postgresql: {
-        parameters: { wal_level: "logical" },
+        parameters: { wal_level: "logical", ...restoredParameters(input) },
         // Synchronous mode: CloudNativePG's own quorum (ANY n of the standbys), capped at the
         // standbys there are, so a commit never waits for one that does not exist.
         ...(spec.synchronous && input.replicas > 0
@@ -198,6 +209,18 @@ export function clusterManifest(input: ClusterManifestInput): KubernetesObject {
         : {}),
     },
   } as KubernetesObject;
+}
+
+/**
+ * A restore of a moment inside a reshard brings back its subscription, still enabled: its apply
+ * worker would connect to the LIVE source and consume the live move's slot. So a restored shard
+ * starts with no logical replication worker at all, and keeps none until its leftovers are removed
+ * (README, "Restored mid-reshard"); the driver does not remove them yet. The worker limit is read at
+ * server start only: CloudNativePG restarts the instances when the parameter goes.
+ */
+function restoredParameters(input: ClusterManifestInput): Record<string, string> {
+  const restored = input.spec.restoreFrom && input.backup;
+  return restored && !input.leftoversRemoved ? { max_logical_replication_workers: "0" } : {};
 }
 
 /** The source a restored shard recovers from, as the Cluster's `externalClusters` names it. */
