@@ -11,13 +11,19 @@ import {
 } from "@dbplane/reshard";
 import { KEYSPACE_END, KEYSPACE_MIN, type KeyRange, type ShardKeyType } from "@dbplane/sharding";
 import type pg from "pg";
-import { type AdminTarget, withConnection } from "./local-server.ts";
 
 /** What a restored shard keeps: its sharded tables' rows in `owned`, the ranges its map gives it. */
 export interface RestoredShardMap {
   readonly owned: readonly KeyRange[];
   readonly tables: readonly { table: string; keyColumn: string; keyType: ShardKeyType }[];
 }
+
+/**
+ * Runs `work` on a new connection to `dbname` of the restored server and closes it after; as a
+ * user allowed to drop others' subscriptions, roles and policies (a superuser). Each driver reaches
+ * its server its own way (the local one over 127.0.0.1, CloudNativePG through the `-rw` Service).
+ */
+export type ConnectRestored = <T>(dbname: string, work: (client: pg.Client) => Promise<T>) => Promise<T>;
 
 /** What the clean-up removed (counts for the log; no names of secrets). */
 export interface LeftoversRemoved {
@@ -45,13 +51,12 @@ const NOWHERE = "host=/nonexistent/dbplane-restored dbname=none";
  * gone. Idempotent: a repeat finds nothing left.
  */
 export async function removeReshardLeftovers(
-  target: AdminTarget,
-  password: string,
+  connect: ConnectRestored,
   dbname: string,
   map: RestoredShardMap,
 ): Promise<LeftoversRemoved> {
-  const subscriptions = await dropSubscriptions(target, password);
-  return withConnection(target, password, dbname, async (client) => {
+  const subscriptions = await dropSubscriptions(connect);
+  return connect(dbname, async (client) => {
     const publications = await dropMovePublications(client);
     let rowsDeleted = 0;
     for (const table of map.tables) {
@@ -72,8 +77,8 @@ export async function removeReshardLeftovers(
 }
 
 /** Every subscription of every database of the server: disabled, pointed nowhere, dropped locally. */
-async function dropSubscriptions(target: AdminTarget, password: string): Promise<number> {
-  const databases = await withConnection(target, password, "postgres", async (client) => {
+async function dropSubscriptions(connect: ConnectRestored): Promise<number> {
+  const databases = await connect("postgres", async (client) => {
     const { rows } = await client.query<{ datname: string }>(
       "SELECT DISTINCT d.datname FROM pg_subscription s JOIN pg_database d ON d.oid = s.subdbid ORDER BY 1",
     );
@@ -81,7 +86,7 @@ async function dropSubscriptions(target: AdminTarget, password: string): Promise
   });
   let dropped = 0;
   for (const database of databases) {
-    await withConnection(target, password, database, async (client) => {
+    await connect(database, async (client) => {
       const { rows } = await client.query<{ subname: string; subenabled: boolean }>(
         `SELECT subname, subenabled FROM pg_subscription
           WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,

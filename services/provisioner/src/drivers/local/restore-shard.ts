@@ -70,7 +70,11 @@ export async function restorePrimary(
       );
     }
   });
-  const removed = await removeReshardLeftovers(target, ctx.password, dbname, map);
+  const removed = await removeReshardLeftovers(
+    (database, work) => withConnection(target, ctx.password, database, work),
+    dbname,
+    map,
+  );
   const workersOff = await withConnection(target, ctx.password, "postgres", async (client) => {
     const settings = ["restore_command", "recovery_target_time", "recovery_target_action"];
     for (const setting of [...settings, "max_logical_replication_workers"]) {
