@@ -136,6 +136,23 @@ describe("CloudNativePG manifests against CloudNativePG's own CRD schema", () =>
     expect(cluster().spec.postgresql.parameters).toEqual({ wal_level: "logical" });
   });
 
+  it("a shard a split added to a restored database after its backup is made new, not recovered from a source shard that never existed", () => {
+    const restored = {
+      ...(spec as object),
+      shards: 3,
+      restoreFrom: { database: "shop-old", targetTime: "2026-12-05T10:00:00Z", bases: ["a", "b"] },
+    };
+    const added = cluster({ spec: restored, shard: 2, tlsSecret: "shop-shard-2-tls" });
+    expect(schemaErrors(clusters, added)).toEqual([]);
+    expect(added.spec.bootstrap.recovery).toBeUndefined();
+    expect(added.spec.externalClusters).toBeUndefined();
+    // The same database name as the recovered shards: every shard's endpoint names one database.
+    expect(added.spec.bootstrap.initdb.database).toBe("shop-old");
+    // Nothing of a reshard can have come with it: logical replication works from the start.
+    expect(added.spec.postgresql.parameters).toEqual({ wal_level: "logical" });
+    expect(cluster({ spec: restored, shard: 1 }).spec.bootstrap.recovery).toBeDefined();
+  });
+
   it("a shard's Backup is valid under the Backup CRD, and its status decides the outcome", () => {
     const backup = backupManifest("shop", 1, "apps", "2026-12-04.nightly");
     expect(schemaErrors(cnpgValidator("backups"), backup)).toEqual([]);

@@ -22,6 +22,7 @@ import {
   clusterManifest,
   cnpgDnsNames,
   cnpgNames,
+  isRestoredShard,
   RESHARD_LEFTOVERS_REMOVED,
   roleSecret,
 } from "./cluster-manifest.ts";
@@ -112,7 +113,7 @@ export async function createCloudNativePgDriver(options: CloudNativePgDriverOpti
    * restored has none. Read before each apply, so a person's annotation takes effect next pass.
    */
   const leftoversRemoved = async (target: ShardTarget): Promise<boolean> => {
-    if (!target.spec.restoreFrom) return true;
+    if (!isRestoredShard({ ...target, backup: options.backup })) return true;
     const name = cnpgNames(target.spec.name, target.shard).cluster;
     const cluster = await readObject(objects, {
       apiVersion: CNPG_API_VERSION,

@@ -219,8 +219,17 @@ export function clusterManifest(input: ClusterManifestInput): KubernetesObject {
  * server start only: CloudNativePG restarts the instances when the parameter goes.
  */
 function restoredParameters(input: ClusterManifestInput): Record<string, string> {
-  const restored = input.spec.restoreFrom && input.backup;
-  return restored && !input.leftoversRemoved ? { max_logical_replication_workers: "0" } : {};
+  return isRestoredShard(input) && !input.leftoversRemoved ? { max_logical_replication_workers: "0" } : {};
+}
+
+/**
+ * Whether this shard's Cluster recovers from the source's backup: the restored database's shards
+ * that the backup had. A shard a split adds later has no backup of its own: it is made new (its
+ * database named as the recovered ones, so every shard's endpoint names the same database).
+ */
+export function isRestoredShard(input: Pick<ClusterManifestInput, "spec" | "shard" | "backup">): boolean {
+  const from = input.spec.restoreFrom;
+  return from !== undefined && input.backup !== undefined && input.shard < from.bases.length;
 }
 
 /** The source a restored shard recovers from, as the Cluster's `externalClusters` names it. */
@@ -235,7 +244,7 @@ const RESTORE_SOURCE = "dbplane-restore-source";
 function bootstrapOf(input: ClusterManifestInput) {
   const { spec, shard, namespace } = input;
   const from = spec.restoreFrom;
-  if (from && input.backup) {
+  if (from && input.backup && isRestoredShard(input)) {
     return {
       bootstrap: {
         recovery: {
@@ -260,7 +269,7 @@ function bootstrapOf(input: ClusterManifestInput) {
   return {
     bootstrap: {
       initdb: {
-        database: spec.name,
+        database: from?.database ?? spec.name,
         owner: APP_USER,
         secret: { name: appSecretName(spec.name) },
         postInitApplicationSQL: reshardBootstrapSql(spec.name, namespace),
