@@ -11,7 +11,7 @@
 // BENCH_WIRE_TARGETS (comma-separated target names, e.g. `direct,pgbouncer,pgbouncer session,router
 // 1 shard`) measures only those wire targets, in that order, BENCH_WIRE_MODES (e.g. `prepared`) only
 // those modes. BENCH_ROUTER_BASE_ENTRY (another checkout's services/router/src/main.ts) adds that
-// router's targets as "base router 1 shard" etc. (router-process.ts).
+// router's targets as "base router 1 shard" etc. (router-process.ts), and a "base router" side to the HTTP section.
 
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { Agent, request } from "node:http";
@@ -108,25 +108,35 @@ const bus = await connectBus({
 });
 await bus.ensureTopology();
 const serverPort = Number(new URL(testServerUrls().postgres).port || 5432);
-await bus.publish(
-  databaseReady,
-  {
-    name: DB,
-    version: 1,
-    postgresVersion: 15,
-    shards: [
-      {
-        shard: 0,
-        primary: { host: "127.0.0.1", port: serverPort },
-        replicas: [],
-        dbname: shard.name,
-        user: "postgres",
-        passwordRef: { kind: "file", path: passwordFile },
-      },
-    ],
-  },
-  { subject: DB },
-);
+/** Plays the provisioner towards a router: the bench database, one shard, ready. */
+async function announceBench(to: typeof bus): Promise<void> {
+  await to.publish(
+    databaseReady,
+    {
+      name: DB,
+      version: 1,
+      postgresVersion: 15,
+      shards: [
+        {
+          shard: 0,
+          primary: { host: "127.0.0.1", port: serverPort },
+          replicas: [],
+          dbname: shard.name,
+          user: "postgres",
+          passwordRef: { kind: "file", path: passwordFile },
+        },
+      ],
+    },
+    { subject: DB },
+  );
+}
+await announceBench(bus);
+// BENCH_ROUTER_BASE_ENTRY: the router before a change, a fourth side of the HTTP section.
+const base =
+  BASE_ENTRY === undefined
+    ? undefined
+    : await startBaseRouter(BASE_ENTRY, { dataDir: dir, poolSize: POOL_SIZE, jwtSecret: SECRET });
+if (base) await announceBench(base.bus);
 const naivePort = await freePort();
 const naive = await startChildService({
   entry: new URL("./naive-proxy.ts", import.meta.url).pathname,
@@ -166,15 +176,18 @@ function post(path: string, body: string, toPort = port): Promise<{ status: numb
 }
 
 const SQL = "SELECT id, note FROM items WHERE id = $1";
-const viaRouter = async (id: number) => {
+const viaRouterOn = (toPort: number) => async (id: number) => {
   const res = await post(
     `/v1/databases/${DB}/query`,
     JSON.stringify({ sql: SQL, params: [id], key: { type: "bigint", value: id } }),
+    toPort,
   );
   if (res.status !== 200) throw new Error(`router answered ${res.status}: ${res.text}`);
   const rows = (JSON.parse(res.text) as { rows: unknown[] }).rows;
   if (rows.length !== 1) throw new Error("row missing");
 };
+const viaRouter = viaRouterOn(port);
+const viaBase = base && viaRouterOn(base.port);
 const viaNaive = async (id: number) => {
   const res = await post(`/v1/databases/${DB}/query`, JSON.stringify({ sql: SQL, params: [id] }), naivePort);
   if (res.status !== 200) throw new Error(`naive proxy answered ${res.status}: ${res.text}`);
@@ -189,6 +202,7 @@ await waitFor(
   async () => {
     try {
       await viaRouter(1);
+      await viaBase?.(1);
       return true;
     } catch {
       return false;
@@ -281,10 +295,11 @@ async function httpSection(): Promise<string> {
     { name: "direct", one: viaDirect },
     { name: "naive hop", one: viaNaive, pid: naive.process.pid },
     { name: "router", one: viaRouter, pid: router.process.pid },
+    ...(base && viaBase ? [{ name: "base router", one: viaBase, pid: base.service.process.pid }] : []),
   ];
   // Warm every path (connections, JIT), unmeasured.
   await interleaved(sides, 3, 1);
-  const [d, nv, r] = await interleaved(sides, SECONDS, HTTP_SLICE);
+  const [d, nv, r, b] = await interleaved(sides, SECONDS, HTTP_SLICE);
   // One request at a time: the hop's own latency, without queueing for a shared CPU.
   const [d1, r1] = await interleaved(
     [sides[0]!, sides[2]!],
@@ -302,6 +317,7 @@ async function httpSection(): Promise<string> {
     line("direct", d!),
     line("router", r!),
     line("naive hop", nv!),
+    ...(b ? [line("base router", b)] : []),
     line("direct c=1", d1!),
     line("router c=1", r1!),
     `cpu µs/req: the hop process's own CPU (user + system) per request (machine: ${availableParallelism()} CPUs, shared by client, hops and PostgreSQL)`,
@@ -313,6 +329,11 @@ async function httpSection(): Promise<string> {
     `figure router_vs_naive_hop ${(r!.rps / nv!.rps).toFixed(3)}`,
     `figure router_cpu_us_per_request ${r!.cpuUs.toFixed(0)}`,
     `figure naive_hop_cpu_us_per_request ${nv!.cpuUs.toFixed(0)}`,
+    ...(b
+      ? [
+          `base router (BENCH_ROUTER_BASE_ENTRY): router/base req/s ${(r!.rps / b.rps).toFixed(3)}, base_vs_naive_hop ${(b.rps / nv!.rps).toFixed(3)}`,
+        ]
+      : []),
     "",
   ].join("\n");
 }
@@ -374,13 +395,7 @@ async function wireSection(): Promise<string> {
     });
     targets.push(...routerDbs.targets.map((t) => ({ ...t, pid: router.process.pid })));
     routerNote = routerDbs.skipped.map((why) => `router target skipped: ${why}\n`).join("");
-    if (BASE_ENTRY !== undefined) {
-      const base = await startBaseRouter(BASE_ENTRY, {
-        dataDir: dir,
-        poolSize: POOL_SIZE,
-        jwtSecret: SECRET,
-      });
-      wireCleanups.push(() => base.stop());
+    if (base) {
       const baseDbs = await setUpWireDatabases({
         bus: base.bus,
         wirePort: base.wirePort,
@@ -426,6 +441,7 @@ if (ONLY !== "wire") process.stdout.write(await httpSection());
 if (ONLY !== "http") process.stdout.write(await wireSection());
 
 agent.destroy();
+await base?.stop();
 router.kill("SIGTERM");
 naive.kill("SIGTERM");
 await Promise.all([router.exited, naive.exited]);
