@@ -45,6 +45,7 @@ export interface ServerSession {
 /** pg's per-client pipeline switch (pg >= 8.21, lib/client.js), absent from @types/pg. */
 interface PipelineSwitch {
   pipeline: boolean;
+  readonly connection: { readonly stream: { cork(): void; uncork(): void } };
 }
 
 /**
@@ -118,7 +119,7 @@ export async function withServerSession<T>(
   };
   const session: ServerSession = {
     run,
-    async runLast(submit) {
+    async runLast<T>(submit: (client: pg.PoolClient) => Promise<T>): Promise<T> {
       if (!limits.callerSql) return run(submit);
       return run(async (c) => {
         // Pipelined: the reset goes out right behind the statement, after its Sync, so it runs
@@ -127,8 +128,17 @@ export async function withServerSession<T>(
         // the reset fail, and the connection is dropped, as resetAndRelease does.
         const switchable = c as unknown as PipelineSwitch;
         switchable.pipeline = true;
-        const statement = submit(c);
-        const reset = c.query("DISCARD ALL");
+        // Both submitted in this tick; corked, they leave in one write instead of two.
+        const { stream } = switchable.connection;
+        stream.cork();
+        let statement: Promise<T>;
+        let reset: Promise<unknown>;
+        try {
+          statement = submit(c);
+          reset = c.query("DISCARD ALL");
+        } finally {
+          stream.uncork();
+        }
         const [outcome, resetOutcome] = await Promise.allSettled([statement, reset]);
         // pg reads the flag on every ReadyForQuery: off only once both answers are in.
         switchable.pipeline = false;
