@@ -2,14 +2,16 @@
 // the same shard, same machine, same concurrency, same pool size, one run. The ratio is the
 // cost of the router hop: HTTP + JSON, auth, key hashing, routing, accounting. A third path, a
 // bare fastify + pg pass-through (naive-proxy.ts), shows how much of that cost is the HTTP hop
-// itself on this machine and how much is the router's own work.
+// itself on this machine and how much is the router's own work. The three take turns of
+// BENCH_HTTP_SLICE seconds (default 1) rather than running one after the other, and the table
+// gives each hop process's own CPU per request, less noisy than req/s on a shared machine.
 //
 // The wire section (wire-section.ts) runs pgbench against the same shard directly, through
 // PgBouncer and through the router's PostgreSQL wire endpoint. BENCH_ONLY=http|wire runs one;
 // BENCH_WIRE_TARGETS (comma-separated target names, e.g. `direct,pgbouncer,pgbouncer session,router
 // 1 shard`) measures only those wire targets, in that order, BENCH_WIRE_MODES (e.g. `prepared`) only
 // those modes. BENCH_ROUTER_BASE_ENTRY (another checkout's services/router/src/main.ts) adds that
-// router's targets as "base router 1 shard" etc. (router-process.ts).
+// router's targets as "base router 1 shard" etc. (router-process.ts), and a "base router" side to the HTTP section.
 
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { Agent, request } from "node:http";
@@ -50,6 +52,8 @@ import { setUpWireDatabases, type WireTarget } from "./wire-targets.ts";
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const POOL_SIZE = Number(process.env.BENCH_POOL_SIZE ?? 16);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+/** The HTTP sides take turns of this many seconds (BENCH_HTTP_SLICE). */
+const HTTP_SLICE = Number(process.env.BENCH_HTTP_SLICE ?? 1);
 const ROWS = 10_000;
 const SECRET = "bench-router-secret-that-is-long-enough-0123456789";
 const DB = "bench";
@@ -104,25 +108,35 @@ const bus = await connectBus({
 });
 await bus.ensureTopology();
 const serverPort = Number(new URL(testServerUrls().postgres).port || 5432);
-await bus.publish(
-  databaseReady,
-  {
-    name: DB,
-    version: 1,
-    postgresVersion: 15,
-    shards: [
-      {
-        shard: 0,
-        primary: { host: "127.0.0.1", port: serverPort },
-        replicas: [],
-        dbname: shard.name,
-        user: "postgres",
-        passwordRef: { kind: "file", path: passwordFile },
-      },
-    ],
-  },
-  { subject: DB },
-);
+/** Plays the provisioner towards a router: the bench database, one shard, ready. */
+async function announceBench(to: typeof bus): Promise<void> {
+  await to.publish(
+    databaseReady,
+    {
+      name: DB,
+      version: 1,
+      postgresVersion: 15,
+      shards: [
+        {
+          shard: 0,
+          primary: { host: "127.0.0.1", port: serverPort },
+          replicas: [],
+          dbname: shard.name,
+          user: "postgres",
+          passwordRef: { kind: "file", path: passwordFile },
+        },
+      ],
+    },
+    { subject: DB },
+  );
+}
+await announceBench(bus);
+// BENCH_ROUTER_BASE_ENTRY: the router before a change, a fourth side of the HTTP section.
+const base =
+  BASE_ENTRY === undefined
+    ? undefined
+    : await startBaseRouter(BASE_ENTRY, { dataDir: dir, poolSize: POOL_SIZE, jwtSecret: SECRET });
+if (base) await announceBench(base.bus);
 const naivePort = await freePort();
 const naive = await startChildService({
   entry: new URL("./naive-proxy.ts", import.meta.url).pathname,
@@ -162,15 +176,18 @@ function post(path: string, body: string, toPort = port): Promise<{ status: numb
 }
 
 const SQL = "SELECT id, note FROM items WHERE id = $1";
-const viaRouter = async (id: number) => {
+const viaRouterOn = (toPort: number) => async (id: number) => {
   const res = await post(
     `/v1/databases/${DB}/query`,
     JSON.stringify({ sql: SQL, params: [id], key: { type: "bigint", value: id } }),
+    toPort,
   );
   if (res.status !== 200) throw new Error(`router answered ${res.status}: ${res.text}`);
   const rows = (JSON.parse(res.text) as { rows: unknown[] }).rows;
   if (rows.length !== 1) throw new Error("row missing");
 };
+const viaRouter = viaRouterOn(port);
+const viaBase = base && viaRouterOn(base.port);
 const viaNaive = async (id: number) => {
   const res = await post(`/v1/databases/${DB}/query`, JSON.stringify({ sql: SQL, params: [id] }), naivePort);
   if (res.status !== 200) throw new Error(`naive proxy answered ${res.status}: ${res.text}`);
@@ -185,6 +202,7 @@ await waitFor(
   async () => {
     try {
       await viaRouter(1);
+      await viaBase?.(1);
       return true;
     } catch {
       return false;
@@ -193,64 +211,129 @@ await waitFor(
   { what: "router to route the bench database", timeoutMs: 15_000 },
 );
 
-/** `concurrency` loops for `seconds`; returns throughput and latency percentiles. */
-async function measure(one: (id: number) => Promise<void>, seconds: number, concurrency = CONCURRENCY) {
-  const latencies: number[] = [];
-  const end = performance.now() + seconds * 1000;
-  let n = 0;
+interface Sample {
+  readonly latencies: number[];
+  elapsedMs: number;
+  /** CPU (user + system) of the side's own process during its slices, ms; NaN for direct. */
+  cpuMs: number;
+}
+
+/** `concurrency` loops for `seconds`, their latencies added to `into`. */
+async function measureInto(
+  into: Sample,
+  one: (id: number) => Promise<void>,
+  seconds: number,
+  concurrency = CONCURRENCY,
+  pid?: number,
+): Promise<void> {
+  const cpuBefore = pid === undefined ? Number.NaN : await processCpuMs(pid);
   const started = performance.now();
+  const end = started + seconds * 1000;
+  let n = 0;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (performance.now() < end) {
         const id = ((n++ * 7919) % ROWS) + 1;
         const t = performance.now();
         await one(id);
-        latencies.push(performance.now() - t);
+        into.latencies.push(performance.now() - t);
       }
     }),
   );
-  const elapsed = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))]!;
-  return { rps: latencies.length / elapsed, p50: pct(0.5), p99: pct(0.99), count: latencies.length };
+  into.elapsedMs += performance.now() - started;
+  if (pid !== undefined) into.cpuMs += (await processCpuMs(pid)) - cpuBefore;
 }
 
-/** CPU time (user + system) the router process has used so far, in ms (Linux /proc). */
-function routerCpuMs(): Promise<number> {
-  return processCpuMs(router.process.pid!);
+/** Throughput, latency percentiles and the process's CPU µs per request of a sample. */
+function summary(s: Sample) {
+  const latencies = [...s.latencies].sort((a, b) => a - b);
+  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))]!;
+  const count = latencies.length;
+  return {
+    rps: count / (s.elapsedMs / 1000),
+    p50: pct(0.5),
+    p99: pct(0.99),
+    count,
+    cpuUs: (s.cpuMs * 1000) / count,
+  };
+}
+
+interface Side {
+  readonly name: string;
+  readonly one: (id: number) => Promise<void>;
+  readonly pid?: number | undefined;
+}
+
+/**
+ * Every side for `seconds` in all, in turns of `slice` seconds (A B C, C B A, A B C, …):
+ * on a shared machine a burst of someone else's load then lands on every side, not on whichever
+ * one ran at that moment (as bench/bus does with BENCH_SLICE).
+ */
+async function interleaved(
+  sides: readonly Side[],
+  seconds: number,
+  slice: number,
+  concurrency = CONCURRENCY,
+) {
+  const samples = sides.map(
+    (side) => ({ latencies: [], elapsedMs: 0, cpuMs: side.pid === undefined ? Number.NaN : 0 }) as Sample,
+  );
+  const rounds = Math.max(1, Math.round(seconds / slice));
+  for (let round = 0; round < rounds; round++) {
+    for (let k = 0; k < sides.length; k++) {
+      const i = round % 2 === 0 ? k : sides.length - 1 - k;
+      const side = sides[i]!;
+      await measureInto(samples[i]!, side.one, seconds / rounds, concurrency, side.pid);
+    }
+  }
+  return samples.map(summary);
 }
 
 /** The HTTP section: returns its table and figure lines. */
 async function httpSection(): Promise<string> {
-  // Warm both paths (connections, JIT), then measure each for the same time.
-  await measure(viaDirect, 1);
-  await measure(viaRouter, 1);
-  await measure(viaNaive, 1);
-  const d = await measure(viaDirect, SECONDS);
-  const nv = await measure(viaNaive, SECONDS);
-  const cpuBefore = await routerCpuMs();
-  const r = await measure(viaRouter, SECONDS);
-  const routerCpuUs = (((await routerCpuMs()) - cpuBefore) * 1000) / r.count;
+  const sides: Side[] = [
+    { name: "direct", one: viaDirect },
+    { name: "naive hop", one: viaNaive, pid: naive.process.pid },
+    { name: "router", one: viaRouter, pid: router.process.pid },
+    ...(base && viaBase ? [{ name: "base router", one: viaBase, pid: base.service.process.pid }] : []),
+  ];
+  // Warm every path (connections, JIT), unmeasured.
+  await interleaved(sides, 3, 1);
+  const [d, nv, r, b] = await interleaved(sides, SECONDS, HTTP_SLICE);
   // One request at a time: the hop's own latency, without queueing for a shared CPU.
-  const d1 = await measure(viaDirect, Math.min(SECONDS, 2), 1);
-  const r1 = await measure(viaRouter, Math.min(SECONDS, 2), 1);
+  const [d1, r1] = await interleaved(
+    [sides[0]!, sides[2]!],
+    Math.min(SECONDS, 2),
+    Math.min(HTTP_SLICE, 1),
+    1,
+  );
 
   const fmt = (x: number, digits = 2) => x.toFixed(digits).padStart(10);
+  const line = (name: string, s: ReturnType<typeof summary>) =>
+    `${name.padEnd(12)}${fmt(s.rps, 0)}${fmt(s.p50, 3)}${fmt(s.p99, 3)}${String(s.count).padStart(10)}${(Number.isNaN(s.cpuUs) ? "-" : s.cpuUs.toFixed(0)).padStart(12)}`;
   return [
-    `point select by key, concurrency ${CONCURRENCY}, pool ${POOL_SIZE} per side, ${SECONDS} s each`,
-    `${"path".padEnd(10)}${"req/s".padStart(10)}${"p50 ms".padStart(10)}${"p99 ms".padStart(10)}${"count".padStart(10)}`,
-    `${"direct".padEnd(10)}${fmt(d.rps, 0)}${fmt(d.p50, 3)}${fmt(d.p99, 3)}${String(d.count).padStart(10)}`,
-    `${"router".padEnd(10)}${fmt(r.rps, 0)}${fmt(r.p50, 3)}${fmt(r.p99, 3)}${String(r.count).padStart(10)}`,
-    `${"naive hop".padEnd(10)}${fmt(nv.rps, 0)}${fmt(nv.p50, 3)}${fmt(nv.p99, 3)}${String(nv.count).padStart(10)}`,
-    `${"direct c=1".padEnd(10)}${fmt(d1.rps, 0)}${fmt(d1.p50, 3)}${fmt(d1.p99, 3)}${String(d1.count).padStart(10)}`,
-    `${"router c=1".padEnd(10)}${fmt(r1.rps, 0)}${fmt(r1.p50, 3)}${fmt(r1.p99, 3)}${String(r1.count).padStart(10)}`,
-    `router process CPU per request: ${routerCpuUs.toFixed(0)} µs (machine: ${availableParallelism()} CPUs, shared by client, router and PostgreSQL)`,
+    `point select by key, concurrency ${CONCURRENCY}, pool ${POOL_SIZE} per side, ${SECONDS} s each in turns of ${HTTP_SLICE} s`,
+    `${"path".padEnd(12)}${"req/s".padStart(10)}${"p50 ms".padStart(10)}${"p99 ms".padStart(10)}${"count".padStart(10)}${"cpu µs/req".padStart(12)}`,
+    line("direct", d!),
+    line("router", r!),
+    line("naive hop", nv!),
+    ...(b ? [line("base router", b)] : []),
+    line("direct c=1", d1!),
+    line("router c=1", r1!),
+    `cpu µs/req: the hop process's own CPU (user + system) per request (machine: ${availableParallelism()} CPUs, shared by client, hops and PostgreSQL)`,
     "",
-    `figure throughput_ratio ${(r.rps / d.rps).toFixed(3)}`,
-    `figure p50_overhead_ms ${(r.p50 - d.p50).toFixed(3)}`,
-    `figure p99_overhead_ms ${(r.p99 - d.p99).toFixed(3)}`,
-    `figure naive_hop_throughput_ratio ${(nv.rps / d.rps).toFixed(3)}`,
-    `figure router_vs_naive_hop ${(r.rps / nv.rps).toFixed(3)}`,
+    `figure throughput_ratio ${(r!.rps / d!.rps).toFixed(3)}`,
+    `figure p50_overhead_ms ${(r!.p50 - d!.p50).toFixed(3)}`,
+    `figure p99_overhead_ms ${(r!.p99 - d!.p99).toFixed(3)}`,
+    `figure naive_hop_throughput_ratio ${(nv!.rps / d!.rps).toFixed(3)}`,
+    `figure router_vs_naive_hop ${(r!.rps / nv!.rps).toFixed(3)}`,
+    `figure router_cpu_us_per_request ${r!.cpuUs.toFixed(0)}`,
+    `figure naive_hop_cpu_us_per_request ${nv!.cpuUs.toFixed(0)}`,
+    ...(b
+      ? [
+          `base router (BENCH_ROUTER_BASE_ENTRY): router/base req/s ${(r!.rps / b.rps).toFixed(3)}, base_vs_naive_hop ${(b.rps / nv!.rps).toFixed(3)}`,
+        ]
+      : []),
     "",
   ].join("\n");
 }
@@ -312,13 +395,7 @@ async function wireSection(): Promise<string> {
     });
     targets.push(...routerDbs.targets.map((t) => ({ ...t, pid: router.process.pid })));
     routerNote = routerDbs.skipped.map((why) => `router target skipped: ${why}\n`).join("");
-    if (BASE_ENTRY !== undefined) {
-      const base = await startBaseRouter(BASE_ENTRY, {
-        dataDir: dir,
-        poolSize: POOL_SIZE,
-        jwtSecret: SECRET,
-      });
-      wireCleanups.push(() => base.stop());
+    if (base) {
       const baseDbs = await setUpWireDatabases({
         bus: base.bus,
         wirePort: base.wirePort,
@@ -364,6 +441,7 @@ if (ONLY !== "wire") process.stdout.write(await httpSection());
 if (ONLY !== "http") process.stdout.write(await wireSection());
 
 agent.destroy();
+await base?.stop();
 router.kill("SIGTERM");
 naive.kill("SIGTERM");
 await Promise.all([router.exited, naive.exited]);

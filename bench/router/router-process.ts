@@ -49,6 +49,8 @@ export interface BaseRouter {
   readonly service: ChildService;
   /** Plays the provisioner towards it (its own namespace). */
   readonly bus: Bus;
+  /** Its HTTP port. */
+  readonly port: number;
   readonly wirePort: number;
   stop(): Promise<void>;
 }
@@ -78,6 +80,7 @@ export async function startBaseRouter(
   return {
     service,
     bus,
+    port,
     wirePort,
     async stop() {
       service.kill("SIGTERM");

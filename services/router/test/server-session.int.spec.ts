@@ -4,8 +4,8 @@
 // run 5 lost its router exactly so, when routing.e2e terminated the pooled backends).
 import { createTestDatabase, type TestDatabase } from "@dbplane/testkit";
 import pg from "pg";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { withServerSession } from "../src/shards/server-session.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ServerSession, withServerSession } from "../src/shards/server-session.ts";
 
 let db: TestDatabase;
 let pool: pg.Pool;
@@ -60,4 +60,53 @@ it("a backend terminated while its session is being reset ends nothing but that 
   expect(ok).toBe(1);
   await new Promise((r) => setTimeout(r, 200));
   expect(unheard).toEqual([]);
+});
+
+describe("runLast: the statement and the reset in one round trip", () => {
+  let one: pg.Pool;
+  const server = () => ({ host: "127.0.0.1", port: Number(new URL(db.url).port || 5432) });
+  // One connection: every session below is the same backend unless one was dropped.
+  const session = <T>(work: (s: ServerSession) => Promise<T>) =>
+    withServerSession(one, server(), { deadlineMs: 10_000, callerSql: true }, work);
+  const sql =
+    <T extends pg.QueryResultRow>(text: string) =>
+    (client: pg.PoolClient) =>
+      client.query<T>(text);
+
+  beforeAll(() => {
+    one = new pg.Pool({ connectionString: db.url, max: 1 });
+    one.on("error", () => {});
+  });
+  afterAll(async () => {
+    await one?.end();
+  });
+
+  it("answers with the statement's own result, and a setting it made is gone for the next session", async () => {
+    const made = await session((s) =>
+      s.runLast(sql<{ was: string }>("SELECT set_config('statement_timeout', '4321', false) AS was")),
+    );
+    expect(made.rows).toEqual([{ was: "4321ms" }]);
+    const now = await session((s) => s.runLast(sql<{ statement_timeout: string }>("SHOW statement_timeout")));
+    expect(now.rows[0]!.statement_timeout).not.toBe("4321ms");
+  });
+
+  it("a statement that fails still has its session reset and kept", async () => {
+    const before = await session((s) => s.run(sql<{ pid: number }>("SELECT pg_backend_pid() AS pid")));
+    await expect(session((s) => s.runLast(sql("SELECT 1 / 0")))).rejects.toMatchObject({ code: "22012" });
+    const after = await session((s) => s.runLast(sql<{ pid: number }>("SELECT pg_backend_pid() AS pid")));
+    expect(after.rows[0]!.pid).toBe(before.rows[0]!.pid);
+  });
+
+  it("a transaction the statement leaves open is not the next session's: the connection is dropped", async () => {
+    const opened = await session(async (s) => {
+      await s.runLast(sql("BEGIN READ WRITE"));
+      return s;
+    });
+    expect(opened).toBeDefined();
+    const next = await session((s) =>
+      s.runLast(sql<{ open: boolean }>("SELECT now() = statement_timestamp() AS open")),
+    );
+    // Outside a transaction block now() is the statement's own start: true.
+    expect(next.rows[0]!.open).toBe(true);
+  });
 });

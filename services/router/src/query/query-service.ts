@@ -97,7 +97,7 @@ export class QueryService {
     // A fresh budget per attempt: a retry on another server starts the result over.
     const run = (pool: pg.Pool, server: ServerPool) => () =>
       this.#session(pool, server, signal, (session) =>
-        session.run((client) =>
+        session.runLast((client) =>
           runCapped(
             client,
             statement.sql,
@@ -227,7 +227,7 @@ export class QueryService {
           // answers with the others instead of waiting for it.
           const res = await attempt(this.#o, map.database, shard.index, pick.server, () =>
             this.#session(pool, pick.server, options.signal, (session) =>
-              session.run((client) =>
+              session.runLast((client) =>
                 runCapped(client, statement.sql, statement.params as unknown[], budget),
               ),
             ),
