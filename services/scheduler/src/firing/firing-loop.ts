@@ -80,9 +80,10 @@ export interface FiringLoop {
 export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
   const log = o.logger.child({ component: "firing", owner: o.owner });
   const clock = new DbClock();
-  // Due occurrences come in slices (see DueTimers): a chunk's publishes share a write, and a
-  // burst yields the event loop between slices instead of holding it for seconds.
   const timers = new DueTimers<PendingOccurrence>((due) => {
+    // Everything due this millisecond is started here, in one go: its publishes share a write.
+    // (Slicing a 25,000-occurrence burst into setImmediate slices of 2,000–8,000, to serve acks
+    // and HTTP in between, cut the burst rate from ~30,000 to 17,500–19,600 jobs/s.)
     for (const p of due) fire(p);
   });
   const pending = new PendingOccurrences((p) => {
