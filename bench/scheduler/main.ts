@@ -13,13 +13,16 @@ const N = Number(process.env.BENCH_JOBS ?? 50_000);
 const SPREAD_MS = 10_000;
 const WARMUP = 2_000;
 
+/** At least this lead (ms): on a loaded machine storing slows down after the warm-up batch. */
+const MIN_LEAD_MS = Number(process.env.BENCH_MIN_LEAD_MS ?? 0);
+
 /** Lead before the first due time: long enough to store all jobs, measured on a warm-up batch. */
 async function leadFor(contender: Contender, tag: string): Promise<number> {
   const started = performance.now();
   const far = Date.now() + 3_600_000;
   await contender.create(Array.from({ length: WARMUP }, (_, i) => ({ id: `${tag}-warm-${i}`, dueAt: far })));
   const perJob = (performance.now() - started) / WARMUP;
-  return Math.ceil(5_000 + N * perJob * 1.2);
+  return Math.max(MIN_LEAD_MS, Math.ceil(5_000 + N * perJob * 1.2));
 }
 
 const burst =

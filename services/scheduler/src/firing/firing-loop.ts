@@ -15,6 +15,7 @@ import { CompletionBatcher } from "./completion-batcher.ts";
 import { DbClock } from "./db-clock.ts";
 import { DueTimers } from "./due-timers.ts";
 import type { FiringEvents } from "./firing-events.ts";
+import { LapsedClaims } from "./lapsed-claims.ts";
 import { LeaseRenewal } from "./lease-renewal.ts";
 import { type PendingOccurrence, PendingOccurrences } from "./pending-occurrences.ts";
 import { targetMessage } from "./target-message.ts";
@@ -96,6 +97,7 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
   // Never start a publish this close to the lease's end: its ack must land while we hold the claim.
   const leaseSafetyMs = Math.min(1_000, Math.floor(o.leaseMs / 10));
   let stopping = false;
+  const lapsed = new LapsedClaims(log);
 
   const completions = new CompletionBatcher({
     store: o.store,
@@ -260,7 +262,7 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
     }
     // The lease ran out first (PostgreSQL unreachable for renewals): the claim is no longer
     // ours to act on. Whoever claims the job next fires the same id, deduplicated if we got through.
-    log.warn({ jobId, msgId: occ.messageId }, "lease ran out before the occurrence was published");
+    lapsed.add(jobId);
     pending.drop(jobId);
   }
 
@@ -300,6 +302,7 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
       await publishes.idle();
       await completions.drain();
       await o.events.idle();
+      lapsed.flush();
       const released = await o.store.releaseClaims(o.owner);
       log.info({ unfired, released }, "firing stopped; claims released");
     },

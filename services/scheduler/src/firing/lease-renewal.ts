@@ -21,11 +21,12 @@ export interface LeaseRenewalOptions {
 export class LeaseRenewal {
   readonly #o: LeaseRenewalOptions;
   readonly #round: RepeatingRound;
+  readonly #everyMs: number;
 
   constructor(options: LeaseRenewalOptions) {
     this.#o = options;
-    const everyMs = Math.max(100, Math.floor(options.leaseMs / 3));
-    this.#round = new RepeatingRound("renew", everyMs, () => this.#renew(), options.logger);
+    this.#everyMs = Math.max(100, Math.floor(options.leaseMs / 3));
+    this.#round = new RepeatingRound("renew", this.#everyMs, () => this.#renew(), options.logger);
   }
 
   start(): void {
@@ -39,11 +40,16 @@ export class LeaseRenewal {
 
   async #renew(): Promise<void> {
     const { store, owner, leaseMs, clock, pending, logger } = this.#o;
-    // Only claims past half their lease: most occurrences are claimed within the horizon (2 s)
-    // of their due time and settled moments later, long before a 15 s lease needs extending.
-    // Renewing every held job each round rewrote ~10,000 rows at 5,000 firings/s, holding their
-    // row locks for ~300 ms and stalling the completions waiting on them.
-    const renewBefore = clock.now() + leaseMs / 2;
+    // Only claims that would run out before the next round could renew them with time to
+    // spare (two periods: this round's own time, the next one's): most occurrences are claimed
+    // within the horizon (2 s) of their due time and settled moments later, long before a 15 s
+    // lease needs extending. Renewing every held job each round rewrote ~10,000 rows at 5,000
+    // firings/s, holding their row locks for ~300 ms and stalling the completions waiting on
+    // them. Renewing only those past half their lease left a burst's claims 2.5 s (a third of a
+    // lease less the round's own time) when renewed: a loaded replica's renewal took longer,
+    // its waiting publishes passed the lease's end and 746 occurrences were dropped to be
+    // re-fired 15 s late by the other replica (bench scheduler, loaded).
+    const renewBefore = clock.now() + Math.min(leaseMs, 2 * this.#everyMs + leaseMs / 10);
     const ids = pending.jobIds().filter((id) => pending.expiryOf(id) < renewBefore);
     if (ids.length === 0) return;
     // The database renewed at its now, which is no earlier than our estimate when the request
