@@ -151,10 +151,41 @@ export function handleError(
     request.log.info({ code: fastifyError.code, status }, error.message);
     return sendProblem(reply, problem(request, status, error.message, { code: fastifyError.code }));
   }
+  const unavailable = unavailableDependency(error);
+  if (unavailable) {
+    // Out of connections, shutting down, unreachable: nothing was done, and a retry later can work.
+    request.log.warn({ err: error, reason: unavailable }, "request failed: a dependency is unavailable");
+    reply.header("Retry-After", "1");
+    return sendProblem(
+      reply,
+      problem(request, 503, GENERIC_DETAIL[503] ?? INTERNAL_DETAIL, {
+        code: "DEPENDENCY_UNAVAILABLE",
+        requestId: request.id,
+      }),
+    );
+  }
   const serverStatus = status >= 500 && status < 600 ? status : 500;
   request.log.error({ err: error }, "request failed");
   const detail = GENERIC_DETAIL[serverStatus] ?? INTERNAL_DETAIL;
   return sendProblem(reply, problem(request, serverStatus, detail, { requestId: request.id }));
+}
+
+/**
+ * Why a request failed on a dependency that is unavailable for now rather than on a fault of its
+ * own, or undefined: PostgreSQL out of connections or resources (SQLSTATE class 53), shutting
+ * down or not yet accepting connections (57P01–57P03), a broken connection (class 08), or a
+ * refused TCP connection. Such a request changed nothing; it is a 503, not a 500.
+ */
+export function unavailableDependency(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== "string") return undefined;
+  if (code === "ECONNREFUSED") return "connection refused";
+  if (!/^[0-9A-Z]{5}$/.test(code)) return undefined;
+  if (code.startsWith("53")) return `PostgreSQL ${code}: insufficient resources`;
+  if (code === "57P01" || code === "57P02" || code === "57P03")
+    return `PostgreSQL ${code}: shutting down or starting`;
+  if (code.startsWith("08")) return `PostgreSQL ${code}: connection failure`;
+  return undefined;
 }
 
 /** Unknown routes answer a problem too, so clients parse one error shape everywhere. */

@@ -224,6 +224,39 @@ describe("errors", () => {
   });
 });
 
+describe("a dependency that is unavailable", () => {
+  it("answers 503 with Retry-After, not 500, when PostgreSQL is out of connections, shutting down or unreachable", async () => {
+    const app = await givenApp();
+    const pgError = (code: string) => Object.assign(new Error("sorry, too many clients already"), { code });
+    app.get("/v1/full", async () => {
+      throw pgError("53300");
+    });
+    app.get("/v1/stopping", async () => {
+      throw pgError("57P01");
+    });
+    app.get("/v1/refused", async () => {
+      throw Object.assign(new Error("connect ECONNREFUSED 10.0.0.7:5432"), { code: "ECONNREFUSED" });
+    });
+    app.get("/v1/bug", async () => {
+      throw pgError("42P01");
+    });
+    for (const url of ["/v1/full", "/v1/stopping", "/v1/refused"]) {
+      const res = await app.inject({ url });
+      expect(res.statusCode, url).toBe(503);
+      expect(res.headers["retry-after"]).toBe("1");
+      expect(res.json()).toMatchObject({
+        status: 503,
+        code: "DEPENDENCY_UNAVAILABLE",
+        requestId: expect.any(String),
+      });
+      expect(res.body).not.toContain("10.0.0.7");
+      expect(res.body).not.toContain("too many clients");
+    }
+    // Any other SQLSTATE is our own failure.
+    expect((await app.inject({ url: "/v1/bug" })).statusCode).toBe(500);
+  });
+});
+
 describe("bearer auth on mutating routes", () => {
   const post = async (app: HttpApp, headers: Record<string, string> = {}) =>
     app.inject({ method: "POST", url: "/v1/databases", headers, payload: { name: "orders", shards: 2 } });
