@@ -468,14 +468,7 @@ export class ReshardMachine {
       await this.#fail(message);
     } catch (err) {
       this.#log.warn({ err }, "rollback of a reshard given up failed; recording the failure anyway");
-      await this.#patch({ state: "failed", error: message });
-      this.#d.onEnded?.("failed");
-      await this.#publish(reshardFailed, {
-        ...this.#fields(),
-        phase: this.#r.phase,
-        error: message.slice(0, 2000),
-      });
-      this.#log.error({ phase: this.#r.phase, error: message }, "reshard failed");
+      await this.#recordFailure(message);
     }
   }
 
@@ -497,6 +490,11 @@ export class ReshardMachine {
         this.#log.warn({ err, shard: this.#r.addedShard }, "the added shard was not given back"),
       );
     }
+    await this.#recordFailure(message);
+  }
+
+  /** The reshard is failed: recorded (which releases it), counted, announced and logged. */
+  async #recordFailure(message: string): Promise<void> {
     await this.#patch({ state: "failed", error: message });
     this.#d.onEnded?.("failed");
     await this.#publish(reshardFailed, {
