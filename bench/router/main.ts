@@ -18,25 +18,14 @@ import { Agent, request } from "node:http";
 import { connect } from "node:net";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
-import { connectBus } from "@dbplane/bus";
 import { databaseReady } from "@dbplane/contracts";
 import { signToken } from "@dbplane/service-kit";
-import {
-  createTestDatabase,
-  createTestNats,
-  createTestRedis,
-  createTestSchema,
-  freePort,
-  startChildService,
-  testServerUrls,
-  waitFor,
-} from "@dbplane/testkit";
+import { createTestDatabase, freePort, startChildService, testServerUrls, waitFor } from "@dbplane/testkit";
 import pg from "pg";
-import { pino } from "pino";
 import { initPgbench } from "./pgbench.ts";
 import { ensurePgbouncer, startPgbouncer } from "./pgbouncer.ts";
 import { processCpuMs } from "./process-cpu.ts";
-import { routerEnv, startBaseRouter } from "./router-process.ts";
+import { startBenchRouter } from "./router-process.ts";
 import {
   DIRECT,
   measureWire,
@@ -68,9 +57,6 @@ const WIRE_MODES_ONLY = process.env.BENCH_WIRE_MODES?.split(",").map((mode) => m
 const PGBENCH_SCALE = Number(process.env.BENCH_PGBENCH_SCALE ?? 10);
 const BASE_ENTRY = process.env.BENCH_ROUTER_BASE_ENTRY;
 
-const nats = await createTestNats();
-const schema = await createTestSchema("router_bench");
-const redis = await createTestRedis();
 const shard = await createTestDatabase("bench_shard");
 const dir = await mkdtemp(join(tmpdir(), "bench-router-"));
 const passwordFile = join(dir, "password");
@@ -83,30 +69,13 @@ await direct.query("CREATE TABLE items (id bigint PRIMARY KEY, note text NOT NUL
 await direct.query("INSERT INTO items SELECT g, 'note ' || g FROM generate_series(1, $1) g", [ROWS]);
 await direct.query("ANALYZE items");
 
-const port = await freePort();
-const wirePort = await freePort();
-const router = await startChildService({
-  entry: new URL("../../services/router/src/main.ts", import.meta.url).pathname,
-  env: routerEnv({
-    nats,
-    schema,
-    redis,
-    port,
-    wirePort,
-    dataDir: dir,
-    poolSize: POOL_SIZE,
-    jwtSecret: SECRET,
-  }),
-  readyUrl: `http://127.0.0.1:${port}/health/ready`,
+// Plays the provisioner towards it: the router takes database.ready from \`bus\` only.
+const ours = await startBenchRouter(new URL("../../services/router/src/main.ts", import.meta.url).pathname, {
+  dataDir: dir,
+  poolSize: POOL_SIZE,
+  jwtSecret: SECRET,
 });
-// Plays the provisioner: the router takes database.ready from it only.
-const bus = await connectBus({
-  servers: nats.url,
-  name: "provisioner",
-  logger: pino({ level: "silent" }),
-  namespace: nats.namespace,
-});
-await bus.ensureTopology();
+const { service: router, bus, port, wirePort } = ours;
 const serverPort = Number(new URL(testServerUrls().postgres).port || 5432);
 /** Plays the provisioner towards a router: the bench database, one shard, ready. */
 async function announceBench(to: typeof bus): Promise<void> {
@@ -135,7 +104,7 @@ await announceBench(bus);
 const base =
   BASE_ENTRY === undefined
     ? undefined
-    : await startBaseRouter(BASE_ENTRY, { dataDir: dir, poolSize: POOL_SIZE, jwtSecret: SECRET });
+    : await startBenchRouter(BASE_ENTRY, { dataDir: dir, poolSize: POOL_SIZE, jwtSecret: SECRET });
 if (base) await announceBench(base.bus);
 const naivePort = await freePort();
 const naive = await startChildService({
@@ -442,16 +411,9 @@ if (ONLY !== "http") process.stdout.write(await wireSection());
 
 agent.destroy();
 await base?.stop();
-router.kill("SIGTERM");
 naive.kill("SIGTERM");
-await Promise.all([router.exited, naive.exited]);
+await Promise.all([ours.stop(), naive.exited]);
 for (const cleanup of wireCleanups) await cleanup();
-await bus.close();
 await direct.end();
 await shard.drop();
-await Promise.all([
-  nats.cleanup(),
-  schema.drop(),
-  redis.cleanup(),
-  rm(dir, { recursive: true, force: true }),
-]);
+await rm(dir, { recursive: true, force: true });

@@ -45,7 +45,7 @@ export function routerEnv(
   };
 }
 
-export interface BaseRouter {
+export interface BenchRouter {
   readonly service: ChildService;
   /** Plays the provisioner towards it (its own namespace). */
   readonly bus: Bus;
@@ -55,13 +55,16 @@ export interface BaseRouter {
   stop(): Promise<void>;
 }
 
-/** A router from `entry` (another checkout's services/router/src/main.ts) in a world of its own. */
-export async function startBaseRouter(
+/**
+ * A router from `entry` in a world of its own (NATS namespace, schema, Redis prefix), and a bus that
+ * plays the provisioner towards it: the bench's own router, or another checkout's (BENCH_ROUTER_BASE_ENTRY).
+ */
+export async function startBenchRouter(
   entry: string,
   o: { dataDir: string; poolSize: number; jwtSecret: string },
-): Promise<BaseRouter> {
+): Promise<BenchRouter> {
   const nats = await createTestNats();
-  const schema = await createTestSchema("router_bench_base");
+  const schema = await createTestSchema("router_bench");
   const redis = await createTestRedis();
   const port = await freePort();
   const wirePort = await freePort();
