@@ -1,57 +1,20 @@
 // A fence raised with `reads` (a reshard's cut-over) holds reads of its shard as well, against a
 // NATS server of the test's own; a write-only fence never holds a read.
-import { type Bus, connectBus } from "@dbplane/bus";
-import { createLogger } from "@dbplane/service-kit";
-import { type PrivateNatsServer, startPrivateNatsServer, uniqueName, waitFor } from "@dbplane/testkit";
+import { uniqueName, waitFor } from "@dbplane/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { KvFenceCoordinator } from "../src/fence/fence-coordinator.ts";
-import { type FenceBuckets, openFenceBuckets } from "../src/fence/fence-documents.ts";
-import { noFenceMetrics } from "../src/fence/fence-metrics.ts";
-import { WriteFence } from "../src/fence/write-fence.ts";
+import type { KvFenceCoordinator } from "../src/fence/fence-coordinator.ts";
+import type { WriteFence } from "../src/fence/write-fence.ts";
+import { type FenceWorld, follows, startFenceWorld, watch } from "./fence-world.ts";
 
-const logger = createLogger({ name: "write-fence-test", level: "silent" });
-let nats: PrivateNatsServer;
-let bus: Bus;
-let buckets: FenceBuckets;
+let world: FenceWorld | undefined;
 let coordinator: KvFenceCoordinator;
 let fence: WriteFence;
 
-const replicaFence = (replica: string) =>
-  new WriteFence({
-    buckets,
-    replica,
-    heartbeatMs: 100,
-    leaseMs: 1_000,
-    maxHoldMs: 30_000,
-    metrics: noFenceMetrics,
-    logger,
-  });
-
 beforeAll(async () => {
-  nats = await startPrivateNatsServer();
-  bus = await connectBus({ servers: nats.url, name: "fence-test", logger, namespace: uniqueName("t") });
-  buckets = await openFenceBuckets(bus);
-  coordinator = new KvFenceCoordinator({ buckets, metrics: noFenceMetrics, logger, pollMs: 20 });
-  fence = replicaFence("r1");
-  await fence.start();
+  world = await startFenceWorld();
+  ({ coordinator, fence } = world);
 });
-afterAll(async () => {
-  await fence?.stop();
-  await bus?.close();
-  await nats?.dispose();
-});
-
-function watch<T>(promise: Promise<T>) {
-  const seen: { settled: boolean; value?: T; error?: unknown } = { settled: false };
-  promise.then(
-    (value) => Object.assign(seen, { settled: true, value }),
-    (error: unknown) => Object.assign(seen, { settled: true, error }),
-  );
-  return seen;
-}
-
-const follows = (f: WriteFence, id: string, state: string) =>
-  f.known().some((k) => k.id === id && k.state === state);
+afterAll(() => world?.stop());
 
 describe("write fence with reads", () => {
   it("a fence raised with reads holds reads of its shard (not of others) until its map is applied; a write-only fence never holds a read", async () => {

@@ -3,59 +3,28 @@
 // fences before it admits a write, a lift for a map version gates writes planned by an older
 // map, a heartbeat older than its lease is not waited for, and a replica that cannot renew its
 // heartbeat stops admitting writes by itself until it can again.
-import { type Bus, connectBus } from "@dbplane/bus";
-import { createLogger } from "@dbplane/service-kit";
-import { type PrivateNatsServer, startPrivateNatsServer, uniqueName, waitFor } from "@dbplane/testkit";
+import type { PrivateNatsServer } from "@dbplane/testkit";
+import { waitFor } from "@dbplane/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { KvFenceCoordinator } from "../src/fence/fence-coordinator.ts";
-import { type FenceBuckets, openFenceBuckets, replicaKey } from "../src/fence/fence-documents.ts";
+import type { KvFenceCoordinator } from "../src/fence/fence-coordinator.ts";
+import { type FenceBuckets, replicaKey } from "../src/fence/fence-documents.ts";
 import { FenceTimeoutError } from "../src/fence/fence-errors.ts";
 import { noFenceMetrics } from "../src/fence/fence-metrics.ts";
 import { WriteFence } from "../src/fence/write-fence.ts";
+import { type FenceWorld, follows, fenceLogger as logger, startFenceWorld, watch } from "./fence-world.ts";
 
-const logger = createLogger({ name: "write-fence-test", level: "silent" });
+let world: FenceWorld | undefined;
 let nats: PrivateNatsServer;
-let bus: Bus;
 let buckets: FenceBuckets;
 let coordinator: KvFenceCoordinator;
 let fence: WriteFence;
-
-const replicaFence = (replica: string) =>
-  new WriteFence({
-    buckets,
-    replica,
-    heartbeatMs: 100,
-    leaseMs: 1_000,
-    maxHoldMs: 30_000,
-    metrics: noFenceMetrics,
-    logger,
-  });
+const replicaFence = (replica: string) => world!.replicaFence(replica);
 
 beforeAll(async () => {
-  nats = await startPrivateNatsServer();
-  bus = await connectBus({ servers: nats.url, name: "fence-test", logger, namespace: uniqueName("t") });
-  buckets = await openFenceBuckets(bus);
-  coordinator = new KvFenceCoordinator({ buckets, metrics: noFenceMetrics, logger, pollMs: 20 });
-  fence = replicaFence("r1");
-  await fence.start();
+  world = await startFenceWorld();
+  ({ nats, buckets, coordinator, fence } = world);
 });
-afterAll(async () => {
-  await fence?.stop();
-  await bus?.close();
-  await nats?.dispose();
-});
-
-function watch<T>(promise: Promise<T>) {
-  const seen: { settled: boolean; value?: T; error?: unknown } = { settled: false };
-  promise.then(
-    (value) => Object.assign(seen, { settled: true, value }),
-    (error: unknown) => Object.assign(seen, { settled: true, error }),
-  );
-  return seen;
-}
-
-const follows = (f: WriteFence, id: string, state: string) =>
-  f.known().some((k) => k.id === id && k.state === state);
+afterAll(() => world?.stop());
 
 describe("write fence", () => {
   it("acknowledges once the writes in flight ended; a late replica reads the fence first; a lift gates older maps until the database is forgotten", async () => {
