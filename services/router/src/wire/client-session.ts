@@ -23,9 +23,23 @@ import { PlanError, type StatementPlan } from "@dbplane/sqlroute";
 import { FenceHoldAbortedError, FenceHoldError } from "../fence/fence-errors.ts";
 import type { LiveMap } from "../shards/live-map.ts";
 import { eligibleReplicas } from "../shards/server-selection.ts";
+import {
+  BIND_STATEMENT_AT,
+  type BoundParameter,
+  findBoundParameter,
+  isOneQuery,
+  preparedBatchEnd,
+  renameBatchStatement,
+} from "./client-batch.ts";
 import { CopyIn, copyKeyColumnIndex } from "./copy-in.ts";
 import { flushSoon } from "./flush-soon.ts";
-import { type BoundParameters, defaultShard, shardOfKey, shardsOfKeys } from "./key-routing.ts";
+import {
+  type BoundParameters,
+  defaultShard,
+  parameterText,
+  shardOfKey,
+  shardsOfKeys,
+} from "./key-routing.ts";
 import type { ReadyWaiter, ServerConnection } from "./server-connection.ts";
 import { SessionWrites } from "./session-writes.ts";
 import { type Combine, type Combined, combineAnswers, type ShardAnswer } from "./shard-results.ts";
@@ -153,6 +167,32 @@ export class ClientSession implements SessionHandler {
     if (!this.#draining) this.#drain();
   }
 
+  /**
+   * A chunk that is one of the common batches, when nothing else is under way, goes to its shard
+   * as it is (a prepared statement's Bind…Sync with only the statement renamed; a one-statement
+   * Query unchanged): no messages framed, no queue, no portal. False: framed and queued as usual.
+   */
+  chunk(chunk: Buffer): boolean {
+    if (
+      this.#draining ||
+      this.#closed ||
+      this.#copy !== undefined ||
+      this.#open !== undefined ||
+      this.#batchMap !== undefined ||
+      this.#skipping ||
+      this.#queue.length > 0
+    )
+      return false;
+    if (isOneQuery(chunk)) {
+      const sql = chunk.toString("utf8", MESSAGE_BODY_OFFSET, chunk.length - 1);
+      if (this.#queryNow(chunk, sql) === undefined) return false;
+      this.#draining = true;
+      return true;
+    }
+    const statementEnd = preparedBatchEnd(chunk);
+    return statementEnd > 0 && this.#preparedBatch(chunk, statementEnd);
+  }
+
   close(): void {
     this.#closed = true;
     this.#context.metrics.clientClosed(this.#database);
@@ -272,7 +312,7 @@ export class ClientSession implements SessionHandler {
     if (type === F.Sync && this.#open !== undefined) return this.#syncNow(this.#open);
     if (type === F.Query) {
       const sql = parseQuery(message).sql;
-      return this.#queryNow(message, sql) ?? this.#simpleQuery(sql);
+      return this.#queryNow(message.bytes, sql) ?? this.#simpleQuery(sql);
     }
     return this.#handleAsync(message);
   }
@@ -551,7 +591,7 @@ export class ClientSession implements SessionHandler {
    * is, the answers are relayed, and `#queryWaiter` ends it at ReadyForQuery — no promise.
    * Undefined when anything else applies (the asynchronous path then does all of it).
    */
-  #queryNow(message: WireMessage, sql: string): typeof WAITING | undefined {
+  #queryNow(query: Buffer, sql: string): typeof WAITING | undefined {
     if (this.#open !== undefined || this.#batchMap !== undefined || this.#transaction) return;
     const map = this.#context.maps.get(this.#database);
     if (!map) return;
@@ -578,7 +618,7 @@ export class ClientSession implements SessionHandler {
     this.#context.metrics.routed(this.#database, plan.kind);
     this.#querying = connection;
     connection.relayTo(this.#relayQuery, this.#relayChunk);
-    connection.requestWith(message.bytes, this.#queryWaiter);
+    connection.requestWith(query, this.#queryWaiter);
     return WAITING;
   }
 
@@ -1157,6 +1197,63 @@ export class ClientSession implements SessionHandler {
     this.#openNow(connection);
     this.#bindOn(connection, message, bind, statement);
     return undefined;
+  }
+
+  /**
+   * A prepared batch (Bind of the unnamed portal, Describe?, Execute, Sync; see `chunk`) for one
+   * shard, sent whole when the statement's shard is known from its bytes, the fence lets it go
+   * and a connection is at hand: the transaction's on that shard, or an idle one outside a
+   * transaction. Its Sync's ReadyForQuery ends it as `#syncNow`'s does. False: nothing done.
+   */
+  #preparedBatch(chunk: Buffer, statementEnd: number): boolean {
+    if (this.#status === TransactionStatus.Failed) return false;
+    const statement = this.#statements.get(chunk.toString("utf8", BIND_STATEMENT_AT, statementEnd));
+    if (statement === undefined) return false;
+    const plan = statement.plan;
+    const transaction = this.#transaction;
+    if (transaction !== undefined && transaction.scope !== "one") return false;
+    const map = transaction?.map ?? this.#context.maps.get(this.#database);
+    if (map === undefined) return false;
+    const shard = this.#batchShard(map, plan, chunk, statementEnd + 1);
+    if (shard === undefined) return false;
+    const read = isRead(plan);
+    if (this.#mayWrite(plan)) {
+      if (!this.#writes.tryAdmit({ mapVersion: map.version, shards: [shard] })) return false;
+    } else if (this.#context.fence.holdsRead(this.#database, map.version, [shard])) return false;
+    const connection =
+      transaction === undefined ? this.#connectionNow(map, shard, read) : transaction.connections.get(shard);
+    if (connection === undefined) return false;
+    this.#prepare(connection, statement);
+    const out = renameBatchStatement(chunk, statementEnd, statement.serverNameBytes);
+    // Inside a transaction the portal outlives the Sync (a later Execute of it finds it here).
+    if (transaction !== undefined) this.#portals.set("", { kind: "server", connection });
+    this.#draining = true;
+    this.#syncing = connection;
+    connection.relayTo(this.#relayOpen, this.#relayChunk);
+    connection.requestWith(out, this.#syncWaiter);
+    return true;
+  }
+
+  /** Where a bound parameter of a prepared batch was found (one per session, reused). */
+  readonly #parameter: BoundParameter = { start: 0, length: 0, format: 0 };
+
+  /**
+   * The one shard a prepared batch's statement goes to, read from the Bind's bytes (parameters
+   * begin at `parametersAt`); undefined when it is not that simple (`#bind` routes it).
+   */
+  #batchShard(map: LiveMap, plan: StatementPlan, bind: Buffer, parametersAt: number): number | undefined {
+    if (plan.kind === "any") {
+      const route = this.#route(map, plan);
+      return route.kind === "one" ? route.shard : undefined;
+    }
+    if (plan.kind !== "keyed" || plan.keys.length !== 1) return undefined;
+    const key = plan.keys[0]!;
+    if (key.kind === "const") return shardOfKey(map, plan.keyType, key.value);
+    const parameter = this.#parameter;
+    if (!findBoundParameter(bind, parametersAt, key.index, parameter)) return undefined;
+    const value =
+      parameter.length < 0 ? null : parameterText(bind, parameter.start, parameter.length, parameter.format);
+    return shardOfKey(map, plan.keyType, value);
   }
 
   /**
