@@ -132,8 +132,14 @@ export class ClientSession implements SessionHandler {
   /** Skipping extended-protocol messages until Sync, after an error. */
   #skipping = false;
   #copy: CopyIn | undefined;
-  /** The last ReadyForQuery a server sent in a chunk relayed whole (see `#relayChunk`). */
-  #serverReady: Buffer | undefined;
+  /**
+   * The answer a server ended with ReadyForQuery, kept for `#ready`: its ReadyForQuery starts at
+   * `#serverReadyAt`, and what comes before it (a chunk's rows and completions, see
+   * `#relayChunk`) is not written yet — it goes out with the ReadyForQuery in one piece, or
+   * ahead of whatever else is written first.
+   */
+  #serverReply: Buffer | undefined;
+  #serverReadyAt = 0;
   readonly #statements = new Map<string, ClientStatement>();
   readonly #portals = new Map<string, Portal>();
   /** SET statements of the session, replayed on every connection it checks out. */
@@ -185,9 +191,11 @@ export class ClientSession implements SessionHandler {
       return false;
     if (isOneQuery(chunk)) {
       const sql = chunk.toString("utf8", MESSAGE_BODY_OFFSET, chunk.length - 1);
-      if (this.#queryNow(chunk, sql) === undefined) return false;
+      // Set first: a connection found closed ends the query (and the drain) before this returns.
       this.#draining = true;
-      return true;
+      if (this.#queryNow(chunk, sql) !== undefined) return true;
+      this.#draining = false;
+      return false;
     }
     const statementEnd = preparedBatchEnd(chunk);
     return statementEnd > 0 && this.#preparedBatch(chunk, statementEnd);
@@ -239,6 +247,16 @@ export class ClientSession implements SessionHandler {
 
   readonly #resumeDrain = (): void => this.#drain();
 
+  /**
+   * Ends a wait of the drain from a server's callback: the queued messages are handled after the
+   * rest of the server's chunk has gone to the batch's receiver, as an awaited promise would
+   * resume; with none queued the drain just stops (the next chunk read starts it again).
+   */
+  #resumeLater(): void {
+    if (this.#queue.length === 0) this.#draining = false;
+    else queueMicrotask(this.#resumeDrain);
+  }
+
   /** What no statement error covers (a protocol violation, our own bug): FATAL, connection ends. */
   readonly #failSession = (error: unknown): void => {
     this.#draining = false;
@@ -258,6 +276,7 @@ export class ClientSession implements SessionHandler {
    */
   #write(bytes: Buffer): void {
     if (this.#closed) return;
+    if (this.#serverReadyAt !== 0) this.#writeReplyHead();
     this.#out.push(bytes);
     if (this.#out.length === 1) flushSoon(this.#flushOut);
   }
@@ -277,17 +296,32 @@ export class ClientSession implements SessionHandler {
     });
   };
 
+  /** Writes the part of the kept server answer before its ReadyForQuery (something follows it). */
+  #writeReplyHead(): void {
+    const reply = this.#serverReply!;
+    const readyAt = this.#serverReadyAt;
+    this.#serverReply = reply.subarray(readyAt);
+    this.#serverReadyAt = 0;
+    this.#out.push(reply.subarray(0, readyAt));
+    if (this.#out.length === 1) flushSoon(this.#flushOut);
+  }
+
   /** ReadyForQuery ends a batch: the client waits for it, so it goes out now. */
   #ready(): void {
     // Outside a transaction, the statements (or the batch) this answers have ended on the servers.
     if (!this.#transaction) this.#writes.releaseAll();
-    const relayed = this.#serverReady;
-    this.#serverReady = undefined;
-    this.#write(
-      relayed !== undefined && relayed[MESSAGE_BODY_OFFSET] === this.#status.charCodeAt(0)
-        ? relayed
-        : backendMessage.readyForQuery(this.#status),
-    );
+    const reply = this.#serverReply;
+    const readyAt = this.#serverReadyAt;
+    this.#serverReply = undefined;
+    this.#serverReadyAt = 0;
+    if (this.#closed) return;
+    // The server's answer as it came (one view, no copy) when its status is the session's.
+    if (reply !== undefined && reply[readyAt + MESSAGE_BODY_OFFSET] === this.#status.charCodeAt(0)) {
+      this.#out.push(reply);
+    } else {
+      if (readyAt !== 0) this.#out.push(reply!.subarray(0, readyAt));
+      this.#out.push(backendMessage.readyForQuery(this.#status));
+    }
     this.#flushOut();
   }
 
@@ -627,7 +661,7 @@ export class ClientSession implements SessionHandler {
 
   /** Relays a simple query's answers but ReadyForQuery (the session writes its own). */
   readonly #relayQuery = (message: WireMessage): void => {
-    if (message.type === B.ReadyForQuery) this.#serverReady = message.bytes;
+    if (message.type === B.ReadyForQuery) this.#keepReply(message.bytes, 0);
     else this.#write(message.bytes);
   };
 
@@ -647,7 +681,7 @@ export class ClientSession implements SessionHandler {
       this.#failSession(thrown);
       return;
     }
-    queueMicrotask(this.#resumeDrain);
+    this.#resumeLater();
   }
 
   async #simpleQuery(sql: string): Promise<void> {
@@ -1362,7 +1396,7 @@ export class ClientSession implements SessionHandler {
   /** The open connection's receiver: its answers go to the client as they come. */
   readonly #relayOpen = (message: WireMessage): void => {
     if (message.type === B.ReadyForQuery) {
-      this.#serverReady = message.bytes;
+      this.#keepReply(message.bytes, 0);
       return;
     }
     if (message.type === B.ErrorResponse) this.#skipping = true;
@@ -1371,18 +1405,20 @@ export class ClientSession implements SessionHandler {
 
   /**
    * The receiver of a chunk of whole plain answers (of the open connection, or a simple query's
-   * on the callback path): passed on as it is read,
-   * its ReadyForQuery kept for `#ready` (the same bytes when the status is the same: one write of
-   * one view, no copy).
+   * on the callback path): passed on as it is read; one that ends with ReadyForQuery is kept
+   * whole for `#ready` (which follows at once on the callback paths: the chunk goes out as it
+   * came, one write of the very buffer read, no view, no copy, no deferred flush).
    */
   readonly #relayChunk = (chunk: Buffer, readyAt: number): void => {
-    if (readyAt === chunk.length) {
-      this.#write(chunk);
-      return;
-    }
-    if (readyAt > 0) this.#write(chunk.subarray(0, readyAt));
-    this.#serverReady = chunk.subarray(readyAt);
+    if (readyAt === chunk.length) this.#write(chunk);
+    else this.#keepReply(chunk, readyAt);
   };
+
+  #keepReply(reply: Buffer, readyAt: number): void {
+    if (this.#serverReadyAt !== 0) this.#writeReplyHead();
+    this.#serverReply = reply;
+    this.#serverReadyAt = readyAt;
+  }
 
   /** Ends the open connection's part of the batch: Sync, its answers relayed, ReadyForQuery kept. */
   async #settle(): Promise<void> {
@@ -1392,6 +1428,8 @@ export class ClientSession implements SessionHandler {
     try {
       await open.request(frontend.sync());
     } finally {
+      // The batch goes on: what the answer holds goes out now, its ReadyForQuery is kept.
+      if (this.#serverReadyAt !== 0) this.#writeReplyHead();
       this.#done([open]);
     }
   }
@@ -1583,9 +1621,7 @@ export class ClientSession implements SessionHandler {
       this.#failSession(thrown);
       return;
     }
-    // After the rest of the server's chunk has gone to this batch's receiver, as an awaited
-    // promise would resume.
-    queueMicrotask(this.#resumeDrain);
+    this.#resumeLater();
   }
 
   async #sync(): Promise<void> {
