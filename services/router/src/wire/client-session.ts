@@ -522,6 +522,12 @@ export class ClientSession implements SessionHandler {
     for (const connection of connections) if (connection !== this.#open) this.#release(connection);
   }
 
+  /** `#done` of one connection (a callback path's, once per batch: no array). */
+  #doneWith(connection: ServerConnection): void {
+    if (this.#transaction) this.#done([connection]);
+    else if (connection !== this.#open) this.#release(connection);
+  }
+
   #fail(fields: NoticeFields): void {
     this.#write(backendMessage.errorResponse(fields));
     if (this.#transaction) this.#status = TransactionStatus.Failed;
@@ -674,7 +680,7 @@ export class ClientSession implements SessionHandler {
     const connection = this.#querying!;
     this.#querying = undefined;
     try {
-      this.#done([connection]);
+      this.#doneWith(connection);
       if (error !== undefined) this.#answerError(error);
       this.#ready();
     } catch (thrown) {
@@ -1176,6 +1182,7 @@ export class ClientSession implements SessionHandler {
       serverNameBytes: Buffer.from(`${serverName}\0`),
     };
     this.#statements.set(name, statement);
+    this.#batchStatement = undefined;
     const open = this.#open;
     if (!open) {
       this.#write(backendMessage.parseComplete());
@@ -1241,7 +1248,7 @@ export class ClientSession implements SessionHandler {
    */
   #preparedBatch(chunk: Buffer, statementEnd: number): boolean {
     if (this.#status === TransactionStatus.Failed) return false;
-    const statement = this.#statements.get(chunk.toString("utf8", BIND_STATEMENT_AT, statementEnd));
+    const statement = this.#batchStatementOf(chunk, statementEnd);
     if (statement === undefined) return false;
     const plan = statement.plan;
     const transaction = this.#transaction;
@@ -1266,6 +1273,34 @@ export class ClientSession implements SessionHandler {
     connection.relayTo(this.#relayOpen, this.#relayChunk);
     connection.requestWith(out, this.#syncWaiter);
     return true;
+  }
+
+  /** The statement the last prepared batch named, and that name. */
+  #batchStatement: ClientStatement | undefined;
+  #batchStatementName = "";
+
+  /**
+   * The statement a prepared batch's Bind names. The same as the last batch's (a driver running
+   * one statement again and again) is known by comparing the name's bytes: no string decoded,
+   * no map lookup.
+   */
+  #batchStatementOf(chunk: Buffer, statementEnd: number): ClientStatement | undefined {
+    const known = this.#batchStatementName;
+    const length = statementEnd - BIND_STATEMENT_AT;
+    if (this.#batchStatement !== undefined && known.length === length) {
+      let i = 0;
+      while (i < length && chunk[BIND_STATEMENT_AT + i] === known.charCodeAt(i)) i++;
+      if (i === length) return this.#batchStatement;
+    }
+    const name = chunk.toString("utf8", BIND_STATEMENT_AT, statementEnd);
+    const statement = this.#statements.get(name);
+    // One character per byte: no character took two bytes or more (an invalid byte is U+FFFD,
+    // which no byte equals), so comparing bytes to character codes is exact.
+    if (statement !== undefined && name.length === length) {
+      this.#batchStatement = statement;
+      this.#batchStatementName = name;
+    }
+    return statement;
   }
 
   /** Where a bound parameter of a prepared batch was found (one per session, reused). */
@@ -1581,7 +1616,10 @@ export class ClientSession implements SessionHandler {
 
   async #closeMessage(message: WireMessage): Promise<void> {
     const { target, name } = parseClose(message);
-    if (target === "S") this.#statements.delete(name);
+    if (target === "S") {
+      this.#statements.delete(name);
+      this.#batchStatement = undefined;
+    }
     const portal = target === "P" ? this.#portals.get(name) : undefined;
     if (target === "P") this.#portals.delete(name);
     const open = this.#open;
@@ -1614,7 +1652,7 @@ export class ClientSession implements SessionHandler {
     const open = this.#syncing!;
     this.#syncing = undefined;
     try {
-      this.#done([open]);
+      this.#doneWith(open);
       if (error !== undefined) this.#answerError(error);
       this.#endBatch();
     } catch (thrown) {
