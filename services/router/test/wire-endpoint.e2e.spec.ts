@@ -462,6 +462,29 @@ describe("a prepared statement's batch passed through whole", () => {
   });
 });
 
+describe("simple queries of one shape", () => {
+  it("route each key to its own shard, reads and writes alike", async () => {
+    const keys = keysPerShard(wire, 2, 120_000_000);
+    const session = await wire.client();
+    try {
+      for (const key of keys)
+        await session.query(`INSERT INTO items (id, note) VALUES (${key}, 'shaped ${key}')`);
+      for (const key of [...keys, ...keys.toReversed()]) {
+        const { rows } = await session.query(`SELECT note FROM items WHERE id = ${key}`);
+        expect(rows).toEqual([{ note: `shaped ${key}` }]);
+      }
+      for (const key of keys) await session.query(`UPDATE items SET note = 'reshaped' WHERE id = ${key}`);
+    } finally {
+      await session.end();
+    }
+    for (const [index, key] of keys.entries()) {
+      expect(await onShard(index, "SELECT note FROM items WHERE id = $1", [String(key)])).toEqual([
+        { note: "reshaped" },
+      ]);
+    }
+  });
+});
+
 describe("large results", () => {
   it("relays a 20 MB result whole, in order", async () => {
     const out = await wire.psql([

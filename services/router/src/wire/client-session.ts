@@ -40,6 +40,7 @@ import {
   shardOfKey,
   shardsOfKeys,
 } from "./key-routing.ts";
+import { type QueryShape, queryShape, shapedKey } from "./query-shape.ts";
 import type { ReadyWaiter, ServerConnection } from "./server-connection.ts";
 import { SessionWrites } from "./session-writes.ts";
 import { type Combine, type Combined, combineAnswers, type ShardAnswer } from "./shard-results.ts";
@@ -190,9 +191,10 @@ export class ClientSession implements SessionHandler {
     )
       return false;
     if (isOneQuery(chunk)) {
-      const sql = chunk.toString("utf8", MESSAGE_BODY_OFFSET, chunk.length - 1);
       // Set first: a connection found closed ends the query (and the drain) before this returns.
       this.#draining = true;
+      if (this.#shapedQueryNow(chunk)) return true;
+      const sql = chunk.toString("utf8", MESSAGE_BODY_OFFSET, chunk.length - 1);
       if (this.#queryNow(chunk, sql) !== undefined) return true;
       this.#draining = false;
       return false;
@@ -647,15 +649,54 @@ export class ClientSession implements SessionHandler {
       return; // the asynchronous path answers the error
     }
     if (route.kind !== "one") return;
-    const read = isRead(plan);
-    if (read && this.#context.fence.holdsRead(this.#database, map.version, [route.shard])) return;
-    const connection = this.#connectionNow(map, route.shard, read);
+    if (this.#sendQuery(query, map, plan.kind, isRead(plan), route.shard) === undefined) return;
+    // The next query of the same shape (another key) is routed from its bytes.
+    if (this.#queryShape === undefined || shapedKey(query, this.#queryShape) === undefined) {
+      this.#queryShape = queryShape(query, plan, this.#planner(map));
+    }
+    return WAITING;
+  }
+
+  /** The shape of the session's last keyed simple query, if it has one (see `queryShape`). */
+  #queryShape: QueryShape | undefined;
+
+  /**
+   * `#queryNow` of a query shaped as the session's last keyed one, for another key: routed by
+   * that key without decoding or planning the text (a hit of the plan cache, counted as one).
+   */
+  #shapedQueryNow(query: Buffer): boolean {
+    const shape = this.#queryShape;
+    if (shape === undefined || this.#open !== undefined || this.#batchMap !== undefined || this.#transaction)
+      return false;
+    const map = this.#context.maps.get(this.#database);
+    if (map === undefined || this.#planner(map) !== shape.owner) return false;
+    const key = shapedKey(query, shape);
+    if (key === undefined) return false;
+    const shard = shardOfKey(map, shape.keyType, key);
+    if (this.#sendQuery(query, map, "keyed", !shape.write, shard) === undefined) return false;
+    this.#context.planners.countHit();
+    return true;
+  }
+
+  /**
+   * Sends a one-shard simple query as it is, when the fence lets it go and an idle connection
+   * carrying the session's SETs is at hand; its answers are relayed and `#queryWaiter` ends it.
+   */
+  #sendQuery(
+    query: Buffer,
+    map: LiveMap,
+    kind: StatementPlan["kind"],
+    read: boolean,
+    shard: number,
+  ): typeof WAITING | undefined {
+    if (read && this.#context.fence.holdsRead(this.#database, map.version, [shard])) return;
+    const connection = this.#connectionNow(map, shard, read);
     if (connection === undefined) return;
-    if (!read && !this.#writes.tryAdmit({ mapVersion: map.version, shards: [route.shard] })) {
+    if (!read && !this.#writes.tryAdmit({ mapVersion: map.version, shards: [shard] })) {
       this.#release(connection);
       return;
     }
-    this.#context.metrics.routed(this.#database, plan.kind);
+    this.#context.metrics.routed(this.#database, kind);
     this.#querying = connection;
     connection.relayTo(this.#relayQuery, this.#relayChunk);
     connection.requestWith(query, this.#queryWaiter);
