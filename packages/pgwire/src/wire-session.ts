@@ -38,6 +38,12 @@ export interface SessionHandler {
    * own fields, else XX000 and `onError`).
    */
   message(message: WireMessage): void;
+  /**
+   * A chunk just read, starting on a message boundary (it may end anywhere), offered whole before it is
+   * framed: true when the handler dealt with all of it (a relay passing a batch on as it is),
+   * false to have it delivered message by message as usual.
+   */
+  chunk?(chunk: Buffer): boolean;
   /** Every message of the chunk just read has been delivered: write out what was batched. */
   flush?(): void;
   /** The connection is gone (Terminate, client closed, error, server closing). Called once. */
@@ -109,6 +115,7 @@ export class SessionConnection implements WireSession {
   #receive(chunk: Buffer): void {
     const handler = this.#handler!;
     try {
+      if (handler.chunk !== undefined && this.#framer.pendingLength === 0 && handler.chunk(chunk)) return;
       this.#framer.push(chunk, (message) => {
         if (this.#closed) return;
         if (message.type === FrontendMessageType.Terminate) {

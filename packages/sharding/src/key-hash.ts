@@ -25,6 +25,12 @@ const INT_BOUNDS: Readonly<Record<"smallint" | "integer" | "bigint", readonly [b
   bigint: [-(2n ** 63n), 2n ** 63n - 1n],
 };
 
+/** INT_BOUNDS of the types narrower than bigint, as numbers (exact: all below 2^53). */
+const SAFE_INT_BOUNDS: Readonly<Record<"smallint" | "integer", readonly [number, number]>> = {
+  smallint: [-(2 ** 15), 2 ** 15 - 1],
+  integer: [-(2 ** 31), 2 ** 31 - 1],
+};
+
 /** A key that does not fit its declared type; `message` is written for the API's client. */
 export class InvalidShardKeyError extends Error {
   override readonly name = "InvalidShardKeyError";
@@ -110,7 +116,12 @@ export function hashShardKey(type: ShardKeyType, value: unknown): bigint {
       // a safe integer: hashed without BigInt parsing and arithmetic, the router's hot path.
       const key = typeof value === "string" && SHORT_INTEGER_TEXT.test(value) ? Number(value) : value;
       if (typeof key === "number" && Number.isSafeInteger(key)) {
-        parseIntegerKey(type, key);
+        // Every safe integer fits a bigint; the narrower types are checked without BigInt.
+        if (type !== "bigint") {
+          const [min, max] = SAFE_INT_BOUNDS[type];
+          if (key < min || key > max)
+            throw new InvalidShardKeyError(`${key} is out of range for type ${type}`);
+        }
         return hashSafeIntegerExtended(key);
       }
       return hashInt8Extended(parseIntegerKey(type, key));

@@ -391,6 +391,100 @@ describe("pipelining and cancel", () => {
   });
 });
 
+describe("a prepared statement's batch passed through whole", () => {
+  /** Bind of `statement` to the unnamed portal, Describe, Execute, Sync: what libpq sends per run. */
+  const run = (statement: string, values: string[]) =>
+    Buffer.concat([
+      serialize.bind({ statement, values }),
+      serialize.describe({ type: "P" }),
+      serialize.execute({}),
+      serialize.sync(),
+    ]);
+  const rowsOf = (answers: WireMessage[]) =>
+    answers.filter((m) => m.type === BackendMessageType.DataRow).map((m) => m.bytes.toString("utf8", 11));
+  const statusOf = (answers: WireMessage[]) => answers.at(-1)!.bytes.toString("latin1", 5);
+
+  it("runs the statement the name means now (closed and prepared again), by the key's shard", async () => {
+    const [a, b] = keysPerShard(wire, 2, 100_000_000);
+    await client.query("INSERT INTO items (id, note) VALUES ($1, 'first'), ($2, 'second')", [
+      String(a),
+      String(b),
+    ]);
+    const raw = await rawClient();
+    await raw.exchange(
+      Buffer.concat([
+        serialize.parse({ name: "s1", text: "SELECT note FROM items WHERE id = $1" }),
+        serialize.sync(),
+      ]),
+    );
+    expect(rowsOf(await raw.exchange(run("s1", [String(a)])))).toEqual(["first"]);
+    expect(rowsOf(await raw.exchange(run("s1", [String(b)])))).toEqual(["second"]);
+    await raw.exchange(
+      Buffer.concat([
+        serialize.close({ type: "S", name: "s1" }),
+        serialize.parse({ name: "s1", text: "SELECT note || '!' FROM items WHERE id = $1" }),
+        serialize.sync(),
+      ]),
+    );
+    expect(rowsOf(await raw.exchange(run("s1", [String(b)])))).toEqual(["second!"]);
+    const failed = await raw.exchange(run("s1", ["not a number"]));
+    expect(failed.map(typeName)).toEqual(["ErrorResponse", "ReadyForQuery"]);
+    expect(noticeFields(failed[0]!).code).toBe("22P02");
+    expect(rowsOf(await raw.exchange(run("s1", [String(a)])))).toEqual(["first!"]);
+    raw.connection.close();
+  });
+
+  it("in a transaction: runs on its shard, refuses another shard with 0A000, answers T then E", async () => {
+    const [a, b] = keysPerShard(wire, 2, 110_000_000);
+    await client.query("INSERT INTO items (id, note) VALUES ($1, 'mine'), ($2, 'other')", [
+      String(a),
+      String(b),
+    ]);
+    const raw = await rawClient();
+    await raw.exchange(
+      Buffer.concat([
+        serialize.parse({ name: "get", text: "SELECT note FROM items WHERE id = $1" }),
+        serialize.sync(),
+      ]),
+    );
+    await raw.exchange(serialize.query("BEGIN"));
+    const pinned = await raw.exchange(run("get", [String(a)]));
+    expect([rowsOf(pinned), statusOf(pinned)]).toEqual([["mine"], "T"]);
+    const again = await raw.exchange(run("get", [String(a)]));
+    expect([rowsOf(again), statusOf(again)]).toEqual([["mine"], "T"]);
+    const refused = await raw.exchange(run("get", [String(b)]));
+    expect(noticeFields(refused.find((m) => m.type === BackendMessageType.ErrorResponse)!).code).toBe(
+      "0A000",
+    );
+    expect(statusOf(refused)).toBe("E");
+    expect(statusOf(await raw.exchange(serialize.query("ROLLBACK")))).toBe("I");
+    raw.connection.close();
+  });
+});
+
+describe("simple queries of one shape", () => {
+  it("route each key to its own shard, reads and writes alike", async () => {
+    const keys = keysPerShard(wire, 2, 120_000_000);
+    const session = await wire.client();
+    try {
+      for (const key of keys)
+        await session.query(`INSERT INTO items (id, note) VALUES (${key}, 'shaped ${key}')`);
+      for (const key of [...keys, ...keys.toReversed()]) {
+        const { rows } = await session.query(`SELECT note FROM items WHERE id = ${key}`);
+        expect(rows).toEqual([{ note: `shaped ${key}` }]);
+      }
+      for (const key of keys) await session.query(`UPDATE items SET note = 'reshaped' WHERE id = ${key}`);
+    } finally {
+      await session.end();
+    }
+    for (const [index, key] of keys.entries()) {
+      expect(await onShard(index, "SELECT note FROM items WHERE id = $1", [String(key)])).toEqual([
+        { note: "reshaped" },
+      ]);
+    }
+  });
+});
+
 describe("large results", () => {
   it("relays a 20 MB result whole, in order", async () => {
     const out = await wire.psql([

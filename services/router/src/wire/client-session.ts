@@ -23,9 +23,24 @@ import { PlanError, type StatementPlan } from "@dbplane/sqlroute";
 import { FenceHoldAbortedError, FenceHoldError } from "../fence/fence-errors.ts";
 import type { LiveMap } from "../shards/live-map.ts";
 import { eligibleReplicas } from "../shards/server-selection.ts";
+import {
+  BIND_STATEMENT_AT,
+  type BoundParameter,
+  findBoundParameter,
+  isOneQuery,
+  preparedBatchEnd,
+  renameBatchStatement,
+} from "./client-batch.ts";
 import { CopyIn, copyKeyColumnIndex } from "./copy-in.ts";
 import { flushSoon } from "./flush-soon.ts";
-import { type BoundParameters, defaultShard, shardOfKey, shardsOfKeys } from "./key-routing.ts";
+import {
+  type BoundParameters,
+  defaultShard,
+  parameterText,
+  shardOfKey,
+  shardsOfKeys,
+} from "./key-routing.ts";
+import { type QueryShape, queryShape, shapedKey } from "./query-shape.ts";
 import type { ReadyWaiter, ServerConnection } from "./server-connection.ts";
 import { SessionWrites } from "./session-writes.ts";
 import { type Combine, type Combined, combineAnswers, type ShardAnswer } from "./shard-results.ts";
@@ -118,8 +133,14 @@ export class ClientSession implements SessionHandler {
   /** Skipping extended-protocol messages until Sync, after an error. */
   #skipping = false;
   #copy: CopyIn | undefined;
-  /** The last ReadyForQuery a server sent in a chunk relayed whole (see `#relayChunk`). */
-  #serverReady: Buffer | undefined;
+  /**
+   * The answer a server ended with ReadyForQuery, kept for `#ready`: its ReadyForQuery starts at
+   * `#serverReadyAt`, and what comes before it (a chunk's rows and completions, see
+   * `#relayChunk`) is not written yet — it goes out with the ReadyForQuery in one piece, or
+   * ahead of whatever else is written first.
+   */
+  #serverReply: Buffer | undefined;
+  #serverReadyAt = 0;
   readonly #statements = new Map<string, ClientStatement>();
   readonly #portals = new Map<string, Portal>();
   /** SET statements of the session, replayed on every connection it checks out. */
@@ -151,6 +172,35 @@ export class ClientSession implements SessionHandler {
     this.#queue.push(message);
     if (this.#queue.length > 1000) this.#client.pause();
     if (!this.#draining) this.#drain();
+  }
+
+  /**
+   * A chunk that is one of the common batches, when nothing else is under way, goes to its shard
+   * as it is (a prepared statement's Bind…Sync with only the statement renamed; a one-statement
+   * Query unchanged): no messages framed, no queue, no portal. False: framed and queued as usual.
+   */
+  chunk(chunk: Buffer): boolean {
+    if (
+      this.#draining ||
+      this.#closed ||
+      this.#copy !== undefined ||
+      this.#open !== undefined ||
+      this.#batchMap !== undefined ||
+      this.#skipping ||
+      this.#queue.length > 0
+    )
+      return false;
+    if (isOneQuery(chunk)) {
+      // Set first: a connection found closed ends the query (and the drain) before this returns.
+      this.#draining = true;
+      if (this.#shapedQueryNow(chunk)) return true;
+      const sql = chunk.toString("utf8", MESSAGE_BODY_OFFSET, chunk.length - 1);
+      if (this.#queryNow(chunk, sql) !== undefined) return true;
+      this.#draining = false;
+      return false;
+    }
+    const statementEnd = preparedBatchEnd(chunk);
+    return statementEnd > 0 && this.#preparedBatch(chunk, statementEnd);
   }
 
   close(): void {
@@ -199,6 +249,16 @@ export class ClientSession implements SessionHandler {
 
   readonly #resumeDrain = (): void => this.#drain();
 
+  /**
+   * Ends a wait of the drain from a server's callback: the queued messages are handled after the
+   * rest of the server's chunk has gone to the batch's receiver, as an awaited promise would
+   * resume; with none queued the drain just stops (the next chunk read starts it again).
+   */
+  #resumeLater(): void {
+    if (this.#queue.length === 0) this.#draining = false;
+    else queueMicrotask(this.#resumeDrain);
+  }
+
   /** What no statement error covers (a protocol violation, our own bug): FATAL, connection ends. */
   readonly #failSession = (error: unknown): void => {
     this.#draining = false;
@@ -218,6 +278,7 @@ export class ClientSession implements SessionHandler {
    */
   #write(bytes: Buffer): void {
     if (this.#closed) return;
+    if (this.#serverReadyAt !== 0) this.#writeReplyHead();
     this.#out.push(bytes);
     if (this.#out.length === 1) flushSoon(this.#flushOut);
   }
@@ -237,17 +298,32 @@ export class ClientSession implements SessionHandler {
     });
   };
 
+  /** Writes the part of the kept server answer before its ReadyForQuery (something follows it). */
+  #writeReplyHead(): void {
+    const reply = this.#serverReply!;
+    const readyAt = this.#serverReadyAt;
+    this.#serverReply = reply.subarray(readyAt);
+    this.#serverReadyAt = 0;
+    this.#out.push(reply.subarray(0, readyAt));
+    if (this.#out.length === 1) flushSoon(this.#flushOut);
+  }
+
   /** ReadyForQuery ends a batch: the client waits for it, so it goes out now. */
   #ready(): void {
     // Outside a transaction, the statements (or the batch) this answers have ended on the servers.
     if (!this.#transaction) this.#writes.releaseAll();
-    const relayed = this.#serverReady;
-    this.#serverReady = undefined;
-    this.#write(
-      relayed !== undefined && relayed[MESSAGE_BODY_OFFSET] === this.#status.charCodeAt(0)
-        ? relayed
-        : backendMessage.readyForQuery(this.#status),
-    );
+    const reply = this.#serverReply;
+    const readyAt = this.#serverReadyAt;
+    this.#serverReply = undefined;
+    this.#serverReadyAt = 0;
+    if (this.#closed) return;
+    // The server's answer as it came (one view, no copy) when its status is the session's.
+    if (reply !== undefined && reply[readyAt + MESSAGE_BODY_OFFSET] === this.#status.charCodeAt(0)) {
+      this.#out.push(reply);
+    } else {
+      if (readyAt !== 0) this.#out.push(reply!.subarray(0, readyAt));
+      this.#out.push(backendMessage.readyForQuery(this.#status));
+    }
     this.#flushOut();
   }
 
@@ -272,7 +348,7 @@ export class ClientSession implements SessionHandler {
     if (type === F.Sync && this.#open !== undefined) return this.#syncNow(this.#open);
     if (type === F.Query) {
       const sql = parseQuery(message).sql;
-      return this.#queryNow(message, sql) ?? this.#simpleQuery(sql);
+      return this.#queryNow(message.bytes, sql) ?? this.#simpleQuery(sql);
     }
     return this.#handleAsync(message);
   }
@@ -448,6 +524,12 @@ export class ClientSession implements SessionHandler {
     for (const connection of connections) if (connection !== this.#open) this.#release(connection);
   }
 
+  /** `#done` of one connection (a callback path's, once per batch: no array). */
+  #doneWith(connection: ServerConnection): void {
+    if (this.#transaction) this.#done([connection]);
+    else if (connection !== this.#open) this.#release(connection);
+  }
+
   #fail(fields: NoticeFields): void {
     this.#write(backendMessage.errorResponse(fields));
     if (this.#transaction) this.#status = TransactionStatus.Failed;
@@ -551,7 +633,7 @@ export class ClientSession implements SessionHandler {
    * is, the answers are relayed, and `#queryWaiter` ends it at ReadyForQuery — no promise.
    * Undefined when anything else applies (the asynchronous path then does all of it).
    */
-  #queryNow(message: WireMessage, sql: string): typeof WAITING | undefined {
+  #queryNow(query: Buffer, sql: string): typeof WAITING | undefined {
     if (this.#open !== undefined || this.#batchMap !== undefined || this.#transaction) return;
     const map = this.#context.maps.get(this.#database);
     if (!map) return;
@@ -567,18 +649,57 @@ export class ClientSession implements SessionHandler {
       return; // the asynchronous path answers the error
     }
     if (route.kind !== "one") return;
-    const read = isRead(plan);
-    if (read && this.#context.fence.holdsRead(this.#database, map.version, [route.shard])) return;
-    const connection = this.#connectionNow(map, route.shard, read);
+    if (this.#sendQuery(query, map, plan.kind, isRead(plan), route.shard) === undefined) return;
+    // The next query of the same shape (another key) is routed from its bytes.
+    if (this.#queryShape === undefined || shapedKey(query, this.#queryShape) === undefined) {
+      this.#queryShape = queryShape(query, plan, this.#planner(map));
+    }
+    return WAITING;
+  }
+
+  /** The shape of the session's last keyed simple query, if it has one (see `queryShape`). */
+  #queryShape: QueryShape | undefined;
+
+  /**
+   * `#queryNow` of a query shaped as the session's last keyed one, for another key: routed by
+   * that key without decoding or planning the text (a hit of the plan cache, counted as one).
+   */
+  #shapedQueryNow(query: Buffer): boolean {
+    const shape = this.#queryShape;
+    if (shape === undefined || this.#open !== undefined || this.#batchMap !== undefined || this.#transaction)
+      return false;
+    const map = this.#context.maps.get(this.#database);
+    if (map === undefined || this.#planner(map) !== shape.owner) return false;
+    const key = shapedKey(query, shape);
+    if (key === undefined) return false;
+    const shard = shardOfKey(map, shape.keyType, key);
+    if (this.#sendQuery(query, map, "keyed", !shape.write, shard) === undefined) return false;
+    this.#context.planners.countHit();
+    return true;
+  }
+
+  /**
+   * Sends a one-shard simple query as it is, when the fence lets it go and an idle connection
+   * carrying the session's SETs is at hand; its answers are relayed and `#queryWaiter` ends it.
+   */
+  #sendQuery(
+    query: Buffer,
+    map: LiveMap,
+    kind: StatementPlan["kind"],
+    read: boolean,
+    shard: number,
+  ): typeof WAITING | undefined {
+    if (read && this.#context.fence.holdsRead(this.#database, map.version, [shard])) return;
+    const connection = this.#connectionNow(map, shard, read);
     if (connection === undefined) return;
-    if (!read && !this.#writes.tryAdmit({ mapVersion: map.version, shards: [route.shard] })) {
+    if (!read && !this.#writes.tryAdmit({ mapVersion: map.version, shards: [shard] })) {
       this.#release(connection);
       return;
     }
-    this.#context.metrics.routed(this.#database, plan.kind);
+    this.#context.metrics.routed(this.#database, kind);
     this.#querying = connection;
     connection.relayTo(this.#relayQuery, this.#relayChunk);
-    connection.requestWith(message.bytes, this.#queryWaiter);
+    connection.requestWith(query, this.#queryWaiter);
     return WAITING;
   }
 
@@ -587,7 +708,7 @@ export class ClientSession implements SessionHandler {
 
   /** Relays a simple query's answers but ReadyForQuery (the session writes its own). */
   readonly #relayQuery = (message: WireMessage): void => {
-    if (message.type === B.ReadyForQuery) this.#serverReady = message.bytes;
+    if (message.type === B.ReadyForQuery) this.#keepReply(message.bytes, 0);
     else this.#write(message.bytes);
   };
 
@@ -600,14 +721,14 @@ export class ClientSession implements SessionHandler {
     const connection = this.#querying!;
     this.#querying = undefined;
     try {
-      this.#done([connection]);
+      this.#doneWith(connection);
       if (error !== undefined) this.#answerError(error);
       this.#ready();
     } catch (thrown) {
       this.#failSession(thrown);
       return;
     }
-    queueMicrotask(this.#resumeDrain);
+    this.#resumeLater();
   }
 
   async #simpleQuery(sql: string): Promise<void> {
@@ -1102,6 +1223,7 @@ export class ClientSession implements SessionHandler {
       serverNameBytes: Buffer.from(`${serverName}\0`),
     };
     this.#statements.set(name, statement);
+    this.#batchStatement = undefined;
     const open = this.#open;
     if (!open) {
       this.#write(backendMessage.parseComplete());
@@ -1157,6 +1279,91 @@ export class ClientSession implements SessionHandler {
     this.#openNow(connection);
     this.#bindOn(connection, message, bind, statement);
     return undefined;
+  }
+
+  /**
+   * A prepared batch (Bind of the unnamed portal, Describe?, Execute, Sync; see `chunk`) for one
+   * shard, sent whole when the statement's shard is known from its bytes, the fence lets it go
+   * and a connection is at hand: the transaction's on that shard, or an idle one outside a
+   * transaction. Its Sync's ReadyForQuery ends it as `#syncNow`'s does. False: nothing done.
+   */
+  #preparedBatch(chunk: Buffer, statementEnd: number): boolean {
+    if (this.#status === TransactionStatus.Failed) return false;
+    const statement = this.#batchStatementOf(chunk, statementEnd);
+    if (statement === undefined) return false;
+    const plan = statement.plan;
+    const transaction = this.#transaction;
+    if (transaction !== undefined && transaction.scope !== "one") return false;
+    const map = transaction?.map ?? this.#context.maps.get(this.#database);
+    if (map === undefined) return false;
+    const shard = this.#batchShard(map, plan, chunk, statementEnd + 1);
+    if (shard === undefined) return false;
+    const read = isRead(plan);
+    if (this.#mayWrite(plan)) {
+      if (!this.#writes.tryAdmit({ mapVersion: map.version, shards: [shard] })) return false;
+    } else if (this.#context.fence.holdsRead(this.#database, map.version, [shard])) return false;
+    const connection =
+      transaction === undefined ? this.#connectionNow(map, shard, read) : transaction.connections.get(shard);
+    if (connection === undefined) return false;
+    this.#prepare(connection, statement);
+    const out = renameBatchStatement(chunk, statementEnd, statement.serverNameBytes);
+    // Inside a transaction the portal outlives the Sync (a later Execute of it finds it here).
+    if (transaction !== undefined) this.#portals.set("", { kind: "server", connection });
+    this.#draining = true;
+    this.#syncing = connection;
+    connection.relayTo(this.#relayOpen, this.#relayChunk);
+    connection.requestWith(out, this.#syncWaiter);
+    return true;
+  }
+
+  /** The statement the last prepared batch named, and that name. */
+  #batchStatement: ClientStatement | undefined;
+  #batchStatementName = "";
+
+  /**
+   * The statement a prepared batch's Bind names. The same as the last batch's (a driver running
+   * one statement again and again) is known by comparing the name's bytes: no string decoded,
+   * no map lookup.
+   */
+  #batchStatementOf(chunk: Buffer, statementEnd: number): ClientStatement | undefined {
+    const known = this.#batchStatementName;
+    const length = statementEnd - BIND_STATEMENT_AT;
+    if (this.#batchStatement !== undefined && known.length === length) {
+      let i = 0;
+      while (i < length && chunk[BIND_STATEMENT_AT + i] === known.charCodeAt(i)) i++;
+      if (i === length) return this.#batchStatement;
+    }
+    const name = chunk.toString("utf8", BIND_STATEMENT_AT, statementEnd);
+    const statement = this.#statements.get(name);
+    // One character per byte: no character took two bytes or more (an invalid byte is U+FFFD,
+    // which no byte equals), so comparing bytes to character codes is exact.
+    if (statement !== undefined && name.length === length) {
+      this.#batchStatement = statement;
+      this.#batchStatementName = name;
+    }
+    return statement;
+  }
+
+  /** Where a bound parameter of a prepared batch was found (one per session, reused). */
+  readonly #parameter: BoundParameter = { start: 0, length: 0, format: 0 };
+
+  /**
+   * The one shard a prepared batch's statement goes to, read from the Bind's bytes (parameters
+   * begin at `parametersAt`); undefined when it is not that simple (`#bind` routes it).
+   */
+  #batchShard(map: LiveMap, plan: StatementPlan, bind: Buffer, parametersAt: number): number | undefined {
+    if (plan.kind === "any") {
+      const route = this.#route(map, plan);
+      return route.kind === "one" ? route.shard : undefined;
+    }
+    if (plan.kind !== "keyed" || plan.keys.length !== 1) return undefined;
+    const key = plan.keys[0]!;
+    if (key.kind === "const") return shardOfKey(map, plan.keyType, key.value);
+    const parameter = this.#parameter;
+    if (!findBoundParameter(bind, parametersAt, key.index, parameter)) return undefined;
+    const value =
+      parameter.length < 0 ? null : parameterText(bind, parameter.start, parameter.length, parameter.format);
+    return shardOfKey(map, plan.keyType, value);
   }
 
   /**
@@ -1265,7 +1472,7 @@ export class ClientSession implements SessionHandler {
   /** The open connection's receiver: its answers go to the client as they come. */
   readonly #relayOpen = (message: WireMessage): void => {
     if (message.type === B.ReadyForQuery) {
-      this.#serverReady = message.bytes;
+      this.#keepReply(message.bytes, 0);
       return;
     }
     if (message.type === B.ErrorResponse) this.#skipping = true;
@@ -1274,18 +1481,20 @@ export class ClientSession implements SessionHandler {
 
   /**
    * The receiver of a chunk of whole plain answers (of the open connection, or a simple query's
-   * on the callback path): passed on as it is read,
-   * its ReadyForQuery kept for `#ready` (the same bytes when the status is the same: one write of
-   * one view, no copy).
+   * on the callback path): passed on as it is read; one that ends with ReadyForQuery is kept
+   * whole for `#ready` (which follows at once on the callback paths: the chunk goes out as it
+   * came, one write of the very buffer read, no view, no copy, no deferred flush).
    */
   readonly #relayChunk = (chunk: Buffer, readyAt: number): void => {
-    if (readyAt === chunk.length) {
-      this.#write(chunk);
-      return;
-    }
-    if (readyAt > 0) this.#write(chunk.subarray(0, readyAt));
-    this.#serverReady = chunk.subarray(readyAt);
+    if (readyAt === chunk.length) this.#write(chunk);
+    else this.#keepReply(chunk, readyAt);
   };
+
+  #keepReply(reply: Buffer, readyAt: number): void {
+    if (this.#serverReadyAt !== 0) this.#writeReplyHead();
+    this.#serverReply = reply;
+    this.#serverReadyAt = readyAt;
+  }
 
   /** Ends the open connection's part of the batch: Sync, its answers relayed, ReadyForQuery kept. */
   async #settle(): Promise<void> {
@@ -1295,6 +1504,8 @@ export class ClientSession implements SessionHandler {
     try {
       await open.request(frontend.sync());
     } finally {
+      // The batch goes on: what the answer holds goes out now, its ReadyForQuery is kept.
+      if (this.#serverReadyAt !== 0) this.#writeReplyHead();
       this.#done([open]);
     }
   }
@@ -1446,7 +1657,10 @@ export class ClientSession implements SessionHandler {
 
   async #closeMessage(message: WireMessage): Promise<void> {
     const { target, name } = parseClose(message);
-    if (target === "S") this.#statements.delete(name);
+    if (target === "S") {
+      this.#statements.delete(name);
+      this.#batchStatement = undefined;
+    }
     const portal = target === "P" ? this.#portals.get(name) : undefined;
     if (target === "P") this.#portals.delete(name);
     const open = this.#open;
@@ -1479,16 +1693,14 @@ export class ClientSession implements SessionHandler {
     const open = this.#syncing!;
     this.#syncing = undefined;
     try {
-      this.#done([open]);
+      this.#doneWith(open);
       if (error !== undefined) this.#answerError(error);
       this.#endBatch();
     } catch (thrown) {
       this.#failSession(thrown);
       return;
     }
-    // After the rest of the server's chunk has gone to this batch's receiver, as an awaited
-    // promise would resume.
-    queueMicrotask(this.#resumeDrain);
+    this.#resumeLater();
   }
 
   async #sync(): Promise<void> {

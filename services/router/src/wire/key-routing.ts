@@ -49,20 +49,28 @@ export function keyValue(expr: KeyExpr, parameters: BoundParameters = noParamete
       : parameters.formats.length === 1
         ? parameters.formats[0]
         : parameters.formats[expr.index];
-  if (format !== 1) return value.toString("utf8");
-  switch (value.length) {
+  return parameterText(value, 0, value.length, format ?? 0);
+}
+
+/**
+ * A bound parameter's value as key text, from its bytes at `start` in `bytes`: text as it is,
+ * binary integers and uuids decoded.
+ */
+export function parameterText(bytes: Buffer, start: number, length: number, format: number): string {
+  if (format !== 1) return bytes.toString("utf8", start, start + length);
+  switch (length) {
     case 2:
-      return String(value.readInt16BE(0));
+      return String(bytes.readInt16BE(start));
     case 4:
-      return String(value.readInt32BE(0));
+      return String(bytes.readInt32BE(start));
     case 8:
-      return String(value.readBigInt64BE(0));
+      return String(bytes.readBigInt64BE(start));
     case 16: {
-      const hex = value.toString("hex");
+      const hex = bytes.toString("hex", start, start + 16);
       return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
     }
     default:
-      return value.toString("utf8");
+      return bytes.toString("utf8", start, start + length);
   }
 }
 

@@ -56,9 +56,17 @@ export class Planners {
     return planner;
   }
 
+  /** Statements routed by a session's memory of their shape: plan cache hits the planners never saw. */
+  #shapeHits = 0;
+
+  /** Counts a plan cache hit made outside the planners (a simple query of a known shape). */
+  countHit(): void {
+    this.#shapeHits++;
+  }
+
   /** Plan cache hits and misses over every planner. */
   cacheCounts(): { hits: number; misses: number } {
-    let hits = 0;
+    let hits = this.#shapeHits;
     let misses = 0;
     for (const planner of this.#planners.values()) {
       hits += planner.cacheHits;
