@@ -7,6 +7,7 @@ import type { Registry } from "prom-client";
 import { createBearerAuth } from "./auth.ts";
 import type { Principal, TokenPolicy } from "./bearer-tokens.ts";
 import { MIN_JWT_SECRET_LENGTH } from "./env-fragments.ts";
+import { LazyChildLogger } from "./logger.ts";
 import { createHttpMetrics, observeRequests } from "./metrics.ts";
 import { registerOpenApi } from "./openapi.ts";
 import { QUIET_PATHS, registerOpsRoutes } from "./ops-routes.ts";
@@ -113,6 +114,9 @@ export async function createHttpApp(options: CreateHttpAppOptions): Promise<Http
     // fastify's own two info lines per request would dominate the logs (and the CPU) of a busy
     // router; one debug line per request is logged below instead. Errors are logged anyway.
     logController: new LogController({ disableRequestLogging: true }),
+    // The request's child logger is made when it first writes a line: most requests never do.
+    childLoggerFactory: (logger, bindings, childOptions) =>
+      new LazyChildLogger(logger, bindings, childOptions),
   }).withTypeProvider<ZodTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);

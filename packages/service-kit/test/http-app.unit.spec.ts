@@ -377,4 +377,42 @@ describe("request logging", () => {
       expect.objectContaining({ method: "GET", route: "/v1/things/:id", statusCode: 200 }),
     ]);
   });
+
+  it("makes a request's child logger only when the request writes a line, with its reqId", async () => {
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const logger = createLogger({ name: "test", level: "info", destination });
+    const child = vi.spyOn(logger, "child");
+    const app = await createHttpApp({
+      name: "test-svc",
+      version: "1",
+      logger,
+      jwtSecret: SECRET,
+      tokens: { anonymousRead: true },
+    });
+    apps.push(app);
+    app.get("/v1/quiet", async (request) => {
+      request.log.debug("below the level: no line, no child");
+      return { ok: true };
+    });
+    app.get("/v1/chatty", async (request) => {
+      request.log.info({ step: 1 }, "working");
+      return { ok: true };
+    });
+    await app.ready();
+    child.mockClear();
+    await app.inject({ method: "GET", url: "/v1/quiet", headers: { "x-request-id": "q-1" } });
+    expect(child).not.toHaveBeenCalled();
+    await app.inject({ method: "GET", url: "/v1/chatty", headers: { "x-request-id": "c-1" } });
+    expect(child).toHaveBeenCalledTimes(1);
+    const working = lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.msg === "working");
+    expect(working).toEqual([expect.objectContaining({ reqId: "c-1", step: 1, name: "test" })]);
+  });
 });
