@@ -43,7 +43,7 @@ export {
   ValidationError,
 } from "./errors.ts";
 export type { CreateHttpAppOptions, HttpApp } from "./http-app.ts";
-export { createHttpApp } from "./http-app.ts";
+export { createHttpApp, fastPathValidatorCompiler } from "./http-app.ts";
 export type { CreateLoggerOptions, Logger } from "./logger.ts";
 export { createLogger } from "./logger.ts";
 export { BEARER_SCHEME, SCOPE_EXTENSION } from "./openapi.ts";
