@@ -50,7 +50,7 @@ export function observeRequests(app: FastifyInstance, metrics: HttpMetrics): voi
   // One labelled child per (method, route pattern, status): the labels object is made once per
   // series instead of per response. Bounded: methods and statuses are few, routes are patterns.
   const series = new Map<string, { observe(seconds: number): void }>();
-  app.addHook("onResponse", async (request, reply) => {
+  app.addHook("onResponse", (request, reply, done) => {
     const route = request.is404 ? UNMATCHED_ROUTE : (request.routeOptions.url ?? UNMATCHED_ROUTE);
     const key = `${request.method} ${reply.statusCode} ${route}`;
     let child = series.get(key);
@@ -63,5 +63,6 @@ export function observeRequests(app: FastifyInstance, metrics: HttpMetrics): voi
       series.set(key, child);
     }
     child.observe(reply.elapsedTime / 1000);
+    done();
   });
 }
