@@ -43,9 +43,11 @@ export {
   ValidationError,
 } from "./errors.ts";
 export type { CreateHttpAppOptions, HttpApp } from "./http-app.ts";
-export { createHttpApp } from "./http-app.ts";
+export { createHttpApp, fastPathValidatorCompiler } from "./http-app.ts";
 export type { CreateLoggerOptions, Logger } from "./logger.ts";
 export { createLogger } from "./logger.ts";
+export type { HistogramSeries } from "./metrics.ts";
+export { CountedHistogram } from "./metrics.ts";
 export { BEARER_SCHEME, SCOPE_EXTENSION } from "./openapi.ts";
 export type { PlatformPoolEnv, PlatformPoolOptions } from "./platform-pool.ts";
 export { platformPool, poolReadiness } from "./platform-pool.ts";

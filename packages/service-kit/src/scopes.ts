@@ -58,8 +58,25 @@ export function scopeParameters(template: string): string[] {
  */
 export function resolveScope(template: string, params: unknown): string {
   const values = (typeof params === "object" && params !== null ? params : {}) as Record<string, unknown>;
-  return template.replace(PLACEHOLDER, (_, name: string) => {
-    const value = values[name];
-    return typeof value === "string" ? value : "";
-  });
+  const parts = templateParts(template);
+  let scope = parts[0]!;
+  for (let i = 1; i < parts.length; i += 2) {
+    const value = values[parts[i]!];
+    scope += (typeof value === "string" ? value : "") + parts[i + 1]!;
+  }
+  return scope;
+}
+
+/** Templates split once (they are the routes' few): literals at even indexes, parameter names between. */
+const splitTemplates = new Map<string, readonly string[]>();
+const SPLIT_TEMPLATES_KEPT = 256;
+
+function templateParts(template: string): readonly string[] {
+  let parts = splitTemplates.get(template);
+  if (parts === undefined) {
+    parts = template.split(PLACEHOLDER);
+    if (splitTemplates.size >= SPLIT_TEMPLATES_KEPT) splitTemplates.clear();
+    splitTemplates.set(template, parts);
+  }
+  return parts;
 }

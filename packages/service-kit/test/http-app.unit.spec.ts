@@ -7,6 +7,7 @@ import {
   createLogger,
   DomainError,
   ERROR_KINDS,
+  fastPathValidatorCompiler,
   type HttpApp,
   NotFoundError,
   signToken,
@@ -147,6 +148,48 @@ describe("errors", () => {
     });
     expect(body.errors.map((e: { field: string }) => e.field).sort()).toEqual(["body.name", "body.shards"]);
     expect(body.detail).toContain("body.shards");
+  });
+
+  it("answers a route with a fast-path validator as zod does: its shortcut's value, else zod's 400s", async () => {
+    const app = await givenApp();
+    app.post(
+      "/v1/things/:name",
+      {
+        schema: {
+          params: z.object({ name: z.string().regex(/^[a-z]+$/) }),
+          body: z.strictObject({ n: z.number().int(), tag: z.string().default("none") }),
+        },
+        validatorCompiler: fastPathValidatorCompiler({
+          body: (data) => {
+            const n = (data as { n?: unknown }).n;
+            return Object.keys(data as object).length === 1 && n === 1 ? { n, tag: "none" } : undefined;
+          },
+        }),
+      },
+      async (request) => ({ params: request.params, body: request.body }),
+    );
+    const post = (url: string, payload: unknown) =>
+      app.inject({ method: "POST", url, headers: { authorization: "" }, payload: payload as object });
+    const headers = await bearer();
+    const send = (url: string, payload: unknown) =>
+      app.inject({ method: "POST", url, headers, payload: payload as object });
+    expect((await post("/v1/things/a", { n: 1 })).statusCode).toBe(401);
+    expect((await send("/v1/things/a", { n: 1 })).json()).toEqual({
+      params: { name: "a" },
+      body: { n: 1, tag: "none" },
+    });
+    expect((await send("/v1/things/a", { n: 2, tag: "t" })).json()).toEqual({
+      params: { name: "a" },
+      body: { n: 2, tag: "t" },
+    });
+    const bad = await send("/v1/things/a", { n: 1.5 });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().errors).toEqual([expect.objectContaining({ field: "body.n" })]);
+    // Path parameters that passed once are remembered; others are still parsed (and refused).
+    expect((await send("/v1/things/a", { n: 1 })).statusCode).toBe(200);
+    const badName = await send("/v1/things/A1", { n: 1 });
+    expect(badName.statusCode).toBe(400);
+    expect(badName.json().errors).toEqual([expect.objectContaining({ field: "params.name" })]);
   });
 
   it("answers 400 problem for a body that is not JSON", async () => {
@@ -376,5 +419,43 @@ describe("request logging", () => {
     expect(completed).toEqual([
       expect.objectContaining({ method: "GET", route: "/v1/things/:id", statusCode: 200 }),
     ]);
+  });
+
+  it("makes a request's child logger only when the request writes a line, with its reqId", async () => {
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const logger = createLogger({ name: "test", level: "info", destination });
+    const child = vi.spyOn(logger, "child");
+    const app = await createHttpApp({
+      name: "test-svc",
+      version: "1",
+      logger,
+      jwtSecret: SECRET,
+      tokens: { anonymousRead: true },
+    });
+    apps.push(app);
+    app.get("/v1/quiet", async (request) => {
+      request.log.debug("below the level: no line, no child");
+      return { ok: true };
+    });
+    app.get("/v1/chatty", async (request) => {
+      request.log.info({ step: 1 }, "working");
+      return { ok: true };
+    });
+    await app.ready();
+    child.mockClear();
+    await app.inject({ method: "GET", url: "/v1/quiet", headers: { "x-request-id": "q-1" } });
+    expect(child).not.toHaveBeenCalled();
+    await app.inject({ method: "GET", url: "/v1/chatty", headers: { "x-request-id": "c-1" } });
+    expect(child).toHaveBeenCalledTimes(1);
+    const working = lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.msg === "working");
+    expect(working).toEqual([expect.objectContaining({ reqId: "c-1", step: 1, name: "test" })]);
   });
 });

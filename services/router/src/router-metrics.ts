@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { CountedHistogram } from "@dbplane/service-kit";
+import { Counter, Gauge, type Registry } from "prom-client";
 import type { ShardLoad } from "./load/load-window.ts";
 import type { ShardMapRegistry } from "./shards/shard-map-registry.ts";
 import type { WireMetrics } from "./wire/wire-context.ts";
@@ -31,7 +32,9 @@ export function createRouterMetrics(registry: Registry, maps: ShardMapRegistry):
     labelNames: ["database", "shard", "outcome"] as const,
     registers: [registry],
   });
-  const duration = new Histogram({
+  // Counted in plain numbers (service-kit): prom-client's observe hashes labels and looks buckets
+  // up by float keys per call, and this runs once per statement.
+  const duration = new CountedHistogram({
     name: "dbplane_router_query_duration_seconds",
     help: "Time from routing a statement to its result, by shard (this replica)",
     labelNames: ["database", "shard"] as const,
@@ -190,7 +193,7 @@ export function createRouterMetrics(registry: Registry, maps: ShardMapRegistry):
         const labels = { database, shard: String(shard) };
         const ok = queries.labels({ ...labels, outcome: "ok" });
         const failed = queries.labels({ ...labels, outcome: "error" });
-        const hist = duration.labels(labels);
+        const hist = duration.series(labels);
         s = {
           observe(success, seconds) {
             (success ? ok : failed).inc();

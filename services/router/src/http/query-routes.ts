@@ -1,12 +1,13 @@
 import type { HttpApp } from "@dbplane/service-kit";
-import { ValidationError } from "@dbplane/service-kit";
+import { fastPathValidatorCompiler, ValidationError } from "@dbplane/service-kit";
 import type { z } from "zod";
 import { mergeRows, missingOrderColumns } from "../domain/merge-rows.ts";
 import { FAILURE_KINDS } from "../domain/postgres-errors.ts";
 import type { WriteFence } from "../fence/write-fence.ts";
 import type { QueryService } from "../query/query-service.ts";
-import { checkStatements, mayWrite } from "../query/statement-check.ts";
+import { checkStatements, parserLoading } from "../query/statement-check.ts";
 import type { LiveMap, LiveShard } from "../shards/live-map.ts";
+import { commonQueryBody } from "./query-body.ts";
 import { requestSignal } from "./request-signal.ts";
 import {
   databaseParams,
@@ -45,6 +46,7 @@ export function registerQueryRoutes(app: HttpApp, service: QueryService, fence: 
         response: { 200: keyedResult.or(scatterResult) },
       },
       serializerCompiler: plainJson,
+      validatorCompiler: fastPathValidatorCompiler({ body: commonQueryBody }),
     },
     async (request, reply) => {
       const { db } = request.params;
@@ -53,15 +55,18 @@ export function registerQueryRoutes(app: HttpApp, service: QueryService, fence: 
       const statement = { sql: body.sql, params: body.params, field: "body.sql" };
       const key = body.key;
       let map!: LiveMap;
+      const loading = parserLoading();
+      if (loading) await loading;
       if (key) {
         let shard!: LiveShard;
-        const release = await fence.admit(db, async () => {
+        const plan = () => {
           map = service.map(db);
           shard = service.shardForKey(map, key);
-          await checkStatements(map, [statement], { index: shard.index, field: "body.key" });
-          const writes = !body.readOnly && (await mayWrite(map, [statement]));
-          return { mapVersion: map.version, shards: [shard.index], read: !writes };
-        });
+          const { mayWrite } = checkStatements(map, [statement], { index: shard.index, field: "body.key" });
+          return { mapVersion: map.version, shards: [shard.index], read: body.readOnly || !mayWrite };
+        };
+        // Admitted now in the common case (no fence on its shard): no await, no second plan.
+        const release = fence.admitNow(db, plan()) ?? (await fence.admit(db, plan));
         try {
           const res = await service.keyed(map, shard, body, body.readOnly, signal);
           return {
@@ -77,13 +82,13 @@ export function registerQueryRoutes(app: HttpApp, service: QueryService, fence: 
           release();
         }
       }
-      const release = await fence.admit(db, async () => {
+      const plan = () => {
         map = service.map(db);
-        await checkStatements(map, [statement]);
+        const { mayWrite } = checkStatements(map, [statement]);
         // Without allowWrites every shard runs it in a read-only session: PostgreSQL refuses a write.
-        const writes = body.allowWrites && (await mayWrite(map, [statement]));
-        return { mapVersion: map.version, shards: [...map.serving], read: !writes };
-      });
+        return { mapVersion: map.version, shards: [...map.serving], read: !(body.allowWrites && mayWrite) };
+      };
+      const release = fence.admitNow(db, plan()) ?? (await fence.admit(db, plan));
       try {
         return await scatter(service, map, body, signal);
       } finally {
@@ -112,15 +117,17 @@ export function registerQueryRoutes(app: HttpApp, service: QueryService, fence: 
       let map!: LiveMap;
       let shard!: LiveShard;
       let writes = false;
-      const release = await fence.admit(db, async () => {
+      const loading = parserLoading();
+      if (loading) await loading;
+      const release = await fence.admit(db, () => {
         map = service.map(db);
         shard = body.key ? service.shardForKey(map, body.key) : service.shard(map, body.shard ?? -1);
-        await checkStatements(
+        const { mayWrite } = checkStatements(
           map,
           body.statements.map((s, i) => ({ ...s, field: `body.statements[${i}].sql` })),
           { index: shard.index, field: body.key ? "body.key" : "body.shard" },
         );
-        writes = !body.readOnly && (await mayWrite(map, body.statements));
+        writes = !body.readOnly && mayWrite;
         return { mapVersion: map.version, shards: [shard.index], read: !writes };
       });
       // A replica whose lease lapsed meanwhile must not make the writes visible.

@@ -44,27 +44,42 @@ interface QueryInternals {
   handleDataRow(msg: { fields: (string | Buffer | null)[] }): void;
 }
 
+const PgQuery = pg.Query as unknown as new (
+  text: string,
+  values: unknown[] | undefined,
+) => pg.Query & QueryInternals;
+
 /**
- * A pg query, always in the extended protocol, that counts each DataRow's bytes against `budget` before pg parses it. Past the
- * limit it stops keeping rows and fails with ResultTooLargeError once the server is done, the way
- * pg itself fails a row it cannot parse: the rest of the result is read and dropped, so the
- * connection stays in sync and reusable, and the router never holds more than the limit.
+ * A pg query, always in the extended protocol, that counts each DataRow's bytes against `budget`
+ * before pg parses it. Past the limit it stops keeping rows and fails with ResultTooLargeError once
+ * the server is done, the way pg itself fails a row it cannot parse: the rest of the result is read
+ * and dropped, so the connection stays in sync and reusable, and the router never holds more than
+ * the limit. A subclass, not a wrapped method per query: no bound function or closure per request.
  */
-export function cappedQuery(text: string, values: unknown[] | undefined, budget: ResultBudget): pg.Query {
-  // Extended protocol even without parameters: PostgreSQL itself then refuses a string of several
-  // statements ("cannot insert multiple commands into a prepared statement").
+class CappedQuery extends PgQuery {
+  readonly #budget: ResultBudget;
+
   // Text and values as arguments, not a config object: pg copies a config object property by
   // property descriptor (utils.cloneQueryConfig), a few µs per request on the hot path.
-  const query = new pg.Query(text, values) as pg.Query & QueryInternals;
-  query.queryMode = "extended";
-  const handleDataRow = query.handleDataRow.bind(query);
-  query.handleDataRow = (msg) => {
-    if (!query._canceledDueToError && !budget.take(msg.fields)) {
-      query._canceledDueToError = new ResultTooLargeError(budget.limitBytes);
+  constructor(text: string, values: unknown[] | undefined, budget: ResultBudget) {
+    super(text, values);
+    this.#budget = budget;
+    // Extended protocol even without parameters: PostgreSQL itself then refuses a string of
+    // several statements ("cannot insert multiple commands into a prepared statement").
+    this.queryMode = "extended";
+  }
+
+  override handleDataRow(msg: { fields: (string | Buffer | null)[] }): void {
+    if (!this._canceledDueToError && !this.#budget.take(msg.fields)) {
+      this._canceledDueToError = new ResultTooLargeError(this.#budget.limitBytes);
     }
-    handleDataRow(msg);
-  };
-  return query;
+    super.handleDataRow(msg);
+  }
+}
+
+/** See {@link CappedQuery}. */
+export function cappedQuery(text: string, values: unknown[] | undefined, budget: ResultBudget): pg.Query {
+  return new CappedQuery(text, values, budget);
 }
 
 /** Runs a capped query on a pool or a checked-out client; resolves like `query()` does. */

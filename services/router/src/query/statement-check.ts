@@ -17,42 +17,72 @@ export interface CheckedStatement {
   readonly field: string;
 }
 
-const parserReady = loadParser();
+let parserLoaded = false;
+const parserReady = loadParser().then(() => {
+  parserLoaded = true;
+});
 // Per map version's sharded tables (the map keeps the same array for its life).
 const planners = new WeakMap<object, StatementPlanner>();
+
+/**
+ * Resolves once PostgreSQL's parser is loaded (checkStatements needs it); undefined when it already
+ * is, so a request awaits nothing (not even a resolved promise's tick) on the hot path.
+ */
+export function parserLoading(): Promise<void> | undefined {
+  return parserLoaded ? undefined : parserReady;
+}
+
+/** What checking a request's statements found. */
+export interface StatementsChecked {
+  /**
+   * Whether any statement may write: everything the planner does not see as a read-only plan
+   * (INSERT/UPDATE/DELETE/MERGE, COPY FROM, DDL), and text it cannot plan (PostgreSQL will most
+   * likely refuse it, but a write fence must not let a write through on a guess).
+   */
+  readonly mayWrite: boolean;
+}
 
 /**
  * Reads statements with PostgreSQL's own grammar (@dbplane/sqlroute, as the wire endpoint does)
  * before they run, so the HTTP API refuses what would silently go wrong: more than one statement
  * in a string (400 naming its field) and, for a request routed to one shard, a shard key in the
  * SQL that the shard does not own (400 naming `body.key` / `body.shard`). Text the parser
- * rejects passes through: PostgreSQL answers it with the same error and position.
+ * rejects passes through: PostgreSQL answers it with the same error and position. One plan
+ * (cache) lookup per statement answers both the checks and whether the request may write.
+ * Call after {@link parserLoading}.
  */
-export async function checkStatements(
+export function checkStatements(
   map: LiveMap,
   statements: readonly CheckedStatement[],
   target?: RequestedShard,
-): Promise<void> {
-  await parserReady;
+): StatementsChecked {
   const planner = plannerOf(map);
+  let mayWrite = false;
   for (const s of statements) {
     let plans: ReturnType<StatementPlanner["planQuery"]>;
     try {
       plans = planner.planQuery(s.sql);
     } catch (err) {
-      if (err instanceof PlanError) continue;
-      throw err;
+      if (!(err instanceof PlanError)) throw err;
+      mayWrite = true;
+      continue;
     }
     if (plans.length > 1) {
       const message = `one statement per SQL string (found ${plans.length}); send several in a transaction`;
       throw new ValidationError(`Invalid statement: ${message}`, { errors: [{ field: s.field, message }] });
     }
     const plan = plans[0];
-    if (target === undefined || plan === undefined) continue;
+    if (plan === undefined) continue;
+    if (plan.kind === "keyed" ? plan.write : !READ_PLANS.has(plan.kind)) mayWrite = true;
+    if (target === undefined) continue;
     if (plan.kind === "keyed") checkKeys(map, plan.keyType, plan.keys, s.params, target);
     else if (plan.kind === "insert-split") checkKeys(map, plan.keyType, plan.rows, s.params, target);
   }
+  return { mayWrite };
 }
+
+/** Plans that only read: what a write fence lets through. */
+const READ_PLANS = new Set(["scatter", "any", "copy-out", "set", "empty", "transaction"]);
 
 function plannerOf(map: LiveMap): StatementPlanner {
   let planner = planners.get(map.shardedTables);
@@ -89,30 +119,4 @@ function checkKeys(
       });
     }
   }
-}
-
-/** Plans that only read: what a write fence lets through. */
-const READ_PLANS = new Set(["scatter", "any", "copy-out", "set", "empty", "transaction"]);
-
-/**
- * Whether any of the statements may write: everything the planner does not see as a read-only
- * plan (INSERT/UPDATE/DELETE/MERGE, COPY FROM, DDL), and text it cannot plan (PostgreSQL will
- * most likely refuse it, but a fence must not let a write through on a guess).
- */
-export async function mayWrite(map: LiveMap, statements: readonly { sql: string }[]): Promise<boolean> {
-  await parserReady;
-  const planner = plannerOf(map);
-  for (const s of statements) {
-    let plans: ReturnType<StatementPlanner["planQuery"]>;
-    try {
-      plans = planner.planQuery(s.sql);
-    } catch (err) {
-      if (err instanceof PlanError) return true;
-      throw err;
-    }
-    for (const plan of plans) {
-      if (plan.kind === "keyed" ? plan.write : !READ_PLANS.has(plan.kind)) return true;
-    }
-  }
-  return false;
 }
