@@ -23,6 +23,7 @@ describe("migrations", () => {
       [db.name],
     );
     expect(tables.rows.map((r) => r.table_name)).toEqual([
+      "claims",
       "deliveries",
       "delivery_attempts",
       "jobs",

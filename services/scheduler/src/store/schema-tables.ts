@@ -8,6 +8,7 @@ export interface SchedulerTables {
   readonly replicas: string;
   readonly deliveries: string;
   readonly deliveryAttempts: string;
+  readonly claims: string;
   readonly migrations: string;
 }
 
@@ -29,5 +30,6 @@ export function schedulerTables(schema: string = defaultSchema): SchedulerTables
     replicas: "replicas",
     deliveries: "deliveries",
     deliveryAttempts: "delivery_attempts",
+    claims: "claims",
   });
 }
