@@ -51,8 +51,7 @@ export async function claimDue(
 ): Promise<ClaimResult> {
   // Three index-ordered scans, each stopping at the limit: unclaimed occurrences (jobs due with
   // no claim row), manual triggers, and, when asked, claims whose lease ran out (a replica died)
-  // — those from the claims table's expiry index, so live claims are not read at all (as a
-  // join, the planner walked every job due within the horizon and probed its claim instead).
+  // — those from the claims table's expiry index, so live claims are not read at all.
   //
   // The jobs found are locked (`FOR UPDATE SKIP LOCKED`, which also hands back the job as last
   // committed) but not written: the claim is a row of its own, inserted, or taken over only
@@ -78,8 +77,8 @@ export async function claimDue(
        LIMIT $4
        FOR UPDATE OF j SKIP LOCKED
      ), expired AS (
-       SELECT ${held} FROM ${ctx.t.jobs} AS j
-       WHERE j.id = ANY(ARRAY(SELECT job_id FROM ${ctx.t.claims} WHERE $5::boolean AND expires_at <= now()))
+       SELECT ${held} FROM ${ctx.t.claims} AS c JOIN ${ctx.t.jobs} AS j ON j.id = c.job_id
+       WHERE $5::boolean AND c.expires_at <= now()
          AND j.state = 'active' AND j.next_run_at <= now() + $2 * interval '1 millisecond'
        ORDER BY j.next_run_at
        LIMIT $4
