@@ -47,26 +47,6 @@ describe("claiming due jobs", () => {
     }
   });
 
-  it("claiming, renewing and taking over leave the job row as it was (no new row version, no index entries)", async () => {
-    const at = new Date((await f.dbNow()).getTime() + 1_000).toISOString();
-    await f.store.upsert(job({ id: "untouched", schedule: { kind: "at", at } }));
-    const version = async () =>
-      (
-        await f.db.pool.query<{ xmin: string; ctid: string }>(
-          `SELECT xmin::text, ctid::text FROM "${f.db.name}".jobs WHERE id = 'untouched'`,
-        )
-      ).rows[0];
-    const before = await version();
-    const claimed = await f.store.claimDue("holder", { ...claimOptions, limit: 10_000 });
-    expect(claimed.jobs.map((j) => j.id)).toContain("untouched");
-    expect(await f.store.renewClaims("holder", 15_000, ["untouched"])).toEqual(["untouched"]);
-    await f.expireClaim("untouched");
-    const taken = await f.store.claimDue("successor", { ...claimOptions, limit: 10_000 });
-    expect(taken.jobs.map((j) => j.id)).toContain("untouched");
-    expect(await version()).toEqual(before);
-    expect((await f.store.get("untouched"))?.claimedBy).toBe("successor");
-  });
-
   it("a claimed occurrence carries its message id, deadline and the lease; jobs beyond the horizon are not claimed", async () => {
     const now = await f.dbNow();
     const soon = new Date(now.getTime() + 1_500);
