@@ -47,10 +47,11 @@ describe("GET /v1/replicas", () => {
     await waitFor(
       async () => {
         const replicas = await list();
-        const claimed = await w.db.pool.query<{ owner: string; n: string }>(
-          `SELECT owner, count(*) AS n FROM "${w.db.name}".claims WHERE expires_at > now() GROUP BY owner`,
+        const claimed = await w.db.pool.query<{ claimed_by: string; n: string }>(
+          `SELECT claimed_by, count(*) AS n FROM "${w.db.name}".jobs
+           WHERE claimed_by IS NOT NULL AND claim_expires_at > now() GROUP BY claimed_by`,
         );
-        const inDb = new Map(claimed.rows.map((r) => [r.owner, Number(r.n)]));
+        const inDb = new Map(claimed.rows.map((r) => [r.claimed_by, Number(r.n)]));
         if (replicas.length !== 2) return false;
         for (const r of replicas) {
           expect(r.lastTickAt).not.toBeNull();

@@ -120,29 +120,20 @@ describe("leases", () => {
     const at = new Date((await f.dbNow()).getTime() + 1_000).toISOString();
     const defs = ids.map((id) => JSON.stringify(job({ id, schedule: { kind: "at", at } })));
     await f.db.pool.query(
-      `INSERT INTO "${f.db.name}".jobs (id, definition, state, next_run_at, next_fire_by)
-       SELECT u.id, u.def::jsonb, 'active', $3::timestamptz, $3::timestamptz + interval '1 minute'
+      `INSERT INTO "${f.db.name}".jobs (id, definition, state, next_run_at, next_fire_by, claimed_by, claim_expires_at)
+       SELECT u.id, u.def::jsonb, 'active', $3::timestamptz, $3::timestamptz + interval '1 minute', 'orderly', now() + interval '15 seconds'
        FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(id, def, n) ORDER BY u.n`,
       [ids, defs, at],
-    );
-    await f.db.pool.query(
-      `INSERT INTO "${f.db.name}".claims (job_id, owner, expires_at)
-       SELECT id, 'orderly', now() + interval '15 seconds' FROM unnest($1::text[]) WITH ORDINALITY AS u(id, n) ORDER BY u.n`,
-      [ids],
     );
     const [lowest, highest] = [ids.at(-1)!, ids[0]!];
     const completion = await f.db.pool.connect();
     try {
       await completion.query("BEGIN");
-      await completion.query(`SELECT job_id FROM "${f.db.name}".claims WHERE job_id = $1 FOR UPDATE`, [
-        lowest,
-      ]);
+      await completion.query(`SELECT id FROM "${f.db.name}".jobs WHERE id = $1 FOR UPDATE`, [lowest]);
       const renewal = f.store.renewClaims("orderly", 15_000, ids).catch((err: unknown) => err);
       // Let the renewal reach its wait: on the lowest id holding nothing, or (the old way) holding the rest.
       await new Promise((resolve) => setTimeout(resolve, 500));
-      await completion.query(`SELECT job_id FROM "${f.db.name}".claims WHERE job_id = $1 FOR UPDATE`, [
-        highest,
-      ]);
+      await completion.query(`SELECT id FROM "${f.db.name}".jobs WHERE id = $1 FOR UPDATE`, [highest]);
       await completion.query("COMMIT");
       const renewed = await renewal;
       expect(Array.isArray(renewed) ? renewed.length : renewed).toBe(N);

@@ -26,7 +26,6 @@ export async function createStoreFixture(): Promise<StoreFixture> {
   const store = createSchedulerStore(db.pool, { schema: db.name });
   await store.migrate();
   const jobs = `"${db.name}".jobs`;
-  const claims = `"${db.name}".claims`;
   return {
     db,
     store,
@@ -41,7 +40,7 @@ export async function createStoreFixture(): Promise<StoreFixture> {
       ]);
     },
     async expireClaim(jobId) {
-      await db.pool.query(`UPDATE ${claims} SET expires_at = now() - interval '1 second' WHERE job_id = $1`, [
+      await db.pool.query(`UPDATE ${jobs} SET claim_expires_at = now() - interval '1 second' WHERE id = $1`, [
         jobId,
       ]);
     },

@@ -23,7 +23,6 @@ describe("migrations", () => {
       [db.name],
     );
     expect(tables.rows.map((r) => r.table_name)).toEqual([
-      "claims",
       "deliveries",
       "delivery_attempts",
       "jobs",

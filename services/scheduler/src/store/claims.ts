@@ -3,7 +3,7 @@ import type pg from "pg";
 import type { ClaimedJob, MissedOccurrences } from "./job-progress.ts";
 import { claimedJobOf, decideClaim, progressOf, settleMisfire, writeProgress } from "./job-progress.ts";
 import type { HeldRow } from "./job-rows.ts";
-import { heldJobColumnsOf } from "./job-rows.ts";
+import { heldColumns } from "./job-rows.ts";
 import type { NewRun } from "./run-records.ts";
 import { insertRuns } from "./run-records.ts";
 import type { StoreContext } from "./store-context.ts";
@@ -20,8 +20,8 @@ export interface ClaimOptions {
   /** Most jobs per claim (per kind: scheduled, triggered, taken over). */
   readonly limit: number;
   /**
-   * Also take over claims whose lease ran out (default true). The firing loop asks for it about
-   * once a second, not every tick: it matters only after a lease (15 s) has run out.
+   * Also take over claims whose lease ran out (default true). That scan visits every claimed
+   * job within the horizon, so the firing loop asks for it about once a second, not every tick.
    */
   readonly includeExpired?: boolean;
 }
@@ -49,53 +49,45 @@ export async function claimDue(
   owner: string,
   options: ClaimOptions,
 ): Promise<ClaimResult> {
-  // Three index-ordered scans, each stopping at the limit: unclaimed occurrences (jobs due with
-  // no claim row), manual triggers, and, when asked, claims whose lease ran out (a replica died)
-  // — those from the claims table's expiry index, so live claims are not read at all.
+  // Three index-ordered scans, each stopping at the limit: unclaimed occurrences (a partial
+  // index holds only unclaimed active jobs, so the thousands already claimed within the horizon
+  // are never visited — one scan over them and a sort took 11 ms a tick at 5,000 firings/s),
+  // manual triggers, and, when asked, claims whose lease ran out (a replica died).
   //
-  // The jobs found are locked (`FOR UPDATE SKIP LOCKED`, which also hands back the job as last
-  // committed) but not written: the claim is a row of its own, inserted, or taken over only
-  // while its lease is still over when the insert meets it (`ON CONFLICT … WHERE`, which sees
-  // the latest committed claim) — so two replicas never both hold a job, and a holder that
-  // renewed meanwhile keeps it. Claims are written in id order, as renewals lock them.
+  // The claimed rows are updated by primary key (`= ANY(ARRAY(…))`): joined to the CTE, the
+  // planner hashed the few thousand ids and scanned the whole jobs table for them — every tick,
+  // so a claim cost grew with every job stored (11,000 pages read to claim 2,000 of 50,000).
   // Prepared: planned once per connection, not four times a second (planning took 1–17 ms).
-  const held = heldJobColumnsOf("j");
   const { rows } = await ctx.pool.query<HeldRow & { db_now: Date }>({
     name: ctx.statement("claim_due"),
     text: `WITH unclaimed AS (
-       SELECT ${held} FROM ${ctx.t.jobs} AS j
-       WHERE j.state = 'active' AND j.next_run_at <= now() + $2 * interval '1 millisecond'
-         AND NOT EXISTS (SELECT 1 FROM ${ctx.t.claims} AS c WHERE c.job_id = j.id)
-       ORDER BY j.next_run_at
+       SELECT id FROM ${ctx.t.jobs}
+       WHERE state = 'active' AND claimed_by IS NULL AND next_run_at <= now() + $2 * interval '1 millisecond'
+       ORDER BY next_run_at
        LIMIT $4
-       FOR UPDATE OF j SKIP LOCKED
+       FOR UPDATE SKIP LOCKED
      ), triggered AS (
-       SELECT ${held} FROM ${ctx.t.jobs} AS j
-       WHERE j.trigger_at <= now() + $2 * interval '1 millisecond'
-         AND NOT EXISTS (SELECT 1 FROM ${ctx.t.claims} AS c WHERE c.job_id = j.id AND c.expires_at > now())
-       ORDER BY j.trigger_at
+       SELECT id FROM ${ctx.t.jobs}
+       WHERE trigger_at <= now() + $2 * interval '1 millisecond'
+         AND (claimed_by IS NULL OR claim_expires_at <= now())
+       ORDER BY trigger_at
        LIMIT $4
-       FOR UPDATE OF j SKIP LOCKED
+       FOR UPDATE SKIP LOCKED
      ), expired AS (
-       SELECT ${held} FROM ${ctx.t.claims} AS c JOIN ${ctx.t.jobs} AS j ON j.id = c.job_id
-       WHERE $5::boolean AND c.expires_at <= now()
-         AND j.state = 'active' AND j.next_run_at <= now() + $2 * interval '1 millisecond'
-       ORDER BY j.next_run_at
+       SELECT id FROM ${ctx.t.jobs}
+       WHERE $5::boolean AND state = 'active' AND next_run_at <= now() + $2 * interval '1 millisecond'
+         AND claim_expires_at <= now()
+       ORDER BY next_run_at
        LIMIT $4
-       FOR UPDATE OF j SKIP LOCKED
+       FOR UPDATE SKIP LOCKED
      ), due AS (
-       SELECT DISTINCT ON (id) * FROM (
-         SELECT * FROM unclaimed UNION ALL SELECT * FROM triggered UNION ALL SELECT * FROM expired
-       ) AS found ORDER BY id
+       SELECT id FROM unclaimed UNION SELECT id FROM triggered UNION SELECT id FROM expired
      ), claimed AS (
-       INSERT INTO ${ctx.t.claims} AS c (job_id, owner, expires_at)
-       SELECT id, $1, now() + $3 * interval '1 millisecond' FROM due ORDER BY id
-       ON CONFLICT (job_id) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
-         WHERE c.expires_at <= now()
-       RETURNING c.job_id, c.expires_at
+       UPDATE ${ctx.t.jobs} AS j SET claimed_by = $1, claim_expires_at = now() + $3 * interval '1 millisecond'
+       WHERE j.id = ANY(ARRAY(SELECT id FROM due))
+       RETURNING ${heldColumns.replace(/(\w+)/g, "j.$1")}
      )
-     SELECT now() AS db_now, d.*, claimed.expires_at AS claim_expires_at
-     FROM (SELECT 1) AS one LEFT JOIN (claimed JOIN due AS d ON d.id = claimed.job_id) ON true`,
+     SELECT now() AS db_now, claimed.* FROM (SELECT 1) AS one LEFT JOIN claimed ON true`,
     values: [owner, options.horizonMs, options.leaseMs, options.limit, options.includeExpired ?? true],
   });
   const dbNow = rows[0]!.db_now;
@@ -147,11 +139,7 @@ async function settleOverdue(
   });
 }
 
-/**
- * Locks the given jobs this owner holds, with their claims, in id order (so concurrent batches
- * cannot deadlock). The claim is locked too: read from the statement's snapshot alone, a claim
- * taken over just before the lock was granted would still look like ours.
- */
+/** Locks the given jobs this owner holds, in id order (so concurrent batches cannot deadlock). */
 export async function lockHeld(
   client: pg.PoolClient,
   ctx: StoreContext,
@@ -160,9 +148,8 @@ export async function lockHeld(
 ): Promise<{ rows: HeldRow[]; now: Date }> {
   const { rows } = await client.query<HeldRow & { now: Date }>({
     name: ctx.statement("lock_held"),
-    text: `SELECT ${heldJobColumnsOf("j")}, c.expires_at AS claim_expires_at, now() AS now
-           FROM ${ctx.t.jobs} AS j JOIN ${ctx.t.claims} AS c ON c.job_id = j.id
-           WHERE j.id = ANY($1::text[]) AND c.owner = $2 ORDER BY j.id FOR UPDATE OF j, c`,
+    text: `SELECT ${heldColumns}, now() AS now FROM ${ctx.t.jobs}
+           WHERE id = ANY($1::text[]) AND claimed_by = $2 ORDER BY id FOR UPDATE`,
     values: [ids, owner],
   });
   const now = rows[0]?.now ?? (await client.query<{ now: Date }>("SELECT now() AS now")).rows[0]!.now;
@@ -180,25 +167,27 @@ export async function renewClaims(
   jobIds?: readonly string[],
 ): Promise<string[]> {
   // A join against the ids, not `id = ANY($3) OR $3 IS NULL`: that form defeats the primary key
-  // and compares every claim with every id (25,000 held jobs took 20 s of CPU, found in
-  // bench/scheduler). The claims are locked in id order first, as completions lock them
-  // (`lockHeld`): updated straight from a join they were locked in the plan's order, and a
-  // renewal of thousands deadlocked with a completion of the same replica. Only the narrow
-  // claim rows are written; the jobs are not touched.
+  // and compares every claimed row with every id — 25,000 held jobs took 20 s of CPU and held
+  // their row locks all along, stalling completions (found in bench/scheduler).
+  //
+  // The rows are locked in id order first, as a completion locks them (`lockHeld`): updated
+  // straight from a join they were locked in the plan's order (a hash join's is the table's),
+  // and a renewal of thousands of claims deadlocked with a completion of the same replica
+  // (seen in bench/scheduler; the completion's 2,000 runs were rolled back and written again).
   const { rows } =
     jobIds === undefined
       ? await ctx.pool.query<{ id: string }>(
-          `UPDATE ${ctx.t.claims} AS c SET expires_at = now() + $2 * interval '1 millisecond'
-           FROM (SELECT job_id FROM ${ctx.t.claims} WHERE owner = $1 ORDER BY job_id FOR UPDATE) AS l
-           WHERE c.job_id = l.job_id RETURNING c.job_id AS id`,
+          `UPDATE ${ctx.t.jobs} AS j SET claim_expires_at = now() + $2 * interval '1 millisecond'
+           FROM (SELECT id FROM ${ctx.t.jobs} WHERE claimed_by = $1 ORDER BY id FOR UPDATE) AS l
+           WHERE j.id = l.id RETURNING j.id`,
           [owner, leaseMs],
         )
       : await ctx.pool.query<{ id: string }>({
           name: ctx.statement("renew"),
-          text: `UPDATE ${ctx.t.claims} AS c SET expires_at = now() + $2 * interval '1 millisecond'
-                 FROM (SELECT job_id FROM ${ctx.t.claims} WHERE job_id = ANY($3::text[]) AND owner = $1
-                       ORDER BY job_id FOR UPDATE) AS l
-                 WHERE c.job_id = l.job_id RETURNING c.job_id AS id`,
+          text: `UPDATE ${ctx.t.jobs} AS j SET claim_expires_at = now() + $2 * interval '1 millisecond'
+                 FROM (SELECT id FROM ${ctx.t.jobs} WHERE id = ANY($3::text[]) AND claimed_by = $1
+                       ORDER BY id FOR UPDATE) AS l
+                 WHERE j.id = l.id RETURNING j.id`,
           values: [owner, leaseMs, jobIds],
         });
   return rows.map((r) => r.id);
@@ -214,16 +203,16 @@ export async function releaseClaims(
   const result =
     jobIds === undefined
       ? await ctx.pool.query(
-          `DELETE FROM ${ctx.t.claims} AS c
-           USING (SELECT job_id FROM ${ctx.t.claims} WHERE owner = $1 ORDER BY job_id FOR UPDATE) AS l
-           WHERE c.job_id = l.job_id`,
+          `UPDATE ${ctx.t.jobs} AS j SET claimed_by = NULL, claim_expires_at = NULL
+           FROM (SELECT id FROM ${ctx.t.jobs} WHERE claimed_by = $1 ORDER BY id FOR UPDATE) AS l
+           WHERE j.id = l.id`,
           [owner],
         )
       : await ctx.pool.query(
-          `DELETE FROM ${ctx.t.claims} AS c
-           USING (SELECT job_id FROM ${ctx.t.claims} WHERE job_id = ANY($2::text[]) AND owner = $1
-                  ORDER BY job_id FOR UPDATE) AS l
-           WHERE c.job_id = l.job_id`,
+          `UPDATE ${ctx.t.jobs} AS j SET claimed_by = NULL, claim_expires_at = NULL
+           FROM (SELECT id FROM ${ctx.t.jobs} WHERE id = ANY($2::text[]) AND claimed_by = $1
+                 ORDER BY id FOR UPDATE) AS l
+           WHERE j.id = l.id`,
           [owner, jobIds],
         );
   return result.rowCount ?? 0;

@@ -50,9 +50,8 @@ export interface CompletionResult {
  * fired; state `completed` when no occurrence is left), clears a completed trigger, keeps the
  * claim when the job has more due within the horizon and releases it otherwise.
  *
- * Everything is guarded by the claim (`lockHeld`: this owner's claim row, locked): a replica
- * whose lease ran out and whose job another replica now holds gets `accepted: false` and
- * changes nothing.
+ * Everything is guarded by `claimed_by = owner`: a replica whose lease ran out and whose job
+ * another replica now holds gets `accepted: false` and changes nothing.
  */
 export async function completeOccurrences(
   ctx: StoreContext,

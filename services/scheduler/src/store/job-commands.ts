@@ -13,35 +13,30 @@ import type { StoreContext } from "./store-context.ts";
  * old occurrence has its completion refused.
  */
 
-/** In a change's columns: the job's claim is dropped too (it lives in the claims table). */
-const RELEASE = "release";
-
 type Change = (row: JobRow & { now: Date }) => Record<string, unknown> | "unchanged";
 
 async function change(ctx: StoreContext, id: string, decide: Change): Promise<StoredJob | null> {
   return inTransaction(ctx.pool, async (client) => {
     const { rows } = await client.query<JobRow & { now: Date }>(
-      `SELECT ${jobColumns(ctx.t.claims)}, now() AS now FROM ${ctx.t.jobs} WHERE id = $1 FOR UPDATE`,
+      `SELECT ${jobColumns}, now() AS now FROM ${ctx.t.jobs} WHERE id = $1 FOR UPDATE`,
       [id],
     );
     const row = rows[0];
     if (!row) return null;
-    const decided = decide(row);
-    if (decided === "unchanged") return toStoredJob(row);
-    const { [RELEASE]: release, ...set } = decided;
-    if (release) await client.query(`DELETE FROM ${ctx.t.claims} WHERE job_id = $1`, [id]);
+    const set = decide(row);
+    if (set === "unchanged") return toStoredJob(row);
     const columns = Object.keys(set);
     const assignments = columns.map((c, i) => `${c} = $${i + 2}`).join(", ");
     const updated = await client.query<JobRow>(
       `UPDATE ${ctx.t.jobs} SET ${assignments}, version = version + 1, updated_at = now()
-       WHERE id = $1 RETURNING ${jobColumns(ctx.t.claims)}`,
+       WHERE id = $1 RETURNING ${jobColumns}`,
       [id, ...columns.map((c) => set[c])],
     );
     return toStoredJob(updated.rows[0]!);
   });
 }
 
-const released = { [RELEASE]: true };
+const released = { claimed_by: null, claim_expires_at: null };
 
 /** Cancels a job for good (DELETE): no further occurrence, pending trigger dropped; runs are kept. */
 export function cancelJob(ctx: StoreContext, id: string): Promise<StoredJob | null> {

@@ -3,7 +3,7 @@ import type { JobDefinition } from "../domain/job-definition.ts";
 import { occurrenceMessageId } from "../domain/message-id.ts";
 import { resolveMisfire } from "../domain/misfire.ts";
 import type { HeldRow, JobOwner, JobRow } from "./job-rows.ts";
-import { heldJobColumnsOf, JobState } from "./job-rows.ts";
+import { heldColumns, JobState } from "./job-rows.ts";
 import type { NewRun } from "./run-records.ts";
 import type { StoreContext } from "./store-context.ts";
 
@@ -115,29 +115,21 @@ export async function writeProgress(
   if (progress.length === 0) return [];
   // Only rows still held come back (released and completed ones are of no further use here):
   // at thousands of one-shots per batch, returning and parsing every row was most of the cost.
-  // The rows were locked by `lockHeld` in this transaction (job and claim, checked ours), so
-  // nobody can have taken them over since. A kept claim is extended in place (a HOT update of
-  // the narrow claim row's expiry); a released one is deleted.
   const { rows } = await client.query<HeldRow>({
     name: ctx.statement("write_progress"),
     text: `WITH written AS (UPDATE ${ctx.t.jobs} AS j SET
        state = u.state, next_run_at = u.next_run_at, next_fire_by = u.next_fire_by, trigger_at = u.trigger_at,
        runs_count = u.runs_count, missed_count = j.missed_count + u.missed_added,
-       last_run_at = COALESCE(u.last_run_at, j.last_run_at), updated_at = now()
+       last_run_at = COALESCE(u.last_run_at, j.last_run_at),
+       claimed_by = CASE WHEN u.keep THEN j.claimed_by END,
+       claim_expires_at = CASE WHEN u.keep THEN now() + $11 * interval '1 millisecond' END,
+       updated_at = now()
      FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::timestamptz[], $6::int[],
                  $7::bigint[], $8::timestamptz[], $9::boolean[])
        AS u(id, state, next_run_at, next_fire_by, trigger_at, runs_count, missed_added, last_run_at, keep)
-     WHERE j.id = u.id
-     RETURNING ${heldJobColumnsOf("j")}, u.keep
-     ), kept AS (
-       UPDATE ${ctx.t.claims} AS c SET expires_at = now() + $11 * interval '1 millisecond'
-       FROM written AS w WHERE c.job_id = w.id AND w.keep AND c.owner = $10
-       RETURNING c.job_id, c.expires_at
-     ), released AS (
-       DELETE FROM ${ctx.t.claims} AS c USING written AS w
-       WHERE c.job_id = w.id AND NOT w.keep AND c.owner = $10
-     )
-     SELECT w.*, k.expires_at AS claim_expires_at FROM written AS w JOIN kept AS k ON k.job_id = w.id`,
+     WHERE j.id = u.id AND j.claimed_by = $10
+     RETURNING ${heldColumns.replace(/(\w+)/g, "j.$1")})
+     SELECT * FROM written WHERE claim_expires_at IS NOT NULL`,
     values: [
       progress.map((p) => p.row.id),
       progress.map((p) => p.state),

@@ -17,10 +17,9 @@ export interface ListJobsOptions {
 }
 
 export async function getJob(ctx: StoreContext, id: string): Promise<StoredJob | null> {
-  const { rows } = await ctx.pool.query<JobRow>(
-    `SELECT ${jobColumns(ctx.t.claims)} FROM ${ctx.t.jobs} WHERE id = $1`,
-    [id],
-  );
+  const { rows } = await ctx.pool.query<JobRow>(`SELECT ${jobColumns} FROM ${ctx.t.jobs} WHERE id = $1`, [
+    id,
+  ]);
   return rows[0] ? toStoredJob(rows[0]) : null;
 }
 
@@ -29,7 +28,7 @@ export async function listJobs(ctx: StoreContext, options: ListJobsOptions = {})
   const limit = clampLimit(options.limit);
   const after = options.cursor ? decodeCursor(options.cursor) : null;
   const { rows } = await ctx.pool.query<JobRow>(
-    `SELECT ${jobColumns(ctx.t.claims)} FROM ${ctx.t.jobs}
+    `SELECT ${jobColumns} FROM ${ctx.t.jobs}
      WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR id > $2)
      ORDER BY id LIMIT $3`,
     [options.state ?? null, after, limit + 1],

@@ -64,19 +64,9 @@ export interface JobRow {
   updated_at: Date;
 }
 
-/**
- * A job's columns with its claim (from the claims table), for `SELECT … FROM jobs` and
- * `RETURNING` of the jobs table unaliased: the claim is looked up by the unqualified `id`,
- * which only the jobs table has.
- */
-export function jobColumns(claims: string): string {
-  return (
-    "id, definition, state, next_run_at, next_fire_by, trigger_at, runs_count, missed_count, last_run_at, " +
-    `(SELECT c.owner FROM ${claims} c WHERE c.job_id = id) AS claimed_by, ` +
-    `(SELECT c.expires_at FROM ${claims} c WHERE c.job_id = id) AS claim_expires_at, ` +
-    "version, owner, owner_scopes, created_at, updated_at"
-  );
-}
+export const jobColumns =
+  "id, definition, state, next_run_at, next_fire_by, trigger_at, runs_count, missed_count, last_run_at, " +
+  "claimed_by, claim_expires_at, version, owner, owner_scopes, created_at, updated_at";
 
 /**
  * The columns the firing path reads of a job it holds (claims, completions, misfire settling):
@@ -98,14 +88,8 @@ export type HeldRow = Pick<
   | "owner_scopes"
 >;
 
-/** The held columns that live in the jobs table (the claim's expiry comes from the claims table). */
-export const heldJobColumns =
-  "id, definition, state, next_run_at, next_fire_by, trigger_at, runs_count, version, owner, owner_scopes";
-
-/** `heldJobColumns` qualified with a table alias. */
-export function heldJobColumnsOf(alias: string): string {
-  return heldJobColumns.replace(/(\w+)/g, `${alias}.$1`);
-}
+export const heldColumns =
+  "id, definition, state, next_run_at, next_fire_by, trigger_at, runs_count, claim_expires_at, version, owner, owner_scopes";
 
 export function toStoredJob(row: JobRow): StoredJob {
   return {

@@ -77,7 +77,7 @@ async function createOrConfirm(
   const { jobs } = ctx.t;
   const found = await ctx.pool.query<Partial<JobRow> & { same: boolean | null; now: Date }>(
     `SELECT now() AS now, j.*, j.definition = $2::jsonb AND j.${SAME_OWNER} AS same
-       FROM (SELECT 1) one LEFT JOIN (SELECT ${jobColumns(ctx.t.claims)} FROM ${jobs} WHERE id = $1) j ON true`,
+       FROM (SELECT 1) one LEFT JOIN (SELECT ${jobColumns} FROM ${jobs} WHERE id = $1) j ON true`,
     [job.id, JSON.stringify(job), owner.id, owner.scopes],
   );
   const row = found.rows[0]!;
@@ -88,7 +88,7 @@ async function createOrConfirm(
   const next = firstOccurrence(job, row.now, 0);
   const inserted = await ctx.pool.query<JobRow>(
     `INSERT INTO ${jobs} (id, definition, state, next_run_at, next_fire_by, runs_count, owner, owner_scopes)
-     VALUES ($1, $2, $3, $4, $5, 0, $6, $7) ON CONFLICT (id) DO NOTHING RETURNING ${jobColumns(ctx.t.claims)}`,
+     VALUES ($1, $2, $3, $4, $5, 0, $6, $7) ON CONFLICT (id) DO NOTHING RETURNING ${jobColumns}`,
     [
       job.id,
       JSON.stringify(job),
@@ -111,7 +111,7 @@ async function upsertOnce(
 ): Promise<UpsertResult | null> {
   const { jobs } = ctx.t;
   const found = await client.query<JobRow & { same: boolean; now: Date }>(
-    `SELECT ${jobColumns(ctx.t.claims)}, definition = $2::jsonb AND ${SAME_OWNER} AS same, now() AS now
+    `SELECT ${jobColumns}, definition = $2::jsonb AND ${SAME_OWNER} AS same, now() AS now
        FROM ${jobs} WHERE id = $1 FOR UPDATE`,
     [job.id, JSON.stringify(job), owner.id, owner.scopes],
   );
@@ -141,19 +141,17 @@ async function upsertOnce(
   if (!existing) {
     const inserted = await client.query<JobRow>(
       `INSERT INTO ${jobs} (id, definition, state, next_run_at, next_fire_by, runs_count, owner, owner_scopes)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING RETURNING ${jobColumns(ctx.t.claims)}`,
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING RETURNING ${jobColumns}`,
       values,
     );
     const row = inserted.rows[0];
     return row ? { outcome: "created", job: toStoredJob(row) } : null;
   }
-  // The claim goes with the old definition: its holder's completion is refused.
-  await client.query(`DELETE FROM ${ctx.t.claims} WHERE job_id = $1`, [job.id]);
   const updated = await client.query<JobRow>(
     `UPDATE ${jobs} SET definition = $2, state = $3, next_run_at = $4, next_fire_by = $5, runs_count = $6,
        owner = $7, owner_scopes = $8, missed_count = CASE WHEN $9 THEN 0 ELSE missed_count END,
-       version = version + 1, updated_at = now()
-     WHERE id = $1 RETURNING ${jobColumns(ctx.t.claims)}`,
+       claimed_by = NULL, claim_expires_at = NULL, version = version + 1, updated_at = now()
+     WHERE id = $1 RETURNING ${jobColumns}`,
     [...values, revive],
   );
   return { outcome: "updated", job: toStoredJob(updated.rows[0]!) };

@@ -172,29 +172,6 @@ const migrations: readonly Migration[] = [
         WHERE state IN ('succeeded', 'failed') AND announced_at IS NULL;
     `,
   },
-  {
-    version: 8,
-    name: "claims table",
-    // A claim is its own narrow row, not two columns of the job: claiming used to rewrite the
-    // whole job row (definition and all) and ~5 of its index entries — 103,591 updates, 12 HOT,
-    // in one bench run. Now a claim inserts ~60 bytes and its keys; the job row is only locked.
-    // A renewal or a kept claim rewrites the narrow row in place (fillfactor leaves room).
-    // `claims_expires_idx` lets the take-over scan read only leases that ran out, not every
-    // claimed job within the horizon. The jobs' claim columns go: a replica of the previous
-    // version fails its statements instead of claiming beside this one (no double claim
-    // during a rolling update).
-    sql: (t) => `
-      CREATE TABLE ${t.claims} (
-        job_id     text PRIMARY KEY,
-        owner      text NOT NULL,
-        expires_at timestamptz NOT NULL
-      ) WITH (fillfactor = 70);
-      CREATE INDEX claims_expires_idx ON ${t.claims} (expires_at);
-      INSERT INTO ${t.claims} (job_id, owner, expires_at)
-        SELECT id, claimed_by, claim_expires_at FROM ${t.jobs} WHERE claimed_by IS NOT NULL;
-      ALTER TABLE ${t.jobs} DROP COLUMN claimed_by, DROP COLUMN claim_expires_at;
-    `,
-  },
 ];
 
 /** The latest schema version this code needs. */

@@ -52,8 +52,8 @@ export async function listReplicas(ctx: StoreContext): Promise<ReplicaRecord[]> 
     publish_backlog: number;
     claims: string;
   }>(
-    `SELECT r.*, (SELECT count(*) FROM ${ctx.t.claims} c
-                  WHERE c.owner = r.id AND c.expires_at > now()) AS claims
+    `SELECT r.*, (SELECT count(*) FROM ${ctx.t.jobs} j
+                  WHERE j.claimed_by = r.id AND j.claim_expires_at > now()) AS claims
      FROM ${ctx.t.replicas} r WHERE r.expires_at > now() ORDER BY r.id`,
   );
   return rows.map((r) => ({

@@ -19,7 +19,8 @@ export async function schedulerStats(ctx: StoreContext): Promise<SchedulerStats>
        WHERE (state = 'active' AND next_run_at <= now()) OR trigger_at <= now()`,
     ),
     ctx.pool.query<{ owner: string; expired: boolean; n: string }>(
-      `SELECT owner, expires_at <= now() AS expired, count(*) AS n FROM ${ctx.t.claims} GROUP BY 1, 2`,
+      `SELECT claimed_by AS owner, claim_expires_at <= now() AS expired, count(*) AS n
+       FROM ${ctx.t.jobs} WHERE claimed_by IS NOT NULL GROUP BY 1, 2`,
     ),
     ctx.pool.query<{ state: JobState; n: string }>(
       `SELECT state, count(*) AS n FROM ${ctx.t.jobs} GROUP BY state`,

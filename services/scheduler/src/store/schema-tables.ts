@@ -8,7 +8,6 @@ export interface SchedulerTables {
   readonly replicas: string;
   readonly deliveries: string;
   readonly deliveryAttempts: string;
-  readonly claims: string;
   readonly migrations: string;
 }
 
@@ -30,6 +29,5 @@ export function schedulerTables(schema: string = defaultSchema): SchedulerTables
     replicas: "replicas",
     deliveries: "deliveries",
     deliveryAttempts: "delivery_attempts",
-    claims: "claims",
   });
 }
