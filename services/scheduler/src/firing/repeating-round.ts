@@ -2,19 +2,20 @@ import type { Logger } from "@dbplane/service-kit";
 
 /**
  * One periodic duty of the firing loop (claiming, renewing leases), owning its timer: runs `step`
- * at `start`, then again `everyMs` after each round ended, so rounds never overlap. A failed
- * round is logged and the next one comes as usual.
+ * at `start` (or a given delay after it), then again `everyMs` after each round ended, so rounds
+ * never overlap. `everyMs` may be a function, asked before each wait (a period with jitter). A
+ * failed round is logged and the next one comes as usual.
  */
 export class RepeatingRound {
   readonly #name: string;
-  readonly #everyMs: number;
+  readonly #everyMs: number | (() => number);
   readonly #step: () => Promise<void>;
   readonly #log: Logger;
   #timer: NodeJS.Timeout | undefined;
   #current: Promise<void> = Promise.resolve();
   #stopped = false;
 
-  constructor(name: string, everyMs: number, step: () => Promise<void>, log: Logger) {
+  constructor(name: string, everyMs: number | (() => number), step: () => Promise<void>, log: Logger) {
     this.#name = name;
     this.#everyMs = everyMs;
     this.#step = step;
@@ -26,8 +27,10 @@ export class RepeatingRound {
     return this.#stopped;
   }
 
-  start(): void {
-    this.#run();
+  /** The first round now, or after `firstDelayMs`. */
+  start(firstDelayMs = 0): void {
+    if (firstDelayMs > 0) this.#timer = setTimeout(this.#run, firstDelayMs);
+    else this.#run();
   }
 
   /** No further round; resolves when the one in progress has ended. */
@@ -44,11 +47,12 @@ export class RepeatingRound {
       .catch((err: unknown) => this.#log.error({ err }, `${this.#name} failed; retrying next round`))
       .finally(() => {
         const tookMs = Date.now() - startedAt;
+        const everyMs = typeof this.#everyMs === "number" ? this.#everyMs : this.#everyMs();
         // A round far longer than its period starves firing (claims) or risks leases (renewals).
-        if (tookMs > Math.max(5_000, 10 * this.#everyMs)) {
+        if (tookMs > Math.max(5_000, 10 * everyMs)) {
           this.#log.warn({ tookMs }, `${this.#name} round was slow`);
         }
-        if (!this.#stopped) this.#timer = setTimeout(this.#run, this.#everyMs);
+        if (!this.#stopped) this.#timer = setTimeout(this.#run, everyMs);
       });
   };
 }

@@ -1,3 +1,4 @@
+import { setTimeout } from "node:timers/promises";
 import type { Logger } from "@dbplane/service-kit";
 import type { Counter } from "prom-client";
 import type { RunRetention } from "../domain/run-retention.ts";
@@ -12,6 +13,10 @@ export interface RunPrunerOptions {
   readonly batch?: number;
   /** Jobs whose cut-off is looked up per query when pruning by count. */
   readonly jobsPerPage?: number;
+  /** Pause between two pages of jobs (default 20 ms): a walk over all jobs is spread out, not one burst of queries. */
+  readonly pagePauseMs?: number;
+  /** For tests: the random source of the start offset and the period's jitter (default Math.random). */
+  readonly random?: () => number;
   readonly pruned: Counter<"reason">;
   readonly logger: Logger;
 }
@@ -24,6 +29,11 @@ export interface RunPrunerOptions {
  * they skip each other's rows rather than wait. It never locks a job row, so claiming and
  * completing (which lock jobs and insert runs) do not wait on it. A run whose webhook delivery
  * is still open, or whose end is not yet announced, is kept until it is.
+ *
+ * Replicas do not prune at the same moment: each starts at a random offset within the period
+ * and every period is drawn between 0.75 and 1.25 of `everyMs` (replicas started together by a
+ * rollout would otherwise walk all jobs together once a minute — suspected in the bench's
+ * firing spikes), and a walk pauses between pages of jobs.
  */
 export class RunPruner {
   readonly #o: RunPrunerOptions;
@@ -31,12 +41,14 @@ export class RunPruner {
 
   constructor(options: RunPrunerOptions) {
     this.#o = options;
-    this.#round = new RepeatingRound("prune runs", options.everyMs, () => this.#prune(), options.logger);
+    const random = options.random ?? Math.random;
+    const period = () => Math.round(options.everyMs * (0.75 + 0.5 * random()));
+    this.#round = new RepeatingRound("prune runs", period, () => this.#prune(), options.logger);
   }
 
-  /** Runs even with the global retention off: jobs may have their own. */
+  /** Runs even with the global retention off: jobs may have their own. The first round comes at a random offset. */
   start(): void {
-    this.#round.start();
+    this.#round.start(Math.floor((this.#o.random ?? Math.random)() * this.#o.everyMs));
   }
 
   /** No further round; a round in progress ends after its current batch. */
@@ -90,12 +102,14 @@ export class RunPruner {
   /** Walks jobs page by page in id order; `visit` returns the ids of the page it handled. */
   async #pages(visit: (afterId: string, size: number) => Promise<string[]>): Promise<void> {
     const size = this.#o.jobsPerPage ?? 200;
+    const pauseMs = this.#o.pagePauseMs ?? 20;
     let afterId = "";
     for (;;) {
       if (this.#round.stopped) return;
       const ids = await visit(afterId, size);
       if (ids.length < size) return;
       afterId = ids.at(-1)!;
+      if (pauseMs > 0) await setTimeout(pauseMs);
     }
   }
 }
