@@ -75,16 +75,18 @@ export async function startChildService(options: ChildServiceOptions): Promise<C
   if (options.readyUrl) {
     const readyUrl = options.readyUrl;
     try {
-      await waitFor(
-        async () => {
-          if (proc.exitCode !== null) {
-            throw new Error(`process exited with ${proc.exitCode} before it was ready:\n${output}`);
-          }
-          const res = await fetch(readyUrl);
-          return res.status === 200;
-        },
-        { what: `${readyUrl} to answer 200`, timeoutMs: options.readyTimeoutMs ?? 30_000, intervalMs: 100 },
-      );
+      // An exit ends the wait at once: thrown from the probe, waitFor would retry it to the deadline.
+      const gone = () => proc.exitCode !== null || proc.signalCode !== null;
+      await waitFor(async () => gone() || (await fetch(readyUrl).catch(() => undefined))?.status === 200, {
+        what: `${readyUrl} to answer 200`,
+        timeoutMs: options.readyTimeoutMs ?? 30_000,
+        intervalMs: 100,
+      });
+      if (gone()) {
+        throw new Error(
+          `process exited with ${proc.exitCode ?? proc.signalCode} before it was ready:\n${output}`,
+        );
+      }
     } catch (err) {
       // What the readiness answers and what the process said are what explain a timeout.
       const last =

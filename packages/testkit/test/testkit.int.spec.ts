@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { describe, expect, it } from "vitest";
@@ -5,6 +6,8 @@ import {
   createTestNats,
   createTestRedis,
   createTestSchema,
+  freePort,
+  startChildService,
   startPrivateNatsServer,
   uniqueName,
   WaitTimeoutError,
@@ -69,6 +72,21 @@ describe("testkit against the real servers", () => {
     expect(await waitFor(() => (++n >= 3 ? n : undefined), { intervalMs: 1 })).toBe(3);
     await expect(waitFor(() => false, { timeoutMs: 50, what: "nothing" })).rejects.toThrow(
       new WaitTimeoutError("timed out after 50 ms waiting for nothing"),
+    );
+  });
+});
+
+describe("startChildService", () => {
+  it("fails as soon as the process exits before it is ready, saying how it exited", async () => {
+    const port = await freePort();
+    // A deadline far past the test's timeout: only the exit can end the wait in time.
+    const starting = startChildService({
+      entry: join(import.meta.dirname, "fixtures/exits-at-once.ts"),
+      readyUrl: `http://127.0.0.1:${port}/health/ready`,
+      readyTimeoutMs: 600_000,
+    });
+    await expect(starting).rejects.toThrow(
+      /process exited with 3 before it was ready:\n.*refusing to start/s,
     );
   });
 });
