@@ -79,6 +79,8 @@ class ReplicaCoordinator implements ProjectionRuntime {
   #inTick = false;
   readonly #launches = new Set<Promise<void>>();
   #again = false;
+  /** The round waiting on `#timer` is a full one, due now. */
+  #fullDue = false;
   /** Member row written: before it, a release is nobody's to take for this replica. */
   #joined = false;
   #stopped = false;
@@ -234,7 +236,9 @@ class ReplicaCoordinator implements ProjectionRuntime {
       return;
     }
     clearTimeout(this.#timer);
-    this.#schedule(0, false);
+    // A full round already due (the first one, scheduled at the join) stays full: the join's own
+    // notification used to turn it into a short one, and the housekeeping waited a heartbeat.
+    this.#schedule(0, this.#fullDue);
   }
 
   /**
@@ -253,7 +257,9 @@ class ReplicaCoordinator implements ProjectionRuntime {
 
   #schedule(delayMs: number, full = true): void {
     if (this.#stopped) return;
+    this.#fullDue = full && delayMs === 0;
     this.#timer = setTimeout(() => {
+      this.#fullDue = false;
       this.#inTick = true;
       this.#again = false;
       this.#ticking = this.#tick(full)
