@@ -6,77 +6,33 @@
 // two replicas (the re-joined one and a new one, through slots on the promoted primary), and a
 // second kill promotes one of them while the other follows it.
 import { readFileSync } from "node:fs";
-import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import {
-  createTestSchema,
-  httpClient,
-  type ServiceWorld,
-  serviceWorld,
-  type TestSchema,
-  waitFor,
-} from "@dbplane/testkit";
+import { type HttpClient, waitFor } from "@dbplane/testkit";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createRouterWorld, type RouterWorld, waitForMap } from "./router-world.ts";
+import { createProvisionedWorld, FAST_FAILOVER_ENV, type ProvisionedWorld } from "./provisioned-world.ts";
+import { type RouterWorld, waitForMap } from "./router-world.ts";
 
 const DB = "ledger";
 const ROWS = 40;
+let world: ProvisionedWorld;
 let routers: RouterWorld;
-let provisioners: ServiceWorld;
-let schema: TestSchema;
 let dataDir: string;
-let router: ReturnType<typeof httpClient>;
+let router: HttpClient;
 let routerBase: string;
-let provisioner: ReturnType<typeof httpClient>;
+let provisioner: HttpClient;
 
 beforeAll(async () => {
-  routers = await createRouterWorld(0);
-  schema = await createTestSchema("prov");
-  // Under /tmp and traversable: the servers run as the `postgres` user when tests run as root.
-  dataDir = await mkdtemp(join(tmpdir(), "dbplane-failover-"));
-  await chmod(dataDir, 0o711);
-  provisioners = await serviceWorld({
-    entry: join(import.meta.dirname, "../../provisioner/src/main.ts"),
-    name: "provisioner",
-    jwtSecret: "provisioner-test-secret-0123456789abcdef",
-    env: {
-      DBPLANE_PG_URL: schema.url,
-      DBPLANE_PROVISIONER_SCHEMA: schema.name,
-      DBPLANE_DATA_DIR: dataDir,
-      DBPLANE_RECONCILE_INTERVAL_MS: "200",
-      // Resync passes while the primary is down too: they leave it to the failover.
-      DBPLANE_RESYNC_INTERVAL_MS: "500",
-      DBPLANE_FAILOVER_AFTER_MS: "2000",
-      DBPLANE_FAILOVER_PROBE_MS: "250",
-      DBPLANE_LOG_LEVEL: "warn",
-      DBPLANE_NATS_NAMESPACE: routers.nats.namespace,
-    },
+  world = await createProvisionedWorld({
+    dataDirPrefix: "dbplane-failover-",
+    // Resync passes while the primary is down too: they leave it to the failover.
+    provisionerEnv: { DBPLANE_RESYNC_INTERVAL_MS: "500", ...FAST_FAILOVER_ENV },
+    database: DB,
   });
-  const p = await provisioners.startReplica();
-  provisioner = httpClient(p.base, provisioners.token());
-  // The router reads password files only inside the provisioner's data directory.
-  const r = await routers.startReplica({ env: { DBPLANE_DATA_DIR: dataDir } });
-  routerBase = r.base;
-  router = httpClient(r.base, routers.token());
+  ({ routers, dataDir, router, routerBase, provisioner } = world);
 }, 120_000);
-afterAll(async () => {
-  if (provisioner) {
-    const del = await provisioner.call("DELETE", `/v1/databases/${DB}?keepVolumes=false`);
-    if (del.status === 202) {
-      await waitFor(
-        async () =>
-          (await provisioner.call("GET", `/v1/operations/${del.body.operationId}`)).body.state !== "pending",
-        { what: "the database deleted", timeoutMs: 60_000 },
-      ).catch(() => {});
-    }
-  }
-  await provisioners?.dispose();
-  await routers?.dispose();
-  await schema?.drop();
-  if (dataDir) await rm(dataDir, { recursive: true, force: true, maxRetries: 5 });
-}, 120_000);
+afterAll(() => world?.dispose(), 120_000);
 
 const insert = (id: number) =>
   router.call("POST", `/v1/databases/${DB}/query`, {

@@ -2,71 +2,35 @@
 // replica): a transaction open on the primary when its postmaster is killed fails once with
 // 08006 (connection_failure), never hangs, and the session lives on; a new session's write,
 // retried as a client would, lands on the promoted replica.
-import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import {
-  createTestSchema,
-  freePort,
-  httpClient,
-  type ServiceWorld,
-  serviceWorld,
-  type TestSchema,
-  waitFor,
-} from "@dbplane/testkit";
+import { freePort, waitFor } from "@dbplane/testkit";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createRouterWorld, type RouterWorld, waitForMap } from "./router-world.ts";
+import { createProvisionedWorld, FAST_FAILOVER_ENV, type ProvisionedWorld } from "./provisioned-world.ts";
+import { type RouterWorld, waitForMap } from "./router-world.ts";
 
 const DB = "wirefo";
+let world: ProvisionedWorld;
 let routers: RouterWorld;
-let provisioners: ServiceWorld;
-let schema: TestSchema;
 let dataDir: string;
 let wirePort: number;
 let routerBase: string;
 
 beforeAll(async () => {
-  routers = await createRouterWorld(0);
-  schema = await createTestSchema("prov");
-  dataDir = await mkdtemp(join(tmpdir(), "dbplane-wire-failover-"));
-  await chmod(dataDir, 0o711);
-  provisioners = await serviceWorld({
-    entry: join(import.meta.dirname, "../../provisioner/src/main.ts"),
-    name: "provisioner",
-    jwtSecret: "provisioner-test-secret-0123456789abcdef",
-    env: {
-      DBPLANE_PG_URL: schema.url,
-      DBPLANE_PROVISIONER_SCHEMA: schema.name,
-      DBPLANE_DATA_DIR: dataDir,
-      DBPLANE_RECONCILE_INTERVAL_MS: "200",
-      DBPLANE_FAILOVER_AFTER_MS: "2000",
-      DBPLANE_FAILOVER_PROBE_MS: "250",
-      DBPLANE_LOG_LEVEL: "warn",
-      DBPLANE_NATS_NAMESPACE: routers.nats.namespace,
-    },
-  });
-  await provisioners.startReplica();
   wirePort = await freePort();
-  const r = await routers.startReplica({
-    env: { DBPLANE_DATA_DIR: dataDir, DBPLANE_ROUTER_PG_PORT: String(wirePort) },
+  world = await createProvisionedWorld({
+    dataDirPrefix: "dbplane-wire-failover-",
+    provisionerEnv: FAST_FAILOVER_ENV,
+    routerEnv: { DBPLANE_ROUTER_PG_PORT: String(wirePort) },
   });
-  routerBase = r.base;
+  ({ routers, dataDir, routerBase } = world);
 }, 120_000);
-afterAll(async () => {
-  await provisioners?.dispose();
-  await routers?.dispose();
-  await schema?.drop();
-  if (dataDir) {
-    const { stopClusters } = await import("../../provisioner/test/provisioner-world.ts");
-    await stopClusters(dataDir);
-    await rm(dataDir, { recursive: true, force: true, maxRetries: 5 });
-  }
-}, 120_000);
+afterAll(() => world?.dispose(), 120_000);
 
 describe("the wire endpoint across a failover", () => {
   it("fails a transaction open on the killed primary at once, then a new session writes to the new one", async () => {
-    const provisioner = httpClient(provisioners.replicas[0]!.base, provisioners.token());
+    const provisioner = world.provisioner;
     const created = await provisioner.call("POST", "/v1/databases", {
       name: DB,
       shards: 1,
@@ -77,7 +41,7 @@ describe("the wire endpoint across a failover", () => {
     });
     expect(created.status).toBe(202);
     await waitForMap(routerBase, routers.token(), DB, 1, 90_000);
-    const router = httpClient(routerBase, routers.token());
+    const router = world.router;
     const migration = await router.call("POST", `/v1/databases/${DB}/migrations`, {
       id: "001-orders",
       statements: ["CREATE TABLE orders (id bigint PRIMARY KEY, amount integer NOT NULL)"],

@@ -3,30 +3,22 @@
 // the router gives the shard back with remove-shard, the provisioner stops and deletes its
 // cluster and announces shard.removed, and the router's map is the 2-shard map again — clients
 // read every row as before.
-import { chmod, mkdtemp, readFile, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import {
-  createTestSchema,
-  httpClient,
-  type ServiceWorld,
-  serviceWorld,
-  type TestSchema,
-  waitFor,
-} from "@dbplane/testkit";
+import { type HttpClient, waitFor } from "@dbplane/testkit";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createRouterWorld, type RouterWorld, waitForMap } from "./router-world.ts";
+import { createProvisionedWorld, type ProvisionedWorld } from "./provisioned-world.ts";
+import { type RouterWorld, waitForMap } from "./router-world.ts";
 
 const DB = "stock";
 const ROWS = 2_000;
+let world: ProvisionedWorld;
 let routers: RouterWorld;
-let provisioners: ServiceWorld;
-let schema: TestSchema;
 let dataDir: string;
-let router: ReturnType<typeof httpClient>;
+let router: HttpClient;
 let routerBase: string;
-let provisioner: ReturnType<typeof httpClient>;
+let provisioner: HttpClient;
 
 interface ShardResource {
   shard: number;
@@ -38,51 +30,14 @@ interface ShardResource {
 }
 
 beforeAll(async () => {
-  routers = await createRouterWorld(0, {
-    env: { DBPLANE_ROUTER_RESHARD_POLL_MS: "200", DBPLANE_ROUTER_RESHARD_LEASE_MS: "3000" },
+  world = await createProvisionedWorld({
+    dataDirPrefix: "dbplane-prov-",
+    routerWorldEnv: { DBPLANE_ROUTER_RESHARD_POLL_MS: "200", DBPLANE_ROUTER_RESHARD_LEASE_MS: "3000" },
+    database: DB,
   });
-  schema = await createTestSchema("prov");
-  // Under /tmp and traversable: the servers run as the `postgres` user when tests run as root.
-  dataDir = await mkdtemp(join(tmpdir(), "dbplane-prov-"));
-  await chmod(dataDir, 0o711);
-  provisioners = await serviceWorld({
-    entry: join(import.meta.dirname, "../../provisioner/src/main.ts"),
-    name: "provisioner",
-    jwtSecret: "provisioner-test-secret-0123456789abcdef",
-    env: {
-      DBPLANE_PG_URL: schema.url,
-      DBPLANE_PROVISIONER_SCHEMA: schema.name,
-      DBPLANE_DATA_DIR: dataDir,
-      DBPLANE_RECONCILE_INTERVAL_MS: "200",
-      DBPLANE_LOG_LEVEL: "warn",
-      // The router's namespace: one bus for both services.
-      DBPLANE_NATS_NAMESPACE: routers.nats.namespace,
-    },
-  });
-  const p = await provisioners.startReplica();
-  provisioner = httpClient(p.base, provisioners.token());
-  // The router reads password files only inside the provisioner's data directory.
-  const r = await routers.startReplica({ env: { DBPLANE_DATA_DIR: dataDir } });
-  routerBase = r.base;
-  router = httpClient(r.base, routers.token());
+  ({ routers, dataDir, router, routerBase, provisioner } = world);
 }, 120_000);
-afterAll(async () => {
-  // Deleting the database stops its servers.
-  if (provisioner) {
-    const del = await provisioner.call("DELETE", `/v1/databases/${DB}?keepVolumes=false`);
-    if (del.status === 202) {
-      await waitFor(
-        async () =>
-          (await provisioner.call("GET", `/v1/operations/${del.body.operationId}`)).body.state !== "pending",
-        { what: "the database deleted", timeoutMs: 60_000 },
-      ).catch(() => {});
-    }
-  }
-  await provisioners?.dispose();
-  await routers?.dispose();
-  await schema?.drop();
-  if (dataDir) await rm(dataDir, { recursive: true, force: true, maxRetries: 5 });
-}, 120_000);
+afterAll(() => world?.dispose(), 120_000);
 
 const databaseAtProvisioner = () => provisioner.call("GET", `/v1/databases/${DB}`).then((r) => r.body);
 
