@@ -59,7 +59,9 @@ async function writesUntilFailover(count: number): Promise<number[]> {
       return (await routers.events("dbplane.evt.provisioner.shard.failed-over")).length >= count;
     },
     { what: `failover ${count}`, timeoutMs: 45_000, intervalMs: 200 },
-  );
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; the provisioner said:\n${world.provisionerTrouble()}`, { cause: err });
+  });
   return statuses;
 }
 

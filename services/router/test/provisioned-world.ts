@@ -42,6 +42,8 @@ export interface ProvisionedWorld {
   readonly routerBase: string;
   readonly router: HttpClient;
   readonly provisioner: HttpClient;
+  /** The provisioner's warnings and errors so far, one line each: what a timed-out wait adds. */
+  provisionerTrouble(): string;
   dispose(): Promise<void>;
 }
 
@@ -78,6 +80,21 @@ export async function createProvisionedWorld(options: ProvisionedWorldOptions): 
     routerBase: r.base,
     router: httpClient(r.base, routers.token()),
     provisioner,
+    provisionerTrouble: () =>
+      provisioners.replicas
+        .flatMap((replica) => replica.svc.logs())
+        .filter((line) => Number(line.level) >= 40)
+        .map((line) => {
+          const { level, time, msg, err } = line as {
+            level: number;
+            time: string;
+            msg: string;
+            err?: unknown;
+          };
+          return `${time} ${level} ${msg}${err ? ` ${JSON.stringify(err)}` : ""}`;
+        })
+        .slice(-30)
+        .join("\n"),
     async dispose() {
       if (options.database) {
         // Deleting the database stops its servers.
