@@ -1,5 +1,6 @@
-import { readdir, readFile, rm } from "node:fs/promises";
+import { readdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { PermanentProvisionError } from "../../domain/errors.ts";
 import { archiveCommand } from "./archive-command.ts";
 import { exists, ownedDir } from "./cluster-files.ts";
 import {
@@ -30,6 +31,39 @@ export async function ensureBackupDirs(root: string, database: string, shard: nu
   await ownedDir(join(root, "backups", database), user);
   for (const dir of [dirs.dir, dirs.base, dirs.wal]) await ownedDir(dir, user);
   return dirs;
+}
+
+/**
+ * Before a shard's first server is made: a backup directory already there belongs to an earlier
+ * database of the same name (deleted, then made again) or an earlier shard of the same index
+ * (removed, then added again). Its archive would refuse the new server's segments (same names:
+ * the archive never overwrites), so archiving would fail and pg_wal grow without bound. Without
+ * base backups nothing in it restores: it is moved aside (`shard-<n>.orphaned-<time>`), never
+ * deleted, and the new server archives into an empty directory. With base backups it is refused
+ * (as CloudNativePG refuses a non-empty archive): a restore may still need them. Returns where
+ * the old directory went, if it moved.
+ */
+export async function claimBackupDirs(
+  root: string,
+  database: string,
+  shard: number,
+  now = new Date(),
+): Promise<string | undefined> {
+  const dirs = shardBackupDirs(root, database, shard);
+  if (!(await exists(dirs.dir))) return undefined;
+  const segments = await archivedFiles(dirs.wal);
+  const bases = (await exists(dirs.base))
+    ? (await readdir(dirs.base)).filter((e) => !e.endsWith(".tmp") && !e.endsWith(".pid"))
+    : [];
+  if (bases.length > 0) {
+    throw new PermanentProvisionError(
+      `shard ${shard} of "${database}" cannot archive: ${dirs.dir} holds base backups of an earlier database or shard of that name (${bases.length}); restore them into another name or remove them first`,
+    );
+  }
+  if (segments.length === 0) return undefined;
+  const aside = `${dirs.dir}.orphaned-${now.toISOString().replace(/[:.]/g, "-")}`;
+  await rename(dirs.dir, aside);
+  return aside;
 }
 
 /** Whether a server's dbplane.conf archives into `walDir` already. */
