@@ -115,4 +115,26 @@ describe("a database made again under a deleted one's name (local driver)", () =
     const list = await api.call("GET", `/v1/databases/${name}/backups`);
     expect(list.body.items.map((i: { backupId: string }) => i.backupId)).toEqual(["b1"]);
   }, 600_000);
+
+  it("refuses to make a name again while the deleted database's backups are kept (409 saying what to do)", async () => {
+    const name = "kept";
+    await create(name);
+    const client = await primaryOf(name);
+    await client.query("CREATE TABLE t (v text)");
+    await client.query("INSERT INTO t VALUES ('old')");
+    await client.end();
+    const b = await api.call("POST", `/v1/databases/${name}/backups`, { backupId: "b1" });
+    await succeeded(b.body.operationId);
+    await remove(name);
+
+    const again = await api.call("POST", "/v1/databases", createBody(name));
+    expect(again.status).toBe(409);
+    const text = JSON.stringify(again.body);
+    expect(text).toContain("kept backups");
+    expect(text).toContain(`/v1/databases/${name}/restores`);
+    // Nothing changed: still deleted, its backups listed as before.
+    expect((await api.call("GET", `/v1/databases/${name}`)).status).toBe(404);
+    const list = await api.call("GET", `/v1/databases/${name}/backups`);
+    expect(list.body.items).toMatchObject([{ backupId: "b1", state: "completed" }]);
+  }, 600_000);
 });
