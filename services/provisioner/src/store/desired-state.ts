@@ -271,6 +271,7 @@ export function createDesiredState(pool: pg.Pool, t: ProvisionerTables, quotas: 
            VALUES ($1, $2, $2, $3, 'requested', $4)
            ON CONFLICT (name) DO UPDATE SET requested_spec = $2, spec = $2, version = $3, state = 'requested',
              operation_id = $4, reason = NULL, attempts = 0, keep_volumes = true, last_reconciled_at = NULL,
+             incarnation = ${t.databases}.incarnation + CASE WHEN ${t.databases}.state = 'deleted' THEN 1 ELSE 0 END,
              updated_at = now()`,
           [spec.name, JSON.stringify(spec), version, operationId],
         );
