@@ -251,11 +251,16 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
       const leader = await leaderOf(dir);
       // No server of this shard was ever made: whatever its backup directory holds is an earlier one's.
       if (leader === "primary" && !(await exists(join(dir, "primary")))) {
-        const aside = await claimBackupDirs(root, spec.name, shard);
-        if (aside) {
+        const claim = await claimBackupDirs(root, spec.name, shard);
+        if (claim && "movedTo" in claim) {
           options.logger.warn(
-            { database: spec.name, shard, movedTo: aside },
+            { database: spec.name, shard, movedTo: claim.movedTo },
             "WAL archive of an earlier database or shard of this name (no base backup in it) moved aside",
+          );
+        } else if (claim) {
+          options.logger.error(
+            { database: spec.name, shard, baseBackups: claim.baseBackups },
+            "WAL archive of an earlier shard of this name holds its base backups: left in place, and this shard's archiving fails until its WAL segment names pass the old server's",
           );
         }
       }
