@@ -459,4 +459,34 @@ describe("CloudNativePG driver against the API double with CloudNativePG's CRDs"
     );
     expect(leaked.length).toBe(0);
   });
+
+  it("a name made again archives under its own serverName; one whose backups are kept is refused with 409", async () => {
+    // biome-ignore lint/suspicious/noExplicitAny: manifest inspection
+    const dated = () => kube.get(Cluster, ns, "dated-shard-0") as any;
+    await waitFor(() => dated(), { timeoutMs: 20_000 });
+    expect(dated().spec.backup.barmanObjectStore.serverName).toBeUndefined();
+    const gone = await api.call("DELETE", "/v1/databases/dated");
+    expect(gone.status).toBe(202);
+    await succeeded(gone.body.operationId);
+    const again = await api.call("POST", "/v1/databases", {
+      name: "dated",
+      shards: 1,
+      postgresVersion: 17,
+      storage: { size: "1Gi" },
+      backup: { schedule: { cron: "0 3 * * *", timezone: "UTC" }, retain: { days: 7 } },
+    });
+    expect(again.status).toBe(202);
+    await waitFor(() => dated(), { timeoutMs: 20_000 });
+    expect(schemaErrors(cnpgValidator("clusters"), dated())).toEqual([]);
+    expect(dated().spec.backup.barmanObjectStore).toMatchObject({
+      destinationPath: "s3://dbplane-backups/test/dated",
+      serverName: "dated-shard-0-incarnation-2",
+    });
+
+    // "shop" was deleted with its backup "full" kept.
+    const shop = await api.call("POST", "/v1/databases", { name: "shop", postgresVersion: 17 });
+    expect(shop.status).toBe(409);
+    expect(shop.body.detail).toContain("POST /v1/databases/shop/restores");
+    expect(clusterNames()).toEqual([]);
+  });
 });

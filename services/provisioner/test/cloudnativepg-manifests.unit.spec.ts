@@ -153,6 +153,32 @@ describe("CloudNativePG manifests against CloudNativePG's own CRD schema", () =>
     expect(cluster({ spec: restored, shard: 1 }).spec.bootstrap.recovery).toBeDefined();
   });
 
+  it("a database made again under a deleted one's name archives under its own server name, and a restore finds each one's", () => {
+    const first = cluster();
+    expect(first.spec.backup.barmanObjectStore.serverName).toBeUndefined();
+    const again = cluster({ incarnation: 2 });
+    expect(schemaErrors(clusters, again)).toEqual([]);
+    expect(again.spec.backup.barmanObjectStore).toMatchObject({
+      destinationPath: "s3://dbplane-backups/test/shop",
+      serverName: "shop-shard-1-incarnation-2",
+    });
+    const restoreOf = (bases: string[]) =>
+      cluster({
+        spec: {
+          ...(spec as object),
+          name: "shop-back",
+          restoreFrom: { database: "shop", targetTime: "2026-12-05T10:00:00Z", bases },
+        },
+      }).spec.externalClusters[0].barmanObjectStore.serverName;
+    const at = (server: string) => `s3://dbplane-backups/test/shop/${server}/base/20261204T010203`;
+    expect(restoreOf([at("shop-shard-0-incarnation-2"), at("shop-shard-1-incarnation-2")])).toBe(
+      "shop-shard-1-incarnation-2",
+    );
+    expect(restoreOf([at("shop-shard-0"), at("shop-shard-1")])).toBe("shop-shard-1");
+    // A location that names no server (an older row): the Cluster's name, as before.
+    expect(restoreOf(["a", "b"])).toBe("shop-shard-1");
+  });
+
   it("a shard's Backup is valid under the Backup CRD, and its status decides the outcome", () => {
     const backup = backupManifest("shop", 1, "apps", "2026-12-04.nightly");
     expect(schemaErrors(cnpgValidator("backups"), backup)).toEqual([]);

@@ -22,7 +22,7 @@ let t: ProvisionerTables;
 
 beforeAll(async () => {
   db = await createTestSchema("provst");
-  expect(await migrate(db.pool, db.name)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  expect(await migrate(db.pool, db.name)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   t = provisionerTables(db.name);
   desired = createDesiredState(db.pool, t, QUOTAS);
   progress = createProgress(db.pool, t);
@@ -154,6 +154,8 @@ describe("desired state in PostgreSQL", () => {
       version: 4,
     });
     expect(await queries.shards("orders")).toHaveLength(1);
+    // The name made again: a new incarnation (its driver archives apart from the deleted one).
+    expect((await queries.database("orders"))?.incarnation).toBe(2);
   });
 
   it("a failed database asked for again is retried under a new version", async () => {
@@ -165,6 +167,38 @@ describe("desired state in PostgreSQL", () => {
       version: 5,
     });
     expect((await queries.database("orders"))?.state).toBe("requested");
+    // A failed create retried is the same incarnation.
+    expect((await queries.database("orders"))?.incarnation).toBe(2);
+  });
+
+  it("refuses to make a deleted name again while a completed backup of it is kept; failed ones do not count and go", async () => {
+    const kept = spec({ name: "kept", shards: 1 });
+    await desired.create(kept, "op-k1");
+    await desired.backup("kept", undefined, "b-ok", "op-k2");
+    await desired.backup("kept", undefined, "b-bad", "op-k3");
+    const finished = (backupId: string, ok: boolean) =>
+      progress.backupFinished({
+        database: "kept",
+        backupId,
+        shard: 0,
+        startedAt: new Date(),
+        ...(ok ? { ok: true as const, location: "/x", bytes: 1 } : { ok: false as const, reason: "disk" }),
+      });
+    await finished("b-ok", true);
+    await finished("b-bad", false);
+    await desired.delete("kept", true, "op-k4");
+    await progress.databaseDeleted("kept", 2, "op-k4");
+    const refused = desired.create(kept, "op-k5");
+    await expect(refused).rejects.toBeInstanceOf(DatabaseConflictError);
+    await expect(refused).rejects.toThrow(/kept backups \(1,.*POST \/v1\/databases\/kept\/restores/);
+    expect((await queries.database("kept"))?.state).toBe("deleted");
+    expect((await queries.backups("kept")).map((b) => b.backupId)).toEqual(["b-bad", "b-ok"]);
+
+    // Once none is completed (retention took it): accepted, and the failed row of the old one is gone.
+    await progress.backupsPruned("kept", ["b-ok"]);
+    expect(await desired.create(kept, "op-k6")).toMatchObject({ outcome: "accepted", version: 3 });
+    expect(await queries.backups("kept")).toEqual([]);
+    expect((await queries.database("kept"))?.incarnation).toBe(2);
   });
 });
 

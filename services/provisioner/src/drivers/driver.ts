@@ -8,6 +8,12 @@ export interface ShardTarget {
   readonly spec: DatabaseSpec;
   readonly shard: number;
   readonly replicas: number;
+  /**
+   * How many times the database's name was made (absent or 1: the first database of it). A
+   * driver keeps each one's backups and archive apart, so a database made again under a deleted
+   * one's name never archives into the old one's WAL.
+   */
+  readonly incarnation?: number;
 }
 
 /** What a driver sees of a shard after making it as it should be. */

@@ -110,7 +110,7 @@ async function provision(deps: ReconcileDeps, db: DatabaseRow, log: Logger): Pro
       let seen: ShardObservation;
       try {
         seen = await deps.driver.ensureShard(
-          { spec: db.spec, shard: s.shard, replicas: s.replicas },
+          { spec: db.spec, shard: s.shard, replicas: s.replicas, incarnation: db.incarnation },
           application,
         );
       } catch (err) {
@@ -179,7 +179,12 @@ async function runBackups(deps: ReconcileDeps, db: DatabaseRow, log: Logger): Pr
   const shards = new Map((await deps.queries.shards(db.name)).map((s) => [s.shard, s]));
   for (const backup of await deps.queries.pendingBackups(db.name)) {
     const startedAt = await deps.progress.backupStarted(db.name, backup.backupId, backup.shard);
-    const target = { spec: db.spec, shard: backup.shard, replicas: shards.get(backup.shard)?.replicas ?? 0 };
+    const target = {
+      spec: db.spec,
+      shard: backup.shard,
+      replicas: shards.get(backup.shard)?.replicas ?? 0,
+      incarnation: db.incarnation,
+    };
     const ids = { database: db.name, backupId: backup.backupId, shard: backup.shard, startedAt };
     try {
       const outcome = await deps.driver.backupShard(target, backup.backupId);

@@ -138,6 +138,25 @@ async function checkRemovable(ctx: Ctx, db: DatabaseRow, shard: number): Promise
 }
 
 /**
+ * A deleted database's completed backups are kept (restorable, listed under its name); a
+ * database made again under that name would share their backup ids, their place (the archive,
+ * which refuses its WAL) and their list. Refused while any are kept, as CloudNativePG refuses to
+ * archive into a non-empty object store: restore them into another name, or use another name.
+ */
+async function checkNoKeptBackups(ctx: Ctx, name: string): Promise<void> {
+  const { rows } = await ctx.client.query<{ ids: number }>(
+    `SELECT count(DISTINCT backup_id)::int AS ids FROM ${ctx.t.backups} WHERE database = $1 AND state = 'completed'`,
+    [name],
+  );
+  const ids = rows[0]?.ids ?? 0;
+  if (ids > 0) {
+    throw new DatabaseConflictError(
+      `database "${name}" was deleted and its kept backups (${ids}, GET /v1/databases/${name}/backups) still use the name: restore them into a new name (POST /v1/databases/${name}/restores with "into"), or create the database under another name`,
+    );
+  }
+}
+
+/**
  * Refuses a new database when the fleet is full. Creates of different names serialise on a
  * transaction lock first, so two at once cannot both take the last place.
  */
@@ -177,7 +196,10 @@ async function applyChange(
  * command, a retried request) answers with that operation, `unchanged`.
  */
 export interface DesiredState {
-  /** New name, a deleted name, or a failed one asked for again (retried): accepted. Same request: unchanged. Other spec: 409. */
+  /**
+   * New name, a deleted name, or a failed one asked for again (retried): accepted. Same request:
+   * unchanged. Other spec: 409; a deleted name whose completed backups are kept: 409.
+   */
   create(spec: DatabaseSpec, operationId: string): Promise<Accepted>;
   /** Marks the database for deletion; pending create/scale work fails. Deleting twice is one deletion. */
   delete(name: string, keepVolumes: boolean, operationId: string): Promise<Accepted>;
@@ -233,15 +255,23 @@ export function createDesiredState(pool: pg.Pool, t: ProvisionerTables, quotas: 
           }
         }
         checkSpecQuotas(quotas, spec);
+        if (db?.state === "deleted") await checkNoKeptBackups(ctx, spec.name);
         await checkRoomFor(ctx, quotas, spec.name);
-        // The name made again: the deleted database's map history is not this one's.
-        if (db?.state === "deleted") await forgetShardMaps(ctx.client, t, spec.name);
+        if (db?.state === "deleted") {
+          // The name made again: the deleted database's map history is not this one's, nor are
+          // the rows of its backups that never completed (no files: nothing to restore).
+          await forgetShardMaps(ctx.client, t, spec.name);
+          await ctx.client.query(`DELETE FROM ${t.backups} WHERE database = $1 AND state <> 'completed'`, [
+            spec.name,
+          ]);
+        }
         const version = (db?.version ?? 0) + 1;
         await ctx.client.query(
           `INSERT INTO ${t.databases} (name, requested_spec, spec, version, state, operation_id)
            VALUES ($1, $2, $2, $3, 'requested', $4)
            ON CONFLICT (name) DO UPDATE SET requested_spec = $2, spec = $2, version = $3, state = 'requested',
              operation_id = $4, reason = NULL, attempts = 0, keep_volumes = true, last_reconciled_at = NULL,
+             incarnation = ${t.databases}.incarnation + CASE WHEN ${t.databases}.state = 'deleted' THEN 1 ELSE 0 END,
              updated_at = now()`,
           [spec.name, JSON.stringify(spec), version, operationId],
         );

@@ -153,6 +153,17 @@ const migrations: readonly Migration[] = [
       ALTER TABLE ${t.backups} ADD COLUMN of_shards integer;
     `,
   },
+  {
+    version: 8,
+    name: "incarnation of a database's name",
+    sql: (t) => `
+      -- How many times the name was made: 1 at the first create, one more at each create of a
+      -- deleted name (a failed create retried is the same one). A driver keeps each one's archive
+      -- apart (CloudNativePG: the object store's serverName), so a database made again never
+      -- archives into the WAL of the one deleted before it.
+      ALTER TABLE ${t.databases} ADD COLUMN incarnation integer NOT NULL DEFAULT 1;
+    `,
+  },
 ];
 
 /**

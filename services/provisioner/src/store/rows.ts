@@ -15,6 +15,8 @@ export interface DatabaseRow {
   readonly keepVolumes: boolean;
   readonly attempts: number;
   readonly operationId: string;
+  /** How many times the name was made (1: the first database of it); see ShardTarget. */
+  readonly incarnation: number;
   readonly createdAt: Date;
   readonly updatedAt: Date;
 }
@@ -73,6 +75,7 @@ export const toDatabase = (r: Raw): DatabaseRow => ({
   keepVolumes: r.keep_volumes,
   attempts: r.attempts,
   operationId: r.operation_id,
+  incarnation: r.incarnation ?? 1,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });

@@ -75,6 +75,22 @@ export function destinationPath(store: CnpgBackupStore, database: string): strin
   return `${store.url.replace(/\/+$/, "")}/${database}`;
 }
 
+/**
+ * barman's server name of a shard's archive (its folder under destinationPath): the Cluster's name
+ * for the first database of a name, `<cluster>-incarnation-<k>` for the k-th made under it after
+ * deletes — a new Cluster finds its archive empty (CloudNativePG refuses to archive into one that
+ * is not) and never mixes its WAL with a deleted one's that it may still be restored from.
+ */
+export function archiveServerName(database: string, shard: number, incarnation = 1): string {
+  const { cluster } = cnpgNames(database, shard);
+  return incarnation > 1 ? `${cluster}-incarnation-${incarnation}` : cluster;
+}
+
+/** The server name in a base backup's location (`<destinationPath>/<serverName>/base/<backupId>`). */
+export function serverNameOf(location: string): string | undefined {
+  return /\/([^/]+)\/base\/[^/]+$/.exec(location)?.[1];
+}
+
 function barmanObjectStore(store: CnpgBackupStore, database: string) {
   const key = (name: string) => ({ name: store.credentialsSecret, key: name });
   return {
@@ -201,7 +217,12 @@ export function clusterManifest(input: ClusterManifestInput): KubernetesObject {
       ...(input.backup
         ? {
             backup: {
-              barmanObjectStore: barmanObjectStore(input.backup, spec.name),
+              barmanObjectStore: {
+                ...barmanObjectStore(input.backup, spec.name),
+                ...((input.incarnation ?? 1) > 1 && {
+                  serverName: archiveServerName(spec.name, shard, input.incarnation),
+                }),
+              },
               // Days are all barman keeps by; a count is refused at the create (DriverSupport).
               ...(spec.backup?.retain.days && { retentionPolicy: `${spec.backup.retain.days}d` }),
             },
@@ -260,7 +281,8 @@ function bootstrapOf(input: ClusterManifestInput) {
           name: RESTORE_SOURCE,
           barmanObjectStore: {
             ...barmanObjectStore(input.backup, from.database),
-            serverName: cnpgNames(from.database, shard).cluster,
+            // The source's archive: where its base backup is (a later incarnation's has its own name).
+            serverName: serverNameOf(from.bases[shard] ?? "") ?? archiveServerName(from.database, shard),
           },
         },
       ],

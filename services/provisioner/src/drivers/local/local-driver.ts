@@ -41,6 +41,7 @@ import { applySlotRetention, discardIfSlotLost, maxSlotWalKeepSize } from "./slo
 import { applySynchronousStandbys, synchronousStandbyNames } from "./synchronous-standbys.ts";
 import {
   archivesInto,
+  claimBackupDirs,
   ensureArchiving,
   ensureBackupDirs,
   flushArchive,
@@ -247,8 +248,23 @@ export async function createLocalDriver(options: LocalDriverOptions): Promise<Sh
     async ensureShard(target, application): Promise<ShardObservation> {
       const { spec, shard } = target;
       const dir = shardDir(spec.name, shard);
-      const ctx = await serverContext(spec, shard);
       const leader = await leaderOf(dir);
+      // No server of this shard was ever made: whatever its backup directory holds is an earlier one's.
+      if (leader === "primary" && !(await exists(join(dir, "primary")))) {
+        const claim = await claimBackupDirs(root, spec.name, shard);
+        if (claim && "movedTo" in claim) {
+          options.logger.warn(
+            { database: spec.name, shard, movedTo: claim.movedTo },
+            "WAL archive of an earlier database or shard of this name (no base backup in it) moved aside",
+          );
+        } else if (claim) {
+          options.logger.error(
+            { database: spec.name, shard, baseBackups: claim.baseBackups },
+            "WAL archive of an earlier shard of this name holds its base backups: left in place, and this shard's archiving fails until its WAL segment names pass the old server's",
+          );
+        }
+      }
+      const ctx = await serverContext(spec, shard);
       if (leader === "primary") await restoreShard(spec, shard, ctx);
       await ensureArchiving(join(dir, leader), ctx);
       // A fenced leader (a failover stopped half-way; the watcher finishes it) is refused there.

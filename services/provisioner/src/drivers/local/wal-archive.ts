@@ -1,4 +1,4 @@
-import { readdir, readFile, rm } from "node:fs/promises";
+import { readdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { archiveCommand } from "./archive-command.ts";
 import { exists, ownedDir } from "./cluster-files.ts";
@@ -30,6 +30,37 @@ export async function ensureBackupDirs(root: string, database: string, shard: nu
   await ownedDir(join(root, "backups", database), user);
   for (const dir of [dirs.dir, dirs.base, dirs.wal]) await ownedDir(dir, user);
   return dirs;
+}
+
+/**
+ * Before a shard's first server is made: a backup directory already there belongs to an earlier
+ * database of the same name (deleted, then made again) or an earlier shard of the same index
+ * (removed, then added again). Its archive would refuse the new server's segments (same names:
+ * the archive never overwrites), so archiving would fail and pg_wal grow without bound. Without
+ * base backups nothing in it restores: it is moved aside (`shard-<n>.orphaned-<time>`), never
+ * deleted, and the new server archives into an empty directory. With base backups it stays where
+ * it is (their rows name it; a restore may still need them) and is reported: a database made
+ * again never gets here (its create is refused while backups of the old one are kept), a shard
+ * removed and added again does — its archiving then fails until its segment names pass the old
+ * server's, as before.
+ */
+export async function claimBackupDirs(
+  root: string,
+  database: string,
+  shard: number,
+  now = new Date(),
+): Promise<{ movedTo: string } | { baseBackups: number } | undefined> {
+  const dirs = shardBackupDirs(root, database, shard);
+  if (!(await exists(dirs.dir))) return undefined;
+  const segments = await archivedFiles(dirs.wal);
+  const bases = (await exists(dirs.base))
+    ? (await readdir(dirs.base)).filter((e) => !e.endsWith(".tmp") && !e.endsWith(".pid"))
+    : [];
+  if (segments.length === 0) return undefined;
+  if (bases.length > 0) return { baseBackups: bases.length };
+  const movedTo = `${dirs.dir}.orphaned-${now.toISOString().replace(/[:.]/g, "-")}`;
+  await rename(dirs.dir, movedTo);
+  return { movedTo };
 }
 
 /** Whether a server's dbplane.conf archives into `walDir` already. */
