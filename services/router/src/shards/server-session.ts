@@ -25,11 +25,14 @@ export interface SessionLimits {
   /** Ends every statement early (the HTTP request ended). */
   readonly signal?: AbortSignal | undefined;
   /**
-   * The session ran caller SQL: put it back in the pool only after `DISCARD ALL` (settings, role,
-   * temp tables, prepared statements, advisory locks gone), or drop it when it is still inside a
-   * transaction. Without this a `SET default_transaction_read_only=off` outlives its request.
+   * The session ran caller SQL that may change session state: put it back in the pool only after
+   * `DISCARD ALL` (settings, role, temp tables, prepared statements, advisory locks gone). Without
+   * this a `SET default_transaction_read_only=off` outlives its request. A session left inside a
+   * transaction is dropped either way.
    */
   readonly callerSql: boolean;
+  /** Called for every reset the session sends (a metric). */
+  readonly onReset?: (() => void) | undefined;
 }
 
 /** A checked-out connection whose every statement runs under the session's limits. */
@@ -136,6 +139,7 @@ export async function withServerSession<T>(
         try {
           statement = submit(c);
           reset = c.query("DISCARD ALL");
+          limits.onReset?.();
         } finally {
           stream.uncork();
         }
@@ -162,8 +166,11 @@ export async function withServerSession<T>(
       // The socket may be half-open: destroy it rather than wait for a goodbye it cannot deliver.
       (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
       client.release(broken);
-    } else if (dirty) void resetAndRelease(client);
-    else client.release();
+    } else if (dirty) void resetAndRelease(client, limits.onReset);
+    else if (client.getTransactionStatus() === "T" || client.getTransactionStatus() === "E") {
+      // Not for the next request: without a reset nothing else would end the transaction.
+      client.release(new Error("session left inside a transaction"));
+    } else client.release();
   }
 }
 
@@ -173,7 +180,7 @@ export async function withServerSession<T>(
  * terminated during the reset reports itself twice — to the query, then (the socket's end, in the
  * same tick) as an 'error' event, which unheard would end the process.
  */
-async function resetAndRelease(client: pg.PoolClient): Promise<void> {
+async function resetAndRelease(client: pg.PoolClient, onReset: (() => void) | undefined): Promise<void> {
   const ignore = () => {};
   client.on("error", ignore);
   if (client.getTransactionStatus() !== "I") {
@@ -188,6 +195,7 @@ async function resetAndRelease(client: pg.PoolClient): Promise<void> {
     if (!err) client.off("error", ignore);
     client.release(err);
   };
+  onReset?.();
   const timer = setTimeout(() => release(new Error("session reset did not answer")), HOUSEKEEPING_MS);
   try {
     await client.query("DISCARD ALL");
