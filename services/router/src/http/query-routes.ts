@@ -7,6 +7,7 @@ import type { WriteFence } from "../fence/write-fence.ts";
 import type { QueryService } from "../query/query-service.ts";
 import { checkStatements, parserLoading } from "../query/statement-check.ts";
 import type { LiveMap, LiveShard } from "../shards/live-map.ts";
+import type { StatementSignal } from "../shards/server-session.ts";
 import { commonQueryBody } from "./query-body.ts";
 import { requestSignal } from "./request-signal.ts";
 import {
@@ -164,7 +165,7 @@ async function scatter(
   service: QueryService,
   map: LiveMap,
   body: QueryBody,
-  signal: AbortSignal,
+  signal: StatementSignal,
   resetSession: boolean,
 ) {
   const outcomes = await service.scatter(map, body, {

@@ -5,7 +5,7 @@ import { FAILURE_KINDS } from "../domain/postgres-errors.ts";
 import type { LiveMap, LiveShard } from "../shards/live-map.ts";
 import type { ServerPool } from "../shards/server-pool.ts";
 import { pickReadServer, SERVER_ROLES, type ServerRole } from "../shards/server-selection.ts";
-import { type ServerSession, withServerSession } from "../shards/server-session.ts";
+import { type ServerSession, type StatementSignal, withServerSession } from "../shards/server-session.ts";
 import type { ShardMapRegistry } from "../shards/shard-map-registry.ts";
 import { ResultBudget, runCapped } from "./result-cap.ts";
 import {
@@ -93,7 +93,7 @@ export class QueryService {
     shard: LiveShard,
     statement: Statement,
     readOnly: boolean,
-    signal?: AbortSignal,
+    signal?: StatementSignal,
     resetSession = true,
   ): Promise<KeyedResult> {
     // A fresh budget per attempt: a retry on another server starts the result over.
@@ -164,7 +164,7 @@ export class QueryService {
     readOnly: boolean,
     /** Runs before COMMIT; throwing rolls the transaction back (the write fence's lease check). */
     beforeCommit?: () => Promise<void>,
-    signal?: AbortSignal,
+    signal?: StatementSignal,
     resetSession = true,
   ): Promise<StatementResult[]> {
     const pool = readOnly ? shard.primary.readOnlyPool : shard.primary.pool;
@@ -213,7 +213,7 @@ export class QueryService {
     options: {
       allowWrites: boolean;
       readOnly: boolean;
-      signal?: AbortSignal | undefined;
+      signal?: StatementSignal | undefined;
       /** As keyed's `resetSession`; true when absent. */
       resetSession?: boolean;
     },
@@ -257,7 +257,7 @@ export class QueryService {
   #session<T>(
     pool: pg.Pool,
     server: ServerPool,
-    signal: AbortSignal | undefined,
+    signal: StatementSignal | undefined,
     resetSession: boolean,
     work: (session: ServerSession) => Promise<T>,
   ): Promise<T> {
