@@ -22,6 +22,8 @@ export interface RouterMetrics {
   readonly autoSplitDecisions: Counter<"decision">;
   /** Reshards ended on this replica, by how they ended. */
   readonly reshardsEnded: Counter<"state">;
+  /** A pooled shard connection reset after HTTP caller SQL that may have changed its session. */
+  readonly sessionReset: () => void;
 }
 
 /** The router's `dbplane_router_*` metrics on the app's registry. */
@@ -170,9 +172,23 @@ export function createRouterMetrics(registry: Registry, maps: ShardMapRegistry):
     labelNames: ["state"] as const,
     registers: [registry],
   });
+  // A plain number handed over at scrape time, as the wire statements: this may run per request.
+  let sessionResets = 0;
+  new Counter({
+    name: "dbplane_router_http_session_resets_total",
+    help: "Shard connections reset (DISCARD ALL) before going back to the pool, after HTTP API SQL that may have changed session state (SET, set_config, advisory locks, …); other statements skip the reset",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(sessionResets);
+    },
+  });
   return {
     autoSplitDecisions,
     reshardsEnded,
+    sessionReset: () => {
+      sessionResets++;
+    },
     wire: {
       clientOpened: (database) => clients.inc({ database }),
       clientClosed: (database) => clients.dec({ database }),

@@ -7,6 +7,7 @@ import type { WriteFence } from "../fence/write-fence.ts";
 import type { QueryService } from "../query/query-service.ts";
 import { checkStatements, parserLoading } from "../query/statement-check.ts";
 import type { LiveMap, LiveShard } from "../shards/live-map.ts";
+import type { StatementSignal } from "../shards/server-session.ts";
 import { commonQueryBody } from "./query-body.ts";
 import { requestSignal } from "./request-signal.ts";
 import {
@@ -55,6 +56,7 @@ export function registerQueryRoutes(app: HttpApp, service: QueryService, fence: 
       const statement = { sql: body.sql, params: body.params, field: "body.sql" };
       const key = body.key;
       let map!: LiveMap;
+      let resetSession = true;
       const loading = parserLoading();
       if (loading) await loading;
       if (key) {
@@ -62,13 +64,14 @@ export function registerQueryRoutes(app: HttpApp, service: QueryService, fence: 
         const plan = () => {
           map = service.map(db);
           shard = service.shardForKey(map, key);
-          const { mayWrite } = checkStatements(map, [statement], { index: shard.index, field: "body.key" });
-          return { mapVersion: map.version, shards: [shard.index], read: body.readOnly || !mayWrite };
+          const checked = checkStatements(map, [statement], { index: shard.index, field: "body.key" });
+          resetSession = checked.resetsSession;
+          return { mapVersion: map.version, shards: [shard.index], read: body.readOnly || !checked.mayWrite };
         };
         // Admitted now in the common case (no fence on its shard): no await, no second plan.
         const release = fence.admitNow(db, plan()) ?? (await fence.admit(db, plan));
         try {
-          const res = await service.keyed(map, shard, body, body.readOnly, signal);
+          const res = await service.keyed(map, shard, body, body.readOnly, signal, resetSession);
           return {
             database: db,
             version: res.version,
@@ -84,13 +87,18 @@ export function registerQueryRoutes(app: HttpApp, service: QueryService, fence: 
       }
       const plan = () => {
         map = service.map(db);
-        const { mayWrite } = checkStatements(map, [statement]);
+        const checked = checkStatements(map, [statement]);
+        resetSession = checked.resetsSession;
         // Without allowWrites every shard runs it in a read-only session: PostgreSQL refuses a write.
-        return { mapVersion: map.version, shards: [...map.serving], read: !(body.allowWrites && mayWrite) };
+        return {
+          mapVersion: map.version,
+          shards: [...map.serving],
+          read: !(body.allowWrites && checked.mayWrite),
+        };
       };
       const release = fence.admitNow(db, plan()) ?? (await fence.admit(db, plan));
       try {
-        return await scatter(service, map, body, signal);
+        return await scatter(service, map, body, signal, resetSession);
       } finally {
         release();
       }
@@ -117,24 +125,34 @@ export function registerQueryRoutes(app: HttpApp, service: QueryService, fence: 
       let map!: LiveMap;
       let shard!: LiveShard;
       let writes = false;
+      let resetSession = true;
       const loading = parserLoading();
       if (loading) await loading;
       const release = await fence.admit(db, () => {
         map = service.map(db);
         shard = body.key ? service.shardForKey(map, body.key) : service.shard(map, body.shard ?? -1);
-        const { mayWrite } = checkStatements(
+        const checked = checkStatements(
           map,
           body.statements.map((s, i) => ({ ...s, field: `body.statements[${i}].sql` })),
           { index: shard.index, field: body.key ? "body.key" : "body.shard" },
         );
-        writes = !body.readOnly && mayWrite;
+        writes = !body.readOnly && checked.mayWrite;
+        resetSession = checked.resetsSession;
         return { mapVersion: map.version, shards: [shard.index], read: !writes };
       });
       // A replica whose lease lapsed meanwhile must not make the writes visible.
       const beforeCommit = writes ? () => fence.whileAdmitting(db) : undefined;
       let results: Awaited<ReturnType<QueryService["transaction"]>>;
       try {
-        results = await service.transaction(map, shard, body.statements, body.readOnly, beforeCommit, signal);
+        results = await service.transaction(
+          map,
+          shard,
+          body.statements,
+          body.readOnly,
+          beforeCommit,
+          signal,
+          resetSession,
+        );
       } finally {
         release();
       }
@@ -143,11 +161,18 @@ export function registerQueryRoutes(app: HttpApp, service: QueryService, fence: 
   );
 }
 
-async function scatter(service: QueryService, map: LiveMap, body: QueryBody, signal: AbortSignal) {
+async function scatter(
+  service: QueryService,
+  map: LiveMap,
+  body: QueryBody,
+  signal: StatementSignal,
+  resetSession: boolean,
+) {
   const outcomes = await service.scatter(map, body, {
     allowWrites: body.allowWrites,
     readOnly: body.readOnly,
     signal,
+    resetSession,
   });
   const failed = outcomes.filter((o) => o.error);
   const shards = outcomes.map((o) => ({

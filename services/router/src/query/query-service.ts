@@ -5,7 +5,7 @@ import { FAILURE_KINDS } from "../domain/postgres-errors.ts";
 import type { LiveMap, LiveShard } from "../shards/live-map.ts";
 import type { ServerPool } from "../shards/server-pool.ts";
 import { pickReadServer, SERVER_ROLES, type ServerRole } from "../shards/server-selection.ts";
-import { type ServerSession, withServerSession } from "../shards/server-session.ts";
+import { type ServerSession, type StatementSignal, withServerSession } from "../shards/server-session.ts";
 import type { ShardMapRegistry } from "../shards/shard-map-registry.ts";
 import { ResultBudget, runCapped } from "./result-cap.ts";
 import {
@@ -85,18 +85,20 @@ export class QueryService {
   /**
    * One statement on the shard that owns `key`. `readOnly` reads from an eligible replica, else
    * from the primary through a read-only session; a replica that fails is marked down and the
-   * statement retried once on the primary.
+   * statement retried once on the primary. `resetSession` (checkStatements' `resetsSession`):
+   * the statement may leave session state behind, so its connection is reset before reuse.
    */
   async keyed(
     map: LiveMap,
     shard: LiveShard,
     statement: Statement,
     readOnly: boolean,
-    signal?: AbortSignal,
+    signal?: StatementSignal,
+    resetSession = true,
   ): Promise<KeyedResult> {
     // A fresh budget per attempt: a retry on another server starts the result over.
     const run = (pool: pg.Pool, server: ServerPool) => () =>
-      this.#session(pool, server, signal, (session) =>
+      this.#session(pool, server, signal, resetSession, (session) =>
         session.runLast((client) =>
           runCapped(
             client,
@@ -162,13 +164,14 @@ export class QueryService {
     readOnly: boolean,
     /** Runs before COMMIT; throwing rolls the transaction back (the write fence's lease check). */
     beforeCommit?: () => Promise<void>,
-    signal?: AbortSignal,
+    signal?: StatementSignal,
+    resetSession = true,
   ): Promise<StatementResult[]> {
     const pool = readOnly ? shard.primary.readOnlyPool : shard.primary.pool;
     // The session is reset (or, still inside the transaction after a failure, dropped) when it
     // goes back to the pool; a statement past its deadline drops it on the spot.
     return onShard(this.#o, map.database, shard.index, shard.primary, () =>
-      this.#session(pool, shard.primary, signal, async (session) => {
+      this.#session(pool, shard.primary, signal, resetSession, async (session) => {
         const budget = new ResultBudget(this.#o.maxResultBytes);
         const rollback = () => session.run((client) => client.query("ROLLBACK")).catch(() => {});
         await session.run((client) => client.query(readOnly ? "BEGIN READ ONLY" : "BEGIN"));
@@ -207,7 +210,13 @@ export class QueryService {
   async scatter(
     map: LiveMap,
     statement: Statement,
-    options: { allowWrites: boolean; readOnly: boolean; signal?: AbortSignal | undefined },
+    options: {
+      allowWrites: boolean;
+      readOnly: boolean;
+      signal?: StatementSignal | undefined;
+      /** As keyed's `resetSession`; true when absent. */
+      resetSession?: boolean;
+    },
   ): Promise<{ shard: number; server: ServerRole; result?: StatementResult; error?: ShardStatementError }[]> {
     const shards = [...map.shards.values()].filter((s) => s.ranges.length > 0);
     // One budget for all shards: the merged answer is what the router holds.
@@ -226,7 +235,7 @@ export class QueryService {
           // Each shard under its own deadline: a shard that hangs fails alone, so allowPartial
           // answers with the others instead of waiting for it.
           const res = await attempt(this.#o, map.database, shard.index, pick.server, () =>
-            this.#session(pool, pick.server, options.signal, (session) =>
+            this.#session(pool, pick.server, options.signal, options.resetSession ?? true, (session) =>
               session.runLast((client) =>
                 runCapped(client, statement.sql, statement.params as unknown[], budget),
               ),
@@ -241,17 +250,26 @@ export class QueryService {
     );
   }
 
-  /** A session for caller SQL on `server` under the statement deadline and the request's signal. */
+  /**
+   * A session for caller SQL on `server` under the statement deadline and the request's signal;
+   * reset before the pool has it back when `resetSession` (counted).
+   */
   #session<T>(
     pool: pg.Pool,
     server: ServerPool,
-    signal: AbortSignal | undefined,
+    signal: StatementSignal | undefined,
+    resetSession: boolean,
     work: (session: ServerSession) => Promise<T>,
   ): Promise<T> {
     return withServerSession(
       pool,
       server.address,
-      { deadlineMs: this.#o.statementDeadlineMs, signal, callerSql: true },
+      {
+        deadlineMs: this.#o.statementDeadlineMs,
+        signal,
+        callerSql: resetSession,
+        onReset: this.#o.metrics.sessionReset,
+      },
       work,
     );
   }

@@ -40,6 +40,13 @@ export interface StatementsChecked {
    * likely refuse it, but a write fence must not let a write through on a guess).
    */
   readonly mayWrite: boolean;
+  /**
+   * Whether a statement may leave state in its server session that the next request on the pooled
+   * connection would see (settings, role, prepared statements, listeners, held cursors, temporary
+   * tables, advisory locks, dblink connections): the session is reset (`DISCARD ALL`) before the
+   * pool has it back. See {@link mayChangeSession}.
+   */
+  readonly resetsSession: boolean;
 }
 
 /**
@@ -58,6 +65,7 @@ export function checkStatements(
 ): StatementsChecked {
   const planner = plannerOf(map);
   let mayWrite = false;
+  let resetsSession = false;
   for (const s of statements) {
     let plans: ReturnType<StatementPlanner["planQuery"]>;
     try {
@@ -65,6 +73,7 @@ export function checkStatements(
     } catch (err) {
       if (!(err instanceof PlanError)) throw err;
       mayWrite = true;
+      resetsSession = true;
       continue;
     }
     if (plans.length > 1) {
@@ -74,15 +83,55 @@ export function checkStatements(
     const plan = plans[0];
     if (plan === undefined) continue;
     if (plan.kind === "keyed" ? plan.write : !READ_PLANS.has(plan.kind)) mayWrite = true;
+    if (!resetsSession && mayChangeSession(plan.kind, s.sql)) resetsSession = true;
     if (target === undefined) continue;
     if (plan.kind === "keyed") checkKeys(map, plan.keyType, plan.keys, s.params, target);
     else if (plan.kind === "insert-split") checkKeys(map, plan.keyType, plan.rows, s.params, target);
   }
-  return { mayWrite };
+  return { mayWrite, resetsSession };
 }
 
 /** Plans that only read: what a write fence lets through. */
 const READ_PLANS = new Set(["scatter", "any", "copy-out", "set", "empty", "transaction"]);
+
+/**
+ * Plans of a query (SELECT, INSERT, UPDATE, DELETE, MERGE, COPY TO, SHOW, FETCH, a DECLARE's
+ * query, EXPLAIN): they leave nothing in the session unless they call a function that does, or
+ * declare a cursor. Every other kind resets: SET/RESET (SET ROLE, SESSION AUTHORIZATION),
+ * DISCARD, DEALLOCATE, BEGIN/COMMIT, utility statements (PREPARE, LISTEN, LOAD, DO, CALL,
+ * CREATE TEMP …, DDL — refused or not, they run), COPY FROM, and kinds unknown to this list.
+ */
+const QUERY_PLANS = new Set([
+  "keyed",
+  "insert-split",
+  "scatter",
+  "scatter-write",
+  "any",
+  "copy-out",
+  "empty",
+]);
+
+/**
+ * Names that, anywhere in a query's text, may mean session state: set_config(…, false); the
+ * advisory lock functions (pg_advisory_lock*, pg_try_advisory_lock*); dblink_connect and the rest
+ * of dblink; DECLARE (… WITH HOLD outlives its transaction: the plan of a DECLARE is its query's);
+ * TEMP/TEMPORARY (SELECT … INTO TEMP); and U&"…" identifiers, which can spell any of these
+ * names. A superset of what a walk of the parse tree finds — every function a statement calls is
+ * named in its text or spelled with U&"…" — read in the text instead: a keyed plan of the planner's
+ * shape cache carries no tree, and one scan of a short string costs less than a parse. A match in a
+ * string literal or a comment resets too: erring on the side of resetting.
+ */
+const SESSION_STATE_NAMES = /set_config|advisory|dblink|\bdeclare\b|\btemp(?:orary)?\b|u&["']/i;
+
+/**
+ * Whether running a statement of plan `kind` with text `sql` may leave state in the server session
+ * that outlives it. State changed inside a function the text does not name (a user function that
+ * calls set_config, a trigger) stays possible: the README says so, as PgBouncer's docs do for
+ * transaction pooling.
+ */
+export function mayChangeSession(kind: string, sql: string): boolean {
+  return !QUERY_PLANS.has(kind) || SESSION_STATE_NAMES.test(sql);
+}
 
 function plannerOf(map: LiveMap): StatementPlanner {
   let planner = planners.get(map.shardedTables);

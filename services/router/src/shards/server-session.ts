@@ -18,18 +18,31 @@ export class StatementAbortedError extends Error {
   readonly code = "57014";
 }
 
+/**
+ * Ends a session's statements early (the HTTP request ended): an AbortSignal's part that sessions
+ * use, without an EventTarget per request. `onAbort` listeners run once, when it aborts.
+ */
+export interface StatementSignal {
+  readonly aborted: boolean;
+  onAbort(listener: () => void): void;
+  offAbort(listener: () => void): void;
+}
+
 /** What bounds the statements of one session. */
 export interface SessionLimits {
   /** Most time one statement may take before the router gives up on the server. */
   readonly deadlineMs: number;
   /** Ends every statement early (the HTTP request ended). */
-  readonly signal?: AbortSignal | undefined;
+  readonly signal?: StatementSignal | undefined;
   /**
-   * The session ran caller SQL: put it back in the pool only after `DISCARD ALL` (settings, role,
-   * temp tables, prepared statements, advisory locks gone), or drop it when it is still inside a
-   * transaction. Without this a `SET default_transaction_read_only=off` outlives its request.
+   * The session ran caller SQL that may change session state: put it back in the pool only after
+   * `DISCARD ALL` (settings, role, temp tables, prepared statements, advisory locks gone). Without
+   * this a `SET default_transaction_read_only=off` outlives its request. A session left inside a
+   * transaction is dropped either way.
    */
   readonly callerSql: boolean;
+  /** Called for every reset the session sends (a metric). */
+  readonly onReset?: (() => void) | undefined;
 }
 
 /** A checked-out connection whose every statement runs under the session's limits. */
@@ -84,37 +97,44 @@ export async function withServerSession<T>(
   client.on("error", onError);
   // Caller SQL ran since the last reset: the session must be reset before the pool has it back.
   let dirty = false;
+  // One timer and one abort listener per session, not per statement: the timer is restarted
+  // (refresh) for each statement and ignored when it fires between statements.
+  let timer: NodeJS.Timeout | undefined;
+  let running = false;
+  let stopped: Error | undefined;
+  const stop = (err: Error) => {
+    if (!running || broken) return;
+    stopped = err;
+    broken = err;
+    cancelOnServer(server, client);
+    // The statement's wait ends now: pg fails what it has queued once its socket has closed.
+    destroyStream(client);
+  };
+  const onDeadline = () =>
+    stop(
+      new ServerDeadlineError(
+        `the shard server did not answer within ${limits.deadlineMs} ms; the query was cancelled`,
+      ),
+    );
+  const onAbort = () => stop(aborted());
+  limits.signal?.onAbort(onAbort);
   const run = async <T>(submit: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
     if (broken) throw broken;
-    let timer: NodeJS.Timeout | undefined;
-    let onAbort: (() => void) | undefined;
-    const ended = new Promise<never>((_resolve, reject) => {
-      const stop = (err: Error) => {
-        broken = err;
-        cancelOnServer(server, client);
-        reject(err);
-      };
-      timer = setTimeout(
-        () =>
-          stop(
-            new ServerDeadlineError(
-              `the shard server did not answer within ${limits.deadlineMs} ms; the query was cancelled`,
-            ),
-          ),
-        limits.deadlineMs,
-      );
-      onAbort = () => stop(aborted());
-      if (limits.signal?.aborted) onAbort();
-      else limits.signal?.addEventListener("abort", onAbort, { once: true });
-    });
+    if (limits.signal?.aborted) {
+      broken = aborted();
+      throw broken;
+    }
+    if (timer === undefined) timer = setTimeout(onDeadline, limits.deadlineMs);
+    else timer.refresh();
+    running = true;
     dirty = limits.callerSql;
-    const running = submit(client);
-    running.catch(() => {});
     try {
-      return await Promise.race([running, ended]);
+      return await submit(client);
+    } catch (err) {
+      // Stopped: pg reports the closed socket; the caller hears why it was closed.
+      throw stopped ?? err;
     } finally {
-      clearTimeout(timer);
-      if (onAbort) limits.signal?.removeEventListener("abort", onAbort);
+      running = false;
     }
   };
   const session: ServerSession = {
@@ -136,6 +156,7 @@ export async function withServerSession<T>(
         try {
           statement = submit(c);
           reset = c.query("DISCARD ALL");
+          limits.onReset?.();
         } finally {
           stream.uncork();
         }
@@ -156,14 +177,19 @@ export async function withServerSession<T>(
   try {
     return await work(session);
   } finally {
+    clearTimeout(timer);
+    limits.signal?.offAbort(onAbort);
     // A dropped connection keeps the listener: its socket's end may still report an error.
     if (!broken) client.off("error", onError);
     if (broken) {
       // The socket may be half-open: destroy it rather than wait for a goodbye it cannot deliver.
-      (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+      destroyStream(client);
       client.release(broken);
-    } else if (dirty) void resetAndRelease(client);
-    else client.release();
+    } else if (dirty) void resetAndRelease(client, limits.onReset);
+    else if (client.getTransactionStatus() === "T" || client.getTransactionStatus() === "E") {
+      // Not for the next request: without a reset nothing else would end the transaction.
+      client.release(new Error("session left inside a transaction"));
+    } else client.release();
   }
 }
 
@@ -173,7 +199,7 @@ export async function withServerSession<T>(
  * terminated during the reset reports itself twice — to the query, then (the socket's end, in the
  * same tick) as an 'error' event, which unheard would end the process.
  */
-async function resetAndRelease(client: pg.PoolClient): Promise<void> {
+async function resetAndRelease(client: pg.PoolClient, onReset: (() => void) | undefined): Promise<void> {
   const ignore = () => {};
   client.on("error", ignore);
   if (client.getTransactionStatus() !== "I") {
@@ -188,6 +214,7 @@ async function resetAndRelease(client: pg.PoolClient): Promise<void> {
     if (!err) client.off("error", ignore);
     client.release(err);
   };
+  onReset?.();
   const timer = setTimeout(() => release(new Error("session reset did not answer")), HOUSEKEEPING_MS);
   try {
     await client.query("DISCARD ALL");
@@ -197,6 +224,11 @@ async function resetAndRelease(client: pg.PoolClient): Promise<void> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Closes the connection's socket at once (pg's stream, absent from @types/pg). */
+function destroyStream(client: pg.PoolClient): void {
+  (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
 }
 
 /** pg's backend key of a connection (BackendKeyData), absent from @types/pg. */
