@@ -362,7 +362,13 @@ async function wireSection(): Promise<string> {
       scale: PGBENCH_SCALE,
       dataDir: dir,
     });
-    targets.push(...routerDbs.targets.map((t) => ({ ...t, pid: router.process.pid })));
+    targets.push(
+      ...routerDbs.targets.map((t) => ({
+        ...t,
+        pid: router.process.pid,
+        metricsUrl: `http://127.0.0.1:${port}/metrics`,
+      })),
+    );
     routerNote = routerDbs.skipped.map((why) => `router target skipped: ${why}\n`).join("");
     if (base) {
       const baseDbs = await setUpWireDatabases({
@@ -374,7 +380,12 @@ async function wireSection(): Promise<string> {
       });
       wireCleanups.push(() => baseDbs.cleanup());
       targets.push(
-        ...baseDbs.targets.map((t) => ({ ...t, name: `base ${t.name}`, pid: base.service.process.pid })),
+        ...baseDbs.targets.map((t) => ({
+          ...t,
+          name: `base ${t.name}`,
+          pid: base.service.process.pid,
+          metricsUrl: `http://127.0.0.1:${base.port}/metrics`,
+        })),
       );
       routerNote += baseDbs.skipped.map((why) => `base router target skipped: ${why}\n`).join("");
     }

@@ -22,6 +22,39 @@ export interface WireMeasurement {
   readonly cpuUsPerTx: number | undefined;
   /** The part of it spent in the kernel (system time: socket reads and writes, wake-ups). */
   readonly systemUsPerTx: number | undefined;
+  /**
+   * The router's wire path counters over the run (client chunks and server replies by path, see
+   * the router's README), when it has them: whether the fast paths were taken.
+   */
+  readonly paths: PathCounts | undefined;
+}
+
+/** `dbplane_router_wire_client_chunks_total` and `…_server_replies_total` by path. */
+export interface PathCounts {
+  readonly chunks: Readonly<Record<string, number>>;
+  readonly replies: Readonly<Record<string, number>>;
+}
+
+const CHUNKS = "dbplane_router_wire_client_chunks_total";
+const REPLIES = "dbplane_router_wire_server_replies_total";
+
+/** The wire path counters of a router's /metrics; undefined when it has none (an older router). */
+async function scrapePaths(url: string): Promise<PathCounts | undefined> {
+  const text = await (await fetch(url)).text();
+  const read = (name: string) => {
+    const out: Record<string, number> = {};
+    for (const m of text.matchAll(new RegExp(`^${name}\\{path="([a-z_]+)"\\} (\\S+)$`, "gm")))
+      out[m[1]!] = Number(m[2]);
+    return out;
+  };
+  const chunks = read(CHUNKS);
+  return Object.keys(chunks).length === 0 ? undefined : { chunks, replies: read(REPLIES) };
+}
+
+function pathsDelta(before: PathCounts, after: PathCounts): PathCounts {
+  const delta = (a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>>) =>
+    Object.fromEntries(Object.entries(b).map(([path, n]) => [path, n - (a[path] ?? 0)]));
+  return { chunks: delta(before.chunks, after.chunks), replies: delta(before.replies, after.replies) };
 }
 
 export interface WireOptions {
@@ -47,9 +80,11 @@ export async function measureWire(
     }).catch(() => {});
     for (const mode of t.modes ?? WIRE_MODES) {
       try {
+        const pathsBefore = t.metricsUrl === undefined ? undefined : await scrapePaths(t.metricsUrl);
         const before = t.pid === undefined ? undefined : await processCpu(t.pid);
         const result = await runPgbench({ ...o, url: t.url, password: t.password, mode });
         const after = t.pid === undefined ? undefined : await processCpu(t.pid);
+        const pathsAfter = t.metricsUrl === undefined ? undefined : await scrapePaths(t.metricsUrl);
         const perTx = (ms: number) => (Number.isNaN(ms) ? undefined : (ms * 1000) / result.transactions);
         out.push({
           target: t.name,
@@ -57,6 +92,7 @@ export async function measureWire(
           result,
           cpuUsPerTx: before && after && perTx(after.user + after.system - before.user - before.system),
           systemUsPerTx: before && after && perTx(after.system - before.system),
+          paths: pathsBefore && pathsAfter && pathsDelta(pathsBefore, pathsAfter),
         });
       } catch (err) {
         const lines = (err as Error).message.trimEnd().split("\n");
@@ -80,6 +116,20 @@ export function wireTable(rows: readonly WireMeasurement[], o: WireOptions): str
         col(r.systemUsPerTx === undefined ? "-" : r.systemUsPerTx.toFixed(1)),
     ),
   ];
+  const withPaths = rows.filter((r) => r.paths !== undefined);
+  if (withPaths.length > 0)
+    lines.push("router wire paths over each run (share of client chunks; of shard replies):");
+  for (const r of withPaths) {
+    const shares = (counts: Readonly<Record<string, number>>) => {
+      const total = Object.values(counts).reduce((a, b) => a + b, 0);
+      return Object.entries(counts)
+        .map(([path, n]) => `${path} ${total === 0 ? "-" : `${((100 * n) / total).toFixed(1)}%`}`)
+        .join(", ");
+    };
+    lines.push(
+      `  ${r.target} -M ${r.mode}: chunks ${shares(r.paths!.chunks)}; replies ${shares(r.paths!.replies)}`,
+    );
+  }
   return lines.join("\n");
 }
 

@@ -28,6 +28,8 @@ export interface WireTarget {
   readonly modes?: readonly PgbenchMode[];
   /** The pooler's process, whose CPU time per transaction is reported (none for direct). */
   readonly pid?: number | undefined;
+  /** The router's /metrics: the wire path counters are scraped around each run. */
+  readonly metricsUrl?: string | undefined;
 }
 
 export interface WireDatabases {

@@ -45,6 +45,28 @@ describe("backend connection to PostgreSQL (trust)", () => {
     }
   });
 
+  it("a message's bytes, held without a copy, stay as read while later answers are read (more than a read slab's worth)", async () => {
+    const connection = await BackendConnection.connect({ ...server, database: "postgres" });
+    try {
+      const held: { bytes: Buffer; copy: Buffer }[] = [];
+      // 200 answers of ~1 KB: several 64 KB read slabs, each answer read into memory of its own.
+      for (let i = 0; i < 200; i++) {
+        const row = await new Promise<Buffer>((resolve) => {
+          let data: Buffer | undefined;
+          connection.receiver = (message) => {
+            if (message.type === BackendMessageType.DataRow) data = message.bytes;
+            if (message.type === BackendMessageType.ReadyForQuery) resolve(data!);
+          };
+          connection.write(serialize.query(`SELECT repeat('${String.fromCharCode(97 + (i % 26))}', 1000)`));
+        });
+        held.push({ bytes: row, copy: Buffer.from(row) });
+      }
+      for (const { bytes, copy } of held) expect(bytes.equals(copy)).toBe(true);
+    } finally {
+      connection.close();
+    }
+  });
+
   it("cancels the query the connection runs: 57014", async () => {
     const connection = await BackendConnection.connect({ ...server, database: "postgres" });
     try {

@@ -2,7 +2,7 @@ import { CountedHistogram } from "@dbplane/service-kit";
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { ShardLoad } from "./load/load-window.ts";
 import type { ShardMapRegistry } from "./shards/shard-map-registry.ts";
-import type { WireMetrics } from "./wire/wire-context.ts";
+import { type WireMetrics, wirePathCounts } from "./wire/wire-context.ts";
 import type { WireEndpoint } from "./wire/wire-endpoint.ts";
 
 /** One shard's series, resolved once: label lookups stay off the per-query path. */
@@ -132,6 +132,33 @@ export function createRouterMetrics(registry: Registry, maps: ShardMapRegistry):
       for (const { database, route, count } of routedCounts.values()) this.inc({ database, route }, count);
     },
   });
+  // Plain numbers too (one field increment per chunk or reply), handed over at scrape time.
+  const paths = wirePathCounts();
+  new Counter({
+    name: "dbplane_router_wire_client_chunks_total",
+    help: "Client chunks read on the wire endpoint, by path: prepared_batch (a prepared statement's Bind…Sync sent on whole), simple_shape (a Query routed by its shape), simple_query (a Query planned and sent on whole), message (framed, message by message)",
+    labelNames: ["path"] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc({ path: "prepared_batch" }, paths.preparedBatch);
+      this.inc({ path: "simple_shape" }, paths.simpleShape);
+      this.inc({ path: "simple_query" }, paths.simpleQuery);
+      this.inc({ path: "message" }, paths.message);
+    },
+  });
+  new Counter({
+    name: "dbplane_router_wire_server_replies_total",
+    help: "Shard server replies (ending with ReadyForQuery) relayed to clients, by path: relayed_whole (the chunk read, written as it is), relayed_split (read as one chunk, written in pieces), message (framed, message by message)",
+    labelNames: ["path"] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc({ path: "relayed_whole" }, paths.replyWhole);
+      this.inc({ path: "relayed_split" }, paths.replySplit);
+      this.inc({ path: "message" }, paths.replyMessage);
+    },
+  });
   new Gauge({
     name: "dbplane_router_wire_server_connections",
     help: "Wire endpoint connections to shard servers, by pool and state (in_use, idle) and clients waiting for one (waiting)",
@@ -190,6 +217,7 @@ export function createRouterMetrics(registry: Registry, maps: ShardMapRegistry):
       sessionResets++;
     },
     wire: {
+      paths,
       clientOpened: (database) => clients.inc({ database }),
       clientClosed: (database) => clients.dec({ database }),
       routed: (database, route) => {

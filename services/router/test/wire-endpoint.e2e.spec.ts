@@ -516,6 +516,55 @@ describe("metrics", () => {
     expect(open).toBeLessThanOrEqual(2);
     expect(await wire.metric("dbplane_router_wire_plan_cache", { outcome: "hit" })).toBeGreaterThan(0);
   });
+
+  it("counts client chunks and server replies by the path they took", async () => {
+    const chunks = (path: string) => wire.metric("dbplane_router_wire_client_chunks_total", { path });
+    const replies = (path: string) => wire.metric("dbplane_router_wire_server_replies_total", { path });
+    const paths = ["prepared_batch", "simple_shape", "simple_query", "message"];
+    const replyPaths = ["relayed_whole", "relayed_split", "message"];
+    const before = {
+      chunks: await Promise.all(paths.map(chunks)),
+      replies: await Promise.all(replyPaths.map(replies)),
+    };
+    const [a, b] = keysPerShard(wire, 2, 120_000_000);
+    const raw = await rawClient();
+    // Parse + Sync: framed, message by message.
+    await raw.exchange(
+      Buffer.concat([
+        serialize.parse({ name: "counted", text: "SELECT note FROM items WHERE id = $1" }),
+        serialize.sync(),
+      ]),
+    );
+    // Bind, Describe, Execute, Sync of it, twice: the prepared batch path.
+    for (const key of [a, b]) {
+      await raw.exchange(
+        Buffer.concat([
+          serialize.bind({ statement: "counted", values: [String(key)] }),
+          serialize.describe({ type: "P" }),
+          serialize.execute({}),
+          serialize.sync(),
+        ]),
+      );
+    }
+    // A keyed Query planned, then one of the same shape for another key.
+    await raw.exchange(serialize.query(`SELECT note FROM items WHERE id = ${a}`));
+    await raw.exchange(serialize.query(`SELECT note FROM items WHERE id = ${b}`));
+    raw.connection.close();
+    const after = {
+      chunks: await Promise.all(paths.map(chunks)),
+      replies: await Promise.all(replyPaths.map(replies)),
+    };
+    const grown = (i: number) => after.chunks[i]! - before.chunks[i]!;
+    expect(grown(0)).toBe(2);
+    expect(grown(1)).toBe(1);
+    expect(grown(2)).toBe(1);
+    expect(grown(3)).toBeGreaterThanOrEqual(1);
+    // Each of the four relayed replies counted once, whichever way it came; PostgreSQL sends a
+    // small answer in one write, so at least one was relayed as the chunk read.
+    const replyGrowth = replyPaths.map((_, i) => after.replies[i]! - before.replies[i]!);
+    expect(replyGrowth.reduce((x, y) => x + y, 0)).toBe(4);
+    expect(replyGrowth[0]).toBeGreaterThan(0);
+  });
 });
 
 describe("psql", () => {

@@ -46,7 +46,7 @@ import { SessionWrites } from "./session-writes.ts";
 import { type Combine, type Combined, combineAnswers, type ShardAnswer } from "./shard-results.ts";
 import { startupSetStatements } from "./startup-settings.ts";
 import { Refusal, type Route, routeStatement } from "./statement-route.ts";
-import type { WireContext } from "./wire-context.ts";
+import type { WireContext, WirePathCounts } from "./wire-context.ts";
 import { bindText, errorFields, frontend, renameBind, renameBindStatement } from "./wire-protocol.ts";
 
 /** A message's work is under way and will resume the drain itself (no promise to wait for). */
@@ -156,6 +156,8 @@ export class ClientSession implements SessionHandler {
   readonly #held = new Set<ServerConnection>();
   /** The shards this session writes to now, admitted by the write fence. */
   readonly #writes: SessionWrites;
+  /** The endpoint's path counts (metrics), incremented in place. */
+  readonly #paths: WirePathCounts;
 
   constructor(client: WireSession, context: WireContext, parameters: Readonly<Record<string, string>>) {
     this.#client = client;
@@ -163,6 +165,7 @@ export class ClientSession implements SessionHandler {
     this.#database = client.parameters.database;
     this.parameters = parameters;
     this.#writes = new SessionWrites(context.fence, this.#database);
+    this.#paths = context.metrics.paths;
     for (const [name, statement] of startupSetStatements(client.parameters.all))
       this.#settings.set(name, statement);
     this.#wanted = [...this.#settings.values()].join("; ");
@@ -188,19 +191,33 @@ export class ClientSession implements SessionHandler {
       this.#batchMap !== undefined ||
       this.#skipping ||
       this.#queue.length > 0
-    )
+    ) {
+      this.#paths.message++;
       return false;
+    }
     if (isOneQuery(chunk)) {
       // Set first: a connection found closed ends the query (and the drain) before this returns.
       this.#draining = true;
-      if (this.#shapedQueryNow(chunk)) return true;
+      if (this.#shapedQueryNow(chunk)) {
+        this.#paths.simpleShape++;
+        return true;
+      }
       const sql = chunk.toString("utf8", MESSAGE_BODY_OFFSET, chunk.length - 1);
-      if (this.#queryNow(chunk, sql) !== undefined) return true;
+      if (this.#queryNow(chunk, sql) !== undefined) {
+        this.#paths.simpleQuery++;
+        return true;
+      }
       this.#draining = false;
+      this.#paths.message++;
       return false;
     }
     const statementEnd = preparedBatchEnd(chunk);
-    return statementEnd > 0 && this.#preparedBatch(chunk, statementEnd);
+    if (statementEnd > 0 && this.#preparedBatch(chunk, statementEnd)) {
+      this.#paths.preparedBatch++;
+      return true;
+    }
+    this.#paths.message++;
+    return false;
   }
 
   close(): void {
@@ -300,6 +317,8 @@ export class ClientSession implements SessionHandler {
 
   /** Writes the part of the kept server answer before its ReadyForQuery (something follows it). */
   #writeReplyHead(): void {
+    this.#paths.replySplit++;
+    this.#replyFromChunk = false;
     const reply = this.#serverReply!;
     const readyAt = this.#serverReadyAt;
     this.#serverReply = reply.subarray(readyAt);
@@ -316,11 +335,15 @@ export class ClientSession implements SessionHandler {
     const readyAt = this.#serverReadyAt;
     this.#serverReply = undefined;
     this.#serverReadyAt = 0;
+    const fromChunk = this.#replyFromChunk;
+    this.#replyFromChunk = false;
     if (this.#closed) return;
     // The server's answer as it came (one view, no copy) when its status is the session's.
     if (reply !== undefined && reply[readyAt + MESSAGE_BODY_OFFSET] === this.#status.charCodeAt(0)) {
+      if (fromChunk) this.#paths.replyWhole++;
       this.#out.push(reply);
     } else {
+      if (fromChunk) this.#paths.replySplit++;
       if (readyAt !== 0) this.#out.push(reply!.subarray(0, readyAt));
       this.#out.push(backendMessage.readyForQuery(this.#status));
     }
@@ -708,8 +731,10 @@ export class ClientSession implements SessionHandler {
 
   /** Relays a simple query's answers but ReadyForQuery (the session writes its own). */
   readonly #relayQuery = (message: WireMessage): void => {
-    if (message.type === B.ReadyForQuery) this.#keepReply(message.bytes, 0);
-    else this.#write(message.bytes);
+    if (message.type === B.ReadyForQuery) {
+      this.#paths.replyMessage++;
+      this.#keepReply(message.bytes, 0);
+    } else this.#write(message.bytes);
   };
 
   readonly #queryWaiter: ReadyWaiter = {
@@ -1472,6 +1497,7 @@ export class ClientSession implements SessionHandler {
   /** The open connection's receiver: its answers go to the client as they come. */
   readonly #relayOpen = (message: WireMessage): void => {
     if (message.type === B.ReadyForQuery) {
+      this.#paths.replyMessage++;
       this.#keepReply(message.bytes, 0);
       return;
     }
@@ -1487,11 +1513,18 @@ export class ClientSession implements SessionHandler {
    */
   readonly #relayChunk = (chunk: Buffer, readyAt: number): void => {
     if (readyAt === chunk.length) this.#write(chunk);
-    else this.#keepReply(chunk, readyAt);
+    else {
+      this.#keepReply(chunk, readyAt);
+      this.#replyFromChunk = true;
+    }
   };
+
+  /** Whether the kept reply is a server chunk as read, not yet split (counted in metrics by `#ready`). */
+  #replyFromChunk = false;
 
   #keepReply(reply: Buffer, readyAt: number): void {
     if (this.#serverReadyAt !== 0) this.#writeReplyHead();
+    this.#replyFromChunk = false;
     this.#serverReply = reply;
     this.#serverReadyAt = readyAt;
   }

@@ -4,8 +4,43 @@ import type { WriteFence } from "../fence/write-fence.ts";
 import type { LiveMap } from "../shards/live-map.ts";
 import type { WirePools } from "./wire-pools.ts";
 
+/**
+ * Which path the wire endpoint's traffic took, counted in plain numbers (one field increment on
+ * the hot path; router-metrics.ts hands them to the registry at scrape time).
+ */
+export interface WirePathCounts {
+  /** Client chunks that were one prepared batch (Bind…Sync) sent on whole, statement renamed. */
+  preparedBatch: number;
+  /** Client chunks that were one Query routed by the shape of the session's last one. */
+  simpleShape: number;
+  /** Client chunks that were one Query planned and sent on whole. */
+  simpleQuery: number;
+  /** Client chunks framed and handled message by message. */
+  message: number;
+  /** Server replies (ending with ReadyForQuery) written to the client as the very chunk read. */
+  replyWhole: number;
+  /** Server replies read as one chunk but written in pieces (something came between, or the status differed). */
+  replySplit: number;
+  /** Server replies that arrived framed, message by message. */
+  replyMessage: number;
+}
+
+export function wirePathCounts(): WirePathCounts {
+  return {
+    preparedBatch: 0,
+    simpleShape: 0,
+    simpleQuery: 0,
+    message: 0,
+    replyWhole: 0,
+    replySplit: 0,
+    replyMessage: 0,
+  };
+}
+
 /** What the wire endpoint counts (router-metrics.ts turns it into series). */
 export interface WireMetrics {
+  /** Incremented in place by the sessions. */
+  readonly paths: WirePathCounts;
   clientOpened(database: string): void;
   clientClosed(database: string): void;
   /** A statement planned, by its route kind (keyed, scatter, broadcast, any, …). */
