@@ -62,7 +62,8 @@ export function isLostConnection(info: PostgresErrorInfo): boolean {
 
 /**
  * `onShard` for read-only `work`: once more on a fresh connection if the first attempt's
- * connection was lost. Only for reads: a write whose connection died may have committed.
+ * connection was lost (`connectionLost`: no connection opened before the loss is used again).
+ * Only for reads: a write whose connection died may have committed.
  */
 export async function readOnShard<T>(...statement: Parameters<typeof onShard<T>>): Promise<T> {
   try {
@@ -110,6 +111,7 @@ export async function onShard<T>(
     throw new ShardStatementError(database, shard, info, err);
   } finally {
     const ms = performance.now() - started;
+    if (info !== undefined && isLostConnection(info)) server.connectionLost();
     if (server.unusable === undefined) noteHealth(server, info);
     accounting.load.record(database, shard, info === undefined, ms);
     accounting.metrics.series(database, shard).observe(info === undefined, ms / 1000);

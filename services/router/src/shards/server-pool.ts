@@ -27,6 +27,28 @@ export interface ServerAddress {
   readonly user: string;
 }
 
+/** When each pooled connection was opened (performance.now()). */
+const openedAt = new WeakMap<pg.Client, number>();
+/** When a connection of each pool was last found lost (the server terminated it, or restarted). */
+const lostAt = new WeakMap<pg.Pool, number>();
+
+/**
+ * A connection of `pool` that was not opened before one of its connections was found lost. When
+ * the server terminates its backends (a restart, pg_terminate_backend, a failover's fence) every
+ * idle connection is dead, but the pool learns it one connection at a time, each one a failed
+ * statement — and a read's one retry could take the next dead one. So after a loss every
+ * connection opened before it is closed at checkout instead of used (as Npgsql clears its pool
+ * when it finds a connection broken).
+ */
+export async function checkoutFresh(pool: pg.Pool): Promise<pg.PoolClient> {
+  for (;;) {
+    const client = await pool.connect();
+    const since = lostAt.get(pool);
+    if (since === undefined || (openedAt.get(client) ?? 0) > since) return client;
+    client.release(new Error("opened before a connection of its pool was found lost"));
+  }
+}
+
 /**
  * The connections to one PostgreSQL server: a read-write pool and, created on first use, a pool
  * whose sessions default to read-only transactions (reads routed to a primary must not write).
@@ -96,7 +118,15 @@ export class ServerPool {
     // An idle connection dropped by the server must not crash the process; the next query
     // through the pool opens a new one (or reports the shard down).
     pool.on("error", (err) => this.#logger.warn({ err, server: this.key }, "idle shard connection failed"));
+    pool.on("connect", (client) => openedAt.set(client, performance.now()));
     return pool;
+  }
+
+  /** A connection to this server was found lost: the others opened before now are not used again. */
+  connectionLost(): void {
+    const now = performance.now();
+    if (this.#pool) lostAt.set(this.#pool, now);
+    if (this.#readOnlyPool) lostAt.set(this.#readOnlyPool, now);
   }
 
   markUp(lagMs = 0): void {

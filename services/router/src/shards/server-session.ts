@@ -1,5 +1,6 @@
 import { connect } from "node:net";
 import type pg from "pg";
+import { checkoutFresh } from "./server-pool.ts";
 
 /**
  * The server did not answer a statement by the router's own deadline (a half-open socket, a
@@ -87,7 +88,7 @@ export async function withServerSession<T>(
     new StatementAbortedError("the request ended before the shard answered; the query was cancelled");
   // Not the signal's own reason: an AbortError without SQLSTATE would mark a healthy server down.
   if (limits.signal?.aborted) throw aborted();
-  const client = await pool.connect();
+  const client = await checkoutFresh(pool);
   let broken: Error | undefined;
   // A checked-out connection that fails between statements emits 'error' (pool.query() listens for
   // it, pool.connect() leaves that to us): unheard, it would end the process.
