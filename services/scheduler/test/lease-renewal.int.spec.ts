@@ -47,34 +47,4 @@ describe("lease renewal", () => {
     expect(stored!.claimExpiresAt!.getTime()).toBeGreaterThan(expiry);
     expect(pending.expiryOf("renew-soon")).toBeGreaterThan(held);
   });
-
-  it("a claim whose row a completion holds locked is neither waited for nor dropped: it keeps its expiry for the next round", async () => {
-    const owner = "renewing-busy";
-    const clock = new DbClock();
-    const pending = new PendingOccurrences(() => {});
-    await hold(owner, "renew-busy", pending, clock);
-    const held = clock.now() + LEASE_MS / 3;
-    pending.holdUntil("renew-busy", held);
-    const renewal = new LeaseRenewal({
-      store: f.store,
-      owner,
-      leaseMs: LEASE_MS,
-      logger: createLogger({ name: "test", level: "silent" }),
-      clock,
-      pending,
-    });
-    const completion = await f.db.pool.connect();
-    try {
-      await completion.query("BEGIN");
-      await completion.query(`SELECT id FROM "${f.db.name}".jobs WHERE id = $1 FOR UPDATE`, ["renew-busy"]);
-      // The old renewal waited here for the lock (the test timed out).
-      renewal.start();
-      await renewal.stop();
-      expect(pending.size).toBe(1);
-      expect(pending.expiryOf("renew-busy")).toBe(held);
-    } finally {
-      await completion.query("ROLLBACK").catch(() => undefined);
-      completion.release();
-    }
-  });
 });

@@ -16,8 +16,7 @@ export interface LeaseRenewalOptions {
 
 /**
  * Extends, every third of a lease, the claims this replica still holds; a claim the database no
- * longer grants (the job changed, or another replica took it over) has its timers dropped. A
- * claim whose row a completion holds locked is left to the next round, not waited for.
+ * longer grants (the job changed, or another replica took it over) has its timers dropped.
  */
 export class LeaseRenewal {
   readonly #o: LeaseRenewalOptions;
@@ -56,14 +55,9 @@ export class LeaseRenewal {
     // The database renewed at its now, which is no earlier than our estimate when the request
     // left: counting the new lease from that estimate errs on the safe (shorter) side.
     const expiry = clock.now() + leaseMs;
-    const { renewed, busy } = await store.renewClaims(owner, leaseMs, ids);
-    // A busy claim (its row locked by a completion in flight) keeps its expiry: the completion
-    // releases or extends it, else the next round renews it.
-    const held = new Set(renewed);
-    const untouched = new Set(busy);
+    const held = new Set(await store.renewClaims(owner, leaseMs, ids));
     for (const id of ids) {
       if (held.has(id)) pending.holdUntil(id, expiry);
-      else if (untouched.has(id)) continue;
       else if (pending.drop(id) > 0)
         logger.info({ jobId: id }, "claim lost (job changed or taken over); timers dropped");
     }

@@ -156,69 +156,41 @@ export async function lockHeld(
   return { rows, now };
 }
 
-/** What a renewal did: claims extended, and claims still this owner's that were not touched (see `renewClaims`). */
-export interface RenewResult {
-  readonly renewed: string[];
-  /** Still held by this owner but locked by a transaction in flight (a completion): renew them next round. */
-  readonly busy: string[];
-}
-
-/** Most claims one renewal statement extends: each statement holds its rows' locks until it ends. */
-const RENEW_CHUNK = 2_000;
-
 /**
- * Extends this owner's claims (all, or the given jobs) to now + lease. A job in neither list of
- * the answer was taken over (or released) — drop its timers.
- *
- * The given jobs are renewed without waiting on a row another transaction holds (`SKIP
- * LOCKED`): that is almost always this replica's own completion of the job, which releases or
- * extends the claim itself, so the job is reported `busy` (still ours, not renewed) and left to
- * the next round. Waiting instead, a renewal of a burst's 15,671 claims took 13 s (bench
- * scheduler, loaded, pg_stat_statements): it queued behind each completion in id order while
- * holding the locks it had taken, and the completions queued behind it (lock_held up to 1.3 s).
- * Rows are still locked in id order, in chunks of at most 2,000, each its own statement.
+ * Extends this owner's claims (all, or the given jobs) to now + lease. Returns the ids still
+ * held: a job missing from the answer was taken over (or released) — drop its timers.
  */
 export async function renewClaims(
   ctx: StoreContext,
   owner: string,
   leaseMs: number,
   jobIds?: readonly string[],
-): Promise<RenewResult> {
-  if (jobIds === undefined) {
-    // Every claim of the owner (tests, tools): waits on locked rows, in id order.
-    const { rows } = await ctx.pool.query<{ id: string }>(
-      `UPDATE ${ctx.t.jobs} AS j SET claim_expires_at = now() + $2 * interval '1 millisecond'
-       FROM (SELECT id FROM ${ctx.t.jobs} WHERE claimed_by = $1 ORDER BY id FOR UPDATE) AS l
-       WHERE j.id = l.id RETURNING j.id`,
-      [owner, leaseMs],
-    );
-    return { renewed: rows.map((r) => r.id), busy: [] };
-  }
-  const sorted = [...jobIds].sort();
-  const renewed: string[] = [];
-  const busy: string[] = [];
-  for (let i = 0; i < sorted.length; i += RENEW_CHUNK) {
-    // A join against the ids, not `id = ANY($3) OR $3 IS NULL`: that form defeats the primary
-    // key and compares every claimed row with every id (25,000 held jobs took 20 s of CPU).
-    // The last SELECT reads the statement's snapshot: rows skipped as locked, still ours then.
-    const { rows } = await ctx.pool.query<{ id: string; renewed: boolean }>({
-      name: ctx.statement("renew_skip_locked"),
-      text: `WITH l AS (
-               SELECT id FROM ${ctx.t.jobs} WHERE id = ANY($3::text[]) AND claimed_by = $1
-               ORDER BY id FOR UPDATE SKIP LOCKED
-             ), r AS (
-               UPDATE ${ctx.t.jobs} AS j SET claim_expires_at = now() + $2 * interval '1 millisecond'
-               FROM l WHERE j.id = l.id RETURNING j.id
-             )
-             SELECT id, true AS renewed FROM r
-             UNION ALL
-             SELECT id, false FROM ${ctx.t.jobs}
-             WHERE id = ANY($3::text[]) AND claimed_by = $1 AND id NOT IN (SELECT id FROM l)`,
-      values: [owner, leaseMs, sorted.slice(i, i + RENEW_CHUNK)],
-    });
-    for (const r of rows) (r.renewed ? renewed : busy).push(r.id);
-  }
-  return { renewed, busy };
+): Promise<string[]> {
+  // A join against the ids, not `id = ANY($3) OR $3 IS NULL`: that form defeats the primary key
+  // and compares every claimed row with every id — 25,000 held jobs took 20 s of CPU and held
+  // their row locks all along, stalling completions (found in bench/scheduler).
+  //
+  // The rows are locked in id order first, as a completion locks them (`lockHeld`): updated
+  // straight from a join they were locked in the plan's order (a hash join's is the table's),
+  // and a renewal of thousands of claims deadlocked with a completion of the same replica
+  // (seen in bench/scheduler; the completion's 2,000 runs were rolled back and written again).
+  const { rows } =
+    jobIds === undefined
+      ? await ctx.pool.query<{ id: string }>(
+          `UPDATE ${ctx.t.jobs} AS j SET claim_expires_at = now() + $2 * interval '1 millisecond'
+           FROM (SELECT id FROM ${ctx.t.jobs} WHERE claimed_by = $1 ORDER BY id FOR UPDATE) AS l
+           WHERE j.id = l.id RETURNING j.id`,
+          [owner, leaseMs],
+        )
+      : await ctx.pool.query<{ id: string }>({
+          name: ctx.statement("renew"),
+          text: `UPDATE ${ctx.t.jobs} AS j SET claim_expires_at = now() + $2 * interval '1 millisecond'
+                 FROM (SELECT id FROM ${ctx.t.jobs} WHERE id = ANY($3::text[]) AND claimed_by = $1
+                       ORDER BY id FOR UPDATE) AS l
+                 WHERE j.id = l.id RETURNING j.id`,
+          values: [owner, leaseMs, jobIds],
+        });
+  return rows.map((r) => r.id);
 }
 
 /** Gives up this owner's claims (all, or the given jobs), e.g. at shutdown, so others fire them at once. */

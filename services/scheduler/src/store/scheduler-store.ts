@@ -2,7 +2,7 @@ import type pg from "pg";
 import type { JobDefinition } from "../domain/job-definition.ts";
 import type { JobRetention } from "../domain/run-retention.ts";
 import type { ClaimOptions, ClaimResult } from "./claims.ts";
-import { claimDue, type RenewResult, releaseClaims, renewClaims } from "./claims.ts";
+import { claimDue, releaseClaims, renewClaims } from "./claims.ts";
 import type { CompleteOptions, CompletionResult, OccurrenceResult } from "./completion.ts";
 import { completeOccurrences } from "./completion.ts";
 import type { ClaimedDelivery, DeliveryFinish, DeliveryRecord } from "./deliveries.ts";
@@ -79,7 +79,7 @@ export interface SchedulerStore {
     results: readonly OccurrenceResult[],
     options: CompleteOptions,
   ): Promise<CompletionResult>;
-  renewClaims(owner: string, leaseMs: number, jobIds?: readonly string[]): Promise<RenewResult>;
+  renewClaims(owner: string, leaseMs: number, jobIds?: readonly string[]): Promise<string[]>;
   releaseClaims(owner: string, jobIds?: readonly string[]): Promise<number>;
   stats(): Promise<SchedulerStats>;
 
