@@ -2,19 +2,15 @@
 // partitions, 1,000 aggregates) on real NATS and PostgreSQL:
 //   throughput — one replica applies BENCH_EVENTS pre-published events; events/s between its
 //                first and last commit (database clock);
-//   rebalance  — 3 replicas under a steady ~5,000 events/s, caught up with the stream; a 4th
-//                joins, BENCH_JOINS times (5; it leaves again between joins). dbplane's
-//                incremental rebalancing against a stop-the-world generation scheme (every unit
-//                revoked at the join and restarted from its checkpoint; one join), same processes,
-//                same settings;
-//   backlog    — incremental, BENCH_BACKLOG_JOINS joins (1; 0 skips it) while the three still
-//                read the throughput scenario's events (a new projection starts at the stream's
-//                beginning): a scale-out because of a backlog. Its figures are `backlog_*`.
+//   rebalance  — 3 replicas under a steady ~5,000 events/s; a 4th joins, BENCH_JOINS times (5; it
+//                leaves again between joins). dbplane's incremental rebalancing against a
+//                stop-the-world generation scheme (every unit revoked at the join and restarted
+//                from its checkpoint; one join), same processes, same settings.
 // Pauses come from the tally projection's `applied` log: the commit time of every event per unit,
 // split with the unit_moves log into release (last commit on the old owner → its release),
 // acquire (release → acquisition by the joiner) and first commit (acquisition → first commit);
 // the joiner's warm-up (before it joined, so outside the pause) comes from its /metrics.
-// Knobs: BENCH_EVENTS, BENCH_JOINS, BENCH_BACKLOG_JOINS; BENCH_SKIP_THROUGHPUT=1 and BENCH_ONLY_INCREMENTAL=1 skip
+// Knobs: BENCH_EVENTS, BENCH_JOINS; BENCH_SKIP_THROUGHPUT=1 and BENCH_ONLY_INCREMENTAL=1 skip
 // scenarios; BENCH_DEBUG=1 prints each moved unit's timeline; BENCH_TRACE=1 runs the replicas at
 // debug level and prints, under each moved unit, every replica's hand-over steps during its pause
 // (notified, view read, release, acquire, launch — claimed from the read-ahead or not — first
@@ -24,16 +20,10 @@ import { percentile, type RebalanceResult, rebalance, throughput } from "./scena
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 100_000);
 const JOINS = Number(process.env.BENCH_JOINS ?? 5);
-const BACKLOG_JOINS = Number(process.env.BENCH_BACKLOG_JOINS ?? 1);
 const world = await createBenchWorld();
 try {
   process.stderr.write(`throughput: ${EVENTS} events, 1 replica…\n`);
   const rate = process.env.BENCH_SKIP_THROUGHPUT ? 0 : await throughput(world, EVENTS);
-  process.stderr.write(`rebalance: incremental during a backlog, ${BACKLOG_JOINS} joins…\n`);
-  const backlog =
-    BACKLOG_JOINS > 0
-      ? await rebalance(world, "incremental", BACKLOG_JOINS, { duringBacklog: true })
-      : undefined;
   process.stderr.write(`rebalance: incremental, ${JOINS} joins…\n`);
   const incremental = await rebalance(world, "incremental", JOINS);
   process.stderr.write("rebalance: stop-the-world, 1 join…\n");
@@ -53,7 +43,6 @@ try {
   console.log(row(["1 replica", Math.round(rate)]));
   for (const [name, r, joins] of [
     ["incremental", incremental, JOINS],
-    ["backlog", backlog, BACKLOG_JOINS],
     ["stop-the-world", stopTheWorld, 1],
   ] as const) {
     if (!r) continue;
@@ -61,25 +50,19 @@ try {
       row([name, "-", joins, r.moved.length, p99(r, (m) => m.pauseMs), ms(r.totalPauseMs), r.unmovedPaused]),
     );
   }
-  for (const [name, r] of [
-    ["incremental", incremental],
-    ["backlog", backlog],
-  ] as const) {
-    if (!r) continue;
-    console.log(`\nmoved units of the ${name} joins (ms):`);
-    console.log(row(["join/unit", "pause", "release", "acquire", "first commit", "warm-up"]));
-    for (const m of r.moved) {
-      console.log(
-        row([
-          `${m.join + 1}/${m.partition}`,
-          ms(m.pauseMs),
-          ms(m.releaseMs),
-          ms(m.acquireMs),
-          ms(m.firstCommitMs),
-          ms(r.warmUpMs[m.join]),
-        ]),
-      );
-    }
+  console.log("\nmoved units of the incremental joins (ms):");
+  console.log(row(["join/unit", "pause", "release", "acquire", "first commit", "warm-up"]));
+  for (const m of incremental.moved) {
+    console.log(
+      row([
+        `${m.join + 1}/${m.partition}`,
+        ms(m.pauseMs),
+        ms(m.releaseMs),
+        ms(m.acquireMs),
+        ms(m.firstCommitMs),
+        ms(incremental.warmUpMs[m.join]),
+      ]),
+    );
   }
   console.log(`figure events_per_s_per_replica ${Math.round(rate)}`);
   console.log(`figure moved_unit_pause_ms ${p99(incremental, (m) => m.pauseMs)}`);
@@ -89,11 +72,6 @@ try {
   console.log(`figure joiner_warm_up_ms ${ms(percentile(incremental.warmUpMs, 99))}`);
   console.log(`figure unmoved_units_paused ${incremental.unmovedPaused}`);
   console.log(`figure moved_unit_pause_total_ms ${ms(incremental.totalPauseMs)}`);
-  if (backlog) {
-    console.log(`figure backlog_moved_unit_pause_ms ${p99(backlog, (m) => m.pauseMs)}`);
-    console.log(`figure backlog_moved_unit_first_commit_ms ${p99(backlog, (m) => m.firstCommitMs)}`);
-    console.log(`figure backlog_unmoved_units_paused ${backlog.unmovedPaused}`);
-  }
   if (stopTheWorld) {
     console.log(`figure stop_the_world_pause_ms ${p99(stopTheWorld, (m) => m.pauseMs)}`);
     console.log(`figure stop_the_world_pause_total_ms ${ms(stopTheWorld.totalPauseMs)}`);
