@@ -2,15 +2,20 @@
 // partitions, 1,000 aggregates) on real NATS and PostgreSQL:
 //   throughput — one replica applies BENCH_EVENTS pre-published events; events/s between its
 //                first and last commit (database clock);
-//   rebalance  — 3 replicas under a steady ~5,000 events/s; a 4th joins, BENCH_JOINS times (5; it
+//   rebalance  — 3 replicas under ~5,000 events/s; a 4th joins, BENCH_JOINS times (5; it
 //                leaves again between joins). dbplane's incremental rebalancing against a
 //                stop-the-world generation scheme (every unit revoked at the join and restarted
-//                from its checkpoint; one join), same processes, same settings.
+//                from its checkpoint; one join), same processes, same settings. A new projection
+//                reads the stream from its start, which holds the earlier scenarios' events: the
+//                first joins come while the three still catch up (a scale-out because of a
+//                backlog), the later ones under the steady load;
+//   steady     — incremental, BENCH_STEADY_JOINS joins (3; 0 skips it), only after the three
+//                caught up with the stream: the hand-over alone. Figures `steady_*`.
 // Pauses come from the tally projection's `applied` log: the commit time of every event per unit,
 // split with the unit_moves log into release (last commit on the old owner → its release),
 // acquire (release → acquisition by the joiner) and first commit (acquisition → first commit);
 // the joiner's warm-up (before it joined, so outside the pause) comes from its /metrics.
-// Knobs: BENCH_EVENTS, BENCH_JOINS; BENCH_SKIP_THROUGHPUT=1 and BENCH_ONLY_INCREMENTAL=1 skip
+// Knobs: BENCH_EVENTS, BENCH_JOINS, BENCH_STEADY_JOINS; BENCH_SKIP_THROUGHPUT=1 and BENCH_ONLY_INCREMENTAL=1 skip
 // scenarios; BENCH_DEBUG=1 prints each moved unit's timeline; BENCH_TRACE=1 runs the replicas at
 // debug level and prints, under each moved unit, every replica's hand-over steps during its pause
 // (notified, view read, release, acquire, launch — claimed from the read-ahead or not — first
@@ -20,6 +25,7 @@ import { percentile, type RebalanceResult, rebalance, throughput } from "./scena
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 100_000);
 const JOINS = Number(process.env.BENCH_JOINS ?? 5);
+const STEADY_JOINS = Number(process.env.BENCH_STEADY_JOINS ?? 3);
 const world = await createBenchWorld();
 try {
   process.stderr.write(`throughput: ${EVENTS} events, 1 replica…\n`);
@@ -30,6 +36,9 @@ try {
   const stopTheWorld = process.env.BENCH_ONLY_INCREMENTAL
     ? undefined
     : await rebalance(world, "stop-the-world", 1);
+  process.stderr.write(`rebalance: incremental, caught up, ${STEADY_JOINS} joins…\n`);
+  const steady =
+    STEADY_JOINS > 0 ? await rebalance(world, "incremental", STEADY_JOINS, { steady: true }) : undefined;
 
   const row = (cells: (string | number | undefined)[]) =>
     cells.map((c, i) => (i === 0 ? String(c ?? "-").padEnd(16) : String(c ?? "-").padStart(16))).join("");
@@ -44,6 +53,7 @@ try {
   for (const [name, r, joins] of [
     ["incremental", incremental, JOINS],
     ["stop-the-world", stopTheWorld, 1],
+    ["steady", steady, STEADY_JOINS],
   ] as const) {
     if (!r) continue;
     console.log(
@@ -72,6 +82,11 @@ try {
   console.log(`figure joiner_warm_up_ms ${ms(percentile(incremental.warmUpMs, 99))}`);
   console.log(`figure unmoved_units_paused ${incremental.unmovedPaused}`);
   console.log(`figure moved_unit_pause_total_ms ${ms(incremental.totalPauseMs)}`);
+  if (steady) {
+    console.log(`figure steady_moved_unit_pause_ms ${p99(steady, (m) => m.pauseMs)}`);
+    console.log(`figure steady_moved_unit_first_commit_ms ${p99(steady, (m) => m.firstCommitMs)}`);
+    console.log(`figure steady_unmoved_units_paused ${steady.unmovedPaused}`);
+  }
   if (stopTheWorld) {
     console.log(`figure stop_the_world_pause_ms ${p99(stopTheWorld, (m) => m.pauseMs)}`);
     console.log(`figure stop_the_world_pause_total_ms ${ms(stopTheWorld.totalPauseMs)}`);

@@ -70,7 +70,8 @@ export function percentile(values: readonly (number | undefined)[], p: number): 
 
 /**
  * Three replicas under a steady stream; a fourth joins, `joins` times (after each but the last it
- * leaves again and the three settle). `incremental`: dbplane's rebalancing. `stop-the-world`: at
+ * leaves again and the three settle). The first joins come while the three still read the
+ * stream's earlier events, unless `steady`. `incremental`: dbplane's rebalancing. `stop-the-world`: at
  * the join the bench revokes every unit at once, as a generation bump does in the seed's
  * orchestrator; every replica stops all its units and restarts them from checkpoints.
  */
@@ -78,6 +79,7 @@ export async function rebalance(
   world: BenchWorld,
   mode: "incremental" | "stop-the-world",
   joins: number,
+  options: { steady?: boolean } = {},
 ): Promise<RebalanceResult> {
   const s = await world.schema();
   const t = tables(s);
@@ -101,6 +103,17 @@ export async function rebalance(
         (await s.pool.query(`SELECT count(*)::int AS n FROM ${t.applied}`)).rows[0].n > 5_000,
       { timeoutMs: 60_000, what: "3 owners and events flowing" },
     );
+    // The stream holds the earlier scenarios' events, which a new projection reads from its start:
+    // without `steady` the joins come while the three still catch up with them. `steady`: first
+    // every unit's checkpoint at or past what had been published when they got going.
+    if (options.steady) {
+      const head = last;
+      await waitFor(() => caughtUp(s, head), {
+        timeoutMs: 300_000,
+        intervalMs: 200,
+        what: "the three replicas to catch up with the stream",
+      });
+    }
     if (mode === "stop-the-world") await installStopTheWorld(s);
     for (let join = 0; join < joins; join++) {
       const mark = (await s.pool.query(`SELECT COALESCE(max(id), 0)::float8 AS id FROM ${t.moves}`)).rows[0]
