@@ -4,11 +4,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   createTestSchema,
+  type HttpClient,
   type ServiceWorld,
   serviceWorld,
   type TestSchema,
   waitFor,
 } from "@dbplane/testkit";
+import { expect } from "vitest";
 
 /** A provisioner's world: its PostgreSQL schema and the data directory its clusters live in. */
 export interface ProvisionerWorld extends ServiceWorld {
@@ -39,6 +41,18 @@ export async function createProvisionerWorld(): Promise<ProvisionerWorld> {
     await rm(dataDir, { recursive: true, force: true, maxRetries: 5 });
   });
   return { ...world, db, dataDir };
+}
+
+/** Waits (up to 3 minutes: clusters are made, backed up, restored) for an operation to succeed. */
+export async function operationSucceeded(api: HttpClient, operationId: string): Promise<void> {
+  const op = await waitFor(
+    async () => {
+      const r = await api.call("GET", `/v1/operations/${operationId}`);
+      return r.body.state !== "pending" && r.body;
+    },
+    { timeoutMs: 180_000, what: `operation ${operationId} to finish` },
+  );
+  expect(op).toMatchObject({ state: "succeeded" });
 }
 
 /** Every data directory (a postmaster.pid's directory) under `dir`. */

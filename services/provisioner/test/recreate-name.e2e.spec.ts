@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { type HttpClient, httpClient, waitFor } from "@dbplane/testkit";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createProvisionerWorld, type ProvisionerWorld } from "./provisioner-world.ts";
+import { createProvisionerWorld, operationSucceeded, type ProvisionerWorld } from "./provisioner-world.ts";
 
 // A name deleted and made again (local driver, real PostgreSQL 15): the new database must not
 // archive into, back up beside, or list the backups of the one deleted before it.
@@ -17,16 +17,7 @@ beforeAll(async () => {
 }, 90_000);
 afterAll(() => world?.dispose(), 180_000);
 
-const succeeded = async (operationId: string) => {
-  const op = await waitFor(
-    async () => {
-      const r = await api.call("GET", `/v1/operations/${operationId}`);
-      return r.body.state !== "pending" && r.body;
-    },
-    { timeoutMs: 180_000, what: `operation ${operationId} to finish` },
-  );
-  expect(op).toMatchObject({ state: "succeeded" });
-};
+const succeeded = (operationId: string) => operationSucceeded(api, operationId);
 
 const createBody = (name: string) => ({
   name,

@@ -5,7 +5,7 @@ import { createLogger } from "@dbplane/service-kit";
 import { type HttpClient, httpClient, waitFor } from "@dbplane/testkit";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createProvisionerWorld, type ProvisionerWorld } from "./provisioner-world.ts";
+import { createProvisionerWorld, operationSucceeded, type ProvisionerWorld } from "./provisioner-world.ts";
 
 // Real PostgreSQL 15 clusters from the local driver (2 shards) whose shard map the router changed
 // (published here as the router would): restores get the map of their moment, also after the
@@ -27,16 +27,7 @@ type Range = { shard: number; from: string; to: string };
 const END = "9223372036854775808";
 const START = "-9223372036854775808";
 
-const succeeded = async (operationId: string) => {
-  const op = await waitFor(
-    async () => {
-      const r = await api.call("GET", `/v1/operations/${operationId}`);
-      return r.body.state !== "pending" && r.body;
-    },
-    { timeoutMs: 180_000, what: `operation ${operationId} to finish` },
-  );
-  expect(op).toMatchObject({ state: "succeeded" });
-};
+const succeeded = (operationId: string) => operationSucceeded(api, operationId);
 
 /** Connections to each shard's primary of a database, as the provisioner reports them. */
 async function shardClients(db: string): Promise<pg.Client[]> {

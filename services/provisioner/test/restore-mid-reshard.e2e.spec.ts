@@ -7,7 +7,7 @@ import { createLogger } from "@dbplane/service-kit";
 import { type HttpClient, httpClient, waitFor } from "@dbplane/testkit";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createProvisionerWorld, type ProvisionerWorld } from "./provisioner-world.ts";
+import { createProvisionerWorld, operationSucceeded, type ProvisionerWorld } from "./provisioner-world.ts";
 
 // Real PostgreSQL 15 clusters from the local driver (2 shards), backed up while a range move
 // (packages/reshard, as the router's split runs it) copies part of shard 0's range to shard 1 and
@@ -27,16 +27,7 @@ beforeAll(async () => {
 }, 90_000);
 afterAll(() => world?.dispose(), 180_000);
 
-const succeeded = async (operationId: string) => {
-  const op = await waitFor(
-    async () => {
-      const r = await api.call("GET", `/v1/operations/${operationId}`);
-      return r.body.state !== "pending" && r.body;
-    },
-    { timeoutMs: 180_000, what: `operation ${operationId} to finish` },
-  );
-  expect(op).toMatchObject({ state: "succeeded" });
-};
+const succeeded = (operationId: string) => operationSucceeded(api, operationId);
 
 /** Each shard primary of `db` as a superuser login, as the provisioner reports them. */
 async function shardLogins(db: string): Promise<ShardConnection[]> {
