@@ -100,6 +100,62 @@ describe("HTTP statements checked against the request", () => {
     expect(await rowsOnShards()).toEqual([0, 0]);
   });
 
+  it("places a keyless write by the keys it names: each INSERT row on its owner, never on every shard", async () => {
+    const [a, b] = onShard;
+    const split = await call("POST", `/v1/databases/${DB}/query`, {
+      sql: `INSERT INTO items (id, note) VALUES ($1, 'a'), (${b}, 'b') RETURNING id`,
+      params: [a],
+    });
+    expect(split.status, JSON.stringify(split.body)).toBe(200);
+    expect(split.body.shards.map((s: { shard: number; rowCount: number }) => [s.shard, s.rowCount])).toEqual([
+      [0, 1],
+      [1, 1],
+    ]);
+    expect(split.body.rows.map((r: { id: string }) => Number(r.id)).sort()).toEqual([a, b].sort());
+    // allowWrites (write on every shard) does not copy a row to a shard that does not own it.
+    const one = await call("POST", `/v1/databases/${DB}/query`, {
+      sql: "INSERT INTO items (id, note) VALUES ($1, 'c')",
+      params: [a + 1_000_000],
+      allowWrites: true,
+    });
+    expect(one.status).toBe(200);
+    expect(one.body.shards).toHaveLength(1);
+    const owner = one.body.shards[0].shard;
+    const onEach = await Promise.all(
+      world.shards.map(async (s) =>
+        (await s.pool.query("SELECT id::int, note FROM items ORDER BY id")).rows.map((r) => r.id),
+      ),
+    );
+    expect(onEach[0]).toEqual([a, ...(owner === 0 ? [a + 1_000_000] : [])].sort((x, y) => x - y));
+    expect(onEach[1]).toEqual([b, ...(owner === 1 ? [a + 1_000_000] : [])].sort((x, y) => x - y));
+    // An UPDATE/DELETE naming its key runs on its owner without allowWrites.
+    const updated = await call("POST", `/v1/databases/${DB}/query`, {
+      sql: "UPDATE items SET note = 'changed' WHERE id = $1",
+      params: [b],
+    });
+    expect(updated.status).toBe(200);
+    expect(updated.body.shards).toEqual([expect.objectContaining({ shard: 1, rowCount: 1 })]);
+    const deleted = await call("POST", `/v1/databases/${DB}/query`, {
+      sql: `DELETE FROM items WHERE id IN (${a}, ${b}, ${a + 1_000_000})`,
+    });
+    expect(deleted.status).toBe(200);
+    expect(deleted.body.shards.reduce((n: number, s: { rowCount: number }) => n + s.rowCount, 0)).toBe(3);
+    expect(await rowsOnShards()).toEqual([0, 0]);
+  });
+
+  it("refuses a keyless INSERT whose rows' keys it cannot know, or a row without a key, naming body.sql", async () => {
+    for (const body of [
+      { sql: "INSERT INTO items (id, note) SELECT n, 'x' FROM notes", allowWrites: true },
+      { sql: "INSERT INTO items (id, note) VALUES (1, 'x'), ($1, 'y')", params: [null] },
+      { sql: "INSERT INTO items (id, note) VALUES (1, 'x'), ('one', 'y')" },
+    ]) {
+      const res = await call("POST", `/v1/databases/${DB}/query`, body);
+      expect(res.status, body.sql).toBe(400);
+      expect(res.body.errors, body.sql).toEqual([expect.objectContaining({ field: "body.sql" })]);
+    }
+    expect(await rowsOnShards()).toEqual([0, 0]);
+  });
+
   it("refuses more than one statement in a string, naming the field that holds it", async () => {
     const [a] = onShard;
     const twoStatements = "SELECT 1; SELECT 2";

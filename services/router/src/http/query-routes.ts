@@ -5,7 +5,12 @@ import { mergeRows, missingOrderColumns } from "../domain/merge-rows.ts";
 import { FAILURE_KINDS } from "../domain/postgres-errors.ts";
 import type { WriteFence } from "../fence/write-fence.ts";
 import type { QueryService } from "../query/query-service.ts";
-import { checkStatements, parserLoading } from "../query/statement-check.ts";
+import {
+  checkStatements,
+  invalidStatement,
+  type PlacedStatement,
+  parserLoading,
+} from "../query/statement-check.ts";
 import type { LiveMap, LiveShard } from "../shards/live-map.ts";
 import type { StatementSignal } from "../shards/server-session.ts";
 import { commonQueryBody } from "./query-body.ts";
@@ -85,10 +90,16 @@ export function registerQueryRoutes(app: HttpApp, service: QueryService, fence: 
           release();
         }
       }
+      let placed: ReadonlyMap<number, PlacedStatement> | undefined;
       const plan = () => {
         map = service.map(db);
         const checked = checkStatements(map, [statement]);
         resetSession = checked.resetsSession;
+        placed = checked.placed;
+        if (checked.refusal !== undefined && body.allowWrites)
+          throw invalidStatement("body.sql", checked.refusal);
+        // A write its keys place runs on their shards only, allowWrites or not.
+        if (placed !== undefined) return { mapVersion: map.version, shards: [...placed.keys()], read: false };
         // Without allowWrites every shard runs it in a read-only session: PostgreSQL refuses a write.
         return {
           mapVersion: map.version,
@@ -98,7 +109,7 @@ export function registerQueryRoutes(app: HttpApp, service: QueryService, fence: 
       };
       const release = fence.admitNow(db, plan()) ?? (await fence.admit(db, plan));
       try {
-        return await scatter(service, map, body, signal, resetSession);
+        return await scatter(service, map, body, signal, resetSession, placed);
       } finally {
         release();
       }
@@ -167,12 +178,14 @@ async function scatter(
   body: QueryBody,
   signal: StatementSignal,
   resetSession: boolean,
+  placed: ReadonlyMap<number, PlacedStatement> | undefined,
 ) {
   const outcomes = await service.scatter(map, body, {
     allowWrites: body.allowWrites,
     readOnly: body.readOnly,
     signal,
     resetSession,
+    placed,
   });
   const failed = outcomes.filter((o) => o.error);
   const shards = outcomes.map((o) => ({

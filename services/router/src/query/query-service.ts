@@ -204,7 +204,8 @@ export class QueryService {
 
   /**
    * `statement` on every shard of the map in parallel. Without `allowWrites` each shard runs it
-   * in a read-only session, so PostgreSQL itself refuses a write (SQLSTATE 25006). Every shard's
+   * in a read-only session, so PostgreSQL itself refuses a write (SQLSTATE 25006). With `placed`
+   * (a write its keys place), only those shards run, each its own part, as a write. Every shard's
    * outcome is returned; the caller decides what a partial failure means.
    */
   async scatter(
@@ -216,29 +217,32 @@ export class QueryService {
       signal?: StatementSignal | undefined;
       /** As keyed's `resetSession`; true when absent. */
       resetSession?: boolean;
+      placed?: ReadonlyMap<number, Statement> | undefined;
     },
   ): Promise<{ shard: number; server: ServerRole; result?: StatementResult; error?: ShardStatementError }[]> {
-    const shards = [...map.shards.values()].filter((s) => s.ranges.length > 0);
+    const { placed } = options;
+    const shards = [...map.shards.values()].filter((s) =>
+      placed === undefined ? s.ranges.length > 0 : placed.has(s.index),
+    );
+    const allowWrites = options.allowWrites || placed !== undefined;
     // One budget for all shards: the merged answer is what the router holds.
     const budget = new ResultBudget(this.#o.maxResultBytes);
     return Promise.all(
       shards.map(async (shard) => {
-        const pick = options.allowWrites
+        const pick = allowWrites
           ? { server: shard.primary, role: SERVER_ROLES.primary }
           : options.readOnly
             ? pickReadServer(shard, this.#o.maxReplicaLagMs)
             : { server: shard.primary, role: SERVER_ROLES.primary };
-        const pool =
-          pick.role === SERVER_ROLES.replica || !options.allowWrites ? readPool(pick) : pick.server.pool;
+        const pool = pick.role === SERVER_ROLES.replica || !allowWrites ? readPool(pick) : pick.server.pool;
+        const part = placed?.get(shard.index) ?? statement;
         try {
-          const attempt = options.allowWrites ? onShard : readOnShard;
+          const attempt = allowWrites ? onShard : readOnShard;
           // Each shard under its own deadline: a shard that hangs fails alone, so allowPartial
           // answers with the others instead of waiting for it.
           const res = await attempt(this.#o, map.database, shard.index, pick.server, () =>
             this.#session(pool, pick.server, options.signal, options.resetSession ?? true, (session) =>
-              session.runLast((client) =>
-                runCapped(client, statement.sql, statement.params as unknown[], budget),
-              ),
+              session.runLast((client) => runCapped(client, part.sql, part.params as unknown[], budget)),
             ),
           );
           return { shard: shard.index, server: pick.role, result: toResult(res) };

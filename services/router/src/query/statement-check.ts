@@ -1,6 +1,13 @@
 import { ValidationError } from "@dbplane/service-kit";
 import { hashShardKey, InvalidShardKeyError, type ShardKeyType } from "@dbplane/sharding";
-import { type KeyExpr, loadParser, PlanError, StatementPlanner } from "@dbplane/sqlroute";
+import {
+  type KeyExpr,
+  loadParser,
+  PlanError,
+  type StatementPlan,
+  StatementPlanner,
+  splitInsert,
+} from "@dbplane/sqlroute";
 import type { LiveMap } from "../shards/live-map.ts";
 
 /** Where a request says its statements run: one shard, and the body field that chose it. */
@@ -47,6 +54,26 @@ export interface StatementsChecked {
    * pool has it back. See {@link mayChangeSession}.
    */
   readonly resetsSession: boolean;
+  /**
+   * For a request without a key, a write whose own keys place it: the shards that own them, each
+   * with the statement it runs there — the rows of an `INSERT … VALUES` split by key (as the wire
+   * endpoint splits them), an INSERT/UPDATE/DELETE that names its keys as it is. Absent: the
+   * statement is no such write and runs on every shard.
+   */
+  readonly placed?: ReadonlyMap<number, PlacedStatement>;
+  /**
+   * For a request without a key, why the wire endpoint refuses the statement on every shard
+   * (INSERT … SELECT into a sharded table, an UPDATE of the key column, a write of sharded rows
+   * into a table on every shard, …). Over HTTP a scatter only reads unless allowWrites, and a
+   * read's rows come back per shard, so the caller refuses it only when it may write.
+   */
+  readonly refusal?: string;
+}
+
+/** A shard's part of a placed write. */
+export interface PlacedStatement {
+  readonly sql: string;
+  readonly params?: readonly unknown[] | undefined;
 }
 
 /**
@@ -66,6 +93,8 @@ export function checkStatements(
   const planner = plannerOf(map);
   let mayWrite = false;
   let resetsSession = false;
+  let placed: ReadonlyMap<number, PlacedStatement> | undefined;
+  let refusal: string | undefined;
   for (const s of statements) {
     let plans: ReturnType<StatementPlanner["planQuery"]>;
     try {
@@ -84,11 +113,78 @@ export function checkStatements(
     if (plan === undefined) continue;
     if (plan.kind === "keyed" ? plan.write : !READ_PLANS.has(plan.kind)) mayWrite = true;
     if (!resetsSession && mayChangeSession(plan.kind, s.sql)) resetsSession = true;
-    if (target === undefined) continue;
+    if (target === undefined) {
+      if (plan.kind === "refused") refusal = withKeyHint(plan.message);
+      else placed = placeWrite(map, plan, s);
+      continue;
+    }
     if (plan.kind === "keyed") checkKeys(map, plan.keyType, plan.keys, s.params, target);
     else if (plan.kind === "insert-split") checkKeys(map, plan.keyType, plan.rows, s.params, target);
   }
-  return { mayWrite, resetsSession };
+  return {
+    mayWrite,
+    resetsSession,
+    ...(placed !== undefined && { placed }),
+    ...(refusal !== undefined && { refusal }),
+  };
+}
+
+/** The wire's hints name its shard-key comment; over HTTP the key goes in body.key. */
+const withKeyHint = (message: string) =>
+  `${message} (send it with body.key, the key of every row it touches)`;
+
+/**
+ * Where a keyless write goes by its own keys (see {@link StatementsChecked.placed}). Run on every
+ * shard instead, an INSERT would put each row on every shard, whichever owns it. An INSERT whose
+ * rows' keys cannot be known (INSERT … SELECT, DEFAULT or an expression as the key) is refused:
+ * nothing but a key can place it.
+ */
+function placeWrite(
+  map: LiveMap,
+  plan: StatementPlan,
+  s: CheckedStatement,
+): ReadonlyMap<number, PlacedStatement> | undefined {
+  if (plan.kind === "keyed") {
+    if (!plan.write) return undefined;
+    const shards = new Set<number>();
+    for (const key of plan.keys) {
+      const value = key.kind === "const" ? key.value : s.params?.[key.index];
+      try {
+        shards.add(map.lookup.shardFor(hashShardKey(plan.keyType, value)));
+      } catch (err) {
+        // NULL or no value of the key's type: it matches no row anywhere (PostgreSQL answers).
+        if (!(err instanceof InvalidShardKeyError)) throw err;
+      }
+    }
+    if (shards.size === 0) return undefined;
+    return new Map([...shards].map((shard) => [shard, { sql: s.sql, params: s.params }]));
+  }
+  if (plan.kind === "insert-split") {
+    const texts = (s.params ?? []).map((p) => (p === null || p === undefined ? null : String(p)));
+    try {
+      const parts = splitInsert(plan, texts, (key) => map.lookup.shardFor(hashShardKey(plan.keyType, key)));
+      return new Map(
+        [...parts].map(([shard, part]) => [
+          shard,
+          { sql: part.sql, params: part.sourceParams.map((index) => s.params?.[index]) },
+        ]),
+      );
+    } catch (err) {
+      if (err instanceof PlanError || err instanceof InvalidShardKeyError) {
+        const hint = err instanceof PlanError ? err.hint : undefined;
+        throw invalidStatement(s.field, hint === undefined ? err.message : `${err.message} (${hint})`);
+      }
+      throw err;
+    }
+  }
+  if (plan.kind === "scatter-write" && plan.insertRefusal !== undefined) {
+    throw invalidStatement(s.field, withKeyHint(plan.insertRefusal.message));
+  }
+  return undefined;
+}
+
+export function invalidStatement(field: string, message: string): ValidationError {
+  return new ValidationError(`Invalid statement: ${message}`, { errors: [{ field, message }] });
 }
 
 /** Plans that only read: what a write fence lets through. */
