@@ -128,6 +128,13 @@ describe("HTTP statements checked against the request", () => {
     );
     expect(onEach[0]).toEqual([a, ...(owner === 0 ? [a + 1_000_000] : [])].sort((x, y) => x - y));
     expect(onEach[1]).toEqual([b, ...(owner === 1 ? [a + 1_000_000] : [])].sort((x, y) => x - y));
+    // readOnly still means read-only: PostgreSQL refuses the write (25006).
+    const readOnly = await call("POST", `/v1/databases/${DB}/query`, {
+      sql: "INSERT INTO items (id, note) VALUES ($1, 'd')",
+      params: [a + 2_000_000],
+      readOnly: true,
+    });
+    expect([readOnly.status, readOnly.body.sqlstate]).toEqual([400, "25006"]);
     // An UPDATE/DELETE naming its key runs on its owner without allowWrites.
     const updated = await call("POST", `/v1/databases/${DB}/query`, {
       sql: "UPDATE items SET note = 'changed' WHERE id = $1",

@@ -95,7 +95,8 @@ export function registerQueryRoutes(app: HttpApp, service: QueryService, fence: 
         map = service.map(db);
         const checked = checkStatements(map, [statement]);
         resetSession = checked.resetsSession;
-        placed = checked.placed;
+        // readOnly declares read-only work: a write then fails in its read-only session (25006).
+        placed = body.readOnly ? undefined : checked.placed;
         if (checked.refusal !== undefined && body.allowWrites)
           throw invalidStatement("body.sql", checked.refusal);
         // A write its keys place runs on their shards only, allowWrites or not.
