@@ -70,15 +70,12 @@ export async function measureWire(
 ): Promise<WireMeasurement[]> {
   const out: WireMeasurement[] = [];
   for (const t of targets) {
-    // Warm the target (server connections, backends' caches, the router's JIT), unmeasured.
-    await runPgbench({
-      ...o,
-      seconds: WARM_UP_SECONDS,
-      url: t.url,
-      password: t.password,
-      mode: "simple",
-    }).catch(() => {});
     for (const mode of t.modes ?? WIRE_MODES) {
+      // Warm the target in the mode about to be timed (server connections, backends' caches,
+      // the router's JIT for that mode's path: -M prepared takes another than -M simple), unmeasured.
+      await runPgbench({ ...o, seconds: WARM_UP_SECONDS, url: t.url, password: t.password, mode }).catch(
+        () => {},
+      );
       try {
         const pathsBefore = t.metricsUrl === undefined ? undefined : await scrapePaths(t.metricsUrl);
         const before = t.pid === undefined ? undefined : await processCpu(t.pid);
