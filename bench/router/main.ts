@@ -12,8 +12,13 @@
 // 1 shard`) measures only those wire targets, in that order, BENCH_WIRE_MODES (e.g. `prepared`) only
 // those modes. BENCH_ROUTER_BASE_ENTRY (another checkout's services/router/src/main.ts) adds that
 // router's targets as "base router 1 shard" etc. (router-process.ts), and a "base router" side to the HTTP section.
+// BENCH_RELAY_VARIANTS (comma-separated, of RELAY_VARIANTS in wire-section.ts: busy, polluted,
+// worker, worker-busy, worker-polluted, onread, pipe, nagle, semi) adds Node relays built otherwise
+// as targets "node relay <variant>" (node-relay.ts), with figures node_relay_<variant>_vs_pgbouncer:
+// the ceiling of a Node hop here.
+// BENCH_WIRE_ROUNDS (default 1) measures the wire targets that many times, in turns, a table each.
 
-import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { Agent, request } from "node:http";
 import { connect } from "node:net";
 import { availableParallelism, tmpdir } from "node:os";
@@ -32,6 +37,8 @@ import {
   NODE_RELAY,
   PGBOUNCER,
   PGBOUNCER_SESSION,
+  RELAY_VARIANTS,
+  relayVariantFigures,
   WIRE_MODES,
   wireFigures,
   wireTable,
@@ -56,6 +63,8 @@ const WIRE_TARGETS = process.env.BENCH_WIRE_TARGETS?.split(",").map((name) => na
 const WIRE_MODES_ONLY = process.env.BENCH_WIRE_MODES?.split(",").map((mode) => mode.trim());
 const PGBENCH_SCALE = Number(process.env.BENCH_PGBENCH_SCALE ?? 10);
 const BASE_ENTRY = process.env.BENCH_ROUTER_BASE_ENTRY;
+const RELAY_VARIANT_NAMES = process.env.BENCH_RELAY_VARIANTS?.split(",").map((name) => name.trim()) ?? [];
+const WIRE_ROUNDS = Number(process.env.BENCH_WIRE_ROUNDS ?? 1);
 
 const shard = await createTestDatabase("bench_shard");
 const dir = await mkdtemp(join(tmpdir(), "bench-router-"));
@@ -330,27 +339,45 @@ async function wireSection(): Promise<string> {
     poolSize: POOL_SIZE,
   });
   let routerNote = "";
-  const relayPort = await freePort();
-  const relay = await startChildService({
-    entry: new URL("./node-relay.ts", import.meta.url).pathname,
-    env: { PORT: String(relayPort), SERVER_PORT: String(serverPort) },
-  });
-  wireCleanups.push(async () => {
-    relay.kill("SIGTERM");
-    await relay.exited;
-  });
-  await waitFor(() => listening(relayPort), {
-    what: "the Node pass-through relay to listen",
-    timeoutMs: 10_000,
-  });
-  const relayUrl = new URL(shard.url);
-  relayUrl.host = `127.0.0.1:${relayPort}`;
+  /** A node-relay.ts process (env: its variant's), as a prepared-mode target. */
+  const startRelay = async (name: string, env: Readonly<Record<string, string>>): Promise<WireTarget> => {
+    const relayPort = await freePort();
+    const relay = await startChildService({
+      entry: new URL("./node-relay.ts", import.meta.url).pathname,
+      env: {
+        PORT: String(relayPort),
+        SERVER_PORT: String(serverPort),
+        PG_URL: shard.url,
+        NATS_URL: testServerUrls().nats,
+        ...env,
+      },
+    });
+    wireCleanups.push(async () => {
+      relay.kill("SIGTERM");
+      await relay.exited;
+    });
+    await waitFor(() => listening(relayPort), {
+      what: `the Node relay (${name}) to listen`,
+      timeoutMs: 10_000,
+    });
+    const relayUrl = new URL(shard.url);
+    relayUrl.host = `127.0.0.1:${relayPort}`;
+    return { name, url: relayUrl.toString(), modes: ["prepared"], pid: relay.process.pid };
+  };
   const targets: WireTarget[] = [
     { name: DIRECT, url: shard.url },
     { name: PGBOUNCER, url: bouncer.url, modes: ["simple", "extended"], pid: bouncer.pid },
     { name: PGBOUNCER_SESSION, url: bouncer.sessionUrl, modes: ["prepared"], pid: bouncer.pid },
-    { name: NODE_RELAY, url: relayUrl.toString(), modes: ["prepared"], pid: relay.process.pid },
+    await startRelay(NODE_RELAY, {}),
   ];
+  for (const variant of RELAY_VARIANT_NAMES) {
+    const env = RELAY_VARIANTS[variant];
+    if (env === undefined)
+      throw new Error(
+        `BENCH_RELAY_VARIANTS: no variant ${variant} (${Object.keys(RELAY_VARIANTS).join(", ")})`,
+      );
+    targets.push(await startRelay(`node relay ${variant}`, env));
+  }
   let routerDbs: Awaited<ReturnType<typeof setUpWireDatabases>> | undefined;
   try {
     if (!(await listening(wirePort)))
@@ -402,14 +429,29 @@ async function wireSection(): Promise<string> {
         ? { ...t, modes: (t.modes ?? WIRE_MODES).filter((m) => WIRE_MODES_ONLY.includes(m)) }
         : t,
     );
-    const rows = await measureWire(measured, WIRE);
-    return [
+    const out = [
       `${bouncer.version}, transaction mode (and a session-mode pool for -M prepared), default_pool_size ${POOL_SIZE}; router wire pool ${POOL_SIZE}; scale ${PGBENCH_SCALE}`,
-      routerNote + wireTable(rows, WIRE),
-      "",
-      ...wireFigures(rows),
-      "",
-    ].join("\n");
+      routerNote,
+    ];
+    for (let round = 1; round <= WIRE_ROUNDS; round++) {
+      const rows = await measureWire(measured, WIRE);
+      const figures = [...wireFigures(rows), ...relayVariantFigures(rows)];
+      const text = [
+        ...(WIRE_ROUNDS > 1
+          ? [
+              `round ${round} of ${WIRE_ROUNDS}, load at its end ${(await readFile("/proc/loadavg", "utf8")).trim()}`,
+            ]
+          : []),
+        wireTable(rows, WIRE),
+        "",
+        ...figures,
+        "",
+      ].join("\n");
+      // Each round as it ends: a long run shows its figures before the last one.
+      if (WIRE_ROUNDS > 1) process.stderr.write(`${text}\n`);
+      out.push(text);
+    }
+    return out.join("\n");
   } finally {
     await bouncer.stop();
     wireCleanups.push(async () => routerDbs?.cleanup());

@@ -70,15 +70,12 @@ export async function measureWire(
 ): Promise<WireMeasurement[]> {
   const out: WireMeasurement[] = [];
   for (const t of targets) {
-    // Warm the target (server connections, backends' caches, the router's JIT), unmeasured.
-    await runPgbench({
-      ...o,
-      seconds: WARM_UP_SECONDS,
-      url: t.url,
-      password: t.password,
-      mode: "simple",
-    }).catch(() => {});
     for (const mode of t.modes ?? WIRE_MODES) {
+      // Warm the target in the mode about to be timed (server connections, backends' caches,
+      // the router's JIT for that mode's path: -M prepared takes another than -M simple), unmeasured.
+      await runPgbench({ ...o, seconds: WARM_UP_SECONDS, url: t.url, password: t.password, mode }).catch(
+        () => {},
+      );
       try {
         const pathsBefore = t.metricsUrl === undefined ? undefined : await scrapePaths(t.metricsUrl);
         const before = t.pid === undefined ? undefined : await processCpu(t.pid);
@@ -107,13 +104,14 @@ export function wireTable(rows: readonly WireMeasurement[], o: WireOptions): str
   const col = (s: string, w = 10) => s.padStart(w);
   const lines = [
     `pgbench -S -c ${o.clients} -j ${o.threads} -T ${o.seconds}, one target at a time`,
-    `${"target".padEnd(20)}${"mode".padEnd(10)}${col("tps")}${col("avg ms")}${col("p50 ms")}${col("p99 ms")}${col("failed")}${col("cpu µs/tx", 11)}${col("of it sys", 10)}`,
+    `${"target".padEnd(24)}${"mode".padEnd(10)}${col("tps")}${col("avg ms")}${col("p50 ms")}${col("p99 ms")}${col("failed")}${col("cpu µs/tx", 11)}${col("of it sys", 10)}${col("user", 8)}`,
     ...rows.map(
       (r) =>
-        `${r.target.padEnd(20)}${r.mode.padEnd(10)}${col(r.result.tps.toFixed(0))}${col(r.result.latencyAvgMs.toFixed(3))}` +
+        `${r.target.padEnd(24)}${r.mode.padEnd(10)}${col(r.result.tps.toFixed(0))}${col(r.result.latencyAvgMs.toFixed(3))}` +
         `${col(r.result.latencyP50Ms.toFixed(3))}${col(r.result.latencyP99Ms.toFixed(3))}${col(String(r.result.failed))}` +
         col(r.cpuUsPerTx === undefined ? "-" : r.cpuUsPerTx.toFixed(1), 11) +
-        col(r.systemUsPerTx === undefined ? "-" : r.systemUsPerTx.toFixed(1)),
+        col(r.systemUsPerTx === undefined ? "-" : r.systemUsPerTx.toFixed(1)) +
+        col(userUs(r)?.toFixed(1) ?? "-", 8),
     ),
   ];
   const withPaths = rows.filter((r) => r.paths !== undefined);
@@ -149,6 +147,12 @@ export function wireFigures(rows: readonly WireMeasurement[]): string[] {
     const cpuB = rows.find((r) => r.result === b)?.cpuUsPerTx;
     return cpuA !== undefined && cpuB !== undefined ? [`figure ${name} ${(cpuA / cpuB).toFixed(3)}`] : [];
   };
+  // User CPU per transaction (CPU less system time), a over b.
+  const userRatio = (name: string, a?: WireMeasurement, b?: WireMeasurement) => {
+    const userA = userUs(a);
+    const userB = userUs(b);
+    return userA !== undefined && userB !== undefined ? [`figure ${name} ${(userA / userB).toFixed(3)}`] : [];
+  };
   const ratio = (name: string, a?: PgbenchResult, b?: PgbenchResult) =>
     a && b ? [`figure ${name} ${(a.tps / b.tps).toFixed(3)}`] : [];
   const direct = { simple: find(DIRECT, "simple"), prepared: find(DIRECT, "prepared") };
@@ -182,14 +186,76 @@ export function wireFigures(rows: readonly WireMeasurement[]): string[] {
     ...ratio("node_relay_vs_pgbouncer", find(NODE_RELAY, "prepared"), bouncer.prepared),
     ...cpuRatio("node_relay_cpu_per_tx_vs_pgbouncer", find(NODE_RELAY, "prepared"), bouncer.prepared),
     ...cpuRatio("wire_cpu_per_tx_vs_node_relay", wire.prepared, find(NODE_RELAY, "prepared")),
+    ...userRatio("wire_user_per_tx_vs_node_relay", row(ROUTER_1, "prepared"), row(NODE_RELAY, "prepared")),
     // Against the router before a change (BENCH_ROUTER_BASE_ENTRY), measured in the same run.
     ...ratio("wire_vs_base", wire.prepared, find(BASE_ROUTER_1, "prepared")),
     ...ratio("wire_simple_vs_base", wire.simple, find(BASE_ROUTER_1, "simple")),
     ...cpuRatio("wire_cpu_per_tx_vs_base", wire.prepared, find(BASE_ROUTER_1, "prepared")),
+    ...userRatio("wire_user_per_tx_vs_base", row(ROUTER_1, "prepared"), row(BASE_ROUTER_1, "prepared")),
     ...cpuRatio("wire_simple_cpu_per_tx_vs_base", wire.simple, find(BASE_ROUTER_1, "simple")),
   ];
 }
 
+/**
+ * Node relays built otherwise (node-relay.ts's env for each, BENCH_RELAY_VARIANTS), beside the
+ * bare one: what a Node hop can reach on this machine.
+ */
+export const RELAY_VARIANTS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  /** HTTP, NATS and pg traffic in the same process (the router's other sockets). */
+  busy: { RELAY_BUSY: "1" },
+  /**
+   * 3 s of HTTP, NATS and pg traffic (a round every ms) before the runs, then those connections
+   * idle: their sockets' marks on V8's inline caches, without their CPU.
+   */
+  polluted: { RELAY_BUSY: "1", RELAY_BUSY_MS: "1", RELAY_BUSY_FOR_MS: "3000" },
+  /** polluted's traffic on the main thread, the relay's sockets in a worker thread. */
+  "worker-polluted": { RELAY_WORKER: "1", RELAY_BUSY: "1", RELAY_BUSY_MS: "1", RELAY_BUSY_FOR_MS: "3000" },
+  /** The relay's sockets in a worker thread. */
+  worker: { RELAY_WORKER: "1" },
+  /** The relay's sockets in a worker thread, the HTTP, NATS and pg traffic on the main thread. */
+  "worker-busy": { RELAY_WORKER: "1", RELAY_BUSY: "1" },
+  /** The server side read with net's onread (one static buffer, no stream push). */
+  onread: { RELAY_READ: "onread" },
+  /** stream.pipe both ways. */
+  pipe: { RELAY_READ: "pipe" },
+  /** Nagle left on (no setNoDelay). */
+  nagle: { RELAY_NODELAY: "0" },
+  /** A bigger young generation: fewer scavenges. */
+  semi: { NODE_OPTIONS: "--max-semi-space-size=32" },
+};
+
+/**
+ * Each relay variant's tps over PgBouncer's (session, prepared), CPU per tx over the bare relay's,
+ * and user CPU per tx (CPU less system time: Node's own work, the kernel's socket work apart, the
+ * steadier figure on a loaded machine) over the bare relay's.
+ */
+export function relayVariantFigures(rows: readonly WireMeasurement[]): string[] {
+  const bouncer = rows.find((r) => r.target === PGBOUNCER_SESSION && r.mode === "prepared");
+  const bare = rows.find((r) => r.target === NODE_RELAY && r.mode === "prepared");
+  return rows
+    .filter((r) => r.target.startsWith(RELAY_VARIANT_PREFIX) && r.mode === "prepared")
+    .flatMap((r) => {
+      const name = `node_relay_${r.target.slice(RELAY_VARIANT_PREFIX.length).replaceAll("-", "_")}`;
+      return [
+        ...(bouncer ? [`figure ${name}_vs_pgbouncer ${(r.result.tps / bouncer.result.tps).toFixed(3)}`] : []),
+        ...(bare?.cpuUsPerTx !== undefined && r.cpuUsPerTx !== undefined
+          ? [`figure ${name}_cpu_per_tx_vs_node_relay ${(r.cpuUsPerTx / bare.cpuUsPerTx).toFixed(3)}`]
+          : []),
+        ...(userUs(bare) !== undefined && userUs(r) !== undefined
+          ? [`figure ${name}_user_per_tx_vs_node_relay ${(userUs(r)! / userUs(bare)!).toFixed(3)}`]
+          : []),
+      ];
+    });
+}
+
+/** User CPU µs per transaction (CPU less system time). */
+function userUs(r: WireMeasurement | undefined): number | undefined {
+  return r?.cpuUsPerTx !== undefined && r.systemUsPerTx !== undefined
+    ? r.cpuUsPerTx - r.systemUsPerTx
+    : undefined;
+}
+
+export const RELAY_VARIANT_PREFIX = "node relay ";
 export const DIRECT = "direct";
 export const PGBOUNCER = "pgbouncer";
 export const PGBOUNCER_SESSION = "pgbouncer session";

@@ -93,7 +93,8 @@ export class BackendConnection {
    *   connection error
    */
   static async connect(options: BackendConnectOptions): Promise<BackendConnection> {
-    const tcp = connect(options.port, options.host);
+    // TLS reads the TCP socket itself: only a plain connection reads into a buffer of its own.
+    const tcp = options.tls ? connect(options.port, options.host) : connectReadingInPlace(options);
     tcp.setNoDelay(true);
     const framer = new MessageFramer();
     let socket: Socket = tcp;
@@ -190,6 +191,41 @@ export class BackendConnection {
     this.#socket.destroy();
     for (const listener of this.#closeListeners.splice(0)) listener(error);
   }
+}
+
+/** Size of a plain connection's read buffer (what Node reads into per read by default, too). */
+const READ_BUFFER_BYTES = 64 * 1024;
+
+/**
+ * A TCP connection that reads into one buffer of its own, reused for every read (net's
+ * `onread`), and hands each read on as a 'data' event with a copy of the bytes — a small copy
+ * comes from Buffer's shared pool. Node's default read makes a new ArrayBuffer per read and
+ * pushes it through the Readable machinery (a nextTick per read); a relay that reads many small
+ * answers pays for both on every one. pause()/resume() still stop and restart reading. What is
+ * read when nobody listens for 'data' has nowhere to go (a Readable would have kept it): the
+ * connection fails rather than lose it — the login listens from before the startup message to
+ * the end of the greeting, the connection from then on, and the server speaks only when asked
+ * between the two.
+ */
+function connectReadingInPlace(address: { host: string; port: number }): Socket {
+  const socket: Socket = connect({
+    port: address.port,
+    host: address.host,
+    onread: {
+      buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES),
+      callback: (length, buffer) => {
+        if (socket.listenerCount("data") === 0) {
+          socket.destroy(new Error("the server sent data while nothing read the connection"));
+          return false;
+        }
+        const bytes = Buffer.allocUnsafe(length);
+        (buffer as Buffer).copy(bytes, 0, 0, length);
+        socket.emit("data", bytes);
+        return true;
+      },
+    },
+  });
+  return socket;
 }
 
 interface Greeting {
