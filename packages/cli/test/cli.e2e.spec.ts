@@ -344,7 +344,7 @@ describe("dbplane, run as a user runs it", () => {
     const put = await world.cli([
       "query",
       DB,
-      "INSERT INTO orders VALUES (1, 'x'), (2, 'x'), (3, 'x'), (4, 'x'), (5, 'x'), (6, 'x')",
+      "INSERT INTO orders (id, note) VALUES (1, 'x'), (2, 'x'), (3, 'x'), (4, 'x'), (5, 'x'), (6, 'x')",
     ]);
     expect(put.code, put.stderr).toBe(0);
 
