@@ -36,36 +36,27 @@ export class GenerationRunner {
   }
 
   /**
-   * Before joining: starts the readers the units expected here will be handed to, keeping their
-   * events meanwhile. Acquired, they start on what was kept instead of paying for a consumer of
-   * their own (JetStream round trips, the first pull) while paused. A no-op once anything reads
-   * this generation.
+   * Before joining: starts the reader the units expected here will be handed to, from the lowest
+   * of their checkpoints, keeping their events meanwhile. Acquired, they start on what was kept
+   * instead of paying for a consumer of their own (JetStream round trips, the first pull) while
+   * paused. A no-op once anything reads this generation.
    */
   async prefetch(units: readonly { partition: number; checkpoint: number }[]): Promise<void> {
     if (units.length === 0 || this.readers.length > 0) return;
-    // One reader per group of checkpoints within PREFETCH_SPREAD of each other (in practice one
-    // per old owner): a unit whose owner lags far behind would hold the others up if one reader
-    // read its backlog before reaching theirs (traced: 27,000 sequences, four units' first commits
-    // 4 s late), and left out it got a fresh reader when acquired — traced during a catch-up at
-    // 1.1 s for the consumer's creation and 0.3-0.7 s more for its first messages.
-    const groups: { partition: number; checkpoint: number }[][] = [];
-    for (const u of [...units].sort((a, b) => b.checkpoint - a.checkpoint)) {
-      const group = groups.at(-1);
-      if (group && group[0]!.checkpoint - u.checkpoint <= PREFETCH_SPREAD) group.push(u);
-      else groups.push([u]);
-    }
-    const readers = groups.map((group) => {
-      const reader = this.#reader(group.at(-1)!.checkpoint + 1, "prefetch");
-      reader.reserve(group.map((u) => u.partition));
-      return reader;
-    });
-    this.readers.push(...readers);
-    const started = await Promise.allSettled(readers.map((r) => r.start()));
-    const failed = started.find((r) => r.status === "rejected");
-    if (failed) {
-      for (const r of readers) this.readers.splice(this.readers.indexOf(r), 1);
-      await Promise.all(readers.map((r) => r.stop()));
-      throw failed.reason;
+    // A unit whose owner lags far behind would hold the others up: one reader from its checkpoint
+    // reads its backlog before reaching theirs (traced: 27,000 sequences, four units' first
+    // commits 4 s late). It is left out and gets a reader of its own when acquired.
+    const newest = Math.max(...units.map((u) => u.checkpoint));
+    const near = units.filter((u) => newest - u.checkpoint <= PREFETCH_SPREAD);
+    const reader = this.#reader(Math.min(...near.map((u) => u.checkpoint)) + 1, "prefetch");
+    reader.reserve(near.map((u) => u.partition));
+    this.readers.push(reader);
+    try {
+      await reader.start();
+    } catch (err) {
+      this.readers.splice(this.readers.indexOf(reader), 1);
+      await reader.stop();
+      throw err;
     }
   }
 
@@ -174,8 +165,6 @@ export class GenerationRunner {
     }
     const main = this.readers[0];
     if (!main || main === reader || reader.position < main.position) return;
-    // Still keeping events for units not acquired yet: stopping it would lose them.
-    if (reader.reserving) return;
     // Far ahead of a lagging main: merging would stall these units until main got here. Merged
     // once main has come within the spread (it reads as fast as it can; this one follows the head).
     if (reader.position - main.position > PREFETCH_SPREAD) return;

@@ -84,11 +84,6 @@ export class StreamReader implements EventSource {
     return false;
   }
 
-  /** Keeps events for partitions whose units have not been claimed yet. */
-  get reserving(): boolean {
-    return this.#reserved.size > 0;
-  }
-
   /** Nothing to read for: no unit and nothing kept. */
   get idle(): boolean {
     return this.units.size === 0 && this.#reserved.size === 0;
