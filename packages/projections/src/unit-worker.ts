@@ -48,14 +48,6 @@ export class UnitWorker {
    * its first events — traced at 500-900 ms of a moved unit's pause on a loaded machine.
    */
   #lastCommitAt = Date.now();
-  /**
-   * Before its first commit here: when the unit, idle, first saw its reader past its checkpoint.
-   * A new reader's first messages come before the unit's own (1 in `partitions` is its): flushed
-   * on the idle timer in that gap, the empty write held the first events' transaction back by a
-   * whole transaction — traced at 1.4-2.8 s of two of five moved units' first commits during a
-   * catch-up. The first empty flush waits until the reader has been past the checkpoint that long.
-   */
-  #aheadSince: number | undefined;
   #commits = 0;
   #stopping = false;
   #wake: (() => void) | undefined;
@@ -147,10 +139,7 @@ export class UnitWorker {
 
   async #idle(): Promise<void> {
     const position = this.position();
-    const now = Date.now();
-    if (this.#commits === 0 && position > this.#checkpoint) this.#aheadSince ??= now;
-    const since = this.#commits === 0 ? (this.#aheadSince ?? now) : this.#lastCommitAt;
-    const due = now - Math.max(since, this.#lastCommitAt) >= this.options.idleFlushMs;
+    const due = Date.now() - this.#lastCommitAt >= this.options.idleFlushMs;
     if (position > this.#checkpoint && due) {
       await this.#commit([], position, async () => {});
       return;
