@@ -18,8 +18,9 @@
 // Knobs: BENCH_EVENTS, BENCH_JOINS, BENCH_STEADY_JOINS; BENCH_SKIP_THROUGHPUT=1 and BENCH_ONLY_INCREMENTAL=1 skip
 // scenarios; BENCH_DEBUG=1 prints each moved unit's timeline; BENCH_TRACE=1 runs the replicas at
 // debug level and prints, under each moved unit, every replica's hand-over steps during its pause
-// (notified, view read, release, acquire, launch — claimed from the read-ahead or not — first
-// commit); BENCH_CPU_PROF=<dir> writes a V8 CPU profile per replica when it exits.
+// (notified, view read, release, acquire, launch — claimed from the read-ahead or not —, every
+// reader's start, consumer created, consuming, first message, the unit's first event queued, its
+// first transaction begun, connected, checkpoint advanced, batch handled, committed); BENCH_CPU_PROF=<dir> writes a V8 CPU profile per replica when it exits.
 import { createBenchWorld } from "./bench-world.ts";
 import { percentile, type RebalanceResult, rebalance, throughput } from "./scenarios.ts";
 

@@ -91,14 +91,17 @@ export class StreamReader implements EventSource {
 
   async start(): Promise<void> {
     const { js, stream, filter, startSeq } = this.options;
+    this.#trace("reader starting");
     const consumer = await js.consumers.get(stream, {
       filter_subjects: filter,
       opt_start_seq: Math.max(1, startSeq),
     });
+    this.#trace("reader consumer created");
     // Short pulls (5 s, heartbeats every 2.5 s) instead of nats.js's 30 s: after a NATS restart
     // the server has forgotten this ephemeral consumer, and the client only notices by missed
     // heartbeats — with the defaults the projection stood still for ~40 s.
     this.#messages = await consumer.consume({ max_messages: 2_000, expires: 5_000 });
+    this.#trace("reader consuming");
     if (this.#closed) await this.#messages.close();
     this.#loop = this.#run(this.#messages);
   }
@@ -107,8 +110,13 @@ export class StreamReader implements EventSource {
     const { types, partitions, contractSubject, logger } = this.options;
     try {
       let sliceStart = performance.now();
+      let first = true;
       for await (const m of messages) {
         if (this.#closed) break;
+        if (first) {
+          first = false;
+          this.#trace("reader first message", { seq: m.seq, pending: m.info.pending });
+        }
         // Route on two headers; only the units' own events pay for the full decode.
         const type = m.headers?.get("ce-type");
         if (!types || !type || types.has(type)) {
@@ -142,6 +150,14 @@ export class StreamReader implements EventSource {
       );
       this.options.onFailed(this, err);
     }
+  }
+
+  /** BENCH_TRACE: a reader's steps, with where it started and the units it serves. */
+  #trace(msg: string, extra: object = {}): void {
+    this.options.logger.debug?.(
+      { readerStart: this.options.startSeq, partitions: [...this.units.keys()], ...extra },
+      msg,
+    );
   }
 
   #keep(partition: number, m: JsMsg, contractSubject: (wire: string) => string): void {

@@ -91,6 +91,8 @@ export class UnitWorker {
   offer(event: ProjectionEvent): void {
     if (this.#stopping || event.seq <= this.#lastSeen) return;
     this.#lastSeen = event.seq;
+    if (this.#commits === 0 && this.#queue.length === 0)
+      this.options.logger.debug?.({ unit: this.options.own.key, seq: event.seq }, "unit event queued");
     this.#queue.push(event);
     this.#wake?.();
   }
@@ -232,14 +234,24 @@ export class UnitWorker {
     const { own, ownership, metrics, definition } = this.options;
     const started = performance.now();
     const from = this.#checkpoint;
+    if (this.#commits === 0)
+      this.options.logger.debug?.(
+        { unit: own.key, events: events.length, queued: this.#queue.length, from, to },
+        "unit first transaction begun",
+      );
+    const first =
+      this.#commits === 0 ? (msg: string) => this.options.logger.debug?.({ unit: own.key }, msg) : undefined;
     await ownership.inTransaction(async (tx) => {
+      first?.("unit first transaction connected");
       await ownership.advance(tx, own, {
         from,
         to,
         applied: events.length,
         lastEventTime: events.at(-1)?.time,
       });
+      first?.("unit first checkpoint advanced");
       await work(tx);
+      first?.("unit first batch handled");
     });
     this.#checkpoint = to;
     this.#lastCommitAt = Date.now();
