@@ -35,10 +35,19 @@ export async function startChildService(options: ChildServiceOptions): Promise<C
   });
   let output = "";
   const echo = process.env.DBPLANE_TEST_ECHO === "1";
+  const prefix = `[${options.name ?? options.entry}] `;
   const onData = (chunk: Buffer) => {
     const text = chunk.toString();
     output += text;
-    if (echo) process.stderr.write(text.replace(/^/gm, `[${options.name ?? options.entry}] `));
+    if (echo) process.stderr.write(text.replace(/^/gm, prefix));
+    // A service's fatal log (pino level 60: an uncaught error, it is shutting down) is always
+    // shown: a test then fails with 503s or refused connections that say nothing of the cause,
+    // and the output is gone with the process. (A chunk may split a line: what is shown is
+    // still the fatal part.)
+    else if (text.includes('"level":60')) {
+      for (const line of text.split("\n"))
+        if (line.includes('"level":60')) process.stderr.write(`${prefix}${line}\n`);
+    }
   };
   proc.stdout?.on("data", onData);
   proc.stderr?.on("data", onData);
