@@ -33,12 +33,17 @@ let t = performance.now();
 let claimed = 0,
   rounds = 0;
 const held: Record<string, string[]> = { a: [], b: [] };
+// What a replica holds of each claimed job, given back with its completion (`known`: a checkout
+// that predates it ignores the field and reads the definition again).
+const known = new Map<string, { version: number; definition: unknown }>();
 for (;;) {
   const owner = rounds % 2 ? "b" : "a";
   const r = await store.claimDue(owner, opts);
   rounds++;
   claimed += r.jobs.length;
   held[owner]!.push(...r.jobs.map((j: { id: string }) => j.id));
+  for (const j of r.jobs as { id: string; version: number; definition: unknown }[])
+    known.set(j.id, { version: j.version, definition: j.definition });
   if (r.jobs.length === 0) break;
 }
 const claimMs = performance.now() - t;
@@ -63,6 +68,7 @@ for (const owner of ["a", "b"]) {
         scheduledAt: r.next_run_at,
         outcome: "fired",
         firedAt: dbNow,
+        known: known.get(r.id),
       })),
       { horizonMs: 2_000, leaseMs: 15_000 },
     );

@@ -178,6 +178,38 @@ describe("leases", () => {
 });
 
 describe("completing occurrences", () => {
+  it("a completion that gives the definition it holds, at the stored version, is not given the stored one again", async () => {
+    await f.store.upsert(job({ id: "known-def", schedule: { kind: "every", everyMs: 1_000 } }));
+    const c = (await f.store.claimDue("k", { ...claimOptions, limit: 10_000 })).jobs.find(
+      (j) => j.id === "known-def",
+    )!;
+    // Behind the store's back, with no version bump: only a definition read from the row sees it.
+    await f.db.pool.query(
+      `UPDATE "${f.store.schema}".jobs SET definition = jsonb_set(definition, '{schedule,everyMs}', '60000') WHERE id = $1`,
+      ["known-def"],
+    );
+    const at = c.next!.scheduledAt;
+    const known = { version: c.version, definition: c.definition };
+    const r = await f.store.complete(
+      "k",
+      [{ jobId: "known-def", scheduledAt: at, outcome: "fired", known }],
+      completeOptions,
+    );
+    expect(r.outcomes[0]).toMatchObject({ accepted: true, recorded: true });
+    expect((await f.store.get("known-def"))?.nextRunAt?.getTime()).toBe(at.getTime() + 1_000);
+    // A held definition of another version is not trusted: the stored one decides.
+    const next = r.continuing.find((j) => j.id === "known-def")?.next ?? null;
+    const at2 = next?.scheduledAt ?? new Date(at.getTime() + 1_000);
+    const stale = { version: c.version + 1, definition: c.definition };
+    await f.store.complete(
+      "k",
+      [{ jobId: "known-def", scheduledAt: at2, outcome: "fired", known: stale }],
+      completeOptions,
+    );
+    // (every 60 s from the stored one: its next lies beyond the held definition's at2 + 1 s)
+    expect((await f.store.get("known-def"))?.nextRunAt?.getTime()).toBeGreaterThan(at2.getTime() + 1_000);
+  });
+
   it("recording a run twice is a no-op: one row, one advance", async () => {
     await f.store.upsert(job({ id: "idem", schedule: { kind: "every", everyMs: 1_000 } }));
     const c = (await f.store.claimDue("w", { ...claimOptions, limit: 10_000 })).jobs.find(

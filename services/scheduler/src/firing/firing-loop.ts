@@ -9,6 +9,7 @@ import type { TargetNamespace } from "../domain/target-namespace.ts";
 import { ownerTargetProblem } from "../domain/target-privilege.ts";
 import type { SchedulerMetrics } from "../scheduler-metrics.ts";
 import type { ClaimedJob, DueOccurrence, MissedOccurrences } from "../store/job-progress.ts";
+import type { KnownDefinition } from "../store/claims.ts";
 import type { SchedulerStore } from "../store/scheduler-store.ts";
 import { ClaimLoop } from "./claim-loop.ts";
 import { CompletionBatcher } from "./completion-batcher.ts";
@@ -137,7 +138,7 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
   }
 
   function arm(job: ClaimedJob, occ: DueOccurrence): void {
-    const p = pending.add(job.id, job.definition, occ, job.owner);
+    const p = pending.add(job.id, job.definition, occ, job.owner, job.version);
     if (p) schedule(p);
   }
 
@@ -170,7 +171,7 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
    */
   function handOver(p: PendingOccurrence, target: HttpTarget): void {
     const { occ, jobId } = p;
-    const base = { jobId, scheduledAt: occ.scheduledAt, manual: occ.manual };
+    const base = { jobId, scheduledAt: occ.scheduledAt, manual: occ.manual, known: knownOf(p) };
     const now = clock.now();
     if (!firesWhenLate(p.definition) && now > occ.fireBy.getTime()) {
       o.metrics.missed.inc();
@@ -201,7 +202,7 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
     const fireBy = firesWhenLate(p.definition) ? Number.POSITIVE_INFINITY : occ.fireBy.getTime();
     const localDeadline = () =>
       Math.min(fireBy, pending.expiryOf(jobId) - leaseSafetyMs) - (clock.now() - Date.now());
-    const base = { jobId, scheduledAt: occ.scheduledAt, manual: occ.manual };
+    const base = { jobId, scheduledAt: occ.scheduledAt, manual: occ.manual, known: knownOf(p) };
     // Checked at every firing, not only when saved: a job saved before owners were recorded or
     // before subjects were namespaced, or written to the table by other means, must not speak
     // for the platform, for another service or into another installation.
@@ -264,6 +265,11 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
     // ours to act on. Whoever claims the job next fires the same id, deduplicated if we got through.
     lapsed.add(jobId);
     pending.drop(jobId);
+  }
+
+  /** The definition the occurrence was armed with: its completion need not read it again. */
+  function knownOf(p: PendingOccurrence): KnownDefinition | undefined {
+    return p.version > 0 ? { version: p.version, definition: p.definition } : undefined;
   }
 
   const claims = new ClaimLoop({

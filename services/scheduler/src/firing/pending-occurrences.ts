@@ -7,6 +7,8 @@ import { type JobOwner, NO_OWNER } from "../store/job-rows.ts";
 export interface PendingOccurrence {
   readonly jobId: string;
   readonly definition: JobDefinition;
+  /** The job's version `definition` belongs to (0: unknown, read again when recorded). */
+  readonly version: number;
   /** Who saved the job, with the scopes they held then. */
   readonly owner: JobOwner;
   readonly occ: DueOccurrence;
@@ -43,11 +45,13 @@ export class PendingOccurrences {
     definition: JobDefinition,
     occ: DueOccurrence,
     owner: JobOwner = NO_OWNER,
+    version = 0,
   ): PendingOccurrence | null {
     if (this.#byId.has(occ.messageId)) return null;
     const p: PendingOccurrence = {
       jobId,
       definition,
+      version,
       owner,
       occ,
       timerKey: undefined,

@@ -1,5 +1,6 @@
 import { inTransaction } from "@dbplane/service-kit";
 import type pg from "pg";
+import type { JobDefinition } from "../domain/job-definition.ts";
 import type { ClaimedJob, MissedOccurrences } from "./job-progress.ts";
 import { claimedJobOf, decideClaim, progressOf, settleMisfire, writeProgress } from "./job-progress.ts";
 import type { HeldRow } from "./job-rows.ts";
@@ -139,19 +140,39 @@ async function settleOverdue(
   });
 }
 
-/** Locks the given jobs this owner holds, in id order (so concurrent batches cannot deadlock). */
+/** A definition the caller already holds, and the job version it belongs to. */
+export interface KnownDefinition {
+  readonly version: number;
+  readonly definition: JobDefinition;
+}
+
+/**
+ * Locks the given jobs this owner holds, in id order (so concurrent batches cannot deadlock).
+ *
+ * A job whose definition the caller holds (`known`, by job id) is read without it when its
+ * version is still the one given — checked under the row lock — and given the caller's: the
+ * definition is the only JSON a held row carries, and re-reading and parsing it for every
+ * completed occurrence cost as much as the rest of the row. A changed version reads it as stored.
+ */
 export async function lockHeld(
   client: pg.PoolClient,
   ctx: StoreContext,
   owner: string,
   ids: readonly string[],
+  known?: ReadonlyMap<string, KnownDefinition>,
 ): Promise<{ rows: HeldRow[]; now: Date }> {
+  // ORDER BY then FOR UPDATE: the rows are locked in id order (LockRows runs above the sort), and
+  // a row changed meanwhile is re-read, the CASE with it, so the version compared is the locked one.
   const { rows } = await client.query<HeldRow & { now: Date }>({
     name: ctx.statement("lock_held"),
-    text: `SELECT ${heldColumns}, now() AS now FROM ${ctx.t.jobs}
-           WHERE id = ANY($1::text[]) AND claimed_by = $2 ORDER BY id FOR UPDATE`,
-    values: [ids, owner],
+    text: `SELECT ${heldColumns.replace(/(\w+)/g, "j.$1").replace("j.definition", "CASE WHEN j.version = k.version THEN NULL ELSE j.definition END AS definition")}, now() AS now
+           FROM ${ctx.t.jobs} AS j JOIN unnest($1::text[], $3::int[]) AS k(id, version) ON j.id = k.id
+           WHERE j.claimed_by = $2 ORDER BY j.id FOR UPDATE OF j`,
+    values: [ids, owner, ids.map((id) => known?.get(id)?.version ?? -1)],
   });
+  for (const row of rows) {
+    if (row.definition === null) row.definition = known!.get(row.id)!.definition;
+  }
   const now = rows[0]?.now ?? (await client.query<{ now: Date }>("SELECT now() AS now")).rows[0]!.now;
   return { rows, now };
 }

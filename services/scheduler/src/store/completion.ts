@@ -1,7 +1,7 @@
 import { inTransaction } from "@dbplane/service-kit";
 import { TargetKind } from "../domain/limits.ts";
 import { nextOccurrence } from "../domain/occurrences.ts";
-import { lockHeld } from "./claims.ts";
+import { type KnownDefinition, lockHeld } from "./claims.ts";
 import { type NewDelivery, queueDeliveries } from "./delivery-queue.ts";
 import type { ClaimedJob, JobProgress, MissedOccurrences } from "./job-progress.ts";
 import { claimedJobOf, decideClaim, progressOf, settleMisfire, writeProgress } from "./job-progress.ts";
@@ -24,6 +24,11 @@ export interface OccurrenceResult {
   readonly streamSeq?: number;
   /** An http job's occurrence handed to the delivery workers (informational: the job's definition decides). */
   readonly delivery?: boolean;
+  /**
+   * The job's definition and version as the holder armed the occurrence: while the stored
+   * version is still this one, the definition is not read again (`lockHeld`).
+   */
+  readonly known?: KnownDefinition;
 }
 
 export interface CompleteOptions {
@@ -64,7 +69,9 @@ export async function completeOccurrences(
   );
   return inTransaction(ctx.pool, async (client) => {
     const ids = [...new Set(ordered.map((r) => r.jobId))];
-    const { rows, now } = await lockHeld(client, ctx, owner, ids);
+    const known = new Map<string, KnownDefinition>();
+    for (const r of ordered) if (r.known) known.set(r.jobId, r.known);
+    const { rows, now } = await lockHeld(client, ctx, owner, ids, known);
     const progress = new Map(rows.map((row) => [row.id, progressOf(row)]));
     const runs: NewRun[] = [];
     const missed: MissedOccurrences[] = [];

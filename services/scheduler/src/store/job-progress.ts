@@ -128,7 +128,7 @@ export async function writeProgress(
                  $7::bigint[], $8::timestamptz[], $9::boolean[])
        AS u(id, state, next_run_at, next_fire_by, trigger_at, runs_count, missed_added, last_run_at, keep)
      WHERE j.id = u.id AND j.claimed_by = $10
-     RETURNING ${heldColumns.replace(/(\w+)/g, "j.$1")})
+     RETURNING ${heldColumns.replace(/(\w+)/g, "j.$1").replace("j.definition", "NULL::jsonb AS definition")})
      SELECT * FROM written WHERE claim_expires_at IS NOT NULL`,
     values: [
       progress.map((p) => p.row.id),
@@ -144,6 +144,10 @@ export async function writeProgress(
       leaseMs,
     ],
   });
+  // The definition is not read back: every caller locked these rows (`lockHeld`) in this
+  // transaction, so it is the one they hold.
+  const held = new Map(progress.map((p) => [p.row.id, p.row.definition]));
+  for (const row of rows) row.definition = held.get(row.id)!;
   return rows;
 }
 
