@@ -47,6 +47,8 @@ export async function startDbplane(): Promise<Contender> {
         DBPLANE_PG_POOL_SIZE: "20",
         ...(process.env.BENCH_NODE_OPTIONS && { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS }),
         ...(process.env.BENCH_TICK_MS && { DBPLANE_SCHEDULER_TICK_MS: process.env.BENCH_TICK_MS }),
+        ...(process.env.BENCH_HORIZON_MS && { DBPLANE_SCHEDULER_HORIZON_MS: process.env.BENCH_HORIZON_MS }),
+        ...(process.env.BENCH_LEASE_MS && { DBPLANE_SCHEDULER_LEASE_MS: process.env.BENCH_LEASE_MS }),
         ...(process.env.BENCH_PUBLISH_CONCURRENCY && {
           DBPLANE_SCHEDULER_PUBLISH_CONCURRENCY: process.env.BENCH_PUBLISH_CONCURRENCY,
         }),
@@ -72,7 +74,9 @@ export async function startDbplane(): Promise<Contender> {
   // the figures: a stall shows up here with its time, not as "missed" with no explanation.
   void (async () => {
     for await (const s of messages.status()) {
-      if (s.type === "next" || s.type === "heartbeat") continue;
+      // Routine: pulls, heartbeats, and a pull expiring (408, its unused messages discarded).
+      if (s.type === "next" || s.type === "heartbeat" || s.type === "discard") continue;
+      if (s.type === "debug" && s.code === 408) continue;
       process.stderr.write(`dbplane consumer ${new Date().toISOString()}: ${JSON.stringify(s)}\n`);
     }
   })();
