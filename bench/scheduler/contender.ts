@@ -14,6 +14,8 @@ export interface Contender {
   /** When each job was first seen fired (ms), and how many extra firings were seen. */
   fired(): { readonly first: ReadonlyMap<string, number>; readonly duplicates: number };
   close(): Promise<void>;
+  /** Says where the jobs not seen fired are (called when a scenario gives up waiting for them). */
+  diagnose?(): Promise<string>;
 }
 
 export interface ScenarioResult {
@@ -62,7 +64,13 @@ export async function runScenario(
     if (n !== seen) {
       seen = n;
       quietSince = Date.now();
-    } else if (Date.now() > lastDue && Date.now() - quietSince > quietMs) break;
+    } else if (Date.now() > lastDue && Date.now() - quietSince > quietMs) {
+      if (contender.diagnose)
+        process.stderr.write(
+          `${contender.name}: ${jobs.length - n} jobs not seen fired after ${quietMs} ms quiet; ${await contender.diagnose()}\n`,
+        );
+      break;
+    }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   // Give late duplicates a moment to show.

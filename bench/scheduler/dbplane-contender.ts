@@ -60,6 +60,7 @@ export async function startDbplane(): Promise<Contender> {
 
   const first = new Map<string, number>();
   let duplicates = 0;
+  let received = 0;
   const consumer = await jetstream(nats.nc).consumers.get(stream, { deliver_policy: DeliverPolicy.All });
   // Pull requests expire after 5 s (idle heartbeat 2.5 s), not nats.js's 30 s (15 s): a pull the
   // client and server disagree on (a reset ordered consumer, a dropped request) is noticed only
@@ -89,6 +90,7 @@ export async function startDbplane(): Promise<Contender> {
   void (async () => {
     for await (const m of messages) {
       const now = Date.now();
+      received++;
       const id = m.headers?.get("dbplane-job-id") ?? "";
       if (first.has(id)) duplicates++;
       else first.set(id, now);
@@ -130,6 +132,16 @@ export async function startDbplane(): Promise<Contender> {
     },
     fired() {
       return { first, duplicates };
+    },
+    async diagnose() {
+      // Where the messages are: still undelivered by the server (num_pending, a pull waiting:
+      // num_waiting) or delivered to this client (delivered.stream_seq) and not yet iterated.
+      const [ci, si] = await Promise.all([consumer.info(), jsm.streams.info(stream)]);
+      return (
+        `stream ${si.state.messages} messages (last seq ${si.state.last_seq}); consumer delivered stream seq ` +
+        `${ci.delivered.stream_seq}, num_pending ${ci.num_pending}, num_waiting ${ci.num_waiting}, ` +
+        `num_ack_pending ${ci.num_ack_pending}; received here ${received}`
+      );
     },
     async close() {
       await messages.close();
