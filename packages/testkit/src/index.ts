@@ -1,5 +1,6 @@
 export type { ChildService, ChildServiceOptions } from "./child-service.ts";
 export { startChildService } from "./child-service.ts";
+export { disposeOnFailure } from "./dispose-on-failure.ts";
 export type { TestServerUrls } from "./env.ts";
 export { testServerUrls } from "./env.ts";
 export type { SeenEvent } from "./event-stream.ts";

@@ -6,6 +6,7 @@ import { databaseReady } from "@dbplane/contracts";
 import { createScramVerifier } from "@dbplane/pgwire";
 import {
   createPostgresServer,
+  disposeOnFailure,
   freePort,
   type JsonResponse,
   type PostgresServer,
@@ -49,98 +50,104 @@ export async function createReshardWorld(
       ...options.env,
     },
   });
-  const servers: PostgresServer[] = [];
-  const pools: pg.Pool[] = [];
-  world.defer(async () => {
-    await Promise.all(pools.map((p) => p.end()));
-    await Promise.all(servers.map((s) => s.stop()));
-  });
-  await Promise.all(
-    Array.from({ length: shardCount }, async (_, i) => {
-      const server = await createPostgresServer();
-      servers[i] = server;
-      const admin = new pg.Client({ connectionString: server.url });
-      await admin.connect();
-      // The application role, as the provisioner makes it: owner of the database, not a superuser.
-      // The router's pools connect as it, so row-level security binds what they read.
-      await admin.query(`CREATE ROLE ${APP} LOGIN`);
-      await admin.query(`CREATE DATABASE ${DB} OWNER ${APP}`);
-      await admin.end();
-      pools[i] = new pg.Pool({ connectionString: server.url.replace(/\/postgres$/, `/${DB}`), max: 2 });
-    }),
-  );
-  const appPassword = join(world.passwordFile, "..", "app-password");
-  const appVerifier = join(world.passwordFile, "..", "app-verifier");
-  await writeFile(appPassword, "app-password\n", { mode: 0o600 });
-  await writeFile(appVerifier, `${createScramVerifier("app-password")}\n`, { mode: 0o600 });
-  const routers: ReshardWorld["routers"] = [];
-  let version = 0;
-  const token = world.token();
-  const self: ReshardWorld = {
-    world,
-    servers,
-    pools,
-    routers,
-    call: (method, path, body) => api(routers.find((r) => r.alive)!.base, token, method, path, body),
-    async announce(count) {
-      version++;
-      await world.bus.publish(
-        databaseReady,
-        {
-          name: DB,
-          version: 1,
-          postgresVersion: 15,
-          shards: servers.slice(0, count).map((s, i) => ({
-            shard: i,
-            primary: { host: "127.0.0.1", port: s.port },
-            replicas: [],
-            dbname: DB,
-            user: "postgres",
-            passwordRef: { kind: "file" as const, path: world.passwordFile },
-          })),
-          application: {
-            user: APP,
-            passwordRef: { kind: "file" as const, path: appPassword },
-            verifierRef: { kind: "file" as const, path: appVerifier },
-          },
-          shardedTables: [
-            { table: "orders", keyColumn: "id", keyType: "bigint" },
-            { table: "accounts", keyColumn: "name", keyType: "text" },
-          ],
-        },
-        { subject: DB, id: uniqueName("ready") },
+  // A failed start (a router not ready in time under load) stops what was started.
+  return disposeOnFailure(
+    () => world.dispose(),
+    async () => {
+      const servers: PostgresServer[] = [];
+      const pools: pg.Pool[] = [];
+      world.defer(async () => {
+        await Promise.all(pools.map((p) => p.end()));
+        await Promise.all(servers.map((s) => s.stop()));
+      });
+      await Promise.all(
+        Array.from({ length: shardCount }, async (_, i) => {
+          const server = await createPostgresServer();
+          servers[i] = server;
+          const admin = new pg.Client({ connectionString: server.url });
+          await admin.connect();
+          // The application role, as the provisioner makes it: owner of the database, not a superuser.
+          // The router's pools connect as it, so row-level security binds what they read.
+          await admin.query(`CREATE ROLE ${APP} LOGIN`);
+          await admin.query(`CREATE DATABASE ${DB} OWNER ${APP}`);
+          await admin.end();
+          pools[i] = new pg.Pool({ connectionString: server.url.replace(/\/postgres$/, `/${DB}`), max: 2 });
+        }),
       );
-      for (const r of routers.filter((x) => x.alive)) {
-        await waitFor(
-          async () => {
-            const res = await api(r.base, token, "GET", `/v1/databases/${DB}/shards`);
-            return res.status === 200 && res.body.shards.length === count;
-          },
-          { what: `${count} shards of ${DB} at ${r.base}` },
-        );
-      }
-    },
-    async startRouter() {
-      const pgPort = await freePort();
-      const replica = await world.startReplica({ env: { DBPLANE_ROUTER_PG_PORT: String(pgPort) } });
-      const router = {
-        base: replica.base,
-        pgPort,
-        pid: replica.svc.process.pid ?? 0,
-        alive: true,
-        stop(signal?: NodeJS.Signals) {
-          router.alive = false;
-          return replica.stop(signal);
+      const appPassword = join(world.passwordFile, "..", "app-password");
+      const appVerifier = join(world.passwordFile, "..", "app-verifier");
+      await writeFile(appPassword, "app-password\n", { mode: 0o600 });
+      await writeFile(appVerifier, `${createScramVerifier("app-password")}\n`, { mode: 0o600 });
+      const routers: ReshardWorld["routers"] = [];
+      let version = 0;
+      const token = world.token();
+      const self: ReshardWorld = {
+        world,
+        servers,
+        pools,
+        routers,
+        call: (method, path, body) => api(routers.find((r) => r.alive)!.base, token, method, path, body),
+        async announce(count) {
+          version++;
+          await world.bus.publish(
+            databaseReady,
+            {
+              name: DB,
+              version: 1,
+              postgresVersion: 15,
+              shards: servers.slice(0, count).map((s, i) => ({
+                shard: i,
+                primary: { host: "127.0.0.1", port: s.port },
+                replicas: [],
+                dbname: DB,
+                user: "postgres",
+                passwordRef: { kind: "file" as const, path: world.passwordFile },
+              })),
+              application: {
+                user: APP,
+                passwordRef: { kind: "file" as const, path: appPassword },
+                verifierRef: { kind: "file" as const, path: appVerifier },
+              },
+              shardedTables: [
+                { table: "orders", keyColumn: "id", keyType: "bigint" },
+                { table: "accounts", keyColumn: "name", keyType: "text" },
+              ],
+            },
+            { subject: DB, id: uniqueName("ready") },
+          );
+          for (const r of routers.filter((x) => x.alive)) {
+            await waitFor(
+              async () => {
+                const res = await api(r.base, token, "GET", `/v1/databases/${DB}/shards`);
+                return res.status === 200 && res.body.shards.length === count;
+              },
+              { what: `${count} shards of ${DB} at ${r.base}` },
+            );
+          }
         },
+        async startRouter() {
+          const pgPort = await freePort();
+          const replica = await world.startReplica({ env: { DBPLANE_ROUTER_PG_PORT: String(pgPort) } });
+          const router = {
+            base: replica.base,
+            pgPort,
+            pid: replica.svc.process.pid ?? 0,
+            alive: true,
+            stop(signal?: NodeJS.Signals) {
+              router.alive = false;
+              return replica.stop(signal);
+            },
+          };
+          routers.push(router);
+          if (version > 0) await waitForMap(replica.base, token, DB);
+          return router;
+        },
+        dispose: () => world.dispose(),
       };
-      routers.push(router);
-      if (version > 0) await waitForMap(replica.base, token, DB);
-      return router;
+      for (let i = 0; i < (options.routers ?? 2); i++) await self.startRouter();
+      return self;
     },
-    dispose: () => world.dispose(),
-  };
-  for (let i = 0; i < (options.routers ?? 2); i++) await self.startRouter();
-  return self;
+  );
 }
 
 /** Rows of the shop database: `orders` (bigint key), `accounts` (text key), `countries` (unsharded, on every shard). */
