@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   createTestSchema,
+  disposeOnFailure,
   type HttpClient,
   httpClient,
   type ServiceWorld,
@@ -68,10 +69,22 @@ export async function createProvisionedWorld(options: ProvisionedWorldOptions): 
       ...options.provisionerEnv,
     },
   });
-  const p = await provisioners.startReplica();
+  // A replica not ready in time (under load) stops what was started before it.
+  const [p, r] = await disposeOnFailure(
+    async () => {
+      await provisioners.dispose();
+      await routers.dispose();
+      await schema.drop();
+      await rm(dataDir, { recursive: true, force: true, maxRetries: 5 });
+    },
+    async () => {
+      const p = await provisioners.startReplica();
+      // The router reads password files only inside the provisioner's data directory.
+      const r = await routers.startReplica({ env: { DBPLANE_DATA_DIR: dataDir, ...options.routerEnv } });
+      return [p, r] as const;
+    },
+  );
   const provisioner = httpClient(p.base, provisioners.token());
-  // The router reads password files only inside the provisioner's data directory.
-  const r = await routers.startReplica({ env: { DBPLANE_DATA_DIR: dataDir, ...options.routerEnv } });
   return {
     routers,
     provisioners,
