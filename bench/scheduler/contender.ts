@@ -64,7 +64,10 @@ export async function runScenario(
     if (n !== seen) {
       seen = n;
       quietSince = Date.now();
-    } else if (Date.now() > lastDue && Date.now() - quietSince > quietMs) {
+    } else if (Date.now() - Math.max(quietSince, lastDue) > quietMs) {
+      // Quiet counts from the last due time too: counted from the last firing alone, a lead
+      // that outlasted the storing by more than quietMs ended the scenario the moment its jobs
+      // came due, before any could fire (a burst's all missed, its rate taken from one second).
       if (contender.diagnose)
         process.stderr.write(
           `${contender.name}: ${jobs.length - n} jobs not seen fired after ${quietMs} ms quiet; ${await contender.diagnose()}\n`,
