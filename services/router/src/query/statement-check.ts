@@ -71,10 +71,7 @@ export interface StatementsChecked {
 }
 
 /** A shard's part of a placed write. */
-export interface PlacedStatement {
-  readonly sql: string;
-  readonly params?: readonly unknown[] | undefined;
-}
+export type PlacedStatement = Omit<CheckedStatement, "field">;
 
 /**
  * Reads statements with PostgreSQL's own grammar (@dbplane/sqlroute, as the wire endpoint does)
@@ -148,13 +145,8 @@ function placeWrite(
     if (!plan.write) return undefined;
     const shards = new Set<number>();
     for (const key of plan.keys) {
-      const value = key.kind === "const" ? key.value : s.params?.[key.index];
-      try {
-        shards.add(map.lookup.shardFor(hashShardKey(plan.keyType, value)));
-      } catch (err) {
-        // NULL or no value of the key's type: it matches no row anywhere (PostgreSQL answers).
-        if (!(err instanceof InvalidShardKeyError)) throw err;
-      }
+      const shard = ownerOf(map, plan.keyType, keyValue(key, s.params));
+      if (shard !== undefined) shards.add(shard);
     }
     if (shards.size === 0) return undefined;
     return new Map([...shards].map((shard) => [shard, { sql: s.sql, params: s.params }]));
@@ -247,21 +239,30 @@ function checkKeys(
   target: RequestedShard,
 ): void {
   for (const key of keys) {
-    const value = key.kind === "const" ? key.value : params?.[key.index];
-    let shard: number;
-    try {
-      shard = map.lookup.shardFor(hashShardKey(keyType, value));
-    } catch (err) {
-      // NULL or a value that is no key of its type matches no row anywhere: PostgreSQL answers.
-      if (err instanceof InvalidShardKeyError) continue;
-      throw err;
-    }
-    if (shard !== target.index) {
+    const value = keyValue(key, params);
+    const shard = ownerOf(map, keyType, value);
+    if (shard !== undefined && shard !== target.index) {
       const named = key.kind === "const" ? `key ${key.value}` : `key $${key.index + 1} = ${String(value)}`;
       const message = `the statement's shard ${named} belongs to shard ${shard}, but ${target.field} routes it to shard ${target.index}`;
       throw new ValidationError(`Shard key mismatch: ${message}`, {
         errors: [{ field: target.field, message }],
       });
     }
+  }
+}
+
+const keyValue = (key: KeyExpr, params: readonly unknown[] | undefined): unknown =>
+  key.kind === "const" ? key.value : params?.[key.index];
+
+/**
+ * The shard that owns a key's value under this map; undefined for NULL or a value that is no key
+ * of its type — it matches no row anywhere, and PostgreSQL answers the statement.
+ */
+function ownerOf(map: LiveMap, keyType: ShardKeyType, value: unknown): number | undefined {
+  try {
+    return map.lookup.shardFor(hashShardKey(keyType, value));
+  } catch (err) {
+    if (err instanceof InvalidShardKeyError) return undefined;
+    throw err;
   }
 }
