@@ -138,7 +138,8 @@ describe("provisioner killed mid-create", () => {
       });
     await done(apiB, res.body.operationId);
     const dir = join(world.dataDir, "clusters", "pair");
-    expect(postmastersUnder(dir)).toHaveLength(4);
+    const servers = postmastersUnder(dir);
+    expect(servers, servers.join("\n")).toHaveLength(4);
     const events = await waitFor(async () => {
       const all = (await world.events()).filter((e) => e.subject.startsWith("database/pair"));
       return all.some((e) => e.type.endsWith("database.ready.v1")) && all;

@@ -94,11 +94,18 @@ export async function stopClusters(dir: string): Promise<void> {
 
 /** Postmasters running out of data directories under `dir`, by process table (not pid files). */
 export function postmastersUnder(dir: string): string[] {
-  const out = execFileSync("ps", ["-eo", "pid,args"], { encoding: "utf8" });
-  return out
+  const out = execFileSync("ps", ["-eo", "pid,ppid,args"], { encoding: "utf8" });
+  const servers = out
     .split("\n")
     .filter((line) => /\bpostgres\b.*-D /.test(line) && line.includes(dir))
-    .map((line) => line.trim());
+    .map((line) => {
+      const [pid = "", ppid = "", ...args] = line.trim().split(/\s+/);
+      return { pid, ppid, line: `${pid} ${args.join(" ")}` };
+    });
+  // A backend a postmaster has just forked (a connection still in its TLS handshake or startup)
+  // shows the postmaster's command line until it sets its own title: a child, not a server.
+  const pids = new Set(servers.map((s) => s.pid));
+  return servers.filter((s) => !pids.has(s.ppid)).map((s) => s.line);
 }
 
 export async function isDirectory(path: string): Promise<boolean> {
