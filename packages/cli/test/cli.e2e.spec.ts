@@ -12,6 +12,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CliRun, type CliWorld, createCliWorld } from "./cli-world.ts";
 
 const DB = "clishop";
+/**
+ * A test that makes, restores or splits real PostgreSQL servers through every service: its own
+ * waits (a restore's operation, the router routing the result) add up past vitest's 60 s default
+ * on a loaded machine (CI beside other work: load 20+ on 2 cores).
+ */
+const HEAVY_MS = 180_000;
 let world: CliWorld;
 let token: string;
 
@@ -60,31 +66,35 @@ describe("dbplane, run as a user runs it", () => {
     for (const run of [login, list]) expect(run.stdout + run.stderr).not.toContain(token);
   });
 
-  it("creates a database and follows the operation to ready, printing plain progress lines off a TTY", async () => {
-    const created = await world.cli([
-      "db",
-      "create",
-      DB,
-      "--shards=2",
-      "--postgres-version=15",
-      "--storage=1Gi",
-      "--sharded-table=orders:id:bigint",
-    ]);
-    expect(created.code, created.stderr).toBe(0);
-    expect(created.stderr).toMatch(
-      new RegExp(`^create ${DB}: (requested|provisioning), \\d/2 shards ready$`, "m"),
-    );
-    expect(created.stderr).toContain(`done: create ${DB}: succeeded`);
-    // No spinner's control characters when stderr is not a terminal.
-    expect(created.stderr).not.toContain("\x1b[");
-    expect(created.stdout).toContain(`${DB}: ready`);
-    const got = await world.cli(["db", "get", DB, "-o", "json"]);
-    expect(JSON.parse(got.stdout)).toMatchObject({
-      name: DB,
-      state: "ready",
-      shards: [{ state: "ready" }, { state: "ready" }],
-    });
-  });
+  it(
+    "creates a database and follows the operation to ready, printing plain progress lines off a TTY",
+    async () => {
+      const created = await world.cli([
+        "db",
+        "create",
+        DB,
+        "--shards=2",
+        "--postgres-version=15",
+        "--storage=1Gi",
+        "--sharded-table=orders:id:bigint",
+      ]);
+      expect(created.code, created.stderr).toBe(0);
+      expect(created.stderr).toMatch(
+        new RegExp(`^create ${DB}: (requested|provisioning), \\d/2 shards ready$`, "m"),
+      );
+      expect(created.stderr).toContain(`done: create ${DB}: succeeded`);
+      // No spinner's control characters when stderr is not a terminal.
+      expect(created.stderr).not.toContain("\x1b[");
+      expect(created.stdout).toContain(`${DB}: ready`);
+      const got = await world.cli(["db", "get", DB, "-o", "json"]);
+      expect(JSON.parse(got.stdout)).toMatchObject({
+        name: DB,
+        state: "ready",
+        shards: [{ state: "ready" }, { state: "ready" }],
+      });
+    },
+    HEAVY_MS,
+  );
 
   it("shows every service ready and the fleet at a glance", async () => {
     // The fleet read model follows the provisioner's events: wait until it holds the database.
@@ -172,51 +182,65 @@ describe("dbplane, run as a user runs it", () => {
     ]);
   });
 
-  it("sets a backup policy and takes a physical backup the restore window covers", async () => {
-    const bad = await world.cli(["db", "backup-policy", DB, "--schedule", "@daily"]);
-    expect([bad.code, oneLine(bad)]).toEqual([
-      2,
-      "dbplane: give exactly one of --retain-count or --retain-days",
-    ]);
-    const policy = await world.cli([
-      "db",
-      "backup-policy",
-      DB,
-      "--schedule",
-      "@daily",
-      "--retain-count",
-      "3",
-    ]);
-    expect(policy.code, policy.stderr).toBe(0);
-    const put = await world.cli(["query", DB, "--key", "bigint:7", "INSERT INTO orders VALUES (7, 'kept')"]);
-    expect(put.code, put.stderr).toBe(0);
-    const backup = await world.cli(["db", "backup", DB, "--backup-id", "cli-phys"]);
-    expect(backup.code, backup.stderr).toBe(0);
-    const list = JSON.parse((await world.cli(["db", "backups", DB, "-o", "json"])).stdout);
-    expect(list.items.filter((b: { backupId: string }) => b.backupId === "cli-phys")).toEqual([
-      expect.objectContaining({ shard: 0, state: "completed", startLsn: expect.any(String) }),
-      expect.objectContaining({ shard: 1, state: "completed", startLsn: expect.any(String) }),
-    ]);
-    const table = await world.cli(["db", "backups", DB]);
-    expect(table.stdout).toMatch(/^restorable from \S+ to \S+$/m);
-  });
+  it(
+    "sets a backup policy and takes a physical backup the restore window covers",
+    async () => {
+      const bad = await world.cli(["db", "backup-policy", DB, "--schedule", "@daily"]);
+      expect([bad.code, oneLine(bad)]).toEqual([
+        2,
+        "dbplane: give exactly one of --retain-count or --retain-days",
+      ]);
+      const policy = await world.cli([
+        "db",
+        "backup-policy",
+        DB,
+        "--schedule",
+        "@daily",
+        "--retain-count",
+        "3",
+      ]);
+      expect(policy.code, policy.stderr).toBe(0);
+      const put = await world.cli([
+        "query",
+        DB,
+        "--key",
+        "bigint:7",
+        "INSERT INTO orders VALUES (7, 'kept')",
+      ]);
+      expect(put.code, put.stderr).toBe(0);
+      const backup = await world.cli(["db", "backup", DB, "--backup-id", "cli-phys"]);
+      expect(backup.code, backup.stderr).toBe(0);
+      const list = JSON.parse((await world.cli(["db", "backups", DB, "-o", "json"])).stdout);
+      expect(list.items.filter((b: { backupId: string }) => b.backupId === "cli-phys")).toEqual([
+        expect.objectContaining({ shard: 0, state: "completed", startLsn: expect.any(String) }),
+        expect.objectContaining({ shard: 1, state: "completed", startLsn: expect.any(String) }),
+      ]);
+      const table = await world.cli(["db", "backups", DB]);
+      expect(table.stdout).toMatch(/^restorable from \S+ to \S+$/m);
+    },
+    HEAVY_MS,
+  );
 
-  it("restores the physical backup into a new database it follows to ready, then turns the policy off", async () => {
-    const restored = await world.cli(["db", "restore", DB, "--into", `${DB}r`, "--backup-id", "cli-phys"]);
-    expect(restored.code, restored.stderr).toBe(0);
-    expect(restored.stderr).toMatch(/^done: .*: succeeded$/m);
-    await waitFor(async () => (await world.cli(["db", "shards", `${DB}r`, "-o", "json"])).code === 0, {
-      what: `the router routing ${DB}r`,
-      timeoutMs: 60_000,
-    });
-    const rows = await world.cli(["query", `${DB}r`, "-o", "json", "SELECT id::int, note FROM orders"]);
-    expect(rows.code, rows.stderr).toBe(0);
-    expect(JSON.parse(rows.stdout).rows).toEqual([{ id: 7, note: "kept" }]);
-    const gone = await world.cli(["db", "delete", `${DB}r`, "--delete-volumes"]);
-    expect(gone.code, gone.stderr).toBe(0);
-    const off = await world.cli(["db", "backup-policy", DB, "--off"]);
-    expect(off.code, off.stderr).toBe(0);
-  });
+  it(
+    "restores the physical backup into a new database it follows to ready, then turns the policy off",
+    async () => {
+      const restored = await world.cli(["db", "restore", DB, "--into", `${DB}r`, "--backup-id", "cli-phys"]);
+      expect(restored.code, restored.stderr).toBe(0);
+      expect(restored.stderr).toMatch(/^done: .*: succeeded$/m);
+      await waitFor(async () => (await world.cli(["db", "shards", `${DB}r`, "-o", "json"])).code === 0, {
+        what: `the router routing ${DB}r`,
+        timeoutMs: 60_000,
+      });
+      const rows = await world.cli(["query", `${DB}r`, "-o", "json", "SELECT id::int, note FROM orders"]);
+      expect(rows.code, rows.stderr).toBe(0);
+      expect(JSON.parse(rows.stdout).rows).toEqual([{ id: 7, note: "kept" }]);
+      const gone = await world.cli(["db", "delete", `${DB}r`, "--delete-volumes"]);
+      expect(gone.code, gone.stderr).toBe(0);
+      const off = await world.cli(["db", "backup-policy", DB, "--off"]);
+      expect(off.code, off.stderr).toBe(0);
+    },
+    HEAVY_MS,
+  );
 
   it("lists jobs as JSON a script can parse", async () => {
     const job = {
@@ -327,65 +351,74 @@ describe("dbplane, run as a user runs it", () => {
     expect(oneLine(missing)).toBe('dbplane: provisioner: 404 Not Found: database "nosuch" does not exist');
   });
 
-  it("adds a shard, then splits shard 0 onto it, following the reshard phase by phase to its end", async () => {
-    const added = await world.cli(["db", "add-shard", DB, "-o", "json"]);
-    expect(added.code, added.stderr).toBe(0);
-    expect(added.stderr).toContain(`done: add-shard ${DB}: succeeded`);
-    expect(JSON.parse(added.stdout).shards).toHaveLength(3);
-    await waitFor(
-      async () => {
-        const shards = await world.cli(["db", "shards", DB, "-o", "json"]);
-        return shards.code === 0 && JSON.parse(shards.stdout).shards.length === 3;
-      },
-      { what: "the router routing shard 2", timeoutMs: 60_000 },
-    );
-    // Rows for the split to copy (and to find shard 0's median by): one INSERT the router splits,
-    // each row to its key's owner.
-    const put = await world.cli([
-      "query",
-      DB,
-      "INSERT INTO orders (id, note) VALUES (1, 'x'), (2, 'x'), (3, 'x'), (4, 'x'), (5, 'x'), (6, 'x')",
-    ]);
-    expect(put.code, put.stderr).toBe(0);
+  it(
+    "adds a shard, then splits shard 0 onto it, following the reshard phase by phase to its end",
+    async () => {
+      const added = await world.cli(["db", "add-shard", DB, "-o", "json"]);
+      expect(added.code, added.stderr).toBe(0);
+      expect(added.stderr).toContain(`done: add-shard ${DB}: succeeded`);
+      expect(JSON.parse(added.stdout).shards).toHaveLength(3);
+      await waitFor(
+        async () => {
+          const shards = await world.cli(["db", "shards", DB, "-o", "json"]);
+          return shards.code === 0 && JSON.parse(shards.stdout).shards.length === 3;
+        },
+        { what: "the router routing shard 2", timeoutMs: 60_000 },
+      );
+      // Rows for the split to copy (and to find shard 0's median by): one INSERT the router splits,
+      // each row to its key's owner.
+      const put = await world.cli([
+        "query",
+        DB,
+        "INSERT INTO orders (id, note) VALUES (1, 'x'), (2, 'x'), (3, 'x'), (4, 'x'), (5, 'x'), (6, 'x')",
+      ]);
+      expect(put.code, put.stderr).toBe(0);
 
-    const split = await world.cli(["db", "split", DB, "--shard", "0", "--to-shard", "2", "-o", "json"]);
-    expect(split.code, split.stderr).toBe(0);
-    // The CLI names the --to-shard it asked for from the first line, before the router does.
-    expect(split.stderr).toMatch(new RegExp(`^split ${DB} 0→2: phase \\d/6 `, "m"));
-    expect(split.stderr).toMatch(new RegExp(`^done: split ${DB} 0→2: completed`, "m"));
-    const done = JSON.parse(split.stdout);
-    expect(done).toMatchObject({ kind: "split", state: "completed", targetShard: 2 });
-    const list = await world.cli(["db", "reshards", DB, "-o", "json"]);
-    expect(JSON.parse(list.stdout).reshards[0]).toMatchObject({ id: done.id, state: "completed" });
-    const shards = await world.cli(["db", "shards", DB, "-o", "json"]);
-    expect(
-      JSON.parse(shards.stdout).shards.find((s: { shard: number }) => s.shard === 2).ranges,
-    ).toHaveLength(1);
-  });
+      const split = await world.cli(["db", "split", DB, "--shard", "0", "--to-shard", "2", "-o", "json"]);
+      expect(split.code, split.stderr).toBe(0);
+      // The CLI names the --to-shard it asked for from the first line, before the router does.
+      expect(split.stderr).toMatch(new RegExp(`^split ${DB} 0→2: phase \\d/6 `, "m"));
+      expect(split.stderr).toMatch(new RegExp(`^done: split ${DB} 0→2: completed`, "m"));
+      const done = JSON.parse(split.stdout);
+      expect(done).toMatchObject({ kind: "split", state: "completed", targetShard: 2 });
+      const list = await world.cli(["db", "reshards", DB, "-o", "json"]);
+      expect(JSON.parse(list.stdout).reshards[0]).toMatchObject({ id: done.id, state: "completed" });
+      const shards = await world.cli(["db", "shards", DB, "-o", "json"]);
+      expect(
+        JSON.parse(shards.stdout).shards.find((s: { shard: number }) => s.shard === 2).ranges,
+      ).toHaveLength(1);
+    },
+    HEAVY_MS,
+  );
 
-  it("restores a backup from before the split into the shard map of its moment", async () => {
-    // A restore to a backup from before the split, once the provisioner has seen the new map, gets
-    // the map of the backup's moment: the 2 shards of then, each with its range, rows where they were.
-    await waitFor(
-      async () => JSON.parse((await world.cli(["db", "get", DB, "-o", "json"])).stdout).shardMap?.version > 1,
-      { what: "the provisioner seeing the split's shard map", timeoutMs: 30_000 },
-    );
-    const back = await world.cli(["db", "restore", DB, "--into", `${DB}x`, "--backup-id", "cli-phys"]);
-    expect(back.code, back.stderr).toBe(0);
-    const backShards = await waitFor(
-      async () => {
-        const r = await world.cli(["db", "shards", `${DB}x`, "-o", "json"]);
-        return r.code === 0 && JSON.parse(r.stdout).shards;
-      },
-      { what: `the router routing ${DB}x`, timeoutMs: 60_000 },
-    );
-    expect(backShards.map((s: { ranges: unknown[] }) => s.ranges.length)).toEqual([1, 1]);
-    const kept = await world.cli(["query", `${DB}x`, "-o", "json", "SELECT id::int, note FROM orders"]);
-    expect(kept.code, kept.stderr).toBe(0);
-    expect(JSON.parse(kept.stdout).rows).toEqual([{ id: 7, note: "kept" }]);
-    const gone = await world.cli(["db", "delete", `${DB}x`, "--delete-volumes"]);
-    expect(gone.code, gone.stderr).toBe(0);
-  });
+  it(
+    "restores a backup from before the split into the shard map of its moment",
+    async () => {
+      // A restore to a backup from before the split, once the provisioner has seen the new map, gets
+      // the map of the backup's moment: the 2 shards of then, each with its range, rows where they were.
+      await waitFor(
+        async () =>
+          JSON.parse((await world.cli(["db", "get", DB, "-o", "json"])).stdout).shardMap?.version > 1,
+        { what: "the provisioner seeing the split's shard map", timeoutMs: 30_000 },
+      );
+      const back = await world.cli(["db", "restore", DB, "--into", `${DB}x`, "--backup-id", "cli-phys"]);
+      expect(back.code, back.stderr).toBe(0);
+      const backShards = await waitFor(
+        async () => {
+          const r = await world.cli(["db", "shards", `${DB}x`, "-o", "json"]);
+          return r.code === 0 && JSON.parse(r.stdout).shards;
+        },
+        { what: `the router routing ${DB}x`, timeoutMs: 60_000 },
+      );
+      expect(backShards.map((s: { ranges: unknown[] }) => s.ranges.length)).toEqual([1, 1]);
+      const kept = await world.cli(["query", `${DB}x`, "-o", "json", "SELECT id::int, note FROM orders"]);
+      expect(kept.code, kept.stderr).toBe(0);
+      expect(JSON.parse(kept.stdout).rows).toEqual([{ id: 7, note: "kept" }]);
+      const gone = await world.cli(["db", "delete", `${DB}x`, "--delete-volumes"]);
+      expect(gone.code, gone.stderr).toBe(0);
+    },
+    HEAVY_MS,
+  );
 
   it("deletes with --no-wait, the database then gone (exit 3)", async () => {
     const deleting = await world.cli(["db", "delete", DB, "--delete-volumes", "--no-wait", "-o", "json"]);

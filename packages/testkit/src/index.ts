@@ -5,6 +5,8 @@ export type { TestServerUrls } from "./env.ts";
 export { testServerUrls } from "./env.ts";
 export type { SeenEvent } from "./event-stream.ts";
 export { lastMessageOn, readEvents } from "./event-stream.ts";
+export type { FleetService, FleetWorld, FleetWorldOptions } from "./fleet-world.ts";
+export { createFleetWorld } from "./fleet-world.ts";
 export { freePort } from "./free-port.ts";
 export type { HostileBusOptions, HostileFinding, HostileHttpOptions } from "./hostile-input.ts";
 export { deeplyNested, sendHostileHttp, sendHostileMessages } from "./hostile-input.ts";
