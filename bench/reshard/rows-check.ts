@@ -2,6 +2,7 @@
 // or holding another amount, an account or country missing. Duplicated: an order on two shards,
 // an order the writer deleted or never wrote, more accounts than were loaded. Stray: rows on a
 // shard whose ranges do not hold their key's hash.
+import { strayRows } from "@dbplane/testkit";
 import type pg from "pg";
 
 export interface RowsCheck {
@@ -20,21 +21,6 @@ export interface RowsCheck {
 export interface ShardRanges {
   readonly shard: number;
   readonly ranges: readonly { from: string; to: string }[];
-}
-
-/** Rows of `table` whose key hash is outside `ranges` (the hash bounds are decimal strings). */
-async function strayRows(pool: pg.Pool, table: string, hash: string, ranges: ShardRanges["ranges"]) {
-  const inside = ranges
-    .map((r) =>
-      BigInt(r.to) >= 2n ** 63n
-        ? `${hash} >= '${r.from}'::bigint`
-        : `(${hash} >= '${r.from}'::bigint AND ${hash} < '${r.to}'::bigint)`,
-    )
-    .join(" OR ");
-  const { rows } = await pool.query<{ n: string }>(
-    `SELECT count(*) AS n FROM ${table} WHERE NOT (${inside || "false"})`,
-  );
-  return Number(rows[0]!.n);
 }
 
 export async function checkRows(

@@ -37,6 +37,8 @@ export type { SelfSignedCert } from "./self-signed-cert.ts";
 export { makeSelfSignedCert } from "./self-signed-cert.ts";
 export type { ReplicaOptions, ServiceReplica, ServiceWorld, ServiceWorldOptions } from "./service-world.ts";
 export { serviceWorld } from "./service-world.ts";
+export type { KeyRangeText } from "./stray-rows.ts";
+export { strayRows } from "./stray-rows.ts";
 export type { IssuedCert, TestCa } from "./test-ca.ts";
 export { makeTestCa } from "./test-ca.ts";
 export type { TestTokenOptions } from "./test-token.ts";

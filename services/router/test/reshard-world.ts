@@ -10,6 +10,7 @@ import {
   freePort,
   type JsonResponse,
   type PostgresServer,
+  strayRows,
   uniqueName,
   waitFor,
 } from "@dbplane/testkit";
@@ -200,26 +201,6 @@ export async function setUpShop(
 
 /** A response body, inspected loosely field by field (see JsonResponse). */
 export type Body = JsonResponse["body"];
-
-/** Rows of `table` on a shard whose key hash falls outside the shard's ranges (should be none). */
-export async function strayRows(
-  pool: pg.Pool,
-  table: string,
-  hash: string,
-  ranges: readonly { from: string; to: string }[],
-): Promise<number> {
-  const inside = ranges
-    .map((r) =>
-      BigInt(r.to) >= 2n ** 63n
-        ? `${hash} >= '${r.from}'::bigint`
-        : `(${hash} >= '${r.from}'::bigint AND ${hash} < '${r.to}'::bigint)`,
-    )
-    .join(" OR ");
-  const { rows } = await pool.query<{ n: string }>(
-    `SELECT count(*) AS n FROM ${table} WHERE NOT (${inside || "false"})`,
-  );
-  return Number(rows[0]!.n);
-}
 
 /**
  * Where the rows of `table` are, by the map in force: per shard the rows outside its ranges

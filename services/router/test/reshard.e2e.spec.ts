@@ -2,16 +2,9 @@
 // (wal_level=logical). Shard 0 of a 2-shard database is split onto shard 2, which joined the map
 // owning nothing: afterwards every row is on the shard owning its hash, the rows are exactly what
 // the writer committed (nothing lost, duplicated or resurrected), and the writer saw no error.
-import { waitFor } from "@dbplane/testkit";
+import { strayRows, waitFor } from "@dbplane/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  type Body,
-  createReshardWorld,
-  DB,
-  type ReshardWorld,
-  setUpShop,
-  strayRows,
-} from "./reshard-world.ts";
+import { type Body, createReshardWorld, DB, type ReshardWorld, setUpShop } from "./reshard-world.ts";
 
 const ROWS = 20_000;
 const ACCOUNTS = 5_000;
