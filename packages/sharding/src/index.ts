@@ -1,7 +1,9 @@
 export type { ShardKeyType } from "./key-hash.ts";
 export {
   hashInt8Extended,
+  hashInt8HalvesOf,
   hashSafeIntegerExtended,
+  hashSafeIntegerHalves,
   hashShardKey,
   hashTextExtended,
   hashUuidExtended,
@@ -22,7 +24,8 @@ export {
   rangesFromText,
   rangesToText,
 } from "./keyspace.ts";
-export { hashBytesExtended, hashUint32Extended } from "./lookup3.ts";
+export type { HashHalves } from "./lookup3.ts";
+export { hashBytesExtended, hashUint32Extended, hashUint32Halves } from "./lookup3.ts";
 export { RangeLookup } from "./range-lookup.ts";
 export type { SplitPlan } from "./split-plan.ts";
 export { midpoint, planSplit, reassignRange } from "./split-plan.ts";

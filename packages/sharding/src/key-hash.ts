@@ -1,4 +1,4 @@
-import { hashBytesExtended, hashUint32Extended } from "./lookup3.ts";
+import { type HashHalves, hashBytesExtended, hashUint32Extended, hashUint32Halves } from "./lookup3.ts";
 
 /**
  * Shard-key column types and the PostgreSQL function that hashes each. smallint and integer use
@@ -53,6 +53,24 @@ export function hashSafeIntegerExtended(k: number, seed = 0n): bigint {
   const lo = k >>> 0;
   const hi = Math.floor(k / 2 ** 32) >>> 0;
   return hashUint32Extended((lo ^ (k >= 0 ? hi : ~hi)) >>> 0, seed);
+}
+
+/**
+ * `hashSafeIntegerExtended(k)` as halves (see `HashHalves`), without BigInt: for `k` a safe
+ * integer (the caller checks).
+ */
+export function hashSafeIntegerHalves(k: number, out: HashHalves): void {
+  const lo = k >>> 0;
+  const hi = Math.floor(k / 2 ** 32) >>> 0;
+  hashUint32Halves((lo ^ (k >= 0 ? hi : ~hi)) >>> 0, out);
+}
+
+/**
+ * `hashInt8Extended` of the int8 whose high half is `hi` (signed int32) and low half `lo`
+ * (uint32) — a binary int8 parameter's two words — as halves, without BigInt.
+ */
+export function hashInt8HalvesOf(hi: number, lo: number, out: HashHalves): void {
+  hashUint32Halves((lo ^ (hi >= 0 ? hi : ~hi)) >>> 0, out);
 }
 
 const encoder = new TextEncoder();

@@ -114,3 +114,27 @@ export function hashUint32Extended(k: number, seed = 0n): bigint {
   final(s);
   return result(s);
 }
+
+/** A signed 64-bit hash as its halves: `hi` the high 32 bits as a signed int32, `lo` the low as uint32. */
+export interface HashHalves {
+  hi: number;
+  lo: number;
+}
+
+/** Reused by `hashUint32Halves`: a hash allocates nothing. */
+const scratch: State = { a: 0, b: 0, c: 0 };
+const SEEDLESS_UINT32_START = (0x9e3779b9 + 4 + 3923095) >>> 0;
+
+/**
+ * `hashUint32Extended(k, 0)` into `out` as two 32-bit halves — no BigInt made (the router's
+ * per-statement path: a BigInt result and its comparisons cost more than the hash itself).
+ */
+export function hashUint32Halves(k: number, out: HashHalves): void {
+  const s = scratch;
+  s.a = (SEEDLESS_UINT32_START + (k >>> 0)) >>> 0;
+  s.b = SEEDLESS_UINT32_START;
+  s.c = SEEDLESS_UINT32_START;
+  final(s);
+  out.hi = s.b | 0;
+  out.lo = s.c;
+}

@@ -1,7 +1,10 @@
 import { describe, expect, it } from "vitest";
 import {
+  type HashHalves,
   hashInt8Extended,
+  hashInt8HalvesOf,
   hashSafeIntegerExtended,
+  hashSafeIntegerHalves,
   hashShardKey,
   InvalidShardKeyError,
   uuidBytes,
@@ -32,6 +35,24 @@ describe("hashShardKey", () => {
       -987654321098,
     ]) {
       expect(hashSafeIntegerExtended(k)).toBe(hashInt8Extended(BigInt(k)));
+    }
+  });
+
+  it("the halves paths give the bigint path's hash, split in two", () => {
+    const join = (h: HashHalves) => (BigInt(h.hi) << 32n) | BigInt(h.lo);
+    const out: HashHalves = { hi: 0, lo: 0 };
+    const safe = [0, -1, 1, 5, -5, 2 ** 31 - 1, -(2 ** 31), 2 ** 32, -(2 ** 32), 2 ** 53 - 1, -(2 ** 53) + 1];
+    for (let i = 0; i < 2_000; i++) safe.push(Math.floor((Math.random() - 0.5) * 2 ** 54));
+    for (const k of safe) {
+      hashSafeIntegerHalves(k, out);
+      expect(join(out), String(k)).toBe(hashInt8Extended(BigInt(k)));
+    }
+    const int8s = [0n, -1n, 1n, 2n ** 63n - 1n, -(2n ** 63n), 2n ** 32n, -(2n ** 32n), 2n ** 53n + 7n];
+    for (let i = 0; i < 2_000; i++)
+      int8s.push(BigInt.asIntN(64, BigInt(Math.floor(Math.random() * 2 ** 52)) << 12n));
+    for (const k of int8s) {
+      hashInt8HalvesOf(Number(BigInt.asIntN(32, k >> 32n)), Number(BigInt.asUintN(32, k)), out);
+      expect(join(out), String(k)).toBe(hashInt8Extended(k));
     }
   });
 

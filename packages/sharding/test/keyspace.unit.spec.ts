@@ -63,6 +63,30 @@ describe("RangeLookup", () => {
     for (const h of probes) expect(lookup.shardFor(h)).toBe(linearOwner(ranges, h));
   });
 
+  it("finds the same owner from a hash's 32-bit halves as from the hash", () => {
+    // Starts whose high halves are equal and whose low halves differ in the top bit: the low
+    // halves must compare unsigned.
+    const { ranges } = planSplit(planSplit(equalRanges(7), 3, 7, 123n).ranges, 7, 8, 0x80000000n + 123n);
+    const lookup = new RangeLookup(ranges);
+    const probes = [
+      KEYSPACE_MIN,
+      KEYSPACE_END - 1n,
+      0n,
+      -1n,
+      0x7fffffffn,
+      0x80000000n,
+      0xffffffffn,
+      0x100000000n,
+      ...ranges.flatMap((r) => [r.from - 1n, r.from, r.from + 1n, r.to - 1n]),
+    ].filter((h) => h >= KEYSPACE_MIN && h < KEYSPACE_END);
+    for (let i = 0; i < 20_000; i++) probes.push(randomHash());
+    for (const h of probes) {
+      const hi = Number(BigInt.asIntN(32, h >> 32n));
+      const lo = Number(BigInt.asUintN(32, h));
+      expect(lookup.shardForHalves(hi, lo), String(h)).toBe(linearOwner(ranges, h));
+    }
+  });
+
   it("refuses ranges that do not tile the keyspace", () => {
     expect(() => new RangeLookup(equalRanges(3).slice(1))).toThrow(InvalidRangesError);
   });

@@ -36,11 +36,11 @@ import { flushSoon } from "./flush-soon.ts";
 import {
   type BoundParameters,
   defaultShard,
-  parameterText,
+  shardOfBoundKey,
   shardOfKey,
   shardsOfKeys,
 } from "./key-routing.ts";
-import { type QueryShape, queryShape, shapedKey } from "./query-shape.ts";
+import { type QueryShape, queryShape, shapedKeyAt } from "./query-shape.ts";
 import type { ReadyWaiter, ServerConnection } from "./server-connection.ts";
 import { SessionWrites } from "./session-writes.ts";
 import { type Combine, type Combined, combineAnswers, type ShardAnswer } from "./shard-results.ts";
@@ -674,7 +674,7 @@ export class ClientSession implements SessionHandler {
     if (route.kind !== "one") return;
     if (this.#sendQuery(query, map, plan.kind, isRead(plan), route.shard) === undefined) return;
     // The next query of the same shape (another key) is routed from its bytes.
-    if (this.#queryShape === undefined || shapedKey(query, this.#queryShape) === undefined) {
+    if (this.#queryShape === undefined || shapedKeyAt(query, this.#queryShape) < 0) {
       this.#queryShape = queryShape(query, plan, this.#planner(map));
     }
     return WAITING;
@@ -693,9 +693,10 @@ export class ClientSession implements SessionHandler {
       return false;
     const map = this.#context.maps.get(this.#database);
     if (map === undefined || this.#planner(map) !== shape.owner) return false;
-    const key = shapedKey(query, shape);
-    if (key === undefined) return false;
-    const shard = shardOfKey(map, shape.keyType, key);
+    const keyAt = shapedKeyAt(query, shape);
+    if (keyAt < 0) return false;
+    const keyLength = query.length - shape.tail.length - keyAt;
+    const shard = shardOfBoundKey(map, shape.keyType, query, keyAt, keyLength, 0);
     if (this.#sendQuery(query, map, "keyed", !shape.write, shard) === undefined) return false;
     this.#context.planners.countHit();
     return true;
@@ -1386,9 +1387,7 @@ export class ClientSession implements SessionHandler {
     if (key.kind === "const") return shardOfKey(map, plan.keyType, key.value);
     const parameter = this.#parameter;
     if (!findBoundParameter(bind, parametersAt, key.index, parameter)) return undefined;
-    const value =
-      parameter.length < 0 ? null : parameterText(bind, parameter.start, parameter.length, parameter.format);
-    return shardOfKey(map, plan.keyType, value);
+    return shardOfBoundKey(map, plan.keyType, bind, parameter.start, parameter.length, parameter.format);
   }
 
   /**

@@ -1,4 +1,11 @@
-import { hashShardKey, InvalidShardKeyError, type ShardKeyType } from "@dbplane/sharding";
+import {
+  type HashHalves,
+  hashInt8HalvesOf,
+  hashSafeIntegerHalves,
+  hashShardKey,
+  InvalidShardKeyError,
+  type ShardKeyType,
+} from "@dbplane/sharding";
 import type { KeyExpr } from "@dbplane/sqlroute";
 import type { LiveMap } from "../shards/live-map.ts";
 
@@ -29,6 +36,76 @@ export function shardOfKey(map: LiveMap, keyType: ShardKeyType, value: string | 
     if (error instanceof InvalidShardKeyError) return defaultShard(map);
     throw error;
   }
+}
+
+/** The bounds of the integer key types narrower than bigint (every safe integer fits a bigint). */
+const INTEGER_BOUNDS: Readonly<Record<"smallint" | "integer", readonly [number, number]>> = {
+  smallint: [-(2 ** 15), 2 ** 15 - 1],
+  integer: [-(2 ** 31), 2 ** 31 - 1],
+};
+
+/** Decimal digits that always make a safe integer (below 2^53). */
+const MAX_SAFE_DIGITS = 15;
+
+/** Reused by `shardOfBoundKey`: finding a shard allocates nothing. */
+const halves: HashHalves = { hi: 0, lo: 0 };
+
+/**
+ * The shard owning a bound parameter's key (`length` -1: NULL), read from its bytes at `start`:
+ * `shardOfKey(map, keyType, parameterText(…))`, but an integer key — as text of at most 15
+ * digits, or binary int2/int4/int8 — is hashed from the bytes with no string, regular
+ * expression or BigInt made (the prepared path runs this once per statement).
+ */
+export function shardOfBoundKey(
+  map: LiveMap,
+  keyType: ShardKeyType,
+  bytes: Buffer,
+  start: number,
+  length: number,
+  format: number,
+): number {
+  if (length < 0) return defaultShard(map);
+  if (keyType === "smallint" || keyType === "integer" || keyType === "bigint") {
+    if (format === 1 && length === 8) {
+      // Every int8 has a hash; an int2/int4 column's key out of its range falls through.
+      if (keyType === "bigint") {
+        hashInt8HalvesOf(bytes.readInt32BE(start), bytes.readUInt32BE(start + 4), halves);
+        return map.lookup.shardForHalves(halves.hi, halves.lo);
+      }
+    } else {
+      const key =
+        format === 1
+          ? length === 4
+            ? bytes.readInt32BE(start)
+            : length === 2
+              ? bytes.readInt16BE(start)
+              : Number.NaN
+          : decimalKey(bytes, start, length);
+      if (
+        !Number.isNaN(key) &&
+        (keyType === "bigint" || (key >= INTEGER_BOUNDS[keyType][0] && key <= INTEGER_BOUNDS[keyType][1]))
+      ) {
+        hashSafeIntegerHalves(key, halves);
+        return map.lookup.shardForHalves(halves.hi, halves.lo);
+      }
+    }
+  }
+  return shardOfKey(map, keyType, parameterText(bytes, start, length, format));
+}
+
+/** The integer `bytes[start, start + length)` spells as `-?[0-9]{1,15}`; NaN for anything else. */
+function decimalKey(bytes: Buffer, start: number, length: number): number {
+  const negative = length > 0 && bytes[start] === 0x2d; /* - */
+  const from = negative ? start + 1 : start;
+  const end = start + length;
+  if (end - from < 1 || end - from > MAX_SAFE_DIGITS) return Number.NaN;
+  let value = 0;
+  for (let i = from; i < end; i++) {
+    const digit = bytes[i]! - 0x30;
+    if (digit < 0 || digit > 9) return Number.NaN;
+    value = value * 10 + digit;
+  }
+  return negative ? -value : value;
 }
 
 /** A `SET dbplane.shard_key` value's type, guessed from its form (no statement names a table). */

@@ -75,15 +75,24 @@ export function queryShape(query: Buffer, plan: StatementPlan, owner: object): Q
 
 /** The key literal of `query` (one Query message) when it has `shape`; undefined when it has not. */
 export function shapedKey(query: Buffer, shape: QueryShape): string | undefined {
+  const at = shapedKeyAt(query, shape);
+  return at < 0 ? undefined : query.toString("latin1", at, query.length - shape.tail.length);
+}
+
+/**
+ * Where the key literal of `query` starts when it has `shape` (it ends where `shape.tail`
+ * starts), without making a string of it; -1 when it has not that shape.
+ */
+export function shapedKeyAt(query: Buffer, shape: QueryShape): number {
   const { head, tail } = shape;
   const digitsAt = MESSAGE_BODY_OFFSET + head.length;
   const digitsEnd = query.length - tail.length;
   const digits = digitsEnd - digitsAt;
-  if (query[0] !== F.Query || digits < 1 || digits > MAX_DIGITS) return undefined;
-  for (let i = digitsAt; i < digitsEnd; i++) if (!isDigit(query[i])) return undefined;
+  if (query[0] !== F.Query || digits < 1 || digits > MAX_DIGITS) return -1;
+  for (let i = digitsAt; i < digitsEnd; i++) if (!isDigit(query[i])) return -1;
   // Compared in JS: for a statement's few dozen bytes, cheaper than Buffer#compare's call.
-  if (!sameBytes(query, MESSAGE_BODY_OFFSET, head) || !sameBytes(query, digitsEnd, tail)) return undefined;
-  return query.toString("latin1", digitsAt, digitsEnd);
+  if (!sameBytes(query, MESSAGE_BODY_OFFSET, head) || !sameBytes(query, digitsEnd, tail)) return -1;
+  return digitsAt;
 }
 
 function sameBytes(bytes: Buffer, at: number, expected: Buffer): boolean {
