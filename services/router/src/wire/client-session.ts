@@ -121,7 +121,7 @@ export class ClientSession implements SessionHandler {
   readonly #database: string;
   readonly #queue: WireMessage[] = [];
   #draining = false;
-  #out: Buffer[] = [];
+  readonly #out: Buffer[] = [];
   #paused: ServerConnection[] = [];
   #closed = false;
   #status: TransactionStatus = TransactionStatus.Idle;
@@ -152,8 +152,12 @@ export class ClientSession implements SessionHandler {
   /** `SET dbplane.read_from`: reads outside transactions go to replicas. */
   #readFrom: "primary" | "replica" = "primary";
   #replicaTurn = 0;
-  /** Connections checked out by this session right now (for CancelRequest and close). */
-  readonly #held = new Set<ServerConnection>();
+  /**
+   * Connections checked out by this session right now (for CancelRequest and close): one or a
+   * few, so an array — a Set's add and delete per statement cost more, and its delete of the
+   * last entry reallocates its table.
+   */
+  readonly #held: ServerConnection[] = [];
   /** The shards this session writes to now, admitted by the write fence. */
   readonly #writes: SessionWrites;
   /** The endpoint's path counts (metrics), incremented in place. */
@@ -224,7 +228,7 @@ export class ClientSession implements SessionHandler {
     this.#closed = true;
     this.#context.metrics.clientClosed(this.#database);
     this.#context.onClosed();
-    for (const connection of this.#held) this.#release(connection);
+    for (const connection of [...this.#held]) this.#release(connection);
     this.#transaction = undefined;
     this.#writes.cancel();
     this.#writes.releaseAll();
@@ -301,9 +305,11 @@ export class ClientSession implements SessionHandler {
   }
 
   readonly #flushOut = (): void => {
-    if (this.#out.length === 0 || this.#closed) return;
-    const bytes = joinWrite(this.#out);
-    this.#out = [];
+    const out = this.#out;
+    if (out.length === 0 || this.#closed) return;
+    // One piece (a server's answer relayed whole, the usual): popped, the array kept.
+    const bytes = out.length === 1 ? out.pop()! : joinWrite(out);
+    if (out.length !== 0) out.length = 0;
     if (this.#client.write(bytes) || this.#paused.length > 0) return;
     // The client reads slower than the shards answer (a large result, COPY TO): stop reading
     // from the shards until its socket drains, rather than holding the rows in memory.
@@ -438,7 +444,7 @@ export class ClientSession implements SessionHandler {
         ? this.#context.pools.primary(map, live)
         : this.#context.pools.replica(map, live, replica.address);
     const connection = await pool.checkout();
-    this.#held.add(connection);
+    this.#held.push(connection);
     // The session's SETs, applied only where the connection's last client left others.
     const wanted = this.#wanted;
     if (connection.settings !== wanted) {
@@ -455,7 +461,11 @@ export class ClientSession implements SessionHandler {
   }
 
   #release(connection: ServerConnection): void {
-    if (!this.#held.delete(connection)) return;
+    const held = this.#held;
+    const at = held.indexOf(connection);
+    if (at < 0) return;
+    held[at] = held[held.length - 1]!;
+    held.pop();
     if (this.#paused.includes(connection)) {
       this.#paused = this.#paused.filter((c) => c !== connection);
       connection.backend.resume();
@@ -1404,7 +1414,7 @@ export class ClientSession implements SessionHandler {
     const pool = this.#context.pools.primary(map, live);
     const connection = pool.takeIdle();
     if (connection === undefined) return undefined;
-    this.#held.add(connection);
+    this.#held.push(connection);
     if (connection.settings === this.#wanted) return connection;
     // SETs to apply first: the asynchronous path does it (the connection is given back).
     this.#release(connection);
@@ -1748,7 +1758,8 @@ export class ClientSession implements SessionHandler {
   #endBatch(): void {
     this.#skipping = false;
     this.#batchMap = undefined;
-    if (!this.#transaction) this.#portals.clear();
+    // Map#clear makes a new table even when empty: most batches outside a transaction left none.
+    if (!this.#transaction && this.#portals.size > 0) this.#portals.clear();
     this.#ready();
   }
 }

@@ -56,7 +56,7 @@ export class ServerConnection {
   #receiver: (message: WireMessage) => void = () => {};
   readonly #waiters: ReadyWaiter[] = [];
   /** Messages waiting for one write. */
-  #out: Uint8Array[] = [];
+  readonly #out: Uint8Array[] = [];
   /** Parse messages sent and not yet answered: the name to record, whether the client asked for it. */
   readonly #parses: { name: string | undefined; swallow: boolean }[] = [];
   /** The FATAL (or PANIC) the server sent before it ended this connection. */
@@ -83,10 +83,10 @@ export class ServerConnection {
         if (parse?.swallow) return;
       } else if (message.type === BackendMessageType.ReadyForQuery) {
         // Parses after an error were skipped by the server: never prepared.
-        this.#parses.length = 0;
+        this.#forgetParses();
         this.status = readyForQueryStatus(message);
         this.#receiver(message);
-        this.#waiters.shift()?.resolve(this.status);
+        this.#nextWaiter()?.resolve(this.status);
         return;
       }
       this.#receiver(message);
@@ -138,12 +138,23 @@ export class ServerConnection {
       this.#relayChunk(chunk, readyAt);
       return;
     }
-    this.#parses.length = 0;
+    this.#forgetParses();
     // scanReply checked the status byte.
     this.status = String.fromCharCode(chunk[readyAt + MESSAGE_BODY_OFFSET]!) as TransactionStatus;
     this.#relayChunk(chunk, readyAt);
-    this.#waiters.shift()?.resolve(this.status);
+    this.#nextWaiter()?.resolve(this.status);
   };
+
+  /** Setting an array's length is a call into the runtime: skipped when it is empty already. */
+  #forgetParses(): void {
+    if (this.#parses.length !== 0) this.#parses.length = 0;
+  }
+
+  /** The waiter owed the ReadyForQuery just read (one, almost always: popped, not shifted). */
+  #nextWaiter(): ReadyWaiter | undefined {
+    const waiters = this.#waiters;
+    return waiters.length === 1 ? waiters.pop() : waiters.shift();
+  }
 
   /** ReadyForQuery answers still owed: 0 means nothing is in flight. */
   get owed(): number {
@@ -208,9 +219,11 @@ export class ServerConnection {
   }
 
   readonly #flushOut = (): void => {
-    if (this.#out.length === 0) return;
-    const bytes = joinWrite(this.#out);
-    this.#out = [];
+    const out = this.#out;
+    if (out.length === 0) return;
+    // One piece (a batch's usual): popped, the array kept for the next batch.
+    const bytes = out.length === 1 ? out.pop()! : joinWrite(out);
+    if (out.length !== 0) out.length = 0;
     if (!this.backend.closed) this.backend.write(bytes);
   };
 
