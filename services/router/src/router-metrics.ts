@@ -121,7 +121,7 @@ export function createRouterMetrics(registry: Registry, maps: ShardMapRegistry):
   });
   // Counted in a plain map and handed to the counter at scrape time: inc({ … }) hashes its labels
   // on every call (a labelled child too), and this runs once per statement.
-  const routedCounts = new Map<string, { database: string; route: string; count: number }>();
+  const routedCounts = new Map<string, Map<string, { database: string; route: string; count: number }>>();
   new Counter({
     name: "dbplane_router_wire_statements_total",
     help: "Statements planned on the wire endpoint, by database and route kind (keyed, scatter, broadcast, any, …)",
@@ -129,7 +129,8 @@ export function createRouterMetrics(registry: Registry, maps: ShardMapRegistry):
     registers: [registry],
     collect() {
       this.reset();
-      for (const { database, route, count } of routedCounts.values()) this.inc({ database, route }, count);
+      for (const byRoute of routedCounts.values())
+        for (const { database, route, count } of byRoute.values()) this.inc({ database, route }, count);
     },
   });
   // Plain numbers too (one field increment per chunk or reply), handed over at scrape time.
@@ -221,10 +222,16 @@ export function createRouterMetrics(registry: Registry, maps: ShardMapRegistry):
       clientOpened: (database) => clients.inc({ database }),
       clientClosed: (database) => clients.dec({ database }),
       routed: (database, route) => {
-        const key = `${database}\0${route}`;
-        const counted = routedCounts.get(key);
+        // By database, then route: both strings a session passes again and again, whose hashes
+        // are cached — a key joined from them would be a new string to hash per statement.
+        let byRoute = routedCounts.get(database);
+        if (byRoute === undefined) {
+          byRoute = new Map();
+          routedCounts.set(database, byRoute);
+        }
+        const counted = byRoute.get(route);
         if (counted) counted.count++;
-        else routedCounts.set(key, { database, route, count: 1 });
+        else byRoute.set(route, { database, route, count: 1 });
       },
     },
     watchWire(endpoint) {

@@ -39,6 +39,8 @@ export class FenceBook {
 
   /** The fence holding a write, if one does: raised on one of its shards, or lifted for a newer map than it was planned by. */
   blocking(database: string, plan: WritePlan): FenceDocument | undefined {
+    // The common case, once per statement: no fence at all, no iterator made.
+    if (this.#fences.size === 0) return undefined;
     for (const { doc } of this.#fences.values()) {
       if (doc.database !== database || !plan.shards.includes(doc.shard)) continue;
       if (plan.read && !doc.reads) continue;
