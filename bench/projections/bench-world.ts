@@ -16,7 +16,11 @@ import {
 import { jetstream } from "@nats-io/jetstream";
 import { headers } from "@nats-io/transport-node";
 
-const service = join(import.meta.dirname, "../../services/projection-coordinator");
+// BENCH_CHECKOUT: another checkout's service (and tally fixture) under this bench, for A/B runs.
+const service = join(
+  process.env.BENCH_CHECKOUT ?? join(import.meta.dirname, "../.."),
+  "services/projection-coordinator",
+);
 const TALLY_TYPE = "io.dbplane.test.tally.incremented.v1";
 // Publishes awaited at once. 10,000 timed out (nats.js's 5 s per ack) on a loaded machine before
 // the throughput scenario's replica had started; the figures are taken after publishing.
