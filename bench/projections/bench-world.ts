@@ -54,6 +54,8 @@ export async function createBenchWorld() {
         entry: join(service, "src/main.ts"),
         name: memberId,
         readyUrl: `http://127.0.0.1:${port}/health/ready`,
+        // testkit's 30 s was not enough at load 20 (runs of 10:19 and 10:36 lost a scenario).
+        readyTimeoutMs: 120_000,
         env: {
           DBPLANE_HTTP_HOST: "127.0.0.1",
           DBPLANE_HTTP_PORT: String(port),
