@@ -83,7 +83,7 @@ export async function rebalance(
 ): Promise<RebalanceResult> {
   const s = await world.schema();
   const t = tables(s);
-  await Promise.all([0, 1, 2].map(() => world.startReplica(s, HEARTBEAT_MS)));
+  const started = await Promise.all([0, 1, 2].map(() => world.startReplica(s, HEARTBEAT_MS)));
   let publishing = true;
   let last = 0;
   const publisher = (async () => {
@@ -119,6 +119,7 @@ export async function rebalance(
       const mark = (await s.pool.query(`SELECT COALESCE(max(id), 0)::float8 AS id FROM ${t.moves}`)).rows[0]
         .id;
       const joiner = await world.startReplica(s, HEARTBEAT_MS);
+      started.push(joiner);
       process.stderr.write(`  join ${join + 1}/${joins}: ${joiner.memberId}\n`);
       const revokedAt: Date | null =
         mode === "stop-the-world"
@@ -152,6 +153,9 @@ export async function rebalance(
     await publisher;
   }
   await waitFor(() => caughtUp(s, last), { timeoutMs: 120_000, intervalMs: 200, what: "all events applied" });
+  // Left running, a scenario's replicas went on applying every event the later scenarios
+  // published (same stream, same filter) to their own schema: load the later ones paid for.
+  await Promise.all(started.map((r) => r.svc.dispose()));
   return { moved, warmUpMs, totalPauseMs, unmovedPaused: stalled.size };
 }
 
