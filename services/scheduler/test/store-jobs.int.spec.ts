@@ -1,7 +1,9 @@
+import type pg from "pg";
 import { describe, expect, it } from "vitest";
 import type { NatsTarget } from "../src/domain/job-definition.ts";
 import { JobValidationError } from "../src/domain/job-validation.ts";
 import { InvalidCursorError, JobStateConflictError } from "../src/store/errors.ts";
+import { createSchedulerStore } from "../src/store/scheduler-store.ts";
 import type { StoreFixture } from "./store-fixture.ts";
 import { claimOptions, fileStoreFixture, job } from "./store-fixture.ts";
 
@@ -38,6 +40,38 @@ describe("upsert", () => {
     expect(changed.outcome).toBe("updated");
     expect(changed.job.version).toBe(2);
     expect((changed.job.definition.target as NatsTarget).payload).toEqual({ n: 2 });
+  });
+
+  it("a new job saved by an owner is created without a transaction (one read, one insert)", async () => {
+    // The pool as the store sees it, counting the clients it checks out for a transaction. pg's
+    // own pool.query checks one out too, through the real pool, so it is not counted here.
+    let transactions = 0;
+    const pool = new Proxy(f.db.pool, {
+      get(target, prop) {
+        if (prop === "connect") {
+          return () => {
+            transactions++;
+            return target.connect();
+          };
+        }
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    }) as pg.Pool;
+    const store = createSchedulerStore(pool, { schema: f.store.schema });
+    const owner = { id: "someone", scopes: ["jobs:write"] };
+    const created = await store.upsert(job({ id: "quick", schedule: { kind: "every", everyMs: 60_000 } }), {
+      owner,
+    });
+    expect(created.outcome).toBe("created");
+    expect(created.job.owner).toEqual(owner);
+    expect(transactions).toBe(0);
+    // The same again is found unchanged, also without one.
+    const again = await store.upsert(job({ id: "quick", schedule: { kind: "every", everyMs: 60_000 } }), {
+      owner,
+    });
+    expect(again.outcome).toBe("unchanged");
+    expect(transactions).toBe(0);
   });
 
   it("refuses an `at` more than maxLateness in the past by the database's clock, naming schedule.at", async () => {

@@ -81,8 +81,12 @@ async function createOrConfirm(
     [job.id, JSON.stringify(job), owner.id, owner.scopes],
   );
   const row = found.rows[0]!;
-  if (row.same) return { outcome: "unchanged", job: toStoredJob(row as JobRow) };
-  if (row.same === false || !mayInsert) return null;
+  // Absence is told by the row, not by `same`: with no row, `NULL IS NOT DISTINCT FROM $3` is
+  // false, not null, for any owner but none — so `same` read false for every new id saved by an
+  // owner (every API call), and each create took the five-statement locking path.
+  const exists = row.id !== null && row.id !== undefined;
+  if (exists && row.same) return { outcome: "unchanged", job: toStoredJob(row as JobRow) };
+  if (exists || !mayInsert) return null;
   checkSchedulable(job, row.now);
   await quota(ctx.pool);
   const next = firstOccurrence(job, row.now, 0);
