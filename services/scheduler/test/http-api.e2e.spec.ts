@@ -72,6 +72,50 @@ describe("scheduler HTTP API", () => {
     expect((await api.call("POST", "/v1/jobs/nope/trigger")).status).toBe(404);
   });
 
+  it("a batch: created and unchanged per job in order, its one-shot fires once; a bad job saves none and is named", async () => {
+    const subject = world.targetSubject("batch");
+    const at = new Date((await world.dbNow()).getTime() + 1_500).toISOString();
+    const oneShot = { id: "batch-at", schedule: { kind: "at", at }, target: { subject, payload: {} } };
+    const res = await api.call("POST", "/v1/jobs/batch", { jobs: [every("batch-1", subject), oneShot] });
+    expect(res.status).toBe(200);
+    expect(res.body.items).toEqual([
+      { id: "batch-1", outcome: "created", state: "active", nextRunAt: expect.any(String), version: 1 },
+      {
+        id: "batch-at",
+        outcome: "created",
+        state: "active",
+        nextRunAt: new Date(at).toISOString(),
+        version: 1,
+      },
+    ]);
+    expect((await api.call("GET", "/v1/jobs/batch-1")).body.owner).toEqual(expect.any(String));
+    const again = await api.call("POST", "/v1/jobs/batch", { jobs: [every("batch-1", subject)] });
+    expect(again.body.items[0].outcome).toBe("unchanged");
+
+    const msgId = `batch-at:${new Date(at).toISOString()}`;
+    const fired = await waitFor(
+      async () => {
+        const seen = (await world.readTarget()).filter((m) => m.msgId === msgId);
+        return seen.length > 0 && seen;
+      },
+      { what: "the batch's one-shot to fire" },
+    );
+    expect(fired).toHaveLength(1);
+
+    const bad = await api.call("POST", "/v1/jobs/batch", {
+      jobs: [
+        every("batch-2", subject),
+        { ...every("batch-3", subject), target: { subject: "nobody.captures.this" } },
+      ],
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors.map((e: { field: string }) => e.field)).toEqual(["body.jobs.1.target.subject"]);
+    expect((await api.call("GET", "/v1/jobs/batch-2")).status).toBe(404);
+    const tooMany = Array.from({ length: 1_001 }, (_, i) => every(`batch-many-${i}`, subject));
+    expect((await api.call("POST", "/v1/jobs/batch", { jobs: tooMany })).status).toBe(400);
+    expect((await api.call("POST", "/v1/jobs/batch", { jobs: [] }, { auth: false })).status).toBe(401);
+  });
+
   it.each([
     ["invalid cron", { schedule: { kind: "cron", expression: "61 * * * *" } }, "body.schedule.expression"],
     ["cron with 3 fields", { schedule: { kind: "cron", expression: "* * *" } }, "body.schedule.expression"],

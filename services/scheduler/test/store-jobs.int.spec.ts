@@ -2,7 +2,7 @@ import type pg from "pg";
 import { describe, expect, it } from "vitest";
 import type { NatsTarget } from "../src/domain/job-definition.ts";
 import { JobValidationError } from "../src/domain/job-validation.ts";
-import { InvalidCursorError, JobStateConflictError } from "../src/store/errors.ts";
+import { InvalidCursorError, JobQuotaError, JobStateConflictError } from "../src/store/errors.ts";
 import { createSchedulerStore } from "../src/store/scheduler-store.ts";
 import type { StoreFixture } from "./store-fixture.ts";
 import { claimOptions, fileStoreFixture, job } from "./store-fixture.ts";
@@ -107,6 +107,79 @@ describe("upsert", () => {
     expect((await f.store.upsert(at(500))).outcome).toBe("unchanged");
     const revived = await f.store.upsert(at(60_000));
     expect(revived.job).toMatchObject({ state: "active", runsCount: 0 });
+  });
+});
+
+describe("upsert of a batch", () => {
+  const every = (id: string, everyMs = 60_000) => job({ id, schedule: { kind: "every", everyMs } });
+
+  it("creates the new ids, finds the same definition unchanged and updates a changed one, in input order", async () => {
+    const soon = new Date((await f.dbNow()).getTime() + 1_000).toISOString();
+    await f.store.upsert(every("batch-same"));
+    await f.store.upsert(job({ id: "batch-changed", schedule: { kind: "at", at: soon } }));
+    const { jobs } = await f.store.claimDue("holder", claimOptions);
+    expect(jobs.map((j) => j.id)).toContain("batch-changed");
+    const owner = { id: "batcher", scopes: ["jobs:write"] };
+    const results = await f.store.upsertMany(
+      [every("batch-new-b"), every("batch-same"), every("batch-changed", 30_000), every("batch-new-a")],
+      { owner },
+    );
+    expect(results.map((r) => [r.job.id, r.outcome])).toEqual([
+      ["batch-new-b", "created"],
+      ["batch-same", "updated"], // saved by no owner before: the owner changed
+      ["batch-changed", "updated"],
+      ["batch-new-a", "created"],
+    ]);
+    expect(results[0]!.job).toMatchObject({ state: "active", version: 1, owner, runsCount: 0 });
+    expect(results[0]!.job.nextRunAt!.getTime() % 60_000).toBe(0);
+    // A changed definition clears the claim, as a single upsert does.
+    expect(await f.store.get("batch-changed")).toMatchObject({ claimedBy: null, version: 2 });
+    const again = await f.store.upsertMany([every("batch-new-a"), every("batch-new-b")], { owner });
+    expect(again.map((r) => r.outcome)).toEqual(["unchanged", "unchanged"]);
+  });
+
+  it("saves nothing when one job could never fire, naming jobs.<index>.<field>", async () => {
+    const now = await f.dbNow();
+    const past = job({
+      id: "batch-past",
+      schedule: { kind: "at", at: new Date(now.getTime() - 61_000).toISOString() },
+    });
+    const err = await f.store.upsertMany([every("batch-fine"), past]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(JobValidationError);
+    expect((err as JobValidationError).issues).toEqual([
+      expect.objectContaining({ field: "jobs.1.schedule.at" }),
+    ]);
+    expect(await f.store.get("batch-fine")).toBeNull();
+  });
+
+  it("refuses an id given twice", async () => {
+    const err = await f.store
+      .upsertMany([every("batch-twice"), every("batch-twice")])
+      .catch((e: unknown) => e);
+    expect((err as JobValidationError).issues).toEqual([expect.objectContaining({ field: "jobs.1.id" })]);
+    expect(await f.store.get("batch-twice")).toBeNull();
+  });
+
+  it("a capped owner's batch that would pass the cap is refused whole", async () => {
+    const owner = { id: "capped-batcher", scopes: ["jobs:write"] };
+    await f.store.upsertMany([every("cap-1")], { owner, maxJobsPerOwner: 3 });
+    const err = await f.store
+      .upsertMany([every("cap-2"), every("cap-3"), every("cap-4")], { owner, maxJobsPerOwner: 3 })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(JobQuotaError);
+    expect(await f.store.get("cap-2")).toBeNull();
+    const fits = await f.store.upsertMany([every("cap-2"), every("cap-3")], { owner, maxJobsPerOwner: 3 });
+    expect(fits.map((r) => r.outcome)).toEqual(["created", "created"]);
+  });
+
+  it("1,000 jobs at once", async () => {
+    const tomorrow = new Date((await f.dbNow()).getTime() + 86_400_000).toISOString();
+    const many = Array.from({ length: 1_000 }, (_, i) =>
+      job({ id: `bulk-${i}`, schedule: { kind: "at", at: tomorrow } }),
+    );
+    const results = await f.store.upsertMany(many, { owner: { id: "bulk", scopes: [] } });
+    expect(results.filter((r) => r.outcome === "created")).toHaveLength(1_000);
+    expect(results[999]!.job.id).toBe("bulk-999");
   });
 });
 

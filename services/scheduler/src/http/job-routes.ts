@@ -3,6 +3,7 @@ import { z } from "zod";
 import { isServiceOwnerId } from "../domain/service-targets.ts";
 import type { JobAdmin } from "../jobs/job-admin.ts";
 import { type JobOwner, JobState } from "../store/job-rows.ts";
+import { MAX_BATCH_JOBS } from "../store/job-upsert.ts";
 import type { SchedulerStore } from "../store/scheduler-store.ts";
 import { found } from "./found.ts";
 import { jobBody, jobIdParams, jobPage, jobResource, toJobResource } from "./job-schemas.ts";
@@ -37,7 +38,29 @@ const triggered = z.object({
   messageId: z.string().describe("Its Nats-Msg-Id"),
 });
 
-/** `/v1/jobs`: create or replace, list, read, cancel, pause, resume, trigger. */
+const batchBody = z.object({
+  jobs: z
+    .array(jobBody)
+    .min(1)
+    .max(MAX_BATCH_JOBS)
+    .describe("Job definitions as `POST /v1/jobs` takes them, ids distinct"),
+});
+
+const batchResult = z.object({
+  items: z
+    .array(
+      z.object({
+        id: z.string(),
+        outcome: z.enum(["created", "updated", "unchanged"]),
+        state: z.enum(Object.values(JobState) as [JobState, ...JobState[]]),
+        nextRunAt: z.string().nullable(),
+        version: z.int(),
+      }),
+    )
+    .describe("One per job, in the order given; `GET /v1/jobs/:id` reads a job whole"),
+});
+
+/** `/v1/jobs`: create or replace (one, or a batch), list, read, cancel, pause, resume, trigger. */
 export function registerJobRoutes(app: HttpApp, deps: { jobs: JobAdmin; store: SchedulerStore }): void {
   const { jobs, store } = deps;
 
@@ -57,6 +80,31 @@ export function registerJobRoutes(app: HttpApp, deps: { jobs: JobAdmin; store: S
       reply.header("location", `/v1/jobs/${encodeURIComponent(job.id)}`);
       reply.header("x-dbplane-upsert", outcome);
       return reply.code(outcome === "created" ? 201 : 200).send(toJobResource(job));
+    },
+  );
+
+  app.post(
+    "/v1/jobs/batch",
+    {
+      config: { scope: "jobs:write" },
+      schema: {
+        summary: `Create or replace up to ${MAX_BATCH_JOBS} jobs in one transaction: all saved, or none (the error names jobs.<index>)`,
+        tags: ["jobs"],
+        body: batchBody,
+        response: { 200: batchResult },
+      },
+    },
+    async (request) => {
+      const results = await jobs.upsertMany(request.body.jobs, callerOf(request));
+      return {
+        items: results.map(({ outcome, job }) => ({
+          id: job.id,
+          outcome,
+          state: job.state,
+          nextRunAt: job.nextRunAt?.toISOString() ?? null,
+          version: job.version,
+        })),
+      };
     },
   );
 

@@ -29,10 +29,39 @@ export interface JobAdmin {
    * has as many live jobs as one owner may.
    */
   upsert(input: unknown, caller: JobOwner): Promise<UpsertResult>;
+  /**
+   * Up to 1,000 jobs as one transaction, each checked as `upsert` checks one: all saved or none.
+   * @throws JobValidationError naming `jobs.<index>.<field>`; ForbiddenError naming the job;
+   * JobQuotaError when the batch would leave the caller more live jobs than one owner may have.
+   */
+  upsertMany(inputs: readonly unknown[], caller: JobOwner): Promise<UpsertResult[]>;
   cancel(id: string, caller: JobOwner): Promise<StoredJob | null>;
   pause(id: string, caller: JobOwner): Promise<StoredJob | null>;
   resume(id: string, caller: JobOwner): Promise<StoredJob | null>;
   trigger(id: string, caller: JobOwner): Promise<{ job: StoredJob; scheduledAt: Date } | null>;
+}
+
+/** Runs a check of the batch's job `index`, naming its fields `jobs.<index>.<field>`. */
+function inBatch<T>(index: number, check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    throw inBatchError(index, err);
+  }
+}
+
+async function inBatchAsync<T>(index: number, check: () => Promise<T>): Promise<T> {
+  try {
+    return await check();
+  } catch (err) {
+    throw inBatchError(index, err);
+  }
+}
+
+function inBatchError(index: number, err: unknown): unknown {
+  if (!(err instanceof JobValidationError)) return err;
+  const issues = err.issues.map((issue) => ({ ...issue, field: `jobs.${index}.${issue.field}` }));
+  return new JobValidationError(issues, { cause: err });
 }
 
 /** Refuses a caller who may not have this (new or stored) target. */
@@ -95,6 +124,29 @@ export function createJobAdmin(deps: {
       const result = await store.upsert(job, { owner: caller, ...(capped && { maxJobsPerOwner }) });
       if (result.outcome === "updated") forget(job.id);
       return result;
+    },
+    async upsertMany(inputs, caller) {
+      const jobs = inputs.map((input, i) => inBatch(i, () => parseJobDefinition(input)));
+      const soon = new Date(Date.now() - 5_000);
+      for (const [i, job] of jobs.entries()) {
+        inBatch(i, () => checkSchedulable(job, soon));
+        try {
+          mayHave(logicalTarget(job.target, namespace), caller);
+        } catch (err) {
+          if (!(err instanceof ForbiddenError)) throw err;
+          throw new ForbiddenError(`jobs.${i} (${JSON.stringify(job.id)}): ${err.message}`, {
+            scope: err.scope,
+            cause: err,
+          });
+        }
+      }
+      await Promise.all(jobs.map((job) => mayTouch(job.id, caller)));
+      // One after the other: the first lookup of a subject fills the target check's cache for the rest.
+      for (const [i, job] of jobs.entries()) await inBatchAsync(i, () => checkTarget(job));
+      const capped = !grants(caller.scopes, Scope.admin);
+      const results = await store.upsertMany(jobs, { owner: caller, ...(capped && { maxJobsPerOwner }) });
+      for (const r of results) if (r.outcome === "updated") forget(r.job.id);
+      return results;
     },
     async cancel(id, caller) {
       await mayTouch(id, caller);

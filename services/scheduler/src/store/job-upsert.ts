@@ -1,7 +1,7 @@
 import { inTransaction } from "@dbplane/service-kit";
 import type pg from "pg";
 import type { JobDefinition } from "../domain/job-definition.ts";
-import { checkSchedulable } from "../domain/job-validation.ts";
+import { checkSchedulable, JobValidationError } from "../domain/job-validation.ts";
 import { fireDeadline } from "../domain/misfire.ts";
 import { firstOccurrence } from "../domain/occurrences.ts";
 import { JobQuotaError } from "./errors.ts";
@@ -174,14 +174,130 @@ async function checkQuota(
 ): Promise<void> {
   // Held to the end of the caller's transaction: the count and the insert that follows are one step
   // for this owner. (Outside a transaction — the quick path of an uncapped caller — it never runs.)
-  await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [
+  await lockOwner(client, owner);
+  if ((await liveJobs(ctx, client, owner, max)) >= max) throw new JobQuotaError(owner, max);
+}
+
+/** Most jobs in one `upsertJobs` call (one transaction, one statement for the new ones). */
+export const MAX_BATCH_JOBS = 1_000;
+
+/**
+ * Creates or replaces many jobs in one transaction: all of them or none. The new ids go in with
+ * one `INSERT … SELECT FROM unnest(…)`; an id that exists already takes `upsertJob`'s locking
+ * path inside the same transaction (unchanged, or updated with its claim cleared). Rows are
+ * written in id order, so two batches sharing ids wait on each other instead of deadlocking.
+ * Results come in the order of `jobs`.
+ *
+ * A capped owner's batch is counted under the owner's lock like a single create: refused whole
+ * when it would leave the owner more than `maxJobsPerOwner` live jobs.
+ * @throws JobValidationError naming `jobs.<index>.<field>` (a job that could never fire, an id
+ * given twice); JobQuotaError.
+ */
+export async function upsertJobs(
+  ctx: StoreContext,
+  jobs: readonly JobDefinition[],
+  options: UpsertOptions = {},
+): Promise<UpsertResult[]> {
+  if (jobs.length > MAX_BATCH_JOBS) throw new Error(`at most ${MAX_BATCH_JOBS} jobs per batch`);
+  const seen = new Map<string, number>();
+  for (const [i, job] of jobs.entries()) {
+    const first = seen.get(job.id);
+    if (first !== undefined) {
+      throw new JobValidationError([{ field: `jobs.${i}.id`, message: `is the id of jobs.${first} too` }]);
+    }
+    seen.set(job.id, i);
+  }
+  const owner = options.owner ?? NO_OWNER;
+  const max = owner.id !== null ? options.maxJobsPerOwner : undefined;
+  for (let attempt = 0; ; attempt++) {
+    const results = await inTransaction(ctx.pool, (client) => upsertBatchOnce(ctx, client, jobs, owner, max));
+    if (results) return results;
+    // Null only when an id our insert conflicted on had no row to lock a moment later: retry.
+    if (attempt >= 2) throw new Error("batch upsert kept conflicting");
+  }
+}
+
+async function upsertBatchOnce(
+  ctx: StoreContext,
+  client: pg.PoolClient,
+  jobs: readonly JobDefinition[],
+  owner: JobOwner,
+  max: number | undefined,
+): Promise<UpsertResult[] | null> {
+  const { jobs: table } = ctx.t;
+  const quota = async (c: pg.PoolClient) => {
+    if (owner.id !== null && max !== undefined) await checkQuota(ctx, c, owner.id, max);
+  };
+  let liveBefore = 0;
+  if (owner.id !== null && max !== undefined) {
+    await lockOwner(client, owner.id);
+    liveBefore = await liveJobs(ctx, client, owner.id, max);
+  }
+  const now = (await client.query<{ now: Date }>("SELECT now() AS now")).rows[0]!.now;
+  const order = jobs.map((job, i) => ({ job, i })).sort((a, b) => (a.job.id < b.job.id ? -1 : 1));
+  const columns: [string[], string[], string[], (Date | null)[], (Date | null)[]] = [[], [], [], [], []];
+  for (const { job, i } of order) {
+    try {
+      checkSchedulable(job, now);
+    } catch (err) {
+      if (!(err instanceof JobValidationError)) throw err;
+      throw new JobValidationError(
+        err.issues.map((issue) => ({ ...issue, field: `jobs.${i}.${issue.field}` })),
+        { cause: err },
+      );
+    }
+    const next = firstOccurrence(job, now, 0);
+    columns[0].push(job.id);
+    columns[1].push(JSON.stringify(job));
+    columns[2].push(next ? JobState.active : JobState.completed);
+    columns[3].push(next);
+    columns[4].push(next ? fireDeadline(job, next) : null);
+  }
+  // unnest keeps the arrays' order, so the rows are inserted (and their ids locked) in id order.
+  const inserted = await client.query<JobRow>(
+    `INSERT INTO ${table} (id, definition, state, next_run_at, next_fire_by, runs_count, owner, owner_scopes)
+     SELECT id, definition, state, next_run_at, next_fire_by, 0, $6, $7
+       FROM unnest($1::text[], $2::jsonb[], $3::text[], $4::timestamptz[], $5::timestamptz[])
+         AS n(id, definition, state, next_run_at, next_fire_by)
+     ON CONFLICT (id) DO NOTHING RETURNING ${jobColumns}`,
+    [...columns, owner.id, owner.scopes],
+  );
+  const created = new Map(inserted.rows.map((row) => [row.id, row]));
+  if (max !== undefined && created.size > 0 && liveBefore + created.size > max) {
+    throw new JobQuotaError(owner.id!, max);
+  }
+  const results = new Array<UpsertResult>(jobs.length);
+  for (const { job, i } of order) {
+    const row = created.get(job.id);
+    if (row) {
+      results[i] = { outcome: "created", job: toStoredJob(row) };
+      continue;
+    }
+    // Existed already (or another caller's insert won): the single job's locking path.
+    const result = await upsertOnce(ctx, client, job, owner, quota);
+    if (!result) return null;
+    results[i] = result;
+  }
+  return results;
+}
+
+function lockOwner(client: pg.Pool | pg.PoolClient, owner: string): Promise<unknown> {
+  return client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [
     `dbplane-scheduler-owner:${owner}`,
   ]);
+}
+
+/** The owner's live jobs, counted up to `max` (a check costs the same whatever the owner has). */
+async function liveJobs(
+  ctx: StoreContext,
+  client: pg.Pool | pg.PoolClient,
+  owner: string,
+  max: number,
+): Promise<number> {
   const { rows } = await client.query<{ live: string }>(
     `SELECT count(*) AS live
        FROM (SELECT 1 FROM ${ctx.t.jobs} WHERE owner = $1 AND state IN ('active', 'paused') LIMIT $2) live`,
     [owner, max],
   );
-  const live = Number(rows[0]?.live ?? 0);
-  if (live >= max) throw new JobQuotaError(owner, max);
+  return Number(rows[0]?.live ?? 0);
 }

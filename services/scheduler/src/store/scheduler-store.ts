@@ -14,7 +14,7 @@ import type { ListJobsOptions, Page } from "./job-queries.ts";
 import { getJob, listJobs } from "./job-queries.ts";
 import type { StoredJob } from "./job-rows.ts";
 import type { UpsertOptions, UpsertResult } from "./job-upsert.ts";
-import { upsertJob } from "./job-upsert.ts";
+import { upsertJob, upsertJobs } from "./job-upsert.ts";
 import { migrate } from "./migrations.ts";
 import type { ReplicaBeat, ReplicaRecord } from "./replicas.ts";
 import { beat, forgetReplica, listReplicas } from "./replicas.ts";
@@ -44,6 +44,8 @@ export interface SchedulerStore {
 
   /** Creates or replaces a job (see `upsertJob`), recording its owner. */
   upsert(job: JobDefinition, options?: UpsertOptions): Promise<UpsertResult>;
+  /** Creates or replaces up to 1,000 jobs in one transaction (see `upsertJobs`); results in input order. */
+  upsertMany(jobs: readonly JobDefinition[], options?: UpsertOptions): Promise<UpsertResult[]>;
   get(id: string): Promise<StoredJob | null>;
   list(options?: ListJobsOptions): Promise<Page<StoredJob>>;
   cancel(id: string): Promise<StoredJob | null>;
@@ -109,6 +111,7 @@ export function createSchedulerStore(pool: pg.Pool, options: { schema?: string }
     schema: ctx.t.schema,
     migrate: () => migrate(pool, ctx.t.schema),
     upsert: (job, o) => upsertJob(ctx, job, o),
+    upsertMany: (jobs, o) => upsertJobs(ctx, jobs, o),
     get: (id) => getJob(ctx, id),
     list: (o) => listJobs(ctx, o),
     cancel: (id) => cancelJob(ctx, id),
