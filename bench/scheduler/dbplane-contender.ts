@@ -49,6 +49,9 @@ export async function startDbplane(): Promise<Contender> {
         ...(process.env.BENCH_TICK_MS && { DBPLANE_SCHEDULER_TICK_MS: process.env.BENCH_TICK_MS }),
         ...(process.env.BENCH_HORIZON_MS && { DBPLANE_SCHEDULER_HORIZON_MS: process.env.BENCH_HORIZON_MS }),
         ...(process.env.BENCH_LEASE_MS && { DBPLANE_SCHEDULER_LEASE_MS: process.env.BENCH_LEASE_MS }),
+        ...(process.env.BENCH_CLAIM_LIMIT && {
+          DBPLANE_SCHEDULER_CLAIM_LIMIT: process.env.BENCH_CLAIM_LIMIT,
+        }),
         ...(process.env.BENCH_PUBLISH_CONCURRENCY && {
           DBPLANE_SCHEDULER_PUBLISH_CONCURRENCY: process.env.BENCH_PUBLISH_CONCURRENCY,
         }),
