@@ -144,6 +144,27 @@ export async function startDbplane(): Promise<Contender> {
     fired() {
       return { first, duplicates };
     },
+    async settle() {
+      // Until no replica holds an occurrence (armed, publishing or waiting to be recorded).
+      const started = Date.now();
+      const held = async () => {
+        let total = 0;
+        for (const r of replicas) {
+          const text = await fetch(`${r.base}/metrics`).then((res) => res.text());
+          total += Number(/^dbplane_scheduler_occurrences\{stage="held"\} (\d+)/m.exec(text)?.[1] ?? 0);
+        }
+        return total;
+      };
+      let left = await held();
+      while (left > 0 && Date.now() - started < 60_000) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        left = await held();
+      }
+      if (Date.now() - started > 500 || left > 0)
+        process.stderr.write(
+          `  waited ${((Date.now() - started) / 1000).toFixed(1)} s for the replicas to settle (${left} held)\n`,
+        );
+    },
     async diagnose() {
       // Where the messages are: still undelivered by the server (num_pending, a pull waiting:
       // num_waiting) or delivered to this client (delivered.stream_seq) and not yet iterated.
