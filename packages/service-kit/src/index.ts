@@ -52,7 +52,13 @@ export { BEARER_SCHEME, SCOPE_EXTENSION } from "./openapi.ts";
 export type { PlatformPoolEnv, PlatformPoolOptions } from "./platform-pool.ts";
 export { platformPool, poolReadiness } from "./platform-pool.ts";
 export type { Problem } from "./problem.ts";
-export { PROBLEM_CONTENT_TYPE, problem, sendProblem } from "./problem.ts";
+export {
+  MAX_DRAIN_MS,
+  MAX_DRAINED_BODY_BYTES,
+  PROBLEM_CONTENT_TYPE,
+  problem,
+  sendProblem,
+} from "./problem.ts";
 export type { CheckOutcome, ReadinessCheck } from "./readiness.ts";
 export type { RedisEnv } from "./redis-client.ts";
 export { RedisTlsConfigError, redisClient } from "./redis-client.ts";

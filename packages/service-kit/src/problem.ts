@@ -106,6 +106,35 @@ function fieldErrors(error: FastifyError): FieldError[] {
   });
 }
 
+/** The most of a refused body's declared length read and thrown away to answer it reliably. */
+export const MAX_DRAINED_BODY_BYTES = 64 * 1024 * 1024;
+/** How long the rest of a refused body may take to arrive before its connection is closed. */
+export const MAX_DRAIN_MS = 10_000;
+
+/**
+ * fastify answers a body declared larger than its limit with `Connection: close`, without reading
+ * it: the socket is closed with the body still arriving, the kernel answers it with a reset, and a
+ * client still writing the body gets EPIPE instead of the 413 (7% of 1.1 MB bodies sent from
+ * another process). When nothing of the body was read and its declared length is at most
+ * {@link MAX_DRAINED_BODY_BYTES}, the connection is kept: Node reads the rest and throws it away
+ * for at most {@link MAX_DRAIN_MS}, as nginx discards a refused body. A body found too large while
+ * being read keeps fastify's close: its stream is half-read and cannot be handed back.
+ */
+function drainUnreadBody(request: FastifyRequest, reply: FastifyReply): void {
+  const declared = Number(request.headers["content-length"]);
+  const { raw } = request;
+  if (raw.readableDidRead || !(declared <= MAX_DRAINED_BODY_BYTES)) return;
+  reply.removeHeader("connection");
+  // Node's request timeout no longer applies once the answer is sent: a client that stops sending
+  // would hold the connection for ever.
+  const socket = raw.socket;
+  const timer = setTimeout(() => socket.destroy(), MAX_DRAIN_MS);
+  timer.unref();
+  const stop = () => clearTimeout(timer);
+  raw.once("end", stop);
+  socket.once("close", stop);
+}
+
 /**
  * The app's error handler: HttpErrors, DomainErrors (status by kind) and client errors keep their
  * message; validation names the fields; anything else is a 5xx whose detail is generic (the real
@@ -149,6 +178,7 @@ export function handleError(
   // message: a dependency's error that happens to carry a 4xx statusCode is still our failure.
   if (status >= 400 && status < 500 && fastifyError.code?.startsWith("FST_")) {
     request.log.info({ code: fastifyError.code, status }, error.message);
+    if (fastifyError.code === "FST_ERR_CTP_BODY_TOO_LARGE") drainUnreadBody(request, reply);
     return sendProblem(reply, problem(request, status, error.message, { code: fastifyError.code }));
   }
   const unavailable = unavailableDependency(error);
