@@ -141,7 +141,8 @@ describe("a group of collectors", () => {
     expect(moved.length).toBeGreaterThan(TARGETS / 8);
     expect(moved.length / TARGETS).toBeLessThanOrEqual(0.375);
     expectOneCollectorPerEpoch();
-  });
+    // Two replica starts (each up to 30 s to be ready) and two settles (up to 20 s each).
+  }, 120_000);
 
   it("replaces a killed leader within its lease, and two leaders never write", async () => {
     const [any] = alive();
