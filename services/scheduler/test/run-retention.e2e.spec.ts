@@ -90,7 +90,16 @@ describe("run history retention", () => {
     await waitFor(
       async () => {
         const published = await ticks();
-        return (await count("tick")) === KEEP && (await liveRuns(published[0]!)).length === published.length;
+        const kept = await count("tick");
+        const recorded = await liveRuns(published[0]!);
+        if (kept === KEEP && recorded.length === published.length) return true;
+        // Thrown, not false: a timeout then says what it saw.
+        const times = (list: readonly number[]) => list.map((t) => new Date(t).toISOString().slice(11, 19));
+        throw new Error(
+          `tick has ${kept} runs; published ${JSON.stringify(times(published))}, recorded ${JSON.stringify(
+            recorded.map((r) => `${times([r.scheduled_at.getTime()])[0]} ${r.outcome}`),
+          )}`,
+        );
       },
       { what: `every tick recorded and tick pruned to ${KEEP} runs`, timeoutMs: 30_000 },
     );

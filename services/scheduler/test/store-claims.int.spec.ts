@@ -178,6 +178,39 @@ describe("leases", () => {
 });
 
 describe("completing occurrences", () => {
+  it("records the run of an occurrence published while its job was paused, and moves the job on no further", async () => {
+    await f.store.upsert(job({ id: "paused-mid-publish", schedule: { kind: "every", everyMs: 1_000 } }));
+    const c = (await f.store.claimDue("p", { ...claimOptions, limit: 10_000 })).jobs.find(
+      (j) => j.id === "paused-mid-publish",
+    )!;
+    const [first, second] = [c.next!.scheduledAt, new Date(c.next!.scheduledAt.getTime() + 1_000)];
+    await f.store.pause("paused-mid-publish");
+    const r = await f.store.complete(
+      "p",
+      [
+        // Its message is out: the history must show it, and no one will fire it again.
+        { jobId: "paused-mid-publish", scheduledAt: first, outcome: "fired", streamSeq: 7 },
+        // Not published: nothing to record for a job no longer held.
+        { jobId: "paused-mid-publish", scheduledAt: second, outcome: "failed", error: "nats down" },
+      ],
+      completeOptions,
+    );
+    expect(r.outcomes).toEqual([
+      expect.objectContaining({ accepted: false, recorded: true }),
+      expect.objectContaining({ accepted: false, recorded: false }),
+    ]);
+    const runs = await f.store.listRuns("paused-mid-publish");
+    expect(runs.items).toEqual([
+      expect.objectContaining({ scheduledAt: first, outcome: "fired", streamSeq: 7, recordedBy: "p" }),
+    ]);
+    expect(await f.store.get("paused-mid-publish")).toMatchObject({
+      state: "paused",
+      runsCount: 0,
+      nextRunAt: null,
+      claimedBy: null,
+    });
+  });
+
   it("a completion that gives the definition it holds, at the stored version, is not given the stored one again", async () => {
     await f.store.upsert(job({ id: "known-def", schedule: { kind: "every", everyMs: 1_000 } }));
     const c = (await f.store.claimDue("k", { ...claimOptions, limit: 10_000 })).jobs.find(

@@ -110,7 +110,8 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
       // result.dbNow is its transaction's start, long before the answer: not a clock sample.
       for (const r of batch) pending.settle(r.jobId, r.scheduledAt);
       for (const outcome of result.outcomes) {
-        if (!outcome.accepted) log.debug({ jobId: outcome.jobId }, "run not recorded: claim lost meanwhile");
+        if (!outcome.accepted && !outcome.recorded)
+          log.debug({ jobId: outcome.jobId }, "run not recorded: claim lost meanwhile");
       }
       armAll(result.continuing);
       reportMissed(result.missed);

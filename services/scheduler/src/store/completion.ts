@@ -55,8 +55,12 @@ export interface CompletionResult {
  * fired; state `completed` when no occurrence is left), clears a completed trigger, keeps the
  * claim when the job has more due within the horizon and releases it otherwise.
  *
- * Everything is guarded by `claimed_by = owner`: a replica whose lease ran out and whose job
- * another replica now holds gets `accepted: false` and changes nothing.
+ * The job's progress is guarded by `claimed_by = owner`: a replica whose claim is gone (the job
+ * paused, changed or cancelled meanwhile, or its lease ran out and another replica holds it) gets
+ * `accepted: false` and moves nothing on. Its published occurrences' runs are recorded all the
+ * same: their messages are out, and a paused or changed job fires no one again to record them
+ * (a new holder's repeat of the same message id is deduplicated by JetStream and its run by the
+ * table). Nothing else of a job no longer held is recorded.
  */
 export async function completeOccurrences(
   ctx: StoreContext,
@@ -77,7 +81,10 @@ export async function completeOccurrences(
     const missed: MissedOccurrences[] = [];
     for (const result of ordered) {
       const p = progress.get(result.jobId);
-      if (!p) continue;
+      if (!p) {
+        if (published(result)) runs.push(toRun(result, now));
+        continue;
+      }
       runs.push(toRun(result, now));
       const m = apply(p, result, now, runs);
       if (m) missed.push(m);
@@ -99,6 +106,9 @@ export async function completeOccurrences(
     };
   });
 }
+
+/** A NATS occurrence whose message JetStream acknowledged. */
+const published = (result: OccurrenceResult) => result.outcome === "fired" && result.streamSeq !== undefined;
 
 function apply(
   p: JobProgress,
