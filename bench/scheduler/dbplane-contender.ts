@@ -60,6 +60,20 @@ export async function startDbplane(): Promise<Contender> {
     replicas.push({ svc, base });
   }
   const token = await signToken(secret, { sub: "bench", scopes: ["admin"] });
+  // The replicas' claim-lead and timer-lateness histograms (cumulative bucket counts) when the
+  // last scenario started: their difference at the end is that scenario's alone.
+  const splitBuckets = async () => {
+    const counts = new Map<string, number>();
+    for (const r of replicas) {
+      const text = await fetch(`${r.base}/metrics`).then((res) => res.text());
+      for (const m of text.matchAll(
+        /^dbplane_scheduler_(claim_lead|timer_lateness)_seconds_bucket\{le="([^"]+)",manual="false"\} (\d+)/gm,
+      ))
+        counts.set(`${m[1]} ${m[2]}`, (counts.get(`${m[1]} ${m[2]}`) ?? 0) + Number(m[3]));
+    }
+    return counts;
+  };
+  let scenarioStart = new Map<string, number>();
 
   const first = new Map<string, number>();
   let duplicates = 0;
@@ -160,6 +174,7 @@ export async function startDbplane(): Promise<Contender> {
         await new Promise((resolve) => setTimeout(resolve, 200));
         left = await held();
       }
+      scenarioStart = await splitBuckets();
       if (Date.now() - started > 500 || left > 0)
         process.stderr.write(
           `  waited ${((Date.now() - started) / 1000).toFixed(1)} s for the replicas to settle (${left} held)\n`,
@@ -191,7 +206,7 @@ export async function startDbplane(): Promise<Contender> {
         const mine = metrics
           .split("\n")
           .filter((l) =>
-            /^(dbplane_scheduler_(occurrences|claims_total|fired_total|missed_total|publish_failures_total)|nodejs_gc_duration_seconds_(sum|count)|nodejs_eventloop_lag_(max|p99)_seconds)/.test(
+            /^(process_cpu_(user|system)_seconds_total|dbplane_scheduler_(occurrences|claims_total|fired_total|missed_total|publish_failures_total)|nodejs_gc_duration_seconds_(sum|count)|nodejs_eventloop_lag_(max|p99)_seconds)/.test(
               l,
             ),
           );
@@ -199,6 +214,17 @@ export async function startDbplane(): Promise<Contender> {
         const said = r.svc.output().trim();
         if (said) console.error(`dbplane replica ${i} logged:\n${said.split("\n").slice(-40).join("\n")}`);
       }
+      // The last scenario's firing lag split: claimed late (PostgreSQL, claim rounds) or claimed in
+      // time and started late (the replicas' event loops), as the replicas measured it.
+      const end = await splitBuckets();
+      const inScenario = (key: string) => (end.get(key) ?? 0) - (scenarioStart.get(key) ?? 0);
+      const armed = inScenario("claim_lead +Inf");
+      const share = (n: number) => `${n} (${((100 * n) / Math.max(1, armed)).toFixed(1)}%)`;
+      console.error(
+        `dbplane last scenario, ${armed} armed: claimed at or after the due time ${share(inScenario("claim_lead 0"))}, ` +
+          `less than 100 ms before it ${share(inScenario("claim_lead 0.1"))}; publish started more than ` +
+          `25 ms late ${share(armed - inScenario("timer_lateness 0.025"))}, more than 100 ms ${share(armed - inScenario("timer_lateness 0.1"))}`,
+      );
       for (const r of replicas) r.svc.kill("SIGTERM");
       await Promise.all(replicas.map((r) => r.svc.exited));
       await nats.cleanup();

@@ -5,6 +5,8 @@ import type { SchedulerStore } from "./store/scheduler-store.ts";
 /** The scheduler's own Prometheus metrics (the bus and HTTP ones come from their packages). */
 export interface SchedulerMetrics {
   readonly firingLag: Histogram<"manual">;
+  readonly claimLead: Histogram<"manual">;
+  readonly timerLateness: Histogram<"manual">;
   readonly claims: Counter;
   readonly fired: Counter<"manual">;
   readonly missed: Counter;
@@ -55,6 +57,24 @@ export function createSchedulerMetrics(registry: Registry, store: SchedulerStore
     firingLag: new Histogram({
       name: "dbplane_scheduler_firing_lag_seconds",
       help: "Publish acknowledged minus scheduled time, by the database's clock",
+      labelNames: ["manual"] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [registry],
+    }),
+    // Firing lag split in two: an occurrence claimed after its due time was late because of the
+    // claim (PostgreSQL, a slow claim round); one claimed ahead whose timer ran late was late
+    // because of this process (event loop busy or starved of CPU). What the lag adds beyond the
+    // timer's lateness is the publish's round trip.
+    claimLead: new Histogram({
+      name: "dbplane_scheduler_claim_lead_seconds",
+      help: "Scheduled time minus the time its occurrence was armed (claimed), by the database's clock; 0 or less: claimed late",
+      labelNames: ["manual"] as const,
+      buckets: [-10, -1, -0.25, -0.1, -0.025, 0, 0.025, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+      registers: [registry],
+    }),
+    timerLateness: new Histogram({
+      name: "dbplane_scheduler_timer_lateness_seconds",
+      help: "Time an occurrence's publish (or webhook hand-over) started minus its scheduled time, by the database's clock",
       labelNames: ["manual"] as const,
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers: [registry],

@@ -140,7 +140,9 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
 
   function arm(job: ClaimedJob, occ: DueOccurrence): void {
     const p = pending.add(job.id, job.definition, occ, job.owner, job.version);
-    if (p) schedule(p);
+    if (!p) return;
+    o.metrics.claimLead.observe({ manual: String(occ.manual) }, clock.until(occ.scheduledAt) / 1000);
+    schedule(p);
   }
 
   function schedule(p: PendingOccurrence): void {
@@ -156,6 +158,7 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
       return;
     }
     p.publishing = true;
+    o.metrics.timerLateness.observe({ manual: String(p.occ.manual) }, -clock.until(p.occ.scheduledAt) / 1000);
     if (p.definition.target.kind === TargetKind.http) {
       handOver(p, p.definition.target);
       return;
