@@ -19,6 +19,9 @@ export interface SchedulerMetrics {
   readonly webhookDeliverySeconds: Histogram<"state">;
 }
 
+/** Seconds late: the firing lag and the timer lateness share them, so the two compare bucket by bucket. */
+const LATENESS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
 /**
  * Registers the metrics. The backlog and per-state gauges are read from PostgreSQL at scrape
  * time (`store.stats()`), so every replica reports the same fleet-wide backlog — which is what
@@ -58,7 +61,7 @@ export function createSchedulerMetrics(registry: Registry, store: SchedulerStore
       name: "dbplane_scheduler_firing_lag_seconds",
       help: "Publish acknowledged minus scheduled time, by the database's clock",
       labelNames: ["manual"] as const,
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      buckets: LATENESS_BUCKETS,
       registers: [registry],
     }),
     // Firing lag split in two: an occurrence claimed after its due time was late because of the
@@ -76,7 +79,7 @@ export function createSchedulerMetrics(registry: Registry, store: SchedulerStore
       name: "dbplane_scheduler_timer_lateness_seconds",
       help: "Time an occurrence's publish (or webhook hand-over) started minus its scheduled time, by the database's clock",
       labelNames: ["manual"] as const,
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      buckets: LATENESS_BUCKETS,
       registers: [registry],
     }),
     claims: new Counter({
