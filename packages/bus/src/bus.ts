@@ -1,6 +1,6 @@
 import type { MessageDefinition, MessageInput } from "@dbplane/contracts";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
+import { jetstream, jetstreamManager, type PubAck } from "@nats-io/jetstream";
+import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { Registry } from "prom-client";
 import { type ConnectionStatus, connectTracked } from "./connection.ts";
@@ -8,7 +8,8 @@ import type { NatsAuth } from "./connection-auth.ts";
 import { type BusConsumer, type ConsumeOptions, startConsumer } from "./consumer.ts";
 import { type BusKv, type KvBucketOptions, openKv } from "./kv.ts";
 import { createBusMetrics } from "./metrics.ts";
-import { type BusNames, busNames } from "./naming.ts";
+import { type BusNames, busNames, serviceInboxPrefix } from "./naming.ts";
+import { PublishPipeline } from "./publish-pipeline.ts";
 import { createPublisher, type PublishAck, type PublishOptions } from "./publisher.ts";
 import { ensureTopology, TOPOLOGY_DEFAULTS } from "./topology.ts";
 
@@ -68,6 +69,13 @@ export interface Bus {
     options: PublishOptions,
   ): Promise<PublishAck>;
   /**
+   * Publishes an already encoded message to a wire `subject` and waits for the stream's ack: one
+   * attempt, no validation, no envelope, no retry — for messages whose subject and content the
+   * caller owns (the scheduler's job targets). `headers` carry `Nats-Msg-Id` for deduplication.
+   * Rejects as described on `PublishPipeline` (judge a failure with `isTransientPublishError`).
+   */
+  publishRaw(subject: string, payload: Uint8Array, headers: MsgHdrs, timeoutMs: number): Promise<PubAck>;
+  /**
    * Starts a durable pull consumer that runs each message's handler, chosen by its `ce-type`:
    * `consume({ durable, handlers: [handle(shardReady, onShardReady), …] })`. Call
    * `ensureTopology()` first.
@@ -99,6 +107,10 @@ export async function connectBus(options: BusOptions): Promise<Bus> {
   const jsm = await jetstreamManager(nc, { checkAPI: false });
   const metrics = createBusMetrics(options.registry ?? new Registry());
   const replicas = options.streamReplicas ?? TOPOLOGY_DEFAULTS.replicas;
+  const pipeline = new PublishPipeline(nc, {
+    inboxPrefix: serviceInboxPrefix(options.name),
+    onReconnect: tracked.onReconnect,
+  });
   const publish = createPublisher({
     js,
     names,
@@ -128,6 +140,8 @@ export async function connectBus(options: BusOptions): Promise<Bus> {
         logger,
       ),
     publish,
+    publishRaw: (subject, payload, headers, timeoutMs) =>
+      pipeline.publish(subject, payload, headers, timeoutMs),
     async consume(consumeOptions) {
       if (closing) throw new Error("bus is closing");
       const consumer = await startConsumer(

@@ -2,7 +2,7 @@
 import { handle } from "@dbplane/bus";
 import { cancelJob, scheduleJob } from "@dbplane/contracts";
 import { poolReadiness, replicaId, serviceProcess } from "@dbplane/service-kit";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { Gauge } from "prom-client";
 import { schedulerApp } from "./app.ts";
 import { loadSchedulerConfig } from "./config.ts";
@@ -61,7 +61,7 @@ const deliveries = new DeliveryWorker({
 });
 const firing = createFiringLoop({
   store,
-  js: jetstream(bus.nc),
+  publish: bus.publishRaw,
   events: new FiringEvents(bus, logger),
   namespace,
   owner,

@@ -1,6 +1,5 @@
 import { ConcurrencyLimit } from "@dbplane/bus";
 import type { Logger } from "@dbplane/service-kit";
-import type { JetStreamClient } from "@nats-io/jetstream";
 import { safeUrl } from "../delivery/webhook-request.ts";
 import type { HttpTarget } from "../domain/job-definition.ts";
 import { TargetKind } from "../domain/limits.ts";
@@ -20,14 +19,15 @@ import { LapsedClaims } from "./lapsed-claims.ts";
 import { LeaseRenewal } from "./lease-renewal.ts";
 import { type PendingOccurrence, PendingOccurrences } from "./pending-occurrences.ts";
 import { targetMessage } from "./target-message.ts";
-import { describeError, publishTarget } from "./target-publisher.ts";
+import { describeError, type PublishAttempt, publishTarget } from "./target-publisher.ts";
 
 /** Target publishes in flight or waiting above which the firing path counts as busy. */
 const BUSY_PUBLISHES = 1_000;
 
 export interface FiringLoopOptions {
   readonly store: SchedulerStore;
-  readonly js: JetStreamClient;
+  /** One target publish attempt (`Bus.publishRaw`). */
+  readonly publish: PublishAttempt;
   readonly events: FiringEvents;
   /** This installation's namespace: target subjects are published inside it. */
   readonly namespace: TargetNamespace;
@@ -227,7 +227,7 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
       return;
     }
     const message = targetMessage(jobId, target, subject, occ.scheduledAt, occ.messageId);
-    const outcome = await publishTarget(o.js, message, occ.messageId, localDeadline, (transient) =>
+    const outcome = await publishTarget(o.publish, message, occ.messageId, localDeadline, (transient) =>
       o.metrics.publishFailures.inc({ kind: transient ? "transient" : "permanent" }),
     );
     if (outcome.kind === "acked") {

@@ -1,6 +1,15 @@
 import { isTransientPublishError } from "@dbplane/bus";
-import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
+import type { PubAck } from "@nats-io/jetstream";
+import type { MsgHdrs } from "@nats-io/transport-node";
 import type { TargetMessage } from "./target-message.ts";
+
+/** One JetStream publish attempt: `Bus.publishRaw`. */
+export type PublishAttempt = (
+  subject: string,
+  payload: Uint8Array,
+  headers: MsgHdrs,
+  timeoutMs: number,
+) => Promise<PubAck>;
 
 /** One attempt waits at most this long for the stream's ack. */
 const ATTEMPT_TIMEOUT_MS = 5_000;
@@ -20,22 +29,24 @@ export type PublishOutcome =
  * after the deadline, and none may outlast it by more than its own timeout.
  */
 export async function publishTarget(
-  js: JetStreamClient,
+  publish: PublishAttempt,
   message: TargetMessage,
   msgID: string,
   deadline: () => number,
   onFailure: (transient: boolean) => void,
 ): Promise<PublishOutcome> {
   let lastError: unknown;
+  message.headers.set("Nats-Msg-Id", msgID);
   for (let attempt = 0; ; attempt++) {
     const remaining = deadline() - Date.now();
     if (remaining <= 0) return { kind: "deadline", lastError };
     try {
-      const ack = await js.publish(message.subject, message.payload, {
-        msgID,
-        headers: message.headers,
-        timeout: Math.max(1, Math.min(remaining, ATTEMPT_TIMEOUT_MS)),
-      });
+      const ack = await publish(
+        message.subject,
+        message.payload,
+        message.headers,
+        Math.max(1, Math.min(remaining, ATTEMPT_TIMEOUT_MS)),
+      );
       return { kind: "acked", ack };
     } catch (err) {
       lastError = err;
