@@ -112,13 +112,12 @@ export async function connectBus(options: BusOptions): Promise<Bus> {
     onReconnect: tracked.onReconnect,
   });
   const publish = createPublisher({
-    js,
+    publish: (subject, payload, headers, timeoutMs) => pipeline.publish(subject, payload, headers, timeoutMs),
     names,
     source: `dbplane/${options.name}`,
     publishTimeoutMs: options.publishTimeoutMs ?? 30_000,
     logger,
     metrics,
-    onReconnect: tracked.onReconnect,
   });
   const consumers = new Set<BusConsumer>();
   let closing: Promise<void> | undefined;

@@ -1,6 +1,6 @@
 import type { MessageDefinition } from "@dbplane/contracts";
-import { JetStreamApiError, type JetStreamClient } from "@nats-io/jetstream";
-import { errors } from "@nats-io/transport-node";
+import { JetStreamApiError, type PubAck } from "@nats-io/jetstream";
+import { errors, type MsgHdrs } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { PublishError } from "./errors.ts";
 import { encodeMessage } from "./message-codec.ts";
@@ -35,13 +35,18 @@ export interface PublishAck {
 }
 
 export interface PublisherContext {
-  readonly js: JetStreamClient;
+  /** One attempt: publishes and waits for the stream's ack (`PublishPipeline.publish`). */
+  readonly publish: (
+    subject: string,
+    payload: Uint8Array,
+    headers: MsgHdrs,
+    timeoutMs: number,
+  ) => Promise<PubAck>;
   readonly names: BusNames;
   readonly source: string;
   readonly publishTimeoutMs: number;
   readonly logger: Logger;
   readonly metrics: BusMetrics;
-  readonly onReconnect: (listener: () => void) => () => void;
   /** Draws the retry pauses' jitter; Math.random unless a test injects one. */
   readonly random?: RandomSource;
   /** Waits between attempts; a timer unless a test injects one. */
@@ -60,12 +65,12 @@ export type Publish = (def: MessageDefinition, data: unknown, options: PublishOp
 
 /**
  * The bus's `publish`: validates, encodes and publishes one message, retrying transient failures
- * until the deadline. What is the same for every message — the reconnect listener, the jitter
- * series — is set up here or on the first failure, not per message: a publish's own cost should
- * be its encoding and its request (bench/bus/profile-publish.ts).
+ * (a timeout, no responders, the connection re-established while the ack was awaited) with the
+ * same msg id until the deadline. What is the same for every message is set up here or on the
+ * first failure, not per message: a publish's own cost should be its encoding and its request
+ * (bench/bus/profile-publish.ts).
  */
 export function createPublisher(ctx: PublisherContext): Publish {
-  const inFlight = new AttemptsInFlight(ctx.onReconnect);
   const sleep = ctx.sleep ?? timer;
   return async (def, data, options) => {
     const { id, headers, payload } = encodeMessage(def, data, options.source ?? ctx.source, options);
@@ -75,12 +80,13 @@ export function createPublisher(ctx: PublisherContext): Publish {
     let nextPause: (() => number) | undefined;
     for (let attempts = 1; ; attempts++) {
       try {
-        // The headers carry Nats-Msg-Id already (no msgID option: nats.js would set it again).
-        const attempt = ctx.js.publish(subject, payload, {
+        // The headers carry Nats-Msg-Id already.
+        const ack = await ctx.publish(
+          subject,
+          payload,
           headers,
-          timeout: Math.max(1, Math.min(deadline - Date.now(), ATTEMPT_TIMEOUT_MS)),
-        });
-        const ack = await inFlight.wait(attempt);
+          Math.max(1, Math.min(deadline - Date.now(), ATTEMPT_TIMEOUT_MS)),
+        );
         ctx.metrics.published.inc({ type: def.type, outcome: ack.duplicate ? "duplicate" : "stored" });
         if (attempts > 1) ctx.logger.info({ subject, msgId: id, attempts }, "publish succeeded after retry");
         return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate, id };
@@ -105,43 +111,6 @@ export function createPublisher(ctx: PublisherContext): Publish {
 }
 
 /**
- * The publish requests awaiting their acks. A request sent around a disconnect is often never
- * answered, so at a reconnect every waiter gives up on its request at once (ReconnectedError;
- * the caller sends again with the same msg id) instead of waiting out its timeout. One reconnect
- * listener for all of them: a listener and a race per publish cost more CPU than the bus's
- * validation and metrics together.
- */
-class AttemptsInFlight {
-  readonly #abandon = new Set<(err: Error) => void>();
-
-  constructor(onReconnect: (listener: () => void) => () => void) {
-    onReconnect(() => {
-      const waiting = [...this.#abandon];
-      this.#abandon.clear();
-      for (const abandon of waiting) abandon(new ReconnectedError());
-    });
-  }
-
-  /** Settles as `attempt` does, or rejects with ReconnectedError at the next reconnect. */
-  wait<T>(attempt: Promise<T>): Promise<T> {
-    const { promise, resolve, reject } = Promise.withResolvers<T>();
-    this.#abandon.add(reject);
-    // An abandoned attempt still settles later, unobserved: resolve/reject are no-ops by then.
-    attempt.then(
-      (value) => {
-        this.#abandon.delete(reject);
-        resolve(value);
-      },
-      (err: unknown) => {
-        this.#abandon.delete(reject);
-        reject(err);
-      },
-    );
-    return promise;
-  }
-}
-
-/**
  * Whether publishing again can help: timeouts, no responders (JetStream restarting) and a lost
  * connection (the client reconnects) can. A closed or draining connection cannot — nats.js never
  * reopens it — nor can the server refusing the message (permissions, size, a stream that does
@@ -158,13 +127,6 @@ export function isTransientPublishError(err: unknown): boolean {
     return false;
   if (err instanceof JetStreamApiError) return err.status === 503;
   return true;
-}
-
-class ReconnectedError extends Error {
-  override readonly name = "ReconnectedError";
-  constructor() {
-    super("connection re-established while waiting for the ack");
-  }
 }
 
 function describe(err: unknown): string {
