@@ -18,7 +18,7 @@ import type { FiringEvents } from "./firing-events.ts";
 import { LapsedClaims } from "./lapsed-claims.ts";
 import { LeaseRenewal } from "./lease-renewal.ts";
 import { type PendingOccurrence, PendingOccurrences } from "./pending-occurrences.ts";
-import { targetMessage } from "./target-message.ts";
+import { buildsAhead, type PreparedTarget, targetMessage } from "./target-message.ts";
 import { describeError, type PublishAttempt, publishTarget } from "./target-publisher.ts";
 
 /** Target publishes in flight or waiting above which the firing path counts as busy. */
@@ -142,6 +142,7 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
     const p = pending.add(job.id, job.definition, occ, job.owner, job.version);
     if (!p) return;
     o.metrics.claimLead.observe({ manual: String(occ.manual) }, clock.until(occ.scheduledAt) / 1000);
+    p.prepared = prepare(p, true);
     schedule(p);
   }
 
@@ -198,36 +199,45 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
     });
   }
 
+  /**
+   * The target message of a NATS occurrence, or why it may not be sent. Built when the
+   * occurrence is armed (up to the horizon before it is due) so that firing only sends it; a
+   * CloudEvent target is built when it fires (its `time` is the firing's).
+   */
+  function prepare(p: PendingOccurrence, ahead = false): PreparedTarget | undefined {
+    const target = p.definition.target;
+    if (target.kind !== TargetKind.nats) return undefined;
+    // Checked at every firing, not only when saved: a job saved before owners were recorded or
+    // before subjects were namespaced, or written to the table by other means, must not speak
+    // for the platform, for another service or into another installation.
+    const subject = o.namespace.resolve(target.subject);
+    if ("problem" in subject)
+      return { refusal: `the target subject ${subject.problem}`, subject: target.subject };
+    const refusal = ownerTargetProblem({ kind: target.kind, subject: subject.logical }, p.owner);
+    if (refusal !== null) return { refusal, subject: target.subject };
+    if (ahead && !buildsAhead(subject)) return undefined;
+    return { message: targetMessage(p.jobId, target, subject, p.occ.scheduledAt, p.occ.messageId) };
+  }
+
   async function publish(p: PendingOccurrence): Promise<void> {
     const { occ, jobId } = p;
-    if (p.definition.target.kind !== TargetKind.nats) return;
+    const prepared = p.prepared ?? prepare(p);
+    p.prepared = undefined;
+    if (prepared === undefined) return;
     // Late by more than maxLatenessMs because this replica was slow (event loop, NATS) is a
     // misfire like an outage: under `skip` the occurrence is missed, under `once`/`all` it fires late.
     const fireBy = firesWhenLate(p.definition) ? Number.POSITIVE_INFINITY : occ.fireBy.getTime();
     const localDeadline = () =>
       Math.min(fireBy, pending.expiryOf(jobId) - leaseSafetyMs) - (clock.now() - Date.now());
     const base = { jobId, scheduledAt: occ.scheduledAt, manual: occ.manual, known: knownOf(p) };
-    // Checked at every firing, not only when saved: a job saved before owners were recorded or
-    // before subjects were namespaced, or written to the table by other means, must not speak
-    // for the platform, for another service or into another installation.
-    const target = p.definition.target;
-    const subject = o.namespace.resolve(target.subject);
-    const refusal =
-      "problem" in subject
-        ? `the target subject ${subject.problem}`
-        : ownerTargetProblem({ kind: target.kind, subject: subject.logical }, p.owner);
-    if (refusal !== null || "problem" in subject) {
-      log.warn({ jobId, msgId: occ.messageId, subject: target.subject }, refusal ?? "");
+    if ("refusal" in prepared) {
+      log.warn({ jobId, msgId: occ.messageId, subject: prepared.subject }, prepared.refusal);
       o.metrics.publishFailures.inc({ kind: "permanent" });
-      completions.add({
-        ...base,
-        outcome: "failed",
-        error: `not published: ${refusal}`,
-      });
+      completions.add({ ...base, outcome: "failed", error: `not published: ${prepared.refusal}` });
       return;
     }
-    const message = targetMessage(jobId, target, subject, occ.scheduledAt, occ.messageId);
-    const outcome = await publishTarget(o.publish, message, occ.messageId, localDeadline, (transient) =>
+    const { message } = prepared;
+    const outcome = await publishTarget(o.publish, message, localDeadline, (transient) =>
       o.metrics.publishFailures.inc({ kind: transient ? "transient" : "permanent" }),
     );
     if (outcome.kind === "acked") {

@@ -2,6 +2,7 @@ import type { JobDefinition } from "../domain/job-definition.ts";
 import { occurrenceMessageId } from "../domain/message-id.ts";
 import type { DueOccurrence } from "../store/job-progress.ts";
 import { type JobOwner, NO_OWNER } from "../store/job-rows.ts";
+import type { PreparedTarget } from "./target-message.ts";
 
 /** One occurrence this replica holds: armed, being published, or awaiting its run record. */
 export interface PendingOccurrence {
@@ -16,6 +17,8 @@ export interface PendingOccurrence {
   timerKey: number | undefined;
   publishing: boolean;
   dropped: boolean;
+  /** Its target message, built when armed (`createFiringLoop`'s prepare); dropped once sent. */
+  prepared?: PreparedTarget | undefined;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { findMessageBySubject, toBinaryHeaders } from "@dbplane/contracts";
-import { type MsgHdrs, headers as natsHeaders } from "@nats-io/transport-node";
+import { type MsgHdrs, MsgHdrsImpl } from "@nats-io/transport-node";
 import type { NatsTarget } from "../domain/job-definition.ts";
 import type { ResolvedSubject } from "../domain/target-namespace.ts";
 
@@ -18,7 +18,38 @@ export interface TargetMessage {
   readonly headers: MsgHdrs;
 }
 
+/** A NATS occurrence's message, built ahead, or why it may not be published (and its subject as saved). */
+export type PreparedTarget =
+  | { readonly message: TargetMessage }
+  | { readonly refusal: string; readonly subject: string };
+
 const encoder = new TextEncoder();
+
+/**
+ * Headers encoded once: a target message is built when its occurrence is armed, up to the
+ * horizon before it is due, and its publish (and any retry) sends the same bytes. Changing a
+ * header drops the encoding.
+ */
+class EncodedOnceHeaders extends MsgHdrsImpl {
+  #encoded: Uint8Array | undefined;
+  override encode(): Uint8Array {
+    this.#encoded ??= super.encode();
+    return this.#encoded;
+  }
+  override append(...args: Parameters<MsgHdrsImpl["append"]>): void {
+    this.#encoded = undefined;
+    super.append(...args);
+  }
+  override delete(...args: Parameters<MsgHdrsImpl["delete"]>): void {
+    this.#encoded = undefined;
+    super.delete(...args);
+  }
+}
+
+/** Whether the occurrence's message may be built before it fires (not a CloudEvent: its `time` is the firing's). */
+export function buildsAhead(subject: ResolvedSubject): boolean {
+  return findMessageBySubject(subject.logical) === undefined;
+}
 
 /**
  * The message one occurrence publishes, on the target's wire subject (inside the installation's
@@ -27,7 +58,8 @@ const encoder = new TextEncoder();
  * event (e.g. `dbplane.cmd.provisioner.run-backup` — other services schedule their periodic work
  * this way), the message is also a proper CloudEvent of that type, whose id is the occurrence id,
  * so the receiving service's bus accepts it; its payload was checked against the contract when
- * the job was saved.
+ * the job was saved. `Nats-Msg-Id` is the occurrence id: the target stream drops a re-fired
+ * occurrence as a duplicate.
  */
 export function targetMessage(
   jobId: string,
@@ -36,10 +68,11 @@ export function targetMessage(
   scheduledAt: Date,
   messageId: string,
 ): TargetMessage {
-  const h = natsHeaders();
+  const h = new EncodedOnceHeaders();
   for (const [name, value] of Object.entries(target.headers ?? {})) h.set(name, value);
   h.set(JOB_HEADERS.jobId, jobId);
   h.set(JOB_HEADERS.scheduledAt, scheduledAt.toISOString());
+  h.set("Nats-Msg-Id", messageId);
   const def = findMessageBySubject(subject.logical);
   if (def) {
     const ce = toBinaryHeaders({

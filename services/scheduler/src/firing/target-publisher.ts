@@ -23,7 +23,7 @@ export type PublishOutcome =
   | { readonly kind: "refused"; readonly error: unknown };
 
 /**
- * Publishes one target message with its occurrence id as `Nats-Msg-Id`, retrying transient
+ * Publishes one target message (its headers carry the occurrence id as `Nats-Msg-Id`), retrying transient
  * failures (timeouts, no responders while a stream restarts, a reconnect) until `deadline()`
  * (local ms, re-read before every attempt because lease renewals move it). No attempt starts
  * after the deadline, and none may outlast it by more than its own timeout.
@@ -31,12 +31,10 @@ export type PublishOutcome =
 export async function publishTarget(
   publish: PublishAttempt,
   message: TargetMessage,
-  msgID: string,
   deadline: () => number,
   onFailure: (transient: boolean) => void,
 ): Promise<PublishOutcome> {
   let lastError: unknown;
-  message.headers.set("Nats-Msg-Id", msgID);
   for (let attempt = 0; ; attempt++) {
     const remaining = deadline() - Date.now();
     if (remaining <= 0) return { kind: "deadline", lastError };
