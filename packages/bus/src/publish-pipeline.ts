@@ -8,12 +8,11 @@ import {
   type Subscription,
 } from "@nats-io/transport-node";
 
-/** How often the acks still awaited are checked against their deadlines. */
+/** How often the acks still awaited are checked against their deadlines (their granularity). */
 const SWEEP_MS = 25;
 
 interface Waiter {
   readonly subject: string;
-  readonly deadline: number;
   readonly resolve: (ack: PubAck) => void;
   readonly reject: (err: Error) => void;
 }
@@ -45,6 +44,13 @@ export class PublishPipeline {
   readonly #nc: NatsConnection;
   readonly #inboxPrefix: string | undefined;
   readonly #waiting = new Map<string, Waiter>();
+  /**
+   * The tokens by the sweep slot their deadline falls in (`ceil(deadline / SWEEP_MS)`): a sweep
+   * looks only at the slots that have come due, not at every ack awaited (25,000 in a burst).
+   */
+  readonly #slots = new Map<number, string[]>();
+  /** The first slot not swept yet. */
+  #nextSlot = 0;
   #inbox = "";
   #sub: Subscription | undefined;
   #next = 0;
@@ -92,7 +98,12 @@ export class PublishPipeline {
     this.#subscribe();
     const token = (this.#next++).toString(36);
     const { promise, resolve, reject } = Promise.withResolvers<PubAck>();
-    this.#waiting.set(token, { subject, deadline: Date.now() + timeoutMs, resolve, reject });
+    const deadline = Date.now() + timeoutMs;
+    this.#waiting.set(token, { subject, resolve, reject });
+    const slot = Math.ceil(deadline / SWEEP_MS);
+    const tokens = this.#slots.get(slot);
+    if (tokens) tokens.push(token);
+    else this.#slots.set(slot, [token]);
     try {
       this.#nc.publish(subject, payload, { headers, reply: `${this.#inbox}.${token}` });
     } catch (err) {
@@ -100,7 +111,10 @@ export class PublishPipeline {
       reject(err as Error);
       return promise;
     }
-    this.#sweep ??= setInterval(() => this.#expire(), SWEEP_MS).unref();
+    if (this.#sweep === undefined) {
+      this.#nextSlot = Math.floor(Date.now() / SWEEP_MS);
+      this.#sweep = setInterval(() => this.#expire(), SWEEP_MS).unref();
+    }
     return promise;
   }
 
@@ -147,11 +161,18 @@ export class PublishPipeline {
   }
 
   #expire(): void {
-    const now = Date.now();
-    for (const [token, w] of this.#waiting) {
-      if (w.deadline > now) continue;
-      this.#waiting.delete(token);
-      w.reject(new errors.TimeoutError());
+    const last = Math.floor(Date.now() / SWEEP_MS);
+    for (; this.#nextSlot <= last; this.#nextSlot++) {
+      const tokens = this.#slots.get(this.#nextSlot);
+      if (!tokens) continue;
+      this.#slots.delete(this.#nextSlot);
+      // Every deadline in a slot up to `last` is at most `last * SWEEP_MS`, which is at most now.
+      for (const token of tokens) {
+        const w = this.#waiting.get(token);
+        if (!w) continue; // settled
+        this.#waiting.delete(token);
+        w.reject(new errors.TimeoutError());
+      }
     }
     this.#stopSweepIfIdle();
   }
@@ -176,5 +197,6 @@ export class PublishPipeline {
     if (this.#waiting.size > 0 || this.#sweep === undefined) return;
     clearInterval(this.#sweep);
     this.#sweep = undefined;
+    this.#slots.clear();
   }
 }

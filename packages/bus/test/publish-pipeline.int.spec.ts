@@ -102,6 +102,18 @@ describe("PublishPipeline", () => {
     expect(timedOut).toBeInstanceOf(errors.TimeoutError);
     expect(Date.now() - started).toBeGreaterThanOrEqual(200);
     expect(isTransientPublishError(timedOut)).toBe(true);
+    // Each times out at its own deadline, never before it, whatever order they were sent in.
+    const t0 = Date.now();
+    const rejectedAt = await Promise.all(
+      [300, 100, 200].map((ms, i) =>
+        pipeline.publish(`${t.namespace}.silent`, te.encode("{}"), withId(`t${i}`), ms).then(
+          () => ({ ms, after: -1 }),
+          () => ({ ms, after: Date.now() - t0 }),
+        ),
+      ),
+    );
+    for (const r of rejectedAt) expect(r.after).toBeGreaterThanOrEqual(r.ms);
+    expect(rejectedAt.toSorted((a, b) => a.after - b.after).map((r) => r.ms)).toEqual([100, 200, 300]);
     const awaited = pipeline
       .publish(`${t.namespace}.silent`, te.encode("{}"), withId("s2"), 60_000)
       .catch((e: unknown) => e);
