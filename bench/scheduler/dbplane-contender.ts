@@ -74,6 +74,20 @@ export async function startDbplane(): Promise<Contender> {
     return counts;
   };
   let scenarioStart = new Map<string, number>();
+  let scenarios = 0;
+  // A scenario's firing lag split: claimed late (PostgreSQL, claim rounds) or claimed in time
+  // and started late (the replicas' event loops), as the replicas measured it.
+  const printSplit = async (label: string) => {
+    const end = await splitBuckets();
+    const inScenario = (key: string) => (end.get(key) ?? 0) - (scenarioStart.get(key) ?? 0);
+    const armed = inScenario("claim_lead +Inf");
+    const share = (n: number) => `${n} (${((100 * n) / Math.max(1, armed)).toFixed(1)}%)`;
+    console.error(
+      `dbplane ${label}, ${armed} armed: claimed at or after the due time ${share(inScenario("claim_lead 0"))}, ` +
+        `less than 100 ms before it ${share(inScenario("claim_lead 0.1"))}; publish started more than ` +
+        `25 ms late ${share(armed - inScenario("timer_lateness 0.025"))}, more than 100 ms ${share(armed - inScenario("timer_lateness 0.1"))}`,
+    );
+  };
 
   const first = new Map<string, number>();
   let duplicates = 0;
@@ -174,6 +188,7 @@ export async function startDbplane(): Promise<Contender> {
         await new Promise((resolve) => setTimeout(resolve, 200));
         left = await held();
       }
+      if (scenarios++ > 0) await printSplit(`scenario ${scenarios - 1}`);
       scenarioStart = await splitBuckets();
       if (Date.now() - started > 500 || left > 0)
         process.stderr.write(
@@ -214,17 +229,7 @@ export async function startDbplane(): Promise<Contender> {
         const said = r.svc.output().trim();
         if (said) console.error(`dbplane replica ${i} logged:\n${said.split("\n").slice(-40).join("\n")}`);
       }
-      // The last scenario's firing lag split: claimed late (PostgreSQL, claim rounds) or claimed in
-      // time and started late (the replicas' event loops), as the replicas measured it.
-      const end = await splitBuckets();
-      const inScenario = (key: string) => (end.get(key) ?? 0) - (scenarioStart.get(key) ?? 0);
-      const armed = inScenario("claim_lead +Inf");
-      const share = (n: number) => `${n} (${((100 * n) / Math.max(1, armed)).toFixed(1)}%)`;
-      console.error(
-        `dbplane last scenario, ${armed} armed: claimed at or after the due time ${share(inScenario("claim_lead 0"))}, ` +
-          `less than 100 ms before it ${share(inScenario("claim_lead 0.1"))}; publish started more than ` +
-          `25 ms late ${share(armed - inScenario("timer_lateness 0.025"))}, more than 100 ms ${share(armed - inScenario("timer_lateness 0.1"))}`,
-      );
+      await printSplit("last scenario");
       for (const r of replicas) r.svc.kill("SIGTERM");
       await Promise.all(replicas.map((r) => r.svc.exited));
       await nats.cleanup();
