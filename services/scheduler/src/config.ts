@@ -34,8 +34,8 @@ export const configSchema = z
       .default(2_000)
       .describe("Most jobs claimed per query (a tick repeats the claim while it comes back full)."),
     // A burst is bound by this over the ack latency: 50,000 due together fired at ~27,000/s with
-    // 1,024, ~30,000–33,000/s with 8,192–16,384 (bench scheduler); each one in flight holds a few
-    // hundred bytes.
+    // 1,024, ~30,000–33,000/s with 8,192–16,384 (bench scheduler, when each publish was a nats.js
+    // request); each one in flight holds a few hundred bytes.
     DBPLANE_SCHEDULER_PUBLISH_CONCURRENCY: envVar
       .int(1, 100_000)
       .default(16_384)
