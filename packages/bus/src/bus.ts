@@ -1,6 +1,6 @@
 import type { MessageDefinition, MessageInput } from "@dbplane/contracts";
-import { jetstream, jetstreamManager, type PubAck } from "@nats-io/jetstream";
-import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { Registry } from "prom-client";
 import { type ConnectionStatus, connectTracked } from "./connection.ts";
@@ -74,7 +74,7 @@ export interface Bus {
    * caller owns (the scheduler's job targets). `headers` carry `Nats-Msg-Id` for deduplication.
    * Rejects as described on `PublishPipeline` (judge a failure with `isTransientPublishError`).
    */
-  publishRaw(subject: string, payload: Uint8Array, headers: MsgHdrs, timeoutMs: number): Promise<PubAck>;
+  publishRaw: PublishPipeline["publish"];
   /**
    * Starts a durable pull consumer that runs each message's handler, chosen by its `ce-type`:
    * `consume({ durable, handlers: [handle(shardReady, onShardReady), …] })`. Call
@@ -112,7 +112,7 @@ export async function connectBus(options: BusOptions): Promise<Bus> {
     onReconnect: tracked.onReconnect,
   });
   const publish = createPublisher({
-    publish: (subject, payload, headers, timeoutMs) => pipeline.publish(subject, payload, headers, timeoutMs),
+    publish: pipeline.publish.bind(pipeline),
     names,
     source: `dbplane/${options.name}`,
     publishTimeoutMs: options.publishTimeoutMs ?? 30_000,
@@ -139,8 +139,7 @@ export async function connectBus(options: BusOptions): Promise<Bus> {
         logger,
       ),
     publish,
-    publishRaw: (subject, payload, headers, timeoutMs) =>
-      pipeline.publish(subject, payload, headers, timeoutMs),
+    publishRaw: pipeline.publish.bind(pipeline),
     async consume(consumeOptions) {
       if (closing) throw new Error("bus is closing");
       const consumer = await startConsumer(

@@ -1,11 +1,12 @@
 import type { MessageDefinition } from "@dbplane/contracts";
-import { JetStreamApiError, type PubAck } from "@nats-io/jetstream";
-import { errors, type MsgHdrs } from "@nats-io/transport-node";
+import { JetStreamApiError } from "@nats-io/jetstream";
+import { errors } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { PublishError } from "./errors.ts";
 import { encodeMessage } from "./message-codec.ts";
 import type { BusMetrics } from "./metrics.ts";
 import type { BusNames } from "./naming.ts";
+import type { PublishPipeline } from "./publish-pipeline.ts";
 import { decorrelatedJitter, type RandomSource } from "./retry-pause.ts";
 
 /** Options of one `bus.publish`. */
@@ -35,13 +36,8 @@ export interface PublishAck {
 }
 
 export interface PublisherContext {
-  /** One attempt: publishes and waits for the stream's ack (`PublishPipeline.publish`). */
-  readonly publish: (
-    subject: string,
-    payload: Uint8Array,
-    headers: MsgHdrs,
-    timeoutMs: number,
-  ) => Promise<PubAck>;
+  /** One attempt: publishes and waits for the stream's ack. */
+  readonly publish: PublishPipeline["publish"];
   readonly names: BusNames;
   readonly source: string;
   readonly publishTimeoutMs: number;

@@ -1,15 +1,9 @@
-import { isTransientPublishError } from "@dbplane/bus";
+import { type Bus, isTransientPublishError } from "@dbplane/bus";
 import type { PubAck } from "@nats-io/jetstream";
-import type { MsgHdrs } from "@nats-io/transport-node";
 import type { TargetMessage } from "./target-message.ts";
 
-/** One JetStream publish attempt: `Bus.publishRaw`. */
-export type PublishAttempt = (
-  subject: string,
-  payload: Uint8Array,
-  headers: MsgHdrs,
-  timeoutMs: number,
-) => Promise<PubAck>;
+/** One JetStream publish attempt. */
+export type PublishAttempt = Bus["publishRaw"];
 
 /** One attempt waits at most this long for the stream's ack. */
 const ATTEMPT_TIMEOUT_MS = 5_000;
