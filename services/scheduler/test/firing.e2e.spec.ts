@@ -129,11 +129,18 @@ describe("firing with two replicas", () => {
         timeoutMs: 30_000,
         intervalMs: 20,
       });
+      // The test's own connection reconnects on nats.js's schedule (2 s apart), later than the
+      // replicas' (1 s): what it sends before then is dropped (nats.js discards its outbound
+      // buffer at every connect), so the stream is read only once it is back.
+      const reconnected = (async () => {
+        for await (const s of w.nats.nc.status()) if (s.type === "reconnect") return;
+      })();
       // Publishes in flight fail or time out; the replicas retry them (same Nats-Msg-Id) until
       // the server is back, and the ones it had stored before it went down are deduplicated.
       await server.stop();
       await new Promise((resolve) => setTimeout(resolve, 2_000));
       await server.start();
+      await reconnected;
       await expectExactlyOnce(w, expected);
       const late = await w.db.pool.query<{ n: string }>(
         `SELECT count(*) AS n FROM "${w.db.name}".runs WHERE lateness_ms >= 1000`,
