@@ -9,6 +9,8 @@
 // Env: DBPLANE_URL (the router, default http://127.0.0.1:7103), DBPLANE_PROVISIONER_URL (default
 // http://127.0.0.1:7102), DBPLANE_TOKEN (a bearer token), DBPLANE_DEMO_POSTGRES_VERSION (the
 // PostgreSQL major the local driver runs, default 15).
+import { RESHARD_PHASES } from "@dbplane/contracts";
+
 const url = process.env.DBPLANE_URL ?? "http://127.0.0.1:7103";
 const provisionerUrl = process.env.DBPLANE_PROVISIONER_URL ?? "http://127.0.0.1:7102";
 const token = process.env.DBPLANE_TOKEN;
@@ -209,6 +211,15 @@ while (!final) {
     replicationLagBytes: number | null;
   };
   if (r.phase !== lastPhase) {
+    // Phases come in order: one that began and ended between two polls (a small table catches up
+    // in milliseconds) is named too, so every phase the reshard went through is on the screen.
+    const phases: readonly string[] = RESHARD_PHASES;
+    const passed = phases.slice(
+      phases.indexOf(lastPhase) + 1,
+      Math.max(0, phases.indexOf(r.phase as string)),
+    );
+    for (const phase of passed)
+      console.log(`  phase ${phase.padEnd(12)} (begun and ended between two polls)`);
     lastPhase = r.phase as string;
     console.log(
       `  phase ${lastPhase.padEnd(12)} shard ${r.sourceShard} → ${r.targetShard ?? "?"}` +
