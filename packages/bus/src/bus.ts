@@ -69,12 +69,18 @@ export interface Bus {
     options: PublishOptions,
   ): Promise<PublishAck>;
   /**
-   * Publishes an already encoded message to a wire `subject` and waits for the stream's ack: one
-   * attempt, no validation, no envelope, no retry — for messages whose subject and content the
-   * caller owns (the scheduler's job targets). `headers` carry `Nats-Msg-Id` for deduplication.
-   * Rejects as described on `PublishPipeline` (judge a failure with `isTransientPublishError`).
+   * Encodes a message for `publishRaw`, once, ahead of its publish: a wire `subject`, the
+   * payload's bytes, `headers` that carry `Nats-Msg-Id` for deduplication (encoded now, so
+   * changed later they are not sent).
    */
-  publishRaw: PublishPipeline["publish"];
+  encodeRaw: PublishPipeline["encode"];
+  /**
+   * Publishes a message from `encodeRaw` and waits for the stream's ack: one attempt, no
+   * validation, no envelope, no retry — for messages whose subject and content the caller owns
+   * (the scheduler's job targets); call it again to retry. Rejects as described on
+   * `PublishPipeline` (judge a failure with `isTransientPublishError`).
+   */
+  publishRaw: PublishPipeline["publishEncoded"];
   /**
    * Starts a durable pull consumer that runs each message's handler, chosen by its `ce-type`:
    * `consume({ durable, handlers: [handle(shardReady, onShardReady), …] })`. Call
@@ -139,7 +145,8 @@ export async function connectBus(options: BusOptions): Promise<Bus> {
         logger,
       ),
     publish,
-    publishRaw: pipeline.publish.bind(pipeline),
+    encodeRaw: pipeline.encode.bind(pipeline),
+    publishRaw: pipeline.publishEncoded.bind(pipeline),
     async consume(consumeOptions) {
       if (closing) throw new Error("bus is closing");
       const consumer = await startConsumer(

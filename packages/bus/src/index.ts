@@ -31,6 +31,7 @@ export {
   PRIVATE_KV_BUCKETS,
   servicePermissions,
 } from "./nats-permissions.ts";
+export type { EncodedPublish } from "./publish-pipeline.ts";
 export type { PublishAck, PublishOptions } from "./publisher.ts";
 export { isTransientPublishError } from "./publisher.ts";
 export type { JitterOptions, RandomSource } from "./retry-pause.ts";

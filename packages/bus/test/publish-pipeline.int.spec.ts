@@ -73,6 +73,45 @@ describe("PublishPipeline", () => {
     expect(stored?.header.get("x-test")).toBe("1");
   });
 
+  it("sends an encoded message as the same bytes nats.js's publish would, its token written in per attempt", async () => {
+    const { pipeline } = pipelineOn(t.nc);
+    const protocol = (t.nc as unknown as { protocol: { sendCommand(...args: unknown[]): void } }).protocol;
+    const send = protocol.sendCommand.bind(protocol);
+    const sent: Uint8Array[] = [];
+    const bytesOf = (parts: unknown[]) =>
+      Buffer.concat(parts.map((p) => (typeof p === "string" ? te.encode(p) : (p as Uint8Array))));
+    protocol.sendCommand = (...args: unknown[]) => {
+      const bytes = bytesOf(args);
+      if (Buffer.from(bytes.subarray(0, 5)).toString() === "HPUB ") sent.push(bytes);
+      send(...args);
+    };
+    try {
+      const h = withId("enc-1");
+      h.set("x-unicode", "é✓");
+      const payload = te.encode(JSON.stringify({ text: "ünïcode ✓" }));
+      const encoded = pipeline.encode(`${subject}.enc`, payload, h);
+      const first = await pipeline.publishEncoded(encoded, 5_000);
+      const again = await pipeline.publishEncoded(encoded, 5_000);
+      expect(first.duplicate).toBe(false);
+      expect(again).toMatchObject({ seq: first.seq, duplicate: true });
+      expect(sent).toHaveLength(2);
+      const frames = sent.splice(0).map((b) => Buffer.from(b));
+      const replies = frames.map((b) => b.toString("latin1").split(" ")[2]!);
+      expect(new Set(replies).size).toBe(2);
+      // Each attempt's bytes are what nats.js sends for the same message and reply.
+      for (const [i, reply] of replies.entries()) {
+        t.nc.publish(`${subject}.enc`, payload, { headers: h, reply });
+        expect(Buffer.from(sent.pop()!).equals(frames[i]!)).toBe(true);
+      }
+      // The stored message is the one published.
+      const stored = await (await jetstreamManager(t.nc)).streams.getMessage(stream, { seq: first.seq });
+      expect(stored?.header.get("x-unicode")).toBe("é✓");
+      expect(stored?.json()).toEqual({ text: "ünïcode ✓" });
+    } finally {
+      protocol.sendCommand = send;
+    }
+  });
+
   it("rejects with NoResponders (transient) when no stream takes the subject", async () => {
     const { pipeline } = pipelineOn(t.nc);
     const err = await pipeline
@@ -121,6 +160,19 @@ describe("PublishPipeline", () => {
     expect(await awaited).toBeInstanceOf(ReconnectedError);
     expect(pipeline.size).toBe(0);
     silent.unsubscribe();
+  });
+
+  it("an encoded message nats.js would refuse is refused as nats.js refuses it; one over the stream's limit as the stream does", async () => {
+    const { pipeline } = pipelineOn(t.nc);
+    const bad = await pipeline
+      .publishEncoded(pipeline.encode(`${subject}.a b`, te.encode("{}"), withId("bad")), 1_000)
+      .catch((e: unknown) => e);
+    expect(bad).toBeInstanceOf(errors.InvalidSubjectError);
+    const big = await pipeline
+      .publishEncoded(pipeline.encode(`${subject}.big`, new Uint8Array(4_096), withId("big2")), 2_000)
+      .catch((e: unknown) => e);
+    expect(big).toBeInstanceOf(JetStreamApiError);
+    expect(pipeline.size).toBe(0);
   });
 
   it("rejects at once on a closed connection, and what was awaited when it closed", async () => {

@@ -61,7 +61,7 @@ const deliveries = new DeliveryWorker({
 });
 const firing = createFiringLoop({
   store,
-  publish: bus.publishRaw,
+  publisher: bus,
   events: new FiringEvents(bus, logger),
   namespace,
   owner,

@@ -19,15 +19,15 @@ import { LapsedClaims } from "./lapsed-claims.ts";
 import { LeaseRenewal } from "./lease-renewal.ts";
 import { type PendingOccurrence, PendingOccurrences } from "./pending-occurrences.ts";
 import { buildsAhead, type PreparedTarget, targetMessage } from "./target-message.ts";
-import { describeError, type PublishAttempt, publishTarget } from "./target-publisher.ts";
+import { describeError, publishTarget, type TargetPublisher } from "./target-publisher.ts";
 
 /** Target publishes in flight or waiting above which the firing path counts as busy. */
 const BUSY_PUBLISHES = 1_000;
 
 export interface FiringLoopOptions {
   readonly store: SchedulerStore;
-  /** One target publish attempt (`Bus.publishRaw`). */
-  readonly publish: PublishAttempt;
+  /** Target messages: encoded when armed, published when due (the bus). */
+  readonly publisher: TargetPublisher;
   readonly events: FiringEvents;
   /** This installation's namespace: target subjects are published inside it. */
   readonly namespace: TargetNamespace;
@@ -216,7 +216,8 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
     const refusal = ownerTargetProblem({ kind: target.kind, subject: subject.logical }, p.owner);
     if (refusal !== null) return { refusal, subject: target.subject };
     if (ahead && !buildsAhead(subject)) return undefined;
-    return { message: targetMessage(p.jobId, target, subject, p.occ.scheduledAt, p.occ.messageId) };
+    const m = targetMessage(p.jobId, target, subject, p.occ.scheduledAt, p.occ.messageId);
+    return { message: o.publisher.encodeRaw(m.subject, m.payload, m.headers) };
   }
 
   async function publish(p: PendingOccurrence): Promise<void> {
@@ -237,7 +238,7 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
       return;
     }
     const { message } = prepared;
-    const outcome = await publishTarget(o.publish, message, localDeadline, (transient) =>
+    const outcome = await publishTarget(o.publisher, message, localDeadline, (transient) =>
       o.metrics.publishFailures.inc({ kind: transient ? "transient" : "permanent" }),
     );
     if (outcome.kind === "acked") {

@@ -1,3 +1,4 @@
+import type { EncodedPublish } from "@dbplane/bus";
 import { findMessageBySubject, toBinaryHeaders } from "@dbplane/contracts";
 import { type MsgHdrs, MsgHdrsImpl } from "@nats-io/transport-node";
 import type { NatsTarget } from "../domain/job-definition.ts";
@@ -18,9 +19,9 @@ export interface TargetMessage {
   readonly headers: MsgHdrs;
 }
 
-/** A NATS occurrence's message, built ahead, or why it may not be published (and its subject as saved). */
+/** A NATS occurrence's message, encoded ahead, or why it may not be published (and its subject as saved). */
 export type PreparedTarget =
-  | { readonly message: TargetMessage }
+  | { readonly message: EncodedPublish }
   | { readonly refusal: string; readonly subject: string };
 
 const encoder = new TextEncoder();

@@ -1,9 +1,8 @@
-import { type Bus, isTransientPublishError } from "@dbplane/bus";
+import { type Bus, type EncodedPublish, isTransientPublishError } from "@dbplane/bus";
 import type { PubAck } from "@nats-io/jetstream";
-import type { TargetMessage } from "./target-message.ts";
 
-/** One JetStream publish attempt. */
-export type PublishAttempt = Bus["publishRaw"];
+/** Target messages encoded ahead (`encodeRaw`) and published, one attempt a call (`publishRaw`). */
+export type TargetPublisher = Pick<Bus, "encodeRaw" | "publishRaw">;
 
 /** One attempt waits at most this long for the stream's ack. */
 const ATTEMPT_TIMEOUT_MS = 5_000;
@@ -23,8 +22,8 @@ export type PublishOutcome =
  * after the deadline, and none may outlast it by more than its own timeout.
  */
 export async function publishTarget(
-  publish: PublishAttempt,
-  message: TargetMessage,
+  publisher: TargetPublisher,
+  message: EncodedPublish,
   deadline: () => number,
   onFailure: (transient: boolean) => void,
 ): Promise<PublishOutcome> {
@@ -33,12 +32,7 @@ export async function publishTarget(
     const remaining = deadline() - Date.now();
     if (remaining <= 0) return { kind: "deadline", lastError };
     try {
-      const ack = await publish(
-        message.subject,
-        message.payload,
-        message.headers,
-        Math.max(1, Math.min(remaining, ATTEMPT_TIMEOUT_MS)),
-      );
+      const ack = await publisher.publishRaw(message, Math.max(1, Math.min(remaining, ATTEMPT_TIMEOUT_MS)));
       return { kind: "acked", ack };
     } catch (err) {
       lastError = err;
