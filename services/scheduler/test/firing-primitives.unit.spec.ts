@@ -17,6 +17,38 @@ describe("DueTimers", () => {
     expect(timers.buckets).toBe(0);
   });
 
+  it("hands over every millisecond that came due while the event loop was busy in one callback, in order", async () => {
+    const calls: string[][] = [];
+    const timers = new DueTimers<string>((items) => calls.push(items));
+    const start = Date.now();
+    timers.add(start + 12, "c");
+    timers.add(start + 5, "a");
+    timers.add(start + 9, "b");
+    timers.add(start + 500, "later");
+    while (Date.now() < start + 20) {
+      // the event loop held past all three
+    }
+    await sleep(10);
+    expect(calls).toEqual([["a", "b", "c"]]);
+    expect(timers.buckets).toBe(1);
+    timers.cancel(start + 500, "later");
+    expect(timers.buckets).toBe(0);
+  });
+
+  it("never hands over before the due millisecond, a key cancelled and added again once", async () => {
+    const calls: { at: number; items: string[] }[] = [];
+    const timers = new DueTimers<string>((items) => calls.push({ at: Date.now(), items }));
+    const due = Date.now() + 15;
+    const key = timers.add(due, "x");
+    timers.cancel(key, "x");
+    timers.add(due, "y");
+    timers.add(due + 10, "z");
+    await sleep(60);
+    expect(calls.map((c) => c.items)).toEqual([["y"], ["z"]]);
+    expect(calls[0]!.at).toBeGreaterThanOrEqual(due);
+    expect(calls[1]!.at).toBeGreaterThanOrEqual(due + 10);
+  });
+
   it("cancels one item, and the bucket's timer with its last item", async () => {
     const fired: string[] = [];
     const timers = new DueTimers<string>((items) => fired.push(...items));

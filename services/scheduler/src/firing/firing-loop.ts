@@ -82,7 +82,7 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
   const log = o.logger.child({ component: "firing", owner: o.owner });
   const clock = new DbClock();
   const timers = new DueTimers<PendingOccurrence>((due) => {
-    // Everything due this millisecond is started here, in one go: its publishes share a write.
+    // Everything due by now is started here, in one go: its publishes share a write.
     // (Slicing a 25,000-occurrence burst into setImmediate slices of 2,000–8,000, to serve acks
     // and HTTP in between, cut the burst rate from ~30,000 to 17,500–19,600 jobs/s.)
     for (const p of due) fire(p);
