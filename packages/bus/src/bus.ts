@@ -81,6 +81,8 @@ export interface Bus {
    * `PublishPipeline` (judge a failure with `isTransientPublishError`).
    */
   publishRaw: PublishPipeline["publishEncoded"];
+  /** Writes what was published to the socket now, not at the end of the current task. */
+  flushRaw: PublishPipeline["flush"];
   /**
    * Starts a durable pull consumer that runs each message's handler, chosen by its `ce-type`:
    * `consume({ durable, handlers: [handle(shardReady, onShardReady), …] })`. Call
@@ -147,6 +149,7 @@ export async function connectBus(options: BusOptions): Promise<Bus> {
     publish,
     encodeRaw: pipeline.encode.bind(pipeline),
     publishRaw: pipeline.publishEncoded.bind(pipeline),
+    flushRaw: pipeline.flush.bind(pipeline),
     async consume(consumeOptions) {
       if (closing) throw new Error("bus is closing");
       const consumer = await startConsumer(

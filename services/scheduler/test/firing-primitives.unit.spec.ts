@@ -49,6 +49,25 @@ describe("DueTimers", () => {
     expect(calls[1]!.at).toBeGreaterThanOrEqual(due + 10);
   });
 
+  it("fireDue hands over what came due inside a long task of the caller's, at once, and nothing twice", async () => {
+    const calls: string[][] = [];
+    const timers = new DueTimers<string>((items) => calls.push(items));
+    const start = Date.now();
+    timers.add(start + 5, "a");
+    timers.add(start + 8, "b");
+    timers.add(start + 400, "later");
+    expect(timers.fireDue()).toBe(false);
+    while (Date.now() < start + 10) {
+      // a long task
+    }
+    expect(timers.fireDue()).toBe(true);
+    expect(calls).toEqual([["a", "b"]]);
+    expect(timers.fireDue()).toBe(false);
+    await sleep(20);
+    expect(calls).toEqual([["a", "b"]]);
+    expect(timers.buckets).toBe(1);
+  });
+
   it("cancels one item, and the bucket's timer with its last item", async () => {
     const fired: string[] = [];
     const timers = new DueTimers<string>((items) => fired.push(...items));

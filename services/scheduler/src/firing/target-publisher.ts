@@ -2,7 +2,7 @@ import { type Bus, type EncodedPublish, isTransientPublishError } from "@dbplane
 import type { PubAck } from "@nats-io/jetstream";
 
 /** Target messages encoded ahead (`encodeRaw`) and published, one attempt a call (`publishRaw`). */
-export type TargetPublisher = Pick<Bus, "encodeRaw" | "publishRaw">;
+export type TargetPublisher = Pick<Bus, "encodeRaw" | "publishRaw" | "flushRaw">;
 
 /** One attempt waits at most this long for the stream's ack. */
 const ATTEMPT_TIMEOUT_MS = 5_000;
