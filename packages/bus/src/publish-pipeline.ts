@@ -183,6 +183,9 @@ export class PublishPipeline {
   publishEncoded(message: EncodedPublish, timeoutMs: number): Promise<PubAck> {
     const frame = message.frame;
     const protocol = this.#protocol;
+    // First: a subscription closed since the frame was encoded is replaced under a new inbox,
+    // and a frame naming the old one would have its ack go nowhere.
+    if (!this.#nc.isClosed() && !this.#nc.isDraining()) this.#subscribe();
     if (
       !frame ||
       !protocol ||
