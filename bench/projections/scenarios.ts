@@ -1,3 +1,4 @@
+import { desiredOwner, type LiveMember, type UnitKey } from "@dbplane/projections";
 import type { TestSchema } from "@dbplane/testkit";
 import { waitFor } from "@dbplane/testkit";
 import type { BenchWorld } from "./bench-world.ts";
@@ -155,15 +156,35 @@ export async function rebalance(
   await waitFor(() => caughtUp(s, last), { timeoutMs: 120_000, intervalMs: 200, what: "all events applied" });
   // Left running, a scenario's replicas went on applying every event the later scenarios
   // published (same stream, same filter) to their own schema: load the later ones paid for.
+  // V8 writes a CPU profile only when the process exits by itself: SIGTERM, not dispose's SIGKILL.
+  if (process.env.BENCH_CPU_PROF)
+    await Promise.all(
+      started.map(async (r) => {
+        r.svc.kill("SIGTERM");
+        await r.svc.exited;
+      }),
+    );
   await Promise.all(started.map((r) => r.svc.dispose()));
   return { moved, warmUpMs, totalPauseMs, unmovedPaused: stalled.size };
 }
 
-/** The joiner owns a unit, and every unit moved since `mark` (or revoked) committed after it moved. */
+/**
+ * The joiner owns a unit, every unit is owned where rendezvous hashing puts it (an owner may go
+ * on applying a unit up to the joiner's read-ahead before it lets it go: a unit still to move
+ * would be missed), and every unit moved since `mark` (or revoked) committed after it moved.
+ */
 async function handedOver(s: TestSchema, joiner: string, revokedAt: Date | null, mark: number) {
   const t = tables(s);
   const owns = await s.pool.query(`SELECT 1 FROM ${t.units} WHERE owner = $1 LIMIT 1`, [joiner]);
   if (owns.rowCount === 0) return false;
+  const { rows: members } = await s.pool.query<LiveMember>(
+    `SELECT id, capabilities FROM "${s.name}".members`,
+  );
+  const { rows: units } = await s.pool.query<UnitKey & { version: number; owner: string | null }>(
+    `SELECT u.projection, u.generation, u.partition, g.version, u.owner
+     FROM ${t.units} u JOIN "${s.name}".generations g USING (projection, generation) WHERE g.state = 'active'`,
+  );
+  if (units.some((u) => u.owner !== desiredOwner(u, `${u.projection}@${u.version}`, members))) return false;
   const { rows } = await s.pool.query(
     `SELECT count(*)::int AS waiting FROM (${movedSql(s, revokedAt)}) m
      WHERE NOT EXISTS (SELECT 1 FROM ${t.applied} a WHERE a.partition = m.partition AND a.applied_at > m.at)`,
@@ -275,7 +296,7 @@ async function pauses(
       );
     }
     if (process.env.BENCH_TRACE) {
-      const from = new Date(before.getTime() - 20);
+      const from = new Date(before.getTime() - Number(process.env.BENCH_TRACE_LEAD_MS ?? 20));
       for (const line of world.trace(m.partition, from, after)) process.stderr.write(`    ${line}\n`);
     }
     const { rows: active } = await s.pool.query(
