@@ -23,12 +23,20 @@ export class MembershipStore {
     this.#t = tables;
   }
 
-  /** Records that `id` is alive (re-joining if it had been removed as stale). */
-  async heartbeat(id: string, capabilities: readonly string[], status: object): Promise<void> {
+  /**
+   * Records that `id` is alive (re-joining if it had been removed as stale), with its units' lag
+   * and where its read-ahead for units it expects starts (`LiveMember.readAhead`).
+   */
+  async heartbeat(
+    id: string,
+    capabilities: readonly string[],
+    status: object,
+    readAhead: Readonly<Record<string, number>> = {},
+  ): Promise<void> {
     await this.#pool.query(
-      `INSERT INTO ${this.#t.members} (id, capabilities, status) VALUES ($1, $2, $3)
-       ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), capabilities = $2, status = $3`,
-      [id, capabilities, JSON.stringify(status)],
+      `INSERT INTO ${this.#t.members} (id, capabilities, status, read_ahead) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), capabilities = $2, status = $3, read_ahead = $4`,
+      [id, capabilities, JSON.stringify(status), JSON.stringify(readAhead)],
     );
   }
 
@@ -65,7 +73,9 @@ export class MembershipStore {
   /** Live members (sorted by id) and every unit of the building and active generations. */
   async view(): Promise<{ members: LiveMember[]; units: UnitRow[] }> {
     const [members, units] = await Promise.all([
-      this.#pool.query<LiveMember>(`SELECT id, capabilities FROM ${this.#t.members} ORDER BY id`),
+      this.#pool.query<LiveMember>(
+        `SELECT id, capabilities, read_ahead AS "readAhead" FROM ${this.#t.members} ORDER BY id`,
+      ),
       this.#pool.query<UnitRow>(
         `SELECT u.projection, u.generation, u.partition, g.version, u.owner,
                 u.token::float8 AS token, u.checkpoint::float8 AS checkpoint

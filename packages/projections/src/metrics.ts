@@ -15,6 +15,8 @@ export interface ProjectionMetrics {
   readonly warmUpSeconds: Gauge<"phase">;
   /** Stream readers (ordered consumers) started: `prefetch` before joining, `acquired`, `restart`. */
   readonly readerStarts: Counter<"projection" | "purpose">;
+  /** How long units went on applying to reach the next owner's read-ahead before their release. */
+  readonly handOverHolds: Histogram<"projection" | "outcome">;
 }
 
 /** Lag and ownership of the units a replica runs, read when Prometheus scrapes. */
@@ -121,6 +123,13 @@ export function createProjectionMetrics(
       name: "dbplane_projection_stream_readers_started_total",
       help: "Stream readers (ordered consumers) started, by purpose: prefetch (before joining, for the units expected), acquired (for units acquired), restart",
       labelNames: ["projection", "purpose"],
+      registers: [registry],
+    }),
+    handOverHolds: new Histogram({
+      name: "dbplane_projection_hand_over_hold_seconds",
+      help: "How long a unit that should move went on applying to reach the next owner's read-ahead start before its release, by outcome: reached, expired (released where it got to), cancelled (stayed, or stopped)",
+      labelNames: ["projection", "outcome"],
+      buckets: [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 5],
       registers: [registry],
     }),
   };

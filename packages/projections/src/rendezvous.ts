@@ -4,6 +4,8 @@ import { createHash } from "node:crypto";
 export interface LiveMember {
   readonly id: string;
   readonly capabilities: readonly string[];
+  /** A joining member's read-ahead start per generation (`"<projection>/<generation>"`), if any. */
+  readonly readAhead?: Readonly<Record<string, number>>;
 }
 
 /** A work unit: one partition of one generation of a projection. */

@@ -131,9 +131,12 @@ class ReplicaCoordinator implements ProjectionRuntime {
     await this.#prefetch();
     const settled = await settle();
     this.metrics.warmUpSeconds.set({ phase: "settle" }, settled / 1000);
+    // Owners that overtook the read-ahead while this replica settled: it starts again ahead of them.
+    await this.#prefetch();
     this.#o.logger.debug?.({ settleMs: Math.round(settled) }, "projection runtime settled; joining");
     // Joining is what makes the others hand units over: everything above is paid before, by no unit.
-    await this.#membership.heartbeat(this.memberId, this.#capabilities, {});
+    // With where this replica's read-ahead starts: the owners hand the units it expects over there.
+    await this.#membership.heartbeat(this.memberId, this.#capabilities, {}, this.#host.readAhead());
     this.#joined = true;
     this.#beat();
     this.#schedule(0);
@@ -169,8 +172,11 @@ class ReplicaCoordinator implements ProjectionRuntime {
 
   /**
    * The units other members run now and will hand to this replica once it joins (rendezvous over
-   * the members and itself) get their reader now, from their checkpoints, so their first events
-   * are read and waiting when they arrive. Units nobody runs are left out: their checkpoints can be
+   * the members and itself) get their reader now, starting a little past the newest of their
+   * checkpoints (`GenerationRunner.prefetch`). The join tells their owners where (the member
+   * row's `read_ahead`); each applies up to just below it before it releases a unit
+   * (`UnitHost.handOver`), so the unit's next events are read and waiting when it arrives here.
+   * Units nobody runs are left out: their checkpoints can be
    * far behind (a fresh deployment's are 0), and such a reader would read the backlog twice, once
    * to overflow what it keeps and again for the units. Best effort: a unit not foreseen (another
    * member came or went meanwhile) gets a reader when it is acquired, as always.
@@ -249,7 +255,7 @@ class ReplicaCoordinator implements ProjectionRuntime {
     if (this.#stopped) return;
     this.#beatTimer = setTimeout(() => {
       this.#membership
-        .heartbeat(this.memberId, this.#capabilities, this.#host.units.status())
+        .heartbeat(this.memberId, this.#capabilities, this.#host.units.status(), this.#host.readAhead())
         .catch((err) => this.#o.logger.warn({ err }, "heartbeat failed"))
         .finally(() => this.#beat());
     }, this.#settings.heartbeatMs);
@@ -295,7 +301,18 @@ class ReplicaCoordinator implements ProjectionRuntime {
     await this.#host.dropLost(view.units);
     const desired = (u: UnitRow) => desiredOwner(u, `${u.projection}@${u.version}`, view.members);
     const moving = view.units.filter((u) => u.owner === this.memberId && desired(u) !== this.memberId);
-    await Promise.all(moving.map((u) => this.#host.release(u)));
+    // A hand-over under way for a unit that should stay after all (the joiner left again).
+    for (const key of this.#host.handingOver())
+      if (!moving.some((u) => unitId(u) === unitId(key))) this.#host.cancelHandOver(key);
+    // To a member reading ahead for it: applied up to its read-ahead first (not awaited).
+    await Promise.all(
+      moving.map((u) => {
+        const start = view.members.find((m) => m.id === desired(u))?.readAhead?.[
+          `${u.projection}/${u.generation}`
+        ];
+        return start === undefined ? this.#host.release(u) : this.#host.handOver(u, start - 1);
+      }),
+    );
     // Units this replica should own but another still drains: look again soon, not a heartbeat
     // later, so a moved unit's pause is the drain plus a short poll.
     const awaited = view.units.filter((u) => u.owner !== this.memberId && desired(u) === this.memberId);

@@ -84,6 +84,11 @@ export class StreamReader implements EventSource {
     return false;
   }
 
+  /** Some partition's events are being kept for a unit expected here (`reserve`). */
+  get keeping(): boolean {
+    return this.#reserved.size > 0;
+  }
+
   /** Nothing to read for: no unit and nothing kept. */
   get idle(): boolean {
     return this.units.size === 0 && this.#reserved.size === 0;

@@ -13,6 +13,15 @@ import type { RuntimeLogger } from "./runtime-logger.ts";
 import type { UnitChange } from "./runtime-options.ts";
 import { UnitWorker } from "./unit-worker.ts";
 
+/**
+ * Longest an owner goes on applying a unit, after it should move, to reach the next owner's
+ * read-ahead start (`handOver`). The unit is not paused meanwhile; a hold that expires releases
+ * the unit where it is, and the next owner reads from there as it would without a read-ahead.
+ */
+export const HAND_OVER_HOLD_MS = 5_000;
+/** A unit further than this below the next owner's read-ahead start is released at once. */
+export const HAND_OVER_MAX_BEHIND = 50_000;
+
 export interface UnitHostOptions {
   readonly memberId: string;
   readonly readSchema: string;
@@ -40,6 +49,8 @@ export class UnitHost {
   readonly #o: UnitHostOptions;
   readonly #runners = new Map<string, GenerationRunner>();
   readonly #announcing = new Set<Promise<void>>();
+  /** Units applying up to their hand-over point (`handOver`), by unit id. */
+  readonly #handing = new Map<string, { key: UnitKey; done: Promise<void> }>();
 
   constructor(options: UnitHostOptions) {
     this.#o = options;
@@ -67,6 +78,59 @@ export class UnitHost {
     units: readonly { partition: number; checkpoint: number }[],
   ): Promise<void> {
     await this.#runner(definition, generation).prefetch(units);
+  }
+
+  /**
+   * Where this replica's read-ahead for units it expects starts, per generation
+   * (`"<projection>/<generation>"`), for its member row: the owners hand those units over there.
+   */
+  readAhead(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [id, runner] of this.#runners) {
+      const start = runner.readAheadStart;
+      if (start !== undefined) out[id] = start;
+    }
+    return out;
+  }
+
+  /**
+   * Gives a unit up to a member whose read-ahead starts at `upTo + 1`: the unit goes on applying
+   * up to `upTo` (it is not paused meanwhile), then stands still and is released there, so the
+   * next owner starts it on events it already read. Released at once when it is there already
+   * or too far behind (`HAND_OVER_MAX_BEHIND`); released where it got to when the hold expires
+   * (`HAND_OVER_HOLD_MS`). Returns without waiting for the hold.
+   */
+  async handOver(key: UnitKey, upTo: number): Promise<void> {
+    const unit = this.units.get(key);
+    const id = unitId(key);
+    if (!unit || this.#handing.has(id)) return;
+    const behind = upTo - unit.worker.checkpoint;
+    if (behind <= 0 || behind > HAND_OVER_MAX_BEHIND) return this.release(key);
+    const started = performance.now();
+    this.#o.logger.debug?.({ unit: key, upTo, behind }, "unit applying up to its hand-over point");
+    const done = unit.worker
+      .applyUpTo(upTo, HAND_OVER_HOLD_MS)
+      .then(async (outcome) => {
+        this.#o.metrics.handOverHolds.observe(
+          { projection: key.projection, outcome },
+          (performance.now() - started) / 1000,
+        );
+        // Cancelled: the unit stays here (it should not move any more) or is being stopped.
+        if (outcome !== "cancelled") await this.release(key);
+      })
+      .catch((err) => this.#o.logger.warn({ err, unit: key }, "handing a unit over failed"))
+      .finally(() => this.#handing.delete(id));
+    this.#handing.set(id, { key, done });
+  }
+
+  /** Units applying up to their hand-over point. */
+  handingOver(): UnitKey[] {
+    return [...this.#handing.values()].map((h) => h.key);
+  }
+
+  /** Calls a hand-over off (the unit should stay here after all): it applies on as before. */
+  cancelHandOver(key: UnitKey): void {
+    this.units.get(key)?.worker.cancelHold();
   }
 
   /** Stops a unit's worker after its transaction in flight; the ownership row is left as is. */
@@ -126,6 +190,7 @@ export class UnitHost {
   async releaseAll(): Promise<void> {
     await Promise.all([...this.#runners.values()].map((r) => r.stop()));
     await Promise.all(this.units.all().map((u) => this.release(u.key)));
+    await Promise.all([...this.#handing.values()].map((h) => h.done));
     this.#runners.clear();
     await Promise.all(this.#announcing);
   }

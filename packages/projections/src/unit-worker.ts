@@ -31,6 +31,9 @@ export interface EventSource {
 /** Above this many queued events a unit makes its reader wait (bounded memory). */
 export const UNIT_HIGH_WATER = 5_000;
 
+/** How a hold (`applyUpTo`) ended: at its checkpoint, out of time, or called off. */
+export type HoldOutcome = "reached" | "expired" | "cancelled";
+
 /**
  * Applies one unit's events in stream order, a batch per transaction whose first statement is
  * the fenced checkpoint write. A failing batch is replayed event by event to find the poison
@@ -53,6 +56,8 @@ export class UnitWorker {
   #wake: (() => void) | undefined;
   #drained: (() => void)[] = [];
   #loop: Promise<void> | undefined;
+  /** `applyUpTo`: the unit applies nothing past `upTo`, and says when its checkpoint got there. */
+  #hold: { readonly upTo: number; readonly settle: (outcome: HoldOutcome) => void } | undefined;
 
   constructor(options: UnitWorkerOptions) {
     this.options = options;
@@ -110,16 +115,62 @@ export class UnitWorker {
   /** Finishes the transaction in flight, then stops; queued events are left to the next owner. */
   async stop(): Promise<void> {
     this.#stopping = true;
+    this.#endHold("cancelled");
     this.#wake?.();
     this.#releaseWaiters();
     await this.#loop;
   }
 
+  /**
+   * Before a hand-over: the unit goes on applying, but nothing past `upTo` (the sequence just
+   * below where the next owner's read-ahead starts), and resolves "reached" once its checkpoint
+   * is there — then it stands still, so a release right after leaves it exactly where the next
+   * owner has every event from. "expired" after `timeoutMs` and "cancelled" (`cancelHold`,
+   * `stop`) end the hold: the unit applies normally again unless it is stopped.
+   */
+  applyUpTo(upTo: number, timeoutMs: number): Promise<HoldOutcome> {
+    this.cancelHold();
+    if (this.#stopping) return Promise.resolve("cancelled");
+    return new Promise((resolve) => {
+      let settled = false;
+      const settle = (outcome: HoldOutcome) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(outcome);
+      };
+      const timer = setTimeout(() => this.#endHold("expired"), timeoutMs);
+      this.#hold = { upTo, settle };
+      this.#wake?.();
+    });
+  }
+
+  cancelHold(): void {
+    this.#endHold("cancelled");
+  }
+
+  #endHold(outcome: HoldOutcome): void {
+    const hold = this.#hold;
+    if (!hold) return;
+    this.#hold = undefined;
+    hold.settle(outcome);
+    this.#wake?.();
+  }
+
   async #run(): Promise<void> {
     while (!this.#stopping) {
       try {
-        if (this.#queue.length > 0) await this.#applyNextBatch();
-        else await this.#idle();
+        const hold = this.#hold;
+        if (hold && this.#checkpoint >= hold.upTo) {
+          hold.settle("reached");
+          await new Promise<void>((resolve) => (this.#wake = resolve));
+          this.#wake = undefined;
+        } else if (this.#queue.length > 0 && !(hold && this.#queue[0]!.seq > hold.upTo)) {
+          await this.#applyNextBatch(hold?.upTo);
+        } else if (hold && this.position() >= hold.upTo) {
+          // Every event of the unit up to `upTo` is applied: the checkpoint alone moves there.
+          await this.#commit([], hold.upTo, async () => {});
+        } else await this.#idle();
       } catch (err) {
         if (err instanceof FencedError) {
           this.options.logger.warn(
@@ -134,6 +185,7 @@ export class UnitWorker {
         await sleep(500);
       }
     }
+    this.#endHold("cancelled");
     this.#releaseWaiters();
   }
 
@@ -154,12 +206,23 @@ export class UnitWorker {
     this.#wake = undefined;
   }
 
-  async #applyNextBatch(): Promise<void> {
-    const batch = this.#queue.slice(0, this.options.batchSize);
+  /** One batch from the head of the queue; with `upTo` (a hold), none of its events past it. */
+  async #applyNextBatch(upTo?: number): Promise<void> {
+    let batch = this.#queue.slice(0, this.options.batchSize);
+    let to = batch.at(-1)!.seq;
+    if (upTo !== undefined) {
+      const past = batch.findIndex((e) => e.seq > upTo);
+      if (past >= 0) batch = batch.slice(0, past);
+      // The batch holds every queued event up to `upTo`: its checkpoint can say `upTo` already,
+      // and the hold is reached with this commit instead of an empty one after it.
+      const next = this.#queue[batch.length];
+      if (next ? next.seq > upTo : this.position() >= upTo) to = upTo;
+      else to = batch.at(-1)!.seq;
+    }
     const valid = batch.every((e) => refusalOf(e) === undefined);
     try {
       if (!valid) throw new HandlerError("batch holds an unreadable message");
-      await this.#commit(batch, batch.at(-1)!.seq, (tx) => this.#handleAll(batch, tx));
+      await this.#commit(batch, to, (tx) => this.#handleAll(batch, tx));
       this.#consumed(batch.length);
     } catch (err) {
       if (!(err instanceof HandlerError) || isConnectionError(err.cause)) throw err;

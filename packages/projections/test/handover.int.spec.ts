@@ -24,8 +24,11 @@ const TYPE = "io.dbplane.test.ledger.entry.v1";
 const HEARTBEAT_MS = 60_000;
 const quiet = { info() {}, warn() {}, error() {} };
 
-/** Logs which member applied each event; `gate` holds the first handler call (the warm-up's). */
-function ledger(member: string, gate?: { entered: boolean; open: Promise<void> }) {
+/**
+ * Logs which member applied each event; `gate` holds the first handler call (the warm-up's),
+ * `valve` every call while it is closed.
+ */
+function ledger(member: string, gate?: { entered: boolean; open: Promise<void> }, valve?: Valve) {
   let calls = 0;
   return defineProjection({
     name: "ledger",
@@ -42,6 +45,7 @@ function ledger(member: string, gate?: { entered: boolean; open: Promise<void> }
         gate.entered = true;
         await gate.open;
       }
+      await valve?.passed();
       await tx.query(`INSERT INTO ${t.table("log")} VALUES ($1, $2, $3)`, [
         event.seq,
         partitionOf(event.subject ?? "", PARTITIONS),
@@ -49,6 +53,21 @@ function ledger(member: string, gate?: { entered: boolean; open: Promise<void> }
       ]);
     },
   });
+}
+
+/** Holds every handler call while closed. */
+class Valve {
+  #open: Promise<void> = Promise.resolve();
+  #opened = () => {};
+  close(): void {
+    this.#open = new Promise((resolve) => (this.#opened = resolve));
+  }
+  open(): void {
+    this.#opened();
+  }
+  passed(): Promise<void> {
+    return this.#open;
+  }
 }
 
 describe("handing a unit over to a joining replica", () => {
@@ -97,7 +116,12 @@ describe("handing a unit over to a joining replica", () => {
     }
   };
 
-  const replica = (memberId: string, gate?: { entered: boolean; open: Promise<void> }, max = 6) => {
+  const replica = (
+    memberId: string,
+    gate?: { entered: boolean; open: Promise<void> },
+    max = 6,
+    valve?: Valve,
+  ) => {
     const pool = new pg.Pool({ connectionString: db.url, max });
     pools.push(pool);
     const runtime = createProjectionRuntime({
@@ -105,7 +129,7 @@ describe("handing a unit over to a joining replica", () => {
       nc: nats.nc,
       namespace: nats.namespace,
       schema: db.name,
-      projections: [ledger(memberId, gate)],
+      projections: [ledger(memberId, gate, valve)],
       memberId,
       logger: quiet,
       heartbeatMs: HEARTBEAT_MS,
@@ -364,6 +388,95 @@ describe("handing a unit over to a joining replica", () => {
         .sort((x, y) => x - y);
       // Exactly once, in stream order, across the hand-over.
       expect(log.filter((r) => r.part === p).map((r) => r.seq)).toEqual(events);
+    }
+  });
+
+  it("an owner behind the joiner's read-ahead applies up to it, then releases: the joiner starts there on events it read ahead", async () => {
+    await publish(40);
+    await new GenerationStore(db.pool, t, db.name).ensure(ledger("a"));
+    await db.pool.query(`UPDATE ${t.units} SET token = 1`);
+    const valve = new Valve();
+    const a = replica("a", undefined, 6, valve);
+    await a.start();
+    const last = () => Math.max(...partOf.keys());
+    await waitFor(
+      async () =>
+        (await query(`SELECT 1 FROM ${t.units} WHERE owner = 'a' AND checkpoint = $1`, [last()])).length ===
+        PARTITIONS,
+      { timeoutMs: 20_000, what: "replica a to own every unit and apply every event" },
+    );
+    // a falls behind: its handlers wait while more events come.
+    valve.close();
+    await publish(60);
+    const b = replica("b");
+    await b.start();
+    const readAhead = (
+      await query<{ read_ahead: Record<string, number> }>(
+        `SELECT read_ahead FROM ${t.members} WHERE id = 'b'`,
+      )
+    )[0]!.read_ahead;
+    // Every event a had not applied is below the read-ahead: it starts at the stream's end.
+    expect(readAhead).toEqual({ "ledger/1": last() + 1 });
+    const members = [
+      { id: "a", capabilities: ["ledger@1"] },
+      { id: "b", capabilities: ["ledger@1"] },
+    ];
+    const wanted = (partition: number) =>
+      desiredOwner({ projection: "ledger", generation: 1, partition }, "ledger@1", members);
+    const moved = Array.from({ length: PARTITIONS }, (_, p) => p).filter((p) => wanted(p) === "b");
+    expect(moved.length).toBeGreaterThan(0);
+    // a holds on to the units that should move until it has applied up to the read-ahead.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await query(`SELECT DISTINCT owner FROM ${t.units}`)).toEqual([{ owner: "a" }]);
+    let publishing = true;
+    const publisher = (async () => {
+      while (publishing) await publish(5);
+    })();
+    valve.open();
+    await waitFor(
+      async () =>
+        (await query<{ owner: string; partition: number }>(`SELECT owner, partition FROM ${t.units}`)).every(
+          (u) => u.owner === wanted(u.partition),
+        ),
+      { timeoutMs: 20_000, what: "the units rendezvous hashing gives b to move to it" },
+    );
+    publishing = false;
+    await publisher;
+    await waitFor(
+      async () => (await query(`SELECT 1 FROM ${t.units} WHERE checkpoint < $1`, [last()])).length === 0,
+      { timeoutMs: 20_000, what: "every event to be applied" },
+    );
+    const moves = await query<{ partition: number; worker: string; action: string; checkpoint: number }>(
+      `SELECT partition, worker, action, checkpoint::float8 AS checkpoint FROM ${t.moves} WHERE token > 1 ORDER BY id`,
+    );
+    for (const p of moved) {
+      const released = moves.find((m) => m.partition === p && m.action === "released" && m.worker === "a");
+      // Released exactly below the read-ahead, and taken there.
+      expect(released?.checkpoint).toBe(readAhead["ledger/1"]! - 1);
+      expect(
+        moves.find((m) => m.partition === p && m.action === "assigned" && m.worker === "b")?.checkpoint,
+      ).toBe(released?.checkpoint);
+    }
+    // Started on the read-ahead: no reader of their own.
+    const starts = (await b.metrics.readerStarts.get()).values.map((v) => [v.labels.purpose, v.value]);
+    expect(Object.fromEntries(starts)).toEqual({ prefetch: 1 });
+    const holds = (await a.metrics.handOverHolds.get()).values.filter(
+      (v) => v.metricName === "dbplane_projection_hand_over_hold_seconds_count",
+    );
+    expect(holds.map((v) => [v.labels.outcome, v.value])).toEqual([["reached", moved.length]]);
+    const log = await query<{ seq: number; part: number; member: string }>(
+      `SELECT seq::float8 AS seq, part, member FROM "${db.name}".ledger_g1_log ORDER BY seq`,
+    );
+    for (let p = 0; p < PARTITIONS; p++) {
+      const events = [...partOf]
+        .filter(([, q]) => q === p)
+        .map(([seq]) => seq)
+        .sort((x, y) => x - y);
+      const applied = log.filter((r) => r.part === p);
+      // Exactly once, in stream order; on a moved unit, a's part ends below the read-ahead.
+      expect(applied.map((r) => r.seq)).toEqual(events);
+      if (moved.includes(p))
+        for (const r of applied) expect(r.member === "a").toBe(r.seq < readAhead["ledger/1"]!);
     }
   });
 });

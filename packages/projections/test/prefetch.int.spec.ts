@@ -3,7 +3,7 @@ import { createTestNats, type TestNats } from "@dbplane/testkit";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Counter, Registry } from "prom-client";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { GenerationRunner } from "../src/generation-runner.ts";
+import { GenerationRunner, READ_AHEAD } from "../src/generation-runner.ts";
 import { defineProjection } from "../src/index.ts";
 
 const quiet = { info() {}, warn() {}, error() {} };
@@ -36,9 +36,9 @@ describe("reading ahead for a joiner's expected units", () => {
     await nats.cleanup();
   });
 
-  it("leaves out a unit far behind the others: its backlog would hold them up", async () => {
+  const runner = () => {
     const names = busNames(nats.namespace);
-    const runner = new GenerationRunner({
+    const r = new GenerationRunner({
       js: jetstream(nats.nc),
       stream: names.stream("evt"),
       filter: names.subject("dbplane.evt.collector.spread.>"),
@@ -52,14 +52,34 @@ describe("reading ahead for a joiner's expected units", () => {
         registers: [new Registry()],
       }),
     });
-    runners.push(runner);
-    // 2,995 sequences behind the newest: past PREFETCH_SPREAD (2,000).
-    const newest = 3_000;
-    await runner.prefetch([
-      { partition: 0, checkpoint: newest },
-      { partition: 1, checkpoint: newest - 10 },
+    runners.push(r);
+    return r;
+  };
+
+  it("starts at the stream's end when the newest checkpoint is nearer to it than READ_AHEAD, and keeps every expected unit", async () => {
+    const r = runner();
+    const start = await r.prefetch([
+      { partition: 0, checkpoint: 3_000 },
+      { partition: 1, checkpoint: 2_990 },
+      // Far behind the others: kept all the same (its owner applies up to the start before it
+      // hands the unit over, or the unit gets a reader of its own when acquired).
       { partition: 2, checkpoint: 5 },
     ]);
-    expect(runner.readers.map((r) => r.options.startSeq)).toEqual([newest - 10 + 1]);
+    expect(start).toBe(3_101);
+    expect(r.readers.map((x) => x.options.startSeq)).toEqual([3_101]);
+    expect(r.readAheadStart).toBe(3_101);
+    expect(r.readers[0]!.keeping).toBe(true);
+  });
+
+  it(`starts READ_AHEAD (${READ_AHEAD}) past the newest checkpoint when the stream's end is further`, async () => {
+    const js = jetstream(nats.nc);
+    const subject = busNames(nats.namespace).subject("dbplane.evt.collector.spread.happened");
+    for (let i = 0; i < 3; i++)
+      await Promise.all(Array.from({ length: 1_000 }, () => js.publish(subject, "{}")));
+    const r = runner();
+    expect(await r.prefetch([{ partition: 0, checkpoint: 10 }])).toBe(10 + 1 + READ_AHEAD);
+    // Nothing read for or kept: the read-ahead is no longer announced.
+    r.readers[0]!.unreserve(0);
+    expect(r.readAheadStart).toBeUndefined();
   });
 });
