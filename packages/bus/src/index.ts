@@ -34,6 +34,8 @@ export {
 export type { EncodedPublish } from "./publish-pipeline.ts";
 export type { PublishAck, PublishOptions } from "./publisher.ts";
 export { isTransientPublishError } from "./publisher.ts";
+export type { HeaderGetter } from "./raw-headers.ts";
+export { headerGetter } from "./raw-headers.ts";
 export type { JitterOptions, RandomSource } from "./retry-pause.ts";
 export { decorrelatedJitter, fullJitter } from "./retry-pause.ts";
 export { subjectService, UntrustedSourceError, untrustedSource } from "./source-check.ts";
