@@ -1,4 +1,4 @@
-import { DLQ_REASONS, subjectService, untrustedSource } from "@dbplane/bus";
+import { DLQ_REASONS, type HeaderGetter, headerGetter, subjectService, untrustedSource } from "@dbplane/bus";
 import { fromBinaryHeaders } from "@dbplane/contracts";
 import type { JsMsg } from "@nats-io/jetstream";
 import type { ProjectionEvent } from "./projection.ts";
@@ -52,9 +52,12 @@ export function sourceRefusal(
  * what could be read, the raw payload as data) so its unit parks it with the reason instead of
  * stalling on it or dropping it silently; so does one from an untrusted source.
  */
-export function decodeStreamMessage(m: JsMsg, contractSubject: (wire: string) => string): ProjectionEvent {
+export function decodeStreamMessage(
+  m: JsMsg,
+  contractSubject: (wire: string) => string,
+  get: HeaderGetter = headerGetter(m),
+): ProjectionEvent {
   const base = { seq: m.seq, streamSubject: contractSubject(m.subject) };
-  const get = (name: string) => m.headers?.get(name) || undefined;
   try {
     const attributes = fromBinaryHeaders(get);
     const event: ProjectionEvent = { ...attributes, ...base, data: JSON.parse(decoder.decode(m.data)) };

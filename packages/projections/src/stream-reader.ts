@@ -1,3 +1,4 @@
+import { type HeaderGetter, headerGetter } from "@dbplane/bus";
 import type { ConsumerMessages, JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import { decodeStreamMessage } from "./event-decoding.ts";
 import { partitionOf } from "./partition.ts";
@@ -89,6 +90,16 @@ export class StreamReader implements EventSource {
     return this.#reserved.size > 0;
   }
 
+  /** Whether `partition`'s events are being kept. */
+  keeps(partition: number): boolean {
+    return this.#reserved.has(partition);
+  }
+
+  /** The partitions whose events are being kept. */
+  kept(): number[] {
+    return [...this.#reserved.keys()];
+  }
+
   /** Nothing to read for: no unit and nothing kept. */
   get idle(): boolean {
     return this.units.size === 0 && this.#reserved.size === 0;
@@ -123,17 +134,18 @@ export class StreamReader implements EventSource {
           this.#trace("reader first message", { seq: m.seq, pending: m.info.pending });
         }
         // Route on two headers; only the units' own events pay for the full decode.
-        const type = m.headers?.get("ce-type");
+        const header = headerGetter(m);
+        const type = header("ce-type");
         if (!types || !type || types.has(type)) {
-          const aggregate = m.headers?.get("ce-subject") || contractSubject(m.subject);
+          const aggregate = header("ce-subject") || contractSubject(m.subject);
           const partition = partitionOf(aggregate, partitions);
           const unit = this.units.get(partition);
           if (unit) {
             if (m.seq > unit.position()) {
-              unit.offer(decodeStreamMessage(m, contractSubject));
+              unit.offer(decodeStreamMessage(m, contractSubject, header));
               await unit.belowHighWater();
             }
-          } else this.#keep(partition, m, contractSubject);
+          } else this.#keep(partition, m, contractSubject, header);
         }
         this.position = m.seq;
         this.pending = m.info.pending;
@@ -165,10 +177,10 @@ export class StreamReader implements EventSource {
     );
   }
 
-  #keep(partition: number, m: JsMsg, contractSubject: (wire: string) => string): void {
+  #keep(partition: number, m: JsMsg, contractSubject: (wire: string) => string, header: HeaderGetter): void {
     const kept = this.#reserved.get(partition);
     if (!kept) return;
-    kept.push(decodeStreamMessage(m, contractSubject));
+    kept.push(decodeStreamMessage(m, contractSubject, header));
     // Bounded as a unit's queue is: a unit that is long in coming gets a reader of its own.
     if (kept.length > UNIT_HIGH_WATER) this.#reserved.delete(partition);
   }
