@@ -160,9 +160,9 @@ export const coordinationMigrations: readonly CoordinationMigration[] = [
   },
   {
     version: 4,
-    name: "a joining member's read-ahead start per generation",
-    // {"<projection>/<generation>": seq}: where a joining member's read-ahead for the units it
-    // expects starts. An owner handing it one of them applies up to the sequence just below
+    name: "where a joining member's read-ahead starts for each unit it expects",
+    // {"<projection>/<generation>/<partition>": seq}: where a joining member's read-ahead for a
+    // unit it expects starts. An owner handing it one of them applies up to the sequence just below
     // first, so the unit starts on the joiner from events it already holds. Replicas of the
     // previous version neither write nor read it and release at once, as they always did.
     sql: (t) => `ALTER TABLE ${t.members} ADD COLUMN read_ahead jsonb NOT NULL DEFAULT '{}'`,

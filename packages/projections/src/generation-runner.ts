@@ -13,6 +13,8 @@ export interface GenerationRunnerOptions {
   readonly contractSubject: (wire: string) => string;
   readonly logger: Logger;
   readonly readerStarts: ProjectionMetrics["readerStarts"];
+  /** Sequences past the newest expected checkpoint a read-ahead starts; `READ_AHEAD` by default. */
+  readonly readAhead?: number;
 }
 
 /** Most stream sequences a unit's checkpoint may be ahead of a reader for the reader to serve it. */
@@ -21,9 +23,16 @@ export const PREFETCH_SPREAD = 2_000;
 /**
  * Most stream sequences a joiner's read-ahead starts past the newest checkpoint of the units it
  * expects (never past the stream's end): room for the owners to move on while it settles and
- * joins, so that when they hand a unit over the read-ahead already holds its next events.
+ * joins, so that when they hand a unit over the read-ahead already holds its next events. More
+ * than a batch spans: catching up, a unit's checkpoint moves by a batch at a time (500 events of
+ * one of 12 partitions ≈ 6,000 sequences in the bench), and a batch in flight when the owner
+ * learns of the join still commits whole (5,000 was overtaken that way).
  */
-export const READ_AHEAD = 5_000;
+export const READ_AHEAD = 20_000;
+/** Expected units whose checkpoints lie this close to each other share a read-ahead. */
+export const READ_AHEAD_GROUP = 5_000;
+/** Most read-ahead readers a joiner starts for one generation (groups of expected units). */
+export const MAX_READ_AHEADS = 3;
 /** How far the owners may have overtaken a joiner's read-ahead before it is started again. */
 export const REAIM_BEHIND = 500;
 
@@ -39,65 +48,74 @@ type ReaderPurpose = "prefetch" | "acquired" | "restart";
 export class GenerationRunner {
   readonly options: GenerationRunnerOptions;
   readonly readers: StreamReader[] = [];
-  /** The reader `prefetch` started. */
-  #readAhead: StreamReader | undefined;
+  /** The readers `prefetch` started, one per group of expected units, nearest the head first. */
+  #readAheads: StreamReader[] = [];
 
   constructor(options: GenerationRunnerOptions) {
     this.options = options;
   }
 
   /**
-   * Before joining: starts the reader the units expected here will be handed to, keeping their
-   * events meanwhile, from `READ_AHEAD` sequences past the newest of their checkpoints (or the
-   * stream's end, if nearer). Their owners, told of that start (`readAheadStart`, in this
-   * member's row), apply up to just below it before they release a unit (`UnitHost.handOver`):
-   * acquired, the unit starts at once on events already read instead of paying, while paused,
-   * for a consumer of its own and for reading what its owner got to meanwhile.
+   * Before joining: starts the readers the units expected here will be handed to, keeping their
+   * events meanwhile. Units whose checkpoints lie within `READ_AHEAD_GROUP` of each other share one,
+   * from `READ_AHEAD` sequences past the newest of their checkpoints (or the stream's end, if
+   * nearer); a group far behind the others (an owner catching up) gets its own rather than make
+   * the others wait, at most `MAX_READ_AHEADS` groups (the rest start as they always did, on a
+   * reader of their own when acquired). Their owners, told of each unit's start
+   * (`readAheadStarts`, in this member's row), apply up to just below it before they release it
+   * (`UnitHost.handOver`): acquired, the unit starts at once on events already read instead of
+   * paying, while paused, for a consumer of its own and for reading what its owner got to.
    *
-   * Called again right before the join: a read-ahead the owners have overtaken by more than
-   * `REAIM_BEHIND` (a joiner reads slower than busy owners apply while it starts up) is replaced
-   * by one from their checkpoints now. Otherwise a no-op once anything reads this generation.
-   * @returns where the read-ahead starts, or undefined if there is none.
+   * Called again right before the join: read-aheads the owners have overtaken by more than
+   * `REAIM_BEHIND` (a joiner reads slower than busy owners apply while it starts up) are replaced
+   * by ones from their checkpoints now. Otherwise a no-op once anything reads this generation.
    */
-  async prefetch(units: readonly { partition: number; checkpoint: number }[]): Promise<number | undefined> {
-    if (units.length === 0) return undefined;
-    const newest = Math.max(...units.map((u) => u.checkpoint));
-    const current = this.#readAhead;
+  async prefetch(units: readonly { partition: number; checkpoint: number }[]): Promise<void> {
+    if (units.length === 0) return;
+    const groups = groupByCheckpoint(units);
     const overtaken =
-      current !== undefined &&
-      this.readers.length === 1 &&
-      this.readers[0] === current &&
-      current.units.size === 0 &&
-      newest - current.position > REAIM_BEHIND;
-    if (this.readers.length > 0 && !overtaken) return this.readAheadStart;
-    const { js, stream } = this.options;
+      this.#readAheads.length > 0 &&
+      this.readers.every((r) => this.#readAheads.includes(r) && r.units.size === 0) &&
+      groups.some((g) => {
+        const reader = this.#readAheads.find((r) => r.keeps(g[0]!.partition));
+        return !reader || g[0]!.checkpoint - reader.position > REAIM_BEHIND;
+      });
+    if (this.readers.length > 0 && !overtaken) return;
+    const { js, stream, readAhead = READ_AHEAD } = this.options;
     const last = (await (await js.streams.get(stream)).info()).state.last_seq;
-    if (current) {
-      // Stopped first: while both read, the old one could be merged into the new one.
-      this.readers.splice(this.readers.indexOf(current), 1);
-      await current.stop();
+    // Stopped first: while old and new read, an old one could be merged into a new one.
+    for (const old of this.#readAheads.splice(0)) {
+      this.readers.splice(this.readers.indexOf(old), 1);
+      await old.stop();
     }
-    const reader = this.#reader(newest + 1 + Math.max(0, Math.min(last - newest, READ_AHEAD)), "prefetch");
-    reader.reserve(units.map((u) => u.partition));
-    this.readers.push(reader);
-    this.#readAhead = reader;
-    try {
-      await reader.start();
-    } catch (err) {
-      this.readers.splice(this.readers.indexOf(reader), 1);
-      await reader.stop();
-      throw err;
+    for (const group of groups) {
+      const newest = group[0]!.checkpoint;
+      const reader = this.#reader(newest + 1 + Math.max(0, Math.min(last - newest, readAhead)), "prefetch");
+      reader.reserve(group.map((u) => u.partition));
+      this.readers.push(reader);
+      this.#readAheads.push(reader);
+      try {
+        await reader.start();
+      } catch (err) {
+        this.readers.splice(this.readers.indexOf(reader), 1);
+        this.#readAheads.splice(this.#readAheads.indexOf(reader), 1);
+        await reader.stop();
+        throw err;
+      }
     }
-    return reader.options.startSeq;
   }
 
   /**
-   * Where the read-ahead for expected units starts while it still keeps events for one of them
-   * (undefined once every expected unit was acquired or went elsewhere).
+   * Where the read-ahead of each expected unit starts, by partition, while it still keeps the
+   * unit's events (a unit acquired or gone elsewhere is no longer there).
    */
-  get readAheadStart(): number | undefined {
-    const reader = this.#readAhead;
-    return reader && this.readers.includes(reader) && reader.keeping ? reader.options.startSeq : undefined;
+  readAheadStarts(): Map<number, number> {
+    const out = new Map<number, number>();
+    for (const reader of this.#readAheads) {
+      if (!this.readers.includes(reader)) continue;
+      for (const partition of reader.kept()) out.set(partition, reader.options.startSeq);
+    }
+    return out;
   }
 
   /** Starts reading for newly acquired units from the lowest of their checkpoints. */
@@ -209,6 +227,8 @@ export class GenerationRunner {
     }
     const main = this.readers[0];
     if (!main || main === reader || reader.position < main.position) return;
+    // A read-ahead still keeping events for units to come: merged, they would be lost.
+    if (reader.keeping) return;
     // Far ahead of a lagging main: merging would stall these units until main got here. Merged
     // once main has come within the spread (it reads as fast as it can; this one follows the head).
     if (reader.position - main.position > PREFETCH_SPREAD) return;
@@ -219,4 +239,18 @@ export class GenerationRunner {
     this.readers.splice(this.readers.indexOf(reader), 1);
     void reader.stop();
   }
+}
+
+/**
+ * Expected units in groups whose checkpoints lie within `READ_AHEAD_GROUP` of the group's newest,
+ * newest group first, each sorted newest first; at most `MAX_READ_AHEADS` groups.
+ */
+function groupByCheckpoint<U extends { checkpoint: number }>(units: readonly U[]): U[][] {
+  const groups: U[][] = [];
+  for (const u of [...units].sort((a, b) => b.checkpoint - a.checkpoint)) {
+    const group = groups.at(-1);
+    if (group && group[0]!.checkpoint - u.checkpoint <= READ_AHEAD_GROUP) group.push(u);
+    else if (groups.length < MAX_READ_AHEADS) groups.push([u]);
+  }
+  return groups;
 }

@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 export interface LiveMember {
   readonly id: string;
   readonly capabilities: readonly string[];
-  /** A joining member's read-ahead start per generation (`"<projection>/<generation>"`), if any. */
+  /** Where a joining member's read-ahead starts for each unit it expects, by `unitId`. */
   readonly readAhead?: Readonly<Record<string, number>>;
 }
 

@@ -172,9 +172,9 @@ class ReplicaCoordinator implements ProjectionRuntime {
 
   /**
    * The units other members run now and will hand to this replica once it joins (rendezvous over
-   * the members and itself) get their reader now, starting a little past the newest of their
-   * checkpoints (`GenerationRunner.prefetch`). The join tells their owners where (the member
-   * row's `read_ahead`); each applies up to just below it before it releases a unit
+   * the members and itself) get their read-ahead now, starting a little past their checkpoints
+   * (`GenerationRunner.prefetch`). The join tells their owners where (the member row's
+   * `read_ahead`, per unit); each applies up to just below it before it releases a unit
    * (`UnitHost.handOver`), so the unit's next events are read and waiting when it arrives here.
    * Units nobody runs are left out: their checkpoints can be
    * far behind (a fresh deployment's are 0), and such a reader would read the backlog twice, once
@@ -307,9 +307,7 @@ class ReplicaCoordinator implements ProjectionRuntime {
     // To a member reading ahead for it: applied up to its read-ahead first (not awaited).
     await Promise.all(
       moving.map((u) => {
-        const start = view.members.find((m) => m.id === desired(u))?.readAhead?.[
-          `${u.projection}/${u.generation}`
-        ];
+        const start = view.members.find((m) => m.id === desired(u))?.readAhead?.[unitId(u)];
         return start === undefined ? this.#host.release(u) : this.#host.handOver(u, start - 1);
       }),
     );

@@ -81,15 +81,13 @@ export class UnitHost {
   }
 
   /**
-   * Where this replica's read-ahead for units it expects starts, per generation
-   * (`"<projection>/<generation>"`), for its member row: the owners hand those units over there.
+   * Where this replica's read-ahead starts for each unit it expects (by unit id, for its member
+   * row): the owners hand those units over there.
    */
   readAhead(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const [id, runner] of this.#runners) {
-      const start = runner.readAheadStart;
-      if (start !== undefined) out[id] = start;
-    }
+    for (const [id, runner] of this.#runners)
+      for (const [partition, start] of runner.readAheadStarts()) out[`${id}/${partition}`] = start;
     return out;
   }
 

@@ -31,6 +31,13 @@ export interface EventSource {
 /** Above this many queued events a unit makes its reader wait (bounded memory). */
 export const UNIT_HIGH_WATER = 5_000;
 
+/**
+ * Most events in a unit's first transaction on this replica: a moved unit is paused until that
+ * commit, and a full batch (500 events of a read-ahead) took ~100 ms of handler time on a busy
+ * machine. The batches after it are full-sized.
+ */
+export const FIRST_BATCH = 50;
+
 /** How a hold (`applyUpTo`) ended: at its checkpoint, out of time, or called off. */
 export type HoldOutcome = "reached" | "expired" | "cancelled";
 
@@ -208,7 +215,8 @@ export class UnitWorker {
 
   /** One batch from the head of the queue; with `upTo` (a hold), none of its events past it. */
   async #applyNextBatch(upTo?: number): Promise<void> {
-    let batch = this.#queue.slice(0, this.options.batchSize);
+    const size = this.#commits === 0 ? Math.min(FIRST_BATCH, this.options.batchSize) : this.options.batchSize;
+    let batch = this.#queue.slice(0, size);
     let to = batch.at(-1)!.seq;
     if (upTo !== undefined) {
       const past = batch.findIndex((e) => e.seq > upTo);

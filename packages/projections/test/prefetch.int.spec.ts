@@ -3,7 +3,7 @@ import { createTestNats, type TestNats } from "@dbplane/testkit";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Counter, Registry } from "prom-client";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { GenerationRunner, READ_AHEAD } from "../src/generation-runner.ts";
+import { GenerationRunner, READ_AHEAD_GROUP } from "../src/generation-runner.ts";
 import { defineProjection } from "../src/index.ts";
 
 const quiet = { info() {}, warn() {}, error() {} };
@@ -36,7 +36,7 @@ describe("reading ahead for a joiner's expected units", () => {
     await nats.cleanup();
   });
 
-  const runner = () => {
+  const runner = (readAhead?: number) => {
     const names = busNames(nats.namespace);
     const r = new GenerationRunner({
       js: jetstream(nats.nc),
@@ -45,6 +45,7 @@ describe("reading ahead for a joiner's expected units", () => {
       definition,
       contractSubject: names.contractSubject,
       logger: quiet,
+      readAhead,
       readerStarts: new Counter({
         name: "starts",
         help: "starts",
@@ -56,30 +57,45 @@ describe("reading ahead for a joiner's expected units", () => {
     return r;
   };
 
-  it("starts at the stream's end when the newest checkpoint is nearer to it than READ_AHEAD, and keeps every expected unit", async () => {
+  it("one read-ahead for units within READ_AHEAD_GROUP of each other, from the stream's end when it is nearer", async () => {
     const r = runner();
-    const start = await r.prefetch([
+    await r.prefetch([
       { partition: 0, checkpoint: 3_000 },
       { partition: 1, checkpoint: 2_990 },
-      // Far behind the others: kept all the same (its owner applies up to the start before it
-      // hands the unit over, or the unit gets a reader of its own when acquired).
       { partition: 2, checkpoint: 5 },
     ]);
-    expect(start).toBe(3_101);
     expect(r.readers.map((x) => x.options.startSeq)).toEqual([3_101]);
-    expect(r.readAheadStart).toBe(3_101);
-    expect(r.readers[0]!.keeping).toBe(true);
+    expect(r.readAheadStarts()).toEqual(
+      new Map([
+        [0, 3_101],
+        [1, 3_101],
+        [2, 3_101],
+      ]),
+    );
   });
 
-  it(`starts READ_AHEAD (${READ_AHEAD}) past the newest checkpoint when the stream's end is further`, async () => {
+  it(`a group of units more than READ_AHEAD_GROUP (${READ_AHEAD_GROUP}) behind the others reads ahead on its own, from past its newest checkpoint`, async () => {
     const js = jetstream(nats.nc);
     const subject = busNames(nats.namespace).subject("dbplane.evt.collector.spread.happened");
-    for (let i = 0; i < 3; i++)
+    for (let i = 0; i < 9; i++)
       await Promise.all(Array.from({ length: 1_000 }, () => js.publish(subject, "{}")));
-    const r = runner();
-    expect(await r.prefetch([{ partition: 0, checkpoint: 10 }])).toBe(10 + 1 + READ_AHEAD);
-    // Nothing read for or kept: the read-ahead is no longer announced.
-    r.readers[0]!.unreserve(0);
-    expect(r.readAheadStart).toBeUndefined();
+    const r = runner(1_000);
+    // The stream ends at 12,100; an owner catching up runs unit 2 far behind the others.
+    await r.prefetch([
+      { partition: 0, checkpoint: 12_000 },
+      { partition: 1, checkpoint: 11_000 },
+      { partition: 2, checkpoint: 100 },
+    ]);
+    expect(r.readers.map((x) => x.options.startSeq)).toEqual([12_101, 1_101]);
+    expect(r.readAheadStarts()).toEqual(
+      new Map([
+        [0, 12_101],
+        [1, 12_101],
+        [2, 1_101],
+      ]),
+    );
+    // Nothing kept for a unit any more (it went elsewhere): its read-ahead is no longer announced.
+    r.readers[1]!.unreserve(2);
+    expect([...r.readAheadStarts().keys()]).toEqual([0, 1]);
   });
 });
