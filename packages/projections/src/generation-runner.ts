@@ -15,6 +15,8 @@ export interface GenerationRunnerOptions {
   readonly readerStarts: ProjectionMetrics["readerStarts"];
   /** Sequences past the newest expected checkpoint a read-ahead starts; `READ_AHEAD` by default. */
   readonly readAhead?: number;
+  /** Sequences past its start a read-ahead reads before it waits for a unit; `KEEP_AHEAD` by default. */
+  readonly keepAhead?: number;
 }
 
 /** Most stream sequences a unit's checkpoint may be ahead of a reader for the reader to serve it. */
@@ -29,6 +31,11 @@ export const PREFETCH_SPREAD = 2_000;
  * learns of the join still commits whole (5,000 was overtaken that way).
  */
 export const READ_AHEAD = 20_000;
+/**
+ * A read-ahead stops reading this many sequences past its start until a unit arrives: enough for
+ * an owner that overtook the start, and for the first batches of the units while it reads on.
+ */
+export const KEEP_AHEAD = 10_000;
 /** Expected units whose checkpoints lie this close to each other share a read-ahead. */
 export const READ_AHEAD_GROUP = 5_000;
 /** Most read-ahead readers a joiner starts for one generation (groups of expected units). */
@@ -144,6 +151,11 @@ export class GenerationRunner {
       );
     }
     for (const u of acquired) if (!units.includes(u)) u.worker.start();
+    // A read-ahead left with nothing to keep or serve (its units went elsewhere) stops.
+    for (const reader of this.readers.filter((r) => r.idle)) {
+      this.readers.splice(this.readers.indexOf(reader), 1);
+      void reader.stop();
+    }
     if (units.length === 0) return;
     const from = Math.min(...units.map((u) => u.worker.checkpoint)) + 1;
     // The reader nearest below these units' checkpoints, if one is near: it serves them as it is
@@ -173,6 +185,7 @@ export class GenerationRunner {
       types: definition.events.types ? new Set(definition.events.types) : undefined,
       partitions: definition.partitions,
       startSeq,
+      keepAhead: purpose === "prefetch" ? (this.options.keepAhead ?? KEEP_AHEAD) : undefined,
       onAdvance: (r) => this.#mergeIfLevel(r),
       onFailed: (r) => void this.#replace(r),
     });

@@ -27,6 +27,11 @@ export interface StreamReaderOptions {
   readonly onAdvance: (reader: StreamReader) => void;
   /** Called when the consumer failed (not when stopped): the owner starts a replacement. */
   readonly onFailed: (reader: StreamReader, err: unknown) => void;
+  /**
+   * A read-ahead (events kept, no unit yet) stops reading this many sequences past its start,
+   * and reads on from there once a unit is claimed or adopted. Unbounded if undefined.
+   */
+  readonly keepAhead?: number;
 }
 
 /**
@@ -47,6 +52,8 @@ export class StreamReader implements EventSource {
   pending = 0;
   #messages: ConsumerMessages | undefined;
   #closed = false;
+  /** Stopped reading at `keepAhead` (its consumer closed) until a unit arrives. */
+  #parked = false;
   #loop: Promise<void> | undefined;
 
   constructor(options: StreamReaderOptions) {
@@ -57,6 +64,7 @@ export class StreamReader implements EventSource {
   adopt(unit: UnitWorker, partition: number): void {
     this.units.set(partition, unit);
     unit.moveTo(this);
+    if (this.#parked) this.#resume();
   }
 
   /** Keeps the events of `partitions` from `startSeq` on until their units are claimed. */
@@ -106,12 +114,13 @@ export class StreamReader implements EventSource {
   }
 
   async start(): Promise<void> {
-    const { js, stream, filter, startSeq } = this.options;
-    this.#trace("reader starting");
-    const consumer = await js.consumers.get(stream, {
-      filter_subjects: filter,
-      opt_start_seq: Math.max(1, startSeq),
-    });
+    await this.#open(Math.max(1, this.options.startSeq));
+  }
+
+  async #open(from: number): Promise<void> {
+    const { js, stream, filter } = this.options;
+    this.#trace("reader starting", { from });
+    const consumer = await js.consumers.get(stream, { filter_subjects: filter, opt_start_seq: from });
     this.#trace("reader consumer created");
     // Short pulls (5 s, heartbeats every 2.5 s) instead of nats.js's 30 s: after a NATS restart
     // the server has forgotten this ephemeral consumer, and the client only notices by missed
@@ -122,8 +131,25 @@ export class StreamReader implements EventSource {
     this.#loop = this.#run(this.#messages);
   }
 
+  /**
+   * A read-ahead far enough past its start with no unit to read for: it stops, rather than read a
+   * backlog on (tens of thousands of events, traced, while the units it waited for were handed
+   * over on the same cores). nats.js pulls as messages arrive, not as they are iterated: a reader
+   * that only stopped iterating would still receive the backlog, so the consumer is closed.
+   */
+  #parkable(): boolean {
+    const { keepAhead, startSeq } = this.options;
+    return keepAhead !== undefined && this.units.size === 0 && this.position - startSeq + 1 >= keepAhead;
+  }
+
+  /** A parked read-ahead reads on from where it stopped, for the unit that just arrived. */
+  #resume(): void {
+    this.#parked = false;
+    this.#open(this.position + 1).catch((err) => this.#failed(err));
+  }
+
   async #run(messages: ConsumerMessages): Promise<void> {
-    const { types, partitions, contractSubject, logger } = this.options;
+    const { types, partitions, contractSubject } = this.options;
     try {
       let sliceStart = performance.now();
       let first = true;
@@ -150,6 +176,12 @@ export class StreamReader implements EventSource {
         this.position = m.seq;
         this.pending = m.info.pending;
         this.options.onAdvance(this);
+        if (this.#parkable()) {
+          this.#parked = true;
+          this.#trace("reader parked", { position: this.position });
+          await messages.close().catch(() => {});
+          return;
+        }
         // Buffered messages resolve as microtasks and would starve timers and sockets
         // (heartbeats, the units' PostgreSQL replies); let them in regularly.
         if (performance.now() - sliceStart >= YIELD_AFTER_MS) {
@@ -159,14 +191,18 @@ export class StreamReader implements EventSource {
       }
       if (!this.#closed) throw new Error("ordered consumer ended");
     } catch (err) {
-      if (this.#closed) return;
-      this.#closed = true;
-      logger.error(
-        { err, stream: this.options.stream, position: this.position },
-        "stream reader failed; restarting",
-      );
-      this.options.onFailed(this, err);
+      this.#failed(err);
     }
+  }
+
+  #failed(err: unknown): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.options.logger.error(
+      { err, stream: this.options.stream, position: this.position },
+      "stream reader failed; restarting",
+    );
+    this.options.onFailed(this, err);
   }
 
   /** BENCH_TRACE: a reader's steps, with where it started and the units it serves. */

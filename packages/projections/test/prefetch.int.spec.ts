@@ -1,10 +1,12 @@
 import { busNames } from "@dbplane/bus";
-import { createTestNats, type TestNats } from "@dbplane/testkit";
+import { createTestNats, type TestNats, waitFor } from "@dbplane/testkit";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Counter, Registry } from "prom-client";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { GenerationRunner, READ_AHEAD_GROUP } from "../src/generation-runner.ts";
 import { defineProjection } from "../src/index.ts";
+import { partitionOf } from "../src/partition.ts";
+import type { UnitWorker } from "../src/unit-worker.ts";
 
 const quiet = { info() {}, warn() {}, error() {} };
 const definition = defineProjection({
@@ -36,7 +38,7 @@ describe("reading ahead for a joiner's expected units", () => {
     await nats.cleanup();
   });
 
-  const runner = (readAhead?: number) => {
+  const runner = (readAhead?: number, keepAhead?: number) => {
     const names = busNames(nats.namespace);
     const r = new GenerationRunner({
       js: jetstream(nats.nc),
@@ -46,6 +48,7 @@ describe("reading ahead for a joiner's expected units", () => {
       contractSubject: names.contractSubject,
       logger: quiet,
       readAhead,
+      keepAhead,
       readerStarts: new Counter({
         name: "starts",
         help: "starts",
@@ -97,5 +100,34 @@ describe("reading ahead for a joiner's expected units", () => {
     // Nothing kept for a unit any more (it went elsewhere): its read-ahead is no longer announced.
     r.readers[1]!.unreserve(2);
     expect([...r.readAheadStarts().keys()]).toEqual([0, 1]);
+  });
+
+  it("a read-ahead stops KEEP_AHEAD past its start until a unit arrives, then reads on from there: no gap, nothing twice", async () => {
+    const r = runner(0, 1_000);
+    // Every test message has the same subject, so they all belong to one partition.
+    const partition = partitionOf(
+      busNames(nats.namespace).contractSubject(`${nats.namespace}.dbplane.evt.collector.spread.happened`),
+      4,
+    );
+    await r.prefetch([{ partition, checkpoint: 100 }]);
+    const reader = r.readers[0]!;
+    expect(reader.options.startSeq).toBe(101);
+    await waitFor(() => reader.position === 1_100, {
+      timeoutMs: 10_000,
+      what: "the read-ahead to stop at 1,100",
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(reader.position).toBe(1_100);
+    const offered: number[] = [];
+    const unit = {
+      checkpoint: 100,
+      offer: (e: { seq: number }) => offered.push(e.seq),
+      position: () => offered.at(-1) ?? 100,
+      belowHighWater: async () => {},
+      moveTo: () => {},
+    } as unknown as UnitWorker;
+    expect(reader.claim(unit, partition)).toBe(true);
+    await waitFor(() => offered.at(-1) === 3_100, { timeoutMs: 10_000, what: "the unit to get every event" });
+    expect(offered).toEqual(Array.from({ length: 3_000 }, (_, i) => 101 + i));
   });
 });
