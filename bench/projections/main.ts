@@ -11,6 +11,9 @@
 //                backlog), the later ones under the steady load;
 //   steady     — incremental, BENCH_STEADY_JOINS joins (3; 0 skips it), only after the three
 //                caught up with the stream: the hand-over alone. Figures `steady_*`.
+// unmoved_units_paused: units that did not move and stalled during a moved unit's pause (no commit
+// in it, and a gap around it longer than any of the unit's in the 5 s before); those merely
+// without a commit in a pause shorter than their commit interval: unmoved_units_without_commit.
 // Pauses come from the tally projection's `applied` log: the commit time of every event per unit,
 // split with the unit_moves log into release (last commit on the old owner → its release),
 // acquire (release → acquisition by the joiner) and first commit (acquisition → first commit);
@@ -72,6 +75,7 @@ try {
   console.log(`figure moved_unit_first_commit_ms ${p99(incremental, (m) => m.firstCommitMs)}`);
   console.log(`figure joiner_warm_up_ms ${ms(percentile(incremental.warmUpMs, 99))}`);
   console.log(`figure unmoved_units_paused ${incremental.unmovedPaused}`);
+  console.log(`figure unmoved_units_without_commit ${incremental.unmovedWithoutCommit}`);
   console.log(`figure moved_unit_pause_total_ms ${ms(incremental.totalPauseMs)}`);
 
   if (!process.env.BENCH_ONLY_INCREMENTAL) {
@@ -92,6 +96,7 @@ try {
     console.log(`figure steady_moved_unit_pause_ms ${p99(steady, (m) => m.pauseMs)}`);
     console.log(`figure steady_moved_unit_first_commit_ms ${p99(steady, (m) => m.firstCommitMs)}`);
     console.log(`figure steady_unmoved_units_paused ${steady.unmovedPaused}`);
+    console.log(`figure steady_unmoved_units_without_commit ${steady.unmovedWithoutCommit}`);
   }
 } finally {
   await world.close();

@@ -58,8 +58,13 @@ export interface RebalanceResult {
   readonly warmUpMs: readonly number[];
   /** Sum of the paused units' pauses: the unit-time the rebalance cost. */
   readonly totalPauseMs: number;
-  /** Units that did not move but had no commit during some moved unit's pause. */
+  /**
+   * Units that did not move but stalled during some moved unit's pause: no commit in it, and the
+   * gap between their commits around it longer than any they had in the 5 s before.
+   */
   readonly unmovedPaused: number;
+  /** Units that did not move and had no commit during some moved unit's pause, stalled or not. */
+  readonly unmovedWithoutCommit: number;
 }
 
 /** Nearest-rank percentile; undefined for no values. */
@@ -97,6 +102,7 @@ export async function rebalance(
   const warmUpMs: number[] = [];
   let totalPauseMs = 0;
   const stalled = new Set<number>();
+  const quiet = new Set<number>();
   try {
     await waitFor(
       async () =>
@@ -141,6 +147,7 @@ export async function rebalance(
       moved.push(...r.moved);
       totalPauseMs += r.totalPauseMs;
       for (const p of r.stalled) stalled.add(p);
+      for (const p of r.quiet) quiet.add(p);
       const warm = await warmUpOf(joiner.base);
       if (warm !== undefined) warmUpMs.push(warm);
       if (join < joins - 1) {
@@ -165,7 +172,7 @@ export async function rebalance(
       }),
     );
   await Promise.all(started.map((r) => r.svc.dispose()));
-  return { moved, warmUpMs, totalPauseMs, unmovedPaused: stalled.size };
+  return { moved, warmUpMs, totalPauseMs, unmovedPaused: stalled.size, unmovedWithoutCommit: quiet.size };
 }
 
 /**
@@ -271,6 +278,7 @@ async function pauses(
   const moved: MovedUnit[] = [];
   let totalPauseMs = 0;
   const stalled = new Set<number>();
+  const quiet = new Set<number>();
   for (const m of moves) {
     const { rows } = await s.pool.query(
       `SELECT (SELECT max(applied_at) FROM ${t.applied} WHERE partition = $1 AND applied_at <= $2) AS before,
@@ -304,9 +312,30 @@ async function pauses(
       [before, after],
     );
     const committed = new Set(active.map((r) => r.partition));
-    for (const u of units)
-      if (!moves.some((x) => x.partition === u.partition) && !committed.has(u.partition))
-        stalled.add(u.partition);
+    for (const u of units) {
+      if (moves.some((x) => x.partition === u.partition) || committed.has(u.partition)) continue;
+      quiet.add(u.partition);
+      // A pause of ~100 ms is shorter than a busy unit's commit interval: no commit inside it is
+      // ordinary then. Stalled is a gap around the pause longer than any of the 5 s before it.
+      const { rows: around } = await s.pool.query(
+        `SELECT (SELECT max(applied_at) FROM ${t.applied} WHERE partition = $1 AND applied_at <= $2) AS last,
+                (SELECT min(applied_at) FROM ${t.applied} WHERE partition = $1 AND applied_at >= $3) AS next,
+                (SELECT extract(epoch FROM max(gap)) * 1000 FROM (
+                   SELECT applied_at - lag(applied_at) OVER (ORDER BY applied_at) AS gap FROM ${t.applied}
+                   WHERE partition = $1 AND applied_at BETWEEN $2::timestamptz - interval '5 s' AND $2) g) AS "usualMs",
+                (SELECT owner FROM ${t.units} WHERE partition = $1) AS owner`,
+        [u.partition, before, after],
+      );
+      const r = around[0] as { last: Date | null; next: Date | null; usualMs: number | null; owner: string };
+      const gapMs = r.last && r.next ? r.next.getTime() - r.last.getTime() : Number.POSITIVE_INFINITY;
+      const usualMs = r.usualMs === null ? 0 : Number(r.usualMs);
+      if (gapMs > usualMs) stalled.add(u.partition);
+      if (process.env.BENCH_DEBUG) {
+        process.stderr.write(
+          `  unmoved unit ${u.partition} (${r.owner}) without a commit in unit ${m.partition}'s pause: gap ${Math.round(gapMs)} ms (${r.last?.toISOString()} → ${r.next?.toISOString()}), longest of the 5 s before ${Math.round(usualMs)} ms${gapMs > usualMs ? ": stalled" : ""}\n`,
+        );
+      }
+    }
   }
-  return { moved, totalPauseMs, stalled };
+  return { moved, totalPauseMs, stalled, quiet };
 }
