@@ -64,7 +64,9 @@ export class StreamReader implements EventSource {
   adopt(unit: UnitWorker, partition: number): void {
     this.units.set(partition, unit);
     unit.moveTo(this);
-    if (this.#parked) this.#resume();
+    // Once the unit has committed: until then it is paused, and its first batch comes from what
+    // was kept; reading on (a consumer to create, a backlog to parse) would compete with it.
+    if (this.#parked) void unit.firstCommit.then(() => this.#parked && !this.#closed && this.#resume());
   }
 
   /** Keeps the events of `partitions` from `startSeq` on until their units are claimed. */

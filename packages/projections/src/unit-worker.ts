@@ -63,6 +63,9 @@ export class UnitWorker {
   #wake: (() => void) | undefined;
   #drained: (() => void)[] = [];
   #loop: Promise<void> | undefined;
+  #firstCommitted!: () => void;
+  /** Settles at the unit's first commit on this replica (the end of a moved unit's pause) or its stop. */
+  readonly firstCommit = new Promise<void>((resolve) => (this.#firstCommitted = resolve));
   /** `applyUpTo`: the unit applies nothing past `upTo`, and says when its checkpoint got there. */
   #hold: { readonly upTo: number; readonly settle: (outcome: HoldOutcome) => void } | undefined;
 
@@ -193,6 +196,7 @@ export class UnitWorker {
       }
     }
     this.#endHold("cancelled");
+    this.#firstCommitted();
     this.#releaseWaiters();
   }
 
@@ -327,6 +331,7 @@ export class UnitWorker {
     this.#checkpoint = to;
     this.#lastCommitAt = Date.now();
     if (this.#commits++ === 0) {
+      this.#firstCommitted();
       this.options.logger.debug?.(
         { unit: own.key, events: events.length, ms: Math.round(performance.now() - started) },
         "unit first commit",

@@ -125,6 +125,8 @@ describe("reading ahead for a joiner's expected units", () => {
       position: () => offered.at(-1) ?? 100,
       belowHighWater: async () => {},
       moveTo: () => {},
+      // Its first commit done: the read-ahead reads on.
+      firstCommit: Promise.resolve(),
     } as unknown as UnitWorker;
     expect(reader.claim(unit, partition)).toBe(true);
     await waitFor(() => offered.at(-1) === 3_100, { timeoutMs: 10_000, what: "the unit to get every event" });
