@@ -143,6 +143,21 @@ describe("handing a unit over to a joining replica", () => {
 
   const query = async <R extends pg.QueryResultRow>(sql: string, params: unknown[] = []) =>
     (await db.pool.query<R>(sql, params)).rows;
+  /** Waits until every unit is owned by the member `wanted` (rendezvous hashing) names. */
+  const ownedAsHashed = (wanted: (partition: number) => string | undefined) =>
+    waitFor(
+      async () =>
+        (await query<{ owner: string; partition: number }>(`SELECT owner, partition FROM ${t.units}`)).every(
+          (u) => u.owner === wanted(u.partition),
+        ),
+      { timeoutMs: 20_000, what: "the units rendezvous hashing gives b to move to it" },
+    );
+  /** The stream sequences published to a partition, in order. */
+  const publishedTo = (partition: number) =>
+    [...partOf]
+      .filter(([, q]) => q === partition)
+      .map(([seq]) => seq)
+      .sort((x, y) => x - y);
 
   it("starts on the smallest pool the services allow (2): the warm-up leaves the listener its connection", async () => {
     await publish(5);
@@ -200,13 +215,7 @@ describe("handing a unit over to a joining replica", () => {
       desiredOwner({ projection: "ledger", generation: 1, partition }, "ledger@1", members);
     const moved = Array.from({ length: PARTITIONS }, (_, p) => p).filter((p) => wanted(p) === "b");
     expect(moved.length).toBeGreaterThan(0);
-    await waitFor(
-      async () =>
-        (await query<{ owner: string; partition: number }>(`SELECT owner, partition FROM ${t.units}`)).every(
-          (u) => u.owner === wanted(u.partition),
-        ),
-      { timeoutMs: 20_000, what: "the units rendezvous hashing gives b to move to it" },
-    );
+    await ownedAsHashed(wanted);
     publishing = false;
     await publisher;
     const last = Math.max(...partOf.keys());
@@ -226,10 +235,7 @@ describe("handing a unit over to a joining replica", () => {
       `SELECT seq::float8 AS seq, part, member FROM "${db.name}".ledger_g1_log ORDER BY seq`,
     );
     for (let p = 0; p < PARTITIONS; p++) {
-      const events = [...partOf]
-        .filter(([, q]) => q === p)
-        .map(([seq]) => seq)
-        .sort((x, y) => x - y);
+      const events = publishedTo(p);
       const applied = log.filter((r) => r.part === p);
       // Exactly once, in stream order: no gap, no overlap.
       expect(applied.map((r) => r.seq)).toEqual(events);
@@ -280,13 +286,7 @@ describe("handing a unit over to a joining replica", () => {
     ];
     const wanted = (partition: number) =>
       desiredOwner({ projection: "ledger", generation: 1, partition }, "ledger@1", members);
-    await waitFor(
-      async () =>
-        (await query<{ owner: string; partition: number }>(`SELECT owner, partition FROM ${t.units}`)).every(
-          (u) => u.owner === wanted(u.partition),
-        ),
-      { timeoutMs: 20_000, what: "the units rendezvous hashing gives b to move to it" },
-    );
+    await ownedAsHashed(wanted);
     publishing = false;
     await publisher;
     const last = Math.max(...partOf.keys());
@@ -301,10 +301,7 @@ describe("handing a unit over to a joining replica", () => {
       `SELECT seq::float8 AS seq, part, member FROM "${db.name}".ledger_g1_log ORDER BY seq`,
     );
     for (let p = 0; p < PARTITIONS; p++) {
-      const events = [...partOf]
-        .filter(([, q]) => q === p)
-        .map(([seq]) => seq)
-        .sort((x, y) => x - y);
+      const events = publishedTo(p);
       // Exactly once, in stream order, across the hand-over.
       expect(log.filter((r) => r.part === p).map((r) => r.seq)).toEqual(events);
     }
@@ -382,10 +379,7 @@ describe("handing a unit over to a joining replica", () => {
       `SELECT seq::float8 AS seq, part FROM "${db.name}".ledger_g1_log ORDER BY seq`,
     );
     for (let p = 0; p < PARTITIONS; p++) {
-      const events = [...partOf]
-        .filter(([, q]) => q === p)
-        .map(([seq]) => seq)
-        .sort((x, y) => x - y);
+      const events = publishedTo(p);
       // Exactly once, in stream order, across the hand-over.
       expect(log.filter((r) => r.part === p).map((r) => r.seq)).toEqual(events);
     }
@@ -434,13 +428,7 @@ describe("handing a unit over to a joining replica", () => {
       while (publishing) await publish(5);
     })();
     valve.open();
-    await waitFor(
-      async () =>
-        (await query<{ owner: string; partition: number }>(`SELECT owner, partition FROM ${t.units}`)).every(
-          (u) => u.owner === wanted(u.partition),
-        ),
-      { timeoutMs: 20_000, what: "the units rendezvous hashing gives b to move to it" },
-    );
+    await ownedAsHashed(wanted);
     publishing = false;
     await publisher;
     await waitFor(
@@ -469,10 +457,7 @@ describe("handing a unit over to a joining replica", () => {
       `SELECT seq::float8 AS seq, part, member FROM "${db.name}".ledger_g1_log ORDER BY seq`,
     );
     for (let p = 0; p < PARTITIONS; p++) {
-      const events = [...partOf]
-        .filter(([, q]) => q === p)
-        .map(([seq]) => seq)
-        .sort((x, y) => x - y);
+      const events = publishedTo(p);
       const applied = log.filter((r) => r.part === p);
       // Exactly once, in stream order; on a moved unit, a's part ends below the read-ahead.
       expect(applied.map((r) => r.seq)).toEqual(events);
