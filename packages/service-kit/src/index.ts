@@ -48,6 +48,7 @@ export type { CreateLoggerOptions, Logger } from "./logger.ts";
 export { createLogger } from "./logger.ts";
 export type { HistogramSeries } from "./metrics.ts";
 export { CountedHistogram } from "./metrics.ts";
+export { connectClient, withClient } from "./one-off-client.ts";
 export { BEARER_SCHEME, SCOPE_EXTENSION } from "./openapi.ts";
 export type { PlatformPoolEnv, PlatformPoolOptions } from "./platform-pool.ts";
 export { platformPool, poolReadiness } from "./platform-pool.ts";

@@ -1,21 +1,22 @@
 import { readFile } from "node:fs/promises";
-import pg from "pg";
+import { connectClient } from "@dbplane/service-kit";
+import type pg from "pg";
 import type { DatabaseRecord } from "../domain/inventory-types.ts";
 import type { LocalServer } from "./local-targets.ts";
 
 const CONNECT_TIMEOUT_MS = 5_000;
 
-async function clientFor(server: LocalServer): Promise<pg.Client> {
+async function connectTo(server: LocalServer): Promise<pg.Client> {
   const common = {
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     application_name: "dbplane-discovery",
     query_timeout: 10_000,
   };
-  if ("url" in server.connect) return new pg.Client({ connectionString: server.connect.url, ...common });
+  if ("url" in server.connect) return connectClient({ connectionString: server.connect.url, ...common });
   const { host, port, user, database, passwordFile } = server.connect;
   // Read at connect time and handed straight to the driver; never stored or logged.
   const password = (await readFile(passwordFile, "utf8")).trim();
-  return new pg.Client({ host, port, user, database, password, ...common });
+  return connectClient({ host, port, user, database, password, ...common });
 }
 
 /** The id of a database found by the local driver. */
@@ -25,8 +26,7 @@ export function localDatabaseId(host: string, port: number, dbname: string): str
 
 /** Every database on a server that accepts connections (templates left out), as discovery records. */
 export async function listServerDatabases(server: LocalServer): Promise<DatabaseRecord[]> {
-  const client = await clientFor(server);
-  await client.connect();
+  const client = await connectTo(server);
   try {
     const version = await client.query<{ server_version: string }>("SHOW server_version");
     const rows = await client.query<{ datname: string }>(

@@ -10,7 +10,7 @@ import {
 } from "@dbplane/contracts";
 import type { PasswordResolver } from "@dbplane/kube";
 import { objectName, RESHARD_SCHEMA } from "@dbplane/reshard";
-import { type Logger, shardTls } from "@dbplane/service-kit";
+import { connectClient, type Logger, shardTls } from "@dbplane/service-kit";
 import { planSplit, rangesFromText, rangesToText, reassignRange } from "@dbplane/sharding";
 import pg from "pg";
 import type { ShardEndpointSpec, ShardMapDocument } from "../domain/shard-map.ts";
@@ -247,8 +247,7 @@ export class ReshardMachine {
       throw new Permanent(`shard ${target} owns a range: not a split target`);
     const conn = await this.#connection(target);
     const tables = await this.#tables(conn, map);
-    const client = new pg.Client({ ...conn, connectionTimeoutMillis: 10_000 });
-    await client.connect();
+    const client = await connectClient({ ...conn, connectionTimeoutMillis: 10_000 });
     try {
       const holding: string[] = [];
       for (const t of tables) {
@@ -658,8 +657,7 @@ export class ReshardMachine {
     const { phase, verification } = this.#r;
     if (phase === "provisioning" || phase === "copying") return true;
     if (phase === "cleaning-up") return verification === null || verification.length > 0;
-    const client = new pg.Client({ ...source, connectionTimeoutMillis: 10_000 });
-    await client.connect();
+    const client = await connectClient({ ...source, connectionTimeoutMillis: 10_000 });
     try {
       const { rowCount } = await client.query("SELECT 1 FROM pg_publication WHERE pubname = $1", [
         objectName({ id: this.#moveId() }),
@@ -698,8 +696,7 @@ export class ReshardMachine {
       table: t.table,
       key: { column: t.keyColumn, type: t.keyType },
     }));
-    const client = new pg.Client({ ...source, connectionTimeoutMillis: 10_000 });
-    await client.connect();
+    const client = await connectClient({ ...source, connectionTimeoutMillis: 10_000 });
     try {
       const { rows } = await client.query<{ name: string }>(
         `SELECT CASE WHEN n.nspname = 'public' THEN c.relname ELSE n.nspname || '.' || c.relname END AS name

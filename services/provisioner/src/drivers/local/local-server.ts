@@ -1,6 +1,7 @@
 import { appendFile, readFile, rename } from "node:fs/promises";
 import { join } from "node:path";
-import pg from "pg";
+import { withClient } from "@dbplane/service-kit";
+import type pg from "pg";
 import { postgresSettings, renderSettings } from "../../domain/postgres-settings.ts";
 import { archiveSettings } from "./archive-command.ts";
 import { discardPartial, exists, freeLocalPort, SUPERUSER, writeOwned } from "./cluster-files.ts";
@@ -152,21 +153,18 @@ export async function withConnection<T>(
   database: string,
   work: (client: pg.Client) => Promise<T>,
 ): Promise<T> {
-  const client = new pg.Client({
-    host: "127.0.0.1",
-    port: target.port,
-    user: SUPERUSER,
-    password,
-    database,
-    connectionTimeoutMillis: 10_000,
-    ...(target.ca && { ssl: { ca: await readFile(target.ca.certPath, "utf8"), rejectUnauthorized: true } }),
-  });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end().catch(() => {});
-  }
+  return withClient(
+    {
+      host: "127.0.0.1",
+      port: target.port,
+      user: SUPERUSER,
+      password,
+      database,
+      connectionTimeoutMillis: 10_000,
+      ...(target.ca && { ssl: { ca: await readFile(target.ca.certPath, "utf8"), rejectUnauthorized: true } }),
+    },
+    work,
+  );
 }
 
 /**
