@@ -211,14 +211,23 @@ class ReplicaCoordinator implements ProjectionRuntime {
    * A released unit this replica should own (by the members of the last view) is acquired at
    * once, from the notification: no view to read first, no round in flight to wait for. Safe on
    * a stale view: acquiring is a compare-and-set on a free unit, and a unit taken against an old
-   * view is handed on by the next round like any other. Every notification also starts a round.
+   * view is handed on by the next round like any other.
+   *
+   * Only what may concern this replica starts a round: a member joining or leaving, a unit
+   * released for it. A unit released for another member, or taken by one, changes nothing here
+   * — each used to start a round (a view read) on every replica, a dozen per replica in a join's
+   * half second, on the cores the moved units' first commits wait for. A unit taken from this
+   * replica (it was thought dead) is noticed by the round its removal from the members starts, or
+   * by its next commit's fence.
    */
   #notified(payload: string | undefined): void {
     const released = releasedUnitOf(payload);
     const view = this.#view;
     if (released && view && this.#joined && !this.#stopped) {
       const row = view.units.find((u) => unitId(u) === unitId(released));
-      if (row && desiredOwner(row, `${row.projection}@${row.version}`, view.members) === this.memberId) {
+      if (row && desiredOwner(row, `${row.projection}@${row.version}`, view.members) !== this.memberId)
+        return;
+      if (row) {
         this.#o.logger.debug?.({ unit: released }, "released unit acquired from its notification");
         const taking = this.#acquire([{ ...row, owner: null }])
           .catch((err) => this.#o.logger.warn({ err, unit: released }, "acquiring a released unit failed"))
@@ -226,6 +235,7 @@ class ReplicaCoordinator implements ProjectionRuntime {
         this.#launches.add(taking);
       }
     }
+    if (payload === "units") return;
     this.#kick();
   }
 

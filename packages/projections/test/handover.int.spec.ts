@@ -13,6 +13,7 @@ import {
   defineProjection,
   desiredOwner,
   GenerationStore,
+  type ProjectionDefinition,
   type ProjectionRuntime,
   partitionOf,
 } from "../src/index.ts";
@@ -121,6 +122,8 @@ describe("handing a unit over to a joining replica", () => {
     gate?: { entered: boolean; open: Promise<void> },
     max = 6,
     valve?: Valve,
+    projections: readonly ProjectionDefinition[] = [ledger(memberId, gate, valve)],
+    logger: typeof quiet & { debug?: (fields: object, msg: string) => void } = quiet,
   ) => {
     const pool = new pg.Pool({ connectionString: db.url, max });
     pools.push(pool);
@@ -129,9 +132,9 @@ describe("handing a unit over to a joining replica", () => {
       nc: nats.nc,
       namespace: nats.namespace,
       schema: db.name,
-      projections: [ledger(memberId, gate, valve)],
+      projections,
       memberId,
-      logger: quiet,
+      logger,
       heartbeatMs: HEARTBEAT_MS,
       memberTtlMs: 10 * HEARTBEAT_MS,
       batchSize: 10,
@@ -147,9 +150,11 @@ describe("handing a unit over to a joining replica", () => {
   const ownedAsHashed = (wanted: (partition: number) => string | undefined) =>
     waitFor(
       async () =>
-        (await query<{ owner: string; partition: number }>(`SELECT owner, partition FROM ${t.units}`)).every(
-          (u) => u.owner === wanted(u.partition),
-        ),
+        (
+          await query<{ owner: string; partition: number }>(
+            `SELECT owner, partition FROM ${t.units} WHERE projection = 'ledger'`,
+          )
+        ).every((u) => u.owner === wanted(u.partition)),
       { timeoutMs: 20_000, what: "the units rendezvous hashing gives b to move to it" },
     );
   /** The stream sequences published to a partition, in order. */
@@ -383,6 +388,54 @@ describe("handing a unit over to a joining replica", () => {
       // Exactly once, in stream order, across the hand-over.
       expect(log.filter((r) => r.part === p).map((r) => r.seq)).toEqual(events);
     }
+  });
+
+  it("a replica neither giving nor taking units reads the view once for a join, not for each unit that moves", async () => {
+    await publish(40);
+    await new GenerationStore(db.pool, t, db.name).ensure(ledger("a"));
+    await db.pool.query(`UPDATE ${t.units} SET token = 1`);
+    const a = replica("a");
+    await a.start();
+    await waitFor(
+      async () => (await query(`SELECT 1 FROM ${t.units} WHERE owner = 'a'`)).length === PARTITIONS,
+      { timeoutMs: 20_000, what: "replica a to own every unit" },
+    );
+    // c runs another projection only: no ledger unit is ever its to take or give.
+    const views: number[] = [];
+    const other = defineProjection({
+      name: "other",
+      version: 1,
+      partitions: 1,
+      events: { subjects: ["dbplane.evt.collector.other.>"] },
+      async setup() {},
+      async handle() {},
+    });
+    const c = replica("c", undefined, 6, undefined, [other], {
+      ...quiet,
+      debug: (_fields, msg) => {
+        if (msg === "coordination view read") views.push(Date.now());
+      },
+    });
+    await c.start();
+    await waitFor(async () => views.length > 0, { timeoutMs: 20_000, what: "c's first round" });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const before = views.length;
+
+    const members = ["a", "b", "c"].map((id) => ({
+      id,
+      capabilities: [id === "c" ? "other@1" : "ledger@1"],
+    }));
+    const wanted = (partition: number) =>
+      desiredOwner({ projection: "ledger", generation: 1, partition }, "ledger@1", members);
+    expect(
+      Array.from({ length: PARTITIONS }, (_, p) => wanted(p)).filter((w) => w === "b").length,
+    ).toBeGreaterThan(0);
+    await replica("b").start();
+    await ownedAsHashed(wanted);
+    // The notifications of the last moves reach c a moment later, if they start rounds at all.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // b's join: one round. Each unit a released and b took used to start another one on c.
+    expect(views.length - before).toBe(1);
   });
 
   it("an owner behind the joiner's read-ahead applies up to it, then releases: the joiner starts there on events it read ahead", async () => {
