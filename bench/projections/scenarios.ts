@@ -144,6 +144,8 @@ export async function rebalance(
         what: "late moves to commit again",
       });
       const r = await pauses(s, revokedAt, mark, join, world);
+      const how = await handOverCounts(started.map((x) => x.base));
+      process.stderr.write(`    hand-overs so far: ${describeCounts(how)}\n`);
       moved.push(...r.moved);
       totalPauseMs += r.totalPauseMs;
       for (const p of r.stalled) stalled.add(p);
@@ -224,6 +226,36 @@ async function settledWithout(s: TestSchema, left: string): Promise<void> {
     { timeoutMs: 60_000, what: "every unit to commit again after the leave" },
   );
 }
+
+/**
+ * How the replicas still running handed units over, summed (cumulative): the owners' holds by
+ * outcome (reached the joiner's read-ahead, expired, cancelled) and the readers started for
+ * acquired units (a unit that did not arrive on a read-ahead, or whose read-ahead was gone).
+ */
+async function handOverCounts(bases: readonly string[]): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  for (const base of bases) {
+    const text = await fetch(`${base}/metrics`)
+      .then((r) => r.text())
+      .catch(() => "");
+    for (const line of text.split("\n")) {
+      const hold = /^dbplane_projection_hand_over_hold_seconds_count\{.*outcome="(\w+)".*\} (\d+)/.exec(line);
+      const reader = /^dbplane_projection_stream_readers_started_total\{.*purpose="(\w+)".*\} (\d+)/.exec(
+        line,
+      );
+      const [, what, n] = hold ?? reader ?? [];
+      if (what)
+        counts.set(
+          `${hold ? "hold" : "reader"} ${what}`,
+          (counts.get(`${hold ? "hold" : "reader"} ${what}`) ?? 0) + Number(n),
+        );
+    }
+  }
+  return counts;
+}
+
+const describeCounts = (counts: Map<string, number>) =>
+  [...counts].map(([k, n]) => `${k} ${n}`).join(", ") || "none";
 
 async function warmUpOf(base: string): Promise<number | undefined> {
   const text = await (await fetch(`${base}/metrics`)).text();
