@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { GenerationRunner, READ_AHEAD_GROUP } from "../src/generation-runner.ts";
 import { defineProjection } from "../src/index.ts";
 import { partitionOf } from "../src/partition.ts";
+import { RESUME_BELOW } from "../src/stream-reader.ts";
 import type { UnitWorker } from "../src/unit-worker.ts";
 
 const quiet = { info() {}, warn() {}, error() {} };
@@ -129,6 +130,46 @@ describe("reading ahead for a joiner's expected units", () => {
       firstCommit: Promise.resolve(),
     } as unknown as UnitWorker;
     expect(reader.claim(unit, partition)).toBe(true);
+    await waitFor(() => offered.at(-1) === 3_100, { timeoutMs: 10_000, what: "the unit to get every event" });
+    expect(offered).toEqual(Array.from({ length: 3_000 }, (_, i) => 101 + i));
+  });
+
+  it("a parked read-ahead with a unit still to come reads on only once a unit that arrived runs low on kept events", async () => {
+    const r = runner(0, 1_000);
+    const partition = partitionOf(
+      busNames(nats.namespace).contractSubject(`${nats.namespace}.dbplane.evt.collector.spread.happened`),
+      4,
+    );
+    const other = (partition + 1) % 4;
+    await r.prefetch([
+      { partition, checkpoint: 100 },
+      { partition: other, checkpoint: 100 },
+    ]);
+    const reader = r.readers[0]!;
+    await waitFor(() => reader.position === 1_100, {
+      timeoutMs: 10_000,
+      what: "the read-ahead to stop at 1,100",
+    });
+    const offered: number[] = [];
+    let queued = 1_000;
+    const unit = {
+      checkpoint: 100,
+      offer: (e: { seq: number }) => offered.push(e.seq),
+      position: () => offered.at(-1) ?? 100,
+      belowHighWater: async () => {},
+      moveTo: () => {},
+      firstCommit: Promise.resolve(),
+      get queued() {
+        return queued;
+      },
+    } as unknown as UnitWorker;
+    expect(reader.claim(unit, partition)).toBe(true);
+    // Committed, with plenty kept, and `other` still expected: the read-ahead stays parked.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(reader.position).toBe(1_100);
+    expect(offered.length).toBe(1_000);
+    // Running low: it reads on, from where it stopped.
+    queued = RESUME_BELOW - 1;
     await waitFor(() => offered.at(-1) === 3_100, { timeoutMs: 10_000, what: "the unit to get every event" });
     expect(offered).toEqual(Array.from({ length: 3_000 }, (_, i) => 101 + i));
   });
