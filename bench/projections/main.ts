@@ -23,7 +23,7 @@
 // debug level and prints, under each moved unit, every replica's hand-over steps during its pause
 // (notified, view read, release, acquire, launch — claimed from the read-ahead or not —, every
 // reader's start, consumer created, consuming, first message, the unit's first event queued, its
-// first transaction begun, connected, checkpoint advanced, batch handled, committed), from
+// first transaction begun, checkpoint advanced (with its BEGIN), batch handled, committed), from
 // BENCH_TRACE_LEAD_MS (20) before the unit's last commit on the old owner (3000 shows the
 // joiner's read-ahead start); BENCH_CPU_PROF=<dir> writes a V8 CPU profile per replica when it exits;
 // BENCH_CHECKOUT=<another checkout> runs that checkout's projection-coordinator as the replicas

@@ -316,14 +316,8 @@ export class UnitWorker {
       );
     const first =
       this.#commits === 0 ? (msg: string) => this.options.logger.debug?.({ unit: own.key }, msg) : undefined;
-    await ownership.inTransaction(async (tx) => {
-      first?.("unit first transaction connected");
-      await ownership.advance(tx, own, {
-        from,
-        to,
-        applied: events.length,
-        lastEventTime: events.at(-1)?.time,
-      });
+    const step = { from, to, applied: events.length, lastEventTime: events.at(-1)?.time };
+    await ownership.advanceInTransaction(own, step, async (tx) => {
       first?.("unit first checkpoint advanced");
       await work(tx);
       first?.("unit first batch handled");

@@ -56,6 +56,40 @@ describe("fenced ownership", () => {
     expect(rows).toEqual([{ owner: "new", checkpoint: 5 }]);
   });
 
+  it("a batch's checkpoint write goes with its BEGIN: fenced, the batch's work never runs; quoted values are written as given", async () => {
+    const owner = "o'brien\\1";
+    await membership.heartbeat(owner, ["tally@1"], {});
+    const own = (await ownership.acquire(key, owner))!;
+    const at = "2026-12-07T01:02:03.000Z";
+    let ran = 0;
+    await ownership.advanceInTransaction(
+      own,
+      { from: own.checkpoint, to: 3, applied: 2, lastEventTime: at },
+      async (tx) => {
+        ran++;
+        // The work runs in the transaction that wrote the checkpoint: it sees it.
+        const { rows } = await tx.query(`SELECT checkpoint::int FROM ${t.units}`);
+        expect(rows).toEqual([{ checkpoint: 3 }]);
+      },
+    );
+    const { rows } = await db.pool.query(
+      `SELECT owner, checkpoint::int, applied_events::int, last_event_time FROM ${t.units}`,
+    );
+    expect(rows).toEqual([{ owner, checkpoint: 3, applied_events: 2, last_event_time: new Date(at) }]);
+
+    await db.pool.query(`UPDATE ${t.units} SET token = token + 1`);
+    const fenced = ownership.advanceInTransaction(
+      { ...own, checkpoint: 3 },
+      { from: 3, to: 9, applied: 1, lastEventTime: undefined },
+      async () => {
+        ran++;
+      },
+    );
+    await expect(fenced).rejects.toBeInstanceOf(FencedError);
+    expect(ran).toBe(1);
+    expect((await db.pool.query(`SELECT checkpoint::int FROM ${t.units}`)).rows).toEqual([{ checkpoint: 3 }]);
+  });
+
   it("two replicas racing for a free unit: exactly one wins", async () => {
     const results = await Promise.all(["a", "b", "c", "d"].map((id) => ownership.acquire(key, id)));
     expect(results.filter((r) => r !== null)).toHaveLength(1);
