@@ -40,6 +40,8 @@ export const KEEP_AHEAD = 10_000;
 export const READ_AHEAD_GROUP = 5_000;
 /** Most read-ahead readers a joiner starts for one generation (groups of expected units). */
 export const MAX_READ_AHEADS = 3;
+/** Sequences from the head within which a read-ahead counts as following it (`readAheadsAtRest`). */
+const AT_REST = 500;
 /** How far the owners may have overtaken a joiner's read-ahead before it is started again. */
 export const REAIM_BEHIND = 500;
 
@@ -57,6 +59,8 @@ export class GenerationRunner {
   readonly readers: StreamReader[] = [];
   /** The readers `prefetch` started, one per group of expected units, nearest the head first. */
   #readAheads: StreamReader[] = [];
+  /** Where the stream ended when each read-ahead started. */
+  readonly #streamEnds = new WeakMap<StreamReader, number>();
 
   constructor(options: GenerationRunnerOptions) {
     this.options = options;
@@ -98,6 +102,7 @@ export class GenerationRunner {
     for (const group of groups) {
       const newest = group[0]!.checkpoint;
       const reader = this.#reader(newest + 1 + Math.max(0, Math.min(last - newest, readAhead)), "prefetch");
+      this.#streamEnds.set(reader, last);
       reader.reserve(group.map((u) => u.partition));
       this.readers.push(reader);
       this.#readAheads.push(reader);
@@ -110,6 +115,19 @@ export class GenerationRunner {
         throw err;
       }
     }
+  }
+
+  /**
+   * No read-ahead reads a backlog: each is parked, or has read to within `AT_REST` of where the
+   * stream ended when it started and has fewer than that still to read (it follows the head).
+   */
+  get readAheadsAtRest(): boolean {
+    return this.#readAheads.every(
+      (r) =>
+        !this.readers.includes(r) ||
+        r.parked ||
+        (r.pending < AT_REST && r.position + AT_REST >= (this.#streamEnds.get(r) ?? 0)),
+    );
   }
 
   /**

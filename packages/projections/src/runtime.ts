@@ -14,6 +14,9 @@ import { type ProjectionRuntimeOptions, RUNTIME_DEFAULTS } from "./runtime-optio
 import { UnitHost } from "./unit-host.ts";
 import { settle, type WarmUpTimes, warmUp } from "./warm-up.ts";
 
+/** Longest a joining replica waits, twice, for its read-aheads to stop reading a backlog. */
+const READ_AHEAD_REST_MAX_MS = 5_000;
+
 /** A running replica of the projection host. */
 export interface ProjectionRuntime {
   readonly memberId: string;
@@ -129,10 +132,16 @@ class ReplicaCoordinator implements ProjectionRuntime {
     await this.#listener.start();
     await this.#warmUp();
     await this.#prefetch();
+    // A read-ahead for owners far behind reads 10,000 sequences of backlog before it parks: read
+    // before the join, not while the moved units' first commits wait for this replica's turn on
+    // a core (traced: a joiner still reading one took 567 ms for a unit's first commit).
+    let resting = await this.#host.readAheadsAtRest(READ_AHEAD_REST_MAX_MS);
     const settled = await settle();
     this.metrics.warmUpSeconds.set({ phase: "settle" }, settled / 1000);
     // Owners that overtook the read-ahead while this replica settled: it starts again ahead of them.
     await this.#prefetch();
+    resting += await this.#host.readAheadsAtRest(READ_AHEAD_REST_MAX_MS);
+    this.metrics.warmUpSeconds.set({ phase: "read-ahead" }, resting / 1000);
     this.#o.logger.debug?.({ settleMs: Math.round(settled) }, "projection runtime settled; joining");
     // Joining is what makes the others hand units over: everything above is paid before, by no unit.
     // With where this replica's read-ahead starts: the owners hand the units it expects over there.

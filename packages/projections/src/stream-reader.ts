@@ -144,6 +144,11 @@ export class StreamReader implements EventSource {
     return [...this.#reserved.keys()];
   }
 
+  /** Stopped reading: parked at `keepAhead` (until its units need more), or stopped for good. */
+  get parked(): boolean {
+    return this.#parked || this.#closed;
+  }
+
   /** Nothing to read for: no unit and nothing kept. */
   get idle(): boolean {
     return this.units.size === 0 && this.#reserved.size === 0;

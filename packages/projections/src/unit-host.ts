@@ -81,6 +81,19 @@ export class UnitHost {
   }
 
   /**
+   * Waits, at most `timeoutMs`, until no read-ahead reads a backlog (each parked `KEEP_AHEAD` past
+   * its start, or following the head); the time waited.
+   */
+  async readAheadsAtRest(timeoutMs: number): Promise<number> {
+    const started = performance.now();
+    while (performance.now() - started < timeoutMs) {
+      if ([...this.#runners.values()].every((r) => r.readAheadsAtRest)) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return performance.now() - started;
+  }
+
+  /**
    * Where this replica's read-ahead starts for each unit it expects (by unit id, for its member
    * row): the owners hand those units over there.
    */

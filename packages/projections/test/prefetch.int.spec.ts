@@ -69,6 +69,8 @@ describe("reading ahead for a joiner's expected units", () => {
       { partition: 2, checkpoint: 5 },
     ]);
     expect(r.readers.map((x) => x.options.startSeq)).toEqual([3_101]);
+    // From the stream's end: no backlog to read before joining.
+    expect(r.readAheadsAtRest).toBe(true);
     expect(r.readAheadStarts()).toEqual(
       new Map([
         [0, 3_101],
@@ -113,10 +115,13 @@ describe("reading ahead for a joiner's expected units", () => {
     await r.prefetch([{ partition, checkpoint: 100 }]);
     const reader = r.readers[0]!;
     expect(reader.options.startSeq).toBe(101);
+    // Reading 3,000 sequences of backlog: a replica would wait for it before joining.
+    expect(r.readAheadsAtRest).toBe(false);
     await waitFor(() => reader.position === 1_100, {
       timeoutMs: 10_000,
       what: "the read-ahead to stop at 1,100",
     });
+    expect(r.readAheadsAtRest).toBe(true);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(reader.position).toBe(1_100);
     const offered: number[] = [];
