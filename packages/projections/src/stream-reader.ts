@@ -222,8 +222,10 @@ export class StreamReader implements EventSource {
         if (this.#parkable()) {
           this.#parked = true;
           this.#trace("reader parked", { position: this.position });
-          await messages.close().catch(() => {});
-          return;
+          // Out of the loop first: nats.js resolves close() only once the iterator has passed its
+          // stop marker — or has been left. Awaited from in here, it never resolved: the loop hung
+          // there, and so did stopping the parked reader (a re-aim before the join, a shutdown).
+          break;
         }
         // Buffered messages resolve as microtasks and would starve timers and sockets
         // (heartbeats, the units' PostgreSQL replies); let them in regularly.
@@ -231,6 +233,10 @@ export class StreamReader implements EventSource {
           await new Promise<void>((resolve) => setImmediate(resolve));
           sliceStart = performance.now();
         }
+      }
+      if (this.#parked) {
+        await messages.close().catch(() => {});
+        return;
       }
       if (!this.#closed) throw new Error("ordered consumer ended");
     } catch (err) {

@@ -178,4 +178,18 @@ describe("reading ahead for a joiner's expected units", () => {
     await waitFor(() => offered.at(-1) === 3_100, { timeoutMs: 10_000, what: "the unit to get every event" });
     expect(offered).toEqual(Array.from({ length: 3_000 }, (_, i) => 101 + i));
   });
+
+  it("a parked read-ahead stops when told to (a re-aim before the join, a shutdown)", async () => {
+    const r = runner(0, 1_000);
+    await r.prefetch([{ partition: 0, checkpoint: 100 }]);
+    const reader = r.readers[0]!;
+    await waitFor(() => reader.parked, { timeoutMs: 10_000, what: "the read-ahead to park" });
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      reader.stop().then(() => "stopped"),
+      new Promise((resolve) => (timer = setTimeout(() => resolve("still stopping after 5 s"), 5_000))),
+    ]);
+    clearTimeout(timer);
+    expect(outcome).toBe("stopped");
+  });
 });
