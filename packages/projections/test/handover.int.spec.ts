@@ -157,6 +157,21 @@ describe("handing a unit over to a joining replica", () => {
         ).every((u) => u.owner === wanted(u.partition)),
       { timeoutMs: 20_000, what: "the units rendezvous hashing gives b to move to it" },
     );
+  /**
+   * Replica a, owning every unit: released before (token 1) as if by a previous replica, so a
+   * takes them on its first tick instead of waiting a heartbeat for peers.
+   */
+  const ownerOfEverything = async () => {
+    await new GenerationStore(db.pool, t, db.name).ensure(ledger("a"));
+    await db.pool.query(`UPDATE ${t.units} SET token = 1`);
+    const a = replica("a");
+    await a.start();
+    await waitFor(
+      async () => (await query(`SELECT 1 FROM ${t.units} WHERE owner = 'a'`)).length === PARTITIONS,
+      { timeoutMs: 20_000, what: "replica a to own every unit" },
+    );
+    return a;
+  };
   /** The stream sequences published to a partition, in order. */
   const publishedTo = (partition: number) =>
     [...partOf]
@@ -265,14 +280,7 @@ describe("handing a unit over to a joining replica", () => {
   });
   it("the joiner reads its expected units' events before it joins and starts them on those, with no reader of their own", async () => {
     await publish(40);
-    await new GenerationStore(db.pool, t, db.name).ensure(ledger("a"));
-    await db.pool.query(`UPDATE ${t.units} SET token = 1`);
-    const a = replica("a");
-    await a.start();
-    await waitFor(
-      async () => (await query(`SELECT 1 FROM ${t.units} WHERE owner = 'a'`)).length === PARTITIONS,
-      { timeoutMs: 20_000, what: "replica a to own every unit" },
-    );
+    const a = await ownerOfEverything();
     let publishing = true;
     const publisher = (async () => {
       while (publishing) await publish(5);
@@ -314,14 +322,7 @@ describe("handing a unit over to a joining replica", () => {
 
   it("the joiner takes a unit released for it from the release's notification, while its rounds are held up", async () => {
     await publish(40);
-    await new GenerationStore(db.pool, t, db.name).ensure(ledger("a"));
-    await db.pool.query(`UPDATE ${t.units} SET token = 1`);
-    const a = replica("a");
-    await a.start();
-    await waitFor(
-      async () => (await query(`SELECT 1 FROM ${t.units} WHERE owner = 'a'`)).length === PARTITIONS,
-      { timeoutMs: 20_000, what: "replica a to own every unit" },
-    );
+    await ownerOfEverything();
     const members = [
       { id: "a", capabilities: ["ledger@1"] },
       { id: "b", capabilities: ["ledger@1"] },
@@ -392,14 +393,7 @@ describe("handing a unit over to a joining replica", () => {
 
   it("a replica neither giving nor taking units reads the view once for a join, not for each unit that moves", async () => {
     await publish(40);
-    await new GenerationStore(db.pool, t, db.name).ensure(ledger("a"));
-    await db.pool.query(`UPDATE ${t.units} SET token = 1`);
-    const a = replica("a");
-    await a.start();
-    await waitFor(
-      async () => (await query(`SELECT 1 FROM ${t.units} WHERE owner = 'a'`)).length === PARTITIONS,
-      { timeoutMs: 20_000, what: "replica a to own every unit" },
-    );
+    await ownerOfEverything();
     // c runs another projection only: no ledger unit is ever its to take or give.
     const views: number[] = [];
     const other = defineProjection({

@@ -19,6 +19,21 @@ const definition = defineProjection({
   async handle() {},
 });
 
+/** A unit at checkpoint 100 that has committed once, collecting what it is offered. */
+function fakeUnit(offered: number[], queued = () => 0): UnitWorker {
+  return {
+    checkpoint: 100,
+    offer: (e: { seq: number }) => offered.push(e.seq),
+    position: () => offered.at(-1) ?? 100,
+    belowHighWater: async () => {},
+    moveTo: () => {},
+    firstCommit: Promise.resolve(),
+    get queued() {
+      return queued();
+    },
+  } as unknown as UnitWorker;
+}
+
 describe("reading ahead for a joiner's expected units", () => {
   let nats: TestNats;
   const runners: GenerationRunner[] = [];
@@ -125,15 +140,8 @@ describe("reading ahead for a joiner's expected units", () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(reader.position).toBe(1_100);
     const offered: number[] = [];
-    const unit = {
-      checkpoint: 100,
-      offer: (e: { seq: number }) => offered.push(e.seq),
-      position: () => offered.at(-1) ?? 100,
-      belowHighWater: async () => {},
-      moveTo: () => {},
-      // Its first commit done: the read-ahead reads on.
-      firstCommit: Promise.resolve(),
-    } as unknown as UnitWorker;
+    // Its first commit done, nothing still expected: the read-ahead reads on.
+    const unit = fakeUnit(offered);
     expect(reader.claim(unit, partition)).toBe(true);
     await waitFor(() => offered.at(-1) === 3_100, { timeoutMs: 10_000, what: "the unit to get every event" });
     expect(offered).toEqual(Array.from({ length: 3_000 }, (_, i) => 101 + i));
@@ -157,17 +165,7 @@ describe("reading ahead for a joiner's expected units", () => {
     });
     const offered: number[] = [];
     let queued = 1_000;
-    const unit = {
-      checkpoint: 100,
-      offer: (e: { seq: number }) => offered.push(e.seq),
-      position: () => offered.at(-1) ?? 100,
-      belowHighWater: async () => {},
-      moveTo: () => {},
-      firstCommit: Promise.resolve(),
-      get queued() {
-        return queued;
-      },
-    } as unknown as UnitWorker;
+    const unit = fakeUnit(offered, () => queued);
     expect(reader.claim(unit, partition)).toBe(true);
     // Committed, with plenty kept, and `other` still expected: the read-ahead stays parked.
     await new Promise((resolve) => setTimeout(resolve, 300));
