@@ -196,19 +196,7 @@ describe("handing a unit over to a joining replica", () => {
 
   it("the joiner warms up before it joins, and each moved unit continues on it from the released checkpoint", async () => {
     await publish(60);
-    // As if a previous replica had run the units and released them: the first replica takes them
-    // on its first tick instead of waiting a heartbeat for peers.
-    await new GenerationStore(db.pool, t, db.name).ensure(ledger("a"));
-    await db.pool.query(`UPDATE ${t.units} SET token = 1`);
-    const a = replica("a");
-    await a.start();
-    await waitFor(
-      async () => (await query(`SELECT 1 FROM ${t.units} WHERE owner = 'a'`)).length === PARTITIONS,
-      {
-        timeoutMs: 20_000,
-        what: "replica a to own every unit",
-      },
-    );
+    await ownerOfEverything();
 
     let openGate = () => {};
     const gate = { entered: false, open: new Promise<void>((resolve) => (openGate = resolve)) };
