@@ -80,11 +80,19 @@ export async function isRunning(
 
 /**
  * Starts the server unless it runs (re-adoption after a provisioner restart is this check). A
- * port taken meanwhile by something else gets the server a new one.
+ * port taken meanwhile by something else gets the server a new one. `mayStart` is asked right
+ * after the server was seen stopped, before anything starts it: a check made earlier could pass
+ * for a server that dies before this one looks (a primary killed mid-pass came back up here, and
+ * no failover happened).
  */
-export async function ensureRunning(dataDir: string, ctx: ServerContext): Promise<number> {
+export async function ensureRunning(
+  dataDir: string,
+  ctx: ServerContext,
+  mayStart: () => Promise<void> = async () => {},
+): Promise<number> {
   await ensureTls(dataDir, ctx);
   if (await isRunning(dataDir, ctx)) return portOf(dataDir);
+  await mayStart();
   // PostgreSQL refuses a lock file whose pid still "exists", as an unreaped killed one does.
   await clearZombieLock(dataDir);
   const start = () =>
@@ -210,8 +218,6 @@ export async function ensurePrimary(
   if (await isFenced(shardDir, server)) {
     throw new Error(`${dataDir} is fenced (replaced by a failover); it is not started as the primary`);
   }
-  // Nor one that crashed under running replicas: the failover watcher owns that outage.
-  await assertPrimaryMayStart(shardDir, server, ctx);
   const initdb = [
     "-U",
     SUPERUSER,
@@ -223,7 +229,8 @@ export async function ensurePrimary(
   ];
   if (server === "primary") await createDataDirOnce(dataDir, ctx, "initdb", initdb, { timeoutMs: 300_000 });
   else if (!(await exists(dataDir))) throw new Error(`${dataDir}, the shard's promoted primary, is missing`);
-  const port = await ensureRunning(dataDir, ctx);
+  // Nor one that crashed under running replicas: the failover watcher owns that outage.
+  const port = await ensureRunning(dataDir, ctx, () => assertPrimaryMayStart(shardDir, server, ctx));
   await withConnection({ port, ca: ctx.ca }, ctx.password, "postgres", async (client) => {
     const { rowCount } = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [dbname]);
     if (rowCount === 0) await client.query(`CREATE DATABASE "${dbname.replaceAll('"', '""')}"`);
