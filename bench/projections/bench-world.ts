@@ -130,6 +130,19 @@ export async function createBenchWorld() {
       }
       return lines.sort((a, b) => a.at.localeCompare(b.at)).map((l) => l.text);
     },
+    /** What a stuck hand-over prints: each replica's last `n` lines at `minLevel` (20 debug) or above. */
+    recentLogs(n: number, minLevel: number): string[] {
+      return replicas.flatMap((svc) =>
+        svc
+          .logs()
+          .filter((l) => Number(l.level) >= minLevel)
+          .slice(-n)
+          .map((l) => {
+            const { time, msg, level, pid, hostname, name, service, ...rest } = l;
+            return `${String(time).slice(11)} ${names.get(svc)} ${level} ${msg} ${JSON.stringify(rest)}`;
+          }),
+      );
+    },
     async close() {
       await Promise.all(replicas.map((r) => r.dispose()));
       await bus.close();

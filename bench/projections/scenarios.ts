@@ -136,13 +136,13 @@ export async function rebalance(
         timeoutMs: 60_000,
         intervalMs: 100,
         what: "the joiner to take its units and every moved unit to commit again",
-      });
+      }).catch((err) => printStuck(s, world, err));
       await new Promise((resolve) => setTimeout(resolve, 2 * HEARTBEAT_MS));
       await waitFor(() => handedOver(s, joiner.memberId, revokedAt, mark), {
         timeoutMs: 60_000,
         intervalMs: 100,
         what: "late moves to commit again",
-      });
+      }).catch((err) => printStuck(s, world, err));
       const r = await pauses(s, revokedAt, mark, join, world);
       const how = await handOverCounts(started.map((x) => x.base));
       process.stderr.write(`    hand-overs so far: ${describeCounts(how)}\n`);
@@ -200,6 +200,24 @@ async function handedOver(s: TestSchema, joiner: string, revokedAt: Date | null,
     revokedAt ? [mark, revokedAt] : [mark],
   );
   return rows[0].waiting === 0;
+}
+
+/**
+ * A hand-over that never finished: the units and members as the database has them, and what
+ * each replica logged last (its debug lines too with BENCH_TRACE), then the error again.
+ */
+async function printStuck(s: TestSchema, world: BenchWorld, err: unknown): Promise<never> {
+  const t = tables(s);
+  const units = await s.pool.query(
+    `SELECT partition, owner, token, checkpoint, (SELECT max(applied_at) FROM ${t.applied} a WHERE a.partition = u.partition) AS last_commit FROM ${t.units} u ORDER BY partition`,
+  );
+  const members = await s.pool.query(`SELECT * FROM "${s.name}".members ORDER BY id`);
+  console.error("stuck: units", JSON.stringify(units.rows, null, 1));
+  console.error("stuck: members", JSON.stringify(members.rows, null, 1));
+  console.error(
+    `stuck: the replicas' last log lines\n${world.recentLogs(process.env.BENCH_TRACE ? 150 : 30, process.env.BENCH_TRACE ? 20 : 30).join("\n")}`,
+  );
+  throw err;
 }
 
 /** After a leave: every unit owned by a remaining replica and committing again. */
