@@ -17,9 +17,11 @@ describe("one-off clients", () => {
     // Unheard, the client's `error` event is an uncaught exception: vitest fails the run on it.
     const outcome = withClient({ connectionString: url }, async (client) => {
       const { rows } = await client.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
-      await terminate(rows[0]!.pid);
       // The server's FATAL reaches the idle client (its socket closes) before the next query.
-      await new Promise((resolve) => client.once("end", resolve));
+      // Listened for first: the client can see its end before `terminate`'s own answer arrives.
+      const ended = new Promise((resolve) => client.once("end", resolve));
+      await terminate(rows[0]!.pid);
+      await ended;
       await client.query("SELECT 1");
     });
     await expect(outcome).rejects.toThrow();
