@@ -85,8 +85,9 @@ export class StreamReader implements EventSource {
   }
 
   /**
-   * A parked read-ahead reads on once every unit expected on it arrived and committed once, or as
-   * soon as a unit that committed has fewer than `RESUME_BELOW` events left. Not at the first
+   * A parked read-ahead reads on once every unit expected on it arrived and committed once, as
+   * soon as a unit that committed has fewer than `RESUME_BELOW` events left, or when a unit has
+   * none at all. Not at the first
    * unit's arrival: the others are still paused, each waiting for its first commit, and reading
    * on (a consumer to create, a backlog to parse) kept the replica busy whenever it got a core,
    * and their round trips to PostgreSQL waited for it: profiled, a joiner read on through its last
@@ -99,7 +100,11 @@ export class StreamReader implements EventSource {
     for (const u of this.#uncommitted) if (!units.has(u)) this.#uncommitted.delete(u);
     const arrived = this.#reserved.size === 0 && this.#uncommitted.size === 0;
     const hungry = [...units].some((u) => !this.#uncommitted.has(u) && u.queued < RESUME_BELOW);
-    if (arrived || hungry) this.#resume();
+    // A unit with nothing to apply — released past everything kept for it (its old owner overtook
+    // the read-ahead, and by more than it keeps) — commits only once this reads on: waiting for
+    // its first commit parked both for good (a moved unit stood still until the next rebalance).
+    const starved = [...units].some((u) => u.queued === 0);
+    if (arrived || hungry || starved) this.#resume();
   }
 
   /** Keeps the events of `partitions` from `startSeq` on until their units are claimed. */

@@ -177,6 +177,38 @@ describe("reading ahead for a joiner's expected units", () => {
     expect(offered).toEqual(Array.from({ length: 3_000 }, (_, i) => 101 + i));
   });
 
+  it("a unit that arrives past everything kept (its owner overtook the read-ahead) makes a parked read-ahead read on before it commits", async () => {
+    const r = runner(0, 1_000);
+    const partition = partitionOf(
+      busNames(nats.namespace).contractSubject(`${nats.namespace}.dbplane.evt.collector.spread.happened`),
+      4,
+    );
+    await r.prefetch([{ partition, checkpoint: 100 }]);
+    const reader = r.readers[0]!;
+    await waitFor(() => reader.parked, { timeoutMs: 10_000, what: "the read-ahead to park at 1,100" });
+    // Released at 1,500: nothing kept is past its checkpoint, so it cannot commit until the
+    // read-ahead reads on — which used to wait for that first commit: both stood still for ever.
+    const offered: number[] = [];
+    const after = () => offered.filter((seq) => seq > 1_500).length;
+    const unit = {
+      checkpoint: 1_500,
+      offer: (e: { seq: number }) => offered.push(e.seq),
+      position: () => offered.at(-1) ?? 1_500,
+      belowHighWater: async () => {},
+      moveTo: () => {},
+      firstCommit: new Promise(() => {}),
+      get queued() {
+        return after();
+      },
+    } as unknown as UnitWorker;
+    expect(reader.claim(unit, partition)).toBe(true);
+    await waitFor(() => offered.at(-1) === 3_100, {
+      timeoutMs: 10_000,
+      what: "the unit's events past 1,500",
+    });
+    expect(after()).toBe(1_600);
+  });
+
   it("a parked read-ahead stops when told to (a re-aim before the join, a shutdown)", async () => {
     const r = runner(0, 1_000);
     await r.prefetch([{ partition: 0, checkpoint: 100 }]);
