@@ -70,7 +70,8 @@ export async function createBenchWorld() {
           DBPLANE_PROJECTION_HEARTBEAT_MS: String(heartbeatMs),
           DBPLANE_PROJECTION_MEMBER_TTL_MS: String(heartbeatMs * 10),
           DBPLANE_SHUTDOWN_DELAY_MS: "0",
-          DBPLANE_LOG_LEVEL: process.env.BENCH_TRACE ? "debug" : "warn",
+          // info: the joiner's "projection runtime joining" line (its read-ahead), printed per join.
+          DBPLANE_LOG_LEVEL: process.env.BENCH_TRACE ? "debug" : "info",
           // BENCH_CPU_PROF=<dir>: a V8 CPU profile of each replica, written when it exits.
           ...(process.env.BENCH_CPU_PROF
             ? {
@@ -129,6 +130,11 @@ export async function createBenchWorld() {
         }
       }
       return lines.sort((a, b) => a.at.localeCompare(b.at)).map((l) => l.text);
+    },
+    /** The first log line of the replica `memberId` whose message is `msg`, if any. */
+    logLine(memberId: string, msg: string): Record<string, unknown> | undefined {
+      const svc = replicas.find((r) => names.get(r) === memberId);
+      return svc?.logs().find((l) => l.msg === msg);
     },
     /** What a stuck hand-over prints: each replica's last `n` lines at `minLevel` (20 debug) or above. */
     recentLogs(n: number, minLevel: number): string[] {

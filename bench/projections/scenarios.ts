@@ -146,6 +146,9 @@ export async function rebalance(
       const r = await pauses(s, revokedAt, mark, join, world);
       const how = await handOverCounts(started.map((x) => x.base));
       process.stderr.write(`    hand-overs so far: ${describeCounts(how)}\n`);
+      process.stderr.write(
+        `    joiner: ${describeJoin(world.logLine(joiner.memberId, "projection runtime joining"))}\n`,
+      );
       moved.push(...r.moved);
       totalPauseMs += r.totalPauseMs;
       for (const p of r.stalled) stalled.add(p);
@@ -270,6 +273,14 @@ async function handOverCounts(bases: readonly string[]): Promise<Map<string, num
     }
   }
   return counts;
+}
+
+/** The joiner's "projection runtime joining" line: its waits before the join and its read-ahead. */
+function describeJoin(line: Record<string, unknown> | undefined): string {
+  if (!line) return "no joining line";
+  const starts = Object.values((line.readAhead ?? {}) as Record<string, number>);
+  const range = starts.length > 0 ? ` from ${Math.min(...starts)}..${Math.max(...starts)}` : "";
+  return `settle ${line.settleMs} ms, read-ahead wait ${line.readAheadMs} ms, read-ahead for ${starts.length} units${range}`;
 }
 
 const describeCounts = (counts: Map<string, number>) =>

@@ -127,7 +127,7 @@ export function createProjectionMetrics(
     }),
     handOverHolds: new Histogram({
       name: "dbplane_projection_hand_over_hold_seconds",
-      help: "How long a unit that should move went on applying to reach the next owner's read-ahead start before its release, by outcome: reached, expired (released where it got to), cancelled (stayed, or stopped)",
+      help: "How long a unit that should move went on applying to reach the next owner's read-ahead start before its release, by outcome: reached, expired (released where it got to), cancelled (stayed, or stopped); released at once (0 s): overtaken (already at or past the start), far (too far below it), unforeseen (the next owner reads no read-ahead for it)",
       labelNames: ["projection", "outcome"],
       buckets: [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 5],
       registers: [registry],

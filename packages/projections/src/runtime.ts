@@ -142,10 +142,14 @@ class ReplicaCoordinator implements ProjectionRuntime {
     await this.#prefetch();
     resting += await this.#host.readAheadsAtRest(READ_AHEAD_REST_MAX_MS);
     this.metrics.warmUpSeconds.set({ phase: "read-ahead" }, resting / 1000);
-    this.#o.logger.debug?.({ settleMs: Math.round(settled) }, "projection runtime settled; joining");
     // Joining is what makes the others hand units over: everything above is paid before, by no unit.
     // With where this replica's read-ahead starts: the owners hand the units it expects over there.
-    await this.#membership.heartbeat(this.memberId, this.#capabilities, {}, this.#host.readAhead());
+    const readAhead = this.#host.readAhead();
+    this.#o.logger.info(
+      { settleMs: Math.round(settled), readAheadMs: Math.round(resting), readAhead },
+      "projection runtime joining",
+    );
+    await this.#membership.heartbeat(this.memberId, this.#capabilities, {}, readAhead);
     this.#joined = true;
     this.#beat();
     this.#schedule(0);
@@ -173,10 +177,7 @@ class ReplicaCoordinator implements ProjectionRuntime {
     });
     for (const [phase, ms] of Object.entries(times)) this.metrics.warmUpSeconds.set({ phase }, ms / 1000);
     this.warmUpTimes = times;
-    this.#o.logger.info(
-      { warmUpMs: times, schema: this.#tables.schema },
-      "projection runtime warmed up; joining",
-    );
+    this.#o.logger.info({ warmUpMs: times, schema: this.#tables.schema }, "projection runtime warmed up");
   }
 
   /**
@@ -327,7 +328,7 @@ class ReplicaCoordinator implements ProjectionRuntime {
     await Promise.all(
       moving.map((u) => {
         const start = view.members.find((m) => m.id === desired(u))?.readAhead?.[unitId(u)];
-        return start === undefined ? this.#host.release(u) : this.#host.handOver(u, start - 1);
+        return this.#host.handOver(u, start === undefined ? undefined : start - 1);
       }),
     );
     // Units this replica should own but another still drains: look again soon, not a heartbeat

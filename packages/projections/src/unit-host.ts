@@ -107,16 +107,34 @@ export class UnitHost {
   /**
    * Gives a unit up to a member whose read-ahead starts at `upTo + 1`: the unit goes on applying
    * up to `upTo` (it is not paused meanwhile), then stands still and is released there, so the
-   * next owner starts it on events it already read. Released at once when it is there already
-   * or too far behind (`HAND_OVER_MAX_BEHIND`); released where it got to when the hold expires
+   * next owner starts it on events it already read. Released at once when the next owner reads
+   * no read-ahead for it (`upTo` undefined), when it is there already or too far behind
+   * (`HAND_OVER_MAX_BEHIND`); released where it got to when the hold expires
    * (`HAND_OVER_HOLD_MS`). Returns without waiting for the hold.
    */
-  async handOver(key: UnitKey, upTo: number): Promise<void> {
+  async handOver(key: UnitKey, upTo: number | undefined): Promise<void> {
     const unit = this.units.get(key);
     const id = unitId(key);
-    if (!unit || this.#handing.has(id)) return;
-    const behind = upTo - unit.worker.checkpoint;
-    if (behind <= 0 || behind > HAND_OVER_MAX_BEHIND) return this.release(key);
+    if (!unit) return;
+    const handing = this.#handing.has(id);
+    // A hold whose read-ahead is gone (the next owner stopped keeping the unit's events) ends now.
+    if (upTo === undefined && handing) return this.release(key);
+    if (handing) return;
+    const behind = upTo === undefined ? undefined : upTo - unit.worker.checkpoint;
+    // Why the next owner will not start it on events it read ahead (overtaken: maybe not).
+    const outcome =
+      behind === undefined
+        ? "unforeseen"
+        : behind <= 0
+          ? "overtaken"
+          : behind > HAND_OVER_MAX_BEHIND
+            ? "far"
+            : "";
+    if (upTo === undefined || outcome !== "") {
+      this.#o.metrics.handOverHolds.observe({ projection: key.projection, outcome }, 0);
+      this.#o.logger.debug?.({ unit: key, upTo, behind, outcome }, "unit released without a hold");
+      return this.release(key);
+    }
     const started = performance.now();
     this.#o.logger.debug?.({ unit: key, upTo, behind }, "unit applying up to its hand-over point");
     const done = unit.worker
