@@ -96,7 +96,8 @@ export async function createProvisionedWorld(options: ProvisionedWorldOptions): 
     provisionerTrouble: () =>
       provisioners.replicas
         .flatMap((replica) => replica.svc.logs())
-        .filter((line) => Number(line.level) >= 40)
+        // Warnings and errors, and the failover watcher's own account (info: waits, no-failovers).
+        .filter((line) => Number(line.level) >= 40 || /failover/.test(String(line.msg)))
         .map((line) => {
           const { level, time, msg, err } = line as {
             level: number;

@@ -46,18 +46,57 @@ export function createFailoverWatcher(options: FailoverWatcherOptions): Failover
   const lastUp = new Map<string, number>();
   const rechecks = new Set<NodeJS.Timeout>();
   const reported = new Set<string>();
+  /** Failovers under way, by shard: one at a time each, and never awaited by a probe round. */
+  const running = new Map<string, Promise<void>>();
+  /** Shards whose failover found the lock taken this outage (said once). */
+  const waitedForLock = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
   let round: Promise<void> | undefined;
   let stopped = false;
+  // How long a failover waits for the database's lock (a reconcile pass holding it ends soon
+  // once the primary it talks to is gone); then the next probe tries again.
+  const lockWaitMs = Math.min(10_000, Math.max(1_000, options.afterMs));
+  // A failover still running after this is said to be slow (it cannot be cut short safely: it
+  // holds the lock and may be mid-promotion), so a hung step shows in the log.
+  const slowMs = Math.max(15_000, 4 * options.afterMs);
 
   const failOver = async (name: string, shard: number, key: string) => {
-    const outcome = await withDatabaseLock(options.pool, options.schema, name, async () => {
-      const db = await options.queries.database(name);
-      // Deleted or changed meanwhile: the reconcile pass owns it now.
-      if (db?.state !== "ready") return undefined;
-      return options.failover.failOver(db.spec, shard, options.probeMs);
-    });
-    if (!outcome || outcome.kind === "not-needed") return;
+    const outcome = await withDatabaseLock(
+      options.pool,
+      options.schema,
+      name,
+      async () => {
+        const db = await options.queries.database(name);
+        // Deleted or changed meanwhile: the reconcile pass owns it now.
+        if (db?.state !== "ready") return { kind: "not-ready" as const, state: db?.state };
+        return options.failover.failOver(db.spec, shard, options.probeMs);
+      },
+      lockWaitMs,
+    );
+    if (!outcome) {
+      if (!waitedForLock.has(key)) {
+        waitedForLock.add(key);
+        options.logger.info(
+          { database: name, shard, waitedMs: lockWaitMs },
+          "failover waits: the database's lock is held (a reconcile pass); trying again",
+        );
+      }
+      return;
+    }
+    if (outcome.kind === "not-ready") {
+      options.logger.info(
+        { database: name, shard, state: outcome.state },
+        "no failover: the database is not ready",
+      );
+      return;
+    }
+    if (outcome.kind === "not-needed") {
+      options.logger.info(
+        { database: name, shard },
+        "no failover: the shard's primary answers (it came back, or another replica failed it over)",
+      );
+      return;
+    }
     if (outcome.kind === "no-replica") {
       if (!reported.has(key)) {
         reported.add(key);
@@ -78,17 +117,27 @@ export function createFailoverWatcher(options: FailoverWatcherOptions): Failover
 
   const probeShard = async (name: string, spec: Parameters<ShardFailover["probe"]>[0], shard: number) => {
     const key = `${name}/${shard}`;
+    // Its failover runs: that decides (and probes again first).
+    if (running.has(key)) return;
     const state = await options.failover.probe(spec, shard, options.probeMs);
     if (state === "up" || state === "absent") {
+      if (downSince.has(key) && state === "up")
+        options.logger.info({ database: name, shard }, "primary answers again");
       downSince.delete(key);
       reported.delete(key);
+      waitedForLock.delete(key);
       if (state === "up") lastUp.set(key, Date.now());
       return;
     }
+    const grace = state === "dead" ? Math.min(options.deadAfterMs, options.afterMs) : options.afterMs;
+    if (!downSince.has(key))
+      options.logger.warn(
+        { database: name, shard, state, failoverInMs: grace },
+        "primary not answering; its replica is promoted unless it answers in time",
+      );
     // Down since just after it last answered (at most one probe interval before the first miss).
     const since = downSince.get(key) ?? lastUp.get(key) ?? Date.now();
     downSince.set(key, since);
-    const grace = state === "dead" ? Math.min(options.deadAfterMs, options.afterMs) : options.afterMs;
     const left = since + grace - Date.now();
     if (left > 0) {
       // The grace ends between two rounds: probe again right then rather than at the next round.
@@ -103,12 +152,28 @@ export function createFailoverWatcher(options: FailoverWatcherOptions): Failover
       }
       return;
     }
-    try {
-      await failOver(name, shard, key);
-    } catch (err) {
-      options.logger.error({ err, database: name, shard }, "failover failed; will retry");
-      options.onOutcome("failed");
-    }
+    if (running.has(key) || stopped) return;
+    // Not awaited: a probe round waits for no failover (one hung step would stop the probes of
+    // every other shard of the fleet).
+    const started = Date.now();
+    const slow = setTimeout(
+      () =>
+        options.logger.warn(
+          { database: name, shard, runningMs: Date.now() - started },
+          "failover still running",
+        ),
+      slowMs,
+    );
+    const run = failOver(name, shard, key)
+      .catch((err: unknown) => {
+        options.logger.error({ err, database: name, shard }, "failover failed; will retry");
+        options.onOutcome("failed");
+      })
+      .finally(() => {
+        clearTimeout(slow);
+        running.delete(key);
+      });
+    running.set(key, run);
   };
 
   const probeAll = async () => {
@@ -141,6 +206,7 @@ export function createFailoverWatcher(options: FailoverWatcherOptions): Failover
       clearTimeout(timer);
       for (const recheck of rechecks) clearTimeout(recheck);
       await round;
+      await Promise.all(running.values());
     },
   };
 }
