@@ -1,6 +1,7 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { ProjectionMetrics } from "./metrics.ts";
 import type { ProjectionDefinition } from "./projection.ts";
+import { unitId } from "./rendezvous.ts";
 import type { RuntimeLogger as Logger } from "./runtime-logger.ts";
 import { StreamReader } from "./stream-reader.ts";
 import type { UnitWorker } from "./unit-worker.ts";
@@ -36,6 +37,11 @@ export const READ_AHEAD = 20_000;
  * an owner that overtook the start, and for the first batches of the units while it reads on.
  */
 export const KEEP_AHEAD = 10_000;
+/**
+ * Most a re-aimed read-ahead starts past the newest checkpoint (`prefetch`'s `readAhead`), below
+ * `HAND_OVER_MAX_BEHIND`: an owner further behind than that releases at once instead of holding.
+ */
+export const READ_AHEAD_MAX = 40_000;
 /** Expected units whose checkpoints lie this close to each other share a read-ahead. */
 export const READ_AHEAD_GROUP = 5_000;
 /** Most read-ahead readers a joiner starts for one generation (groups of expected units). */
@@ -79,9 +85,13 @@ export class GenerationRunner {
    *
    * Called again right before the join: read-aheads the owners have overtaken by more than
    * `REAIM_BEHIND` (a joiner reads slower than busy owners apply while it starts up) are replaced
-   * by ones from their checkpoints now. Otherwise a no-op once anything reads this generation.
+   * by ones `readAhead` past their checkpoints now (the caller aims further than `READ_AHEAD` when
+   * the owners just moved further than that). Otherwise a no-op once anything reads this generation.
    */
-  async prefetch(units: readonly { partition: number; checkpoint: number }[]): Promise<void> {
+  async prefetch(
+    units: readonly { partition: number; checkpoint: number }[],
+    readAhead = this.options.readAhead ?? READ_AHEAD,
+  ): Promise<void> {
     if (units.length === 0) return;
     const groups = groupByCheckpoint(units);
     const overtaken =
@@ -92,7 +102,7 @@ export class GenerationRunner {
         return !reader || g[0]!.checkpoint - reader.position > REAIM_BEHIND;
       });
     if (this.readers.length > 0 && !overtaken) return;
-    const { js, stream, readAhead = READ_AHEAD } = this.options;
+    const { js, stream } = this.options;
     const last = (await (await js.streams.get(stream)).info()).state.last_seq;
     // Stopped first: while old and new read, an old one could be merged into a new one.
     for (const old of this.#readAheads.splice(0)) {
@@ -270,6 +280,26 @@ export class GenerationRunner {
     this.readers.splice(this.readers.indexOf(reader), 1);
     void reader.stop();
   }
+}
+
+/**
+ * How far past the owners' newest checkpoint a (re-aimed) read-ahead starts: `READ_AHEAD`, or
+ * half as far again as the owners moved since the last look (`seen`: the checkpoints then) when
+ * that is more, at most `READ_AHEAD_MAX`. Catching up a backlog, busy owners applied more than
+ * `READ_AHEAD` while the joiner's first read-ahead read what it keeps, and a read-ahead re-aimed
+ * just as far ahead was overtaken again the same way before the join: the owners released at
+ * once, past all it had kept, and its units waited half a second for it to read on.
+ */
+export function aimAhead(
+  units: readonly { partition: number; checkpoint: number; projection: string; generation: number }[],
+  seen: ReadonlyMap<string, number> | undefined,
+): number {
+  let moved = 0;
+  for (const u of units) {
+    const before = seen?.get(unitId(u));
+    if (before !== undefined) moved = Math.max(moved, u.checkpoint - before);
+  }
+  return Math.min(READ_AHEAD_MAX, Math.max(READ_AHEAD, Math.round(moved * 1.5)));
 }
 
 /**

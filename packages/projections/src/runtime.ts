@@ -3,6 +3,7 @@ import { jetstream } from "@nats-io/jetstream";
 import { Registry } from "prom-client";
 import { CoordinationListener } from "./coordination-listener.ts";
 import { type CoordinationTables, coordinationTables } from "./coordination-tables.ts";
+import { aimAhead } from "./generation-runner.ts";
 import { GenerationStore } from "./generation-store.ts";
 import { MembershipStore, type UnitRow } from "./membership-store.ts";
 import { createProjectionMetrics, type ProjectionMetrics } from "./metrics.ts";
@@ -74,6 +75,8 @@ class ReplicaCoordinator implements ProjectionRuntime {
   /** The last view a round read: a released unit's notification is acted on against it. */
   #view: { members: LiveMember[]; units: UnitRow[] } | undefined;
   #lastMembers = "";
+  /** Each unit's checkpoint when `#prefetch` last looked: how far the owners moved since. */
+  #expectedSeen: Map<string, number> | undefined;
   #ticks = 0;
   #nextTickMs = 0;
   #timer: NodeJS.Timeout | undefined;
@@ -208,9 +211,16 @@ class ReplicaCoordinator implements ProjectionRuntime {
         const id = `${u.projection}/${u.generation}`;
         expected.set(id, [...(expected.get(id) ?? []), u]);
       }
+      const seen = this.#expectedSeen;
+      this.#expectedSeen = new Map(view.units.map((u) => [unitId(u), u.checkpoint]));
       for (const units of expected.values()) {
         const { projection, generation } = units[0]!;
-        await this.#host.prefetch(this.definitions.get(projection)!, generation, units);
+        await this.#host.prefetch(
+          this.definitions.get(projection)!,
+          generation,
+          units,
+          aimAhead(units, seen),
+        );
       }
     } catch (err) {
       this.#o.logger.warn({ err }, "starting the expected units' readers before joining failed");

@@ -76,8 +76,9 @@ export class UnitHost {
     definition: ProjectionDefinition,
     generation: number,
     units: readonly { partition: number; checkpoint: number }[],
+    readAhead?: number,
   ): Promise<void> {
-    await this.#runner(definition, generation).prefetch(units);
+    await this.#runner(definition, generation).prefetch(units, readAhead);
   }
 
   /**
