@@ -43,6 +43,13 @@ export interface ProjectionRuntimeOptions {
   readonly idleFlushMs?: number;
   /** How long a replaced generation's tables stay for reads in flight. Default 60 s. */
   readonly retiredTtlMs?: number;
+  /**
+   * A unit applying up to a joiner's read-ahead before its release (a hold) is released where it
+   * got to once it committed nothing for this long. Default 3 s.
+   */
+  readonly handOverStallMs?: number;
+  /** ... or once it held this long, progressing or not. Default 30 s. */
+  readonly handOverMaxMs?: number;
   /** Told about every unit acquired or released (errors are logged, not fatal). */
   readonly onUnitChange?: (change: UnitChange) => void | Promise<void>;
 }
@@ -54,4 +61,6 @@ export const RUNTIME_DEFAULTS = {
   maxAttempts: 5,
   idleFlushMs: 500,
   retiredTtlMs: 60_000,
+  handOverStallMs: 3_000,
+  handOverMaxMs: 30_000,
 } as const;

@@ -135,10 +135,11 @@ export class UnitWorker {
    * Before a hand-over: the unit goes on applying, but nothing past `upTo` (the sequence just
    * below where the next owner's read-ahead starts), and resolves "reached" once its checkpoint
    * is there — then it stands still, so a release right after leaves it exactly where the next
-   * owner has every event from. "expired" after `timeoutMs` and "cancelled" (`cancelHold`,
-   * `stop`) end the hold: the unit applies normally again unless it is stopped.
+   * owner has every event from. "expired" once no commit moved the checkpoint for `stallMs`, or
+   * after `maxMs` in all, and "cancelled" (`cancelHold`, `stop`) end the hold: the unit applies
+   * normally again unless it is stopped.
    */
-  applyUpTo(upTo: number, timeoutMs: number): Promise<HoldOutcome> {
+  applyUpTo(upTo: number, stallMs: number, maxMs: number): Promise<HoldOutcome> {
     this.cancelHold();
     if (this.#stopping) return Promise.resolve("cancelled");
     return new Promise((resolve) => {
@@ -146,10 +147,15 @@ export class UnitWorker {
       const settle = (outcome: HoldOutcome) => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
+        clearInterval(timer);
         resolve(outcome);
       };
-      const timer = setTimeout(() => this.#endHold("expired"), timeoutMs);
+      const started = Date.now();
+      let seen = this.#checkpoint;
+      const timer = setInterval(() => {
+        if (this.#checkpoint === seen || Date.now() - started >= maxMs) this.#endHold("expired");
+        seen = this.#checkpoint;
+      }, stallMs);
       this.#hold = { upTo, settle };
       this.#wake?.();
     });
