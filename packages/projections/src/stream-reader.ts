@@ -94,7 +94,10 @@ export class StreamReader implements EventSource {
    * units' first commits (580–610 ms, where its first units' took 50–90).
    */
   #resumeIfDue(): void {
-    if (!this.#parked || this.#closed) return;
+    // Left with no unit (they all went elsewhere, or started on readers of their own): nothing to
+    // read on for — it is stopped as idle. Resuming made a consumer and read a backlog for
+    // nobody, on the event loop the moved units' first commits wait for (traced: 150 ms).
+    if (!this.#parked || this.#closed || this.units.size === 0) return;
     const units = new Set(this.units.values());
     // A unit stopped before it committed (it moved on again) is waited for no more.
     for (const u of this.#uncommitted) if (!units.has(u)) this.#uncommitted.delete(u);

@@ -209,6 +209,20 @@ describe("reading ahead for a joiner's expected units", () => {
     expect(after()).toBe(1_600);
   });
 
+  it("a parked read-ahead whose expected units all went elsewhere does not read on for nobody", async () => {
+    const r = runner(0, 1_000);
+    await r.prefetch([{ partition: 0, checkpoint: 100 }]);
+    const reader = r.readers[0]!;
+    await waitFor(() => reader.parked, { timeoutMs: 10_000, what: "the read-ahead to park" });
+    const at = reader.position;
+    // Unit 0 started on a reader of its own: nothing is kept or served here any more.
+    reader.unreserve(0);
+    expect(reader.idle).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(reader.parked).toBe(true);
+    expect(reader.position).toBe(at);
+  });
+
   it("a parked read-ahead stops when told to (a re-aim before the join, a shutdown)", async () => {
     const r = runner(0, 1_000);
     await r.prefetch([{ partition: 0, checkpoint: 100 }]);
