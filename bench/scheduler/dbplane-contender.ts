@@ -1,4 +1,6 @@
+import { execSync } from "node:child_process";
 import { join } from "node:path";
+import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import { signToken } from "@dbplane/service-kit";
 import {
   type ChildService,
@@ -12,6 +14,24 @@ import { nanos } from "@nats-io/transport-node";
 import type { BenchJob, Contender } from "./contender.ts";
 
 const entry = join(import.meta.dirname, "../../services/scheduler/src/main.ts");
+const decoder = new TextDecoder();
+
+/** The job id of a target message: its payload is `{"id":"<job id>"}`. */
+function idOf(data: Uint8Array): string {
+  const text = decoder.decode(data);
+  return text.slice(7, -2);
+}
+
+/**
+ * When the stream stored a message (ms), from its ack subject:
+ * `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>`, or with domain and
+ * account hash first (12 tokens) — as nats.js's `JsMsg.info` reads it.
+ */
+function storedAt(ackSubject: string | undefined): number | undefined {
+  const tokens = ackSubject?.split(".");
+  if (!tokens || tokens.length < 9) return undefined;
+  return Number(tokens[tokens.length >= 12 ? 9 : 7]) / 1e6;
+}
 const secret = "bench-secret-bench-secret-0123456789";
 
 /**
@@ -43,7 +63,7 @@ export async function startDbplane(): Promise<Contender> {
         DBPLANE_PG_URL: db.url,
         DBPLANE_SCHEDULER_SCHEMA: db.name,
         DBPLANE_SHUTDOWN_DELAY_MS: "0",
-        DBPLANE_LOG_LEVEL: "warn",
+        DBPLANE_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "warn",
         DBPLANE_PG_POOL_SIZE: "20",
         ...(process.env.BENCH_NODE_OPTIONS && { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS }),
         ...(process.env.BENCH_TICK_MS && { DBPLANE_SCHEDULER_TICK_MS: process.env.BENCH_TICK_MS }),
@@ -73,6 +93,26 @@ export async function startDbplane(): Promise<Contender> {
     }
     return counts;
   };
+  // This process's own stalls (its event loop, its garbage collection) delay what it receives
+  // as much as a replica's do: measured per scenario and printed beside the split.
+  const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+  loopDelay.enable();
+  let gcMs = 0;
+  let gcMaxMs = 0;
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      gcMs += e.duration;
+      gcMaxMs = Math.max(gcMaxMs, e.duration);
+    }
+  }).observe({ entryTypes: ["gc"] });
+  const printOwnStalls = (label: string) => {
+    console.error(
+      `bench process during ${label}: event loop delay p99 ${(loopDelay.percentile(99) / 1e6).toFixed(0)} max ${(loopDelay.max / 1e6).toFixed(0)} ms; gc ${gcMs.toFixed(0)} ms, longest ${gcMaxMs.toFixed(0)} ms`,
+    );
+    loopDelay.reset();
+    gcMs = 0;
+    gcMaxMs = 0;
+  };
   let scenarioStart = new Map<string, number>();
   let scenarios = 0;
   // A scenario's firing lag split: claimed late (PostgreSQL, claim rounds) or claimed in time
@@ -90,6 +130,8 @@ export async function startDbplane(): Promise<Contender> {
   };
 
   const first = new Map<string, number>();
+  /** The ack subject of each job's first message: it holds when the stream stored it (`storedAt`). */
+  const ackSubjects = new Map<string, string>();
   let duplicates = 0;
   let received = 0;
   const consumer = await jetstream(nats.nc).consumers.get(stream, { deliver_policy: DeliverPolicy.All });
@@ -98,9 +140,24 @@ export async function startDbplane(): Promise<Contender> {
   // after two missed heartbeats, and at 30 s that outlasted the scenario's 15 s quiet period —
   // the consumer resumed after the scenario had ended and counted its jobs missed though every
   // message was in the stream.
+  // Each message costs this process as little as can be: a callback (no async iterator), the
+  // job id read from the payload (not by decoding the headers), the stream's timestamp kept as
+  // the ack subject it comes in and read after the scenario. What this process spends per
+  // message delays the next one's receipt, and a burst is 50,000 of them.
   const messages = await consumer.consume({
     max_messages: Number(process.env.BENCH_CONSUME_BATCH ?? 10_000),
     expires: 5_000,
+    callback: (m) => {
+      const now = Date.now();
+      received++;
+      const id = idOf(m.data);
+      if (first.has(id)) duplicates++;
+      else {
+        first.set(id, now);
+        // nats.js's message has it (`JsMsgImpl.reply`) but its interface does not say so.
+        ackSubjects.set(id, (m as unknown as { reply?: string }).reply ?? "");
+      }
+    },
   });
   // What the consumer went through (resets, missed heartbeats, discarded pulls, errors) goes with
   // the figures: a stall shows up here with its time, not as "missed" with no explanation.
@@ -116,15 +173,6 @@ export async function startDbplane(): Promise<Contender> {
     for await (const s of nats.nc.status()) {
       if (s.type === "ping") continue;
       process.stderr.write(`dbplane bench connection ${new Date().toISOString()}: ${JSON.stringify(s)}\n`);
-    }
-  })();
-  void (async () => {
-    for await (const m of messages) {
-      const now = Date.now();
-      received++;
-      const id = m.headers?.get("dbplane-job-id") ?? "";
-      if (first.has(id)) duplicates++;
-      else first.set(id, now);
     }
   })();
 
@@ -189,6 +237,7 @@ export async function startDbplane(): Promise<Contender> {
         left = await held();
       }
       if (scenarios++ > 0) await printSplit(`scenario ${scenarios - 1}`);
+      printOwnStalls(scenarios > 1 ? `scenario ${scenarios - 1}` : "the warm-up");
       scenarioStart = await splitBuckets();
       if (Date.now() - started > 500 || left > 0)
         process.stderr.write(
@@ -230,8 +279,22 @@ export async function startDbplane(): Promise<Contender> {
         if (said) console.error(`dbplane replica ${i} logged:\n${said.split("\n").slice(-40).join("\n")}`);
       }
       await printSplit("last scenario");
+      printOwnStalls("the last scenario");
       for (const r of replicas) r.svc.kill("SIGTERM");
-      await Promise.all(replicas.map((r) => r.svc.exited));
+      // A replica that does not stop is a bug: say what it logged last, then kill it.
+      await Promise.all(
+        replicas.map(async (r, i) => {
+          const timer = setTimeout(() => {
+            const last = r.svc.output().trim().split("\n").slice(-60).join("\n");
+            console.error(`dbplane replica ${i} still running 30 s after SIGTERM; it logged last:\n${last}`);
+            // Its sockets, with how long each has been quiet: a server close waits for its connections.
+            console.error(execSync(`ss -tanpie | grep -A1 "pid=${r.svc.process.pid}," || true`).toString());
+            r.svc.kill("SIGKILL");
+          }, 30_000);
+          await r.svc.exited;
+          clearTimeout(timer);
+        }),
+      );
       await nats.cleanup();
       // Runs record the stream sequence of each acknowledged publish: fewer distinct sequences
       // than fired runs means JetStream acknowledged some publishes as duplicates of others.
@@ -251,6 +314,47 @@ export async function startDbplane(): Promise<Contender> {
       );
       for (const r of late.rows)
         console.error(`dbplane recorded lateness, ${r.scenario}: p50 ${r.p50} p99 ${r.p99} max ${r.max} ms`);
+      // The consumer's lag split at the stream: due → stored (the replicas and NATS) and
+      // stored → received here (delivery to this process). The due time is in the job's id-less
+      // payload only, so it is taken from the run's scheduled_at.
+      const due = await db.pool.query<{ job_id: string; due: string }>(
+        `SELECT job_id, (extract(epoch FROM scheduled_at) * 1000)::bigint AS due
+         FROM "${db.name}".runs WHERE outcome = 'fired'`,
+      );
+      const q = (xs: number[]) => {
+        xs.sort((a, b) => a - b);
+        return `p50 ${xs[Math.floor(xs.length / 2)]?.toFixed(0)} p99 ${xs[Math.ceil(xs.length * 0.99) - 1]?.toFixed(0)} max ${xs.at(-1)?.toFixed(0)} ms`;
+      };
+      for (const scenario of ["burst", "spread"]) {
+        const toStore: number[] = [];
+        const toReceive: number[] = [];
+        for (const r of due.rows) {
+          if (!r.job_id.includes(`-${scenario}-`)) continue;
+          const s = storedAt(ackSubjects.get(r.job_id));
+          const f = first.get(r.job_id);
+          if (s === undefined || f === undefined) continue;
+          toStore.push(s - Number(r.due));
+          toReceive.push(f - s);
+        }
+        console.error(
+          `dbplane ${scenario}, due → stored in the stream: ${q(toStore)}; stored → received: ${q(toReceive)}`,
+        );
+      }
+      const byReplica = await db.pool.query<{ recorded_by: string; s: number; p99: number; n: string }>(
+        `WITH spread AS (SELECT recorded_by, scheduled_at, lateness_ms FROM "${db.name}".runs
+                         WHERE outcome = 'fired' AND job_id LIKE '%-spread-%')
+         SELECT recorded_by, floor(extract(epoch FROM scheduled_at - (SELECT min(scheduled_at) FROM spread)))::int AS s,
+                percentile_disc(0.99) WITHIN GROUP (ORDER BY lateness_ms) AS p99, count(*) FILTER (WHERE lateness_ms > 25) AS n
+         FROM spread GROUP BY 1, 2 ORDER BY 1, 2`,
+      );
+      const replicasSeen = [...new Set(byReplica.rows.map((r) => r.recorded_by))];
+      for (const [i, owner] of replicasSeen.entries())
+        console.error(
+          `dbplane recorded lateness, spread by second, replica ${i} (p99 ms/runs over 25 ms): ${byReplica.rows
+            .filter((r) => r.recorded_by === owner)
+            .map((r) => `${r.s}s ${r.p99}/${r.n}`)
+            .join(", ")}`,
+        );
       // The spread's recorded lateness second by second of its due times: a tail made at its
       // start (the first claim round takes the horizon's 10,000 jobs at once; creation still
       // running), throughout (a loaded machine) or in one stall shows as one line or as all.
