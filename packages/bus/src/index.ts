@@ -36,6 +36,8 @@ export type { PublishAck, PublishOptions } from "./publisher.ts";
 export { isTransientPublishError } from "./publisher.ts";
 export type { HeaderGetter } from "./raw-headers.ts";
 export { headerGetter } from "./raw-headers.ts";
+export type { RawPublisher, RawPublisherOptions } from "./raw-publisher.ts";
+export { connectRawPublisher } from "./raw-publisher.ts";
 export type { JitterOptions, RandomSource } from "./retry-pause.ts";
 export { decorrelatedJitter, fullJitter } from "./retry-pause.ts";
 export { subjectService, UntrustedSourceError, untrustedSource } from "./source-check.ts";

@@ -40,6 +40,12 @@ export const configSchema = z
       .int(1, 100_000)
       .default(16_384)
       .describe("Target publishes awaiting their ack at once, per replica."),
+    DBPLANE_SCHEDULER_FIRING_THREAD: z
+      .stringbool()
+      .default(true)
+      .describe(
+        "Publish NATS targets from a worker thread with a NATS connection of its own, so that nothing else the replica does delays a due publish.",
+      ),
     DBPLANE_SCHEDULER_STATEMENT_TIMEOUT_MS: envVar
       .ms(1_000, 3_600_000)
       .default(30_000)

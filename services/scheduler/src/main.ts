@@ -1,7 +1,7 @@
 // Composition root of the scheduler: config, connections, firing, consumers, HTTP, shutdown.
 import { handle } from "@dbplane/bus";
 import { cancelJob, scheduleJob } from "@dbplane/contracts";
-import { poolReadiness, replicaId, serviceProcess } from "@dbplane/service-kit";
+import { natsAuthFromEnv, poolReadiness, replicaId, serviceProcess } from "@dbplane/service-kit";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Gauge } from "prom-client";
 import { schedulerApp } from "./app.ts";
@@ -11,6 +11,7 @@ import { DeliveryWorker } from "./delivery/delivery-worker.ts";
 import { targetNamespace } from "./domain/target-namespace.ts";
 import { FiringEvents } from "./firing/firing-events.ts";
 import { createFiringLoop } from "./firing/firing-loop.ts";
+import { FiringThread } from "./firing/firing-thread-client.ts";
 import { cancelJobHandler } from "./handlers/cancel-job.ts";
 import { scheduleJobHandler } from "./handlers/schedule-job.ts";
 import { createJobAdmin } from "./jobs/job-admin.ts";
@@ -59,6 +60,21 @@ const deliveries = new DeliveryWorker({
   metrics,
   logger,
 });
+const firingThread = config.DBPLANE_SCHEDULER_FIRING_THREAD
+  ? await FiringThread.start({
+      servers: config.DBPLANE_NATS_URL,
+      name,
+      auth: natsAuthFromEnv(config),
+      logLevel: config.DBPLANE_LOG_LEVEL,
+      publishConcurrency: config.DBPLANE_SCHEDULER_PUBLISH_CONCURRENCY,
+      onDied(err) {
+        // Its occurrences can no longer be published from here: exit, so that the claims expire
+        // and another replica (or this one, restarted) fires them under the same ids.
+        logger.fatal({ err }, "firing thread died; exiting");
+        process.exit(70);
+      },
+    })
+  : undefined;
 const firing = createFiringLoop({
   store,
   publisher: bus,
@@ -73,6 +89,7 @@ const firing = createFiringLoop({
   metrics,
   logger,
   onDeliveriesQueued: () => deliveries.poke(),
+  thread: firingThread,
 });
 new Gauge({
   name: "dbplane_scheduler_occurrences",

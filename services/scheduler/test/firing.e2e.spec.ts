@@ -114,6 +114,37 @@ describe("firing with two replicas", () => {
     expect(survivor!.svc.process.exitCode).toBe(null);
   }, 120_000);
 
+  it("SIGTERM mid-window beside a replica firing from its main thread: what the stopped one had not published is fired by the other at once, exactly once", async () => {
+    world = await createSchedulerWorld();
+    const w = world;
+    // The lease is long: an occurrence the stopped replica kept (not handed back) would wait
+    // for it, and show up 20 s late.
+    const env = { DBPLANE_SCHEDULER_LEASE_MS: "20000" };
+    const stopped = await w.startReplica({ env });
+    const other = await w.startReplica({ env: { ...env, DBPLANE_SCHEDULER_FIRING_THREAD: "false" } });
+    const jobs = 3_000;
+    const windowMs = 4_000;
+    const start = (await w.dbNow()).getTime() + 8_000;
+    const expected = await createBurst(w, start, jobs, windowMs);
+    await waitFor(async () => (await w.dbNow()).getTime() >= start + windowMs / 4, {
+      what: "a quarter into the window",
+      timeoutMs: 30_000,
+      intervalMs: 20,
+    });
+    expect(await stopped.stop("SIGTERM")).toBe(0);
+    const handedBack = stopped.svc.logs().find((l) => l.msg === "firing stopped; claims released");
+    expect(handedBack?.unfired).toBeGreaterThan(0);
+    await expectExactlyOnce(w, expected);
+    const byReplica = await w.db.pool.query<{ recorded_by: string; n: string; late: string }>(
+      `SELECT recorded_by, count(*) AS n, count(*) FILTER (WHERE lateness_ms >= 10000) AS late
+       FROM "${w.db.name}".runs GROUP BY recorded_by`,
+    );
+    // Both fired some (the thread's and the main thread's paths), and nothing waited for a lease.
+    expect(byReplica.rows.length).toBe(2);
+    expect(byReplica.rows.map((r) => Number(r.late))).toEqual([0, 0]);
+    expect(other.svc.process.exitCode).toBe(null);
+  }, 120_000);
+
   it("NATS restarted mid-window: every occurrence still published exactly once, none missed", async () => {
     const server = await startPrivateNatsServer();
     try {

@@ -15,11 +15,18 @@ import { CompletionBatcher } from "./completion-batcher.ts";
 import { DbClock } from "./db-clock.ts";
 import { DueTimers } from "./due-timers.ts";
 import type { FiringEvents } from "./firing-events.ts";
+import type { FiringThread, ThreadResult } from "./firing-thread-client.ts";
 import { LapsedClaims } from "./lapsed-claims.ts";
 import { LeaseRenewal } from "./lease-renewal.ts";
 import { type PendingOccurrence, PendingOccurrences } from "./pending-occurrences.ts";
-import { buildsAhead, type PreparedTarget, targetMessage } from "./target-message.ts";
-import { describeError, publishTarget, type TargetPublisher } from "./target-publisher.ts";
+import { buildsAhead, headerBytes, type PreparedTarget, targetMessage } from "./target-message.ts";
+import {
+  describeError,
+  type PublishOutcome,
+  publishTarget,
+  RETRY_PAUSE_MS,
+  type TargetPublisher,
+} from "./target-publisher.ts";
 
 /** Target publishes in flight or waiting above which the firing path counts as busy. */
 const BUSY_PUBLISHES = 1_000;
@@ -44,6 +51,12 @@ export interface FiringLoopOptions {
   readonly logger: Logger;
   /** Called after runs of http jobs were recorded with their deliveries (to wake the delivery worker). */
   readonly onDeliveriesQueued?: () => void;
+  /**
+   * Where NATS occurrences whose message is built ahead are held and published (see
+   * `FiringThread`); without one, this thread's own timers do it. Webhook hand-overs, CloudEvent
+   * targets (built when they fire) and refusals stay here either way.
+   */
+  readonly thread?: FiringThread | undefined;
 }
 
 export interface FiringStages {
@@ -92,19 +105,25 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
   const pending = new PendingOccurrences((p) => {
     if (p.timerKey !== undefined) timers.cancel(p.timerKey, p);
     p.timerKey = undefined;
+    if (p.threadId !== undefined) o.thread?.cancel(p.threadId);
   });
+  /** Occurrences handed to the firing thread, by their id there, until its result comes back. */
+  const inThread = new Map<number, { p: PendingOccurrence; subject: string }>();
   /**
    * Called at every item of a long loop: every CHECK_EVERY items, what came due meanwhile is
    * started and written to NATS at once, not when the loop's task ends (arming a claim of 2,000
    * held the event loop 20–65 ms on a slow machine, and the occurrences due then waited for it).
    */
   function checkpoint(i: number): void {
-    if (i % CHECK_EVERY === CHECK_EVERY - 1 && timers.fireDue()) o.publisher.flushRaw();
+    if (i % CHECK_EVERY !== CHECK_EVERY - 1) return;
+    o.thread?.flush();
+    if (timers.fireDue()) o.publisher.flushRaw();
   }
   const publishes = new ConcurrencyLimit(o.publishConcurrency);
+  const threadPublishes = () => (o.thread ? o.thread.stages.inFlight + o.thread.stages.waiting : 0);
   // A burst's job.fired events wait for its target publishes (at 5,000 firings a second a
   // replica has a few dozen in flight; a burst, thousands).
-  o.events.holdWhile(() => publishes.size > BUSY_PUBLISHES);
+  o.events.holdWhile(() => publishes.size + threadPublishes() > BUSY_PUBLISHES);
   // Never start a publish this close to the lease's end: its ack must land while we hold the claim.
   const leaseSafetyMs = Math.min(1_000, Math.floor(o.leaseMs / 10));
   let stopping = false;
@@ -159,8 +178,83 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
     const p = pending.add(job.id, job.definition, occ, job.owner, job.version);
     if (!p) return;
     o.metrics.claimLead.observe({ manual: String(occ.manual) }, clock.until(occ.scheduledAt) / 1000);
+    if (o.thread && handToThread(o.thread, p)) return;
     p.prepared = prepare(p, true);
     schedule(p);
+  }
+
+  /**
+   * Hands a NATS occurrence whose message can be built now to the firing thread, which
+   * publishes it when due; false when it stays here (not NATS, a CloudEvent, a refusal).
+   */
+  function handToThread(thread: FiringThread, p: PendingOccurrence): boolean {
+    const target = p.definition.target;
+    if (target.kind !== TargetKind.nats) return false;
+    const subject = o.namespace.resolve(target.subject);
+    if ("problem" in subject) return false;
+    if (ownerTargetProblem({ kind: target.kind, subject: subject.logical }, p.owner) !== null) return false;
+    if (!buildsAhead(subject)) return false;
+    const m = targetMessage(p.jobId, target, subject, p.occ.scheduledAt, p.occ.messageId);
+    const fireBy = firesWhenLate(p.definition) ? Number.POSITIVE_INFINITY : p.occ.fireBy.getTime();
+    const id = thread.nextId();
+    p.threadId = id;
+    // Its publish may start any time from now on: a shutdown must not drop it as unstarted.
+    p.publishing = true;
+    inThread.set(id, { p, subject: m.subject });
+    thread.arm({
+      id,
+      dueAt: p.occ.scheduledAt.getTime(),
+      deadline: Math.min(fireBy, pending.expiryOf(p.jobId) - leaseSafetyMs),
+      subject: m.subject,
+      payload: m.payload,
+      headers: headerBytes(m.headers),
+    });
+    return true;
+  }
+
+  /** What became of an occurrence in the firing thread: settled here as a publish of our own. */
+  function threadResult(r: ThreadResult): void {
+    const entry = inThread.get(r.id);
+    if (!entry) return;
+    inThread.delete(r.id);
+    const { p, subject } = entry;
+    p.threadId = undefined;
+    if (r.kind === "cancelled") return;
+    const toDb = clock.now() - Date.now();
+    if (r.startedAt !== undefined)
+      o.metrics.timerLateness.observe(
+        { manual: String(p.occ.manual) },
+        (r.startedAt + toDb - p.occ.scheduledAt.getTime()) / 1000,
+      );
+    switch (r.kind) {
+      case "acked":
+        settle(
+          p,
+          subject,
+          { kind: "acked", ack: { stream: "", seq: r.seq ?? 0, duplicate: r.duplicate ?? false } },
+          r.at + toDb,
+        );
+        return;
+      case "refused":
+        o.metrics.publishFailures.inc({ kind: "permanent" });
+        settle(p, subject, { kind: "refused", error: new Error(r.error) });
+        return;
+      case "late":
+        settle(p, subject, { kind: "deadline", lastError: undefined });
+        return;
+      case "failed": {
+        // The thread makes one attempt; the retries are made here, through the bus.
+        o.metrics.publishFailures.inc({ kind: "transient" });
+        // Taken as a publish of this thread's at once, so that a shutdown waits for it.
+        void publishes
+          .run(async () => {
+            await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS[0]));
+            if (!p.dropped) await publish(p);
+          })
+          .catch((err: unknown) => log.error({ err, msgId: p.occ.messageId }, "firing failed"));
+        return;
+      }
+    }
   }
 
   function schedule(p: PendingOccurrence): void {
@@ -258,8 +352,21 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
     const outcome = await publishTarget(o.publisher, message, localDeadline, (transient) =>
       o.metrics.publishFailures.inc({ kind: transient ? "transient" : "permanent" }),
     );
+    settle(p, message.subject, outcome);
+  }
+
+  /** Records a publish's outcome (`ackedAt`: when its ack arrived, on the database's clock). */
+  function settle(
+    p: PendingOccurrence,
+    subject: string,
+    outcome: PublishOutcome,
+    ackedAt = clock.now(),
+  ): void {
+    const { occ, jobId } = p;
+    const fireBy = firesWhenLate(p.definition) ? Number.POSITIVE_INFINITY : occ.fireBy.getTime();
+    const base = { jobId, scheduledAt: occ.scheduledAt, manual: occ.manual, known: knownOf(p) };
     if (outcome.kind === "acked") {
-      const firedAt = new Date(Math.max(clock.now(), occ.scheduledAt.getTime()));
+      const firedAt = new Date(Math.max(ackedAt, occ.scheduledAt.getTime()));
       const lateSeconds = (firedAt.getTime() - occ.scheduledAt.getTime()) / 1000;
       o.metrics.firingLag.observe({ manual: String(occ.manual) }, lateSeconds);
       o.metrics.fired.inc({ manual: String(occ.manual) });
@@ -273,7 +380,7 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
           jobId,
           scheduledAt: occ.scheduledAt,
           firedAt,
-          targetSubject: message.subject,
+          targetSubject: subject,
           messageSeq: outcome.ack.seq,
         },
       });
@@ -309,11 +416,13 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
     logger: log,
     clock,
     onClaimed(result) {
+      o.thread?.setOffset(clock.offsetMs);
       armAll(result.jobs);
       reportMissed(result.missed);
     },
   });
   const renewals = new LeaseRenewal({ ...o, logger: log, clock, pending });
+  o.thread?.onResult(threadResult);
 
   return {
     start() {
@@ -325,18 +434,28 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
       pending.drop(jobId);
     },
     pending: () => pending.size,
-    stages: () => ({
-      held: pending.size,
-      timerBuckets: timers.buckets,
-      publishWaiting: publishes.waiting,
-      publishInFlight: publishes.size - publishes.waiting,
-      unrecorded: completions.pending,
-    }),
+    stages: () => {
+      const thread = o.thread?.stages ?? { timerBuckets: 0, waiting: 0, inFlight: 0 };
+      return {
+        held: pending.size,
+        timerBuckets: timers.buckets + thread.timerBuckets,
+        publishWaiting: publishes.waiting + thread.waiting,
+        publishInFlight: publishes.size - publishes.waiting + thread.inFlight,
+        unrecorded: completions.pending,
+      };
+    },
     tick: () => ({ lastTickAt: claims.lastTickAt, clockOffsetMs: clock.offsetMs }),
     async stop() {
       stopping = true;
       await Promise.all([claims.stop(), renewals.stop()]);
-      const unfired = pending.dropUnstarted();
+      // The thread's publishes started are awaited there and their results settled here first.
+      const unstarted = (await o.thread?.stop()) ?? [];
+      for (const id of unstarted) {
+        const entry = inThread.get(id);
+        inThread.delete(id);
+        if (entry) pending.settle(entry.p.jobId, entry.p.occ.scheduledAt);
+      }
+      const unfired = pending.dropUnstarted() + unstarted.length;
       await publishes.idle();
       await completions.drain();
       await o.events.idle();

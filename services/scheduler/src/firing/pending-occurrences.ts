@@ -15,6 +15,8 @@ export interface PendingOccurrence {
   readonly occ: DueOccurrence;
   /** The `DueTimers` bucket it is armed in; undefined once fired (or not yet armed). */
   timerKey: number | undefined;
+  /** Its id in the firing thread, while the thread holds it (see `FiringThread`). */
+  threadId?: number | undefined;
   publishing: boolean;
   dropped: boolean;
   /** Its target message, built when armed (`createFiringLoop`'s prepare); dropped once sent. */
@@ -33,7 +35,7 @@ export class PendingOccurrences {
   readonly #expiry = new Map<string, number>();
   readonly #disarm: (p: PendingOccurrence) => void;
 
-  /** `disarm` cancels the timer of an occurrence that leaves before it fired. */
+  /** `disarm` cancels the timer (or the firing thread's hold) of an occurrence that leaves. */
   constructor(disarm: (p: PendingOccurrence) => void) {
     this.#disarm = disarm;
   }
@@ -109,7 +111,7 @@ export class PendingOccurrences {
   #remove(messageId: string): void {
     const p = this.#byId.get(messageId);
     if (!p) return;
-    if (p.timerKey !== undefined) this.#disarm(p);
+    if (p.timerKey !== undefined || p.threadId !== undefined) this.#disarm(p);
     p.dropped = true;
     this.#byId.delete(messageId);
     const ids = this.#byJob.get(p.jobId);

@@ -47,6 +47,11 @@ class EncodedOnceHeaders extends MsgHdrsImpl {
   }
 }
 
+/** The headers as NATS sends them (a `MsgHdrs` is always nats.js's `MsgHdrsImpl`), encoded once. */
+export function headerBytes(headers: MsgHdrs): Uint8Array {
+  return (headers as MsgHdrsImpl).encode();
+}
+
 /** Whether the occurrence's message may be built before it fires (not a CloudEvent: its `time` is the firing's). */
 export function buildsAhead(subject: ResolvedSubject): boolean {
   return findMessageBySubject(subject.logical) === undefined;

@@ -6,7 +6,8 @@ export type TargetPublisher = Pick<Bus, "encodeRaw" | "publishRaw" | "flushRaw">
 
 /** One attempt waits at most this long for the stream's ack. */
 const ATTEMPT_TIMEOUT_MS = 5_000;
-const RETRY_PAUSE_MS = [50, 100, 250, 500, 1_000] as const;
+/** Pauses between attempts (the last repeats). */
+export const RETRY_PAUSE_MS = [50, 100, 250, 500, 1_000] as const;
 
 export type PublishOutcome =
   | { readonly kind: "acked"; readonly ack: PubAck }
