@@ -46,6 +46,12 @@ export const configSchema = z
       .describe(
         "Publish NATS targets from a worker thread with a NATS connection of its own, so that nothing else the replica does delays a due publish.",
       ),
+    DBPLANE_SCHEDULER_MAIN_THREAD_NICE: envVar
+      .int(0, 19)
+      .default(10)
+      .describe(
+        "With the firing thread, the main thread's nice value (claims, records, events, HTTP): under CPU pressure the firing thread, NATS and PostgreSQL go first. 0 leaves it as it is.",
+      ),
     DBPLANE_SCHEDULER_STATEMENT_TIMEOUT_MS: envVar
       .ms(1_000, 3_600_000)
       .default(30_000)

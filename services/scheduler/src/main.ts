@@ -1,4 +1,5 @@
 // Composition root of the scheduler: config, connections, firing, consumers, HTTP, shutdown.
+import { setPriority } from "node:os";
 import { handle } from "@dbplane/bus";
 import { cancelJob, scheduleJob } from "@dbplane/contracts";
 import { natsAuthFromEnv, poolReadiness, replicaId, serviceProcess } from "@dbplane/service-kit";
@@ -75,6 +76,15 @@ const firingThread = config.DBPLANE_SCHEDULER_FIRING_THREAD
       },
     })
   : undefined;
+if (firingThread && config.DBPLANE_SCHEDULER_MAIN_THREAD_NICE > 0) {
+  // On Linux a thread's nice value is its own: this lowers the main thread only (and threads it
+  // starts later), not the firing thread started above. Lowering needs no privilege.
+  try {
+    setPriority(config.DBPLANE_SCHEDULER_MAIN_THREAD_NICE);
+  } catch (err) {
+    logger.warn({ err }, "could not lower the main thread's priority");
+  }
+}
 const firing = createFiringLoop({
   store,
   publisher: bus,
