@@ -32,8 +32,8 @@ export {
   servicePermissions,
 } from "./nats-permissions.ts";
 export type { EncodedPublish } from "./publish-pipeline.ts";
+export { isTransientPublishError } from "./publish-pipeline.ts";
 export type { PublishAck, PublishOptions } from "./publisher.ts";
-export { isTransientPublishError } from "./publisher.ts";
 export type { HeaderGetter } from "./raw-headers.ts";
 export { headerGetter } from "./raw-headers.ts";
 export type { RawPublisher, RawPublisherOptions } from "./raw-publisher.ts";

@@ -327,3 +327,22 @@ export class PublishPipeline {
     this.#slots.clear();
   }
 }
+
+/**
+ * Whether publishing again can help: timeouts, no responders (JetStream restarting) and a lost
+ * connection (the client reconnects) can. A closed or draining connection cannot — nats.js never
+ * reopens it — nor can the server refusing the message (permissions, size, a stream that does
+ * not take the subject).
+ */
+export function isTransientPublishError(err: unknown): boolean {
+  // nats.js reports a refused request as a RequestError whose cause says why (a permissions
+  // violation): judge by the cause, or a forbidden publish is retried until the deadline.
+  if (err instanceof errors.RequestError && err.cause !== undefined && err.cause !== err)
+    return isTransientPublishError(err.cause);
+  if (err instanceof errors.ClosedConnectionError || err instanceof errors.DrainingConnectionError)
+    return false;
+  if (err instanceof errors.InvalidArgumentError || err instanceof errors.PermissionViolationError)
+    return false;
+  if (err instanceof JetStreamApiError) return err.status === 503;
+  return true;
+}

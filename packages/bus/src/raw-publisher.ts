@@ -6,6 +6,9 @@ import type { NatsAuth } from "./connection-auth.ts";
 import { serviceInboxPrefix } from "./naming.ts";
 import { type EncodedPublish, PublishPipeline } from "./publish-pipeline.ts";
 
+export type { EncodedPublish } from "./publish-pipeline.ts";
+export { isTransientPublishError } from "./publish-pipeline.ts";
+
 export interface RawPublisherOptions {
   readonly servers: string | readonly string[];
   /** The service's name: the connection's name and its inbox prefix, as the bus's. */

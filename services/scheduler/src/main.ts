@@ -68,6 +68,7 @@ const firingThread = config.DBPLANE_SCHEDULER_FIRING_THREAD
       auth: natsAuthFromEnv(config),
       logLevel: config.DBPLANE_LOG_LEVEL,
       publishConcurrency: config.DBPLANE_SCHEDULER_PUBLISH_CONCURRENCY,
+      logger,
       onDied(err) {
         // Its occurrences can no longer be published from here: exit, so that the claims expire
         // and another replica (or this one, restarted) fires them under the same ids.

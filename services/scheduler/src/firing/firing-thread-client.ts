@@ -1,4 +1,5 @@
 import { Worker } from "node:worker_threads";
+import type { Logger } from "@dbplane/service-kit";
 import type {
   FiringThreadData,
   FromThread,
@@ -11,6 +12,8 @@ import type {
 export type { ThreadArm, ThreadResult } from "./firing-thread-protocol.ts";
 
 export interface FiringThreadOptions extends FiringThreadData {
+  /** Logs the thread's lines (its NATS connection's events). */
+  readonly logger: Logger;
   /** The thread ended without being stopped (it threw): this replica can no longer fire NATS jobs. */
   readonly onDied: (err: Error) => void;
 }
@@ -46,12 +49,13 @@ export class FiringThread {
 
   /** Starts the thread; resolves once its NATS connection is up. */
   static start(options: FiringThreadOptions): Promise<FiringThread> {
-    const { onDied: _onDied, ...data } = options;
+    const { onDied: _onDied, logger: _logger, ...data } = options;
     const worker = new Worker(new URL("./firing-thread.ts", import.meta.url), {
       workerData: data satisfies FiringThreadData,
       name: "firing",
     });
     const thread = new FiringThread(worker);
+    const log = options.logger.child({ component: "firing-thread" });
     return new Promise((resolve, reject) => {
       let ready = false;
       worker.on("message", (m: FromThread) => {
@@ -59,6 +63,7 @@ export class FiringThread {
           ready = true;
           resolve(thread);
         } else if (m.t === "failed") reject(new Error(`firing thread could not connect to NATS: ${m.error}`));
+        else if (m.t === "log") log[m.level](m.fields, m.msg);
         else thread.#received(m);
       });
       worker.on("error", (err) => {

@@ -62,5 +62,12 @@ export type FromThread =
   | { readonly t: "ready" }
   | { readonly t: "failed"; readonly error: string }
   | { readonly t: "results"; readonly items: readonly ThreadResult[]; readonly stages: ThreadStages }
+  /** A line for the main thread's logger (the thread's NATS connection events). */
+  | {
+      readonly t: "log";
+      readonly level: "trace" | "debug" | "info" | "warn" | "error" | "fatal";
+      readonly fields: object;
+      readonly msg: string;
+    }
   /** After `stop`: every publish started has its result sent; these never started. */
   | { readonly t: "stopped"; readonly unstarted: readonly number[] };

@@ -1,8 +1,12 @@
 // The firing thread: a worker thread whose event loop only arms timers and publishes target
 // messages (see `FiringThread`). Started by the main thread with `FiringThreadData`.
 import { type MessagePort, parentPort, workerData } from "node:worker_threads";
-import { connectRawPublisher, type EncodedPublish, isTransientPublishError } from "@dbplane/bus";
-import { createLogger } from "@dbplane/service-kit";
+import {
+  connectRawPublisher,
+  type EncodedPublish,
+  isTransientPublishError,
+} from "@dbplane/bus/raw-publisher";
+import type { Logger } from "@dbplane/service-kit";
 import { MsgHdrsImpl } from "@nats-io/transport-node";
 import { DueTimers } from "./due-timers.ts";
 import type {
@@ -15,6 +19,20 @@ import type {
 
 /** One attempt waits at most this long for the stream's ack (as `publishTarget`'s). */
 const ATTEMPT_TIMEOUT_MS = 5_000;
+/** Arming a batch looks for occurrences come due meanwhile this often (a claim round is thousands). */
+const CHECK_EVERY = 64;
+
+/** Headers already encoded by the main thread: the frame is built from their bytes as they are. */
+class EncodedHeaders extends MsgHdrsImpl {
+  readonly #bytes: Uint8Array;
+  constructor(bytes: Uint8Array) {
+    super();
+    this.#bytes = bytes;
+  }
+  override encode(): Uint8Array {
+    return this.#bytes;
+  }
+}
 
 interface Armed {
   readonly item: ThreadArm;
@@ -26,8 +44,22 @@ interface Armed {
 if (!parentPort) throw new Error("firing-thread.ts runs as a worker thread");
 const port: MessagePort = parentPort;
 const data = workerData as FiringThreadData;
-const logger = createLogger({ name: data.name, level: data.logLevel }).child({ component: "firing-thread" });
 const send = (m: FromThread) => port.postMessage(m);
+const LEVELS = ["trace", "debug", "info", "warn", "error", "fatal"] as const;
+/**
+ * Lines are logged by the main thread's logger (its redaction, its destination): the thread
+ * loads neither pino nor the service kit, and keeps a small heap.
+ */
+const logger = Object.fromEntries(
+  LEVELS.map((level, i) => [
+    level,
+    (fields: object | string, msg?: string) => {
+      if (i < LEVELS.indexOf(data.logLevel as (typeof LEVELS)[number])) return;
+      const [f, m] = typeof fields === "string" ? [{}, fields] : [fields, msg ?? ""];
+      send({ t: "log", level, fields: f, msg: m });
+    },
+  ]),
+) as unknown as Logger;
 
 let publisher: Awaited<ReturnType<typeof connectRawPublisher>>;
 try {
@@ -150,7 +182,7 @@ function settled(): void {
 }
 
 function arm(item: ThreadArm): void {
-  const message = publisher.encode(item.subject, item.payload, MsgHdrsImpl.decode(item.headers));
+  const message = publisher.encode(item.subject, item.payload, new EncodedHeaders(item.headers));
   const a: Armed = { item, message, state: "armed", timerKey: undefined };
   armed.set(item.id, a);
   schedule(a);
@@ -187,7 +219,10 @@ port.on("message", (m: ToThread) => {
     case "arm":
       offset = m.offset;
       if (stopping) return;
-      for (const item of m.items) arm(item);
+      for (const [i, item] of m.items.entries()) {
+        arm(item);
+        if (i % CHECK_EVERY === CHECK_EVERY - 1 && timers.fireDue()) publisher.flush();
+      }
       // Armed already due (claimed late): their publishes leave with this turn's write.
       timers.fireDue();
       report();
