@@ -166,7 +166,10 @@ export async function startDbplane(): Promise<Contender> {
         const dash = id.lastIndexOf("-");
         const scenario = id.slice(0, dash);
         let times = storedTimes.get(scenario);
-        if (!times) storedTimes.set(scenario, (times = []));
+        if (!times) {
+          times = [];
+          storedTimes.set(scenario, times);
+        }
         times[Number(id.slice(dash + 1))] = storedAt((m as unknown as { reply?: string }).reply ?? "");
       }
     },
