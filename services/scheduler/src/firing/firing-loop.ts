@@ -19,7 +19,13 @@ import type { FiringThread, ThreadResult } from "./firing-thread-client.ts";
 import { LapsedClaims } from "./lapsed-claims.ts";
 import { LeaseRenewal } from "./lease-renewal.ts";
 import { type PendingOccurrence, PendingOccurrences } from "./pending-occurrences.ts";
-import { buildsAhead, headerBytes, type PreparedTarget, targetMessage } from "./target-message.ts";
+import {
+  buildsAhead,
+  headerBytes,
+  type PreparedTarget,
+  type TargetMessage,
+  targetMessage,
+} from "./target-message.ts";
 import {
   describeError,
   type PublishOutcome,
@@ -27,6 +33,11 @@ import {
   RETRY_PAUSE_MS,
   type TargetPublisher,
 } from "./target-publisher.ts";
+
+/** A NATS occurrence's message, built, or why it may not be sent (and its subject as saved). */
+type BuiltTarget =
+  | { readonly message: TargetMessage }
+  | { readonly refusal: string; readonly subject: string };
 
 /** Target publishes in flight or waiting above which the firing path counts as busy. */
 const BUSY_PUBLISHES = 1_000;
@@ -178,23 +189,17 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
     const p = pending.add(job.id, job.definition, occ, job.owner, job.version);
     if (!p) return;
     o.metrics.claimLead.observe({ manual: String(occ.manual) }, clock.until(occ.scheduledAt) / 1000);
-    if (o.thread && handToThread(o.thread, p)) return;
-    p.prepared = prepare(p, true);
+    const target = targetOf(p, true);
+    if (o.thread && target && "message" in target) {
+      handToThread(o.thread, p, target.message);
+      return;
+    }
+    p.prepared = target && encoded(target);
     schedule(p);
   }
 
-  /**
-   * Hands a NATS occurrence whose message can be built now to the firing thread, which
-   * publishes it when due; false when it stays here (not NATS, a CloudEvent, a refusal).
-   */
-  function handToThread(thread: FiringThread, p: PendingOccurrence): boolean {
-    const target = p.definition.target;
-    if (target.kind !== TargetKind.nats) return false;
-    const subject = o.namespace.resolve(target.subject);
-    if ("problem" in subject) return false;
-    if (ownerTargetProblem({ kind: target.kind, subject: subject.logical }, p.owner) !== null) return false;
-    if (!buildsAhead(subject)) return false;
-    const m = targetMessage(p.jobId, target, subject, p.occ.scheduledAt, p.occ.messageId);
+  /** Hands a NATS occurrence, its message built, to the firing thread, which publishes it when due. */
+  function handToThread(thread: FiringThread, p: PendingOccurrence, m: TargetMessage): void {
     const fireBy = firesWhenLate(p.definition) ? Number.POSITIVE_INFINITY : p.occ.fireBy.getTime();
     const id = thread.nextId();
     p.threadId = id;
@@ -209,7 +214,6 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
       payload: m.payload,
       headers: headerBytes(m.headers),
     });
-    return true;
   }
 
   /** What became of an occurrence in the firing thread: settled here as a publish of our own. */
@@ -315,7 +319,7 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
    * occurrence is armed (up to the horizon before it is due) so that firing only sends it; a
    * CloudEvent target is built when it fires (its `time` is the firing's).
    */
-  function prepare(p: PendingOccurrence, ahead = false): PreparedTarget | undefined {
+  function targetOf(p: PendingOccurrence, ahead = false): BuiltTarget | undefined {
     const target = p.definition.target;
     if (target.kind !== TargetKind.nats) return undefined;
     // Checked at every firing, not only when saved: a job saved before owners were recorded or
@@ -327,13 +331,20 @@ export function createFiringLoop(o: FiringLoopOptions): FiringLoop {
     const refusal = ownerTargetProblem({ kind: target.kind, subject: subject.logical }, p.owner);
     if (refusal !== null) return { refusal, subject: target.subject };
     if (ahead && !buildsAhead(subject)) return undefined;
-    const m = targetMessage(p.jobId, target, subject, p.occ.scheduledAt, p.occ.messageId);
+    return { message: targetMessage(p.jobId, target, subject, p.occ.scheduledAt, p.occ.messageId) };
+  }
+
+  /** A target from `targetOf` as this thread publishes it: encoded for the bus, or its refusal. */
+  function encoded(target: BuiltTarget): PreparedTarget {
+    if ("refusal" in target) return target;
+    const m = target.message;
     return { message: o.publisher.encodeRaw(m.subject, m.payload, m.headers) };
   }
 
   async function publish(p: PendingOccurrence): Promise<void> {
     const { occ, jobId } = p;
-    const prepared = p.prepared ?? prepare(p);
+    const target = p.prepared ? undefined : targetOf(p);
+    const prepared = p.prepared ?? (target && encoded(target));
     p.prepared = undefined;
     if (prepared === undefined) return;
     // Late by more than maxLatenessMs because this replica was slow (event loop, NATS) is a
