@@ -17,6 +17,8 @@
 // as targets "node relay <variant>" (node-relay.ts), with figures node_relay_<variant>_vs_pgbouncer:
 // the ceiling of a Node hop here.
 // BENCH_WIRE_ROUNDS (default 1) measures the wire targets that many times, in turns, a table each.
+// BENCH_NAIVE_NODE_OPTIONS is the naive hop's NODE_OPTIONS (BENCH_ROUTER_NODE_OPTIONS the router's):
+// with --cpu-prof in both, one run profiles both sides of the HTTP section.
 
 import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { Agent, request } from "node:http";
@@ -118,7 +120,12 @@ if (base) await announceBench(base.bus);
 const naivePort = await freePort();
 const naive = await startChildService({
   entry: new URL("./naive-proxy.ts", import.meta.url).pathname,
-  env: { PORT: String(naivePort), SHARD_URL: shard.url, POOL_SIZE: String(POOL_SIZE) },
+  env: {
+    PORT: String(naivePort),
+    SHARD_URL: shard.url,
+    POOL_SIZE: String(POOL_SIZE),
+    ...(process.env.BENCH_NAIVE_NODE_OPTIONS && { NODE_OPTIONS: process.env.BENCH_NAIVE_NODE_OPTIONS }),
+  },
   readyUrl: `http://127.0.0.1:${naivePort}/health/ready`,
 });
 const token = await signToken(SECRET, { sub: "bench", scopes: ["admin"] });
