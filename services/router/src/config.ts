@@ -73,6 +73,13 @@ export const configSchema = z
       .describe(
         "Most bytes of rows one HTTP query or transaction may return (all shards of a scatter together); larger answers 413.",
       ),
+    // pgJDBC's prepareThreshold is 5 as well; PgBouncer keeps up to 200 per server connection.
+    DBPLANE_ROUTER_HTTP_PREPARE_AFTER: envVar
+      .int(0, 1_000_000)
+      .default(5)
+      .describe(
+        "An HTTP API statement text run this many times is prepared on each shard connection that runs it (at most 100 per connection) and only bound and executed from then on; 0 prepares nothing.",
+      ),
     DBPLANE_ROUTER_CONNECT_TIMEOUT_MS: envVar
       .ms(100, 120_000)
       .default(5_000)

@@ -37,6 +37,7 @@ import { ReshardStore } from "./reshard/reshard-store.ts";
 import { createRouterMetrics } from "./router-metrics.ts";
 import { HealthMonitor } from "./shards/health-monitor.ts";
 import { MigrationRunner } from "./shards/migration-runner.ts";
+import { PreparedStatements } from "./shards/prepared-statements.ts";
 import { ServerPoolRegistry } from "./shards/server-pool-registry.ts";
 import { STATEMENT_DEADLINE_GRACE_MS } from "./shards/server-session.ts";
 import { ShardMapPublisher } from "./shards/shard-map-publisher.ts";
@@ -77,7 +78,9 @@ const publisher = new ShardMapPublisher(store, kv, bus, logger);
 // Past statement_timeout, so a live shard answers with its own timeout first (server-session.ts).
 const statementDeadlineMs = config.DBPLANE_ROUTER_STATEMENT_TIMEOUT_MS + STATEMENT_DEADLINE_GRACE_MS;
 const runner = new MigrationRunner(store, logger, statementDeadlineMs);
-const metrics = createRouterMetrics(app.metricsRegistry, maps);
+// HTTP statements repeated often enough run as server-side prepared statements.
+const prepared = new PreparedStatements({ after: config.DBPLANE_ROUTER_HTTP_PREPARE_AFTER });
+const metrics = createRouterMetrics(app.metricsRegistry, maps, prepared.counts);
 const load = new LoadWindow(redis, {
   prefix: config.DBPLANE_ROUTER_REDIS_PREFIX,
   windowSeconds: config.DBPLANE_ROUTER_LOAD_WINDOW_S,
@@ -130,6 +133,7 @@ const queryService = new QueryService({
   maxReplicaLagMs: config.DBPLANE_ROUTER_MAX_REPLICA_LAG_MS,
   maxResultBytes: config.DBPLANE_ROUTER_MAX_RESULT_BYTES,
   statementDeadlineMs,
+  prepared,
 });
 
 // A shard seen for the first time (at start-up, or joining in a new version) gets every

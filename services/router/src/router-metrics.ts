@@ -1,6 +1,7 @@
 import { CountedHistogram } from "@dbplane/service-kit";
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { ShardLoad } from "./load/load-window.ts";
+import type { PreparedCounts } from "./shards/prepared-statements.ts";
 import type { ShardMapRegistry } from "./shards/shard-map-registry.ts";
 import { type WireMetrics, wirePathCounts } from "./wire/wire-context.ts";
 import type { WireEndpoint } from "./wire/wire-endpoint.ts";
@@ -27,7 +28,11 @@ export interface RouterMetrics {
 }
 
 /** The router's `dbplane_router_*` metrics on the app's registry. */
-export function createRouterMetrics(registry: Registry, maps: ShardMapRegistry): RouterMetrics {
+export function createRouterMetrics(
+  registry: Registry,
+  maps: ShardMapRegistry,
+  prepared?: PreparedCounts,
+): RouterMetrics {
   const queries = new Counter({
     name: "dbplane_router_queries_total",
     help: "Statements routed by this replica, by shard and outcome",
@@ -209,6 +214,20 @@ export function createRouterMetrics(registry: Registry, maps: ShardMapRegistry):
     collect() {
       this.reset();
       this.inc(sessionResets);
+    },
+  });
+  // Plain numbers counted per statement (prepared-statements.ts), handed over at scrape time.
+  new Counter({
+    name: "dbplane_router_http_prepared_statements_total",
+    help: "HTTP API statements run as server-side prepared statements: parsed (prepared on a connection), reused (bound and executed only), retried (the server had lost it or DDL changed its result type; prepared again and run once more)",
+    labelNames: ["outcome"] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      if (prepared === undefined) return;
+      this.inc({ outcome: "parsed" }, prepared.parsed);
+      this.inc({ outcome: "reused" }, prepared.reused);
+      this.inc({ outcome: "retried" }, prepared.retried);
     },
   });
   return {

@@ -3,6 +3,7 @@ import { hashShardKey, InvalidShardKeyError, type ShardKeyType } from "@dbplane/
 import type pg from "pg";
 import { FAILURE_KINDS } from "../domain/postgres-errors.ts";
 import type { LiveMap, LiveShard } from "../shards/live-map.ts";
+import { type PreparedStatements, runPrepared } from "../shards/prepared-statements.ts";
 import type { ServerPool } from "../shards/server-pool.ts";
 import { pickReadServer, SERVER_ROLES, type ServerRole } from "../shards/server-selection.ts";
 import { type ServerSession, type StatementSignal, withServerSession } from "../shards/server-session.ts";
@@ -44,6 +45,11 @@ export interface QueryServiceOptions extends LoadAccounting {
    * the server: past statement_timeout, so a live server answers with its own timeout first.
    */
   readonly statementDeadlineMs: number;
+  /**
+   * Repeated statements run as server-side prepared statements (single statements outside a
+   * transaction whose session needs no reset); absent, every statement is parsed each time.
+   */
+  readonly prepared?: PreparedStatements | undefined;
 }
 
 /** Routing and running statements: by key, on one shard, atomically, or on every shard. */
@@ -100,11 +106,12 @@ export class QueryService {
     const run = (pool: pg.Pool, server: ServerPool) => () =>
       this.#session(pool, server, signal, resetSession, (session) =>
         session.runLast((client) =>
-          runCapped(
+          this.#runStatement(
             client,
             statement.sql,
             statement.params as unknown[],
             new ResultBudget(this.#o.maxResultBytes),
+            resetSession,
           ),
         ),
       );
@@ -242,7 +249,15 @@ export class QueryService {
           // answers with the others instead of waiting for it.
           const res = await attempt(this.#o, map.database, shard.index, pick.server, () =>
             this.#session(pool, pick.server, options.signal, options.resetSession ?? true, (session) =>
-              session.runLast((client) => runCapped(client, part.sql, part.params as unknown[], budget)),
+              session.runLast((client) =>
+                this.#runStatement(
+                  client,
+                  part.sql,
+                  part.params as unknown[],
+                  budget,
+                  options.resetSession ?? true,
+                ),
+              ),
             ),
           );
           return { shard: shard.index, server: pick.role, result: toResult(res) };
@@ -252,6 +267,22 @@ export class QueryService {
         }
       }),
     );
+  }
+
+  /**
+   * One statement, the last of its session: prepared on the server once repeated, unless its
+   * session is reset after it (the reset, `DISCARD ALL`, would drop the prepared statement again).
+   */
+  #runStatement(
+    client: pg.PoolClient,
+    sql: string,
+    params: unknown[] | undefined,
+    budget: ResultBudget,
+    resetSession: boolean,
+  ): Promise<pg.QueryResult | pg.QueryResult[]> {
+    const prepared = resetSession ? undefined : this.#o.prepared;
+    if (prepared === undefined) return runCapped(client, sql, params, budget);
+    return runPrepared(prepared, client, sql, (name) => runCapped(client, sql, params, budget, name));
   }
 
   /**

@@ -40,6 +40,7 @@ export class ResultBudget {
 /** pg's Query internals this file relies on (pg 8: lib/query.js), absent from @types/pg. */
 interface QueryInternals {
   _canceledDueToError: unknown;
+  name: string | undefined;
   queryMode: string | undefined;
   handleDataRow(msg: { fields: (string | Buffer | null)[] }): void;
 }
@@ -61,12 +62,14 @@ class CappedQuery extends PgQuery {
 
   // Text and values as arguments, not a config object: pg copies a config object property by
   // property descriptor (utils.cloneQueryConfig), a few µs per request on the hot path.
-  constructor(text: string, values: unknown[] | undefined, budget: ResultBudget) {
+  constructor(text: string, values: unknown[] | undefined, budget: ResultBudget, name?: string) {
     super(text, values);
     this.#budget = budget;
     // Extended protocol even without parameters: PostgreSQL itself then refuses a string of
     // several statements ("cannot insert multiple commands into a prepared statement").
     this.queryMode = "extended";
+    // A server-side prepared statement (prepared-statements.ts): pg parses it once per connection.
+    if (name !== undefined) this.name = name;
   }
 
   override handleDataRow(msg: { fields: (string | Buffer | null)[] }): void {
@@ -78,16 +81,26 @@ class CappedQuery extends PgQuery {
 }
 
 /** See {@link CappedQuery}. */
-export function cappedQuery(text: string, values: unknown[] | undefined, budget: ResultBudget): pg.Query {
-  return new CappedQuery(text, values, budget);
+export function cappedQuery(
+  text: string,
+  values: unknown[] | undefined,
+  budget: ResultBudget,
+  name?: string,
+): pg.Query {
+  return new CappedQuery(text, values, budget, name);
 }
 
-/** Runs a capped query on a pool or a checked-out client; resolves like `query()` does. */
+/**
+ * Runs a capped query on a pool or a checked-out client; resolves like `query()` does. `name`:
+ * run it as that server-side prepared statement (parsed on the client's connection first if pg has
+ * not parsed it there yet).
+ */
 export function runCapped(
   on: pg.Pool | pg.PoolClient,
   text: string,
   values: unknown[] | undefined,
   budget: ResultBudget,
+  name?: string,
 ): Promise<pg.QueryResult | pg.QueryResult[]> {
   return new Promise((resolve, reject) => {
     // pg hands a Submittable's callback to the pool, which releases the client when it fires;
@@ -97,6 +110,8 @@ export function runCapped(
       values: undefined,
       callback: (err: Error | undefined, res: pg.QueryResult | pg.QueryResult[]) => void,
     ) => void;
-    submit(cappedQuery(text, values, budget), undefined, (err, res) => (err ? reject(err) : resolve(res)));
+    submit(cappedQuery(text, values, budget, name), undefined, (err, res) =>
+      err ? reject(err) : resolve(res),
+    );
   });
 }

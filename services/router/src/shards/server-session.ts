@@ -1,5 +1,6 @@
 import { connect } from "node:net";
 import type pg from "pg";
+import { forgetPrepared } from "./prepared-statements.ts";
 import { checkoutFresh } from "./server-pool.ts";
 
 /**
@@ -164,8 +165,11 @@ export async function withServerSession<T>(
         const [outcome, resetOutcome] = await Promise.allSettled([statement, reset]);
         // pg reads the flag on every ReadyForQuery: off only once both answers are in.
         switchable.pipeline = false;
-        if (resetOutcome.status === "fulfilled") dirty = false;
-        else
+        if (resetOutcome.status === "fulfilled") {
+          dirty = false;
+          // DISCARD ALL dropped the connection's prepared statements on the server.
+          forgetPrepared(c);
+        } else
           broken ??=
             resetOutcome.reason instanceof Error
               ? resetOutcome.reason
@@ -219,6 +223,7 @@ async function resetAndRelease(client: pg.PoolClient, onReset: (() => void) | un
   const timer = setTimeout(() => release(new Error("session reset did not answer")), HOUSEKEEPING_MS);
   try {
     await client.query("DISCARD ALL");
+    forgetPrepared(client);
     release();
   } catch (err) {
     release(err instanceof Error ? err : new Error(String(err)));
