@@ -70,6 +70,17 @@ describe("PreparedStatements", () => {
     expect(p.nameFor(client, "SELECT 1")).toBe(statementName("SELECT 1"));
   });
 
+  it("forgets the oldest texts past its characters limit", () => {
+    const p = new PreparedStatements({ after: 2, textChars: 20 });
+    const { client } = fakeClient();
+    const [a, b, c] = ["SELECT 1 AS aaaaa", "SELECT 2", "SELECT 3 AS c"];
+    p.nameFor(client, a);
+    p.nameFor(client, b);
+    expect(p.nameFor(client, a)).toBeUndefined(); // 17 + 8 characters: a was forgotten for b
+    expect(p.nameFor(client, c)).toBeUndefined();
+    expect(p.nameFor(client, c)).toBe(statementName(c));
+  });
+
   it("forgetPrepared (after DISCARD ALL) makes pg parse every name again", () => {
     const p = new PreparedStatements({ after: 1 });
     const a = fakeClient();

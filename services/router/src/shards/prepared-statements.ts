@@ -22,6 +22,8 @@ export interface PreparedStatementLimits {
   readonly perConnection: number;
   /** Most texts counted or named at once (the oldest forgotten first). */
   readonly texts: number;
+  /** Most characters of those texts together (the oldest forgotten first). */
+  readonly textChars: number;
   /** Longer texts are never prepared. */
   readonly maxTextLength: number;
 }
@@ -30,6 +32,7 @@ export const DEFAULT_PREPARED_LIMITS: PreparedStatementLimits = {
   after: 5,
   perConnection: 100,
   texts: 2_000,
+  textChars: 2_000_000,
   maxTextLength: 16_384,
 };
 
@@ -66,6 +69,7 @@ export class PreparedStatements {
   readonly #limits: PreparedStatementLimits;
   /** A text's uses so far, or its name once it has reached `after`. Oldest first. */
   readonly #texts = new Map<string, number | string>();
+  #textChars = 0;
 
   constructor(limits: Partial<PreparedStatementLimits> = {}) {
     this.#limits = { ...DEFAULT_PREPARED_LIMITS, ...limits };
@@ -80,9 +84,7 @@ export class PreparedStatements {
     if (typeof seen === "string") name = seen;
     else {
       const uses = (seen ?? 0) + 1;
-      if (seen === undefined && this.#texts.size >= limits.texts) {
-        this.#texts.delete(this.#texts.keys().next().value!);
-      }
+      if (seen === undefined) this.#remember(text);
       if (uses < limits.after) {
         this.#texts.set(text, uses);
         return undefined;
@@ -102,6 +104,17 @@ export class PreparedStatements {
     if (records(client).parsedStatements[name] === undefined) this.counts.parsed++;
     else this.counts.reused++;
     return name;
+  }
+
+  /** Makes room for a new text: the oldest go while either limit would be passed. */
+  #remember(text: string): void {
+    const limits = this.#limits;
+    this.#textChars += text.length;
+    while (this.#texts.size >= limits.texts || (this.#textChars > limits.textChars && this.#texts.size > 0)) {
+      const oldest = this.#texts.keys().next().value!;
+      this.#texts.delete(oldest);
+      this.#textChars -= oldest.length;
+    }
   }
 
   /** `name` is no longer prepared on `client` (its Parse failed, or the server lost it). */
