@@ -274,6 +274,15 @@ async function interleaved(
   return samples.map(summary);
 }
 
+/** The router's prepared statement counts (`dbplane_router_http_prepared_statements_total`), as text. */
+async function preparedCounts(routerPort: number): Promise<string | undefined> {
+  const text = await (await fetch(`http://127.0.0.1:${routerPort}/metrics`)).text();
+  const counts = [
+    ...text.matchAll(/^dbplane_router_http_prepared_statements_total\{outcome="(\w+)"\} (\d+)$/gm),
+  ];
+  return counts.length === 0 ? undefined : counts.map(([, outcome, n]) => `${outcome} ${n}`).join(", ");
+}
+
 /** The HTTP section: returns its table and figure lines. */
 async function httpSection(): Promise<string> {
   const sides: Side[] = [
@@ -293,6 +302,7 @@ async function httpSection(): Promise<string> {
     1,
   );
 
+  const prepared = await preparedCounts(port);
   const fmt = (x: number, digits = 2) => x.toFixed(digits).padStart(10);
   const line = (name: string, s: ReturnType<typeof summary>) =>
     `${name.padEnd(12)}${fmt(s.rps, 0)}${fmt(s.p50, 3)}${fmt(s.p99, 3)}${String(s.count).padStart(10)}${(Number.isNaN(s.cpuUs) ? "-" : s.cpuUs.toFixed(0)).padStart(12)}`;
@@ -306,6 +316,7 @@ async function httpSection(): Promise<string> {
     line("direct c=1", d1!),
     line("router c=1", r1!),
     `cpu µs/req: the hop process's own CPU (user + system) per request (machine: ${availableParallelism()} CPUs, shared by client, hops and PostgreSQL)`,
+    `router statements as server-side prepared statements (DBPLANE_ROUTER_HTTP_PREPARE_AFTER): ${prepared ?? "not reported"}; the naive hop and direct parse every statement`,
     "",
     `figure throughput_ratio ${(r!.rps / d!.rps).toFixed(3)}`,
     `figure p50_overhead_ms ${(r!.p50 - d!.p50).toFixed(3)}`,
