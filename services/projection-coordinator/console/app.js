@@ -155,7 +155,7 @@ const live = connectLive({
     liveState.textContent = text;
     document.body.dataset.live = text;
   },
-  onUnauthorized: () => promptToken("The live stream refused the token."),
+  onUnauthorized: (detail) => promptToken(detail ?? "The live stream refused the token."),
   onChange: (change) => {
     if (change.reconnected || state.page?.refreshOn(change)) reload();
   },

@@ -27,7 +27,8 @@ function sseParser(onMessage) {
 
 /**
  * Keeps one stream open: `onChange({ models, types })` per change, `onState(text)` for the
- * header, `onUnauthorized()` when the token is refused (it resolves when a new one is there).
+ * header, `onUnauthorized(detail)` when the token is refused, with the server's reason when it
+ * gave one (it resolves when a new one is there).
  */
 export function connectLive({ onChange, onState, onUnauthorized }) {
   let failures = 0;
@@ -41,7 +42,10 @@ export function connectLive({ onChange, onState, onUnauthorized }) {
       const res = await fetch("/v1/console/events", { headers, signal: controller.signal });
       if (res.status === 401) {
         onState("not signed in");
-        await onUnauthorized();
+        // The server's reason (expired or invalid), as the API calls' prompt gives it: both ask
+        // at once after a reload, and whichever asks last sets the dialog's text.
+        const problem = await res.json().catch(() => null);
+        await onUnauthorized(problem?.detail);
         return open();
       }
       if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);

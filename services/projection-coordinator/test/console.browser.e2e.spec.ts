@@ -237,9 +237,21 @@ describe("web console in Debian's chromium", () => {
 
   it("prompts again when the token has expired", async () => {
     await page.evaluate((t) => sessionStorage.setItem("dbplane.token", t), world.token({ expiresIn: -60 }));
+    // The page's API calls and its live stream both meet the expired token, and the one refused
+    // last sets the prompt's text: held back here, the stream's refusal comes last, and it too
+    // must say why (it once said only "The live stream refused the token", a flaky failure).
+    const events = "**/v1/console/events";
+    await page.route(events, async (route) => {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await route.continue();
+    });
     await page.reload();
     const dialog = page.getByRole("dialog", { name: "Bearer token" });
     await dialog.waitFor(UI_DEADLINE);
+    await expect
+      .poll(() => page.locator("body").getAttribute("data-live"), UI_DEADLINE)
+      .toBe("not signed in");
+    await page.unroute(events);
     await expect(dialog.textContent()).resolves.toMatch(/expired/i);
     await capture("token-prompt");
     await page.getByLabel("Token", { exact: true }).fill(world.token());
