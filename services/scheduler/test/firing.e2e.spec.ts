@@ -21,6 +21,23 @@ afterEach(async () => {
   world = undefined;
 });
 
+/** Waits until the database's clock reaches `at` (ms since the epoch). */
+async function untilDbTime(w: SchedulerWorld, at: number, what: string, timeoutMs: number): Promise<void> {
+  await waitFor(async () => (await w.dbNow()).getTime() >= at, { what, timeoutMs, intervalMs: 20 });
+}
+
+/**
+ * 3,000 one-shots due within 4 s from 8 s on (createBurst); answers once a quarter of that window
+ * has passed, with the occurrences expected.
+ */
+async function smallBurstAQuarterIn(w: SchedulerWorld): Promise<Map<string, string>> {
+  const windowMs = 4_000;
+  const start = (await w.dbNow()).getTime() + 8_000;
+  const expected = await createBurst(w, start, 3_000, windowMs);
+  await untilDbTime(w, start + windowMs / 4, "a quarter into the window", 30_000);
+  return expected;
+}
+
 /** Creates `jobs` one-shots due uniformly in [start, start + windowMs), through the store. */
 async function createBurst(
   w: SchedulerWorld,
@@ -99,11 +116,7 @@ describe("firing with two replicas", () => {
     const [victim, survivor] = await w.startReplicas(2, { env });
     const start = (await w.dbNow()).getTime() + LEAD_MS;
     const expected = await createBurst(w, start);
-    await waitFor(async () => (await w.dbNow()).getTime() >= start + WINDOW_MS / 2, {
-      what: "the middle of the window",
-      timeoutMs: LEAD_MS + WINDOW_MS + 30_000,
-      intervalMs: 20,
-    });
+    await untilDbTime(w, start + WINDOW_MS / 2, "the middle of the window", LEAD_MS + WINDOW_MS + 30_000);
     expect(await victim!.stop("SIGKILL")).toBe("SIGKILL");
     await expectExactlyOnce(w, expected);
     // The survivor fired the occurrences the dead replica held when it died: late, after the lease.
@@ -122,15 +135,7 @@ describe("firing with two replicas", () => {
     const env = { DBPLANE_SCHEDULER_LEASE_MS: "20000" };
     const stopped = await w.startReplica({ env });
     const other = await w.startReplica({ env: { ...env, DBPLANE_SCHEDULER_FIRING_THREAD: "false" } });
-    const jobs = 3_000;
-    const windowMs = 4_000;
-    const start = (await w.dbNow()).getTime() + 8_000;
-    const expected = await createBurst(w, start, jobs, windowMs);
-    await waitFor(async () => (await w.dbNow()).getTime() >= start + windowMs / 4, {
-      what: "a quarter into the window",
-      timeoutMs: 30_000,
-      intervalMs: 20,
-    });
+    const expected = await smallBurstAQuarterIn(w);
     expect(await stopped.stop("SIGTERM")).toBe(0);
     const handedBack = stopped.svc.logs().find((l) => l.msg === "firing stopped; claims released");
     expect(handedBack?.unfired).toBeGreaterThan(0);
@@ -151,15 +156,7 @@ describe("firing with two replicas", () => {
       world = await createSchedulerWorld(server.url);
       const w = world;
       await w.startReplicas(2);
-      const jobs = 3_000;
-      const windowMs = 4_000;
-      const start = (await w.dbNow()).getTime() + 8_000;
-      const expected = await createBurst(w, start, jobs, windowMs);
-      await waitFor(async () => (await w.dbNow()).getTime() >= start + windowMs / 4, {
-        what: "a quarter into the window",
-        timeoutMs: 30_000,
-        intervalMs: 20,
-      });
+      const expected = await smallBurstAQuarterIn(w);
       // The test's own connection reconnects on nats.js's schedule (2 s apart), later than the
       // replicas' (1 s): what it sends before then is dropped (nats.js discards its outbound
       // buffer at every connect), so the stream is read only once it is back.
